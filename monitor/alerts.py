@@ -1,0 +1,157 @@
+"""Availability alerts: evaluated after every check, over the site's own window.
+
+The evaluator holds, per site, the checks of its past `alertWindow` seconds and whether an
+alert is open. Its state is rebuilt from the database at start-up (the last alert row of
+each site and its recent checks), so a restart neither repeats an alert nor loses a
+recovery. Time comes from an injected clock, so tests drive the boundaries exactly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .checks import CheckResult
+from .config import Site, display_url
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    type: str  # "alert" or "recovery"
+    url: str
+    availability: float
+    time: float  # when it was raised, UTC epoch seconds
+    start: float  # when the alert started
+    end: float | None  # when it ended (recoveries)
+    message: str
+
+
+def format_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(max(0.0, seconds)))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h{minutes:02d}m"
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def alert_message(url: str, availability: float, at: float) -> str:
+    return (f"Website {display_url(url)} is down. availability={availability:.1%}, "
+            f"time={format_time(at)}")
+
+
+def recovery_message(url: str, availability: float, start: float, end: float) -> str:
+    return (f"Website {display_url(url)} has recovered. availability={availability:.1%}, "
+            f"time={format_time(end)}; down since {format_time(start)}, "
+            f"for {format_duration(end - start)}")
+
+
+class _SiteWindow:
+    __slots__ = ("times", "oks", "window", "threshold", "alert_start")
+
+    def __init__(self, window: float, threshold: float) -> None:
+        self.times: list[float] = []
+        self.oks: list[bool] = []
+        self.window = window
+        self.threshold = threshold
+        self.alert_start: float | None = None
+
+    def add(self, at: float, ok: bool) -> None:
+        # Checks can finish out of order (a slow one after a quick one): keep time order.
+        index = bisect.bisect_right(self.times, at)
+        self.times.insert(index, at)
+        self.oks.insert(index, ok)
+
+    def prune(self, now: float) -> None:
+        cut = bisect.bisect_left(self.times, now - self.window)
+        if cut:
+            del self.times[:cut]
+            del self.oks[:cut]
+
+
+class AlertEvaluator:
+    """Thread-safe: workers call `record` as their checks finish."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._sites: dict[str, _SiteWindow] = {}
+        self._lock = threading.Lock()
+
+    def configure(self, sites: Iterable[Site]) -> None:
+        """Apply the config's sites: new ones start empty, kept ones keep their history."""
+        with self._lock:
+            current = {}
+            for site in sites:
+                state = self._sites.get(site.url) or _SiteWindow(site.alert_window,
+                                                                 site.alert_threshold)
+                state.window = site.alert_window
+                state.threshold = site.alert_threshold
+                current[site.url] = state
+            self._sites = current
+
+    def restore(self, url: str, alert_start: float | None,
+                checks: Iterable[tuple[float, bool]]) -> None:
+        with self._lock:
+            state = self._sites.get(url)
+            if state is None:
+                return
+            state.alert_start = alert_start
+            for at, ok in checks:
+                state.add(at, ok)
+
+    def is_alerting(self, url: str) -> bool:
+        state = self._sites.get(url)
+        return state is not None and state.alert_start is not None
+
+    def record(self, result: CheckResult) -> AlertEvent | None:
+        with self._lock:
+            state = self._sites.get(result.url)
+            if state is None:  # the site was removed while its check ran
+                return None
+            state.add(result.timestamp, result.available)
+            return self._evaluate(result.url, state, self._clock())
+
+    def evaluate(self, url: str, now: float | None = None) -> AlertEvent | None:
+        with self._lock:
+            state = self._sites.get(url)
+            if state is None:
+                return None
+            return self._evaluate(url, state, self._clock() if now is None else now)
+
+    def availability(self, url: str, now: float) -> float | None:
+        with self._lock:
+            state = self._sites.get(url)
+            if state is None:
+                return None
+            state.prune(now)
+            return sum(state.oks) / len(state.oks) if state.oks else None
+
+    @staticmethod
+    def _evaluate(url: str, state: _SiteWindow, now: float) -> AlertEvent | None:
+        state.prune(now)
+        if not state.oks:
+            return None
+        # A division, not `up < threshold * total`: 0.7 * 10 is 7.000000000000001 in
+        # floating point, which would turn "exactly at the threshold" into an alert.
+        availability = sum(state.oks) / len(state.oks)
+        if state.alert_start is None and availability < state.threshold:
+            state.alert_start = now
+            return AlertEvent("alert", url, availability, now, now, None,
+                              alert_message(url, availability, now))
+        if state.alert_start is not None and availability >= state.threshold:
+            start, state.alert_start = state.alert_start, None
+            return AlertEvent("recovery", url, availability, now, start, now,
+                              recovery_message(url, availability, start, now))
+        return None

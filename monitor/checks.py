@@ -1,0 +1,173 @@
+"""What a check is, the registry of check kinds, and the watchdog that bounds each check.
+
+A check kind is a function `(site, deadline) -> CheckResult`; `register` adds one, so a
+new kind (keyword, TCP, TLS expiry...) is a new module, not an edit of the engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import config
+from .config import Site
+
+REASONS = (
+    "dns",
+    "connect",
+    "tls",
+    "timeout",
+    "http_status",
+    "too_large",
+    "invalid_response",
+    "other",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    url: str
+    timestamp: float  # UTC epoch seconds at the start of the check
+    available: bool
+    status: int | None
+    response_ms: float
+    reason: str | None = None
+    detail: str = ""
+    lateness_ms: float = 0.0
+
+
+class CheckAborted(Exception):
+    """The check was cut short because the monitor is stopping; its result means nothing."""
+
+
+class Deadline:
+    """The end of one check's time budget. At expiry the watchdog shuts down every socket
+    the check opened, which wakes a read blocked on a server that drips or hangs: socket
+    timeouts alone bound each read, not the whole check."""
+
+    __slots__ = ("at", "timeout", "expired", "aborted", "_sockets", "_lock")
+
+    def __init__(self, at: float, timeout: float) -> None:
+        self.at = at
+        self.timeout = timeout
+        self.expired = False
+        self.aborted = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+    def track(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self.expired:
+                _shutdown(sock)
+                raise TimeoutError("check deadline passed")
+            self._sockets.append(sock)
+
+    def expire(self, abort: bool = False) -> None:
+        with self._lock:
+            if abort:
+                self.aborted = True
+            self.expired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class Watchdog:
+    """One thread that expires the deadlines of all checks in flight."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._live: set[Deadline] = set()
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
+        self._thread.start()
+
+    def arm(self, timeout: float) -> Deadline:
+        deadline = Deadline(time.monotonic() + timeout, timeout)
+        with self._cond:
+            heapq.heappush(self._heap, (deadline.at, next(self._seq), deadline))
+            self._live.add(deadline)
+            self._cond.notify()
+        return deadline
+
+    def disarm(self, deadline: Deadline) -> None:
+        with self._cond:
+            self._live.discard(deadline)
+
+    def abort_all(self) -> None:
+        """Cut every check in flight short (on shutdown)."""
+        with self._cond:
+            live, self._live = list(self._live), set()
+        for deadline in live:
+            deadline.expire(abort=True)
+
+    def stop(self) -> None:
+        self.abort_all()
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join(timeout=1)
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                now = time.monotonic()
+                while self._heap and self._heap[0][0] <= now:
+                    _, _, deadline = heapq.heappop(self._heap)
+                    if deadline in self._live:
+                        self._live.discard(deadline)
+                        deadline.expire()
+                wait = self._heap[0][0] - now if self._heap else None
+                self._cond.wait(wait)
+
+
+CheckFunction = Callable[[Site, Deadline], CheckResult]
+_REGISTRY: dict[str, CheckFunction] = {}
+
+
+def register(kind: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check kind under the name used by a site's `type` key."""
+
+    def add(function: CheckFunction) -> CheckFunction:
+        _REGISTRY[kind] = function
+        config.CHECK_KINDS.add(kind)
+        return function
+
+    return add
+
+
+def check_function(kind: str) -> CheckFunction:
+    if kind == "http" and kind not in _REGISTRY:
+        from . import http_check  # noqa: F401 - registers itself; requests loads lazily
+    return _REGISTRY[kind]
+
+
+def run_check(site: Site, watchdog: Watchdog, lateness_ms: float = 0.0) -> CheckResult:
+    """Run one check of `site` within its timeout; raise CheckAborted if stopped midway."""
+    function = check_function(site.kind)
+    deadline = watchdog.arm(site.timeout)
+    try:
+        result = function(site, deadline)
+    finally:
+        watchdog.disarm(deadline)
+    if deadline.aborted:
+        raise CheckAborted(site.url)
+    return dataclasses.replace(result, lateness_ms=lateness_ms) if lateness_ms else result

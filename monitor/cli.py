@@ -1,0 +1,133 @@
+"""The command line. The only place that turns errors into messages and exit codes.
+
+Imports of the engine are deferred to the mode that needs them, so that `--help` costs
+little more than importing click.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .errors import ConfigError, MonitorError
+
+MODES = {
+    "monitor": "-m",
+    "alerts": "-a",
+    "selftest": "-t",
+    "report": "-r",
+    "purge": "--purge",
+    "validate": "--validate",
+}
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-m", "--monitor", is_flag=True,
+              help="Monitor the sites of the config file and print stats.")
+@click.option("-a", "--alerts", is_flag=True,
+              help="Print the alert and recovery history, then follow new ones.")
+@click.option("-t", "--selftest", is_flag=True,
+              help="Self-test the alerting against a throwaway local server.")
+@click.option("-r", "--report", is_flag=True,
+              help="Print the periodic stats from the database another -m writes.")
+@click.option("--purge", type=click.FloatRange(min=0, min_open=True), metavar="DAYS",
+              help="Delete checks and alerts older than DAYS days, then exit.")
+@click.option("--validate", is_flag=True, help="Check the config file, then exit.")
+@click.option("-c", "--config", "config_path", default="config.json", show_default=True,
+              metavar="FILE", help="Config file.")
+@click.option("-db", "--database", "db_path", default="monitoring.db", show_default=True,
+              metavar="FILE", help="SQLite database file.")
+@click.option("-s", "--silent", is_flag=True, help="With -m: monitor without printing.")
+@click.option("--once", is_flag=True, help="With -r: print the stats once and exit.")
+@click.option("--no-follow", is_flag=True,
+              help="With -a: print the history and exit instead of following it.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.version_option(__version__, "--version", prog_name="monitoringApp")
+@click.pass_context
+def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report: bool,
+         purge: float | None, validate: bool, config_path: str, db_path: str, silent: bool,
+         once: bool, no_follow: bool, debug: bool) -> None:
+    """Uptime and performance monitor for websites.
+
+    \b
+    Examples:
+      monitoringApp.py -m                      monitor the sites in config.json
+      monitoringApp.py -m -c sites.json -db monitoring.db
+      monitoringApp.py -a                      alert history, following new alerts
+      monitoringApp.py -r                      stats from the database of a running -m
+      monitoringApp.py -t                      self-test of the alerting
+    """
+    chosen = [name for name, on in (("monitor", monitor), ("alerts", alerts),
+                                    ("selftest", selftest), ("report", report),
+                                    ("purge", purge is not None), ("validate", validate)) if on]
+    if len(chosen) != 1:
+        flags = ", ".join(MODES[name] for name in chosen) if chosen else "none"
+        raise click.UsageError(
+            f"choose exactly one mode of -m, -a, -t, -r, --purge, --validate (got {flags})")
+    mode = chosen[0]
+    source = ctx.get_parameter_source
+    for flag, name, allowed in (("-s", "silent", {"monitor"}), ("--once", "once", {"report"}),
+                                ("--no-follow", "no_follow", {"alerts"})):
+        if ctx.params[name] and mode not in allowed:
+            raise click.UsageError(f"{flag} only goes with {MODES[next(iter(allowed))]}")
+    if mode == "selftest" and source("db_path") != click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("-t uses a throwaway database; -db does not apply")
+    if mode in ("alerts", "report", "purge", "selftest") and (
+            source("config_path") != click.core.ParameterSource.DEFAULT):
+        raise click.UsageError(f"-c does not apply to {MODES[mode]}")
+
+    try:
+        _run(mode, config_path, db_path, silent, once, no_follow, purge)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    except MonitorError as exc:
+        _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place that may hide a traceback
+        if debug:
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", 1)
+
+
+def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
+         no_follow: bool, purge_days: float | None) -> None:
+    echo = click.echo
+
+    def err(message: str) -> None:
+        click.echo(message, err=True)
+
+    if mode == "validate":
+        from .config import load_config
+
+        config = load_config(config_path)
+        echo(f"{config_path}: OK, {len(config.sites)} site(s)")
+    elif mode == "monitor":
+        from .runner import run_monitor
+
+        run_monitor(config_path, db_path, silent, echo, err)
+    elif mode == "report":
+        from .runner import run_report
+
+        run_report(db_path, echo, once)
+    elif mode == "alerts":
+        from .runner import follow_alerts
+
+        follow_alerts(db_path, echo, follow=not no_follow)
+    elif mode == "purge":
+        from .runner import purge
+
+        checks, alerts = purge(db_path, purge_days)  # type: ignore[arg-type]
+        echo(f"Purged {checks} check(s) and {alerts} alert(s) older than {purge_days:g} day(s) "
+             f"from {db_path}.")
+    elif mode == "selftest":
+        from .selftest import run_selftest
+
+        sys.exit(0 if run_selftest(echo) else 1)

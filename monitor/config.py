@@ -1,0 +1,270 @@
+"""Reading and validating `config.json` in one pass that also fills the defaults.
+
+Every error names the file and the JSON path of the offending value, so that the CLI can
+print it on one line: `config.json: websites[2].checkInterval: must be a number greater than 0`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+DEFAULT_CHECK_INTERVAL = 2.0
+DEFAULT_ALERT_WINDOW = 120.0
+DEFAULT_ALERT_THRESHOLD = 0.8
+MAX_DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_WORKERS = 256
+
+# Check kinds known to the validator; `checks.register` adds to it so that a new kind of
+# check is one registration, not an edit here.
+CHECK_KINDS: set[str] = {"http"}
+
+
+@dataclass(frozen=True)
+class Site:
+    """One monitored site with every default filled in."""
+
+    url: str
+    name: str
+    interval: float
+    timeout: float
+    alert_window: float
+    alert_threshold: float
+    kind: str = "http"
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    @property
+    def label(self) -> str:
+        return self.name or self.url
+
+
+@dataclass(frozen=True)
+class Config:
+    sites: tuple[Site, ...]
+    default_check_interval: float = DEFAULT_CHECK_INTERVAL
+    alert_window: float = DEFAULT_ALERT_WINDOW
+    alert_threshold: float = DEFAULT_ALERT_THRESHOLD
+    retention_days: float | None = None
+    max_workers: int = DEFAULT_MAX_WORKERS
+    source: str = field(default="config.json", compare=False)
+
+    @property
+    def max_alert_window(self) -> float:
+        return max((s.alert_window for s in self.sites), default=self.alert_window)
+
+
+class _DupDict(dict):
+    """A JSON object that remembers keys written twice (json keeps the last silently)."""
+
+    duplicates: list[str]
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> _DupDict:
+    obj = _DupDict()
+    obj.duplicates = []
+    for key, value in pairs:
+        if key in obj:
+            obj.duplicates.append(key)
+        obj[key] = value
+    return obj
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, parse and validate a config file; raise ConfigError naming what is wrong."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{name}: is a directory, not a file") from None
+    except PermissionError:
+        raise ConfigError(f"{name}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read: {exc.strerror}") from None
+    return parse_config(text, name)
+
+
+def parse_config(text: str, source: str = "config.json") -> Config:
+    try:
+        document = json.loads(text, object_pairs_hook=_pairs_hook)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: invalid JSON: nested too deeply") from None
+    return _Validator(source).config(document)
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    )
+
+
+TOP_KEYS = (
+    "websites",
+    "defaultCheckInterval",
+    "alertWindow",
+    "alertThreshold",
+    "retentionDays",
+    "maxWorkers",
+    "maxBodyBytes",
+)
+SITE_KEYS = (
+    "URL",
+    "name",
+    "type",
+    "checkInterval",
+    "timeout",
+    "alertWindow",
+    "alertThreshold",
+    "maxBodyBytes",
+)
+
+
+class _Validator:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {path}: {message}")
+
+    def check_keys(self, obj: _DupDict, allowed: tuple[str, ...], prefix: str) -> None:
+        for key in getattr(obj, "duplicates", ()):
+            raise self.fail(f"{prefix}{key}", "key appears more than once")
+        for key in obj:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, allowed, n=1)
+                extra = f' (did you mean "{hint[0]}"?)' if hint else ""
+                raise self.fail(f"{prefix}{key}", f"unknown key{extra}")
+
+    def positive(self, obj: dict, key: str, path: str, default: float) -> float:
+        if key not in obj:
+            return default
+        value = obj[key]
+        if not _is_number(value) or value <= 0:
+            raise self.fail(path, "must be a number greater than 0")
+        return float(value)
+
+    def fraction(self, obj: dict, key: str, path: str, default: float) -> float:
+        if key not in obj:
+            return default
+        value = obj[key]
+        if not _is_number(value) or not 0 < value <= 1:
+            raise self.fail(path, "must be a number greater than 0 and at most 1")
+        return float(value)
+
+    def integer(self, obj: dict, key: str, path: str, default: int) -> int:
+        if key not in obj:
+            return default
+        value = obj[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise self.fail(path, "must be a whole number greater than 0")
+        return value
+
+    def config(self, doc: Any) -> Config:
+        if not isinstance(doc, dict):
+            raise self.fail("(root)", "must be a JSON object")
+        self.check_keys(doc, TOP_KEYS, "")
+        interval = self.positive(doc, "defaultCheckInterval", "defaultCheckInterval",
+                                 DEFAULT_CHECK_INTERVAL)
+        window = self.positive(doc, "alertWindow", "alertWindow", DEFAULT_ALERT_WINDOW)
+        threshold = self.fraction(doc, "alertThreshold", "alertThreshold",
+                                  DEFAULT_ALERT_THRESHOLD)
+        retention = self.positive(doc, "retentionDays", "retentionDays", 0.0) or None
+        workers = self.integer(doc, "maxWorkers", "maxWorkers", DEFAULT_MAX_WORKERS)
+        body = self.integer(doc, "maxBodyBytes", "maxBodyBytes", DEFAULT_MAX_BODY_BYTES)
+
+        if "websites" not in doc:
+            raise self.fail("websites", "is required (a list of sites to monitor)")
+        websites = doc["websites"]
+        if not isinstance(websites, list):
+            raise self.fail("websites", "must be a list of site objects")
+        if not websites:
+            raise self.fail("websites", "must contain at least one site")
+
+        seen: dict[str, int] = {}
+        sites = []
+        for index, entry in enumerate(websites):
+            site = self.site(entry, f"websites[{index}]", interval, window, threshold, body)
+            if site.url in seen:
+                raise self.fail(f"websites[{index}].URL",
+                                f"duplicate of websites[{seen[site.url]}].URL")
+            seen[site.url] = index
+            sites.append(site)
+        return Config(
+            sites=tuple(sites),
+            default_check_interval=interval,
+            alert_window=window,
+            alert_threshold=threshold,
+            retention_days=retention,
+            max_workers=workers,
+            source=self.source,
+        )
+
+    def site(self, entry: Any, path: str, interval: float, window: float, threshold: float,
+             body: int) -> Site:
+        if not isinstance(entry, dict):
+            raise self.fail(path, "must be an object with a URL")
+        self.check_keys(entry, SITE_KEYS, f"{path}.")
+        if "URL" not in entry:
+            raise self.fail(f"{path}.URL", "is required")
+        url = self.url(entry["URL"], f"{path}.URL")
+        name = entry.get("name", "")
+        if "name" in entry and (not isinstance(name, str) or not name.strip()):
+            raise self.fail(f"{path}.name", "must be a non-empty string")
+        kind = entry.get("type", "http")
+        if kind not in CHECK_KINDS:
+            raise self.fail(f"{path}.type", f"must be one of: {', '.join(sorted(CHECK_KINDS))}")
+        site_interval = self.positive(entry, "checkInterval", f"{path}.checkInterval", interval)
+        timeout = self.positive(entry, "timeout", f"{path}.timeout",
+                                min(MAX_DEFAULT_TIMEOUT, site_interval))
+        return Site(
+            url=url,
+            name=name.strip(),
+            interval=site_interval,
+            timeout=timeout,
+            alert_window=self.positive(entry, "alertWindow", f"{path}.alertWindow", window),
+            alert_threshold=self.fraction(entry, "alertThreshold", f"{path}.alertThreshold",
+                                          threshold),
+            kind=kind,
+            max_body_bytes=self.integer(entry, "maxBodyBytes", f"{path}.maxBodyBytes", body),
+        )
+
+    def url(self, value: Any, path: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, "must be a non-empty string")
+        url = value.strip()
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            raise self.fail(path, f"is not a valid URL: {exc}") from None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise self.fail(path, "must be an http:// or https:// URL with a host")
+        if any(ch.isspace() for ch in url):
+            raise self.fail(path, "must not contain spaces")
+        return url
+
+
+
+def display_url(url: str) -> str:
+    """The URL as it may be shown: a password in it is masked (output, logs, alerts)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()

@@ -1,0 +1,156 @@
+"""The monitoring pipeline: config -> scheduler -> workers -> checks -> store and alerts.
+
+`Engine` is what `-m` and `-t` run. It owns no printing: alert events go to hooks (the CLI
+prints them; notifications will plug in the same way) and stats are read back from the
+database by the report.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+from .alerts import AlertEvaluator, AlertEvent
+from .checks import CheckAborted, CheckResult, Watchdog, run_check
+from .config import Config, Site
+from .scheduler import Scheduler, WorkerPool
+from .store import AlertRecord, Store, iso_utc, open_reader, parse_iso
+
+AlertHook = Callable[[AlertEvent], None]
+PURGE_EVERY = 3600.0
+
+
+class Engine:
+    def __init__(self, config: Config, store: Store, *,
+                 wall_clock: Callable[[], float] = time.time,
+                 on_error: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.hooks: list[AlertHook] = []
+        self._wall = wall_clock
+        self._on_error = on_error or (lambda message: None)
+        self.alerts = AlertEvaluator(clock=wall_clock)
+        self.scheduler = Scheduler(self._dispatch)
+        self.pool = WorkerPool(config.max_workers)
+        self.watchdog: Watchdog | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_purge = 0.0
+        self.checks_done = 0
+        self.lateness_ms: list[float] = []  # recent lateness samples, for the bench
+        self.keep_lateness = False
+
+    # -- life cycle ---------------------------------------------------------------
+    def start(self) -> Engine:
+        self.alerts.configure(self.config.sites)
+        self._restore_alert_state()
+        self.store.write_sites(_site_rows(self.config.sites))
+        self.store.start()
+        self.watchdog = Watchdog()
+        self.scheduler.set_sites(self.config.sites)
+        self._thread = threading.Thread(target=self.scheduler.run, args=(self._stop,),
+                                        name="scheduler", daemon=True)
+        self._thread.start()
+        self.maybe_purge()
+        return self
+
+    def stop(self, timeout: float = 1.5) -> None:
+        """Stop dispatching, cut checks in flight short, commit what is queued."""
+        self._stop.set()
+        self.scheduler.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.pool.shutdown()
+        if self.watchdog is not None:
+            self.watchdog.stop()
+        self.store.close(timeout)
+
+    def reload(self, config: Config) -> None:
+        """Apply a new config: added, removed and changed sites, history kept."""
+        added = {s.url for s in config.sites} - {s.url for s in self.config.sites}
+        self.config = config
+        self.pool.max_workers = config.max_workers
+        self.alerts.configure(config.sites)
+        if added:
+            self._restore_alert_state(added)
+        self.store.write_sites(_site_rows(config.sites))
+        self.scheduler.set_sites(config.sites)
+
+    def maybe_purge(self) -> None:
+        days = self.config.retention_days
+        now = self._wall()
+        if days and now - self._last_purge >= PURGE_EVERY:
+            self._last_purge = now
+            self.store.purge(now - days * 86400)
+
+    # -- the work -------------------------------------------------------------------
+    def _dispatch(self, site: Site, due: float) -> None:
+        self.pool.submit(self._check, site, due)
+
+    def _check(self, site: Site, due: float) -> None:
+        lateness_ms = max(0.0, (time.monotonic() - due) * 1000.0)
+        try:
+            result = run_check(site, self.watchdog, lateness_ms)  # type: ignore[arg-type]
+        except CheckAborted:
+            return  # stopping: a check cut short says nothing about the site
+        except Exception as exc:  # noqa: BLE001 - a bug in a check kind must not stop others
+            result = CheckResult(site.url, self._wall(), False, None, 0.0, "other",
+                                 f"{type(exc).__name__}: {exc}", lateness_ms)
+            self._on_error("check crashed: " + traceback.format_exc(limit=3).strip())
+        finally:
+            self.scheduler.done(site.url)
+        self.checks_done += 1
+        if self.keep_lateness:
+            self.lateness_ms.append(lateness_ms)
+        self.store.put_check(result)
+        event = self.alerts.record(result)
+        if event is not None:
+            self.emit(event)
+
+    def emit(self, event: AlertEvent) -> None:
+        """Store an alert or recovery, then hand it to every hook (printing, notifications)."""
+        self.store.put_alert(AlertRecord(
+            timestamp=iso_utc(event.time), host=event.url, type=event.type,
+            start=iso_utc(event.start), end=iso_utc(event.end) if event.end else None,
+            availability=event.availability, message=event.message,
+        ))
+        for hook in self.hooks:
+            try:
+                hook(event)
+            except Exception as exc:  # noqa: BLE001 - a failing hook must not stop checks
+                self._on_error(f"alert hook failed: {exc}")
+
+    def _restore_alert_state(self, urls: set[str] | None = None) -> None:
+        """Rebuild each site's window and open alert from what the database holds."""
+        if not self.store.path.exists():
+            return
+        self.store.flush()
+        conn = open_reader(self.store.path)
+        try:
+            since = self._wall() - self.config.max_alert_window
+            recent: dict[str, list[tuple[float, bool]]] = {}
+            for host, ts, ok in conn.execute(
+                "SELECT host, timestamp, available FROM website_monitoring"
+                " WHERE timestamp >= ? ORDER BY timestamp", (since,)):
+                recent.setdefault(host, []).append((ts, bool(ok)))
+            open_alerts = {
+                host: start for host, kind, start in conn.execute(
+                    "SELECT host, type, startDate FROM website_alerts WHERE id IN"
+                    " (SELECT max(id) FROM website_alerts GROUP BY host)")
+                if kind == "alert"
+            }
+        finally:
+            conn.close()
+        for site in self.config.sites:
+            if urls is not None and site.url not in urls:
+                continue
+            start = open_alerts.get(site.url)
+            self.alerts.restore(site.url, parse_iso(start) if start else None,
+                                recent.get(site.url, ()))
+
+
+def _site_rows(sites: tuple[Site, ...]) -> list[tuple[str, str, float]]:
+    return [(s.url, s.name, s.interval) for s in sites]
+

@@ -1,0 +1,13 @@
+"""The library's own exceptions; only the CLI turns them into messages and exit codes."""
+
+
+class MonitorError(Exception):
+    """Base class of every error the monitor reports to the user."""
+
+
+class ConfigError(MonitorError):
+    """The configuration file is missing, unreadable, or invalid."""
+
+
+class StoreError(MonitorError):
+    """The database cannot be opened, read or written."""

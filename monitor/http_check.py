@@ -1,0 +1,205 @@
+"""The `http` check kind: one GET with requests, on a fresh connection, bounded in time and size.
+
+Every check opens a new connection (as the blackbox exporter and Monit do) so that name
+resolution, connect and TLS are exercised each time: a pooled keep-alive connection would
+hide a dead resolver or an expired certificate behind a socket opened an hour ago.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from urllib.parse import urljoin
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from . import __version__
+from .checks import CheckResult, Deadline, register
+from .config import Site
+
+MAX_REDIRECTS = 10
+CHUNK = 64 * 1024
+USER_AGENT = f"uptime-monitor/{__version__}"
+
+_local = threading.local()
+
+
+def _track(sock: socket.socket) -> socket.socket:
+    deadline: Deadline | None = getattr(_local, "deadline", None)
+    if deadline is not None:
+        deadline.track(sock)
+    return sock
+
+
+class _TrackedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _track(super()._new_conn())
+
+
+class _TrackedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _track(super()._new_conn())
+
+
+class _FreshPool(HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+    def _put_conn(self, conn):  # type: ignore[no-untyped-def]
+        # Never keep a connection for the next check: close it, hand back an empty slot.
+        if conn is not None:
+            conn.close()
+        super()._put_conn(None)
+
+
+class _FreshHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+    def _put_conn(self, conn):  # type: ignore[no-untyped-def]
+        if conn is not None:
+            conn.close()
+        super()._put_conn(None)
+
+
+class _FreshAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _FreshPool, "https": _FreshHTTPSPool}
+
+
+def _session() -> requests.Session:
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        # No proxy variables, no .netrc lookup per request: the check sees what it is told to.
+        session.trust_env = False
+        adapter = _FreshAdapter(pool_connections=4, pool_maxsize=1, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update({"User-Agent": USER_AGENT, "Connection": "close"})
+        _local.session = session
+    return session
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _TooManyRedirects(Exception):
+    pass
+
+
+def _fetch(site: Site, deadline: Deadline) -> tuple[int, str]:
+    session = _session()
+    url = site.url
+    for _hop in range(MAX_REDIRECTS + 1):
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise TimeoutError("check deadline passed")
+        response = session.get(url, stream=True, allow_redirects=False,
+                               timeout=(remaining, remaining))
+        try:
+            if response.is_redirect:
+                url = urljoin(response.url, response.headers["location"])
+                continue
+            read = 0
+            for chunk in response.raw.stream(CHUNK, decode_content=False):
+                read += len(chunk)
+                if read > site.max_body_bytes:
+                    raise _TooLarge(f"body larger than {site.max_body_bytes} bytes")
+            return response.status_code, response.reason or ""
+        finally:
+            response.close()
+    raise _TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
+
+
+@register("http")
+def http_check(site: Site, deadline: Deadline) -> CheckResult:
+    timestamp = time.time()
+    start = time.monotonic()
+    _local.deadline = deadline
+    status: int | None = None
+    reason: str | None = None
+    detail = ""
+    try:
+        status, phrase = _fetch(site, deadline)
+        if status >= 400:
+            reason, detail = "http_status", f"HTTP {status} {phrase}".rstrip()
+    except _TooLarge as exc:
+        reason, detail = "too_large", str(exc)
+    except _TooManyRedirects as exc:
+        reason, detail = "invalid_response", str(exc)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded reason
+        reason, detail = classify(exc, deadline)
+    finally:
+        _local.deadline = None
+    elapsed_ms = (time.monotonic() - start) * 1000.0
+    return CheckResult(
+        url=site.url,
+        timestamp=timestamp,
+        available=reason is None,
+        status=status,
+        response_ms=elapsed_ms,
+        reason=reason,
+        detail=detail[:200],
+    )
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for linked in (current.__cause__, current.__context__, getattr(current, "reason", None)):
+            if isinstance(linked, BaseException):
+                stack.append(linked)
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
+
+
+def classify(exc: BaseException, deadline: Deadline | None = None) -> tuple[str, str]:
+    """Map an exception raised by a check to one of REASONS with a short detail."""
+    if deadline is not None and deadline.expired:
+        return "timeout", f"no complete answer within {deadline.timeout:g} s"
+    chain = list(_chain(exc))
+
+    def find(*types: type[BaseException]) -> BaseException | None:
+        return next((e for e in chain if isinstance(e, types)), None)
+
+    if found := find(socket.gaierror, urllib3.exceptions.NameResolutionError):
+        gai = find(socket.gaierror)
+        return "dns", f"name does not resolve: {gai.strerror if gai else found}"
+    if found := find(ssl.SSLCertVerificationError):
+        return "tls", f"certificate: {found.verify_message or found.reason}"
+    if found := find(ssl.SSLError, requests.exceptions.SSLError):
+        return "tls", f"TLS: {getattr(found, 'reason', None) or found}"
+    if find(requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
+        timeout = deadline.timeout if deadline else None
+        return "timeout", f"no complete answer within {timeout:g} s" if timeout else "timed out"
+    if find(http.client.RemoteDisconnected):
+        return "invalid_response", "connection closed without a response"
+    if found := find(http.client.LineTooLong, http.client.HTTPException):
+        return "invalid_response", f"malformed HTTP: {found}"
+    if find(ConnectionRefusedError):
+        return "connect", "connection refused"
+    if find(ConnectionResetError, BrokenPipeError):
+        return "connect", "connection reset by peer"
+    if found := find(OSError):
+        if isinstance(found, OSError) and found.strerror:
+            return "connect", found.strerror
+    if found := find(urllib3.exceptions.ProtocolError, requests.exceptions.ChunkedEncodingError):
+        return "invalid_response", f"broken response: {found}"
+    if found := find(requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader,
+                     urllib3.exceptions.LocationParseError, UnicodeError):
+        return "invalid_response", str(found)
+    return "other", f"{type(exc).__name__}: {exc}"

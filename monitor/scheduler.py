@@ -1,0 +1,174 @@
+"""One scheduler on the monotonic clock, feeding a bounded pool of worker threads.
+
+Each site runs at a fixed rate: its next check is due `interval` after the previous *due
+time*, not after the previous check finished, so schedules do not drift. A site whose
+check is still running when its next slot comes skips that slot (never two checks of one
+site at once) and the skip is counted. `run_due(now)` is the one testable step: it needs
+no thread and no sleep.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .config import Site
+
+Dispatch = Callable[[Site, float], None]
+
+
+@dataclass(slots=True)
+class _Entry:
+    site: Site
+    due: float
+    generation: int
+    running: bool = False
+
+
+class Scheduler:
+    def __init__(self, dispatch: Dispatch, clock: Callable[[], float] = time.monotonic) -> None:
+        self._dispatch = dispatch
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._heap: list[tuple[float, int, str, int]] = []
+        self._seq = itertools.count()
+        self._generation = itertools.count()
+        self._cond = threading.Condition()
+        self.dispatched = 0
+        self.skipped = 0
+
+    def set_sites(self, sites: Iterable[Site]) -> None:
+        """Add, change and remove sites. Unchanged sites keep their phase; new ones are
+        spread over their first interval so that a thousand sites do not fire together."""
+        sites = list(sites)
+        now = self._clock()
+        with self._cond:
+            wanted = {site.url: site for site in sites}
+            for url in list(self._entries):
+                if url not in wanted:
+                    del self._entries[url]
+            new = [s for s in sites if s.url not in self._entries]
+            for index, site in enumerate(new):
+                self._push(site, now + site.interval * index / max(1, len(new)))
+            for site in sites:
+                entry = self._entries[site.url]
+                if entry.site != site:
+                    interval_changed = entry.site.interval != site.interval
+                    entry.site = site
+                    if interval_changed and not entry.running:
+                        self._push(site, min(entry.due, now + site.interval), entry.running)
+            self._cond.notify()
+
+    def _push(self, site: Site, due: float, running: bool = False) -> None:
+        generation = next(self._generation)
+        self._entries[site.url] = _Entry(site, due, generation, running)
+        heapq.heappush(self._heap, (due, next(self._seq), site.url, generation))
+
+    def run_due(self, now: float) -> int:
+        """Dispatch every check due at `now`; return how many were dispatched."""
+        ready = []
+        with self._cond:
+            while self._heap and self._heap[0][0] <= now:
+                due, _, url, generation = heapq.heappop(self._heap)
+                entry = self._entries.get(url)
+                if entry is None or entry.generation != generation:
+                    continue  # removed or rescheduled since it was queued
+                interval = entry.site.interval
+                next_due = due + interval
+                if next_due <= now:
+                    # Fell behind by whole intervals (a stalled process): skip them rather
+                    # than fire a burst of catch-up checks.
+                    missed = int((now - next_due) // interval) + 1
+                    self.skipped += missed
+                    next_due += missed * interval
+                entry.due = next_due
+                heapq.heappush(self._heap, (next_due, next(self._seq), url, generation))
+                if entry.running:
+                    self.skipped += 1
+                    continue
+                entry.running = True
+                ready.append((entry.site, due))
+            self.dispatched += len(ready)
+        for site, due in ready:
+            self._dispatch(site, due)
+        return len(ready)
+
+    def done(self, url: str) -> None:
+        with self._cond:
+            entry = self._entries.get(url)
+            if entry is not None:
+                entry.running = False
+
+    def next_due(self) -> float | None:
+        with self._cond:
+            return self._heap[0][0] if self._heap else None
+
+    def run(self, stop: threading.Event) -> None:
+        """The scheduler thread: dispatch due checks until `stop` is set."""
+        while not stop.is_set():
+            self.run_due(self._clock())
+            with self._cond:
+                wait = self._heap[0][0] - self._clock() if self._heap else 0.5
+                if wait > 0:
+                    self._cond.wait(min(wait, 0.5))
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify()
+
+
+class WorkerPool:
+    """A bounded pool of daemon threads, started on demand.
+
+    Not concurrent.futures: its workers are joined at interpreter exit, and a worker stuck
+    in name resolution (which no timeout interrupts) would hold up a Ctrl-C.
+    """
+
+    def __init__(self, max_workers: int, name: str = "check") -> None:
+        self.max_workers = max_workers
+        self._name = name
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        # Workers blocked waiting for a task, each not yet promised to a submitted one. An
+        # exact count: a semaphore released after every task (as ThreadPoolExecutor does)
+        # over-counts, and then hung checks would queue healthy ones behind them.
+        self._idle = 0
+        self._closed = False
+
+    @property
+    def size(self) -> int:
+        return self._threads
+
+    def submit(self, function: Callable[..., object], *args: object) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._tasks.put((function, args))
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < self.max_workers:
+                self._threads += 1
+                threading.Thread(target=self._work, name=f"{self._name}-{self._threads}",
+                                 daemon=True).start()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+            for _ in range(self._threads):
+                self._tasks.put(None)
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            function, args = task
+            function(*args)
+            with self._lock:
+                self._idle += 1

@@ -1,0 +1,183 @@
+"""Rolling statistics per site, computed from per-minute aggregates.
+
+A window [start, end] is served by the minute rows it covers entirely plus the raw checks
+of the partial minute at its start, so a report costs the same whatever the number of
+checks: at most one minute of raw rows is ever read. Percentiles come from a log-bucketed
+response-time histogram (buckets 5% wide, so a percentile is within 2.5% of the truth).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+HIST_MIN_MS = 0.1
+HIST_RATIO = 1.05
+_LOG_RATIO = math.log(HIST_RATIO)
+
+
+def bucket_of(ms: float) -> int:
+    if ms <= HIST_MIN_MS:
+        return 0
+    return int(math.ceil(math.log(ms / HIST_MIN_MS) / _LOG_RATIO - 1e-9))
+
+
+def bucket_value(index: int) -> float:
+    """A bucket's representative value: the geometric middle of its bounds."""
+    if index <= 0:
+        return HIST_MIN_MS
+    return HIST_MIN_MS * HIST_RATIO ** (index - 0.5)
+
+
+def _encode(counts: dict) -> str:
+    return ",".join(f"{k}:{v}" for k, v in counts.items())
+
+
+def _decode_into(text: str, counts: dict, numeric_keys: bool) -> None:
+    if not text:
+        return
+    for part in text.split(","):
+        key, _, value = part.rpartition(":")
+        k = int(key) if numeric_keys else key
+        counts[k] = counts.get(k, 0) + int(value)
+
+
+@dataclass(slots=True)
+class MinuteAgg:
+    """Counts, sums, extremes and histograms of a set of checks; mergeable."""
+
+    checks: int = 0
+    up: int = 0
+    rt_count: int = 0
+    rt_sum: float = 0.0
+    rt_min: float | None = None
+    rt_max: float | None = None
+    hist: dict[int, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, response_ms: float, available: bool, status: int | None,
+            reason: str | None) -> None:
+        self.checks += 1
+        if available:
+            self.up += 1
+        if status is not None:
+            # Response time means time to an HTTP answer: a refused connection or a
+            # timeout has no response time, it has a reason.
+            self.rt_count += 1
+            self.rt_sum += response_ms
+            self.rt_min = response_ms if self.rt_min is None else min(self.rt_min, response_ms)
+            self.rt_max = response_ms if self.rt_max is None else max(self.rt_max, response_ms)
+            b = bucket_of(response_ms)
+            self.hist[b] = self.hist.get(b, 0) + 1
+            key = str(status)
+            self.statuses[key] = self.statuses.get(key, 0) + 1
+        if reason:
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+    def to_row(self) -> tuple:
+        return (self.checks, self.up, self.rt_count, self.rt_sum, self.rt_min, self.rt_max,
+                _encode(self.hist), _encode(self.statuses), _encode(self.reasons))
+
+    @classmethod
+    def from_row(cls, row: Iterable) -> MinuteAgg:
+        agg = cls()
+        agg.merge_row(row)
+        return agg
+
+    def merge_row(self, row: Iterable) -> None:
+        checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons = row
+        self.checks += checks
+        self.up += up
+        self.rt_count += rt_count
+        self.rt_sum += rt_sum
+        if rt_min is not None:
+            self.rt_min = rt_min if self.rt_min is None else min(self.rt_min, rt_min)
+        if rt_max is not None:
+            self.rt_max = rt_max if self.rt_max is None else max(self.rt_max, rt_max)
+        _decode_into(hist, self.hist, True)
+        _decode_into(statuses, self.statuses, False)
+        _decode_into(reasons, self.reasons, False)
+
+    def percentile(self, p: float) -> float | None:
+        """Nearest-rank percentile from the histogram, clamped to the exact extremes."""
+        if not self.rt_count:
+            return None
+        rank = max(1, math.ceil(p / 100.0 * self.rt_count))
+        seen = 0
+        for index in sorted(self.hist):
+            seen += self.hist[index]
+            if seen >= rank:
+                value = bucket_value(index)
+                return min(max(value, self.rt_min), self.rt_max)  # type: ignore[type-var]
+        return self.rt_max
+
+
+@dataclass(frozen=True, slots=True)
+class SiteStats:
+    host: str
+    checks: int
+    availability: float | None
+    rt_min: float | None
+    rt_avg: float | None
+    rt_max: float | None
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    statuses: dict[str, int]
+    reasons: dict[str, int]
+    down_for: float | None  # seconds the site has been down, if it is down now
+    since_failure: float | None  # seconds since the last failed check
+
+
+def window_stats(conn: sqlite3.Connection, start: float, end: float,
+                 hosts: Iterable[str] | None = None) -> dict[str, SiteStats]:
+    """Stats of each site's checks with start <= timestamp <= end, from a reader connection."""
+    first_full = math.ceil(start / 60)
+    last = math.floor(end / 60)
+    aggs: dict[str, MinuteAgg] = {}
+    for host, *row in conn.execute(
+        "SELECT host, checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons"
+        " FROM minute_stats WHERE minute >= ? AND minute <= ?", (first_full, last),
+    ):
+        agg = aggs.get(host)
+        if agg is None:
+            agg = aggs[host] = MinuteAgg()
+        agg.merge_row(row)
+    edge_end = min(first_full * 60, end)
+    for host, available, status, response_ms, reason in conn.execute(
+        "SELECT host, available, status, responseTime, reason FROM website_monitoring"
+        " WHERE timestamp >= ? AND timestamp < ?", (start, edge_end),
+    ):
+        agg = aggs.get(host)
+        if agg is None:
+            agg = aggs[host] = MinuteAgg()
+        agg.add(response_ms, bool(available), status, reason)
+
+    wanted = list(hosts) if hosts is not None else sorted(aggs)
+    states = {
+        row[0]: row[1:]
+        for row in conn.execute("SELECT host, last_check, last_failure, down_since FROM site_state")
+    }
+    result = {}
+    for host in wanted:
+        agg = aggs.get(host, MinuteAgg())
+        _last_check, last_failure, down_since = states.get(host, (None, None, None))
+        result[host] = SiteStats(
+            host=host,
+            checks=agg.checks,
+            availability=agg.up / agg.checks if agg.checks else None,
+            rt_min=agg.rt_min,
+            rt_avg=agg.rt_sum / agg.rt_count if agg.rt_count else None,
+            rt_max=agg.rt_max,
+            p50=agg.percentile(50),
+            p90=agg.percentile(90),
+            p99=agg.percentile(99),
+            statuses=dict(sorted(agg.statuses.items())),
+            reasons=dict(sorted(agg.reasons.items(), key=lambda kv: -kv[1])),
+            down_for=max(0.0, end - down_since) if down_since is not None else None,
+            since_failure=max(0.0, end - last_failure) if last_failure is not None else None,
+        )
+    return result
