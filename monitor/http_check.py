@@ -183,20 +183,21 @@ def classify(exc: BaseException, deadline: Deadline | None = None) -> tuple[str,
         return "tls", f"certificate: {found.verify_message or found.reason}"
     if found := find(ssl.SSLError, requests.exceptions.SSLError):
         return "tls", f"TLS: {getattr(found, 'reason', None) or found}"
+    if find(ConnectionRefusedError):
+        return "connect", "connection refused"
+    if find(http.client.RemoteDisconnected):
+        return "invalid_response", "connection closed without a response"
+    if find(ConnectionResetError, BrokenPipeError):
+        return "connect", "connection reset by peer"
+    # After the refusals: urllib3's NewConnectionError is a subclass of its timeout error.
     if find(requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
         timeout = deadline.timeout if deadline else None
         return "timeout", f"no complete answer within {timeout:g} s" if timeout else "timed out"
-    if find(http.client.RemoteDisconnected):
-        return "invalid_response", "connection closed without a response"
-    if found := find(http.client.LineTooLong, http.client.HTTPException):
-        return "invalid_response", f"malformed HTTP: {found}"
-    if find(ConnectionRefusedError):
-        return "connect", "connection refused"
-    if find(ConnectionResetError, BrokenPipeError):
-        return "connect", "connection reset by peer"
-    if found := find(OSError):
-        if isinstance(found, OSError) and found.strerror:
-            return "connect", found.strerror
+    if found := find(http.client.HTTPException):
+        return "invalid_response", f"malformed HTTP: {type(found).__name__}: {found}"[:200]
+    # requests' own exceptions are OSErrors too, without an errno: look past them.
+    if found := next((e for e in chain if isinstance(e, OSError) and e.strerror), None):
+        return "connect", str(found.strerror)
     if found := find(urllib3.exceptions.ProtocolError, requests.exceptions.ChunkedEncodingError):
         return "invalid_response", f"broken response: {found}"
     if found := find(requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader,
