@@ -96,7 +96,10 @@ class _TooManyRedirects(Exception):
     pass
 
 
-def _fetch(site: Site, deadline: Deadline) -> tuple[int, str]:
+def _fetch(site: Site, deadline: Deadline, seen: list[int]) -> tuple[int, str]:
+    """GET the site, following redirects by hand so that every hop is bounded in size;
+    the status of the last answer goes into `seen` so that a failure after the headers
+    still records it."""
     session = _session()
     url = site.url
     for _hop in range(MAX_REDIRECTS + 1):
@@ -105,6 +108,7 @@ def _fetch(site: Site, deadline: Deadline) -> tuple[int, str]:
             raise TimeoutError("check deadline passed")
         response = session.get(url, stream=True, allow_redirects=False,
                                timeout=(remaining, remaining))
+        seen[:] = [response.status_code]
         try:
             if response.is_redirect:
                 url = urljoin(response.url, response.headers["location"])
@@ -128,8 +132,9 @@ def http_check(site: Site, deadline: Deadline) -> CheckResult:
     status: int | None = None
     reason: str | None = None
     detail = ""
+    seen: list[int] = []
     try:
-        status, phrase = _fetch(site, deadline)
+        status, phrase = _fetch(site, deadline, seen)
         if status >= 400:
             reason, detail = "http_status", f"HTTP {status} {phrase}".rstrip()
     except _TooLarge as exc:
@@ -140,6 +145,8 @@ def http_check(site: Site, deadline: Deadline) -> CheckResult:
         reason, detail = classify(exc, deadline)
     finally:
         _local.deadline = None
+    if status is None and seen:
+        status = seen[0]
     elapsed_ms = (time.monotonic() - start) * 1000.0
     return CheckResult(
         url=site.url,
@@ -148,8 +155,14 @@ def http_check(site: Site, deadline: Deadline) -> CheckResult:
         status=status,
         response_ms=elapsed_ms,
         reason=reason,
-        detail=detail[:200],
+        detail=_printable(detail),
     )
+
+
+def _printable(text: str) -> str:
+    """One short printable line: a server's garbage must not garble the terminal."""
+    text = " ".join(text.split())
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:200]
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

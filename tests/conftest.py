@@ -1,0 +1,25 @@
+import pytest
+
+import monitor.http_check  # noqa: F401 - imported up front so no test times the import
+from monitor.checks import Watchdog
+from monitor.config import Site
+from tests.hostile import HostileServer
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    with HostileServer() as server:
+        yield server
+
+
+@pytest.fixture()
+def watchdog():
+    dog = Watchdog()
+    yield dog
+    dog.stop()
+
+
+def make_site(url: str, interval: float = 1.0, timeout: float = 0.5, window: float = 120.0,
+              threshold: float = 0.8, **kwargs) -> Site:
+    return Site(url=url, name=kwargs.pop("name", ""), interval=interval, timeout=timeout,
+                alert_window=window, alert_threshold=threshold, **kwargs)
