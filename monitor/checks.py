@@ -6,6 +6,7 @@ new kind (keyword, TCP, TLS expiry...) is a new module, not an edit of the engin
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import heapq
 import itertools
@@ -82,10 +83,8 @@ class Deadline:
 
 
 def _shutdown(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):  # already closed by its owner
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 class Watchdog:

@@ -302,9 +302,9 @@ class Store:
                 "INSERT INTO minute_stats (minute, host, checks, up, rt_count, rt_sum, rt_min,"
                 " rt_max, hist, statuses, reasons) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (minute, host) DO UPDATE SET checks=excluded.checks,"
-                " up=excluded.up, rt_count=excluded.rt_count, rt_sum=excluded.rt_sum, rt_min=excluded.rt_min,"
-                " rt_max=excluded.rt_max, hist=excluded.hist, statuses=excluded.statuses,"
-                " reasons=excluded.reasons",
+                " up=excluded.up, rt_count=excluded.rt_count, rt_sum=excluded.rt_sum,"
+                " rt_min=excluded.rt_min, rt_max=excluded.rt_max, hist=excluded.hist,"
+                " statuses=excluded.statuses, reasons=excluded.reasons",
                 [(minute, host, *self._aggs[(minute, host)].to_row()) for minute, host in dirty],
             )
             hosts = {c.url for c in checks}

@@ -1,0 +1,161 @@
+"""The command line through click's CliRunner: modes, usage errors, exact messages."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from monitor import __version__
+from monitor.checks import CheckResult
+from monitor.cli import main
+from monitor.store import AlertRecord, Store
+
+
+@pytest.fixture()
+def runner():
+    return CliRunner()
+
+
+def write_config(path, document):
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
+def test_version(runner):
+    result = runner.invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"monitoringApp, version {__version__}\n"
+
+
+def test_help_lists_the_original_flags(runner):
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for flag in ("-m, --monitor", "-a, --alerts", "-t, --selftest", "-r, --report",
+                 "-c, --config FILE", "-db, --database FILE", "-s, --silent", "--purge DAYS"):
+        assert flag in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "Error: choose exactly one mode of -m, -a, -t, -r, --purge, --validate (got none)"),
+    (["-m", "-a"], "Error: choose exactly one mode of -m, -a, -t, -r, --purge, --validate "
+                   "(got -m, -a)"),
+    (["-a", "-s"], "Error: -s only goes with -m"),
+    (["-m", "--once"], "Error: --once only goes with -r"),
+    (["-r", "--no-follow"], "Error: --no-follow only goes with -a"),
+    (["-t", "-db", "x.db"], "Error: -t uses a throwaway database; -db does not apply"),
+    (["-a", "-c", "x.json"], "Error: -c does not apply to -a"),
+    (["--purge", "0"], "Error: Invalid value for '--purge': 0.0 is not in the range x>0."),
+])
+def test_usage_errors_exit_2(runner, args, message):
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == message
+
+
+def test_config_error_is_one_line_with_path_and_exit_2(runner, tmp_path):
+    path = write_config(tmp_path / "c.json",
+                        {"websites": [{"URL": "http://a.test/", "checkInterval": 0}]})
+    result = runner.invoke(main, ["-m", "-c", path, "-db", str(tmp_path / "m.db")])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {path}: websites[0].checkInterval: must be a number greater than 0\n")
+    assert result.stdout == ""
+    assert not (tmp_path / "m.db").exists()  # refused before anything was created
+
+
+def test_invalid_json_names_line_and_column(runner, tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text('{\n  "websites": [\n    {"URL": "http://a.test/",}\n  ]\n}\n')
+    result = runner.invoke(main, ["--validate", "-c", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {path}: invalid JSON at line 3, column 30: "
+                             "Expecting property name enclosed in double quotes\n")
+
+
+def test_missing_config_file(runner, tmp_path):
+    result = runner.invoke(main, ["-m", "-c", str(tmp_path / "none.json")])
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {tmp_path / 'none.json'}: file not found\n"
+
+
+def test_validate_ok(runner, tmp_path):
+    path = write_config(tmp_path / "c.json", {"websites": [{"URL": "http://a.test/"}]})
+    result = runner.invoke(main, ["--validate", "-c", path])
+    assert result.exit_code == 0
+    assert result.output == f"{path}: OK, 1 site(s)\n"
+
+
+def test_shipped_config_is_valid(runner):
+    result = runner.invoke(main, ["--validate"])
+    assert result.exit_code == 0, result.output
+
+
+def seeded_db(tmp_path, now):
+    db = tmp_path / "m.db"
+    store = Store(db)
+    store.write_sites([("http://a.test/", "site A", 1.0), ("http://b.test/", "", 1.0)])
+    for i in range(30):
+        store.put_check(CheckResult("http://a.test/", now - 300 + i, True, 200, 10.0 + i))
+        store.put_check(CheckResult("http://b.test/", now - 300 + i, i % 2 == 0,
+                                    200 if i % 2 == 0 else None, 5.0,
+                                    None if i % 2 == 0 else "timeout"))
+    store.put_alert(AlertRecord("2026-01-01T00:00:00.000Z", "http://b.test/", "alert",
+                                "2026-01-01T00:00:00.000Z", None, 0.5, "first message"))
+    store.put_alert(AlertRecord("2026-01-01T00:05:00.000Z", "http://b.test/", "recovery",
+                                "2026-01-01T00:00:00.000Z", "2026-01-01T00:05:00.000Z", 0.9,
+                                "second message"))
+    store.close()
+    return str(db)
+
+
+def test_alert_history_oldest_first(runner, tmp_path):
+    import time
+
+    db = seeded_db(tmp_path, time.time())
+    result = runner.invoke(main, ["-a", "--no-follow", "-db", db])
+    assert result.exit_code == 0
+    assert result.output == "first message\nsecond message\n"
+
+
+def test_alert_history_of_a_missing_database(runner, tmp_path):
+    result = runner.invoke(main, ["-a", "--no-follow", "-db", str(tmp_path / "none.db")])
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: {tmp_path / 'none.db'}: database not found "
+                             "(start the monitor with -m first)\n")
+
+
+def test_report_once_prints_both_windows_and_recent_alerts(runner, tmp_path):
+    import time
+
+    db = seeded_db(tmp_path, time.time())
+    result = runner.invoke(main, ["-r", "--once", "-db", db])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "past 10m00s" in out and "past 1h00m00s" in out
+    lines = [line.split() for line in out.splitlines()]
+    site_a = [line for line in lines if line[:2] == ["site", "A"]]
+    assert site_a[0][2:5] == ["100.0%", "30", "10.0"]  # availability, checks, min ms
+    site_b = [line for line in lines if line and line[0] == "http://b.test/"]
+    assert site_b[0][1:3] == ["50.0%", "30"]
+    assert "timeout:15" in site_b[0]
+    assert out.rstrip().endswith("Recent alerts:\n  first message\n  second message")
+
+
+def test_purge(runner, tmp_path):
+    import time
+
+    db = seeded_db(tmp_path, time.time() - 3 * 86400)
+    result = runner.invoke(main, ["--purge", "2", "-db", db])
+    assert result.exit_code == 0
+    # Both alerts are older than 2 days, but the latest one of the site is the state a
+    # restart needs: it stays.
+    assert result.output == f"Purged 60 check(s) and 1 alert(s) older than 2 day(s) from {db}.\n"
+
+
+def test_unreadable_database_is_a_clean_error(runner, tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    result = runner.invoke(main, ["-r", "--once", "-db", str(bad)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {bad}: ")
+    assert "Traceback" not in result.output + result.stderr
