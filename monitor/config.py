@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,18 +100,31 @@ def parse_config(text: str, source: str = "config.json") -> Config:
     try:
         document = json.loads(text, object_pairs_hook=_pairs_hook)
     except json.JSONDecodeError as exc:
+        # json's own text ends in "... at" before the position it appends; we give it first.
+        what = exc.msg.removesuffix(" at").removesuffix(" starting")
         raise ConfigError(
-            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {what}"
         ) from None
     except RecursionError:
         raise ConfigError(f"{source}: invalid JSON: nested too deeply") from None
+    except ValueError:  # an integer literal longer than Python's int-digit limit (4300)
+        raise ConfigError(f"{source}: invalid JSON: a number has too many digits") from None
     return _Validator(source).config(document)
 
 
 def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float, e.g. 1 followed by 400 zeros
+        return False
+
+
+def _key(key: str) -> str:
+    """A key as shown in a JSON path: bare if a plain name, else quoted and escaped, so that
+    a key holding a newline or other control character cannot break the one-line message."""
+    return key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else json.dumps(key)
 
 
 TOP_KEYS = (
@@ -143,12 +157,13 @@ class _Validator:
 
     def check_keys(self, obj: _DupDict, allowed: tuple[str, ...], prefix: str) -> None:
         for key in getattr(obj, "duplicates", ()):
-            raise self.fail(f"{prefix}{key}", "key appears more than once")
+            raise self.fail(f"{prefix}{_key(key)}", "key appears more than once")
         for key in obj:
             if key not in allowed:
-                hint = difflib.get_close_matches(key, allowed, n=1)
-                extra = f' (did you mean "{hint[0]}"?)' if hint else ""
-                raise self.fail(f"{prefix}{key}", f"unknown key{extra}")
+                lowered = {name.lower(): name for name in allowed}  # "url" -> "URL"
+                hint = difflib.get_close_matches(key.lower(), lowered, n=1)
+                extra = f' (did you mean "{lowered[hint[0]]}"?)' if hint else ""
+                raise self.fail(f"{prefix}{_key(key)}", f"unknown key{extra}")
 
     def positive(self, obj: dict, key: str, path: str, default: float) -> float:
         if key not in obj:
@@ -226,7 +241,7 @@ class _Validator:
         if "name" in entry and (not isinstance(name, str) or not name.strip()):
             raise self.fail(f"{path}.name", "must be a non-empty string")
         kind = entry.get("type", "http")
-        if kind not in CHECK_KINDS:
+        if not isinstance(kind, str) or kind not in CHECK_KINDS:
             raise self.fail(f"{path}.type", f"must be one of: {', '.join(sorted(CHECK_KINDS))}")
         site_interval = self.positive(entry, "checkInterval", f"{path}.checkInterval", interval)
         timeout = self.positive(entry, "timeout", f"{path}.timeout",
@@ -247,6 +262,11 @@ class _Validator:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(path, "must be a non-empty string")
         url = value.strip()
+        # Before urlsplit: its NFKC error quotes the host unescaped, line breaks and all.
+        if any(ch.isspace() for ch in url):
+            raise self.fail(path, "must not contain spaces")
+        if not url.isprintable():
+            raise self.fail(path, "must not contain control or invisible characters")
         try:
             parts = urlsplit(url)
             parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -254,8 +274,6 @@ class _Validator:
             raise self.fail(path, f"is not a valid URL: {exc}") from None
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise self.fail(path, "must be an http:// or https:// URL with a host")
-        if any(ch.isspace() for ch in url):
-            raise self.fail(path, "must not contain spaces")
         return url
 
 

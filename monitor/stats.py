@@ -1,8 +1,9 @@
 """Rolling statistics per site, computed from per-minute aggregates.
 
 A window [start, end] is served by the minute rows it covers entirely plus the raw checks
-of the partial minute at its start, so a report costs the same whatever the number of
-checks: at most one minute of raw rows is ever read. Percentiles come from a log-bucketed
+of the partial minutes at its two ends, so a report costs the same whatever the number of
+checks: at most two minutes of raw rows are ever read (for a window ending now, the one
+at the end is the minute in progress). Percentiles come from a log-bucketed
 response-time histogram (buckets 5% wide, so a percentile is within 2.5% of the truth).
 """
 
@@ -135,26 +136,32 @@ class SiteStats:
 def window_stats(conn: sqlite3.Connection, start: float, end: float,
                  hosts: Iterable[str] | None = None) -> dict[str, SiteStats]:
     """Stats of each site's checks with start <= timestamp <= end, from a reader connection."""
-    first_full = math.ceil(start / 60)
-    last = math.floor(end / 60)
+    # Minute m holds start-of-check times m*60 <= t < (m+1)*60, keyed t // 60 by the store.
+    first_full = -int(-start // 60)  # the first minute that starts at or after `start`
+    end_minute = int(end // 60)  # holds `end`: checks after `end` in it are not counted
     aggs: dict[str, MinuteAgg] = {}
     for host, *row in conn.execute(
         "SELECT host, checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons"
-        " FROM minute_stats WHERE minute >= ? AND minute <= ?", (first_full, last),
+        " FROM minute_stats WHERE minute >= ? AND minute < ?", (first_full, end_minute),
     ):
         agg = aggs.get(host)
         if agg is None:
             agg = aggs[host] = MinuteAgg()
         agg.merge_row(row)
-    edge_end = min(first_full * 60, end)
-    for host, available, status, response_ms, reason in conn.execute(
-        "SELECT host, available, status, responseTime, reason FROM website_monitoring"
-        " WHERE timestamp >= ? AND timestamp < ?", (start, edge_end),
-    ):
-        agg = aggs.get(host)
-        if agg is None:
-            agg = aggs[host] = MinuteAgg()
-        agg.add(response_ms, bool(available), status, reason)
+    if first_full < end_minute:
+        edges = [("timestamp >= ? AND timestamp < ?", (start, first_full * 60)),
+                 ("timestamp >= ? AND timestamp <= ?", (end_minute * 60, end))]
+    else:  # no whole minute inside: at most two partial ones
+        edges = [("timestamp >= ? AND timestamp <= ?", (start, end))]
+    for where, bounds in edges:
+        for host, available, status, response_ms, reason in conn.execute(
+            "SELECT host, available, status, responseTime, reason FROM website_monitoring"
+            " WHERE " + where, bounds,
+        ):
+            agg = aggs.get(host)
+            if agg is None:
+                agg = aggs[host] = MinuteAgg()
+            agg.add(response_ms, bool(available), status, reason)
 
     wanted = list(hosts) if hosts is not None else sorted(aggs)
     states = {

@@ -137,7 +137,10 @@ def open_reader(path: str | Path) -> sqlite3.Connection:
     if not path.exists():
         raise StoreError(f"{path}: database not found (start the monitor with -m first)")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        # A URI with the path percent-encoded: a raw '#', '?' or '%' in a folder name would cut
+        # the path short, and the cut path would be opened (and created) read-write.
+        conn = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True,
+                               check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
@@ -264,6 +267,9 @@ class Store:
             try:
                 self._purge(purge.before)
             except sqlite3.Error as exc:
+                # Left open, the failed purge's transaction would make the next write fail.
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
                 self._on_error(f"{self.path}: purge failed: {exc}")
         for barrier in barriers:
             barrier.done.set()

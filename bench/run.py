@@ -1,0 +1,260 @@
+"""Benchmarks of the core monitor: punctuality, throughput, and report time on a big database.
+
+    python -m bench.run            # the full run (a few minutes)
+    python -m bench.run --quick    # a smoke run of a few seconds (the test suite runs it)
+
+Prints a table, then one JSON line per figure. Every ratio is against a reference measured
+in the same run on the same machine: a bare requests loop for throughput, a plain GROUP BY
+over the raw table for reports. Loopback only; the target process stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from monitor.checks import CheckResult
+from monitor.config import Config, Site
+from monitor.engine import Engine
+from monitor.stats import window_stats
+from monitor.store import Store
+
+FIGURES: list[dict] = []
+
+
+def figure(name: str, value: float, unit: str, **extra: object) -> None:
+    FIGURES.append({"figure": name, "value": round(value, 3), "unit": unit, **extra})
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+@contextmanager
+def target(delay_ms: float = 0.0, lifetime: float = 900.0):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.target", "0", str(delay_ms), str(lifetime)],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def run_engine(base: str, sites: int, interval: float, seconds: float, workers: int,
+               db: Path) -> dict:
+    config = Config(
+        sites=tuple(Site(url=f"{base}/s{i}", name="", interval=interval,
+                         timeout=min(10.0, interval * 2), alert_window=120.0,
+                         alert_threshold=0.8) for i in range(sites)),
+        max_workers=workers,
+    )
+    store = Store(db)
+    engine = Engine(config, store)
+    engine.keep_lateness = True
+    engine.start()
+    # Lateness of the first interval is the start-up spread, not steady state: skip it.
+    time.sleep(interval)
+    engine.lateness_ms.clear()
+    done0, skipped0 = engine.checks_done, engine.scheduler.skipped
+    cpu0, wall0 = cpu_seconds(), time.monotonic()
+    time.sleep(seconds)
+    done = engine.checks_done - done0
+    skipped = engine.scheduler.skipped - skipped0
+    elapsed = time.monotonic() - wall0
+    cpu = cpu_seconds() - cpu0
+    lateness = list(engine.lateness_ms)
+    engine.stop(timeout=10)
+    conn = sqlite3.connect(db)
+    stored, failed = conn.execute(
+        "SELECT count(*), count(*) - sum(available) FROM website_monitoring").fetchone()
+    conn.close()
+    return {
+        "checks": done, "expected": sites / interval * elapsed, "skipped": skipped,
+        "rate": done / elapsed, "cpu_us": cpu / max(1, done) * 1e6,
+        "lat_p50": pct(lateness, 50), "lat_p99": pct(lateness, 99),
+        "lat_max": max(lateness, default=float("nan")), "stored": stored, "failed": failed,
+        "threads": engine.pool.size,
+    }
+
+
+def reference_requests(base: str, seconds: float) -> dict:
+    """A bare loop of requests.get on fresh connections from one thread: the ceiling of
+    what requests does per thread here, measured beside the engine."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    count = 0
+    cpu0 = cpu_seconds()
+    end = time.monotonic() + seconds
+    start = time.monotonic()
+    while time.monotonic() < end:
+        _ = session.get(f"{base}/ref", headers={"Connection": "close"}, timeout=5).content
+        count += 1
+    elapsed = time.monotonic() - start
+    return {"rate": count / elapsed, "cpu_us": (cpu_seconds() - cpu0) / count * 1e6}
+
+
+def bench_engine(args: argparse.Namespace, rows: list[tuple]) -> None:
+    with tempfile.TemporaryDirectory() as tmp, target() as base:
+        ref = reference_requests(base, args.ref_seconds)
+        figure("reference_requests_checks_per_s", ref["rate"], "checks/s",
+               cpu_us_per_check=round(ref["cpu_us"], 1))
+        rows.append(("bare requests loop, 1 thread, new connection", f"{ref['rate']:.0f}/s",
+                     f"{ref['cpu_us']:.0f} us CPU/check", ""))
+
+        punctual = run_engine(base, args.sites, 1.0, args.seconds, args.workers,
+                              Path(tmp) / "punctual.db")
+        figure("engine_punctual_checks_per_s", punctual["rate"], "checks/s",
+               sites=args.sites, interval_s=1.0, expected=round(punctual["expected"]),
+               skipped=punctual["skipped"], failed=punctual["failed"])
+        figure("engine_punctual_lateness_p99_ms", punctual["lat_p99"], "ms",
+               p50=round(punctual["lat_p50"], 2), max=round(punctual["lat_max"], 2))
+        figure("engine_punctual_cpu_us_per_check", punctual["cpu_us"], "us")
+        rows.append((f"{args.sites} sites at 1 s, {args.seconds:g} s",
+                     f"{punctual['rate']:.0f}/s of {punctual['expected'] / args.seconds:.0f}/s",
+                     f"lateness p50 {punctual['lat_p50']:.1f} ms, p99 {punctual['lat_p99']:.1f}"
+                     f" ms, max {punctual['lat_max']:.0f} ms",
+                     f"skipped {punctual['skipped']}, failed {punctual['failed']}"))
+
+        capacity = run_engine(base, args.cap_sites, 0.05, args.cap_seconds, args.workers,
+                              Path(tmp) / "capacity.db")
+        ratio = capacity["rate"] / ref["rate"]
+        figure("engine_max_checks_per_s", capacity["rate"], "checks/s",
+               ratio_to_bare_requests=round(ratio, 2), threads=capacity["threads"],
+               cpu_us_per_check=round(capacity["cpu_us"], 1))
+        rows.append((f"engine flat out ({args.cap_sites} sites at 50 ms)",
+                     f"{capacity['rate']:.0f}/s", f"{capacity['cpu_us']:.0f} us CPU/check",
+                     f"{ratio:.2f}x bare requests"))
+
+
+def fill_database(db: Path, sites: int, seconds: int, now: float) -> tuple[int, float]:
+    """Write `sites` x `seconds` checks at 1 s through the real writer (with aggregates)."""
+    store = Store(db).start()
+    hosts = [f"http://site{i}.test/" for i in range(sites)]
+    start = now - seconds
+    written = 0
+    t0 = time.monotonic()
+    for second in range(seconds):
+        ts = start + second
+        for index, host in enumerate(hosts):
+            code = (index * 7919 + second * 104729) % 1000
+            ok = code >= 20  # 2% failures
+            response = 5.0 + (code % 97) * 1.7 + (300.0 if code > 990 else 0.0)
+            store.put_check(CheckResult(host, ts + index / sites, ok, 200 if ok else 503,
+                                        response, None if ok else "http_status"))
+        written += sites
+        if second % 50 == 49:
+            store.flush(600)  # keep the queue (and memory) bounded
+    store.close(600)
+    return written, time.monotonic() - t0
+
+
+def timed(function, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_reports(args: argparse.Namespace, rows: list[tuple]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "big.db"
+        now = time.time()
+        written, fill_time = fill_database(db, args.db_sites, args.db_seconds, now)
+        figure("store_write_rows_per_s", written / fill_time, "rows/s", rows=written)
+        rows.append((f"writer: {written:,} checks with aggregates", f"{written / fill_time:,.0f}"
+                     " rows/s", f"{os.path.getsize(db) / 1e6:.0f} MB", ""))
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        window = min(3600, args.db_seconds)
+        t_short = timed(lambda: window_stats(conn, now - 600, now))
+        t_long = timed(lambda: window_stats(conn, now - window, now))
+        t_raw = timed(lambda: conn.execute(
+            "SELECT host, count(*), sum(available), min(responseTime), avg(responseTime),"
+            " max(responseTime) FROM website_monitoring WHERE timestamp >= ? GROUP BY host",
+            (now - window,)).fetchall(), repeat=1)
+        figure("report_10min_ms", t_short * 1000, "ms", sites=args.db_sites, rows=written)
+        figure("report_1h_ms", t_long * 1000, "ms", sites=args.db_sites, rows=written,
+               reference_raw_group_by_ms=round(t_raw * 1000, 1),
+               speedup=round(t_raw / t_long, 1))
+        rows.append((f"report: {args.db_sites} sites, past 10 min", f"{t_short * 1000:.0f} ms",
+                     "", ""))
+        rows.append((f"report: {args.db_sites} sites, past {window // 60} min",
+                     f"{t_long * 1000:.0f} ms",
+                     f"plain GROUP BY on raw rows: {t_raw * 1000:.0f} ms",
+                     f"{t_raw / t_long:.1f}x faster"))
+        error = p99_error(conn, now - window, now, hosts=5)
+        figure("report_p99_max_relative_error", error, "fraction")
+        rows.append(("p99 from histogram vs exact", f"max error {error:.1%}", "", ""))
+        conn.close()
+
+
+def p99_error(conn: sqlite3.Connection, start: float, end: float, hosts: int) -> float:
+    stats = window_stats(conn, start, end)
+    worst = 0.0
+    for host in list(stats)[:hosts]:
+        values = [r[0] for r in conn.execute(
+            "SELECT responseTime FROM website_monitoring WHERE host=? AND timestamp >= ?"
+            " AND status IS NOT NULL", (host, start))]
+        exact = pct(values, 99)
+        worst = max(worst, abs(stats[host].p99 - exact) / exact)
+    return worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--sites", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=64)
+    parser.add_argument("--cap-sites", type=int, default=500)
+    parser.add_argument("--cap-seconds", type=float, default=10)
+    parser.add_argument("--ref-seconds", type=float, default=5)
+    parser.add_argument("--db-sites", type=int, default=1000)
+    parser.add_argument("--db-seconds", type=int, default=3600)
+    parser.add_argument("--skip-engine", action="store_true")
+    parser.add_argument("--skip-reports", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.sites, args.seconds, args.cap_sites, args.cap_seconds = 20, 2, 20, 1
+        args.ref_seconds, args.db_sites, args.db_seconds = 1, 20, 180
+
+    rows: list[tuple] = []
+    if not args.skip_engine:
+        bench_engine(args, rows)
+    if not args.skip_reports:
+        bench_reports(args, rows)
+
+    from tabulate import tabulate
+
+    print(tabulate(rows, headers=("measure", "result", "detail", "vs reference")))
+    for entry in FIGURES:
+        print(json.dumps(entry))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,681 @@
+"""Tests of monitor.config: defaults, exact error messages, display_url, and fuzzing.
+
+Every error message is compared in full: the messages are the user interface of the loader.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor import config as config_mod
+from monitor.config import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_WORKERS,
+    TOP_KEYS,
+    Config,
+    Site,
+    display_url,
+    load_config,
+    parse_config,
+)
+from monitor.errors import ConfigError, MonitorError
+
+BAD_DIR = Path(__file__).parent / "configs" / "bad"
+URL = "https://example.com/"
+
+
+def doc(*sites: dict[str, Any], **top: Any) -> str:
+    """A config document as JSON text; sites default to one site with URL."""
+    return json.dumps({"websites": list(sites) or [{"URL": URL}], **top})
+
+
+def one_site(**fields: Any) -> Site:
+    return parse_config(doc({"URL": URL, **fields})).sites[0]
+
+
+def error_of(text: str, source: str = "config.json") -> str:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, source)
+    return str(exc.value)
+
+
+def load_error(path: Path | str) -> str:
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    return str(exc.value)
+
+
+@pytest.fixture(autouse=True)
+def _only_http_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Other modules register check kinds; pin the set so `type` messages are exact."""
+    monkeypatch.setattr(config_mod, "CHECK_KINDS", {"http"})
+
+
+# --------------------------------------------------------------------------- defaults
+
+
+def test_minimal_config_fills_every_default() -> None:
+    config = parse_config(doc())
+    assert config == Config(
+        sites=(
+            Site(
+                url=URL,
+                name="",
+                interval=2.0,
+                timeout=2.0,
+                alert_window=120.0,
+                alert_threshold=0.8,
+                kind="http",
+                max_body_bytes=DEFAULT_MAX_BODY_BYTES,
+            ),
+        ),
+        default_check_interval=2.0,
+        alert_window=120.0,
+        alert_threshold=0.8,
+        retention_days=None,
+        max_workers=DEFAULT_MAX_WORKERS,
+    )
+    assert config.source == "config.json"
+    assert DEFAULT_MAX_WORKERS == 256
+    assert DEFAULT_MAX_BODY_BYTES == 10 * 1024 * 1024
+
+
+def test_default_check_interval_is_two_when_absent() -> None:
+    assert parse_config(doc()).default_check_interval == 2.0
+    assert one_site().interval == 2.0
+
+
+def test_global_default_check_interval_applies_to_sites() -> None:
+    config = parse_config(doc({"URL": URL}, {"URL": "https://b.example/"},
+                              defaultCheckInterval=7))
+    assert config.default_check_interval == 7.0
+    assert [s.interval for s in config.sites] == [7.0, 7.0]
+
+
+def test_site_check_interval_overrides_default() -> None:
+    config = parse_config(doc({"URL": URL, "checkInterval": 5}, {"URL": "https://b.example/"},
+                              defaultCheckInterval=3))
+    assert [s.interval for s in config.sites] == [5.0, 3.0]
+    assert isinstance(config.sites[0].interval, float)
+
+
+@pytest.mark.parametrize(
+    ("interval", "timeout"),
+    [(30, 10.0), (10, 10.0), (3.5, 3.5), (2, 2.0), (0.25, 0.25), (600, 10.0)],
+)
+def test_timeout_defaults_to_min_of_ten_and_interval(interval: float, timeout: float) -> None:
+    assert one_site(checkInterval=interval).timeout == timeout
+
+
+def test_timeout_default_follows_global_interval() -> None:
+    config = parse_config(doc(defaultCheckInterval=4.5))
+    assert config.sites[0].timeout == 4.5
+
+
+def test_explicit_timeout_is_kept_even_above_interval() -> None:
+    assert one_site(checkInterval=30, timeout=3).timeout == 3.0
+    assert one_site(checkInterval=2, timeout=25).timeout == 25.0
+
+
+def test_alert_window_and_threshold_defaults() -> None:
+    config = parse_config(doc())
+    assert (config.alert_window, config.alert_threshold) == (120.0, 0.8)
+    assert (config.sites[0].alert_window, config.sites[0].alert_threshold) == (120.0, 0.8)
+
+
+def test_global_alert_settings_flow_to_sites() -> None:
+    config = parse_config(doc(alertWindow=300, alertThreshold=0.5))
+    assert (config.alert_window, config.alert_threshold) == (300.0, 0.5)
+    assert (config.sites[0].alert_window, config.sites[0].alert_threshold) == (300.0, 0.5)
+
+
+def test_site_alert_settings_override_global() -> None:
+    config = parse_config(doc(
+        {"URL": URL, "alertWindow": 60, "alertThreshold": 0.95},
+        {"URL": "https://b.example/"},
+        alertWindow=300,
+        alertThreshold=0.5,
+    ))
+    a, b = config.sites
+    assert (a.alert_window, a.alert_threshold) == (60.0, 0.95)
+    assert (b.alert_window, b.alert_threshold) == (300.0, 0.5)
+    assert config.max_alert_window == 300.0
+
+
+def test_max_alert_window_is_largest_site_window() -> None:
+    config = parse_config(doc({"URL": URL, "alertWindow": 600}, {"URL": "https://b.example/"}))
+    assert config.max_alert_window == 600.0
+
+
+def test_alert_threshold_of_exactly_one_is_accepted() -> None:
+    assert parse_config(doc(alertThreshold=1)).alert_threshold == 1.0
+    assert one_site(alertThreshold=1).alert_threshold == 1.0
+
+
+def test_name_defaults_to_empty_and_is_stripped() -> None:
+    assert one_site().name == ""
+    assert one_site(name="  Example  ").name == "Example"
+
+
+def test_label_is_name_or_url() -> None:
+    assert one_site(name="Example").label == "Example"
+    assert one_site().label == URL
+
+
+def test_retention_days() -> None:
+    assert parse_config(doc()).retention_days is None
+    assert parse_config(doc(retentionDays=30)).retention_days == 30.0
+    assert parse_config(doc(retentionDays=0.5)).retention_days == 0.5
+
+
+def test_max_workers_and_max_body_bytes() -> None:
+    config = parse_config(doc({"URL": URL}, {"URL": "https://b.example/", "maxBodyBytes": 512},
+                              maxWorkers=8, maxBodyBytes=4096))
+    assert config.max_workers == 8
+    assert [s.max_body_bytes for s in config.sites] == [4096, 512]
+
+
+def test_type_defaults_to_http_and_accepts_registered_kinds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert one_site().kind == "http"
+    assert one_site(type="http").kind == "http"
+    monkeypatch.setattr(config_mod, "CHECK_KINDS", {"http", "tcp"})
+    assert one_site(type="tcp").kind == "tcp"
+    assert error_of(doc({"URL": URL, "type": "ping"})) == (
+        "config.json: websites[0].type: must be one of: http, tcp"
+    )
+
+
+def test_url_whitespace_is_stripped() -> None:
+    assert one_site(URL="  \thttps://example.com/health \n").url == "https://example.com/health"
+
+
+def test_url_may_have_port_path_query_credentials_and_uppercase_scheme() -> None:
+    for url in ("http://localhost:8080/health?full=1#x", "https://user:pw@example.com/",
+                "HTTPS://EXAMPLE.COM/", "http://[::1]:8080/", "http://127.0.0.1/"):
+        assert one_site(URL=url).url == url
+
+
+def test_sites_keep_file_order() -> None:
+    urls = [f"https://site{i}.example/" for i in range(5)]
+    config = parse_config(doc(*({"URL": u} for u in urls)))
+    assert [s.url for s in config.sites] == urls
+
+
+def test_integer_and_float_numbers_become_floats() -> None:
+    site = one_site(checkInterval=5, timeout=1, alertWindow=60)
+    assert (site.interval, site.timeout, site.alert_window) == (5.0, 1.0, 60.0)
+    assert all(isinstance(v, float) for v in (site.interval, site.timeout, site.alert_window))
+
+
+def test_load_config_reads_file_and_records_source(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(doc({"URL": URL, "name": "Café ☕"}), encoding="utf-8")
+    for arg in (path, str(path)):
+        config = load_config(arg)
+        assert config.source == str(path)
+        assert config.sites[0].name == "Café ☕"
+
+
+def test_repository_example_config_is_valid() -> None:
+    config = load_config(Path(__file__).parent.parent / "config.json")
+    assert len(config.sites) >= 1
+
+
+def test_source_is_not_part_of_equality() -> None:
+    assert parse_config(doc(), "a.json") == parse_config(doc(), "b.json")
+
+
+def test_config_error_is_a_monitor_error() -> None:
+    assert issubclass(ConfigError, MonitorError)
+
+
+# ------------------------------------------------------------------ file-level errors
+
+
+def test_file_not_found(tmp_path: Path) -> None:
+    path = tmp_path / "missing.json"
+    assert load_error(path) == f"{path}: file not found"
+
+
+def test_directory(tmp_path: Path) -> None:
+    assert load_error(tmp_path) == f"{tmp_path}: is a directory, not a file"
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.json"
+    data = b'{"websites": [{"URL": "https://example.com/", "name": "caf\xe9"}]}'
+    path.write_bytes(data)
+    assert data.index(b"\xe9") == 58
+    assert load_error(path) == f"{path}: not UTF-8 text (byte 58)"
+
+
+def test_invalid_json_reports_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(
+        '{\n'
+        '  "websites": [\n'
+        '    {"URL": "https://example.com/",}\n'
+        '  ]\n'
+        '}\n',
+        encoding="utf-8",
+    )
+    assert load_error(path) == (
+        f"{path}: invalid JSON at line 3, column 36: "
+        "Expecting property name enclosed in double quotes"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "invalid JSON at line 1, column 1: Expecting value"),
+        ('{"websites": [1, 2,]}', "invalid JSON at line 1, column 20: Expecting value"),
+        ('{"websites": []}\n{}', "invalid JSON at line 2, column 1: Extra data"),
+        ('{"websites": "abc', "invalid JSON at line 1, column 14: Unterminated string"),
+        ('{"websites": "a\nb"}', "invalid JSON at line 1, column 16: Invalid control character"),
+        ("{'websites': []}",
+         "invalid JSON at line 1, column 2: Expecting property name enclosed in double quotes"),
+        ("\ufeff{}", "invalid JSON at line 1, column 1: "
+                     "Unexpected UTF-8 BOM (decode using utf-8-sig)"),
+        ("[" * 100_000 + "]" * 100_000, "invalid JSON: nested too deeply"),
+        ('{"maxWorkers": ' + "9" * 5000 + "}", "invalid JSON: a number has too many digits"),
+    ],
+    ids=["empty", "trailing-comma", "extra-data", "unterminated", "control-char",
+         "single-quotes", "bom", "too-deep", "too-many-digits"],
+)
+def test_invalid_json(text: str, message: str) -> None:
+    assert error_of(text) == f"config.json: {message}"
+
+
+# ------------------------------------------------------------------ document errors
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # root
+        ("[]", "(root): must be a JSON object"),
+        ('"config"', "(root): must be a JSON object"),
+        ("null", "(root): must be a JSON object"),
+        ("42", "(root): must be a JSON object"),
+        # websites
+        ("{}", "websites: is required (a list of sites to monitor)"),
+        ('{"alertWindow": 60}', "websites: is required (a list of sites to monitor)"),
+        ('{"websites": {"URL": "https://example.com/"}}',
+         "websites: must be a list of site objects"),
+        ('{"websites": "https://example.com/"}', "websites: must be a list of site objects"),
+        ('{"websites": null}', "websites: must be a list of site objects"),
+        ('{"websites": []}', "websites: must contain at least one site"),
+        # site entries
+        ('{"websites": ["https://example.com/"]}', "websites[0]: must be an object with a URL"),
+        ('{"websites": [{"URL": "https://a.example/"}, null]}',
+         "websites[1]: must be an object with a URL"),
+        ('{"websites": [{}]}', "websites[0].URL: is required"),
+        ('{"websites": [{"name": "x"}]}', "websites[0].URL: is required"),
+    ],
+)
+def test_structure_errors(text: str, message: str) -> None:
+    assert error_of(text) == f"config.json: {message}"
+
+
+URL_HOST = "must be an http:// or https:// URL with a host"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (8080, "must be a non-empty string"),
+        (None, "must be a non-empty string"),
+        (["https://example.com/"], "must be a non-empty string"),
+        ("", "must be a non-empty string"),
+        ("  \t ", "must be a non-empty string"),
+        ("ftp://example.com/file", URL_HOST),
+        ("file:///etc/passwd", URL_HOST),
+        ("example.com", URL_HOST),
+        ("//example.com/", URL_HOST),
+        ("http://", URL_HOST),
+        ("https:///path", URL_HOST),
+        ("http://example.com:http/",
+         "is not a valid URL: Port could not be cast to integer value as 'http'"),
+        ("http://example.com:70000/", "is not a valid URL: Port out of range 0-65535"),
+        ("http://[::1/", "is not a valid URL: Invalid IPv6 URL"),
+        ("https://example.com/a page", "must not contain spaces"),
+        ("https://exa mple.com/", "must not contain spaces"),
+        ("ftp://exa mple.com/", "must not contain spaces"),
+        ("https://example.com/\u2028x", "must not contain spaces"),
+        ("https://example.com/\x00", "must not contain control or invisible characters"),
+        ("https://example.com/\x7f", "must not contain control or invisible characters"),
+        ("https://\ud800.example/", "must not contain control or invisible characters"),
+    ],
+)
+def test_url_errors(url: Any, message: str) -> None:
+    assert error_of(doc({"URL": url})) == f"config.json: websites[0].URL: {message}"
+
+
+def test_url_nfkc_error_names_the_host() -> None:
+    assert error_of(doc({"URL": "http://a\u2100b/"})) == (
+        "config.json: websites[0].URL: is not a valid URL: "
+        "netloc 'a\u2100b' contains invalid characters under NFKC normalization"
+    )
+
+
+def test_duplicate_url_names_the_first_index() -> None:
+    text = doc({"URL": "https://a.example/"}, {"URL": URL}, {"URL": "https://c.example/"},
+               {"URL": " https://example.com/ "})
+    assert error_of(text) == "config.json: websites[3].URL: duplicate of websites[1].URL"
+
+
+def test_error_in_a_later_site_names_its_index() -> None:
+    text = doc({"URL": "https://a.example/"}, {"URL": "https://b.example/"},
+               {"URL": "https://c.example/", "checkInterval": 0})
+    assert error_of(text) == (
+        "config.json: websites[2].checkInterval: must be a number greater than 0"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (doc(alertTreshold=0.5),
+         'alertTreshold: unknown key (did you mean "alertThreshold"?)'),
+        (doc(website=[]), 'website: unknown key (did you mean "websites"?)'),
+        (doc(defaultInterval=5),
+         'defaultInterval: unknown key (did you mean "defaultCheckInterval"?)'),
+        (doc(colour="blue"), "colour: unknown key"),
+        (doc({"URL": URL, "checkIntervall": 5}),
+         'websites[0].checkIntervall: unknown key (did you mean "checkInterval"?)'),
+        (doc({"URL": URL, "timout": 5}),
+         'websites[0].timout: unknown key (did you mean "timeout"?)'),
+        (doc({"URL": URL, "url": URL}), 'websites[0].url: unknown key (did you mean "URL"?)'),
+        (doc({"URL": URL, "Url": URL}), 'websites[0].Url: unknown key (did you mean "URL"?)'),
+        (doc({"URL": URL, "checkinterval": 5}),
+         'websites[0].checkinterval: unknown key (did you mean "checkInterval"?)'),
+        (doc(Websites=[]), 'Websites: unknown key (did you mean "websites"?)'),
+        (doc({"URL": URL, "headers": {}}), "websites[0].headers: unknown key"),
+        (doc({"URL": URL, "retentionDays": 3}), "websites[0].retentionDays: unknown key"),
+        (doc({"URL": URL, "check interval": 5}),
+         'websites[0]."check interval": unknown key (did you mean "checkInterval"?)'),
+        (doc({"URL": URL, "a\nb": 1}), 'websites[0]."a\\nb": unknown key'),
+        (doc({"URL": URL, "": 1}), 'websites[0]."": unknown key'),
+        (json.dumps({"x\r\ny": 1}), '"x\\r\\ny": unknown key'),
+    ],
+)
+def test_unknown_keys(text: str, message: str) -> None:
+    assert error_of(text) == f"config.json: {message}"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"websites": [{"URL": "https://example.com/"}], "alertWindow": 60, "alertWindow": 90}',
+         "alertWindow: key appears more than once"),
+        ('{"websites": [{"URL": "https://a.example/"}], "websites": [{"URL": "https://b.example/"}]}',
+         "websites: key appears more than once"),
+        ('{"websites": [{"URL": "https://a.example/", "URL": "https://b.example/"}]}',
+         "websites[0].URL: key appears more than once"),
+        ('{"websites": [{"URL": "https://a.example/", "name": "a", "name": "a"}]}',
+         "websites[0].name: key appears more than once"),
+        ('{"websites": [{"URL": "https://a.example/"}], "a\\tb": 1, "a\\tb": 2}',
+         '"a\\tb": key appears more than once'),
+    ],
+)
+def test_duplicate_keys(text: str, message: str) -> None:
+    assert error_of(text) == f"config.json: {message}"
+
+
+POSITIVE = "must be a number greater than 0"
+FRACTION = "must be a number greater than 0 and at most 1"
+WHOLE = "must be a whole number greater than 0"
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "-0.0", '"5"', "true", "false", "null", "[5]",
+                                   "{}", "NaN", "Infinity", "-Infinity", "1e400",
+                                   "1" + "0" * 400])
+def test_check_interval_refused(value: str) -> None:
+    text = '{"websites": [{"URL": "https://example.com/", "checkInterval": ' + value + "}]}"
+    assert error_of(text) == f"config.json: websites[0].checkInterval: {POSITIVE}"
+
+
+@pytest.mark.parametrize(
+    ("top", "site", "message"),
+    [
+        ({"defaultCheckInterval": 0}, {}, f"defaultCheckInterval: {POSITIVE}"),
+        ({"defaultCheckInterval": "2"}, {}, f"defaultCheckInterval: {POSITIVE}"),
+        ({"alertWindow": -120}, {}, f"alertWindow: {POSITIVE}"),
+        ({"retentionDays": 0}, {}, f"retentionDays: {POSITIVE}"),
+        ({"retentionDays": None}, {}, f"retentionDays: {POSITIVE}"),
+        ({"alertThreshold": 0}, {}, f"alertThreshold: {FRACTION}"),
+        ({"alertThreshold": 1.5}, {}, f"alertThreshold: {FRACTION}"),
+        ({"alertThreshold": 80}, {}, f"alertThreshold: {FRACTION}"),
+        ({"alertThreshold": True}, {}, f"alertThreshold: {FRACTION}"),
+        ({"maxWorkers": 0}, {}, f"maxWorkers: {WHOLE}"),
+        ({"maxWorkers": 1.5}, {}, f"maxWorkers: {WHOLE}"),
+        ({"maxWorkers": 4.0}, {}, f"maxWorkers: {WHOLE}"),
+        ({"maxWorkers": -3}, {}, f"maxWorkers: {WHOLE}"),
+        ({"maxWorkers": True}, {}, f"maxWorkers: {WHOLE}"),
+        ({"maxBodyBytes": "1MB"}, {}, f"maxBodyBytes: {WHOLE}"),
+        ({}, {"timeout": 0}, f"websites[0].timeout: {POSITIVE}"),
+        ({}, {"timeout": -1}, f"websites[0].timeout: {POSITIVE}"),
+        ({}, {"timeout": "10s"}, f"websites[0].timeout: {POSITIVE}"),
+        ({}, {"alertWindow": 0}, f"websites[0].alertWindow: {POSITIVE}"),
+        ({}, {"alertThreshold": 0}, f"websites[0].alertThreshold: {FRACTION}"),
+        ({}, {"alertThreshold": 1.5}, f"websites[0].alertThreshold: {FRACTION}"),
+        ({}, {"alertThreshold": "80%"}, f"websites[0].alertThreshold: {FRACTION}"),
+        ({}, {"maxBodyBytes": 0}, f"websites[0].maxBodyBytes: {WHOLE}"),
+        ({}, {"maxBodyBytes": 10.5}, f"websites[0].maxBodyBytes: {WHOLE}"),
+        ({}, {"name": ""}, "websites[0].name: must be a non-empty string"),
+        ({}, {"name": "   "}, "websites[0].name: must be a non-empty string"),
+        ({}, {"name": 42}, "websites[0].name: must be a non-empty string"),
+        ({}, {"name": None}, "websites[0].name: must be a non-empty string"),
+        ({}, {"type": "ping"}, "websites[0].type: must be one of: http"),
+        ({}, {"type": "HTTP"}, "websites[0].type: must be one of: http"),
+        ({}, {"type": None}, "websites[0].type: must be one of: http"),
+        ({}, {"type": ["http"]}, "websites[0].type: must be one of: http"),
+        ({}, {"type": {"kind": "http"}}, "websites[0].type: must be one of: http"),
+    ],
+)
+def test_value_errors(top: dict[str, Any], site: dict[str, Any], message: str) -> None:
+    assert error_of(doc({"URL": URL, **site}, **top)) == f"config.json: {message}"
+
+
+def test_huge_integers_where_whole_numbers_are_wanted_are_accepted() -> None:
+    big = 10**400
+    config = parse_config(doc(maxWorkers=big, maxBodyBytes=big))
+    assert (config.max_workers, config.sites[0].max_body_bytes) == (big, big)
+
+
+def test_error_message_uses_the_given_source() -> None:
+    assert error_of("[]", "/etc/monitor/sites.json") == (
+        "/etc/monitor/sites.json: (root): must be a JSON object"
+    )
+    assert error_of("[]") == "config.json: (root): must be a JSON object"
+
+
+def test_first_error_wins_and_top_level_is_checked_before_sites() -> None:
+    text = doc({"URL": "ftp://x/", "checkInterval": 0}, alertThreshold=2)
+    assert error_of(text) == f"config.json: alertThreshold: {FRACTION}"
+    text = doc({"URL": "ftp://x/", "checkInterval": 0, "bogus": 1})
+    assert error_of(text) == "config.json: websites[0].bogus: unknown key"
+
+
+# ------------------------------------------------------------------------ display_url
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://user:pw@host/", "http://user:***@host/"),
+        ("https://admin:s3cr3t@example.com:8443/status?x=1#top",
+         "https://admin:***@example.com:8443/status?x=1#top"),
+        ("http://user:p@ss@host/", "http://user:***@host/"),
+        ("http://:pw@host/", "http://:***@host/"),
+        ("http://user:@host/", "http://user:***@host/"),
+        ("http://user@host/", "http://user@host/"),
+        ("https://example.com/", "https://example.com/"),
+        ("http://localhost:8080/health?token=abc", "http://localhost:8080/health?token=abc"),
+        ("http://[::1]:8080/", "http://[::1]:8080/"),
+    ],
+)
+def test_display_url(url: str, shown: str) -> None:
+    assert display_url(url) == shown
+
+
+def test_display_url_never_shows_the_password() -> None:
+    assert "hunter2" not in display_url("https://bob:hunter2@example.com/hunter")
+    assert display_url("https://bob:hunter2@example.com/hunter") == (
+        "https://bob:***@example.com/hunter"
+    )
+
+
+# ---------------------------------------------------------------- the bad-config corpus
+
+BAD_FILES = sorted(p for p in BAD_DIR.iterdir() if p.is_file() or p.is_symlink())
+JSON_POSITION = re.compile(r"^invalid JSON at line \d+, column \d+: \S")
+PATH_HEAD = re.compile(r'^(\(root\)|"(?:[^"\\]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*)')
+
+
+def test_bad_corpus_is_large_and_varied() -> None:
+    assert len(BAD_FILES) >= 40
+    messages = {load_error(p).partition(": ")[2] for p in BAD_FILES}
+    assert len(messages) >= 40
+
+
+@pytest.mark.parametrize("path", BAD_FILES, ids=[p.name for p in BAD_FILES])
+def test_bad_config_file_is_refused_with_a_one_line_message(path: Path) -> None:
+    message = load_error(str(path))
+    assert message.splitlines() == [message]
+    assert message.startswith(f"{path}: ")
+    rest = message[len(f"{path}: "):]
+    if (
+        JSON_POSITION.match(rest)
+        or rest.startswith("not UTF-8 text (byte ")
+        or rest == "file not found"
+    ):
+        return
+    head = PATH_HEAD.match(rest)
+    assert head, rest
+    json_path, _, what = rest.partition(": ")
+    assert what, rest
+    assert (
+        json_path == "(root)"
+        or json_path == "websites"
+        or re.match(r"^websites\[\d+\](\.|$)", json_path)
+        or json_path in TOP_KEYS
+        or what.startswith("unknown key")
+    ), rest
+
+
+# ---------------------------------------------------------------------- property tests
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=20)
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+
+
+def check_outcome(text: str, source: str = "cfg.json") -> None:
+    """parse_config returns a Config or raises a one-line ConfigError naming the source."""
+    try:
+        result = parse_config(text, source)
+    except ConfigError as exc:
+        message = str(exc)
+        assert message.startswith(f"{source}: "), message
+        assert message.splitlines() == [message], message
+    else:
+        assert isinstance(result, Config)
+        assert result.sites
+        for site in result.sites:
+            assert site.interval > 0 and site.timeout > 0
+            assert 0 < site.alert_threshold <= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON_VALUES)
+def test_arbitrary_json_documents(document: Any) -> None:
+    check_outcome(json.dumps(document))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from([*TOP_KEYS, "website", "x\ny"]), JSON_VALUES,
+                       max_size=4))
+def test_arbitrary_top_level_objects(document: dict[str, Any]) -> None:
+    check_outcome(json.dumps(document))
+
+
+SITE_KEYS = config_mod.SITE_KEYS
+URLS = st.sampled_from([URL, "http://localhost:8080/", "ftp://x/", "http://", "", " ",
+                        "http://a:99999/", "http://[::1/", "https://a b/", "http://a\u2100b/"])
+SITE_VALUES = st.one_of(JSON_VALUES, URLS, st.floats(min_value=-1, max_value=2),
+                        st.sampled_from([0, 1, 0.5, 2, 30, "http", True]))
+
+
+SITE_OBJECTS = st.fixed_dictionaries(
+    {"URL": st.one_of(st.just(URL), URLS)},
+    optional={key: SITE_VALUES for key in SITE_KEYS if key != "URL"},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(SITE_OBJECTS, min_size=1, max_size=3))
+def test_arbitrary_site_fields(sites: list[dict[str, Any]]) -> None:
+    check_outcome(json.dumps({"websites": sites}))
+
+
+@st.composite
+def mutated_configs(draw: st.DrawFn) -> str:
+    """A valid config with a few keys set to other values, removed, or added."""
+    sites: list[Any] = [{"URL": f"https://s{i}.example/", "checkInterval": 5}
+                        for i in range(draw(st.integers(1, 3)))]
+    document: dict[str, Any] = {"websites": sites, "alertWindow": 60, "alertThreshold": 0.8}
+    for _ in range(draw(st.integers(1, 4))):
+        target = draw(st.sampled_from(["top", "site", "replace-site"]))
+        index = draw(st.integers(0, len(sites) - 1))
+        if target == "top":
+            key = draw(st.sampled_from([*TOP_KEYS, "alertTreshold"]) | st.text(max_size=8))
+            obj: dict[str, Any] = document
+        elif target == "site" and isinstance(sites[index], dict):
+            key = draw(st.sampled_from([*SITE_KEYS, "checkIntervall"]) | st.text(max_size=8))
+            obj = sites[index]
+        else:
+            sites[index] = draw(SITE_VALUES)
+            continue
+        if draw(st.booleans()) and key in obj:
+            del obj[key]
+        else:
+            obj[key] = draw(SITE_VALUES)
+    text = json.dumps(document)
+    if draw(st.integers(0, 4)) == 0:  # sometimes break the JSON text itself
+        cut = draw(st.integers(0, len(text)))
+        text = text[:cut] + draw(st.sampled_from(["", ",", "}", "NaN", "\n", '"', "\\"])) \
+            + text[cut + draw(st.integers(0, 3)):]
+    return text
+
+
+@settings(max_examples=200, deadline=None)
+@given(mutated_configs())
+def test_mutated_valid_configs(text: str) -> None:
+    check_outcome(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_arbitrary_text(text: str) -> None:
+    check_outcome(text)

@@ -1,0 +1,323 @@
+"""Per-minute aggregates and window statistics, checked against brute force over the same
+checks: counts, availability and extremes exactly, percentiles within the histogram's 2.5%."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from monitor.checks import CheckResult
+from monitor.stats import (
+    HIST_MIN_MS,
+    HIST_RATIO,
+    MinuteAgg,
+    SiteStats,
+    bucket_of,
+    bucket_value,
+    window_stats,
+)
+from monitor.store import Store, open_reader
+
+BASE = 1_700_000_040.0  # a whole minute
+A = "https://a.example/"
+B = "https://b.example/api?q=1"
+C = "https://c.example/"  # never answers
+D = "https://d.example/"  # never checked
+PERCENTILES = (50, 90, 99)
+
+
+def dyadic_ms(rng: random.Random, low: float = 0.2, high: float = 60_000.0) -> float:
+    """A log-uniform response time in eighths of a millisecond: sums of such values are
+    exact in floating point whatever the order, so averages can be compared with ==."""
+    value = math.exp(rng.uniform(math.log(low), math.log(high)))
+    return max(0.25, round(value * 8) / 8)
+
+
+def nearest_rank(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    rank = max(1, -(-p * len(ordered) // 100))  # ceil(p * n / 100), in integers
+    return ordered[int(rank) - 1]
+
+
+def agg_of(checks: list[CheckResult]) -> MinuteAgg:
+    agg = MinuteAgg()
+    for c in checks:
+        agg.add(c.response_ms, c.available, c.status, c.reason)
+    return agg
+
+
+def random_check(rng: random.Random, url: str, ts: float) -> CheckResult:
+    roll = rng.random()
+    if url == C or roll < 0.12:
+        reason = rng.choice(("timeout", "connect", "dns"))
+        # No HTTP answer: its time must not count in the response-time stats.
+        return CheckResult(url, ts, False, None, rng.choice((10_000.0, 0.5, 3.0)), reason)
+    if roll < 0.25:
+        return CheckResult(url, ts, False, rng.choice((500, 503)), dyadic_ms(rng),
+                           "http_status", "HTTP error")
+    if roll < 0.30:
+        return CheckResult(url, ts, True, 301, dyadic_ms(rng))
+    ms = dyadic_ms(rng, 50, 400) if roll < 0.8 else dyadic_ms(rng)
+    return CheckResult(url, ts, True, 200, ms, lateness_ms=1.5)
+
+
+# -- histogram buckets -----------------------------------------------------------------------
+
+def test_buckets_are_monotonic_and_within_2_5_percent() -> None:
+    value, previous = 0.2, -1
+    while value <= 60_000.0:
+        index = bucket_of(value)
+        assert index >= previous
+        assert abs(bucket_value(index) - value) <= 0.025 * value, value
+        previous, value = index, value * 1.0007
+    assert bucket_of(60_000.0) >= previous
+
+
+def test_bucket_bounds() -> None:
+    assert bucket_of(0.0) == bucket_of(-1.0) == bucket_of(HIST_MIN_MS) == 0
+    values = [bucket_value(i) for i in range(400)]
+    assert values == sorted(set(values))
+    for i in range(1, 300):
+        upper = HIST_MIN_MS * HIST_RATIO ** i  # a bucket's upper bound belongs to it
+        assert bucket_of(upper) == i
+        assert bucket_of(upper * 1.0001) == i + 1
+        assert abs(bucket_value(i) - upper) <= 0.025 * upper
+
+
+# -- MinuteAgg -------------------------------------------------------------------------------
+
+def test_add_counts_response_times_only_for_http_answers() -> None:
+    agg = agg_of([
+        CheckResult(A, BASE, True, 200, 100.0),
+        CheckResult(A, BASE, False, 503, 20.0, "http_status"),
+        CheckResult(A, BASE, False, None, 10_000.0, "timeout"),
+        CheckResult(A, BASE, False, None, 1.0, "connect"),
+    ])
+    assert (agg.checks, agg.up, agg.rt_count, agg.rt_sum) == (4, 1, 2, 120.0)
+    assert (agg.rt_min, agg.rt_max) == (20.0, 100.0)
+    assert agg.statuses == {"200": 1, "503": 1}
+    assert agg.reasons == {"http_status": 1, "timeout": 1, "connect": 1}
+    assert sum(agg.hist.values()) == 2
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_merge_equals_aggregate_of_the_union(seed: int) -> None:
+    rng = random.Random(seed)
+    left = [random_check(rng, A, BASE + i) for i in range(rng.randint(0, 60))]
+    right = [random_check(rng, A, BASE + i) for i in range(rng.randint(0, 60))]
+    merged = MinuteAgg()
+    merged.merge_row(agg_of(left).to_row())
+    merged.merge_row(agg_of(right).to_row())
+    assert merged == agg_of(left + right)
+    # merging into a non-empty agg too
+    into = agg_of(left)
+    into.merge_row(agg_of(right).to_row())
+    assert into == agg_of(left + right)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_row_round_trip(seed: int) -> None:
+    rng = random.Random(seed)
+    agg = agg_of([random_check(rng, rng.choice((A, C)), BASE) for _ in range(80)])
+    assert MinuteAgg.from_row(agg.to_row()) == agg
+    assert MinuteAgg.from_row(MinuteAgg().to_row()) == MinuteAgg()
+
+
+def test_row_text_format() -> None:
+    agg = agg_of([CheckResult(A, BASE, True, 200, 100.0), CheckResult(A, BASE, True, 200, 100.0),
+                  CheckResult(A, BASE, False, None, 5.0, "timeout")])
+    checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons = agg.to_row()
+    assert (checks, up, rt_count, rt_sum, rt_min, rt_max) == (3, 2, 2, 200.0, 100.0, 100.0)
+    assert hist == f"{bucket_of(100.0)}:2"
+    assert (statuses, reasons) == ("200:2", "timeout:1")
+    assert MinuteAgg().to_row() == (0, 0, 0, 0.0, None, None, "", "", "")
+
+
+def test_percentiles_of_nothing_are_none() -> None:
+    assert MinuteAgg().percentile(50) is None
+    only_failures = agg_of([CheckResult(A, BASE, False, None, 10_000.0, "timeout")])
+    assert only_failures.percentile(99) is None
+
+
+def test_percentiles_are_clamped_to_the_exact_extremes() -> None:
+    one = agg_of([CheckResult(A, BASE, True, 200, 123.4)])
+    assert [one.percentile(p) for p in (0, 50, 100)] == [123.4, 123.4, 123.4]
+    two = agg_of([CheckResult(A, BASE, True, 200, 10.0), CheckResult(A, BASE, True, 200, 20.0)])
+    assert two.percentile(50) == pytest.approx(10.0, rel=0.025)
+    assert two.percentile(100) == pytest.approx(20.0, rel=0.025)
+    assert 10.0 <= two.percentile(1) <= two.percentile(99) <= 20.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_percentiles_within_2_5_percent_of_nearest_rank(seed: int) -> None:
+    rng = random.Random(seed)
+    checks = [random_check(rng, A, BASE) for _ in range(rng.randint(1, 700))]
+    times = [c.response_ms for c in checks if c.status is not None]
+    agg = agg_of(checks)
+    for p in (1, 10, 25, 50, 75, 90, 95, 99, 100):
+        if not times:
+            assert agg.percentile(p) is None
+            continue
+        exact = nearest_rank(times, p)
+        assert abs(agg.percentile(p) - exact) <= 0.025 * exact, (p, exact)
+
+
+# -- window_stats against brute force ---------------------------------------------------------
+
+def make_checks() -> list[CheckResult]:
+    rng = random.Random(2024)
+    checks = [random_check(rng, rng.choice((A, A, B, C)), BASE + rng.uniform(0, 330))
+              for _ in range(420)]
+    # Checks exactly on minute boundaries and on the window edges used below.
+    for offset in (0.0, 60.0, 90.5, 120.0, 125.25, 150.0, 170.75, 180.0, 200.25, 240.0, 300.0):
+        for url in (A, B, C):
+            checks.append(random_check(rng, url, BASE + offset))
+    rng.shuffle(checks)  # checks finish out of order
+    return checks
+
+
+WINDOWS = [
+    pytest.param(60, 240, id="aligned"),
+    pytest.param(60, 120, id="one-aligned-minute"),
+    pytest.param(0, 330, id="aligned-start-end-after-all-checks"),
+    pytest.param(90.5, 330, id="unaligned-start"),
+    pytest.param(90.5, 200.25, id="unaligned-both"),
+    pytest.param(60, 200.25, id="aligned-start-unaligned-end"),
+    pytest.param(125.25, 170.75, id="inside-one-minute"),
+    pytest.param(120, 150, id="aligned-start-inside-one-minute"),
+    pytest.param(150, 200, id="two-partial-minutes"),
+    pytest.param(179.5, 180.5, id="across-a-boundary"),
+    pytest.param(-600, 10_000, id="everything"),
+    pytest.param(1000, 2000, id="empty"),
+]
+
+
+@pytest.fixture(scope="module")
+def filled_db(tmp_path_factory) -> tuple[Path, list[CheckResult]]:
+    path = tmp_path_factory.mktemp("stats") / "monitor.db"
+    checks = make_checks()
+    store = Store(path).start()
+    try:
+        for i, c in enumerate(checks):
+            store.put_check(c)
+            if i % 50 == 0:
+                store.flush()  # several batches, minutes continued across them
+    finally:
+        store.close()
+    return path, checks
+
+
+def assert_matches(stats: SiteStats, host: str, selected: list[CheckResult]) -> None:
+    assert stats.host == host
+    assert stats.checks == len(selected)
+    if not selected:
+        assert stats.availability is None
+    else:
+        assert stats.availability == sum(c.available for c in selected) / len(selected)
+    times = sorted(c.response_ms for c in selected if c.status is not None)
+    if not times:
+        assert (stats.rt_min, stats.rt_avg, stats.rt_max) == (None, None, None)
+        assert (stats.p50, stats.p90, stats.p99) == (None, None, None)
+    else:
+        assert (stats.rt_min, stats.rt_max) == (times[0], times[-1])
+        assert stats.rt_avg == sum(times) / len(times)
+        for p, value in zip(PERCENTILES, (stats.p50, stats.p90, stats.p99), strict=True):
+            exact = nearest_rank(times, p)
+            assert abs(value - exact) <= 0.05 * exact, (p, value, exact)
+            assert abs(value - exact) <= 0.025 * exact, (p, value, exact)  # the promise
+    assert stats.statuses == Counter(str(c.status) for c in selected if c.status is not None)
+    assert list(stats.statuses) == sorted(stats.statuses)
+    assert stats.reasons == Counter(c.reason for c in selected if c.reason)
+    counts = list(stats.reasons.values())
+    assert counts == sorted(counts, reverse=True)
+
+
+@pytest.mark.parametrize(("start", "end"), WINDOWS)
+def test_window_stats_equal_brute_force(filled_db, start: float, end: float) -> None:
+    path, checks = filled_db
+    conn = open_reader(path)
+    try:
+        stats = window_stats(conn, BASE + start, BASE + end, [A, B, C, D])
+        default = window_stats(conn, BASE + start, BASE + end)
+    finally:
+        conn.close()
+    assert list(stats) == [A, B, C, D]
+    for host in (A, B, C, D):
+        selected = [c for c in checks
+                    if c.url == host and BASE + start <= c.timestamp <= BASE + end]
+        assert_matches(stats[host], host, selected)
+    # Without a host list: the sites that have checks in the window, sorted.
+    assert list(default) == sorted({c.url for c in checks
+                                    if BASE + start <= c.timestamp <= BASE + end})
+    for host, site in default.items():
+        assert site == stats[host]
+
+
+def test_window_stats_on_an_empty_database(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    Store(path).close()
+    conn = open_reader(path)
+    try:
+        assert window_stats(conn, BASE, BASE + 600) == {}
+        empty = window_stats(conn, BASE, BASE + 600, [A])[A]
+    finally:
+        conn.close()
+    assert (empty.checks, empty.availability, empty.p50, empty.statuses) == (0, None, None, {})
+    assert (empty.down_for, empty.since_failure) == (None, None)
+
+
+# -- current state: down_for and since_failure ------------------------------------------------
+
+def test_down_for_and_since_failure(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    store = Store(path)  # synchronous: every flush commits
+    conn = None
+
+    def state(host: str, end: float) -> tuple[float | None, float | None]:
+        stats = window_stats(conn, BASE, BASE + end, [host])[host]
+        return stats.down_for, stats.since_failure
+
+    def put(*checks: CheckResult) -> None:
+        for c in checks:
+            store.put_check(c)
+        store.flush()
+
+    try:
+        put(CheckResult(A, BASE + 10, True, 200, 5.0))
+        conn = open_reader(path)
+        assert state(A, 100) == (None, None)  # never failed
+        assert state(D, 100) == (None, None)  # never checked
+
+        put(CheckResult(A, BASE + 20, False, None, 5.0, "connect"),
+            CheckResult(A, BASE + 30, False, 503, 5.0, "http_status"))
+        assert state(A, 100) == (80.0, 70.0)  # down since the first failure after an OK
+        assert state(A, 15) == (0.0, 0.0)  # never negative
+
+        # A slow OK check that started before the failures finishes now: still down.
+        put(CheckResult(A, BASE + 15, True, 200, 9000.0))
+        assert state(A, 100) == (80.0, 70.0)
+
+        put(CheckResult(A, BASE + 40, True, 200, 5.0))
+        assert state(A, 100) == (None, 70.0)  # up again; the failure is history
+
+        # A slow failing check that started before the recovery: history, not the present.
+        put(CheckResult(A, BASE + 35, False, None, 10_000.0, "timeout"))
+        assert state(A, 100) == (None, 65.0)
+
+        # Down from its very first check.
+        put(CheckResult(B, BASE + 50, False, None, 1.0, "dns"))
+        assert state(B, 100) == (50.0, 50.0)
+        store.close()
+
+        # The state survives a restart: the down period continues.
+        store = Store(path)
+        put(CheckResult(B, BASE + 60, False, None, 1.0, "dns"))
+        assert state(B, 100) == (50.0, 40.0)
+    finally:
+        if conn is not None:
+            conn.close()
+        store.close()

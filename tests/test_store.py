@@ -1,0 +1,544 @@
+"""The SQLite store, on real database files: schema, writer thread, aggregates kept while
+writing, restarts, purges, and what happens while the disk refuses writes."""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor import store as store_mod
+from monitor.checks import CheckResult
+from monitor.errors import StoreError
+from monitor.stats import MinuteAgg
+from monitor.store import (
+    SCHEMA_VERSION,
+    AlertRecord,
+    Store,
+    iso_utc,
+    open_reader,
+    open_writer_connection,
+    parse_iso,
+)
+
+BASE = 1_700_000_040.0  # a whole minute (28333334 * 60)
+MINUTE = int(BASE // 60)
+A = "https://a.example/"
+B = "https://b.example/health?x=1"
+C = "https://user:secret@c.example/"
+
+
+def check(url: str, ts: float, available: bool = True, status: int | None = 200,
+          response_ms: float = 100.0, reason: str | None = None, detail: str = "",
+          lateness_ms: float = 0.0) -> CheckResult:
+    return CheckResult(url=url, timestamp=ts, available=available, status=status,
+                       response_ms=response_ms, reason=reason, detail=detail,
+                       lateness_ms=lateness_ms)
+
+
+def alert(host: str, at: float, kind: str = "alert", start: float | None = None,
+          end: float | None = None, availability: float = 0.5,
+          message: str = "msg") -> AlertRecord:
+    return AlertRecord(timestamp=iso_utc(at), host=host, type=kind,
+                       start=iso_utc(at if start is None else start),
+                       end=iso_utc(end) if end is not None else None,
+                       availability=availability, message=message)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "monitor.db"
+
+
+@pytest.fixture
+def make_store() -> Iterator[Callable[..., Store]]:
+    """Stores made through this are closed at the end of the test, whatever happens."""
+    made: list[Store] = []
+
+    def make(path: Path, **kwargs) -> Store:
+        made.append(Store(path, **kwargs))
+        return made[-1]
+
+    yield make
+    for store in made:
+        store.close()
+
+
+def read(path: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    conn = open_reader(path)
+    try:
+        return list(conn.execute(sql, args))
+    finally:
+        conn.close()
+
+
+def minute_row(path: Path, minute: int, host: str) -> MinuteAgg | None:
+    rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses,"
+                      " reasons FROM minute_stats WHERE minute=? AND host=?", (minute, host))
+    return MinuteAgg.from_row(rows[0]) if rows else None
+
+
+def expected_agg(checks: list[CheckResult]) -> MinuteAgg:
+    agg = MinuteAgg()
+    for c in checks:
+        agg.add(c.response_ms, c.available, c.status, c.reason)
+    return agg
+
+
+def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
+    """Every (minute, host) row equals the aggregate of exactly the checks it covers."""
+    groups: dict[tuple[int, str], list[CheckResult]] = {}
+    for c in checks:
+        groups.setdefault((int(c.timestamp // 60), c.url), []).append(c)
+    stored = read(path, "SELECT minute, host FROM minute_stats")
+    assert sorted(stored) == sorted(groups)
+    for (minute, host), group in groups.items():
+        assert minute_row(path, minute, host) == expected_agg(group), (minute, host)
+
+
+# -- schema and opening ---------------------------------------------------------------------
+
+def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
+    make_store(db).close()
+    conn = open_reader(db)
+    try:
+        columns = {
+            table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+            for table in ("website_monitoring", "website_alerts", "minute_stats",
+                          "site_state", "sites")
+        }
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+    assert columns["website_monitoring"] == [
+        "id", "timestamp", "host", "available", "status", "responseTime", "reason", "detail",
+        "lateness"]
+    assert columns["website_alerts"] == [
+        "id", "timestamp", "host", "type", "startDate", "endDate", "availability", "message"]
+    assert columns["minute_stats"] == [
+        "host", "minute", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max", "hist",
+        "statuses", "reasons"]
+    assert columns["site_state"] == ["host", "last_check", "last_ok", "last_failure",
+                                     "down_since"]
+    assert version == SCHEMA_VERSION
+    assert journal == "wal"
+
+
+def test_database_file_is_private(db: Path, make_store) -> None:
+    make_store(db)
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+
+
+def test_reopening_an_existing_database_keeps_its_data(db: Path, make_store) -> None:
+    first = make_store(db)
+    first.put_check(check(A, BASE))
+    first.close()
+    make_store(db).close()
+    assert read(db, "SELECT host FROM website_monitoring") == [(A,)]
+
+
+def test_newer_schema_version_is_refused(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer version") as info:
+        Store(db)
+    assert str(db) in str(info.value)
+    with pytest.raises(StoreError):
+        open_writer_connection(db)
+
+
+def test_garbage_file_is_refused_with_its_path(db: Path) -> None:
+    db.write_bytes(b"certainly not an SQLite database\x00\xff" * 200)
+    with pytest.raises(StoreError) as info:
+        Store(db)
+    assert str(db) in str(info.value)
+    with pytest.raises(StoreError) as info:
+        open_reader(db)
+    assert str(db) in str(info.value)
+
+
+def test_reader_on_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.db"
+    with pytest.raises(StoreError, match="database not found") as info:
+        open_reader(missing)
+    assert str(missing) in str(info.value)
+    assert not missing.exists()
+
+
+def test_reader_refuses_a_foreign_sqlite_database(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE other (x)")
+    conn.close()
+    with pytest.raises(StoreError, match="not a monitoring database"):
+        open_reader(db)
+
+
+def test_reader_is_read_only(db: Path, make_store) -> None:
+    make_store(db).close()
+    conn = open_reader(db)
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            conn.execute("DELETE FROM website_alerts")
+    finally:
+        conn.close()
+
+
+def test_reader_copes_with_uri_characters_in_the_path(tmp_path: Path, make_store) -> None:
+    folder = tmp_path / "odd #1 ?x=y %41"
+    folder.mkdir()
+    path = folder / "monitor.db"
+    store = make_store(path)
+    store.put_check(check(A, BASE))
+    store.close()
+    assert read(path, "SELECT host FROM website_monitoring") == [(A,)]
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no stray file made
+
+
+# -- round trips -----------------------------------------------------------------------------
+
+CHECKS = [
+    check(A, BASE + 1.25, True, 200, 123.5, None, "", 3.5),
+    check(B, BASE + 2.5, False, 503, 45.25, "http_status", "HTTP 503 Service Unavailable", 0.0),
+    check(C, BASE + 3.75, False, None, 10000.0, "timeout", "no answer in 10 s", 12.0),
+]
+ALERTS = [
+    alert(A, BASE + 10, "alert", availability=0.25, message="Website a is down"),
+    alert(A, BASE + 70, "recovery", start=BASE + 10, end=BASE + 70, availability=0.875,
+          message="Website a has recovered"),
+]
+
+
+def assert_round_trip(path: Path) -> None:
+    rows = read(path, "SELECT timestamp, host, available, status, responseTime, reason, detail,"
+                      " lateness FROM website_monitoring ORDER BY id")
+    assert rows == [
+        (c.timestamp, c.url, int(c.available), c.status, c.response_ms, c.reason,
+         c.detail or None, c.lateness_ms) for c in CHECKS]
+    rows = read(path, "SELECT timestamp, host, type, startDate, endDate, availability, message"
+                      " FROM website_alerts ORDER BY id")
+    assert rows == [(a.timestamp, a.host, a.type, a.start, a.end, a.availability, a.message)
+                    for a in ALERTS]
+    assert rows[1][3] == "2023-11-14T22:14:10.000Z"  # BASE + 10, ISO with Z
+    assert_minutes_match(path, CHECKS)
+
+
+def test_round_trip_through_the_writer_thread(db: Path, make_store) -> None:
+    store = make_store(db).start()
+    for c in CHECKS:
+        store.put_check(c)
+    for a in ALERTS:
+        store.put_alert(a)
+    assert store.flush() is True
+    assert_round_trip(db)  # readable while the writer still runs
+    store.close()
+    assert_round_trip(db)
+
+
+def test_round_trip_synchronous_close_drains_the_queue(db: Path, make_store) -> None:
+    store = make_store(db)  # never started
+    for c in CHECKS:
+        store.put_check(c)
+    for a in ALERTS:
+        store.put_alert(a)
+    store.close()
+    assert_round_trip(db)
+
+
+def test_synchronous_flush_writes(db: Path, make_store) -> None:
+    store = make_store(db)
+    store.put_check(CHECKS[0])
+    assert store.flush() is True
+    assert read(db, "SELECT count(*) FROM website_monitoring") == [(1,)]
+
+
+def test_write_sites_marks_removed_sites_inactive(db: Path, make_store) -> None:
+    store = make_store(db)
+    store.write_sites([(A, "a", 30.0), (B, "b", 60.0)])
+    store.write_sites([(B, "bee", 15.0), (C, "c", 5.0)])
+    store.close()
+    assert read(db, "SELECT host, name, interval, active FROM sites ORDER BY host") == [
+        (A, "a", 30.0, 0), (B, "bee", 15.0, 1), (C, "c", 5.0, 1)]
+
+
+# -- aggregates ------------------------------------------------------------------------------
+
+def random_checks(rng: random.Random, count: int, minutes: int) -> list[CheckResult]:
+    out = []
+    for _ in range(count):
+        ts = BASE + rng.uniform(0, minutes * 60)
+        kind = rng.random()
+        rt = round(rng.uniform(0.5, 900) * 8) / 8
+        if kind < 0.7:
+            out.append(check(rng.choice((A, B)), ts, True, 200, rt))
+        elif kind < 0.85:
+            out.append(check(rng.choice((A, B)), ts, False, 500, rt, "http_status"))
+        else:
+            out.append(check(rng.choice((A, B)), ts, False, None, rt, "timeout"))
+    return out
+
+
+def test_minute_rows_are_exact_across_batches_and_arrival_order(db: Path, make_store) -> None:
+    rng = random.Random(7)
+    checks = random_checks(rng, 300, 5)
+    store = make_store(db).start()
+    for i, c in enumerate(checks):  # arrival order is random, not time order
+        store.put_check(c)
+        if i % 37 == 0:
+            store.flush()
+    store.close()
+    assert_minutes_match(db, checks)
+
+
+def test_evicted_minutes_are_reloaded_not_restarted(db: Path, make_store) -> None:
+    # The clock says it is much later: every cached minute is old and gets evicted.
+    store = make_store(db, clock=lambda: BASE + 100_000)
+    checks = []
+    for minute in range(8):
+        batch = [check(A, BASE + minute * 60 + s, s % 2 == 0, 200, 10.0 + s) for s in (1, 2)]
+        checks += batch
+        for c in batch:
+            store.put_check(c)
+        store.flush()
+    late = [check(A, BASE + 5, False, 500, 77.0, "http_status"), check(A, BASE + 65)]
+    checks += late
+    for c in late:
+        store.put_check(c)
+    store.close()
+    assert minute_row(db, MINUTE, A).checks == 3
+    assert_minutes_match(db, checks)
+
+
+def test_restart_continues_the_minute_in_progress(db: Path, make_store) -> None:
+    first = [check(A, BASE + 1, True, 200, 50.0),
+             check(A, BASE + 2, False, 500, 70.0, "http_status"),
+             check(A, BASE + 3, False, None, 9000.0, "timeout")]
+    second = [check(A, BASE + 30, True, 200, 20.0), check(A, BASE + 40, True, 301, 300.0)]
+    store = make_store(db).start()
+    for c in first:
+        store.put_check(c)
+    store.close()
+    store = make_store(db).start()
+    for c in second:
+        store.put_check(c)
+    store.close()
+    row = minute_row(db, MINUTE, A)
+    assert row is not None
+    assert (row.checks, row.up, row.rt_count) == (5, 3, 4)
+    assert (row.rt_min, row.rt_max, row.rt_sum) == (20.0, 300.0, 440.0)
+    assert row.statuses == {"200": 2, "500": 1, "301": 1}
+    assert row.reasons == {"http_status": 1, "timeout": 1}
+    assert_minutes_match(db, first + second)
+
+
+def test_site_state_survives_a_restart(db: Path, make_store) -> None:
+    store = make_store(db)
+    store.put_check(check(A, BASE + 10, True))
+    store.put_check(check(A, BASE + 20, False, None, 5.0, "connect"))
+    store.close()
+    store = make_store(db)
+    store.put_check(check(A, BASE + 30, False, None, 5.0, "connect"))
+    store.close()
+    assert read(db, "SELECT host, last_check, last_ok, last_failure, down_since"
+                    " FROM site_state") == [(A, BASE + 30, BASE + 10, BASE + 30, BASE + 20)]
+
+
+def test_site_state_ignores_late_checks_for_the_present(db: Path, make_store) -> None:
+    store = make_store(db)
+    for c in (check(A, BASE + 10, True), check(A, BASE + 20, False, 500, 1.0, "http_status"),
+              check(A, BASE + 30, True),
+              check(A, BASE + 25, False, None, 1.0, "timeout"),  # late: finished after 30
+              check(B, BASE + 10, False, None, 1.0, "dns"),
+              check(B, BASE + 5, True)):  # late OK: B is still down since 10
+        store.put_check(c)
+    store.close()
+    assert read(db, "SELECT host, last_check, last_ok, last_failure, down_since"
+                    " FROM site_state ORDER BY host") == [
+        (A, BASE + 30, BASE + 30, BASE + 25, None),
+        (B, BASE + 10, BASE + 5, BASE + 10, BASE + 10)]
+
+
+# -- purge -----------------------------------------------------------------------------------
+
+def purge_fixture(store: Store) -> list[CheckResult]:
+    checks = [check(host, BASE + k * 20, k % 3 != 0, 200, 10.0 + k)
+              for k in range(18) for host in (A, B)]
+    for c in checks:
+        store.put_check(c)
+    store.put_alert(alert(A, BASE + 10))
+    store.put_alert(alert(A, BASE + 30, "recovery", start=BASE + 10, end=BASE + 30))
+    store.put_alert(alert(B, BASE + 10))
+    store.put_alert(alert(B, BASE + 300, "recovery", start=BASE + 10, end=BASE + 300))
+    store.put_alert(alert(C, BASE + 5))
+    return checks
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_purge(db: Path, make_store, monkeypatch, threaded: bool) -> None:
+    monkeypatch.setattr(store_mod, "PURGE_CHUNK", 5)  # several chunks: 12 rows -> 5, 5, 2
+    store = make_store(db)
+    if threaded:
+        store.start()
+    checks = purge_fixture(store)
+    store.flush()
+    before = BASE + 120
+    store.purge(before)
+    store.flush()
+    assert store.purged == (12, 2)
+    assert read(db, "SELECT min(timestamp), count(*) FROM website_monitoring") == [
+        (BASE + 120, 24)]
+    assert read(db, "SELECT DISTINCT minute FROM minute_stats ORDER BY minute") == [
+        (MINUTE + 2,), (MINUTE + 3,), (MINUTE + 4,), (MINUTE + 5,)]
+    # A's recovery and C's alert are old, but each is its site's latest: kept.
+    assert read(db, "SELECT host, type, timestamp FROM website_alerts ORDER BY id") == [
+        (A, "recovery", iso_utc(BASE + 30)), (B, "recovery", iso_utc(BASE + 300)),
+        (C, "alert", iso_utc(BASE + 5))]
+
+    # Not on a minute boundary: the minute holding `before` keeps its row.
+    store.purge(BASE + 130)
+    store.flush()
+    assert store.purged == (14, 2)
+    assert read(db, "SELECT min(minute) FROM minute_stats") == [(MINUTE + 2,)]
+
+    # The cache forgot purged minutes: a late check there starts a fresh row.
+    store.put_check(check(A, BASE + 1, False, 500, 5.0, "http_status"))
+    store.close()
+    assert minute_row(db, MINUTE, A) == expected_agg([check(A, BASE + 1, False, 500, 5.0,
+                                                            "http_status")])
+    # Minutes after the cut keep rows that count all their checks, purged raw rows or not.
+    assert_minutes_match_from(db, checks, MINUTE + 2)
+
+
+def assert_minutes_match_from(path: Path, checks: list[CheckResult], minute: int) -> None:
+    for host in (A, B):
+        for m in range(minute, MINUTE + 6):
+            group = [c for c in checks if c.url == host and int(c.timestamp // 60) == m]
+            assert minute_row(path, m, host) == expected_agg(group)
+
+
+# -- failing writes --------------------------------------------------------------------------
+
+@pytest.fixture
+def locker(db: Path) -> Iterator[sqlite3.Connection]:
+    """A second connection that can hold the database's write lock."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    yield conn
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    conn.close()
+
+
+def test_failed_writes_are_kept_and_retried_once(db: Path, make_store, locker) -> None:
+    messages: list[str] = []
+    store = make_store(db, on_error=messages.append)
+    store._conn.execute("PRAGMA busy_timeout=50")
+    store.start()
+    first = [check(A, BASE + s, True, 200, 10.0 + s) for s in range(5)]
+    for c in first:
+        store.put_check(c)
+    store.put_alert(alert(A, BASE + 1))
+    store.flush()
+    assert messages == []
+
+    locker.execute("BEGIN IMMEDIATE")
+    second = [check(A, BASE + 10 + s, False, 500, 50.0 + s, "http_status") for s in range(4)]
+    second.append(check(B, BASE + 15, False, None, 1.0, "connect"))
+    for c in second:
+        store.put_check(c)
+    store.put_alert(alert(B, BASE + 16))
+    store.flush()
+    assert len(messages) == 1
+    assert "cannot write" in messages[0] and str(db) in messages[0]
+    locker.execute("ROLLBACK")
+
+    third = [check(A, BASE + 30, True, 200, 5.0)]
+    for c in third:
+        store.put_check(c)
+    assert store.flush() is True
+    assert messages[1:] == [f"{db}: writing resumed"]
+    store.close()
+
+    everything = first + second + third
+    rows = read(db, "SELECT timestamp, host FROM website_monitoring ORDER BY timestamp, host")
+    assert rows == sorted((c.timestamp, c.url) for c in everything)
+    assert read(db, "SELECT host FROM website_alerts ORDER BY id") == [(A,), (B,)]
+    assert_minutes_match(db, everything)
+    assert read(db, "SELECT host, down_since FROM site_state ORDER BY host") == [
+        (A, None), (B, BASE + 15)]
+    assert store.dropped == 0
+
+
+def test_pending_rows_are_bounded(db: Path, make_store, locker, monkeypatch) -> None:
+    monkeypatch.setattr(store_mod, "MAX_PENDING", 3)
+    messages: list[str] = []
+    store = make_store(db, on_error=messages.append)
+    store._conn.execute("PRAGMA busy_timeout=10")
+    locker.execute("BEGIN IMMEDIATE")
+    checks = [check(A, BASE + s, True, 200, float(s + 1)) for s in range(5)]
+    for c in checks:
+        store.put_check(c)
+    store.flush()  # synchronous path: fails, keeps the newest 3
+    assert store.dropped == 2
+    locker.execute("ROLLBACK")
+    store.close()
+    assert "cannot write" in messages[0]
+    assert messages[-1].endswith("writing resumed")
+    assert read(db, "SELECT timestamp FROM website_monitoring ORDER BY timestamp") == [
+        (c.timestamp,) for c in checks[2:]]
+    assert_minutes_match(db, checks[2:])
+
+
+def test_failed_purge_does_not_break_later_writes(db: Path, make_store, locker) -> None:
+    messages: list[str] = []
+    store = make_store(db, on_error=messages.append)
+    store._conn.execute("PRAGMA busy_timeout=50")
+    store.start()
+    store.put_check(check(A, BASE))
+    store.flush()
+
+    locker.execute("BEGIN IMMEDIATE")
+    store.purge(BASE + 3600)
+    store.flush()
+    assert len(messages) == 1 and "purge failed" in messages[0]
+    locker.execute("ROLLBACK")
+
+    store.put_check(check(A, BASE + 1))
+    store.flush()
+    assert len(messages) == 1, messages  # no "cannot write" caused by the failed purge
+    assert read(db, "SELECT count(*) FROM website_monitoring") == [(2,)]
+    store.purge(BASE + 3600)
+    store.flush()
+    assert store.purged == (2, 0)
+
+
+# -- ISO times -------------------------------------------------------------------------------
+
+def test_iso_utc_format_and_known_values() -> None:
+    assert iso_utc(0) == "1970-01-01T00:00:00.000Z"
+    assert iso_utc(BASE + 10.25) == "2023-11-14T22:14:10.250Z"
+    assert iso_utc(1_704_067_199.9996) == "2024-01-01T00:00:00.000Z"  # carries into a year
+    assert iso_utc(1_704_067_199.9994) == "2023-12-31T23:59:59.999Z"
+    assert parse_iso("2024-01-01T00:00:00.000Z") == 1_704_067_200.0
+    assert parse_iso("2024-01-01T00:00:00Z") == 1_704_067_200.0
+    assert parse_iso("2024-01-01T00:00:01.5Z") == 1_704_067_201.5
+
+
+def test_iso_utc_round_trip_and_text_order_is_time_order() -> None:
+    rng = random.Random(3)
+    times = [BASE + rng.uniform(-1e8, 1e8) for _ in range(2000)]
+    for whole in (BASE, BASE + 59, 1_704_067_199, 951_782_399):  # minute, year, leap day
+        times += [whole + frac for frac in (0.0, 0.0004, 0.0005, 0.0006, 0.4995, 0.9994,
+                                            0.9995, 0.9996, 0.9999)]
+    times.sort()
+    texts = [iso_utc(t) for t in times]
+    assert {len(t) for t in texts} == {24}
+    assert texts == sorted(texts)
+    for t, text in zip(times, texts, strict=True):
+        assert abs(parse_iso(text) - t) <= 0.0005 + 1e-6
+        assert iso_utc(parse_iso(text)) == text
