@@ -27,6 +27,7 @@ from pathlib import Path
 from monitor.checks import CheckResult
 from monitor.config import Config, Site
 from monitor.engine import Engine
+from monitor.runner import _Printer
 from monitor.stats import window_stats
 from monitor.store import Store
 
@@ -79,7 +80,18 @@ def run_engine(base: str, sites: int, interval: float, seconds: float, workers: 
     engine.lateness_ms.clear()
     done0, skipped0 = engine.checks_done, engine.scheduler.skipped
     cpu0, wall0 = cpu_seconds(), time.monotonic()
-    time.sleep(seconds)
+    # As `-m` does: the main thread prints the stats every 10 s (and 60 s) meanwhile.
+    printed: list[str] = []
+    printer = _Printer(db, printed.append)
+    print_times = []
+    while time.monotonic() - wall0 < seconds:
+        t0 = time.monotonic()
+        before = len(printed)
+        printer.tick()
+        if len(printed) > before:
+            print_times.append((time.monotonic() - t0) * 1000)
+        time.sleep(0.25)
+    printer.close()
     done = engine.checks_done - done0
     skipped = engine.scheduler.skipped - skipped0
     elapsed = time.monotonic() - wall0
@@ -95,7 +107,8 @@ def run_engine(base: str, sites: int, interval: float, seconds: float, workers: 
         "rate": done / elapsed, "cpu_us": cpu / max(1, done) * 1e6,
         "lat_p50": pct(lateness, 50), "lat_p99": pct(lateness, 99),
         "lat_max": max(lateness, default=float("nan")), "stored": stored, "failed": failed,
-        "threads": engine.pool.size,
+        "threads": engine.pool.size, "prints": len(print_times),
+        "print_ms_max": max(print_times, default=0.0),
     }
 
 
@@ -133,11 +146,14 @@ def bench_engine(args: argparse.Namespace, rows: list[tuple]) -> None:
         figure("engine_punctual_lateness_p99_ms", punctual["lat_p99"], "ms",
                p50=round(punctual["lat_p50"], 2), max=round(punctual["lat_max"], 2))
         figure("engine_punctual_cpu_us_per_check", punctual["cpu_us"], "us")
+        figure("engine_punctual_stats_print_ms_max", punctual["print_ms_max"], "ms",
+               prints=punctual["prints"])
         rows.append((f"{args.sites} sites at 1 s, {args.seconds:g} s",
                      f"{punctual['rate']:.0f}/s of {punctual['expected'] / args.seconds:.0f}/s",
                      f"lateness p50 {punctual['lat_p50']:.1f} ms, p99 {punctual['lat_p99']:.1f}"
-                     f" ms, max {punctual['lat_max']:.0f} ms",
-                     f"skipped {punctual['skipped']}, failed {punctual['failed']}"))
+                     f" ms, max {punctual['lat_max']:.1f} ms",
+                     f"skipped {punctual['skipped']}, failed {punctual['failed']}, "
+                     f"{punctual['prints']} stats prints (max {punctual['print_ms_max']:.0f} ms)"))
 
         capacity = run_engine(base, args.cap_sites, 0.05, args.cap_seconds, args.workers,
                               Path(tmp) / "capacity.db")

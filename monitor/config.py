@@ -82,7 +82,8 @@ def load_config(path: str | Path) -> Config:
     """Read, parse and validate a config file; raise ConfigError naming what is wrong."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark, as some Windows editors write, is not an error.
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{name}: file not found") from None
     except IsADirectoryError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 from .alerts import AlertEvent
 from .config import Config, load_config
 from .engine import Engine
-from .errors import ConfigError
+from .errors import ConfigError, StoreError
 from .report import alert_rows, messages_of, recent_messages_block, window_report
 from .store import Store, open_reader
 
@@ -115,7 +116,11 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                                      err)
                 engine.maybe_purge()
                 if printer is not None:
-                    printer.tick()
+                    try:
+                        printer.tick()
+                    except (StoreError, sqlite3.Error) as exc:
+                        # Printing is a view: a failed read must not stop the monitoring.
+                        err(f"Warning: cannot read the stats: {exc}")
     finally:
         engine.stop()
         if printer is not None:

@@ -679,3 +679,9 @@ def test_mutated_valid_configs(text: str) -> None:
 @given(st.text(max_size=60))
 def test_arbitrary_text(text: str) -> None:
     check_outcome(text)
+
+
+def test_a_utf8_byte_order_mark_in_the_file_is_accepted(tmp_path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"websites": [{"URL": "http://a.test/"}]}')
+    assert [site.url for site in load_config(path).sites] == ["http://a.test/"]

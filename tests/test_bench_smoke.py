@@ -1,0 +1,29 @@
+"""The benchmark's quick mode, so that it does not rot (figures are not judged here)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_quick_mode_prints_every_figure():
+    proc = subprocess.run([sys.executable, "-m", "bench.run", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    figures = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            figures[entry["figure"]] = entry
+    assert set(figures) == {
+        "reference_requests_checks_per_s", "engine_punctual_checks_per_s",
+        "engine_punctual_lateness_p99_ms", "engine_punctual_cpu_us_per_check",
+        "engine_punctual_stats_print_ms_max", "engine_max_checks_per_s",
+        "store_write_rows_per_s", "report_10min_ms", "report_1h_ms",
+        "report_p99_max_relative_error",
+    }
+    punctual = figures["engine_punctual_checks_per_s"]
+    assert punctual["failed"] == 0  # the local target answered every check
+    assert figures["report_p99_max_relative_error"]["value"] < 0.05
