@@ -102,9 +102,13 @@ class Watchdog:
     def arm(self, timeout: float) -> Deadline:
         deadline = Deadline(time.monotonic() + timeout, timeout)
         with self._cond:
+            # Wake the watchdog only when this deadline comes before all others: deadlines
+            # mostly arrive in order, and a wake-up per check costs a thread switch.
+            earliest = not self._heap or deadline.at < self._heap[0][0]
             heapq.heappush(self._heap, (deadline.at, next(self._seq), deadline))
             self._live.add(deadline)
-            self._cond.notify()
+            if earliest:
+                self._cond.notify()
         return deadline
 
     def disarm(self, deadline: Deadline) -> None:

@@ -1,0 +1,58 @@
+"""Engine pieces that need no thread: retention purge on an injected wall clock."""
+
+from monitor.checks import CheckResult
+from monitor.config import Config
+from monitor.engine import Engine
+from monitor.store import Store, open_reader
+from tests.conftest import make_site
+
+NOW = 1_800_000_000.0
+DAY = 86400.0
+
+
+def count(db):
+    conn = open_reader(db)
+    try:
+        return conn.execute("SELECT count(*) FROM website_monitoring").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_retention_days_purges_while_running_at_most_hourly(tmp_path):
+    db = tmp_path / "m.db"
+    clock = [NOW]
+    site = make_site("http://a.test/")
+    store = Store(db)
+    engine = Engine(Config(sites=(site,), retention_days=1.0), store, wall_clock=lambda: clock[0])
+    for age in (2 * DAY, 1.5 * DAY, 3600.0, 60.0):
+        store.put_check(CheckResult(site.url, NOW - age, True, 200, 1.0))
+    store.flush()
+    assert count(db) == 4
+
+    engine.maybe_purge()
+    store.flush()
+    assert count(db) == 2  # the two older than a day are gone
+    assert store.purged == (2, 0)
+
+    store.put_check(CheckResult(site.url, NOW - 3 * DAY, True, 200, 1.0))
+    clock[0] = NOW + 1800  # half an hour later: not yet time for the next purge
+    engine.maybe_purge()
+    store.flush()
+    assert count(db) == 3
+    clock[0] = NOW + 3600
+    engine.maybe_purge()
+    store.flush()
+    assert count(db) == 2
+    store.close()
+
+
+def test_no_retention_means_no_purge(tmp_path):
+    db = tmp_path / "m.db"
+    store = Store(db)
+    engine = Engine(Config(sites=(make_site("http://a.test/"),)), store,
+                    wall_clock=lambda: NOW)
+    store.put_check(CheckResult("http://a.test/", NOW - 400 * DAY, True, 200, 1.0))
+    engine.maybe_purge()
+    store.flush()
+    assert count(db) == 1
+    store.close()
