@@ -61,12 +61,12 @@ class Scheduler:
                     interval_changed = entry.site.interval != site.interval
                     entry.site = site
                     if interval_changed and not entry.running:
-                        self._push(site, min(entry.due, now + site.interval), entry.running)
+                        self._push(site, min(entry.due, now + site.interval))
             self._cond.notify()
 
-    def _push(self, site: Site, due: float, running: bool = False) -> None:
+    def _push(self, site: Site, due: float) -> None:
         generation = next(self._generation)
-        self._entries[site.url] = _Entry(site, due, generation, running)
+        self._entries[site.url] = _Entry(site, due, generation)
         heapq.heappush(self._heap, (due, next(self._seq), site.url, generation))
 
     def run_due(self, now: float) -> int:
