@@ -39,33 +39,37 @@ def _track(sock: socket.socket) -> socket.socket:
     return sock
 
 
-class _TrackedHTTPConnection(HTTPConnection):
+class _Tracked:
+    """Connection mixin: every socket it opens is handed to the check's deadline."""
+
     def _new_conn(self) -> socket.socket:
-        return _track(super()._new_conn())
+        return _track(super()._new_conn())  # type: ignore[misc]
 
 
-class _TrackedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        return _track(super()._new_conn())
+class _TrackedHTTPConnection(_Tracked, HTTPConnection):
+    pass
 
 
-class _FreshPool(HTTPConnectionPool):
+class _TrackedHTTPSConnection(_Tracked, HTTPSConnection):
+    pass
+
+
+class _NoReuse:
+    """Pool mixin: never keep a connection for the next check; close it and hand back an
+    empty slot."""
+
+    def _put_conn(self, conn):  # type: ignore[no-untyped-def]
+        if conn is not None:
+            conn.close()
+        super()._put_conn(None)  # type: ignore[misc]
+
+
+class _FreshPool(_NoReuse, HTTPConnectionPool):
     ConnectionCls = _TrackedHTTPConnection
 
-    def _put_conn(self, conn):  # type: ignore[no-untyped-def]
-        # Never keep a connection for the next check: close it, hand back an empty slot.
-        if conn is not None:
-            conn.close()
-        super()._put_conn(None)
 
-
-class _FreshHTTPSPool(HTTPSConnectionPool):
+class _FreshHTTPSPool(_NoReuse, HTTPSConnectionPool):
     ConnectionCls = _TrackedHTTPSConnection
-
-    def _put_conn(self, conn):  # type: ignore[no-untyped-def]
-        if conn is not None:
-            conn.close()
-        super()._put_conn(None)
 
 
 class _FreshAdapter(HTTPAdapter):
