@@ -102,6 +102,9 @@ class Watchdog:
     def arm(self, timeout: float) -> Deadline:
         deadline = Deadline(time.monotonic() + timeout, timeout)
         with self._cond:
+            if self._stopped:  # a check still queued when the monitor stopped: don't run it
+                deadline.expire(abort=True)
+                return deadline
             # Wake the watchdog only when this deadline comes before all others: deadlines
             # mostly arrive in order, and a wake-up per check costs a thread switch.
             earliest = not self._heap or deadline.at < self._heap[0][0]
@@ -123,10 +126,10 @@ class Watchdog:
             deadline.expire(abort=True)
 
     def stop(self) -> None:
-        self.abort_all()
         with self._cond:
             self._stopped = True
             self._cond.notify()
+        self.abort_all()
         self._thread.join(timeout=1)
 
     def _run(self) -> None:
@@ -167,6 +170,8 @@ def run_check(site: Site, watchdog: Watchdog, lateness_ms: float = 0.0) -> Check
     """Run one check of `site` within its timeout; raise CheckAborted if stopped midway."""
     function = check_function(site.kind)
     deadline = watchdog.arm(site.timeout)
+    if deadline.aborted:
+        raise CheckAborted(site.url)
     try:
         result = function(site, deadline)
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 
 from .alerts import AlertEvaluator, AlertEvent
@@ -39,7 +40,8 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._last_purge = 0.0
         self.checks_done = 0
-        self.lateness_ms: list[float] = []  # recent lateness samples, for the bench
+        self._count_lock = threading.Lock()
+        self.lateness_ms: deque[float] = deque(maxlen=1_000_000)  # recent samples, for bench
         self.keep_lateness = False
 
     # -- life cycle ---------------------------------------------------------------
@@ -101,7 +103,8 @@ class Engine:
             self._on_error("check crashed: " + traceback.format_exc(limit=3).strip())
         finally:
             self.scheduler.done(site.url)
-        self.checks_done += 1
+        with self._count_lock:
+            self.checks_done += 1
         if self.keep_lateness:
             self.lateness_ms.append(lateness_ms)
         self.store.put_check(result)
@@ -124,8 +127,6 @@ class Engine:
 
     def _restore_alert_state(self, urls: set[str] | None = None) -> None:
         """Rebuild each site's window and open alert from what the database holds."""
-        if not self.store.path.exists():
-            return
         self.store.flush()
         conn = open_reader(self.store.path)
         try:

@@ -51,7 +51,11 @@ class _TrackedHTTPConnection(_Tracked, HTTPConnection):
 
 
 class _TrackedHTTPSConnection(_Tracked, HTTPSConnection):
-    pass
+    def connect(self) -> None:
+        super().connect()
+        # Wrapping for TLS detaches the raw socket tracked in _new_conn: track the TLS
+        # socket too, or a server dripping bytes after the handshake outlives the timeout.
+        _track(self.sock)
 
 
 class _NoReuse:

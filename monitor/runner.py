@@ -99,21 +99,24 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     engine = Engine(config, store, on_error=lambda message: err(f"Warning: {message}"))
     if not silent:
         engine.hooks.append(lambda event: echo(_event_line(event)))
-    engine.start()
     printer = None if silent else _Printer(Path(db_path), echo)
-    if not silent:
-        echo(f"Monitoring {len(config.sites)} site(s) from {config_file} into {db_path}; "
-             "stats every 10 s (past 10 min) and every 60 s (past hour). Ctrl-C stops.")
     stamp = _file_stamp(config_file)
-    try:
-        with signals(stop, reload):
+    # The handlers are in place from before the start until after the stop, so that a
+    # signal at any moment ends in engine.stop() with everything committed.
+    with signals(stop, reload):
+        try:
+            engine.start()
+            if not silent:
+                echo(f"Monitoring {len(config.sites)} site(s) from {config_file} into "
+                     f"{db_path}; stats every 10 s (past 10 min) and every 60 s (past hour). "
+                     "Ctrl-C stops.")
             while not stop.wait(0.25):
                 current = _file_stamp(config_file)
                 if reload.is_set() or (current is not None and current != stamp):
                     reload.clear()
                     stamp = current
-                    config = _reload(engine, config, config_file, echo if not silent else None,
-                                     err)
+                    config = _reload(engine, config, config_file,
+                                     echo if not silent else None, err)
                 engine.maybe_purge()
                 if printer is not None:
                     try:
@@ -121,10 +124,10 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                     except (StoreError, sqlite3.Error) as exc:
                         # Printing is a view: a failed read must not stop the monitoring.
                         err(f"Warning: cannot read the stats: {exc}")
-    finally:
-        engine.stop()
-        if printer is not None:
-            printer.close()
+        finally:
+            engine.stop()
+            if printer is not None:
+                printer.close()
     if not silent:
         echo(f"Stopped; {engine.checks_done} checks recorded in {db_path}.")
 
@@ -190,9 +193,12 @@ def purge(db_path: str, days: float) -> tuple[int, int]:
     """Delete checks and alerts older than `days`; returns (checks, alerts) deleted."""
     if not os.path.exists(db_path):
         open_reader(db_path)  # raises the "database not found" StoreError
-    store = Store(db_path)
+    errors: list[str] = []
+    store = Store(db_path, on_error=errors.append)
     try:
         store.purge(time.time() - days * 86400)
     finally:
         store.close()
+    if errors:
+        raise StoreError(errors[0])
     return store.purged

@@ -14,6 +14,7 @@ import itertools
 import queue
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -169,6 +170,9 @@ class WorkerPool:
             if task is None:
                 return
             function, args = task
-            function(*args)
+            try:
+                function(*args)
+            except Exception:  # noqa: BLE001 - a dead worker would shrink the pool for good
+                traceback.print_exc()
             with self._lock:
                 self._idle += 1

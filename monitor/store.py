@@ -210,6 +210,12 @@ class Store:
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                # Still committing (a long purge, a slow disk): closing the connection under
+                # it would roll back what it is writing. The daemon thread ends with us.
+                self._on_error(f"{self.path}: still writing after {timeout:g} s; "
+                               "left to finish")
+                return
             self._thread = None
         else:
             self._drain_sync()
@@ -389,7 +395,7 @@ class Store:
     def _purge(self, before: float) -> None:
         conn = self._conn
         checks = 0
-        # In chunks, so that checks keep being written while a big purge runs.
+        # In chunks of short transactions, so that readers and other writers get in between.
         while True:
             conn.execute("BEGIN")
             deleted = conn.execute(
