@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import secrets
 from .errors import ConfigError
+from .secrets import display_url
+
+__all__ = ["Config", "Site", "display_url", "load_config", "parse_config"]
 
 DEFAULT_CHECK_INTERVAL = 2.0
 DEFAULT_ALERT_WINDOW = 120.0
@@ -31,7 +35,11 @@ CHECK_KINDS: set[str] = {"http"}
 
 @dataclass(frozen=True)
 class Site:
-    """One monitored site with every default filled in."""
+    """One monitored site with every default filled in.
+
+    `url` is the masked URL: the site's key in the database, reports and alerts. `target`
+    is the URL the check fetches, credentials and all; it and `headers` never leave the
+    check (repr=False keeps them out of reprs too)."""
 
     url: str
     name: str
@@ -41,10 +49,19 @@ class Site:
     alert_threshold: float
     kind: str = "http"
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    target: str = field(default="", repr=False)
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    tls_verify: bool = True
+    ca_file: str | None = None
 
     @property
     def label(self) -> str:
         return self.name or self.url
+
+    @property
+    def fetch_url(self) -> str:
+        return self.target or self.url
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,10 @@ class Config:
     @property
     def max_alert_window(self) -> float:
         return max((s.alert_window for s in self.sites), default=self.alert_window)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return secrets.secret_set(x for site in self.sites for x in site.secrets)
 
 
 class _DupDict(dict):
@@ -146,7 +167,12 @@ SITE_KEYS = (
     "alertWindow",
     "alertThreshold",
     "maxBodyBytes",
+    "headers",
+    "tlsVerify",
+    "caFile",
 )
+# A header name is an HTTP token (RFC 9110 section 5.6.2).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class _Validator:
@@ -181,6 +207,59 @@ class _Validator:
         if not _is_number(value) or not 0 < value <= 1:
             raise self.fail(path, "must be a number greater than 0 and at most 1")
         return float(value)
+
+    def expand(self, value: str, path: str) -> str:
+        try:
+            return secrets.expand(value)
+        except secrets.MissingVariable as exc:
+            raise self.fail(path, f"environment variable {exc.name} is not set") from None
+        except secrets.BadReference as exc:
+            raise self.fail(path, f"{json.dumps(exc.text)} is not a variable reference "
+                                  "(write ${NAME}, or $${ for a literal ${)") from None
+
+    def boolean(self, obj: dict, key: str, path: str, default: bool) -> bool:
+        if key not in obj:
+            return default
+        if not isinstance(obj[key], bool):
+            raise self.fail(path, "must be true or false")
+        return obj[key]
+
+    def headers(self, obj: dict, path: str) -> tuple[tuple[str, str], ...]:
+        if "headers" not in obj:
+            return ()
+        value = obj["headers"]
+        if not isinstance(value, dict):
+            raise self.fail(path, "must be an object of header names to values")
+        self.check_keys(value, tuple(value), f"{path}.")
+        result = []
+        for name, text in value.items():
+            where = f"{path}.{_key(name)}"
+            if not _HEADER_NAME.fullmatch(name):
+                raise self.fail(where, "is not a valid header name")
+            if not isinstance(text, str):
+                raise self.fail(where, "must be a string")
+            text = self.expand(text, where)
+            if any(ch in text for ch in "\r\n\0"):
+                raise self.fail(where, "must not contain line breaks or NUL")
+            result.append((name, text))
+        return tuple(result)
+
+    def ca_file(self, obj: dict, path: str) -> str | None:
+        if "caFile" not in obj:
+            return None
+        value = obj["caFile"]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, "must be the path of a PEM file of CA certificates")
+        name = self.expand(value.strip(), path)
+        # Relative to the config file, as a user reading the config would expect.
+        file = Path(self.source).parent / name
+        if not file.is_file():
+            raise self.fail(path, f"file not found: {name}")
+        try:
+            file.read_bytes()
+        except OSError as exc:
+            raise self.fail(path, f"cannot read {name}: {exc.strerror}") from None
+        return str(file)
 
     def integer(self, obj: dict, key: str, path: str, default: int) -> int:
         if key not in obj:
@@ -237,7 +316,9 @@ class _Validator:
         self.check_keys(entry, SITE_KEYS, f"{path}.")
         if "URL" not in entry:
             raise self.fail(f"{path}.URL", "is required")
-        url = self.url(entry["URL"], f"{path}.URL")
+        target = self.url(entry["URL"], f"{path}.URL")
+        url = display_url(target)
+        headers = self.headers(entry, f"{path}.headers")
         name = entry.get("name", "")
         if "name" in entry and (not isinstance(name, str) or not name.strip()):
             raise self.fail(f"{path}.name", "must be a non-empty string")
@@ -257,12 +338,18 @@ class _Validator:
                                           threshold),
             kind=kind,
             max_body_bytes=self.integer(entry, "maxBodyBytes", f"{path}.maxBodyBytes", body),
+            target=target if target != url else "",
+            headers=headers,
+            secrets=secrets.secret_set([*secrets.url_secrets(target),
+                                        *secrets.header_secrets(headers)]),
+            tls_verify=self.boolean(entry, "tlsVerify", f"{path}.tlsVerify", True),
+            ca_file=self.ca_file(entry, f"{path}.caFile"),
         )
 
     def url(self, value: Any, path: str) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(path, "must be a non-empty string")
-        url = value.strip()
+        url = self.expand(value.strip(), path)
         # Before urlsplit: its NFKC error quotes the host unescaped, line breaks and all.
         if any(ch.isspace() for ch in url):
             raise self.fail(path, "must not contain spaces")
@@ -276,14 +363,3 @@ class _Validator:
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise self.fail(path, "must be an http:// or https:// URL with a host")
         return url
-
-
-
-def display_url(url: str) -> str:
-    """The URL as it may be shown: a password in it is masked (output, logs, alerts)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()

@@ -13,23 +13,27 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from . import __version__
+from . import __version__, resolver
 from .checks import CheckResult, Deadline, register
 from .config import Site
+from .secrets import is_sensitive, redact
 
 MAX_REDIRECTS = 10
 CHUNK = 64 * 1024
 USER_AGENT = f"uptime-monitor/{__version__}"
 
 _local = threading.local()
+# `tlsVerify: false` is the user's explicit choice; a warning per check would drown the output.
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 
 def _track(sock: socket.socket) -> socket.socket:
@@ -39,11 +43,63 @@ def _track(sock: socket.socket) -> socket.socket:
     return sock
 
 
+class IncompleteHeaders(http.client.HTTPException):
+    """The connection ended before the blank line that closes the headers."""
+
+
+class _LineRecorder:
+    """Stands in for a response's file while its head is read, remembering the last line."""
+
+    __slots__ = ("_fp", "last")
+
+    def __init__(self, fp) -> None:  # type: ignore[no-untyped-def]
+        self._fp = fp
+        self.last: bytes | None = None
+
+    def readline(self, limit: int = -1) -> bytes:
+        self.last = self._fp.readline(limit)
+        return self.last
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._fp, name)
+
+
+class _StrictResponse(http.client.HTTPResponse):
+    """http.client takes end-of-file as the end of the headers, so "HTTP/1.1 200 OK" and a
+    close would pass as a healthy empty page. A server that dies mid-answer is not up."""
+
+    def begin(self) -> None:
+        fp = self.fp
+        recorder = self.fp = _LineRecorder(fp)
+        try:
+            super().begin()
+        finally:
+            self.fp = fp
+        if recorder.last == b"":
+            raise IncompleteHeaders("connection closed inside the headers")
+
+
 class _Tracked:
-    """Connection mixin: every socket it opens is handed to the check's deadline."""
+    """Connection mixin: name resolution and connect bounded by the check's deadline, and
+    every socket handed to that deadline so that the watchdog can cut it."""
+
+    response_class = _StrictResponse
 
     def _new_conn(self) -> socket.socket:
-        return _track(super()._new_conn())  # type: ignore[misc]
+        deadline: Deadline | None = getattr(_local, "deadline", None)
+        if deadline is None:
+            return super()._new_conn()  # type: ignore[misc]
+        try:
+            addresses = resolver.resolve(self._dns_host, self.port, deadline)  # type: ignore[attr-defined]
+            return resolver.connect(addresses, deadline, self.socket_options)  # type: ignore[attr-defined]
+        except resolver.ResolverTimeout:
+            raise
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[attr-defined,arg-type]
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"connect timed out: {exc}") from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"cannot connect: {exc}") from exc  # type: ignore[arg-type]
 
 
 class _TrackedHTTPConnection(_Tracked, HTTPConnection):
@@ -109,17 +165,24 @@ def _fetch(site: Site, deadline: Deadline, seen: list[int]) -> tuple[int, str]:
     the status of the last answer goes into `seen` so that a failure after the headers
     still records it."""
     session = _session()
-    url = site.url
+    url = site.fetch_url
+    origin = urlsplit(url).netloc
+    headers = dict(site.headers)
+    verify: bool | str = site.ca_file or site.tls_verify
     for _hop in range(MAX_REDIRECTS + 1):
         remaining = deadline.remaining()
         if remaining <= 0:
             raise TimeoutError("check deadline passed")
-        response = session.get(url, stream=True, allow_redirects=False,
-                               timeout=(remaining, remaining))
+        response = session.get(url, stream=True, allow_redirects=False, headers=headers,
+                               verify=verify, timeout=(remaining, remaining))
         seen[:] = [response.status_code]
         try:
             if response.is_redirect:
                 url = urljoin(response.url, response.headers["location"])
+                if urlsplit(url).netloc != origin:
+                    # As browsers and requests do: credentials go to the site they were
+                    # written for, not to wherever it redirects.
+                    headers = {k: v for k, v in headers.items() if not is_sensitive(k)}
                 continue
             read = 0
             for chunk in response.raw.stream(CHUNK, decode_content=False):
@@ -163,7 +226,7 @@ def http_check(site: Site, deadline: Deadline) -> CheckResult:
         status=status,
         response_ms=elapsed_ms,
         reason=reason,
-        detail=_printable(detail),
+        detail=_printable(redact(detail, site.secrets)),
     )
 
 
@@ -190,13 +253,16 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def classify(exc: BaseException, deadline: Deadline | None = None) -> tuple[str, str]:
     """Map an exception raised by a check to one of REASONS with a short detail."""
-    if deadline is not None and deadline.expired:
-        return "timeout", f"no complete answer within {deadline.timeout:g} s"
     chain = list(_chain(exc))
 
     def find(*types: type[BaseException]) -> BaseException | None:
         return next((e for e in chain if isinstance(e, types)), None)
 
+    # Before the deadline test: a resolver that ate the whole budget is a DNS failure.
+    if found := find(resolver.ResolverTimeout):
+        return "dns", str(found)
+    if deadline is not None and deadline.expired:
+        return "timeout", f"no complete answer within {deadline.timeout:g} s"
     if found := find(socket.gaierror, urllib3.exceptions.NameResolutionError):
         gai = find(socket.gaierror)
         return "dns", f"name does not resolve: {gai.strerror if gai else found}"

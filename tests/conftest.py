@@ -4,6 +4,7 @@ import monitor.http_check  # noqa: F401 - imported up front so no test times the
 from monitor.checks import Watchdog
 from monitor.config import Site
 from tests.hostile import HostileServer
+from tests.tls_servers import pki, servers  # noqa: F401 - fixtures for the TLS tests
 
 
 @pytest.fixture(scope="module")

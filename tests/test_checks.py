@@ -22,6 +22,8 @@ CASES = [
     ("/close", False, None, "invalid_response", "connection closed without a response"),
     ("/garbage", False, None, "invalid_response",
      "malformed HTTP: BadStatusLine: ?? this is not HTTP at all"),
+    ("/no-headers", False, None, "invalid_response",
+     "malformed HTTP: IncompleteHeaders: connection closed inside the headers"),
     ("/big-headers", False, None, "invalid_response",
      "malformed HTTP: HTTPException: got more than 100 headers"),
     ("/endless", False, 200, "too_large", "body larger than 1000000 bytes"),

@@ -201,7 +201,9 @@ def test_url_whitespace_is_stripped() -> None:
 def test_url_may_have_port_path_query_credentials_and_uppercase_scheme() -> None:
     for url in ("http://localhost:8080/health?full=1#x", "https://user:pw@example.com/",
                 "HTTPS://EXAMPLE.COM/", "http://[::1]:8080/", "http://127.0.0.1/"):
-        assert one_site(URL=url).url == url
+        assert one_site(URL=url).fetch_url == url
+    # The site's key (stored, printed, alerted on) has the password masked.
+    assert one_site(URL="https://user:pw@example.com/").url == "https://user:***@example.com/"
 
 
 def test_sites_keep_file_order() -> None:
@@ -400,7 +402,8 @@ def test_error_in_a_later_site_names_its_index() -> None:
         (doc({"URL": URL, "checkinterval": 5}),
          'websites[0].checkinterval: unknown key (did you mean "checkInterval"?)'),
         (doc(Websites=[]), 'Websites: unknown key (did you mean "websites"?)'),
-        (doc({"URL": URL, "headers": {}}), "websites[0].headers: unknown key"),
+        (doc({"URL": URL, "header": {}}),
+         'websites[0].header: unknown key (did you mean "headers"?)'),
         (doc({"URL": URL, "retentionDays": 3}), "websites[0].retentionDays: unknown key"),
         (doc({"URL": URL, "check interval": 5}),
          'websites[0]."check interval": unknown key (did you mean "checkInterval"?)'),
@@ -521,7 +524,9 @@ def test_first_error_wins_and_top_level_is_checked_before_sites() -> None:
         ("http://user:@host/", "http://user:***@host/"),
         ("http://user@host/", "http://user@host/"),
         ("https://example.com/", "https://example.com/"),
-        ("http://localhost:8080/health?token=abc", "http://localhost:8080/health?token=abc"),
+        ("http://localhost:8080/health?token=abc", "http://localhost:8080/health?token=***"),
+        ("http://h/s?page=2&api_key=k1&Signature=zz", "http://h/s?page=2&api_key=***&Signature=***"),
+        ("http://h/s?page=2&full=1", "http://h/s?page=2&full=1"),
         ("http://[::1]:8080/", "http://[::1]:8080/"),
     ],
 )

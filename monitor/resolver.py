@@ -1,0 +1,142 @@
+"""Name resolution and connecting, both bounded by the check's deadline.
+
+`getaddrinfo` cannot be interrupted: a resolver that never answers would hold a check (and
+its worker) for as long as the C library likes, whatever the check's timeout. So lookups
+run on a small pool of daemon threads and the check waits only for what is left of its
+deadline. A lookup still stuck when the deadline passes keeps its resolver thread, not the
+worker; while every resolver thread is stuck, new lookups fail fast as "resolver busy"
+rather than piling up.
+
+Connecting tries each resolved address in turn with what is left of the same deadline (not
+a full timeout per address), and each socket is handed to the deadline before connect, so
+the watchdog can cut a connect that hangs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import queue
+import socket
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .checks import Deadline
+
+RESOLVER_THREADS = 16
+# Names no resolver may answer (RFC 6761 section 6.4: "SHOULD always return immediate
+# negative responses"): no query leaves the machine for them.
+RESERVED_NEGATIVE = ("invalid",)
+
+AddrInfo = tuple[Any, ...]
+
+
+class ResolverTimeout(OSError):
+    """The resolver gave no answer within the check's deadline."""
+
+
+class _Lookup:
+    __slots__ = ("host", "port", "done", "result", "error")
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.done = threading.Event()
+        self.result: list[AddrInfo] = []
+        self.error: BaseException | None = None
+
+
+class _ResolverPool:
+    def __init__(self, size: int) -> None:
+        self._queue: queue.SimpleQueue[_Lookup] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._busy = 0
+        self._size = size
+
+    def submit(self, lookup: _Lookup) -> bool:
+        """Queue a lookup; False when every resolver thread is stuck in a lookup."""
+        with self._lock:
+            if self._busy >= self._size:
+                return False
+            self._busy += 1
+            if self._threads < self._busy:
+                self._threads += 1
+                threading.Thread(target=self._run, name="resolver", daemon=True).start()
+        self._queue.put(lookup)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            lookup = self._queue.get()
+            try:
+                lookup.result = socket.getaddrinfo(lookup.host, lookup.port, socket.AF_UNSPEC,
+                                                   socket.SOCK_STREAM)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting check
+                lookup.error = exc
+            finally:
+                with self._lock:
+                    self._busy -= 1
+                lookup.done.set()
+
+
+_pool = _ResolverPool(RESOLVER_THREADS)
+
+
+def _literal(host: str, port: int) -> list[AddrInfo] | None:
+    try:
+        address = ipaddress.ip_address(host.strip("[]").partition("%")[0])
+    except ValueError:
+        return None
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    return socket.getaddrinfo(host.strip("[]"), port, family, socket.SOCK_STREAM, 0,
+                              socket.AI_NUMERICHOST)
+
+
+def resolve(host: str, port: int, deadline: Deadline) -> list[AddrInfo]:
+    """The addresses of `host`, within the deadline; raise socket.gaierror or
+    ResolverTimeout."""
+    literal = _literal(host, port)
+    if literal is not None:
+        return literal
+    if host.rstrip(".").rpartition(".")[2].lower() in RESERVED_NEGATIVE:
+        raise socket.gaierror(socket.EAI_NONAME, "reserved name that never resolves (RFC 6761)")
+    # One retry of a temporary failure: a resolver that drops one packet is not a site down.
+    for attempt in range(2):
+        lookup = _Lookup(host, port)
+        if not _pool.submit(lookup):
+            raise ResolverTimeout(f"resolver busy: {RESOLVER_THREADS} lookups already stuck")
+        if not lookup.done.wait(deadline.remaining()):
+            raise ResolverTimeout(f"no answer from the resolver within {deadline.timeout:g} s")
+        error = lookup.error
+        if error is None:
+            return lookup.result
+        if (attempt == 0 and isinstance(error, socket.gaierror)
+                and error.errno == socket.EAI_AGAIN and deadline.remaining() > 0):
+            continue
+        raise error
+    raise AssertionError("unreachable")
+
+
+def connect(addresses: Sequence[AddrInfo], deadline: Deadline,
+            options: Sequence[tuple[int, int, Any]] | None = None) -> socket.socket:
+    """Connect to the first address that answers, all within the deadline."""
+    error: OSError | None = None
+    for family, kind, proto, _name, address in addresses:
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            break
+        sock = socket.socket(family, kind, proto)
+        try:
+            for level, name, value in options or ():
+                sock.setsockopt(level, name, value)
+            sock.settimeout(remaining)
+            deadline.track(sock)
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            error = exc
+            sock.close()
+    if error is None or deadline.expired:
+        raise TimeoutError(f"connect did not complete within {deadline.timeout:g} s")
+    raise error
