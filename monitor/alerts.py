@@ -3,7 +3,12 @@
 The evaluator holds, per site, the checks of its past `alertWindow` seconds and whether an
 alert is open. Its state is rebuilt from the database at start-up (the last alert row of
 each site and its recent checks), so a restart neither repeats an alert nor loses a
-recovery. Time comes from an injected clock, so tests drive the boundaries exactly.
+recovery.
+
+Windows are kept on the monotonic clock: a wall clock stepped by NTP or by hand, an hour
+either way, must neither empty a window nor fill it with checks from the "future". The
+wall clock only dates what is printed and stored. Both clocks are injected, so tests
+drive the boundaries exactly.
 """
 
 from __future__ import annotations
@@ -52,21 +57,26 @@ def alert_message(url: str, availability: float, at: float) -> str:
             f"time={format_time(at)}")
 
 
-def recovery_message(url: str, availability: float, start: float, end: float) -> str:
+def recovery_message(url: str, availability: float, start: float, end: float,
+                     down_for: float | None = None) -> str:
+    """`down_for` is measured on the monotonic clock; `start` and `end` are wall-clock
+    times, which a clock step may have moved."""
+    down_for = end - start if down_for is None else down_for
     return (f"Website {display_url(url)} has recovered. availability={availability:.1%}, "
             f"time={format_time(end)}; down since {format_time(start)}, "
-            f"for {format_duration(end - start)}")
+            f"for {format_duration(down_for)}")
 
 
 class _SiteWindow:
-    __slots__ = ("times", "oks", "window", "threshold", "alert_start")
+    __slots__ = ("times", "oks", "window", "threshold", "alert_start", "alert_mono")
 
     def __init__(self, window: float, threshold: float) -> None:
-        self.times: list[float] = []
+        self.times: list[float] = []  # monotonic
         self.oks: list[bool] = []
         self.window = window
         self.threshold = threshold
-        self.alert_start: float | None = None
+        self.alert_start: float | None = None  # wall clock, for messages and the database
+        self.alert_mono: float | None = None  # the same moment, monotonic, for durations
 
     def add(self, at: float, ok: bool) -> None:
         # Checks can finish out of order (a slow one after a quick one): keep time order.
@@ -84,8 +94,10 @@ class _SiteWindow:
 class AlertEvaluator:
     """Thread-safe: workers call `record` as their checks finish."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 mono: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
+        self._mono = mono
         self._sites: dict[str, _SiteWindow] = {}
         self._lock = threading.Lock()
 
@@ -103,13 +115,16 @@ class AlertEvaluator:
 
     def restore(self, url: str, alert_start: float | None,
                 checks: Iterable[tuple[float, bool]]) -> None:
+        """Load state read from the database, where times are wall-clock epochs."""
         with self._lock:
             state = self._sites.get(url)
             if state is None:
                 return
+            offset = self._clock() - self._mono()
             state.alert_start = alert_start
+            state.alert_mono = None if alert_start is None else alert_start - offset
             for at, ok in checks:
-                state.add(at, ok)
+                state.add(at - offset, ok)
 
     def is_alerting(self, url: str) -> bool:
         state = self._sites.get(url)
@@ -120,38 +135,42 @@ class AlertEvaluator:
             state = self._sites.get(result.url)
             if state is None:  # the site was removed while its check ran
                 return None
-            state.add(result.timestamp, result.available)
-            return self._evaluate(result.url, state, self._clock())
+            state.add(result.mono, result.available)
+            return self._evaluate(result.url, state)
 
-    def evaluate(self, url: str, now: float | None = None) -> AlertEvent | None:
+    def evaluate(self, url: str) -> AlertEvent | None:
         with self._lock:
             state = self._sites.get(url)
             if state is None:
                 return None
-            return self._evaluate(url, state, self._clock() if now is None else now)
+            return self._evaluate(url, state)
 
-    def availability(self, url: str, now: float) -> float | None:
+    def availability(self, url: str) -> float | None:
         with self._lock:
             state = self._sites.get(url)
             if state is None:
                 return None
-            state.prune(now)
+            state.prune(self._mono())
             return sum(state.oks) / len(state.oks) if state.oks else None
 
-    @staticmethod
-    def _evaluate(url: str, state: _SiteWindow, now: float) -> AlertEvent | None:
-        state.prune(now)
+    def _evaluate(self, url: str, state: _SiteWindow) -> AlertEvent | None:
+        mono = self._mono()
+        state.prune(mono)
         if not state.oks:
             return None
         # A division, not `up < threshold * total`: 0.7 * 10 is 7.000000000000001 in
         # floating point, which would turn "exactly at the threshold" into an alert.
         availability = sum(state.oks) / len(state.oks)
         if state.alert_start is None and availability < state.threshold:
-            state.alert_start = now
+            now = self._clock()
+            state.alert_start, state.alert_mono = now, mono
             return AlertEvent("alert", url, availability, now, now, None,
                               alert_message(url, availability, now))
         if state.alert_start is not None and availability >= state.threshold:
+            now = self._clock()
             start, state.alert_start = state.alert_start, None
+            down_for = mono - (state.alert_mono if state.alert_mono is not None else mono)
+            state.alert_mono = None
             return AlertEvent("recovery", url, availability, now, start, now,
-                              recovery_message(url, availability, start, now))
+                              recovery_message(url, availability, start, now, down_for))
         return None

@@ -41,6 +41,7 @@ class CheckResult:
     reason: str | None = None
     detail: str = ""
     lateness_ms: float = 0.0
+    mono: float = 0.0  # monotonic clock at the start of the check: alert windows use it
 
 
 class CheckAborted(Exception):
@@ -169,6 +170,7 @@ def check_function(kind: str) -> CheckFunction:
 def run_check(site: Site, watchdog: Watchdog, lateness_ms: float = 0.0) -> CheckResult:
     """Run one check of `site` within its timeout; raise CheckAborted if stopped midway."""
     function = check_function(site.kind)
+    started = time.monotonic()
     deadline = watchdog.arm(site.timeout)
     if deadline.aborted:
         raise CheckAborted(site.url)
@@ -178,4 +180,4 @@ def run_check(site: Site, watchdog: Watchdog, lateness_ms: float = 0.0) -> Check
         watchdog.disarm(deadline)
     if deadline.aborted:
         raise CheckAborted(site.url)
-    return dataclasses.replace(result, lateness_ms=lateness_ms) if lateness_ms else result
+    return dataclasses.replace(result, lateness_ms=lateness_ms, mono=started)

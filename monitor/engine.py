@@ -3,6 +3,11 @@
 `Engine` is what `-m` and `-t` run. It owns no printing: alert events go to hooks (the CLI
 prints them; notifications will plug in the same way) and stats are read back from the
 database by the report.
+
+Hooks run on the writer thread once an alert's batch has been written (or, on a full disk,
+kept in memory for a later write): an alert is never announced before it is on its way to
+disk, so a crash can lose the announcement of an alert (a restart then raises it again,
+because the checks that caused it are stored first) but never announce one twice.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from .alerts import AlertEvaluator, AlertEvent
 from .checks import CheckAborted, CheckResult, Watchdog, run_check
 from .config import Config, Site
 from .scheduler import Scheduler, WorkerPool
+from .secrets import redact
 from .store import AlertRecord, Store, iso_utc, open_reader, parse_iso
 
 AlertHook = Callable[[AlertEvent], None]
@@ -29,6 +35,7 @@ class Engine:
                  on_error: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.store = store
+        store.on_alert = self._announce
         self.hooks: list[AlertHook] = []
         self._wall = wall_clock
         self._on_error = on_error or (lambda message: None)
@@ -41,6 +48,9 @@ class Engine:
         self._last_purge = 0.0
         self.checks_done = 0
         self._count_lock = threading.Lock()
+        # Holds a check's store-and-evaluate together, so that its alert is queued behind
+        # it and before the next check's: the database always holds a prefix of events.
+        self._order_lock = threading.Lock()
         self.lateness_ms: deque[float] = deque(maxlen=1_000_000)  # recent samples, for bench
         self.keep_lateness = False
 
@@ -99,26 +109,35 @@ class Engine:
             return  # stopping: a check cut short says nothing about the site
         except Exception as exc:  # noqa: BLE001 - a bug in a check kind must not stop others
             result = CheckResult(site.url, self._wall(), False, None, 0.0, "other",
-                                 f"{type(exc).__name__}: {exc}", lateness_ms)
-            self._on_error("check crashed: " + traceback.format_exc(limit=3).strip())
+                                 redact(f"{type(exc).__name__}: {exc}", site.secrets),
+                                 lateness_ms, time.monotonic())
+            self._on_error(redact("check crashed: " + traceback.format_exc(limit=3).strip(),
+                                  site.secrets))
         finally:
             self.scheduler.done(site.url)
         with self._count_lock:
             self.checks_done += 1
         if self.keep_lateness:
             self.lateness_ms.append(lateness_ms)
-        self.store.put_check(result)
-        event = self.alerts.record(result)
-        if event is not None:
-            self.emit(event)
+        with self._order_lock:
+            self.store.put_check(result)
+            event = self.alerts.record(result)
+            if event is not None:
+                self.emit(event)
 
     def emit(self, event: AlertEvent) -> None:
-        """Store an alert or recovery, then hand it to every hook (printing, notifications)."""
+        """Store an alert or recovery; the hooks see it once it is written."""
         self.store.put_alert(AlertRecord(
             timestamp=iso_utc(event.time), host=event.url, type=event.type,
             start=iso_utc(event.start), end=iso_utc(event.end) if event.end else None,
-            availability=event.availability, message=event.message,
+            availability=event.availability, message=event.message, event=event,
         ))
+
+    def _announce(self, record: AlertRecord) -> None:
+        """Hand a written alert to every hook (printing, notifications)."""
+        event = record.event
+        if not isinstance(event, AlertEvent):
+            return
         for hook in self.hooks:
             try:
                 hook(event)

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checks import CheckResult
@@ -101,6 +101,7 @@ class AlertRecord:
     availability: float
     message: str
     id: int | None = None
+    event: object = field(default=None, compare=False, repr=False)  # handed to on_alert
 
 
 def _create_private(path: Path) -> None:
@@ -154,6 +155,7 @@ def open_reader(path: str | Path) -> sqlite3.Connection:
 class _Barrier:
     def __init__(self) -> None:
         self.done = threading.Event()
+        self.written = False
 
 
 class _Purge:
@@ -176,6 +178,10 @@ class Store:
         self._states: dict[str, list] = {}
         self._pending: list = []
         self._on_error = on_error or (lambda message: None)
+        # Called on the writer thread with each new alert once its batch has been written,
+        # or kept in memory because the disk refuses it: alerting goes on on a full disk.
+        self.on_alert: Callable[[AlertRecord], None] = lambda record: None
+        self._retry_at = 0.0
         self._clock = clock
         self._failing = False
         self._thread: threading.Thread | None = None
@@ -198,13 +204,14 @@ class Store:
         self._queue.put(_Purge(before))
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until everything queued so far is committed."""
+        """Wait until everything queued so far has been written; False if some of it is
+        only held in memory (the disk refuses it) or the wait timed out."""
         if self._thread is None:
             self._drain_sync()
-            return True
+            return not self._pending
         barrier = _Barrier()
         self._queue.put(barrier)
-        return barrier.done.wait(timeout)
+        return barrier.done.wait(timeout) and barrier.written
 
     def close(self, timeout: float = 5.0) -> None:
         if self._thread is not None:
@@ -253,14 +260,19 @@ class Store:
                 batch.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-        self._process(batch)
+        self._process(batch, urgent=True)  # a flush or close by the owner: write now
 
-    def _process(self, batch: list) -> None:
+    def _process(self, batch: list, urgent: bool = False) -> None:
         barriers = [e for e in batch if isinstance(e, _Barrier)]
         purges = [e for e in batch if isinstance(e, _Purge)]
-        work = self._pending + [e for e in batch if not isinstance(e, _Barrier | _Purge)
-                                and e is not _STOP]
-        if work:
+        new = [e for e in batch if not isinstance(e, _Barrier | _Purge) and e is not _STOP]
+        work = self._pending + new
+        urgent = urgent or bool(barriers) or any(e is _STOP for e in batch)
+        if self._pending and not urgent and time.monotonic() < self._retry_at:
+            # The disk refused the last write: retry once a second, not once per batch
+            # (each retry rewrites everything held back).
+            self._hold(work)
+        elif work:
             try:
                 self._write(work)
                 self._pending = []
@@ -269,6 +281,12 @@ class Store:
                     self._on_error(f"{self.path}: writing resumed")
             except sqlite3.Error as exc:
                 self._keep_pending(work, exc)
+        for record in new:
+            if isinstance(record, AlertRecord):
+                try:
+                    self.on_alert(record)
+                except Exception as exc:  # noqa: BLE001 - announcing must not stop writing
+                    self._on_error(f"announcing an alert failed: {exc}")
         for purge in purges:
             try:
                 self._purge(purge.before)
@@ -278,6 +296,7 @@ class Store:
                     self._conn.execute("ROLLBACK")
                 self._on_error(f"{self.path}: purge failed: {exc}")
         for barrier in barriers:
+            barrier.written = not self._pending
             barrier.done.set()
 
     def _keep_pending(self, work: list, exc: sqlite3.Error) -> None:
@@ -287,14 +306,18 @@ class Store:
         # (rolled back) so that the retry does not count it twice.
         self._aggs.clear()
         self._states.clear()
-        if len(work) > MAX_PENDING:
-            self.dropped += len(work) - MAX_PENDING
-            work = work[-MAX_PENDING:]
-        self._pending = work
+        self._retry_at = time.monotonic() + RETRY_DELAY
+        self._hold(work)
         if not self._failing:
             self._failing = True
             self._on_error(f"{self.path}: cannot write ({exc}); keeping checks in memory "
                            "and retrying")
+
+    def _hold(self, work: list) -> None:
+        if len(work) > MAX_PENDING:
+            self.dropped += len(work) - MAX_PENDING
+            work = work[-MAX_PENDING:]
+        self._pending = work
 
     def _write(self, work: list) -> None:
         checks = [e for e in work if isinstance(e, CheckResult)]

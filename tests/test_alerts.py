@@ -10,9 +10,22 @@ URL = "http://site.test/"
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
 
+M0 = 5_000.0  # the monotonic clock has its own origin
+
+
 class Clock:
+    """A wall clock (`now`) and a monotonic one (`mono`), moved together unless a test
+    steps the wall clock on its own."""
+
     def __init__(self, now: float = T0) -> None:
         self.now = now
+        self.mono = M0
+        self.step = 0.0  # wall minus its undisturbed value
+
+    def set(self, at: float) -> None:
+        """Move to `at` seconds as the undisturbed wall clock counts them."""
+        self.mono = M0 + at - T0
+        self.now = at + self.step
 
     def __call__(self) -> float:
         return self.now
@@ -20,14 +33,23 @@ class Clock:
 
 def evaluator(window=120.0, threshold=0.8):
     clock = Clock()
-    alerts = AlertEvaluator(clock=clock)
+    alerts = AlertEvaluator(clock=clock, mono=lambda: clock.mono)
     alerts.configure([make_site(URL, window=window, threshold=threshold)])
     return alerts, clock
 
 
+def result(clock, ok, url=URL):
+    return CheckResult(url, clock.now, ok, 200 if ok else None, 5.0, mono=clock.mono)
+
+
 def feed(alerts, clock, at, ok):
-    clock.now = at
-    return alerts.record(CheckResult(URL, at, ok, 200 if ok else None, 5.0))
+    clock.set(at)
+    return alerts.record(result(clock, ok))
+
+
+def availability(alerts, clock, at):
+    clock.set(at)
+    return alerts.availability(URL)
 
 
 def test_at_the_threshold_is_not_an_alert_just_below_is():
@@ -48,7 +70,7 @@ def test_exact_threshold_has_no_floating_point_surprise(ups, total, threshold):
     alerts, clock = evaluator(threshold=threshold)
     events = [feed(alerts, clock, T0 + i, i < ups) for i in range(total)]
     assert all(e is None or e.type != "alert" for e in events[ups:])
-    assert alerts.availability(URL, T0 + total - 1) == ups / total
+    assert availability(alerts, clock, T0 + total - 1) == ups / total
 
 
 def test_first_check_failing_alerts_at_once():
@@ -84,19 +106,19 @@ def test_window_boundary_is_inclusive():
     feed(alerts, clock, T0 + 5, True)  # 1/2 = 0.5: at threshold -> recovery
     assert not alerts.is_alerting(URL)
     # At T0+10 the failure at T0 is exactly `window` old: still inside.
-    assert alerts.availability(URL, T0 + 10) == 0.5
+    assert availability(alerts, clock, T0 + 10) == 0.5
     # A hair later it is out.
-    assert alerts.availability(URL, T0 + 10.000001) == 1.0
+    assert availability(alerts, clock, T0 + 10.000001) == 1.0
 
 
 def test_checks_finishing_out_of_order_are_ordered_by_their_time():
     alerts, clock = evaluator(window=10.0, threshold=0.5)
-    clock.now = T0 + 12
-    alerts.record(CheckResult(URL, T0 + 11, True, 200, 1.0))
-    alerts.record(CheckResult(URL, T0 + 1, False, None, 10_000.0))  # a slow, old one
+    clock.set(T0 + 12)
+    alerts.record(CheckResult(URL, T0 + 11, True, 200, 1.0, mono=M0 + 11))
+    alerts.record(CheckResult(URL, T0 + 1, False, None, 10_000.0, mono=M0 + 1))  # slow, old
     # The old failure is outside [T0+2, T0+12] and is pruned: no alert.
     assert not alerts.is_alerting(URL)
-    assert alerts.availability(URL, T0 + 12) == 1.0
+    assert availability(alerts, clock, T0 + 12) == 1.0
 
 
 def test_restore_keeps_an_open_alert_and_its_start():
@@ -125,9 +147,53 @@ def test_format_duration():
 
 
 def test_messages_never_show_passwords():
-    alerts = AlertEvaluator(clock=lambda: T0)
+    alerts = AlertEvaluator(clock=lambda: T0, mono=lambda: M0)
     url = "https://admin:hunter2@secret.test/"
     alerts.configure([make_site(url)])
-    event = alerts.record(CheckResult(url, T0, False, None, 1.0))
+    event = alerts.record(CheckResult(url, T0, False, None, 1.0, mono=M0))
     assert "hunter2" not in event.message
     assert "https://admin:***@secret.test/" in event.message
+
+
+def run_pattern(step_at=None, step=0.0, window=10.0, threshold=0.8):
+    """Feed a fixed pattern of checks, one a second; optionally step the wall clock by
+    `step` seconds before check number `step_at`. Return (index, type, message) of events."""
+    alerts, clock = evaluator(window=window, threshold=threshold)
+    pattern = [True] * 12 + [False] * 6 + [True] * 20 + [False] * 3 + [True] * 10
+    events = []
+    for i, ok in enumerate(pattern):
+        if i == step_at:
+            clock.step = step
+        event = feed(alerts, clock, T0 + i, ok)
+        if event is not None:
+            events.append((i, event.type, event))
+    return events
+
+
+@pytest.mark.parametrize("step", [-3600.0, -5.0, 5.0, 3600.0, 86400.0])
+@pytest.mark.parametrize("step_at", [5, 14, 20, 30])
+def test_a_wall_clock_step_changes_no_alert_decision(step, step_at):
+    # The same checks with and without the wall clock jumping: alerts and recoveries come
+    # at the same checks, and the outage lasts as long, because windows are monotonic.
+    expected = run_pattern()
+    stepped = run_pattern(step_at, step)
+    assert [(i, kind) for i, kind, _ in stepped] == [(i, kind) for i, kind, _ in expected]
+    assert [i for i, _, _ in expected] == [14, 26, 40, 49]  # the pattern does alert and recover
+    for (_, _, plain), (i, kind, event) in zip(expected, stepped, strict=True):
+        if kind == "recovery":
+            assert event.message.endswith(plain.message.rpartition(", for ")[2])
+        # Times printed are the (stepped) wall clock: what the user's clock says.
+        assert event.time == plain.time + (step if i >= step_at else 0.0)
+
+
+def test_restore_after_a_wall_clock_step_uses_the_offset_at_restore():
+    # Rows written before a restart are placed in the window by their age in wall time
+    # at the moment of the restart.
+    alerts, clock = evaluator(window=10.0)
+    clock.step = -3600.0  # the wall clock was stepped back an hour before the restart
+    clock.set(T0)
+    wall = clock.now
+    alerts.restore(URL, None, [(wall - 9, False), (wall - 8, True), (wall - 20, False)])
+    assert availability(alerts, clock, T0) == 0.5  # the row 20 s old is out
+    assert availability(alerts, clock, T0 + 1.5) == 1.0  # 10.5 s old: out
+    assert availability(alerts, clock, T0 + 2.01) is None

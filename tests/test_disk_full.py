@@ -1,0 +1,282 @@
+"""The database on a full disk: a clear message, checks and alerting go on, writing resumes
+when space returns; nothing recorded before is damaged.
+
+The real program in a real process, its database on a small tmpfs that a filler file fills
+to the last block. Needs root (for mount): where tmpfs cannot be mounted it fails rather
+than pass unproven.
+"""
+
+import contextlib
+import errno
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.selftest import LocalServer
+from monitor.store import parse_iso
+
+APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
+DISK_SIZE = "4m"
+INTERVALS = {"steady": 0.1, "redirect": 0.2, "falls": 0.1}
+GAP_SLACK = 0.5  # seconds a check may start late on a busy 2-core machine
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A 4 MB tmpfs in tmp_path, unmounted afterwards whatever happened."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE},mode=0700",
+                           "tmpfs", str(mount_point)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs (this test needs root): {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+class Output:
+    """The lines a process writes to stdout and stderr, read as they come, timestamped."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.out: list[tuple[float, str]] = []
+        self.err: list[tuple[float, str]] = []
+        self._threads = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+                         for stream, lines in ((proc.stdout, self.out), (proc.stderr, self.err))]
+        for thread in self._threads:
+            thread.start()
+
+    @staticmethod
+    def _read(stream, lines) -> None:
+        for line in stream:
+            lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def join(self, timeout: float = 5.0) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
+
+    @staticmethod
+    def find(lines, pattern: str) -> list[tuple[float, str]]:
+        return [(at, line) for at, line in list(lines) if re.search(pattern, line)]
+
+
+class FileSizes:
+    """Samples the size of the WAL in the background: the report wants how big it got."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.largest = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            with contextlib.suppress(OSError):
+                self.largest = max(self.largest, self.path.stat().st_size)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+
+def read_only(db: Path, sql: str, *params) -> list[tuple]:
+    # Read-only, so that the test's own connections never write to the full disk.
+    conn = sqlite3.connect(db.absolute().as_uri() + "?mode=ro", uri=True)
+    try:
+        conn.execute("PRAGMA busy_timeout=5000")
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def count_checks(db: Path, url: str) -> int:
+    try:
+        return read_only(db, "SELECT count(*) FROM website_monitoring WHERE host=?", url)[0][0]
+    except sqlite3.Error:
+        return 0  # not created yet
+
+
+def wait_for(condition, timeout: float, what: str, output: Output | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    seen = ""
+    if output is not None:
+        seen = ("\nstdout:\n" + "\n".join(line for _, line in output.out)
+                + "\nstderr:\n" + "\n".join(line for _, line in output.err))
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}{seen}")
+
+
+def fill(path: Path) -> int:
+    """Write to `path` until the filesystem refuses with ENOSPC; returns the bytes written."""
+    chunk = b"\xa5" * 65536
+    written = 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        while True:
+            try:
+                written += os.write(fd, chunk)  # a short write first, then ENOSPC
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                break
+    finally:
+        os.close(fd)
+    return written
+
+
+def test_full_disk_warns_once_keeps_checking_and_alerting_then_resumes(
+        hostile, small_disk, tmp_path):
+    server = LocalServer()  # the site that goes down while the disk is full
+    server.start()
+    urls = {"steady": hostile.base + "/ok", "redirect": hostile.base + "/redirect-ok",
+            "falls": server.url}
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "websites": [{"URL": urls[k], "checkInterval": INTERVALS[k], "timeout": 0.5}
+                     for k in urls],
+        "alertWindow": 2,
+    }))
+    db = small_disk / "m.db"
+    wal = FileSizes(Path(str(db) + "-wal"))
+    filler = small_disk / "filler"
+    proc = None
+    try:
+        proc = subprocess.Popen([sys.executable, APP, "-m", "-c", str(config), "-db", str(db)],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        output = Output(proc)
+        wait_for(lambda: all(count_checks(db, url) >= 5 for url in urls.values()), 15,
+                 "five stored checks of every site", output)
+
+        # What was recorded before the disk filled up.
+        before = read_only(db, "SELECT * FROM website_monitoring ORDER BY id")
+        alerts_before = read_only(db, "SELECT * FROM website_alerts ORDER BY id")
+        wal_at_fill = os.path.getsize(str(db) + "-wal")
+
+        full_from = time.time()
+        filled = fill(filler)
+        free_blocks = os.statvfs(small_disk).f_bavail
+        cannot_write = wait_for(
+            lambda: Output.find(output.err, r"cannot write"), 10,
+            "the 'cannot write' message", output)
+
+        # While the disk is full, a site goes down: the alert must still be raised and
+        # printed. The disk stays full until the periodic stats (every 10 s) have been
+        # printed too, so the writer retries many times over.
+        server.stop()
+        alert_lines = wait_for(
+            lambda: Output.find(output.out, "^ALERT: Website " + re.escape(urls["falls"])
+                                + " is down"), 10, "the alert while the disk is full", output)
+        stats_lines = wait_for(
+            lambda: [x for x in Output.find(output.out, r"^== .* UTC: past 10m00s ==$")
+                     if x[0] > cannot_write[0][0]],
+            15, "the periodic stats while the disk is full", output)
+        resumed_while_full = Output.find(output.err, "writing resumed")
+
+        filler.unlink()
+        freed_at = time.time()
+        freed_mono = time.monotonic()
+        wait_for(lambda: Output.find(output.err, "writing resumed"), 10,
+                 "'writing resumed' after the space came back", output)
+        resumed_at = time.time()
+        # Run a little longer: every site has checks stored from after the resumption.
+        wait_for(lambda: all(read_only(db, "SELECT max(timestamp) FROM website_monitoring"
+                                           " WHERE host=?", url)[0][0] > resumed_at + 0.5
+                             for url in (urls["steady"], urls["redirect"])),
+                 10, "checks stored after writing resumed", output)
+        wait_for(lambda: read_only(db, "SELECT count(*) FROM website_monitoring WHERE host=?"
+                                       " AND timestamp > ?", urls["falls"],
+                                   resumed_at + 0.5)[0][0],
+                 10, "checks of the fallen site stored after writing resumed", output)
+
+        proc.terminate()  # SIGTERM
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the monitor did not stop within 10 s of SIGTERM")
+        output.join()
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        wal.stop()
+        server.stop()
+        with contextlib.suppress(FileNotFoundError):
+            filler.unlink()
+
+    stdout = "\n".join(line for _, line in output.out)
+    stderr = "\n".join(line for _, line in output.err)
+    print(f"\nfilled {filled} bytes ({free_blocks} blocks left); full for"
+          f" {freed_at - full_from:.1f} s; WAL {wal_at_fill} bytes at the fill,"
+          f" {wal.largest} at most\n{stderr}")
+
+    # The process: a clean exit, no traceback.
+    assert proc.returncode == 0, f"exit code {proc.returncode}\n{stderr}"
+    assert "Traceback" not in stderr and "Traceback" not in stdout, stderr
+    assert free_blocks == 0, "the filler did not fill the disk"
+
+    # One clear message when writing fails, one when it resumes; nothing else on stderr.
+    failed = Output.find(output.err, r"cannot write")
+    resumed = Output.find(output.err, r"writing resumed")
+    assert len(failed) == 1, f"{len(failed)} 'cannot write' messages:\n{stderr}"
+    assert re.fullmatch(
+        rf"Warning: {re.escape(str(db))}: cannot write \(database or disk is full\); "
+        r"keeping checks in memory and retrying", failed[0][1]), failed[0][1]
+    assert len(resumed) == 1, f"{len(resumed)} 'writing resumed' messages:\n{stderr}"
+    assert resumed[0][1] == f"Warning: {db}: writing resumed"
+    assert resumed_while_full == [], "'writing resumed' while the disk was still full"
+    assert resumed[0][0] > freed_mono
+    assert [line for _, line in output.err] == [failed[0][1], resumed[0][1]], stderr
+
+    # The alert was printed while the disk was full, and the stats went on being printed.
+    assert len(alert_lines) == 1
+    assert cannot_write[0][0] < alert_lines[0][0] < freed_mono
+    assert cannot_write[0][0] < stats_lines[0][0] < freed_mono
+    assert len(Output.find(output.out, "^ALERT: ")) == 1, stdout
+
+    # Nothing recorded before is damaged.
+    assert read_only(db, "PRAGMA integrity_check") == [("ok",)]
+    last_id = before[-1][0]
+    assert read_only(db, "SELECT * FROM website_monitoring WHERE id <= ? ORDER BY id",
+                     last_id) == before
+    assert read_only(db, "SELECT * FROM website_alerts WHERE id <= ? ORDER BY id",
+                     alerts_before[-1][0] if alerts_before else 0) == alerts_before
+
+    # The checks made while the disk was full were written once space came back: no gap in
+    # any site's checks, and every check the monitor counted is in the database.
+    for key, url in urls.items():
+        times = [t for (t,) in read_only(
+            db, "SELECT timestamp FROM website_monitoring WHERE host=? ORDER BY timestamp",
+            url)]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        print(f"{url}: {len(times)} checks, largest gap {max(gaps):.3f} s")
+        assert max(gaps) <= 2 * INTERVALS[key] + GAP_SLACK, (
+            f"{url}: a gap of {max(gaps):.2f} s in its checks")
+        during = sum(full_from <= t <= freed_at for t in times)
+        assert during >= (freed_at - full_from) / INTERVALS[key] / 2, (
+            f"{url}: only {during} checks stored from the time the disk was full")
+    stopped = re.search(r"^Stopped; (\d+) checks recorded in ", stdout, re.M)
+    assert stopped, stdout
+    assert read_only(db, "SELECT count(*) FROM website_monitoring")[0][0] == int(
+        stopped.group(1))
+
+    # The alert raised while the disk was full is in the database, as printed.
+    rows = read_only(db, "SELECT type, timestamp, message FROM website_alerts")
+    assert [(kind, message) for kind, _, message in rows] == [
+        ("alert", alert_lines[0][1].removeprefix("ALERT: "))]
+    assert full_from <= parse_iso(rows[0][1]) <= freed_at
