@@ -135,6 +135,8 @@ class AlertEvaluator:
             state = self._sites.get(result.url)
             if state is None:  # the site was removed while its check ran
                 return None
+            if result.available is None:  # unknown: neither up nor down
+                return None
             state.add(result.mono, result.available)
             return self._evaluate(result.url, state)
 

@@ -28,6 +28,7 @@ REASONS = (
     "too_large",
     "invalid_response",
     "other",
+    "offline",  # the check failed while the monitor itself had no network: unknown
 )
 
 
@@ -35,7 +36,7 @@ REASONS = (
 class CheckResult:
     url: str
     timestamp: float  # UTC epoch seconds at the start of the check
-    available: bool
+    available: bool | None  # None: unknown, the monitor itself was offline
     status: int | None
     response_ms: float
     reason: str | None = None

@@ -10,7 +10,7 @@ import difflib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +27,8 @@ DEFAULT_ALERT_THRESHOLD = 0.8
 MAX_DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_WORKERS = 256
+CANARY_INTERVAL = 10.0
+CANARY_TIMEOUT = 3.0
 
 # Check kinds known to the validator; `checks.register` adds to it so that a new kind of
 # check is one registration, not an edit here.
@@ -72,6 +74,7 @@ class Config:
     alert_threshold: float = DEFAULT_ALERT_THRESHOLD
     retention_days: float | None = None
     max_workers: int = DEFAULT_MAX_WORKERS
+    canary: Site | None = None
     source: str = field(default="config.json", compare=False)
 
     @property
@@ -80,7 +83,8 @@ class Config:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return secrets.secret_set(x for site in self.sites for x in site.secrets)
+        sites = (*self.sites, self.canary) if self.canary else self.sites
+        return secrets.secret_set(x for site in sites for x in site.secrets)
 
 
 class _DupDict(dict):
@@ -157,6 +161,7 @@ TOP_KEYS = (
     "retentionDays",
     "maxWorkers",
     "maxBodyBytes",
+    "canary",
 )
 SITE_KEYS = (
     "URL",
@@ -290,6 +295,7 @@ class _Validator:
         if not websites:
             raise self.fail("websites", "must contain at least one site")
 
+        canary = self.canary(doc, threshold, body) if "canary" in doc else None
         seen: dict[str, int] = {}
         sites = []
         for index, entry in enumerate(websites):
@@ -306,8 +312,21 @@ class _Validator:
             alert_threshold=threshold,
             retention_days=retention,
             max_workers=workers,
+            canary=canary,
             source=self.source,
         )
+
+    def canary(self, doc: dict, threshold: float, body: int) -> Site:
+        """`canary`: a URL, or a site object; checked every 10 s and on demand."""
+        entry = doc["canary"]
+        if isinstance(entry, str):
+            entry = {"URL": entry}
+        if not isinstance(entry, dict):
+            raise self.fail("canary", "must be a URL or an object with a URL")
+        site = self.site(entry, "canary", CANARY_INTERVAL, CANARY_INTERVAL, threshold, body)
+        if "timeout" not in entry:
+            site = replace(site, timeout=min(CANARY_TIMEOUT, site.interval))
+        return replace(site, name=site.name or "canary")
 
     def site(self, entry: Any, path: str, interval: float, window: float, threshold: float,
              body: int) -> Site:

@@ -12,13 +12,15 @@ because the checks that caused it are stored first) but never announce one twice
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable
 
-from .alerts import AlertEvaluator, AlertEvent
+from .alerts import AlertEvaluator, AlertEvent, format_duration
+from .canary import Canary
 from .checks import CheckAborted, CheckResult, Watchdog, run_check
 from .config import Config, Site
 from .scheduler import Scheduler, WorkerPool
@@ -32,9 +34,12 @@ PURGE_EVERY = 3600.0
 class Engine:
     def __init__(self, config: Config, store: Store, *,
                  wall_clock: Callable[[], float] = time.time,
-                 on_error: Callable[[str], None] | None = None) -> None:
+                 on_error: Callable[[str], None] | None = None,
+                 on_status: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.store = store
+        self._on_status = on_status or (lambda message: None)
+        self.canary: Canary | None = None
         store.on_alert = self._announce
         self.hooks: list[AlertHook] = []
         self._wall = wall_clock
@@ -61,6 +66,7 @@ class Engine:
         self.store.write_sites(_site_rows(self.config.sites))
         self.store.start()
         self.watchdog = Watchdog()
+        self._set_canary(self.config.canary)
         self.scheduler.set_sites(self.config.sites)
         self._thread = threading.Thread(target=self.scheduler.run, args=(self._stop,),
                                         name="scheduler", daemon=True)
@@ -75,8 +81,13 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout)
         self.pool.shutdown()
+        canary, self.canary = self.canary, None
+        if canary is not None:
+            canary._stop.set()
         if self.watchdog is not None:
-            self.watchdog.stop()
+            self.watchdog.stop()  # also cuts a canary check in flight
+        if canary is not None:
+            canary.stop()
         self.store.close(timeout)
 
     def reload(self, config: Config) -> None:
@@ -89,6 +100,26 @@ class Engine:
             self._restore_alert_state(added)
         self.store.write_sites(_site_rows(config.sites))
         self.scheduler.set_sites(config.sites)
+        current = self.canary.site if self.canary else None
+        if config.canary != current:
+            self._set_canary(config.canary)
+
+    def _set_canary(self, site: Site | None) -> None:
+        old, self.canary = self.canary, None
+        if old is not None:
+            old.stop()
+        if site is not None:
+            self.canary = Canary(site, lambda: self.watchdog, self._canary_changed)
+            self.canary.start()
+
+    def _canary_changed(self, online: bool, result: CheckResult, offline_for: float) -> None:
+        if online:
+            self._on_status(f"ONLINE: the monitor's network is back (canary {result.url} "
+                            f"answers) after {format_duration(offline_for)} offline")
+        else:
+            self._on_status(f"OFFLINE: the monitor has lost its network: canary {result.url}"
+                            f" failed ({result.reason}: {result.detail}); site failures are"
+                            " recorded as unknown and raise no alert")
 
     def maybe_purge(self) -> None:
         days = self.config.retention_days
@@ -115,6 +146,14 @@ class Engine:
                                   site.secrets))
         finally:
             self.scheduler.done(site.url)
+        canary = self.canary
+        # Asked about now, not the check's start: a loss of network that began during the
+        # check is what made it fail, and only a canary check begun after it can see it.
+        if (result.available is False and canary is not None
+                and canary.is_offline(time.monotonic())):
+            result = dataclasses.replace(
+                result, available=None, reason="offline",
+                detail=f"monitor offline; {result.reason}: {result.detail}"[:200])
         with self._count_lock:
             self.checks_done += 1
         if self.keep_lateness:
@@ -153,7 +192,8 @@ class Engine:
             recent: dict[str, list[tuple[float, bool]]] = {}
             for host, ts, ok in conn.execute(
                 "SELECT host, timestamp, available FROM website_monitoring"
-                " WHERE timestamp >= ? ORDER BY timestamp", (since,)):
+                " WHERE timestamp >= ? AND available IS NOT NULL ORDER BY timestamp",
+                (since,)):
                 recent.setdefault(host, []).append((ts, bool(ok)))
             open_alerts = {
                 host: start for host, kind, start in conn.execute(

@@ -96,7 +96,8 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     stop = stop or threading.Event()
     reload = threading.Event()
     store = Store(db_path, on_error=lambda message: err(f"Warning: {message}"))
-    engine = Engine(config, store, on_error=lambda message: err(f"Warning: {message}"))
+    engine = Engine(config, store, on_error=lambda message: err(f"Warning: {message}"),
+                    on_status=None if silent else echo)
     if not silent:
         engine.hooks.append(lambda event: echo(_event_line(event)))
     printer = None if silent else _Printer(Path(db_path), echo)
@@ -107,9 +108,10 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
         try:
             engine.start()
             if not silent:
+                canary = f"; canary {config.canary.url}" if config.canary else ""
                 echo(f"Monitoring {len(config.sites)} site(s) from {config_file} into "
-                     f"{db_path}; stats every 10 s (past 10 min) and every 60 s (past hour). "
-                     "Ctrl-C stops.")
+                     f"{db_path}{canary}; stats every 10 s (past 10 min) and every 60 s "
+                     "(past hour). Ctrl-C stops.")
             while not stop.wait(0.25):
                 current = _file_stamp(config_file)
                 if reload.is_set() or (current is not None and current != stamp):

@@ -81,8 +81,13 @@ class MinuteAgg:
     statuses: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
 
-    def add(self, response_ms: float, available: bool, status: int | None,
+    def add(self, response_ms: float, available: bool | None, status: int | None,
             reason: str | None) -> None:
+        if available is None:
+            # Unknown (the monitor was offline): not a check of the site, only a reason.
+            if reason:
+                self.reasons[reason] = self.reasons.get(reason, 0) + 1
+            return
         self.checks += 1
         if available:
             self.up += 1
@@ -192,7 +197,8 @@ def window_stats(conn: sqlite3.Connection, start: float, end: float,
             agg = aggs.get(host)
             if agg is None:
                 agg = aggs[host] = MinuteAgg()
-            agg.add(response_ms, bool(available), status, reason)
+            agg.add(response_ms, None if available is None else bool(available), status,
+                    reason)
 
     wanted = list(hosts) if hosts is not None else sorted(aggs)
     states = {

@@ -23,7 +23,7 @@ from .checks import CheckResult
 from .errors import StoreError
 from .stats import MinuteAgg
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BATCH_MAX = 2000
 BATCH_WAIT = 0.1  # seconds a batch may wait for more rows before it is committed
 PURGE_CHUNK = 20000
@@ -34,8 +34,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS website_monitoring (
     id INTEGER PRIMARY KEY,
     timestamp REAL NOT NULL,          -- UTC, epoch seconds
-    host TEXT NOT NULL,               -- the site's URL
-    available INTEGER NOT NULL,
+    host TEXT NOT NULL,               -- the site's URL, password and secret values masked
+    available INTEGER,                -- 1 up, 0 down, NULL unknown (the monitor was offline)
     status INTEGER,
     responseTime REAL NOT NULL,       -- milliseconds
     reason TEXT,
@@ -123,6 +123,8 @@ def open_writer_connection(path: str | Path) -> sqlite3.Connection:
         if version > SCHEMA_VERSION:
             raise StoreError(f"{path}: written by a newer version (schema {version}, "
                              f"this program knows {SCHEMA_VERSION})")
+        if version == 1:
+            _migrate_from_1(conn)
         conn.executescript(SCHEMA)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     except sqlite3.DatabaseError as exc:
@@ -130,6 +132,34 @@ def open_writer_connection(path: str | Path) -> sqlite3.Connection:
     except OSError as exc:
         raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from None
     return conn
+
+
+def _migrate_from_1(conn: sqlite3.Connection) -> None:
+    """Schema 1 had `available NOT NULL` (no "unknown") and hosts with passwords in them.
+    SQLite cannot drop a NOT NULL, so the table is copied, in one transaction."""
+    from .secrets import display_url
+
+    conn.create_function("display_url", 1, display_url, deterministic=True)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("ALTER TABLE website_monitoring RENAME TO website_monitoring_v1")
+        conn.execute("DROP INDEX IF EXISTS website_monitoring_time")
+        # executescript would commit half-way: run the two statements one by one.
+        for statement in SCHEMA.split(";"):
+            if "website_monitoring" in statement and "CREATE" in statement:
+                conn.execute(statement)
+        conn.execute("INSERT INTO website_monitoring SELECT id, timestamp, display_url(host),"
+                     " available, status, responseTime, reason, detail, lateness"
+                     " FROM website_monitoring_v1")
+        conn.execute("DROP TABLE website_monitoring_v1")
+        for table in ("website_alerts", "minute_stats", "site_state", "sites"):
+            conn.execute(f"UPDATE OR REPLACE {table} SET host = display_url(host)"
+                         " WHERE host LIKE '%@%' OR host LIKE '%?%'")
+        conn.execute("PRAGMA user_version=2")
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def open_reader(path: str | Path) -> sqlite3.Connection:
@@ -329,7 +359,8 @@ class Store:
             conn.executemany(
                 "INSERT INTO website_monitoring (timestamp, host, available, status,"
                 " responseTime, reason, detail, lateness) VALUES (?,?,?,?,?,?,?,?)",
-                [(c.timestamp, c.url, int(c.available), c.status, c.response_ms, c.reason,
+                [(c.timestamp, c.url, None if c.available is None else int(c.available),
+                  c.status, c.response_ms, c.reason,
                   c.detail or None, c.lateness_ms) for c in checks],
             )
             dirty = self._aggregate(checks)
@@ -393,6 +424,8 @@ class Store:
                 " WHERE host=?", (check.url,)).fetchone()
             state = self._states[check.url] = list(row) if row else [0.0, None, None, None]
         ts = check.timestamp
+        if check.available is None:  # unknown says nothing about the site's state
+            return
         if ts < state[0]:
             # A slow check finishing after a newer one: it is history, not the present.
             if check.available:

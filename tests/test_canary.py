@@ -1,0 +1,123 @@
+"""Is it me? With a canary configured, failures while the monitor itself has no network are
+recorded as unknown and raise no alert; one line says it is offline, one that it is back."""
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from monitor.canary import MIN_GAP, Canary
+from monitor.checks import Watchdog
+from monitor.selftest import LocalServer
+from tests.conftest import make_site
+from tests.hostile import refused_url
+from tests.test_e2e import APP, count_checks, query, stop, wait_for, write
+
+
+def canary_for(url, watchdog, changes):
+    return Canary(make_site(url, interval=60, timeout=0.5), lambda: watchdog,
+                  lambda online, result, away: changes.append((online, result.reason, away)))
+
+
+def test_one_canary_check_answers_every_site_that_failed_at_the_same_time(hostile):
+    watchdog, changes = Watchdog(), []
+    try:
+        canary = canary_for(hostile.base + "/slow", watchdog, changes)  # answers in 0.1 s
+        since = time.monotonic()
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(canary.is_offline(since)))
+                   for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(5)
+        assert answers == [False] * 20
+        assert canary.checks == 1
+        # An answer begun before a failed check began does not speak for it: a new canary
+        # check is made, no sooner than MIN_GAP after the previous one.
+        asked = time.monotonic()
+        assert canary.is_offline(asked) is False
+        assert canary.checks == 2
+        assert time.monotonic() - asked >= MIN_GAP - (asked - since)
+        assert changes == []
+    finally:
+        watchdog.stop()
+
+
+def test_offline_and_back_are_each_reported_once(hostile):
+    watchdog, changes = Watchdog(), []
+    try:
+        canary = canary_for(refused_url(), watchdog, changes)
+
+        def fresh_check():  # for a check begun after every canary answer so far
+            return canary.is_offline(time.monotonic())
+
+        assert [fresh_check() for _ in range(3)] == [True] * 3
+        canary.site = make_site(hostile.base + "/ok", interval=60, timeout=0.5)
+        assert [fresh_check() for _ in range(3)] == [False] * 3
+        assert [(online, reason) for online, reason, _ in changes] == [
+            (False, "connect"), (True, None)]
+        assert changes[1][2] > 0  # how long it was offline
+        assert canary.checks == 6
+    finally:
+        watchdog.stop()
+
+
+def test_lost_network_gives_unknown_checks_and_no_alert_then_a_real_outage_alerts(tmp_path):
+    # The "network" is every server the monitor can reach: the canary's and the sites'.
+    # Stopping the canary first and restarting it last keeps the test honest: a site must
+    # never fail while the canary still answers, as with a real loss of the network.
+    canary, sites = LocalServer(), LocalServer()
+    canary.start()
+    sites.start()
+    urls = [f"{sites.url}?site={i}" for i in range(4)]
+    config = tmp_path / "config.json"
+    write(config, {"websites": [{"URL": u, "checkInterval": 0.2, "timeout": 0.5} for u in urls],
+                   "alertWindow": 1, "canary": {"URL": canary.url, "checkInterval": 1,
+                                                "timeout": 0.5}})
+    db = str(tmp_path / "m.db")
+    out_file = tmp_path / "out.txt"
+    proc = subprocess.Popen([sys.executable, APP, "-m", "-c", str(config), "-db", db],
+                            stdout=out_file.open("w"), stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: count_checks(db) >= 20, 10, "checks")
+        canary.stop()
+        sites.stop()
+        lost = time.time()
+        wait_for(lambda: len(query(db, "SELECT id FROM website_monitoring WHERE timestamp > ?"
+                                       " AND available IS NULL", lost)) >= 40, 10,
+                 "unknown checks")
+        sites.start()
+        back = time.time()
+        for url in urls:  # the sites are reachable again before the canary is
+            wait_for(lambda url=url: query(db, "SELECT id FROM website_monitoring WHERE"
+                                               " timestamp > ? AND host = ? AND available = 1",
+                                           back, url), 10, "checks after the network came back")
+        canary.start()
+        wait_for(lambda: "ONLINE: " in Path(out_file).read_text(), 10, "back online")
+        assert query(db, "SELECT count(*) FROM website_alerts") == [(0,)]
+
+        # A real outage, with the canary answering: alerted as usual.
+        sites.stop()
+        wait_for(lambda: query(db, "SELECT count(*) FROM website_alerts")[0][0] == len(urls),
+                 10, "the alerts of a real outage")
+    finally:
+        _, _, err = stop(proc)
+        canary.stop()
+        sites.stop()
+    out = out_file.read_text()
+    lines = out.splitlines()
+    offline = [line for line in lines if line.startswith("OFFLINE: ")]
+    online = [line for line in lines if line.startswith("ONLINE: ")]
+    assert len(offline) == 1 and len(online) == 1, out
+    assert offline[0].startswith(f"OFFLINE: the monitor has lost its network: canary "
+                                 f"{canary.url} failed (connect: ")
+    assert "after" in online[0]
+    alerts = [line for line in lines if line.startswith("ALERT: ")]
+    assert len(alerts) == len(urls)  # only the real outage
+    assert lines.index(online[0]) < lines.index(alerts[0])
+    unknown = query(db, "SELECT DISTINCT reason, substr(detail, 1, 24) FROM website_monitoring"
+                        " WHERE available IS NULL")
+    assert unknown == [("offline", "monitor offline; connect")]
+    assert err == ""
