@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
+import urllib3.response
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -66,7 +67,17 @@ class _LineRecorder:
 
 class _StrictResponse(http.client.HTTPResponse):
     """http.client takes end-of-file as the end of the headers, so "HTTP/1.1 200 OK" and a
-    close would pass as a healthy empty page. A server that dies mid-answer is not up."""
+    close would pass as a healthy empty page. A server that dies mid-answer is not up.
+    It also skips only "100 Continue": "103 Early Hints" before a 500 would pass as up."""
+
+    def _read_status(self):  # type: ignore[no-untyped-def]
+        while True:
+            version, status, reason = super()._read_status()
+            # Interim answers (RFC 9110 section 15.2) other than 100, which begin() skips
+            # itself, and 101, which ends HTTP on this connection.
+            if not 101 < status < 200:
+                return version, status, reason
+            http.client._read_headers(self.fp)  # type: ignore[attr-defined]
 
     def begin(self) -> None:
         fp = self.fp
@@ -79,11 +90,33 @@ class _StrictResponse(http.client.HTTPResponse):
             raise IncompleteHeaders("connection closed inside the headers")
 
 
+class _CheckedChunks(urllib3.response.HTTPResponse):
+    """urllib3 throws away the two bytes after each chunk's data unread: a chunk of the
+    wrong length would pass. Here they must be the CRLF that the framing requires."""
+
+    def _handle_chunk(self, amt: int | None) -> bytes:
+        left = self.chunk_left or 0
+        fp = self._fp
+        if amt is not None and amt < left:
+            self.chunk_left = left - amt
+            return fp._safe_read(amt)  # type: ignore[union-attr,no-any-return]
+        data: bytes = fp._safe_read(left)  # type: ignore[union-attr]
+        self.chunk_left = None
+        if fp._safe_read(2) != b"\r\n":  # type: ignore[union-attr]
+            raise urllib3.exceptions.ProtocolError("chunk data not followed by CRLF")
+        return data
+
+
 class _Tracked:
     """Connection mixin: name resolution and connect bounded by the check's deadline, and
     every socket handed to that deadline so that the watchdog can cut it."""
 
     response_class = _StrictResponse
+
+    def getresponse(self):  # type: ignore[no-untyped-def]
+        response = super().getresponse()  # type: ignore[misc]
+        response.__class__ = _CheckedChunks  # urllib3 builds its response class by name
+        return response
 
     def _new_conn(self) -> socket.socket:
         deadline: Deadline | None = getattr(_local, "deadline", None)
