@@ -320,6 +320,7 @@ class _Validator:
         """`canary`: a URL, or a site object; checked every 10 s and on demand."""
         entry = doc["canary"]
         if isinstance(entry, str):
+            self.url(entry, "canary")  # so that an error names the path as written
             entry = {"URL": entry}
         if not isinstance(entry, dict):
             raise self.fail("canary", "must be a URL or an object with a URL")

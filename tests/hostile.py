@@ -42,7 +42,8 @@ class _Handler(socketserver.BaseRequestHandler):
                 data += chunk
         except OSError:
             return
-        path = data.split(b" ", 2)[1].decode() if data.count(b" ") >= 2 else "/"
+        target = data.split(b" ", 2)[1].decode() if data.count(b" ") >= 2 else "/"
+        path = target.partition("?")[0]  # a query string names another site, same route
         self.server.hits[path] = self.server.hits.get(path, 0) + 1
         with contextlib.suppress(OSError):  # the client went away: that is its right
             self.route(sock, path)

@@ -541,6 +541,48 @@ def test_display_url_never_shows_the_password() -> None:
     )
 
 
+# ------------------------------------------------------- secrets, headers, TLS, canary
+
+def test_env_variables_expand_in_urls_headers_and_ca_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MON_HOST", "status.example.com")
+    monkeypatch.setenv("MON_PASS", "pa55-w0rd")
+    monkeypatch.setenv("MON_TOKEN", "tok-123456")
+    (tmp_path / "ca.pem").write_text("not checked until used\n")
+    monkeypatch.setenv("MON_CA", "ca.pem")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"websites": [{
+        "URL": "https://ops:${MON_PASS}@${MON_HOST}/health?api_key=${MON_TOKEN}",
+        "headers": {"Authorization": "Bearer ${MON_TOKEN}", "X-Note": "cost $${5}"},
+        "caFile": "${MON_CA}"}]}))
+    site = load_config(path).sites[0]
+    assert site.fetch_url == "https://ops:pa55-w0rd@status.example.com/health?api_key=tok-123456"
+    assert site.url == "https://ops:***@status.example.com/health?api_key=***"
+    assert site.headers == (("Authorization", "Bearer tok-123456"), ("X-Note", "cost ${5}"))
+    assert site.ca_file == str(tmp_path / "ca.pem")  # relative to the config file
+    assert set(site.secrets) == {"pa55-w0rd", "tok-123456", "Bearer tok-123456"}
+    assert not any(secret in repr(site) for secret in site.secrets)
+
+
+def test_tls_verify_and_defaults() -> None:
+    site = one_site()
+    assert (site.tls_verify, site.ca_file, site.headers) == (True, None, ())
+    assert one_site(tlsVerify=False).tls_verify is False
+
+
+def test_canary_as_url_or_object() -> None:
+    config = parse_config(json.dumps({"websites": [{"URL": URL}],
+                                      "canary": "https://canary.example/"}))
+    assert config.canary is not None
+    assert (config.canary.url, config.canary.name, config.canary.interval,
+            config.canary.timeout) == ("https://canary.example/", "canary", 10.0, 3.0)
+    config = parse_config(json.dumps({"websites": [{"URL": URL}], "canary": {
+        "URL": "https://canary.example/", "checkInterval": 2, "timeout": 1}}))
+    assert (config.canary.interval, config.canary.timeout) == (2.0, 1.0)
+    assert parse_config(doc({"URL": URL})).canary is None
+    assert error_of(json.dumps({"websites": [{"URL": URL}], "canary": "ftp://x/"})) == (
+        "config.json: canary: must be an http:// or https:// URL with a host")
+
+
 # ---------------------------------------------------------------- the bad-config corpus
 
 BAD_FILES = sorted(p for p in BAD_DIR.iterdir() if p.is_file() or p.is_symlink())
@@ -575,6 +617,7 @@ def test_bad_config_file_is_refused_with_a_one_line_message(path: Path) -> None:
         or json_path == "websites"
         or re.match(r"^websites\[\d+\](\.|$)", json_path)
         or json_path in TOP_KEYS
+        or re.match(r"^canary(\.|$)", json_path)
         or what.startswith("unknown key")
     ), rest
 

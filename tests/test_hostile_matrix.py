@@ -1,0 +1,92 @@
+"""The whole matrix of hostile targets at once, in the real program: every one fails with
+its own reason, the monitor keeps running, and healthy sites beside them stay on time
+(their checks start within 50 ms of schedule)."""
+
+import pytest
+
+from tests.hostile import refused_url
+from tests.test_e2e import count_checks, query, start, stop, wait_for, write
+
+MAX_LATENESS_MS = 50.0
+
+HOSTILE = {
+    "/500": "http_status",
+    "/503": "http_status",
+    "/hang": "timeout",
+    "/headers-then-silence": "timeout",
+    "/drip": "timeout",
+    "/reset": "connect",
+    "/reset-body": "connect",
+    "/close": "invalid_response",
+    "/garbage": "invalid_response",
+    "/no-headers": "invalid_response",
+    "/big-headers": "invalid_response",  # 100 MB of them, unless the client gives up
+    "/endless": "too_large",
+    "/redirect-loop": "invalid_response",
+}
+
+
+def healthy_lateness(db, urls):
+    marks = ",".join("?" * len(urls))
+    return query(db, f"SELECT count(*), max(lateness), avg(lateness) FROM website_monitoring"
+                     f" WHERE host IN ({marks})", *urls)[0]
+
+
+def test_every_hostile_target_fails_for_its_own_reason_and_moves_no_other_schedule(
+        hostile, servers, pki, tmp_path):
+    expected = {hostile.base + path: reason for path, reason in HOSTILE.items()}
+    expected[refused_url()] = "connect"
+    expected["http://nothing.invalid/"] = "dns"
+    tls = {f"{servers[label].url}/?{label}": "tls"
+           for label in ("self-signed", "wrong-host", "expired")}
+    expected |= tls
+    healthy = [f"{hostile.base}/ok?n={i}" for i in range(3)]
+    sites = [{"URL": url, "checkInterval": 1.0, "timeout": 0.8, "maxBodyBytes": 1_000_000}
+             | ({"caFile": str(pki / "ca.pem")} if url in tls else {}) for url in expected]
+    sites += [{"URL": url, "checkInterval": 0.2} for url in healthy]
+    config = tmp_path / "config.json"
+    write(config, {"websites": sites, "alertWindow": 2})
+    db = str(tmp_path / "m.db")
+    proc = start(["-m", "-s", "-c", str(config), "-db", db], tmp_path)
+    try:
+        wait_for(lambda: all(count_checks(db, url) >= 5 for url in expected), 30,
+                 "five checks of every hostile site")
+    finally:
+        _elapsed, _out, err = stop(proc)
+    assert (proc.returncode, err) == (0, "")
+    for url, reason in expected.items():
+        rows = query(db, "SELECT DISTINCT available, reason FROM website_monitoring"
+                         " WHERE host=?", url)
+        assert rows == [(0, reason)], url
+    count, worst, mean = healthy_lateness(db, healthy)
+    assert count >= 3 * 12
+    assert worst <= MAX_LATENESS_MS, f"healthy sites started up to {worst:.1f} ms late"
+    assert query(db, "SELECT count(*) FROM website_monitoring WHERE host IN (?,?,?)"
+                     " AND available=1", *healthy) == [(count,)]
+    print(f"healthy lateness: max {worst:.1f} ms, mean {mean:.2f} ms over {count} checks")
+
+
+@pytest.mark.parametrize("hanging", [100])
+def test_a_hundred_hanging_sites_do_not_delay_ten_healthy_ones(hostile, tmp_path, hanging):
+    stuck = [f"{hostile.base}/hang?n={i}" for i in range(hanging)]
+    healthy = [f"{hostile.base}/ok?h={i}" for i in range(10)]
+    config = tmp_path / "config.json"
+    # Each hanging check holds a worker for its whole timeout, longer than its interval.
+    write(config, {"websites": [{"URL": u, "checkInterval": 0.5, "timeout": 1.0} for u in stuck]
+                   + [{"URL": u, "checkInterval": 0.2} for u in healthy], "alertWindow": 2})
+    db = str(tmp_path / "m.db")
+    proc = start(["-m", "-s", "-c", str(config), "-db", db], tmp_path)
+    try:
+        wait_for(lambda: all(count_checks(db, u) >= 3 for u in stuck), 20,
+                 "three timeouts of every hanging site")
+    finally:
+        _elapsed, _out, err = stop(proc)
+    assert (proc.returncode, err) == (0, "")
+    assert query(db, "SELECT DISTINCT reason FROM website_monitoring WHERE host LIKE ?",
+                 f"{hostile.base}/hang%") == [("timeout",)]
+    span = query(db, "SELECT max(timestamp) - min(timestamp) FROM website_monitoring")[0][0]
+    count, worst, mean = healthy_lateness(db, healthy)
+    # Every healthy site checked on schedule all along: about span / 0.2 checks each.
+    assert count >= 10 * (span / 0.2) * 0.9, (count, span)
+    assert worst <= MAX_LATENESS_MS, f"healthy sites started up to {worst:.1f} ms late"
+    print(f"healthy lateness: max {worst:.1f} ms, mean {mean:.2f} ms over {count} checks")

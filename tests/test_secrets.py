@@ -1,0 +1,124 @@
+"""Secrets from the environment reach the site and nothing else: not the output of -m, -r,
+-a or --validate, not the alerts, not the database. The database is its owner's alone."""
+
+import base64
+import http.server
+import os
+import stat
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from tests.test_e2e import APP, count_checks, query, stop, wait_for, write
+
+PASSWORD = "pw-Zq81-secret"
+TOKEN = "tok-Xk29-secret"
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    seen: list = []
+
+    def do_GET(self):  # noqa: N802 - the name http.server calls
+        self.seen.append(dict(self.headers))
+        # The failure echoes what it was sent, as careless servers do in error pages.
+        body = f"denied: {self.path} {self.headers.get('Authorization')}".encode()
+        self.send_response(500 if self.path.startswith("/fail") else 200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def recorder():
+    _Recorder.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield server, _Recorder.seen
+    server.shutdown()
+    server.server_close()
+
+
+def run(args, env, cwd):
+    return subprocess.run([sys.executable, APP, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_credentials_never_leave_the_check(recorder, tmp_path):
+    server, seen = recorder
+    port = server.server_address[1]
+    env = dict(os.environ, MON_PASS=PASSWORD, MON_TOKEN=TOKEN)
+    config = tmp_path / "config.json"
+    write(config, {"websites": [
+        {"URL": f"http://ops:${{MON_PASS}}@127.0.0.1:{port}/fail?token=${{MON_TOKEN}}",
+         "checkInterval": 0.2},
+        {"URL": f"http://127.0.0.1:{port}/fail-too",
+         "headers": {"Authorization": "Bearer ${MON_TOKEN}"}, "checkInterval": 0.2},
+        {"URL": f"http://127.0.0.1:{port}/ok", "headers": {"X-Api-Key": "${MON_TOKEN}"},
+         "checkInterval": 0.2},
+        # Refused: an error detail built from the request, with the URL in it.
+        {"URL": "http://ops:${MON_PASS}@127.0.0.1:1/?key=${MON_TOKEN}", "timeout": 0.5,
+         "checkInterval": 0.2},
+    ], "alertWindow": 1})
+    db = tmp_path / "m.db"
+    outputs = []
+    validate = run(["--validate", "-c", str(config)], env, tmp_path)
+    outputs += [validate.stdout, validate.stderr]
+    assert validate.returncode == 0, validate.stderr
+
+    proc = subprocess.Popen([sys.executable, APP, "-m", "-c", str(config), "-db", str(db)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: count_checks(db) >= 30 and query(db, "SELECT count(*) FROM"
+                                                              " website_alerts")[0][0] >= 3,
+                 15, "checks and the alerts")
+        for args in (["-r", "--once"], ["-a", "--no-follow"]):
+            done = run([*args, "-db", str(db)], env, tmp_path)
+            assert done.returncode == 0, done.stderr
+            outputs += [done.stdout, done.stderr]
+    finally:
+        _, out, err = stop(proc)
+    outputs += [out, err]
+    assert "ALERT: Website http://ops:***@127.0.0.1:" in out
+
+    # The credentials did reach the site, as they should.
+    basic = base64.b64encode(f"ops:{PASSWORD}".encode()).decode()
+    authorizations = {h.get("Authorization") for h in seen}
+    assert {f"Basic {basic}", f"Bearer {TOKEN}"} <= authorizations
+    assert any(h.get("X-Api-Key") == TOKEN for h in seen)
+
+    # Nowhere else: outputs, and every value in the database.
+    for text in outputs:
+        assert PASSWORD not in text and TOKEN not in text
+    rows = []
+    for table in ("website_monitoring", "website_alerts", "minute_stats", "site_state",
+                  "sites"):
+        rows += query(db, f"SELECT * FROM {table}")
+    text = repr(rows)
+    assert "ops:***@" in text
+    assert PASSWORD not in text and TOKEN not in text
+
+
+def test_database_files_are_readable_by_their_owner_only(tmp_path):
+    config = tmp_path / "config.json"
+    write(config, {"websites": [{"URL": "http://127.0.0.1:1/", "checkInterval": 0.2,
+                                 "timeout": 0.2}]})
+    db = tmp_path / "m.db"
+    proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db",
+                             str(db)], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: count_checks(db) >= 3, 10, "checks")
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode)
+                 for path in tmp_path.iterdir() if path.name.startswith("m.db")}
+    finally:
+        stop(proc)
+    # The WAL and its index hold the same rows as the database itself.
+    assert modes == {"m.db": 0o600, "m.db-wal": 0o600, "m.db-shm": 0o600}
