@@ -542,3 +542,47 @@ def test_iso_utc_round_trip_and_text_order_is_time_order() -> None:
     for t, text in zip(times, texts, strict=True):
         assert abs(parse_iso(text) - t) <= 0.0005 + 1e-6
         assert iso_utc(parse_iso(text)) == text
+
+
+SCHEMA_1_CHECKS = """
+CREATE TABLE website_monitoring (
+    id INTEGER PRIMARY KEY, timestamp REAL NOT NULL, host TEXT NOT NULL,
+    available INTEGER NOT NULL, status INTEGER, responseTime REAL NOT NULL, reason TEXT,
+    detail TEXT, lateness REAL);
+CREATE INDEX website_monitoring_time ON website_monitoring(timestamp);
+"""
+
+
+def test_schema_1_is_migrated_keeping_rows_and_masking_passwords(db: Path, make_store) -> None:
+    # A database as version 1 wrote it: `available` NOT NULL, the raw URL as host.
+    secret_url, plain_url = "http://ops:hunter2@a.test/?token=t0k", "http://b.test/"
+    conn = sqlite3.connect(db)
+    conn.executescript(SCHEMA_1_CHECKS)
+    # The other tables did not change from version 1.
+    rest = store_mod.SCHEMA.split("CREATE TABLE IF NOT EXISTS website_alerts")[1]
+    conn.executescript("CREATE TABLE IF NOT EXISTS website_alerts" + rest)
+    conn.executemany("INSERT INTO website_monitoring (timestamp, host, available, status,"
+                     " responseTime, reason, detail, lateness) VALUES (?,?,?,?,?,?,?,?)",
+                     [(BASE + i, url, i % 2, 200, 1.5, None, None, 0.1)
+                      for i, url in enumerate([secret_url, plain_url] * 3)])
+    conn.execute("INSERT INTO site_state VALUES (?, ?, NULL, NULL, NULL)", (secret_url, BASE))
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+
+    store = make_store(db)
+    store.put_check(CheckResult("http://c.test/", BASE + 10, None, None, 0.0, "offline"))
+    store.flush()
+    masked = "http://ops:***@a.test/?token=***"
+    assert read(db, "PRAGMA user_version") == [(2,)]
+    assert read(db, "SELECT host, count(*) FROM website_monitoring GROUP BY host"
+                    " ORDER BY host") == [("http://b.test/", 3), ("http://c.test/", 1),
+                                          (masked, 3)]
+    assert read(db, "SELECT host FROM site_state WHERE host LIKE '%a.test%'") == [(masked,)]
+    assert read(db, "SELECT available FROM website_monitoring WHERE host='http://c.test/'"
+                ) == [(None,)]
+    assert read(db, "SELECT name FROM sqlite_master WHERE name LIKE '%_v1'") == []
+    assert read(db, "PRAGMA integrity_check") == [("ok",)]
+    text = repr(read(db, "SELECT * FROM website_monitoring") + read(db, "SELECT * FROM"
+                                                                     " site_state"))
+    assert "hunter2" not in text and "t0k" not in text
