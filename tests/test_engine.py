@@ -1,4 +1,7 @@
-"""Engine pieces that need no thread: retention purge on an injected wall clock."""
+"""Engine: retention purge on an injected wall clock; wall-clock steps while running."""
+
+import threading
+import time
 
 from monitor.checks import CheckResult
 from monitor.config import Config
@@ -56,3 +59,36 @@ def test_no_retention_means_no_purge(tmp_path):
     store.flush()
     assert count(db) == 1
     store.close()
+
+
+def test_wall_clock_steps_disturb_neither_schedule_nor_alerts(hostile, tmp_path):
+    # The engine's wall clock is stepped an hour back, then a day forward, while it checks
+    # a healthy and a failing site: the schedule (monotonic) keeps its pace, the failing
+    # site alerts once, the healthy one never.
+    step = [0.0]
+    ok, failing = hostile.base + "/ok", hostile.base + "/500"
+    sites = (make_site(ok, interval=0.05, window=1.0), make_site(failing, interval=0.05,
+                                                                window=1.0))
+    store = Store(tmp_path / "m.db")
+    engine = Engine(Config(sites=sites), store, wall_clock=lambda: time.time() + step[0])
+    events = []
+    engine.hooks.append(events.append)
+    engine.start()
+    try:
+        started = time.monotonic()
+        for jump in (-3600.0, 86400.0):
+            threading.Event().wait(0.6)
+            step[0] += jump
+        threading.Event().wait(0.6)
+        elapsed = time.monotonic() - started
+    finally:
+        engine.stop()
+    conn = open_reader(tmp_path / "m.db")
+    try:
+        counts = dict(conn.execute("SELECT host, count(*) FROM website_monitoring"
+                                   " GROUP BY host"))
+    finally:
+        conn.close()
+    for url in (ok, failing):
+        assert counts[url] >= elapsed / 0.05 * 0.8, (url, counts[url], elapsed)
+    assert [(e.type, e.url) for e in events] == [("alert", failing)]
