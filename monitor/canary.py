@@ -45,6 +45,10 @@ class Canary:
         self._thread = threading.Thread(target=self._run, name="canary", daemon=True)
         self._thread.start()
 
+    def signal_stop(self) -> None:
+        """Stop making canary checks (a check in flight is cut by the watchdog's stop)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

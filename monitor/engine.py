@@ -83,7 +83,7 @@ class Engine:
         self.pool.shutdown()
         canary, self.canary = self.canary, None
         if canary is not None:
-            canary._stop.set()
+            canary.signal_stop()
         if self.watchdog is not None:
             self.watchdog.stop()  # also cuts a canary check in flight
         if canary is not None:
