@@ -29,6 +29,7 @@ BATCH_WAIT = 0.1  # seconds a batch may wait for more rows before it is committe
 PURGE_CHUNK = 20000
 RETRY_DELAY = 1.0
 MAX_PENDING = 500_000  # rows kept in memory while the disk refuses writes
+MAX_QUEUED = 500_000  # rows waiting for a writer that cannot keep up (a starved CPU)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS website_monitoring (
@@ -214,6 +215,8 @@ class Store:
         self._retry_at = 0.0
         self._clock = clock
         self._failing = False
+        self._behind = False
+        self._drop_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.dropped = 0
         self.purged = (0, 0)  # checks and alerts deleted by purges so far
@@ -225,6 +228,16 @@ class Store:
         return self
 
     def put_check(self, result: CheckResult) -> None:
+        if self._queue.qsize() >= MAX_QUEUED:
+            # Memory stays bounded when the writer falls behind for long; alerts are
+            # never dropped, and the count of dropped checks is reported.
+            with self._drop_lock:
+                self.dropped += 1
+                if not self._behind:
+                    self._behind = True
+                    self._on_error(f"{self.path}: the writer is {MAX_QUEUED} checks behind;"
+                                   " dropping new checks until it catches up")
+            return
         self._queue.put(result)
 
     def put_alert(self, record: AlertRecord) -> None:
@@ -282,6 +295,11 @@ class Store:
                     break
             stop = any(entry is _STOP for entry in batch)
             self._process(batch)
+            if self._behind and self._queue.qsize() < MAX_QUEUED // 2:
+                with self._drop_lock:
+                    self._behind = False
+                    self._on_error(f"{self.path}: the writer has caught up; {self.dropped}"
+                                   " checks dropped so far")
 
     def _drain_sync(self) -> None:
         batch = []

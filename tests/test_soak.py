@@ -21,7 +21,9 @@ def test_soak_short_run_stores_checks_and_stays_flat():
          "--interval", str(INTERVAL), "--sample", "1", "--alert-window", "5"],
         cwd=ROOT, capture_output=True, text=True, timeout=SECONDS + 90)
     out = proc.stdout
-    assert proc.returncode in (0, 1), f"the soak itself failed:\n{out}\n{proc.stderr}"
+    # 0 flat, 1 growing; anything else (or a traceback, which also exits 1) is a broken run.
+    assert proc.returncode in (0, 1) and "verdict:" in out, (
+        f"the soak itself failed:\n{out}\n{proc.stderr}")
 
     rows = [line.split() for line in out.splitlines() if line[:8].strip().replace(".", "")
             .isdigit()]
@@ -36,7 +38,8 @@ def test_soak_short_run_stores_checks_and_stays_flat():
             entry = json.loads(line)
             figures[entry["figure"]] = entry
     assert set(figures) == {"soak_rss_warmup_mb", "soak_rss_end_mb", "soak_rss_growth_mb",
-                            "soak_rss_slope_kb_per_min", "soak_checks_per_s"}
+                            "soak_rss_slope_kb_per_min", "soak_checks_per_s",
+                            "soak_write_lag_s"}
     assert 10 < figures["soak_rss_warmup_mb"]["value"] < 500  # a plausible RSS, in MB
     assert figures["soak_rss_warmup_mb"]["at_s"] == 8.0
 

@@ -586,3 +586,22 @@ def test_schema_1_is_migrated_keeping_rows_and_masking_passwords(db: Path, make_
     text = repr(read(db, "SELECT * FROM website_monitoring") + read(db, "SELECT * FROM"
                                                                      " site_state"))
     assert "hunter2" not in text and "t0k" not in text
+
+
+def test_a_writer_that_falls_behind_drops_checks_not_alerts(db: Path, monkeypatch) -> None:
+    # A writer starved of CPU must not let its queue eat all memory: past MAX_QUEUED
+    # waiting checks, new checks are counted and dropped, said once; alerts always queue.
+    monkeypatch.setattr(store_mod, "MAX_QUEUED", 5)
+    messages: list[str] = []
+    store = Store(db, on_error=messages.append)  # not started: nothing drains the queue
+    for s in range(8):
+        store.put_check(check(A, BASE + s))
+    store.put_alert(alert(A, BASE + 8))
+    assert store.dropped == 3
+    assert len(messages) == 1 and "the writer is 5 checks behind" in messages[0]
+    store.start()
+    assert store.flush()
+    store.close()
+    assert read(db, "SELECT count(*) FROM website_monitoring") == [(5,)]
+    assert read(db, "SELECT count(*) FROM website_alerts") == [(1,)]
+    assert messages[-1].endswith("the writer has caught up; 3 checks dropped so far")
