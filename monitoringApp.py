@@ -1,5 +1,13 @@
-#!/usr/bin/env python3
-"""Entry point: `./monitoringApp.py -m` (see README.md)."""
+#!/bin/sh
+''''true
+# POSIX sh reads these lines, Python reads them as a string: going straight to the project's
+# virtualenv saves starting a second interpreter (or a pyenv shim) on every run.
+case "$0" in */*) here=${0%/*} ;; *) here=. ;; esac
+[ -x "$here/.venv/bin/python" ] && exec "$here/.venv/bin/python" "$0" "$@"
+exec python3 "$0" "$@"
+'''
+# Entry point: `./monitoringApp.py -m` (see README.md). The string above is the module's
+# docstring to Python and the launcher to sh.
 import os
 import sys
 
