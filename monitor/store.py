@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import json
 import os
 import queue
 import sqlite3
@@ -103,6 +104,24 @@ class AlertRecord:
     message: str
     id: int | None = None
     event: object = field(default=None, compare=False, repr=False)  # handed to on_alert
+
+
+_INSERT_CHECKS = (
+    "INSERT INTO website_monitoring (timestamp, host, available, status, responseTime, reason,"
+    " detail, lateness) SELECT value->>0, value->>1, value->>2, value->>3, value->>4,"
+    " value->>5, value->>6, value->>7 FROM json_each(?)")
+_UPSERT_MINUTES = (
+    "INSERT INTO minute_stats (minute, host, checks, up, rt_count, rt_sum, rt_min, rt_max, hist,"
+    " statuses, reasons) SELECT value->>0, value->>1, value->>2, value->>3, value->>4,"
+    " value->>5, value->>6, value->>7, value->>8, value->>9, value->>10 FROM json_each(?)"
+    " WHERE true"  # the parser needs it: an upsert's SELECT must not end in its FROM
+    " ON CONFLICT (minute, host) DO UPDATE SET checks=excluded.checks, up=excluded.up,"
+    " rt_count=excluded.rt_count, rt_sum=excluded.rt_sum, rt_min=excluded.rt_min,"
+    " rt_max=excluded.rt_max, hist=excluded.hist, statuses=excluded.statuses,"
+    " reasons=excluded.reasons")
+_UPSERT_STATES = (
+    "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since)"
+    " SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?)")
 
 
 def _create_private(path: Path) -> None:
@@ -374,29 +393,21 @@ class Store:
         conn = self._conn
         conn.execute("BEGIN")
         if checks:
-            conn.executemany(
-                "INSERT INTO website_monitoring (timestamp, host, available, status,"
-                " responseTime, reason, detail, lateness) VALUES (?,?,?,?,?,?,?,?)",
+            # Each statement is one call with the batch as a JSON array, not one call per
+            # row: sqlite3 gives up the GIL at every row's step, and with busy worker
+            # threads getting it back takes up to a switch interval (5 ms) each time. Per
+            # row, a 2,000-row batch could take seconds to write while using milliseconds.
+            conn.execute(_INSERT_CHECKS, (json.dumps(
                 [(c.timestamp, c.url, None if c.available is None else int(c.available),
-                  c.status, c.response_ms, c.reason,
-                  c.detail or None, c.lateness_ms) for c in checks],
-            )
+                  c.status, c.response_ms, c.reason, c.detail or None, c.lateness_ms)
+                 for c in checks]),))
+            self._preload(checks)
             dirty = self._aggregate(checks)
-            conn.executemany(
-                "INSERT INTO minute_stats (minute, host, checks, up, rt_count, rt_sum, rt_min,"
-                " rt_max, hist, statuses, reasons) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT (minute, host) DO UPDATE SET checks=excluded.checks,"
-                " up=excluded.up, rt_count=excluded.rt_count, rt_sum=excluded.rt_sum,"
-                " rt_min=excluded.rt_min, rt_max=excluded.rt_max, hist=excluded.hist,"
-                " statuses=excluded.statuses, reasons=excluded.reasons",
-                [(minute, host, *self._aggs[(minute, host)].to_row()) for minute, host in dirty],
-            )
-            hosts = {c.url for c in checks}
-            conn.executemany(
-                "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure,"
-                " down_since) VALUES (?,?,?,?,?)",
-                [(host, *self._states[host]) for host in hosts],
-            )
+            conn.execute(_UPSERT_MINUTES, (json.dumps(
+                [(minute, host, *self._aggs[(minute, host)].to_row())
+                 for minute, host in dirty]),))
+            conn.execute(_UPSERT_STATES, (json.dumps(
+                [(host, *self._states[host]) for host in {c.url for c in checks}]),))
         if alerts:
             conn.executemany(
                 "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
@@ -415,32 +426,39 @@ class Store:
         conn.execute("COMMIT")
         self._evict()
 
+    def _preload(self, checks: list[CheckResult]) -> None:
+        """Fill the caches for the minutes and sites of this batch that they lack, one
+        query each: after a restart the minute in progress already has a row to continue."""
+        keys = {(int(c.timestamp // 60), c.url) for c in checks} - self._aggs.keys()
+        if keys:
+            for key in keys:
+                self._aggs[key] = MinuteAgg()
+            for minute, host, *row in self._conn.execute(
+                "SELECT minute, host, checks, up, rt_count, rt_sum, rt_min, rt_max, hist,"
+                " statuses, reasons FROM minute_stats WHERE (minute, host) IN"
+                " (SELECT value->>0, value->>1 FROM json_each(?))", (json.dumps(list(keys)),)):
+                self._aggs[(minute, host)] = MinuteAgg.from_row(row)
+        hosts = {c.url for c in checks} - self._states.keys()
+        if hosts:
+            for host in hosts:
+                self._states[host] = [0.0, None, None, None]
+            for host, *row in self._conn.execute(
+                "SELECT host, last_check, last_ok, last_failure, down_since FROM site_state"
+                " WHERE host IN (SELECT value FROM json_each(?))", (json.dumps(list(hosts)),)):
+                self._states[host] = row
+
     def _aggregate(self, checks: list[CheckResult]) -> set[tuple[int, str]]:
         dirty = set()
         for check in checks:
             key = (int(check.timestamp // 60), check.url)
-            agg = self._aggs.get(key)
-            if agg is None:
-                agg = self._aggs[key] = self._load_agg(key)
-            agg.add(check.response_ms, check.available, check.status, check.reason)
+            self._aggs[key].add(check.response_ms, check.available, check.status,
+                                check.reason)
             dirty.add(key)
             self._update_state(check)
         return dirty
 
-    def _load_agg(self, key: tuple[int, str]) -> MinuteAgg:
-        # After a restart the minute in progress already has a row: continue it.
-        row = self._conn.execute(
-            "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons"
-            " FROM minute_stats WHERE minute=? AND host=?", key).fetchone()
-        return MinuteAgg.from_row(row) if row else MinuteAgg()
-
     def _update_state(self, check: CheckResult) -> None:
-        state = self._states.get(check.url)
-        if state is None:
-            row = self._conn.execute(
-                "SELECT last_check, last_ok, last_failure, down_since FROM site_state"
-                " WHERE host=?", (check.url,)).fetchone()
-            state = self._states[check.url] = list(row) if row else [0.0, None, None, None]
+        state = self._states[check.url]
         ts = check.timestamp
         if check.available is None:  # unknown says nothing about the site's state
             return
