@@ -27,3 +27,26 @@ def test_bench_quick_mode_prints_every_figure():
     punctual = figures["engine_punctual_checks_per_s"]
     assert punctual["failed"] == 0  # the local target answered every check
     assert figures["report_p99_max_relative_error"]["value"] < 0.05
+
+
+def test_peers_quick_mode_measures_every_peer_on_the_same_nginx():
+    # Installs nginx, the blackbox exporter, Monit and wrk from Debian if they are missing.
+    proc = subprocess.run([sys.executable, "-m", "bench.peers", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    figures = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            figures[entry["figure"]] = entry
+    assert set(figures) == {
+        "peer_blackbox_probes_per_s", "peer_monit_checks_per_s", "engine_vs_nginx_checks_per_s",
+        "engine_punctual_nginx_lateness_p99_ms", "engine_punctual_100ms_lateness_p99_ms",
+    }
+    # Every peer really checked the target: probes succeeded, Monit made its checks.
+    assert figures["peer_blackbox_probes_per_s"]["failed"] == 0
+    assert figures["peer_blackbox_probes_per_s"]["value"] > 0
+    assert figures["peer_monit_checks_per_s"]["value"] > 0
+    for name in ("engine_punctual_nginx_lateness_p99_ms", "engine_punctual_100ms_lateness_p99_ms"):
+        assert figures[name]["failed"] == 0
+    assert figures["engine_vs_nginx_checks_per_s"]["ratio_to_blackbox"] > 0
