@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -115,6 +116,20 @@ class MinuteAgg:
         agg.merge_row(row)
         return agg
 
+    def merge(self, other: MinuteAgg) -> None:
+        self.checks += other.checks
+        self.up += other.up
+        self.rt_count += other.rt_count
+        self.rt_sum += other.rt_sum
+        if other.rt_min is not None:
+            self.rt_min = other.rt_min if self.rt_min is None else min(self.rt_min, other.rt_min)
+        if other.rt_max is not None:
+            self.rt_max = other.rt_max if self.rt_max is None else max(self.rt_max, other.rt_max)
+        for mine, theirs in ((self.hist, other.hist), (self.statuses, other.statuses),
+                             (self.reasons, other.reasons)):
+            for key, count in theirs.items():
+                mine[key] = mine.get(key, 0) + count
+
     def merge_row(self, row: Iterable) -> None:
         checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons = row
         self.checks += checks
@@ -141,6 +156,28 @@ class MinuteAgg:
                 value = bucket_value(index)
                 return min(max(value, self.rt_min), self.rt_max)  # type: ignore[type-var]
         return self.rt_max
+
+
+_TIMED = "available IS NOT NULL AND status IS NOT NULL"
+_EDGE_SQL = (
+    "SELECT host, count(available), total(available),"
+    f" count(CASE WHEN {_TIMED} THEN 1 END), total(CASE WHEN {_TIMED} THEN responseTime END),"
+    f" min(CASE WHEN {_TIMED} THEN responseTime END),"
+    f" max(CASE WHEN {_TIMED} THEN responseTime END),"
+    # bucket_of() in SQL: the same libm log, so the same bucket as in Python.
+    f" group_concat(CASE WHEN {_TIMED} THEN (CASE WHEN responseTime <= ? THEN 0 ELSE"
+    " CAST(ceil(ln(responseTime / ?) / ? - 1e-9) AS INTEGER) END) END),"
+    " group_concat(CASE WHEN available IS NOT NULL THEN status END), group_concat(reason)"
+    " FROM website_monitoring WHERE {where} GROUP BY host")
+
+
+def _ensure_math(conn: sqlite3.Connection) -> None:
+    """SQLite's math functions are a build option: supply them where they are missing."""
+    try:
+        conn.execute("SELECT ln(1.0), ceil(0.5)").fetchone()
+    except sqlite3.OperationalError:
+        conn.create_function("ln", 1, math.log, deterministic=True)
+        conn.create_function("ceil", 1, math.ceil, deterministic=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,16 +226,23 @@ def window_stats(conn: sqlite3.Connection, start: float, end: float,
             edges.append(("timestamp >= ? AND timestamp <= ?", (end_minute * 60, end)))
     else:  # no whole minute inside: at most two partial ones
         edges = [("timestamp >= ? AND timestamp <= ?", (start, end))]
+    _ensure_math(conn)
     for where, bounds in edges:
-        for host, available, status, response_ms, reason in conn.execute(
-            "SELECT host, available, status, responseTime, reason FROM website_monitoring"
-            " WHERE " + where, bounds,
-        ):
+        # The raw rows of the partial minutes, aggregated in SQL as MinuteAgg.add would:
+        # the per-row work stays in C (up to a minute of every site's checks: 300,000
+        # rows at 5,000 sites), one row per site reaches Python.
+        for host, checks, up, rt_count, rt_sum, rt_min, rt_max, buckets, statuses, reasons \
+                in conn.execute(_EDGE_SQL.format(where=where),
+                                (HIST_MIN_MS, HIST_MIN_MS, _LOG_RATIO, *bounds)):
             agg = aggs.get(host)
             if agg is None:
                 agg = aggs[host] = MinuteAgg()
-            agg.add(response_ms, None if available is None else bool(available), status,
-                    reason)
+            agg.merge(MinuteAgg(
+                checks=checks, up=int(up), rt_count=rt_count, rt_sum=rt_sum,
+                rt_min=rt_min, rt_max=rt_max,
+                hist=dict(Counter(map(int, buckets.split(",")))) if buckets else {},
+                statuses=dict(Counter(statuses.split(","))) if statuses else {},
+                reasons=dict(Counter(reasons.split(","))) if reasons else {}))
 
     wanted = list(hosts) if hosts is not None else sorted(aggs)
     states = {

@@ -321,3 +321,32 @@ def test_down_for_and_since_failure(tmp_path: Path) -> None:
         if conn is not None:
             conn.close()
         store.close()
+
+
+def test_unknown_checks_count_only_as_a_reason_in_whole_and_partial_minutes(
+        tmp_path: Path) -> None:
+    # Checks recorded while the monitor was offline (available None) are not checks of the
+    # site: the same whether a window reads them from the aggregates or from raw rows.
+    path = tmp_path / "m.db"
+    store = Store(path).start()
+    checks = [CheckResult(A, BASE + s, s % 3 != 0, 200, 10.0 + s) for s in range(0, 180, 2)]
+    checks += [CheckResult(A, BASE + s, None, None, 0.0, "offline") for s in range(1, 180, 4)]
+    try:
+        for c in checks:
+            store.put_check(c)
+    finally:
+        store.close()
+    conn = open_reader(path)
+    try:
+        for start, end in ((0, 179), (30, 150), (61, 119), (5, 50)):
+            known = [c for c in checks if c.available is not None
+                     and BASE + start <= c.timestamp <= BASE + end]
+            unknown = [c for c in checks if c.available is None
+                       and BASE + start <= c.timestamp <= BASE + end]
+            stats = window_stats(conn, BASE + start, BASE + end, [A])[A]
+            assert stats.checks == len(known), (start, end)
+            assert stats.availability == sum(c.available for c in known) / len(known)
+            assert stats.reasons == {"offline": len(unknown)}
+            assert stats.statuses == {"200": len(known)}
+    finally:
+        conn.close()
