@@ -52,7 +52,9 @@ class Canary:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(self.site.timeout + 1.0)
+            # Briefly: a canary check stuck in a lookup must not hold up a stop or a
+            # reload (the thread is a daemon and ends at its next wake-up).
+            self._thread.join(0.5)
 
     def _run(self) -> None:
         # Checked on its own schedule as well, so that "back online" is noticed even when
@@ -66,16 +68,22 @@ class Canary:
         with self._cond:
             while True:
                 if self._last is not None and self._last_started >= since:
-                    return not self._last.available
+                    return not _reached(self._last)
                 if not self._running:
                     self._running = True
                     break
                 self._cond.wait()
-        wait = self._last_started + MIN_GAP - self._clock()
-        if wait > 0:
-            self._stop.wait(wait)
-        started = self._clock()
-        result = self._check()
+        try:
+            wait = self._last_started + MIN_GAP - self._clock()
+            if wait > 0:
+                self._stop.wait(wait)
+            started = self._clock()
+            result = self._check()
+        except BaseException:
+            with self._cond:  # never leave the waiters of this flight waiting forever
+                self._running = False
+                self._cond.notify_all()
+            raise
         with self._cond:
             self._running = False
             self._cond.notify_all()
@@ -84,10 +92,11 @@ class Canary:
             self.checks += 1
             if started >= self._last_started:
                 self._last, self._last_started = result, started
-            changed = bool(result.available) != self.online
+            reached = _reached(result)
+            changed = reached != self.online
             offline_for = 0.0
             if changed:
-                self.online = bool(result.available)
+                self.online = reached
                 if self.online and self.offline_since is not None:
                     offline_for = started - self.offline_since
                 self.offline_since = None if self.online else started
@@ -95,7 +104,7 @@ class Canary:
             # `offline_for`: seconds between the check that found the network gone and the
             # one that found it back.
             self._on_change(self.online, result, offline_for)
-        return not result.available
+        return not reached
 
     def _check(self) -> CheckResult | None:
         watchdog = self._watchdog()
@@ -105,3 +114,8 @@ class Canary:
             return run_check(self.site, watchdog)
         except CheckAborted:
             return None
+
+
+def _reached(result: CheckResult) -> bool:
+    """Any HTTP answer, even an error or a rate limit, means the network is there."""
+    return bool(result.available) or result.status is not None

@@ -28,6 +28,7 @@ from .secrets import redact
 from .store import AlertRecord, Store, iso_utc, open_reader, parse_iso
 
 AlertHook = Callable[[AlertEvent], None]
+NETWORK_REASONS = frozenset({"dns", "connect", "timeout"})
 PURGE_EVERY = 3600.0
 
 
@@ -149,8 +150,10 @@ class Engine:
         canary = self.canary
         # Asked about now, not the check's start: a loss of network that began during the
         # check is what made it fail, and only a canary check begun after it can see it.
-        if (result.available is False and canary is not None
-                and canary.is_offline(time.monotonic())):
+        # Only a failure the network itself could cause is confirmed: an HTTP answer, even a
+        # 500, proves the network works.
+        if (result.available is False and result.reason in NETWORK_REASONS
+                and canary is not None and canary.is_offline(time.monotonic())):
             result = dataclasses.replace(
                 result, available=None, reason="offline",
                 detail=f"monitor offline; {result.reason}: {result.detail}"[:200])

@@ -23,7 +23,7 @@ from typing import Any
 
 from .checks import Deadline
 
-RESOLVER_THREADS = 16
+RESOLVER_THREADS = 64
 # Names no resolver may answer (RFC 6761 section 6.4: "SHOULD always return immediate
 # negative responses"): no query leaves the machine for them.
 RESERVED_NEGATIVE = ("invalid",)
@@ -53,18 +53,24 @@ class _ResolverPool:
         self._threads = 0
         self._busy = 0
         self._size = size
+        self._in_flight: dict[tuple[str, int], _Lookup] = {}
 
-    def submit(self, lookup: _Lookup) -> bool:
-        """Queue a lookup; False when every resolver thread is stuck in a lookup."""
+    def lookup(self, host: str, port: int) -> _Lookup | None:
+        """The lookup of (host, port) in flight, or a new one; None when every resolver
+        thread is stuck in a lookup."""
         with self._lock:
+            current = self._in_flight.get((host, port))
+            if current is not None:
+                return current
             if self._busy >= self._size:
-                return False
+                return None
+            lookup = self._in_flight[(host, port)] = _Lookup(host, port)
             self._busy += 1
             if self._threads < self._busy:
                 self._threads += 1
                 threading.Thread(target=self._run, name="resolver", daemon=True).start()
         self._queue.put(lookup)
-        return True
+        return lookup
 
     def _run(self) -> None:
         while True:
@@ -77,6 +83,7 @@ class _ResolverPool:
             finally:
                 with self._lock:
                     self._busy -= 1
+                    self._in_flight.pop((lookup.host, lookup.port), None)
                 lookup.done.set()
 
 
@@ -103,10 +110,10 @@ def resolve(host: str, port: int, deadline: Deadline) -> list[AddrInfo]:
         raise socket.gaierror(socket.EAI_NONAME, "reserved name that never resolves (RFC 6761)")
     # One retry of a temporary failure: a resolver that drops one packet is not a site down.
     for attempt in range(2):
-        lookup = _Lookup(host, port)
-        if not _pool.submit(lookup):
+        lookup = _pool.lookup(host, port)
+        if lookup is None:
             raise ResolverTimeout(f"resolver busy: {RESOLVER_THREADS} lookups already stuck")
-        if not lookup.done.wait(deadline.remaining()):
+        if not _wait(lookup, deadline):
             raise ResolverTimeout(f"no answer from the resolver within {deadline.timeout:g} s")
         error = lookup.error
         if error is None:
@@ -118,6 +125,17 @@ def resolve(host: str, port: int, deadline: Deadline) -> list[AddrInfo]:
     raise AssertionError("unreachable")
 
 
+def _wait(lookup: _Lookup, deadline: Deadline) -> bool:
+    # In slices: the watchdog expires a deadline early when the monitor stops, and a check
+    # waiting on a stuck lookup must notice that, not sit out its whole timeout.
+    while not deadline.expired:
+        if lookup.done.wait(min(0.1, deadline.remaining())):
+            return True
+        if deadline.remaining() <= 0:
+            return False
+    return lookup.done.is_set()
+
+
 def connect(addresses: Sequence[AddrInfo], deadline: Deadline,
             options: Sequence[tuple[int, int, Any]] | None = None) -> socket.socket:
     """Connect to the first address that answers, all within the deadline."""
@@ -126,8 +144,9 @@ def connect(addresses: Sequence[AddrInfo], deadline: Deadline,
         remaining = deadline.remaining()
         if remaining <= 0:
             break
-        sock = socket.socket(family, kind, proto)
+        sock = None
         try:
+            sock = socket.socket(family, kind, proto)
             for level, name, value in options or ():
                 sock.setsockopt(level, name, value)
             sock.settimeout(remaining)
@@ -136,7 +155,8 @@ def connect(addresses: Sequence[AddrInfo], deadline: Deadline,
             return sock
         except OSError as exc:
             error = exc
-            sock.close()
+            if sock is not None:
+                sock.close()
     if error is None or deadline.expired:
         raise TimeoutError(f"connect did not complete within {deadline.timeout:g} s")
     raise error

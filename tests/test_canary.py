@@ -122,3 +122,38 @@ def test_lost_network_gives_unknown_checks_and_no_alert_then_a_real_outage_alert
                         " WHERE available IS NULL")
     assert unknown == [("offline", "monitor offline; ")]
     assert err == ""
+
+
+def test_a_canary_that_answers_with_an_error_still_proves_the_network(hostile):
+    # A rate limit or a 503 from the canary is an answer: the network is there.
+    watchdog, changes = Watchdog(), []
+    try:
+        canary = canary_for(hostile.base + "/503", watchdog, changes)
+        assert canary.is_offline(time.monotonic()) is False
+        assert canary.online and changes == []
+    finally:
+        watchdog.stop()
+
+
+def test_an_http_error_is_never_put_down_to_the_network(hostile, tmp_path):
+    # The canary is unreachable, but a 500 came from the site over a working network: it
+    # counts, it alerts, and no canary check is spent on it.
+    from monitor.config import Config
+    from monitor.engine import Engine
+    from monitor.store import Store
+
+    site = make_site(hostile.base + "/500", interval=0.05, window=1.0)
+    config = Config(sites=(site,), canary=make_site(refused_url(), interval=60, timeout=0.5))
+    engine = Engine(config, Store(tmp_path / "m.db"))
+    events = []
+    engine.hooks.append(events.append)
+    engine.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not events and time.monotonic() < deadline:
+            threading.Event().wait(0.05)
+        checks = engine.canary.checks
+    finally:
+        engine.stop()
+    assert [(e.type, e.url) for e in events] == [("alert", site.url)]
+    assert checks == 0

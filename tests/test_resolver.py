@@ -97,17 +97,36 @@ def test_a_name_that_does_not_exist_is_not_retried(watchdog, fake_dns):
     assert calls == ["gone.test"]
 
 
-def test_stuck_resolvers_make_new_lookups_fail_fast(watchdog, fake_dns, hostile):
-    answers, _calls = fake_dns
-    answers["stuck.test"] = "hang"
-    sites = [make_site("http://stuck.test/", timeout=0.3) for _ in range(resolver.RESOLVER_THREADS)]
+def run_together(sites, watchdog):
     threads = [threading.Thread(target=run_check, args=(site, watchdog)) for site in sites]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(2)
+
+
+def test_checks_of_one_dead_name_share_one_lookup(watchdog, fake_dns, hostile):
+    answers, calls = fake_dns
+    answers["dead.test"] = "hang"
+    answers["fine.test"] = ["127.0.0.1"]
+    run_together([make_site("http://dead.test/", timeout=0.3)
+                  for _ in range(3 * resolver.RESOLVER_THREADS)], watchdog)
+    # One lookup in flight for the dead name, however many checks: the others still resolve.
+    assert calls.count("dead.test") == 1
+    port = hostile.server_address[1]
+    result, _ = timed(make_site(f"http://fine.test:{port}/ok", timeout=1.0), watchdog)
+    assert (result.available, result.status) == (True, 200)
+
+
+def test_stuck_resolvers_make_new_lookups_fail_fast(watchdog, fake_dns, hostile):
+    answers, _calls = fake_dns
+    names = [f"stuck{i}.test" for i in range(resolver.RESOLVER_THREADS)]
+    for name in names:
+        answers[name] = "hang"
+    run_together([make_site(f"http://{name}/", timeout=0.3) for name in names], watchdog)
     # Every resolver thread is still inside a lookup; the next one is refused at once.
-    result, elapsed = timed(make_site("http://stuck.test/", timeout=1.0), watchdog)
+    answers["late.test"] = ["127.0.0.1"]
+    result, elapsed = timed(make_site("http://late.test/", timeout=1.0), watchdog)
     assert (result.reason, result.detail) == (
         "dns", f"resolver busy: {resolver.RESOLVER_THREADS} lookups already stuck")
     assert elapsed < 0.1
