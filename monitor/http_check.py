@@ -185,6 +185,11 @@ def _session() -> requests.Session:
     return session
 
 
+def _origin(parts) -> tuple[str, str | None, int | None] | None:  # type: ignore[no-untyped-def]
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), parts.hostname, port
+
+
 class _TooLarge(Exception):
     pass
 
@@ -199,9 +204,10 @@ def _fetch(site: Site, deadline: Deadline, seen: list[int]) -> tuple[int, str]:
     still records it."""
     session = _session()
     url = site.fetch_url
-    origin = urlsplit(url).netloc
+    first = urlsplit(url)
+    origin = _origin(first)
     headers = dict(site.headers)
-    verify: bool | str = site.ca_file or site.tls_verify
+    verify: bool | str = (site.ca_file or True) if site.tls_verify else False
     for _hop in range(MAX_REDIRECTS + 1):
         remaining = deadline.remaining()
         if remaining <= 0:
@@ -212,10 +218,17 @@ def _fetch(site: Site, deadline: Deadline, seen: list[int]) -> tuple[int, str]:
         try:
             if response.is_redirect:
                 url = urljoin(response.url, response.headers["location"])
-                if urlsplit(url).netloc != origin:
+                target = urlsplit(url)
+                if _origin(target) == origin:
+                    if first.username is not None and target.username is None:
+                        # The same site: its URL's credentials go on (requests' own
+                        # redirects keep them in the Authorization header they made).
+                        url = target._replace(netloc=first.netloc).geturl()
+                else:
                     # As browsers and requests do: credentials go to the site they were
-                    # written for, not to wherever it redirects.
+                    # written for, not to another host, nor over plain HTTP.
                     headers = {k: v for k, v in headers.items() if not is_sensitive(k)}
+                    origin = None  # and never again on this check, even back at the start
                 continue
             read = 0
             for chunk in response.raw.stream(CHUNK, decode_content=False):

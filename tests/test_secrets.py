@@ -19,9 +19,16 @@ TOKEN = "tok-Xk29-secret"
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
     seen: list = []
+    redirects: dict = {}
 
     def do_GET(self):  # noqa: N802 - the name http.server calls
-        self.seen.append(dict(self.headers))
+        self.seen.append({**self.headers, "path": self.path})
+        if self.path in self.redirects:
+            self.send_response(302)
+            self.send_header("Location", self.redirects[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         # The failure echoes what it was sent, as careless servers do in error pages.
         body = f"denied: {self.path} {self.headers.get('Authorization')}".encode()
         self.send_response(500 if self.path.startswith("/fail") else 200)
@@ -36,6 +43,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 @pytest.fixture()
 def recorder():
     _Recorder.seen = []
+    _Recorder.redirects = {}
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
@@ -122,3 +130,27 @@ def test_database_files_are_readable_by_their_owner_only(tmp_path):
         stop(proc)
     # The WAL and its index hold the same rows as the database itself.
     assert modes == {"m.db": 0o600, "m.db-wal": 0o600, "m.db-shm": 0o600}
+
+
+def test_url_credentials_follow_a_redirect_on_the_same_site_only(recorder, watchdog):
+    from monitor.checks import run_check
+    from tests.conftest import make_site
+
+    server, seen = recorder
+    port = server.server_address[1]
+    # /redirect answers 302 to an absolute URL on the same host, without the credentials.
+    _Recorder.redirects = {"/start": f"http://127.0.0.1:{port}/ok-next",
+                           "/away": f"http://localhost:{port}/ok-elsewhere"}
+    basic = "Basic " + base64.b64encode(f"ops:{PASSWORD}".encode()).decode()
+    site = make_site(f"http://ops:{PASSWORD}@127.0.0.1:{port}/start", timeout=2.0,
+                     headers=(("X-Api-Key", TOKEN),))
+    assert run_check(site, watchdog).available
+    assert [(h["path"], h.get("Authorization"), h.get("X-Api-Key")) for h in seen] == [
+        ("/start", basic, TOKEN), ("/ok-next", basic, TOKEN)]
+    seen.clear()
+    site = make_site(f"http://ops:{PASSWORD}@127.0.0.1:{port}/away", timeout=2.0,
+                     headers=(("X-Api-Key", TOKEN),))
+    assert run_check(site, watchdog).available
+    # Another host: neither the URL's credentials nor the secret header go along.
+    assert [(h["path"], h.get("Authorization"), h.get("X-Api-Key")) for h in seen] == [
+        ("/away", basic, TOKEN), ("/ok-elsewhere", None, None)]
