@@ -183,8 +183,12 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 class _Validator:
     def __init__(self, source: str) -> None:
         self.source = source
+        self.expanded: list[str] = []  # values taken from the environment, all secrets
 
     def fail(self, path: str, message: str) -> ConfigError:
+        # A message may quote a value made from the environment (a URL parser's complaint
+        # about a password): such values are masked here too.
+        message = secrets.redact(message, secrets.secret_set(self.expanded))
         return ConfigError(f"{self.source}: {path}: {message}")
 
     def check_keys(self, obj: _DupDict, allowed: tuple[str, ...], prefix: str) -> None:
@@ -215,7 +219,7 @@ class _Validator:
 
     def expand(self, value: str, path: str) -> str:
         try:
-            return secrets.expand(value)
+            return secrets.expand(value, found=self.expanded)
         except secrets.MissingVariable as exc:
             raise self.fail(path, f"environment variable {exc.name} is not set") from None
         except secrets.BadReference as exc:
@@ -336,9 +340,17 @@ class _Validator:
         self.check_keys(entry, SITE_KEYS, f"{path}.")
         if "URL" not in entry:
             raise self.fail(f"{path}.URL", "is required")
+        before = len(self.expanded)
         target = self.url(entry["URL"], f"{path}.URL")
-        url = display_url(target)
         headers = self.headers(entry, f"{path}.headers")
+        # What came from the environment is secret (a bot token in a path, a key in a
+        # query), except a host name or port, which a key must show to be of any use.
+        parts = urlsplit(target)
+        shown = {parts.hostname or "", str(parts.port)}
+        from_env = [v for v in self.expanded[before:] if v.lower() not in shown]
+        site_secrets = secrets.secret_set(secrets.encoded_forms(
+            [*secrets.url_secrets(target), *secrets.header_secrets(headers), *from_env]))
+        url = secrets.redact(display_url(target), site_secrets)
         name = entry.get("name", "")
         if "name" in entry and (not isinstance(name, str) or not name.strip()):
             raise self.fail(f"{path}.name", "must be a non-empty string")
@@ -360,8 +372,7 @@ class _Validator:
             max_body_bytes=self.integer(entry, "maxBodyBytes", f"{path}.maxBodyBytes", body),
             target=target if target != url else "",
             headers=headers,
-            secrets=secrets.secret_set([*secrets.url_secrets(target),
-                                        *secrets.header_secrets(headers)]),
+            secrets=site_secrets,
             tls_verify=self.boolean(entry, "tlsVerify", f"{path}.tlsVerify", True),
             ca_file=self.ca_file(entry, f"{path}.caFile"),
         )
@@ -369,7 +380,9 @@ class _Validator:
     def url(self, value: Any, path: str) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(path, "must be a non-empty string")
+        before = len(self.expanded)
         url = self.expand(value.strip(), path)
+        from_env = len(self.expanded) > before
         # Before urlsplit: its NFKC error quotes the host unescaped, line breaks and all.
         if any(ch.isspace() for ch in url):
             raise self.fail(path, "must not contain spaces")
@@ -379,7 +392,9 @@ class _Validator:
             parts = urlsplit(url)
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError as exc:
-            raise self.fail(path, f"is not a valid URL: {exc}") from None
+            # The parser quotes pieces of the URL, which may be pieces of a secret.
+            detail = " (after ${...} expansion)" if from_env else f": {exc}"
+            raise self.fail(path, f"is not a valid URL{detail}") from None
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise self.fail(path, "must be an http:// or https:// URL with a host")
         return url

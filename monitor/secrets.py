@@ -11,14 +11,19 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit
 
 MASK = "***"
 _VAR = re.compile(r"\$(\$)?\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# Header and query names whose values are credentials.
-_SENSITIVE = re.compile(r"auth|token|secret|passw|pwd|cookie|session|signature|^sig$|key",
-                        re.IGNORECASE)
+# Header and query names whose values are credentials, matched on whole words of the name
+# ("X-Api-Key", "access_token", "sessionId"), so that "author" or "keyword" stay visible.
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_SECRET_WORDS = frozenset({
+    "auth", "authorization", "token", "secret", "password", "passwd", "pass", "pwd",
+    "cookie", "session", "sessionid", "signature", "sig", "key", "apikey", "credential",
+    "credentials", "jwt", "bearer", "otp"})
+_SECRET_ENDINGS = ("token", "secret", "password", "apikey")
 MIN_SECRET = 3  # shorter values would mask innocent text everywhere
 
 
@@ -34,9 +39,10 @@ class BadReference(Exception):
         self.text = text
 
 
-def expand(text: str, env: Mapping[str, str] | None = None) -> str:
+def expand(text: str, env: Mapping[str, str] | None = None,
+           found: list[str] | None = None) -> str:
     """Replace `${NAME}` with the environment variable NAME; `$${` stays a literal `${`.
-    Raise MissingVariable or BadReference."""
+    The values substituted are appended to `found`. Raise MissingVariable or BadReference."""
     environ = os.environ if env is None else env
 
     def substitute(match: re.Match[str]) -> str:
@@ -47,13 +53,16 @@ def expand(text: str, env: Mapping[str, str] | None = None) -> str:
             raise BadReference(match.group(0))
         if name not in environ:
             raise MissingVariable(name)
+        if found is not None:
+            found.append(environ[name])
         return environ[name]
 
     return _VAR.sub(substitute, text)
 
 
 def is_sensitive(name: str) -> bool:
-    return bool(_SENSITIVE.search(name))
+    words = [w.lower() for w in _WORDS.findall(name)]
+    return any(w in _SECRET_WORDS or w.endswith(_SECRET_ENDINGS) for w in words)
 
 
 def display_url(url: str) -> str:
@@ -90,6 +99,14 @@ def header_secrets(headers: Iterable[tuple[str, str]]) -> list[str]:
             if credential and scheme.isalpha():
                 found.append(credential.strip())
     return found
+
+
+def encoded_forms(values: Iterable[str]) -> list[str]:
+    """Each secret as written, and as it appears percent-encoded in a URL an error quotes."""
+    result = []
+    for value in values:
+        result += [value, quote(value, safe=""), quote(value, safe="/:@"), quote_plus(value)]
+    return result
 
 
 def secret_set(values: Iterable[str]) -> tuple[str, ...]:

@@ -559,8 +559,21 @@ def test_env_variables_expand_in_urls_headers_and_ca_file(tmp_path, monkeypatch)
     assert site.url == "https://ops:***@status.example.com/health?api_key=***"
     assert site.headers == (("Authorization", "Bearer tok-123456"), ("X-Note", "cost ${5}"))
     assert site.ca_file == str(tmp_path / "ca.pem")  # relative to the config file
-    assert set(site.secrets) == {"pa55-w0rd", "tok-123456", "Bearer tok-123456"}
+    assert {"pa55-w0rd", "tok-123456", "Bearer tok-123456"} <= set(site.secrets)
+    assert "status.example.com" not in site.secrets  # a host from the environment is shown
     assert not any(secret in repr(site) for secret in site.secrets)
+
+
+def test_values_from_the_environment_are_masked_wherever_they_sit(monkeypatch) -> None:
+    monkeypatch.setenv("BOT_TOKEN", "123456:AAbbCC")
+    monkeypatch.setenv("BAD_PW", "abc/def:gh")
+    site = parse_config(json.dumps({"websites": [
+        {"URL": "https://api.example/bot${BOT_TOKEN}/getMe?pass=x1y2z3"}]})).sites[0]
+    assert site.url == "https://api.example/bot***/getMe?pass=***"
+    assert "123456%3AAAbbCC" in site.secrets  # as an error would quote it, encoded
+    # A parser's complaint about a value from the environment does not repeat it.
+    message = error_of(json.dumps({"websites": [{"URL": "https://u:${BAD_PW}@h.example/"}]}))
+    assert "abc" not in message and message.startswith("config.json: websites[0].URL: ")
 
 
 def test_tls_verify_and_defaults() -> None:
