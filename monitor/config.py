@@ -147,6 +147,14 @@ def _is_number(value: Any) -> bool:
         return False
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # "\ud800" in JSON: valid JSON, not storable text
+        return False
+    return True
+
+
 def _key(key: str) -> str:
     """A key as shown in a JSON path: bare if a plain name, else quoted and escaped, so that
     a key holding a newline or other control character cannot break the one-line message."""
@@ -354,6 +362,9 @@ class _Validator:
         name = entry.get("name", "")
         if "name" in entry and (not isinstance(name, str) or not name.strip()):
             raise self.fail(f"{path}.name", "must be a non-empty string")
+        if not name.isprintable() or not _encodable(name):
+            raise self.fail(f"{path}.name", "must not contain control characters or unpaired"
+                                            " surrogates")
         kind = entry.get("type", "http")
         if not isinstance(kind, str) or kind not in CHECK_KINDS:
             raise self.fail(f"{path}.type", f"must be one of: {', '.join(sorted(CHECK_KINDS))}")

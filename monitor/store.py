@@ -106,14 +106,18 @@ class AlertRecord:
     event: object = field(default=None, compare=False, repr=False)  # handed to on_alert
 
 
+def _items(count: int) -> str:
+    """The first `count` items of each JSON array of a json_each(?) parameter, as columns
+    (json_extract rather than ->>, which needs SQLite 3.38)."""
+    return ", ".join(f"json_extract(value, '$[{i}]')" for i in range(count))
+
+
 _INSERT_CHECKS = (
     "INSERT INTO website_monitoring (timestamp, host, available, status, responseTime, reason,"
-    " detail, lateness) SELECT value->>0, value->>1, value->>2, value->>3, value->>4,"
-    " value->>5, value->>6, value->>7 FROM json_each(?)")
+    f" detail, lateness) SELECT {_items(8)} FROM json_each(?)")
 _UPSERT_MINUTES = (
     "INSERT INTO minute_stats (minute, host, checks, up, rt_count, rt_sum, rt_min, rt_max, hist,"
-    " statuses, reasons) SELECT value->>0, value->>1, value->>2, value->>3, value->>4,"
-    " value->>5, value->>6, value->>7, value->>8, value->>9, value->>10 FROM json_each(?)"
+    f" statuses, reasons) SELECT {_items(11)} FROM json_each(?)"
     " WHERE true"  # the parser needs it: an upsert's SELECT must not end in its FROM
     " ON CONFLICT (minute, host) DO UPDATE SET checks=excluded.checks, up=excluded.up,"
     " rt_count=excluded.rt_count, rt_sum=excluded.rt_sum, rt_min=excluded.rt_min,"
@@ -121,7 +125,7 @@ _UPSERT_MINUTES = (
     " reasons=excluded.reasons")
 _UPSERT_STATES = (
     "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since)"
-    " SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?)")
+    f" SELECT {_items(5)} FROM json_each(?)")
 
 
 def _create_private(path: Path) -> None:
@@ -313,7 +317,24 @@ class Store:
                 except queue.Empty:
                     break
             stop = any(entry is _STOP for entry in batch)
-            self._process(batch)
+            try:
+                self._process(batch)
+            except Exception as exc:  # noqa: BLE001 - the one writer must never die
+                # Not a database refusal (those are held and retried) but a row it can
+                # never take: report and drop the batch rather than retry it forever.
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                self._aggs.clear()
+                self._states.clear()
+                dropped = [e for e in self._pending + batch if isinstance(e, CheckResult)]
+                self.dropped += len(dropped)
+                self._pending = []
+                for entry in batch:
+                    if isinstance(entry, _Barrier):
+                        entry.done.set()
+                with contextlib.suppress(Exception):
+                    self._on_error(f"{self.path}: could not write a batch ({exc!r}); "
+                                   f"{len(dropped)} checks dropped")
             if self._behind and self._queue.qsize() < MAX_QUEUED // 2:
                 with self._drop_lock:
                     self._behind = False
@@ -381,9 +402,13 @@ class Store:
                            "and retrying")
 
     def _hold(self, work: list) -> None:
-        if len(work) > MAX_PENDING:
-            self.dropped += len(work) - MAX_PENDING
-            work = work[-MAX_PENDING:]
+        checks = [e for e in work if isinstance(e, CheckResult)]
+        if len(checks) > MAX_PENDING:
+            # Only checks are dropped, oldest first: alerts and site lists are kept.
+            excess = len(checks) - MAX_PENDING
+            self.dropped += excess
+            oldest = {id(e) for e in checks[:excess]}
+            work = [e for e in work if id(e) not in oldest]
         self._pending = work
 
     def _write(self, work: list) -> None:
@@ -436,7 +461,7 @@ class Store:
             for minute, host, *row in self._conn.execute(
                 "SELECT minute, host, checks, up, rt_count, rt_sum, rt_min, rt_max, hist,"
                 " statuses, reasons FROM minute_stats WHERE (minute, host) IN"
-                " (SELECT value->>0, value->>1 FROM json_each(?))", (json.dumps(list(keys)),)):
+                f" (SELECT {_items(2)} FROM json_each(?))", (json.dumps(list(keys)),)):
                 self._aggs[(minute, host)] = MinuteAgg.from_row(row)
         hosts = {c.url for c in checks} - self._states.keys()
         if hosts:

@@ -605,3 +605,18 @@ def test_a_writer_that_falls_behind_drops_checks_not_alerts(db: Path, monkeypatc
     assert read(db, "SELECT count(*) FROM website_monitoring") == [(5,)]
     assert read(db, "SELECT count(*) FROM website_alerts") == [(1,)]
     assert messages[-1].endswith("the writer has caught up; 3 checks dropped so far")
+
+
+def test_the_writer_survives_a_batch_it_can_never_write(db: Path) -> None:
+    # Not a refusal of the disk (held and retried) but a row that cannot be written at all:
+    # the batch is reported and dropped, and the writer goes on with the next one.
+    messages: list[str] = []
+    store = Store(db, on_error=messages.append).start()
+    store.put_check(CheckResult(A, BASE, True, object(), 1.0))  # type: ignore[arg-type]
+    store.flush()
+    store.put_check(check(A, BASE + 1))
+    assert store.flush()
+    store.close()
+    assert read(db, "SELECT timestamp FROM website_monitoring") == [(BASE + 1,)]
+    assert store.dropped == 1
+    assert len(messages) == 1 and "could not write a batch" in messages[0]
