@@ -258,6 +258,13 @@ class _Validator:
             text = self.expand(text, where)
             if any(ch in text for ch in "\r\n\0"):
                 raise self.fail(where, "must not contain line breaks or NUL")
+            # Caught here rather than failing every check as if the site were down.
+            if text != text.strip():
+                raise self.fail(where, "must not start or end with spaces")
+            try:
+                text.encode("latin-1")
+            except UnicodeEncodeError:
+                raise self.fail(where, "must be Latin-1 text (header values are bytes)") from None
             result.append((name, text))
         return tuple(result)
 
