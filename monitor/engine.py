@@ -4,15 +4,18 @@
 prints them; notifications will plug in the same way) and stats are read back from the
 database by the report.
 
-Hooks run on the writer thread once an alert's batch has been written (or, on a full disk,
-kept in memory for a later write): an alert is never announced before it is on its way to
-disk, so a crash can lose the announcement of an alert (a restart then raises it again,
-because the checks that caused it are stored first) but never announce one twice.
+Hooks run on an announcer thread, fed by the writer once an alert's batch has been written
+(or, on a full disk, kept in memory for a later write): an alert is never announced before
+it is on its way to disk, and a slow hook (a paused terminal, a notification service)
+never holds up the writing. So a crash can lose the announcement of an alert (a restart
+then raises it again, because the checks that caused it are stored first) but never
+announce one twice.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import queue
 import threading
 import time
 import traceback
@@ -49,6 +52,8 @@ class Engine:
         self.scheduler = Scheduler(self._dispatch)
         self.pool = WorkerPool(config.max_workers)
         self.watchdog: Watchdog | None = None
+        self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
+        self._announcer: threading.Thread | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_purge = 0.0
@@ -66,6 +71,9 @@ class Engine:
         self._restore_alert_state()
         self.store.write_sites(_site_rows(self.config.sites))
         self.store.start()
+        self._announcer = threading.Thread(target=self._announce_loop, name="announcer",
+                                           daemon=True)
+        self._announcer.start()
         self.watchdog = Watchdog()
         self._set_canary(self.config.canary)
         self.scheduler.set_sites(self.config.sites)
@@ -90,6 +98,9 @@ class Engine:
         if canary is not None:
             canary.stop()
         self.store.close(timeout)
+        if self._announcer is not None:  # the last alerts the writer wrote, then the end
+            self._announcements.put(None)
+            self._announcer.join(timeout)
 
     def reload(self, config: Config) -> None:
         """Apply a new config: added, removed and changed sites, history kept."""
@@ -176,10 +187,16 @@ class Engine:
         ))
 
     def _announce(self, record: AlertRecord) -> None:
-        """Hand a written alert to every hook (printing, notifications)."""
-        event = record.event
-        if not isinstance(event, AlertEvent):
-            return
+        """Called by the writer with each alert it has written: queue it for the hooks."""
+        if isinstance(record.event, AlertEvent):
+            self._announcements.put(record.event)
+
+    def _announce_loop(self) -> None:
+        while (event := self._announcements.get()) is not None:
+            self._run_hooks(event)
+
+    def _run_hooks(self, event: AlertEvent) -> None:
+        """Hand a written alert to every hook (printing, notifications), in order."""
         for hook in self.hooks:
             try:
                 hook(event)

@@ -92,3 +92,33 @@ def test_wall_clock_steps_disturb_neither_schedule_nor_alerts(hostile, tmp_path)
     for url in (ok, failing):
         assert counts[url] >= elapsed / 0.05 * 0.8, (url, counts[url], elapsed)
     assert [(e.type, e.url) for e in events] == [("alert", failing)]
+
+
+def test_a_hook_that_blocks_holds_up_neither_checks_nor_writing(hostile, tmp_path):
+    # A paused terminal (`-m | less`) or a slow notification service blocks its hook: the
+    # monitor goes on checking and writing; the announcements wait their turn, in order.
+    release = threading.Event()
+    seen = []
+
+    def stuck_hook(event):
+        seen.append(event)
+        release.wait(10)
+
+    site = make_site(hostile.base + "/500", interval=0.05, window=1.0)
+    store = Store(tmp_path / "m.db")
+    engine = Engine(Config(sites=(site,)), store)
+    engine.hooks.append(stuck_hook)
+    engine.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            threading.Event().wait(0.02)
+        assert seen, "the alert was never announced"
+        store.flush()
+        before = count(tmp_path / "m.db")
+        threading.Event().wait(0.5)
+        store.flush()
+        assert count(tmp_path / "m.db") >= before + 5  # still checking and writing
+    finally:
+        release.set()
+        engine.stop()
