@@ -51,16 +51,24 @@ def pct(values: list[float], p: float) -> float:
 
 
 @contextmanager
-def target(delay_ms: float = 0.0, lifetime: float = 900.0):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.target", "0", str(delay_ms), str(lifetime)],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+def spawn_server(*module_args: str, cwd: Path | None = None):
+    """Run `python -m MODULE ARGS...`, a loopback server that prints its port first; yield
+    its base URL; stop it afterwards (each also stops by itself at the end of its life)."""
+    proc = subprocess.Popen([sys.executable, "-m", *module_args], stdout=subprocess.PIPE,
+                            text=True, cwd=cwd or Path(__file__).resolve().parent.parent)
     try:
         port = int(proc.stdout.readline())
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
-        proc.wait(5)
+        proc.wait(10)
+        proc.stdout.close()
+
+
+@contextmanager
+def target(delay_ms: float = 0.0, lifetime: float = 900.0):
+    with spawn_server("bench.target", "0", str(delay_ms), str(lifetime)) as base:
+        yield base
 
 
 def run_engine(base: str, sites: int, interval: float, seconds: float, workers: int,

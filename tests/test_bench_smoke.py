@@ -8,15 +8,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def quick_figures(module: str, timeout: float) -> dict[str, dict]:
+    """Run `python -m MODULE --quick`; its JSON figure lines, by name."""
+    proc = subprocess.run([sys.executable, "-m", module, "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {entry["figure"]: entry for entry in
+            (json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{"))}
+
+
 def test_bench_quick_mode_prints_every_figure():
-    proc = subprocess.run([sys.executable, "-m", "bench.run", "--quick"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    figures = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("{"):
-            entry = json.loads(line)
-            figures[entry["figure"]] = entry
+    figures = quick_figures("bench.run", timeout=120)
     assert set(figures) == {
         "reference_requests_checks_per_s", "engine_punctual_checks_per_s",
         "engine_punctual_lateness_p99_ms", "engine_punctual_cpu_us_per_check",
@@ -31,14 +33,7 @@ def test_bench_quick_mode_prints_every_figure():
 
 def test_peers_quick_mode_measures_every_peer_on_the_same_nginx():
     # Installs nginx, the blackbox exporter, Monit and wrk from Debian if they are missing.
-    proc = subprocess.run([sys.executable, "-m", "bench.peers", "--quick"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    figures = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("{"):
-            entry = json.loads(line)
-            figures[entry["figure"]] = entry
+    figures = quick_figures("bench.peers", timeout=1200)
     assert set(figures) == {
         "peer_blackbox_probes_per_s", "peer_monit_checks_per_s", "engine_vs_nginx_checks_per_s",
         "engine_punctual_nginx_lateness_p99_ms", "engine_punctual_100ms_lateness_p99_ms",

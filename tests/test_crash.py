@@ -30,7 +30,6 @@ the seed is printed (and in every failure message); CRASH_SEED=N replays a plan.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.server
 import json
 import os
@@ -49,6 +48,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.run import spawn_server
 from monitor.store import parse_iso
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,16 +114,8 @@ def _serve_target(lifetime: float) -> None:
     asyncio.run(serve())
 
 
-@contextlib.contextmanager
 def counting_target(lifetime: float = 1800.0):
-    proc = subprocess.Popen([sys.executable, "-m", "tests.test_crash", "target", str(lifetime)],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    return spawn_server("tests.test_crash", "target", str(lifetime), cwd=ROOT)
 
 
 def arrivals(base: str, since: float, until: float) -> dict[str, list[float]]:

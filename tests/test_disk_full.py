@@ -22,6 +22,7 @@ import pytest
 
 from monitor.selftest import LocalServer
 from monitor.store import parse_iso
+from tests.test_e2e import wait_for
 
 APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
 DISK_SIZE = "4m"
@@ -60,6 +61,10 @@ class Output:
     def _read(stream, lines) -> None:
         for line in stream:
             lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def dump(self) -> str:
+        return ("\nstdout:\n" + "\n".join(line for _, line in self.out)
+                + "\nstderr:\n" + "\n".join(line for _, line in self.err))
 
     def join(self, timeout: float = 5.0) -> None:
         for thread in self._threads:
@@ -107,20 +112,6 @@ def count_checks(db: Path, url: str) -> int:
         return 0  # not created yet
 
 
-def wait_for(condition, timeout: float, what: str, output: Output | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    seen = ""
-    if output is not None:
-        seen = ("\nstdout:\n" + "\n".join(line for _, line in output.out)
-                + "\nstderr:\n" + "\n".join(line for _, line in output.err))
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what}{seen}")
-
-
 def fill(path: Path) -> int:
     """Write to `path` until the filesystem refuses with ENOSPC; returns the bytes written."""
     chunk = b"\xa5" * 65536
@@ -161,7 +152,7 @@ def test_full_disk_warns_once_keeps_checking_and_alerting_then_resumes(
                                 text=True)
         output = Output(proc)
         wait_for(lambda: all(count_checks(db, url) >= 5 for url in urls.values()), 15,
-                 "five stored checks of every site", output)
+                 "five stored checks of every site", output.dump)
 
         # What was recorded before the disk filled up.
         before = read_only(db, "SELECT * FROM website_monitoring ORDER BY id")
@@ -173,7 +164,7 @@ def test_full_disk_warns_once_keeps_checking_and_alerting_then_resumes(
         free_blocks = os.statvfs(small_disk).f_bavail
         cannot_write = wait_for(
             lambda: Output.find(output.err, r"cannot write"), 10,
-            "the 'cannot write' message", output)
+            "the 'cannot write' message", output.dump)
 
         # While the disk is full, a site goes down: the alert must still be raised and
         # printed. The disk stays full until the periodic stats (every 10 s) have been
@@ -181,28 +172,28 @@ def test_full_disk_warns_once_keeps_checking_and_alerting_then_resumes(
         server.stop()
         alert_lines = wait_for(
             lambda: Output.find(output.out, "^ALERT: Website " + re.escape(urls["falls"])
-                                + " is down"), 10, "the alert while the disk is full", output)
+                                + " is down"), 10, "the alert while the disk is full", output.dump)
         stats_lines = wait_for(
             lambda: [x for x in Output.find(output.out, r"^== .* UTC: past 10m00s ==$")
                      if x[0] > cannot_write[0][0]],
-            15, "the periodic stats while the disk is full", output)
+            15, "the periodic stats while the disk is full", output.dump)
         resumed_while_full = Output.find(output.err, "writing resumed")
 
         filler.unlink()
         freed_at = time.time()
         freed_mono = time.monotonic()
         wait_for(lambda: Output.find(output.err, "writing resumed"), 10,
-                 "'writing resumed' after the space came back", output)
+                 "'writing resumed' after the space came back", output.dump)
         resumed_at = time.time()
         # Run a little longer: every site has checks stored from after the resumption.
         wait_for(lambda: all(read_only(db, "SELECT max(timestamp) FROM website_monitoring"
                                            " WHERE host=?", url)[0][0] > resumed_at + 0.5
                              for url in (urls["steady"], urls["redirect"])),
-                 10, "checks stored after writing resumed", output)
+                 10, "checks stored after writing resumed", output.dump)
         wait_for(lambda: read_only(db, "SELECT count(*) FROM website_monitoring WHERE host=?"
                                        " AND timestamp > ?", urls["falls"],
                                    resumed_at + 0.5)[0][0],
-                 10, "checks of the fallen site stored after writing resumed", output)
+                 10, "checks of the fallen site stored after writing resumed", output.dump)
 
         proc.terminate()  # SIGTERM
         try:

@@ -44,14 +44,17 @@ def query(db, sql, *params):
         conn.close()
 
 
-def wait_for(condition, timeout=10.0, what="condition"):
+def wait_for(condition, timeout=10.0, what="condition", detail=None):
+    """Poll `condition` until it is true (returned) or fail; `detail()` adds to the failure
+    message, e.g. what the process under test printed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}"
+                + (detail() if detail is not None else ""))
 
 
 def count_checks(db, url=None):

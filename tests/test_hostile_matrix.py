@@ -26,6 +26,21 @@ HOSTILE = {
 }
 
 
+def monitor_until(tmp_path, document, condition, what, timeout):
+    """Run the real `-m` on `document` until `condition(db)` holds; return the database
+    after a clean stop (exit 0, nothing on stderr)."""
+    config = tmp_path / "config.json"
+    write(config, document)
+    db = str(tmp_path / "m.db")
+    proc = start(["-m", "-s", "-c", str(config), "-db", db], tmp_path)
+    try:
+        wait_for(lambda: condition(db), timeout, what)
+    finally:
+        _elapsed, _out, err = stop(proc)
+    assert (proc.returncode, err) == (0, "")
+    return db
+
+
 def healthy_lateness(db, urls):
     marks = ",".join("?" * len(urls))
     return query(db, f"SELECT count(*), max(lateness), avg(lateness) FROM website_monitoring"
@@ -44,16 +59,9 @@ def test_every_hostile_target_fails_for_its_own_reason_and_moves_no_other_schedu
     sites = [{"URL": url, "checkInterval": 1.0, "timeout": 0.8, "maxBodyBytes": 1_000_000}
              | ({"caFile": str(pki / "ca.pem")} if url in tls else {}) for url in expected]
     sites += [{"URL": url, "checkInterval": 0.2} for url in healthy]
-    config = tmp_path / "config.json"
-    write(config, {"websites": sites, "alertWindow": 2})
-    db = str(tmp_path / "m.db")
-    proc = start(["-m", "-s", "-c", str(config), "-db", db], tmp_path)
-    try:
-        wait_for(lambda: all(count_checks(db, url) >= 5 for url in expected), 30,
-                 "five checks of every hostile site")
-    finally:
-        _elapsed, _out, err = stop(proc)
-    assert (proc.returncode, err) == (0, "")
+    db = monitor_until(tmp_path, {"websites": sites, "alertWindow": 2},
+                       lambda db: all(count_checks(db, url) >= 5 for url in expected),
+                       "five checks of every hostile site", 30)
     for url, reason in expected.items():
         rows = query(db, "SELECT DISTINCT available, reason FROM website_monitoring"
                          " WHERE host=?", url)
@@ -70,18 +78,12 @@ def test_every_hostile_target_fails_for_its_own_reason_and_moves_no_other_schedu
 def test_a_hundred_hanging_sites_do_not_delay_ten_healthy_ones(hostile, tmp_path, hanging):
     stuck = [f"{hostile.base}/hang?n={i}" for i in range(hanging)]
     healthy = [f"{hostile.base}/ok?h={i}" for i in range(10)]
-    config = tmp_path / "config.json"
     # Each hanging check holds a worker for its whole timeout, longer than its interval.
-    write(config, {"websites": [{"URL": u, "checkInterval": 0.5, "timeout": 1.0} for u in stuck]
-                   + [{"URL": u, "checkInterval": 0.2} for u in healthy], "alertWindow": 2})
-    db = str(tmp_path / "m.db")
-    proc = start(["-m", "-s", "-c", str(config), "-db", db], tmp_path)
-    try:
-        wait_for(lambda: all(count_checks(db, u) >= 3 for u in stuck), 20,
-                 "three timeouts of every hanging site")
-    finally:
-        _elapsed, _out, err = stop(proc)
-    assert (proc.returncode, err) == (0, "")
+    document = {"websites": [{"URL": u, "checkInterval": 0.5, "timeout": 1.0} for u in stuck]
+                + [{"URL": u, "checkInterval": 0.2} for u in healthy], "alertWindow": 2}
+    db = monitor_until(tmp_path, document,
+                       lambda db: all(count_checks(db, u) >= 3 for u in stuck),
+                       "three timeouts of every hanging site", 20)
     assert query(db, "SELECT DISTINCT reason FROM website_monitoring WHERE host LIKE ?",
                  f"{hostile.base}/hang%") == [("timeout",)]
     span = query(db, "SELECT max(timestamp) - min(timestamp) FROM website_monitoring")[0][0]

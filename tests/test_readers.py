@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.run import target as bench_target
 from monitor.config import display_url
 from tests.test_e2e import APP, wait_for, write
 
@@ -143,16 +144,8 @@ def flapping():
 def target():
     # bench.target is asyncio in its own process: it answers the healthy sites at
     # thousands of requests a second without sharing this process's GIL with the readers.
-    proc = subprocess.Popen([sys.executable, "-m", "bench.target", "0", "0",
-                             str(TARGET_LIFETIME)], stdout=subprocess.PIPE, text=True,
-                            cwd=ROOT)
-    try:
-        port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(5)
-        proc.stdout.close()
+    with bench_target(lifetime=TARGET_LIFETIME) as base:
+        yield base
 
 
 @pytest.fixture()
