@@ -81,11 +81,6 @@ class Config:
     def max_alert_window(self) -> float:
         return max((s.alert_window for s in self.sites), default=self.alert_window)
 
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        sites = (*self.sites, self.canary) if self.canary else self.sites
-        return secrets.secret_set(x for site in sites for x in site.secrets)
-
 
 class _DupDict(dict):
     """A JSON object that remembers keys written twice (json keeps the last silently)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit
 
 MASK = "***"
@@ -119,8 +119,3 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
-
-
-def redactor(secrets: Iterable[str]) -> Callable[[str], str]:
-    ordered = secret_set(secrets)
-    return lambda text: redact(text, ordered)
