@@ -31,6 +31,9 @@ PURGE_CHUNK = 20000
 RETRY_DELAY = 1.0
 MAX_PENDING = 500_000  # rows kept in memory while the disk refuses writes
 MAX_QUEUED = 500_000  # rows waiting for a writer that cannot keep up (a starved CPU)
+STALL_ROWS = 100  # a queue this deep ...
+STALL_SECONDS = 0.25  # ... with no batch finished for this long: the writer is starved
+YIELD_AT_MOST = 0.5  # seconds a check's worker may wait for the writer to catch up
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS website_monitoring (
@@ -236,6 +239,7 @@ class Store:
         # or kept in memory because the disk refuses it: alerting goes on on a full disk.
         self.on_alert: Callable[[AlertRecord], None] = lambda record: None
         self._retry_at = 0.0
+        self._progress = time.monotonic()  # when the writer last finished a batch
         self._clock = clock
         self._failing = False
         self._behind = False
@@ -246,6 +250,7 @@ class Store:
 
     # -- API for any thread ---------------------------------------------------------
     def start(self) -> Store:
+        self._progress = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
         return self
@@ -262,6 +267,20 @@ class Store:
                                    " dropping new checks until it catches up")
             return
         self._queue.put(result)
+        if (self._thread is not None and self._queue.qsize() > STALL_ROWS
+                and time.monotonic() - self._progress > STALL_SECONDS):
+            self._yield_to_writer()
+
+    def _yield_to_writer(self) -> None:
+        """Backpressure: the writer gives up the GIL at every database call and, with many
+        busy worker threads, can wait seconds to win it back while checks pile up (a kill
+        then loses them). A worker that finds it starved sleeps, which hands the GIL over,
+        until a batch is written or for at most YIELD_AT_MOST: under overload, durability
+        before punctuality."""
+        seen = self._progress
+        end = time.monotonic() + YIELD_AT_MOST
+        while self._progress == seen and time.monotonic() < end:
+            time.sleep(0.002)
 
     def put_alert(self, record: AlertRecord) -> None:
         self._queue.put(record)
@@ -335,6 +354,7 @@ class Store:
                 with contextlib.suppress(Exception):
                     self._on_error(f"{self.path}: could not write a batch ({exc!r}); "
                                    f"{len(dropped)} checks dropped")
+            self._progress = time.monotonic()
             if self._behind and self._queue.qsize() < MAX_QUEUED // 2:
                 with self._drop_lock:
                     self._behind = False

@@ -7,6 +7,8 @@ import os
 import random
 import sqlite3
 import stat
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -620,3 +622,32 @@ def test_the_writer_survives_a_batch_it_can_never_write(db: Path) -> None:
     assert read(db, "SELECT timestamp FROM website_monitoring") == [(BASE + 1,)]
     assert store.dropped == 1
     assert len(messages) == 1 and "could not write a batch" in messages[0]
+
+
+def test_workers_yield_to_a_starved_writer_for_a_bounded_time(db: Path, monkeypatch) -> None:
+    # A writer that has finished no batch for a while with a deep queue is starved: the
+    # worker putting a check sleeps (handing over the GIL) until a batch is written, or
+    # at most YIELD_AT_MOST; with the writer keeping up, putting a check never waits.
+    monkeypatch.setattr(store_mod, "STALL_ROWS", 3)
+    monkeypatch.setattr(store_mod, "YIELD_AT_MOST", 0.3)
+    store = Store(db)
+    blocked = threading.Event()
+    original = store._process
+
+    def slow_process(batch, urgent=False):
+        blocked.wait(5)
+        original(batch, urgent)
+
+    monkeypatch.setattr(store, "_process", slow_process)
+    store.start()
+    for s in range(5):
+        store.put_check(check(A, BASE + s))  # progress is fresh: no waiting
+    store._progress -= 10  # the writer has been stuck for a while
+    started = time.monotonic()
+    store.put_check(check(A, BASE + 5))
+    waited = time.monotonic() - started
+    assert 0.25 <= waited < 1.0
+    blocked.set()
+    assert store.flush()
+    store.close()
+    assert read(db, "SELECT count(*) FROM website_monitoring") == [(6,)]
