@@ -19,6 +19,7 @@ import requests
 import urllib3
 import urllib3.response
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
@@ -171,18 +172,46 @@ class _FreshAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _FreshPool, "https": _FreshHTTPSPool}
 
 
-def _session() -> requests.Session:
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = requests.Session()
-        # No proxy variables, no .netrc lookup per request: the check sees what it is told to.
-        session.trust_env = False
-        adapter = _FreshAdapter(pool_connections=4, pool_maxsize=1, max_retries=0)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.headers.update({"User-Agent": USER_AGENT, "Connection": "close"})
-        _local.session = session
-    return session
+def _adapter() -> _FreshAdapter:
+    adapter = getattr(_local, "adapter", None)
+    if adapter is None:
+        adapter = _local.adapter = _FreshAdapter(pool_connections=4, pool_maxsize=1,
+                                                 max_retries=0)
+    return adapter
+
+
+_DEFAULT_HEADERS = {"User-Agent": USER_AGENT, "Connection": "close"}
+# A site's first request prepared once (URL normalised, credentials in the URL turned into
+# an Authorization header) and copied for each check: going through a Session each time
+# cost a third of a check's CPU (780 -> 500 us per check against nginx), for the same
+# result every time. Bounded so that a config reloaded with ever-new URLs cannot grow it
+# without end; redirect targets, which a server may make unique per request, are not kept.
+_PREPARED_MAX = 20_000
+_prepared: dict[tuple[str, tuple[tuple[str, str], ...]], requests.PreparedRequest] = {}
+
+
+def _prepare(url: str, headers: dict[str, str], keep: bool) -> requests.PreparedRequest:
+    key = (url, tuple(headers.items()))
+    prepared = _prepared.get(key) if keep else None
+    if prepared is None:
+        merged = CaseInsensitiveDict(_DEFAULT_HEADERS)
+        merged.update(headers)  # the site's own headers win, whatever their case
+        prepared = requests.Request("GET", url, headers=merged).prepare()
+        if not keep:
+            return prepared
+        if len(_prepared) >= _PREPARED_MAX:
+            _prepared.clear()
+        _prepared[key] = prepared
+    return prepared.copy()
+
+
+def _send(url: str, headers: dict[str, str], verify: bool | str, remaining: float,
+          first: bool) -> requests.Response:
+    """One GET through requests' transport adapter, without a Session's layers: no
+    cookies carried from one check to the next, no hooks, nothing from the environment
+    (proxy variables, .netrc): the check sees what it is told to."""
+    return _adapter().send(_prepare(url, headers, keep=first), stream=True,
+                           timeout=(remaining, remaining), verify=verify)
 
 
 def _origin(parts) -> tuple[str, str | None, int | None] | None:  # type: ignore[no-untyped-def]
@@ -202,18 +231,16 @@ def _fetch(site: Site, deadline: Deadline, seen: list[int]) -> tuple[int, str]:
     """GET the site, following redirects by hand so that every hop is bounded in size;
     the status of the last answer goes into `seen` so that a failure after the headers
     still records it."""
-    session = _session()
     url = site.fetch_url
     first = urlsplit(url)
     origin = _origin(first)
     headers = dict(site.headers)
     verify: bool | str = (site.ca_file or True) if site.tls_verify else False
-    for _hop in range(MAX_REDIRECTS + 1):
+    for hop in range(MAX_REDIRECTS + 1):
         remaining = deadline.remaining()
         if remaining <= 0:
             raise TimeoutError("check deadline passed")
-        response = session.get(url, stream=True, allow_redirects=False, headers=headers,
-                               verify=verify, timeout=(remaining, remaining))
+        response = _send(url, headers, verify, remaining, first=hop == 0)
         seen[:] = [response.status_code]
         try:
             if response.is_redirect:

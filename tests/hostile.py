@@ -45,6 +45,7 @@ class _Handler(socketserver.BaseRequestHandler):
         target = data.split(b" ", 2)[1].decode() if data.count(b" ") >= 2 else "/"
         path = target.partition("?")[0]  # a query string names another site, same route
         self.server.hits[path] = self.server.hits.get(path, 0) + 1
+        self.head = data.lower()
         with contextlib.suppress(OSError):  # the client went away: that is its right
             self.route(sock, path)
 
@@ -57,6 +58,11 @@ class _Handler(socketserver.BaseRequestHandler):
         stop = self.server.stopping
         if path == "/ok":
             self.send(sock, "200 OK", b"ok")
+        elif path == "/cookie":  # sets a cookie; fails a request that sends one back
+            if b"\r\ncookie:" in self.head:
+                self.send(sock, "500 Internal Server Error", b"a cookie came back")
+            else:
+                self.send(sock, "200 OK", b"ok", "Set-Cookie: session=abc; Path=/\r\n")
         elif path == "/slow":
             stop.wait(self.server.slow_seconds)
             self.send(sock, "200 OK", b"slow")

@@ -72,6 +72,15 @@ def test_every_check_uses_a_new_connection(hostile, watchdog):
     assert len({port for _host, port in connections}) == 3
 
 
+def test_no_cookie_is_carried_from_one_check_to_the_next(hostile, watchdog):
+    # Each check is a first visit, as a user's would be: a cookie kept from the last check
+    # could hide a login page or a broken session store behind a warm session.
+    site = make_site(hostile.base + "/cookie")
+    results = [run_check(site, watchdog) for _ in range(3)]
+    assert [(r.available, r.status) for r in results] == [(True, 200)] * 3
+    assert hostile.hits["/cookie"] == 3
+
+
 def test_lateness_is_recorded(hostile, watchdog):
     result = run_check(make_site(hostile.base + "/ok"), watchdog, lateness_ms=12.5)
     assert result.lateness_ms == 12.5
