@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import re
 import shutil
 import socket
@@ -35,11 +34,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.run import FIGURES, figure, run_engine, target
+from bench.run import FIGURES, cpu_of, figure, run_engine, target
 
 PACKAGES = {"nginx": "nginx-light", "prometheus-blackbox-exporter":
             "prometheus-blackbox-exporter", "monit": "monit", "wrk": "wrk"}
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def ensure_packages() -> None:
@@ -58,12 +56,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def cpu_of(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def wait_port(port: int, timeout: float = 10.0) -> None:

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from monitor.checks import CheckResult
@@ -72,12 +72,15 @@ def target(delay_ms: float = 0.0, lifetime: float = 900.0):
 
 
 def run_engine(base: str, sites: int, interval: float, seconds: float, workers: int,
-               db: Path) -> dict:
+               db: Path, processes: int | None = None) -> dict:
+    """The engine as `-m` runs it, on `sites` sites of the target; `processes` as the
+    config's key (None: "auto"). CPU counts the probe processes too."""
     config = Config(
         sites=tuple(Site(url=f"{base}/s{i}", name="", interval=interval,
                          timeout=min(10.0, interval * 2), alert_window=120.0,
                          alert_threshold=0.8) for i in range(sites)),
         max_workers=workers,
+        processes=processes,
     )
     store = Store(db)
     engine = Engine(config, store)
@@ -86,8 +89,8 @@ def run_engine(base: str, sites: int, interval: float, seconds: float, workers: 
     # Lateness of the first interval is the start-up spread, not steady state: skip it.
     time.sleep(interval)
     engine.lateness_ms.clear()
-    done0, skipped0 = engine.checks_done, engine.scheduler.skipped
-    cpu0, wall0 = cpu_seconds(), time.monotonic()
+    done0, skipped0 = engine.checks_done, engine.probes.skipped
+    cpu0, own0, wall0 = engine_cpu(engine), cpu_seconds(), time.monotonic()
     # As `-m` does: the main thread prints the stats every 10 s (and 60 s) meanwhile.
     printed: list[str] = []
     printer = _Printer(db, printed.append)
@@ -101,9 +104,9 @@ def run_engine(base: str, sites: int, interval: float, seconds: float, workers: 
         time.sleep(0.25)
     printer.close()
     done = engine.checks_done - done0
-    skipped = engine.scheduler.skipped - skipped0
+    skipped = engine.probes.skipped - skipped0
     elapsed = time.monotonic() - wall0
-    cpu = cpu_seconds() - cpu0
+    cpu, own = engine_cpu(engine) - cpu0, cpu_seconds() - own0
     lateness = list(engine.lateness_ms)
     engine.stop(timeout=10)
     conn = sqlite3.connect(db)
@@ -113,11 +116,28 @@ def run_engine(base: str, sites: int, interval: float, seconds: float, workers: 
     return {
         "checks": done, "expected": sites / interval * elapsed, "skipped": skipped,
         "rate": done / elapsed, "cpu_us": cpu / max(1, done) * 1e6,
+        "parent_cpu_us": own / max(1, done) * 1e6,
         "lat_p50": pct(lateness, 50), "lat_p99": pct(lateness, 99),
         "lat_max": max(lateness, default=float("nan")), "stored": stored, "failed": failed,
-        "threads": engine.pool.size, "prints": len(print_times),
+        "threads": engine.probes.threads, "processes": len(getattr(engine.probes, "pids", ())),
+        "prints": len(print_times),
         "print_ms_max": max(print_times, default=0.0),
     }
+
+
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def engine_cpu(engine: Engine) -> float:
+    """CPU seconds of this process and of the engine's probe processes, if any."""
+    total = cpu_seconds()
+    for pid in getattr(engine.probes, "pids", ()):
+        with suppress(OSError):  # a probe process restarted meanwhile
+            total += cpu_of(pid)
+    return total
 
 
 def reference_requests(base: str, seconds: float) -> dict:

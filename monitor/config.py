@@ -27,6 +27,7 @@ DEFAULT_ALERT_THRESHOLD = 0.8
 MAX_DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_WORKERS = 256
+MAX_PROCESSES = 64
 CANARY_INTERVAL = 10.0
 CANARY_TIMEOUT = 3.0
 
@@ -74,6 +75,7 @@ class Config:
     alert_threshold: float = DEFAULT_ALERT_THRESHOLD
     retention_days: float | None = None
     max_workers: int = DEFAULT_MAX_WORKERS
+    processes: int | None = None  # probe processes; None: chosen from the load (probes.py)
     canary: Site | None = None
     source: str = field(default="config.json", compare=False)
 
@@ -163,6 +165,7 @@ TOP_KEYS = (
     "alertThreshold",
     "retentionDays",
     "maxWorkers",
+    "processes",
     "maxBodyBytes",
     "canary",
 )
@@ -300,6 +303,13 @@ class _Validator:
         retention = self.positive(doc, "retentionDays", "retentionDays", 0.0) or None
         workers = self.integer(doc, "maxWorkers", "maxWorkers", DEFAULT_MAX_WORKERS)
         body = self.integer(doc, "maxBodyBytes", "maxBodyBytes", DEFAULT_MAX_BODY_BYTES)
+        processes = doc.get("processes", "auto")
+        if processes == "auto":
+            processes = None
+        elif (not isinstance(processes, int) or isinstance(processes, bool)
+              or not 1 <= processes <= MAX_PROCESSES):
+            raise self.fail("processes", "must be \"auto\" or a whole number from 1 to"
+                            f" {MAX_PROCESSES}")
 
         if "websites" not in doc:
             raise self.fail("websites", "is required (a list of sites to monitor)")
@@ -326,6 +336,7 @@ class _Validator:
             alert_threshold=threshold,
             retention_days=retention,
             max_workers=workers,
+            processes=processes,
             canary=canary,
             source=self.source,
         )

@@ -18,16 +18,14 @@ import dataclasses
 import queue
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable
 
 from .alerts import AlertEvaluator, AlertEvent, format_duration
 from .canary import Canary
-from .checks import CheckAborted, CheckResult, Watchdog, run_check
+from .checks import CheckResult, Watchdog
 from .config import Config, Site
-from .scheduler import Scheduler, WorkerPool
-from .secrets import redact
+from .probes import LocalProbes, ProbeProcesses, probe_count
 from .store import AlertRecord, Store, iso_utc, open_reader, parse_iso
 
 AlertHook = Callable[[AlertEvent], None]
@@ -49,13 +47,10 @@ class Engine:
         self._wall = wall_clock
         self._on_error = on_error or (lambda message: None)
         self.alerts = AlertEvaluator(clock=wall_clock)
-        self.scheduler = Scheduler(self._dispatch)
-        self.pool = WorkerPool(config.max_workers)
+        self.probes: LocalProbes | ProbeProcesses | None = None
         self.watchdog: Watchdog | None = None
         self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
         self._announcer: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_purge = 0.0
         self.checks_done = 0
         self._count_lock = threading.Lock()
@@ -76,20 +71,22 @@ class Engine:
         self._announcer.start()
         self.watchdog = Watchdog()
         self._set_canary(self.config.canary)
-        self.scheduler.set_sites(self.config.sites)
-        self._thread = threading.Thread(target=self.scheduler.run, args=(self._stop,),
-                                        name="scheduler", daemon=True)
-        self._thread.start()
+        self.probes = self._make_probes(self.config)
+        self.probes.start(self.config.sites, self.config.max_workers)
         self.maybe_purge()
         return self
 
+    def _make_probes(self, config: Config) -> LocalProbes | ProbeProcesses:
+        count = probe_count(config)
+        if count == 1:
+            return LocalProbes(self._record, self._on_error, self.watchdog,  # type: ignore[arg-type]
+                               self._wall)
+        return ProbeProcesses(count, self._record, self._on_error)
+
     def stop(self, timeout: float = 1.5) -> None:
         """Stop dispatching, cut checks in flight short, commit what is queued."""
-        self._stop.set()
-        self.scheduler.wake()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self.pool.shutdown()
+        if self.probes is not None:
+            self.probes.stop(timeout)
         canary, self.canary = self.canary, None
         if canary is not None:
             canary.signal_stop()
@@ -105,13 +102,18 @@ class Engine:
     def reload(self, config: Config) -> None:
         """Apply a new config: added, removed and changed sites, history kept."""
         added = {s.url for s in config.sites} - {s.url for s in self.config.sites}
-        self.config = config
-        self.pool.max_workers = config.max_workers
+        old, self.config = self.config, config
         self.alerts.configure(config.sites)
         if added:
             self._restore_alert_state(added)
         self.store.write_sites(_site_rows(config.sites))
-        self.scheduler.set_sites(config.sites)
+        if self.probes is not None:
+            if probe_count(config) != probe_count(old):
+                self.probes.stop()
+                self.probes = self._make_probes(config)
+                self.probes.start(config.sites, config.max_workers)
+            else:
+                self.probes.set_sites(config.sites, config.max_workers)
         current = self.canary.site if self.canary else None
         if config.canary != current:
             self._set_canary(config.canary)
@@ -141,23 +143,8 @@ class Engine:
             self.store.purge(now - days * 86400)
 
     # -- the work -------------------------------------------------------------------
-    def _dispatch(self, site: Site, due: float) -> None:
-        self.pool.submit(self._check, site, due)
-
-    def _check(self, site: Site, due: float) -> None:
-        lateness_ms = max(0.0, (time.monotonic() - due) * 1000.0)
-        try:
-            result = run_check(site, self.watchdog, lateness_ms)  # type: ignore[arg-type]
-        except CheckAborted:
-            return  # stopping: a check cut short says nothing about the site
-        except Exception as exc:  # noqa: BLE001 - a bug in a check kind must not stop others
-            result = CheckResult(site.url, self._wall(), False, None, 0.0, "other",
-                                 redact(f"{type(exc).__name__}: {exc}", site.secrets),
-                                 lateness_ms, time.monotonic())
-            self._on_error(redact("check crashed: " + traceback.format_exc(limit=3).strip(),
-                                  site.secrets))
-        finally:
-            self.scheduler.done(site.url)
+    def _record(self, result: CheckResult) -> None:
+        """A check's result, from a worker thread or a probe process's receiver."""
         canary = self.canary
         # Asked about now, not the check's start: a loss of network that began during the
         # check is what made it fail, and only a canary check begun after it can see it.
@@ -171,7 +158,7 @@ class Engine:
         with self._count_lock:
             self.checks_done += 1
         if self.keep_lateness:
-            self.lateness_ms.append(lateness_ms)
+            self.lateness_ms.append(result.lateness_ms)
         with self._order_lock:
             self.store.put_check(result)
             event = self.alerts.record(result)

@@ -175,6 +175,16 @@ def test_retention_days() -> None:
     assert parse_config(doc(retentionDays=0.5)).retention_days == 0.5
 
 
+PROCESSES = 'processes: must be "auto" or a whole number from 1 to 64'
+
+
+def test_processes() -> None:
+    assert parse_config(doc()).processes is None
+    assert parse_config(doc(processes="auto")).processes is None
+    assert parse_config(doc(processes=1)).processes == 1
+    assert parse_config(doc(processes=64)).processes == 64
+
+
 def test_max_workers_and_max_body_bytes() -> None:
     config = parse_config(doc({"URL": URL}, {"URL": "https://b.example/", "maxBodyBytes": 512},
                               maxWorkers=8, maxBodyBytes=4096))
@@ -466,6 +476,13 @@ def test_check_interval_refused(value: str) -> None:
         ({"maxWorkers": -3}, {}, f"maxWorkers: {WHOLE}"),
         ({"maxWorkers": True}, {}, f"maxWorkers: {WHOLE}"),
         ({"maxBodyBytes": "1MB"}, {}, f"maxBodyBytes: {WHOLE}"),
+        ({"processes": 0}, {}, PROCESSES),
+        ({"processes": 65}, {}, PROCESSES),
+        ({"processes": 2.0}, {}, PROCESSES),
+        ({"processes": True}, {}, PROCESSES),
+        ({"processes": "2"}, {}, PROCESSES),
+        ({"processes": "Auto"}, {}, PROCESSES),
+        ({"processes": None}, {}, PROCESSES),
         ({}, {"timeout": 0}, f"websites[0].timeout: {POSITIVE}"),
         ({}, {"timeout": -1}, f"websites[0].timeout: {POSITIVE}"),
         ({}, {"timeout": "10s"}, f"websites[0].timeout: {POSITIVE}"),

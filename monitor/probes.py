@@ -1,0 +1,365 @@
+"""Where checks run: a scheduler feeding a bounded pool of worker threads, either in this
+process (`LocalProbes`) or in probe processes that each take a shard of the sites
+(`ProbeProcesses`).
+
+One Python process makes about 1,000-1,200 checks/s on this kind of machine whatever its
+thread count, because a check holds the GIL for most of its CPU time. So past a few hundred
+checks a second the monitor runs one probe process per core (`python -m monitor.probes`),
+each a `LocalProbes` over a stable shard of the sites, and funnels their results over a
+socket pair back to the parent, which alone stores them, evaluates alerts and prints. A
+probe process exits as soon as its parent is gone (end of file on the socket: a kill -9 of
+the monitor leaves no orphan checking on); the parent restarts a probe process that dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from .checks import CheckAborted, CheckResult, Watchdog, run_check
+from .config import Config, Site
+from .scheduler import Scheduler, WorkerPool
+from .secrets import redact
+
+OnResult = Callable[[CheckResult], None]
+OnError = Callable[[str], None]
+
+# Below this many checks a second one process keeps up with room to spare (a probe process
+# costs ~30 MB and a hop per result). Above it, one probe process per PER_PROCESS_RATE
+# checks a second, at least one per core and at most two: measured at 2,000 sites at 1 s
+# on 2 cores, 2 processes held every check but with p99 lateness 214 ms (each process near
+# its GIL's limit), 3 gave 34 ms and 4 gave 23-26 ms.
+AUTO_SPLIT_RATE = 300.0
+PER_PROCESS_RATE = 500.0
+RESTART_BACKOFF_MAX = 30.0
+BATCH_MAX = 2000
+SEND_DELAY = 0.005
+
+
+def probe_count(config: Config) -> int:
+    """How many probe processes `config` asks for; 1 means checks run in this process."""
+    if config.processes is not None:
+        return config.processes
+    rate = sum(1.0 / site.interval for site in config.sites)
+    if rate < AUTO_SPLIT_RATE:
+        return 1
+    cores = len(os.sched_getaffinity(0))
+    return min(2 * cores, max(cores, math.ceil(rate / PER_PROCESS_RATE)))
+
+
+class LocalProbes:
+    """The scheduler and the worker pool of this process; each result goes to `on_result`
+    on the worker thread that made it."""
+
+    def __init__(self, on_result: OnResult, on_error: OnError, watchdog: Watchdog,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self._on_result = on_result
+        self._on_error = on_error
+        self._wall = wall_clock
+        self.watchdog = watchdog
+        self.scheduler = Scheduler(self._dispatch)
+        self.pool = WorkerPool(1)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, sites: Sequence[Site], max_workers: int) -> None:
+        self.set_sites(sites, max_workers)
+        self._thread = threading.Thread(target=self.scheduler.run, args=(self._stop,),
+                                        name="scheduler", daemon=True)
+        self._thread.start()
+
+    def set_sites(self, sites: Sequence[Site], max_workers: int) -> None:
+        self.pool.max_workers = max_workers
+        self.scheduler.set_sites(sites)
+
+    def stop(self, timeout: float = 1.5) -> None:
+        """Stop dispatching; checks in flight are cut short by the watchdog's owner."""
+        self._stop.set()
+        self.scheduler.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.pool.shutdown()
+
+    @property
+    def dispatched(self) -> int:
+        return self.scheduler.dispatched
+
+    @property
+    def skipped(self) -> int:
+        return self.scheduler.skipped
+
+    @property
+    def threads(self) -> int:
+        return self.pool.size
+
+    def _dispatch(self, site: Site, due: float) -> None:
+        self.pool.submit(self._check, site, due)
+
+    def _check(self, site: Site, due: float) -> None:
+        lateness_ms = max(0.0, (time.monotonic() - due) * 1000.0)
+        try:
+            result = run_check(site, self.watchdog, lateness_ms)
+        except CheckAborted:
+            return  # stopping: a check cut short says nothing about the site
+        except Exception as exc:  # noqa: BLE001 - a bug in a check kind must not stop others
+            result = CheckResult(site.url, self._wall(), False, None, 0.0, "other",
+                                 redact(f"{type(exc).__name__}: {exc}", site.secrets),
+                                 lateness_ms, time.monotonic())
+            self._on_error(redact("check crashed: " + traceback.format_exc(limit=3).strip(),
+                                  site.secrets))
+        finally:
+            self.scheduler.done(site.url)
+        self._on_result(result)
+
+
+def _pack(result: CheckResult) -> tuple:
+    # A plain tuple pickles in C and several times faster than the dataclass.
+    return (result.url, result.timestamp, result.available, result.status, result.response_ms,
+            result.reason, result.detail, result.lateness_ms, result.mono)
+
+
+class _Child:
+    """One probe process and the thread in the parent that receives its results."""
+
+    def __init__(self, fleet: ProbeProcesses, index: int) -> None:
+        self.fleet = fleet
+        self.index = index
+        self.dispatched = 0
+        self.skipped = 0
+        self.threads = 0
+        self.stopped = False
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        # The package's own folder first, so that the child imports this very code
+        # whatever the working directory or how the monitor was installed.
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (root, env.get("PYTHONPATH"))))
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "monitor.probes", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env)
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        self.receiver = threading.Thread(target=self._receive, daemon=True,
+                                         name=f"probe-{index}-results")
+        self.receiver.start()
+
+    def send(self, message: tuple) -> None:
+        with contextlib.suppress(OSError):  # it died: the receiver reports and restarts it
+            self.conn.send(message)
+
+    def _receive(self) -> None:
+        on_result, on_error = self.fleet.on_result, self.fleet.on_error
+        make = CheckResult
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                break
+            kind = message[0]
+            if kind == "batch":
+                _, results, errors, self.dispatched, self.skipped, self.threads = message
+                for packed in results:
+                    on_result(make(*packed))
+                for error in errors:
+                    on_error(error)
+            elif kind == "stopped":
+                _, self.dispatched, self.skipped = message
+                self.stopped = True
+                break
+            elif kind == "fatal":
+                on_error(f"probe process {self.index}: {message[1]}")
+        self.conn.close()
+        self.fleet._ended(self)
+
+
+class ProbeProcesses:
+    """`count` probe processes over shards of the sites, results back to `on_result`
+    (called on one receiving thread per process)."""
+
+    def __init__(self, count: int, on_result: OnResult, on_error: OnError) -> None:
+        self.count = count
+        self.on_result = on_result
+        self.on_error = on_error
+        self._lock = threading.Lock()
+        self._children: list[_Child] = []
+        self._shards: list[list[Site]] = [[] for _ in range(count)]
+        self._workers = 1
+        self._stopping = False
+        self._failures = [0] * count
+        self._retired = (0, 0)  # dispatched, skipped of probe processes that ended
+
+    def start(self, sites: Sequence[Site], max_workers: int) -> None:
+        self._reshard(sites, max_workers)
+        with self._lock:
+            self._children = [self._spawn(index) for index in range(self.count)]
+
+    def set_sites(self, sites: Sequence[Site], max_workers: int) -> None:
+        self._reshard(sites, max_workers)
+        with self._lock:
+            children = list(self._children)
+        for child in children:
+            child.send(("sites", self._shards[child.index], self._workers))
+
+    def _reshard(self, sites: Sequence[Site], max_workers: int) -> None:
+        shards: list[list[Site]] = [[] for _ in range(self.count)]
+        for site in sites:
+            # A stable hash: a site stays in its shard across reloads, keeping its phase.
+            shards[zlib.crc32(site.url.encode()) % self.count].append(site)
+        self._shards = shards
+        # maxWorkers bounds the checks in flight across all processes.
+        self._workers = max(1, -(-max_workers // self.count))  # ints: maxWorkers may be huge
+
+    def _spawn(self, index: int) -> _Child:
+        child = _Child(self, index)
+        child.send(("sites", self._shards[index], self._workers))
+        return child
+
+    def _ended(self, child: _Child) -> None:
+        """A receiver saw its process's end: expected on stop, else restart it."""
+        code = child.process.wait()
+        with self._lock:
+            dispatched, skipped = self._retired
+            self._retired = (dispatched + child.dispatched, skipped + child.skipped)
+            if self._stopping or child.stopped:
+                return
+            self._failures[child.index] += 1
+            delay = min(RESTART_BACKOFF_MAX, 0.5 * 2 ** (self._failures[child.index] - 1))
+        self.on_error(f"probe process {child.index} (pid {child.process.pid}) ended with exit"
+                      f" code {code}; restarting it in {delay:g} s")
+        threading.Timer(delay, self._restart, args=(child,)).start()
+
+    def _restart(self, old: _Child) -> None:
+        with self._lock:
+            if self._stopping or old not in self._children:
+                return
+            try:
+                new = self._spawn(old.index)
+            except OSError as exc:
+                self.on_error(f"cannot restart probe process {old.index}: {exc}")
+                return
+            self._children[self._children.index(old)] = new
+
+    def stop(self, timeout: float = 1.5) -> None:
+        """Stop every probe process: checks in flight are cut short, results made before
+        the stop are received."""
+        with self._lock:
+            self._stopping = True
+            children = list(self._children)
+        for child in children:
+            child.send(("stop",))
+        end = time.monotonic() + timeout
+        for child in children:
+            child.receiver.join(max(0.0, end - time.monotonic()))
+        for child in children:
+            try:
+                child.process.wait(max(0.05, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+
+    def _live(self) -> list[_Child]:
+        with self._lock:
+            return list(self._children)
+
+    @property
+    def dispatched(self) -> int:
+        live = [c for c in self._live() if not c.stopped]
+        return self._retired[0] + sum(c.dispatched for c in live)
+
+    @property
+    def skipped(self) -> int:
+        live = [c for c in self._live() if not c.stopped]
+        return self._retired[1] + sum(c.skipped for c in live)
+
+    @property
+    def threads(self) -> int:
+        return sum(c.threads for c in self._live())
+
+    @property
+    def pids(self) -> list[int]:
+        return [c.process.pid for c in self._live()]
+
+
+def _serve(conn: Connection) -> None:
+    """A probe process: check the sites of its shard until told to stop or orphaned."""
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    watchdog = Watchdog()
+    probes = LocalProbes(lambda result: outbox.put(_pack(result)),
+                         lambda message: outbox.put(("error", message)), watchdog)
+
+    def report() -> tuple:
+        return probes.dispatched, probes.skipped, probes.threads
+
+    def send_results() -> None:
+        running = True
+        while running:
+            items = [outbox.get()]
+            # Let a few results gather: a send per result would cost a wake-up of this
+            # thread and of the parent's receiver for each check.
+            time.sleep(SEND_DELAY)
+            while len(items) < BATCH_MAX and not outbox.empty():
+                items.append(outbox.get())
+            running = None not in items
+            results = [i for i in items if i is not None and i[0] != "error"]
+            errors = [i[1] for i in items if i is not None and i[0] == "error"]
+            try:
+                conn.send(("batch", results, errors, *report()))
+            except OSError:
+                os._exit(0)  # the monitor is gone: nobody to check for
+
+    sender = threading.Thread(target=send_results, name="sender", daemon=True)
+    sender.start()
+    started = False
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)  # the monitor is gone (even kill -9): stop checking at once
+        if message[0] == "sites":
+            if started:
+                probes.set_sites(message[1], message[2])
+            else:
+                probes.start(message[1], message[2])
+                started = True
+        elif message[0] == "stop":
+            break
+    probes.stop()
+    watchdog.stop()  # cuts the checks in flight short
+    outbox.put(None)
+    sender.join(2.0)
+    with contextlib.suppress(OSError):
+        conn.send(("stopped", probes.dispatched, probes.skipped))
+    conn.close()
+
+
+def main(argv: list[str]) -> None:
+    # The monitor's terminal sends Ctrl-C and SIGHUP to the whole process group: only the
+    # parent acts on them, and stops its probe processes itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    conn = Connection(int(argv[1]))
+    try:
+        _serve(conn)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which restarts us
+        with contextlib.suppress(OSError):
+            conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+        os._exit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,192 @@
+"""Probe processes: checks made in child processes over shards of the sites, results stored
+and alerted on by the parent. Real processes, real loopback servers, real kills."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.config import Config
+from monitor.engine import Engine
+from monitor.probes import AUTO_SPLIT_RATE, ProbeProcesses, probe_count
+from monitor.store import Store
+from tests.conftest import make_site
+from tests.test_e2e import APP, count_checks, query, wait_for
+
+
+def children_of(pid):
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_auto_splits_only_under_load():
+    light = Config(sites=tuple(make_site(f"http://a.test/{i}", interval=10) for i in range(100)))
+    assert probe_count(light) == 1
+    cores = len(os.sched_getaffinity(0))
+    sites = int(AUTO_SPLIT_RATE) + 1
+    heavy = Config(sites=tuple(make_site(f"http://a.test/{i}", interval=1) for i in range(sites)))
+    assert probe_count(heavy) == cores  # at least one per core
+    heavier = Config(sites=tuple(make_site(f"http://a.test/{i}", interval=0.01)
+                                 for i in range(sites)))
+    assert probe_count(heavier) == 2 * cores  # at most two per core
+    assert probe_count(Config(sites=light.sites, processes=3)) == 3
+    assert probe_count(Config(sites=heavy.sites, processes=1)) == 1
+
+
+@pytest.fixture()
+def engine_of(tmp_path):
+    engines = []
+
+    def make(sites, processes=2, **kwargs):
+        errors = []
+        engine = Engine(Config(sites=tuple(sites), processes=processes, **kwargs),
+                        Store(tmp_path / "m.db"), on_error=errors.append)
+        engine.errors = errors
+        engines.append(engine)
+        return engine.start()
+
+    yield make
+    for engine in engines:
+        engine.stop()
+
+
+def test_checks_from_every_process_are_stored_and_alerted_on(hostile, engine_of, tmp_path):
+    ok = [make_site(f"{hostile.base}/ok?{i}", interval=0.1, window=1.0) for i in range(8)]
+    bad = [make_site(f"{hostile.base}/500?{i}", interval=0.1, window=1.0) for i in range(4)]
+    engine = engine_of(ok + bad)
+    events = []
+    engine.hooks.append(events.append)
+    assert isinstance(engine.probes, ProbeProcesses)
+    assert len(engine.probes.pids) == 2
+    wait_for(lambda: {e.url for e in events} == {s.url for s in bad}, 10, "an alert per bad site")
+    wait_for(lambda: all(c.dispatched > 0 for c in engine.probes._live()), 5,
+             "both processes checking")
+    db = tmp_path / "m.db"
+
+    def every_site_checked():
+        engine.store.flush()
+        return all(count_checks(db, site.url) >= 5 for site in ok + bad)
+
+    wait_for(every_site_checked, 10, "5 checks of every site")
+    assert not query(db, "SELECT 1 FROM website_monitoring WHERE available = 0 AND host LIKE ?",
+                     f"{hostile.base}/ok%")
+    assert engine.errors == []
+
+
+def test_stop_ends_every_process_and_keeps_every_result(hostile, tmp_path):
+    sites = [make_site(f"{hostile.base}/ok?{i}", interval=0.05) for i in range(20)]
+    engine = Engine(Config(sites=tuple(sites), processes=2), Store(tmp_path / "m.db")).start()
+    wait_for(lambda: engine.checks_done > 200, 10, "checks")
+    children = [c.process for c in engine.probes._live()]
+    started = time.monotonic()
+    engine.stop()
+    assert time.monotonic() - started < 2.0
+    assert all(p.poll() is not None for p in children)
+    # Every result received was stored: nothing was lost between the processes and disk.
+    assert count_checks(tmp_path / "m.db") == engine.checks_done
+    assert engine.probes.dispatched >= engine.checks_done
+
+
+def test_a_killed_probe_process_is_restarted(hostile, engine_of, tmp_path):
+    sites = [make_site(f"{hostile.base}/ok?{i}", interval=0.1) for i in range(10)]
+    engine = engine_of(sites)
+    wait_for(lambda: engine.checks_done > 50, 10, "checks")
+    victim = engine.probes._live()[0]
+    os.kill(victim.process.pid, signal.SIGKILL)
+    wait_for(lambda: any("ended with exit code -9; restarting" in e for e in engine.errors), 5,
+             "the restart message", lambda: f": {engine.errors}")
+    wait_for(lambda: victim not in engine.probes._live(), 5, "a new process")
+    shard = engine.probes._shards[victim.index]
+    assert shard
+    engine.store.flush()
+    before = {s.url: count_checks(tmp_path / "m.db", s.url) for s in shard}
+
+    def checked_again():
+        engine.store.flush()
+        return all(count_checks(tmp_path / "m.db", s.url) > before[s.url] + 3 for s in shard)
+
+    wait_for(checked_again, 10, "the restarted process's sites checked again")
+
+
+def test_reload_adds_sites_and_changes_the_process_count(hostile, engine_of, tmp_path):
+    first = [make_site(f"{hostile.base}/ok?{i}", interval=0.1) for i in range(4)]
+    engine = engine_of(first)
+    wait_for(lambda: engine.checks_done > 20, 10, "checks")
+    added = make_site(f"{hostile.base}/ok?added", interval=0.1)
+    engine.reload(Config(sites=(*first, added), processes=2))
+
+    def added_checked():
+        engine.store.flush()
+        return count_checks(tmp_path / "m.db", added.url) >= 3
+
+    wait_for(added_checked, 10, "the added site checked")
+    old = [c.process for c in engine.probes._live()]
+    engine.reload(Config(sites=(*first, added), processes=1))
+    assert all(p.poll() is not None for p in old)
+    assert not isinstance(engine.probes, ProbeProcesses)
+    done = engine.checks_done
+    wait_for(lambda: engine.checks_done > done + 20, 10, "checks in this process")
+
+
+def test_kill_9_of_the_monitor_leaves_no_probe_process_behind(hostile, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"processes": 2, "websites": [
+        {"URL": f"{hostile.base}/ok?{i}", "checkInterval": 0.2} for i in range(6)]}))
+    db = tmp_path / "m.db"
+    proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db", str(db)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        children = wait_for(lambda: len(children_of(proc.pid)) == 2 and children_of(proc.pid),
+                            10, "two probe processes")
+        wait_for(lambda: count_checks(db) > 10, 10, "checks stored")
+        proc.kill()
+        proc.wait(5)
+        wait_for(lambda: not any(alive(pid) for pid in children), 3,
+                 "the probe processes to exit")
+    finally:
+        proc.kill()
+        proc.wait()
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_stops_the_monitor_and_its_probe_processes(hostile, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"processes": 2, "websites": [
+        {"URL": f"{hostile.base}/ok?{i}", "checkInterval": 0.2} for i in range(6)]}))
+    db = tmp_path / "m.db"
+    # Its own process group, as a terminal makes: Ctrl-C signals the parent and the
+    # children alike, and only the parent may act on it.
+    proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db", str(db)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        children = wait_for(lambda: len(children_of(proc.pid)) == 2 and children_of(proc.pid),
+                            10, "two probe processes")
+        wait_for(lambda: count_checks(db) > 10, 10, "checks stored")
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(5) == 0
+        assert not any(alive(pid) for pid in children)
+    finally:
+        proc.kill()
+        proc.wait()
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+    assert err == ""
