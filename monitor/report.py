@@ -53,11 +53,16 @@ def active_sites(conn: sqlite3.Connection) -> dict[str, str]:
 
 def window_report(conn: sqlite3.Connection, seconds: float, now: float | None = None,
                   labels: dict[str, str] | None = None) -> str:
+    """The stats of the past `seconds`, from the start of the minute they begin in: so the
+    window is read from per-minute and 10-minute aggregates only, however big the database
+    (up to a minute more than asked for; the title says from when)."""
     now = time.time() if now is None else now
     labels = active_sites(conn) if labels is None else labels
-    stats = window_stats(conn, now - seconds, now, list(labels) or None)
+    start = (now - seconds) // 60 * 60
+    stats = window_stats(conn, start, now, list(labels) or None)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
-    title = f"== {stamp} UTC: past {format_duration(seconds)} =="
+    since = time.strftime("%H:%M", time.gmtime(start))
+    title = f"== {stamp} UTC: past {format_duration(seconds)} (since {since}) =="
     return stats_table(stats, labels, title)
 
 

@@ -24,7 +24,7 @@ from .checks import CheckResult
 from .errors import StoreError
 from .stats import MinuteAgg
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BATCH_MAX = 2000
 BATCH_WAIT = 0.1  # seconds a batch may wait for more rows before it is committed
 PURGE_CHUNK = 20000
@@ -79,6 +79,29 @@ CREATE TABLE IF NOT EXISTS minute_stats (
     PRIMARY KEY (minute, host)
 ) WITHOUT ROWID;
 
+-- The same per 10 minutes (block = epoch seconds // 600), so that an hour's report reads
+-- about 10 rows per site instead of 60. Blocks before meta's blocks_since (the first block
+-- the writer saw whole, for a database older than this table) are not filled in.
+CREATE TABLE IF NOT EXISTS block_stats (
+    host TEXT NOT NULL,
+    block INTEGER NOT NULL,
+    checks INTEGER NOT NULL,
+    up INTEGER NOT NULL,
+    rt_count INTEGER NOT NULL,
+    rt_sum REAL NOT NULL,
+    rt_min REAL,
+    rt_max REAL,
+    hist TEXT NOT NULL,
+    statuses TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    PRIMARY KEY (block, host)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value
+);
+
 CREATE TABLE IF NOT EXISTS site_state (
     host TEXT PRIMARY KEY,
     last_check REAL NOT NULL,
@@ -118,14 +141,19 @@ def _items(count: int) -> str:
 _INSERT_CHECKS = (
     "INSERT INTO website_monitoring (timestamp, host, available, status, responseTime, reason,"
     f" detail, lateness) SELECT {_items(8)} FROM json_each(?)")
-_UPSERT_MINUTES = (
-    "INSERT INTO minute_stats (minute, host, checks, up, rt_count, rt_sum, rt_min, rt_max, hist,"
-    f" statuses, reasons) SELECT {_items(11)} FROM json_each(?)"
-    " WHERE true"  # the parser needs it: an upsert's SELECT must not end in its FROM
-    " ON CONFLICT (minute, host) DO UPDATE SET checks=excluded.checks, up=excluded.up,"
-    " rt_count=excluded.rt_count, rt_sum=excluded.rt_sum, rt_min=excluded.rt_min,"
-    " rt_max=excluded.rt_max, hist=excluded.hist, statuses=excluded.statuses,"
-    " reasons=excluded.reasons")
+# The aggregate levels: (seconds per row, table, key column).
+LEVELS = ((60, "minute_stats", "minute"), (600, "block_stats", "block"))
+_AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons"
+_UPSERT_AGGS = {
+    table: (f"INSERT INTO {table} ({column}, host, {_AGG_COLUMNS}) SELECT {_items(11)}"
+            " FROM json_each(?)"
+            " WHERE true"  # the parser needs it: an upsert's SELECT must not end in its FROM
+            f" ON CONFLICT ({column}, host) DO UPDATE SET checks=excluded.checks,"
+            " up=excluded.up, rt_count=excluded.rt_count, rt_sum=excluded.rt_sum,"
+            " rt_min=excluded.rt_min, rt_max=excluded.rt_max, hist=excluded.hist,"
+            " statuses=excluded.statuses, reasons=excluded.reasons")
+    for _span, table, column in LEVELS
+}
 _UPSERT_STATES = (
     "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since)"
     f" SELECT {_items(5)} FROM json_each(?)")
@@ -153,6 +181,11 @@ def open_writer_connection(path: str | Path) -> sqlite3.Connection:
         if version == 1:
             _migrate_from_1(conn)
         conn.executescript(SCHEMA)
+        if version < 3:
+            # Older history has no 10-minute rows: reports read its minutes instead.
+            last = conn.execute("SELECT max(minute) FROM minute_stats").fetchone()[0]
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('blocks_since', ?)",
+                         (0 if last is None else last // 10 + 1,))
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open the database: {exc}") from None
@@ -231,7 +264,8 @@ class Store:
         self.path = Path(path)
         self._conn = open_writer_connection(self.path)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._aggs: dict[tuple[int, str], MinuteAgg] = {}
+        # (seconds per row, row index, host) -> its aggregate, for rows still being filled
+        self._aggs: dict[tuple[int, int, str], MinuteAgg] = {}
         self._states: dict[str, list] = {}
         self._pending: list = []
         self._on_error = on_error or (lambda message: None)
@@ -448,9 +482,10 @@ class Store:
                  for c in checks]),))
             self._preload(checks)
             dirty = self._aggregate(checks)
-            conn.execute(_UPSERT_MINUTES, (json.dumps(
-                [(minute, host, *self._aggs[(minute, host)].to_row())
-                 for minute, host in dirty]),))
+            for span, table, _column in LEVELS:
+                conn.execute(_UPSERT_AGGS[table], (json.dumps(
+                    [(key[1], key[2], *self._aggs[key].to_row())
+                     for key in dirty if key[0] == span]),))
             conn.execute(_UPSERT_STATES, (json.dumps(
                 [(host, *self._states[host]) for host in {c.url for c in checks}]),))
         if alerts:
@@ -474,15 +509,17 @@ class Store:
     def _preload(self, checks: list[CheckResult]) -> None:
         """Fill the caches for the minutes and sites of this batch that they lack, one
         query each: after a restart the minute in progress already has a row to continue."""
-        keys = {(int(c.timestamp // 60), c.url) for c in checks} - self._aggs.keys()
-        if keys:
+        for span, table, column in LEVELS:
+            keys = {(span, int(c.timestamp // span), c.url) for c in checks} - self._aggs.keys()
+            if not keys:
+                continue
             for key in keys:
                 self._aggs[key] = MinuteAgg()
-            for minute, host, *row in self._conn.execute(
-                "SELECT minute, host, checks, up, rt_count, rt_sum, rt_min, rt_max, hist,"
-                " statuses, reasons FROM minute_stats WHERE (minute, host) IN"
-                f" (SELECT {_items(2)} FROM json_each(?))", (json.dumps(list(keys)),)):
-                self._aggs[(minute, host)] = MinuteAgg.from_row(row)
+            for index, host, *row in self._conn.execute(
+                f"SELECT {column}, host, {_AGG_COLUMNS} FROM {table} WHERE ({column}, host) IN"
+                f" (SELECT {_items(2)} FROM json_each(?))",
+                (json.dumps([key[1:] for key in keys]),)):
+                self._aggs[(span, index, host)] = MinuteAgg.from_row(row)
         hosts = {c.url for c in checks} - self._states.keys()
         if hosts:
             for host in hosts:
@@ -492,13 +529,14 @@ class Store:
                 " WHERE host IN (SELECT value FROM json_each(?))", (json.dumps(list(hosts)),)):
                 self._states[host] = row
 
-    def _aggregate(self, checks: list[CheckResult]) -> set[tuple[int, str]]:
+    def _aggregate(self, checks: list[CheckResult]) -> set[tuple[int, int, str]]:
         dirty = set()
         for check in checks:
-            key = (int(check.timestamp // 60), check.url)
-            self._aggs[key].add(check.response_ms, check.available, check.status,
-                                check.reason)
-            dirty.add(key)
+            for span, _table, _column in LEVELS:
+                key = (span, int(check.timestamp // span), check.url)
+                self._aggs[key].add(check.response_ms, check.available, check.status,
+                                    check.reason)
+                dirty.add(key)
             self._update_state(check)
         return dirty
 
@@ -524,9 +562,9 @@ class Store:
                 state[3] = ts
 
     def _evict(self) -> None:
-        if len(self._aggs) > 4 * max(1, len(self._states)):
-            current = int(self._clock() // 60)
-            for key in [k for k in self._aggs if k[0] < current - 1]:
+        if len(self._aggs) > 4 * len(LEVELS) * max(1, len(self._states)):
+            now = self._clock()
+            for key in [k for k in self._aggs if k[1] < int(now // k[0]) - 1]:
                 del self._aggs[key]
 
     def _purge(self, before: float) -> None:
@@ -544,14 +582,15 @@ class Store:
             if deleted < PURGE_CHUNK:
                 break
         conn.execute("BEGIN")
-        conn.execute("DELETE FROM minute_stats WHERE minute < ?", (int(before // 60),))
+        for span, table, column in LEVELS:
+            conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (int(before // span),))
         # Keep each site's latest alert row: it is the alert state a restart restores.
         alerts = conn.execute(
             "DELETE FROM website_alerts WHERE timestamp < ? AND id NOT IN"
             " (SELECT max(id) FROM website_alerts GROUP BY host)", (iso_utc(before),)).rowcount
         conn.execute("COMMIT")
         self.purged = (self.purged[0] + checks, self.purged[1] + alerts)
-        self._aggs = {k: v for k, v in self._aggs.items() if k[0] >= int(before // 60)}
+        self._aggs = {k: v for k, v in self._aggs.items() if k[1] >= int(before // k[0])}
 
 
 def iso_utc(epoch: float) -> str:

@@ -174,7 +174,8 @@ def test_full_disk_warns_once_keeps_checking_and_alerting_then_resumes(
             lambda: Output.find(output.out, "^ALERT: Website " + re.escape(urls["falls"])
                                 + " is down"), 10, "the alert while the disk is full", output.dump)
         stats_lines = wait_for(
-            lambda: [x for x in Output.find(output.out, r"^== .* UTC: past 10m00s ==$")
+            lambda: [x for x in Output.find(output.out,
+                                            r"^== .* UTC: past 10m00s \(since \d\d:\d\d\) ==$")
                      if x[0] > cannot_write[0][0]],
             15, "the periodic stats while the disk is full", output.dump)
         resumed_while_full = Output.find(output.err, "writing resumed")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 import random
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from monitor import stats as stats_mod
 from monitor.checks import CheckResult
 from monitor.stats import (
     HIST_MIN_MS,
@@ -350,3 +352,96 @@ def test_unknown_checks_count_only_as_a_reason_in_whole_and_partial_minutes(
             assert stats.statuses == {"200": len(known)}
     finally:
         conn.close()
+
+
+# -- 10-minute blocks --------------------------------------------------------------------------
+
+BLOCK = 1_700_000_400.0 - BASE  # the first 10-minute boundary after BASE: BASE + 360 s
+LONG_WINDOWS = [
+    pytest.param(0, 2400, id="blocks-inside"),
+    pytest.param(BLOCK, BLOCK + 1200, id="two-whole-blocks"),
+    pytest.param(BLOCK - 59.5, BLOCK + 1230.25, id="unaligned-around-blocks"),
+    pytest.param(BLOCK + 60, BLOCK + 600, id="minutes-only"),
+    pytest.param(0, 1700, id="ends-inside-a-block"),
+    pytest.param(30.5, 1900.75, id="unaligned-ends-inside-a-block"),
+    pytest.param(120, 10_000, id="live-to-the-end"),
+    pytest.param(BLOCK + 600, 10_000, id="live-from-a-block"),
+]
+
+
+@pytest.fixture(scope="module")
+def long_db(tmp_path_factory) -> tuple[Path, list[CheckResult]]:
+    path = tmp_path_factory.mktemp("blocks") / "monitor.db"
+    rng = random.Random(7)
+    checks = [random_check(rng, rng.choice((A, B, C)), BASE + rng.uniform(0, 2100))
+              for _ in range(1500)]
+    checks += [random_check(rng, A, BASE + BLOCK + k * 600.0) for k in range(3)]
+    rng.shuffle(checks)
+    store = Store(path).start()
+    try:
+        for i, c in enumerate(checks):
+            store.put_check(c)
+            if i % 200 == 0:
+                store.flush()
+    finally:
+        store.close()
+    return path, checks
+
+
+def uses_blocks(conn, start: float, end: float) -> bool:
+    live = conn.execute("SELECT 1 FROM website_monitoring WHERE timestamp > ? LIMIT 1",
+                        (end,)).fetchone() is None
+    return any("block_stats" in sql for sql, _ in
+               stats_mod._plan(start, end, live, stats_mod._blocks_since(conn)))
+
+
+@pytest.mark.parametrize(("start", "end"), LONG_WINDOWS)
+def test_windows_over_10_minute_blocks_equal_brute_force(long_db, start, end) -> None:
+    path, checks = long_db
+    conn = open_reader(path)
+    try:
+        assert uses_blocks(conn, BASE + start, BASE + end) == (
+            end - start >= 1200 or end == 10_000)
+        stats = window_stats(conn, BASE + start, BASE + end, [A, B, C])
+    finally:
+        conn.close()
+    for host in (A, B, C):
+        selected = [c for c in checks
+                    if c.url == host and BASE + start <= c.timestamp <= BASE + end]
+        assert_matches(stats[host], host, selected)
+
+
+def test_history_from_before_the_blocks_is_read_from_its_minutes(tmp_path: Path) -> None:
+    # A database from before schema 3 has minutes but no blocks for its history: the
+    # writer starts the blocks after it, and reports read the old part from minutes.
+    path = tmp_path / "monitor.db"
+    rng = random.Random(11)
+    old = [random_check(rng, A, BASE + s) for s in range(0, 1500, 3)]
+    new = [random_check(rng, A, BASE + s) for s in range(1500, 3000, 3)]
+    store = Store(path)
+    for c in old:
+        store.put_check(c)
+    store.flush()
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM block_stats")
+    conn.execute("DELETE FROM meta")
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
+    conn.close()
+    store = Store(path)  # the upgrade to schema 3
+    for c in new:
+        store.put_check(c)
+    store.flush()
+    store.close()
+    conn = open_reader(path)
+    try:
+        since = stats_mod._blocks_since(conn)
+        assert since == (int(BASE + 1497) // 60) // 10 + 1
+        blocks = [b for (b,) in conn.execute("SELECT DISTINCT block FROM block_stats")]
+        assert min(blocks) < since <= max(blocks)  # the one partial block is not used
+        assert uses_blocks(conn, BASE, BASE + 3000)
+        stats = window_stats(conn, BASE, BASE + 3000, [A])[A]
+    finally:
+        conn.close()
+    assert_matches(stats, A, old + new)

@@ -101,6 +101,15 @@ def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
     assert sorted(stored) == sorted(groups)
     for (minute, host), group in groups.items():
         assert minute_row(path, minute, host) == expected_agg(group), (minute, host)
+    # And the 10-minute blocks, the same way.
+    blocks: dict[tuple[int, str], list[CheckResult]] = {}
+    for c in checks:
+        blocks.setdefault((int(c.timestamp // 600), c.url), []).append(c)
+    assert sorted(read(path, "SELECT block, host FROM block_stats")) == sorted(blocks)
+    for (block, host), group in blocks.items():
+        rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses,"
+                    " reasons FROM block_stats WHERE block=? AND host=?", (block, host))
+        assert MinuteAgg.from_row(rows[0]) == expected_agg(group), (block, host)
 
 
 # -- schema and opening ---------------------------------------------------------------------
@@ -112,7 +121,7 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         columns = {
             table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
             for table in ("website_monitoring", "website_alerts", "minute_stats",
-                          "site_state", "sites")
+                          "block_stats", "site_state", "sites")
         }
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -125,6 +134,9 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         "id", "timestamp", "host", "type", "startDate", "endDate", "availability", "message"]
     assert columns["minute_stats"] == [
         "host", "minute", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max", "hist",
+        "statuses", "reasons"]
+    assert columns["block_stats"] == [
+        "host", "block", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max", "hist",
         "statuses", "reasons"]
     assert columns["site_state"] == ["host", "last_check", "last_ok", "last_failure",
                                      "down_since"]
@@ -407,6 +419,8 @@ def test_purge(db: Path, make_store, monkeypatch, threaded: bool) -> None:
     store.flush()
     assert store.purged == (14, 2)
     assert read(db, "SELECT min(minute) FROM minute_stats") == [(MINUTE + 2,)]
+    # A 10-minute block goes only once all of it is older than the cut.
+    assert read(db, "SELECT DISTINCT block FROM block_stats") == [(int(BASE) // 600,)]
 
     # The cache forgot purged minutes: a late check there starts a fresh row.
     store.put_check(check(A, BASE + 1, False, 500, 5.0, "http_status"))
@@ -496,6 +510,21 @@ def test_pending_rows_are_bounded(db: Path, make_store, locker, monkeypatch) -> 
     assert_minutes_match(db, checks[2:])
 
 
+def test_purge_removes_whole_10_minute_blocks(db: Path, make_store) -> None:
+    store = make_store(db)
+    purge_fixture(store)
+    store.put_check(check(A, BASE + 600, True, 200, 5.0))  # the next block
+    store.flush()
+    store.purge(BASE + 359)  # the end of the first block: it still holds a check
+    store.flush()
+    assert read(db, "SELECT DISTINCT block FROM block_stats ORDER BY block") == [
+        (int(BASE) // 600,), (int(BASE) // 600 + 1,)]
+    store.purge(BASE + 360)
+    store.flush()
+    assert read(db, "SELECT DISTINCT block FROM block_stats") == [(int(BASE) // 600 + 1,)]
+    store.close()
+
+
 def test_failed_purge_does_not_break_later_writes(db: Path, make_store, locker) -> None:
     messages: list[str] = []
     store = make_store(db, on_error=messages.append)
@@ -576,7 +605,7 @@ def test_schema_1_is_migrated_keeping_rows_and_masking_passwords(db: Path, make_
     store.put_check(CheckResult("http://c.test/", BASE + 10, None, None, 0.0, "offline"))
     store.flush()
     masked = "http://ops:***@a.test/?token=***"
-    assert read(db, "PRAGMA user_version") == [(2,)]
+    assert read(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert read(db, "SELECT host, count(*) FROM website_monitoring GROUP BY host"
                     " ORDER BY host") == [("http://b.test/", 3), ("http://c.test/", 1),
                                           (masked, 3)]
