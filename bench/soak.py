@@ -90,12 +90,39 @@ def kib(fields: dict[str, str], key: str) -> int | None:
     return int(value.split()[0]) if value else None
 
 
+def children_of(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def tree_usage(pid: int) -> tuple[int | None, int, int]:
+    """(VmRSS in KiB, threads, processes) of the monitor and its probe processes, summed:
+    RSS over-counts the pages they share (the Python binary and libraries), so the sum is
+    an upper bound of their memory. None for RSS once the monitor is gone."""
+    status = proc_status(pid)
+    rss = kib(status, "VmRSS")
+    if rss is None:
+        return None, 0, 0
+    threads, processes = int(status.get("Threads", "0")), 1
+    for child in children_of(pid):
+        child_status = proc_status(child)
+        child_rss = kib(child_status, "VmRSS")
+        if child_rss is not None:
+            rss += child_rss
+            threads += int(child_status.get("Threads", "0"))
+            processes += 1
+    return rss, threads, processes
+
+
 class Sample(NamedTuple):
     t: float  # seconds since the monitor started
     rss_mb: float
     threads: int
     checks: int  # stored so far
     lag: float | None  # seconds between now and the newest stored check's timestamp
+    processes: int = 1  # the monitor and its probe processes
 
 
 def stored_checks(db: Path) -> tuple[int, float | None]:
@@ -152,25 +179,25 @@ def sample_loop(proc: subprocess.Popen, db: Path, run: float, every: float,
                 t0: float) -> list[Sample]:
     """One sample every `every` s until `run` s after t0, each printed as a table row."""
     samples: list[Sample] = []
-    print(f"{'time s':>8} {'RSS MB':>9} {'threads':>8} {'checks':>11} {'checks/s':>9}"
-          f" {'lag s':>7}", flush=True)
+    print(f"{'time s':>8} {'RSS MB':>9} {'procs':>5} {'threads':>8} {'checks':>11}"
+          f" {'checks/s':>9} {'lag s':>7}", flush=True)
     k = 1
     while k * every <= run + 1e-9:
         time.sleep(max(0.0, t0 + k * every - time.monotonic()))
         k += 1
-        status = proc_status(proc.pid)
-        rss = kib(status, "VmRSS")
+        rss, threads, processes = tree_usage(proc.pid)
         if proc.poll() is not None or rss is None:
             raise RuntimeError(f"the monitor exited (code {proc.poll()}) during the run")
         t = time.monotonic() - t0
         checks, newest = stored_checks(db)
         lag = None if newest is None else max(0.0, time.time() - newest)
-        sample = Sample(t, rss / 1024, int(status.get("Threads", "0")), checks, lag)
+        sample = Sample(t, rss / 1024, threads, checks, lag, processes)
         rate = ""
         if samples:
             rate = f"{(checks - samples[-1].checks) / (t - samples[-1].t):.0f}"
         samples.append(sample)
-        print(f"{t:8.1f} {sample.rss_mb:9.1f} {sample.threads:8d} {checks:11,d} {rate:>9}"
+        print(f"{t:8.1f} {sample.rss_mb:9.1f} {processes:5d} {sample.threads:8d} {checks:11,d}"
+              f" {rate:>9}"
               f" {'' if lag is None else f'{lag:.1f}':>7}", flush=True)
     return samples
 
@@ -199,7 +226,8 @@ def summarize(args: argparse.Namespace, run: float, samples: list, hwm_mb: float
     print()
     print(f"RSS at end of warm-up ({warm.t:.0f} s): {warm.rss_mb:.1f} MB")
     print(f"RSS at end ({end.t:.0f} s):          {end.rss_mb:.1f} MB"
-          + (f"  (peak {hwm_mb:.1f} MB)" if hwm_mb else ""))
+          + f" in {end.processes} process(es), {end.rss_mb * 1024 / args.sites:.1f} KB per site"
+          + (f"  (the parent's peak {hwm_mb:.1f} MB)" if hwm_mb else ""))
     print(f"growth after warm-up:   {fitted:+.2f} MB fitted over {span:.0f} s "
           f"({slope * 1024 * 60:+.1f} KB/min, {per_check:+.2f} B/check), "
           f"{endpoint:+.2f} MB end minus warm-up")
@@ -229,7 +257,8 @@ def summarize(args: argparse.Namespace, run: float, samples: list, hwm_mb: float
     figure("soak_rss_warmup_mb", warm.rss_mb, "MB", at_s=round(warm.t, 1),
            threads=warm.threads)
     figure("soak_rss_end_mb", end.rss_mb, "MB", at_s=round(end.t, 1), threads=end.threads,
-           peak_mb=round(hwm_mb, 1) if hwm_mb else None)
+           processes=end.processes, parent_peak_mb=round(hwm_mb, 1) if hwm_mb else None,
+           kb_per_site=round(end.rss_mb * 1024 / args.sites, 2), sites=args.sites)
     figure("soak_rss_growth_mb", fitted, "MB", endpoint_mb=round(endpoint, 3),
            over_s=round(span, 1), bytes_per_check=round(per_check, 3),
            tolerance_mb=TOLERANCE_MB, verdict=verdict)
@@ -307,6 +336,8 @@ def main() -> None:
     run = args.seconds if args.seconds is not None else args.minutes * 60
     if run / args.sample < 3:
         parser.error("the run needs at least 3 samples: --sample is too long for the run")
+    # A SIGTERM ends the run as Ctrl-C does, stopping the monitor and the target with it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
         sys.exit(soak(args))
     sys.exit(130)

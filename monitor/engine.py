@@ -81,7 +81,7 @@ class Engine:
         if count == 1:
             return LocalProbes(self._record, self._on_error, self.watchdog,  # type: ignore[arg-type]
                                self._wall)
-        return ProbeProcesses(count, self._record, self._on_error)
+        return ProbeProcesses(count, self._record_batch, self._on_error)
 
     def stop(self, timeout: float = 1.5) -> None:
         """Stop dispatching, cut checks in flight short, commit what is queued."""
@@ -143,18 +143,21 @@ class Engine:
             self.store.purge(now - days * 86400)
 
     # -- the work -------------------------------------------------------------------
-    def _record(self, result: CheckResult) -> None:
-        """A check's result, from a worker thread or a probe process's receiver."""
-        canary = self.canary
+    def _record(self, result: CheckResult, offline: bool | None = None) -> None:
+        """A check's result, from a worker thread. `offline`: the canary's answer for it,
+        if already asked."""
         # Asked about now, not the check's start: a loss of network that began during the
         # check is what made it fail, and only a canary check begun after it can see it.
         # Only a failure the network itself could cause is confirmed: an HTTP answer, even a
         # 500, proves the network works.
-        if (result.available is False and result.reason in NETWORK_REASONS
-                and canary is not None and canary.is_offline(time.monotonic())):
-            result = dataclasses.replace(
-                result, available=None, reason="offline",
-                detail=f"monitor offline; {result.reason}: {result.detail}"[:200])
+        if result.available is False and result.reason in NETWORK_REASONS:
+            if offline is None:
+                canary = self.canary
+                offline = canary is not None and canary.is_offline(time.monotonic())
+            if offline:
+                result = dataclasses.replace(
+                    result, available=None, reason="offline",
+                    detail=f"monitor offline; {result.reason}: {result.detail}"[:200])
         with self._count_lock:
             self.checks_done += 1
         if self.keep_lateness:
@@ -164,6 +167,18 @@ class Engine:
             event = self.alerts.record(result)
             if event is not None:
                 self.emit(event)
+
+    def _record_batch(self, results: list[CheckResult]) -> None:
+        """Results received from a probe process, all finished before now: one canary
+        answer serves them all (a wait per failure would hold up the whole process's
+        results for a canary check each)."""
+        canary = self.canary
+        offline = False
+        if canary is not None and any(r.available is False and r.reason in NETWORK_REASONS
+                                      for r in results):
+            offline = canary.is_offline(time.monotonic())
+        for result in results:
+            self._record(result, offline)
 
     def emit(self, event: AlertEvent) -> None:
         """Store an alert or recovery; the hooks see it once it is written."""

@@ -35,6 +35,7 @@ from .scheduler import Scheduler, WorkerPool
 from .secrets import redact
 
 OnResult = Callable[[CheckResult], None]
+OnResults = Callable[[list[CheckResult]], None]
 OnError = Callable[[str], None]
 
 # Below this many checks a second one process keeps up with room to spare (a probe process
@@ -47,6 +48,7 @@ PER_PROCESS_RATE = 500.0
 RESTART_BACKOFF_MAX = 30.0
 BATCH_MAX = 2000
 SEND_DELAY = 0.005
+RECEIVE_MAX = 1000  # messages handed over at once
 
 
 def probe_count(config: Config) -> int:
@@ -163,37 +165,44 @@ class _Child:
             self.conn.send(message)
 
     def _receive(self) -> None:
-        on_result, on_error = self.fleet.on_result, self.fleet.on_error
+        on_results, on_error = self.fleet.on_results, self.fleet.on_error
         make = CheckResult
-        while True:
+        ended = False
+        while not ended:
             try:
-                message = self.conn.recv()
+                # Everything that has arrived, at once: handing results over may wait (for
+                # the canary), and what came meanwhile then goes in the next hand-over.
+                messages = [self.conn.recv()]
+                while len(messages) < RECEIVE_MAX and self.conn.poll(0):
+                    messages.append(self.conn.recv())
             except (EOFError, OSError):
                 break
-            kind = message[0]
-            if kind == "batch":
-                _, results, errors, self.dispatched, self.skipped, self.threads = message
-                for packed in results:
-                    on_result(make(*packed))
-                for error in errors:
-                    on_error(error)
-            elif kind == "stopped":
-                _, self.dispatched, self.skipped = message
-                self.stopped = True
-                break
-            elif kind == "fatal":
-                on_error(f"probe process {self.index}: {message[1]}")
+            results: list[CheckResult] = []
+            for message in messages:
+                kind = message[0]
+                if kind == "batch":
+                    _, packed, errors, self.dispatched, self.skipped, self.threads = message
+                    results.extend(make(*p) for p in packed)
+                    for error in errors:
+                        on_error(error)
+                elif kind == "stopped":
+                    _, self.dispatched, self.skipped = message
+                    self.stopped = ended = True
+                elif kind == "fatal":
+                    on_error(f"probe process {self.index}: {message[1]}")
+            if results:
+                on_results(results)
         self.conn.close()
         self.fleet._ended(self)
 
 
 class ProbeProcesses:
-    """`count` probe processes over shards of the sites, results back to `on_result`
-    (called on one receiving thread per process)."""
+    """`count` probe processes over shards of the sites, results back to `on_results` in
+    lists (called on one receiving thread per process)."""
 
-    def __init__(self, count: int, on_result: OnResult, on_error: OnError) -> None:
+    def __init__(self, count: int, on_results: OnResults, on_error: OnError) -> None:
         self.count = count
-        self.on_result = on_result
+        self.on_results = on_results
         self.on_error = on_error
         self._lock = threading.Lock()
         self._children: list[_Child] = []

@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from monitor.canary import MIN_GAP, Canary
 from monitor.checks import Watchdog
 from monitor.selftest import LocalServer
@@ -64,7 +66,10 @@ def test_offline_and_back_are_each_reported_once(hostile):
         watchdog.stop()
 
 
-def test_lost_network_gives_unknown_checks_and_no_alert_then_a_real_outage_alerts(tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_lost_network_gives_unknown_checks_and_no_alert_then_a_real_outage_alerts(
+        tmp_path, processes):
+    # In the monitor's process, or in probe processes that send results in batches.
     # The "network" is every server the monitor can reach: the canary's and the sites'.
     # Stopping the canary first and restarting it last keeps the test honest: a site must
     # never fail while the canary still answers, as with a real loss of the network.
@@ -74,8 +79,8 @@ def test_lost_network_gives_unknown_checks_and_no_alert_then_a_real_outage_alert
     urls = [f"{sites.url}?site={i}" for i in range(4)]
     config = tmp_path / "config.json"
     write(config, {"websites": [{"URL": u, "checkInterval": 0.2, "timeout": 0.5} for u in urls],
-                   "alertWindow": 1, "canary": {"URL": canary.url, "checkInterval": 1,
-                                                "timeout": 0.5}})
+                   "alertWindow": 1, "processes": processes,
+                   "canary": {"URL": canary.url, "checkInterval": 1, "timeout": 0.5}})
     db = str(tmp_path / "m.db")
     out_file = tmp_path / "out.txt"
     proc = subprocess.Popen([sys.executable, APP, "-m", "-c", str(config), "-db", db],

@@ -16,6 +16,7 @@ from monitor.engine import Engine
 from monitor.probes import AUTO_SPLIT_RATE, ProbeProcesses, probe_count
 from monitor.store import Store
 from tests.conftest import make_site
+from tests.hostile import refused_url
 from tests.test_e2e import APP, count_checks, query, wait_for
 
 
@@ -190,3 +191,20 @@ def test_ctrl_c_stops_the_monitor_and_its_probe_processes(hostile, tmp_path):
         err = proc.stderr.read().decode()
         proc.stderr.close()
     assert err == ""
+
+
+def test_many_network_failures_wait_for_one_canary_check_per_hand_over(hostile, engine_of):
+    # 800 connection failures a second, each to be confirmed by the canary (which answers:
+    # the failures are real). One canary answer serves every result received together;
+    # a canary wait per result would leave the results piling up behind it.
+    sites = [make_site(f"{refused_url()}?{i}", interval=0.05) for i in range(40)]
+    canary = make_site(hostile.base + "/ok", interval=60, timeout=0.5)
+    engine = engine_of(sites, canary=canary)
+    wait_for(lambda: engine.probes.dispatched > 2000, 10, "checks dispatched")
+    time.sleep(0.5)  # what is received by now was finished at least this long ago
+    dispatched, recorded = engine.probes.dispatched, engine.checks_done
+    assert recorded >= 0.9 * dispatched - 200, (recorded, dispatched)
+    assert engine.canary.online
+    engine.store.flush()
+    assert not query(engine.store.path, "SELECT 1 FROM website_monitoring WHERE available"
+                     " IS NULL LIMIT 1")  # the canary answered: every failure counts
