@@ -46,6 +46,10 @@ def test_auto_splits_only_under_load():
     heavier = Config(sites=tuple(make_site(f"http://a.test/{i}", interval=0.01)
                                  for i in range(sites)))
     assert probe_count(heavier) == 2 * cores  # at most two per core
+    # 10,000 sites at 10 s: 1,000 checks/s exactly, though the float sum is a hair more.
+    tenth = Config(sites=tuple(make_site(f"http://a.test/{i}", interval=10)
+                               for i in range(10_000)))
+    assert probe_count(tenth) == max(cores, 2)
     assert probe_count(Config(sites=light.sites, processes=3)) == 3
     assert probe_count(Config(sites=heavy.sites, processes=1)) == 1
 
