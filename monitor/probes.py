@@ -143,7 +143,8 @@ class _Child:
         self.dispatched = 0
         self.skipped = 0
         self.threads = 0
-        self.stopped = False
+        self.stopped = False  # it said it stopped, as asked
+        self.ended = False  # its counts have gone to the fleet's retired ones
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         # The package's own folder first, so that the child imports this very code
@@ -245,6 +246,7 @@ class ProbeProcesses:
         with self._lock:
             dispatched, skipped = self._retired
             self._retired = (dispatched + child.dispatched, skipped + child.skipped)
+            child.ended = True
             if self._stopping or child.stopped:
                 return
             self._failures[child.index] += 1
@@ -286,15 +288,20 @@ class ProbeProcesses:
         with self._lock:
             return list(self._children)
 
+    def _counts(self) -> tuple[int, int]:
+        with self._lock:
+            live = [c for c in self._children if not c.ended]
+            dispatched, skipped = self._retired
+        return (dispatched + sum(c.dispatched for c in live),
+                skipped + sum(c.skipped for c in live))
+
     @property
     def dispatched(self) -> int:
-        live = [c for c in self._live() if not c.stopped]
-        return self._retired[0] + sum(c.dispatched for c in live)
+        return self._counts()[0]
 
     @property
     def skipped(self) -> int:
-        live = [c for c in self._live() if not c.stopped]
-        return self._retired[1] + sum(c.skipped for c in live)
+        return self._counts()[1]
 
     @property
     def threads(self) -> int:
@@ -309,8 +316,8 @@ def _serve(conn: Connection) -> None:
     """A probe process: check the sites of its shard until told to stop or orphaned."""
     outbox: queue.SimpleQueue = queue.SimpleQueue()
     watchdog = Watchdog()
-    probes = LocalProbes(lambda result: outbox.put(_pack(result)),
-                         lambda message: outbox.put(("error", message)), watchdog)
+    # The outbox holds packed results (tuples), error messages (str) and, last, None.
+    probes = LocalProbes(lambda result: outbox.put(_pack(result)), outbox.put, watchdog)
 
     def report() -> tuple:
         return probes.dispatched, probes.skipped, probes.threads
@@ -325,8 +332,8 @@ def _serve(conn: Connection) -> None:
             while len(items) < BATCH_MAX and not outbox.empty():
                 items.append(outbox.get())
             running = None not in items
-            results = [i for i in items if i is not None and i[0] != "error"]
-            errors = [i[1] for i in items if i is not None and i[0] == "error"]
+            results = [i for i in items if isinstance(i, tuple)]
+            errors = [i for i in items if isinstance(i, str)]
             try:
                 conn.send(("batch", results, errors, *report()))
             except OSError:

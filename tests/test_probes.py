@@ -212,3 +212,24 @@ def test_many_network_failures_wait_for_one_canary_check_per_hand_over(hostile, 
     engine.store.flush()
     assert not query(engine.store.path, "SELECT 1 FROM website_monitoring WHERE available"
                      " IS NULL LIMIT 1")  # the canary answered: every failure counts
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_crashing_check_is_recorded_and_reported_from_any_process(
+        hostile, engine_of, tmp_path, processes):
+    # A check kind the process does not know stands in for a bug in a check: the site gets
+    # an "other" failure, the error reaches the parent's error line, and the rest go on.
+    broken = make_site(f"{hostile.base}/ok?broken", interval=0.1, kind="nonexistent")
+    fine = make_site(f"{hostile.base}/ok?fine", interval=0.1)
+    engine = engine_of([broken, fine], processes=processes)
+
+    def both_recorded():
+        engine.store.flush()
+        return count_checks(tmp_path / "m.db", broken.url) >= 3 and \
+            count_checks(tmp_path / "m.db", fine.url) >= 3
+
+    wait_for(both_recorded, 10, "checks of both sites")
+    assert query(tmp_path / "m.db", "SELECT DISTINCT available, reason, detail FROM"
+                 " website_monitoring WHERE host = ?", broken.url) == [
+        (0, "other", "KeyError: 'nonexistent'")]
+    assert any(e.startswith("check crashed: Traceback") for e in engine.errors), engine.errors
