@@ -207,7 +207,7 @@ def test_many_network_failures_wait_for_one_canary_check_per_hand_over(hostile, 
     wait_for(lambda: engine.probes.dispatched > 2000, 10, "checks dispatched")
     time.sleep(0.5)  # what is received by now was finished at least this long ago
     dispatched, recorded = engine.probes.dispatched, engine.checks_done
-    assert recorded >= 0.9 * dispatched - 200, (recorded, dispatched)
+    assert recorded >= 0.75 * dispatched - 200, (recorded, dispatched)
     assert engine.canary.online
     engine.store.flush()
     assert not query(engine.store.path, "SELECT 1 FROM website_monitoring WHERE available"
