@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import REASONS
+
 HIST_MIN_MS = 0.1
 HIST_RATIO = 1.05
 _LOG_RATIO = math.log(HIST_RATIO)
@@ -147,9 +149,7 @@ class MinuteAgg:
 
 
 # Reason names as numbers for the vectorised parse (any other name is parsed in Python).
-REASON_NAMES = ("dns", "connect", "tls", "timeout", "http_status", "too_large",
-                "invalid_response", "other", "offline")
-_REASON_NUMBERS = {name.encode(): str(i).encode() for i, name in enumerate(REASON_NAMES)}
+_REASON_NUMBERS = {name.encode(): str(i).encode() for i, name in enumerate(REASONS)}
 _TIMED = "available IS NOT NULL AND status IS NOT NULL"
 # The raw checks of a partial minute, aggregated per site in SQL as MinuteAgg.add would:
 # the per-row work stays in C, one row per site comes out, in the aggregate rows' columns
@@ -333,7 +333,7 @@ def _reasons(texts: list[bytes | None]) -> list[dict[str, int]]:
         sums = np.bincount(inverse, weights=number).astype(np.int64)
         for key, total in sorted(zip(keys.tolist(), sums.tolist(), strict=True),
                                  key=lambda kv: (kv[0] // 100, -kv[1])):
-            result[key // 100][REASON_NAMES[key % 100]] = total
+            result[key // 100][REASONS[key % 100]] = total
     return result
 
 
