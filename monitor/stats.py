@@ -106,20 +106,6 @@ class MinuteAgg:
         agg.merge_row(row)
         return agg
 
-    def merge(self, other: MinuteAgg) -> None:
-        self.checks += other.checks
-        self.up += other.up
-        self.rt_count += other.rt_count
-        self.rt_sum += other.rt_sum
-        if other.rt_min is not None:
-            self.rt_min = other.rt_min if self.rt_min is None else min(self.rt_min, other.rt_min)
-        if other.rt_max is not None:
-            self.rt_max = other.rt_max if self.rt_max is None else max(self.rt_max, other.rt_max)
-        for mine, theirs in ((self.hist, other.hist), (self.statuses, other.statuses),
-                             (self.reasons, other.reasons)):
-            for key, count in theirs.items():
-                mine[key] = mine.get(key, 0) + count
-
     def merge_row(self, row: Iterable) -> None:
         checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons = row
         self.checks += checks
@@ -347,8 +333,7 @@ def window_stats(conn: sqlite3.Connection, start: float, end: float,
     live = conn.execute("SELECT 1 FROM website_monitoring WHERE timestamp > ? LIMIT 1",
                         (end,)).fetchone() is None
     pieces = _plan(start, end, live, _blocks_since(conn))
-    if any(sql.startswith("SELECT host, count(available) AS") for sql, _ in pieces):
-        _ensure_math(conn)
+    _ensure_math(conn)  # for the raw pieces' buckets; one trivial query
     # One statement: SQLite sums the pieces per site and concatenates their texts, so one
     # row per site reaches Python.
     rows = conn.execute(_WINDOW_SQL.format(parts=" UNION ALL ".join(sql for sql, _ in pieces)),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.soak import children_of
 from monitor.config import Config
 from monitor.engine import Engine
 from monitor.probes import AUTO_SPLIT_RATE, ProbeProcesses, probe_count
@@ -18,14 +19,6 @@ from monitor.store import Store
 from tests.conftest import make_site
 from tests.hostile import refused_url
 from tests.test_e2e import APP, count_checks, query, wait_for
-
-
-def children_of(pid):
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
 
 
 def alive(pid):
@@ -149,51 +142,56 @@ def test_reload_adds_sites_and_changes_the_process_count(hostile, engine_of, tmp
     wait_for(lambda: engine.checks_done > done + 20, 10, "checks in this process")
 
 
-def test_kill_9_of_the_monitor_leaves_no_probe_process_behind(hostile, tmp_path):
+def start_monitor_with_two_probes(hostile, tmp_path, **popen):
+    """`-m -s` on 6 sites in 2 probe processes; (process, its children) once checks are
+    stored."""
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"processes": 2, "websites": [
         {"URL": f"{hostile.base}/ok?{i}", "checkInterval": 0.2} for i in range(6)]}))
     db = tmp_path / "m.db"
     proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db", str(db)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen)
     try:
         children = wait_for(lambda: len(children_of(proc.pid)) == 2 and children_of(proc.pid),
                             10, "two probe processes")
         wait_for(lambda: count_checks(db) > 10, 10, "checks stored")
+    except BaseException:
+        stderr_of(proc)
+        raise
+    return proc, children
+
+
+def stderr_of(proc):
+    """Kill the process if it still runs; what it wrote on stderr."""
+    proc.kill()
+    proc.wait()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    return err
+
+
+def test_kill_9_of_the_monitor_leaves_no_probe_process_behind(hostile, tmp_path):
+    proc, children = start_monitor_with_two_probes(hostile, tmp_path)
+    try:
         proc.kill()
         proc.wait(5)
         wait_for(lambda: not any(alive(pid) for pid in children), 3,
                  "the probe processes to exit")
     finally:
-        proc.kill()
-        proc.wait()
-        err = proc.stderr.read().decode()
-        proc.stderr.close()
+        err = stderr_of(proc)
     assert "Traceback" not in err
 
 
 def test_ctrl_c_stops_the_monitor_and_its_probe_processes(hostile, tmp_path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"processes": 2, "websites": [
-        {"URL": f"{hostile.base}/ok?{i}", "checkInterval": 0.2} for i in range(6)]}))
-    db = tmp_path / "m.db"
     # Its own process group, as a terminal makes: Ctrl-C signals the parent and the
     # children alike, and only the parent may act on it.
-    proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db", str(db)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc, children = start_monitor_with_two_probes(hostile, tmp_path, start_new_session=True)
     try:
-        children = wait_for(lambda: len(children_of(proc.pid)) == 2 and children_of(proc.pid),
-                            10, "two probe processes")
-        wait_for(lambda: count_checks(db) > 10, 10, "checks stored")
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(5) == 0
         assert not any(alive(pid) for pid in children)
     finally:
-        proc.kill()
-        proc.wait()
-        err = proc.stderr.read().decode()
-        proc.stderr.close()
+        err = stderr_of(proc)
     assert err == ""
 
 
