@@ -24,7 +24,7 @@ from .checks import CheckResult
 from .errors import StoreError
 from .stats import MinuteAgg
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BATCH_MAX = 2000
 BATCH_WAIT = 0.1  # seconds a batch may wait for more rows before it is committed
 PURGE_CHUNK = 20000
@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS website_monitoring (
 );
 -- Only the time is indexed: an index leading with the site would turn every insert into
 -- a random B-tree write (measured: 1.2 M rows/s fall to 35 k rows/s). Per-site reads go
--- to minute_stats instead.
+-- to aggregates instead.
 CREATE INDEX IF NOT EXISTS website_monitoring_time ON website_monitoring(timestamp);
 
 CREATE TABLE IF NOT EXISTS website_alerts (
@@ -64,9 +64,15 @@ CREATE TABLE IF NOT EXISTS website_alerts (
 );
 CREATE INDEX IF NOT EXISTS website_alerts_host ON website_alerts(host, id);
 
-CREATE TABLE IF NOT EXISTS minute_stats (
+-- Per site, the checks of each minute (span 60) and of each 10 minutes (span 600), kept up
+-- to date by the writer: counts, sums, extremes, and the response-time histogram. Keyed by
+-- site first, so that a report reads each site's few rows in one seek per span, in site
+-- order, with no sort. Blocks of 10 minutes before meta's blocks_since (a database older
+-- than them) are not filled in.
+CREATE TABLE IF NOT EXISTS aggregates (
     host TEXT NOT NULL,
-    minute INTEGER NOT NULL,          -- epoch seconds // 60
+    span INTEGER NOT NULL,            -- seconds: 60 or 600
+    start INTEGER NOT NULL,           -- epoch seconds, a multiple of span
     checks INTEGER NOT NULL,
     up INTEGER NOT NULL,
     rt_count INTEGER NOT NULL,        -- checks that got an HTTP answer (timed ones)
@@ -76,25 +82,7 @@ CREATE TABLE IF NOT EXISTS minute_stats (
     hist TEXT NOT NULL,               -- response-time histogram, "bucket:count,..."
     statuses TEXT NOT NULL,           -- "200:58,503:2"
     reasons TEXT NOT NULL,            -- "timeout:2"
-    PRIMARY KEY (minute, host)
-) WITHOUT ROWID;
-
--- The same per 10 minutes (block = epoch seconds // 600), so that an hour's report reads
--- about 10 rows per site instead of 60. Blocks before meta's blocks_since (the first block
--- the writer saw whole, for a database older than this table) are not filled in.
-CREATE TABLE IF NOT EXISTS block_stats (
-    host TEXT NOT NULL,
-    block INTEGER NOT NULL,
-    checks INTEGER NOT NULL,
-    up INTEGER NOT NULL,
-    rt_count INTEGER NOT NULL,
-    rt_sum REAL NOT NULL,
-    rt_min REAL,
-    rt_max REAL,
-    hist TEXT NOT NULL,
-    statuses TEXT NOT NULL,
-    reasons TEXT NOT NULL,
-    PRIMARY KEY (block, host)
+    PRIMARY KEY (host, span, start)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS meta (
@@ -141,19 +129,17 @@ def _items(count: int) -> str:
 _INSERT_CHECKS = (
     "INSERT INTO website_monitoring (timestamp, host, available, status, responseTime, reason,"
     f" detail, lateness) SELECT {_items(8)} FROM json_each(?)")
-# The aggregate levels: (seconds per row, table, key column).
-LEVELS = ((60, "minute_stats", "minute"), (600, "block_stats", "block"))
+# The aggregate levels: seconds per row.
+SPANS = (60, 600)
 _AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons"
-_UPSERT_AGGS = {
-    table: (f"INSERT INTO {table} ({column}, host, {_AGG_COLUMNS}) SELECT {_items(11)}"
-            " FROM json_each(?)"
-            " WHERE true"  # the parser needs it: an upsert's SELECT must not end in its FROM
-            f" ON CONFLICT ({column}, host) DO UPDATE SET checks=excluded.checks,"
-            " up=excluded.up, rt_count=excluded.rt_count, rt_sum=excluded.rt_sum,"
-            " rt_min=excluded.rt_min, rt_max=excluded.rt_max, hist=excluded.hist,"
-            " statuses=excluded.statuses, reasons=excluded.reasons")
-    for _span, table, column in LEVELS
-}
+_UPSERT_AGGS = (
+    f"INSERT INTO aggregates (host, span, start, {_AGG_COLUMNS}) SELECT {_items(12)}"
+    " FROM json_each(?)"
+    " WHERE true"  # the parser needs it: an upsert's SELECT must not end in its FROM
+    " ON CONFLICT (host, span, start) DO UPDATE SET checks=excluded.checks,"
+    " up=excluded.up, rt_count=excluded.rt_count, rt_sum=excluded.rt_sum,"
+    " rt_min=excluded.rt_min, rt_max=excluded.rt_max, hist=excluded.hist,"
+    " statuses=excluded.statuses, reasons=excluded.reasons")
 _UPSERT_STATES = (
     "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since)"
     f" SELECT {_items(5)} FROM json_each(?)")
@@ -181,11 +167,8 @@ def open_writer_connection(path: str | Path) -> sqlite3.Connection:
         if version == 1:
             _migrate_from_1(conn)
         conn.executescript(SCHEMA)
-        if version < 3:
-            # Older history has no 10-minute rows: reports read its minutes instead.
-            last = conn.execute("SELECT max(minute) FROM minute_stats").fetchone()[0]
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('blocks_since', ?)",
-                         (0 if last is None else last // 10 + 1,))
+        if 0 < version < 4:
+            _migrate_aggregates(conn, version)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open the database: {exc}") from None
@@ -216,6 +199,32 @@ def _migrate_from_1(conn: sqlite3.Connection) -> None:
             conn.execute(f"UPDATE OR REPLACE {table} SET host = display_url(host)"
                          " WHERE host LIKE '%@%' OR host LIKE '%?%'")
         conn.execute("PRAGMA user_version=2")
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _migrate_aggregates(conn: sqlite3.Connection, version: int) -> None:
+    """Schemas 1-3 kept the aggregates in minute_stats (and, from 3, block_stats), keyed by
+    time first: move them into `aggregates`, in one transaction."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if version < 3:
+            # Older history has no 10-minute rows: reports read its minutes instead.
+            last = (conn.execute("SELECT max(minute) FROM minute_stats").fetchone()[0]
+                    if "minute_stats" in tables else None)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('blocks_since', ?)",
+                         (0 if last is None else last // 10 + 1,))
+        for table, span, column in (("minute_stats", 60, "minute"),
+                                    ("block_stats", 600, "block")):
+            if table in tables:
+                conn.execute(f"INSERT OR REPLACE INTO aggregates (host, span, start,"
+                             f" {_AGG_COLUMNS}) SELECT host, {span}, {column} * {span},"
+                             f" {_AGG_COLUMNS} FROM {table} ORDER BY host, 2, 3")
+                conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except sqlite3.Error:
         conn.execute("ROLLBACK")
@@ -482,10 +491,9 @@ class Store:
                  for c in checks]),))
             self._preload(checks)
             dirty = self._aggregate(checks)
-            for span, table, _column in LEVELS:
-                conn.execute(_UPSERT_AGGS[table], (json.dumps(
-                    [(key[1], key[2], *self._aggs[key].to_row())
-                     for key in dirty if key[0] == span]),))
+            conn.execute(_UPSERT_AGGS, (json.dumps(
+                [(key[2], key[0], key[0] * key[1], *self._aggs[key].to_row())
+                 for key in dirty]),))
             conn.execute(_UPSERT_STATES, (json.dumps(
                 [(host, *self._states[host]) for host in {c.url for c in checks}]),))
         if alerts:
@@ -509,17 +517,16 @@ class Store:
     def _preload(self, checks: list[CheckResult]) -> None:
         """Fill the caches for the minutes and sites of this batch that they lack, one
         query each: after a restart the minute in progress already has a row to continue."""
-        for span, table, column in LEVELS:
-            keys = {(span, int(c.timestamp // span), c.url) for c in checks} - self._aggs.keys()
-            if not keys:
-                continue
+        keys = {(span, int(c.timestamp // span), c.url) for c in checks for span in SPANS}
+        keys -= self._aggs.keys()
+        if keys:
             for key in keys:
                 self._aggs[key] = MinuteAgg()
-            for index, host, *row in self._conn.execute(
-                f"SELECT {column}, host, {_AGG_COLUMNS} FROM {table} WHERE ({column}, host) IN"
-                f" (SELECT {_items(2)} FROM json_each(?))",
-                (json.dumps([key[1:] for key in keys]),)):
-                self._aggs[(span, index, host)] = MinuteAgg.from_row(row)
+            for host, span, start, *row in self._conn.execute(
+                f"SELECT host, span, start, {_AGG_COLUMNS} FROM aggregates"
+                f" WHERE (host, span, start) IN (SELECT {_items(3)} FROM json_each(?))",
+                (json.dumps([(host, span, span * index) for span, index, host in keys]),)):
+                self._aggs[(span, start // span, host)] = MinuteAgg.from_row(row)
         hosts = {c.url for c in checks} - self._states.keys()
         if hosts:
             for host in hosts:
@@ -532,7 +539,7 @@ class Store:
     def _aggregate(self, checks: list[CheckResult]) -> set[tuple[int, int, str]]:
         dirty = set()
         for check in checks:
-            for span, _table, _column in LEVELS:
+            for span in SPANS:
                 key = (span, int(check.timestamp // span), check.url)
                 self._aggs[key].add(check.response_ms, check.available, check.status,
                                     check.reason)
@@ -562,7 +569,7 @@ class Store:
                 state[3] = ts
 
     def _evict(self) -> None:
-        if len(self._aggs) > 4 * len(LEVELS) * max(1, len(self._states)):
+        if len(self._aggs) > 4 * len(SPANS) * max(1, len(self._states)):
             now = self._clock()
             for key in [k for k in self._aggs if k[1] < int(now // k[0]) - 1]:
                 del self._aggs[key]
@@ -582,8 +589,11 @@ class Store:
             if deleted < PURGE_CHUNK:
                 break
         conn.execute("BEGIN")
-        for span, table, column in LEVELS:
-            conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (int(before // span),))
+        # Site by site, a seek each (by time alone it would be a scan of every row): every
+        # site with aggregates has a state row.
+        for span in SPANS:
+            conn.execute("DELETE FROM aggregates WHERE host IN (SELECT host FROM site_state)"
+                         " AND span = ? AND start < ?", (span, int(before // span) * span))
         # Keep each site's latest alert row: it is the alert state a restart restores.
         alerts = conn.execute(
             "DELETE FROM website_alerts WHERE timestamp < ? AND id NOT IN"

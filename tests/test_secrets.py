@@ -106,7 +106,7 @@ def test_credentials_never_leave_the_check(recorder, tmp_path):
     for text in outputs:
         assert PASSWORD not in text and TOKEN not in text
     rows = []
-    for table in ("website_monitoring", "website_alerts", "minute_stats", "site_state",
+    for table in ("website_monitoring", "website_alerts", "aggregates", "site_state",
                   "sites"):
         rows += query(db, f"SELECT * FROM {table}")
     text = repr(rows)

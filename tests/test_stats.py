@@ -391,8 +391,31 @@ def long_db(tmp_path_factory) -> tuple[Path, list[CheckResult]]:
 def uses_blocks(conn, start: float, end: float) -> bool:
     live = conn.execute("SELECT 1 FROM website_monitoring WHERE timestamp > ? LIMIT 1",
                         (end,)).fetchone() is None
-    return any("block_stats" in sql for sql, _ in
-               stats_mod._plan(start, end, live, stats_mod._blocks_since(conn)))
+    ranges, _raws = stats_mod._plan(start, end, live, stats_mod._blocks_since(conn))
+    return any(span == 600 for span, _lo, _hi in ranges)
+
+
+def downgrade(path: Path, version: int) -> None:
+    """Rewrite a database in the aggregate tables of an older schema (2: minutes only,
+    3: minutes and blocks), keyed by time first as they were."""
+    conn = sqlite3.connect(path)
+    levels = [("minute_stats", "minute", 60)] + ([("block_stats", "block", 600)]
+                                                  if version == 3 else [])
+    for table, column, span in levels:
+        conn.execute(f"CREATE TABLE {table} (host TEXT NOT NULL, {column} INTEGER NOT NULL,"
+                     " checks INTEGER NOT NULL, up INTEGER NOT NULL, rt_count INTEGER NOT NULL,"
+                     " rt_sum REAL NOT NULL, rt_min REAL, rt_max REAL, hist TEXT NOT NULL,"
+                     " statuses TEXT NOT NULL, reasons TEXT NOT NULL,"
+                     f" PRIMARY KEY ({column}, host)) WITHOUT ROWID")
+        conn.execute(f"INSERT INTO {table} SELECT host, start / {span}, checks, up, rt_count,"
+                     " rt_sum, rt_min, rt_max, hist, statuses, reasons FROM aggregates"
+                     f" WHERE span = {span}")
+    conn.execute("DROP TABLE aggregates")
+    if version == 2:
+        conn.execute("DELETE FROM meta")
+    conn.execute(f"PRAGMA user_version={version}")
+    conn.commit()
+    conn.close()
 
 
 @pytest.mark.parametrize(("start", "end"), LONG_WINDOWS)
@@ -423,13 +446,8 @@ def test_history_from_before_the_blocks_is_read_from_its_minutes(tmp_path: Path)
         store.put_check(c)
     store.flush()
     store.close()
-    conn = sqlite3.connect(path)
-    conn.execute("DELETE FROM block_stats")
-    conn.execute("DELETE FROM meta")
-    conn.execute("PRAGMA user_version=2")
-    conn.commit()
-    conn.close()
-    store = Store(path)  # the upgrade to schema 3
+    downgrade(path, 2)
+    store = Store(path)  # the upgrade to schema 4, through 3's blocks_since
     for c in new:
         store.put_check(c)
     store.flush()
@@ -438,10 +456,48 @@ def test_history_from_before_the_blocks_is_read_from_its_minutes(tmp_path: Path)
     try:
         since = stats_mod._blocks_since(conn)
         assert since == (int(BASE + 1497) // 60) // 10 + 1
-        blocks = [b for (b,) in conn.execute("SELECT DISTINCT block FROM block_stats")]
+        blocks = [b // 600 for (b,) in conn.execute(
+            "SELECT DISTINCT start FROM aggregates WHERE span = 600")]
         assert min(blocks) < since <= max(blocks)  # the one partial block is not used
         assert uses_blocks(conn, BASE, BASE + 3000)
         stats = window_stats(conn, BASE, BASE + 3000, [A])[A]
     finally:
         conn.close()
     assert_matches(stats, A, old + new)
+
+
+def test_a_schema_3_database_is_upgraded_with_its_aggregates(tmp_path: Path) -> None:
+    # Schema 3 kept minutes and blocks in two tables keyed by time: the upgrade moves their
+    # rows, and a report over the old history then reads them from `aggregates`.
+    path = tmp_path / "monitor.db"
+    rng = random.Random(5)
+    old = [random_check(rng, host, BASE + s) for s in range(0, 2400, 4) for host in (A, B)]
+    new = [random_check(rng, A, BASE + s) for s in range(2400, 3000, 4)]
+    store = Store(path)
+    for c in old:
+        store.put_check(c)
+    store.flush()
+    store.close()
+    before = sqlite3.connect(path).execute(
+        "SELECT host, span, start, checks, hist FROM aggregates ORDER BY 1, 2, 3").fetchall()
+    downgrade(path, 3)
+    store = Store(path)
+    for c in new:
+        store.put_check(c)
+    store.flush()
+    store.close()
+    conn = open_reader(path)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert "minute_stats" not in tables and "block_stats" not in tables
+        assert conn.execute("PRAGMA user_version").fetchone() == (4,)
+        after = conn.execute("SELECT host, span, start, checks, hist FROM aggregates"
+                             " WHERE start < ? ORDER BY 1, 2, 3",
+                             (int(BASE + 2400) // 600 * 600,)).fetchall()
+        assert after == [row for row in before if row[2] < int(BASE + 2400) // 600 * 600]
+        assert uses_blocks(conn, BASE, BASE + 3000)
+        stats = window_stats(conn, BASE, BASE + 3000, [A, B])
+    finally:
+        conn.close()
+    assert_matches(stats[A], A, [c for c in old + new if c.url == A])
+    assert_matches(stats[B], B, [c for c in old if c.url == B])

@@ -81,7 +81,8 @@ def read(path: Path, sql: str, args: tuple = ()) -> list[tuple]:
 
 def minute_row(path: Path, minute: int, host: str) -> MinuteAgg | None:
     rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses,"
-                      " reasons FROM minute_stats WHERE minute=? AND host=?", (minute, host))
+                      " reasons FROM aggregates WHERE span=60 AND start=? AND host=?",
+                (minute * 60, host))
     return MinuteAgg.from_row(rows[0]) if rows else None
 
 
@@ -97,7 +98,7 @@ def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
     groups: dict[tuple[int, str], list[CheckResult]] = {}
     for c in checks:
         groups.setdefault((int(c.timestamp // 60), c.url), []).append(c)
-    stored = read(path, "SELECT minute, host FROM minute_stats")
+    stored = read(path, "SELECT start / 60, host FROM aggregates WHERE span=60")
     assert sorted(stored) == sorted(groups)
     for (minute, host), group in groups.items():
         assert minute_row(path, minute, host) == expected_agg(group), (minute, host)
@@ -105,10 +106,12 @@ def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
     blocks: dict[tuple[int, str], list[CheckResult]] = {}
     for c in checks:
         blocks.setdefault((int(c.timestamp // 600), c.url), []).append(c)
-    assert sorted(read(path, "SELECT block, host FROM block_stats")) == sorted(blocks)
+    assert sorted(read(path, "SELECT start / 600, host FROM aggregates WHERE span=600")
+                  ) == sorted(blocks)
     for (block, host), group in blocks.items():
         rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses,"
-                    " reasons FROM block_stats WHERE block=? AND host=?", (block, host))
+                    " reasons FROM aggregates WHERE span=600 AND start=? AND host=?",
+                    (block * 600, host))
         assert MinuteAgg.from_row(rows[0]) == expected_agg(group), (block, host)
 
 
@@ -120,8 +123,8 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
     try:
         columns = {
             table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
-            for table in ("website_monitoring", "website_alerts", "minute_stats",
-                          "block_stats", "site_state", "sites")
+            for table in ("website_monitoring", "website_alerts", "aggregates",
+                          "site_state", "sites")
         }
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -132,12 +135,9 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         "lateness"]
     assert columns["website_alerts"] == [
         "id", "timestamp", "host", "type", "startDate", "endDate", "availability", "message"]
-    assert columns["minute_stats"] == [
-        "host", "minute", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max", "hist",
-        "statuses", "reasons"]
-    assert columns["block_stats"] == [
-        "host", "block", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max", "hist",
-        "statuses", "reasons"]
+    assert columns["aggregates"] == [
+        "host", "span", "start", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max",
+        "hist", "statuses", "reasons"]
     assert columns["site_state"] == ["host", "last_check", "last_ok", "last_failure",
                                      "down_since"]
     assert version == SCHEMA_VERSION
@@ -407,7 +407,7 @@ def test_purge(db: Path, make_store, monkeypatch, threaded: bool) -> None:
     assert store.purged == (12, 2)
     assert read(db, "SELECT min(timestamp), count(*) FROM website_monitoring") == [
         (BASE + 120, 24)]
-    assert read(db, "SELECT DISTINCT minute FROM minute_stats ORDER BY minute") == [
+    assert read(db, "SELECT DISTINCT start / 60 FROM aggregates WHERE span=60 ORDER BY 1") == [
         (MINUTE + 2,), (MINUTE + 3,), (MINUTE + 4,), (MINUTE + 5,)]
     # A's recovery and C's alert are old, but each is its site's latest: kept.
     assert read(db, "SELECT host, type, timestamp FROM website_alerts ORDER BY id") == [
@@ -418,9 +418,9 @@ def test_purge(db: Path, make_store, monkeypatch, threaded: bool) -> None:
     store.purge(BASE + 130)
     store.flush()
     assert store.purged == (14, 2)
-    assert read(db, "SELECT min(minute) FROM minute_stats") == [(MINUTE + 2,)]
+    assert read(db, "SELECT min(start) / 60 FROM aggregates WHERE span=60") == [(MINUTE + 2,)]
     # A 10-minute block goes only once all of it is older than the cut.
-    assert read(db, "SELECT DISTINCT block FROM block_stats") == [(int(BASE) // 600,)]
+    assert read(db, "SELECT DISTINCT start / 600 FROM aggregates WHERE span=600") == [(int(BASE) // 600,)]
 
     # The cache forgot purged minutes: a late check there starts a fresh row.
     store.put_check(check(A, BASE + 1, False, 500, 5.0, "http_status"))
@@ -517,11 +517,11 @@ def test_purge_removes_whole_10_minute_blocks(db: Path, make_store) -> None:
     store.flush()
     store.purge(BASE + 359)  # the end of the first block: it still holds a check
     store.flush()
-    assert read(db, "SELECT DISTINCT block FROM block_stats ORDER BY block") == [
+    assert read(db, "SELECT DISTINCT start / 600 FROM aggregates WHERE span=600 ORDER BY 1") == [
         (int(BASE) // 600,), (int(BASE) // 600 + 1,)]
     store.purge(BASE + 360)
     store.flush()
-    assert read(db, "SELECT DISTINCT block FROM block_stats") == [(int(BASE) // 600 + 1,)]
+    assert read(db, "SELECT DISTINCT start / 600 FROM aggregates WHERE span=600") == [(int(BASE) // 600 + 1,)]
     store.close()
 
 
@@ -584,6 +584,15 @@ CREATE INDEX website_monitoring_time ON website_monitoring(timestamp);
 """
 
 
+SCHEMA_1_MINUTES = """
+CREATE TABLE minute_stats (
+    host TEXT NOT NULL, minute INTEGER NOT NULL, checks INTEGER NOT NULL, up INTEGER NOT NULL,
+    rt_count INTEGER NOT NULL, rt_sum REAL NOT NULL, rt_min REAL, rt_max REAL,
+    hist TEXT NOT NULL, statuses TEXT NOT NULL, reasons TEXT NOT NULL,
+    PRIMARY KEY (minute, host)) WITHOUT ROWID;
+"""
+
+
 def test_schema_1_is_migrated_keeping_rows_and_masking_passwords(db: Path, make_store) -> None:
     # A database as version 1 wrote it: `available` NOT NULL, the raw URL as host.
     secret_url, plain_url = "http://ops:hunter2@a.test/?token=t0k", "http://b.test/"
@@ -592,6 +601,10 @@ def test_schema_1_is_migrated_keeping_rows_and_masking_passwords(db: Path, make_
     # The other tables did not change from version 1.
     rest = store_mod.SCHEMA.split("CREATE TABLE IF NOT EXISTS website_alerts")[1]
     conn.executescript("CREATE TABLE IF NOT EXISTS website_alerts" + rest)
+    # Except the aggregates: version 1 had its minutes keyed by time first, and no blocks.
+    conn.executescript("DROP TABLE aggregates;" + SCHEMA_1_MINUTES)
+    conn.execute("INSERT INTO minute_stats VALUES (?, ?, 2, 1, 2, 3.0, 1.5, 1.5, '36:2',"
+                 " '200:2', '')", (secret_url, int(BASE) // 60))
     conn.executemany("INSERT INTO website_monitoring (timestamp, host, available, status,"
                      " responseTime, reason, detail, lateness) VALUES (?,?,?,?,?,?,?,?)",
                      [(BASE + i, url, i % 2, 200, 1.5, None, None, 0.1)
@@ -610,6 +623,9 @@ def test_schema_1_is_migrated_keeping_rows_and_masking_passwords(db: Path, make_
                     " ORDER BY host") == [("http://b.test/", 3), ("http://c.test/", 1),
                                           (masked, 3)]
     assert read(db, "SELECT host FROM site_state WHERE host LIKE '%a.test%'") == [(masked,)]
+    assert read(db, "SELECT host, span, start, checks, hist FROM aggregates"
+                    " WHERE host LIKE '%a.test%'") == [
+        (masked, 60, int(BASE) // 60 * 60, 2, "36:2")]
     assert read(db, "SELECT available FROM website_monitoring WHERE host='http://c.test/'"
                 ) == [(None,)]
     assert read(db, "SELECT name FROM sqlite_master WHERE name LIKE '%_v1'") == []
