@@ -23,10 +23,13 @@ HIST_RATIO = 1.05
 _LOG_RATIO = math.log(HIST_RATIO)
 
 
+HIST_TOP = 511  # the last bucket: it holds everything above 0.1 ms * 1.05 ** 510 (76 days)
+
+
 def bucket_of(ms: float) -> int:
     if ms <= HIST_MIN_MS:
         return 0
-    return int(math.ceil(math.log(ms / HIST_MIN_MS) / _LOG_RATIO - 1e-9))
+    return min(HIST_TOP, int(math.ceil(math.log(ms / HIST_MIN_MS) / _LOG_RATIO - 1e-9)))
 
 
 def bucket_value(index: int) -> float:
@@ -39,23 +42,63 @@ def bucket_value(index: int) -> float:
 def _encode(counts: dict) -> str:
     """{12: 3, '503': 1} -> "12:3,503:1". Through the dict's repr, in C: this runs for every
     aggregate row of every batch and was a third of the writer's time as a Python loop.
-    Keys are bucket numbers, status codes and reason names: no quotes, spaces or colons."""
+    Keys are status codes and reason names: no quotes, spaces or colons."""
     return repr(counts)[1:-1].replace("'", "").replace(" ", "")
 
 
-def _decode_into(text: str, counts: dict, numeric_keys: bool) -> None:
+# A histogram's text: three characters per bucket, the base-64 digits (each written as
+# chr(48 + digit)) of bucket * 512 + count. Fixed width, so that a report turns megabytes
+# of them into numbers with a few array operations; half as long as "bucket:count," for
+# SQLite to read and join. A count above 511 takes more than one entry: they add up.
+HIST_DIGIT = 48
+_HIST_WIDTH = 3
+_COUNT_MAX = 511
+_PAIRS = [chr(HIST_DIGIT + i // 64) + chr(HIST_DIGIT + i % 64) for i in range(4096)]
+_DIGITS = [chr(HIST_DIGIT + i) for i in range(64)]
+# The first two characters of an entry, read as one big-endian 16-bit number -> the value
+# of their two digits (the top 12 bits of the entry).
+_PAIR_VALUE = np.zeros(65536, dtype=np.int32)
+for _i, _pair in enumerate(_PAIRS):
+    _PAIR_VALUE[int.from_bytes(_pair.encode(), "big")] = _i
+
+
+def _encode_hist(hist: dict[int, int]) -> str:
+    if all(count <= _COUNT_MAX for count in hist.values()):
+        # bucket * 512 + count, split as its top 12 bits and its last 6.
+        return "".join([_PAIRS[b << 3 | c >> 6] + _DIGITS[c & 63] for b, c in hist.items()])
+    parts = []
+    for bucket, count in hist.items():
+        while count:
+            part = min(count, _COUNT_MAX)
+            parts.append(_PAIRS[bucket << 3 | part >> 6] + _DIGITS[part & 63])
+            count -= part
+    return "".join(parts)
+
+
+def upgrade_hist(text: str) -> str:
+    """A histogram as schemas 1-3 wrote it ("bucket:count,..."), in today's text."""
+    hist: dict[int, int] = {}
+    for part in text.split(","):
+        if part:
+            bucket, _, count = part.partition(":")
+            hist[int(bucket)] = hist.get(int(bucket), 0) + int(count)
+    return _encode_hist(hist)
+
+
+def _decode_hist_into(text: str, hist: dict[int, int]) -> None:
+    digits = [ord(ch) - HIST_DIGIT for ch in text]
+    for i in range(0, len(digits), _HIST_WIDTH):
+        value = (digits[i] * 64 + digits[i + 1]) * 64 + digits[i + 2]
+        hist[value >> 9] = hist.get(value >> 9, 0) + (value & _COUNT_MAX)
+
+
+def _decode_into(text: str, counts: dict[str, int]) -> None:
     if not text:
         return
-    # Sum under the text keys first: the key conversion then runs once per distinct key,
-    # not once per minute (this loop is the hot spot of an hourly report).
-    raw: dict[str, int] = {}
     for part in text.split(","):
         if part:  # group_concat of empty strings leaves empty parts
             key, _, value = part.rpartition(":")
-            raw[key] = raw.get(key, 0) + int(value)
-    for key, value in raw.items():
-        k = int(key) if numeric_keys else key
-        counts[k] = counts.get(k, 0) + value
+            counts[key] = counts.get(key, 0) + int(value)
 
 
 @dataclass(slots=True)
@@ -98,7 +141,7 @@ class MinuteAgg:
 
     def to_row(self) -> tuple:
         return (self.checks, self.up, self.rt_count, self.rt_sum, self.rt_min, self.rt_max,
-                _encode(self.hist), _encode(self.statuses), _encode(self.reasons))
+                _encode_hist(self.hist), _encode(self.statuses), _encode(self.reasons))
 
     @classmethod
     def from_row(cls, row: Iterable) -> MinuteAgg:
@@ -116,9 +159,9 @@ class MinuteAgg:
             self.rt_min = rt_min if self.rt_min is None else min(self.rt_min, rt_min)
         if rt_max is not None:
             self.rt_max = rt_max if self.rt_max is None else max(self.rt_max, rt_max)
-        _decode_into(hist, self.hist, True)
-        _decode_into(statuses, self.statuses, False)
-        _decode_into(reasons, self.reasons, False)
+        _decode_hist_into(hist, self.hist)
+        _decode_into(statuses, self.statuses)
+        _decode_into(reasons, self.reasons)
 
     def percentile(self, p: float) -> float | None:
         """Nearest-rank percentile from the histogram, clamped to the exact extremes."""
@@ -142,21 +185,24 @@ _TIMED = "available IS NOT NULL AND status IS NOT NULL"
 # (each histogram bucket, status and reason as "key:1").
 _RAW_SQL = (
     "SELECT host, count(available) AS checks, CAST(total(available) AS INTEGER) AS up,"
-    f" count(CASE WHEN {_TIMED} THEN 1 END) AS rt_count,"
-    f" total(CASE WHEN {_TIMED} THEN responseTime END) AS rt_sum,"
-    f" min(CASE WHEN {_TIMED} THEN responseTime END) AS rt_min,"
-    f" max(CASE WHEN {_TIMED} THEN responseTime END) AS rt_max,"
-    # bucket_of() in SQL: the same libm log, so the same bucket as in Python.
-    f" group_concat(CASE WHEN {_TIMED} THEN (CASE WHEN responseTime <= {HIST_MIN_MS!r} THEN 0"
-    f" ELSE CAST(ceil(ln(responseTime / {HIST_MIN_MS!r}) / {_LOG_RATIO!r} - 1e-9) AS INTEGER)"
-    " END) || ':1' END) AS hist,"
+    " count(bucket) AS rt_count, total(CASE WHEN bucket IS NOT NULL THEN responseTime END)"
+    " AS rt_sum, min(CASE WHEN bucket IS NOT NULL THEN responseTime END) AS rt_min,"
+    " max(CASE WHEN bucket IS NOT NULL THEN responseTime END) AS rt_max,"
+    # Each check as an entry of count 1: bucket * 512 + 1 in three base-64 digits.
+    " group_concat(CASE WHEN bucket IS NOT NULL THEN"  # (char() takes NULL for a 0)
+    f" char({HIST_DIGIT} + bucket / 8, {HIST_DIGIT} + bucket % 8 * 8, {HIST_DIGIT + 1}) END,"
+    " '') AS hist,"
     " group_concat(CASE WHEN available IS NOT NULL THEN status || ':1' END) AS statuses,"
-    " group_concat(reason || ':1') AS reasons"
-    " FROM website_monitoring WHERE {where} GROUP BY host")
+    " group_concat(reason || ':1') AS reasons FROM ("
+    # bucket_of() in SQL: the same libm log, so the same bucket as in Python.
+    f" SELECT *, CASE WHEN {_TIMED} THEN (CASE WHEN responseTime <= {HIST_MIN_MS!r} THEN 0"
+    f" ELSE min({HIST_TOP}, CAST(ceil(ln(responseTime / {HIST_MIN_MS!r}) / {_LOG_RATIO!r}"
+    " - 1e-9) AS INTEGER)) END) END AS bucket FROM website_monitoring WHERE {where})"
+    " GROUP BY host")
 # The texts come out as bytes: numpy parses bytes as well, and decoding megabytes of them
 # into str cost as much as the query.
 _SUMS = ("sum(checks), sum(up), sum(rt_count), sum(rt_sum), min(rt_min), max(rt_max),"
-         " CAST(group_concat(NULLIF(hist, '')) AS BLOB),"
+         " CAST(group_concat(hist, '') AS BLOB),"
          " CAST(group_concat(NULLIF(statuses, '')) AS BLOB),"
          " CAST(group_concat(NULLIF(reasons, '')) AS BLOB)")
 # Site by site (site_state holds every site with aggregates), a seek per range of rows:
@@ -253,11 +299,12 @@ def _merge(a: tuple, b: tuple) -> tuple:
     def extreme(pick, x, y):
         return y if x is None else x if y is None else pick(x, y)
 
-    def text(x, y):
-        return y if x is None else x if y is None else x + b"," + y
+    def text(x, y, separator=b","):
+        return y if not x else x if not y else x + separator + y
 
     return (a[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], extreme(min, a[5], b[5]),
-            extreme(max, a[6], b[6]), text(a[7], b[7]), text(a[8], b[8]), text(a[9], b[9]))
+            extreme(max, a[6], b[6]), text(a[7], b[7], b""), text(a[8], b[8]),
+            text(a[9], b[9]))
 
 
 def _window_rows(conn: sqlite3.Connection, start: float, end: float) -> list[tuple]:
@@ -304,29 +351,60 @@ def _pairs(texts: list[bytes | None], names: dict[bytes, bytes] | None = None,
     return site, numbers[0::2], numbers[1::2]
 
 
+def _hist_entries(texts: list[bytes | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every site's histogram entries, in three arrays: (site index, bucket, count)."""
+    present = [(i, t) for i, t in enumerate(texts) if t]
+    joined = b"".join(t for _, t in present)
+    entries = len(joined) // _HIST_WIDTH
+    if not entries:
+        empty = np.zeros(0, dtype=np.int32)
+        return empty, empty, empty
+    # Each entry's first two bytes as one number, straight from the bytes (no copy), looked
+    # up; then its third byte: few passes over few arrays, which is what costs here.
+    pairs = np.ndarray((entries,), dtype=">u2", buffer=joined, strides=(_HIST_WIDTH,))
+    lasts = np.ndarray((entries,), dtype=np.uint8, buffer=joined, offset=2,
+                       strides=(_HIST_WIDTH,))
+    value = _PAIR_VALUE[pairs]
+    value <<= 6
+    value += lasts
+    value -= HIST_DIGIT
+    site = np.repeat(np.array([i for i, _ in present], dtype=np.int32),
+                     [len(t) // _HIST_WIDTH for _, t in present])
+    return site, value >> 9, value & _COUNT_MAX
+
+
+_CHUNK = 512  # sites per pass of _percentiles
+
+
 def _percentiles(texts: list[bytes | None], rt_min: list, rt_max: list,
                  ps: tuple[float, ...]) -> list[list[float | None]]:
     """Nearest-rank percentiles of every site's summed histogram, for all sites at once
-    (a Python loop per site cost more than the SQL at 5,000 sites)."""
-    count = len(texts)
-    site, bucket, number = _pairs(texts)  # type: ignore[misc]  # numeric keys: never None
-    result: list[list[float | None]] = [[None] * count for _ in ps]
-    if not len(site):
-        return result
-    width = int(bucket.max()) + 1
-    hist = np.bincount(site * width + bucket, weights=number,
-                       minlength=count * width).reshape(count, width)
-    cumulative = hist.cumsum(axis=1)
-    total = cumulative[:, -1]
-    timed = np.flatnonzero(total > 0)
-    lows = np.array([rt_min[i] for i in timed], dtype=float)
-    highs = np.array([rt_max[i] for i in timed], dtype=float)
-    for out, p in zip(result, ps, strict=True):
-        rank = np.maximum(1.0, np.ceil(p / 100.0 * total[timed]))
-        index = (cumulative[timed] < rank[:, None]).sum(axis=1)
-        value = np.where(index <= 0, HIST_MIN_MS, HIST_MIN_MS * HIST_RATIO ** (index - 0.5))
-        for i, v in zip(timed.tolist(), np.clip(value, lows, highs).tolist(), strict=True):
-            out[i] = v
+    (a Python loop per site cost more than the SQL at 5,000 sites), a chunk of sites at a
+    time: arrays of a few hundred kilobytes are reused from the heap, while arrays of tens
+    of megabytes are new memory every time, and faulting it in cost as much as the work."""
+    result: list[list[float | None]] = [[None] * len(texts) for _ in ps]
+    for first in range(0, len(texts), _CHUNK):
+        chunk = texts[first:first + _CHUNK]
+        count = len(chunk)
+        site, bucket, number = _hist_entries(chunk)
+        if not len(site):
+            continue
+        width = int(bucket.max()) + 1
+        cumulative = np.bincount(site * width + bucket, weights=number,
+                                 minlength=count * width).reshape(count, width).cumsum(axis=1)
+        total = cumulative[:, -1]
+        timed = np.flatnonzero(total > 0)
+        if len(timed) < count:
+            cumulative, total = cumulative[timed], total[timed]
+        lows = np.array([rt_min[first + i] for i in timed], dtype=float)
+        highs = np.array([rt_max[first + i] for i in timed], dtype=float)
+        where = (timed + first).tolist()
+        for out, p in zip(result, ps, strict=True):
+            rank = np.maximum(1.0, np.ceil(p / 100.0 * total))
+            index = (cumulative < rank[:, None]).sum(axis=1)
+            value = np.where(index <= 0, HIST_MIN_MS, HIST_MIN_MS * HIST_RATIO ** (index - 0.5))
+            for i, v in zip(where, np.clip(value, lows, highs).tolist(), strict=True):
+                out[i] = v
     return result
 
 
@@ -351,7 +429,7 @@ def _reasons(texts: list[bytes | None]) -> list[dict[str, int]]:
     if parsed is None:  # a reason this module does not know (a check kind's own)
         for i, text in enumerate(texts):
             counts: dict[str, int] = {}
-            _decode_into(text.decode() if text else "", counts, False)
+            _decode_into(text.decode() if text else "", counts)
             result[i] = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
         return result
     site, code, number = parsed

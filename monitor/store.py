@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .checks import CheckResult
 from .errors import StoreError
-from .stats import MinuteAgg
+from .stats import MinuteAgg, upgrade_hist
 
 SCHEMA_VERSION = 4
 BATCH_MAX = 2000
@@ -79,7 +79,7 @@ CREATE TABLE IF NOT EXISTS aggregates (
     rt_sum REAL NOT NULL,
     rt_min REAL,
     rt_max REAL,
-    hist TEXT NOT NULL,               -- response-time histogram, "bucket:count,..."
+    hist TEXT NOT NULL,               -- response-time histogram (stats.HIST_DIGIT)
     statuses TEXT NOT NULL,           -- "200:58,503:2"
     reasons TEXT NOT NULL,            -- "timeout:2"
     PRIMARY KEY (host, span, start)
@@ -207,8 +207,10 @@ def _migrate_from_1(conn: sqlite3.Connection) -> None:
 
 def _migrate_aggregates(conn: sqlite3.Connection, version: int) -> None:
     """Schemas 1-3 kept the aggregates in minute_stats (and, from 3, block_stats), keyed by
-    time first: move them into `aggregates`, in one transaction."""
+    time first, with histograms as "bucket:count,...": move them into `aggregates`, in
+    today's histogram text, in one transaction."""
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.create_function("upgrade_hist", 1, upgrade_hist, deterministic=True)
     conn.execute("BEGIN IMMEDIATE")
     try:
         if version < 3:
@@ -222,7 +224,9 @@ def _migrate_aggregates(conn: sqlite3.Connection, version: int) -> None:
             if table in tables:
                 conn.execute(f"INSERT OR REPLACE INTO aggregates (host, span, start,"
                              f" {_AGG_COLUMNS}) SELECT host, {span}, {column} * {span},"
-                             f" {_AGG_COLUMNS} FROM {table} ORDER BY host, 2, 3")
+                             " checks, up, rt_count, rt_sum, rt_min, rt_max,"
+                             f" upgrade_hist(hist), statuses, reasons FROM {table}"
+                             " ORDER BY host, 2, 3")
                 conn.execute(f"DROP TABLE {table}")
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")

@@ -134,7 +134,15 @@ def test_row_text_format() -> None:
                   CheckResult(A, BASE, False, None, 5.0, "timeout")])
     checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons = agg.to_row()
     assert (checks, up, rt_count, rt_sum, rt_min, rt_max) == (3, 2, 2, 200.0, 100.0, 100.0)
-    assert hist == f"{bucket_of(100.0)}:2"
+    # Three characters per bucket, the base-64 digits of bucket * 512 + count, from "0".
+    value = bucket_of(100.0) * 512 + 2
+    assert hist == "".join(chr(48 + value // 64 ** k % 64) for k in (2, 1, 0))
+    big = MinuteAgg(hist={3: 1000, 511: 7})
+    # 1000 = 511 + 489, two entries of bucket 3: 3 * 512 + 511 = 2047 is (0, 31, 63) in
+    # digits, 3 * 512 + 489 = 2025 is (0, 31, 41); 511 * 512 + 7 is (63, 56, 7).
+    assert big.to_row()[6] == "0Oo" + "0OY" + "oh7"
+    assert MinuteAgg.from_row(big.to_row()) == big
+    assert bucket_of(1e300) == 511  # the top bucket holds everything above it
     assert (statuses, reasons) == ("200:2", "timeout:1")
     assert MinuteAgg().to_row() == (0, 0, 0, 0.0, None, None, "", "", "")
 
@@ -397,8 +405,15 @@ def uses_blocks(conn, start: float, end: float) -> bool:
 
 def downgrade(path: Path, version: int) -> None:
     """Rewrite a database in the aggregate tables of an older schema (2: minutes only,
-    3: minutes and blocks), keyed by time first as they were."""
+    3: minutes and blocks), keyed by time first, histograms as "bucket:count,...", as they
+    were."""
+    def old_hist(text: str) -> str:
+        hist: dict[int, int] = {}
+        stats_mod._decode_hist_into(text, hist)
+        return ",".join(f"{bucket}:{count}" for bucket, count in hist.items())
+
     conn = sqlite3.connect(path)
+    conn.create_function("old_hist", 1, old_hist)
     levels = [("minute_stats", "minute", 60)] + ([("block_stats", "block", 600)]
                                                   if version == 3 else [])
     for table, column, span in levels:
@@ -408,7 +423,7 @@ def downgrade(path: Path, version: int) -> None:
                      " statuses TEXT NOT NULL, reasons TEXT NOT NULL,"
                      f" PRIMARY KEY ({column}, host)) WITHOUT ROWID")
         conn.execute(f"INSERT INTO {table} SELECT host, start / {span}, checks, up, rt_count,"
-                     " rt_sum, rt_min, rt_max, hist, statuses, reasons FROM aggregates"
+                     " rt_sum, rt_min, rt_max, old_hist(hist), statuses, reasons FROM aggregates"
                      f" WHERE span = {span}")
     conn.execute("DROP TABLE aggregates")
     if version == 2:
