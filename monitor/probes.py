@@ -46,6 +46,7 @@ OnError = Callable[[str], None]
 AUTO_SPLIT_RATE = 300.0
 PER_PROCESS_RATE = 500.0
 RESTART_BACKOFF_MAX = 30.0
+RESTART_STABLE_AFTER = 300.0  # a process that lived this long starts its backoff afresh
 BATCH_MAX = 2000
 SEND_DELAY = 0.005
 RECEIVE_MAX = 1000  # messages handed over at once
@@ -144,6 +145,7 @@ class _Child:
         self.skipped = 0
         self.threads = 0
         self.stopped = False  # it said it stopped, as asked
+        self.started = fleet.clock()
         self.ended = False  # its counts have gone to the fleet's retired ones
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
@@ -213,6 +215,7 @@ class ProbeProcesses:
         self._stopping = False
         self._failures = [0] * count
         self._retired = (0, 0)  # dispatched, skipped of probe processes that ended
+        self.clock: Callable[[], float] = time.monotonic
 
     def start(self, sites: Sequence[Site], max_workers: int) -> None:
         self._reshard(sites, max_workers)
@@ -249,6 +252,10 @@ class ProbeProcesses:
             child.ended = True
             if self._stopping or child.stopped:
                 return
+            if self.clock() - child.started >= RESTART_STABLE_AFTER:
+                # A long healthy run since its last start: this death is not part of a
+                # crash loop, and waits as little as a first one.
+                self._failures[child.index] = 0
             self._failures[child.index] += 1
             delay = min(RESTART_BACKOFF_MAX, 0.5 * 2 ** (self._failures[child.index] - 1))
         self.on_error(f"probe process {child.index} (pid {child.process.pid}) ended with exit"

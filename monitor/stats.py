@@ -1,10 +1,11 @@
-"""Rolling statistics per site, computed from per-minute aggregates.
+"""Rolling statistics per site, computed from per-minute and 10-minute aggregates.
 
-A window [start, end] is served by the minute rows it covers entirely plus the raw checks
-of the partial minutes at its two ends, so a report costs the same whatever the number of
-checks: at most two minutes of raw rows are ever read (for a window ending now, the one
-at the end is the minute in progress). Percentiles come from a log-bucketed
-response-time histogram (buckets 5% wide, so a percentile is within 2.5% of the truth).
+A window [start, end] is served by the 10-minute rows it covers entirely, the minute rows
+at its edges, and the raw checks of the partial minutes at its two ends, so a report costs
+the same whatever the number of checks: at most two minutes of raw rows are ever read
+(none for a live window that starts on a minute, as the printed ones do). Percentiles come
+from a log-bucketed response-time histogram (buckets 5% wide, so a percentile is within
+2.5% of the truth).
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from .checks import REASONS
 HIST_MIN_MS = 0.1
 HIST_RATIO = 1.05
 _LOG_RATIO = math.log(HIST_RATIO)
-
-
 HIST_TOP = 511  # the last bucket: it holds everything above 0.1 ms * 1.05 ** 510 (76 days)
 
 
@@ -182,7 +181,7 @@ _REASON_NUMBERS = {name.encode(): str(i).encode() for i, name in enumerate(REASO
 _TIMED = "available IS NOT NULL AND status IS NOT NULL"
 # The raw checks of a partial minute, aggregated per site in SQL as MinuteAgg.add would:
 # the per-row work stays in C, one row per site comes out, in the aggregate rows' columns
-# (each histogram bucket, status and reason as "key:1").
+# (each status and reason as "key:1", each histogram entry with a count of 1).
 _RAW_SQL = (
     "SELECT host, count(available) AS checks, CAST(total(available) AS INTEGER) AS up,"
     " count(bucket) AS rt_count, total(CASE WHEN bucket IS NOT NULL THEN responseTime END)"

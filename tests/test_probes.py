@@ -14,7 +14,7 @@ import pytest
 from bench.soak import children_of
 from monitor.config import Config
 from monitor.engine import Engine
-from monitor.probes import AUTO_SPLIT_RATE, ProbeProcesses, probe_count
+from monitor.probes import AUTO_SPLIT_RATE, RESTART_STABLE_AFTER, ProbeProcesses, probe_count
 from monitor.store import Store
 from tests.conftest import make_site
 from tests.hostile import refused_url
@@ -120,6 +120,27 @@ def test_a_killed_probe_process_is_restarted(hostile, engine_of, tmp_path):
         return all(count_checks(tmp_path / "m.db", s.url) > before[s.url] + 3 for s in shard)
 
     wait_for(checked_again, 10, "the restarted process's sites checked again")
+
+
+def test_restart_backoff_doubles_in_a_crash_loop_and_resets_after_a_healthy_run(
+        hostile, engine_of):
+    engine = engine_of([make_site(f"{hostile.base}/ok?{i}", interval=0.1) for i in range(4)])
+    fleet = engine.probes
+    offset = 0.0
+    fleet.clock = lambda: time.monotonic() + offset
+
+    def kill_and_read_delay() -> str:
+        victim = fleet._live()[0]
+        seen = len(engine.errors)
+        os.kill(victim.process.pid, signal.SIGKILL)
+        wait_for(lambda: len(engine.errors) > seen, 5, "the restart message")
+        wait_for(lambda: victim not in fleet._live(), 10, "a new process")
+        return engine.errors[seen].rsplit("restarting it in ", 1)[1]
+
+    assert kill_and_read_delay() == "0.5 s"
+    assert kill_and_read_delay() == "1 s"  # died again at once: a crash loop
+    offset += RESTART_STABLE_AFTER  # the new process then ran for 5 minutes
+    assert kill_and_read_delay() == "0.5 s"
 
 
 def test_reload_adds_sites_and_changes_the_process_count(hostile, engine_of, tmp_path):
