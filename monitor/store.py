@@ -34,6 +34,7 @@ MAX_QUEUED = 500_000  # rows waiting for a writer that cannot keep up (a starved
 STALL_ROWS = 100  # a queue this deep ...
 STALL_SECONDS = 0.25  # ... with no batch finished for this long: the writer is starved
 YIELD_AT_MOST = 0.5  # seconds a check's worker may wait for the writer to catch up
+LATE_HORIZON = 120.0  # seconds after its end an aggregate row is kept in memory for late checks
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS website_monitoring (
@@ -280,6 +281,7 @@ class Store:
         # (seconds per row, row index, host) -> its aggregate, for rows still being filled
         self._aggs: dict[tuple[int, int, str], MinuteAgg] = {}
         self._states: dict[str, list] = {}
+        self._evicted = 0  # the minute of the last eviction
         self._pending: list = []
         self._on_error = on_error or (lambda message: None)
         # Called on the writer thread with each new alert once its batch has been written,
@@ -573,10 +575,17 @@ class Store:
                 state[3] = ts
 
     def _evict(self) -> None:
-        if len(self._aggs) > 4 * len(SPANS) * max(1, len(self._states)):
-            now = self._clock()
-            for key in [k for k in self._aggs if k[1] < int(now // k[0]) - 1]:
-                del self._aggs[key]
+        """Once a minute, forget the rows that ended over LATE_HORIZON ago: a check that
+        late is rare, and reloads its row. Evicting by size alone, every site's previous
+        10-minute block stayed in memory until up to 10 minutes into the next one."""
+        now = self._clock()
+        minute = int(now // 60)
+        if minute == self._evicted and len(self._aggs) <= 4 * len(SPANS) * len(self._states):
+            return
+        self._evicted = minute
+        horizon = now - LATE_HORIZON
+        for key in [k for k in self._aggs if (k[1] + 1) * k[0] < horizon]:
+            del self._aggs[key]
 
     def _purge(self, before: float) -> None:
         conn = self._conn

@@ -329,6 +329,30 @@ def test_evicted_minutes_are_reloaded_not_restarted(db: Path, make_store) -> Non
     assert_minutes_match(db, checks)
 
 
+def test_rows_leave_memory_once_too_old_for_a_late_check(db: Path, make_store) -> None:
+    now = [MINUTE * 60 + 30.0]
+    store = make_store(db, clock=lambda: now[0])
+
+    def at(seconds: float) -> set:
+        now[0] = MINUTE * 60 + seconds
+        store.put_check(check(A, now[0] - 1))
+        store.flush()
+        return {(span, index - MINUTE * 60 // span) for span, index, _host in store._aggs}
+
+    # Keys relative to the first minute and its 10-minute block.
+    assert at(30) == {(60, 0), (600, 0)}
+    assert at(150) == {(60, 0), (60, 2), (600, 0)}  # minute 0 ended 90 s ago: kept
+    assert at(200) == {(60, 2), (60, 3), (600, 0)}  # now 140 s ago: gone
+    # Its block goes two minutes after its end, when the next one has begun.
+    end = (MINUTE // 10 + 1) * 600 - MINUTE * 60  # seconds, a multiple of 60
+    assert at(end + 100) == {(60, end // 60 + 1), (600, 0), (600, 1)}
+    assert at(end + 130) == {(60, end // 60 + 1), (60, end // 60 + 2), (600, 1)}
+    # A check older than that reloads its rows, and counts in them.
+    store.put_check(check(A, MINUTE * 60 + 31))
+    store.close()
+    assert minute_row(db, MINUTE, A).checks == 2
+
+
 def test_restart_continues_the_minute_in_progress(db: Path, make_store) -> None:
     first = [check(A, BASE + 1, True, 200, 50.0),
              check(A, BASE + 2, False, 500, 70.0, "http_status"),
