@@ -456,37 +456,25 @@ def window_stats(conn: sqlite3.Connection, start: float, end: float,
     statuses = _statuses([row[8] for row in rows])
     failures = _reasons([row[9] for row in rows])
     index = {host: i for i, host in enumerate(found)}
-
     states = {
         row[0]: row[1:]
         for row in conn.execute("SELECT host, last_check, last_failure, down_since FROM site_state")
     }
+    nothing = (None, None, None)
     result = {}
+    # Positional arguments: this loop runs for every site of every report.
     for host in (list(hosts) if hosts is not None else sorted(found)):
+        _last_check, last_failure, down_since = states.get(host, nothing)
+        down_for = None if down_since is None else max(0.0, end - down_since)
+        since_failure = None if last_failure is None else max(0.0, end - last_failure)
         i = index.get(host)
-        _last_check, last_failure, down_since = states.get(host, (None, None, None))
         if i is None:
-            checks = up = rt_count = 0
-            rt_sum = 0.0
-            row_stats: tuple = (None, None, None, None, None, {}, {})
-        else:
-            _, checks, up, rt_count, rt_sum, *_rest = rows[i]
-            row_stats = (rt_min[i], rt_max[i], p50[i], p90[i], p99[i], statuses[i],
-                         failures[i])
-        low, high, q50, q90, q99, codes, reasons = row_stats
+            result[host] = SiteStats(host, 0, None, None, None, None, None, None, None, {}, {},
+                                     down_for, since_failure)
+            continue
+        _, checks, up, rt_count, rt_sum, *_rest = rows[i]
         result[host] = SiteStats(
-            host=host,
-            checks=checks,
-            availability=up / checks if checks else None,
-            rt_min=low,
-            rt_avg=rt_sum / rt_count if rt_count else None,
-            rt_max=high,
-            p50=q50,
-            p90=q90,
-            p99=q99,
-            statuses=codes,
-            reasons=reasons,
-            down_for=max(0.0, end - down_since) if down_since is not None else None,
-            since_failure=max(0.0, end - last_failure) if last_failure is not None else None,
-        )
+            host, checks, up / checks if checks else None, rt_min[i],
+            rt_sum / rt_count if rt_count else None, rt_max[i], p50[i], p90[i], p99[i],
+            statuses[i], failures[i], down_for, since_failure)
     return result
