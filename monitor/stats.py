@@ -74,16 +74,6 @@ def _encode_hist(hist: dict[int, int]) -> str:
     return "".join(parts)
 
 
-def upgrade_hist(text: str) -> str:
-    """A histogram as schemas 1-3 wrote it ("bucket:count,..."), in today's text."""
-    hist: dict[int, int] = {}
-    for part in text.split(","):
-        if part:
-            bucket, _, count = part.partition(":")
-            hist[int(bucket)] = hist.get(int(bucket), 0) + int(count)
-    return _encode_hist(hist)
-
-
 def _decode_hist_into(text: str, hist: dict[int, int]) -> None:
     digits = [ord(ch) - HIST_DIGIT for ch in text]
     for i in range(0, len(digits), _HIST_WIDTH):
@@ -98,6 +88,13 @@ def _decode_into(text: str, counts: dict[str, int]) -> None:
         if part:  # group_concat of empty strings leaves empty parts
             key, _, value = part.rpartition(":")
             counts[key] = counts.get(key, 0) + int(value)
+
+
+def upgrade_hist(text: str) -> str:
+    """A histogram as schemas 1-3 wrote it ("bucket:count,..."), in today's text."""
+    counts: dict[str, int] = {}
+    _decode_into(text, counts)  # bucket numbers, written by repr(int): one key per bucket
+    return _encode_hist({int(bucket): count for bucket, count in counts.items()})
 
 
 @dataclass(slots=True)

@@ -449,6 +449,15 @@ def test_windows_over_10_minute_blocks_equal_brute_force(long_db, start, end) ->
         assert_matches(stats[host], host, selected)
 
 
+def write(path: Path, checks: list[CheckResult]) -> None:
+    """The checks through a writer of its own, committed and closed."""
+    store = Store(path)
+    for c in checks:
+        store.put_check(c)
+    store.flush()
+    store.close()
+
+
 def test_history_from_before_the_blocks_is_read_from_its_minutes(tmp_path: Path) -> None:
     # A database from before schema 3 has minutes but no blocks for its history: the
     # writer starts the blocks after it, and reports read the old part from minutes.
@@ -456,17 +465,9 @@ def test_history_from_before_the_blocks_is_read_from_its_minutes(tmp_path: Path)
     rng = random.Random(11)
     old = [random_check(rng, A, BASE + s) for s in range(0, 1500, 3)]
     new = [random_check(rng, A, BASE + s) for s in range(1500, 3000, 3)]
-    store = Store(path)
-    for c in old:
-        store.put_check(c)
-    store.flush()
-    store.close()
+    write(path, old)
     downgrade(path, 2)
-    store = Store(path)  # the upgrade to schema 4, through 3's blocks_since
-    for c in new:
-        store.put_check(c)
-    store.flush()
-    store.close()
+    write(path, new)  # the upgrade to schema 4, through 3's blocks_since
     conn = open_reader(path)
     try:
         since = stats_mod._blocks_since(conn)
@@ -488,19 +489,11 @@ def test_a_schema_3_database_is_upgraded_with_its_aggregates(tmp_path: Path) -> 
     rng = random.Random(5)
     old = [random_check(rng, host, BASE + s) for s in range(0, 2400, 4) for host in (A, B)]
     new = [random_check(rng, A, BASE + s) for s in range(2400, 3000, 4)]
-    store = Store(path)
-    for c in old:
-        store.put_check(c)
-    store.flush()
-    store.close()
+    write(path, old)
     before = sqlite3.connect(path).execute(
         "SELECT host, span, start, checks, hist FROM aggregates ORDER BY 1, 2, 3").fetchall()
     downgrade(path, 3)
-    store = Store(path)
-    for c in new:
-        store.put_check(c)
-    store.flush()
-    store.close()
+    write(path, new)
     conn = open_reader(path)
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
