@@ -57,7 +57,12 @@ APP = str(ROOT / "monitoringApp.py")
 RUNS = 20
 HEALTHY_SITES = 120
 FLAPPY_SITES = 6
-INTERVAL = 0.1  # every site: 126 sites at 0.1 s is ~1,260 checks/s demanded
+# Every site: 126 sites at 0.2 s is ~630 checks/s demanded. At 0.1 s (1,260/s) the test
+# ran this 2-core box at its ceiling (the target served 1,150-1,200/s), so a CI machine
+# that gave it 40% of its CPU for a moment turned that into a backlog of over a second. The
+# test is about what a kill loses, not about capacity: half the load leaves headroom (with
+# two busy loops beside it the newest stored check was at most 156 ms old at the kill).
+INTERVAL = 0.2
 WINDOW = 1.0  # alertWindow of every site
 TIMEOUT = 0.5  # per check: a check started before kill - 1 s has ended by kill - 0.5 s
 MAX_WORKERS = 64
