@@ -97,14 +97,15 @@ def children_of(pid: int) -> list[int]:
         return []
 
 
-def tree_usage(pid: int) -> tuple[int | None, int, int]:
-    """(VmRSS in KiB, threads, processes) of the monitor and its probe processes, summed:
-    RSS over-counts the pages they share (the Python binary and libraries), so the sum is
-    an upper bound of their memory. None for RSS once the monitor is gone."""
+def tree_usage(pid: int) -> tuple[int | None, int, int, int]:
+    """(VmRSS in KiB, threads, processes) of the monitor and its probe processes, summed,
+    and the monitor's own VmRSS: RSS over-counts the pages they share (the Python binary
+    and libraries), so the sum is an upper bound of their memory. None for RSS once the
+    monitor is gone."""
     status = proc_status(pid)
-    rss = kib(status, "VmRSS")
+    rss = own = kib(status, "VmRSS")
     if rss is None:
-        return None, 0, 0
+        return None, 0, 0, 0
     threads, processes = int(status.get("Threads", "0")), 1
     for child in children_of(pid):
         child_status = proc_status(child)
@@ -113,7 +114,7 @@ def tree_usage(pid: int) -> tuple[int | None, int, int]:
             rss += child_rss
             threads += int(child_status.get("Threads", "0"))
             processes += 1
-    return rss, threads, processes
+    return rss, threads, processes, own
 
 
 class Sample(NamedTuple):
@@ -123,6 +124,7 @@ class Sample(NamedTuple):
     checks: int  # stored so far
     lag: float | None  # seconds between now and the newest stored check's timestamp
     processes: int = 1  # the monitor and its probe processes
+    parent_mb: float = 0.0  # the monitor's own RSS: the rest is its probe processes'
 
 
 def stored_checks(db: Path) -> tuple[int, float | None]:
@@ -179,24 +181,25 @@ def sample_loop(proc: subprocess.Popen, db: Path, run: float, every: float,
                 t0: float) -> list[Sample]:
     """One sample every `every` s until `run` s after t0, each printed as a table row."""
     samples: list[Sample] = []
-    print(f"{'time s':>8} {'RSS MB':>9} {'procs':>5} {'threads':>8} {'checks':>11}"
-          f" {'checks/s':>9} {'lag s':>7}", flush=True)
+    print(f"{'time s':>8} {'RSS MB':>9} {'parent':>7} {'procs':>5} {'threads':>8}"
+          f" {'checks':>11} {'checks/s':>9} {'lag s':>7}", flush=True)
     k = 1
     while k * every <= run + 1e-9:
         time.sleep(max(0.0, t0 + k * every - time.monotonic()))
         k += 1
-        rss, threads, processes = tree_usage(proc.pid)
+        rss, threads, processes, own = tree_usage(proc.pid)
         if proc.poll() is not None or rss is None:
             raise RuntimeError(f"the monitor exited (code {proc.poll()}) during the run")
         t = time.monotonic() - t0
         checks, newest = stored_checks(db)
         lag = None if newest is None else max(0.0, time.time() - newest)
-        sample = Sample(t, rss / 1024, threads, checks, lag, processes)
+        sample = Sample(t, rss / 1024, threads, checks, lag, processes, own / 1024)
         rate = ""
         if samples:
             rate = f"{(checks - samples[-1].checks) / (t - samples[-1].t):.0f}"
         samples.append(sample)
-        print(f"{t:8.1f} {sample.rss_mb:9.1f} {processes:5d} {sample.threads:8d} {checks:11,d}"
+        print(f"{t:8.1f} {sample.rss_mb:9.1f} {sample.parent_mb:7.1f} {processes:5d}"
+              f" {sample.threads:8d} {checks:11,d}"
               f" {rate:>9}"
               f" {'' if lag is None else f'{lag:.1f}':>7}", flush=True)
     return samples
@@ -213,6 +216,7 @@ def summarize(args: argparse.Namespace, run: float, samples: list, hwm_mb: float
     slope = slope_per_s([(x.t, x.rss_mb) for x in post])  # MiB/s
     span = end.t - warm.t
     fitted = slope * span
+    parent_fitted = slope_per_s([(x.t, x.parent_mb) for x in post]) * span
     endpoint = end.rss_mb - warm.rss_mb
     post_checks = end.checks - warm.checks
     first = samples[0]
@@ -231,6 +235,9 @@ def summarize(args: argparse.Namespace, run: float, samples: list, hwm_mb: float
     print(f"growth after warm-up:   {fitted:+.2f} MB fitted over {span:.0f} s "
           f"({slope * 1024 * 60:+.1f} KB/min, {per_check:+.2f} B/check), "
           f"{endpoint:+.2f} MB end minus warm-up")
+    print(f"  of which the monitor's own process: {parent_fitted:+.2f} MB fitted "
+          f"({warm.parent_mb:.1f} -> {end.parent_mb:.1f} MB), its probe processes: "
+          f"{fitted - parent_fitted:+.2f} MB")
     failed = sum(reasons.values())
     why = ", ".join(f"{count:,} {reason}" for reason, count in reasons.items())
     print(f"checks: {rate:.0f}/s stored of {expected_rate:.0f}/s configured "
@@ -261,7 +268,8 @@ def summarize(args: argparse.Namespace, run: float, samples: list, hwm_mb: float
            kb_per_site=round(end.rss_mb * 1024 / args.sites, 2), sites=args.sites)
     figure("soak_rss_growth_mb", fitted, "MB", endpoint_mb=round(endpoint, 3),
            over_s=round(span, 1), bytes_per_check=round(per_check, 3),
-           tolerance_mb=TOLERANCE_MB, verdict=verdict)
+           tolerance_mb=TOLERANCE_MB, verdict=verdict,
+           parent_mb=round(parent_fitted, 3))
     figure("soak_rss_slope_kb_per_min", slope * 1024 * 60, "KB/min", samples=len(post))
     figure("soak_checks_per_s", rate, "checks/s", expected=round(expected_rate, 1),
            sites=args.sites, interval_s=args.interval, stored=total, failed=failed,
