@@ -14,6 +14,7 @@ import math
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -81,13 +82,16 @@ def _decode_hist_into(text: str, hist: dict[int, int]) -> None:
         hist[value >> 9] = hist.get(value >> 9, 0) + (value & _COUNT_MAX)
 
 
-def _decode_into(text: str, counts: dict[str, int]) -> None:
+def _decode_into(text: str, counts: dict[str, int],
+                 names: dict[str, int] | None = None) -> None:
+    """Add "key:count,..." to `counts`; with `names`, keys that are not numbers go there."""
     if not text:
         return
     for part in text.split(","):
         if part:  # group_concat of empty strings leaves empty parts
             key, _, value = part.rpartition(":")
-            counts[key] = counts.get(key, 0) + int(value)
+            into = counts if names is None or key.isdigit() else names
+            into[key] = into.get(key, 0) + int(value)
 
 
 def upgrade_hist(text: str) -> str:
@@ -136,8 +140,10 @@ class MinuteAgg:
             self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
     def to_row(self) -> tuple:
+        # Status codes and reason names in one text ("200:58,503:2,timeout:2"): a report
+        # joins and parses one text instead of two; codes are numbers, names never are.
         return (self.checks, self.up, self.rt_count, self.rt_sum, self.rt_min, self.rt_max,
-                _encode_hist(self.hist), _encode(self.statuses), _encode(self.reasons))
+                _encode_hist(self.hist), _encode(self.statuses | self.reasons))
 
     @classmethod
     def from_row(cls, row: Iterable) -> MinuteAgg:
@@ -146,7 +152,7 @@ class MinuteAgg:
         return agg
 
     def merge_row(self, row: Iterable) -> None:
-        checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons = row
+        checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes = row
         self.checks += checks
         self.up += up
         self.rt_count += rt_count
@@ -156,8 +162,7 @@ class MinuteAgg:
         if rt_max is not None:
             self.rt_max = rt_max if self.rt_max is None else max(self.rt_max, rt_max)
         _decode_hist_into(hist, self.hist)
-        _decode_into(statuses, self.statuses)
-        _decode_into(reasons, self.reasons)
+        _decode_into(outcomes, self.statuses, self.reasons)
 
     def percentile(self, p: float) -> float | None:
         """Nearest-rank percentile from the histogram, clamped to the exact extremes."""
@@ -173,12 +178,15 @@ class MinuteAgg:
         return self.rt_max
 
 
-# Reason names as numbers for the vectorised parse (any other name is parsed in Python).
-_REASON_NUMBERS = {name.encode(): str(i).encode() for i, name in enumerate(REASONS)}
+# Reason names as numbers for the vectorised parse (any other name is parsed in Python),
+# above every status code (three digits).
+_REASON_BASE = 1000
+_REASON_NUMBERS = {name.encode(): str(_REASON_BASE + i).encode() for i, name in enumerate(REASONS)}
 _TIMED = "available IS NOT NULL AND status IS NOT NULL"
 # The raw checks of a partial minute, aggregated per site in SQL as MinuteAgg.add would:
 # the per-row work stays in C, one row per site comes out, in the aggregate rows' columns
-# (each status and reason as "key:1", each histogram entry with a count of 1).
+# (each status and reason as "key:1", each histogram entry with a count of 1). A check has a
+# status, a reason, both (a 503: "503:1,http_status:1") or, if unknown, at most a reason.
 _RAW_SQL = (
     "SELECT host, count(available) AS checks, CAST(total(available) AS INTEGER) AS up,"
     " count(bucket) AS rt_count, total(CASE WHEN bucket IS NOT NULL THEN responseTime END)"
@@ -188,8 +196,9 @@ _RAW_SQL = (
     " group_concat(CASE WHEN bucket IS NOT NULL THEN"  # (char() takes NULL for a 0)
     f" char({HIST_DIGIT} + bucket / 8, {HIST_DIGIT} + bucket % 8 * 8, {HIST_DIGIT + 1}) END,"
     " '') AS hist,"
-    " group_concat(CASE WHEN available IS NOT NULL THEN status || ':1' END) AS statuses,"
-    " group_concat(reason || ':1') AS reasons FROM ("
+    " group_concat(CASE WHEN available IS NOT NULL AND status IS NOT NULL"
+    " THEN status || ':1' || ifnull(',' || reason || ':1', '') ELSE reason || ':1' END)"
+    " AS outcomes FROM ("
     # bucket_of() in SQL: the same libm log, so the same bucket as in Python.
     f" SELECT *, CASE WHEN {_TIMED} THEN (CASE WHEN responseTime <= {HIST_MIN_MS!r} THEN 0"
     f" ELSE min({HIST_TOP}, CAST(ceil(ln(responseTime / {HIST_MIN_MS!r}) / {_LOG_RATIO!r}"
@@ -199,8 +208,7 @@ _RAW_SQL = (
 # into str cost as much as the query.
 _SUMS = ("sum(checks), sum(up), sum(rt_count), sum(rt_sum), min(rt_min), max(rt_max),"
          " CAST(group_concat(hist, '') AS BLOB),"
-         " CAST(group_concat(NULLIF(statuses, '')) AS BLOB),"
-         " CAST(group_concat(NULLIF(reasons, '')) AS BLOB)")
+         " CAST(group_concat(NULLIF(outcomes, '')) AS BLOB)")
 # Site by site (site_state holds every site with aggregates), a seek per range of rows:
 # the rows come out in site order, so SQLite groups them as they come. Over time ranges
 # with a GROUP BY, it sorted every row's texts first: half the time of an hourly report.
@@ -231,8 +239,10 @@ def _blocks_since(conn: sqlite3.Connection) -> float:
     return 0 if row is None else row[0]  # no row: a database that had blocks from the start
 
 
-@dataclass(frozen=True, slots=True)
-class SiteStats:
+class SiteStats(NamedTuple):
+    """One site's figures over a window. A named tuple, not a frozen dataclass: a report
+    builds 5,000 of them, and a frozen dataclass's __init__ took 14 ms of that."""
+
     host: str
     checks: int
     availability: float | None
@@ -299,8 +309,7 @@ def _merge(a: tuple, b: tuple) -> tuple:
         return y if not x else x if not y else x + separator + y
 
     return (a[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], extreme(min, a[5], b[5]),
-            extreme(max, a[6], b[6]), text(a[7], b[7], b""), text(a[8], b[8]),
-            text(a[9], b[9]))
+            extreme(max, a[6], b[6]), text(a[7], b[7], b""), text(a[8], b[8]))
 
 
 def _window_rows(conn: sqlite3.Connection, start: float, end: float) -> list[tuple]:
@@ -323,7 +332,7 @@ def _window_rows(conn: sqlite3.Connection, start: float, end: float) -> list[tup
     return rows
 
 
-def _pairs(texts: list[bytes | None], names: dict[bytes, bytes] | None = None,
+def _pairs(texts: list[bytes | None], names: dict[bytes, bytes],
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Parse every site's "key:count,..." text in one pass: (site index, key, count).
     `names` turns keys that are names into numbers first; None if a key is left that is
@@ -333,13 +342,14 @@ def _pairs(texts: list[bytes | None], names: dict[bytes, bytes] | None = None,
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
     joined = b",".join(t for _, t in present)
-    if names:
-        joined = b"," + joined
-        for name, number in names.items():
-            joined = joined.replace(b"," + name + b":", b"," + number + b":")
-        joined = joined[1:]
-        if not joined.replace(b",", b"").replace(b":", b"").isdigit():
-            return None
+    for name, number in names.items():
+        key = b"," + name + b":"
+        if key in joined:  # a search, where a replace copies the megabyte even if in vain
+            joined = joined.replace(key, b"," + number + b":")
+        if joined.startswith(name + b":"):
+            joined = number + joined[len(name):]
+    if not joined.translate(None, b",:").isdigit():
+        return None
     # numpy's own text parser, in C: five times faster than int() over a split.
     numbers = np.fromstring(joined.replace(b":", b","), dtype=np.int64, sep=",")
     sizes = [t.count(b",") + 1 for _, t in present]
@@ -404,38 +414,37 @@ def _percentiles(texts: list[bytes | None], rt_min: list, rt_max: list,
     return result
 
 
-def _statuses(texts: list[bytes | None]) -> list[dict[str, int]]:
-    """Every site's status counts summed, all sites at once, codes in ascending order."""
-    result: list[dict[str, int]] = [{} for _ in texts]
-    site, code, number = _pairs(texts)  # type: ignore[misc]  # numeric keys: never None
-    if len(site):
-        # A status is three digits (http.client refuses any other): site * 1000 + code is
-        # a key that sorts by site, then code.
-        keys, inverse = np.unique(site * 1000 + code, return_inverse=True)
-        sums = np.bincount(inverse, weights=number).astype(np.int64)
-        for key, total in zip(keys.tolist(), sums.tolist(), strict=True):
-            result[key // 1000][str(key % 1000)] = total
-    return result
-
-
-def _reasons(texts: list[bytes | None]) -> list[dict[str, int]]:
-    """Every site's failure reasons summed, all sites at once, most frequent first."""
-    result: list[dict[str, int]] = [{} for _ in texts]
+def _outcomes(texts: list[bytes | None]) -> tuple[list[dict[str, int]], list[dict[str, int]]]:
+    """Every site's status counts (codes in ascending order) and failure reasons (most
+    frequent first), summed, all sites at once."""
+    statuses: list[dict[str, int]] = [{} for _ in texts]
+    reasons: list[dict[str, int]] = [{} for _ in texts]
     parsed = _pairs(texts, _REASON_NUMBERS)
     if parsed is None:  # a reason this module does not know (a check kind's own)
         for i, text in enumerate(texts):
-            counts: dict[str, int] = {}
-            _decode_into(text.decode() if text else "", counts)
-            result[i] = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
-        return result
-    site, code, number = parsed
-    if len(site):
-        keys, inverse = np.unique(site * 100 + code, return_inverse=True)
-        sums = np.bincount(inverse, weights=number).astype(np.int64)
-        for key, total in sorted(zip(keys.tolist(), sums.tolist(), strict=True),
-                                 key=lambda kv: (kv[0] // 100, -kv[1])):
-            result[key // 100][REASONS[key % 100]] = total
-    return result
+            codes: dict[str, int] = {}
+            names: dict[str, int] = {}
+            _decode_into(text.decode() if text else "", codes, names)
+            statuses[i] = dict(sorted(codes.items()))
+            reasons[i] = dict(sorted(names.items(), key=lambda kv: -kv[1]))
+        return statuses, reasons
+    site, key, number = parsed
+    if not len(site):
+        return statuses, reasons
+    # site * 2048 + key sorts by site, then key: status codes (three digits) first, then
+    # reasons in the order of REASONS.
+    keys, inverse = np.unique(site * 2048 + key, return_inverse=True)
+    sums = np.bincount(inverse, weights=number).astype(np.int64).tolist()
+    found = []
+    for k, total in zip(keys.tolist(), sums, strict=True):
+        code = k % 2048
+        if code < _REASON_BASE:
+            statuses[k // 2048][str(code)] = total
+        else:
+            found.append((k // 2048, -total, code - _REASON_BASE))
+    for i, minus, reason in sorted(found):
+        reasons[i][REASONS[reason]] = -minus
+    return statuses, reasons
 
 
 def window_stats(conn: sqlite3.Connection, start: float, end: float,
@@ -450,18 +459,15 @@ def window_stats(conn: sqlite3.Connection, start: float, end: float,
     rt_min = [row[5] for row in rows]
     rt_max = [row[6] for row in rows]
     p50, p90, p99 = _percentiles([row[7] for row in rows], rt_min, rt_max, (50, 90, 99))
-    statuses = _statuses([row[8] for row in rows])
-    failures = _reasons([row[9] for row in rows])
+    statuses, failures = _outcomes([row[8] for row in rows])
     index = {host: i for i, host in enumerate(found)}
-    states = {
-        row[0]: row[1:]
-        for row in conn.execute("SELECT host, last_check, last_failure, down_since FROM site_state")
-    }
-    nothing = (None, None, None)
+    states = {host: (last_failure, down_since) for host, last_failure, down_since
+              in conn.execute("SELECT host, last_failure, down_since FROM site_state")}
+    nothing = (None, None)
     result = {}
     # Positional arguments: this loop runs for every site of every report.
     for host in (list(hosts) if hosts is not None else sorted(found)):
-        _last_check, last_failure, down_since = states.get(host, nothing)
+        last_failure, down_since = states.get(host, nothing)
         down_for = None if down_since is None else max(0.0, end - down_since)
         since_failure = None if last_failure is None else max(0.0, end - last_failure)
         i = index.get(host)

@@ -81,8 +81,7 @@ CREATE TABLE IF NOT EXISTS aggregates (
     rt_min REAL,
     rt_max REAL,
     hist TEXT NOT NULL,               -- response-time histogram (stats.HIST_DIGIT)
-    statuses TEXT NOT NULL,           -- "200:58,503:2"
-    reasons TEXT NOT NULL,            -- "timeout:2"
+    outcomes TEXT NOT NULL,           -- codes, then reasons: "200:58,503:2,http_status:2"
     PRIMARY KEY (host, span, start)
 ) WITHOUT ROWID;
 
@@ -132,15 +131,15 @@ _INSERT_CHECKS = (
     f" detail, lateness) SELECT {_items(8)} FROM json_each(?)")
 # The aggregate levels: seconds per row.
 SPANS = (60, 600)
-_AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons"
+_AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
 _UPSERT_AGGS = (
-    f"INSERT INTO aggregates (host, span, start, {_AGG_COLUMNS}) SELECT {_items(12)}"
+    f"INSERT INTO aggregates (host, span, start, {_AGG_COLUMNS}) SELECT {_items(11)}"
     " FROM json_each(?)"
     " WHERE true"  # the parser needs it: an upsert's SELECT must not end in its FROM
     " ON CONFLICT (host, span, start) DO UPDATE SET checks=excluded.checks,"
     " up=excluded.up, rt_count=excluded.rt_count, rt_sum=excluded.rt_sum,"
     " rt_min=excluded.rt_min, rt_max=excluded.rt_max, hist=excluded.hist,"
-    " statuses=excluded.statuses, reasons=excluded.reasons")
+    " outcomes=excluded.outcomes")
 _UPSERT_STATES = (
     "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since)"
     f" SELECT {_items(5)} FROM json_each(?)")
@@ -208,8 +207,8 @@ def _migrate_from_1(conn: sqlite3.Connection) -> None:
 
 def _migrate_aggregates(conn: sqlite3.Connection, version: int) -> None:
     """Schemas 1-3 kept the aggregates in minute_stats (and, from 3, block_stats), keyed by
-    time first, with histograms as "bucket:count,...": move them into `aggregates`, in
-    today's histogram text, in one transaction."""
+    time first, with histograms as "bucket:count,..." and statuses apart from reasons: move
+    them into `aggregates`, in today's texts, in one transaction."""
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     conn.create_function("upgrade_hist", 1, upgrade_hist, deterministic=True)
     conn.execute("BEGIN IMMEDIATE")
@@ -226,7 +225,8 @@ def _migrate_aggregates(conn: sqlite3.Connection, version: int) -> None:
                 conn.execute(f"INSERT OR REPLACE INTO aggregates (host, span, start,"
                              f" {_AGG_COLUMNS}) SELECT host, {span}, {column} * {span},"
                              " checks, up, rt_count, rt_sum, rt_min, rt_max,"
-                             f" upgrade_hist(hist), statuses, reasons FROM {table}"
+                             " upgrade_hist(hist), statuses || CASE WHEN statuses <> ''"
+                             f" AND reasons <> '' THEN ',' ELSE '' END || reasons FROM {table}"
                              " ORDER BY host, 2, 3")
                 conn.execute(f"DROP TABLE {table}")
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

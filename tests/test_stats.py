@@ -132,7 +132,7 @@ def test_row_round_trip(seed: int) -> None:
 def test_row_text_format() -> None:
     agg = agg_of([CheckResult(A, BASE, True, 200, 100.0), CheckResult(A, BASE, True, 200, 100.0),
                   CheckResult(A, BASE, False, None, 5.0, "timeout")])
-    checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses, reasons = agg.to_row()
+    checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes = agg.to_row()
     assert (checks, up, rt_count, rt_sum, rt_min, rt_max) == (3, 2, 2, 200.0, 100.0, 100.0)
     # Three characters per bucket, the base-64 digits of bucket * 512 + count, from "0".
     value = bucket_of(100.0) * 512 + 2
@@ -143,8 +143,11 @@ def test_row_text_format() -> None:
     assert big.to_row()[6] == "0Oo" + "0OY" + "oh7"
     assert MinuteAgg.from_row(big.to_row()) == big
     assert bucket_of(1e300) == 511  # the top bucket holds everything above it
-    assert (statuses, reasons) == ("200:2", "timeout:1")
-    assert MinuteAgg().to_row() == (0, 0, 0, 0.0, None, None, "", "", "")
+    assert outcomes == "200:2,timeout:1"  # status codes, then reasons
+    failed = agg_of([CheckResult(A, BASE, False, 503, 9.0, "http_status")])
+    assert failed.to_row()[7] == "503:1,http_status:1"
+    assert MinuteAgg.from_row(failed.to_row()) == failed
+    assert MinuteAgg().to_row() == (0, 0, 0, 0.0, None, None, "", "")
 
 
 def test_percentiles_of_nothing_are_none() -> None:
@@ -362,6 +365,34 @@ def test_unknown_checks_count_only_as_a_reason_in_whole_and_partial_minutes(
         conn.close()
 
 
+def test_a_reason_the_stats_do_not_know_is_counted_apart_from_the_status_codes(
+        tmp_path: Path) -> None:
+    # Aggregates keep codes and reasons in one text; a report parses the names it knows as
+    # numbers and any other (a check kind's own) by the slower path, with the same result.
+    path = tmp_path / "m.db"
+    store = Store(path).start()
+    checks = [CheckResult(A, BASE + s, s % 5 != 0, 200 if s % 5 else 404, 10.0,
+                          None if s % 5 else "keyword_missing") for s in range(0, 180, 2)]
+    checks += [CheckResult(B, BASE + s, False, 503, 5.0, "http_status") for s in range(0, 90, 3)]
+    checks += [CheckResult(B, BASE + s, False, None, 1.0, "connect") for s in range(1, 90, 7)]
+    try:
+        for c in checks:
+            store.put_check(c)
+    finally:
+        store.close()
+    conn = open_reader(path)
+    try:
+        for start, end in ((0, 179), (61, 119), (5, 50)):
+            stats = window_stats(conn, BASE + start, BASE + end, [A, B])
+            for host in (A, B):
+                selected = [c for c in checks
+                            if c.url == host and BASE + start <= c.timestamp <= BASE + end]
+                assert_matches(stats[host], host, selected)
+            assert stats[A].reasons == {"keyword_missing": stats[A].statuses["404"]}
+    finally:
+        conn.close()
+
+
 # -- 10-minute blocks --------------------------------------------------------------------------
 
 BLOCK = 1_700_000_400.0 - BASE  # the first 10-minute boundary after BASE: BASE + 360 s
@@ -405,15 +436,22 @@ def uses_blocks(conn, start: float, end: float) -> bool:
 
 def downgrade(path: Path, version: int) -> None:
     """Rewrite a database in the aggregate tables of an older schema (2: minutes only,
-    3: minutes and blocks), keyed by time first, histograms as "bucket:count,...", as they
-    were."""
+    3: minutes and blocks), keyed by time first, histograms as "bucket:count,...", statuses
+    and reasons in two columns, as they were."""
     def old_hist(text: str) -> str:
         hist: dict[int, int] = {}
         stats_mod._decode_hist_into(text, hist)
         return ",".join(f"{bucket}:{count}" for bucket, count in hist.items())
 
+    def old_counts(outcomes: str, names: int) -> str:
+        codes: dict[str, int] = {}
+        reasons: dict[str, int] = {}
+        stats_mod._decode_into(outcomes, codes, reasons)
+        return ",".join(f"{k}:{n}" for k, n in (reasons if names else codes).items())
+
     conn = sqlite3.connect(path)
     conn.create_function("old_hist", 1, old_hist)
+    conn.create_function("old_counts", 2, old_counts)
     levels = [("minute_stats", "minute", 60)] + ([("block_stats", "block", 600)]
                                                   if version == 3 else [])
     for table, column, span in levels:
@@ -423,7 +461,8 @@ def downgrade(path: Path, version: int) -> None:
                      " statuses TEXT NOT NULL, reasons TEXT NOT NULL,"
                      f" PRIMARY KEY ({column}, host)) WITHOUT ROWID")
         conn.execute(f"INSERT INTO {table} SELECT host, start / {span}, checks, up, rt_count,"
-                     " rt_sum, rt_min, rt_max, old_hist(hist), statuses, reasons FROM aggregates"
+                     " rt_sum, rt_min, rt_max, old_hist(hist), old_counts(outcomes, 0),"
+                     " old_counts(outcomes, 1) FROM aggregates"
                      f" WHERE span = {span}")
     conn.execute("DROP TABLE aggregates")
     if version == 2:

@@ -80,8 +80,8 @@ def read(path: Path, sql: str, args: tuple = ()) -> list[tuple]:
 
 
 def minute_row(path: Path, minute: int, host: str) -> MinuteAgg | None:
-    rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses,"
-                      " reasons FROM aggregates WHERE span=60 AND start=? AND host=?",
+    rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
+                      " FROM aggregates WHERE span=60 AND start=? AND host=?",
                 (minute * 60, host))
     return MinuteAgg.from_row(rows[0]) if rows else None
 
@@ -109,8 +109,8 @@ def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
     assert sorted(read(path, "SELECT start / 600, host FROM aggregates WHERE span=600")
                   ) == sorted(blocks)
     for (block, host), group in blocks.items():
-        rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, statuses,"
-                    " reasons FROM aggregates WHERE span=600 AND start=? AND host=?",
+        rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
+                    " FROM aggregates WHERE span=600 AND start=? AND host=?",
                     (block * 600, host))
         assert MinuteAgg.from_row(rows[0]) == expected_agg(group), (block, host)
 
@@ -137,7 +137,7 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         "id", "timestamp", "host", "type", "startDate", "endDate", "availability", "message"]
     assert columns["aggregates"] == [
         "host", "span", "start", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max",
-        "hist", "statuses", "reasons"]
+        "hist", "outcomes"]
     assert columns["site_state"] == ["host", "last_check", "last_ok", "last_failure",
                                      "down_since"]
     assert version == SCHEMA_VERSION
