@@ -22,6 +22,7 @@ from .store import Store
 
 INTERVAL = 0.2
 WINDOW = 2.0
+START_TIMEOUT = 15.0  # seconds for the first check, the probe process started
 THRESHOLD = 0.8
 
 
@@ -88,10 +89,18 @@ def run_selftest(echo: Callable[[str], None]) -> bool:
         engine.start()
         try:
             echo(f"  local server up at {server.url}; monitoring it for {WINDOW + 0.5:g} s")
+            # Counted from the first check on: the probe process starting (an interpreter
+            # and its imports, over a second on a busy machine) is not the schedule.
+            deadline = time.monotonic() + START_TIMEOUT
+            while engine.checks_done == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            first = engine.checks_done
             time.sleep(WINDOW + 0.5)
+            done = engine.checks_done - first
             step(events.empty(), "no alert while the server answers")
-            step(engine.checks_done >= WINDOW / INTERVAL,
-                 f"checks ran on schedule ({engine.checks_done} in {WINDOW + 0.5:g} s)")
+            step(first > 0 and done >= WINDOW / INTERVAL,
+                 f"checks ran on schedule ({done} in {WINDOW + 0.5:g} s after the first)"
+                 if first else f"checks ran on schedule (none within {START_TIMEOUT:g} s)")
 
             server.stop()
             echo("  server taken down (connections refused)")

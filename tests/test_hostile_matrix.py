@@ -5,9 +5,16 @@ its own reason, the monitor keeps running, and healthy sites beside them stay on
 import pytest
 
 from tests.hostile import refused_url
+from tests.stall import StallMeter
 from tests.test_e2e import count_checks, query, start, stop, wait_for, write
 
-MAX_LATENESS_MS = 50.0
+MAX_LATENESS_MS = 50.0  # plus however long the machine itself stalled (tests.stall)
+# A run in which the machine stalled this long may be run once more if it missed the bound:
+# with the VM losing its CPUs for hundreds of ms, every check is late, whatever the design.
+STALLED_MS = 50.0
+# Per hostile check. The hostile server's threads share this process's GIL with 100 MB of
+# headers and an endless body: at 0.8 s a slow CI machine once made /reset a timeout.
+HOSTILE_TIMEOUT = 2.0
 
 HOSTILE = {
     "/500": "http_status",
@@ -41,6 +48,24 @@ def monitor_until(tmp_path, document, condition, what, timeout):
     return db
 
 
+def on_time(run):
+    """`run()` runs the monitor and returns the healthy sites' (count, worst, mean) lateness.
+    They must start within MAX_LATENESS_MS of schedule, plus the worst stall of the machine
+    itself in the same run; a run that misses that while the machine stalled for
+    STALLED_MS or more is run once more (a quiet machine gets no second run)."""
+    for attempt in (1, 2):
+        with StallMeter() as stall:
+            count, worst, mean = run()
+        print(f"healthy lateness: max {worst:.1f} ms, mean {mean:.2f} ms over {count} checks;"
+              f" the machine stalled up to {stall.worst_ms:.1f} ms")
+        if worst <= MAX_LATENESS_MS + stall.worst_ms:
+            return count
+        if attempt == 2 or stall.worst_ms < STALLED_MS:
+            break
+    pytest.fail(f"healthy sites started up to {worst:.1f} ms late (the machine itself stalled"
+                f" up to {stall.worst_ms:.1f} ms)")
+
+
 def healthy_lateness(db, urls):
     marks = ",".join("?" * len(urls))
     return query(db, f"SELECT count(*), max(lateness), avg(lateness) FROM website_monitoring"
@@ -56,22 +81,27 @@ def test_every_hostile_target_fails_for_its_own_reason_and_moves_no_other_schedu
            for label in ("self-signed", "wrong-host", "expired")}
     expected |= tls
     healthy = [f"{hostile.base}/ok?n={i}" for i in range(3)]
-    sites = [{"URL": url, "checkInterval": 1.0, "timeout": 0.8, "maxBodyBytes": 1_000_000}
+    sites = [{"URL": url, "checkInterval": 1.0, "timeout": HOSTILE_TIMEOUT,
+              "maxBodyBytes": 1_000_000}
              | ({"caFile": str(pki / "ca.pem")} if url in tls else {}) for url in expected]
     sites += [{"URL": url, "checkInterval": 0.2} for url in healthy]
-    db = monitor_until(tmp_path, {"websites": sites, "alertWindow": 2},
-                       lambda db: all(count_checks(db, url) >= 5 for url in expected),
-                       "five checks of every hostile site", 30)
-    for url, reason in expected.items():
-        rows = query(db, "SELECT DISTINCT available, reason FROM website_monitoring"
-                         " WHERE host=?", url)
-        assert rows == [(0, reason)], url
-    count, worst, mean = healthy_lateness(db, healthy)
-    assert count >= 3 * 12
-    assert worst <= MAX_LATENESS_MS, f"healthy sites started up to {worst:.1f} ms late"
-    assert query(db, "SELECT count(*) FROM website_monitoring WHERE host IN (?,?,?)"
-                     " AND available=1", *healthy) == [(count,)]
-    print(f"healthy lateness: max {worst:.1f} ms, mean {mean:.2f} ms over {count} checks")
+
+    def run():
+        folder = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        db = monitor_until(folder, {"websites": sites, "alertWindow": 2},
+                           lambda db: all(count_checks(db, url) >= 5 for url in expected),
+                           "five checks of every hostile site", 40)
+        for url, reason in expected.items():
+            rows = query(db, "SELECT DISTINCT available, reason FROM website_monitoring"
+                             " WHERE host=?", url)
+            assert rows == [(0, reason)], url
+        count, worst, mean = healthy_lateness(db, healthy)
+        assert query(db, "SELECT count(*) FROM website_monitoring WHERE host IN (?,?,?)"
+                         " AND available=1", *healthy) == [(count,)]
+        return count, worst, mean
+
+    assert on_time(run) >= 3 * 12
 
 
 @pytest.mark.parametrize("hanging", [100])
@@ -81,14 +111,19 @@ def test_a_hundred_hanging_sites_do_not_delay_ten_healthy_ones(hostile, tmp_path
     # Each hanging check holds a worker for its whole timeout, longer than its interval.
     document = {"websites": [{"URL": u, "checkInterval": 0.5, "timeout": 1.0} for u in stuck]
                 + [{"URL": u, "checkInterval": 0.2} for u in healthy], "alertWindow": 2}
-    db = monitor_until(tmp_path, document,
-                       lambda db: all(count_checks(db, u) >= 3 for u in stuck),
-                       "three timeouts of every hanging site", 20)
-    assert query(db, "SELECT DISTINCT reason FROM website_monitoring WHERE host LIKE ?",
-                 f"{hostile.base}/hang%") == [("timeout",)]
-    span = query(db, "SELECT max(timestamp) - min(timestamp) FROM website_monitoring")[0][0]
-    count, worst, mean = healthy_lateness(db, healthy)
-    # Every healthy site checked on schedule all along: about span / 0.2 checks each.
-    assert count >= 10 * (span / 0.2) * 0.9, (count, span)
-    assert worst <= MAX_LATENESS_MS, f"healthy sites started up to {worst:.1f} ms late"
-    print(f"healthy lateness: max {worst:.1f} ms, mean {mean:.2f} ms over {count} checks")
+
+    def run():
+        folder = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        db = monitor_until(folder, document,
+                           lambda db: all(count_checks(db, u) >= 3 for u in stuck),
+                           "three timeouts of every hanging site", 20)
+        assert query(db, "SELECT DISTINCT reason FROM website_monitoring WHERE host LIKE ?",
+                     f"{hostile.base}/hang%") == [("timeout",)]
+        span = query(db, "SELECT max(timestamp) - min(timestamp) FROM website_monitoring")[0][0]
+        count, worst, mean = healthy_lateness(db, healthy)
+        # Every healthy site checked on schedule all along: about span / 0.2 checks each.
+        assert count >= 10 * (span / 0.2) * 0.9, (count, span)
+        return count, worst, mean
+
+    on_time(run)
