@@ -336,19 +336,23 @@ def test_down_for_and_since_failure(tmp_path: Path) -> None:
         store.close()
 
 
+def write(path: Path, checks: list[CheckResult]) -> None:
+    """The checks through a writer of its own, committed and closed."""
+    store = Store(path)
+    for c in checks:
+        store.put_check(c)
+    store.flush()
+    store.close()
+
+
 def test_unknown_checks_count_only_as_a_reason_in_whole_and_partial_minutes(
         tmp_path: Path) -> None:
     # Checks recorded while the monitor was offline (available None) are not checks of the
     # site: the same whether a window reads them from the aggregates or from raw rows.
     path = tmp_path / "m.db"
-    store = Store(path).start()
     checks = [CheckResult(A, BASE + s, s % 3 != 0, 200, 10.0 + s) for s in range(0, 180, 2)]
     checks += [CheckResult(A, BASE + s, None, None, 0.0, "offline") for s in range(1, 180, 4)]
-    try:
-        for c in checks:
-            store.put_check(c)
-    finally:
-        store.close()
+    write(path, checks)
     conn = open_reader(path)
     try:
         for start, end in ((0, 179), (30, 150), (61, 119), (5, 50)):
@@ -370,16 +374,11 @@ def test_a_reason_the_stats_do_not_know_is_counted_apart_from_the_status_codes(
     # Aggregates keep codes and reasons in one text; a report parses the names it knows as
     # numbers and any other (a check kind's own) by the slower path, with the same result.
     path = tmp_path / "m.db"
-    store = Store(path).start()
     checks = [CheckResult(A, BASE + s, s % 5 != 0, 200 if s % 5 else 404, 10.0,
                           None if s % 5 else "keyword_missing") for s in range(0, 180, 2)]
     checks += [CheckResult(B, BASE + s, False, 503, 5.0, "http_status") for s in range(0, 90, 3)]
     checks += [CheckResult(B, BASE + s, False, None, 1.0, "connect") for s in range(1, 90, 7)]
-    try:
-        for c in checks:
-            store.put_check(c)
-    finally:
-        store.close()
+    write(path, checks)
     conn = open_reader(path)
     try:
         for start, end in ((0, 179), (61, 119), (5, 50)):
@@ -486,15 +485,6 @@ def test_windows_over_10_minute_blocks_equal_brute_force(long_db, start, end) ->
         selected = [c for c in checks
                     if c.url == host and BASE + start <= c.timestamp <= BASE + end]
         assert_matches(stats[host], host, selected)
-
-
-def write(path: Path, checks: list[CheckResult]) -> None:
-    """The checks through a writer of its own, committed and closed."""
-    store = Store(path)
-    for c in checks:
-        store.put_check(c)
-    store.flush()
-    store.close()
 
 
 def test_history_from_before_the_blocks_is_read_from_its_minutes(tmp_path: Path) -> None:
