@@ -329,6 +329,9 @@ class _Validator:
                                 f"duplicate of websites[{seen[site.url]}].URL")
             seen[site.url] = index
             sites.append(site)
+        # For text that has no site at hand (an unexpected error): see secrets.redact_known.
+        secrets.remember(value for site in (*sites, *filter(None, [canary]))
+                         for value in site.secrets)
         return Config(
             sites=tuple(sites),
             default_check_interval=interval,

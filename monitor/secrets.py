@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections import deque
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit
 
@@ -119,3 +121,29 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+# The secrets of the configs loaded in this process, for text that has no site at hand (an
+# unexpected error, a probe process's fatal error). The last few loads are kept: checks of
+# the previous config may still be in flight after a reload, and a config reloaded all day
+# must not grow this without end.
+KNOWN_GENERATIONS = 3
+_generations: deque[frozenset[str]] = deque(maxlen=KNOWN_GENERATIONS)
+_generations_lock = threading.Lock()
+_known: tuple[str, ...] = ()
+
+
+def remember(values: Iterable[str]) -> None:
+    """Record the secrets of one loaded config (every site's, the canary's) for
+    `redact_known`, in the encoded forms an error may quote them in."""
+    global _known
+    forms = frozenset(secret_set(encoded_forms(values)))
+    with _generations_lock:
+        _generations.append(forms)
+        # Replaced whole: a reader on another thread sees the old tuple or the new one.
+        _known = secret_set(value for generation in _generations for value in generation)
+
+
+def redact_known(text: str) -> str:
+    """`text` with every secret of the recently loaded configs masked."""
+    return redact(text, _known)

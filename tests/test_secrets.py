@@ -3,6 +3,7 @@
 
 import base64
 import http.server
+import json
 import os
 import stat
 import subprocess
@@ -154,3 +155,35 @@ def test_url_credentials_follow_a_redirect_on_the_same_site_only(recorder, watch
     # Another host: neither the URL's credentials nor the secret header go along.
     assert [(h["path"], h.get("Authorization"), h.get("X-Api-Key")) for h in seen] == [
         ("/away", basic, TOKEN), ("/ok-elsewhere", None, None)]
+
+
+def test_redact_known_masks_the_secrets_of_the_configs_loaded(monkeypatch):
+    from monitor import secrets
+    from monitor.config import parse_config
+
+    monkeypatch.setenv("MON_PASS", PASSWORD)
+    monkeypatch.setenv("MON_TOKEN", "tok/Xk29 s@cret")
+    parse_config(json.dumps({
+        "websites": [{"URL": "http://ops:${MON_PASS}@127.0.0.1:1/"}],
+        "canary": {"URL": "http://127.0.0.1:2/", "headers": {"X-Api-Key": "${MON_TOKEN}"}}}))
+    # As written, and as an error quoting a URL would percent-encode it.
+    text = (f"ConnectionError: http://ops:{PASSWORD}@127.0.0.1:1/ refused; "
+            "X-Api-Key: tok/Xk29 s@cret; /?k=tok%2FXk29%20s%40cret")
+    assert secrets.redact_known(text) == ("ConnectionError: http://ops:***@127.0.0.1:1/"
+                                          " refused; X-Api-Key: ***; /?k=***")
+
+
+def test_redact_known_keeps_a_few_configs_only():
+    from monitor import secrets
+    from monitor.config import parse_config
+
+    def load(n):
+        parse_config(json.dumps({"websites": [{"URL": f"http://u:old-secret-{n}@127.0.0.1/"}]}))
+
+    load(0)
+    for n in range(1, 1000):
+        load(n)
+        # The previous config's checks may still be in flight after a reload.
+        assert secrets.redact_known(f"old-secret-{n - 1}") == "***"
+    assert secrets.redact_known("old-secret-0 old-secret-990") == "old-secret-0 old-secret-990"
+    assert len(secrets._known) < 50
