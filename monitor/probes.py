@@ -47,6 +47,11 @@ AUTO_SPLIT_RATE = 300.0
 PER_PROCESS_RATE = 500.0
 RESTART_BACKOFF_MAX = 30.0
 RESTART_STABLE_AFTER = 300.0  # a process that lived this long starts its backoff afresh
+# A probe process killed by the signal that stops the whole monitor (SIGTERM or SIGINT to
+# the process group) before it could ignore it, at its start: wait this long for the
+# monitor's own stop before taking it for a crash. The monitor acts on it within 0.25 s.
+STOP_SIGNAL_GRACE = 2.0
+STOP_SIGNALS = (-signal.SIGTERM, -signal.SIGINT)
 BATCH_MAX = 2000
 SEND_DELAY = 0.005
 RECEIVE_MAX = 1000  # messages handed over at once
@@ -212,7 +217,7 @@ class ProbeProcesses:
         self._children: list[_Child] = []
         self._shards: list[list[Site]] = [[] for _ in range(count)]
         self._workers = 1
-        self._stopping = False
+        self._stopping = threading.Event()
         self._failures = [0] * count
         self._retired = (0, 0)  # dispatched, skipped of probe processes that ended
         self.clock: Callable[[], float] = time.monotonic
@@ -246,11 +251,13 @@ class ProbeProcesses:
     def _ended(self, child: _Child) -> None:
         """A receiver saw its process's end: expected on stop, else restart it."""
         code = child.process.wait()
+        if code in STOP_SIGNALS:
+            self._stopping.wait(STOP_SIGNAL_GRACE)
         with self._lock:
             dispatched, skipped = self._retired
             self._retired = (dispatched + child.dispatched, skipped + child.skipped)
             child.ended = True
-            if self._stopping or child.stopped:
+            if self._stopping.is_set() or child.stopped:
                 return
             if self.clock() - child.started >= RESTART_STABLE_AFTER:
                 # A long healthy run since its last start: this death is not part of a
@@ -264,7 +271,7 @@ class ProbeProcesses:
 
     def _restart(self, old: _Child) -> None:
         with self._lock:
-            if self._stopping or old not in self._children:
+            if self._stopping.is_set() or old not in self._children:
                 return
             try:
                 new = self._spawn(old.index)
@@ -277,7 +284,7 @@ class ProbeProcesses:
         """Stop every probe process: checks in flight are cut short, results made before
         the stop are received."""
         with self._lock:
-            self._stopping = True
+            self._stopping.set()
             children = list(self._children)
         for child in children:
             child.send(("stop",))
@@ -372,10 +379,11 @@ def _serve(conn: Connection) -> None:
 
 
 def main(argv: list[str]) -> None:
-    # The monitor's terminal sends Ctrl-C and SIGHUP to the whole process group: only the
-    # parent acts on them, and stops its probe processes itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # The monitor's terminal sends Ctrl-C and SIGHUP to the whole process group, and
+    # `systemctl stop` or `kill -TERM -PGID` SIGTERM: only the parent acts on them, and stops
+    # its probe processes itself, their last results received and stored.
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     conn = Connection(int(argv[1]))
     try:
         _serve(conn)
