@@ -14,6 +14,7 @@ import json
 import os
 import queue
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -146,10 +147,36 @@ _UPSERT_STATES = (
 
 
 def _create_private(path: Path) -> None:
-    # The database holds URLs that may carry credentials: readable by its owner only.
+    # The database holds URLs that may carry credentials: readable by its owner only, also
+    # when the file was made beforehand (`touch`) with the umask's 0644.
     if not path.exists():
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            mode = stat.S_IMODE(name.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(name, mode & 0o700)
+
+
+# SQLite's primary result codes for a file that is not (or no longer) a sound database:
+# retrying cannot help, unlike a full disk or a lock.
+_DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+def damaged(exc: sqlite3.Error) -> bool:
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _DAMAGED
+
+
+def _explain(exc: sqlite3.Error, path: Path) -> str:
+    """SQLite says "disk I/O error" when it cannot even make its shared-memory file on a full
+    disk: say that the disk is full."""
+    text = str(exc)
+    if "disk I/O error" in text:
+        with contextlib.suppress(OSError):
+            if os.statvfs(path.absolute().parent).f_bavail == 0:
+                return f"{text} (the disk is full)"
+    return text
 
 
 def open_writer_connection(path: str | Path) -> sqlite3.Connection:
@@ -164,14 +191,17 @@ def open_writer_connection(path: str | Path) -> sqlite3.Connection:
         if version > SCHEMA_VERSION:
             raise StoreError(f"{path}: written by a newer version (schema {version}, "
                              f"this program knows {SCHEMA_VERSION})")
-        if version == 1:
-            _migrate_from_1(conn)
-        conn.executescript(SCHEMA)
-        if 0 < version < 4:
-            _migrate_aggregates(conn, version)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        # Nothing is written to a database already at this version: the monitor must start
+        # on a full disk too, holding its checks in memory until space comes back.
+        if version != SCHEMA_VERSION:
+            if version == 1:
+                _migrate_from_1(conn)
+            conn.executescript(SCHEMA)
+            if 0 < version < 4:
+                _migrate_aggregates(conn, version)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open the database: {exc}") from None
+        raise StoreError(f"{path}: cannot open the database: {_explain(exc, path)}") from None
     except OSError as exc:
         raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from None
     return conn
@@ -250,7 +280,7 @@ def open_reader(path: str | Path) -> sqlite3.Connection:
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot read the database: {exc}") from None
+        raise StoreError(f"{path}: cannot read the database: {_explain(exc, path)}") from None
     if "website_alerts" not in tables:
         raise StoreError(f"{path}: not a monitoring database")
     return conn
@@ -294,8 +324,12 @@ class Store:
         self._behind = False
         self._drop_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._last_error = ""
         self.dropped = 0
         self.purged = (0, 0)  # checks and alerts deleted by purges so far
+        self.unwritten = (0, 0)  # checks and alerts still unwritten when the store closed
+        # Set when the database turns out damaged: retrying cannot help, the owner must stop.
+        self.fatal: StoreError | None = None
 
     # -- API for any thread ---------------------------------------------------------
     def start(self) -> Store:
@@ -348,6 +382,8 @@ class Store:
         return barrier.done.wait(timeout) and barrier.written
 
     def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued (one last try for rows the disk refused), then close; what
+        still cannot be written is counted in `unwritten` and said in one message."""
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join(timeout)
@@ -360,8 +396,14 @@ class Store:
             self._thread = None
         else:
             self._drain_sync()
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.close()
+        if self._pending:
+            checks = sum(isinstance(e, CheckResult) for e in self._pending)
+            alerts = sum(isinstance(e, AlertRecord) for e in self._pending)
+            self.unwritten = (checks, alerts)
+            self._pending = []
+            self._on_error(f"{self.path}: {checks} checks and {alerts} alerts could not be"
+                           f" written before stopping ({self._last_error}); they are lost")
+        _close_keeping_wal(self._conn, self.path)
 
     def write_sites(self, sites: Iterable[tuple[str, str, float]]) -> None:
         """Record the configured sites (called before start or from the owning thread)."""
@@ -388,21 +430,15 @@ class Store:
             try:
                 self._process(batch)
             except Exception as exc:  # noqa: BLE001 - the one writer must never die
-                # Not a database refusal (those are held and retried) but a row it can
-                # never take: report and drop the batch rather than retry it forever.
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
-                self._aggs.clear()
-                self._states.clear()
-                dropped = [e for e in self._pending + batch if isinstance(e, CheckResult)]
-                self.dropped += len(dropped)
-                self._pending = []
+                # _process guards each of its steps; this is the last resort for a bug in
+                # it. Nothing is counted as dropped: what it wrote is written, and what it
+                # held is still held.
+                self._rollback()
                 for entry in batch:
                     if isinstance(entry, _Barrier):
                         entry.done.set()
                 with contextlib.suppress(Exception):
-                    self._on_error(f"{self.path}: could not write a batch ({exc!r}); "
-                                   f"{len(dropped)} checks dropped")
+                    self._on_error(f"{self.path}: writer error: {exc!r}")
             self._progress = time.monotonic()
             if self._behind and self._queue.qsize() < MAX_QUEUED // 2:
                 with self._drop_lock:
@@ -430,14 +466,7 @@ class Store:
             # (each retry rewrites everything held back).
             self._hold(work)
         elif work:
-            try:
-                self._write(work)
-                self._pending = []
-                if self._failing:
-                    self._failing = False
-                    self._on_error(f"{self.path}: writing resumed")
-            except sqlite3.Error as exc:
-                self._keep_pending(work, exc)
+            self._write_all(work)
         for record in new:
             if isinstance(record, AlertRecord):
                 try:
@@ -447,25 +476,71 @@ class Store:
         for purge in purges:
             try:
                 self._purge(purge.before)
-            except sqlite3.Error as exc:
+            except Exception as exc:  # noqa: BLE001 - a failed purge loses no new row
                 # Left open, the failed purge's transaction would make the next write fail.
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
+                self._rollback()
                 self._on_error(f"{self.path}: purge failed: {exc}")
         for barrier in barriers:
             barrier.written = not self._pending
             barrier.done.set()
 
-    def _keep_pending(self, work: list, exc: sqlite3.Error) -> None:
+    def _write_all(self, work: list) -> None:
+        """Write `work` in one transaction; hold it for a retry if the database refuses
+        (a full disk, a lock); on any other error, find the rows that cannot be written."""
+        if self.fatal is not None:
+            self._hold(work)  # a damaged database: kept for close() to count, not retried
+            return
+        try:
+            self._write(work)
+        except sqlite3.Error as exc:
+            self._keep_pending(work, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a row the database can never take
+            self._rollback()
+            self._write_each(work, exc)
+            return
+        self._pending = []
+        if self._failing:
+            self._failing = False
+            self._on_error(f"{self.path}: writing resumed")
+
+    def _write_each(self, work: list, exc: Exception) -> None:
+        """A row that can never be written (a bug in what made it) must cost that row
+        alone, never the alerts and checks beside it: write them one at a time."""
+        for index, entry in enumerate(work):
+            try:
+                self._write([entry])
+            except sqlite3.Error as refused:
+                self._keep_pending(work[index:], refused)
+                return
+            except Exception as error:  # noqa: BLE001 - this row is the one
+                self._rollback()
+                what = "an alert" if isinstance(entry, AlertRecord) else "a check"
+                if isinstance(entry, CheckResult):
+                    self.dropped += 1
+                self._on_error(f"{self.path}: could not write {what} of"
+                               f" {getattr(entry, 'url', getattr(entry, 'host', '?'))}"
+                               f" ({error!r}); dropped")
+        self._pending = []
+
+    def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._conn.execute("ROLLBACK")
-        # The cached aggregates already counted this batch; reload them from the database
-        # (rolled back) so that the retry does not count it twice.
+        # The cached aggregates already counted the rolled-back rows; reload them from the
+        # database so that a retry does not count them twice.
         self._aggs.clear()
         self._states.clear()
+
+    def _keep_pending(self, work: list, exc: sqlite3.Error) -> None:
+        self._rollback()
+        self._last_error = str(exc)
         self._retry_at = time.monotonic() + RETRY_DELAY
         self._hold(work)
-        if not self._failing:
+        if damaged(exc):
+            self.fatal = StoreError(f"{self.path}: cannot write: the database is damaged"
+                                    f" ({exc})")
+            self._on_error(str(self.fatal))
+        elif not self._failing:
             self._failing = True
             self._on_error(f"{self.path}: cannot write ({exc}); keeping checks in memory "
                            "and retrying")
@@ -614,6 +689,24 @@ class Store:
         conn.execute("COMMIT")
         self.purged = (self.purged[0] + checks, self.purged[1] + alerts)
         self._aggs = {k: v for k, v in self._aggs.items() if k[1] >= int(before // k[0])}
+
+
+def _close_keeping_wal(conn: sqlite3.Connection, path: Path) -> None:
+    """Close the writing connection but leave the -wal and -shm files in place (the WAL
+    emptied into the database first): SQLite deletes them when the last connection closes,
+    and then the next start, or a reader, cannot make them again on a full disk ("disk I/O
+    error"). A read-only connection closed last cannot delete them."""
+    keeper = None
+    with contextlib.suppress(sqlite3.Error):
+        keeper = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True)
+        keeper.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with contextlib.suppress(sqlite3.Error):
+        conn.close()
+    if keeper is not None:
+        with contextlib.suppress(sqlite3.Error):
+            keeper.close()
 
 
 def iso_utc(epoch: float) -> str:

@@ -276,3 +276,66 @@ def test_full_disk_warns_once_keeps_checking_and_alerting_then_resumes(
     assert [(kind, message) for kind, _, message in rows] == [
         ("alert", alert_lines[0][1].removeprefix("ALERT: "))]
     assert full_from <= parse_iso(rows[0][1]) <= freed_at
+
+
+@pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
+def test_a_restart_on_a_full_disk_keeps_checking_and_alerting(small_disk, tmp_path, stop):
+    # Opening the database once wrote to it (PRAGMA user_version), and after a clean stop
+    # SQLite had deleted its -shm file, which a full disk cannot give back: the monitor
+    # then refused to start ("database or disk is full", "disk I/O error") and so did -r.
+    server = LocalServer()
+    server.start()
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "websites": [{"URL": server.url, "checkInterval": 0.1, "timeout": 0.5}],
+        "alertWindow": 2}))
+    db = small_disk / "m.db"
+    filler = small_disk / "filler"
+    command = [sys.executable, APP, "-m", "-c", str(config), "-db", str(db)]
+    procs = []
+    try:
+        first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+        procs.append(first)
+        wait_for(lambda: count_checks(db, server.url) >= 5, 15, "five stored checks")
+        if stop == "kill -9":
+            first.kill()
+        else:
+            first.terminate()
+        first.wait(10)
+        stored = count_checks(db, server.url)
+        fill(filler)
+        assert os.statvfs(small_disk).f_bavail == 0
+
+        report = subprocess.run([sys.executable, APP, "-r", "--once", "-db", str(db)],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        assert report.returncode == 0, report.stderr
+        assert "past 10m00s" in report.stdout
+
+        second = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        procs.append(second)
+        output = Output(second)
+        wait_for(lambda: Output.find(output.err, "cannot write"), 10,
+                 "the 'cannot write' message", output.dump)
+        server.stop()
+        wait_for(lambda: Output.find(output.out, "^ALERT: Website "), 10,
+                 "the alert while the disk is full", output.dump)
+        filler.unlink()
+        wait_for(lambda: Output.find(output.err, "writing resumed"), 10,
+                 "'writing resumed' after the space came back", output.dump)
+        second.terminate()
+        assert second.wait(10) == 0, output.dump()
+        output.join()
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        server.stop()
+        with contextlib.suppress(FileNotFoundError):
+            filler.unlink()
+    assert not Output.find(output.err, "Error|Traceback"), output.dump()
+    assert count_checks(db, server.url) > stored + 5
+    assert [kind for (kind,) in read_only(db, "SELECT type FROM website_alerts")] == ["alert"]
+    assert read_only(db, "PRAGMA integrity_check") == [("ok",)]

@@ -149,6 +149,30 @@ def test_database_file_is_private(db: Path, make_store) -> None:
     assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
 
 
+def test_a_database_file_made_beforehand_becomes_private(db: Path, make_store) -> None:
+    db.touch(0o644)
+    os.chmod(db, 0o644)  # whatever the umask
+    store = make_store(db)
+    store.put_check(check(A, BASE))
+    store.close()
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in db.parent.iterdir()} == {
+        "monitor.db": 0o600, "monitor.db-wal": 0o600, "monitor.db-shm": 0o600}
+
+
+def test_a_clean_close_leaves_the_wal_files_for_a_start_on_a_full_disk(
+        db: Path, make_store) -> None:
+    # SQLite deletes -wal and -shm when its last connection closes; on a full disk the next
+    # start could not make them again. Everything is in the database file itself.
+    store = make_store(db)
+    store.put_check(check(A, BASE))
+    store.close()
+    assert Path(f"{db}-wal").stat().st_size == 0
+    assert Path(f"{db}-shm").exists()
+    conn = sqlite3.connect(db.absolute().as_uri() + "?mode=ro&immutable=1", uri=True)
+    assert conn.execute("SELECT count(*) FROM website_monitoring").fetchall() == [(1,)]
+    conn.close()
+
+
 def test_reopening_an_existing_database_keeps_its_data(db: Path, make_store) -> None:
     first = make_store(db)
     first.put_check(check(A, BASE))
@@ -680,19 +704,88 @@ def test_a_writer_that_falls_behind_drops_checks_not_alerts(db: Path, monkeypatc
     assert messages[-1].endswith("the writer has caught up; 3 checks dropped so far")
 
 
-def test_the_writer_survives_a_batch_it_can_never_write(db: Path) -> None:
-    # Not a refusal of the disk (held and retried) but a row that cannot be written at all:
-    # the batch is reported and dropped, and the writer goes on with the next one.
+def test_a_row_it_can_never_write_costs_that_row_alone(db: Path) -> None:
+    # Not a refusal of the disk (held and retried) but a row that cannot be written at all
+    # (a bug in what made it): that row is reported and dropped; the checks and the alert
+    # of the same batch are written, and the writer goes on with the next batch.
     messages: list[str] = []
     store = Store(db, on_error=messages.append).start()
-    store.put_check(CheckResult(A, BASE, True, object(), 1.0))  # type: ignore[arg-type]
+    store.put_check(check(A, BASE))
+    store.put_check(CheckResult(A, BASE + 1, True, object(), 1.0))  # type: ignore[arg-type]
+    store.put_alert(alert(A, BASE + 2))
+    store.put_check(check(B, BASE + 3))
     store.flush()
-    store.put_check(check(A, BASE + 1))
+    store.put_check(check(A, BASE + 4))
     assert store.flush()
     store.close()
-    assert read(db, "SELECT timestamp FROM website_monitoring") == [(BASE + 1,)]
+    assert read(db, "SELECT timestamp FROM website_monitoring ORDER BY id") == [
+        (BASE,), (BASE + 3,), (BASE + 4,)]
+    assert read(db, "SELECT host FROM website_alerts") == [(A,)]
+    assert_minutes_match(db, [check(A, BASE), check(B, BASE + 3), check(A, BASE + 4)])
     assert store.dropped == 1
-    assert len(messages) == 1 and "could not write a batch" in messages[0]
+    assert len(messages) == 1, messages
+    assert messages[0].startswith(f"{db}: could not write a check of {A} (TypeError(")
+    assert messages[0].endswith("); dropped")
+
+
+def test_a_failed_purge_drops_nothing_that_was_written(db: Path) -> None:
+    # retentionDays: 1e300 once reached the purge as a date before year 1: the purge failed
+    # with OverflowError, and the writer said the checks of its batch were dropped.
+    messages: list[str] = []
+    store = Store(db, on_error=messages.append).start()
+    for s in range(3):
+        store.put_check(check(A, BASE + s))
+    store.purge(BASE - 1e300 * 86400)
+    store.put_alert(alert(A, BASE + 3))
+    assert store.flush()
+    store.close()
+    assert read(db, "SELECT count(*) FROM website_monitoring") == [(3,)]
+    assert read(db, "SELECT count(*) FROM website_alerts") == [(1,)]
+    assert store.dropped == 0
+    assert len(messages) == 1 and messages[0].startswith(f"{db}: purge failed: ")
+
+
+def test_rows_still_refused_at_close_are_counted_and_said(db: Path, make_store,
+                                                          locker) -> None:
+    messages: list[str] = []
+    store = make_store(db, on_error=messages.append)
+    store._conn.execute("PRAGMA busy_timeout=20")
+    store.start()
+    locker.execute("BEGIN IMMEDIATE")
+    for s in range(4):
+        store.put_check(check(A, BASE + s))
+    store.put_alert(alert(A, BASE + 5))
+    assert store.flush() is False
+    store.close()
+    locker.execute("ROLLBACK")
+    assert store.unwritten == (4, 1)
+    assert messages[-1] == (f"{db}: 4 checks and 1 alerts could not be written before"
+                            " stopping (database is locked); they are lost")
+
+
+def test_a_damaged_database_is_not_retried_like_a_full_disk(db: Path) -> None:
+    store = Store(db).start()
+    for s in range(3000):
+        store.put_check(check(f"https://s{s % 50}.example/", BASE + s / 10))
+    store.close()
+    # Garbage over every page but the first (the header and the schema's root page).
+    size = db.stat().st_size
+    with open(db, "r+b") as file:
+        file.seek(4096)
+        file.write(bytes(range(256)) * ((size - 4096) // 256))
+    messages: list[str] = []
+    store = Store(db, on_error=messages.append).start()
+    store.put_check(check(A, BASE + 400))
+    store.flush()
+    store.put_check(check(A, BASE + 401))
+    store.flush()
+    assert store.fatal is not None
+    store.close()
+    assert messages[0] == str(store.fatal)
+    assert messages[0].startswith(f"{db}: cannot write: the database is damaged (")
+    assert not any("retrying" in m for m in messages), messages
+    assert store.unwritten == (2, 0)
+    assert messages[-1].startswith(f"{db}: 2 checks and 0 alerts could not be written")
 
 
 def test_workers_yield_to_a_starved_writer_for_a_bounded_time(db: Path, monkeypatch) -> None:
