@@ -32,7 +32,7 @@ from pathlib import Path
 from .checks import CheckAborted, CheckResult, Watchdog, run_check
 from .config import Config, Site
 from .scheduler import Scheduler, WorkerPool
-from .secrets import redact
+from .secrets import redact, redact_known, remember
 
 OnResult = Callable[[CheckResult], None]
 OnResults = Callable[[list[CheckResult]], None]
@@ -362,6 +362,8 @@ def _serve(conn: Connection) -> None:
         except (EOFError, OSError):
             os._exit(0)  # the monitor is gone (even kill -9): stop checking at once
         if message[0] == "sites":
+            # So that a fatal error quoting one of them is masked too (see main).
+            remember(value for site in message[1] for value in site.secrets)
             if started:
                 probes.set_sites(message[1], message[2])
             else:
@@ -389,7 +391,7 @@ def main(argv: list[str]) -> None:
         _serve(conn)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which restarts us
         with contextlib.suppress(OSError):
-            conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+            conn.send(("fatal", redact_known(f"{type(exc).__name__}: {exc}")))
         os._exit(1)
 
 

@@ -5,15 +5,17 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
 
 from bench.soak import children_of
-from monitor.config import Config
+from monitor.config import Config, parse_config
 from monitor.engine import Engine
 from monitor.probes import AUTO_SPLIT_RATE, RESTART_STABLE_AFTER, ProbeProcesses, probe_count
 from monitor.store import Store
@@ -302,3 +304,30 @@ def test_a_crashing_check_is_recorded_and_reported_from_any_process(
                  " website_monitoring WHERE host = ?", broken.url) == [
         (0, "other", "KeyError: 'nonexistent'")]
     assert any(e.startswith("check crashed: Traceback") for e in engine.errors), engine.errors
+
+
+def test_a_fatal_error_of_a_probe_process_never_shows_a_site_secret(monkeypatch):
+    # Nothing known makes a probe process fail while it holds the sites; a fault injected
+    # where it starts them stands in for one, in the real probe process's main.
+    monkeypatch.setenv("MON_PASS", "pw-Zq81-secret")
+    config = parse_config(json.dumps({"websites": [
+        {"URL": "http://ops:${MON_PASS}@127.0.0.1:1/"}]}))
+    script = ("import sys, monitor.probes as probes\n"
+              "def start(self, sites, workers):\n"
+              "    raise RuntimeError(f'cannot schedule {sites[0].fetch_url}')\n"
+              "probes.LocalProbes.start = start\n"
+              "probes.main(sys.argv)\n")
+    ours, theirs = socket.socketpair()
+    with theirs:
+        proc = subprocess.Popen([sys.executable, "-c", script, str(theirs.fileno())],
+                                pass_fds=(theirs.fileno(),), cwd=Path(APP).parent)
+    conn = Connection(ours.detach())
+    try:
+        conn.send(("sites", list(config.sites), 4))
+        assert conn.poll(10)
+        message = conn.recv()
+    finally:
+        conn.close()
+        code = proc.wait(10)
+    assert message == ("fatal", "RuntimeError: cannot schedule http://ops:***@127.0.0.1:1/")
+    assert code == 1
