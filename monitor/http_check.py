@@ -349,8 +349,10 @@ def classify(exc: BaseException, deadline: Deadline | None = None) -> tuple[str,
         return "invalid_response", "connection closed without a response"
     if find(ConnectionResetError, BrokenPipeError):
         return "connect", "connection reset by peer"
-    # After the refusals: urllib3's NewConnectionError is a subclass of its timeout error.
-    if find(requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
+    # urllib3's NewConnectionError (any connect failure: unreachable network, no route) is a
+    # subclass of its ConnectTimeoutError: it is no timeout, its OSError says what it is.
+    timeouts = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
+    if any(isinstance(e, timeouts) and not isinstance(e, NewConnectionError) for e in chain):
         timeout = deadline.timeout if deadline else None
         return "timeout", f"no complete answer within {timeout:g} s" if timeout else "timed out"
     if found := find(http.client.HTTPException):

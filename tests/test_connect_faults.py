@@ -1,0 +1,215 @@
+"""Connect failures as a check records them, and racing a site's addresses (RFC 8305).
+
+Everything stays on loopback. The faults loopback cannot show by itself are made in
+namespaces the test creates (it runs as root): in a new network namespace `lo` is down, so
+a connect fails with "Network is unreachable"; an `unreachable` route there gives "No route
+to host"; a private mount namespace with its own /etc/hosts gives a name two addresses
+through the real getaddrinfo. An address "drops SYNs" when it is a listener whose accept
+queue is full: Linux then ignores further SYNs, so a connect to it hangs as it does towards
+a host behind a broken route.
+"""
+
+import contextlib
+import errno
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor import resolver
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# One check in a fresh process: prints what the check recorded and what the URL's host
+# resolves to there.
+CHECK = """
+import json, socket, sys
+from urllib.parse import urlsplit
+import monitor.http_check  # registers the http kind
+from monitor.checks import Watchdog, run_check
+from monitor.config import Site
+url, timeout = sys.argv[1], float(sys.argv[2])
+host = urlsplit(url).hostname
+addresses = [info[4][0] for info in socket.getaddrinfo(host, 80, 0, socket.SOCK_STREAM)]
+site = Site(url=url, name="", interval=5.0, timeout=timeout, alert_window=120.0,
+            alert_threshold=0.8)
+result = run_check(site, Watchdog())
+print(json.dumps({"addresses": addresses, "available": result.available,
+                  "status": result.status, "reason": result.reason,
+                  "detail": result.detail, "ms": result.response_ms}))
+"""
+
+
+def check_isolated(url: str, timeout: float, namespaces: list[str], setup: str = "") -> dict:
+    """One check of `url` in a subprocess inside new namespaces (`unshare` flags), after the
+    shell commands `setup` have run inside them."""
+    script = f'{setup}\nexec "$0" -c "$1" "$2" "$3"'
+    proc = subprocess.run(["unshare", *namespaces, "sh", "-ec", script, sys.executable, CHECK,
+                           url, str(timeout)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_network_unreachable_is_a_connect_failure_at_once():
+    # A new network namespace: its loopback is down, connect fails with ENETUNREACH.
+    result = check_isolated("http://127.0.0.1:8080/", 2.0, ["-n"])
+    assert (result["available"], result["status"], result["reason"], result["detail"]) == (
+        False, None, "connect", "Network is unreachable")
+    assert result["ms"] < 500  # at once: well before the 2 s timeout
+
+
+def test_no_route_to_host_is_a_connect_failure_at_once():
+    result = check_isolated("http://127.0.0.6:8080/", 2.0, ["-n"],
+                            "ip link set lo up\n"
+                            "ip route add unreachable 127.0.0.6/32 table local")
+    assert (result["available"], result["status"], result["reason"], result["detail"]) == (
+        False, None, "connect", "No route to host")
+    assert result["ms"] < 500
+
+
+@contextlib.contextmanager
+def syn_dropping(host: str, port: int = 0) -> Iterator[int]:
+    """A listener on host:port (0: any free port) whose accept queue is full: further SYNs
+    to it are dropped and a connect hangs. Yields its port."""
+    with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(socket.socket())
+        listener.bind((host, port))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        for _ in range(4):  # fill the accept queue (its real size is the kernel's choice)
+            filler = stack.enter_context(socket.socket())
+            filler.setblocking(False)
+            filler.connect_ex((host, port))
+        time.sleep(0.05)  # let the handshakes complete so the queue is full
+        yield port
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def dead_then_healthy(healthy_listener: bool = False) -> Iterator[int]:
+    """127.0.0.1:P drops SYNs, 127.0.0.2:P answers HTTP (or, with `healthy_listener`, only
+    completes handshakes). Yields P."""
+    for _ in range(20):
+        with syn_dropping("127.0.0.1") as port, contextlib.ExitStack() as stack:
+            try:
+                if healthy_listener:
+                    healthy = stack.enter_context(socket.socket())
+                    healthy.bind(("127.0.0.2", port))
+                    healthy.listen(16)
+                else:
+                    server = http.server.ThreadingHTTPServer(("127.0.0.2", port), _Ok)
+            except OSError as exc:  # that port is taken on 127.0.0.2: another one
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            if not healthy_listener:
+                stack.callback(server.server_close)
+                thread = threading.Thread(target=server.serve_forever, args=(0.05,))
+                thread.start()
+                stack.callback(thread.join, 5)
+                stack.callback(server.shutdown)
+            yield port
+            return
+    raise AssertionError("no port free on both 127.0.0.1 and 127.0.0.2")
+
+
+def addrinfo(host: str, port: int) -> resolver.AddrInfo:
+    return (socket.AF_INET, socket.SOCK_STREAM, 6, "", (host, port))
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_dead_first_address_does_not_hold_up_a_healthy_second(watchdog):
+    with dead_then_healthy(healthy_listener=True) as port:
+        deadline = watchdog.arm(4.0)
+        before = open_fds()
+        started = time.monotonic()
+        sock = resolver.connect([addrinfo("127.0.0.1", port), addrinfo("127.0.0.2", port)],
+                                deadline)
+        elapsed = time.monotonic() - started
+        try:
+            assert sock.getpeername() == ("127.0.0.2", port)
+            # The second address starts after the attempt delay, not after the timeout.
+            assert resolver.CONNECT_ATTEMPT_DELAY <= elapsed < 2.0
+            assert open_fds() == before + 1  # the attempt that lost is closed
+            assert sock.gettimeout() is not None and sock.gettimeout() > 0  # blocking again
+        finally:
+            sock.close()
+            watchdog.disarm(deadline)
+
+
+def test_a_site_whose_first_address_drops_syns_is_up(tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 dual.test\n127.0.0.2 dual.test\n")
+    with dead_then_healthy() as port:
+        result = check_isolated(f"http://dual.test:{port}/", 4.0, ["-m"],
+                                f"mount --bind {hosts} /etc/hosts")
+    # The real getaddrinfo (glibc sorts by RFC 6724) gives the dead address first.
+    assert result["addresses"] == ["127.0.0.1", "127.0.0.2"]
+    assert (result["available"], result["status"], result["reason"]) == (True, 200, None)
+    assert resolver.CONNECT_ATTEMPT_DELAY * 1000 <= result["ms"] < 2000
+
+
+def test_every_address_refused_fails_at_once_as_refused(watchdog):
+    ports = []
+    for _ in range(2):  # ports just released: nothing listens there
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+    deadline = watchdog.arm(4.0)
+    started = time.monotonic()
+    with pytest.raises(ConnectionRefusedError):
+        resolver.connect([addrinfo("127.0.0.1", port) for port in ports], deadline)
+    # A failed attempt starts the next one at once, without the attempt delay.
+    assert time.monotonic() - started < resolver.CONNECT_ATTEMPT_DELAY
+    watchdog.disarm(deadline)
+
+
+def test_stopping_the_monitor_cuts_a_race_in_progress(watchdog):
+    with syn_dropping("127.0.0.1") as port:
+        deadline = watchdog.arm(10.0)
+        outcome: list[BaseException] = []
+
+        def race() -> None:
+            try:
+                resolver.connect([addrinfo("127.0.0.1", port)] * 2, deadline)
+            except BaseException as exc:  # noqa: BLE001 - the test looks at it
+                outcome.append(exc)
+
+        thread = threading.Thread(target=race)
+        thread.start()
+        time.sleep(resolver.CONNECT_ATTEMPT_DELAY * 1.5)  # both attempts in flight, none waiting
+        stopped = time.monotonic()
+        watchdog.abort_all()
+        thread.join(5)
+        assert not thread.is_alive()
+        assert time.monotonic() - stopped < 1.0
+        assert len(outcome) == 1 and isinstance(outcome[0], TimeoutError)
+
+
+def test_address_families_alternate_from_the_resolvers_first_choice():
+    v6 = [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (f"::{i}", 80, 0, 0)) for i in (1, 2, 3)]
+    v4 = [addrinfo(f"127.0.0.{i}", 80) for i in (1, 2)]
+    assert resolver.interleave([*v6, *v4]) == [v6[0], v4[0], v6[1], v4[1], v6[2]]
+    assert resolver.interleave([v4[0], *v6, v4[1]]) == [v4[0], v6[0], v4[1], v6[1], v6[2]]
