@@ -114,13 +114,16 @@ class AlertEvaluator:
             self._sites = current
 
     def restore(self, url: str, alert_start: float | None,
-                checks: Iterable[tuple[float, bool]]) -> None:
-        """Load state read from the database, where times are wall-clock epochs."""
+                checks: Iterable[tuple[float, bool]], now: float | None = None) -> None:
+        """Load state read from the database, where times are wall-clock epochs, placed by
+        their age at `now` (default: the wall clock's now). After the wall clock stepped
+        back, the caller passes the newest stored time: rows dated in the "future" would
+        otherwise sit in the window, never pruned, for as long as the step."""
         with self._lock:
             state = self._sites.get(url)
             if state is None:
                 return
-            offset = self._clock() - self._mono()
+            offset = (self._clock() if now is None else now) - self._mono()
             state.alert_start = alert_start
             state.alert_mono = None if alert_start is None else alert_start - offset
             for at, ok in checks:

@@ -210,7 +210,11 @@ class Engine:
         self.store.flush()
         conn = open_reader(self.store.path)
         try:
-            since = self._wall() - self.config.max_alert_window
+            # Stored checks newer than the wall clock's now: it stepped back since they were
+            # made. They are the latest checks all the same: the newest is the present.
+            newest = conn.execute("SELECT max(timestamp) FROM website_monitoring").fetchone()[0]
+            now = max(self._wall(), newest or 0.0)
+            since = now - self.config.max_alert_window
             recent: dict[str, list[tuple[float, bool]]] = {}
             for host, ts, ok in conn.execute(
                 "SELECT host, timestamp, available FROM website_monitoring"
@@ -230,7 +234,7 @@ class Engine:
                 continue
             start = open_alerts.get(site.url)
             self.alerts.restore(site.url, parse_iso(start) if start else None,
-                                recent.get(site.url, ()))
+                                recent.get(site.url, ()), now)
 
 
 def _site_rows(sites: tuple[Site, ...]) -> list[tuple[str, str, float]]:

@@ -576,7 +576,7 @@ class Store:
                 [(key[2], key[0], key[0] * key[1], *self._aggs[key].to_row())
                  for key in dirty]),))
             conn.execute(_UPSERT_STATES, (json.dumps(
-                [(host, *self._states[host]) for host in {c.url for c in checks}]),))
+                [(host, *self._states[host][:4]) for host in {c.url for c in checks}]),))
         if alerts:
             conn.executemany(
                 "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
@@ -610,12 +610,14 @@ class Store:
                 self._aggs[(span, start // span, host)] = MinuteAgg.from_row(row)
         hosts = {c.url for c in checks} - self._states.keys()
         if hosts:
+            # The fifth item, the newest check's start on the monotonic clock, lives in
+            # memory only: after a restart the first check is the present.
             for host in hosts:
-                self._states[host] = [0.0, None, None, None]
+                self._states[host] = [0.0, None, None, None, None]
             for host, *row in self._conn.execute(
                 "SELECT host, last_check, last_ok, last_failure, down_since FROM site_state"
                 " WHERE host IN (SELECT value FROM json_each(?))", (json.dumps(list(hosts)),)):
-                self._states[host] = row
+                self._states[host] = [*row, None]
 
     def _aggregate(self, checks: list[CheckResult]) -> set[tuple[int, int, str]]:
         dirty = set()
@@ -633,7 +635,9 @@ class Store:
         ts = check.timestamp
         if check.available is None:  # unknown says nothing about the site's state
             return
-        if ts < state[0]:
+        # Ordered by the monotonic clock: after the wall clock steps back, every new check
+        # is "older" than the last one stored, and down_since would never clear.
+        if state[4] is not None and check.mono < state[4]:
             # A slow check finishing after a newer one: it is history, not the present.
             if check.available:
                 state[1] = max(state[1] or 0.0, ts)
@@ -641,6 +645,7 @@ class Store:
                 state[2] = max(state[2] or 0.0, ts)
             return
         state[0] = ts
+        state[4] = check.mono
         if check.available:
             state[1] = ts
             state[3] = None

@@ -197,3 +197,22 @@ def test_restore_after_a_wall_clock_step_uses_the_offset_at_restore():
     assert availability(alerts, clock, T0) == 0.5  # the row 20 s old is out
     assert availability(alerts, clock, T0 + 1.5) == 1.0  # 10.5 s old: out
     assert availability(alerts, clock, T0 + 2.01) is None
+
+
+def test_restore_after_the_clock_stepped_back_recovers_on_schedule():
+    # The site was down for ten minutes, stored while the wall clock was an hour ahead; the
+    # clock is corrected, then the monitor restarts. Placed by their age at the newest
+    # stored check, the failures leave the window as successes come, one window's worth.
+    alerts, clock = evaluator(window=120.0)
+    clock.set(T0)
+    ahead = clock.now + 3600.0
+    rows = [(ahead - 600 + i, False) for i in range(600)]
+    alerts.restore(URL, ahead - 600, rows, now=ahead)
+    assert alerts.is_alerting(URL)
+    assert availability(alerts, clock, T0) == 0.0
+    events = [(t, feed(alerts, clock, T0 + t, True)) for t in range(1, 200)]
+    recoveries = [(t, e) for t, e in events if e is not None]
+    assert [e.type for _, e in recoveries] == ["recovery"]
+    # At t, the window holds t successes and the 120 - t newest failures: 0.8 at t = 96.
+    assert recoveries[0][0] == 96
+    assert recoveries[0][1].message.endswith("for 11m36s")

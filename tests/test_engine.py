@@ -122,3 +122,40 @@ def test_a_hook_that_blocks_holds_up_neither_checks_nor_writing(hostile, tmp_pat
     finally:
         release.set()
         engine.stop()
+
+
+def test_restore_after_the_wall_clock_stepped_back_keeps_one_window(tmp_path):
+    # An hour of failures stored while the wall clock was an hour ahead, the alert open;
+    # then the clock is corrected and the monitor restarts. Only the last window of those
+    # checks may count: rows dated in the "future" were once all kept, and never pruned,
+    # so the alert stayed open for up to the size of the step.
+    from monitor.alerts import AlertEvaluator
+    from monitor.store import AlertRecord, iso_utc
+
+    url = "http://site.test/"
+    ahead = NOW + 3600.0
+    db = tmp_path / "m.db"
+    store = Store(db)
+    for i in range(3600):
+        store.put_check(CheckResult(url, ahead - 3600 + i, False, None, 1.0, "connect"))
+    store.put_alert(AlertRecord(iso_utc(ahead - 3600), url, "alert", iso_utc(ahead - 3600),
+                                None, 0.0, "down"))
+    store.close()
+
+    mono = [5_000.0]
+    config = Config(sites=(make_site(url, window=120.0),))
+    engine = Engine(config, Store(db), wall_clock=lambda: NOW)
+    engine.alerts = AlertEvaluator(clock=lambda: NOW + mono[0] - 5_000.0,
+                                   mono=lambda: mono[0])
+    engine.alerts.configure(config.sites)
+    engine._restore_alert_state()
+    engine.store.close()
+    assert engine.alerts.is_alerting(url)
+    events = []
+    for second in range(1, 200):
+        mono[0] = 5_000.0 + second
+        events.append((second, engine.alerts.record(
+            CheckResult(url, NOW + second, True, 200, 1.0, mono=mono[0]))))
+    recoveries = [(second, event.type) for second, event in events if event is not None]
+    # The newest stored check counts as made now: 121 failures in the window at first.
+    assert recoveries == [(97, "recovery")]

@@ -300,35 +300,35 @@ def test_down_for_and_since_failure(tmp_path: Path) -> None:
         store.flush()
 
     try:
-        put(CheckResult(A, BASE + 10, True, 200, 5.0))
+        put(CheckResult(A, BASE + 10, True, 200, 5.0, mono=10))
         conn = open_reader(path)
         assert state(A, 100) == (None, None)  # never failed
         assert state(D, 100) == (None, None)  # never checked
 
-        put(CheckResult(A, BASE + 20, False, None, 5.0, "connect"),
-            CheckResult(A, BASE + 30, False, 503, 5.0, "http_status"))
+        put(CheckResult(A, BASE + 20, False, None, 5.0, "connect", mono=20),
+            CheckResult(A, BASE + 30, False, 503, 5.0, "http_status", mono=30))
         assert state(A, 100) == (80.0, 70.0)  # down since the first failure after an OK
         assert state(A, 15) == (0.0, 0.0)  # never negative
 
         # A slow OK check that started before the failures finishes now: still down.
-        put(CheckResult(A, BASE + 15, True, 200, 9000.0))
+        put(CheckResult(A, BASE + 15, True, 200, 9000.0, mono=15))
         assert state(A, 100) == (80.0, 70.0)
 
-        put(CheckResult(A, BASE + 40, True, 200, 5.0))
+        put(CheckResult(A, BASE + 40, True, 200, 5.0, mono=40))
         assert state(A, 100) == (None, 70.0)  # up again; the failure is history
 
         # A slow failing check that started before the recovery: history, not the present.
-        put(CheckResult(A, BASE + 35, False, None, 10_000.0, "timeout"))
+        put(CheckResult(A, BASE + 35, False, None, 10_000.0, "timeout", mono=35))
         assert state(A, 100) == (None, 65.0)
 
         # Down from its very first check.
-        put(CheckResult(B, BASE + 50, False, None, 1.0, "dns"))
+        put(CheckResult(B, BASE + 50, False, None, 1.0, "dns", mono=50))
         assert state(B, 100) == (50.0, 50.0)
         store.close()
 
         # The state survives a restart: the down period continues.
         store = Store(path)
-        put(CheckResult(B, BASE + 60, False, None, 1.0, "dns"))
+        put(CheckResult(B, BASE + 60, False, None, 1.0, "dns", mono=60))
         assert state(B, 100) == (50.0, 40.0)
     finally:
         if conn is not None:

@@ -3,6 +3,7 @@ writing, restarts, purges, and what happens while the disk refuses writes."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import sqlite3
@@ -40,7 +41,7 @@ def check(url: str, ts: float, available: bool = True, status: int | None = 200,
           lateness_ms: float = 0.0) -> CheckResult:
     return CheckResult(url=url, timestamp=ts, available=available, status=status,
                        response_ms=response_ms, reason=reason, detail=detail,
-                       lateness_ms=lateness_ms)
+                       lateness_ms=lateness_ms, mono=ts - BASE)
 
 
 def alert(host: str, at: float, kind: str = "alert", start: float | None = None,
@@ -424,6 +425,21 @@ def test_site_state_ignores_late_checks_for_the_present(db: Path, make_store) ->
                     " FROM site_state ORDER BY host") == [
         (A, BASE + 30, BASE + 30, BASE + 25, None),
         (B, BASE + 10, BASE + 5, BASE + 10, BASE + 10)]
+
+
+def test_site_state_follows_the_checks_across_a_wall_clock_step_back(db: Path,
+                                                                      make_store) -> None:
+    # The wall clock steps back an hour while A is down: its next checks are dated before
+    # the failure, yet they are the present (the monotonic clock says so) and clear it.
+    store = make_store(db)
+    failed = check(A, BASE + 100, False, None, 1.0, "connect")
+    store.put_check(failed)
+    back = BASE + 100 - 3600
+    store.put_check(dataclasses.replace(check(A, back + 1, True), mono=failed.mono + 1))
+    store.put_check(dataclasses.replace(check(A, back + 2, True), mono=failed.mono + 2))
+    store.close()
+    assert read(db, "SELECT host, last_check, last_ok, last_failure, down_since"
+                    " FROM site_state") == [(A, back + 2, back + 2, BASE + 100, None)]
 
 
 # -- purge -----------------------------------------------------------------------------------
