@@ -28,6 +28,16 @@ MAX_DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_WORKERS = 256
 MAX_PROCESSES = 64
+# Bounds of what the program can handle, so that an absurd number (1e300) is a config error
+# rather than an OverflowError an hour later. Seconds: a socket timeout cannot hold 1e300,
+# and an alert window is read from the database at start and kept in memory.
+MAX_SECONDS = 86400.0  # checkInterval, timeout, alertWindow: a day
+# More often than 100 times a second is a load test, not monitoring; and far below it,
+# adding the interval to a due time no longer moves it (the scheduler would spin).
+MIN_INTERVAL = 0.01
+MAX_RETENTION_DAYS = 36500.0  # 100 years; the purge's cut-off must be a representable date
+MAX_WORKERS = 10_000  # threads, started on demand
+MAX_BODY_BYTES = 1024**3
 CANARY_INTERVAL = 10.0
 CANARY_TIMEOUT = 3.0
 
@@ -207,13 +217,21 @@ class _Validator:
                 extra = f' (did you mean "{lowered[hint[0]]}"?)' if hint else ""
                 raise self.fail(f"{prefix}{_key(key)}", f"unknown key{extra}")
 
-    def positive(self, obj: dict, key: str, path: str, default: float) -> float:
+    def positive(self, obj: dict, key: str, path: str, default: float, most: float,
+                 least: float = 0.0) -> float:
         if key not in obj:
             return default
         value = obj[key]
         if not _is_number(value) or value <= 0:
             raise self.fail(path, "must be a number greater than 0")
+        if value < least:
+            raise self.fail(path, f"must be at least {least:g}")
+        if value > most:
+            raise self.fail(path, f"must be at most {most:g}")
         return float(value)
+
+    def interval(self, obj: dict, key: str, path: str, default: float) -> float:
+        return self.positive(obj, key, path, default, MAX_SECONDS, MIN_INTERVAL)
 
     def fraction(self, obj: dict, key: str, path: str, default: float) -> float:
         if key not in obj:
@@ -283,26 +301,32 @@ class _Validator:
             raise self.fail(path, f"cannot read {name}: {exc.strerror}") from None
         return str(file)
 
-    def integer(self, obj: dict, key: str, path: str, default: int) -> int:
+    def integer(self, obj: dict, key: str, path: str, default: int, most: int) -> int:
         if key not in obj:
             return default
         value = obj[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise self.fail(path, "must be a whole number greater than 0")
+        if value > most:
+            raise self.fail(path, f"must be at most {most}")
         return value
 
     def config(self, doc: Any) -> Config:
         if not isinstance(doc, dict):
             raise self.fail("(root)", "must be a JSON object")
         self.check_keys(doc, TOP_KEYS, "")
-        interval = self.positive(doc, "defaultCheckInterval", "defaultCheckInterval",
+        interval = self.interval(doc, "defaultCheckInterval", "defaultCheckInterval",
                                  DEFAULT_CHECK_INTERVAL)
-        window = self.positive(doc, "alertWindow", "alertWindow", DEFAULT_ALERT_WINDOW)
+        window = self.positive(doc, "alertWindow", "alertWindow", DEFAULT_ALERT_WINDOW,
+                               MAX_SECONDS)
         threshold = self.fraction(doc, "alertThreshold", "alertThreshold",
                                   DEFAULT_ALERT_THRESHOLD)
-        retention = self.positive(doc, "retentionDays", "retentionDays", 0.0) or None
-        workers = self.integer(doc, "maxWorkers", "maxWorkers", DEFAULT_MAX_WORKERS)
-        body = self.integer(doc, "maxBodyBytes", "maxBodyBytes", DEFAULT_MAX_BODY_BYTES)
+        retention = self.positive(doc, "retentionDays", "retentionDays", 0.0,
+                                  MAX_RETENTION_DAYS) or None
+        workers = self.integer(doc, "maxWorkers", "maxWorkers", DEFAULT_MAX_WORKERS,
+                               MAX_WORKERS)
+        body = self.integer(doc, "maxBodyBytes", "maxBodyBytes", DEFAULT_MAX_BODY_BYTES,
+                            MAX_BODY_BYTES)
         processes = doc.get("processes", "auto")
         if processes == "auto":
             processes = None
@@ -384,19 +408,21 @@ class _Validator:
         kind = entry.get("type", "http")
         if not isinstance(kind, str) or kind not in CHECK_KINDS:
             raise self.fail(f"{path}.type", f"must be one of: {', '.join(sorted(CHECK_KINDS))}")
-        site_interval = self.positive(entry, "checkInterval", f"{path}.checkInterval", interval)
+        site_interval = self.interval(entry, "checkInterval", f"{path}.checkInterval", interval)
         timeout = self.positive(entry, "timeout", f"{path}.timeout",
-                                min(MAX_DEFAULT_TIMEOUT, site_interval))
+                                min(MAX_DEFAULT_TIMEOUT, site_interval), MAX_SECONDS)
         return Site(
             url=url,
             name=name.strip(),
             interval=site_interval,
             timeout=timeout,
-            alert_window=self.positive(entry, "alertWindow", f"{path}.alertWindow", window),
+            alert_window=self.positive(entry, "alertWindow", f"{path}.alertWindow", window,
+                                       MAX_SECONDS),
             alert_threshold=self.fraction(entry, "alertThreshold", f"{path}.alertThreshold",
                                           threshold),
             kind=kind,
-            max_body_bytes=self.integer(entry, "maxBodyBytes", f"{path}.maxBodyBytes", body),
+            max_body_bytes=self.integer(entry, "maxBodyBytes", f"{path}.maxBodyBytes", body,
+                                        MAX_BODY_BYTES),
             target=target if target != url else "",
             headers=headers,
             secrets=site_secrets,

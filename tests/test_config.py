@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,10 @@ from monitor.config import (
     load_config,
     parse_config,
 )
+from monitor.engine import Engine
 from monitor.errors import ConfigError, MonitorError
+from monitor.store import Store
+from tests.test_e2e import APP, count_checks, wait_for
 
 BAD_DIR = Path(__file__).parent / "configs" / "bad"
 URL = "https://example.com/"
@@ -507,10 +512,75 @@ def test_value_errors(top: dict[str, Any], site: dict[str, Any], message: str) -
     assert error_of(doc({"URL": URL, **site}, **top)) == f"config.json: {message}"
 
 
-def test_huge_integers_where_whole_numbers_are_wanted_are_accepted() -> None:
-    big = 10**400
-    config = parse_config(doc(maxWorkers=big, maxBodyBytes=big))
-    assert (config.max_workers, config.sites[0].max_body_bytes) == (big, big)
+CANARY = "https://canary.example/"
+
+
+@pytest.mark.parametrize(
+    ("top", "site", "message"),
+    [
+        # Issue 10: 1e300 days was accepted, and the hourly purge then overflowed.
+        ({"retentionDays": 1e300}, {}, "retentionDays: must be at most 36500"),
+        ({"retentionDays": 36500.01}, {}, "retentionDays: must be at most 36500"),
+        ({"defaultCheckInterval": 1e300}, {}, "defaultCheckInterval: must be at most 86400"),
+        ({"defaultCheckInterval": 0.001}, {}, "defaultCheckInterval: must be at least 0.01"),
+        ({"alertWindow": 86401}, {}, "alertWindow: must be at most 86400"),
+        ({"maxWorkers": 10_001}, {}, "maxWorkers: must be at most 10000"),
+        ({"maxWorkers": 10**400}, {}, "maxWorkers: must be at most 10000"),
+        ({"maxBodyBytes": 1024**3 + 1}, {}, "maxBodyBytes: must be at most 1073741824"),
+        ({}, {"checkInterval": 1e300}, "websites[0].checkInterval: must be at most 86400"),
+        ({}, {"checkInterval": 0.0099}, "websites[0].checkInterval: must be at least 0.01"),
+        ({}, {"checkInterval": 5e-324}, "websites[0].checkInterval: must be at least 0.01"),
+        ({}, {"timeout": 1e300}, "websites[0].timeout: must be at most 86400"),
+        ({}, {"alertWindow": 86400.5}, "websites[0].alertWindow: must be at most 86400"),
+        ({}, {"maxBodyBytes": 10**400}, "websites[0].maxBodyBytes: must be at most 1073741824"),
+        ({"canary": {"URL": CANARY, "checkInterval": 1e300}}, {},
+         "canary.checkInterval: must be at most 86400"),
+        ({"canary": {"URL": CANARY, "timeout": 1e9}}, {}, "canary.timeout: must be at most 86400"),
+        ({"canary": {"URL": CANARY, "checkInterval": 0.001}}, {},
+         "canary.checkInterval: must be at least 0.01"),
+    ],
+)
+def test_numbers_out_of_range(top: dict[str, Any], site: dict[str, Any], message: str) -> None:
+    assert error_of(doc({"URL": URL, **site}, **top)) == f"config.json: {message}"
+
+
+def test_numbers_at_their_bounds_are_accepted() -> None:
+    config = parse_config(doc(
+        {"URL": URL, "checkInterval": 0.01, "timeout": 86400, "alertWindow": 86400,
+         "maxBodyBytes": 1024**3},
+        {"URL": "https://b.example/", "checkInterval": 86400},
+        defaultCheckInterval=86400, alertWindow=0.01, retentionDays=36500, maxWorkers=10_000,
+        maxBodyBytes=1, canary={"URL": CANARY, "checkInterval": 0.01, "timeout": 86400}))
+    first, second = config.sites
+    assert (first.interval, first.timeout, first.alert_window, first.max_body_bytes) == (
+        0.01, 86400.0, 86400.0, 1024**3)
+    assert (second.interval, second.timeout, second.alert_window, second.max_body_bytes) == (
+        86400.0, 10.0, 0.01, 1)
+    assert (config.default_check_interval, config.retention_days, config.max_workers) == (
+        86400.0, 36500.0, 10_000)
+    assert config.canary is not None
+    assert (config.canary.interval, config.canary.timeout) == (0.01, 86400.0)
+
+
+def test_the_program_handles_every_number_at_its_bound(hostile, tmp_path: Path) -> None:
+    # The bounds are what the program can handle: a monitor with each number at its most
+    # (and the interval at its least) checks, purges and stops without an error.
+    config = parse_config(doc(
+        {"URL": f"{hostile.base}/ok?fast", "checkInterval": 0.01, "timeout": 86400,
+         "alertWindow": 86400},
+        {"URL": f"{hostile.base}/ok?slow", "checkInterval": 86400},
+        alertWindow=86400, retentionDays=36500, maxWorkers=10_000, maxBodyBytes=1024**3,
+        canary={"URL": f"{hostile.base}/ok?canary", "checkInterval": 86400,
+                "timeout": 86400}))
+    errors: list[str] = []
+    db = tmp_path / "m.db"
+    engine = Engine(config, Store(db, on_error=errors.append), on_error=errors.append)
+    engine.start()  # its first purge, 100 years back, is queued at the start
+    try:
+        wait_for(lambda: engine.store.flush() and count_checks(db) >= 20, 10, "checks")
+    finally:
+        engine.stop()
+    assert errors == []
 
 
 def test_error_message_uses_the_given_source() -> None:
@@ -650,6 +720,14 @@ def test_bad_config_file_is_refused_with_a_one_line_message(path: Path) -> None:
         or re.match(r"^canary(\.|$)", json_path)
         or what.startswith("unknown key")
     ), rest
+
+
+def test_the_program_refuses_an_absurd_number_with_one_line_and_exit_2() -> None:
+    path = BAD_DIR / "retention_days_huge.json"
+    done = subprocess.run([sys.executable, APP, "--validate", "-c", str(path)],
+                          capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        2, "", f"Error: {path}: retentionDays: must be at most 36500\n")
 
 
 # ---------------------------------------------------------------------- property tests
