@@ -6,6 +6,8 @@ little more than importing click.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 import click
@@ -23,9 +25,45 @@ MODES = {
 }
 
 
+# `git log | head` and every other Unix tool end by SIGPIPE when their reader goes away,
+# which a shell reports as 128 + 13: a script with `set -o pipefail` sees the same from us.
+BROKEN_PIPE_EXIT = 128 + signal.SIGPIPE
+# The oldest data --purge can name: time.time() - days * 86400 must stay a valid epoch.
+MAX_PURGE_DAYS = 36500
+
+
 def _fail(message: str, code: int) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
+
+
+class _Days(click.ParamType):
+    """A number of days for --purge: finite, above 0, at most MAX_PURGE_DAYS (`nan`, `inf`
+    and `1e300` pass a plain float range check)."""
+
+    name = "days"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        try:
+            days = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            days = float("nan")
+        if not 0 < days <= MAX_PURGE_DAYS:  # also false for nan
+            self.fail(f"{value!r} is not a number of days greater than 0 and at most "
+                      f"{MAX_PURGE_DAYS}", param, ctx)
+        return days
+
+
+def _quiet_stdout() -> None:
+    """After a BrokenPipeError, point stdout at /dev/null, so that the interpreter's final
+    flush of what is still buffered does not fail again (Python docs, "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (click's test runner): nothing to flush
+        pass
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,7 +75,7 @@ def _fail(message: str, code: int) -> None:
               help="Self-test the alerting against a throwaway local server.")
 @click.option("-r", "--report", is_flag=True,
               help="Print the periodic stats from the database another -m writes.")
-@click.option("--purge", type=click.FloatRange(min=0, min_open=True), metavar="DAYS",
+@click.option("--purge", type=_Days(), metavar="DAYS",
               help="Delete checks and alerts older than DAYS days, then exit.")
 @click.option("--validate", is_flag=True, help="Check the config file, then exit.")
 @click.option("-c", "--config", "config_path", default="config.json", show_default=True,
@@ -79,9 +117,10 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
             raise click.UsageError(f"{flag} only goes with {MODES[next(iter(allowed))]}")
     if mode == "selftest" and source("db_path") != click.core.ParameterSource.DEFAULT:
         raise click.UsageError("-t uses a throwaway database; -db does not apply")
-    if mode in ("alerts", "report", "purge", "selftest") and (
-            source("config_path") != click.core.ParameterSource.DEFAULT):
-        raise click.UsageError(f"-c does not apply to {MODES[mode]}")
+    # -r, -a and --purge read the database and ignore -c: a user naturally gives them the
+    # flags of the -m that writes it. -t monitors a config of its own.
+    if mode == "selftest" and source("config_path") != click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("-c does not apply to -t")
 
     try:
         _run(mode, config_path, db_path, silent, once, no_follow, purge)
@@ -91,10 +130,19 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
         _fail(str(exc), 1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader of the output went away (`-a | head -1`): end quietly, as `git log |
+        # head` does (-m has stopped and committed everything by now).
+        _quiet_stdout()
+        sys.exit(BROKEN_PIPE_EXIT)
     except Exception as exc:  # noqa: BLE001 - the one place that may hide a traceback
         if debug:
             raise
-        _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", 1)
+        from .secrets import redact_known
+
+        # A bug's message may quote a request, and so a credential: masked like all output.
+        _fail(redact_known(f"unexpected {type(exc).__name__}: {exc} "
+                           "(run with --debug for details)"), 1)
 
 
 def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
@@ -112,7 +160,11 @@ def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
     elif mode == "monitor":
         from .runner import run_monitor
 
-        run_monitor(config_path, db_path, silent, echo, err)
+        if not run_monitor(config_path, db_path, silent, echo, err):
+            # Stopped, everything committed and closed, but stdout is a pipe nobody reads:
+            # the interpreter's exit would flush it and wait forever.
+            sys.stderr.flush()
+            os._exit(0)
     elif mode == "report":
         from .runner import run_report
 

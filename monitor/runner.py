@@ -1,18 +1,20 @@
 """The long-running modes: `-m` (monitor), `-r` (report from the database), `-a` (history).
 
 Signal handlers only set events; the main thread does the work between waits, so Ctrl-C
-and SIGTERM stop the monitor within two seconds with everything pending committed.
+and SIGTERM stop the monitor within two seconds with everything pending committed. `-m`
+prints through a thread of its own, so that a stdout nobody reads blocks only the printing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
+import errno
 import signal
 import sqlite3
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -89,12 +91,108 @@ class _Printer:
             self.conn.close()
 
 
+class _Output:
+    """`-m`'s printing, on a thread of its own: when stdout blocks (`-m | less` left
+    unscrolled), only this thread waits; the monitoring, a stop and a reload go on.
+
+    Lines (alerts, recoveries, status) are printed in order, up to MAX_LINES waiting (then
+    counted and dropped: they are in the database); of the periodic tables only the latest
+    waiting one is worth printing. A closed stdout (`-m | head -1`) calls `on_broken`."""
+
+    MAX_LINES = 10_000
+
+    def __init__(self, echo: Echo, err: Echo, on_broken: Callable[[], None]) -> None:
+        self._echo = echo
+        self._err = err
+        self._on_broken = on_broken
+        self._cond = threading.Condition()
+        self._queue: deque[tuple[bool, str]] = deque()  # (is a table, text)
+        self._lines = 0
+        self._dropped = 0
+        self._closed = False
+        self.broken = False
+        self._thread = threading.Thread(target=self._run, name="output", daemon=True)
+        self._thread.start()
+
+    def line(self, text: str) -> None:
+        with self._cond:
+            if self._lines >= self.MAX_LINES:
+                self._dropped += 1
+                return
+            self._note_dropped()  # where the gap is
+            self._push(text)
+
+    def table(self, text: str) -> None:
+        with self._cond:
+            waiting = [item for item in self._queue if item[0]]
+            for item in waiting:  # at most one: replaced by the newer table
+                self._queue.remove(item)
+            self._queue.append((True, text))
+            self._cond.notify()
+
+    def close(self, final: str | None, grace: float) -> bool:
+        """Print `final` last and end; False when stdout stayed blocked for `grace` s."""
+        with self._cond:
+            self._note_dropped()
+            if final is not None:
+                self._push(final)
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(grace)
+        return not self._thread.is_alive()
+
+    def _next(self) -> str | None:
+        with self._cond:
+            while not (self._queue or self._dropped or self._closed):
+                self._cond.wait()
+            if self._queue:
+                is_table, text = self._queue.popleft()
+                if not is_table:
+                    self._lines -= 1
+                return text
+            if self._dropped:
+                self._dropped, count = 0, self._dropped
+                return _dropped_line(count)
+            return None
+
+    def _push(self, text: str) -> None:
+        self._lines += 1
+        self._queue.append((False, text))
+        self._cond.notify()
+
+    def _note_dropped(self) -> None:
+        """Queue the line saying how many lines were dropped, if any (lock held)."""
+        if self._dropped:
+            self._dropped, count = 0, self._dropped
+            self._push(_dropped_line(count))
+
+    def _run(self) -> None:
+        while (text := self._next()) is not None:
+            try:
+                self._echo(text)
+            except BrokenPipeError:
+                self.broken = True
+                self._on_broken()
+                return
+            except OSError as exc:
+                # Printing is a view: a terminal gone wrong must not stop the monitoring.
+                self._err(f"Warning: cannot print any more: {exc}")
+                return
+
+
+def _dropped_line(count: int) -> str:
+    return f"({count} line(s) not printed while the output was not read; -a shows the alerts)"
+
+
 SWITCH_INTERVAL = 0.001
+STOP_PRINT_GRACE = 1.0  # seconds a blocked stdout may hold up the exit, after the stop
 
 
 def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: Echo,
-                stop: threading.Event | None = None) -> None:
-    """Monitor until stopped. Raises ConfigError / StoreError before anything starts."""
+                stop: threading.Event | None = None) -> bool:
+    """Monitor until stopped. Raises ConfigError / StoreError before anything starts, and
+    BrokenPipeError after a clean stop when stdout was closed. Returns False when stdout
+    stayed blocked after the stop (the last lines were not printed)."""
     config_file = Path(config_path)
     config = load_config(config_file)
     # The one writer thread gives up the GIL at every database call and must win it back
@@ -104,42 +202,56 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     stop = stop or threading.Event()
     reload = threading.Event()
     store = Store(db_path, on_error=lambda message: err(f"Warning: {message}"))
+    # The main loop never writes to stdout itself: everything goes through `output`.
+    output = None if silent else _Output(echo, err, on_broken=stop.set)
+    say = None if output is None else output.line
     engine = Engine(config, store, on_error=lambda message: err(f"Warning: {message}"),
-                    on_status=None if silent else echo)
-    if not silent:
-        engine.hooks.append(lambda event: echo(_event_line(event)))
-    printer = None if silent else _Printer(Path(db_path), echo)
+                    on_status=say)
+    if say is not None:
+        engine.hooks.append(lambda event: say(_event_line(event)))
+    printer = None if output is None else _Printer(Path(db_path), output.table)
     stamp = _file_stamp(config_file)
-    # The handlers are in place from before the start until after the stop, so that a
-    # signal at any moment ends in engine.stop() with everything committed.
-    with signals(stop, reload):
-        try:
-            engine.start()
-            if not silent:
-                canary = f"; canary {config.canary.url}" if config.canary else ""
-                echo(f"Monitoring {len(config.sites)} site(s) from {config_file} into "
-                     f"{db_path}{canary}; stats every 10 s (past 10 min) and every 60 s "
-                     "(past hour). Ctrl-C stops.")
-            while not stop.wait(0.25):
-                current = _file_stamp(config_file)
-                if reload.is_set() or (current is not None and current != stamp):
-                    reload.clear()
-                    stamp = current
-                    config = _reload(engine, config, config_file,
-                                     echo if not silent else None, err)
-                engine.maybe_purge()
+    final = None
+    try:
+        # The handlers are in place from before the start until after the stop, so that a
+        # signal at any moment ends in engine.stop() with everything committed.
+        with signals(stop, reload):
+            try:
+                engine.start()
+                if say is not None:
+                    canary = f"; canary {config.canary.url}" if config.canary else ""
+                    say(f"Monitoring {len(config.sites)} site(s) from {config_file} into "
+                        f"{db_path}{canary}; stats every 10 s (past 10 min) and every 60 s "
+                        "(past hour). Ctrl-C stops.")
+                while not stop.wait(0.25):
+                    current = _file_stamp(config_file)
+                    if reload.is_set() or (current is not None and current != stamp):
+                        reload.clear()
+                        stamp = current
+                        config = _reload(engine, config, config_file, say, err)
+                    engine.maybe_purge()
+                    if printer is not None:
+                        try:
+                            printer.tick()
+                        except (StoreError, sqlite3.Error) as exc:
+                            # Printing is a view: a failed read must not stop the monitoring.
+                            err(f"Warning: cannot read the stats: {exc}")
+            finally:
+                engine.stop()
                 if printer is not None:
-                    try:
-                        printer.tick()
-                    except (StoreError, sqlite3.Error) as exc:
-                        # Printing is a view: a failed read must not stop the monitoring.
-                        err(f"Warning: cannot read the stats: {exc}")
-        finally:
-            engine.stop()
-            if printer is not None:
-                printer.close()
-    if not silent:
-        echo(f"Stopped; {engine.checks_done} checks recorded in {db_path}.")
+                    printer.close()
+        final = _stopped_line(engine, db_path)
+    finally:
+        # Everything is committed and closed by now; the printing gets a short grace.
+        written = output.close(final, STOP_PRINT_GRACE) if output is not None else True
+    if output is not None and output.broken:
+        raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
+    return written
+
+
+def _stopped_line(engine: Engine, db_path: str) -> str:
+    """The last line of `-m`, after the stop: what was recorded."""
+    return f"Stopped; {engine.checks_done} checks recorded in {db_path}."
 
 
 def _reload(engine: Engine, old: Config, path: Path, echo: Echo | None, err: Echo) -> Config:
@@ -201,8 +313,10 @@ def follow_alerts(db_path: str, echo: Echo, follow: bool,
 
 def purge(db_path: str, days: float) -> tuple[int, int]:
     """Delete checks and alerts older than `days`; returns (checks, alerts) deleted."""
-    if not os.path.exists(db_path):
-        open_reader(db_path)  # raises the "database not found" StoreError
+    # Only a monitoring database: the writer would add its tables to any other file.
+    # open_reader raises "database not found", "cannot read the database" or "not a
+    # monitoring database", and changes nothing.
+    open_reader(db_path).close()
     errors: list[str] = []
     store = Store(db_path, on_error=errors.append)
     try:
