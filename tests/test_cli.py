@@ -1,6 +1,7 @@
 """The command line through click's CliRunner: modes, usage errors, exact messages."""
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -137,12 +138,14 @@ def test_report_once_prints_both_windows_and_recent_alerts(runner, tmp_path):
     assert result.exit_code == 0, result.output
     out = result.output
     assert "past 10m00s" in out and "past 1h00m00s" in out
-    lines = [line.split() for line in out.splitlines()]
-    site_a = [line for line in lines if line[:2] == ["site", "A"]]
-    assert site_a[0][2:5] == ["100.0%", "30", "10.0"]  # availability, checks, min ms
-    site_b = [line for line in lines if line and line[0] == "http://b.test/"]
-    assert site_b[0][1:3] == ["50.0%", "30"]
-    assert "timeout:15" in site_b[0]
+    # Columns are separated by two spaces or more, so found by their headers.
+    rows = [re.split(r"\s{2,}", line.strip()) for line in out.splitlines()]
+    header = next(row for row in rows if row[0] == "site")
+    site_a = dict(zip(header, next(row for row in rows if row[0] == "site A"), strict=True))
+    assert (site_a["avail"], site_a["checks"], site_a["min ms"]) == ("100.0%", "30", "10.0")
+    site_b = dict(zip(header, next(row for row in rows if row[0] == "http://b.test/"), strict=True))
+    assert (site_b["avail"], site_b["checks"], site_b["failures"]) == ("50.0%", "30",
+                                                                     "timeout:15")
     assert out.rstrip().endswith("Recent alerts:\n  first message\n  second message")
 
 
