@@ -29,6 +29,7 @@ REASONS = (
     "invalid_response",
     "other",
     "offline",  # the check failed while the monitor itself had no network: unknown
+    "skipped",  # a slot that found the site's previous check still running: its verdict
 )
 
 
@@ -43,6 +44,8 @@ class CheckResult:
     detail: str = ""
     lateness_ms: float = 0.0
     mono: float = 0.0  # monotonic clock at the start of the check: alert windows use it
+    # Due times (monotonic) of the slots this check made skip by running past them.
+    skipped: tuple[float, ...] = ()
 
 
 class CheckAborted(Exception):

@@ -14,6 +14,7 @@ the monitor leaves no orphan checking on); the parent restarts a probe process t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import queue
@@ -130,14 +131,16 @@ class LocalProbes:
             self._on_error(redact("check crashed: " + traceback.format_exc(limit=3).strip(),
                                   site.secrets))
         finally:
-            self.scheduler.done(site.url)
+            skipped = self.scheduler.done(site.url)
+        if skipped:
+            result = dataclasses.replace(result, skipped=tuple(skipped))
         self._on_result(result)
 
 
 def _pack(result: CheckResult) -> tuple:
     # A plain tuple pickles in C and several times faster than the dataclass.
     return (result.url, result.timestamp, result.available, result.status, result.response_ms,
-            result.reason, result.detail, result.lateness_ms, result.mono)
+            result.reason, result.detail, result.lateness_ms, result.mono, result.skipped)
 
 
 class _Child:

@@ -12,8 +12,8 @@ from .alerts import format_duration
 from .config import display_url
 from .stats import SiteStats, window_stats
 
-HEADERS = ("site", "avail", "checks", "min ms", "avg ms", "max ms", "p50", "p90", "p99",
-           "status codes", "failures", "down for", "last failure")
+HEADERS = ("site", "avail", "checks", "skipped", "min ms", "avg ms", "max ms", "p50", "p90",
+           "p99", "status codes", "failures", "down for", "last failure")
 
 
 def _ms(value: float | None) -> str:
@@ -29,7 +29,7 @@ def _counts(counts: dict[str, int]) -> str:
 def _row(label: str, stats: SiteStats) -> tuple:
     availability = "-" if stats.availability is None else f"{stats.availability:.1%}"
     return (
-        label, availability, stats.checks, _ms(stats.rt_min), _ms(stats.rt_avg),
+        label, availability, stats.checks, stats.skipped, _ms(stats.rt_min), _ms(stats.rt_avg),
         _ms(stats.rt_max), _ms(stats.p50), _ms(stats.p90), _ms(stats.p99),
         _counts(stats.statuses), _counts(stats.reasons),
         format_duration(stats.down_for) if stats.down_for is not None else "-",

@@ -3,8 +3,10 @@
 Each site runs at a fixed rate: its next check is due `interval` after the previous *due
 time*, not after the previous check finished, so schedules do not drift. A site whose
 check is still running when its next slot comes skips that slot (never two checks of one
-site at once) and the skip is counted. `run_due(now)` is the one testable step: it needs
-no thread and no sleep.
+site at once, even across a reload that removes the site and adds it back): `done` hands
+the skipped slots to the check that covered them, whose verdict they share, so that a site
+that hangs does not look available for its slow stretch. `run_due(now)` is the one
+testable step: it needs no thread and no sleep.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -19,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .config import Site
+from .secrets import redact_known
 
 Dispatch = Callable[[Site, float], None]
 
@@ -28,7 +32,6 @@ class _Entry:
     site: Site
     due: float
     generation: int
-    running: bool = False
 
 
 class Scheduler:
@@ -36,6 +39,9 @@ class Scheduler:
         self._dispatch = dispatch
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
+        # URL -> due times of the slots skipped while its check runs. By URL, not entry: a
+        # site removed and added back while its check runs is still running.
+        self._running: dict[str, list[float]] = {}
         self._heap: list[tuple[float, int, str, int]] = []
         self._seq = itertools.count()
         self._generation = itertools.count()
@@ -61,7 +67,7 @@ class Scheduler:
                 if entry.site != site:
                     interval_changed = entry.site.interval != site.interval
                     entry.site = site
-                    if interval_changed and not entry.running:
+                    if interval_changed and site.url not in self._running:
                         self._push(site, min(entry.due, now + site.interval))
             self._cond.notify()
 
@@ -89,21 +95,22 @@ class Scheduler:
                     next_due += missed * interval
                 entry.due = next_due
                 heapq.heappush(self._heap, (next_due, next(self._seq), url, generation))
-                if entry.running:
+                skipped = self._running.get(url)
+                if skipped is not None:
                     self.skipped += 1
+                    skipped.append(due)
                     continue
-                entry.running = True
+                self._running[url] = []
                 ready.append((entry.site, due))
             self.dispatched += len(ready)
         for site, due in ready:
             self._dispatch(site, due)
         return len(ready)
 
-    def done(self, url: str) -> None:
+    def done(self, url: str) -> list[float]:
+        """The check of `url` has ended: the due times of the slots it made skip."""
         with self._cond:
-            entry = self._entries.get(url)
-            if entry is not None:
-                entry.running = False
+            return self._running.pop(url, [])
 
     def next_due(self) -> float | None:
         with self._cond:
@@ -173,6 +180,7 @@ class WorkerPool:
             try:
                 function(*args)
             except Exception:  # noqa: BLE001 - a dead worker would shrink the pool for good
-                traceback.print_exc()
+                # The frames' text can quote a URL with its credentials.
+                print(redact_known(traceback.format_exc()), end="", file=sys.stderr)
             with self._lock:
                 self._idle += 1

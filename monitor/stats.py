@@ -256,6 +256,7 @@ class SiteStats(NamedTuple):
     reasons: dict[str, int]
     down_for: float | None  # seconds the site has been down, if it is down now
     since_failure: float | None  # seconds since the last failed check
+    skipped: int = 0  # slots that found the previous check still running (in `checks`)
 
 
 def _plan(start: float, end: float, live: bool, blocks_since: float,
@@ -473,11 +474,13 @@ def window_stats(conn: sqlite3.Connection, start: float, end: float,
         i = index.get(host)
         if i is None:
             result[host] = SiteStats(host, 0, None, None, None, None, None, None, None, {}, {},
-                                     down_for, since_failure)
+                                     down_for, since_failure, 0)
             continue
         _, checks, up, rt_count, rt_sum, *_rest = rows[i]
+        # Skipped slots share their covering check's verdict, up or down: not a reason.
+        skipped = failures[i].pop("skipped", 0)
         result[host] = SiteStats(
             host, checks, up / checks if checks else None, rt_min[i],
             rt_sum / rt_count if rt_count else None, rt_max[i], p50[i], p90[i], p99[i],
-            statuses[i], failures[i], down_for, since_failure)
+            statuses[i], failures[i], down_for, since_failure, skipped)
     return result

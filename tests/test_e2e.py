@@ -89,8 +89,9 @@ def test_hostile_sites_end_to_end(hostile, tmp_path):
     assert elapsed < 2.0
     assert err == ""
     for route, reasons in routes.items():
-        rows = query(db, "SELECT DISTINCT reason FROM website_monitoring WHERE host=?",
-                     hostile.base + route)
+        # (A slot a stalled machine made skip shares its check's verdict: not a reason.)
+        rows = query(db, "SELECT DISTINCT reason FROM website_monitoring WHERE host=?"
+                         " AND reason IS NOT 'skipped'", hostile.base + route)
         assert {r[0] for r in rows} == set(reasons), route
     # Every failing site raised exactly one alert; the healthy one none.
     alerts = dict(query(db, "SELECT host, count(*) FROM website_alerts GROUP BY host"))

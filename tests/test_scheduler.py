@@ -53,9 +53,30 @@ def test_never_two_checks_of_one_site_at_once():
     scheduler.run_due(1002.0)
     assert len(dispatched) == 1
     assert scheduler.skipped == 2
-    scheduler.done(site.url)
+    # The check that covered them gets their due times: they share its verdict.
+    assert scheduler.done(site.url) == [1001.0, 1002.0]
     scheduler.run_due(1003.0)
     assert [due for _url, due in dispatched] == [1000.0, 1003.0]
+    assert scheduler.done(site.url) == []
+
+
+def test_never_two_checks_of_one_site_at_once_across_a_reload():
+    # Removed and added back while its check runs: the new entry must wait for that check,
+    # and the old check ending must not free a newer one's slot for a third.
+    site = make_site("http://a/", interval=1.0)
+    scheduler, clock, dispatched = make([site])
+    scheduler.run_due(1000.0)
+    scheduler.set_sites([])
+    clock.now = 1000.5
+    scheduler.set_sites([site])  # due at once
+    scheduler.run_due(1000.5)
+    scheduler.run_due(1001.5)
+    assert [due for _url, due in dispatched] == [1000.0]
+    assert scheduler.done(site.url) == [1000.5, 1001.5]
+    scheduler.run_due(1002.5)
+    assert [due for _url, due in dispatched] == [1000.0, 1002.5]
+    scheduler.run_due(1003.5)  # the check of 1002.5 still runs
+    assert len(dispatched) == 2
 
 
 def test_a_stall_skips_missed_slots_instead_of_bursting():
@@ -141,3 +162,22 @@ def test_worker_pool_grows_only_when_no_worker_is_idle():
     assert done.wait(5)
     assert pool.size == 3
     pool.shutdown()
+
+
+def test_a_crashing_task_leaves_a_traceback_without_secrets(capfd):
+    from monitor import secrets
+
+    secrets.remember(["pw-in-a-traceback"])
+    pool = WorkerPool(max_workers=1)
+    done = threading.Event()
+
+    def crash():
+        raise RuntimeError("cannot reach https://user:pw-in-a-traceback@a.test/")
+
+    pool.submit(crash)
+    pool.submit(done.set)
+    assert done.wait(5)
+    pool.shutdown()
+    err = capfd.readouterr().err
+    assert "RuntimeError: cannot reach https://user:***@a.test/" in err
+    assert "pw-in-a-traceback" not in err

@@ -1,0 +1,114 @@
+"""A site that hangs longer than its interval: every slot counts, not only the checks that
+ran. A slot that finds the previous check still running shares that check's verdict, so
+availability reflects the time the site was not answering (issue: 127 rows for 140 slots,
+64.3% reported where the site was up 58.4% of the time)."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from monitor.checks import CheckResult
+from monitor.config import Config
+from monitor.engine import Engine, skipped_slots
+from monitor.stats import window_stats
+from monitor.store import Store, open_reader
+from tests.conftest import make_site
+from tests.test_e2e import APP, count_checks, query, stop, wait_for
+
+URL = "http://site.test/"
+
+
+def test_skipped_slots_share_the_verdict_of_the_check_that_covered_them():
+    failed = CheckResult(URL, 1_000.0, False, None, 2000.0, "timeout", "no answer", 3.0,
+                         mono=50.0, skipped=(51.0, 52.0))
+    rows = skipped_slots(failed)
+    assert [(r.timestamp, r.mono, r.available, r.status, r.reason) for r in rows] == [
+        (1_001.0, 51.0, False, None, "skipped"), (1_002.0, 52.0, False, None, "skipped")]
+    assert rows[0].detail == "the previous check was still running; it ended timeout: no answer"
+    slow = CheckResult(URL, 1_000.0, True, 200, 1500.0, mono=50.0, skipped=(51.0,))
+    assert [(r.available, r.detail) for r in skipped_slots(slow)] == [
+        (True, "the previous check was still running; it ended up, HTTP 200")]
+    assert skipped_slots(CheckResult(URL, 1_000.0, True, 200, 5.0, mono=50.0)) == []
+
+
+def test_skipped_slots_are_stored_counted_and_in_the_alert_window(tmp_path):
+    db = tmp_path / "m.db"
+    config = Config(sites=(make_site(URL, interval=1.0, window=120.0),))
+    engine = Engine(config, Store(db))
+    engine.alerts.configure(config.sites)
+    now, mono = time.time(), time.monotonic()
+    engine._record(CheckResult(URL, now - 10, True, 200, 5.0, mono=mono - 10))
+    engine._record(CheckResult(URL, now - 9, False, None, 3000.0, "timeout", "no answer",
+                               mono=mono - 9, skipped=(mono - 8, mono - 7)))
+    assert engine.checks_done == 4
+    assert engine.alerts.availability(URL) == 0.25
+    engine.store.close()
+    conn = open_reader(db)
+    stats = window_stats(conn, now - 60, now)[URL]
+    conn.close()
+    assert (stats.checks, stats.skipped, stats.availability) == (4, 2, 0.25)
+    assert stats.reasons == {"timeout": 1}
+
+
+class _Phased(BaseHTTPRequestHandler):
+    hang = threading.Event()  # set: answers come after 1.5 s, beyond the checks' timeout
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        if self.hang.is_set():
+            time.sleep(1.5)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_availability_of_a_hanging_site_matches_the_time_it_answered(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Phased)
+    server.daemon_threads = True
+    server.handle_error = lambda request, address: None  # a check that gave up: expected
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    interval, timeout = 0.2, 0.5  # a hanging check covers two or three slots
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websites": [
+        {"URL": url, "checkInterval": interval, "timeout": timeout}]}))
+    db = str(tmp_path / "m.db")
+    proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db", db],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        wait_for(lambda: count_checks(db, url) >= 3, 15, "the first checks")
+        time.sleep(2.0)
+        hang_from = time.time()
+        _Phased.hang.set()
+        time.sleep(3.0)
+        _Phased.hang.clear()
+        hang_to = time.time()
+        time.sleep(2.0)
+        _, _, err = stop(proc)
+    finally:
+        _Phased.hang.clear()
+        if proc.poll() is None:
+            proc.kill()
+        server.shutdown()
+    assert proc.returncode == 0, err
+    rows = query(db, "SELECT timestamp, available, reason FROM website_monitoring"
+                     " ORDER BY timestamp")
+    first, last = rows[0][0], rows[-1][0]
+    slots = round((last - first) / interval) + 1
+    # Every slot has a row: the checks that ran and the slots they made skip.
+    assert slots - 3 <= len(rows) <= slots + 1, (len(rows), slots)
+    skipped = [r for r in rows if r[2] == "skipped"]
+    # A hanging check runs 0.5 s: it takes its own slot and makes the next two skip.
+    assert len(skipped) >= 0.8 * 2 * 3.0 / 0.6, len(skipped)
+    truth = 1 - (hang_to - hang_from) / (last - first + interval)
+    measured = sum(ok for _, ok, _ in rows) / len(rows)
+    # Within the resolution of the interval: a slot or three at each edge of the stretch
+    # (a check begun just before it hangs for its whole timeout).
+    assert abs(measured - truth) <= 4 * interval / (last - first), (measured, truth)
