@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import contextlib
 import json
+import math
 import os
 import queue
 import sqlite3
@@ -716,7 +717,7 @@ def _close_keeping_wal(conn: sqlite3.Connection, path: Path) -> None:
 
 def iso_utc(epoch: float) -> str:
     """UTC time as ISO-8601 with milliseconds and Z: fixed width, so text order is time order."""
-    seconds = int(epoch)
+    seconds = math.floor(epoch)  # not int(): before 1970 that would leave negative millis
     millis = int(round((epoch - seconds) * 1000))
     if millis == 1000:
         seconds, millis = seconds + 1, 0

@@ -831,3 +831,9 @@ def test_workers_yield_to_a_starved_writer_for_a_bounded_time(db: Path, monkeypa
     assert store.flush()
     store.close()
     assert read(db, "SELECT count(*) FROM website_monitoring") == [(6,)]
+
+
+def test_iso_utc_before_1970_is_well_formed() -> None:
+    # A retention of a century reaches back before the epoch.
+    assert iso_utc(-0.25) == "1969-12-31T23:59:59.750Z"
+    assert parse_iso(iso_utc(-1_000_000.5)) == -1_000_000.5
