@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import queue
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -25,6 +26,7 @@ from .alerts import AlertEvaluator, AlertEvent, format_duration
 from .canary import Canary
 from .checks import CheckResult, Watchdog
 from .config import Config, Site
+from .errors import StoreError
 from .probes import LocalProbes, ProbeProcesses, probe_count
 from .store import AlertRecord, Store, iso_utc, open_reader, parse_iso
 
@@ -212,23 +214,9 @@ class Engine:
         self.store.flush()
         conn = open_reader(self.store.path)
         try:
-            # Stored checks newer than the wall clock's now: it stepped back since they were
-            # made. They are the latest checks all the same: the newest is the present.
-            newest = conn.execute("SELECT max(timestamp) FROM website_monitoring").fetchone()[0]
-            now = max(self._wall(), newest or 0.0)
-            since = now - self.config.max_alert_window
-            recent: dict[str, list[tuple[float, bool]]] = {}
-            for host, ts, ok in conn.execute(
-                "SELECT host, timestamp, available FROM website_monitoring"
-                " WHERE timestamp >= ? AND available IS NOT NULL ORDER BY timestamp",
-                (since,)):
-                recent.setdefault(host, []).append((ts, bool(ok)))
-            open_alerts = {
-                host: start for host, kind, start in conn.execute(
-                    "SELECT host, type, startDate FROM website_alerts WHERE id IN"
-                    " (SELECT max(id) FROM website_alerts GROUP BY host)")
-                if kind == "alert"
-            }
+            recent, open_alerts, now = self._read_alert_state(conn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.store.path}: cannot read the database: {exc}") from None
         finally:
             conn.close()
         for site in self.config.sites:
@@ -237,6 +225,27 @@ class Engine:
             start = open_alerts.get(site.url)
             self.alerts.restore(site.url, parse_iso(start) if start else None,
                                 recent.get(site.url, ()), now)
+
+    def _read_alert_state(self, conn: sqlite3.Connection,
+                          ) -> tuple[dict[str, list[tuple[float, bool]]], dict[str, str], float]:
+        """Each site's recent checks, each open alert's start, and the time they are as of."""
+        # Stored checks newer than the wall clock's now: it stepped back since they were
+        # made. They are the latest checks all the same: the newest is the present.
+        newest = conn.execute("SELECT max(timestamp) FROM website_monitoring").fetchone()[0]
+        now = max(self._wall(), newest or 0.0)
+        since = now - self.config.max_alert_window
+        recent: dict[str, list[tuple[float, bool]]] = {}
+        for host, ts, ok in conn.execute(
+            "SELECT host, timestamp, available FROM website_monitoring"
+            " WHERE timestamp >= ? AND available IS NOT NULL ORDER BY timestamp", (since,)):
+            recent.setdefault(host, []).append((ts, bool(ok)))
+        open_alerts = {
+            host: start for host, kind, start in conn.execute(
+                "SELECT host, type, startDate FROM website_alerts WHERE id IN"
+                " (SELECT max(id) FROM website_alerts GROUP BY host)")
+            if kind == "alert"
+        }
+        return recent, open_alerts, now
 
 
 def skipped_slots(result: CheckResult) -> list[CheckResult]:

@@ -224,6 +224,8 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                         f"{db_path}{canary}; stats every 10 s (past 10 min) and every 60 s "
                         "(past hour). Ctrl-C stops.")
                 while not stop.wait(0.25):
+                    if store.fatal is not None:
+                        break  # a damaged database: nothing more can be recorded
                     current = _file_stamp(config_file)
                     if reload.is_set() or (current is not None and current != stamp):
                         reload.clear()
@@ -244,14 +246,19 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     finally:
         # Everything is committed and closed by now; the printing gets a short grace.
         written = output.close(final, STOP_PRINT_GRACE) if output is not None else True
+    if store.fatal is not None:
+        raise StoreError(f"{store.fatal}; monitoring stopped")
     if output is not None and output.broken:
         raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
     return written
 
 
 def _stopped_line(engine: Engine, db_path: str) -> str:
-    """The last line of `-m`, after the stop: what was recorded."""
-    return f"Stopped; {engine.checks_done} checks recorded in {db_path}."
+    """The last line of `-m`, after the stop: what was recorded, and what could not be."""
+    # Checks the store could not write are not recorded: it has said so on stderr.
+    store = engine.store
+    recorded = engine.checks_done - store.unwritten[0] - store.dropped
+    return f"Stopped; {recorded} checks recorded in {db_path}."
 
 
 def _reload(engine: Engine, old: Config, path: Path, echo: Echo | None, err: Echo) -> Config:

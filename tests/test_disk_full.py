@@ -339,3 +339,43 @@ def test_a_restart_on_a_full_disk_keeps_checking_and_alerting(small_disk, tmp_pa
     assert count_checks(db, server.url) > stored + 5
     assert [kind for (kind,) in read_only(db, "SELECT type FROM website_alerts")] == ["alert"]
     assert read_only(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_a_stop_while_the_disk_is_full_names_what_it_could_not_write(small_disk, tmp_path):
+    server = LocalServer()
+    server.start()
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websites": [{"URL": server.url, "checkInterval": 0.1}]}))
+    db = small_disk / "m.db"
+    filler = small_disk / "filler"
+    command = [sys.executable, APP, "-m", "-c", str(config), "-db", str(db)]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        output = Output(proc)
+        wait_for(lambda: count_checks(db, server.url) >= 5, 15, "five stored checks",
+                 output.dump)
+        fill(filler)
+        wait_for(lambda: Output.find(output.err, "cannot write"), 10,
+                 "the 'cannot write' message", output.dump)
+        time.sleep(0.5)  # more checks held in memory
+        proc.terminate()
+        assert proc.wait(10) == 0, output.dump()
+        output.join()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        server.stop()
+        with contextlib.suppress(FileNotFoundError):
+            filler.unlink()
+    lost = Output.find(output.err, "could not be written")
+    assert len(lost) == 1, output.dump()
+    found = re.fullmatch(
+        rf"Warning: {re.escape(str(db))}: (\d+) checks and 0 alerts could not be written before"
+        r" stopping \(database or disk is full\); they are lost", lost[0][1])
+    assert found and int(found.group(1)) >= 3, lost[0][1]
+    stopped = Output.find(output.out, r"^Stopped; (\d+) checks recorded in ")
+    assert stopped, output.dump()
+    recorded = int(re.search(r"\d+", stopped[0][1]).group())
+    assert recorded == count_checks(db, server.url)

@@ -1,0 +1,71 @@
+"""A damaged database, with the real `-m`: reported, not retried forever like a full disk.
+A damage met at start-up is one line and exit 1; one met while monitoring stops the
+monitor, with exit 1, instead of holding checks in memory for ever."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+from monitor.checks import CheckResult
+from monitor.selftest import LocalServer
+from monitor.store import Store
+from tests.test_e2e import APP
+
+OLD = 1_700_000_000.0  # long before now: start-up reads none of these rows
+
+
+def damaged_database(path, tables):
+    """A monitoring database with old checks whose pages of `tables` are garbage."""
+    store = Store(path)
+    for i in range(3000):
+        store.put_check(CheckResult(f"https://s{i % 50}.example/", OLD + i / 10, True, 200,
+                                    5.0))
+    store.close()
+    conn = sqlite3.connect(path)
+    pages = [p for (p,) in conn.execute(
+        f"SELECT pageno FROM dbstat WHERE name IN ({','.join('?' * len(tables))})", tables)]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with open(path, "r+b") as file:
+        for page in pages:
+            file.seek((page - 1) * size)
+            file.write(bytes(range(256)) * (size // 256))
+    return len(pages)
+
+
+def run(tmp_path, db, seconds=20):
+    server = LocalServer()
+    server.start()
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websites": [{"URL": server.url, "checkInterval": 0.1}]}))
+    try:
+        return subprocess.run([sys.executable, APP, "-m", "-c", str(config), "-db", str(db)],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=seconds)
+    finally:
+        server.stop()
+
+
+def test_damage_met_while_monitoring_stops_the_monitor(tmp_path):
+    db = tmp_path / "m.db"
+    # The checks table itself, not its time index: start-up reads through the index only.
+    assert damaged_database(db, ["website_monitoring"]) > 10
+    done = run(tmp_path, db)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith(f"Warning: {db}: cannot write: the database is damaged (")
+    assert lines[-1].startswith(f"Error: {db}: cannot write: the database is damaged (")
+    assert lines[-1].endswith("; monitoring stopped")
+    assert "retrying" not in done.stderr and "Traceback" not in done.stderr
+    # The checks it held are named, not hidden.
+    assert any(" checks and 0 alerts could not be written before stopping (database disk"
+               " image is malformed); they are lost" in line for line in lines)
+
+
+def test_damage_met_at_start_up_is_one_line(tmp_path):
+    db = tmp_path / "m.db"
+    damaged_database(db, ["website_monitoring_time"])
+    done = run(tmp_path, db)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr == (f"Error: {db}: cannot read the database: database disk image is"
+                           " malformed\n")
