@@ -254,7 +254,7 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
 
 
 def _stopped_line(engine: Engine, db_path: str) -> str:
-    """The last line of `-m`, after the stop: what was recorded, and what could not be."""
+    """The last line of `-m`, after the stop: how many checks were recorded."""
     # Checks the store could not write are not recorded: it has said so on stderr.
     store = engine.store
     recorded = engine.checks_done - store.unwritten[0] - store.dropped
