@@ -165,7 +165,7 @@ def _create_private(path: Path) -> None:
 _DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
-def damaged(exc: sqlite3.Error) -> bool:
+def _damaged(exc: sqlite3.Error) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _DAMAGED
 
 
@@ -496,16 +496,16 @@ class Store:
         except sqlite3.Error as exc:
             self._keep_pending(work, exc)
             return
-        except Exception as exc:  # noqa: BLE001 - a row the database can never take
+        except Exception:  # noqa: BLE001 - a row the database can never take
             self._rollback()
-            self._write_each(work, exc)
+            self._write_each(work)
             return
         self._pending = []
         if self._failing:
             self._failing = False
             self._on_error(f"{self.path}: writing resumed")
 
-    def _write_each(self, work: list, exc: Exception) -> None:
+    def _write_each(self, work: list) -> None:
         """A row that can never be written (a bug in what made it) must cost that row
         alone, never the alerts and checks beside it: write them one at a time."""
         for index, entry in enumerate(work):
@@ -537,7 +537,7 @@ class Store:
         self._last_error = str(exc)
         self._retry_at = time.monotonic() + RETRY_DELAY
         self._hold(work)
-        if damaged(exc):
+        if _damaged(exc):
             self.fatal = StoreError(f"{self.path}: cannot write: the database is damaged"
                                     f" ({exc})")
             self._on_error(str(self.fatal))

@@ -278,6 +278,17 @@ def test_full_disk_warns_once_keeps_checking_and_alerting_then_resumes(
     assert full_from <= parse_iso(rows[0][1]) <= freed_at
 
 
+def clean_up(procs, server, filler) -> None:
+    """Whatever happened: no process left, the server stopped, the disk freed."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    server.stop()
+    with contextlib.suppress(FileNotFoundError):
+        filler.unlink()
+
+
 @pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
 def test_a_restart_on_a_full_disk_keeps_checking_and_alerting(small_disk, tmp_path, stop):
     # Opening the database once wrote to it (PRAGMA user_version), and after a clean stop
@@ -328,13 +339,7 @@ def test_a_restart_on_a_full_disk_keeps_checking_and_alerting(small_disk, tmp_pa
         assert second.wait(10) == 0, output.dump()
         output.join()
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        server.stop()
-        with contextlib.suppress(FileNotFoundError):
-            filler.unlink()
+        clean_up(procs, server, filler)
     assert not Output.find(output.err, "Error|Traceback"), output.dump()
     assert count_checks(db, server.url) > stored + 5
     assert [kind for (kind,) in read_only(db, "SELECT type FROM website_alerts")] == ["alert"]
@@ -363,12 +368,7 @@ def test_a_stop_while_the_disk_is_full_names_what_it_could_not_write(small_disk,
         assert proc.wait(10) == 0, output.dump()
         output.join()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        server.stop()
-        with contextlib.suppress(FileNotFoundError):
-            filler.unlink()
+        clean_up([proc], server, filler)
     lost = Output.find(output.err, "could not be written")
     assert len(lost) == 1, output.dump()
     found = re.fullmatch(
