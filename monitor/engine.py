@@ -54,7 +54,8 @@ class Engine:
         self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
         self._announcer: threading.Thread | None = None
         self._last_purge = 0.0
-        self.checks_done = 0
+        self.checks_done = 0  # checks that ran and were recorded
+        self.slots_skipped = 0  # rows recorded for the slots they made skip
         self._count_lock = threading.Lock()
         # Holds a check's store-and-evaluate together, so that its alert is queued behind
         # it and before the next check's: the database always holds a prefix of events.
@@ -164,7 +165,8 @@ class Engine:
             self.lateness_ms.append(result.lateness_ms)
         rows = [result, *skipped_slots(result)]
         with self._count_lock:
-            self.checks_done += len(rows)
+            self.checks_done += 1
+            self.slots_skipped += len(rows) - 1
         with self._order_lock:
             for row in rows:
                 self.store.put_check(row)

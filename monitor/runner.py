@@ -257,7 +257,8 @@ def _stopped_line(engine: Engine, db_path: str) -> str:
     """The last line of `-m`, after the stop: how many checks were recorded."""
     # Checks the store could not write are not recorded: it has said so on stderr.
     store = engine.store
-    recorded = engine.checks_done - store.unwritten[0] - store.dropped
+    recorded = (engine.checks_done + engine.slots_skipped - store.unwritten[0]
+                - store.dropped)
     return f"Stopped; {recorded} checks recorded in {db_path}."
 
 
