@@ -21,7 +21,7 @@ import ipaddress
 import itertools
 import os
 import queue
-import selectors
+import select
 import socket
 import threading
 import time
@@ -155,23 +155,33 @@ def interleave(addresses: Sequence[AddrInfo]) -> list[AddrInfo]:
             if info is not None]
 
 
-def _start(info: AddrInfo, deadline: Deadline,
-           options: Sequence[tuple[int, int, Any]] | None) -> socket.socket:
-    """A non-blocking connect to one address, begun; raise OSError if it failed at once."""
+def _start(info: AddrInfo, deadline: Deadline, options: Sequence[tuple[int, int, Any]] | None,
+           patience: float) -> tuple[socket.socket, bool]:
+    """Begin a connect to one address and wait up to `patience` seconds for it: (socket,
+    connected); a connect still in progress goes on. Raise OSError if it failed."""
     family, kind, proto, _name, address = info
     sock = socket.socket(family, kind, proto)
     try:
         for level, name, value in options or ():
             sock.setsockopt(level, name, value)
-        sock.setblocking(False)
         deadline.track(sock)
+        if patience > 0:
+            # A plain connect with a timeout: the cheapest way when one attempt is in flight
+            # (most checks), and on timeout the kernel's attempt goes on, into the race.
+            sock.settimeout(patience)
+            try:
+                sock.connect(address)
+                return sock, True
+            except TimeoutError:
+                return sock, False
+        sock.setblocking(False)
         code = sock.connect_ex(address)
         if code not in (0, errno.EINPROGRESS):
             raise OSError(code, os.strerror(code))
     except BaseException:
         sock.close()
         raise
-    return sock
+    return sock, False
 
 
 def connect(addresses: Sequence[AddrInfo], deadline: Deadline,
@@ -183,7 +193,10 @@ def connect(addresses: Sequence[AddrInfo], deadline: Deadline,
     waiting = interleave(addresses)
     waiting.reverse()  # popped from the end
     errors: list[OSError] = []
-    selector = selectors.DefaultSelector()
+    # poll, not a selectors object: that costs an epoll descriptor made and closed per
+    # check (70 us of CPU per check measured; bench.run --skip-reports).
+    poller = select.poll()
+    pending: dict[int, socket.socket] = {}
     winner: socket.socket | None = None
     next_start = time.monotonic()
     try:
@@ -192,22 +205,29 @@ def connect(addresses: Sequence[AddrInfo], deadline: Deadline,
             if deadline.expired or remaining <= 0:
                 break
             now = time.monotonic()
-            if waiting and (not selector.get_map() or now >= next_start):
+            if waiting and (not pending or now >= next_start):
+                info = waiting.pop()
+                patience = (0.0 if pending else remaining if not waiting
+                            else min(CONNECT_ATTEMPT_DELAY, remaining))
                 try:
-                    sock = _start(waiting.pop(), deadline, options)
+                    sock, connected = _start(info, deadline, options, patience)
                 except OSError as exc:
                     errors.append(exc)
                     continue
-                selector.register(sock, selectors.EVENT_WRITE)
+                if connected:
+                    winner = sock
+                    break
+                pending[sock.fileno()] = sock
+                poller.register(sock, select.POLLOUT)
                 next_start = now + CONNECT_ATTEMPT_DELAY
                 continue
-            if not selector.get_map():
+            if not pending:
                 break  # every address failed
             # The watchdog's shutdown of the sockets wakes this wait when the deadline expires.
             wait = min(remaining, next_start - now) if waiting else remaining
-            for key, _events in selector.select(max(0.0, wait)):
-                sock = key.fileobj  # type: ignore[assignment]
-                selector.unregister(sock)
+            for fd, _events in poller.poll(max(0.0, wait) * 1000.0):
+                sock = pending.pop(fd)
+                poller.unregister(fd)
                 code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if code == 0 and not deadline.expired:
                     winner = sock
@@ -217,9 +237,8 @@ def connect(addresses: Sequence[AddrInfo], deadline: Deadline,
                     errors.append(OSError(code, os.strerror(code)))
                 next_start = now  # a failure lets the next address start at once
     finally:
-        for key in list(selector.get_map().values()):
-            key.fileobj.close()  # type: ignore[union-attr]
-        selector.close()
+        for sock in pending.values():
+            sock.close()
     if winner is not None:
         winner.settimeout(max(deadline.remaining(), 0.001))
         return winner
