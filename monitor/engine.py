@@ -254,7 +254,10 @@ def skipped_slots(result: CheckResult) -> list[CheckResult]:
     """One row per slot that `result`'s check made skip, with its verdict: a site that hangs
     is not answering for those slots either, and a slow success was answering. Without
     them a hanging site's availability counted only the checks that ran (127 of 140 slots
-    stored, 64.3% reported where the site was up 58.4% of the time)."""
+    stored, 64.3% reported where the site was up 58.4% of the time).
+
+    Only the slots due once the check had begun: a slot skipped while the check still
+    waited for a worker (an overloaded monitor) says nothing about the site."""
     if not result.skipped:
         return []
     ended = (f"{result.reason}: {result.detail}" if result.reason else
@@ -262,7 +265,7 @@ def skipped_slots(result: CheckResult) -> list[CheckResult]:
     detail = f"the previous check was still running; it ended {ended}"[:200]
     return [CheckResult(result.url, result.timestamp + (due - result.mono), result.available,
                         None, 0.0, "skipped", detail, 0.0, due)
-            for due in result.skipped]
+            for due in result.skipped if due >= result.mono]
 
 
 def _site_rows(sites: tuple[Site, ...]) -> list[tuple[str, str, float]]:

@@ -32,6 +32,11 @@ def test_skipped_slots_share_the_verdict_of_the_check_that_covered_them():
     assert [(r.available, r.detail) for r in skipped_slots(slow)] == [
         (True, "the previous check was still running; it ended up, HTTP 200")]
     assert skipped_slots(CheckResult(URL, 1_000.0, True, 200, 5.0, mono=50.0)) == []
+    # A slot skipped while the check still waited for a worker (it began at 50.0, late):
+    # the monitor's own delay, not evidence about the site.
+    late = CheckResult(URL, 1_000.0, False, None, 2000.0, "timeout", "no answer", 600.0,
+                       mono=50.0, skipped=(49.6, 51.0))
+    assert [r.mono for r in skipped_slots(late)] == [51.0]
 
 
 def test_skipped_slots_are_stored_counted_and_in_the_alert_window(tmp_path):
