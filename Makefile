@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench soak selftest clean
+.PHONY: install run test lint bench soak selftest clean tmux
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "Error: Python 3.11 or newer is required (set PYTHON=...)"; exit 1; }
@@ -21,7 +21,11 @@ run: $(STAMP)
 selftest: $(STAMP)
 	$(BIN)/python monitoringApp.py -t
 
-test: $(STAMP)
+# The live view's tests drive a real terminal (tmux): installed from Debian when missing.
+tmux:
+	@command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux; }
+
+test: $(STAMP) tmux
 	$(BIN)/ruff check monitor tests bench monitoringApp.py
 	$(BIN)/python -m pytest
 

@@ -7,12 +7,14 @@ little more than importing click.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 
 import click
 
 from . import __version__
+from .display import Display
 from .errors import ConfigError, MonitorError
 
 MODES = {
@@ -86,12 +88,15 @@ def _quiet_stdout() -> None:
 @click.option("--once", is_flag=True, help="With -r: print the stats once and exit.")
 @click.option("--no-follow", is_flag=True,
               help="With -a: print the history and exit instead of following it.")
+@click.option("--plain", is_flag=True,
+              help="With -m or -r on a terminal: appended tables, not the live view.")
+@click.option("--no-color", is_flag=True, help="No colour (also: the NO_COLOR variable).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.version_option(__version__, "--version", prog_name="monitoringApp")
 @click.pass_context
 def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report: bool,
          purge: float | None, validate: bool, config_path: str, db_path: str, silent: bool,
-         once: bool, no_follow: bool, debug: bool) -> None:
+         once: bool, no_follow: bool, plain: bool, no_color: bool, debug: bool) -> None:
     """Uptime and performance monitor for websites.
 
     \b
@@ -112,9 +117,11 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
     mode = chosen[0]
     source = ctx.get_parameter_source
     for flag, name, allowed in (("-s", "silent", {"monitor"}), ("--once", "once", {"report"}),
-                                ("--no-follow", "no_follow", {"alerts"})):
+                                ("--no-follow", "no_follow", {"alerts"}),
+                                ("--plain", "plain", {"monitor", "report"})):
         if ctx.params[name] and mode not in allowed:
-            raise click.UsageError(f"{flag} only goes with {MODES[next(iter(allowed))]}")
+            raise click.UsageError(f"{flag} only goes with "
+                                   + " or ".join(sorted(MODES[m] for m in allowed)))
     if mode == "selftest" and source("db_path") != click.core.ParameterSource.DEFAULT:
         raise click.UsageError("-t uses a throwaway database; -db does not apply")
     # -r, -a and --purge read the database and ignore -c: a user naturally gives them the
@@ -123,7 +130,8 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
         raise click.UsageError("-c does not apply to -t")
 
     try:
-        _run(mode, config_path, db_path, silent, once, no_follow, purge)
+        _run(mode, config_path, db_path, silent, once, no_follow, purge,
+             _display(plain, no_color))
     except ConfigError as exc:
         _fail(str(exc), 2)
     except MonitorError as exc:
@@ -145,8 +153,18 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
                            "(run with --debug for details)"), 1)
 
 
+def _display(plain: bool, no_color: bool) -> Display:
+    """The live view on a terminal; elsewhere (a pipe, a file, a journal) or with --plain,
+    plain tables, fitted to COLUMNS when it is set (or to the terminal, with --plain)."""
+    terminal = sys.stdout.isatty()
+    width = None
+    if os.environ.get("COLUMNS", "").isdigit() or terminal:
+        width = max(20, shutil.get_terminal_size().columns)
+    return Display(live=terminal and not plain, color=not no_color, width=width)
+
+
 def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
-         no_follow: bool, purge_days: float | None) -> None:
+         no_follow: bool, purge_days: float | None, display: Display) -> None:
     echo = click.echo
 
     def err(message: str) -> None:
@@ -160,7 +178,7 @@ def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
     elif mode == "monitor":
         from .runner import run_monitor
 
-        if not run_monitor(config_path, db_path, silent, echo, err):
+        if not run_monitor(config_path, db_path, silent, echo, err, display=display):
             # Stopped, everything committed and closed, but stdout is a pipe nobody reads:
             # the interpreter's exit would flush it and wait forever.
             sys.stderr.flush()
@@ -168,7 +186,7 @@ def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
     elif mode == "report":
         from .runner import run_report
 
-        run_report(db_path, echo, once)
+        run_report(db_path, echo, once, display=display)
     elif mode == "alerts":
         from .runner import follow_alerts
 

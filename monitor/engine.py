@@ -62,6 +62,7 @@ class Engine:
         self._order_lock = threading.Lock()
         self.lateness_ms: deque[float] = deque(maxlen=1_000_000)  # recent samples, for bench
         self.keep_lateness = False
+        self.recent_lateness: deque[float] = deque(maxlen=4096)  # for the live view's header
 
     # -- life cycle ---------------------------------------------------------------
     def start(self) -> Engine:
@@ -161,6 +162,7 @@ class Engine:
                 result = dataclasses.replace(
                     result, available=None, reason="offline",
                     detail=f"monitor offline; {result.reason}: {result.detail}"[:200])
+        self.recent_lateness.append(result.lateness_ms)
         if self.keep_lateness:
             self.lateness_ms.append(result.lateness_ms)
         rows = [result, *skipped_slots(result)]

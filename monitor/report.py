@@ -11,36 +11,21 @@ from tabulate import tabulate
 from .alerts import format_duration
 from .config import display_url
 from .stats import SiteStats, window_stats
-
-HEADERS = ("site", "avail", "checks", "skipped", "min ms", "avg ms", "max ms", "p50", "p90",
-           "p99", "status codes", "failures", "down for", "last failure")
+from .view import fit, shorten
 
 
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
-
-
-def _counts(counts: dict[str, int]) -> str:
-    return " ".join(f"{key}:{value}" for key, value in counts.items()) or "-"
-
-
-def _row(label: str, stats: SiteStats) -> tuple:
-    availability = "-" if stats.availability is None else f"{stats.availability:.1%}"
-    return (
-        label, availability, stats.checks, stats.skipped, _ms(stats.rt_min), _ms(stats.rt_avg),
-        _ms(stats.rt_max), _ms(stats.p50), _ms(stats.p90), _ms(stats.p99),
-        _counts(stats.statuses), _counts(stats.reasons),
-        format_duration(stats.down_for) if stats.down_for is not None else "-",
-        f"{format_duration(stats.since_failure)} ago" if stats.since_failure is not None
-        else "never",
-    )
-
-
-def stats_table(stats: dict[str, SiteStats], labels: dict[str, str], title: str) -> str:
-    rows = [_row(labels.get(host, display_url(host)), s) for host, s in stats.items()]
-    return f"{title}\n{tabulate(rows, headers=HEADERS, tablefmt='simple', disable_numparse=True)}"
+def stats_table(stats: dict[str, SiteStats], labels: dict[str, str], title: str,
+                width: int | None = None) -> str:
+    """The plain table of the stats, in the sites' order: every column, or those that fit
+    `width` characters (names shortened in the middle), chosen by view.fit."""
+    rows = list(stats.values())
+    names = {host: labels.get(host, display_url(host)) for host in stats}
+    layout = fit(rows, names, width)
+    cells = [layout.cells(s, names[s.host]) for s in rows]
+    table = tabulate(cells, headers=[c.title for c in layout.columns], tablefmt="simple",
+                     disable_numparse=True,
+                     colalign=["right" if c.right else "left" for c in layout.columns])
+    return f"{shorten(title, width) if width else title}\n{table}"
 
 
 def active_sites(conn: sqlite3.Connection) -> dict[str, str]:
@@ -52,7 +37,7 @@ def active_sites(conn: sqlite3.Connection) -> dict[str, str]:
 
 
 def window_report(conn: sqlite3.Connection, seconds: float, now: float | None = None,
-                  labels: dict[str, str] | None = None) -> str:
+                  labels: dict[str, str] | None = None, width: int | None = None) -> str:
     """The stats of the past `seconds`, from the start of the minute they begin in: so the
     window is read from per-minute and 10-minute aggregates only, however big the database
     (up to a minute more than asked for; the title says from when)."""
@@ -63,7 +48,7 @@ def window_report(conn: sqlite3.Connection, seconds: float, now: float | None = 
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
     since = time.strftime("%H:%M", time.gmtime(start))
     title = f"== {stamp} UTC: past {format_duration(seconds)} (since {since}) =="
-    return stats_table(stats, labels, title)
+    return stats_table(stats, labels, title, width)
 
 
 def alert_rows(conn: sqlite3.Connection, after_id: int = 0,

@@ -20,8 +20,10 @@ from pathlib import Path
 
 from .alerts import AlertEvent
 from .config import Config, load_config
+from .display import Display
 from .engine import Engine
 from .errors import ConfigError, StoreError
+from .live import LiveView, Pulse, PulseSource, pulse_from_database
 from .report import alert_rows, messages_of, recent_messages_block, window_report
 from .store import Store, open_reader
 
@@ -63,9 +65,11 @@ def _file_stamp(path: Path) -> tuple[float, int] | None:
 class _Printer:
     """The periodic stats: 10-minute table every 10 s, 1-hour table every 60 s."""
 
-    def __init__(self, db: Path, echo: Echo, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, db: Path, echo: Echo, clock: Callable[[], float] = time.monotonic,
+                 width: int | None = None) -> None:
         self.db = db
         self.echo = echo
+        self.width = width
         self.clock = clock
         self.next_short = clock() + SHORT_EVERY
         self.next_long = clock() + LONG_EVERY
@@ -77,9 +81,9 @@ class _Printer:
             return
         if self.conn is None:
             self.conn = open_reader(self.db)
-        blocks = [window_report(self.conn, SHORT_WINDOW)]
+        blocks = [window_report(self.conn, SHORT_WINDOW, width=self.width)]
         if force or now >= self.next_long:
-            blocks.append(window_report(self.conn, LONG_WINDOW))
+            blocks.append(window_report(self.conn, LONG_WINDOW, width=self.width))
             self.next_long += LONG_EVERY * max(1, int((now - self.next_long) // LONG_EVERY) + 1)
         blocks.append(recent_messages_block(messages_of(
             alert_rows(self.conn, limit=RECENT_MESSAGES))))
@@ -188,11 +192,36 @@ SWITCH_INTERVAL = 0.001
 STOP_PRINT_GRACE = 1.0  # seconds a blocked stdout may hold up the exit, after the stop
 
 
+def _live_view(db: Path, stop: threading.Event, display: Display,
+               pulse: PulseSource) -> LiveView:
+    from rich.console import Console
+
+    # None, not False: rich then follows NO_COLOR itself.
+    return LiveView(db, stop, pulse, Console(no_color=True if not display.color else None))
+
+
+def engine_pulse(engine: Engine) -> PulseSource:
+    """The live view's header from the engine itself: checks per second since the last
+    frame, the p99 lateness of the latest checks, the writer's lag."""
+    last = [time.monotonic(), engine.checks_done]
+
+    def pulse(_conn: sqlite3.Connection, _now: float) -> Pulse:
+        now, done = time.monotonic(), engine.checks_done
+        rate = (done - last[1]) / (now - last[0]) if now > last[0] else None
+        last[:] = [now, done]
+        late = sorted(engine.recent_lateness)
+        p99 = late[min(len(late) - 1, int(len(late) * 0.99))] if late else None
+        return Pulse(rate, p99, engine.store.lag())
+
+    return pulse
+
+
 def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: Echo,
-                stop: threading.Event | None = None) -> bool:
+                stop: threading.Event | None = None, display: Display | None = None) -> bool:
     """Monitor until stopped. Raises ConfigError / StoreError before anything starts, and
     BrokenPipeError after a clean stop when stdout was closed. Returns False when stdout
     stayed blocked after the stop (the last lines were not printed)."""
+    display = display or Display()
     config_file = Path(config_path)
     config = load_config(config_file)
     # The one writer thread gives up the GIL at every database call and must win it back
@@ -201,15 +230,31 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     sys.setswitchinterval(SWITCH_INTERVAL)
     stop = stop or threading.Event()
     reload = threading.Event()
-    store = Store(db_path, on_error=lambda message: err(f"Warning: {message}"))
+    live = display.live and not silent
+    held: list[str] = []  # problems shown in the live view, printed again after it ends
+
+    def problem(text: str) -> None:
+        if view is not None:
+            view.line(text)
+            held.append(text)
+        else:
+            err(text)
+
+    view: LiveView | None = None
+    store = Store(db_path, on_error=lambda message: problem(f"Warning: {message}"))
     # The main loop never writes to stdout itself: everything goes through `output`.
-    output = None if silent else _Output(echo, err, on_broken=stop.set)
-    say = None if output is None else output.line
-    engine = Engine(config, store, on_error=lambda message: err(f"Warning: {message}"),
+    output: _Output | LiveView | None = None
+    if live:
+        output = view = None  # made once the engine runs: it reads what the engine writes
+    elif not silent:
+        output = _Output(echo, err, on_broken=stop.set)
+    say: Echo | None = None if silent else (lambda text: output.line(text) if output else None)
+    engine = Engine(config, store, on_error=lambda message: problem(f"Warning: {message}"),
                     on_status=say)
-    if say is not None:
-        engine.hooks.append(lambda event: say(_event_line(event)))
-    printer = None if output is None else _Printer(Path(db_path), output.table)
+    if output is not None:  # the live view shows alerts from the database
+        engine.hooks.append(lambda event: say(_event_line(event)))  # type: ignore[misc]
+    printer = None if not isinstance(output, _Output) else _Printer(
+        Path(db_path), output.table, width=display.width)
     stamp = _file_stamp(config_file)
     final = None
     try:
@@ -218,6 +263,9 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
         with signals(stop, reload):
             try:
                 engine.start()
+                if live:
+                    output = view = _live_view(Path(db_path), stop, display,
+                                               engine_pulse(engine)).start()
                 if say is not None:
                     canary = f"; canary {config.canary.url}" if config.canary else ""
                     say(f"Monitoring {len(config.sites)} site(s) from {config_file} into "
@@ -230,7 +278,7 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                     if reload.is_set() or (current is not None and current != stamp):
                         reload.clear()
                         stamp = current
-                        config = _reload(engine, config, config_file, say, err)
+                        config = _reload(engine, config, config_file, say, problem)
                     engine.maybe_purge()
                     if printer is not None:
                         try:
@@ -246,6 +294,8 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     finally:
         # Everything is committed and closed by now; the printing gets a short grace.
         written = output.close(final, STOP_PRINT_GRACE) if output is not None else True
+        for text in held:
+            err(text)
     if store.fatal is not None:
         raise StoreError(f"{store.fatal}; monitoring stopped")
     if output is not None and output.broken:
@@ -280,11 +330,23 @@ def _event_line(event: AlertEvent) -> str:
     return f"{prefix}: {event.message}"
 
 
-def run_report(db_path: str, echo: Echo, once: bool,
-               stop: threading.Event | None = None) -> None:
-    """`-r`: print the periodic stats of the database another `-m` process writes."""
-    printer = _Printer(Path(db_path), echo)
+def run_report(db_path: str, echo: Echo, once: bool, stop: threading.Event | None = None,
+               display: Display | None = None) -> None:
+    """`-r`: the stats of the database another `-m` process writes: the live view on a
+    terminal, else the periodic plain tables."""
+    display = display or Display()
     stop = stop or threading.Event()
+    if display.live and not once:
+        open_reader(db_path).close()  # "database not found" and the like, before the screen
+        view = _live_view(Path(db_path), stop, display, pulse_from_database).start()
+        with signals(stop):
+            while not stop.wait(0.25):
+                pass
+        view.close(None, STOP_PRINT_GRACE)
+        if view.broken:
+            raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
+        return
+    printer = _Printer(Path(db_path), echo, width=display.width)
     try:
         printer.tick(force=True)
         if once:

@@ -322,6 +322,7 @@ class Store:
         self._progress = time.monotonic()  # when the writer last finished a batch
         self._clock = clock
         self._failing = False
+        self._failing_since: float | None = None
         self._behind = False
         self._drop_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -365,6 +366,14 @@ class Store:
         end = time.monotonic() + YIELD_AT_MOST
         while self._progress == seen and time.monotonic() < end:
             time.sleep(0.002)
+
+    def lag(self) -> float:
+        """Seconds the oldest row not yet on disk has been waiting, about: since the disk
+        began to refuse, or since the writer last finished a batch with rows queued."""
+        now = time.monotonic()
+        if self._pending and self._failing_since is not None:
+            return now - self._failing_since
+        return now - self._progress if self._queue.qsize() else 0.0
 
     def put_alert(self, record: AlertRecord) -> None:
         self._queue.put(record)
@@ -503,6 +512,7 @@ class Store:
         self._pending = []
         if self._failing:
             self._failing = False
+            self._failing_since = None
             self._on_error(f"{self.path}: writing resumed")
 
     def _write_each(self, work: list) -> None:
@@ -543,6 +553,7 @@ class Store:
             self._on_error(str(self.fatal))
         elif not self._failing:
             self._failing = True
+            self._failing_since = time.monotonic()
             self._on_error(f"{self.path}: cannot write ({exc}); keeping checks in memory "
                            "and retrying")
 

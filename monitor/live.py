@@ -1,0 +1,308 @@
+"""The live terminal view of `-m` and `-r`: redrawn in place like top, worst sites first,
+fitted to the terminal's width and height, in colour, with the latest alerts under it.
+
+rich draws it (Live on the alternate screen, Table, Text): it measures the terminal on
+every redraw (so a resize refits), honours NO_COLOR, and writes a whole frame at once.
+Everything runs on one thread of its own, which reads the database through a read-only
+connection and the keys (`q` quits, `h` switches to the past hour): a terminal that blocks
+(Ctrl-S, a paused tmux pane) holds up this thread only, never a check or the writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import sqlite3
+import sys
+import termios
+import threading
+import time
+import tty
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from .alerts import format_duration
+from .errors import StoreError
+from .report import active_sites, alert_rows
+from .stats import SiteStats, window_stats
+from .store import open_reader
+from .view import DOWN, IDLE, UP, WARNING, counts, fit, shorten, state_of, worst_first
+
+REDRAW_EVERY = 1.0  # seconds: a site going down shows within a second of its check stored
+# (window, its stats refreshed at least this often): the 10-minute and the hour views. More
+# often when they are cheap: every STATS_SHARE-th second spent on them at most.
+WINDOWS = ((600.0, 10.0), (3600.0, 60.0))
+STATS_SHARE = 20
+NEW_FOR = 10.0  # seconds an alert stays highlighted as new
+MAX_ALERT_LINES = 6
+STYLES = {DOWN: "bold red", WARNING: "yellow", UP: "green", IDLE: "dim"}
+
+
+@dataclass(frozen=True, slots=True)
+class Pulse:
+    """What the header says of the monitor itself."""
+
+    checks_per_s: float | None
+    lateness_p99_ms: float | None
+    write_lag_s: float | None
+    lag_label: str = "write lag"
+
+
+PulseSource = Callable[[sqlite3.Connection, float], Pulse]
+
+
+def pulse_from_database(conn: sqlite3.Connection, now: float) -> Pulse:
+    """For `-r`, which sees only the database: the checks stored in the past 10 s (skipped
+    slots aside), their lateness, and how old the newest stored check is."""
+    rows = conn.execute(
+        "SELECT lateness FROM website_monitoring WHERE timestamp >= ? AND reason IS NOT"
+        " 'skipped'", (now - 10.0,)).fetchall()
+    newest = conn.execute("SELECT max(timestamp) FROM website_monitoring").fetchone()[0]
+    late = sorted(r[0] for r in rows if r[0] is not None)
+    p99 = late[min(len(late) - 1, int(len(late) * 0.99))] if late else None
+    return Pulse(len(rows) / 10.0, p99, None if newest is None else max(0.0, now - newest),
+                 "newest check")
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 60 else format_duration(value)
+
+
+class LiveView:
+    """Draws the view on a thread of its own until `close`; `line` adds a message (a status
+    line, a warning) to the panel under the table."""
+
+    def __init__(self, db: Path, stop: threading.Event, pulse: PulseSource,
+                 console: Console | None = None, keys: bool = True) -> None:
+        self.db = db
+        self.stop = stop
+        self.pulse = pulse
+        self.console = console or Console()
+        self.broken = False
+        self.hung_up = False  # the terminal went away: nothing more can be shown
+        self._keys = keys and sys.stdin.isatty()
+        self._messages: deque[tuple[float, str]] = deque(maxlen=MAX_ALERT_LINES)
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._hourly = False
+        self._conn: sqlite3.Connection | None = None
+        self._stats: dict[str, SiteStats] = {}
+        self._labels: dict[str, str] = {}
+        self._next_stats = 0.0
+        self._seen: dict[int, float] = {}  # alert id -> when this view first showed it
+        self._first = True  # alerts already there when the view starts are not new
+        self._since = 0.0
+        self._next_at = 0.0
+        self.frame_seconds: deque[float] = deque(maxlen=100)  # CPU of each redraw, for bench
+        self._thread = threading.Thread(target=self._run, name="live-view", daemon=True)
+
+    def start(self) -> LiveView:
+        self._thread.start()
+        return self
+
+    def line(self, text: str) -> None:
+        with self._lock:
+            self._messages.append((time.time(), text))
+
+    def close(self, final: str | None, grace: float) -> bool:
+        """End the view (the normal screen comes back), then print `final`; False when the
+        terminal stayed blocked for `grace` seconds."""
+        self._closed.set()
+        self._thread.join(grace)
+        if self._thread.is_alive():
+            return False
+        if final is not None and not self.hung_up:
+            with contextlib.suppress(BrokenPipeError):
+                self.console.print(final, highlight=False, soft_wrap=True)
+        return True
+
+    # -- the view thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        saved = None
+        fd = sys.stdin.fileno() if self._keys else -1
+        try:
+            if self._keys:
+                saved = termios.tcgetattr(fd)
+                tty.setcbreak(fd)  # keys one at a time, unechoed; Ctrl-C stays a signal
+            with Live(console=self.console, screen=True, auto_refresh=False,
+                      redirect_stdout=False, redirect_stderr=False) as live:
+                while not (self._closed.is_set() or self.stop.is_set()):
+                    started = time.process_time()
+                    live.update(self.frame(), refresh=True)
+                    self.frame_seconds.append(time.process_time() - started)
+                    self._wait_for_key(fd)
+        except BrokenPipeError:
+            self.broken = True
+            self.stop.set()
+        except OSError:  # EIO: the terminal is gone
+            self.hung_up = True
+            self.stop.set()
+        except Exception as exc:  # noqa: BLE001 - the view must not take the monitor down
+            self.line(f"Warning: the view failed: {exc}")
+            self.stop.set()
+        finally:
+            if saved is not None:
+                with contextlib.suppress(termios.error):
+                    termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+            if self._conn is not None:
+                self._conn.close()
+
+    def _wait_for_key(self, fd: int) -> None:
+        end = time.monotonic() + REDRAW_EVERY
+        while not (self._closed.is_set() or self.stop.is_set()):
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if fd < 0:
+                self._closed.wait(min(left, 0.1))
+                continue
+            ready, _, _ = select.select([fd], [], [], min(left, 0.1))
+            if not ready:
+                continue
+            try:
+                key = os.read(fd, 1)
+            except OSError:
+                key = b""
+            if not key:  # the terminal hung up (closed, its tmux killed): nobody to show
+                self.hung_up = True
+                self.stop.set()
+                return
+            if key in (b"q", b"Q"):
+                self.stop.set()
+            elif key in (b"h", b"H"):
+                self._hourly = not self._hourly
+                self._next_stats = 0.0  # the other window, now
+                return
+
+    # -- one frame -------------------------------------------------------------------------
+    def frame(self, now: float | None = None) -> Group:
+        """The whole screen as rich renderables, for the terminal's size now."""
+        now = time.time() if now is None else now
+        if self._conn is None:
+            self._conn = open_reader(self.db)
+        conn = self._conn
+        window, every = WINDOWS[1 if self._hourly else 0]
+        try:
+            if time.monotonic() >= self._next_stats:
+                started = time.monotonic()
+                self._labels = active_sites(conn)
+                self._since = (now - window) // 60 * 60
+                self._stats = window_stats(conn, self._since, now, list(self._labels) or None)
+                cost = time.monotonic() - started
+                every = min(every, max(REDRAW_EVERY, cost * STATS_SHARE))
+                self._next_stats = started + every
+                self._next_at = now + every
+            stats = self._current(conn, now)
+            pulse = self.pulse(conn, now)
+            alerts = alert_rows(conn, limit=MAX_ALERT_LINES)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.db}: cannot read the stats: {exc}") from None
+        width, height = self.console.size
+        return self._draw(stats, pulse, alerts, now, width, height, window)
+
+    def _current(self, conn: sqlite3.Connection, now: float) -> list[SiteStats]:
+        """The window's stats with each site's state as stored now: a site that went down
+        since the last refresh of the window is down in this frame."""
+        states = {host: (last_failure, down_since) for host, last_failure, down_since
+                  in conn.execute("SELECT host, last_failure, down_since FROM site_state")}
+        current = []
+        for host, s in self._stats.items():
+            last_failure, down_since = states.get(host, (None, None))
+            current.append(s._replace(
+                down_for=None if down_since is None else max(0.0, now - down_since),
+                since_failure=None if last_failure is None else max(0.0, now - last_failure)))
+        return current
+
+    def _draw(self, stats: list[SiteStats], pulse: Pulse, alerts: list[tuple[int, str]],
+              now: float, width: int, height: int, window: float) -> Group:
+        labels = self._labels
+        names = {s.host: labels.get(s.host, s.host) for s in stats}
+        ordered = worst_first(stats, names)
+        # The alert panel: its title and up to MAX_ALERT_LINES lines, newest first.
+        with self._lock:
+            messages = list(self._messages)
+        panel = self._panel(alerts, messages, now, width)
+        # Lines: header, blank, table header, rows, "more", blank, panel.
+        room = max(1, height - 5 - len(panel))
+        shown = ordered if len(ordered) <= room else ordered[:room - 1]
+        layout = fit(shown, names, width)
+        table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False,
+                      header_style="bold", expand=False)
+        for column, column_width in zip(layout.columns, layout.widths, strict=True):
+            table.add_column(column.title, width=column_width, no_wrap=True,
+                             justify="right" if column.right else "left", overflow="crop")
+        for s in shown:
+            style = STYLES[state_of(s)]
+            cells = layout.cells(s, names[s.host])
+            table.add_row(*[Text(c, style=style if i < 2 or style == STYLES[DOWN] else "")
+                            for i, c in enumerate(cells)])
+        parts: list[Text | Table] = [self._header(ordered, pulse, now, width, window),
+                                     Text(""), table]
+        hidden = ordered[len(shown):]
+        if hidden:
+            tally = counts(hidden)
+            more = ", ".join(f"{n} {state}" for state, n in tally.items() if n)
+            parts.append(Text(shorten(f"… and {len(hidden)} more sites ({more})", width),
+                              style="dim"))
+        parts.append(Text(""))
+        parts.extend(panel)
+        return Group(*parts)
+
+    def _header(self, ordered: list[SiteStats], pulse: Pulse, now: float, width: int,
+                window: float) -> Text:
+        tally = counts(ordered)
+        stamp = time.strftime("%H:%M:%S", time.gmtime(now))
+        since = time.strftime("%H:%M", time.gmtime(self._since))
+        nxt = time.strftime("%H:%M:%S", time.gmtime(self._next_at))
+        # In the order they are dropped from the right when the terminal is narrow.
+        segments: list[tuple[str, str]] = [
+            (f"{stamp} UTC", "bold"),
+            (f"{len(ordered)} sites:", ""),
+            (f"{tally[DOWN]} down,", STYLES[DOWN] if tally[DOWN] else ""),
+            (f"{tally[WARNING]} warning,", STYLES[WARNING] if tally[WARNING] else ""),
+            (f"{tally[UP]} up", STYLES[UP]),
+        ]
+        if tally[IDLE]:
+            segments.append((f"({tally[IDLE]} not checked yet)", STYLES[IDLE]))
+        if pulse.checks_per_s is not None:
+            segments.append((f"| {pulse.checks_per_s:.1f} checks/s", ""))
+        if pulse.lateness_p99_ms is not None:
+            segments.append((f"| lateness p99 {pulse.lateness_p99_ms:.0f} ms", ""))
+        if pulse.write_lag_s is not None:
+            segments.append((f"| {pulse.lag_label} {_seconds(pulse.write_lag_s)}", ""))
+        span = "hour" if window >= 3600 else f"{window / 60:.0f} min"
+        segments.append((f"| past {span} (since {since}), next {nxt}", ""))
+        segments.append((f"| h: {'10 min' if self._hourly else 'hour'}, q: quit", "dim"))
+        text = Text()
+        for index, (words, style) in enumerate(segments):
+            piece = words if index == 0 else " " + words
+            if len(text) + len(piece) > width:
+                break
+            text.append(piece, style=style)
+        if not len(text):
+            text.append(shorten(segments[0][0], width), style="bold")
+        return text
+
+    def _panel(self, alerts: list[tuple[int, str]], messages: list[tuple[float, str]],
+               now: float, width: int) -> list[Text]:
+        for alert_id, _message in alerts:
+            self._seen.setdefault(alert_id, now - NEW_FOR if self._first else now)
+        self._first = False
+        entries = [(self._seen[i], text) for i, text in alerts] + messages
+        entries.sort(key=lambda entry: entry[0], reverse=True)
+        lines = [Text(shorten("Latest alerts" + ("" if entries else ": none yet"), width),
+                      style="bold")]
+        for seen, text in entries[:MAX_ALERT_LINES]:
+            fresh = now - seen < NEW_FOR
+            style = "red" if " is down." in text or text.startswith("Warning") else "green"
+            lines.append(Text(shorten(text, width), style=f"reverse {style}" if fresh
+                              else style))
+        return lines

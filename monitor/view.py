@@ -1,0 +1,171 @@
+"""What the stats view shows, apart from how it is drawn: each site's state, the order
+(worst first), the totals, and which columns fit a width. Plain tables (tabulate) and the
+live terminal view (rich) both draw from here, so they never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .alerts import format_duration
+from .stats import SiteStats
+
+DOWN, WARNING, UP, IDLE = "down", "warning", "up", "idle"
+_RANK = {DOWN: 0, WARNING: 1, UP: 2, IDLE: 3}
+GAP = 2  # spaces between two columns
+HEADER_PADDING = 2  # tabulate's: a column is at least its title and two spaces wide
+ELLIPSIS = "…"
+
+
+def state_of(stats: SiteStats) -> str:
+    """down: failing now; warning: up now, with failures in the window; up: none; idle: no
+    check in the window yet."""
+    if stats.down_for is not None:
+        return DOWN
+    if stats.availability is None:
+        return IDLE
+    return WARNING if stats.availability < 1.0 else UP
+
+
+def worst_first(stats: Iterable[SiteStats], labels: dict[str, str]) -> list[SiteStats]:
+    """Down first, then the lowest availability, then the slowest (p50), then by name."""
+    def key(s: SiteStats) -> tuple:
+        return (_RANK[state_of(s)], 2.0 if s.availability is None else s.availability,
+                -(s.p50 or 0.0), labels.get(s.host, s.host))
+    return sorted(stats, key=key)
+
+
+def counts(stats: Iterable[SiteStats]) -> dict[str, int]:
+    found = {DOWN: 0, WARNING: 0, UP: 0, IDLE: 0}
+    for s in stats:
+        found[state_of(s)] += 1
+    return found
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` in at most `width` characters, cut in the middle: a URL keeps its host and its
+    end, which tell sites apart; other text keeps its start and its end."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    parts = urlsplit(text) if "://" in text else None
+    if parts is not None and parts.netloc:
+        # The scheme and a user name are the least telling parts.
+        host = parts.netloc.rpartition("@")[2]
+        rest = text.split("://", 1)[1].replace(parts.netloc, host, 1)
+        if len(rest) <= width:
+            return rest
+        tail = width - len(host) - 1
+        if tail >= min(8, len(rest) - len(host)):
+            return host + ELLIPSIS + (rest[len(rest) - tail:] if tail else "")
+        text = rest
+    head = math.ceil((width - 1) / 2)
+    tail = width - 1 - head
+    return text[:head] + ELLIPSIS + (text[len(text) - tail:] if tail else "")
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _counts_text(counted: dict[str, int]) -> str:
+    return " ".join(f"{key}:{value}" for key, value in counted.items()) or "-"
+
+
+def _availability(stats: SiteStats) -> str:
+    return "-" if stats.availability is None else f"{stats.availability:.1%}"
+
+
+def _down_for(stats: SiteStats) -> str:
+    return format_duration(stats.down_for) if stats.down_for is not None else "-"
+
+
+def _last_failure(stats: SiteStats) -> str:
+    if stats.since_failure is None:
+        return "never"
+    return f"{format_duration(stats.since_failure)} ago"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    title: str
+    priority: int  # the order columns are given room in: 0 first
+    cell: Callable[[SiteStats], str]
+    right: bool = True  # numbers align right
+    most: int = 0  # a cell wider than this is shortened (0: never)
+
+
+# In the order they are shown; `priority` says which ones a narrow terminal keeps.
+COLUMNS = (
+    Column("site", 0, lambda s: s.host, right=False),
+    Column("avail", 1, _availability),
+    Column("checks", 6, lambda s: str(s.checks)),
+    Column("skipped", 12, lambda s: str(s.skipped)),
+    Column("min ms", 11, lambda s: _ms(s.rt_min)),
+    Column("avg ms", 9, lambda s: _ms(s.rt_avg)),
+    Column("max ms", 10, lambda s: _ms(s.rt_max)),
+    Column("p50", 2, lambda s: _ms(s.p50)),
+    Column("p90", 8, lambda s: _ms(s.p90)),
+    Column("p99", 3, lambda s: _ms(s.p99)),
+    Column("status codes", 7, lambda s: _counts_text(s.statuses), right=False, most=24),
+    Column("failures", 4, lambda s: _counts_text(s.reasons), right=False, most=28),
+    Column("down for", 5, _down_for),
+    Column("last failure", 13, _last_failure),
+)
+SITE_MIN = 16  # the site column never gets less than this, room permitting
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    columns: tuple[Column, ...]
+    widths: tuple[int, ...]
+
+    def cells(self, stats: SiteStats, label: str) -> list[str]:
+        out = []
+        for column, width in zip(self.columns, self.widths, strict=True):
+            text = label if column.title == "site" else column.cell(stats)
+            out.append(shorten(text, width))
+        return out
+
+    @property
+    def width(self) -> int:
+        return sum(self.widths) + GAP * (len(self.widths) - 1)
+
+
+def fit(rows: Sequence[SiteStats], labels: dict[str, str], width: int | None) -> Layout:
+    """The columns that fit `width` characters (all of them when None), given room in
+    priority order, each as wide as its widest cell among `rows` (within its `most`); the
+    site column takes what is left, down to SITE_MIN, and its names are shortened."""
+    natural = []
+    for column in COLUMNS:
+        if column.title == "site":
+            cells = [labels.get(s.host, s.host) for s in rows]
+        else:
+            cells = [column.cell(s) for s in rows]
+        wide = max([len(column.title) + HEADER_PADDING, *(len(c) for c in cells)])
+        natural.append(min(wide, column.most) if column.most else wide)
+    if width is None:
+        return Layout(COLUMNS, tuple(natural))
+    site = COLUMNS.index(next(c for c in COLUMNS if c.title == "site"))
+    chosen = {site}
+    # The names first get up to a quarter of the width: they are what the rows are about;
+    # at 200 columns that still leaves room for every other column.
+    reserved = min(natural[site], max(SITE_MIN, width // 4))
+    used = reserved
+    for index in sorted(range(len(COLUMNS)), key=lambda i: COLUMNS[i].priority):
+        if index in chosen:
+            continue
+        if used + GAP + natural[index] <= width:
+            chosen.add(index)
+            used += GAP + natural[index]
+    # The site column takes what is left, up to its natural width.
+    site_width = max(1, min(natural[site], width - (used - reserved)))
+    keep = sorted(chosen)
+    widths = tuple(site_width if i == site else natural[i] for i in keep)
+    return Layout(tuple(COLUMNS[i] for i in keep), widths)

@@ -1,0 +1,309 @@
+"""The live view of the real `-m` and `-r` in a real terminal (tmux): fitted to its width,
+redrawn in place, worst first, `q` to quit, refitted on a resize, coloured unless NO_COLOR."""
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from monitor.selftest import LocalServer
+from tests.hostile import refused_url
+from tests.test_e2e import APP, count_checks, wait_for
+
+LONG = "/a/very/long/path/to/some/health/endpoint/that/goes/on?with=query&and=more"
+
+if shutil.which("tmux") is None:  # make test installs it; elsewhere, say so, never pass
+    pytest.fail("tmux is needed for the live view tests (apt-get install tmux)",
+                pytrace=False)
+
+
+class Tmux:
+    """A tmux session of its own running one command in a window of a given size."""
+
+    def __init__(self, command: list[str], width: int, height: int, cwd, env=None) -> None:
+        self.name = f"live-{uuid.uuid4().hex[:8]}"
+        self.width, self.height = width, height
+        environment = dict(os.environ)
+        environment.pop("NO_COLOR", None)
+        environment.update(env or {})
+        shell = " ".join(_quote(part) for part in command) + "; echo EXIT=$?; sleep 60"
+        subprocess.run(["tmux", "-L", self.name, "new-session", "-d", "-s", self.name,
+                        "-x", str(width), "-y", str(height), shell], cwd=cwd,
+                       env=environment, check=True)
+
+    def screen(self, colours: bool = False) -> list[str]:
+        args = ["tmux", "-L", self.name, "capture-pane", "-p", "-J", "-t", self.name]
+        done = subprocess.run(args + (["-e"] if colours else []), capture_output=True,
+                              text=True)
+        return done.stdout.rstrip("\n").split("\n")
+
+    def text(self) -> str:
+        return "\n".join(self.screen())
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "-L", self.name, "send-keys", "-t", self.name, *keys],
+                       check=True)
+
+    def resize(self, width: int, height: int) -> None:
+        subprocess.run(["tmux", "-L", self.name, "resize-window", "-t", self.name,
+                        "-x", str(width), "-y", str(height)], check=True)
+        self.width, self.height = width, height
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.name, "kill-server"], capture_output=True)
+
+
+def _quote(part: str) -> str:
+    return "'" + part.replace("'", "'\\''") + "'"
+
+
+@pytest.fixture()
+def sites(tmp_path):
+    """Two healthy sites (one with a long URL) on a loopback server, one refused."""
+    server = LocalServer()
+    server.app.add_url_rule(LONG.split("?")[0], "long", lambda: "ok")
+    server.start()
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websites": [
+        {"URL": server.url, "name": "healthy", "checkInterval": 0.5},
+        {"URL": refused_url(), "checkInterval": 0.5},
+        {"URL": server.url.rstrip("/") + LONG, "checkInterval": 0.5},
+    ], "alertWindow": 2}))
+    yield server, config
+    server.stop()
+
+
+@pytest.fixture()
+def terminals():
+    made: list[Tmux] = []
+
+    def make(*args, **kwargs) -> Tmux:
+        made.append(Tmux(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for terminal in made:
+        terminal.kill()
+
+
+def monitor(tmp_path, config, *extra) -> list[str]:
+    return [sys.executable, APP, "-m", "-c", str(config), "-db", str(tmp_path / "m.db"),
+            *extra]
+
+
+def header_totals(terminal: Tmux) -> tuple[int, int, int] | None:
+    found = re.search(r"(\d+) sites: (\d+) down, (\d+) warning, (\d+) up", terminal.text())
+    return None if found is None else tuple(int(g) for g in found.groups()[1:])  # type: ignore
+
+
+def table_rows(terminal: Tmux) -> list[str]:
+    """The table's lines: from its header line to the first blank line."""
+    lines = terminal.screen()
+    start = next(i for i, line in enumerate(lines) if line.startswith("site "))
+    rows = []
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        rows.append(line)
+    return rows
+
+
+def assert_fits(terminal: Tmux) -> None:
+    # capture-pane -J joins a wrapped line back: a line wider than the window shows.
+    wide = [line for line in terminal.screen() if len(line) > terminal.width]
+    assert not wide, f"lines wider than {terminal.width}:\n" + "\n".join(wide)
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 50)])
+def test_the_view_fits_the_terminal_and_counts_right(tmp_path, sites, terminals, width,
+                                                     height):
+    _server, config = sites
+    terminal = terminals(monitor(tmp_path, config), width, height, tmp_path)
+    wait_for(lambda: header_totals(terminal) == (1, 0, 2), 20,
+             "the header's totals: 1 down, 0 warning, 2 up", terminal.text)
+    assert_fits(terminal)
+    rows = table_rows(terminal)
+    assert len(rows) == 3, terminal.text()
+    refused = json.loads(config.read_text())["websites"][1]["URL"]
+    assert refused.split("//")[1].rstrip("/") in rows[0], rows  # down, first
+    header = terminal.screen()[next(i for i, line in enumerate(terminal.screen())
+                                    if line.startswith("site "))]
+    columns = header.split()
+    if width >= 200:  # everything
+        for title in ("checks", "skipped", "min", "avg", "max", "p50", "p90", "p99",
+                      "status", "failures", "down", "last"):
+            assert title in columns, header
+    else:  # the useful few
+        for title in ("avail", "p50", "p99", "failures", "down"):
+            assert title in columns, header
+    # The long URL shortened in its middle: its host and its end kept.
+    assert any(re.search(r"127\.0\.0\.1:\d+….*and=more", row) for row in rows), rows
+    assert re.search(r"Website http://127\.0\.0\.1:\d+/ is down", terminal.text())
+
+
+def test_a_site_going_down_moves_to_the_top_within_one_check(tmp_path, sites, terminals):
+    server, config = sites
+    terminal = terminals(monitor(tmp_path, config), 120, 30, tmp_path)
+    wait_for(lambda: header_totals(terminal) == (1, 0, 2), 20, "all sites checked",
+             terminal.text)
+    assert not table_rows(terminal)[0].startswith("healthy")
+    server.stop()
+    stopped = time.monotonic()
+    # The next check (within 0.5 s) fails at once; the view redraws every second.
+    wait_for(lambda: header_totals(terminal) is not None
+             and header_totals(terminal)[0] == 3, 5, "3 down", terminal.text)
+    took = time.monotonic() - stopped
+    assert took < 0.5 + 1.0 + 1.0, f"{took:.1f} s"
+    rows = table_rows(terminal)
+    assert all("down" not in row for row in rows)  # no stray words: the rows are sites
+    # Every site is down now; the one that has been down longest is not necessarily first,
+    # but "healthy" left the bottom (it was last, up) for the down group.
+    assert len(rows) == 3
+
+
+def test_q_quits_cleanly_and_everything_is_committed(tmp_path, sites, terminals):
+    _server, config = sites
+    terminal = terminals(monitor(tmp_path, config), 100, 30, tmp_path)
+    wait_for(lambda: header_totals(terminal) == (1, 0, 2), 20, "the view", terminal.text)
+    terminal.keys("q")
+    wait_for(lambda: "EXIT=" in terminal.text(), 5, "the program's exit", terminal.text)
+    text = terminal.text()
+    assert "EXIT=0" in text, text
+    stopped = re.search(r"Stopped; (\d+) checks recorded in ", text)
+    assert stopped, text
+    assert int(stopped.group(1)) == count_checks(str(tmp_path / "m.db"))
+    assert "site " not in text  # the view is gone with its alternate screen
+
+
+def test_h_switches_to_the_hour_and_back(tmp_path, sites, terminals):
+    _server, config = sites
+    terminal = terminals(monitor(tmp_path, config), 120, 30, tmp_path)
+    wait_for(lambda: "past 10 min" in terminal.text(), 20, "the 10-minute view",
+             terminal.text)
+    terminal.keys("h")
+    wait_for(lambda: "past hour" in terminal.text(), 3, "the hour view", terminal.text)
+    terminal.keys("h")
+    wait_for(lambda: "past 10 min" in terminal.text(), 3, "the 10-minute view again",
+             terminal.text)
+
+
+def test_a_resize_refits_the_view(tmp_path, sites, terminals):
+    _server, config = sites
+    terminal = terminals(monitor(tmp_path, config), 200, 40, tmp_path)
+    wait_for(lambda: header_totals(terminal) == (1, 0, 2), 20, "the view", terminal.text)
+    wide = next(line for line in terminal.screen() if line.startswith("site "))
+    terminal.resize(70, 20)
+    wait_for(lambda: all(len(line) <= 70 for line in terminal.screen())
+             and any(line.startswith("site ") for line in terminal.screen()), 5,
+             "the view refitted to 70 columns", terminal.text)
+    narrow = next(line for line in terminal.screen() if line.startswith("site "))
+    assert len(narrow.split()) < len(wide.split())
+    assert_fits(terminal)
+
+
+def test_more_sites_than_rows_shows_the_worst_and_counts_the_rest(tmp_path, terminals,
+                                                                   hostile):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websites": [
+        {"URL": f"{hostile.base}/ok?n={i}", "checkInterval": 1} for i in range(40)]
+        + [{"URL": refused_url(), "name": "the broken one", "checkInterval": 1}]}))
+    terminal = terminals(monitor(tmp_path, config), 100, 20, tmp_path)
+    wait_for(lambda: header_totals(terminal) == (1, 0, 40), 20, "the view", terminal.text)
+    rows = [row for row in table_rows(terminal) if not row.startswith("…")]
+    assert rows[0].startswith("the broken one"), rows
+    more = re.search(r"… and (\d+) more sites \((\d+) up\)", terminal.text())
+    assert more, terminal.text()
+    assert int(more.group(1)) == int(more.group(2)) == 41 - len(rows)
+    assert len(terminal.screen()) <= 20
+    assert_fits(terminal)
+
+
+def test_colour_for_state_and_none_with_no_color(tmp_path, sites, terminals):
+    _server, config = sites
+    coloured = terminals(monitor(tmp_path, config), 120, 30, tmp_path)
+    wait_for(lambda: header_totals(coloured) == (1, 0, 2), 20, "the view", coloured.text)
+    screen = "\n".join(coloured.screen(colours=True))
+    styled = r"\x1b\[[0-9;]*{}m(?:\x1b\[[0-9;]*m)*"
+    assert re.search(styled.format(31) + r"http://127\.0\.0\.1", screen), screen  # red
+    assert re.search(styled.format(32) + "healthy", screen), screen  # up: green
+    coloured.keys("q")
+    plain = terminals(monitor(tmp_path, config, "-db", str(tmp_path / "other.db")), 120,
+                      30, tmp_path, env={"NO_COLOR": "1"})
+    wait_for(lambda: header_totals(plain) == (1, 0, 2), 20, "the view", plain.text)
+    screen = "\n".join(plain.screen(colours=True))
+    assert not re.search(r"\x1b\[[0-9;]*3[0-7]m", screen), screen
+
+
+def test_report_shows_the_same_view_from_another_process(tmp_path, sites, terminals):
+    _server, config = sites
+    db = tmp_path / "m.db"
+    writer = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db",
+                               str(db)], cwd=tmp_path)
+    try:
+        wait_for(lambda: count_checks(str(db)) >= 6, 20, "checks stored")
+        terminal = terminals([sys.executable, APP, "-r", "-db", str(db)], 130, 24, tmp_path)
+        wait_for(lambda: header_totals(terminal) == (1, 0, 2), 20, "the view",
+                 terminal.text)
+        assert "checks/s" in terminal.text() and "newest check" in terminal.text()
+        assert_fits(terminal)
+        terminal.keys("q")
+        wait_for(lambda: "EXIT=0" in terminal.text(), 5, "-r quits on q", terminal.text)
+    finally:
+        writer.terminate()
+        writer.wait(10)
+
+
+def test_not_a_terminal_gets_plain_tables_fitted_to_columns(tmp_path, sites):
+    _server, config = sites
+    narrow = {**os.environ, "COLUMNS": "72"}
+    proc = subprocess.Popen(monitor(tmp_path, config), cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=narrow)
+    try:
+        wait_for(lambda: count_checks(str(tmp_path / "m.db")) >= 6, 20, "checks stored")
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "\x1b[" not in out  # no colour into a pipe
+    # Alert lines are printed whole, never shortened.
+    assert re.search(r"^ALERT: Website http://127\.0\.0\.1:\d+/ is down\. availability=.*"
+                     r"time=\S+Z$", out, re.M), out
+    # The same tables as -m prints, from -r --once: fitted to COLUMNS.
+    report = subprocess.run([sys.executable, APP, "-r", "--once", "-db", str(tmp_path / "m.db")],
+                            cwd=tmp_path, capture_output=True, text=True, env=narrow,
+                            timeout=30)
+    assert report.returncode == 0, report.stderr
+    lines = report.stdout.splitlines()
+    assert any(line.startswith("site ") for line in lines), report.stdout
+    table = [line for line in lines if not line.startswith("  Website")]  # alerts: whole
+    assert all(len(line) <= 72 for line in table), "\n".join(table)
+    assert any("…" in line and "and=more" in line for line in table), report.stdout
+
+
+def test_a_terminal_that_goes_away_stops_the_monitor_cleanly(tmp_path, sites):
+    # Its window closed (here: its tmux killed): the view reads end-of-file from the
+    # terminal, and the monitor stops as on Ctrl-C, everything committed, not spinning on.
+    _server, config = sites
+    db = tmp_path / "m.db"
+    terminal = Tmux(monitor(tmp_path, config), 100, 30, tmp_path)
+    try:
+        wait_for(lambda: header_totals(terminal) == (1, 0, 2), 20, "the view", terminal.text)
+    finally:
+        terminal.kill()
+
+    def running() -> list[str]:
+        return subprocess.run(["pgrep", "-f", str(db)], capture_output=True,
+                              text=True).stdout.split()
+
+    wait_for(lambda: not running(), 5, "the monitor's exit")
+    assert count_checks(str(db)) >= 6
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    conn.close()
