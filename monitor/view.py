@@ -20,28 +20,32 @@ HEADER_PADDING = 2  # tabulate's: a column is at least its title and two spaces 
 ELLIPSIS = "…"
 
 
-def state_of(stats: SiteStats) -> str:
-    """down: failing now; warning: up now, with failures in the window; up: none; idle: no
-    check in the window yet."""
-    if stats.down_for is not None:
+def state_of(stats: SiteStats, down: bool | None = None) -> str:
+    """down: failing now (`down`, else its stats say so); warning: up now, with failures in
+    the window; up: none; idle: no check in the window yet."""
+    if stats.down_for is not None if down is None else down:
         return DOWN
     if stats.availability is None:
         return IDLE
     return WARNING if stats.availability < 1.0 else UP
 
 
-def worst_first(stats: Iterable[SiteStats], labels: dict[str, str]) -> list[SiteStats]:
-    """Down first, then the lowest availability, then the slowest (p50), then by name."""
+def worst_first(stats: Iterable[SiteStats], labels: dict[str, str],
+                down: Callable[[str], bool] | None = None) -> list[SiteStats]:
+    """Down first, then the lowest availability, then the slowest (p50), then by name.
+    `down(host)` says which sites fail now, when their stats are older than that."""
     def key(s: SiteStats) -> tuple:
-        return (_RANK[state_of(s)], 2.0 if s.availability is None else s.availability,
+        state = state_of(s, None if down is None else down(s.host))
+        return (_RANK[state], 2.0 if s.availability is None else s.availability,
                 -(s.p50 or 0.0), labels.get(s.host, s.host))
     return sorted(stats, key=key)
 
 
-def counts(stats: Iterable[SiteStats]) -> dict[str, int]:
+def counts(stats: Iterable[SiteStats], down: Callable[[str], bool] | None = None,
+           ) -> dict[str, int]:
     found = {DOWN: 0, WARNING: 0, UP: 0, IDLE: 0}
     for s in stats:
-        found[state_of(s)] += 1
+        found[state_of(s, None if down is None else down(s.host))] += 1
     return found
 
 

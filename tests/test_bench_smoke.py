@@ -45,3 +45,9 @@ def test_peers_quick_mode_measures_every_peer_on_the_same_nginx():
     for name in ("engine_punctual_nginx_lateness_p99_ms", "engine_punctual_100ms_lateness_p99_ms"):
         assert figures[name]["failed"] == 0
     assert figures["engine_vs_nginx_checks_per_s"]["ratio_to_blackbox"] > 0
+
+
+def test_view_bench_quick_mode_draws_a_screen():
+    figures = quick_figures("bench.view", timeout=120)
+    assert set(figures) == {"view_redraw_cpu_ms", "view_refresh_cpu_ms", "plain_table_cpu_ms"}
+    assert figures["view_redraw_cpu_ms"]["value"] > 0

@@ -43,6 +43,7 @@ def test_help_lists_the_original_flags(runner):
     (["-a", "-s"], "Error: -s only goes with -m"),
     (["-m", "--once"], "Error: --once only goes with -r"),
     (["-r", "--no-follow"], "Error: --no-follow only goes with -a"),
+    (["-a", "--plain"], "Error: --plain only goes with -m or -r"),
     (["-t", "-db", "x.db"], "Error: -t uses a throwaway database; -db does not apply"),
     (["-t", "-c", "x.json"], "Error: -c does not apply to -t"),
     (["--purge", "0"], "Error: Invalid value for '--purge': '0' is not a number of days "
