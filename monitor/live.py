@@ -83,6 +83,19 @@ def pulse_from_database(conn: sqlite3.Connection, now: float) -> Pulse:
                  "newest check")
 
 
+def _pieces(pieces: list[tuple[str, str]], width: int) -> Text:
+    """The pieces (text, style) that fit `width`, from the first, separated by spaces."""
+    text = Text()
+    for index, (words, style) in enumerate(pieces):
+        piece = words if index == 0 else " " + words
+        if len(text) + len(piece) > width:
+            break
+        text.append(piece, style=style)
+    if not len(text):
+        text.append(shorten(pieces[0][0], width), style=pieces[0][1])
+    return text
+
+
 def _seconds(value: float) -> str:
     return f"{value:.1f} s" if value < 60 else format_duration(value)
 
@@ -234,13 +247,13 @@ class LiveView:
         with self._lock:
             messages = list(self._messages)
         panel = self._panel(alerts, messages, now, width)
-        # Lines: header, blank, table header, rows, "more", blank, panel.
-        room = max(1, height - 5 - len(panel))
+        # Lines: two of header, blank, table header, rows, "more", blank, panel.
+        room = max(1, height - 6 - len(panel))
         shown = [self._now(s, states, now)
                  for s in (ordered if len(ordered) <= room else ordered[:room - 1])]
         layout = fit(shown, names, width)
-        parts: list[Text] = [self._header(counts(ordered, down), len(ordered), pulse, now,
-                                          width, window), Text(""),
+        parts: list[Text] = [*self._header(counts(ordered, down), len(ordered), pulse, now,
+                                           width, window), Text(""),
                              self._line(layout, [c.title for c in layout.columns], "bold")]
         for s in shown:
             parts.append(self._line(layout, layout.cells(s, names[s.host]),
@@ -278,12 +291,11 @@ class LiveView:
         return line
 
     def _header(self, tally: dict[str, int], sites: int, pulse: Pulse, now: float,
-                width: int, window: float) -> Text:
+                width: int, window: float) -> list[Text]:
+        """Two lines: the totals and the monitor's pulse; the window shown, when it is
+        refreshed next, and the keys. Each drops its last pieces when narrow."""
         stamp = time.strftime("%H:%M:%S", time.gmtime(now))
-        since = time.strftime("%H:%M", time.gmtime(self._since))
-        nxt = time.strftime("%H:%M:%S", time.gmtime(self._next_at))
-        # In the order they are dropped from the right when the terminal is narrow.
-        segments: list[tuple[str, str]] = [
+        totals: list[tuple[str, str]] = [
             (f"{stamp} UTC", "bold"),
             (f"{sites} sites:", ""),
             (f"{tally[DOWN]} down,", STYLES[DOWN] if tally[DOWN] else ""),
@@ -291,25 +303,19 @@ class LiveView:
             (f"{tally[UP]} up", STYLES[UP]),
         ]
         if tally[IDLE]:
-            segments.append((f"({tally[IDLE]} not checked yet)", STYLES[IDLE]))
+            totals.append((f"({tally[IDLE]} not checked yet)", STYLES[IDLE]))
         if pulse.checks_per_s is not None:
-            segments.append((f"| {pulse.checks_per_s:.1f} checks/s", ""))
+            totals.append((f"| {pulse.checks_per_s:.1f} checks/s", ""))
         if pulse.lateness_p99_ms is not None:
-            segments.append((f"| lateness p99 {pulse.lateness_p99_ms:.0f} ms", ""))
+            totals.append((f"| lateness p99 {pulse.lateness_p99_ms:.0f} ms", ""))
         if pulse.write_lag_s is not None:
-            segments.append((f"| {pulse.lag_label} {_seconds(pulse.write_lag_s)}", ""))
+            totals.append((f"| {pulse.lag_label} {_seconds(pulse.write_lag_s)}", ""))
+        since = time.strftime("%H:%M", time.gmtime(self._since))
+        nxt = time.strftime("%H:%M:%S", time.gmtime(self._next_at))
         span = "hour" if window >= 3600 else f"{window / 60:.0f} min"
-        segments.append((f"| past {span} (since {since}), next {nxt}", ""))
-        segments.append((f"| h: {'10 min' if self._hourly else 'hour'}, q: quit", "dim"))
-        text = Text()
-        for index, (words, style) in enumerate(segments):
-            piece = words if index == 0 else " " + words
-            if len(text) + len(piece) > width:
-                break
-            text.append(piece, style=style)
-        if not len(text):
-            text.append(shorten(segments[0][0], width), style="bold")
-        return text
+        view = [(f"Past {span} (since {since}), next {nxt}.", "dim"),
+                (f"h: past {'10 min' if self._hourly else 'hour'}, q: quit", "dim")]
+        return [_pieces(totals, width), _pieces(view, width)]
 
     def _panel(self, alerts: list[tuple[int, str]], messages: list[tuple[float, str]],
                now: float, width: int) -> list[Text]:

@@ -269,8 +269,9 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                 if say is not None:
                     canary = f"; canary {config.canary.url}" if config.canary else ""
                     say(f"Monitoring {len(config.sites)} site(s) from {config_file} into "
-                        f"{db_path}{canary}; stats every 10 s (past 10 min) and every 60 s "
-                        "(past hour). Ctrl-C stops.")
+                        f"{db_path}{canary}" + (". q or Ctrl-C stops." if live else
+                                                "; stats every 10 s (past 10 min) and every"
+                                                " 60 s (past hour). Ctrl-C stops."))
                 while not stop.wait(0.25):
                     if store.fatal is not None:
                         break  # a damaged database: nothing more can be recorded

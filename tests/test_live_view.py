@@ -185,12 +185,12 @@ def test_q_quits_cleanly_and_everything_is_committed(tmp_path, sites, terminals)
 def test_h_switches_to_the_hour_and_back(tmp_path, sites, terminals):
     _server, config = sites
     terminal = terminals(monitor(tmp_path, config), 120, 30, tmp_path)
-    wait_for(lambda: "past 10 min" in terminal.text(), 20, "the 10-minute view",
+    wait_for(lambda: "Past 10 min (since" in terminal.text(), 20, "the 10-minute view",
              terminal.text)
     terminal.keys("h")
-    wait_for(lambda: "past hour" in terminal.text(), 3, "the hour view", terminal.text)
+    wait_for(lambda: "Past hour (since" in terminal.text(), 3, "the hour view", terminal.text)
     terminal.keys("h")
-    wait_for(lambda: "past 10 min" in terminal.text(), 3, "the 10-minute view again",
+    wait_for(lambda: "Past 10 min (since" in terminal.text(), 3, "the 10-minute view again",
              terminal.text)
 
 
