@@ -112,6 +112,7 @@ class LiveView:
         self.console = console or Console()
         self.broken = False
         self.hung_up = False  # the terminal went away: nothing more can be shown
+        self.error: str | None = None  # why the view ended on its own
         self._keys = keys and sys.stdin.isatty()
         self._messages: deque[tuple[float, str]] = deque(maxlen=MAX_ALERT_LINES)
         self._lock = threading.Lock()
@@ -125,7 +126,6 @@ class LiveView:
         self._first = True  # alerts already there when the view starts are not new
         self._since = 0.0
         self._next_at = 0.0
-        self.frame_seconds: deque[float] = deque(maxlen=100)  # CPU of each redraw, for bench
         self._thread = threading.Thread(target=self._run, name="live-view", daemon=True)
 
     def start(self) -> LiveView:
@@ -159,9 +159,7 @@ class LiveView:
             with Live(console=self.console, screen=True, auto_refresh=False,
                       redirect_stdout=False, redirect_stderr=False) as live:
                 while not (self._closed.is_set() or self.stop.is_set()):
-                    started = time.process_time()
                     live.update(self.frame(), refresh=True)
-                    self.frame_seconds.append(time.process_time() - started)
                     self._wait_for_key(fd)
         except BrokenPipeError:
             self.broken = True
@@ -169,8 +167,9 @@ class LiveView:
         except OSError:  # EIO: the terminal is gone
             self.hung_up = True
             self.stop.set()
-        except Exception as exc:  # noqa: BLE001 - the view must not take the monitor down
-            self.line(f"Warning: the view failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - said once the screen is back
+            # A frozen screen would hide that nothing is shown: stop, and say why.
+            self.error = f"the view failed: {exc}"
             self.stop.set()
         finally:
             if saved is not None:

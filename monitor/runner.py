@@ -22,7 +22,7 @@ from .alerts import AlertEvent
 from .config import Config, load_config
 from .display import Display
 from .engine import Engine
-from .errors import ConfigError, StoreError
+from .errors import ConfigError, MonitorError, StoreError
 from .live import LiveView, Pulse, PulseSource, pulse_from_database
 from .report import alert_rows, messages_of, recent_messages_block, window_report
 from .store import Store, open_reader
@@ -297,6 +297,8 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
         written = output.close(final, STOP_PRINT_GRACE) if output is not None else True
         for text in held:
             err(text)
+    if view is not None and view.error is not None:
+        raise MonitorError(f"{view.error}; monitoring stopped")
     if store.fatal is not None:
         raise StoreError(f"{store.fatal}; monitoring stopped")
     if output is not None and output.broken:
@@ -344,6 +346,8 @@ def run_report(db_path: str, echo: Echo, once: bool, stop: threading.Event | Non
             while not stop.wait(0.25):
                 pass
         view.close(None, STOP_PRINT_GRACE)
+        if view.error is not None:
+            raise MonitorError(view.error)
         if view.broken:
             raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
         return

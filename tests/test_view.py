@@ -1,0 +1,77 @@
+"""What the views show, as pure functions: names shortened, columns fitted, worst first."""
+
+import pytest
+
+from monitor.stats import SiteStats
+from monitor.view import (
+    COLUMNS,
+    DOWN,
+    IDLE,
+    UP,
+    WARNING,
+    counts,
+    fit,
+    shorten,
+    state_of,
+    worst_first,
+)
+
+
+def stats(host, availability=1.0, p50=10.0, down_for=None, checks=10):
+    return SiteStats(host, checks if availability is not None else 0, availability, 1.0, p50,
+                     p50 * 3, p50, p50 * 2, p50 * 3, {"200": checks}, {}, down_for, None, 0)
+
+
+@pytest.mark.parametrize(("text", "width", "expected"), [
+    ("short", 10, "short"),
+    ("https://www.example.com/a/very/long/path/health", 30, "www.example.com…ng/path/health"),
+    ("https://user:***@www.example.com/a/very/long/path/health", 30,
+     "www.example.com…ng/path/health"),
+    ("https://www.example.com/x", 24, "www.example.com/x"),  # the scheme goes first
+    ("a plain text that is long", 11, "a pla… long"),
+    ("abc", 1, "a"),
+])
+def test_shorten_keeps_the_host_and_the_end(text, width, expected):
+    assert shorten(text, width) == expected
+    assert len(shorten(text, width)) <= width
+
+
+def test_states_and_worst_first():
+    sites = [stats("up"), stats("slow", p50=500.0), stats("warn", availability=0.9),
+             stats("down", availability=0.95, down_for=3.0), stats("idle", availability=None),
+             stats("worse", availability=0.5)]
+    assert [state_of(s) for s in sites] == [UP, UP, WARNING, DOWN, IDLE, WARNING]
+    assert [s.host for s in worst_first(sites, {})] == [
+        "down", "worse", "warn", "slow", "up", "idle"]
+    assert counts(sites) == {DOWN: 1, WARNING: 2, UP: 2, IDLE: 1}
+    # The current state overrides the window's: a site that went down since.
+    now_down = worst_first(sites, {}, down=lambda host: host in ("up", "down"))
+    assert [s.host for s in now_down][:2] == ["down", "up"]
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 120, 160, 200, 250])
+def test_fit_never_exceeds_the_width_and_keeps_columns_by_priority(width):
+    rows = [stats(f"https://site-{i}.example.com/health/check?region=eu-west-{i}")
+            for i in range(5)]
+    layout = fit(rows, {}, width)
+    assert layout.width <= width
+    titles = [c.title for c in layout.columns]
+    assert titles[0] == "site"
+    # Kept columns are a prefix of the priority order, give or take a narrow one that fit
+    # where a wider one did not.
+    wanted = ["site", "avail", "p50", "p99"]
+    assert [t for t in titles if t in wanted] == wanted[:len([t for t in titles
+                                                             if t in wanted])]
+    assert "avail" in titles
+    for row in rows:
+        assert all(len(cell) <= w for cell, w in zip(layout.cells(row, row.host),
+                                                      layout.widths, strict=True))
+    if width >= 200:
+        assert len(titles) == len(COLUMNS)
+
+
+def test_fit_without_a_width_shows_every_column_whole():
+    row = stats("https://site.example.com/" + "x" * 100)
+    layout = fit([row], {}, None)
+    assert len(layout.columns) == len(COLUMNS)
+    assert layout.cells(row, row.host)[0] == row.host
