@@ -15,6 +15,7 @@ import pytest
 
 from monitor.selftest import LocalServer
 from tests.hostile import refused_url
+from tests.stall import StallMeter
 from tests.test_e2e import APP, count_checks, wait_for
 
 LONG = "/a/very/long/path/to/some/health/endpoint/that/goes/on?with=query&and=more"
@@ -154,13 +155,15 @@ def test_a_site_going_down_moves_to_the_top_within_one_check(tmp_path, sites, te
     wait_for(lambda: header_totals(terminal) == (1, 0, 2), 20, "all sites checked",
              terminal.text)
     assert not table_rows(terminal)[0].startswith("healthy")
-    server.stop()
-    stopped = time.monotonic()
-    # The next check (within 0.5 s) fails at once; the view redraws every second.
-    wait_for(lambda: header_totals(terminal) is not None
-             and header_totals(terminal)[0] == 3, 5, "3 down", terminal.text)
-    took = time.monotonic() - stopped
-    assert took < 0.5 + 1.0 + 1.0, f"{took:.1f} s"
+    with StallMeter() as stall:  # the machine's own stalls, allowed for below
+        server.stop()
+        stopped = time.monotonic()
+        # The next check (within 0.5 s) fails at once; the view redraws every second.
+        wait_for(lambda: header_totals(terminal) is not None
+                 and header_totals(terminal)[0] == 3, 5, "3 down", terminal.text)
+        took = time.monotonic() - stopped
+    assert took < 0.5 + 1.0 + 1.0 + stall.worst_ms / 1000, (
+        f"{took:.1f} s (the machine stalled up to {stall.worst_ms:.0f} ms)")
     rows = table_rows(terminal)
     assert all("down" not in row for row in rows)  # no stray words: the rows are sites
     # Every site is down now; the one that has been down longest is not necessarily first,
