@@ -242,12 +242,10 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
 
     view: LiveView | None = None
     store = Store(db_path, on_error=lambda message: problem(f"Warning: {message}"))
-    # The main loop never writes to stdout itself: everything goes through `output`.
-    output: _Output | LiveView | None = None
-    if live:
-        output = view = None  # made once the engine runs: it reads what the engine writes
-    elif not silent:
-        output = _Output(echo, err, on_broken=stop.set)
+    # The main loop never writes to stdout itself: everything goes through `output`, the
+    # plain printer or the live view (made once the engine runs: it reads what that writes).
+    output: _Output | LiveView | None = (
+        None if silent or live else _Output(echo, err, on_broken=stop.set))
     say: Echo | None = None if silent else (lambda text: output.line(text) if output else None)
     engine = Engine(config, store, on_error=lambda message: problem(f"Warning: {message}"),
                     on_status=say)
