@@ -255,8 +255,7 @@ class Engine:
 def skipped_slots(result: CheckResult) -> list[CheckResult]:
     """One row per slot that `result`'s check made skip, with its verdict: a site that hangs
     is not answering for those slots either, and a slow success was answering. Without
-    them a hanging site's availability counted only the checks that ran (127 of 140 slots
-    stored, 64.3% reported where the site was up 58.4% of the time).
+    them a hanging site's availability counted only the checks that ran, and was overstated.
 
     Only the slots due once the check had begun: a slot skipped while the check still
     waited for a worker (an overloaded monitor) says nothing about the site."""

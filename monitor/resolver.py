@@ -194,7 +194,7 @@ def connect(addresses: Sequence[AddrInfo], deadline: Deadline,
     waiting.reverse()  # popped from the end
     errors: list[OSError] = []
     # poll, not a selectors object: that costs an epoll descriptor made and closed per
-    # check (70 us of CPU per check measured; bench.run --skip-reports).
+    # check.
     poller = select.poll()
     pending: dict[int, socket.socket] = {}
     winner: socket.socket | None = None
