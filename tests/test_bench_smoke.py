@@ -51,3 +51,9 @@ def test_view_bench_quick_mode_draws_a_screen():
     figures = quick_figures("bench.view", timeout=120)
     assert set(figures) == {"view_redraw_cpu_ms", "view_refresh_cpu_ms", "plain_table_cpu_ms"}
     assert figures["view_redraw_cpu_ms"]["value"] > 0
+
+
+def test_availability_bench_quick_mode_measures_against_the_truth():
+    figures = quick_figures("bench.availability", timeout=120)
+    entry = figures["availability_error_points"]
+    assert entry["slots"] > 100 and entry["rows"] > 100
