@@ -163,10 +163,24 @@ def _create_private(path: Path) -> None:
 # SQLite's primary result codes for a file that is not (or no longer) a sound database:
 # retrying cannot help, unlike a full disk or a lock.
 _DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+# The database refusing for now, whatever the rows: a lock, a full disk, an I/O error, a
+# read-only remount. Held and retried. Any other error (a constraint, malformed JSON from a
+# NaN) is about a row: found and dropped alone.
+_REFUSALS = (5, 6, 7, 8, 10, 13, 14, 15)  # BUSY LOCKED NOMEM READONLY IOERR FULL CANTOPEN
+#                                          PROTOCOL
+
+
+def _code(exc: sqlite3.Error) -> int:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF
 
 
 def _damaged(exc: sqlite3.Error) -> bool:
-    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _DAMAGED
+    return _code(exc) in _DAMAGED
+
+
+def _refused(exc: Exception) -> bool:
+    """The database refuses whatever it is given (held and retried), or is damaged."""
+    return isinstance(exc, sqlite3.Error) and _code(exc) in _REFUSALS + _DAMAGED
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:
@@ -312,6 +326,9 @@ class Store:
         # (seconds per row, row index, host) -> its aggregate, for rows still being filled
         self._aggs: dict[tuple[int, int, str], MinuteAgg] = {}
         self._states: dict[str, list] = {}
+        # URL -> the newest check's monotonic start: the order of checks, which a rollback
+        # of the cached states must not forget (its rows are retried).
+        self._newest: dict[str, float] = {}
         self._evicted = 0  # the minute of the last eviction
         self._pending: list = []
         self._on_error = on_error or (lambda message: None)
@@ -502,37 +519,47 @@ class Store:
             return
         try:
             self._write(work)
-        except sqlite3.Error as exc:
-            self._keep_pending(work, exc)
+        except Exception as exc:  # noqa: BLE001 - sorted below: a refusal, or a bad row
+            if _refused(exc):
+                self._keep_pending(work, exc)  # type: ignore[arg-type]
+            else:
+                self._rollback()
+                self._write_each(work)
             return
-        except Exception:  # noqa: BLE001 - a row the database can never take
-            self._rollback()
-            self._write_each(work)
-            return
+        self._written()
+
+    def _write_each(self, work: list) -> None:
+        """A row that can never be written (a bug in what made it: a NaN, a None where a
+        number belongs) must cost that row alone, never the alerts and checks beside it:
+        write them one at a time."""
+        bad: list[str] = []
+        for index, entry in enumerate(work):
+            try:
+                self._write([entry])
+            except Exception as error:  # noqa: BLE001 - a refusal, or this row is the one
+                if _refused(error):
+                    self._keep_pending(work[index:], error)  # type: ignore[arg-type]
+                    break
+                self._rollback()
+                if isinstance(entry, CheckResult):
+                    with self._drop_lock:
+                        self.dropped += 1
+                what = "an alert" if isinstance(entry, AlertRecord) else "a check"
+                bad.append(f"{what} of {getattr(entry, 'url', getattr(entry, 'host', '?'))}"
+                           f" ({error!r})")
+        else:
+            self._written()
+        if bad:  # one message, however many: a bug that spoils every row must not flood
+            more = f" and {len(bad) - 1} more rows" if len(bad) > 1 else ""
+            self._on_error(f"{self.path}: could not write {bad[0]}{more}; dropped")
+
+    def _written(self) -> None:
+        """Everything held has been written."""
         self._pending = []
         if self._failing:
             self._failing = False
             self._failing_since = None
             self._on_error(f"{self.path}: writing resumed")
-
-    def _write_each(self, work: list) -> None:
-        """A row that can never be written (a bug in what made it) must cost that row
-        alone, never the alerts and checks beside it: write them one at a time."""
-        for index, entry in enumerate(work):
-            try:
-                self._write([entry])
-            except sqlite3.Error as refused:
-                self._keep_pending(work[index:], refused)
-                return
-            except Exception as error:  # noqa: BLE001 - this row is the one
-                self._rollback()
-                what = "an alert" if isinstance(entry, AlertRecord) else "a check"
-                if isinstance(entry, CheckResult):
-                    self.dropped += 1
-                self._on_error(f"{self.path}: could not write {what} of"
-                               f" {getattr(entry, 'url', getattr(entry, 'host', '?'))}"
-                               f" ({error!r}); dropped")
-        self._pending = []
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -623,13 +650,14 @@ class Store:
         hosts = {c.url for c in checks} - self._states.keys()
         if hosts:
             # The fifth item, the newest check's start on the monotonic clock, lives in
-            # memory only: after a restart the first check is the present.
+            # memory only (and survives a rollback in _newest): after a restart the first
+            # check is the present.
             for host in hosts:
-                self._states[host] = [0.0, None, None, None, None]
+                self._states[host] = [0.0, None, None, None, self._newest.get(host)]
             for host, *row in self._conn.execute(
                 "SELECT host, last_check, last_ok, last_failure, down_since FROM site_state"
                 " WHERE host IN (SELECT value FROM json_each(?))", (json.dumps(list(hosts)),)):
-                self._states[host] = [*row, None]
+                self._states[host] = [*row, self._newest.get(host)]
 
     def _aggregate(self, checks: list[CheckResult]) -> set[tuple[int, int, str]]:
         dirty = set()
@@ -657,7 +685,7 @@ class Store:
                 state[2] = max(state[2] or 0.0, ts)
             return
         state[0] = ts
-        state[4] = check.mono
+        state[4] = self._newest[check.url] = check.mono
         if check.available:
             state[1] = ts
             state[3] = None

@@ -744,6 +744,27 @@ def test_a_row_it_can_never_write_costs_that_row_alone(db: Path) -> None:
     assert messages[0].endswith("); dropped")
 
 
+def test_a_row_sqlite_refuses_is_dropped_alone_not_held_for_ever(db: Path) -> None:
+    # A NaN is turned into malformed JSON that SQLite refuses with an OperationalError: an
+    # error about that row, not a full disk. Held and retried, it once kept every later row
+    # from the disk until 500,000 of them had piled up.
+    messages: list[str] = []
+    store = Store(db, on_error=messages.append).start()
+    store.put_check(check(A, BASE, response_ms=float("nan")))
+    store.put_check(check(A, BASE + 1))
+    store.put_alert(alert(A, BASE + 2))
+    assert store.flush() is True
+    store.put_check(check(B, BASE + 3))
+    assert store.flush() is True
+    store.close()
+    assert read(db, "SELECT timestamp FROM website_monitoring ORDER BY id") == [
+        (BASE + 1,), (BASE + 3,)]
+    assert read(db, "SELECT count(*) FROM website_alerts") == [(1,)]
+    assert store.dropped == 1 and store.unwritten == (0, 0)
+    assert len(messages) == 1 and messages[0].startswith(f"{db}: could not write a check of")
+    assert "cannot write" not in messages[0]
+
+
 def test_a_failed_purge_drops_nothing_that_was_written(db: Path) -> None:
     # retentionDays: 1e300 once reached the purge as a date before year 1: the purge failed
     # with OverflowError, and the writer said the checks of its batch were dropped.
