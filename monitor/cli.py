@@ -186,7 +186,8 @@ def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
     elif mode == "report":
         from .runner import run_report
 
-        run_report(db_path, echo, once, display=display)
+        if not run_report(db_path, echo, once, display=display):
+            os._exit(0)  # as for -m: the terminal does not take the last frame
     elif mode == "alerts":
         from .runner import follow_alerts
 

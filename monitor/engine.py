@@ -233,15 +233,17 @@ class Engine:
     def _read_alert_state(self, conn: sqlite3.Connection,
                           ) -> tuple[dict[str, list[tuple[float, bool]]], dict[str, str], float]:
         """Each site's recent checks, each open alert's start, and the time they are as of."""
-        # Stored checks newer than the wall clock's now: it stepped back since they were
-        # made. They are the latest checks all the same: the newest is the present.
-        newest = conn.execute("SELECT max(timestamp) FROM website_monitoring").fetchone()[0]
-        now = max(self._wall(), newest or 0.0)
+        # The last check written is the present, whatever its date: dated after the wall
+        # clock's now, the clock stepped back since (and then rows dated still later, from
+        # before a correction, are not the present either).
+        last = conn.execute("SELECT timestamp FROM website_monitoring ORDER BY id DESC"
+                            " LIMIT 1").fetchone()
+        now = max(self._wall(), last[0] if last else 0.0)
         since = now - self.config.max_alert_window
         recent: dict[str, list[tuple[float, bool]]] = {}
         for host, ts, ok in conn.execute(
-            "SELECT host, timestamp, available FROM website_monitoring"
-            " WHERE timestamp >= ? AND available IS NOT NULL ORDER BY timestamp", (since,)):
+            "SELECT host, timestamp, available FROM website_monitoring WHERE timestamp"
+            " BETWEEN ? AND ? AND available IS NOT NULL ORDER BY timestamp", (since, now)):
             recent.setdefault(host, []).append((ts, bool(ok)))
         open_alerts = {
             host: start for host, kind, start in conn.execute(
@@ -259,8 +261,8 @@ def skipped_slots(result: CheckResult) -> list[CheckResult]:
 
     Only the slots due once the check had begun: a slot skipped while the check still
     waited for a worker (an overloaded monitor) says nothing about the site."""
-    if not result.skipped:
-        return []
+    if not result.skipped or result.available is None:
+        return []  # unknown (the monitor was offline): no evidence for its slots either
     ended = (f"{result.reason}: {result.detail}" if result.reason else
              f"up, HTTP {result.status}" if result.status is not None else "up")
     detail = f"the previous check was still running; it ended {ended}"[:200]

@@ -20,7 +20,7 @@ import threading
 import time
 import tty
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,10 +77,13 @@ def pulse_from_database(conn: sqlite3.Connection, now: float) -> Pulse:
         "SELECT lateness FROM website_monitoring WHERE timestamp >= ? AND reason IS NOT"
         " 'skipped'", (now - 10.0,)).fetchall()
     newest = conn.execute("SELECT max(timestamp) FROM website_monitoring").fetchone()[0]
-    late = sorted(r[0] for r in rows if r[0] is not None)
-    p99 = late[min(len(late) - 1, int(len(late) * 0.99))] if late else None
-    return Pulse(len(rows) / 10.0, p99, None if newest is None else max(0.0, now - newest),
-                 "newest check")
+    return Pulse(len(rows) / 10.0, p99([r[0] for r in rows if r[0] is not None]),
+                 None if newest is None else max(0.0, now - newest), "newest check")
+
+
+def p99(values: Iterable[float]) -> float | None:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else None
 
 
 def _pieces(pieces: list[tuple[str, str]], width: int) -> Text:
@@ -94,6 +97,13 @@ def _pieces(pieces: list[tuple[str, str]], width: int) -> Text:
     if not len(text):
         text.append(shorten(pieces[0][0], width), style=pieces[0][1])
     return text
+
+
+def _foreground(fd: int) -> bool:
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
 
 
 def _seconds(value: float) -> str:
@@ -113,7 +123,10 @@ class LiveView:
         self.broken = False
         self.hung_up = False  # the terminal went away: nothing more can be shown
         self.error: str | None = None  # why the view ended on its own
-        self._keys = keys and sys.stdin.isatty()
+        # Keys only from a terminal we are in the foreground of: `-m &` reading it, or
+        # changing its mode, would be stopped by SIGTTIN/SIGTTOU, checks and all.
+        self._keys = keys and sys.stdin.isatty() and _foreground(sys.stdin.fileno())
+        self._saved: list | None = None  # the terminal's mode before cbreak
         self._messages: deque[tuple[float, str]] = deque(maxlen=MAX_ALERT_LINES)
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -142,6 +155,9 @@ class LiveView:
         self._closed.set()
         self._thread.join(grace)
         if self._thread.is_alive():
+            # Stuck writing to a terminal that does not read (paused): give it its mode
+            # back from here, at once, so that the shell after us is usable.
+            self._restore_terminal(termios.TCSANOW)
             return False
         if final is not None and not self.hung_up:
             with contextlib.suppress(BrokenPipeError):
@@ -149,17 +165,30 @@ class LiveView:
         return True
 
     # -- the view thread -------------------------------------------------------------------
+    def _restore_terminal(self, when: int) -> None:
+        saved, self._saved = self._saved, None
+        if saved is not None:
+            with contextlib.suppress(termios.error):
+                termios.tcsetattr(sys.stdin.fileno(), when, saved)
+
     def _run(self) -> None:
-        saved = None
         fd = sys.stdin.fileno() if self._keys else -1
         try:
             if self._keys:
-                saved = termios.tcgetattr(fd)
+                self._saved = termios.tcgetattr(fd)
                 tty.setcbreak(fd)  # keys one at a time, unechoed; Ctrl-C stays a signal
             with Live(console=self.console, screen=True, auto_refresh=False,
                       redirect_stdout=False, redirect_stderr=False) as live:
                 while not (self._closed.is_set() or self.stop.is_set()):
-                    live.update(self.frame(), refresh=True)
+                    try:
+                        live.update(self.frame(), refresh=True)
+                    except (StoreError, sqlite3.Error) as exc:
+                        # A view: a failed read (a lock, a disk error) must not stop the
+                        # monitoring. Said, then read afresh at the next frame.
+                        self.line(f"Warning: {exc}")
+                        if self._conn is not None:
+                            self._conn.close()
+                            self._conn = None
                     self._wait_for_key(fd)
         except BrokenPipeError:
             self.broken = True
@@ -172,9 +201,7 @@ class LiveView:
             self.error = f"the view failed: {exc}"
             self.stop.set()
         finally:
-            if saved is not None:
-                with contextlib.suppress(termios.error):
-                    termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+            self._restore_terminal(termios.TCSADRAIN)
             if self._conn is not None:
                 self._conn.close()
 
@@ -318,8 +345,8 @@ class LiveView:
 
     def _panel(self, alerts: list[tuple[int, str]], messages: list[tuple[float, str]],
                now: float, width: int) -> list[Text]:
-        for alert_id, _message in alerts:
-            self._seen.setdefault(alert_id, now - NEW_FOR if self._first else now)
+        self._seen = {i: self._seen.get(i, now - NEW_FOR if self._first else now)
+                      for i, _message in alerts}  # only the ones shown: bounded
         self._first = False
         entries = [(self._seen[i], text) for i, text in alerts] + messages
         entries.sort(key=lambda entry: entry[0], reverse=True)

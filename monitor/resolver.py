@@ -172,8 +172,10 @@ def _start(info: AddrInfo, deadline: Deadline, options: Sequence[tuple[int, int,
             try:
                 sock.connect(address)
                 return sock, True
-            except TimeoutError:
-                return sock, False
+            except TimeoutError as exc:
+                if exc.errno is not None:
+                    raise  # the kernel's ETIMEDOUT: this attempt failed
+                return sock, False  # our patience ran out: the attempt goes on
         sock.setblocking(False)
         code = sock.connect_ex(address)
         if code not in (0, errno.EINPROGRESS):
@@ -225,15 +227,17 @@ def connect(addresses: Sequence[AddrInfo], deadline: Deadline,
                 break  # every address failed
             # The watchdog's shutdown of the sockets wakes this wait when the deadline expires.
             wait = min(remaining, next_start - now) if waiting else remaining
-            for fd, _events in poller.poll(max(0.0, wait) * 1000.0):
+            for fd, events in poller.poll(max(0.0, wait) * 1000.0):
                 sock = pending.pop(fd)
                 poller.unregister(fd)
                 code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if code == 0 and not deadline.expired:
+                if code == 0 and events & select.POLLOUT and not events & select.POLLHUP \
+                        and not deadline.expired:
                     winner = sock
                     break
                 sock.close()
-                if code:
+                if code or not events & select.POLLOUT:
+                    code = code or errno.ECONNABORTED  # hung up with its error already read
                     errors.append(OSError(code, os.strerror(code)))
                 next_start = now  # a failure lets the next address start at once
     finally:

@@ -23,7 +23,7 @@ from .config import Config, load_config
 from .display import Display
 from .engine import Engine
 from .errors import ConfigError, MonitorError, StoreError
-from .live import LiveView, Pulse, PulseSource, pulse_from_database
+from .live import LiveView, Pulse, PulseSource, p99, pulse_from_database
 from .report import alert_rows, messages_of, recent_messages_block, window_report
 from .store import Store, open_reader
 
@@ -190,6 +190,7 @@ def _dropped_line(count: int) -> str:
 
 SWITCH_INTERVAL = 0.001
 STOP_PRINT_GRACE = 1.0  # seconds a blocked stdout may hold up the exit, after the stop
+HELD_LINES = 50
 
 
 def _live_view(db: Path, stop: threading.Event, display: Display,
@@ -209,9 +210,7 @@ def engine_pulse(engine: Engine) -> PulseSource:
         now, done = time.monotonic(), engine.checks_done
         rate = (done - last[1]) / (now - last[0]) if now > last[0] else None
         last[:] = [now, done]
-        late = sorted(engine.recent_lateness)
-        p99 = late[min(len(late) - 1, int(len(late) * 0.99))] if late else None
-        return Pulse(rate, p99, engine.store.lag())
+        return Pulse(rate, p99(list(engine.recent_lateness)), engine.store.lag())
 
     return pulse
 
@@ -231,7 +230,8 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     stop = stop or threading.Event()
     reload = threading.Event()
     live = display.live and not silent
-    held: list[str] = []  # problems shown in the live view, printed again after it ends
+    # Problems shown in the live view, printed again after it ends: the latest ones.
+    held: deque[str] = deque(maxlen=HELD_LINES)
 
     def problem(text: str) -> None:
         if view is not None:
@@ -293,8 +293,9 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     finally:
         # Everything is committed and closed by now; the printing gets a short grace.
         written = output.close(final, STOP_PRINT_GRACE) if output is not None else True
-        for text in held:
-            err(text)
+        if written:  # else stderr may be the same blocked terminal
+            for text in held:
+                err(text)
     if view is not None and view.error is not None:
         raise MonitorError(f"{view.error}; monitoring stopped")
     if store.fatal is not None:
@@ -332,9 +333,10 @@ def _event_line(event: AlertEvent) -> str:
 
 
 def run_report(db_path: str, echo: Echo, once: bool, stop: threading.Event | None = None,
-               display: Display | None = None) -> None:
+               display: Display | None = None) -> bool:
     """`-r`: the stats of the database another `-m` process writes: the live view on a
-    terminal, else the periodic plain tables."""
+    terminal, else the periodic plain tables. False when the terminal stayed blocked at
+    the end (as run_monitor)."""
     display = display or Display()
     stop = stop or threading.Event()
     if display.live and not once:
@@ -343,22 +345,23 @@ def run_report(db_path: str, echo: Echo, once: bool, stop: threading.Event | Non
         with signals(stop):
             while not stop.wait(0.25):
                 pass
-        view.close(None, STOP_PRINT_GRACE)
+        written = view.close(None, STOP_PRINT_GRACE)
         if view.error is not None:
             raise MonitorError(view.error)
         if view.broken:
             raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
-        return
+        return written
     printer = _Printer(Path(db_path), echo, width=display.width)
     try:
         printer.tick(force=True)
         if once:
-            return
+            return True
         with signals(stop):
             while not stop.wait(0.25):
                 printer.tick()
     finally:
         printer.close()
+    return True
 
 
 def follow_alerts(db_path: str, echo: Echo, follow: bool,

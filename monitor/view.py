@@ -56,7 +56,10 @@ def shorten(text: str, width: int) -> str:
         return text
     if width <= 1:
         return text[:width]
-    parts = urlsplit(text) if "://" in text else None
+    try:
+        parts = urlsplit(text) if "://" in text else None
+    except ValueError:  # a name that only looks like a URL ("x://[oops")
+        parts = None
     if parts is not None and parts.netloc:
         # The scheme and a user name are the least telling parts.
         host = parts.netloc.rpartition("@")[2]

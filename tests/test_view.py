@@ -30,6 +30,7 @@ def stats(host, availability=1.0, p50=10.0, down_for=None, checks=10):
     ("https://www.example.com/x", 24, "www.example.com/x"),  # the scheme goes first
     ("a plain text that is long", 11, "a pla… long"),
     ("abc", 1, "a"),
+    ("http://[staging]/a/long/path/to/the/health/check", 20, "http://[st…lth/check"),
 ])
 def test_shorten_keeps_the_host_and_the_end(text, width, expected):
     assert shorten(text, width) == expected
