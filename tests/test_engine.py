@@ -159,3 +159,33 @@ def test_restore_after_the_wall_clock_stepped_back_keeps_one_window(tmp_path):
     recoveries = [(second, event.type) for second, event in events if event is not None]
     # The newest stored check counts as made now: 121 failures in the window at first.
     assert recoveries == [(97, "recovery")]
+
+
+def test_restore_after_a_correction_the_monitor_ran_on_after_uses_the_recent_checks(
+        tmp_path):
+    # The clock ran an hour ahead while the site failed; it was corrected, the monitor ran
+    # on and the site recovered. Then a restart: the present is the last check written, not
+    # the rows dated an hour ahead, which would raise the alert again.
+    from monitor.store import AlertRecord, iso_utc
+
+    url = "http://site.test/"
+    ahead = NOW + 3600.0
+    db = tmp_path / "m.db"
+    store = Store(db)
+    for i in range(300):
+        store.put_check(CheckResult(url, ahead - 300 + i, False, None, 1.0, "connect"))
+    store.put_alert(AlertRecord(iso_utc(ahead - 300), url, "alert", iso_utc(ahead - 300),
+                                None, 0.0, "down"))
+    for i in range(200):
+        store.put_check(CheckResult(url, NOW - 200 + i, True, 200, 1.0))
+    store.put_alert(AlertRecord(iso_utc(NOW - 100), url, "recovery", iso_utc(ahead - 300),
+                                iso_utc(NOW - 100), 0.8, "up"))
+    store.close()
+
+    config = Config(sites=(make_site(url, window=120.0),))
+    engine = Engine(config, Store(db), wall_clock=lambda: NOW)
+    engine.alerts.configure(config.sites)
+    engine._restore_alert_state()
+    engine.store.close()
+    assert not engine.alerts.is_alerting(url)
+    assert engine.alerts.availability(url) == 1.0
