@@ -1,6 +1,6 @@
-"""What the stats view shows, apart from how it is drawn: each site's state, the order
-(worst first), the totals, and which columns fit a width. Plain tables (tabulate) and the
-live terminal view (rich) both draw from here, so they never disagree.
+"""What the stats views show, apart from how they are drawn: each site's state, the order
+(worst first), the totals, and which columns fit a width. The live terminal view (rich)
+uses all of it; the plain tables (tabulate) their columns and widths, in the sites' order.
 """
 
 from __future__ import annotations
