@@ -152,6 +152,7 @@ class LiveView:
     def close(self, final: str | None, grace: float) -> bool:
         """End the view (the normal screen comes back), then print `final`; False when the
         terminal stayed blocked for `grace` seconds."""
+        end = time.monotonic() + grace
         self._closed.set()
         self._thread.join(grace)
         if self._thread.is_alive():
@@ -159,10 +160,18 @@ class LiveView:
             # back from here, at once, so that the shell after us is usable.
             self._restore_terminal(termios.TCSANOW)
             return False
-        if final is not None and not self.hung_up:
-            with contextlib.suppress(BrokenPipeError):
-                self.console.print(final, highlight=False, soft_wrap=True)
-        return True
+        if final is None or self.hung_up:
+            return True
+        # The last line too may meet a terminal that does not read: written by a thread of
+        # its own, waited for within the same grace.
+        printer = threading.Thread(target=self._print, args=(final,), daemon=True)
+        printer.start()
+        printer.join(max(0.0, end - time.monotonic()))
+        return not printer.is_alive()
+
+    def _print(self, text: str) -> None:
+        with contextlib.suppress(OSError):
+            self.console.print(text, highlight=False, soft_wrap=True)
 
     # -- the view thread -------------------------------------------------------------------
     def _restore_terminal(self, when: int) -> None:

@@ -310,3 +310,46 @@ def test_a_terminal_that_goes_away_stops_the_monitor_cleanly(tmp_path, sites):
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     conn.close()
+
+
+def test_a_terminal_that_does_not_read_blocks_the_view_only(tmp_path, sites):
+    # A real terminal (a pty) whose other end is never read: after a few frames the view's
+    # writes block. Reload and stop must go on, everything committed.
+    import fcntl
+    import pty
+    import signal
+    import struct
+    import termios
+
+    server, config = sites
+    db = tmp_path / "m.db"
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    proc = subprocess.Popen(monitor(tmp_path, config), cwd=tmp_path, stdin=slave,
+                            stdout=slave, stderr=subprocess.PIPE, text=True)
+    os.close(slave)
+    try:
+        wait_for(lambda: count_checks(str(db)) >= 6, 20, "checks stored")
+        # Frames of a few KB a second fill the pty's buffer within seconds: wait until the
+        # view is stuck in a write (no more bytes taken), then a little more.
+        time.sleep(6)
+        document = json.loads(config.read_text())
+        added = server.url + "?added"
+        document["websites"].append({"URL": added, "checkInterval": 0.5})
+        config.write_text(json.dumps(document))
+        wait_for(lambda: count_checks(str(db), added) >= 2, 10,
+                 "checks of the site added while the terminal was blocked")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        took = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert proc.returncode == 0, proc.stderr.read()
+    assert took < 3.0, f"{took:.1f} s to stop"
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    conn.close()
