@@ -3,10 +3,11 @@
 import threading
 import time
 
+from monitor.alerts import AlertEvaluator
 from monitor.checks import CheckResult
 from monitor.config import Config
 from monitor.engine import Engine
-from monitor.store import Store, open_reader
+from monitor.store import AlertRecord, Store, iso_utc, open_reader
 from tests.conftest import make_site
 
 NOW = 1_800_000_000.0
@@ -124,38 +125,49 @@ def test_a_hook_that_blocks_holds_up_neither_checks_nor_writing(hostile, tmp_pat
         engine.stop()
 
 
+SITE = "http://site.test/"
+AHEAD = NOW + 3600.0  # where the wall clock was while it ran an hour ahead
+
+
+def fail_ahead(store, seconds):
+    """`seconds` of failures of SITE, one a second, dated up to AHEAD, and their alert."""
+    for i in range(seconds):
+        store.put_check(CheckResult(SITE, AHEAD - seconds + i, False, None, 1.0, "connect"))
+    store.put_alert(AlertRecord(iso_utc(AHEAD - seconds), SITE, "alert",
+                                iso_utc(AHEAD - seconds), None, 0.0, "down"))
+
+
+def restored(db, alerts=None):
+    """An engine over `db` at NOW (window 120 s) with its alert state restored."""
+    config = Config(sites=(make_site(SITE, window=120.0),))
+    engine = Engine(config, Store(db), wall_clock=lambda: NOW)
+    if alerts is not None:
+        engine.alerts = alerts
+    engine.alerts.configure(config.sites)
+    engine._restore_alert_state()
+    engine.store.close()
+    return engine
+
+
 def test_restore_after_the_wall_clock_stepped_back_keeps_one_window(tmp_path):
     # An hour of failures stored while the wall clock was an hour ahead, the alert open;
     # then the clock is corrected and the monitor restarts. Only the last window of those
     # checks may count: rows dated in the "future" were once all kept, and never pruned,
     # so the alert stayed open for up to the size of the step.
-    from monitor.alerts import AlertEvaluator
-    from monitor.store import AlertRecord, iso_utc
-
-    url = "http://site.test/"
-    ahead = NOW + 3600.0
     db = tmp_path / "m.db"
     store = Store(db)
-    for i in range(3600):
-        store.put_check(CheckResult(url, ahead - 3600 + i, False, None, 1.0, "connect"))
-    store.put_alert(AlertRecord(iso_utc(ahead - 3600), url, "alert", iso_utc(ahead - 3600),
-                                None, 0.0, "down"))
+    fail_ahead(store, 3600)
     store.close()
 
     mono = [5_000.0]
-    config = Config(sites=(make_site(url, window=120.0),))
-    engine = Engine(config, Store(db), wall_clock=lambda: NOW)
-    engine.alerts = AlertEvaluator(clock=lambda: NOW + mono[0] - 5_000.0,
-                                   mono=lambda: mono[0])
-    engine.alerts.configure(config.sites)
-    engine._restore_alert_state()
-    engine.store.close()
-    assert engine.alerts.is_alerting(url)
+    engine = restored(db, AlertEvaluator(clock=lambda: NOW + mono[0] - 5_000.0,
+                                         mono=lambda: mono[0]))
+    assert engine.alerts.is_alerting(SITE)
     events = []
     for second in range(1, 200):
         mono[0] = 5_000.0 + second
         events.append((second, engine.alerts.record(
-            CheckResult(url, NOW + second, True, 200, 1.0, mono=mono[0]))))
+            CheckResult(SITE, NOW + second, True, 200, 1.0, mono=mono[0]))))
     recoveries = [(second, event.type) for second, event in events if event is not None]
     # The newest stored check counts as made now: 121 failures in the window at first.
     assert recoveries == [(97, "recovery")]
@@ -166,26 +178,15 @@ def test_restore_after_a_correction_the_monitor_ran_on_after_uses_the_recent_che
     # The clock ran an hour ahead while the site failed; it was corrected, the monitor ran
     # on and the site recovered. Then a restart: the present is the last check written, not
     # the rows dated an hour ahead, which would raise the alert again.
-    from monitor.store import AlertRecord, iso_utc
-
-    url = "http://site.test/"
-    ahead = NOW + 3600.0
     db = tmp_path / "m.db"
     store = Store(db)
-    for i in range(300):
-        store.put_check(CheckResult(url, ahead - 300 + i, False, None, 1.0, "connect"))
-    store.put_alert(AlertRecord(iso_utc(ahead - 300), url, "alert", iso_utc(ahead - 300),
-                                None, 0.0, "down"))
+    fail_ahead(store, 300)
     for i in range(200):
-        store.put_check(CheckResult(url, NOW - 200 + i, True, 200, 1.0))
-    store.put_alert(AlertRecord(iso_utc(NOW - 100), url, "recovery", iso_utc(ahead - 300),
+        store.put_check(CheckResult(SITE, NOW - 200 + i, True, 200, 1.0))
+    store.put_alert(AlertRecord(iso_utc(NOW - 100), SITE, "recovery", iso_utc(AHEAD - 300),
                                 iso_utc(NOW - 100), 0.8, "up"))
     store.close()
 
-    config = Config(sites=(make_site(url, window=120.0),))
-    engine = Engine(config, Store(db), wall_clock=lambda: NOW)
-    engine.alerts.configure(config.sites)
-    engine._restore_alert_state()
-    engine.store.close()
-    assert not engine.alerts.is_alerting(url)
-    assert engine.alerts.availability(url) == 1.0
+    engine = restored(db)
+    assert not engine.alerts.is_alerting(SITE)
+    assert engine.alerts.availability(SITE) == 1.0
