@@ -31,7 +31,7 @@ from rich.text import Text
 from .alerts import format_duration
 from .errors import StoreError
 from .report import active_sites, alert_rows
-from .stats import SiteStats, window_stats
+from .stats import SiteStats, site_states, state_at, window_start, window_stats
 from .store import open_reader
 from .view import (
     DOWN,
@@ -253,14 +253,13 @@ class LiveView:
             if time.monotonic() >= self._next_stats:
                 started = time.monotonic()
                 self._labels = active_sites(conn)
-                self._since = (now - window) // 60 * 60
+                self._since = window_start(now, window)
                 self._stats = window_stats(conn, self._since, now, list(self._labels) or None)
                 cost = time.monotonic() - started
                 every = min(every, max(REDRAW_EVERY, cost * STATS_SHARE))
                 self._next_stats = started + every
                 self._next_at = now + every
-            states = {host: (last_failure, down_since) for host, last_failure, down_since
-                      in conn.execute("SELECT host, last_failure, down_since FROM site_state")}
+            states = site_states(conn)
             pulse = self.pulse(conn, now)
             alerts = alert_rows(conn, limit=MAX_ALERT_LINES)
         except sqlite3.Error as exc:
@@ -306,10 +305,8 @@ class LiveView:
     @staticmethod
     def _now(stats: SiteStats, states: dict[str, tuple[float | None, float | None]],
              now: float) -> SiteStats:
-        last_failure, down_since = states.get(stats.host, (None, None))
-        return stats._replace(
-            down_for=None if down_since is None else max(0.0, now - down_since),
-            since_failure=None if last_failure is None else max(0.0, now - last_failure))
+        down_for, since_failure = state_at(*states.get(stats.host, (None, None)), now)
+        return stats._replace(down_for=down_for, since_failure=since_failure)
 
     @staticmethod
     def _line(layout: Layout, cells: list[str], style: str, whole: bool = True) -> Text:

@@ -10,7 +10,7 @@ from tabulate import tabulate
 
 from .alerts import format_duration
 from .config import display_url
-from .stats import SiteStats, window_stats
+from .stats import SiteStats, window_start, window_stats
 from .view import fit, shorten
 
 
@@ -43,7 +43,7 @@ def window_report(conn: sqlite3.Connection, seconds: float, now: float | None = 
     (up to a minute more than asked for; the title says from when)."""
     now = time.time() if now is None else now
     labels = active_sites(conn) if labels is None else labels
-    start = (now - seconds) // 60 * 60
+    start = window_start(now, seconds)
     stats = window_stats(conn, start, now, list(labels) or None)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
     since = time.strftime("%H:%M", time.gmtime(start))

@@ -448,6 +448,25 @@ def _outcomes(texts: list[bytes | None]) -> tuple[list[dict[str, int]], list[dic
     return statuses, reasons
 
 
+def window_start(now: float, seconds: float) -> float:
+    """The start of the minute that the past `seconds` begin in: a window that starts on a
+    minute is read from aggregates alone."""
+    return (now - seconds) // 60 * 60
+
+
+def site_states(conn: sqlite3.Connection) -> dict[str, tuple[float | None, float | None]]:
+    """Each site's (last failure, down since), as the writer keeps them."""
+    return {host: (last_failure, down_since) for host, last_failure, down_since
+            in conn.execute("SELECT host, last_failure, down_since FROM site_state")}
+
+
+def state_at(last_failure: float | None, down_since: float | None,
+             end: float) -> tuple[float | None, float | None]:
+    """(seconds down, seconds since the last failure) at `end`; never negative."""
+    return (None if down_since is None else max(0.0, end - down_since),
+            None if last_failure is None else max(0.0, end - last_failure))
+
+
 def window_stats(conn: sqlite3.Connection, start: float, end: float,
                  hosts: Iterable[str] | None = None) -> dict[str, SiteStats]:
     """Stats of each site's checks with start <= timestamp <= end, from a reader connection.
@@ -462,15 +481,12 @@ def window_stats(conn: sqlite3.Connection, start: float, end: float,
     p50, p90, p99 = _percentiles([row[7] for row in rows], rt_min, rt_max, (50, 90, 99))
     statuses, failures = _outcomes([row[8] for row in rows])
     index = {host: i for i, host in enumerate(found)}
-    states = {host: (last_failure, down_since) for host, last_failure, down_since
-              in conn.execute("SELECT host, last_failure, down_since FROM site_state")}
+    states = site_states(conn)
     nothing = (None, None)
     result = {}
     # Positional arguments: this loop runs for every site of every report.
     for host in (list(hosts) if hosts is not None else sorted(found)):
-        last_failure, down_since = states.get(host, nothing)
-        down_for = None if down_since is None else max(0.0, end - down_since)
-        since_failure = None if last_failure is None else max(0.0, end - last_failure)
+        down_for, since_failure = state_at(*states.get(host, nothing), end)
         i = index.get(host)
         if i is None:
             result[host] = SiteStats(host, 0, None, None, None, None, None, None, None, {}, {},
