@@ -26,9 +26,9 @@ from pathlib import Path
 
 from monitor.checks import CheckResult
 from monitor.config import Config, Site
-from monitor.engine import Engine
-from monitor.report import window_report
-from monitor.runner import _Printer
+from monitor.run.engine import Engine
+from monitor.render.report import window_report
+from monitor.cli.modes import _Printer
 from monitor.stats import window_stats
 from monitor.store import Store
 

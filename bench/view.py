@@ -23,8 +23,8 @@ from pathlib import Path
 from rich.console import Console
 
 from monitor.checks import CheckResult
-from monitor.live import LiveView, pulse_from_database
-from monitor.report import window_report
+from monitor.render.live import LiveView, pulse_from_database
+from monitor.render.report import window_report
 from monitor.store import Store, open_reader
 
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .checks import REASONS
+from monitor.checks import REASONS
 
 HIST_MIN_MS = 0.1
 HIST_RATIO = 1.05

@@ -1,6 +1,6 @@
 import pytest
 
-import monitor.http_check  # noqa: F401 - imported up front so no test times the import
+import monitor.checks.http  # noqa: F401 - imported up front so no test times the import
 from monitor.checks import Watchdog
 from monitor.config import Site
 from tests.hostile import HostileServer

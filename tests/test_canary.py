@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.canary import MIN_GAP, Canary
+from monitor.run.canary import MIN_GAP, Canary
 from monitor.checks import Watchdog
-from monitor.selftest import LocalServer
+from monitor.cli.selftest import LocalServer
 from tests.conftest import make_site
 from tests.hostile import refused_url
 from tests.test_e2e import APP, count_checks, query, stop, wait_for, write
@@ -144,7 +144,7 @@ def test_an_http_error_is_never_put_down_to_the_network(hostile, tmp_path):
     # The canary is unreachable, but a 500 came from the site over a working network: it
     # counts, it alerts, and no canary check is spent on it.
     from monitor.config import Config
-    from monitor.engine import Engine
+    from monitor.run.engine import Engine
     from monitor.store import Store
 
     site = make_site(hostile.base + "/500", interval=0.05, window=1.0)

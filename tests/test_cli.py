@@ -235,14 +235,14 @@ def test_purge_of_a_missing_database(runner, tmp_path):
 def test_unexpected_error_hides_the_secrets_of_the_config(runner, tmp_path, monkeypatch):
     # An unexpected error is a bug, so it is provoked here by hand: one whose message quotes
     # the URL with its password, as a careless f-string in a bug's path might.
-    import monitor.runner
+    import monitor.cli.modes
 
     url = "http://watcher:pa55-w0rd@127.0.0.1:9/"
 
     def broken_store(*args, **kwargs):
         raise RuntimeError(f"cannot check {url}")
 
-    monkeypatch.setattr(monitor.runner, "Store", broken_store)
+    monkeypatch.setattr(monitor.cli.modes, "Store", broken_store)
     path = write_config(tmp_path / "c.json", {"websites": [{"URL": url}]})
     result = runner.invoke(main, ["-m", "-c", path, "-db", str(tmp_path / "m.db")])
     assert result.exit_code == 1

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from monitor.checks import CheckResult
-from monitor.runner import _Output
+from monitor.cli.modes import _Output
 from monitor.store import AlertRecord, Store
 from tests.hostile import refused_url
 from tests.test_e2e import APP, count_checks, query, wait_for, write

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import resolver
+from monitor.checks import resolver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECK = """
 import json, socket, sys
 from urllib.parse import urlsplit
-import monitor.http_check  # registers the http kind
+import monitor.checks.http  # registers the http kind
 from monitor.checks import Watchdog, run_check
 from monitor.config import Site
 url, timeout = sys.argv[1], float(sys.argv[2])

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from monitor.checks import CheckResult
-from monitor.selftest import LocalServer
+from monitor.cli.selftest import LocalServer
 from monitor.store import Store
 from tests.test_e2e import APP
 

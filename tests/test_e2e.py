@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
-from monitor.selftest import LocalServer
+from monitor.cli.selftest import LocalServer
 from tests.hostile import refused_url
 
 APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from monitor.selftest import LocalServer
+from monitor.cli.selftest import LocalServer
 from tests.hostile import refused_url
 from tests.stall import StallMeter
 from tests.test_e2e import APP, count_checks, wait_for

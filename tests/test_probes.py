@@ -16,8 +16,8 @@ import pytest
 
 from bench.soak import children_of
 from monitor.config import Config, parse_config
-from monitor.engine import Engine
-from monitor.probes import AUTO_SPLIT_RATE, RESTART_STABLE_AFTER, ProbeProcesses, probe_count
+from monitor.run.engine import Engine
+from monitor.run.probes import AUTO_SPLIT_RATE, RESTART_STABLE_AFTER, ProbeProcesses, probe_count
 from monitor.store import Store
 from tests.conftest import make_site
 from tests.hostile import refused_url
@@ -313,7 +313,7 @@ def test_a_fatal_error_of_a_probe_process_never_shows_a_site_secret(monkeypatch)
     monkeypatch.setenv("MON_PASS", "pw-Zq81-secret")
     config = parse_config(json.dumps({"websites": [
         {"URL": "http://ops:${MON_PASS}@127.0.0.1:1/"}]}))
-    script = ("import sys, monitor.probes as probes\n"
+    script = ("import sys, monitor.run.probes as probes\n"
               "def start(self, sites, workers):\n"
               "    raise RuntimeError(f'cannot schedule {sites[0].fetch_url}')\n"
               "probes.LocalProbes.start = start\n"

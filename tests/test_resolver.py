@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from monitor import resolver
+from monitor.checks import resolver
 from monitor.checks import run_check
 from tests.conftest import make_site
 

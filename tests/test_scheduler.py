@@ -2,7 +2,7 @@
 
 import threading
 
-from monitor.scheduler import Scheduler, WorkerPool
+from monitor.run.scheduler import Scheduler, WorkerPool
 from tests.conftest import make_site
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from monitor.stats import SiteStats
-from monitor.view import (
+from monitor.render.view import (
     COLUMNS,
     DOWN,
     IDLE,

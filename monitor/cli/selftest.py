@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .alerts import AlertEvent
-from .config import Config, Site
-from .engine import Engine
-from .store import Store
+from monitor.alerts import AlertEvent
+from monitor.config import Config, Site
+from monitor.run.engine import Engine
+from monitor.store import Store
 
 INTERVAL = 0.2
 WINDOW = 2.0

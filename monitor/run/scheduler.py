@@ -21,8 +21,8 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .config import Site
-from .secrets import redact_known
+from monitor.config import Site
+from monitor.secrets import redact_known
 
 Dispatch = Callable[[Site, float], None]
 

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import config
-from .config import Site
+from monitor import config
+from monitor.config import Site
 
 REASONS = (
     "dns",
@@ -167,7 +167,7 @@ def register(kind: str) -> Callable[[CheckFunction], CheckFunction]:
 
 def check_function(kind: str) -> CheckFunction:
     if kind == "http" and kind not in _REGISTRY:
-        from . import http_check  # noqa: F401 - registers itself; requests loads lazily
+        from monitor.checks import http  # noqa: F401 - registers itself; requests loads lazily
     return _REGISTRY[kind]
 
 

@@ -24,10 +24,11 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from . import __version__, resolver
-from .checks import CheckResult, Deadline, register
-from .config import Site
-from .secrets import is_sensitive, redact
+from monitor import __version__
+from monitor.checks import resolver
+from monitor.checks import CheckResult, Deadline, register
+from monitor.config import Site
+from monitor.secrets import is_sensitive, redact
 
 MAX_REDIRECTS = 10
 CHUNK = 64 * 1024

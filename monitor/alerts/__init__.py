@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .checks import CheckResult
-from .config import Site, display_url
+from monitor.checks import CheckResult
+from monitor.config import Site, display_url
 
 
 @dataclass(frozen=True, slots=True)

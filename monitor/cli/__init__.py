@@ -13,9 +13,9 @@ import sys
 
 import click
 
-from . import __version__
-from .display import Display
-from .errors import ConfigError, MonitorError
+from monitor import __version__
+from monitor.render.display import Display
+from monitor.errors import ConfigError, MonitorError
 
 MODES = {
     "monitor": "-m",
@@ -146,7 +146,7 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
     except Exception as exc:  # noqa: BLE001 - the one place that may hide a traceback
         if debug:
             raise
-        from .secrets import redact_known
+        from monitor.secrets import redact_known
 
         # A bug's message may quote a request, and so a credential: masked like all output.
         _fail(redact_known(f"unexpected {type(exc).__name__}: {exc} "
@@ -171,12 +171,12 @@ def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
         click.echo(message, err=True)
 
     if mode == "validate":
-        from .config import load_config
+        from monitor.config import load_config
 
         config = load_config(config_path)
         echo(f"{config_path}: OK, {len(config.sites)} site(s)")
     elif mode == "monitor":
-        from .runner import run_monitor
+        from monitor.cli.modes import run_monitor
 
         if not run_monitor(config_path, db_path, silent, echo, err, display=display):
             # Stopped, everything committed and closed, but stdout is a pipe nobody reads:
@@ -184,21 +184,21 @@ def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
             sys.stderr.flush()
             os._exit(0)
     elif mode == "report":
-        from .runner import run_report
+        from monitor.cli.modes import run_report
 
         if not run_report(db_path, echo, once, display=display):
             os._exit(0)  # as for -m: the terminal does not take the last frame
     elif mode == "alerts":
-        from .runner import follow_alerts
+        from monitor.cli.modes import follow_alerts
 
         follow_alerts(db_path, echo, follow=not no_follow)
     elif mode == "purge":
-        from .runner import purge
+        from monitor.cli.modes import purge
 
         checks, alerts = purge(db_path, purge_days)  # type: ignore[arg-type]
         echo(f"Purged {checks} check(s) and {alerts} alert(s) older than {purge_days:g} day(s) "
              f"from {db_path}.")
     elif mode == "selftest":
-        from .selftest import run_selftest
+        from monitor.cli.selftest import run_selftest
 
         sys.exit(0 if run_selftest(echo) else 1)

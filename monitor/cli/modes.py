@@ -18,14 +18,14 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .alerts import AlertEvent
-from .config import Config, load_config
-from .display import Display
-from .engine import Engine
-from .errors import ConfigError, MonitorError, StoreError
-from .live import LiveView, Pulse, PulseSource, p99, pulse_from_database
-from .report import alert_rows, messages_of, recent_messages_block, window_report
-from .store import Store, open_reader
+from monitor.alerts import AlertEvent
+from monitor.config import Config, load_config
+from monitor.render.display import Display
+from monitor.run.engine import Engine
+from monitor.errors import ConfigError, MonitorError, StoreError
+from monitor.render.live import LiveView, Pulse, PulseSource, p99, pulse_from_database
+from monitor.render.report import alert_rows, messages_of, recent_messages_block, window_report
+from monitor.store import Store, open_reader
 
 SHORT_EVERY = 10.0
 SHORT_WINDOW = 600.0

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .alerts import format_duration
-from .stats import SiteStats
+from monitor.alerts import format_duration
+from monitor.stats import SiteStats
 
 DOWN, WARNING, UP, IDLE = "down", "warning", "up", "idle"
 _RANK = {DOWN: 0, WARNING: 1, UP: 2, IDLE: 3}

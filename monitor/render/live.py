@@ -28,12 +28,12 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from .alerts import format_duration
-from .errors import StoreError
-from .report import active_sites, alert_rows
-from .stats import SiteStats, site_states, state_at, window_start, window_stats
-from .store import open_reader
-from .view import (
+from monitor.alerts import format_duration
+from monitor.errors import StoreError
+from monitor.render.report import active_sites, alert_rows
+from monitor.stats import SiteStats, site_states, state_at, window_start, window_stats
+from monitor.store import open_reader
+from monitor.render.view import (
     DOWN,
     GAP,
     IDLE,

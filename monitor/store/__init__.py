@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checks import CheckResult
-from .errors import StoreError
-from .stats import MinuteAgg, upgrade_hist
+from monitor.checks import CheckResult
+from monitor.errors import StoreError
+from monitor.stats import MinuteAgg, upgrade_hist
 
 SCHEMA_VERSION = 4
 BATCH_MAX = 2000
@@ -225,7 +225,7 @@ def open_writer_connection(path: str | Path) -> sqlite3.Connection:
 def _migrate_from_1(conn: sqlite3.Connection) -> None:
     """Schema 1 had `available NOT NULL` (no "unknown") and hosts with passwords in them.
     SQLite cannot drop a NOT NULL, so the table is copied, in one transaction."""
-    from .secrets import display_url
+    from monitor.secrets import display_url
 
     conn.create_function("display_url", 1, display_url, deterministic=True)
     conn.execute("BEGIN IMMEDIATE")

@@ -17,8 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from .checks import CheckAborted, CheckResult, Watchdog, run_check
-from .config import Site
+from monitor.checks import CheckAborted, CheckResult, Watchdog, run_check
+from monitor.config import Site
 
 MIN_GAP = 0.25  # seconds between the starts of two canary checks
 

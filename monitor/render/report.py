@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 
 from tabulate import tabulate
 
-from .alerts import format_duration
-from .config import display_url
-from .stats import SiteStats, window_start, window_stats
-from .view import fit, shorten
+from monitor.alerts import format_duration
+from monitor.config import display_url
+from monitor.stats import SiteStats, window_start, window_stats
+from monitor.render.view import fit, shorten
 
 
 def stats_table(stats: dict[str, SiteStats], labels: dict[str, str], title: str,

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import secrets
-from .errors import ConfigError
-from .secrets import display_url
+from monitor import secrets
+from monitor.errors import ConfigError
+from monitor.secrets import display_url
 
 __all__ = ["Config", "Site", "display_url", "load_config", "parse_config"]
 

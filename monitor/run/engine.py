@@ -22,13 +22,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from .alerts import AlertEvaluator, AlertEvent, format_duration
-from .canary import Canary
-from .checks import CheckResult, Watchdog
-from .config import Config, Site
-from .errors import StoreError
-from .probes import LocalProbes, ProbeProcesses, probe_count
-from .store import AlertRecord, Store, iso_utc, open_reader, parse_iso
+from monitor.alerts import AlertEvaluator, AlertEvent, format_duration
+from monitor.run.canary import Canary
+from monitor.checks import CheckResult, Watchdog
+from monitor.config import Config, Site
+from monitor.errors import StoreError
+from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
+from monitor.store import AlertRecord, Store, iso_utc, open_reader, parse_iso
 
 AlertHook = Callable[[AlertEvent], None]
 NETWORK_REASONS = frozenset({"dns", "connect", "timeout"})

@@ -4,7 +4,7 @@ process (`LocalProbes`) or in probe processes that each take a shard of the site
 
 One Python process makes about 1,000-1,200 checks/s on this kind of machine whatever its
 thread count, because a check holds the GIL for most of its CPU time. So past a few hundred
-checks a second the monitor runs one probe process per core (`python -m monitor.probes`),
+checks a second the monitor runs one probe process per core (`python -m monitor.run.probes`),
 each a `LocalProbes` over a stable shard of the sites, and funnels their results over a
 socket pair back to the parent, which alone stores them, evaluates alerts and prints. A
 probe process exits as soon as its parent is gone (end of file on the socket: a kill -9 of
@@ -30,10 +30,10 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from .checks import CheckAborted, CheckResult, Watchdog, run_check
-from .config import Config, Site
-from .scheduler import Scheduler, WorkerPool
-from .secrets import redact, redact_known, remember
+from monitor.checks import CheckAborted, CheckResult, Watchdog, run_check
+from monitor.config import Config, Site
+from monitor.run.scheduler import Scheduler, WorkerPool
+from monitor.secrets import redact, redact_known, remember
 
 OnResult = Callable[[CheckResult], None]
 OnResults = Callable[[list[CheckResult]], None]
@@ -163,7 +163,7 @@ class _Child:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (root, env.get("PYTHONPATH"))))
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "monitor.probes", str(theirs.fileno())],
+                [sys.executable, "-m", "monitor.run.probes", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env)
         finally:
             theirs.close()
