@@ -25,10 +25,10 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from monitor.checks import CheckResult
-from monitor.config import Config, Site
-from monitor.run.engine import Engine
-from monitor.render.report import window_report
 from monitor.cli.modes import _Printer
+from monitor.config import Config, Site
+from monitor.render.report import window_report
+from monitor.run.engine import Engine
 from monitor.stats import window_stats
 from monitor.store import Store
 

@@ -27,8 +27,8 @@ from monitor.config import (
     load_config,
     parse_config,
 )
-from monitor.run.engine import Engine
 from monitor.errors import ConfigError, MonitorError
+from monitor.run.engine import Engine
 from monitor.store import Store
 from tests.test_e2e import APP, count_checks, wait_for
 

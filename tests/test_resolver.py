@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from monitor.checks import resolver
-from monitor.checks import run_check
+from monitor.checks import resolver, run_check
 from tests.conftest import make_site
 
 REAL_GETADDRINFO = socket.getaddrinfo

@@ -2,7 +2,6 @@
 
 import pytest
 
-from monitor.stats import SiteStats
 from monitor.render.view import (
     COLUMNS,
     DOWN,
@@ -15,6 +14,7 @@ from monitor.render.view import (
     state_of,
     worst_first,
 )
+from monitor.stats import SiteStats
 
 
 def stats(host, availability=1.0, p50=10.0, down_for=None, checks=10):

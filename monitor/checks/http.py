@@ -25,8 +25,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from monitor import __version__
-from monitor.checks import resolver
-from monitor.checks import CheckResult, Deadline, register
+from monitor.checks import CheckResult, Deadline, register, resolver
 from monitor.config import Site
 from monitor.secrets import is_sensitive, redact
 

@@ -14,8 +14,8 @@ import sys
 import click
 
 from monitor import __version__
-from monitor.render.display import Display
 from monitor.errors import ConfigError, MonitorError
+from monitor.render.display import Display
 
 MODES = {
     "monitor": "-m",

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from monitor.alerts import AlertEvent
 from monitor.config import Config, load_config
-from monitor.render.display import Display
-from monitor.run.engine import Engine
 from monitor.errors import ConfigError, MonitorError, StoreError
+from monitor.render.display import Display
 from monitor.render.live import LiveView, Pulse, PulseSource, p99, pulse_from_database
 from monitor.render.report import alert_rows, messages_of, recent_messages_block, window_report
+from monitor.run.engine import Engine
 from monitor.store import Store, open_reader
 
 SHORT_EVERY = 10.0

@@ -31,8 +31,6 @@ from rich.text import Text
 from monitor.alerts import format_duration
 from monitor.errors import StoreError
 from monitor.render.report import active_sites, alert_rows
-from monitor.stats import SiteStats, site_states, state_at, window_start, window_stats
-from monitor.store import open_reader
 from monitor.render.view import (
     DOWN,
     GAP,
@@ -46,6 +44,8 @@ from monitor.render.view import (
     state_of,
     worst_first,
 )
+from monitor.stats import SiteStats, site_states, state_at, window_start, window_stats
+from monitor.store import open_reader
 
 REDRAW_EVERY = 1.0  # seconds: a site going down shows within a second of its check stored
 # (window, its stats refreshed at least this often): the 10-minute and the hour views. More

@@ -10,8 +10,8 @@ from tabulate import tabulate
 
 from monitor.alerts import format_duration
 from monitor.config import display_url
-from monitor.stats import SiteStats, window_start, window_stats
 from monitor.render.view import fit, shorten
+from monitor.stats import SiteStats, window_start, window_stats
 
 
 def stats_table(stats: dict[str, SiteStats], labels: dict[str, str], title: str,

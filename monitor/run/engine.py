@@ -23,10 +23,10 @@ from collections import deque
 from collections.abc import Callable
 
 from monitor.alerts import AlertEvaluator, AlertEvent, format_duration
-from monitor.run.canary import Canary
 from monitor.checks import CheckResult, Watchdog
 from monitor.config import Config, Site
 from monitor.errors import StoreError
+from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
 from monitor.store import AlertRecord, Store, iso_utc, open_reader, parse_iso
 
