@@ -26,7 +26,8 @@ from pathlib import Path
 
 from monitor.checks import CheckResult
 from monitor.cli.modes import _Printer
-from monitor.config import Config, Site
+from monitor.checks.http import http_monitor
+from monitor.config import Config
 from monitor.render.report import window_report
 from monitor.run.engine import Engine
 from monitor.stats import window_stats
@@ -77,9 +78,8 @@ def run_engine(base: str, sites: int, interval: float, seconds: float, workers: 
     """The engine as `-m` runs it, on `sites` sites of the target; `processes` as the
     config's key (None: "auto"). CPU counts the probe processes too."""
     config = Config(
-        sites=tuple(Site(url=f"{base}/s{i}", name="", interval=interval,
-                         timeout=min(10.0, interval * 2), alert_window=120.0,
-                         alert_threshold=0.8) for i in range(sites)),
+        monitors=tuple(http_monitor(f"{base}/s{i}", interval=interval,
+                                    timeout=min(10.0, interval * 2)) for i in range(sites)),
         max_workers=workers,
         processes=processes,
     )

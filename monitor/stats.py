@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from monitor.checks import REASONS
+from monitor.checks import registry
 
 HIST_MIN_MS = 0.1
 HIST_RATIO = 1.05
@@ -181,7 +181,12 @@ class MinuteAgg:
 # Reason names as numbers for the vectorised parse (any other name is parsed in Python),
 # above every status code (three digits).
 _REASON_BASE = 1000
-_REASON_NUMBERS = {name.encode(): str(_REASON_BASE + i).encode() for i, name in enumerate(REASONS)}
+
+
+def _reason_numbers(reasons: tuple[str, ...]) -> dict[bytes, bytes]:
+    return {name.encode(): str(_REASON_BASE + i).encode() for i, name in enumerate(reasons)}
+
+
 _TIMED = "available IS NOT NULL AND status IS NOT NULL"
 # The raw checks of a partial minute, aggregated per site in SQL as MinuteAgg.add would:
 # the per-row work stays in C, one row per site comes out, in the aggregate rows' columns
@@ -420,8 +425,9 @@ def _outcomes(texts: list[bytes | None]) -> tuple[list[dict[str, int]], list[dic
     frequent first), summed, all sites at once."""
     statuses: list[dict[str, int]] = [{} for _ in texts]
     reasons: list[dict[str, int]] = [{} for _ in texts]
-    parsed = _pairs(texts, _REASON_NUMBERS)
-    if parsed is None:  # a reason this module does not know (a check kind's own)
+    known = registry.all_reasons()  # every kind's reasons, in a stable order
+    parsed = _pairs(texts, _reason_numbers(known))
+    if parsed is None:  # a reason no kind loaded declares (one of a kind since removed)
         for i, text in enumerate(texts):
             codes: dict[str, int] = {}
             names: dict[str, int] = {}
@@ -433,7 +439,7 @@ def _outcomes(texts: list[bytes | None]) -> tuple[list[dict[str, int]], list[dic
     if not len(site):
         return statuses, reasons
     # site * 2048 + key sorts by site, then key: status codes (three digits) first, then
-    # reasons in the order of REASONS.
+    # reasons in the order of `known`.
     keys, inverse = np.unique(site * 2048 + key, return_inverse=True)
     sums = np.bincount(inverse, weights=number).astype(np.int64).tolist()
     found = []
@@ -444,7 +450,7 @@ def _outcomes(texts: list[bytes | None]) -> tuple[list[dict[str, int]], list[dic
         else:
             found.append((k // 2048, -total, code - _REASON_BASE))
     for i, minus, reason in sorted(found):
-        reasons[i][REASONS[reason]] = -minus
+        reasons[i][known[reason]] = -minus
     return statuses, reasons
 
 

@@ -1,8 +1,8 @@
 import pytest
 
-import monitor.checks.http  # noqa: F401 - imported up front so no test times the import
-from monitor.checks import Watchdog
-from monitor.config import Site
+import monitor.checks  # noqa: F401 - imported up front so no test times the import
+from monitor.checks import Monitor, Watchdog
+from monitor.checks.http import http_monitor
 from tests.hostile import HostileServer
 from tests.tls_servers import pki, servers  # noqa: F401 - fixtures for the TLS tests
 
@@ -21,6 +21,6 @@ def watchdog():
 
 
 def make_site(url: str, interval: float = 1.0, timeout: float = 0.5, window: float = 120.0,
-              threshold: float = 0.8, **kwargs) -> Site:
-    return Site(url=url, name=kwargs.pop("name", ""), interval=interval, timeout=timeout,
-                alert_window=window, alert_threshold=threshold, **kwargs)
+              threshold: float = 0.8, **kwargs) -> Monitor:
+    return http_monitor(url, interval=interval, timeout=timeout, alert_window=window,
+                        alert_threshold=threshold, **kwargs)

@@ -149,8 +149,9 @@ def test_format_duration():
 def test_messages_never_show_passwords():
     alerts = AlertEvaluator(clock=lambda: T0, mono=lambda: M0)
     url = "https://admin:hunter2@secret.test/"
-    alerts.configure([make_site(url)])
-    event = alerts.record(CheckResult(url, T0, False, None, 1.0, mono=M0))
+    site = make_site(url)
+    alerts.configure([site])
+    event = alerts.record(CheckResult(site.id, T0, False, None, 1.0, mono=M0))
     assert "hunter2" not in event.message
     assert "https://admin:***@secret.test/" in event.message
 

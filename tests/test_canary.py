@@ -148,7 +148,7 @@ def test_an_http_error_is_never_put_down_to_the_network(hostile, tmp_path):
     from monitor.store import Store
 
     site = make_site(hostile.base + "/500", interval=0.05, window=1.0)
-    config = Config(sites=(site,), canary=make_site(refused_url(), interval=60, timeout=0.5))
+    config = Config(monitors=(site,), canary=make_site(refused_url(), interval=60, timeout=0.5))
     engine = Engine(config, Store(tmp_path / "m.db"))
     events = []
     engine.hooks.append(events.append)
@@ -160,5 +160,5 @@ def test_an_http_error_is_never_put_down_to_the_network(hostile, tmp_path):
         checks = engine.canary.checks
     finally:
         engine.stop()
-    assert [(e.type, e.url) for e in events] == [("alert", site.url)]
+    assert [(e.type, e.url) for e in events] == [("alert", site.id)]
     assert checks == 0

@@ -37,9 +37,9 @@ def test_http_check_outcomes(hostile, watchdog, path, available, status, reason,
     started = time.monotonic()
     result = run_check(site, watchdog)
     elapsed = time.monotonic() - started
-    assert (result.available, result.status, result.reason, result.detail) == (
+    assert (result.available, result.code, result.reason, result.detail) == (
         available, status, reason, detail)
-    assert result.url == site.url
+    assert result.monitor == site.id
     # The timeout bounds the whole check, however the server drips.
     assert elapsed < 0.5 + 0.4
     assert result.response_ms == pytest.approx(elapsed * 1000, abs=50)
@@ -77,7 +77,7 @@ def test_no_cookie_is_carried_from_one_check_to_the_next(hostile, watchdog):
     # could hide a login page or a broken session store behind a warm session.
     site = make_site(hostile.base + "/cookie")
     results = [run_check(site, watchdog) for _ in range(3)]
-    assert [(r.available, r.status) for r in results] == [(True, 200)] * 3
+    assert [(r.available, r.code) for r in results] == [(True, 200)] * 3
     assert hostile.hits["/cookie"] == 3
 
 

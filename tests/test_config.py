@@ -5,6 +5,7 @@ Every error message is compared in full: the messages are the user interface of 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -17,20 +18,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor import config as config_mod
+from monitor.checks import Monitor, registry
+from monitor.checks.http import HttpSpec
+from monitor.checks.http.spec import DEFAULT_MAX_BODY_BYTES
+from monitor.checks.http.spec import KEYS as HTTP_KEYS
 from monitor.config import (
-    DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_WORKERS,
-    TOP_KEYS,
     Config,
-    Site,
     display_url,
     load_config,
     parse_config,
 )
+from monitor.config import TOP_KEYS as CONFIG_KEYS
 from monitor.errors import ConfigError, MonitorError
 from monitor.run.engine import Engine
 from monitor.store import Store
 from tests.test_e2e import APP, count_checks, wait_for
+
+TOP_KEYS = (*CONFIG_KEYS, "maxBodyBytes")  # the http kind's default, at the top level
 
 BAD_DIR = Path(__file__).parent / "configs" / "bad"
 URL = "https://example.com/"
@@ -41,8 +46,8 @@ def doc(*sites: dict[str, Any], **top: Any) -> str:
     return json.dumps({"websites": list(sites) or [{"URL": URL}], **top})
 
 
-def one_site(**fields: Any) -> Site:
-    return parse_config(doc({"URL": URL, **fields})).sites[0]
+def one_site(**fields: Any) -> Monitor:
+    return parse_config(doc({"URL": URL, **fields})).monitors[0]
 
 
 def error_of(text: str, source: str = "config.json") -> str:
@@ -59,8 +64,8 @@ def load_error(path: Path | str) -> str:
 
 @pytest.fixture(autouse=True)
 def _only_http_kind(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Other modules register check kinds; pin the set so `type` messages are exact."""
-    monkeypatch.setattr(config_mod, "CHECK_KINDS", {"http"})
+    """Other modules (tests) register check kinds; pin the set so `type` messages are exact."""
+    monkeypatch.setattr(registry, "_KINDS", {"http": registry.get("http")})
 
 
 # --------------------------------------------------------------------------- defaults
@@ -69,16 +74,17 @@ def _only_http_kind(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_minimal_config_fills_every_default() -> None:
     config = parse_config(doc())
     assert config == Config(
-        sites=(
-            Site(
-                url=URL,
+        monitors=(
+            Monitor(
+                id=URL,
+                kind="http",
+                target=URL,
                 name="",
                 interval=2.0,
                 timeout=2.0,
                 alert_window=120.0,
                 alert_threshold=0.8,
-                kind="http",
-                max_body_bytes=DEFAULT_MAX_BODY_BYTES,
+                spec=HttpSpec(url=URL, max_body_bytes=DEFAULT_MAX_BODY_BYTES),
             ),
         ),
         default_check_interval=2.0,
@@ -101,14 +107,14 @@ def test_global_default_check_interval_applies_to_sites() -> None:
     config = parse_config(doc({"URL": URL}, {"URL": "https://b.example/"},
                               defaultCheckInterval=7))
     assert config.default_check_interval == 7.0
-    assert [s.interval for s in config.sites] == [7.0, 7.0]
+    assert [s.interval for s in config.monitors] == [7.0, 7.0]
 
 
 def test_site_check_interval_overrides_default() -> None:
     config = parse_config(doc({"URL": URL, "checkInterval": 5}, {"URL": "https://b.example/"},
                               defaultCheckInterval=3))
-    assert [s.interval for s in config.sites] == [5.0, 3.0]
-    assert isinstance(config.sites[0].interval, float)
+    assert [s.interval for s in config.monitors] == [5.0, 3.0]
+    assert isinstance(config.monitors[0].interval, float)
 
 
 @pytest.mark.parametrize(
@@ -121,7 +127,7 @@ def test_timeout_defaults_to_min_of_ten_and_interval(interval: float, timeout: f
 
 def test_timeout_default_follows_global_interval() -> None:
     config = parse_config(doc(defaultCheckInterval=4.5))
-    assert config.sites[0].timeout == 4.5
+    assert config.monitors[0].timeout == 4.5
 
 
 def test_explicit_timeout_is_kept_even_above_interval() -> None:
@@ -132,13 +138,13 @@ def test_explicit_timeout_is_kept_even_above_interval() -> None:
 def test_alert_window_and_threshold_defaults() -> None:
     config = parse_config(doc())
     assert (config.alert_window, config.alert_threshold) == (120.0, 0.8)
-    assert (config.sites[0].alert_window, config.sites[0].alert_threshold) == (120.0, 0.8)
+    assert (config.monitors[0].alert_window, config.monitors[0].alert_threshold) == (120.0, 0.8)
 
 
 def test_global_alert_settings_flow_to_sites() -> None:
     config = parse_config(doc(alertWindow=300, alertThreshold=0.5))
     assert (config.alert_window, config.alert_threshold) == (300.0, 0.5)
-    assert (config.sites[0].alert_window, config.sites[0].alert_threshold) == (300.0, 0.5)
+    assert (config.monitors[0].alert_window, config.monitors[0].alert_threshold) == (300.0, 0.5)
 
 
 def test_site_alert_settings_override_global() -> None:
@@ -148,7 +154,7 @@ def test_site_alert_settings_override_global() -> None:
         alertWindow=300,
         alertThreshold=0.5,
     ))
-    a, b = config.sites
+    a, b = config.monitors
     assert (a.alert_window, a.alert_threshold) == (60.0, 0.95)
     assert (b.alert_window, b.alert_threshold) == (300.0, 0.5)
     assert config.max_alert_window == 300.0
@@ -194,7 +200,7 @@ def test_max_workers_and_max_body_bytes() -> None:
     config = parse_config(doc({"URL": URL}, {"URL": "https://b.example/", "maxBodyBytes": 512},
                               maxWorkers=8, maxBodyBytes=4096))
     assert config.max_workers == 8
-    assert [s.max_body_bytes for s in config.sites] == [4096, 512]
+    assert [s.spec.max_body_bytes for s in config.monitors] == [4096, 512]
 
 
 def test_type_defaults_to_http_and_accepts_registered_kinds(
@@ -202,7 +208,9 @@ def test_type_defaults_to_http_and_accepts_registered_kinds(
 ) -> None:
     assert one_site().kind == "http"
     assert one_site(type="http").kind == "http"
-    monkeypatch.setattr(config_mod, "CHECK_KINDS", {"http", "tcp"})
+    http = registry.get("http")
+    tcp = dataclasses.replace(http, name="tcp")  # any kind registered is accepted
+    monkeypatch.setattr(registry, "_KINDS", {"http": http, "tcp": tcp})
     assert one_site(type="tcp").kind == "tcp"
     assert error_of(doc({"URL": URL, "type": "ping"})) == (
         "config.json: websites[0].type: must be one of: http, tcp"
@@ -210,21 +218,21 @@ def test_type_defaults_to_http_and_accepts_registered_kinds(
 
 
 def test_url_whitespace_is_stripped() -> None:
-    assert one_site(URL="  \thttps://example.com/health \n").url == "https://example.com/health"
+    assert one_site(URL="  \thttps://example.com/health \n").target == "https://example.com/health"
 
 
 def test_url_may_have_port_path_query_credentials_and_uppercase_scheme() -> None:
     for url in ("http://localhost:8080/health?full=1#x", "https://user:pw@example.com/",
                 "HTTPS://EXAMPLE.COM/", "http://[::1]:8080/", "http://127.0.0.1/"):
-        assert one_site(URL=url).fetch_url == url
+        assert one_site(URL=url).spec.url == url
     # The site's key (stored, printed, alerted on) has the password masked.
-    assert one_site(URL="https://user:pw@example.com/").url == "https://user:***@example.com/"
+    assert one_site(URL="https://user:pw@example.com/").target == "https://user:***@example.com/"
 
 
 def test_sites_keep_file_order() -> None:
     urls = [f"https://site{i}.example/" for i in range(5)]
     config = parse_config(doc(*({"URL": u} for u in urls)))
-    assert [s.url for s in config.sites] == urls
+    assert [s.id for s in config.monitors] == urls
 
 
 def test_integer_and_float_numbers_become_floats() -> None:
@@ -239,12 +247,12 @@ def test_load_config_reads_file_and_records_source(tmp_path: Path) -> None:
     for arg in (path, str(path)):
         config = load_config(arg)
         assert config.source == str(path)
-        assert config.sites[0].name == "Café ☕"
+        assert config.monitors[0].name == "Café ☕"
 
 
 def test_repository_example_config_is_valid() -> None:
     config = load_config(Path(__file__).parent.parent / "config.json")
-    assert len(config.sites) >= 1
+    assert len(config.monitors) >= 1
 
 
 def test_source_is_not_part_of_equality() -> None:
@@ -551,10 +559,10 @@ def test_numbers_at_their_bounds_are_accepted() -> None:
         {"URL": "https://b.example/", "checkInterval": 86400},
         defaultCheckInterval=86400, alertWindow=0.01, retentionDays=36500, maxWorkers=10_000,
         maxBodyBytes=1, canary={"URL": CANARY, "checkInterval": 0.01, "timeout": 86400}))
-    first, second = config.sites
-    assert (first.interval, first.timeout, first.alert_window, first.max_body_bytes) == (
+    first, second = config.monitors
+    assert (first.interval, first.timeout, first.alert_window, first.spec.max_body_bytes) == (
         0.01, 86400.0, 86400.0, 1024**3)
-    assert (second.interval, second.timeout, second.alert_window, second.max_body_bytes) == (
+    assert (second.interval, second.timeout, second.alert_window, second.spec.max_body_bytes) == (
         86400.0, 10.0, 0.01, 1)
     assert (config.default_check_interval, config.retention_days, config.max_workers) == (
         86400.0, 36500.0, 10_000)
@@ -641,11 +649,11 @@ def test_env_variables_expand_in_urls_headers_and_ca_file(tmp_path, monkeypatch)
         "URL": "https://ops:${MON_PASS}@${MON_HOST}/health?api_key=${MON_TOKEN}",
         "headers": {"Authorization": "Bearer ${MON_TOKEN}", "X-Note": "cost $${5}"},
         "caFile": "${MON_CA}"}]}))
-    site = load_config(path).sites[0]
-    assert site.fetch_url == "https://ops:pa55-w0rd@status.example.com/health?api_key=tok-123456"
-    assert site.url == "https://ops:***@status.example.com/health?api_key=***"
-    assert site.headers == (("Authorization", "Bearer tok-123456"), ("X-Note", "cost ${5}"))
-    assert site.ca_file == str(tmp_path / "ca.pem")  # relative to the config file
+    site = load_config(path).monitors[0]
+    assert site.spec.url == "https://ops:pa55-w0rd@status.example.com/health?api_key=tok-123456"
+    assert site.id == "https://ops:***@status.example.com/health?api_key=***"
+    assert site.spec.headers == (("Authorization", "Bearer tok-123456"), ("X-Note", "cost ${5}"))
+    assert site.spec.ca_file == str(tmp_path / "ca.pem")  # relative to the config file
     assert {"pa55-w0rd", "tok-123456", "Bearer tok-123456"} <= set(site.secrets)
     assert "status.example.com" not in site.secrets  # a host from the environment is shown
     assert not any(secret in repr(site) for secret in site.secrets)
@@ -655,8 +663,8 @@ def test_values_from_the_environment_are_masked_wherever_they_sit(monkeypatch) -
     monkeypatch.setenv("BOT_TOKEN", "123456:AAbbCC")
     monkeypatch.setenv("BAD_PW", "abc/def:gh")
     site = parse_config(json.dumps({"websites": [
-        {"URL": "https://api.example/bot${BOT_TOKEN}/getMe?pass=x1y2z3"}]})).sites[0]
-    assert site.url == "https://api.example/bot***/getMe?pass=***"
+        {"URL": "https://api.example/bot${BOT_TOKEN}/getMe?pass=x1y2z3"}]})).monitors[0]
+    assert site.id == "https://api.example/bot***/getMe?pass=***"
     assert "123456%3AAAbbCC" in site.secrets  # as an error would quote it, encoded
     # A parser's complaint about a value from the environment does not repeat it.
     message = error_of(json.dumps({"websites": [{"URL": "https://u:${BAD_PW}@h.example/"}]}))
@@ -665,15 +673,15 @@ def test_values_from_the_environment_are_masked_wherever_they_sit(monkeypatch) -
 
 def test_tls_verify_and_defaults() -> None:
     site = one_site()
-    assert (site.tls_verify, site.ca_file, site.headers) == (True, None, ())
-    assert one_site(tlsVerify=False).tls_verify is False
+    assert (site.spec.tls_verify, site.spec.ca_file, site.spec.headers) == (True, None, ())
+    assert one_site(tlsVerify=False).spec.tls_verify is False
 
 
 def test_canary_as_url_or_object() -> None:
     config = parse_config(json.dumps({"websites": [{"URL": URL}],
                                       "canary": "https://canary.example/"}))
     assert config.canary is not None
-    assert (config.canary.url, config.canary.name, config.canary.interval,
+    assert (config.canary.target, config.canary.name, config.canary.interval,
             config.canary.timeout) == ("https://canary.example/", "canary", 10.0, 3.0)
     config = parse_config(json.dumps({"websites": [{"URL": URL}], "canary": {
         "URL": "https://canary.example/", "checkInterval": 2, "timeout": 1}}))
@@ -757,8 +765,8 @@ def check_outcome(text: str, source: str = "cfg.json") -> None:
         assert message.splitlines() == [message], message
     else:
         assert isinstance(result, Config)
-        assert result.sites
-        for site in result.sites:
+        assert result.monitors
+        for site in result.monitors:
             assert site.interval > 0 and site.timeout > 0
             assert 0 < site.alert_threshold <= 1
 
@@ -776,7 +784,8 @@ def test_arbitrary_top_level_objects(document: dict[str, Any]) -> None:
     check_outcome(json.dumps(document))
 
 
-SITE_KEYS = config_mod.SITE_KEYS
+SITE_KEYS = config_mod.COMMON_KEYS + HTTP_KEYS
+
 URLS = st.sampled_from([URL, "http://localhost:8080/", "ftp://x/", "http://", "", " ",
                         "http://a:99999/", "http://[::1/", "https://a b/", "http://a\u2100b/"])
 SITE_VALUES = st.one_of(JSON_VALUES, URLS, st.floats(min_value=-1, max_value=2),
@@ -840,4 +849,4 @@ def test_arbitrary_text(text: str) -> None:
 def test_a_utf8_byte_order_mark_in_the_file_is_accepted(tmp_path) -> None:
     path = tmp_path / "bom.json"
     path.write_bytes(b"\xef\xbb\xbf" + b'{"websites": [{"URL": "http://a.test/"}]}')
-    assert [site.url for site in load_config(path).sites] == ["http://a.test/"]
+    assert [site.id for site in load_config(path).monitors] == ["http://a.test/"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.checks import resolver
+from monitor.checks.http import resolver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,17 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECK = """
 import json, socket, sys
 from urllib.parse import urlsplit
-import monitor.checks.http  # registers the http kind
 from monitor.checks import Watchdog, run_check
-from monitor.config import Site
+from monitor.checks.http import http_monitor
 url, timeout = sys.argv[1], float(sys.argv[2])
 host = urlsplit(url).hostname
 addresses = [info[4][0] for info in socket.getaddrinfo(host, 80, 0, socket.SOCK_STREAM)]
-site = Site(url=url, name="", interval=5.0, timeout=timeout, alert_window=120.0,
-            alert_threshold=0.8)
+site = http_monitor(url, interval=5.0, timeout=timeout)
 result = run_check(site, Watchdog())
 print(json.dumps({"addresses": addresses, "available": result.available,
-                  "status": result.status, "reason": result.reason,
+                  "status": result.code, "reason": result.reason,
                   "detail": result.detail, "ms": result.response_ms}))
 """
 

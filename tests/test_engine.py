@@ -27,9 +27,10 @@ def test_retention_days_purges_while_running_at_most_hourly(tmp_path):
     clock = [NOW]
     site = make_site("http://a.test/")
     store = Store(db)
-    engine = Engine(Config(sites=(site,), retention_days=1.0), store, wall_clock=lambda: clock[0])
+    engine = Engine(Config(monitors=(site,), retention_days=1.0), store,
+                    wall_clock=lambda: clock[0])
     for age in (2 * DAY, 1.5 * DAY, 3600.0, 60.0):
-        store.put_check(CheckResult(site.url, NOW - age, True, 200, 1.0))
+        store.put_check(CheckResult(site.id, NOW - age, True, 200, 1.0))
     store.flush()
     assert count(db) == 4
 
@@ -38,7 +39,7 @@ def test_retention_days_purges_while_running_at_most_hourly(tmp_path):
     assert count(db) == 2  # the two older than a day are gone
     assert store.purged == (2, 0)
 
-    store.put_check(CheckResult(site.url, NOW - 3 * DAY, True, 200, 1.0))
+    store.put_check(CheckResult(site.id, NOW - 3 * DAY, True, 200, 1.0))
     clock[0] = NOW + 1800  # half an hour later: not yet time for the next purge
     engine.maybe_purge()
     store.flush()
@@ -53,7 +54,7 @@ def test_retention_days_purges_while_running_at_most_hourly(tmp_path):
 def test_no_retention_means_no_purge(tmp_path):
     db = tmp_path / "m.db"
     store = Store(db)
-    engine = Engine(Config(sites=(make_site("http://a.test/"),)), store,
+    engine = Engine(Config(monitors=(make_site("http://a.test/"),)), store,
                     wall_clock=lambda: NOW)
     store.put_check(CheckResult("http://a.test/", NOW - 400 * DAY, True, 200, 1.0))
     engine.maybe_purge()
@@ -71,7 +72,7 @@ def test_wall_clock_steps_disturb_neither_schedule_nor_alerts(hostile, tmp_path)
     sites = (make_site(ok, interval=0.05, window=1.0), make_site(failing, interval=0.05,
                                                                 window=1.0))
     store = Store(tmp_path / "m.db")
-    engine = Engine(Config(sites=sites), store, wall_clock=lambda: time.time() + step[0])
+    engine = Engine(Config(monitors=sites), store, wall_clock=lambda: time.time() + step[0])
     events = []
     engine.hooks.append(events.append)
     engine.start()
@@ -107,7 +108,7 @@ def test_a_hook_that_blocks_holds_up_neither_checks_nor_writing(hostile, tmp_pat
 
     site = make_site(hostile.base + "/500", interval=0.05, window=1.0)
     store = Store(tmp_path / "m.db")
-    engine = Engine(Config(sites=(site,)), store)
+    engine = Engine(Config(monitors=(site,)), store)
     engine.hooks.append(stuck_hook)
     engine.start()
     try:
@@ -139,11 +140,11 @@ def fail_ahead(store, seconds):
 
 def restored(db, alerts=None):
     """An engine over `db` at NOW (window 120 s) with its alert state restored."""
-    config = Config(sites=(make_site(SITE, window=120.0),))
+    config = Config(monitors=(make_site(SITE, window=120.0),))
     engine = Engine(config, Store(db), wall_clock=lambda: NOW)
     if alerts is not None:
         engine.alerts = alerts
-    engine.alerts.configure(config.sites)
+    engine.alerts.configure(config.monitors)
     engine._restore_alert_state()
     engine.store.close()
     return engine

@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
-from monitor.checks import REASONS, CheckResult, Watchdog, run_check
+from monitor.checks import CheckResult, Watchdog, registry, run_check
 from tests.conftest import make_site
 
 # ----------------------------------------------------------------------------------------
@@ -179,12 +179,12 @@ def check(server: ScriptedServer, dog: Watchdog, reply: Reply, *, timeout: float
         pytest.fail(f"run_check raised {type(exc).__name__}: {exc}")
     elapsed = time.monotonic() - started
     assert elapsed <= timeout + 1.0, f"check took {elapsed:.2f} s with a {timeout} s timeout"
-    assert result.url == site.url
-    assert result.reason is None or result.reason in REASONS, result
+    assert result.monitor == site.id
+    assert result.reason is None or result.reason in registry.get("http").reasons, result
     assert result.available == (result.reason is None), result
     if result.available:
-        assert result.status is not None and 200 <= result.status < 400, (
-            f"available with status {result.status}: {result}")
+        assert result.code is not None and 200 <= result.code < 400, (
+            f"available with status {result.code}: {result}")
     assert isinstance(result.detail, str)
     assert len(result.detail) <= 200, result.detail
     assert result.detail.isprintable(), f"detail not one printable line: {result.detail!r}"
@@ -347,13 +347,13 @@ def split_points(data: bytes):
 def expect_complete(result: CheckResult, response: Response, max_body: int) -> None:
     """The outcome of a complete, well-formed final response."""
     if len(response.body) > max_body:
-        assert (result.reason, result.status) == ("too_large", response.status), result
+        assert (result.reason, result.code) == ("too_large", response.status), result
         assert result.detail == f"body larger than {max_body} bytes"
     elif response.status >= 400:
-        assert (result.reason, result.status) == ("http_status", response.status), result
+        assert (result.reason, result.code) == ("http_status", response.status), result
         assert result.detail.split()[:2] == ["HTTP", str(response.status)], result.detail
     else:
-        assert (result.available, result.status, result.reason) == (
+        assert (result.available, result.code, result.reason) == (
             True, response.status, None), result
 
 
@@ -431,7 +431,7 @@ def test_body_shorter_than_content_length(server, dog, response, max_body):
     """Content-Length promises more than the server sends before closing."""
     result = check(server, dog, Reply(response.data, "close"), timeout=FAST, max_body=max_body)
     expected = "too_large" if len(response.body) > max_body else "invalid_response"
-    assert (result.reason, result.status) == (expected, response.status), result
+    assert (result.reason, result.code) == (expected, response.status), result
 
 
 BAD_CHUNK_SIZES = [b"", b"g", b"zz", b"-1", b"1 1", b"\x00", b"\xff", b"0x", b"ff ff"]
@@ -475,7 +475,7 @@ def broken_chunked(draw) -> tuple[Response, bytes]:
 
 def expect_broken(result: CheckResult, response: Response, max_body: int) -> None:
     assert not result.available, result
-    assert result.status == response.status, result
+    assert result.code == response.status, result
     # The size limit may be crossed by chunks that arrived before the fault.
     allowed = {"invalid_response", "too_large"} if len(response.body) > max_body else {
         "invalid_response"}
@@ -533,7 +533,7 @@ def test_bad_status_line(server, dog, data):
     line = b" ".join(part for part in (version, code, phrase) if part)
     raw = line + response.head[status_line_end:] + response.payload
     result = check(server, dog, Reply(raw, "close"), timeout=FAST)
-    assert (result.available, result.status, result.reason) == (
+    assert (result.available, result.code, result.reason) == (
         False, None, "invalid_response"), result
 
 

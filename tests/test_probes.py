@@ -1,6 +1,8 @@
+
 """Probe processes: checks made in child processes over shards of the sites, results stored
 and alerted on by the parent. Real processes, real loopback servers, real kills."""
 
+import dataclasses
 import json
 import os
 import re
@@ -33,21 +35,22 @@ def alive(pid):
 
 
 def test_auto_splits_only_under_load():
-    light = Config(sites=tuple(make_site(f"http://a.test/{i}", interval=10) for i in range(100)))
+    light = Config(monitors=tuple(make_site(f"http://a.test/{i}", interval=10) for i in range(100)))
     assert probe_count(light) == 1
     cores = len(os.sched_getaffinity(0))
     sites = int(AUTO_SPLIT_RATE) + 1
-    heavy = Config(sites=tuple(make_site(f"http://a.test/{i}", interval=1) for i in range(sites)))
+    heavy = Config(monitors=tuple(make_site(f"http://a.test/{i}", interval=1)
+                                  for i in range(sites)))
     assert probe_count(heavy) == cores  # at least one per core
-    heavier = Config(sites=tuple(make_site(f"http://a.test/{i}", interval=0.01)
+    heavier = Config(monitors=tuple(make_site(f"http://a.test/{i}", interval=0.01)
                                  for i in range(sites)))
     assert probe_count(heavier) == 2 * cores  # at most two per core
     # 10,000 sites at 10 s: 1,000 checks/s exactly, though the float sum is a hair more.
-    tenth = Config(sites=tuple(make_site(f"http://a.test/{i}", interval=10)
+    tenth = Config(monitors=tuple(make_site(f"http://a.test/{i}", interval=10)
                                for i in range(10_000)))
     assert probe_count(tenth) == max(cores, 2)
-    assert probe_count(Config(sites=light.sites, processes=3)) == 3
-    assert probe_count(Config(sites=heavy.sites, processes=1)) == 1
+    assert probe_count(Config(monitors=light.monitors, processes=3)) == 3
+    assert probe_count(Config(monitors=heavy.monitors, processes=1)) == 1
 
 
 @pytest.fixture()
@@ -56,7 +59,7 @@ def engine_of(tmp_path):
 
     def make(sites, processes=2, **kwargs):
         errors = []
-        engine = Engine(Config(sites=tuple(sites), processes=processes, **kwargs),
+        engine = Engine(Config(monitors=tuple(sites), processes=processes, **kwargs),
                         Store(tmp_path / "m.db"), on_error=errors.append)
         engine.errors = errors
         engines.append(engine)
@@ -78,14 +81,14 @@ def test_checks_from_every_process_are_stored_and_alerted_on(hostile, engine_of,
     engine.hooks.append(events.append)
     assert isinstance(engine.probes, ProbeProcesses)
     assert len(engine.probes.pids) == 2
-    wait_for(lambda: {e.url for e in events} == {s.url for s in bad}, 10, "an alert per bad site")
+    wait_for(lambda: {e.url for e in events} == {s.id for s in bad}, 10, "an alert per bad site")
     wait_for(lambda: all(c.dispatched > 0 for c in engine.probes._live()), 5,
              "both processes checking")
     db = tmp_path / "m.db"
 
     def every_site_checked():
         engine.store.flush()
-        return all(count_checks(db, site.url) >= 5 for site in ok + bad)
+        return all(count_checks(db, site.id) >= 5 for site in ok + bad)
 
     wait_for(every_site_checked, 10, "5 checks of every site")
     assert not query(db, "SELECT 1 FROM website_monitoring WHERE available = 0 AND host LIKE ?",
@@ -95,7 +98,7 @@ def test_checks_from_every_process_are_stored_and_alerted_on(hostile, engine_of,
 
 def test_stop_ends_every_process_and_keeps_every_result(hostile, tmp_path):
     sites = [make_site(f"{hostile.base}/ok?{i}", interval=0.05) for i in range(20)]
-    engine = Engine(Config(sites=tuple(sites), processes=2), Store(tmp_path / "m.db")).start()
+    engine = Engine(Config(monitors=tuple(sites), processes=2), Store(tmp_path / "m.db")).start()
     wait_for(lambda: engine.checks_done > 200, 10, "checks")
     children = [c.process for c in engine.probes._live()]
     started = time.monotonic()
@@ -120,11 +123,11 @@ def test_a_killed_probe_process_is_restarted(hostile, engine_of, tmp_path):
     shard = engine.probes._shards[victim.index]
     assert shard
     engine.store.flush()
-    before = {s.url: count_checks(tmp_path / "m.db", s.url) for s in shard}
+    before = {s.id: count_checks(tmp_path / "m.db", s.id) for s in shard}
 
     def checked_again():
         engine.store.flush()
-        return all(count_checks(tmp_path / "m.db", s.url) > before[s.url] + 3 for s in shard)
+        return all(count_checks(tmp_path / "m.db", s.id) > before[s.id] + 3 for s in shard)
 
     wait_for(checked_again, 10, "the restarted process's sites checked again")
 
@@ -155,15 +158,15 @@ def test_reload_adds_sites_and_changes_the_process_count(hostile, engine_of, tmp
     engine = engine_of(first)
     wait_for(lambda: engine.checks_done > 20, 10, "checks")
     added = make_site(f"{hostile.base}/ok?added", interval=0.1)
-    engine.reload(Config(sites=(*first, added), processes=2))
+    engine.reload(Config(monitors=(*first, added), processes=2))
 
     def added_checked():
         engine.store.flush()
-        return count_checks(tmp_path / "m.db", added.url) >= 3
+        return count_checks(tmp_path / "m.db", added.id) >= 3
 
     wait_for(added_checked, 10, "the added site checked")
     old = [c.process for c in engine.probes._live()]
-    engine.reload(Config(sites=(*first, added), processes=1))
+    engine.reload(Config(monitors=(*first, added), processes=1))
     assert all(p.poll() is not None for p in old)
     assert not isinstance(engine.probes, ProbeProcesses)
     done = engine.checks_done
@@ -291,18 +294,19 @@ def test_a_crashing_check_is_recorded_and_reported_from_any_process(
         hostile, engine_of, tmp_path, processes):
     # A check kind the process does not know stands in for a bug in a check: the site gets
     # an "other" failure, the error reaches the parent's error line, and the rest go on.
-    broken = make_site(f"{hostile.base}/ok?broken", interval=0.1, kind="nonexistent")
+    broken = dataclasses.replace(make_site(f"{hostile.base}/ok?broken", interval=0.1),
+                                 kind="nonexistent")
     fine = make_site(f"{hostile.base}/ok?fine", interval=0.1)
     engine = engine_of([broken, fine], processes=processes)
 
     def both_recorded():
         engine.store.flush()
-        return count_checks(tmp_path / "m.db", broken.url) >= 3 and \
-            count_checks(tmp_path / "m.db", fine.url) >= 3
+        return count_checks(tmp_path / "m.db", broken.id) >= 3 and \
+            count_checks(tmp_path / "m.db", fine.id) >= 3
 
     wait_for(both_recorded, 10, "checks of both sites")
     assert query(tmp_path / "m.db", "SELECT DISTINCT available, reason, detail FROM"
-                 " website_monitoring WHERE host = ?", broken.url) == [
+                 " website_monitoring WHERE host = ?", broken.id) == [
         (0, "other", "KeyError: 'nonexistent'")]
     assert any(e.startswith("check crashed: Traceback") for e in engine.errors), engine.errors
 
@@ -315,7 +319,7 @@ def test_a_fatal_error_of_a_probe_process_never_shows_a_site_secret(monkeypatch)
         {"URL": "http://ops:${MON_PASS}@127.0.0.1:1/"}]}))
     script = ("import sys, monitor.run.probes as probes\n"
               "def start(self, sites, workers):\n"
-              "    raise RuntimeError(f'cannot schedule {sites[0].fetch_url}')\n"
+              "    raise RuntimeError(f'cannot schedule {sites[0].spec.url}')\n"
               "probes.LocalProbes.start = start\n"
               "probes.main(sys.argv)\n")
     ours, theirs = socket.socketpair()
@@ -324,7 +328,7 @@ def test_a_fatal_error_of_a_probe_process_never_shows_a_site_secret(monkeypatch)
                                 pass_fds=(theirs.fileno(),), cwd=Path(APP).parent)
     conn = Connection(ours.detach())
     try:
-        conn.send(("sites", list(config.sites), 4))
+        conn.send(("sites", list(config.monitors), 4))
         assert conn.poll(10)
         message = conn.recv()
     finally:

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from monitor.checks import resolver, run_check
+from monitor.checks import run_check
+from monitor.checks.http import resolver
 from tests.conftest import make_site
 
 REAL_GETADDRINFO = socket.getaddrinfo
@@ -49,7 +50,7 @@ def timed(site, watchdog):
 def test_invalid_tld_fails_at_once_without_asking_a_resolver(watchdog, fake_dns):
     _answers, calls = fake_dns
     result, elapsed = timed(make_site("http://nothing.invalid/", timeout=2.0), watchdog)
-    assert (result.available, result.status, result.reason, result.detail) == (
+    assert (result.available, result.code, result.reason, result.detail) == (
         False, None, "dns", "name does not resolve: reserved name that never resolves "
                             "(RFC 6761)")
     assert elapsed < 0.1
@@ -79,7 +80,7 @@ def test_a_temporary_resolver_failure_is_retried_once(watchdog, fake_dns, hostil
 
     answers["flaky.test"] = flaky
     result, _ = timed(make_site(f"http://flaky.test:{port}/ok", timeout=1.0), watchdog)
-    assert (result.available, result.status) == (True, 200)
+    assert (result.available, result.code) == (True, 200)
     assert calls == ["flaky.test", "flaky.test"]
 
 
@@ -114,7 +115,7 @@ def test_checks_of_one_dead_name_share_one_lookup(watchdog, fake_dns, hostile):
     assert calls.count("dead.test") == 1
     port = hostile.server_address[1]
     result, _ = timed(make_site(f"http://fine.test:{port}/ok", timeout=1.0), watchdog)
-    assert (result.available, result.status) == (True, 200)
+    assert (result.available, result.code) == (True, 200)
 
 
 def test_stuck_resolvers_make_new_lookups_fail_fast(watchdog, fake_dns, hostile):
@@ -167,4 +168,4 @@ def test_next_address_is_tried_when_the_first_refuses(watchdog, fake_dns, hostil
     # 127.0.0.2 is loopback too, but nothing listens there on this port.
     answers["two.test"] = ["127.0.0.2", "127.0.0.1"]
     result, _ = timed(make_site(f"http://two.test:{port}/ok", timeout=1.0), watchdog)
-    assert (result.available, result.status) == (True, 200)
+    assert (result.available, result.code) == (True, 200)

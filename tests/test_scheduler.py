@@ -17,7 +17,7 @@ class Clock:
 def make(sites, start=1000.0):
     clock = Clock(start)
     dispatched = []
-    scheduler = Scheduler(lambda site, due: dispatched.append((site.url, due)), clock=clock)
+    scheduler = Scheduler(lambda site, due: dispatched.append((site.id, due)), clock=clock)
     scheduler.set_sites(sites)
     return scheduler, clock, dispatched
 
@@ -54,10 +54,10 @@ def test_never_two_checks_of_one_site_at_once():
     assert len(dispatched) == 1
     assert scheduler.skipped == 2
     # The check that covered them gets their due times: they share its verdict.
-    assert scheduler.done(site.url) == [1001.0, 1002.0]
+    assert scheduler.done(site.id) == [1001.0, 1002.0]
     scheduler.run_due(1003.0)
     assert [due for _url, due in dispatched] == [1000.0, 1003.0]
-    assert scheduler.done(site.url) == []
+    assert scheduler.done(site.id) == []
 
 
 def test_never_two_checks_of_one_site_at_once_across_a_reload():
@@ -72,7 +72,7 @@ def test_never_two_checks_of_one_site_at_once_across_a_reload():
     scheduler.run_due(1000.5)
     scheduler.run_due(1001.5)
     assert [due for _url, due in dispatched] == [1000.0]
-    assert scheduler.done(site.url) == [1000.5, 1001.5]
+    assert scheduler.done(site.id) == [1000.5, 1001.5]
     scheduler.run_due(1002.5)
     assert [due for _url, due in dispatched] == [1000.0, 1002.5]
     scheduler.run_due(1003.5)  # the check of 1002.5 still runs
@@ -83,7 +83,7 @@ def test_a_stall_skips_missed_slots_instead_of_bursting():
     site = make_site("http://a/", interval=1.0)
     scheduler, clock, dispatched = make([site])
     scheduler.run_due(1000.0)
-    scheduler.done(site.url)
+    scheduler.done(site.id)
     scheduler.run_due(1005.5)  # the process was stopped for five seconds
     assert [due for _url, due in dispatched] == [1000.0, 1001.0]
     assert scheduler.skipped == 4
@@ -96,10 +96,10 @@ def test_one_hanging_site_does_not_hold_back_others():
     scheduler, clock, dispatched = make([slow, fast])
     for second in range(5):
         scheduler.run_due(1000.0 + second + 0.5)
-        scheduler.done(fast.url)  # the slow one never finishes
-    fast_dues = [due for url, due in dispatched if url == fast.url]
+        scheduler.done(fast.id)  # the slow one never finishes
+    fast_dues = [due for url, due in dispatched if url == fast.id]
     assert fast_dues == [1000.5, 1001.5, 1002.5, 1003.5, 1004.5]
-    assert [url for url, _ in dispatched].count(slow.url) == 1
+    assert [url for url, _ in dispatched].count(slow.id) == 1
 
 
 def test_reload_adds_removes_and_changes_sites():
@@ -130,7 +130,7 @@ def test_unchanged_sites_keep_their_phase_on_reload():
     a = make_site("http://a/", interval=2.0)
     scheduler, clock, dispatched = make([a])
     scheduler.run_due(1000.0)
-    scheduler.done(a.url)
+    scheduler.done(a.id)
     scheduler.set_sites([a, make_site("http://new/", interval=2.0)])
     assert scheduler.next_due() == 1000.0  # the new site starts now
     scheduler.run_due(1002.0)

@@ -25,7 +25,7 @@ def test_skipped_slots_share_the_verdict_of_the_check_that_covered_them():
     failed = CheckResult(URL, 1_000.0, False, None, 2000.0, "timeout", "no answer", 3.0,
                          mono=50.0, skipped=(51.0, 52.0))
     rows = skipped_slots(failed)
-    assert [(r.timestamp, r.mono, r.available, r.status, r.reason) for r in rows] == [
+    assert [(r.timestamp, r.mono, r.available, r.code, r.reason) for r in rows] == [
         (1_001.0, 51.0, False, None, "skipped"), (1_002.0, 52.0, False, None, "skipped")]
     assert rows[0].detail == "the previous check was still running; it ended timeout: no answer"
     slow = CheckResult(URL, 1_000.0, True, 200, 1500.0, mono=50.0, skipped=(51.0,))
@@ -41,9 +41,9 @@ def test_skipped_slots_share_the_verdict_of_the_check_that_covered_them():
 
 def test_skipped_slots_are_stored_counted_and_in_the_alert_window(tmp_path):
     db = tmp_path / "m.db"
-    config = Config(sites=(make_site(URL, interval=1.0, window=120.0),))
+    config = Config(monitors=(make_site(URL, interval=1.0, window=120.0),))
     engine = Engine(config, Store(db))
-    engine.alerts.configure(config.sites)
+    engine.alerts.configure(config.monitors)
     now, mono = time.time(), time.monotonic()
     engine._record(CheckResult(URL, now - 10, True, 200, 5.0, mono=mono - 10))
     engine._record(CheckResult(URL, now - 9, False, None, 3000.0, "timeout", "no answer",

@@ -48,7 +48,7 @@ def nearest_rank(values: list[float], p: float) -> float:
 def agg_of(checks: list[CheckResult]) -> MinuteAgg:
     agg = MinuteAgg()
     for c in checks:
-        agg.add(c.response_ms, c.available, c.status, c.reason)
+        agg.add(c.response_ms, c.available, c.code, c.reason)
     return agg
 
 
@@ -169,7 +169,7 @@ def test_percentiles_are_clamped_to_the_exact_extremes() -> None:
 def test_percentiles_within_2_5_percent_of_nearest_rank(seed: int) -> None:
     rng = random.Random(seed)
     checks = [random_check(rng, A, BASE) for _ in range(rng.randint(1, 700))]
-    times = [c.response_ms for c in checks if c.status is not None]
+    times = [c.response_ms for c in checks if c.code is not None]
     agg = agg_of(checks)
     for p in (1, 10, 25, 50, 75, 90, 95, 99, 100):
         if not times:
@@ -231,7 +231,7 @@ def assert_matches(stats: SiteStats, host: str, selected: list[CheckResult]) -> 
         assert stats.availability is None
     else:
         assert stats.availability == sum(c.available for c in selected) / len(selected)
-    times = sorted(c.response_ms for c in selected if c.status is not None)
+    times = sorted(c.response_ms for c in selected if c.code is not None)
     if not times:
         assert (stats.rt_min, stats.rt_avg, stats.rt_max) == (None, None, None)
         assert (stats.p50, stats.p90, stats.p99) == (None, None, None)
@@ -242,7 +242,7 @@ def assert_matches(stats: SiteStats, host: str, selected: list[CheckResult]) -> 
             exact = nearest_rank(times, p)
             assert abs(value - exact) <= 0.05 * exact, (p, value, exact)
             assert abs(value - exact) <= 0.025 * exact, (p, value, exact)  # the promise
-    assert stats.statuses == Counter(str(c.status) for c in selected if c.status is not None)
+    assert stats.statuses == Counter(str(c.code) for c in selected if c.code is not None)
     assert list(stats.statuses) == sorted(stats.statuses)
     assert stats.reasons == Counter(c.reason for c in selected if c.reason)
     counts = list(stats.reasons.values())
@@ -261,10 +261,10 @@ def test_window_stats_equal_brute_force(filled_db, start: float, end: float) -> 
     assert list(stats) == [A, B, C, D]
     for host in (A, B, C, D):
         selected = [c for c in checks
-                    if c.url == host and BASE + start <= c.timestamp <= BASE + end]
+                    if c.monitor == host and BASE + start <= c.timestamp <= BASE + end]
         assert_matches(stats[host], host, selected)
     # Without a host list: the sites that have checks in the window, sorted.
-    assert list(default) == sorted({c.url for c in checks
+    assert list(default) == sorted({c.monitor for c in checks
                                     if BASE + start <= c.timestamp <= BASE + end})
     for host, site in default.items():
         assert site == stats[host]
@@ -385,7 +385,7 @@ def test_a_reason_the_stats_do_not_know_is_counted_apart_from_the_status_codes(
             stats = window_stats(conn, BASE + start, BASE + end, [A, B])
             for host in (A, B):
                 selected = [c for c in checks
-                            if c.url == host and BASE + start <= c.timestamp <= BASE + end]
+                            if c.monitor == host and BASE + start <= c.timestamp <= BASE + end]
                 assert_matches(stats[host], host, selected)
             assert stats[A].reasons == {"keyword_missing": stats[A].statuses["404"]}
     finally:
@@ -483,7 +483,7 @@ def test_windows_over_10_minute_blocks_equal_brute_force(long_db, start, end) ->
         conn.close()
     for host in (A, B, C):
         selected = [c for c in checks
-                    if c.url == host and BASE + start <= c.timestamp <= BASE + end]
+                    if c.monitor == host and BASE + start <= c.timestamp <= BASE + end]
         assert_matches(stats[host], host, selected)
 
 
@@ -536,5 +536,5 @@ def test_a_schema_3_database_is_upgraded_with_its_aggregates(tmp_path: Path) -> 
         stats = window_stats(conn, BASE, BASE + 3000, [A, B])
     finally:
         conn.close()
-    assert_matches(stats[A], A, [c for c in old + new if c.url == A])
-    assert_matches(stats[B], B, [c for c in old if c.url == B])
+    assert_matches(stats[A], A, [c for c in old + new if c.monitor == A])
+    assert_matches(stats[B], B, [c for c in old if c.monitor == B])

@@ -39,7 +39,7 @@ C = "https://user:secret@c.example/"
 def check(url: str, ts: float, available: bool = True, status: int | None = 200,
           response_ms: float = 100.0, reason: str | None = None, detail: str = "",
           lateness_ms: float = 0.0) -> CheckResult:
-    return CheckResult(url=url, timestamp=ts, available=available, status=status,
+    return CheckResult(monitor=url, timestamp=ts, available=available, code=status,
                        response_ms=response_ms, reason=reason, detail=detail,
                        lateness_ms=lateness_ms, mono=ts - BASE)
 
@@ -90,7 +90,7 @@ def minute_row(path: Path, minute: int, host: str) -> MinuteAgg | None:
 def expected_agg(checks: list[CheckResult]) -> MinuteAgg:
     agg = MinuteAgg()
     for c in checks:
-        agg.add(c.response_ms, c.available, c.status, c.reason)
+        agg.add(c.response_ms, c.available, c.code, c.reason)
     return agg
 
 
@@ -98,7 +98,7 @@ def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
     """Every (minute, host) row equals the aggregate of exactly the checks it covers."""
     groups: dict[tuple[int, str], list[CheckResult]] = {}
     for c in checks:
-        groups.setdefault((int(c.timestamp // 60), c.url), []).append(c)
+        groups.setdefault((int(c.timestamp // 60), c.monitor), []).append(c)
     stored = read(path, "SELECT start / 60, host FROM aggregates WHERE span=60")
     assert sorted(stored) == sorted(groups)
     for (minute, host), group in groups.items():
@@ -106,7 +106,7 @@ def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
     # And the 10-minute blocks, the same way.
     blocks: dict[tuple[int, str], list[CheckResult]] = {}
     for c in checks:
-        blocks.setdefault((int(c.timestamp // 600), c.url), []).append(c)
+        blocks.setdefault((int(c.timestamp // 600), c.monitor), []).append(c)
     assert sorted(read(path, "SELECT start / 600, host FROM aggregates WHERE span=600")
                   ) == sorted(blocks)
     for (block, host), group in blocks.items():
@@ -258,7 +258,7 @@ def assert_round_trip(path: Path) -> None:
     rows = read(path, "SELECT timestamp, host, available, status, responseTime, reason, detail,"
                       " lateness FROM website_monitoring ORDER BY id")
     assert rows == [
-        (c.timestamp, c.url, int(c.available), c.status, c.response_ms, c.reason,
+        (c.timestamp, c.monitor, int(c.available), c.code, c.response_ms, c.reason,
          c.detail or None, c.lateness_ms) for c in CHECKS]
     rows = read(path, "SELECT timestamp, host, type, startDate, endDate, availability, message"
                       " FROM website_alerts ORDER BY id")
@@ -499,7 +499,7 @@ def test_purge(db: Path, make_store, monkeypatch, threaded: bool) -> None:
 def assert_minutes_match_from(path: Path, checks: list[CheckResult], minute: int) -> None:
     for host in (A, B):
         for m in range(minute, MINUTE + 6):
-            group = [c for c in checks if c.url == host and int(c.timestamp // 60) == m]
+            group = [c for c in checks if c.monitor == host and int(c.timestamp // 60) == m]
             assert minute_row(path, m, host) == expected_agg(group)
 
 
@@ -547,7 +547,7 @@ def test_failed_writes_are_kept_and_retried_once(db: Path, make_store, locker) -
 
     everything = first + second + third
     rows = read(db, "SELECT timestamp, host FROM website_monitoring ORDER BY timestamp, host")
-    assert rows == sorted((c.timestamp, c.url) for c in everything)
+    assert rows == sorted((c.timestamp, c.monitor) for c in everything)
     assert read(db, "SELECT host FROM website_alerts ORDER BY id") == [(A,), (B,)]
     assert_minutes_match(db, everything)
     assert read(db, "SELECT host, down_since FROM site_state ORDER BY host") == [

@@ -16,7 +16,7 @@ def check(url, watchdog, **kwargs):
 
 def test_certificate_signed_by_a_trusted_ca_is_up(servers, pki, watchdog):
     result = check(servers["good"].url + "/", watchdog, ca_file=str(pki / "ca.pem"))
-    assert (result.available, result.status, result.reason) == (True, 200, None)
+    assert (result.available, result.code, result.reason) == (True, 200, None)
 
 
 @pytest.mark.parametrize(("label", "detail"), [
@@ -29,7 +29,7 @@ def test_bad_certificate_is_a_tls_failure_naming_the_fault(servers, pki, watchdo
                                                             detail):
     # The CA is trusted, so the fault reported is the one the certificate has.
     result = check(servers[label].url + "/", watchdog, ca_file=str(pki / "ca.pem"))
-    assert (result.available, result.status, result.reason, result.detail) == (
+    assert (result.available, result.code, result.reason, result.detail) == (
         False, None, "tls", detail)
 
 
@@ -42,7 +42,7 @@ def test_unknown_ca_is_a_tls_failure(servers, watchdog):
 def test_tls_verify_false_accepts_any_certificate(servers, watchdog):
     for label in ("self-signed", "wrong-host", "expired"):
         result = check(servers[label].url + "/", watchdog, tls_verify=False)
-        assert (label, result.available, result.status) == (label, True, 200)
+        assert (label, result.available, result.code) == (label, True, 200)
 
 
 def test_https_drip_is_cut_at_the_timeout(servers, pki, watchdog):
@@ -50,5 +50,5 @@ def test_https_drip_is_cut_at_the_timeout(servers, pki, watchdog):
     result = run_check(make_site(servers["good"].url + "/drip", timeout=1.0,
                                  ca_file=str(pki / "ca.pem")), watchdog)
     elapsed = time.monotonic() - started
-    assert (result.available, result.status, result.reason) == (False, 200, "timeout")
+    assert (result.available, result.code, result.reason) == (False, 200, "timeout")
     assert elapsed < 1.5

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from monitor.checks import CheckResult
-from monitor.config import Site, display_url
+from monitor.checks import CheckResult, Monitor
+from monitor.secrets import display_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,16 +101,16 @@ class AlertEvaluator:
         self._sites: dict[str, _SiteWindow] = {}
         self._lock = threading.Lock()
 
-    def configure(self, sites: Iterable[Site]) -> None:
+    def configure(self, sites: Iterable[Monitor]) -> None:
         """Apply the config's sites: new ones start empty, kept ones keep their history."""
         with self._lock:
             current = {}
             for site in sites:
-                state = self._sites.get(site.url) or _SiteWindow(site.alert_window,
+                state = self._sites.get(site.id) or _SiteWindow(site.alert_window,
                                                                  site.alert_threshold)
                 state.window = site.alert_window
                 state.threshold = site.alert_threshold
-                current[site.url] = state
+                current[site.id] = state
             self._sites = current
 
     def restore(self, url: str, alert_start: float | None,
@@ -135,13 +135,13 @@ class AlertEvaluator:
 
     def record(self, result: CheckResult) -> AlertEvent | None:
         with self._lock:
-            state = self._sites.get(result.url)
+            state = self._sites.get(result.monitor)
             if state is None:  # the site was removed while its check ran
                 return None
             if result.available is None:  # unknown: neither up nor down
                 return None
             state.add(result.mono, result.available)
-            return self._evaluate(result.url, state)
+            return self._evaluate(result.monitor, state)
 
     def evaluate(self, url: str) -> AlertEvent | None:
         with self._lock:

@@ -1,15 +1,14 @@
-"""Check kinds: what a check is, the registry of kinds, and the kinds themselves."""
+"""Check kinds: what a monitor and a check result are, the registry of kinds, and the
+kinds themselves (each a module that registers itself)."""
 
-from monitor.checks.deadline import (
-    REASONS,
-    CheckAborted,
-    CheckResult,
-    Deadline,
-    Watchdog,
-    check_function,
-    register,
-    run_check,
+# The kinds built in: each registers itself on import.
+from monitor.checks import (
+           http,  # noqa: E402,I001 - after the registry it registers with
+           registry,
 )
+from monitor.checks.deadline import Deadline, Watchdog, run_check
+from monitor.checks.model import COMMON_REASONS, CheckAborted, CheckResult, Kind, Monitor, Parsed
+from monitor.checks.registry import register
 
-__all__ = ["REASONS", "CheckAborted", "CheckResult", "Deadline", "Watchdog", "check_function",
-           "register", "run_check"]
+__all__ = ["COMMON_REASONS", "CheckAborted", "CheckResult", "Deadline", "Kind", "Monitor",
+           "Parsed", "Watchdog", "http", "register", "registry", "run_check"]

@@ -1,8 +1,4 @@
-"""What a check is, the registry of check kinds, and the watchdog that bounds each check.
-
-A check kind is a function `(site, deadline) -> CheckResult`; `register` adds one, so a
-new kind (keyword, TCP, TLS expiry...) is a new module, not an edit of the engine.
-"""
+"""The time budget of a blocking check, and the watchdog that enforces it."""
 
 from __future__ import annotations
 
@@ -13,43 +9,9 @@ import itertools
 import socket
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from monitor import config
-from monitor.config import Site
-
-REASONS = (
-    "dns",
-    "connect",
-    "tls",
-    "timeout",
-    "http_status",
-    "too_large",
-    "invalid_response",
-    "other",
-    "offline",  # the check failed while the monitor itself had no network: unknown
-    "skipped",  # a slot that found the site's previous check still running: its verdict
-)
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    url: str
-    timestamp: float  # UTC epoch seconds at the start of the check
-    available: bool | None  # None: unknown, the monitor itself was offline
-    status: int | None
-    response_ms: float
-    reason: str | None = None
-    detail: str = ""
-    lateness_ms: float = 0.0
-    mono: float = 0.0  # monotonic clock at the start of the check: alert windows use it
-    # Due times (monotonic) of the slots this check made skip by running past them.
-    skipped: tuple[float, ...] = ()
-
-
-class CheckAborted(Exception):
-    """The check was cut short because the monitor is stopping; its result means nothing."""
+from monitor.checks import registry
+from monitor.checks.model import CheckAborted, CheckResult, Monitor
 
 
 class Deadline:
@@ -150,38 +112,18 @@ class Watchdog:
                 self._cond.wait(wait)
 
 
-CheckFunction = Callable[[Site, Deadline], CheckResult]
-_REGISTRY: dict[str, CheckFunction] = {}
-
-
-def register(kind: str) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check kind under the name used by a site's `type` key."""
-
-    def add(function: CheckFunction) -> CheckFunction:
-        _REGISTRY[kind] = function
-        config.CHECK_KINDS.add(kind)
-        return function
-
-    return add
-
-
-def check_function(kind: str) -> CheckFunction:
-    if kind == "http" and kind not in _REGISTRY:
-        from monitor.checks import http  # noqa: F401 - registers itself; requests loads lazily
-    return _REGISTRY[kind]
-
-
-def run_check(site: Site, watchdog: Watchdog, lateness_ms: float = 0.0) -> CheckResult:
-    """Run one check of `site` within its timeout; raise CheckAborted if stopped midway."""
-    function = check_function(site.kind)
+def run_check(monitor: Monitor, watchdog: Watchdog, lateness_ms: float = 0.0) -> CheckResult:
+    """Run one check of `monitor` within its timeout, blocking; raise CheckAborted if the
+    monitor stops midway."""
+    function = registry.get(monitor.kind).run
     started = time.monotonic()
-    deadline = watchdog.arm(site.timeout)
+    deadline = watchdog.arm(monitor.timeout)
     if deadline.aborted:
-        raise CheckAborted(site.url)
+        raise CheckAborted(monitor.id)
     try:
-        result = function(site, deadline)
+        result = function(monitor, deadline)
     finally:
         watchdog.disarm(deadline)
     if deadline.aborted:
-        raise CheckAborted(site.url)
+        raise CheckAborted(monitor.id)
     return dataclasses.replace(result, lateness_ms=lateness_ms, mono=started)

@@ -174,7 +174,7 @@ def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
         from monitor.config import load_config
 
         config = load_config(config_path)
-        echo(f"{config_path}: OK, {len(config.sites)} site(s)")
+        echo(f"{config_path}: OK, {len(config.monitors)} site(s)")
     elif mode == "monitor":
         from monitor.cli.modes import run_monitor
 

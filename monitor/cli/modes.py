@@ -265,8 +265,8 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                     output = view = _live_view(Path(db_path), stop, display,
                                                engine_pulse(engine)).start()
                 if say is not None:
-                    canary = f"; canary {config.canary.url}" if config.canary else ""
-                    say(f"Monitoring {len(config.sites)} site(s) from {config_file} into "
+                    canary = f"; canary {config.canary.target}" if config.canary else ""
+                    say(f"Monitoring {len(config.monitors)} site(s) from {config_file} into "
                         f"{db_path}{canary}" + (". q or Ctrl-C stops." if live else
                                                 "; stats every 10 s (past 10 min) and every"
                                                 " 60 s (past hour). Ctrl-C stops."))
@@ -323,7 +323,7 @@ def _reload(engine: Engine, old: Config, path: Path, echo: Echo | None, err: Ech
     if new != old:
         engine.reload(new)
         if echo is not None:
-            echo(f"Reloaded {path}: {len(new.sites)} site(s).")
+            echo(f"Reloaded {path}: {len(new.monitors)} site(s).")
     return new
 
 

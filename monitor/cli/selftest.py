@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from monitor.alerts import AlertEvent
-from monitor.config import Config, Site
+from monitor.checks.http import http_monitor
+from monitor.config import Config
 from monitor.run.engine import Engine
 from monitor.store import Store
 
@@ -81,9 +82,9 @@ def run_selftest(echo: Callable[[str], None]) -> bool:
     events: queue.Queue[AlertEvent] = queue.Queue()
     with tempfile.TemporaryDirectory(prefix="monitor-selftest-") as tmp:
         db = Path(tmp) / "selftest.db"
-        site = Site(url=server.url, name="selftest", interval=INTERVAL, timeout=1.0,
+        site = http_monitor(server.url, name="selftest", interval=INTERVAL, timeout=1.0,
                     alert_window=WINDOW, alert_threshold=THRESHOLD)
-        engine = Engine(Config(sites=(site,), alert_window=WINDOW, max_workers=4),
+        engine = Engine(Config(monitors=(site,), alert_window=WINDOW, max_workers=4),
                         Store(db))
         engine.hooks.append(events.put)
         engine.start()
@@ -120,7 +121,7 @@ def run_selftest(echo: Callable[[str], None]) -> bool:
         finally:
             engine.stop()
             server.stop()
-        stored = _stored_alerts(db, site.url)
+        stored = _stored_alerts(db, site.id)
         step(stored == ["alert", "recovery"],
              f"alert and recovery stored in the database ({', '.join(stored) or 'none'})")
     ok = all(results)

@@ -17,14 +17,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from monitor.checks import CheckAborted, CheckResult, Watchdog, run_check
-from monitor.config import Site
+from monitor.checks import CheckAborted, CheckResult, Monitor, Watchdog, run_check
 
 MIN_GAP = 0.25  # seconds between the starts of two canary checks
 
 
 class Canary:
-    def __init__(self, site: Site, watchdog: Callable[[], Watchdog | None],
+    def __init__(self, site: Monitor, watchdog: Callable[[], Watchdog | None],
                  on_change: Callable[[bool, CheckResult, float], None],
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.site = site
@@ -118,4 +117,4 @@ class Canary:
 
 def _reached(result: CheckResult) -> bool:
     """Any HTTP answer, even an error or a rate limit, means the network is there."""
-    return bool(result.available) or result.status is not None
+    return bool(result.available) or result.code is not None

@@ -23,15 +23,14 @@ from collections import deque
 from collections.abc import Callable
 
 from monitor.alerts import AlertEvaluator, AlertEvent, format_duration
-from monitor.checks import CheckResult, Watchdog
-from monitor.config import Config, Site
+from monitor.checks import CheckResult, Monitor, Watchdog, registry
+from monitor.config import Config
 from monitor.errors import StoreError
 from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
 from monitor.store import AlertRecord, Store, iso_utc, open_reader, parse_iso
 
 AlertHook = Callable[[AlertEvent], None]
-NETWORK_REASONS = frozenset({"dns", "connect", "timeout"})
 PURGE_EVERY = 3600.0
 
 
@@ -49,6 +48,7 @@ class Engine:
         self._wall = wall_clock
         self._on_error = on_error or (lambda message: None)
         self.alerts = AlertEvaluator(clock=wall_clock)
+        self._network_reasons: dict[str, frozenset[str]] = {}
         self.probes: LocalProbes | ProbeProcesses | None = None
         self.watchdog: Watchdog | None = None
         self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
@@ -65,10 +65,16 @@ class Engine:
         self.recent_lateness: deque[float] = deque(maxlen=4096)  # for the live view's header
 
     # -- life cycle ---------------------------------------------------------------
+    def _configure(self, config: Config) -> None:
+        kinds = {m.id: registry.find(m.kind) for m in config.monitors}
+        self._network_reasons = {key: kind.network_reasons for key, kind in kinds.items()
+                                 if kind is not None and kind.network}
+        self.alerts.configure(config.monitors)
+
     def start(self) -> Engine:
-        self.alerts.configure(self.config.sites)
+        self._configure(self.config)
         self._restore_alert_state()
-        self.store.write_sites(_site_rows(self.config.sites))
+        self.store.write_sites(_site_rows(self.config.monitors))
         self.store.start()
         self._announcer = threading.Thread(target=self._announce_loop, name="announcer",
                                            daemon=True)
@@ -76,7 +82,7 @@ class Engine:
         self.watchdog = Watchdog()
         self._set_canary(self.config.canary)
         self.probes = self._make_probes(self.config)
-        self.probes.start(self.config.sites, self.config.max_workers)
+        self.probes.start(self.config.monitors, self.config.max_workers)
         self.maybe_purge()
         return self
 
@@ -105,24 +111,24 @@ class Engine:
 
     def reload(self, config: Config) -> None:
         """Apply a new config: added, removed and changed sites, history kept."""
-        added = {s.url for s in config.sites} - {s.url for s in self.config.sites}
+        added = {m.id for m in config.monitors} - {m.id for m in self.config.monitors}
         old, self.config = self.config, config
-        self.alerts.configure(config.sites)
+        self._configure(config)
         if added:
             self._restore_alert_state(added)
-        self.store.write_sites(_site_rows(config.sites))
+        self.store.write_sites(_site_rows(config.monitors))
         if self.probes is not None:
             if probe_count(config) != probe_count(old):
                 self.probes.stop()
                 self.probes = self._make_probes(config)
-                self.probes.start(config.sites, config.max_workers)
+                self.probes.start(config.monitors, config.max_workers)
             else:
-                self.probes.set_sites(config.sites, config.max_workers)
+                self.probes.set_sites(config.monitors, config.max_workers)
         current = self.canary.site if self.canary else None
         if config.canary != current:
             self._set_canary(config.canary)
 
-    def _set_canary(self, site: Site | None) -> None:
+    def _set_canary(self, site: Monitor | None) -> None:
         old, self.canary = self.canary, None
         if old is not None:
             old.stop()
@@ -131,11 +137,12 @@ class Engine:
             self.canary.start()
 
     def _canary_changed(self, online: bool, result: CheckResult, offline_for: float) -> None:
+        canary = self.config.canary.target if self.config.canary else result.monitor
         if online:
-            self._on_status(f"ONLINE: the monitor's network is back (canary {result.url} "
+            self._on_status(f"ONLINE: the monitor's network is back (canary {canary} "
                             f"answers) after {format_duration(offline_for)} offline")
         else:
-            self._on_status(f"OFFLINE: the monitor has lost its network: canary {result.url}"
+            self._on_status(f"OFFLINE: the monitor has lost its network: canary {canary}"
                             f" failed ({result.reason}: {result.detail}); site failures are"
                             " recorded as unknown and raise no alert")
 
@@ -154,7 +161,7 @@ class Engine:
         # check is what made it fail, and only a canary check begun after it can see it.
         # Only a failure the network itself could cause is confirmed: an HTTP answer, even a
         # 500, proves the network works.
-        if result.available is False and result.reason in NETWORK_REASONS:
+        if result.available is False and self._network_failure(result):
             if offline is None:
                 canary = self.canary
                 offline = canary is not None and canary.is_offline(time.monotonic())
@@ -182,11 +189,15 @@ class Engine:
         results for a canary check each)."""
         canary = self.canary
         offline = False
-        if canary is not None and any(r.available is False and r.reason in NETWORK_REASONS
+        if canary is not None and any(r.available is False and self._network_failure(r)
                                       for r in results):
             offline = canary.is_offline(time.monotonic())
         for result in results:
             self._record(result, offline)
+
+    def _network_failure(self, result: CheckResult) -> bool:
+        """A failure the loss of the monitor's own network could cause (by its kind)."""
+        return result.reason in self._network_reasons.get(result.monitor, ())
 
     def emit(self, event: AlertEvent) -> None:
         """Store an alert or recovery; the hooks see it once it is written."""
@@ -223,12 +234,12 @@ class Engine:
             raise StoreError(f"{self.store.path}: cannot read the database: {exc}") from None
         finally:
             conn.close()
-        for site in self.config.sites:
-            if urls is not None and site.url not in urls:
+        for site in self.config.monitors:
+            if urls is not None and site.id not in urls:
                 continue
-            start = open_alerts.get(site.url)
-            self.alerts.restore(site.url, parse_iso(start) if start else None,
-                                recent.get(site.url, ()), now)
+            start = open_alerts.get(site.id)
+            self.alerts.restore(site.id, parse_iso(start) if start else None,
+                                recent.get(site.id, ()), now)
 
     def _read_alert_state(self, conn: sqlite3.Connection,
                           ) -> tuple[dict[str, list[tuple[float, bool]]], dict[str, str], float]:
@@ -264,13 +275,13 @@ def skipped_slots(result: CheckResult) -> list[CheckResult]:
     if not result.skipped or result.available is None:
         return []  # unknown (the monitor was offline): no evidence for its slots either
     ended = (f"{result.reason}: {result.detail}" if result.reason else
-             f"up, HTTP {result.status}" if result.status is not None else "up")
+             f"up, HTTP {result.code}" if result.code is not None else "up")
     detail = f"the previous check was still running; it ended {ended}"[:200]
-    return [CheckResult(result.url, result.timestamp + (due - result.mono), result.available,
+    return [CheckResult(result.monitor, result.timestamp + (due - result.mono), result.available,
                         None, 0.0, "skipped", detail, 0.0, due)
             for due in result.skipped if due >= result.mono]
 
 
-def _site_rows(sites: tuple[Site, ...]) -> list[tuple[str, str, float]]:
-    return [(s.url, s.name, s.interval) for s in sites]
+def _site_rows(monitors: tuple[Monitor, ...]) -> list[tuple[str, str, float]]:
+    return [(m.id, m.name, m.interval) for m in monitors]
 

@@ -30,8 +30,8 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from monitor.checks import CheckAborted, CheckResult, Watchdog, run_check
-from monitor.config import Config, Site
+from monitor.checks import CheckAborted, CheckResult, Monitor, Watchdog, run_check
+from monitor.config import Config
 from monitor.run.scheduler import Scheduler, WorkerPool
 from monitor.secrets import redact, redact_known, remember
 
@@ -62,7 +62,7 @@ def probe_count(config: Config) -> int:
     """How many probe processes `config` asks for; 1 means checks run in this process."""
     if config.processes is not None:
         return config.processes
-    rate = sum(1.0 / site.interval for site in config.sites)
+    rate = sum(1.0 / site.interval for site in config.monitors)
     if rate < AUTO_SPLIT_RATE:
         return 1
     cores = len(os.sched_getaffinity(0))
@@ -85,13 +85,13 @@ class LocalProbes:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, sites: Sequence[Site], max_workers: int) -> None:
+    def start(self, sites: Sequence[Monitor], max_workers: int) -> None:
         self.set_sites(sites, max_workers)
         self._thread = threading.Thread(target=self.scheduler.run, args=(self._stop,),
                                         name="scheduler", daemon=True)
         self._thread.start()
 
-    def set_sites(self, sites: Sequence[Site], max_workers: int) -> None:
+    def set_sites(self, sites: Sequence[Monitor], max_workers: int) -> None:
         self.pool.max_workers = max_workers
         self.scheduler.set_sites(sites)
 
@@ -115,23 +115,23 @@ class LocalProbes:
     def threads(self) -> int:
         return self.pool.size
 
-    def _dispatch(self, site: Site, due: float) -> None:
+    def _dispatch(self, site: Monitor, due: float) -> None:
         self.pool.submit(self._check, site, due)
 
-    def _check(self, site: Site, due: float) -> None:
+    def _check(self, site: Monitor, due: float) -> None:
         lateness_ms = max(0.0, (time.monotonic() - due) * 1000.0)
         try:
             result = run_check(site, self.watchdog, lateness_ms)
         except CheckAborted:
             return  # stopping: a check cut short says nothing about the site
         except Exception as exc:  # noqa: BLE001 - a bug in a check kind must not stop others
-            result = CheckResult(site.url, self._wall(), False, None, 0.0, "other",
+            result = CheckResult(site.id, self._wall(), False, None, 0.0, "other",
                                  redact(f"{type(exc).__name__}: {exc}", site.secrets),
                                  lateness_ms, time.monotonic())
             self._on_error(redact("check crashed: " + traceback.format_exc(limit=3).strip(),
                                   site.secrets))
         finally:
-            skipped = self.scheduler.done(site.url)
+            skipped = self.scheduler.done(site.id)
         if skipped:
             result = dataclasses.replace(result, skipped=tuple(skipped))
         self._on_result(result)
@@ -139,8 +139,9 @@ class LocalProbes:
 
 def _pack(result: CheckResult) -> tuple:
     # A plain tuple pickles in C and several times faster than the dataclass.
-    return (result.url, result.timestamp, result.available, result.status, result.response_ms,
-            result.reason, result.detail, result.lateness_ms, result.mono, result.skipped)
+    return (result.monitor, result.timestamp, result.available, result.code, result.response_ms,
+            result.reason, result.detail, result.lateness_ms, result.mono, result.skipped,
+            result.metrics)
 
 
 class _Child:
@@ -218,30 +219,30 @@ class ProbeProcesses:
         self.on_error = on_error
         self._lock = threading.Lock()
         self._children: list[_Child] = []
-        self._shards: list[list[Site]] = [[] for _ in range(count)]
+        self._shards: list[list[Monitor]] = [[] for _ in range(count)]
         self._workers = 1
         self._stopping = threading.Event()
         self._failures = [0] * count
         self._retired = (0, 0)  # dispatched, skipped of probe processes that ended
         self.clock: Callable[[], float] = time.monotonic
 
-    def start(self, sites: Sequence[Site], max_workers: int) -> None:
+    def start(self, sites: Sequence[Monitor], max_workers: int) -> None:
         self._reshard(sites, max_workers)
         with self._lock:
             self._children = [self._spawn(index) for index in range(self.count)]
 
-    def set_sites(self, sites: Sequence[Site], max_workers: int) -> None:
+    def set_sites(self, sites: Sequence[Monitor], max_workers: int) -> None:
         self._reshard(sites, max_workers)
         with self._lock:
             children = list(self._children)
         for child in children:
             child.send(("sites", self._shards[child.index], self._workers))
 
-    def _reshard(self, sites: Sequence[Site], max_workers: int) -> None:
-        shards: list[list[Site]] = [[] for _ in range(self.count)]
+    def _reshard(self, sites: Sequence[Monitor], max_workers: int) -> None:
+        shards: list[list[Monitor]] = [[] for _ in range(self.count)]
         for site in sites:
             # A stable hash: a site stays in its shard across reloads, keeping its phase.
-            shards[zlib.crc32(site.url.encode()) % self.count].append(site)
+            shards[zlib.crc32(site.id.encode()) % self.count].append(site)
         self._shards = shards
         # maxWorkers bounds the checks in flight across all processes.
         self._workers = max(1, -(-max_workers // self.count))  # ints: maxWorkers may be huge

@@ -21,15 +21,15 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from monitor.config import Site
+from monitor.checks import Monitor
 from monitor.secrets import redact_known
 
-Dispatch = Callable[[Site, float], None]
+Dispatch = Callable[[Monitor, float], None]
 
 
 @dataclass(slots=True)
 class _Entry:
-    site: Site
+    site: Monitor
     due: float
     generation: int
 
@@ -49,32 +49,32 @@ class Scheduler:
         self.dispatched = 0
         self.skipped = 0
 
-    def set_sites(self, sites: Iterable[Site]) -> None:
+    def set_sites(self, sites: Iterable[Monitor]) -> None:
         """Add, change and remove sites. Unchanged sites keep their phase; new ones are
         spread over their first interval so that a thousand sites do not fire together."""
         sites = list(sites)
         now = self._clock()
         with self._cond:
-            wanted = {site.url: site for site in sites}
+            wanted = {site.id: site for site in sites}
             for url in list(self._entries):
                 if url not in wanted:
                     del self._entries[url]
-            new = [s for s in sites if s.url not in self._entries]
+            new = [s for s in sites if s.id not in self._entries]
             for index, site in enumerate(new):
                 self._push(site, now + site.interval * index / max(1, len(new)))
             for site in sites:
-                entry = self._entries[site.url]
+                entry = self._entries[site.id]
                 if entry.site != site:
                     interval_changed = entry.site.interval != site.interval
                     entry.site = site
-                    if interval_changed and site.url not in self._running:
+                    if interval_changed and site.id not in self._running:
                         self._push(site, min(entry.due, now + site.interval))
             self._cond.notify()
 
-    def _push(self, site: Site, due: float) -> None:
+    def _push(self, site: Monitor, due: float) -> None:
         generation = next(self._generation)
-        self._entries[site.url] = _Entry(site, due, generation)
-        heapq.heappush(self._heap, (due, next(self._seq), site.url, generation))
+        self._entries[site.id] = _Entry(site, due, generation)
+        heapq.heappush(self._heap, (due, next(self._seq), site.id, generation))
 
     def run_due(self, now: float) -> int:
         """Dispatch every check due at `now`; return how many were dispatched."""

@@ -545,7 +545,7 @@ class Store:
                     with self._drop_lock:
                         self.dropped += 1
                 what = "an alert" if isinstance(entry, AlertRecord) else "a check"
-                bad.append(f"{what} of {getattr(entry, 'url', getattr(entry, 'host', '?'))}"
+                bad.append(f"{what} of {getattr(entry, 'monitor', getattr(entry, 'host', '?'))}"
                            f" ({error!r})")
         else:
             self._written()
@@ -606,8 +606,8 @@ class Store:
             # threads getting it back takes up to a switch interval (5 ms) each time. Per
             # row, a 2,000-row batch could take seconds to write while using milliseconds.
             conn.execute(_INSERT_CHECKS, (json.dumps(
-                [(c.timestamp, c.url, None if c.available is None else int(c.available),
-                  c.status, c.response_ms, c.reason, c.detail or None, c.lateness_ms)
+                [(c.timestamp, c.monitor, None if c.available is None else int(c.available),
+                  c.code, c.response_ms, c.reason, c.detail or None, c.lateness_ms)
                  for c in checks]),))
             self._preload(checks)
             dirty = self._aggregate(checks)
@@ -615,7 +615,7 @@ class Store:
                 [(key[2], key[0], key[0] * key[1], *self._aggs[key].to_row())
                  for key in dirty]),))
             conn.execute(_UPSERT_STATES, (json.dumps(
-                [(host, *self._states[host][:4]) for host in {c.url for c in checks}]),))
+                [(host, *self._states[host][:4]) for host in {c.monitor for c in checks}]),))
         if alerts:
             conn.executemany(
                 "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
@@ -637,7 +637,7 @@ class Store:
     def _preload(self, checks: list[CheckResult]) -> None:
         """Fill the caches for the minutes and sites of this batch that they lack, one
         query each: after a restart the minute in progress already has a row to continue."""
-        keys = {(span, int(c.timestamp // span), c.url) for c in checks for span in SPANS}
+        keys = {(span, int(c.timestamp // span), c.monitor) for c in checks for span in SPANS}
         keys -= self._aggs.keys()
         if keys:
             for key in keys:
@@ -647,7 +647,7 @@ class Store:
                 f" WHERE (host, span, start) IN (SELECT {_items(3)} FROM json_each(?))",
                 (json.dumps([(host, span, span * index) for span, index, host in keys]),)):
                 self._aggs[(span, start // span, host)] = MinuteAgg.from_row(row)
-        hosts = {c.url for c in checks} - self._states.keys()
+        hosts = {c.monitor for c in checks} - self._states.keys()
         if hosts:
             # The fifth item, the newest check's start on the monotonic clock, lives in
             # memory only (and survives a rollback in _newest): after a restart the first
@@ -663,15 +663,15 @@ class Store:
         dirty = set()
         for check in checks:
             for span in SPANS:
-                key = (span, int(check.timestamp // span), check.url)
-                self._aggs[key].add(check.response_ms, check.available, check.status,
+                key = (span, int(check.timestamp // span), check.monitor)
+                self._aggs[key].add(check.response_ms, check.available, check.code,
                                     check.reason)
                 dirty.add(key)
             self._update_state(check)
         return dirty
 
     def _update_state(self, check: CheckResult) -> None:
-        state = self._states[check.url]
+        state = self._states[check.monitor]
         ts = check.timestamp
         if check.available is None:  # unknown says nothing about the site's state
             return
@@ -685,7 +685,7 @@ class Store:
                 state[2] = max(state[2] or 0.0, ts)
             return
         state[0] = ts
-        state[4] = self._newest[check.url] = check.mono
+        state[4] = self._newest[check.monitor] = check.mono
         if check.available:
             state[1] = ts
             state[3] = None

@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.checks import Deadline
+from monitor.checks.deadline import Deadline
 
 RESOLVER_THREADS = 64
 # RFC 8305 section 8: "Connection Attempt Delay", recommended 250 ms.

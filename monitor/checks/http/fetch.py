@@ -25,8 +25,10 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from monitor import __version__
-from monitor.checks import CheckResult, Deadline, register, resolver
-from monitor.config import Site
+from monitor.checks.deadline import Deadline
+from monitor.checks.http import resolver
+from monitor.checks.http.spec import HttpSpec
+from monitor.checks.model import CheckResult, Monitor
 from monitor.secrets import is_sensitive, redact
 
 MAX_REDIRECTS = 10
@@ -227,11 +229,11 @@ class _TooManyRedirects(Exception):
     pass
 
 
-def _fetch(site: Site, deadline: Deadline, seen: list[int]) -> tuple[int, str]:
+def _fetch(site: HttpSpec, deadline: Deadline, seen: list[int]) -> tuple[int, str]:
     """GET the site, following redirects by hand so that every hop is bounded in size;
     the status of the last answer goes into `seen` so that a failure after the headers
     still records it."""
-    url = site.fetch_url
+    url = site.url
     first = urlsplit(url)
     origin = _origin(first)
     headers = dict(site.headers)
@@ -268,8 +270,8 @@ def _fetch(site: Site, deadline: Deadline, seen: list[int]) -> tuple[int, str]:
     raise _TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
 
 
-@register("http")
-def http_check(site: Site, deadline: Deadline) -> CheckResult:
+def http_check(monitor: Monitor, deadline: Deadline) -> CheckResult:
+    site: HttpSpec = monitor.spec
     timestamp = time.time()
     start = time.monotonic()
     _local.deadline = deadline
@@ -293,13 +295,13 @@ def http_check(site: Site, deadline: Deadline) -> CheckResult:
         status = seen[0]
     elapsed_ms = (time.monotonic() - start) * 1000.0
     return CheckResult(
-        url=site.url,
+        monitor=monitor.id,
         timestamp=timestamp,
         available=reason is None,
-        status=status,
+        code=status,
         response_ms=elapsed_ms,
         reason=reason,
-        detail=_printable(redact(detail, site.secrets)),
+        detail=_printable(redact(detail, monitor.secrets)),
     )
 
 

@@ -1,0 +1,101 @@
+"""The `http` kind's own keys in a `websites` entry: `URL`, `headers`, `maxBodyBytes`,
+`tlsVerify`, `caFile`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor import secrets
+from monitor.checks.model import Monitor, Parsed
+from monitor.checks.schema import Fields
+
+KEYS = ("URL", "maxBodyBytes", "headers", "tlsVerify", "caFile")
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_BODY_BYTES = 1024**3
+
+
+@dataclass(frozen=True)
+class HttpSpec:
+    """`url` is the URL the check fetches, credentials and all; it and `headers` never
+    leave the check (repr=False keeps them out of reprs too)."""
+
+    url: str = field(repr=False)
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    tls_verify: bool = True
+    ca_file: str | None = None
+
+
+def parse(fields: Fields, entry: Mapping[str, Any], path: str,
+          defaults: Mapping[str, Any]) -> Parsed:
+    if "URL" not in entry:
+        raise fields.fail(f"{path}.URL", "is required")
+    before = len(fields.expanded)
+    target = url(fields, entry["URL"], f"{path}.URL")
+    headers = fields.headers(dict(entry), f"{path}.headers")
+    # What came from the environment is secret (a bot token in a path, a key in a
+    # query), except a host name or port, which a key must show to be of any use.
+    parts = urlsplit(target)
+    shown = {parts.hostname or "", str(parts.port)}
+    from_env = [v for v in fields.expanded[before:] if v.lower() not in shown]
+    found = secrets.secret_set(secrets.encoded_forms(
+        [*secrets.url_secrets(target), *secrets.header_secrets(headers), *from_env]))
+    masked = secrets.redact(secrets.display_url(target), found)
+    body = fields.integer(dict(entry), "maxBodyBytes", f"{path}.maxBodyBytes",
+                          defaults.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES), MAX_BODY_BYTES)
+    spec = HttpSpec(
+        url=target,
+        headers=headers,
+        max_body_bytes=body,
+        tls_verify=fields.boolean(dict(entry), "tlsVerify", f"{path}.tlsVerify", True),
+        ca_file=fields.ca_file(dict(entry), f"{path}.caFile"),
+    )
+    # An http monitor's derived id is its masked URL, as the database keyed sites before
+    # monitors had ids: history recorded before stays with the monitor.
+    return Parsed(spec=spec, target=masked, secrets=found, id=masked)
+
+
+def defaults(fields: Fields, document: Mapping[str, Any]) -> dict[str, Any]:
+    """`maxBodyBytes` at the top level: every http monitor's default."""
+    return {"maxBodyBytes": fields.integer(dict(document), "maxBodyBytes", "maxBodyBytes",
+                                           DEFAULT_MAX_BODY_BYTES, MAX_BODY_BYTES)}
+
+
+def url(fields: Fields, value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise fields.fail(path, "must be a non-empty string")
+    before = len(fields.expanded)
+    text = fields.expand(value.strip(), path)
+    from_env = len(fields.expanded) > before
+    # Before urlsplit: its NFKC error quotes the host unescaped, line breaks and all.
+    if any(ch.isspace() for ch in text):
+        raise fields.fail(path, "must not contain spaces")
+    if not text.isprintable():
+        raise fields.fail(path, "must not contain control or invisible characters")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        # The parser quotes pieces of the URL, which may be pieces of a secret.
+        detail = " (after ${...} expansion)" if from_env else f": {exc}"
+        raise fields.fail(path, f"is not a valid URL{detail}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise fields.fail(path, "must be an http:// or https:// URL with a host")
+    return text
+
+
+def http_monitor(url: str, *, name: str = "", interval: float = 2.0, timeout: float = 2.0,
+                 alert_window: float = 120.0, alert_threshold: float = 0.8,
+                 id: str | None = None, **spec: Any) -> Monitor:
+    """An http monitor made in code (the self-test, tests, `check URL`): the URL masked as
+    the config would mask it."""
+    found = secrets.secret_set(secrets.encoded_forms(
+        [*secrets.url_secrets(url), *secrets.header_secrets(spec.get("headers", ()))]))
+    masked = secrets.redact(secrets.display_url(url), found)
+    return Monitor(id=id or masked, kind="http", target=masked, name=name, interval=interval,
+                   timeout=timeout, alert_window=alert_window,
+                   alert_threshold=alert_threshold, spec=HttpSpec(url=url, **spec),
+                   secrets=found)

@@ -1,0 +1,121 @@
+"""What a monitor is (a kind plus its spec), what a check of it yields, and what a kind
+registers: the shapes every kind, the scheduler, the store and the alerts share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from monitor.checks.deadline import Deadline
+    from monitor.checks.schema import Fields
+
+# Reasons any check can end with, whatever its kind.
+COMMON_REASONS = (
+    "timeout",
+    "other",
+    "offline",  # the check failed while the monitor itself had no network: unknown
+    "skipped",  # a slot that found the monitor's previous check still running: its verdict
+)
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """One configured monitor with every default filled in.
+
+    `id` keys it in the database, the scheduler and the alerts; `target` is what it checks
+    as it may be shown (a URL with its credentials masked), stored as `host`. `spec` is the
+    kind's own settings, validated by the kind; it and `secrets` never leave the check."""
+
+    id: str
+    kind: str
+    target: str
+    name: str = ""
+    interval: float = 2.0
+    timeout: float = 2.0
+    alert_window: float = 120.0
+    alert_threshold: float = 0.8
+    spec: Any = field(default=None, repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.target
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check's outcome: the fields common to every kind, then the kind's own figures."""
+
+    monitor: str  # the monitor's id
+    timestamp: float  # UTC epoch seconds at the start of the check
+    available: bool | None  # None: unknown, the monitor itself was offline
+    # The answer's code in the kind's protocol (an HTTP status); None when nothing answered.
+    # A check with a code is timed: its duration counts in the response-time figures.
+    code: int | None
+    response_ms: float  # the check's duration
+    reason: str | None = None
+    detail: str = ""
+    lateness_ms: float = 0.0
+    mono: float = 0.0  # monotonic clock at the start of the check: alert windows use it
+    # Due times (monotonic) of the slots this check made skip by running past them.
+    skipped: tuple[float, ...] = ()
+    # The kind's own measurements, by name (HTTP: the phase times in milliseconds).
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+class CheckAborted(Exception):
+    """The check was cut short because the monitor is stopping; its result means nothing."""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a kind's schema makes of a config entry's own keys."""
+
+    spec: Any
+    target: str  # masked, as shown and stored
+    secrets: tuple[str, ...] = ()
+    id: str | None = None  # the derived id, if not "<kind>:<target>"
+
+
+Done = Callable[[CheckResult | None], None]  # None: aborted, the monitor is stopping
+
+
+class CheckLoop(Protocol):
+    """An event loop that drives many checks of one kind at once (one per probe process)."""
+
+    def submit(self, monitor: Monitor, lateness_ms: float, done: Done) -> None:
+        """Start a check now; `done` is called once, on the loop's thread, when it ends."""
+
+    def stop(self) -> None:
+        """Abort every check in flight (their `done` get None) and end the loop."""
+
+
+ParseSpec = Callable[["Fields", Mapping[str, Any], str, Mapping[str, Any]], Parsed]
+RunCheck = Callable[[Monitor, "Deadline"], CheckResult]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of check, as it registers itself.
+
+    `parse(fields, entry, path, defaults)` validates the entry's kind-specific `keys` (with
+    `fields`, which names the file and JSON path in its errors). `run` checks once,
+    blocking, within a Deadline (kinds without a `loop` run in a small thread pool);
+    `loop` makes an event loop that drives all of one process's checks of this kind.
+    `network`: a failure may mean the monitor lost its network (the canary applies), when
+    its reason is one of `network_reasons`."""
+
+    name: str
+    keys: tuple[str, ...]
+    parse: ParseSpec
+    reasons: tuple[str, ...]
+    run: RunCheck
+    loop: Callable[[], CheckLoop] | None = None
+    network: bool = True
+    network_reasons: frozenset[str] = frozenset({"timeout"})
+    # Keys of this kind that may also be set at the top level of the config, as defaults;
+    # `defaults(fields, document)` validates them there and returns them by key.
+    top_keys: tuple[str, ...] = ()
+    defaults: Callable[[Fields, Mapping[str, Any]], dict[str, Any]] | None = None
