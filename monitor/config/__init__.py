@@ -121,8 +121,9 @@ class _Validator(Fields):
     def config(self, doc: Any) -> Config:
         if not isinstance(doc, dict):
             raise self.fail("(root)", "must be a JSON object")
-        kinds = [registry.get(name) for name in registry.names()]
-        # Kinds' keys that may be given once at the top level, as every monitor's default.
+        # Kinds' keys that may be given once at the top level, as every monitor's default
+        # (of the built-in kinds: an outside kind is loaded only when a monitor uses it).
+        kinds = registry.loaded()
         self.check_keys(doc, TOP_KEYS + tuple(k for kind in kinds for k in kind.top_keys), "")
         interval = self.interval(doc, "defaultCheckInterval", "defaultCheckInterval",
                                  DEFAULT_CHECK_INTERVAL)

@@ -1,0 +1,120 @@
+"""Check kinds from other packages: installed with an entry point in the group
+`uptime_monitor.checks`, found by the config, run by `-m` in this process and in probe
+processes, stored and alerted on like the built-in kinds. The kind here is installed for
+real: a module and its dist-info (what pip writes) on the path of the monitor's process."""
+
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_e2e import APP, query, stop, wait_for
+
+KIND = '''
+from pathlib import Path
+from monitor.checks import CheckResult, Kind, Parsed
+import time
+
+
+def parse(fields, entry, path, defaults):
+    if not isinstance(entry.get("path"), str):
+        raise fields.fail(f"{path}.path", "must be the path of a file")
+    return Parsed(spec=entry["path"], target=f"file:{entry['path']}")
+
+
+def run(monitor, deadline):
+    started = time.time()
+    there = Path(monitor.spec).exists()
+    return CheckResult(monitor.id, started, there, None, (time.time() - started) * 1000,
+                       None if there else "missing", "" if there else "no such file",
+                       metrics={"size": Path(monitor.spec).stat().st_size} if there else {})
+
+
+KIND = Kind(name="file", keys=("path",), parse=parse, reasons=("missing",), run=run,
+            network=False)
+'''
+ENTRY_POINTS = "[uptime_monitor.checks]\nfile = file_kind:KIND\nbroken = broken_kind:KIND\n"
+
+
+@pytest.fixture()
+def installed(tmp_path: Path) -> dict[str, str]:
+    """The environment of a process that has the `file` kind installed."""
+    site = tmp_path / "site-packages"
+    dist = site / "file_kind-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (site / "file_kind.py").write_text(KIND)
+    (site / "broken_kind.py").write_text("raise ImportError('needs libfoo')\n")
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: file-kind\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(ENTRY_POINTS)
+    return {"PYTHONPATH": str(site)}
+
+
+def run_app(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, APP, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, **env})
+
+
+def test_an_installed_kind_validates_and_a_missing_one_is_named(tmp_path, installed):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websites": [{"type": "file", "path": "x"}]}))
+    done = run_app(["--validate", "-c", str(config)], tmp_path, installed)
+    assert (done.returncode, done.stdout.strip()) == (0, f"{config}: OK, 1 site(s)")
+    bad = run_app(["--validate", "-c", str(config)], tmp_path, {})
+    assert (bad.returncode, bad.stderr.strip()) == (
+        2, f"Error: {config}: websites[0].type: must be one of: http")
+    config.write_text(json.dumps({"websites": [{"type": "file"}]}))
+    done = run_app(["--validate", "-c", str(config)], tmp_path, installed)
+    assert (done.returncode, done.stderr.strip()) == (
+        2, f"Error: {config}: websites[0].path: must be the path of a file")
+    config.write_text(json.dumps({"websites": [{"type": "file", "path": "x", "URL": "y"}]}))
+    done = run_app(["--validate", "-c", str(config)], tmp_path, installed)
+    assert (done.returncode, done.stderr.strip()) == (
+        2, f"Error: {config}: websites[0].URL: unknown key")
+
+
+def test_a_kind_that_cannot_load_is_one_line_naming_it(tmp_path, installed):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websites": [{"type": "broken"}]}))
+    done = run_app(["--validate", "-c", str(config)], tmp_path, installed)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("Error: check kind 'broken' (broken_kind:KIND) cannot be"
+                                   " loaded: ImportError: needs libfoo")
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_an_installed_kind_runs_is_stored_and_alerts(tmp_path, installed, processes):
+    watched = tmp_path / "flag"
+    watched.write_text("hello")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"processes": processes, "websites": [
+        {"type": "file", "path": str(watched), "name": "flag file", "checkInterval": 0.1,
+         "alertWindow": 1}]}))
+    db = tmp_path / "m.db"
+    proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db",
+                             str(db)], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **installed})
+    target = f"file:{watched}"
+
+    def rows(available: int) -> int:
+        if not db.exists():
+            return 0
+        with contextlib.suppress(sqlite3.OperationalError):  # tables not made yet
+            return query(db, "SELECT count(*) FROM website_monitoring WHERE host LIKE ? AND"
+                         " available = ?", f"%{target}", available)[0][0]
+        return 0
+
+    try:
+        wait_for(lambda: rows(1) >= 3, 20, "checks of the file kind stored as up")
+        watched.unlink()
+        wait_for(lambda: rows(0) >= 3, 10, "checks stored as down once the file is gone")
+        wait_for(lambda: query(db, "SELECT type FROM website_alerts"), 10, "an alert")
+    finally:
+        _, out, err = stop(proc)
+    assert query(db, "SELECT DISTINCT reason FROM website_monitoring WHERE available = 0"
+                 ) == [("missing",)]
+    assert query(db, "SELECT type FROM website_alerts")[0] == ("alert",), err
