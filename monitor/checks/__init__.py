@@ -6,7 +6,8 @@ from monitor.checks import (
            http,  # noqa: E402,I001 - after the registry it registers with
            registry,
 )
-from monitor.checks.deadline import Deadline, Watchdog, run_check
+from monitor.checks.deadline import Deadline, Watchdog
+from monitor.checks.execute import run_check
 from monitor.checks.model import COMMON_REASONS, CheckAborted, CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import heapq
 import itertools
 import socket
 import threading
 import time
-
-from monitor.checks import registry
-from monitor.checks.model import CheckAborted, CheckResult, Monitor
 
 
 class Deadline:
@@ -110,20 +106,3 @@ class Watchdog:
                         deadline.expire()
                 wait = self._heap[0][0] - now if self._heap else None
                 self._cond.wait(wait)
-
-
-def run_check(monitor: Monitor, watchdog: Watchdog, lateness_ms: float = 0.0) -> CheckResult:
-    """Run one check of `monitor` within its timeout, blocking; raise CheckAborted if the
-    monitor stops midway."""
-    function = registry.get(monitor.kind).run
-    started = time.monotonic()
-    deadline = watchdog.arm(monitor.timeout)
-    if deadline.aborted:
-        raise CheckAborted(monitor.id)
-    try:
-        result = function(monitor, deadline)
-    finally:
-        watchdog.disarm(deadline)
-    if deadline.aborted:
-        raise CheckAborted(monitor.id)
-    return dataclasses.replace(result, lateness_ms=lateness_ms, mono=started)
