@@ -27,6 +27,7 @@ tmux:
 
 test: $(STAMP) tmux
 	$(BIN)/ruff check monitor tests bench monitoringApp.py
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -14,12 +14,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.alerts import AlertEvent
 from monitor.checks.http import http_monitor
 from monitor.config import Config
 from monitor.run.engine import Engine
 from monitor.store import Store
+
+if TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer
 
 INTERVAL = 0.2
 WINDOW = 2.0
@@ -36,7 +40,7 @@ class LocalServer:
         self.app = Flask("selftest")
         self.app.add_url_rule("/", "index", lambda: "ok")
         self.port = 0
-        self._server = None
+        self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -46,10 +50,10 @@ class LocalServer:
             def log_request(self, *args: object, **kwargs: object) -> None:
                 pass  # the steps are the output; one access-log line per check is noise
 
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True,
-                                   request_handler=QuietHandler)
-        self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        server = self._server = make_server("127.0.0.1", self.port, self.app, threaded=True,
+                                            request_handler=QuietHandler)
+        self.port = server.server_port
+        self._thread = threading.Thread(target=server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 

@@ -138,7 +138,7 @@ class _Validator(Fields):
         # Defaults of kinds' own keys, given at the top level.
         kind_defaults: dict[str, Any] = {}
         for kind in kinds:
-            if kind.top_keys:
+            if kind.defaults is not None:
                 kind_defaults.update(kind.defaults(self, doc))
         processes = doc.get("processes", "auto")
         if processes == "auto":
