@@ -234,6 +234,13 @@ def _debug_option(function: F) -> F:
                         help="Show tracebacks of unexpected errors.")(function)
 
 
+# -db on a command without a database (-c too on selftest), hidden: a user may give any
+# command the flags of the monitor's command line, as --validate accepts -db; selftest
+# then says why they do not apply rather than "no such option '-d'".
+_hidden_database = click.option("-db", "--database", "db_path", hidden=True)
+_hidden_config = click.option("-c", "--config", "config_path", hidden=True)
+
+
 _READER_CONFIG = "Accepted and ignored: this reads the database, not the config."
 
 
@@ -291,9 +298,10 @@ def report_command(ctx: click.Context, db_path: str | None, once: bool, plain: b
 @click.argument("names", nargs=-1, metavar="[NAME|URL]...")
 @_config_option()
 @_debug_option
+@_hidden_database
 @click.pass_context
 def check_command(ctx: click.Context, names: tuple[str, ...], config_path: str | None,
-                  debug: bool) -> None:
+                  debug: bool, db_path: str | None) -> None:
     """Check monitors once, now, and print how each check went.
 
     Checks every monitor of the config file, or those whose id, name or target is given;
@@ -317,17 +325,26 @@ def check_command(ctx: click.Context, names: tuple[str, ...], config_path: str |
 
 @main.command("selftest")
 @_debug_option
+@_hidden_config
+@_hidden_database
 @click.pass_context
-def selftest_command(ctx: click.Context, debug: bool) -> None:
+def selftest_command(ctx: click.Context, debug: bool, config_path: str | None,
+                     db_path: str | None) -> None:
     """Self-test the alerting against a throwaway local server (-t)."""
+    if db_path is not None:
+        raise click.UsageError("selftest uses a throwaway database; -db does not apply", ctx)
+    if config_path is not None:
+        raise click.UsageError("-c does not apply to selftest", ctx)
     _mode(ctx, "selftest", None, None, debug)
 
 
 @main.command("validate")
 @_config_option()
 @_debug_option
+@_hidden_database
 @click.pass_context
-def validate_command(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+def validate_command(ctx: click.Context, config_path: str | None, debug: bool,
+                     db_path: str | None) -> None:
     """Check the config file, then exit (--validate)."""
     _mode(ctx, "validate", config_path, None, debug)
 
