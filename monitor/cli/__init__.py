@@ -246,7 +246,7 @@ _READER_CONFIG = "Accepted and ignored: this reads the database, not the config.
 
 def _shared(ctx: click.Context, name: str, value: object) -> object:
     """A shared option's value: the command's own if given, else the group's."""
-    return value if value not in (None, False) else ctx.parent.params[name]  # type: ignore[union-attr]
+    return value if value not in (None, False) else ctx.find_root().params[name]
 
 
 @main.command("monitor")
@@ -309,9 +309,9 @@ def check_command(ctx: click.Context, names: tuple[str, ...], config_path: str |
     no database. Exit 0 when every one is up, 1 otherwise.
     """
     debug = bool(_shared(ctx, "debug", debug))
-    explicit = config_path is not None or (
-        ctx.parent.get_parameter_source("config_path")  # type: ignore[union-attr]
-        != click.core.ParameterSource.DEFAULT)
+    # URLs alone need no config file, unless one was named (here or before the command).
+    before = ctx.find_root().get_parameter_source("config_path")
+    explicit = config_path is not None or before != click.core.ParameterSource.DEFAULT
     path = str(_shared(ctx, "config_path", config_path))
 
     def run() -> None:
