@@ -119,3 +119,5 @@ class Kind:
     # `defaults(fields, document)` validates them there and returns them by key.
     top_keys: tuple[str, ...] = ()
     defaults: Callable[[Fields, Mapping[str, Any]], dict[str, Any]] | None = None
+    # `check`'s trace: one check of the monitor, with the lines that tell how it went.
+    debug: Callable[[Monitor], tuple[CheckResult, list[str]]] | None = None

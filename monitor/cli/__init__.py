@@ -10,6 +10,8 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
 
@@ -26,6 +28,8 @@ MODES = {
     "validate": "--validate",
 }
 
+
+F = TypeVar("F", bound=Callable[..., object])
 
 # `git log | head` and every other Unix tool end by SIGPIPE when their reader goes away,
 # which a shell reports as 128 + 13: a script with `set -o pipefail` sees the same from us.
@@ -68,7 +72,30 @@ def _quiet_stdout() -> None:
         pass
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    """The commands, plus the original mode flags: invoked without a command, the group
+    runs the mode its flags name, exactly as the single command before it did."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # the order they are defined in, not alphabetical
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Commands first, then the mode flags apart from the options they share, so that
+        # the two ways to choose a mode read as the same list.
+        self.format_commands(ctx, formatter)
+        modes, others = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                (modes if param.name in MODES else others).append(record)
+        with formatter.section("Modes as flags (the same as the commands)"):
+            formatter.write_dl(modes)
+        with formatter.section("Options"):
+            formatter.write_dl(others)
+
+
+@click.group(cls=_Cli, invoke_without_command=True, subcommand_metavar="[COMMAND [ARGS]...]",
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-m", "--monitor", is_flag=True,
               help="Monitor the sites of the config file and print stats.")
 @click.option("-a", "--alerts", is_flag=True,
@@ -99,17 +126,26 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
          once: bool, no_follow: bool, plain: bool, no_color: bool, debug: bool) -> None:
     """Uptime and performance monitor for websites.
 
+    Choose a mode with a command (`monitoringApp.py report --once`) or with its flag
+    (`monitoringApp.py -r --once`); -c, -db, --no-color and --debug also go before the
+    command. Each command has its own --help.
+
     \b
     Examples:
-      monitoringApp.py -m                      monitor the sites in config.json
-      monitoringApp.py -m -c sites.json -db monitoring.db
-      monitoringApp.py -a                      alert history, following new alerts
-      monitoringApp.py -r                      stats from the database of a running -m
-      monitoringApp.py -t                      self-test of the alerting
+      monitoringApp.py monitor              monitor the sites in config.json (-m)
+      monitoringApp.py monitor -c sites.json -db monitoring.db
+      monitoringApp.py alerts               alert history, following new alerts (-a)
+      monitoringApp.py report               stats from the database of a running -m (-r)
+      monitoringApp.py check                check every site once, now, with a trace
+      monitoringApp.py check https://example.com/
+      monitoringApp.py selftest             self-test of the alerting (-t)
     """
     chosen = [name for name, on in (("monitor", monitor), ("alerts", alerts),
                                     ("selftest", selftest), ("report", report),
                                     ("purge", purge is not None), ("validate", validate)) if on]
+    if ctx.invoked_subcommand is not None:
+        _before_command(ctx, ctx.invoked_subcommand, chosen)
+        return
     if len(chosen) != 1:
         flags = ", ".join(MODES[name] for name in chosen) if chosen else "none"
         raise click.UsageError(
@@ -129,9 +165,30 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
     if mode == "selftest" and source("config_path") != click.core.ParameterSource.DEFAULT:
         raise click.UsageError("-c does not apply to -t")
 
+    _guarded(debug, lambda: _run(mode, config_path, db_path, silent, once, no_follow, purge,
+                                 _display(plain, no_color)))
+
+
+def _before_command(ctx: click.Context, command: str, chosen: list[str]) -> None:
+    """The group's own options given before a command: only the shared ones apply."""
+    if chosen:
+        raise click.UsageError(f"choose one mode: the command {command} or "
+                               f"{', '.join(MODES[name] for name in chosen)}, not both")
+    for flag, name in (("-s", "silent"), ("--once", "once"), ("--no-follow", "no_follow"),
+                       ("--plain", "plain")):
+        if ctx.params[name]:
+            raise click.UsageError(f"{flag} goes after the command: {command} {flag}")
+    given = ctx.get_parameter_source
+    if command == "selftest" and given("db_path") != click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("selftest uses a throwaway database; -db does not apply")
+    if command == "selftest" and given("config_path") != click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("-c does not apply to selftest")
+
+
+def _guarded(debug: bool, action: Callable[[], None]) -> None:
+    """Run a mode, turning its errors into one `Error: ...` line and an exit code."""
     try:
-        _run(mode, config_path, db_path, silent, once, no_follow, purge,
-             _display(plain, no_color))
+        action()
     except ConfigError as exc:
         _fail(str(exc), 2)
     except MonitorError as exc:
@@ -143,6 +200,8 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
         # head` does (-m has stopped and committed everything by now).
         _quiet_stdout()
         sys.exit(BROKEN_PIPE_EXIT)
+    except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise  # a usage error found by the mode itself (`check` of an unknown name)
     except Exception as exc:  # noqa: BLE001 - the one place that may hide a traceback
         if debug:
             raise
@@ -151,6 +210,171 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
         # A bug's message may quote a request, and so a credential: masked like all output.
         _fail(redact_known(f"unexpected {type(exc).__name__}: {exc} "
                            "(run with --debug for details)"), 1)
+
+
+# The subcommands. Their -c, -db, --no-color and --debug default to the group's, so that
+# both `-db x.db report` and `report -db x.db` work.
+
+def _config_option(help_text: str = "Config file (default: config.json).") -> Callable[[F], F]:
+    return click.option("-c", "--config", "config_path", metavar="FILE", help=help_text)
+
+
+def _database_option(function: F) -> F:
+    return click.option("-db", "--database", "db_path", metavar="FILE",
+                        help="SQLite database file (default: monitoring.db).")(function)
+
+
+def _no_color_option(function: F) -> F:
+    return click.option("--no-color", is_flag=True,
+                        help="No colour (also: the NO_COLOR variable).")(function)
+
+
+def _debug_option(function: F) -> F:
+    return click.option("--debug", is_flag=True,
+                        help="Show tracebacks of unexpected errors.")(function)
+
+
+# -db on a command without a database (-c too on selftest), hidden: a user may give any
+# command the flags of the monitor's command line, as --validate accepts -db; selftest
+# then says why they do not apply rather than "no such option '-d'".
+_hidden_database = click.option("-db", "--database", "db_path", hidden=True)
+_hidden_config = click.option("-c", "--config", "config_path", hidden=True)
+
+
+_READER_CONFIG = "Accepted and ignored: this reads the database, not the config."
+
+
+def _shared(ctx: click.Context, name: str, value: object) -> object:
+    """A shared option's value: the command's own if given, else the group's."""
+    return value if value not in (None, False) else ctx.find_root().params[name]
+
+
+@main.command("monitor")
+@_config_option()
+@_database_option
+@click.option("-s", "--silent", is_flag=True, help="Monitor without printing.")
+@click.option("--plain", is_flag=True,
+              help="On a terminal: appended tables, not the live view.")
+@_no_color_option
+@_debug_option
+@click.pass_context
+def monitor_command(ctx: click.Context, config_path: str | None, db_path: str | None,
+                    silent: bool, plain: bool, no_color: bool, debug: bool) -> None:
+    """Monitor the sites of the config file and print stats (-m)."""
+    _mode(ctx, "monitor", config_path, db_path, debug, silent=silent, plain=plain,
+          no_color=no_color)
+
+
+@main.command("alerts")
+@_database_option
+@click.option("--no-follow", is_flag=True,
+              help="Print the history and exit instead of following it.")
+@_config_option(_READER_CONFIG)
+@_debug_option
+@click.pass_context
+def alerts_command(ctx: click.Context, db_path: str | None, no_follow: bool,
+                   config_path: str | None, debug: bool) -> None:
+    """Print the alert and recovery history, then follow new ones (-a)."""
+    _mode(ctx, "alerts", config_path, db_path, debug, no_follow=no_follow)
+
+
+@main.command("report")
+@_database_option
+@click.option("--once", is_flag=True, help="Print the stats once and exit.")
+@click.option("--plain", is_flag=True,
+              help="On a terminal: appended tables, not the live view.")
+@_no_color_option
+@_config_option(_READER_CONFIG)
+@_debug_option
+@click.pass_context
+def report_command(ctx: click.Context, db_path: str | None, once: bool, plain: bool,
+                   no_color: bool, config_path: str | None, debug: bool) -> None:
+    """Print the stats from the database a monitor writes (-r)."""
+    _mode(ctx, "report", config_path, db_path, debug, once=once, plain=plain,
+          no_color=no_color)
+
+
+@main.command("check")
+@click.argument("names", nargs=-1, metavar="[NAME|URL]...")
+@_config_option()
+@_debug_option
+@_hidden_database
+@click.pass_context
+def check_command(ctx: click.Context, names: tuple[str, ...], config_path: str | None,
+                  debug: bool, db_path: str | None) -> None:
+    """Check monitors once, now, and print how each check went.
+
+    Checks every monitor of the config file, or those whose id, name or target is given;
+    an http(s) URL that is not in the config is checked with the default settings. Needs
+    no database. Exit 0 when every one is up, 1 otherwise.
+    """
+    debug = bool(_shared(ctx, "debug", debug))
+    # URLs alone need no config file, unless one was named (here or before the command).
+    before = ctx.find_root().get_parameter_source("config_path")
+    explicit = config_path is not None or before != click.core.ParameterSource.DEFAULT
+    path = str(_shared(ctx, "config_path", config_path))
+
+    def run() -> None:
+        from monitor.cli.check import run_checks, select
+
+        monitors = select(path, names, explicit, ctx)
+        sys.exit(0 if run_checks(monitors, click.echo, debug=debug) else 1)
+
+    _guarded(debug, run)
+
+
+@main.command("selftest")
+@_debug_option
+@_hidden_config
+@_hidden_database
+@click.pass_context
+def selftest_command(ctx: click.Context, debug: bool, config_path: str | None,
+                     db_path: str | None) -> None:
+    """Self-test the alerting against a throwaway local server (-t)."""
+    if db_path is not None:
+        raise click.UsageError("selftest uses a throwaway database; -db does not apply", ctx)
+    if config_path is not None:
+        raise click.UsageError("-c does not apply to selftest", ctx)
+    _mode(ctx, "selftest", None, None, debug)
+
+
+@main.command("validate")
+@_config_option()
+@_debug_option
+@_hidden_database
+@click.pass_context
+def validate_command(ctx: click.Context, config_path: str | None, debug: bool,
+                     db_path: str | None) -> None:
+    """Check the config file, then exit (--validate)."""
+    _mode(ctx, "validate", config_path, None, debug)
+
+
+@main.command("purge")
+@click.argument("days", type=_Days())
+@_database_option
+@_config_option(_READER_CONFIG)
+@_debug_option
+@click.pass_context
+def purge_command(ctx: click.Context, days: float, db_path: str | None,
+                  config_path: str | None, debug: bool) -> None:
+    """Delete data older than DAYS days, then exit (--purge DAYS).
+
+    Deletes the checks and alerts older than DAYS days (more than 0, at most 36500), but
+    not each site's latest alert: the alert state a restart needs.
+    """
+    _mode(ctx, "purge", config_path, db_path, debug, purge_days=days)
+
+
+def _mode(ctx: click.Context, mode: str, config_path: str | None, db_path: str | None,
+          debug: bool, silent: bool = False, once: bool = False, no_follow: bool = False,
+          plain: bool = False, no_color: bool = False, purge_days: float | None = None) -> None:
+    """A command runs the same code as its flag, with the group's shared options filled in."""
+    config = str(_shared(ctx, "config_path", config_path))
+    db = str(_shared(ctx, "db_path", db_path))
+    no_color = bool(_shared(ctx, "no_color", no_color))
+    _guarded(bool(_shared(ctx, "debug", debug)),
+             lambda: _run(mode, config, db, silent, once, no_follow, purge_days,
+                          _display(plain, no_color)))
 
 
 def _display(plain: bool, no_color: bool) -> Display:

@@ -1,0 +1,406 @@
+"""The commands of the command line (`monitor`, `alerts`, `report`, `check`, `selftest`,
+`validate`, `purge`): the same code and output as the mode flags, against real loopback
+servers and, for the long-running ones, the real program in a real process."""
+
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.checks import CheckResult, registry
+from monitor.cli import main
+from tests.hostile import refused_url
+from tests.test_cli import seeded_db, write_config
+from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write
+
+COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "purge")
+
+
+@pytest.fixture()
+def runner():
+    return CliRunner()
+
+
+def run_app(args, cwd, timeout=30.0):
+    """The real program, run to its end: (exit status, stdout, stderr)."""
+    done = subprocess.run([sys.executable, APP, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+    return done.returncode, done.stdout, done.stderr
+
+
+def steady(report: str) -> str:
+    """A report without its clock: the title of each table names the minute it was made,
+    and "down for" and "last failure" count the seconds since (widening their columns)."""
+    report = re.sub(r"^== .* ==$", "== (title) ==", report, flags=re.MULTILINE)
+    report = re.sub(r"\b(\d+h)?(\d+m)?\d+s\b", "(time)", report)
+    return re.sub(r"[ -]+", " ", report)
+
+
+# --- help -------------------------------------------------------------------------------
+
+def test_help_lists_the_commands_and_the_mode_flags(runner):
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    commands = result.output.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+    assert [line.split()[0] for line in commands.splitlines()] == list(COMMANDS)
+    assert "Modes as flags" in result.output and "-m, --monitor" in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_its_own_help(runner, command):
+    result = runner.invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert result.output.startswith(f"Usage: main {command} [OPTIONS]")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["check", "--help"], ["monitor", "-h"]])
+def test_help_imports_no_engine(args):
+    # --help must cost little more than importing click: nothing of the checks, the
+    # config, the engine or requests is imported to print it.
+    code = ("import sys\nfrom monitor.cli import main\n"
+            f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+            "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=30)
+    loaded = set(done.stderr.split())
+    assert "Usage:" in done.stdout
+    heavy = {"monitor.checks", "monitor.config", "monitor.run.engine", "monitor.store",
+             "requests", "rich", "flask", "sqlite3"}
+    assert not loaded & heavy, loaded & heavy
+
+
+# --- usage errors -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-m", "report"], "Error: choose one mode: the command report or -m, not both"),
+    (["-r", "-a", "alerts"], "Error: choose one mode: the command alerts or -a, -r, not both"),
+    (["--once", "report"], "Error: --once goes after the command: report --once"),
+    (["-s", "monitor"], "Error: -s goes after the command: monitor -s"),
+    (["-db", "x.db", "selftest"], "Error: selftest uses a throwaway database; -db does not "
+                                  "apply"),
+    (["-c", "x.json", "selftest"], "Error: -c does not apply to selftest"),
+    (["selftest", "-db", "x.db"], "Error: selftest uses a throwaway database; -db does not "
+                                  "apply"),
+    (["selftest", "-c", "x.json"], "Error: -c does not apply to selftest"),
+    (["report", "-s"], "Error: No such option '-s'."),
+    (["alerts", "--once"], "Error: No such option '--once'."),
+    (["monitor", "--once"], "Error: No such option '--once'."),
+    (["purge"], "Error: Missing argument 'DAYS'."),
+    (["purge", "0"], "Error: Invalid value for 'DAYS': '0' is not a number of days greater "
+                     "than 0 and at most 36500"),
+    (["purge", "nan"], "Error: Invalid value for 'DAYS': 'nan' is not a number of days "
+                       "greater than 0 and at most 36500"),
+    (["nonsense"], "Error: No such command 'nonsense'."),
+])
+def test_usage_errors_of_the_commands_exit_2(runner, args, message):
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == message
+
+
+def test_no_mode_at_all_is_still_the_original_error(runner):
+    result = runner.invoke(main, [])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: choose exactly one mode of -m, -a, -t, -r, --purge, --validate (got none)")
+
+
+# --- the same output as the flags -------------------------------------------------------
+
+def test_validate_command_is_validate_flag(runner, tmp_path):
+    path = write_config(tmp_path / "c.json", {"websites": [{"URL": "http://a.test/"}]})
+    flag = runner.invoke(main, ["--validate", "-c", path, "-db", "m.db"])
+    # -db is accepted and ignored, as --validate does: it has no database.
+    for args in (["validate", "-c", path], ["-c", path, "validate"],
+                 ["validate", "-c", path, "-db", "m.db"]):
+        result = runner.invoke(main, args)
+        assert (result.exit_code, result.output) == (0, flag.output) == (
+            0, f"{path}: OK, 1 site(s)\n")
+
+
+def test_validate_command_reports_config_errors_as_the_flag_does(runner, tmp_path):
+    path = write_config(tmp_path / "c.json",
+                        {"websites": [{"URL": "http://a.test/", "checkInterval": 0}]})
+    flag = runner.invoke(main, ["--validate", "-c", path])
+    result = runner.invoke(main, ["validate", "-c", path])
+    assert (result.exit_code, result.stderr) == (flag.exit_code, flag.stderr) == (
+        2, f"Error: {path}: websites[0].checkInterval: must be a number greater than 0\n")
+
+
+@pytest.mark.parametrize(("flags", "command"), [
+    (["-a", "--no-follow"], ["alerts", "--no-follow"]),
+    (["-r", "--once"], ["report", "--once"]),
+])
+def test_readers_print_what_their_flags_print(runner, tmp_path, flags, command):
+    db = seeded_db(tmp_path, time.time())
+    expected = runner.invoke(main, [*flags, "-db", db])
+    assert expected.exit_code == 0, expected.output
+    for args in ([*command, "-db", db], ["-db", db, *command],
+                 [*command, "-db", db, "-c", str(tmp_path / "none.json")]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert steady(result.output) == steady(expected.output)
+        assert result.stderr == ""
+
+
+def test_purge_command_is_purge_flag(runner, tmp_path):
+    now = time.time() - 3 * 86400
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    flag = runner.invoke(main, ["--purge", "2", "-db", seeded_db(tmp_path / "a", now)])
+    db = seeded_db(tmp_path / "b", now)
+    result = runner.invoke(main, ["purge", "2", "-db", db])
+    assert result.exit_code == flag.exit_code == 0
+    assert result.output == flag.output.replace(str(tmp_path / "a"), str(tmp_path / "b")) == (
+        f"Purged 60 check(s) and 1 alert(s) older than 2 day(s) from {db}.\n")
+
+
+def test_commands_report_errors_as_the_flags_do(runner, tmp_path):
+    missing = str(tmp_path / "none.db")
+    message = f"Error: {missing}: database not found (start the monitor with -m first)\n"
+    for args in (["alerts", "--no-follow", "-db", missing], ["report", "--once", "-db", missing],
+                 ["purge", "1", "-db", missing], ["-db", missing, "alerts", "--no-follow"]):
+        result = runner.invoke(main, args)
+        assert (result.exit_code, result.stderr) == (1, message), args
+
+
+def test_unexpected_error_in_a_command_is_one_masked_line(runner, tmp_path, monkeypatch):
+    import monitor.cli.modes
+
+    url = "http://watcher:pa55-w0rd@127.0.0.1:9/"
+
+    def broken_store(*args, **kwargs):
+        raise RuntimeError(f"cannot check {url}")
+
+    monkeypatch.setattr(monitor.cli.modes, "Store", broken_store)
+    path = write_config(tmp_path / "c.json", {"websites": [{"URL": url}]})
+    result = runner.invoke(main, ["monitor", "-c", path, "-db", str(tmp_path / "m.db")])
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: unexpected RuntimeError: cannot check "
+                             "http://watcher:***@127.0.0.1:9/ (run with --debug for details)\n")
+    for args in (["monitor", "--debug"], ["--debug", "monitor"]):
+        result = runner.invoke(main, [*args, "-c", path, "-db", str(tmp_path / "m.db")])
+        assert isinstance(result.exception, RuntimeError)  # --debug: the traceback
+
+
+# --- the real program against real loopback servers --------------------------------------
+
+def test_monitor_command_then_the_readers_as_commands_and_flags(hostile, tmp_path):
+    ok = hostile.base + "/ok?group"
+    down = refused_url()
+    config = tmp_path / "config.json"
+    write(config, {"websites": [{"URL": ok, "checkInterval": 0.1, "name": "up site"},
+                                {"URL": down, "checkInterval": 0.1}], "alertWindow": 1})
+    db = str(tmp_path / "m.db")
+    proc = start(["monitor", "-c", str(config), "-db", db], tmp_path)
+    wait_for(lambda: count_checks(db, ok) >= 5 and count_checks(db, down) >= 15, 15,
+             "checks of both sites")
+    wait_for(lambda: query(db, "SELECT count(*) FROM website_alerts")[0][0] == 1, 10,
+             "the alert of the down site")
+    elapsed, out, err = stop(proc)
+    assert (proc.returncode, err) == (0, "")
+    assert elapsed < 2.0
+    assert out.startswith(f"Monitoring 2 site(s) from {config} into {db}")
+    assert f"ALERT: Website {down} is down." in out
+    assert out.rstrip().splitlines()[-1].startswith("Stopped; ")
+
+    for flags, command in ((["-a", "--no-follow"], ["alerts", "--no-follow"]),
+                           (["-r", "--once"], ["report", "--once"])):
+        by_flag = run_app([*flags, "-db", db], tmp_path)
+        by_command = run_app([*command, "-db", db], tmp_path)
+        assert by_flag[0] == by_command[0] == 0, (by_flag, by_command)
+        assert steady(by_command[1]) == steady(by_flag[1]) and by_command[2] == ""
+    assert f"Website {down} is down." in by_command[1]
+    assert "up site" in by_command[1]
+    assert run_app(["purge", "1", "-db", db], tmp_path) == (
+        0, f"Purged 0 check(s) and 0 alert(s) older than 1 day(s) from {db}.\n", "")
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_selftest_command(runner):
+    result = runner.invoke(main, ["selftest"])
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().splitlines()[-1].startswith("Self-test passed in ")
+
+
+# --- check ------------------------------------------------------------------------------
+
+def check_config(tmp_path, sites):
+    path = tmp_path / "config.json"
+    write(path, {"websites": sites})
+    return str(path)
+
+
+def blocks(output):
+    """The traces of `check`, by header line."""
+    found = {}
+    for block in output.strip().split("\n\n"):
+        lines = block.splitlines()
+        if lines[0].startswith("== "):
+            found[lines[0]] = lines[1:]
+    return found
+
+
+def test_check_all_up_exits_0(hostile, tmp_path):
+    path = check_config(tmp_path, [{"URL": hostile.base + "/ok", "name": "fine"},
+                                   {"URL": hostile.base + "/ok?second"}])
+    status, out, err = run_app(["check", "-c", path], tmp_path)
+    assert (status, err) == (0, ""), out
+    traces = blocks(out)
+    assert list(traces) == [f"== fine ({hostile.base}/ok) [http] ==",
+                            f"== {hostile.base}/ok?second [http] =="]
+    for lines in traces.values():
+        assert re.fullmatch(r"UP code=200 duration=\d+\.\dms", lines[-1]), lines
+    assert out.rstrip().endswith("2 checked: 2 up, 0 not up")
+
+
+def test_check_any_down_exits_1(hostile, tmp_path):
+    down = refused_url()
+    path = check_config(tmp_path, [{"URL": hostile.base + "/ok"}, {"URL": down},
+                                   {"URL": hostile.base + "/500"}])
+    status, out, err = run_app(["-c", path, "check"], tmp_path)
+    assert (status, err) == (1, ""), out
+    traces = blocks(out)
+    assert traces[f"== {hostile.base}/ok [http] =="][-1].startswith("UP code=200 ")
+    assert re.fullmatch(r'DOWN reason=connect detail="[^"]+" duration=\d+\.\dms',
+                        traces[f"== {down} [http] =="][-1])
+    assert traces[f"== {hostile.base}/500 [http] =="][-1].startswith(
+        'DOWN reason=http_status detail="HTTP 500 Internal Server Error" code=500 ')
+    assert out.rstrip().endswith("3 checked: 1 up, 2 not up")
+
+
+def test_check_runs_the_monitors_at_once(hostile, tmp_path):
+    # Three checks of a server that answers in 1 s each: one after the other, 3 s.
+    path = check_config(tmp_path, [{"URL": f"{hostile.base}/slow?{i}", "timeout": 5}
+                                   for i in range(3)])
+    hostile.slow_seconds = 1.0
+    try:
+        started = time.monotonic()
+        result = CliRunner().invoke(main, ["check", "-c", path])
+        elapsed = time.monotonic() - started
+    finally:
+        hostile.slow_seconds = 0.1
+    assert result.exit_code == 0, result.output
+    assert elapsed < 2.5, elapsed
+
+
+def test_check_chooses_by_name_id_or_target(hostile, tmp_path):
+    down = refused_url()
+    path = check_config(tmp_path, [{"URL": hostile.base + "/ok", "name": "fine"},
+                                   {"URL": down, "name": "gone"}])
+    runner = CliRunner()
+    for args in (["fine"], [hostile.base + "/ok"], ["fine", hostile.base + "/ok"]):
+        result = runner.invoke(main, ["check", "-c", path, *args])
+        assert result.exit_code == 0, result.output
+        assert list(blocks(result.output)) == [f"== fine ({hostile.base}/ok) [http] =="]
+    result = runner.invoke(main, ["check", "-c", path, "gone", "fine"])
+    assert result.exit_code == 1
+    assert list(blocks(result.output)) == [f"== gone ({down}) [http] ==",
+                                           f"== fine ({hostile.base}/ok) [http] =="]
+
+
+def test_check_of_an_adhoc_url_needs_no_config_nor_database(hostile, tmp_path):
+    # No config.json where it runs: URLs alone are checked with the default settings.
+    status, out, err = run_app(["check", hostile.base + "/ok?adhoc"], tmp_path)
+    assert (status, err) == (0, ""), out
+    assert list(blocks(out)) == [f"== {hostile.base}/ok?adhoc [http] =="]
+    assert hostile.hits.get("/ok", 0) >= 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no database made
+    status, out, err = run_app(["check", refused_url()], tmp_path)
+    assert (status, err) == (1, "")
+    assert out.splitlines()[-1].startswith("DOWN reason=connect ")
+
+
+def test_check_of_an_adhoc_url_beside_the_config(hostile, tmp_path):
+    path = check_config(tmp_path, [{"URL": hostile.base + "/ok", "name": "fine"}])
+    result = CliRunner().invoke(main, ["check", "-c", path, "fine", hostile.base + "/500"])
+    assert result.exit_code == 1
+    assert list(blocks(result.output)) == [f"== fine ({hostile.base}/ok) [http] ==",
+                                           f"== {hostile.base}/500 [http] =="]
+
+
+def test_check_never_prints_a_password(hostile, tmp_path):
+    port = hostile.server_address[1]
+    url = f"http://watcher:pa55-w0rd@127.0.0.1:{port}/500"
+    result = CliRunner().invoke(main, ["check", url])
+    assert result.exit_code == 1
+    assert "pa55-w0rd" not in result.output + result.stderr
+    assert f"== http://watcher:***@127.0.0.1:{port}/500 [http] ==" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["nope"], "Error: no monitor 'nope' in {path}: give a monitor's id, name or target, "
+               "or an http(s) URL"),
+    (["fine", "ftp://x.test/"], "Error: no monitor 'ftp://x.test/' in {path}: give a "
+                                "monitor's id, name or target, or an http(s) URL"),
+])
+def test_check_of_an_unknown_name_is_a_usage_error(hostile, tmp_path, args, message):
+    path = check_config(tmp_path, [{"URL": hostile.base + "/ok", "name": "fine"}])
+    hits = hostile.hits.get("/ok", 0)
+    result = CliRunner().invoke(main, ["check", "-c", path, *args])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == message.format(path=path)
+    assert hostile.hits.get("/ok", 0) == hits  # nothing was checked
+
+
+def test_check_of_an_unknown_name_without_config(tmp_path):
+    status, out, err = run_app(["check", "nope"], tmp_path)
+    assert (status, out) == (2, "")
+    assert err.splitlines()[-1] == "Error: config.json: file not found"
+    status, out, err = run_app(["check", "-c", str(tmp_path / "none.json"),
+                                "http://127.0.0.1:9/"], tmp_path)
+    assert (status, out) == (2, "")  # a config asked for must be there
+    assert err == f"Error: {tmp_path / 'none.json'}: file not found\n"
+    status, out, err = run_app(["-c", str(tmp_path / "none.json"), "check",
+                                "http://127.0.0.1:9/"], tmp_path)
+    assert (status, out, err) == (2, "", f"Error: {tmp_path / 'none.json'}: file not found\n")
+
+
+def test_check_prints_the_trace_of_a_kind_that_has_one(hostile, tmp_path, monkeypatch):
+    # A kind with `debug` (http will have one): its lines, the secrets masked, then the
+    # verdict of the result it returns.
+    def traced(monitor):
+        lines = [f"GET {monitor.spec.url}", "connected\x1b[31m", "HTTP/1.1 200 OK"]
+        return CheckResult(monitor.id, time.time(), True, 200, 1.5), lines
+
+    kind = registry.get("http")
+    monkeypatch.setitem(registry._KINDS, "http", dataclasses.replace(kind, debug=traced))
+    port = hostile.server_address[1]
+    result = CliRunner().invoke(main, ["check", f"http://u:s3cret-pw@127.0.0.1:{port}/"])
+    assert result.exit_code == 0, result.output
+    assert result.output == (f"== http://u:***@127.0.0.1:{port}/ [http] ==\n"
+                             f"  GET http://u:***@127.0.0.1:{port}/\n"
+                             "  connected?[31m\n"
+                             "  HTTP/1.1 200 OK\n"
+                             "UP code=200 duration=1.5ms\n")
+
+
+def test_check_of_a_kind_whose_check_fails_shows_it_and_the_others(hostile, tmp_path,
+                                                                   monkeypatch):
+    def broken(monitor):
+        if monitor.target.endswith("/broken"):
+            raise RuntimeError("a bug in the kind")
+        return CheckResult(monitor.id, time.time(), True, 200, 1.0), []
+
+    kind = registry.get("http")
+    monkeypatch.setitem(registry._KINDS, "http", dataclasses.replace(kind, debug=broken))
+    result = CliRunner().invoke(main, ["check", hostile.base + "/broken", hostile.base + "/ok"])
+    assert result.exit_code == 1
+    traces = blocks(result.output)
+    assert traces[f"== {hostile.base}/broken [http] =="] == [
+        "  the check failed: RuntimeError: a bug in the kind", "UNKNOWN reason=error"]
+    assert traces[f"== {hostile.base}/ok [http] =="] == ["UP code=200 duration=1.0ms"]
+
+
+def test_check_verdict_quotes_its_detail(hostile, tmp_path):
+    # The detail of a verdict is quoted as JSON: a quote in it cannot end it early.
+    result = CliRunner().invoke(main, ["check", hostile.base + "/garbage"])
+    assert result.exit_code == 1
+    verdict = result.output.strip().splitlines()[-1]
+    detail = re.search(r'detail=("(?:[^"\\]|\\.)*")', verdict)
+    assert detail is not None and json.loads(detail.group(1))
