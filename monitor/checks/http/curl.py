@@ -503,6 +503,7 @@ class CurlLoop:
         self._inbox: collections.deque[Check] = collections.deque()
         self._waiting: collections.deque[Check] = collections.deque()
         self._stopping = False
+        self._stopped = threading.Event()
         self._active = 0
         self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._thread = threading.Thread(target=self._run, name="curl-loop", daemon=True)
@@ -516,7 +517,9 @@ class CurlLoop:
         self._stopping = True
         with contextlib.suppress(OSError):
             os.eventfd_write(self._wake, 1)
-        self._thread.join(timeout)
+        # Not a join: the loop's last act, closing its multi handle, waits for resolver
+        # threads that may be stuck; the checks have all ended before that.
+        self._stopped.wait(timeout)
 
     @property
     def in_flight(self) -> int:
@@ -548,10 +551,13 @@ class CurlLoop:
         finally:
             # Stopping: the checks in flight and waiting end without a result.
             aborted = [*engine.active.values(), *self._waiting, *self._inbox]
-            engine.close()
-            os.close(self._wake)
+            for easy in list(engine.active):
+                engine.drop(easy)
             for check in aborted:
                 self._call(check, None)
+            self._stopped.set()
+            os.close(self._wake)
+            engine.close()
 
     def _finish(self, ended: list[tuple[Check, CheckResult]]) -> None:
         for check, result in ended:
@@ -572,16 +578,21 @@ class CurlLoop:
 # -- one check, blocking -----------------------------------------------------------------
 
 TICK = 0.05  # how often a blocking check looks whether its deadline was aborted
+_local = threading.local()
 
 
 def run(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None) -> CheckResult:
-    """One check, blocking, on a private engine: cut short (any result; run_check then
-    raises CheckAborted) when the deadline is aborted because the monitor is stopping."""
+    """One check, blocking: cut short (any result; run_check then raises CheckAborted)
+    when the deadline is aborted because the monitor is stopping."""
+    engine = getattr(_local, "engine", None)
+    if engine is None:
+        # One engine per thread, kept: closing a multi handle waits for its resolver
+        # threads, and one may be stuck in getaddrinfo for as long as the C library likes.
+        engine = _local.engine = _Engine()
     check = Check(monitor, trace=trace)
     check.begin()
-    engine = _Engine()
+    result = engine.start(check)
     try:
-        result = engine.start(check)
         if result is None:
             for _check, result in engine.collect():
                 break
@@ -593,7 +604,8 @@ def run(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None) ->
                 break
         return result
     finally:
-        engine.close()
+        for easy in list(engine.active):
+            engine.drop(easy)
 
 
 def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
