@@ -25,8 +25,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from monitor.checks import CheckResult
-from monitor.cli.modes import _Printer
 from monitor.checks.http import http_monitor
+from monitor.cli.modes import _Printer
 from monitor.config import Config
 from monitor.render.report import window_report
 from monitor.run.engine import Engine

@@ -593,16 +593,13 @@ def run(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None) ->
     check.begin()
     result = engine.start(check)
     try:
-        if result is None:
-            for _check, result in engine.collect():
-                break
-        while result is None:
+        ended = engine.collect() if result is None else []
+        while result is None and not ended:
             if deadline.aborted:
                 check.abort = _Abort("timeout", "aborted")
                 return check.result()
-            for _check, result in engine.step(TICK):
-                break
-        return result
+            ended = engine.step(TICK)
+        return result if result is not None else ended[0][1]
     finally:
         for easy in list(engine.active):
             engine.drop(easy)
