@@ -4,9 +4,10 @@
 
 Each client makes GETs of a tiny 200, each on a new connection, for --seconds, and the CPU
 time of this process per check is printed: requests (what the monitor uses), http.client
-from the standard library (what requests rests on, without its layers), and a minimal
-asyncio HTTP/1.1 client (one event loop, 64 checks at a time). It measures the room for a
-leaner check path; it does not change the monitor.
+from the standard library (what requests rests on, without its layers), a minimal
+asyncio HTTP/1.1 client (one event loop, 64 checks at a time), libcurl through pycurl's
+multi interface (one thread, 64 at a time: how the http kind runs), and the http kind's
+own CurlLoop (the same plus its bookkeeping: redirects, limits, phase times).
 """
 
 from __future__ import annotations
@@ -81,6 +82,94 @@ def with_asyncio(base: str, seconds: float, concurrency: int = 64) -> dict:
     return asyncio.run(run())
 
 
+def with_pycurl(base: str, seconds: float, concurrency: int = 64) -> dict:
+    import pycurl
+
+    multi = pycurl.CurlMulti()
+    url = base + "/c"
+
+    def start() -> None:
+        easy = pycurl.Curl()
+        easy.setopt(pycurl.URL, url)
+        easy.setopt(pycurl.FRESH_CONNECT, 1)
+        easy.setopt(pycurl.FORBID_REUSE, 1)
+        easy.setopt(pycurl.NOSIGNAL, 1)
+        easy.setopt(pycurl.TIMEOUT_MS, 5000)
+        easy.setopt(pycurl.WRITEFUNCTION, lambda data: None)
+        multi.add_handle(easy)
+
+    count, cpu0, begun = 0, cpu_seconds(), time.monotonic()
+    end = begun + seconds
+    for _ in range(concurrency):
+        start()
+    running = concurrency
+    while running:
+        multi.select(0.1)
+        while multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+            pass
+        while True:
+            queued, ok, failed = multi.info_read()
+            for easy in ok:
+                if easy.getinfo(pycurl.RESPONSE_CODE) != 200:
+                    raise RuntimeError("not a 200")
+            if failed:
+                raise RuntimeError(failed[0][2])
+            for easy in ok:
+                multi.remove_handle(easy)
+                easy.close()
+                count += 1
+                running -= 1
+                if time.monotonic() < end:
+                    start()
+                    running += 1
+            if not queued:
+                break
+    elapsed = time.monotonic() - begun
+    return {"rate": count / elapsed, "cpu_us": (cpu_seconds() - cpu0) / count * 1e6}
+
+
+def with_curl_loop(base: str, seconds: float, concurrency: int = 64) -> dict:
+    import threading
+
+    from monitor.checks.http import http_monitor
+    from monitor.checks.http.curl import CurlLoop
+
+    loop = CurlLoop(limit=concurrency)
+    site = http_monitor(base + "/k", timeout=5.0)
+    lock = threading.Lock()
+    finished = threading.Event()
+    state = {"count": 0, "running": 0, "failed": None}
+    count, cpu0, begun = 0, cpu_seconds(), time.monotonic()
+    end = begun + seconds
+
+    def done(result) -> None:  # noqa: ANN001 - a CheckResult
+        with lock:
+            state["running"] -= 1
+            if result is None or not result.available:
+                state["failed"] = result
+            else:
+                state["count"] += 1
+            again = time.monotonic() < end and state["failed"] is None
+            if again:
+                state["running"] += 1
+            elif not state["running"]:
+                finished.set()
+        if again:
+            loop.submit(site, 0.0, done)
+
+    with lock:
+        state["running"] = concurrency
+    for _ in range(concurrency):
+        loop.submit(site, 0.0, done)
+    finished.wait(seconds + 10)
+    loop.stop()
+    if state["failed"] is not None:
+        raise RuntimeError(f"check failed: {state['failed']}")
+    count = state["count"]
+    elapsed = time.monotonic() - begun
+    return {"rate": count / elapsed, "cpu_us": (cpu_seconds() - cpu0) / count * 1e6}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,7 +178,8 @@ def main() -> None:
     ensure_packages()
     with tempfile.TemporaryDirectory() as tmp, nginx(Path(tmp)) as (base, _pid, _status):
         for name, measure in (("requests", with_requests), ("http_client", with_http_client),
-                              ("asyncio_raw", with_asyncio)):
+                              ("asyncio_raw", with_asyncio), ("pycurl_multi", with_pycurl),
+                              ("curl_loop", with_curl_loop)):
             result = measure(base, args.seconds)
             figure(f"client_{name}_cpu_us_per_check", result["cpu_us"], "us",
                    checks_per_s=round(result["rate"], 1))

@@ -83,7 +83,10 @@ Done = Callable[[CheckResult | None], None]  # None: aborted, the monitor is sto
 
 
 class CheckLoop(Protocol):
-    """An event loop that drives many checks of one kind at once (one per probe process)."""
+    """An event loop that drives many checks of one kind at once (one per probe process).
+    `limit` bounds its checks in flight (maxWorkers); the excess waits in the loop."""
+
+    limit: int
 
     def submit(self, monitor: Monitor, lateness_ms: float, done: Done) -> None:
         """Start a check now; `done` is called once, on the loop's thread, when it ends."""
@@ -103,7 +106,8 @@ class Kind:
     `parse(fields, entry, path, defaults)` validates the entry's kind-specific `keys` (with
     `fields`, which names the file and JSON path in its errors). `run` checks once,
     blocking, within a Deadline (kinds without a `loop` run in a small thread pool);
-    `loop` makes an event loop that drives all of one process's checks of this kind.
+    `loop` makes an event loop that drives all of one process's checks of this kind;
+    `debug` runs one check and returns its result with a trace of it.
     `network`: a failure may mean the monitor lost its network (the canary applies), when
     its reason is one of `network_reasons`."""
 
@@ -119,5 +123,6 @@ class Kind:
     # `defaults(fields, document)` validates them there and returns them by key.
     top_keys: tuple[str, ...] = ()
     defaults: Callable[[Fields, Mapping[str, Any]], dict[str, Any]] | None = None
-    # `check`'s trace: one check of the monitor, with the lines that tell how it went.
+    # One check with a trace for people (hops, address, phases, headers, certificate,
+    # verdict): what the `check` command prints.
     debug: Callable[[Monitor], tuple[CheckResult, list[str]]] | None = None

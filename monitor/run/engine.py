@@ -90,7 +90,7 @@ class Engine:
         count = probe_count(config)
         if count == 1:
             return LocalProbes(self._record, self._on_error, self.watchdog,  # type: ignore[arg-type]
-                               self._wall)
+                               self._wall, on_results=self._record_batch)
         return ProbeProcesses(count, self._record_batch, self._on_error)
 
     def stop(self, timeout: float = 1.5) -> None:

@@ -30,7 +30,8 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from monitor.checks import CheckAborted, CheckResult, Monitor, Watchdog, run_check
+from monitor.checks import CheckAborted, CheckResult, Monitor, Watchdog, registry, run_check
+from monitor.checks.model import CheckLoop
 from monitor.config import Config
 from monitor.run.scheduler import Scheduler, WorkerPool
 from monitor.secrets import redact, redact_known, remember
@@ -71,17 +72,27 @@ def probe_count(config: Config) -> int:
 
 
 class LocalProbes:
-    """The scheduler and the worker pool of this process; each result goes to `on_result`
-    on the worker thread that made it."""
+    """The scheduler, the worker pool and the check loops of this process: a monitor whose
+    kind has a loop is checked by that loop (one per kind, made on first use), any other
+    in the pool. Each result goes to `on_result` on the thread that made it, except that
+    with `on_results` the loops' results go to it in lists, from a thread of their own:
+    handing a result over may wait (for the canary), and must not hold up a loop that
+    drives every other check; one canary answer then serves a whole list."""
 
     def __init__(self, on_result: OnResult, on_error: OnError, watchdog: Watchdog,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time,
+                 on_results: OnResults | None = None) -> None:
         self._on_result = on_result
+        self._on_results = on_results
+        self._delivery: queue.SimpleQueue[CheckResult | None] = queue.SimpleQueue()
+        self._deliverer: threading.Thread | None = None
         self._on_error = on_error
         self._wall = wall_clock
         self.watchdog = watchdog
         self.scheduler = Scheduler(self._dispatch)
         self.pool = WorkerPool(1)
+        self._loops: dict[str, CheckLoop | None] = {}
+        self._loops_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -93,14 +104,27 @@ class LocalProbes:
 
     def set_sites(self, sites: Sequence[Monitor], max_workers: int) -> None:
         self.pool.max_workers = max_workers
+        with self._loops_lock:
+            for loop in self._loops.values():
+                if loop is not None:
+                    loop.limit = max_workers
         self.scheduler.set_sites(sites)
 
     def stop(self, timeout: float = 1.5) -> None:
-        """Stop dispatching; checks in flight are cut short by the watchdog's owner."""
+        """Stop dispatching; the loops' checks in flight are aborted here, the pool's are
+        cut short by the watchdog's owner."""
         self._stop.set()
         self.scheduler.wake()
         if self._thread is not None:
             self._thread.join(timeout)
+        with self._loops_lock:
+            loops = [loop for loop in self._loops.values() if loop is not None]
+            self._loops.clear()
+        for loop in loops:
+            loop.stop()
+        if self._deliverer is not None:
+            self._delivery.put(None)
+            self._deliverer.join(timeout)
         self.pool.shutdown()
 
     @property
@@ -113,10 +137,65 @@ class LocalProbes:
 
     @property
     def threads(self) -> int:
-        return self.pool.size
+        return self.pool.size + sum(1 for loop in self._loops.values() if loop is not None)
+
+    def _loop(self, kind_name: str) -> CheckLoop | None:
+        loop = self._loops.get(kind_name, False)
+        if loop is not False:
+            return loop  # type: ignore[return-value]
+        with self._loops_lock:
+            if kind_name not in self._loops:
+                kind = registry.find(kind_name)
+                made = kind.loop() if kind is not None and kind.loop is not None else None
+                if made is not None:
+                    made.limit = self.pool.max_workers
+                    if self._on_results is not None and self._deliverer is None:
+                        self._deliverer = threading.Thread(target=self._deliver,
+                                                           name="results", daemon=True)
+                        self._deliverer.start()
+                self._loops[kind_name] = made
+            return self._loops[kind_name]
 
     def _dispatch(self, site: Monitor, due: float) -> None:
-        self.pool.submit(self._check, site, due)
+        loop = self._loop(site.kind) if not self._stop.is_set() else None
+        if loop is None:
+            self.pool.submit(self._check, site, due)
+            return
+        lateness_ms = max(0.0, (time.monotonic() - due) * 1000.0)
+        loop.submit(site, lateness_ms, lambda result: self._looped(site, result))
+
+    def _looped(self, site: Monitor, result: CheckResult | None) -> None:
+        """A loop's check has ended (None: aborted, the monitor is stopping)."""
+        skipped = self.scheduler.done(site.id)
+        if result is None:
+            return
+        if skipped:
+            result = dataclasses.replace(result, skipped=tuple(skipped))
+        if self._on_results is not None:
+            self._delivery.put(result)
+            return
+        try:
+            self._on_result(result)
+        except Exception:  # noqa: BLE001 - the loop drives every other check
+            self._on_error(redact("result handler failed: "
+                                  + traceback.format_exc(limit=3).strip(), site.secrets))
+
+    def _deliver(self) -> None:
+        assert self._on_results is not None
+        running = True
+        while running:
+            results = [self._delivery.get()]
+            while len(results) < BATCH_MAX and not self._delivery.empty():
+                results.append(self._delivery.get())
+            running = None not in results
+            batch = [r for r in results if r is not None]
+            if not batch:
+                continue
+            try:
+                self._on_results(batch)
+            except Exception:  # noqa: BLE001 - later results must still be delivered
+                self._on_error(redact_known("result handler failed: "
+                                            + traceback.format_exc(limit=3).strip()))
 
     def _check(self, site: Monitor, due: float) -> None:
         lateness_ms = max(0.0, (time.monotonic() - due) * 1000.0)

@@ -1,6 +1,6 @@
-"""The `http` kind: one GET on a fresh connection, bounded in time and size."""
+"""The `http` kind: one GET on a fresh connection, bounded in time and size, on libcurl."""
 
-from monitor.checks.http.fetch import http_check
+from monitor.checks.http.curl import CurlLoop, debug, run
 from monitor.checks.http.spec import KEYS, HttpSpec, defaults, http_monitor, parse
 from monitor.checks.model import Kind
 from monitor.checks.registry import register
@@ -13,12 +13,14 @@ KIND = register(Kind(
     keys=KEYS,
     parse=parse,
     reasons=REASONS,
-    run=http_check,
+    run=run,
+    loop=CurlLoop,
     network=True,
     # An HTTP answer, even a 500, proves the network works: only these can be its loss.
     network_reasons=frozenset({"dns", "connect", "timeout"}),
     top_keys=("maxBodyBytes",),
     defaults=defaults,
+    debug=debug,
 ))
 
-__all__ = ["KIND", "HttpSpec", "http_monitor"]
+__all__ = ["KIND", "HttpSpec", "debug", "http_monitor"]
