@@ -83,7 +83,8 @@ class _Cli(click.Group):
         # Commands first, then the mode flags apart from the options they share, so that
         # the two ways to choose a mode read as the same list.
         self.format_commands(ctx, formatter)
-        modes, others = [], []
+        modes: list[tuple[str, str]] = []
+        others: list[tuple[str, str]] = []
         for param in self.get_params(ctx):
             record = param.get_help_record(ctx)
             if record is not None:

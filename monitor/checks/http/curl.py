@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 import traceback
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import pycurl
 
@@ -61,7 +61,7 @@ class _Abort(Exception):
         self.detail = detail
 
 
-def _origin(parts) -> tuple[str, str | None, int | None]:  # type: ignore[no-untyped-def]
+def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
     return parts.scheme.lower(), parts.hostname, port
 
