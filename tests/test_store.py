@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store.sqlite import writer as store_mod
 from monitor.checks import CheckResult
 from monitor.errors import StoreError
 from monitor.store import (
@@ -28,6 +27,7 @@ from monitor.store import (
     parse_iso,
 )
 from monitor.store.codec import MinuteAgg
+from monitor.store.sqlite import writer as store_mod
 from monitor.store.sqlite.migrations import SCHEMA_4
 
 BASE = 1_700_000_040.0  # a whole minute (28333334 * 60)

@@ -217,8 +217,13 @@ class Store:
         self._queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
         # (seconds per row, row index, monitor) -> its aggregate, for rows still being filled
         self._aggs: dict[tuple[int, int, str], MinuteAgg] = {}
-        # (seconds per row, row index, monitor, metric) -> its aggregate, the same way
+        # (seconds per row, row index, monitor, metric) -> its aggregate, the same way. It
+        # holds committed checks only, and its rows are written once a minute (and at each
+        # flush), not with every batch: a monitor's five phases at two spans would be ten
+        # row writes per check, where response times cost two.
         self._metric_aggs: dict[tuple[int, int, str, str], MetricAgg] = {}
+        self._metric_dirty: set[tuple[int, int, str, str]] = set()
+        self._metrics_minute = int(clock() // 60)  # when the metric rows were last written
         self._states: dict[str, list] = {}
         # Monitor id -> the newest check's monotonic start: the order of checks, which a
         # rollback of the cached states must not forget (its rows are retried).
@@ -401,6 +406,7 @@ class Store:
             self._hold(work)
         elif work:
             self._write_all(work)
+        self._write_metrics(force=urgent)
         for record in _sort(new).alerts:
             try:
                 self.on_alert(record)
@@ -477,7 +483,6 @@ class Store:
         # The cached aggregates already counted the rolled-back rows; reload them from the
         # database so that a retry does not count them twice.
         self._aggs.clear()
-        self._metric_aggs.clear()
         self._states.clear()
 
     def _keep_pending(self, work: list[Command], exc: sqlite3.Error) -> None:
@@ -524,6 +529,8 @@ class Store:
                  for a in work.alerts],
             )
         conn.execute("COMMIT")
+        if work.checks:
+            self._add_metrics(work.checks)
         self._evict()
 
     def _write_monitors(self, monitors: tuple[MonitorRow, ...]) -> None:
@@ -557,14 +564,10 @@ class Store:
               c.monitor if c.monitor in targets else None, c.metrics or None)
              for c in checks]),))
         self._preload(checks)
-        dirty, dirty_metrics = self._aggregate(checks)
+        dirty = self._aggregate(checks)
         conn.execute(_UPSERT_AGGS, (json.dumps(
             [(key[2], key[0], key[0] * key[1], *self._aggs[key].to_row())
              for key in dirty]),))
-        if dirty_metrics:
-            conn.execute(_UPSERT_METRICS, (json.dumps(
-                [(key[2], key[0], key[0] * key[1], key[3], *self._metric_aggs[key].to_row())
-                 for key in dirty_metrics]),))
         conn.execute(_UPSERT_STATES, (json.dumps(
             [(host, *self._states[host][:4]) for host in {c.monitor for c in checks}]),))
 
@@ -581,21 +584,6 @@ class Store:
                 f" WHERE (host, span, start) IN (SELECT {_items(3)} FROM json_each(?))",
                 (json.dumps([(host, span, span * index) for span, index, host in keys]),)):
                 self._aggs[(span, start // span, host)] = MinuteAgg.from_row(row)
-        metric_keys = {(span, int(c.timestamp // span), c.monitor, name)
-                       for c in checks if c.metrics and c.available is not None
-                       for name in c.metrics for span in SPANS}
-        metric_keys -= self._metric_aggs.keys()
-        if metric_keys:
-            for mkey in metric_keys:
-                self._metric_aggs[mkey] = MetricAgg()
-            for monitor, span, start, metric, *row in self._conn.execute(
-                f"SELECT monitor, span, start, metric, {_METRIC_COLUMNS} FROM metric_aggs"
-                " WHERE (monitor, span, start, metric) IN"
-                f" (SELECT {_items(4)} FROM json_each(?))",
-                (json.dumps([(monitor, span, span * index, name)
-                             for span, index, monitor, name in metric_keys]),)):
-                self._metric_aggs[(span, start // span, monitor, metric)] = (
-                    MetricAgg.from_row(row))
         hosts = {c.monitor for c in checks} - self._states.keys()
         if hosts:
             # The fifth item, the newest check's start on the monotonic clock, lives in
@@ -608,27 +596,80 @@ class Store:
                 " WHERE host IN (SELECT value FROM json_each(?))", (json.dumps(list(hosts)),)):
                 self._states[host] = [*row, self._newest.get(host)]
 
-    def _aggregate(self, checks: list[CheckResult],
-                   ) -> tuple[set[tuple[int, int, str]], set[tuple[int, int, str, str]]]:
+    def _aggregate(self, checks: list[CheckResult]) -> set[tuple[int, int, str]]:
         dirty = set()
-        dirty_metrics = set()
-        aggs, metric_aggs = self._aggs, self._metric_aggs
+        aggs = self._aggs
         for check in checks:
-            ts, monitor = check.timestamp, check.monitor
             for span in SPANS:
-                key = (span, int(ts // span), monitor)
+                key = (span, int(check.timestamp // span), check.monitor)
                 aggs[key].add(check.response_ms, check.available, check.code, check.reason)
                 dirty.add(key)
-            if check.metrics and check.available is not None:
-                # Unknown checks (the monitor offline) count in no figure, as above.
-                for name, value in check.metrics.items():
-                    bucket = bucket_of(value)  # once for both spans
-                    for span in SPANS:
-                        mkey = (span, int(ts // span), monitor, name)
-                        metric_aggs[mkey].add(value, bucket)
-                        dirty_metrics.add(mkey)
             self._update_state(check)
-        return dirty, dirty_metrics
+        return dirty
+
+    def _add_metrics(self, checks: list[CheckResult]) -> None:
+        """Count committed checks' metrics into their rows, to be written by _write_metrics.
+        A failed read of the rows to continue costs this batch's metric figures only (its
+        raw rows keep the metrics): the checks are written, and must not be retried."""
+        measured = [c for c in checks if c.metrics and c.available is not None]
+        if not measured:  # unknown checks (the monitor offline) count in no figure
+            return
+        try:
+            self._preload_metrics(measured)
+        except sqlite3.Error as exc:
+            self._on_error(f"{self.path}: metric figures of {len(measured)} checks lost:"
+                           f" {exc}")
+            return
+        metric_aggs, dirty = self._metric_aggs, self._metric_dirty
+        for check in measured:
+            ts, monitor = check.timestamp, check.monitor
+            for name, value in check.metrics.items():
+                bucket = bucket_of(value)  # once for both spans
+                for span in SPANS:
+                    key = (span, int(ts // span), monitor, name)
+                    metric_aggs[key].add(value, bucket)
+                    dirty.add(key)
+
+    def _preload_metrics(self, checks: list[CheckResult]) -> None:
+        """Fill the cache with the stored rows this batch continues (after a restart)."""
+        metric_keys = {(span, int(c.timestamp // span), c.monitor, name)
+                       for c in checks
+                       for name in c.metrics for span in SPANS}
+        metric_keys -= self._metric_aggs.keys()
+        if metric_keys:
+            # Read before any is filled in: a failed read must leave no empty row behind.
+            found = self._conn.execute(
+                f"SELECT monitor, span, start, metric, {_METRIC_COLUMNS} FROM metric_aggs"
+                " WHERE (monitor, span, start, metric) IN"
+                f" (SELECT {_items(4)} FROM json_each(?))",
+                (json.dumps([(monitor, span, span * index, name)
+                             for span, index, monitor, name in metric_keys]),)).fetchall()
+            for mkey in metric_keys:
+                self._metric_aggs[mkey] = MetricAgg()
+            for monitor, span, start, metric, *row in found:
+                self._metric_aggs[(span, start // span, monitor, metric)] = (
+                    MetricAgg.from_row(row))
+
+    def _write_metrics(self, force: bool = False) -> None:
+        """Write the metric rows changed since the last time: once a minute of the clock,
+        or now when `force`d (a flush, a stop). Left for the next time if refused."""
+        minute = int(self._clock() // 60)
+        if not self._metric_dirty or self.fatal is not None or (
+                not force and minute == self._metrics_minute):
+            return
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")
+            conn.execute(_UPSERT_METRICS, (json.dumps(
+                [(key[2], key[0], key[0] * key[1], key[3], *self._metric_aggs[key].to_row())
+                 for key in self._metric_dirty]),))
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            return  # the rows stay dirty; the checks' own writes say what the disk does
+        self._metric_dirty.clear()
+        self._metrics_minute = minute
 
     def _update_state(self, check: CheckResult) -> None:
         state = self._states[check.monitor]
@@ -666,7 +707,8 @@ class Store:
         horizon = now - LATE_HORIZON
         for key in [k for k in self._aggs if (k[1] + 1) * k[0] < horizon]:
             del self._aggs[key]
-        for mkey in [k for k in self._metric_aggs if (k[1] + 1) * k[0] < horizon]:
+        for mkey in [k for k in self._metric_aggs
+                     if (k[1] + 1) * k[0] < horizon and k not in self._metric_dirty]:
             del self._metric_aggs[mkey]
 
     def _purge(self, before: float) -> None:
@@ -702,6 +744,7 @@ class Store:
         self._aggs = {k: v for k, v in self._aggs.items() if k[1] >= int(before // k[0])}
         self._metric_aggs = {k: v for k, v in self._metric_aggs.items()
                              if k[1] >= int(before // k[0])}
+        self._metric_dirty &= self._metric_aggs.keys()
 
 
 def _close_keeping_wal(conn: sqlite3.Connection, path: Path) -> None:
