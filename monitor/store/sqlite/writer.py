@@ -615,27 +615,37 @@ class Store:
         if not measured:  # unknown checks (the monitor offline) count in no figure
             return
         try:
-            self._preload_metrics(measured)
+            keys = self._preload_metrics(measured)
         except sqlite3.Error as exc:
             self._on_error(f"{self.path}: metric figures of {len(measured)} checks lost:"
                            f" {exc}")
             return
-        metric_aggs, dirty = self._metric_aggs, self._metric_dirty
+        metric_aggs = self._metric_aggs
+        # MetricAgg.add inlined, at both SPANS: this loop runs for every metric of every check.
         for check in measured:
             ts, monitor = check.timestamp, check.monitor
+            minute, block = int(ts // 60), int(ts // 600)
             for name, value in check.metrics.items():
                 bucket = bucket_of(value)  # once for both spans
-                for span in SPANS:
-                    key = (span, int(ts // span), monitor, name)
-                    metric_aggs[key].add(value, bucket)
-                    dirty.add(key)
+                for agg in (metric_aggs[(60, minute, monitor, name)],
+                            metric_aggs[(600, block, monitor, name)]):
+                    agg.count += 1
+                    agg.total += value
+                    if agg.low is None or value < agg.low:
+                        agg.low = value
+                    if agg.high is None or value > agg.high:
+                        agg.high = value
+                    hist = agg.hist
+                    hist[bucket] = hist.get(bucket, 0) + 1
+        self._metric_dirty |= keys
 
-    def _preload_metrics(self, checks: list[CheckResult]) -> None:
-        """Fill the cache with the stored rows this batch continues (after a restart)."""
-        metric_keys = {(span, int(c.timestamp // span), c.monitor, name)
+    def _preload_metrics(self, checks: list[CheckResult]) -> set[tuple[int, int, str, str]]:
+        """Fill the cache with the stored rows this batch continues (after a restart);
+        returns the keys of every row the batch touches."""
+        touched = {(span, int(c.timestamp // span), c.monitor, name)
                        for c in checks
                        for name in c.metrics for span in SPANS}
-        metric_keys -= self._metric_aggs.keys()
+        metric_keys = touched - self._metric_aggs.keys()
         if metric_keys:
             # Read before any is filled in: a failed read must leave no empty row behind.
             found = self._conn.execute(
@@ -649,6 +659,7 @@ class Store:
             for monitor, span, start, metric, *row in found:
                 self._metric_aggs[(span, start // span, monitor, metric)] = (
                     MetricAgg.from_row(row))
+        return touched
 
     def _write_metrics(self, force: bool = False) -> None:
         """Write the metric rows changed since the last time: once a minute of the clock,
