@@ -31,7 +31,7 @@ from monitor.config import Config
 from monitor.render.report import window_report
 from monitor.run.engine import Engine
 from monitor.stats import window_stats
-from monitor.store import Store
+from monitor.store import Reader, Store, open_reader
 
 FIGURES: list[dict] = []
 
@@ -207,9 +207,11 @@ class SimulatedClock:
 
 
 def fill_database(store: Store, hosts: list[str], start: float, seconds: float,
-                  interval: float, clock: SimulatedClock | None = None) -> int:
+                  interval: float, clock: SimulatedClock | None = None,
+                  metrics: bool = False) -> int:
     """Write a check of every site each `interval` from `start` for `seconds`, through the
-    real writer (aggregates and all); return how many."""
+    real writer (aggregates and all); return how many. With `metrics`, each check carries
+    the five http phase times, as http checks do."""
     written = 0
     sites = len(hosts)
     steps = int(seconds / interval)
@@ -222,9 +224,12 @@ def fill_database(store: Store, hosts: list[str], start: float, seconds: float,
             code = (index * 7919 + second * 104729) % 1000
             ok = code >= 20  # 2% failures
             response = 5.0 + (code % 97) * 1.7 + (300.0 if code > 990 else 0.0)
+            phases = ({"dns": response * 0.05, "connect": response * 0.15,
+                       "tls": response * 0.3, "ttfb": response * 0.9, "total": response}
+                      if metrics else {})
             store.put_check(CheckResult(host, ts + interval * index / sites, ok,
                                         200 if ok else 503, response,
-                                        None if ok else "http_status"))
+                                        None if ok else "http_status", metrics=phases))
         written += sites
         if step % 50 == 49:
             store.flush(600)  # keep the queue (and memory) bounded
@@ -254,17 +259,18 @@ def bench_reports(args: argparse.Namespace, rows: list[tuple]) -> None:
         clock = SimulatedClock(origin)
         store = Store(db, clock=clock).start()
         written, fill_time, points = 0, 0.0, []
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)  # the raw reference
+        reader = open_reader(db)
         for k in range(args.db_checkpoints):
             t0 = time.monotonic()
             written += fill_database(store, hosts, origin + k * stretch, stretch,
-                                     args.db_interval, clock)
+                                     args.db_interval, clock, args.metrics)
             fill_time += time.monotonic() - t0
             end = origin + (k + 1) * stretch
-            short = timed(lambda e=end: window_stats(conn, (e - 600) // 60 * 60, e))
+            short = timed(lambda e=end: window_stats(reader, (e - 600) // 60 * 60, e))
             long = None
             if (k + 1) * stretch >= 3600:
-                long = timed(lambda e=end: window_stats(conn, (e - 3600) // 60 * 60, e))
+                long = timed(lambda e=end: window_stats(reader, (e - 3600) // 60 * 60, e))
             points.append((written, short, long))
             print(f"  {written:>12,} checks: 10 min {short * 1000:6.0f} ms, 1 h "
                   + (f"{long * 1000:6.0f} ms" if long is not None else "     - (< 1 h held)"),
@@ -276,7 +282,7 @@ def bench_reports(args: argparse.Namespace, rows: list[tuple]) -> None:
         rows.append((f"writer: {written:,} checks, {args.db_sites} sites, with aggregates",
                      f"{written / fill_time:,.0f} rows/s", f"{os.path.getsize(db) / 1e6:.0f} MB",
                      ""))
-        text = timed(lambda: window_report(conn, 600, now=end), repeat=1)
+        text = timed(lambda: window_report(reader, 600, now=end), repeat=1)
         first_short, (_, t_short, t_long) = points[0][1], points[-1]
         figure("report_10min_ms", t_short * 1000, "ms", sites=args.db_sites, rows=written,
                first_ms=round(first_short * 1000, 1), at_rows=points[0][0],
@@ -302,14 +308,16 @@ def bench_reports(args: argparse.Namespace, rows: list[tuple]) -> None:
                          f"{t_long * 1000:.0f} ms",
                          f"plain GROUP BY on raw rows: {t_raw * 1000:.0f} ms",
                          f"{t_raw / t_long:.1f}x faster"))
-        error = p99_error(conn, (end - 600) // 60 * 60, end, hosts=5)
+        error = p99_error(reader, conn, (end - 600) // 60 * 60, end, hosts=5)
         figure("report_p99_max_relative_error", error, "fraction")
         rows.append(("p99 from histogram vs exact", f"max error {error:.1%}", "", ""))
         conn.close()
+        reader.close()
 
 
-def p99_error(conn: sqlite3.Connection, start: float, end: float, hosts: int) -> float:
-    stats = window_stats(conn, start, end)
+def p99_error(reader: Reader, conn: sqlite3.Connection, start: float, end: float,
+              hosts: int) -> float:
+    stats = window_stats(reader, start, end)
     worst = 0.0
     for host in list(stats)[:hosts]:
         values = [r[0] for r in conn.execute(
@@ -334,6 +342,8 @@ def main() -> None:
                         help="seconds between checks of a site (5,000 sites, 1 h: 10 M checks)")
     parser.add_argument("--db-hours", type=float, default=2.0)
     parser.add_argument("--db-checkpoints", type=int, default=4)
+    parser.add_argument("--metrics", action="store_true",
+                        help="the writer's checks carry the five http phase times")
     parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--skip-reports", action="store_true")
     args = parser.parse_args()

@@ -15,7 +15,7 @@ DAY = 86400.0
 
 
 def count(db):
-    conn = open_reader(db)
+    conn = open_reader(db).conn
     try:
         return conn.execute("SELECT count(*) FROM website_monitoring").fetchone()[0]
     finally:
@@ -85,7 +85,7 @@ def test_wall_clock_steps_disturb_neither_schedule_nor_alerts(hostile, tmp_path)
         elapsed = time.monotonic() - started
     finally:
         engine.stop()
-    conn = open_reader(tmp_path / "m.db")
+    conn = open_reader(tmp_path / "m.db").conn
     try:
         counts = dict(conn.execute("SELECT host, count(*) FROM website_monitoring"
                                    " GROUP BY host"))

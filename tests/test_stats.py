@@ -13,16 +13,17 @@ import pytest
 
 from monitor import stats as stats_mod
 from monitor.checks import CheckResult
-from monitor.stats import (
+from monitor.stats import SiteStats, window_stats
+from monitor.store import SCHEMA_VERSION, Store, open_reader
+from monitor.store.codec import (
     HIST_MIN_MS,
     HIST_RATIO,
     MinuteAgg,
-    SiteStats,
     bucket_of,
     bucket_value,
-    window_stats,
+    decode_counts_into,
+    decode_hist_into,
 )
-from monitor.store import Store, open_reader
 
 BASE = 1_700_000_040.0  # a whole minute
 A = "https://a.example/"
@@ -427,9 +428,7 @@ def long_db(tmp_path_factory) -> tuple[Path, list[CheckResult]]:
 
 
 def uses_blocks(conn, start: float, end: float) -> bool:
-    live = conn.execute("SELECT 1 FROM website_monitoring WHERE timestamp > ? LIMIT 1",
-                        (end,)).fetchone() is None
-    ranges, _raws = stats_mod._plan(start, end, live, stats_mod._blocks_since(conn))
+    ranges, _raws = stats_mod._window(conn, start, end)
     return any(span == 600 for span, _lo, _hi in ranges)
 
 
@@ -439,13 +438,13 @@ def downgrade(path: Path, version: int) -> None:
     and reasons in two columns, as they were."""
     def old_hist(text: str) -> str:
         hist: dict[int, int] = {}
-        stats_mod._decode_hist_into(text, hist)
+        decode_hist_into(text, hist)
         return ",".join(f"{bucket}:{count}" for bucket, count in hist.items())
 
     def old_counts(outcomes: str, names: int) -> str:
         codes: dict[str, int] = {}
         reasons: dict[str, int] = {}
-        stats_mod._decode_into(outcomes, codes, reasons)
+        decode_counts_into(outcomes, codes, reasons)
         return ",".join(f"{k}:{n}" for k, n in (reasons if names else codes).items())
 
     conn = sqlite3.connect(path)
@@ -499,9 +498,9 @@ def test_history_from_before_the_blocks_is_read_from_its_minutes(tmp_path: Path)
     write(path, new)  # the upgrade to schema 4, through 3's blocks_since
     conn = open_reader(path)
     try:
-        since = stats_mod._blocks_since(conn)
+        since = conn.blocks_since()
         assert since == (int(BASE + 1497) // 60) // 10 + 1
-        blocks = [b // 600 for (b,) in conn.execute(
+        blocks = [b // 600 for (b,) in conn.conn.execute(
             "SELECT DISTINCT start FROM aggregates WHERE span = 600")]
         assert min(blocks) < since <= max(blocks)  # the one partial block is not used
         assert uses_blocks(conn, BASE, BASE + 3000)
@@ -525,10 +524,10 @@ def test_a_schema_3_database_is_upgraded_with_its_aggregates(tmp_path: Path) -> 
     write(path, new)
     conn = open_reader(path)
     try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        tables = {r[0] for r in conn.conn.execute("SELECT name FROM sqlite_master")}
         assert "minute_stats" not in tables and "block_stats" not in tables
-        assert conn.execute("PRAGMA user_version").fetchone() == (4,)
-        after = conn.execute("SELECT host, span, start, checks, hist FROM aggregates"
+        assert conn.conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        after = conn.conn.execute("SELECT host, span, start, checks, hist FROM aggregates"
                              " WHERE start < ? ORDER BY 1, 2, 3",
                              (int(BASE + 2400) // 600 * 600,)).fetchall()
         assert after == [row for row in before if row[2] < int(BASE + 2400) // 600 * 600]

@@ -15,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor import store as store_mod
 from monitor.checks import CheckResult
 from monitor.errors import StoreError
-from monitor.stats import MinuteAgg
 from monitor.store import (
     SCHEMA_VERSION,
     AlertRecord,
@@ -28,6 +26,9 @@ from monitor.store import (
     open_writer_connection,
     parse_iso,
 )
+from monitor.store.codec import MinuteAgg
+from monitor.store.sqlite import writer as store_mod
+from monitor.store.sqlite.migrations import SCHEMA_4
 
 BASE = 1_700_000_040.0  # a whole minute (28333334 * 60)
 MINUTE = int(BASE // 60)
@@ -47,7 +48,7 @@ def check(url: str, ts: float, available: bool = True, status: int | None = 200,
 def alert(host: str, at: float, kind: str = "alert", start: float | None = None,
           end: float | None = None, availability: float = 0.5,
           message: str = "msg") -> AlertRecord:
-    return AlertRecord(timestamp=iso_utc(at), host=host, type=kind,
+    return AlertRecord(timestamp=iso_utc(at), monitor=host, type=kind,
                        start=iso_utc(at if start is None else start),
                        end=iso_utc(end) if end is not None else None,
                        availability=availability, message=message)
@@ -73,7 +74,7 @@ def make_store() -> Iterator[Callable[..., Store]]:
 
 
 def read(path: Path, sql: str, args: tuple = ()) -> list[tuple]:
-    conn = open_reader(path)
+    conn = open_reader(path).conn
     try:
         return list(conn.execute(sql, args))
     finally:
@@ -120,12 +121,12 @@ def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
 
 def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
     make_store(db).close()
-    conn = open_reader(db)
+    conn = open_reader(db).conn
     try:
         columns = {
             table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
             for table in ("website_monitoring", "website_alerts", "aggregates",
-                          "site_state", "sites")
+                          "site_state", "sites", "metric_aggs")
         }
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -133,14 +134,18 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         conn.close()
     assert columns["website_monitoring"] == [
         "id", "timestamp", "host", "available", "status", "responseTime", "reason", "detail",
-        "lateness"]
+        "lateness", "monitor", "metrics"]
     assert columns["website_alerts"] == [
-        "id", "timestamp", "host", "type", "startDate", "endDate", "availability", "message"]
+        "id", "timestamp", "host", "type", "startDate", "endDate", "availability", "message",
+        "monitor"]
     assert columns["aggregates"] == [
         "host", "span", "start", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max",
         "hist", "outcomes"]
     assert columns["site_state"] == ["host", "last_check", "last_ok", "last_failure",
                                      "down_since"]
+    assert columns["sites"] == ["host", "name", "interval", "active", "kind", "target"]
+    assert columns["metric_aggs"] == ["monitor", "span", "start", "metric", "count", "sum",
+                                      "min", "max", "hist"]
     assert version == SCHEMA_VERSION
     assert journal == "wal"
 
@@ -221,7 +226,7 @@ def test_reader_refuses_a_foreign_sqlite_database(db: Path) -> None:
 
 def test_reader_is_read_only(db: Path, make_store) -> None:
     make_store(db).close()
-    conn = open_reader(db)
+    conn = open_reader(db).conn
     try:
         with pytest.raises(sqlite3.OperationalError):
             conn.execute("DELETE FROM website_alerts")
@@ -262,7 +267,7 @@ def assert_round_trip(path: Path) -> None:
          c.detail or None, c.lateness_ms) for c in CHECKS]
     rows = read(path, "SELECT timestamp, host, type, startDate, endDate, availability, message"
                       " FROM website_alerts ORDER BY id")
-    assert rows == [(a.timestamp, a.host, a.type, a.start, a.end, a.availability, a.message)
+    assert rows == [(a.timestamp, a.monitor, a.type, a.start, a.end, a.availability, a.message)
                     for a in ALERTS]
     assert rows[1][3] == "2023-11-14T22:14:10.000Z"  # BASE + 10, ISO with Z
     assert_minutes_match(path, CHECKS)
@@ -665,7 +670,7 @@ def test_schema_1_is_migrated_keeping_rows_and_masking_passwords(db: Path, make_
     conn = sqlite3.connect(db)
     conn.executescript(SCHEMA_1_CHECKS)
     # The other tables did not change from version 1.
-    rest = store_mod.SCHEMA.split("CREATE TABLE IF NOT EXISTS website_alerts")[1]
+    rest = SCHEMA_4.split("CREATE TABLE IF NOT EXISTS website_alerts")[1]
     conn.executescript("CREATE TABLE IF NOT EXISTS website_alerts" + rest)
     # Except the aggregates: version 1 had its minutes keyed by time first, and no blocks.
     conn.executescript("DROP TABLE aggregates;" + SCHEMA_1_MINUTES)

@@ -67,12 +67,26 @@ def test_fit_never_exceeds_the_width_and_keeps_columns_by_priority(width):
     for row in rows:
         assert all(len(cell) <= w for cell, w in zip(layout.cells(row, row.host),
                                                       layout.widths, strict=True))
-    if width >= 200:
-        assert len(titles) == len(COLUMNS)
+    if width >= 200:  # all but the phases, which no row has
+        assert len(titles) == len([c for c in COLUMNS if not c.optional])
 
 
 def test_fit_without_a_width_shows_every_column_whole():
     row = stats("https://site.example.com/" + "x" * 100)
     layout = fit([row], {}, None)
-    assert len(layout.columns) == len(COLUMNS)
+    assert len(layout.columns) == len([c for c in COLUMNS if not c.optional])
     assert layout.cells(row, row.host)[0] == row.host
+
+
+def test_phase_columns_show_p50_and_p90_and_drop_first_when_narrow():
+    phases = {"dns": (1.25, 3.5), "connect": (10.0, 20.0), "tls": (30.0, 45.0),
+              "ttfb": (120.0, 250.0)}
+    rows = [stats("https://a.example/")._replace(phases=phases), stats("https://b.example/")]
+    layout = fit(rows, {}, None)
+    titles = [c.title for c in layout.columns]
+    assert titles[titles.index("p99") + 1:][:4] == ["dns p50/p90", "connect", "tls", "ttfb"]
+    cells = dict(zip(titles, layout.cells(rows[0], "a"), strict=True))
+    assert (cells["dns p50/p90"], cells["ttfb"]) == ("1.2/3.5", "120/250")
+    assert dict(zip(titles, layout.cells(rows[1], "b"), strict=True))["tls"] == "-"
+    narrow = [c.title for c in fit(rows, {}, 150).columns]
+    assert "p99" in narrow and "tls" not in narrow  # the lowest priority goes first

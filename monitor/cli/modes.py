@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -25,7 +24,7 @@ from monitor.render.display import Display
 from monitor.render.live import LiveView, Pulse, PulseSource, p99, pulse_from_database
 from monitor.render.report import alert_rows, messages_of, recent_messages_block, window_report
 from monitor.run.engine import Engine
-from monitor.store import Store, open_reader
+from monitor.store import Reader, Store, open_reader
 
 SHORT_EVERY = 10.0
 SHORT_WINDOW = 600.0
@@ -206,7 +205,7 @@ def engine_pulse(engine: Engine) -> PulseSource:
     frame, the p99 lateness of the latest checks, the writer's lag."""
     last = [time.monotonic(), engine.checks_done]
 
-    def pulse(_conn: sqlite3.Connection, _now: float) -> Pulse:
+    def pulse(_reader: Reader, _now: float) -> Pulse:
         now, done = time.monotonic(), engine.checks_done
         rate = (done - last[1]) / (now - last[0]) if now > last[0] else None
         last[:] = [now, done]
@@ -282,7 +281,7 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                     if printer is not None:
                         try:
                             printer.tick()
-                        except (StoreError, sqlite3.Error) as exc:
+                        except StoreError as exc:
                             # Printing is a view: a failed read must not stop the monitoring.
                             err(f"Warning: cannot read the stats: {exc}")
             finally:

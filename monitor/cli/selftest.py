@@ -8,7 +8,6 @@ checks are refused) and brought back on the same port. Uses a temporary database
 from __future__ import annotations
 
 import queue
-import sqlite3
 import tempfile
 import threading
 import time
@@ -20,7 +19,7 @@ from monitor.alerts import AlertEvent
 from monitor.checks.http import http_monitor
 from monitor.config import Config
 from monitor.run.engine import Engine
-from monitor.store import Store
+from monitor.store import Store, open_reader
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
@@ -140,10 +139,9 @@ def _next_event(events: queue.Queue[AlertEvent], timeout: float) -> AlertEvent |
         return None
 
 
-def _stored_alerts(db: Path, url: str) -> list[str]:
-    conn = sqlite3.connect(db)
+def _stored_alerts(db: Path, monitor: str) -> list[str]:
+    reader = open_reader(db)
     try:
-        return [row[0] for row in conn.execute(
-            "SELECT type FROM website_alerts WHERE host=? ORDER BY id", (url,))]
+        return reader.alert_types(monitor)
     finally:
-        conn.close()
+        reader.close()

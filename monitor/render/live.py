@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import sqlite3
 import sys
 import termios
 import threading
@@ -44,8 +43,8 @@ from monitor.render.view import (
     state_of,
     worst_first,
 )
-from monitor.stats import SiteStats, site_states, state_at, window_start, window_stats
-from monitor.store import open_reader
+from monitor.stats import SiteStats, state_at, window_start, window_stats
+from monitor.store import Reader, open_reader
 
 REDRAW_EVERY = 1.0  # seconds: a site going down shows within a second of its check stored
 # (window, its stats refreshed at least this often): the 10-minute and the hour views. More
@@ -67,17 +66,14 @@ class Pulse:
     lag_label: str = "write lag"
 
 
-PulseSource = Callable[[sqlite3.Connection, float], Pulse]
+PulseSource = Callable[[Reader, float], Pulse]
 
 
-def pulse_from_database(conn: sqlite3.Connection, now: float) -> Pulse:
+def pulse_from_database(reader: Reader, now: float) -> Pulse:
     """For `-r`, which sees only the database: the checks stored in the past 10 s (skipped
     slots aside), their lateness, and how old the newest stored check is."""
-    rows = conn.execute(
-        "SELECT lateness FROM website_monitoring WHERE timestamp >= ? AND reason IS NOT"
-        " 'skipped'", (now - 10.0,)).fetchall()
-    newest = conn.execute("SELECT max(timestamp) FROM website_monitoring").fetchone()[0]
-    return Pulse(len(rows) / 10.0, p99([r[0] for r in rows if r[0] is not None]),
+    lateness, newest = reader.recent_lateness(now - 10.0)
+    return Pulse(len(lateness) / 10.0, p99(lateness),
                  None if newest is None else max(0.0, now - newest), "newest check")
 
 
@@ -131,7 +127,7 @@ class LiveView:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._hourly = False
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Reader | None = None
         self._stats: dict[str, SiteStats] = {}
         self._labels: dict[str, str] = {}
         self._next_stats = 0.0
@@ -191,7 +187,7 @@ class LiveView:
                 while not (self._closed.is_set() or self.stop.is_set()):
                     try:
                         live.update(self.frame(), refresh=True)
-                    except (StoreError, sqlite3.Error) as exc:
+                    except StoreError as exc:
                         # A view: a failed read (a lock, a disk error) must not stop the
                         # monitoring. Said, then read afresh at the next frame.
                         self.line(f"Warning: {exc}")
@@ -249,21 +245,19 @@ class LiveView:
             self._conn = open_reader(self.db)
         conn = self._conn
         window, every = WINDOWS[1 if self._hourly else 0]
-        try:
-            if time.monotonic() >= self._next_stats:
-                started = time.monotonic()
-                self._labels = active_sites(conn)
-                self._since = window_start(now, window)
-                self._stats = window_stats(conn, self._since, now, list(self._labels) or None)
-                cost = time.monotonic() - started
-                every = min(every, max(REDRAW_EVERY, cost * STATS_SHARE))
-                self._next_stats = started + every
-                self._next_at = now + every
-            states = site_states(conn)
-            pulse = self.pulse(conn, now)
-            alerts = alert_rows(conn, limit=MAX_ALERT_LINES)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.db}: cannot read the stats: {exc}") from None
+        # The reader says StoreError (with the file) for a failed read: _run shows it.
+        if time.monotonic() >= self._next_stats:
+            started = time.monotonic()
+            self._labels = active_sites(conn)
+            self._since = window_start(now, window)
+            self._stats = window_stats(conn, self._since, now, list(self._labels) or None)
+            cost = time.monotonic() - started
+            every = min(every, max(REDRAW_EVERY, cost * STATS_SHARE))
+            self._next_stats = started + every
+            self._next_at = now + every
+        states = conn.monitor_states()
+        pulse = self.pulse(conn, now)
+        alerts = alert_rows(conn, limit=MAX_ALERT_LINES)
         width, height = self.console.size
         return self._draw(states, pulse, alerts, now, width, height, window)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 
@@ -12,6 +11,7 @@ from monitor.alerts import format_duration
 from monitor.config import display_url
 from monitor.render.view import fit, shorten
 from monitor.stats import SiteStats, window_start, window_stats
+from monitor.store import Reader
 
 
 def stats_table(stats: dict[str, SiteStats], labels: dict[str, str], title: str,
@@ -28,39 +28,30 @@ def stats_table(stats: dict[str, SiteStats], labels: dict[str, str], title: str,
     return f"{shorten(title, width) if width else title}\n{table}"
 
 
-def active_sites(conn: sqlite3.Connection) -> dict[str, str]:
-    """URL -> label of the sites the writing monitor has configured."""
-    return {
-        host: name or display_url(host)
-        for host, name in conn.execute("SELECT host, name FROM sites WHERE active=1 ORDER BY rowid")
-    }
+def active_sites(reader: Reader) -> dict[str, str]:
+    """Monitor id -> label of the monitors the writing process has configured."""
+    return {m.id: m.name or display_url(m.target) for m in reader.active_monitors()}
 
 
-def window_report(conn: sqlite3.Connection, seconds: float, now: float | None = None,
+def window_report(reader: Reader, seconds: float, now: float | None = None,
                   labels: dict[str, str] | None = None, width: int | None = None) -> str:
     """The stats of the past `seconds`, from the start of the minute they begin in: so the
     window is read from per-minute and 10-minute aggregates only, however big the database
     (up to a minute more than asked for; the title says from when)."""
     now = time.time() if now is None else now
-    labels = active_sites(conn) if labels is None else labels
+    labels = active_sites(reader) if labels is None else labels
     start = window_start(now, seconds)
-    stats = window_stats(conn, start, now, list(labels) or None)
+    stats = window_stats(reader, start, now, list(labels) or None)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
     since = time.strftime("%H:%M", time.gmtime(start))
     title = f"== {stamp} UTC: past {format_duration(seconds)} (since {since}) =="
     return stats_table(stats, labels, title, width)
 
 
-def alert_rows(conn: sqlite3.Connection, after_id: int = 0,
+def alert_rows(reader: Reader, after_id: int = 0,
                limit: int | None = None) -> list[tuple[int, str]]:
     """(id, message) of stored alerts and recoveries after `after_id`, oldest first."""
-    if limit is None:
-        return list(conn.execute(
-            "SELECT id, message FROM website_alerts WHERE id > ? ORDER BY id", (after_id,)))
-    rows = list(conn.execute(
-        "SELECT id, message FROM website_alerts WHERE id > ? ORDER BY id DESC LIMIT ?",
-        (after_id, limit)))
-    return rows[::-1]
+    return reader.alerts_after(after_id, limit)
 
 
 def recent_messages_block(messages: Sequence[str]) -> str:

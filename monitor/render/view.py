@@ -99,6 +99,14 @@ def _last_failure(stats: SiteStats) -> str:
     return f"{format_duration(stats.since_failure)} ago"
 
 
+def _phase(name: str) -> Callable[[SiteStats], str]:
+    """A metric's "p50/p90" (http: a phase's times), "-" when the monitor reports none."""
+    def cell(stats: SiteStats) -> str:
+        found = stats.phases.get(name)
+        return "-" if found is None else f"{_ms(found[0])}/{_ms(found[1])}"
+    return cell
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     title: str
@@ -106,6 +114,7 @@ class Column:
     cell: Callable[[SiteStats], str]
     right: bool = True  # numbers align right
     most: int = 0  # a cell wider than this is shortened (0: never)
+    optional: bool = False  # left out when no row has a value ("-" in every cell)
 
 
 # In the order they are shown; `priority` says which ones a narrow terminal keeps.
@@ -120,6 +129,11 @@ COLUMNS = (
     Column("p50", 2, lambda s: _ms(s.p50)),
     Column("p90", 8, lambda s: _ms(s.p90)),
     Column("p99", 3, lambda s: _ms(s.p99)),
+    # The http phases, p50/p90: detail for a wide terminal, the first to go when narrow.
+    Column("dns p50/p90", 16, _phase("dns"), optional=True),
+    Column("connect", 15, _phase("connect"), optional=True),
+    Column("tls", 17, _phase("tls"), optional=True),
+    Column("ttfb", 14, _phase("ttfb"), optional=True),
     Column("status codes", 7, lambda s: _counts_text(s.statuses), right=False, most=24),
     Column("failures", 4, lambda s: _counts_text(s.reasons), right=False, most=28),
     Column("down for", 5, _down_for),
@@ -150,22 +164,26 @@ def fit(rows: Sequence[SiteStats], labels: dict[str, str], width: int | None) ->
     priority order, each as wide as its widest cell among `rows` (within its `most`); the
     site column takes what is left, down to SITE_MIN, and its names are shortened."""
     natural = []
+    columns = []
     for column in COLUMNS:
         if column.title == "site":
             cells = [labels.get(s.host, s.host) for s in rows]
         else:
             cells = [column.cell(s) for s in rows]
+        if column.optional and all(c == "-" for c in cells):
+            continue  # monitors of kinds without these metrics: no column of dashes
+        columns.append(column)
         wide = max([len(column.title) + HEADER_PADDING, *(len(c) for c in cells)])
         natural.append(min(wide, column.most) if column.most else wide)
     if width is None:
-        return Layout(COLUMNS, tuple(natural))
-    site = COLUMNS.index(next(c for c in COLUMNS if c.title == "site"))
+        return Layout(tuple(columns), tuple(natural))
+    site = columns.index(next(c for c in columns if c.title == "site"))
     chosen = {site}
     # The names first get up to a quarter of the width: they are what the rows are about;
     # at 200 columns that still leaves room for every other column.
     reserved = min(natural[site], max(SITE_MIN, width // 4))
     used = reserved
-    for index in sorted(range(len(COLUMNS)), key=lambda i: COLUMNS[i].priority):
+    for index in sorted(range(len(columns)), key=lambda i: columns[i].priority):
         if index in chosen:
             continue
         if used + GAP + natural[index] <= width:
@@ -175,4 +193,4 @@ def fit(rows: Sequence[SiteStats], labels: dict[str, str], width: int | None) ->
     site_width = max(1, min(natural[site], width - (used - reserved)))
     keep = sorted(chosen)
     widths = tuple(site_width if i == site else natural[i] for i in keep)
-    return Layout(tuple(COLUMNS[i] for i in keep), widths)
+    return Layout(tuple(columns[i] for i in keep), widths)

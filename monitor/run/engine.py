@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import queue
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -25,10 +24,9 @@ from collections.abc import Callable
 from monitor.alerts import AlertEvaluator, AlertEvent, format_duration
 from monitor.checks import CheckResult, Monitor, Watchdog, registry
 from monitor.config import Config
-from monitor.errors import StoreError
 from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
-from monitor.store import AlertRecord, Store, iso_utc, open_reader, parse_iso
+from monitor.store import AlertRecord, Reader, Store, iso_utc, open_reader, parse_iso
 
 AlertHook = Callable[[AlertEvent], None]
 PURGE_EVERY = 3600.0
@@ -74,7 +72,7 @@ class Engine:
     def start(self) -> Engine:
         self._configure(self.config)
         self._restore_alert_state()
-        self.store.write_sites(_site_rows(self.config.monitors))
+        self.store.set_monitors(self.config.monitors)
         self.store.start()
         self._announcer = threading.Thread(target=self._announce_loop, name="announcer",
                                            daemon=True)
@@ -116,7 +114,7 @@ class Engine:
         self._configure(config)
         if added:
             self._restore_alert_state(added)
-        self.store.write_sites(_site_rows(config.monitors))
+        self.store.set_monitors(config.monitors)
         if self.probes is not None:
             if probe_count(config) != probe_count(old):
                 self.probes.stop()
@@ -202,7 +200,7 @@ class Engine:
     def emit(self, event: AlertEvent) -> None:
         """Store an alert or recovery; the hooks see it once it is written."""
         self.store.put_alert(AlertRecord(
-            timestamp=iso_utc(event.time), host=event.url, type=event.type,
+            timestamp=iso_utc(event.time), monitor=event.url, type=event.type,
             start=iso_utc(event.start), end=iso_utc(event.end) if event.end else None,
             availability=event.availability, message=event.message, event=event,
         ))
@@ -227,13 +225,11 @@ class Engine:
     def _restore_alert_state(self, urls: set[str] | None = None) -> None:
         """Rebuild each site's window and open alert from what the database holds."""
         self.store.flush()
-        conn = open_reader(self.store.path)
+        reader = open_reader(self.store.path)
         try:
-            recent, open_alerts, now = self._read_alert_state(conn)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.store.path}: cannot read the database: {exc}") from None
+            recent, open_alerts, now = self._read_alert_state(reader)
         finally:
-            conn.close()
+            reader.close()
         for site in self.config.monitors:
             if urls is not None and site.id not in urls:
                 continue
@@ -241,28 +237,17 @@ class Engine:
             self.alerts.restore(site.id, parse_iso(start) if start else None,
                                 recent.get(site.id, ()), now)
 
-    def _read_alert_state(self, conn: sqlite3.Connection,
+    def _read_alert_state(self, reader: Reader,
                           ) -> tuple[dict[str, list[tuple[float, bool]]], dict[str, str], float]:
-        """Each site's recent checks, each open alert's start, and the time they are as of."""
+        """Each monitor's recent checks, each open alert's start, and the time they are as
+        of."""
         # The last check written is the present, whatever its date: dated after the wall
         # clock's now, the clock stepped back since (and then rows dated still later, from
         # before a correction, are not the present either).
-        last = conn.execute("SELECT timestamp FROM website_monitoring ORDER BY id DESC"
-                            " LIMIT 1").fetchone()
-        now = max(self._wall(), last[0] if last else 0.0)
-        since = now - self.config.max_alert_window
-        recent: dict[str, list[tuple[float, bool]]] = {}
-        for host, ts, ok in conn.execute(
-            "SELECT host, timestamp, available FROM website_monitoring WHERE timestamp"
-            " BETWEEN ? AND ? AND available IS NOT NULL ORDER BY timestamp", (since, now)):
-            recent.setdefault(host, []).append((ts, bool(ok)))
-        open_alerts = {
-            host: start for host, kind, start in conn.execute(
-                "SELECT host, type, startDate FROM website_alerts WHERE id IN"
-                " (SELECT max(id) FROM website_alerts GROUP BY host)")
-            if kind == "alert"
-        }
-        return recent, open_alerts, now
+        last = reader.last_check_time()
+        now = max(self._wall(), last or 0.0)
+        recent = reader.recent_verdicts(now - self.config.max_alert_window, now)
+        return recent, reader.open_alerts(), now
 
 
 def skipped_slots(result: CheckResult) -> list[CheckResult]:
@@ -280,8 +265,4 @@ def skipped_slots(result: CheckResult) -> list[CheckResult]:
     return [CheckResult(result.monitor, result.timestamp + (due - result.mono), result.available,
                         None, 0.0, "skipped", detail, 0.0, due)
             for due in result.skipped if due >= result.mono]
-
-
-def _site_rows(monitors: tuple[Monitor, ...]) -> list[tuple[str, str, float]]:
-    return [(m.id, m.name, m.interval) for m in monitors]
 

@@ -1,0 +1,66 @@
+"""The writer alone: checks made beforehand, then queued and written with their aggregates
+(minutes, 10-minute blocks, monitor states and, with --metrics, the five http phase times
+of each check). Prints checks per second from the first put to the last commit.
+
+    python -m bench.writer [--sites 2000] [--minutes 20] [--interval 2] [--metrics]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from monitor.checks import CheckResult
+from monitor.store import Store
+
+
+def make_checks(sites: int, minutes: int, interval: float, start: float,
+                metrics: bool) -> list[CheckResult]:
+    hosts = [f"http://site{i}.test/" for i in range(sites)]
+    checks = []
+    for step in range(int(minutes * 60 / interval)):
+        ts = start + step * interval
+        for index, host in enumerate(hosts):
+            code = (index * 7919 + int(ts) * 104729) % 1000
+            ok = code >= 20
+            response = 5.0 + (code % 97) * 1.7 + (300.0 if code > 990 else 0.0)
+            phases = ({"dns": response * 0.05, "connect": response * 0.15,
+                       "tls": response * 0.3, "ttfb": response * 0.9, "total": response}
+                      if metrics else {})
+            checks.append(CheckResult(host, ts + interval * index / sites, ok,
+                                      200 if ok else 503, response,
+                                      None if ok else "http_status", metrics=phases))
+    return checks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sites", type=int, default=2000)
+    parser.add_argument("--minutes", type=int, default=20)
+    parser.add_argument("--interval", type=float, default=2.0)
+    parser.add_argument("--metrics", action="store_true")
+    args = parser.parse_args()
+    start = time.time() - args.minutes * 60
+    checks = make_checks(args.sites, args.minutes, args.interval, start, args.metrics)
+    now = [start]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "w.db", clock=lambda: now[0]).start()
+        chunk = args.sites * 30  # a minute of checks at a time: memory stays bounded
+        t0 = time.perf_counter()
+        for first in range(0, len(checks), chunk):
+            part = checks[first:first + chunk]
+            now[0] = part[-1].timestamp
+            for check in part:
+                store.put_check(check)
+            store.flush(600)
+        elapsed = time.perf_counter() - t0
+        store.close(600)
+    print(json.dumps({"figure": "writer_checks_per_s", "value": round(len(checks) / elapsed),
+                      "checks": len(checks), "metrics": args.metrics, "sites": args.sites}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""The store's interface, apart from any database: what the writer is sent (typed
+commands), what readers return, and the Reader protocol that the engine, the stats, the
+reports and the self-test call. A SQLite implementation is in monitor.store.sqlite; another
+database would implement the same."""
+
+from __future__ import annotations
+
+import calendar
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
+
+from monitor.checks.model import CheckResult
+
+# The aggregate levels: seconds per row.
+SPANS = (60, 600)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An alert or recovery of a monitor (`monitor`: its id), as stored."""
+
+    timestamp: str
+    monitor: str
+    type: str
+    start: str
+    end: str | None
+    availability: float
+    message: str
+    id: int | None = None
+    event: object = field(default=None, compare=False, repr=False)  # handed to on_alert
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorRow:
+    """What the store keeps of a configured monitor: `target` is stored as each check's
+    `host` (masked, as shown)."""
+
+    id: str
+    kind: str
+    target: str
+    name: str = ""
+    interval: float = 0.0
+
+
+# -- commands to the writer: a check is sent as its CheckResult, an alert as AlertRecord --
+
+@dataclass(frozen=True, slots=True)
+class SetMonitors:
+    """The monitors configured now; those not in it are marked inactive."""
+
+    monitors: tuple[MonitorRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Purge:
+    before: float  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Flush:
+    """A barrier: set once everything queued before it is written (`written`) or held."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    written: list[bool] = field(default_factory=lambda: [False])
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    pass
+
+
+Command = CheckResult | AlertRecord | SetMonitors | Purge | Flush | Stop
+
+
+# -- what readers return -------------------------------------------------------------------
+
+class Range(NamedTuple):
+    """Aggregate rows of `span` seconds with lo <= start < hi."""
+
+    span: int
+    lo: int
+    hi: int
+
+
+class RawPiece(NamedTuple):
+    """Raw checks with lo <= timestamp < hi (<= hi when `closed`)."""
+
+    lo: float
+    hi: float
+    closed: bool
+
+
+class WindowRow(NamedTuple):
+    """One monitor's summed aggregates over a window's pieces. The texts are bytes: numpy
+    parses bytes as well, and decoding megabytes of them into str cost as much as the read."""
+
+    monitor: str
+    checks: int
+    up: int
+    rt_count: int
+    rt_sum: float
+    rt_min: float | None
+    rt_max: float | None
+    hist: bytes | None  # codec histogram entries
+    outcomes: bytes | None  # "code:count,...,reason:count"
+
+
+class MetricRow(NamedTuple):
+    """One metric of one monitor summed over a window's pieces."""
+
+    monitor: str
+    metric: str
+    count: int
+    total: float
+    low: float | None
+    high: float | None
+    hist: bytes | None
+
+
+class MonitorInfo(NamedTuple):
+    id: str
+    kind: str
+    target: str
+    name: str
+
+
+class Reader(Protocol):
+    """Read-only queries, for one reading thread."""
+
+    def close(self) -> None: ...
+
+    def checks_after(self, when: float) -> bool:
+        """Whether any check is stored after `when` (a window ending at `when` is not live)."""
+
+    def blocks_since(self) -> float:
+        """The first 10-minute block (a number of 600 s) the writer filled whole."""
+
+    def window_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
+                    ) -> list[WindowRow]:
+        """Per monitor, in id order, the sums of the aggregate ranges and raw pieces."""
+
+    def metric_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
+                    ) -> list[MetricRow]:
+        """Per monitor and metric, the sums of the metric aggregates and raw pieces."""
+
+    def monitor_states(self) -> dict[str, tuple[float | None, float | None]]:
+        """Each monitor's (last failure, down since), as the writer keeps them."""
+
+    def active_monitors(self) -> list[MonitorInfo]:
+        """The monitors the writing process has configured, in their order."""
+
+    def alerts_after(self, after_id: int = 0, limit: int | None = None,
+                     ) -> list[tuple[int, str]]:
+        """(id, message) of alerts and recoveries after `after_id`, oldest first; with
+        `limit`, the latest that many."""
+
+    def alert_types(self, monitor: str) -> list[str]:
+        """The types ('alert', 'recovery') of a monitor's stored alerts, oldest first."""
+
+    def recent_lateness(self, since: float) -> tuple[list[float], float | None]:
+        """The lateness (ms) of the checks since `since` (skipped slots aside), and the
+        time of the newest stored check."""
+
+    def last_check_time(self) -> float | None:
+        """The timestamp of the check written last (by insertion, not by date)."""
+
+    def recent_verdicts(self, since: float, until: float,
+                        ) -> dict[str, list[tuple[float, bool]]]:
+        """Each monitor's (timestamp, up) of known checks in [since, until], by time."""
+
+    def open_alerts(self) -> dict[str, str]:
+        """Each monitor whose latest alert row is an alert -> that alert's start."""
+
+
+def iso_utc(epoch: float) -> str:
+    """UTC time as ISO-8601 with milliseconds and Z: fixed width, so text order is time order."""
+    seconds = math.floor(epoch)  # not int(): before 1970 that would leave negative millis
+    millis = int(round((epoch - seconds) * 1000))
+    if millis == 1000:
+        seconds, millis = seconds + 1, 0
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def parse_iso(text: str) -> float:
+    """Inverse of iso_utc."""
+    main, _, frac = text.rstrip("Z").partition(".")
+    seconds = calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
+    return seconds + (int(frac) / 10 ** len(frac) if frac else 0.0)

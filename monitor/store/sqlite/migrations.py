@@ -1,0 +1,176 @@
+"""Migrations of older databases as numbered steps: STEPS[n - 1] takes schema n to n + 1,
+each in a transaction of its own (with PRAGMA user_version), applied in order from the
+file's user_version. A step stops at the first error and leaves its version as it was.
+
+Each step carries the DDL of its own time: the schema of today (schema.SCHEMA) is only for
+new databases.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from monitor.store.codec import upgrade_hist
+from monitor.store.sqlite.schema import SCHEMA, statements
+
+# Schema 4, as it was: steps 1-3 create what it had (an older file lacks some tables).
+SCHEMA_4 = """
+CREATE TABLE IF NOT EXISTS website_monitoring (
+    id INTEGER PRIMARY KEY,
+    timestamp REAL NOT NULL,          -- UTC, epoch seconds
+    host TEXT NOT NULL,               -- the site's URL, password and secret values masked
+    available INTEGER,                -- 1 up, 0 down, NULL unknown (the monitor was offline)
+    status INTEGER,
+    responseTime REAL NOT NULL,       -- milliseconds
+    reason TEXT,
+    detail TEXT,
+    lateness REAL                     -- milliseconds after the scheduled start
+);
+-- Only the time is indexed: an index leading with the site would turn every insert into
+-- a random B-tree write. Per-site reads go to aggregates instead.
+CREATE INDEX IF NOT EXISTS website_monitoring_time ON website_monitoring(timestamp);
+
+CREATE TABLE IF NOT EXISTS website_alerts (
+    id INTEGER PRIMARY KEY,
+    timestamp TEXT NOT NULL,          -- UTC, ISO-8601 with Z
+    host TEXT NOT NULL,
+    type TEXT NOT NULL CHECK (type IN ('alert', 'recovery')),
+    startDate TEXT NOT NULL,
+    endDate TEXT,
+    availability REAL NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS website_alerts_host ON website_alerts(host, id);
+
+-- Per site, the checks of each minute (span 60) and of each 10 minutes (span 600), kept up
+-- to date by the writer: counts, sums, extremes, and the response-time histogram. Keyed by
+-- site first, so that a report reads each site's few rows in one seek per span, in site
+-- order, with no sort. Blocks of 10 minutes before meta's blocks_since (a database older
+-- than them) are not filled in.
+CREATE TABLE IF NOT EXISTS aggregates (
+    host TEXT NOT NULL,
+    span INTEGER NOT NULL,            -- seconds: 60 or 600
+    start INTEGER NOT NULL,           -- epoch seconds, a multiple of span
+    checks INTEGER NOT NULL,
+    up INTEGER NOT NULL,
+    rt_count INTEGER NOT NULL,        -- checks that got an HTTP answer (timed ones)
+    rt_sum REAL NOT NULL,
+    rt_min REAL,
+    rt_max REAL,
+    hist TEXT NOT NULL,               -- response-time histogram (stats.HIST_DIGIT)
+    outcomes TEXT NOT NULL,           -- codes, then reasons: "200:58,503:2,http_status:2"
+    PRIMARY KEY (host, span, start)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value
+);
+
+CREATE TABLE IF NOT EXISTS site_state (
+    host TEXT PRIMARY KEY,
+    last_check REAL NOT NULL,
+    last_ok REAL,
+    last_failure REAL,
+    down_since REAL
+);
+
+CREATE TABLE IF NOT EXISTS sites (
+    host TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    interval REAL NOT NULL,
+    active INTEGER NOT NULL
+);
+"""
+
+_AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def _create(conn: sqlite3.Connection, script: str, only: str | None = None) -> None:
+    for statement in statements(script):
+        if only is None or only in statement:
+            conn.execute(statement)
+
+
+def _1_to_2(conn: sqlite3.Connection) -> None:
+    """Schema 1 had `available NOT NULL` (no "unknown") and hosts with passwords in them.
+    SQLite cannot drop a NOT NULL, so the table is copied."""
+    from monitor.secrets import display_url
+
+    conn.create_function("display_url", 1, display_url, deterministic=True)
+    conn.execute("ALTER TABLE website_monitoring RENAME TO website_monitoring_v1")
+    conn.execute("DROP INDEX IF EXISTS website_monitoring_time")
+    _create(conn, SCHEMA_4, only="website_monitoring")
+    conn.execute("INSERT INTO website_monitoring SELECT id, timestamp, display_url(host),"
+                 " available, status, responseTime, reason, detail, lateness"
+                 " FROM website_monitoring_v1")
+    conn.execute("DROP TABLE website_monitoring_v1")
+    tables = _tables(conn)
+    for table in ("website_alerts", "minute_stats", "site_state", "sites"):
+        if table in tables:
+            conn.execute(f"UPDATE OR REPLACE {table} SET host = display_url(host)"
+                         " WHERE host LIKE '%@%' OR host LIKE '%?%'")
+
+
+def _2_to_3(conn: sqlite3.Connection) -> None:
+    """Schema 3 began the 10-minute blocks: older history has none, and reports read its
+    minutes instead, up to meta's blocks_since."""
+    _create(conn, SCHEMA_4, only="TABLE IF NOT EXISTS meta")
+    last = (conn.execute("SELECT max(minute) FROM minute_stats").fetchone()[0]
+            if "minute_stats" in _tables(conn) else None)
+    conn.execute("INSERT OR IGNORE INTO meta VALUES ('blocks_since', ?)",
+                 (0 if last is None else last // 10 + 1,))
+
+
+def _3_to_4(conn: sqlite3.Connection) -> None:
+    """Schemas 1-3 kept the aggregates in minute_stats (and, from 3, block_stats), keyed by
+    time first, with histograms as "bucket:count,..." and statuses apart from reasons: they
+    move into `aggregates`, in today's texts."""
+    tables = _tables(conn)
+    _create(conn, SCHEMA_4)
+    conn.create_function("upgrade_hist", 1, upgrade_hist, deterministic=True)
+    for table, span, column in (("minute_stats", 60, "minute"), ("block_stats", 600, "block")):
+        if table in tables:
+            conn.execute(f"INSERT OR REPLACE INTO aggregates (host, span, start,"
+                         f" {_AGG_COLUMNS}) SELECT host, {span}, {column} * {span},"
+                         " checks, up, rt_count, rt_sum, rt_min, rt_max,"
+                         " upgrade_hist(hist), statuses || CASE WHEN statuses <> ''"
+                         f" AND reasons <> '' THEN ',' ELSE '' END || reasons FROM {table}"
+                         " ORDER BY host, 2, 3")
+            conn.execute(f"DROP TABLE {table}")
+
+
+def _4_to_5(conn: sqlite3.Connection) -> None:
+    """Monitors of any kind: checks and alerts name their monitor id apart from the target
+    (NULL: the same, which every older row is, so none is rewritten), checks keep their
+    kind's metrics, which get aggregates of their own; `sites` learns kind and target."""
+    for table, column, kind in (("website_monitoring", "monitor", "TEXT"),
+                                ("website_monitoring", "metrics", "TEXT"),
+                                ("website_alerts", "monitor", "TEXT"),
+                                ("sites", "kind", "TEXT NOT NULL DEFAULT 'http'"),
+                                ("sites", "target", "TEXT")):
+        # Only where missing: a file rewritten by hand to an older version may have some.
+        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    _create(conn, SCHEMA, only="metric_aggs")
+
+
+STEPS: list[Callable[[sqlite3.Connection], None]] = [_1_to_2, _2_to_3, _3_to_4, _4_to_5]
+
+
+def migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a database at schema `version` (1 or more) to len(STEPS) + 1, step by step."""
+    for number in range(version, len(STEPS) + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            STEPS[number - 1](conn)
+            conn.execute(f"PRAGMA user_version={number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

@@ -1,0 +1,282 @@
+"""The read side of the SQLite store: every query the program makes of the database, on a
+read-only connection for one reading thread (reports, the live view, `-a`, restores)."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+from monitor.errors import StoreError
+from monitor.store.api import MetricRow, MonitorInfo, Range, RawPiece, WindowRow
+from monitor.store.codec import HIST_DIGIT, HIST_MIN_MS, HIST_TOP, LOG_RATIO
+from monitor.store.sqlite.writer import _explain
+
+_TIMED = "available IS NOT NULL AND status IS NOT NULL"
+
+
+def _bucket_sql(value: str) -> str:
+    """codec.bucket_of() in SQL: the same libm log, so the same bucket as in Python."""
+    return (f"(CASE WHEN {value} <= {HIST_MIN_MS!r} THEN 0 ELSE min({HIST_TOP},"
+            f" CAST(ceil(ln({value} / {HIST_MIN_MS!r}) / {LOG_RATIO!r} - 1e-9) AS INTEGER))"
+            " END)")
+
+
+# Each value as a histogram entry of count 1: bucket * 512 + 1 in three base-64 digits.
+_ENTRY = (f"char({HIST_DIGIT} + bucket / 8, {HIST_DIGIT} + bucket % 8 * 8,"
+          f" {HIST_DIGIT + 1})")  # (char() takes NULL for a 0)
+
+# The raw checks of a partial minute, aggregated per monitor in SQL as MinuteAgg.add would:
+# the per-row work stays in C, one row per monitor comes out, in the aggregate rows' columns
+# (each status and reason as "key:1", each histogram entry with a count of 1). A check has a
+# status, a reason, both (a 503: "503:1,http_status:1") or, if unknown, at most a reason.
+_RAW_SQL = (
+    "SELECT host, count(available) AS checks, CAST(total(available) AS INTEGER) AS up,"
+    " count(bucket) AS rt_count, total(CASE WHEN bucket IS NOT NULL THEN responseTime END)"
+    " AS rt_sum, min(CASE WHEN bucket IS NOT NULL THEN responseTime END) AS rt_min,"
+    " max(CASE WHEN bucket IS NOT NULL THEN responseTime END) AS rt_max,"
+    f" group_concat(CASE WHEN bucket IS NOT NULL THEN {_ENTRY} END, '') AS hist,"
+    f" group_concat(CASE WHEN {_TIMED}"
+    " THEN status || ':1' || ifnull(',' || reason || ':1', '') ELSE reason || ':1' END)"
+    " AS outcomes FROM ("
+    " SELECT coalesce(monitor, host) AS host, available, status, responseTime, reason,"
+    f" CASE WHEN {_TIMED} THEN {_bucket_sql('responseTime')} END AS bucket"
+    " FROM website_monitoring WHERE {where}) GROUP BY host")
+# The texts come out as bytes: numpy parses bytes as well, and decoding megabytes of them
+# into str cost as much as the query.
+_SUMS = ("sum(checks), sum(up), sum(rt_count), sum(rt_sum), min(rt_min), max(rt_max),"
+         " CAST(group_concat(hist, '') AS BLOB),"
+         " CAST(group_concat(NULLIF(outcomes, '')) AS BLOB)")
+# Monitor by monitor (site_state holds every monitor with aggregates), a seek per range of
+# rows: the rows come out in monitor order, so SQLite groups them as they come. Over time
+# ranges with a GROUP BY, it sorted every row's texts first.
+_RANGES_SQL = (
+    "WITH r(span, lo, hi) AS (VALUES {values})"
+    f" SELECT s.host, {_SUMS} FROM site_state s CROSS JOIN r CROSS JOIN aggregates a"
+    " ON a.host = s.host AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi"
+    " GROUP BY s.host")
+_RAWS_SQL = f"SELECT host, {_SUMS} FROM ({{parts}}) GROUP BY host"
+
+# Metrics: the same, per monitor and metric; the raw pieces' metrics through json_each.
+_METRIC_SUMS = "sum(count), sum(sum), min(min), max(max), CAST(group_concat(hist, '') AS BLOB)"
+_METRIC_RANGES_SQL = (
+    "WITH r(span, lo, hi) AS (VALUES {values})"
+    f" SELECT s.host, a.metric, {_METRIC_SUMS} FROM site_state s CROSS JOIN r"
+    " CROSS JOIN metric_aggs a ON a.monitor = s.host AND a.span = r.span"
+    " AND a.start >= r.lo AND a.start < r.hi GROUP BY s.host, a.metric")
+_METRIC_RAW_SQL = (
+    "SELECT monitor, metric, count(*) AS count, total(value) AS sum, min(value) AS min,"
+    f" max(value) AS max, group_concat({_ENTRY}, '') AS hist FROM ("
+    " SELECT coalesce(w.monitor, w.host) AS monitor, j.key AS metric, j.value AS value,"
+    f" {_bucket_sql('j.value')} AS bucket FROM website_monitoring w, json_each(w.metrics) j"
+    " WHERE w.metrics IS NOT NULL AND w.available IS NOT NULL AND {where})"
+    " GROUP BY monitor, metric")
+_METRIC_RAWS_SQL = (f"SELECT monitor, metric, {_METRIC_SUMS} FROM ({{parts}})"
+                    " GROUP BY monitor, metric")
+
+
+def _raw_where(piece: RawPiece, table: str = "") -> str:
+    column = f"{table}timestamp"
+    return f"{column} >= ? AND {column} {'<=' if piece.closed else '<'} ?"
+
+
+def _ensure_math(conn: sqlite3.Connection) -> None:
+    """SQLite's math functions are a build option: supply them where they are missing."""
+    try:
+        conn.execute("SELECT ln(1.0), ceil(0.5)").fetchone()
+    except sqlite3.OperationalError:
+        conn.create_function("ln", 1, math.log, deterministic=True)
+        conn.create_function("ceil", 1, math.ceil, deterministic=True)
+
+
+def _merge(a: tuple, b: tuple) -> tuple:
+    """Two rows of _SUMS for one monitor, as one."""
+    def extreme(pick, x, y):
+        return y if x is None else x if y is None else pick(x, y)
+
+    def text(x, y, separator=b","):
+        return y if not x else x if not y else x + separator + y
+
+    return (a[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], extreme(min, a[5], b[5]),
+            extreme(max, a[6], b[6]), text(a[7], b[7], b""), text(a[8], b[8]))
+
+
+def _merge_metric(a: tuple, b: tuple) -> tuple:
+    def extreme(pick, x, y):
+        return y if x is None else x if y is None else pick(x, y)
+
+    return (a[0], a[1], a[2] + b[2], a[3] + b[3], extreme(min, a[4], b[4]),
+            extreme(max, a[5], b[5]), (a[6] or b"") + (b[6] or b""))
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _reading(method: _F) -> _F:
+    """SQLite's errors as StoreError: callers know no database library."""
+    @wraps(method)
+    def wrapper(self: SqliteReader, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot read the database:"
+                             f" {_explain(exc, self.path)}") from None
+    return wrapper  # type: ignore[return-value]
+
+
+class SqliteReader:
+    """A Reader (monitor.store.api) on a read-only SQLite connection."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn  # for tests and tools that inspect the file; not part of Reader
+        self.path = path
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @_reading
+    def checks_after(self, when: float) -> bool:
+        return self.conn.execute("SELECT 1 FROM website_monitoring WHERE timestamp > ?"
+                                 " LIMIT 1", (when,)).fetchone() is not None
+
+    @_reading
+    def blocks_since(self) -> float:
+        try:
+            row = self.conn.execute(
+                "SELECT value FROM meta WHERE key = 'blocks_since'").fetchone()
+        except sqlite3.OperationalError:
+            return math.inf
+        return 0 if row is None else row[0]  # no row: a database with blocks from the start
+
+    @_reading
+    def window_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
+                    ) -> list[WindowRow]:
+        conn = self.conn
+        rows: list[tuple] = []
+        if ranges:
+            rows = conn.execute(
+                _RANGES_SQL.format(values=",".join(["(?,?,?)"] * len(ranges))),
+                [v for r in ranges for v in r]).fetchall()
+        if raws:
+            _ensure_math(conn)  # for the raw pieces' buckets; one trivial query
+            parts = " UNION ALL ".join(_RAW_SQL.format(where=_raw_where(p)) for p in raws)
+            extra = conn.execute(_RAWS_SQL.format(parts=parts),
+                                 [v for p in raws for v in (p.lo, p.hi)]).fetchall()
+            merged = {row[0]: row for row in rows}
+            for row in extra:
+                merged[row[0]] = _merge(merged[row[0]], row) if row[0] in merged else row
+            rows = sorted(merged.values())
+        return [WindowRow(*row) for row in rows]
+
+    @_reading
+    def metric_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
+                    ) -> list[MetricRow]:
+        conn = self.conn
+        rows: list[tuple] = []
+        if ranges:
+            rows = conn.execute(
+                _METRIC_RANGES_SQL.format(values=",".join(["(?,?,?)"] * len(ranges))),
+                [v for r in ranges for v in r]).fetchall()
+        if raws:
+            _ensure_math(conn)
+            parts = " UNION ALL ".join(_METRIC_RAW_SQL.format(where=_raw_where(p, "w."))
+                                       for p in raws)
+            extra = conn.execute(_METRIC_RAWS_SQL.format(parts=parts),
+                                 [v for p in raws for v in (p.lo, p.hi)]).fetchall()
+            merged = {(row[0], row[1]): row for row in rows}
+            for row in extra:
+                key = (row[0], row[1])
+                merged[key] = _merge_metric(merged[key], row) if key in merged else row
+            rows = sorted(merged.values(), key=lambda r: (r[0], r[1]))
+        return [MetricRow(*row) for row in rows]
+
+    @_reading
+    def monitor_states(self) -> dict[str, tuple[float | None, float | None]]:
+        return {host: (last_failure, down_since) for host, last_failure, down_since
+                in self.conn.execute("SELECT host, last_failure, down_since FROM site_state")}
+
+    @_reading
+    def active_monitors(self) -> list[MonitorInfo]:
+        try:
+            rows = self.conn.execute("SELECT host, kind, coalesce(target, host), name"
+                                     " FROM sites WHERE active=1 ORDER BY rowid").fetchall()
+        except sqlite3.OperationalError:  # a database of schema 4 not yet opened to write
+            rows = [(host, "http", host, name) for host, name in self.conn.execute(
+                "SELECT host, name FROM sites WHERE active=1 ORDER BY rowid")]
+        return [MonitorInfo(*row) for row in rows]
+
+    @_reading
+    def alerts_after(self, after_id: int = 0, limit: int | None = None,
+                     ) -> list[tuple[int, str]]:
+        if limit is None:
+            return list(self.conn.execute(
+                "SELECT id, message FROM website_alerts WHERE id > ? ORDER BY id", (after_id,)))
+        rows = list(self.conn.execute(
+            "SELECT id, message FROM website_alerts WHERE id > ? ORDER BY id DESC LIMIT ?",
+            (after_id, limit)))
+        return rows[::-1]
+
+    @_reading
+    def alert_types(self, monitor: str) -> list[str]:
+        return [row[0] for row in self.conn.execute(
+            "SELECT type FROM website_alerts WHERE coalesce(monitor, host) = ? ORDER BY id",
+            (monitor,))]
+
+    @_reading
+    def recent_lateness(self, since: float) -> tuple[list[float], float | None]:
+        rows = self.conn.execute(
+            "SELECT lateness FROM website_monitoring WHERE timestamp >= ? AND reason IS NOT"
+            " 'skipped' AND lateness IS NOT NULL", (since,)).fetchall()
+        newest = self.conn.execute("SELECT max(timestamp) FROM website_monitoring").fetchone()
+        return [r[0] for r in rows], newest[0]
+
+    @_reading
+    def last_check_time(self) -> float | None:
+        row = self.conn.execute("SELECT timestamp FROM website_monitoring ORDER BY id DESC"
+                                " LIMIT 1").fetchone()
+        return None if row is None else row[0]
+
+    @_reading
+    def recent_verdicts(self, since: float, until: float,
+                        ) -> dict[str, list[tuple[float, bool]]]:
+        recent: dict[str, list[tuple[float, bool]]] = {}
+        for monitor, ts, ok in self.conn.execute(
+            "SELECT coalesce(monitor, host), timestamp, available FROM website_monitoring"
+            " WHERE timestamp BETWEEN ? AND ? AND available IS NOT NULL ORDER BY timestamp",
+                (since, until)):
+            recent.setdefault(monitor, []).append((ts, bool(ok)))
+        return recent
+
+    @_reading
+    def open_alerts(self) -> dict[str, str]:
+        return {
+            monitor: start for monitor, kind, start in self.conn.execute(
+                "SELECT coalesce(monitor, host), type, startDate FROM website_alerts"
+                " WHERE id IN (SELECT max(id) FROM website_alerts"
+                " GROUP BY coalesce(monitor, host))")
+            if kind == "alert"
+        }
+
+
+def open_reader(path: str | Path) -> SqliteReader:
+    """A read-only reader for one reading thread (reports, `-a`, `-r`)."""
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"{path}: database not found (start the monitor with -m first)")
+    try:
+        # A URI with the path percent-encoded: a raw '#', '?' or '%' in a folder name would cut
+        # the path short, and the cut path would be opened (and created) read-write.
+        conn = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True,
+                               check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot read the database: {_explain(exc, path)}") from None
+    if "website_alerts" not in tables:
+        conn.close()
+        raise StoreError(f"{path}: not a monitoring database")
+    return SqliteReader(conn, path)

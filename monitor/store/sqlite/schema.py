@@ -1,0 +1,117 @@
+"""The SQLite schema, version 5, as a new database gets it.
+
+`website_monitoring` and `website_alerts` keep their names and their columns of schema 4
+(other programs read them); schema 5 added columns only. Internal tables keep the column
+name `host`, but hold the monitor id there: for http monitors the id is the masked URL,
+exactly what they held before, so no row had to be rewritten.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 5
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS website_monitoring (
+    id INTEGER PRIMARY KEY,
+    timestamp REAL NOT NULL,          -- UTC, epoch seconds
+    host TEXT NOT NULL,               -- the monitor's target (http: its URL), secrets masked
+    available INTEGER,                -- 1 up, 0 down, NULL unknown (the monitor was offline)
+    status INTEGER,                   -- HTTP status, or the kind's answer code
+    responseTime REAL NOT NULL,       -- milliseconds
+    reason TEXT,
+    detail TEXT,
+    lateness REAL,                    -- milliseconds after the scheduled start
+    monitor TEXT,                     -- the monitor id; NULL: the same as host
+    metrics TEXT                      -- JSON of the kind's measurements, NULL when none
+);
+-- Only the time is indexed: an index leading with the monitor would turn every insert into
+-- a random B-tree write. Per-monitor reads go to aggregates instead.
+CREATE INDEX IF NOT EXISTS website_monitoring_time ON website_monitoring(timestamp);
+
+CREATE TABLE IF NOT EXISTS website_alerts (
+    id INTEGER PRIMARY KEY,
+    timestamp TEXT NOT NULL,          -- UTC, ISO-8601 with Z
+    host TEXT NOT NULL,               -- the monitor's target, as in website_monitoring
+    type TEXT NOT NULL CHECK (type IN ('alert', 'recovery')),
+    startDate TEXT NOT NULL,
+    endDate TEXT,
+    availability REAL NOT NULL,
+    message TEXT NOT NULL,
+    monitor TEXT                      -- the monitor id; NULL: the same as host
+);
+CREATE INDEX IF NOT EXISTS website_alerts_host ON website_alerts(host, id);
+
+-- Per monitor (`host` holds its id), the checks of each minute (span 60) and of each 10
+-- minutes (span 600), kept up to date by the writer: counts, sums, extremes, and the
+-- response-time histogram. Keyed by monitor first, so that a report reads each monitor's
+-- few rows in one seek per span, in order, with no sort. Blocks of 10 minutes before meta's
+-- blocks_since (a database older than them) are not filled in.
+CREATE TABLE IF NOT EXISTS aggregates (
+    host TEXT NOT NULL,
+    span INTEGER NOT NULL,            -- seconds: 60 or 600
+    start INTEGER NOT NULL,           -- epoch seconds, a multiple of span
+    checks INTEGER NOT NULL,
+    up INTEGER NOT NULL,
+    rt_count INTEGER NOT NULL,        -- checks that got an answer with a code (timed ones)
+    rt_sum REAL NOT NULL,
+    rt_min REAL,
+    rt_max REAL,
+    hist TEXT NOT NULL,               -- response-time histogram (codec.HIST_DIGIT)
+    outcomes TEXT NOT NULL,           -- codes, then reasons: "200:58,503:2,http_status:2"
+    PRIMARY KEY (host, span, start)
+) WITHOUT ROWID;
+
+-- The kinds' measurements (http: dns, connect, tls, ttfb, total in ms) the same way, one
+-- row per monitor, span, start and metric: keyed by monitor first like `aggregates`.
+CREATE TABLE IF NOT EXISTS metric_aggs (
+    monitor TEXT NOT NULL,
+    span INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    sum REAL NOT NULL,
+    min REAL,
+    max REAL,
+    hist TEXT NOT NULL,
+    PRIMARY KEY (monitor, span, start, metric)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value
+);
+
+CREATE TABLE IF NOT EXISTS site_state (
+    host TEXT PRIMARY KEY,            -- the monitor id
+    last_check REAL NOT NULL,
+    last_ok REAL,
+    last_failure REAL,
+    down_since REAL
+);
+
+CREATE TABLE IF NOT EXISTS sites (
+    host TEXT PRIMARY KEY,            -- the monitor id
+    name TEXT NOT NULL,
+    interval REAL NOT NULL,
+    active INTEGER NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'http',
+    target TEXT                       -- NULL: the same as host
+);
+"""
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a script, to run one by one inside a transaction (executescript
+    would commit first)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        code = line.split("--", 1)[0]
+        current += code
+        if code.strip().endswith(";") and sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    if current.strip():
+        out.append(current.strip())
+    return out

@@ -1,0 +1,778 @@
+"""The SQLite writer: one thread owns the connection that writes; everything else hands it
+typed commands (monitor.store.api) through a queue, and it commits in batches: one
+transaction per batch is what makes thousands of checks a second cheap (WAL +
+synchronous=NORMAL). While it writes raw checks it keeps the per-minute and 10-minute
+aggregates (response times, outcomes, each metric) and each monitor's state up to date, so
+that reports never scan the raw table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monitor.checks.model import CheckResult, Monitor
+from monitor.errors import StoreError
+from monitor.store.api import (
+    SPANS,
+    AlertRecord,
+    Command,
+    Flush,
+    MonitorRow,
+    Purge,
+    SetMonitors,
+    Stop,
+    iso_utc,
+)
+from monitor.store.codec import MetricAgg, MinuteAgg, bucket_of
+from monitor.store.sqlite.migrations import migrate
+from monitor.store.sqlite.schema import SCHEMA, SCHEMA_VERSION
+
+BATCH_MAX = 2000
+BATCH_WAIT = 0.1  # seconds a batch may wait for more rows before it is committed
+PURGE_CHUNK = 20000
+RETRY_DELAY = 1.0
+MAX_PENDING = 500_000  # rows kept in memory while the disk refuses writes
+MAX_QUEUED = 500_000  # rows waiting for a writer that cannot keep up (a starved CPU)
+STALL_ROWS = 100  # a queue this deep ...
+STALL_SECONDS = 0.25  # ... with no batch finished for this long: the writer is starved
+YIELD_AT_MOST = 0.5  # seconds a check's worker may wait for the writer to catch up
+LATE_HORIZON = 120.0  # seconds after its end an aggregate row is kept in memory for late checks
+
+
+def _items(count: int) -> str:
+    """The first `count` items of each JSON array of a json_each(?) parameter, as columns
+    (json_extract rather than ->>, which needs SQLite 3.38)."""
+    return ", ".join(f"json_extract(value, '$[{i}]')" for i in range(count))
+
+
+# The metrics item is a JSON object in the batch's array: json_extract gives its text.
+_INSERT_CHECKS = (
+    "INSERT INTO website_monitoring (timestamp, host, available, status, responseTime, reason,"
+    f" detail, lateness, monitor, metrics) SELECT {_items(10)} FROM json_each(?)")
+_AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
+_UPSERT_AGGS = (
+    f"INSERT INTO aggregates (host, span, start, {_AGG_COLUMNS}) SELECT {_items(11)}"
+    " FROM json_each(?)"
+    " WHERE true"  # the parser needs it: an upsert's SELECT must not end in its FROM
+    " ON CONFLICT (host, span, start) DO UPDATE SET checks=excluded.checks,"
+    " up=excluded.up, rt_count=excluded.rt_count, rt_sum=excluded.rt_sum,"
+    " rt_min=excluded.rt_min, rt_max=excluded.rt_max, hist=excluded.hist,"
+    " outcomes=excluded.outcomes")
+_METRIC_COLUMNS = "count, sum, min, max, hist"
+_UPSERT_METRICS = (
+    f"INSERT INTO metric_aggs (monitor, span, start, metric, {_METRIC_COLUMNS})"
+    f" SELECT {_items(9)} FROM json_each(?) WHERE true"
+    " ON CONFLICT (monitor, span, start, metric) DO UPDATE SET count=excluded.count,"
+    " sum=excluded.sum, min=excluded.min, max=excluded.max, hist=excluded.hist")
+_UPSERT_STATES = (
+    "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since)"
+    f" SELECT {_items(5)} FROM json_each(?)")
+
+
+def _create_private(path: Path) -> None:
+    # The database holds URLs that may carry credentials: readable by its owner only, also
+    # when the file was made beforehand (`touch`) with the umask's 0644.
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            mode = stat.S_IMODE(name.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(name, mode & 0o700)
+
+
+# SQLite's primary result codes for a file that is not (or no longer) a sound database:
+# retrying cannot help, unlike a full disk or a lock.
+_DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+# The database refusing for now, whatever the rows: a lock, a full disk, an I/O error, a
+# read-only remount. Held and retried. Any other error (a constraint, malformed JSON from a
+# NaN) is about a row: found and dropped alone.
+_REFUSALS = (5, 6, 7, 8, 10, 13, 14, 15)  # BUSY LOCKED NOMEM READONLY IOERR FULL CANTOPEN
+#                                          PROTOCOL
+
+
+def _code(exc: sqlite3.Error) -> int:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    return _code(exc) in _DAMAGED
+
+
+def _refused(exc: Exception) -> bool:
+    """The database refuses whatever it is given (held and retried), or is damaged."""
+    return isinstance(exc, sqlite3.Error) and _code(exc) in _REFUSALS + _DAMAGED
+
+
+def _explain(exc: sqlite3.Error, path: Path) -> str:
+    """SQLite says "disk I/O error" when it cannot even make its shared-memory file on a full
+    disk: say that the disk is full."""
+    text = str(exc)
+    if "disk I/O error" in text:
+        with contextlib.suppress(OSError):
+            if os.statvfs(path.absolute().parent).f_bavail == 0:
+                return f"{text} (the disk is full)"
+    return text
+
+
+def open_writer_connection(path: str | Path) -> sqlite3.Connection:
+    """The writing connection, the file created private and its schema brought up to date."""
+    path = Path(path)
+    try:
+        _create_private(path)
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{path}: written by a newer version (schema {version}, "
+                             f"this program knows {SCHEMA_VERSION})")
+        # Nothing is written to a database already at this version: the monitor must start
+        # on a full disk too, holding its checks in memory until space comes back.
+        if version == 0:
+            conn.executescript(SCHEMA)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        elif version < SCHEMA_VERSION:
+            migrate(conn, version)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot open the database: {_explain(exc, path)}") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from None
+    return conn
+
+
+@dataclass(slots=True)
+class _Work:
+    """A batch's commands by type, in their order within each type."""
+
+    checks: list[CheckResult] = field(default_factory=list)
+    alerts: list[AlertRecord] = field(default_factory=list)
+    monitor_sets: list[SetMonitors] = field(default_factory=list)
+    purges: list[Purge] = field(default_factory=list)
+    flushes: list[Flush] = field(default_factory=list)
+    stop: bool = False
+
+
+def _sort(commands: Iterable[Command]) -> _Work:
+    """The one place commands are told apart."""
+    work = _Work()
+    for command in commands:
+        match command:
+            case CheckResult():
+                work.checks.append(command)
+            case AlertRecord():
+                work.alerts.append(command)
+            case SetMonitors():
+                work.monitor_sets.append(command)
+            case Purge():
+                work.purges.append(command)
+            case Flush():
+                work.flushes.append(command)
+            case Stop():
+                work.stop = True
+            case _:
+                raise TypeError(f"not a store command: {command!r}")
+    return work
+
+
+def _is_data(command: Command) -> bool:
+    """Data to write (kept and retried while the disk refuses), not a control command."""
+    return not isinstance(command, Purge | Flush | Stop)
+
+
+def monitor_rows(monitors: Iterable[Monitor | MonitorRow | tuple]) -> tuple[MonitorRow, ...]:
+    """Monitors as the store keeps them; a tuple (id, name, interval) is an http monitor
+    whose target is its id."""
+    rows = []
+    for m in monitors:
+        if isinstance(m, Monitor):
+            rows.append(MonitorRow(m.id, m.kind, m.target, m.name, m.interval))
+        elif isinstance(m, MonitorRow):
+            rows.append(m)
+        else:
+            key, name, interval = m
+            rows.append(MonitorRow(key, "http", key, name, interval))
+    return tuple(rows)
+
+
+class Store:
+    """The single writer. `put_check` and `put_alert` never block the caller."""
+
+    def __init__(self, path: str | Path, on_error: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self._conn = open_writer_connection(self.path)
+        self._queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        # (seconds per row, row index, monitor) -> its aggregate, for rows still being filled
+        self._aggs: dict[tuple[int, int, str], MinuteAgg] = {}
+        # (seconds per row, row index, monitor, metric) -> its aggregate, the same way. It
+        # holds committed checks only, and its rows are written once a minute (and at each
+        # flush), not with every batch: a monitor's five phases at two spans would be ten
+        # row writes per check, where response times cost two.
+        self._metric_aggs: dict[tuple[int, int, str, str], MetricAgg] = {}
+        self._metric_dirty: set[tuple[int, int, str, str]] = set()
+        self._metrics_minute = int(clock() // 60)  # when the metric rows were last written
+        self._states: dict[str, list] = {}
+        # Monitor id -> the newest check's monotonic start: the order of checks, which a
+        # rollback of the cached states must not forget (its rows are retried).
+        self._newest: dict[str, float] = {}
+        # Monitor id -> its target, where they differ: stored as each check's host.
+        self._targets: dict[str, str] = self._load_targets()
+        self._evicted = 0  # the minute of the last eviction
+        self._pending: list[Command] = []
+        self._on_error = on_error or (lambda message: None)
+        # Called on the writer thread with each new alert once its batch has been written,
+        # or kept in memory because the disk refuses it: alerting goes on on a full disk.
+        self.on_alert: Callable[[AlertRecord], None] = lambda record: None
+        self._retry_at = 0.0
+        self._progress = time.monotonic()  # when the writer last finished a batch
+        self._clock = clock
+        self._failing = False
+        self._failing_since: float | None = None
+        self._behind = False
+        self._drop_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._last_error = ""
+        self.dropped = 0
+        self.purged = (0, 0)  # checks and alerts deleted by purges so far
+        self.unwritten = (0, 0)  # checks and alerts still unwritten when the store closed
+        # Set when the database turns out damaged: retrying cannot help, the owner must stop.
+        self.fatal: StoreError | None = None
+
+    def _load_targets(self) -> dict[str, str]:
+        """The targets recorded by the last run, for checks of monitors that the owner has
+        not listed yet. A damaged file is found by the first write, as ever: not here."""
+        try:
+            return dict(self._conn.execute(
+                "SELECT host, target FROM sites WHERE target IS NOT NULL"))
+        except sqlite3.DatabaseError:
+            return {}
+
+    # -- API for any thread ---------------------------------------------------------
+    def start(self) -> Store:
+        self._progress = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    def put_check(self, result: CheckResult) -> None:
+        if self._queue.qsize() >= MAX_QUEUED:
+            # Memory stays bounded when the writer falls behind for long; alerts are
+            # never dropped, and the count of dropped checks is reported.
+            with self._drop_lock:
+                self.dropped += 1
+                if not self._behind:
+                    self._behind = True
+                    self._on_error(f"{self.path}: the writer is {MAX_QUEUED} checks behind;"
+                                   " dropping new checks until it catches up")
+            return
+        self._queue.put(result)
+        if (self._thread is not None and self._queue.qsize() > STALL_ROWS
+                and time.monotonic() - self._progress > STALL_SECONDS):
+            self._yield_to_writer()
+
+    def _yield_to_writer(self) -> None:
+        """Backpressure: the writer gives up the GIL at every database call and, with many
+        busy worker threads, can wait seconds to win it back while checks pile up (a kill
+        then loses them). A worker that finds it starved sleeps, which hands the GIL over,
+        until a batch is written or for at most YIELD_AT_MOST: under overload, durability
+        before punctuality."""
+        seen = self._progress
+        end = time.monotonic() + YIELD_AT_MOST
+        while self._progress == seen and time.monotonic() < end:
+            time.sleep(0.002)
+
+    def lag(self) -> float:
+        """Seconds the oldest row not yet on disk has been waiting, about: since the disk
+        began to refuse, or since the writer last finished a batch with rows queued."""
+        now = time.monotonic()
+        if self._pending and self._failing_since is not None:
+            return now - self._failing_since
+        return now - self._progress if self._queue.qsize() else 0.0
+
+    def put_alert(self, record: AlertRecord) -> None:
+        self._queue.put(record)
+
+    def purge(self, before: float) -> None:
+        self._queue.put(Purge(before))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far has been written; False if some of it is
+        only held in memory (the disk refuses it) or the wait timed out."""
+        if self._thread is None:
+            self._drain_sync()
+            return not self._pending
+        barrier = Flush()
+        self._queue.put(barrier)
+        return barrier.done.wait(timeout) and barrier.written[0]
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued (one last try for rows the disk refused), then close; what
+        still cannot be written is counted in `unwritten` and said in one message."""
+        if self._thread is not None:
+            self._queue.put(Stop())
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                # Still committing (a long purge, a slow disk): closing the connection under
+                # it would roll back what it is writing. The daemon thread ends with us.
+                self._on_error(f"{self.path}: still writing after {timeout:g} s; "
+                               "left to finish")
+                return
+            self._thread = None
+        else:
+            self._drain_sync()
+        if self._pending:
+            held = _sort(self._pending)
+            checks, alerts = len(held.checks), len(held.alerts)
+            self.unwritten = (checks, alerts)
+            self._pending = []
+            self._on_error(f"{self.path}: {checks} checks and {alerts} alerts could not be"
+                           f" written before stopping ({self._last_error}); they are lost")
+        _close_keeping_wal(self._conn, self.path)
+
+    def set_monitors(self, monitors: Iterable[Monitor | MonitorRow | tuple]) -> None:
+        """Record the configured monitors (called before start or from the owning thread);
+        the others are marked inactive. Tuples (id, name, interval) are http monitors."""
+        self._queue.put(SetMonitors(monitor_rows(monitors)))
+        if self._thread is None:
+            self._drain_sync()
+
+    write_sites = set_monitors  # the name of schema 4's days, for callers of sites
+
+    # -- the writer thread ----------------------------------------------------------
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            try:
+                item = self._queue.get(timeout=RETRY_DELAY if self._pending else 1.0)
+            except queue.Empty:
+                item = None
+            batch = [] if item is None else [item]
+            deadline = time.monotonic() + BATCH_WAIT
+            while len(batch) < BATCH_MAX:
+                try:
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            stop = any(isinstance(entry, Stop) for entry in batch)
+            try:
+                self._process(batch)
+            except Exception as exc:  # noqa: BLE001 - the one writer must never die
+                # _process guards each of its steps; this is the last resort for a bug in
+                # it. Nothing is counted as dropped: what it wrote is written, and what it
+                # held is still held.
+                self._rollback()
+                for entry in batch:
+                    if isinstance(entry, Flush):
+                        entry.done.set()
+                with contextlib.suppress(Exception):
+                    self._on_error(f"{self.path}: writer error: {exc!r}")
+            self._progress = time.monotonic()
+            if self._behind and self._queue.qsize() < MAX_QUEUED // 2:
+                with self._drop_lock:
+                    self._behind = False
+                    self._on_error(f"{self.path}: the writer has caught up; {self.dropped}"
+                                   " checks dropped so far")
+
+    def _drain_sync(self) -> None:
+        batch = []
+        while True:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        self._process(batch, urgent=True)  # a flush or close by the owner: write now
+
+    def _process(self, batch: list[Command], urgent: bool = False) -> None:
+        control = _sort(e for e in batch if not _is_data(e))
+        new = [e for e in batch if _is_data(e)]
+        work = self._pending + new
+        urgent = urgent or bool(control.flushes) or control.stop
+        if self._pending and not urgent and time.monotonic() < self._retry_at:
+            # The disk refused the last write: retry once a second, not once per batch
+            # (each retry rewrites everything held back).
+            self._hold(work)
+        elif work:
+            self._write_all(work)
+        self._write_metrics(force=urgent)
+        for record in _sort(new).alerts:
+            try:
+                self.on_alert(record)
+            except Exception as exc:  # noqa: BLE001 - announcing must not stop writing
+                self._on_error(f"announcing an alert failed: {exc}")
+        for purge in control.purges:
+            try:
+                self._purge(purge.before)
+            except Exception as exc:  # noqa: BLE001 - a failed purge loses no new row
+                # Left open, the failed purge's transaction would make the next write fail.
+                self._rollback()
+                self._on_error(f"{self.path}: purge failed: {exc}")
+        for barrier in control.flushes:
+            barrier.written[0] = not self._pending
+            barrier.done.set()
+
+    def _write_all(self, work: list[Command]) -> None:
+        """Write `work` in one transaction; hold it for a retry if the database refuses
+        (a full disk, a lock); on any other error, find the rows that cannot be written."""
+        if self.fatal is not None:
+            self._hold(work)  # a damaged database: kept for close() to count, not retried
+            return
+        try:
+            self._write(work)
+        except Exception as exc:  # noqa: BLE001 - sorted below: a refusal, or a bad row
+            if _refused(exc):
+                self._keep_pending(work, exc)  # type: ignore[arg-type]
+            else:
+                self._rollback()
+                self._write_each(work)
+            return
+        self._written()
+
+    def _write_each(self, work: list[Command]) -> None:
+        """A row that can never be written (a bug in what made it: a NaN, a None where a
+        number belongs) must cost that row alone, never the alerts and checks beside it:
+        write them one at a time."""
+        bad: list[str] = []
+        for index, entry in enumerate(work):
+            try:
+                self._write([entry])
+            except Exception as error:  # noqa: BLE001 - a refusal, or this row is the one
+                if _refused(error):
+                    self._keep_pending(work[index:], error)  # type: ignore[arg-type]
+                    break
+                self._rollback()
+                match entry:
+                    case CheckResult(monitor=name):
+                        with self._drop_lock:
+                            self.dropped += 1
+                        what = f"a check of {name}"
+                    case AlertRecord(monitor=name):
+                        what = f"an alert of {name}"
+                    case _:
+                        what = "the list of monitors"
+                bad.append(f"{what} ({error!r})")
+        else:
+            self._written()
+        if bad:  # one message, however many: a bug that spoils every row must not flood
+            more = f" and {len(bad) - 1} more rows" if len(bad) > 1 else ""
+            self._on_error(f"{self.path}: could not write {bad[0]}{more}; dropped")
+
+    def _written(self) -> None:
+        """Everything held has been written."""
+        self._pending = []
+        if self._failing:
+            self._failing = False
+            self._failing_since = None
+            self._on_error(f"{self.path}: writing resumed")
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("ROLLBACK")
+        # The cached aggregates already counted the rolled-back rows; reload them from the
+        # database so that a retry does not count them twice.
+        self._aggs.clear()
+        self._states.clear()
+
+    def _keep_pending(self, work: list[Command], exc: sqlite3.Error) -> None:
+        self._rollback()
+        self._last_error = str(exc)
+        self._retry_at = time.monotonic() + RETRY_DELAY
+        self._hold(work)
+        if _damaged(exc):
+            self.fatal = StoreError(f"{self.path}: cannot write: the database is damaged"
+                                    f" ({exc})")
+            self._on_error(str(self.fatal))
+        elif not self._failing:
+            self._failing = True
+            self._failing_since = time.monotonic()
+            self._on_error(f"{self.path}: cannot write ({exc}); keeping checks in memory "
+                           "and retrying")
+
+    def _hold(self, work: list[Command]) -> None:
+        checks = _sort(work).checks
+        if len(checks) > MAX_PENDING:
+            # Only checks are dropped, oldest first: alerts and monitor lists are kept.
+            excess = len(checks) - MAX_PENDING
+            self.dropped += excess
+            oldest = {id(e) for e in checks[:excess]}
+            work = [e for e in work if id(e) not in oldest]
+        self._pending = work
+
+    def _write(self, commands: list[Command]) -> None:
+        work = _sort(commands)
+        conn = self._conn
+        conn.execute("BEGIN")
+        # The monitors first: a batch's checks of a monitor just added carry its target.
+        for monitor_set in work.monitor_sets:
+            self._write_monitors(monitor_set.monitors)
+        if work.checks:
+            self._write_checks(work.checks)
+        if work.alerts:
+            targets = self._targets
+            conn.executemany(
+                "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
+                " availability, message, monitor) VALUES (?,?,?,?,?,?,?,?)",
+                [(a.timestamp, targets.get(a.monitor, a.monitor), a.type, a.start, a.end,
+                  a.availability, a.message, a.monitor if a.monitor in targets else None)
+                 for a in work.alerts],
+            )
+        conn.execute("COMMIT")
+        if work.checks:
+            self._add_metrics(work.checks)
+        self._evict()
+
+    def _write_monitors(self, monitors: tuple[MonitorRow, ...]) -> None:
+        conn = self._conn
+        conn.execute("UPDATE sites SET active=0")
+        conn.executemany(
+            "INSERT INTO sites (host, name, interval, active, kind, target)"
+            " VALUES (?,?,?,1,?,?) ON CONFLICT (host) DO UPDATE SET name=excluded.name,"
+            " interval=excluded.interval, active=1, kind=excluded.kind,"
+            " target=excluded.target",
+            [(m.id, m.name, m.interval, m.kind, None if m.target == m.id else m.target)
+             for m in monitors])
+        for m in monitors:
+            if m.target != m.id:
+                self._targets[m.id] = m.target
+            else:
+                self._targets.pop(m.id, None)
+
+    def _write_checks(self, checks: list[CheckResult]) -> None:
+        conn = self._conn
+        targets = self._targets
+        # Each statement is one call with the batch as a JSON array, not one call per
+        # row: sqlite3 gives up the GIL at every row's step, and with busy worker
+        # threads getting it back takes up to a switch interval (5 ms) each time. Per
+        # row, a 2,000-row batch could take seconds to write while using milliseconds.
+        # A monitor whose target is its id (every http monitor) stores monitor NULL.
+        conn.execute(_INSERT_CHECKS, (json.dumps(
+            [(c.timestamp, targets.get(c.monitor, c.monitor),
+              None if c.available is None else int(c.available), c.code, c.response_ms,
+              c.reason, c.detail or None, c.lateness_ms,
+              c.monitor if c.monitor in targets else None, c.metrics or None)
+             for c in checks]),))
+        self._preload(checks)
+        dirty = self._aggregate(checks)
+        conn.execute(_UPSERT_AGGS, (json.dumps(
+            [(key[2], key[0], key[0] * key[1], *self._aggs[key].to_row())
+             for key in dirty]),))
+        conn.execute(_UPSERT_STATES, (json.dumps(
+            [(host, *self._states[host][:4]) for host in {c.monitor for c in checks}]),))
+
+    def _preload(self, checks: list[CheckResult]) -> None:
+        """Fill the caches for the minutes and monitors of this batch that they lack, one
+        query each: after a restart the minute in progress already has a row to continue."""
+        keys = {(span, int(c.timestamp // span), c.monitor) for c in checks for span in SPANS}
+        keys -= self._aggs.keys()
+        if keys:
+            for key in keys:
+                self._aggs[key] = MinuteAgg()
+            for host, span, start, *row in self._conn.execute(
+                f"SELECT host, span, start, {_AGG_COLUMNS} FROM aggregates"
+                f" WHERE (host, span, start) IN (SELECT {_items(3)} FROM json_each(?))",
+                (json.dumps([(host, span, span * index) for span, index, host in keys]),)):
+                self._aggs[(span, start // span, host)] = MinuteAgg.from_row(row)
+        hosts = {c.monitor for c in checks} - self._states.keys()
+        if hosts:
+            # The fifth item, the newest check's start on the monotonic clock, lives in
+            # memory only (and survives a rollback in _newest): after a restart the first
+            # check is the present.
+            for host in hosts:
+                self._states[host] = [0.0, None, None, None, self._newest.get(host)]
+            for host, *row in self._conn.execute(
+                "SELECT host, last_check, last_ok, last_failure, down_since FROM site_state"
+                " WHERE host IN (SELECT value FROM json_each(?))", (json.dumps(list(hosts)),)):
+                self._states[host] = [*row, self._newest.get(host)]
+
+    def _aggregate(self, checks: list[CheckResult]) -> set[tuple[int, int, str]]:
+        dirty = set()
+        aggs = self._aggs
+        for check in checks:
+            for span in SPANS:
+                key = (span, int(check.timestamp // span), check.monitor)
+                aggs[key].add(check.response_ms, check.available, check.code, check.reason)
+                dirty.add(key)
+            self._update_state(check)
+        return dirty
+
+    def _add_metrics(self, checks: list[CheckResult]) -> None:
+        """Count committed checks' metrics into their rows, to be written by _write_metrics.
+        A failed read of the rows to continue costs this batch's metric figures only (its
+        raw rows keep the metrics): the checks are written, and must not be retried."""
+        measured = [c for c in checks if c.metrics and c.available is not None]
+        if not measured:  # unknown checks (the monitor offline) count in no figure
+            return
+        try:
+            keys = self._preload_metrics(measured)
+        except sqlite3.Error as exc:
+            self._on_error(f"{self.path}: metric figures of {len(measured)} checks lost:"
+                           f" {exc}")
+            return
+        metric_aggs = self._metric_aggs
+        # MetricAgg.add inlined, at both SPANS: this loop runs for every metric of every check.
+        for check in measured:
+            ts, monitor = check.timestamp, check.monitor
+            minute, block = int(ts // 60), int(ts // 600)
+            for name, value in check.metrics.items():
+                bucket = bucket_of(value)  # once for both spans
+                for agg in (metric_aggs[(60, minute, monitor, name)],
+                            metric_aggs[(600, block, monitor, name)]):
+                    agg.count += 1
+                    agg.total += value
+                    if agg.low is None or value < agg.low:
+                        agg.low = value
+                    if agg.high is None or value > agg.high:
+                        agg.high = value
+                    hist = agg.hist
+                    hist[bucket] = hist.get(bucket, 0) + 1
+        self._metric_dirty |= keys
+
+    def _preload_metrics(self, checks: list[CheckResult]) -> set[tuple[int, int, str, str]]:
+        """Fill the cache with the stored rows this batch continues (after a restart);
+        returns the keys of every row the batch touches."""
+        touched = {(span, int(c.timestamp // span), c.monitor, name)
+                       for c in checks
+                       for name in c.metrics for span in SPANS}
+        metric_keys = touched - self._metric_aggs.keys()
+        if metric_keys:
+            # Read before any is filled in: a failed read must leave no empty row behind.
+            found = self._conn.execute(
+                f"SELECT monitor, span, start, metric, {_METRIC_COLUMNS} FROM metric_aggs"
+                " WHERE (monitor, span, start, metric) IN"
+                f" (SELECT {_items(4)} FROM json_each(?))",
+                (json.dumps([(monitor, span, span * index, name)
+                             for span, index, monitor, name in metric_keys]),)).fetchall()
+            for mkey in metric_keys:
+                self._metric_aggs[mkey] = MetricAgg()
+            for monitor, span, start, metric, *row in found:
+                self._metric_aggs[(span, start // span, monitor, metric)] = (
+                    MetricAgg.from_row(row))
+        return touched
+
+    def _write_metrics(self, force: bool = False) -> None:
+        """Write the metric rows changed since the last time: once a minute of the clock,
+        or now when `force`d (a flush, a stop). Left for the next time if refused."""
+        minute = int(self._clock() // 60)
+        if not self._metric_dirty or self.fatal is not None or (
+                not force and minute == self._metrics_minute):
+            return
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")
+            conn.execute(_UPSERT_METRICS, (json.dumps(
+                [(key[2], key[0], key[0] * key[1], key[3], *self._metric_aggs[key].to_row())
+                 for key in self._metric_dirty]),))
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            return  # the rows stay dirty; the checks' own writes say what the disk does
+        self._metric_dirty.clear()
+        self._metrics_minute = minute
+
+    def _update_state(self, check: CheckResult) -> None:
+        state = self._states[check.monitor]
+        ts = check.timestamp
+        if check.available is None:  # unknown says nothing about the site's state
+            return
+        # Ordered by the monotonic clock: after the wall clock steps back, every new check
+        # is "older" than the last one stored, and down_since would never clear.
+        if state[4] is not None and check.mono < state[4]:
+            # A slow check finishing after a newer one: it is history, not the present.
+            if check.available:
+                state[1] = max(state[1] or 0.0, ts)
+            else:
+                state[2] = max(state[2] or 0.0, ts)
+            return
+        state[0] = ts
+        state[4] = self._newest[check.monitor] = check.mono
+        if check.available:
+            state[1] = ts
+            state[3] = None
+        else:
+            state[2] = ts
+            if state[3] is None:
+                state[3] = ts
+
+    def _evict(self) -> None:
+        """Once a minute, forget the rows that ended over LATE_HORIZON ago: a check that
+        late is rare, and reloads its row. Evicting by size alone, every site's previous
+        10-minute block stayed in memory until up to 10 minutes into the next one."""
+        now = self._clock()
+        minute = int(now // 60)
+        if minute == self._evicted and len(self._aggs) <= 4 * len(SPANS) * len(self._states):
+            return
+        self._evicted = minute
+        horizon = now - LATE_HORIZON
+        for key in [k for k in self._aggs if (k[1] + 1) * k[0] < horizon]:
+            del self._aggs[key]
+        for mkey in [k for k in self._metric_aggs
+                     if (k[1] + 1) * k[0] < horizon and k not in self._metric_dirty]:
+            del self._metric_aggs[mkey]
+
+    def _purge(self, before: float) -> None:
+        conn = self._conn
+        checks = 0
+        # In chunks of short transactions, so that readers and other writers get in between.
+        while True:
+            conn.execute("BEGIN")
+            deleted = conn.execute(
+                "DELETE FROM website_monitoring WHERE id IN (SELECT id FROM"
+                " website_monitoring WHERE timestamp < ? LIMIT ?)", (before, PURGE_CHUNK),
+            ).rowcount
+            conn.execute("COMMIT")
+            checks += deleted
+            if deleted < PURGE_CHUNK:
+                break
+        conn.execute("BEGIN")
+        # Site by site, a seek each (by time alone it would be a scan of every row): every
+        # site with aggregates has a state row.
+        for span in SPANS:
+            conn.execute("DELETE FROM aggregates WHERE host IN (SELECT host FROM site_state)"
+                         " AND span = ? AND start < ?", (span, int(before // span) * span))
+            conn.execute("DELETE FROM metric_aggs WHERE monitor IN (SELECT host FROM"
+                         " site_state) AND span = ? AND start < ?",
+                         (span, int(before // span) * span))
+        # Keep each monitor's latest alert row: it is the alert state a restart restores.
+        alerts = conn.execute(
+            "DELETE FROM website_alerts WHERE timestamp < ? AND id NOT IN (SELECT max(id)"
+            " FROM website_alerts GROUP BY coalesce(monitor, host))", (iso_utc(before),),
+        ).rowcount
+        conn.execute("COMMIT")
+        self.purged = (self.purged[0] + checks, self.purged[1] + alerts)
+        self._aggs = {k: v for k, v in self._aggs.items() if k[1] >= int(before // k[0])}
+        self._metric_aggs = {k: v for k, v in self._metric_aggs.items()
+                             if k[1] >= int(before // k[0])}
+        self._metric_dirty &= self._metric_aggs.keys()
+
+
+def _close_keeping_wal(conn: sqlite3.Connection, path: Path) -> None:
+    """Close the writing connection but leave the -wal and -shm files in place (the WAL
+    emptied into the database first): SQLite deletes them when the last connection closes,
+    and then the next start, or a reader, cannot make them again on a full disk ("disk I/O
+    error"). A read-only connection closed last cannot delete them."""
+    keeper = None
+    with contextlib.suppress(sqlite3.Error):
+        keeper = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True)
+        keeper.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with contextlib.suppress(sqlite3.Error):
+        conn.close()
+    if keeper is not None:
+        with contextlib.suppress(sqlite3.Error):
+            keeper.close()
+
+

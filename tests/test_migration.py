@@ -1,0 +1,236 @@
+"""Schema 4 -> 5 on a real database written by the schema-4 store (tests/legacy): history
+kept, the same window stats, alert history and alert restore as the old code gave, and
+new checks keyed by monitor id; and the metrics' aggregates of schema 5."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from monitor.checks import CheckResult
+from monitor.stats import window_stats
+from monitor.store import SCHEMA_VERSION, MonitorRow, Store, open_reader
+from monitor.store.codec import bucket_of, bucket_value
+from tests.legacy import stats_v4, store_v4
+
+BASE = 1_700_000_040.0  # a whole minute
+A = "https://a.example/"
+B = "https://user:***@b.example/x?token=***"
+C = "http://c.example/"
+WINDOWS = [(0, 1800), (0, 600), (125.5, 1333.3), (600, 1790), (61, 119), (1200, 1800)]
+
+
+def random_check(rng: random.Random, host: str, ts: float) -> CheckResult:
+    roll = rng.random()
+    if roll < 0.8:
+        return CheckResult(host, ts, True, 200, rng.uniform(5, 400), mono=ts - BASE)
+    if roll < 0.9:
+        return CheckResult(host, ts, False, 503, rng.uniform(5, 50), "http_status",
+                           "HTTP 503", mono=ts - BASE)
+    if roll < 0.97:
+        return CheckResult(host, ts, False, None, 2000.0, "timeout", "timed out",
+                           mono=ts - BASE)
+    return CheckResult(host, ts, None, None, 0.0, "offline", "monitor offline",
+                       mono=ts - BASE)
+
+
+def old_alert(host: str, at: float, kind: str, start: float,
+              end: float | None = None) -> store_v4.AlertRecord:
+    iso = store_v4.iso_utc
+    return store_v4.AlertRecord(iso(at), host, kind, iso(start),
+                                iso(end) if end is not None else None, 0.5,
+                                f"{kind} of {host} at {at}")
+
+
+def old_restore_state(path: Path, since: float, until: float) -> tuple[dict, dict]:
+    """What the schema-4 engine read to restore its alerts (its SQL, verbatim)."""
+    conn = sqlite3.connect(path)
+    try:
+        recent: dict[str, list[tuple[float, bool]]] = {}
+        for host, ts, ok in conn.execute(
+            "SELECT host, timestamp, available FROM website_monitoring WHERE timestamp"
+            " BETWEEN ? AND ? AND available IS NOT NULL ORDER BY timestamp", (since, until)):
+            recent.setdefault(host, []).append((ts, bool(ok)))
+        open_alerts = {
+            host: start for host, kind, start in conn.execute(
+                "SELECT host, type, startDate FROM website_alerts WHERE id IN"
+                " (SELECT max(id) FROM website_alerts GROUP BY host)")
+            if kind == "alert"
+        }
+    finally:
+        conn.close()
+    return recent, open_alerts
+
+
+@pytest.fixture
+def v4_db(tmp_path: Path) -> Path:
+    """Half an hour of three sites, alerts and a site list, as the schema-4 store wrote it."""
+    path = tmp_path / "monitor.db"
+    rng = random.Random(4)
+    store = store_v4.Store(path)
+    store.write_sites([(A, "site A", 2.0), (B, "", 3.0), (C, "c", 5.0)])
+    store.start()
+    for step in range(0, 1800, 2):
+        for host in (A, B, C):
+            store.put_check(random_check(rng, host, BASE + step + rng.random()))
+    store.put_alert(old_alert(A, BASE + 300, "alert", BASE + 290))
+    store.put_alert(old_alert(A, BASE + 400, "recovery", BASE + 290, BASE + 400))
+    store.put_alert(old_alert(B, BASE + 1700, "alert", BASE + 1650))
+    store.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (4,)
+    return path
+
+
+def old_answers(path: Path) -> tuple[dict, list, tuple]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        stats = {window: stats_v4.window_stats(conn, BASE + window[0], BASE + window[1])
+                 for window in WINDOWS}
+        alerts = conn.execute("SELECT id, message FROM website_alerts ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    return stats, alerts, old_restore_state(path, BASE + 1680, BASE + 1800)
+
+
+def test_a_schema_4_database_keeps_its_answers_after_the_upgrade(v4_db: Path) -> None:
+    stats_before, alerts_before, (recent_before, open_before) = old_answers(v4_db)
+    rows_before = sqlite3.connect(v4_db).execute(
+        "SELECT count(*) FROM website_monitoring").fetchone()[0]
+
+    Store(v4_db).close()  # the upgrade, in its numbered steps
+
+    raw = sqlite3.connect(v4_db)
+    assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert raw.execute("SELECT count(*), count(monitor), count(metrics)"
+                       " FROM website_monitoring").fetchone() == (rows_before, 0, 0)
+    raw.close()
+    reader = open_reader(v4_db)
+    try:
+        for window, before in stats_before.items():
+            after = window_stats(reader, BASE + window[0], BASE + window[1])
+            assert list(after) == list(before), window
+            for host, old in before.items():
+                # The same figures, field by field; schema 5 adds the phases (none here).
+                assert tuple(after[host])[:len(old)] == tuple(old), (window, host)
+                assert after[host].phases == {}
+        assert reader.alerts_after() == alerts_before
+        assert reader.recent_verdicts(BASE + 1680, BASE + 1800) == recent_before
+        assert reader.open_alerts() == open_before == {B: store_v4.iso_utc(BASE + 1650)}
+        assert reader.alert_types(A) == ["alert", "recovery"]
+        assert [(m.id, m.kind, m.target, m.name) for m in reader.active_monitors()] == [
+            (A, "http", A, "site A"), (B, "http", B, ""), (C, "http", C, "c")]
+    finally:
+        reader.close()
+
+
+def test_new_checks_after_the_upgrade_are_keyed_by_monitor_id(v4_db: Path) -> None:
+    dns = MonitorRow("dns:c.example", "dns", "c.example", "resolver", 5.0)
+    store = Store(v4_db)
+    store.set_monitors([MonitorRow(A, "http", A, "site A", 2.0), dns])
+    store.start()
+    at = BASE + 1800
+    store.put_check(CheckResult(A, at + 1, True, 200, 50.0, mono=1801.0))
+    store.put_check(CheckResult(dns.id, at + 2, True, 0, 3.0, mono=1802.0))
+    store.put_check(CheckResult(dns.id, at + 3, False, None, 1000.0, "timeout", mono=1803.0))
+    store.close()
+
+    raw = sqlite3.connect(v4_db)
+    assert raw.execute("SELECT host, monitor FROM website_monitoring WHERE timestamp > ?"
+                       " ORDER BY id", (at,)).fetchall() == [
+        (A, None), ("c.example", dns.id), ("c.example", dns.id)]  # NULL: the same as host
+    assert sorted(raw.execute("SELECT host, kind, target, active FROM sites")) == sorted([
+        (A, "http", None, 1), (B, "http", None, 0), (C, "http", None, 0),
+        (dns.id, "dns", "c.example", 1)])
+    raw.close()
+    reader = open_reader(v4_db)
+    try:
+        stats = window_stats(reader, at, at + 60)
+        assert set(stats) == {A, dns.id}
+        assert (stats[dns.id].checks, stats[dns.id].availability) == (2, 0.5)
+        assert stats[dns.id].statuses == {"0": 1}
+        assert stats[dns.id].reasons == {"timeout": 1}
+        # A's history goes on: the old half hour and the new check in one window.
+        whole = window_stats(reader, BASE, at + 60, [A])[A]
+        old = window_stats(reader, BASE, at - 0.001, [A])[A]
+        assert whole.checks == old.checks + 1
+        assert reader.monitor_states()[dns.id][1] == at + 3  # down since its timeout
+        assert [m.id for m in reader.active_monitors()] == [A, dns.id]
+    finally:
+        reader.close()
+
+
+def test_alerts_of_a_monitor_whose_target_differs_are_restored_by_id(tmp_path: Path) -> None:
+    from monitor.store import AlertRecord, iso_utc
+
+    path = tmp_path / "monitor.db"
+    dns = MonitorRow("dns:c.example", "dns", "c.example")
+    store = Store(path)
+    store.set_monitors([dns])
+    store.put_alert(AlertRecord(iso_utc(BASE), dns.id, "alert", iso_utc(BASE - 10), None,
+                                0.2, "down"))
+    store.close()
+    reader = open_reader(path)
+    try:
+        assert reader.open_alerts() == {dns.id: iso_utc(BASE - 10)}
+        assert reader.alert_types(dns.id) == ["alert"]
+    finally:
+        reader.close()
+    assert sqlite3.connect(path).execute("SELECT host, monitor FROM website_alerts"
+                                         ).fetchall() == [("c.example", dns.id)]
+
+
+PHASES = ("dns", "connect", "tls", "ttfb", "total")
+
+
+def nearest_rank(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, -int(-p / 100.0 * len(ordered) // 1)) - 1]
+
+
+@pytest.mark.parametrize(("start", "end"), [(0, 3000), (0, 600), (37.5, 1290.2),
+                                            (601, 659), (1234, 2999)])
+def test_phase_percentiles_equal_brute_force(tmp_path: Path, start: float, end: float) -> None:
+    path = tmp_path / "monitor.db"
+    rng = random.Random(7)
+    checks = []
+    for step in range(0, 3000, 3):
+        ts = BASE + step + rng.random()
+        dns = rng.uniform(0.5, 30)
+        phases = {"dns": dns, "connect": dns + rng.uniform(1, 40)}
+        if rng.random() < 0.7:  # some checks are plain http: no tls
+            phases["tls"] = phases["connect"] + rng.uniform(5, 80)
+        phases["ttfb"] = max(phases.values()) + rng.uniform(1, 300)
+        phases["total"] = phases["ttfb"] + rng.uniform(0, 20)
+        checks.append(CheckResult(A, ts, True, 200, phases["total"], mono=ts - BASE,
+                                  metrics=phases))
+        checks.append(CheckResult(C, ts, True, 200, 10.0, mono=ts - BASE))  # no metrics
+    # Unknown checks (the monitor offline) count in no figure, metrics included.
+    checks.append(CheckResult(A, BASE + 700.5, None, None, 0.0, "offline",
+                              metrics={"dns": 1e6}))
+    store = Store(path).start()
+    for i, c in enumerate(checks):
+        store.put_check(c)
+        if i % 300 == 0:
+            store.flush()
+    store.close()
+    reader = open_reader(path)
+    try:
+        stats = window_stats(reader, BASE + start, BASE + end)
+    finally:
+        reader.close()
+    assert stats[C].phases == {}
+    inside = [c for c in checks if c.monitor == A and c.available is not None
+              and BASE + start <= c.timestamp <= BASE + end]
+    phases = stats[A].phases
+    assert set(phases) == set(PHASES)
+    for name in PHASES:
+        values = [c.metrics[name] for c in inside if name in c.metrics]
+        for got, p in zip(phases[name], (50, 90), strict=True):
+            exact = nearest_rank(values, p)
+            # The histogram's bucket of the exact value, within the bucket's 2.5%.
+            assert got == pytest.approx(
+                min(max(bucket_value(bucket_of(exact)), min(values)), max(values)),
+                rel=1e-9) or abs(got - exact) <= 0.025 * exact, (name, p, got, exact)
