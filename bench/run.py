@@ -28,8 +28,8 @@ from monitor.checks import CheckResult
 from monitor.checks.http import http_monitor
 from monitor.cli.modes import _Printer
 from monitor.config import Config
+from monitor.engine import Engine
 from monitor.render.report import window_report
-from monitor.run.engine import Engine
 from monitor.stats import window_stats
 from monitor.store import Reader, Store, open_reader
 

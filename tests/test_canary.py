@@ -144,7 +144,7 @@ def test_an_http_error_is_never_put_down_to_the_network(hostile, tmp_path):
     # The canary is unreachable, but a 500 came from the site over a working network: it
     # counts, it alerts, and no canary check is spent on it.
     from monitor.config import Config
-    from monitor.run.engine import Engine
+    from monitor.engine import Engine
     from monitor.store import Store
 
     site = make_site(hostile.base + "/500", interval=0.05, window=1.0)

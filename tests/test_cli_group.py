@@ -69,7 +69,7 @@ def test_help_imports_no_engine(args):
                           timeout=30)
     loaded = set(done.stderr.split())
     assert "Usage:" in done.stdout
-    heavy = {"monitor.checks", "monitor.config", "monitor.run.engine", "monitor.store",
+    heavy = {"monitor.checks", "monitor.config", "monitor.engine", "monitor.store",
              "requests", "rich", "flask", "sqlite3"}
     assert not loaded & heavy, loaded & heavy
 

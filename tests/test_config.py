@@ -30,8 +30,8 @@ from monitor.config import (
     parse_config,
 )
 from monitor.config import TOP_KEYS as CONFIG_KEYS
+from monitor.engine import Engine
 from monitor.errors import ConfigError, MonitorError
-from monitor.run.engine import Engine
 from monitor.store import Store
 from tests.test_e2e import APP, count_checks, wait_for
 

@@ -6,7 +6,7 @@ import time
 from monitor.alerts import AlertEvaluator
 from monitor.checks import CheckResult
 from monitor.config import Config
-from monitor.run.engine import Engine
+from monitor.engine import Engine
 from monitor.store import AlertRecord, Store, iso_utc, open_reader
 from tests.conftest import make_site
 

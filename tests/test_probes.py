@@ -18,7 +18,7 @@ import pytest
 
 from bench.soak import children_of
 from monitor.config import Config, parse_config
-from monitor.run.engine import Engine
+from monitor.engine import Engine
 from monitor.run.probes import AUTO_SPLIT_RATE, RESTART_STABLE_AFTER, ProbeProcesses, probe_count
 from monitor.store import Store
 from tests.conftest import make_site

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from monitor.checks import CheckResult
 from monitor.config import Config
-from monitor.run.engine import Engine, skipped_slots
+from monitor.engine import Engine, skipped_slots
 from monitor.stats import window_stats
 from monitor.store import Store, open_reader
 from tests.conftest import make_site

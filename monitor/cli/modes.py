@@ -19,11 +19,11 @@ from pathlib import Path
 
 from monitor.alerts import AlertEvent
 from monitor.config import Config, load_config
+from monitor.engine import Engine
 from monitor.errors import ConfigError, MonitorError, StoreError
 from monitor.render.display import Display
 from monitor.render.live import LiveView, Pulse, PulseSource, p99, pulse_from_database
 from monitor.render.report import alert_rows, messages_of, recent_messages_block, window_report
-from monitor.run.engine import Engine
 from monitor.store import Reader, Store, open_reader
 
 SHORT_EVERY = 10.0
@@ -72,7 +72,7 @@ class _Printer:
         self.clock = clock
         self.next_short = clock() + SHORT_EVERY
         self.next_long = clock() + LONG_EVERY
-        self.conn = None
+        self.conn: Reader | None = None
 
     def tick(self, force: bool = False) -> None:
         now = self.clock()

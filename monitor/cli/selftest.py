@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from monitor.alerts import AlertEvent
 from monitor.checks.http import http_monitor
 from monitor.config import Config
-from monitor.run.engine import Engine
+from monitor.engine import Engine
 from monitor.store import Store, open_reader
 
 if TYPE_CHECKING:

@@ -114,7 +114,7 @@ class MetricRow(NamedTuple):
 
     monitor: str
     metric: str
-    count: int
+    samples: int  # not `count`: a named tuple's own method
     total: float
     low: float | None
     high: float | None

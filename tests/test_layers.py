@@ -1,0 +1,102 @@
+"""The architecture as the imports show it: each package imports only the packages before
+it in the flow (config's kinds, then where checks run, then the store, the alerts and stats
+that read it, the engine that joins them, the rendering, and the command line), and no
+module imports itself back through others. Lazy imports inside functions count too."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent / "monitor"
+# Earlier layers never import later ones. Within a layer, packages do not import each other
+# unless listed together in one string (one package).
+LAYERS = [
+    ["monitor", "monitor.errors", "monitor.secrets"],
+    ["monitor.checks"],  # kinds: what a monitor and a result are; each kind's schema
+    ["monitor.config"],  # the file: monitors of registered kinds
+    ["monitor.run"],  # scheduling, probe processes, the canary: where checks run
+    ["monitor.store"],  # results and alerts written; every query
+    ["monitor.alerts", "monitor.stats"],  # evaluated from results; computed from rows
+    ["monitor.engine"],  # run -> store -> alerts, joined
+    ["monitor.render"],  # tables, the live view
+    ["monitor.cli"],  # the only place that prints errors and exits
+]
+
+
+def package_of(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 else parts[0]
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def imports(path: Path, name: str) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            base = node.module
+            if node.level:
+                base = ".".join(name.split(".")[:-node.level] + [node.module])
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return {m for m in found if m == "monitor" or m.startswith("monitor.")}
+
+
+def layer_of(package: str) -> int:
+    for index, layer in enumerate(LAYERS):
+        if package in layer:
+            return index
+    raise AssertionError(f"{package} is in no layer: add it to LAYERS")
+
+
+def test_every_package_imports_only_earlier_layers():
+    known = modules()
+    wrong = []
+    for name, path in sorted(known.items()):
+        mine = package_of(name)
+        for target in imports(path, name):
+            if target not in known:
+                continue  # a name imported from a module, not a module
+            theirs = package_of(target)
+            if theirs == mine or target == "monitor":
+                continue
+            if layer_of(theirs) >= layer_of(mine):
+                wrong.append(f"{name} imports {target}")
+    assert not wrong, "imports against the flow:\n" + "\n".join(wrong)
+
+
+def test_no_import_cycles_between_modules():
+    known = modules()
+    graph = {name: {t for t in imports(path, name) if t in known and t != name}
+             for name, path in known.items()}
+    # A package's __init__ importing its own submodules is how a package is built, not a
+    # cycle; a submodule importing its package's __init__ back is.
+    for name in graph:
+        graph[name] = {t for t in graph[name] if not t.startswith(name + ".")}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt):] + [nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
