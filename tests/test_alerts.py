@@ -217,3 +217,12 @@ def test_restore_after_the_clock_stepped_back_recovers_on_schedule():
     # At t, the window holds t successes and the 120 - t newest failures: 0.8 at t = 96.
     assert recoveries[0][0] == 96
     assert recoveries[0][1].message.endswith("for 11m36s")
+
+
+def test_a_monitor_with_its_own_id_is_named_by_its_url_in_messages():
+    alerts = AlertEvaluator(clock=lambda: T0, mono=lambda: M0)
+    site = make_site("https://shop.example/health", id="shop")
+    alerts.configure([site])
+    event = alerts.record(CheckResult("shop", T0, False, None, 1.0, mono=M0))
+    assert event.url == "shop"
+    assert event.message.startswith("Website https://shop.example/health is down.")

@@ -26,7 +26,7 @@ from monitor.secrets import display_url
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
     type: str  # "alert" or "recovery"
-    url: str
+    url: str  # the monitor's id
     availability: float
     time: float  # when it was raised, UTC epoch seconds
     start: float  # when the alert started
@@ -68,9 +68,10 @@ def recovery_message(url: str, availability: float, start: float, end: float,
 
 
 class _SiteWindow:
-    __slots__ = ("times", "oks", "window", "threshold", "alert_start", "alert_mono")
+    __slots__ = ("times", "oks", "window", "threshold", "alert_start", "alert_mono", "target")
 
     def __init__(self, window: float, threshold: float) -> None:
+        self.target = ""  # what messages name: the masked URL of an http monitor
         self.times: list[float] = []  # monotonic
         self.oks: list[bool] = []
         self.window = window
@@ -110,6 +111,7 @@ class AlertEvaluator:
                                                                  site.alert_threshold)
                 state.window = site.alert_window
                 state.threshold = site.alert_threshold
+                state.target = site.target
                 current[site.id] = state
             self._sites = current
 
@@ -170,12 +172,13 @@ class AlertEvaluator:
             now = self._clock()
             state.alert_start, state.alert_mono = now, mono
             return AlertEvent("alert", url, availability, now, now, None,
-                              alert_message(url, availability, now))
+                              alert_message(state.target or url, availability, now))
         if state.alert_start is not None and availability >= state.threshold:
             now = self._clock()
             start, state.alert_start = state.alert_start, None
             down_for = mono - (state.alert_mono if state.alert_mono is not None else mono)
             state.alert_mono = None
             return AlertEvent("recovery", url, availability, now, start, now,
-                              recovery_message(url, availability, start, now, down_for))
+                              recovery_message(state.target or url, availability, start, now,
+                                               down_for))
         return None

@@ -224,7 +224,7 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     config = load_config(config_file)
     # The one writer thread gives up the GIL at every database call and must win it back
     # from up to maxWorkers busy threads; at the default 5 ms interval a batch could wait
-    # seconds (kill -9 then lost that much). 1 ms: no loss of throughput measured.
+    # seconds (kill -9 then lost that much). 1 ms costs no measurable throughput.
     sys.setswitchinterval(SWITCH_INTERVAL)
     stop = stop or threading.Event()
     reload = threading.Event()

@@ -2,8 +2,8 @@
 process (`LocalProbes`) or in probe processes that each take a shard of the sites
 (`ProbeProcesses`).
 
-One Python process makes about 1,000-1,200 checks/s on this kind of machine whatever its
-thread count, because a check holds the GIL for most of its CPU time. So past a few hundred
+The scheduler, the checks and the monitor's writer share one interpreter's GIL, and a
+check's Python work holds it (docs/performance.md has the figures). So past a few hundred
 checks a second the monitor runs one probe process per core (`python -m monitor.run.probes`),
 each a `LocalProbes` over a stable shard of the sites, and funnels their results over a
 socket pair back to the parent, which alone stores them, evaluates alerts and prints. A
@@ -41,10 +41,9 @@ OnResults = Callable[[list[CheckResult]], None]
 OnError = Callable[[str], None]
 
 # Below this many checks a second one process keeps up with room to spare (a probe process
-# costs ~30 MB and a hop per result). Above it, one probe process per PER_PROCESS_RATE
-# checks a second, at least one per core and at most two: measured at 2,000 sites at 1 s
-# on 2 cores, 2 processes held every check but with p99 lateness 214 ms (each process near
-# its GIL's limit), 3 gave 34 ms and 4 gave 23-26 ms.
+# costs memory and a hop per result). Above it, one probe process per PER_PROCESS_RATE
+# checks a second, at least one per core and at most two per core: more processes than
+# cores kept lateness lowest (docs/performance.md).
 AUTO_SPLIT_RATE = 300.0
 PER_PROCESS_RATE = 500.0
 RESTART_BACKOFF_MAX = 30.0
