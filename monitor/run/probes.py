@@ -18,6 +18,7 @@ import dataclasses
 import math
 import os
 import queue
+import resource
 import signal
 import socket
 import subprocess
@@ -47,6 +48,7 @@ OnError = Callable[[str], None]
 AUTO_SPLIT_RATE = 300.0
 PER_PROCESS_RATE = 500.0
 RESTART_BACKOFF_MAX = 30.0
+MAX_OPEN_FILES = 65536
 RESTART_STABLE_AFTER = 300.0  # a process that lived this long starts its backoff afresh
 # A probe process killed by the signal that stops the whole monitor (SIGTERM or SIGINT to
 # the process group) before it could ignore it, at its start: wait this long for the
@@ -56,6 +58,20 @@ STOP_SIGNALS = (-signal.SIGTERM, -signal.SIGINT)
 BATCH_MAX = 2000
 SEND_DELAY = 0.005
 RECEIVE_MAX = 1000  # messages handed over at once
+
+
+def loop_limit() -> int:
+    """Checks an event loop keeps in flight at once. maxWorkers bounds threads; a loop's
+    checks cost no thread, only descriptors (a socket, and a resolver's pair while the
+    name resolves): so as many as a quarter of the open-file limit allows, raised first
+    to its hard limit, as a server does."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):  # not allowed here: keep what we have
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+    return max(16, min(soft, MAX_OPEN_FILES) // 4)
 
 
 def probe_count(config: Config) -> int:
@@ -103,10 +119,6 @@ class LocalProbes:
 
     def set_sites(self, sites: Sequence[Monitor], max_workers: int) -> None:
         self.pool.max_workers = max_workers
-        with self._loops_lock:
-            for loop in self._loops.values():
-                if loop is not None:
-                    loop.limit = max_workers
         self.scheduler.set_sites(sites)
 
     def stop(self, timeout: float = 1.5) -> None:
@@ -147,7 +159,7 @@ class LocalProbes:
                 kind = registry.find(kind_name)
                 made = kind.loop() if kind is not None and kind.loop is not None else None
                 if made is not None:
-                    made.limit = self.pool.max_workers
+                    made.limit = loop_limit()
                     if self._on_results is not None and self._deliverer is None:
                         self._deliverer = threading.Thread(target=self._deliver,
                                                            name="results", daemon=True)
