@@ -74,13 +74,14 @@ def target(delay_ms: float = 0.0, lifetime: float = 900.0):
 
 
 def run_engine(base: str, sites: int, interval: float, seconds: float, workers: int,
-               db: Path, processes: int | None = None) -> dict:
-    """The engine as `-m` runs it, on `sites` sites of the target; `processes` as the
-    config's key (None: "auto"). CPU counts the probe processes too."""
+               db: Path, processes: int | None = None, in_flight: int | None = None) -> dict:
+    """The engine as `-m` runs it, on `sites` sites of the target; `processes` and
+    `in_flight` as the config's keys (None: "auto"). CPU counts the probe processes too."""
     config = Config(
         monitors=tuple(http_monitor(f"{base}/s{i}", interval=interval,
                                     timeout=min(10.0, interval * 2)) for i in range(sites)),
         max_workers=workers,
+        max_in_flight=in_flight,
         processes=processes,
     )
     store = Store(db)

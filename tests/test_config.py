@@ -850,3 +850,11 @@ def test_a_utf8_byte_order_mark_in_the_file_is_accepted(tmp_path) -> None:
     path = tmp_path / "bom.json"
     path.write_bytes(b"\xef\xbb\xbf" + b'{"websites": [{"URL": "http://a.test/"}]}')
     assert [site.id for site in load_config(path).monitors] == ["http://a.test/"]
+
+
+def test_max_in_flight_is_a_whole_number_or_left_to_the_open_files() -> None:
+    assert parse_config(doc()).max_in_flight is None
+    assert parse_config(json.dumps({"websites": [{"URL": URL}], "maxInFlight": 64})
+                        ).max_in_flight == 64
+    assert error_of(json.dumps({"websites": [{"URL": URL}], "maxInFlight": 0})) == (
+        "config.json: maxInFlight: must be a whole number greater than 0")

@@ -3,6 +3,7 @@
 and alerted on by the parent. Real processes, real loopback servers, real kills."""
 
 import dataclasses
+import http.server
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -17,9 +19,16 @@ from pathlib import Path
 import pytest
 
 from bench.soak import children_of
+from monitor.checks import Watchdog
 from monitor.config import Config, parse_config
 from monitor.engine import Engine
-from monitor.run.probes import AUTO_SPLIT_RATE, RESTART_STABLE_AFTER, ProbeProcesses, probe_count
+from monitor.run.probes import (
+    AUTO_SPLIT_RATE,
+    RESTART_STABLE_AFTER,
+    LocalProbes,
+    ProbeProcesses,
+    probe_count,
+)
 from monitor.store import Store
 from tests.conftest import make_site
 from tests.hostile import refused_url
@@ -336,3 +345,48 @@ def test_a_fatal_error_of_a_probe_process_never_shows_a_site_secret(monkeypatch)
         code = proc.wait(10)
     assert message == ("fatal", "RuntimeError: cannot schedule http://ops:***@127.0.0.1:1/")
     assert code == 1
+
+
+class _CountingHandler(http.server.BaseHTTPRequestHandler):
+    """Answers after 0.2 s, counting the requests it holds at once."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        server = self.server
+        with server.lock:  # type: ignore[attr-defined]
+            server.now += 1  # type: ignore[attr-defined]
+            server.most = max(server.most, server.now)  # type: ignore[attr-defined]
+        time.sleep(0.2)
+        with server.lock:  # type: ignore[attr-defined]
+            server.now -= 1  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("in_flight", [3, None])
+def test_max_in_flight_bounds_the_http_checks_a_loop_keeps_open(tmp_path, in_flight):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CountingHandler)
+    server.lock, server.now, server.most = threading.Lock(), 0, 0  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    # Twelve sites whose first checks all start within 0.1 s and each take 0.2 s.
+    sites = tuple(make_site(f"{base}/{i}", interval=0.1, timeout=2) for i in range(12))
+    results: list = []
+    probes = LocalProbes(results.append, print, Watchdog())
+    try:
+        probes.start(sites, 256, in_flight)
+        wait_for(lambda: len(results) >= 12, 10, "twelve checks")
+    finally:
+        probes.stop()
+        server.shutdown()
+        server.server_close()
+    assert all(r.available for r in results), results
+    # Bounded: never more at the server than allowed. Unbounded (the default): the twelve
+    # are held at once, not queued behind a limit (most of them, on a slow machine).
+    if in_flight is not None:
+        assert server.most == in_flight  # type: ignore[attr-defined]
+    else:
+        assert server.most >= 9  # type: ignore[attr-defined]

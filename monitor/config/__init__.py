@@ -30,6 +30,7 @@ DEFAULT_MAX_WORKERS = 256
 MAX_PROCESSES = 64
 MAX_RETENTION_DAYS = 36500.0  # 100 years; the purge's cut-off must be a representable date
 MAX_WORKERS = 10_000  # threads, started on demand
+MAX_IN_FLIGHT = 1_000_000  # event-loop checks: descriptors, not threads
 CANARY_INTERVAL = 10.0
 CANARY_TIMEOUT = 3.0
 
@@ -42,6 +43,7 @@ class Config:
     alert_threshold: float = DEFAULT_ALERT_THRESHOLD
     retention_days: float | None = None
     max_workers: int = DEFAULT_MAX_WORKERS
+    max_in_flight: int | None = None  # event-loop checks in flight; None: open files allow
     processes: int | None = None  # probe processes; None: chosen from the load (run.probes)
     canary: Monitor | None = None
     source: str = field(default="config.json", compare=False)
@@ -109,6 +111,7 @@ TOP_KEYS = (
     "alertThreshold",
     "retentionDays",
     "maxWorkers",
+    "maxInFlight",
     "processes",
     "canary",
 )
@@ -135,6 +138,7 @@ class _Validator(Fields):
                                   MAX_RETENTION_DAYS) or None
         workers = self.integer(doc, "maxWorkers", "maxWorkers", DEFAULT_MAX_WORKERS,
                                MAX_WORKERS)
+        in_flight = self.integer(doc, "maxInFlight", "maxInFlight", 0, MAX_IN_FLIGHT) or None
         # Defaults of kinds' own keys, given at the top level.
         kind_defaults: dict[str, Any] = {}
         for kind in kinds:
@@ -179,6 +183,7 @@ class _Validator(Fields):
             alert_threshold=threshold,
             retention_days=retention,
             max_workers=workers,
+            max_in_flight=in_flight,
             processes=processes,
             canary=canary,
             source=self.source,

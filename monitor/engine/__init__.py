@@ -80,7 +80,8 @@ class Engine:
         self.watchdog = Watchdog()
         self._set_canary(self.config.canary)
         self.probes = self._make_probes(self.config)
-        self.probes.start(self.config.monitors, self.config.max_workers)
+        self.probes.start(self.config.monitors, self.config.max_workers,
+                          self.config.max_in_flight)
         self.maybe_purge()
         return self
 
@@ -119,9 +120,10 @@ class Engine:
             if probe_count(config) != probe_count(old):
                 self.probes.stop()
                 self.probes = self._make_probes(config)
-                self.probes.start(config.monitors, config.max_workers)
+                self.probes.start(config.monitors, config.max_workers, config.max_in_flight)
             else:
-                self.probes.set_sites(config.monitors, config.max_workers)
+                self.probes.set_sites(config.monitors, config.max_workers,
+                                      config.max_in_flight)
         current = self.canary.site if self.canary else None
         if config.canary != current:
             self._set_canary(config.canary)

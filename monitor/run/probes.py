@@ -108,17 +108,27 @@ class LocalProbes:
         self.pool = WorkerPool(1)
         self._loops: dict[str, CheckLoop | None] = {}
         self._loops_lock = threading.Lock()
+        self._in_flight: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, sites: Sequence[Monitor], max_workers: int) -> None:
-        self.set_sites(sites, max_workers)
+    def start(self, sites: Sequence[Monitor], max_workers: int,
+              max_in_flight: int | None = None) -> None:
+        self.set_sites(sites, max_workers, max_in_flight)
         self._thread = threading.Thread(target=self.scheduler.run, args=(self._stop,),
                                         name="scheduler", daemon=True)
         self._thread.start()
 
-    def set_sites(self, sites: Sequence[Monitor], max_workers: int) -> None:
+    def set_sites(self, sites: Sequence[Monitor], max_workers: int,
+                  max_in_flight: int | None = None) -> None:
+        """`max_workers` bounds the threads of blocking kinds, `max_in_flight` the checks
+        each event loop keeps in flight (None: as many as open files allow)."""
         self.pool.max_workers = max_workers
+        self._in_flight = max_in_flight
+        with self._loops_lock:
+            for loop in self._loops.values():
+                if loop is not None:
+                    loop.limit = max_in_flight or loop_limit()
         self.scheduler.set_sites(sites)
 
     def stop(self, timeout: float = 1.5) -> None:
@@ -159,7 +169,7 @@ class LocalProbes:
                 kind = registry.find(kind_name)
                 made = kind.loop() if kind is not None and kind.loop is not None else None
                 if made is not None:
-                    made.limit = loop_limit()
+                    made.limit = self._in_flight or loop_limit()
                     if self._on_results is not None and self._deliverer is None:
                         self._deliverer = threading.Thread(target=self._deliver,
                                                            name="results", daemon=True)
@@ -311,24 +321,28 @@ class ProbeProcesses:
         self._children: list[_Child] = []
         self._shards: list[list[Monitor]] = [[] for _ in range(count)]
         self._workers = 1
+        self._in_flight: int | None = None
         self._stopping = threading.Event()
         self._failures = [0] * count
         self._retired = (0, 0)  # dispatched, skipped of probe processes that ended
         self.clock: Callable[[], float] = time.monotonic
 
-    def start(self, sites: Sequence[Monitor], max_workers: int) -> None:
-        self._reshard(sites, max_workers)
+    def start(self, sites: Sequence[Monitor], max_workers: int,
+              max_in_flight: int | None = None) -> None:
+        self._reshard(sites, max_workers, max_in_flight)
         with self._lock:
             self._children = [self._spawn(index) for index in range(self.count)]
 
-    def set_sites(self, sites: Sequence[Monitor], max_workers: int) -> None:
-        self._reshard(sites, max_workers)
+    def set_sites(self, sites: Sequence[Monitor], max_workers: int,
+                  max_in_flight: int | None = None) -> None:
+        self._reshard(sites, max_workers, max_in_flight)
         with self._lock:
             children = list(self._children)
         for child in children:
-            child.send(("sites", self._shards[child.index], self._workers))
+            child.send(("sites", self._shards[child.index], self._workers, self._in_flight))
 
-    def _reshard(self, sites: Sequence[Monitor], max_workers: int) -> None:
+    def _reshard(self, sites: Sequence[Monitor], max_workers: int,
+                 max_in_flight: int | None) -> None:
         shards: list[list[Monitor]] = [[] for _ in range(self.count)]
         for site in sites:
             # A stable hash: a site stays in its shard across reloads, keeping its phase.
@@ -336,10 +350,12 @@ class ProbeProcesses:
         self._shards = shards
         # maxWorkers bounds the checks in flight across all processes.
         self._workers = max(1, -(-max_workers // self.count))  # ints: maxWorkers may be huge
+        self._in_flight = (None if max_in_flight is None
+                           else max(1, -(-max_in_flight // self.count)))
 
     def _spawn(self, index: int) -> _Child:
         child = _Child(self, index)
-        child.send(("sites", self._shards[index], self._workers))
+        child.send(("sites", self._shards[index], self._workers, self._in_flight))
         return child
 
     def _ended(self, child: _Child) -> None:
@@ -458,10 +474,11 @@ def _serve(conn: Connection) -> None:
         if message[0] == "sites":
             # So that a fatal error quoting one of them is masked too (see main).
             remember(value for site in message[1] for value in site.secrets)
+            in_flight = message[3] if len(message) > 3 else None
             if started:
-                probes.set_sites(message[1], message[2])
+                probes.set_sites(message[1], message[2], in_flight)
             else:
-                probes.start(message[1], message[2])
+                probes.start(message[1], message[2], in_flight)
                 started = True
         elif message[0] == "stop":
             break
