@@ -174,38 +174,3 @@ class MinuteAgg:
     def percentile(self, p: float) -> float | None:
         """Nearest-rank percentile from the histogram, clamped to the exact extremes."""
         return _percentile(self.hist, self.rt_count, self.rt_min, self.rt_max, p)
-
-
-@dataclass(slots=True)
-class MetricAgg:
-    """One metric of one monitor over a minute or 10 minutes (an HTTP phase's times):
-    count, sum, extremes and the same histogram as response times; mergeable."""
-
-    count: int = 0
-    total: float = 0.0
-    low: float | None = None
-    high: float | None = None
-    hist: dict[int, int] = field(default_factory=dict)
-
-    def add(self, value: float, bucket: int) -> None:
-        """`bucket` is bucket_of(value), computed once for both spans by the caller."""
-        self.count += 1
-        self.total += value
-        if self.low is None or value < self.low:
-            self.low = value
-        if self.high is None or value > self.high:
-            self.high = value
-        self.hist[bucket] = self.hist.get(bucket, 0) + 1
-
-    def to_row(self) -> tuple:
-        return self.count, self.total, self.low, self.high, encode_hist(self.hist)
-
-    @classmethod
-    def from_row(cls, row: Iterable) -> MetricAgg:
-        count, total, low, high, hist = row
-        agg = cls(count, total, low, high)
-        decode_hist_into(hist, agg.hist)
-        return agg
-
-    def percentile(self, p: float) -> float | None:
-        return _percentile(self.hist, self.count, self.low, self.high, p)

@@ -33,7 +33,7 @@ from monitor.store.api import (
     Stop,
     iso_utc,
 )
-from monitor.store.codec import MetricAgg, MinuteAgg, bucket_of
+from monitor.store.codec import MinuteAgg, bucket_of, encode_hist
 from monitor.store.sqlite.migrations import migrate
 from monitor.store.sqlite.schema import SCHEMA, SCHEMA_VERSION
 
@@ -43,6 +43,7 @@ PURGE_CHUNK = 20000
 RETRY_DELAY = 1.0
 MAX_PENDING = 500_000  # rows kept in memory while the disk refuses writes
 MAX_QUEUED = 500_000  # rows waiting for a writer that cannot keep up (a starved CPU)
+MAX_METRIC_VALUES = 5_000_000  # metric values held while the disk refuses their rows
 STALL_ROWS = 100  # a queue this deep ...
 STALL_SECONDS = 0.25  # ... with no batch finished for this long: the writer is starved
 YIELD_AT_MOST = 0.5  # seconds a check's worker may wait for the writer to catch up
@@ -72,8 +73,13 @@ _METRIC_COLUMNS = "count, sum, min, max, hist"
 _UPSERT_METRICS = (
     f"INSERT INTO metric_aggs (monitor, span, start, metric, {_METRIC_COLUMNS})"
     f" SELECT {_items(9)} FROM json_each(?) WHERE true"
-    " ON CONFLICT (monitor, span, start, metric) DO UPDATE SET count=excluded.count,"
-    " sum=excluded.sum, min=excluded.min, max=excluded.max, hist=excluded.hist")
+    # Additive: a minute's values are written once, and late ones add to the row; the
+    # 10-minute row takes each minute's values too. Histogram texts add up when joined.
+    " ON CONFLICT (monitor, span, start, metric) DO UPDATE SET"
+    " count = metric_aggs.count + excluded.count, sum = metric_aggs.sum + excluded.sum,"
+    ' "min" = min(metric_aggs."min", excluded."min"),'
+    ' "max" = max(metric_aggs."max", excluded."max"),'
+    " hist = metric_aggs.hist || excluded.hist")
 _UPSERT_STATES = (
     "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since)"
     f" SELECT {_items(5)} FROM json_each(?)")
@@ -221,8 +227,10 @@ class Store:
         # holds committed checks only, and its rows are written once a minute (and at each
         # flush), not with every batch: a monitor's five phases at two spans would be ten
         # row writes per check, where response times cost two.
-        self._metric_aggs: dict[tuple[int, int, str, str], MetricAgg] = {}
-        self._metric_dirty: set[tuple[int, int, str, str]] = set()
+        # (minute, monitor, metric) -> the values of committed checks not yet in
+        # metric_aggs: summed once a minute, so a value costs an append, not ten updates.
+        self._metric_values: dict[tuple[int, str, str], list[float]] = {}
+        self._metric_held = 0  # values in _metric_values
         self._metrics_minute = int(clock() // 60)  # when the metric rows were last written
         self._states: dict[str, list] = {}
         # Monitor id -> the newest check's monotonic start: the order of checks, which a
@@ -608,78 +616,57 @@ class Store:
         return dirty
 
     def _add_metrics(self, checks: list[CheckResult]) -> None:
-        """Count committed checks' metrics into their rows, to be written by _write_metrics.
-        A failed read of the rows to continue costs this batch's metric figures only (its
-        raw rows keep the metrics): the checks are written, and must not be retried."""
-        measured = [c for c in checks if c.metrics and c.available is not None]
-        if not measured:  # unknown checks (the monitor offline) count in no figure
-            return
-        try:
-            keys = self._preload_metrics(measured)
-        except sqlite3.Error as exc:
-            self._on_error(f"{self.path}: metric figures of {len(measured)} checks lost:"
-                           f" {exc}")
-            return
-        metric_aggs = self._metric_aggs
-        # MetricAgg.add inlined, at both SPANS: this loop runs for every metric of every check.
-        for check in measured:
-            ts, monitor = check.timestamp, check.monitor
-            minute, block = int(ts // 60), int(ts // 600)
+        """Hold committed checks' metrics until _write_metrics sums them into their rows."""
+        values = self._metric_values
+        held = 0
+        for check in checks:
+            if not check.metrics or check.available is None:
+                continue  # unknown checks (the monitor offline) count in no figure
+            minute, monitor = int(check.timestamp // 60), check.monitor
             for name, value in check.metrics.items():
-                bucket = bucket_of(value)  # once for both spans
-                for agg in (metric_aggs[(60, minute, monitor, name)],
-                            metric_aggs[(600, block, monitor, name)]):
-                    agg.count += 1
-                    agg.total += value
-                    if agg.low is None or value < agg.low:
-                        agg.low = value
-                    if agg.high is None or value > agg.high:
-                        agg.high = value
-                    hist = agg.hist
-                    hist[bucket] = hist.get(bucket, 0) + 1
-        self._metric_dirty |= keys
-
-    def _preload_metrics(self, checks: list[CheckResult]) -> set[tuple[int, int, str, str]]:
-        """Fill the cache with the stored rows this batch continues (after a restart);
-        returns the keys of every row the batch touches."""
-        touched = {(span, int(c.timestamp // span), c.monitor, name)
-                       for c in checks
-                       for name in c.metrics for span in SPANS}
-        metric_keys = touched - self._metric_aggs.keys()
-        if metric_keys:
-            # Read before any is filled in: a failed read must leave no empty row behind.
-            found = self._conn.execute(
-                f"SELECT monitor, span, start, metric, {_METRIC_COLUMNS} FROM metric_aggs"
-                " WHERE (monitor, span, start, metric) IN"
-                f" (SELECT {_items(4)} FROM json_each(?))",
-                (json.dumps([(monitor, span, span * index, name)
-                             for span, index, monitor, name in metric_keys]),)).fetchall()
-            for mkey in metric_keys:
-                self._metric_aggs[mkey] = MetricAgg()
-            for monitor, span, start, metric, *row in found:
-                self._metric_aggs[(span, start // span, monitor, metric)] = (
-                    MetricAgg.from_row(row))
-        return touched
+                key = (minute, monitor, name)
+                found = values.get(key)
+                if found is None:
+                    values[key] = [value]
+                else:
+                    found.append(value)
+                held += 1
+        self._metric_held += held
+        if self._metric_held > MAX_METRIC_VALUES:
+            # The disk has refused the metric rows for long: their figures go first, never
+            # a check (the raw rows keep each check's metrics).
+            self._on_error(f"{self.path}: metric figures of {self._metric_held} values"
+                           " dropped while the database refuses them")
+            values.clear()
+            self._metric_held = 0
 
     def _write_metrics(self, force: bool = False) -> None:
-        """Write the metric rows changed since the last time: once a minute of the clock,
-        or now when `force`d (a flush, a stop). Left for the next time if refused."""
+        """Sum the held values into their minute and 10-minute rows: once a minute of the
+        clock, or now when `force`d (a flush, a stop). Kept for the next time if refused."""
         minute = int(self._clock() // 60)
-        if not self._metric_dirty or self.fatal is not None or (
+        if not self._metric_values or self.fatal is not None or (
                 not force and minute == self._metrics_minute):
             return
+        rows = []
+        for (start, monitor, name), values in self._metric_values.items():
+            hist: dict[int, int] = {}
+            for value in values:
+                bucket = bucket_of(value)
+                hist[bucket] = hist.get(bucket, 0) + 1
+            figures = (len(values), sum(values), min(values), max(values), encode_hist(hist))
+            rows.append((monitor, 60, start * 60, name, *figures))
+            rows.append((monitor, 600, start // 10 * 600, name, *figures))
         conn = self._conn
         try:
             conn.execute("BEGIN")
-            conn.execute(_UPSERT_METRICS, (json.dumps(
-                [(key[2], key[0], key[0] * key[1], key[3], *self._metric_aggs[key].to_row())
-                 for key in self._metric_dirty]),))
+            conn.execute(_UPSERT_METRICS, (json.dumps(rows),))
             conn.execute("COMMIT")
         except sqlite3.Error:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            return  # the rows stay dirty; the checks' own writes say what the disk does
-        self._metric_dirty.clear()
+            return  # held for the next time; the checks' own writes say what the disk does
+        self._metric_values = {}
+        self._metric_held = 0
         self._metrics_minute = minute
 
     def _update_state(self, check: CheckResult) -> None:
@@ -718,9 +705,6 @@ class Store:
         horizon = now - LATE_HORIZON
         for key in [k for k in self._aggs if (k[1] + 1) * k[0] < horizon]:
             del self._aggs[key]
-        for mkey in [k for k in self._metric_aggs
-                     if (k[1] + 1) * k[0] < horizon and k not in self._metric_dirty]:
-            del self._metric_aggs[mkey]
 
     def _purge(self, before: float) -> None:
         conn = self._conn
@@ -753,9 +737,9 @@ class Store:
         conn.execute("COMMIT")
         self.purged = (self.purged[0] + checks, self.purged[1] + alerts)
         self._aggs = {k: v for k, v in self._aggs.items() if k[1] >= int(before // k[0])}
-        self._metric_aggs = {k: v for k, v in self._metric_aggs.items()
-                             if k[1] >= int(before // k[0])}
-        self._metric_dirty &= self._metric_aggs.keys()
+        self._metric_values = {k: v for k, v in self._metric_values.items()
+                               if k[0] >= int(before // 60)}
+        self._metric_held = sum(len(v) for v in self._metric_values.values())
 
 
 def _close_keeping_wal(conn: sqlite3.Connection, path: Path) -> None:
