@@ -327,7 +327,7 @@ def test_a_fatal_error_of_a_probe_process_never_shows_a_site_secret(monkeypatch)
     config = parse_config(json.dumps({"websites": [
         {"URL": "http://ops:${MON_PASS}@127.0.0.1:1/"}]}))
     script = ("import sys, monitor.run.probes as probes\n"
-              "def start(self, sites, workers):\n"
+              "def start(self, sites, workers, in_flight=None):\n"
               "    raise RuntimeError(f'cannot schedule {sites[0].spec.url}')\n"
               "probes.LocalProbes.start = start\n"
               "probes.main(sys.argv)\n")
