@@ -4,7 +4,7 @@ import monitor.checks  # noqa: F401 - imported up front so no test times the imp
 from monitor.checks import Monitor, Watchdog
 from monitor.checks.http import http_monitor
 from tests.hostile import HostileServer
-from tests.tls_servers import pki, servers  # noqa: F401 - fixtures for the TLS tests
+from tests.tls_servers import h2_server, pki, servers  # noqa: F401 - fixtures for TLS tests
 
 
 @pytest.fixture(scope="module")

@@ -52,3 +52,13 @@ def test_https_drip_is_cut_at_the_timeout(servers, pki, watchdog):
     elapsed = time.monotonic() - started
     assert (result.available, result.code, result.reason) == (False, 200, "timeout")
     assert elapsed < 1.5
+
+
+def test_an_http2_answer_is_read_as_http(h2_server, pki, watchdog):
+    # libcurl negotiates HTTP/2 where the server offers it: its status line is "HTTP/2 200".
+    up = check(h2_server.url + "/", watchdog, ca_file=str(pki / "ca.pem"))
+    assert (up.available, up.code, up.reason) == (True, 200, None), up
+    down = check(h2_server.url + "/down", watchdog, ca_file=str(pki / "ca.pem"))
+    assert (down.available, down.code, down.reason, down.detail) == (
+        False, 503, "http_status", "HTTP 503")
+    assert h2_server.protocols[-2:] == ["h2", "h2"]

@@ -116,3 +116,68 @@ def servers(pki):
     yield running
     for server in running.values():
         server.close()
+
+
+class H2Server:
+    """HTTP/2 over TLS (ALPN "h2"), as most public https sites answer: `/down` is a 503,
+    anything else a 200 "ok". The h2 library does the framing."""
+
+    def __init__(self, cert, key):
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.context.set_alpn_protocols(["h2"])
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.stop = threading.Event()
+        self.protocols: list[str | None] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"https://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                raw, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._answer, args=(raw,), daemon=True).start()
+
+    def _answer(self, raw):
+        import h2.config
+        import h2.connection
+        import h2.events
+
+        raw.settimeout(5)
+        try:
+            with self.context.wrap_socket(raw, server_side=True) as tls:
+                self.protocols.append(tls.selected_alpn_protocol())
+                conn = h2.connection.H2Connection(h2.config.H2Configuration(
+                    client_side=False, header_encoding="utf-8"))
+                conn.initiate_connection()
+                tls.sendall(conn.data_to_send())
+                while data := tls.recv(65536):
+                    for event in conn.receive_data(data):
+                        if isinstance(event, h2.events.RequestReceived):
+                            path = dict(event.headers).get(":path", "/")
+                            status = "503" if path == "/down" else "200"
+                            conn.send_headers(event.stream_id, [
+                                (":status", status), ("content-length", "2")])
+                            conn.send_data(event.stream_id, b"ok", end_stream=True)
+                    tls.sendall(conn.data_to_send())
+        except OSError:
+            pass  # the client went away: its right
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        self.listener.close()
+
+
+@pytest.fixture(scope="module")
+def h2_server(pki):
+    server = H2Server(pki / "good.pem", pki / "key.pem")
+    yield server
+    server.close()

@@ -50,6 +50,10 @@ RESERVED_NEGATIVE = ("invalid",)
 # or one dead resolver would stall the loop that drives every check.
 _QUICK_EXIT = 322
 _STATUS_LINE = re.compile(rb"HTTP/1\.\d[ \t]+(\d{3})(?:[ \t]+(.*?))?[ \t]*\r?\n?\Z", re.S)
+# The status line libcurl writes for an answer that came over HTTP/2 or HTTP/3 ("HTTP/2 200"):
+# valid only when that version was negotiated; as text on an HTTP/1 connection it is garbage.
+_FRAMED_STATUS_LINE = re.compile(rb"HTTP/[23][ \t]+(\d{3})()[ \t]*\r?\n?\Z")  # no phrase
+_FRAMED_VERSIONS = {b"2": pycurl.CURL_HTTP_VERSION_2_0, b"3": pycurl.CURL_HTTP_VERSION_3}
 
 
 class _Abort(Exception):
@@ -108,6 +112,7 @@ class Check:
         self.header_count = 0
         self.body = 0
         self.abort: _Abort | None = None
+        self.framed: bytes | None = None  # an HTTP/2 or /3 status line seen on this hop
         self.metrics: dict[str, float] = {}
         self.curl_ms = 0.0
         self.easy: pycurl.Curl | None = None
@@ -135,6 +140,7 @@ class Check:
             raise _Abort("timeout", f"no complete answer within {self.monitor.timeout:g} s")
         self.status, self.phrase, self.location = None, "", None
         self.in_head, self.final, self.header_count, self.body = False, False, 0, 0
+        self.framed = None
         easy = pycurl.Curl()
         setopt = easy.setopt
         setopt(pycurl.URL, self.url)
@@ -177,7 +183,7 @@ class Check:
         if not self.in_head:
             if self.final or line in (b"\r\n", b"\n"):
                 return None  # trailer fields after a chunked body: not a new answer
-            match = _STATUS_LINE.match(line)
+            match = _STATUS_LINE.match(line) or self._framed(line)
             if match is None:
                 text = line.decode("latin-1").strip()
                 self.abort = _Abort("invalid_response", f"malformed HTTP: BadStatusLine: {text}")
@@ -210,6 +216,14 @@ class Check:
             self.trace.append(f"  < {name.strip()}: {shown}")
         return None
 
+    def _framed(self, line: bytes) -> re.Match[bytes] | None:
+        """An HTTP/2 or HTTP/3 status line; hop_ended checks that this hop negotiated that
+        version (libcurl answers no question about a transfer from inside its callbacks)."""
+        match = _FRAMED_STATUS_LINE.match(line)
+        if match is not None:
+            self.framed = line
+        return match
+
     def _write(self, data: bytes) -> int | None:
         if self.status is None:
             # libcurl took it for HTTP/0.9: no status line at all. Refused, as today.
@@ -230,6 +244,13 @@ class Check:
         self._measure(easy)
         if self.trace is not None:
             self._trace_hop(easy)
+        framed = self.framed
+        if framed is not None and easy.getinfo(pycurl.INFO_HTTP_VERSION) != _FRAMED_VERSIONS[
+                framed[5:6]]:
+            # "HTTP/2 200" as text on an HTTP/1 connection: not a status line.
+            self.status = None
+            self.abort = _Abort("invalid_response", "malformed HTTP: BadStatusLine: "
+                                + framed.decode("latin-1").strip())
         if self.in_head:
             # No complete head, no answer: its status line alone says nothing.
             self.status = None
