@@ -104,3 +104,13 @@ def test_abort_cuts_a_hanging_check_short(hostile, watchdog):
     thread.join(2)
     assert "aborted" in outcome and "result" not in outcome
     assert outcome["aborted"] - aborted_at < 0.5
+
+
+def test_phase_times_are_those_of_the_phases_that_ended(hostile, watchdog):
+    up = run_check(make_site(hostile.base + "/ok"), watchdog)
+    assert {"dns", "connect", "ttfb", "total"} <= set(up.metrics), up.metrics
+    assert "tls" not in up.metrics  # plain http
+    refused = run_check(make_site(refused_url()), watchdog)
+    assert set(refused.metrics) == {"dns", "total"}, refused.metrics  # no answer, no ttfb
+    unresolved = run_check(make_site("http://nothing.invalid/"), watchdog)
+    assert "dns" not in unresolved.metrics, unresolved.metrics  # a failed lookup has no time

@@ -298,14 +298,16 @@ class Check:
             dns = info(pycurl.NAMELOOKUP_TIME_T) / 1000.0
             connect = info(pycurl.CONNECT_TIME_T) / 1000.0
             tls = info(pycurl.APPCONNECT_TIME_T) / 1000.0
-            metrics = {"dns": dns}
+            # Only the phases that ended: a lookup that failed has no time, and a 0 would
+            # pull the site's dns p50 down.
+            metrics = {"dns": dns} if dns or connect else {}
             if connect:
                 metrics["connect"] = connect - dns
                 if tls:
                     metrics["tls"] = tls - connect
             self.metrics = metrics
         start = info(pycurl.STARTTRANSFER_TIME_T) / 1000.0
-        if start:
+        if start and self.status is not None:
             # From the request sent to the first byte of the answer: the server's time.
             self.metrics["ttfb"] = start - info(pycurl.PRETRANSFER_TIME_T) / 1000.0
         self.curl_ms += total
