@@ -7,6 +7,9 @@ import socket
 import ssl
 import threading
 
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -60,9 +63,13 @@ def make_pki(folder):
 class TLSServer:
     """Serves one certificate on 127.0.0.1; `/drip` sends headers then a byte every 0.2 s."""
 
+    alpn: tuple[str, ...] = ()  # protocols offered by ALPN
+
     def __init__(self, cert, key):
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert, key)
+        if self.alpn:
+            self.context.set_alpn_protocols(list(self.alpn))
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.1)
         self.stop = threading.Event()
@@ -118,38 +125,17 @@ def servers(pki):
         server.close()
 
 
-class H2Server:
+class H2Server(TLSServer):
     """HTTP/2 over TLS (ALPN "h2"), as most public https sites answer: `/down` is a 503,
     anything else a 200 "ok". The h2 library does the framing."""
 
+    alpn = ("h2",)
+
     def __init__(self, cert, key):
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(cert, key)
-        self.context.set_alpn_protocols(["h2"])
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.1)
-        self.stop = threading.Event()
-        self.protocols: list[str | None] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self):
-        return f"https://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def _serve(self):
-        while not self.stop.is_set():
-            try:
-                raw, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._answer, args=(raw,), daemon=True).start()
+        self.protocols: list[str | None] = []  # what each connection negotiated
+        super().__init__(cert, key)
 
     def _answer(self, raw):
-        import h2.config
-        import h2.connection
-        import h2.events
-
         raw.settimeout(5)
         try:
             with self.context.wrap_socket(raw, server_side=True) as tls:
@@ -169,11 +155,6 @@ class H2Server:
                     tls.sendall(conn.data_to_send())
         except OSError:
             pass  # the client went away: its right
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(2)
-        self.listener.close()
 
 
 @pytest.fixture(scope="module")
