@@ -207,6 +207,19 @@ class SimulatedClock:
         return self.now
 
 
+def synthetic_check(host: str, index: int, sites: int, ts: float, interval: float,
+                    metrics: bool) -> CheckResult:
+    """The check of the `index`-th of `sites` sites in the round that starts at `ts`: 2%
+    failures and a spread of response times, the same for the same arguments."""
+    code = (index * 7919 + int(ts) * 104729) % 1000
+    ok = code >= 20  # 2% failures
+    response = 5.0 + (code % 97) * 1.7 + (300.0 if code > 990 else 0.0)
+    phases = ({"dns": response * 0.05, "connect": response * 0.15, "tls": response * 0.3,
+               "ttfb": response * 0.9, "total": response} if metrics else {})
+    return CheckResult(host, ts + interval * index / sites, ok, 200 if ok else 503, response,
+                       None if ok else "http_status", metrics=phases)
+
+
 def fill_database(store: Store, hosts: list[str], start: float, seconds: float,
                   interval: float, clock: SimulatedClock | None = None,
                   metrics: bool = False) -> int:
@@ -220,17 +233,8 @@ def fill_database(store: Store, hosts: list[str], start: float, seconds: float,
         ts = start + step * interval
         if clock is not None:
             clock.now = ts
-        second = int(ts)
         for index, host in enumerate(hosts):
-            code = (index * 7919 + second * 104729) % 1000
-            ok = code >= 20  # 2% failures
-            response = 5.0 + (code % 97) * 1.7 + (300.0 if code > 990 else 0.0)
-            phases = ({"dns": response * 0.05, "connect": response * 0.15,
-                       "tls": response * 0.3, "ttfb": response * 0.9, "total": response}
-                      if metrics else {})
-            store.put_check(CheckResult(host, ts + interval * index / sites, ok,
-                                        200 if ok else 503, response,
-                                        None if ok else "http_status", metrics=phases))
+            store.put_check(synthetic_check(host, index, sites, ts, interval, metrics))
         written += sites
         if step % 50 == 49:
             store.flush(600)  # keep the queue (and memory) bounded

@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.run import synthetic_check
 from monitor.checks import CheckResult
 from monitor.store import Store
 
@@ -23,16 +24,8 @@ def make_checks(sites: int, minutes: int, interval: float, start: float,
     checks = []
     for step in range(int(minutes * 60 / interval)):
         ts = start + step * interval
-        for index, host in enumerate(hosts):
-            code = (index * 7919 + int(ts) * 104729) % 1000
-            ok = code >= 20
-            response = 5.0 + (code % 97) * 1.7 + (300.0 if code > 990 else 0.0)
-            phases = ({"dns": response * 0.05, "connect": response * 0.15,
-                       "tls": response * 0.3, "ttfb": response * 0.9, "total": response}
-                      if metrics else {})
-            checks.append(CheckResult(host, ts + interval * index / sites, ok,
-                                      200 if ok else 503, response,
-                                      None if ok else "http_status", metrics=phases))
+        checks.extend(synthetic_check(host, index, sites, ts, interval, metrics)
+                      for index, host in enumerate(hosts))
     return checks
 
 
