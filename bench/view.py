@@ -25,12 +25,13 @@ from rich.console import Console
 from monitor.checks import CheckResult
 from monitor.render.live import LiveView, pulse_from_database
 from monitor.render.report import window_report
-from monitor.store import Store, open_reader
+from monitor.store import MonitorRow, Store, open_reader
 
 
 def fill(db: Path, sites: int, minutes: int, now: float) -> int:
     store = Store(db)
-    store.write_sites([(f"https://site-{i}.example/health", "", 10.0) for i in range(sites)])
+    urls = [f"https://site-{i}.example/health" for i in range(sites)]
+    store.set_monitors([MonitorRow(url, "http", url, "", 10.0) for url in urls])
     store.start()
     count = 0
     for step in range(minutes * 6):

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from monitor import __version__
 from monitor.checks import CheckResult
 from monitor.cli import main
-from monitor.store import AlertRecord, Store
+from monitor.store import AlertRecord, MonitorRow, Store
 
 
 @pytest.fixture()
@@ -100,7 +100,8 @@ def test_shipped_config_is_valid(runner):
 def seeded_db(tmp_path, now):
     db = tmp_path / "m.db"
     store = Store(db)
-    store.write_sites([("http://a.test/", "site A", 1.0), ("http://b.test/", "", 1.0)])
+    store.set_monitors([MonitorRow("http://a.test/", "http", "http://a.test/", "site A", 1.0),
+                        MonitorRow("http://b.test/", "http", "http://b.test/", "", 1.0)])
     for i in range(30):
         store.put_check(CheckResult("http://a.test/", now - 300 + i, True, 200, 10.0 + i))
         store.put_check(CheckResult("http://b.test/", now - 300 + i, i % 2 == 0,

@@ -17,7 +17,7 @@ import pytest
 
 from monitor.checks import CheckResult
 from monitor.cli.modes import _Output
-from monitor.store import AlertRecord, Store
+from monitor.store import AlertRecord, MonitorRow, Store
 from tests.hostile import refused_url
 from tests.test_e2e import APP, count_checks, query, wait_for, write
 
@@ -59,9 +59,9 @@ def test_report_into_head_ends_quietly(tmp_path):
     db = tmp_path / "m.db"
     store = Store(db)
     now = time.time()
-    sites = [(f"http://site-{i:04d}.test/", "", 1.0) for i in range(1500)]
-    store.write_sites(sites)
-    for url, _name, _interval in sites:
+    urls = [f"http://site-{i:04d}.test/" for i in range(1500)]
+    store.set_monitors([MonitorRow(url, "http", url, "", 1.0) for url in urls])
+    for url in urls:
         store.put_check(CheckResult(url, now - 30, True, 200, 12.0))
     store.close()
     # Both tables of 1,500 sites: well over the pipe and head's read.

@@ -20,6 +20,7 @@ from monitor.errors import StoreError
 from monitor.store import (
     SCHEMA_VERSION,
     AlertRecord,
+    MonitorRow,
     Store,
     iso_utc,
     open_reader,
@@ -304,8 +305,8 @@ def test_synchronous_flush_writes(db: Path, make_store) -> None:
 
 def test_write_sites_marks_removed_sites_inactive(db: Path, make_store) -> None:
     store = make_store(db)
-    store.write_sites([(A, "a", 30.0), (B, "b", 60.0)])
-    store.write_sites([(B, "bee", 15.0), (C, "c", 5.0)])
+    store.set_monitors([MonitorRow(A, "http", A, "a", 30.0), MonitorRow(B, "http", B, "b", 60.0)])
+    store.set_monitors([MonitorRow(B, "http", B, "bee", 15.0), MonitorRow(C, "http", C, "c", 5.0)])
     store.close()
     assert read(db, "SELECT host, name, interval, active FROM sites ORDER BY host") == [
         (A, "a", 30.0, 0), (B, "bee", 15.0, 1), (C, "c", 5.0, 1)]

@@ -198,19 +198,10 @@ def _is_data(command: Command) -> bool:
     return not isinstance(command, Purge | Flush | Stop)
 
 
-def monitor_rows(monitors: Iterable[Monitor | MonitorRow | tuple]) -> tuple[MonitorRow, ...]:
-    """Monitors as the store keeps them; a tuple (id, name, interval) is an http monitor
-    whose target is its id."""
-    rows = []
-    for m in monitors:
-        if isinstance(m, Monitor):
-            rows.append(MonitorRow(m.id, m.kind, m.target, m.name, m.interval))
-        elif isinstance(m, MonitorRow):
-            rows.append(m)
-        else:
-            key, name, interval = m
-            rows.append(MonitorRow(key, "http", key, name, interval))
-    return tuple(rows)
+def monitor_rows(monitors: Iterable[Monitor | MonitorRow]) -> tuple[MonitorRow, ...]:
+    """Monitors as the store keeps them."""
+    return tuple(MonitorRow(m.id, m.kind, m.target, m.name, m.interval)
+                 if isinstance(m, Monitor) else m for m in monitors)
 
 
 class Store:
@@ -350,14 +341,13 @@ class Store:
                            f" written before stopping ({self._last_error}); they are lost")
         _close_keeping_wal(self._conn, self.path)
 
-    def set_monitors(self, monitors: Iterable[Monitor | MonitorRow | tuple]) -> None:
+    def set_monitors(self, monitors: Iterable[Monitor | MonitorRow]) -> None:
         """Record the configured monitors (called before start or from the owning thread);
-        the others are marked inactive. Tuples (id, name, interval) are http monitors."""
+        the others are marked inactive."""
         self._queue.put(SetMonitors(monitor_rows(monitors)))
         if self._thread is None:
             self._drain_sync()
 
-    write_sites = set_monitors  # the name of schema 4's days, for callers of sites
 
     # -- the writer thread ----------------------------------------------------------
     def _run(self) -> None:
