@@ -2,52 +2,32 @@
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import itertools
-import socket
 import threading
 import time
 
 
 class Deadline:
-    """The end of one check's time budget. At expiry the watchdog shuts down every socket
-    the check opened, which wakes a read blocked on a server that drips or hangs: socket
-    timeouts alone bound each read, not the whole check."""
+    """The end of one blocking check's time budget: `expired` once it has passed (the
+    watchdog sets it), `aborted` when the monitor is stopping. A kind's `run` bounds its
+    own waits by `remaining()`; libcurl bounds the http kind's itself."""
 
-    __slots__ = ("at", "timeout", "expired", "aborted", "_sockets", "_lock")
+    __slots__ = ("at", "timeout", "expired", "aborted")
 
     def __init__(self, at: float, timeout: float) -> None:
         self.at = at
         self.timeout = timeout
         self.expired = False
         self.aborted = False
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
 
     def remaining(self) -> float:
         return max(0.0, self.at - time.monotonic())
 
-    def track(self, sock: socket.socket) -> None:
-        with self._lock:
-            if self.expired:
-                _shutdown(sock)
-                raise TimeoutError("check deadline passed")
-            self._sockets.append(sock)
-
     def expire(self, abort: bool = False) -> None:
-        with self._lock:
-            if abort:
-                self.aborted = True
-            self.expired = True
-            sockets, self._sockets = self._sockets, []
-        for sock in sockets:
-            _shutdown(sock)
-
-
-def _shutdown(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # already closed by its owner
-        sock.shutdown(socket.SHUT_RDWR)
+        if abort:
+            self.aborted = True
+        self.expired = True
 
 
 class Watchdog:
