@@ -41,9 +41,7 @@ def parse(fields: Fields, entry: Mapping[str, Any], path: str,
     parts = urlsplit(target)
     shown = {parts.hostname or "", str(parts.port)}
     from_env = [v for v in fields.expanded[before:] if v.lower() not in shown]
-    found = secrets.secret_set(secrets.encoded_forms(
-        [*secrets.url_secrets(target), *secrets.header_secrets(headers), *from_env]))
-    masked = secrets.redact(secrets.display_url(target), found)
+    masked, found = _masked(target, headers, from_env)
     body = fields.integer(dict(entry), "maxBodyBytes", f"{path}.maxBodyBytes",
                           defaults.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES), MAX_BODY_BYTES)
     spec = HttpSpec(
@@ -56,6 +54,15 @@ def parse(fields: Fields, entry: Mapping[str, Any], path: str,
     # An http monitor's derived id is its masked URL, as the database keyed sites before
     # monitors had ids: history recorded before stays with the monitor.
     return Parsed(spec=spec, target=masked, secrets=found, id=masked)
+
+
+def _masked(url: str, headers: tuple[tuple[str, str], ...],
+            more: list[str] | None = None) -> tuple[str, tuple[str, ...]]:
+    """The URL as shown and stored, and every secret to mask: the URL's credentials and
+    secret query values, secret headers' values, and `more` (values from ${VAR})."""
+    found = secrets.secret_set(secrets.encoded_forms(
+        [*secrets.url_secrets(url), *secrets.header_secrets(headers), *(more or [])]))
+    return secrets.redact(secrets.display_url(url), found), found
 
 
 def defaults(fields: Fields, document: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,9 +99,7 @@ def http_monitor(url: str, *, name: str = "", interval: float = 2.0, timeout: fl
                  id: str | None = None, **spec: Any) -> Monitor:
     """An http monitor made in code (the self-test, tests, `check URL`): the URL masked as
     the config would mask it."""
-    found = secrets.secret_set(secrets.encoded_forms(
-        [*secrets.url_secrets(url), *secrets.header_secrets(spec.get("headers", ()))]))
-    masked = secrets.redact(secrets.display_url(url), found)
+    masked, found = _masked(url, spec.get("headers", ()))
     return Monitor(id=id or masked, kind="http", target=masked, name=name, interval=interval,
                    timeout=timeout, alert_window=alert_window,
                    alert_threshold=alert_threshold, spec=HttpSpec(url=url, **spec),
