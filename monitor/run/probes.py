@@ -128,7 +128,7 @@ class LocalProbes:
         with self._loops_lock:
             for loop in self._loops.values():
                 if loop is not None:
-                    loop.limit = max_in_flight or loop_limit()
+                    loop.limit = self._limit()
         self.scheduler.set_sites(sites)
 
     def stop(self, timeout: float = 1.5) -> None:
@@ -160,6 +160,9 @@ class LocalProbes:
     def threads(self) -> int:
         return self.pool.size + sum(1 for loop in self._loops.values() if loop is not None)
 
+    def _limit(self) -> int:
+        return self._in_flight or loop_limit()
+
     def _loop(self, kind_name: str) -> CheckLoop | None:
         loop = self._loops.get(kind_name, False)
         if loop is not False:
@@ -169,7 +172,7 @@ class LocalProbes:
                 kind = registry.find(kind_name)
                 made = kind.loop() if kind is not None and kind.loop is not None else None
                 if made is not None:
-                    made.limit = self._in_flight or loop_limit()
+                    made.limit = self._limit()
                     if self._on_results is not None and self._deliverer is None:
                         self._deliverer = threading.Thread(target=self._deliver,
                                                            name="results", daemon=True)
