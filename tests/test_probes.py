@@ -337,7 +337,7 @@ def test_a_fatal_error_of_a_probe_process_never_shows_a_site_secret(monkeypatch)
                                 pass_fds=(theirs.fileno(),), cwd=Path(APP).parent)
     conn = Connection(ours.detach())
     try:
-        conn.send(("sites", list(config.monitors), 4))
+        conn.send(("sites", list(config.monitors), 4, None))
         assert conn.poll(10)
         message = conn.recv()
     finally:

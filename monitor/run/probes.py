@@ -477,11 +477,10 @@ def _serve(conn: Connection) -> None:
         if message[0] == "sites":
             # So that a fatal error quoting one of them is masked too (see main).
             remember(value for site in message[1] for value in site.secrets)
-            in_flight = message[3] if len(message) > 3 else None
             if started:
-                probes.set_sites(message[1], message[2], in_flight)
+                probes.set_sites(message[1], message[2], message[3])
             else:
-                probes.start(message[1], message[2], in_flight)
+                probes.start(message[1], message[2], message[3])
                 started = True
         elif message[0] == "stop":
             break

@@ -527,7 +527,6 @@ class CurlLoop:
         self._waiting: collections.deque[Check] = collections.deque()
         self._stopping = False
         self._stopped = threading.Event()
-        self._active = 0
         self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._thread = threading.Thread(target=self._run, name="curl-loop", daemon=True)
         self._thread.start()
@@ -543,10 +542,6 @@ class CurlLoop:
         # Not a join: the loop's last act, closing its multi handle, waits for resolver
         # threads that may be stuck; the checks have all ended before that.
         self._stopped.wait(timeout)
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._inbox) + len(self._waiting) + self._active
 
     def _run(self) -> None:
         engine = _Engine()
@@ -570,7 +565,6 @@ class CurlLoop:
                         self._finish([(check, result)])
                     ended = engine.collect()  # add_handle may have ended some at once
                     self._finish(ended)
-                self._active = len(engine.active)
         finally:
             # Stopping: the checks in flight and waiting end without a result.
             aborted = [*engine.active.values(), *self._waiting, *self._inbox]
