@@ -25,7 +25,7 @@ def _name(common: str) -> x509.Name:
 
 
 def _cert(subject: str, key, issuer_name, issuer_key, *, ca=False, ip=None, dns=None,
-          not_before=NOW - DAY, not_after=NOW + DAY):
+          not_before=NOW - DAY, not_after=NOW + 90 * DAY):
     builder = (x509.CertificateBuilder()
                .subject_name(_name(subject)).issuer_name(issuer_name)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -41,7 +41,7 @@ def _cert(subject: str, key, issuer_name, issuer_key, *, ca=False, ip=None, dns=
 def make_pki(folder):
     """A CA (written to ca.pem for sites to trust) and server certificates signed by it."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _cert("Test CA", ca_key, _name("Test CA"), ca_key, ca=True, not_after=NOW + 10 * DAY)
+    ca = _cert("Test CA", ca_key, _name("Test CA"), ca_key, ca=True, not_after=NOW + 3650 * DAY)
     (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     key = ec.generate_private_key(ec.SECP256R1())
     certs = {
@@ -49,6 +49,9 @@ def make_pki(folder):
         "wrong-host": _cert("other.example", key, ca.subject, ca_key, dns="other.example"),
         "expired": _cert("127.0.0.1", key, ca.subject, ca_key, ip="127.0.0.1",
                          not_before=NOW - 10 * DAY, not_after=NOW - DAY),
+        # Valid, but 5 days from expiry: below tlsMinDaysLeft's default of 14.
+        "soon": _cert("127.0.0.1", key, ca.subject, ca_key, ip="127.0.0.1",
+                      not_after=NOW + 5 * DAY),
         "self-signed": _cert("127.0.0.1", key, _name("127.0.0.1"), key, ip="127.0.0.1"),
     }
     key_file = folder / "key.pem"
@@ -108,7 +111,7 @@ class TLSServer:
         self.listener.close()
 
 
-LABELS = ("good", "wrong-host", "expired", "self-signed")
+LABELS = ("good", "wrong-host", "expired", "self-signed", "soon")
 
 
 @pytest.fixture(scope="module")

@@ -63,6 +63,18 @@ class CheckResult:
     skipped: tuple[float, ...] = ()
     # The kind's own measurements, by name (HTTP: the phase times in milliseconds).
     metrics: Mapping[str, float] = field(default_factory=dict)
+    # Up, but "not broken yet" (a certificate close to expiry, a disk filling): `reason`
+    # and `detail` say why. Counts as up for availability and for availability alerts.
+    warning: bool = False
+
+    @property
+    def state(self) -> str:
+        """"up", "warning", "down" or "unknown"."""
+        if self.available is None:
+            return "unknown"
+        if not self.available:
+            return "down"
+        return "warning" if self.warning else "up"
 
 
 class CheckAborted(Exception):
@@ -126,3 +138,6 @@ class Kind:
     # One check with a trace for people (hops, address, phases, headers, certificate,
     # verdict): what the `check` command prints.
     debug: Callable[[Monitor], tuple[CheckResult, list[str]]] | None = None
+    # How this kind also checks an http site when named in `plugins`: the site's monitor
+    # and the top-level defaults -> the spec of a monitor of this kind (id "<site id>/<kind>").
+    plugin: Callable[[Monitor, Mapping[str, Any]], Parsed] | None = None

@@ -23,6 +23,8 @@ MAX_SECONDS = 86400.0  # checkInterval, timeout, alertWindow: a day
 MIN_INTERVAL = 0.01
 # A header name is an HTTP token (RFC 9110 section 5.6.2).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# A host name (letters, digits, hyphens, underscores, dots) or an IPv4/IPv6 address.
+_HOST = re.compile(r"[A-Za-z0-9_.-]{1,253}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%A-Za-z]*")
 
 
 def is_number(value: Any) -> bool:
@@ -179,3 +181,65 @@ class Fields:
             raise self.fail(path, "must not contain control characters or unpaired"
                                   " surrogates")
         return value.strip()
+
+    def number(self, obj: dict, key: str, path: str, default: float, least: float,
+               most: float) -> float:
+        """A number within [least, most] (0 allowed when least is 0)."""
+        if key not in obj:
+            return default
+        value = obj[key]
+        if not is_number(value) or not least <= value <= most:
+            raise self.fail(path, f"must be a number from {least:g} to {most:g}")
+        return float(value)
+
+    def regex(self, obj: dict, key: str, path: str) -> re.Pattern[str] | None:
+        """An optional regular expression (Python's syntax), compiled."""
+        if key not in obj:
+            return None
+        value = obj[key]
+        if not isinstance(value, str) or not value:
+            raise self.fail(path, "must be a non-empty string (a regular expression)")
+        try:
+            return re.compile(value)
+        except re.error as exc:
+            raise self.fail(path, f"is not a valid regular expression: {exc}") from None
+
+    def strings(self, obj: dict, key: str, path: str) -> tuple[str, ...]:
+        """An optional string or list of non-empty strings."""
+        if key not in obj:
+            return ()
+        value = obj[key]
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            raise self.fail(path, "must be a string or a non-empty list of strings")
+        for index, item in enumerate(items):
+            where = path if isinstance(value, str) else f"{path}[{index}]"
+            if not isinstance(item, str) or not item.strip():
+                raise self.fail(where, "must be a non-empty string")
+            if not encodable(item):
+                raise self.fail(where, "must not contain unpaired surrogates")
+        return tuple(items)
+
+    def host(self, obj: dict, key: str, path: str, required: bool = True) -> str | None:
+        """A host name or an IP address (IPv6 without brackets)."""
+        if key not in obj:
+            if required:
+                raise self.fail(path, "is required")
+            return None
+        value = obj[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, "must be a host name or IP address")
+        text = self.expand(value.strip(), path)
+        if not _HOST.fullmatch(text):
+            raise self.fail(path, "must be a host name or IP address")
+        return text
+
+    def port(self, obj: dict, key: str, path: str, default: int | None = None) -> int:
+        if key not in obj:
+            if default is None:
+                raise self.fail(path, "is required")
+            return default
+        value = obj[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+            raise self.fail(path, "must be a whole number from 1 to 65535")
+        return value

@@ -1,6 +1,6 @@
 """The `http` kind: one GET on a fresh connection, bounded in time and size, on libcurl."""
 
-from monitor.checks.http.curl import CurlLoop, debug, run
+from monitor.checks.http.curl import CurlLoop, debug, fetch, run
 from monitor.checks.http.spec import KEYS, HttpSpec, defaults, http_monitor, parse
 from monitor.checks.model import Kind
 from monitor.checks.registry import register
@@ -23,4 +23,4 @@ KIND = register(Kind(
     debug=debug,
 ))
 
-__all__ = ["KIND", "HttpSpec", "debug", "http_monitor"]
+__all__ = ["KIND", "HttpSpec", "debug", "fetch", "http_monitor"]

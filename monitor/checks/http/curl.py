@@ -89,7 +89,7 @@ class Check:
     comes next."""
 
     def __init__(self, monitor: Monitor, lateness_ms: float = 0.0, done: Done | None = None,
-                 trace: list[str] | None = None) -> None:
+                 trace: list[str] | None = None, keep_body: bool = False) -> None:
         self.monitor = monitor
         self.spec: HttpSpec = monitor.spec
         self.lateness_ms = lateness_ms
@@ -111,6 +111,8 @@ class Check:
         self.final = False  # the final answer's head is complete
         self.header_count = 0
         self.body = 0
+        self.keep_body = keep_body
+        self.chunks: list[bytes] = []  # the final answer's body, when kept
         self.abort: _Abort | None = None
         self.framed: bytes | None = None  # an HTTP/2 or /3 status line seen on this hop
         self.metrics: dict[str, float] = {}
@@ -141,6 +143,7 @@ class Check:
         self.status, self.phrase, self.location = None, "", None
         self.in_head, self.final, self.header_count, self.body = False, False, 0, 0
         self.framed = None
+        self.chunks = []
         easy = pycurl.Curl()
         setopt = easy.setopt
         setopt(pycurl.URL, self.url)
@@ -234,6 +237,8 @@ class Check:
         if self.body > self.spec.max_body_bytes:
             self.abort = _Abort("too_large", f"body larger than {self.spec.max_body_bytes} bytes")
             return 0
+        if self.keep_body:
+            self.chunks.append(data)
         return None
 
     def hop_ended(self, code: int, message: str) -> bool:
@@ -601,12 +606,24 @@ _local = threading.local()
 def run(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None) -> CheckResult:
     """One check, blocking: cut short (any result; run_check then raises CheckAborted)
     when the deadline is aborted because the monitor is stopping."""
+    return _blocking(Check(monitor, trace=trace), deadline)
+
+
+def fetch(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
+          ) -> tuple[CheckResult, bytes]:
+    """One check of an http monitor, blocking, as `run`, with the final answer's body (up
+    to its maxBodyBytes; empty when the check failed): for kinds that look into pages."""
+    check = Check(monitor, trace=trace, keep_body=True)
+    result = _blocking(check, deadline)
+    return result, b"".join(check.chunks) if result.available else b""
+
+
+def _blocking(check: Check, deadline: Deadline) -> CheckResult:
     engine = getattr(_local, "engine", None)
     if engine is None:
         # One engine per thread, kept: closing a multi handle waits for its resolver
         # threads, and one may be stuck in getaddrinfo for as long as the C library likes.
         engine = _local.engine = _Engine()
-    check = Check(monitor, trace=trace)
     check.begin()
     result = engine.start(check)
     try:
