@@ -139,5 +139,6 @@ class Kind:
     # verdict): what the `check` command prints.
     debug: Callable[[Monitor], tuple[CheckResult, list[str]]] | None = None
     # How this kind also checks an http site when named in `plugins`: the site's monitor
-    # and the top-level defaults -> the spec of a monitor of this kind (id "<site id>/<kind>").
-    plugin: Callable[[Monitor, Mapping[str, Any]], Parsed] | None = None
+    # and the top-level defaults -> the spec of a monitor of this kind (id "<site id>/<kind>"),
+    # or None when the kind has nothing to check on that site (tls on an http:// URL).
+    plugin: Callable[[Monitor, Mapping[str, Any]], Parsed | None] | None = None

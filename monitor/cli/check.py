@@ -90,8 +90,7 @@ def verdict(result: CheckResult | None) -> str:
     """The last line of a trace: UP, DOWN or UNKNOWN, why, and how long it took."""
     if result is None:
         return "UNKNOWN reason=error"
-    word = {True: "UP", False: "DOWN", None: "UNKNOWN"}[result.available]
-    parts = [word]
+    parts = [result.state.upper()]
     if result.reason:
         parts.append(f"reason={result.reason}")
     if result.detail:
@@ -132,7 +131,7 @@ def run_checks(monitors: Sequence[Monitor], echo: Echo, debug: bool = False) -> 
             for line in lines:
                 echo("  " + _shown(line, monitor))
             echo(_shown(verdict(result), monitor))
-            up += result is not None and result.available is True
+            up += result is not None and result.available is True  # warning counts as up
     finally:
         # On Ctrl-C: checks in flight are cut short, those not started are dropped.
         pool.shutdown(wait=False, cancel_futures=True)
