@@ -1,12 +1,13 @@
 """The `http` kind: one GET on a fresh connection, bounded in time and size, on libcurl."""
 
+from monitor.checks import certs
 from monitor.checks.http.curl import CurlLoop, debug, fetch, run
 from monitor.checks.http.spec import KEYS, HttpSpec, defaults, http_monitor, parse
 from monitor.checks.model import Kind
 from monitor.checks.registry import register
 
 REASONS = ("dns", "connect", "tls", "timeout", "http_status", "too_large",
-           "invalid_response", "other")
+           "invalid_response", "assertion", certs.REASON, "other")
 
 KIND = register(Kind(
     name="http",
@@ -18,7 +19,7 @@ KIND = register(Kind(
     network=True,
     # An HTTP answer, even a 500, proves the network works: only these can be its loss.
     network_reasons=frozenset({"dns", "connect", "timeout"}),
-    top_keys=("maxBodyBytes",),
+    top_keys=("maxBodyBytes", *certs.KEYS),
     defaults=defaults,
     debug=debug,
 ))

@@ -30,6 +30,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 import pycurl
 
 from monitor import __version__
+from monitor.checks import certs
 from monitor.checks.deadline import Deadline
 from monitor.checks.http.spec import HttpSpec
 from monitor.checks.model import CheckResult, Done, Monitor
@@ -111,7 +112,11 @@ class Check:
         self.final = False  # the final answer's head is complete
         self.header_count = 0
         self.body = 0
-        self.keep_body = keep_body
+        expect = self.spec.expect
+        self.keep_body = keep_body or (expect is not None and expect.needs_body)
+        # The final answer's headers by lower-case name, for `expect` and the body's charset.
+        self.answer_headers: dict[str, list[str]] | None = {} if expect is not None else None
+        self.cert_days: float | None = None  # the soonest expiry of the certificates seen
         self.chunks: list[bytes] = []  # the final answer's body, when kept
         self.abort: _Abort | None = None
         self.framed: bytes | None = None  # an HTTP/2 or /3 status line seen on this hop
@@ -169,8 +174,8 @@ class Check:
                 setopt(pycurl.SSL_VERIFYHOST, 0)
             elif self.spec.ca_file:
                 setopt(pycurl.CAINFO, self.spec.ca_file)
-            if self.trace is not None:
-                setopt(pycurl.OPT_CERTINFO, 1)
+            # Every https check records the days left of the certificate it saw.
+            setopt(pycurl.OPT_CERTINFO, 1)
         if self.trace is not None:
             self.trace.append(f"hop {self.hops}: GET {self._shown(self.url)}")
         self.easy = easy
@@ -194,6 +199,8 @@ class Check:
             self.status = int(match.group(1))
             self.phrase = (match.group(2) or b"").decode("latin-1").strip()
             self.in_head, self.header_count, self.location = True, 0, None
+            if self.answer_headers is not None:
+                self.answer_headers = {}
             if self.trace is not None:
                 self.trace.append(f"  < {line.decode('latin-1').rstrip()}")
             return None
@@ -213,6 +220,8 @@ class Check:
         name, sep, value = line.decode("latin-1").partition(":")
         if sep and name.strip().lower() == "location":
             self.location = value.strip()
+        if sep and self.answer_headers is not None:
+            self.answer_headers.setdefault(name.strip().lower(), []).append(value.strip())
         if self.trace is not None and sep:
             shown = "***" if is_sensitive(name.strip()) else redact(value.strip(),
                                                                    self.monitor.secrets)
@@ -247,6 +256,8 @@ class Check:
         easy = self.easy
         assert easy is not None
         self._measure(easy)
+        if self.url[:6].lower() == "https:":
+            self._certificate(easy)
         if self.trace is not None:
             self._trace_hop(easy)
         framed = self.framed
@@ -276,9 +287,18 @@ class Check:
             self.abort = classify(code, message, easy, self)
         self.easy = None
         easy.close()
-        if self.abort is None and self.status is not None and self.status >= 400:
+        expect = self.spec.expect
+        if (self.abort is None and self.status is not None and self.status >= 400
+                and (expect is None or not expect.status)):
             self.abort = _Abort("http_status", f"HTTP {self.status} {self.phrase}".rstrip())
         return False
+
+    def _certificate(self, easy: pycurl.Curl) -> None:
+        with contextlib.suppress(pycurl.error):
+            for cert in easy.getinfo(pycurl.INFO_CERTINFO)[:1]:
+                left = _days_left(dict(cert).get("Expire date", ""))
+                if left is not None and (self.cert_days is None or left < self.cert_days):
+                    self.cert_days = left
 
     def _follow(self, location: str) -> None:
         url = urljoin(self.url, location)
@@ -336,27 +356,65 @@ class Check:
         trace.append(f"  phases: {phases}")
 
     def result(self) -> CheckResult:
-        abort = self.abort
+        response_ms = (time.monotonic() - self.started) * 1000.0
+        if self.cert_days is not None:
+            self.metrics[certs.METRIC] = self.cert_days
+        warning = None
+        if self.abort is None and self.status is not None:
+            warning = self._judge(response_ms)
+        abort = self.abort or warning
         reason, detail = (abort.reason, abort.detail) if abort else (None, "")
-        ended = time.monotonic()
         return CheckResult(
             monitor=self.monitor.id,
             timestamp=self.timestamp,
-            available=reason is None,
+            available=self.abort is None,
             code=self.status,
-            response_ms=(ended - self.started) * 1000.0,
+            response_ms=response_ms,
             reason=reason,
             detail=_printable(redact(detail, self.monitor.secrets)),
             lateness_ms=self.lateness_ms,
             mono=self.started,
             metrics=self.metrics,
+            warning=warning is not None,
         )
+
+    def _judge(self, response_ms: float) -> _Abort | None:
+        """The answer against `expect` and the certificate's expiry: sets self.abort on a
+        failure; returns a warning, if any."""
+        assert self.status is not None
+        expect = self.spec.expect
+        if expect is not None:
+            headers = self.answer_headers or {}
+            failed = expect.failures(self.status, headers,
+                                     b"".join(self.chunks) if self.keep_body else None,
+                                     _charset(headers), response_ms)
+            if failed:
+                self.abort = _Abort("assertion", "; ".join(failed))
+                return None
+        if self.cert_days is not None:
+            found = self.spec.expiry.verdict(self.cert_days)
+            if found is not None:
+                state, detail = found
+                if state == "down":
+                    self.abort = _Abort(certs.REASON, detail)
+                    return None
+                return _Abort(certs.REASON, detail)
+        return None
 
     def crashed(self, exc: BaseException) -> CheckResult:
         self.abort = _Abort("other", f"{type(exc).__name__}: {exc}")
         if not self.started:
             self.begin()
         return self.result()
+
+
+def _charset(headers: dict[str, list[str]]) -> str | None:
+    for value in headers.get("content-type", [])[-1:]:
+        for param in value.split(";")[1:]:
+            key, _, charset = param.strip().partition("=")
+            if key.lower() == "charset":
+                return charset.strip('"\' ') or None
+    return None
 
 
 def _days_left(text: str) -> float | None:
@@ -646,7 +704,7 @@ def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
     trace: list[str] = []
     deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
     result = run(monitor, deadline, trace)
-    verdict = "up" if result.available else f"down: {result.reason}"
+    verdict = result.state if result.state == "up" else f"{result.state}: {result.reason}"
     trace.append(f"verdict: {verdict}" + (f" ({result.detail})" if result.detail else ""))
     trace.append(f"response time: {result.response_ms:.1f} ms")
     return result, trace

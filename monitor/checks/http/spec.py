@@ -1,5 +1,5 @@
 """The `http` kind's own keys in a `websites` entry: `URL`, `headers`, `maxBodyBytes`,
-`tlsVerify`, `caFile`."""
+`tlsVerify`, `caFile`, `expect` (conditions), `tlsMinDaysLeft`, `tlsFailDaysLeft`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor import secrets
+from monitor.checks import certs
+from monitor.checks.http.expect import Expect
+from monitor.checks.http.expect import parse as parse_expect
 from monitor.checks.model import Monitor, Parsed
 from monitor.checks.schema import Fields
 
-KEYS = ("URL", "maxBodyBytes", "headers", "tlsVerify", "caFile")
+KEYS = ("URL", "maxBodyBytes", "headers", "tlsVerify", "caFile", "expect", *certs.KEYS)
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_BODY_BYTES = 1024**3
 
@@ -27,6 +30,8 @@ class HttpSpec:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     tls_verify: bool = True
     ca_file: str | None = None
+    expect: Expect | None = None
+    expiry: certs.Expiry = certs.Expiry()
 
 
 def parse(fields: Fields, entry: Mapping[str, Any], path: str,
@@ -50,6 +55,8 @@ def parse(fields: Fields, entry: Mapping[str, Any], path: str,
         max_body_bytes=body,
         tls_verify=fields.boolean(dict(entry), "tlsVerify", f"{path}.tlsVerify", True),
         ca_file=fields.ca_file(dict(entry), f"{path}.caFile"),
+        expect=parse_expect(fields, entry, path),
+        expiry=certs.parse(fields, entry, path, defaults),
     )
     # An http monitor's derived id is its masked URL, as the database keyed sites before
     # monitors had ids: history recorded before stays with the monitor.
@@ -66,9 +73,11 @@ def _masked(url: str, headers: tuple[tuple[str, str], ...],
 
 
 def defaults(fields: Fields, document: Mapping[str, Any]) -> dict[str, Any]:
-    """`maxBodyBytes` at the top level: every http monitor's default."""
+    """`maxBodyBytes`, `tlsMinDaysLeft`, `tlsFailDaysLeft` at the top level: every http
+    monitor's defaults."""
     return {"maxBodyBytes": fields.integer(dict(document), "maxBodyBytes", "maxBodyBytes",
-                                           DEFAULT_MAX_BODY_BYTES, MAX_BODY_BYTES)}
+                                           DEFAULT_MAX_BODY_BYTES, MAX_BODY_BYTES),
+            **certs.defaults(fields, document)}
 
 
 def url(fields: Fields, value: Any, path: str) -> str:

@@ -1,0 +1,203 @@
+"""An http monitor's `expect`: conditions on the answer beyond "a status below 400".
+
+    "expect": {"status": [200, 204, "3xx"], "bodyContains": "Welcome",
+               "bodyNotContains": "error", "bodyMatches": "v\\d+\\.\\d+",
+               "json": {"status": "ok", "checks[0].healthy": true},
+               "maxResponseMs": 500, "headers": {"Content-Type": "^text/html"}}
+
+A failed condition is reason `assertion`; the detail names each failed condition and what
+was found. JSON paths are JMESPath expressions (jmespath.org), the expected values are
+compared as JSON values (1 equals 1.0, but not true or "1").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jmespath
+import jmespath.exceptions
+
+from monitor.checks.schema import Fields, is_number, json_key
+
+KEYS = ("status", "bodyContains", "bodyNotContains", "bodyMatches", "json", "maxResponseMs",
+        "headers")
+_CLASS = re.compile(r"[1-5]xx")
+MAX_SHOWN = 40  # characters of a found value quoted in a detail
+
+
+@dataclass(frozen=True)
+class Expect:
+    status: tuple[int | str, ...] = ()  # codes and classes ("3xx"); empty: below 400
+    contains: tuple[str, ...] = ()
+    not_contains: tuple[str, ...] = ()
+    matches: re.Pattern[str] | None = None
+    json: tuple[tuple[str, Any, Any], ...] = ()  # (path, compiled path, expected value)
+    max_response_ms: float | None = None
+    headers: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+    @property
+    def needs_body(self) -> bool:
+        return bool(self.contains or self.not_contains or self.matches or self.json)
+
+    def status_ok(self, status: int) -> bool:
+        if not self.status:
+            return status < 400
+        return any(status == want if isinstance(want, int) else status // 100 == int(want[0])
+                   for want in self.status)
+
+    def failures(self, status: int, headers: Mapping[str, list[str]], body: bytes | None,
+                 charset: str | None, response_ms: float) -> list[str]:
+        """Each failed condition, as `condition: what was found`. `headers` by lower-case
+        name; `body` None when it was not kept."""
+        failed = []
+        if self.status and not self.status_ok(status):
+            wanted = ", ".join(json.dumps(s) for s in self.status)
+            failed.append(f"status: {status} not in [{wanted}]")
+        if self.max_response_ms is not None and response_ms > self.max_response_ms:
+            failed.append(f"maxResponseMs {self.max_response_ms:g}: took {response_ms:.0f} ms")
+        for name, pattern in self.headers:
+            values = headers.get(name.lower())
+            if not values:
+                failed.append(f"header {name}: missing")
+            elif not any(pattern.search(v) for v in values):
+                failed.append(f"header {name} {json.dumps(pattern.pattern)}:"
+                              f" got {_quoted(values[-1])}")
+        if body is None or not self.needs_body:
+            return failed
+        text = _decode(body, charset)
+        failed += [f"bodyContains {json.dumps(want)}: not found" for want in self.contains
+                   if want not in text]
+        failed += [f"bodyNotContains {json.dumps(bad)}: found" for bad in self.not_contains
+                   if bad in text]
+        if self.matches is not None and not self.matches.search(text):
+            failed.append(f"bodyMatches {json.dumps(self.matches.pattern)}: no match")
+        if self.json:
+            failed += self._json(text)
+        return failed
+
+    def _json(self, text: str) -> list[str]:
+        try:
+            document = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            return [f"json: the body is not JSON ({str(exc).split(':')[0]})"]
+        failed = []
+        for path, compiled, expected in self.json:
+            try:
+                found = compiled.search(document)
+            except jmespath.exceptions.JMESPathError as exc:
+                failed.append(f"json {path}: {exc}")
+                continue
+            if not json_equal(found, expected):
+                failed.append(f"json {path}: {_quoted(json.dumps(found))} !="
+                              f" {_quoted(json.dumps(expected))}")
+        return failed
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equal as JSON values: numbers by value, but true is not 1 and "1" is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if is_number(a) or is_number(b):
+        return is_number(a) and is_number(b) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _quoted(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors="replace")
+
+
+def parse(fields: Fields, entry: Mapping[str, Any], path: str) -> Expect | None:
+    if "expect" not in entry:
+        return None
+    where = f"{path}.expect"
+    value = entry["expect"]
+    if not isinstance(value, dict):
+        raise fields.fail(where, "must be an object of conditions (" + ", ".join(KEYS) + ")")
+    fields.check_keys(value, KEYS, f"{where}.")
+    if not value:
+        raise fields.fail(where, "must name at least one condition")
+    matches = fields.regex(value, "bodyMatches", f"{where}.bodyMatches")
+    most = fields.positive(value, "maxResponseMs", f"{where}.maxResponseMs", 0.0, 86400000.0)
+    return Expect(
+        status=_status(fields, value, f"{where}.status"),
+        contains=fields.strings(value, "bodyContains", f"{where}.bodyContains"),
+        not_contains=fields.strings(value, "bodyNotContains", f"{where}.bodyNotContains"),
+        matches=matches,
+        json=_json_paths(fields, value, f"{where}.json"),
+        max_response_ms=most or None,
+        headers=_headers(fields, value, f"{where}.headers"),
+    )
+
+
+def _status(fields: Fields, obj: dict, path: str) -> tuple[int | str, ...]:
+    if "status" not in obj:
+        return ()
+    value = obj["status"]
+    items = value if isinstance(value, list) else [value]
+    message = 'must be a list of status codes (200) and classes ("2xx")'
+    if not items:
+        raise fields.fail(path, message)
+    out: list[int | str] = []
+    for index, item in enumerate(items):
+        where = f"{path}[{index}]" if isinstance(value, list) else path
+        if isinstance(item, int) and not isinstance(item, bool) and 100 <= item <= 599:
+            out.append(item)
+        elif isinstance(item, str) and _CLASS.fullmatch(item.lower()):
+            out.append(item.lower())
+        else:
+            raise fields.fail(where, 'must be a status code from 100 to 599 or a class'
+                                     ' ("1xx" to "5xx")')
+    return tuple(out)
+
+
+def _json_paths(fields: Fields, obj: dict, path: str) -> tuple[tuple[str, Any, Any], ...]:
+    if "json" not in obj:
+        return ()
+    value = obj["json"]
+    if not isinstance(value, dict) or not value:
+        raise fields.fail(path, "must be an object of JMESPath expressions to expected values")
+    fields.check_keys(value, tuple(value), f"{path}.")
+    out = []
+    for expression, expected in value.items():
+        where = f"{path}.{json_key(expression)}"
+        try:
+            compiled = jmespath.compile(expression)
+        except jmespath.exceptions.ParseError as exc:
+            what = ("incomplete" if isinstance(exc, jmespath.exceptions.IncompleteExpressionError)
+                    else exc.msg.replace("'", ""))
+            raise fields.fail(where, f"is not a valid JMESPath expression: {what} at column"
+                                     f" {exc.lex_position}") from None
+        except jmespath.exceptions.JMESPathError as exc:
+            raise fields.fail(where, f"is not a valid JMESPath expression: {exc}") from None
+        out.append((expression, compiled, expected))
+    return tuple(out)
+
+
+def _headers(fields: Fields, obj: dict, path: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    if "headers" not in obj:
+        return ()
+    value = obj["headers"]
+    if not isinstance(value, dict) or not value:
+        raise fields.fail(path, "must be an object of header names to regular expressions")
+    fields.check_keys(value, tuple(value), f"{path}.")
+    out = []
+    for name in value:
+        pattern = fields.regex(value, name, f"{path}.{json_key(name)}")
+        assert pattern is not None
+        out.append((name, pattern))
+    return tuple(out)
