@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from monitor import secrets
-from monitor.checks import Monitor, registry
+from monitor.checks import Kind, Monitor, registry
 from monitor.checks.http import spec as http_spec  # the canary is an http monitor
+from monitor.checks.registry import PluginError
 from monitor.checks.schema import MAX_SECONDS, Fields
 from monitor.errors import ConfigError
 from monitor.secrets import display_url
@@ -114,7 +115,10 @@ TOP_KEYS = (
     "maxInFlight",
     "processes",
     "canary",
+    "plugins",
 )
+# The kind of monitor that top-level `plugins` run on, and that may name its own.
+SITE_KIND = "http"
 # The keys every monitor has, whatever its kind.
 COMMON_KEYS = ("id", "name", "type", "checkInterval", "timeout", "alertWindow",
                "alertThreshold")
@@ -124,6 +128,8 @@ class _Validator(Fields):
     def config(self, doc: Any) -> Config:
         if not isinstance(doc, dict):
             raise self.fail("(root)", "must be a JSON object")
+        # Plugins first: an outside kind named there is loaded, and its top-level keys known.
+        plugins = self.plugins(doc, "plugins") if "plugins" in doc else ()
         # Kinds' keys that may be given once at the top level, as every monitor's default
         # (of the built-in kinds: an outside kind is loaded only when a monitor uses it).
         kinds = registry.loaded()
@@ -163,6 +169,7 @@ class _Validator(Fields):
         canary = self.canary(doc, threshold, kind_defaults) if "canary" in doc else None
         seen: dict[str, int] = {}
         monitors = []
+        derived: list[tuple[Monitor, str]] = []
         for index, entry in enumerate(websites):
             path = f"websites[{index}]"
             monitor = self.monitor(entry, path, interval, window, threshold, kind_defaults)
@@ -172,6 +179,14 @@ class _Validator(Fields):
                 raise self.fail(f"{path}.{key}", f"duplicate of websites[{seen[monitor.id]}]"
                                 f".{key}")
             seen[monitor.id] = index
+            monitors.append(monitor)
+            if monitor.kind == SITE_KIND:
+                own = self.plugins(entry, f"{path}.plugins") if "plugins" in entry else plugins
+                derived += [(m, path) for m in self.plugged(monitor, own, kind_defaults)]
+        for monitor, path in derived:
+            if monitor.id in seen:
+                raise self.fail(f"{path}.plugins", f"makes the monitor {monitor.id!r}, the id"
+                                f" of websites[{seen[monitor.id]}]")
             monitors.append(monitor)
         # For text that has no monitor at hand (an unexpected error): secrets.redact_known.
         secrets.remember(value for m in (*monitors, *filter(None, [canary]))
@@ -188,6 +203,48 @@ class _Validator(Fields):
             canary=canary,
             source=self.source,
         )
+
+    def plugins(self, obj: dict, path: str) -> tuple[Kind, ...]:
+        """`plugins`: kinds that also check every http site (or this one), each once."""
+        value = obj["plugins"]
+        if not isinstance(value, list):
+            raise self.fail(path, "must be a list of check kinds")
+        able = ", ".join(k.name for k in registry.loaded() if k.plugin is not None)
+        kinds: list[Kind] = []
+        for index, name in enumerate(value):
+            where = f"{path}[{index}]"
+            if not isinstance(name, str) or not name:
+                raise self.fail(where, "must be the name of a check kind")
+            try:
+                kind = registry.get(name)
+            except KeyError:
+                raise self.fail(where, f"unknown check kind {json.dumps(name)} (kinds that"
+                                       f" run on sites: {able})") from None
+            except PluginError as exc:
+                raise self.fail(where, str(exc)) from None
+            if kind.plugin is None:
+                raise self.fail(where, f"kind {json.dumps(name)} cannot run on a site (kinds"
+                                       f" that can: {able})")
+            if kind in kinds:
+                raise self.fail(where, f"{json.dumps(name)} appears more than once")
+            kinds.append(kind)
+        return tuple(kinds)
+
+    def plugged(self, site: Monitor, kinds: tuple[Kind, ...],
+                kind_defaults: dict[str, Any]) -> list[Monitor]:
+        """The monitors `kinds` make of an http site: id "<site id>/<kind>", the site's
+        name, interval, timeout and alert settings."""
+        out = []
+        for kind in kinds:
+            assert kind.plugin is not None
+            parsed = kind.plugin(site, kind_defaults)
+            if parsed is None:
+                continue  # nothing of this kind to check on that site (tls on http://)
+            out.append(replace(
+                site, id=f"{site.id}/{kind.name}", kind=kind.name, target=parsed.target,
+                name=f"{site.name}/{kind.name}" if site.name else "", spec=parsed.spec,
+                secrets=tuple(dict.fromkeys((*parsed.secrets, *site.secrets)))))
+        return out
 
     def canary(self, doc: dict, threshold: float, kind_defaults: dict[str, Any]) -> Monitor:
         """`canary`: a URL, or an http monitor object; checked every 10 s and on demand."""
@@ -216,7 +273,8 @@ class _Validator(Fields):
             kind = None
         if kind is None:
             raise self.fail(f"{path}.type", f"must be one of: {', '.join(registry.names())}")
-        self.check_keys(entry, COMMON_KEYS + kind.keys, f"{path}.")
+        own = ("plugins",) if kind.name == SITE_KIND else ()
+        self.check_keys(entry, COMMON_KEYS + kind.keys + own, f"{path}.")
         parsed = kind.parse(self, entry, path, kind_defaults)
         monitor_interval = self.interval(entry, "checkInterval", f"{path}.checkInterval",
                                          interval)

@@ -1,0 +1,106 @@
+"""Top-level `plugins`: kinds that also check every http site, each a monitor of its own
+("<site id>/<kind>"); a site's own `plugins` list, or [] to opt out; config errors."""
+
+import json
+
+import pytest
+
+from monitor.checks import Kind, Monitor, Parsed, registry
+from monitor.config import ConfigError, parse_config
+
+
+def _from_site(site: Monitor, defaults) -> Parsed | None:
+    if not site.spec.url.startswith("https:"):
+        return None  # as tls does for http:// sites
+    return Parsed(spec=("probe", site.spec.url, defaults.get("maxBodyBytes")),
+                  target=site.target)
+
+
+@pytest.fixture(autouse=True)
+def probe_kind():
+    kind = registry.register(Kind(name="sitecheck", keys=(), parse=lambda *a: Parsed(None, "x"),
+                                  reasons=(), run=lambda m, d: None,  # type: ignore[arg-type]
+                                  plugin=_from_site))
+    yield kind
+    registry._KINDS.pop("sitecheck")
+
+
+def load(websites, **top) -> list[Monitor]:
+    return list(parse_config(json.dumps({"websites": websites, **top})).monitors)
+
+
+def error_of(websites, **top) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(websites, **top)
+    return str(caught.value)
+
+
+def test_every_site_gets_a_monitor_per_plugin():
+    monitors = load([
+        {"URL": "https://a.example/", "name": "A", "checkInterval": 5, "timeout": 3,
+         "alertWindow": 60, "alertThreshold": 0.5},
+        {"URL": "https://b.example/x"},
+        {"type": "http", "URL": "http://c.example/"},  # the kind has nothing to check there
+    ], plugins=["sitecheck"], maxBodyBytes=1000)
+    ids = [m.id for m in monitors]
+    assert ids == ["https://a.example/", "https://b.example/x", "http://c.example/",
+                   "https://a.example//sitecheck", "https://b.example/x/sitecheck"]
+    plugged = monitors[3]
+    assert (plugged.kind, plugged.name, plugged.target) == ("sitecheck", "A/sitecheck",
+                                                            "https://a.example/")
+    assert (plugged.interval, plugged.timeout, plugged.alert_window,
+            plugged.alert_threshold) == (5, 3, 60, 0.5)
+    # The kind got the site's spec and the top-level defaults.
+    assert plugged.spec == ("probe", "https://a.example/", 1000)
+    assert monitors[4].name == ""
+
+
+def test_a_site_opts_out_or_names_its_own():
+    monitors = load([
+        {"URL": "https://a.example/", "plugins": []},
+        {"URL": "https://b.example/", "plugins": ["sitecheck"]},
+        {"URL": "https://c.example/"},
+    ])
+    assert [m.id for m in monitors] == ["https://a.example/", "https://b.example/",
+                                        "https://c.example/", "https://b.example//sitecheck"]
+    monitors = load([{"URL": "https://a.example/", "plugins": []}], plugins=["sitecheck"])
+    assert [m.id for m in monitors] == ["https://a.example/"]
+
+
+def test_the_site_secrets_go_with_its_plugins(monkeypatch):
+    monkeypatch.setenv("PASSWORD", "hunter2-secret")
+    monitors = load([{"URL": "https://user:${PASSWORD}@a.example/"}], plugins=["sitecheck"])
+    site, plugged = monitors
+    assert plugged.target == "https://user:***@a.example/"
+    assert "hunter2-secret" in plugged.secrets
+    assert set(site.secrets) <= set(plugged.secrets)
+
+
+@pytest.mark.parametrize(("websites", "top", "message"), [
+    ([{"URL": "https://a.example/"}], {"plugins": "sitecheck"},
+     "plugins: must be a list of check kinds"),
+    ([{"URL": "https://a.example/"}], {"plugins": [""]},
+     "plugins[0]: must be the name of a check kind"),
+    ([{"URL": "https://a.example/"}], {"plugins": ["nosuch"]},
+     'plugins[0]: unknown check kind "nosuch" (kinds that run on sites: '),
+    ([{"URL": "https://a.example/"}], {"plugins": ["http"]},
+     'plugins[0]: kind "http" cannot run on a site (kinds that can: '),
+    ([{"URL": "https://a.example/"}], {"plugins": ["sitecheck", "sitecheck"]},
+     'plugins[1]: "sitecheck" appears more than once'),
+    ([{"URL": "https://a.example/", "plugins": [3]}], {},
+     "websites[0].plugins[0]: must be the name of a check kind"),
+    ([{"URL": "https://a.example/", "plugins": {}}], {},
+     "websites[0].plugins: must be a list of check kinds"),
+    ([{"URL": "https://a.example/"}, {"id": "https://a.example//sitecheck",
+                                      "URL": "https://b.example/"}],
+     {"plugins": ["sitecheck"]},
+     "websites[0].plugins: makes the monitor 'https://a.example//sitecheck', the id of"
+     " websites[1]"),
+])
+def test_plugin_errors(websites, top, message):
+    assert error_of(websites, **top).startswith(f"config.json: {message}")
+
+
+def test_only_sites_take_plugins():
+    message = error_of([{"type": "sitecheck", "plugins": []}])
+    assert message == "config.json: websites[0].plugins: unknown key"
