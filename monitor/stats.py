@@ -24,6 +24,7 @@ from monitor.store.codec import (
     HIST_RATIO,
     HIST_WIDTH,
     PAIR_VALUE,
+    WARNING_MARK,
     decode_counts_into,
 )
 
@@ -57,6 +58,12 @@ class SiteStats(NamedTuple):
     # The kind's metrics over the window (http: dns, connect, tls, ttfb, total), each as
     # (p50, p90) in ms; empty when the monitor's kind reports none.
     phases: dict[str, tuple[float | None, float | None]] = {}  # noqa: RUF012 - never mutated
+    # Checks that were up but warned, by reason (counted in `availability` as up).
+    warnings: dict[str, int] = {}  # noqa: RUF012 - never mutated
+
+    @property
+    def warned(self) -> int:
+        return sum(self.warnings.values())
 
 
 def _plan(start: float, end: float, live: bool, blocks_since: float,
@@ -192,6 +199,7 @@ def _outcomes(texts: list[bytes | None]) -> tuple[list[dict[str, int]], list[dic
     statuses: list[dict[str, int]] = [{} for _ in texts]
     reasons: list[dict[str, int]] = [{} for _ in texts]
     known = registry.all_reasons()  # every kind's reasons, in a stable order
+    known += tuple(WARNING_MARK + reason for reason in known)
     parsed = _pairs(texts, _reason_numbers(known))
     if parsed is None:  # a reason no kind loaded declares (one of a kind since removed)
         for i, text in enumerate(texts):
@@ -264,11 +272,13 @@ def window_stats(reader: Reader, start: float, end: float,
         _, checks, up, rt_count, rt_sum, *_rest = rows[i]
         # Skipped slots share their covering check's verdict, up or down: not a reason.
         skipped = failures[i].pop("skipped", 0)
+        warnings = {k[1:]: failures[i].pop(k) for k in list(failures[i])
+                    if k[0] == WARNING_MARK}
         result[host] = SiteStats(
             host, checks, up / checks if checks else None, rt_min[i],
             rt_sum / rt_count if rt_count else None, rt_max[i], p50[i], p90[i], p99[i],
             statuses[i], failures[i], down_for, since_failure, skipped,
-            phases.get(host, no_phases))
+            phases.get(host, no_phases), warnings)
     return result
 
 

@@ -135,7 +135,7 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         conn.close()
     assert columns["website_monitoring"] == [
         "id", "timestamp", "host", "available", "status", "responseTime", "reason", "detail",
-        "lateness", "monitor", "metrics"]
+        "lateness", "monitor", "metrics", "warning"]
     assert columns["website_alerts"] == [
         "id", "timestamp", "host", "type", "startDate", "endDate", "availability", "message",
         "monitor"]
@@ -143,7 +143,7 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         "host", "span", "start", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max",
         "hist", "outcomes"]
     assert columns["site_state"] == ["host", "last_check", "last_ok", "last_failure",
-                                     "down_since"]
+                                     "down_since", "warning"]
     assert columns["sites"] == ["host", "name", "interval", "active", "kind", "target"]
     assert columns["metric_aggs"] == ["monitor", "span", "start", "metric", "count", "sum",
                                       "min", "max", "hist"]

@@ -129,6 +129,7 @@ class LiveView:
         self._hourly = False
         self._conn: Reader | None = None
         self._stats: dict[str, SiteStats] = {}
+        self._warnings: dict[str, str] = {}  # monitor id -> its warning now
         self._labels: dict[str, str] = {}
         self._next_stats = 0.0
         self._seen: dict[int, float] = {}  # alert id -> when this view first showed it
@@ -256,6 +257,7 @@ class LiveView:
             self._next_stats = started + every
             self._next_at = now + every
         states = conn.monitor_states()
+        self._warnings = conn.warnings()
         pulse = self.pulse(conn, now)
         alerts = alert_rows(conn, limit=MAX_ALERT_LINES)
         width, height = self.console.size
@@ -270,8 +272,13 @@ class LiveView:
         def down(host: str) -> bool:
             return states.get(host, (None, None))[1] is not None
 
+        warnings = self._warnings
+
+        def warning(host: str) -> bool:
+            return host in warnings
+
         names = {host: self._labels.get(host, host) for host in self._stats}
-        ordered = worst_first(self._stats.values(), names, down)
+        ordered = worst_first(self._stats.values(), names, down, warning)
         with self._lock:
             messages = list(self._messages)
         panel = self._panel(alerts, messages, now, width)
@@ -280,15 +287,16 @@ class LiveView:
         shown = [self._now(s, states, now)
                  for s in (ordered if len(ordered) <= room else ordered[:room - 1])]
         layout = fit(shown, names, width)
-        parts: list[Text] = [*self._header(counts(ordered, down), len(ordered), pulse, now,
-                                           width, window), Text(""),
+        parts: list[Text] = [*self._header(counts(ordered, down, warning), len(ordered), pulse,
+                                           now, width, window), Text(""),
                              self._line(layout, [c.title for c in layout.columns], "bold")]
         for s in shown:
-            parts.append(self._line(layout, layout.cells(s, names[s.host]),
-                                    STYLES[state_of(s)], whole=state_of(s) == DOWN))
+            state = state_of(s, warning=warning(s.host))
+            parts.append(self._line(layout, layout.cells(s, names[s.host]), STYLES[state],
+                                    whole=state == DOWN))
         hidden = ordered[len(shown):]
         if hidden:
-            tally = counts(hidden, down)
+            tally = counts(hidden, down, warning)
             more = ", ".join(f"{n} {state}" for state, n in tally.items() if n)
             parts.append(Text(shorten(f"… and {len(hidden)} more sites ({more})", width),
                               style="dim"))

@@ -20,32 +20,39 @@ HEADER_PADDING = 2  # tabulate's: a column is at least its title and two spaces 
 ELLIPSIS = "…"
 
 
-def state_of(stats: SiteStats, down: bool | None = None) -> str:
-    """down: failing now (`down`, else its stats say so); warning: up now, with failures in
-    the window; up: none; idle: no check in the window yet."""
+def state_of(stats: SiteStats, down: bool | None = None, warning: bool = False) -> str:
+    """down: failing now (`down`, else its stats say so); warning: up now and warning
+    (`warning`: a certificate close to expiry, a disk filling), or with failures in the
+    window; up: none; idle: no check in the window yet."""
     if stats.down_for is not None if down is None else down:
         return DOWN
     if stats.availability is None:
         return IDLE
-    return WARNING if stats.availability < 1.0 else UP
+    return WARNING if warning or stats.availability < 1.0 else UP
+
+
+Now = Callable[[str], bool]  # of a monitor id: is it down now, is it warning now
 
 
 def worst_first(stats: Iterable[SiteStats], labels: dict[str, str],
-                down: Callable[[str], bool] | None = None) -> list[SiteStats]:
+                down: Now | None = None, warning: Now | None = None) -> list[SiteStats]:
     """Down first, then the lowest availability, then the slowest (p50), then by name.
-    `down(host)` says which sites fail now, when their stats are older than that."""
+    `down(host)` and `warning(host)` say which sites fail or warn now, when their stats
+    are older than that."""
     def key(s: SiteStats) -> tuple:
-        state = state_of(s, None if down is None else down(s.host))
+        state = state_of(s, None if down is None else down(s.host),
+                         warning is not None and warning(s.host))
         return (_RANK[state], 2.0 if s.availability is None else s.availability,
                 -(s.p50 or 0.0), labels.get(s.host, s.host))
     return sorted(stats, key=key)
 
 
-def counts(stats: Iterable[SiteStats], down: Callable[[str], bool] | None = None,
+def counts(stats: Iterable[SiteStats], down: Now | None = None, warning: Now | None = None,
            ) -> dict[str, int]:
     found = {DOWN: 0, WARNING: 0, UP: 0, IDLE: 0}
     for s in stats:
-        found[state_of(s, None if down is None else down(s.host))] += 1
+        found[state_of(s, None if down is None else down(s.host),
+                       warning is not None and warning(s.host))] += 1
     return found
 
 
@@ -107,6 +114,11 @@ def _phase(name: str) -> Callable[[SiteStats], str]:
     return cell
 
 
+def _cert_days(stats: SiteStats) -> str:
+    found = stats.phases.get("cert_days")
+    return "-" if found is None or found[0] is None else f"{found[0]:.0f}"
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     title: str
@@ -136,6 +148,11 @@ COLUMNS = (
     Column("ttfb", 14, _phase("ttfb"), optional=True),
     Column("status codes", 7, lambda s: _counts_text(s.statuses), right=False, most=24),
     Column("failures", 4, lambda s: _counts_text(s.reasons), right=False, most=28),
+    Column("warnings", 5, lambda s: _counts_text(s.warnings), right=False, most=24,
+           optional=True),
+    # What a host check measured (cpu, memory, disk: percent; load per core; processes).
+    Column("value p50/p90", 6, _phase("value"), optional=True),
+    Column("cert days", 12, _cert_days, optional=True),
     Column("down for", 5, _down_for),
     Column("last failure", 13, _last_failure),
 )

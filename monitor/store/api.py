@@ -150,6 +150,9 @@ class Reader(Protocol):
     def monitor_states(self) -> dict[str, tuple[float | None, float | None]]:
         """Each monitor's (last failure, down since), as the writer keeps them."""
 
+    def warnings(self) -> dict[str, str]:
+        """Each monitor warning now: "reason: detail"."""
+
     def active_monitors(self) -> list[MonitorInfo]:
         """The monitors the writing process has configured, in their order."""
 

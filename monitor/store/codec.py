@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# In the outcome counts, a warning's reason is written after this mark ("~tls_expiry:3"),
+# the failures' reasons as they are.
+WARNING_MARK = "~"
 HIST_MIN_MS = 0.1
 HIST_RATIO = 1.05
 LOG_RATIO = math.log(HIST_RATIO)
@@ -123,7 +126,7 @@ class MinuteAgg:
     reasons: dict[str, int] = field(default_factory=dict)
 
     def add(self, response_ms: float, available: bool | None, status: int | None,
-            reason: str | None) -> None:
+            reason: str | None, warning: bool = False) -> None:
         if available is None:
             # Unknown (the monitor was offline): not a check of the site, only a reason.
             if reason:
@@ -144,6 +147,8 @@ class MinuteAgg:
             key = str(status)
             self.statuses[key] = self.statuses.get(key, 0) + 1
         if reason:
+            if warning:  # a warning's reason: counted apart from failures
+                reason = WARNING_MARK + reason
             self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
     def to_row(self) -> tuple:

@@ -149,18 +149,30 @@ def _4_to_5(conn: sqlite3.Connection) -> None:
     """Monitors of any kind: checks and alerts name their monitor id apart from the target
     (NULL: the same, which every older row is, so none is rewritten), checks keep their
     kind's metrics, which get aggregates of their own; `sites` learns kind and target."""
-    for table, column, kind in (("website_monitoring", "monitor", "TEXT"),
-                                ("website_monitoring", "metrics", "TEXT"),
-                                ("website_alerts", "monitor", "TEXT"),
-                                ("sites", "kind", "TEXT NOT NULL DEFAULT 'http'"),
-                                ("sites", "target", "TEXT")):
-        # Only where missing: a file rewritten by hand to an older version may have some.
-        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    _add_columns(conn, (("website_monitoring", "monitor", "TEXT"),
+                        ("website_monitoring", "metrics", "TEXT"),
+                        ("website_alerts", "monitor", "TEXT"),
+                        ("sites", "kind", "TEXT NOT NULL DEFAULT 'http'"),
+                        ("sites", "target", "TEXT")))
     _create(conn, SCHEMA, only="metric_aggs")
 
 
-STEPS: list[Callable[[sqlite3.Connection], None]] = [_1_to_2, _2_to_3, _3_to_4, _4_to_5]
+def _5_to_6(conn: sqlite3.Connection) -> None:
+    """Results can warn: a check says so in `warning`, a monitor's state holds its warning
+    now. Older rows are NULL there: none of them warned."""
+    _add_columns(conn, (("website_monitoring", "warning", "INTEGER"),
+                        ("site_state", "warning", "TEXT")))
+
+
+def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:
+    for table, column, kind in columns:
+        # Only where missing: a file rewritten by hand to an older version may have some.
+        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+STEPS: list[Callable[[sqlite3.Connection], None]] = [_1_to_2, _2_to_3, _3_to_4, _4_to_5,
+                                                     _5_to_6]
 
 
 def migrate(conn: sqlite3.Connection, version: int) -> None:

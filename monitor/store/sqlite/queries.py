@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from monitor.errors import StoreError
 from monitor.store.api import MetricRow, MonitorInfo, Range, RawPiece, WindowRow
-from monitor.store.codec import HIST_DIGIT, HIST_MIN_MS, HIST_TOP, LOG_RATIO
+from monitor.store.codec import HIST_DIGIT, HIST_MIN_MS, HIST_TOP, LOG_RATIO, WARNING_MARK
 from monitor.store.sqlite.writer import _explain
 
 _TIMED = "available IS NOT NULL AND status IS NOT NULL"
@@ -42,7 +42,8 @@ _RAW_SQL = (
     f" group_concat(CASE WHEN {_TIMED}"
     " THEN status || ':1' || ifnull(',' || reason || ':1', '') ELSE reason || ':1' END)"
     " AS outcomes FROM ("
-    " SELECT coalesce(monitor, host) AS host, available, status, responseTime, reason,"
+    " SELECT coalesce(monitor, host) AS host, available, status, responseTime,"
+    f" CASE WHEN warning THEN '{WARNING_MARK}' || reason ELSE reason END AS reason,"
     f" CASE WHEN {_TIMED} THEN {_bucket_sql('responseTime')} END AS bucket"
     " FROM website_monitoring WHERE {where}) GROUP BY host")
 # The texts come out as bytes: numpy parses bytes as well, and decoding megabytes of them
@@ -197,6 +198,14 @@ class SqliteReader:
     def monitor_states(self) -> dict[str, tuple[float | None, float | None]]:
         return {host: (last_failure, down_since) for host, last_failure, down_since
                 in self.conn.execute("SELECT host, last_failure, down_since FROM site_state")}
+
+    @_reading
+    def warnings(self) -> dict[str, str]:
+        try:
+            return dict(self.conn.execute(
+                "SELECT host, warning FROM site_state WHERE warning IS NOT NULL"))
+        except sqlite3.OperationalError:  # a database of schema 5 not yet opened to write
+            return {}
 
     @_reading
     def active_monitors(self) -> list[MonitorInfo]:

@@ -1,7 +1,7 @@
-"""The SQLite schema, version 5, as a new database gets it.
+"""The SQLite schema, version 6, as a new database gets it.
 
 `website_monitoring` and `website_alerts` keep their names and their columns of schema 4
-(other programs read them); schema 5 added columns only. Internal tables keep the column
+(other programs read them); schemas 5 and 6 added columns only. Internal tables keep the column
 name `host`, but hold the monitor id there: for http monitors the id is the masked URL,
 exactly what they held before, so no row had to be rewritten.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS website_monitoring (
@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS website_monitoring (
     detail TEXT,
     lateness REAL,                    -- milliseconds after the scheduled start
     monitor TEXT,                     -- the monitor id; NULL: the same as host
-    metrics TEXT                      -- JSON of the kind's measurements, NULL when none
+    metrics TEXT,                     -- JSON of the kind's measurements, NULL when none
+    warning INTEGER                   -- 1: up, but warning (reason and detail say why)
 );
 -- Only the time is indexed: an index leading with the monitor would turn every insert into
 -- a random B-tree write. Per-monitor reads go to aggregates instead.
@@ -59,7 +60,8 @@ CREATE TABLE IF NOT EXISTS aggregates (
     rt_min REAL,
     rt_max REAL,
     hist TEXT NOT NULL,               -- response-time histogram (codec.HIST_DIGIT)
-    outcomes TEXT NOT NULL,           -- codes, then reasons: "200:58,503:2,http_status:2"
+    -- codes, then reasons, warnings' after a "~": "200:58,503:2,http_status:2,~tls_expiry:58"
+    outcomes TEXT NOT NULL,
     PRIMARY KEY (host, span, start)
 ) WITHOUT ROWID;
 
@@ -88,7 +90,8 @@ CREATE TABLE IF NOT EXISTS site_state (
     last_check REAL NOT NULL,
     last_ok REAL,
     last_failure REAL,
-    down_since REAL
+    down_since REAL,
+    warning TEXT                      -- the warning now ("reason: detail"), NULL if none
 );
 
 CREATE TABLE IF NOT EXISTS sites (

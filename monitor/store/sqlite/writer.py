@@ -59,7 +59,7 @@ def _items(count: int) -> str:
 # The metrics item is a JSON object in the batch's array: json_extract gives its text.
 _INSERT_CHECKS = (
     "INSERT INTO website_monitoring (timestamp, host, available, status, responseTime, reason,"
-    f" detail, lateness, monitor, metrics) SELECT {_items(10)} FROM json_each(?)")
+    f" detail, lateness, monitor, metrics, warning) SELECT {_items(11)} FROM json_each(?)")
 _AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
 _UPSERT_AGGS = (
     f"INSERT INTO aggregates (host, span, start, {_AGG_COLUMNS}) SELECT {_items(11)}"
@@ -81,8 +81,8 @@ _UPSERT_METRICS = (
     ' "max" = max(metric_aggs."max", excluded."max"),'
     " hist = metric_aggs.hist || excluded.hist")
 _UPSERT_STATES = (
-    "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since)"
-    f" SELECT {_items(5)} FROM json_each(?)")
+    "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since,"
+    f" warning) SELECT {_items(6)} FROM json_each(?)")
 
 
 def _create_private(path: Path) -> None:
@@ -559,7 +559,8 @@ class Store:
             [(c.timestamp, targets.get(c.monitor, c.monitor),
               None if c.available is None else int(c.available), c.code, c.response_ms,
               c.reason, c.detail or None, c.lateness_ms,
-              c.monitor if c.monitor in targets else None, c.metrics or None)
+              c.monitor if c.monitor in targets else None, c.metrics or None,
+              1 if c.warning else None)
              for c in checks]),))
         self._preload(checks)
         dirty = self._aggregate(checks)
@@ -567,7 +568,7 @@ class Store:
             [(key[2], key[0], key[0] * key[1], *self._aggs[key].to_row())
              for key in dirty]),))
         conn.execute(_UPSERT_STATES, (json.dumps(
-            [(host, *self._states[host][:4]) for host in {c.monitor for c in checks}]),))
+            [(host, *self._states[host][:5]) for host in {c.monitor for c in checks}]),))
 
     def _preload(self, checks: list[CheckResult]) -> None:
         """Fill the caches for the minutes and monitors of this batch that they lack, one
@@ -588,9 +589,10 @@ class Store:
             # memory only (and survives a rollback in _newest): after a restart the first
             # check is the present.
             for host in hosts:
-                self._states[host] = [0.0, None, None, None, self._newest.get(host)]
+                self._states[host] = [0.0, None, None, None, None, self._newest.get(host)]
             for host, *row in self._conn.execute(
-                "SELECT host, last_check, last_ok, last_failure, down_since FROM site_state"
+                "SELECT host, last_check, last_ok, last_failure, down_since, warning"
+                " FROM site_state"
                 " WHERE host IN (SELECT value FROM json_each(?))", (json.dumps(list(hosts)),)):
                 self._states[host] = [*row, self._newest.get(host)]
 
@@ -600,7 +602,8 @@ class Store:
         for check in checks:
             for span in SPANS:
                 key = (span, int(check.timestamp // span), check.monitor)
-                aggs[key].add(check.response_ms, check.available, check.code, check.reason)
+                aggs[key].add(check.response_ms, check.available, check.code, check.reason,
+                              check.warning)
                 dirty.add(key)
             self._update_state(check)
         return dirty
@@ -666,7 +669,7 @@ class Store:
             return
         # Ordered by the monotonic clock: after the wall clock steps back, every new check
         # is "older" than the last one stored, and down_since would never clear.
-        if state[4] is not None and check.mono < state[4]:
+        if state[5] is not None and check.mono < state[5]:
             # A slow check finishing after a newer one: it is history, not the present.
             if check.available:
                 state[1] = max(state[1] or 0.0, ts)
@@ -674,7 +677,9 @@ class Store:
                 state[2] = max(state[2] or 0.0, ts)
             return
         state[0] = ts
-        state[4] = self._newest[check.monitor] = check.mono
+        state[5] = self._newest[check.monitor] = check.mono
+        # The warning now, if any ("tls_expiry: certificate expires in 5.0 days").
+        state[4] = f"{check.reason}: {check.detail}" if check.warning else None
         if check.available:
             state[1] = ts
             state[3] = None
