@@ -3,8 +3,9 @@
     python -m bench.kinds [--seconds 3]
 
 Each case runs its kind's blocking `run` back to back for --seconds, one check at a time,
-and prints checks per second and the CPU time of this process per check (every thread:
-libcurl's resolver threads included). The cases live beside their kinds' benches in
+and prints checks per second and the CPU time per check of the thread that runs them (the
+servers the cases start run in threads of this process, or in processes of their own: not
+counted; no case resolves a name, so libcurl starts no resolver thread). The cases live beside their kinds' benches in
 `bench/kind_*.py`, each a list `CASES` of Case(name, setup), where `setup()` is a context
 manager that starts what the kind checks and yields the monitor and the state its checks
 must end in; a case whose verdicts are not all that state fails the benchmark.
@@ -21,7 +22,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import bench
-from bench.run import cpu_seconds, figure
+from bench.run import figure
 from monitor.checks import Deadline, Monitor, registry
 
 
@@ -40,7 +41,7 @@ def cases() -> Iterator[Case]:
 
 def measure(monitor: Monitor, state: str, seconds: float) -> dict:
     run = registry.get(monitor.kind).run
-    count, wrong, cpu0, start = 0, {}, cpu_seconds(), time.monotonic()
+    count, wrong, cpu0, start = 0, {}, time.thread_time(), time.monotonic()
     while time.monotonic() - start < seconds or count < 3:
         deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
         result = run(monitor, deadline)
@@ -52,7 +53,7 @@ def measure(monitor: Monitor, state: str, seconds: float) -> dict:
     if wrong:
         raise SystemExit(f"bench.kinds: {monitor.id}: expected {state}, got {wrong}"
                          f" ({last.reason}: {last.detail})")
-    return {"rate": count / elapsed, "cpu_us": (cpu_seconds() - cpu0) / count * 1e6,
+    return {"rate": count / elapsed, "cpu_us": (time.thread_time() - cpu0) / count * 1e6,
             "checks": count}
 
 

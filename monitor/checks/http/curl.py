@@ -360,7 +360,8 @@ class Check:
         if self.cert_days is not None:
             self.metrics[certs.METRIC] = self.cert_days
         warning = None
-        if self.abort is None and self.status is not None:
+        if (self.abort is None and self.status is not None
+                and (self.spec.expect is not None or self.cert_days is not None)):
             warning = self._judge(response_ms)
         abort = self.abort or warning
         reason, detail = (abort.reason, abort.detail) if abort else (None, "")
