@@ -244,7 +244,7 @@ def _pack(result: CheckResult) -> tuple:
     # A plain tuple pickles in C and several times faster than the dataclass.
     return (result.monitor, result.timestamp, result.available, result.code, result.response_ms,
             result.reason, result.detail, result.lateness_ms, result.mono, result.skipped,
-            result.metrics)
+            result.metrics, result.warning)
 
 
 class _Child:
