@@ -70,7 +70,7 @@ class DnsServer:
     """UDP and TCP on one loopback port; stops on close() or after `lifetime` seconds."""
 
     def __init__(self, table: dict[str, Entry | dict[str, list[str]] | str] | None = None,
-                 host: str = "127.0.0.1", lifetime: float = 600.0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, lifetime: float = 600.0) -> None:
         self.table = {_key(name): entry(value) for name, value in (table or {}).items()}
         self.host = host
         self.queries: list[tuple[str, str, str]] = []  # (udp|tcp, name, type) as received
@@ -78,7 +78,7 @@ class DnsServer:
         self._seen: dict[str, int] = {}  # UDP queries per name, for Entry.silent
         self._held: list[socket.socket] = []  # TCP connections left unanswered (SILENCE)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.udp, self.tcp = self._bind(family, host)
+        self.udp, self.tcp = self._bind(family, host, port)
         self.port: int = self.udp.getsockname()[1]
         self._until = time.monotonic() + lifetime
         self._stop = threading.Event()
@@ -89,22 +89,25 @@ class DnsServer:
         self.table[_key(name)] = entry(value)
 
     @staticmethod
-    def _bind(family: socket.AddressFamily, host: str) -> tuple[socket.socket, socket.socket]:
+    def _bind(family: socket.AddressFamily, host: str,
+              port: int) -> tuple[socket.socket, socket.socket]:
         # The same port number for UDP and TCP, as DNS has: a few tries, since another
         # process may hold the TCP port of the UDP port the system chose.
-        for _ in range(50):
+        for _ in range(1 if port else 50):
             udp = socket.socket(family, socket.SOCK_DGRAM)
-            udp.bind((host, 0))
             tcp = socket.socket(family, socket.SOCK_STREAM)
             try:
+                udp.bind((host, port))
                 tcp.bind((host, udp.getsockname()[1]))
             except OSError:
                 udp.close()
                 tcp.close()
+                if port:
+                    raise
                 continue
             tcp.listen(16)
             return udp, tcp
-        raise RuntimeError("no port free for both UDP and TCP")
+        raise OSError(f"no port free for both UDP and TCP on {host}")
 
     def __enter__(self) -> DnsServer:
         return self
