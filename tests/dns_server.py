@@ -12,8 +12,10 @@ does within its zone. The table may be changed while the server runs."""
 from __future__ import annotations
 
 import contextlib
+import json
 import selectors
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -215,3 +217,21 @@ def _read(conn: socket.socket, size: int) -> bytes:
             raise ConnectionError("closed")
         data += chunk
     return data
+
+
+def main(argv: list[str]) -> None:
+    """`python -m tests.dns_server TABLE_JSON [LIFETIME]`: serve the table (names to records
+    by type, or "nxdomain", "servfail", ...) in a process of its own (the bench, so that
+    the server's CPU is not counted as the check's); print the port; stop when stdin
+    closes or after LIFETIME seconds (default 900)."""
+    table = json.loads(argv[0])
+    lifetime = float(argv[1]) if len(argv) > 1 else 900.0
+    with DnsServer(table, lifetime=lifetime) as server:
+        print(server.port, flush=True)
+        waiter = threading.Thread(target=sys.stdin.read, daemon=True)
+        waiter.start()
+        waiter.join(lifetime)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
