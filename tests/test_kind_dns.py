@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.kind_dns import CASES as BENCH_CASES
 from monitor.checks import Deadline, registry, run_check
 from monitor.checks.dns import DnsSpec, dns_monitor, make_spec, system_nameservers
 from monitor.checks.http import http_monitor
@@ -418,6 +419,12 @@ def test_plugin_asks_for_the_sites_host_name():
                                  "http://intranet/"])
 def test_plugin_skips_what_dns_does_not_resolve(url):
     assert KIND.plugin(http_monitor(url), {}) is None
+
+
+def test_the_bench_cases_end_as_they_say():
+    for case in BENCH_CASES:
+        with case.setup() as (monitor, state):
+            assert check(monitor).state == state, case.name
 
 
 def test_the_kind_registers_its_reasons_and_network_reasons():

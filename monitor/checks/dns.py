@@ -421,9 +421,7 @@ def _tcp(query: dns.message.Message, server: tuple[str, int], wait: float,
         response = dns.query.tcp(query, server[0], timeout=wait, port=server[1])
     except dns.exception.Timeout:
         _note(trace, f"{where} tcp: no answer in {time.monotonic() - sent:.1f} s")
-        return _Outcome(reason="timeout", detail=f"no answer from {where} over TCP in"
-                                                 f" {time.monotonic() - sent:.1f} s",
-                        server=where)
+        return _Outcome(reason="timeout", server=where)
     except dns.query.BadResponse:
         return _failed(trace, "invalid_response", f"from {where}: answer does not match the"
                                                   " query", where, "tcp")
