@@ -226,7 +226,7 @@ def test_silence_is_a_timeout_within_the_time_given(server):
     assert (result.state, result.reason, result.code, dict(result.metrics)) == (
         "down", "timeout", None, {})
     assert result.detail == f"no answer from 127.0.0.1:{server.port} in 0.3 s (1 query)"
-    assert 300 <= result.response_ms < 600
+    assert 300 <= result.response_ms < 1000  # bounded by the timeout, give or take
 
 
 def test_a_lost_query_is_sent_again_after_the_retry_interval(server):
@@ -394,8 +394,8 @@ def test_debug_traces_failures(server):
     assert lines[3] == "answer: NXDOMAIN, flags qr rd"
     assert lines[-2] == f"verdict: down: nxdomain (no such name (NXDOMAIN from {where}))"
     result, lines = KIND.debug(at(server, "big.example.com"))
-    assert lines[2:4] == [f"{where} udp: truncated answer (TC), asking again over TCP",
-                          lines[3]] and lines[3].startswith(f"{where} tcp: answered in ")
+    assert lines[2] == f"{where} udp: truncated answer (TC), asking again over TCP"
+    assert lines[3].startswith(f"{where} tcp: answered in ")
     result, lines = KIND.debug(at(server, "quiet.example.com", timeout=0.2))
     assert lines[2] == f"{where} udp: no answer in 0.2 s"
     assert lines[-2].startswith("verdict: down: timeout (no answer from ")
