@@ -3,6 +3,7 @@ kinds themselves (each a module that registers itself)."""
 
 # The kinds built in: each registers itself on import.
 from monitor.checks import (
+           host,  # noqa: E402,F401,I001 - process, cpu, memory, disk, load (psutil)
            http,  # noqa: E402,I001 - after the registry it registers with
            registry,
 )
