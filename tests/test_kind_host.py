@@ -243,11 +243,13 @@ def test_a_first_cpu_check_measures_a_window_within_its_timeout():
         assert 0.29 <= elapsed < 0.6  # half the timeout, not FIRST_WINDOW (1 s)
         assert first.state == "up" and 0.0 <= first.metrics["value"] <= 100.0
         assert monitor.id in cpu._samples
-        # A check right after (< MIN_SPAN) cannot average over so short a span: it
-        # measures a window of its own again.
+        # A check right after cannot average over so short a span: it waits until
+        # MIN_SPAN (0.2 s) after the previous one, not a whole window.
         started = time.monotonic()
-        run(monitor)
-        assert time.monotonic() - started >= 0.29
+        _, lines = registry.get("cpu").debug(monitor)
+        assert 0.15 <= time.monotonic() - started < 0.29
+        assert re.fullmatch(r"cpu times of \d+ core\(s\) over 0\.2\d s, since the previous"
+                            " check", lines[0])
     finally:
         cpu._samples.pop(monitor.id, None)
 
@@ -291,7 +293,7 @@ def test_cpu_trace():
     with cpu_sample(monitor, 2.0, user=30.0, system=10.0, idle=60.0):
         result, lines = registry.get("cpu").debug(monitor)
     assert result.state == "down"
-    assert re.fullmatch(r"cpu times of \d+ core\(s\) since the previous check 2\.\d\d s ago",
+    assert re.fullmatch(r"cpu times of \d+ core\(s\) over 2\.\d\d s, since the previous check",
                         lines[0])
     assert re.fullmatch(r"  user \d\d\.\d%, system \d+\.\d%.*idle \d\d\.\d%.*", lines[1])
     assert re.fullmatch(r"busy: (39|40)\.\d% \(all but idle and iowait\)", lines[2])

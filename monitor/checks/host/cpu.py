@@ -20,10 +20,11 @@ from monitor.checks.schema import Fields
 
 KEYS = base.PERCENT_KEYS
 REASONS = (base.REASON,)
-# A first check (or one right after the previous) has no span to average over: it measures
-# one of its own, this long at most and at most half its timeout.
+# A first check has no span to average over: it measures one of its own, this long at most
+# and at most half its timeout.
 FIRST_WINDOW = 1.0
-# Below this the counters (clock ticks of 10 ms per core) say too little to average over.
+# Below this the counters (clock ticks of 10 ms per core) say too little to average over:
+# a check sooner after the previous one waits until then.
 MIN_SPAN = 0.2
 # A sample older than this many intervals is not "the previous check" (the monitor was
 # removed and added back): it would average over far more than the interval.
@@ -84,26 +85,30 @@ def _sample() -> Times:
 def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> CheckResult:
     spec: CpuSpec = monitor.spec
     clock = base.Clock()
-    now, sample = time.monotonic(), _sample()
+    now = time.monotonic()
     with _lock:
         previous = _samples.get(monitor.id)
-    if previous is not None and MIN_SPAN <= now - previous[0] <= max(
-            STALE_INTERVALS * monitor.interval, MIN_SPAN):
-        since, before = previous
-        how = f"since the previous check {now - since:.2f} s ago"
+    if previous is None or now - previous[0] > max(STALE_INTERVALS * monitor.interval,
+                                                   MIN_SPAN):
+        # Nothing to average since: a window of its own, leaving half the time budget.
+        since, before = now, _sample()
+        wait = min(FIRST_WINDOW, deadline.remaining() / 2)
+        how = "measured now (no recent previous check)"
     else:
-        window = min(FIRST_WINDOW, deadline.remaining() / 2)
-        if not base.pause(window, deadline):
-            return base.failed(monitor, clock, "timeout", "the monitor is stopping")
-        since, before = now, sample
-        now, sample = time.monotonic(), _sample()
-        how = f"over {now - since:.2f} s measured now (no recent previous check)"
+        # Since this monitor's previous check; right after it (a short interval), first
+        # until the counters have moved enough to say something.
+        since, before = previous
+        wait = min(since + MIN_SPAN - now, deadline.remaining() / 2)
+        how = "since the previous check"
+    if wait > 0 and not base.pause(wait, deadline):
+        return base.failed(monitor, clock, "timeout", "the monitor is stopping")
+    now, sample = time.monotonic(), _sample()
     with _lock:
         _samples[monitor.id] = (now, sample)
     value = busy_percent(before, sample)
     if trace is not None:
         cores = psutil.cpu_count() or 1
-        trace.append(f"cpu times of {cores} core(s) {how}")
+        trace.append(f"cpu times of {cores} core(s) over {now - since:.2f} s, {how}")
         parts = shares(before, sample)
         trace.append("  " + ", ".join(f"{name} {share:.1f}%" for name, share in parts.items()
                                       if share >= 0.05 or name in ("user", "system", "idle")))
