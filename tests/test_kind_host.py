@@ -617,6 +617,9 @@ def test_shown_command_is_shortened():
     assert len(long) == process.SHOWN_CHARS and long.endswith("...")
     assert process.shown_command(["app", "--api-key", "k1", "--keyword", "k2"]) == (
         "app --api-key *** --keyword k2")
+    assert process.shown_command(["app", "--db=postgres://u:pw@db/x", "SECRET_KEY=abc",
+                                  "http://h/?token=t0k&page=2", "http://[::1"]) == (
+        "app --db=postgres://u:***@db/x SECRET_KEY=*** http://h/?token=***&page=2 ***")
 
 
 # --- check NAME, and -m recording the values -------------------------------------------

@@ -54,12 +54,12 @@ class _Statvfs(threading.Thread):
         self.path = path
         self.done = threading.Event()
         self.usage: Any = None
-        self.error: OSError | None = None
+        self.error: Exception | None = None
 
     def run(self) -> None:
         try:
             self.usage = psutil.disk_usage(self.path)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - the check reports it; nothing else would
             self.error = exc
         finally:
             self.done.set()
@@ -99,6 +99,9 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
         return base.failed(monitor, clock, "path", f"disk {spec.path}: {why.lower()}")
+    except Exception as exc:  # noqa: BLE001 - psutil's own failure, one line
+        return base.failed(monitor, clock, "other", f"disk {spec.path}: {type(exc).__name__}:"
+                                                    f" {exc}")
     value = float(found.percent)
     free = found.free / MB
     if trace is not None:

@@ -85,20 +85,33 @@ def parse(fields: Fields, entry: Mapping[str, Any], path: str,
     return Parsed(spec=spec, target=target, id=target)
 
 
+_NAME = re.compile(r"-{0,2}[A-Za-z0-9_.-]+")  # an option's or a variable's name
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s]+")
+
+
+def _shown_url(match: re.Match[str]) -> str:
+    try:
+        return secrets.display_url(match.group(0))
+    except ValueError:  # not a URL after all (a bad port): nothing of it is shown
+        return secrets.MASK
+
+
+def _shown_word(previous: str, word: str) -> str:
+    key, equals, value = word.partition("=")
+    if equals and value and _NAME.fullmatch(key) and secrets.is_sensitive(key.lstrip("-")):
+        return f"{key}={secrets.MASK}"  # --password=x, TOKEN=x
+    if (previous.startswith("-") and "=" not in previous
+            and secrets.is_sensitive(previous.lstrip("-"))):
+        return secrets.MASK  # --token x
+    return _URL.sub(_shown_url, word)  # https://user:pw@host/, ?key=x
+
+
 def shown_command(argv: list[str] | None) -> str:
     """A command line for the trace: credentials in URLs and the values of arguments named
-    like secrets (`--password=x`, `--token x`) masked, shortened to SHOWN_CHARS."""
+    like secrets masked, shortened to SHOWN_CHARS."""
     words = list(argv or ())
-    for index, word in enumerate(words):
-        flag, equals, value = word.partition("=")
-        if equals and flag.startswith("-") and value and secrets.is_sensitive(flag.lstrip("-")):
-            words[index] = f"{flag}={secrets.MASK}"
-        elif (index and words[index - 1].startswith("-") and "=" not in words[index - 1]
-              and secrets.is_sensitive(words[index - 1].lstrip("-"))):
-            words[index] = secrets.MASK
-        elif "://" in word and "@" in word:
-            words[index] = secrets.display_url(word)
-    text = " ".join(words)
+    text = " ".join(_shown_word(words[i - 1] if i else "", word)
+                    for i, word in enumerate(words))
     return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 3] + "..."
 
 
