@@ -46,6 +46,10 @@ def parse(fields: Fields, entry: Mapping[str, Any], path: str,
     return Parsed(spec=spec, target=f"disk:{where}", id=f"disk:{where}")
 
 
+class NoAnswer(Exception):
+    """The filesystem did not answer within the check's deadline."""
+
+
 class _Statvfs(threading.Thread):
     """One psutil.disk_usage(path), in a thread that may outlive its check."""
 
@@ -72,14 +76,14 @@ _lock = threading.Lock()
 
 
 def usage(path: str, deadline: Deadline) -> Any:
-    """psutil.disk_usage(path) within the deadline: TimeoutError if it does not answer."""
+    """psutil.disk_usage(path) within the deadline: NoAnswer if it does not answer."""
     with _lock:
         call = _calls.get(path)
         if call is None or call.done.is_set():  # none, or one done after its check gave up
             call = _calls[path] = _Statvfs(path)
             call.start()
     if not base.wait(call.done, deadline):
-        raise TimeoutError
+        raise NoAnswer(path)
     with _lock:
         if _calls.get(path) is call:
             del _calls[path]
@@ -93,7 +97,7 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
     clock = base.Clock()
     try:
         found = usage(spec.path, deadline)
-    except TimeoutError:
+    except NoAnswer:
         return base.failed(monitor, clock, "timeout", f"disk {spec.path}: no answer from the"
                            f" filesystem within {deadline.timeout:g} s")
     except OSError as exc:
