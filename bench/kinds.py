@@ -5,8 +5,8 @@
 Each case runs its kind's blocking `run` back to back for --seconds, one check at a time,
 and prints checks per second and the CPU time per check of the thread that runs them (the
 servers the cases start run in threads of this process, or in processes of their own: not
-counted; no case resolves a name, so libcurl starts no resolver thread). The cases live beside their kinds' benches in
-`bench/kind_*.py`, each a list `CASES` of Case(name, setup), where `setup()` is a context
+counted; no case resolves a name, so libcurl starts no resolver thread). The cases live
+in `bench/kind_*.py`, each a list `CASES` of Case(name, setup), where `setup()` is a context
 manager that starts what the kind checks and yields the monitor and the state its checks
 must end in; a case whose verdicts are not all that state fails the benchmark.
 """

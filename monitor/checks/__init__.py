@@ -4,6 +4,7 @@ kinds themselves (each a module that registers itself)."""
 # The kinds built in: each registers itself on import.
 from monitor.checks import (
            dns,
+           host,
            http,  # noqa: E402,I001 - after the registry it registers with
            registry,
 )
@@ -13,4 +14,4 @@ from monitor.checks.model import COMMON_REASONS, CheckAborted, CheckResult, Kind
 from monitor.checks.registry import register
 
 __all__ = ["COMMON_REASONS", "CheckAborted", "CheckResult", "Deadline", "Kind", "Monitor",
-           "Parsed", "Watchdog", "dns", "http", "register", "registry", "run_check"]
+           "Parsed", "Watchdog", "dns", "host", "http", "register", "registry", "run_check"]

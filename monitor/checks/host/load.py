@@ -1,0 +1,67 @@
+"""The `load` kind: the 1-minute load average per core (the run queue, over the number of
+logical CPUs); `max` fails above, `warn` warns above."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from monitor.checks.deadline import Deadline
+from monitor.checks.host import base
+from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
+from monitor.checks.registry import register
+from monitor.checks.schema import Fields
+
+KEYS = ("max", "warn")
+REASONS = (base.REASON,)
+# One runnable task per core on average: every core busy, nothing waiting yet.
+DEFAULT_MAX = 1.0
+MOST = 1000.0  # per core: far beyond any machine still answering
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    limit: base.Limit
+
+
+def parse(fields: Fields, entry: Mapping[str, Any], path: str,
+          defaults: Mapping[str, Any]) -> Parsed:
+    bound = base.limit(fields, entry, path, DEFAULT_MAX, MOST, keys=KEYS)
+    return Parsed(spec=LoadSpec(bound), target="load", id="load")
+
+
+def per_core(load1: float, cores: int | None) -> float:
+    """The 1-minute load per logical core, to 0.01 (one core when the count is unknown)."""
+    return round(load1 / max(1, cores or 1), 2)
+
+
+def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> CheckResult:
+    spec: LoadSpec = monitor.spec
+    clock = base.Clock()
+    load1, load5, load15 = os.getloadavg()
+    cores = psutil.cpu_count() or 1
+    value = per_core(load1, cores)
+    if trace is not None:
+        trace.append(f"load average: {load1:.2f} (1 min), {load5:.2f} (5 min),"
+                     f" {load15:.2f} (15 min)")
+        trace.append(f"per core: {value:.2f} (1-minute load over {cores} logical core(s))")
+    shown = f"load {value:.2f} per core ({load1:.2f} on {cores} cores)"
+    return base.judged(monitor, clock, value, shown, spec.limit, {base.METRIC: value})
+
+
+run = base.runner(check)
+debug = base.debugger(check)
+
+KIND = register(Kind(
+    name="load",
+    keys=KEYS,
+    parse=parse,
+    reasons=REASONS,
+    run=run,
+    network=False,
+    debug=debug,
+))

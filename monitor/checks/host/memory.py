@@ -1,0 +1,64 @@
+"""The `memory` kind: the share of the host's memory in use, as psutil reports it
+((total - available) / total: what programs cannot get without swapping, page cache not
+counted as used); `maxPercent` fails above, `warnPercent` warns above."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from monitor.checks.deadline import Deadline
+from monitor.checks.host import base
+from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
+from monitor.checks.registry import register
+from monitor.checks.schema import Fields
+
+KEYS = base.PERCENT_KEYS
+REASONS = (base.REASON,)
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MemorySpec:
+    limit: base.Limit
+
+
+def parse(fields: Fields, entry: Mapping[str, Any], path: str,
+          defaults: Mapping[str, Any]) -> Parsed:
+    spec = MemorySpec(base.limit(fields, entry, path, base.DEFAULT_MAX_PERCENT))
+    return Parsed(spec=spec, target="memory", id="memory")
+
+
+def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> CheckResult:
+    spec: MemorySpec = monitor.spec
+    clock = base.Clock()
+    memory = psutil.virtual_memory()
+    value = float(memory.percent)
+    available = memory.available / MB
+    if trace is not None:
+        trace.append(f"memory: total {memory.total / MB:.0f} MiB, available"
+                     f" {available:.0f} MiB")
+        swap = psutil.swap_memory()
+        if swap.total:
+            trace.append(f"swap: total {swap.total / MB:.0f} MiB, used {swap.used / MB:.0f}"
+                         f" MiB ({swap.percent:.1f}%)")
+        trace.append(f"used: {value:.1f}% (total - available, of total)")
+    return base.judged(monitor, clock, value, f"memory {value:.1f}% used", spec.limit,
+                       {base.METRIC: value, "available_mb": round(available, 1)})
+
+
+run = base.runner(check)
+debug = base.debugger(check)
+
+KIND = register(Kind(
+    name="memory",
+    keys=KEYS,
+    parse=parse,
+    reasons=REASONS,
+    run=run,
+    network=False,
+    debug=debug,
+))

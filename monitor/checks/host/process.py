@@ -1,0 +1,178 @@
+"""The `process` kind: how many processes run by the exact name `name`, or whose command
+line matches the regular expression `match`; fewer than `min` (default 1) or more than
+`max` (optional) is down.
+
+Zombies (exited, not yet reaped) do not count, nor does the monitor's own process (a
+`match` on a word of its own command line). A process whose command line is empty (a
+kernel thread) never matches `match`."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from monitor import secrets
+from monitor.checks.deadline import Deadline
+from monitor.checks.host import base
+from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
+from monitor.checks.registry import register
+from monitor.checks.schema import Fields
+
+KEYS = ("name", "match", "min", "max")
+REASONS = ("process",)
+MOST = 1_000_000  # min and max: beyond any process table
+SHOWN = 10  # processes listed in a trace
+SHOWN_CHARS = 100  # of each command line
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str | None  # the exact process name, or
+    match: re.Pattern[str] | None  # searched in the command line (arguments joined by spaces)
+    least: int
+    most: int | None
+
+    @property
+    def label(self) -> str:
+        """How a failure's detail names what it counts: `nginx`, or `match /worker \\d+/`."""
+        if self.match is not None:
+            return f"match /{self.match.pattern}/"
+        return str(self.name)
+
+    @property
+    def which(self) -> str:
+        """How the trace says which processes count."""
+        if self.match is not None:
+            return f"with a command line matching /{self.match.pattern}/"
+        return f"named {self.name}"
+
+
+def _count(fields: Fields, entry: Mapping[str, Any], key: str, path: str) -> int | None:
+    if key not in entry:
+        return None
+    value = entry[key]
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MOST:
+        raise fields.fail(f"{path}.{key}", f"must be a whole number from 0 to {MOST}")
+    return value
+
+
+def parse(fields: Fields, entry: Mapping[str, Any], path: str,
+          defaults: Mapping[str, Any]) -> Parsed:
+    obj = dict(entry)
+    if "name" in obj and "match" in obj:
+        raise fields.fail(f"{path}.match", "give either name (the exact process name) or"
+                                           " match (a regular expression), not both")
+    if "name" not in obj and "match" not in obj:
+        raise fields.fail(f"{path}.name", "is required (the exact process name), or match"
+                                          " (a regular expression on the command line)")
+    name = fields.text(obj, "name", f"{path}.name") or None
+    match = fields.regex(obj, "match", f"{path}.match")
+    if match is not None and not match.pattern.isprintable():
+        raise fields.fail(f"{path}.match", "must not contain control characters")
+    most = _count(fields, obj, "max", path)
+    least = _count(fields, obj, "min", path)
+    if least is None:  # {"max": 0} alone: the process must not run
+        least = min(1, most) if most is not None else 1
+    if most is not None and least > most:
+        raise fields.fail(f"{path}.min", f"min ({least}) must not be above max ({most})")
+    spec = ProcessSpec(name, match, least, most)
+    target = f"process:{name}" if match is None else f"process~{match.pattern}"
+    return Parsed(spec=spec, target=target, id=target)
+
+
+_NAME = re.compile(r"-{0,2}[A-Za-z0-9_.-]+")  # an option's or a variable's name
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s]+")
+
+
+def _shown_url(match: re.Match[str]) -> str:
+    try:
+        return secrets.display_url(match.group(0))
+    except ValueError:  # not a URL after all (a bad port): nothing of it is shown
+        return secrets.MASK
+
+
+def _shown_word(previous: str, word: str) -> str:
+    key, equals, value = word.partition("=")
+    if equals and value and _NAME.fullmatch(key) and secrets.is_sensitive(key.lstrip("-")):
+        return f"{key}={secrets.MASK}"  # --password=x, TOKEN=x
+    if (previous.startswith("-") and "=" not in previous
+            and secrets.is_sensitive(previous.lstrip("-"))):
+        return secrets.MASK  # --token x
+    return _URL.sub(_shown_url, word)  # https://user:pw@host/, ?key=x
+
+
+def shown_command(argv: list[str] | None) -> str:
+    """A command line for the trace: credentials in URLs and the values of arguments named
+    like secrets masked, shortened to SHOWN_CHARS."""
+    words = list(argv or ())
+    text = " ".join(_shown_word(words[i - 1] if i else "", word)
+                    for i, word in enumerate(words))
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 3] + "..."
+
+
+def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> CheckResult:
+    spec: ProcessSpec = monitor.spec
+    clock = base.Clock()
+    # Read for every process: the name is one file, the command line another.
+    attrs = ["name", "status"] if spec.name is not None else ["cmdline", "status"]
+    if trace is not None:
+        attrs = ["name", "cmdline", "status"]
+    me = os.getpid()
+    found: list[tuple[int, Mapping[str, Any]]] = []
+    seen = 0
+    try:
+        for proc in psutil.process_iter(attrs):
+            if deadline.aborted or deadline.remaining() <= 0:
+                return base.failed(monitor, clock, "timeout", f"{spec.label}: {seen} processes"
+                                   f" listed within {deadline.timeout:g} s, not all")
+            seen += 1
+            info = proc.info
+            if proc.pid == me or info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if spec.name is not None and info["name"] != spec.name:
+                continue
+            if spec.match is not None:
+                line = " ".join(info["cmdline"] or ())
+                if not line or not spec.match.search(line):
+                    continue
+            found.append((proc.pid, info))
+    except (psutil.Error, OSError) as exc:  # no /proc, say
+        return base.failed(monitor, clock, "other", f"cannot list processes: {exc}")
+    count = len(found)
+    if trace is not None:
+        trace.append(f"{seen} processes listed, {count} {spec.which} (zombies and the"
+                     " monitor itself not counted)")
+        for pid, shown in found[:SHOWN]:
+            trace.append(f"  pid {pid} {shown['name']}: {shown_command(shown['cmdline'])}")
+        if count > SHOWN:
+            trace.append(f"  ... and {count - SHOWN} more")
+        bounds = f"min {spec.least}" + (f", max {spec.most}" if spec.most is not None else "")
+        trace.append(f"running: {count} ({bounds})")
+    metrics = {base.METRIC: float(count)}
+    if count < spec.least:
+        return base.failed(monitor, clock, "process",
+                           f"{spec.label}: {count} running, min {spec.least}", metrics)
+    if spec.most is not None and count > spec.most:
+        return base.failed(monitor, clock, "process",
+                           f"{spec.label}: {count} running, max {spec.most}", metrics)
+    return CheckResult(monitor.id, clock.started, True, None, clock.ms(), mono=clock.mono,
+                       metrics=metrics)
+
+
+run = base.runner(check)
+debug = base.debugger(check)
+
+KIND = register(Kind(
+    name="process",
+    keys=KEYS,
+    parse=parse,
+    reasons=REASONS,
+    run=run,
+    network=False,
+    debug=debug,
+))
