@@ -66,7 +66,7 @@ def test_an_installed_kind_validates_and_a_missing_one_is_named(tmp_path, instal
     assert (done.returncode, done.stdout.strip()) == (0, f"{config}: OK, 1 site(s)")
     bad = run_app(["--validate", "-c", str(config)], tmp_path, {})
     assert (bad.returncode, bad.stderr.strip()) == (
-        2, f"Error: {config}: websites[0].type: must be one of: http")
+        2, f"Error: {config}: websites[0].type: must be one of: http, tcp, tls")
     config.write_text(json.dumps({"websites": [{"type": "file"}]}))
     done = run_app(["--validate", "-c", str(config)], tmp_path, installed)
     assert (done.returncode, done.stderr.strip()) == (

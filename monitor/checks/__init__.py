@@ -5,6 +5,8 @@ kinds themselves (each a module that registers itself)."""
 from monitor.checks import (
            http,  # noqa: E402,I001 - after the registry it registers with
            registry,
+           tcp,  # noqa: F401 - registers itself
+           tls,  # noqa: F401 - registers itself
 )
 from monitor.checks.deadline import Deadline, Watchdog
 from monitor.checks.execute import run_check
