@@ -252,8 +252,9 @@ def test_a_ca_file_gone_or_broken_after_the_config_was_read(tmp_path, servers):
     ca.write_text("not a certificate\n")
     mon = monitor(port=port_of(servers["good"]), caFile=str(ca))
     broken = once(mon)
-    assert broken.reason == "other"
-    assert broken.detail.startswith(f"cannot load caFile {ca}: ")
+    assert (broken.reason, broken.detail) == (
+        "other", f"cannot load caFile {ca}: [X509: NO_CERTIFICATE_OR_CRL_FOUND] no"
+                 " certificate or crl found")
     ca.unlink()
     gone = once(mon)
     assert (gone.reason, gone.detail) == (
@@ -296,6 +297,14 @@ def test_debug_of_a_refused_certificate_still_shows_it(servers, pki):
     assert any(re.fullmatch(r"certificate notAfter: .* \(expired 1\.0 days ago\)", line)
                for line in lines)
     assert lines[-2] == "verdict: down: tls_expiry (certificate expired 1.0 days ago)"
+
+
+def test_debug_says_when_the_certificate_was_not_verified(servers):
+    mon = monitor(port=port_of(servers["self-signed"]), tlsVerify=False)
+    result, lines = registry.get("tls").debug(mon)
+    assert result.state == "up"
+    assert "certificate not verified (tlsVerify is false)" in lines
+    assert "certificate issuer: CN=127.0.0.1" in lines
 
 
 def test_debug_of_a_warning(servers, pki):

@@ -9,7 +9,6 @@ check notices `deadline.aborted` (the monitor stopping) as promptly as the http 
 from __future__ import annotations
 
 import errno
-import ipaddress
 import json
 import math
 import os
@@ -55,11 +54,14 @@ def address(host: str, port: int) -> str:
 
 
 def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.partition("%")[0])  # "fe80::1%eth0": a scoped address
-    except ValueError:
-        return False
-    return True
+    # inet_pton rather than ipaddress: a tenth of the cost, on every check.
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host.partition("%")[0])  # "fe80::1%eth0": scoped
+        except OSError:
+            continue
+        return True
+    return False
 
 
 def quoted(text: str, limit: int = 60) -> str:

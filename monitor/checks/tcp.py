@@ -22,6 +22,7 @@ REASONS = ("dns", "connect", "timeout", "assertion", "other")
 # What is read looking for `expect`: a banner or an answer is a line or a few, and a
 # server that streams must not make the check hold megabytes.
 MAX_READ = 64 * 1024
+READ_SIZE = 16 * 1024  # per recv: a banner is a few dozen bytes
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,6 @@ def _expect(sock: socket.socket, expect: re.Pattern[str], deadline: Deadline,
     """Read until what was received matches `expect`; Failure("assertion") when it cannot
     any more (the peer closed, MAX_READ read, or the time is up with something received)."""
     received = bytearray()
-    wanted = f"expect {net.quoted(expect.pattern, 100)}"
 
     def text() -> str:
         # Decoded whole each time: a character split across two reads decodes right.
@@ -104,12 +104,12 @@ def _expect(sock: socket.socket, expect: re.Pattern[str], deadline: Deadline,
         got = redact(text(), monitor.secrets)
         if trace is not None:
             trace.append(f"received {len(received)} bytes: {net.quoted(got, 200)}")
-        return net.Failure("assertion", f"{wanted}: got {net.quoted(got) if got else 'nothing'}"
-                                        f" ({why})")
+        return net.Failure("assertion", f"{_wanted(expect)}: got"
+                                        f" {net.quoted(got) if got else 'nothing'} ({why})")
 
     while True:
         try:
-            chunk = sock.recv(MAX_READ - len(received))
+            chunk = sock.recv(min(READ_SIZE, MAX_READ - len(received)))
         except BlockingIOError:
             try:
                 net.wait(sock, False, deadline, f"no answer within {deadline.timeout:g} s")
@@ -130,11 +130,15 @@ def _expect(sock: socket.socket, expect: re.Pattern[str], deadline: Deadline,
             if trace is not None:
                 trace.append(f"received {len(received)} bytes: "
                              f"{net.quoted(redact(text(), monitor.secrets), 200)}")
-                trace.append(f"{wanted}: matched "
+                trace.append(f"{_wanted(expect)}: matched "
                              f"{net.quoted(redact(found.group(0), monitor.secrets), 100)}")
             return
         if len(received) >= MAX_READ:
             raise failed(f"no match in the first {MAX_READ // 1024} KiB")
+
+
+def _wanted(expect: re.Pattern[str]) -> str:
+    return f"expect {net.quoted(expect.pattern, 100)}"
 
 
 def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:

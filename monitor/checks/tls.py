@@ -243,8 +243,8 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
         try:
             ctx = context(spec.verify, spec.ca_file)
         except (OSError, ssl.SSLError) as exc:
-            return ended("other", f"cannot load caFile {spec.ca_file}:"
-                                  f" {getattr(exc, 'strerror', None) or exc}")
+            why = _SSL_SOURCE.sub("", getattr(exc, "strerror", None) or str(exc))
+            return ended("other", f"cannot load caFile {spec.ca_file}: {why}")
         sock = net.connect(spec.host, spec.port, deadline, metrics, trace, lookup)
         if trace is not None:
             sni = " (an IP address: no SNI)" if net.is_ip(spec.name) else ""
@@ -257,9 +257,10 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
         code = 0
         with tls:
             cert = _certificate(tls)
-        if trace is not None:
+        if trace is not None and not spec.verify:
+            trace.append("certificate not verified (tlsVerify is false)")
+        elif trace is not None:
             trace.append("certificate verified against " + (
-                "none: tlsVerify is false" if not spec.verify else
                 f"caFile {spec.ca_file}" if spec.ca_file else "the system's CAs"))
         days = certs.days_left(cert.not_after)
         metrics[certs.METRIC] = days
