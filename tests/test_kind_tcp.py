@@ -1,6 +1,7 @@
 """The tcp kind: connect, optionally send, read until `expect` matches; against real
 loopback servers (tests/tcp_servers.py)."""
 
+import errno
 import json
 import re
 import socket
@@ -324,3 +325,17 @@ def test_check_name_prints_the_trace_and_exits_by_the_verdict(tmp_path):
     assert bad.stdout.splitlines()[-1].startswith(
         'DOWN reason=assertion detail="expect \\"^\\\\\\\\+OK\\": got \\"220 ready\\\\r\\\\n\\"'
         ' (no match within 0.5 s)" code=0 duration=')
+
+
+@pytest.mark.parametrize(("error", "reason", "detail"), [
+    (OSError(errno.EHOSTUNREACH, "No route to host"), "connect", "No route to host"),
+    (TimeoutError(errno.ETIMEDOUT, "Connection timed out"), "connect", "Connection timed out"),
+    (BrokenPipeError(errno.EPIPE, "Broken pipe"), "connect", "connection reset by peer"),
+    (OSError(errno.EMFILE, "Too many open files"), "other",
+     "OSError: [Errno 24] Too many open files"),
+])
+def test_errors_no_step_expects(error, reason, detail):
+    # An ICMP error or a retransmission timeout on an open connection cannot be caused on
+    # loopback: the classification alone is tested.
+    failure = netmod.unexpected(error)
+    assert (failure.reason, failure.detail) == (reason, detail)

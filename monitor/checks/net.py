@@ -150,6 +150,20 @@ def describe(code: int) -> str:
     return os.strerror(code)
 
 
+# Errors of the connection itself, after it was made (an ICMP error, a retransmission
+# timeout): the network's doing, as a refused connect is.
+_CONNECTION_ERRORS = frozenset({errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE,
+                                errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN,
+                                errno.EHOSTDOWN, errno.ETIMEDOUT})
+
+
+def unexpected(exc: OSError) -> Failure:
+    """An OSError no step expected: `connect` if it is the connection's, else `other`."""
+    if exc.errno in _CONNECTION_ERRORS:
+        return Failure("connect", describe(exc.errno))
+    return Failure("other", f"{type(exc).__name__}: {exc}")
+
+
 def connect(host: str, port: int, deadline: Deadline, metrics: dict[str, float],
             trace: list[str] | None = None,
             lookup: Lookup = socket.getaddrinfo) -> socket.socket:

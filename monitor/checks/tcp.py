@@ -84,9 +84,10 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
     except net.Failure as exc:
         return net.result(monitor, timestamp, started, code=code, reason=exc.reason,
                           detail=exc.detail, metrics=metrics)
-    except OSError as exc:  # what no step expects: out of file descriptors, ...
-        return net.result(monitor, timestamp, started, code=code, reason="other",
-                          detail=f"{type(exc).__name__}: {exc}", metrics=metrics)
+    except OSError as exc:  # no step expects it: an ICMP error, out of file descriptors...
+        failure = net.unexpected(exc)
+        return net.result(monitor, timestamp, started, code=code, reason=failure.reason,
+                          detail=failure.detail, metrics=metrics)
     return net.result(monitor, timestamp, started, code=code, metrics=metrics)
 
 

@@ -267,8 +267,9 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
         _trace_certificate(cert, days, trace)
     except net.Failure as exc:
         return ended(exc.reason, exc.detail)
-    except OSError as exc:  # what no step expects: out of file descriptors, ...
-        return ended("other", f"{type(exc).__name__}: {exc}")
+    except OSError as exc:  # no step expects it: an ICMP error, out of file descriptors...
+        failure = net.unexpected(exc)
+        return ended(failure.reason, failure.detail)
     judged = spec.expiry.verdict(days)
     if judged is None:
         return ended()
