@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.checks import Deadline, registry
+from monitor.checks import Deadline, registry, run_check
 from monitor.checks import net as netmod
 from monitor.checks.tcp import MAX_READ, check
 from monitor.config import parse_config
@@ -339,3 +339,16 @@ def test_errors_no_step_expects(error, reason, detail):
     # loopback: the classification alone is tested.
     failure = netmod.unexpected(error)
     assert (failure.reason, failure.detail) == (reason, detail)
+
+
+def test_run_check_runs_the_kind_within_its_timeout(watchdog):
+    # The path the monitor takes: the registry's `run` under the watchdog's deadline.
+    with Loopback(banner(b"220 ok\r\n", hold=True)) as server:
+        up = run_check(monitor(port=server.port, expect="^220"), watchdog, lateness_ms=3.0)
+        started = time.monotonic()
+        late = run_check(monitor(timeout=0.2, port=server.port, expect="^250"), watchdog)
+        elapsed = time.monotonic() - started
+    assert (up.state, up.lateness_ms, up.code) == ("up", 3.0, 0)
+    assert (late.reason, late.detail) == (
+        "assertion", 'expect "^250": got "220 ok\\r\\n" (no match within 0.2 s)')
+    assert 0.2 <= elapsed < 0.6
