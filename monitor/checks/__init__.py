@@ -7,6 +7,8 @@ from monitor.checks import (
            host,
            http,  # noqa: E402,I001 - after the registry it registers with
            registry,
+           tcp,  # noqa: F401 - registers itself
+           tls,  # noqa: F401 - registers itself
 )
 from monitor.checks.deadline import Deadline, Watchdog
 from monitor.checks.execute import run_check

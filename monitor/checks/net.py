@@ -1,0 +1,251 @@
+"""Socket steps for the kinds that speak to a port themselves (tcp, tls): name resolution,
+connect, send and receive, each bounded by the check's Deadline and cut short within TICK
+once the monitor stops. Every step raises Failure(reason, detail) for an expected fault.
+
+Sockets are non-blocking and waited on with poll() in slices of at most TICK, so that a
+check notices `deadline.aborted` (the monitor stopping) as promptly as the http kind does.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from monitor.checks.deadline import Deadline
+from monitor.checks.model import CheckResult, Monitor
+from monitor.secrets import redact
+
+TICK = 0.05  # how often a waiting check looks whether the monitor is stopping
+# Names no resolver may answer (RFC 6761 section 6.4): no query leaves the machine for them.
+RESERVED_NEGATIVE = ("invalid",)
+# getaddrinfo cannot be cut short: a lookup the check gave up on keeps its thread until the
+# C library's own timeouts end it. With a dead resolver and many monitors those threads
+# pile up; past this many lookups at once, new ones fail at once instead.
+MAX_LOOKUPS = 1024
+DETAIL_CHARS = 200
+
+AddrInfo = tuple[Any, ...]  # (family, type, proto, canonname, sockaddr)
+Lookup = Callable[..., list[AddrInfo]]
+
+_lookups = 0
+_lookups_lock = threading.Lock()
+
+
+class Failure(Exception):
+    """The check failed for a known reason; `detail` is its one-line explanation."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def address(host: str, port: int) -> str:
+    """`host:port`, an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def is_ip(host: str) -> bool:
+    # inet_pton rather than ipaddress: a tenth of the cost, on every check.
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host.partition("%")[0])  # "fe80::1%eth0": scoped
+        except OSError:
+            continue
+        return True
+    return False
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """`text` as a short JSON string: control characters escaped ("\\r\\n"), cut to
+    `limit` characters (then "..." follows the closing quote)."""
+    shown = json.dumps(text[:limit], ensure_ascii=False)
+    shown = "".join(ch if ch.isprintable() else "?" for ch in shown)
+    return shown + ("..." if len(text) > limit else "")
+
+
+def ms_since(start: float) -> float:
+    return (time.monotonic() - start) * 1000.0
+
+
+def _check_abort(deadline: Deadline) -> None:
+    if deadline.aborted:
+        raise Failure("timeout", "aborted: the monitor is stopping")
+
+
+def resolve(host: str, port: int, deadline: Deadline,
+            lookup: Lookup = socket.getaddrinfo) -> list[AddrInfo]:
+    """The addresses of `host` for a TCP connection, in the resolver's order. A name is
+    looked up in a thread of its own, waited for at most until the deadline."""
+    if is_ip(host):
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                  flags=socket.AI_NUMERICHOST)
+    if host.rstrip(".").lower().rpartition(".")[2] in RESERVED_NEGATIVE:
+        raise Failure("dns", f"name does not resolve: {host}")
+    global _lookups
+    with _lookups_lock:
+        if _lookups >= MAX_LOOKUPS:
+            raise Failure("dns", f"{_lookups} name lookups pending: the resolver is not"
+                                 " answering")
+        _lookups += 1
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        global _lookups
+        try:
+            box["found"] = lookup(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
+            box["error"] = exc
+        finally:
+            with _lookups_lock:
+                _lookups -= 1
+            done.set()
+
+    threading.Thread(target=run, name="resolve", daemon=True).start()
+    while not done.wait(min(TICK, deadline.remaining())):
+        _check_abort(deadline)
+        if deadline.remaining() <= 0:
+            raise Failure("dns", f"no answer from the resolver within {deadline.timeout:g} s")
+    error = box.get("error")
+    if isinstance(error, socket.gaierror) and error.errno in (socket.EAI_NONAME,
+                                                               socket.EAI_NODATA):
+        raise Failure("dns", f"name does not resolve: {host}")
+    if error is not None:
+        raise Failure("dns", f"name lookup failed: {getattr(error, 'strerror', None) or error}")
+    found: list[AddrInfo] = box["found"]
+    if not found:
+        raise Failure("dns", f"name does not resolve: {host}")
+    return found
+
+
+def wait(sock: socket.socket, write: bool, deadline: Deadline, late: str) -> None:
+    """Until `sock` is writable (or readable); Failure("timeout", `late`) at the deadline."""
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT if write else select.POLLIN)
+    while True:
+        _check_abort(deadline)
+        left = deadline.remaining()
+        if left <= 0:
+            raise Failure("timeout", late)
+        # Rounded up: a 0 ms poll with 0.4 ms left would spin.
+        if poller.poll(math.ceil(min(left, TICK) * 1000)):
+            return
+
+
+def describe(code: int) -> str:
+    """A socket error as the http kind words it."""
+    if code == errno.ECONNREFUSED:
+        return "connection refused"
+    if code in (errno.ECONNRESET, errno.EPIPE):
+        return "connection reset by peer"
+    return os.strerror(code)
+
+
+# Errors of the connection itself, after it was made (an ICMP error, a retransmission
+# timeout): the network's doing, as a refused connect is.
+_CONNECTION_ERRORS = frozenset({errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE,
+                                errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN,
+                                errno.EHOSTDOWN, errno.ETIMEDOUT})
+
+
+def unexpected(exc: OSError) -> Failure:
+    """An OSError no step expected: `connect` if it is the connection's, else `other`."""
+    if exc.errno in _CONNECTION_ERRORS:
+        return Failure("connect", describe(exc.errno))
+    return Failure("other", f"{type(exc).__name__}: {exc}")
+
+
+def connect(host: str, port: int, deadline: Deadline, metrics: dict[str, float],
+            trace: list[str] | None = None,
+            lookup: Lookup = socket.getaddrinfo) -> socket.socket:
+    """A connected non-blocking socket to host:port. The addresses are tried in turn, as
+    socket.create_connection does, each until it answers or the deadline passes. Records
+    `dns` (when a name was looked up) and `connect` (ms) in `metrics`."""
+    start = time.monotonic()
+    addresses = resolve(host, port, deadline, lookup)
+    if not is_ip(host):
+        metrics["dns"] = ms_since(start)
+        if trace is not None:
+            shown = ", ".join(dict.fromkeys(str(a[4][0]) for a in addresses))
+            trace.append(f"resolved {host}: {shown} in {metrics['dns']:.1f} ms")
+    start = time.monotonic()
+    last = errno.ECONNREFUSED
+    for family, kind, proto, _, where in addresses:
+        sock = socket.socket(family, kind, proto)
+        if trace is not None:
+            trace.append(f"address {where[0]} port {where[1]}")
+        try:
+            sock.setblocking(False)
+            code = sock.connect_ex(where)
+            if code in (errno.EINPROGRESS, errno.EAGAIN):
+                wait(sock, True, deadline, f"no connection within {deadline.timeout:g} s")
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        except BaseException:
+            sock.close()
+            raise
+        if code == 0:
+            metrics["connect"] = ms_since(start)
+            if trace is not None:
+                trace.append(f"connected in {metrics['connect']:.1f} ms")
+            return sock
+        sock.close()
+        last = code
+        if trace is not None:
+            trace.append(f"  {describe(code)}")
+    raise Failure("connect", describe(last))
+
+
+def send_all(sock: socket.socket, data: bytes, deadline: Deadline) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            sent = sock.send(view)
+        except BlockingIOError:
+            wait(sock, True, deadline, f"could not send within {deadline.timeout:g} s")
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            raise Failure("connect", "connection reset by peer") from None
+        view = view[sent:]
+
+
+def result(monitor: Monitor, timestamp: float, started: float, *, code: int | None,
+           reason: str | None = None, detail: str = "", warning: bool = False,
+           metrics: Mapping[str, float] | None = None) -> CheckResult:
+    """The check's result: `reason` None is up (a warning if `warning`); the detail one
+    short printable line without the monitor's secrets."""
+    detail = redact(" ".join(detail.split()), monitor.secrets)
+    detail = "".join(ch if ch.isprintable() else "?" for ch in detail)[:DETAIL_CHARS]
+    elapsed = ms_since(started)
+    measured = dict(metrics or {})
+    measured["total"] = elapsed
+    return CheckResult(
+        monitor=monitor.id,
+        timestamp=timestamp,
+        available=reason is None or warning,
+        code=code,
+        response_ms=elapsed,
+        reason=reason,
+        detail=detail,
+        mono=started,
+        metrics=measured,
+        warning=warning,
+    )
+
+
+def verdict_lines(result: CheckResult) -> list[str]:
+    """The last lines of a trace, as the http kind ends its own."""
+    if result.warning:
+        verdict = f"warning: {result.reason}"
+    else:
+        verdict = "up" if result.available else f"down: {result.reason}"
+    return [f"verdict: {verdict}" + (f" ({result.detail})" if result.detail else ""),
+            f"response time: {result.response_ms:.1f} ms"]

@@ -1,0 +1,374 @@
+"""The tls kind: a TLS handshake and the days left of the server's certificate, against real
+loopback TLS servers with certificates made by the tests (tests/tls_servers.py): good, for
+another host, self-signed, 5 days from expiry, expired."""
+
+import json
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.checks import Deadline, Monitor, certs, registry
+from monitor.checks.http import http_monitor
+from monitor.checks.tls import TlsSpec, check
+from monitor.config import parse_config
+from monitor.errors import ConfigError
+from tests.tcp_servers import Loopback, banner, drain, reset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def monitor(timeout: float = 2.0, top: dict | None = None, **entry) -> Monitor:
+    """The monitor a config entry of type tls makes (through the real config parser)."""
+    entry = {"type": "tls", "host": "127.0.0.1", "timeout": timeout, **entry}
+    return parse_config(json.dumps({**(top or {}), "websites": [entry]})).monitors[0]
+
+
+def once(mon: Monitor):
+    return check(mon, Deadline(time.monotonic() + mon.timeout, mon.timeout))
+
+
+def port_of(server) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tls_context(pki, label: str) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki / f"{label}.pem", pki / "key.pem")
+    return context
+
+
+# --- config -----------------------------------------------------------------------------
+
+def test_a_tls_entry_parses_with_its_defaults():
+    mon = monitor(host="mail.example")
+    assert (mon.kind, mon.target, mon.id) == ("tls", "mail.example:443", "tls:mail.example:443")
+    assert mon.spec == TlsSpec(host="mail.example", port=443, server_name=None, verify=True,
+                               ca_file=None, expiry=certs.Expiry(14.0, 0.0))
+    assert mon.spec.name == "mail.example"
+    six = monitor(host="::1", port=993, serverName="imap.example", tlsVerify=False)
+    assert (six.target, six.spec.name, six.spec.verify) == ("[::1]:993", "imap.example", False)
+
+
+def test_expiry_thresholds_come_from_the_entry_else_the_top_level(pki):
+    mon = monitor(top={"tlsMinDaysLeft": 30, "tlsFailDaysLeft": 3}, host="x")
+    assert mon.spec.expiry == certs.Expiry(30.0, 3.0)
+    mon = monitor(top={"tlsMinDaysLeft": 30}, host="x", tlsMinDaysLeft=20, tlsFailDaysLeft=7,
+                  caFile=str(pki / "ca.pem"))
+    assert mon.spec.expiry == certs.Expiry(20.0, 7.0)
+    assert mon.spec.ca_file == str(pki / "ca.pem")
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"host": None}, "websites[0].host: must be a host name or IP address"),
+    ({"host": "a/b"}, "websites[0].host: must be a host name or IP address"),
+    ({"port": 65536}, "websites[0].port: must be a whole number from 1 to 65535"),
+    ({"serverName": ""}, "websites[0].serverName: must be a host name or IP address"),
+    ({"serverName": "a b"}, "websites[0].serverName: must be a host name or IP address"),
+    ({"tlsVerify": "no"}, "websites[0].tlsVerify: must be true or false"),
+    ({"caFile": ""}, "websites[0].caFile: must be the path of a PEM file of CA certificates"),
+    ({"caFile": "no-such-ca.pem"}, "websites[0].caFile: file not found: no-such-ca.pem"),
+    ({"tlsMinDaysLeft": -1}, "websites[0].tlsMinDaysLeft: must be a number from 0 to 3650"),
+    ({"tlsMinDaysLeft": "14"}, "websites[0].tlsMinDaysLeft: must be a number from 0 to 3650"),
+    ({"tlsFailDaysLeft": 4000}, "websites[0].tlsFailDaysLeft: must be a number from 0 to 3650"),
+    ({"tlsFailDaysLeft": 20}, "websites[0].tlsFailDaysLeft: tlsFailDaysLeft (20) must not be"
+                              " above tlsMinDaysLeft (14)"),
+    ({"tlsMinDaysLeft": 5, "tlsFailDaysLeft": 7},
+     "websites[0].tlsFailDaysLeft: tlsFailDaysLeft (7) must not be above tlsMinDaysLeft (5)"),
+    ({"send": "x"}, "websites[0].send: unknown key"),
+    ({"severName": "x"}, 'websites[0].severName: unknown key (did you mean "serverName"?)'),
+])
+def test_config_errors_name_the_key(entry, message):
+    text = json.dumps({"websites": [{"type": "tls", "host": "x", **entry}]})
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert str(caught.value) == f"config.json: {message}"
+
+
+def test_a_missing_host_is_required():
+    with pytest.raises(ConfigError) as caught:
+        parse_config(json.dumps({"websites": [{"type": "tls", "port": 993}]}))
+    assert str(caught.value) == "config.json: websites[0].host: is required"
+
+
+@pytest.mark.parametrize(("top", "message"), [
+    ({"tlsMinDaysLeft": 5000}, "tlsMinDaysLeft: must be a number from 0 to 3650"),
+    ({"tlsMinDaysLeft": 5, "tlsFailDaysLeft": 6},
+     "tlsFailDaysLeft: tlsFailDaysLeft (6) must not be above tlsMinDaysLeft (5)"),
+])
+def test_top_level_thresholds_are_checked_too(top, message):
+    text = json.dumps({**top, "websites": [{"URL": "https://example.com/"}]})
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert str(caught.value) == f"config.json: {message}"
+
+
+def test_the_kind_registers_its_reasons_and_hooks():
+    kind = registry.get("tls")
+    assert kind.reasons == ("dns", "connect", "tls", "tls_expiry", "timeout", "other")
+    assert kind.network and kind.network_reasons == {"dns", "connect", "timeout"}
+    assert kind.top_keys == ("tlsMinDaysLeft", "tlsFailDaysLeft")
+    assert kind.plugin is not None and kind.debug is not None
+
+
+# --- certificates -----------------------------------------------------------------------
+
+def test_a_good_certificate_is_up_with_its_days_left(servers, pki):
+    result = once(monitor(port=port_of(servers["good"]), caFile=str(pki / "ca.pem")))
+    assert (result.state, result.code, result.reason, result.detail) == ("up", 0, None, "")
+    assert set(result.metrics) == {"connect", "tls", "cert_days", "total"}
+    assert 89.9 < result.metrics["cert_days"] <= 90.0
+    assert result.metrics["tls"] > 0
+
+
+def test_a_certificate_5_days_from_expiry_is_a_warning(servers, pki):
+    result = once(monitor(port=port_of(servers["soon"]), caFile=str(pki / "ca.pem")))
+    assert (result.state, result.available, result.reason, result.code) == (
+        "warning", True, "tls_expiry", 0)
+    assert result.detail == "certificate expires in 5.0 days (tlsMinDaysLeft 14)"
+    assert 4.9 < result.metrics["cert_days"] <= 5.0
+
+
+def test_thresholds_judge_the_days_left(servers, pki):
+    port, ca = port_of(servers["good"]), str(pki / "ca.pem")
+    warned = once(monitor(port=port, caFile=ca, tlsMinDaysLeft=100))
+    assert (warned.state, warned.detail) == (
+        "warning", "certificate expires in 90.0 days (tlsMinDaysLeft 100)")
+    failed = once(monitor(port=port, caFile=ca, tlsMinDaysLeft=100, tlsFailDaysLeft=95))
+    assert (failed.state, failed.reason, failed.detail) == (
+        "down", "tls_expiry", "certificate expires in 90.0 days (tlsFailDaysLeft 95)")
+    top = once(monitor(top={"tlsMinDaysLeft": 100}, port=port, caFile=ca))
+    assert top.state == "warning"
+    soon = once(monitor(port=port_of(servers["soon"]), caFile=ca, tlsMinDaysLeft=3))
+    assert soon.state == "up"
+
+
+def test_an_expired_certificate_is_down_with_the_days_since(pki):
+    # Verification fails ("certificate has expired"); a second, unverified handshake reads
+    # the certificate to say by how much.
+    with Loopback(drain, tls=tls_context(pki, "expired")) as server:
+        result = once(monitor(port=server.port, caFile=str(pki / "ca.pem")))
+        connections = server.accepted
+    assert (result.state, result.reason, result.code) == ("down", "tls_expiry", 0)
+    assert result.detail == "certificate expired 1.0 days ago"
+    assert -1.01 < result.metrics["cert_days"] < -0.99
+    assert "tls" not in result.metrics  # the verified handshake did not complete
+    assert connections == 2
+
+
+def test_an_expired_certificate_unverified_is_down_too(pki):
+    with Loopback(drain, tls=tls_context(pki, "expired")) as server:
+        result = once(monitor(port=server.port, tlsVerify=False))
+        connections = server.accepted
+    assert (result.state, result.reason, result.detail) == (
+        "down", "tls_expiry", "certificate expired 1.0 days ago")
+    assert connections == 1
+
+
+def test_a_certificate_for_another_host(servers, pki):
+    port, ca = port_of(servers["wrong-host"]), str(pki / "ca.pem")
+    result = once(monitor(port=port, caFile=ca))
+    assert (result.state, result.reason, result.code) == ("down", "tls", 0)
+    assert result.detail == ("certificate: IP address mismatch, certificate is not valid for"
+                             " '127.0.0.1'.")
+    assert once(monitor(port=port, caFile=ca, serverName="other.example")).state == "up"
+    named = once(monitor(port=port, caFile=ca, serverName="www.example"))
+    assert named.detail == ("certificate: Hostname mismatch, certificate is not valid for"
+                            " 'www.example'.")
+
+
+def test_a_self_signed_certificate(pki):
+    with Loopback(drain, tls=tls_context(pki, "self-signed")) as server:
+        result = once(monitor(port=server.port, caFile=str(pki / "ca.pem")))
+        # Only an expired certificate is read again: this one costs one connection.
+        assert server.accepted == 1
+        unverified = once(monitor(port=server.port, tlsVerify=False))
+    assert (result.reason, result.detail) == ("tls", "certificate: self-signed certificate")
+    assert "cert_days" not in result.metrics
+    assert unverified.state == "up" and 89.9 < unverified.metrics["cert_days"] <= 90.0
+
+
+def test_the_system_cas_do_not_know_the_test_ca(servers):
+    result = once(monitor(port=port_of(servers["good"])))
+    assert (result.reason, result.detail) == (
+        "tls", "certificate: unable to get local issuer certificate")
+
+
+def test_a_tls_service_that_is_not_http(pki):
+    with Loopback(banner(b"* OK IMAP4rev1 ready\r\n", hold=True),
+                  tls=tls_context(pki, "good")) as server:
+        result = once(monitor(port=server.port, caFile=str(pki / "ca.pem")))
+    assert (result.state, result.code) == ("up", 0)
+
+
+# --- failures before a certificate ------------------------------------------------------
+
+def read_and_close(conn):
+    conn.recv(4096)  # the ClientHello: closed unread, it would make the close a reset
+
+
+def read_and_reset(conn):
+    conn.recv(4096)  # once the handshake has begun (a reset before is a connect failure)
+    reset(conn)
+
+
+@pytest.mark.parametrize(("handler", "reason", "detail"), [
+    (banner(b"220 plain text\r\n", hold=True), "tls",
+     "TLS handshake failed: [SSL: WRONG_VERSION_NUMBER] wrong version number"),
+    (read_and_close, "tls", "the connection closed during the TLS handshake"),
+    (read_and_reset, "tls", "the connection was reset during the TLS handshake"),
+    (drain, "timeout", "no TLS handshake within 0.3 s"),
+])
+def test_a_server_that_does_not_speak_tls(handler, reason, detail):
+    with Loopback(handler) as server:
+        result = once(monitor(timeout=0.3, port=server.port))
+    assert (result.state, result.reason, result.detail, result.code) == (
+        "down", reason, detail, None)
+    assert "tls" not in result.metrics and "connect" in result.metrics
+
+
+def test_refused_and_unresolvable():
+    refused = once(monitor(port=free_port()))
+    assert (refused.reason, refused.detail, refused.code) == (
+        "connect", "connection refused", None)
+    unknown = once(monitor(host="imap.example.invalid", port=993))
+    assert (unknown.reason, unknown.detail) == (
+        "dns", "name does not resolve: imap.example.invalid")
+
+
+def test_a_ca_file_gone_or_broken_after_the_config_was_read(tmp_path, servers):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate\n")
+    mon = monitor(port=port_of(servers["good"]), caFile=str(ca))
+    broken = once(mon)
+    assert (broken.reason, broken.detail) == (
+        "other", f"cannot load caFile {ca}: [X509: NO_CERTIFICATE_OR_CRL_FOUND] no"
+                 " certificate or crl found")
+    ca.unlink()
+    gone = once(mon)
+    assert (gone.reason, gone.detail) == (
+        "other", f"cannot load caFile {ca}: No such file or directory")
+
+
+# --- the trace --------------------------------------------------------------------------
+
+def test_debug_traces_the_handshake_and_the_certificate(servers, pki):
+    port = port_of(servers["good"])
+    mon = monitor(port=port, caFile=str(pki / "ca.pem"))
+    result, lines = registry.get("tls").debug(mon)
+    assert result.state == "up"
+    assert lines[0] == f"address 127.0.0.1 port {port}"
+    assert re.fullmatch(r"connected in \d+\.\d ms", lines[1])
+    assert lines[2] == "TLS handshake with server name 127.0.0.1 (an IP address: no SNI)"
+    assert re.fullmatch(r"TLSv1\.[23], cipher \S+ \(\d+ bits\), handshake \d+\.\d ms",
+                        lines[3])
+    assert lines[4:8] == [f"certificate verified against caFile {pki / 'ca.pem'}",
+                          "certificate subject: CN=127.0.0.1",
+                          "certificate issuer: CN=Test CA",
+                          "certificate names: IP:127.0.0.1"]
+    assert re.fullmatch(r"certificate notAfter: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
+                        r" \((89\.9|90\.0) days left\)", lines[8])
+    assert lines[9] == "verdict: up"
+    assert re.fullmatch(r"response time: \d+\.\d ms", lines[10])
+
+
+def test_debug_of_a_refused_certificate_still_shows_it(servers, pki):
+    mon = monitor(port=port_of(servers["wrong-host"]), caFile=str(pki / "ca.pem"))
+    result, lines = registry.get("tls").debug(mon)
+    assert result.reason == "tls"
+    assert ("certificate verification failed: IP address mismatch, certificate is not valid"
+            " for '127.0.0.1'.") in lines
+    assert "certificate names: DNS:other.example" in lines
+    assert lines[-2].startswith("verdict: down: tls (certificate: IP address mismatch")
+    expired = monitor(port=port_of(servers["expired"]), caFile=str(pki / "ca.pem"))
+    result, lines = registry.get("tls").debug(expired)
+    assert "certificate verification failed: certificate has expired" in lines
+    assert any(re.fullmatch(r"certificate notAfter: .* \(expired 1\.0 days ago\)", line)
+               for line in lines)
+    assert lines[-2] == "verdict: down: tls_expiry (certificate expired 1.0 days ago)"
+
+
+def test_debug_says_when_the_certificate_was_not_verified(servers):
+    mon = monitor(port=port_of(servers["self-signed"]), tlsVerify=False)
+    result, lines = registry.get("tls").debug(mon)
+    assert result.state == "up"
+    assert "certificate not verified (tlsVerify is false)" in lines
+    assert "certificate issuer: CN=127.0.0.1" in lines
+
+
+def test_debug_of_a_warning(servers, pki):
+    mon = monitor(port=port_of(servers["soon"]), caFile=str(pki / "ca.pem"))
+    result, lines = registry.get("tls").debug(mon)
+    assert lines[-2] == ("verdict: warning: tls_expiry (certificate expires in 5.0 days"
+                         " (tlsMinDaysLeft 14))")
+
+
+# --- the plugin hook --------------------------------------------------------------------
+
+def test_plugin_checks_the_certificate_of_an_https_site(pki):
+    site = http_monitor("https://ops:pw-secret@www.example.com:8443/health?token=t0k",
+                        tls_verify=False, ca_file=str(pki / "ca.pem"))
+    parsed = registry.get("tls").plugin(site, {"tlsMinDaysLeft": 30.0, "tlsFailDaysLeft": 2.0})
+    assert parsed is not None
+    assert parsed.target == "www.example.com:8443" and parsed.secrets == ()
+    assert parsed.spec == TlsSpec(host="www.example.com", port=8443,
+                                  server_name="www.example.com", verify=False,
+                                  ca_file=str(pki / "ca.pem"), expiry=certs.Expiry(30.0, 2.0))
+    plain = registry.get("tls").plugin(http_monitor("https://[::1]/"), {})
+    assert plain is not None and plain.target == "[::1]:443"
+    assert plain.spec.expiry == certs.Expiry(14.0, 0.0) and plain.spec.verify
+
+
+def test_plugin_skips_plain_http():
+    assert registry.get("tls").plugin(http_monitor("http://example.com/"), {}) is None
+
+
+def test_plugin_monitor_runs(servers, pki):
+    site = http_monitor(servers["soon"].url + "/", ca_file=str(pki / "ca.pem"))
+    parsed = registry.get("tls").plugin(site, {"tlsMinDaysLeft": 14.0, "tlsFailDaysLeft": 0.0})
+    mon = Monitor(id=f"{site.id}/tls", kind="tls", target=parsed.target, spec=parsed.spec,
+                  timeout=2.0)
+    result = once(mon)
+    assert (result.monitor, result.state, result.reason) == (
+        f"{site.id}/tls", "warning", "tls_expiry")
+
+
+# --- the command line -------------------------------------------------------------------
+
+def test_check_name_prints_the_certificate_and_exits_by_the_verdict(servers, pki, tmp_path):
+    config = tmp_path / "config.json"
+    ca = str(pki / "ca.pem")
+    config.write_text(json.dumps({"websites": [
+        {"type": "tls", "name": "soon", "host": "127.0.0.1", "port": port_of(servers["soon"]),
+         "caFile": ca},
+        {"type": "tls", "name": "old", "host": "127.0.0.1",
+         "port": port_of(servers["expired"]), "caFile": ca},
+    ]}))
+
+    def check_cli(name):
+        return subprocess.run([sys.executable, "monitoringApp.py", "check", "-c", str(config),
+                               name], cwd=ROOT, capture_output=True, text=True, timeout=30)
+
+    soon, old = check_cli("soon"), check_cli("old")
+    assert (soon.returncode, soon.stderr) == (0, ""), soon.stdout
+    out = soon.stdout.splitlines()
+    assert out[0] == f"== soon (127.0.0.1:{port_of(servers['soon'])}) [tls] =="
+    assert "  certificate subject: CN=127.0.0.1" in out
+    assert any(re.fullmatch(r"  certificate notAfter: .* \((4\.9|5\.0) days left\)", line)
+               for line in out)
+    assert re.fullmatch(r'WARNING reason=tls_expiry detail="certificate expires in 5\.0 days'
+                        r' \(tlsMinDaysLeft 14\)" code=0 duration=\d+\.\dms', out[-1])
+    assert (old.returncode, old.stderr) == (1, ""), old.stdout
+    assert re.fullmatch(r'DOWN reason=tls_expiry detail="certificate expired 1\.0 days ago"'
+                        r' code=0 duration=\d+\.\dms', old.stdout.splitlines()[-1])
