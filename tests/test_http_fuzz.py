@@ -434,7 +434,9 @@ def test_body_shorter_than_content_length(server, dog, response, max_body):
     assert (result.reason, result.code) == (expected, response.status), result
 
 
-BAD_CHUNK_SIZES = [b"", b"g", b"zz", b"-1", b"1 1", b"\x00", b"\xff", b"0x", b"ff ff"]
+# libcurl reads a size line's text after its hex digits as a chunk extension, ";" or not:
+# "0x" is the last chunk with an extension "x" (test_size_then_junk_is_an_extension).
+BAD_CHUNK_SIZES = [b"", b"g", b"zz", b"-1", b"1 1", b"\x00", b"\xff", b"x0", b"ff ff"]
 CHUNK_FAULTS = ["bad size", "data cut", "no last chunk"]
 
 
@@ -489,6 +491,16 @@ def test_broken_chunked_body(server, dog, pair, max_body):
     result = check(server, dog, Reply(response.head + payload, "close"), timeout=FAST,
                    max_body=max_body)
     expect_broken(result, response, max_body)
+
+
+@fuzz(1)
+@given(st.just(None))
+def test_size_then_junk_is_an_extension(server, dog, _):
+    """libcurl's leniency, pinned: a last-chunk line "0x" ends the body (size 0, then an
+    extension without its ";"); the answer is complete, so the site is up."""
+    result = check(server, dog, Reply(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                      b"2\r\nok\r\n0x\r\n\r\n", "close"), timeout=FAST)
+    assert (result.available, result.code) == (True, 200)
 
 
 @fuzz(40)
