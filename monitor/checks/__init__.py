@@ -3,6 +3,7 @@ kinds themselves (each a module that registers itself)."""
 
 # The kinds built in: each registers itself on import.
 from monitor.checks import (
+           content,  # noqa: E402,I001 - imports http, whose fetch it uses
            http,  # noqa: E402,I001 - after the registry it registers with
            registry,
 )
@@ -12,4 +13,4 @@ from monitor.checks.model import COMMON_REASONS, CheckAborted, CheckResult, Kind
 from monitor.checks.registry import register
 
 __all__ = ["COMMON_REASONS", "CheckAborted", "CheckResult", "Deadline", "Kind", "Monitor",
-           "Parsed", "Watchdog", "http", "register", "registry", "run_check"]
+           "Parsed", "Watchdog", "content", "http", "register", "registry", "run_check"]
