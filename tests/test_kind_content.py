@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from selectolax.lexbor import SelectolaxError
 
 from monitor.checks import Deadline, Monitor, registry
 from monitor.checks.content import HISTORIES, Histories
@@ -503,6 +504,20 @@ def test_a_page_that_cannot_be_fetched_is_the_http_kinds_failure(server):
     result = check(content_monitor(server.url))
     assert (result.reason, result.code) == ("http_status", 503)
     assert result.detail == "HTTP 503 Service Unavailable"
+
+
+def test_a_page_the_parser_refuses_is_an_invalid_response(server, monkeypatch):
+    # lexbor takes any bytes as HTML, as a browser does: its failure (out of memory) is an
+    # edge no page can reach, so the parser is made to fail here.
+    from monitor.checks.content import analysis
+
+    def refuse(body: bytes) -> None:
+        raise SelectolaxError("Can't parse HTML.")
+
+    monkeypatch.setattr(analysis, "LexborHTMLParser", refuse)
+    result = check(content_monitor(server.url))
+    assert (result.state, result.reason, result.code) == ("down", "invalid_response", 200)
+    assert result.detail == "the HTML parser failed: Can't parse HTML."
 
 
 def test_a_failed_fetch_keeps_the_history(server):

@@ -18,6 +18,7 @@ from monitor.checks.content.analysis import (
     MIN_HISTORY,
     History,
     Page,
+    Unreadable,
     Verdict,
     measure,
     size_text,
@@ -89,7 +90,12 @@ def _check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
         # The http kind's reason and detail; the phase times are the http monitor's.
         return dataclasses.replace(result, metrics={})
     parsing = time.perf_counter()
-    page = measure(body, spec.ignore)
+    try:
+        page = measure(body, spec.ignore)
+    except Unreadable as exc:
+        return dataclasses.replace(result, available=False, reason="invalid_response",
+                                   detail=_printable(f"the HTML parser failed: {exc}"),
+                                   metrics={})
     parse_ms = (time.perf_counter() - parsing) * 1000.0
     with history.lock:
         history.resize(spec.history)
