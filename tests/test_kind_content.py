@@ -39,8 +39,9 @@ from monitor.cli import main
 from monitor.config import load_config, parse_config
 from monitor.errors import ConfigError
 from tests.hostile import refused_url
+from tests.test_e2e import count_checks, query, start, stop, wait_for
 
-APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
+APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")  # as tests.test_e2e
 KIND = registry.get("content")
 LOREM = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor"
          " incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis"
@@ -531,6 +532,25 @@ def test_a_failed_fetch_keeps_the_history(server):
     assert check(monitor).detail == "<script>: 4 -> 19"
 
 
+def test_checks_of_one_monitor_at_once_each_enter_the_history(server):
+    # The scheduler never runs two checks of a monitor at once, but `check` may run beside
+    # it, and a reload may bring it back while a check runs.
+    monitor = content_monitor(server.url, history=50)
+    results = []
+
+    def checks() -> None:
+        results.extend(check(monitor).state for _ in range(5))
+
+    threads = [threading.Thread(target=checks) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == ["up"] * 40
+    history = HISTORIES.get(monitor)
+    assert history.kept == 40 and history.tags["script"].last(50) == [4] * 40
+
+
 def test_a_page_over_tls_is_fetched_as_the_http_kind_does(servers, pki):
     trusted = content_monitor(servers["good"].url + "/", caFile=str(pki / "ca.pem"))
     result = check(trusted)
@@ -683,3 +703,30 @@ def test_check_name_beside_the_history_prints_the_counts_that_changed(server, tm
     assert result.exit_code == 1
     assert result.output.splitlines()[-1].startswith(
         'DOWN reason=changed detail="<script>: 4 -> 40, size: 10.2 kB -> 11.3 kB" code=200 ')
+
+
+# --- under the real monitor --------------------------------------------------------------
+
+def test_the_monitor_learns_the_page_and_stores_the_warning(server, tmp_path):
+    path = write_config(tmp_path, [{"type": "content", "URL": server.url, "name": "shop",
+                                    "checkInterval": 0.1, "history": 10}])
+    db = tmp_path / "m.db"
+    proc = start(["-m", "-s", "-c", path, "-db", str(db)], tmp_path)
+
+    def rows(where: str = "1") -> list[tuple]:
+        return (query(db, "SELECT available, reason, detail, metrics FROM website_monitoring"
+                      f" WHERE monitor = ? AND {where} ORDER BY id", f"content:{server.url}")
+                if count_checks(db) else [])
+
+    try:
+        wait_for(lambda: len(rows("detail IS NULL")) >= 3, 20, "judged checks stored")
+        server.page = html(scripts=19)
+        wait_for(lambda: rows("reason = 'changed'"), 10, "a check of the changed page")
+    finally:
+        _, out, err = stop(proc)
+    assert err == ""
+    stored = rows()
+    assert [row[2] for row in stored[:5]] == [f"learning ({i} of 5)" for i in range(1, 6)]
+    available, reason, detail, metrics = rows("reason = 'changed'")[0]
+    assert (available, reason, detail) == (1, "changed", "<script>: 4 -> 19")
+    assert json.loads(metrics) == {"size": len(server.page), "tags": 103, "changed": 15.0}
