@@ -4,25 +4,20 @@ parse's share is the difference.
 
     python -m bench.kinds --only page
 
-The page is served by a process of its own (`python -m bench.kind_content serve KB`), so
-that serving it costs the benchmark's process nothing.
+The page is served from a thread (tests.pages): bench.kinds counts the CPU of the thread
+that runs the checks only.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.kinds import Case
-from bench.run import spawn_server
 from monitor.checks import Monitor
 from monitor.config import parse_config
-
-LIFETIME = 600.0  # seconds the page server lives at most
+from tests.pages import PageServer
 
 
 def page(kb: int) -> bytes:
@@ -51,30 +46,6 @@ def page(kb: int) -> bytes:
     return "".join(parts).encode()
 
 
-def serve(kb: int, lifetime: float = LIFETIME) -> None:
-    body = page(kb)
-
-    class Handler(BaseHTTPRequestHandler):
-        timeout = 5
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    print(server.server_address[1], flush=True)
-    threading.Timer(lifetime, server.shutdown).start()
-    server.serve_forever()
-
-
 def _monitor(kind: str, url: str) -> Monitor:
     entry = {"type": kind, "URL": url, "timeout": 5, "maxBodyBytes": 8 * 1024 * 1024}
     return parse_config(json.dumps({"websites": [entry]})).monitors[0]
@@ -83,8 +54,8 @@ def _monitor(kind: str, url: str) -> Monitor:
 def _case(kind: str, kb: int):
     @contextmanager
     def setup() -> Iterator[tuple[Monitor, str]]:
-        with spawn_server("bench.kind_content", "serve", str(kb)) as base:
-            yield _monitor(kind, f"{base}/"), "up"
+        with PageServer() as server:
+            yield _monitor(kind, server.set("/", page(kb))), "up"
     return setup
 
 
@@ -93,7 +64,3 @@ CASES = [
     Case("http page 100 KB (same page)", _case("http", 100)),
     Case("content page 2 MB", _case("content", 2048)),
 ]
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
-    serve(int(sys.argv[2]))

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -39,6 +38,7 @@ from monitor.cli import main
 from monitor.config import load_config, parse_config
 from monitor.errors import ConfigError
 from tests.hostile import refused_url
+from tests.pages import PageServer
 from tests.test_e2e import count_checks, query, start, stop, wait_for
 
 APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")  # as tests.test_e2e
@@ -58,49 +58,37 @@ def html(scripts: int = 4, divs: int = 40, extra: str = "") -> bytes:
 
 # --- a loopback server whose page the test sets ------------------------------------------
 
-class _Handler(BaseHTTPRequestHandler):
-    timeout = 5  # a client that never sends its request does not keep a thread for ever
+class Site:
+    """The page a test serves at /page, and the answer's status, changed between checks."""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        server: PageServer = self.server  # type: ignore[assignment]
-        body = server.page
-        self.send_response(server.status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-
-class PageServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.page = html()
-        self.status = 200
-        self._thread = threading.Thread(target=self.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+    def __init__(self, server: PageServer) -> None:
+        self._server = server
+        self._page, self._status = html(), 200
+        self.url = server.set("/page", self._page)
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/page"
+    def page(self) -> bytes:
+        return self._page
 
-    def close(self) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join(5)
+    @page.setter
+    def page(self, body: bytes) -> None:
+        self._page = body
+        self._server.set("/page", body, self._status)
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    @status.setter
+    def status(self, status: int) -> None:
+        self._status = status
+        self._server.set("/page", self._page, status)
 
 
 @pytest.fixture()
-def server() -> Iterator[PageServer]:
-    running = PageServer()
-    yield running
-    running.close()
+def server() -> Iterator[Site]:
+    with PageServer() as running:
+        yield Site(running)
 
 
 @pytest.fixture(autouse=True)
@@ -622,35 +610,69 @@ def test_the_trace_of_a_page_that_did_not_change_and_of_a_failure(server):
 
 # --- as a plugin of an http site ---------------------------------------------------------
 
-def test_the_plugin_watches_the_page_of_an_http_site(server):
-    document = {"contentHistory": 6, "contentFailDeviation": 10,
+def test_the_plugin_watches_the_page_of_every_http_site(server):
+    document = {"plugins": ["content"], "contentHistory": 6, "contentFailDeviation": 10,
                 "websites": [{"URL": server.url, "name": "shop", "timeout": 2,
-                              "headers": {"X-Api-Key": "k3y-secret"}}]}
+                              "headers": {"X-Api-Key": "k3y-secret"}},
+                             {"URL": "https://other.test/", "plugins": []}]}
+    site, other, monitor = parse_config(json.dumps(document)).monitors
+    assert (monitor.id, monitor.kind, monitor.name, monitor.target) == (
+        f"{server.url}/content", "content", "shop/content", server.url)
+    assert "k3y-secret" in monitor.secrets
+    spec = monitor.spec
+    assert (spec.history, spec.max_deviation, spec.fail_deviation) == (6, 3.0, 10.0)
+    assert spec.http.headers == site.spec.headers == (("X-Api-Key", "k3y-secret"),)
+    learn(monitor)
+    server.page = html(scripts=9)
+    result = check(monitor)
+    assert (result.state, result.monitor, result.detail) == ("warning", monitor.id,
+                                                            "<script>: 4 -> 9")
+
+
+def test_the_hook_keeps_how_the_site_fetches_but_not_its_conditions(servers, pki):
+    document = {"tlsMinDaysLeft": 30, "websites": [{
+        "URL": servers["soon"].url + "/", "caFile": str(pki / "ca.pem"), "timeout": 2,
+        "maxBodyBytes": 5000, "expect": {"bodyContains": "Welcome"}}]}
     site = parse_config(json.dumps(document)).monitors[0]
     defaults = KIND.defaults(Fields("config.json"), document)
-    assert defaults == {"contentHistory": 6, "contentMaxDeviation": 3.0,
-                        "contentFailDeviation": 10.0}
+    assert defaults == {"contentHistory": 20, "contentMaxDeviation": 3.0,
+                        "contentFailDeviation": None}
     parsed = KIND.plugin(site, defaults)
     assert parsed is not None
     assert (parsed.target, parsed.secrets, parsed.id) == (site.target, site.secrets,
                                                           f"{site.id}/content")
-    assert parsed.spec == ContentSpec(http=site.spec, history=6, max_deviation=3.0,
-                                      fail_deviation=10.0)
-    # The monitor config makes of it checks the site's page.
+    http = parsed.spec.http
+    assert (http.url, http.ca_file, http.max_body_bytes, http.tls_verify) == (
+        site.spec.url, site.spec.ca_file, 5000, True)
+    assert http.expect is None
+    # The site's own check fails its condition and warns of its certificate (5 days
+    # left); the page's monitor reports neither: one fault, one monitor.
+    assert registry.get("http").run(site, Deadline(time.monotonic() + 2, 2)).reason == \
+        "assertion"
     monitor = dataclasses.replace(site, id=parsed.id, kind="content", spec=parsed.spec)
-    learn(monitor)
-    server.page = html(scripts=9)
     result = check(monitor)
-    assert (result.state, result.monitor, result.detail) == (
-        "warning", f"{server.url}/content",
-        "<script>: 4 -> 9")
+    assert (result.state, result.reason, result.detail) == ("up", None, "learning (1 of 5)")
 
 
-def test_the_plugin_with_no_defaults_and_on_a_monitor_that_is_not_http():
-    site = parse_config(json.dumps({"websites": [{"URL": "https://a.test/"}]})).monitors[0]
+def test_the_hook_applies_to_every_http_site_only():
+    site = parse_config(json.dumps({"websites": [{"URL": "http://a.test/"}]})).monitors[0]
     parsed = KIND.plugin(site, {})
-    assert parsed is not None and parsed.spec == ContentSpec(http=site.spec)
+    assert parsed is not None and parsed.spec.history == 20
     assert KIND.plugin(dataclasses.replace(site, spec="not http"), {}) is None
+
+
+# --- the http kind's conditions on a content monitor of its own --------------------------
+
+def test_expect_and_certificate_expiry_apply_to_a_content_monitor(server, servers, pki):
+    failing = content_monitor(server.url, expect={"bodyContains": "Welcome"})
+    result = check(failing)
+    assert (result.state, result.reason, result.monitor) == ("down", "assertion", failing.id)
+    assert result.detail == 'bodyContains "Welcome": not found'
+    soon = content_monitor(servers["soon"].url + "/", caFile=str(pki / "ca.pem"))
+    result = check(soon)
+    assert (result.state, result.reason) == ("warning", "tls_expiry")  # the page is fine
+    assert result.detail.startswith("certificate expires in ")
+    assert result.metrics == {"size": 2.0, "tags": 3.0}
 
 
 # --- `check NAME` ------------------------------------------------------------------------

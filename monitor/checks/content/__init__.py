@@ -110,6 +110,9 @@ def _check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
         metrics["changed"] = verdict.largest
     if trace is not None:
         _trace(trace, spec, page, parse_ms, verdict, history.length)
+    if state == "up" and result.warning:
+        # The fetch's own warning (a certificate close to expiry) when the page is fine.
+        return dataclasses.replace(result, metrics=metrics)
     return dataclasses.replace(
         result,
         available=state != "down",

@@ -1,16 +1,20 @@
 """The `content` kind's keys: the http kind's (`URL`, `headers`, `maxBodyBytes`,
-`tlsVerify`, `caFile`) and its own: `history`, `maxDeviation`, `failDeviation`,
-`ignoreTags`. The first three may be given at the top level as every content monitor's
-default, named `contentHistory`, `contentMaxDeviation`, `contentFailDeviation` (a
-top-level `history` would read as the database's)."""
+`tlsVerify`, `caFile`, `expect`, `tlsMinDaysLeft`, `tlsFailDaysLeft`) and its own:
+`history`, `maxDeviation`, `failDeviation`, `ignoreTags`. The first three may be given at
+the top level as every content monitor's default, named `contentHistory`,
+`contentMaxDeviation`, `contentFailDeviation` (a top-level `history` would read as the
+database's)."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.checks import certs
 from monitor.checks.http import spec as http_spec
 from monitor.checks.http.spec import HttpSpec
 from monitor.checks.model import Monitor, Parsed
@@ -100,13 +104,19 @@ def defaults(fields: Fields, document: Mapping[str, Any]) -> dict[str, Any]:
     return {TOP["history"]: history, TOP["maxDeviation"]: high, TOP["failDeviation"]: fail}
 
 
+# Certificate expiry that never warns nor fails: see `plugin`.
+NO_EXPIRY = certs.Expiry(min_days=-math.inf, fail_days=-math.inf)
+
+
 def plugin(site: Monitor, defaults: Mapping[str, Any]) -> Parsed | None:
     """The content monitor of an http site (`plugins: ["content"]`): its page, fetched as
-    the site's own check fetches it, judged with the top-level defaults."""
+    the site's own check fetches it (URL, headers, body limit, TLS), judged with the
+    top-level defaults. Without the site's `expect` and certificate expiry: the site's own
+    check reports those, and one fault should not warn or fail two monitors."""
     if not isinstance(site.spec, HttpSpec):
         return None
     spec = ContentSpec(
-        http=site.spec,
+        http=dataclasses.replace(site.spec, expect=None, expiry=NO_EXPIRY),
         history=defaults.get(TOP["history"], DEFAULT_HISTORY),
         max_deviation=defaults.get(TOP["maxDeviation"], DEFAULT_MAX_DEVIATION),
         fail_deviation=defaults.get(TOP["failDeviation"], DEFAULT_FAIL_DEVIATION),
