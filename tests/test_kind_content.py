@@ -301,18 +301,22 @@ def test_history_drops_a_tag_once_it_is_0_in_every_page_kept_and_resizes():
 
 # --- the histories of every monitor ------------------------------------------------------
 
-def test_histories_are_kept_per_monitor_and_per_what_it_fetches():
+def test_histories_are_kept_per_monitor_and_per_what_makes_its_page():
     histories = Histories()
     first = content_monitor("http://a.test/")
     other_url = content_monitor("http://b.test/", id=first.id)
+    other_headers = content_monitor("http://a.test/", headers={"Accept-Language": "fr"})
     ignoring = content_monitor("http://a.test/", ignoreTags=["p"])
-    looser = content_monitor("http://a.test/", maxDeviation=5, history=7)
-    assert histories.get(first) is histories.get(first)
+    assert histories.get(first) is histories.get(content_monitor("http://a.test/"))
     assert histories.get(other_url) is not histories.get(first)
+    assert histories.get(other_headers) is not histories.get(first)
     assert histories.get(ignoring) is not histories.get(first)
-    # Thresholds and length apply to the history as it is (the check resizes it).
-    assert histories.get(looser) is histories.get(first)
-    assert len(histories) == 3
+    # Thresholds, length (the check resizes it), conditions and limits apply to the
+    # history as it is, also on a reload that parses them anew.
+    for keys in [{"maxDeviation": 5, "history": 7}, {"maxBodyBytes": 5000, "tlsVerify": False},
+                 {"expect": {"json": {"checks": [{"ok": True}]}, "bodyMatches": "x"}}]:
+        assert histories.get(content_monitor("http://a.test/", **keys)) is histories.get(first)
+    assert len(histories) == 4
 
 
 def test_histories_of_monitors_no_longer_checked_are_forgotten():
@@ -736,8 +740,9 @@ def test_the_monitor_learns_the_page_and_stores_the_warning(server, tmp_path):
     proc = start(["-m", "-s", "-c", path, "-db", str(db)], tmp_path)
 
     def rows(where: str = "1") -> list[tuple]:
-        return (query(db, "SELECT available, reason, detail, metrics FROM website_monitoring"
-                      f" WHERE monitor = ? AND {where} ORDER BY id", f"content:{server.url}")
+        return (query(db, "SELECT available, warning, reason, detail, metrics"
+                      f" FROM website_monitoring WHERE monitor = ? AND {where} ORDER BY id",
+                      f"content:{server.url}")
                 if count_checks(db) else [])
 
     try:
@@ -748,7 +753,8 @@ def test_the_monitor_learns_the_page_and_stores_the_warning(server, tmp_path):
         _, out, err = stop(proc)
     assert err == ""
     stored = rows()
-    assert [row[2] for row in stored[:5]] == [f"learning ({i} of 5)" for i in range(1, 6)]
-    available, reason, detail, metrics = rows("reason = 'changed'")[0]
-    assert (available, reason, detail) == (1, "changed", "<script>: 4 -> 19")
+    assert [row[3] for row in stored[:5]] == [f"learning ({i} of 5)" for i in range(1, 6)]
+    assert {row[:2] for row in stored[:5]} == {(1, None)}
+    available, warning, reason, detail, metrics = rows("reason = 'changed'")[0]
+    assert (available, warning, reason, detail) == (1, 1, "changed", "<script>: 4 -> 19")
     assert json.loads(metrics) == {"size": len(server.page), "tags": 103, "changed": 15.0}

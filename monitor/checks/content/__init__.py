@@ -41,8 +41,9 @@ TRACE_CHANGES = 10
 
 
 class Histories:
-    """Every content monitor's History, by monitor id and what its checks fetch and count
-    (the http spec and the ignored tags): one that changes starts a new history."""
+    """Every content monitor's History, by monitor id and what makes its page (the URL and
+    the request headers) and its counts (the ignored tags): a change of those on a reload
+    starts a new history."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -55,7 +56,9 @@ class Histories:
 
     def get(self, monitor: Monitor) -> History:
         spec: ContentSpec = monitor.spec
-        key = (monitor.id, spec.http, spec.ignore)
+        # Not the whole http spec: its `expect` may hold unhashable JSON values, and
+        # conditions, limits and TLS settings do not change the page.
+        key = (monitor.id, spec.http.url, spec.http.headers, spec.ignore)
         now = self._clock()
         with self._lock:
             history = self._by_key.get(key)
@@ -93,7 +96,8 @@ def _check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
     try:
         page = measure(body, spec.ignore)
     except Unreadable as exc:
-        return dataclasses.replace(result, available=False, reason="invalid_response",
+        return dataclasses.replace(result, available=False, warning=False,
+                                   reason="invalid_response",
                                    detail=_printable(f"the HTML parser failed: {exc}"),
                                    metrics={})
     parse_ms = (time.perf_counter() - parsing) * 1000.0
