@@ -3,12 +3,13 @@ kinds themselves (each a module that registers itself)."""
 
 # The kinds built in: each registers itself on import.
 from monitor.checks import (
+           content,
            dns,
            host,
            http,  # noqa: E402,I001 - after the registry it registers with
            registry,
-           tcp,  # noqa: F401 - registers itself
-           tls,  # noqa: F401 - registers itself
+           tcp,
+           tls,
 )
 from monitor.checks.deadline import Deadline, Watchdog
 from monitor.checks.execute import run_check
@@ -16,4 +17,5 @@ from monitor.checks.model import COMMON_REASONS, CheckAborted, CheckResult, Kind
 from monitor.checks.registry import register
 
 __all__ = ["COMMON_REASONS", "CheckAborted", "CheckResult", "Deadline", "Kind", "Monitor",
-           "Parsed", "Watchdog", "dns", "host", "http", "register", "registry", "run_check"]
+           "Parsed", "Watchdog", "content", "dns", "host", "http", "register", "registry",
+           "run_check", "tcp", "tls"]
