@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from monitor.checks import registry
+from tests.pages import PageServer
 from tests.test_e2e import APP, query, stop, wait_for
 
 KIND = '''
@@ -39,7 +40,27 @@ def run(monitor, deadline):
 KIND = Kind(name="file", keys=("path",), parse=parse, reasons=("missing",), run=run,
             network=False)
 '''
-ENTRY_POINTS = "[uptime_monitor.checks]\nfile = file_kind:KIND\nbroken = broken_kind:KIND\n"
+# README's second example: a kind that runs on every site, lending the http kind's parts.
+ROBOTS_KIND = '''
+import dataclasses
+from urllib.parse import urljoin
+
+from monitor.checks import Kind, Parsed
+from monitor.checks.http import KIND as HTTP
+
+
+def plugin(site, defaults):
+    spec = dataclasses.replace(site.spec, url=urljoin(site.spec.url, "/robots.txt"),
+                               expect=None)
+    return Parsed(spec=spec, target=urljoin(site.target, "/robots.txt"))
+
+
+KIND = Kind(name="robots", keys=HTTP.keys, parse=HTTP.parse, reasons=HTTP.reasons,
+            run=HTTP.run, loop=HTTP.loop, network_reasons=HTTP.network_reasons,
+            plugin=plugin)
+'''
+ENTRY_POINTS = ("[uptime_monitor.checks]\nfile = file_kind:KIND\nbroken = broken_kind:KIND\n"
+                "robots = robots_kind:KIND\n")
 
 
 @pytest.fixture()
@@ -50,6 +71,7 @@ def installed(tmp_path: Path) -> dict[str, str]:
     dist.mkdir(parents=True)
     (site / "file_kind.py").write_text(KIND)
     (site / "broken_kind.py").write_text("raise ImportError('needs libfoo')\n")
+    (site / "robots_kind.py").write_text(ROBOTS_KIND)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: file-kind\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text(ENTRY_POINTS)
     return {"PYTHONPATH": str(site)}
@@ -120,3 +142,42 @@ def test_an_installed_kind_runs_is_stored_and_alerts(tmp_path, installed, proces
     assert query(db, "SELECT DISTINCT reason FROM website_monitoring WHERE available = 0"
                  ) == [("missing",)]
     assert query(db, "SELECT type FROM website_alerts")[0] == ("alert",), err
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_an_installed_kind_runs_on_every_site(tmp_path, installed, processes):
+    """`plugins` names an outside kind: loaded, it makes a monitor of every http site."""
+    with PageServer() as pages:
+        pages.set("/robots.txt", "User-agent: *\n", headers={"Content-Type": "text/plain"})
+        good = pages.set("/", "<p>home</p>")
+        bad = pages.url("/shop/")  # 404 for the page; its /robots.txt is the same one
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps({"processes": processes, "plugins": ["robots"],
+                                      "websites": [
+            {"URL": good, "checkInterval": 0.2},
+            {"URL": bad, "checkInterval": 0.2, "plugins": []},
+            {"type": "file", "path": str(tmp_path), "checkInterval": 0.2}]}))
+        db = tmp_path / "m.db"
+        proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db",
+                                 str(db)], cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, **installed})
+
+        def counts() -> dict[str, tuple[int, int]]:
+            with contextlib.suppress(sqlite3.OperationalError):  # tables not made yet
+                return {m: (n, up) for m, n, up in query(
+                    db, "SELECT coalesce(monitor, host), count(*), sum(available)"
+                        " FROM website_monitoring GROUP BY 1")}
+            return {}
+
+        robots = f"{good}/robots"
+        try:
+            wait_for(lambda: db.exists() and counts().get(robots, (0, 0))[0] >= 3, 20,
+                     "checks of the robots plugin stored")
+        finally:
+            _, out, err = stop(proc)
+    found = counts()
+    assert found[robots][0] == found[robots][1]  # every check of /robots.txt up
+    assert set(found) == {good, bad, robots, f"file:file:{tmp_path}"}, err  # none for `bad`
+    assert query(db, "SELECT kind, target FROM sites WHERE host = ?", robots) == [
+        ("robots", pages.url("/robots.txt"))]
