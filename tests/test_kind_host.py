@@ -733,3 +733,16 @@ def test_monitoring_records_the_measured_values(tmp_path):
     assert set(values["memory"]) == {"value", "available_mb"}
     # The monitor's own process is not counted (and -m runs the checks in that process).
     assert {json.loads(m)["value"] for h, _, _, m in rows if h.startswith("process")} == {0.0}
+
+
+@pytest.mark.parametrize(("entries", "message"), [
+    ([{"type": "disk", "path": "/"}, {"type": "disk", "path": "/"}],
+     "websites[1].path: duplicate of websites[0].path"),
+    ([{"type": "cpu"}, {"type": "cpu"}], "websites[1].type: duplicate of websites[0].type"),
+    ([{"type": "cpu", "id": "c"}, {"type": "memory", "id": "c"}],
+     "websites[1].id: duplicate of websites[0].id"),
+])
+def test_a_duplicate_is_named_by_the_key_that_made_its_id(entries, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(json.dumps({"websites": entries}))
+    assert str(caught.value) == f"config.json: {message}"

@@ -174,8 +174,11 @@ class _Validator(Fields):
             path = f"websites[{index}]"
             monitor = self.monitor(entry, path, interval, window, threshold, kind_defaults)
             if monitor.id in seen:
-                # Named by the key that made the id: `id`, or the target it was derived from.
-                key = "id" if "id" in entry else ("URL" if monitor.kind == "http" else "type")
+                # Named by the key that made the id: `id`, or the first of the kind's own
+                # keys given (http: URL; dns: name; disk: path), else `type` (cpu, load).
+                kind_keys = registry.get(monitor.kind).keys
+                key = "id" if "id" in entry else next((k for k in kind_keys if k in entry),
+                                                      "type")
                 raise self.fail(f"{path}.{key}", f"duplicate of websites[{seen[monitor.id]}]"
                                 f".{key}")
             seen[monitor.id] = index
