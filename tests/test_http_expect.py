@@ -244,3 +244,18 @@ def test_expect_errors(expect, path, message):
 ])
 def test_expiry_errors(entry, top, message):
     assert error_of({"URL": "https://127.0.0.1/", **entry}, **top) == f"config.json: {message}"
+
+
+def test_a_secret_header_found_is_not_quoted(pages, watchdog):
+    pages.set("/login", "ok", headers={"Set-Cookie": "session=abc123secret",
+                                       "Content-Type": "text/plain"})
+    result = check({"URL": pages.url("/login"), "expect": {
+        "headers": {"Set-Cookie": "^theme="}}}, watchdog)
+    assert result.detail == 'header Set-Cookie "^theme=": got ***'
+
+
+def test_a_monitor_with_json_conditions_is_hashable_and_equal_when_reparsed():
+    entry = {"URL": "http://127.0.0.1/", "expect": {"json": {"items": [1, {"a": None}],
+                                                            "meta": {"b": True}}}}
+    first, again = monitor_of(entry), monitor_of(entry)
+    assert hash(first) == hash(again) and first == again

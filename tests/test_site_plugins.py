@@ -52,7 +52,7 @@ def test_every_site_gets_a_monitor_per_plugin():
             plugged.alert_threshold) == (5, 3, 60, 0.5)
     # The kind got the site's spec and the top-level defaults.
     assert plugged.spec == ("probe", "https://a.example/", 1000)
-    assert monitors[4].name == ""
+    assert monitors[4].name == "https://b.example/x/sitecheck"  # its site's label, then kind
 
 
 def test_a_site_opts_out_or_names_its_own():
@@ -91,6 +91,8 @@ def test_the_site_secrets_go_with_its_plugins(monkeypatch):
      "websites[0].plugins[0]: must be the name of a check kind"),
     ([{"URL": "https://a.example/", "plugins": {}}], {},
      "websites[0].plugins: must be a list of check kinds"),
+    ([{"URL": "https://a.example/"}], {"canary": {"URL": "https://c.example/", "plugins": []}},
+     "canary.plugins: the canary takes no plugins"),
     ([{"URL": "https://a.example/"}, {"id": "https://a.example//sitecheck",
                                       "URL": "https://b.example/"}],
      {"plugins": ["sitecheck"]},

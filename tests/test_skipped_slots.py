@@ -30,7 +30,12 @@ def test_skipped_slots_share_the_verdict_of_the_check_that_covered_them():
     assert rows[0].detail == "the previous check was still running; it ended timeout: no answer"
     slow = CheckResult(URL, 1_000.0, True, 200, 1500.0, mono=50.0, skipped=(51.0,))
     assert [(r.available, r.detail) for r in skipped_slots(slow)] == [
-        (True, "the previous check was still running; it ended up, HTTP 200")]
+        (True, "the previous check was still running; it ended up, code 200")]
+    warned = CheckResult(URL, 1_000.0, True, 200, 1500.0, "tls_expiry", "expires in 5.0 days",
+                         mono=50.0, skipped=(51.0,), warning=True)
+    assert [(r.available, r.warning, r.detail) for r in skipped_slots(warned)] == [
+        (True, False, "the previous check was still running; it ended up with a warning,"
+                      " tls_expiry: expires in 5.0 days")]
     assert skipped_slots(CheckResult(URL, 1_000.0, True, 200, 5.0, mono=50.0)) == []
     # A slot skipped while the check still waited for a worker (it began at 50.0, late):
     # the monitor's own delay, not evidence about the site.

@@ -245,7 +245,9 @@ class _Validator(Fields):
                 continue  # nothing of this kind to check on that site (tls on http://)
             out.append(replace(
                 site, id=f"{site.id}/{kind.name}", kind=kind.name, target=parsed.target,
-                name=f"{site.name}/{kind.name}" if site.name else "", spec=parsed.spec,
+                # Named, so that the views tell it from its site (content's target is the
+                # site's URL).
+                name=f"{site.label}/{kind.name}", spec=parsed.spec,
                 secrets=tuple(dict.fromkeys((*parsed.secrets, *site.secrets)))))
         return out
 
@@ -259,6 +261,8 @@ class _Validator(Fields):
             raise self.fail("canary", "must be a URL or an object with a URL")
         if entry.get("type", "http") != "http":
             raise self.fail("canary.type", "must be http")
+        if "plugins" in entry:
+            raise self.fail("canary.plugins", "the canary takes no plugins")
         monitor = self.monitor(entry, "canary", CANARY_INTERVAL, CANARY_INTERVAL, threshold,
                                kind_defaults)
         if "timeout" not in entry:

@@ -261,8 +261,13 @@ def skipped_slots(result: CheckResult) -> list[CheckResult]:
     waited for a worker (an overloaded monitor) says nothing about the site."""
     if not result.skipped or result.available is None:
         return []  # unknown (the monitor was offline): no evidence for its slots either
-    ended = (f"{result.reason}: {result.detail}" if result.reason else
-             f"up, HTTP {result.code}" if result.code is not None else "up")
+    # Of any kind: the answer's code is an HTTP status, a DNS rcode, or 0 for a port.
+    if result.warning:
+        ended = f"up with a warning, {result.reason}: {result.detail}"
+    elif result.reason:
+        ended = f"{result.reason}: {result.detail}"
+    else:
+        ended = "up" if result.code is None else f"up, code {result.code}"
     detail = f"the previous check was still running; it ended {ended}"[:200]
     return [CheckResult(result.monitor, result.timestamp + (due - result.mono), result.available,
                         None, 0.0, "skipped", detail, 0.0, due)

@@ -22,6 +22,7 @@ import jmespath
 import jmespath.exceptions
 
 from monitor.checks.schema import Fields, is_number, json_key
+from monitor.secrets import is_sensitive
 
 KEYS = ("status", "bodyContains", "bodyNotContains", "bodyMatches", "json", "maxResponseMs",
         "headers")
@@ -35,7 +36,9 @@ class Expect:
     contains: tuple[str, ...] = ()
     not_contains: tuple[str, ...] = ()
     matches: re.Pattern[str] | None = None
-    json: tuple[tuple[str, Any, Any], ...] = ()  # (path, compiled path, expected value)
+    # (path, compiled path, expected value as canonical JSON text: a list or an object as
+    # such would make the spec, and the monitor holding it, unhashable)
+    json: tuple[tuple[str, Any, str], ...] = ()
     max_response_ms: float | None = None
     headers: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
@@ -64,8 +67,9 @@ class Expect:
             if not values:
                 failed.append(f"header {name}: missing")
             elif not any(pattern.search(v) for v in values):
-                failed.append(f"header {name} {json.dumps(pattern.pattern)}:"
-                              f" got {_quoted(values[-1])}")
+                # A session cookie or a token is not quoted: the detail is stored.
+                found = "***" if is_sensitive(name) else _quoted(values[-1])
+                failed.append(f"header {name} {json.dumps(pattern.pattern)}: got {found}")
         if body is None or not self.needs_body:
             return failed
         text = _decode(body, charset)
@@ -91,9 +95,9 @@ class Expect:
             except jmespath.exceptions.JMESPathError as exc:
                 failed.append(f"json {path}: {exc}")
                 continue
-            if not json_equal(found, expected):
+            if not json_equal(found, json.loads(expected)):
                 failed.append(f"json {path}: {_quoted(json.dumps(found))} !="
-                              f" {_quoted(json.dumps(expected))}")
+                              f" {_quoted(expected)}")
         return failed
 
 
@@ -184,7 +188,7 @@ def _json_paths(fields: Fields, obj: dict, path: str) -> tuple[tuple[str, Any, A
                                      f" {exc.lex_position}") from None
         except jmespath.exceptions.JMESPathError as exc:
             raise fields.fail(where, f"is not a valid JMESPath expression: {exc}") from None
-        out.append((expression, compiled, expected))
+        out.append((expression, compiled, json.dumps(expected, sort_keys=True)))
     return tuple(out)
 
 
