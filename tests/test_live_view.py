@@ -353,3 +353,22 @@ def test_a_terminal_that_does_not_read_blocks_the_view_only(tmp_path, sites):
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     conn.close()
+
+
+def test_a_warning_is_shown_and_counted(tmp_path, terminals, servers, pki):
+    """A certificate 5 days from expiry: up for availability, "warning" in the header's
+    totals and in its row's warnings column."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websites": [
+        {"URL": servers["soon"].url, "caFile": str(pki / "ca.pem"), "name": "expiring",
+         "checkInterval": 0.5},
+        {"URL": servers["good"].url, "caFile": str(pki / "ca.pem"), "name": "fine",
+         "checkInterval": 0.5},
+    ]}))
+    terminal = terminals(monitor(tmp_path, config), 200, 30, tmp_path)
+    wait_for(lambda: header_totals(terminal) == (0, 1, 1), 20,
+             "the header's totals: 0 down, 1 warning, 1 up", terminal.text)
+    rows = table_rows(terminal)
+    assert rows[0].startswith("expiring"), rows  # the worst first
+    assert re.search(r"tls_expiry:\d+", rows[0]), rows
+    assert "tls_expiry" not in rows[1], rows
