@@ -263,7 +263,7 @@ class _Child:
         env = dict(os.environ)
         # The package's own folder first, so that the child imports this very code
         # whatever the working directory or how the monitor was installed.
-        root = str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[2])  # the folder that holds monitor/
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (root, env.get("PYTHONPATH"))))
         try:
             self.process = subprocess.Popen(
