@@ -299,7 +299,8 @@ def test_cpu_trace():
     assert re.fullmatch(r"busy: (39|40)\.\d% \(all but idle and iowait\)", lines[2])
     assert re.fullmatch(r"verdict: down: threshold \(cpu (39|40)\.\d% busy > maxPercent 20\)",
                         lines[3])
-    assert len(lines) == 4
+    assert re.fullmatch(r"response time: \d+\.\d ms", lines[4])
+    assert len(lines) == 5
 
 
 # --- memory ------------------------------------------------------------------------------
@@ -324,8 +325,9 @@ def test_memory_trace():
     result, lines = registry.get("memory").debug(one({"type": "memory", "maxPercent": 100}))
     assert result.state == "up"
     assert re.fullmatch(r"memory: total \d+ MiB, available \d+ MiB", lines[0])
-    assert re.fullmatch(r"used: \d+\.\d% \(total - available, of total\)", lines[-2])
-    assert lines[-1] == "verdict: up"
+    assert re.fullmatch(r"used: \d+\.\d% \(total - available, of total\)", lines[-3])
+    assert lines[-2] == "verdict: up"
+    assert re.fullmatch(r"response time: \d+\.\d ms", lines[-1])
 
 
 # --- disk: a small tmpfs in a mount namespace of its own -------------------------------
@@ -432,7 +434,7 @@ def test_disk_trace(tmp_path):
                     "from monitor.config import parse_config\n"
                     "m = parse_config(json.dumps({'websites': [{'type': 'disk', 'path':"
                     " sys.argv[1], 'maxPercent': 70}]})).monitors[0]\n"
-                    "print(json.dumps(registry.get('disk').debug(m)[1]))",
+                    "print(json.dumps(registry.get('disk').debug(m)[1][:-1]))",
                     str(tmp_path), fill=3 * MiB)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [
@@ -603,9 +605,10 @@ def test_process_trace_lists_the_matches_with_secrets_masked():
              " https://u:***@example.com/")
     (name,) = names
     assert sorted(lines[1:3]) == sorted(f"  pid {p.pid} {name}: {shown}" for p in procs)
-    assert lines[3:] == ["running: 2 (min 1, max 1)",
-                         f"verdict: down: process (match /{re.escape(seconds)}/: 2 running,"
-                         " max 1)"]
+    assert lines[3:5] == ["running: 2 (min 1, max 1)",
+                          f"verdict: down: process (match /{re.escape(seconds)}/: 2 running,"
+                          " max 1)"]
+    assert re.fullmatch(r"response time: \d+\.\d ms", lines[5]) and len(lines) == 6
     assert not {"hunter2", "tok-secret", "pw-secret"} & set(re.split(r"[ :@/]", " ".join(lines)))
     assert "secret" not in "\n".join(lines)
 
@@ -658,15 +661,16 @@ def test_check_prints_each_measured_value(tmp_path, sleeper):
     assert re.fullmatch(r"  busy: \d+\.\d% \(all but idle and iowait\)",
                         traces["== cpu [cpu] =="][2])
     assert re.fullmatch(r"  used: \d+\.\d% \(total - available, of total\)",
-                        traces["== memory [memory] =="][-3])
+                        traces["== memory [memory] =="][-4])
     assert re.fullmatch(r"  used: \d+\.\d% \(used, of used \+ free: as df shows\)",
-                        traces["== disk:/ [disk] =="][-3])
+                        traces["== disk:/ [disk] =="][-4])
     assert re.fullmatch(r"  per core: \d+\.\d\d \(1-minute load over \d+ logical core\(s\)\)",
-                        traces["== load [load] =="][-3])
+                        traces["== load [load] =="][-4])
     assert traces[f"== {name} (process:{name}) [process] =="][1:3] == [
         f"    pid {procs[0].pid} {name}: {path} 60", "  running: 1 (min 1)"]
     for lines in traces.values():
-        assert lines[-2] == "  verdict: up"
+        assert lines[-3] == "  verdict: up"
+        assert re.fullmatch(r"  response time: \d+\.\d ms", lines[-2]), lines
         assert re.fullmatch(r"UP duration=\d+\.\dms", lines[-1]), lines
     assert out.rstrip().endswith("5 checked: 5 up, 0 not up")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import os
 import socket
 import time
@@ -37,6 +36,7 @@ from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields
+from monitor.checks.trace import quoted, verdict_lines
 
 # `name` is one of every monitor's keys (its display name): a dns monitor's is the name it
 # asks for, so the config reads it as both.
@@ -49,6 +49,8 @@ RESOLV_CONF = "/etc/resolv.conf"
 RETRY = 2.0
 POLL = 0.25  # how often a wait for an answer looks whether the check was aborted
 MAX_SHOWN = 5  # answer values quoted in an assertion's detail
+# Characters of a value quoted in a message (a config value, an expected or answered value).
+QUOTED = 100
 MAX_TRACE = 40  # records per section in the trace
 TEXT_TYPES = frozenset({dns.rdatatype.TXT, dns.rdatatype.SPF})
 METRIC = "dns"  # ms from the first query sent to the answer
@@ -80,17 +82,17 @@ def dns_name(text: str) -> dns.name.Name:
     try:
         return dns.name.from_text(text)
     except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
-        raise ValueError(f"{_quoted(text)} is not a valid DNS name: {_why(exc)}") from None
+        raise ValueError(f"{quoted(text, QUOTED)} is not a valid DNS name: {_why(exc)}") from None
 
 
 def record_type(text: str) -> dns.rdatatype.RdataType:
     try:
         rdtype = dns.rdatatype.from_text(text)
     except (dns.exception.DNSException, ValueError):
-        raise ValueError(f"{_quoted(text)} is not a DNS record type (A, AAAA, CNAME, MX,"
+        raise ValueError(f"{quoted(text, QUOTED)} is not a DNS record type (A, AAAA, CNAME, MX,"
                          " TXT, NS, SOA, SRV, CAA, PTR, ...)") from None
     if dns.rdatatype.is_metatype(rdtype):
-        raise ValueError(f"{_quoted(text)} is a query meta-type, not a record type")
+        raise ValueError(f"{quoted(text, QUOTED)} is a query meta-type, not a record type")
     return rdtype
 
 
@@ -102,7 +104,7 @@ def expected(rdtype: dns.rdatatype.RdataType, text: str) -> str | dns.rdata.Rdat
         return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text.strip(),
                                    origin=dns.name.root, relativize=False)
     except Exception:  # noqa: BLE001 - dnspython's parsers raise many kinds of error
-        raise ValueError(f"{_quoted(text)} is not a valid "
+        raise ValueError(f"{quoted(text, QUOTED)} is not a valid "
                          f"{dns.rdatatype.to_text(rdtype)} record") from None
 
 
@@ -251,10 +253,7 @@ def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
     lines: list[str] = []
     deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
     result = check(monitor, deadline, lines)
-    verdict = "up" if result.available else f"down: {result.reason}"
-    lines.append(f"verdict: {verdict}" + (f" ({result.detail})" if result.detail else ""))
-    lines.append(f"response time: {result.response_ms:.1f} ms")
-    return result, lines
+    return result, lines + verdict_lines(result)
 
 
 def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> CheckResult:
@@ -318,9 +317,9 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
     missing = []
     for written, wanted in zip(spec.expect, spec.wanted, strict=True):
         found = any(_matches(wanted, rdata) for rdata in records)
-        _note(trace, f"expect {_quoted(written)}: {'found' if found else 'MISSING'}")
+        _note(trace, f"expect {quoted(written, QUOTED)}: {'found' if found else 'MISSING'}")
         if not found:
-            missing.append(_quoted(written))
+            missing.append(quoted(written, QUOTED))
     if missing:
         got = [_value(rdata) for rdata in records]
         more = f", ... ({len(got)} in all)" if len(got) > MAX_SHOWN else ""
@@ -475,12 +474,7 @@ def _text(rdata: dns.rdata.Rdata) -> str:
 
 
 def _value(rdata: dns.rdata.Rdata) -> str:
-    return _quoted(_text(rdata)) if rdata.rdtype in TEXT_TYPES else rdata.to_text()
-
-
-def _quoted(text: str) -> str:
-    # Quoted as JSON, as written in the config, but non-ASCII text as it is.
-    return json.dumps(text, ensure_ascii=False)
+    return quoted(_text(rdata), QUOTED) if rdata.rdtype in TEXT_TYPES else rdata.to_text()
 
 
 def _name(name: dns.name.Name) -> str:

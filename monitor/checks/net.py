@@ -9,7 +9,6 @@ check notices `deadline.aborted` (the monitor stopping) as promptly as the http 
 from __future__ import annotations
 
 import errno
-import json
 import math
 import os
 import select
@@ -21,7 +20,7 @@ from typing import Any
 
 from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Monitor
-from monitor.secrets import redact
+from monitor.checks.trace import detail as shown_detail
 
 TICK = 0.05  # how often a waiting check looks whether the monitor is stopping
 # Names no resolver may answer (RFC 6761 section 6.4): no query leaves the machine for them.
@@ -30,7 +29,6 @@ RESERVED_NEGATIVE = ("invalid",)
 # C library's own timeouts end it. With a dead resolver and many monitors those threads
 # pile up; past this many lookups at once, new ones fail at once instead.
 MAX_LOOKUPS = 1024
-DETAIL_CHARS = 200
 
 AddrInfo = tuple[Any, ...]  # (family, type, proto, canonname, sockaddr)
 Lookup = Callable[..., list[AddrInfo]]
@@ -62,14 +60,6 @@ def is_ip(host: str) -> bool:
             continue
         return True
     return False
-
-
-def quoted(text: str, limit: int = 60) -> str:
-    """`text` as a short JSON string: control characters escaped ("\\r\\n"), cut to
-    `limit` characters (then "..." follows the closing quote)."""
-    shown = json.dumps(text[:limit], ensure_ascii=False)
-    shown = "".join(ch if ch.isprintable() else "?" for ch in shown)
-    return shown + ("..." if len(text) > limit else "")
 
 
 def ms_since(start: float) -> float:
@@ -222,8 +212,6 @@ def result(monitor: Monitor, timestamp: float, started: float, *, code: int | No
            metrics: Mapping[str, float] | None = None) -> CheckResult:
     """The check's result: `reason` None is up (a warning if `warning`); the detail one
     short printable line without the monitor's secrets."""
-    detail = redact(" ".join(detail.split()), monitor.secrets)
-    detail = "".join(ch if ch.isprintable() else "?" for ch in detail)[:DETAIL_CHARS]
     elapsed = ms_since(started)
     measured = dict(metrics or {})
     measured["total"] = elapsed
@@ -234,18 +222,8 @@ def result(monitor: Monitor, timestamp: float, started: float, *, code: int | No
         code=code,
         response_ms=elapsed,
         reason=reason,
-        detail=detail,
+        detail=shown_detail(detail, monitor.secrets),
         mono=started,
         metrics=measured,
         warning=warning,
     )
-
-
-def verdict_lines(result: CheckResult) -> list[str]:
-    """The last lines of a trace, as the http kind ends its own."""
-    if result.warning:
-        verdict = f"warning: {result.reason}"
-    else:
-        verdict = "up" if result.available else f"down: {result.reason}"
-    return [f"verdict: {verdict}" + (f" ({result.detail})" if result.detail else ""),
-            f"response time: {result.response_ms:.1f} ms"]

@@ -33,6 +33,7 @@ from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields
+from monitor.checks.trace import verdict_lines
 
 KEYS = ("host", "port", "serverName", "tlsVerify", "caFile", *certs.KEYS)
 REASONS = ("dns", "connect", "tls", certs.REASON, "timeout", "other")
@@ -319,7 +320,7 @@ def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
     trace: list[str] = []
     deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
     result = check(monitor, deadline, trace)
-    return result, trace + net.verdict_lines(result)
+    return result, trace + verdict_lines(result)
 
 
 KIND = register(Kind(

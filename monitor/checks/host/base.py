@@ -1,5 +1,5 @@
 """What the host kinds share: a measured value judged against a limit (fail above `max`,
-warn above `warn`), the result of a check, the verdict line of a trace, and waits that
+warn above `warn`), the result of a check, a trace ending with the verdict, and waits that
 end when the check's deadline does or the monitor stops."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Monitor
 from monitor.checks.schema import Fields
+from monitor.checks.trace import verdict_lines
 
 REASON = "threshold"  # the measured value is above maxPercent (down) or warnPercent (warning)
 METRIC = "value"  # what every host kind records: its measured value
@@ -92,13 +93,6 @@ def failed(monitor: Monitor, clock: Clock, reason: str, detail: str,
                        mono=clock.mono, metrics=dict(metrics or {}))
 
 
-def verdict_line(result: CheckResult) -> str:
-    """The last line of a host kind's trace: "verdict: up", or the state, reason, detail."""
-    if result.state == "up":
-        return "verdict: up"
-    return f"verdict: {result.state}: {result.reason} ({result.detail})"
-
-
 def debugger(check: Check) -> Callable[[Monitor], tuple[CheckResult, list[str]]]:
     """A kind's `debug`: one check of it with its trace, ending with the verdict."""
 
@@ -106,8 +100,7 @@ def debugger(check: Check) -> Callable[[Monitor], tuple[CheckResult, list[str]]]
         trace: list[str] = []
         deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
         result = check(monitor, deadline, trace)
-        trace.append(verdict_line(result))
-        return result, trace
+        return result, trace + verdict_lines(result)
 
     return debug
 
