@@ -361,6 +361,30 @@ def test_resolv_conf_is_read_again_when_it_changes(tmp_path):
     assert system_nameservers(conf) == (("127.0.0.1", "::1", "127.0.0.2"), 2.0)
 
 
+def test_a_zero_timeout_in_resolv_conf_waits_a_second_as_glibc_does(server, tmp_path):
+    conf = resolv(tmp_path, "nameserver 127.0.0.1", "options timeout:0")
+    assert system_nameservers(conf) == (("127.0.0.1",), 1.0)
+    result = check(system("quiet.example.com", conf, server.port, timeout=0.5))
+    assert result.reason == "timeout"
+    # One query in the half second, not one after the other without waiting.
+    assert result.detail.endswith(" in 0.5 s (1 query)")
+
+
+@pytest.mark.parametrize(("lines", "why"), [
+    (["search a..b", "nameserver 127.0.0.1"], "a DNS label is empty"),
+    (["nameserver not-an-ip"], "nameserver not-an-ip is not a dns.nameserver.Nameserver"
+                               " instance or text form, IP address, nor a valid https URL"),
+])
+def test_a_resolv_conf_dnspython_refuses_is_other_naming_the_file(tmp_path, lines, why):
+    conf = resolv(tmp_path, *lines)
+    result = check(system("example.com", conf, 53))
+    detail = f"system resolver: cannot use {conf}: {why}"
+    assert (result.state, result.reason, result.code, result.detail) == (
+        "down", "other", None, detail)
+    _, trace = KIND.debug(system("example.com", conf, 53))
+    assert trace[0] == detail
+
+
 def test_no_usable_resolver_configuration_is_other(tmp_path):
     missing = str(tmp_path / "nothing.conf")
     result = check(system("example.com", missing, 53))

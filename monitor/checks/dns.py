@@ -47,6 +47,9 @@ RESOLV_CONF = "/etc/resolv.conf"
 # Seconds before an unanswered UDP query is sent again (to the next nameserver if there
 # are several): dnspython's default, as resolv.conf's `options timeout:` is for the system.
 RETRY = 2.0
+# The least of resolv.conf's `options timeout:`: glibc waits at least a second too, and a
+# `timeout:0` must not make a check resend its query in a loop that never waits.
+MIN_SYSTEM_RETRY = 1.0
 POLL = 0.25  # how often a wait for an answer looks whether the check was aborted
 MAX_SHOWN = 5  # answer values quoted in an assertion's detail
 # Characters of a value quoted in a message (a config value, an expected or answered value).
@@ -211,10 +214,15 @@ def dns_monitor(name: str, record: str = "A", *, timeout: float = 2.0, interval:
 _system: dict[str, tuple[object, tuple[tuple[str, ...], float]]] = {}
 
 
+class ResolverConfigError(Exception):
+    """The system's resolver configuration gives no nameserver to ask; the message says
+    why, naming the file."""
+
+
 def system_nameservers(path: str = RESOLV_CONF) -> tuple[tuple[str, ...], float]:
-    """The nameservers of the system's resolver configuration and its per-query timeout,
-    as dnspython's Resolver reads them; read again when the file changes (DHCP rewrites it).
-    Raises dns.resolver.NoResolverConfiguration."""
+    """The nameservers of the system's resolver configuration and its per-query timeout
+    (at least MIN_SYSTEM_RETRY), as dnspython's Resolver reads them; read again when the
+    file changes (DHCP rewrites it). Raises ResolverConfigError."""
     try:
         stat = os.stat(path)
         key: object = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
@@ -223,11 +231,18 @@ def system_nameservers(path: str = RESOLV_CONF) -> tuple[tuple[str, ...], float]
     cached = _system.get(path)
     if cached is not None and cached[0] == key and key is not None:
         return cached[1]
-    resolver = dns.resolver.Resolver(filename=path)
+    try:
+        resolver = dns.resolver.Resolver(filename=path)
+    except dns.resolver.NoResolverConfiguration as exc:  # "cannot open", "no nameservers"
+        raise ResolverConfigError(_why(exc)) from None
+    except (dns.exception.DNSException, ValueError) as exc:
+        # A line dnspython refuses (`search a..b`, `nameserver not-an-ip`), where the C
+        # library would skip it: every check would fail the same way, so it says where.
+        raise ResolverConfigError(f"cannot use {path}: {_why(exc)}") from None
     found = (tuple(str(n) for n in resolver.nameservers if dns.inet.is_address(str(n))),
-             float(resolver.timeout))
+             max(MIN_SYSTEM_RETRY, float(resolver.timeout)))
     if not found[0]:
-        raise dns.resolver.NoResolverConfiguration(f"no nameserver address in {path}")
+        raise ResolverConfigError(f"no nameserver address in {path}")
     _system[path] = (key, found)
     return found
 
@@ -274,9 +289,9 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
     else:
         try:
             addresses, timeout = system_nameservers(spec.resolv_conf)
-        except dns.resolver.NoResolverConfiguration as exc:
-            _note(trace, f"system resolver: {_why(exc)}")
-            return result(False, None, "other", f"system resolver: {_why(exc)}")
+        except ResolverConfigError as exc:
+            _note(trace, f"system resolver: {exc}")
+            return result(False, None, "other", f"system resolver: {exc}")
         servers = [(address, spec.resolv_port) for address in addresses]
         retry = spec.retry or timeout
         source = f"from {spec.resolv_conf}"
