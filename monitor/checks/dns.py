@@ -36,7 +36,8 @@ from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields
-from monitor.checks.trace import quoted, verdict_lines
+from monitor.checks.trace import detail as trace_detail
+from monitor.checks.trace import printable, quoted, verdict_lines
 
 # `name` is one of every monitor's keys (its display name): a dns monitor's is the name it
 # asks for, so the config reads it as both.
@@ -56,7 +57,9 @@ MAX_SHOWN = 5  # answer values quoted in an assertion's detail
 QUOTED = 100
 MAX_TRACE = 40  # records per section in the trace
 TEXT_TYPES = frozenset({dns.rdatatype.TXT, dns.rdatatype.SPF})
-METRIC = "dns"  # ms from the first query sent to the answer
+# ms from the first query sent to the answer (every answer, whatever its code): not "dns",
+# which in the http, tcp and tls kinds is the name lookup before a connection.
+METRIC = "query"
 
 
 @dataclass(frozen=True)
@@ -277,10 +280,12 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
 
     def result(available: bool, code: int | None, reason: str | None = None,
                detail: str = "", seconds: float | None = None) -> CheckResult:
-        metrics = {} if seconds is None else {METRIC: seconds * 1000}
-        return CheckResult(monitor.id, started, available, code,
-                           (time.monotonic() - mono) * 1000, reason, detail, mono=mono,
-                           metrics=metrics)
+        elapsed = (time.monotonic() - mono) * 1000
+        metrics = {"total": elapsed} if seconds is None else {METRIC: seconds * 1000,
+                                                              "total": elapsed}
+        # An answer's values (64 KB of TXT, control characters) shown as any kind's detail.
+        return CheckResult(monitor.id, started, available, code, elapsed, reason,
+                           trace_detail(detail, monitor.secrets), mono=mono, metrics=metrics)
 
     if spec.server is not None:
         servers = [(spec.server, spec.port)]
@@ -323,7 +328,9 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
             raise dns.exception.FormError("not an answer to a query")
         chain = response.resolve_chaining()
     except dns.exception.DNSException as exc:
-        return result(False, None, "invalid_response", f"from {where}: {_why(exc)}")
+        # An answer came, unusable (a CNAME loop): timed, but no code to trust.
+        return result(False, None, "invalid_response", f"from {where}: {_why(exc)}",
+                      outcome.seconds)
     records: dns.rrset.RRset | None = chain.answer
     if records is None:
         via = f" (CNAME to {_name(chain.canonical_name)})" if chain.cnames else ""
@@ -471,7 +478,8 @@ def _trace_answer(trace: list[str] | None, response: dns.message.Message) -> Non
     trace.append(f"answer: {dns.rcode.to_text(response.rcode())}, flags {flags}")
     for title, section in (("answer", response.answer), ("authority", response.authority),
                            ("additional", response.additional)):
-        lines = [line for rrset in section for line in rrset.to_text().splitlines()]
+        # One record a line, shortened: a TXT record may hold 64 KB.
+        lines = [printable(line) for rrset in section for line in rrset.to_text().splitlines()]
         trace += [f"  {title}: {line}" for line in lines[:MAX_TRACE]]
         if len(lines) > MAX_TRACE:
             trace.append(f"  {title}: ... {len(lines) - MAX_TRACE} more")
