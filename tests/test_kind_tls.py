@@ -2,6 +2,7 @@
 loopback TLS servers with certificates made by the tests (tests/tls_servers.py): good, for
 another host, self-signed, 5 days from expiry, expired."""
 
+import gc
 import json
 import re
 import socket
@@ -9,8 +10,10 @@ import ssl
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
+import psutil
 import pytest
 
 from monitor.checks import Deadline, Monitor, certs, registry
@@ -218,6 +221,98 @@ def test_a_tls_service_that_is_not_http(pki):
                   tls=tls_context(pki, "good")) as server:
         result = once(monitor(port=server.port, caFile=str(pki / "ca.pem")))
     assert (result.state, result.code) == ("up", 0)
+
+
+def client_sockets(port: int) -> list:
+    """This process's sockets connected to `port` (not the test server's, accepted on it)."""
+    return [c for c in psutil.Process().net_connections("tcp")
+            if c.raddr and c.raddr.port == port]
+
+
+@pytest.mark.parametrize("name", [".example.com", "a..b", "x" * 64 + ".com"])
+def test_a_server_name_ssl_cannot_send_fails_without_leaking_the_socket(servers, name):
+    # Made in code: the config refuses such names (above), a plugin or an API may not.
+    port = port_of(servers["good"])
+    mon = Monitor(id="t", kind="tls", target=f"127.0.0.1:{port}", timeout=2.0,
+                  spec=TlsSpec(host="127.0.0.1", port=port, server_name=name, verify=False))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = once(mon)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert (result.state, result.reason, result.code) == ("down", "other", None)
+    assert result.detail.startswith(f"server name {json.dumps(name[:60])}")
+    assert result.detail.endswith("cannot be sent: encoding with 'idna' codec failed"
+                                  " (UnicodeError: label empty or too long)")
+    assert client_sockets(port) == []
+
+
+class PeerCertificate:
+    """What _certificate reads of a TLS socket: the server's certificate as DER."""
+
+    def __init__(self, der: bytes):
+        self.der = der
+
+    def getpeercert(self, binary_form: bool = False) -> bytes:
+        return self.der
+
+
+def test_a_certificate_cryptography_cannot_read_is_a_tls_failure(pki):
+    # Its subjectAltName twice: OpenSSL's servers refuse to load such a certificate, so it
+    # comes as the bytes a client's unverified handshake would read.
+    from cryptography import x509
+
+    from monitor.checks import net
+    from monitor.checks.tls import _certificate
+
+    twice = with_san_twice((pki / "good.pem").read_bytes())
+    with pytest.raises(x509.DuplicateExtension):
+        _ = x509.load_der_x509_certificate(twice).extensions
+    with pytest.raises(net.Failure) as caught:
+        _certificate(PeerCertificate(twice))
+    assert (caught.value.reason, caught.value.detail) == (
+        "tls", "certificate not readable: DuplicateExtension: Duplicate 2.5.29.17 extension"
+               " found")
+
+
+def with_san_twice(pem: bytes) -> bytes:
+    """The certificate `pem` as DER with its subjectAltName extension added a second time
+    (its signature no longer matches: read unverified, that does not matter)."""
+    der = ssl.PEM_cert_to_DER_cert(pem.decode())
+    tbs, algorithm, signature = der_children(der)
+    *fields, wrapper = der_children(tbs)  # extensions: [3] { SEQUENCE { extension... } }
+    (sequence,) = der_children(wrapper)
+    extensions = der_children(sequence)
+    (san,) = [e for e in extensions if bytes.fromhex("0603551d11") in e[:8]]  # 2.5.29.17
+    sequence = der_wrap(0x30, b"".join([*extensions, san]))
+    tbs = der_wrap(0x30, b"".join([*fields, der_wrap(0xA3, sequence)]))
+    return der_wrap(0x30, tbs + algorithm + signature)
+
+
+def der_children(tlv: bytes) -> list[bytes]:
+    """The elements (tag, length and value each) inside one DER element."""
+    found, at = [], der_header(tlv)[0]
+    while at < len(tlv):
+        header, size = der_header(tlv[at:])
+        found.append(tlv[at:at + header + size])
+        at += header + size
+    return found
+
+
+def der_header(tlv: bytes) -> tuple[int, int]:
+    """(header bytes, value bytes) of the DER element `tlv` starts with."""
+    if tlv[1] < 0x80:
+        return 2, tlv[1]
+    count = tlv[1] & 0x7F
+    return 2 + count, int.from_bytes(tlv[2:2 + count], "big")
+
+
+def der_wrap(tag: int, value: bytes) -> bytes:
+    size = len(value)
+    if size < 0x80:
+        return bytes([tag, size]) + value
+    raw = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(raw)]) + raw + value
 
 
 # --- failures before a certificate ------------------------------------------------------

@@ -33,7 +33,7 @@ from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields
-from monitor.checks.trace import verdict_lines
+from monitor.checks.trace import quoted, verdict_lines
 
 KEYS = ("host", "port", "serverName", "tlsVerify", "caFile", *certs.KEYS)
 REASONS = ("dns", "connect", "tls", certs.REASON, "timeout", "other")
@@ -162,8 +162,10 @@ def _certificate(tls: ssl.SSLSocket) -> Certificate:
         raise net.Failure("tls", "the server sent no certificate")
     try:
         return read_certificate(der)
-    except ValueError as exc:  # OpenSSL took it, cryptography cannot read it
-        raise net.Failure("tls", f"certificate not readable: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - OpenSSL took it, cryptography cannot read it
+        # ValueError, x509.DuplicateExtension...: a certificate reported, never a crash.
+        raise net.Failure("tls", f"certificate not readable: {type(exc).__name__}: {exc}"
+                          ) from None
 
 
 def _trace_certificate(cert: Certificate, days: float, trace: list[str] | None) -> None:
@@ -185,7 +187,19 @@ def _handshake(sock: socket.socket, ctx: ssl.SSLContext, name: str, deadline: De
     """The TLS handshake on connected `sock` (which the returned socket now owns).
     Raises ssl.SSLCertVerificationError as it is, and Failure for any other fault."""
     start = time.monotonic()
-    tls = ctx.wrap_socket(sock, server_hostname=name, do_handshake_on_connect=False)
+    try:
+        # Checked first: wrap_socket takes the socket's descriptor over before it encodes
+        # the name, and would hold it in a socket nobody can close.
+        if not net.is_ip(name):
+            name.encode("idna")
+        tls = ctx.wrap_socket(sock, server_hostname=name, do_handshake_on_connect=False)
+    except ValueError as exc:  # UnicodeError: an empty label, one over 63 characters
+        sock.close()
+        raise net.Failure("other", f"server name {quoted(name)} cannot be sent: {exc}"
+                          ) from None
+    except BaseException:
+        sock.close()
+        raise
     late = f"no TLS handshake within {deadline.timeout:g} s"
     try:
         while True:
