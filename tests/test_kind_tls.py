@@ -223,6 +223,11 @@ def test_a_tls_service_that_is_not_http(pki):
     assert (result.state, result.code) == ("up", 0)
 
 
+def test_names_of_up_to_63_characters_a_label_are_taken():
+    mon = monitor(host="x" * 63 + ".example.", serverName="a-b_c.example")
+    assert mon.spec.host == "x" * 63 + ".example." and mon.spec.name == "a-b_c.example"
+
+
 def client_sockets(port: int) -> list:
     """This process's sockets connected to `port` (not the test server's, accepted on it)."""
     return [c for c in psutil.Process().net_connections("tcp")
@@ -364,6 +369,29 @@ def test_a_ca_file_gone_or_broken_after_the_config_was_read(tmp_path, servers):
         "other", f"cannot load caFile {ca}: No such file or directory")
 
 
+def test_an_expired_certificate_is_read_again_from_the_same_address(servers, pki):
+    # A name of two servers (a round robin): each lookup gives another first. The second
+    # handshake, reading the certificate, must ask the server that sent it.
+    port = port_of(servers["expired"])
+    asked = []
+
+    def round_robin(host, port_, **kwargs):
+        asked.append(host)
+        ip = "127.0.0.1" if len(asked) == 1 else "127.0.0.2"  # nothing on 127.0.0.2
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
+
+    mon = monitor(host="shop.test", port=port, serverName="127.0.0.1",
+                  caFile=str(pki / "ca.pem"))
+    trace: list[str] = []
+    result = check(mon, Deadline(time.monotonic() + mon.timeout, mon.timeout), trace,
+                   lookup=round_robin)
+    assert (result.reason, result.detail, result.code) == (
+        "tls_expiry", "certificate expired 1.0 days ago", 0)
+    assert asked == ["shop.test"]
+    assert ("connecting again to 127.0.0.1 without verification to read the certificate"
+            in trace)
+
+
 # --- the trace --------------------------------------------------------------------------
 
 def test_debug_traces_the_handshake_and_the_certificate(servers, pki):
@@ -421,8 +449,10 @@ def test_debug_of_a_warning(servers, pki):
 
 def test_plugin_checks_the_certificate_of_an_https_site(pki):
     site = http_monitor("https://ops:pw-secret@www.example.com:8443/health?token=t0k",
-                        tls_verify=False, ca_file=str(pki / "ca.pem"))
-    parsed = registry.get("tls").plugin(site, {"tlsMinDaysLeft": 30.0, "tlsFailDaysLeft": 2.0})
+                        tls_verify=False, ca_file=str(pki / "ca.pem"),
+                        expiry=certs.Expiry(30.0, 2.0))
+    # The site's thresholds, which the config made from its own keys or the top level's.
+    parsed = registry.get("tls").plugin(site, {"tlsMinDaysLeft": 60.0, "tlsFailDaysLeft": 5.0})
     assert parsed is not None
     assert parsed.target == "www.example.com:8443" and parsed.secrets == ()
     assert parsed.spec == TlsSpec(host="www.example.com", port=8443,
@@ -431,6 +461,16 @@ def test_plugin_checks_the_certificate_of_an_https_site(pki):
     plain = registry.get("tls").plugin(http_monitor("https://[::1]/"), {})
     assert plain is not None and plain.target == "[::1]:443"
     assert plain.spec.expiry == certs.Expiry(14.0, 0.0) and plain.spec.verify
+
+
+def test_plugin_monitors_take_each_site_s_thresholds():
+    monitors = parse_config(json.dumps({
+        "tlsMinDaysLeft": 30, "plugins": ["tls"],
+        "websites": [{"URL": "https://a.example/", "tlsMinDaysLeft": 20, "tlsFailDaysLeft": 7},
+                     {"URL": "https://b.example/"}]})).monitors
+    expiry = {m.id: m.spec.expiry for m in monitors if m.kind == "tls"}
+    assert expiry == {"https://a.example//tls": certs.Expiry(20.0, 7.0),
+                      "https://b.example//tls": certs.Expiry(30.0, 0.0)}
 
 
 def test_plugin_skips_plain_http():
