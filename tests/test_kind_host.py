@@ -581,6 +581,67 @@ def test_the_monitor_does_not_count_itself():
     assert (done.returncode, done.stdout.strip()) == (0, "1.0"), done.stderr
 
 
+@pytest.mark.parametrize(("argv", "probe"), [
+    (["/usr/bin/python3", "-m", "monitor.run.probes", "5"], True),
+    (["python", "-X", "dev", "-m", "monitor.run.probes", "7"], True),
+    (["python", "monitoringApp.py", "-m", "-c", "config.json"], False),
+    (["python", "-c", "print('-m monitor.run.probes')"], False),
+    (["monitor.run.probes", "-m"], False),
+    ([], False),
+    (None, False),
+])
+def test_a_probe_process_is_known_by_its_command_line(argv, probe):
+    assert process.is_probe(argv) is probe
+
+
+def test_the_head_of_the_monitor_is_the_parent_of_a_probe_process():
+    probe = ["python", "-m", "monitor.run.probes", "5"]
+    assert process.monitor_head(probe, pid=200, ppid=100) == 100
+    assert process.monitor_head(["python", "monitoringApp.py", "-m"], pid=100, ppid=50) == 100
+    # A probe whose monitor is gone (reparented to init): not init.
+    assert process.monitor_head(probe, pid=200, ppid=1) == 200
+    assert process.monitor_head() == os.getpid()  # pytest is no probe process
+
+
+# Run in a PID namespace of its own, so that only this monitor's processes are seen: a
+# worker whose command line holds the marker, and the monitor under -m with two probe
+# processes; the monitor's config path holds the marker too. Paths come from the
+# environment, so that this script's own command line (pid 1 here) does not hold them.
+IN_NAMESPACE = """
+"$PY" -c "import time; time.sleep(30)" "$MARK" &
+worker=$!
+"$PY" "$APP" -m -s -c "$CFG" -db "$DB" &
+monitor=$!
+sleep 4
+kill -INT $monitor
+wait $monitor
+kill $worker
+"""
+
+
+def test_probe_processes_do_not_count_the_monitor_s_processes(tmp_path):
+    marker = f"pm-{uuid.uuid4().hex[:12]}"
+    folder = tmp_path / marker
+    folder.mkdir()
+    config, db = folder / "config.json", tmp_path / "m.db"
+    # Matches the worker, the monitor's main process (its config path) and its probe
+    # processes (`-m monitor.run.probes`): only the worker counts.
+    config.write_text(json.dumps({"processes": 2, "websites": [
+        {"type": "process", "id": "workers", "match": f"{marker}|monitor\\.run\\.probes",
+         "min": 1, "max": 1, "checkInterval": 0.25}]}))
+    # PYTHONPATH: the probe processes import this checkout's code, whatever is installed
+    # (monitor/run/probes.py puts the package's own folder there, not the one above it).
+    env = {**os.environ, "PY": sys.executable, "APP": APP, "CFG": str(config), "DB": str(db),
+           "MARK": marker, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(["unshare", "-p", "-f", "--mount-proc", "sh", "-c", IN_NAMESPACE],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    rows = query(db, "SELECT available, reason, detail FROM website_monitoring WHERE"
+                     " coalesce(monitor, host) = 'workers'")
+    assert len(rows) >= 3, done.stderr
+    assert set(rows) == {(1, None, None)}
+
+
 def test_process_listing_is_bounded_by_the_deadline(sleeper):
     monitor = one({"type": "process", "name": sleeper[0], "timeout": 0.5})
     late = Deadline(time.monotonic() - 0.01, 0.5)  # a machine too slow to list them in time
