@@ -481,6 +481,21 @@ def test_load_thresholds(monkeypatch, load1, state, detail):
                          f"per core: {load1 / 2:.2f} (1-minute load over 2 logical core(s))"]
 
 
+def test_a_load_average_the_system_cannot_give_is_other(monkeypatch):
+    # os.getloadavg raises when the C library cannot read it (no /proc): injected.
+    def unobtainable():
+        raise OSError("Load averages are unobtainable")
+
+    monkeypatch.setattr(load.os, "getloadavg", unobtainable)
+    monitor = one({"type": "load"})
+    result = run(monitor)
+    assert (result.state, result.reason, result.code, result.detail, dict(result.metrics)) == (
+        "down", "other", None, "load average unobtainable: Load averages are unobtainable", {})
+    _, lines = registry.get("load").debug(monitor)
+    assert lines[0] == ("verdict: down: other (load average unobtainable: Load averages are"
+                        " unobtainable)")
+
+
 # --- process: real processes started and stopped here -----------------------------------
 
 @contextmanager
