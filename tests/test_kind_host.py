@@ -399,6 +399,14 @@ def test_disk_path_missing_is_down_with_reason_path(tmp_path):
     assert run(monitor).state == "up"
 
 
+def test_a_long_path_makes_a_detail_of_at_most_200_characters(tmp_path):
+    # Every kind's detail is one short printable line (monitor/checks/trace.py).
+    where = tmp_path / ("deep-" * 60)
+    result = run(one({"type": "disk", "path": str(where)}))
+    assert (result.state, result.reason) == ("down", "path")
+    assert len(result.detail) == 200 and result.detail == f"disk {where}"[:200]
+
+
 def test_a_hung_filesystem_times_out_and_is_not_asked_twice(tmp_path, monkeypatch):
     # A network mount that stopped answering blocks statvfs in the kernel: played by a
     # disk_usage that blocks until released (the one edge these tests cannot reach).

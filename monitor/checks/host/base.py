@@ -13,6 +13,7 @@ from typing import Any
 from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Monitor
 from monitor.checks.schema import Fields
+from monitor.checks.trace import detail as trace_detail
 from monitor.checks.trace import verdict_lines
 
 REASON = "threshold"  # the measured value is above maxPercent (down) or warnPercent (warning)
@@ -83,14 +84,18 @@ def judged(monitor: Monitor, clock: Clock, value: float, shown: str, bound: Limi
     verdict = bound.judge(value)
     state, detail = verdict if verdict else ("up", "")
     return CheckResult(monitor.id, clock.started, state != "down", None, clock.ms(),
-                       REASON if verdict else None, f"{shown} {detail}" if verdict else "",
+                       REASON if verdict else None,
+                       trace_detail(f"{shown} {detail}" if verdict else "", monitor.secrets),
                        mono=clock.mono, metrics=dict(metrics), warning=state == "warning")
 
 
 def failed(monitor: Monitor, clock: Clock, reason: str, detail: str,
            metrics: Mapping[str, float] | None = None) -> CheckResult:
-    return CheckResult(monitor.id, clock.started, False, None, clock.ms(), reason, detail,
-                       mono=clock.mono, metrics=dict(metrics or {}))
+    # A path or a process pattern from the config, an error's text: one short line, as
+    # every kind's detail.
+    return CheckResult(monitor.id, clock.started, False, None, clock.ms(), reason,
+                       trace_detail(detail, monitor.secrets), mono=clock.mono,
+                       metrics=dict(metrics or {}))
 
 
 def debugger(check: Check) -> Callable[[Monitor], tuple[CheckResult, list[str]]]:
