@@ -300,8 +300,9 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
         servers = [(address, spec.resolv_port) for address in addresses]
         retry = spec.retry or timeout
         source = f"from {spec.resolv_conf}"
-    # Without EDNS, as the C library's resolver asks by default (and a fifth less CPU):
-    # an answer larger than 512 bytes comes truncated and is asked again over TCP.
+    # Without EDNS, as the C library's resolver asks by default (and cheaper, see
+    # docs/performance.md): an answer larger than 512 bytes comes truncated and is asked
+    # again over TCP.
     query = dns.message.make_query(spec.name, spec.rdtype)
     _note(trace, f"query: {dns.rdatatype.to_text(spec.rdtype)} {spec.name}"
                  f" ({'tcp' if spec.tcp else 'udp'})")

@@ -139,7 +139,8 @@ class Certificate:
 def read_certificate(der: bytes) -> Certificate:
     """The parts of a DER certificate the check reports (with `cryptography`, which reads
     a certificate OpenSSL did not verify; getpeercert() is empty then)."""
-    from cryptography import x509  # imported on first use: 50 ms a config without tls saves
+    # Imported on first use: a config without tls never pays for it (docs/performance.md).
+    from cryptography import x509
 
     cert = x509.load_der_x509_certificate(der)
     names: list[str] = []
