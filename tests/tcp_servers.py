@@ -3,22 +3,24 @@ function of the test's, in a thread of its own, plain or over TLS. They stop by 
 (a `with` block, or a connection's 5 s timeout)."""
 
 import contextlib
+import errno
 import socket
 import ssl
 import struct
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 Handler = Callable[[socket.socket], None]
 
 
 class Loopback:
     def __init__(self, handler: Handler, host: str = "127.0.0.1",
-                 tls: ssl.SSLContext | None = None):
+                 tls: ssl.SSLContext | None = None, listener: socket.socket | None = None):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.handler = handler
         self.tls = tls
-        self.listener = socket.create_server((host, 0), family=family)
+        self.listener = listener or socket.create_server((host, 0), family=family)
         self.listener.settimeout(0.1)
         self.port: int = self.listener.getsockname()[1]
         self.stop = threading.Event()
@@ -89,3 +91,40 @@ def ping_pong(conn: socket.socket) -> None:
             return
         line += chunk
     conn.sendall(b"+PONG\r\n" if line == b"PING\r\n" else b"-ERR unknown command " + line)
+
+
+@contextlib.contextmanager
+def syn_dropping(host: str, port: int = 0) -> Iterator[int]:
+    """A listener on host:port (0: any free port) whose accept queue is full: further SYNs
+    to it are dropped and a connect hangs, as towards a host behind a broken route.
+    Yields its port."""
+    with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(socket.socket())
+        listener.bind((host, port))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        for _ in range(4):  # fill the accept queue (its real size is the kernel's choice)
+            filler = stack.enter_context(socket.socket())
+            filler.setblocking(False)
+            filler.connect_ex((host, port))
+        time.sleep(0.05)  # let the handshakes complete so the queue is full
+        yield port
+
+
+@contextlib.contextmanager
+def dead_then_listening(handler: Handler) -> Iterator[int]:
+    """127.0.0.1:P drops SYNs, 127.0.0.2:P serves `handler`: two addresses of one name,
+    the first dead. Yields P."""
+    for _ in range(20):
+        with syn_dropping("127.0.0.1") as port:
+            try:
+                listener = socket.create_server(("127.0.0.2", port))
+            except OSError as exc:  # that port is taken on 127.0.0.2: another one
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            server = Loopback(handler, listener=listener)
+            with server:
+                yield port
+            return
+    raise AssertionError("no port free on both 127.0.0.1 and 127.0.0.2")

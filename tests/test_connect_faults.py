@@ -22,6 +22,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.tcp_servers import syn_dropping
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # One check in a fresh process: prints what the check recorded and what the URL's host
@@ -68,23 +70,6 @@ def test_no_route_to_host_is_a_connect_failure_at_once():
     assert (result["available"], result["status"], result["reason"], result["detail"]) == (
         False, None, "connect", "No route to host")
     assert result["ms"] < 500
-
-
-@contextlib.contextmanager
-def syn_dropping(host: str, port: int = 0) -> Iterator[int]:
-    """A listener on host:port (0: any free port) whose accept queue is full: further SYNs
-    to it are dropped and a connect hangs. Yields its port."""
-    with contextlib.ExitStack() as stack:
-        listener = stack.enter_context(socket.socket())
-        listener.bind((host, port))
-        listener.listen(0)
-        port = listener.getsockname()[1]
-        for _ in range(4):  # fill the accept queue (its real size is the kernel's choice)
-            filler = stack.enter_context(socket.socket())
-            filler.setblocking(False)
-            filler.connect_ex((host, port))
-        time.sleep(0.05)  # let the handshakes complete so the queue is full
-        yield port
 
 
 class _Ok(http.server.BaseHTTPRequestHandler):

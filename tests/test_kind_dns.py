@@ -163,7 +163,10 @@ def test_txt_expect_is_any_text():
 def test_up_when_the_records_hold_every_expected_value(server):
     result = check(at(server, "example.com", expect=["192.0.2.2", "192.0.2.1"]))
     assert (result.state, result.reason, result.detail, result.code) == ("up", None, "", 0)
-    assert set(result.metrics) == {"dns"} and 0 < result.metrics["dns"] <= result.response_ms
+    # The query's time (not "dns": in the other kinds that is the name lookup), and the
+    # whole check's.
+    assert set(result.metrics) == {"query", "total"}
+    assert 0 < result.metrics["query"] <= result.metrics["total"] == result.response_ms
     assert result.timestamp == pytest.approx(time.time(), abs=5)
 
 
@@ -188,7 +191,7 @@ def test_a_wrong_answer_is_an_assertion_naming_what_came(server):
     assert (result.state, result.reason, result.code) == ("down", "assertion", 0)
     assert re.fullmatch(r'expect "198\.51\.100\.7": got 192\.0\.2\.[12], 192\.0\.2\.[12]',
                         result.detail)
-    assert "dns" in result.metrics  # answered: timed
+    assert "query" in result.metrics  # answered: timed
     many = check(at(server, "many.example.com", expect=["192.0.2.1"]))
     assert many.detail.startswith('expect "192.0.2.1": got 192.0.2.')
     assert many.detail.endswith(", ... (7 in all)") and many.detail.count(",") == 5
@@ -207,7 +210,7 @@ def test_nxdomain_servfail_and_refused_are_distinct(server):
         ("servfail", f"SERVFAIL from {where}", 2, False),
         ("dns_error", f"REFUSED from {where}", 5, False),
     ]
-    assert all("dns" in r.metrics for r in found.values())
+    assert all("query" in r.metrics for r in found.values())
 
 
 def test_no_record_of_the_type_is_no_answer(server):
@@ -223,8 +226,8 @@ def test_no_record_of_the_type_is_no_answer(server):
 
 def test_silence_is_a_timeout_within_the_time_given(server):
     result = check(at(server, "quiet.example.com", timeout=0.3))
-    assert (result.state, result.reason, result.code, dict(result.metrics)) == (
-        "down", "timeout", None, {})
+    assert (result.state, result.reason, result.code, set(result.metrics)) == (
+        "down", "timeout", None, {"total"})  # no answer: no query time
     assert result.detail == f"no answer from 127.0.0.1:{server.port} in 0.3 s (1 query)"
     assert 300 <= result.response_ms < 1000  # bounded by the timeout, give or take
 
@@ -234,7 +237,7 @@ def test_a_lost_query_is_sent_again_after_the_retry_interval(server):
     result = check(at(server, "flaky.example.com", timeout=2.0, retry=0.1))
     assert result.state == "up", result.detail
     assert asked(server, "flaky.example.com") == ["udp", "udp"]
-    assert 100 <= result.metrics["dns"] < 1000  # counted from the first query
+    assert 100 <= result.metrics["query"] < 1000  # counted from the first query
 
 
 def test_nothing_listening_is_connect_at_once():
@@ -251,6 +254,36 @@ def test_garbage_is_an_invalid_response(server):
     result = check(at(server, "junk.example.com"))
     assert (result.reason, result.code) == ("invalid_response", None)
     assert result.detail.startswith(f"from 127.0.0.1:{server.port}: ")
+
+
+def test_an_unusable_answer_is_an_invalid_response_still_timed():
+    # A CNAME loop: an answer came (timed), that leads nowhere.
+    with DnsServer({"loop1.example.com": {"CNAME": ["loop2.example.com"]},
+                    "loop2.example.com": {"CNAME": ["loop1.example.com"]}}) as looping:
+        result = check(dns_monitor("loop1.example.com", server="127.0.0.1",
+                                   port=looping.port))
+    assert (result.reason, result.code, result.detail) == (
+        "invalid_response", None, f"from 127.0.0.1:{looping.port}: the CNAME chain is too long")
+    assert 0 < result.metrics["query"] <= result.response_ms
+
+
+def test_answer_values_in_a_detail_are_short_and_printable():
+    # TXT strings of control characters, and a record of 10 KB (over TCP).
+    ugly = '"\\027[31mred\\010\\000" "' + "x" * 200 + '"'
+    huge = " ".join(f'"{"y" * 250}"' for _ in range(40))
+    with DnsServer({"txt.example.com": Entry(records={"TXT": [ugly, huge]},
+                                             truncate=True)}) as txt:
+        result = check(dns_monitor("txt.example.com", "TXT", server="127.0.0.1",
+                                   port=txt.port, expect=["v=spf1 -all"]))
+        _, lines = KIND.debug(dns_monitor("txt.example.com", "TXT", server="127.0.0.1",
+                                          port=txt.port, expect=["v=spf1 -all"]))
+    assert result.reason == "assertion"
+    assert result.detail.startswith('expect "v=spf1 -all": got "')
+    assert len(result.detail) == 200 and result.detail.isprintable()
+    # \027 and \010 are decimal in DNS text: ESC and a line feed, escaped as JSON.
+    assert '"\\u001b[31mred\\n\\u0000xxx' in result.detail
+    # Each record's line, and the verdict quoting the detail, a line of a terminal or two.
+    assert all(len(line) < 250 and line.isprintable() for line in lines)
 
 
 def test_a_truncated_answer_is_asked_again_over_tcp(server):
@@ -359,6 +392,30 @@ def test_resolv_conf_is_read_again_when_it_changes(tmp_path):
     assert system_nameservers(conf) == (("192.0.2.53",), 1.0)
     resolv(tmp_path, "nameserver 127.0.0.1", "nameserver ::1", "nameserver 127.0.0.2")
     assert system_nameservers(conf) == (("127.0.0.1", "::1", "127.0.0.2"), 2.0)
+
+
+def test_a_zero_timeout_in_resolv_conf_waits_a_second_as_glibc_does(server, tmp_path):
+    conf = resolv(tmp_path, "nameserver 127.0.0.1", "options timeout:0")
+    assert system_nameservers(conf) == (("127.0.0.1",), 1.0)
+    result = check(system("quiet.example.com", conf, server.port, timeout=0.5))
+    assert result.reason == "timeout"
+    # One query in the half second, not one after the other without waiting.
+    assert result.detail.endswith(" in 0.5 s (1 query)")
+
+
+@pytest.mark.parametrize(("lines", "why"), [
+    (["search a..b", "nameserver 127.0.0.1"], "a DNS label is empty"),
+    (["nameserver not-an-ip"], "nameserver not-an-ip is not a dns.nameserver.Nameserver"
+                               " instance or text form, IP address, nor a valid https URL"),
+])
+def test_a_resolv_conf_dnspython_refuses_is_other_naming_the_file(tmp_path, lines, why):
+    conf = resolv(tmp_path, *lines)
+    result = check(system("example.com", conf, 53))
+    detail = f"system resolver: cannot use {conf}: {why}"
+    assert (result.state, result.reason, result.code, result.detail) == (
+        "down", "other", None, detail[:200])
+    _, trace = KIND.debug(system("example.com", conf, 53))
+    assert trace[0] == detail
 
 
 def test_no_usable_resolver_configuration_is_other(tmp_path):

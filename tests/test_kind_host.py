@@ -299,7 +299,8 @@ def test_cpu_trace():
     assert re.fullmatch(r"busy: (39|40)\.\d% \(all but idle and iowait\)", lines[2])
     assert re.fullmatch(r"verdict: down: threshold \(cpu (39|40)\.\d% busy > maxPercent 20\)",
                         lines[3])
-    assert len(lines) == 4
+    assert re.fullmatch(r"response time: \d+\.\d ms", lines[4])
+    assert len(lines) == 5
 
 
 # --- memory ------------------------------------------------------------------------------
@@ -324,8 +325,9 @@ def test_memory_trace():
     result, lines = registry.get("memory").debug(one({"type": "memory", "maxPercent": 100}))
     assert result.state == "up"
     assert re.fullmatch(r"memory: total \d+ MiB, available \d+ MiB", lines[0])
-    assert re.fullmatch(r"used: \d+\.\d% \(total - available, of total\)", lines[-2])
-    assert lines[-1] == "verdict: up"
+    assert re.fullmatch(r"used: \d+\.\d% \(total - available, of total\)", lines[-3])
+    assert lines[-2] == "verdict: up"
+    assert re.fullmatch(r"response time: \d+\.\d ms", lines[-1])
 
 
 # --- disk: a small tmpfs in a mount namespace of its own -------------------------------
@@ -397,6 +399,14 @@ def test_disk_path_missing_is_down_with_reason_path(tmp_path):
     assert run(monitor).state == "up"
 
 
+def test_a_long_path_makes_a_detail_of_at_most_200_characters(tmp_path):
+    # Every kind's detail is one short printable line (monitor/checks/trace.py).
+    where = tmp_path / ("deep-" * 60)
+    result = run(one({"type": "disk", "path": str(where)}))
+    assert (result.state, result.reason) == ("down", "path")
+    assert len(result.detail) == 200 and result.detail == f"disk {where}"[:200]
+
+
 def test_a_hung_filesystem_times_out_and_is_not_asked_twice(tmp_path, monkeypatch):
     # A network mount that stopped answering blocks statvfs in the kernel: played by a
     # disk_usage that blocks until released (the one edge these tests cannot reach).
@@ -432,7 +442,7 @@ def test_disk_trace(tmp_path):
                     "from monitor.config import parse_config\n"
                     "m = parse_config(json.dumps({'websites': [{'type': 'disk', 'path':"
                     " sys.argv[1], 'maxPercent': 70}]})).monitors[0]\n"
-                    "print(json.dumps(registry.get('disk').debug(m)[1]))",
+                    "print(json.dumps(registry.get('disk').debug(m)[1][:-1]))",
                     str(tmp_path), fill=3 * MiB)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [
@@ -477,6 +487,21 @@ def test_load_thresholds(monkeypatch, load1, state, detail):
     _, lines = registry.get("load").debug(monitor)
     assert lines[:2] == [f"load average: {load1:.2f} (1 min), 0.50 (5 min), 0.25 (15 min)",
                          f"per core: {load1 / 2:.2f} (1-minute load over 2 logical core(s))"]
+
+
+def test_a_load_average_the_system_cannot_give_is_other(monkeypatch):
+    # os.getloadavg raises when the C library cannot read it (no /proc): injected.
+    def unobtainable():
+        raise OSError("Load averages are unobtainable")
+
+    monkeypatch.setattr(load.os, "getloadavg", unobtainable)
+    monitor = one({"type": "load"})
+    result = run(monitor)
+    assert (result.state, result.reason, result.code, result.detail, dict(result.metrics)) == (
+        "down", "other", None, "load average unobtainable: Load averages are unobtainable", {})
+    _, lines = registry.get("load").debug(monitor)
+    assert lines[0] == ("verdict: down: other (load average unobtainable: Load averages are"
+                        " unobtainable)")
 
 
 # --- process: real processes started and stopped here -----------------------------------
@@ -579,6 +604,67 @@ def test_the_monitor_does_not_count_itself():
     assert (done.returncode, done.stdout.strip()) == (0, "1.0"), done.stderr
 
 
+@pytest.mark.parametrize(("argv", "probe"), [
+    (["/usr/bin/python3", "-m", "monitor.run.probes", "5"], True),
+    (["python", "-X", "dev", "-m", "monitor.run.probes", "7"], True),
+    (["python", "monitoringApp.py", "-m", "-c", "config.json"], False),
+    (["python", "-c", "print('-m monitor.run.probes')"], False),
+    (["monitor.run.probes", "-m"], False),
+    ([], False),
+    (None, False),
+])
+def test_a_probe_process_is_known_by_its_command_line(argv, probe):
+    assert process.is_probe(argv) is probe
+
+
+def test_the_head_of_the_monitor_is_the_parent_of_a_probe_process():
+    probe = ["python", "-m", "monitor.run.probes", "5"]
+    assert process.monitor_head(probe, pid=200, ppid=100) == 100
+    assert process.monitor_head(["python", "monitoringApp.py", "-m"], pid=100, ppid=50) == 100
+    # A probe whose monitor is gone (reparented to init): not init.
+    assert process.monitor_head(probe, pid=200, ppid=1) == 200
+    assert process.monitor_head() == os.getpid()  # pytest is no probe process
+
+
+# Run in a PID namespace of its own, so that only this monitor's processes are seen: a
+# worker whose command line holds the marker, and the monitor under -m with two probe
+# processes; the monitor's config path holds the marker too. Paths come from the
+# environment, so that this script's own command line (pid 1 here) does not hold them.
+IN_NAMESPACE = """
+"$PY" -c "import time; time.sleep(30)" "$MARK" &
+worker=$!
+"$PY" "$APP" -m -s -c "$CFG" -db "$DB" &
+monitor=$!
+sleep 4
+kill -INT $monitor
+wait $monitor
+kill $worker
+"""
+
+
+def test_probe_processes_do_not_count_the_monitor_s_processes(tmp_path):
+    marker = f"pm-{uuid.uuid4().hex[:12]}"
+    folder = tmp_path / marker
+    folder.mkdir()
+    config, db = folder / "config.json", tmp_path / "m.db"
+    # Matches the worker, the monitor's main process (its config path) and its probe
+    # processes (`-m monitor.run.probes`): only the worker counts.
+    config.write_text(json.dumps({"processes": 2, "websites": [
+        {"type": "process", "id": "workers", "match": f"{marker}|monitor\\.run\\.probes",
+         "min": 1, "max": 1, "checkInterval": 0.25}]}))
+    # PYTHONPATH: the probe processes import this checkout's code, whatever is installed
+    # (monitor/run/probes.py puts the package's own folder there, not the one above it).
+    env = {**os.environ, "PY": sys.executable, "APP": APP, "CFG": str(config), "DB": str(db),
+           "MARK": marker, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(["unshare", "-p", "-f", "--mount-proc", "sh", "-c", IN_NAMESPACE],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    rows = query(db, "SELECT available, reason, detail FROM website_monitoring WHERE"
+                     " coalesce(monitor, host) = 'workers'")
+    assert len(rows) >= 3, done.stderr
+    assert set(rows) == {(1, None, None)}
+
+
 def test_process_listing_is_bounded_by_the_deadline(sleeper):
     monitor = one({"type": "process", "name": sleeper[0], "timeout": 0.5})
     late = Deadline(time.monotonic() - 0.01, 0.5)  # a machine too slow to list them in time
@@ -603,9 +689,10 @@ def test_process_trace_lists_the_matches_with_secrets_masked():
              " https://u:***@example.com/")
     (name,) = names
     assert sorted(lines[1:3]) == sorted(f"  pid {p.pid} {name}: {shown}" for p in procs)
-    assert lines[3:] == ["running: 2 (min 1, max 1)",
-                         f"verdict: down: process (match /{re.escape(seconds)}/: 2 running,"
-                         " max 1)"]
+    assert lines[3:5] == ["running: 2 (min 1, max 1)",
+                          f"verdict: down: process (match /{re.escape(seconds)}/: 2 running,"
+                          " max 1)"]
+    assert re.fullmatch(r"response time: \d+\.\d ms", lines[5]) and len(lines) == 6
     assert not {"hunter2", "tok-secret", "pw-secret"} & set(re.split(r"[ :@/]", " ".join(lines)))
     assert "secret" not in "\n".join(lines)
 
@@ -658,15 +745,16 @@ def test_check_prints_each_measured_value(tmp_path, sleeper):
     assert re.fullmatch(r"  busy: \d+\.\d% \(all but idle and iowait\)",
                         traces["== cpu [cpu] =="][2])
     assert re.fullmatch(r"  used: \d+\.\d% \(total - available, of total\)",
-                        traces["== memory [memory] =="][-3])
+                        traces["== memory [memory] =="][-4])
     assert re.fullmatch(r"  used: \d+\.\d% \(used, of used \+ free: as df shows\)",
-                        traces["== disk:/ [disk] =="][-3])
+                        traces["== disk:/ [disk] =="][-4])
     assert re.fullmatch(r"  per core: \d+\.\d\d \(1-minute load over \d+ logical core\(s\)\)",
-                        traces["== load [load] =="][-3])
+                        traces["== load [load] =="][-4])
     assert traces[f"== {name} (process:{name}) [process] =="][1:3] == [
         f"    pid {procs[0].pid} {name}: {path} 60", "  running: 1 (min 1)"]
     for lines in traces.values():
-        assert lines[-2] == "  verdict: up"
+        assert lines[-3] == "  verdict: up"
+        assert re.fullmatch(r"  response time: \d+\.\d ms", lines[-2]), lines
         assert re.fullmatch(r"UP duration=\d+\.\dms", lines[-1]), lines
     assert out.rstrip().endswith("5 checked: 5 up, 0 not up")
 

@@ -18,7 +18,7 @@ from monitor.checks import net as netmod
 from monitor.checks.tcp import MAX_READ, check
 from monitor.config import parse_config
 from monitor.errors import ConfigError
-from tests.tcp_servers import Loopback, banner, drain, ping_pong, reset
+from tests.tcp_servers import Loopback, banner, dead_then_listening, drain, ping_pong, reset
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,6 +66,9 @@ def test_send_takes_variables_from_the_environment_as_secrets(monkeypatch):
     ({"host": ""}, "websites[0].host: must be a host name or IP address"),
     ({"host": "a b"}, "websites[0].host: must be a host name or IP address"),
     ({"host": 7}, "websites[0].host: must be a host name or IP address"),
+    ({"host": ".example.com"}, "websites[0].host: must be a host name or IP address"),
+    ({"host": "db..example.com"}, "websites[0].host: must be a host name or IP address"),
+    ({"host": "x" * 64 + ".example"}, "websites[0].host: must be a host name or IP address"),
     ({"host": "x"}, "websites[0].port: is required"),
     ({"host": "x", "port": 0}, "websites[0].port: must be a whole number from 1 to 65535"),
     ({"host": "x", "port": "25"}, "websites[0].port: must be a whole number from 1 to 65535"),
@@ -239,6 +242,51 @@ def test_too_many_pending_lookups_fail_at_once(monkeypatch):
     result = once(monitor(host="db.example", port=5432))
     assert (result.reason, result.detail) == (
         "dns", "1024 name lookups pending: the resolver is not answering")
+
+
+def two_addresses(port: int):
+    """A lookup giving a name two addresses, 127.0.0.1 first (as a resolver may give a dead
+    IPv6 address before a working IPv4 one)."""
+    def lookup(host, port_, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
+                for ip in ("127.0.0.1", "127.0.0.2")]
+    return lookup
+
+
+def test_a_first_address_that_never_answers_leaves_time_for_the_next():
+    with dead_then_listening(banner(b"220 second\r\n", hold=True)) as port:
+        trace: list[str] = []
+        result = once(monitor(timeout=2.0, host="dual.test", port=port, expect="^220"),
+                      trace=trace, lookup=two_addresses(port))
+    assert (result.state, result.code) == ("up", 0), result.detail
+    assert trace[1:5] == [f"address 127.0.0.1 port {port}",
+                          "  no answer within 1.00 s, trying the next address",
+                          f"address 127.0.0.2 port {port}",
+                          trace[4]]
+    assert trace[4].startswith("connected in ")
+    # The first address had its share of the 2 s (half, for one of two), not all of it.
+    assert 1000 <= result.metrics["connect"] < 1500
+
+
+def test_the_last_address_gets_all_the_time_left():
+    with dead_then_listening(drain) as port:
+        def dead_only(host, port_, **kwargs):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        result = once(monitor(timeout=0.5, host="dead.test", port=port), lookup=dead_only)
+    assert (result.state, result.reason, result.detail) == (
+        "down", "timeout", "no connection within 0.5 s")
+    assert result.response_ms >= 500
+
+
+@pytest.mark.parametrize(("remaining", "left", "share"), [
+    (2.0, 1, 2.0),  # the last address: all that is left
+    (2.0, 2, 1.0),
+    (2.0, 4, 0.5),
+    (2.0, 16, 0.25),  # never less than MIN_ATTEMPT...
+    (0.1, 3, 0.1),  # ...unless less remains
+])
+def test_each_attempt_gets_a_share_of_the_time_left(remaining, left, share):
+    assert netmod.attempt_time(remaining, left) == share
 
 
 def test_ipv6():

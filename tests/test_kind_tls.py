@@ -2,6 +2,7 @@
 loopback TLS servers with certificates made by the tests (tests/tls_servers.py): good, for
 another host, self-signed, 5 days from expiry, expired."""
 
+import gc
 import json
 import re
 import socket
@@ -9,8 +10,10 @@ import ssl
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
+import psutil
 import pytest
 
 from monitor.checks import Deadline, Monitor, certs, registry
@@ -76,6 +79,14 @@ def test_expiry_thresholds_come_from_the_entry_else_the_top_level(pki):
     ({"port": 65536}, "websites[0].port: must be a whole number from 1 to 65535"),
     ({"serverName": ""}, "websites[0].serverName: must be a host name or IP address"),
     ({"serverName": "a b"}, "websites[0].serverName: must be a host name or IP address"),
+    # Names no lookup or SNI can send (IDNA refuses them): refused here, not at every check.
+    ({"serverName": ".example.com"},
+     "websites[0].serverName: must be a host name or IP address"),
+    ({"serverName": "a..b"}, "websites[0].serverName: must be a host name or IP address"),
+    ({"serverName": "x" * 64 + ".com"},
+     "websites[0].serverName: must be a host name or IP address"),
+    ({"host": "."}, "websites[0].host: must be a host name or IP address"),
+    ({"host": "a..example.com"}, "websites[0].host: must be a host name or IP address"),
     ({"tlsVerify": "no"}, "websites[0].tlsVerify: must be true or false"),
     ({"caFile": ""}, "websites[0].caFile: must be the path of a PEM file of CA certificates"),
     ({"caFile": "no-such-ca.pem"}, "websites[0].caFile: file not found: no-such-ca.pem"),
@@ -212,6 +223,103 @@ def test_a_tls_service_that_is_not_http(pki):
     assert (result.state, result.code) == ("up", 0)
 
 
+def test_names_of_up_to_63_characters_a_label_are_taken():
+    mon = monitor(host="x" * 63 + ".example.", serverName="a-b_c.example")
+    assert mon.spec.host == "x" * 63 + ".example." and mon.spec.name == "a-b_c.example"
+
+
+def client_sockets(port: int) -> list:
+    """This process's sockets connected to `port` (not the test server's, accepted on it)."""
+    return [c for c in psutil.Process().net_connections("tcp")
+            if c.raddr and c.raddr.port == port]
+
+
+@pytest.mark.parametrize("name", [".example.com", "a..b", "x" * 64 + ".com"])
+def test_a_server_name_ssl_cannot_send_fails_without_leaking_the_socket(servers, name):
+    # Made in code: the config refuses such names (above), a plugin or an API may not.
+    port = port_of(servers["good"])
+    mon = Monitor(id="t", kind="tls", target=f"127.0.0.1:{port}", timeout=2.0,
+                  spec=TlsSpec(host="127.0.0.1", port=port, server_name=name, verify=False))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = once(mon)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert (result.state, result.reason, result.code) == ("down", "other", None)
+    assert result.detail.startswith(f"server name {json.dumps(name[:60])}")
+    assert result.detail.endswith("cannot be sent: encoding with 'idna' codec failed"
+                                  " (UnicodeError: label empty or too long)")
+    assert client_sockets(port) == []
+
+
+class PeerCertificate:
+    """What _certificate reads of a TLS socket: the server's certificate as DER."""
+
+    def __init__(self, der: bytes):
+        self.der = der
+
+    def getpeercert(self, binary_form: bool = False) -> bytes:
+        return self.der
+
+
+def test_a_certificate_cryptography_cannot_read_is_a_tls_failure(pki):
+    # Its subjectAltName twice: OpenSSL's servers refuse to load such a certificate, so it
+    # comes as the bytes a client's unverified handshake would read.
+    from cryptography import x509
+
+    from monitor.checks import net
+    from monitor.checks.tls import _certificate
+
+    twice = with_san_twice((pki / "good.pem").read_bytes())
+    with pytest.raises(x509.DuplicateExtension):
+        _ = x509.load_der_x509_certificate(twice).extensions
+    with pytest.raises(net.Failure) as caught:
+        _certificate(PeerCertificate(twice))
+    assert (caught.value.reason, caught.value.detail) == (
+        "tls", "certificate not readable: DuplicateExtension: Duplicate 2.5.29.17 extension"
+               " found")
+
+
+def with_san_twice(pem: bytes) -> bytes:
+    """The certificate `pem` as DER with its subjectAltName extension added a second time
+    (its signature no longer matches: read unverified, that does not matter)."""
+    der = ssl.PEM_cert_to_DER_cert(pem.decode())
+    tbs, algorithm, signature = der_children(der)
+    *fields, wrapper = der_children(tbs)  # extensions: [3] { SEQUENCE { extension... } }
+    (sequence,) = der_children(wrapper)
+    extensions = der_children(sequence)
+    (san,) = [e for e in extensions if bytes.fromhex("0603551d11") in e[:8]]  # 2.5.29.17
+    sequence = der_wrap(0x30, b"".join([*extensions, san]))
+    tbs = der_wrap(0x30, b"".join([*fields, der_wrap(0xA3, sequence)]))
+    return der_wrap(0x30, tbs + algorithm + signature)
+
+
+def der_children(tlv: bytes) -> list[bytes]:
+    """The elements (tag, length and value each) inside one DER element."""
+    found, at = [], der_header(tlv)[0]
+    while at < len(tlv):
+        header, size = der_header(tlv[at:])
+        found.append(tlv[at:at + header + size])
+        at += header + size
+    return found
+
+
+def der_header(tlv: bytes) -> tuple[int, int]:
+    """(header bytes, value bytes) of the DER element `tlv` starts with."""
+    if tlv[1] < 0x80:
+        return 2, tlv[1]
+    count = tlv[1] & 0x7F
+    return 2 + count, int.from_bytes(tlv[2:2 + count], "big")
+
+
+def der_wrap(tag: int, value: bytes) -> bytes:
+    size = len(value)
+    if size < 0x80:
+        return bytes([tag, size]) + value
+    raw = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(raw)]) + raw + value
+
+
 # --- failures before a certificate ------------------------------------------------------
 
 def read_and_close(conn):
@@ -259,6 +367,29 @@ def test_a_ca_file_gone_or_broken_after_the_config_was_read(tmp_path, servers):
     gone = once(mon)
     assert (gone.reason, gone.detail) == (
         "other", f"cannot load caFile {ca}: No such file or directory")
+
+
+def test_an_expired_certificate_is_read_again_from_the_same_address(servers, pki):
+    # A name of two servers (a round robin): each lookup gives another first. The second
+    # handshake, reading the certificate, must ask the server that sent it.
+    port = port_of(servers["expired"])
+    asked = []
+
+    def round_robin(host, port_, **kwargs):
+        asked.append(host)
+        ip = "127.0.0.1" if len(asked) == 1 else "127.0.0.2"  # nothing on 127.0.0.2
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
+
+    mon = monitor(host="shop.test", port=port, serverName="127.0.0.1",
+                  caFile=str(pki / "ca.pem"))
+    trace: list[str] = []
+    result = check(mon, Deadline(time.monotonic() + mon.timeout, mon.timeout), trace,
+                   lookup=round_robin)
+    assert (result.reason, result.detail, result.code) == (
+        "tls_expiry", "certificate expired 1.0 days ago", 0)
+    assert asked == ["shop.test"]
+    assert ("connecting again to 127.0.0.1 without verification to read the certificate"
+            in trace)
 
 
 # --- the trace --------------------------------------------------------------------------
@@ -318,8 +449,10 @@ def test_debug_of_a_warning(servers, pki):
 
 def test_plugin_checks_the_certificate_of_an_https_site(pki):
     site = http_monitor("https://ops:pw-secret@www.example.com:8443/health?token=t0k",
-                        tls_verify=False, ca_file=str(pki / "ca.pem"))
-    parsed = registry.get("tls").plugin(site, {"tlsMinDaysLeft": 30.0, "tlsFailDaysLeft": 2.0})
+                        tls_verify=False, ca_file=str(pki / "ca.pem"),
+                        expiry=certs.Expiry(30.0, 2.0))
+    # The site's thresholds, which the config made from its own keys or the top level's.
+    parsed = registry.get("tls").plugin(site, {"tlsMinDaysLeft": 60.0, "tlsFailDaysLeft": 5.0})
     assert parsed is not None
     assert parsed.target == "www.example.com:8443" and parsed.secrets == ()
     assert parsed.spec == TlsSpec(host="www.example.com", port=8443,
@@ -328,6 +461,16 @@ def test_plugin_checks_the_certificate_of_an_https_site(pki):
     plain = registry.get("tls").plugin(http_monitor("https://[::1]/"), {})
     assert plain is not None and plain.target == "[::1]:443"
     assert plain.spec.expiry == certs.Expiry(14.0, 0.0) and plain.spec.verify
+
+
+def test_plugin_monitors_take_each_site_s_thresholds():
+    monitors = parse_config(json.dumps({
+        "tlsMinDaysLeft": 30, "plugins": ["tls"],
+        "websites": [{"URL": "https://a.example/", "tlsMinDaysLeft": 20, "tlsFailDaysLeft": 7},
+                     {"URL": "https://b.example/"}]})).monitors
+    expiry = {m.id: m.spec.expiry for m in monitors if m.kind == "tls"}
+    assert expiry == {"https://a.example//tls": certs.Expiry(20.0, 7.0),
+                      "https://b.example//tls": certs.Expiry(30.0, 0.0)}
 
 
 def test_plugin_skips_plain_http():

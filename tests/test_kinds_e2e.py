@@ -90,7 +90,7 @@ def test_every_kind_under_monitor(tmp_path, servers, pki, processes):
     assert 4.5 < metrics[soon]["cert_days"] < 5.01
     assert 4.5 < metrics[f"{soon}/tls"]["cert_days"] < 5.01
     assert {"size", "tags"} <= set(metrics[f"{soon}/content"])
-    assert "connect" in metrics["smtp"] and "dns" in metrics["dns"]
+    assert "connect" in metrics["smtp"] and "query" in metrics["dns"]
     assert 0 < metrics["disk"]["value"] <= 100 and metrics["worker"]["value"] == 1
     # Alerts: the failing site only (a warning is up for availability).
     assert query(db, "SELECT DISTINCT coalesce(monitor, host) FROM website_alerts") == [

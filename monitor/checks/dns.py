@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import os
 import socket
 import time
@@ -37,6 +36,8 @@ from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields
+from monitor.checks.trace import detail as trace_detail
+from monitor.checks.trace import printable, quoted, verdict_lines
 
 # `name` is one of every monitor's keys (its display name): a dns monitor's is the name it
 # asks for, so the config reads it as both.
@@ -47,11 +48,18 @@ RESOLV_CONF = "/etc/resolv.conf"
 # Seconds before an unanswered UDP query is sent again (to the next nameserver if there
 # are several): dnspython's default, as resolv.conf's `options timeout:` is for the system.
 RETRY = 2.0
+# The least of resolv.conf's `options timeout:`: glibc waits at least a second too, and a
+# `timeout:0` must not make a check resend its query in a loop that never waits.
+MIN_SYSTEM_RETRY = 1.0
 POLL = 0.25  # how often a wait for an answer looks whether the check was aborted
 MAX_SHOWN = 5  # answer values quoted in an assertion's detail
+# Characters of a value quoted in a message (a config value, an expected or answered value).
+QUOTED = 100
 MAX_TRACE = 40  # records per section in the trace
 TEXT_TYPES = frozenset({dns.rdatatype.TXT, dns.rdatatype.SPF})
-METRIC = "dns"  # ms from the first query sent to the answer
+# ms from the first query sent to the answer (every answer, whatever its code): not "dns",
+# which in the http, tcp and tls kinds is the name lookup before a connection.
+METRIC = "query"
 
 
 @dataclass(frozen=True)
@@ -80,17 +88,17 @@ def dns_name(text: str) -> dns.name.Name:
     try:
         return dns.name.from_text(text)
     except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
-        raise ValueError(f"{_quoted(text)} is not a valid DNS name: {_why(exc)}") from None
+        raise ValueError(f"{quoted(text, QUOTED)} is not a valid DNS name: {_why(exc)}") from None
 
 
 def record_type(text: str) -> dns.rdatatype.RdataType:
     try:
         rdtype = dns.rdatatype.from_text(text)
     except (dns.exception.DNSException, ValueError):
-        raise ValueError(f"{_quoted(text)} is not a DNS record type (A, AAAA, CNAME, MX,"
+        raise ValueError(f"{quoted(text, QUOTED)} is not a DNS record type (A, AAAA, CNAME, MX,"
                          " TXT, NS, SOA, SRV, CAA, PTR, ...)") from None
     if dns.rdatatype.is_metatype(rdtype):
-        raise ValueError(f"{_quoted(text)} is a query meta-type, not a record type")
+        raise ValueError(f"{quoted(text, QUOTED)} is a query meta-type, not a record type")
     return rdtype
 
 
@@ -102,7 +110,7 @@ def expected(rdtype: dns.rdatatype.RdataType, text: str) -> str | dns.rdata.Rdat
         return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text.strip(),
                                    origin=dns.name.root, relativize=False)
     except Exception:  # noqa: BLE001 - dnspython's parsers raise many kinds of error
-        raise ValueError(f"{_quoted(text)} is not a valid "
+        raise ValueError(f"{quoted(text, QUOTED)} is not a valid "
                          f"{dns.rdatatype.to_text(rdtype)} record") from None
 
 
@@ -209,10 +217,15 @@ def dns_monitor(name: str, record: str = "A", *, timeout: float = 2.0, interval:
 _system: dict[str, tuple[object, tuple[tuple[str, ...], float]]] = {}
 
 
+class ResolverConfigError(Exception):
+    """The system's resolver configuration gives no nameserver to ask; the message says
+    why, naming the file."""
+
+
 def system_nameservers(path: str = RESOLV_CONF) -> tuple[tuple[str, ...], float]:
-    """The nameservers of the system's resolver configuration and its per-query timeout,
-    as dnspython's Resolver reads them; read again when the file changes (DHCP rewrites it).
-    Raises dns.resolver.NoResolverConfiguration."""
+    """The nameservers of the system's resolver configuration and its per-query timeout
+    (at least MIN_SYSTEM_RETRY), as dnspython's Resolver reads them; read again when the
+    file changes (DHCP rewrites it). Raises ResolverConfigError."""
     try:
         stat = os.stat(path)
         key: object = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
@@ -221,11 +234,18 @@ def system_nameservers(path: str = RESOLV_CONF) -> tuple[tuple[str, ...], float]
     cached = _system.get(path)
     if cached is not None and cached[0] == key and key is not None:
         return cached[1]
-    resolver = dns.resolver.Resolver(filename=path)
+    try:
+        resolver = dns.resolver.Resolver(filename=path)
+    except dns.resolver.NoResolverConfiguration as exc:  # "cannot open", "no nameservers"
+        raise ResolverConfigError(_why(exc)) from None
+    except (dns.exception.DNSException, ValueError) as exc:
+        # A line dnspython refuses (`search a..b`, `nameserver not-an-ip`), where the C
+        # library would skip it: every check would fail the same way, so it says where.
+        raise ResolverConfigError(f"cannot use {path}: {_why(exc)}") from None
     found = (tuple(str(n) for n in resolver.nameservers if dns.inet.is_address(str(n))),
-             float(resolver.timeout))
+             max(MIN_SYSTEM_RETRY, float(resolver.timeout)))
     if not found[0]:
-        raise dns.resolver.NoResolverConfiguration(f"no nameserver address in {path}")
+        raise ResolverConfigError(f"no nameserver address in {path}")
     _system[path] = (key, found)
     return found
 
@@ -251,10 +271,7 @@ def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
     lines: list[str] = []
     deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
     result = check(monitor, deadline, lines)
-    verdict = "up" if result.available else f"down: {result.reason}"
-    lines.append(f"verdict: {verdict}" + (f" ({result.detail})" if result.detail else ""))
-    lines.append(f"response time: {result.response_ms:.1f} ms")
-    return result, lines
+    return result, lines + verdict_lines(result)
 
 
 def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> CheckResult:
@@ -263,10 +280,12 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
 
     def result(available: bool, code: int | None, reason: str | None = None,
                detail: str = "", seconds: float | None = None) -> CheckResult:
-        metrics = {} if seconds is None else {METRIC: seconds * 1000}
-        return CheckResult(monitor.id, started, available, code,
-                           (time.monotonic() - mono) * 1000, reason, detail, mono=mono,
-                           metrics=metrics)
+        elapsed = (time.monotonic() - mono) * 1000
+        metrics = {"total": elapsed} if seconds is None else {METRIC: seconds * 1000,
+                                                              "total": elapsed}
+        # An answer's values (64 KB of TXT, control characters) shown as any kind's detail.
+        return CheckResult(monitor.id, started, available, code, elapsed, reason,
+                           trace_detail(detail, monitor.secrets), mono=mono, metrics=metrics)
 
     if spec.server is not None:
         servers = [(spec.server, spec.port)]
@@ -275,14 +294,15 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
     else:
         try:
             addresses, timeout = system_nameservers(spec.resolv_conf)
-        except dns.resolver.NoResolverConfiguration as exc:
-            _note(trace, f"system resolver: {_why(exc)}")
-            return result(False, None, "other", f"system resolver: {_why(exc)}")
+        except ResolverConfigError as exc:
+            _note(trace, f"system resolver: {exc}")
+            return result(False, None, "other", f"system resolver: {exc}")
         servers = [(address, spec.resolv_port) for address in addresses]
         retry = spec.retry or timeout
         source = f"from {spec.resolv_conf}"
-    # Without EDNS, as the C library's resolver asks by default (and a fifth less CPU):
-    # an answer larger than 512 bytes comes truncated and is asked again over TCP.
+    # Without EDNS, as the C library's resolver asks by default (and cheaper, see
+    # docs/performance.md): an answer larger than 512 bytes comes truncated and is asked
+    # again over TCP.
     query = dns.message.make_query(spec.name, spec.rdtype)
     _note(trace, f"query: {dns.rdatatype.to_text(spec.rdtype)} {spec.name}"
                  f" ({'tcp' if spec.tcp else 'udp'})")
@@ -309,7 +329,9 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
             raise dns.exception.FormError("not an answer to a query")
         chain = response.resolve_chaining()
     except dns.exception.DNSException as exc:
-        return result(False, None, "invalid_response", f"from {where}: {_why(exc)}")
+        # An answer came, unusable (a CNAME loop): timed, but no code to trust.
+        return result(False, None, "invalid_response", f"from {where}: {_why(exc)}",
+                      outcome.seconds)
     records: dns.rrset.RRset | None = chain.answer
     if records is None:
         via = f" (CNAME to {_name(chain.canonical_name)})" if chain.cnames else ""
@@ -318,9 +340,9 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
     missing = []
     for written, wanted in zip(spec.expect, spec.wanted, strict=True):
         found = any(_matches(wanted, rdata) for rdata in records)
-        _note(trace, f"expect {_quoted(written)}: {'found' if found else 'MISSING'}")
+        _note(trace, f"expect {quoted(written, QUOTED)}: {'found' if found else 'MISSING'}")
         if not found:
-            missing.append(_quoted(written))
+            missing.append(quoted(written, QUOTED))
     if missing:
         got = [_value(rdata) for rdata in records]
         more = f", ... ({len(got)} in all)" if len(got) > MAX_SHOWN else ""
@@ -457,7 +479,8 @@ def _trace_answer(trace: list[str] | None, response: dns.message.Message) -> Non
     trace.append(f"answer: {dns.rcode.to_text(response.rcode())}, flags {flags}")
     for title, section in (("answer", response.answer), ("authority", response.authority),
                            ("additional", response.additional)):
-        lines = [line for rrset in section for line in rrset.to_text().splitlines()]
+        # One record a line, shortened: a TXT record may hold 64 KB.
+        lines = [printable(line) for rrset in section for line in rrset.to_text().splitlines()]
         trace += [f"  {title}: {line}" for line in lines[:MAX_TRACE]]
         if len(lines) > MAX_TRACE:
             trace.append(f"  {title}: ... {len(lines) - MAX_TRACE} more")
@@ -475,12 +498,7 @@ def _text(rdata: dns.rdata.Rdata) -> str:
 
 
 def _value(rdata: dns.rdata.Rdata) -> str:
-    return _quoted(_text(rdata)) if rdata.rdtype in TEXT_TYPES else rdata.to_text()
-
-
-def _quoted(text: str) -> str:
-    # Quoted as JSON, as written in the config, but non-ASCII text as it is.
-    return json.dumps(text, ensure_ascii=False)
+    return quoted(_text(rdata), QUOTED) if rdata.rdtype in TEXT_TYPES else rdata.to_text()
 
 
 def _name(name: dns.name.Name) -> str:

@@ -9,7 +9,6 @@ check notices `deadline.aborted` (the monitor stopping) as promptly as the http 
 from __future__ import annotations
 
 import errno
-import json
 import math
 import os
 import select
@@ -21,7 +20,7 @@ from typing import Any
 
 from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Monitor
-from monitor.secrets import redact
+from monitor.checks.trace import detail as shown_detail
 
 TICK = 0.05  # how often a waiting check looks whether the monitor is stopping
 # Names no resolver may answer (RFC 6761 section 6.4): no query leaves the machine for them.
@@ -30,7 +29,10 @@ RESERVED_NEGATIVE = ("invalid",)
 # C library's own timeouts end it. With a dead resolver and many monitors those threads
 # pile up; past this many lookups at once, new ones fail at once instead.
 MAX_LOOKUPS = 1024
-DETAIL_CHARS = 200
+# A host with several addresses: each connect attempt gets an equal share of the time left
+# over the addresses left, and at least this (as Happy Eyeballs waits before trying the
+# next address, RFC 8305), so that a first address that drops SYNs leaves time for the next.
+MIN_ATTEMPT = 0.25
 
 AddrInfo = tuple[Any, ...]  # (family, type, proto, canonname, sockaddr)
 Lookup = Callable[..., list[AddrInfo]]
@@ -54,7 +56,7 @@ def address(host: str, port: int) -> str:
 
 
 def is_ip(host: str) -> bool:
-    # inet_pton rather than ipaddress: a tenth of the cost, on every check.
+    # inet_pton rather than ipaddress: cheaper, on every check (docs/performance.md).
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, host.partition("%")[0])  # "fe80::1%eth0": scoped
@@ -62,14 +64,6 @@ def is_ip(host: str) -> bool:
             continue
         return True
     return False
-
-
-def quoted(text: str, limit: int = 60) -> str:
-    """`text` as a short JSON string: control characters escaped ("\\r\\n"), cut to
-    `limit` characters (then "..." follows the closing quote)."""
-    shown = json.dumps(text[:limit], ensure_ascii=False)
-    shown = "".join(ch if ch.isprintable() else "?" for ch in shown)
-    return shown + ("..." if len(text) > limit else "")
 
 
 def ms_since(start: float) -> float:
@@ -127,8 +121,10 @@ def resolve(host: str, port: int, deadline: Deadline,
     return found
 
 
-def wait(sock: socket.socket, write: bool, deadline: Deadline, late: str) -> None:
-    """Until `sock` is writable (or readable); Failure("timeout", `late`) at the deadline."""
+def wait(sock: socket.socket, write: bool, deadline: Deadline, late: str,
+         until: float | None = None) -> bool:
+    """Until `sock` is writable (or readable): True. False once the monotonic time `until`
+    (when given) has passed; Failure("timeout", `late`) at the deadline."""
     poller = select.poll()
     poller.register(sock, select.POLLOUT if write else select.POLLIN)
     while True:
@@ -136,9 +132,14 @@ def wait(sock: socket.socket, write: bool, deadline: Deadline, late: str) -> Non
         left = deadline.remaining()
         if left <= 0:
             raise Failure("timeout", late)
+        if until is not None:
+            mine = until - time.monotonic()
+            if mine <= 0:
+                return False
+            left = min(left, mine)
         # Rounded up: a 0 ms poll with 0.4 ms left would spin.
         if poller.poll(math.ceil(min(left, TICK) * 1000)):
-            return
+            return True
 
 
 def describe(code: int) -> str:
@@ -167,9 +168,9 @@ def unexpected(exc: OSError) -> Failure:
 def connect(host: str, port: int, deadline: Deadline, metrics: dict[str, float],
             trace: list[str] | None = None,
             lookup: Lookup = socket.getaddrinfo) -> socket.socket:
-    """A connected non-blocking socket to host:port. The addresses are tried in turn, as
-    socket.create_connection does, each until it answers or the deadline passes. Records
-    `dns` (when a name was looked up) and `connect` (ms) in `metrics`."""
+    """A connected non-blocking socket to host:port, its addresses tried in turn (see
+    `connect_any`). Records `dns` (when a name was looked up) and `connect` (ms) in
+    `metrics`."""
     start = time.monotonic()
     addresses = resolve(host, port, deadline, lookup)
     if not is_ip(host):
@@ -177,18 +178,44 @@ def connect(host: str, port: int, deadline: Deadline, metrics: dict[str, float],
         if trace is not None:
             shown = ", ".join(dict.fromkeys(str(a[4][0]) for a in addresses))
             trace.append(f"resolved {host}: {shown} in {metrics['dns']:.1f} ms")
+    return connect_any(addresses, deadline, metrics, trace)
+
+
+def attempt_time(remaining: float, addresses_left: int) -> float:
+    """How long one connect attempt may wait, with `remaining` seconds left for
+    `addresses_left` addresses (this one included): an equal share, at least MIN_ATTEMPT
+    (unless less remains). The last address gets all that is left."""
+    return min(remaining, max(MIN_ATTEMPT, remaining / max(1, addresses_left)))
+
+
+def connect_any(addresses: list[AddrInfo], deadline: Deadline, metrics: dict[str, float],
+                trace: list[str] | None = None) -> socket.socket:
+    """A connected non-blocking socket to the first of `addresses` that accepts, tried in
+    turn as socket.create_connection does (a refusal moves on at once, the last address's
+    failure is the check's), except that each attempt but the last waits only its share of
+    the time left (`attempt_time`): an address that never answers (a broken IPv6 route, a
+    dead round-robin member) leaves time for the next. Records `connect` (ms) in
+    `metrics`."""
     start = time.monotonic()
-    last = errno.ECONNREFUSED
-    for family, kind, proto, _, where in addresses:
+    late = f"no connection within {deadline.timeout:g} s"
+    last = Failure("connect", describe(errno.ECONNREFUSED))
+    for index, (family, kind, proto, _, where) in enumerate(addresses):
+        if index and deadline.remaining() <= 0:
+            break
         sock = socket.socket(family, kind, proto)
         if trace is not None:
             trace.append(f"address {where[0]} port {where[1]}")
+        final = index == len(addresses) - 1
+        share = attempt_time(deadline.remaining(), len(addresses) - index)
+        code: int | None
         try:
             sock.setblocking(False)
             code = sock.connect_ex(where)
             if code in (errno.EINPROGRESS, errno.EAGAIN):
-                wait(sock, True, deadline, f"no connection within {deadline.timeout:g} s")
-                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                until = None if final else time.monotonic() + share
+                answered = wait(sock, True, deadline, late, until)
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if answered \
+                    else None
         except BaseException:
             sock.close()
             raise
@@ -198,10 +225,15 @@ def connect(host: str, port: int, deadline: Deadline, metrics: dict[str, float],
                 trace.append(f"connected in {metrics['connect']:.1f} ms")
             return sock
         sock.close()
-        last = code
-        if trace is not None:
-            trace.append(f"  {describe(code)}")
-    raise Failure("connect", describe(last))
+        if code is None:  # this address's share of the time is up: the next one
+            last = Failure("timeout", late)
+            if trace is not None:
+                trace.append(f"  no answer within {share:.2f} s, trying the next address")
+        else:
+            last = Failure("connect", describe(code))
+            if trace is not None:
+                trace.append(f"  {describe(code)}")
+    raise last
 
 
 def send_all(sock: socket.socket, data: bytes, deadline: Deadline) -> None:
@@ -222,8 +254,6 @@ def result(monitor: Monitor, timestamp: float, started: float, *, code: int | No
            metrics: Mapping[str, float] | None = None) -> CheckResult:
     """The check's result: `reason` None is up (a warning if `warning`); the detail one
     short printable line without the monitor's secrets."""
-    detail = redact(" ".join(detail.split()), monitor.secrets)
-    detail = "".join(ch if ch.isprintable() else "?" for ch in detail)[:DETAIL_CHARS]
     elapsed = ms_since(started)
     measured = dict(metrics or {})
     measured["total"] = elapsed
@@ -234,18 +264,8 @@ def result(monitor: Monitor, timestamp: float, started: float, *, code: int | No
         code=code,
         response_ms=elapsed,
         reason=reason,
-        detail=detail,
+        detail=shown_detail(detail, monitor.secrets),
         mono=started,
         metrics=measured,
         warning=warning,
     )
-
-
-def verdict_lines(result: CheckResult) -> list[str]:
-    """The last lines of a trace, as the http kind ends its own."""
-    if result.warning:
-        verdict = f"warning: {result.reason}"
-    else:
-        verdict = "up" if result.available else f"down: {result.reason}"
-    return [f"verdict: {verdict}" + (f" ({result.detail})" if result.detail else ""),
-            f"response time: {result.response_ms:.1f} ms"]

@@ -51,6 +51,17 @@ def json_key(key: str) -> str:
 
 
 
+def _encodes_as_name(text: str) -> bool:
+    """Whether a name made of _HOST's characters is one a lookup or SNI can send: labels of
+    1 to 63 characters (no leading dot, no `a..b`), as the IDNA codec that ssl and
+    getaddrinfo's callers use checks them."""
+    try:
+        text.encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
 class Fields:
     """Reads and checks the values of one config file, naming the file and the JSON path
     of the offending value in every error. Values taken from the environment (`${VAR}`)
@@ -230,7 +241,7 @@ class Fields:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(path, "must be a host name or IP address")
         text = self.expand(value.strip(), path)
-        if not _HOST.fullmatch(text):
+        if not _HOST.fullmatch(text) or (":" not in text and not _encodes_as_name(text)):
             raise self.fail(path, "must be a host name or IP address")
         return text
 

@@ -15,6 +15,7 @@ from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields, encodable
+from monitor.checks.trace import quoted, verdict_lines
 from monitor.secrets import redact, secret_set
 
 KEYS = ("host", "port", "send", "expect")
@@ -78,7 +79,7 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
                 net.send_all(sock, data, deadline)
                 if trace is not None:
                     shown = redact(spec.send, monitor.secrets)
-                    trace.append(f"sent {len(data)} bytes: {net.quoted(shown, 200)}")
+                    trace.append(f"sent {len(data)} bytes: {quoted(shown, 200)}")
             if spec.expect is not None:
                 _expect(sock, spec.expect, deadline, monitor, trace)
     except net.Failure as exc:
@@ -104,9 +105,9 @@ def _expect(sock: socket.socket, expect: re.Pattern[str], deadline: Deadline,
     def failed(why: str) -> net.Failure:
         got = redact(text(), monitor.secrets)
         if trace is not None:
-            trace.append(f"received {len(received)} bytes: {net.quoted(got, 200)}")
+            trace.append(f"received {len(received)} bytes: {quoted(got, 200)}")
         return net.Failure("assertion", f"{_wanted(expect)}: got"
-                                        f" {net.quoted(got) if got else 'nothing'} ({why})")
+                                        f" {quoted(got) if got else 'nothing'} ({why})")
 
     while True:
         try:
@@ -130,16 +131,16 @@ def _expect(sock: socket.socket, expect: re.Pattern[str], deadline: Deadline,
         if found:
             if trace is not None:
                 trace.append(f"received {len(received)} bytes: "
-                             f"{net.quoted(redact(text(), monitor.secrets), 200)}")
+                             f"{quoted(redact(text(), monitor.secrets), 200)}")
                 trace.append(f"{_wanted(expect)}: matched "
-                             f"{net.quoted(redact(found.group(0), monitor.secrets), 100)}")
+                             f"{quoted(redact(found.group(0), monitor.secrets), 100)}")
             return
         if len(received) >= MAX_READ:
             raise failed(f"no match in the first {MAX_READ // 1024} KiB")
 
 
 def _wanted(expect: re.Pattern[str]) -> str:
-    return f"expect {net.quoted(expect.pattern, 100)}"
+    return f"expect {quoted(expect.pattern, 100)}"
 
 
 def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
@@ -148,7 +149,7 @@ def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
     trace: list[str] = []
     deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
     result = check(monitor, deadline, trace)
-    return result, trace + net.verdict_lines(result)
+    return result, trace + verdict_lines(result)
 
 
 KIND = register(Kind(

@@ -6,9 +6,10 @@ for every https site.
 
 A certificate that has expired fails OpenSSL's verification, which says only "certificate
 has expired", and gives no certificate to read. So on that one verification error the
-check connects a second time without verification, reads the server's certificate, and
-when the server's own certificate is the expired one, reports `tls_expiry` ("certificate
-expired 1.0 days ago") with its days left recorded. Verification was not skipped: the
+check connects a second time, to the same address (not a fresh lookup, which may give
+another server of a round robin), without verification, reads the server's certificate,
+and when the server's own certificate is the expired one, reports `tls_expiry`
+("certificate expired 1.0 days ago") with its days left recorded. Verification was not skipped: the
 first handshake proved everything OpenSSL checks before the dates (the chain to a trusted
 root, the name), and a chain certificate that expired, rather than the server's own, stays
 a `tls` failure.
@@ -33,6 +34,7 @@ from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields
+from monitor.checks.trace import quoted, verdict_lines
 
 KEYS = ("host", "port", "serverName", "tlsVerify", "caFile", *certs.KEYS)
 REASONS = ("dns", "connect", "tls", certs.REASON, "timeout", "other")
@@ -75,17 +77,15 @@ def parse(fields: Fields, entry: Mapping[str, Any], path: str,
 
 
 def plugin(site: Monitor, defaults: Mapping[str, Any]) -> Parsed | None:
-    """The certificate of an https site: its host and port (443 by default), its
-    `tlsVerify` and `caFile`, the expiry thresholds of the top level; None for http://."""
+    """The certificate of an https site: its host and port (443 by default), and the
+    site's own `tlsVerify`, `caFile` and expiry thresholds (its `tlsMinDaysLeft` and
+    `tlsFailDaysLeft`, else the top level's); None for http://."""
     parts = urlsplit(site.spec.url)
     if parts.scheme.lower() != "https" or not parts.hostname:
         return None
     host, port = parts.hostname, parts.port or DEFAULT_PORT
-    expiry = certs.Expiry(
-        float(defaults.get("tlsMinDaysLeft", certs.DEFAULT_MIN_DAYS)),
-        float(defaults.get("tlsFailDaysLeft", certs.DEFAULT_FAIL_DAYS)))
     spec = TlsSpec(host=host, port=port, server_name=host, verify=site.spec.tls_verify,
-                   ca_file=site.spec.ca_file, expiry=expiry)
+                   ca_file=site.spec.ca_file, expiry=site.spec.expiry)
     # The host and port only: the URL's credentials and path stay with the site.
     return Parsed(spec=spec, target=net.address(host, port))
 
@@ -139,7 +139,8 @@ class Certificate:
 def read_certificate(der: bytes) -> Certificate:
     """The parts of a DER certificate the check reports (with `cryptography`, which reads
     a certificate OpenSSL did not verify; getpeercert() is empty then)."""
-    from cryptography import x509  # imported on first use: 50 ms a config without tls saves
+    # Imported on first use: a config without tls never pays for it (docs/performance.md).
+    from cryptography import x509
 
     cert = x509.load_der_x509_certificate(der)
     names: list[str] = []
@@ -161,8 +162,10 @@ def _certificate(tls: ssl.SSLSocket) -> Certificate:
         raise net.Failure("tls", "the server sent no certificate")
     try:
         return read_certificate(der)
-    except ValueError as exc:  # OpenSSL took it, cryptography cannot read it
-        raise net.Failure("tls", f"certificate not readable: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - OpenSSL took it, cryptography cannot read it
+        # ValueError, x509.DuplicateExtension...: a certificate reported, never a crash.
+        raise net.Failure("tls", f"certificate not readable: {type(exc).__name__}: {exc}"
+                          ) from None
 
 
 def _trace_certificate(cert: Certificate, days: float, trace: list[str] | None) -> None:
@@ -184,7 +187,19 @@ def _handshake(sock: socket.socket, ctx: ssl.SSLContext, name: str, deadline: De
     """The TLS handshake on connected `sock` (which the returned socket now owns).
     Raises ssl.SSLCertVerificationError as it is, and Failure for any other fault."""
     start = time.monotonic()
-    tls = ctx.wrap_socket(sock, server_hostname=name, do_handshake_on_connect=False)
+    try:
+        # Checked first: wrap_socket takes the socket's descriptor over before it encodes
+        # the name, and would hold it in a socket nobody can close.
+        if not net.is_ip(name):
+            name.encode("idna")
+        tls = ctx.wrap_socket(sock, server_hostname=name, do_handshake_on_connect=False)
+    except ValueError as exc:  # UnicodeError: an empty label, one over 63 characters
+        sock.close()
+        raise net.Failure("other", f"server name {quoted(name)} cannot be sent: {exc}"
+                          ) from None
+    except BaseException:
+        sock.close()
+        raise
     late = f"no TLS handshake within {deadline.timeout:g} s"
     try:
         while True:
@@ -246,6 +261,13 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
             why = _SSL_SOURCE.sub("", getattr(exc, "strerror", None) or str(exc))
             return ended("other", f"cannot load caFile {spec.ca_file}: {why}")
         sock = net.connect(spec.host, spec.port, deadline, metrics, trace, lookup)
+        # The address reached: a second handshake (reading an expired certificate) goes to
+        # this server, not to whichever a new lookup gives.
+        try:
+            peer: net.AddrInfo = (sock.family, sock.type, sock.proto, "", sock.getpeername())
+        except OSError:  # reset already (ENOTCONN): reported below, the socket closed
+            sock.close()
+            raise
         if trace is not None:
             sni = " (an IP address: no SNI)" if net.is_ip(spec.name) else ""
             trace.append(f"TLS handshake with server name {spec.name}{sni}")
@@ -253,7 +275,7 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
             tls = _handshake(sock, ctx, spec.name, deadline, metrics, trace)
         except ssl.SSLCertVerificationError as exc:
             code = 0  # the server answered, with a certificate that fails verification
-            return ended(*_refused(spec, exc, deadline, metrics, trace, lookup))
+            return ended(*_refused(spec, exc, deadline, metrics, trace, peer))
         code = 0
         with tls:
             cert = _certificate(tls)
@@ -278,12 +300,12 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
 
 
 def _refused(spec: TlsSpec, exc: ssl.SSLCertVerificationError, deadline: Deadline,
-             metrics: dict[str, float], trace: list[str] | None, lookup: net.Lookup,
+             metrics: dict[str, float], trace: list[str] | None, peer: net.AddrInfo,
              ) -> tuple[str, str]:
     """The reason and detail of a certificate that failed verification: `tls`, or
     `tls_expiry` when the server's own certificate has expired (read by a second,
-    unverified handshake). `check NAME` reads the certificate whatever the fault, to
-    show it."""
+    unverified handshake with the same address, `peer`). `check NAME` reads the
+    certificate whatever the fault, to show it."""
     problem = exc.verify_message or _SSL_SOURCE.sub("", str(exc))
     if trace is not None:
         trace.append(f"certificate verification failed: {problem}")
@@ -292,8 +314,9 @@ def _refused(spec: TlsSpec, exc: ssl.SSLCertVerificationError, deadline: Deadlin
         return refused
     try:
         if trace is not None:
-            trace.append("connecting again without verification to read the certificate")
-        sock = net.connect(spec.host, spec.port, deadline, {}, None, lookup)
+            trace.append(f"connecting again to {peer[4][0]} without verification to read"
+                         " the certificate")
+        sock = net.connect_any([peer], deadline, {}, None)
         with _handshake(sock, context(False, None), spec.name, deadline, None, None) as tls:
             cert = _certificate(tls)
     except (net.Failure, OSError) as error:
@@ -319,7 +342,7 @@ def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
     trace: list[str] = []
     deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
     result = check(monitor, deadline, trace)
-    return result, trace + net.verdict_lines(result)
+    return result, trace + verdict_lines(result)
 
 
 KIND = register(Kind(

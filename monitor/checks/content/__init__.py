@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from monitor import secrets
 from monitor.checks.content.analysis import (
     MIN_HISTORY,
     History,
@@ -30,6 +29,8 @@ from monitor.checks.http import REASONS as HTTP_REASONS
 from monitor.checks.http import fetch
 from monitor.checks.model import CheckResult, Kind, Monitor
 from monitor.checks.registry import register
+from monitor.checks.trace import detail as trace_detail
+from monitor.checks.trace import verdict_lines
 
 REASONS = (*HTTP_REASONS, "changed")
 # A history not used for this long is a monitor the config no longer has (or one whose
@@ -98,7 +99,7 @@ def _check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
     except Unreadable as exc:
         return dataclasses.replace(result, available=False, warning=False,
                                    reason="invalid_response",
-                                   detail=_printable(f"the HTML parser failed: {exc}"),
+                                   detail=trace_detail(f"the HTML parser failed: {exc}"),
                                    metrics={})
     parse_ms = (time.perf_counter() - parsing) * 1000.0
     with history.lock:
@@ -123,13 +124,9 @@ def _check(monitor: Monitor, deadline: Deadline, trace: list[str] | None = None,
         warning=state == "warning",
         reason="changed" if state != "up" else None,
         # Tag names come from the page: made printable and short as any detail.
-        detail=_printable(secrets.redact(detail, monitor.secrets)),
+        detail=trace_detail(detail, monitor.secrets),
         metrics=metrics,
     )
-
-
-def _printable(text: str) -> str:
-    return "".join(ch if ch.isprintable() else "?" for ch in " ".join(text.split()))[:200]
 
 
 def _trace(trace: list[str], spec: ContentSpec, page: Page, parse_ms: float,
@@ -169,10 +166,7 @@ def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
     trace: list[str] = []
     deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
     result = _check(monitor, deadline, trace, record=False)
-    verdict = "up" if result.state == "up" else f"{result.state}: {result.reason}"
-    trace.append(f"verdict: {verdict}" + (f" ({result.detail})" if result.detail else ""))
-    trace.append(f"response time: {result.response_ms:.1f} ms")
-    return result, trace
+    return result, trace + verdict_lines(result)
 
 
 KIND = register(Kind(

@@ -63,10 +63,10 @@ def measure(body: bytes, ignore: Iterable[str] = ()) -> Page:
         root = LexborHTMLParser(body).root
     except SelectolaxError as exc:
         raise Unreadable(str(exc)) from None
-    # `tag` makes a string per node: a fifth of the time on a 100 KB page. `tag_id` would
-    # save most of that, but the ids of custom elements (<my-widget>) are per-document
-    # pointers, and naming them would take another pass in Python. The parse itself runs
-    # without the GIL; this count holds it.
+    # `tag` makes a string per node, a good part of the time (docs/performance.md).
+    # `tag_id` would save most of that, but the ids of custom elements (<my-widget>) are
+    # per-document pointers, and naming them would take another pass in Python. The parse
+    # itself runs without the GIL; this count holds it.
     found = Counter(map(attrgetter("tag"), root.traverse())) if root is not None else Counter()
     counts: dict[str, int] = {}
     for name, count in found.items():

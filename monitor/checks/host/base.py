@@ -1,5 +1,5 @@
 """What the host kinds share: a measured value judged against a limit (fail above `max`,
-warn above `warn`), the result of a check, the verdict line of a trace, and waits that
+warn above `warn`), the result of a check, a trace ending with the verdict, and waits that
 end when the check's deadline does or the monitor stops."""
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Monitor
 from monitor.checks.schema import Fields
+from monitor.checks.trace import detail as trace_detail
+from monitor.checks.trace import verdict_lines
 
 REASON = "threshold"  # the measured value is above maxPercent (down) or warnPercent (warning)
 METRIC = "value"  # what every host kind records: its measured value
@@ -82,21 +84,18 @@ def judged(monitor: Monitor, clock: Clock, value: float, shown: str, bound: Limi
     verdict = bound.judge(value)
     state, detail = verdict if verdict else ("up", "")
     return CheckResult(monitor.id, clock.started, state != "down", None, clock.ms(),
-                       REASON if verdict else None, f"{shown} {detail}" if verdict else "",
+                       REASON if verdict else None,
+                       trace_detail(f"{shown} {detail}" if verdict else "", monitor.secrets),
                        mono=clock.mono, metrics=dict(metrics), warning=state == "warning")
 
 
 def failed(monitor: Monitor, clock: Clock, reason: str, detail: str,
            metrics: Mapping[str, float] | None = None) -> CheckResult:
-    return CheckResult(monitor.id, clock.started, False, None, clock.ms(), reason, detail,
-                       mono=clock.mono, metrics=dict(metrics or {}))
-
-
-def verdict_line(result: CheckResult) -> str:
-    """The last line of a host kind's trace: "verdict: up", or the state, reason, detail."""
-    if result.state == "up":
-        return "verdict: up"
-    return f"verdict: {result.state}: {result.reason} ({result.detail})"
+    # A path or a process pattern from the config, an error's text: one short line, as
+    # every kind's detail.
+    return CheckResult(monitor.id, clock.started, False, None, clock.ms(), reason,
+                       trace_detail(detail, monitor.secrets), mono=clock.mono,
+                       metrics=dict(metrics or {}))
 
 
 def debugger(check: Check) -> Callable[[Monitor], tuple[CheckResult, list[str]]]:
@@ -106,8 +105,7 @@ def debugger(check: Check) -> Callable[[Monitor], tuple[CheckResult, list[str]]]
         trace: list[str] = []
         deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
         result = check(monitor, deadline, trace)
-        trace.append(verdict_line(result))
-        return result, trace
+        return result, trace + verdict_lines(result)
 
     return debug
 

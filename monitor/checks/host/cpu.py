@@ -50,7 +50,8 @@ def parse(fields: Fields, entry: Mapping[str, Any], path: str,
 
 
 def _total(times: Times) -> float:
-    # Linux counts guest time in user and nice as well: not twice (as psutil does).
+    # Linux counts guest time in user and nice already: taken out of the total so that it
+    # does not count twice (psutil's own cpu_percent takes it out too).
     return sum(times.values()) - times.get("guest", 0.0) - times.get("guest_nice", 0.0)
 
 

@@ -42,7 +42,10 @@ def per_core(load1: float, cores: int | None) -> float:
 def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> CheckResult:
     spec: LoadSpec = monitor.spec
     clock = base.Clock()
-    load1, load5, load15 = os.getloadavg()
+    try:
+        load1, load5, load15 = os.getloadavg()
+    except OSError as exc:  # no /proc (a container without it), or a libc without it
+        return base.failed(monitor, clock, "other", f"load average unobtainable: {exc}")
     cores = psutil.cpu_count() or 1
     value = per_core(load1, cores)
     if trace is not None:

@@ -2,15 +2,17 @@
 line matches the regular expression `match`; fewer than `min` (default 1) or more than
 `max` (optional) is down.
 
-Zombies (exited, not yet reaped) do not count, nor does the monitor's own process (a
-`match` on a word of its own command line). A process whose command line is empty (a
+Zombies (exited, not yet reaped) do not count, nor does the monitor itself (a `match` on a
+word of its own command line): this process, and, with probe processes, the monitor's
+main process and each of its probe processes. A process whose command line is empty (a
 kernel thread) never matches `match`."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,7 @@ REASONS = ("process",)
 MOST = 1_000_000  # min and max: beyond any process table
 SHOWN = 10  # processes listed in a trace
 SHOWN_CHARS = 100  # of each command line
+PROBE_MODULE = "monitor.run.probes"  # a probe process is `python -m monitor.run.probes FD`
 
 
 @dataclass(frozen=True)
@@ -115,14 +118,47 @@ def shown_command(argv: list[str] | None) -> str:
     return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 3] + "..."
 
 
+def is_probe(cmdline: Sequence[str] | None) -> bool:
+    """Whether a command line is one of the monitor's probe processes'."""
+    words = list(cmdline or ())
+    return any(words[i] == "-m" and words[i + 1] == PROBE_MODULE
+               for i in range(len(words) - 1))
+
+
+def monitor_head(argv: Sequence[str] | None = None, pid: int | None = None,
+                 ppid: int | None = None) -> int:
+    """The pid of the monitor's main process: the parent when this process is a probe
+    process (by its own command line, `argv`), else this one. A probe whose parent is
+    gone (its parent is then init, pid 1) is its own head: it exits at once anyway."""
+    pid = os.getpid() if pid is None else pid
+    ppid = os.getppid() if ppid is None else ppid
+    probe = is_probe(sys.orig_argv if argv is None else argv)
+    return ppid if probe and ppid > 1 else pid
+
+
+def _one_of_ours(proc: psutil.Process, info: Mapping[str, Any], head: int) -> bool:
+    """Whether `proc`, a child of the monitor's main process, is one of its probes."""
+    if info["ppid"] != head:
+        return False
+    cmdline = info.get("cmdline")
+    if cmdline is None:  # not read for a `name` check: read for the head's children only
+        try:
+            cmdline = proc.cmdline()
+        except psutil.Error:
+            return False
+    return is_probe(cmdline)
+
+
 def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> CheckResult:
     spec: ProcessSpec = monitor.spec
     clock = base.Clock()
-    # Read for every process: the name is one file, the command line another.
-    attrs = ["name", "status"] if spec.name is not None else ["cmdline", "status"]
+    # Read for every process: the name is one file, the command line another; the parent
+    # comes with the status, from one file.
+    attrs = ["name", "status", "ppid"] if spec.name is not None else \
+        ["cmdline", "status", "ppid"]
     if trace is not None:
-        attrs = ["name", "cmdline", "status"]
-    me = os.getpid()
+        attrs = ["name", "cmdline", "status", "ppid"]
+    me, head = os.getpid(), monitor_head()
     found: list[tuple[int, Mapping[str, Any]]] = []
     seen = 0
     try:
@@ -132,7 +168,7 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
                                    f" listed within {deadline.timeout:g} s, not all")
             seen += 1
             info = proc.info
-            if proc.pid == me or info["status"] == psutil.STATUS_ZOMBIE:
+            if proc.pid in (me, head) or info["status"] == psutil.STATUS_ZOMBIE:
                 continue
             if spec.name is not None and info["name"] != spec.name:
                 continue
@@ -140,6 +176,8 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
                 line = " ".join(info["cmdline"] or ())
                 if not line or not spec.match.search(line):
                     continue
+            if _one_of_ours(proc, info, head):
+                continue
             found.append((proc.pid, info))
     except (psutil.Error, OSError) as exc:  # no /proc, say
         return base.failed(monitor, clock, "other", f"cannot list processes: {exc}")

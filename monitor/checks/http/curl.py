@@ -34,6 +34,7 @@ from monitor.checks import certs
 from monitor.checks.deadline import Deadline
 from monitor.checks.http.spec import HttpSpec
 from monitor.checks.model import CheckResult, Done, Monitor
+from monitor.checks.trace import verdict_lines
 from monitor.secrets import display_url, is_sensitive, redact, redact_known
 
 MAX_REDIRECTS = 10
@@ -705,8 +706,5 @@ def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
     trace: list[str] = []
     deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
     result = run(monitor, deadline, trace)
-    verdict = result.state if result.state == "up" else f"{result.state}: {result.reason}"
-    trace.append(f"verdict: {verdict}" + (f" ({result.detail})" if result.detail else ""))
-    trace.append(f"response time: {result.response_ms:.1f} ms")
-    return result, trace
+    return result, trace + verdict_lines(result)
 
