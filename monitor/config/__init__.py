@@ -175,11 +175,11 @@ class _Validator(Fields):
             monitor = self.monitor(entry, path, interval, window, threshold, kind_defaults)
             if monitor.id in seen:
                 # Named by the key that made the id: `id`, or the first of the kind's own
-                # keys that both entries give alike (http: URL; disk: path), else `type`.
+                # keys that both entries give (http: URL; disk: path), else `type` (cpu).
                 first = websites[seen[monitor.id]]
                 key = "id" if "id" in entry else next(
-                    (k for k in registry.get(monitor.kind).keys
-                     if k in entry and k in first and entry[k] == first[k]), "type")
+                    (k for k in registry.get(monitor.kind).keys if k in entry and k in first),
+                    "type")
                 raise self.fail(f"{path}.{key}", f"duplicate of websites[{seen[monitor.id]}]"
                                 f".{key}")
             seen[monitor.id] = index
