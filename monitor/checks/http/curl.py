@@ -34,6 +34,7 @@ from monitor.checks import certs
 from monitor.checks.deadline import Deadline
 from monitor.checks.http.spec import HttpSpec
 from monitor.checks.model import CheckResult, Done, Monitor
+from monitor.checks.trace import detail as printable_detail
 from monitor.checks.trace import verdict_lines
 from monitor.secrets import display_url, is_sensitive, redact, redact_known
 
@@ -70,12 +71,6 @@ class _Abort(Exception):
 def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
     return parts.scheme.lower(), parts.hostname, port
-
-
-def _printable(text: str) -> str:
-    """One short printable line: a server's garbage must not garble the terminal."""
-    text = " ".join(text.split())
-    return "".join(ch if ch.isprintable() else "?" for ch in text)[:200]
 
 
 def _merge_headers(spec: HttpSpec) -> list[str]:
@@ -373,7 +368,7 @@ class Check:
             code=self.status,
             response_ms=response_ms,
             reason=reason,
-            detail=_printable(redact(detail, self.monitor.secrets)),
+            detail=printable_detail(detail, self.monitor.secrets),
             lateness_ms=self.lateness_ms,
             mono=self.started,
             metrics=self.metrics,

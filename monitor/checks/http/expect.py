@@ -68,7 +68,7 @@ class Expect:
                 failed.append(f"header {name}: missing")
             elif not any(pattern.search(v) for v in values):
                 # A session cookie or a token is not quoted: the detail is stored.
-                found = "***" if is_sensitive(name) else _quoted(values[-1])
+                found = "***" if is_sensitive(name) else _cut(values[-1])
                 failed.append(f"header {name} {json.dumps(pattern.pattern)}: got {found}")
         if body is None or not self.needs_body:
             return failed
@@ -96,8 +96,8 @@ class Expect:
                 failed.append(f"json {path}: {exc}")
                 continue
             if not json_equal(found, json.loads(expected)):
-                failed.append(f"json {path}: {_quoted(json.dumps(found))} !="
-                              f" {_quoted(expected)}")
+                failed.append(f"json {path}: {_cut(json.dumps(found))} !="
+                              f" {_cut(expected)}")
         return failed
 
 
@@ -114,7 +114,7 @@ def json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _quoted(text: str) -> str:
+def _cut(text: str) -> str:
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
 
 
