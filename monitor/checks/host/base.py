@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.checks.deadline import Deadline
-from monitor.checks.model import CheckResult, Monitor
+from monitor.checks.model import CheckResult, Kind, Monitor, ParseSpec
+from monitor.checks.registry import register
 from monitor.checks.schema import Fields
 from monitor.checks.trace import detail as trace_detail
 from monitor.checks.trace import verdict_lines
@@ -108,6 +109,14 @@ def debugger(check: Check) -> Callable[[Monitor], tuple[CheckResult, list[str]]]
         return result, trace + verdict_lines(result)
 
     return debug
+
+
+def kind(name: str, keys: tuple[str, ...], parse: ParseSpec, reasons: tuple[str, ...],
+         check: Check) -> Kind:
+    """Register a host kind: never a network check (the canary never applies), run in the
+    worker pool, its trace from the same `check`."""
+    return register(Kind(name=name, keys=keys, parse=parse, reasons=reasons,
+                         run=runner(check), network=False, debug=debugger(check)))
 
 
 def runner(check: Check) -> Callable[[Monitor, Deadline], CheckResult]:

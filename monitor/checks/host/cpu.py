@@ -14,8 +14,7 @@ import psutil
 
 from monitor.checks.deadline import Deadline
 from monitor.checks.host import base
-from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
-from monitor.checks.registry import register
+from monitor.checks.model import CheckResult, Monitor, Parsed
 from monitor.checks.schema import Fields
 
 KEYS = base.PERCENT_KEYS
@@ -118,15 +117,4 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
                        {base.METRIC: value})
 
 
-run = base.runner(check)
-debug = base.debugger(check)
-
-KIND = register(Kind(
-    name="cpu",
-    keys=KEYS,
-    parse=parse,
-    reasons=REASONS,
-    run=run,
-    network=False,
-    debug=debug,
-))
+KIND = base.kind("cpu", KEYS, parse, REASONS, check)

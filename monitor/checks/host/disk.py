@@ -19,8 +19,7 @@ import psutil
 
 from monitor.checks.deadline import Deadline
 from monitor.checks.host import base
-from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
-from monitor.checks.registry import register
+from monitor.checks.model import CheckResult, Monitor, Parsed
 from monitor.checks.schema import Fields
 
 KEYS = ("path", *base.PERCENT_KEYS)
@@ -117,15 +116,4 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
                        spec.limit, {base.METRIC: value, "free_mb": round(free, 1)})
 
 
-run = base.runner(check)
-debug = base.debugger(check)
-
-KIND = register(Kind(
-    name="disk",
-    keys=KEYS,
-    parse=parse,
-    reasons=REASONS,
-    run=run,
-    network=False,
-    debug=debug,
-))
+KIND = base.kind("disk", KEYS, parse, REASONS, check)

@@ -12,8 +12,7 @@ import psutil
 
 from monitor.checks.deadline import Deadline
 from monitor.checks.host import base
-from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
-from monitor.checks.registry import register
+from monitor.checks.model import CheckResult, Monitor, Parsed
 from monitor.checks.schema import Fields
 
 KEYS = ("max", "warn")
@@ -56,15 +55,4 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
     return base.judged(monitor, clock, value, shown, spec.limit, {base.METRIC: value})
 
 
-run = base.runner(check)
-debug = base.debugger(check)
-
-KIND = register(Kind(
-    name="load",
-    keys=KEYS,
-    parse=parse,
-    reasons=REASONS,
-    run=run,
-    network=False,
-    debug=debug,
-))
+KIND = base.kind("load", KEYS, parse, REASONS, check)

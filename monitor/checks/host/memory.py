@@ -12,8 +12,7 @@ import psutil
 
 from monitor.checks.deadline import Deadline
 from monitor.checks.host import base
-from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
-from monitor.checks.registry import register
+from monitor.checks.model import CheckResult, Monitor, Parsed
 from monitor.checks.schema import Fields
 
 KEYS = base.PERCENT_KEYS
@@ -50,15 +49,4 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
                        {base.METRIC: value, "available_mb": round(available, 1)})
 
 
-run = base.runner(check)
-debug = base.debugger(check)
-
-KIND = register(Kind(
-    name="memory",
-    keys=KEYS,
-    parse=parse,
-    reasons=REASONS,
-    run=run,
-    network=False,
-    debug=debug,
-))
+KIND = base.kind("memory", KEYS, parse, REASONS, check)

@@ -21,8 +21,7 @@ import psutil
 from monitor import secrets
 from monitor.checks.deadline import Deadline
 from monitor.checks.host import base
-from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
-from monitor.checks.registry import register
+from monitor.checks.model import CheckResult, Monitor, Parsed
 from monitor.checks.schema import Fields
 
 KEYS = ("name", "match", "min", "max")
@@ -202,15 +201,4 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
                        metrics=metrics)
 
 
-run = base.runner(check)
-debug = base.debugger(check)
-
-KIND = register(Kind(
-    name="process",
-    keys=KEYS,
-    parse=parse,
-    reasons=REASONS,
-    run=run,
-    network=False,
-    debug=debug,
-))
+KIND = base.kind("process", KEYS, parse, REASONS, check)
