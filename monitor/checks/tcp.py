@@ -15,7 +15,7 @@ from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields, encodable
-from monitor.checks.trace import quoted, verdict_lines
+from monitor.checks.trace import debugger, quoted
 from monitor.secrets import redact, secret_set
 
 KEYS = ("host", "port", "send", "expect")
@@ -143,13 +143,9 @@ def _wanted(expect: re.Pattern[str]) -> str:
     return f"expect {quoted(expect.pattern, 100)}"
 
 
-def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
-    """One check with its trace: the address, the connect time, what was sent (secrets
-    masked) and received, whether it matched, then the verdict."""
-    trace: list[str] = []
-    deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
-    result = check(monitor, deadline, trace)
-    return result, trace + verdict_lines(result)
+# One check with its trace: the address, the connect time, what was sent (secrets
+# masked) and received, whether it matched; then the verdict.
+debug = debugger(check)
 
 
 KIND = register(Kind(

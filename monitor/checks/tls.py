@@ -34,7 +34,7 @@ from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields
-from monitor.checks.trace import quoted, verdict_lines
+from monitor.checks.trace import debugger, quoted
 
 KEYS = ("host", "port", "serverName", "tlsVerify", "caFile", *certs.KEYS)
 REASONS = ("dns", "connect", "tls", certs.REASON, "timeout", "other")
@@ -336,13 +336,9 @@ def _refused(spec: TlsSpec, exc: ssl.SSLCertVerificationError, deadline: Deadlin
     return refused
 
 
-def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
-    """One check with its trace: the address, the TLS version and cipher, the certificate
-    (subject, issuer, names, notAfter and days left), then the verdict."""
-    trace: list[str] = []
-    deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
-    result = check(monitor, deadline, trace)
-    return result, trace + verdict_lines(result)
+# One check with its trace: the address, the TLS version and cipher, the certificate
+# (subject, issuer, names, notAfter and days left); then the verdict.
+debug = debugger(check)
 
 
 KIND = register(Kind(

@@ -5,10 +5,15 @@ that end the trace `check NAME` prints."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
-from monitor.checks.model import CheckResult
+from monitor.checks.deadline import Deadline
+from monitor.checks.model import CheckResult, Monitor
 from monitor.secrets import redact
+
+# A kind's check that appends to a trace when given one: its `run` passes None.
+TracedCheck = Callable[[Monitor, Deadline, "list[str] | None"], CheckResult]
 
 DETAIL_CHARS = 200  # a detail is stored with every failed check and shown in one table cell
 
@@ -46,3 +51,16 @@ def verdict_lines(result: CheckResult) -> list[str]:
     verdict = state if state == "up" else f"{state}: {result.reason}"
     return [f"verdict: {verdict}" + (f" ({result.detail})" if result.detail else ""),
             f"response time: {result.response_ms:.1f} ms"]
+
+
+def debugger(check: TracedCheck) -> Callable[[Monitor], tuple[CheckResult, list[str]]]:
+    """A kind's `debug`: one check of it within its timeout, with its trace, ending with
+    the verdict lines."""
+
+    def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
+        trace: list[str] = []
+        deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
+        result = check(monitor, deadline, trace)
+        return result, trace + verdict_lines(result)
+
+    return debug

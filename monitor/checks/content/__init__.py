@@ -9,6 +9,7 @@ the monitor fetches or counts, starts learning again (MIN_HISTORY checks, report
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -29,8 +30,8 @@ from monitor.checks.http import REASONS as HTTP_REASONS
 from monitor.checks.http import fetch
 from monitor.checks.model import CheckResult, Kind, Monitor
 from monitor.checks.registry import register
+from monitor.checks.trace import debugger
 from monitor.checks.trace import detail as trace_detail
-from monitor.checks.trace import verdict_lines
 
 REASONS = (*HTTP_REASONS, "changed")
 # A history not used for this long is a monitor the config no longer has (or one whose
@@ -163,10 +164,7 @@ def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
     certificate), then the page's size and tag counts, the history, and each count that
     moved with its deviation; then the verdict. Judged against the history this process
     keeps, which the check does not add to (`check` records nothing)."""
-    trace: list[str] = []
-    deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
-    result = _check(monitor, deadline, trace, record=False)
-    return result, trace + verdict_lines(result)
+    return debugger(functools.partial(_check, record=False))(monitor)
 
 
 KIND = register(Kind(

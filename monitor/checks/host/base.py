@@ -14,8 +14,8 @@ from monitor.checks.deadline import Deadline
 from monitor.checks.model import CheckResult, Kind, Monitor, ParseSpec
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields
+from monitor.checks.trace import debugger
 from monitor.checks.trace import detail as trace_detail
-from monitor.checks.trace import verdict_lines
 
 REASON = "threshold"  # the measured value is above maxPercent (down) or warnPercent (warning)
 METRIC = "value"  # what every host kind records: its measured value
@@ -97,18 +97,6 @@ def failed(monitor: Monitor, clock: Clock, reason: str, detail: str,
     return CheckResult(monitor.id, clock.started, False, None, clock.ms(), reason,
                        trace_detail(detail, monitor.secrets), mono=clock.mono,
                        metrics=dict(metrics or {}))
-
-
-def debugger(check: Check) -> Callable[[Monitor], tuple[CheckResult, list[str]]]:
-    """A kind's `debug`: one check of it with its trace, ending with the verdict."""
-
-    def debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
-        trace: list[str] = []
-        deadline = Deadline(time.monotonic() + monitor.timeout, monitor.timeout)
-        result = check(monitor, deadline, trace)
-        return result, trace + verdict_lines(result)
-
-    return debug
 
 
 def kind(name: str, keys: tuple[str, ...], parse: ParseSpec, reasons: tuple[str, ...],
