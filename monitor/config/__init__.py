@@ -167,6 +167,28 @@ class _Validator(Fields):
             raise self.fail("websites", "must contain at least one site")
 
         canary = self.canary(doc, threshold, kind_defaults) if "canary" in doc else None
+        monitors = self.monitors(websites, plugins, interval, window, threshold,
+                                 kind_defaults)
+        # For text that has no monitor at hand (an unexpected error): secrets.redact_known.
+        secrets.remember(value for m in (*monitors, *filter(None, [canary]))
+                         for value in m.secrets)
+        return Config(
+            monitors=tuple(monitors),
+            default_check_interval=interval,
+            alert_window=window,
+            alert_threshold=threshold,
+            retention_days=retention,
+            max_workers=workers,
+            max_in_flight=in_flight,
+            processes=processes,
+            canary=canary,
+            source=self.source,
+        )
+
+    def monitors(self, websites: list, plugins: tuple[Kind, ...], interval: float,
+                 window: float, threshold: float, kind_defaults: dict[str, Any],
+                 ) -> list[Monitor]:
+        """The monitors of `websites`, in order, then those their plugins make; ids unique."""
         seen: dict[str, int] = {}
         monitors = []
         derived: list[tuple[Monitor, str]] = []
@@ -192,21 +214,7 @@ class _Validator(Fields):
                 raise self.fail(f"{path}.plugins", f"makes the monitor {monitor.id!r}, the id"
                                 f" of websites[{seen[monitor.id]}]")
             monitors.append(monitor)
-        # For text that has no monitor at hand (an unexpected error): secrets.redact_known.
-        secrets.remember(value for m in (*monitors, *filter(None, [canary]))
-                         for value in m.secrets)
-        return Config(
-            monitors=tuple(monitors),
-            default_check_interval=interval,
-            alert_window=window,
-            alert_threshold=threshold,
-            retention_days=retention,
-            max_workers=workers,
-            max_in_flight=in_flight,
-            processes=processes,
-            canary=canary,
-            source=self.source,
-        )
+        return monitors
 
     def plugins(self, obj: dict, path: str) -> tuple[Kind, ...]:
         """`plugins`: kinds that also check every http site (or this one), each once."""
@@ -236,8 +244,8 @@ class _Validator(Fields):
 
     def plugged(self, site: Monitor, kinds: tuple[Kind, ...],
                 kind_defaults: dict[str, Any]) -> list[Monitor]:
-        """The monitors `kinds` make of an http site: id "<site id>/<kind>", the site's
-        name, interval, timeout and alert settings."""
+        """The monitors `kinds` make of an http site: id "<site id>/<kind>", name
+        "<site label>/<kind>", the site's interval, timeout, alert settings and secrets."""
         out = []
         for kind in kinds:
             assert kind.plugin is not None
