@@ -1,0 +1,86 @@
+"""The `dns` kind: one query for a name's records of one type, to a given server or to the
+system's nameservers, dnspython doing the protocol. Up when the answer is NOERROR with
+records of that type (after the answer's CNAMEs) holding every `expect` value.
+
+Keys: `name` (the DNS name, also the monitor's display name), `record` (default A),
+`server` (an IP address; default the nameservers of /etc/resolv.conf), `port` (with
+`server`, default 53), `expect` (a value or a list of values the answer must hold), `tcp`
+(ask over TCP only; default UDP, and TCP when the answer is truncated).
+
+spec.py reads the keys, ask.py asks the servers, judge.py reads the answer."""
+
+from __future__ import annotations
+
+import time
+
+from monitor.checks.deadline import Deadline
+from monitor.checks.dns.ask import ResolverConfigError, ask, system_nameservers
+from monitor.checks.dns.judge import judge
+from monitor.checks.dns.spec import (
+    KEYS,
+    DnsSpec,
+    dns_monitor,
+    make_spec,
+    parse,
+    plugin,
+    target,
+)
+from monitor.checks.model import CheckResult, Kind, Monitor
+from monitor.checks.registry import register
+from monitor.checks.trace import debugger
+from monitor.checks.trace import detail as trace_detail
+
+REASONS = ("nxdomain", "servfail", "dns_error", "no_answer", "assertion", "timeout",
+           "connect", "invalid_response", "other")
+# ms from the first query sent to the answer (every answer, whatever its code): not "dns",
+# which in the http, tcp and tls kinds is the name lookup before a connection.
+METRIC = "query"
+
+
+def run(monitor: Monitor, deadline: Deadline) -> CheckResult:
+    return check(monitor, deadline, None)
+
+
+def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> CheckResult:
+    """One check: the question asked (ask), the answer judged (judge)."""
+    spec: DnsSpec = monitor.spec
+    started, mono = time.time(), time.monotonic()
+    outcome = ask(spec, deadline, trace)
+    if outcome.response is None:
+        return _result(monitor, started, mono, None, outcome.reason, outcome.detail)
+    verdict = judge(spec, outcome.response, outcome.server, trace)
+    return _result(monitor, started, mono, verdict.code, verdict.reason, verdict.detail,
+                   outcome.seconds)
+
+
+def _result(monitor: Monitor, started: float, mono: float, code: int | None,
+            reason: str | None, detail: str, seconds: float | None = None) -> CheckResult:
+    """Up when there is no reason; the query time when an answer came."""
+    elapsed = (time.monotonic() - mono) * 1000
+    metrics = {"total": elapsed} if seconds is None else {METRIC: seconds * 1000,
+                                                          "total": elapsed}
+    # An answer's values (64 KB of TXT, control characters) shown as any kind's detail.
+    return CheckResult(monitor.id, started, reason is None, code, elapsed, reason,
+                       trace_detail(detail, monitor.secrets), mono=mono, metrics=metrics)
+
+
+# One check with its trace: the question, each server asked and how, the answer's code,
+# flags and records, the expected values found or not, then the verdict.
+debug = debugger(check)
+
+KIND = register(Kind(
+    name="dns",
+    keys=KEYS,
+    parse=parse,
+    reasons=REASONS,
+    run=run,
+    network=True,
+    # An answer, even SERVFAIL, proves the network works: only silence or an unreachable
+    # server can be the monitor's own loss of network.
+    network_reasons=frozenset({"timeout", "connect"}),
+    debug=debug,
+    plugin=plugin,
+))
+
+__all__ = ["KIND", "METRIC", "REASONS", "DnsSpec", "ResolverConfigError", "check", "debug",
+           "dns_monitor", "make_spec", "run", "system_nameservers", "target"]
