@@ -127,7 +127,7 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         columns = {
             table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
             for table in ("website_monitoring", "website_alerts", "aggregates",
-                          "site_state", "sites", "metric_aggs")
+                          "site_state", "sites", "metric_aggs", "outbox")
         }
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -147,6 +147,8 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
     assert columns["sites"] == ["host", "name", "interval", "active", "kind", "target"]
     assert columns["metric_aggs"] == ["monitor", "span", "start", "metric", "count", "sum",
                                       "min", "max", "hist"]
+    assert columns["outbox"] == ["id", "alert", "key", "provider", "event", "title", "body",
+                                 "created", "attempts", "retry_at", "sent", "failed", "error"]
     assert version == SCHEMA_VERSION
     assert journal == "wal"
 
@@ -811,11 +813,16 @@ def test_a_damaged_database_is_not_retried_like_a_full_disk(db: Path) -> None:
     for s in range(3000):
         store.put_check(check(f"https://s{s % 50}.example/", BASE + s / 10))
     store.close()
-    # Garbage over every page but the first (the header and the schema's root page).
+    # Garbage over every page but those of an empty database (the header, the schema and
+    # each table's root page): the checks' pages.
+    empty = db.with_name("empty.db")
+    Store(empty).close()
+    keep = empty.stat().st_size
     size = db.stat().st_size
+    assert size > keep + 4096
     with open(db, "r+b") as file:
-        file.seek(4096)
-        file.write(bytes(range(256)) * ((size - 4096) // 256))
+        file.seek(keep)
+        file.write(bytes(range(256)) * ((size - keep) // 256))
     messages: list[str] = []
     store = Store(db, on_error=messages.append).start()
     store.put_check(check(A, BASE + 400))

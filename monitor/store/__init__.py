@@ -11,10 +11,14 @@ from monitor.store.api import (
     SPANS,
     AlertRecord,
     Command,
+    Delivery,
+    DeliveryDone,
+    DeliveryState,
     Flush,
     MetricRow,
     MonitorInfo,
     MonitorRow,
+    OutboxRow,
     Purge,
     Range,
     RawPiece,
@@ -28,7 +32,8 @@ from monitor.store.api import (
 from monitor.store.sqlite import SCHEMA_VERSION, Store, open_reader, open_writer_connection
 
 __all__ = [
-    "SCHEMA_VERSION", "SPANS", "AlertRecord", "Command", "Flush", "MetricRow", "MonitorInfo",
-    "MonitorRow", "Purge", "Range", "RawPiece", "Reader", "SetMonitors", "Stop", "Store",
-    "StoreError", "WindowRow", "iso_utc", "open_reader", "open_writer_connection", "parse_iso",
+    "SCHEMA_VERSION", "SPANS", "AlertRecord", "Command", "Delivery", "DeliveryDone",
+    "DeliveryState", "Flush", "MetricRow", "MonitorInfo", "MonitorRow", "OutboxRow", "Purge",
+    "Range", "RawPiece", "Reader", "SetMonitors", "Stop", "Store", "StoreError", "WindowRow",
+    "iso_utc", "open_reader", "open_writer_connection", "parse_iso",
 ]

@@ -20,8 +20,20 @@ SPANS = (60, 600)
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """A notification to send about an alert row: to one provider (by its name: its URL,
+    a secret, is never stored), with its rendered title and body."""
+
+    provider: str
+    event: str  # "alert", "recovery", "warning", "reminder"
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRecord:
-    """An alert or recovery of a monitor (`monitor`: its id), as stored."""
+    """An alert or recovery of a monitor (`monitor`: its id), as stored; its
+    `deliveries` go to the outbox in the same transaction."""
 
     timestamp: str
     monitor: str
@@ -32,6 +44,7 @@ class AlertRecord:
     message: str
     id: int | None = None
     event: object = field(default=None, compare=False, repr=False)  # handed to on_alert
+    deliveries: tuple[Delivery, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +86,18 @@ class Stop:
     pass
 
 
-Command = CheckResult | AlertRecord | SetMonitors | Purge | Flush | Stop
+@dataclass(frozen=True, slots=True)
+class DeliveryDone:
+    """How one attempt at an outbox row went: sent (`error` None), to be tried again at
+    `retry_at` (epoch seconds), or failed for good (`retry_at` None)."""
+
+    id: int  # the outbox row
+    at: float  # epoch seconds
+    error: str | None = None  # without secrets: stored and shown by -a
+    retry_at: float | None = None
+
+
+Command = CheckResult | AlertRecord | SetMonitors | Purge | Flush | Stop | DeliveryDone
 
 
 # -- what readers return -------------------------------------------------------------------
@@ -119,6 +143,29 @@ class MetricRow(NamedTuple):
     low: float | None
     high: float | None
     hist: bytes | None
+
+
+class OutboxRow(NamedTuple):
+    """A notification waiting to be sent (or sent again)."""
+
+    id: int
+    key: str  # "<alert id>:<provider>": the same for every attempt, across restarts
+    alert: int  # the website_alerts row
+    provider: str
+    event: str
+    title: str
+    body: str
+    created: float  # epoch seconds
+    attempts: int
+
+
+class DeliveryState(NamedTuple):
+    """Where a notification of an alert row stands, for -a."""
+
+    provider: str
+    state: str  # "sent", "pending", "failed"
+    attempts: int
+    error: str | None
 
 
 class MonitorInfo(NamedTuple):
@@ -177,6 +224,14 @@ class Reader(Protocol):
 
     def open_alerts(self) -> dict[str, str]:
         """Each monitor whose latest alert row is an alert -> that alert's start."""
+
+    def pending_deliveries(self, provider: str, now: float, limit: int = 100,
+                           ) -> list[OutboxRow]:
+        """The provider's notifications neither sent nor failed whose time has come
+        (`retry_at` <= now, or never tried), oldest first."""
+
+    def deliveries(self, alert_ids: Sequence[int]) -> dict[int, list[DeliveryState]]:
+        """Each alert row's notifications, by provider name."""
 
 
 def iso_utc(epoch: float) -> str:

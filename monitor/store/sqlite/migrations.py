@@ -164,6 +164,11 @@ def _5_to_6(conn: sqlite3.Connection) -> None:
                         ("site_state", "warning", "TEXT")))
 
 
+def _6_to_7(conn: sqlite3.Connection) -> None:
+    """Notifications: the outbox, filled with the alerts they are about."""
+    _create(conn, SCHEMA, only="outbox")
+
+
 def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:
     for table, column, kind in columns:
         # Only where missing: a file rewritten by hand to an older version may have some.
@@ -172,7 +177,7 @@ def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], 
 
 
 STEPS: list[Callable[[sqlite3.Connection], None]] = [_1_to_2, _2_to_3, _3_to_4, _4_to_5,
-                                                     _5_to_6]
+                                                     _5_to_6, _6_to_7]
 
 
 def migrate(conn: sqlite3.Connection, version: int) -> None:

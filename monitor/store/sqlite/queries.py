@@ -3,6 +3,7 @@ read-only connection for one reading thread (reports, the live view, `-a`, resto
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -11,7 +12,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from monitor.errors import StoreError
-from monitor.store.api import MetricRow, MonitorInfo, Range, RawPiece, WindowRow
+from monitor.store.api import (
+    DeliveryState,
+    MetricRow,
+    MonitorInfo,
+    OutboxRow,
+    Range,
+    RawPiece,
+    WindowRow,
+)
 from monitor.store.codec import HIST_DIGIT, HIST_MIN_MS, HIST_TOP, LOG_RATIO, WARNING_MARK
 from monitor.store.sqlite.writer import _explain
 
@@ -258,6 +267,32 @@ class SqliteReader:
                 (since, until)):
             recent.setdefault(monitor, []).append((ts, bool(ok)))
         return recent
+
+    @_reading
+    def pending_deliveries(self, provider: str, now: float, limit: int = 100,
+                           ) -> list[OutboxRow]:
+        return [OutboxRow(*row) for row in self.conn.execute(
+            "SELECT id, key, alert, provider, event, title, body, created, attempts"
+            " FROM outbox WHERE provider = ? AND sent IS NULL AND failed IS NULL"
+            " AND (retry_at IS NULL OR retry_at <= ?) ORDER BY id LIMIT ?",
+            (provider, now, limit))]
+
+    @_reading
+    def deliveries(self, alert_ids: Sequence[int]) -> dict[int, list[DeliveryState]]:
+        found: dict[int, list[DeliveryState]] = {}
+        if not alert_ids:
+            return found
+        try:
+            rows = self.conn.execute(
+                "SELECT alert, provider, CASE WHEN sent IS NOT NULL THEN 'sent'"
+                " WHEN failed IS NOT NULL THEN 'failed' ELSE 'pending' END, attempts, error"
+                " FROM outbox WHERE alert IN (SELECT value FROM json_each(?)) ORDER BY id",
+                (json.dumps(list(alert_ids)),)).fetchall()
+        except sqlite3.OperationalError:  # a database of schema 6 not yet opened to write
+            return found
+        for alert, *state in rows:
+            found.setdefault(alert, []).append(DeliveryState(*state))
+        return found
 
     @_reading
     def open_alerts(self) -> dict[str, str]:

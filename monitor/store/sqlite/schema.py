@@ -1,16 +1,16 @@
-"""The SQLite schema, version 6, as a new database gets it.
+"""The SQLite schema, version 7, as a new database gets it.
 
 `website_monitoring` and `website_alerts` keep their names and their columns of schema 4
-(other programs read them); schemas 5 and 6 added columns only. Internal tables keep the column
-name `host`, but hold the monitor id there: for http monitors the id is the masked URL,
-exactly what they held before, so no row had to be rewritten.
+(other programs read them); schemas 5 to 7 added columns and tables only. Internal tables
+keep the column name `host`, but hold the monitor id there: for http monitors the id is
+the masked URL, exactly what they held before, so no row had to be rewritten.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS website_monitoring (
@@ -79,6 +79,29 @@ CREATE TABLE IF NOT EXISTS metric_aggs (
     hist TEXT NOT NULL,
     PRIMARY KEY (monitor, span, start, metric)
 ) WITHOUT ROWID;
+
+-- Notifications to send, written in the same transaction as the alert row they are about:
+-- at least once, across kill -9, a full disk and restarts. `key` is the same for every
+-- attempt ("<alert id>:<provider>"), so that a receiver can tell a retry. The provider is
+-- named, never its URL (a secret).
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    alert INTEGER NOT NULL,           -- website_alerts.id
+    key TEXT NOT NULL UNIQUE,
+    provider TEXT NOT NULL,
+    event TEXT NOT NULL,              -- alert, recovery, warning, reminder
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created REAL NOT NULL,            -- epoch seconds
+    attempts INTEGER NOT NULL DEFAULT 0,
+    retry_at REAL,                    -- the next attempt, after a failed one
+    sent REAL,                        -- when it was delivered
+    failed REAL,                      -- when it was given up (notifyRetryFor)
+    error TEXT                        -- the last attempt's error, secrets masked
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(provider, id)
+    WHERE sent IS NULL AND failed IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_alert ON outbox(alert);
 
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,

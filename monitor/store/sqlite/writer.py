@@ -26,6 +26,7 @@ from monitor.store.api import (
     SPANS,
     AlertRecord,
     Command,
+    DeliveryDone,
     Flush,
     MonitorRow,
     Purge,
@@ -69,6 +70,10 @@ _UPSERT_AGGS = (
     " up=excluded.up, rt_count=excluded.rt_count, rt_sum=excluded.rt_sum,"
     " rt_min=excluded.rt_min, rt_max=excluded.rt_max, hist=excluded.hist,"
     " outcomes=excluded.outcomes")
+# An attempt's outcome: sent, failed for good, or to be retried (attempts counted).
+_DELIVERY_DONE = (
+    "UPDATE outbox SET attempts = attempts + 1, sent = ?, failed = ?, error = ?,"
+    " retry_at = ? WHERE id = ? AND sent IS NULL AND failed IS NULL")
 _METRIC_COLUMNS = "count, sum, min, max, hist"
 _UPSERT_METRICS = (
     f"INSERT INTO metric_aggs (monitor, span, start, metric, {_METRIC_COLUMNS})"
@@ -166,6 +171,7 @@ class _Work:
     checks: list[CheckResult] = field(default_factory=list)
     alerts: list[AlertRecord] = field(default_factory=list)
     monitor_sets: list[SetMonitors] = field(default_factory=list)
+    deliveries: list[DeliveryDone] = field(default_factory=list)
     purges: list[Purge] = field(default_factory=list)
     flushes: list[Flush] = field(default_factory=list)
     stop: bool = False
@@ -182,6 +188,8 @@ def _sort(commands: Iterable[Command]) -> _Work:
                 work.alerts.append(command)
             case SetMonitors():
                 work.monitor_sets.append(command)
+            case DeliveryDone():
+                work.deliveries.append(command)
             case Purge():
                 work.purges.append(command)
             case Flush():
@@ -303,6 +311,10 @@ class Store:
 
     def put_alert(self, record: AlertRecord) -> None:
         self._queue.put(record)
+
+    def put_delivery(self, done: DeliveryDone) -> None:
+        """How an attempt at sending an outbox row went (from a provider's sender)."""
+        self._queue.put(done)
 
     def purge(self, before: float) -> None:
         self._queue.put(Purge(before))
@@ -458,6 +470,8 @@ class Store:
                         what = f"a check of {name}"
                     case AlertRecord(monitor=name):
                         what = f"an alert of {name}"
+                    case DeliveryDone(id=row):
+                        what = f"the outcome of notification {row}"
                     case _:
                         what = "the list of monitors"
                 bad.append(f"{what} ({error!r})")
@@ -518,18 +532,36 @@ class Store:
         if work.checks:
             self._write_checks(work.checks)
         if work.alerts:
-            targets = self._targets
-            conn.executemany(
-                "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
-                " availability, message, monitor) VALUES (?,?,?,?,?,?,?,?)",
-                [(a.timestamp, targets.get(a.monitor, a.monitor), a.type, a.start, a.end,
-                  a.availability, a.message, a.monitor if a.monitor in targets else None)
-                 for a in work.alerts],
-            )
+            self._write_alerts(work.alerts)
+        if work.deliveries:
+            conn.executemany(_DELIVERY_DONE, [(d.at if d.error is None else None,
+                                               d.at if d.error and d.retry_at is None
+                                               else None, d.error, d.retry_at, d.id)
+                                              for d in work.deliveries])
         conn.execute("COMMIT")
         if work.checks:
             self._add_metrics(work.checks)
         self._evict()
+
+    def _write_alerts(self, alerts: list[AlertRecord]) -> None:
+        """Each alert row, then its notifications in the outbox: one transaction, so an
+        alert is never stored without them nor they without it."""
+        conn = self._conn
+        targets = self._targets
+        now = time.time()
+        for a in alerts:
+            cursor = conn.execute(
+                "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
+                " availability, message, monitor) VALUES (?,?,?,?,?,?,?,?)",
+                (a.timestamp, targets.get(a.monitor, a.monitor), a.type, a.start, a.end,
+                 a.availability, a.message, a.monitor if a.monitor in targets else None))
+            if a.deliveries:
+                alert = cursor.lastrowid
+                conn.executemany(
+                    "INSERT INTO outbox (alert, key, provider, event, title, body, created)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    [(alert, f"{alert}:{d.provider}", d.provider, d.event, d.title, d.body,
+                      now) for d in a.deliveries])
 
     def _write_monitors(self, monitors: tuple[MonitorRow, ...]) -> None:
         conn = self._conn

@@ -1,0 +1,90 @@
+"""The outbox: an alert's notifications written in the same transaction as the alert row,
+read back by provider when due, and their attempts recorded (sent, retried, failed)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from monitor.store import (
+    AlertRecord,
+    Delivery,
+    DeliveryDone,
+    DeliveryState,
+    Store,
+    open_reader,
+)
+
+SITE = "https://a.example/"
+
+
+def alert(kind: str = "alert", *deliveries: Delivery) -> AlertRecord:
+    return AlertRecord(timestamp="2026-11-30T10:00:00.000Z", monitor=SITE, type=kind,
+                       start="2026-11-30T10:00:00.000Z", end=None, availability=0.5,
+                       message=f"Website {SITE} is down.", deliveries=deliveries)
+
+
+def test_deliveries_go_with_their_alert_and_are_read_by_provider(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = Store(db)
+    try:
+        store.put_alert(alert("alert", Delivery("ops", "alert", "ALERT", "down"),
+                              Delivery("pager", "alert", "ALERT", "down")))
+        store.put_alert(alert("recovery", Delivery("ops", "recovery", "OK", "up")))
+        store.put_alert(alert("alert"))  # no provider wants it: no outbox row
+        store.flush()
+        reader = open_reader(db)
+        try:
+            ops = reader.pending_deliveries("ops", now=1e12)
+            assert [(r.key, r.alert, r.event, r.title, r.body, r.attempts) for r in ops] == [
+                ("1:ops", 1, "alert", "ALERT", "down", 0),
+                ("2:ops", 2, "recovery", "OK", "up", 0)]
+            pager = reader.pending_deliveries("pager", now=1e12)
+            assert [r.key for r in pager] == ["1:pager"]
+            # One sent, one to retry later, one failed for good.
+            store.put_delivery(DeliveryDone(ops[0].id, at=100.0))
+            store.put_delivery(DeliveryDone(ops[1].id, at=100.0, error="HTTP 500",
+                                            retry_at=160.0))
+            store.put_delivery(DeliveryDone(pager[0].id, at=100.0, error="timed out"))
+            store.flush()
+            assert reader.pending_deliveries("ops", now=159.0) == []
+            assert [r.key for r in reader.pending_deliveries("ops", now=160.0)] == ["2:ops"]
+            assert reader.pending_deliveries("pager", now=1e12) == []
+            assert reader.deliveries([1, 2, 3]) == {
+                1: [DeliveryState("ops", "sent", 1, None),
+                    DeliveryState("pager", "failed", 1, "timed out")],
+                2: [DeliveryState("ops", "pending", 1, "HTTP 500")]}
+            # A late outcome of a row already sent changes nothing (a duplicate attempt).
+            store.put_delivery(DeliveryDone(ops[0].id, at=200.0, error="late"))
+            store.flush()
+            assert reader.deliveries([1])[1][0] == DeliveryState("ops", "sent", 1, None)
+        finally:
+            reader.close()
+    finally:
+        store.close()
+
+
+def test_an_alert_never_lands_without_its_deliveries(tmp_path: Path) -> None:
+    """The outbox rows share the alert's transaction: a refused row takes the alert too."""
+    db = tmp_path / "m.db"
+    store = Store(db)
+    store.close()
+    raw = sqlite3.connect(db)
+    # A trigger that refuses outbox rows for one provider stands in for any failure.
+    raw.execute("CREATE TRIGGER refuse BEFORE INSERT ON outbox WHEN NEW.provider = 'bad'"
+                " BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    raw.commit()
+    raw.close()
+    errors: list[str] = []
+    store = Store(db, on_error=errors.append)
+    try:
+        store.put_alert(alert("alert", Delivery("bad", "alert", "t", "b")))
+        store.put_alert(alert("alert", Delivery("ok", "alert", "t", "b")))
+        store.flush()
+    finally:
+        store.close()
+    raw = sqlite3.connect(db)
+    assert raw.execute("SELECT count(*) FROM website_alerts").fetchone() == (1,)
+    assert raw.execute("SELECT provider FROM outbox").fetchall() == [("ok",)]
+    raw.close()
+    assert any("could not write an alert of" in e for e in errors), errors
