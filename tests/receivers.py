@@ -198,8 +198,17 @@ class Mail:
 
 
 class _Handler:
-    def __init__(self, record: Callable[[Mail], None]) -> None:
+    def __init__(self, record: Callable[[Mail], None], reject: bool) -> None:
         self._record = record
+        self.reject = reject
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if self.reject:
+            # As real servers do, the refusal names the address.
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
@@ -223,15 +232,16 @@ class _BoundController(Controller):
 
 class SmtpReceiver:
     """A plain SMTP server on 127.0.0.1 (no TLS, no authentication) that records each
-    message. apprise reaches it with `url(...)`."""
+    message, or refuses every recipient (`reject`). apprise reaches it with `url(...)`."""
 
-    def __init__(self) -> None:
+    def __init__(self, reject: bool = False) -> None:
         self._recorder = _Recorder()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
-        self._controller = _BoundController(_Handler(self._recorder.add), sock)
+        self._handler = _Handler(self._recorder.add, reject)
+        self._controller = _BoundController(self._handler, sock)
 
     def url(self, sender: str = "monitor@example.com", to: str = "ops@example.com") -> str:
         return (f"mailto://127.0.0.1:{self.port}?mode=insecure&from={sender}&to={to}")

@@ -16,6 +16,7 @@ from typing import TypeVar
 import click
 
 from monitor import __version__
+from monitor.cli.notify import notify_group
 from monitor.errors import ConfigError, MonitorError
 from monitor.render.display import Display
 
@@ -364,6 +365,9 @@ def purge_command(ctx: click.Context, days: float, db_path: str | None,
     not each site's latest alert: the alert state a restart needs.
     """
     _mode(ctx, "purge", config_path, db_path, debug, purge_days=days)
+
+
+main.add_command(notify_group)  # notify test [NAME]
 
 
 def _mode(ctx: click.Context, mode: str, config_path: str | None, db_path: str | None,
