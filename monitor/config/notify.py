@@ -213,7 +213,7 @@ def _apprise_can_send(url: str) -> bool:
     _quiet.local.on = True
     try:
         return apprise.Apprise.instantiate(url) is not None
-    except Exception:  # noqa: BLE001 - a plugin that chokes on odd input: not usable
+    except Exception:  # a plugin that chokes on odd input: not usable
         return False
     finally:
         _quiet.local.on = False
