@@ -26,8 +26,9 @@ from monitor.secrets import redact
 __all__ = ["Heartbeat", "Schedule", "Status"]
 
 MAX_TIMEOUT = 10.0
-# stop() waits this long for a beat in flight, then leaves the daemon thread to end alone:
-# a URL that hangs must not hold up the monitor's exit.
+# stop() waits at most this long for the thread to end. It does not wait for a beat in
+# flight at all: a URL that hangs must not hold up the monitor's exit; the daemon thread
+# ends alone when the request does, and reports nothing.
 JOIN_TIMEOUT = 0.5
 _CERT = re.compile(r"certificate verify failed: ([A-Za-z0-9 ,.'-]+)")
 
@@ -89,6 +90,7 @@ class Heartbeat:
         self.session = requests.Session()
         self.session.trust_env = False  # no proxy or .netrc from the environment
         self._stop = threading.Event()
+        self._busy = threading.Event()  # a beat is in flight
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -98,9 +100,10 @@ class Heartbeat:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop beating; returns within JOIN_TIMEOUT even while a beat hangs."""
+        """Stop beating: at once while a beat is in flight, else once the thread has ended
+        (within JOIN_TIMEOUT)."""
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and not self._busy.is_set():
             self._thread.join(JOIN_TIMEOUT)
 
     def _run(self) -> None:
@@ -111,7 +114,11 @@ class Heartbeat:
                 if not schedule.due(now):
                     self._stop.wait(schedule.wait(now))
                     continue
-                why = self.beat()
+                self._busy.set()
+                try:
+                    why = self.beat()
+                finally:
+                    self._busy.clear()
                 if self._stop.is_set():
                     break  # a beat cut short by the exit says nothing about the switch
                 line = self.status.update(why)
