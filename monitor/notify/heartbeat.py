@@ -116,6 +116,10 @@ class Heartbeat:
                     continue
                 self._busy.set()
                 try:
+                    # Set busy, then look at stop; stop() sets stop, then looks at busy: a
+                    # beat about to start is either not started or not waited for.
+                    if self._stop.is_set():
+                        break
                     why = self.beat()
                 finally:
                     self._busy.clear()
