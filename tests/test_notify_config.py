@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor import secrets
 from monitor.checks import Kind, Monitor, Parsed, registry
@@ -420,3 +422,34 @@ def test_provider_is_the_documented_shape() -> None:
     assert (provider.shown, provider.title, provider.body, provider.secrets) == (
         "", None, None, ())
     assert "secret-part" not in repr(provider)
+
+
+# ---------------------------------------------------------------------- property tests
+
+TEXTS = st.one_of(st.text(max_size=12), st.sampled_from(
+    [HOOK, "ntfy://t", "pover://u@t", "https://x/", "{name}", "{", "}", "{x}", "ops", ""]))
+VALUES = st.one_of(TEXTS, st.none(), st.integers(-1, 10), st.lists(TEXTS, max_size=3),
+                   st.dictionaries(TEXTS, TEXTS, max_size=2))
+PROVIDERS = st.lists(st.one_of(VALUES, st.fixed_dictionaries(
+    {"name": st.one_of(st.sampled_from(["ops", "pager"]), VALUES),
+     "url": st.one_of(st.sampled_from([HOOK, "ntfy://topic"]), VALUES)},
+    optional={"title": TEXTS, "body": TEXTS})), max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(PROVIDERS, st.one_of(st.just(None), VALUES),
+       st.dictionaries(st.sampled_from(["notifyOn", "notifyRetryFor", "heartbeatUrl",
+                                        "heartbeatInterval"]), VALUES, max_size=2))
+def test_arbitrary_notification_keys(providers: Any, names: Any, top: dict[str, Any]) -> None:
+    """A Config whose monitors name only known providers, or one line naming the path."""
+    site: dict[str, Any] = {"URL": URL} if names is None else {"URL": URL, "notify": names}
+    try:
+        config = parse_config(doc(site, notify=providers, **top))
+    except ConfigError as exc:
+        message = str(exc)
+        assert message.startswith("config.json: ") and message.splitlines() == [message]
+        return
+    known = {p.name for p in config.providers}
+    assert len(known) == len(config.providers)
+    assert config.monitors[0].notify is None or set(config.monitors[0].notify) <= known
+    assert config.monitors[0].notify_on <= set(EVENTS)
