@@ -17,6 +17,7 @@ LAYERS = [
     ["monitor.store"],  # results and alerts written; every query
     ["monitor.alerts", "monitor.stats"],  # evaluated from results; computed from rows
     ["monitor.engine"],  # run -> store -> alerts, joined
+    ["monitor.notify"],  # what goes out while the engine runs: the heartbeat, the senders
     ["monitor.render"],  # tables, the live view
     ["monitor.cli"],  # the only place that prints errors and exits
 ]
