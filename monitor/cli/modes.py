@@ -23,7 +23,13 @@ from monitor.engine import Engine
 from monitor.errors import ConfigError, MonitorError, StoreError
 from monitor.render.display import Display
 from monitor.render.live import LiveView, Pulse, PulseSource, p99, pulse_from_database
-from monitor.render.report import alert_rows, messages_of, recent_messages_block, window_report
+from monitor.render.report import (
+    alert_rows,
+    delivery_line,
+    messages_of,
+    recent_messages_block,
+    window_report,
+)
 from monitor.store import Reader, Store, open_reader
 
 SHORT_EVERY = 10.0
@@ -365,23 +371,42 @@ def run_report(db_path: str, echo: Echo, once: bool, stop: threading.Event | Non
 
 def follow_alerts(db_path: str, echo: Echo, follow: bool,
                   stop: threading.Event | None = None, poll: float = 0.5) -> None:
-    """`-a`: every alert and recovery, oldest first, then new ones as they are written."""
+    """`-a`: every alert and recovery, oldest first, each with where its notifications
+    stand; then new ones as they are written, and each delivery once it is settled."""
     conn = open_reader(db_path)
     stop = stop or threading.Event()
+    unsettled: dict[int, str] = {}  # alert id -> its delivery line, while some pend
+
+    def show(rows: list[tuple[int, str]]) -> None:
+        states = conn.deliveries([row_id for row_id, _ in rows])
+        for row_id, message in rows:
+            echo(message)
+            if row_id in states:
+                line = delivery_line(states[row_id])
+                echo(f"  {line}")
+                if any(s.state == "pending" for s in states[row_id]):
+                    unsettled[row_id] = line
+
     try:
         rows = alert_rows(conn)
         if not rows:
             echo("No alerts recorded yet.")
-        for _id, message in rows:
-            echo(message)
+        show(rows)
         last = rows[-1][0] if rows else 0
         if not follow:
             return
         with signals(stop):
             while not stop.wait(poll):
-                for row_id, message in alert_rows(conn, after_id=last):
-                    echo(message)
-                    last = row_id
+                rows = alert_rows(conn, after_id=last)
+                show(rows)
+                last = rows[-1][0] if rows else last
+                for row_id, states in conn.deliveries(list(unsettled)).items():
+                    line = delivery_line(states)
+                    if line != unsettled[row_id]:
+                        echo(f"  alert #{row_id}: {line}")
+                        unsettled[row_id] = line
+                    if not any(s.state == "pending" for s in states):
+                        del unsettled[row_id]
     finally:
         conn.close()
 

@@ -31,8 +31,8 @@ __all__ = [
 
 EVENTS = ("alert", "recovery", "warning", "reminder")
 # The named fields a provider's `title` and `body` templates may use; each is given as text.
-TEMPLATE_FIELDS = ("name", "target", "id", "kind", "event", "EVENT", "state", "availability",
-                   "time", "message", "reason", "detail", "key")
+TEMPLATE_FIELDS = ("name", "target", "id", "kind", "event", "EVENT", "state", "STATE",
+                   "availability", "time", "message", "reason", "detail", "host", "key")
 DEFAULT_NOTIFY_RETRY_FOR = 3600.0
 MAX_NOTIFY_RETRY_FOR = 7 * 86400.0
 DEFAULT_HEARTBEAT_INTERVAL = 60.0
