@@ -21,6 +21,7 @@ from monitor.alerts import AlertEvent
 from monitor.config import Config, load_config
 from monitor.engine import Engine
 from monitor.errors import ConfigError, MonitorError, StoreError
+from monitor.notify.heartbeat import Heartbeat
 from monitor.render.display import Display
 from monitor.render.live import LiveView, Pulse, PulseSource, p99, pulse_from_database
 from monitor.render.report import (
@@ -260,12 +261,17 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
         Path(db_path), output.table, width=display.width)
     stamp = _file_stamp(config_file)
     final = None
+    def warn(message: str) -> None:
+        problem(f"Warning: {message}")
+
+    beat = _Beat(warn)
     try:
         # The handlers are in place from before the start until after the stop, so that a
         # signal at any moment ends in engine.stop() with everything committed.
         with signals(stop, reload):
             try:
                 engine.start()
+                beat.configure(config)
                 if live:
                     output = view = _live_view(Path(db_path), stop, display,
                                                engine_pulse(engine)).start()
@@ -283,6 +289,7 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                         reload.clear()
                         stamp = current
                         config = _reload(engine, config, config_file, say, problem)
+                        beat.configure(config)
                     engine.maybe_purge()
                     if printer is not None:
                         try:
@@ -291,6 +298,7 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                             # Printing is a view: a failed read must not stop the monitoring.
                             err(f"Warning: cannot read the stats: {exc}")
             finally:
+                beat.configure(None)
                 engine.stop()
                 if printer is not None:
                     printer.close()
@@ -308,6 +316,30 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     if output is not None and output.broken:
         raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
     return written
+
+
+class _Beat:
+    """The heartbeat (`heartbeatUrl`) of the running config: started, changed with a
+    reload, stopped with the monitor."""
+
+    def __init__(self, on_error: Echo) -> None:
+        self._on_error = on_error
+        self._running: Heartbeat | None = None
+        self._key: tuple[str, float] | None = None
+
+    def configure(self, config: Config | None) -> None:
+        url = None if config is None else config.heartbeat_url
+        key = None if config is None or url is None else (url, config.heartbeat_interval)
+        if key == self._key:
+            return
+        if self._running is not None:
+            self._running.stop()
+            self._running = None
+        self._key = key
+        if config is not None and url is not None:
+            self._running = Heartbeat(url, config.heartbeat_interval, self._on_error,
+                                      config.heartbeat_shown or "heartbeatUrl")
+            self._running.start()
 
 
 def _stopped_line(engine: Engine, db_path: str) -> str:
