@@ -35,8 +35,6 @@ def test_the_heartbeat_beats_while_the_monitor_runs_and_stops_with_it(tmp_path):
             count = len(beats)
             time.sleep(1.5)  # more than an interval: a beat would have come
             assert len(beats) == count  # none after the stop
-            gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
-            assert all(0.8 < gap < 1.6 for gap in gaps), gaps
         finally:
             pages.RequestHandlerClass.do_GET = original  # type: ignore[method-assign]
     assert proc.returncode == 0, err
