@@ -17,7 +17,7 @@ LAYERS = [
     ["monitor.store"],  # results and alerts written; every query
     ["monitor.alerts", "monitor.stats"],  # evaluated from results; computed from rows
     ["monitor.engine"],  # run -> store -> alerts, joined
-    ["monitor.notify"],  # the outbox delivered to each provider; the heartbeat
+    ["monitor.notify"],  # what goes out while the engine runs: the heartbeat, the senders
     ["monitor.render"],  # tables, the live view
     ["monitor.cli"],  # the only place that prints errors and exits
 ]

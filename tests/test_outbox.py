@@ -88,3 +88,32 @@ def test_an_alert_never_lands_without_its_deliveries(tmp_path: Path) -> None:
     assert raw.execute("SELECT provider FROM outbox").fetchall() == [("ok",)]
     raw.close()
     assert any("could not write an alert of" in e for e in errors), errors
+
+
+def test_alerts_list_shows_where_each_notification_stands(tmp_path: Path) -> None:
+    from monitor.cli.modes import follow_alerts
+
+    db = tmp_path / "m.db"
+    store = Store(db)
+    try:
+        store.put_alert(alert("alert", Delivery("ops", "alert", "t", "b"),
+                              Delivery("pager", "alert", "t", "b"),
+                              Delivery("sms", "alert", "t", "b")))
+        store.put_alert(alert("recovery"))
+        store.flush()
+        reader = open_reader(db)
+        try:
+            ops, = reader.pending_deliveries("ops", now=1e12)
+            sms, = reader.pending_deliveries("sms", now=1e12)
+        finally:
+            reader.close()
+        store.put_delivery(DeliveryDone(ops.id, at=1.0))
+        store.put_delivery(DeliveryDone(sms.id, at=1.0, error="HTTP 500", retry_at=2.0))
+        store.flush()
+    finally:
+        store.close()
+    lines: list[str] = []
+    follow_alerts(str(db), lines.append, follow=False)
+    assert lines == [f"Website {SITE} is down.",
+                     "  sent to ops; pending: pager, sms (1 attempt, last: HTTP 500)",
+                     f"Website {SITE} is down."]

@@ -19,6 +19,11 @@ COMMON_REASONS = (
     "skipped",  # a slot that found the monitor's previous check still running: its verdict
 )
 
+# The events a monitor notifies of when neither it nor the config's top level names its own
+# (`notifyOn`): all but "warning". Here, not in monitor.config.notify, which re-exports it,
+# because config imports checks and never the other way round.
+DEFAULT_NOTIFY_ON = frozenset({"alert", "recovery", "reminder"})
+
 
 @dataclass(frozen=True)
 class Monitor:
@@ -38,6 +43,10 @@ class Monitor:
     alert_threshold: float = 0.8
     spec: Any = field(default=None, repr=False)
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    # The providers (names in the config's `notify`) this monitor's events go to; None:
+    # every provider. `notify_on`: the events it sends (alert, recovery, warning, reminder).
+    notify: tuple[str, ...] | None = None
+    notify_on: frozenset[str] = DEFAULT_NOTIFY_ON
 
     @property
     def label(self) -> str:

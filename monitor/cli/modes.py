@@ -21,9 +21,16 @@ from monitor.alerts import AlertEvent
 from monitor.config import Config, load_config
 from monitor.engine import Engine
 from monitor.errors import ConfigError, MonitorError, StoreError
+from monitor.notify.heartbeat import Heartbeat
 from monitor.render.display import Display
 from monitor.render.live import LiveView, Pulse, PulseSource, p99, pulse_from_database
-from monitor.render.report import alert_rows, messages_of, recent_messages_block, window_report
+from monitor.render.report import (
+    alert_rows,
+    delivery_line,
+    messages_of,
+    recent_messages_block,
+    window_report,
+)
 from monitor.store import Reader, Store, open_reader
 
 SHORT_EVERY = 10.0
@@ -254,12 +261,17 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
         Path(db_path), output.table, width=display.width)
     stamp = _file_stamp(config_file)
     final = None
+    def warn(message: str) -> None:
+        problem(f"Warning: {message}")
+
+    beat = _Beat(warn)
     try:
         # The handlers are in place from before the start until after the stop, so that a
         # signal at any moment ends in engine.stop() with everything committed.
         with signals(stop, reload):
             try:
                 engine.start()
+                beat.configure(config)
                 if live:
                     output = view = _live_view(Path(db_path), stop, display,
                                                engine_pulse(engine)).start()
@@ -277,6 +289,7 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                         reload.clear()
                         stamp = current
                         config = _reload(engine, config, config_file, say, problem)
+                        beat.configure(config)
                     engine.maybe_purge()
                     if printer is not None:
                         try:
@@ -285,6 +298,7 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                             # Printing is a view: a failed read must not stop the monitoring.
                             err(f"Warning: cannot read the stats: {exc}")
             finally:
+                beat.configure(None)
                 engine.stop()
                 if printer is not None:
                     printer.close()
@@ -302,6 +316,30 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     if output is not None and output.broken:
         raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
     return written
+
+
+class _Beat:
+    """The heartbeat (`heartbeatUrl`) of the running config: started, changed with a
+    reload, stopped with the monitor."""
+
+    def __init__(self, on_error: Echo) -> None:
+        self._on_error = on_error
+        self._running: Heartbeat | None = None
+        self._key: tuple[str, float] | None = None
+
+    def configure(self, config: Config | None) -> None:
+        url = None if config is None else config.heartbeat_url
+        key = None if config is None or url is None else (url, config.heartbeat_interval)
+        if key == self._key:
+            return
+        if self._running is not None:
+            self._running.stop()
+            self._running = None
+        self._key = key
+        if config is not None and url is not None:
+            self._running = Heartbeat(url, config.heartbeat_interval, self._on_error,
+                                      config.heartbeat_shown or "heartbeatUrl")
+            self._running.start()
 
 
 def _stopped_line(engine: Engine, db_path: str) -> str:
@@ -365,23 +403,42 @@ def run_report(db_path: str, echo: Echo, once: bool, stop: threading.Event | Non
 
 def follow_alerts(db_path: str, echo: Echo, follow: bool,
                   stop: threading.Event | None = None, poll: float = 0.5) -> None:
-    """`-a`: every alert and recovery, oldest first, then new ones as they are written."""
+    """`-a`: every alert and recovery, oldest first, each with where its notifications
+    stand; then new ones as they are written, and each delivery once it is settled."""
     conn = open_reader(db_path)
     stop = stop or threading.Event()
+    unsettled: dict[int, str] = {}  # alert id -> its delivery line, while some pend
+
+    def show(rows: list[tuple[int, str]]) -> None:
+        states = conn.deliveries([row_id for row_id, _ in rows])
+        for row_id, message in rows:
+            echo(message)
+            if row_id in states:
+                line = delivery_line(states[row_id])
+                echo(f"  {line}")
+                if any(s.state == "pending" for s in states[row_id]):
+                    unsettled[row_id] = line
+
     try:
         rows = alert_rows(conn)
         if not rows:
             echo("No alerts recorded yet.")
-        for _id, message in rows:
-            echo(message)
+        show(rows)
         last = rows[-1][0] if rows else 0
         if not follow:
             return
         with signals(stop):
             while not stop.wait(poll):
-                for row_id, message in alert_rows(conn, after_id=last):
-                    echo(message)
-                    last = row_id
+                rows = alert_rows(conn, after_id=last)
+                show(rows)
+                last = rows[-1][0] if rows else last
+                for row_id, states in conn.deliveries(list(unsettled)).items():
+                    line = delivery_line(states)
+                    if line != unsettled[row_id]:
+                        echo(f"  alert #{row_id}: {line}")
+                        unsettled[row_id] = line
+                    if not any(s.state == "pending" for s in states):
+                        del unsettled[row_id]
     finally:
         conn.close()
 

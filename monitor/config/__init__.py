@@ -18,10 +18,20 @@ from monitor.checks import Kind, Monitor, registry
 from monitor.checks.http import spec as http_spec  # the canary is an http monitor
 from monitor.checks.registry import PluginError
 from monitor.checks.schema import MAX_SECONDS, Fields
+from monitor.config import notify
+from monitor.config.notify import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_NOTIFY_ON,
+    DEFAULT_NOTIFY_RETRY_FOR,
+    EVENTS,
+    TEMPLATE_FIELDS,
+    Provider,
+)
 from monitor.errors import ConfigError
 from monitor.secrets import display_url
 
-__all__ = ["Config", "Monitor", "display_url", "load_config", "parse_config"]
+__all__ = ["DEFAULT_NOTIFY_ON", "EVENTS", "TEMPLATE_FIELDS", "Config", "Monitor", "Provider",
+           "display_url", "load_config", "parse_config"]
 
 DEFAULT_CHECK_INTERVAL = 2.0
 DEFAULT_ALERT_WINDOW = 120.0
@@ -48,6 +58,17 @@ class Config:
     processes: int | None = None  # probe processes; None: chosen from the load (run.probes)
     canary: Monitor | None = None
     source: str = field(default="config.json", compare=False)
+    # Notification providers (`notify`), how long a delivery is retried, and the URL the
+    # monitor calls while it runs (a dead man's switch): secret, never in a repr.
+    providers: tuple[Provider, ...] = ()
+    notify_retry_for: float = DEFAULT_NOTIFY_RETRY_FOR
+    heartbeat_url: str | None = field(default=None, repr=False)
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+
+    @property
+    def heartbeat_shown(self) -> str | None:
+        """The heartbeat URL as messages show it (`https://hc-ping.com/***`)."""
+        return None if self.heartbeat_url is None else notify.heartbeat_shown(self.heartbeat_url)
 
     @property
     def max_alert_window(self) -> float:
@@ -116,15 +137,20 @@ TOP_KEYS = (
     "processes",
     "canary",
     "plugins",
+    *notify.TOP_KEYS,
 )
 # The kind of monitor that top-level `plugins` run on, and that may name its own.
 SITE_KIND = "http"
 # The keys every monitor has, whatever its kind.
 COMMON_KEYS = ("id", "name", "type", "checkInterval", "timeout", "alertWindow",
-               "alertThreshold")
+               "alertThreshold", *notify.MONITOR_KEYS)
 
 
 class _Validator(Fields):
+    # The top-level notification keys: the providers a monitor's `notify` names, and the
+    # default of its `notifyOn`.
+    notifications = notify.Notify()
+
     def config(self, doc: Any) -> Config:
         if not isinstance(doc, dict):
             raise self.fail("(root)", "must be a JSON object")
@@ -157,6 +183,7 @@ class _Validator(Fields):
               or not 1 <= processes <= MAX_PROCESSES):
             raise self.fail("processes", "must be \"auto\" or a whole number from 1 to"
                             f" {MAX_PROCESSES}")
+        self.notifications = notify.top(self, doc)
 
         if "websites" not in doc:
             raise self.fail("websites", "is required (a list of sites to monitor)")
@@ -170,8 +197,8 @@ class _Validator(Fields):
         monitors = self.monitors(websites, plugins, interval, window, threshold,
                                  kind_defaults)
         # For text that has no monitor at hand (an unexpected error): secrets.redact_known.
-        secrets.remember(value for m in (*monitors, *filter(None, [canary]))
-                         for value in m.secrets)
+        secrets.remember([*(value for m in (*monitors, *filter(None, [canary]))
+                            for value in m.secrets), *self.notifications.secrets])
         return Config(
             monitors=tuple(monitors),
             default_check_interval=interval,
@@ -183,6 +210,10 @@ class _Validator(Fields):
             processes=processes,
             canary=canary,
             source=self.source,
+            providers=self.notifications.providers,
+            notify_retry_for=self.notifications.retry_for,
+            heartbeat_url=self.notifications.heartbeat_url,
+            heartbeat_interval=self.notifications.heartbeat_interval,
         )
 
     def monitors(self, websites: list, plugins: tuple[Kind, ...], interval: float,
@@ -272,11 +303,16 @@ class _Validator(Fields):
             raise self.fail("canary.type", "must be http")
         if "plugins" in entry:
             raise self.fail("canary.plugins", "the canary takes no plugins")
+        for key in notify.MONITOR_KEYS:
+            if key in entry:
+                raise self.fail(f"canary.{key}", "the canary sends no notifications")
         monitor = self.monitor(entry, "canary", CANARY_INTERVAL, CANARY_INTERVAL, threshold,
                                kind_defaults)
         if "timeout" not in entry:
             monitor = replace(monitor, timeout=min(CANARY_TIMEOUT, monitor.interval))
-        return replace(monitor, name=monitor.name or "canary")
+        # It raises no alerts: whether the monitor itself is offline is all it tells.
+        return replace(monitor, name=monitor.name or "canary", notify=(),
+                       notify_on=frozenset())
 
     def monitor(self, entry: Any, path: str, interval: float, window: float, threshold: float,
                 kind_defaults: dict[str, Any]) -> Monitor:
@@ -310,4 +346,6 @@ class _Validator(Fields):
                                           threshold),
             spec=parsed.spec,
             secrets=parsed.secrets,
+            notify=notify.recipients(self, entry, f"{path}.notify", self.notifications.providers),
+            notify_on=notify.events(self, entry, f"{path}.notifyOn", self.notifications.notify_on),
         )

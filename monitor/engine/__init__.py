@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from monitor.alerts import AlertEvaluator, AlertEvent, format_duration
+from monitor.alerts import AlertEvaluator, AlertEvent, format_duration, routing
 from monitor.checks import CheckResult, Monitor, Watchdog, registry
 from monitor.config import Config
 from monitor.run.canary import Canary
@@ -47,6 +47,7 @@ class Engine:
         self._on_error = on_error or (lambda message: None)
         self.alerts = AlertEvaluator(clock=wall_clock)
         self._network_reasons: dict[str, frozenset[str]] = {}
+        self._monitors: dict[str, Monitor] = {}
         self.probes: LocalProbes | ProbeProcesses | None = None
         self.watchdog: Watchdog | None = None
         self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
@@ -68,6 +69,7 @@ class Engine:
         self._network_reasons = {key: kind.network_reasons for key, kind in kinds.items()
                                  if kind is not None and kind.network}
         self.alerts.configure(config.monitors)
+        self._monitors = {m.id: m for m in config.monitors}
 
     def start(self) -> Engine:
         self._configure(self.config)
@@ -200,11 +202,14 @@ class Engine:
         return result.reason in self._network_reasons.get(result.monitor, ())
 
     def emit(self, event: AlertEvent) -> None:
-        """Store an alert or recovery; the hooks see it once it is written."""
+        """Store an alert or recovery with the notifications it makes (in one
+        transaction); the hooks see it once it is written."""
         self.store.put_alert(AlertRecord(
             timestamp=iso_utc(event.time), monitor=event.url, type=event.type,
             start=iso_utc(event.start), end=iso_utc(event.end) if event.end else None,
             availability=event.availability, message=event.message, event=event,
+            deliveries=routing.deliveries(event, self._monitors.get(event.url),
+                                          self.config.providers),
         ))
 
     def _announce(self, record: AlertRecord) -> None:

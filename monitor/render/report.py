@@ -11,7 +11,7 @@ from monitor.alerts import format_duration
 from monitor.config import display_url
 from monitor.render.view import fit, shorten
 from monitor.stats import SiteStats, window_start, window_stats
-from monitor.store import Reader
+from monitor.store import DeliveryState, Reader
 
 
 def stats_table(stats: dict[str, SiteStats], labels: dict[str, str], title: str,
@@ -52,6 +52,20 @@ def alert_rows(reader: Reader, after_id: int = 0,
                limit: int | None = None) -> list[tuple[int, str]]:
     """(id, message) of stored alerts and recoveries after `after_id`, oldest first."""
     return reader.alerts_after(after_id, limit)
+
+
+def delivery_line(states: Sequence[DeliveryState]) -> str:
+    """Where an alert's notifications stand: "sent to ops, pager; failed: sms (HTTP 500);
+    pending: mail (2 attempts, last: timed out)"."""
+    sent = [s.provider for s in states if s.state == "sent"]
+    failed = [f"{s.provider} ({s.error})" for s in states if s.state == "failed"]
+    pending = [s.provider + (f" ({s.attempts} attempt{'s' if s.attempts > 1 else ''}, last:"
+                             f" {s.error})" if s.attempts else "")
+               for s in states if s.state == "pending"]
+    parts = ([f"sent to {', '.join(sent)}"] if sent else []) + (
+        [f"failed: {', '.join(failed)}"] if failed else []) + (
+        [f"pending: {', '.join(pending)}"] if pending else [])
+    return "; ".join(parts)
 
 
 def recent_messages_block(messages: Sequence[str]) -> str:

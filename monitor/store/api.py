@@ -19,10 +19,15 @@ from monitor.checks.model import CheckResult
 SPANS = (60, 600)
 
 
+# In a Delivery's title and body, replaced by the outbox key when the row is written.
+KEY_FIELD = "{key}"
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A notification to send about an alert row: to one provider (by its name: its URL,
-    a secret, is never stored), with its rendered title and body."""
+    a secret, is never stored), with its rendered title and body (KEY_FIELD in them
+    becomes the outbox key)."""
 
     provider: str
     event: str  # "alert", "recovery", "warning", "reminder"

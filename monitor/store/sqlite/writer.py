@@ -23,6 +23,7 @@ from pathlib import Path
 from monitor.checks.model import CheckResult, Monitor
 from monitor.errors import StoreError
 from monitor.store.api import (
+    KEY_FIELD,
     SPANS,
     AlertRecord,
     Command,
@@ -557,11 +558,15 @@ class Store:
                  a.availability, a.message, a.monitor if a.monitor in targets else None))
             if a.deliveries:
                 alert = cursor.lastrowid
+                rows = []
+                for d in a.deliveries:
+                    key = f"{alert}:{d.provider}"
+                    rows.append((alert, key, d.provider, d.event,
+                                 d.title.replace(KEY_FIELD, key),
+                                 d.body.replace(KEY_FIELD, key), now))
                 conn.executemany(
                     "INSERT INTO outbox (alert, key, provider, event, title, body, created)"
-                    " VALUES (?,?,?,?,?,?,?)",
-                    [(alert, f"{alert}:{d.provider}", d.provider, d.event, d.title, d.body,
-                      now) for d in a.deliveries])
+                    " VALUES (?,?,?,?,?,?,?)", rows)
 
     def _write_monitors(self, monitors: tuple[MonitorRow, ...]) -> None:
         conn = self._conn

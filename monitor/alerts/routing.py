@@ -1,0 +1,65 @@
+"""Which providers hear of an alert or recovery, and what they are told: a monitor's
+`notify` (its providers; by default all of them) filtered by its `notifyOn` events, each
+provider's `title` and `body` templates rendered with the event's named fields.
+
+Default texts: the alert or recovery line as printed, under "ALERT: <label>" or
+"RECOVERY: <label>"; for a check of this machine (a kind that is not a network check:
+process, cpu, memory, disk, load), the agent systems' form, "<label> is now DOWN" and
+"<kind> <label> on <host> changed from up -> down at <time>".
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping, Sequence
+
+from monitor.alerts import AlertEvent, format_time
+from monitor.checks import Monitor, registry
+from monitor.config.notify import Provider, render
+from monitor.store import Delivery
+from monitor.store.api import KEY_FIELD
+
+
+def deliveries(event: AlertEvent, monitor: Monitor | None,
+               providers: Sequence[Provider]) -> tuple[Delivery, ...]:
+    """The notifications `event` makes, one per provider that wants it."""
+    if monitor is None or event.type not in monitor.notify_on:
+        return ()
+    wanted = providers if monitor.notify is None else [
+        p for p in providers if p.name in monitor.notify]
+    if not wanted:
+        return ()
+    fields = _fields(event, monitor)
+    title, body = _defaults(monitor, fields)
+    return tuple(Delivery(p.name, event.type, _render(p.title, fields, title),
+                          _render(p.body, fields, body)) for p in wanted)
+
+
+def _fields(event: AlertEvent, monitor: Monitor) -> dict[str, str]:
+    state = "down" if event.type == "alert" else "up"
+    return {
+        "name": monitor.label, "target": monitor.target, "id": monitor.id,
+        "kind": monitor.kind, "event": event.type, "EVENT": event.type.upper(),
+        "state": state, "STATE": state.upper(), "availability": f"{event.availability:.1%}",
+        "time": format_time(event.time), "message": event.message,
+        # An availability alert has no one reason: the window's checks had several.
+        "reason": "", "detail": "",
+        # The outbox key ("<alert id>:<provider>") exists once the alert row is written:
+        # the writer fills it in.
+        "host": socket.gethostname(), "key": KEY_FIELD,
+    }
+
+
+def _defaults(monitor: Monitor, fields: Mapping[str, str]) -> tuple[str, str]:
+    kind = registry.find(monitor.kind)
+    if kind is not None and not kind.network:
+        before = "up" if fields["state"] == "down" else "down"
+        return (f"{fields['name']} is now {fields['STATE']}",
+                f"{monitor.kind} {fields['name']} on {fields['host']} changed from"
+                f" {before} -> {fields['state']} at {fields['time']}")
+    return f"{fields['EVENT']}: {fields['name']}", fields["message"]
+
+
+def _render(template: str | None, fields: Mapping[str, str], default: str) -> str:
+    # Templates were checked against TEMPLATE_FIELDS when the config was read.
+    return default if template is None else render(template, fields)

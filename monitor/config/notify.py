@@ -1,0 +1,336 @@
+"""The notification keys of `config.json`: providers (apprise URLs), which events each
+monitor sends and to which providers, how long a delivery is retried, and the heartbeat.
+
+A provider's URL holds its credentials (a bot token in the path, a password, a user key in
+the host): the whole URL and each of its parts are secrets, never in a message. A provider
+is shown as its scheme and `***` (`json://***`): apprise's own privacy URLs were tried and
+leave a Telegram token's first and last characters, an ntfy topic and a webhook's path in
+clear. The heartbeat URL is shown with its host only (`https://hc-ping.com/***`): a dead
+man's switch keys the check by a path or query that anyone could ping with.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import string
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from monitor import secrets
+from monitor.checks.model import DEFAULT_NOTIFY_ON
+from monitor.checks.schema import MAX_SECONDS, Fields
+
+__all__ = [
+    "DEFAULT_NOTIFY_ON", "EVENTS", "TEMPLATE_FIELDS", "Notify", "Provider", "heartbeat_secrets",
+    "heartbeat_shown", "provider_secrets", "render",
+]
+
+EVENTS = ("alert", "recovery", "warning", "reminder")
+# The named fields a provider's `title` and `body` templates may use; each is given as text.
+TEMPLATE_FIELDS = ("name", "target", "id", "kind", "event", "EVENT", "state", "STATE",
+                   "availability", "time", "message", "reason", "detail", "host", "key")
+DEFAULT_NOTIFY_RETRY_FOR = 3600.0
+MAX_NOTIFY_RETRY_FOR = 7 * 86400.0
+DEFAULT_HEARTBEAT_INTERVAL = 60.0
+MIN_HEARTBEAT_INTERVAL = 1.0
+TOP_KEYS = ("notify", "notifyOn", "notifyRetryFor", "heartbeatUrl", "heartbeatInterval")
+MONITOR_KEYS = ("notify", "notifyOn")
+PROVIDER_KEYS = ("name", "url", "title", "body")
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    url: str = field(repr=False)  # the apprise URL, secret
+    shown: str = ""  # masked, for messages: "json://***"
+    title: str | None = None  # template, None: the default
+    body: str | None = None
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class Notify:
+    """What the top-level notification keys make: every monitor's defaults and the rest."""
+
+    providers: tuple[Provider, ...] = ()
+    notify_on: frozenset[str] = DEFAULT_NOTIFY_ON
+    retry_for: float = DEFAULT_NOTIFY_RETRY_FOR
+    heartbeat_url: str | None = field(default=None, repr=False)
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        found = [s for p in self.providers for s in p.secrets]
+        if self.heartbeat_url is not None:
+            found += heartbeat_secrets(self.heartbeat_url)
+        return tuple(found)
+
+
+def top(fields: Fields, doc: Mapping[str, Any]) -> Notify:
+    """The top-level keys, validated; `notifyOn` is every monitor's default."""
+    obj = dict(doc)
+    return Notify(
+        providers=_providers(fields, obj) if "notify" in obj else (),
+        notify_on=events(fields, obj, "notifyOn", DEFAULT_NOTIFY_ON),
+        retry_for=fields.positive(obj, "notifyRetryFor", "notifyRetryFor",
+                                  DEFAULT_NOTIFY_RETRY_FOR, MAX_NOTIFY_RETRY_FOR),
+        heartbeat_url=_heartbeat_url(fields, obj) if "heartbeatUrl" in obj else None,
+        heartbeat_interval=fields.positive(obj, "heartbeatInterval", "heartbeatInterval",
+                                           DEFAULT_HEARTBEAT_INTERVAL, MAX_SECONDS,
+                                           MIN_HEARTBEAT_INTERVAL),
+    )
+
+
+def events(fields: Fields, obj: Mapping[str, Any], path: str,
+           default: frozenset[str]) -> frozenset[str]:
+    """`notifyOn`: a list of events, each once; [] sends none."""
+    if "notifyOn" not in obj:
+        return default
+    value = obj["notifyOn"]
+    names = ", ".join(EVENTS)
+    if not isinstance(value, list):
+        raise fields.fail(path, f"must be a list of events ({names})")
+    seen: set[str] = set()
+    for index, item in enumerate(value):
+        where = f"{path}[{index}]"
+        if not isinstance(item, str):
+            raise fields.fail(where, f"must be one of: {names}")
+        if item not in EVENTS:
+            raise fields.fail(where, f"unknown event {json.dumps(item)} (events: {names})")
+        if item in seen:
+            raise fields.fail(where, f"{json.dumps(item)} appears more than once")
+        seen.add(item)
+    return frozenset(seen)
+
+
+def recipients(fields: Fields, obj: Mapping[str, Any], path: str,
+               providers: tuple[Provider, ...]) -> tuple[str, ...] | None:
+    """A monitor's `notify`: names of providers, each once; [] for none; absent (None):
+    every provider."""
+    if "notify" not in obj:
+        return None
+    value = obj["notify"]
+    if not isinstance(value, list):
+        raise fields.fail(path, "must be a list of provider names")
+    known = [p.name for p in providers]
+    names: list[str] = []
+    for index, item in enumerate(value):
+        where = f"{path}[{index}]"
+        if not isinstance(item, str):
+            raise fields.fail(where, "must be the name of a provider")
+        if item not in known:
+            listed = (f"providers: {', '.join(known)}" if known
+                      else "no provider is configured in notify")
+            raise fields.fail(where, f"unknown provider {json.dumps(item)} ({listed})")
+        if item in names:
+            raise fields.fail(where, f"{json.dumps(item)} appears more than once")
+        names.append(item)
+    return tuple(names)
+
+
+def _providers(fields: Fields, obj: dict) -> tuple[Provider, ...]:
+    value = obj["notify"]
+    if not isinstance(value, list):
+        raise fields.fail("notify", "must be a list of providers, each an object with a name"
+                                    " and a url")
+    seen: dict[str, int] = {}
+    providers = []
+    for index, entry in enumerate(value):
+        provider = _provider(fields, entry, f"notify[{index}]")
+        if provider.name in seen:
+            raise fields.fail(f"notify[{index}].name",
+                              f"duplicate of notify[{seen[provider.name]}].name")
+        seen[provider.name] = index
+        providers.append(provider)
+    return tuple(providers)
+
+
+def _provider(fields: Fields, entry: Any, path: str) -> Provider:
+    if not isinstance(entry, dict):
+        raise fields.fail(path, "must be an object with a name and a url")
+    fields.check_keys(entry, PROVIDER_KEYS, f"{path}.")
+    for key in ("name", "url"):
+        if key not in entry:
+            raise fields.fail(f"{path}.{key}", "is required")
+    name = fields.text(entry, "name", f"{path}.name")
+    url = _provider_url(fields, entry["url"], f"{path}.url")
+    return Provider(
+        name=name,
+        url=url,
+        shown=provider_shown(url),
+        title=_template(fields, entry, "title", f"{path}.title", lines=False),
+        body=_template(fields, entry, "body", f"{path}.body", lines=True),
+        secrets=provider_secrets(url),
+    )
+
+
+def _provider_url(fields: Fields, value: Any, path: str) -> str:
+    # No message here quotes the URL or a part of it: all of it is secret.
+    if not isinstance(value, str) or not value.strip():
+        raise fields.fail(path, "must be a non-empty string")
+    text = fields.expand(value.strip(), path)
+    _plain(fields, text, path)
+    if not _apprise_can_send(text):
+        raise fields.fail(path, "is not a URL apprise can send to")
+    return text
+
+
+def _plain(fields: Fields, text: str, path: str) -> None:
+    if any(ch.isspace() for ch in text):
+        raise fields.fail(path, "must not contain spaces")
+    if not text.isprintable():
+        raise fields.fail(path, "must not contain control or invisible characters")
+
+
+class _Quiet(logging.Filter):
+    """Drops apprise's log records on the thread that is validating a URL: apprise logs a
+    URL it cannot parse in full ("Unparseable URL ..."), secrets and all, and any logging
+    set up in the process (or a library's) would print it."""
+
+    local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.local, "on", False)
+
+
+_quiet = _Quiet()
+_quiet_lock = threading.Lock()
+
+
+def _apprise_can_send(url: str) -> bool:
+    """Whether apprise makes a notification service of `url` (parses it, knows the scheme,
+    the plugin takes its parts); nothing is sent."""
+    import apprise  # here: 0.1 s to import, for configs with providers only
+
+    logger = logging.getLogger("apprise")
+    with _quiet_lock:
+        if _quiet not in logger.filters:
+            logger.addFilter(_quiet)
+    _quiet.local.on = True
+    try:
+        return apprise.Apprise.instantiate(url) is not None
+    except Exception:  # a plugin that chokes on odd input: not usable
+        return False
+    finally:
+        _quiet.local.on = False
+
+
+def provider_shown(url: str) -> str:
+    """A provider URL as it may be shown: its scheme only."""
+    scheme = url.partition("://")[0].lower()
+    return f"{scheme}://{secrets.MASK}"
+
+
+def provider_secrets(url: str) -> tuple[str, ...]:
+    """Every part of an apprise URL that may be a credential: the whole URL, its user
+    information, host (a Pushover user key, a Telegram bot token, a Slack token), path
+    segments and query values, as written and decoded, and the encoded forms an error may
+    quote them in."""
+    rest = url.partition("://")[2]
+    rest, _, fragment = rest.partition("#")
+    main, _, query = rest.partition("?")
+    authority, _, path = main.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    parts = [url, rest, authority, host, *host.split(":"), *path.split("/"), fragment]
+    if at:
+        parts += [userinfo, *userinfo.split(":")]
+    parts += [pair.partition("=")[2] for pair in query.split("&")]
+    parts += [unquote(part) for part in parts]
+    return secrets.secret_set(secrets.encoded_forms(parts))
+
+
+def _template(fields: Fields, obj: dict, key: str, path: str, lines: bool) -> str | None:
+    """`title` (one line) or `body`: text with named fields ({name}, {event}...)."""
+    if key not in obj:
+        return None
+    value = obj[key]
+    if not isinstance(value, str) or not value.strip():
+        raise fields.fail(path, "must be a non-empty string")
+    allowed = "\n\t" if lines else ""
+    if not all(ch.isprintable() or ch in allowed for ch in value):
+        raise fields.fail(path, "must not contain control characters other than line breaks"
+                                " and tabs" if lines else "must not contain line breaks or"
+                                " control characters")
+    problem = _template_problem(value)
+    if problem:
+        raise fields.fail(path, problem)
+    return value
+
+
+def _template_problem(text: str, depth: int = 0) -> str | None:
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        return f"is not a valid template: {exc} (write {{{{ and }}}} for a literal brace)"
+    for _, name, spec, _ in parsed:
+        if name is None:
+            continue
+        if name not in TEMPLATE_FIELDS:
+            return (f"unknown field {{{_one_line(name)}}} (fields:"
+                    f" {', '.join(TEMPLATE_FIELDS)})")
+        # A spec may hold fields of its own ("{name:>{width}}"): the same fields only.
+        if spec and depth < 2:
+            nested = _template_problem(spec, depth + 1)
+            if nested:
+                return nested
+    if depth == 0:
+        try:  # the spec and conversion: what the fields, all text, can be formatted with
+            render(text, {})
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            return f"is not a valid template: {_one_line(str(exc))}"
+    return None
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """A validated template filled in: fields not given are empty."""
+    return template.format_map({name: str(values.get(name, "")) for name in TEMPLATE_FIELDS})
+
+
+def _one_line(text: str) -> str:
+    """Text for a one-line message: control characters (a field name holding a line break)
+    escaped."""
+    return "".join(ch if ch.isprintable() else json.dumps(ch)[1:-1] for ch in text)
+
+
+def _heartbeat_url(fields: Fields, obj: dict) -> str:
+    # As a site's URL, but no message quotes the parser's complaint: all of it is secret.
+    value = obj["heartbeatUrl"]
+    path = "heartbeatUrl"
+    if not isinstance(value, str) or not value.strip():
+        raise fields.fail(path, "must be a non-empty string")
+    text = fields.expand(value.strip(), path)
+    _plain(fields, text, path)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise fields.fail(path, "is not a valid URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise fields.fail(path, "must be an http:// or https:// URL with a host")
+    return text
+
+
+def heartbeat_shown(url: str) -> str:
+    """The heartbeat URL as it may be shown: scheme and host; the rest masked."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    hidden = (parts.path not in ("", "/") or parts.query or parts.fragment
+              or "@" in parts.netloc)
+    return f"{parts.scheme.lower()}://{host}/{secrets.MASK if hidden else ''}"
+
+
+def heartbeat_secrets(url: str) -> tuple[str, ...]:
+    """The heartbeat URL's secrets: itself, its user information, path segments and query
+    values (not its host, which messages show)."""
+    parts = urlsplit(url)
+    found: list[str] = [url, *parts.path.split("/"), parts.fragment]
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at:
+        found += [userinfo, *userinfo.split(":")]
+    found += [pair.partition("=")[2] for pair in parts.query.split("&")]
+    found += [unquote(part) for part in found]
+    return secrets.secret_set(secrets.encoded_forms(found))
