@@ -3,7 +3,7 @@
 A provider's URL is a secret: it is handed to apprise and to nothing else. Each send is
 bounded by the provider's connect and read timeouts (apprise's `cto`/`rto` URL arguments,
 set from `timeout` unless the URL sets them) and runs on the caller's thread (apprise's own
-worker pool is shared by the whole process: one hanging provider could occupy it).
+worker pool is shared by the whole process: hanging providers would occupy it).
 """
 
 from __future__ import annotations
@@ -103,8 +103,11 @@ def send(provider: Provider, title: str, body: str, key: str | None = None,
 
     _open_apprise_logs()
     try:
-        # Sent on this thread: apprise's worker pool is shared by the whole process.
-        app = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
+        # Sent on this very thread: apprise would otherwise hand the call to its worker
+        # pool (a few threads for the whole process), where providers that hang would
+        # hold up every other. No service_timeout: the socket timeouts bound the send.
+        app = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False,
+                                                         service_timeout=0))
         if not app.add(delivery_url(provider.url, key, timeout)):
             return "not a URL apprise can send to"
         result = app.notify(body=body, title=title,
@@ -127,23 +130,23 @@ def _secrets_of(provider: Provider) -> tuple[str, ...]:
     return secrets.secret_set([*provider.secrets, *secrets.encoded_forms(found)])
 
 
-_HTTP = re.compile(r":\s*(?P<text>.*?),?\s*error=(?P<code>\d{3})\b")
-# Causes found in an exception's text (requests, urllib3, smtplib, ssl), most specific
-# first: what the line says instead of the exception's own pages of repr.
-_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), text) for pattern, text in (
-        (r"connection refused", "connection refused"),
-        (r"read timed out|read timeout", "timed out waiting for an answer"),
-        (r"connect timeout|connecttimeout|timed out", "timed out connecting"),
-        (r"name or service not known|nodename nor servname|temporary failure in name"
-         r" resolution|nameresolutionerror|failed to resolve|no address associated",
-         "cannot resolve the host"),
-        (r"certificate verify failed", "TLS certificate not trusted"),
-        (r"\bssl\b|tls", "TLS error"),
-        (r"connection reset|remotedisconnected|connection aborted|broken pipe",
-         "connection closed by the server"),
-        (r"network is unreachable|no route to host", "network unreachable"),
-    ))
+_HTTP = re.compile(r"\berror=(?P<code>\d{3})\b")
+_TIMEOUT = re.compile(r"(?P<kind>read|connect) timeout=(?P<seconds>[0-9.]+)")
+_CERT = re.compile(r"certificate verify failed: ([^(\"')]*)")
+# Causes found in an exception's text (requests, urllib3, smtplib, ssl), in the words of the
+# heartbeat's messages: what the line says instead of the exception's pages of repr.
+_CAUSES = (
+    ("connection refused", "connection refused"),
+    ("nameresolutionerror", "cannot resolve the host"),
+    ("name or service not known", "cannot resolve the host"),
+    ("temporary failure in name resolution", "cannot resolve the host"),
+    ("remotedisconnected", "connection closed without an answer"),
+    ("server disconnected", "connection closed without an answer"),
+    ("connection unexpectedly closed", "connection closed without an answer"),
+    ("connection reset", "connection reset"),
+    ("network is unreachable", "network unreachable"),
+    ("no route to host", "no route to host"),
+)
 
 
 def reason(entries: Iterable[tuple[str, str]]) -> str:
@@ -158,18 +161,38 @@ def reason(entries: Iterable[tuple[str, str]]) -> str:
     for message in warnings:
         http = _HTTP.search(message)
         if http:
-            text = http.group("text").strip().rstrip(".")
-            return f"HTTP {http.group('code')}" + (f": {text}" if text else "")
+            return f"HTTP {http.group('code')}"
     for detail in details:
-        for pattern, text in _CAUSES:
-            if pattern.search(detail):
-                return text
+        cause = _cause(detail)
+        if cause:
+            return cause
     if details:
-        # Something else (an SMTP server's refusal...): its own words.
+        # Something else (a mail server's refusal...): its own words.
         return details[-1]
     if warnings:
         return warnings[-1]
     return "not sent (apprise gave no reason)"
+
+
+def _cause(detail: str) -> str | None:
+    lowered = detail.lower()
+    timeout = _TIMEOUT.search(detail)
+    if timeout:
+        seconds = float(timeout.group("seconds"))
+        return (f"no answer within {seconds:g} s" if timeout.group("kind") == "read"
+                else f"cannot connect within {seconds:g} s")
+    if "timed out" in lowered:
+        return "timed out"
+    if "certificate verify failed" in lowered:
+        found = _CERT.search(detail)
+        return ("TLS error: certificate verify failed" + (f": {found.group(1).strip()}"
+                                                          if found else ""))
+    if "ssl" in lowered:
+        return "TLS error"
+    for needle, why in _CAUSES:
+        if needle in lowered:
+            return why
+    return None
 
 
 def clean(text: str, secret_values: Iterable[str]) -> str:
