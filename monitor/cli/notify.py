@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 from monitor.errors import ConfigError, MonitorError
+
+if TYPE_CHECKING:
+    from monitor.notify.send import Provider
 
 Echo = Callable[[str], None]
 
@@ -41,9 +45,7 @@ def notify_test_command(ctx: click.Context, name: str | None, config_path: str |
     try:
         from monitor.config import load_config
 
-        config = load_config(path)
-        # `providers` comes with the config's notification keys.
-        providers = tuple(getattr(config, "providers", ()))
+        providers = load_config(path).providers
         if not providers:
             raise ConfigError(f"{path}: no notification providers (add a \"notify\" list of"
                               " {\"name\", \"url\"})")
@@ -64,7 +66,7 @@ def notify_test_command(ctx: click.Context, name: str | None, config_path: str |
     sys.exit(code)
 
 
-def run_test(providers: Sequence, names: Sequence[str] | None, echo: Echo,
+def run_test(providers: Sequence[Provider], names: Sequence[str] | None, echo: Echo,
              timeout: float = 10.0, ctx: click.Context | None = None,
              source: str = "config.json") -> int:
     """Test the providers (`names`, or all) and print a line for each: the exit code, 0

@@ -118,12 +118,23 @@ class Sender:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
+        broken = False
         try:
             while not self._stopping.is_set():
                 self._wake.clear()  # before the read: a wake during the pass is not lost
+                try:
+                    progress = self.step()
+                    broken = False
+                except Exception as exc:  # noqa: BLE001 - a bug must not end the deliveries
+                    progress = 0
+                    if not broken:
+                        broken = True
+                        self._on_error(clean(f"notifications to {self.name}: unexpected"
+                                             f" {type(exc).__name__}: {exc}",
+                                             self.provider.secrets))
+                    self._close_reader()
                 # A full batch with progress: more rows may be due at once.
-                if not (self.step() and self._read_count >= self._batch
-                        and not self._paused()):
+                if not (progress and self._read_count >= self._batch and not self._paused()):
                     self._wake.wait(self._poll)
         finally:
             self._close_reader()
