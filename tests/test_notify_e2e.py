@@ -1,12 +1,15 @@
 """Notifications and the heartbeat under the real `-m`."""
 
 import json
+import random
 import subprocess
 import sys
+import threading
 import time
 
 from tests.pages import PageServer
-from tests.test_e2e import APP, stop, wait_for
+from tests.receivers import SmtpReceiver, WebhookReceiver
+from tests.test_e2e import APP, query, stop, wait_for
 
 
 def test_the_heartbeat_beats_while_the_monitor_runs_and_stops_with_it(tmp_path):
@@ -39,3 +42,94 @@ def test_the_heartbeat_beats_while_the_monitor_runs_and_stops_with_it(tmp_path):
             pages.RequestHandlerClass.do_GET = original  # type: ignore[method-assign]
     assert proc.returncode == 0, err
     assert "secret-token" not in out + err
+
+
+def _monitor(tmp_path, config: dict):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(path), "-db",
+                             str(tmp_path / "m.db")], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_an_alert_and_its_recovery_reach_a_webhook_and_a_mailbox(tmp_path):
+    with PageServer() as pages, WebhookReceiver() as hook, SmtpReceiver() as mail:
+        site = pages.set("/health", "down", status=503)
+        proc = _monitor(tmp_path, {
+            "websites": [{"URL": site, "name": "shop", "checkInterval": 0.2,
+                          "alertWindow": 1}],
+            "notify": [{"name": "hook", "url": hook.url("json")},
+                       {"name": "mail", "url": mail.url()}]})
+        try:
+            alert, = hook.wait_for(1, 20)
+            pages.set("/health", "ok")
+            _, recovery = hook.wait_for(2, 20)
+            mails = mail.wait_for(2, 20)
+        finally:
+            _, out, err = stop(proc)
+    assert proc.returncode == 0, err
+    assert (alert.body["title"], alert.body["key"]) == ("ALERT: shop", "1:hook")
+    assert alert.body["message"].startswith(f"Website {site} is down.")
+    assert (recovery.body["title"], recovery.body["key"]) == ("RECOVERY: shop", "2:hook")
+    assert [m.subject for m in mails] == ["ALERT: shop", "RECOVERY: shop"]
+    db = tmp_path / "m.db"
+    assert query(db, "SELECT key, sent IS NOT NULL, attempts FROM outbox ORDER BY id") == [
+        ("1:hook", 1, 1), ("1:mail", 1, 1), ("2:hook", 1, 1), ("2:mail", 1, 1)]
+    shown = subprocess.run([sys.executable, APP, "-a", "--no-follow", "-db", str(db)],
+                           cwd=tmp_path,
+                           capture_output=True, text=True, timeout=30)
+    assert shown.stdout.splitlines()[1::2] == ["  sent to hook, mail"] * 2, shown.stdout
+
+
+def test_kill_9_during_bursts_loses_no_notification(tmp_path):
+    """Twenty `kill -9`s at random moments while 20 sites flap: every alert row has its
+    messages, every message reaches the webhook at least once, and a message arrives twice
+    only when a kill cut its send between the receiver taking it and the outbox saying so."""
+    rng = random.Random(13)
+    kills = 20
+    with PageServer() as pages, WebhookReceiver() as hook:
+        urls = [pages.set(f"/s{i}", "ok") for i in range(20)]
+        config = {"websites": [{"URL": url, "checkInterval": 0.1, "alertWindow": 0.5}
+                               for url in urls],
+                  "notify": [{"name": "hook", "url": hook.url("json")}]}
+        flapping = threading.Event()
+
+        def flap() -> None:  # every site down, then up, every 0.4 s: bursts of 20 alerts
+            status = 503
+            while not flapping.wait(0.4):
+                for i in range(len(urls)):
+                    pages.set(f"/s{i}", "x", status=status)
+                status = 200 if status == 503 else 503
+
+        flipper = threading.Thread(target=flap, daemon=True)
+        flipper.start()
+        try:
+            for _ in range(kills):
+                proc = _monitor(tmp_path, config)
+                time.sleep(rng.uniform(0.6, 1.6))  # a random moment of the run
+                proc.kill()
+                proc.communicate(timeout=10)
+        finally:
+            flapping.set()
+            flipper.join(5)
+        for i in range(len(urls)):
+            pages.set(f"/s{i}", "ok")
+        db = tmp_path / "m.db"
+        # A last run, undisturbed, delivers what the kills left in the outbox.
+        proc = _monitor(tmp_path, config)
+        try:
+            wait_for(lambda: query(db, "SELECT count(*) FROM outbox WHERE sent IS NULL")
+                     == [(0,)], 60, "every message sent")
+        finally:
+            stop(proc)
+    alerts = query(db, "SELECT count(*) FROM website_alerts")[0][0]
+    rows = dict(query(db, "SELECT key, attempts FROM outbox"))
+    received = [r.body["key"] for r in hook.requests]
+    duplicates = len(received) - len(set(received))
+    print(f"{kills} kills: {alerts} alerts, {len(rows)} messages, {len(received)} received,"
+          f" {duplicates} twice")
+    assert alerts >= 2 * kills  # bursts happened while the monitor ran
+    assert len(rows) == alerts  # each alert row with its message, none without
+    assert set(received) == set(rows)  # every one delivered at least once
+    # A duplicate needs a send cut by a kill: at most one per kill (one sender, in order).
+    assert duplicates <= kills

@@ -22,6 +22,7 @@ from monitor.config import Config, load_config
 from monitor.engine import Engine
 from monitor.errors import ConfigError, MonitorError, StoreError
 from monitor.notify.heartbeat import Heartbeat
+from monitor.notify.sender import Notifier
 from monitor.render.display import Display
 from monitor.render.live import LiveView, Pulse, PulseSource, p99, pulse_from_database
 from monitor.render.report import (
@@ -265,12 +266,17 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
         problem(f"Warning: {message}")
 
     beat = _Beat(warn)
+    # One sender per notification provider, from the outbox; woken by each written alert.
+    notifier = Notifier(config.providers, store, db_path, config.notify_retry_for,
+                        on_error=warn)
+    engine.hooks.append(lambda _event: notifier.wake())
     try:
         # The handlers are in place from before the start until after the stop, so that a
         # signal at any moment ends in engine.stop() with everything committed.
         with signals(stop, reload):
             try:
                 engine.start()
+                notifier.start()  # after the store: the outbox exists
                 beat.configure(config)
                 if live:
                     output = view = _live_view(Path(db_path), stop, display,
@@ -289,6 +295,7 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                         reload.clear()
                         stamp = current
                         config = _reload(engine, config, config_file, say, problem)
+                        notifier.configure(config.providers, config.notify_retry_for)
                         beat.configure(config)
                     engine.maybe_purge()
                     if printer is not None:
@@ -299,6 +306,8 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                             err(f"Warning: cannot read the stats: {exc}")
             finally:
                 beat.configure(None)
+                # Before the store closes: a send in flight is left to the next start.
+                notifier.stop()
                 engine.stop()
                 if printer is not None:
                     printer.close()

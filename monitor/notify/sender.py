@@ -50,6 +50,9 @@ class _Mark:
     retry_at: float | None  # None: sent or failed for good
 
 
+DURABLE_WAIT = 2.0  # seconds a sender waits for "sent" to be committed (a full disk: longer)
+
+
 class Sender:
     """Delivers one provider's outbox rows: `start()`, `wake()`, `stop()`. `clock` gives
     the epoch time of the schedule (backoff, give-up); `step()` is one pass, for a caller
@@ -240,6 +243,10 @@ class Sender:
 
     def _done(self, row: OutboxRow, attempts: int, done: DeliveryDone) -> None:
         self._store.put_delivery(done)
+        if done.error is None:
+            # Committed before the next send: a kill -9 then repeats at most the one send
+            # in flight, not every send of the writer's last batch.
+            self._store.flush(DURABLE_WAIT)
         self._outcomes += 1
         self._marks[row.id] = _Mark(attempts, done.retry_at if done.error else None)
 
