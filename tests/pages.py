@@ -3,6 +3,7 @@ body, changeable between checks (a page whose content changes, an API whose JSON
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,7 +20,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        with contextlib.suppress(OSError):  # the client went away (a monitor stopping)
+            self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -27,6 +29,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class PageServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that went away mid-answer is no error of the page's
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
