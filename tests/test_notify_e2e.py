@@ -106,7 +106,7 @@ def test_kill_9_during_bursts_loses_no_notification(tmp_path):
         try:
             for _ in range(kills):
                 proc = _monitor(tmp_path, config)
-                time.sleep(rng.uniform(0.6, 1.6))  # a random moment of the run
+                time.sleep(rng.uniform(0.5, 1.2))  # a random moment of the run
                 proc.kill()
                 proc.communicate(timeout=10)
         finally:

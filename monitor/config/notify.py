@@ -235,7 +235,13 @@ def provider_secrets(url: str) -> tuple[str, ...]:
     main, _, query = rest.partition("?")
     authority, _, path = main.partition("/")
     userinfo, at, host = authority.rpartition("@")
-    parts = [url, rest, authority, host, *host.split(":"), *path.split("/"), fragment]
+    name = host.rpartition(":")[0] if host.rpartition(":")[2].isdigit() else host
+    # A host is a credential in many schemes (pover://USER_KEY@TOKEN), but a real host
+    # name or address (json://hooks.example/..., mailto://127.0.0.1:25) is not: masking it,
+    # and a port, would garble every other message that names the same host.
+    named = "." in name or name == "localhost" or name.startswith("[")
+    parts = [url, rest, *([] if named else [authority, host, *host.split(":")]),
+             *path.split("/"), fragment]
     if at:
         parts += [userinfo, *userinfo.split(":")]
     parts += [pair.partition("=")[2] for pair in query.split("&")]

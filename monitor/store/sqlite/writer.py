@@ -372,11 +372,14 @@ class Store:
                 item = None
             batch = [] if item is None else [item]
             deadline = time.monotonic() + BATCH_WAIT
-            while len(batch) < BATCH_MAX:
+            # Someone waits on a flush (a sender making "sent" durable before its next
+            # send): write now rather than wait for more rows.
+            while len(batch) < BATCH_MAX and not isinstance(item, Flush | Stop):
                 try:
-                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
+                batch.append(item)
             stop = any(isinstance(entry, Stop) for entry in batch)
             try:
                 self._process(batch)
