@@ -133,3 +133,23 @@ def test_kill_9_during_bursts_loses_no_notification(tmp_path):
     assert set(received) == set(rows)  # every one delivered at least once
     # A duplicate needs a send cut by a kill: at most one per kill (one sender, in order).
     assert duplicates <= kills
+
+
+def test_a_provider_that_hangs_does_not_hold_the_stop(tmp_path):
+    with PageServer() as pages, WebhookReceiver(mode="hang") as stuck, \
+            WebhookReceiver() as hook:
+        site = pages.set("/health", "down", status=503)
+        proc = _monitor(tmp_path, {
+            "websites": [{"URL": site, "checkInterval": 0.2, "alertWindow": 1}],
+            "notify": [{"name": "stuck", "url": stuck.url("json", query="rto=30")},
+                       {"name": "hook", "url": hook.url("json")}]})
+        try:
+            stuck.wait_for(1, 20)  # its send is in flight, and stays so
+            hook.wait_for(1, 20)  # the other provider is not held up by it
+        finally:
+            elapsed, _, err = stop(proc)
+    assert proc.returncode == 0, err
+    assert elapsed < 2.0
+    # Its message was not marked sent: it goes again at the next start.
+    assert query(tmp_path / "m.db", "SELECT provider FROM outbox WHERE sent IS NULL") == [
+        ("stuck",)]

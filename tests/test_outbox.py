@@ -117,3 +117,39 @@ def test_alerts_list_shows_where_each_notification_stands(tmp_path: Path) -> Non
     assert lines == [f"Website {SITE} is down.",
                      "  sent to ops; pending: pager, sms (1 attempt, last: HTTP 500)",
                      f"Website {SITE} is down."]
+
+
+def test_the_key_fills_its_field_and_nothing_else(tmp_path: Path) -> None:
+    from monitor.store.api import KEY_FIELD
+
+    db = tmp_path / "m.db"
+    store = Store(db)
+    try:
+        store.put_alert(alert("alert", Delivery("ops", "alert", f"#{KEY_FIELD}",
+                                                f"literal {{key}}, key {KEY_FIELD}")))
+        store.flush()
+    finally:
+        store.close()
+    raw = sqlite3.connect(db)
+    assert raw.execute("SELECT title, body FROM outbox").fetchall() == [
+        ("#1:ops", "literal {key}, key 1:ops")]
+    raw.close()
+
+
+def test_a_purge_takes_the_messages_of_the_alerts_it_deletes(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = Store(db)
+    try:
+        old = AlertRecord(timestamp="2000-01-01T00:00:00.000Z", monitor=SITE, type="alert",
+                          start="2000-01-01T00:00:00.000Z", end=None, availability=0.5,
+                          message="old", deliveries=(Delivery("ops", "alert", "t", "b"),))
+        store.put_alert(old)
+        store.put_alert(alert("recovery", Delivery("ops", "recovery", "t", "b")))
+        store.flush()
+        store.purge(before=1e9)  # 2001: the first alert goes, the monitor's latest stays
+        store.flush()
+    finally:
+        store.close()
+    raw = sqlite3.connect(db)
+    assert raw.execute("SELECT key FROM outbox").fetchall() == [("2:ops",)]
+    raw.close()

@@ -10,6 +10,7 @@ import socket
 from monitor.alerts import AlertEvent, alert_message, recovery_message
 from monitor.alerts.routing import deliveries
 from monitor.config import parse_config
+from monitor.store.api import KEY_FIELD
 
 AT = 1_764_500_000.0  # 2025-11-30T10:53:20Z
 
@@ -38,7 +39,7 @@ def test_every_provider_by_default_each_with_its_templates():
     assert [(d.provider, d.event, d.title, d.body) for d in found] == [
         ("ops", "alert", "ALERT: shop", alert_message(site.target, 0.5, AT)),
         ("pager", "alert", "[ALERT] shop",
-         f"shop (http) is down: {alert_message(site.target, 0.5, AT)} #{{key}}")]
+         f"shop (http) is down: {alert_message(site.target, 0.5, AT)} #{KEY_FIELD}")]
 
 
 def test_a_monitor_names_its_providers_and_events():

@@ -295,7 +295,8 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                         reload.clear()
                         stamp = current
                         config = _reload(engine, config, config_file, say, problem)
-                        notifier.configure(config.providers, config.notify_retry_for)
+                        notifier.configure(config.providers, config.notify_retry_for,
+                                           stop_timeout=NOTIFIER_STOP_WAIT)
                         beat.configure(config)
                     engine.maybe_purge()
                     if printer is not None:
@@ -306,8 +307,9 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                             err(f"Warning: cannot read the stats: {exc}")
             finally:
                 beat.configure(None)
-                # Before the store closes: a send in flight is left to the next start.
-                notifier.stop()
+                # Before the store closes; a send in flight (a provider that hangs) is not
+                # waited for: its row, not marked sent, goes again at the next start.
+                notifier.stop(NOTIFIER_STOP_WAIT)
                 engine.stop()
                 if printer is not None:
                     printer.close()
@@ -325,6 +327,9 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     if output is not None and output.broken:
         raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
     return written
+
+
+NOTIFIER_STOP_WAIT = 0.2  # seconds the stop gives the senders' sends in flight
 
 
 class _Beat:

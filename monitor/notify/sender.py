@@ -15,6 +15,7 @@ key.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -116,6 +117,11 @@ class Sender:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def _say(self, text: str) -> None:
+        # A printer that fails (a closed stderr) must not end this provider's deliveries.
+        with contextlib.suppress(Exception):
+            self._on_error(text)
+
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -132,7 +138,7 @@ class Sender:
                     progress = 0
                     if not broken:
                         broken = True
-                        self._on_error(clean(f"notifications to {self.name}: unexpected"
+                        self._say(clean(f"notifications to {self.name}: unexpected"
                                              f" {type(exc).__name__}: {exc}",
                                              self.provider.secrets))
                     self._close_reader()
@@ -202,13 +208,13 @@ class Sender:
             # The database is read again at the next look; one message per streak.
             if not self._read_failing:
                 self._read_failing = True
-                self._on_error(f"notifications to {self.name}: cannot read the outbox:"
+                self._say(f"notifications to {self.name}: cannot read the outbox:"
                                f" {clean(str(exc), self.provider.secrets)}")
             self._close_reader()
             return None
         if self._read_failing:
             self._read_failing = False
-            self._on_error(f"notifications to {self.name}: the outbox is readable again")
+            self._say(f"notifications to {self.name}: the outbox is readable again")
         return rows
 
     def _paused(self) -> bool:
@@ -243,7 +249,7 @@ class Sender:
 
     def _done(self, row: OutboxRow, attempts: int, done: DeliveryDone) -> None:
         self._store.put_delivery(done)
-        if done.error is None:
+        if done.error is None and not self._stopping.is_set():
             # Committed before the next send: a kill -9 then repeats at most the one send
             # in flight, not every send of the writer's last batch.
             self._store.flush(DURABLE_WAIT)
@@ -260,10 +266,10 @@ class Sender:
         attempts, error = given_up[-1]
         plural = "s" if attempts != 1 else ""
         if len(given_up) == 1:
-            self._on_error(f"notification to {self.name} failed for good after {attempts}"
+            self._say(f"notification to {self.name} failed for good after {attempts}"
                            f" attempt{plural}: {error}")
         else:
-            self._on_error(f"{len(given_up)} notifications to {self.name} failed for good"
+            self._say(f"{len(given_up)} notifications to {self.name} failed for good"
                            f" (retried for {self.retry_for:g} s); last error: {error}")
 
 
@@ -327,6 +333,9 @@ class Notifier:
                     new[provider.name] = sender
                     continue
                 if sender is not None:
+                    # Asked to stop before its replacement starts; a send it has in flight
+                    # may still end after (its row is then sent twice, with one key).
+                    sender.request_stop()
                     stopping.append(sender)
                 new[provider.name] = self._sender(provider).start()
             stopping += old.values()

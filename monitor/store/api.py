@@ -19,8 +19,9 @@ from monitor.checks.model import CheckResult
 SPANS = (60, 600)
 
 
-# In a Delivery's title and body, replaced by the outbox key when the row is written.
-KEY_FIELD = "{key}"
+# In a Delivery's title and body, replaced by the outbox key when the row is written: a
+# control character no template or message can hold (the config refuses them there).
+KEY_FIELD = "\x00key\x00"
 
 
 @dataclass(frozen=True, slots=True)

@@ -220,6 +220,7 @@ class Store:
                  clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self._conn = open_writer_connection(self.path)
+        self._closed = False  # set by close(): late deliveries and flushes are ignored
         self._queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
         # (seconds per row, row index, monitor) -> its aggregate, for rows still being filled
         self._aggs: dict[tuple[int, int, str], MinuteAgg] = {}
@@ -314,8 +315,10 @@ class Store:
         self._queue.put(record)
 
     def put_delivery(self, done: DeliveryDone) -> None:
-        """How an attempt at sending an outbox row went (from a provider's sender)."""
-        self._queue.put(done)
+        """How an attempt at sending an outbox row went (from a provider's sender). After
+        `close`, ignored: the row, not marked, is sent again by the next start."""
+        if not self._closed:
+            self._queue.put(done)
 
     def purge(self, before: float) -> None:
         self._queue.put(Purge(before))
@@ -323,6 +326,8 @@ class Store:
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything queued so far has been written; False if some of it is
         only held in memory (the disk refuses it) or the wait timed out."""
+        if self._closed:
+            return False  # a sender's send that ended after the stop
         if self._thread is None:
             self._drain_sync()
             return not self._pending
@@ -333,6 +338,7 @@ class Store:
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued (one last try for rows the disk refused), then close; what
         still cannot be written is counted in `unwritten` and said in one message."""
+        self._closed = True
         if self._thread is not None:
             self._queue.put(Stop())
             self._thread.join(timeout)
@@ -769,6 +775,8 @@ class Store:
             "DELETE FROM website_alerts WHERE timestamp < ? AND id NOT IN (SELECT max(id)"
             " FROM website_alerts GROUP BY coalesce(monitor, host))", (iso_utc(before),),
         ).rowcount
+        # The messages of the alerts purged go with them, sent or not.
+        conn.execute("DELETE FROM outbox WHERE alert NOT IN (SELECT id FROM website_alerts)")
         conn.execute("COMMIT")
         self.purged = (self.purged[0] + checks, self.purged[1] + alerts)
         self._aggs = {k: v for k, v in self._aggs.items() if k[1] >= int(before // k[0])}
