@@ -153,3 +153,31 @@ def test_a_purge_takes_the_messages_of_the_alerts_it_deletes(tmp_path: Path) -> 
     raw = sqlite3.connect(db)
     assert raw.execute("SELECT key FROM outbox").fetchall() == [("2:ops",)]
     raw.close()
+
+
+def test_a_senders_flush_does_not_retry_a_full_disk_each_time(tmp_path: Path) -> None:
+    """A refused write is retried once a second; a sender's per-message flush (not urgent)
+    must not make the writer rewrite everything it holds for every message sent."""
+    store = Store(tmp_path / "m.db").start()
+    attempts = []
+    original = store._write
+
+    def full(commands):  # type: ignore[no-untyped-def]
+        attempts.append(len(commands))
+        error = sqlite3.OperationalError("database or disk is full")
+        error.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+        raise error
+
+    store._write = full  # type: ignore[method-assign]
+    try:
+        store.put_alert(alert("alert"))
+        assert store.flush(2.0) is False  # held: the disk refused it
+        tried = len(attempts)
+        for _ in range(20):  # twenty messages "sent" within the retry delay
+            assert store.flush(2.0, urgent=False) is False
+        assert len(attempts) - tried <= 1  # at most the one retry its schedule allows
+        store.flush(2.0)  # an urgent flush (a stop) does try again
+        assert len(attempts) > tried
+    finally:
+        store._write = original  # type: ignore[method-assign]
+        store.close()

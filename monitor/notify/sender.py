@@ -252,7 +252,9 @@ class Sender:
         if done.error is None and not self._stopping.is_set():
             # Committed before the next send: a kill -9 then repeats at most the one send
             # in flight, not every send of the writer's last batch.
-            self._store.flush(DURABLE_WAIT)
+            # Not urgent: on a full disk, what the writer holds is retried on its own
+            # schedule, not once per message sent.
+            self._store.flush(DURABLE_WAIT, urgent=False)
         self._outcomes += 1
         self._marks[row.id] = _Mark(attempts, done.retry_at if done.error else None)
 

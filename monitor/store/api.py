@@ -85,6 +85,9 @@ class Flush:
 
     done: threading.Event = field(default_factory=threading.Event)
     written: list[bool] = field(default_factory=lambda: [False])
+    # False: written now if the disk takes it, but rows held by a refusing disk are not
+    # retried before their time (a sender's per-message flush must not retry them all).
+    urgent: bool = True
 
 
 @dataclass(frozen=True, slots=True)

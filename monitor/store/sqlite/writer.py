@@ -323,15 +323,16 @@ class Store:
     def purge(self, before: float) -> None:
         self._queue.put(Purge(before))
 
-    def flush(self, timeout: float = 5.0) -> bool:
+    def flush(self, timeout: float = 5.0, urgent: bool = True) -> bool:
         """Wait until everything queued so far has been written; False if some of it is
-        only held in memory (the disk refuses it) or the wait timed out."""
+        only held in memory (the disk refuses it) or the wait timed out. Not `urgent`: rows
+        a refusing disk holds are not retried before their time."""
         if self._closed:
             return False  # a sender's send that ended after the stop
         if self._thread is None:
             self._drain_sync()
             return not self._pending
-        barrier = Flush()
+        barrier = Flush(urgent=urgent)
         self._queue.put(barrier)
         return barrier.done.wait(timeout) and barrier.written[0]
 
@@ -419,7 +420,7 @@ class Store:
         control = _sort(e for e in batch if not _is_data(e))
         new = [e for e in batch if _is_data(e)]
         work = self._pending + new
-        urgent = urgent or bool(control.flushes) or control.stop
+        urgent = urgent or any(f.urgent for f in control.flushes) or control.stop
         if self._pending and not urgent and time.monotonic() < self._retry_at:
             # The disk refused the last write: retry once a second, not once per batch
             # (each retry rewrites everything held back).
