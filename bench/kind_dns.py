@@ -5,37 +5,20 @@ counted as the check's."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import AbstractContextManager, contextmanager
 
 from bench.kinds import Case
+from bench.loopback import process
 from monitor.checks import Monitor
 from monitor.checks.dns import dns_monitor
 
-ROOT = Path(__file__).resolve().parent.parent
 TABLE = {"example.com": {"A": ["192.0.2.1", "192.0.2.2"]}, "gone.example.com": "nxdomain"}
 
 
-@contextmanager
-def dns_server() -> Iterator[int]:
-    """The port of a loopback DNS server serving TABLE; it stops when its stdin closes."""
-    proc = subprocess.Popen([sys.executable, "-m", "tests.dns_server", json.dumps(TABLE),
-                             "900"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT)
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        yield int(proc.stdout.readline())
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+def dns_server() -> AbstractContextManager[int]:
+    """The port of a loopback DNS server serving TABLE, in a process of its own."""
+    return process("tests.dns_server", json.dumps(TABLE), "900")
 
 
 @contextmanager

@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 BANNER = b"220 bench.example ESMTP ready\r\n"
 
@@ -50,9 +51,18 @@ async def _serve(mode: str, files: list[str]) -> None:
 
 @contextlib.contextmanager
 def server(mode: str, *files: str) -> Iterator[int]:
-    """Start a server process; yield its port; stop it."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench.loopback", mode, *files],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    """Start a server process of this module; yield its port; stop it."""
+    with process("bench.loopback", mode, *files) as port:
+        yield port
+
+
+@contextlib.contextmanager
+def process(module: str, *args: str) -> Iterator[int]:
+    """Run `python -m MODULE ARGS...`, a loopback server that prints its port first and
+    stops when its stdin closes; yield the port; stop it."""
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parent.parent)
     try:
         assert proc.stdout is not None
         yield int(proc.stdout.readline())
@@ -64,6 +74,8 @@ def server(mode: str, *files: str) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ COMMON_REASONS = (
     "offline",  # the check failed while the monitor itself had no network: unknown
     "skipped",  # a slot that found the monitor's previous check still running: its verdict
 )
+# The failures of a connection-based kind that its monitor losing the network could cause
+# (the canary is asked): any answer, even a wrong one, proves the network works.
+CONNECTION_REASONS = frozenset({"dns", "connect", "timeout"})
 
 # The events a monitor notifies of when neither it nor the config's top level names its own
 # (`notifyOn`): all but "warning". Here, not in monitor.config.notify, which re-exports it,

@@ -12,7 +12,7 @@ from typing import Any
 
 from monitor.checks import net
 from monitor.checks.deadline import Deadline
-from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
+from monitor.checks.model import CONNECTION_REASONS, CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields, encodable
 from monitor.checks.trace import debugger, quoted
@@ -156,6 +156,6 @@ KIND = register(Kind(
     run=run,
     network=True,
     # A wrong answer proves the network works: only these can be its loss.
-    network_reasons=frozenset({"dns", "connect", "timeout"}),
+    network_reasons=CONNECTION_REASONS,
     debug=debug,
 ))

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from monitor.checks import certs, net
 from monitor.checks.deadline import Deadline
-from monitor.checks.model import CheckResult, Kind, Monitor, Parsed
+from monitor.checks.model import CONNECTION_REASONS, CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields
 from monitor.checks.trace import debugger, quoted
@@ -349,7 +349,7 @@ KIND = register(Kind(
     run=run,
     network=True,
     # A handshake that failed on the certificate proves the network works.
-    network_reasons=frozenset({"dns", "connect", "timeout"}),
+    network_reasons=CONNECTION_REASONS,
     top_keys=certs.KEYS,
     defaults=certs.defaults,
     debug=debug,

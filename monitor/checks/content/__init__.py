@@ -28,7 +28,7 @@ from monitor.checks.content.spec import KEYS, TOP_KEYS, ContentSpec, defaults, p
 from monitor.checks.deadline import Deadline
 from monitor.checks.http import REASONS as HTTP_REASONS
 from monitor.checks.http import fetch
-from monitor.checks.model import CheckResult, Kind, Monitor
+from monitor.checks.model import CONNECTION_REASONS, CheckResult, Kind, Monitor
 from monitor.checks.registry import register
 from monitor.checks.trace import debugger
 from monitor.checks.trace import detail as trace_detail
@@ -175,7 +175,7 @@ KIND = register(Kind(
     run=run,
     network=True,
     # As the http kind: an answer, even a 500 or a changed page, proves the network works.
-    network_reasons=frozenset({"dns", "connect", "timeout"}),
+    network_reasons=CONNECTION_REASONS,
     top_keys=TOP_KEYS,
     defaults=defaults,
     debug=debug,

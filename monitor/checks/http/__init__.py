@@ -3,7 +3,7 @@
 from monitor.checks import certs
 from monitor.checks.http.curl import CurlLoop, debug, fetch, run
 from monitor.checks.http.spec import KEYS, HttpSpec, defaults, http_monitor, parse
-from monitor.checks.model import Kind
+from monitor.checks.model import CONNECTION_REASONS, Kind
 from monitor.checks.registry import register
 
 REASONS = ("dns", "connect", "tls", "timeout", "http_status", "too_large",
@@ -18,7 +18,7 @@ KIND = register(Kind(
     loop=CurlLoop,
     network=True,
     # An HTTP answer, even a 500, proves the network works: only these can be its loss.
-    network_reasons=frozenset({"dns", "connect", "timeout"}),
+    network_reasons=CONNECTION_REASONS,
     top_keys=("maxBodyBytes", *certs.KEYS),
     defaults=defaults,
     debug=debug,
