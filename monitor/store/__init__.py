@@ -10,6 +10,7 @@ from monitor.errors import StoreError
 from monitor.store.api import (
     SPANS,
     AlertRecord,
+    AlertRow,
     Command,
     Delivery,
     DeliveryDone,
@@ -23,6 +24,7 @@ from monitor.store.api import (
     Range,
     RawPiece,
     Reader,
+    SetMaintenance,
     SetMonitors,
     Stop,
     WindowRow,
@@ -32,8 +34,9 @@ from monitor.store.api import (
 from monitor.store.sqlite import SCHEMA_VERSION, Store, open_reader, open_writer_connection
 
 __all__ = [
-    "SCHEMA_VERSION", "SPANS", "AlertRecord", "Command", "Delivery", "DeliveryDone",
-    "DeliveryState", "Flush", "MetricRow", "MonitorInfo", "MonitorRow", "OutboxRow", "Purge",
-    "Range", "RawPiece", "Reader", "SetMonitors", "Stop", "Store", "StoreError", "WindowRow",
-    "iso_utc", "open_reader", "open_writer_connection", "parse_iso",
+    "SCHEMA_VERSION", "SPANS", "AlertRecord", "AlertRow", "Command", "Delivery",
+    "DeliveryDone", "DeliveryState", "Flush", "MetricRow", "MonitorInfo", "MonitorRow",
+    "OutboxRow", "Purge", "Range", "RawPiece", "Reader", "SetMaintenance", "SetMonitors",
+    "Stop", "Store", "StoreError", "WindowRow", "iso_utc", "open_reader",
+    "open_writer_connection", "parse_iso",
 ]

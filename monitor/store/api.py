@@ -106,7 +106,18 @@ class DeliveryDone:
     retry_at: float | None = None
 
 
-Command = CheckResult | AlertRecord | SetMonitors | Purge | Flush | Stop | DeliveryDone
+@dataclass(frozen=True, slots=True)
+class SetMaintenance:
+    """Put a monitor (by id) in maintenance from `since` until `until` (None: until taken
+    out), or take it out (`since` None)."""
+
+    monitor: str
+    since: float | None
+    until: float | None = None
+
+
+Command = (CheckResult | AlertRecord | SetMonitors | Purge | Flush | Stop | DeliveryDone
+           | SetMaintenance)
 
 
 # -- what readers return -------------------------------------------------------------------
@@ -177,6 +188,16 @@ class DeliveryState(NamedTuple):
     error: str | None
 
 
+class AlertRow(NamedTuple):
+    """A monitor's latest stored row of a group of types, for the alert state a restart
+    restores."""
+
+    id: int
+    type: str
+    start: str  # ISO-8601, as stored
+    timestamp: str
+
+
 class MonitorInfo(NamedTuple):
     id: str
     kind: str
@@ -232,7 +253,15 @@ class Reader(Protocol):
         """Each monitor's (timestamp, up) of known checks in [since, until], by time."""
 
     def open_alerts(self) -> dict[str, str]:
-        """Each monitor whose latest alert row is an alert -> that alert's start."""
+        """Each monitor with an alert open (its latest alert, reminder or recovery row is
+        not a recovery) -> the alert's start."""
+
+    def latest_alert_rows(self) -> dict[str, dict[str, AlertRow]]:
+        """Each monitor's latest row of each group: "alert" (alert, reminder, recovery),
+        "warning" (warning, cleared), "flapping" (flapping, settled)."""
+
+    def maintenance(self) -> dict[str, tuple[float, float | None]]:
+        """The monitors put in maintenance from the command line: id -> (since, until)."""
 
     def pending_deliveries(self, provider: str, now: float, limit: int = 100,
                            ) -> list[OutboxRow]:

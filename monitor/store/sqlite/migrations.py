@@ -169,6 +169,20 @@ def _6_to_7(conn: sqlite3.Connection) -> None:
     _create(conn, SCHEMA, only="outbox")
 
 
+def _7_to_8(conn: sqlite3.Connection) -> None:
+    """The alert rules: `website_alerts.type` takes their events (a CHECK constraint is
+    changed only by copying the table, ids kept: the outbox points at them), and monitors
+    can be put in maintenance from the command line."""
+    conn.execute("ALTER TABLE website_alerts RENAME TO website_alerts_7")
+    conn.execute("DROP INDEX IF EXISTS website_alerts_host")
+    _create(conn, SCHEMA, only="website_alerts")
+    conn.execute("INSERT INTO website_alerts (id, timestamp, host, type, startDate, endDate,"
+                 " availability, message, monitor) SELECT id, timestamp, host, type,"
+                 " startDate, endDate, availability, message, monitor FROM website_alerts_7")
+    conn.execute("DROP TABLE website_alerts_7")
+    _create(conn, SCHEMA, only="maintenance")
+
+
 def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:
     for table, column, kind in columns:
         # Only where missing: a file rewritten by hand to an older version may have some.
@@ -177,7 +191,7 @@ def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], 
 
 
 STEPS: list[Callable[[sqlite3.Connection], None]] = [_1_to_2, _2_to_3, _3_to_4, _4_to_5,
-                                                     _5_to_6, _6_to_7]
+                                                     _5_to_6, _6_to_7, _7_to_8]
 
 
 def migrate(conn: sqlite3.Connection, version: int) -> None:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from monitor.errors import StoreError
 from monitor.store.api import (
+    AlertRow,
     DeliveryState,
     MetricRow,
     MonitorInfo,
@@ -22,6 +23,7 @@ from monitor.store.api import (
     WindowRow,
 )
 from monitor.store.codec import HIST_DIGIT, HIST_MIN_MS, HIST_TOP, LOG_RATIO, WARNING_MARK
+from monitor.store.sqlite.schema import TYPE_GROUP
 from monitor.store.sqlite.writer import _explain
 
 _TIMED = "available IS NOT NULL AND status IS NOT NULL"
@@ -296,13 +298,26 @@ class SqliteReader:
 
     @_reading
     def open_alerts(self) -> dict[str, str]:
-        return {
-            monitor: start for monitor, kind, start in self.conn.execute(
-                "SELECT coalesce(monitor, host), type, startDate FROM website_alerts"
-                " WHERE id IN (SELECT max(id) FROM website_alerts"
-                " GROUP BY coalesce(monitor, host))")
-            if kind == "alert"
-        }
+        return {monitor: row.start for monitor, groups in self.latest_alert_rows().items()
+                if (row := groups.get("alert")) is not None and row.type != "recovery"}
+
+    @_reading
+    def latest_alert_rows(self) -> dict[str, dict[str, AlertRow]]:
+        found: dict[str, dict[str, AlertRow]] = {}
+        for monitor, group, *row in self.conn.execute(
+                f"SELECT coalesce(monitor, host), {TYPE_GROUP}, id, type, startDate, timestamp"
+                " FROM website_alerts WHERE id IN (SELECT max(id) FROM website_alerts"
+                f" GROUP BY coalesce(monitor, host), {TYPE_GROUP})"):
+            found.setdefault(monitor, {})[group] = AlertRow(*row)
+        return found
+
+    @_reading
+    def maintenance(self) -> dict[str, tuple[float, float | None]]:
+        try:
+            rows = self.conn.execute("SELECT monitor, since, until FROM maintenance").fetchall()
+        except sqlite3.OperationalError:  # a database of schema 7 not yet opened to write
+            return {}
+        return {monitor: (since, until) for monitor, since, until in rows}
 
 
 def open_reader(path: str | Path) -> SqliteReader:

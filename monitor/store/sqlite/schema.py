@@ -1,7 +1,8 @@
-"""The SQLite schema, version 7, as a new database gets it.
+"""The SQLite schema, version 8, as a new database gets it.
 
 `website_monitoring` and `website_alerts` keep their names and their columns of schema 4
-(other programs read them); schemas 5 to 7 added columns and tables only. Internal tables
+(other programs read them); schemas 5 to 8 added columns and tables, and schema 8 let
+`website_alerts.type` hold the alert rules' other events. Internal tables
 keep the column name `host`, but hold the monitor id there: for http monitors the id is
 the masked URL, exactly what they held before, so no row had to be rewritten.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS website_monitoring (
@@ -35,9 +36,12 @@ CREATE TABLE IF NOT EXISTS website_alerts (
     id INTEGER PRIMARY KEY,
     timestamp TEXT NOT NULL,          -- UTC, ISO-8601 with Z
     host TEXT NOT NULL,               -- the monitor's target, as in website_monitoring
-    type TEXT NOT NULL CHECK (type IN ('alert', 'recovery')),
-    startDate TEXT NOT NULL,
-    endDate TEXT,
+    -- alert/recovery open and close an alert; reminder: it is still open; warning/cleared
+    -- a warning; flapping/settled the holding of alerts while a monitor flaps.
+    type TEXT NOT NULL CHECK (type IN ('alert', 'recovery', 'reminder', 'warning', 'cleared',
+                                       'flapping', 'settled')),
+    startDate TEXT NOT NULL,          -- when what it is about began
+    endDate TEXT,                     -- when it ended (recovery, cleared, settled)
     availability REAL NOT NULL,
     message TEXT NOT NULL,
     monitor TEXT                      -- the monitor id; NULL: the same as host
@@ -103,6 +107,14 @@ CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(provider, id)
     WHERE sent IS NULL AND failed IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_alert ON outbox(alert);
 
+-- Monitors put in maintenance from the command line (`maintenance on NAME`): their checks
+-- are recorded as unknown (reason "maintenance") and raise nothing until `until` or `off`.
+CREATE TABLE IF NOT EXISTS maintenance (
+    monitor TEXT PRIMARY KEY,         -- the monitor id
+    since REAL NOT NULL,              -- epoch seconds
+    until REAL                        -- epoch seconds; NULL: until `maintenance off`
+);
+
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value
@@ -126,6 +138,11 @@ CREATE TABLE IF NOT EXISTS sites (
     target TEXT                       -- NULL: the same as host
 );
 """
+
+# The alert rows' types by what they are about: an alert (its reminders, its recovery), a
+# warning, a flapping. Each monitor's latest row of each is the state a restart restores.
+TYPE_GROUP = ("CASE WHEN type IN ('warning', 'cleared') THEN 'warning' WHEN type IN"
+              " ('flapping', 'settled') THEN 'flapping' ELSE 'alert' END")
 
 
 def statements(script: str) -> list[str]:

@@ -31,13 +31,14 @@ from monitor.store.api import (
     Flush,
     MonitorRow,
     Purge,
+    SetMaintenance,
     SetMonitors,
     Stop,
     iso_utc,
 )
 from monitor.store.codec import MinuteAgg, bucket_of, encode_hist
 from monitor.store.sqlite.migrations import migrate
-from monitor.store.sqlite.schema import SCHEMA, SCHEMA_VERSION
+from monitor.store.sqlite.schema import SCHEMA, SCHEMA_VERSION, TYPE_GROUP
 
 BATCH_MAX = 2000
 BATCH_WAIT = 0.1  # seconds a batch may wait for more rows before it is committed
@@ -172,6 +173,7 @@ class _Work:
     checks: list[CheckResult] = field(default_factory=list)
     alerts: list[AlertRecord] = field(default_factory=list)
     monitor_sets: list[SetMonitors] = field(default_factory=list)
+    maintenance: list[SetMaintenance] = field(default_factory=list)
     deliveries: list[DeliveryDone] = field(default_factory=list)
     purges: list[Purge] = field(default_factory=list)
     flushes: list[Flush] = field(default_factory=list)
@@ -191,6 +193,8 @@ def _sort(commands: Iterable[Command]) -> _Work:
                 work.monitor_sets.append(command)
             case DeliveryDone():
                 work.deliveries.append(command)
+            case SetMaintenance():
+                work.maintenance.append(command)
             case Purge():
                 work.purges.append(command)
             case Flush():
@@ -319,6 +323,10 @@ class Store:
         `close`, ignored: the row, not marked, is sent again by the next start."""
         if not self._closed:
             self._queue.put(done)
+
+    def set_maintenance(self, command: SetMaintenance) -> None:
+        """Put a monitor in maintenance or take it out (`maintenance on|off NAME`)."""
+        self._queue.put(command)
 
     def purge(self, before: float) -> None:
         self._queue.put(Purge(before))
@@ -549,6 +557,12 @@ class Store:
                                                d.at if d.error and d.retry_at is None
                                                else None, d.error, d.retry_at, d.id)
                                               for d in work.deliveries])
+        for m in work.maintenance:
+            if m.since is None:
+                conn.execute("DELETE FROM maintenance WHERE monitor = ?", (m.monitor,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO maintenance (monitor, since, until)"
+                             " VALUES (?,?,?)", (m.monitor, m.since, m.until))
         conn.execute("COMMIT")
         if work.checks:
             self._add_metrics(work.checks)
@@ -771,10 +785,11 @@ class Store:
             conn.execute("DELETE FROM metric_aggs WHERE monitor IN (SELECT host FROM"
                          " site_state) AND span = ? AND start < ?",
                          (span, int(before // span) * span))
-        # Keep each monitor's latest alert row: it is the alert state a restart restores.
+        # Keep each monitor's latest row of each group: the alert state a restart restores.
         alerts = conn.execute(
             "DELETE FROM website_alerts WHERE timestamp < ? AND id NOT IN (SELECT max(id)"
-            " FROM website_alerts GROUP BY coalesce(monitor, host))", (iso_utc(before),),
+            f" FROM website_alerts GROUP BY coalesce(monitor, host), {TYPE_GROUP})",
+            (iso_utc(before),),
         ).rowcount
         # The messages of the alerts purged go with them, sent or not.
         conn.execute("DELETE FROM outbox WHERE alert NOT IN (SELECT id FROM website_alerts)")
