@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitor.alerts import AlertEvaluator, format_duration
+from monitor.alerts import AlertEvaluator, Restored, format_duration
 from monitor.checks import CheckResult
 from tests.conftest import make_site
 
@@ -42,9 +42,16 @@ def result(clock, ok, url=URL):
     return CheckResult(url, clock.now, ok, 200 if ok else None, 5.0, mono=clock.mono)
 
 
+def one(events):
+    """The one event a check raised, or None (with no rule but the window's, a check
+    raises at most one)."""
+    assert len(events) <= 1, events
+    return events[0] if events else None
+
+
 def feed(alerts, clock, at, ok):
     clock.set(at)
-    return alerts.record(result(clock, ok))
+    return one(alerts.record(result(clock, ok)))
 
 
 def availability(alerts, clock, at):
@@ -123,7 +130,7 @@ def test_checks_finishing_out_of_order_are_ordered_by_their_time():
 
 def test_restore_keeps_an_open_alert_and_its_start():
     alerts, clock = evaluator(window=10.0)
-    alerts.restore(URL, T0 - 100, [(T0 - 5, False), (T0 - 4, False)])
+    alerts.restore(URL, Restored(T0 - 100, checks=[(T0 - 5, False), (T0 - 4, False)]))
     assert alerts.is_alerting(URL)
     assert feed(alerts, clock, T0, False) is None  # no repeated alert after a restart
     events = [feed(alerts, clock, T0 + i, True) for i in range(1, 30)]
@@ -151,7 +158,7 @@ def test_messages_never_show_passwords():
     url = "https://admin:hunter2@secret.test/"
     site = make_site(url)
     alerts.configure([site])
-    event = alerts.record(CheckResult(site.id, T0, False, None, 1.0, mono=M0))
+    event = one(alerts.record(CheckResult(site.id, T0, False, None, 1.0, mono=M0)))
     assert "hunter2" not in event.message
     assert "https://admin:***@secret.test/" in event.message
 
@@ -194,7 +201,8 @@ def test_restore_after_a_wall_clock_step_uses_the_offset_at_restore():
     clock.step = -3600.0  # the wall clock was stepped back an hour before the restart
     clock.set(T0)
     wall = clock.now
-    alerts.restore(URL, None, [(wall - 9, False), (wall - 8, True), (wall - 20, False)])
+    alerts.restore(URL, Restored(checks=[(wall - 9, False), (wall - 8, True),
+                                         (wall - 20, False)]))
     assert availability(alerts, clock, T0) == 0.5  # the row 20 s old is out
     assert availability(alerts, clock, T0 + 1.5) == 1.0  # 10.5 s old: out
     assert availability(alerts, clock, T0 + 2.01) is None
@@ -208,7 +216,7 @@ def test_restore_after_the_clock_stepped_back_recovers_on_schedule():
     clock.set(T0)
     ahead = clock.now + 3600.0
     rows = [(ahead - 600 + i, False) for i in range(600)]
-    alerts.restore(URL, ahead - 600, rows, now=ahead)
+    alerts.restore(URL, Restored(ahead - 600, checks=rows), now=ahead)
     assert alerts.is_alerting(URL)
     assert availability(alerts, clock, T0) == 0.0
     events = [(t, feed(alerts, clock, T0 + t, True)) for t in range(1, 200)]
@@ -223,6 +231,6 @@ def test_a_monitor_with_its_own_id_is_named_by_its_url_in_messages():
     alerts = AlertEvaluator(clock=lambda: T0, mono=lambda: M0)
     site = make_site("https://shop.example/health", id="shop")
     alerts.configure([site])
-    event = alerts.record(CheckResult("shop", T0, False, None, 1.0, mono=M0))
+    event = one(alerts.record(CheckResult("shop", T0, False, None, 1.0, mono=M0)))
     assert event.url == "shop"
     assert event.message.startswith("Website https://shop.example/health is down.")

@@ -169,7 +169,7 @@ def test_restore_after_the_wall_clock_stepped_back_keeps_one_window(tmp_path):
         mono[0] = 5_000.0 + second
         events.append((second, engine.alerts.record(
             CheckResult(SITE, NOW + second, True, 200, 1.0, mono=mono[0]))))
-    recoveries = [(second, event.type) for second, event in events if event is not None]
+    recoveries = [(second, event.type) for second, raised in events for event in raised]
     # The newest stored check counts as made now: 121 failures in the window at first.
     assert recoveries == [(97, "recovery")]
 

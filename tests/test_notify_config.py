@@ -28,7 +28,7 @@ from monitor.config import notify as notify_mod
 URL = "https://a.example/"
 HOOK = "json://hooks.example/notify"
 FIELDS = ", ".join(TEMPLATE_FIELDS)
-EVENT_LIST = "alert, recovery, warning, reminder"
+EVENT_LIST = "alert, recovery, warning, reminder, flapping"
 
 
 def doc(*sites: dict[str, Any], **top: Any) -> str:
@@ -56,8 +56,8 @@ def test_no_notification_keys_fill_the_defaults() -> None:
             config.heartbeat_interval, config.heartbeat_shown) == ((), 3600.0, None, 60.0, None)
     site = config.monitors[0]
     assert (site.notify, site.notify_on) == (None, DEFAULT_NOTIFY_ON)
-    assert set(DEFAULT_NOTIFY_ON) == {"alert", "recovery", "reminder"}  # not warning
-    assert EVENTS == ("alert", "recovery", "warning", "reminder")
+    assert set(DEFAULT_NOTIFY_ON) == {"alert", "recovery", "reminder", "flapping"}  # no warning
+    assert EVENTS == ("alert", "recovery", "warning", "reminder", "flapping")
     # The defaults are the dataclasses' own: a Monitor made in code notifies the same way.
     assert Monitor(id="x", kind="http", target="x").notify_on is DEFAULT_NOTIFY_ON
 

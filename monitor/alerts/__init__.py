@@ -1,9 +1,16 @@
-"""Availability alerts: evaluated after every check, over the site's own window.
+"""Alerts: evaluated after every check, by the monitor's rules.
 
-The evaluator holds, per site, the checks of its past `alertWindow` seconds and whether an
-alert is open. Its state is rebuilt from the database at start-up (the last alert row of
-each site and its recent checks), so a restart neither repeats an alert nor loses a
-recovery.
+The rules (README, "Alert rules"): the window rule (`alertWindow`, `alertThreshold`,
+`alertMinChecks`) and the count rules (`alertAfter`, `recoverAfter`) must all agree for an
+alert to open, and all agree again for it to recover; `remindEvery` repeats an open alert;
+a monitor whose verdict changes more than `flapLimit` times within `flapWindow` is reported
+once as flapping and raises nothing more until the changes fall to half the limit. A
+warning (a check up, but warning) is its own event, sent only while no alert is open.
+With none of the newer keys set, alerts and recoveries are exactly the window rule's.
+
+The evaluator holds, per monitor, its recent checks and what is open (an alert, a warning,
+a flapping). Its state is rebuilt from the database at start-up (each monitor's latest
+rows and its recent checks), so a restart neither repeats an event nor loses one.
 
 Windows are kept on the monotonic clock: a wall clock stepped by NTP or by hand, an hour
 either way, must neither empty a window nor fill it with checks from the "future". The
@@ -17,79 +24,134 @@ import bisect
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from monitor.alerts.messages import (
+    alert_message,
+    cleared_message,
+    flapping_message,
+    format_duration,
+    format_time,
+    recovery_message,
+    reminder_message,
+    settled_message,
+    warning_message,
+)
 from monitor.checks import CheckResult, Monitor
-from monitor.secrets import display_url
+from monitor.checks.model import AlertRules
+
+__all__ = ["EVENT_OF", "AlertEvaluator", "AlertEvent", "Restored", "alert_message",
+           "format_duration", "format_time", "history_span", "recovery_message"]
+
+# The notification event (`notifyOn`) of each type of alert row.
+EVENT_OF = {"alert": "alert", "recovery": "recovery", "reminder": "reminder",
+            "warning": "warning", "cleared": "warning", "flapping": "flapping",
+            "settled": "flapping"}
+MAX_HISTORY = 86400.0  # seconds of checks a restart reads back, at most
 
 
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
-    type: str  # "alert" or "recovery"
+    type: str  # a key of EVENT_OF
     url: str  # the monitor's id
     availability: float
     time: float  # when it was raised, UTC epoch seconds
-    start: float  # when the alert started
-    end: float | None  # when it ended (recoveries)
+    start: float  # when what it is about began (the alert, the warning, the flapping)
+    end: float | None  # when that ended (recovery, cleared, settled)
     message: str
 
-
-def format_time(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(round(max(0.0, seconds)))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours:02d}h{minutes:02d}m"
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+    @property
+    def event(self) -> str:
+        """The notification event it is (`notifyOn`)."""
+        return EVENT_OF[self.type]
 
 
-def alert_message(url: str, availability: float, at: float) -> str:
-    return (f"Website {display_url(url)} is down. availability={availability:.1%}, "
-            f"time={format_time(at)}")
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """What the database says was open for a monitor, in wall-clock epoch seconds."""
+
+    alert_start: float | None = None
+    reminded: float | None = None  # the alert's latest reminder (or the alert itself)
+    warning_start: float | None = None
+    flapping_start: float | None = None
+    checks: list[tuple[float, bool]] = field(default_factory=list)
 
 
-def recovery_message(url: str, availability: float, start: float, end: float,
-                     down_for: float | None = None) -> str:
-    """`down_for` is measured on the monotonic clock; `start` and `end` are wall-clock
-    times, which a clock step may have moved."""
-    down_for = end - start if down_for is None else down_for
-    return (f"Website {display_url(url)} has recovered. availability={availability:.1%}, "
-            f"time={format_time(end)}; down since {format_time(start)}, "
-            f"for {format_duration(down_for)}")
+class _Open:
+    """Something open (an alert, a warning, a flapping): when it began on both clocks."""
+
+    __slots__ = ("wall", "mono")
+
+    def __init__(self, wall: float, mono: float) -> None:
+        self.wall = wall  # for messages and the database
+        self.mono = mono  # the same moment, monotonic, for durations
 
 
-class _SiteWindow:
-    __slots__ = ("times", "oks", "window", "threshold", "alert_start", "alert_mono", "target")
+class _State:
+    __slots__ = ("times", "oks", "window", "threshold", "rules", "target", "recent",
+                 "changes", "alert", "reminded", "warning", "flapping")
 
-    def __init__(self, window: float, threshold: float) -> None:
+    def __init__(self, monitor: Monitor) -> None:
         self.target = ""  # what messages name: the masked URL of an http monitor
-        self.times: list[float] = []  # monotonic
+        self.times: list[float] = []  # monotonic, the checks in the window
         self.oks: list[bool] = []
-        self.window = window
-        self.threshold = threshold
-        self.alert_start: float | None = None  # wall clock, for messages and the database
-        self.alert_mono: float | None = None  # the same moment, monotonic, for durations
+        # The latest verdicts (monotonic time, up), whatever their age: the count rules'.
+        self.recent: list[tuple[float, bool]] = []
+        self.changes: list[float] = []  # when the verdict changed, within flapWindow
+        self.alert: _Open | None = None
+        self.reminded = 0.0  # monotonic: the alert's latest reminder
+        self.warning: _Open | None = None
+        self.flapping: _Open | None = None
+        self.apply(monitor)
+
+    def apply(self, monitor: Monitor) -> None:
+        self.window = monitor.alert_window
+        self.threshold = monitor.alert_threshold
+        self.rules: AlertRules = monitor.rules
+        self.target = monitor.target
 
     def add(self, at: float, ok: bool) -> None:
         # Checks can finish out of order (a slow one after a quick one): keep time order.
         index = bisect.bisect_right(self.times, at)
         self.times.insert(index, at)
         self.oks.insert(index, ok)
+        entry = (at, ok)
+        index = bisect.bisect_right(self.recent, entry)
+        if index == len(self.recent) and self.recent and self.recent[-1][1] != ok:
+            self.changes.append(at)  # only the newest can change the state now
+        self.recent.insert(index, entry)
+        del self.recent[:-self.rules.history]
 
     def prune(self, now: float) -> None:
         cut = bisect.bisect_left(self.times, now - self.window)
         if cut:
             del self.times[:cut]
             del self.oks[:cut]
+        cut = bisect.bisect_left(self.changes, now - self.rules.flap_window)
+        if cut:
+            del self.changes[:cut]
+
+    def availability(self) -> float | None:
+        # A division, not `up < threshold * total`: 0.7 * 10 is 7.000000000000001 in
+        # floating point, which would turn "exactly at the threshold" into an alert.
+        return sum(self.oks) / len(self.oks) if self.oks else None
+
+    def failing(self, availability: float) -> bool:
+        """Every rule that opens an alert agrees."""
+        if availability >= self.threshold or len(self.oks) < self.rules.min_checks:
+            return False
+        if self.rules.alert_after is None:
+            return True
+        failures, of = self.rules.alert_after
+        return sum(not ok for _, ok in self.recent[-of:]) >= failures
+
+    def recovered(self, availability: float) -> bool:
+        """Every rule that closes an alert agrees."""
+        if availability < self.threshold:
+            return False
+        count = self.rules.recover_after
+        return count is None or (len(self.recent) >= count
+                                 and all(ok for _, ok in self.recent[-count:]))
 
 
 class AlertEvaluator:
@@ -99,24 +161,25 @@ class AlertEvaluator:
                  mono: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._mono = mono
-        self._sites: dict[str, _SiteWindow] = {}
+        self._sites: dict[str, _State] = {}
         self._lock = threading.Lock()
 
     def configure(self, sites: Iterable[Monitor]) -> None:
-        """Apply the config's sites: new ones start empty, kept ones keep their history."""
+        """Apply the config's monitors: new ones start empty, kept ones keep their history
+        and what is open."""
         with self._lock:
             current = {}
             for site in sites:
-                state = self._sites.get(site.id) or _SiteWindow(site.alert_window,
-                                                                 site.alert_threshold)
-                state.window = site.alert_window
-                state.threshold = site.alert_threshold
-                state.target = site.target
+                state = self._sites.get(site.id)
+                if state is None:
+                    state = _State(site)
+                else:
+                    state.apply(site)
+                    del state.recent[:-state.rules.history]
                 current[site.id] = state
             self._sites = current
 
-    def restore(self, url: str, alert_start: float | None,
-                checks: Iterable[tuple[float, bool]], now: float | None = None) -> None:
+    def restore(self, url: str, restored: Restored, now: float | None = None) -> None:
         """Load state read from the database, where times are wall-clock epochs, placed by
         their age at `now` (default: the wall clock's now). After the wall clock stepped
         back, the caller passes the newest stored time: rows dated in the "future" would
@@ -126,31 +189,41 @@ class AlertEvaluator:
             if state is None:
                 return
             offset = (self._clock() if now is None else now) - self._mono()
-            state.alert_start = alert_start
-            state.alert_mono = None if alert_start is None else alert_start - offset
-            for at, ok in checks:
+
+            def opened(start: float | None) -> _Open | None:
+                return None if start is None else _Open(start, start - offset)
+
+            state.alert = opened(restored.alert_start)
+            reminded = restored.reminded if restored.reminded is not None else (
+                restored.alert_start)
+            state.reminded = 0.0 if reminded is None else reminded - offset
+            state.warning = opened(restored.warning_start)
+            state.flapping = opened(restored.flapping_start)
+            for at, ok in sorted(restored.checks):
                 state.add(at - offset, ok)
 
     def is_alerting(self, url: str) -> bool:
         state = self._sites.get(url)
-        return state is not None and state.alert_start is not None
+        return state is not None and state.alert is not None
 
-    def record(self, result: CheckResult) -> AlertEvent | None:
+    def record(self, result: CheckResult) -> list[AlertEvent]:
+        """Add a check's verdict; the events it raises, in order."""
         with self._lock:
             state = self._sites.get(result.monitor)
             if state is None:  # the site was removed while its check ran
-                return None
-            if result.available is None:  # unknown: neither up nor down
-                return None
+                return []
+            if result.available is None:  # unknown (offline, maintenance): no evidence
+                return []
             state.add(result.mono, result.available)
-            return self._evaluate(result.monitor, state)
+            return self._evaluate(result.monitor, state, result)
 
-    def evaluate(self, url: str) -> AlertEvent | None:
+    def evaluate(self, url: str) -> list[AlertEvent]:
+        """The events due with no new check (a reminder, a window emptied)."""
         with self._lock:
             state = self._sites.get(url)
             if state is None:
-                return None
-            return self._evaluate(url, state)
+                return []
+            return self._evaluate(url, state, None)
 
     def availability(self, url: str) -> float | None:
         with self._lock:
@@ -158,27 +231,85 @@ class AlertEvaluator:
             if state is None:
                 return None
             state.prune(self._mono())
-            return sum(state.oks) / len(state.oks) if state.oks else None
+            return state.availability()
 
-    def _evaluate(self, url: str, state: _SiteWindow) -> AlertEvent | None:
+    def _evaluate(self, url: str, state: _State, result: CheckResult | None,
+                  ) -> list[AlertEvent]:
         mono = self._mono()
         state.prune(mono)
-        if not state.oks:
-            return None
-        # A division, not `up < threshold * total`: 0.7 * 10 is 7.000000000000001 in
-        # floating point, which would turn "exactly at the threshold" into an alert.
-        availability = sum(state.oks) / len(state.oks)
-        if state.alert_start is None and availability < state.threshold:
+        events: list[AlertEvent] = []
+        availability = state.availability()
+        if availability is None:
+            return events
+        target = state.target or url
+        rules = state.rules
+        if rules.flap_limit is not None:
+            changes = len(state.changes)
+            if state.flapping is None and changes > rules.flap_limit:
+                now = self._clock()
+                state.flapping = _Open(now, mono)
+                events.append(AlertEvent("flapping", url, availability, now, now, None,
+                                         flapping_message(target, changes, rules.flap_window,
+                                                          now)))
+            elif state.flapping is not None and changes <= rules.flap_limit // 2:
+                now, flap = self._clock(), state.flapping
+                state.flapping = None
+                verdict = "up" if state.recent and state.recent[-1][1] else "down"
+                events.append(AlertEvent("settled", url, availability, now, flap.wall, now,
+                                         settled_message(target, verdict, flap.wall, now,
+                                                         mono - flap.mono)))
+        if state.flapping is not None:
+            return events  # held until it settles
+        if state.alert is None and state.failing(availability):
             now = self._clock()
-            state.alert_start, state.alert_mono = now, mono
-            return AlertEvent("alert", url, availability, now, now, None,
-                              alert_message(state.target or url, availability, now))
-        if state.alert_start is not None and availability >= state.threshold:
+            state.alert = _Open(now, mono)
+            state.reminded = mono
+            events.append(AlertEvent("alert", url, availability, now, now, None,
+                                     alert_message(target, availability, now)))
+        elif state.alert is not None and state.recovered(availability):
+            now, alert = self._clock(), state.alert
+            state.alert = None
+            events.append(AlertEvent("recovery", url, availability, now, alert.wall, now,
+                                     recovery_message(target, availability, alert.wall, now,
+                                                      mono - alert.mono)))
+        elif (state.alert is not None and rules.remind_every is not None
+              and mono - state.reminded >= rules.remind_every):
+            now, alert = self._clock(), state.alert
+            state.reminded = mono
+            events.append(AlertEvent("reminder", url, availability, now, alert.wall, None,
+                                     reminder_message(target, availability, alert.wall, now,
+                                                      mono - alert.mono)))
+        if result is not None and state.alert is None:
+            events += self._warning(url, state, result, availability, mono)
+        return events
+
+    def _warning(self, url: str, state: _State, result: CheckResult, availability: float,
+                 mono: float) -> list[AlertEvent]:
+        """A warning opens with the first check that warns and clears with the first one
+        up without a warning; while an alert is open, the alert is what is said."""
+        target = state.target or url
+        if result.warning and state.warning is None:
             now = self._clock()
-            start, state.alert_start = state.alert_start, None
-            down_for = mono - (state.alert_mono if state.alert_mono is not None else mono)
-            state.alert_mono = None
-            return AlertEvent("recovery", url, availability, now, start, now,
-                              recovery_message(state.target or url, availability, start, now,
-                                               down_for))
-        return None
+            state.warning = _Open(now, mono)
+            why = f"{result.reason}: {result.detail}" if result.detail else str(result.reason)
+            return [AlertEvent("warning", url, availability, now, now, None,
+                               warning_message(target, why, now))]
+        if state.warning is not None and result.available and not result.warning:
+            now, warning = self._clock(), state.warning
+            state.warning = None
+            return [AlertEvent("cleared", url, availability, now, warning.wall, now,
+                               cleared_message(target, warning.wall, now,
+                                               mono - warning.mono))]
+        return []
+
+
+def history_span(monitors: Iterable[Monitor]) -> float:
+    """Seconds of checks a restart reads back for the rules to start where they were:
+    each monitor's window, its flap window, and room for the verdicts its count rules
+    look at (at most MAX_HISTORY)."""
+    span = 0.0
+    for m in monitors:
+        rules = m.rules
+        span = max(span, m.alert_window, rules.flap_window if rules.flap_limit else 0.0,
+                   rules.history * m.interval + m.timeout)
+    return min(span, MAX_HISTORY)

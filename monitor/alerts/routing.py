@@ -1,9 +1,10 @@
-"""Which providers hear of an alert or recovery, and what they are told: a monitor's
-`notify` (its providers; by default all of them) filtered by its `notifyOn` events, each
+"""Which providers hear of an alert row (an alert, a recovery, a reminder, a warning or
+its clearing, a flapping or its settling), and what they are told: a monitor's `notify`
+(its providers; by default all of them) filtered by its `notifyOn` events, each
 provider's `title` and `body` templates rendered with the event's named fields.
 
-Default texts: the alert or recovery line as printed, under "ALERT: <label>" or
-"RECOVERY: <label>"; for a check of this machine (a kind that is not a network check:
+Default texts: the line as printed, under "<TYPE>: <label>" ("ALERT: shop"); for the
+alert and recovery of a check of this machine (a kind that is not a network check:
 process, cpu, memory, disk, load), the agent systems' form, "<label> is now DOWN" and
 "<kind> <label> on <host> changed from up -> down at <time>".
 """
@@ -23,7 +24,7 @@ from monitor.store.api import KEY_FIELD
 def deliveries(event: AlertEvent, monitor: Monitor | None,
                providers: Sequence[Provider]) -> tuple[Delivery, ...]:
     """The notifications `event` makes, one per provider that wants it."""
-    if monitor is None or event.type not in monitor.notify_on:
+    if monitor is None or event.event not in monitor.notify_on:
         return ()
     wanted = providers if monitor.notify is None else [
         p for p in providers if p.name in monitor.notify]
@@ -31,12 +32,17 @@ def deliveries(event: AlertEvent, monitor: Monitor | None,
         return ()
     fields = _fields(event, monitor)
     title, body = _defaults(monitor, fields)
-    return tuple(Delivery(p.name, event.type, _render(p.title, fields, title),
+    return tuple(Delivery(p.name, event.event, _render(p.title, fields, title),
                           _render(p.body, fields, body)) for p in wanted)
 
 
+# The state a monitor is in after each type of event, as the templates' {state} says it.
+STATE_AFTER = {"alert": "down", "reminder": "down", "recovery": "up", "warning": "warning",
+               "cleared": "up", "flapping": "flapping", "settled": "settled"}
+
+
 def _fields(event: AlertEvent, monitor: Monitor) -> dict[str, str]:
-    state = "down" if event.type == "alert" else "up"
+    state = STATE_AFTER[event.type]
     return {
         "name": monitor.label, "target": monitor.target, "id": monitor.id,
         "kind": monitor.kind, "event": event.type, "EVENT": event.type.upper(),
@@ -52,7 +58,7 @@ def _fields(event: AlertEvent, monitor: Monitor) -> dict[str, str]:
 
 def _defaults(monitor: Monitor, fields: Mapping[str, str]) -> tuple[str, str]:
     kind = registry.find(monitor.kind)
-    if kind is not None and not kind.network:
+    if kind is not None and not kind.network and fields["event"] in ("alert", "recovery"):
         before = "up" if fields["state"] == "down" else "down"
         return (f"{fields['name']} is now {fields['STATE']}",
                 f"{monitor.kind} {fields['name']} on {fields['host']} changed from"

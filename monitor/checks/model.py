@@ -17,6 +17,7 @@ COMMON_REASONS = (
     "other",
     "offline",  # the check failed while the monitor itself had no network: unknown
     "skipped",  # a slot that found the monitor's previous check still running: its verdict
+    "maintenance",  # run in a maintenance window: unknown, its outcome in the detail
 )
 # The failures of a connection-based kind that its monitor losing the network could cause
 # (the canary is asked): any answer, even a wrong one, proves the network works.
@@ -25,7 +26,33 @@ CONNECTION_REASONS = frozenset({"dns", "connect", "timeout"})
 # The events a monitor notifies of when neither it nor the config's top level names its own
 # (`notifyOn`): all but "warning". Here, not in monitor.config.notify, which re-exports it,
 # because config imports checks and never the other way round.
-DEFAULT_NOTIFY_ON = frozenset({"alert", "recovery", "reminder"})
+DEFAULT_NOTIFY_ON = frozenset({"alert", "recovery", "reminder", "flapping"})
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """A monitor's alert rules beyond its window (`alertWindow`, `alertThreshold`). The
+    defaults are the window rule alone: every alert and recovery where it always was."""
+
+    # `alertAfter`: at least `failures` of the last `of` checks failed (3 in a row: (3, 3)).
+    alert_after: tuple[int, int] | None = None
+    recover_after: int | None = None  # `recoverAfter`: this many successes in a row
+    remind_every: float | None = None  # `remindEvery`: seconds between reminders
+    flap_limit: int | None = None  # `flapLimit`: more state changes than this is flapping
+    flap_window: float = 600.0  # `flapWindow`: ... within these seconds
+    min_checks: int = 1  # `alertMinChecks`: checks in the window before an alert
+    # `maintenance`: monitor.checks.maintenance windows (one-off or recurring).
+    maintenance: tuple[Any, ...] = ()
+
+    @property
+    def history(self) -> int:
+        """How many of the latest verdicts the rules look at."""
+        counts = [2]  # the previous verdict tells a state change
+        if self.alert_after is not None:
+            counts.append(self.alert_after[1])
+        if self.recover_after is not None:
+            counts.append(self.recover_after)
+        return max(counts)
 
 
 @dataclass(frozen=True)
@@ -47,9 +74,11 @@ class Monitor:
     spec: Any = field(default=None, repr=False)
     secrets: tuple[str, ...] = field(default=(), repr=False)
     # The providers (names in the config's `notify`) this monitor's events go to; None:
-    # every provider. `notify_on`: the events it sends (alert, recovery, warning, reminder).
+    # every provider. `notify_on`: the events it sends (alert, recovery, warning, reminder,
+    # flapping).
     notify: tuple[str, ...] | None = None
     notify_on: frozenset[str] = DEFAULT_NOTIFY_ON
+    rules: AlertRules = AlertRules()
 
     @property
     def label(self) -> str:

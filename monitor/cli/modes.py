@@ -379,8 +379,7 @@ def _reload(engine: Engine, old: Config, path: Path, echo: Echo | None, err: Ech
 
 
 def _event_line(event: AlertEvent) -> str:
-    prefix = "ALERT" if event.type == "alert" else "RECOVERY"
-    return f"{prefix}: {event.message}"
+    return f"{event.type.upper()}: {event.message}"
 
 
 def run_report(db_path: str, echo: Echo, once: bool, stop: threading.Event | None = None,

@@ -16,9 +16,10 @@ from typing import Any
 from monitor import secrets
 from monitor.checks import Kind, Monitor, registry
 from monitor.checks.http import spec as http_spec  # the canary is an http monitor
+from monitor.checks.model import AlertRules
 from monitor.checks.registry import PluginError
 from monitor.checks.schema import MAX_SECONDS, Fields
-from monitor.config import notify
+from monitor.config import notify, rules
 from monitor.config.notify import (
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_NOTIFY_ON,
@@ -138,18 +139,21 @@ TOP_KEYS = (
     "canary",
     "plugins",
     *notify.TOP_KEYS,
+    *rules.KEYS,
 )
 # The kind of monitor that top-level `plugins` run on, and that may name its own.
 SITE_KIND = "http"
 # The keys every monitor has, whatever its kind.
 COMMON_KEYS = ("id", "name", "type", "checkInterval", "timeout", "alertWindow",
-               "alertThreshold", *notify.MONITOR_KEYS)
+               "alertThreshold", *notify.MONITOR_KEYS, *rules.KEYS)
 
 
 class _Validator(Fields):
     # The top-level notification keys: the providers a monitor's `notify` names, and the
     # default of its `notifyOn`.
     notifications = notify.Notify()
+    # The top level's alert rules: every monitor's defaults.
+    default_rules = AlertRules()
 
     def config(self, doc: Any) -> Config:
         if not isinstance(doc, dict):
@@ -184,6 +188,7 @@ class _Validator(Fields):
             raise self.fail("processes", "must be \"auto\" or a whole number from 1 to"
                             f" {MAX_PROCESSES}")
         self.notifications = notify.top(self, doc)
+        self.default_rules = rules.rules(self, doc, "", AlertRules())
 
         if "websites" not in doc:
             raise self.fail("websites", "is required (a list of sites to monitor)")
@@ -306,6 +311,9 @@ class _Validator(Fields):
         for key in notify.MONITOR_KEYS:
             if key in entry:
                 raise self.fail(f"canary.{key}", "the canary sends no notifications")
+        for key in rules.KEYS:
+            if key in entry:
+                raise self.fail(f"canary.{key}", "the canary raises no alerts")
         monitor = self.monitor(entry, "canary", CANARY_INTERVAL, CANARY_INTERVAL, threshold,
                                kind_defaults)
         if "timeout" not in entry:
@@ -348,4 +356,5 @@ class _Validator(Fields):
             secrets=parsed.secrets,
             notify=notify.recipients(self, entry, f"{path}.notify", self.notifications.providers),
             notify_on=notify.events(self, entry, f"{path}.notifyOn", self.notifications.notify_on),
+            rules=rules.rules(self, entry, f"{path}.", self.default_rules),
         )

@@ -29,7 +29,7 @@ __all__ = [
     "heartbeat_shown", "provider_secrets", "render",
 ]
 
-EVENTS = ("alert", "recovery", "warning", "reminder")
+EVENTS = ("alert", "recovery", "warning", "reminder", "flapping")
 # The named fields a provider's `title` and `body` templates may use; each is given as text.
 TEMPLATE_FIELDS = ("name", "target", "id", "kind", "event", "EVENT", "state", "STATE",
                    "availability", "time", "message", "reason", "detail", "host", "key")

@@ -21,8 +21,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from monitor.alerts import AlertEvaluator, AlertEvent, format_duration, routing
-from monitor.checks import CheckResult, Monitor, Watchdog, registry
+from monitor.alerts import (
+    AlertEvaluator,
+    AlertEvent,
+    Restored,
+    format_duration,
+    format_time,
+    history_span,
+    routing,
+)
+from monitor.checks import CheckResult, Monitor, Watchdog, maintenance, registry
 from monitor.config import Config
 from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
@@ -48,6 +56,10 @@ class Engine:
         self.alerts = AlertEvaluator(clock=wall_clock)
         self._network_reasons: dict[str, frozenset[str]] = {}
         self._monitors: dict[str, Monitor] = {}
+        # Maintenance set from the command line: monitor id -> (since, until).
+        self._manual: dict[str, tuple[float, float | None]] = {}
+        self._maintained: set[str] = set()  # in maintenance at the last poll
+        self._reader: Reader | None = None  # the main loop's, for poll_maintenance
         self.probes: LocalProbes | ProbeProcesses | None = None
         self.watchdog: Watchdog | None = None
         self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
@@ -106,6 +118,9 @@ class Engine:
         if canary is not None:
             canary.stop()
         self.store.close(timeout)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._announcer is not None:  # the last alerts the writer wrote, then the end
             self._announcements.put(None)
             self._announcer.join(timeout)
@@ -163,7 +178,9 @@ class Engine:
         # check is what made it fail, and only a canary check begun after it can see it.
         # Only a failure the network itself could cause is confirmed: an HTTP answer, even a
         # 500, proves the network works.
-        if result.available is False and self._network_failure(result):
+        if self._in_maintenance(result.monitor, result.timestamp):
+            result = in_maintenance(result)
+        elif result.available is False and self._network_failure(result):
             if offline is None:
                 canary = self.canary
                 offline = canary is not None and canary.is_offline(time.monotonic())
@@ -181,8 +198,7 @@ class Engine:
         with self._order_lock:
             for row in rows:
                 self.store.put_check(row)
-                event = self.alerts.record(row)
-                if event is not None:
+                for event in self.alerts.record(row):
                     self.emit(event)
 
     def _record_batch(self, results: list[CheckResult]) -> None:
@@ -192,6 +208,7 @@ class Engine:
         canary = self.canary
         offline = False
         if canary is not None and any(r.available is False and self._network_failure(r)
+                                      and not self._in_maintenance(r.monitor, r.timestamp)
                                       for r in results):
             offline = canary.is_offline(time.monotonic())
         for result in results:
@@ -230,31 +247,95 @@ class Engine:
                 self._on_error(f"alert hook failed: {exc}")
 
     def _restore_alert_state(self, urls: set[str] | None = None) -> None:
-        """Rebuild each site's window and open alert from what the database holds."""
+        """Rebuild each monitor's rules' state (its recent checks, what is open) from what
+        the database holds."""
         self.store.flush()
         reader = open_reader(self.store.path)
         try:
-            recent, open_alerts, now = self._read_alert_state(reader)
+            restored, now = self._read_alert_state(reader)
+            self._manual = reader.maintenance()
         finally:
             reader.close()
         for site in self.config.monitors:
-            if urls is not None and site.id not in urls:
-                continue
-            start = open_alerts.get(site.id)
-            self.alerts.restore(site.id, parse_iso(start) if start else None,
-                                recent.get(site.id, ()), now)
+            if urls is None or site.id in urls:
+                self.alerts.restore(site.id, restored.get(site.id, Restored()), now)
 
-    def _read_alert_state(self, reader: Reader,
-                          ) -> tuple[dict[str, list[tuple[float, bool]]], dict[str, str], float]:
-        """Each monitor's recent checks, each open alert's start, and the time they are as
-        of."""
+    def _read_alert_state(self, reader: Reader) -> tuple[dict[str, Restored], float]:
+        """Each monitor's restored state, and the time it is as of."""
         # The last check written is the present, whatever its date: dated after the wall
         # clock's now, the clock stepped back since (and then rows dated still later, from
         # before a correction, are not the present either).
         last = reader.last_check_time()
         now = max(self._wall(), last or 0.0)
-        recent = reader.recent_verdicts(now - self.config.max_alert_window, now)
-        return recent, reader.open_alerts(), now
+        recent = reader.recent_verdicts(now - history_span(self.config.monitors), now)
+        rows = reader.latest_alert_rows()
+        restored = {}
+        for monitor in {*recent, *rows}:
+            groups = rows.get(monitor, {})
+            alert, warning, flapping = (groups.get(k) for k in ("alert", "warning",
+                                                                "flapping"))
+            opened = alert is not None and alert.type != "recovery"
+            restored[monitor] = Restored(
+                alert_start=parse_iso(alert.start) if opened and alert else None,
+                reminded=parse_iso(alert.timestamp) if opened and alert else None,
+                warning_start=(parse_iso(warning.start) if warning and warning.type ==
+                               "warning" else None),
+                flapping_start=(parse_iso(flapping.start) if flapping and flapping.type ==
+                                "flapping" else None),
+                checks=recent.get(monitor, []))
+        return restored, now
+
+    # -- maintenance ----------------------------------------------------------------
+    def _in_maintenance(self, monitor: str, at: float) -> bool:
+        """Whether a check of `monitor` begun at `at` (wall clock) falls in a maintenance
+        window: set from the command line, or one of its config's."""
+        manual = self._manual.get(monitor)
+        if manual is not None and manual[0] <= at and (manual[1] is None or at < manual[1]):
+            return True
+        site = self._monitors.get(monitor)
+        return (site is not None and bool(site.rules.maintenance)
+                and maintenance.current(site.rules.maintenance, at) is not None)
+
+    def poll_maintenance(self) -> None:
+        """Read the maintenance set from the command line, and say which monitors went
+        into maintenance or came out of it (by the command line or their windows)."""
+        if self._reader is None:
+            self._reader = open_reader(self.store.path)
+        self._manual = self._reader.maintenance()
+        now = self._wall()
+        now_in = {m.id for m in self.config.monitors if self._in_maintenance(m.id, now)}
+        for monitor_id in sorted(now_in - self._maintained):
+            self._on_status(f"MAINTENANCE: {self._monitors[monitor_id].label}: checks"
+                            f" recorded, no alerts{self._maintenance_end(monitor_id, now)}")
+        for monitor_id in sorted(self._maintained - now_in):
+            if (gone := self._monitors.get(monitor_id)) is not None:
+                self._on_status(f"MAINTENANCE OVER: {gone.label}")
+        self._maintained = now_in
+
+    def _maintenance_end(self, monitor: str, now: float) -> str:
+        manual = self._manual.get(monitor)
+        if manual is not None and manual[0] <= now:
+            return "" if manual[1] is None else f" until {format_time(manual[1])}"
+        site = self._monitors[monitor]
+        window = maintenance.current(site.rules.maintenance, now)
+        return "" if window is None else f" until {format_time(window[1])}"
+
+
+def in_maintenance(result: CheckResult) -> CheckResult:
+    """A check run in a maintenance window: recorded, as unknown (in no availability and
+    no alert), with what it found in its detail."""
+    return dataclasses.replace(result, available=None, warning=False, reason="maintenance",
+                               detail=f"in maintenance; {_outcome(result)}"[:200], skipped=())
+
+
+def _outcome(result: CheckResult) -> str:
+    """How a check ended, in a few words, for the detail of a row made from it."""
+    # Of any kind: the answer's code is an HTTP status, a DNS rcode, or 0 for a port.
+    if result.warning:
+        return f"up with a warning, {result.reason}: {result.detail}"
+    if result.reason:
+        return f"{result.reason}: {result.detail}"
+    return "up" if result.code is None else f"up, code {result.code}"
 
 
 def skipped_slots(result: CheckResult) -> list[CheckResult]:
@@ -266,14 +347,7 @@ def skipped_slots(result: CheckResult) -> list[CheckResult]:
     waited for a worker (an overloaded monitor) says nothing about the site."""
     if not result.skipped or result.available is None:
         return []  # unknown (the monitor was offline): no evidence for its slots either
-    # Of any kind: the answer's code is an HTTP status, a DNS rcode, or 0 for a port.
-    if result.warning:
-        ended = f"up with a warning, {result.reason}: {result.detail}"
-    elif result.reason:
-        ended = f"{result.reason}: {result.detail}"
-    else:
-        ended = "up" if result.code is None else f"up, code {result.code}"
-    detail = f"the previous check was still running; it ended {ended}"[:200]
+    detail = f"the previous check was still running; it ended {_outcome(result)}"[:200]
     return [CheckResult(result.monitor, result.timestamp + (due - result.mono), result.available,
                         None, 0.0, "skipped", detail, 0.0, due)
             for due in result.skipped if due >= result.mono]

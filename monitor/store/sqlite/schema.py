@@ -93,7 +93,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     alert INTEGER NOT NULL,           -- website_alerts.id
     key TEXT NOT NULL UNIQUE,
     provider TEXT NOT NULL,
-    event TEXT NOT NULL,              -- alert, recovery, warning, reminder
+    event TEXT NOT NULL,              -- alert, recovery, warning, reminder, flapping
     title TEXT NOT NULL,
     body TEXT NOT NULL,
     created REAL NOT NULL,            -- epoch seconds

@@ -1,0 +1,67 @@
+"""The text of every alert row, as printed, stored and (by default) notified."""
+
+from __future__ import annotations
+
+import time
+
+from monitor.secrets import display_url
+
+
+def format_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(max(0.0, seconds)))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h{minutes:02d}m"
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def alert_message(url: str, availability: float, at: float) -> str:
+    return (f"Website {display_url(url)} is down. availability={availability:.1%}, "
+            f"time={format_time(at)}")
+
+
+def recovery_message(url: str, availability: float, start: float, end: float,
+                     down_for: float | None = None) -> str:
+    """`down_for` is measured on the monotonic clock; `start` and `end` are wall-clock
+    times, which a clock step may have moved."""
+    down_for = end - start if down_for is None else down_for
+    return (f"Website {display_url(url)} has recovered. availability={availability:.1%}, "
+            f"time={format_time(end)}; down since {format_time(start)}, "
+            f"for {format_duration(down_for)}")
+
+
+def reminder_message(url: str, availability: float, start: float, at: float,
+                     down_for: float) -> str:
+    return (f"Website {display_url(url)} is still down. availability={availability:.1%}, "
+            f"time={format_time(at)}; down since {format_time(start)}, "
+            f"for {format_duration(down_for)}")
+
+
+def warning_message(url: str, why: str, at: float) -> str:
+    return f"Website {display_url(url)} warns: {why}. time={format_time(at)}"
+
+
+def cleared_message(url: str, start: float, at: float, lasted: float) -> str:
+    return (f"Website {display_url(url)} no longer warns. time={format_time(at)}; warning"
+            f" since {format_time(start)}, for {format_duration(lasted)}")
+
+
+def flapping_message(url: str, changes: int, window: float, at: float) -> str:
+    return (f"Website {display_url(url)} is flapping: {changes} changes between up and down"
+            f" in {format_duration(window)}; its alerts are held until it settles."
+            f" time={format_time(at)}")
+
+
+def settled_message(url: str, state: str, start: float, at: float, lasted: float) -> str:
+    return (f"Website {display_url(url)} has settled ({state}). time={format_time(at)};"
+            f" flapping since {format_time(start)}, for {format_duration(lasted)}")
