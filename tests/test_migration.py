@@ -234,3 +234,47 @@ def test_phase_percentiles_equal_brute_force(tmp_path: Path, start: float, end: 
             assert got == pytest.approx(
                 min(max(bucket_value(bucket_of(exact)), min(values)), max(values)),
                 rel=1e-9) or abs(got - exact) <= 0.025 * exact, (name, p, got, exact)
+
+
+def test_schema_7_alert_rows_keep_their_ids_and_outbox_and_take_the_new_types(
+        v4_db: Path) -> None:
+    from monitor.store import AlertRecord, SetMaintenance, iso_utc
+    from monitor.store.sqlite.migrations import STEPS
+
+    raw = sqlite3.connect(v4_db, isolation_level=None)
+    for step in STEPS[3:6]:  # 4 -> 7, as a database of the previous version has it
+        step(raw)
+    raw.execute("PRAGMA user_version=7")
+    raw.execute("INSERT INTO outbox (alert, key, provider, event, title, body, created)"
+                " VALUES (3, '3:ops', 'ops', 'alert', 't', 'b', 0)")
+    before = raw.execute("SELECT * FROM website_alerts ORDER BY id").fetchall()
+    with pytest.raises(sqlite3.IntegrityError):  # schema 7 took alert and recovery only
+        raw.execute("INSERT INTO website_alerts (timestamp, host, type, startDate,"
+                    " availability, message) VALUES ('t', 'h', 'reminder', 's', 0, 'm')")
+    raw.close()
+
+    store = Store(v4_db)
+    store.put_alert(AlertRecord(iso_utc(BASE + 1750), B, "reminder", iso_utc(BASE + 1650),
+                                None, 0.0, "still down"))
+    store.set_maintenance(SetMaintenance(C, BASE, None))
+    store.close()
+
+    raw = sqlite3.connect(v4_db)
+    assert raw.execute("SELECT * FROM website_alerts WHERE id <= 3 ORDER BY id"
+                       ).fetchall() == before
+    assert raw.execute("SELECT alert, key FROM outbox").fetchall() == [(3, "3:ops")]
+    assert raw.execute("SELECT name FROM sqlite_master WHERE type='index' AND"
+                       " tbl_name='website_alerts'").fetchall() == [("website_alerts_host",)]
+    with pytest.raises(sqlite3.IntegrityError):
+        raw.execute("INSERT INTO website_alerts (timestamp, host, type, startDate,"
+                    " availability, message) VALUES ('t', 'h', 'bogus', 's', 0, 'm')")
+    raw.close()
+    reader = open_reader(v4_db)
+    try:
+        assert reader.alert_types(B) == ["alert", "reminder"]
+        assert reader.open_alerts() == {B: store_v4.iso_utc(BASE + 1650)}  # still open
+        latest = reader.latest_alert_rows()[B]["alert"]
+        assert (latest.type, latest.start) == ("reminder", iso_utc(BASE + 1650))
+        assert reader.maintenance() == {C: (BASE, None)}
+    finally:
+        reader.close()

@@ -871,3 +871,26 @@ def test_iso_utc_before_1970_is_well_formed() -> None:
     # A retention of a century reaches back before the epoch.
     assert iso_utc(-0.25) == "1969-12-31T23:59:59.750Z"
     assert parse_iso(iso_utc(-1_000_000.5)) == -1_000_000.5
+
+
+def test_purge_keeps_each_monitors_latest_row_of_each_group(db: Path, make_store) -> None:
+    # What a restart restores: the alert open (its latest reminder says since when), the
+    # warning open, the flapping over; older rows of each group go.
+    store = make_store(db)
+    for at, kind in enumerate(["alert", "reminder", "warning", "cleared", "warning",
+                               "flapping", "settled", "reminder"]):
+        store.put_alert(alert(A, BASE + at, kind, start=BASE))
+    store.flush()
+    store.purge(BASE + 100)
+    store.flush()
+    assert read(db, "SELECT type, timestamp FROM website_alerts ORDER BY id") == [
+        ("warning", iso_utc(BASE + 4)), ("settled", iso_utc(BASE + 6)),
+        ("reminder", iso_utc(BASE + 7))]
+    reader = open_reader(db)
+    try:
+        assert reader.open_alerts() == {A: iso_utc(BASE)}
+        assert {group: row.type for group, row in reader.latest_alert_rows()[A].items()} == {
+            "alert": "reminder", "warning": "warning", "flapping": "settled"}
+    finally:
+        reader.close()
+    store.close()
