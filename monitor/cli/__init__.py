@@ -16,6 +16,7 @@ from typing import TypeVar
 import click
 
 from monitor import __version__
+from monitor.cli.maintenance import maintenance_group
 from monitor.cli.notify import notify_group
 from monitor.errors import ConfigError, MonitorError
 from monitor.render.display import Display
@@ -362,12 +363,14 @@ def purge_command(ctx: click.Context, days: float, db_path: str | None,
     """Delete data older than DAYS days, then exit (--purge DAYS).
 
     Deletes the checks and alerts older than DAYS days (more than 0, at most 36500), but
-    not each site's latest alert: the alert state a restart needs.
+    not each monitor's latest alert, warning and flapping rows: the alert state a restart
+    needs.
     """
     _mode(ctx, "purge", config_path, db_path, debug, purge_days=days)
 
 
 main.add_command(notify_group)  # notify test [NAME]
+main.add_command(maintenance_group)  # maintenance on|off NAME..., maintenance list
 
 
 def _mode(ctx: click.Context, mode: str, config_path: str | None, db_path: str | None,

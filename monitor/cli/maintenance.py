@@ -1,0 +1,177 @@
+"""`maintenance on|off NAME...` and `maintenance list`: put monitors in maintenance from
+the command line, take them out, and show which are (by hand or by their config windows).
+
+The state is kept in the database, so a running `-m` picks it up within a second and a
+restart keeps it. A site's plugged monitors (`<site id>/<kind>`) go with it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import click
+
+from monitor.errors import ConfigError, MonitorError, StoreError
+
+Echo = Callable[[str], None]
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_FOR = 366 * 86400.0
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        match = _DURATION.fullmatch(str(value).strip())
+        seconds = float(match[1]) * _UNIT[match[2]] if match else 0.0
+        if not 0 < seconds <= MAX_FOR:
+            self.fail(f"{value!r} is not a duration of up to a year: seconds, or a number"
+                      " with s, m, h or d (90m, 2h)", param, ctx)
+        return seconds
+
+
+def _options(function: Callable[..., None]) -> Callable[..., None]:
+    function = click.option("--debug", is_flag=True,
+                            help="Show tracebacks of unexpected errors.")(function)
+    function = click.option("-db", "--database", "db_path", metavar="FILE",
+                            help="Database file (default: monitoring.db).")(function)
+    return click.option("-c", "--config", "config_path", metavar="FILE",
+                        help="Config file (default: config.json).")(function)
+
+
+@click.group("maintenance")
+def maintenance_group() -> None:
+    """Maintenance: checks recorded, no alerts, in no availability."""
+
+
+@maintenance_group.command("on")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.option("--for", "duration", type=Duration(), metavar="DURATION",
+              help="End it after this long (90m, 2h, 1d); default: until `off`.")
+@_options
+@click.pass_context
+def on_command(ctx: click.Context, names: tuple[str, ...], duration: float | None,
+               config_path: str | None, db_path: str | None, debug: bool) -> None:
+    """Put monitors (by id, name or target) in maintenance, now."""
+    _guarded(ctx, debug, lambda config, db: _set(ctx, config, db, names, True, duration))
+
+
+@maintenance_group.command("off")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@_options
+@click.pass_context
+def off_command(ctx: click.Context, names: tuple[str, ...], config_path: str | None,
+                db_path: str | None, debug: bool) -> None:
+    """Take monitors out of the maintenance set with `on` (not their config windows)."""
+    _guarded(ctx, debug, lambda config, db: _set(ctx, config, db, names, False, None))
+
+
+@maintenance_group.command("list")
+@_options
+@click.pass_context
+def list_command(ctx: click.Context, config_path: str | None, db_path: str | None,
+                 debug: bool) -> None:
+    """Show the monitors in maintenance now, and every maintenance window."""
+    _guarded(ctx, debug, lambda config, db: show(config, db, click.echo))
+
+
+def _guarded(ctx: click.Context, debug: bool, action: Callable[[str, str], None]) -> None:
+    root = ctx.find_root().params
+    config = ctx.params.get("config_path") or str(root.get("config_path") or "config.json")
+    db = ctx.params.get("db_path") or str(root.get("db_path") or "monitoring.db")
+    debug = debug or bool(root.get("debug"))
+    try:
+        action(config, db)
+    except (ConfigError, StoreError) as exc:
+        _fail(str(exc), 2)
+    except MonitorError as exc:
+        _fail(str(exc), 1)
+    except (click.ClickException, click.exceptions.Exit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - as the other commands: one line, no traceback
+        if debug:
+            raise
+        from monitor.secrets import redact_known
+
+        _fail(redact_known(f"unexpected {type(exc).__name__}: {exc} "
+                           "(run with --debug for details)"), 1)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str], on: bool,
+         duration: float | None) -> None:
+    from monitor.alerts import format_time
+    from monitor.config import load_config
+    from monitor.store import SetMaintenance, Store
+
+    monitors = load_config(config_path).monitors
+    chosen: dict[str, str] = {}  # id -> label
+    for name in names:
+        found = [m for m in monitors if name in (m.id, m.target, m.name)]
+        if not found:
+            raise click.UsageError(f"no monitor {name!r} in {config_path}: give a monitor's"
+                                   " id, name or target", ctx)
+        for site in found:
+            for m in monitors:  # the site's plugged monitors go with it
+                if m.id == site.id or m.id.startswith(f"{site.id}/"):
+                    chosen.setdefault(m.id, m.label)
+    now = time.time()
+    until = None if duration is None else now + duration
+    errors: list[str] = []
+    store = Store(db_path, on_error=errors.append)
+    try:
+        for monitor_id in chosen:
+            store.set_maintenance(SetMaintenance(monitor_id, now if on else None, until))
+    finally:
+        store.close()
+    if errors:
+        raise StoreError(errors[0])
+    end = "" if until is None else f" until {format_time(until)}"
+    for label in chosen.values():
+        click.echo(f"{label}: maintenance {'on' + end if on else 'off'}")
+
+
+def show(config_path: str, db_path: str, echo: Echo) -> None:
+    """Each monitor in maintenance now or with windows, and how."""
+    from pathlib import Path
+
+    from monitor.alerts import format_time
+    from monitor.checks import maintenance
+    from monitor.config import load_config
+    from monitor.store import open_reader
+
+    monitors = load_config(config_path).monitors
+    manual: dict[str, tuple[float, float | None]] = {}
+    if Path(db_path).exists():
+        reader = open_reader(db_path)
+        try:
+            manual = reader.maintenance()
+        finally:
+            reader.close()
+    now = time.time()
+    lines = []
+    for m in monitors:
+        parts = []
+        by_hand = manual.get(m.id)
+        if by_hand is not None and (by_hand[1] is None or now < by_hand[1]):
+            parts.append("on since " + format_time(by_hand[0]) + (
+                "" if by_hand[1] is None else f" until {format_time(by_hand[1])}"))
+        window = maintenance.current(m.rules.maintenance, now)
+        if window is not None:
+            parts.append(f"in a window until {format_time(window[1])}")
+        parts += [f"window {w.describe()}" for w in m.rules.maintenance]
+        if parts:
+            lines.append(f"{m.label}: " + "; ".join(parts))
+    for line in lines or ["no monitor is in maintenance or has maintenance windows"]:
+        echo(line)
