@@ -1,0 +1,123 @@
+"""The alert rules in the real program: `-m` in its own process against a loopback server
+that flaps and one that is down, and `maintenance on|off|list` from another process while
+it runs."""
+
+import subprocess
+import sys
+import threading
+
+from tests.pages import PageServer
+from tests.test_e2e import APP, query, start, stop, wait_for, write
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, APP, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=60)
+
+
+class Output:
+    """The lines a running process prints, collected by a thread as they come."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def starting(self, prefix: str) -> list[str]:
+        return [line for line in self.lines if line.startswith(prefix)]
+
+    def join(self) -> None:
+        self._thread.join(10)
+
+
+def test_flapping_reminders_and_maintenance_in_the_running_program(tmp_path):
+    with PageServer() as server:
+        flappy = server.set("/flappy", "ok")
+        down = server.set("/down", "broken", status=500)
+        write(tmp_path / "config.json", {
+            "websites": [
+                {"URL": flappy, "name": "flappy", "checkInterval": 0.1, "alertWindow": 1,
+                 "flapLimit": 3, "flapWindow": 4},
+                {"URL": down, "name": "down", "checkInterval": 0.1, "alertWindow": 1,
+                 "alertAfter": 3, "remindEvery": 1},
+            ]})
+        proc = start(["-m", "--plain"], tmp_path)
+        out = Output(proc)
+        try:
+            # The flappy site alternates every 0.35 s: flapping within a few changes.
+            stop_flapping = threading.Event()
+
+            def flap() -> None:
+                status = 500
+                while not stop_flapping.wait(0.35):
+                    server.set("/flappy", "x", status=status)
+                    status = 200 if status == 500 else 500
+
+            flapper = threading.Thread(target=flap, daemon=True)
+            flapper.start()
+            wait_for(lambda: out.starting("FLAPPING: "), 15, "a flapping line",
+                     lambda: "\n".join(out.lines))
+            wait_for(lambda: len(out.starting("REMINDER: ")) >= 2, 15, "two reminders")
+            stop_flapping.set()
+            flapper.join()
+            server.set("/flappy", "ok")
+            wait_for(lambda: out.starting("SETTLED: "), 15, "the settling",
+                     lambda: "\n".join(out.lines))
+
+            # Put the down site in maintenance from another process, for a while.
+            done = cli("maintenance", "on", "down", "--for", "1h", cwd=tmp_path)
+            assert done.returncode == 0, done.stderr
+            assert done.stdout.startswith("down: maintenance on until ")
+            wait_for(lambda: out.starting("MAINTENANCE: down: checks recorded, no alerts"),
+                     5, "the maintenance line")
+            reminders = len(out.starting("REMINDER: "))
+            marked = wait_for(lambda: query(
+                tmp_path / "monitoring.db", "SELECT count(*) FROM website_monitoring WHERE"
+                " host = ? AND reason = 'maintenance'", down)[0][0] >= 10, 10,
+                "checks marked maintenance")
+            assert marked
+            listed = cli("maintenance", "list", cwd=tmp_path)
+            assert listed.returncode == 0
+            assert listed.stdout.startswith("down: on since ")
+            done = cli("maintenance", "off", "down", cwd=tmp_path)
+            assert done.stdout == "down: maintenance off\n"
+            wait_for(lambda: out.starting("MAINTENANCE OVER: down"), 5, "the end line")
+            wait_for(lambda: len(out.starting("REMINDER: ")) > reminders, 5,
+                     "reminders again")
+        finally:
+            _, _, err = stop(proc)
+            out.join()
+    flapping = out.starting("FLAPPING: ")
+    assert len(flapping) == 1, out.lines  # once, not once per change
+    assert flapping[0].startswith("FLAPPING: Website " + flappy + " is flapping: 4 changes")
+    # While it flapped, nothing else of the flappy site was said.
+    first, settled = (out.lines.index(flapping[0]),
+                      out.lines.index(out.starting("SETTLED: ")[0]))
+    assert not [line for line in out.lines[first + 1:settled]
+                if flappy in line and not line.startswith("REMINDER")], out.lines
+    # The down site: one alert (after 3 failures), then reminders, none in maintenance.
+    assert len(out.starting(f"ALERT: Website {down}")) == 1
+    assert err == ""
+    rows = query(tmp_path / "monitoring.db",
+                 "SELECT type FROM website_alerts WHERE host = ? ORDER BY id", flappy)
+    assert rows.count(("flapping",)) == 1 and rows.count(("settled",)) == 1
+
+
+def test_maintenance_errors_are_one_line(tmp_path):
+    write(tmp_path / "config.json", {"websites": [{"URL": "http://127.0.0.1:9/"}]})
+    done = cli("maintenance", "on", "nope", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Error: no monitor 'nope' in config.json: give a monitor's id, name or target")
+    done = cli("maintenance", "on", "http://127.0.0.1:9/", "--for", "soon", cwd=tmp_path)
+    assert done.returncode == 2 and "'soon' is not a duration" in done.stderr
+    done = cli("maintenance", "list", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (
+        0, "no monitor is in maintenance or has maintenance windows\n")
+    done = cli("maintenance", "on", "http://127.0.0.1:9/", "--for", "90m", cwd=tmp_path)
+    assert done.returncode == 0 and (tmp_path / "monitoring.db").stat().st_mode & 0o077 == 0
