@@ -216,6 +216,11 @@ def test_maintenance_set_from_the_command_line_is_seen_and_survives_a_restart(tm
                      " 2027-01-15T08:00:20Z"]
     feed(engine, clocks, T0 + 5, "xxxxx")
     engine.store.close()
+    reader = open_reader(db)
+    try:  # what the live view shows: in maintenance since its first check in it
+        assert reader.in_maintenance() == {SITE: T0 + 5}
+    finally:
+        reader.close()
     clocks = Clocks(T0 + 10, origin=99.0)
     engine = engine_at(db, clocks)  # restarted: the maintenance is read back
     engine._on_status = lines.append
@@ -228,3 +233,8 @@ def test_maintenance_set_from_the_command_line_is_seen_and_survives_a_restart(tm
     engine.stop()
     assert stored(db) == [("alert", 20)]
     assert lines[-1] == "MAINTENANCE OVER: http://shop.test/"
+    reader = open_reader(db)
+    try:
+        assert reader.in_maintenance() == {}  # a check out of maintenance since
+    finally:
+        reader.close()

@@ -127,7 +127,7 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         columns = {
             table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
             for table in ("website_monitoring", "website_alerts", "aggregates",
-                          "site_state", "sites", "metric_aggs", "outbox")
+                          "site_state", "sites", "metric_aggs", "outbox", "maintenance")
         }
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -143,12 +143,13 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         "host", "span", "start", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max",
         "hist", "outcomes"]
     assert columns["site_state"] == ["host", "last_check", "last_ok", "last_failure",
-                                     "down_since", "warning"]
+                                     "down_since", "warning", "maintenance"]
     assert columns["sites"] == ["host", "name", "interval", "active", "kind", "target"]
     assert columns["metric_aggs"] == ["monitor", "span", "start", "metric", "count", "sum",
                                       "min", "max", "hist"]
     assert columns["outbox"] == ["id", "alert", "key", "provider", "event", "title", "body",
                                  "created", "attempts", "retry_at", "sent", "failed", "error"]
+    assert columns["maintenance"] == ["monitor", "since", "until"]
     assert version == SCHEMA_VERSION
     assert journal == "wal"
 

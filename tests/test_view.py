@@ -6,6 +6,7 @@ from monitor.render.view import (
     COLUMNS,
     DOWN,
     IDLE,
+    MAINTENANCE,
     UP,
     WARNING,
     counts,
@@ -44,10 +45,15 @@ def test_states_and_worst_first():
     assert [state_of(s) for s in sites] == [UP, UP, WARNING, DOWN, IDLE, WARNING]
     assert [s.host for s in worst_first(sites, {})] == [
         "down", "worse", "warn", "slow", "up", "idle"]
-    assert counts(sites) == {DOWN: 1, WARNING: 2, UP: 2, IDLE: 1}
+    assert counts(sites) == {DOWN: 1, WARNING: 2, UP: 2, MAINTENANCE: 0, IDLE: 1}
     # The current state overrides the window's: a site that went down since.
     now_down = worst_first(sites, {}, down=lambda host: host in ("up", "down"))
     assert [s.host for s in now_down][:2] == ["down", "up"]
+    # In maintenance: whatever its checks said before, after the up ones, before the idle.
+    maintained = worst_first(sites, {}, maintenance=lambda host: host in ("down", "worse"))
+    assert [s.host for s in maintained] == ["warn", "slow", "up", "worse", "down", "idle"]
+    assert state_of(sites[3], maintenance=True) == MAINTENANCE
+    assert counts(sites, maintenance=lambda host: host == "down")[MAINTENANCE] == 1
 
 
 @pytest.mark.parametrize("width", [40, 60, 80, 120, 160, 200, 250])

@@ -34,6 +34,7 @@ from monitor.render.view import (
     DOWN,
     GAP,
     IDLE,
+    MAINTENANCE,
     UP,
     WARNING,
     Layout,
@@ -53,7 +54,7 @@ WINDOWS = ((600.0, 10.0), (3600.0, 60.0))
 STATS_SHARE = 20
 NEW_FOR = 10.0  # seconds an alert stays highlighted as new
 MAX_ALERT_LINES = 6
-STYLES = {DOWN: "bold red", WARNING: "yellow", UP: "green", IDLE: "dim"}
+STYLES = {DOWN: "bold red", WARNING: "yellow", UP: "green", MAINTENANCE: "blue", IDLE: "dim"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ class LiveView:
         self._conn: Reader | None = None
         self._stats: dict[str, SiteStats] = {}
         self._warnings: dict[str, str] = {}  # monitor id -> its warning now
+        self._maintenance: dict[str, float] = {}  # monitor id -> in maintenance since
         self._labels: dict[str, str] = {}
         self._next_stats = 0.0
         self._seen: dict[int, float] = {}  # alert id -> when this view first showed it
@@ -258,6 +260,7 @@ class LiveView:
             self._next_at = now + every
         states = conn.monitor_states()
         self._warnings = conn.warnings()
+        self._maintenance = conn.in_maintenance()
         pulse = self.pulse(conn, now)
         alerts = alert_rows(conn, limit=MAX_ALERT_LINES)
         width, height = self.console.size
@@ -277,8 +280,13 @@ class LiveView:
         def warning(host: str) -> bool:
             return host in warnings
 
+        maintained = self._maintenance
+
+        def maintenance(host: str) -> bool:
+            return host in maintained
+
         names = {host: self._labels.get(host, host) for host in self._stats}
-        ordered = worst_first(self._stats.values(), names, down, warning)
+        ordered = worst_first(self._stats.values(), names, down, warning, maintenance)
         with self._lock:
             messages = list(self._messages)
         panel = self._panel(alerts, messages, now, width)
@@ -287,16 +295,16 @@ class LiveView:
         shown = [self._now(s, states, now)
                  for s in (ordered if len(ordered) <= room else ordered[:room - 1])]
         layout = fit(shown, names, width)
-        parts: list[Text] = [*self._header(counts(ordered, down, warning), len(ordered), pulse,
-                                           now, width, window), Text(""),
+        parts: list[Text] = [*self._header(counts(ordered, down, warning, maintenance),
+                                           len(ordered), pulse, now, width, window), Text(""),
                              self._line(layout, [c.title for c in layout.columns], "bold")]
         for s in shown:
-            state = state_of(s, warning=warning(s.host))
+            state = state_of(s, warning=warning(s.host), maintenance=maintenance(s.host))
             parts.append(self._line(layout, layout.cells(s, names[s.host]), STYLES[state],
                                     whole=state == DOWN))
         hidden = ordered[len(shown):]
         if hidden:
-            tally = counts(hidden, down, warning)
+            tally = counts(hidden, down, warning, maintenance)
             more = ", ".join(f"{n} {state}" for state, n in tally.items() if n)
             parts.append(Text(shorten(f"… and {len(hidden)} more sites ({more})", width),
                               style="dim"))
@@ -336,6 +344,8 @@ class LiveView:
             (f"{tally[WARNING]} warning,", STYLES[WARNING] if tally[WARNING] else ""),
             (f"{tally[UP]} up", STYLES[UP]),
         ]
+        if tally[MAINTENANCE]:
+            totals.append((f"({tally[MAINTENANCE]} in maintenance)", STYLES[MAINTENANCE]))
         if tally[IDLE]:
             totals.append((f"({tally[IDLE]} not checked yet)", STYLES[IDLE]))
         if pulse.checks_per_s is not None:

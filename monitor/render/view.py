@@ -13,17 +13,21 @@ from urllib.parse import urlsplit
 from monitor.alerts import format_duration
 from monitor.stats import SiteStats
 
-DOWN, WARNING, UP, IDLE = "down", "warning", "up", "idle"
-_RANK = {DOWN: 0, WARNING: 1, UP: 2, IDLE: 3}
+DOWN, WARNING, UP, MAINTENANCE, IDLE = "down", "warning", "up", "maintenance", "idle"
+_RANK = {DOWN: 0, WARNING: 1, UP: 2, MAINTENANCE: 3, IDLE: 4}
 GAP = 2  # spaces between two columns
 HEADER_PADDING = 2  # tabulate's: a column is at least its title and two spaces wide
 ELLIPSIS = "…"
 
 
-def state_of(stats: SiteStats, down: bool | None = None, warning: bool = False) -> str:
-    """down: failing now (`down`, else its stats say so); warning: up now and warning
-    (`warning`: a certificate close to expiry, a disk filling), or with failures in the
-    window; up: none; idle: no check in the window yet."""
+def state_of(stats: SiteStats, down: bool | None = None, warning: bool = False,
+             maintenance: bool = False) -> str:
+    """maintenance: its checks are made in maintenance now; down: failing now (`down`,
+    else its stats say so); warning: up now and warning (`warning`: a certificate close to
+    expiry, a disk filling), or with failures in the window; up: none; idle: no check in
+    the window yet."""
+    if maintenance:
+        return MAINTENANCE
     if stats.down_for is not None if down is None else down:
         return DOWN
     if stats.availability is None:
@@ -31,28 +35,31 @@ def state_of(stats: SiteStats, down: bool | None = None, warning: bool = False) 
     return WARNING if warning or stats.availability < 1.0 else UP
 
 
-Now = Callable[[str], bool]  # of a monitor id: is it down now, is it warning now
+Now = Callable[[str], bool]  # of a monitor id: is it down, warning, in maintenance now
 
 
 def worst_first(stats: Iterable[SiteStats], labels: dict[str, str],
-                down: Now | None = None, warning: Now | None = None) -> list[SiteStats]:
+                down: Now | None = None, warning: Now | None = None,
+                maintenance: Now | None = None) -> list[SiteStats]:
     """Down first, then the lowest availability, then the slowest (p50), then by name.
-    `down(host)` and `warning(host)` say which sites fail or warn now, when their stats
-    are older than that."""
+    `down(host)`, `warning(host)` and `maintenance(host)` say which sites fail, warn or
+    are in maintenance now, when their stats are older than that."""
     def key(s: SiteStats) -> tuple:
         state = state_of(s, None if down is None else down(s.host),
-                         warning is not None and warning(s.host))
+                         warning is not None and warning(s.host),
+                         maintenance is not None and maintenance(s.host))
         return (_RANK[state], 2.0 if s.availability is None else s.availability,
                 -(s.p50 or 0.0), labels.get(s.host, s.host))
     return sorted(stats, key=key)
 
 
 def counts(stats: Iterable[SiteStats], down: Now | None = None, warning: Now | None = None,
-           ) -> dict[str, int]:
-    found = {DOWN: 0, WARNING: 0, UP: 0, IDLE: 0}
+           maintenance: Now | None = None) -> dict[str, int]:
+    found = {DOWN: 0, WARNING: 0, UP: 0, MAINTENANCE: 0, IDLE: 0}
     for s in stats:
         found[state_of(s, None if down is None else down(s.host),
-                       warning is not None and warning(s.host))] += 1
+                       warning is not None and warning(s.host),
+                       maintenance is not None and maintenance(s.host))] += 1
     return found
 
 

@@ -230,6 +230,9 @@ class Reader(Protocol):
     def warnings(self) -> dict[str, str]:
         """Each monitor warning now: "reason: detail"."""
 
+    def in_maintenance(self) -> dict[str, float]:
+        """Each monitor whose latest check was made in maintenance -> since when."""
+
     def active_monitors(self) -> list[MonitorInfo]:
         """The monitors the writing process has configured, in their order."""
 

@@ -181,6 +181,7 @@ def _7_to_8(conn: sqlite3.Connection) -> None:
                  " startDate, endDate, availability, message, monitor FROM website_alerts_7")
     conn.execute("DROP TABLE website_alerts_7")
     _create(conn, SCHEMA, only="maintenance")
+    _add_columns(conn, (("site_state", "maintenance", "REAL"),))
 
 
 def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:

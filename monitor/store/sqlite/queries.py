@@ -219,6 +219,14 @@ class SqliteReader:
             return {}
 
     @_reading
+    def in_maintenance(self) -> dict[str, float]:
+        try:
+            return dict(self.conn.execute(
+                "SELECT host, maintenance FROM site_state WHERE maintenance IS NOT NULL"))
+        except sqlite3.OperationalError:  # a database of schema 7 not yet opened to write
+            return {}
+
+    @_reading
     def active_monitors(self) -> list[MonitorInfo]:
         try:
             rows = self.conn.execute("SELECT host, kind, coalesce(target, host), name"

@@ -126,7 +126,8 @@ CREATE TABLE IF NOT EXISTS site_state (
     last_ok REAL,
     last_failure REAL,
     down_since REAL,
-    warning TEXT                      -- the warning now ("reason: detail"), NULL if none
+    warning TEXT,                     -- the warning now ("reason: detail"), NULL if none
+    maintenance REAL                  -- its checks are in maintenance since; NULL if not
 );
 
 CREATE TABLE IF NOT EXISTS sites (

@@ -89,7 +89,7 @@ _UPSERT_METRICS = (
     " hist = metric_aggs.hist || excluded.hist")
 _UPSERT_STATES = (
     "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since,"
-    f" warning) SELECT {_items(6)} FROM json_each(?)")
+    f" warning, maintenance) SELECT {_items(7)} FROM json_each(?)")
 
 
 def _create_private(path: Path) -> None:
@@ -629,7 +629,7 @@ class Store:
             [(key[2], key[0], key[0] * key[1], *self._aggs[key].to_row())
              for key in dirty]),))
         conn.execute(_UPSERT_STATES, (json.dumps(
-            [(host, *self._states[host][:5]) for host in {c.monitor for c in checks}]),))
+            [(host, *self._states[host][:6]) for host in {c.monitor for c in checks}]),))
 
     def _preload(self, checks: list[CheckResult]) -> None:
         """Fill the caches for the minutes and monitors of this batch that they lack, one
@@ -646,14 +646,15 @@ class Store:
                 self._aggs[(span, start // span, host)] = MinuteAgg.from_row(row)
         hosts = {c.monitor for c in checks} - self._states.keys()
         if hosts:
-            # The fifth item, the newest check's start on the monotonic clock, lives in
+            # The last item, the newest check's start on the monotonic clock, lives in
             # memory only (and survives a rollback in _newest): after a restart the first
             # check is the present.
             for host in hosts:
-                self._states[host] = [0.0, None, None, None, None, self._newest.get(host)]
+                self._states[host] = [0.0, None, None, None, None, None,
+                                      self._newest.get(host)]
             for host, *row in self._conn.execute(
-                "SELECT host, last_check, last_ok, last_failure, down_since, warning"
-                " FROM site_state"
+                "SELECT host, last_check, last_ok, last_failure, down_since, warning,"
+                " maintenance FROM site_state"
                 " WHERE host IN (SELECT value FROM json_each(?))", (json.dumps(list(hosts)),)):
                 self._states[host] = [*row, self._newest.get(host)]
 
@@ -727,10 +728,12 @@ class Store:
         state = self._states[check.monitor]
         ts = check.timestamp
         if check.available is None:  # unknown says nothing about the site's state
+            if check.reason == "maintenance" and state[5] is None:
+                state[5] = ts  # but the view says it is in maintenance
             return
         # Ordered by the monotonic clock: after the wall clock steps back, every new check
         # is "older" than the last one stored, and down_since would never clear.
-        if state[5] is not None and check.mono < state[5]:
+        if state[6] is not None and check.mono < state[6]:
             # A slow check finishing after a newer one: it is history, not the present.
             if check.available:
                 state[1] = max(state[1] or 0.0, ts)
@@ -738,7 +741,8 @@ class Store:
                 state[2] = max(state[2] or 0.0, ts)
             return
         state[0] = ts
-        state[5] = self._newest[check.monitor] = check.mono
+        state[5] = None
+        state[6] = self._newest[check.monitor] = check.mono
         # The warning now, if any ("tls_expiry: certificate expires in 5.0 days").
         state[4] = f"{check.reason}: {check.detail}" if check.warning else None
         if check.available:
