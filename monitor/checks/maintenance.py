@@ -7,17 +7,18 @@ monitor's windows active at an instant.
 
 Daylight saving time. A recurring window starts at the wall-clock time `hour:minute` of its
 zone on each listed day, and lasts `seconds` of real elapsed time: a 1-hour window is 3600 s
-long on the days the clocks change too, so its wall-clock end moves (02:00 for 1 h on the
-night the clocks go back ends at 02:00 the second time, 03:00 summer time). A start time that
-does not exist that day (in the spring-forward gap: 02:30 on 2026-03-29 in Europe/Paris)
+long on the days the clocks change too, so its end on the clock moves: from 01:30 for 1 h
+ends at 03:30 the night the clocks go forward (02:00 -> 03:00), and from 02:30 for 1 h at
+02:30 again, winter time, the night they go back (03:00 -> 02:00). A start time that does
+not exist that day (in the spring-forward gap: 02:30 on 2026-03-29 in Europe/Paris)
 is read with the UTC offset before the gap, as Python's zoneinfo does with fold=0: 02:30
 +01:00, i.e. 01:30 UTC = 03:30 CEST, shifted forward by the gap. A start time that occurs
 twice (fall back: 02:30 on 2026-10-25 in Europe/Paris) starts at its first occurrence only
 (02:30 CEST = 00:30 UTC), never twice that day. Both are the rules of iCalendar (RFC 5545,
 sections 3.3.5 and 3.3.10), java.time and JavaScript's Temporal, so a window copied from a
-calendar lines up with it. cron instead runs a job whose time fell in the gap at the end of
-the gap (03:00): a window meant to cover such a job's first half hour on that one night
-should not start in the gap (any time outside 02:00-03:00 in Europe, or a UTC window).
+calendar lines up with it. cron instead runs a job set in the gap at the gap's end (03:00),
+before such a window starts (03:30 for 02:30): to cover a cron job that night, start the
+window outside the gap (02:00-03:00 in Paris and New York) or use UTC.
 
 Occurrences of one recurring window may overlap (every day for 25 h); they are not merged:
 the one ending last is the one reported, as `current` does across windows.
@@ -68,7 +69,9 @@ class Recurring:
     seconds: float
     zone: str
     # Derived in __post_init__: the zone, and how many local days back an occurrence that
-    # is still running may have started (its length, plus a day for the clock changes).
+    # is still running may have started: its length in whole days, one for the part day,
+    # one for the clocks (a start's local date is up to a day off from 86400 s a day:
+    # Samoa skipped 2011-12-30).
     _tz: ZoneInfo = field(init=False, repr=False, compare=False)
     _back: int = field(init=False, repr=False, compare=False)
 
@@ -88,17 +91,16 @@ class Recurring:
         tz = self._tz
         local = datetime.fromtimestamp(at, tz)
         # The local days an occurrence containing `at` may have started on, latest first:
-        # from the day of `at` back by the window's length in days and one more (a day
-        # starts up to a day of clock changes earlier or later than 86400 s would say).
-        # Starts only move forward from one day to the next (the same wall time on a later
-        # day, each read with fold=0), and every occurrence lasts as long: the first start
-        # not after `at` is the only one that may contain it, and it ends last of any that do.
-        # The next day is looked at too when `at` is the second pass of a repeated wall time:
-        # where the clocks go back across midnight (America/Santiago, 00:00 -> 23:00 on the
-        # first Sunday of April), Sunday's 00:00 window has started while it is Saturday
-        # again. A local time seen only once cannot be after a later day's start.
-        ordinal = local.toordinal() + local.fold
-        for day in range(ordinal, ordinal - self._back - 1, -1):
+        # the day of `at` and `_back` days before it. Starts only move forward from one day
+        # to the next (the same wall time on a later day, each read with fold=0), and every
+        # occurrence lasts as long: the first start not after `at` is the only one that may
+        # contain it, and of any that do it ends last.
+        # The next day is looked at too when `at` is the second pass of a repeated wall
+        # time: where the clocks went back across midnight (America/St_Johns until 2011,
+        # 00:01 -> 23:01 the day before), Sunday's 00:00 window had started while it was
+        # Saturday again. A wall time seen only once cannot be after a later day's start.
+        today = local.toordinal()
+        for day in range(today + local.fold, today - self._back - 1, -1):
             if (day - 1) % 7 not in self.days:  # day 1, 0001-01-01, was a Monday
                 continue
             on = date.fromordinal(day)
