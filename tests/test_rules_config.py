@@ -111,3 +111,22 @@ def test_errors_at_the_top_level(top: dict[str, Any], message: str) -> None:
 def test_the_canary_takes_no_rules(key: str) -> None:
     assert error_of(canary={"URL": "http://127.0.0.1:9/", key: 1}) == (
         f"canary.{key}: the canary raises no alerts")
+
+
+def test_maintenance_per_monitor_and_at_the_top_level() -> None:
+    from monitor.checks.maintenance import OneOff, Recurring
+
+    config = parse({"URL": URL}, {"URL": "https://b.example/", "maintenance": []},
+                   {"URL": "https://c.example/",
+                    "maintenance": {"from": "2026-12-01T02:00:00Z",
+                                    "to": "2026-12-01T04:00:00+01:00"}},
+                   maintenance=[{"every": ["sun"], "at": "02:00", "for": 3600,
+                                 "timezone": "Europe/Paris"}])
+    a, b, c = config.monitors
+    assert a.rules.maintenance == (Recurring(frozenset({6}), 2, 0, 3600.0, "Europe/Paris"),)
+    assert b.rules.maintenance == ()  # [] opts out of the top level's
+    assert c.rules.maintenance == (OneOff(1_796_090_400.0, 1_796_094_000.0),)
+    assert error_of({"URL": URL, "maintenance": [{"every": "day", "at": "2:00",
+                                                   "for": 60}]}) == (
+        "websites[0].maintenance[0].at: must be a time of day \"HH:MM\" from 00:00 to"
+        " 23:59, e.g. \"02:00\"")

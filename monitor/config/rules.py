@@ -9,6 +9,7 @@ from typing import Any
 
 from monitor.checks.model import AlertRules
 from monitor.checks.schema import MAX_SECONDS, Fields
+from monitor.config import maintenance
 
 __all__ = ["KEYS", "MAX_COUNT", "MAX_REMIND", "rules"]
 
@@ -41,8 +42,6 @@ def rules(fields: Fields, obj: dict, prefix: str, defaults: AlertRules) -> Alert
         changes["min_checks"] = fields.integer(obj, "alertMinChecks",
                                                f"{prefix}alertMinChecks", 1, MAX_MIN_CHECKS)
     if "maintenance" in obj:
-        from monitor.config import maintenance
-
         changes["maintenance"] = maintenance.parse(fields, obj, f"{prefix}maintenance") or ()
     return replace(defaults, **changes) if changes else defaults
 
