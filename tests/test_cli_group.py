@@ -18,7 +18,8 @@ from tests.hostile import refused_url
 from tests.test_cli import seeded_db, write_config
 from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write
 
-COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "purge", "notify")
+COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "purge", "notify",
+            "maintenance")
 
 
 @pytest.fixture()

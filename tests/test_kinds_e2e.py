@@ -92,9 +92,13 @@ def test_every_kind_under_monitor(tmp_path, servers, pki, processes):
     assert {"size", "tags"} <= set(metrics[f"{soon}/content"])
     assert "connect" in metrics["smtp"] and "query" in metrics["dns"]
     assert 0 < metrics["disk"]["value"] <= 100 and metrics["worker"]["value"] == 1
-    # Alerts: the failing site only (a warning is up for availability).
-    assert query(db, "SELECT DISTINCT coalesce(monitor, host) FROM website_alerts") == [
-        (broken,)]
+    # Alerts: the failing site only (a warning is up for availability); the warnings are
+    # events of their own, once per monitor that warns.
+    assert query(db, "SELECT DISTINCT coalesce(monitor, host) FROM website_alerts"
+                     " WHERE type IN ('alert', 'recovery')") == [(broken,)]
+    assert sorted(query(db, "SELECT coalesce(monitor, host), type FROM website_alerts"
+                            " WHERE type NOT IN ('alert', 'recovery')")) == [
+        (soon, "warning"), (f"{soon}/tls", "warning")]
     # The warning now, as the views read it; and the report counts the warnings apart.
     warnings = dict(query(db, "SELECT host, warning FROM site_state WHERE warning IS NOT"
                               " NULL"))
