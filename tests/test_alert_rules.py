@@ -318,3 +318,20 @@ def test_unknown_results_raise_nothing():
     clock.set(T0 + 100)
     assert alerts.record(CheckResult(URL, T0 + 100, None, None, 1.0, "maintenance",
                                      "in maintenance; connect: refused", mono=M0 + 100)) == []
+
+
+def test_a_monitor_of_another_kind_is_called_by_its_kind_and_target():
+    from monitor.checks import Monitor
+
+    clock = Clock()
+    alerts = AlertEvaluator(clock=clock, mono=lambda: clock.mono)
+    alerts.configure([Monitor("disk", "disk", "/var"), Monitor("https://u:pw@a.test/x?token=1",
+                                                              "http", "https://u:pw@a.test/x?token=1")])
+    clock.set(T0)
+    disk = alerts.record(CheckResult("disk", T0, False, None, 1.0, "threshold", "97% used",
+                                     mono=clock.mono))
+    assert disk[0].message == ("disk /var is down. availability=0.0%,"
+                               " time=2027-01-15T08:00:00Z")
+    site = alerts.record(CheckResult("https://u:pw@a.test/x?token=1", T0, False, None, 1.0,
+                                     "connect", "refused", mono=clock.mono))
+    assert site[0].message.startswith("Website https://u:***@a.test/x?token=*** is down.")

@@ -35,6 +35,7 @@ from monitor.alerts.messages import (
     recovery_message,
     reminder_message,
     settled_message,
+    subject,
     warning_message,
 )
 from monitor.checks import CheckResult, Monitor
@@ -88,11 +89,11 @@ class _Open:
 
 
 class _State:
-    __slots__ = ("times", "oks", "window", "threshold", "rules", "target", "recent",
+    __slots__ = ("times", "oks", "window", "threshold", "rules", "subject", "recent",
                  "changes", "alert", "reminded", "warning", "flapping")
 
     def __init__(self, monitor: Monitor) -> None:
-        self.target = ""  # what messages name: the masked URL of an http monitor
+        self.subject = ""  # what messages call it: "Website <masked URL>", "disk /"
         self.times: list[float] = []  # monotonic, the checks in the window
         self.oks: list[bool] = []
         # The latest verdicts (monotonic time, up), whatever their age: the count rules'.
@@ -108,7 +109,7 @@ class _State:
         self.window = monitor.alert_window
         self.threshold = monitor.alert_threshold
         self.rules: AlertRules = monitor.rules
-        self.target = monitor.target
+        self.subject = subject(monitor.kind, monitor.target)
 
     def add(self, at: float, ok: bool) -> None:
         # Checks can finish out of order (a slow one after a quick one): keep time order.
@@ -241,7 +242,7 @@ class AlertEvaluator:
         availability = state.availability()
         if availability is None:
             return events
-        target = state.target or url
+        called = state.subject
         rules = state.rules
         if rules.flap_limit is not None:
             changes = len(state.changes)
@@ -249,14 +250,14 @@ class AlertEvaluator:
                 now = self._clock()
                 state.flapping = _Open(now, mono)
                 events.append(AlertEvent("flapping", url, availability, now, now, None,
-                                         flapping_message(target, changes, rules.flap_window,
+                                         flapping_message(called, changes, rules.flap_window,
                                                           now)))
             elif state.flapping is not None and changes <= rules.flap_limit // 2:
                 now, flap = self._clock(), state.flapping
                 state.flapping = None
                 verdict = "up" if state.recent and state.recent[-1][1] else "down"
                 events.append(AlertEvent("settled", url, availability, now, flap.wall, now,
-                                         settled_message(target, verdict, flap.wall, now,
+                                         settled_message(called, verdict, flap.wall, now,
                                                          mono - flap.mono)))
         if state.flapping is not None:
             return events  # held until it settles
@@ -265,19 +266,19 @@ class AlertEvaluator:
             state.alert = _Open(now, mono)
             state.reminded = mono
             events.append(AlertEvent("alert", url, availability, now, now, None,
-                                     alert_message(target, availability, now)))
+                                     alert_message(called, availability, now)))
         elif state.alert is not None and state.recovered(availability):
             now, alert = self._clock(), state.alert
             state.alert = None
             events.append(AlertEvent("recovery", url, availability, now, alert.wall, now,
-                                     recovery_message(target, availability, alert.wall, now,
+                                     recovery_message(called, availability, alert.wall, now,
                                                       mono - alert.mono)))
         elif (state.alert is not None and rules.remind_every is not None
               and mono - state.reminded >= rules.remind_every):
             now, alert = self._clock(), state.alert
             state.reminded = mono
             events.append(AlertEvent("reminder", url, availability, now, alert.wall, None,
-                                     reminder_message(target, availability, alert.wall, now,
+                                     reminder_message(called, availability, alert.wall, now,
                                                       mono - alert.mono)))
         if result is not None and state.alert is None:
             events += self._warning(url, state, result, availability, mono)
@@ -287,18 +288,18 @@ class AlertEvaluator:
                  mono: float) -> list[AlertEvent]:
         """A warning opens with the first check that warns and clears with the first one
         up without a warning; while an alert is open, the alert is what is said."""
-        target = state.target or url
+        called = state.subject
         if result.warning and state.warning is None:
             now = self._clock()
             state.warning = _Open(now, mono)
             why = f"{result.reason}: {result.detail}" if result.detail else str(result.reason)
             return [AlertEvent("warning", url, availability, now, now, None,
-                               warning_message(target, why, now))]
+                               warning_message(called, why, now))]
         if state.warning is not None and result.available and not result.warning:
             now, warning = self._clock(), state.warning
             state.warning = None
             return [AlertEvent("cleared", url, availability, now, warning.wall, now,
-                               cleared_message(target, warning.wall, now,
+                               cleared_message(called, warning.wall, now,
                                                mono - warning.mono))]
         return []
 
