@@ -68,3 +68,28 @@ def test_a_check_of_this_machine_speaks_as_the_agents_did():
     assert (up.title, up.body) == (
         "nginx is now UP",
         f"process nginx on {host} changed from down -> up at 2025-11-30T10:54:20Z")
+
+
+def test_the_rules_events_by_notify_on_and_their_default_titles():
+    cfg = config([{"URL": "https://shop.example/", "name": "shop",
+                   "notifyOn": ["warning", "reminder", "flapping"]},
+                  {"URL": "https://blog.example/", "name": "blog"}])
+    shop, blog = cfg.monitors
+    sent = {}
+    for kind in ("alert", "recovery", "reminder", "warning", "cleared", "flapping", "settled"):
+        event = AlertEvent(kind, shop.id, 1.0, AT, AT, None, f"the {kind} line")
+        sent[kind] = [(d.provider, d.event, d.title, d.body.split(":")[-1].strip())
+                      for d in deliveries(event, shop, cfg.providers)]
+    assert sent["alert"] == sent["recovery"] == []  # not in its notifyOn
+    assert sent["warning"][0] == ("ops", "warning", "WARNING: shop", "the warning line")
+    assert sent["cleared"][0] == ("ops", "warning", "CLEARED: shop", "the cleared line")
+    assert sent["reminder"][0] == ("ops", "reminder", "REMINDER: shop", "the reminder line")
+    assert sent["flapping"][0] == ("ops", "flapping", "FLAPPING: shop", "the flapping line")
+    assert sent["settled"][0] == ("ops", "flapping", "SETTLED: shop", "the settled line")
+    # The pager's template: {state} says where it stands after each.
+    assert sent["settled"][1][2:] == ("[SETTLED] shop", "the settled line #\x00key\x00")
+    # By default: all but warnings.
+    for kind, wanted in (("warning", False), ("cleared", False), ("reminder", True),
+                         ("flapping", True), ("settled", True)):
+        event = AlertEvent(kind, blog.id, 1.0, AT, AT, None, "x")
+        assert bool(deliveries(event, blog, cfg.providers)) is wanted, kind
