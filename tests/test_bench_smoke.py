@@ -57,3 +57,11 @@ def test_availability_bench_quick_mode_measures_against_the_truth():
     figures = quick_figures("bench.availability", timeout=120)
     entry = figures["availability_error_points"]
     assert entry["slots"] > 100 and entry["rows"] > 100
+
+
+def test_rules_bench_runs_each_case():
+    proc = subprocess.run([sys.executable, "-m", "bench.rules", "--monitors", "10",
+                           "--checks", "2000"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "window rule only" in proc.stdout and "every rule set" in proc.stdout

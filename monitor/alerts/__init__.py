@@ -90,7 +90,7 @@ class _Open:
 
 class _State:
     __slots__ = ("times", "oks", "window", "threshold", "rules", "subject", "recent",
-                 "changes", "alert", "reminded", "warning", "flapping")
+                 "changes", "alert", "reminded", "warning", "flapping", "counts")
 
     def __init__(self, monitor: Monitor) -> None:
         self.subject = ""  # what messages call it: "Website <masked URL>", "disk /"
@@ -110,12 +110,18 @@ class _State:
         self.threshold = monitor.alert_threshold
         self.rules: AlertRules = monitor.rules
         self.subject = subject(monitor.kind, monitor.target)
+        # Whether a rule looks at the latest verdicts (not the window rule alone, whose
+        # checks cost what they did before the rules).
+        self.counts = (self.rules.alert_after is not None or self.rules.recover_after
+                       is not None or self.rules.flap_limit is not None)
 
     def add(self, at: float, ok: bool) -> None:
         # Checks can finish out of order (a slow one after a quick one): keep time order.
         index = bisect.bisect_right(self.times, at)
         self.times.insert(index, at)
         self.oks.insert(index, ok)
+        if not self.counts:
+            return
         entry = (at, ok)
         index = bisect.bisect_right(self.recent, entry)
         if index == len(self.recent) and self.recent and self.recent[-1][1] != ok:
@@ -128,9 +134,10 @@ class _State:
         if cut:
             del self.times[:cut]
             del self.oks[:cut]
-        cut = bisect.bisect_left(self.changes, now - self.rules.flap_window)
-        if cut:
-            del self.changes[:cut]
+        if self.changes:
+            cut = bisect.bisect_left(self.changes, now - self.rules.flap_window)
+            if cut:
+                del self.changes[:cut]
 
     def availability(self) -> float | None:
         # A division, not `up < threshold * total`: 0.7 * 10 is 7.000000000000001 in
@@ -280,7 +287,8 @@ class AlertEvaluator:
             events.append(AlertEvent("reminder", url, availability, now, alert.wall, None,
                                      reminder_message(called, availability, alert.wall, now,
                                                       mono - alert.mono)))
-        if result is not None and state.alert is None:
+        if (result is not None and state.alert is None
+                and (result.warning or state.warning is not None)):
             events += self._warning(url, state, result, availability, mono)
         return events
 
