@@ -335,3 +335,33 @@ def test_a_monitor_of_another_kind_is_called_by_its_kind_and_target():
     site = alerts.record(CheckResult("https://u:pw@a.test/x?token=1", T0, False, None, 1.0,
                                      "connect", "refused", mono=clock.mono))
     assert site[0].message.startswith("Website https://u:***@a.test/x?token=*** is down.")
+
+
+def test_removing_flap_limit_releases_a_flapping_monitor():
+    alerts, clock = evaluator(flap_limit=2, flap_window=600.0, window=4.0)
+    assert run(alerts, clock, "x.x.x") == [(0, "alert"), (3, "flapping")]
+    alerts.configure([make_site(URL, window=4.0)])  # reloaded without flapLimit
+    # The next check settles it (its verdict: down) and the rules apply again.
+    assert run(alerts, clock, "x" + "." * 5, start=5) == [(0, "settled"), (4, "recovery")]
+
+
+def test_a_restart_without_flap_limit_releases_a_restored_flapping():
+    again, clock = restarted(T0 + 10, Restored(T0, checks=[(T0, False)],
+                                               flapping_start=T0 + 3))
+    raised = again.record(check(clock, T0 + 10, True))
+    assert [e.type for e in raised] == ["settled"]  # the alert stays open: 1 up of 2
+    assert raised[0].message.startswith("Website http://site.test/ has settled (up).")
+
+
+def test_checks_before_a_maintenance_count_for_nothing_after_it():
+    # An hour's window: failures before a maintenance would hold the alert open for up to
+    # an hour after it; the checks made since are what the rules see.
+    alerts, clock = evaluator(window=3600.0, alert_after=(3, 3))
+    assert run(alerts, clock, "x" * 60, step=60.0) == [(2, "alert")]
+    for i in range(60, 70):
+        clock.set(T0 + i * 60.0)
+        assert alerts.record(CheckResult(URL, clock.now, None, None, 1.0, "maintenance",
+                                         "in maintenance; up", mono=clock.mono)) == []
+    assert run(alerts, clock, "...", start=70 * 60, step=60.0) == [(0, "recovery")]
+    # And a failure after it is the first of a new count: two more are needed.
+    assert run(alerts, clock, "xx", start=73 * 60, step=60.0) == []

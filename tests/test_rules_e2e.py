@@ -102,6 +102,9 @@ def test_flapping_reminders_and_maintenance_in_the_running_program(tmp_path):
                 if flappy in line and not line.startswith("REMINDER")], out.lines
     # The down site: one alert (after 3 failures), then reminders, none in maintenance.
     assert len(out.starting(f"ALERT: Website {down}")) == 1
+    began = out.lines.index(out.starting("MAINTENANCE: down")[0])
+    ended = out.lines.index(out.starting("MAINTENANCE OVER: down")[0])
+    assert not [line for line in out.lines[began:ended] if line.startswith("REMINDER: ")]
     assert err == ""
     rows = query(tmp_path / "monitoring.db",
                  "SELECT type FROM website_alerts WHERE host = ? ORDER BY id", flappy)

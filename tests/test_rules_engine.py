@@ -5,12 +5,15 @@ a daylight-saving change, and set from the command line)."""
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+
 from monitor.alerts import AlertEvaluator
 from monitor.checks import CheckResult
 from monitor.checks.maintenance import OneOff, Recurring
 from monitor.checks.model import AlertRules
 from monitor.config import Config
 from monitor.engine import Engine
+from monitor.stats import window_stats
 from monitor.store import SetMaintenance, Store, open_reader
 from tests.conftest import make_site
 
@@ -182,7 +185,7 @@ def test_an_alert_open_when_maintenance_begins_stays_silent_then_recovers(tmp_pa
     window = OneOff(utc("2026-12-01T02:00:00"), utc("2026-12-01T04:00:00"))
     engine = maintained(db, clocks, [window])
     # Down from 01:50 (alert), through the window, and up from 03:00 (inside it).
-    feed(engine, clocks, start, "x" * 70 + "." * 70, step=60.0)
+    feed(engine, clocks, start, "x" * 70 + "." * 70, step=60.0)  # to 04:09
     engine.store.close()
     alerts = [(kind, datetime.fromtimestamp(T0 + at, UTC).strftime("%H:%M"))
               for kind, at in stored(db)]
@@ -191,8 +194,11 @@ def test_an_alert_open_when_maintenance_begins_stays_silent_then_recovers(tmp_pa
     assert alerts == [("alert", "01:50"), ("recovery", "04:00")]
     reader = open_reader(db)
     try:
-        # In no availability: the stats count only the known checks.
-        assert reader.recent_verdicts(start, start + 3 * 3600)[SITE][10:12] == [
+        # In no availability: 10 down before the window, 10 up after it, 120 in it.
+        stats = window_stats(reader, start, start + 140 * 60)[SITE]
+        assert (stats.availability, stats.reasons["maintenance"]) == (0.5, 120)
+        # What a restart's rules start from: the checks after the maintenance.
+        assert reader.recent_verdicts(start, start + 3 * 3600)[SITE][:2] == [
             (utc("2026-12-01T04:00:00"), True), (utc("2026-12-01T04:01:00"), True)]
     finally:
         reader.close()
@@ -238,3 +244,45 @@ def test_maintenance_set_from_the_command_line_is_seen_and_survives_a_restart(tm
         assert reader.in_maintenance() == {}  # a check out of maintenance since
     finally:
         reader.close()
+
+
+def test_a_check_begun_before_a_window_and_ended_in_it_is_in_maintenance(tmp_path):
+    db = tmp_path / "m.db"
+    start = utc("2026-12-01T01:59:50")
+    clocks = Clocks(start, origin=0.0)
+    engine = maintained(db, clocks, [OneOff(utc("2026-12-01T02:00:00"),
+                                            utc("2026-12-01T04:00:00"))])
+    # Begun 10 s before the window, timed out 20 s into it.
+    engine._record(CheckResult(SITE, start, False, None, 30_000.0, "timeout", "timed out",
+                               mono=clocks.mono))
+    engine.store.close()
+    assert checks_of(db) == [("01:59", None, "maintenance")]
+    assert stored(db) == []
+
+
+def test_a_failed_poll_keeps_the_maintenance_known(tmp_path):
+    from monitor.errors import StoreError
+
+    db = tmp_path / "m.db"
+    clocks = Clocks(T0, origin=0.0)
+    store = Store(db)
+    store.set_maintenance(SetMaintenance(SITE, T0 - 5, None))
+    store.close()
+    engine = engine_at(db, clocks)
+    lines: list[str] = []
+    engine._on_status = lines.append
+    engine.poll_maintenance()
+
+    class Failing:
+        def maintenance(self):
+            raise StoreError("m.db: cannot read the database: disk I/O error")
+
+        def close(self):
+            pass
+
+    engine._reader = Failing()  # the file failing under the running monitor
+    with pytest.raises(StoreError):
+        engine.poll_maintenance()
+    feed(engine, clocks, T0 + 1, "xxx")
+    engine.stop()
+    assert stored(db) == [] and len(lines) == 1  # still in maintenance: no OVER line

@@ -129,6 +129,13 @@ class _State:
         self.recent.insert(index, entry)
         del self.recent[:-self.rules.history]
 
+    def forget(self) -> None:
+        """Drop the checks (what is open stays open)."""
+        self.times.clear()
+        self.oks.clear()
+        self.recent.clear()
+        self.changes.clear()
+
     def prune(self, now: float) -> None:
         cut = bisect.bisect_left(self.times, now - self.window)
         if cut:
@@ -221,6 +228,8 @@ class AlertEvaluator:
             if state is None:  # the site was removed while its check ran
                 return []
             if result.available is None:  # unknown (offline, maintenance): no evidence
+                if result.reason == "maintenance":
+                    state.forget()  # what came before the maintenance is not evidence after
                 return []
             state.add(result.mono, result.available)
             return self._evaluate(result.monitor, state, result)
@@ -251,21 +260,23 @@ class AlertEvaluator:
             return events
         called = state.subject
         rules = state.rules
-        if rules.flap_limit is not None:
-            changes = len(state.changes)
-            if state.flapping is None and changes > rules.flap_limit:
+        changes = len(state.changes)
+        if rules.flap_limit is not None and state.flapping is None:
+            if changes > rules.flap_limit:
                 now = self._clock()
                 state.flapping = _Open(now, mono)
                 events.append(AlertEvent("flapping", url, availability, now, now, None,
                                          flapping_message(called, changes, rules.flap_window,
                                                           now)))
-            elif state.flapping is not None and changes <= rules.flap_limit // 2:
-                now, flap = self._clock(), state.flapping
-                state.flapping = None
-                verdict = "up" if state.recent and state.recent[-1][1] else "down"
-                events.append(AlertEvent("settled", url, availability, now, flap.wall, now,
-                                         settled_message(called, verdict, flap.wall, now,
-                                                         mono - flap.mono)))
+        elif state.flapping is not None and (rules.flap_limit is None
+                                             or changes <= rules.flap_limit // 2):
+            # Settled, or no longer watched for flapping (flapLimit removed): released.
+            now, flap = self._clock(), state.flapping
+            state.flapping = None
+            verdict = "up" if state.oks[-1] else "down"
+            events.append(AlertEvent("settled", url, availability, now, flap.wall, now,
+                                     settled_message(called, verdict, flap.wall, now,
+                                                     mono - flap.mono)))
         if state.flapping is not None:
             return events  # held until it settles
         if state.alert is None and state.failing(availability):

@@ -1,8 +1,9 @@
 """`maintenance on|off NAME...` and `maintenance list`: put monitors in maintenance from
 the command line, take them out, and show which are (by hand or by their config windows).
 
-The state is kept in the database, so a running `-m` picks it up within a second and a
-restart keeps it. A site's plugged monitors (`<site id>/<kind>`) go with it.
+The state is kept in the database, so a running `-m` picks it up (it reads it every
+quarter second; a maintenance begins half a second after the command) and a restart keeps
+it. A site's plugged monitors (`<site id>/<kind>`) go with it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from monitor.errors import ConfigError, MonitorError, StoreError
 Echo = Callable[[str], None]
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+START_DELAY = 0.5  # seconds from the command to the maintenance's start
 MAX_FOR = 366 * 86400.0
 
 
@@ -112,10 +114,12 @@ def _fail(message: str, code: int) -> None:
 def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str], on: bool,
          duration: float | None) -> None:
     from monitor.alerts import format_time
+    from monitor.checks import maintenance
     from monitor.config import load_config
     from monitor.store import SetMaintenance, Store
 
     monitors = load_config(config_path).monitors
+    by_id = {m.id: m for m in monitors}
     chosen: dict[str, str] = {}  # id -> label
     for name in names:
         found = [m for m in monitors if name in (m.id, m.target, m.name)]
@@ -126,7 +130,9 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
             for m in monitors:  # the site's plugged monitors go with it
                 if m.id == site.id or m.id.startswith(f"{site.id}/"):
                     chosen.setdefault(m.id, m.label)
-    now = time.time()
+    # From half a second on: a running monitor reads the set every quarter second, so it
+    # knows before the first check that must be marked.
+    now = time.time() + START_DELAY
     until = None if duration is None else now + duration
     errors: list[str] = []
     store = Store(db_path, on_error=errors.append)
@@ -138,8 +144,14 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
     if errors:
         raise StoreError(errors[0])
     end = "" if until is None else f" until {format_time(until)}"
-    for label in chosen.values():
-        click.echo(f"{label}: maintenance {'on' + end if on else 'off'}")
+    for monitor_id, label in chosen.items():
+        if on:
+            click.echo(f"{label}: maintenance on{end}")
+            continue
+        window = maintenance.current(by_id[monitor_id].rules.maintenance, time.time())
+        still = "" if window is None else (f" (still in a config window until"
+                                           f" {format_time(window[1])})")
+        click.echo(f"{label}: maintenance off{still}")
 
 
 def show(config_path: str, db_path: str, echo: Echo) -> None:

@@ -287,8 +287,8 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                         f"{db_path}{canary}" + (". q or Ctrl-C stops." if live else
                                                 "; stats every 10 s (past 10 min) and every"
                                                 " 60 s (past hour). Ctrl-C stops."))
-                ticks = 0
-                _poll_maintenance(engine, warn)
+                poll = _MaintenancePoll(engine, warn)
+                poll()
                 while not stop.wait(0.25):
                     if store.fatal is not None:
                         break  # a damaged database: nothing more can be recorded
@@ -301,9 +301,7 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                                            stop_timeout=NOTIFIER_STOP_WAIT)
                         beat.configure(config)
                     engine.maybe_purge()
-                    ticks += 1
-                    if ticks % MAINTENANCE_POLL_TICKS == 0:
-                        _poll_maintenance(engine, warn)
+                    poll()
                     if printer is not None:
                         try:
                             printer.tick()
@@ -335,14 +333,26 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
 
 
 NOTIFIER_STOP_WAIT = 0.2  # seconds the stop gives the senders' sends in flight
-MAINTENANCE_POLL_TICKS = 4  # `maintenance on|off` is seen within a second (4 x 0.25 s)
 
 
-def _poll_maintenance(engine: Engine, warn: Echo) -> None:
-    try:
-        engine.poll_maintenance()
-    except StoreError as exc:  # the monitoring goes on with the maintenance it knew
-        warn(f"cannot read the maintenance set from the command line: {exc}")
+class _MaintenancePoll:
+    """Reads `maintenance on|off` into the engine; a read that fails leaves the engine with
+    the maintenance it knew, and says so once per distinct error."""
+
+    def __init__(self, engine: Engine, warn: Echo) -> None:
+        self._engine = engine
+        self._warn = warn
+        self._failing: str | None = None
+
+    def __call__(self) -> None:
+        try:
+            self._engine.poll_maintenance()
+        except StoreError as exc:
+            if str(exc) != self._failing:
+                self._warn(f"cannot read the maintenance set from the command line: {exc}")
+            self._failing = str(exc)
+        else:
+            self._failing = None
 
 
 class _Beat:

@@ -59,6 +59,7 @@ class Engine:
         # Maintenance set from the command line: monitor id -> (since, until).
         self._manual: dict[str, tuple[float, float | None]] = {}
         self._maintained: set[str] = set()  # in maintenance at the last poll
+        self._windowed: set[str] = set()  # monitors with maintenance windows
         self._reader: Reader | None = None  # the main loop's, for poll_maintenance
         self.probes: LocalProbes | ProbeProcesses | None = None
         self.watchdog: Watchdog | None = None
@@ -82,6 +83,7 @@ class Engine:
                                  if kind is not None and kind.network}
         self.alerts.configure(config.monitors)
         self._monitors = {m.id: m for m in config.monitors}
+        self._windowed = {m.id for m in config.monitors if m.rules.maintenance}
 
     def start(self) -> Engine:
         self._configure(self.config)
@@ -178,7 +180,7 @@ class Engine:
         # check is what made it fail, and only a canary check begun after it can see it.
         # Only a failure the network itself could cause is confirmed: an HTTP answer, even a
         # 500, proves the network works.
-        if self._in_maintenance(result.monitor, result.timestamp):
+        if self._maintained_check(result):
             result = in_maintenance(result)
         elif result.available is False and self._network_failure(result):
             if offline is None:
@@ -191,7 +193,8 @@ class Engine:
         self.recent_lateness.append(result.lateness_ms)
         if self.keep_lateness:
             self.lateness_ms.append(result.lateness_ms)
-        rows = [result, *skipped_slots(result)]
+        rows = [result, *(in_maintenance(row) if self._maintained_check(row) else row
+                          for row in skipped_slots(result))]
         with self._count_lock:
             self.checks_done += 1
             self.slots_skipped += len(rows) - 1
@@ -296,6 +299,13 @@ class Engine:
         return (site is not None and bool(site.rules.maintenance)
                 and maintenance.current(site.rules.maintenance, at) is not None)
 
+    def _maintained_check(self, result: CheckResult) -> bool:
+        """A check begun or ended in maintenance: one that began just before a window and
+        failed in it is the work the window is for."""
+        end = result.timestamp + result.response_ms / 1000.0
+        return (self._in_maintenance(result.monitor, result.timestamp)
+                or self._in_maintenance(result.monitor, end))
+
     def poll_maintenance(self) -> None:
         """Read the maintenance set from the command line, and say which monitors went
         into maintenance or came out of it (by the command line or their windows)."""
@@ -303,7 +313,9 @@ class Engine:
             self._reader = open_reader(self.store.path)
         self._manual = self._reader.maintenance()
         now = self._wall()
-        now_in = {m.id for m in self.config.monitors if self._in_maintenance(m.id, now)}
+        # Only those that can be (read four times a second: not every monitor each time).
+        candidates = self._windowed | self._manual.keys()
+        now_in = {m for m in candidates if m in self._monitors and self._in_maintenance(m, now)}
         for monitor_id in sorted(now_in - self._maintained):
             self._on_status(f"MAINTENANCE: {self._monitors[monitor_id].label}: checks"
                             f" recorded, no alerts{self._maintenance_end(monitor_id, now)}")

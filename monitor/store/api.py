@@ -253,7 +253,8 @@ class Reader(Protocol):
 
     def recent_verdicts(self, since: float, until: float,
                         ) -> dict[str, list[tuple[float, bool]]]:
-        """Each monitor's (timestamp, up) of known checks in [since, until], by time."""
+        """Each monitor's (timestamp, up) of known checks in [since, until], by time, from
+        after its latest check in maintenance."""
 
     def open_alerts(self) -> dict[str, str]:
         """Each monitor with an alert open (its latest alert, reminder or recovery row is

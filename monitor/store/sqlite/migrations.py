@@ -169,18 +169,41 @@ def _6_to_7(conn: sqlite3.Connection) -> None:
     _create(conn, SCHEMA, only="outbox")
 
 
+# Schema 8's new tables, as they were (SCHEMA may change them later).
+SCHEMA_8_TABLES = """
+CREATE TABLE IF NOT EXISTS website_alerts (
+    id INTEGER PRIMARY KEY,
+    timestamp TEXT NOT NULL,
+    host TEXT NOT NULL,
+    type TEXT NOT NULL CHECK (type IN ('alert', 'recovery', 'reminder', 'warning', 'cleared',
+                                       'flapping', 'settled')),
+    startDate TEXT NOT NULL,
+    endDate TEXT,
+    availability REAL NOT NULL,
+    message TEXT NOT NULL,
+    monitor TEXT
+);
+CREATE INDEX IF NOT EXISTS website_alerts_host ON website_alerts(host, id);
+CREATE TABLE IF NOT EXISTS maintenance (
+    monitor TEXT PRIMARY KEY,
+    since REAL NOT NULL,
+    until REAL
+);
+"""
+
+
 def _7_to_8(conn: sqlite3.Connection) -> None:
     """The alert rules: `website_alerts.type` takes their events (a CHECK constraint is
     changed only by copying the table, ids kept: the outbox points at them), and monitors
     can be put in maintenance from the command line."""
     conn.execute("ALTER TABLE website_alerts RENAME TO website_alerts_7")
     conn.execute("DROP INDEX IF EXISTS website_alerts_host")
-    _create(conn, SCHEMA, only="website_alerts")
+    _create(conn, SCHEMA_8_TABLES, only="website_alerts")
     conn.execute("INSERT INTO website_alerts (id, timestamp, host, type, startDate, endDate,"
                  " availability, message, monitor) SELECT id, timestamp, host, type,"
                  " startDate, endDate, availability, message, monitor FROM website_alerts_7")
     conn.execute("DROP TABLE website_alerts_7")
-    _create(conn, SCHEMA, only="maintenance")
+    _create(conn, SCHEMA_8_TABLES, only="maintenance")
     _add_columns(conn, (("site_state", "maintenance", "REAL"),))
 
 

@@ -273,9 +273,12 @@ class SqliteReader:
         recent: dict[str, list[tuple[float, bool]]] = {}
         for monitor, ts, ok in self.conn.execute(
             "SELECT coalesce(monitor, host), timestamp, available FROM website_monitoring"
-            " WHERE timestamp BETWEEN ? AND ? AND available IS NOT NULL ORDER BY timestamp",
-                (since, until)):
-            recent.setdefault(monitor, []).append((ts, bool(ok)))
+            " WHERE timestamp BETWEEN ? AND ? AND (available IS NOT NULL OR reason ="
+            " 'maintenance') ORDER BY timestamp", (since, until)):
+            if ok is None:  # a maintenance: the checks before it count for nothing
+                recent[monitor] = []
+            else:
+                recent.setdefault(monitor, []).append((ts, bool(ok)))
         return recent
 
     @_reading
@@ -321,11 +324,13 @@ class SqliteReader:
 
     @_reading
     def maintenance(self) -> dict[str, tuple[float, float | None]]:
-        try:
-            rows = self.conn.execute("SELECT monitor, since, until FROM maintenance").fetchall()
-        except sqlite3.OperationalError:  # a database of schema 7 not yet opened to write
+        # A database of schema 7 not yet opened to write has none; any other error is one
+        # (a locked or failing file must not read as "no maintenance").
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND"
+                                 " name='maintenance'").fetchone():
             return {}
-        return {monitor: (since, until) for monitor, since, until in rows}
+        return {monitor: (since, until) for monitor, since, until in self.conn.execute(
+            "SELECT monitor, since, until FROM maintenance")}
 
 
 def open_reader(path: str | Path) -> SqliteReader:
