@@ -35,8 +35,8 @@ class Clocks:
 
 def engine_at(db, clocks: Clocks, **rules) -> Engine:
     """An engine over `db` (a new process), its alert state restored from it."""
-    site = replace(make_site(SITE, window=rules.pop("window", 10.0), interval=1.0),
-                   rules=AlertRules(**rules))
+    site = replace(make_site(SITE, window=rules.pop("window", 10.0),
+                             interval=rules.pop("interval", 1.0)), rules=AlertRules(**rules))
     config = Config(monitors=(site,))
     engine = Engine(config, Store(db), wall_clock=lambda: clocks.wall)
     engine.alerts = AlertEvaluator(clock=lambda: clocks.wall, mono=lambda: clocks.mono)
@@ -120,14 +120,8 @@ def test_alert_after_counts_carry_across_a_restart_through_the_database(tmp_path
 
 
 def maintained(db, clocks: Clocks, windows) -> Engine:
-    site = replace(make_site(SITE, window=120.0, interval=60.0),
-                   rules=AlertRules(maintenance=tuple(windows)))
-    config = Config(monitors=(site,))
-    engine = Engine(config, Store(db), wall_clock=lambda: clocks.wall)
-    engine.alerts = AlertEvaluator(clock=lambda: clocks.wall, mono=lambda: clocks.mono)
-    engine._configure(config)
-    engine._restore_alert_state()
-    return engine
+    """A monitor checked every minute, with maintenance `windows`."""
+    return engine_at(db, clocks, window=120.0, interval=60.0, maintenance=tuple(windows))
 
 
 def utc(text: str) -> float:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -16,9 +15,9 @@ from typing import TypeVar
 import click
 
 from monitor import __version__
+from monitor.cli.errors import guarded
 from monitor.cli.maintenance import maintenance_group
 from monitor.cli.notify import notify_group
-from monitor.errors import ConfigError, MonitorError
 from monitor.render.display import Display
 
 MODES = {
@@ -33,16 +32,8 @@ MODES = {
 
 F = TypeVar("F", bound=Callable[..., object])
 
-# `git log | head` and every other Unix tool end by SIGPIPE when their reader goes away,
-# which a shell reports as 128 + 13: a script with `set -o pipefail` sees the same from us.
-BROKEN_PIPE_EXIT = 128 + signal.SIGPIPE
 # The oldest data --purge can name: time.time() - days * 86400 must stay a valid epoch.
 MAX_PURGE_DAYS = 36500
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
 
 
 class _Days(click.ParamType):
@@ -61,17 +52,6 @@ class _Days(click.ParamType):
             self.fail(f"{value!r} is not a number of days greater than 0 and at most "
                       f"{MAX_PURGE_DAYS}", param, ctx)
         return days
-
-
-def _quiet_stdout() -> None:
-    """After a BrokenPipeError, point stdout at /dev/null, so that the interpreter's final
-    flush of what is still buffered does not fail again (Python docs, "Note on SIGPIPE")."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):  # no real stdout (click's test runner): nothing to flush
-        pass
 
 
 class _Cli(click.Group):
@@ -168,7 +148,7 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
     if mode == "selftest" and source("config_path") != click.core.ParameterSource.DEFAULT:
         raise click.UsageError("-c does not apply to -t")
 
-    _guarded(debug, lambda: _run(mode, config_path, db_path, silent, once, no_follow, purge,
+    guarded(debug, lambda: _run(mode, config_path, db_path, silent, once, no_follow, purge,
                                  _display(plain, no_color)))
 
 
@@ -186,33 +166,6 @@ def _before_command(ctx: click.Context, command: str, chosen: list[str]) -> None
         raise click.UsageError("selftest uses a throwaway database; -db does not apply")
     if command == "selftest" and given("config_path") != click.core.ParameterSource.DEFAULT:
         raise click.UsageError("-c does not apply to selftest")
-
-
-def _guarded(debug: bool, action: Callable[[], None]) -> None:
-    """Run a mode, turning its errors into one `Error: ...` line and an exit code."""
-    try:
-        action()
-    except ConfigError as exc:
-        _fail(str(exc), 2)
-    except MonitorError as exc:
-        _fail(str(exc), 1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
-        # The reader of the output went away (`-a | head -1`): end quietly, as `git log |
-        # head` does (-m has stopped and committed everything by now).
-        _quiet_stdout()
-        sys.exit(BROKEN_PIPE_EXIT)
-    except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-        raise  # a usage error found by the mode itself (`check` of an unknown name)
-    except Exception as exc:  # noqa: BLE001 - the one place that may hide a traceback
-        if debug:
-            raise
-        from monitor.secrets import redact_known
-
-        # A bug's message may quote a request, and so a credential: masked like all output.
-        _fail(redact_known(f"unexpected {type(exc).__name__}: {exc} "
-                           "(run with --debug for details)"), 1)
 
 
 # The subcommands. Their -c, -db, --no-color and --debug default to the group's, so that
@@ -323,7 +276,7 @@ def check_command(ctx: click.Context, names: tuple[str, ...], config_path: str |
         monitors = select(path, names, explicit, ctx)
         sys.exit(0 if run_checks(monitors, click.echo, debug=debug) else 1)
 
-    _guarded(debug, run)
+    guarded(debug, run)
 
 
 @main.command("selftest")
@@ -380,7 +333,7 @@ def _mode(ctx: click.Context, mode: str, config_path: str | None, db_path: str |
     config = str(_shared(ctx, "config_path", config_path))
     db = str(_shared(ctx, "db_path", db_path))
     no_color = bool(_shared(ctx, "no_color", no_color))
-    _guarded(bool(_shared(ctx, "debug", debug)),
+    guarded(bool(_shared(ctx, "debug", debug)),
              lambda: _run(mode, config, db, silent, once, no_follow, purge_days,
                           _display(plain, no_color)))
 

@@ -9,13 +9,13 @@ it. A site's plugged monitors (`<site id>/<kind>`) go with it.
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Callable, Sequence
 
 import click
 
-from monitor.errors import ConfigError, MonitorError, StoreError
+from monitor.cli.errors import guarded
+from monitor.errors import StoreError
 
 Echo = Callable[[str], None]
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
@@ -85,30 +85,11 @@ def list_command(ctx: click.Context, config_path: str | None, db_path: str | Non
 
 
 def _guarded(ctx: click.Context, debug: bool, action: Callable[[str, str], None]) -> None:
+    """Run `action(config path, database path)`, the group's -c, -db and --debug filled in."""
     root = ctx.find_root().params
     config = ctx.params.get("config_path") or str(root.get("config_path") or "config.json")
     db = ctx.params.get("db_path") or str(root.get("db_path") or "monitoring.db")
-    debug = debug or bool(root.get("debug"))
-    try:
-        action(config, db)
-    except (ConfigError, StoreError) as exc:
-        _fail(str(exc), 2)
-    except MonitorError as exc:
-        _fail(str(exc), 1)
-    except (click.ClickException, click.exceptions.Exit):
-        raise
-    except Exception as exc:  # noqa: BLE001 - as the other commands: one line, no traceback
-        if debug:
-            raise
-        from monitor.secrets import redact_known
-
-        _fail(redact_known(f"unexpected {type(exc).__name__}: {exc} "
-                           "(run with --debug for details)"), 1)
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
+    guarded(debug or bool(root.get("debug")), lambda: action(config, db))
 
 
 def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str], on: bool,

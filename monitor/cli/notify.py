@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.errors import ConfigError, MonitorError
+from monitor.cli.errors import guarded
+from monitor.errors import ConfigError
 
 if TYPE_CHECKING:
     from monitor.notify.send import Provider
@@ -41,29 +42,18 @@ def notify_test_command(ctx: click.Context, name: str | None, config_path: str |
     """
     root = ctx.find_root().params
     path = config_path or str(root.get("config_path") or "config.json")
-    debug = debug or bool(root.get("debug"))
-    try:
+
+    def run() -> None:
         from monitor.config import load_config
 
         providers = load_config(path).providers
         if not providers:
             raise ConfigError(f"{path}: no notification providers (add a \"notify\" list of"
                               " {\"name\", \"url\"})")
-        code = run_test(providers, [name] if name else None, click.echo, timeout, ctx, path)
-    except ConfigError as exc:
-        _fail(str(exc), 2)
-    except MonitorError as exc:
-        _fail(str(exc), 1)
-    except (click.ClickException, click.exceptions.Exit):
-        raise
-    except Exception as exc:  # noqa: BLE001 - as the other commands: one line, no traceback
-        if debug:
-            raise
-        from monitor.secrets import redact_known
+        sys.exit(run_test(providers, [name] if name else None, click.echo, timeout, ctx,
+                          path))
 
-        _fail(redact_known(f"unexpected {type(exc).__name__}: {exc} "
-                           "(run with --debug for details)"), 1)
-    sys.exit(code)
+    guarded(debug or bool(root.get("debug")), run)
 
 
 def run_test(providers: Sequence[Provider], names: Sequence[str] | None, echo: Echo,
@@ -83,8 +73,3 @@ def run_test(providers: Sequence[Provider], names: Sequence[str] | None, echo: E
     for name, error in results:
         echo(f"{name} ({shown[name]}): " + ("sent" if error is None else f"failed: {error}"))
     return 0 if all(error is None for _, error in results) else 1
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)

@@ -1,0 +1,61 @@
+"""How the command line ends on an error: one `Error: ...` line on stderr and an exit code
+(2 configuration or usage, 1 runtime), never a traceback unless --debug; quietly when the
+reader of the output went away. Every command runs its work through `guarded`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+import click
+
+from monitor.errors import ConfigError, MonitorError
+
+# `git log | head` and every other Unix tool end by SIGPIPE when their reader goes away,
+# which a shell reports as 128 + 13: a script with `set -o pipefail` sees the same from us.
+BROKEN_PIPE_EXIT = 128 + signal.SIGPIPE
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def quiet_stdout() -> None:
+    """After a BrokenPipeError, point stdout at /dev/null, so that the interpreter's final
+    flush of what is still buffered does not fail again (Python docs, "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (click's test runner): nothing to flush
+        pass
+
+
+def guarded(debug: bool, action: Callable[[], None]) -> None:
+    """Run a mode, turning its errors into one `Error: ...` line and an exit code."""
+    try:
+        action()
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    except MonitorError as exc:
+        fail(str(exc), 1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        # The reader of the output went away (`-a | head -1`): end quietly, as `git log |
+        # head` does (-m has stopped and committed everything by now).
+        quiet_stdout()
+        sys.exit(BROKEN_PIPE_EXIT)
+    except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise  # a usage error found by the mode itself (`check` of an unknown name)
+    except Exception as exc:  # noqa: BLE001 - the one place that may hide a traceback
+        if debug:
+            raise
+        from monitor.secrets import redact_known
+
+        # A bug's message may quote a request, and so a credential: masked like all output.
+        fail(redact_known(f"unexpected {type(exc).__name__}: {exc} "
+                          "(run with --debug for details)"), 1)
