@@ -1,0 +1,261 @@
+"""Windows on the log's own time: the 10-second reports and the traffic and error-rate
+alerts, computed from the requests' timestamps, never from the clock of the machine
+reading them. So a finished log read as fast as it can (`--replay`) gives exactly the
+reports and alerts a live reading of it gave.
+
+Requests are counted per second of log time. A second is final once the newest request
+seen is `lag` seconds past it (out-of-order lines within `lag` land in their own second);
+a request older than that is counted in the oldest second still open, and as `late`.
+At each final second boundary B the rules are evaluated over [B - window, B); every
+`period` seconds (on multiples of it) a report covers [B - period, B).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from monitor.logs.formats import Hit
+
+__all__ = ["LogWindows", "Report", "TrafficEvent", "format_time"]
+
+PERIOD = 10  # seconds of log time a report covers
+WINDOW = 120  # seconds of log time the alert rules average over
+LAG = 5  # seconds a line may arrive after a newer one and still count in its second
+
+
+def format_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(max(0.0, seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The requests of one period [start, end) of log time."""
+
+    start: float
+    end: float
+    hits: int
+    bytes: int
+    statuses: dict[str, int]  # "2xx".."5xx", "other": hits in the period
+    sections: list[tuple[str, int, int]]  # the top: (section, hits in the period, in total)
+    clients: list[tuple[str, int]]  # the top: (client, hits in the period)
+    total: int  # the requests of this period and those before it
+    late: int  # requests counted so far in a later second than their own
+
+    @property
+    def rate(self) -> float:
+        return self.hits / (self.end - self.start)
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficEvent:
+    """An alert or recovery of a rule: "traffic" (requests per second) or "errors" (the
+    share of 5xx answers)."""
+
+    type: str  # "alert" or "recovery"
+    rule: str
+    time: float  # log time
+    start: float  # when the alert began (log time)
+    hits: int  # requests in the window
+    value: float  # the rule's figure: requests per second, or the 5xx share
+    message: str
+
+    @property
+    def end(self) -> float | None:
+        return self.time if self.type == "recovery" else None
+
+
+@dataclass(slots=True)
+class _Period:
+    hits: int = 0
+    bytes: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    sections: Counter[str] = field(default_factory=Counter)
+    clients: Counter[str] = field(default_factory=Counter)
+
+
+_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+
+
+class LogWindows:
+    """Not thread-safe: one reader feeds it requests in the log's order (`add`) and takes
+    what became final (`take`): the output is a function of the lines alone, whatever
+    batches they came in. A live reader may also move log time on while the log is idle
+    (`advance`), and a finished log ends with `flush`."""
+
+    def __init__(self, threshold: float = 10.0, max_error_rate: float | None = None,
+                 top: int = 10, *, period: int = PERIOD, window: int = WINDOW,
+                 lag: int = LAG) -> None:
+        self.threshold = threshold
+        self.max_error_rate = max_error_rate
+        self.top = top
+        self.period = period
+        self.window = window
+        self.lag = lag
+        self.newest: float | None = None  # the newest request's time
+        self.total = 0
+        self.late = 0
+        self.totals: Counter[str] = Counter()  # hits per section of the periods reported
+        self.reported = 0  # requests of the periods reported
+        self._open: int | None = None  # the oldest second not final yet
+        self._seconds: dict[int, list[int]] = {}  # open second -> [hits, 5xx]
+        self._periods: dict[int, _Period] = {}  # period start -> its counts
+        self._ring: deque[tuple[int, int]] = deque()  # the window's final seconds
+        self._in_window = [0, 0]  # hits, 5xx of the ring
+        self._alerts: dict[str, tuple[float, int]] = {}  # rule -> (start, hits at start)
+        self._ready: list[Report | TrafficEvent] = []
+        self._reported = False  # a period was reported: empty ones are reported from now
+
+    def add(self, hit: Hit) -> None:
+        second = math.floor(hit.time)
+        if self._open is None:
+            self._open = second - self.lag  # room for the lines just before the first
+        elif second < self._open:
+            self.late += 1
+            second = self._open
+        if self.newest is None or hit.time > self.newest:
+            self.newest = hit.time
+        counts = self._seconds.get(second)
+        if counts is None:
+            counts = self._seconds[second] = [0, 0]
+        counts[0] += 1
+        status = hit.status
+        error = 500 <= status < 600
+        if error:
+            counts[1] += 1
+        start = second - second % self.period
+        period = self._periods.get(start)
+        if period is None:
+            period = self._periods[start] = _Period()
+        period.hits += 1
+        period.bytes += hit.size
+        period.statuses[_CLASSES.get(status // 100, "other")] += 1
+        period.sections[hit.section] += 1
+        period.clients[hit.client] += 1
+        self.total += 1
+        if second - self.lag > self._open:
+            self._finalize(second - self.lag)
+
+    def add_all(self, hits: Iterable[Hit]) -> None:
+        for hit in hits:
+            self.add(hit)
+
+    def take(self) -> list[Report | TrafficEvent]:
+        """The reports and alert events made final since the last call, in time order."""
+        ready, self._ready = self._ready, []
+        return ready
+
+    def advance(self, until: float) -> None:
+        """Make final every second that ends at or before `until` (log time): a live
+        reader's idle log."""
+        if self._open is not None:
+            self._finalize(math.floor(until))
+
+    def flush(self) -> None:
+        """At the end of a finished log: everything up to the newest request's second
+        is final (the period it is in is reported, cut at that second's end)."""
+        if self.newest is None or self._open is None:
+            return
+        self._finalize(math.floor(self.newest) + 1)
+        for start in sorted(self._periods):
+            self._ready.append(self._report(start, self._open))
+        self._periods.clear()
+
+    def _finalize(self, end: int) -> None:
+        """Close the seconds before `end`."""
+        assert self._open is not None
+        while self._open < end:
+            if not self._seconds and not self._periods and not self._alerts and (
+                    self._in_window == [0, 0]):
+                # Nothing open and nothing in the window: skip an idle stretch at once.
+                self._ring.clear()
+                self._open = end
+                return
+            self._close(self._open)
+            self._open += 1
+
+    # -- the final second ------------------------------------------------------------
+    def _close(self, second: int) -> None:
+        hits, errors = self._seconds.pop(second, (0, 0))
+        self._ring.append((hits, errors))
+        self._in_window[0] += hits
+        self._in_window[1] += errors
+        if len(self._ring) > self.window:
+            old_hits, old_errors = self._ring.popleft()
+            self._in_window[0] -= old_hits
+            self._in_window[1] -= old_errors
+        boundary = second + 1
+        self._rules(boundary)
+        if boundary % self.period == 0:
+            start = boundary - self.period
+            period = self._periods.pop(start, None)
+            if period is not None or self._reported:
+                self._ready.append(self._report(start, boundary, period))
+                self._reported = True
+
+    def _rules(self, at: int) -> None:
+        hits, errors = self._in_window
+        # A division, not `hits > threshold * window`: exactly at the threshold is no alert.
+        rate = hits / self.window
+        self._rule("traffic", rate > self.threshold, at, hits, rate)
+        if self.max_error_rate is not None:
+            share = errors / hits if hits else 0.0
+            self._rule("errors", share > self.max_error_rate, at, hits, share)
+
+    def _rule(self, rule: str, high: bool, at: int, hits: int, value: float) -> None:
+        opened = self._alerts.get(rule)
+        if high and opened is None:
+            self._alerts[rule] = (at, hits)
+            self._ready.append(TrafficEvent("alert", rule, at, at, hits, value,
+                                            _alert_text(rule, hits, value, at)))
+        elif not high and opened is not None:
+            del self._alerts[rule]
+            self._ready.append(TrafficEvent("recovery", rule, at, opened[0], hits, value,
+                                            _recovery_text(rule, hits, value, at,
+                                                           opened[0])))
+
+    def _report(self, start: int, end: int, period: _Period | None = None) -> Report:
+        period = period or self._periods.get(start) or _Period()
+        self.totals.update(period.sections)
+        self.reported += period.hits
+        return Report(
+            start=start, end=end, hits=period.hits, bytes=period.bytes,
+            statuses=dict(period.statuses),
+            sections=[(name, hits, self.totals[name])
+                      for name, hits in period.sections.most_common(self.top)],
+            clients=period.clients.most_common(self.top), total=self.reported,
+            late=self.late)
+
+    @property
+    def alerting(self) -> dict[str, float]:
+        """The rules alerting now -> since when (log time)."""
+        return {rule: start for rule, (start, _) in self._alerts.items()}
+
+
+def _alert_text(rule: str, hits: int, value: float, at: float) -> str:
+    if rule == "traffic":
+        # The original system's wording, exactly.
+        return f"High traffic generated an alert - hits = {hits}, triggered at {format_time(at)}"
+    return (f"High error rate generated an alert - 5xx = {value:.1%} of {hits} hits,"
+            f" triggered at {format_time(at)}")
+
+
+def _recovery_text(rule: str, hits: int, value: float, at: float, start: float) -> str:
+    lasted = _duration(at - start)
+    if rule == "traffic":
+        return (f"High traffic alert recovered - hits = {hits}, recovered at"
+                f" {format_time(at)}, after {lasted}")
+    return (f"High error rate alert recovered - 5xx = {value:.1%} of {hits} hits,"
+            f" recovered at {format_time(at)}, after {lasted}")

@@ -1,0 +1,153 @@
+"""Windows on log time: the traffic and error-rate alerts at their exact edges, the
+10-second reports, out-of-order lines, and the same output whatever the batches."""
+
+import random
+
+import pytest
+
+from monitor.logs.formats import Hit
+from monitor.logs.window import LogWindows, Report, TrafficEvent
+
+T0 = 1_800_000_000  # a multiple of 10: periods start on it
+
+
+def hits_per_second(rates, start=T0, status=200, section="/api", client="10.0.0.1"):
+    """`rates[i]` requests in second start + i, spread over the second."""
+    out = []
+    for i, rate in enumerate(rates):
+        out += [Hit(start + i + k / max(rate, 1), client, section, status, 100)
+                for k in range(rate)]
+    return out
+
+
+def events(windows):
+    return [e for e in windows.take() if isinstance(e, TrafficEvent)]
+
+
+def feed(windows, hits):
+    out = []
+    for hit in hits:
+        windows.add(hit)
+        out += windows.take()
+    return out
+
+
+def test_exactly_at_the_threshold_is_not_an_alert_one_more_is():
+    # 10 requests a second for 120 s: 1,200 in the window = 10/s exactly: no alert.
+    windows = LogWindows(threshold=10.0, lag=0)
+    out = feed(windows, hits_per_second([10] * 130))
+    assert not [e for e in out if isinstance(e, TrafficEvent)]
+    # One more request, in second 130: when that second is final (at 131), the window
+    # [11, 131) holds 1,201: the alert, triggered at the boundary T0+131.
+    out = feed(windows, hits_per_second([11, 10], start=T0 + 130))
+    alerts = [e for e in out if isinstance(e, TrafficEvent)]
+    assert [(e.type, e.time - T0, e.hits) for e in alerts] == [("alert", 131, 1201)]
+    assert alerts[0].message == ("High traffic generated an alert - hits = 1201, triggered"
+                                 " at 2027-01-15T08:02:11Z")
+
+
+def test_recovery_when_back_at_the_threshold_with_how_long_it_lasted():
+    windows = LogWindows(threshold=1.0, lag=0)
+    # 2/s for 100 s: the window (120 s) passes 120 hits at second 61 (122 > 120).
+    out = feed(windows, hits_per_second([2] * 100))
+    out += feed(windows, hits_per_second([0] * 100 + [1], start=T0 + 100))
+    changes = [(e.type, e.time - T0, e.hits) for e in out if isinstance(e, TrafficEvent)]
+    # Alert when the window holds 121+: closing second 60 (hits 0..60: 122) at T0+61.
+    # Recovery when back to 120 or fewer: the window [b-120, b) loses 2 per second
+    # after b = 120 (no more requests after 100): at b = 121 it holds seconds 1..99 = 198.
+    # ... it falls to 120 at b = 160 (seconds 40..99: 60 s x 2).
+    assert changes == [("alert", 61, 122), ("recovery", 160, 120)]
+    recovery = [e for e in out if isinstance(e, TrafficEvent)][1]
+    assert recovery.message == ("High traffic alert recovered - hits = 120, recovered at"
+                                " 2027-01-15T08:02:40Z, after 1m39s")
+    assert recovery.start == T0 + 61 and recovery.end == T0 + 160
+
+
+def test_no_repeat_while_it_stays_high():
+    windows = LogWindows(threshold=1.0, lag=0)
+    out = feed(windows, hits_per_second([5] * 600))
+    assert [e.type for e in out if isinstance(e, TrafficEvent)] == ["alert"]
+
+
+def test_reports_every_period_with_the_top_sections_clients_and_statuses():
+    windows = LogWindows(threshold=100.0, top=2, lag=0)
+    hits = ([Hit(T0 + 1, "10.0.0.1", "/api", 200, 100)] * 3
+            + [Hit(T0 + 2, "10.0.0.2", "/img", 304, 0)] * 2
+            + [Hit(T0 + 3, "10.0.0.3", "/", 503, 10)]
+            + [Hit(T0 + 12, "10.0.0.1", "/api", 404, 1)])
+    out = feed(windows, hits)
+    reports = [e for e in out if isinstance(e, Report)]
+    assert len(reports) == 1  # [T0, T0+10) is final once T0+12 is seen (lag 0)
+    first = reports[0]
+    assert (first.start - T0, first.end - T0, first.hits, first.bytes) == (0, 10, 6, 310)
+    assert first.statuses == {"2xx": 3, "3xx": 2, "5xx": 1}
+    assert first.sections == [("/api", 3, 3), ("/img", 2, 2)]
+    assert first.clients == [("10.0.0.1", 3), ("10.0.0.2", 2)]
+    assert first.rate == 0.6
+    windows.flush()
+    last = [e for e in windows.take() if isinstance(e, Report)]
+    # The last period, cut at its last second's end: totals include the first period's.
+    assert [(r.start - T0, r.end - T0, r.hits, r.sections) for r in last] == [
+        (10, 13, 1, [("/api", 1, 4)])]
+
+
+def test_out_of_order_lines_within_the_lag_land_in_their_second():
+    windows = LogWindows(threshold=100.0, lag=5)
+    hits = [Hit(T0 + 8, "a", "/x", 200, 1), Hit(T0 + 11, "a", "/x", 200, 1),
+            Hit(T0 + 7, "b", "/y", 200, 1),  # 4 s older than the newest: in time
+            Hit(T0 + 16, "a", "/x", 200, 1),  # [T0, T0+10) is final now
+            Hit(T0 + 9, "c", "/z", 200, 1)]  # too late: counted in the oldest open second
+    out = feed(windows, hits)
+    first = [e for e in out if isinstance(e, Report)][0]
+    assert first.hits == 2 and first.sections == [("/x", 1, 1), ("/y", 1, 1)]
+    windows.flush()
+    last = [e for e in windows.take() if isinstance(e, Report)][-1]
+    assert last.late == 1 and last.total == 5
+
+
+def test_the_output_is_the_same_whatever_the_batches():
+    rng = random.Random(7)
+    hits = []
+    for second in range(900):
+        rate = 30 if 200 <= second < 400 else rng.randint(0, 12)
+        for _ in range(rate):
+            jitter = rng.uniform(-3, 0)  # out of order, within the lag
+            hits.append(Hit(T0 + second + rng.random() + jitter, f"10.0.0.{rng.randint(1, 50)}",
+                            rng.choice(["/a", "/b", "/c", "/"]),
+                            rng.choice([200, 200, 200, 404, 500]), rng.randint(0, 5000)))
+
+    def run(batch):
+        windows = LogWindows(threshold=10.0, max_error_rate=0.25)
+        out = []
+        for i in range(0, len(hits), batch):
+            for hit in hits[i:i + batch]:
+                windows.add(hit)
+            out += windows.take()
+        windows.flush()
+        return out + windows.take()
+
+    whole = run(len(hits))
+    assert any(isinstance(e, TrafficEvent) for e in whole)
+    for batch in (1, 7, 1000):
+        assert run(batch) == whole
+
+
+def test_error_rate_alert():
+    windows = LogWindows(threshold=1000.0, max_error_rate=0.5, lag=0)
+    out = feed(windows, hits_per_second([2] * 10) + hits_per_second([2] * 20, start=T0 + 10,
+                                                                    status=500))
+    changes = [(e.type, e.rule, e.time - T0) for e in out if isinstance(e, TrafficEvent)]
+    # 5xx from T0+10: the share passes 50% when errors outnumber the 20 good requests.
+    assert changes == [("alert", "errors", 21)]
+    alert = [e for e in out if isinstance(e, TrafficEvent)][0]
+    assert alert.message == ("High error rate generated an alert - 5xx = 52.4% of 42 hits,"
+                             " triggered at 2027-01-15T08:00:21Z")
+
+
+@pytest.mark.parametrize("gap", [3600, 86400 * 30])
+def test_a_long_quiet_gap_is_crossed_at_once(gap):
+    windows = LogWindows(threshold=1.0, lag=0)
+    feed(windows, hits_per_second([5] * 200))
+    out = feed(windows, hits_per_second([1], start=T0 + 200 + gap))
+    types = [e.type for e in out if isinstance(e, TrafficEvent)]
+    assert types == ["recovery"]
