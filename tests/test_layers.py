@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent / "monitor"
 # unless listed together in one string (one package).
 LAYERS = [
     ["monitor", "monitor.errors", "monitor.secrets"],
+    ["monitor.logs"],  # access logs: formats, following a file, windows on log time
     ["monitor.checks"],  # kinds: what a monitor and a result are; each kind's schema
     ["monitor.config"],  # the file: monitors of registered kinds
     ["monitor.run"],  # scheduling, probe processes, the canary: where checks run

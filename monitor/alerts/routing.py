@@ -58,7 +58,8 @@ def _fields(event: AlertEvent, monitor: Monitor) -> dict[str, str]:
 
 def _defaults(monitor: Monitor, fields: Mapping[str, str]) -> tuple[str, str]:
     kind = registry.find(monitor.kind)
-    if kind is not None and not kind.network and fields["event"] in ("alert", "recovery"):
+    if (kind is not None and not kind.network and kind.watch is None
+            and fields["event"] in ("alert", "recovery")):
         before = "up" if fields["state"] == "down" else "down"
         return (f"{fields['name']} is now {fields['STATE']}",
                 f"{monitor.kind} {fields['name']} on {fields['host']} changed from"

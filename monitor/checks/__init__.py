@@ -7,6 +7,7 @@ from monitor.checks import (
            dns,
            host,
            http,  # noqa: E402,I001 - after the registry it registers with
+           log,
            registry,
            tcp,
            tls,
@@ -17,5 +18,5 @@ from monitor.checks.model import COMMON_REASONS, CheckAborted, CheckResult, Kind
 from monitor.checks.registry import register
 
 __all__ = ["COMMON_REASONS", "CheckAborted", "CheckResult", "Deadline", "Kind", "Monitor",
-           "Parsed", "Watchdog", "content", "dns", "host", "http", "register", "registry",
+           "Parsed", "Watchdog", "content", "dns", "host", "http", "log", "register", "registry",
            "run_check", "tcp", "tls"]

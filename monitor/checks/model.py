@@ -148,6 +148,28 @@ class CheckLoop(Protocol):
         """Abort every check in flight (their `done` get None) and end the loop."""
 
 
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """An alert or recovery a watching kind raises itself (an access log's traffic), with
+    its own text: stored, printed and notified as the monitor's."""
+
+    type: str  # "alert" or "recovery"
+    time: float  # epoch seconds
+    start: float  # when the alert began
+    end: float | None
+    message: str
+
+
+class Watch(Protocol):
+    """A monitor that watches a source as it comes rather than checking on a schedule."""
+
+    def poll(self, wall: float) -> tuple[list[CheckResult], list[WatchEvent], list[str]]:
+        """What came since the last poll, at `wall` (epoch seconds): results to record,
+        events to raise, warnings to print. Never blocks."""
+
+    def close(self) -> None: ...
+
+
 ParseSpec = Callable[["Fields", Mapping[str, Any], str, Mapping[str, Any]], Parsed]
 RunCheck = Callable[[Monitor, "Deadline"], CheckResult]
 
@@ -183,3 +205,7 @@ class Kind:
     # and the top-level defaults -> the spec of a monitor of this kind (id "<site id>/<kind>"),
     # or None when the kind has nothing to check on that site (tls on an http:// URL).
     plugin: Callable[[Monitor, Mapping[str, Any]], Parsed | None] | None = None
+    # A kind whose monitors watch a source as it comes (an access log) instead of being
+    # checked on a schedule: `watch(monitor)` opens one; the engine polls it. `run` then
+    # is what `check NAME` does once.
+    watch: Callable[[Monitor], Watch] | None = None

@@ -16,6 +16,7 @@ import click
 
 from monitor import __version__
 from monitor.cli.errors import guarded
+from monitor.cli.logs import logs_command
 from monitor.cli.maintenance import maintenance_group
 from monitor.cli.notify import notify_group
 from monitor.render.display import Display
@@ -324,6 +325,7 @@ def purge_command(ctx: click.Context, days: float, db_path: str | None,
 
 main.add_command(notify_group)  # notify test [NAME]
 main.add_command(maintenance_group)  # maintenance on|off NAME..., maintenance list
+main.add_command(logs_command)  # logs [FILE|-], the access-log monitor
 
 
 def _mode(ctx: click.Context, mode: str, config_path: str | None, db_path: str | None,

@@ -31,9 +31,11 @@ from monitor.alerts import (
     routing,
 )
 from monitor.checks import CheckResult, Monitor, Watchdog, maintenance, registry
+from monitor.checks.model import WatchEvent
 from monitor.config import Config
 from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
+from monitor.run.watches import Watches, scheduled
 from monitor.store import AlertRecord, Reader, Store, iso_utc, open_reader, parse_iso
 
 AlertHook = Callable[[AlertEvent], None]
@@ -62,6 +64,9 @@ class Engine:
         self._windowed: set[str] = set()  # monitors with maintenance windows
         self._reader: Reader | None = None  # the main loop's, for poll_maintenance
         self.probes: LocalProbes | ProbeProcesses | None = None
+        # Monitors that watch a source as it comes (access logs), beside the checks.
+        self.watches = Watches(self._record_batch, self._watch_event, self._on_error,
+                               wall=wall_clock)
         self.watchdog: Watchdog | None = None
         self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
         self._announcer: threading.Thread | None = None
@@ -96,8 +101,9 @@ class Engine:
         self.watchdog = Watchdog()
         self._set_canary(self.config.canary)
         self.probes = self._make_probes(self.config)
-        self.probes.start(self.config.monitors, self.config.max_workers,
+        self.probes.start(scheduled(self.config.monitors), self.config.max_workers,
                           self.config.max_in_flight)
+        self.watches.set(self.config.monitors)
         self.maybe_purge()
         return self
 
@@ -110,6 +116,7 @@ class Engine:
 
     def stop(self, timeout: float = 1.5) -> None:
         """Stop dispatching, cut checks in flight short, commit what is queued."""
+        self.watches.stop()
         if self.probes is not None:
             self.probes.stop(timeout)
         canary, self.canary = self.canary, None
@@ -139,10 +146,12 @@ class Engine:
             if probe_count(config) != probe_count(old):
                 self.probes.stop()
                 self.probes = self._make_probes(config)
-                self.probes.start(config.monitors, config.max_workers, config.max_in_flight)
+                self.probes.start(scheduled(config.monitors), config.max_workers,
+                                  config.max_in_flight)
             else:
-                self.probes.set_sites(config.monitors, config.max_workers,
+                self.probes.set_sites(scheduled(config.monitors), config.max_workers,
                                       config.max_in_flight)
+        self.watches.set(config.monitors)
         current = self.canary.site if self.canary else None
         if config.canary != current:
             self._set_canary(config.canary)
@@ -216,6 +225,14 @@ class Engine:
             offline = canary.is_offline(time.monotonic())
         for result in results:
             self._record(result, offline)
+
+    def _watch_event(self, monitor: Monitor, event: WatchEvent) -> None:
+        """An alert or recovery a watched monitor raised itself, in its own words (none
+        in maintenance: its recovery then closes nothing, which is said as it is)."""
+        if self._in_maintenance(monitor.id, self._wall()):
+            return
+        self.emit(AlertEvent(event.type, monitor.id, 1.0, event.time, event.start,
+                             event.end, event.message))
 
     def _network_failure(self, result: CheckResult) -> bool:
         """A failure the loss of the monitor's own network could cause (by its kind)."""

@@ -1,0 +1,100 @@
+"""A log read into its windows: lines from a source (a followed file, a stream, or the
+batches of a finished file), their format told from the first lines, each parsed, the
+malformed ones counted and sampled, the requests fed to the windows on log time.
+
+`LogReader.poll(wall)` is one step, driven by the caller's loop and clock: tests run it
+without threads or sleeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from monitor.logs.formats import SKIP, LogFormat, LogFormatError, detect, make
+from monitor.logs.window import LogWindows, Report, TrafficEvent
+
+__all__ = ["DETECT_LINES", "IDLE", "LineSource", "LogReader"]
+
+DETECT_LINES = 10  # lines the format is told from, when that many have come
+GIVE_UP_LINES = 200  # ... and the most it waits for before it says it cannot tell
+IDLE = 10.0  # seconds of a quiet log after which its time moves on with the clock
+WARN_EVERY = 60.0  # seconds between two warnings about malformed lines
+
+
+class LineSource(Protocol):
+    events: list[str]
+
+    def poll(self) -> list[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class LogReader:
+    def __init__(self, windows: LogWindows, fmt: str = "auto") -> None:
+        self.windows = windows
+        self.format: LogFormat | None = None if fmt == "auto" else make(fmt)
+        self._pending: list[bytes] = []  # lines waiting for the format to be told
+        self.malformed = 0
+        self._unreported = 0  # malformed lines not warned of yet
+        self._sample: bytes | None = None
+        self._warned_at: float | None = None
+        self._last_line_at: float | None = None  # the clock's time of the latest line
+        self.notes: list[str] = []  # things to say once: the format told, ...
+
+    def feed(self, lines: Iterable[bytes], idle: bool = False) -> None:
+        """Parse `lines` (in the log's order) into the windows. `idle`: no more lines are
+        coming now (the format may be told from fewer)."""
+        if self.format is None:
+            self._pending.extend(lines)
+            if not self._pending or (len(self._pending) < DETECT_LINES and not idle):
+                return
+            try:
+                self.format = detect(self._pending[:GIVE_UP_LINES])
+            except LogFormatError:
+                if len(self._pending) < GIVE_UP_LINES and not idle:
+                    return  # more lines may tell
+                raise
+            self.notes.append(f"format: {self.format.name}")
+            lines, self._pending = self._pending, []
+        parse = self.format.parse
+        add = self.windows.add
+        for line in lines:
+            hit = parse(line)
+            if hit is SKIP:
+                continue
+            if hit is None:
+                self.malformed += 1
+                self._unreported += 1
+                if self._sample is None:
+                    self._sample = line
+                continue
+            add(hit)  # type: ignore[arg-type]
+
+    def step(self, lines: list[bytes], wall: float) -> list[Report | TrafficEvent]:
+        """A live step: the lines that came since the last one, at `wall` (the clock's
+        seconds). A log quiet for IDLE seconds has its time moved on with the clock, so
+        that an alert recovers when the traffic has stopped altogether."""
+        if lines:
+            self._last_line_at = wall
+            self.feed(lines)
+        elif self._pending:
+            self.feed([], idle=True)
+        newest = self.windows.newest
+        if not lines and newest is not None and self._last_line_at is not None:
+            quiet = wall - self._last_line_at
+            if quiet >= IDLE:
+                self.windows.advance(newest + quiet - self.windows.lag)
+        return self.windows.take()
+
+    def warnings(self, wall: float) -> list[str]:
+        """At most one line a minute: the malformed lines skipped since the last, with a
+        sample."""
+        if not self._unreported or (self._warned_at is not None
+                                    and wall - self._warned_at < WARN_EVERY):
+            return []
+        sample = (self._sample or b"")[:120].decode("utf-8", "replace")
+        text = (f"{self._unreported} malformed line(s) skipped ({self.malformed} in all),"
+                f" e.g. {sample!r}")
+        self._unreported, self._sample, self._warned_at = 0, None, wall
+        return [text]

@@ -1,0 +1,43 @@
+"""The access-log monitor's 10-second table, as `logs` prints it: a heading line with the
+period's totals, then the top sections (hits in the period and in total) and the top
+clients, side by side."""
+
+from __future__ import annotations
+
+import time
+from itertools import zip_longest
+
+from tabulate import tabulate
+
+from monitor.logs.window import Report
+
+STATUS_ORDER = ("2xx", "3xx", "4xx", "5xx", "1xx", "other")
+
+
+def _clock(epoch: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(epoch))
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"
+
+
+def report_text(report: Report) -> str:
+    """The table of one period."""
+    day = time.strftime("%Y-%m-%d", time.gmtime(report.start))
+    statuses = ", ".join(f"{name} {report.statuses[name]}" for name in STATUS_ORDER
+                         if report.statuses.get(name))
+    heading = (f"== {day} {_clock(report.start)}-{_clock(report.end)} UTC: {report.hits}"
+               f" hits, {report.rate:.1f} req/s, {_size(report.bytes)}"
+               + (f"; {statuses}" if statuses else "") + f" ({report.total} in total"
+               + (f", {report.late} late" if report.late else "") + ") ==")
+    if not report.hits:
+        return heading
+    rows = [[*(section or ("", "", "")), "", *(client or ("", ""))]
+            for section, client in zip_longest(report.sections, report.clients)]
+    table = tabulate(rows, headers=["section", "hits", "total", "", "client", "hits"],
+                     tablefmt="simple", disable_numparse=False)
+    return f"{heading}\n{table}"

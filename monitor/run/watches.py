@@ -1,0 +1,101 @@
+"""The monitors that watch a source as it comes (kinds with `watch`: an access log), polled
+on one thread of their own, four times a second, beside the scheduled checks. A poll
+never blocks (a log is read as far as it has been written), so one slow source delays no
+check, and a watch that raises is reported once and polled again."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from monitor.checks import Monitor, registry
+from monitor.checks.model import CheckResult, Watch, WatchEvent
+
+POLL = 0.25  # seconds between two polls of every watch
+
+OnResults = Callable[[list[CheckResult]], None]
+OnEvent = Callable[[Monitor, WatchEvent], None]
+
+
+def watched(monitors: Iterable[Monitor]) -> list[Monitor]:
+    """The monitors of kinds that watch rather than check."""
+    return [m for m in monitors if (kind := registry.find(m.kind)) is not None
+            and kind.watch is not None]
+
+
+def scheduled(monitors: Iterable[Monitor]) -> list[Monitor]:
+    """The monitors the scheduler checks: all but the watched ones."""
+    return [m for m in monitors if (kind := registry.find(m.kind)) is None
+            or kind.watch is None]
+
+
+class Watches:
+    def __init__(self, on_results: OnResults, on_event: OnEvent,
+                 on_error: Callable[[str], None],
+                 wall: Callable[[], float] = time.time) -> None:
+        self._on_results = on_results
+        self._on_event = on_event
+        self._on_error = on_error
+        self._wall = wall
+        self._open: dict[str, tuple[Monitor, Watch]] = {}
+        self._failing: dict[str, str] = {}  # monitor id -> the error said
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def set(self, monitors: Iterable[Monitor]) -> None:
+        """Watch these monitors: a new or changed one is opened (from the end of its log),
+        an unchanged one kept, a removed one closed."""
+        wanted = {m.id: m for m in watched(monitors)}
+        with self._lock:
+            for key, (monitor, watch) in list(self._open.items()):
+                if wanted.get(key) != monitor:
+                    watch.close()
+                    del self._open[key]
+            for key, monitor in wanted.items():
+                if key not in self._open:
+                    opener = registry.get(monitor.kind).watch
+                    assert opener is not None
+                    try:
+                        self._open[key] = (monitor, opener(monitor))
+                    except Exception as exc:  # noqa: BLE001 - one bad source stops no other
+                        self._on_error(f"{monitor.label}: cannot watch: {exc}")
+        if self._open and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="watches", daemon=True)
+            self._thread.start()
+
+    def poll_all(self) -> None:
+        """One round: every watch polled once (the thread's step; tests call it)."""
+        with self._lock:
+            opened = list(self._open.values())
+        wall = self._wall()
+        for monitor, watch in opened:
+            try:
+                results, events, warnings = watch.poll(wall)
+            except Exception as exc:  # noqa: BLE001 - reported once, polled again
+                text = f"{monitor.label}: {type(exc).__name__}: {exc}"
+                if self._failing.get(monitor.id) != text:
+                    self._on_error(text)
+                self._failing[monitor.id] = text
+                continue
+            self._failing.pop(monitor.id, None)
+            for text in warnings:
+                self._on_error(f"{monitor.label}: {text}")
+            if results:
+                self._on_results(results)
+            for event in events:
+                self._on_event(monitor, event)
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL):
+            self.poll_all()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._lock:
+            for _, watch in self._open.values():
+                watch.close()
+            self._open.clear()
