@@ -1,0 +1,105 @@
+"""The `log` kind inside `-m`: an access log appended to while the real program runs, its
+traffic alert and recovery stored and notified like every monitor's, its 10-second
+results recorded; the config keys; `check NAME`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from monitor.config import ConfigError, parse_config
+from tests.access_logs import combined
+from tests.receivers import WebhookReceiver
+from tests.test_e2e import APP, query, stop
+
+
+def test_traffic_alert_and_recovery_in_the_running_monitor(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text("")
+    with WebhookReceiver() as hook:
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps({
+            # fromStart: the lines appended before the monitor opened the log count too.
+            "websites": [{"type": "log", "path": "access.log", "name": "web",
+                          "maxRate": 1, "fromStart": True}],
+            "notify": [{"name": "hook", "url": hook.url("json")}]}))
+        proc = subprocess.Popen([sys.executable, APP, "-m", "--plain", "-c", str(config),
+                                 "-db", str(tmp_path / "m.db")], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            start = int(time.time()) // 10 * 10 - 600
+            # 300 requests in 20 s of log time (2.5 a second over 2 minutes: above 1),
+            # then one every 10 s for 5 minutes: the window falls back under 120.
+            lines = [combined(start + i / 15, "10.0.0.1", "/api/x") for i in range(300)]
+            lines += [combined(start + 20 + 10 * i, "10.0.0.2", "/") for i in range(30)]
+            with open(log, "a", encoding="utf-8") as file:
+                file.write("\n".join(lines) + "\n")
+            alert, recovery = hook.wait_for(2, 20)
+        finally:
+            _, out, err = stop(proc)
+    assert proc.returncode == 0, err
+    assert alert.body["title"] == "ALERT: web"
+    assert alert.body["message"].startswith("High traffic generated an alert - hits = ")
+    assert recovery.body["title"] == "RECOVERY: web"
+    assert recovery.body["message"].startswith("High traffic alert recovered - hits = ")
+    db = tmp_path / "m.db"
+    monitor = f"log:{log}"
+    assert query(db, "SELECT type FROM website_alerts WHERE monitor = ? ORDER BY id",
+                 monitor) == [("alert",), ("recovery",)]
+    # Its 10-second results: up, the period's requests per second as its value.
+    rows = query(db, "SELECT available, metrics FROM website_monitoring WHERE monitor = ?"
+                     " ORDER BY timestamp", monitor)
+    assert rows and all(ok == 1 for ok, _ in rows)
+    assert json.loads(rows[0][1])["hits"] == 150.0  # [start, start+10): 10 s x 15
+    assert "ALERT: High traffic generated an alert" in out
+
+
+def test_config_keys():
+    config = parse_config(json.dumps({"websites": [
+        {"type": "log", "path": "/var/log/a.log", "maxRate": 50, "maxErrorRate": 0.1,
+         "format": "combined", "fromStart": True}]}), "/etc/monitor/config.json")
+    monitor = config.monitors[0]
+    spec = monitor.spec
+    assert (monitor.id, monitor.kind, monitor.target) == ("log:/var/log/a.log", "log",
+                                                          "/var/log/a.log")
+    assert (spec.max_rate, spec.max_error_rate, spec.format, spec.from_start) == (
+        50.0, 0.1, "combined", True)
+    relative = parse_config(json.dumps({"websites": [{"type": "log", "path": "a.log"}]}),
+                            "/etc/monitor/config.json").monitors[0]
+    assert relative.spec.path == "/etc/monitor/a.log" and relative.spec.max_rate == 10.0
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({}, "websites[0].path: is required (the access log to watch)"),
+    ({"path": ""}, "websites[0].path: must be a non-empty string"),
+    ({"path": "a", "maxRate": 0}, "websites[0].maxRate: must be a number greater than 0"),
+    ({"path": "a", "maxErrorRate": 2}, "websites[0].maxErrorRate: must be a number from 0 to 1"),
+    ({"path": "a", "format": "nginx"},
+     "websites[0].format: must be one of: auto, common, combined, w3c, csv"),
+    ({"path": "a", "fromStart": 1}, "websites[0].fromStart: must be true or false"),
+])
+def test_config_errors(entry, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(json.dumps({"websites": [{"type": "log", **entry}]}))
+    assert str(caught.value) == f"config.json: {message}"
+
+
+def test_check_reads_the_end_of_the_log(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(combined(1_800_000_000 + i, "10.0.0.1", "/") for i in range(50))
+                   + "\nnot a request\n")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websites": [{"type": "log", "path": "access.log",
+                                                "name": "web"}]}))
+    done = subprocess.run([sys.executable, APP, "check", "-c", str(config), "web"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "format combined; of its last 51 lines 50 parse, 1 malformed" in done.stdout
+    (tmp_path / "access.log").unlink()
+    done = subprocess.run([sys.executable, APP, "check", "-c", str(config), "web"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "missing" in done.stdout

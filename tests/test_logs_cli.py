@@ -1,0 +1,143 @@
+"""The `logs` command in a real process: --replay of a finished log, a live run following
+a file a writer appends to (the same tables and alerts as the replay), stdin, the alerts
+stored, and errors in one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from monitor.logs.formats import make
+from monitor.logs.window import LogWindows, Report
+from monitor.render.logs import report_text
+from tests.access_logs import combined, traffic
+from tests.test_e2e import APP, wait_for
+
+T0 = 1_800_000_000  # 2027-01-15T08:00:00Z
+
+
+def logs(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, APP, "logs", *args], cwd=cwd, input=stdin,
+                          capture_output=True, timeout=120)
+
+
+def expected(lines: list[str], threshold: float = 10.0, flush: bool = True) -> list[str]:
+    """What the library says of these lines: the printed text, item by item."""
+    windows = LogWindows(threshold)
+    parser = make("combined")
+    for line in lines:
+        hit = parser.parse(line.encode())
+        assert hit is not None
+        windows.add(hit)  # type: ignore[arg-type]
+    if flush:
+        windows.flush()
+    return [report_text(item) if isinstance(item, Report) else item.message
+            for item in windows.take()]
+
+
+def test_replay_prints_the_tables_and_the_alert_and_recovery(tmp_path):
+    lines = traffic(T0, 900, spike=(300, 420, 25))
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    done = logs("--replay", str(log), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    assert out.splitlines() == "\n".join(expected(lines)).splitlines()
+    alerts = [line for line in out.splitlines() if line.startswith("High traffic")]
+    assert len(alerts) == 2
+    assert alerts[0].startswith("High traffic generated an alert - hits = ")
+    assert alerts[1].startswith("High traffic alert recovered - hits = ")
+    assert out.count("== 2027-01-15 ") == 90  # a table per 10 s of the 900 s
+    assert done.stderr.decode().splitlines() == ["format: combined"]
+    assert not (tmp_path / "monitoring.db").exists()  # a replay stores nothing
+
+
+def test_live_prints_what_the_replay_prints_and_stores_the_alerts(tmp_path):
+    lines = traffic(T0, 600, spike=(200, 330, 30), seed=3)
+    log = tmp_path / "access.log"
+    log.write_text("")
+    # --from-start: the lines the writer appends before the reader has opened the file
+    # count too (from the end, they would not).
+    proc = subprocess.Popen([sys.executable, APP, "logs", str(log), "--from-start"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: list[bytes] = []
+    reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        # A writer appending in bursts of uneven size, some lines split across two writes.
+        with open(log, "a", encoding="utf-8") as file:
+            for i in range(0, len(lines), 97):
+                chunk = "\n".join(lines[i:i + 97]) + "\n"
+                cut = len(chunk) // 3
+                file.write(chunk[:cut])
+                file.flush()
+                file.write(chunk[cut:])
+                file.flush()
+        want = expected(lines, flush=False)
+        wait_for(lambda: len(b"".join(out).decode().splitlines())
+                 >= len("\n".join(want).splitlines()), 30, "every table of the log")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+        reader.join(5)
+    assert proc.returncode == 0, proc.stderr.read().decode()
+    assert b"".join(out).decode().splitlines() == "\n".join(want).splitlines()
+    conn = sqlite3.connect(tmp_path / "monitoring.db")
+    try:
+        rows = conn.execute("SELECT type, host, message FROM website_alerts ORDER BY id"
+                            ).fetchall()
+    finally:
+        conn.close()
+    assert [(kind, host) for kind, host, _ in rows] == [
+        ("alert", f"log:{log}"), ("recovery", f"log:{log}")]
+    assert rows[0][2].startswith("High traffic generated an alert - hits = ")
+    assert os.stat(tmp_path / "monitoring.db").st_mode & 0o077 == 0
+
+
+def test_stdin_to_its_end(tmp_path):
+    lines = traffic(T0, 60)
+    done = logs("-", cwd=tmp_path, stdin=("\n".join(lines) + "\n").encode())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().splitlines() == "\n".join(expected(lines)).splitlines()
+
+
+def test_malformed_lines_are_counted_and_skipped(tmp_path):
+    lines = traffic(T0, 30)
+    lines[5:5] = ["garbage", "\x16\x03\x01 tls bytes", ""]
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    done = logs("--replay", str(log), cwd=tmp_path)
+    assert done.returncode == 0
+    good = [line for line in lines if line.startswith("10.")]
+    assert done.stdout.decode().splitlines() == "\n".join(expected(good)).splitlines()
+    assert "2 malformed line(s) skipped" in done.stderr.decode()
+
+
+def test_errors_are_one_line(tmp_path):
+    done = logs("--replay", str(tmp_path / "nope.log"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.decode().strip().startswith("Error: ")
+    assert len(done.stderr.decode().strip().splitlines()) == 1
+    (tmp_path / "odd.log").write_text("what is this\n" * 300)
+    done = logs("--replay", str(tmp_path / "odd.log"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.decode().startswith("Error: cannot tell the format")
+    done = logs("--replay", str(tmp_path / "odd.log"), "x", cwd=tmp_path)
+    assert done.returncode == 2
+
+
+def test_top_and_threshold_options(tmp_path):
+    lines = [combined(T0 + i / 10, f"10.0.0.{i % 7}", f"/s{i % 5}/x") for i in range(300)]
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    done = logs("--replay", str(log), "--top", "2", "--threshold", "0.2", cwd=tmp_path)
+    out = done.stdout.decode()
+    first = out.split("== ")[1]
+    assert len([row for row in first.splitlines() if row.startswith("/s")]) == 2
+    # 10 a second: the window passes 24 (0.2 x 120) when its third second is final.
+    assert "High traffic generated an alert - hits = 30, " in out
