@@ -224,6 +224,11 @@ class Follower:
             os.close(f.fd)
         self._files.clear()
 
+    def __del__(self) -> None:
+        # Raw descriptors are not closed by the garbage collector.
+        with contextlib.suppress(Exception):
+            self.close()
+
     def __enter__(self) -> Follower:
         return self
 
