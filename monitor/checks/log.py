@@ -31,6 +31,7 @@ from monitor.logs.window import LogWindows, Report, TrafficEvent
 KEYS = ("path", "maxRate", "maxErrorRate", "format", "fromStart")
 REASONS = ("missing", "unreadable", "format")
 TAIL_BYTES = 64 * 1024  # what `check NAME` reads of the end of the log
+BACKLOG_POLLS = 3  # more reads of a log that is behind, in one poll of the watch
 
 
 class LogSpec:
@@ -89,8 +90,13 @@ class LogWatch:
         self._follower.events.clear()
         results: list[CheckResult] = []
         events: list[WatchEvent] = []
+        lines = self._follower.poll()
+        for _ in range(BACKLOG_POLLS):  # a backlog is read on, a few budgets a poll
+            if not self._follower.behind:
+                break
+            lines += self._follower.poll()
         try:
-            items = self._reader.step(self._follower.poll(), wall)
+            items = self._reader.step(lines, wall)
         except LogFormatError as exc:
             if str(exc) != self._failed:
                 warnings.append(str(exc))

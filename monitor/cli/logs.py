@@ -134,7 +134,8 @@ def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: 
                     windows.flush()
                     _show(windows.take(), echo)
                     break
-                if stop.wait(POLL):
+                # A backlog (a big file read from its start) is read on at once.
+                if stop.wait(0 if source.behind else POLL):
                     break
     finally:
         source.close()
