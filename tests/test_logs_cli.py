@@ -141,3 +141,49 @@ def test_top_and_threshold_options(tmp_path):
     assert len([row for row in first.splitlines() if row.startswith("/s")]) == 2
     # 10 a second: the window passes 24 (0.2 x 120) when its third second is final.
     assert "High traffic generated an alert - hits = 30, " in out
+
+
+def test_live_through_a_rename_rotation_and_a_copytruncate(tmp_path):
+    lines = traffic(T0, 300, spike=(60, 200, 20), seed=5)
+    log = tmp_path / "access.log"
+    log.write_text("")
+    proc = subprocess.Popen([sys.executable, APP, "logs", str(log), "--from-start"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: list[bytes] = []
+    reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
+    reader.start()
+    thirds = [lines[:len(lines) // 3], lines[len(lines) // 3:2 * len(lines) // 3],
+              lines[2 * len(lines) // 3:]]
+    want = expected(lines, flush=False)
+
+    def printed() -> int:
+        return len(b"".join(out).decode().splitlines())
+
+    try:
+        with open(log, "a", encoding="utf-8") as file:
+            file.write("\n".join(thirds[0]) + "\n")
+        wait_for(lambda: printed() > 0, 20, "the first tables")
+        # logrotate's default: rename, then the server writes to a new file.
+        log.rename(tmp_path / "access.log.1")
+        with open(log, "w", encoding="utf-8") as file:
+            file.write("\n".join(thirds[1]) + "\n")
+        # Once the tables of the first two thirds are out, the poll that gave them read
+        # the new file whole (it was written whole before): nothing is left to lose.
+        two_thirds = len("\n".join(expected(thirds[0] + thirds[1], flush=False)).splitlines())
+        wait_for(lambda: printed() >= two_thirds, 20, "the tables of the new file")
+        # copytruncate: the file is copied away, emptied in place, and written on.
+        (tmp_path / "access.log.2").write_bytes(log.read_bytes())
+        with open(log, "r+", encoding="utf-8") as file:
+            file.truncate(0)
+        with open(log, "a", encoding="utf-8") as file:
+            file.write("\n".join(thirds[2]) + "\n")
+        wait_for(lambda: printed() >= len("\n".join(want).splitlines()), 30,
+                 "every table of the log")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+        reader.join(5)
+    err = proc.stderr.read().decode()
+    assert proc.returncode == 0, err
+    assert b"".join(out).decode().splitlines() == "\n".join(want).splitlines()
+    assert "rotated (renamed)" in err and "truncated (copytruncate)" in err
