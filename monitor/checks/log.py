@@ -86,8 +86,6 @@ class LogWatch:
         self._failed: str | None = None  # the format error said, once
 
     def poll(self, wall: float) -> tuple[list[CheckResult], list[WatchEvent], list[str]]:
-        warnings = list(self._follower.events)
-        self._follower.events.clear()
         results: list[CheckResult] = []
         events: list[WatchEvent] = []
         lines = self._follower.poll()
@@ -95,6 +93,8 @@ class LogWatch:
             if not self._follower.behind:
                 break
             lines += self._follower.poll()
+        warnings = list(self._follower.events)
+        self._follower.events.clear()
         try:
             items = self._reader.step(lines, wall)
         except LogFormatError as exc:

@@ -1,0 +1,137 @@
+"""One step of a log read (`LogReader.step`) and the watches of `-m` (`Watches.poll_all`),
+driven with an injected clock: the format told from the first lines, malformed lines
+warned of once a minute, a quiet log's time moved on with the clock, results and alerts
+handed to the engine's callbacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from monitor.checks import Monitor
+from monitor.config import parse_config
+from monitor.logs.formats import LogFormatError
+from monitor.logs.reader import DETECT_LINES, GIVE_UP_LINES, IDLE, LogReader
+from monitor.logs.window import LogWindows, TrafficEvent
+from monitor.run.watches import Watches, scheduled, watched
+from tests.access_logs import combined
+
+T0 = 1_800_000_000
+
+
+def lines(count: int, start: float = T0, per_second: int = 1) -> list[bytes]:
+    return [combined(start + i / per_second, "10.0.0.1", "/a").encode() for i in range(count)]
+
+
+def test_the_format_waits_for_enough_lines_unless_the_log_is_quiet():
+    reader = LogReader(LogWindows())
+    reader.step(lines(DETECT_LINES - 1), wall=0.0)
+    assert reader.format is None and reader.windows.total == 0
+    reader.step([], wall=0.25)  # quiet: told from what came
+    assert reader.format is not None and reader.format.name == "combined"
+    assert reader.windows.total == DETECT_LINES - 1 and reader.notes == ["format: combined"]
+
+
+def test_a_log_no_format_fits_is_an_error_after_enough_lines():
+    reader = LogReader(LogWindows())
+    reader.step([b"what is this"] * (GIVE_UP_LINES - 1), wall=0.0)
+    with pytest.raises(LogFormatError):
+        reader.step([b"what is this"], wall=0.25)
+
+
+def test_malformed_lines_are_warned_of_once_a_minute_with_a_sample():
+    reader = LogReader(LogWindows(), "combined")
+    reader.step([*lines(5), b"garbage one", b"garbage two"], wall=100.0)
+    assert reader.warnings(100.0) == [
+        "2 malformed line(s) skipped (2 in all), e.g. 'garbage one'"]
+    reader.step([b"garbage three"], wall=130.0)
+    assert reader.warnings(130.0) == []  # within the minute
+    assert reader.warnings(160.0) == [
+        "1 malformed line(s) skipped (3 in all), e.g. 'garbage three'"]
+    assert reader.warnings(300.0) == []  # nothing new
+
+
+def test_a_quiet_log_has_its_time_moved_on_by_the_clock():
+    reader = LogReader(LogWindows(threshold=1.0), "combined")
+    items = reader.step(lines(400, per_second=2), wall=1000.0)  # 200 s at 2/s
+    assert [e.type for e in items if isinstance(e, TrafficEvent)] == ["alert"]
+    # The traffic stops. Before IDLE seconds nothing moves; after, log time follows the
+    # clock: the window empties and the alert recovers.
+    assert reader.step([], wall=1000.0 + IDLE - 0.5) == []
+    items = reader.step([], wall=1000.0 + 200)
+    assert [e.type for e in items if isinstance(e, TrafficEvent)] == ["recovery"]
+
+
+def log_config(tmp_path, **keys) -> Monitor:
+    log = tmp_path / "access.log"
+    if not log.exists():
+        log.write_text("")
+    config = parse_config(json.dumps({"websites": [
+        {"URL": "http://127.0.0.1:9/"},
+        {"type": "log", "path": str(log), "name": "web", "fromStart": True, **keys}]}))
+    return config.monitors
+
+
+def test_watches_hand_results_events_and_warnings_to_the_engine(tmp_path):
+    monitors = log_config(tmp_path, maxRate=1)
+    assert [m.kind for m in watched(monitors)] == ["log"]
+    assert [m.kind for m in scheduled(monitors)] == ["http"]
+    results, events, errors = [], [], []
+    wall = [2000.0]
+    watches = Watches(results.extend, lambda m, e: events.append((m.id, e)), errors.append,
+                      wall=lambda: wall[0])
+    watches.set(monitors)
+    try:
+        with open(tmp_path / "access.log", "ab") as file:
+            file.write(b"\n".join(lines(300, per_second=2)) + b"\nnot a line\n")
+        watches.poll_all()
+    finally:
+        watches.stop()
+    assert [(e.type, e.message.split(" - ")[0]) for _, e in events] == [
+        ("alert", "High traffic generated an alert")]
+    assert events[0][0] == f"log:{tmp_path / 'access.log'}"
+    # 10-second results: up, each period's rate as the value.
+    assert len(results) == 14  # 150 s of log, the last 5 s (the lag) not final
+    assert all(r.available and r.metrics["value"] == 2.0 for r in results)
+    assert errors == ["web: format: combined",
+                      "web: 1 malformed line(s) skipped (1 in all), e.g. 'not a line'"]
+
+
+def test_a_watch_that_fails_is_said_once_and_polled_again(tmp_path):
+    monitors = log_config(tmp_path)
+    errors: list[str] = []
+    watches = Watches(lambda r: None, lambda m, e: None, errors.append, wall=lambda: 0.0)
+    watches.set(monitors)
+    try:
+        log = tmp_path / "access.log"
+        log.unlink()
+        log.mkdir()  # the path turned into a directory: the follower cannot read it
+        watches.poll_all()
+        watches.poll_all()
+        assert len(errors) == 1 and errors[0].startswith("web: LogReadError: ")
+        log.rmdir()
+        log.write_bytes(b"\n".join(lines(20)) + b"\n")
+        watches.poll_all()
+        watches.poll_all()
+    finally:
+        watches.stop()
+    # Then it reads the new file: what the follower and the reader say of it.
+    assert errors[1:] == ["web: rotated (renamed): reading the new file",
+                          "web: format: combined"]
+
+
+def test_a_reload_keeps_an_unchanged_watch_and_reopens_a_changed_one(tmp_path):
+    monitors = log_config(tmp_path, maxRate=5)
+    watches = Watches(lambda r: None, lambda m, e: None, lambda t: None, wall=lambda: 0.0)
+    watches.set(monitors)
+    try:
+        first = dict(watches._open)
+        watches.set(log_config(tmp_path, maxRate=5))
+        assert watches._open == first  # the same watch object: its windows kept
+        watches.set(log_config(tmp_path, maxRate=6))
+        assert list(watches._open) == list(first) and watches._open != first
+        watches.set(monitors[:1])
+        assert watches._open == {}
+    finally:
+        watches.stop()
