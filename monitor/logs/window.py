@@ -79,11 +79,14 @@ class TrafficEvent:
 
 @dataclass(slots=True)
 class _Period:
-    hits: int = 0
+    """A period's requests. Their sections, clients and statuses are appended as they
+    come and counted once, when it is reported: a list append costs a fraction of a
+    dictionary's update, and these run for every line."""
+
     bytes: int = 0
-    statuses: Counter[str] = field(default_factory=Counter)
-    sections: Counter[str] = field(default_factory=Counter)
-    clients: Counter[str] = field(default_factory=Counter)
+    sections: list[str] = field(default_factory=list)
+    clients: list[str] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
 
 
 _CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
@@ -117,36 +120,52 @@ class LogWindows:
         self._alerts: dict[str, tuple[float, int]] = {}  # rule -> (start, hits at start)
         self._ready: list[Report | TrafficEvent] = []
         self._reported = False  # a period was reported: empty ones are reported from now
+        # The second of the latest line and where its counts go: most lines share their
+        # second with the line before.
+        self._second: int | None = None
+        self._counts: list[int] = [0, 0]
+        self._period: _Period = _Period()
+        self._late = False  # that second is older than the oldest open one
 
     def add(self, hit: Hit) -> None:
-        second = math.floor(hit.time)
+        at, client, section, status, size = hit
+        second = math.floor(at)
+        if second != self._second:
+            self._enter(second)
+        if self._late:
+            self.late += 1
+        counts = self._counts
+        counts[0] += 1
+        if 500 <= status < 600:
+            counts[1] += 1
+        period = self._period
+        period.bytes += size
+        period.sections.append(section)
+        period.clients.append(client)
+        period.statuses.append(status)
+        self.total += 1
+        if self.newest is None or at > self.newest:
+            self.newest = at
+
+    def _enter(self, second: int) -> None:
+        """A line of another second than the line before: where its counts go, and the
+        seconds that are final now."""
         if self._open is None:
             self._open = second - self.lag  # room for the lines just before the first
-        elif second < self._open:
-            self.late += 1
-            second = self._open
-        if self.newest is None or hit.time > self.newest:
-            self.newest = hit.time
+        elif second - self.lag > self._open:
+            self._finalize(second - self.lag)
+        self._second = second
+        self._late = second < self._open
+        second = max(second, self._open)
         counts = self._seconds.get(second)
         if counts is None:
             counts = self._seconds[second] = [0, 0]
-        counts[0] += 1
-        status = hit.status
-        error = 500 <= status < 600
-        if error:
-            counts[1] += 1
+        self._counts = counts
         start = second - second % self.period
         period = self._periods.get(start)
         if period is None:
             period = self._periods[start] = _Period()
-        period.hits += 1
-        period.bytes += hit.size
-        period.statuses[_CLASSES.get(status // 100, "other")] += 1
-        period.sections[hit.section] += 1
-        period.clients[hit.client] += 1
-        self.total += 1
-        if second - self.lag > self._open:
-            self._finalize(second - self.lag)
+        self._period = period
 
     def add_all(self, hits: Iterable[Hit]) -> None:
         for hit in hits:
@@ -176,6 +195,7 @@ class LogWindows:
     def _finalize(self, end: int) -> None:
         """Close the seconds before `end`."""
         assert self._open is not None
+        self._second = None  # the next line looks up its counts again
         while self._open < end:
             if not self._seconds and not self._periods and not self._alerts and (
                     self._in_window == [0, 0]):
@@ -228,14 +248,18 @@ class LogWindows:
 
     def _report(self, start: int, end: int, period: _Period | None = None) -> Report:
         period = period or self._periods.get(start) or _Period()
-        self.totals.update(period.sections)
-        self.reported += period.hits
+        sections = Counter(period.sections)
+        self.totals.update(sections)
+        hits = len(period.sections)
+        self.reported += hits
+        statuses: Counter[str] = Counter()
+        for status, count in Counter(period.statuses).items():
+            statuses[_CLASSES.get(status // 100, "other")] += count
         return Report(
-            start=start, end=end, hits=period.hits, bytes=period.bytes,
-            statuses=dict(period.statuses),
-            sections=[(name, hits, self.totals[name])
-                      for name, hits in period.sections.most_common(self.top)],
-            clients=period.clients.most_common(self.top), total=self.reported,
+            start=start, end=end, hits=hits, bytes=period.bytes, statuses=dict(statuses),
+            sections=[(name, count, self.totals[name])
+                      for name, count in sections.most_common(self.top)],
+            clients=Counter(period.clients).most_common(self.top), total=self.reported,
             late=self.late)
 
     @property

@@ -7,8 +7,6 @@ from __future__ import annotations
 import time
 from itertools import zip_longest
 
-from tabulate import tabulate
-
 from monitor.logs.window import Report
 
 STATUS_ORDER = ("2xx", "3xx", "4xx", "5xx", "1xx", "other")
@@ -36,8 +34,27 @@ def report_text(report: Report) -> str:
                + (f", {report.late} late" if report.late else "") + ") ==")
     if not report.hits:
         return heading
-    rows = [[*(section or ("", "", "")), "", *(client or ("", ""))]
+    rows = [[*(map(str, section) if section else ("", "", "")), "",
+             *(map(str, client) if client else ("", ""))]
             for section, client in zip_longest(report.sections, report.clients)]
-    table = tabulate(rows, headers=["section", "hits", "total", "", "client", "hits"],
-                     tablefmt="simple", disable_numparse=False)
-    return f"{heading}\n{table}"
+    return f"{heading}\n{_table(HEADERS, rows)}"
+
+
+HEADERS = ("section", "hits", "total", "", "client", "hits")
+RIGHT = (False, True, True, False, False, True)  # numbers to the right
+
+
+def _table(headers: tuple[str, ...], rows: list[list[str]]) -> str:
+    """Columns as tabulate's "simple" format draws them, without its cost: a period's
+    table is drawn for every 10 s of a log replayed at hundreds of thousands of lines a
+    second, and tabulate took a third of the time."""
+    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in
+              range(len(headers))]
+
+    def line(cells: list[str] | tuple[str, ...]) -> str:
+        return "  ".join(cell.rjust(width) if right else cell.ljust(width)
+                         for cell, width, right in zip(cells, widths, RIGHT,
+                                                       strict=True)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]),
+                      *(line(row) for row in rows)])
