@@ -494,3 +494,32 @@ def test_csv_fast_path_agrees_with_the_slow_path(line):
                                         + b' HTTP/1.0",200,1'), Hit)
     expected = make("csv")._slow(line)  # type: ignore[attr-defined]
     assert cold.parse(line) == cold.parse(line) == hot.parse(line) == expected
+
+
+# -- The benchmark's logs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_the_benchmark_logs_parse_to_the_hits_they_were_made_from(name):
+    from itertools import chain, islice
+
+    from bench import logs
+
+    count = 25_000
+    source = {"common": logs.common_lines, "combined": logs.combined_lines,
+              "w3c": logs.w3c_lines, "csv": logs.csv_lines}[name](logs.Model())
+    lines = [line.encode() for line in islice(source, count)]
+    parser = detect(lines[:100])
+    assert parser.name == name
+    expected = []
+    for second, client, request in islice(chain.from_iterable(logs.Model().batches()), count):
+        path = request[1].split("?")[0]
+        end = path.find("/", 1)
+        expected.append(Hit(float(second), client, path[:end] if end > 0 else path, request[3],
+                            request[4]))
+    results = [parser.parse(line) for line in lines]
+    if name in ("w3c", "csv"):  # a header first, then every line
+        assert results == [SKIP] + expected[:count - 1]
+    else:  # one in 20,000 lines is a TLS handshake, sent to the HTTP port
+        expected[7777] = None
+        assert results == expected
