@@ -65,3 +65,12 @@ def test_rules_bench_runs_each_case():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "window rule only" in proc.stdout and "every rule set" in proc.stdout
+
+
+def test_logs_bench_quick_mode_measures_goaccess_and_the_replay():
+    # Installs goaccess from Debian if it is missing.
+    figures = quick_figures("bench.logs", timeout=600)
+    assert figures["logs_ours_lines_per_s"]["mode"] == "replay"
+    for name in ("logs_goaccess_lines_per_s", "logs_goaccess_our_panels_lines_per_s",
+                 "logs_ours_lines_per_s", "logs_ours_peak_mb", "parse_w3c_ns_per_line"):
+        assert figures[name]["value"] > 0, name
