@@ -135,3 +135,71 @@ def test_a_reload_keeps_an_unchanged_watch_and_reopens_a_changed_one(tmp_path):
         assert watches._open == {}
     finally:
         watches.stop()
+
+
+def log_engine(tmp_path, db, wall):
+    """An engine over `db` with one log monitor, its state read back (a new process);
+    its watches polled by the test."""
+    from monitor.config import Config
+    from monitor.engine import Engine
+    from monitor.store import Store
+
+    monitors = log_config(tmp_path, maxRate=1)
+    config = Config(monitors=tuple(monitors))
+    engine = Engine(config, Store(db), wall_clock=lambda: wall[0])
+    engine._configure(config)
+    engine._restore_alert_state()
+    engine.watches.set(config.monitors, engine._watch_opened)
+    return engine
+
+
+def alert_rows(db):
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return [(kind, message.split(" - ")[0]) for kind, message in conn.execute(
+            "SELECT type, message FROM website_alerts ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def append(tmp_path, data: list[bytes]) -> None:
+    with open(tmp_path / "access.log", "ab") as file:
+        file.write(b"\n".join(data) + b"\n")
+
+
+def test_a_log_alert_is_not_raised_again_after_a_restart_and_its_recovery_closes_it(
+        tmp_path):
+    db, wall = tmp_path / "m.db", [5000.0]
+    engine = log_engine(tmp_path, db, wall)
+    append(tmp_path, lines(400, per_second=2))  # 200 s at 2/s: above 1/s
+    engine.watches.poll_all()
+    engine.stop()
+    assert alert_rows(db) == [("alert", "High traffic generated an alert")]
+    # Restarted (from the log's start: fromStart): the same traffic again, still high,
+    # then quiet. No second alert; one recovery.
+    engine = log_engine(tmp_path, db, wall)
+    engine.watches.poll_all()
+    append(tmp_path, lines(60, start=T0 + 200, per_second=0.1))  # 600 s at 0.1/s
+    engine.watches.poll_all()
+    engine.stop()
+    assert alert_rows(db) == [("alert", "High traffic generated an alert"),
+                              ("recovery", "High traffic alert recovered")]
+
+
+def test_a_log_alert_in_maintenance_is_not_raised_nor_its_recovery(tmp_path):
+    from monitor.store import SetMaintenance, Store
+
+    db, wall = tmp_path / "m.db", [5000.0]
+    store = Store(db)
+    store.set_maintenance(SetMaintenance(f"log:{tmp_path / 'access.log'}", 0.0, 6000.0))
+    store.close()
+    engine = log_engine(tmp_path, db, wall)
+    append(tmp_path, lines(400, per_second=2))
+    engine.watches.poll_all()
+    wall[0] = 7000.0  # the maintenance is over; the traffic falls
+    append(tmp_path, lines(60, start=T0 + 200, per_second=0.1))
+    engine.watches.poll_all()
+    engine.stop()
+    assert alert_rows(db) == []

@@ -151,3 +151,16 @@ def test_a_long_quiet_gap_is_crossed_at_once(gap):
     out = feed(windows, hits_per_second([1], start=T0 + 200 + gap))
     types = [e.type for e in out if isinstance(e, TrafficEvent)]
     assert types == ["recovery"]
+
+
+def test_a_reopened_alert_waits_for_a_full_window_before_it_recovers():
+    # After a restart the window starts empty: 2 requests a second look like 2 of 120 at
+    # first. The alert read back stays open until the window has seen 120 s, then the
+    # rule decides: still high, so no recovery, and no second alert either.
+    windows = LogWindows(threshold=1.0, lag=0)
+    windows.reopen("traffic", T0 - 50)
+    out = feed(windows, hits_per_second([2] * 300))
+    assert [e for e in out if isinstance(e, TrafficEvent)] == []
+    out = feed(windows, hits_per_second([0] * 200 + [1], start=T0 + 300))
+    recovery = [e for e in out if isinstance(e, TrafficEvent)]
+    assert [(e.type, e.start) for e in recovery] == [("recovery", T0 - 50)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from monitor.errors import MonitorError
 from monitor.logs.follow import Follower
 from monitor.logs.formats import FORMATS, SKIP, LogFormatError, detect, make
 from monitor.logs.reader import LogReader
-from monitor.logs.window import LogWindows, Report, TrafficEvent
+from monitor.logs.window import LogWindows, Report, TrafficEvent, rule_of
 
 KEYS = ("path", "maxRate", "maxErrorRate", "format", "fromStart")
 REASONS = ("missing", "unreadable", "format")
@@ -75,13 +75,18 @@ def _parse(fields: Fields, entry: Mapping[str, Any], path: str,
 
 
 class LogWatch:
-    """One log followed into its windows."""
+    """One log followed into its windows; the alerts open when it starts (`opened`,
+    raised before a restart) are not raised again while their rule holds."""
 
-    def __init__(self, monitor: Monitor) -> None:
+    def __init__(self, monitor: Monitor, opened: Sequence[tuple[float, str]] = ()) -> None:
         spec: LogSpec = monitor.spec
         self._monitor = monitor
         self._follower = Follower(spec.path, from_start=spec.from_start)
         self._windows = LogWindows(spec.max_rate, spec.max_error_rate)
+        for start, message in opened:
+            rule = rule_of(message)
+            if rule is not None:
+                self._windows.reopen(rule, start)
         self._reader = LogReader(self._windows, spec.format)
         self._failed: str | None = None  # the format error said, once
 
@@ -105,7 +110,7 @@ class LogWatch:
         for item in items:
             if isinstance(item, TrafficEvent):
                 events.append(WatchEvent(item.type, item.time, item.start, item.end,
-                                         item.message))
+                                         item.message, item.rule))
             else:
                 results.append(self._result(item))
         warnings += self._reader.notes + self._reader.warnings(wall)
@@ -125,8 +130,8 @@ class LogWatch:
         self._follower.close()
 
 
-def _watch(monitor: Monitor) -> Watch:
-    return LogWatch(monitor)
+def _watch(monitor: Monitor, opened: Sequence[tuple[float, str]]) -> Watch:
+    return LogWatch(monitor, opened)
 
 
 def _check(monitor: Monitor, deadline: Deadline) -> CheckResult:

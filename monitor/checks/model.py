@@ -3,7 +3,7 @@ registers: the shapes every kind, the scheduler, the store and the alerts share.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -158,6 +158,7 @@ class WatchEvent:
     start: float  # when the alert began
     end: float | None
     message: str
+    key: str = ""  # which of the monitor's alerts (its rule): a recovery closes its own
 
 
 class Watch(Protocol):
@@ -206,6 +207,7 @@ class Kind:
     # or None when the kind has nothing to check on that site (tls on an http:// URL).
     plugin: Callable[[Monitor, Mapping[str, Any]], Parsed | None] | None = None
     # A kind whose monitors watch a source as it comes (an access log) instead of being
-    # checked on a schedule: `watch(monitor)` opens one; the engine polls it. `run` then
-    # is what `check NAME` does once.
-    watch: Callable[[Monitor], Watch] | None = None
+    # checked on a schedule: `watch(monitor, opened)` opens one, told the monitor's alerts
+    # still open ((start, message): after a restart or a reload, not raised again); the
+    # engine polls it. `run` then is what `check NAME` does once.
+    watch: Callable[[Monitor, Sequence[tuple[float, str]]], Watch] | None = None

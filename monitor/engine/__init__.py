@@ -35,7 +35,7 @@ from monitor.checks.model import WatchEvent
 from monitor.config import Config
 from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
-from monitor.run.watches import Watches, scheduled
+from monitor.run.watches import Watches, scheduled, watched
 from monitor.store import AlertRecord, Reader, Store, iso_utc, open_reader, parse_iso
 
 AlertHook = Callable[[AlertEvent], None]
@@ -62,6 +62,8 @@ class Engine:
         self._manual: dict[str, tuple[float, float | None]] = {}
         self._maintained: set[str] = set()  # in maintenance at the last poll
         self._windowed: set[str] = set()  # monitors with maintenance windows
+        # Watched monitors' alerts open now: (start, message, rule; None: read back).
+        self._watch_open: dict[str, list[tuple[float, str, str | None]]] = {}
         self._reader: Reader | None = None  # the main loop's, for poll_maintenance
         self.probes: LocalProbes | ProbeProcesses | None = None
         # Monitors that watch a source as it comes (access logs), beside the checks.
@@ -86,7 +88,8 @@ class Engine:
         kinds = {m.id: registry.find(m.kind) for m in config.monitors}
         self._network_reasons = {key: kind.network_reasons for key, kind in kinds.items()
                                  if kind is not None and kind.network}
-        self.alerts.configure(config.monitors)
+        # The watched monitors (access logs) raise their own alerts.
+        self.alerts.configure(scheduled(config.monitors))
         self._monitors = {m.id: m for m in config.monitors}
         self._windowed = {m.id for m in config.monitors if m.rules.maintenance}
 
@@ -103,7 +106,7 @@ class Engine:
         self.probes = self._make_probes(self.config)
         self.probes.start(scheduled(self.config.monitors), self.config.max_workers,
                           self.config.max_in_flight)
-        self.watches.set(self.config.monitors)
+        self.watches.set(self.config.monitors, self._watch_opened)
         self.maybe_purge()
         return self
 
@@ -151,7 +154,7 @@ class Engine:
             else:
                 self.probes.set_sites(scheduled(config.monitors), config.max_workers,
                                       config.max_in_flight)
-        self.watches.set(config.monitors)
+        self.watches.set(config.monitors, self._watch_opened)
         current = self.canary.site if self.canary else None
         if config.canary != current:
             self._set_canary(config.canary)
@@ -227,12 +230,27 @@ class Engine:
             self._record(result, offline)
 
     def _watch_event(self, monitor: Monitor, event: WatchEvent) -> None:
-        """An alert or recovery a watched monitor raised itself, in its own words (none
-        in maintenance: its recovery then closes nothing, which is said as it is)."""
-        if self._in_maintenance(monitor.id, self._wall()):
-            return
+        """An alert or recovery a watched monitor raised itself, in its own words. An
+        alert in maintenance is not raised, and then neither is its recovery; a recovery
+        closes the alert of its rule (or one read back from before a restart)."""
+        opened = self._watch_open.setdefault(monitor.id, [])
+        if event.type == "alert":
+            if self._in_maintenance(monitor.id, self._wall()):
+                return
+            opened.append((event.start, event.message, event.key))
+        else:
+            match = next((o for o in opened if o[2] == event.key), None) or next(
+                (o for o in opened if o[2] is None), None)
+            if match is None:
+                return  # its alert was never raised
+            opened.remove(match)
         self.emit(AlertEvent(event.type, monitor.id, 1.0, event.time, event.start,
                              event.end, event.message))
+
+    def _watch_opened(self, monitor_id: str) -> list[tuple[float, str]]:
+        """What a new watch of the monitor is told: its alerts open now."""
+        return [(start, message) for start, message, _ in self._watch_open.get(monitor_id,
+                                                                                 [])]
 
     def _network_failure(self, result: CheckResult) -> bool:
         """A failure the loss of the monitor's own network could cause (by its kind)."""
@@ -272,16 +290,25 @@ class Engine:
         self.store.flush()
         reader = open_reader(self.store.path)
         try:
-            restored, now = self._read_alert_state(reader)
+            restored, now, messages = self._read_alert_state(reader)
             self._manual = reader.maintenance()
         finally:
             reader.close()
+        watching = {m.id for m in watched(self.config.monitors)}
         for site in self.config.monitors:
-            if urls is None or site.id in urls:
+            if urls is not None and site.id not in urls:
+                continue
+            if site.id in watching:  # its watch raises its own alerts: told what is open
+                opened = restored.get(site.id, Restored()).alert_start
+                self._watch_open[site.id] = [] if opened is None or site.id not in messages \
+                    else [(opened, messages[site.id], None)]
+            else:
                 self.alerts.restore(site.id, restored.get(site.id, Restored()), now)
 
-    def _read_alert_state(self, reader: Reader) -> tuple[dict[str, Restored], float]:
-        """Each monitor's restored state, and the time it is as of."""
+    def _read_alert_state(self, reader: Reader,
+                          ) -> tuple[dict[str, Restored], float, dict[str, str]]:
+        """Each monitor's restored state, the time it is as of, and the text of each
+        open alert."""
         # The last check written is the present, whatever its date: dated after the wall
         # clock's now, the clock stepped back since (and then rows dated still later, from
         # before a correction, are not the present either).
@@ -290,6 +317,8 @@ class Engine:
         recent = reader.recent_verdicts(now - history_span(self.config.monitors), now)
         rows = reader.latest_alert_rows()
         restored = {}
+        messages = {monitor: groups["alert"].message for monitor, groups in rows.items()
+                    if "alert" in groups and groups["alert"].type == "alert"}
         for monitor in {*recent, *rows}:
             groups = rows.get(monitor, {})
             alert, warning, flapping = (groups.get(k) for k in ("alert", "warning",
@@ -303,7 +332,7 @@ class Engine:
                 flapping_start=(parse_iso(flapping.start) if flapping and flapping.type ==
                                 "flapping" else None),
                 checks=recent.get(monitor, []))
-        return restored, now
+        return restored, now, messages
 
     # -- maintenance ----------------------------------------------------------------
     def _in_maintenance(self, monitor: str, at: float) -> bool:

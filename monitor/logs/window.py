@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from monitor.logs.formats import Hit
 
-__all__ = ["LogWindows", "Report", "TrafficEvent", "format_time"]
+__all__ = ["LogWindows", "Report", "TrafficEvent", "format_time", "rule_of"]
 
 PERIOD = 10  # seconds of log time a report covers
 WINDOW = 120  # seconds of log time the alert rules average over
@@ -229,18 +229,22 @@ class LogWindows:
         hits, errors = self._in_window
         # A division, not `hits > threshold * window`: exactly at the threshold is no alert.
         rate = hits / self.window
-        self._rule("traffic", rate > self.threshold, at, hits, rate)
+        # A window not yet full (the start of a log) holds fewer requests than the traffic
+        # made: it may raise an alert, never end one (one reopened after a restart).
+        full = len(self._ring) >= self.window
+        self._rule("traffic", rate > self.threshold, full, at, hits, rate)
         if self.max_error_rate is not None:
             share = errors / hits if hits else 0.0
-            self._rule("errors", share > self.max_error_rate, at, hits, share)
+            self._rule("errors", share > self.max_error_rate, full, at, hits, share)
 
-    def _rule(self, rule: str, high: bool, at: int, hits: int, value: float) -> None:
+    def _rule(self, rule: str, high: bool, full: bool, at: int, hits: int,
+              value: float) -> None:
         opened = self._alerts.get(rule)
         if high and opened is None:
             self._alerts[rule] = (at, hits)
             self._ready.append(TrafficEvent("alert", rule, at, at, hits, value,
                                             _alert_text(rule, hits, value, at)))
-        elif not high and opened is not None:
+        elif not high and opened is not None and full:
             del self._alerts[rule]
             self._ready.append(TrafficEvent("recovery", rule, at, opened[0], hits, value,
                                             _recovery_text(rule, hits, value, at,
@@ -262,10 +266,24 @@ class LogWindows:
             clients=Counter(period.clients).most_common(self.top), total=self.reported,
             late=self.late)
 
+    def reopen(self, rule: str, start: float) -> None:
+        """An alert of `rule` open since `start` (raised before a restart): not raised
+        again while the rule holds; its recovery closes it."""
+        self._alerts[rule] = (start, 0)
+
     @property
     def alerting(self) -> dict[str, float]:
         """The rules alerting now -> since when (log time)."""
         return {rule: start for rule, (start, _) in self._alerts.items()}
+
+
+def rule_of(message: str) -> str | None:
+    """The rule an alert's text (as `_alert_text` writes it) is about."""
+    if message.startswith("High traffic generated an alert"):
+        return "traffic"
+    if message.startswith("High error rate generated an alert"):
+        return "errors"
+    return None
 
 
 def _alert_text(rule: str, hits: int, value: float, at: float) -> str:

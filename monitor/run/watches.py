@@ -16,6 +16,8 @@ POLL = 0.25  # seconds between two polls of every watch
 
 OnResults = Callable[[list[CheckResult]], None]
 OnEvent = Callable[[Monitor, WatchEvent], None]
+# A monitor's alerts open now, as (start, message): what a new watch of it is told.
+Opened = Callable[[str], list[tuple[float, str]]]
 
 
 def watched(monitors: Iterable[Monitor]) -> list[Monitor]:
@@ -44,9 +46,9 @@ class Watches:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def set(self, monitors: Iterable[Monitor]) -> None:
-        """Watch these monitors: a new or changed one is opened (from the end of its log),
-        an unchanged one kept, a removed one closed."""
+    def set(self, monitors: Iterable[Monitor], opened: Opened = lambda _id: []) -> None:
+        """Watch these monitors: a new or changed one is opened (from the end of its log,
+        told its alerts still open), an unchanged one kept, a removed one closed."""
         wanted = {m.id: m for m in watched(monitors)}
         with self._lock:
             for key, (monitor, watch) in list(self._open.items()):
@@ -58,7 +60,7 @@ class Watches:
                     opener = registry.get(monitor.kind).watch
                     assert opener is not None
                     try:
-                        self._open[key] = (monitor, opener(monitor))
+                        self._open[key] = (monitor, opener(monitor, opened(key)))
                     except Exception as exc:  # noqa: BLE001 - one bad source stops no other
                         self._on_error(f"{monitor.label}: cannot watch: {exc}")
         if self._open and self._thread is None:

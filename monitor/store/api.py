@@ -196,6 +196,7 @@ class AlertRow(NamedTuple):
     type: str
     start: str  # ISO-8601, as stored
     timestamp: str
+    message: str = ""
 
 
 class MonitorInfo(NamedTuple):

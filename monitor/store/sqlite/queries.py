@@ -316,7 +316,8 @@ class SqliteReader:
     def latest_alert_rows(self) -> dict[str, dict[str, AlertRow]]:
         found: dict[str, dict[str, AlertRow]] = {}
         for monitor, group, *row in self.conn.execute(
-                f"SELECT coalesce(monitor, host), {TYPE_GROUP}, id, type, startDate, timestamp"
+                f"SELECT coalesce(monitor, host), {TYPE_GROUP}, id, type, startDate, timestamp,"
+                " message"
                 " FROM website_alerts WHERE id IN (SELECT max(id) FROM website_alerts"
                 f" GROUP BY coalesce(monitor, host), {TYPE_GROUP})"):
             found.setdefault(monitor, {})[group] = AlertRow(*row)
