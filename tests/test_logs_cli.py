@@ -12,6 +12,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from monitor.logs.formats import make
 from monitor.logs.window import LogWindows, Report
 from monitor.render.logs import report_text
@@ -187,3 +189,22 @@ def test_live_through_a_rename_rotation_and_a_copytruncate(tmp_path):
     assert proc.returncode == 0, err
     assert b"".join(out).decode().splitlines() == "\n".join(want).splitlines()
     assert "rotated (renamed)" in err and "truncated (copytruncate)" in err
+
+
+@pytest.mark.parametrize("name", ["common", "combined", "w3c", "csv"])
+def test_replay_tells_each_format_and_alerts(tmp_path, name):
+    from itertools import islice
+
+    from bench.logs import Model, combined_lines, common_lines, csv_lines, w3c_lines
+
+    makers = {"common": common_lines, "combined": combined_lines, "w3c": w3c_lines,
+              "csv": csv_lines}
+    log = tmp_path / "access.log"
+    # About 200 requests a second: above the default 10/s once 1,200 are in 2 minutes.
+    log.write_text("\n".join(islice(makers[name](Model()), 30_000)) + "\n")
+    done = logs("--replay", str(log), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().splitlines()[0] == f"format: {name}"
+    out = done.stdout.decode()
+    assert out.count("High traffic generated an alert - hits = ") == 1
+    assert out.count("== ") >= 14  # 30,000 lines at ~200/s: 150 s of log
