@@ -36,8 +36,22 @@ def test_the_format_waits_for_enough_lines_unless_the_log_is_quiet():
 def test_a_log_no_format_fits_is_an_error_after_enough_lines():
     reader = LogReader(LogWindows())
     reader.step([b"what is this"] * (GIVE_UP_LINES - 1), wall=0.0)
+    reader.step([], wall=0.25)  # quiet, but too few lines to give up on
     with pytest.raises(LogFormatError):
-        reader.step([b"what is this"], wall=0.25)
+        reader.step([b"what is this"], wall=0.5)
+    assert reader.malformed == GIVE_UP_LINES and reader._pending == []  # bounded
+    # The next lines are tried afresh: a good log from here on is read.
+    reader.step(lines(DETECT_LINES), wall=1.0)
+    assert reader.format is not None and reader.windows.total == DETECT_LINES
+
+
+def test_one_garbage_first_line_is_not_fatal():
+    reader = LogReader(LogWindows())
+    reader.step([b"this is not a request"], wall=0.0)
+    reader.step([], wall=0.25)  # quiet: tried on one line, which fits no format: waits
+    reader.step(lines(DETECT_LINES), wall=0.5)
+    assert reader.format is not None and reader.format.name == "combined"
+    assert (reader.windows.total, reader.malformed) == (DETECT_LINES, 1)
 
 
 def test_malformed_lines_are_warned_of_once_a_minute_with_a_sample():
@@ -149,7 +163,7 @@ def log_engine(tmp_path, db, wall):
     engine = Engine(config, Store(db), wall_clock=lambda: wall[0])
     engine._configure(config)
     engine._restore_alert_state()
-    engine.watches.set(config.monitors, engine._watch_opened)
+    engine.watches.set(config.monitors, engine._watch_state)
     return engine
 
 
@@ -188,7 +202,7 @@ def test_a_log_alert_is_not_raised_again_after_a_restart_and_its_recovery_closes
                               ("recovery", "High traffic alert recovered")]
 
 
-def test_a_log_alert_in_maintenance_is_not_raised_nor_its_recovery(tmp_path):
+def test_no_log_alert_in_maintenance_and_a_fresh_one_after_it(tmp_path):
     from monitor.store import SetMaintenance, Store
 
     db, wall = tmp_path / "m.db", [5000.0]
@@ -196,10 +210,77 @@ def test_a_log_alert_in_maintenance_is_not_raised_nor_its_recovery(tmp_path):
     store.set_maintenance(SetMaintenance(f"log:{tmp_path / 'access.log'}", 0.0, 6000.0))
     store.close()
     engine = log_engine(tmp_path, db, wall)
-    append(tmp_path, lines(400, per_second=2))
+    append(tmp_path, lines(400, per_second=2))  # high traffic, in maintenance
     engine.watches.poll_all()
-    wall[0] = 7000.0  # the maintenance is over; the traffic falls
+    engine.store.flush()
+    assert alert_rows(db) == []
+    wall[0] = 7000.0  # the maintenance is over, the traffic of its end still in the window
     append(tmp_path, lines(60, start=T0 + 200, per_second=0.1))
     engine.watches.poll_all()
     engine.stop()
-    assert alert_rows(db) == []
+    assert alert_rows(db) == [("alert", "High traffic generated an alert"),
+                              ("recovery", "High traffic alert recovered")]
+
+
+def test_two_open_rules_are_both_read_back_and_not_raised_again(tmp_path):
+    from monitor.config import Config
+    from monitor.engine import Engine
+    from monitor.store import Store
+
+    db, wall = tmp_path / "m.db", [5000.0]
+    monitors = log_config(tmp_path, maxRate=1, maxErrorRate=0.3)
+    config = Config(monitors=tuple(monitors))
+
+    def engine_now() -> Engine:
+        engine = Engine(config, Store(db), wall_clock=lambda: wall[0])
+        engine._configure(config)
+        engine._restore_alert_state()
+        engine.watches.set(config.monitors, engine._watch_state)
+        return engine
+
+    engine = engine_now()
+    errors = [combined(T0 + i / 2, "10.0.0.1", "/a", 503).encode() for i in range(400)]
+    append(tmp_path, errors)  # high traffic, all 5xx: both rules
+    engine.watches.poll_all()
+    engine.stop()
+    assert sorted(alert_rows(db)) == [("alert", "High error rate generated an alert"),
+                                      ("alert", "High traffic generated an alert")]
+    engine = engine_now()  # a restart: read on from the end, both alerts known open
+    append(tmp_path, [combined(T0 + 200 + i / 2, "10.0.0.1", "/a", 503).encode()
+                      for i in range(300)])
+    engine.watches.poll_all()
+    engine.stop()
+    assert len(alert_rows(db)) == 2  # neither raised again
+
+
+def test_from_start_reads_the_log_once_not_at_every_restart(tmp_path):
+    db, wall = tmp_path / "m.db", [5000.0]
+    engine = log_engine(tmp_path, db, wall)
+    append(tmp_path, lines(100))
+    engine.watches.poll_all()
+    engine.stop()
+    engine = log_engine(tmp_path, db, wall)  # a restart: fromStart is not applied again
+    engine.watches.poll_all()
+    engine.stop()
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT count(*) FROM website_monitoring").fetchone() == (9,)
+    finally:
+        conn.close()
+
+
+def test_an_alert_read_back_on_a_log_that_stays_quiet_recovers_with_the_clock(tmp_path):
+    db, wall = tmp_path / "m.db", [5000.0]
+    engine = log_engine(tmp_path, db, wall)
+    append(tmp_path, lines(400, per_second=2))
+    engine.watches.poll_all()
+    engine.stop()
+    engine = log_engine(tmp_path, db, wall)  # restarted; nobody writes the log any more
+    for step in range(0, 200, 5):
+        wall[0] = 5000.0 + step
+        engine.watches.poll_all()
+    engine.stop()
+    assert alert_rows(db) == [("alert", "High traffic generated an alert"),
+                              ("recovery", "High traffic alert recovered")]

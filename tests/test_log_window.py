@@ -50,7 +50,7 @@ def test_recovery_when_back_at_the_threshold_with_how_long_it_lasted():
     windows = LogWindows(threshold=1.0, lag=0)
     # 2/s for 100 s: the window (120 s) passes 120 hits at second 61 (122 > 120).
     out = feed(windows, hits_per_second([2] * 100))
-    out += feed(windows, hits_per_second([0] * 100 + [1], start=T0 + 100))
+    out += feed(windows, hits_per_second([0] * 100 + [1, 1, 1], start=T0 + 100))
     changes = [(e.type, e.time - T0, e.hits) for e in out if isinstance(e, TrafficEvent)]
     # Alert when the window holds 121+: closing second 60 (hits 0..60: 122) at T0+61.
     # Recovery when back to 120 or fewer: the window [b-120, b) loses 2 per second
@@ -148,7 +148,9 @@ def test_error_rate_alert():
 def test_a_long_quiet_gap_is_crossed_at_once(gap):
     windows = LogWindows(threshold=1.0, lag=0)
     feed(windows, hits_per_second([5] * 200))
-    out = feed(windows, hits_per_second([1], start=T0 + 200 + gap))
+    # The log resumes: three lines agree on the new time (one alone is held).
+    assert feed(windows, hits_per_second([1, 1], start=T0 + 200 + gap)) == []
+    out = feed(windows, hits_per_second([1], start=T0 + 202 + gap))
     types = [e.type for e in out if isinstance(e, TrafficEvent)]
     assert types == ["recovery"]
 
@@ -161,6 +163,50 @@ def test_a_reopened_alert_waits_for_a_full_window_before_it_recovers():
     windows.reopen("traffic", T0 - 50)
     out = feed(windows, hits_per_second([2] * 300))
     assert [e for e in out if isinstance(e, TrafficEvent)] == []
-    out = feed(windows, hits_per_second([0] * 200 + [1], start=T0 + 300))
+    out = feed(windows, hits_per_second([0] * 200 + [1, 1, 1], start=T0 + 300))
     recovery = [e for e in out if isinstance(e, TrafficEvent)]
     assert [(e.type, e.start) for e in recovery] == [("recovery", T0 - 50)]
+
+
+def test_one_line_from_a_wrong_clock_is_dropped_not_followed():
+    # A line dated a year ahead among steady traffic: held, never confirmed, dropped.
+    windows = LogWindows(threshold=10.0)
+    out = feed(windows, hits_per_second([50] * 60))
+    out += feed(windows, [Hit(T0 + 365 * 86400, "x", "/", 200, 1)])
+    out += feed(windows, hits_per_second([50] * 600, start=T0 + 60))
+    alerts = [e for e in out if isinstance(e, TrafficEvent)]
+    assert [e.type for e in alerts] == ["alert"]  # 50/s is above 10/s: seen
+    assert len([e for e in out if isinstance(e, Report)]) == 65
+    assert (windows.far_ahead, windows.late) == (1, 0)
+
+
+def test_lines_that_disagree_far_ahead_are_dropped_and_the_flush_keeps_the_last():
+    windows = LogWindows(threshold=10.0, lag=0)
+    feed(windows, hits_per_second([1] * 10))
+    feed(windows, [Hit(T0 + 5000, "x", "/a", 200, 1), Hit(T0 + 9000, "x", "/b", 200, 1)])
+    assert windows.far_ahead == 1  # 5000's was replaced by 9000's
+    windows.flush()  # the end: the line held is the log's last
+    reports = [e for e in windows.take() if isinstance(e, Report)]
+    assert reports[-1].sections == [("/b", 1, 1)]
+
+
+def test_no_alert_while_quiet_and_a_fresh_one_after():
+    windows = LogWindows(threshold=1.0, lag=0)
+    windows.quiet = True  # a maintenance
+    assert [e for e in feed(windows, hits_per_second([5] * 200))
+            if isinstance(e, TrafficEvent)] == []
+    windows.quiet = False
+    out = feed(windows, hits_per_second([5] * 2, start=T0 + 200))
+    # The first boundary evaluated once it is over: the end of second 199, at 200.
+    assert [(e.type, e.time - T0) for e in out if isinstance(e, TrafficEvent)] == [
+        ("alert", 200)]
+
+
+def test_the_totals_are_bounded_whatever_the_sections():
+    from monitor.logs.window import MAX_SECTIONS
+
+    windows = LogWindows(threshold=1e9, lag=0)
+    feed(windows, [Hit(T0 + i / 100, "x", f"/{i}", 200, 1) for i in range(3 * MAX_SECTIONS)])
+    windows.flush()
+    windows.take()
+    assert len(windows.totals) <= MAX_SECTIONS

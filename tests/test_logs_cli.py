@@ -88,7 +88,13 @@ def test_live_prints_what_the_replay_prints_and_stores_the_alerts(tmp_path):
         proc.wait(10)
         reader.join(5)
     assert proc.returncode == 0, proc.stderr.read().decode()
-    assert b"".join(out).decode().splitlines() == "\n".join(want).splitlines()
+    live = b"".join(out).decode()
+    assert live.splitlines() == "\n".join(want).splitlines()
+    # The replay of the same file prints the same, then the last period (cut at its
+    # last line), which the live run had not closed yet.
+    replayed = logs("--replay", str(log), cwd=tmp_path).stdout.decode()
+    assert replayed.startswith(live)
+    assert replayed[len(live):].count("== ") == 1
     conn = sqlite3.connect(tmp_path / "monitoring.db")
     try:
         rows = conn.execute("SELECT type, host, message FROM website_alerts ORDER BY id"
@@ -208,3 +214,16 @@ def test_replay_tells_each_format_and_alerts(tmp_path, name):
     out = done.stdout.decode()
     assert out.count("High traffic generated an alert - hits = ") == 1
     assert out.count("== ") >= 14  # 30,000 lines at ~200/s: 150 s of log
+
+
+def test_an_alert_at_the_end_of_stdin_is_stored(tmp_path):
+    # 63 s at 2 a second with --threshold 1: the alert comes from the final flush.
+    lines = [combined(T0 + i / 2, "10.0.0.1", "/a") for i in range(126)]
+    done = logs("-", "--threshold", "1", "-db", "m.db", cwd=tmp_path,
+                stdin=("\n".join(lines) + "\n").encode())
+    assert "High traffic generated an alert" in done.stdout.decode()
+    conn = sqlite3.connect(tmp_path / "m.db")
+    try:
+        assert conn.execute("SELECT type FROM website_alerts").fetchall() == [("alert",)]
+    finally:
+        conn.close()

@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from monitor.checks.deadline import Deadline
-from monitor.checks.model import CheckResult, Kind, Monitor, Parsed, Watch, WatchEvent
+from monitor.checks.model import (
+    CheckResult,
+    Kind,
+    Monitor,
+    Parsed,
+    Watch,
+    WatchEvent,
+    WatchState,
+)
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields
 from monitor.errors import MonitorError
@@ -75,22 +83,32 @@ def _parse(fields: Fields, entry: Mapping[str, Any], path: str,
 
 
 class LogWatch:
-    """One log followed into its windows; the alerts open when it starts (`opened`,
-    raised before a restart) are not raised again while their rule holds."""
+    """One log followed into its windows. The alerts open when it starts (raised before a
+    restart or a reload) are not raised again while their rule holds; `fromStart` reads
+    the log from its start only the first time it is watched."""
 
-    def __init__(self, monitor: Monitor, opened: Sequence[tuple[float, str]] = ()) -> None:
+    def __init__(self, monitor: Monitor, state: WatchState | None = None) -> None:
+        state = state or WatchState()
         spec: LogSpec = monitor.spec
         self._monitor = monitor
-        self._follower = Follower(spec.path, from_start=spec.from_start)
+        self._follower = Follower(spec.path,
+                                  from_start=spec.from_start and not state.resumed)
         self._windows = LogWindows(spec.max_rate, spec.max_error_rate)
-        for start, message in opened:
+        opened: dict[str, float] = {}
+        for kind, start, message in state.alerts:
             rule = rule_of(message)
-            if rule is not None:
-                self._windows.reopen(rule, start)
+            if rule is not None and kind == "alert":
+                opened[rule] = start
+            elif rule is not None and kind == "recovery":
+                opened.pop(rule, None)
+        for rule, start in opened.items():
+            self._windows.reopen(rule, start)
         self._reader = LogReader(self._windows, spec.format)
         self._failed: str | None = None  # the format error said, once
 
-    def poll(self, wall: float) -> tuple[list[CheckResult], list[WatchEvent], list[str]]:
+    def poll(self, wall: float, quiet: bool = False,
+             ) -> tuple[list[CheckResult], list[WatchEvent], list[str]]:
+        self._windows.quiet = quiet
         results: list[CheckResult] = []
         events: list[WatchEvent] = []
         lines = self._follower.poll()
@@ -130,8 +148,8 @@ class LogWatch:
         self._follower.close()
 
 
-def _watch(monitor: Monitor, opened: Sequence[tuple[float, str]]) -> Watch:
-    return LogWatch(monitor, opened)
+def _watch(monitor: Monitor, state: WatchState) -> Watch:
+    return LogWatch(monitor, state)
 
 
 def _check(monitor: Monitor, deadline: Deadline) -> CheckResult:

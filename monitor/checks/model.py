@@ -3,7 +3,7 @@ registers: the shapes every kind, the scheduler, the store and the alerts share.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -161,12 +161,24 @@ class WatchEvent:
     key: str = ""  # which of the monitor's alerts (its rule): a recovery closes its own
 
 
+@dataclass(frozen=True, slots=True)
+class WatchState:
+    """What a new watch of a monitor is told: its latest alert rows, oldest first, as
+    (type, start, message) (its alerts still open are among them: not raised again), and
+    whether it was watched before (a log is then read on from its end, not re-read)."""
+
+    alerts: tuple[tuple[str, float, str], ...] = ()
+    resumed: bool = False
+
+
 class Watch(Protocol):
     """A monitor that watches a source as it comes rather than checking on a schedule."""
 
-    def poll(self, wall: float) -> tuple[list[CheckResult], list[WatchEvent], list[str]]:
+    def poll(self, wall: float, quiet: bool = False,
+             ) -> tuple[list[CheckResult], list[WatchEvent], list[str]]:
         """What came since the last poll, at `wall` (epoch seconds): results to record,
-        events to raise, warnings to print. Never blocks."""
+        events to raise, warnings to print. `quiet`: in maintenance, raise no alert.
+        Never blocks."""
 
     def close(self) -> None: ...
 
@@ -207,7 +219,6 @@ class Kind:
     # or None when the kind has nothing to check on that site (tls on an http:// URL).
     plugin: Callable[[Monitor, Mapping[str, Any]], Parsed | None] | None = None
     # A kind whose monitors watch a source as it comes (an access log) instead of being
-    # checked on a schedule: `watch(monitor, opened)` opens one, told the monitor's alerts
-    # still open ((start, message): after a restart or a reload, not raised again); the
-    # engine polls it. `run` then is what `check NAME` does once.
-    watch: Callable[[Monitor, Sequence[tuple[float, str]]], Watch] | None = None
+    # checked on a schedule: `watch(monitor, state)` opens one, told what came before (a
+    # restart, a reload); the engine polls it. `run` then is what `check NAME` does once.
+    watch: Callable[[Monitor, WatchState], Watch] | None = None

@@ -122,6 +122,10 @@ def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: 
                 lines = source.poll()
                 now = time.time()
                 items = reader.step(lines, now)
+                ended = isinstance(source, StreamLines) and source.ended and not lines
+                if ended:  # stdin is over: as a replay ends
+                    windows.flush()
+                    items += windows.take()
                 _show(items, echo)
                 for item in items:
                     if isinstance(item, TrafficEvent):
@@ -130,9 +134,7 @@ def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: 
                     err(text)
                 source.events.clear()
                 reader.notes.clear()
-                if isinstance(source, StreamLines) and source.ended and not lines:
-                    windows.flush()
-                    _show(windows.take(), echo)
+                if ended:
                     break
                 # A backlog (a big file read from its start) is read on at once.
                 if stop.wait(0 if source.behind else POLL):

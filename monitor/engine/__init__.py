@@ -31,7 +31,7 @@ from monitor.alerts import (
     routing,
 )
 from monitor.checks import CheckResult, Monitor, Watchdog, maintenance, registry
-from monitor.checks.model import WatchEvent
+from monitor.checks.model import WatchEvent, WatchState
 from monitor.config import Config
 from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
@@ -40,6 +40,7 @@ from monitor.store import AlertRecord, Reader, Store, iso_utc, open_reader, pars
 
 AlertHook = Callable[[AlertEvent], None]
 PURGE_EVERY = 3600.0
+WATCH_ROWS = 20  # the latest alert rows a new watch of a monitor is told
 
 
 class Engine:
@@ -62,13 +63,15 @@ class Engine:
         self._manual: dict[str, tuple[float, float | None]] = {}
         self._maintained: set[str] = set()  # in maintenance at the last poll
         self._windowed: set[str] = set()  # monitors with maintenance windows
-        # Watched monitors' alerts open now: (start, message, rule; None: read back).
-        self._watch_open: dict[str, list[tuple[float, str, str | None]]] = {}
+        # Watched monitors' latest alert rows (type, start, message), and those watched
+        # before: what a new watch of them is told.
+        self._watch_rows: dict[str, deque[tuple[str, float, str]]] = {}
+        self._watch_resumed: set[str] = set()
         self._reader: Reader | None = None  # the main loop's, for poll_maintenance
         self.probes: LocalProbes | ProbeProcesses | None = None
         # Monitors that watch a source as it comes (access logs), beside the checks.
         self.watches = Watches(self._record_batch, self._watch_event, self._on_error,
-                               wall=wall_clock)
+                               wall=wall_clock, quiet=self._in_maintenance)
         self.watchdog: Watchdog | None = None
         self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
         self._announcer: threading.Thread | None = None
@@ -106,7 +109,8 @@ class Engine:
         self.probes = self._make_probes(self.config)
         self.probes.start(scheduled(self.config.monitors), self.config.max_workers,
                           self.config.max_in_flight)
-        self.watches.set(self.config.monitors, self._watch_opened)
+        self.watches.set(self.config.monitors, self._watch_state)
+        self.watches.start()
         self.maybe_purge()
         return self
 
@@ -154,7 +158,7 @@ class Engine:
             else:
                 self.probes.set_sites(scheduled(config.monitors), config.max_workers,
                                       config.max_in_flight)
-        self.watches.set(config.monitors, self._watch_opened)
+        self.watches.set(config.monitors, self._watch_state)
         current = self.canary.site if self.canary else None
         if config.canary != current:
             self._set_canary(config.canary)
@@ -230,27 +234,19 @@ class Engine:
             self._record(result, offline)
 
     def _watch_event(self, monitor: Monitor, event: WatchEvent) -> None:
-        """An alert or recovery a watched monitor raised itself, in its own words. An
-        alert in maintenance is not raised, and then neither is its recovery; a recovery
-        closes the alert of its rule (or one read back from before a restart)."""
-        opened = self._watch_open.setdefault(monitor.id, [])
-        if event.type == "alert":
-            if self._in_maintenance(monitor.id, self._wall()):
-                return
-            opened.append((event.start, event.message, event.key))
-        else:
-            match = next((o for o in opened if o[2] == event.key), None) or next(
-                (o for o in opened if o[2] is None), None)
-            if match is None:
-                return  # its alert was never raised
-            opened.remove(match)
+        """An alert or recovery a watched monitor raised itself, in its own words (its
+        watch raises none in maintenance)."""
+        self._watch_rows.setdefault(monitor.id, deque(maxlen=WATCH_ROWS)).append(
+            (event.type, event.start, event.message))
         self.emit(AlertEvent(event.type, monitor.id, 1.0, event.time, event.start,
                              event.end, event.message))
 
-    def _watch_opened(self, monitor_id: str) -> list[tuple[float, str]]:
-        """What a new watch of the monitor is told: its alerts open now."""
-        return [(start, message) for start, message, _ in self._watch_open.get(monitor_id,
-                                                                                 [])]
+    def _watch_state(self, monitor_id: str) -> WatchState:
+        """What a new watch of the monitor is told: its latest alert rows, and whether it
+        was watched before (now, or by an earlier run: it has results)."""
+        resumed = monitor_id in self._watch_resumed
+        self._watch_resumed.add(monitor_id)
+        return WatchState(tuple(self._watch_rows.get(monitor_id, ())), resumed)
 
     def _network_failure(self, result: CheckResult) -> bool:
         """A failure the loss of the monitor's own network could cause (by its kind)."""
@@ -289,26 +285,28 @@ class Engine:
         the database holds."""
         self.store.flush()
         reader = open_reader(self.store.path)
+        watching = {m.id for m in watched(self.config.monitors)}
         try:
-            restored, now, messages = self._read_alert_state(reader)
+            restored, now = self._read_alert_state(reader)
             self._manual = reader.maintenance()
+            if watching:
+                with_results = reader.monitor_states()
+                for monitor_id in watching if urls is None else watching & urls:
+                    # Its watch raises its own alerts: told its latest rows.
+                    self._watch_rows[monitor_id] = deque(
+                        ((kind, parse_iso(start), message) for kind, start, message
+                         in reader.latest_alerts(monitor_id, WATCH_ROWS)),
+                        maxlen=WATCH_ROWS)
+                    if monitor_id in with_results:
+                        self._watch_resumed.add(monitor_id)
         finally:
             reader.close()
-        watching = {m.id for m in watched(self.config.monitors)}
         for site in self.config.monitors:
-            if urls is not None and site.id not in urls:
-                continue
-            if site.id in watching:  # its watch raises its own alerts: told what is open
-                opened = restored.get(site.id, Restored()).alert_start
-                self._watch_open[site.id] = [] if opened is None or site.id not in messages \
-                    else [(opened, messages[site.id], None)]
-            else:
+            if (urls is None or site.id in urls) and site.id not in watching:
                 self.alerts.restore(site.id, restored.get(site.id, Restored()), now)
 
-    def _read_alert_state(self, reader: Reader,
-                          ) -> tuple[dict[str, Restored], float, dict[str, str]]:
-        """Each monitor's restored state, the time it is as of, and the text of each
-        open alert."""
+    def _read_alert_state(self, reader: Reader) -> tuple[dict[str, Restored], float]:
+        """Each monitor's restored state, and the time it is as of."""
         # The last check written is the present, whatever its date: dated after the wall
         # clock's now, the clock stepped back since (and then rows dated still later, from
         # before a correction, are not the present either).
@@ -317,8 +315,6 @@ class Engine:
         recent = reader.recent_verdicts(now - history_span(self.config.monitors), now)
         rows = reader.latest_alert_rows()
         restored = {}
-        messages = {monitor: groups["alert"].message for monitor, groups in rows.items()
-                    if "alert" in groups and groups["alert"].type == "alert"}
         for monitor in {*recent, *rows}:
             groups = rows.get(monitor, {})
             alert, warning, flapping = (groups.get(k) for k in ("alert", "warning",
@@ -332,7 +328,7 @@ class Engine:
                 flapping_start=(parse_iso(flapping.start) if flapping and flapping.type ==
                                 "flapping" else None),
                 checks=recent.get(monitor, []))
-        return restored, now, messages
+        return restored, now
 
     # -- maintenance ----------------------------------------------------------------
     def _in_maintenance(self, monitor: str, at: float) -> bool:

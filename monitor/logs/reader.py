@@ -40,6 +40,7 @@ class LogReader:
         self._sample: bytes | None = None
         self._warned_at: float | None = None
         self._last_line_at: float | None = None  # the clock's time of the latest line
+        self._started_at: float | None = None  # the clock's time of the first step
         self.notes: list[str] = []  # things to say once: the format told, ...
 
     def feed(self, lines: Iterable[bytes], idle: bool = False) -> None:
@@ -52,8 +53,12 @@ class LogReader:
             try:
                 self.format = detect(self._pending[:GIVE_UP_LINES])
             except LogFormatError:
-                if len(self._pending) < GIVE_UP_LINES and not idle:
-                    return  # more lines may tell
+                if len(self._pending) < GIVE_UP_LINES:
+                    return  # more lines may tell (a first line that is garbage)
+                # Said once for these lines, which are dropped as malformed: the next
+                # lines are tried afresh, and memory stays bounded.
+                self.malformed += len(self._pending)
+                self._pending = []
                 raise
             self.notes.append(f"format: {self.format.name}")
             lines, self._pending = self._pending, []
@@ -75,6 +80,8 @@ class LogReader:
         """A live step: the lines that came since the last one, at `wall` (the clock's
         seconds). A log quiet for IDLE seconds has its time moved on with the clock, so
         that an alert recovers when the traffic has stopped altogether."""
+        if self._started_at is None:
+            self._started_at = wall
         if lines:
             self._last_line_at = wall
             self.feed(lines)
@@ -85,6 +92,10 @@ class LogReader:
             quiet = wall - self._last_line_at
             if quiet >= IDLE:
                 self.windows.advance(newest + quiet - self.windows.lag)
+        elif newest is None and self.windows.alerting and wall - self._started_at >= IDLE:
+            # Not a line since the start, an alert read back open: the log's time is the
+            # clock's, from the start on, so that the alert can end.
+            self.windows.advance(wall - self.windows.lag, since=self._started_at)
         return self.windows.take()
 
     def warnings(self, wall: float) -> list[str]:

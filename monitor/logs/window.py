@@ -8,6 +8,12 @@ seen is `lag` seconds past it (out-of-order lines within `lag` land in their own
 a request older than that is counted in the oldest second still open, and as `late`.
 At each final second boundary B the rules are evaluated over [B - window, B); every
 `period` seconds (on multiples of it) a report covers [B - period, B).
+
+A line dated more than JUMP seconds after the newest is held until CONFIRM lines agree
+on the new time (a log resuming after a quiet spell); held lines that the log never
+confirms (one line from a wrong clock) are dropped after DISMISS more lines, and counted
+(`far_ahead`): one such line would otherwise move log time a year on and make every
+later line late.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ __all__ = ["LogWindows", "Report", "TrafficEvent", "format_time", "rule_of"]
 PERIOD = 10  # seconds of log time a report covers
 WINDOW = 120  # seconds of log time the alert rules average over
 LAG = 5  # seconds a line may arrive after a newer one and still count in its second
+JUMP = 60  # seconds ahead of the newest line from which a line waits for confirmation
+CONFIRM = 3  # lines that agree on a time that far ahead
+DISMISS = 50  # lines at the old time after which lines held and never confirmed go
+MAX_SECTIONS = 10_000  # sections whose totals are kept; past it, the rarest are forgotten
 
 
 def format_time(epoch: float) -> str:
@@ -126,8 +136,39 @@ class LogWindows:
         self._counts: list[int] = [0, 0]
         self._period: _Period = _Period()
         self._late = False  # that second is older than the oldest open one
+        self._ahead: list[Hit] = []  # lines far ahead of the newest, waiting to be confirmed
+        self._since_ahead = 0  # lines at the old time since the first of them
+        self.far_ahead = 0  # lines dropped: dated far ahead and never confirmed
+        self.quiet = False  # raise no alert (a maintenance); recoveries are still raised
 
     def add(self, hit: Hit) -> None:
+        at = hit[0]
+        newest = self.newest
+        if newest is not None and at > newest + JUMP:
+            self._hold(hit)
+            return
+        if self._ahead:
+            self._since_ahead += 1
+            if self._since_ahead >= DISMISS:
+                self.far_ahead += len(self._ahead)
+                self._ahead = []
+        self._add(hit)
+
+    def _hold(self, hit: Hit) -> None:
+        """A line far ahead of the newest: held with the lines near its time, accepted
+        when CONFIRM of them agree."""
+        if self._ahead and abs(hit[0] - self._ahead[0][0]) > JUMP:
+            self.far_ahead += len(self._ahead)  # a new time: the lines held disagree
+            self._ahead = []
+        if not self._ahead:
+            self._since_ahead = 0
+        self._ahead.append(hit)
+        if len(self._ahead) >= CONFIRM:
+            held, self._ahead = self._ahead, []
+            for line in held:
+                self._add(line)
+
+    def _add(self, hit: Hit) -> None:
         at, client, section, status, size = hit
         second = math.floor(at)
         if second != self._second:
@@ -176,15 +217,22 @@ class LogWindows:
         ready, self._ready = self._ready, []
         return ready
 
-    def advance(self, until: float) -> None:
+    def advance(self, until: float, since: float | None = None) -> None:
         """Make final every second that ends at or before `until` (log time): a live
-        reader's idle log."""
+        reader's idle log. `since`: where log time starts when no line came yet (an
+        alert read back after a restart, on a log that stays quiet)."""
+        if self._open is None and since is not None:
+            self._open = math.floor(since)
         if self._open is not None:
             self._finalize(math.floor(until))
 
     def flush(self) -> None:
         """At the end of a finished log: everything up to the newest request's second
         is final (the period it is in is reported, cut at that second's end)."""
+        if self._ahead:  # the end of the log: the lines held are its last ones
+            held, self._ahead = self._ahead, []
+            for line in held:
+                self._add(line)
         if self.newest is None or self._open is None:
             return
         self._finalize(math.floor(self.newest) + 1)
@@ -240,7 +288,7 @@ class LogWindows:
     def _rule(self, rule: str, high: bool, full: bool, at: int, hits: int,
               value: float) -> None:
         opened = self._alerts.get(rule)
-        if high and opened is None:
+        if high and opened is None and not self.quiet:
             self._alerts[rule] = (at, hits)
             self._ready.append(TrafficEvent("alert", rule, at, at, hits, value,
                                             _alert_text(rule, hits, value, at)))
@@ -254,6 +302,10 @@ class LogWindows:
         period = period or self._periods.get(start) or _Period()
         sections = Counter(period.sections)
         self.totals.update(sections)
+        if len(self.totals) > MAX_SECTIONS:
+            # Bounded whatever the log: scanners ask for a new path each time. The
+            # totals of the sections forgotten start again if they come back.
+            self.totals = Counter(dict(self.totals.most_common(MAX_SECTIONS // 2)))
         hits = len(period.sections)
         self.reported += hits
         statuses: Counter[str] = Counter()
@@ -278,10 +330,10 @@ class LogWindows:
 
 
 def rule_of(message: str) -> str | None:
-    """The rule an alert's text (as `_alert_text` writes it) is about."""
-    if message.startswith("High traffic generated an alert"):
+    """The rule an alert's or recovery's text (as written here) is about."""
+    if message.startswith("High traffic "):
         return "traffic"
-    if message.startswith("High error rate generated an alert"):
+    if message.startswith("High error rate "):
         return "errors"
     return None
 

@@ -1,7 +1,10 @@
 """The monitors that watch a source as it comes (kinds with `watch`: an access log), polled
 on one thread of their own, four times a second, beside the scheduled checks. A poll
 never blocks (a log is read as far as it has been written), so one slow source delays no
-check, and a watch that raises is reported once and polled again."""
+check, and a watch that raises is reported once and polled again. A reload swaps the
+watches between two rounds (one lock around each round and each swap): a watch is never
+closed while it is polled, and the events of a round are handed over before a new watch
+of the same monitor is told what is open."""
 
 from __future__ import annotations
 
@@ -10,14 +13,15 @@ import time
 from collections.abc import Callable, Iterable
 
 from monitor.checks import Monitor, registry
-from monitor.checks.model import CheckResult, Watch, WatchEvent
+from monitor.checks.model import CheckResult, Watch, WatchEvent, WatchState
 
 POLL = 0.25  # seconds between two polls of every watch
 
 OnResults = Callable[[list[CheckResult]], None]
 OnEvent = Callable[[Monitor, WatchEvent], None]
-# A monitor's alerts open now, as (start, message): what a new watch of it is told.
-Opened = Callable[[str], list[tuple[float, str]]]
+# What a new watch of a monitor (by id) is told.
+StateOf = Callable[[str], WatchState]
+Quiet = Callable[[str, float], bool]  # (monitor id, wall): in maintenance
 
 
 def watched(monitors: Iterable[Monitor]) -> list[Monitor]:
@@ -35,7 +39,9 @@ def scheduled(monitors: Iterable[Monitor]) -> list[Monitor]:
 class Watches:
     def __init__(self, on_results: OnResults, on_event: OnEvent,
                  on_error: Callable[[str], None],
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time,
+                 quiet: Quiet = lambda _id, _wall: False) -> None:
+        self._quiet = quiet
         self._on_results = on_results
         self._on_event = on_event
         self._on_error = on_error
@@ -46,9 +52,10 @@ class Watches:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def set(self, monitors: Iterable[Monitor], opened: Opened = lambda _id: []) -> None:
-        """Watch these monitors: a new or changed one is opened (from the end of its log,
-        told its alerts still open), an unchanged one kept, a removed one closed."""
+    def set(self, monitors: Iterable[Monitor],
+            state_of: StateOf = lambda _id: WatchState()) -> None:
+        """Watch these monitors: a new or changed one is opened (told what came before),
+        an unchanged one kept, a removed one closed."""
         wanted = {m.id: m for m in watched(monitors)}
         with self._lock:
             for key, (monitor, watch) in list(self._open.items()):
@@ -60,21 +67,26 @@ class Watches:
                     opener = registry.get(monitor.kind).watch
                     assert opener is not None
                     try:
-                        self._open[key] = (monitor, opener(monitor, opened(key)))
+                        self._open[key] = (monitor, opener(monitor, state_of(key)))
                     except Exception as exc:  # noqa: BLE001 - one bad source stops no other
                         self._on_error(f"{monitor.label}: cannot watch: {exc}")
-        if self._open and self._thread is None:
+
+    def start(self) -> None:
+        """Poll on a thread of its own from now on."""
+        if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="watches", daemon=True)
             self._thread.start()
 
     def poll_all(self) -> None:
         """One round: every watch polled once (the thread's step; tests call it)."""
         with self._lock:
-            opened = list(self._open.values())
+            self._round()
+
+    def _round(self) -> None:
         wall = self._wall()
-        for monitor, watch in opened:
+        for monitor, watch in list(self._open.values()):
             try:
-                results, events, warnings = watch.poll(wall)
+                results, events, warnings = watch.poll(wall, self._quiet(monitor.id, wall))
             except Exception as exc:  # noqa: BLE001 - reported once, polled again
                 text = f"{monitor.label}: {type(exc).__name__}: {exc}"
                 if self._failing.get(monitor.id) != text:

@@ -261,6 +261,9 @@ class Reader(Protocol):
         """Each monitor with an alert open (its latest alert, reminder or recovery row is
         not a recovery) -> the alert's start."""
 
+    def latest_alerts(self, monitor: str, limit: int) -> list[tuple[str, str, str]]:
+        """A monitor's latest `limit` alert rows, oldest first: (type, start, message)."""
+
     def latest_alert_rows(self) -> dict[str, dict[str, AlertRow]]:
         """Each monitor's latest row of each group: "alert" (alert, reminder, recovery),
         "warning" (warning, cleared), "flapping" (flapping, settled)."""

@@ -313,6 +313,13 @@ class SqliteReader:
                 if (row := groups.get("alert")) is not None and row.type != "recovery"}
 
     @_reading
+    def latest_alerts(self, monitor: str, limit: int) -> list[tuple[str, str, str]]:
+        rows = self.conn.execute(
+            "SELECT type, startDate, message FROM website_alerts WHERE coalesce(monitor, host)"
+            " = ? ORDER BY id DESC LIMIT ?", (monitor, limit)).fetchall()
+        return rows[::-1]
+
+    @_reading
     def latest_alert_rows(self) -> dict[str, dict[str, AlertRow]]:
         found: dict[str, dict[str, AlertRow]] = {}
         for monitor, group, *row in self.conn.execute(
