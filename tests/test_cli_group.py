@@ -19,7 +19,7 @@ from tests.test_cli import seeded_db, write_config
 from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write
 
 COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "purge", "notify",
-            "maintenance")
+            "maintenance", "logs")
 
 
 @pytest.fixture()
