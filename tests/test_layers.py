@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent / "monitor"
 # Earlier layers never import later ones. Within a layer, packages do not import each other
 # unless listed together in one string (one package).
 LAYERS = [
-    ["monitor", "monitor.errors", "monitor.secrets"],
+    ["monitor", "monitor.errors", "monitor.secrets", "monitor.timefmt"],
     ["monitor.logs"],  # access logs: formats, following a file, windows on log time
     ["monitor.checks"],  # kinds: what a monitor and a result are; each kind's schema
     ["monitor.config"],  # the file: monitors of registered kinds

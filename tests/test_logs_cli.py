@@ -28,6 +28,37 @@ def logs(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.Comple
                           capture_output=True, timeout=120)
 
 
+class Live:
+    """`logs FILE --from-start` running, its stdout collected by a thread (--from-start:
+    the lines written before it opened the file count too; from the end they would not).
+    Stopped by SIGINT at the end of the `with`."""
+
+    def __init__(self, log: Path, cwd: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, APP, "logs", str(log), "--from-start"],
+                                     cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._out: list[bytes] = []
+        self._reader = threading.Thread(target=lambda: self._out.extend(self.proc.stdout),
+                                        daemon=True)
+        self._reader.start()
+        self.err = ""
+
+    def text(self) -> str:
+        return b"".join(self._out).decode()
+
+    def printed(self) -> int:
+        return len(self.text().splitlines())
+
+    def __enter__(self) -> Live:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(10)
+        self._reader.join(5)
+        assert self.proc.stderr is not None
+        self.err = self.proc.stderr.read().decode()
+
+
 def expected(lines: list[str], threshold: float = 10.0, flush: bool = True) -> list[str]:
     """What the library says of these lines: the printed text, item by item."""
     windows = LogWindows(threshold)
@@ -63,14 +94,7 @@ def test_live_prints_what_the_replay_prints_and_stores_the_alerts(tmp_path):
     lines = traffic(T0, 600, spike=(200, 330, 30), seed=3)
     log = tmp_path / "access.log"
     log.write_text("")
-    # --from-start: the lines the writer appends before the reader has opened the file
-    # count too (from the end, they would not).
-    proc = subprocess.Popen([sys.executable, APP, "logs", str(log), "--from-start"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out: list[bytes] = []
-    reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
-    reader.start()
-    try:
+    with Live(log, tmp_path) as live:
         # A writer appending in bursts of uneven size, some lines split across two writes.
         with open(log, "a", encoding="utf-8") as file:
             for i in range(0, len(lines), 97):
@@ -81,20 +105,16 @@ def test_live_prints_what_the_replay_prints_and_stores_the_alerts(tmp_path):
                 file.write(chunk[cut:])
                 file.flush()
         want = expected(lines, flush=False)
-        wait_for(lambda: len(b"".join(out).decode().splitlines())
-                 >= len("\n".join(want).splitlines()), 30, "every table of the log")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(10)
-        reader.join(5)
-    assert proc.returncode == 0, proc.stderr.read().decode()
-    live = b"".join(out).decode()
-    assert live.splitlines() == "\n".join(want).splitlines()
+        wait_for(lambda: live.printed() >= len("\n".join(want).splitlines()), 30,
+                 "every table of the log")
+    assert live.proc.returncode == 0, live.err
+    printed = live.text()
+    assert printed.splitlines() == "\n".join(want).splitlines()
     # The replay of the same file prints the same, then the last period (cut at its
     # last line), which the live run had not closed yet.
     replayed = logs("--replay", str(log), cwd=tmp_path).stdout.decode()
-    assert replayed.startswith(live)
-    assert replayed[len(live):].count("== ") == 1
+    assert replayed.startswith(printed)
+    assert replayed[len(printed):].count("== ") == 1
     conn = sqlite3.connect(tmp_path / "monitoring.db")
     try:
         rows = conn.execute("SELECT type, host, message FROM website_alerts ORDER BY id"
@@ -155,19 +175,11 @@ def test_live_through_a_rename_rotation_and_a_copytruncate(tmp_path):
     lines = traffic(T0, 300, spike=(60, 200, 20), seed=5)
     log = tmp_path / "access.log"
     log.write_text("")
-    proc = subprocess.Popen([sys.executable, APP, "logs", str(log), "--from-start"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out: list[bytes] = []
-    reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
-    reader.start()
     thirds = [lines[:len(lines) // 3], lines[len(lines) // 3:2 * len(lines) // 3],
               lines[2 * len(lines) // 3:]]
     want = expected(lines, flush=False)
-
-    def printed() -> int:
-        return len(b"".join(out).decode().splitlines())
-
-    try:
+    with Live(log, tmp_path) as live:
+        printed = live.printed
         with open(log, "a", encoding="utf-8") as file:
             file.write("\n".join(thirds[0]) + "\n")
         wait_for(lambda: printed() > 0, 20, "the first tables")
@@ -187,14 +199,9 @@ def test_live_through_a_rename_rotation_and_a_copytruncate(tmp_path):
             file.write("\n".join(thirds[2]) + "\n")
         wait_for(lambda: printed() >= len("\n".join(want).splitlines()), 30,
                  "every table of the log")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(10)
-        reader.join(5)
-    err = proc.stderr.read().decode()
-    assert proc.returncode == 0, err
-    assert b"".join(out).decode().splitlines() == "\n".join(want).splitlines()
-    assert "rotated (renamed)" in err and "truncated (copytruncate)" in err
+    assert live.proc.returncode == 0, live.err
+    assert live.text().splitlines() == "\n".join(want).splitlines()
+    assert "rotated (renamed)" in live.err and "truncated (copytruncate)" in live.err
 
 
 @pytest.mark.parametrize("name", ["common", "combined", "w3c", "csv"])

@@ -4,27 +4,8 @@ its monitor by its subject: "Website <URL>" for an http monitor (the original wo
 
 from __future__ import annotations
 
-import time
-
 from monitor.secrets import display_url
-
-
-def format_time(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(round(max(0.0, seconds)))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours:02d}h{minutes:02d}m"
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+from monitor.timefmt import format_duration, format_time
 
 
 def subject(kind: str, target: str) -> str:

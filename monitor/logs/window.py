@@ -19,12 +19,12 @@ later line late.
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from monitor.logs.formats import Hit
+from monitor.timefmt import format_duration, format_time
 
 __all__ = ["LogWindows", "Report", "TrafficEvent", "format_time", "rule_of"]
 
@@ -35,19 +35,6 @@ JUMP = 60  # seconds ahead of the newest line from which a line waits for confir
 CONFIRM = 3  # lines that agree on a time that far ahead
 DISMISS = 50  # lines at the old time after which lines held and never confirmed go
 MAX_SECTIONS = 10_000  # sections whose totals are kept; past it, the rarest are forgotten
-
-
-def format_time(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(max(0.0, seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +334,7 @@ def _alert_text(rule: str, hits: int, value: float, at: float) -> str:
 
 
 def _recovery_text(rule: str, hits: int, value: float, at: float, start: float) -> str:
-    lasted = _duration(at - start)
+    lasted = format_duration(at - start)
     if rule == "traffic":
         return (f"High traffic alert recovered - hits = {hits}, recovered at"
                 f" {format_time(at)}, after {lasted}")
