@@ -372,3 +372,24 @@ def test_a_warning_is_shown_and_counted(tmp_path, terminals, servers, pki):
     assert rows[0].startswith("expiring"), rows  # the worst first
     assert re.search(r"tls_expiry:\d+", rows[0]), rows
     assert "tls_expiry" not in rows[1], rows
+
+
+def test_a_site_in_maintenance_is_shown_and_counted_apart(tmp_path, sites, terminals):
+    """The refused site in a maintenance window: not down, but "in maintenance", counted
+    in the header and listed after the sites that are up; the MAINTENANCE line shown."""
+    server, _ = sites
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websites": [
+        {"URL": server.url, "name": "healthy", "checkInterval": 0.5},
+        {"URL": refused_url(), "name": "closed", "checkInterval": 0.5,
+         "maintenance": {"from": "2020-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}},
+    ], "alertWindow": 2}))
+    terminal = terminals(monitor(tmp_path, config), 160, 30, tmp_path)
+    wait_for(lambda: "(1 in maintenance)" in terminal.text(), 20,
+             "the header's maintenance count", terminal.text)
+    assert header_totals(terminal) == (0, 0, 1)  # not down
+    rows = table_rows(terminal)
+    assert rows[0].startswith("healthy") and rows[1].startswith("closed"), rows
+    assert "MAINTENANCE: closed: checks recorded, no alerts until 2100-01-01T00:00:00Z" in (
+        terminal.text())
+    assert "is down" not in terminal.text()
