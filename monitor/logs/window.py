@@ -9,11 +9,13 @@ a request older than that is counted in the oldest second still open, and as `la
 At each final second boundary B the rules are evaluated over [B - window, B); every
 `period` seconds (on multiples of it) a report covers [B - period, B).
 
-A line dated more than JUMP seconds after the newest is held until CONFIRM lines agree
-on the new time (a log resuming after a quiet spell); held lines that the log never
-confirms (one line from a wrong clock) are dropped after DISMISS more lines, and counted
-(`far_ahead`): one such line would otherwise move log time a year on and make every
-later line late.
+A line dated more than JUMP seconds after the newest, or before the oldest open second,
+is held until CONFIRM lines agree on its time; held lines that the log never confirms
+(one line from a wrong clock) are dropped after DISMISS more lines, and counted
+(`far_off`): one such line would otherwise move log time a year on and make every later
+line late. Confirmed ahead, the log resumes after a quiet spell; confirmed behind, the
+clock of the server writing it was stepped back: what is open is reported, and the
+windows start again at the new time (the alerts open stay open).
 """
 
 from __future__ import annotations
@@ -123,37 +125,60 @@ class LogWindows:
         self._counts: list[int] = [0, 0]
         self._period: _Period = _Period()
         self._late = False  # that second is older than the oldest open one
-        self._ahead: list[Hit] = []  # lines far ahead of the newest, waiting to be confirmed
-        self._since_ahead = 0  # lines at the old time since the first of them
-        self.far_ahead = 0  # lines dropped: dated far ahead and never confirmed
+        self._held: list[Hit] = []  # lines far from the log's time, waiting for others
+        self._since_held = 0  # lines at the log's time since the first of them
+        self.far_off = 0  # lines dropped: dated far from the log's time, never confirmed
+        self.restarts = 0  # times the log's clock was found stepped back
+        # The times beyond which a line is far from the log's time: JUMP after the newest
+        # line, JUMP before the oldest open second (kept up to date, read for every line).
+        self._high = math.inf
+        self._low = -math.inf
         self.quiet = False  # raise no alert (a maintenance); recoveries are still raised
 
     def add(self, hit: Hit) -> None:
         at = hit[0]
-        newest = self.newest
-        if newest is not None and at > newest + JUMP:
+        if at > self._high or at < self._low:  # far from the log's time
             self._hold(hit)
             return
-        if self._ahead:
-            self._since_ahead += 1
-            if self._since_ahead >= DISMISS:
-                self.far_ahead += len(self._ahead)
-                self._ahead = []
+        if self._held:
+            self._since_held += 1
+            if self._since_held >= DISMISS:
+                self.far_off += len(self._held)
+                self._held = []
         self._add(hit)
 
     def _hold(self, hit: Hit) -> None:
-        """A line far ahead of the newest: held with the lines near its time, accepted
-        when CONFIRM of them agree."""
-        if self._ahead and abs(hit[0] - self._ahead[0][0]) > JUMP:
-            self.far_ahead += len(self._ahead)  # a new time: the lines held disagree
-            self._ahead = []
-        if not self._ahead:
-            self._since_ahead = 0
-        self._ahead.append(hit)
-        if len(self._ahead) >= CONFIRM:
-            held, self._ahead = self._ahead, []
-            for line in held:
-                self._add(line)
+        """A line far from the log's time: held with the lines near its own time,
+        accepted when CONFIRM of them agree."""
+        if self._held and abs(hit[0] - self._held[0][0]) > JUMP:
+            self.far_off += len(self._held)  # a new time: the lines held disagree
+            self._held = []
+        if not self._held:
+            self._since_held = 0
+        self._held.append(hit)
+        if len(self._held) >= CONFIRM:
+            self._accept()
+
+    def _accept(self) -> None:
+        """The lines held are the log's time now: after a stepped-back clock, what is
+        open is reported and the windows start again there."""
+        held, self._held = self._held, []
+        if self._open is not None and held[0][0] < self._open:
+            self._close_all()
+            self.restarts += 1
+        for line in held:
+            self._add(line)
+
+    def _close_all(self) -> None:
+        """Report what is open, as at the end of a log, and start afresh (the alerts
+        open stay open: a window filling again cannot end them)."""
+        self._report_open()
+        self._open = self.newest = self._second = None
+        self._high, self._low = math.inf, -math.inf
+        self._reported = False  # as a log's start: no empty period before its first line
+        self._seconds.clear()
+        self._ring.clear()
+        self._in_window = [0, 0]
 
     def _add(self, hit: Hit) -> None:
         at, client, section, status, size = hit
@@ -174,12 +199,14 @@ class LogWindows:
         self.total += 1
         if self.newest is None or at > self.newest:
             self.newest = at
+            self._high = at + JUMP
 
     def _enter(self, second: int) -> None:
         """A line of another second than the line before: where its counts go, and the
         seconds that are final now."""
         if self._open is None:
             self._open = second - self.lag  # room for the lines just before the first
+            self._low = self._open - JUMP
         elif second - self.lag > self._open:
             self._finalize(second - self.lag)
         self._second = second
@@ -210,16 +237,20 @@ class LogWindows:
         alert read back after a restart, on a log that stays quiet)."""
         if self._open is None and since is not None:
             self._open = math.floor(since)
+            self._low = self._open - JUMP
         if self._open is not None:
             self._finalize(math.floor(until))
 
     def flush(self) -> None:
         """At the end of a finished log: everything up to the newest request's second
         is final (the period it is in is reported, cut at that second's end)."""
-        if self._ahead:  # the end of the log: the lines held are its last ones
-            held, self._ahead = self._ahead, []
-            for line in held:
-                self._add(line)
+        if self._held:  # the end of the log: the lines held are its last ones
+            self._accept()
+        self._report_open()
+
+    def _report_open(self) -> None:
+        """Everything up to the newest request's second final, and the period it is in
+        reported, cut at that second's end."""
         if self.newest is None or self._open is None:
             return
         self._finalize(math.floor(self.newest) + 1)
@@ -237,9 +268,10 @@ class LogWindows:
                 # Nothing open and nothing in the window: skip an idle stretch at once.
                 self._ring.clear()
                 self._open = end
-                return
+                break
             self._close(self._open)
             self._open += 1
+        self._low = self._open - JUMP
 
     # -- the final second ------------------------------------------------------------
     def _close(self, second: int) -> None:
