@@ -143,10 +143,10 @@ def test_targets_ids_and_defaults():
         ("load", "load", ""), ("process:nginx", "process:nginx", "nginx"),
         (r"process~gunicorn: worker \d+", r"process~gunicorn: worker \d+", ""),
         ("no cron", "process:cron", "cron")]
-    assert found[0].spec.limit == base.Limit(90.0, None)
-    assert found[1].spec.limit == base.Limit(80.0, 70.5)
+    assert found[0].spec == base.Limit(90.0, None)
+    assert found[1].spec == base.Limit(80.0, 70.5)
     assert found[2].spec.path == "/var/lib"
-    assert found[3].spec.limit == base.Limit(1.0, 0.7, "max", "warn")
+    assert found[3].spec == base.Limit(1.0, 0.7, "max", "warn")
     assert (found[4].spec.least, found[4].spec.most) == (1, None)
     assert (found[5].spec.least, found[5].spec.most) == (2, 8)
     assert (found[6].spec.least, found[6].spec.most) == (0, 0)  # max 0 alone: must not run

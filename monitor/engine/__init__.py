@@ -227,8 +227,7 @@ class Engine:
         canary = self.canary
         offline = False
         if canary is not None and any(r.available is False and self._network_failure(r)
-                                      and not self._in_maintenance(r.monitor, r.timestamp)
-                                      for r in results):
+                                      and not self._maintained_check(r) for r in results):
             offline = canary.is_offline(time.monotonic())
         for result in results:
             self._record(result, offline)
@@ -344,6 +343,8 @@ class Engine:
     def _maintained_check(self, result: CheckResult) -> bool:
         """A check begun or ended in maintenance: one that began just before a window and
         failed in it is the work the window is for."""
+        if result.monitor not in self._windowed and result.monitor not in self._manual:
+            return False  # every check asks: most monitors have no maintenance at all
         end = result.timestamp + result.response_ms / 1000.0
         return (self._in_maintenance(result.monitor, result.timestamp)
                 or self._in_maintenance(result.monitor, end))

@@ -9,25 +9,16 @@ without threads or sleeps.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
 
 from monitor.logs.formats import SKIP, LogFormat, LogFormatError, detect, make
 from monitor.logs.window import LogWindows, Report, TrafficEvent
 
-__all__ = ["DETECT_LINES", "IDLE", "LineSource", "LogReader"]
+__all__ = ["DETECT_LINES", "IDLE", "LogReader"]
 
 DETECT_LINES = 10  # lines the format is told from, when that many have come
 GIVE_UP_LINES = 200  # ... and the most it waits for before it says it cannot tell
 IDLE = 10.0  # seconds of a quiet log after which its time moves on with the clock
 WARN_EVERY = 60.0  # seconds between two warnings about malformed lines
-
-
-class LineSource(Protocol):
-    events: list[str]
-
-    def poll(self) -> list[bytes]: ...
-
-    def close(self) -> None: ...
 
 
 class LogReader:

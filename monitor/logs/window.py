@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from monitor.logs.formats import Hit
@@ -221,10 +220,6 @@ class LogWindows:
         if period is None:
             period = self._periods[start] = _Period()
         self._period = period
-
-    def add_all(self, hits: Iterable[Hit]) -> None:
-        for hit in hits:
-            self.add(hit)
 
     def take(self) -> list[Report | TrafficEvent]:
         """The reports and alert events made final since the last call, in time order."""

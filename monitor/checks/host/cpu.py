@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import psutil
@@ -37,15 +36,11 @@ _samples: dict[str, tuple[float, Times]] = {}
 _lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class CpuSpec:
-    limit: base.Limit
-
-
 def parse(fields: Fields, entry: Mapping[str, Any], path: str,
           defaults: Mapping[str, Any]) -> Parsed:
-    spec = CpuSpec(base.limit(fields, entry, path, base.DEFAULT_MAX_PERCENT))
-    return Parsed(spec=spec, target="cpu", id="cpu")
+    # Its limit is all its spec.
+    limit = base.limit(fields, entry, path, base.DEFAULT_MAX_PERCENT)
+    return Parsed(spec=limit, target="cpu", id="cpu")
 
 
 def _total(times: Times) -> float:
@@ -83,7 +78,7 @@ def _sample() -> Times:
 
 
 def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> CheckResult:
-    spec: CpuSpec = monitor.spec
+    limit: base.Limit = monitor.spec
     clock = base.Clock()
     now = time.monotonic()
     with _lock:
@@ -113,7 +108,7 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
         trace.append("  " + ", ".join(f"{name} {share:.1f}%" for name, share in parts.items()
                                       if share >= 0.05 or name in ("user", "system", "idle")))
         trace.append(f"busy: {value:.1f}% (all but idle and iowait)")
-    return base.judged(monitor, clock, value, f"cpu {value:.1f}% busy", spec.limit,
+    return base.judged(monitor, clock, value, f"cpu {value:.1f}% busy", limit,
                        {base.METRIC: value})
 
 

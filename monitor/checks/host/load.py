@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import psutil
@@ -22,15 +21,11 @@ DEFAULT_MAX = 1.0
 MOST = 1000.0  # per core: far beyond any machine still answering
 
 
-@dataclass(frozen=True)
-class LoadSpec:
-    limit: base.Limit
-
-
 def parse(fields: Fields, entry: Mapping[str, Any], path: str,
           defaults: Mapping[str, Any]) -> Parsed:
-    bound = base.limit(fields, entry, path, DEFAULT_MAX, MOST, keys=KEYS)
-    return Parsed(spec=LoadSpec(bound), target="load", id="load")
+    # Its limit is all its spec.
+    limit = base.limit(fields, entry, path, DEFAULT_MAX, MOST, keys=KEYS)
+    return Parsed(spec=limit, target="load", id="load")
 
 
 def per_core(load1: float, cores: int | None) -> float:
@@ -39,7 +34,7 @@ def per_core(load1: float, cores: int | None) -> float:
 
 
 def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> CheckResult:
-    spec: LoadSpec = monitor.spec
+    limit: base.Limit = monitor.spec
     clock = base.Clock()
     try:
         load1, load5, load15 = os.getloadavg()
@@ -52,7 +47,7 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
                      f" {load15:.2f} (15 min)")
         trace.append(f"per core: {value:.2f} (1-minute load over {cores} logical core(s))")
     shown = f"load {value:.2f} per core ({load1:.2f} on {cores} cores)"
-    return base.judged(monitor, clock, value, shown, spec.limit, {base.METRIC: value})
+    return base.judged(monitor, clock, value, shown, limit, {base.METRIC: value})
 
 
 KIND = base.kind("load", KEYS, parse, REASONS, check)

@@ -5,7 +5,6 @@ counted as used); `maxPercent` fails above, `warnPercent` warns above."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import psutil
@@ -20,19 +19,15 @@ REASONS = (base.REASON,)
 MB = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class MemorySpec:
-    limit: base.Limit
-
-
 def parse(fields: Fields, entry: Mapping[str, Any], path: str,
           defaults: Mapping[str, Any]) -> Parsed:
-    spec = MemorySpec(base.limit(fields, entry, path, base.DEFAULT_MAX_PERCENT))
-    return Parsed(spec=spec, target="memory", id="memory")
+    # Its limit is all its spec.
+    limit = base.limit(fields, entry, path, base.DEFAULT_MAX_PERCENT)
+    return Parsed(spec=limit, target="memory", id="memory")
 
 
 def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> CheckResult:
-    spec: MemorySpec = monitor.spec
+    limit: base.Limit = monitor.spec
     clock = base.Clock()
     memory = psutil.virtual_memory()
     value = float(memory.percent)
@@ -45,7 +40,7 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
             trace.append(f"swap: total {swap.total / MB:.0f} MiB, used {swap.used / MB:.0f}"
                          f" MiB ({swap.percent:.1f}%)")
         trace.append(f"used: {value:.1f}% (total - available, of total)")
-    return base.judged(monitor, clock, value, f"memory {value:.1f}% used", spec.limit,
+    return base.judged(monitor, clock, value, f"memory {value:.1f}% used", limit,
                        {base.METRIC: value, "available_mb": round(available, 1)})
 
 

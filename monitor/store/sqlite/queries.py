@@ -212,19 +212,19 @@ class SqliteReader:
 
     @_reading
     def warnings(self) -> dict[str, str]:
-        try:
-            return dict(self.conn.execute(
-                "SELECT host, warning FROM site_state WHERE warning IS NOT NULL"))
-        except sqlite3.OperationalError:  # a database of schema 5 not yet opened to write
-            return {}
+        return self._states_with("warning")
 
     @_reading
     def in_maintenance(self) -> dict[str, float]:
+        return self._states_with("maintenance")
+
+    def _states_with(self, column: str) -> dict[str, Any]:
+        """Each monitor whose state has `column` set -> its value."""
         try:
             return dict(self.conn.execute(
-                "SELECT host, maintenance FROM site_state WHERE maintenance IS NOT NULL"))
-        except sqlite3.OperationalError:  # a database of schema 7 not yet opened to write
-            return {}
+                f"SELECT host, {column} FROM site_state WHERE {column} IS NOT NULL"))
+        except sqlite3.OperationalError:  # an older schema (5: warning, 7: maintenance)
+            return {}                     # not yet opened to write
 
     @_reading
     def active_monitors(self) -> list[MonitorInfo]:
