@@ -115,7 +115,7 @@ class LogWindows:
         self._periods: dict[int, _Period] = {}  # period start -> its counts
         self._ring: deque[tuple[int, int]] = deque()  # the window's final seconds
         self._in_window = [0, 0]  # hits, 5xx of the ring
-        self._alerts: dict[str, tuple[float, int]] = {}  # rule -> (start, hits at start)
+        self._alerts: dict[str, float] = {}  # rule alerting -> since when (log time)
         self._ready: list[Report | TrafficEvent] = []
         self._reported = False  # a period was reported: empty ones are reported from now
         # The second of the latest line and where its counts go: most lines share their
@@ -303,14 +303,13 @@ class LogWindows:
               value: float) -> None:
         opened = self._alerts.get(rule)
         if high and opened is None and not self.quiet:
-            self._alerts[rule] = (at, hits)
+            self._alerts[rule] = at
             self._ready.append(TrafficEvent("alert", rule, at, at, hits, value,
                                             _alert_text(rule, hits, value, at)))
         elif not high and opened is not None and full:
             del self._alerts[rule]
-            self._ready.append(TrafficEvent("recovery", rule, at, opened[0], hits, value,
-                                            _recovery_text(rule, hits, value, at,
-                                                           opened[0])))
+            self._ready.append(TrafficEvent("recovery", rule, at, opened, hits, value,
+                                            _recovery_text(rule, hits, value, at, opened)))
 
     def _report(self, start: int, end: int, period: _Period | None = None) -> Report:
         period = period or self._periods.get(start) or _Period()
@@ -335,12 +334,12 @@ class LogWindows:
     def reopen(self, rule: str, start: float) -> None:
         """An alert of `rule` open since `start` (raised before a restart): not raised
         again while the rule holds; its recovery closes it."""
-        self._alerts[rule] = (start, 0)
+        self._alerts[rule] = start
 
     @property
     def alerting(self) -> dict[str, float]:
         """The rules alerting now -> since when (log time)."""
-        return {rule: start for rule, (start, _) in self._alerts.items()}
+        return dict(self._alerts)
 
 
 def rule_of(message: str) -> str | None:
