@@ -121,8 +121,10 @@ class Engine:
                                self._wall, on_results=self._record_batch)
         return ProbeProcesses(count, self._record_batch, self._on_error)
 
-    def stop(self, timeout: float = 1.5) -> None:
-        """Stop dispatching, cut checks in flight short, commit what is queued."""
+    def stop(self, timeout: float = 1.5, force: threading.Event | None = None,
+             progress: Callable[[str], None] | None = None) -> None:
+        """Stop dispatching, cut checks in flight short, commit all that is queued (however
+        long it takes, saying so through `progress`, unless `force` is set)."""
         self.watches.stop()
         if self.probes is not None:
             self.probes.stop(timeout)
@@ -133,7 +135,7 @@ class Engine:
             self.watchdog.stop()  # also cuts a canary check in flight
         if canary is not None:
             canary.stop()
-        self.store.close(timeout)
+        self.store.close(force=force, progress=progress)
         if self._reader is not None:
             self._reader.close()
             self._reader = None
