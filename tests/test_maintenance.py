@@ -567,3 +567,52 @@ def test_every_day_name() -> None:
     for index, name in enumerate(DAY_NAMES):
         window, = parse({**WEEKLY, "every": [name]})
         assert window == Recurring(frozenset({index}), 2, 0, 3600.0, "UTC")
+
+
+# --------------------------------------------------------------------------- on NAME
+
+
+def test_maintenance_on_a_name_takes_its_plugged_monitors_and_no_other(tmp_path) -> None:
+    # Issue 21, 6: `maintenance on root` for http://host:18081 also took
+    # http://host:18081/api, and `disk:/var` took `disk:/var/lib`: ids that merely begin
+    # with the id and "/". Only the monitors the site's `plugins` made go with it.
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tests.test_e2e import APP
+
+    (tmp_path / "config.json").write_text(json.dumps({"plugins": ["tls"], "websites": [
+        {"URL": "http://127.0.0.1:18081", "name": "root"},
+        {"URL": "http://127.0.0.1:18081/api", "name": "api"},
+        {"URL": "https://127.0.0.1:18443", "name": "shop"},
+        {"URL": "https://127.0.0.1:18443/admin", "name": "admin"},
+        # A monitor of its own whose id looks like a plugged one of the shop's.
+        {"type": "tcp", "host": "127.0.0.1", "port": 18443,
+         "id": "https://127.0.0.1:18443/tcp"},
+        {"type": "disk", "path": "/var"},
+        {"type": "disk", "path": "/var/lib"},
+    ]}))
+
+    def on(*names: str) -> list[str]:
+        done = subprocess.run([sys.executable, APP, "maintenance", "on", *names],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    def in_maintenance() -> set[str]:
+        conn = sqlite3.connect(tmp_path / "monitoring.db")
+        try:
+            return {row[0] for row in conn.execute("SELECT monitor FROM maintenance")}
+        finally:
+            conn.close()
+
+    assert on("root") == ["root: maintenance on"]
+    assert in_maintenance() == {"http://127.0.0.1:18081"}
+    assert on("disk:/var") == ["disk:/var: maintenance on"]
+    assert in_maintenance() == {"http://127.0.0.1:18081", "disk:/var"}
+    # A site with a plugin: the plugin's monitor goes with it, not the site beside it, nor a
+    # monitor of its own named alike.
+    assert on("shop") == ["shop: maintenance on", "shop/tls: maintenance on"]
+    assert in_maintenance() == {"http://127.0.0.1:18081", "disk:/var",
+                                "https://127.0.0.1:18443", "https://127.0.0.1:18443/tls"}

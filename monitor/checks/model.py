@@ -79,6 +79,9 @@ class Monitor:
     notify: tuple[str, ...] | None = None
     notify_on: frozenset[str] = DEFAULT_NOTIFY_ON
     rules: AlertRules = AlertRules()
+    # The id of the http site whose `plugins` made this monitor ("<site id>/<kind>"); ""
+    # for a monitor of the config's own. What goes with a site (`maintenance on NAME`).
+    site: str = ""
 
     @property
     def label(self) -> str:

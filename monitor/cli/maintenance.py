@@ -109,7 +109,7 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
                                    " id, name or target", ctx)
         for site in found:
             for m in monitors:  # the site's plugged monitors go with it
-                if m.id == site.id or m.id.startswith(f"{site.id}/"):
+                if site.id in (m.id, m.site):
                     chosen.setdefault(m.id, m.label)
     # From half a second on: a running monitor reads the set every quarter second, so it
     # knows before the first check that must be marked.

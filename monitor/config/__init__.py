@@ -292,7 +292,7 @@ class _Validator(Fields):
                 site, id=f"{site.id}/{kind.name}", kind=kind.name, target=parsed.target,
                 # Named, so that the views tell it from its site (content's target is the
                 # site's URL).
-                name=f"{site.label}/{kind.name}", spec=parsed.spec,
+                name=f"{site.label}/{kind.name}", spec=parsed.spec, site=site.id,
                 secrets=tuple(dict.fromkeys((*parsed.secrets, *site.secrets)))))
         return out
 
