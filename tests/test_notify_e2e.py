@@ -153,3 +153,40 @@ def test_a_provider_that_hangs_does_not_hold_the_stop(tmp_path):
     # Its message was not marked sent: it goes again at the next start.
     assert query(tmp_path / "m.db", "SELECT provider FROM outbox WHERE sent IS NULL") == [
         ("stuck",)]
+
+
+def test_after_a_restart_a_recovery_is_not_delivered_before_its_alert(tmp_path):
+    """The provider answers 500: the alert waits for its retry (5 s), the recovery behind
+    it; `-m` is stopped, the provider fixed, `-m` started again before the retry is due.
+    The receiver must get the alert, then the recovery, never the reverse."""
+    db = tmp_path / "m.db"
+    with PageServer() as pages, WebhookReceiver("fail", failures=10**6) as hook:
+        site = pages.set("/health", "down", status=503)
+        config = {"websites": [{"URL": site, "name": "shop", "checkInterval": 0.2,
+                                "alertWindow": 1}],
+                  "notify": [{"name": "hook", "url": hook.url("json")}]}
+        proc = _monitor(tmp_path, config)
+        try:
+            hook.wait_for(1, 20)  # the alert's first attempt: 500
+            pages.set("/health", "ok")
+            wait_for(lambda: query(db, "SELECT count(*) FROM outbox") == [(2,)], 20,
+                     "the recovery in the outbox")
+        finally:
+            _, _, err = stop(proc)
+        assert proc.returncode == 0, err
+        (retry_at,) = query(db, "SELECT retry_at FROM outbox WHERE key = '1:hook'")[0]
+        hook.mode = "ok"
+        proc = _monitor(tmp_path, config)
+        try:
+            hook.wait_for(3, 20)
+            wait_for(lambda: query(db, "SELECT count(*) FROM outbox WHERE sent IS NULL")
+                     == [(0,)], 20, "both sent")
+        finally:
+            _, _, err = stop(proc)
+    assert proc.returncode == 0, err
+    assert [(r.status, r.body["title"], r.body["key"]) for r in hook.requests] == [
+        (500, "ALERT: shop", "1:hook"), (200, "ALERT: shop", "1:hook"),
+        (200, "RECOVERY: shop", "2:hook")]
+    # The alert was sent again at its retry, not before.
+    sent = dict(query(db, "SELECT key, sent FROM outbox"))
+    assert retry_at <= sent["1:hook"] <= sent["2:hook"]

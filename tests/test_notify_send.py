@@ -307,6 +307,58 @@ def test_after_a_failure_later_rows_wait_in_order_and_expire_together(outbox: St
                         f" last error: {HTTP_500}"]
 
 
+def test_after_a_restart_a_later_row_waits_for_the_retry_of_an_earlier_one(outbox: Store,
+                                                                            ) -> None:
+    """The alert's send failed (again in 5 s) and the recovery waits behind it; the
+    monitor restarts (a new sender: no memory of the failure) before the alert's retry is
+    due. The recovery must not overtake the alert: the last message a person reads would
+    say the site is down."""
+    with WebhookReceiver("fail", failures=1) as hook:
+        put_alerts(outbox, ["ops"], count=2)
+        clock = Clock(time.time())
+        t0 = clock.now
+        first = Sender(provider("ops", hook.url()), outbox, outbox.path, clock=clock)
+        assert first.step() == 1  # the alert: 500, again at +5 s; the recovery waits
+        assert first.stop()
+        assert outbox.flush()
+        clock.now = t0 + 1
+        second = Sender(provider("ops", hook.url()), outbox, outbox.path, clock=clock)
+        try:
+            assert second.step() == 0  # the recovery is not sent before the alert
+            clock.now = t0 + 5
+            assert second.step() == 2  # both, in order
+            assert outbox.flush()
+        finally:
+            second.stop()
+    assert [(r.status, r.body["key"]) for r in hook.requests] == [
+        (500, "1:ops"), (200, "1:ops"), (200, "2:ops")]
+
+
+def test_a_reloaded_provider_keeps_the_order_of_its_rows(outbox: Store) -> None:
+    """A provider whose URL changes at a reload gets a new sender: like a restart, it must
+    not send a later row before an earlier one that waits for its retry."""
+    with WebhookReceiver("fail", failures=1) as old, WebhookReceiver() as new:
+        put_alerts(outbox, ["ops"], count=2)
+        clock = Clock(time.time())
+        notifier = Notifier([provider("ops", old.url())], outbox, outbox.path, clock=clock,
+                            poll=0.01).start()
+        try:
+            notifier.wake()
+            old.wait_for(1)  # the first row failed: again in 5 s (on the clock)
+            wait_until(lambda: outbox.flush() and states(outbox.path)[0].attempts == 1)
+            notifier.configure([provider("ops", new.url())])
+            sender = notifier.senders["ops"]
+            # A few passes of the new sender, the clock still before the retry.
+            wait_until(lambda: sender.passes >= 3)
+            assert new.requests == []
+            clock.now += 5
+            notifier.wake()
+            new.wait_for(2)
+        finally:
+            assert notifier.stop()
+    assert [r.body["key"] for r in new.requests] == ["1:ops", "2:ops"]
+
+
 def test_a_row_read_again_before_its_outcome_is_written_is_not_sent_twice(tmp_path: Path,
                                                                          ) -> None:
     store = Store(tmp_path / "m.db")  # not started: it writes at flush() only

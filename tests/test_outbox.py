@@ -181,3 +181,34 @@ def test_a_senders_flush_does_not_retry_a_full_disk_each_time(tmp_path: Path) ->
     finally:
         store._write = original  # type: ignore[method-assign]
         store.close()
+
+
+def test_a_row_waiting_for_its_retry_holds_back_the_later_rows_of_its_provider(
+        tmp_path: Path) -> None:
+    """Per provider, the due rows stop at the first one that waits for its retry: a later
+    row (a recovery) is never due before an earlier one (its alert), whoever reads."""
+    db = tmp_path / "m.db"
+    store = Store(db)
+    try:
+        store.put_alert(alert("alert", Delivery("ops", "alert", "t", "b"),
+                              Delivery("pager", "alert", "t", "b")))
+        store.put_alert(alert("recovery", Delivery("ops", "recovery", "t", "b"),
+                              Delivery("pager", "recovery", "t", "b")))
+        store.flush()
+        reader = open_reader(db)
+        try:
+            first, _ = reader.pending_deliveries("ops", now=100.0)
+            store.put_delivery(DeliveryDone(first.id, at=100.0, error="HTTP 500",
+                                            retry_at=105.0))
+            store.flush()
+            assert reader.pending_deliveries("ops", now=104.9) == []
+            assert [r.key for r in reader.pending_deliveries("ops", now=105.0)] == [
+                "1:ops", "2:ops"]
+            assert reader.pending_deliveries("ops", now=105.0)[0].error == "HTTP 500"
+            # Another provider's rows are not held back.
+            assert [r.key for r in reader.pending_deliveries("pager", now=104.9)] == [
+                "1:pager", "2:pager"]
+        finally:
+            reader.close()
+    finally:
+        store.close()

@@ -85,6 +85,7 @@ class Sender:
         self._outcomes = 0
         self.sent = 0
         self.failed = 0  # attempts that failed
+        self.passes = 0  # steps done, whatever they found
 
     @property
     def name(self) -> str:
@@ -157,6 +158,7 @@ class Sender:
     def step(self) -> int:
         """Send the due rows (until a failure); the count of rows whose outcome was given
         to the writer (sent, to retry, failed)."""
+        self.passes += 1
         rows = self._read()
         self._read_count = len(rows) if rows is not None else 0
         if rows is None:
@@ -169,7 +171,9 @@ class Sender:
                 break
             attempts = self._attempts(row)
             if attempts is None:
-                continue  # its outcome is on its way to the database
+                if self._marks[row.id].retry_at is not None:
+                    break  # it waits for its retry: no later row goes before it
+                continue  # sent or failed: its outcome is on its way to the database
             if self._paused():
                 # The provider failed a moment ago: nothing is sent before its retry, but
                 # a row whose time is up is given up now, with the provider's error.

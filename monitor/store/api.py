@@ -177,6 +177,7 @@ class OutboxRow(NamedTuple):
     body: str
     created: float  # epoch seconds
     attempts: int
+    error: str | None = None  # the last attempt's, if any
 
 
 class DeliveryState(NamedTuple):
@@ -274,7 +275,8 @@ class Reader(Protocol):
     def pending_deliveries(self, provider: str, now: float, limit: int = 100,
                            ) -> list[OutboxRow]:
         """The provider's notifications neither sent nor failed whose time has come
-        (`retry_at` <= now, or never tried), oldest first."""
+        (`retry_at` <= now, or never tried), oldest first, up to the first that waits for
+        its retry: a later one is never due before an earlier one."""
 
     def deliveries(self, alert_ids: Sequence[int]) -> dict[int, list[DeliveryState]]:
         """Each alert row's notifications, by provider name."""

@@ -284,11 +284,15 @@ class SqliteReader:
     @_reading
     def pending_deliveries(self, provider: str, now: float, limit: int = 100,
                            ) -> list[OutboxRow]:
+        # Up to the first row that waits for its retry: a later row never overtakes an
+        # earlier one (a recovery sent before its alert), across restarts and reloads.
         return [OutboxRow(*row) for row in self.conn.execute(
-            "SELECT id, key, alert, provider, event, title, body, created, attempts"
+            "SELECT id, key, alert, provider, event, title, body, created, attempts, error"
             " FROM outbox WHERE provider = ? AND sent IS NULL AND failed IS NULL"
-            " AND (retry_at IS NULL OR retry_at <= ?) ORDER BY id LIMIT ?",
-            (provider, now, limit))]
+            " AND id < coalesce((SELECT min(id) FROM outbox WHERE provider = ?"
+            " AND sent IS NULL AND failed IS NULL AND retry_at > ?), 9223372036854775807)"
+            " ORDER BY id LIMIT ?",
+            (provider, provider, now, limit))]
 
     @_reading
     def deliveries(self, alert_ids: Sequence[int]) -> dict[int, list[DeliveryState]]:
