@@ -44,16 +44,24 @@ Echo = Callable[[str], None]
 
 
 @contextlib.contextmanager
-def signals(stop: threading.Event, reload: threading.Event | None = None) -> Iterator[None]:
-    """SIGINT/SIGTERM set `stop`, SIGHUP sets `reload`; previous handlers come back after."""
+def signals(stop: threading.Event, reload: threading.Event | None = None,
+            force: threading.Event | None = None) -> Iterator[None]:
+    """SIGINT/SIGTERM set `stop` (and, once it is set, `force`), SIGHUP sets `reload`;
+    previous handlers come back after."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be installed from the main thread (tests)
         return
-    wanted = {signal.SIGINT: stop, signal.SIGTERM: stop}
+
+    def stopping(*_args: object) -> None:
+        if stop.is_set() and force is not None:
+            force.set()
+        stop.set()
+
+    handlers: dict[signal.Signals, Callable[..., None]] = {
+        signal.SIGINT: stopping, signal.SIGTERM: stopping}
     if reload is not None:
-        wanted[signal.SIGHUP] = reload
-    previous = {sig: signal.signal(sig, lambda *_a, e=event: e.set())
-                for sig, event in wanted.items()}
+        handlers[signal.SIGHUP] = lambda *_a: reload.set()
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
         yield
     finally:
@@ -236,6 +244,7 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     sys.setswitchinterval(SWITCH_INTERVAL)
     stop = stop or threading.Event()
     reload = threading.Event()
+    force = threading.Event()  # a second signal: stop without waiting for the writes
     live = display.live and not silent
     # Problems shown in the live view, printed again after it ends: the latest ones.
     held: deque[str] = deque(maxlen=HELD_LINES)
@@ -273,7 +282,7 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     try:
         # The handlers are in place from before the start until after the stop, so that a
         # signal at any moment ends in engine.stop() with everything committed.
-        with signals(stop, reload):
+        with signals(stop, reload, force):
             try:
                 engine.start()
                 notifier.start()  # after the store: the outbox exists
@@ -313,7 +322,8 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
                 # Before the store closes; a send in flight (a provider that hangs) is not
                 # waited for: its row, not marked sent, goes again at the next start.
                 notifier.stop(NOTIFIER_STOP_WAIT)
-                engine.stop()
+                engine.stop(force=force,
+                            progress=lambda text: view.line(text) if view else err(text))
                 if printer is not None:
                     printer.close()
         final = _stopped_line(engine, db_path)
@@ -380,12 +390,8 @@ class _Beat:
 
 
 def _stopped_line(engine: Engine, db_path: str) -> str:
-    """The last line of `-m`, after the stop: how many checks were recorded."""
-    # Checks the store could not write are not recorded: it has said so on stderr.
-    store = engine.store
-    recorded = (engine.checks_done + engine.slots_skipped - store.unwritten[0]
-                - store.dropped)
-    return f"Stopped; {recorded} checks recorded in {db_path}."
+    """The last line of `-m`, after the stop: how many checks it wrote to the database."""
+    return f"Stopped; {engine.store.written[0]} checks recorded in {db_path}."
 
 
 def _reload(engine: Engine, old: Config, path: Path, echo: Echo | None, err: Echo) -> Config:

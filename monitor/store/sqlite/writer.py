@@ -47,6 +47,8 @@ RETRY_DELAY = 1.0
 MAX_PENDING = 500_000  # rows kept in memory while the disk refuses writes
 MAX_QUEUED = 500_000  # rows waiting for a writer that cannot keep up (a starved CPU)
 MAX_METRIC_VALUES = 5_000_000  # metric values held while the disk refuses their rows
+PROGRESS_EVERY = 1.0  # seconds between the stop's "writing N left" lines
+ABANDON_WAIT = 2.0  # seconds a forced stop waits for the batch in hand
 STALL_ROWS = 100  # a queue this deep ...
 STALL_SECONDS = 0.25  # ... with no batch finished for this long: the writer is starved
 YIELD_AT_MOST = 0.5  # seconds a check's worker may wait for the writer to catch up
@@ -261,6 +263,14 @@ class Store:
         self.dropped = 0
         self.purged = (0, 0)  # checks and alerts deleted by purges so far
         self.unwritten = (0, 0)  # checks and alerts still unwritten when the store closed
+        # Checks and alerts queued, committed, and dropped after queueing (a row the
+        # database can never take, rows held beyond MAX_PENDING): what is left to write at
+        # a stop is the difference, and the last line counts only committed rows.
+        self._count_lock = threading.Lock()
+        self._queued = [0, 0]
+        self.written = [0, 0]
+        self._discarded = [0, 0]
+        self._abandon = False  # set by a forced stop: the writer ends after its batch
         # Set when the database turns out damaged: retrying cannot help, the owner must stop.
         self.fatal: StoreError | None = None
 
@@ -291,6 +301,8 @@ class Store:
                     self._on_error(f"{self.path}: the writer is {MAX_QUEUED} checks behind;"
                                    " dropping new checks until it catches up")
             return
+        with self._count_lock:
+            self._queued[0] += 1
         self._queue.put(result)
         if (self._thread is not None and self._queue.qsize() > STALL_ROWS
                 and time.monotonic() - self._progress > STALL_SECONDS):
@@ -316,7 +328,15 @@ class Store:
         return now - self._progress if self._queue.qsize() else 0.0
 
     def put_alert(self, record: AlertRecord) -> None:
+        with self._count_lock:
+            self._queued[1] += 1
         self._queue.put(record)
+
+    def left(self) -> tuple[int, int]:
+        """Checks and alerts queued but not yet written (nor dropped)."""
+        with self._count_lock:
+            return (self._queued[0] - self.written[0] - self._discarded[0],
+                    self._queued[1] - self.written[1] - self._discarded[1])
 
     def put_delivery(self, done: DeliveryDone) -> None:
         """How an attempt at sending an outbox row went (from a provider's sender). After
@@ -344,19 +364,32 @@ class Store:
         self._queue.put(barrier)
         return barrier.done.wait(timeout) and barrier.written[0]
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Write what is queued (one last try for rows the disk refused), then close; what
-        still cannot be written is counted in `unwritten` and said in one message."""
+    def close(self, force: threading.Event | None = None,
+              progress: Callable[[str], None] | None = None,
+              timeout: float | None = None) -> None:
+        """Write everything queued (one last try for rows the disk refused), then close;
+        what still cannot be written is counted in `unwritten` and said in one message.
+
+        It waits as long as the writing takes, saying what is left through `progress`
+        every second; `force` set (a second Ctrl-C) or `timeout` passed, it stops after
+        the batch in hand and names exactly what was not written."""
         self._closed = True
         if self._thread is not None:
             self._queue.put(Stop())
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                # Still committing (a long purge, a slow disk): closing the connection under
-                # it would roll back what it is writing. The daemon thread ends with us.
-                self._on_error(f"{self.path}: still writing after {timeout:g} s; "
-                               "left to finish")
-                return
+            start = told = time.monotonic()
+            while self._thread.is_alive():
+                self._thread.join(0.05)
+                now = time.monotonic()
+                if (force is not None and force.is_set()) or (
+                        timeout is not None and now - start >= timeout):
+                    self._give_up()
+                    return
+                if progress is not None and now - told >= PROGRESS_EVERY:
+                    told = now
+                    checks, alerts = self.left()
+                    progress(f"Stopping: writing {checks} checks and {alerts} alerts"
+                             f" to {self.path}, {now - start:.0f} s so far"
+                             " (Ctrl-C again to stop without them)")
             self._thread = None
         else:
             self._drain_sync()
@@ -367,6 +400,26 @@ class Store:
             self._pending = []
             self._on_error(f"{self.path}: {checks} checks and {alerts} alerts could not be"
                            f" written before stopping ({self._last_error}); they are lost")
+        _close_keeping_wal(self._conn, self.path)
+
+    def _give_up(self) -> None:
+        """A forced stop: the writer ends after the batch in hand; what it had not
+        written is counted and named. A transaction cut by the exit rolls back whole,
+        so rows not counted as written are not in the database."""
+        self._abandon = True
+        assert self._thread is not None
+        self._thread.join(ABANDON_WAIT)
+        self.unwritten = self.left()
+        checks, alerts = self.unwritten
+        if self._thread.is_alive():
+            # Still in a transaction (a slow disk): leave it; the exit rolls it back.
+            self._on_error(f"{self.path}: stopped while writing: {checks} checks and"
+                           f" {alerts} alerts not written")
+            return
+        self._thread = None
+        self._on_error(f"{self.path}: stopped before writing everything: {checks} checks"
+                       f" and {alerts} alerts not written")
+        self._pending = []
         _close_keeping_wal(self._conn, self.path)
 
     def set_monitors(self, monitors: Iterable[Monitor | MonitorRow]) -> None:
@@ -380,7 +433,7 @@ class Store:
     # -- the writer thread ----------------------------------------------------------
     def _run(self) -> None:
         stop = False
-        while not stop:
+        while not stop and not self._abandon:
             try:
                 item = self._queue.get(timeout=RETRY_DELAY if self._pending else 1.0)
             except queue.Empty:
@@ -486,8 +539,12 @@ class Store:
                     case CheckResult(monitor=name):
                         with self._drop_lock:
                             self.dropped += 1
+                        with self._count_lock:
+                            self._discarded[0] += 1
                         what = f"a check of {name}"
                     case AlertRecord(monitor=name):
+                        with self._count_lock:
+                            self._discarded[1] += 1
                         what = f"an alert of {name}"
                     case DeliveryDone(id=row):
                         what = f"the outcome of notification {row}"
@@ -537,6 +594,8 @@ class Store:
             # Only checks are dropped, oldest first: alerts and monitor lists are kept.
             excess = len(checks) - MAX_PENDING
             self.dropped += excess
+            with self._count_lock:
+                self._discarded[0] += excess
             oldest = {id(e) for e in checks[:excess]}
             work = [e for e in work if id(e) not in oldest]
         self._pending = work
@@ -564,6 +623,9 @@ class Store:
                 conn.execute("INSERT OR REPLACE INTO maintenance (monitor, since, until)"
                              " VALUES (?,?,?)", (m.monitor, m.since, m.until))
         conn.execute("COMMIT")
+        with self._count_lock:
+            self.written[0] += len(work.checks)
+            self.written[1] += len(work.alerts)
         if work.checks:
             self._add_metrics(work.checks)
         self._evict()
