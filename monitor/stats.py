@@ -271,7 +271,8 @@ def window_stats(reader: Reader, start: float, end: float,
             continue
         _, checks, up, rt_count, rt_sum, *_rest = rows[i]
         # Skipped slots share their covering check's verdict, up or down: not a reason.
-        skipped = failures[i].pop("skipped", 0)
+        skipped = (failures[i].pop("skipped", 0)
+                   + failures[i].pop(WARNING_MARK + "skipped", 0))  # of a check that warned
         warnings = {k[1:]: failures[i].pop(k) for k in list(failures[i])
                     if k[0] == WARNING_MARK}
         result[host] = SiteStats(

@@ -16,7 +16,9 @@ from monitor.engine import Engine, skipped_slots
 from monitor.stats import window_stats
 from monitor.store import Store, open_reader
 from tests.conftest import make_site
-from tests.test_e2e import APP, count_checks, query, stop, wait_for
+from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write
+from tests.test_rules_e2e import Output
+from tests.tls_servers import TLSServer
 
 URL = "http://site.test/"
 
@@ -33,9 +35,10 @@ def test_skipped_slots_share_the_verdict_of_the_check_that_covered_them():
         (True, "the previous check was still running; it ended up, code 200")]
     warned = CheckResult(URL, 1_000.0, True, 200, 1500.0, "tls_expiry", "expires in 5.0 days",
                          mono=50.0, skipped=(51.0,), warning=True)
-    assert [(r.available, r.warning, r.detail) for r in skipped_slots(warned)] == [
-        (True, False, "the previous check was still running; it ended up with a warning,"
-                      " tls_expiry: expires in 5.0 days")]
+    # A slot skipped by a check that warns warns too: it stands for that check.
+    assert [(r.available, r.warning, r.reason, r.detail) for r in skipped_slots(warned)] == [
+        (True, True, "skipped", "the previous check was still running; it ended up with a"
+                                " warning, tls_expiry: expires in 5.0 days")]
     assert skipped_slots(CheckResult(URL, 1_000.0, True, 200, 5.0, mono=50.0)) == []
     # A slot skipped while the check still waited for a worker (it began at 50.0, late):
     # the monitor's own delay, not evidence about the site.
@@ -122,3 +125,78 @@ def test_availability_of_a_hanging_site_matches_the_time_it_answered(tmp_path):
     # Within the resolution of the interval: a slot or three at each edge of the stretch
     # (a check begun just before it hangs for its whole timeout).
     assert abs(measured - truth) <= 4 * interval / (last - first), (measured, truth)
+
+
+def test_slots_skipped_by_a_check_that_warns_warn_too(tmp_path):
+    # Issue 21, 9: the rows of the slots a slow check of a warning monitor made skip were
+    # stored with `warning` NULL and read as "no longer warns": CLEARED, then WARNING again.
+    db = tmp_path / "m.db"
+    config = Config(monitors=(make_site(URL, interval=1.0, window=120.0),))
+    engine = Engine(config, Store(db))
+    engine.alerts.configure(config.monitors)
+    now, mono = time.time(), time.monotonic()
+
+    def warns(at: float, skipped: tuple[float, ...] = ()) -> CheckResult:
+        return CheckResult(URL, now + at, True, 200, 5.0 if not skipped else 2500.0,
+                           "tls_expiry", "certificate expires in 5.0 days",
+                           mono=mono + at, skipped=skipped, warning=True)
+
+    engine._record(warns(-10))
+    engine._record(warns(-9, skipped=(mono - 8, mono - 7)))  # 2.5 s: two slots skipped
+    engine._record(warns(-6))
+    engine.store.close()
+    assert query(db, "SELECT type FROM website_alerts") == [("warning",)]
+    assert query(db, "SELECT reason, warning FROM website_monitoring ORDER BY timestamp") == [
+        ("tls_expiry", 1), ("tls_expiry", 1), ("skipped", 1), ("skipped", 1),
+        ("tls_expiry", 1)]
+    conn = open_reader(db)
+    stats = window_stats(conn, now - 60, now)[URL]
+    # The skipped slots are counted as such, as those of a check up or down are.
+    assert (stats.checks, stats.skipped, stats.availability) == (5, 2, 1.0)
+    assert stats.warnings == {"tls_expiry": 3}
+    assert conn.warnings() == {URL: "tls_expiry: certificate expires in 5.0 days"}
+    conn.close()
+
+
+class _SlowOnce(TLSServer):
+    """A TLS site whose certificate expires in 5 days; one answer, when asked, in 2.5 s."""
+
+    def __init__(self, cert, key):
+        self.slow = threading.Event()
+        super().__init__(cert, key)
+
+    def _answer(self, raw):
+        if self.slow.is_set():
+            self.slow.clear()
+            time.sleep(2.5)
+        super()._answer(raw)
+
+
+def test_a_slow_check_of_a_warning_site_says_nothing_new_in_the_program(pki, tmp_path):
+    server = _SlowOnce(pki / "soon.pem", pki / "key.pem")
+    try:
+        write(tmp_path / "config.json", {"websites": [
+            {"URL": server.url + "/", "name": "shop", "caFile": str(pki / "ca.pem"),
+             "checkInterval": 1, "timeout": 4}]})
+        proc = start(["-m", "--plain"], tmp_path)
+        out = Output(proc)
+        try:
+            wait_for(lambda: out.starting("WARNING: "), 15, "the warning",
+                     lambda: "\n".join(out.lines))
+            server.slow.set()
+            db = tmp_path / "monitoring.db"
+            wait_for(lambda: query(db, "SELECT count(*) FROM website_monitoring WHERE"
+                                   " reason = 'skipped'")[0][0] >= 2, 15, "two skipped slots")
+            # Two checks after the slow one, which still warn.
+            wait_for(lambda: query(db, "SELECT count(*) FROM website_monitoring WHERE"
+                                   " reason = 'tls_expiry' AND timestamp > (SELECT"
+                                   " max(timestamp) FROM website_monitoring WHERE reason ="
+                                   " 'skipped')")[0][0] >= 2, 15, "the checks after it")
+        finally:
+            _, _, err = stop(proc)
+            out.join()
+    finally:
+        server.close()
+    assert err == ""
+    assert len(out.starting("WARNING: ")) == 1, out.lines
+    assert not out.starting("CLEARED: "), out.lines

@@ -399,6 +399,8 @@ def skipped_slots(result: CheckResult) -> list[CheckResult]:
     """One row per slot that `result`'s check made skip, with its verdict: a site that hangs
     is not answering for those slots either, and a slow success was answering. Without
     them a hanging site's availability counted only the checks that ran, and was overstated.
+    A slot skipped by a check that warns warns too (the rules would read a row without the
+    warning as "no longer warns").
 
     Only the slots due once the check had begun: a slot skipped while the check still
     waited for a worker (an overloaded monitor) says nothing about the site."""
@@ -406,6 +408,6 @@ def skipped_slots(result: CheckResult) -> list[CheckResult]:
         return []  # unknown (the monitor was offline): no evidence for its slots either
     detail = f"the previous check was still running; it ended {_outcome(result)}"[:200]
     return [CheckResult(result.monitor, result.timestamp + (due - result.mono), result.available,
-                        None, 0.0, "skipped", detail, 0.0, due)
+                        None, 0.0, "skipped", detail, 0.0, due, warning=result.warning)
             for due in result.skipped if due >= result.mono]
 
