@@ -594,6 +594,10 @@ def test_maintenance_on_a_name_takes_its_plugged_monitors_and_no_other(tmp_path)
         {"type": "disk", "path": "/var/lib"},
     ]}))
 
+    from monitor.store import Store
+
+    Store(tmp_path / "monitoring.db").close()  # what -m makes at its start
+
     def on(*names: str) -> list[str]:
         done = subprocess.run([sys.executable, APP, "maintenance", "on", *names],
                               cwd=tmp_path, capture_output=True, text=True, timeout=60)

@@ -2,10 +2,12 @@
 that flaps and one that is down, and `maintenance on|off|list` from another process while
 it runs."""
 
+import sqlite3
 import subprocess
 import sys
 import threading
 
+from monitor.store import Store
 from tests.pages import PageServer
 from tests.test_e2e import APP, query, start, stop, wait_for, write
 
@@ -119,6 +121,22 @@ def test_maintenance_errors_are_one_line(tmp_path):
         "Error: no monitor 'nope' in config.json: give a monitor's id, name or target")
     done = cli("maintenance", "on", "http://127.0.0.1:9/", "--for", "soon", cwd=tmp_path)
     assert done.returncode == 2 and "'soon' is not a duration" in done.stderr
+    # Issue 21, 12: a database that does not exist is an error, not a new empty file that
+    # no monitor reads; a file that is not a monitoring database is refused, untouched.
+    for command in (("on", "http://127.0.0.1:9/"), ("off", "http://127.0.0.1:9/"),
+                    ("list",)):
+        done = cli("maintenance", *command, "-db", "typo.db", cwd=tmp_path)
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr
+        assert done.stderr == ("Error: typo.db: database not found (start the monitor with"
+                               " -m first)\n")
+        assert not (tmp_path / "typo.db").exists()
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).executescript("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+    before = other.read_bytes()
+    done = cli("maintenance", "on", "http://127.0.0.1:9/", "-db", str(other), cwd=tmp_path)
+    assert done.returncode == 1 and "not a monitoring database" in done.stderr
+    assert other.read_bytes() == before
+    Store(tmp_path / "monitoring.db").close()  # what -m makes at its start
     done = cli("maintenance", "list", cwd=tmp_path)
     assert (done.returncode, done.stdout) == (
         0, "no monitor is in maintenance or has maintenance windows\n")

@@ -97,7 +97,7 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
     from monitor.alerts import format_time
     from monitor.checks import maintenance
     from monitor.config import load_config
-    from monitor.store import SetMaintenance, Store
+    from monitor.store import SetMaintenance, Store, open_reader
 
     monitors = load_config(config_path).monitors
     by_id = {m.id: m for m in monitors}
@@ -115,6 +115,9 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
     # knows before the first check that must be marked.
     now = time.time() + START_DELAY
     until = None if duration is None else now + duration
+    # Only a database a monitor made: a typo must not create an empty one that no monitor
+    # reads ("database not found", "not a monitoring database", as for -r and -a).
+    open_reader(db_path).close()
     errors: list[str] = []
     store = Store(db_path, on_error=errors.append)
     try:
@@ -137,21 +140,17 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
 
 def show(config_path: str, db_path: str, echo: Echo) -> None:
     """Each monitor in maintenance now or with windows, and how."""
-    from pathlib import Path
-
     from monitor.alerts import format_time
     from monitor.checks import maintenance
     from monitor.config import load_config
     from monitor.store import open_reader
 
     monitors = load_config(config_path).monitors
-    manual: dict[str, tuple[float, float | None]] = {}
-    if Path(db_path).exists():
-        reader = open_reader(db_path)
-        try:
-            manual = reader.maintenance()
-        finally:
-            reader.close()
+    reader = open_reader(db_path)
+    try:
+        manual = reader.maintenance()
+    finally:
+        reader.close()
     now = time.time()
     lines = []
     for m in monitors:
