@@ -40,9 +40,10 @@ PACKAGES = {"nginx": "nginx-light", "prometheus-blackbox-exporter":
             "prometheus-blackbox-exporter", "monit": "monit", "wrk": "wrk"}
 
 
-def ensure_packages() -> None:
-    missing = [pkg for cmd, pkg in PACKAGES.items() if shutil.which(cmd) is None
-               and not Path("/usr/sbin", cmd).exists()]
+def ensure_packages(commands: list[str] | None = None) -> None:
+    """Install from Debian the packages of `commands` (default: every peer's) missing."""
+    missing = [pkg for cmd, pkg in PACKAGES.items() if (commands is None or cmd in commands)
+               and shutil.which(cmd) is None and not Path("/usr/sbin", cmd).exists()]
     if not missing:
         return
     print(f"installing {' '.join(missing)} from Debian...", flush=True)

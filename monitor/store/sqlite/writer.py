@@ -387,9 +387,10 @@ class Store:
                 if progress is not None and now - told >= PROGRESS_EVERY:
                     told = now
                     checks, alerts = self.left()
-                    progress(f"Stopping: writing {checks} checks and {alerts} alerts"
-                             f" to {self.path}, {now - start:.0f} s so far"
-                             " (Ctrl-C again to stop without them)")
+                    what = (f"writing {checks} checks and {alerts} alerts to" if checks
+                            or alerts else "every check and alert written; closing")
+                    progress(f"Stopping: {what} {self.path}, {now - start:.0f} s so far"
+                             " (Ctrl-C again to stop without waiting)")
             self._thread = None
         else:
             self._drain_sync()
