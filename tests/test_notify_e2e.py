@@ -2,6 +2,7 @@
 
 import json
 import random
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -190,3 +191,46 @@ def test_after_a_restart_a_recovery_is_not_delivered_before_its_alert(tmp_path):
     # The alert was sent again at its retry, not before.
     sent = dict(query(db, "SELECT key, sent FROM outbox"))
     assert retry_at <= sent["1:hook"] <= sent["2:hook"]
+
+
+def test_a_message_older_than_notify_retry_for_at_a_restart_is_not_sent(tmp_path):
+    """notifyRetryFor 20 s; the first attempt is answered 500; `-m` is stopped and started
+    again 30 s later (the outbox row is aged by 30 s while it is stopped, in place of the
+    wait), the provider fixed: the message is given up, not sent, and `-a` says so."""
+    db = tmp_path / "m.db"
+    with PageServer() as pages, WebhookReceiver("fail", failures=10**6) as hook:
+        site = pages.set("/health", "down", status=503)
+        config = {"websites": [{"URL": site, "name": "shop", "checkInterval": 0.2,
+                                "alertWindow": 1}],
+                  "notify": [{"name": "hook", "url": hook.url("json")}],
+                  "notifyRetryFor": 20}
+        proc = _monitor(tmp_path, config)
+        try:
+            hook.wait_for(1, 20)  # the alert's first attempt: 500
+            wait_for(lambda: query(db, "SELECT attempts FROM outbox") == [(1,)], 10,
+                     "the attempt recorded")
+        finally:
+            _, _, err = stop(proc)
+        assert proc.returncode == 0, err
+        conn = sqlite3.connect(db)
+        with conn:
+            conn.execute("UPDATE outbox SET created = created - 30, retry_at = retry_at - 30")
+        conn.close()
+        hook.mode = "ok"
+        proc = _monitor(tmp_path, config)
+        try:
+            wait_for(lambda: query(db, "SELECT count(*) FROM outbox WHERE failed IS NOT NULL")
+                     == [(1,)], 20, "the message given up")
+        finally:
+            _, _, err = stop(proc)
+    assert proc.returncode == 0, err
+    assert [r.status for r in hook.requests] == [500]
+    assert query(db, "SELECT sent, error FROM outbox") == [
+        (None, "expired after notifyRetryFor (20 s), not sent; last error: HTTP 500")]
+    assert ("notification to hook expired after notifyRetryFor (20 s), not sent"
+            " (1 attempt; last error: HTTP 500)") in err
+    shown = subprocess.run([sys.executable, APP, "-a", "--no-follow", "-db", str(db)],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert shown.stdout.splitlines()[1] == (
+        "  failed: hook (expired after notifyRetryFor (20 s), not sent; last error:"
+        " HTTP 500)"), shown.stdout

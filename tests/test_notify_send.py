@@ -261,8 +261,9 @@ def test_a_notification_is_given_up_after_retry_for_with_one_warning(outbox: Sto
             deadline = row.created + 60
             assert sender.step() == 1
             assert outbox.flush()
-            # 5, 10, 20 s apart, then the retry is moved to the deadline (not +40 s).
-            for due in (t0 + 5, t0 + 15, t0 + 35, deadline):
+            # 5, 10, 20 s apart, then the last try is moved to 5 s before the deadline
+            # (not +40 s): a try is never made at or after the deadline.
+            for due in (t0 + 5, t0 + 15, t0 + 35, deadline - 5):
                 clock.now = due - 0.01
                 assert sender.step() == 0
                 clock.now = due
@@ -277,6 +278,71 @@ def test_a_notification_is_given_up_after_retry_for_with_one_warning(outbox: Sto
         finally:
             reader.close()
             sender.stop()
+
+
+EXPIRED_20 = "expired after notifyRetryFor (20 s), not sent; last error: HTTP 500"
+
+
+def test_a_row_older_than_retry_for_at_a_restart_is_expired_not_sent(outbox: Store) -> None:
+    """notifyRetryFor 20 s, the first attempt answered 500, the monitor restarted 30 s
+    later with the provider fixed: the row is past its deadline (measured from when it was
+    written), so it is given up unsent, and `-a` says so."""
+    from monitor.cli.modes import follow_alerts
+
+    warnings: list[str] = []
+    with WebhookReceiver("fail", failures=1) as hook:
+        put_alerts(outbox, ["ops"])
+        clock = Clock(time.time())
+        first = Sender(provider("ops", hook.url()), outbox, outbox.path, retry_for=20,
+                       clock=clock)
+        assert first.step() == 1  # 500: again in 5 s
+        assert first.stop()
+        assert outbox.flush()
+        clock.now += 30  # the restart
+        second = Sender(provider("ops", hook.url()), outbox, outbox.path, retry_for=20,
+                        on_error=warnings.append, clock=clock)
+        try:
+            assert second.step() == 1  # given up, without a send
+            assert outbox.flush()
+            assert second.step() == 0
+        finally:
+            second.stop()
+    assert [r.status for r in hook.requests] == [500]
+    assert [(s.state, s.error) for s in states(outbox.path)] == [("failed", EXPIRED_20)]
+    assert warnings == ["notification to ops expired after notifyRetryFor (20 s), not sent"
+                        " (1 attempt; last error: HTTP 500)"]
+    lines: list[str] = []
+    follow_alerts(str(outbox.path), lines.append, follow=False)
+    assert lines[1] == f"  failed: ops ({EXPIRED_20})"
+
+
+def test_the_deadline_is_checked_before_each_send(outbox: Store) -> None:
+    """A row never tried (the monitor was down from its writing until after its deadline)
+    is not sent either; a row within its time still is."""
+    warnings: list[str] = []
+    with WebhookReceiver() as hook:
+        put_alerts(outbox, ["ops"])
+        clock = Clock(time.time())
+        reader = open_reader(outbox.path)
+        try:
+            (row,) = reader.pending_deliveries("ops", clock.now)
+        finally:
+            reader.close()
+        sender = Sender(provider("ops", hook.url()), outbox, outbox.path, retry_for=20,
+                        on_error=warnings.append, clock=clock)
+        try:
+            clock.now = row.created + 20
+            assert sender.step() == 1
+            put_alerts(outbox, ["ops"])  # written now: within its time
+            assert sender.step() == 1
+            assert outbox.flush()
+        finally:
+            sender.stop()
+    assert [r.body["key"] for r in hook.requests] == ["2:ops"]
+    assert [(s.state, s.error) for s in states(outbox.path)] == [
+        ("failed", "expired after notifyRetryFor (20 s), not sent")]
+    assert warnings == ["notification to ops expired after notifyRetryFor (20 s), not sent"
+                        " (never tried)"]
 
 
 def test_after_a_failure_later_rows_wait_in_order_and_expire_together(outbox: Store,
@@ -295,16 +361,16 @@ def test_after_a_failure_later_rows_wait_in_order_and_expire_together(outbox: St
             clock.now = t0 + 5
             assert sender.step() == 1
             assert [r.body["key"] for r in hook.requests] == ["1:ops", "1:ops"]
-            # Time is up for all three: one more try of the first, and one warning.
+            # Time is up for all three: given up without another try, and one warning.
             clock.now = t0 + 31
             assert sender.step() == 3
             assert outbox.flush()
         finally:
             sender.stop()
-    assert [r.body["key"] for r in hook.requests] == ["1:ops"] * 3
+    assert [r.body["key"] for r in hook.requests] == ["1:ops"] * 2
     assert [s.state for a in (1, 2, 3) for s in states(outbox.path, a)] == ["failed"] * 3
-    assert warnings == [f"3 notifications to ops failed for good (retried for 30 s);"
-                        f" last error: {HTTP_500}"]
+    assert warnings == [f"3 notifications to ops given up after notifyRetryFor (30 s), not"
+                        f" sent; last error: {HTTP_500}"]
 
 
 def test_after_a_restart_a_later_row_waits_for_the_retry_of_an_earlier_one(outbox: Store,

@@ -3,10 +3,15 @@ its own, so that a provider that hangs or fails delays no check and no other pro
 
 A sender reads the provider's due rows (`Reader.pending_deliveries`), sends each, and tells
 the writer how it went (`Store.put_delivery`). A failed row is tried again after a backoff
-(5 s, 10 s, 20 s... at most 5 min) until `retry_for` seconds after it was written, then it
-is marked failed with its last error and one warning says so. After a failure the sender
-sends nothing until that retry comes due (the provider is down: trying the next rows would
-only wait for the same timeout again, and a later event would overtake an earlier one).
+(5 s, 10 s, 20 s... at most 5 min), its last try at the latest LAST_TRY seconds before its
+deadline, `retry_for` seconds after it was written; then it is marked failed with its last
+error and one warning says so. The deadline is checked before each send: a row found past
+it (the monitor was stopped, or it waited behind a failing one) is marked failed unsent
+("expired after notifyRetryFor..."), never sent late. After a failure the sender sends
+nothing until that retry comes due (the provider is down: trying the next rows would only
+wait for the same timeout again), and no later row goes before an earlier one: per
+provider, messages are sent in the order of their alerts, across restarts and reloads (the
+reader's due rows stop at the first that waits for its retry).
 
 Delivery is at least once: a row is marked only after its send, so a send in flight when
 the process dies (or the sender is stopped) is sent again by the next run, with the same
@@ -29,6 +34,7 @@ from monitor.store import DeliveryDone, OutboxRow, Reader, Store, open_reader
 DEFAULT_RETRY_FOR = 3600.0  # notifyRetryFor
 FIRST_DELAY = 5.0
 MAX_DELAY = 300.0
+LAST_TRY = 5.0  # seconds before its deadline that a row's last try is made at the latest
 POLL = 1.0  # seconds between looks at the outbox when nobody wakes the sender
 BATCH = 100  # rows read at a time
 
@@ -165,7 +171,7 @@ class Sender:
             return 0
         self._forget_written(rows)
         outcomes = self._outcomes
-        given_up: list[tuple[int, str]] = []
+        given_up: list[_GivenUp] = []
         for row in rows:
             if self._stopping.is_set():
                 break
@@ -174,12 +180,13 @@ class Sender:
                 if self._marks[row.id].retry_at is not None:
                     break  # it waits for its retry: no later row goes before it
                 continue  # sent or failed: its outcome is on its way to the database
-            if self._paused():
-                # The provider failed a moment ago: nothing is sent before its retry, but
-                # a row whose time is up is given up now, with the provider's error.
-                if self._clock() >= row.created + self.retry_for and self._last_error:
-                    self._give_up(row, attempts + 1, self._last_error, given_up)
+            if self._clock() >= self.deadline(row):
+                # Checked before sending: a row past its time (the monitor was stopped,
+                # or the row waited behind a failing one) is given up unsent.
+                self._expire(row, attempts, given_up)
                 continue
+            if self._paused():
+                continue  # the provider failed a moment ago: nothing before its retry
             error = send(self.provider, row.title, row.body, row.key, self._timeout,
                          row.event)
             if error is None:
@@ -191,17 +198,25 @@ class Sender:
             self._failures += 1
             self._last_error = error
             now = self._clock()
-            deadline = row.created + self.retry_for
-            if now >= deadline:
-                self._give_up(row, attempts + 1, error, given_up)
+            # The next try comes after the backoff, and at the latest LAST_TRY seconds
+            # before the deadline (one found later is expired); no time left: given up.
+            retry_at = min(now + backoff(attempts + 1), self.deadline(row) - LAST_TRY)
+            if retry_at <= now:
+                self._done(row, attempts + 1, DeliveryDone(row.id, now, error))
+                given_up.append(_GivenUp(attempts + 1, error, expired=False))
                 self._paused_until = now + backoff(self._failures)
             else:
-                retry_at = min(now + backoff(attempts + 1), deadline)
                 self._done(row, attempts + 1, DeliveryDone(row.id, now, error, retry_at))
                 self._paused_until = retry_at
         if given_up:
             self._warn(given_up)
         return self._outcomes - outcomes
+
+    def deadline(self, row: OutboxRow) -> float:
+        """When `row` is given up if not sent: `retry_for` seconds after it was written
+        (with its alert, in one transaction: the alert's moment, unless a full disk held
+        them; then the row still gets its whole time once written)."""
+        return row.created + self.retry_for
 
     def _read(self) -> list[OutboxRow] | None:
         try:
@@ -262,21 +277,43 @@ class Sender:
         self._outcomes += 1
         self._marks[row.id] = _Mark(attempts, done.retry_at if done.error else None)
 
-    def _give_up(self, row: OutboxRow, attempts: int, error: str,
-                 given_up: list[tuple[int, str]]) -> None:
-        self._done(row, attempts, DeliveryDone(row.id, self._clock(), error))
-        given_up.append((attempts, error))
+    def _expire(self, row: OutboxRow, attempts: int, given_up: list[_GivenUp]) -> None:
+        """Give `row` up without sending it: its deadline has passed."""
+        last = row.error or self._last_error
+        error = (f"expired after notifyRetryFor ({self.retry_for:g} s), not sent"
+                 + (f"; last error: {last}" if last else ""))
+        # The writer counts an attempt with every outcome: the mark expects its count.
+        self._done(row, attempts + 1, DeliveryDone(row.id, self._clock(),
+                                                   clean(error, self.provider.secrets)))
+        given_up.append(_GivenUp(attempts, last, expired=True))
 
-    def _warn(self, given_up: list[tuple[int, str]]) -> None:
+    def _warn(self, given_up: list[_GivenUp]) -> None:
         """One warning for the rows given up in one pass."""
-        attempts, error = given_up[-1]
-        plural = "s" if attempts != 1 else ""
-        if len(given_up) == 1:
-            self._say(f"notification to {self.name} failed for good after {attempts}"
-                           f" attempt{plural}: {error}")
-        else:
-            self._say(f"{len(given_up)} notifications to {self.name} failed for good"
-                           f" (retried for {self.retry_for:g} s); last error: {error}")
+        last = given_up[-1]
+        if len(given_up) > 1:
+            error = next((g.error for g in reversed(given_up) if g.error), "")
+            self._say(f"{len(given_up)} notifications to {self.name} given up after"
+                      f" notifyRetryFor ({self.retry_for:g} s), not sent"
+                      + (f"; last error: {error}" if error else ""))
+            return
+        plural = "s" if last.attempts != 1 else ""
+        if not last.expired:
+            self._say(f"notification to {self.name} failed for good after {last.attempts}"
+                      f" attempt{plural}: {last.error}")
+            return
+        tried = (f"{last.attempts} attempt{plural}; last error: {last.error}"
+                 if last.attempts and last.error else "never tried")
+        self._say(f"notification to {self.name} expired after notifyRetryFor"
+                  f" ({self.retry_for:g} s), not sent ({tried})")
+
+
+@dataclass(frozen=True, slots=True)
+class _GivenUp:
+    """A row given up in a pass, for its warning."""
+
+    attempts: int  # made
+    error: str  # the last one's ("" if none)
+    expired: bool  # past its deadline, not sent (else: its last try failed)
 
 
 class Notifier:
