@@ -13,7 +13,7 @@ from monitor.checks import Monitor
 from monitor.config import parse_config
 from monitor.logs.formats import LogFormatError
 from monitor.logs.reader import DETECT_LINES, GIVE_UP_LINES, IDLE, LogReader
-from monitor.logs.window import LogWindows, TrafficEvent
+from monitor.logs.window import LogWindows, Report, TrafficEvent
 from monitor.run.watches import Watches, scheduled, watched
 from tests.access_logs import combined
 
@@ -284,3 +284,42 @@ def test_an_alert_read_back_on_a_log_that_stays_quiet_recovers_with_the_clock(tm
     engine.stop()
     assert alert_rows(db) == [("alert", "High traffic generated an alert"),
                               ("recovery", "High traffic alert recovered")]
+
+
+def test_sparse_lines_after_a_quiet_spell_live_are_counted_and_the_tables_go_on():
+    # `logs --max-error-rate 0.5` on a live log: 3 lines of 200, 70 s of quiet, then one
+    # 500 every 35 s, each written when it is dated (the server's clock is ours). Stepped
+    # every second of an injected clock, as the live loop does.
+    reader = LogReader(LogWindows(max_error_rate=0.5), "combined")
+    dated = [T0, T0 + 1, T0 + 2] + [T0 + 72 + 35 * k for k in range(12)]
+    wall0 = 5000.0
+    reports: list[tuple[float, Report]] = []
+    events: list[TrafficEvent] = []
+    for second in range(72 + 35 * 11 + 130):
+        written = [combined(at, "10.0.0.1", "/a", 200 if at < T0 + 72 else 500).encode()
+                   for at in dated if second <= at - T0 < second + 1]
+        wall = wall0 + second + 0.5
+        for item in reader.step(written, wall):
+            if isinstance(item, Report):
+                reports.append((wall, item))
+            else:
+                events.append(item)
+    assert reader.windows.total == 15 and reader.windows.far_off == 0
+    assert sum(report.hits for _, report in reports) == 15
+    assert [(e.type, e.rule) for e in events] == [("alert", "errors"), ("recovery", "errors")]
+    # A table for every 10 s of the log while traffic was seen, each out soon after its
+    # period ended: the tables never freeze.
+    delays = [wall - (wall0 + report.end - T0) for wall, report in reports]
+    assert max(delays) <= IDLE + 10
+    ends = [report.end for _, report in reports]
+    assert all(b - a == 10 for a, b in zip(ends, ends[1:], strict=False))
+
+
+def test_lines_dropped_as_far_off_are_warned_of_with_a_count():
+    reader = LogReader(LogWindows(), "combined")
+    wrong = combined(T0 + 365 * 86400, "10.9.9.9", "/x").encode()
+    reader.step([*lines(10), wrong, *lines(60, start=T0 + 10)], wall=100.0)
+    assert reader.warnings(100.0) == [
+        "1 line(s) dated far from the log's time dropped (1 in all),"
+        " e.g. one dated 2028-01-15T08:00:00Z"]
+    assert reader.warnings(200.0) == []  # nothing new

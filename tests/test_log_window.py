@@ -183,11 +183,25 @@ def test_one_line_from_a_wrong_clock_is_dropped_not_followed():
 def test_lines_that_disagree_far_ahead_are_dropped_and_the_flush_keeps_the_last():
     windows = LogWindows(threshold=10.0, lag=0)
     feed(windows, hits_per_second([1] * 10))
-    feed(windows, [Hit(T0 + 5000, "x", "/a", 200, 1), Hit(T0 + 9000, "x", "/b", 200, 1)])
-    assert windows.far_off == 1  # 5000's was replaced by 9000's
-    windows.flush()  # the end: the line held is the log's last
+    # 9000's, then 5000's: the second contradicts the first (the log did not go on from
+    # 9000). Both held, neither confirmed yet.
+    feed(windows, [Hit(T0 + 9000, "x", "/a", 200, 1), Hit(T0 + 5000, "x", "/b", 200, 1)])
+    assert windows.far_off == 0
+    windows.flush()  # the end: the line held last is the log's last, the other dropped
     reports = [e for e in windows.take() if isinstance(e, Report)]
-    assert reports[-1].sections == [("/b", 1, 1)]
+    assert reports[-1].sections == [("/b", 1, 1)] and windows.far_off == 1
+    assert windows.far_sample is not None and windows.far_sample.section == "/a"
+
+
+def test_far_lines_in_order_at_the_end_of_a_log_are_all_kept():
+    windows = LogWindows(threshold=10.0, lag=0)
+    feed(windows, hits_per_second([1] * 10))
+    feed(windows, [Hit(T0 + 5000, "x", "/a", 200, 1), Hit(T0 + 9000, "x", "/b", 200, 1)])
+    windows.flush()  # a sparse end: too few lines to confirm them, but in order
+    reports = [e for e in windows.take() if isinstance(e, Report) and e.hits]
+    assert [(r.start - T0, r.sections) for r in reports[-2:]] == [
+        (5000, [("/a", 1, 1)]), (9000, [("/b", 1, 1)])]
+    assert windows.far_off == 0
 
 
 def test_no_alert_while_quiet_and_a_fresh_one_after():
@@ -228,3 +242,56 @@ def test_a_clock_stepped_back_starts_the_windows_again_at_the_new_time():
     out = feed(windows, hits_per_second([1] * 200, start=T0 + 900 - 3600))
     assert [e.type for e in out if isinstance(e, TrafficEvent)] == ["recovery"]
     assert before == 59
+
+
+def counted(out, windows):
+    """The requests of the periods in `out` and of those reported since (after a flush:
+    all of them)."""
+    return sum(r.hits for r in out + windows.take() if isinstance(r, Report))
+
+
+def test_sparse_lines_after_a_quiet_spell_are_all_counted():
+    # Lines at 0, 1 and 2 s, then 70 s of quiet, then one line every 35 s: each is more
+    # than a minute after the newest when it comes, and no two of them are within a minute
+    # of the first held. All of them are the log's, in order: every one counts.
+    windows = LogWindows(threshold=10.0)
+    hits = hits_per_second([1, 1, 1]) + [Hit(T0 + 72 + 35 * k, "b", "/b", 500, 1)
+                                         for k in range(12)]
+    out = feed(windows, hits)
+    windows.flush()
+    assert (counted(out, windows), windows.total, windows.far_off, windows.late) == (
+        15, 15, 0, 0)
+
+
+def test_one_line_an_hour_is_counted_in_its_own_period():
+    windows = LogWindows(threshold=10.0)
+    hits = [Hit(T0 + 3600 * k, "a", "/a", 200, 1) for k in range(10)]
+    out = feed(windows, hits)
+    windows.flush()
+    reports = [r for r in out + windows.take() if isinstance(r, Report) and r.hits]
+    assert [r.start - T0 for r in reports] == [3600 * k for k in range(10)]
+    assert (windows.far_off, windows.late) == (0, 0)
+
+
+def test_a_wrong_line_among_sparse_lines_is_dropped_and_counted():
+    # One line from a wrong clock (a year ahead) in the middle of sparse traffic: the log
+    # goes on at its own time after it, so it is dropped (and counted), the others kept.
+    windows = LogWindows(threshold=10.0)
+    hits = hits_per_second([1, 1, 1]) + [Hit(T0 + 72 + 35 * k, "b", "/b", 200, 1)
+                                         for k in range(12)]
+    hits.insert(6, Hit(T0 + 365 * 86400, "x", "/x", 200, 1))
+    out = feed(windows, hits)
+    windows.flush()
+    reports = [r for r in out + windows.take() if isinstance(r, Report)]
+    assert sum(r.hits for r in reports) == 15 and windows.far_off == 1
+    assert reports[-1].end < T0 + 86400  # log time never went a year on
+    assert windows.far_sample is not None and windows.far_sample.section == "/x"
+
+
+def test_a_wrong_line_at_the_start_of_sparse_traffic_is_dropped():
+    windows = LogWindows(threshold=10.0)
+    hits = (hits_per_second([1, 1, 1]) + [Hit(T0 + 365 * 86400, "x", "/x", 200, 1)]
+            + [Hit(T0 + 90 * k, "b", "/b", 200, 1) for k in range(1, 8)])
+    out = feed(windows, hits)
+    windows.flush()
+    assert (counted(out, windows), windows.far_off) == (10, 1)

@@ -234,3 +234,42 @@ def test_an_alert_at_the_end_of_stdin_is_stored(tmp_path):
         assert conn.execute("SELECT type FROM website_alerts").fetchall() == [("alert",)]
     finally:
         conn.close()
+
+
+def test_replay_counts_every_line_of_a_sparse_log(tmp_path):
+    # 3 lines, 70 s of quiet, then one line every 35 s: all 15 counted, nothing dropped.
+    lines = [combined(T0 + i, "10.0.0.1", "/a") for i in range(3)]
+    lines += [combined(T0 + 72 + 35 * k, "10.0.0.2", "/b", 500) for k in range(12)]
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    done = logs("--replay", str(log), "--max-error-rate", "0.5", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    last_table = [line for line in out.splitlines() if line.startswith("== ")][-1]
+    assert "(15 in total)" in last_table and "High error rate generated an alert" in out
+    assert "dropped" not in done.stderr.decode()
+
+
+def test_a_line_from_a_wrong_clock_is_dropped_and_said_in_a_replay_and_live(tmp_path):
+    lines = traffic(T0, 120, seed=9)
+    wrong = combined(T0 + 365 * 86400, "10.9.9.9", "/x")
+    lines.insert(20, wrong)
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    done = logs("--replay", str(log), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    good = [line for line in lines if line != wrong]
+    assert done.stdout.decode().splitlines() == "\n".join(expected(good)).splitlines()
+    said = "1 line(s) dated far from the log's time dropped (1 in all)"
+    assert said in done.stderr.decode()
+    live_log = tmp_path / "live.log"
+    live_log.write_text("")
+    with Live(live_log, tmp_path) as live:
+        with open(live_log, "a", encoding="utf-8") as file:
+            file.write("\n".join(lines) + "\n")
+        want = expected(good, flush=False)
+        wait_for(lambda: live.printed() >= len("\n".join(want).splitlines()), 30,
+                 "every table of the log")
+    assert live.text().splitlines() == "\n".join(want).splitlines()
+    assert said in live.err
+

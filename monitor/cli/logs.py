@@ -84,7 +84,7 @@ def _show(items: list[Report | TrafficEvent], echo: Echo) -> None:
 def run_replay(path: str, windows: LogWindows, fmt: str, echo: Echo, err: Echo) -> None:
     """Read the finished log at `path` and print its reports and alerts."""
     from monitor.logs.follow import read_file
-    from monitor.logs.reader import LogReader
+    from monitor.logs.reader import LogReader, far_text
 
     reader = LogReader(windows, fmt)
     for batch in read_file(path):
@@ -97,6 +97,8 @@ def run_replay(path: str, windows: LogWindows, fmt: str, echo: Echo, err: Echo) 
         err(note)
     if reader.malformed:
         err(f"{reader.malformed} malformed line(s) skipped")
+    if windows.far_off:  # as a live run says it
+        err(far_text(windows.far_off, windows.far_off, windows.far_sample))
 
 
 def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: str,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from monitor.logs.formats import SKIP, LogFormat, LogFormatError, detect, make
-from monitor.logs.window import LogWindows, Report, TrafficEvent
+from monitor.logs.formats import SKIP, Hit, LogFormat, LogFormatError, detect, make
+from monitor.logs.window import LogWindows, Report, TrafficEvent, format_time
 
 __all__ = ["DETECT_LINES", "IDLE", "LogReader"]
 
@@ -32,6 +32,8 @@ class LogReader:
         self._warned_at: float | None = None
         self._last_line_at: float | None = None  # the clock's time of the latest line
         self._started_at: float | None = None  # the clock's time of the first step
+        self._far_said = 0  # lines dropped as far from the log's time, warned of
+        self._far_warned_at: float | None = None
         self.notes: list[str] = []  # things to say once: the format told, ...
 
     def feed(self, lines: Iterable[bytes], idle: bool = False) -> None:
@@ -73,13 +75,17 @@ class LogReader:
         that an alert recovers when the traffic has stopped altogether."""
         if self._started_at is None:
             self._started_at = wall
+        before = self.windows.newest
         if lines:
-            self._last_line_at = wall
             self.feed(lines)
         elif self._pending:
             self.feed([], idle=True)
         newest = self.windows.newest
-        if not lines and newest is not None and self._last_line_at is not None:
+        if newest is not None and newest != before:
+            # Only a line that moved log time on restarts the idle clock: lines held far
+            # from it, late or malformed ones would keep log time still for ever.
+            self._last_line_at = wall
+        if newest is not None and self._last_line_at is not None:
             quiet = wall - self._last_line_at
             if quiet >= IDLE:
                 self.windows.advance(newest + quiet - self.windows.lag)
@@ -90,13 +96,25 @@ class LogReader:
         return self.windows.take()
 
     def warnings(self, wall: float) -> list[str]:
-        """At most one line a minute: the malformed lines skipped since the last, with a
-        sample."""
-        if not self._unreported or (self._warned_at is not None
-                                    and wall - self._warned_at < WARN_EVERY):
-            return []
-        sample = (self._sample or b"")[:120].decode("utf-8", "replace")
-        text = (f"{self._unreported} malformed line(s) skipped ({self.malformed} in all),"
-                f" e.g. {sample!r}")
-        self._unreported, self._sample, self._warned_at = 0, None, wall
-        return [text]
+        """At most one line a minute of each: the malformed lines skipped since the last,
+        and the lines dropped as far from the log's time, with a sample."""
+        out = []
+        if self._unreported and (self._warned_at is None
+                                 or wall - self._warned_at >= WARN_EVERY):
+            sample = (self._sample or b"")[:120].decode("utf-8", "replace")
+            out.append(f"{self._unreported} malformed line(s) skipped ({self.malformed} in"
+                       f" all), e.g. {sample!r}")
+            self._unreported, self._sample, self._warned_at = 0, None, wall
+        far_off = self.windows.far_off
+        if far_off > self._far_said and (self._far_warned_at is None
+                                         or wall - self._far_warned_at >= WARN_EVERY):
+            out.append(far_text(far_off - self._far_said, far_off, self.windows.far_sample))
+            self._far_said, self._far_warned_at = far_off, wall
+        return out
+
+
+def far_text(count: int, total: int, sample: Hit | None) -> str:
+    """What is said of lines dropped as far from the log's time."""
+    dated = f", e.g. one dated {format_time(sample[0])}" if sample is not None else ""
+    return (f"{count} line(s) dated far from the log's time dropped ({total} in all)"
+            + dated)

@@ -9,13 +9,19 @@ a request older than that is counted in the oldest second still open, and as `la
 At each final second boundary B the rules are evaluated over [B - window, B); every
 `period` seconds (on multiples of it) a report covers [B - period, B).
 
-A line dated more than JUMP seconds after the newest, or before the oldest open second,
-is held until CONFIRM lines agree on its time; held lines that the log never confirms
-(one line from a wrong clock) are dropped after DISMISS more lines, and counted
-(`far_off`): one such line would otherwise move log time a year on and make every later
-line late. Confirmed ahead, the log resumes after a quiet spell; confirmed behind, the
-clock of the server writing it was stepped back: what is open is reported, and the
-windows start again at the new time (the alerts open stay open).
+A line dated more than JUMP seconds after the newest, or JUMP before the oldest open
+second, is far from the log's time: one such line from a wrong clock would otherwise move
+log time a year on and make every later line late. It is held in a run: far lines on the
+same side, each no earlier than the one before it (within the lag), as a log going on
+from that time writes them, however sparse. A held line is taken when CONFIRM - 1 later
+lines of its run have come (the log went on from it); then the lines held that are no
+longer far are taken too. A held line the log never confirms (a run that lines at the
+log's time follow, DISMISS of them, or that a later far line contradicts up to the end)
+is dropped and counted (`far_off`, `far_sample`). Confirmed ahead, the log resumes after a
+quiet spell; confirmed behind, the clock of the server writing it was stepped back: what
+is open is reported, and the windows start again at the new time (the alerts open stay
+open). A live reader moving log time on with the clock (`advance`) moves the limit ahead
+with it: a sparse line in step with the clock is not far.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ PERIOD = 10  # seconds of log time a report covers
 WINDOW = 120  # seconds of log time the alert rules average over
 LAG = 5  # seconds a line may arrive after a newer one and still count in its second
 JUMP = 60  # seconds ahead of the newest line from which a line waits for confirmation
-CONFIRM = 3  # lines that agree on a time that far ahead
-DISMISS = 50  # lines at the old time after which lines held and never confirmed go
+CONFIRM = 3  # lines of a run that confirm the first of them
+DISMISS = 50  # lines at the log's time after which a run held and never confirmed goes
+MAX_RUNS = 8  # runs held at once; past it the oldest goes (lines at random times)
 MAX_SECTIONS = 10_000  # sections whose totals are kept; past it, the rarest are forgotten
 
 
@@ -87,6 +94,17 @@ class _Period:
     statuses: list[int] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Run:
+    """Lines held far from the log's time, on one side of it, in the order they came, each
+    no earlier than the one before (within the lag)."""
+
+    ahead: bool
+    lines: list[Hit]
+    order: int  # when it last grew (holds so far): the latest run is the log's last
+    since: int = 0  # lines at the log's time since it last grew
+
+
 _CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 
 
@@ -124,9 +142,10 @@ class LogWindows:
         self._counts: list[int] = [0, 0]
         self._period: _Period = _Period()
         self._late = False  # that second is older than the oldest open one
-        self._held: list[Hit] = []  # lines far from the log's time, waiting for others
-        self._since_held = 0  # lines at the log's time since the first of them
+        self._runs: list[_Run] = []  # lines far from the log's time, waiting for others
+        self._holds = 0  # lines held so far (the runs' order)
         self.far_off = 0  # lines dropped: dated far from the log's time, never confirmed
+        self.far_sample: Hit | None = None  # the latest of them
         self.restarts = 0  # times the log's clock was found stepped back
         # The times beyond which a line is far from the log's time: JUMP after the newest
         # line, JUMP before the oldest open second (kept up to date, read for every line).
@@ -139,33 +158,73 @@ class LogWindows:
         if at > self._high or at < self._low:  # far from the log's time
             self._hold(hit)
             return
-        if self._held:
-            self._since_held += 1
-            if self._since_held >= DISMISS:
-                self.far_off += len(self._held)
-                self._held = []
+        if self._runs:
+            self._near()
         self._add(hit)
 
-    def _hold(self, hit: Hit) -> None:
-        """A line far from the log's time: held with the lines near its own time,
-        accepted when CONFIRM of them agree."""
-        if self._held and abs(hit[0] - self._held[0][0]) > JUMP:
-            self.far_off += len(self._held)  # a new time: the lines held disagree
-            self._held = []
-        if not self._held:
-            self._since_held = 0
-        self._held.append(hit)
-        if len(self._held) >= CONFIRM:
-            self._accept()
+    def _near(self) -> None:
+        """A line at the log's time: the runs held that many lines follow are not the
+        log's (a line from a wrong clock)."""
+        for run in self._runs:
+            run.since += 1
+            if run.since >= DISMISS:
+                self._drop(run)
 
-    def _accept(self) -> None:
-        """The lines held are the log's time now: after a stepped-back clock, what is
-        open is reported and the windows start again there."""
-        held, self._held = self._held, []
-        if self._open is not None and held[0][0] < self._open:
+    def _drop(self, run: _Run) -> None:
+        self._runs.remove(run)
+        self.far_off += len(run.lines)
+        self.far_sample = run.lines[-1]
+
+    def _hold(self, hit: Hit) -> None:
+        """A line far from the log's time: held at the end of the run it goes on from (the
+        one that ends latest no later than it), or as a new run; the first line of a run
+        is taken when CONFIRM - 1 more came."""
+        at = hit[0]
+        ahead = at > self._high
+        self._holds += 1
+        run: _Run | None = None
+        for other in self._runs:
+            last = other.lines[-1][0]
+            if other.ahead == ahead and last - self.lag <= at and (
+                    run is None or last > run.lines[-1][0]):
+                run = other
+        if run is None:
+            if len(self._runs) >= MAX_RUNS:
+                self._drop(min(self._runs, key=lambda other: other.order))
+            run = _Run(ahead, [], self._holds)
+            self._runs.append(run)
+        run.lines.append(hit)
+        run.order, run.since = self._holds, 0
+        if len(run.lines) >= CONFIRM:
+            self._take(run)
+
+    def _take(self, run: _Run) -> None:
+        """The first line of `run` is the log's time now (after a stepped-back clock, what
+        is open is reported and the windows start again there); then every line held that
+        is no longer far from it, in time order."""
+        first = run.lines.pop(0)
+        if not run.lines:
+            self._runs.remove(run)
+        if self._open is not None and first[0] < self._open:
             self._close_all()
             self.restarts += 1
-        for line in held:
+        self._add(first)
+        self._take_near()
+
+    def _take_near(self) -> None:
+        """Take the lines held that are within the log's time now."""
+        low, high = self._low, self._high
+        near: list[Hit] = []
+        for run in self._runs:
+            far = [line for line in run.lines if not low <= line[0] <= high]
+            if len(far) < len(run.lines):
+                near += [line for line in run.lines if low <= line[0] <= high]
+                run.lines = far
+        if not near:
+            return
+        self._runs = [run for run in self._runs if run.lines]
+        # In time order: each moves the log's time on no further than the next.
+        for line in sorted(near, key=lambda line: line[0]):
             self._add(line)
 
     def _close_all(self) -> None:
@@ -235,12 +294,24 @@ class LogWindows:
             self._low = self._open - JUMP
         if self._open is not None:
             self._finalize(math.floor(until))
+            # Log time follows the clock: a line up to JUMP after it is in step with it.
+            self._high = max(self._high, until + self.lag + JUMP)
+            if self._runs:
+                self._take_near()
 
     def flush(self) -> None:
         """At the end of a finished log: everything up to the newest request's second
         is final (the period it is in is reported, cut at that second's end)."""
-        if self._held:  # the end of the log: the lines held are its last ones
-            self._accept()
+        if self._runs:
+            # The run held last, when no line at the log's time came after it, is the
+            # log's last lines (sparse ones, which no more lines came to confirm); the
+            # other runs were contradicted by the lines after them.
+            last = max(self._runs, key=lambda run: run.order)
+            for run in list(self._runs):
+                if run is not last or run.since:
+                    self._drop(run)
+            while self._runs:
+                self._take(self._runs[0])
         self._report_open()
 
     def _report_open(self) -> None:
