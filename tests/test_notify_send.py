@@ -308,7 +308,8 @@ def test_a_row_older_than_retry_for_at_a_restart_is_expired_not_sent(outbox: Sto
         finally:
             second.stop()
     assert [r.status for r in hook.requests] == [500]
-    assert [(s.state, s.error) for s in states(outbox.path)] == [("failed", EXPIRED_20)]
+    # One attempt made: giving up adds none.
+    assert states(outbox.path) == [DeliveryState("ops", "failed", 1, EXPIRED_20)]
     assert warnings == ["notification to ops expired after notifyRetryFor (20 s), not sent"
                         " (1 attempt; last error: HTTP 500)"]
     lines: list[str] = []
@@ -339,10 +340,31 @@ def test_the_deadline_is_checked_before_each_send(outbox: Store) -> None:
         finally:
             sender.stop()
     assert [r.body["key"] for r in hook.requests] == ["2:ops"]
-    assert [(s.state, s.error) for s in states(outbox.path)] == [
-        ("failed", "expired after notifyRetryFor (20 s), not sent")]
+    assert states(outbox.path) == [DeliveryState(
+        "ops", "failed", 0, "expired after notifyRetryFor (20 s), not sent")]
     assert warnings == ["notification to ops expired after notifyRetryFor (20 s), not sent"
                         " (never tried)"]
+
+
+def test_an_expired_row_read_again_before_its_outcome_is_written_is_left_alone(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")  # not started: it writes at flush() only
+    warnings: list[str] = []
+    try:
+        put_alerts(store, ["ops"])
+        clock = Clock(time.time() + 60)
+        sender = Sender(provider("ops", "json://127.0.0.1:9/"), store, store.path,
+                        retry_for=20, on_error=warnings.append, clock=clock)
+        assert sender.step() == 1
+        assert sender.step() == 0  # still pending in the database: not given up twice
+        assert store.flush()
+        assert sender.step() == 0
+        sender.stop()
+    finally:
+        store.close()
+    assert len(warnings) == 1
+    assert states(store.path) == [DeliveryState(
+        "ops", "failed", 0, "expired after notifyRetryFor (20 s), not sent")]
 
 
 def test_after_a_failure_later_rows_wait_in_order_and_expire_together(outbox: Store,

@@ -282,9 +282,11 @@ class Sender:
         last = row.error or self._last_error
         error = (f"expired after notifyRetryFor ({self.retry_for:g} s), not sent"
                  + (f"; last error: {last}" if last else ""))
-        # The writer counts an attempt with every outcome: the mark expects its count.
+        # No attempt is counted; the mark is one more than the row shows all the same, so
+        # that the row, read again before its outcome is written, is left alone.
         self._done(row, attempts + 1, DeliveryDone(row.id, self._clock(),
-                                                   clean(error, self.provider.secrets)))
+                                                   clean(error, self.provider.secrets),
+                                                   attempted=False))
         given_up.append(_GivenUp(attempts, last, expired=True))
 
     def _warn(self, given_up: list[_GivenUp]) -> None:

@@ -104,6 +104,7 @@ class DeliveryDone:
     at: float  # epoch seconds
     error: str | None = None  # without secrets: stored and shown by -a
     retry_at: float | None = None
+    attempted: bool = True  # False: given up unsent (expired), no attempt counted
 
 
 @dataclass(frozen=True, slots=True)

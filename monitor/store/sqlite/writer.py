@@ -76,7 +76,7 @@ _UPSERT_AGGS = (
     " outcomes=excluded.outcomes")
 # An attempt's outcome: sent, failed for good, or to be retried (attempts counted).
 _DELIVERY_DONE = (
-    "UPDATE outbox SET attempts = attempts + 1, sent = ?, failed = ?, error = ?,"
+    "UPDATE outbox SET attempts = attempts + ?, sent = ?, failed = ?, error = ?,"
     " retry_at = ? WHERE id = ? AND sent IS NULL AND failed IS NULL")
 _METRIC_COLUMNS = "count, sum, min, max, hist"
 _UPSERT_METRICS = (
@@ -613,7 +613,8 @@ class Store:
         if work.alerts:
             self._write_alerts(work.alerts)
         if work.deliveries:
-            conn.executemany(_DELIVERY_DONE, [(d.at if d.error is None else None,
+            conn.executemany(_DELIVERY_DONE, [(int(d.attempted),
+                                               d.at if d.error is None else None,
                                                d.at if d.error and d.retry_at is None
                                                else None, d.error, d.retry_at, d.id)
                                               for d in work.deliveries])
