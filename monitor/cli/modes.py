@@ -32,7 +32,7 @@ from monitor.render.report import (
     recent_messages_block,
     window_report,
 )
-from monitor.store import Reader, Store, open_reader
+from monitor.store import DatabaseOwner, Reader, Store, open_reader
 
 SHORT_EVERY = 10.0
 SHORT_WINDOW = 600.0
@@ -235,9 +235,18 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     """Monitor until stopped. Raises ConfigError / StoreError before anything starts, and
     BrokenPipeError after a clean stop when stdout was closed. Returns False when stdout
     stayed blocked after the stop (the last lines were not printed)."""
-    display = display or Display()
     config_file = Path(config_path)
     config = load_config(config_file)
+    owner = DatabaseOwner(db_path)  # a second -m on this database stops here
+    try:
+        return _monitor(config_file, config, db_path, silent, echo, err, stop, display)
+    finally:
+        owner.release()
+
+
+def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo: Echo,
+             err: Echo, stop: threading.Event | None, display: Display | None) -> bool:
+    display = display or Display()
     # The one writer thread gives up the GIL at every database call and must win it back
     # from up to maxWorkers busy threads; at the default 5 ms interval a batch could wait
     # seconds (kill -9 then lost that much). 1 ms costs no measurable throughput.

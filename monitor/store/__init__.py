@@ -31,10 +31,17 @@ from monitor.store.api import (
     iso_utc,
     parse_iso,
 )
-from monitor.store.sqlite import SCHEMA_VERSION, Store, open_reader, open_writer_connection
+from monitor.store.sqlite import (
+    SCHEMA_VERSION,
+    DatabaseOwner,
+    Store,
+    open_reader,
+    open_writer_connection,
+)
 
 __all__ = [
-    "SCHEMA_VERSION", "SPANS", "AlertRecord", "AlertRow", "Command", "Delivery",
+    "SCHEMA_VERSION", "SPANS", "AlertRecord", "AlertRow", "Command", "DatabaseOwner",
+    "Delivery",
     "DeliveryDone", "DeliveryState", "Flush", "MetricRow", "MonitorInfo", "MonitorRow",
     "OutboxRow", "Purge", "Range", "RawPiece", "Reader", "SetMaintenance", "SetMonitors",
     "Stop", "Store", "StoreError", "WindowRow", "iso_utc", "open_reader",

@@ -1,0 +1,50 @@
+"""One monitor per database: two would store and send every alert twice and overwrite each
+other's aggregates. The monitor holds an exclusive flock on `<database>.lock` (its pid
+inside) while it runs; the kernel lets go when the process ends, even by kill -9, so a lock
+left by a crash never blocks a restart. Short writers (`maintenance on`, `--purge`) do not
+take it: they write beside a running monitor by design.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+
+from monitor.errors import StoreError
+
+
+class DatabaseOwner:
+    """The claim of one running monitor on a database; `release()` or the exit ends it."""
+
+    def __init__(self, database: str | Path) -> None:
+        self.path = Path(f"{database}.lock")
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot create the lock file: {exc.strerror}"
+                             ) from None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _read_pid(self._fd)
+            os.close(self._fd)
+            who = f"pid {holder}" if holder else "another process"
+            raise StoreError(f"{database} is in use by another monitor ({who}); stop it"
+                             " first or give this one another -db") from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)  # no stale pid for the next reader to name
+            os.close(self._fd)  # closing the description releases the flock
+            self._fd = -1
+
+
+def _read_pid(fd: int) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        return int(os.pread(fd, 32, 0).decode().strip())
+    return None
