@@ -259,3 +259,47 @@ def test_a_monitor_with_json_conditions_is_hashable_and_equal_when_reparsed():
                                                             "meta": {"b": True}}}}
     first, again = monitor_of(entry), monitor_of(entry)
     assert hash(first) == hash(again) and first == again
+
+
+def test_every_failed_condition_is_named_when_they_are_many(pages, watchdog):
+    # Issue 21, 17: the detail was cut at 200 characters with no ellipsis, and the last
+    # failed conditions were lost. Every one is kept; the values found are shortened.
+    pages.set("/many", json.dumps({f"service{i}": f"degraded: {'x' * 50} ({i})"
+                                   for i in range(6)}),
+              headers={"Content-Type": "application/json"})
+
+    def detail(count: int, **more) -> str:
+        result = check({"URL": pages.url("/many"), "expect": {
+            "json": {f"service{i}": "ok" for i in range(count)}, **more}}, watchdog)
+        assert result.reason == "assertion"
+        return result.detail
+
+    # Four: each found value shortened so that the detail keeps to 200 characters.
+    found = detail(4, bodyContains="all good")
+    assert len(found) <= 200
+    parts = found.split("; ")
+    assert parts[0] == 'bodyContains "all good": not found'
+    assert [part.split(":")[0] for part in parts[1:]] == [f"json service{i}" for i in range(4)]
+    for i, part in enumerate(parts[1:]):
+        # Each value found shortened, marked so, with what was expected whole.
+        assert part.startswith(f'json service{i}: "degraded: xx'), part
+        assert part.endswith('… != "ok"'), part
+    # Eight: too many to name in 200 characters even so: a longer detail, every one named.
+    found = detail(6, bodyContains="all good", headers={"X-Version": "."})
+    parts = found.split("; ")
+    assert [part.split(":")[0] for part in parts] == [
+        "header X-Version", 'bodyContains "all good"', *(f"json service{i}" for i in range(6))]
+    assert all(part.endswith('… != "ok"') for part in parts[2:]), parts
+
+
+def test_a_found_value_is_masked_before_it_is_shortened(pages, watchdog, monkeypatch):
+    # Cut first, a long secret would lose its end and no longer be found to mask.
+    secret = "s3cr3t-" + "k" * 60
+    monkeypatch.setenv("API_TOKEN", secret)
+    pages.set("/echo-long", json.dumps({"token": secret + " and more"}),
+              headers={"Content-Type": "application/json"})
+    result = check({"URL": pages.url("/echo-long"),
+                    "headers": {"Authorization": "${API_TOKEN}"},
+                    "expect": {"json": {"token": "other"}}}, watchdog)
+    assert "s3cr3t" not in result.detail
+    assert result.detail == 'json token: "*** and more" != "other"'

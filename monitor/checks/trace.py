@@ -26,12 +26,12 @@ def printable(text: str, limit: int = DETAIL_CHARS) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)[:limit]
 
 
-def detail(text: str, secrets: Iterable[str] = ()) -> str:
+def detail(text: str, secrets: Iterable[str] = (), limit: int = DETAIL_CHARS) -> str:
     """A result's detail, whatever the kind: the monitor's `secrets` masked, then
-    `printable` (at most DETAIL_CHARS)."""
+    `printable` (at most `limit`: DETAIL_CHARS but for a detail that bounds itself)."""
     if not text:
         return ""
-    return printable(redact(text, secrets))
+    return printable(redact(text, secrets), limit)
 
 
 def quoted(text: str, limit: int = 60) -> str:

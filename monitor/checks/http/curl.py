@@ -32,10 +32,11 @@ import pycurl
 from monitor import __version__
 from monitor.checks import certs
 from monitor.checks.deadline import Deadline
+from monitor.checks.http.expect import MAX_DETAIL, describe
 from monitor.checks.http.spec import HttpSpec
 from monitor.checks.model import CheckResult, Done, Monitor
+from monitor.checks.trace import DETAIL_CHARS, verdict_lines
 from monitor.checks.trace import detail as printable_detail
-from monitor.checks.trace import verdict_lines
 from monitor.secrets import display_url, is_sensitive, redact, redact_known
 
 MAX_REDIRECTS = 10
@@ -368,7 +369,9 @@ class Check:
             code=self.status,
             response_ms=response_ms,
             reason=reason,
-            detail=printable_detail(detail, self.monitor.secrets),
+            # Every failed condition of `expect` is named, shortened as it needs.
+            detail=printable_detail(detail, self.monitor.secrets,
+                                    MAX_DETAIL if reason == "assertion" else DETAIL_CHARS),
             lateness_ms=self.lateness_ms,
             mono=self.started,
             metrics=self.metrics,
@@ -386,7 +389,7 @@ class Check:
                                      b"".join(self.chunks) if self.keep_body else None,
                                      _charset(headers), response_ms)
             if failed:
-                self.abort = _Abort("assertion", "; ".join(failed))
+                self.abort = _Abort("assertion", describe(failed, self.monitor.secrets))
                 return None
         if self.cert_days is not None:
             found = self.spec.expiry.verdict(self.cert_days)

@@ -6,8 +6,10 @@
                "maxResponseMs": 500, "headers": {"Content-Type": "^text/html"}}
 
 A failed condition is reason `assertion`; the detail names each failed condition and what
-was found. JSON paths are JMESPath expressions (jmespath.org), the expected values are
-compared as JSON values (1 equals 1.0, but not true or "1").
+was found, in DETAIL_CHARS: when they do not fit, the values found are shortened (marked
+"…"), never the conditions, so that every failed condition is named (many of them make a
+longer detail). JSON paths are JMESPath expressions (jmespath.org),
+the expected values are compared as JSON values (1 equals 1.0, but not true or "1").
 """
 
 from __future__ import annotations
@@ -22,12 +24,25 @@ import jmespath
 import jmespath.exceptions
 
 from monitor.checks.schema import Fields, is_number, json_key
-from monitor.secrets import is_sensitive
+from monitor.checks.trace import DETAIL_CHARS
+from monitor.secrets import is_sensitive, redact
 
 KEYS = ("status", "bodyContains", "bodyNotContains", "bodyMatches", "json", "maxResponseMs",
         "headers")
 _CLASS = re.compile(r"[1-5]xx")
+_SPACES = re.compile(r"\s+")
 MAX_SHOWN = 40  # characters of a found value quoted in a detail
+MIN_SHOWN = 8  # the fewest a found value keeps in a long detail, its "…" included
+# The longest detail: more failed conditions than fit in DETAIL_CHARS even with the values
+# found shortened make a longer one, up to this.
+MAX_DETAIL = 1000
+
+# A failed condition's text is made of parts, each with what it is: what was found is
+# shortened when the detail is too long; the condition (the words, its name or path, what
+# was expected) never is.
+WORDS, NAME, EXPECTED, FOUND = range(4)
+Part = tuple[str, int]
+Failure = tuple[Part, ...]
 
 
 @dataclass(frozen=True)
@@ -53,52 +68,107 @@ class Expect:
                    for want in self.status)
 
     def failures(self, status: int, headers: Mapping[str, list[str]], body: bytes | None,
-                 charset: str | None, response_ms: float) -> list[str]:
-        """Each failed condition, as `condition: what was found`. `headers` by lower-case
-        name; `body` None when it was not kept."""
-        failed = []
+                 charset: str | None, response_ms: float) -> list[Failure]:
+        """Each failed condition, as `condition: what was found` in parts (`describe` makes
+        the detail of them). `headers` by lower-case name; `body` None when it was not
+        kept."""
+        failed: list[Failure] = []
         if self.status and not self.status_ok(status):
             wanted = ", ".join(json.dumps(s) for s in self.status)
-            failed.append(f"status: {status} not in [{wanted}]")
+            failed.append(((f"status: {status} not in [", WORDS), (wanted, EXPECTED),
+                           ("]", WORDS)))
         if self.max_response_ms is not None and response_ms > self.max_response_ms:
-            failed.append(f"maxResponseMs {self.max_response_ms:g}: took {response_ms:.0f} ms")
+            failed.append(((f"maxResponseMs {self.max_response_ms:g}: took"
+                            f" {response_ms:.0f} ms", WORDS),))
         for name, pattern in self.headers:
             values = headers.get(name.lower())
             if not values:
-                failed.append(f"header {name}: missing")
+                failed.append((("header ", WORDS), (name, NAME), (": missing", WORDS)))
             elif not any(pattern.search(v) for v in values):
                 # A session cookie or a token is not quoted: the detail is stored.
-                found = "***" if is_sensitive(name) else _cut(values[-1])
-                failed.append(f"header {name} {json.dumps(pattern.pattern)}: got {found}")
+                found = ("***", WORDS) if is_sensitive(name) else (values[-1], FOUND)
+                failed.append((("header ", WORDS), (name, NAME), (" ", WORDS),
+                               (json.dumps(pattern.pattern), EXPECTED), (": got ", WORDS),
+                               found))
         if body is None or not self.needs_body:
             return failed
         text = _decode(body, charset)
-        failed += [f"bodyContains {json.dumps(want)}: not found" for want in self.contains
-                   if want not in text]
-        failed += [f"bodyNotContains {json.dumps(bad)}: found" for bad in self.not_contains
-                   if bad in text]
+        failed += [(("bodyContains ", WORDS), (json.dumps(want), EXPECTED),
+                    (": not found", WORDS)) for want in self.contains if want not in text]
+        failed += [(("bodyNotContains ", WORDS), (json.dumps(bad), EXPECTED),
+                    (": found", WORDS)) for bad in self.not_contains if bad in text]
         if self.matches is not None and not self.matches.search(text):
-            failed.append(f"bodyMatches {json.dumps(self.matches.pattern)}: no match")
+            failed.append((("bodyMatches ", WORDS), (json.dumps(self.matches.pattern),
+                                                     EXPECTED), (": no match", WORDS)))
         if self.json:
             failed += self._json(text)
         return failed
 
-    def _json(self, text: str) -> list[str]:
+    def _json(self, text: str) -> list[Failure]:
         try:
             document = json.loads(text)
         except (ValueError, RecursionError) as exc:
-            return [f"json: the body is not JSON ({str(exc).split(':')[0]})"]
-        failed = []
+            return [((f"json: the body is not JSON ({str(exc).split(':')[0]})", WORDS),)]
+        failed: list[Failure] = []
         for path, compiled, expected in self.json:
             try:
                 found = compiled.search(document)
             except jmespath.exceptions.JMESPathError as exc:
-                failed.append(f"json {path}: {exc}")
+                failed.append((("json ", WORDS), (path, NAME), (": ", WORDS),
+                               (str(exc), FOUND)))
                 continue
             if not json_equal(found, json.loads(expected)):
-                failed.append(f"json {path}: {_cut(json.dumps(found))} !="
-                              f" {_cut(expected)}")
+                failed.append((("json ", WORDS), (path, NAME), (": ", WORDS),
+                               (json.dumps(found), FOUND), (" != ", WORDS),
+                               (_cut(expected), EXPECTED)))
         return failed
+
+
+def describe(failed: list[Failure], secrets: tuple[str, ...] = (),
+             limit: int = DETAIL_CHARS, most: int = MAX_DETAIL) -> str:
+    """The detail of failed conditions, each one named. Over `limit` characters, the values
+    found are shortened (to MIN_SHOWN at the least); the conditions themselves never are:
+    that many failed conditions make a longer detail, up to `most`, and then as many as fit
+    and a count of the rest. What was found is masked (`secrets`) before it is shortened: a
+    secret cut short would no longer be found to mask."""
+    items = [[(_clean(_cut(redact(text, secrets))) if role == FOUND else text, role)
+              for text, role in failure] for failure in failed]
+    over = sum(len(text) for item in items for text, _ in item) + 2 * (len(items) - 1) - limit
+    if over > 0:
+        sizes = [len(text) for item in items for text, role in item if role == FOUND]
+        cap = _cap(sizes, sum(sizes) - over)
+        items = [[(_cut(text, cap) if role == FOUND else text, role) for text, role in item]
+                 for item in items]
+    texts = ["".join(text for text, _ in item) for item in items]
+    detail = "; ".join(texts)
+    if len(detail) <= most:
+        return detail
+    kept: list[str] = []
+    for index, text in enumerate(texts):
+        more = f"; … {len(texts) - index} more failed"
+        if len("; ".join([*kept, text])) + len(more) > most:
+            return "; ".join(kept) + more if kept else more[2:]
+        kept.append(text)
+    return detail  # not reached: the whole was over `most`
+
+
+def _cap(sizes: list[int], room: int) -> int:
+    """The longest a value may be for `sizes` cut to it to sum to at most `room` (at least
+    MIN_SHOWN)."""
+    low, high = MIN_SHOWN, max(sizes, default=MIN_SHOWN)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if sum(min(size, middle) for size in sizes) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _clean(text: str) -> str:
+    """What the server sent, on one line and printable (as trace.printable, without
+    trimming the ends: a part sits between words)."""
+    return "".join(ch if ch.isprintable() else "?" for ch in _SPACES.sub(" ", text))
 
 
 def json_equal(a: Any, b: Any) -> bool:
@@ -114,8 +184,8 @@ def json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
+def _cut(text: str, most: int = MAX_SHOWN) -> str:
+    return text if len(text) <= most else text[:most - 1] + "…"
 
 
 def _decode(body: bytes, charset: str | None) -> str:
