@@ -278,3 +278,29 @@ def test_schema_7_alert_rows_keep_their_ids_and_outbox_and_take_the_new_types(
         assert reader.maintenance() == {C: (BASE, None)}
     finally:
         reader.close()
+
+
+def test_the_readers_open_a_schema_4_database_before_any_monitor_upgraded_it(
+        v4_db: Path) -> None:
+    # Issue 21, 15: `-r --once` failed with "no such table: metric_aggs" (-a worked). A
+    # reader brings an older database up to date, as the monitor does at its start.
+    import subprocess
+    import sys
+
+    from tests.test_e2e import APP
+
+    for args in (["-r", "--once"], ["-a", "--no-follow"], ["maintenance", "list", "-c",
+                                                            "none.json"]):
+        if args[0] == "maintenance":
+            (v4_db.parent / "none.json").write_text(
+                '{"websites": [{"URL": "http://127.0.0.1:9/"}]}')
+        done = subprocess.run([sys.executable, APP, *args, "-db", str(v4_db)],
+                              cwd=v4_db.parent, capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stderr) == (0, ""), args
+        if args[0] == "-r":
+            assert "past 10m00s" in done.stdout and "past 1h00m00s" in done.stdout
+        if args[0] == "-a":
+            assert f"alert of {B}" in done.stdout
+    raw = sqlite3.connect(v4_db)
+    assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    raw.close()

@@ -23,8 +23,8 @@ from monitor.store.api import (
     WindowRow,
 )
 from monitor.store.codec import HIST_DIGIT, HIST_MIN_MS, HIST_TOP, LOG_RATIO, WARNING_MARK
-from monitor.store.sqlite.schema import TYPE_GROUP
-from monitor.store.sqlite.writer import _explain
+from monitor.store.sqlite.schema import SCHEMA_VERSION, TYPE_GROUP
+from monitor.store.sqlite.writer import _explain, open_writer_connection
 
 _TIMED = "available IS NOT NULL AND status IS NOT NULL"
 
@@ -346,8 +346,25 @@ class SqliteReader:
 
 
 def open_reader(path: str | Path) -> SqliteReader:
-    """A read-only reader for one reading thread (reports, `-a`, `-r`)."""
+    """A read-only reader for one reading thread (reports, `-a`, `-r`). A database of an
+    older schema is brought up to date first, as the monitor would at its start: the
+    queries read the tables of this version."""
     path = Path(path)
+    reader = _open_reader(path)
+    version = reader.conn.execute("PRAGMA user_version").fetchone()[0]
+    if version >= SCHEMA_VERSION:
+        return reader
+    reader.close()
+    try:
+        open_writer_connection(path).close()
+    except StoreError as exc:
+        raise StoreError(f"{path}: schema {version} must be upgraded to {SCHEMA_VERSION}"
+                         f" before it can be read, and that failed ({exc}); start the"
+                         " monitor (-m) on it once") from None
+    return _open_reader(path)
+
+
+def _open_reader(path: Path) -> SqliteReader:
     if not path.exists():
         raise StoreError(f"{path}: database not found (start the monitor with -m first)")
     try:
