@@ -55,6 +55,16 @@ def test_alert_history_into_head_ends_quietly(tmp_path):
     assert (status, out, err) == (BROKEN_PIPE_EXIT, "message 00000 " + "x" * 80 + "\n", "")
 
 
+def test_following_alerts_into_head_ends_while_no_alert_comes(tmp_path):
+    # Issue 21, 16: `-a | head -1` ran on for as long as no new alert came to be printed
+    # into the closed pipe. The closed reader is noticed while idle.
+    db = alerts_db(tmp_path, 1)
+    started = time.monotonic()
+    status, out, err = head_1(["-a", "-db", db], tmp_path, timeout=60)
+    assert (status, out, err) == (BROKEN_PIPE_EXIT, "message 00000 " + "x" * 80 + "\n", "")
+    assert time.monotonic() - started < 20  # a poll or two after head left, plus start-up
+
+
 def test_report_into_head_ends_quietly(tmp_path):
     db = tmp_path / "m.db"
     store = Store(db)

@@ -376,9 +376,10 @@ def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
         if not run_report(db_path, echo, once, display=display):
             os._exit(0)  # as for -m: the terminal does not take the last frame
     elif mode == "alerts":
-        from monitor.cli.modes import follow_alerts
+        from monitor.cli.modes import follow_alerts, reader_gone
 
-        follow_alerts(db_path, echo, follow=not no_follow)
+        follow_alerts(db_path, echo, follow=not no_follow,
+                      gone=lambda: reader_gone(sys.stdout))
     elif mode == "purge":
         from monitor.cli.modes import purge
 

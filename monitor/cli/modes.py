@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
+import select
 import signal
 import sys
 import threading
@@ -16,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 from monitor.alerts import AlertEvent
 from monitor.config import Config, load_config
@@ -452,10 +455,25 @@ def run_report(db_path: str, echo: Echo, once: bool, stop: threading.Event | Non
     return True
 
 
+def reader_gone(stream: TextIO) -> bool:
+    """True when nobody reads `stream` any more (`-a | head -1` after head exits): the
+    pipe's write end then polls as an error. A file or a terminal never does."""
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP)
+                   for _fd, events in poller.poll(0))
+    except (OSError, ValueError, io.UnsupportedOperation):  # no real stream (tests)
+        return False
+
+
 def follow_alerts(db_path: str, echo: Echo, follow: bool,
-                  stop: threading.Event | None = None, poll: float = 0.5) -> None:
+                  stop: threading.Event | None = None, poll: float = 0.5,
+                  gone: Callable[[], bool] = lambda: False) -> None:
     """`-a`: every alert and recovery, oldest first, each with where its notifications
-    stand; then new ones as they are written, and each delivery once it is settled."""
+    stand; then new ones as they are written, and each delivery once it is settled.
+    Following, it ends with BrokenPipeError as soon as `gone()` says the reader left,
+    even while no alert comes to be printed."""
     conn = open_reader(db_path)
     stop = stop or threading.Event()
     unsettled: dict[int, str] = {}  # alert id -> its delivery line, while some pend
@@ -480,6 +498,8 @@ def follow_alerts(db_path: str, echo: Echo, follow: bool,
             return
         with signals(stop):
             while not stop.wait(poll):
+                if gone():
+                    raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
                 rows = alert_rows(conn, after_id=last)
                 show(rows)
                 last = rows[-1][0] if rows else last
