@@ -170,6 +170,24 @@ def test_render_fills_a_template_with_text() -> None:
                              values) == "ALERT: shop at 75.0% {x} []"
 
 
+def test_a_deferred_field_keeps_its_conversion_and_spec_until_its_value_is_known() -> None:
+    from monitor.store.api import KEY_FIELD
+
+    assert notify_mod.DEFERRED % "key" == KEY_FIELD  # what routing gives for {key}
+    values = {"name": "shop", "key": KEY_FIELD}
+    text = notify_mod.render("[{key:.3}] {name} {key!r} {key:>{name}} {key} {{key}}", values)
+    assert "\x00" in text and "shop" in text
+    assert notify_mod.fill(text, {"key": "12:ops"}) == "[12:] shop '12:ops' 12:ops 12:ops {key}"
+    assert notify_mod.fill("no markers", {"key": "x"}) == "no markers"
+
+
+def test_a_spec_made_of_fields_that_does_not_apply_gives_the_value_as_it_is() -> None:
+    # "{name:{state}}" is a valid template, but "down" is no format spec: no exception at
+    # alert time, the name as it is.
+    assert notify_mod.render("{name:{state}}!", {"name": "shop", "state": "down"}) == "shop!"
+    assert notify_mod.render("{name:{state}}!", {"name": "shop", "state": ">6"}) == "  shop!"
+
+
 # ------------------------------------------------------------------------ inheritance
 
 

@@ -447,6 +447,37 @@ def test_a_reloaded_provider_keeps_the_order_of_its_rows(outbox: Store) -> None:
     assert [r.body["key"] for r in new.requests] == ["1:ops", "2:ops"]
 
 
+def test_template_fields_on_the_key_are_formatted_with_the_real_key(outbox: Store) -> None:
+    """`{key}` is known once the alert row is written; a conversion or a format spec on it
+    applies to the real key, not to a placeholder (a NUL byte, '\\x00key\\x00')."""
+    from monitor.alerts import AlertEvent, alert_message
+    from monitor.alerts.routing import deliveries
+
+    at = 1_764_500_000.0
+    with WebhookReceiver() as hook:
+        config = parse_config(json.dumps({
+            "websites": [{"URL": "https://shop.example/", "name": "shop"}],
+            "notify": [{"name": "hook", "url": hook.url(), "title": "[{key:.3}] {name}",
+                        "body": "{key!r} [{key:>10}] {key} {{key}} {name:>6} {key!a:_^12}"}]}))
+        site = config.monitors[0]
+        event = AlertEvent("alert", site.id, 0.5, at, at, None,
+                           alert_message(site.target, 0.5, at))
+        outbox.put_alert(AlertRecord(
+            timestamp="2025-11-30T10:53:20.000Z", monitor=site.id, type="alert",
+            start="2025-11-30T10:53:20.000Z", end=None, availability=0.5,
+            message=event.message, deliveries=deliveries(event, site, config.providers)))
+        assert outbox.flush()
+        sender = Sender(config.providers[0], outbox, outbox.path)
+        try:
+            assert sender.step() == 1
+        finally:
+            sender.stop()
+        (request,) = hook.requests
+    assert request.body["title"] == "[1:h] shop"
+    assert request.body["message"] == "'1:hook' [    1:hook] 1:hook {key}   shop __'1:hook'__"
+    assert request.body["key"] == "1:hook"
+
+
 def test_a_row_read_again_before_its_outcome_is_written_is_not_sent_twice(tmp_path: Path,
                                                                          ) -> None:
     store = Store(tmp_path / "m.db")  # not started: it writes at flush() only

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import string
 import threading
 from collections.abc import Mapping
@@ -285,15 +286,62 @@ def _template_problem(text: str, depth: int = 0) -> str | None:
                 return nested
     if depth == 0:
         try:  # the spec and conversion: what the fields, all text, can be formatted with
-            render(text, {})
+            text.format_map(dict.fromkeys(TEMPLATE_FIELDS, ""))
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             return f"is not a valid template: {_one_line(str(exc))}"
     return None
 
 
+# A field whose value is not known when a message is rendered (the outbox key, made when
+# the alert row is written) is given to `render` as DEFERRED % name, "\x00key\x00", and left
+# in the text as a marker that keeps its conversion and spec ("\x00key!r:>10\x00"), for
+# `fill` to format once the value is known. No template or value holds a NUL (the config
+# refuses control characters): the markers cannot be confused with text.
+DEFERRED = "\x00%s\x00"
+_MARKER = re.compile("\x00([A-Za-z]+)(?:!([rsa]))?(?::([^\x00]*))?\x00")
+
+
 def render(template: str, values: Mapping[str, str]) -> str:
-    """A validated template filled in: fields not given are empty."""
-    return template.format_map({name: str(values.get(name, "")) for name in TEMPLATE_FIELDS})
+    """A validated template filled in: fields not given are empty; a deferred field (its
+    value DEFERRED % name) is left as a marker for `fill`. A field whose spec (made of other
+    fields: "{name:{state}}") does not apply to its value is given as it is."""
+    out: list[str] = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        out.append(literal)
+        if name is None:
+            continue
+        value = str(values.get(name, ""))
+        if spec and "{" in spec:  # its own fields; a deferred one is empty there
+            spec = render(spec, {k: v for k, v in values.items() if v != DEFERRED % k})
+        if value == DEFERRED % name:
+            out.append(f"\x00{name}" + (f"!{conversion}" if conversion else "")
+                       + (f":{spec}" if spec else "") + "\x00")
+        else:
+            out.append(_format(value, conversion, spec or ""))
+    return "".join(out)
+
+
+def fill(text: str, values: Mapping[str, str]) -> str:
+    """`text` with the markers of deferred fields formatted with their values now known
+    (those without a value left as they are)."""
+    def one(match: re.Match[str]) -> str:
+        name, conversion, spec = match.groups()
+        if name not in values:
+            return match.group(0)
+        return _format(values[name], conversion, spec or "")
+
+    return _MARKER.sub(one, text) if "\x00" in text else text
+
+
+def _format(value: str, conversion: str | None, spec: str) -> str:
+    """As str.format does a field; a spec that does not apply (a runtime value in it): the
+    value as it is."""
+    converted = (repr(value) if conversion == "r" else ascii(value) if conversion == "a"
+                 else value)
+    try:
+        return format(converted, spec)
+    except (ValueError, TypeError):
+        return converted
 
 
 def _one_line(text: str) -> str:

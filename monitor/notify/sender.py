@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.config.notify import fill
 from monitor.errors import StoreError
 from monitor.notify.send import DEFAULT_TIMEOUT, Provider, clean, send
 from monitor.store import DeliveryDone, OutboxRow, Reader, Store, open_reader
@@ -187,8 +188,10 @@ class Sender:
                 continue
             if self._paused():
                 continue  # the provider failed a moment ago: nothing before its retry
-            error = send(self.provider, row.title, row.body, row.key, self._timeout,
-                         row.event)
+            # A field on the key with a spec ("{key:>10}") is formatted now, with the key.
+            known = {"key": row.key}
+            error = send(self.provider, fill(row.title, known), fill(row.body, known),
+                         row.key, self._timeout, row.event)
             if error is None:
                 self._done(row, attempts + 1, DeliveryDone(row.id, self._clock()))
                 self._failures = 0
