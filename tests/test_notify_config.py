@@ -229,6 +229,12 @@ def test_the_canary_sends_nothing_and_takes_neither_key() -> None:
 # ----------------------------------------------------------------------------- errors
 
 P = {"name": "ops", "url": HOOK}
+HTTPS_HINT = ("https:// is a web address, not an apprise service: for a webhook write"
+              " jsons:// (JSON over https; json:// over http) or forms:// (a form post)"
+              " before the same host and path")
+APPRISE_LIST = "apprise's services and their schemes: https://github.com/caronc/apprise/wiki"
+NO_SCHEME = ("does not start with a service's scheme (scheme://...: json://host/path,"
+             " mailto://user:password@host...)")
 
 
 @pytest.mark.parametrize(("sites", "top", "message"), [
@@ -256,15 +262,41 @@ P = {"name": "ops", "url": HOOK}
     ([], {"notify": [{"name": "ops", "url": "json://${NOT_SET_ANYWHERE}/"}]},
      "notify[0].url: environment variable NOT_SET_ANYWHERE is not set"),
     ([], {"notify": [{"name": "ops", "url": "https://hooks.example/x"}]},
-     "notify[0].url: is not a URL apprise can send to"),
+     f"notify[0].url: {HTTPS_HINT}"),
     ([], {"notify": [{"name": "ops", "url": "nosuchscheme://token"}]},
-     "notify[0].url: is not a URL apprise can send to"),
+     f"notify[0].url: unknown scheme nosuchscheme:// ({APPRISE_LIST})"),
+    ([], {"notify": [{"name": "ops", "url": "jsn://x"}]},
+     "notify[0].url: unknown scheme jsn:// (closest: json://, jsons://, sns://)"),
+    ([], {"notify": [{"name": "ops", "url": "Pushover://u@t"}]},
+     "notify[0].url: unknown scheme pushover:// (closest: pover://, wxpusher://,"
+     " pushdeer://)"),
+    ([], {"notify": [{"name": "ops", "url": "slack://abc"}]},
+     "notify[0].url: slack:// (Slack) is missing {token_b}, {token_c}: the form is"
+     " slack://{token_a}/{token_b}/{token_c}"),
+    ([], {"notify": [{"name": "ops", "url": "slack://ab-c/def/ghi"}]},
+     "notify[0].url: slack:// (Slack): {token_a} is not in the form the service takes:"
+     " slack://{token_a}/{token_b}/{token_c}"),
+    ([], {"notify": [{"name": "ops", "url": "tgram://abc"}]},
+     "notify[0].url: tgram:// (Telegram): its parts are not in the form the service"
+     " takes: tgram://{bot_token}"),
+    ([], {"notify": [{"name": "ops", "url": "slack://"}]},
+     "notify[0].url: slack:// (Slack) is missing {token_a}, {token_b}, {token_c}: the form"
+     " is slack://{token_a}/{token_b}/{token_c}"),
+    ([], {"notify": [{"name": "ops", "url": "json://user:pw@"}]},
+     "notify[0].url: json:// (JSON): its parts are not in the form the service takes:"
+     " json://{host}"),
+    ([], {"notify": [{"name": "ops", "url": "mailto://"}]},
+     "notify[0].url: mailto:// (E-Mail) is missing {host}: the form is mailto://{host}"),
+    ([], {"notify": [{"name": "ops", "url": "hooks.example/x"}]},
+     f"notify[0].url: {NO_SCHEME}"),
+    ([], {"notify": [{"name": "ops", "url": "://x"}]}, f"notify[0].url: {NO_SCHEME}"),
     ([], {"notify": [{"name": "ops", "url": "pover://onlyauserkey"}]},
-     "notify[0].url: is not a URL apprise can send to"),
+     "notify[0].url: pover:// (Pushover) is missing {user_key}: the form is"
+     " pover://{user_key}@{token}"),
     ([], {"notify": [{"name": "ops", "url": "not a url at all"}]},
      "notify[0].url: must not contain spaces"),
     ([], {"notify": [{"name": "ops", "url": "json://"}]},
-     "notify[0].url: is not a URL apprise can send to"),
+     "notify[0].url: json:// (JSON) is missing {host}: the form is json://{host}"),
     # templates
     ([], {"notify": [{**P, "title": "{foo}"}]},
      f"notify[0].title: unknown field {{foo}} (fields: {FIELDS})"),
@@ -379,9 +411,9 @@ def test_secrets_in_the_parts_are_masked_whatever_the_encoding() -> None:
 @pytest.mark.parametrize(("notify", "key", "message"), [
     (lambda u: [{"name": "p", "url": u + " x"}], "notify[0].url", "must not contain spaces"),
     (lambda u: [{"name": "p", "url": u.replace("json", "nosuch")}], "notify[0].url",
-     "is not a URL apprise can send to"),
+     f"unknown scheme nosuch:// ({APPRISE_LIST})"),
     (lambda u: [{"name": "p", "url": u.replace("json", "https")}], "notify[0].url",
-     "is not a URL apprise can send to"),
+     HTTPS_HINT),
     (lambda u: [{"name": "p", "url": u, "title": "{" + TOKEN + "}"}], "notify[0].title",
      None),
     (lambda u: [{"name": "p", "url": u}, {"name": "p", "url": u}], "notify[1].name",
@@ -415,6 +447,39 @@ def test_a_later_error_masks_values_from_the_environment(monkeypatch: pytest.Mon
     error = error_of({"URL": URL, "notify": [TOKEN]},
                      notify=[{"name": "p", "url": "json://hooks.example/${HOOK_TOKEN}"}])
     assert error == 'websites[0].notify[0]: unknown provider "***" (providers: p)'
+
+
+@pytest.mark.parametrize("url", [
+    f"slack://{TOKEN}", f"slack://{TOKEN}/x-{PASSWORD}/y", f"pover://{TOKEN}",
+    f"pover://{USER_KEY}@", f"tgram://{TOKEN}", f"tgram://bot{TOKEN}/1",
+    f"discord://{TOKEN}", f"json://{USER_KEY}:{PASSWORD}@", f"mailto://{USER_KEY}@",
+    f"twilio://{USER_KEY}:{PASSWORD}@", f"gotify://{TOKEN}",
+    f"jsn://{USER_KEY}:{PASSWORD}@hooks.example/{TOKEN}",
+    f"https://{USER_KEY}:{PASSWORD}@hooks.example/{TOKEN}",
+])
+def test_a_url_error_names_the_scheme_and_fields_never_a_value(url: str) -> None:
+    error = error_of(notify=[{"name": "p", "url": url}])
+    assert error.startswith("notify[0].url: "), error
+    for value in (TOKEN, PASSWORD, USER_KEY, "hooks.example"):
+        assert value not in error, error
+    scheme = url.partition("://")[0]
+    assert f"{scheme}://" in error
+
+
+def test_a_service_that_needs_a_package_says_which() -> None:
+    import apprise
+
+    details = apprise.Apprise().details(show_requirements=True, show_disabled=True)
+    missing = [s for s in details["schemas"] if not s["enabled"]
+               and s["requirements"]["packages_required"] and s["protocols"]]
+    if not missing:
+        pytest.skip("every apprise service is available here")
+    service = missing[0]
+    scheme = service["protocols"][0]
+    error = error_of(notify=[{"name": "p", "url": f"{scheme}://host/{TOKEN}"}])
+    assert error == (f"notify[0].url: {scheme}:// ({service['service_name']}) needs the"
+                     f" Python package {', '.join(service['requirements']['packages_required'])}"
+                     ", not installed here")
 
 
 def test_heartbeat_url_secrets_are_remembered_not_its_host() -> None:

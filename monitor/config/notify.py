@@ -12,10 +12,8 @@ man's switch keys the check by a path or query that anyone could ping with.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import string
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 from monitor import secrets
 from monitor.checks.model import DEFAULT_NOTIFY_ON
 from monitor.checks.schema import MAX_SECONDS, Fields
+from monitor.config import apprise_urls
 
 __all__ = [
     "DEFAULT_NOTIFY_ON", "EVENTS", "TEMPLATE_FIELDS", "Notify", "Provider", "heartbeat_secrets",
@@ -175,8 +174,10 @@ def _provider_url(fields: Fields, value: Any, path: str) -> str:
         raise fields.fail(path, "must be a non-empty string")
     text = fields.expand(value.strip(), path)
     _plain(fields, text, path)
-    if not _apprise_can_send(text):
-        raise fields.fail(path, "is not a URL apprise can send to")
+    # What is wrong is said by the scheme and the names of fields, never their values.
+    wrong = apprise_urls.problem(text)
+    if wrong is not None:
+        raise fields.fail(path, wrong)
     return text
 
 
@@ -185,39 +186,6 @@ def _plain(fields: Fields, text: str, path: str) -> None:
         raise fields.fail(path, "must not contain spaces")
     if not text.isprintable():
         raise fields.fail(path, "must not contain control or invisible characters")
-
-
-class _Quiet(logging.Filter):
-    """Drops apprise's log records on the thread that is validating a URL: apprise logs a
-    URL it cannot parse in full ("Unparseable URL ..."), secrets and all, and any logging
-    set up in the process (or a library's) would print it."""
-
-    local = threading.local()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(self.local, "on", False)
-
-
-_quiet = _Quiet()
-_quiet_lock = threading.Lock()
-
-
-def _apprise_can_send(url: str) -> bool:
-    """Whether apprise makes a notification service of `url` (parses it, knows the scheme,
-    the plugin takes its parts); nothing is sent."""
-    import apprise  # here: 0.1 s to import, for configs with providers only
-
-    logger = logging.getLogger("apprise")
-    with _quiet_lock:
-        if _quiet not in logger.filters:
-            logger.addFilter(_quiet)
-    _quiet.local.on = True
-    try:
-        return apprise.Apprise.instantiate(url) is not None
-    except Exception:  # a plugin that chokes on odd input: not usable
-        return False
-    finally:
-        _quiet.local.on = False
 
 
 def provider_shown(url: str) -> str:
