@@ -273,3 +273,92 @@ def test_a_line_from_a_wrong_clock_is_dropped_and_said_in_a_replay_and_live(tmp_
     assert live.text().splitlines() == "\n".join(want).splitlines()
     assert said in live.err
 
+
+def test_replay_reads_a_gzipped_rotated_log(tmp_path):
+    import gzip
+
+    lines = traffic(T0, 300, spike=(60, 200, 20), seed=11)
+    text = ("\n".join(lines) + "\n").encode()
+    (tmp_path / "access.log.1").write_bytes(text)
+    # logrotate's `compress`: access.log.2.gz; the name does not matter, the bytes do.
+    (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(text))
+    (tmp_path / "rotated").write_bytes(gzip.compress(text[:len(text) // 2])
+                                       + gzip.compress(text[len(text) // 2:]))
+    plain = logs("--replay", str(tmp_path / "access.log.1"), cwd=tmp_path)
+    assert plain.returncode == 0 and plain.stdout.count(b"== ") == 30
+    for name in ("access.log.2.gz", "rotated"):
+        done = logs("--replay", str(tmp_path / name), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == plain.stdout
+        assert done.stderr.decode().splitlines() == ["format: combined"]
+
+
+def test_replay_of_a_damaged_gzip_file_is_an_error(tmp_path):
+    import gzip
+
+    data = gzip.compress(("\n".join(traffic(T0, 300)) + "\n").encode())
+    log = tmp_path / "access.log.2.gz"
+    log.write_bytes(data[:len(data) // 2])  # cut short
+    done = logs("--replay", str(log), cwd=tmp_path)
+    assert done.returncode == 1
+    err = done.stderr.decode().strip().splitlines()
+    assert err[-1].startswith(f"Error: cannot read {log}: ")
+    assert "Traceback" not in done.stderr.decode()
+
+
+@pytest.mark.parametrize("data", [b"hello\nworld\n", b"\x00\x01binary\xff\xfe", b"\n\n  \n",
+                                  b"GET / HTTP/1.1\nHost: x\n\n"])
+def test_replay_of_a_short_file_of_no_format_is_an_error(tmp_path, data):
+    log = tmp_path / "odd.log"
+    log.write_bytes(data)
+    done = logs("--replay", str(log), cwd=tmp_path)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    err = done.stderr.decode().strip()
+    assert err.startswith("Error: cannot tell the format of the log from its first ")
+    assert len(err.splitlines()) == 1 and done.stdout == b""
+    # The same on stdin, which ends as a replay does.
+    done = logs("-", cwd=tmp_path, stdin=data)
+    assert done.returncode == 1
+    assert done.stderr.decode().strip().splitlines()[-1].startswith(
+        "Error: cannot tell the format of the log from its first ")
+
+
+def test_replay_of_an_empty_log_says_so(tmp_path):
+    log = tmp_path / "access.log.1"
+    log.write_bytes(b"")
+    done = logs("--replay", str(log), cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, b"")
+    assert done.stderr.decode().splitlines() == [f"{log}: empty, no request in it"]
+
+
+def test_replay_says_a_line_too_long_was_skipped_as_a_live_run_does(tmp_path):
+    lines = traffic(T0, 60, seed=4)
+    log = tmp_path / "access.log"
+    with open(log, "w", encoding="utf-8") as file:
+        file.write("\n".join(lines[:50]) + "\n" + "x" * (10 << 20) + "\n"
+                   + "\n".join(lines[50:]) + "\n")
+    done = logs("--replay", str(log), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().splitlines() == "\n".join(expected(lines)).splitlines()
+    said = "line over 1048576 bytes skipped"
+    assert said in done.stderr.decode().splitlines()
+    live_log = tmp_path / "live.log"
+    live_log.write_text("")
+    with Live(live_log, tmp_path) as live:
+        live_log.write_bytes(log.read_bytes())
+        want = expected(lines, flush=False)
+        wait_for(lambda: live.printed() >= len("\n".join(want).splitlines()), 30,
+                 "every table of the log")
+    assert said in live.err.splitlines()
+
+
+def test_following_a_gzipped_log_says_to_replay_it(tmp_path):
+    import gzip
+
+    log = tmp_path / "access.log.2.gz"
+    log.write_bytes(gzip.compress(("\n".join(traffic(T0, 30)) + "\n").encode()))
+    for extra in ((), ("--from-start",)):
+        done = logs(str(log), *extra, cwd=tmp_path)
+        assert done.returncode == 1
+        assert done.stderr.decode().strip().splitlines()[-1] == (
+            f"Error: {log} is compressed (gzip): a finished log; read it with --replay")

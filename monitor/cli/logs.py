@@ -83,21 +83,28 @@ def _show(items: list[Report | TrafficEvent], echo: Echo) -> None:
 
 def run_replay(path: str, windows: LogWindows, fmt: str, echo: Echo, err: Echo) -> None:
     """Read the finished log at `path` and print its reports and alerts."""
-    from monitor.logs.follow import read_file
+    from monitor.logs.follow import MAX_LINE, oversized_text, read_file
     from monitor.logs.reader import LogReader, far_text
 
     reader = LogReader(windows, fmt)
-    for batch in read_file(path):
+    lines = read_file(path)
+    for batch in lines:
         reader.feed(batch)
         _show(windows.take(), echo)
-    reader.feed([], idle=True)  # a log shorter than the lines the format is told from
+    # A log shorter than the lines the format is told from; one of no format, an error.
+    reader.feed([], last=True)
     windows.flush()
     _show(windows.take(), echo)
+    # What a live run says of the same lines, counted for the whole log.
+    if reader.format is None and not lines.oversized:  # not one line: nothing to tell
+        err(f"{path}: empty, no request in it")
     for note in reader.notes:
         err(note)
+    if lines.oversized:
+        err(oversized_text(lines.oversized, MAX_LINE))
     if reader.malformed:
         err(f"{reader.malformed} malformed line(s) skipped")
-    if windows.far_off:  # as a live run says it
+    if windows.far_off:
         err(far_text(windows.far_off, windows.far_off, windows.far_sample))
 
 
@@ -106,11 +113,14 @@ def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: 
     """Follow the log at `path` (or stdin for "-") until stopped, printing its reports
     and alerts and storing the alerts."""
     from monitor.cli.modes import signals
-    from monitor.logs.follow import Follower, StreamLines
+    from monitor.logs.follow import Follower, LogReadError, StreamLines, gzipped
     from monitor.logs.reader import LogReader
     from monitor.logs.window import TrafficEvent
 
     stop = stop or threading.Event()
+    if path != "-" and gzipped(path):  # a rotated log: nothing will be appended to it
+        raise LogReadError(f"{path} is compressed (gzip): a finished log; read it with"
+                           " --replay")
     source: Follower | StreamLines = (StreamLines(sys.stdin.buffer) if path == "-"
                                       else Follower(path, from_start=from_start))
     monitor_id = "log:-" if path == "-" else f"log:{Path(path).absolute()}"
@@ -126,6 +136,7 @@ def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: 
                 items = reader.step(lines, now)
                 ended = isinstance(source, StreamLines) and source.ended and not lines
                 if ended:  # stdin is over: as a replay ends
+                    reader.feed([], last=True)
                     windows.flush()
                     items += windows.take()
                 _show(items, echo)

@@ -55,12 +55,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import io
 import os
 import queue
 import select
 import stat
 import threading
+import zlib
 from collections.abc import Iterator
 from types import TracebackType
 from typing import BinaryIO
@@ -69,11 +71,18 @@ from monitor.errors import MonitorError
 
 # Bytes before our offset remembered to notice a file rewritten under us.
 _TAIL = 64
+MAX_LINE = 1 << 20  # bytes of the longest line read; a longer one is skipped, and said
 
 
 class LogReadError(MonitorError):
     """A log that cannot be read at all: a directory, not a regular file, a missing file to
     replay."""
+
+
+def oversized_text(count: int, max_line: int) -> str:
+    """What is said of lines skipped for their length."""
+    what = "line" if count == 1 else f"{count} lines"
+    return f"{what} over {max_line} bytes skipped"
 
 
 def _reason(exc: OSError) -> str:
@@ -158,7 +167,7 @@ class Follower:
     docstring for the exact rules). Not thread-safe: one caller polls."""
 
     def __init__(self, path: str | os.PathLike[str], from_start: bool = False, *,
-                 max_line: int = 1 << 20, chunk: int = 1 << 16, budget: int = 1 << 22) -> None:
+                 max_line: int = MAX_LINE, chunk: int = 1 << 16, budget: int = 1 << 22) -> None:
         if min(max_line, chunk, budget) < 1:
             raise ValueError("max_line, chunk and budget must be positive")
         self.path = os.fspath(path)
@@ -327,8 +336,7 @@ class Follower:
 
     def _end_poll(self) -> None:
         if self._skipped:
-            what = "line" if self._skipped == 1 else f"{self._skipped} lines"
-            self.events.append(f"{what} over {self._max_line} bytes skipped")
+            self.events.append(oversized_text(self._skipped, self._max_line))
             self._skipped = 0
         if self._problem is not None and not self._failed:
             self.events.append(f"{self.path}: readable again")
@@ -392,7 +400,7 @@ class StreamLines:
     close() cannot interrupt a read in progress: the daemon thread ends with its stream or
     the process."""
 
-    def __init__(self, stream: BinaryIO, *, max_line: int = 1 << 20,
+    def __init__(self, stream: BinaryIO, *, max_line: int = MAX_LINE,
                  chunk: int = 1 << 16, queued: int = 64) -> None:
         self.events: list[str] = []
         self.oversized = 0
@@ -437,8 +445,7 @@ class StreamLines:
             skipped = self._lines.oversized
             self.oversized += skipped
             self._lines.oversized = 0
-            what = "line" if skipped == 1 else f"{skipped} lines"
-            self.events.append(f"{what} over {self._lines.max_line} bytes skipped")
+            self.events.append(oversized_text(skipped, self._lines.max_line))
         return out
 
     def close(self) -> None:
@@ -475,10 +482,26 @@ class StreamLines:
             self._stop.wait(0.05)
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gzipped(path: str) -> bool:
+    """Whether the regular file at `path` is gzip-compressed (False when it cannot be
+    read: the follower says why)."""
+    if not os.path.isfile(path):  # opening a FIFO would wait for its writer
+        return False
+    try:
+        with open(path, "rb") as file:
+            return file.read(2) == GZIP_MAGIC
+    except OSError:
+        return False
+
+
 class FileLines(Iterator[list[bytes]]):
     """Batches of complete lines of a finished file, the last one even without a final
     newline; memory bounded by chunk + max_line. Lines over max_line are skipped and
-    counted in `oversized`."""
+    counted in `oversized`. A gzip file (told by its first bytes, whatever its name:
+    logrotate compresses the rotated logs) is read uncompressed, as a stream."""
 
     def __init__(self, path: str | os.PathLike[str], chunk: int, max_line: int) -> None:
         if min(chunk, max_line) < 1:
@@ -487,11 +510,24 @@ class FileLines(Iterator[list[bytes]]):
         self.oversized = 0
         self._chunk = chunk
         self._lines = _Lines(max_line)
+        self._file: io.FileIO | gzip.GzipFile | None = None
+        self._raw: io.FileIO | None = None  # the file under a GzipFile
         try:
-            self._file: io.FileIO | None = io.FileIO(self.path, "r")
+            raw = io.FileIO(self.path, "r")
         except (OSError, ValueError) as exc:
             reason = _reason(exc) if isinstance(exc, OSError) else str(exc)
             raise LogReadError(f"cannot read {self.path}: {reason}") from None
+        self._file = raw
+        try:
+            self.compressed = os.pread(raw.fileno(), 2, 0) == GZIP_MAGIC
+        except OSError as exc:
+            if exc.errno != errno.ESPIPE:  # a pipe (`<(zcat ...)`) is read as it comes
+                self.close()
+                raise LogReadError(f"cannot read {self.path}: {_reason(exc)}") from None
+            self.compressed = False
+        if self.compressed:
+            self._file = gzip.GzipFile(fileobj=raw, mode="rb")
+            self._raw = raw
 
     def __next__(self) -> list[bytes]:
         while self._file is not None:
@@ -500,6 +536,10 @@ class FileLines(Iterator[list[bytes]]):
             except OSError as exc:
                 self.close()
                 raise LogReadError(f"cannot read {self.path}: {_reason(exc)}") from None
+            except (EOFError, zlib.error) as exc:  # a gzip file cut short or damaged
+                self.close()
+                raise LogReadError(f"cannot read {self.path}: gzip data {_gzip_reason(exc)}"
+                                   ) from None
             if not data:
                 self.close()
                 last = self._lines.flush()
@@ -515,12 +555,21 @@ class FileLines(Iterator[list[bytes]]):
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            self._file.close()  # a GzipFile leaves the file under it open
             self._file = None
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+
+
+def _gzip_reason(exc: Exception) -> str:
+    if isinstance(exc, EOFError):
+        return "cut short (the file ends before its compressed data does)"
+    return f"damaged ({exc})"
 
 
 def read_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20,
-              max_line: int = 1 << 20) -> FileLines:
+              max_line: int = MAX_LINE) -> FileLines:
     """A finished file's lines, fast, in batches (for --replay). Raises LogReadError at
     once if the file cannot be opened (missing, a directory, permission denied)."""
     return FileLines(path, chunk, max_line)

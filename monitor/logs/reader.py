@@ -36,17 +36,20 @@ class LogReader:
         self._far_warned_at: float | None = None
         self.notes: list[str] = []  # things to say once: the format told, ...
 
-    def feed(self, lines: Iterable[bytes], idle: bool = False) -> None:
+    def feed(self, lines: Iterable[bytes], idle: bool = False, last: bool = False) -> None:
         """Parse `lines` (in the log's order) into the windows. `idle`: no more lines are
-        coming now (the format may be told from fewer)."""
+        coming now (the format may be told from fewer). `last`: the log has ended (a
+        replay, stdin): a format that cannot be told from its lines is an error then,
+        however few they are."""
         if self.format is None:
             self._pending.extend(lines)
-            if not self._pending or (len(self._pending) < DETECT_LINES and not idle):
+            if not self._pending or (len(self._pending) < DETECT_LINES and not idle
+                                     and not last):
                 return
             try:
                 self.format = detect(self._pending[:GIVE_UP_LINES])
             except LogFormatError:
-                if len(self._pending) < GIVE_UP_LINES:
+                if len(self._pending) < GIVE_UP_LINES and not last:
                     return  # more lines may tell (a first line that is garbage)
                 # Said once for these lines, which are dropped as malformed: the next
                 # lines are tried afresh, and memory stays bounded.
