@@ -134,7 +134,8 @@ def test_a_reminder_says_how_long():
     assert [e.type for e in raised] == ["reminder"]
     assert raised[0].message == (
         "Website http://site.test/ is still down. availability=0.0%, "
-        "time=2027-01-15T09:01:40Z; down since 2027-01-15T08:00:00Z, for 1h01m40s")
+        "time=2027-01-15T09:01:40Z; down since 2027-01-15T08:00:00Z, for 1h01m40s"
+        " (connect: refused)")
     assert raised[0].start == T0 and raised[0].end is None
 
 
@@ -325,13 +326,14 @@ def test_a_monitor_of_another_kind_is_called_by_its_kind_and_target():
 
     clock = Clock()
     alerts = AlertEvaluator(clock=clock, mono=lambda: clock.mono)
-    alerts.configure([Monitor("disk", "disk", "/var"), Monitor("https://u:pw@a.test/x?token=1",
-                                                              "http", "https://u:pw@a.test/x?token=1")])
+    alerts.configure([Monitor("disk:/var", "disk", "disk:/var"),
+                      Monitor("https://u:pw@a.test/x?token=1", "http",
+                              "https://u:pw@a.test/x?token=1")])
     clock.set(T0)
-    disk = alerts.record(CheckResult("disk", T0, False, None, 1.0, "threshold", "97% used",
-                                     mono=clock.mono))
+    disk = alerts.record(CheckResult("disk:/var", T0, False, None, 1.0, "threshold",
+                                     "97% used", mono=clock.mono))
     assert disk[0].message == ("disk /var is down. availability=0.0%,"
-                               " time=2027-01-15T08:00:00Z")
+                               " time=2027-01-15T08:00:00Z (threshold: 97% used)")
     site = alerts.record(CheckResult("https://u:pw@a.test/x?token=1", T0, False, None, 1.0,
                                      "connect", "refused", mono=clock.mono))
     assert site[0].message.startswith("Website https://u:***@a.test/x?token=*** is down.")

@@ -277,7 +277,7 @@ def test_not_a_terminal_gets_plain_tables_fitted_to_columns(tmp_path, sites):
     assert "\x1b[" not in out  # no colour into a pipe
     # Alert lines are printed whole, never shortened.
     assert re.search(r"^ALERT: Website http://127\.0\.0\.1:\d+/ is down\. availability=.*"
-                     r"time=\S+Z$", out, re.M), out
+                     r"time=\S+Z \(connect: connection refused\)$", out, re.M), out
     # The same tables as -m prints, from -r --once: fitted to COLUMNS.
     report = subprocess.run([sys.executable, APP, "-r", "--once", "-db", str(tmp_path / "m.db")],
                             cwd=tmp_path, capture_output=True, text=True, env=narrow,

@@ -23,8 +23,9 @@ def config(websites: list[dict], **top):
     return parse_config(json.dumps({"websites": websites, "notify": providers, **top}))
 
 
-def alert(monitor_id: str, target: str) -> AlertEvent:
-    return AlertEvent("alert", monitor_id, 0.5, AT, AT, None, alert_message(target, 0.5, AT))
+def alert(monitor_id: str, target: str, previous: str = "") -> AlertEvent:
+    return AlertEvent("alert", monitor_id, 0.5, AT, AT, None, alert_message(target, 0.5, AT),
+                      previous=previous)
 
 
 def recovery(monitor_id: str, target: str) -> AlertEvent:
@@ -60,10 +61,21 @@ def test_a_check_of_this_machine_speaks_as_the_agents_did():
     cfg = config([{"type": "process", "name": "nginx", "notify": ["ops"]}])
     proc = cfg.monitors[0]
     host = socket.gethostname()
-    (down,) = deliveries(alert(proc.id, proc.target), proc, cfg.providers)
+    (down,) = deliveries(alert(proc.id, proc.target, "up"), proc, cfg.providers)
     assert (down.title, down.body) == (
         "nginx is now DOWN",
         f"process nginx on {host} changed from up -> down at 2025-11-30T10:53:20Z")
+    # Never seen up: it did not change from up (issue 21, 18), and it says why.
+    event = AlertEvent("alert", proc.id, 0.0, AT, AT, None, "", "process",
+                       "nginx: 0 running, min 1", "unknown")
+    (down,) = deliveries(event, proc, cfg.providers)
+    assert down.body == (f"process nginx on {host} changed from unknown -> down at"
+                         " 2025-11-30T10:53:20Z (process: nginx: 0 running, min 1)")
+    disk = config([{"type": "disk", "path": "/var", "notify": ["ops"]}]).monitors[0]
+    (down,) = deliveries(alert(disk.id, disk.target, "warning"), disk, cfg.providers)
+    assert (down.title, down.body) == (
+        "disk /var is now DOWN",
+        f"disk /var on {host} changed from warning -> down at 2025-11-30T10:53:20Z")
     (up,) = deliveries(recovery(proc.id, proc.target), proc, cfg.providers)
     assert (up.title, up.body) == (
         "nginx is now UP",

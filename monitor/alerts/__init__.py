@@ -28,10 +28,13 @@ from dataclasses import dataclass, field
 
 from monitor.alerts.messages import (
     alert_message,
+    cause,
     cleared_message,
     flapping_message,
     format_duration,
     format_time,
+    note,
+    own_name,
     recovery_message,
     reminder_message,
     settled_message,
@@ -60,6 +63,13 @@ class AlertEvent:
     start: float  # when what it is about began (the alert, the warning, the flapping)
     end: float | None  # when that ended (recovery, cleared, settled)
     message: str
+    # Why: an alert's and a reminder's, the latest failed check's reason and detail; a
+    # warning's, its check's. Empty for the others.
+    reason: str = ""
+    detail: str = ""
+    # The state the monitor was in before an alert ("up", "warning", or "unknown": never
+    # seen up) or a recovery ("down"); empty for the others.
+    previous: str = ""
 
     @property
     def event(self) -> str:
@@ -76,6 +86,10 @@ class Restored:
     warning_start: float | None = None
     flapping_start: float | None = None
     checks: list[tuple[float, bool]] = field(default_factory=list)
+    # The latest failed check's (reason, detail), and whether it was ever seen up (a check
+    # up, a recovery).
+    cause: tuple[str, str] | None = None
+    seen_up: bool = False
 
 
 class _Open:
@@ -89,11 +103,15 @@ class _Open:
 
 
 class _State:
-    __slots__ = ("times", "oks", "window", "threshold", "rules", "subject", "recent",
-                 "changes", "alert", "reminded", "warning", "flapping", "counts")
+    __slots__ = ("times", "oks", "window", "threshold", "rules", "subject", "name", "recent",
+                 "changes", "alert", "reminded", "warning", "flapping", "counts", "cause",
+                 "seen_up")
 
     def __init__(self, monitor: Monitor) -> None:
         self.subject = ""  # what messages call it: "Website <masked URL>", "disk /"
+        self.name = ""  # its name, when it has one the subject does not say
+        self.cause: tuple[str, str] | None = None  # the latest failed check's reason, detail
+        self.seen_up = False  # a check of it was ever up: what an alert changes from
         self.times: list[float] = []  # monotonic, the checks in the window
         self.oks: list[bool] = []
         # The latest verdicts (monotonic time, up), whatever their age: the count rules'.
@@ -110,12 +128,14 @@ class _State:
         self.threshold = monitor.alert_threshold
         self.rules: AlertRules = monitor.rules
         self.subject = subject(monitor.kind, monitor.target)
+        self.name = own_name(self.subject, monitor.name)
         # Whether a rule looks at the latest verdicts (not the window rule alone, whose
         # checks cost what they did before the rules).
         self.counts = (self.rules.alert_after is not None or self.rules.recover_after
                        is not None or self.rules.flap_limit is not None)
 
     def add(self, at: float, ok: bool) -> None:
+        self.seen_up = self.seen_up or ok
         # Checks can finish out of order (a slow one after a quick one): keep time order.
         index = bisect.bisect_right(self.times, at)
         self.times.insert(index, at)
@@ -214,6 +234,8 @@ class AlertEvaluator:
             state.reminded = 0.0 if reminded is None else reminded - offset
             state.warning = opened(restored.warning_start)
             state.flapping = opened(restored.flapping_start)
+            state.cause = restored.cause
+            state.seen_up = restored.seen_up
             for at, ok in sorted(restored.checks):
                 state.add(at - offset, ok)
 
@@ -231,6 +253,9 @@ class AlertEvaluator:
                 if result.reason == "maintenance":
                     state.forget()  # what came before the maintenance is not evidence after
                 return []
+            if not result.available and result.reason != "skipped":
+                # A skipped slot's row says its check's verdict: the check said why.
+                state.cause = (result.reason or "", result.detail)
             state.add(result.mono, result.available)
             return self._evaluate(result.monitor, state, result)
 
@@ -258,7 +283,9 @@ class AlertEvaluator:
         availability = state.availability()
         if availability is None:
             return events
-        called = state.subject
+        called, named = state.subject, note(state.name)
+        reason, detail = state.cause or ("", "")
+        about = note(state.name, cause(reason, detail))  # an alert's and a reminder's
         rules = state.rules
         changes = len(state.changes)
         if rules.flap_limit is not None and state.flapping is None:
@@ -267,7 +294,7 @@ class AlertEvaluator:
                 state.flapping = _Open(now, mono)
                 events.append(AlertEvent("flapping", url, availability, now, now, None,
                                          flapping_message(called, changes, rules.flap_window,
-                                                          now)))
+                                                          now, named)))
         elif state.flapping is not None and (rules.flap_limit is None
                                              or changes <= rules.flap_limit // 2):
             # Settled, or no longer watched for flapping (flapLimit removed): released.
@@ -276,28 +303,33 @@ class AlertEvaluator:
             verdict = "up" if state.oks[-1] else "down"
             events.append(AlertEvent("settled", url, availability, now, flap.wall, now,
                                      settled_message(called, verdict, flap.wall, now,
-                                                     mono - flap.mono)))
+                                                     mono - flap.mono, named)))
         if state.flapping is not None:
             return events  # held until it settles
         if state.alert is None and state.failing(availability):
             now = self._clock()
+            previous = ("warning" if state.warning is not None
+                        else "up" if state.seen_up else "unknown")
             state.alert = _Open(now, mono)
             state.reminded = mono
             events.append(AlertEvent("alert", url, availability, now, now, None,
-                                     alert_message(called, availability, now)))
+                                     alert_message(called, availability, now, about),
+                                     reason, detail, previous))
         elif state.alert is not None and state.recovered(availability):
             now, alert = self._clock(), state.alert
             state.alert = None
             events.append(AlertEvent("recovery", url, availability, now, alert.wall, now,
                                      recovery_message(called, availability, alert.wall, now,
-                                                      mono - alert.mono)))
+                                                      mono - alert.mono, named),
+                                     previous="down"))
         elif (state.alert is not None and rules.remind_every is not None
               and mono - state.reminded >= rules.remind_every):
             now, alert = self._clock(), state.alert
             state.reminded = mono
             events.append(AlertEvent("reminder", url, availability, now, alert.wall, None,
                                      reminder_message(called, availability, alert.wall, now,
-                                                      mono - alert.mono)))
+                                                      mono - alert.mono, about),
+                                     reason, detail))
         if (result is not None and state.alert is None
                 and (result.warning or state.warning is not None)):
             events += self._warning(url, state, result, availability, mono)
@@ -307,19 +339,20 @@ class AlertEvaluator:
                  mono: float) -> list[AlertEvent]:
         """A warning opens with the first check that warns and clears with the first one
         up without a warning; while an alert is open, the alert is what is said."""
-        called = state.subject
+        called, named = state.subject, note(state.name)
         if result.warning and state.warning is None:
             now = self._clock()
             state.warning = _Open(now, mono)
-            why = f"{result.reason}: {result.detail}" if result.detail else str(result.reason)
+            why = cause(result.reason or "warning", result.detail)
             return [AlertEvent("warning", url, availability, now, now, None,
-                               warning_message(called, why, now))]
+                               warning_message(called, why, now, named),
+                               result.reason or "", result.detail)]
         if state.warning is not None and result.available and not result.warning:
             now, warning = self._clock(), state.warning
             state.warning = None
             return [AlertEvent("cleared", url, availability, now, warning.wall, now,
                                cleared_message(called, warning.wall, now,
-                                               mono - warning.mono))]
+                                               mono - warning.mono, named))]
         return []
 
 

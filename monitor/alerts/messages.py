@@ -1,55 +1,102 @@
 """The text of every alert row, as printed, stored and (by default) notified. Each names
 its monitor by its subject: "Website <URL>" for an http monitor (the original wording),
-"<kind> <target>" for the others ("disk /", "tcp db.example:5432")."""
+"<kind> <target>" for the others ("disk /", "tcp db.example:5432", "cpu"), and ends with a
+note in brackets: the monitor's name when it has one, and for an alert or a reminder the
+cause, the reason and detail of its latest failed check:
+
+    Website https://shop.example/ is down. availability=40.0%, time=2026-11-30T10:53:20Z
+        (shop; http_status: HTTP 503 Service Unavailable)
+    disk /var is down. availability=0.0%, time=2026-11-30T10:53:20Z
+        (threshold: disk /var 93.1% used > maxPercent 90)
+
+(each on one line). The http line starts as the original design's, byte for byte.
+"""
 
 from __future__ import annotations
 
+from monitor.checks.trace import printable
 from monitor.secrets import display_url
 from monitor.timefmt import format_duration, format_time
 
+MAX_CAUSE = 200  # characters of a cause in a line (an `expect` detail may be longer)
+
 
 def subject(kind: str, target: str) -> str:
-    """What messages call a monitor; an URL's password and secret values masked."""
-    return f"Website {display_url(target)}" if kind == "http" else f"{kind} {target}"
+    """What messages call a monitor; an URL's password and secret values masked. A target
+    that repeats its kind is not said twice: `disk:/var` is "disk /var", `cpu` is "cpu",
+    `process~gunicorn` is "process ~gunicorn"."""
+    if kind == "http":
+        return f"Website {display_url(target)}"
+    if target == kind:
+        return kind
+    if target.startswith(f"{kind}:"):
+        return f"{kind} {target[len(kind) + 1:]}"
+    if target.startswith(f"{kind}~"):
+        return f"{kind} {target[len(kind):]}"
+    return f"{kind} {target}"
 
 
-def alert_message(subject: str, availability: float, at: float) -> str:
+def own_name(called: str, name: str) -> str:
+    """The monitor's name, if it has one the subject does not already say ("process nginx"
+    named "nginx")."""
+    return "" if not name or called == name or called.endswith(f" {name}") else name
+
+
+def cause(reason: str | None, detail: str) -> str:
+    """A failed check's reason and detail, as a line says them: "http_status: HTTP 503"."""
+    if not reason:
+        return ""
+    text = f"{reason}: {detail}" if detail else reason
+    return text if len(text) <= MAX_CAUSE else printable(text, MAX_CAUSE - 1) + "…"
+
+
+def note(*parts: str) -> str:
+    """The bracketed end of a line: " (shop; http_status: HTTP 503)"; "" with nothing to say."""
+    said = "; ".join(part for part in parts if part)
+    return f" ({said})" if said else ""
+
+
+def alert_message(subject: str, availability: float, at: float, about: str = "") -> str:
+    """`about`: what `note` makes (the name, the cause), appended."""
     return (f"{subject} is down. availability={availability:.1%}, "
-            f"time={format_time(at)}")
+            f"time={format_time(at)}{about}")
 
 
 def recovery_message(subject: str, availability: float, start: float, end: float,
-                     down_for: float | None = None) -> str:
+                     down_for: float | None = None, about: str = "") -> str:
     """`down_for` is measured on the monotonic clock; `start` and `end` are wall-clock
     times, which a clock step may have moved."""
     down_for = end - start if down_for is None else down_for
     return (f"{subject} has recovered. availability={availability:.1%}, "
             f"time={format_time(end)}; down since {format_time(start)}, "
-            f"for {format_duration(down_for)}")
+            f"for {format_duration(down_for)}{about}")
 
 
 def reminder_message(subject: str, availability: float, start: float, at: float,
-                     down_for: float) -> str:
+                     down_for: float, about: str = "") -> str:
     return (f"{subject} is still down. availability={availability:.1%}, "
             f"time={format_time(at)}; down since {format_time(start)}, "
-            f"for {format_duration(down_for)}")
+            f"for {format_duration(down_for)}{about}")
 
 
-def warning_message(subject: str, why: str, at: float) -> str:
-    return f"{subject} warns: {why}. time={format_time(at)}"
+def warning_message(subject: str, why: str, at: float, about: str = "") -> str:
+    return f"{subject} warns: {why}. time={format_time(at)}{about}"
 
 
-def cleared_message(subject: str, start: float, at: float, lasted: float) -> str:
+def cleared_message(subject: str, start: float, at: float, lasted: float,
+                    about: str = "") -> str:
     return (f"{subject} no longer warns. time={format_time(at)}; warning"
-            f" since {format_time(start)}, for {format_duration(lasted)}")
+            f" since {format_time(start)}, for {format_duration(lasted)}{about}")
 
 
-def flapping_message(subject: str, changes: int, window: float, at: float) -> str:
+def flapping_message(subject: str, changes: int, window: float, at: float,
+                     about: str = "") -> str:
     return (f"{subject} is flapping: {changes} changes between up and down"
             f" in {format_duration(window)}; its alerts are held until it settles."
-            f" time={format_time(at)}")
+            f" time={format_time(at)}{about}")
 
 
-def settled_message(subject: str, state: str, start: float, at: float, lasted: float) -> str:
+def settled_message(subject: str, state: str, start: float, at: float, lasted: float,
+                    about: str = "") -> str:
     return (f"{subject} has settled ({state}). time={format_time(at)};"
-            f" flapping since {format_time(start)}, for {format_duration(lasted)}")
+            f" flapping since {format_time(start)}, for {format_duration(lasted)}{about}")

@@ -5,8 +5,10 @@ provider's `title` and `body` templates rendered with the event's named fields.
 
 Default texts: the line as printed, under "<TYPE>: <label>" ("ALERT: shop"); for the
 alert and recovery of a check of this machine (a kind that is not a network check:
-process, cpu, memory, disk, load), the agent systems' form, "<label> is now DOWN" and
-"<kind> <label> on <host> changed from up -> down at <time>".
+process, cpu, memory, disk, load), the agent systems' form, "<name> is now DOWN" and
+"<subject> on <host> changed from up -> down at <time>", with the line's note (its name,
+the cause): "disk /var on web-1 changed from unknown -> down at ... (threshold: ...)". It
+changed from what it was: "up", "warning", or "unknown" for a monitor never seen up.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import socket
 from collections.abc import Mapping, Sequence
 
 from monitor.alerts import AlertEvent, format_time
+from monitor.alerts.messages import cause, note, own_name, subject
 from monitor.checks import Monitor, registry
 from monitor.config.notify import Provider, render
 from monitor.store import Delivery
@@ -31,7 +34,7 @@ def deliveries(event: AlertEvent, monitor: Monitor | None,
     if not wanted:
         return ()
     fields = _fields(event, monitor)
-    title, body = _defaults(monitor, fields)
+    title, body = _defaults(monitor, fields, event.previous)
     return tuple(Delivery(p.name, event.event, _render(p.title, fields, title),
                           _render(p.body, fields, body)) for p in wanted)
 
@@ -48,22 +51,26 @@ def _fields(event: AlertEvent, monitor: Monitor) -> dict[str, str]:
         "kind": monitor.kind, "event": event.type, "EVENT": event.type.upper(),
         "state": state, "STATE": state.upper(), "availability": f"{event.availability:.1%}",
         "time": format_time(event.time), "message": event.message,
-        # An availability alert has no one reason: the window's checks had several.
-        "reason": "", "detail": "",
+        # An alert's and a reminder's: its latest failed check's; a warning's: its own.
+        "reason": event.reason, "detail": event.detail,
         # The outbox key ("<alert id>:<provider>") exists once the alert row is written:
         # the writer fills it in.
         "host": socket.gethostname(), "key": KEY_FIELD,
     }
 
 
-def _defaults(monitor: Monitor, fields: Mapping[str, str]) -> tuple[str, str]:
+def _defaults(monitor: Monitor, fields: Mapping[str, str], previous: str,
+              ) -> tuple[str, str]:
     kind = registry.find(monitor.kind)
     if (kind is not None and not kind.network and kind.watch is None
             and fields["event"] in ("alert", "recovery")):
-        before = "up" if fields["state"] == "down" else "down"
-        return (f"{fields['name']} is now {fields['STATE']}",
-                f"{monitor.kind} {fields['name']} on {fields['host']} changed from"
-                f" {before} -> {fields['state']} at {fields['time']}")
+        called = subject(monitor.kind, monitor.target)
+        before = previous or ("down" if fields["state"] == "up" else "unknown")
+        why = cause(fields["reason"], fields["detail"]) if fields["event"] == "alert" else ""
+        return (f"{monitor.name or called} is now {fields['STATE']}",
+                f"{called} on {fields['host']} changed from {before} ->"
+                f" {fields['state']} at {fields['time']}"
+                f"{note(own_name(called, monitor.name), why)}")
     return f"{fields['EVENT']}: {fields['name']}", fields["message"]
 
 

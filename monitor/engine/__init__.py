@@ -30,6 +30,7 @@ from monitor.alerts import (
     history_span,
     routing,
 )
+from monitor.alerts.messages import note, subject
 from monitor.checks import CheckResult, Monitor, Watchdog, maintenance, registry
 from monitor.checks.model import WatchEvent, WatchState
 from monitor.config import Config
@@ -236,11 +237,14 @@ class Engine:
 
     def _watch_event(self, monitor: Monitor, event: WatchEvent) -> None:
         """An alert or recovery a watched monitor raised itself, in its own words (its
-        watch raises none in maintenance)."""
+        watch raises none in maintenance), which name the monitor at their end: "High
+        traffic generated an alert - hits = 1450, triggered at ... (log /var/log/x.log)"."""
+        message = event.message + note(monitor.name, subject(monitor.kind, monitor.target))
         self._watch_rows.setdefault(monitor.id, deque(maxlen=WATCH_ROWS)).append(
-            (event.type, event.start, event.message))
+            (event.type, event.start, message))
         self.emit(AlertEvent(event.type, monitor.id, 1.0, event.time, event.start,
-                             event.end, event.message))
+                             event.end, message,
+                             previous="up" if event.type == "alert" else "down"))
 
     def _watch_state(self, monitor_id: str) -> WatchState:
         """What a new watch of the monitor is told: its latest alert rows, and whether it
@@ -321,6 +325,7 @@ class Engine:
             alert, warning, flapping = (groups.get(k) for k in ("alert", "warning",
                                                                 "flapping"))
             opened = alert is not None and alert.type != "recovery"
+            checks = recent.get(monitor, [])
             restored[monitor] = Restored(
                 alert_start=parse_iso(alert.start) if opened and alert else None,
                 reminded=parse_iso(alert.timestamp) if opened and alert else None,
@@ -328,7 +333,10 @@ class Engine:
                                "warning" else None),
                 flapping_start=(parse_iso(flapping.start) if flapping and flapping.type ==
                                 "flapping" else None),
-                checks=recent.get(monitor, []))
+                checks=checks,
+                # Up once: a check up, an alert recovered, a warning (up, warning).
+                seen_up=(any(ok for _, ok in checks) or (alert is not None and alert.type
+                                                          == "recovery") or warning is not None))
         return restored, now
 
     # -- maintenance ----------------------------------------------------------------
