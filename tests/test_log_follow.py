@@ -794,3 +794,66 @@ def test_read_file_from_a_pipe() -> None:
     assert got == [b"a", b"b"]
     child.wait(timeout=10)
     child.stdout.close()
+
+
+# -- a W3C log followed from its end
+
+
+W3C_HEAD = (b"#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n"
+            b"#Date: 2027-01-15 08:00:00\n")
+FIELDS_OLD = b"#Fields: date time c-ip cs-uri-stem sc-status"
+FIELDS = b"#Fields: date time s-ip cs-method cs-uri-stem c-ip sc-status sc-bytes"
+
+
+def test_a_w3c_log_from_its_end_starts_with_its_latest_fields_line(tmp_path: Path) -> None:
+    path = tmp_path / "u_ex270115.log"
+    path.write_bytes(W3C_HEAD + FIELDS_OLD + b"\n2027-01-15 08:00:00 10.0.0.1 /a 200\n"
+                     + W3C_HEAD + FIELDS + b"\r\n"  # the server restarted: new fields
+                     + b"2027-01-15 08:00:01 10.0.0.5 GET /b 10.0.0.2 200 512\n")
+    f = Follower(path)
+    assert f.poll() == [FIELDS + b"\r"]  # what the lines to come are read with
+    append(path, b"2027-01-15 08:00:02 10.0.0.5 GET /c 10.0.0.3 200 64\n")
+    assert f.poll() == [b"2027-01-15 08:00:02 10.0.0.5 GET /c 10.0.0.3 200 64"]
+    f.close()
+    # From the start, or a log that is no W3C log: nothing but its lines.
+    f = Follower(path, from_start=True)
+    assert f.poll()[:2] == W3C_HEAD.splitlines()[:2]
+    f.close()
+    other = tmp_path / "access.log"
+    other.write_bytes(b"x - - [15/Jan/2027:08:00:00 +0000] \"GET /#Fields: HTTP/1.1\" 200 1\n")
+    f = Follower(other)
+    assert f.poll() == []
+    f.close()
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 16])
+def test_w3c_fields_found_far_back_across_chunks(tmp_path: Path, chunk: int) -> None:
+    from monitor.logs.follow import w3c_fields
+
+    path = tmp_path / "u_ex.log"
+    body = b"".join(b"2027-01-15 08:00:%02d 10.0.0.5 GET /b 10.0.0.2 200 512\n" % (i % 60)
+                    for i in range(300))
+    path.write_bytes(W3C_HEAD + FIELDS_OLD + b"\n" + body + FIELDS + b"\n" + body)
+    size = path.stat().st_size
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert w3c_fields(fd, size, chunk=chunk) == FIELDS
+        before = len(W3C_HEAD) + len(FIELDS_OLD) + 1 + len(body) + 3  # in the second one
+        assert w3c_fields(fd, before, chunk=chunk) == FIELDS_OLD
+        assert w3c_fields(fd, len(W3C_HEAD) + 5, chunk=chunk) is None  # none whole before
+    finally:
+        os.close(fd)
+
+
+def test_w3c_fields_too_far_back_is_taken_from_the_head(tmp_path: Path, monkeypatch) -> None:
+    from monitor.logs import follow
+
+    monkeypatch.setattr(follow, "FIELDS_BACK", 1000)
+    path = tmp_path / "u_ex.log"
+    body = b"2027-01-15 08:00:00 10.0.0.5 GET /b 10.0.0.2 200 512\n" * 100
+    path.write_bytes(W3C_HEAD + FIELDS + b"\n" + body)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert follow.w3c_fields(fd, path.stat().st_size, chunk=64) == FIELDS
+    finally:
+        os.close(fd)

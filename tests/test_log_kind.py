@@ -5,6 +5,7 @@ results recorded; the config keys; `check NAME`."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -103,3 +104,22 @@ def test_check_reads_the_end_of_the_log(tmp_path):
     done = subprocess.run([sys.executable, APP, "check", "-c", str(config), "web"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "missing" in done.stdout
+
+
+def test_check_reads_the_fields_of_a_w3c_log_above_its_end(tmp_path):
+    # An IIS log longer than what `check` reads of its end: its #Fields line is above it.
+    log = tmp_path / "u_ex.log"
+    lines = [time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(1_800_000_000 + i // 5))
+             + " 10.0.0.5 GET /api/x 10.0.0.1 200 512" for i in range(3000)]
+    log.write_text("#Software: Microsoft Internet Information Services 10.0\n#Fields: date"
+                   " time s-ip cs-method cs-uri-stem c-ip sc-status sc-bytes\n"
+                   + "\n".join(lines) + "\n")
+    assert log.stat().st_size > 64 * 1024
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websites": [{"type": "log", "path": "u_ex.log",
+                                                "name": "iis"}]}))
+    done = subprocess.run([sys.executable, APP, "check", "-c", str(config), "iis"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"format w3c; of its last (\d+) lines \1 parse, 0 malformed",
+                     done.stdout), done.stdout

@@ -323,3 +323,30 @@ def test_lines_dropped_as_far_off_are_warned_of_with_a_count():
         "1 line(s) dated far from the log's time dropped (1 in all),"
         " e.g. one dated 2028-01-15T08:00:00Z"]
     assert reader.warnings(200.0) == []  # nothing new
+
+
+def test_a_w3c_log_watched_from_its_end_is_read_with_its_fields(tmp_path):
+    # The `log` kind without fromStart: the log is read from its end, its #Fields line
+    # (written at its top) read all the same.
+    log = tmp_path / "access.log"
+    fields = (b"#Software: Microsoft Internet Information Services 10.0\n#Fields: date time"
+              b" s-ip cs-method cs-uri-stem c-ip sc-status sc-bytes\n")
+
+    def w3c(start: float, count: int) -> bytes:
+        import time
+
+        return b"".join(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start + i)).encode()
+                        + b" 10.0.0.5 GET /a 10.0.0.1 200 512\n" for i in range(count))
+
+    log.write_bytes(fields + w3c(T0, 100))
+    results, errors = [], []
+    watches = Watches(results.extend, lambda m, e: None, errors.append, wall=lambda: 0.0)
+    watches.set(log_config(tmp_path, fromStart=False))
+    try:
+        watches.poll_all()
+        append(tmp_path, [w3c(T0 + 100, 60).rstrip(b"\n")])
+        watches.poll_all()
+    finally:
+        watches.stop()
+    assert [r.metrics["hits"] for r in results] == [10.0] * 5  # 100-150 s; the lag
+    assert errors == ["web: format: w3c"]

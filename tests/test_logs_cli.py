@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -362,3 +363,45 @@ def test_following_a_gzipped_log_says_to_replay_it(tmp_path):
         assert done.returncode == 1
         assert done.stderr.decode().strip().splitlines()[-1] == (
             f"Error: {log} is compressed (gzip): a finished log; read it with --replay")
+
+
+def w3c_log(start: float, seconds: int, per_second: int) -> list[str]:
+    return [time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start + s))
+            + f" 10.0.0.5 GET /api/{k} - 443 - 10.0.1.{k % 9} Mozilla/5.0 - 200 0 0 512 15"
+            for s in range(seconds) for k in range(per_second)]
+
+
+W3C_HEADER = ["#Software: Microsoft Internet Information Services 10.0", "#Version: 1.0",
+              "#Date: 2027-01-15 08:00:00",
+              "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username"
+              " c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status"
+              " sc-bytes time-taken"]
+
+
+@pytest.mark.parametrize("fmt", ["w3c", "auto"])
+def test_an_iis_log_followed_from_its_end_is_read(tmp_path, fmt):
+    log = tmp_path / "u_ex270115.log"
+    log.write_text("\n".join(W3C_HEADER + w3c_log(T0, 60, 2)) + "\n")
+    proc = subprocess.Popen([sys.executable, APP, "logs", str(log), "--format", fmt],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: list[bytes] = []
+    reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        # Written once the command has opened the log at its end (its first line says so).
+        assert proc.stderr is not None
+        assert proc.stderr.readline().startswith(b"Watching ")
+        with open(log, "a", encoding="utf-8") as file:
+            file.write("\n".join(w3c_log(T0 + 60, 60, 3)) + "\n")
+        wait_for(lambda: b"".join(out).count(b"== ") >= 5, 20, "the tables of the new lines")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+        reader.join(5)
+    err = proc.stderr.read().decode()
+    assert proc.returncode == 0, err
+    tables = b"".join(out).decode()
+    assert "== 2027-01-15 08:01:00-08:01:10 UTC: 30 hits, 3.0 req/s" in tables
+    assert "malformed" not in err
+    if fmt == "auto":
+        assert "format: w3c" in err

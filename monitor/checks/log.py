@@ -31,7 +31,7 @@ from monitor.checks.model import (
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields
 from monitor.errors import MonitorError
-from monitor.logs.follow import Follower
+from monitor.logs.follow import Follower, w3c_fields
 from monitor.logs.formats import FORMATS, SKIP, LogFormatError, detect, make
 from monitor.logs.reader import LogReader
 from monitor.logs.window import LogWindows, Report, TrafficEvent, rule_of
@@ -166,6 +166,8 @@ def _check(monitor: Monitor, deadline: Deadline) -> CheckResult:
             size = file.seek(0, os.SEEK_END)
             file.seek(max(0, size - TAIL_BYTES))
             lines = file.read(TAIL_BYTES).split(b"\n")
+            # A W3C log's lines are read with its latest #Fields line, above the end.
+            header = w3c_fields(file.fileno(), size - TAIL_BYTES) if size > TAIL_BYTES else None
     except FileNotFoundError:
         return result("missing", f"{spec.path}: no such file")
     except OSError as exc:
@@ -173,6 +175,9 @@ def _check(monitor: Monitor, deadline: Deadline) -> CheckResult:
     if size > TAIL_BYTES:
         lines = lines[1:]  # the first may be cut
     lines = [line for line in lines if line.strip()]
+    count = len(lines)
+    if header is not None and lines:
+        lines.insert(0, header)  # read first, not counted
     if not lines:
         return result(None, f"{spec.path}: empty ({size} bytes)")
     try:
@@ -184,7 +189,7 @@ def _check(monitor: Monitor, deadline: Deadline) -> CheckResult:
     bad = sum(1 for hit in parsed if hit is None)
     return result(None if good else "format",
                   f"{spec.path}: {size} bytes, format {parser.name}; of its last"
-                  f" {len(lines)} lines {good} parse, {bad} malformed")
+                  f" {count} lines {good} parse, {bad} malformed")
 
 
 register(Kind(name="log", keys=KEYS, parse=_parse, reasons=REASONS, run=_check,

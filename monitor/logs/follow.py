@@ -9,6 +9,10 @@ beginning we did not read: everything up to the next newline is skipped (not cou
 line nor as oversized). A file that does not exist yet is waited for and, when it appears,
 read from its start: it is new, every line counts.
 
+A W3C log (IIS: its first line a `#` directive) read from its end: its latest `#Fields:`
+line before that end comes out first, whole (the lines after it cannot be read without
+it), then what is written from there on (see w3c_fields).
+
 Lines. A line comes out once, whole, without its b"\\n" (a b"\\r" before it stays: the
 parser drops it), in the poll that reads its newline; bytes after the last newline wait for
 the rest. A line longer than max_line bytes is skipped and counted in `oversized`; its
@@ -59,6 +63,7 @@ import gzip
 import io
 import os
 import queue
+import re
 import select
 import stat
 import threading
@@ -149,7 +154,7 @@ class _Lines:
 class _File:
     """One open file of the follower, with our offset in it."""
 
-    __slots__ = ("fd", "ident", "pos", "size", "tail", "lines", "skip_nul")
+    __slots__ = ("fd", "ident", "pos", "size", "tail", "lines", "skip_nul", "header")
 
     def __init__(self, fd: int, ident: tuple[int, int], pos: int, tail: bytes,
                  max_line: int) -> None:
@@ -160,6 +165,7 @@ class _File:
         self.tail = tail  # the last bytes before pos, as read
         self.lines = _Lines(max_line)
         self.skip_nul = False
+        self.header: bytes | None = None  # a line from before pos to come out first
 
 
 class Follower:
@@ -291,6 +297,7 @@ class Follower:
                 self._found()
                 return
             pos, tail, skip_first = self._start(fd, ident, st.st_size)
+            header = w3c_fields(fd, pos) if pos else None
         except OSError as exc:
             os.close(fd)
             self._fail(f"cannot read {self.path}: {_reason(exc)}")
@@ -300,6 +307,7 @@ class Follower:
             raise
         f = _File(fd, ident, pos, tail, self._max_line)
         f.lines.skipping = skip_first
+        f.header = header
         if self._files and not self._waiting:
             self.events.append("rotated (renamed): reading the new file")
         self._found()
@@ -347,6 +355,9 @@ class Follower:
 
     def _read(self, f: _File, out: list[bytes], budget: int) -> tuple[int, int]:
         """Reads f from our offset to the size its fstat gave, within budget."""
+        if f.header is not None:
+            out.append(f.header)
+            f.header = None
         if f.size < f.pos:
             self._truncated(f)
         got = 0
@@ -483,6 +494,39 @@ class StreamLines:
 
 
 GZIP_MAGIC = b"\x1f\x8b"
+
+
+_FIELDS = re.compile(rb"^#fields:[^\n]*\n", re.IGNORECASE | re.MULTILINE)
+FIELDS_BACK = 64 << 20  # bytes searched back for a W3C log's #Fields line, at most
+FIELDS_HEAD = 64 << 10  # ... then the first of its head
+
+
+def w3c_fields(fd: int, end: int, *, chunk: int = 1 << 20) -> bytes | None:
+    """The latest whole `#Fields:` line before offset `end` of the W3C log open at `fd`
+    (without its newline), when the file is one: it begins with a `#` directive, as IIS
+    writes them at the top of each file (a Common log never does: nothing is searched).
+    Searched back in chunks, FIELDS_BACK bytes at most; past that, the first of the
+    file's first FIELDS_HEAD bytes."""
+    if end <= 0 or os.pread(fd, 1, 0) != b"#":
+        return None
+    pos, carry = end, b""  # carry: the start of the line cut by the last chunk's start
+    while pos > 0 and end - pos < FIELDS_BACK:
+        start = max(0, pos - chunk)
+        data = os.pread(fd, pos - start, start) + carry
+        found = None
+        for match in _FIELDS.finditer(data):
+            # At the chunk's start a match is a line's start only at the file's.
+            if match.start() > 0 or start == 0:
+                found = match
+        if found is not None:
+            return found.group()[:-1]
+        cut = data.find(b"\n")
+        carry = data[:cut + 1] if cut >= 0 and cut < MAX_LINE else b""
+        pos = start
+    if pos > 0:
+        first = _FIELDS.search(os.pread(fd, min(FIELDS_HEAD, pos), 0))
+        return first.group()[:-1] if first else None
+    return None
 
 
 def gzipped(path: str) -> bool:
