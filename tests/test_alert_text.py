@@ -160,3 +160,41 @@ def test_the_lines_in_the_program_in_history_and_in_notifications(tmp_path):
                         rf" down at {TIME} \(process: nosuchprocess: 0 running, min 1\)",
                         bodies["nosuchprocess is now DOWN"])
     assert bodies["ALERT: web"] == by_start["ALERT: High traffic"].removeprefix("ALERT: ")
+
+
+def test_the_cause_survives_a_restart(tmp_path):
+    # A reminder raised after a restart by a check up (the window still below the
+    # threshold) says the cause of the latest failure before the stop, from the database.
+    from dataclasses import replace
+
+    from monitor.checks.model import AlertRules
+    from monitor.config import Config
+    from monitor.engine import Engine
+    from monitor.store import AlertRecord, Store, iso_utc
+    from tests.conftest import make_site
+
+    now = 1_800_000_000.0
+    site = replace(make_site("http://site.test/", window=120.0),
+                   rules=AlertRules(remind_every=10.0))
+    db = tmp_path / "m.db"
+    store = Store(db)
+    for i in range(30):
+        store.put_check(CheckResult(site.id, now - 30 + i, False, None, 1.0, "connect",
+                                    "connection refused"))
+    store.put_alert(AlertRecord(iso_utc(now - 20), site.id, "alert", iso_utc(now - 20), None,
+                                0.0, "down"))
+    store.close()
+    mono = [5_000.0]
+    config = Config(monitors=(site,))
+    engine = Engine(config, Store(db), wall_clock=lambda: now)
+    engine.alerts = AlertEvaluator(clock=lambda: now + mono[0] - 5_000.0,
+                                   mono=lambda: mono[0])
+    engine._configure(config)
+    engine._restore_alert_state()
+    engine.store.close()
+    mono[0] += 1
+    (reminder,) = engine.alerts.record(CheckResult(site.id, now + 1, True, 200, 1.0,
+                                                   mono=mono[0]))
+    assert reminder.type == "reminder"
+    assert reminder.message.endswith(" (connect: connection refused)"), reminder.message
+    assert (reminder.reason, reminder.detail) == ("connect", "connection refused")

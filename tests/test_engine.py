@@ -1,5 +1,8 @@
 """Engine: retention purge on an injected wall clock; wall-clock steps while running."""
 
+import json
+import subprocess
+import sys
 import threading
 import time
 
@@ -191,3 +194,89 @@ def test_restore_after_a_correction_the_monitor_ran_on_after_uses_the_recent_che
     engine = restored(db)
     assert not engine.alerts.is_alerting(SITE)
     assert engine.alerts.availability(SITE) == 1.0
+
+
+def _log_ahead_beside_a_site_down(db, now, log_monitor, site) -> None:
+    """As a previous run left `db`: `site` down for 30 s with its alert raised 24 s before
+    `now`, and beside it a log whose lines (and so its results) are dated an hour ahead, its
+    results written last."""
+    store = Store(db)
+    store.set_monitors([site, log_monitor])
+    for i in range(30):
+        store.put_check(CheckResult(site.id, now - 30 + i, False, 503, 1.0, "http_status",
+                                    "HTTP 503 Service Unavailable"))
+    store.put_alert(AlertRecord(iso_utc(now - 24), site.id, "alert", iso_utc(now - 24), None,
+                                0.0, f"Website {site.id} is down."))
+    for i in range(3):
+        store.put_check(CheckResult(log_monitor.id, now + 3600 - 30 + 10 * i, True, None, 0.0,
+                                    metrics={"value": 1.0}))
+    store.close()
+
+
+def test_a_log_dated_by_its_own_clock_moves_no_other_monitors_present(tmp_path):
+    # Issue 21, 7: the restore took max(wall clock, last check written) as the present, and a
+    # log's results carry the log's time: an hour ahead, the site's alert opened 24 s before
+    # looked an hour old, and its reminder (remindEvery 600) came at once, "for 1h00m24s".
+    from dataclasses import replace
+
+    from monitor.checks.model import AlertRules
+    from monitor.config import parse_config
+
+    db = tmp_path / "m.db"
+    site = replace(make_site(SITE, window=120.0), rules=AlertRules(remind_every=600.0))
+    log = parse_config(json.dumps({"websites": [
+        {"type": "log", "path": str(tmp_path / "access.log")}]})).monitors[0]
+    _log_ahead_beside_a_site_down(db, NOW, log, site)
+
+    mono = [5_000.0]
+    alerts = AlertEvaluator(clock=lambda: NOW + mono[0] - 5_000.0, mono=lambda: mono[0])
+    config = Config(monitors=(site, log))
+    engine = Engine(config, Store(db), wall_clock=lambda: NOW)
+    engine.alerts = alerts
+    engine._configure(config)
+    engine._restore_alert_state()
+    engine.store.close()
+    assert alerts.is_alerting(SITE)
+
+    def check(second: float) -> list[str]:
+        mono[0] = 5_000.0 + second
+        return [event.message for event in alerts.record(CheckResult(
+            SITE, NOW + second, False, 503, 1.0, "http_status", "HTTP 503 Service Unavailable",
+            mono=mono[0]))]
+
+    assert [check(second) for second in range(1, 576)] == [[]] * 575
+    # 600 s after the alert, not before: and it says so.
+    (reminder,) = check(576)
+    assert "; down since " in reminder and ", for 10m00s (" in reminder, reminder
+
+
+def test_a_log_ahead_and_a_restart_of_the_program(tmp_path):
+    # The same in the real program, on the database a previous run left.
+    from tests.pages import PageServer
+    from tests.test_e2e import APP, query, stop, wait_for, write
+    from tests.test_rules_e2e import Output
+
+    with PageServer() as pages:
+        url = pages.set("/", "down", status=503)
+        write(tmp_path / "config.json", {"websites": [
+            {"URL": url, "checkInterval": 0.25, "alertWindow": 120, "remindEvery": 600},
+            {"type": "log", "path": "access.log"}]})
+        (tmp_path / "access.log").write_text("")
+        from monitor.config import load_config
+        site, log = load_config(tmp_path / "config.json").monitors
+        db = tmp_path / "monitoring.db"
+        _log_ahead_beside_a_site_down(db, time.time(), log, site)
+        proc = subprocess.Popen([sys.executable, APP, "-m", "--plain"], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out = Output(proc)
+        try:
+            # Eight checks of the site made since the restart, each of which could remind.
+            wait_for(lambda: query(db, "SELECT count(*) FROM website_monitoring WHERE host = ?"
+                                   " AND reason = 'http_status'", url)[0][0] >= 38, 20,
+                     "eight new checks", lambda: "\n".join(out.lines))
+        finally:
+            _, _, err = stop(proc)
+            out.join()
+    assert err == ""
+    assert not out.starting("REMINDER: "), out.lines
+    assert not out.starting("ALERT: "), out.lines  # still the one open: not raised again

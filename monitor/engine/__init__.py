@@ -314,10 +314,15 @@ class Engine:
         """Each monitor's restored state, and the time it is as of."""
         # The last check written is the present, whatever its date: dated after the wall
         # clock's now, the clock stepped back since (and then rows dated still later, from
-        # before a correction, are not the present either).
-        last = reader.last_check_time()
+        # before a correction, are not the present either). Only a check this machine's
+        # clock dated: an access log's results carry the log's own time, which may run
+        # ahead or behind, and must not move the present of the others.
+        other_clocks = {kind.name for kind in registry.loaded() if kind.watch is not None}
+        last = reader.last_check_time(other_clocks)
         now = max(self._wall(), last or 0.0)
-        recent = reader.recent_verdicts(now - history_span(self.config.monitors), now)
+        since = now - history_span(self.config.monitors)
+        recent = reader.recent_verdicts(since, now)
+        causes = reader.failure_causes(since, now)
         rows = reader.latest_alert_rows()
         restored = {}
         for monitor in {*recent, *rows}:
@@ -334,6 +339,7 @@ class Engine:
                 flapping_start=(parse_iso(flapping.start) if flapping and flapping.type ==
                                 "flapping" else None),
                 checks=checks,
+                cause=causes.get(monitor),
                 # Up once: a check up, an alert recovered, a warning (up, warning).
                 seen_up=(any(ok for _, ok in checks) or (alert is not None and alert.type
                                                           == "recovery") or warning is not None))

@@ -9,7 +9,7 @@ import calendar
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -251,8 +251,14 @@ class Reader(Protocol):
         """The lateness (ms) of the checks since `since` (skipped slots aside), and the
         time of the newest stored check."""
 
-    def last_check_time(self) -> float | None:
-        """The timestamp of the check written last (by insertion, not by date)."""
+    def last_check_time(self, other_clocks: Collection[str] = ()) -> float | None:
+        """The timestamp of the check written last (by insertion, not by date), of a
+        monitor of none of the kinds `other_clocks` (kinds whose results are dated by
+        another clock than this machine's: an access log's lines)."""
+
+    def failure_causes(self, since: float, until: float) -> dict[str, tuple[str, str]]:
+        """Each monitor's latest failed check in [since, until] (skipped slots aside):
+        (reason, detail)."""
 
     def recent_verdicts(self, since: float, until: float,
                         ) -> dict[str, list[tuple[float, bool]]]:

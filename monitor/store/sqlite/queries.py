@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,8 @@ from monitor.store.sqlite.schema import SCHEMA_VERSION, TYPE_GROUP
 from monitor.store.sqlite.writer import _explain, open_writer_connection
 
 _TIMED = "available IS NOT NULL AND status IS NOT NULL"
+# The most rows last_check_time walks back past the rows of monitors dated by other clocks.
+LAST_CHECK_ROWS = 100_000
 
 
 def _bucket_sql(value: str) -> str:
@@ -262,10 +264,29 @@ class SqliteReader:
         return [r[0] for r in rows], newest[0]
 
     @_reading
-    def last_check_time(self) -> float | None:
-        row = self.conn.execute("SELECT timestamp FROM website_monitoring ORDER BY id DESC"
-                                " LIMIT 1").fetchone()
+    def last_check_time(self, other_clocks: Collection[str] = ()) -> float | None:
+        if not other_clocks:
+            row = self.conn.execute("SELECT timestamp FROM website_monitoring ORDER BY id"
+                                    " DESC LIMIT 1").fetchone()
+            return None if row is None else row[0]
+        # Walking back from the newest row past the other clocks' rows, LAST_CHECK_ROWS at
+        # most (not the whole table, for a monitor added to a history of logs alone).
+        row = self.conn.execute(
+            "SELECT timestamp FROM website_monitoring WHERE id > (SELECT max(id) FROM"
+            " website_monitoring) - ? AND coalesce(monitor, host) NOT IN (SELECT host FROM"
+            " sites WHERE kind IN (SELECT value FROM json_each(?))) ORDER BY id DESC LIMIT 1",
+            (LAST_CHECK_ROWS, json.dumps(sorted(other_clocks)))).fetchone()
         return None if row is None else row[0]
+
+    @_reading
+    def failure_causes(self, since: float, until: float) -> dict[str, tuple[str, str]]:
+        causes: dict[str, tuple[str, str]] = {}
+        for monitor, reason, detail in self.conn.execute(
+            "SELECT coalesce(monitor, host), reason, detail FROM website_monitoring WHERE"
+            " timestamp BETWEEN ? AND ? AND available = 0 AND reason IS NOT 'skipped'"
+            " ORDER BY timestamp", (since, until)):
+            causes[monitor] = (reason or "", detail or "")
+        return causes
 
     @_reading
     def recent_verdicts(self, since: float, until: float,
