@@ -15,7 +15,7 @@ import pytest
 from monitor.config import ConfigError, parse_config
 from tests.access_logs import combined
 from tests.receivers import WebhookReceiver
-from tests.test_e2e import APP, query, stop
+from tests.test_e2e import APP, query, stop, wait_for
 
 
 def test_traffic_alert_and_recovery_in_the_running_monitor(tmp_path):
@@ -123,3 +123,60 @@ def test_check_reads_the_fields_of_a_w3c_log_above_its_end(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"format w3c; of its last (\d+) lines \1 parse, 0 malformed",
                      done.stdout), done.stdout
+
+
+def test_no_log_recovery_in_maintenance_in_the_running_program(tmp_path):
+    # Issue 21, 10: `maintenance on lm`, a restart, more lines: no RECOVERY until the
+    # maintenance is over.
+    from tests.test_rules_e2e import Output, cli
+
+    log = tmp_path / "access.log"
+    log.write_text("")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websites": [{"type": "log", "path": "access.log",
+                                                "name": "lm", "maxRate": 1,
+                                                "fromStart": True}]}))
+    args = [sys.executable, APP, "-m", "--plain", "-c", str(config), "-db", "m.db"]
+    db = tmp_path / "m.db"
+    monitor = f"log:{log}"
+    start = int(time.time()) // 10 * 10 - 1200
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    out = Output(proc)
+    try:
+        with open(log, "a", encoding="utf-8") as file:  # 300 in 20 s: above 1/s
+            file.write("\n".join(combined(start + i / 15, "10.0.0.1", "/a")
+                                 for i in range(300)) + "\n")
+        wait_for(lambda: out.starting("ALERT: High traffic"), 20, "the alert")
+    finally:
+        stop(proc)
+        out.join()
+    done = cli("maintenance", "on", "lm", "-c", str(config), "-db", "m.db", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    out = Output(proc)
+    try:
+        wait_for(lambda: out.starting("MAINTENANCE: lm"), 10, "the maintenance line")
+        with open(log, "a", encoding="utf-8") as file:  # one every 10 s for 5 minutes
+            file.write("\n".join(combined(start + 20 + 10 * i, "10.0.0.2", "/")
+                                 for i in range(30)) + "\n")
+        # Read: the results of those 5 minutes recorded (the window fell back long ago).
+        wait_for(lambda: query(db, "SELECT count(*) FROM website_monitoring WHERE"
+                                   " monitor = ? AND timestamp >= ?", monitor,
+                               start + 300)[0][0] > 0,
+                 30, "the results of the new lines", lambda: "\n".join(out.lines))
+        time.sleep(1)  # four more polls of the log: a recovery would be out by now
+        assert not out.starting("RECOVERY"), out.lines
+        done = cli("maintenance", "off", "lm", "-c", str(config), "-db", "m.db",
+                   cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        wait_for(lambda: out.starting("RECOVERY: High traffic alert recovered"), 20,
+                 "the recovery after the maintenance", lambda: "\n".join(out.lines))
+    finally:
+        _, _, err = stop(proc)
+        out.join()
+    assert out.lines.index(out.starting("MAINTENANCE OVER: lm")[0]) < out.lines.index(
+        out.starting("RECOVERY: ")[0])
+    assert query(db, "SELECT type FROM website_alerts WHERE monitor = ? ORDER BY id",
+                 monitor) == [("alert",), ("recovery",)]

@@ -350,3 +350,32 @@ def test_a_w3c_log_watched_from_its_end_is_read_with_its_fields(tmp_path):
         watches.stop()
     assert [r.metrics["hits"] for r in results] == [10.0] * 5  # 100-150 s; the lag
     assert errors == ["web: format: w3c"]
+
+
+def test_no_log_recovery_in_maintenance_after_a_restart_and_one_after_it(tmp_path):
+    from monitor.store import SetMaintenance, Store
+
+    db, wall = tmp_path / "m.db", [5000.0]
+    engine = log_engine(tmp_path, db, wall)
+    append(tmp_path, lines(400, per_second=2))  # 200 s at 2/s: above 1/s
+    engine.watches.poll_all()
+    engine.stop()
+    assert alert_rows(db) == [("alert", "High traffic generated an alert")]
+    # `maintenance on`, then a restart, then the traffic falls: no recovery in it.
+    store = Store(db)
+    store.set_maintenance(SetMaintenance(f"log:{tmp_path / 'access.log'}", 5000.0, 6000.0))
+    store.close()
+    engine = log_engine(tmp_path, db, wall)
+    engine.watches.poll_all()
+    append(tmp_path, lines(60, start=T0 + 200, per_second=0.1))  # 600 s at 0.1/s
+    engine.watches.poll_all()
+    for step in range(0, 300, 5):  # and log time moves on with the clock
+        wall[0] = 5000.0 + step
+        engine.watches.poll_all()
+    engine.store.flush()
+    assert alert_rows(db) == [("alert", "High traffic generated an alert")]
+    wall[0] = 6000.0  # the maintenance is over: the rule decides again
+    engine.watches.poll_all()
+    engine.stop()
+    assert alert_rows(db) == [("alert", "High traffic generated an alert"),
+                              ("recovery", "High traffic alert recovered")]

@@ -295,3 +295,20 @@ def test_a_wrong_line_at_the_start_of_sparse_traffic_is_dropped():
     out = feed(windows, hits)
     windows.flush()
     assert (counted(out, windows), windows.far_off) == (10, 1)
+
+
+def test_no_recovery_while_quiet_and_the_recovery_after():
+    # An alert open when a maintenance begins stays open, silent: the traffic falling in
+    # the maintenance ends it only once the maintenance is over.
+    windows = LogWindows(threshold=1.0, lag=0)
+    out = feed(windows, hits_per_second([5] * 100))
+    assert [e.type for e in out if isinstance(e, TrafficEvent)] == ["alert"]
+    windows.quiet = True  # then one request every 30 s, for 5 minutes
+    out = feed(windows, [Hit(T0 + 100 + 30 * k, "a", "/", 200, 1) for k in range(11)])
+    assert [e for e in out if isinstance(e, TrafficEvent)] == []
+    assert windows.alerting == {"traffic": T0 + 25}  # 125 in 25 s: above 120
+    windows.quiet = False
+    out = feed(windows, hits_per_second([1], start=T0 + 401))
+    # The first boundary evaluated after it: the end of second 400.
+    assert [(e.type, e.time - T0, e.start - T0) for e in out
+            if isinstance(e, TrafficEvent)] == [("recovery", 401, 25)]

@@ -151,7 +151,7 @@ class LogWindows:
         # line, JUMP before the oldest open second (kept up to date, read for every line).
         self._high = math.inf
         self._low = -math.inf
-        self.quiet = False  # raise no alert (a maintenance); recoveries are still raised
+        self.quiet = False  # raise no alert nor recovery (a maintenance)
 
     def add(self, hit: Hit) -> None:
         at = hit[0]
@@ -372,8 +372,10 @@ class LogWindows:
 
     def _rule(self, rule: str, high: bool, full: bool, at: int, hits: int,
               value: float) -> None:
+        if self.quiet:  # a maintenance: neither alert nor recovery; an alert open stays
+            return
         opened = self._alerts.get(rule)
-        if high and opened is None and not self.quiet:
+        if high and opened is None:
             self._alerts[rule] = at
             self._ready.append(TrafficEvent("alert", rule, at, at, hits, value,
                                             _alert_text(rule, hits, value, at)))
