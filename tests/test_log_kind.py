@@ -57,6 +57,8 @@ def test_traffic_alert_and_recovery_in_the_running_monitor(tmp_path):
     assert rows and all(ok == 1 for ok, _ in rows)
     assert json.loads(rows[0][1])["hits"] == 150.0  # [start, start+10): 10 s x 15
     assert "ALERT: High traffic generated an alert" in out
+    # The format told is a plain note, not a warning (issue 21, 14).
+    assert "web: format: combined" in out.splitlines() and "Warning" not in err, err
 
 
 def test_config_keys():

@@ -31,7 +31,7 @@ from monitor.checks.model import (
 from monitor.checks.registry import register
 from monitor.checks.schema import Fields
 from monitor.errors import MonitorError
-from monitor.logs.follow import Follower, w3c_fields
+from monitor.logs.follow import Follower, Note, w3c_fields
 from monitor.logs.formats import FORMATS, SKIP, LogFormatError, detect, make
 from monitor.logs.reader import LogReader
 from monitor.logs.window import LogWindows, Report, TrafficEvent, rule_of
@@ -105,6 +105,7 @@ class LogWatch:
             self._windows.reopen(rule, start)
         self._reader = LogReader(self._windows, spec.format)
         self._failed: str | None = None  # the format error said, once
+        self.notes: list[str] = []  # information, not warnings (the format told)
 
     def poll(self, wall: float, quiet: bool = False,
              ) -> tuple[list[CheckResult], list[WatchEvent], list[str]]:
@@ -116,7 +117,9 @@ class LogWatch:
             if not self._follower.behind:
                 break
             lines += self._follower.poll()
-        warnings = list(self._follower.events)
+        warnings: list[str] = []
+        for text in self._follower.events:
+            (self.notes if isinstance(text, Note) else warnings).append(text)
         self._follower.events.clear()
         try:
             items = self._reader.step(lines, wall)
@@ -131,7 +134,8 @@ class LogWatch:
                                          item.message, item.rule))
             else:
                 results.append(self._result(item))
-        warnings += self._reader.notes + self._reader.warnings(wall)
+        warnings += self._reader.warnings(wall)
+        self.notes += self._reader.notes
         self._reader.notes.clear()
         return results, events, warnings
 

@@ -72,7 +72,8 @@ class Engine:
         self.probes: LocalProbes | ProbeProcesses | None = None
         # Monitors that watch a source as it comes (access logs), beside the checks.
         self.watches = Watches(self._record_batch, self._watch_event, self._on_error,
-                               wall=wall_clock, quiet=self._in_maintenance)
+                               wall=wall_clock, quiet=self._in_maintenance,
+                               on_note=self._on_status)
         self.watchdog: Watchdog | None = None
         self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
         self._announcer: threading.Thread | None = None

@@ -52,7 +52,9 @@ poll's lines, whatever the file's size.
 
 Errors. A directory or another kind of non-regular file at the path raises LogReadError
 (following cannot work). Other failures (permission denied, I/O errors) are reported once
-in `events` and retried at every poll; their end is reported too.
+in `events` and retried at every poll; their end is reported too. What is said in `events`
+that is no warning (a rotation, a truncation, a file awaited or found, a failure's end) is
+a `Note`.
 """
 
 from __future__ import annotations
@@ -77,6 +79,13 @@ from monitor.errors import MonitorError
 # Bytes before our offset remembered to notice a file rewritten under us.
 _TAIL = 64
 MAX_LINE = 1 << 20  # bytes of the longest line read; a longer one is skipped, and said
+
+
+class Note(str):
+    """Something said in `events` that is information (a rotation, a file appearing), not
+    a warning: the monitor prints it plainly."""
+
+    __slots__ = ()
 
 
 class LogReadError(MonitorError):
@@ -309,7 +318,7 @@ class Follower:
         f.lines.skipping = skip_first
         f.header = header
         if self._files and not self._waiting:
-            self.events.append("rotated (renamed): reading the new file")
+            self.events.append(Note("rotated (renamed): reading the new file"))
         self._found()
         self._files.append(f)
         self._at_end = None
@@ -329,12 +338,12 @@ class Follower:
     def _wait(self) -> None:
         if not self._waiting:
             self._waiting = True
-            self.events.append(f"waiting for {self.path} to exist")
+            self.events.append(Note(f"waiting for {self.path} to exist"))
 
     def _found(self) -> None:
         if self._waiting:
             self._waiting = False
-            self.events.append(f"{self.path} exists: reading")
+            self.events.append(Note(f"{self.path} exists: reading"))
 
     def _fail(self, message: str) -> None:
         self._failed = True
@@ -347,7 +356,7 @@ class Follower:
             self.events.append(oversized_text(self._skipped, self._max_line))
             self._skipped = 0
         if self._problem is not None and not self._failed:
-            self.events.append(f"{self.path}: readable again")
+            self.events.append(Note(f"{self.path}: readable again"))
             self._problem = None
         self._failed = False
 
@@ -401,7 +410,7 @@ class Follower:
         f.tail = b""
         f.lines.reset()
         f.skip_nul = True
-        self.events.append("truncated (copytruncate): reading from its start")
+        self.events.append(Note("truncated (copytruncate): reading from its start"))
 
 
 class StreamLines:

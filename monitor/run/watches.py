@@ -4,7 +4,11 @@ never blocks (a log is read as far as it has been written), so one slow source d
 check, and a watch that raises is reported once and polled again. A reload swaps the
 watches between two rounds (one lock around each round and each swap): a watch is never
 closed while it is polled, and the events of a round are handed over before a new watch
-of the same monitor is told what is open."""
+of the same monitor is told what is open.
+
+What a watch says comes in two kinds: warnings (`poll`'s third item: malformed lines, an
+unreadable file), printed as warnings; and notes (its `notes` list, if it has one: the
+format told), information printed plainly."""
 
 from __future__ import annotations
 
@@ -40,11 +44,14 @@ class Watches:
     def __init__(self, on_results: OnResults, on_event: OnEvent,
                  on_error: Callable[[str], None],
                  wall: Callable[[], float] = time.time,
-                 quiet: Quiet = lambda _id, _wall: False) -> None:
+                 quiet: Quiet = lambda _id, _wall: False,
+                 on_note: Callable[[str], None] | None = None) -> None:
         self._quiet = quiet
         self._on_results = on_results
         self._on_event = on_event
         self._on_error = on_error
+        # Without a channel of their own, notes go with the warnings rather than nowhere.
+        self._on_note = on_note or on_error
         self._wall = wall
         self._open: dict[str, tuple[Monitor, Watch]] = {}
         self._failing: dict[str, str] = {}  # monitor id -> the error said
@@ -94,6 +101,11 @@ class Watches:
                 self._failing[monitor.id] = text
                 continue
             self._failing.pop(monitor.id, None)
+            notes: list[str] | None = getattr(watch, "notes", None)
+            if notes:
+                for text in notes:
+                    self._on_note(f"{monitor.label}: {text}")
+                notes.clear()
             for text in warnings:
                 self._on_error(f"{monitor.label}: {text}")
             if results:
