@@ -84,7 +84,7 @@ def _show(items: list[Report | TrafficEvent], echo: Echo) -> None:
 def run_replay(path: str, windows: LogWindows, fmt: str, echo: Echo, err: Echo) -> None:
     """Read the finished log at `path` and print its reports and alerts."""
     from monitor.logs.follow import MAX_LINE, oversized_text, read_file
-    from monitor.logs.reader import LogReader, far_text
+    from monitor.logs.reader import LogReader
 
     reader = LogReader(windows, fmt)
     lines = read_file(path)
@@ -102,10 +102,8 @@ def run_replay(path: str, windows: LogWindows, fmt: str, echo: Echo, err: Echo) 
         err(note)
     if lines.oversized:
         err(oversized_text(lines.oversized, MAX_LINE))
-    if reader.malformed:
-        err(f"{reader.malformed} malformed line(s) skipped")
-    if windows.far_off:
-        err(far_text(windows.far_off, windows.far_off, windows.far_sample))
+    for text in reader.warnings(time.time()):  # the first are said at once
+        err(text)
 
 
 def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: str,
