@@ -130,7 +130,8 @@ def test_database_files_are_readable_by_their_owner_only(tmp_path):
     finally:
         stop(proc)
     # The WAL and its index hold the same rows as the database itself.
-    assert modes == {"m.db": 0o600, "m.db-wal": 0o600, "m.db-shm": 0o600}
+    assert modes == {"m.db": 0o600, "m.db-wal": 0o600, "m.db-shm": 0o600,
+                     "m.db.lock": 0o600}
 
 
 def test_url_credentials_follow_a_redirect_on_the_same_site_only(recorder, watchdog):

@@ -241,6 +241,9 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     config_file = Path(config_path)
     config = load_config(config_file)
     owner = DatabaseOwner(db_path)  # a second -m on this database stops here
+    if not owner.held:
+        err(f"Warning: cannot create {owner.path} (the disk is full): a second monitor on"
+            " this database would not be refused")
     try:
         return _monitor(config_file, config, db_path, silent, echo, err, stop, display)
     finally:

@@ -8,6 +8,7 @@ take it: they write beside a running monitor by design.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from pathlib import Path
@@ -20,9 +21,13 @@ class DatabaseOwner:
 
     def __init__(self, database: str | Path) -> None:
         self.path = Path(f"{database}.lock")
+        self.held = False
+        self._fd = -1
         try:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                return  # a full disk: the monitor must start all the same (not `held`)
             raise StoreError(f"{self.path}: cannot create the lock file: {exc.strerror}"
                              ) from None
         try:
@@ -33,8 +38,10 @@ class DatabaseOwner:
             who = f"pid {holder}" if holder else "another process"
             raise StoreError(f"{database} is in use by another monitor ({who}); stop it"
                              " first or give this one another -db") from None
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        self.held = True
+        with contextlib.suppress(OSError):  # the pid only names us; a full disk may refuse
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
 
     def release(self) -> None:
         if self._fd >= 0:
