@@ -312,3 +312,55 @@ def test_no_recovery_while_quiet_and_the_recovery_after():
     # The first boundary evaluated after it: the end of second 400.
     assert [(e.type, e.time - T0, e.start - T0) for e in out
             if isinstance(e, TrafficEvent)] == [("recovery", 401, 25)]
+
+
+def test_wrong_lines_on_both_sides_are_dropped_after_the_lines_that_follow_them():
+    from monitor.logs.window import DISMISS
+
+    windows = LogWindows(threshold=10.0)
+    feed(windows, hits_per_second([5] * 20))
+    feed(windows, [Hit(T0 + 365 * 86400, "x", "/x", 200, 1),  # a year ahead
+                   Hit(T0 - 365 * 86400, "y", "/y", 200, 1)])  # and a year behind
+    feed(windows, [Hit(T0 + 20 + i / 10, "a", "/a", 200, 1) for i in range(DISMISS - 1)])
+    assert windows.far_off == 0
+    feed(windows, [Hit(T0 + 25, "a", "/a", 200, 1)])
+    assert windows.far_off == 2 and windows.restarts == 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_line_of_a_log_in_order_counts_whatever_its_gaps(seed):
+    rng = random.Random(seed)
+    at, hits = float(T0), []
+    for _ in range(2000):
+        at += rng.choice([0.0, 0.1, 1, 35, 61, 90, 3600, 86400])
+        hits.append(Hit(at, "a", "/a", 200, 1))
+    windows = LogWindows(threshold=10.0)
+    out = feed(windows, hits)
+    windows.flush()
+    assert (counted(out, windows), windows.far_off, windows.late, windows.restarts) == (
+        2000, 0, 0, 0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_wrong_lines_among_a_log_in_order_are_dropped_and_every_other_counts(seed):
+    # Lines from wrong clocks (a century ahead, a decade behind; no two in the order a
+    # log goes on in) among lines in order (a fifth up to 4 s out of it, within the lag),
+    # however sparse: those dropped and counted, every other counted in its own second,
+    # log time never moved by them.
+    rng = random.Random(seed)
+    at, hits, wrong = float(T0), [], 0
+    for i in range(2000):
+        at += rng.choice([0.0, 0.1, 1, 35, 61, 90, 3600, 86400])
+        jitter = -rng.uniform(0, 4) if rng.random() < 0.2 else 0.0
+        hits.append(Hit(at + jitter, "a", "/a", 200, 1))
+        if rng.random() < 0.01 and i < 1990:  # a wrong last line is the log's last
+            wrong += 1
+            off = 100 * 365 * 86400 if rng.random() < 0.5 else -10 * 365 * 86400
+            hits.append(Hit(T0 + off - 1000 * i, "x", "/x", 200, 1))
+    windows = LogWindows(threshold=10.0)
+    out = feed(windows, hits)
+    windows.flush()
+    reports = [r for r in out + windows.take() if isinstance(r, Report)]
+    assert wrong and sum(r.hits for r in reports) == 2000
+    assert (windows.far_off, windows.restarts, windows.late) == (wrong, 0, 0)
+    assert all(r.start >= T0 - 10 and r.end <= at + 10 for r in reports)

@@ -11,17 +11,21 @@ At each final second boundary B the rules are evaluated over [B - window, B); ev
 
 A line dated more than JUMP seconds after the newest, or JUMP before the oldest open
 second, is far from the log's time: one such line from a wrong clock would otherwise move
-log time a year on and make every later line late. It is held in a run: far lines on the
-same side, each no earlier than the one before it (within the lag), as a log going on
-from that time writes them, however sparse. A held line is taken when CONFIRM - 1 later
-lines of its run have come (the log went on from it); then the lines held that are no
-longer far are taken too. A held line the log never confirms (a run that lines at the
-log's time follow, DISMISS of them, or that a later far line contradicts up to the end)
-is dropped and counted (`far_off`, `far_sample`). Confirmed ahead, the log resumes after a
-quiet spell; confirmed behind, the clock of the server writing it was stepped back: what
-is open is reported, and the windows start again at the new time (the alerts open stay
-open). A live reader moving log time on with the clock (`advance`) moves the limit ahead
-with it: a sparse line in step with the clock is not far.
+log time a year on and make every later line late. It is held in a run: far lines on one
+side, each going on from the one before (no earlier, within the lag), as a log going on
+from that time writes them, however sparse. The first line of a run is taken when
+CONFIRM - 1 more joined it (the log went on from it); then every line held that is no
+longer far. A line that goes on from an earlier line of a run than its last contradicts
+the later ones, which go to a run of their own. A run that DISMISS lines taken follow
+(lines at the log's time, or of other runs), or that is not the log's last at its end,
+is dropped and counted (`far_off`, `far_sample`): its lines were from a wrong clock.
+Confirmed ahead, the log resumes after a quiet spell; confirmed behind, the clock of the
+server writing it was stepped back: what is open is reported, and the windows start
+again at the new time (the alerts open stay open). At the end of a finished log the last
+run ahead is taken unconfirmed (a sparse end); one behind is not (a single late line
+would start the windows again). A live reader moving log time on with the clock
+(`advance`) moves the limit ahead with it: a sparse line in step with the clock is not
+far.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ WINDOW = 120  # seconds of log time the alert rules average over
 LAG = 5  # seconds a line may arrive after a newer one and still count in its second
 JUMP = 60  # seconds ahead of the newest line from which a line waits for confirmation
 CONFIRM = 3  # lines of a run that confirm the first of them
-DISMISS = 50  # lines at the log's time after which a run held and never confirmed goes
+DISMISS = 50  # lines taken after which a run held and never confirmed goes
 MAX_RUNS = 8  # runs held at once; past it the oldest goes (lines at random times)
 MAX_SECTIONS = 10_000  # sections whose totals are kept; past it, the rarest are forgotten
 
@@ -94,7 +98,7 @@ class _Period:
     statuses: list[int] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # compared by identity
 class _Run:
     """Lines held far from the log's time, on one side of it, in the order they came, each
     no earlier than the one before (within the lag)."""
@@ -102,7 +106,7 @@ class _Run:
     ahead: bool
     lines: list[Hit]
     order: int  # when it last grew (holds so far): the latest run is the log's last
-    since: int = 0  # lines at the log's time since it last grew
+    mark: int  # the lines taken (`total`) when it last grew: those since contradict it
 
 
 _CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
@@ -158,17 +162,17 @@ class LogWindows:
         if at > self._high or at < self._low:  # far from the log's time
             self._hold(hit)
             return
+        self._add(hit)
         if self._runs:
             self._near()
-        self._add(hit)
 
     def _near(self) -> None:
         """A line at the log's time: the runs held that many lines follow are not the
         log's (a line from a wrong clock)."""
-        for run in self._runs:
-            run.since += 1
-            if run.since >= DISMISS:
+        for run in list(self._runs):
+            if self.total - run.mark >= DISMISS:
                 self._drop(run)
+        self._take_near()  # the line may move log time on to lines held
 
     def _drop(self, run: _Run) -> None:
         self._runs.remove(run)
@@ -176,25 +180,40 @@ class LogWindows:
         self.far_sample = run.lines[-1]
 
     def _hold(self, hit: Hit) -> None:
-        """A line far from the log's time: held at the end of the run it goes on from (the
-        one that ends latest no later than it), or as a new run; the first line of a run
-        is taken when CONFIRM - 1 more came."""
+        """A line far from the log's time: held after the line it goes on from (the latest
+        held on its side no later than it, within the lag), or as a new run. The lines
+        that came after that one in its run and are later than this line (beyond the lag)
+        are contradicted by it: they go to a run of their own. The first line of a run is
+        taken when CONFIRM - 1 more came."""
         at = hit[0]
         ahead = at > self._high
         self._holds += 1
         run: _Run | None = None
+        after = -1  # the index in `run` of the line it goes on from
         for other in self._runs:
-            last = other.lines[-1][0]
-            if other.ahead == ahead and last - self.lag <= at and (
-                    run is None or last > run.lines[-1][0]):
-                run = other
+            if other.ahead != ahead:
+                continue
+            for index, line in enumerate(other.lines):
+                if line[0] - self.lag <= at and (  # ties: the later line
+                        run is None or line[0] >= run.lines[after][0]):
+                    run, after = other, index
         if run is None:
-            if len(self._runs) >= MAX_RUNS:
-                self._drop(min(self._runs, key=lambda other: other.order))
-            run = _Run(ahead, [], self._holds)
+            run = _Run(ahead, [], self._holds, self.total)
+            self._runs.append(run)
+        elif after < len(run.lines) - 1:
+            tail = run.lines[after + 1:]
+            later = [line for line in tail if line[0] - self.lag > at]
+            if later:
+                self._runs.append(_Run(ahead, later, run.order, run.mark))
+                run.lines = run.lines[:after + 1] + [
+                    line for line in tail if line[0] - self.lag <= at]
+        while len(self._runs) > MAX_RUNS:
+            self._drop(min(self._runs, key=lambda other: other.order))
+        if run not in self._runs:  # it was the oldest
+            run = _Run(ahead, [], self._holds, self.total)
             self._runs.append(run)
         run.lines.append(hit)
-        run.order, run.since = self._holds, 0
+        run.order, run.mark = self._holds, self.total
         if len(run.lines) >= CONFIRM:
             self._take(run)
 
@@ -205,27 +224,29 @@ class LogWindows:
         first = run.lines.pop(0)
         if not run.lines:
             self._runs.remove(run)
-        if self._open is not None and first[0] < self._open:
+        if not run.ahead and first[0] < self._low:  # the clock was stepped back
             self._close_all()
             self.restarts += 1
         self._add(first)
         self._take_near()
+        run.mark = self.total  # its lines left go on from those taken
 
     def _take_near(self) -> None:
-        """Take the lines held that are within the log's time now."""
-        low, high = self._low, self._high
-        near: list[Hit] = []
-        for run in self._runs:
-            far = [line for line in run.lines if not low <= line[0] <= high]
-            if len(far) < len(run.lines):
-                near += [line for line in run.lines if low <= line[0] <= high]
-                run.lines = far
-        if not near:
-            return
-        self._runs = [run for run in self._runs if run.lines]
-        # In time order: each moves the log's time on no further than the next.
-        for line in sorted(near, key=lambda line: line[0]):
-            self._add(line)
+        """Take the lines held that are within the log's time now (in time order: each
+        moves it on no further than the next), until none is."""
+        while self._runs:
+            low, high = self._low, self._high
+            near: list[Hit] = []
+            for run in self._runs:
+                far = [line for line in run.lines if not low <= line[0] <= high]
+                if len(far) < len(run.lines):
+                    near += [line for line in run.lines if low <= line[0] <= high]
+                    run.lines = far
+            if not near:
+                return
+            self._runs = [run for run in self._runs if run.lines]
+            for line in sorted(near, key=lambda line: line[0]):
+                self._add(line)
 
     def _close_all(self) -> None:
         """Report what is open, as at the end of a log, and start afresh (the alerts
@@ -303,12 +324,14 @@ class LogWindows:
         """At the end of a finished log: everything up to the newest request's second
         is final (the period it is in is reported, cut at that second's end)."""
         if self._runs:
-            # The run held last, when no line at the log's time came after it, is the
-            # log's last lines (sparse ones, which no more lines came to confirm); the
-            # other runs were contradicted by the lines after them.
-            last = max(self._runs, key=lambda run: run.order)
+            # The latest run ahead that no line taken came after is the log's last lines
+            # (sparse ones, which no more lines came to confirm). The others were
+            # contradicted by the lines after them; and lines behind are a stepped-back
+            # clock only when confirmed (the windows would start again).
+            ends = [run for run in self._runs if run.ahead and run.mark == self.total]
+            last = max(ends, key=lambda run: run.order) if ends else None
             for run in list(self._runs):
-                if run is not last or run.since:
+                if run is not last:
                     self._drop(run)
             while self._runs:
                 self._take(self._runs[0])
