@@ -586,13 +586,13 @@ class FileLines(Iterator[list[bytes]]):
         while self._file is not None:
             try:
                 data = self._file.read(self._chunk)
-            except OSError as exc:
-                self.close()
-                raise LogReadError(f"cannot read {self.path}: {_reason(exc)}") from None
-            except (EOFError, zlib.error) as exc:  # a gzip file cut short or damaged
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # cut short or damaged
                 self.close()
                 raise LogReadError(f"cannot read {self.path}: gzip data {_gzip_reason(exc)}"
                                    ) from None
+            except OSError as exc:
+                self.close()
+                raise LogReadError(f"cannot read {self.path}: {_reason(exc)}") from None
             if not data:
                 self.close()
                 last = self._lines.flush()
