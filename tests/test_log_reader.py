@@ -382,3 +382,13 @@ def test_no_log_recovery_in_maintenance_after_a_restart_and_one_after_it(tmp_pat
     engine.stop()
     assert alert_rows(db) == [("alert", "High traffic generated an alert"),
                               ("recovery", "High traffic alert recovered")]
+
+
+def test_what_the_minute_held_back_is_said_at_the_end():
+    reader = LogReader(LogWindows(), "combined")
+    reader.step([*lines(5), b"garbage one"], wall=100.0)
+    assert len(reader.warnings(100.0)) == 1
+    reader.step([b"garbage two"], wall=110.0)
+    assert reader.warnings(110.0) == []  # within the minute
+    assert reader.warnings(111.0, force=True) == [
+        "1 malformed line(s) skipped (2 in all), e.g. 'garbage two'"]

@@ -41,6 +41,10 @@ class Live:
         self._reader = threading.Thread(target=lambda: self._out.extend(self.proc.stdout),
                                         daemon=True)
         self._reader.start()
+        self._err: list[bytes] = []  # stderr as it comes
+        self._err_reader = threading.Thread(
+            target=lambda: self._err.extend(self.proc.stderr), daemon=True)
+        self._err_reader.start()
         self.err = ""
 
     def text(self) -> str:
@@ -56,8 +60,8 @@ class Live:
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(10)
         self._reader.join(5)
-        assert self.proc.stderr is not None
-        self.err = self.proc.stderr.read().decode()
+        self._err_reader.join(5)
+        self.err = b"".join(self._err).decode()
 
 
 def expected(lines: list[str], threshold: float = 10.0, flush: bool = True) -> list[str]:
@@ -411,3 +415,18 @@ def test_an_iis_log_followed_from_its_end_is_read(tmp_path, fmt):
     assert "malformed" not in err
     if fmt == "auto":
         assert "format: w3c" in err
+
+
+def test_a_live_run_says_what_the_minute_held_back_when_it_stops(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text("")
+    with Live(log, tmp_path) as live:
+        with open(log, "a", encoding="utf-8") as file:
+            file.write("\n".join(traffic(T0, 30)) + "\ngarbage one\n")
+        wait_for(lambda: "malformed" in b"".join(live._err).decode(), 20, "the warning")
+        with open(log, "a", encoding="utf-8") as file:  # within the minute: held back
+            file.write("garbage two\n" + "\n".join(traffic(T0 + 30, 30)) + "\n")
+        wait_for(lambda: "== 2027-01-15 08:00:40-08:00:50 " in live.text(), 20,
+                 "the tables of the new lines")
+    assert live.err.count("malformed line(s) skipped") == 2, live.err
+    assert "1 malformed line(s) skipped (2 in all), e.g. 'garbage two'" in live.err

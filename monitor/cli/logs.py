@@ -145,10 +145,11 @@ def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: 
                     err(text)
                 source.events.clear()
                 reader.notes.clear()
-                if ended:
-                    break
                 # A backlog (a big file read from its start) is read on at once.
-                if stop.wait(0 if source.behind else POLL):
+                if ended or stop.wait(0 if source.behind else POLL):
+                    # What the minute's limit held back is said before the end.
+                    for text in reader.warnings(time.time(), force=True):
+                        err(text)
                     break
     finally:
         source.close()

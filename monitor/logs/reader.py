@@ -98,18 +98,19 @@ class LogReader:
             self.windows.advance(wall - self.windows.lag, since=self._started_at)
         return self.windows.take()
 
-    def warnings(self, wall: float) -> list[str]:
+    def warnings(self, wall: float, force: bool = False) -> list[str]:
         """At most one line a minute of each: the malformed lines skipped since the last,
-        and the lines dropped as far from the log's time, with a sample."""
+        and the lines dropped as far from the log's time, with a sample. `force`: what
+        is left to say now, whatever the minute (the end of a run)."""
         out = []
-        if self._unreported and (self._warned_at is None
+        if self._unreported and (force or self._warned_at is None
                                  or wall - self._warned_at >= WARN_EVERY):
             sample = (self._sample or b"")[:120].decode("utf-8", "replace")
             out.append(f"{self._unreported} malformed line(s) skipped ({self.malformed} in"
                        f" all), e.g. {sample!r}")
             self._unreported, self._sample, self._warned_at = 0, None, wall
         far_off = self.windows.far_off
-        if far_off > self._far_said and (self._far_warned_at is None
+        if far_off > self._far_said and (force or self._far_warned_at is None
                                          or wall - self._far_warned_at >= WARN_EVERY):
             out.append(far_text(far_off - self._far_said, far_off, self.windows.far_sample))
             self._far_said, self._far_warned_at = far_off, wall
