@@ -280,7 +280,7 @@ def bench_reports(args: argparse.Namespace, rows: list[tuple]) -> None:
             print(f"  {written:>12,} checks: 10 min {short * 1000:6.0f} ms, 1 h "
                   + (f"{long * 1000:6.0f} ms" if long is not None else "     - (< 1 h held)"),
                   flush=True)
-        store.close(600)
+        store.close()
         end = origin + total
         figure("store_write_rows_per_s", written / fill_time, "rows/s", rows=written,
                sites=args.db_sites)

@@ -50,7 +50,7 @@ def main() -> None:
                 store.put_check(check)
             store.flush(600)
         elapsed = time.perf_counter() - t0
-        store.close(600)
+        store.close()
     print(json.dumps({"figure": "writer_checks_per_s", "value": round(len(checks) / elapsed),
                       "checks": len(checks), "metrics": args.metrics, "sites": args.sites}))
 

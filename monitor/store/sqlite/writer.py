@@ -364,7 +364,7 @@ class Store:
         self._queue.put(barrier)
         return barrier.done.wait(timeout) and barrier.written[0]
 
-    def close(self, force: threading.Event | None = None,
+    def close(self, *, force: threading.Event | None = None,
               progress: Callable[[str], None] | None = None,
               timeout: float | None = None) -> None:
         """Write everything queued (one last try for rows the disk refused), then close;
