@@ -74,3 +74,12 @@ def test_logs_bench_quick_mode_measures_goaccess_and_the_replay():
     for name in ("logs_goaccess_lines_per_s", "logs_goaccess_our_panels_lines_per_s",
                  "logs_ours_lines_per_s", "logs_ours_peak_mb", "parse_w3c_ns_per_line"):
         assert figures[name]["value"] > 0, name
+
+
+def test_stop_bench_quick_mode_counts_the_rows_of_the_real_program():
+    # Installs nginx from Debian if it is missing.
+    figures = quick_figures("bench.stop", timeout=300)
+    assert set(figures) == {"stop_seconds", "stop_rows_vs_last_line",
+                            "stop_writer_lag_at_signal_s"}
+    rows = figures["stop_rows_vs_last_line"]
+    assert rows["value"] > 0 and rows["last_line_minus_rows"] == 0
