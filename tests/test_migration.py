@@ -304,3 +304,22 @@ def test_the_readers_open_a_schema_4_database_before_any_monitor_upgraded_it(
     raw = sqlite3.connect(v4_db)
     assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     raw.close()
+
+
+def test_a_migration_another_process_made_meanwhile_is_not_made_twice(v4_db: Path) -> None:
+    # A reader and a starting monitor may both find schema 4: the second to take the write
+    # lock must not take the steps again ("duplicate column").
+    from monitor.store.sqlite.migrations import migrate
+
+    late = sqlite3.connect(v4_db, isolation_level=None)
+    version = late.execute("PRAGMA user_version").fetchone()[0]
+    assert version == 4
+    Store(v4_db).close()  # the other process, first
+    migrate(late, version)
+    assert late.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    late.close()
+    reader = open_reader(v4_db)
+    try:
+        assert reader.open_alerts() == {B: store_v4.iso_utc(BASE + 1650)}
+    finally:
+        reader.close()

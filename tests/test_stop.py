@@ -24,7 +24,7 @@ def start(config: Path, db: str, cwd: Path) -> tuple[subprocess.Popen, Output]:
 
 def write_lock(db: str) -> sqlite3.Connection:
     """Another writer holding the database's write lock: the monitor's writes wait."""
-    conn = sqlite3.connect(db, isolation_level=None, timeout=10)
+    conn = sqlite3.connect(db, isolation_level=None, timeout=10, check_same_thread=False)
     conn.execute("BEGIN IMMEDIATE")
     return conn
 
@@ -94,3 +94,38 @@ def test_a_second_signal_forces_the_exit_and_names_what_was_not_written(hostile,
     # exit rolled back whole.
     assert stopped_count(output) == count_checks(db)
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_a_progress_line_that_cannot_be_printed_does_not_stop_the_writing(tmp_path):
+    # `-m 2>&1 | head -1`: stderr gone while the stop waits for the writer. Saying what is
+    # left raises; the waiting and the writing go on.
+    import threading
+
+    from monitor.checks import CheckResult
+    from monitor.store import Store
+
+    db = tmp_path / "m.db"
+    store = Store(db).start()
+    lock = write_lock(str(db))
+    now = time.time()
+    for i in range(50):
+        store.put_check(CheckResult("http://a.test/", now + i / 100, True, 200, 1.0,
+                                    mono=float(i)))
+    said: list[str] = []
+
+    def progress(text: str) -> None:
+        said.append(text)
+        raise BrokenPipeError(32, "the reader went away")
+
+    # The lock is let go once the stop has tried to say what is left, twice.
+    def release() -> None:
+        wait_for(lambda: len(said) >= 2, 30, "two progress lines")
+        lock.rollback()
+        lock.close()
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    store.close(progress=progress)
+    releaser.join()
+    assert store.written[0] == 50 and store.left() == (0, 0)
+    assert count_checks(str(db)) == 50

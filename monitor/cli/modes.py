@@ -242,8 +242,8 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     config = load_config(config_file)
     owner = DatabaseOwner(db_path)  # a second -m on this database stops here
     if not owner.held:
-        err(f"Warning: cannot create {owner.path} (the disk is full): a second monitor on"
-            " this database would not be refused")
+        err(f"Warning: cannot lock {owner.path} (a full disk, or a file system without"
+            " locks): a second monitor on this database would not be refused")
     try:
         return _monitor(config_file, config, db_path, silent, echo, err, stop, display)
     finally:
@@ -337,8 +337,8 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
                 # Before the store closes; a send in flight (a provider that hangs) is not
                 # waited for: its row, not marked sent, goes again at the next start.
                 notifier.stop(NOTIFIER_STOP_WAIT)
-                engine.stop(force=force,
-                            progress=lambda text: view.line(text) if view else err(text))
+                # On stderr, also after the live view: it has given the screen back by now.
+                engine.stop(force=force, progress=err)
                 if printer is not None:
                     printer.close()
         final = _stopped_line(engine, db_path)

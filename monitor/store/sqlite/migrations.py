@@ -223,6 +223,11 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
     for number in range(version, len(STEPS) + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Read again under the write lock: another process (a reader, a monitor
+            # starting) may have taken this step since `version` was read.
+            if conn.execute("PRAGMA user_version").fetchone()[0] > number:
+                conn.execute("COMMIT")
+                continue
             STEPS[number - 1](conn)
             conn.execute(f"PRAGMA user_version={number + 1}")
             conn.execute("COMMIT")

@@ -20,7 +20,8 @@ class DatabaseOwner:
     """The claim of one running monitor on a database; `release()` or the exit ends it."""
 
     def __init__(self, database: str | Path) -> None:
-        self.path = Path(f"{database}.lock")
+        # Beside the real file: a symlink to the database must find the same lock.
+        self.path = Path(f"{os.path.realpath(database)}.lock")
         self.held = False
         self._fd = -1
         try:
@@ -32,7 +33,12 @@ class DatabaseOwner:
                              ) from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                # A file system without flock (some network and FUSE mounts): not `held`.
+                os.close(self._fd)
+                self._fd = -1
+                return
             holder = _read_pid(self._fd)
             os.close(self._fd)
             who = f"pid {holder}" if holder else "another process"

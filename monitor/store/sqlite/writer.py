@@ -247,7 +247,7 @@ class Store:
         self._targets: dict[str, str] = self._load_targets()
         self._evicted = 0  # the minute of the last eviction
         self._pending: list[Command] = []
-        self._on_error = on_error or (lambda message: None)
+        self._on_error = _never_raising(on_error or (lambda message: None))
         # Called on the writer thread with each new alert once its batch has been written,
         # or kept in memory because the disk refuses it: alerting goes on on a full disk.
         self.on_alert: Callable[[AlertRecord], None] = lambda record: None
@@ -389,8 +389,10 @@ class Store:
                     checks, alerts = self.left()
                     what = (f"writing {checks} checks and {alerts} alerts to" if checks
                             or alerts else "every check and alert written; closing")
-                    progress(f"Stopping: {what} {self.path}, {now - start:.0f} s so far"
-                             " (Ctrl-C again to stop without waiting)")
+                    # Saying it must not stop the writing (a stderr nobody reads).
+                    with contextlib.suppress(Exception):
+                        progress(f"Stopping: {what} {self.path}, {now - start:.0f} s so far"
+                                 " (Ctrl-C again to stop without waiting)")
             self._thread = None
         else:
             self._drain_sync()
@@ -421,6 +423,8 @@ class Store:
         self._on_error(f"{self.path}: stopped before writing everything: {checks} checks"
                        f" and {alerts} alerts not written")
         self._pending = []
+        with contextlib.suppress(sqlite3.Error):  # a forced exit waits for no lock
+            self._conn.execute("PRAGMA busy_timeout=0")
         _close_keeping_wal(self._conn, self.path)
 
     def set_monitors(self, monitors: Iterable[Monitor | MonitorRow]) -> None:
@@ -867,6 +871,14 @@ class Store:
         self._metric_values = {k: v for k, v in self._metric_values.items()
                                if k[0] >= int(before // 60)}
         self._metric_held = sum(len(v) for v in self._metric_values.values())
+
+
+def _never_raising(say: Callable[[str], None]) -> Callable[[str], None]:
+    """Saying what happened must never stop the writing (a stderr nobody reads raises)."""
+    def quietly(message: str) -> None:
+        with contextlib.suppress(Exception):
+            say(message)
+    return quietly
 
 
 def _close_keeping_wal(conn: sqlite3.Connection, path: Path) -> None:
