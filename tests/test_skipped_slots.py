@@ -158,6 +158,23 @@ def test_slots_skipped_by_a_check_that_warns_warn_too(tmp_path):
     conn.close()
 
 
+def test_the_warning_shown_after_skipped_slots_is_the_checks_own(tmp_path):
+    # The skipped rows are the newest: the monitor's warning now (the live view, -r) stays
+    # the check's, not "skipped: the previous check was still running...".
+    db = tmp_path / "m.db"
+    config = Config(monitors=(make_site(URL, interval=1.0, window=120.0),))
+    engine = Engine(config, Store(db))
+    engine.alerts.configure(config.monitors)
+    now, mono = time.time(), time.monotonic()
+    engine._record(CheckResult(URL, now - 9, True, 200, 2500.0, "tls_expiry",
+                               "certificate expires in 5.0 days", mono=mono - 9,
+                               skipped=(mono - 8, mono - 7), warning=True))
+    engine.store.close()
+    conn = open_reader(db)
+    assert conn.warnings() == {URL: "tls_expiry: certificate expires in 5.0 days"}
+    conn.close()
+
+
 class _SlowOnce(TLSServer):
     """A TLS site whose certificate expires in 5 days; one answer, when asked, in 2.5 s."""
 

@@ -812,7 +812,9 @@ class Store:
         state[5] = None
         state[6] = self._newest[check.monitor] = check.mono
         # The warning now, if any ("tls_expiry: certificate expires in 5.0 days").
-        state[4] = f"{check.reason}: {check.detail}" if check.warning else None
+        # A skipped slot's row warns as the check it stands for, which said why itself.
+        if check.reason != "skipped" or not check.warning:
+            state[4] = f"{check.reason}: {check.detail}" if check.warning else None
         if check.available:
             state[1] = ts
             state[3] = None
