@@ -198,3 +198,35 @@ def test_the_cause_survives_a_restart(tmp_path):
     assert reminder.type == "reminder"
     assert reminder.message.endswith(" (connect: connection refused)"), reminder.message
     assert (reminder.reason, reminder.detail) == ("connect", "connection refused")
+
+
+def test_a_monitor_up_long_before_a_restart_changes_from_up(tmp_path):
+    # Up once, a week before the restart (far beyond the history read back): its first
+    # alert after it still changes from up, not from unknown.
+    from monitor.config import Config
+    from monitor.engine import Engine
+    from monitor.store import Store
+    from tests.conftest import make_site
+
+    now = 1_800_000_000.0
+    site = make_site("http://site.test/", window=2.0)
+    db = tmp_path / "m.db"
+    store = Store(db)
+    store.put_check(CheckResult(site.id, now - 7 * 86400, True, 200, 1.0, mono=1.0))
+    store.close()
+    mono = [5_000.0]
+    config = Config(monitors=(site,))
+    engine = Engine(config, Store(db), wall_clock=lambda: now)
+    engine.alerts = AlertEvaluator(clock=lambda: now + mono[0] - 5_000.0,
+                                   mono=lambda: mono[0])
+    engine._configure(config)
+    engine._restore_alert_state()
+    engine.store.close()
+    events = []
+    for _ in range(3):
+        mono[0] += 1
+        events += engine.alerts.record(CheckResult(site.id, now + mono[0] - 5_000.0, False,
+                                                   None, 1.0, "connect", "connection refused",
+                                                   mono=mono[0]))
+    (alert,) = events
+    assert (alert.type, alert.previous) == ("alert", "up")

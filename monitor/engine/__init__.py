@@ -325,8 +325,9 @@ class Engine:
         recent = reader.recent_verdicts(since, now)
         causes = reader.failure_causes(since, now)
         rows = reader.latest_alert_rows()
+        ever_up = reader.ever_up()  # also before the history read back
         restored = {}
-        for monitor in {*recent, *rows}:
+        for monitor in {*recent, *rows, *ever_up}:
             groups = rows.get(monitor, {})
             alert, warning, flapping = (groups.get(k) for k in ("alert", "warning",
                                                                 "flapping"))
@@ -342,8 +343,9 @@ class Engine:
                 checks=checks,
                 cause=causes.get(monitor),
                 # Up once: a check up, an alert recovered, a warning (up, warning).
-                seen_up=(any(ok for _, ok in checks) or (alert is not None and alert.type
-                                                          == "recovery") or warning is not None))
+                seen_up=(monitor in ever_up or any(ok for _, ok in checks)
+                         or (alert is not None and alert.type == "recovery")
+                         or warning is not None))
         return restored, now
 
     # -- maintenance ----------------------------------------------------------------

@@ -236,6 +236,9 @@ class Reader(Protocol):
     def in_maintenance(self) -> dict[str, float]:
         """Each monitor whose latest check was made in maintenance -> since when."""
 
+    def ever_up(self) -> set[str]:
+        """The monitors with a check up recorded, however long ago."""
+
     def active_monitors(self) -> list[MonitorInfo]:
         """The monitors the writing process has configured, in their order."""
 

@@ -220,6 +220,10 @@ class SqliteReader:
     def in_maintenance(self) -> dict[str, float]:
         return self._states_with("maintenance")
 
+    @_reading
+    def ever_up(self) -> set[str]:
+        return set(self._states_with("last_ok"))
+
     def _states_with(self, column: str) -> dict[str, Any]:
         """Each monitor whose state has `column` set -> its value."""
         try:
