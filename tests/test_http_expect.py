@@ -111,13 +111,13 @@ def test_the_body_is_read_in_its_charset(pages, watchdog):
 
 def test_a_secret_found_in_the_answer_is_masked(pages, watchdog, monkeypatch):
     monkeypatch.setenv("API_TOKEN", "s3cr3t-t0ken")
-    pages.set("/echo", json.dumps({"token": "s3cr3t-t0ken"}),
+    pages.set("/echo", json.dumps({"echo": "s3cr3t-t0ken"}),
               headers={"Content-Type": "application/json"})
     result = check({"URL": pages.url("/echo"), "headers": {"Authorization": "${API_TOKEN}"},
-                    "expect": {"json": {"token": "other"}}}, watchdog)
+                    "expect": {"json": {"echo": "other"}}}, watchdog)
     assert result.reason == "assertion"
     assert "s3cr3t" not in result.detail
-    assert result.detail == 'json token: "***" != "other"'
+    assert result.detail == 'json echo: "***" != "other"'
 
 
 def test_the_event_loop_judges_the_same(pages):
@@ -296,10 +296,21 @@ def test_a_found_value_is_masked_before_it_is_shortened(pages, watchdog, monkeyp
     # Cut first, a long secret would lose its end and no longer be found to mask.
     secret = "s3cr3t-" + "k" * 60
     monkeypatch.setenv("API_TOKEN", secret)
-    pages.set("/echo-long", json.dumps({"token": secret + " and more"}),
+    pages.set("/echo-long", json.dumps({"echo": secret + " and more"}),
               headers={"Content-Type": "application/json"})
     result = check({"URL": pages.url("/echo-long"),
                     "headers": {"Authorization": "${API_TOKEN}"},
-                    "expect": {"json": {"token": "other"}}}, watchdog)
+                    "expect": {"json": {"echo": "other"}}}, watchdog)
     assert "s3cr3t" not in result.detail
-    assert result.detail == 'json token: "*** and more" != "other"'
+    assert result.detail == 'json echo: "*** and more" != "other"'
+
+
+def test_a_value_under_a_secret_path_is_never_shown(pages, watchdog):
+    # The detail is stored and, as an alert's cause, sent to providers: a value under a
+    # path that names a secret is masked as a secret header's is, found and expected.
+    pages.set("/session", json.dumps({"auth": {"token": "tk-live-0123456789"}}),
+              headers={"Content-Type": "application/json"})
+    result = check({"URL": pages.url("/session"),
+                    "expect": {"json": {"auth.token": "tk-test-expected"}}}, watchdog)
+    assert not result.available
+    assert result.detail == "json auth.token: *** != ***"
