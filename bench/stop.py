@@ -76,13 +76,16 @@ def run(base: str, folder: Path, sites: int, interval: float, seconds: float) ->
     reader.join(5)
     lines = (folder / "stdout.txt").read_text().splitlines()
     match = re.search(r"^Stopped; (\d+) checks recorded", lines[-1] if lines else "")
-    rows, _ = rows_in(db)
+    rows, newest_after = rows_in(db)
     progress = [line for _at, line in err if line.startswith("Stopping: ")]
     problems = [line for _at, line in err if not line.startswith("Stopping: ")]
     return {
         "exit": proc.returncode, "stop_s": took, "rows": rows,
         "last_line": int(match.group(1)) if match else None,
         "lag_at_signal_s": signalled_wall - newest if newest else None,
+        # Checks measured up to the signal are in the database: the newest stored is
+        # about as recent as the signal (a check ends at most its timeout after it).
+        "newest_after_stop_s": signalled_wall - newest_after if newest_after else None,
         "expected": sites * seconds / interval, "progress": progress, "problems": problems,
     }
 
@@ -109,20 +112,26 @@ def main() -> None:
            last_line_minus_rows=lost,
            share_of_schedule=round(result["rows"] / result["expected"], 3))
     figure("stop_writer_lag_at_signal_s", result["lag_at_signal_s"] or 0.0, "s",
-           progress_lines=len(result["progress"]))
+           progress_lines=len(result["progress"]),
+           newest_stored_before_signal_s=round(result["newest_after_stop_s"] or 0.0, 3))
+    losses = [line for line in result["problems"]
+              if re.search(r"dropp|not written|lost|left to finish", line)]
     print(f"{args.sites} http monitors at {args.interval:g} s on nginx, SIGTERM after "
           f"{args.seconds:g} s:")
     print(f"  stop took {result['stop_s']:.1f} s (exit {result['exit']}); the writer was "
           f"{result['lag_at_signal_s'] or 0:.1f} s behind at the signal")
     print(f"  rows in the database {result['rows']}, last line says {result['last_line']}"
           f" (difference {lost}); {result['rows'] / result['expected']:.1%} of the schedule")
+    print(f"  newest stored check {result['newest_after_stop_s'] or 0:.1f} s before the"
+          f" signal (was {result['lag_at_signal_s'] or 0:.1f} s at it); "
+          f"{len(losses)} line(s) saying checks were dropped or lost")
     for line in result["progress"]:
         print(f"  stderr: {line}")
     for line in result["problems"][:10]:
         print(f"  stderr: {line}")
     for entry in FIGURES:
         print(json.dumps(entry))
-    if result["exit"] != 0 or lost != 0:
+    if result["exit"] != 0 or lost != 0 or losses:
         sys.exit(1)
 
 
