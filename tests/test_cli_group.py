@@ -18,8 +18,8 @@ from tests.hostile import refused_url
 from tests.test_cli import seeded_db, write_config
 from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write
 
-COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "purge", "notify",
-            "maintenance", "logs")
+COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "monitors", "purge",
+            "notify", "maintenance", "logs")
 
 
 @pytest.fixture()
@@ -336,9 +336,12 @@ def test_check_never_prints_a_password(hostile, tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["nope"], "Error: no monitor 'nope' in {path}: give a monitor's id, name or target, "
-               "or an http(s) URL"),
+               "or an http(s) URL; `monitors` lists them"),
+    (["fin"], "Error: no monitor 'fin' in {path}: give a monitor's id, name or target, "
+              "or an http(s) URL; closest: 'fine'"),
     (["fine", "ftp://x.test/"], "Error: no monitor 'ftp://x.test/' in {path}: give a "
-                                "monitor's id, name or target, or an http(s) URL"),
+                                "monitor's id, name or target, or an http(s) URL; "
+                                "`monitors` lists them"),
 ])
 def test_check_of_an_unknown_name_is_a_usage_error(hostile, tmp_path, args, message):
     path = check_config(tmp_path, [{"URL": hostile.base + "/ok", "name": "fine"}])

@@ -118,7 +118,8 @@ def test_maintenance_errors_are_one_line(tmp_path):
     done = cli("maintenance", "on", "nope", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
-        "Error: no monitor 'nope' in config.json: give a monitor's id, name or target")
+        "Error: no monitor 'nope' in config.json: give a monitor's id, name or target; "
+        "`monitors` lists them")
     done = cli("maintenance", "on", "http://127.0.0.1:9/", "--for", "soon", cwd=tmp_path)
     assert done.returncode == 2 and "'soon' is not a duration" in done.stderr
     # Issue 21, 12: a database that does not exist is an error, not a new empty file that

@@ -306,6 +306,35 @@ def validate_command(ctx: click.Context, config_path: str | None, debug: bool,
     _mode(ctx, "validate", config_path, None, debug)
 
 
+@main.command("monitors")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list, for scripts.")
+@_config_option()
+@_database_option
+@_debug_option
+@click.pass_context
+def monitors_command(ctx: click.Context, as_json: bool, config_path: str | None,
+                     db_path: str | None, debug: bool) -> None:
+    """List the monitors of the config file: id, name, kind, target, interval.
+
+    The id (or the name, or the target) is what `check` and `maintenance` take. With a
+    database (monitoring.db, or -db), each monitor's state as the monitor last recorded
+    it: up, warning, down, maintenance, or - when it has no check yet.
+    """
+    config = str(_shared(ctx, "config_path", config_path))
+    explicit = db_path is not None or (ctx.find_root().get_parameter_source("db_path")
+                                       != click.core.ParameterSource.DEFAULT)
+    db = str(_shared(ctx, "db_path", db_path))
+
+    def run() -> None:
+        from monitor.cli.monitors import show, states
+        from monitor.config import load_config
+
+        monitors = load_config(config).monitors
+        show(monitors, states(db, explicit), as_json, click.echo)
+
+    guarded(bool(_shared(ctx, "debug", debug)), run)
+
+
 @main.command("purge")
 @click.argument("days", type=_Days())
 @_database_option

@@ -17,6 +17,7 @@ import click
 from monitor import secrets
 from monitor.checks import CheckResult, Monitor, Watchdog, registry, run_check
 from monitor.checks.http import http_monitor
+from monitor.cli.monitors import unknown
 from monitor.config import load_config
 
 Echo = Callable[[str], None]
@@ -44,8 +45,8 @@ def select(config_path: str, names: Sequence[str], explicit: bool,
         found = [m for m in monitors if keys & {m.id, m.target, m.name or m.id}]
         if not found and adhoc is None:
             where = f" in {config_path}" if monitors or explicit else ""
-            raise click.UsageError(f"no monitor {name!r}{where}: give a monitor's id, name "
-                                   "or target, or an http(s) URL", ctx)
+            raise click.UsageError(unknown(name, monitors, where, "give a monitor's id, "
+                                           "name or target, or an http(s) URL"), ctx)
         if not found and adhoc is not None:
             # An error's message may quote the URL: its password must be masked there too.
             secrets.remember(adhoc.secrets)

@@ -96,6 +96,7 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
          duration: float | None) -> None:
     from monitor.alerts import format_time
     from monitor.checks import maintenance
+    from monitor.cli.monitors import unknown
     from monitor.config import load_config
     from monitor.store import SetMaintenance, Store, open_reader
 
@@ -105,8 +106,8 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
     for name in names:
         found = [m for m in monitors if name in (m.id, m.target, m.name)]
         if not found:
-            raise click.UsageError(f"no monitor {name!r} in {config_path}: give a monitor's"
-                                   " id, name or target", ctx)
+            raise click.UsageError(unknown(name, monitors, f" in {config_path}",
+                                           "give a monitor's id, name or target"), ctx)
         for site in found:
             for m in monitors:  # the site's plugged monitors go with it
                 if site.id in (m.id, m.site):
