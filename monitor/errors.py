@@ -9,5 +9,9 @@ class ConfigError(MonitorError):
     """The configuration file is missing, unreadable, or invalid."""
 
 
+class ConfigNotFound(ConfigError):
+    """The configuration file does not exist (the CLI says how to name or make one)."""
+
+
 class StoreError(MonitorError):
     """The database cannot be opened, read or written."""

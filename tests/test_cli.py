@@ -82,7 +82,8 @@ def test_invalid_json_names_line_and_column(runner, tmp_path):
 def test_missing_config_file(runner, tmp_path):
     result = runner.invoke(main, ["-m", "-c", str(tmp_path / "none.json")])
     assert result.exit_code == 2
-    assert result.stderr == f"Error: {tmp_path / 'none.json'}: file not found\n"
+    assert result.stderr == (f"Error: {tmp_path / 'none.json'}: file not found (name another"
+                             " with -c FILE, or write an example one with `main init`)\n")
 
 
 def test_validate_ok(runner, tmp_path):

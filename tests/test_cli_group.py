@@ -18,8 +18,8 @@ from tests.hostile import refused_url
 from tests.test_cli import seeded_db, write_config
 from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write
 
-COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "monitors", "purge",
-            "notify", "maintenance", "logs")
+COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "monitors", "init",
+            "purge", "notify", "maintenance", "logs")
 
 
 @pytest.fixture()
@@ -353,16 +353,19 @@ def test_check_of_an_unknown_name_is_a_usage_error(hostile, tmp_path, args, mess
 
 
 def test_check_of_an_unknown_name_without_config(tmp_path):
+    hint = (" (name another with -c FILE, or write an example one with"
+            " `monitoringApp.py init`)")
     status, out, err = run_app(["check", "nope"], tmp_path)
     assert (status, out) == (2, "")
-    assert err.splitlines()[-1] == "Error: config.json: file not found"
+    assert err.splitlines()[-1] == "Error: config.json: file not found" + hint
     status, out, err = run_app(["check", "-c", str(tmp_path / "none.json"),
                                 "http://127.0.0.1:9/"], tmp_path)
     assert (status, out) == (2, "")  # a config asked for must be there
-    assert err == f"Error: {tmp_path / 'none.json'}: file not found\n"
+    assert err == f"Error: {tmp_path / 'none.json'}: file not found{hint}\n"
     status, out, err = run_app(["-c", str(tmp_path / "none.json"), "check",
                                 "http://127.0.0.1:9/"], tmp_path)
-    assert (status, out, err) == (2, "", f"Error: {tmp_path / 'none.json'}: file not found\n")
+    assert (status, out, err) == (2, "", f"Error: {tmp_path / 'none.json'}: file not found"
+                                         f"{hint}\n")
 
 
 def test_check_prints_the_trace_of_a_kind_that_has_one(hostile, tmp_path, monkeypatch):

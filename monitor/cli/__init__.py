@@ -335,6 +335,29 @@ def monitors_command(ctx: click.Context, as_json: bool, config_path: str | None,
     guarded(bool(_shared(ctx, "debug", debug)), run)
 
 
+@main.command("init")
+@_config_option("File to write (default: config.json).")
+@_debug_option
+@_hidden_database
+@click.pass_context
+def init_command(ctx: click.Context, config_path: str | None, debug: bool,
+                 db_path: str | None) -> None:
+    """Write an example config file, with one monitor of each common kind.
+
+    Never overwrites a file. The file is readable by its owner only: credentials and
+    notification URLs go in it.
+    """
+    path = str(_shared(ctx, "config_path", config_path))
+    program = ctx.find_root().info_name or "monitoringApp.py"
+
+    def run() -> None:
+        from monitor.cli.init_config import write_example
+
+        write_example(path, program, click.echo)
+
+    guarded(bool(_shared(ctx, "debug", debug)), run)
+
+
 @main.command("purge")
 @click.argument("days", type=_Days())
 @_database_option

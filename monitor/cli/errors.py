@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import click
 
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError, ConfigNotFound, MonitorError
 
 # `git log | head` and every other Unix tool end by SIGPIPE when their reader goes away,
 # which a shell reports as 128 + 13: a script with `set -o pipefail` sees the same from us.
@@ -34,10 +34,19 @@ def quiet_stdout() -> None:
         pass
 
 
+def missing_config_hint() -> str:
+    """What to do when the config file is missing: name another, or write an example."""
+    ctx = click.get_current_context(silent=True)
+    program = (ctx.find_root().info_name if ctx is not None else None) or "monitoringApp.py"
+    return f"name another with -c FILE, or write an example one with `{program} init`"
+
+
 def guarded(debug: bool, action: Callable[[], None]) -> None:
     """Run a mode, turning its errors into one `Error: ...` line and an exit code."""
     try:
         action()
+    except ConfigNotFound as exc:
+        fail(f"{exc} ({missing_config_hint()})", 2)
     except ConfigError as exc:
         fail(str(exc), 2)
     except MonitorError as exc:

@@ -28,7 +28,7 @@ from monitor.config.notify import (
     TEMPLATE_FIELDS,
     Provider,
 )
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, ConfigNotFound
 from monitor.secrets import display_url
 
 __all__ = ["DEFAULT_NOTIFY_ON", "EVENTS", "TEMPLATE_FIELDS", "Config", "Monitor", "Provider",
@@ -99,7 +99,7 @@ def load_config(path: str | Path) -> Config:
         # utf-8-sig: a byte-order mark, as some Windows editors write, is not an error.
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ConfigError(f"{name}: file not found") from None
+        raise ConfigNotFound(f"{name}: file not found") from None
     except IsADirectoryError:
         raise ConfigError(f"{name}: is a directory, not a file") from None
     except PermissionError:

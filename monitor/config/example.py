@@ -1,0 +1,26 @@
+"""The example config.json that `init` writes: one monitor of each common kind, every
+target on this machine (loopback) or a reserved example name, so that it is valid as
+written and checks nothing of anybody else's. Kept as text, to keep its layout."""
+
+EXAMPLE = """\
+{
+  "websites": [
+    {"URL": "http://127.0.0.1:8080/health", "name": "local app", "checkInterval": 30,
+     "expect": {"status": 200}},
+    {"URL": "https://example.com/", "name": "example site", "checkInterval": 60,
+     "timeout": 5},
+    {"type": "tcp", "name": "ssh", "host": "127.0.0.1", "port": 22},
+    {"type": "tls", "name": "example certificate", "host": "example.com", "port": 443,
+     "checkInterval": 3600},
+    {"type": "dns", "name": "example.com", "record": "A"},
+    {"type": "disk", "path": "/", "maxPercent": 95, "warnPercent": 85},
+    {"type": "memory", "maxPercent": 95, "warnPercent": 85},
+    {"type": "cpu", "maxPercent": 98, "warnPercent": 90, "checkInterval": 10},
+    {"type": "process", "name": "sshd", "min": 1}
+  ],
+  "defaultCheckInterval": 30,
+  "alertWindow": 120,
+  "alertThreshold": 0.8,
+  "retentionDays": 30
+}
+"""
