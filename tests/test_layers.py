@@ -19,6 +19,7 @@ LAYERS = [
     ["monitor.alerts", "monitor.stats"],  # evaluated from results; computed from rows
     ["monitor.engine"],  # run -> store -> alerts, joined
     ["monitor.notify"],  # what goes out while the engine runs: the heartbeat, the senders
+    ["monitor.runtime"],  # the running monitor: engine, senders, heartbeat, reload, purge
     ["monitor.render"],  # tables, the live view
     ["monitor.cli"],  # the only place that prints errors and exits
 ]

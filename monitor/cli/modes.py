@@ -23,9 +23,7 @@ from typing import TextIO
 from monitor.alerts import AlertEvent
 from monitor.config import Config, load_config
 from monitor.engine import Engine
-from monitor.errors import ConfigError, MonitorError, StoreError
-from monitor.notify.heartbeat import Heartbeat
-from monitor.notify.sender import Notifier
+from monitor.errors import MonitorError, StoreError
 from monitor.render.display import Display
 from monitor.render.live import LiveView, Pulse, PulseSource, p99, pulse_from_database
 from monitor.render.report import (
@@ -35,6 +33,7 @@ from monitor.render.report import (
     recent_messages_block,
     window_report,
 )
+from monitor.runtime import Runtime
 from monitor.store import DatabaseOwner, Reader, Store, open_reader
 
 SHORT_EVERY = 10.0
@@ -70,14 +69,6 @@ def signals(stop: threading.Event, reload: threading.Event | None = None,
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _file_stamp(path: Path) -> tuple[float, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_mtime, st.st_size
 
 
 class _Printer:
@@ -278,54 +269,36 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
     output: _Output | LiveView | None = (
         None if silent or live else _Output(echo, err, on_broken=stop.set))
     say: Echo | None = None if silent else (lambda text: output.line(text) if output else None)
-    engine = Engine(config, store, on_error=lambda message: problem(f"Warning: {message}"),
-                    on_status=say)
+    runtime = Runtime(config, store, config_path=config_file, on_line=say,
+                      on_problem=problem)
     if output is not None:  # the live view shows alerts from the database
-        engine.hooks.append(lambda event: say(_event_line(event)))  # type: ignore[misc]
+        runtime.add_alert_hook(lambda event: say(_event_line(event)))  # type: ignore[misc]
     printer = None if not isinstance(output, _Output) else _Printer(
         Path(db_path), output.table, width=display.width)
-    stamp = _file_stamp(config_file)
     final = None
-    def warn(message: str) -> None:
-        problem(f"Warning: {message}")
-
-    beat = _Beat(warn)
-    # One sender per notification provider, from the outbox; woken by each written alert.
-    notifier = Notifier(config.providers, store, db_path, config.notify_retry_for,
-                        on_error=warn)
-    engine.hooks.append(lambda _event: notifier.wake())
     try:
         # The handlers are in place from before the start until after the stop, so that a
-        # signal at any moment ends in engine.stop() with everything committed.
+        # signal at any moment ends in the runtime's stop with everything committed.
         with signals(stop, reload, force):
             try:
-                engine.start()
-                notifier.start()  # after the store: the outbox exists
-                beat.configure(config)
+                runtime.start()
                 if live:
                     output = view = _live_view(Path(db_path), stop, display,
-                                               engine_pulse(engine)).start()
+                                               engine_pulse(runtime.engine)).start()
                 if say is not None:
                     canary = f"; canary {config.canary.target}" if config.canary else ""
                     say(f"Monitoring {len(config.monitors)} site(s) from {config_file} into "
                         f"{db_path}{canary}" + (". q or Ctrl-C stops." if live else
                                                 "; stats every 10 s (past 10 min) and every"
                                                 " 60 s (past hour). Ctrl-C stops."))
-                poll = _MaintenancePoll(engine, warn)
-                poll()
+                runtime.step()
                 while not stop.wait(0.25):
-                    if store.fatal is not None:
+                    if runtime.fatal is not None:
                         break  # a damaged database: nothing more can be recorded
-                    current = _file_stamp(config_file)
-                    if reload.is_set() or (current is not None and current != stamp):
+                    if reload.is_set():
                         reload.clear()
-                        stamp = current
-                        config = _reload(engine, config, config_file, say, problem)
-                        notifier.configure(config.providers, config.notify_retry_for,
-                                           stop_timeout=NOTIFIER_STOP_WAIT)
-                        beat.configure(config)
-                    engine.maybe_purge()
-                    poll()
+                        runtime.request_reload()
+                    runtime.step()
                     if printer is not None:
                         try:
                             printer.tick()
@@ -333,15 +306,11 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
                             # Printing is a view: a failed read must not stop the monitoring.
                             err(f"Warning: cannot read the stats: {exc}")
             finally:
-                beat.configure(None)
-                # Before the store closes; a send in flight (a provider that hangs) is not
-                # waited for: its row, not marked sent, goes again at the next start.
-                notifier.stop(NOTIFIER_STOP_WAIT)
                 # On stderr, also after the live view: it has given the screen back by now.
-                engine.stop(force=force, progress=err)
+                runtime.stop(force=force, progress=err)
                 if printer is not None:
                     printer.close()
-        final = _stopped_line(engine, db_path)
+        final = _stopped_line(runtime, db_path)
     finally:
         # Everything is committed and closed by now; the printing gets a short grace.
         written = output.close(final, STOP_PRINT_GRACE) if output is not None else True
@@ -350,76 +319,16 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
                 err(text)
     if view is not None and view.error is not None:
         raise MonitorError(f"{view.error}; monitoring stopped")
-    if store.fatal is not None:
-        raise StoreError(f"{store.fatal}; monitoring stopped")
+    if runtime.fatal is not None:
+        raise StoreError(f"{runtime.fatal}; monitoring stopped")
     if output is not None and output.broken:
         raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
     return written
 
 
-NOTIFIER_STOP_WAIT = 0.2  # seconds the stop gives the senders' sends in flight
-
-
-class _MaintenancePoll:
-    """Reads `maintenance on|off` into the engine; a read that fails leaves the engine with
-    the maintenance it knew, and says so once per distinct error."""
-
-    def __init__(self, engine: Engine, warn: Echo) -> None:
-        self._engine = engine
-        self._warn = warn
-        self._failing: str | None = None
-
-    def __call__(self) -> None:
-        try:
-            self._engine.poll_maintenance()
-        except StoreError as exc:
-            if str(exc) != self._failing:
-                self._warn(f"cannot read the maintenance set from the command line: {exc}")
-            self._failing = str(exc)
-        else:
-            self._failing = None
-
-
-class _Beat:
-    """The heartbeat (`heartbeatUrl`) of the running config: started, changed with a
-    reload, stopped with the monitor."""
-
-    def __init__(self, on_error: Echo) -> None:
-        self._on_error = on_error
-        self._running: Heartbeat | None = None
-        self._key: tuple[str, float] | None = None
-
-    def configure(self, config: Config | None) -> None:
-        url = None if config is None else config.heartbeat_url
-        key = None if config is None or url is None else (url, config.heartbeat_interval)
-        if key == self._key:
-            return
-        if self._running is not None:
-            self._running.stop()
-            self._running = None
-        self._key = key
-        if config is not None and url is not None:
-            self._running = Heartbeat(url, config.heartbeat_interval, self._on_error,
-                                      config.heartbeat_shown or "heartbeatUrl")
-            self._running.start()
-
-
-def _stopped_line(engine: Engine, db_path: str) -> str:
+def _stopped_line(runtime: Runtime, db_path: str) -> str:
     """The last line of `-m`, after the stop: how many checks it wrote to the database."""
-    return f"Stopped; {engine.store.written[0]} checks recorded in {db_path}."
-
-
-def _reload(engine: Engine, old: Config, path: Path, echo: Echo | None, err: Echo) -> Config:
-    try:
-        new = load_config(path)
-    except ConfigError as exc:
-        err(f"Error: {exc} (still running the previous configuration)")
-        return old
-    if new != old:
-        engine.reload(new)
-        if echo is not None:
-            echo(f"Reloaded {path}: {len(new.monitors)} site(s).")
-    return new
+    return f"Stopped; {runtime.checks_recorded} checks recorded in {db_path}."
 
 
 def _event_line(event: AlertEvent) -> str:

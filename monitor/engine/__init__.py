@@ -185,9 +185,10 @@ class Engine:
                             f" failed ({result.reason}: {result.detail}); site failures are"
                             " recorded as unknown and raise no alert")
 
-    def maybe_purge(self) -> None:
+    def maybe_purge(self, now: float | None = None) -> None:
+        """Purge what is older than `retentionDays` when the last purge is an hour old."""
         days = self.config.retention_days
-        now = self._wall()
+        now = self._wall() if now is None else now
         if days and now - self._last_purge >= PURGE_EVERY:
             self._last_purge = now
             self.store.purge(now - days * 86400)

@@ -1,0 +1,201 @@
+"""The running monitor: one object that every front end (`-m`, `-t`, later the web
+server) starts, steps and stops.
+
+Built from a loaded config and a store, a `Runtime` owns the engine (checks, store, alert
+rules), the notifier (one sender per provider, from the outbox), the heartbeat, the
+maintenance set from the command line, the config reload and the purge. It prints nothing:
+status lines go to `on_line`, warnings and errors to `on_problem`. The front end's loop
+calls `step(now)` a few times a second; tests call it with the time they choose.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from monitor.alerts import AlertEvent
+from monitor.config import Config, load_config
+from monitor.engine import Engine
+from monitor.errors import ConfigError, StoreError
+from monitor.notify.heartbeat import Heartbeat
+from monitor.notify.sender import Notifier
+from monitor.store import Store
+
+Echo = Callable[[str], None]
+AlertHook = Callable[[AlertEvent], None]
+NOTIFIER_STOP_WAIT = 0.2  # seconds the stop gives the senders' sends in flight
+
+
+class Runtime:
+    """The engine, notifier, heartbeat, maintenance poll, reload and purge of one running
+    monitor. `start()`, then `step(now)` at once and every fraction of a second, then
+    `stop()`."""
+
+    def __init__(self, config: Config, store: Store, *, config_path: str | Path | None = None,
+                 on_line: Echo | None = None, on_problem: Echo | None = None,
+                 wall: Callable[[], float] = time.time) -> None:
+        self._config = config
+        self._path = Path(config_path) if config_path is not None else None
+        self._on_line = on_line
+        self._on_problem = on_problem or (lambda text: None)
+        self._wall = wall
+        self.store = store
+        self.engine = Engine(config, store, wall_clock=wall, on_error=self._warn,
+                             on_status=on_line)
+        # One sender per notification provider, from the outbox; woken by each alert.
+        self.notifier = Notifier(config.providers, store, store.path,
+                                 config.notify_retry_for, on_error=self._warn)
+        self.engine.hooks.append(lambda _event: self.notifier.wake())
+        self._beat = _Beat(self._warn)
+        self._maintenance = _MaintenancePoll(self.engine, self._warn)
+        self._reload_requested = threading.Event()
+        self._stamp = _file_stamp(self._path) if self._path is not None else None
+        self._running = False
+
+    # -- life cycle ---------------------------------------------------------------
+    def start(self) -> Runtime:
+        """Start the engine (its store, checks and watches), the senders and the heartbeat.
+        Raises StoreError when the database cannot be used. The first `step` (at once,
+        once the front end can show what it says) reads the maintenance set."""
+        self._running = True  # a start that fails half-way is stopped all the same
+        self.engine.start()
+        self.notifier.start()  # after the store: the outbox exists
+        self._beat.configure(self._config)
+        return self
+
+    def step(self, now: float | None = None) -> None:
+        """What the running monitor does between checks, at wall time `now`: reload the
+        config when its file changed or a reload was requested, purge when due, read the
+        maintenance set. Does nothing once the database failed for good (`fatal`)."""
+        if not self._running or self.fatal is not None:
+            return
+        now = self._wall() if now is None else now
+        if self._path is not None:
+            current = _file_stamp(self._path)
+            if self._reload_requested.is_set() or (current is not None
+                                                   and current != self._stamp):
+                self._reload_requested.clear()
+                self._stamp = current
+                self._reload_file(self._path)
+        self.engine.maybe_purge(now)
+        self._maintenance()
+
+    def stop(self, force: threading.Event | None = None,
+             progress: Echo | None = None) -> None:
+        """Stop the heartbeat, the senders (a send in flight is not waited for: its row,
+        not marked sent, goes again at the next start) and the engine, which commits all
+        that is queued (saying so through `progress`, unless `force` is set)."""
+        self._beat.configure(None)
+        self.notifier.stop(NOTIFIER_STOP_WAIT)
+        if self._running:
+            self._running = False
+            self.engine.stop(force=force, progress=progress)
+
+    def request_reload(self) -> None:
+        """Reload the config file at the next step (from a signal handler: SIGHUP)."""
+        self._reload_requested.set()
+
+    def reload(self, config: Config) -> None:
+        """Run `config` from now on: the engine's monitors, the providers, the heartbeat."""
+        if config == self._config:
+            return
+        self.engine.reload(config)
+        self.notifier.configure(config.providers, config.notify_retry_for,
+                                stop_timeout=NOTIFIER_STOP_WAIT)
+        self._beat.configure(config)
+        self._config = config
+
+    def add_alert_hook(self, hook: AlertHook) -> None:
+        """Call `hook` with each alert and recovery once it is written (on a thread of the
+        engine's: a hook must not block long)."""
+        self.engine.hooks.append(hook)
+
+    # -- what front ends read -------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def fatal(self) -> StoreError | None:
+        """Why the database can record nothing more (damaged), else None."""
+        return self.store.fatal
+
+    @property
+    def checks_recorded(self) -> int:
+        """Checks written to the database by this run."""
+        return self.store.written[0]
+
+    @property
+    def checks_done(self) -> int:
+        """Checks that ran and were recorded (written or queued)."""
+        return self.engine.checks_done
+
+    # -- inside ---------------------------------------------------------------------
+    def _warn(self, message: str) -> None:
+        self._on_problem(f"Warning: {message}")
+
+    def _reload_file(self, path: Path) -> None:
+        try:
+            new = load_config(path)
+        except ConfigError as exc:
+            self._on_problem(f"Error: {exc} (still running the previous configuration)")
+            return
+        if new == self._config:
+            return
+        self.reload(new)
+        if self._on_line is not None:
+            self._on_line(f"Reloaded {path}: {len(new.monitors)} site(s).")
+
+
+def _file_stamp(path: Path) -> tuple[float, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime, st.st_size
+
+
+class _MaintenancePoll:
+    """Reads `maintenance on|off` into the engine; a read that fails leaves the engine with
+    the maintenance it knew, and says so once per distinct error."""
+
+    def __init__(self, engine: Engine, warn: Echo) -> None:
+        self._engine = engine
+        self._warn = warn
+        self._failing: str | None = None
+
+    def __call__(self) -> None:
+        try:
+            self._engine.poll_maintenance()
+        except StoreError as exc:
+            if str(exc) != self._failing:
+                self._warn(f"cannot read the maintenance set from the command line: {exc}")
+            self._failing = str(exc)
+        else:
+            self._failing = None
+
+
+class _Beat:
+    """The heartbeat (`heartbeatUrl`) of the running config: started, changed with a
+    reload, stopped with the monitor."""
+
+    def __init__(self, on_error: Echo) -> None:
+        self._on_error = on_error
+        self._running: Heartbeat | None = None
+        self._key: tuple[str, float] | None = None
+
+    def configure(self, config: Config | None) -> None:
+        url = None if config is None else config.heartbeat_url
+        key = None if config is None or url is None else (url, config.heartbeat_interval)
+        if key == self._key:
+            return
+        if self._running is not None:
+            self._running.stop()
+            self._running = None
+        self._key = key
+        if config is not None and url is not None:
+            self._running = Heartbeat(url, config.heartbeat_interval, self._on_error,
+                                      config.heartbeat_shown or "heartbeatUrl")
+            self._running.start()

@@ -1,0 +1,197 @@
+"""The running monitor as front ends drive it: `Runtime.start()`, `step(now)` at the time
+the test chooses, `stop()`; a real SQLite store and real loopback servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.checks import CheckResult
+from monitor.config import load_config
+from monitor.runtime import Runtime
+from monitor.store import SetMaintenance, Store, open_reader
+from tests.pages import PageServer
+from tests.receivers import WebhookReceiver
+
+DAY = 86400.0
+
+
+class Lines:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, text: str) -> None:
+        self.lines.append(text)
+
+
+@pytest.fixture
+def pages() -> Iterator[PageServer]:
+    with PageServer() as server:
+        yield server
+
+
+def write_config(path: Path, doc: dict) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def make_runtime(tmp_path: Path, doc: dict, lines: Lines, problems: Lines) -> Runtime:
+    config_path = write_config(tmp_path / "config.json", doc)
+    store = Store(tmp_path / "m.db", on_error=problems)
+    return Runtime(load_config(config_path), store, config_path=config_path,
+                   on_line=lines, on_problem=problems)
+
+
+def one_site(pages: PageServer, **extra: object) -> dict:
+    return {"websites": [{"URL": pages.set("/a", "ok"), "name": "a", "checkInterval": 60}],
+            **extra}
+
+
+def test_a_changed_config_file_is_reloaded_at_the_next_step(tmp_path, pages) -> None:
+    lines, problems = Lines(), Lines()
+    runtime = make_runtime(tmp_path, one_site(pages), lines, problems)
+    runtime.start()
+    try:
+        runtime.step()
+        assert not [line for line in lines.lines if line.startswith("Reloaded")]
+        doc = one_site(pages)
+        doc["websites"].append({"URL": pages.set("/b", "ok"), "name": "b",
+                                "checkInterval": 60})
+        write_config(tmp_path / "config.json", doc)
+        runtime.step()
+        assert f"Reloaded {tmp_path / 'config.json'}: 2 site(s)." in lines.lines
+        assert [m.name for m in runtime.config.monitors] == ["a", "b"]
+        runtime.step()  # unchanged since: not reloaded again
+        assert len([line for line in lines.lines if line.startswith("Reloaded")]) == 1
+    finally:
+        runtime.stop()
+    assert problems.lines == []
+
+
+def test_a_bad_config_keeps_the_running_one(tmp_path, pages) -> None:
+    lines, problems = Lines(), Lines()
+    runtime = make_runtime(tmp_path, one_site(pages), lines, problems)
+    runtime.start()
+    try:
+        (tmp_path / "config.json").write_text('{"websites": [{"checkInterval": 1}]}')
+        runtime.step()
+        assert len(problems.lines) == 1
+        assert problems.lines[0].startswith("Error: ")
+        assert problems.lines[0].endswith("(still running the previous configuration)")
+        assert [m.name for m in runtime.config.monitors] == ["a"]
+    finally:
+        runtime.stop()
+
+
+def test_a_requested_reload_reads_the_file_even_when_it_looks_unchanged(tmp_path,
+                                                                         pages) -> None:
+    lines, problems = Lines(), Lines()
+    runtime = make_runtime(tmp_path, one_site(pages), lines, problems)
+    runtime.start()
+    try:
+        path = tmp_path / "config.json"
+        stamp = path.stat()
+        # Same size and modification time: only a request (SIGHUP) reads it.
+        doc = one_site(pages)
+        doc["websites"][0]["name"] = "b"
+        path.write_text(json.dumps(doc))
+        os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+        runtime.step()
+        assert [m.name for m in runtime.config.monitors] == ["a"]
+        runtime.request_reload()
+        runtime.step()
+        assert [m.name for m in runtime.config.monitors] == ["b"]
+    finally:
+        runtime.stop()
+    assert problems.lines == []
+
+
+def test_the_purge_runs_when_it_is_due_on_the_clock_given(tmp_path, pages) -> None:
+    lines, problems = Lines(), Lines()
+    runtime = make_runtime(tmp_path, one_site(pages, retentionDays=1), lines, problems)
+    site = runtime.config.monitors[0].id
+    started = time.time()
+    runtime.start()  # purges at once: nothing to purge yet
+    try:
+        runtime.store.flush()
+        assert runtime.store.purged == (0, 0)
+        old = CheckResult(site, started - 3 * DAY, True, 200, 12.0)
+        runtime.store.put_check(old)
+        runtime.store.flush()
+        runtime.step(started + 60)  # the last purge is a minute old: not due
+        runtime.store.flush()
+        assert runtime.store.purged == (0, 0)
+        runtime.step(started + 3601)  # an hour on: due
+        runtime.store.flush()
+        assert runtime.store.purged[0] == 1
+    finally:
+        runtime.stop()
+    assert problems.lines == []
+
+
+def test_maintenance_set_from_another_store_applies_at_the_next_step(tmp_path,
+                                                                      pages) -> None:
+    lines, problems = Lines(), Lines()
+    runtime = make_runtime(tmp_path, one_site(pages), lines, problems)
+    site = runtime.config.monitors[0]
+    runtime.start()
+    try:
+        runtime.step()
+        assert not [line for line in lines.lines if line.startswith("MAINTENANCE")]
+        other = Store(tmp_path / "m.db").start()  # as the `maintenance` command does
+        other.set_maintenance(SetMaintenance(site.id, time.time() - 1, None))
+        other.close()
+        runtime.step()
+        assert [line for line in lines.lines if line.startswith("MAINTENANCE")] == [
+            f"MAINTENANCE: {site.label}: checks recorded, no alerts"]
+        other = Store(tmp_path / "m.db").start()
+        other.set_maintenance(SetMaintenance(site.id, None))
+        other.close()
+        runtime.step()
+        assert lines.lines[-1] == f"MAINTENANCE OVER: {site.label}"
+    finally:
+        runtime.stop()
+    assert problems.lines == []
+
+
+def test_an_alert_is_announced_stored_and_notified(tmp_path, pages) -> None:
+    with WebhookReceiver() as hook:
+        lines, problems = Lines(), Lines()
+        down = pages.set("/down", "down", status=503)
+        runtime = make_runtime(tmp_path, {
+            "websites": [{"URL": down, "name": "shop", "checkInterval": 0.1,
+                          "alertWindow": 0.5}],
+            "notify": [{"name": "hook", "url": hook.url("json")}]}, lines, problems)
+        announced = Lines()
+        runtime.add_alert_hook(lambda event: announced(event.type))
+        runtime.start()
+        try:
+            request, = hook.wait_for(1, 20)
+        finally:
+            runtime.stop()
+        assert runtime.fatal is None
+        assert runtime.checks_recorded >= 1
+        assert runtime.checks_done >= 1
+    assert request.body["title"] == "ALERT: shop"
+    assert announced.lines[:1] == ["alert"]
+    reader = open_reader(tmp_path / "m.db")
+    try:
+        assert reader.alert_types(runtime.config.monitors[0].id)[:1] == ["alert"]
+    finally:
+        reader.close()
+
+
+def test_stop_without_start_and_a_second_stop_do_nothing(tmp_path, pages) -> None:
+    lines, problems = Lines(), Lines()
+    runtime = make_runtime(tmp_path, one_site(pages), lines, problems)
+    runtime.stop()
+    runtime.step()  # not started: nothing runs
+    runtime.start()
+    runtime.stop()
+    runtime.stop()
+    assert problems.lines == []
