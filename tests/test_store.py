@@ -371,7 +371,8 @@ def test_rows_leave_memory_once_too_old_for_a_late_check(db: Path, make_store) -
         now[0] = MINUTE * 60 + seconds
         store.put_check(check(A, now[0] - 1))
         store.flush()
-        return {(span, index - MINUTE * 60 // span) for span, index, _host in store._aggs}
+        return {(span, index - MINUTE * 60 // span)
+                for span, index, _host in store._aggregates.rows}
 
     # Keys relative to the first minute and its 10-minute block.
     assert at(30) == {(60, 0), (600, 0)}

@@ -36,9 +36,11 @@ from monitor.store.api import (
     Stop,
     iso_utc,
 )
-from monitor.store.codec import MinuteAgg, bucket_of, encode_hist
+from monitor.store.sqlite.aggregates import CheckAggregates, MetricFigures
 from monitor.store.sqlite.migrations import migrate
 from monitor.store.sqlite.schema import SCHEMA, SCHEMA_VERSION, TYPE_GROUP
+from monitor.store.sqlite.sql import items
+from monitor.store.sqlite.state import MonitorStates
 
 BATCH_MAX = 2000
 BATCH_WAIT = 0.1  # seconds a batch may wait for more rows before it is committed
@@ -46,52 +48,21 @@ PURGE_CHUNK = 20000
 RETRY_DELAY = 1.0
 MAX_PENDING = 500_000  # rows kept in memory while the disk refuses writes
 MAX_QUEUED = 500_000  # rows waiting for a writer that cannot keep up (a starved CPU)
-MAX_METRIC_VALUES = 5_000_000  # metric values held while the disk refuses their rows
 PROGRESS_EVERY = 1.0  # seconds between the stop's "writing N left" lines
 ABANDON_WAIT = 2.0  # seconds a forced stop waits for the batch in hand
 STALL_ROWS = 100  # a queue this deep ...
 STALL_SECONDS = 0.25  # ... with no batch finished for this long: the writer is starved
 YIELD_AT_MOST = 0.5  # seconds a check's worker may wait for the writer to catch up
-LATE_HORIZON = 120.0  # seconds after its end an aggregate row is kept in memory for late checks
-
-
-def _items(count: int) -> str:
-    """The first `count` items of each JSON array of a json_each(?) parameter, as columns
-    (json_extract rather than ->>, which needs SQLite 3.38)."""
-    return ", ".join(f"json_extract(value, '$[{i}]')" for i in range(count))
 
 
 # The metrics item is a JSON object in the batch's array: json_extract gives its text.
 _INSERT_CHECKS = (
     "INSERT INTO website_monitoring (timestamp, host, available, status, responseTime, reason,"
-    f" detail, lateness, monitor, metrics, warning) SELECT {_items(11)} FROM json_each(?)")
-_AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
-_UPSERT_AGGS = (
-    f"INSERT INTO aggregates (host, span, start, {_AGG_COLUMNS}) SELECT {_items(11)}"
-    " FROM json_each(?)"
-    " WHERE true"  # the parser needs it: an upsert's SELECT must not end in its FROM
-    " ON CONFLICT (host, span, start) DO UPDATE SET checks=excluded.checks,"
-    " up=excluded.up, rt_count=excluded.rt_count, rt_sum=excluded.rt_sum,"
-    " rt_min=excluded.rt_min, rt_max=excluded.rt_max, hist=excluded.hist,"
-    " outcomes=excluded.outcomes")
+    f" detail, lateness, monitor, metrics, warning) SELECT {items(11)} FROM json_each(?)")
 # An attempt's outcome: sent, failed for good, or to be retried (attempts counted).
 _DELIVERY_DONE = (
     "UPDATE outbox SET attempts = attempts + ?, sent = ?, failed = ?, error = ?,"
     " retry_at = ? WHERE id = ? AND sent IS NULL AND failed IS NULL")
-_METRIC_COLUMNS = "count, sum, min, max, hist"
-_UPSERT_METRICS = (
-    f"INSERT INTO metric_aggs (monitor, span, start, metric, {_METRIC_COLUMNS})"
-    f" SELECT {_items(9)} FROM json_each(?) WHERE true"
-    # Additive: a minute's values are written once, and late ones add to the row; the
-    # 10-minute row takes each minute's values too. Histogram texts add up when joined.
-    " ON CONFLICT (monitor, span, start, metric) DO UPDATE SET"
-    " count = metric_aggs.count + excluded.count, sum = metric_aggs.sum + excluded.sum,"
-    ' "min" = min(metric_aggs."min", excluded."min"),'
-    ' "max" = max(metric_aggs."max", excluded."max"),'
-    " hist = metric_aggs.hist || excluded.hist")
-_UPSERT_STATES = (
-    "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since,"
-    f" warning, maintenance) SELECT {_items(7)} FROM json_each(?)")
 
 
 def _create_private(path: Path) -> None:
@@ -228,26 +199,13 @@ class Store:
         self._conn = open_writer_connection(self.path)
         self._closed = False  # set by close(): late deliveries and flushes are ignored
         self._queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
-        # (seconds per row, row index, monitor) -> its aggregate, for rows still being filled
-        self._aggs: dict[tuple[int, int, str], MinuteAgg] = {}
-        # (seconds per row, row index, monitor, metric) -> its aggregate, the same way. It
-        # holds committed checks only, and its rows are written once a minute (and at each
-        # flush), not with every batch: a monitor's five phases at two spans would be ten
-        # row writes per check, where response times cost two.
-        # (minute, monitor, metric) -> the values of committed checks not yet in
-        # metric_aggs: summed once a minute, so a value costs an append, not ten updates.
-        self._metric_values: dict[tuple[int, str, str], list[float]] = {}
-        self._metric_held = 0  # values in _metric_values
-        self._metrics_minute = int(clock() // 60)  # when the metric rows were last written
-        self._states: dict[str, list] = {}
-        # Monitor id -> the newest check's monotonic start: the order of checks, which a
-        # rollback of the cached states must not forget (its rows are retried).
-        self._newest: dict[str, float] = {}
         # Monitor id -> its target, where they differ: stored as each check's host.
         self._targets: dict[str, str] = self._load_targets()
-        self._evicted = 0  # the minute of the last eviction
         self._pending: list[Command] = []
         self._on_error = _never_raising(on_error or (lambda message: None))
+        self._aggregates = CheckAggregates(clock)
+        self._metrics = MetricFigures(clock, self._on_error, self.path)
+        self._states = MonitorStates()
         # Called on the writer thread with each new alert once its batch has been written,
         # or kept in memory because the disk refuses it: alerting goes on on a full disk.
         self.on_alert: Callable[[AlertRecord], None] = lambda record: None
@@ -493,7 +451,8 @@ class Store:
             self._hold(work)
         elif work:
             self._write_all(work)
-        self._write_metrics(force=urgent)
+        if self.fatal is None:
+            self._metrics.write(self._conn, force=urgent)
         for record in _sort(new).alerts:
             try:
                 self.on_alert(record)
@@ -575,7 +534,7 @@ class Store:
             self._conn.execute("ROLLBACK")
         # The cached aggregates already counted the rolled-back rows; reload them from the
         # database so that a retry does not count them twice.
-        self._aggs.clear()
+        self._aggregates.clear()
         self._states.clear()
 
     def _keep_pending(self, work: list[Command], exc: sqlite3.Error) -> None:
@@ -633,8 +592,8 @@ class Store:
             self.written[0] += len(work.checks)
             self.written[1] += len(work.alerts)
         if work.checks:
-            self._add_metrics(work.checks)
-        self._evict()
+            self._metrics.add(work.checks)
+        self._aggregates.evict(len(self._states))
 
     def _write_alerts(self, alerts: list[AlertRecord]) -> None:
         """Each alert row, then its notifications in the outbox: one transaction, so an
@@ -691,150 +650,8 @@ class Store:
               c.monitor if c.monitor in targets else None, c.metrics or None,
               1 if c.warning else None)
              for c in checks]),))
-        self._preload(checks)
-        dirty = self._aggregate(checks)
-        conn.execute(_UPSERT_AGGS, (json.dumps(
-            [(key[2], key[0], key[0] * key[1], *self._aggs[key].to_row())
-             for key in dirty]),))
-        conn.execute(_UPSERT_STATES, (json.dumps(
-            [(host, *self._states[host][:6]) for host in {c.monitor for c in checks}]),))
-
-    def _preload(self, checks: list[CheckResult]) -> None:
-        """Fill the caches for the minutes and monitors of this batch that they lack, one
-        query each: after a restart the minute in progress already has a row to continue."""
-        keys = {(span, int(c.timestamp // span), c.monitor) for c in checks for span in SPANS}
-        keys -= self._aggs.keys()
-        if keys:
-            for key in keys:
-                self._aggs[key] = MinuteAgg()
-            for host, span, start, *row in self._conn.execute(
-                f"SELECT host, span, start, {_AGG_COLUMNS} FROM aggregates"
-                f" WHERE (host, span, start) IN (SELECT {_items(3)} FROM json_each(?))",
-                (json.dumps([(host, span, span * index) for span, index, host in keys]),)):
-                self._aggs[(span, start // span, host)] = MinuteAgg.from_row(row)
-        hosts = {c.monitor for c in checks} - self._states.keys()
-        if hosts:
-            # The last item, the newest check's start on the monotonic clock, lives in
-            # memory only (and survives a rollback in _newest): after a restart the first
-            # check is the present.
-            for host in hosts:
-                self._states[host] = [0.0, None, None, None, None, None,
-                                      self._newest.get(host)]
-            for host, *row in self._conn.execute(
-                "SELECT host, last_check, last_ok, last_failure, down_since, warning,"
-                " maintenance FROM site_state"
-                " WHERE host IN (SELECT value FROM json_each(?))", (json.dumps(list(hosts)),)):
-                self._states[host] = [*row, self._newest.get(host)]
-
-    def _aggregate(self, checks: list[CheckResult]) -> set[tuple[int, int, str]]:
-        dirty = set()
-        aggs = self._aggs
-        for check in checks:
-            for span in SPANS:
-                key = (span, int(check.timestamp // span), check.monitor)
-                aggs[key].add(check.response_ms, check.available, check.code, check.reason,
-                              check.warning)
-                dirty.add(key)
-            self._update_state(check)
-        return dirty
-
-    def _add_metrics(self, checks: list[CheckResult]) -> None:
-        """Hold committed checks' metrics until _write_metrics sums them into their rows."""
-        values = self._metric_values
-        held = 0
-        for check in checks:
-            if not check.metrics or check.available is None:
-                continue  # unknown checks (the monitor offline) count in no figure
-            minute, monitor = int(check.timestamp // 60), check.monitor
-            for name, value in check.metrics.items():
-                key = (minute, monitor, name)
-                found = values.get(key)
-                if found is None:
-                    values[key] = [value]
-                else:
-                    found.append(value)
-                held += 1
-        self._metric_held += held
-        if self._metric_held > MAX_METRIC_VALUES:
-            # The disk has refused the metric rows for long: their figures go first, never
-            # a check (the raw rows keep each check's metrics).
-            self._on_error(f"{self.path}: metric figures of {self._metric_held} values"
-                           " dropped while the database refuses them")
-            values.clear()
-            self._metric_held = 0
-
-    def _write_metrics(self, force: bool = False) -> None:
-        """Sum the held values into their minute and 10-minute rows: once a minute of the
-        clock, or now when `force`d (a flush, a stop). Kept for the next time if refused."""
-        minute = int(self._clock() // 60)
-        if not self._metric_values or self.fatal is not None or (
-                not force and minute == self._metrics_minute):
-            return
-        rows = []
-        for (start, monitor, name), values in self._metric_values.items():
-            hist: dict[int, int] = {}
-            for value in values:
-                bucket = bucket_of(value)
-                hist[bucket] = hist.get(bucket, 0) + 1
-            figures = (len(values), sum(values), min(values), max(values), encode_hist(hist))
-            rows.append((monitor, 60, start * 60, name, *figures))
-            rows.append((monitor, 600, start // 10 * 600, name, *figures))
-        conn = self._conn
-        try:
-            conn.execute("BEGIN")
-            conn.execute(_UPSERT_METRICS, (json.dumps(rows),))
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            return  # held for the next time; the checks' own writes say what the disk does
-        self._metric_values = {}
-        self._metric_held = 0
-        self._metrics_minute = minute
-
-    def _update_state(self, check: CheckResult) -> None:
-        state = self._states[check.monitor]
-        ts = check.timestamp
-        if check.available is None:  # unknown says nothing about the site's state
-            if check.reason == "maintenance" and state[5] is None:
-                state[5] = ts  # but the view says it is in maintenance
-            return
-        # Ordered by the monotonic clock: after the wall clock steps back, every new check
-        # is "older" than the last one stored, and down_since would never clear.
-        if state[6] is not None and check.mono < state[6]:
-            # A slow check finishing after a newer one: it is history, not the present.
-            if check.available:
-                state[1] = max(state[1] or 0.0, ts)
-            else:
-                state[2] = max(state[2] or 0.0, ts)
-            return
-        state[0] = ts
-        state[5] = None
-        state[6] = self._newest[check.monitor] = check.mono
-        # The warning now, if any ("tls_expiry: certificate expires in 5.0 days").
-        # A skipped slot's row warns as the check it stands for, which said why itself.
-        if check.reason != "skipped" or not check.warning:
-            state[4] = f"{check.reason}: {check.detail}" if check.warning else None
-        if check.available:
-            state[1] = ts
-            state[3] = None
-        else:
-            state[2] = ts
-            if state[3] is None:
-                state[3] = ts
-
-    def _evict(self) -> None:
-        """Once a minute, forget the rows that ended over LATE_HORIZON ago: a check that
-        late is rare, and reloads its row. Evicting by size alone, every site's previous
-        10-minute block stayed in memory until up to 10 minutes into the next one."""
-        now = self._clock()
-        minute = int(now // 60)
-        if minute == self._evicted and len(self._aggs) <= 4 * len(SPANS) * len(self._states):
-            return
-        self._evicted = minute
-        horizon = now - LATE_HORIZON
-        for key in [k for k in self._aggs if (k[1] + 1) * k[0] < horizon]:
-            del self._aggs[key]
+        self._aggregates.write(conn, checks)
+        self._states.write(conn, checks)
 
     def _purge(self, before: float) -> None:
         conn = self._conn
@@ -869,10 +686,8 @@ class Store:
         conn.execute("DELETE FROM outbox WHERE alert NOT IN (SELECT id FROM website_alerts)")
         conn.execute("COMMIT")
         self.purged = (self.purged[0] + checks, self.purged[1] + alerts)
-        self._aggs = {k: v for k, v in self._aggs.items() if k[1] >= int(before // k[0])}
-        self._metric_values = {k: v for k, v in self._metric_values.items()
-                               if k[0] >= int(before // 60)}
-        self._metric_held = sum(len(v) for v in self._metric_values.values())
+        self._aggregates.forget_before(before)
+        self._metrics.forget_before(before)
 
 
 def _never_raising(say: Callable[[str], None]) -> Callable[[str], None]:

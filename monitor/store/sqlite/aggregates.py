@@ -1,0 +1,176 @@
+"""The aggregates the writer keeps while it writes raw checks, so that reports never scan
+the raw table: each monitor's per-minute and 10-minute rows (response times, outcomes) and
+each metric's, cached in memory while they are still being filled."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Callable
+
+from monitor.checks.model import CheckResult
+from monitor.store.api import SPANS
+from monitor.store.codec import MinuteAgg, bucket_of, encode_hist
+from monitor.store.sqlite.sql import items
+
+MAX_METRIC_VALUES = 5_000_000  # metric values held while the disk refuses their rows
+LATE_HORIZON = 120.0  # seconds after its end an aggregate row is kept in memory for late checks
+
+_AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
+_SELECT_AGGS = (
+    f"SELECT host, span, start, {_AGG_COLUMNS} FROM aggregates"
+    f" WHERE (host, span, start) IN (SELECT {items(3)} FROM json_each(?))")
+_UPSERT_AGGS = (
+    f"INSERT INTO aggregates (host, span, start, {_AGG_COLUMNS}) SELECT {items(11)}"
+    " FROM json_each(?)"
+    " WHERE true"  # the parser needs it: an upsert's SELECT must not end in its FROM
+    " ON CONFLICT (host, span, start) DO UPDATE SET checks=excluded.checks,"
+    " up=excluded.up, rt_count=excluded.rt_count, rt_sum=excluded.rt_sum,"
+    " rt_min=excluded.rt_min, rt_max=excluded.rt_max, hist=excluded.hist,"
+    " outcomes=excluded.outcomes")
+_METRIC_COLUMNS = "count, sum, min, max, hist"
+_UPSERT_METRICS = (
+    f"INSERT INTO metric_aggs (monitor, span, start, metric, {_METRIC_COLUMNS})"
+    f" SELECT {items(9)} FROM json_each(?) WHERE true"
+    # Additive: a minute's values are written once, and late ones add to the row; the
+    # 10-minute row takes each minute's values too. Histogram texts add up when joined.
+    " ON CONFLICT (monitor, span, start, metric) DO UPDATE SET"
+    " count = metric_aggs.count + excluded.count, sum = metric_aggs.sum + excluded.sum,"
+    ' "min" = min(metric_aggs."min", excluded."min"),'
+    ' "max" = max(metric_aggs."max", excluded."max"),'
+    " hist = metric_aggs.hist || excluded.hist")
+
+# (seconds per row, row index, monitor): an aggregate row's key.
+AggKey = tuple[int, int, str]
+
+
+class CheckAggregates:
+    """The minute and 10-minute rows of response times and outcomes still being filled."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.rows: dict[AggKey, MinuteAgg] = {}
+        self._evicted = 0  # the minute of the last eviction
+
+    def clear(self) -> None:
+        """Forget the cached rows (a rollback counted its checks): they are read again."""
+        self.rows.clear()
+
+    def write(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
+        """Add the checks to their rows, in the database too (in the caller's transaction)."""
+        self._preload(conn, checks)
+        dirty = set()
+        rows = self.rows
+        for check in checks:
+            for span in SPANS:
+                key = (span, int(check.timestamp // span), check.monitor)
+                rows[key].add(check.response_ms, check.available, check.code, check.reason,
+                              check.warning)
+                dirty.add(key)
+        conn.execute(_UPSERT_AGGS, (json.dumps(
+            [(monitor, span, span * index, *rows[span, index, monitor].to_row())
+             for span, index, monitor in dirty]),))
+
+    def _preload(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
+        """Fill the cache for the minutes and monitors of this batch that it lacks, one
+        query: after a restart the minute in progress already has a row to continue."""
+        keys = {(span, int(c.timestamp // span), c.monitor) for c in checks for span in SPANS}
+        keys -= self.rows.keys()
+        if not keys:
+            return
+        for key in keys:
+            self.rows[key] = MinuteAgg()
+        for monitor, span, start, *row in conn.execute(_SELECT_AGGS, (json.dumps(
+                [(monitor, span, span * index) for span, index, monitor in keys]),)):
+            self.rows[(span, start // span, monitor)] = MinuteAgg.from_row(row)
+
+    def evict(self, monitors: int) -> None:
+        """Once a minute, forget the rows that ended over LATE_HORIZON ago: a check that
+        late is rare, and reloads its row. Evicting by size alone, every site's previous
+        10-minute block stayed in memory until up to 10 minutes into the next one."""
+        now = self._clock()
+        minute = int(now // 60)
+        if minute == self._evicted and len(self.rows) <= 4 * len(SPANS) * monitors:
+            return
+        self._evicted = minute
+        horizon = now - LATE_HORIZON
+        for key in [k for k in self.rows if (k[1] + 1) * k[0] < horizon]:
+            del self.rows[key]
+
+    def forget_before(self, before: float) -> None:
+        """After a purge: the rows it deleted."""
+        self.rows = {k: v for k, v in self.rows.items() if k[1] >= int(before // k[0])}
+
+
+class MetricFigures:
+    """The metric values of committed checks not yet in metric_aggs, by (minute, monitor,
+    metric): summed into their rows once a minute (and at each flush), not with every
+    batch, so a value costs an append, not ten updates (a monitor's five phases at two
+    spans would be ten row writes per check, where response times cost two)."""
+
+    def __init__(self, clock: Callable[[], float], say: Callable[[str], None],
+                 path: object) -> None:
+        self._clock = clock
+        self._say = say
+        self._path = path
+        self._values: dict[tuple[int, str, str], list[float]] = {}
+        self._held = 0  # values in _values
+        self._minute = int(clock() // 60)  # when the metric rows were last written
+
+    def add(self, checks: list[CheckResult]) -> None:
+        """Hold committed checks' metrics until `write` sums them into their rows."""
+        values = self._values
+        held = 0
+        for check in checks:
+            if not check.metrics or check.available is None:
+                continue  # unknown checks (the monitor offline) count in no figure
+            minute, monitor = int(check.timestamp // 60), check.monitor
+            for name, value in check.metrics.items():
+                key = (minute, monitor, name)
+                found = values.get(key)
+                if found is None:
+                    values[key] = [value]
+                else:
+                    found.append(value)
+                held += 1
+        self._held += held
+        if self._held > MAX_METRIC_VALUES:
+            # The disk has refused the metric rows for long: their figures go first, never
+            # a check (the raw rows keep each check's metrics).
+            self._say(f"{self._path}: metric figures of {self._held} values"
+                      " dropped while the database refuses them")
+            values.clear()
+            self._held = 0
+
+    def write(self, conn: sqlite3.Connection, force: bool = False) -> None:
+        """Sum the held values into their minute and 10-minute rows: once a minute of the
+        clock, or now when `force`d (a flush, a stop). Kept for the next time if refused."""
+        minute = int(self._clock() // 60)
+        if not self._values or (not force and minute == self._minute):
+            return
+        rows = []
+        for (start, monitor, name), values in self._values.items():
+            hist: dict[int, int] = {}
+            for value in values:
+                bucket = bucket_of(value)
+                hist[bucket] = hist.get(bucket, 0) + 1
+            figures = (len(values), sum(values), min(values), max(values), encode_hist(hist))
+            rows.append((monitor, 60, start * 60, name, *figures))
+            rows.append((monitor, 600, start // 10 * 600, name, *figures))
+        try:
+            conn.execute("BEGIN")
+            conn.execute(_UPSERT_METRICS, (json.dumps(rows),))
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            return  # held for the next time; the checks' own writes say what the disk does
+        self._values = {}
+        self._held = 0
+        self._minute = minute
+
+    def forget_before(self, before: float) -> None:
+        """After a purge: the values of the minutes it deleted."""
+        self._values = {k: v for k, v in self._values.items() if k[0] >= int(before // 60)}
+        self._held = sum(len(v) for v in self._values.values())

@@ -1,0 +1,113 @@
+"""Each monitor's state as the writer keeps it up to date with every check it writes: the
+rows of site_state (when it was last checked, last up, last down, down since when, its
+warning now, in maintenance since when), cached in memory between batches."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from monitor.checks.model import CheckResult
+from monitor.store.sqlite.sql import items
+
+_UPSERT_STATES = (
+    "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since,"
+    f" warning, maintenance) SELECT {items(7)} FROM json_each(?)")
+_SELECT_STATES = (
+    "SELECT host, last_check, last_ok, last_failure, down_since, warning, maintenance"
+    " FROM site_state WHERE host IN (SELECT value FROM json_each(?))")
+
+
+@dataclass(slots=True)
+class MonitorState:
+    """One monitor's row of site_state, and the order of its checks."""
+
+    last_check: float = 0.0
+    last_ok: float | None = None
+    last_failure: float | None = None
+    down_since: float | None = None
+    warning: str | None = None  # "tls_expiry: certificate expires in 5.0 days"
+    maintenance: float | None = None  # since when, as its newest check says
+    # The newest check's start on the monotonic clock: in memory only, never stored.
+    newest: float | None = None
+
+    def row(self, monitor: str) -> tuple:
+        """Its site_state row, in _UPSERT_STATES's order."""
+        return (monitor, self.last_check, self.last_ok, self.last_failure, self.down_since,
+                self.warning, self.maintenance)
+
+
+class MonitorStates:
+    """The states of the monitors whose checks are being written, by monitor id."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, MonitorState] = {}
+        # Monitor id -> the newest check's monotonic start: the order of checks, which a
+        # rollback of the cached states must not forget (its rows are retried).
+        self._newest: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def clear(self) -> None:
+        """Forget the cached states (a rollback): they are read again from the database."""
+        self._states.clear()
+
+    def write(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
+        """Bring the states of the checks' monitors up to date with them, in the database
+        too (within the caller's transaction)."""
+        self._preload(conn, checks)
+        update = self._update
+        for check in checks:
+            update(check)
+        states = self._states
+        conn.execute(_UPSERT_STATES, (json.dumps(
+            [states[monitor].row(monitor) for monitor in {c.monitor for c in checks}]),))
+
+    def _preload(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
+        """Read the states of the monitors of this batch that the cache lacks, one query."""
+        monitors = {c.monitor for c in checks} - self._states.keys()
+        if not monitors:
+            return
+        # The newest check's start lives in memory only (and survives a rollback in
+        # _newest): after a restart the first check is the present.
+        newest = self._newest
+        for monitor in monitors:
+            self._states[monitor] = MonitorState(newest=newest.get(monitor))
+        for (monitor, last_check, last_ok, last_failure, down_since, warning,
+             maintenance) in conn.execute(_SELECT_STATES, (json.dumps(list(monitors)),)):
+            self._states[monitor] = MonitorState(
+                last_check, last_ok, last_failure, down_since, warning, maintenance,
+                newest.get(monitor))
+
+    def _update(self, check: CheckResult) -> None:
+        state = self._states[check.monitor]
+        ts = check.timestamp
+        if check.available is None:  # unknown says nothing about the site's state
+            if check.reason == "maintenance" and state.maintenance is None:
+                state.maintenance = ts  # but the view says it is in maintenance
+            return
+        # Ordered by the monotonic clock: after the wall clock steps back, every new check
+        # is "older" than the last one stored, and down_since would never clear.
+        if state.newest is not None and check.mono < state.newest:
+            # A slow check finishing after a newer one: it is history, not the present.
+            if check.available:
+                state.last_ok = max(state.last_ok or 0.0, ts)
+            else:
+                state.last_failure = max(state.last_failure or 0.0, ts)
+            return
+        state.last_check = ts
+        state.maintenance = None
+        state.newest = self._newest[check.monitor] = check.mono
+        # The warning now, if any ("tls_expiry: certificate expires in 5.0 days").
+        # A skipped slot's row warns as the check it stands for, which said why itself.
+        if check.reason != "skipped" or not check.warning:
+            state.warning = f"{check.reason}: {check.detail}" if check.warning else None
+        if check.available:
+            state.last_ok = ts
+            state.down_since = None
+        else:
+            state.last_failure = ts
+            if state.down_since is None:
+                state.down_since = ts
