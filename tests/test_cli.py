@@ -10,6 +10,9 @@ from monitor import __version__
 from monitor.checks import CheckResult
 from monitor.cli import main
 from monitor.store import AlertRecord, MonitorRow, Store
+from monitor.timefmt import DURATION_FORMS
+
+DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
 
 @pytest.fixture()
@@ -65,7 +68,7 @@ def test_config_error_is_one_line_with_path_and_exit_2(runner, tmp_path):
     result = runner.invoke(main, ["-m", "-c", path, "-db", str(tmp_path / "m.db")])
     assert result.exit_code == 2
     assert result.stderr == (
-        f"Error: {path}: websites[0].checkInterval: must be a number greater than 0\n")
+        f"Error: {path}: websites[0].checkInterval: {DURATION}\n")
     assert result.stdout == ""
     assert not (tmp_path / "m.db").exists()  # refused before anything was created
 

@@ -14,9 +14,12 @@ from click.testing import CliRunner
 
 from monitor.checks import CheckResult, registry
 from monitor.cli import main
+from monitor.timefmt import DURATION_FORMS
 from tests.hostile import refused_url
 from tests.test_cli import seeded_db, write_config
 from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write
+
+DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
 COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "monitors", "init",
             "purge", "notify", "maintenance", "logs")
@@ -130,7 +133,7 @@ def test_validate_command_reports_config_errors_as_the_flag_does(runner, tmp_pat
     flag = runner.invoke(main, ["--validate", "-c", path])
     result = runner.invoke(main, ["validate", "-c", path])
     assert (result.exit_code, result.stderr) == (flag.exit_code, flag.stderr) == (
-        2, f"Error: {path}: websites[0].checkInterval: must be a number greater than 0\n")
+        2, f"Error: {path}: websites[0].checkInterval: {DURATION}\n")
 
 
 @pytest.mark.parametrize(("flags", "command"), [

@@ -4,7 +4,7 @@ the closest ones when a command is given a name no monitor has (issue 22, 8)."""
 import json
 import time
 
-from monitor.cli.monitors import closest, seconds_text
+from monitor.cli.monitors import closest
 from monitor.config import parse_config
 from tests.test_cli import seeded_db
 from tests.test_cli_group import run_app
@@ -92,8 +92,3 @@ def test_closest_finds_ids_names_and_targets():
     assert closest("shpo", monitors) == ["shop"]
     assert closest("DISK", monitors) == ["disk:/var"]
     assert closest("zzz", monitors) == []
-
-
-def test_seconds_text():
-    assert [seconds_text(s) for s in (2, 3.5, 90, 300, 3600, 86400 * 7)] == [
-        "2s", "3.5s", "90s", "5m", "1h", "7d"]

@@ -33,7 +33,10 @@ from monitor.config import TOP_KEYS as CONFIG_KEYS
 from monitor.engine import Engine
 from monitor.errors import ConfigError, MonitorError
 from monitor.store import Store
+from monitor.timefmt import DURATION_FORMS
 from tests.test_e2e import APP, count_checks, wait_for
+
+DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
 TOP_KEYS = (*CONFIG_KEYS, "maxBodyBytes")  # the http kind's default, at the top level
 
@@ -403,7 +406,7 @@ def test_error_in_a_later_site_names_its_index() -> None:
     text = doc({"URL": "https://a.example/"}, {"URL": "https://b.example/"},
                {"URL": "https://c.example/", "checkInterval": 0})
     assert error_of(text) == (
-        "config.json: websites[2].checkInterval: must be a number greater than 0"
+        f"config.json: websites[2].checkInterval: {DURATION}"
     )
 
 
@@ -463,20 +466,20 @@ FRACTION = "must be a number greater than 0 and at most 1"
 WHOLE = "must be a whole number greater than 0"
 
 
-@pytest.mark.parametrize("value", ["0", "-5", "-0.0", '"5"', "true", "false", "null", "[5]",
-                                   "{}", "NaN", "Infinity", "-Infinity", "1e400",
+@pytest.mark.parametrize("value", ["0", "-5", "-0.0", '"5 minutes"', '"5x"', "true", "false",
+                                   "null", "[5]", "{}", "NaN", "Infinity", "-Infinity", "1e400",
                                    "1" + "0" * 400])
 def test_check_interval_refused(value: str) -> None:
     text = '{"websites": [{"URL": "https://example.com/", "checkInterval": ' + value + "}]}"
-    assert error_of(text) == f"config.json: websites[0].checkInterval: {POSITIVE}"
+    assert error_of(text) == f"config.json: websites[0].checkInterval: {DURATION}"
 
 
 @pytest.mark.parametrize(
     ("top", "site", "message"),
     [
-        ({"defaultCheckInterval": 0}, {}, f"defaultCheckInterval: {POSITIVE}"),
-        ({"defaultCheckInterval": "2"}, {}, f"defaultCheckInterval: {POSITIVE}"),
-        ({"alertWindow": -120}, {}, f"alertWindow: {POSITIVE}"),
+        ({"defaultCheckInterval": 0}, {}, f"defaultCheckInterval: {DURATION}"),
+        ({"defaultCheckInterval": "two"}, {}, f"defaultCheckInterval: {DURATION}"),
+        ({"alertWindow": -120}, {}, f"alertWindow: {DURATION}"),
         ({"retentionDays": 0}, {}, f"retentionDays: {POSITIVE}"),
         ({"retentionDays": None}, {}, f"retentionDays: {POSITIVE}"),
         ({"alertThreshold": 0}, {}, f"alertThreshold: {FRACTION}"),
@@ -496,10 +499,10 @@ def test_check_interval_refused(value: str) -> None:
         ({"processes": "2"}, {}, PROCESSES),
         ({"processes": "Auto"}, {}, PROCESSES),
         ({"processes": None}, {}, PROCESSES),
-        ({}, {"timeout": 0}, f"websites[0].timeout: {POSITIVE}"),
-        ({}, {"timeout": -1}, f"websites[0].timeout: {POSITIVE}"),
-        ({}, {"timeout": "10s"}, f"websites[0].timeout: {POSITIVE}"),
-        ({}, {"alertWindow": 0}, f"websites[0].alertWindow: {POSITIVE}"),
+        ({}, {"timeout": 0}, f"websites[0].timeout: {DURATION}"),
+        ({}, {"timeout": -1}, f"websites[0].timeout: {DURATION}"),
+        ({}, {"timeout": "ten seconds"}, f"websites[0].timeout: {DURATION}"),
+        ({}, {"alertWindow": 0}, f"websites[0].alertWindow: {DURATION}"),
         ({}, {"alertThreshold": 0}, f"websites[0].alertThreshold: {FRACTION}"),
         ({}, {"alertThreshold": 1.5}, f"websites[0].alertThreshold: {FRACTION}"),
         ({}, {"alertThreshold": "80%"}, f"websites[0].alertThreshold: {FRACTION}"),
@@ -529,23 +532,23 @@ CANARY = "https://canary.example/"
         # Issue 10: 1e300 days was accepted, and the hourly purge then overflowed.
         ({"retentionDays": 1e300}, {}, "retentionDays: must be at most 36500"),
         ({"retentionDays": 36500.01}, {}, "retentionDays: must be at most 36500"),
-        ({"defaultCheckInterval": 1e300}, {}, "defaultCheckInterval: must be at most 86400"),
-        ({"defaultCheckInterval": 0.001}, {}, "defaultCheckInterval: must be at least 0.01"),
-        ({"alertWindow": 86401}, {}, "alertWindow: must be at most 86400"),
+        ({"defaultCheckInterval": 1e300}, {}, "defaultCheckInterval: must be at most 1d"),
+        ({"defaultCheckInterval": 0.001}, {}, "defaultCheckInterval: must be at least 0.01s"),
+        ({"alertWindow": 86401}, {}, "alertWindow: must be at most 1d"),
         ({"maxWorkers": 10_001}, {}, "maxWorkers: must be at most 10000"),
         ({"maxWorkers": 10**400}, {}, "maxWorkers: must be at most 10000"),
         ({"maxBodyBytes": 1024**3 + 1}, {}, "maxBodyBytes: must be at most 1073741824"),
-        ({}, {"checkInterval": 1e300}, "websites[0].checkInterval: must be at most 86400"),
-        ({}, {"checkInterval": 0.0099}, "websites[0].checkInterval: must be at least 0.01"),
-        ({}, {"checkInterval": 5e-324}, "websites[0].checkInterval: must be at least 0.01"),
-        ({}, {"timeout": 1e300}, "websites[0].timeout: must be at most 86400"),
-        ({}, {"alertWindow": 86400.5}, "websites[0].alertWindow: must be at most 86400"),
+        ({}, {"checkInterval": 1e300}, "websites[0].checkInterval: must be at most 1d"),
+        ({}, {"checkInterval": 0.0099}, "websites[0].checkInterval: must be at least 0.01s"),
+        ({}, {"checkInterval": 5e-324}, "websites[0].checkInterval: must be at least 0.01s"),
+        ({}, {"timeout": 1e300}, "websites[0].timeout: must be at most 1d"),
+        ({}, {"alertWindow": 86400.5}, "websites[0].alertWindow: must be at most 1d"),
         ({}, {"maxBodyBytes": 10**400}, "websites[0].maxBodyBytes: must be at most 1073741824"),
         ({"canary": {"URL": CANARY, "checkInterval": 1e300}}, {},
-         "canary.checkInterval: must be at most 86400"),
-        ({"canary": {"URL": CANARY, "timeout": 1e9}}, {}, "canary.timeout: must be at most 86400"),
+         "canary.checkInterval: must be at most 1d"),
+        ({"canary": {"URL": CANARY, "timeout": 1e9}}, {}, "canary.timeout: must be at most 1d"),
         ({"canary": {"URL": CANARY, "checkInterval": 0.001}}, {},
-         "canary.checkInterval: must be at least 0.01"),
+         "canary.checkInterval: must be at least 0.01s"),
     ],
 )
 def test_numbers_out_of_range(top: dict[str, Any], site: dict[str, Any], message: str) -> None:

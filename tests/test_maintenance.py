@@ -25,6 +25,9 @@ from monitor.checks.schema import Fields
 from monitor.config import _pairs_hook
 from monitor.config import maintenance as config
 from monitor.errors import ConfigError
+from monitor.timefmt import DURATION_FORMS
+
+DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 EVERY_DAY = frozenset(range(7))
@@ -514,11 +517,11 @@ WEEKLY = {"every": ["sun"], "at": "02:00", "for": 3600}
     ({**WEEKLY, "at": "0٢:00"}, f"maintenance.at: {TIME}"),  # an Arabic-Indic digit
     ({**WEEKLY, "at": 200}, f"maintenance.at: {TIME}"),
     # for
-    ({**WEEKLY, "for": 0}, "maintenance.for: must be a number greater than 0"),
-    ({**WEEKLY, "for": -60}, "maintenance.for: must be a number greater than 0"),
-    ({**WEEKLY, "for": "1h"}, "maintenance.for: must be a number greater than 0"),
-    ({**WEEKLY, "for": True}, "maintenance.for: must be a number greater than 0"),
-    ({**WEEKLY, "for": 604801}, "maintenance.for: must be at most 604800"),
+    ({**WEEKLY, "for": 0}, f"maintenance.for: {DURATION}"),
+    ({**WEEKLY, "for": -60}, f"maintenance.for: {DURATION}"),
+    ({**WEEKLY, "for": "an hour"}, f"maintenance.for: {DURATION}"),
+    ({**WEEKLY, "for": True}, f"maintenance.for: {DURATION}"),
+    ({**WEEKLY, "for": 604801}, "maintenance.for: must be at most 7d"),
     # timezone
     ({**WEEKLY, "timezone": "Mars/Base"},
      'maintenance.timezone: unknown time zone "Mars/Base" (an IANA name such as'

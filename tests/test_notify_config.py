@@ -24,6 +24,9 @@ from monitor.config import (
     parse_config,
 )
 from monitor.config import notify as notify_mod
+from monitor.timefmt import DURATION_FORMS
+
+DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
 URL = "https://a.example/"
 HOOK = "json://hooks.example/notify"
@@ -352,9 +355,9 @@ NO_SCHEME = ("does not start with a service's scheme (scheme://...: json://host/
     ([{"URL": URL, "notify": ["ops", "ops"]}], {"notify": [P]},
      'websites[0].notify[1]: "ops" appears more than once'),
     # notifyRetryFor
-    ([], {"notifyRetryFor": 0}, "notifyRetryFor: must be a number greater than 0"),
-    ([], {"notifyRetryFor": "1h"}, "notifyRetryFor: must be a number greater than 0"),
-    ([], {"notifyRetryFor": 604801}, "notifyRetryFor: must be at most 604800"),
+    ([], {"notifyRetryFor": 0}, f"notifyRetryFor: {DURATION}"),
+    ([], {"notifyRetryFor": "1 hour"}, f"notifyRetryFor: {DURATION}"),
+    ([], {"notifyRetryFor": 604801}, "notifyRetryFor: must be at most 7d"),
     # heartbeat
     ([], {"heartbeatUrl": ""}, "heartbeatUrl: must be a non-empty string"),
     ([], {"heartbeatUrl": 5}, "heartbeatUrl: must be a non-empty string"),
@@ -366,9 +369,9 @@ NO_SCHEME = ("does not start with a service's scheme (scheme://...: json://host/
      "heartbeatUrl: is not a valid URL"),
     ([], {"heartbeatUrl": "https://[::1/secret-uuid"}, "heartbeatUrl: is not a valid URL"),
     ([], {"heartbeatUrl": "https://beat.example/a b"}, "heartbeatUrl: must not contain spaces"),
-    ([], {"heartbeatInterval": 0}, "heartbeatInterval: must be a number greater than 0"),
-    ([], {"heartbeatInterval": 0.5}, "heartbeatInterval: must be at least 1"),
-    ([], {"heartbeatInterval": 86401}, "heartbeatInterval: must be at most 86400"),
+    ([], {"heartbeatInterval": 0}, f"heartbeatInterval: {DURATION}"),
+    ([], {"heartbeatInterval": 0.5}, "heartbeatInterval: must be at least 1s"),
+    ([], {"heartbeatInterval": 86401}, "heartbeatInterval: must be at most 1d"),
     ([], {"heartbeatIntervall": 5}, 'heartbeatIntervall: unknown key (did you mean'
                                     ' "heartbeatInterval"?)'),
 ])

@@ -13,6 +13,7 @@ from typing import Any
 
 from monitor import secrets
 from monitor.errors import ConfigError
+from monitor.timefmt import DURATION_FORMS, format_seconds, parse_duration
 
 # Bounds of what the program can handle, so that an absurd number (1e300) is a config error
 # rather than an OverflowError an hour later. Seconds: a socket timeout cannot hold 1e300,
@@ -100,8 +101,23 @@ class Fields:
             raise self.fail(path, f"must be at most {most:g}")
         return float(value)
 
+    def duration(self, obj: dict, key: str, path: str, default: float, most: float,
+                 least: float = 0.0) -> float:
+        """A duration in seconds: a JSON number of seconds or a text `90s`, `5m`, `1h`,
+        `7d` (as `maintenance on --for` takes), greater than 0 and within bounds."""
+        if key not in obj:
+            return default
+        seconds = parse_duration(obj[key])
+        if seconds is None or seconds <= 0:
+            raise self.fail(path, f"must be a duration greater than 0: {DURATION_FORMS}")
+        if seconds < least:
+            raise self.fail(path, f"must be at least {format_seconds(least)}")
+        if seconds > most:
+            raise self.fail(path, f"must be at most {format_seconds(most)}")
+        return seconds
+
     def interval(self, obj: dict, key: str, path: str, default: float) -> float:
-        return self.positive(obj, key, path, default, MAX_SECONDS, MIN_INTERVAL)
+        return self.duration(obj, key, path, default, MAX_SECONDS, MIN_INTERVAL)
 
     def fraction(self, obj: dict, key: str, path: str, default: float) -> float:
         if key not in obj:

@@ -8,7 +8,6 @@ it. A site's plugged monitors (`<site id>/<kind>`) go with it.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -16,10 +15,9 @@ import click
 
 from monitor.cli.errors import guarded
 from monitor.errors import StoreError
+from monitor.timefmt import parse_duration
 
 Echo = Callable[[str], None]
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 START_DELAY = 0.5  # seconds from the command to the maintenance's start
 MAX_FOR = 366 * 86400.0
 
@@ -31,8 +29,7 @@ class Duration(click.ParamType):
                 ctx: click.Context | None) -> float:
         if isinstance(value, float):
             return value
-        match = _DURATION.fullmatch(str(value).strip())
-        seconds = float(match[1]) * _UNIT[match[2]] if match else 0.0
+        seconds = parse_duration(str(value)) or 0.0  # the config's durations read the same
         if not 0 < seconds <= MAX_FOR:
             self.fail(f"{value!r} is not a duration of up to a year: seconds, or a number"
                       " with s, m, h or d (90m, 2h)", param, ctx)

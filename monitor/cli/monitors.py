@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from monitor.checks import Monitor
+from monitor.timefmt import format_seconds
 
 Echo = Callable[[str], None]
 MAX_CLOSEST = 5
@@ -37,14 +38,6 @@ def unknown(name: str, monitors: Sequence[Monitor], where: str, hint: str) -> st
     else:
         tail = "; `monitors` lists them" if monitors else ""
     return f"no monitor {name!r}{where}: {hint}{tail}"
-
-
-def seconds_text(seconds: float) -> str:
-    """A duration as the config may give it: 90s, 5m, 1h, 7d when whole, else seconds."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
 
 
 def states(db_path: str, explicit: bool) -> dict[str, str] | None:
@@ -88,7 +81,7 @@ def show(monitors: Sequence[Monitor], state: dict[str, str] | None, as_json: boo
     if as_json:
         echo(json.dumps(rows(monitors, state), ensure_ascii=False, indent=2))
         return
-    table = [[m.id, m.name or "-", m.kind, m.target, seconds_text(m.interval),
+    table = [[m.id, m.name or "-", m.kind, m.target, format_seconds(m.interval),
               NO_STATE if state is None else state.get(m.id, NO_STATE)] for m in monitors]
     header = list(COLUMNS if state is not None else COLUMNS[:-1])
     table = [row[:len(header)] for row in table]

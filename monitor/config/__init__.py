@@ -166,7 +166,7 @@ class _Validator(Fields):
         self.check_keys(doc, TOP_KEYS + tuple(k for kind in kinds for k in kind.top_keys), "")
         interval = self.interval(doc, "defaultCheckInterval", "defaultCheckInterval",
                                  DEFAULT_CHECK_INTERVAL)
-        window = self.positive(doc, "alertWindow", "alertWindow", DEFAULT_ALERT_WINDOW,
+        window = self.duration(doc, "alertWindow", "alertWindow", DEFAULT_ALERT_WINDOW,
                                MAX_SECONDS)
         threshold = self.fraction(doc, "alertThreshold", "alertThreshold",
                                   DEFAULT_ALERT_THRESHOLD)
@@ -338,7 +338,7 @@ class _Validator(Fields):
         parsed = kind.parse(self, entry, path, kind_defaults)
         monitor_interval = self.interval(entry, "checkInterval", f"{path}.checkInterval",
                                          interval)
-        timeout = self.positive(entry, "timeout", f"{path}.timeout",
+        timeout = self.duration(entry, "timeout", f"{path}.timeout",
                                 min(MAX_DEFAULT_TIMEOUT, monitor_interval), MAX_SECONDS)
         ident = self.text(entry, "id", f"{path}.id") or parsed.id or f"{kind.name}:{parsed.target}"
         return Monitor(
@@ -348,7 +348,7 @@ class _Validator(Fields):
             name=self.text(entry, "name", f"{path}.name"),
             interval=monitor_interval,
             timeout=timeout,
-            alert_window=self.positive(entry, "alertWindow", f"{path}.alertWindow", window,
+            alert_window=self.duration(entry, "alertWindow", f"{path}.alertWindow", window,
                                        MAX_SECONDS),
             alert_threshold=self.fraction(entry, "alertThreshold", f"{path}.alertThreshold",
                                           threshold),

@@ -69,7 +69,7 @@ def _window(fields: Fields, entry: Any, path: str) -> Window:
         return OneOff(start, end)
     days = _days(fields, entry["every"], f"{path}.every")
     hour, minute = _time_of_day(fields, entry["at"], f"{path}.at")
-    seconds = fields.positive(entry, "for", f"{path}.for", 0.0, MAX_SECONDS)
+    seconds = fields.duration(entry, "for", f"{path}.for", 0.0, MAX_SECONDS)
     zone = _zone(fields, entry.get("timezone", DEFAULT_ZONE), f"{path}.timezone")
     return Recurring(days=days, hour=hour, minute=minute, seconds=seconds, zone=zone)
 

@@ -76,10 +76,10 @@ def top(fields: Fields, doc: Mapping[str, Any]) -> Notify:
     return Notify(
         providers=_providers(fields, obj) if "notify" in obj else (),
         notify_on=events(fields, obj, "notifyOn", DEFAULT_NOTIFY_ON),
-        retry_for=fields.positive(obj, "notifyRetryFor", "notifyRetryFor",
+        retry_for=fields.duration(obj, "notifyRetryFor", "notifyRetryFor",
                                   DEFAULT_NOTIFY_RETRY_FOR, MAX_NOTIFY_RETRY_FOR),
         heartbeat_url=_heartbeat_url(fields, obj) if "heartbeatUrl" in obj else None,
-        heartbeat_interval=fields.positive(obj, "heartbeatInterval", "heartbeatInterval",
+        heartbeat_interval=fields.duration(obj, "heartbeatInterval", "heartbeatInterval",
                                            DEFAULT_HEARTBEAT_INTERVAL, MAX_SECONDS,
                                            MIN_HEARTBEAT_INTERVAL),
     )

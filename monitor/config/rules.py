@@ -30,13 +30,13 @@ def rules(fields: Fields, obj: dict, prefix: str, defaults: AlertRules) -> Alert
         changes["recover_after"] = fields.integer(obj, "recoverAfter", f"{prefix}recoverAfter",
                                                   1, MAX_COUNT)
     if "remindEvery" in obj:
-        changes["remind_every"] = fields.positive(obj, "remindEvery", f"{prefix}remindEvery",
+        changes["remind_every"] = fields.duration(obj, "remindEvery", f"{prefix}remindEvery",
                                                   0.0, MAX_REMIND, least=1.0)
     if "flapLimit" in obj:
         changes["flap_limit"] = fields.integer(obj, "flapLimit", f"{prefix}flapLimit", 1,
                                                MAX_COUNT)
     if "flapWindow" in obj:
-        changes["flap_window"] = fields.positive(obj, "flapWindow", f"{prefix}flapWindow",
+        changes["flap_window"] = fields.duration(obj, "flapWindow", f"{prefix}flapWindow",
                                                  0.0, MAX_SECONDS, least=1.0)
     if "alertMinChecks" in obj:
         changes["min_checks"] = fields.integer(obj, "alertMinChecks",
