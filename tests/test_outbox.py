@@ -160,7 +160,7 @@ def test_a_senders_flush_does_not_retry_a_full_disk_each_time(tmp_path: Path) ->
     must not make the writer rewrite everything it holds for every message sent."""
     store = Store(tmp_path / "m.db").start()
     attempts = []
-    original = store._write
+    original = store._batch.write
 
     def full(commands):  # type: ignore[no-untyped-def]
         attempts.append(len(commands))
@@ -168,7 +168,7 @@ def test_a_senders_flush_does_not_retry_a_full_disk_each_time(tmp_path: Path) ->
         error.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
         raise error
 
-    store._write = full  # type: ignore[method-assign]
+    store._batch.write = full  # type: ignore[method-assign]
     try:
         store.put_alert(alert("alert"))
         assert store.flush(2.0) is False  # held: the disk refused it
@@ -179,7 +179,7 @@ def test_a_senders_flush_does_not_retry_a_full_disk_each_time(tmp_path: Path) ->
         store.flush(2.0)  # an urgent flush (a stop) does try again
         assert len(attempts) > tried
     finally:
-        store._write = original  # type: ignore[method-assign]
+        store._batch.write = original  # type: ignore[method-assign]
         store.close()
 
 

@@ -28,6 +28,8 @@ from monitor.store import (
     parse_iso,
 )
 from monitor.store.codec import MinuteAgg
+from monitor.store.sqlite import batch as batch_mod
+from monitor.store.sqlite import holding as holding_mod
 from monitor.store.sqlite import writer as store_mod
 from monitor.store.sqlite.migrations import SCHEMA_4
 
@@ -372,7 +374,7 @@ def test_rows_leave_memory_once_too_old_for_a_late_check(db: Path, make_store) -
         store.put_check(check(A, now[0] - 1))
         store.flush()
         return {(span, index - MINUTE * 60 // span)
-                for span, index, _host in store._aggregates.rows}
+                for span, index, _host in store._batch.aggregates.rows}
 
     # Keys relative to the first minute and its 10-minute block.
     assert at(30) == {(60, 0), (600, 0)}
@@ -469,7 +471,7 @@ def purge_fixture(store: Store) -> list[CheckResult]:
 
 @pytest.mark.parametrize("threaded", [False, True])
 def test_purge(db: Path, make_store, monkeypatch, threaded: bool) -> None:
-    monkeypatch.setattr(store_mod, "PURGE_CHUNK", 5)  # several chunks: 12 rows -> 5, 5, 2
+    monkeypatch.setattr(batch_mod, "PURGE_CHUNK", 5)  # several chunks: 12 rows -> 5, 5, 2
     store = make_store(db)
     if threaded:
         store.start()
@@ -566,7 +568,7 @@ def test_failed_writes_are_kept_and_retried_once(db: Path, make_store, locker) -
 
 
 def test_pending_rows_are_bounded(db: Path, make_store, locker, monkeypatch) -> None:
-    monkeypatch.setattr(store_mod, "MAX_PENDING", 3)
+    monkeypatch.setattr(holding_mod, "MAX_PENDING", 3)
     messages: list[str] = []
     store = make_store(db, on_error=messages.append)
     store._conn.execute("PRAGMA busy_timeout=10")

@@ -23,8 +23,8 @@ from monitor.store.api import (
     WindowRow,
 )
 from monitor.store.codec import HIST_DIGIT, HIST_MIN_MS, HIST_TOP, LOG_RATIO, WARNING_MARK
+from monitor.store.sqlite.connection import explain, open_writer_connection
 from monitor.store.sqlite.schema import SCHEMA_VERSION, TYPE_GROUP
-from monitor.store.sqlite.writer import _explain, open_writer_connection
 
 _TIMED = "available IS NOT NULL AND status IS NOT NULL"
 # The most rows last_check_time walks back past the rows of monitors dated by other clocks.
@@ -137,7 +137,7 @@ def _reading(method: _F) -> _F:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot read the database:"
-                             f" {_explain(exc, self.path)}") from None
+                             f" {explain(exc, self.path)}") from None
     return wrapper  # type: ignore[return-value]
 
 
@@ -401,7 +401,7 @@ def _open_reader(path: Path) -> SqliteReader:
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot read the database: {_explain(exc, path)}") from None
+        raise StoreError(f"{path}: cannot read the database: {explain(exc, path)}") from None
     if "website_alerts" not in tables:
         conn.close()
         raise StoreError(f"{path}: not a monitoring database")

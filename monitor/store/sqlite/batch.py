@@ -1,0 +1,251 @@
+"""What one batch writes, in one transaction: the monitors, the checks with their
+aggregates and states, the alerts with their notifications, the outcomes of deliveries,
+maintenance; and the purge of old rows. Called on the writer thread only."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from monitor.checks.model import CheckResult
+from monitor.store.api import (
+    KEY_FIELD,
+    SPANS,
+    AlertRecord,
+    Command,
+    DeliveryDone,
+    Flush,
+    MonitorRow,
+    Purge,
+    SetMaintenance,
+    SetMonitors,
+    Stop,
+    iso_utc,
+)
+from monitor.store.sqlite.aggregates import CheckAggregates, MetricFigures
+from monitor.store.sqlite.schema import TYPE_GROUP
+from monitor.store.sqlite.sql import items
+from monitor.store.sqlite.state import MonitorStates
+
+PURGE_CHUNK = 20000
+
+# The metrics item is a JSON object in the batch's array: json_extract gives its text.
+_INSERT_CHECKS = (
+    "INSERT INTO website_monitoring (timestamp, host, available, status, responseTime, reason,"
+    f" detail, lateness, monitor, metrics, warning) SELECT {items(11)} FROM json_each(?)")
+# An attempt's outcome: sent, failed for good, or to be retried (attempts counted).
+_DELIVERY_DONE = (
+    "UPDATE outbox SET attempts = attempts + ?, sent = ?, failed = ?, error = ?,"
+    " retry_at = ? WHERE id = ? AND sent IS NULL AND failed IS NULL")
+
+
+@dataclass(slots=True)
+class Work:
+    """A batch's commands by type, in their order within each type."""
+
+    checks: list[CheckResult] = field(default_factory=list)
+    alerts: list[AlertRecord] = field(default_factory=list)
+    monitor_sets: list[SetMonitors] = field(default_factory=list)
+    maintenance: list[SetMaintenance] = field(default_factory=list)
+    deliveries: list[DeliveryDone] = field(default_factory=list)
+    purges: list[Purge] = field(default_factory=list)
+    flushes: list[Flush] = field(default_factory=list)
+    stop: bool = False
+
+
+def sort(commands: Iterable[Command]) -> Work:
+    """The one place commands are told apart."""
+    work = Work()
+    for command in commands:
+        match command:
+            case CheckResult():
+                work.checks.append(command)
+            case AlertRecord():
+                work.alerts.append(command)
+            case SetMonitors():
+                work.monitor_sets.append(command)
+            case DeliveryDone():
+                work.deliveries.append(command)
+            case SetMaintenance():
+                work.maintenance.append(command)
+            case Purge():
+                work.purges.append(command)
+            case Flush():
+                work.flushes.append(command)
+            case Stop():
+                work.stop = True
+            case _:
+                raise TypeError(f"not a store command: {command!r}")
+    return work
+
+
+def is_data(command: Command) -> bool:
+    """Data to write (kept and retried while the disk refuses), not a control command."""
+    return not isinstance(command, Purge | Flush | Stop)
+
+
+
+
+class Batches:
+    """The writing connection's transactions, and the caches they keep up to date."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Callable[[], float],
+                 say: Callable[[str], None], path: object) -> None:
+        self._conn = conn
+        # Monitor id -> its target, where they differ: stored as each check's host.
+        self._targets: dict[str, str] = self._load_targets()
+        self.aggregates = CheckAggregates(clock)  # public for tests: the rows in memory
+        self._metrics = MetricFigures(clock, say, path)
+        self._states = MonitorStates()
+
+    def _load_targets(self) -> dict[str, str]:
+        """The targets recorded by the last run, for checks of monitors that the owner has
+        not listed yet. A damaged file is found by the first write, as ever: not here."""
+        try:
+            return dict(self._conn.execute(
+                "SELECT host, target FROM sites WHERE target IS NOT NULL"))
+        except sqlite3.DatabaseError:
+            return {}
+
+    def write(self, commands: list[Command]) -> Work:
+        """Write `commands` in one transaction; raises what the database raised, the
+        transaction left open (the caller rolls it back)."""
+        work = sort(commands)
+        conn = self._conn
+        conn.execute("BEGIN")
+        # The monitors first: a batch's checks of a monitor just added carry its target.
+        for monitor_set in work.monitor_sets:
+            self._write_monitors(monitor_set.monitors)
+        if work.checks:
+            self._write_checks(work.checks)
+        if work.alerts:
+            self._write_alerts(work.alerts)
+        if work.deliveries:
+            conn.executemany(_DELIVERY_DONE, [(int(d.attempted),
+                                               d.at if d.error is None else None,
+                                               d.at if d.error and d.retry_at is None
+                                               else None, d.error, d.retry_at, d.id)
+                                              for d in work.deliveries])
+        for m in work.maintenance:
+            if m.since is None:
+                conn.execute("DELETE FROM maintenance WHERE monitor = ?", (m.monitor,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO maintenance (monitor, since, until)"
+                             " VALUES (?,?,?)", (m.monitor, m.since, m.until))
+        conn.execute("COMMIT")
+        if work.checks:
+            self._metrics.add(work.checks)
+        self.aggregates.evict(len(self._states))
+        return work
+
+    def write_metrics(self, force: bool) -> None:
+        """The held metric values into their rows, when due (see MetricFigures.write)."""
+        self._metrics.write(self._conn, force)
+
+    def rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("ROLLBACK")
+        # The cached aggregates already counted the rolled-back rows; reload them from the
+        # database so that a retry does not count them twice.
+        self.aggregates.clear()
+        self._states.clear()
+
+    def _write_alerts(self, alerts: list[AlertRecord]) -> None:
+        """Each alert row, then its notifications in the outbox: one transaction, so an
+        alert is never stored without them nor they without it."""
+        conn = self._conn
+        targets = self._targets
+        now = time.time()
+        for a in alerts:
+            cursor = conn.execute(
+                "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
+                " availability, message, monitor) VALUES (?,?,?,?,?,?,?,?)",
+                (a.timestamp, targets.get(a.monitor, a.monitor), a.type, a.start, a.end,
+                 a.availability, a.message, a.monitor if a.monitor in targets else None))
+            if a.deliveries:
+                alert = cursor.lastrowid
+                rows = []
+                for d in a.deliveries:
+                    key = f"{alert}:{d.provider}"
+                    rows.append((alert, key, d.provider, d.event,
+                                 d.title.replace(KEY_FIELD, key),
+                                 d.body.replace(KEY_FIELD, key), now))
+                conn.executemany(
+                    "INSERT INTO outbox (alert, key, provider, event, title, body, created)"
+                    " VALUES (?,?,?,?,?,?,?)", rows)
+
+    def _write_monitors(self, monitors: tuple[MonitorRow, ...]) -> None:
+        conn = self._conn
+        conn.execute("UPDATE sites SET active=0")
+        conn.executemany(
+            "INSERT INTO sites (host, name, interval, active, kind, target)"
+            " VALUES (?,?,?,1,?,?) ON CONFLICT (host) DO UPDATE SET name=excluded.name,"
+            " interval=excluded.interval, active=1, kind=excluded.kind,"
+            " target=excluded.target",
+            [(m.id, m.name, m.interval, m.kind, None if m.target == m.id else m.target)
+             for m in monitors])
+        for m in monitors:
+            if m.target != m.id:
+                self._targets[m.id] = m.target
+            else:
+                self._targets.pop(m.id, None)
+
+    def _write_checks(self, checks: list[CheckResult]) -> None:
+        conn = self._conn
+        targets = self._targets
+        # Each statement is one call with the batch as a JSON array, not one call per
+        # row: sqlite3 gives up the GIL at every row's step, and with busy worker
+        # threads getting it back takes up to a switch interval (5 ms) each time. Per
+        # row, a 2,000-row batch could take seconds to write while using milliseconds.
+        # A monitor whose target is its id (every http monitor) stores monitor NULL.
+        conn.execute(_INSERT_CHECKS, (json.dumps(
+            [(c.timestamp, targets.get(c.monitor, c.monitor),
+              None if c.available is None else int(c.available), c.code, c.response_ms,
+              c.reason, c.detail or None, c.lateness_ms,
+              c.monitor if c.monitor in targets else None, c.metrics or None,
+              1 if c.warning else None)
+             for c in checks]),))
+        self.aggregates.write(conn, checks)
+        self._states.write(conn, checks)
+
+    def purge(self, before: float) -> tuple[int, int]:
+        """Delete what is older than `before`: the checks and alerts deleted."""
+        conn = self._conn
+        checks = 0
+        # In chunks of short transactions, so that readers and other writers get in between.
+        while True:
+            conn.execute("BEGIN")
+            deleted = conn.execute(
+                "DELETE FROM website_monitoring WHERE id IN (SELECT id FROM"
+                " website_monitoring WHERE timestamp < ? LIMIT ?)", (before, PURGE_CHUNK),
+            ).rowcount
+            conn.execute("COMMIT")
+            checks += deleted
+            if deleted < PURGE_CHUNK:
+                break
+        conn.execute("BEGIN")
+        # Site by site, a seek each (by time alone it would be a scan of every row): every
+        # site with aggregates has a state row.
+        for span in SPANS:
+            conn.execute("DELETE FROM aggregates WHERE host IN (SELECT host FROM site_state)"
+                         " AND span = ? AND start < ?", (span, int(before // span) * span))
+            conn.execute("DELETE FROM metric_aggs WHERE monitor IN (SELECT host FROM"
+                         " site_state) AND span = ? AND start < ?",
+                         (span, int(before // span) * span))
+        # Keep each monitor's latest row of each group: the alert state a restart restores.
+        alerts = conn.execute(
+            "DELETE FROM website_alerts WHERE timestamp < ? AND id NOT IN (SELECT max(id)"
+            f" FROM website_alerts GROUP BY coalesce(monitor, host), {TYPE_GROUP})",
+            (iso_utc(before),),
+        ).rowcount
+        # The messages of the alerts purged go with them, sent or not.
+        conn.execute("DELETE FROM outbox WHERE alert NOT IN (SELECT id FROM website_alerts)")
+        conn.execute("COMMIT")
+        self.aggregates.forget_before(before)
+        self._metrics.forget_before(before)
+        return checks, alerts
+
