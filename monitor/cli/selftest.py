@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from monitor.alerts import AlertEvent
 from monitor.checks.http import http_monitor
 from monitor.config import Config
-from monitor.engine import Engine
+from monitor.runtime import Runtime
 from monitor.store import Store, open_reader
 
 if TYPE_CHECKING:
@@ -87,20 +87,20 @@ def run_selftest(echo: Callable[[str], None]) -> bool:
         db = Path(tmp) / "selftest.db"
         site = http_monitor(server.url, name="selftest", interval=INTERVAL, timeout=1.0,
                     alert_window=WINDOW, alert_threshold=THRESHOLD)
-        engine = Engine(Config(monitors=(site,), alert_window=WINDOW, max_workers=4),
-                        Store(db))
-        engine.hooks.append(events.put)
-        engine.start()
+        runtime = Runtime(Config(monitors=(site,), alert_window=WINDOW, max_workers=4),
+                          Store(db))
+        runtime.add_alert_hook(events.put)
+        runtime.start()
         try:
             echo(f"  local server up at {server.url}; monitoring it for {WINDOW + 0.5:g} s")
             # Counted from the first check on: the probe process starting (an interpreter
             # and its imports, over a second on a busy machine) is not the schedule.
             deadline = time.monotonic() + START_TIMEOUT
-            while engine.checks_done == 0 and time.monotonic() < deadline:
+            while runtime.checks_done == 0 and time.monotonic() < deadline:
                 time.sleep(0.01)
-            first = engine.checks_done
+            first = runtime.checks_done
             time.sleep(WINDOW + 0.5)
-            done = engine.checks_done - first
+            done = runtime.checks_done - first
             step(events.empty(), "no alert while the server answers")
             step(first > 0 and done >= WINDOW / INTERVAL,
                  f"checks ran on schedule ({done} in {WINDOW + 0.5:g} s after the first)"
@@ -122,7 +122,7 @@ def run_selftest(echo: Callable[[str], None]) -> bool:
                  and recovery.availability >= THRESHOLD,
                  f"recovery raised: {recovery.message if recovery else 'none within 6 s'}")
         finally:
-            engine.stop()
+            runtime.stop()
             server.stop()
         stored = _stored_alerts(db, site.id)
         step(stored == ["alert", "recovery"],
