@@ -10,7 +10,7 @@ import time
 
 from tests.pages import PageServer
 from tests.receivers import SmtpReceiver, WebhookReceiver
-from tests.test_e2e import APP, query, stop, wait_for
+from tests.test_e2e import APP, count_checks, query, stop, wait_for
 
 
 def test_the_heartbeat_beats_while_the_monitor_runs_and_stops_with_it(tmp_path):
@@ -106,8 +106,13 @@ def test_kill_9_during_bursts_loses_no_notification(tmp_path):
         flipper.start()
         try:
             for _ in range(kills):
+                before = count_checks(tmp_path / "m.db")
                 proc = _monitor(tmp_path, config)
-                time.sleep(rng.uniform(0.5, 1.2))  # a random moment of the run
+                # Running first (a loaded machine may take seconds to start it), then a
+                # random moment of the run.
+                wait_for(lambda b=before: count_checks(tmp_path / "m.db") > b, 60,
+                         "the monitor's first checks")
+                time.sleep(rng.uniform(0.1, 0.8))
                 proc.kill()
                 proc.communicate(timeout=10)
         finally:
