@@ -106,24 +106,28 @@ def _ensure_math(conn: sqlite3.Connection) -> None:
         conn.create_function("ceil", 1, math.ceil, deterministic=True)
 
 
-def _merge(a: tuple, b: tuple) -> tuple:
+def _extreme(pick: Callable[[float, float], float], x: float | None,
+             y: float | None) -> float | None:
+    return y if x is None else x if y is None else pick(x, y)
+
+
+def _joined(x: bytes | None, y: bytes | None, separator: bytes) -> bytes | None:
+    return y if not x else x if not y else x + separator + y
+
+
+def _merge(a: WindowRow, b: WindowRow) -> WindowRow:
     """Two rows of _SUMS for one monitor, as one."""
-    def extreme(pick, x, y):
-        return y if x is None else x if y is None else pick(x, y)
-
-    def text(x, y, separator=b","):
-        return y if not x else x if not y else x + separator + y
-
-    return (a[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], extreme(min, a[5], b[5]),
-            extreme(max, a[6], b[6]), text(a[7], b[7], b""), text(a[8], b[8]))
+    return WindowRow(a.monitor, a.checks + b.checks, a.up + b.up, a.rt_count + b.rt_count,
+                     a.rt_sum + b.rt_sum, _extreme(min, a.rt_min, b.rt_min),
+                     _extreme(max, a.rt_max, b.rt_max), _joined(a.hist, b.hist, b""),
+                     _joined(a.outcomes, b.outcomes, b","))
 
 
-def _merge_metric(a: tuple, b: tuple) -> tuple:
-    def extreme(pick, x, y):
-        return y if x is None else x if y is None else pick(x, y)
-
-    return (a[0], a[1], a[2] + b[2], a[3] + b[3], extreme(min, a[4], b[4]),
-            extreme(max, a[5], b[5]), (a[6] or b"") + (b[6] or b""))
+def _merge_metric(a: MetricRow, b: MetricRow) -> MetricRow:
+    """Two rows of _METRIC_SUMS for one monitor and metric, as one."""
+    return MetricRow(a.monitor, a.metric, a.samples + b.samples, a.total + b.total,
+                     _extreme(min, a.low, b.low), _extreme(max, a.high, b.high),
+                     (a.hist or b"") + (b.hist or b""))
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -169,43 +173,47 @@ class SqliteReader:
     def window_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
                     ) -> list[WindowRow]:
         conn = self.conn
-        rows: list[tuple] = []
+        rows: list[WindowRow] = []
         if ranges:
-            rows = conn.execute(
+            rows = [WindowRow(*row) for row in conn.execute(
                 _RANGES_SQL.format(values=",".join(["(?,?,?)"] * len(ranges))),
-                [v for r in ranges for v in r]).fetchall()
+                [v for r in ranges for v in r])]
         if raws:
             _ensure_math(conn)  # for the raw pieces' buckets; one trivial query
             parts = " UNION ALL ".join(_RAW_SQL.format(where=_raw_where(p)) for p in raws)
             extra = conn.execute(_RAWS_SQL.format(parts=parts),
                                  [v for p in raws for v in (p.lo, p.hi)]).fetchall()
-            merged = {row[0]: row for row in rows}
-            for row in extra:
-                merged[row[0]] = _merge(merged[row[0]], row) if row[0] in merged else row
+            merged = {row.monitor: row for row in rows}
+            for found in extra:
+                row = WindowRow(*found)
+                old = merged.get(row.monitor)
+                merged[row.monitor] = row if old is None else _merge(old, row)
             rows = sorted(merged.values())
-        return [WindowRow(*row) for row in rows]
+        return rows
 
     @_reading
     def metric_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
                     ) -> list[MetricRow]:
         conn = self.conn
-        rows: list[tuple] = []
+        rows: list[MetricRow] = []
         if ranges:
-            rows = conn.execute(
+            rows = [MetricRow(*row) for row in conn.execute(
                 _METRIC_RANGES_SQL.format(values=",".join(["(?,?,?)"] * len(ranges))),
-                [v for r in ranges for v in r]).fetchall()
+                [v for r in ranges for v in r])]
         if raws:
             _ensure_math(conn)
             parts = " UNION ALL ".join(_METRIC_RAW_SQL.format(where=_raw_where(p, "w."))
                                        for p in raws)
             extra = conn.execute(_METRIC_RAWS_SQL.format(parts=parts),
                                  [v for p in raws for v in (p.lo, p.hi)]).fetchall()
-            merged = {(row[0], row[1]): row for row in rows}
-            for row in extra:
-                key = (row[0], row[1])
-                merged[key] = _merge_metric(merged[key], row) if key in merged else row
-            rows = sorted(merged.values(), key=lambda r: (r[0], r[1]))
-        return [MetricRow(*row) for row in rows]
+            merged = {(row.monitor, row.metric): row for row in rows}
+            for found in extra:
+                row = MetricRow(*found)
+                key = (row.monitor, row.metric)
+                old = merged.get(key)
+                merged[key] = row if old is None else _merge_metric(old, row)
+            rows = sorted(merged.values(), key=lambda r: (r.monitor, r.metric))
+        return rows
 
     @_reading
     def monitor_states(self) -> dict[str, tuple[float | None, float | None]]:
