@@ -469,8 +469,8 @@ def test_plugin_monitors_take_each_site_s_thresholds():
         "websites": [{"URL": "https://a.example/", "tlsMinDaysLeft": 20, "tlsFailDaysLeft": 7},
                      {"URL": "https://b.example/"}]})).monitors
     expiry = {m.id: m.spec.expiry for m in monitors if m.kind == "tls"}
-    assert expiry == {"https://a.example//tls": certs.Expiry(20.0, 7.0),
-                      "https://b.example//tls": certs.Expiry(30.0, 0.0)}
+    assert expiry == {"https://a.example/tls": certs.Expiry(20.0, 7.0),
+                      "https://b.example/tls": certs.Expiry(30.0, 0.0)}
 
 
 def test_plugin_skips_plain_http():

@@ -56,7 +56,7 @@ def test_top_level_rules_are_defaults_a_monitor_replaces_key_by_key():
     a, b, b_tls = config.monitors
     assert a.rules == AlertRules(alert_after=(2, 2), remind_every=600.0, flap_limit=4)
     assert b.rules == AlertRules(alert_after=(5, 5), remind_every=600.0, flap_limit=4)
-    assert b_tls.id == "https://b.example//tls" and b_tls.rules == b.rules  # a site's plugin
+    assert b_tls.id == "https://b.example/tls" and b_tls.rules == b.rules  # a site's plugin
 
 
 def test_history_is_what_the_count_rules_look_at():

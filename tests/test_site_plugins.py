@@ -44,7 +44,7 @@ def test_every_site_gets_a_monitor_per_plugin():
     ], plugins=["sitecheck"], maxBodyBytes=1000)
     ids = [m.id for m in monitors]
     assert ids == ["https://a.example/", "https://b.example/x", "http://c.example/",
-                   "https://a.example//sitecheck", "https://b.example/x/sitecheck"]
+                   "https://a.example/sitecheck", "https://b.example/x/sitecheck"]
     plugged = monitors[3]
     assert (plugged.kind, plugged.name, plugged.target) == ("sitecheck", "A/sitecheck",
                                                             "https://a.example/")
@@ -55,6 +55,22 @@ def test_every_site_gets_a_monitor_per_plugin():
     assert monitors[4].name == "https://b.example/x/sitecheck"  # its site's label, then kind
 
 
+def test_a_site_ending_in_a_slash_makes_ids_with_one_slash():
+    # Issue 22, 8: `https://host:8443//tls` was the id of the tls monitor of
+    # `https://host:8443/`; its name, of a site with no name, too.
+    monitors = load([{"URL": "https://host.example:8443/"},
+                     {"URL": "https://host.example:8443/app/", "name": "app/"}],
+                    plugins=["sitecheck"])
+    assert [(m.id, m.name) for m in monitors[2:]] == [
+        ("https://host.example:8443/sitecheck", "https://host.example:8443/sitecheck"),
+        ("https://host.example:8443/app/sitecheck", "app/sitecheck")]
+    # A site whose URL is the plugged monitor's id is a config error, not a merge.
+    assert error_of([{"URL": "https://host.example/"}, {"URL": "https://host.example/sitecheck"}],
+                    plugins=["sitecheck"]) == (
+        "config.json: websites[0].plugins: makes the monitor 'https://host.example/sitecheck',"
+        " the id of websites[1]")
+
+
 def test_a_site_opts_out_or_names_its_own():
     monitors = load([
         {"URL": "https://a.example/", "plugins": []},
@@ -62,7 +78,7 @@ def test_a_site_opts_out_or_names_its_own():
         {"URL": "https://c.example/"},
     ])
     assert [m.id for m in monitors] == ["https://a.example/", "https://b.example/",
-                                        "https://c.example/", "https://b.example//sitecheck"]
+                                        "https://c.example/", "https://b.example/sitecheck"]
     monitors = load([{"URL": "https://a.example/", "plugins": []}], plugins=["sitecheck"])
     assert [m.id for m in monitors] == ["https://a.example/"]
 
@@ -93,10 +109,10 @@ def test_the_site_secrets_go_with_its_plugins(monkeypatch):
      "websites[0].plugins: must be a list of check kinds"),
     ([{"URL": "https://a.example/"}], {"canary": {"URL": "https://c.example/", "plugins": []}},
      "canary.plugins: the canary takes no plugins"),
-    ([{"URL": "https://a.example/"}, {"id": "https://a.example//sitecheck",
+    ([{"URL": "https://a.example/"}, {"id": "https://a.example/sitecheck",
                                       "URL": "https://b.example/"}],
      {"plugins": ["sitecheck"]},
-     "websites[0].plugins: makes the monitor 'https://a.example//sitecheck', the id of"
+     "websites[0].plugins: makes the monitor 'https://a.example/sitecheck', the id of"
      " websites[1]"),
 ])
 def test_plugin_errors(websites, top, message):

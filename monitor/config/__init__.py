@@ -148,6 +148,12 @@ COMMON_KEYS = ("id", "name", "type", "checkInterval", "timeout", "alertWindow",
                "alertThreshold", *notify.MONITOR_KEYS, *rules.KEYS)
 
 
+def _plugged(site: str, kind: str) -> str:
+    """The id or name of a site's plugged monitor: `https://host/` and tls make
+    `https://host/tls`, not `https://host//tls`."""
+    return f"{site.removesuffix('/')}/{kind}"
+
+
 class _Validator(Fields):
     # The top-level notification keys: the providers a monitor's `notify` names, and the
     # default of its `notifyOn`.
@@ -281,7 +287,8 @@ class _Validator(Fields):
     def plugged(self, site: Monitor, kinds: tuple[Kind, ...],
                 kind_defaults: dict[str, Any]) -> list[Monitor]:
         """The monitors `kinds` make of an http site: id "<site id>/<kind>", name
-        "<site label>/<kind>", the site's interval, timeout, alert settings and secrets."""
+        "<site label>/<kind>" (one slash, when the site's ends in one), the site's
+        interval, timeout, alert settings and secrets."""
         out = []
         for kind in kinds:
             assert kind.plugin is not None
@@ -289,10 +296,10 @@ class _Validator(Fields):
             if parsed is None:
                 continue  # nothing of this kind to check on that site (tls on http://)
             out.append(replace(
-                site, id=f"{site.id}/{kind.name}", kind=kind.name, target=parsed.target,
+                site, id=_plugged(site.id, kind.name), kind=kind.name, target=parsed.target,
                 # Named, so that the views tell it from its site (content's target is the
                 # site's URL).
-                name=f"{site.label}/{kind.name}", spec=parsed.spec, site=site.id,
+                name=_plugged(site.label, kind.name), spec=parsed.spec, site=site.id,
                 secrets=tuple(dict.fromkeys((*parsed.secrets, *site.secrets)))))
         return out
 
