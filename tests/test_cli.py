@@ -2,6 +2,9 @@
 
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,6 +15,7 @@ from monitor.cli import main
 from monitor.store import AlertRecord, MonitorRow, Store
 from monitor.timefmt import DURATION_FORMS
 
+APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
 
@@ -25,10 +29,15 @@ def write_config(path, document):
     return str(path)
 
 
-def test_version(runner):
-    result = runner.invoke(main, ["--version"])
-    assert result.exit_code == 0
-    assert result.output == f"monitoringApp, version {__version__}\n"
+def test_version_names_the_program_as_typed(tmp_path):
+    # Issue 22, 8: `uptime-monitor --version` printed "monitoringApp".
+    scripts = Path(sys.executable).parent
+    for program, name in ((APP, "monitoringApp.py"), (scripts / "uptime-monitor", "uptime-monitor"),
+                          (scripts / "monitoringApp", "monitoringApp")):
+        done = subprocess.run([str(program), "--version"], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=30)
+        assert (done.returncode, done.stdout, done.stderr) == (
+            0, f"{name}, version {__version__}\n", "")
 
 
 def test_help_lists_the_original_flags(runner):

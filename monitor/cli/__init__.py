@@ -103,7 +103,8 @@ class _Cli(click.Group):
               help="With -m or -r on a terminal: appended tables, not the live view.")
 @click.option("--no-color", is_flag=True, help="No colour (also: the NO_COLOR variable).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
-@click.version_option(__version__, "--version", prog_name="monitoringApp")
+# The program's name as the user typed it: monitoringApp.py, monitoringApp, uptime-monitor.
+@click.version_option(__version__, "--version", message="%(prog)s, version %(version)s")
 @click.pass_context
 def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report: bool,
          purge: float | None, validate: bool, config_path: str, db_path: str, silent: bool,
