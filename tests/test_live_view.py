@@ -15,6 +15,7 @@ import pytest
 
 from monitor.cli.selftest import LocalServer
 from tests.hostile import refused_url
+from tests.pages import PageServer
 from tests.stall import StallMeter
 from tests.test_e2e import APP, count_checks, wait_for
 
@@ -99,9 +100,13 @@ def monitor(tmp_path, config, *extra) -> list[str]:
             *extra]
 
 
-def header_totals(terminal: Tmux) -> tuple[int, int, int] | None:
-    found = re.search(r"(\d+) sites: (\d+) down, (\d+) warning, (\d+) up", terminal.text())
-    return None if found is None else tuple(int(g) for g in found.groups()[1:])  # type: ignore
+def header_totals(terminal: Tmux, unstable: int = 0) -> tuple[int, int, int] | None:
+    """(down, warning, up) of the header's totals, when `unstable` are unstable."""
+    found = re.search(r"(\d+) sites: (\d+) down, (\d+) warning, (\d+) unstable, (\d+) up",
+                      terminal.text())
+    if found is None or int(found[4]) != unstable:
+        return None
+    return int(found[2]), int(found[3]), int(found[5])
 
 
 def table_rows(terminal: Tmux) -> list[str]:
@@ -372,6 +377,21 @@ def test_a_warning_is_shown_and_counted(tmp_path, terminals, servers, pki):
     assert rows[0].startswith("expiring"), rows  # the worst first
     assert re.search(r"tls_expiry:\d+", rows[0]), rows
     assert "tls_expiry" not in rows[1], rows
+
+
+def test_up_now_with_failures_in_the_window_is_unstable_not_warning(tmp_path, terminals):
+    """Issue 22, 8: a site that failed and is up again is "unstable" in the header's totals,
+    and "warning" stays for results that warn."""
+    with PageServer() as pages:
+        url = pages.set("/", "down for now", status=500)
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps({"websites": [{"URL": url, "checkInterval": 0.3}]}))
+        terminal = terminals(monitor(tmp_path, config), 200, 30, tmp_path)
+        wait_for(lambda: header_totals(terminal) == (1, 0, 0), 20, "the site down",
+                 terminal.text)
+        pages.set("/", "fine again")
+        wait_for(lambda: header_totals(terminal, unstable=1) == (0, 0, 0), 20,
+                 "the header's totals: 0 down, 0 warning, 1 unstable, 0 up", terminal.text)
 
 
 def test_a_site_in_maintenance_is_shown_and_counted_apart(tmp_path, sites, terminals):

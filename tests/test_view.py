@@ -7,6 +7,7 @@ from monitor.render.view import (
     DOWN,
     IDLE,
     MAINTENANCE,
+    UNSTABLE,
     UP,
     WARNING,
     counts,
@@ -39,19 +40,27 @@ def test_shorten_keeps_the_host_and_the_end(text, width, expected):
 
 
 def test_states_and_worst_first():
-    sites = [stats("up"), stats("slow", p50=500.0), stats("warn", availability=0.9),
+    sites = [stats("up"), stats("slow", p50=500.0), stats("flaky", availability=0.9),
              stats("down", availability=0.95, down_for=3.0), stats("idle", availability=None),
              stats("worse", availability=0.5)]
-    assert [state_of(s) for s in sites] == [UP, UP, WARNING, DOWN, IDLE, WARNING]
+    # Issue 22, 8: up now with failures in the window is "unstable"; "warning" is only a
+    # result that warns (a certificate close to expiry), failures or not.
+    assert [state_of(s) for s in sites] == [UP, UP, UNSTABLE, DOWN, IDLE, UNSTABLE]
+    assert state_of(sites[0], warning=True) == state_of(sites[2], warning=True) == WARNING
     assert [s.host for s in worst_first(sites, {})] == [
-        "down", "worse", "warn", "slow", "up", "idle"]
-    assert counts(sites) == {DOWN: 1, WARNING: 2, UP: 2, MAINTENANCE: 0, IDLE: 1}
+        "down", "worse", "flaky", "slow", "up", "idle"]
+    assert counts(sites) == {DOWN: 1, WARNING: 0, UNSTABLE: 2, UP: 2, MAINTENANCE: 0, IDLE: 1}
+    assert counts(sites, warning=lambda host: host in ("up", "flaky")) == {
+        DOWN: 1, WARNING: 2, UNSTABLE: 1, UP: 1, MAINTENANCE: 0, IDLE: 1}
+    # A warning and an unstable site rank alike: the lower availability first.
+    assert [s.host for s in worst_first(sites, {}, warning=lambda host: host == "up")][:4] == [
+        "down", "worse", "flaky", "up"]
     # The current state overrides the window's: a site that went down since.
     now_down = worst_first(sites, {}, down=lambda host: host in ("up", "down"))
     assert [s.host for s in now_down][:2] == ["down", "up"]
     # In maintenance: whatever its checks said before, after the up ones, before the idle.
     maintained = worst_first(sites, {}, maintenance=lambda host: host in ("down", "worse"))
-    assert [s.host for s in maintained] == ["warn", "slow", "up", "worse", "down", "idle"]
+    assert [s.host for s in maintained] == ["flaky", "slow", "up", "worse", "down", "idle"]
     assert state_of(sites[3], maintenance=True) == MAINTENANCE
     assert counts(sites, maintenance=lambda host: host == "down")[MAINTENANCE] == 1
 

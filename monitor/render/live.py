@@ -35,6 +35,7 @@ from monitor.render.view import (
     GAP,
     IDLE,
     MAINTENANCE,
+    UNSTABLE,
     UP,
     WARNING,
     Layout,
@@ -54,7 +55,8 @@ WINDOWS = ((600.0, 10.0), (3600.0, 60.0))
 STATS_SHARE = 20
 NEW_FOR = 10.0  # seconds an alert stays highlighted as new
 MAX_ALERT_LINES = 6
-STYLES = {DOWN: "bold red", WARNING: "yellow", UP: "green", MAINTENANCE: "blue", IDLE: "dim"}
+STYLES = {DOWN: "bold red", WARNING: "yellow", UNSTABLE: "magenta", UP: "green",
+          MAINTENANCE: "blue", IDLE: "dim"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +344,7 @@ class LiveView:
             (f"{sites} sites:", ""),
             (f"{tally[DOWN]} down,", STYLES[DOWN] if tally[DOWN] else ""),
             (f"{tally[WARNING]} warning,", STYLES[WARNING] if tally[WARNING] else ""),
+            (f"{tally[UNSTABLE]} unstable,", STYLES[UNSTABLE] if tally[UNSTABLE] else ""),
             (f"{tally[UP]} up", STYLES[UP]),
         ]
         if tally[MAINTENANCE]:

@@ -14,7 +14,10 @@ from monitor.alerts import format_duration
 from monitor.stats import SiteStats
 
 DOWN, WARNING, UP, MAINTENANCE, IDLE = "down", "warning", "up", "maintenance", "idle"
-_RANK = {DOWN: 0, WARNING: 1, UP: 2, MAINTENANCE: 3, IDLE: 4}
+# Up now, with failures in the window: not "warning", which is a result that warns.
+UNSTABLE = "unstable"
+# Warning and unstable rank alike: between them, the lower availability first.
+_RANK = {DOWN: 0, WARNING: 1, UNSTABLE: 1, UP: 2, MAINTENANCE: 3, IDLE: 4}
 GAP = 2  # spaces between two columns
 HEADER_PADDING = 2  # tabulate's: a column is at least its title and two spaces wide
 ELLIPSIS = "…"
@@ -24,15 +27,17 @@ def state_of(stats: SiteStats, down: bool | None = None, warning: bool = False,
              maintenance: bool = False) -> str:
     """maintenance: its checks are made in maintenance now; down: failing now (`down`,
     else its stats say so); warning: up now and warning (`warning`: a certificate close to
-    expiry, a disk filling), or with failures in the window; up: none; idle: no check in
-    the window yet."""
+    expiry, a disk filling); unstable: up now, with failures in the window; up: none of
+    these; idle: no check in the window yet."""
     if maintenance:
         return MAINTENANCE
     if stats.down_for is not None if down is None else down:
         return DOWN
     if stats.availability is None:
         return IDLE
-    return WARNING if warning or stats.availability < 1.0 else UP
+    if warning:
+        return WARNING
+    return UNSTABLE if stats.availability < 1.0 else UP
 
 
 Now = Callable[[str], bool]  # of a monitor id: is it down, warning, in maintenance now
@@ -55,7 +60,7 @@ def worst_first(stats: Iterable[SiteStats], labels: dict[str, str],
 
 def counts(stats: Iterable[SiteStats], down: Now | None = None, warning: Now | None = None,
            maintenance: Now | None = None) -> dict[str, int]:
-    found = {DOWN: 0, WARNING: 0, UP: 0, MAINTENANCE: 0, IDLE: 0}
+    found = {DOWN: 0, WARNING: 0, UNSTABLE: 0, UP: 0, MAINTENANCE: 0, IDLE: 0}
     for s in stats:
         found[state_of(s, None if down is None else down(s.host),
                        warning is not None and warning(s.host),
