@@ -195,3 +195,31 @@ def test_stop_without_start_and_a_second_stop_do_nothing(tmp_path, pages) -> Non
     runtime.stop()
     runtime.stop()
     assert problems.lines == []
+
+
+def test_the_alerts_of_the_logs_command_are_notified_through_the_outbox(tmp_path) -> None:
+    from tests.access_logs import traffic
+    from tests.test_e2e import query, wait_for
+    from tests.test_logs_cli import T0, Live
+
+    with WebhookReceiver() as hook:
+        # config.json where `logs` runs: its providers hear of the log's alerts.
+        write_config(tmp_path / "config.json", {
+            "websites": [{"URL": "http://127.0.0.1:9/", "checkInterval": 60}],
+            "notify": [{"name": "hook", "url": hook.url("json")}]})
+        log = tmp_path / "access.log"
+        log.write_text("\n".join(traffic(T0, 600, spike=(200, 330, 30), seed=3)) + "\n")
+        with Live(log, tmp_path) as live:
+            request, = hook.wait_for(1, 30)
+            wait_for(lambda: "High traffic alert recovered" in live.text(), 30,
+                     "the recovery printed")
+            hook.wait_for(2, 30)
+        assert live.proc.returncode == 0, live.err
+    alert, recovery = hook.requests
+    assert alert.body["title"] == f"ALERT: {log}"
+    assert alert.body["message"].startswith("High traffic generated an alert - hits = ")
+    assert alert.body["key"] == "1:hook"
+    assert recovery.body["title"] == f"RECOVERY: {log}"
+    assert query(tmp_path / "monitoring.db",
+                 "SELECT key, sent IS NOT NULL FROM outbox ORDER BY id") == [
+        ("1:hook", 1), ("2:hook", 1)]

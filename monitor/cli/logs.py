@@ -1,7 +1,8 @@
 """`logs [FILE|-]`: the access-log monitor. Follows a log being written (or reads stdin, or
 `--replay`s a finished one as fast as it can), and prints every 10 s of log time the top
 sections and clients, and the traffic (and 5xx) alerts and recoveries, which a live run
-also stores in the database.
+also stores in the database and hands to the notification providers of the config (`-c`,
+else config.json when there is one), through the outbox, as `-m` does with its alerts.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import click
 from monitor.cli.errors import guarded
 
 if TYPE_CHECKING:  # imported where used: `--help` stays cheap
+    from monitor.config import Config
     from monitor.logs.window import LogWindows, Report, TrafficEvent
+    from monitor.notify.sender import Notifier
     from monitor.store import Store
 
 Echo = Callable[[str], None]
 DEFAULT_LOG = "/var/log/access.log"
+DEFAULT_CONFIG = "config.json"
 POLL = 0.25  # seconds between two reads of a followed log
 
 
@@ -45,11 +49,14 @@ POLL = 0.25  # seconds between two reads of a followed log
 @click.option("-db", "--database", "db_path", metavar="FILE",
               help="Database the alerts of a live run are stored in (default: "
                    "monitoring.db).")
+@click.option("-c", "--config", "config_path", metavar="FILE",
+              help="Config whose notification providers (`notify`) hear of the alerts of a"
+                   " live run (default: config.json, when there is one).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.pass_context
 def logs_command(ctx: click.Context, file: str | None, replay: str | None, from_start: bool,
                  fmt: str, top: int, threshold: float, max_error_rate: float | None,
-                 db_path: str | None, debug: bool) -> None:
+                 db_path: str | None, config_path: str | None, debug: bool) -> None:
     """Watch an access log (default /var/log/access.log; - for stdin)."""
     root = ctx.find_root().params
     if replay is not None and (file is not None or from_start):
@@ -64,13 +71,32 @@ def logs_command(ctx: click.Context, file: str | None, replay: str | None, from_
         if replay is not None:
             run_replay(replay, windows, fmt, click.echo, _err)
         else:
-            follow(file or DEFAULT_LOG, windows, fmt, from_start, db, click.echo, _err)
+            config = _notify_config(config_path, _err)
+            follow(file or DEFAULT_LOG, windows, fmt, from_start, db, click.echo, _err,
+                   config=config)
 
     guarded(debug or bool(root.get("debug")), run)
 
 
 def _err(text: str) -> None:
     click.echo(text, err=True)
+
+
+def _notify_config(path: str | None, err: Echo) -> Config | None:
+    """The config whose providers hear of the alerts: the one given (an error when it
+    cannot be read), else config.json when there is one (a warning when it cannot)."""
+    from monitor.config import load_config
+    from monitor.errors import ConfigError
+
+    if path is not None:
+        return load_config(path)
+    if not Path(DEFAULT_CONFIG).exists():
+        return None
+    try:
+        return load_config(DEFAULT_CONFIG)
+    except ConfigError as exc:
+        err(f"Warning: {exc}; the alerts are not notified")
+        return None
 
 
 def _show(items: list[Report | TrafficEvent], echo: Echo) -> None:
@@ -107,9 +133,10 @@ def run_replay(path: str, windows: LogWindows, fmt: str, echo: Echo, err: Echo) 
 
 
 def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: str,
-           echo: Echo, err: Echo, stop: threading.Event | None = None) -> None:
+           echo: Echo, err: Echo, stop: threading.Event | None = None,
+           config: Config | None = None) -> None:
     """Follow the log at `path` (or stdin for "-") until stopped, printing its reports
-    and alerts and storing the alerts."""
+    and alerts, storing the alerts and notifying the providers of `config` of them."""
     from monitor.cli.modes import signals
     from monitor.logs.follow import Follower, LogReadError, StreamLines, gzipped
     from monitor.logs.reader import LogReader
@@ -122,7 +149,7 @@ def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: 
     source: Follower | StreamLines = (StreamLines(sys.stdin.buffer) if path == "-"
                                       else Follower(path, from_start=from_start))
     monitor_id = "log:-" if path == "-" else f"log:{Path(path).absolute()}"
-    store = _Alerts(db_path, monitor_id, err)
+    store = _Alerts(db_path, monitor_id, path, err, config)
     reader = LogReader(windows, fmt)
     err(f"Watching {'stdin' if path == '-' else path}: a table every 10 s of log time; "
         f"alert above {windows.threshold:g} requests/s over 2 minutes. Ctrl-C stops.")
@@ -158,26 +185,57 @@ def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: 
 
 class _Alerts:
     """The alerts of a live run, stored as the monitor's are (website_alerts), under the
-    monitor id "log:<path>"; the database is opened at the first alert."""
+    monitor id "log:<path>", with the notifications the config's providers are to send
+    (the outbox), sent by senders of this run's; the database is opened at the first
+    alert."""
 
-    def __init__(self, db_path: str, monitor_id: str, err: Echo) -> None:
+    def __init__(self, db_path: str, monitor_id: str, target: str, err: Echo,
+                 config: Config | None = None) -> None:
+        from monitor.checks import Monitor
+
         self._path = db_path
-        self._id = monitor_id
+        self._monitor = Monitor(id=monitor_id, kind="log", target=target)
         self._err = err
+        self._config = config
         self._store: Store | None = None
+        self._notifier: Notifier | None = None
 
     def put(self, event: TrafficEvent) -> None:
-        from monitor.store import AlertRecord, Store, iso_utc
+        from monitor.alerts import AlertEvent, routing
+        from monitor.store import AlertRecord, iso_utc
 
-        if self._store is None:
-            self._store = Store(self._path,
-                                on_error=lambda text: self._err(f"Warning: {text}")).start()
+        store = self._store or self._open()
+        alert = AlertEvent(event.type, self._monitor.id, 1.0, event.time, event.start,
+                           event.end, event.message,
+                           previous="up" if event.type == "alert" else "down")
+        providers = self._config.providers if self._config is not None else ()
         end = event.end
-        self._store.put_alert(AlertRecord(
-            timestamp=iso_utc(event.time), monitor=self._id, type=event.type,
+        store.put_alert(AlertRecord(
+            timestamp=iso_utc(event.time), monitor=self._monitor.id, type=event.type,
             start=iso_utc(event.start), end=iso_utc(end) if end is not None else None,
-            availability=1.0, message=event.message))
+            availability=1.0, message=event.message, event=alert,
+            deliveries=routing.deliveries(alert, self._monitor, providers)))
+
+    def _open(self) -> Store:
+        from monitor.notify.sender import Notifier
+        from monitor.store import Store
+
+        def warn(text: str) -> None:
+            self._err(f"Warning: {text}")
+
+        store = self._store = Store(self._path, on_error=warn).start()
+        if self._config is not None and self._config.providers:
+            notifier = self._notifier = Notifier(
+                self._config.providers, store, self._path, self._config.notify_retry_for,
+                on_error=warn).start()
+            store.on_alert = lambda _record: notifier.wake()  # once the alert is written
+        return store
 
     def close(self) -> None:
+        from monitor.runtime import NOTIFIER_STOP_WAIT
+
+        if self._notifier is not None:
+            # As -m's stop: a send in flight is not waited for; its row goes again later.
+            self._notifier.stop(NOTIFIER_STOP_WAIT)
         if self._store is not None:
             self._store.close()
