@@ -1,24 +1,34 @@
 # `make run` and `make test` do all set-up on a fresh machine (Python 3.11 with venv).
+# `run` (and `install`, `selftest`) install the runtime packages only; `test`, `bench` and
+# `soak` add the test and lint tools (pytest, ruff, mypy...), which `run` never needs.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint bench soak selftest clean tmux
 
-$(STAMP): setup.cfg pyproject.toml
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "Error: Python 3.11 or newer is required (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+# The test tools include the runtime: a tested environment runs too.
+$(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
-install: $(STAMP)
+install: $(RUN_STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/python monitoringApp.py -m
 
-selftest: $(STAMP)
+selftest: $(RUN_STAMP)
 	$(BIN)/python monitoringApp.py -t
 
 # The live view's tests drive a real terminal (tmux): installed from Debian when missing.

@@ -1,0 +1,46 @@
+"""The Makefile (issue 22, 8): `make run` installs the runtime packages only, `make test`
+the test and lint tools too; both do all set-up on a fresh machine. Read with `make -n`
+against a virtualenv path that does not exist, as on a fresh machine."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+
+
+def planned(target: str, venv: Path) -> list[str]:
+    done = subprocess.run(["make", "-n", target, f"VENV={venv}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30, check=True)
+    return done.stdout.splitlines()
+
+
+def test_run_on_a_fresh_machine_installs_the_runtime_only(tmp_path):
+    venv = tmp_path / "venv"
+    lines = planned("run", venv)
+    assert any(f"-m venv {venv}" in line for line in lines), lines
+    installs = [line for line in lines if " install " in line and "--upgrade pip" not in line]
+    assert installs == [f"{venv}/bin/pip install --quiet -e ."], lines
+    assert lines[-1] == f"{venv}/bin/python monitoringApp.py -m"
+
+
+def test_test_on_a_fresh_machine_installs_the_test_tools(tmp_path):
+    venv = tmp_path / "venv"
+    lines = planned("test", venv)
+    assert any(f"-m venv {venv}" in line for line in lines), lines
+    installs = [line for line in lines if "pip install" in line and "--upgrade pip" not in line]
+    assert installs == [f"{venv}/bin/pip install --quiet -e '.[test]'"], lines
+    assert f"{venv}/bin/python -m pytest" in lines
+
+
+def test_run_after_test_installs_nothing_more(tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()
+    (venv / ".installed").touch()
+    (venv / ".installed-run").touch()
+    assert planned("run", venv) == [f"{venv}/bin/python monitoringApp.py -m"]
