@@ -117,6 +117,8 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
 
     \b
     Examples:
+      monitoringApp.py init                 write an example config.json to start from
+      monitoringApp.py monitors             the monitors of config.json and their ids
       monitoringApp.py monitor              monitor the sites in config.json (-m)
       monitoringApp.py monitor -c sites.json -db monitoring.db
       monitoringApp.py alerts               alert history, following new alerts (-a)
@@ -315,9 +317,9 @@ def validate_command(ctx: click.Context, config_path: str | None, debug: bool,
 @click.pass_context
 def monitors_command(ctx: click.Context, as_json: bool, config_path: str | None,
                      db_path: str | None, debug: bool) -> None:
-    """List the monitors of the config file: id, name, kind, target, interval.
+    """List the monitors, with the ids other commands take.
 
-    The id (or the name, or the target) is what `check` and `maintenance` take. With a
+    For each monitor of the config file: id, name, kind, target, interval. The id (or the name, or the target) is what `check` and `maintenance` take. With a
     database (monitoring.db, or -db), each monitor's state as the monitor last recorded
     it: up, warning, down, maintenance, or - when it has no check yet.
     """
@@ -343,8 +345,9 @@ def monitors_command(ctx: click.Context, as_json: bool, config_path: str | None,
 @click.pass_context
 def init_command(ctx: click.Context, config_path: str | None, debug: bool,
                  db_path: str | None) -> None:
-    """Write an example config file, with one monitor of each common kind.
+    """Write an example config file to start from.
 
+    One monitor of each common kind, on this machine or example.com, valid as written.
     Never overwrites a file. The file is readable by its owner only: credentials and
     notification URLs go in it.
     """
