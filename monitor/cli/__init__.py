@@ -319,9 +319,10 @@ def monitors_command(ctx: click.Context, as_json: bool, config_path: str | None,
                      db_path: str | None, debug: bool) -> None:
     """List the monitors, with the ids other commands take.
 
-    For each monitor of the config file: id, name, kind, target, interval. The id (or the name, or the target) is what `check` and `maintenance` take. With a
-    database (monitoring.db, or -db), each monitor's state as the monitor last recorded
-    it: up, warning, down, maintenance, or - when it has no check yet.
+    For each monitor of the config file: id, name, kind, target, interval. The id (or
+    the name, or the target) is what `check` and `maintenance` take. With a database
+    (monitoring.db, or -db), each monitor's state as the monitor last recorded it: up,
+    warning, down, maintenance, or - when it has no check yet.
     """
     config = str(_shared(ctx, "config_path", config_path))
     explicit = db_path is not None or (ctx.find_root().get_parameter_source("db_path")
