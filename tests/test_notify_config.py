@@ -215,7 +215,7 @@ def test_plugin_monitors_inherit_their_sites_notify_settings(site_kind: Kind) ->
         plugins=["sitecheck"], notifyOn=["recovery"],
         notify=[{"name": "ops", "url": HOOK}, {"name": "pager", "url": "ntfy://pager"}])
     by_id = {m.id: m for m in config.monitors}
-    a, b = by_id[f"{URL}/sitecheck"], by_id["https://b.example//sitecheck"]
+    a, b = by_id["https://a.example/sitecheck"], by_id["https://b.example/sitecheck"]
     assert (a.notify, a.notify_on) == (("ops",), frozenset({"warning", "alert"}))
     assert (b.notify, b.notify_on) == (None, frozenset({"recovery"}))
 
