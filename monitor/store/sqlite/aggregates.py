@@ -95,12 +95,15 @@ class CheckAggregates:
             return
         self._evicted = minute
         horizon = now - LATE_HORIZON
-        for key in [k for k in self.rows if (k[1] + 1) * k[0] < horizon]:
+        for key in [(span, index, monitor) for span, index, monitor in self.rows
+                    if (index + 1) * span < horizon]:  # its end
             del self.rows[key]
 
     def forget_before(self, before: float) -> None:
         """After a purge: the rows it deleted."""
-        self.rows = {k: v for k, v in self.rows.items() if k[1] >= int(before // k[0])}
+        self.rows = {(span, index, monitor): row
+                     for (span, index, monitor), row in self.rows.items()
+                     if index >= int(before // span)}
 
 
 class MetricFigures:
@@ -172,5 +175,7 @@ class MetricFigures:
 
     def forget_before(self, before: float) -> None:
         """After a purge: the values of the minutes it deleted."""
-        self._values = {k: v for k, v in self._values.items() if k[0] >= int(before // 60)}
+        self._values = {(minute, monitor, metric): values
+                        for (minute, monitor, metric), values in self._values.items()
+                        if minute >= int(before // 60)}
         self._held = sum(len(v) for v in self._values.values())
