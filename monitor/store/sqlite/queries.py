@@ -22,113 +22,12 @@ from monitor.store.api import (
     RawPiece,
     WindowRow,
 )
-from monitor.store.codec import HIST_DIGIT, HIST_MIN_MS, HIST_TOP, LOG_RATIO, WARNING_MARK
+from monitor.store.sqlite import windows
 from monitor.store.sqlite.connection import explain, open_writer_connection
 from monitor.store.sqlite.schema import SCHEMA_VERSION, TYPE_GROUP
 
-_TIMED = "available IS NOT NULL AND status IS NOT NULL"
 # The most rows last_check_time walks back past the rows of monitors dated by other clocks.
 LAST_CHECK_ROWS = 100_000
-
-
-def _bucket_sql(value: str) -> str:
-    """codec.bucket_of() in SQL: the same libm log, so the same bucket as in Python."""
-    return (f"(CASE WHEN {value} <= {HIST_MIN_MS!r} THEN 0 ELSE min({HIST_TOP},"
-            f" CAST(ceil(ln({value} / {HIST_MIN_MS!r}) / {LOG_RATIO!r} - 1e-9) AS INTEGER))"
-            " END)")
-
-
-# Each value as a histogram entry of count 1: bucket * 512 + 1 in three base-64 digits.
-_ENTRY = (f"char({HIST_DIGIT} + bucket / 8, {HIST_DIGIT} + bucket % 8 * 8,"
-          f" {HIST_DIGIT + 1})")  # (char() takes NULL for a 0)
-
-# The raw checks of a partial minute, aggregated per monitor in SQL as MinuteAgg.add would:
-# the per-row work stays in C, one row per monitor comes out, in the aggregate rows' columns
-# (each status and reason as "key:1", each histogram entry with a count of 1). A check has a
-# status, a reason, both (a 503: "503:1,http_status:1") or, if unknown, at most a reason.
-_RAW_SQL = (
-    "SELECT host, count(available) AS checks, CAST(total(available) AS INTEGER) AS up,"
-    " count(bucket) AS rt_count, total(CASE WHEN bucket IS NOT NULL THEN responseTime END)"
-    " AS rt_sum, min(CASE WHEN bucket IS NOT NULL THEN responseTime END) AS rt_min,"
-    " max(CASE WHEN bucket IS NOT NULL THEN responseTime END) AS rt_max,"
-    f" group_concat(CASE WHEN bucket IS NOT NULL THEN {_ENTRY} END, '') AS hist,"
-    f" group_concat(CASE WHEN {_TIMED}"
-    " THEN status || ':1' || ifnull(',' || reason || ':1', '') ELSE reason || ':1' END)"
-    " AS outcomes FROM ("
-    " SELECT coalesce(monitor, host) AS host, available, status, responseTime,"
-    f" CASE WHEN warning THEN '{WARNING_MARK}' || reason ELSE reason END AS reason,"
-    f" CASE WHEN {_TIMED} THEN {_bucket_sql('responseTime')} END AS bucket"
-    " FROM website_monitoring WHERE {where}) GROUP BY host")
-# The texts come out as bytes: numpy parses bytes as well, and decoding megabytes of them
-# into str cost as much as the query.
-_SUMS = ("sum(checks), sum(up), sum(rt_count), sum(rt_sum), min(rt_min), max(rt_max),"
-         " CAST(group_concat(hist, '') AS BLOB),"
-         " CAST(group_concat(NULLIF(outcomes, '')) AS BLOB)")
-# Monitor by monitor (site_state holds every monitor with aggregates), a seek per range of
-# rows: the rows come out in monitor order, so SQLite groups them as they come. Over time
-# ranges with a GROUP BY, it sorted every row's texts first.
-_RANGES_SQL = (
-    "WITH r(span, lo, hi) AS (VALUES {values})"
-    f" SELECT s.host, {_SUMS} FROM site_state s CROSS JOIN r CROSS JOIN aggregates a"
-    " ON a.host = s.host AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi"
-    " GROUP BY s.host")
-_RAWS_SQL = f"SELECT host, {_SUMS} FROM ({{parts}}) GROUP BY host"
-
-# Metrics: the same, per monitor and metric; the raw pieces' metrics through json_each.
-_METRIC_SUMS = "sum(count), sum(sum), min(min), max(max), CAST(group_concat(hist, '') AS BLOB)"
-_METRIC_RANGES_SQL = (
-    "WITH r(span, lo, hi) AS (VALUES {values})"
-    f" SELECT s.host, a.metric, {_METRIC_SUMS} FROM site_state s CROSS JOIN r"
-    " CROSS JOIN metric_aggs a ON a.monitor = s.host AND a.span = r.span"
-    " AND a.start >= r.lo AND a.start < r.hi GROUP BY s.host, a.metric")
-_METRIC_RAW_SQL = (
-    "SELECT monitor, metric, count(*) AS count, total(value) AS sum, min(value) AS min,"
-    f" max(value) AS max, group_concat({_ENTRY}, '') AS hist FROM ("
-    " SELECT coalesce(w.monitor, w.host) AS monitor, j.key AS metric, j.value AS value,"
-    f" {_bucket_sql('j.value')} AS bucket FROM website_monitoring w, json_each(w.metrics) j"
-    " WHERE w.metrics IS NOT NULL AND w.available IS NOT NULL AND {where})"
-    " GROUP BY monitor, metric")
-_METRIC_RAWS_SQL = (f"SELECT monitor, metric, {_METRIC_SUMS} FROM ({{parts}})"
-                    " GROUP BY monitor, metric")
-
-
-def _raw_where(piece: RawPiece, table: str = "") -> str:
-    column = f"{table}timestamp"
-    return f"{column} >= ? AND {column} {'<=' if piece.closed else '<'} ?"
-
-
-def _ensure_math(conn: sqlite3.Connection) -> None:
-    """SQLite's math functions are a build option: supply them where they are missing."""
-    try:
-        conn.execute("SELECT ln(1.0), ceil(0.5)").fetchone()
-    except sqlite3.OperationalError:
-        conn.create_function("ln", 1, math.log, deterministic=True)
-        conn.create_function("ceil", 1, math.ceil, deterministic=True)
-
-
-def _extreme(pick: Callable[[float, float], float], x: float | None,
-             y: float | None) -> float | None:
-    return y if x is None else x if y is None else pick(x, y)
-
-
-def _joined(x: bytes | None, y: bytes | None, separator: bytes) -> bytes | None:
-    return y if not x else x if not y else x + separator + y
-
-
-def _merge(a: WindowRow, b: WindowRow) -> WindowRow:
-    """Two rows of _SUMS for one monitor, as one."""
-    return WindowRow(a.monitor, a.checks + b.checks, a.up + b.up, a.rt_count + b.rt_count,
-                     a.rt_sum + b.rt_sum, _extreme(min, a.rt_min, b.rt_min),
-                     _extreme(max, a.rt_max, b.rt_max), _joined(a.hist, b.hist, b""),
-                     _joined(a.outcomes, b.outcomes, b","))
-
-
-def _merge_metric(a: MetricRow, b: MetricRow) -> MetricRow:
-    """Two rows of _METRIC_SUMS for one monitor and metric, as one."""
-    return MetricRow(a.monitor, a.metric, a.samples + b.samples, a.total + b.total,
-                     _extreme(min, a.low, b.low), _extreme(max, a.high, b.high),
-                     (a.hist or b"") + (b.hist or b""))
-
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -172,48 +71,12 @@ class SqliteReader:
     @_reading
     def window_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
                     ) -> list[WindowRow]:
-        conn = self.conn
-        rows: list[WindowRow] = []
-        if ranges:
-            rows = [WindowRow(*row) for row in conn.execute(
-                _RANGES_SQL.format(values=",".join(["(?,?,?)"] * len(ranges))),
-                [v for r in ranges for v in r])]
-        if raws:
-            _ensure_math(conn)  # for the raw pieces' buckets; one trivial query
-            parts = " UNION ALL ".join(_RAW_SQL.format(where=_raw_where(p)) for p in raws)
-            extra = conn.execute(_RAWS_SQL.format(parts=parts),
-                                 [v for p in raws for v in (p.lo, p.hi)]).fetchall()
-            merged = {row.monitor: row for row in rows}
-            for found in extra:
-                row = WindowRow(*found)
-                old = merged.get(row.monitor)
-                merged[row.monitor] = row if old is None else _merge(old, row)
-            rows = sorted(merged.values())
-        return rows
+        return windows.window_rows(self.conn, ranges, raws)
 
     @_reading
     def metric_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
                     ) -> list[MetricRow]:
-        conn = self.conn
-        rows: list[MetricRow] = []
-        if ranges:
-            rows = [MetricRow(*row) for row in conn.execute(
-                _METRIC_RANGES_SQL.format(values=",".join(["(?,?,?)"] * len(ranges))),
-                [v for r in ranges for v in r])]
-        if raws:
-            _ensure_math(conn)
-            parts = " UNION ALL ".join(_METRIC_RAW_SQL.format(where=_raw_where(p, "w."))
-                                       for p in raws)
-            extra = conn.execute(_METRIC_RAWS_SQL.format(parts=parts),
-                                 [v for p in raws for v in (p.lo, p.hi)]).fetchall()
-            merged = {(row.monitor, row.metric): row for row in rows}
-            for found in extra:
-                row = MetricRow(*found)
-                key = (row.monitor, row.metric)
-                old = merged.get(key)
-                merged[key] = row if old is None else _merge_metric(old, row)
-            rows = sorted(merged.values(), key=lambda r: (r.monitor, r.metric))
-        return rows
+        return windows.metric_rows(self.conn, ranges, raws)
 
     @_reading
     def monitor_states(self) -> dict[str, tuple[float | None, float | None]]:
