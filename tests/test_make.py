@@ -2,6 +2,7 @@
 the test and lint tools too; both do all set-up on a fresh machine. Read with `make -n`
 against a virtualenv path that does not exist, as on a fresh machine."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,8 +15,13 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make")
 
 
 def planned(target: str, venv: Path) -> list[str]:
-    done = subprocess.run(["make", "-n", target, f"VENV={venv}"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=30, check=True)
+    # As a user's shell runs it: not as a sub-make of `make test` (which would print
+    # "Entering directory" and pass its own flags down).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS",
+                                                              "MAKELEVEL")}
+    done = subprocess.run(["make", "--no-print-directory", "-n", target, f"VENV={venv}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=30, check=True,
+                          env=env)
     return done.stdout.splitlines()
 
 
