@@ -68,14 +68,14 @@ class Store:
         self.on_alert: Callable[[AlertRecord], None] = lambda record: None
         self._progress = time.monotonic()  # when the writer last finished a batch
         self._behind = False
-        self._drop_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.dropped = 0
         self.purged = (0, 0)  # checks and alerts deleted by purges so far
         self.unwritten = (0, 0)  # checks and alerts still unwritten when the store closed
         # Checks and alerts queued, committed, and dropped after queueing (a row the
         # database can never take, rows held beyond MAX_PENDING): what is left to write at
-        # a stop is the difference, and the last line counts only committed rows.
+        # a stop is the difference, and the last line counts only committed rows. One lock
+        # for every count (`dropped` too): they are changed from several threads.
         self._count_lock = threading.Lock()
         self._queued = [0, 0]
         self.written = [0, 0]
@@ -99,7 +99,7 @@ class Store:
         if self._queue.qsize() >= MAX_QUEUED:
             # Memory stays bounded when the writer falls behind for long; alerts are
             # never dropped, and the count of dropped checks is reported.
-            with self._drop_lock:
+            with self._count_lock:
                 self.dropped += 1
                 if not self._behind:
                     self._behind = True
@@ -269,11 +269,10 @@ class Store:
                 for entry in batch:
                     if isinstance(entry, Flush):
                         entry.done.set()
-                with contextlib.suppress(Exception):
-                    self._on_error(f"{self.path}: writer error: {exc!r}")
+                self._on_error(f"{self.path}: writer error: {exc!r}")  # never raises
             self._progress = time.monotonic()
             if self._behind and self._queue.qsize() < MAX_QUEUED // 2:
-                with self._drop_lock:
+                with self._count_lock:
                     self._behind = False
                     self._on_error(f"{self.path}: the writer has caught up; {self.dropped}"
                                    " checks dropped so far")
@@ -326,10 +325,8 @@ class Store:
 
     def _discard(self, checks: int, alerts: int) -> None:
         """Rows dropped for good after they were queued: never to be written."""
-        if checks:
-            with self._drop_lock:
-                self.dropped += checks
         with self._count_lock:
+            self.dropped += checks
             self._discarded[0] += checks
             self._discarded[1] += alerts
 
