@@ -16,10 +16,17 @@ from tests.test_e2e import count_checks, query, wait_for, write
 APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
 
 
-def start(config: Path, db: str, cwd: Path) -> tuple[subprocess.Popen, Output]:
+def checking(hostile, tmp_path: Path) -> tuple[subprocess.Popen, Output, str]:
+    """`-m` checking one site 20 times a second, once its first 20 checks are stored."""
+    config = tmp_path / "config.json"
+    write(config, {"websites": [{"URL": hostile.base + "/ok", "checkInterval": 0.05}]})
+    db = str(tmp_path / "m.db")
     proc = subprocess.Popen([sys.executable, APP, "-m", "-c", str(config), "-db", db],
-                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return proc, Output(proc)
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    output = Output(proc)
+    wait_for(lambda: count_checks(db) >= 20, 15, "twenty checks", output.dump)
+    return proc, output, db
 
 
 def write_lock(db: str) -> sqlite3.Connection:
@@ -36,11 +43,7 @@ def stopped_count(output: Output) -> int:
 
 
 def test_a_stop_writes_every_check_measured_while_the_writer_was_held_up(hostile, tmp_path):
-    config = tmp_path / "config.json"
-    write(config, {"websites": [{"URL": hostile.base + "/ok", "checkInterval": 0.05}]})
-    db = str(tmp_path / "m.db")
-    proc, output = start(config, db, tmp_path)
-    wait_for(lambda: count_checks(db) >= 20, 15, "twenty checks", output.dump)
+    proc, output, db = checking(hostile, tmp_path)
     lock = write_lock(db)
     try:
         before = count_checks(db)
@@ -66,11 +69,7 @@ def test_a_stop_writes_every_check_measured_while_the_writer_was_held_up(hostile
 
 
 def test_a_second_signal_forces_the_exit_and_names_what_was_not_written(hostile, tmp_path):
-    config = tmp_path / "config.json"
-    write(config, {"websites": [{"URL": hostile.base + "/ok", "checkInterval": 0.05}]})
-    db = str(tmp_path / "m.db")
-    proc, output = start(config, db, tmp_path)
-    wait_for(lambda: count_checks(db) >= 20, 15, "twenty checks", output.dump)
+    proc, output, db = checking(hostile, tmp_path)
     lock = write_lock(db)
     try:
         time.sleep(0.5)
