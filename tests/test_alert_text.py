@@ -162,14 +162,30 @@ def test_the_lines_in_the_program_in_history_and_in_notifications(tmp_path):
     assert bodies["ALERT: web"] == by_start["ALERT: High traffic"].removeprefix("ALERT: ")
 
 
+def restored(db, site, now: float) -> tuple[AlertEvaluator, list[float]]:
+    """The alert state a restart at `now` reads back from `db`, on a clock the test moves
+    (the list's one item, the monotonic seconds)."""
+    from monitor.config import Config
+    from monitor.engine import Engine
+    from monitor.store import Store
+
+    mono = [5_000.0]
+    config = Config(monitors=(site,))
+    engine = Engine(config, Store(db), wall_clock=lambda: now)
+    engine.alerts = AlertEvaluator(clock=lambda: now + mono[0] - 5_000.0,
+                                   mono=lambda: mono[0])
+    engine._configure(config)
+    engine._restore_alert_state()
+    engine.store.close()
+    return engine.alerts, mono
+
+
 def test_the_cause_survives_a_restart(tmp_path):
     # A reminder raised after a restart by a check up (the window still below the
     # threshold) says the cause of the latest failure before the stop, from the database.
     from dataclasses import replace
 
     from monitor.checks.model import AlertRules
-    from monitor.config import Config
-    from monitor.engine import Engine
     from monitor.store import AlertRecord, Store, iso_utc
     from tests.conftest import make_site
 
@@ -184,16 +200,9 @@ def test_the_cause_survives_a_restart(tmp_path):
     store.put_alert(AlertRecord(iso_utc(now - 20), site.id, "alert", iso_utc(now - 20), None,
                                 0.0, "down"))
     store.close()
-    mono = [5_000.0]
-    config = Config(monitors=(site,))
-    engine = Engine(config, Store(db), wall_clock=lambda: now)
-    engine.alerts = AlertEvaluator(clock=lambda: now + mono[0] - 5_000.0,
-                                   mono=lambda: mono[0])
-    engine._configure(config)
-    engine._restore_alert_state()
-    engine.store.close()
+    alerts, mono = restored(db, site, now)
     mono[0] += 1
-    (reminder,) = engine.alerts.record(CheckResult(site.id, now + 1, True, 200, 1.0,
+    (reminder,) = alerts.record(CheckResult(site.id, now + 1, True, 200, 1.0,
                                                    mono=mono[0]))
     assert reminder.type == "reminder"
     assert reminder.message.endswith(" (connect: connection refused)"), reminder.message
@@ -203,8 +212,6 @@ def test_the_cause_survives_a_restart(tmp_path):
 def test_a_monitor_up_long_before_a_restart_changes_from_up(tmp_path):
     # Up once, a week before the restart (far beyond the history read back): its first
     # alert after it still changes from up, not from unknown.
-    from monitor.config import Config
-    from monitor.engine import Engine
     from monitor.store import Store
     from tests.conftest import make_site
 
@@ -214,18 +221,11 @@ def test_a_monitor_up_long_before_a_restart_changes_from_up(tmp_path):
     store = Store(db)
     store.put_check(CheckResult(site.id, now - 7 * 86400, True, 200, 1.0, mono=1.0))
     store.close()
-    mono = [5_000.0]
-    config = Config(monitors=(site,))
-    engine = Engine(config, Store(db), wall_clock=lambda: now)
-    engine.alerts = AlertEvaluator(clock=lambda: now + mono[0] - 5_000.0,
-                                   mono=lambda: mono[0])
-    engine._configure(config)
-    engine._restore_alert_state()
-    engine.store.close()
+    alerts, mono = restored(db, site, now)
     events = []
     for _ in range(3):
         mono[0] += 1
-        events += engine.alerts.record(CheckResult(site.id, now + mono[0] - 5_000.0, False,
+        events += alerts.record(CheckResult(site.id, now + mono[0] - 5_000.0, False,
                                                    None, 1.0, "connect", "connection refused",
                                                    mono=mono[0]))
     (alert,) = events
