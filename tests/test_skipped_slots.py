@@ -47,11 +47,17 @@ def test_skipped_slots_share_the_verdict_of_the_check_that_covered_them():
     assert [r.mono for r in skipped_slots(late)] == [51.0]
 
 
-def test_skipped_slots_are_stored_counted_and_in_the_alert_window(tmp_path):
-    db = tmp_path / "m.db"
+def engine_of(db) -> Engine:
+    """An engine recording the one site (1 s interval, 2-minute window) into `db`."""
     config = Config(monitors=(make_site(URL, interval=1.0, window=120.0),))
     engine = Engine(config, Store(db))
     engine.alerts.configure(config.monitors)
+    return engine
+
+
+def test_skipped_slots_are_stored_counted_and_in_the_alert_window(tmp_path):
+    db = tmp_path / "m.db"
+    engine = engine_of(db)
     now, mono = time.time(), time.monotonic()
     engine._record(CheckResult(URL, now - 10, True, 200, 5.0, mono=mono - 10))
     engine._record(CheckResult(URL, now - 9, False, None, 3000.0, "timeout", "no answer",
@@ -131,9 +137,7 @@ def test_slots_skipped_by_a_check_that_warns_warn_too(tmp_path):
     # Issue 21, 9: the rows of the slots a slow check of a warning monitor made skip were
     # stored with `warning` NULL and read as "no longer warns": CLEARED, then WARNING again.
     db = tmp_path / "m.db"
-    config = Config(monitors=(make_site(URL, interval=1.0, window=120.0),))
-    engine = Engine(config, Store(db))
-    engine.alerts.configure(config.monitors)
+    engine = engine_of(db)
     now, mono = time.time(), time.monotonic()
 
     def warns(at: float, skipped: tuple[float, ...] = ()) -> CheckResult:
@@ -162,9 +166,7 @@ def test_the_warning_shown_after_skipped_slots_is_the_checks_own(tmp_path):
     # The skipped rows are the newest: the monitor's warning now (the live view, -r) stays
     # the check's, not "skipped: the previous check was still running...".
     db = tmp_path / "m.db"
-    config = Config(monitors=(make_site(URL, interval=1.0, window=120.0),))
-    engine = Engine(config, Store(db))
-    engine.alerts.configure(config.monitors)
+    engine = engine_of(db)
     now, mono = time.time(), time.monotonic()
     engine._record(CheckResult(URL, now - 9, True, 200, 2500.0, "tls_expiry",
                                "certificate expires in 5.0 days", mono=mono - 9,
