@@ -46,10 +46,10 @@ Echo = Callable[[str], None]
 
 
 @contextlib.contextmanager
-def signals(stop: threading.Event, reload: threading.Event | None = None,
+def signals(stop: threading.Event, reload: Callable[[], None] | None = None,
             force: threading.Event | None = None) -> Iterator[None]:
-    """SIGINT/SIGTERM set `stop` (and, once it is set, `force`), SIGHUP sets `reload`;
-    previous handlers come back after."""
+    """SIGINT/SIGTERM set `stop` (and, once it is set, `force`), SIGHUP calls `reload`
+    (which must only set a flag); previous handlers come back after."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be installed from the main thread (tests)
         return
@@ -62,7 +62,7 @@ def signals(stop: threading.Event, reload: threading.Event | None = None,
     handlers: dict[signal.Signals, Callable[..., None]] = {
         signal.SIGINT: stopping, signal.SIGTERM: stopping}
     if reload is not None:
-        handlers[signal.SIGHUP] = lambda *_a: reload.set()
+        handlers[signal.SIGHUP] = lambda *_a: reload()
     previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
         yield
@@ -249,7 +249,6 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
     # seconds (kill -9 then lost that much). 1 ms costs no measurable throughput.
     sys.setswitchinterval(SWITCH_INTERVAL)
     stop = stop or threading.Event()
-    reload = threading.Event()
     force = threading.Event()  # a second signal: stop without waiting for the writes
     live = display.live and not silent
     # Problems shown in the live view, printed again after it ends: the latest ones.
@@ -279,7 +278,7 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
     try:
         # The handlers are in place from before the start until after the stop, so that a
         # signal at any moment ends in the runtime's stop with everything committed.
-        with signals(stop, reload, force):
+        with signals(stop, runtime.request_reload, force):
             try:
                 runtime.start()
                 if live:
@@ -295,9 +294,6 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
                 while not stop.wait(0.25):
                     if runtime.fatal is not None:
                         break  # a damaged database: nothing more can be recorded
-                    if reload.is_set():
-                        reload.clear()
-                        runtime.request_reload()
                     runtime.step()
                     if printer is not None:
                         try:
