@@ -55,7 +55,7 @@ def test_every_kind_under_monitor(tmp_path, servers, pki, processes):
 
         def counts() -> dict[str, int]:
             with contextlib.suppress(sqlite3.OperationalError):  # tables not made yet
-                return dict(query(db, "SELECT coalesce(monitor, host), count(*) FROM"
+                return dict(query(db, "SELECT monitor, count(*) FROM"
                                       " website_monitoring GROUP BY 1"))
             return {}
 
@@ -72,7 +72,7 @@ def test_every_kind_under_monitor(tmp_path, servers, pki, processes):
 
     def verdicts(monitor: str) -> set[tuple]:
         return set(query(db, "SELECT available, warning, reason FROM website_monitoring"
-                             " WHERE coalesce(monitor, host) = ? AND reason IS NOT 'skipped'",
+                             " WHERE monitor = ? AND reason IS NOT 'skipped'",
                          monitor))
 
     # The certificate 5 days from expiry: a warning, from the site and from its tls plugin.
@@ -85,7 +85,7 @@ def test_every_kind_under_monitor(tmp_path, servers, pki, processes):
         assert verdicts(monitor) == {(1, None, None)}, monitor
     # Each kind's measurements, stored with every check.
     metrics = {m: json.loads(query(db, "SELECT metrics FROM website_monitoring WHERE"
-                                       " coalesce(monitor, host) = ? AND metrics IS NOT NULL"
+                                       " monitor = ? AND metrics IS NOT NULL"
                                        " LIMIT 1", m)[0][0]) for m in monitors}
     assert 4.5 < metrics[soon]["cert_days"] < 5.01
     assert 4.5 < metrics[f"{soon}/tls"]["cert_days"] < 5.01
@@ -94,14 +94,14 @@ def test_every_kind_under_monitor(tmp_path, servers, pki, processes):
     assert 0 < metrics["disk"]["value"] <= 100 and metrics["worker"]["value"] == 1
     # Alerts: the failing site only (a warning is up for availability); the warnings are
     # events of their own, once per monitor that warns.
-    assert query(db, "SELECT DISTINCT coalesce(monitor, host) FROM website_alerts"
+    assert query(db, "SELECT DISTINCT monitor FROM website_alerts"
                      " WHERE type IN ('alert', 'recovery')") == [(broken,)]
-    assert sorted(query(db, "SELECT coalesce(monitor, host), type FROM website_alerts"
+    assert sorted(query(db, "SELECT monitor, type FROM website_alerts"
                             " WHERE type NOT IN ('alert', 'recovery')")) == [
         (soon, "warning"), (f"{soon}/tls", "warning")]
     # The warning now, as the views read it; and the report counts the warnings apart.
-    warnings = dict(query(db, "SELECT host, warning FROM site_state WHERE warning IS NOT"
-                              " NULL"))
+    warnings = dict(query(db, "SELECT monitor, warning FROM monitor_state WHERE warning IS"
+                              " NOT NULL"))
     assert set(warnings) == {soon, f"{soon}/tls"}
     assert all(w.startswith("tls_expiry: certificate expires in") for w in warnings.values())
     report = subprocess.run([sys.executable, APP, "-r", "--once", "-db", str(db)],

@@ -104,8 +104,9 @@ def test_a_schema_4_database_keeps_its_answers_after_the_upgrade(v4_db: Path) ->
 
     raw = sqlite3.connect(v4_db)
     assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
-    assert raw.execute("SELECT count(*), count(monitor), count(metrics)"
-                       " FROM website_monitoring").fetchone() == (rows_before, 0, 0)
+    # Schema 9 names every row's monitor: an http monitor's id is its (masked) URL.
+    assert raw.execute("SELECT count(*), sum(monitor = host), count(metrics)"
+                       " FROM website_monitoring").fetchone() == (rows_before, rows_before, 0)
     raw.close()
     reader = open_reader(v4_db)
     try:
@@ -140,9 +141,9 @@ def test_new_checks_after_the_upgrade_are_keyed_by_monitor_id(v4_db: Path) -> No
     raw = sqlite3.connect(v4_db)
     assert raw.execute("SELECT host, monitor FROM website_monitoring WHERE timestamp > ?"
                        " ORDER BY id", (at,)).fetchall() == [
-        (A, None), ("c.example", dns.id), ("c.example", dns.id)]  # NULL: the same as host
-    assert sorted(raw.execute("SELECT host, kind, target, active FROM sites")) == sorted([
-        (A, "http", None, 1), (B, "http", None, 0), (C, "http", None, 0),
+        (A, A), ("c.example", dns.id), ("c.example", dns.id)]
+    assert sorted(raw.execute("SELECT monitor, kind, target, active FROM monitors")) == sorted([
+        (A, "http", A, 1), (B, "http", B, 0), (C, "http", C, 0),
         (dns.id, "dns", "c.example", 1)])
     raw.close()
     reader = open_reader(v4_db)
@@ -260,11 +261,13 @@ def test_schema_7_alert_rows_keep_their_ids_and_outbox_and_take_the_new_types(
     store.close()
 
     raw = sqlite3.connect(v4_db)
+    # The same rows, their monitor named (schema 9: the target, for these http monitors).
     assert raw.execute("SELECT * FROM website_alerts WHERE id <= 3 ORDER BY id"
-                       ).fetchall() == before
+                       ).fetchall() == [(*row[:-1], row[2]) for row in before]
     assert raw.execute("SELECT alert, key FROM outbox").fetchall() == [(3, "3:ops")]
     assert raw.execute("SELECT name FROM sqlite_master WHERE type='index' AND"
-                       " tbl_name='website_alerts'").fetchall() == [("website_alerts_host",)]
+                       " tbl_name='website_alerts' ORDER BY name").fetchall() == [
+        ("website_alerts_host",), ("website_alerts_monitor",)]
     with pytest.raises(sqlite3.IntegrityError):
         raw.execute("INSERT INTO website_alerts (timestamp, host, type, startDate,"
                     " availability, message) VALUES ('t', 'h', 'bogus', 's', 0, 'm')")

@@ -166,7 +166,7 @@ def test_an_installed_kind_runs_on_every_site(tmp_path, installed, processes):
         def counts() -> dict[str, tuple[int, int]]:
             with contextlib.suppress(sqlite3.OperationalError):  # tables not made yet
                 return {m: (n, up) for m, n, up in query(
-                    db, "SELECT coalesce(monitor, host), count(*), sum(available)"
+                    db, "SELECT monitor, count(*), sum(available)"
                         " FROM website_monitoring GROUP BY 1")}
             return {}
 
@@ -179,5 +179,5 @@ def test_an_installed_kind_runs_on_every_site(tmp_path, installed, processes):
     found = counts()
     assert found[robots][0] == found[robots][1]  # every check of /robots.txt up
     assert set(found) == {good, bad, robots, f"file:file:{tmp_path}"}, err  # none for `bad`
-    assert query(db, "SELECT kind, target FROM sites WHERE host = ?", robots) == [
+    assert query(db, "SELECT kind, target FROM monitors WHERE monitor = ?", robots) == [
         ("robots", pages.url("/robots.txt"))]

@@ -107,8 +107,8 @@ def test_credentials_never_leave_the_check(recorder, tmp_path):
     for text in outputs:
         assert PASSWORD not in text and TOKEN not in text
     rows = []
-    for table in ("website_monitoring", "website_alerts", "aggregates", "site_state",
-                  "sites"):
+    for table in ("website_monitoring", "website_alerts", "aggregates", "monitor_state",
+                  "monitors"):
         rows += query(db, f"SELECT * FROM {table}")
     text = repr(rows)
     assert "ops:***@" in text

@@ -86,7 +86,7 @@ def read(path: Path, sql: str, args: tuple = ()) -> list[tuple]:
 
 def minute_row(path: Path, minute: int, host: str) -> MinuteAgg | None:
     rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
-                      " FROM aggregates WHERE span=60 AND start=? AND host=?",
+                      " FROM aggregates WHERE span=60 AND start=? AND monitor=?",
                 (minute * 60, host))
     return MinuteAgg.from_row(rows[0]) if rows else None
 
@@ -103,7 +103,7 @@ def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
     groups: dict[tuple[int, str], list[CheckResult]] = {}
     for c in checks:
         groups.setdefault((int(c.timestamp // 60), c.monitor), []).append(c)
-    stored = read(path, "SELECT start / 60, host FROM aggregates WHERE span=60")
+    stored = read(path, "SELECT start / 60, monitor FROM aggregates WHERE span=60")
     assert sorted(stored) == sorted(groups)
     for (minute, host), group in groups.items():
         assert minute_row(path, minute, host) == expected_agg(group), (minute, host)
@@ -111,11 +111,11 @@ def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
     blocks: dict[tuple[int, str], list[CheckResult]] = {}
     for c in checks:
         blocks.setdefault((int(c.timestamp // 600), c.monitor), []).append(c)
-    assert sorted(read(path, "SELECT start / 600, host FROM aggregates WHERE span=600")
+    assert sorted(read(path, "SELECT start / 600, monitor FROM aggregates WHERE span=600")
                   ) == sorted(blocks)
     for (block, host), group in blocks.items():
         rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
-                    " FROM aggregates WHERE span=600 AND start=? AND host=?",
+                    " FROM aggregates WHERE span=600 AND start=? AND monitor=?",
                     (block * 600, host))
         assert MinuteAgg.from_row(rows[0]) == expected_agg(group), (block, host)
 
@@ -129,7 +129,7 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         columns = {
             table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
             for table in ("website_monitoring", "website_alerts", "aggregates",
-                          "site_state", "sites", "metric_aggs", "outbox", "maintenance")
+                          "monitor_state", "monitors", "metric_aggs", "outbox", "maintenance")
         }
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -142,11 +142,11 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         "id", "timestamp", "host", "type", "startDate", "endDate", "availability", "message",
         "monitor"]
     assert columns["aggregates"] == [
-        "host", "span", "start", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max",
+        "monitor", "span", "start", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max",
         "hist", "outcomes"]
-    assert columns["site_state"] == ["host", "last_check", "last_ok", "last_failure",
-                                     "down_since", "warning", "maintenance"]
-    assert columns["sites"] == ["host", "name", "interval", "active", "kind", "target"]
+    assert columns["monitor_state"] == ["monitor", "last_check", "last_ok", "last_failure",
+                                        "down_since", "warning", "maintenance"]
+    assert columns["monitors"] == ["monitor", "name", "interval", "active", "kind", "target"]
     assert columns["metric_aggs"] == ["monitor", "span", "start", "metric", "count", "sum",
                                       "min", "max", "hist"]
     assert columns["outbox"] == ["id", "alert", "key", "provider", "event", "title", "body",
@@ -308,12 +308,13 @@ def test_synchronous_flush_writes(db: Path, make_store) -> None:
     assert read(db, "SELECT count(*) FROM website_monitoring") == [(1,)]
 
 
-def test_write_sites_marks_removed_sites_inactive(db: Path, make_store) -> None:
+def test_set_monitors_marks_removed_monitors_inactive(db: Path, make_store) -> None:
     store = make_store(db)
     store.set_monitors([MonitorRow(A, "http", A, "a", 30.0), MonitorRow(B, "http", B, "b", 60.0)])
     store.set_monitors([MonitorRow(B, "http", B, "bee", 15.0), MonitorRow(C, "http", C, "c", 5.0)])
     store.close()
-    assert read(db, "SELECT host, name, interval, active FROM sites ORDER BY host") == [
+    assert read(db, "SELECT monitor, name, interval, active FROM monitors ORDER BY monitor"
+                ) == [
         (A, "a", 30.0, 0), (B, "bee", 15.0, 1), (C, "c", 5.0, 1)]
 
 
@@ -412,7 +413,7 @@ def test_restart_continues_the_minute_in_progress(db: Path, make_store) -> None:
     assert_minutes_match(db, first + second)
 
 
-def test_site_state_survives_a_restart(db: Path, make_store) -> None:
+def test_monitor_state_survives_a_restart(db: Path, make_store) -> None:
     store = make_store(db)
     store.put_check(check(A, BASE + 10, True))
     store.put_check(check(A, BASE + 20, False, None, 5.0, "connect"))
@@ -420,11 +421,11 @@ def test_site_state_survives_a_restart(db: Path, make_store) -> None:
     store = make_store(db)
     store.put_check(check(A, BASE + 30, False, None, 5.0, "connect"))
     store.close()
-    assert read(db, "SELECT host, last_check, last_ok, last_failure, down_since"
-                    " FROM site_state") == [(A, BASE + 30, BASE + 10, BASE + 30, BASE + 20)]
+    assert read(db, "SELECT monitor, last_check, last_ok, last_failure, down_since"
+                    " FROM monitor_state") == [(A, BASE + 30, BASE + 10, BASE + 30, BASE + 20)]
 
 
-def test_site_state_ignores_late_checks_for_the_present(db: Path, make_store) -> None:
+def test_monitor_state_ignores_late_checks_for_the_present(db: Path, make_store) -> None:
     store = make_store(db)
     for c in (check(A, BASE + 10, True), check(A, BASE + 20, False, 500, 1.0, "http_status"),
               check(A, BASE + 30, True),
@@ -433,13 +434,13 @@ def test_site_state_ignores_late_checks_for_the_present(db: Path, make_store) ->
               check(B, BASE + 5, True)):  # late OK: B is still down since 10
         store.put_check(c)
     store.close()
-    assert read(db, "SELECT host, last_check, last_ok, last_failure, down_since"
-                    " FROM site_state ORDER BY host") == [
+    assert read(db, "SELECT monitor, last_check, last_ok, last_failure, down_since"
+                    " FROM monitor_state ORDER BY monitor") == [
         (A, BASE + 30, BASE + 30, BASE + 25, None),
         (B, BASE + 10, BASE + 5, BASE + 10, BASE + 10)]
 
 
-def test_site_state_follows_the_checks_across_a_wall_clock_step_back(db: Path,
+def test_monitor_state_follows_the_checks_across_a_wall_clock_step_back(db: Path,
                                                                       make_store) -> None:
     # The wall clock steps back an hour while A is down: its next checks are dated before
     # the failure, yet they are the present (the monotonic clock says so) and clear it.
@@ -450,8 +451,8 @@ def test_site_state_follows_the_checks_across_a_wall_clock_step_back(db: Path,
     store.put_check(dataclasses.replace(check(A, back + 1, True), mono=failed.mono + 1))
     store.put_check(dataclasses.replace(check(A, back + 2, True), mono=failed.mono + 2))
     store.close()
-    assert read(db, "SELECT host, last_check, last_ok, last_failure, down_since"
-                    " FROM site_state") == [(A, back + 2, back + 2, BASE + 100, None)]
+    assert read(db, "SELECT monitor, last_check, last_ok, last_failure, down_since"
+                    " FROM monitor_state") == [(A, back + 2, back + 2, BASE + 100, None)]
 
 
 # -- purge -----------------------------------------------------------------------------------
@@ -562,7 +563,7 @@ def test_failed_writes_are_kept_and_retried_once(db: Path, make_store, locker) -
     assert rows == sorted((c.timestamp, c.monitor) for c in everything)
     assert read(db, "SELECT host FROM website_alerts ORDER BY id") == [(A,), (B,)]
     assert_minutes_match(db, everything)
-    assert read(db, "SELECT host, down_since FROM site_state ORDER BY host") == [
+    assert read(db, "SELECT monitor, down_since FROM monitor_state ORDER BY monitor") == [
         (A, None), (B, BASE + 15)]
     assert store.dropped == 0
 
@@ -700,16 +701,17 @@ def test_schema_1_is_migrated_keeping_rows_and_masking_passwords(db: Path, make_
     assert read(db, "SELECT host, count(*) FROM website_monitoring GROUP BY host"
                     " ORDER BY host") == [("http://b.test/", 3), ("http://c.test/", 1),
                                           (masked, 3)]
-    assert read(db, "SELECT host FROM site_state WHERE host LIKE '%a.test%'") == [(masked,)]
-    assert read(db, "SELECT host, span, start, checks, hist FROM aggregates"
-                    " WHERE host LIKE '%a.test%'") == [
+    assert read(db, "SELECT monitor FROM monitor_state WHERE monitor LIKE '%a.test%'"
+                ) == [(masked,)]
+    assert read(db, "SELECT monitor, span, start, checks, hist FROM aggregates"
+                    " WHERE monitor LIKE '%a.test%'") == [
         (masked, 60, int(BASE) // 60 * 60, 2, "4P2")]  # 36 * 512 + 2: digits (4, 32, 2)
     assert read(db, "SELECT available FROM website_monitoring WHERE host='http://c.test/'"
                 ) == [(None,)]
     assert read(db, "SELECT name FROM sqlite_master WHERE name LIKE '%_v1'") == []
     assert read(db, "PRAGMA integrity_check") == [("ok",)]
     text = repr(read(db, "SELECT * FROM website_monitoring") + read(db, "SELECT * FROM"
-                                                                     " site_state"))
+                                                                     " monitor_state"))
     assert "hunter2" not in text and "t0k" not in text
 
 

@@ -19,13 +19,13 @@ LATE_HORIZON = 120.0  # seconds after its end an aggregate row is kept in memory
 
 _AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
 _SELECT_AGGS = (
-    f"SELECT host, span, start, {_AGG_COLUMNS} FROM aggregates"
-    f" WHERE (host, span, start) IN (SELECT {items(3)} FROM json_each(?))")
+    f"SELECT monitor, span, start, {_AGG_COLUMNS} FROM aggregates"
+    f" WHERE (monitor, span, start) IN (SELECT {items(3)} FROM json_each(?))")
 _UPSERT_AGGS = (
-    f"INSERT INTO aggregates (host, span, start, {_AGG_COLUMNS}) SELECT {items(11)}"
+    f"INSERT INTO aggregates (monitor, span, start, {_AGG_COLUMNS}) SELECT {items(11)}"
     " FROM json_each(?)"
     " WHERE true"  # the parser needs it: an upsert's SELECT must not end in its FROM
-    " ON CONFLICT (host, span, start) DO UPDATE SET checks=excluded.checks,"
+    " ON CONFLICT (monitor, span, start) DO UPDATE SET checks=excluded.checks,"
     " up=excluded.up, rt_count=excluded.rt_count, rt_sum=excluded.rt_sum,"
     " rt_min=excluded.rt_min, rt_max=excluded.rt_max, hist=excluded.hist,"
     " outcomes=excluded.outcomes")
@@ -87,7 +87,7 @@ class CheckAggregates:
 
     def evict(self, monitors: int) -> None:
         """Once a minute, forget the rows that ended over LATE_HORIZON ago: a check that
-        late is rare, and reloads its row. Evicting by size alone, every site's previous
+        late is rare, and reloads its row. Evicting by size alone, every monitor's previous
         10-minute block stayed in memory until up to 10 minutes into the next one."""
         now = self._clock()
         minute = int(now // 60)

@@ -96,7 +96,7 @@ class Batches:
     def __init__(self, conn: sqlite3.Connection, clock: Callable[[], float],
                  say: Callable[[str], None], path: object) -> None:
         self._conn = conn
-        # Monitor id -> its target, where they differ: stored as each check's host.
+        # Monitor id -> its target, where they differ: stored as each check's `host`.
         self._targets: dict[str, str] = self._load_targets()
         self.aggregates = CheckAggregates(clock)  # public for tests: the rows in memory
         self._metrics = MetricFigures(clock, say, path)
@@ -107,7 +107,7 @@ class Batches:
         not listed yet. A damaged file is found by the first write, as ever: not here."""
         try:
             return dict(self._conn.execute(
-                "SELECT host, target FROM sites WHERE target IS NOT NULL"))
+                "SELECT monitor, target FROM monitors WHERE target <> monitor"))
         except sqlite3.DatabaseError:
             return {}
 
@@ -165,7 +165,7 @@ class Batches:
                 "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
                 " availability, message, monitor) VALUES (?,?,?,?,?,?,?,?)",
                 (a.timestamp, targets.get(a.monitor, a.monitor), a.type, a.start, a.end,
-                 a.availability, a.message, a.monitor if a.monitor in targets else None))
+                 a.availability, a.message, a.monitor))
             if a.deliveries:
                 alert = cursor.lastrowid
                 rows = []
@@ -180,14 +180,13 @@ class Batches:
 
     def _write_monitors(self, monitors: tuple[MonitorRow, ...]) -> None:
         conn = self._conn
-        conn.execute("UPDATE sites SET active=0")
+        conn.execute("UPDATE monitors SET active=0")
         conn.executemany(
-            "INSERT INTO sites (host, name, interval, active, kind, target)"
-            " VALUES (?,?,?,1,?,?) ON CONFLICT (host) DO UPDATE SET name=excluded.name,"
+            "INSERT INTO monitors (monitor, name, interval, active, kind, target)"
+            " VALUES (?,?,?,1,?,?) ON CONFLICT (monitor) DO UPDATE SET name=excluded.name,"
             " interval=excluded.interval, active=1, kind=excluded.kind,"
             " target=excluded.target",
-            [(m.id, m.name, m.interval, m.kind, None if m.target == m.id else m.target)
-             for m in monitors])
+            [(m.id, m.name, m.interval, m.kind, m.target) for m in monitors])
         for m in monitors:
             if m.target != m.id:
                 self._targets[m.id] = m.target
@@ -201,12 +200,10 @@ class Batches:
         # row: sqlite3 gives up the GIL at every row's step, and with busy worker
         # threads getting it back takes up to a switch interval (5 ms) each time. Per
         # row, a 2,000-row batch could take seconds to write while using milliseconds.
-        # A monitor whose target is its id (every http monitor) stores monitor NULL.
         conn.execute(_INSERT_CHECKS, (json.dumps(
             [(c.timestamp, targets.get(c.monitor, c.monitor),
               None if c.available is None else int(c.available), c.code, c.response_ms,
-              c.reason, c.detail or None, c.lateness_ms,
-              c.monitor if c.monitor in targets else None, c.metrics or None,
+              c.reason, c.detail or None, c.lateness_ms, c.monitor, c.metrics or None,
               1 if c.warning else None)
              for c in checks]),))
         self.aggregates.write(conn, checks)
@@ -228,18 +225,19 @@ class Batches:
             if deleted < PURGE_CHUNK:
                 break
         conn.execute("BEGIN")
-        # Site by site, a seek each (by time alone it would be a scan of every row): every
-        # site with aggregates has a state row.
+        # Monitor by monitor, a seek each (by time alone it would be a scan of every row):
+        # every monitor with aggregates has a state row.
         for span in SPANS:
-            conn.execute("DELETE FROM aggregates WHERE host IN (SELECT host FROM site_state)"
-                         " AND span = ? AND start < ?", (span, int(before // span) * span))
-            conn.execute("DELETE FROM metric_aggs WHERE monitor IN (SELECT host FROM"
-                         " site_state) AND span = ? AND start < ?",
+            conn.execute("DELETE FROM aggregates WHERE monitor IN (SELECT monitor FROM"
+                         " monitor_state) AND span = ? AND start < ?",
+                         (span, int(before // span) * span))
+            conn.execute("DELETE FROM metric_aggs WHERE monitor IN (SELECT monitor FROM"
+                         " monitor_state) AND span = ? AND start < ?",
                          (span, int(before // span) * span))
         # Keep each monitor's latest row of each group: the alert state a restart restores.
         alerts = conn.execute(
             "DELETE FROM website_alerts WHERE timestamp < ? AND id NOT IN (SELECT max(id)"
-            f" FROM website_alerts GROUP BY coalesce(monitor, host), {TYPE_GROUP})",
+            f" FROM website_alerts GROUP BY monitor, {TYPE_GROUP})",
             (iso_utc(before),),
         ).rowcount
         # The messages of the alerts purged go with them, sent or not.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from monitor.store.codec import upgrade_hist
+from monitor.store.codec import MinuteAgg, upgrade_hist
 from monitor.store.sqlite.schema import SCHEMA, statements
 
 # Schema 4, as it was: steps 1-3 create what it had (an older file lacks some tables).
@@ -207,6 +207,156 @@ def _7_to_8(conn: sqlite3.Connection) -> None:
     _add_columns(conn, (("site_state", "maintenance", "REAL"),))
 
 
+# Schema 9's tables made anew from schema 8's (SCHEMA may change them later).
+SCHEMA_9_TABLES = """
+CREATE TABLE website_monitoring (
+    id INTEGER PRIMARY KEY,
+    timestamp REAL NOT NULL,
+    host TEXT NOT NULL,
+    available INTEGER,
+    status INTEGER,
+    responseTime REAL NOT NULL,
+    reason TEXT,
+    detail TEXT,
+    lateness REAL,
+    monitor TEXT NOT NULL,
+    metrics TEXT,
+    warning INTEGER
+);
+CREATE INDEX website_monitoring_time ON website_monitoring(timestamp);
+CREATE TABLE website_alerts (
+    id INTEGER PRIMARY KEY,
+    timestamp TEXT NOT NULL,
+    host TEXT NOT NULL,
+    type TEXT NOT NULL CHECK (type IN ('alert', 'recovery', 'reminder', 'warning', 'cleared',
+                                       'flapping', 'settled')),
+    startDate TEXT NOT NULL,
+    endDate TEXT,
+    availability REAL NOT NULL,
+    message TEXT NOT NULL,
+    monitor TEXT NOT NULL
+);
+CREATE INDEX website_alerts_host ON website_alerts(host, id);
+CREATE INDEX website_alerts_monitor ON website_alerts(monitor, id);
+CREATE TABLE monitors (
+    monitor TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    interval REAL NOT NULL,
+    active INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL
+);
+"""
+_CHECK_COLUMNS = ("id, timestamp, host, available, status, responseTime, reason, detail,"
+                  " lateness, monitor, metrics, warning")
+_ALERT_COLUMNS = "id, timestamp, host, type, startDate, endDate, availability, message, monitor"
+
+
+def _8_to_9(conn: sqlite3.Connection) -> None:
+    """Tables and columns named for what they hold: `sites` -> `monitors`, `site_state` ->
+    `monitor_state`, their id column and aggregates' `host` -> `monitor`; the monitor id
+    filled in every check and alert row (schema 5-8 left it NULL where it was the target)
+    and in `monitors.target`, so no reader needs coalesce(). Filling a column in NOT NULL
+    takes a copy of the table (ids kept: the outbox points at the alerts). And the plugged
+    monitors of a site whose id ends in "/" ("https://h//tls") take the id the code gives
+    them now ("https://h/tls"), so that their history goes on."""
+    renamed = _plugged_renames(conn)
+    # The rows of those monitors (their target is never their id) name them in `monitor`.
+    fill = "CASE WHEN monitor IS NULL THEN host" + "".join(
+        " WHEN monitor = ? THEN ?" for _ in renamed) + " ELSE monitor END"
+    pairs = [value for pair in renamed for value in pair]
+    for table, columns in (("website_monitoring", _CHECK_COLUMNS),
+                           ("website_alerts", _ALERT_COLUMNS)):
+        conn.execute(f"ALTER TABLE {table} RENAME TO {table}_8")
+        for (index,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                     " AND tbl_name = ? AND sql IS NOT NULL",
+                                     (f"{table}_8",)).fetchall():
+            conn.execute(f"DROP INDEX {index}")
+        _create(conn, SCHEMA_9_TABLES, only=f"TABLE {table} ")
+        filled = ", ".join(fill if c == "monitor" else c for c in columns.split(", "))
+        conn.execute(f"INSERT INTO {table} ({columns}) SELECT {filled} FROM {table}_8", pairs)
+        conn.execute(f"DROP TABLE {table}_8")
+        _create(conn, SCHEMA_9_TABLES, only=f"ON {table}(")
+    conn.execute("ALTER TABLE aggregates RENAME COLUMN host TO monitor")
+    conn.execute("ALTER TABLE site_state RENAME TO monitor_state")
+    conn.execute("ALTER TABLE monitor_state RENAME COLUMN host TO monitor")
+    _create(conn, SCHEMA_9_TABLES, only="TABLE monitors ")
+    # The rowids kept: they are the monitors' order in the config.
+    conn.execute("INSERT INTO monitors (rowid, monitor, name, interval, active, kind, target)"
+                 " SELECT rowid, host, name, interval, active, kind, coalesce(target, host)"
+                 " FROM sites ORDER BY rowid")
+    conn.execute("DROP TABLE sites")
+    for old, new in renamed:
+        _rename_plugged(conn, old, new)
+
+
+def _plugged_renames(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(old id, new id) of the plugged monitors of sites whose id ends in "/": those whose
+    id and name are what the code of schema 8 made of their site's ("<site id>/<kind>",
+    "<site label>/<kind>"), of any kind (an installed one's too), unless the new id is
+    another kind's monitor."""
+    return conn.execute(
+        "SELECT p.host, substr(s.host, 1, length(s.host) - 1) || '/' || p.kind AS new"
+        " FROM sites p JOIN sites s ON p.host = s.host || '/' || p.kind"
+        " WHERE s.kind = 'http' AND p.kind <> 'http' AND substr(s.host, -1) = '/'"
+        " AND p.name = coalesce(nullif(s.name, ''), s.target, s.host) || '/' || p.kind"
+        " AND NOT EXISTS (SELECT 1 FROM sites o WHERE o.host = substr(s.host, 1,"
+        " length(s.host) - 1) || '/' || p.kind AND o.kind <> p.kind) ORDER BY p.rowid",
+    ).fetchall()
+
+
+def _rename_plugged(conn: sqlite3.Connection, old: str, new: str) -> None:
+    """Every row of the monitor `old` as `new`'s. Where `new` has rows too (the monitor ran
+    under both ids: a database of schema 8 written by code that already made the new
+    ids), its rows of the same key are merged: aggregates summed, the newer state kept."""
+    key = (old, new)  # (the checks and alerts took the new id as they were copied)
+    # Aggregates of a minute or block that both ids have: summed into the new one's row.
+    for span, start, *row in conn.execute(
+            f"SELECT span, start, {_AGG_COLUMNS} FROM aggregates o WHERE monitor = ? AND EXISTS"
+            " (SELECT 1 FROM aggregates n WHERE n.monitor = ? AND n.span = o.span AND"
+            " n.start = o.start)", key).fetchall():
+        merged = MinuteAgg.from_row(conn.execute(
+            f"SELECT {_AGG_COLUMNS} FROM aggregates WHERE monitor = ? AND span = ? AND start = ?",
+            (new, span, start)).fetchone())
+        merged.merge_row(row)
+        conn.execute("UPDATE aggregates SET checks = ?, up = ?, rt_count = ?, rt_sum = ?,"
+                     " rt_min = ?, rt_max = ?, hist = ?, outcomes = ? WHERE monitor = ? AND"
+                     " span = ? AND start = ?", (*merged.to_row(), new, span, start))
+        conn.execute("DELETE FROM aggregates WHERE monitor = ? AND span = ? AND start = ?",
+                     (old, span, start))
+    conn.execute("UPDATE aggregates SET monitor = ? WHERE monitor = ?", key[::-1])
+    same = ("n.monitor = ? AND n.span = metric_aggs.span AND n.start = metric_aggs.start"
+            " AND n.metric = metric_aggs.metric")
+    conn.execute(  # metric rows add up as the writer's upsert adds them
+        'UPDATE metric_aggs SET (count, sum, "min", "max", hist) = (SELECT metric_aggs.count'
+        ' + n.count, metric_aggs.sum + n.sum, min(metric_aggs."min", n."min"),'
+        ' max(metric_aggs."max", n."max"), metric_aggs.hist || n.hist FROM metric_aggs n'
+        f" WHERE {same}) WHERE monitor = ? AND EXISTS (SELECT 1 FROM metric_aggs n WHERE"
+        f" {same})", (new, old, new))
+    conn.execute(f"DELETE FROM metric_aggs WHERE monitor = ? AND EXISTS (SELECT 1 FROM"
+                 f" metric_aggs n WHERE {same})", (new, old))
+    conn.execute("UPDATE metric_aggs SET monitor = ? WHERE monitor = ?", key[::-1])
+    # The state of the id checked last; the latest success and failure of either.
+    newest = conn.execute("SELECT monitor FROM monitor_state WHERE monitor IN (?, ?)"
+                          " ORDER BY last_check DESC LIMIT 1", key).fetchone()
+    if newest is not None:
+        conn.execute("UPDATE monitor_state SET (last_ok, last_failure) = (SELECT max(last_ok),"
+                     " max(last_failure) FROM monitor_state WHERE monitor IN (?, ?))"
+                     " WHERE monitor = ?", (*key, *newest))
+        conn.execute("DELETE FROM monitor_state WHERE monitor IN (?, ?) AND monitor <> ?",
+                     (*key, *newest))
+        conn.execute("UPDATE monitor_state SET monitor = ? WHERE monitor = ?",
+                     (new, *newest))
+    # A list of monitors and a maintenance set under both ids: the new one's is the latest.
+    for table in ("monitors", "maintenance"):
+        conn.execute(f"DELETE FROM {table} WHERE monitor = ? AND EXISTS (SELECT 1 FROM"
+                     f" {table} n WHERE n.monitor = ?)", key)
+    conn.execute("UPDATE monitors SET monitor = ?, name = CASE WHEN name LIKE '%//' || kind"
+                 " THEN substr(name, 1, length(name) - length(kind) - 2) || '/' || kind"
+                 " ELSE name END WHERE monitor = ?", key[::-1])
+    conn.execute("UPDATE maintenance SET monitor = ? WHERE monitor = ?", key[::-1])
+
+
 def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:
     for table, column, kind in columns:
         # Only where missing: a file rewritten by hand to an older version may have some.
@@ -215,7 +365,7 @@ def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], 
 
 
 STEPS: list[Callable[[sqlite3.Connection], None]] = [_1_to_2, _2_to_3, _3_to_4, _4_to_5,
-                                                     _5_to_6, _6_to_7, _7_to_8]
+                                                     _5_to_6, _6_to_7, _7_to_8, _8_to_9]
 
 
 def migrate(conn: sqlite3.Connection, version: int) -> None:

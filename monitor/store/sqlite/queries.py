@@ -4,7 +4,6 @@ read-only connection for one reading thread (reports, the live view, `-a`, resto
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from functools import wraps
@@ -61,11 +60,7 @@ class SqliteReader:
 
     @_reading
     def blocks_since(self) -> float:
-        try:
-            row = self.conn.execute(
-                "SELECT value FROM meta WHERE key = 'blocks_since'").fetchone()
-        except sqlite3.OperationalError:
-            return math.inf
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'blocks_since'").fetchone()
         return 0 if row is None else row[0]  # no row: a database with blocks from the start
 
     @_reading
@@ -80,8 +75,9 @@ class SqliteReader:
 
     @_reading
     def monitor_states(self) -> dict[str, tuple[float | None, float | None]]:
-        return {host: (last_failure, down_since) for host, last_failure, down_since
-                in self.conn.execute("SELECT host, last_failure, down_since FROM site_state")}
+        return {monitor: (last_failure, down_since) for monitor, last_failure, down_since
+                in self.conn.execute("SELECT monitor, last_failure, down_since"
+                                     " FROM monitor_state")}
 
     @_reading
     def warnings(self) -> dict[str, str]:
@@ -97,21 +93,13 @@ class SqliteReader:
 
     def _states_with(self, column: str) -> dict[str, Any]:
         """Each monitor whose state has `column` set -> its value."""
-        try:
-            return dict(self.conn.execute(
-                f"SELECT host, {column} FROM site_state WHERE {column} IS NOT NULL"))
-        except sqlite3.OperationalError:  # an older schema (5: warning, 7: maintenance)
-            return {}                     # not yet opened to write
+        return dict(self.conn.execute(
+            f"SELECT monitor, {column} FROM monitor_state WHERE {column} IS NOT NULL"))
 
     @_reading
     def active_monitors(self) -> list[MonitorInfo]:
-        try:
-            rows = self.conn.execute("SELECT host, kind, coalesce(target, host), name"
-                                     " FROM sites WHERE active=1 ORDER BY rowid").fetchall()
-        except sqlite3.OperationalError:  # a database of schema 4 not yet opened to write
-            rows = [(host, "http", host, name) for host, name in self.conn.execute(
-                "SELECT host, name FROM sites WHERE active=1 ORDER BY rowid")]
-        return [MonitorInfo(*row) for row in rows]
+        return [MonitorInfo(*row) for row in self.conn.execute(
+            "SELECT monitor, kind, target, name FROM monitors WHERE active=1 ORDER BY rowid")]
 
     @_reading
     def alerts_after(self, after_id: int = 0, limit: int | None = None,
@@ -127,7 +115,7 @@ class SqliteReader:
     @_reading
     def alert_types(self, monitor: str) -> list[str]:
         return [row[0] for row in self.conn.execute(
-            "SELECT type FROM website_alerts WHERE coalesce(monitor, host) = ? ORDER BY id",
+            "SELECT type FROM website_alerts WHERE monitor = ? ORDER BY id",
             (monitor,))]
 
     @_reading
@@ -148,8 +136,8 @@ class SqliteReader:
         # most (not the whole table, for a monitor added to a history of logs alone).
         row = self.conn.execute(
             "SELECT timestamp FROM website_monitoring WHERE id > (SELECT max(id) FROM"
-            " website_monitoring) - ? AND coalesce(monitor, host) NOT IN (SELECT host FROM"
-            " sites WHERE kind IN (SELECT value FROM json_each(?))) ORDER BY id DESC LIMIT 1",
+            " website_monitoring) - ? AND monitor NOT IN (SELECT monitor FROM monitors"
+            " WHERE kind IN (SELECT value FROM json_each(?))) ORDER BY id DESC LIMIT 1",
             (LAST_CHECK_ROWS, json.dumps(sorted(other_clocks)))).fetchone()
         return None if row is None else row[0]
 
@@ -157,7 +145,7 @@ class SqliteReader:
     def failure_causes(self, since: float, until: float) -> dict[str, tuple[str, str]]:
         causes: dict[str, tuple[str, str]] = {}
         for monitor, reason, detail in self.conn.execute(
-            "SELECT coalesce(monitor, host), reason, detail FROM website_monitoring WHERE"
+            "SELECT monitor, reason, detail FROM website_monitoring WHERE"
             " timestamp BETWEEN ? AND ? AND available = 0 AND reason IS NOT 'skipped'"
             " ORDER BY timestamp", (since, until)):
             causes[monitor] = (reason or "", detail or "")
@@ -168,7 +156,7 @@ class SqliteReader:
                         ) -> dict[str, list[tuple[float, bool]]]:
         recent: dict[str, list[tuple[float, bool]]] = {}
         for monitor, ts, ok in self.conn.execute(
-            "SELECT coalesce(monitor, host), timestamp, available FROM website_monitoring"
+            "SELECT monitor, timestamp, available FROM website_monitoring"
             " WHERE timestamp BETWEEN ? AND ? AND (available IS NOT NULL OR reason ="
             " 'maintenance') ORDER BY timestamp", (since, until)):
             if ok is None:  # a maintenance: the checks before it count for nothing
@@ -195,15 +183,11 @@ class SqliteReader:
         found: dict[int, list[DeliveryState]] = {}
         if not alert_ids:
             return found
-        try:
-            rows = self.conn.execute(
+        for alert, *state in self.conn.execute(
                 "SELECT alert, provider, CASE WHEN sent IS NOT NULL THEN 'sent'"
                 " WHEN failed IS NOT NULL THEN 'failed' ELSE 'pending' END, attempts, error"
                 " FROM outbox WHERE alert IN (SELECT value FROM json_each(?)) ORDER BY id",
-                (json.dumps(list(alert_ids)),)).fetchall()
-        except sqlite3.OperationalError:  # a database of schema 6 not yet opened to write
-            return found
-        for alert, *state in rows:
+                (json.dumps(list(alert_ids)),)):
             found.setdefault(alert, []).append(DeliveryState(*state))
         return found
 
@@ -215,28 +199,22 @@ class SqliteReader:
     @_reading
     def latest_alerts(self, monitor: str, limit: int) -> list[tuple[str, str, str]]:
         rows = self.conn.execute(
-            "SELECT type, startDate, message FROM website_alerts WHERE coalesce(monitor, host)"
-            " = ? ORDER BY id DESC LIMIT ?", (monitor, limit)).fetchall()
+            "SELECT type, startDate, message FROM website_alerts WHERE monitor = ?"
+            " ORDER BY id DESC LIMIT ?", (monitor, limit)).fetchall()
         return rows[::-1]
 
     @_reading
     def latest_alert_rows(self) -> dict[str, dict[str, AlertRow]]:
         found: dict[str, dict[str, AlertRow]] = {}
         for monitor, group, *row in self.conn.execute(
-                f"SELECT coalesce(monitor, host), {TYPE_GROUP}, id, type, startDate, timestamp,"
-                " message"
+                f"SELECT monitor, {TYPE_GROUP}, id, type, startDate, timestamp, message"
                 " FROM website_alerts WHERE id IN (SELECT max(id) FROM website_alerts"
-                f" GROUP BY coalesce(monitor, host), {TYPE_GROUP})"):
+                f" GROUP BY monitor, {TYPE_GROUP})"):
             found.setdefault(monitor, {})[group] = AlertRow(*row)
         return found
 
     @_reading
     def maintenance(self) -> dict[str, tuple[float, float | None]]:
-        # A database of schema 7 not yet opened to write has none; any other error is one
-        # (a locked or failing file must not read as "no maintenance").
-        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND"
-                                 " name='maintenance'").fetchone():
-            return {}
         return {monitor: (since, until) for monitor, since, until in self.conn.execute(
             "SELECT monitor, since, until FROM maintenance")}
 
@@ -244,7 +222,7 @@ class SqliteReader:
 def open_reader(path: str | Path) -> SqliteReader:
     """A read-only reader for one reading thread (reports, `-a`, `-r`). A database of an
     older schema is brought up to date first, as the monitor would at its start: the
-    queries read the tables of this version."""
+    queries read the tables of this version only."""
     path = Path(path)
     reader = _open_reader(path)
     version = reader.conn.execute("PRAGMA user_version").fetchone()[0]

@@ -1,17 +1,17 @@
-"""The SQLite schema, version 8, as a new database gets it.
+"""The SQLite schema, version 9, as a new database gets it.
 
 `website_monitoring` and `website_alerts` keep their names and their columns of schema 4
-(other programs read them); schemas 5 to 8 added columns and tables, and schema 8 let
-`website_alerts.type` hold the alert rules' other events. Internal tables
-keep the column name `host`, but hold the monitor id there: for http monitors the id is
-the masked URL, exactly what they held before, so no row had to be rewritten.
+(other programs read them): `host` is what was checked (the target), `monitor` the
+monitor's id, always filled since schema 9. Schemas 5 to 8 added columns and tables;
+schema 9 named the internal tables and columns for what they hold (`monitors`,
+`monitor_state`, a `monitor` column for the id everywhere).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS website_monitoring (
@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS website_monitoring (
     reason TEXT,
     detail TEXT,
     lateness REAL,                    -- milliseconds after the scheduled start
-    monitor TEXT,                     -- the monitor id; NULL: the same as host
+    monitor TEXT NOT NULL,            -- the monitor's id
     metrics TEXT,                     -- JSON of the kind's measurements, NULL when none
     warning INTEGER                   -- 1: up, but warning (reason and detail say why)
 );
@@ -44,17 +44,19 @@ CREATE TABLE IF NOT EXISTS website_alerts (
     endDate TEXT,                     -- when it ended (recovery, cleared, settled)
     availability REAL NOT NULL,
     message TEXT NOT NULL,
-    monitor TEXT                      -- the monitor id; NULL: the same as host
+    monitor TEXT NOT NULL             -- the monitor's id
 );
+-- By target for the programs that read it so (since schema 4); by monitor for ours.
 CREATE INDEX IF NOT EXISTS website_alerts_host ON website_alerts(host, id);
+CREATE INDEX IF NOT EXISTS website_alerts_monitor ON website_alerts(monitor, id);
 
--- Per monitor (`host` holds its id), the checks of each minute (span 60) and of each 10
+-- Per monitor, the checks of each minute (span 60) and of each 10
 -- minutes (span 600), kept up to date by the writer: counts, sums, extremes, and the
 -- response-time histogram. Keyed by monitor first, so that a report reads each monitor's
 -- few rows in one seek per span, in order, with no sort. Blocks of 10 minutes before meta's
 -- blocks_since (a database older than them) are not filled in.
 CREATE TABLE IF NOT EXISTS aggregates (
-    host TEXT NOT NULL,
+    monitor TEXT NOT NULL,            -- the monitor's id
     span INTEGER NOT NULL,            -- seconds: 60 or 600
     start INTEGER NOT NULL,           -- epoch seconds, a multiple of span
     checks INTEGER NOT NULL,
@@ -66,7 +68,7 @@ CREATE TABLE IF NOT EXISTS aggregates (
     hist TEXT NOT NULL,               -- response-time histogram (codec.HIST_DIGIT)
     -- codes, then reasons, warnings' after a "~": "200:58,503:2,http_status:2,~tls_expiry:58"
     outcomes TEXT NOT NULL,
-    PRIMARY KEY (host, span, start)
+    PRIMARY KEY (monitor, span, start)
 ) WITHOUT ROWID;
 
 -- The kinds' measurements (http: dns, connect, tls, ttfb, total in ms) the same way, one
@@ -120,8 +122,10 @@ CREATE TABLE IF NOT EXISTS meta (
     value
 );
 
-CREATE TABLE IF NOT EXISTS site_state (
-    host TEXT PRIMARY KEY,            -- the monitor id
+-- Each monitor's state, kept up to date by the writer with every check it writes. Every
+-- monitor with aggregates has a row: reports and purges go through it monitor by monitor.
+CREATE TABLE IF NOT EXISTS monitor_state (
+    monitor TEXT PRIMARY KEY,         -- the monitor's id
     last_check REAL NOT NULL,
     last_ok REAL,
     last_failure REAL,
@@ -130,13 +134,15 @@ CREATE TABLE IF NOT EXISTS site_state (
     maintenance REAL                  -- its checks are in maintenance since; NULL if not
 );
 
-CREATE TABLE IF NOT EXISTS sites (
-    host TEXT PRIMARY KEY,            -- the monitor id
-    name TEXT NOT NULL,
-    interval REAL NOT NULL,
-    active INTEGER NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'http',
-    target TEXT                       -- NULL: the same as host
+-- The monitors the writing process configured, in their order (rowid), and those it no
+-- longer has (active 0): readers label and list them from here.
+CREATE TABLE IF NOT EXISTS monitors (
+    monitor TEXT PRIMARY KEY,         -- the monitor's id
+    name TEXT NOT NULL,               -- its display name; '' when it has none
+    interval REAL NOT NULL,           -- seconds between checks
+    active INTEGER NOT NULL,          -- 1: in the writing process's config now
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL              -- what it checks, as stored in website_monitoring.host
 );
 """
 

@@ -1,5 +1,5 @@
 """Each monitor's state as the writer keeps it up to date with every check it writes: the
-rows of site_state (when it was last checked, last up, last down, down since when, its
+rows of monitor_state (when it was last checked, last up, last down, down since when, its
 warning now, in maintenance since when), cached in memory between batches."""
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from monitor.checks.model import CheckResult
 from monitor.store.sqlite.sql import items
 
 _UPSERT_STATES = (
-    "INSERT OR REPLACE INTO site_state (host, last_check, last_ok, last_failure, down_since,"
-    f" warning, maintenance) SELECT {items(7)} FROM json_each(?)")
+    "INSERT OR REPLACE INTO monitor_state (monitor, last_check, last_ok, last_failure,"
+    f" down_since, warning, maintenance) SELECT {items(7)} FROM json_each(?)")
 _SELECT_STATES = (
-    "SELECT host, last_check, last_ok, last_failure, down_since, warning, maintenance"
-    " FROM site_state WHERE host IN (SELECT value FROM json_each(?))")
+    "SELECT monitor, last_check, last_ok, last_failure, down_since, warning, maintenance"
+    " FROM monitor_state WHERE monitor IN (SELECT value FROM json_each(?))")
 
 
 @dataclass(slots=True)
 class MonitorState:
-    """One monitor's row of site_state, and the order of its checks."""
+    """One monitor's row of monitor_state, and the order of its checks."""
 
     last_check: float = 0.0
     last_ok: float | None = None
@@ -33,7 +33,7 @@ class MonitorState:
     newest: float | None = None
 
     def row(self, monitor: str) -> tuple:
-        """Its site_state row, in _UPSERT_STATES's order."""
+        """Its monitor_state row, in _UPSERT_STATES's order."""
         return (monitor, self.last_check, self.last_ok, self.last_failure, self.down_since,
                 self.warning, self.maintenance)
 
@@ -84,7 +84,7 @@ class MonitorStates:
     def _update(self, check: CheckResult) -> None:
         state = self._states[check.monitor]
         ts = check.timestamp
-        if check.available is None:  # unknown says nothing about the site's state
+        if check.available is None:  # unknown says nothing about the monitor's state
             if check.reason == "maintenance" and state.maintenance is None:
                 state.maintenance = ts  # but the view says it is in maintenance
             return

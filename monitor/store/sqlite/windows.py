@@ -30,7 +30,7 @@ _ENTRY = (f"char({HIST_DIGIT} + bucket / 8, {HIST_DIGIT} + bucket % 8 * 8,"
 # (each status and reason as "key:1", each histogram entry with a count of 1). A check has a
 # status, a reason, both (a 503: "503:1,http_status:1") or, if unknown, at most a reason.
 _RAW_SQL = (
-    "SELECT host, count(available) AS checks, CAST(total(available) AS INTEGER) AS up,"
+    "SELECT monitor, count(available) AS checks, CAST(total(available) AS INTEGER) AS up,"
     " count(bucket) AS rt_count, total(CASE WHEN bucket IS NOT NULL THEN responseTime END)"
     " AS rt_sum, min(CASE WHEN bucket IS NOT NULL THEN responseTime END) AS rt_min,"
     " max(CASE WHEN bucket IS NOT NULL THEN responseTime END) AS rt_max,"
@@ -38,36 +38,36 @@ _RAW_SQL = (
     f" group_concat(CASE WHEN {_TIMED}"
     " THEN status || ':1' || ifnull(',' || reason || ':1', '') ELSE reason || ':1' END)"
     " AS outcomes FROM ("
-    " SELECT coalesce(monitor, host) AS host, available, status, responseTime,"
+    " SELECT monitor, available, status, responseTime,"
     f" CASE WHEN warning THEN '{WARNING_MARK}' || reason ELSE reason END AS reason,"
     f" CASE WHEN {_TIMED} THEN {_bucket_sql('responseTime')} END AS bucket"
-    " FROM website_monitoring WHERE {where}) GROUP BY host")
+    " FROM website_monitoring WHERE {where}) GROUP BY monitor")
 # The texts come out as bytes: numpy parses bytes as well, and decoding megabytes of them
 # into str cost as much as the query.
 _SUMS = ("sum(checks), sum(up), sum(rt_count), sum(rt_sum), min(rt_min), max(rt_max),"
          " CAST(group_concat(hist, '') AS BLOB),"
          " CAST(group_concat(NULLIF(outcomes, '')) AS BLOB)")
-# Monitor by monitor (site_state holds every monitor with aggregates), a seek per range of
+# Monitor by monitor (monitor_state holds every monitor with aggregates), a seek per range of
 # rows: the rows come out in monitor order, so SQLite groups them as they come. Over time
 # ranges with a GROUP BY, it sorted every row's texts first.
 _RANGES_SQL = (
     "WITH r(span, lo, hi) AS (VALUES {values})"
-    f" SELECT s.host, {_SUMS} FROM site_state s CROSS JOIN r CROSS JOIN aggregates a"
-    " ON a.host = s.host AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi"
-    " GROUP BY s.host")
-_RAWS_SQL = f"SELECT host, {_SUMS} FROM ({{parts}}) GROUP BY host"
+    f" SELECT s.monitor, {_SUMS} FROM monitor_state s CROSS JOIN r CROSS JOIN aggregates a"
+    " ON a.monitor = s.monitor AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi"
+    " GROUP BY s.monitor")
+_RAWS_SQL = f"SELECT monitor, {_SUMS} FROM ({{parts}}) GROUP BY monitor"
 
 # Metrics: the same, per monitor and metric; the raw pieces' metrics through json_each.
 _METRIC_SUMS = "sum(count), sum(sum), min(min), max(max), CAST(group_concat(hist, '') AS BLOB)"
 _METRIC_RANGES_SQL = (
     "WITH r(span, lo, hi) AS (VALUES {values})"
-    f" SELECT s.host, a.metric, {_METRIC_SUMS} FROM site_state s CROSS JOIN r"
-    " CROSS JOIN metric_aggs a ON a.monitor = s.host AND a.span = r.span"
-    " AND a.start >= r.lo AND a.start < r.hi GROUP BY s.host, a.metric")
+    f" SELECT s.monitor, a.metric, {_METRIC_SUMS} FROM monitor_state s CROSS JOIN r"
+    " CROSS JOIN metric_aggs a ON a.monitor = s.monitor AND a.span = r.span"
+    " AND a.start >= r.lo AND a.start < r.hi GROUP BY s.monitor, a.metric")
 _METRIC_RAW_SQL = (
     "SELECT monitor, metric, count(*) AS count, total(value) AS sum, min(value) AS min,"
     f" max(value) AS max, group_concat({_ENTRY}, '') AS hist FROM ("
-    " SELECT coalesce(w.monitor, w.host) AS monitor, j.key AS metric, j.value AS value,"
+    " SELECT w.monitor, j.key AS metric, j.value AS value,"
     f" {_bucket_sql('j.value')} AS bucket FROM website_monitoring w, json_each(w.metrics) j"
     " WHERE w.metrics IS NOT NULL AND w.available IS NOT NULL AND {where})"
     " GROUP BY monitor, metric")
