@@ -660,7 +660,7 @@ def test_probe_processes_do_not_count_the_monitor_s_processes(tmp_path):
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     rows = query(db, "SELECT available, reason, detail FROM website_monitoring WHERE"
-                     " coalesce(monitor, host) = 'workers'")
+                     " monitor = 'workers'")
     assert len(rows) >= 3, done.stderr
     assert set(rows) == {(1, None, None)}
 
