@@ -15,6 +15,12 @@ KEYS = ("tlsMinDaysLeft", "tlsFailDaysLeft")
 DEFAULT_MIN_DAYS = 14.0
 DEFAULT_FAIL_DAYS = 0.0
 MAX_DAYS = 3650.0
+HELP = {
+    "tlsMinDaysLeft": ("14", "fewer days left than this on the certificate is a warning,"
+                             " reason `tls_expiry` (0 to 3650)"),
+    "tlsFailDaysLeft": ("0", "fewer days left than this is a failure, reason `tls_expiry`"
+                             " (0 to 3650, at most `tlsMinDaysLeft`; 0: expired)"),
+}
 REASON = "tls_expiry"  # a warning below tlsMinDaysLeft, a failure below tlsFailDaysLeft
 METRIC = "cert_days"  # the days left of the certificate seen, recorded with every check
 

@@ -37,6 +37,17 @@ from monitor.logs.reader import LogReader
 from monitor.logs.window import LogWindows, Report, TrafficEvent, rule_of
 
 KEYS = ("path", "maxRate", "maxErrorRate", "format", "fromStart")
+HELP = {
+    "path": ("required", "the access log to watch, relative to the config file"),
+    "maxRate": ("10", "the traffic alert: requests per second, averaged over 2 minutes of log"
+                      " time"),
+    "maxErrorRate": ("none", "also alert when the share of 5xx answers over 2 minutes is above"
+                             " this (0 to 1)"),
+    "format": ("`\"auto\"`", "`common`, `combined`, `w3c`, `csv`; `auto` tells it from the"
+                             " first lines"),
+    "fromStart": ("`false`", "read the log from its start the first time (a restart reads on"
+                             " from its end)"),
+}
 REASONS = ("missing", "unreadable", "format")
 TAIL_BYTES = 64 * 1024  # what `check NAME` reads of the end of the log
 BACKLOG_POLLS = 3  # more reads of a log that is behind, in one poll of the watch
@@ -197,4 +208,4 @@ def _check(monitor: Monitor, deadline: Deadline) -> CheckResult:
 
 
 register(Kind(name="log", keys=KEYS, parse=_parse, reasons=REASONS, run=_check,
-              network=False, watch=_watch))
+              network=False, watch=_watch, help=HELP))

@@ -225,3 +225,6 @@ class Kind:
     # checked on a schedule: `watch(monitor, state)` opens one, told what came before (a
     # restart, a reload); the engine polls it. `run` then is what `check NAME` does once.
     watch: Callable[[Monitor, WatchState], Watch] | None = None
+    # What each of `keys` and `top_keys` means, for people: key -> (its default as shown,
+    # what it means). docs/configuration.md is generated from it.
+    help: Mapping[str, tuple[str, str]] = field(default_factory=dict)

@@ -19,6 +19,16 @@ from monitor.checks.trace import debugger, quoted
 from monitor.secrets import redact, secret_set
 
 KEYS = ("host", "port", "send", "expect")
+HELP = {
+    "host": ("required", "a host name (labels of 1 to 63 characters) or an IP address (IPv6"
+                         " without brackets: `\"::1\"`)"),
+    "port": ("required", "1 to 65535"),
+    "send": ("none", "text sent once connected, as UTF-8 (JSON's escapes write control"
+                     " characters: `\"PING\\r\\n\"`). A value from `${NAME}` is a secret:"
+                     " masked in every detail and trace, even when the server echoes it"),
+    "expect": ("none", "a regular expression (Python's) searched for in what is received,"
+                       " decoded as UTF-8; `^` anchors at the first byte received"),
+}
 REASONS = ("dns", "connect", "timeout", "assertion", "other")
 # What is read looking for `expect`: a banner or an answer is a line or a few, and a
 # server that streams must not make the check hold megabytes.
@@ -158,4 +168,5 @@ KIND = register(Kind(
     # A wrong answer proves the network works: only these can be its loss.
     network_reasons=CONNECTION_REASONS,
     debug=debug,
+    help=HELP,
 ))

@@ -39,6 +39,18 @@ from monitor.checks.trace import debugger, quoted
 KEYS = ("host", "port", "serverName", "tlsVerify", "caFile", *certs.KEYS)
 REASONS = ("dns", "connect", "tls", certs.REASON, "timeout", "other")
 DEFAULT_PORT = 443
+HELP = {
+    "host": ("required", "a host name or an IP address (IPv6 without brackets)"),
+    "port": ("443", "1 to 65535"),
+    "serverName": ("the host", "the name sent by SNI and checked against the certificate; for"
+                               " an IP address without it, no SNI is sent and the certificate"
+                               " must name that address"),
+    "tlsVerify": ("`true`", "`false` accepts any certificate (the days left are judged all"
+                            " the same)"),
+    "caFile": ("system CAs", "a PEM file of CA certificates to trust instead, relative to the"
+                             " config file"),
+    **certs.HELP,
+}
 EXPIRED = 10  # X509_V_ERR_CERT_HAS_EXPIRED
 _SSL_SOURCE = re.compile(r"\s*\(_ssl\.c:\d+\)$")  # where in CPython the error was raised
 
@@ -354,4 +366,5 @@ KIND = register(Kind(
     defaults=certs.defaults,
     debug=debug,
     plugin=plugin,
+    help=HELP,
 ))

@@ -20,11 +20,23 @@ from zoneinfo import ZoneInfo, available_timezones
 from monitor.checks.maintenance import DAY_NAMES, MAX_SECONDS, OneOff, Recurring, Window
 from monitor.checks.schema import Fields
 
-__all__ = ["KEY", "ONE_OFF_KEYS", "RECURRING_KEYS", "parse"]
+__all__ = ["HELP", "KEY", "ONE_OFF_KEYS", "RECURRING_KEYS", "parse"]
 
 KEY = "maintenance"
 ONE_OFF_KEYS = ("from", "to")
 RECURRING_KEYS = ("every", "at", "for", "timezone")
+HELP = {
+    "from": ("required", "the start (included): ISO 8601 date and time with a zone (`Z` or an"
+                         " offset such as `+01:00`)"),
+    "to": ("required", "the end (excluded), after `from`, in the same form"),
+    "every": ("required", "`\"day\"` or a list of days: `mon` `tue` `wed` `thu` `fri` `sat`"
+                          " `sun` (any case, each once)"),
+    "at": ("required", "the local start time, `\"HH:MM\"` from `00:00` to `23:59`"),
+    "for": ("required", "how long: a duration greater than 0 and at most a week; a window may"
+                        " run past midnight into the following days"),
+    "timezone": ("`UTC`", "an IANA name (`Europe/Paris`, `America/New_York`) whose clock `at`"
+                          " is read on"),
+}
 DEFAULT_ZONE = "UTC"
 _DAYS = ", ".join(DAY_NAMES)
 _TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")

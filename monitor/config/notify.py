@@ -25,8 +25,8 @@ from monitor.checks.schema import MAX_SECONDS, Fields
 from monitor.config import apprise_urls
 
 __all__ = [
-    "DEFAULT_NOTIFY_ON", "EVENTS", "TEMPLATE_FIELDS", "Notify", "Provider", "heartbeat_secrets",
-    "heartbeat_shown", "provider_secrets", "render",
+    "DEFAULT_NOTIFY_ON", "EVENTS", "HELP", "MONITOR_HELP", "PROVIDER_HELP", "TEMPLATE_FIELDS",
+    "Notify", "Provider", "heartbeat_secrets", "heartbeat_shown", "provider_secrets", "render",
 ]
 
 EVENTS = ("alert", "recovery", "warning", "reminder", "flapping")
@@ -40,6 +40,35 @@ MIN_HEARTBEAT_INTERVAL = 1.0
 TOP_KEYS = ("notify", "notifyOn", "notifyRetryFor", "heartbeatUrl", "heartbeatInterval")
 MONITOR_KEYS = ("notify", "notifyOn")
 PROVIDER_KEYS = ("name", "url", "title", "body")
+# What each key means, for people (docs/configuration.md is generated from these).
+HELP = {
+    "notify": ("none", "the notification providers: a list of objects with `name`, `url`,"
+                       " `title`, `body`"),
+    "notifyOn": ("all but `warning`", "the events every monitor sends, of " + ", ".join(EVENTS)
+                 + "; `[]` for none"),
+    "notifyRetryFor": ("3600 s", "how long a delivery is retried before it is marked failed"
+                                 " (at most 7 days)"),
+    "heartbeatUrl": ("none", "an http(s) URL the monitor calls (GET) at start and every"
+                             " `heartbeatInterval` while it runs; `${VAR}` allowed"),
+    "heartbeatInterval": ("60 s", "the duration between heartbeat calls (1 s to a day)"),
+}
+MONITOR_HELP = {
+    "notify": ("every provider", "the names of the providers this monitor's events go to; `[]`"
+                                 " for none"),
+    "notifyOn": ("the top level's", "this monitor's own list of events, in place of the"
+                                    " top-level one"),
+}
+PROVIDER_HELP = {
+    "name": ("required", "how monitors and messages name the provider; unique"),
+    "url": ("required", "an apprise URL (`mailto://`, `pover://`, `slack://`, `tgram://`,"
+                        " `ntfy://`, `json://`...), checked by apprise when the config is"
+                        " read; a secret, never shown; `${VAR}` allowed"),
+    "title": ("the event and the label", "a template of the message's title, one line, with"
+                                         " named fields in braces: " + ", ".join(
+                                             "{" + f + "}" for f in TEMPLATE_FIELDS)),
+    "body": ("the alert's line", "a template of the message's body, with the same fields; line"
+                                 " breaks and tabs allowed"),
+}
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,29 @@ from monitor.checks.model import AlertRules
 from monitor.checks.schema import MAX_SECONDS, Fields
 from monitor.config import maintenance
 
-__all__ = ["KEYS", "MAX_COUNT", "MAX_REMIND", "rules"]
+__all__ = ["HELP", "KEYS", "MAX_COUNT", "MAX_REMIND", "rules"]
 
 KEYS = ("alertAfter", "recoverAfter", "remindEvery", "flapLimit", "flapWindow",
         "alertMinChecks", "maintenance")
 MAX_COUNT = 1000  # checks: alertAfter, recoverAfter, flapLimit
 MAX_MIN_CHECKS = 100_000
 MAX_REMIND = 30 * 86400.0  # remindEvery: a month
+HELP = {
+    "alertAfter": ("none", "also needed for an alert: this many failed checks in a row (`3`),"
+                           " or `{\"failures\": 3, \"of\": 5}`: at least 3 of the last 5"
+                           " checks failed (1 to 1000)"),
+    "recoverAfter": ("none", "also needed for a recovery: this many successful checks in a row"
+                             " (1 to 1000)"),
+    "remindEvery": ("none", "a duration between reminders while an alert stays open (1 s to 30"
+                            " days)"),
+    "flapLimit": ("none", "more changes between up and down than this within `flapWindow` is"
+                          " flapping (1 to 1000)"),
+    "flapWindow": ("600 s", "the duration the changes are counted over (1 s to a day)"),
+    "alertMinChecks": ("1", "the fewest checks in the window before an alert: with 1, a fresh"
+                            " monitor's first failure alerts at once (1 to 100000)"),
+    "maintenance": ("none", "a window or a list of windows in which checks are recorded but"
+                            " raise nothing"),
+}
 
 
 def rules(fields: Fields, obj: dict, prefix: str, defaults: AlertRules) -> AlertRules:

@@ -24,7 +24,15 @@ from monitor.checks.content.analysis import (
     size_text,
     tag_text,
 )
-from monitor.checks.content.spec import KEYS, TOP_KEYS, ContentSpec, defaults, parse, plugin
+from monitor.checks.content.spec import (
+    HELP,
+    KEYS,
+    TOP_KEYS,
+    ContentSpec,
+    defaults,
+    parse,
+    plugin,
+)
 from monitor.checks.deadline import Deadline
 from monitor.checks.http import REASONS as HTTP_REASONS
 from monitor.checks.http import fetch
@@ -180,6 +188,7 @@ KIND = register(Kind(
     defaults=defaults,
     debug=debug,
     plugin=plugin,
+    help=HELP,
 ))
 
 __all__ = ["HISTORIES", "KIND", "REASONS", "ContentSpec", "Histories", "debug", "run"]

@@ -26,11 +26,26 @@ KEYS = http_spec.KEYS + OWN_KEYS
 TOP = {"history": "contentHistory", "maxDeviation": "contentMaxDeviation",
        "failDeviation": "contentFailDeviation"}
 TOP_KEYS = tuple(TOP.values())
+HELP = {
+    **http_spec.HELP,
+    "URL": ("required", "the page to fetch, as an http monitor's `URL`"),
+    "history": ("20", "how many checks' values are kept and compared with (a whole number from"
+                      " 2 to 1000)"),
+    "maxDeviation": ("3", "a figure more than this many standard deviations from its history"
+                          " is a warning (greater than 0, at most 1000)"),
+    "failDeviation": ("none", "more than this many is down (greater than `maxDeviation`, at"
+                              " most 1000); none: a change is never more than a warning"),
+    "ignoreTags": ("none", "a tag name or a list of them not to count (`\"tr\"`, `[\"ins\","
+                           " \"iframe\"]`): what changes by nature on the page"),
+    "contentHistory": ("20", "`history`"),
+    "contentMaxDeviation": ("3", "`maxDeviation`"),
+    "contentFailDeviation": ("none", "`failDeviation`"),
+}
 DEFAULT_HISTORY = 20
 MIN_HISTORY_LENGTH, MAX_HISTORY_LENGTH = 2, 1000
 DEFAULT_MAX_DEVIATION = 3.0
 # Off by default: with the floors, a deploy that adds scripts is easily 15 deviations,
-# and a changed page is something to look at, not an outage. See docs/kinds/content.md.
+# and a changed page is something to look at, not an outage. See docs/checks.md.
 DEFAULT_FAIL_DEVIATION: float | None = None
 MOST_DEVIATION = 1000.0
 _TAG = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*")

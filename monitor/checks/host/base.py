@@ -21,6 +21,11 @@ REASON = "threshold"  # the measured value is above maxPercent (down) or warnPer
 METRIC = "value"  # what every host kind records: its measured value
 PERCENT_KEYS = ("maxPercent", "warnPercent")
 DEFAULT_MAX_PERCENT = 90.0
+PERCENT_HELP = {
+    "maxPercent": ("90", "above this percentage the check is down (greater than 0, at most"
+                         " 100)"),
+    "warnPercent": ("none", "above this percentage the check warns (up); below `maxPercent`"),
+}
 POLL = 0.05  # how often a wait looks whether the monitor is stopping
 
 # A kind's check: (monitor, deadline, trace or None) -> result; the trace is filled only
@@ -100,11 +105,12 @@ def failed(monitor: Monitor, clock: Clock, reason: str, detail: str,
 
 
 def kind(name: str, keys: tuple[str, ...], parse: ParseSpec, reasons: tuple[str, ...],
-         check: Check) -> Kind:
+         check: Check, help: Mapping[str, tuple[str, str]] | None = None) -> Kind:
     """Register a host kind: never a network check (the canary never applies), run in the
-    worker pool, its trace from the same `check`."""
+    worker pool, its trace from the same `check`. `help`: its keys, for people."""
     return register(Kind(name=name, keys=keys, parse=parse, reasons=reasons,
-                         run=runner(check), network=False, debug=debugger(check)))
+                         run=runner(check), network=False, debug=debugger(check),
+                         help=help or PERCENT_HELP))
 
 
 def runner(check: Check) -> Callable[[Monitor, Deadline], CheckResult]:

@@ -23,6 +23,11 @@ from monitor.checks.model import CheckResult, Monitor, Parsed
 from monitor.checks.schema import Fields
 
 KEYS = ("path", *base.PERCENT_KEYS)
+HELP = {
+    "path": ("required", "an absolute path on the filesystem to watch; it need not exist when"
+                         " the config is read (a disk mounted later)"),
+    **base.PERCENT_HELP,
+}
 REASONS = (base.REASON, "path")
 MB = 1024 * 1024
 
@@ -116,4 +121,4 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
                        spec.limit, {base.METRIC: value, "free_mb": round(free, 1)})
 
 
-KIND = base.kind("disk", KEYS, parse, REASONS, check)
+KIND = base.kind("disk", KEYS, parse, REASONS, check, HELP)

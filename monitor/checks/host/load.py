@@ -19,6 +19,11 @@ REASONS = (base.REASON,)
 # One runnable task per core on average: every core busy, nothing waiting yet.
 DEFAULT_MAX = 1.0
 MOST = 1000.0  # per core: far beyond any machine still answering
+HELP = {
+    "max": ("1.0", "above this 1-minute load average per logical core the check is down"
+                   " (greater than 0, at most 1000)"),
+    "warn": ("none", "above this load per core the check warns (up); below `max`"),
+}
 
 
 def parse(fields: Fields, entry: Mapping[str, Any], path: str,
@@ -50,4 +55,4 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
     return base.judged(monitor, clock, value, shown, limit, {base.METRIC: value})
 
 
-KIND = base.kind("load", KEYS, parse, REASONS, check)
+KIND = base.kind("load", KEYS, parse, REASONS, check, HELP)

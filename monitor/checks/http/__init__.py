@@ -2,7 +2,7 @@
 
 from monitor.checks import certs
 from monitor.checks.http.curl import CurlLoop, debug, fetch, run
-from monitor.checks.http.spec import KEYS, HttpSpec, defaults, http_monitor, parse
+from monitor.checks.http.spec import HELP, KEYS, HttpSpec, defaults, http_monitor, parse
 from monitor.checks.model import CONNECTION_REASONS, Kind
 from monitor.checks.registry import register
 
@@ -22,6 +22,7 @@ KIND = register(Kind(
     top_keys=("maxBodyBytes", *certs.KEYS),
     defaults=defaults,
     debug=debug,
+    help=HELP,
 ))
 
 __all__ = ["KIND", "HttpSpec", "debug", "fetch", "http_monitor"]

@@ -29,6 +29,20 @@ from monitor.secrets import is_sensitive, redact
 
 KEYS = ("status", "bodyContains", "bodyNotContains", "bodyMatches", "json", "maxResponseMs",
         "headers")
+HELP = {
+    "status": ("below 400", "a code or a list of codes and classes (`[200, 204, \"3xx\"]`):"
+                            " the status is one of them"),
+    "bodyContains": ("none", "a string or a list of them: every one is in the body"),
+    "bodyNotContains": ("none", "a string or a list of them: none of them is in the body"),
+    "bodyMatches": ("none", "a regular expression (Python's) that matches somewhere in the"
+                            " body"),
+    "json": ("none", "an object of JMESPath expressions to values: each, evaluated on the"
+                     " JSON body, equals its value, compared as JSON values (a missing path"
+                     " is `null`)"),
+    "maxResponseMs": ("none", "the whole check took at most this many milliseconds"),
+    "headers": ("none", "an object of header names to regular expressions: each header is"
+                        " present and a value of it matches"),
+}
 _CLASS = re.compile(r"[1-5]xx")
 _SPACES = re.compile(r"\s+")
 MAX_SHOWN = 40  # characters of a found value quoted in a detail

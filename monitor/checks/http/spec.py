@@ -18,6 +18,22 @@ from monitor.checks.schema import Fields
 KEYS = ("URL", "maxBodyBytes", "headers", "tlsVerify", "caFile", "expect", *certs.KEYS)
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_BODY_BYTES = 1024**3
+HELP = {
+    "URL": ("required", "the URL to GET: http or https, with a host; `${VAR}` allowed"),
+    "maxBodyBytes": ("10485760", "the most of a body a check reads; more is a `too_large`"
+                                 " failure (at most 1073741824, 1 GiB)"),
+    "headers": ("none", "an object of request headers, e.g. `{\"Authorization\": \"Bearer"
+                        " ${API_TOKEN}\"}`; secret ones are masked everywhere"),
+    "tlsVerify": ("`true`", "`false` accepts any certificate (its days left are judged all"
+                            " the same)"),
+    "caFile": ("system CAs", "a PEM file of CA certificates to trust instead, relative to the"
+                             " config file"),
+    "expect": ("none", "conditions on the answer, in place of \"a status below 400\" (the"
+                       " conditions are listed apart)"),
+    **certs.HELP,
+    "plugins": ("the top level's", "this site's own list of plugin kinds, in place of the"
+                                   " top-level one; `[]` for none"),
+}
 
 
 @dataclass(frozen=True)
