@@ -2,7 +2,7 @@
 system's nameservers, dnspython doing the protocol. Up when the answer is NOERROR with
 records of that type (after the answer's CNAMEs) holding every `expect` value.
 
-Keys: `name` (the DNS name, also the monitor's display name), `record` (default A),
+Keys: `host` (the DNS name asked for; `name` is only the label), `record` (default A),
 `server` (an IP address; default the nameservers of /etc/resolv.conf), `port` (with
 `server`, default 53), `expect` (a value or a list of values the answer must hold), `tcp`
 (ask over TCP only; default UDP, and TCP when the answer is truncated).
@@ -68,6 +68,25 @@ def _result(monitor: Monitor, started: float, mono: float, code: int | None,
 # flags and records, the expected values found or not, then the verdict.
 debug = debugger(check)
 
+HELP = {
+    "host": ("required", "the DNS name asked for (IDNA for non-ASCII: `bücher.example` is asked"
+                         " as `xn--bcher-kva.example`), always as an absolute name: no search"
+                         " domains, no /etc/hosts"),
+    "record": ("`A`", "the record type, any dnspython knows (`A`, `AAAA`, `CNAME`, `MX`, `TXT`,"
+                      " `NS`, `SOA`, `SRV`, `CAA`, `PTR`, `HTTPS`, `TYPE65`...); any case;"
+                      " query meta-types (`ANY`, `AXFR`...) are refused"),
+    "server": ("the system's nameservers", "the IP address (not a host name) of the DNS server"
+                                           " to ask; without it, the nameservers of"
+                                           " /etc/resolv.conf, in their order"),
+    "port": ("53", "the server's port; only with `server`"),
+    "expect": ("none", "a value or a list of values that must all be in the answer, compared as"
+                       " values (addresses as addresses, names without case or final dot, MX as"
+                       " `10 mail.example.com`, TXT as its strings joined); each is parsed when"
+                       " the config is read"),
+    "tcp": ("`false`", "ask over TCP only; otherwise UDP, and TCP when the answer comes"
+                       " truncated"),
+}
+
 KIND = register(Kind(
     name="dns",
     keys=KEYS,
@@ -80,6 +99,7 @@ KIND = register(Kind(
     network_reasons=frozenset({"timeout", "connect"}),
     debug=debug,
     plugin=plugin,
+    help=HELP,
 ))
 
 __all__ = ["KIND", "METRIC", "REASONS", "DnsSpec", "ResolverConfigError", "check", "debug",
