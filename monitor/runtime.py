@@ -6,16 +6,24 @@ rules), the notifier (one sender per provider, from the outbox), the heartbeat, 
 maintenance set from the command line, the config reload and the purge. It prints nothing:
 status lines go to `on_line`, warnings and errors to `on_problem`. The front end's loop
 calls `step(now)` a few times a second; tests call it with the time they choose.
+
+A runtime `beside` the monitor that owns the database (the `logs` command's, which may run
+while a `-m` writes the same file) runs none of the config's monitors and leaves what is
+the whole database's to that owner: the list of monitors, the purge, the heartbeat. The
+alerts its front end raises (`emit`) go the same way as the monitor's: stored with the
+notifications they make to the config's providers, and sent by its notifier.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from monitor.alerts import AlertEvent
+from monitor.checks import Monitor
 from monitor.config import Config, load_config
 from monitor.engine import Engine
 from monitor.errors import ConfigError, StoreError
@@ -35,7 +43,9 @@ class Runtime:
 
     def __init__(self, config: Config, store: Store, *, config_path: str | Path | None = None,
                  on_line: Echo | None = None, on_problem: Echo | None = None,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, beside: bool = False) -> None:
+        self._beside = beside
+        config = self._own_part(config)
         self._config = config
         self._path = Path(config_path) if config_path is not None else None
         self._on_line = on_line
@@ -43,7 +53,7 @@ class Runtime:
         self._wall = wall
         self.store = store
         self.engine = Engine(config, store, wall_clock=wall, on_error=self._warn,
-                             on_status=on_line)
+                             on_status=on_line, records_monitors=not beside)
         # One sender per notification provider, from the outbox; woken by each alert.
         self.notifier = Notifier(config.providers, store, store.path,
                                  config.notify_retry_for, on_error=self._warn)
@@ -99,6 +109,7 @@ class Runtime:
 
     def reload(self, config: Config) -> None:
         """Run `config` from now on: the engine's monitors, the providers, the heartbeat."""
+        config = self._own_part(config)
         if config == self._config:
             return
         self.engine.reload(config)
@@ -106,6 +117,12 @@ class Runtime:
                                 stop_timeout=NOTIFIER_STOP_WAIT)
         self._beat.configure(config)
         self._config = config
+
+    def emit(self, event: AlertEvent, monitor: Monitor | None = None) -> None:
+        """Store an alert or recovery the front end raised (of `monitor`, when it is not
+        one of the config's: the `logs` command's log) with the notifications it makes,
+        as the engine does its own: the hooks and the senders hear of it once written."""
+        self.engine.emit(event, monitor)
 
     def add_alert_hook(self, hook: AlertHook) -> None:
         """Call `hook` with each alert and recovery once it is written (on a thread of the
@@ -133,6 +150,15 @@ class Runtime:
         return self.engine.checks_done
 
     # -- inside ---------------------------------------------------------------------
+    def _own_part(self, config: Config) -> Config:
+        """What this runtime runs of `config`: all of it, or beside the monitor only its
+        notification providers (its monitors, canary, heartbeat and purge are the
+        owner's)."""
+        if not self._beside:
+            return config
+        return dataclasses.replace(config, monitors=(), canary=None, heartbeat_url=None,
+                                   retention_days=None)
+
     def _warn(self, message: str) -> None:
         self._on_problem(f"Warning: {message}")
 

@@ -174,8 +174,7 @@ def restored(db, site, now: float) -> tuple[AlertEvaluator, list[float]]:
     engine = Engine(config, Store(db), wall_clock=lambda: now)
     engine.alerts = AlertEvaluator(clock=lambda: now + mono[0] - 5_000.0,
                                    mono=lambda: mono[0])
-    engine._configure(config)
-    engine._restore_alert_state()
+    engine.restore()
     engine.store.close()
     return engine.alerts, mono
 

@@ -147,8 +147,7 @@ def restored(db, alerts=None):
     engine = Engine(config, Store(db), wall_clock=lambda: NOW)
     if alerts is not None:
         engine.alerts = alerts
-    engine.alerts.configure(config.monitors)
-    engine._restore_alert_state()
+    engine.restore()
     engine.store.close()
     return engine
 
@@ -233,8 +232,7 @@ def test_a_log_dated_by_its_own_clock_moves_no_other_monitors_present(tmp_path):
     config = Config(monitors=(site, log))
     engine = Engine(config, Store(db), wall_clock=lambda: NOW)
     engine.alerts = alerts
-    engine._configure(config)
-    engine._restore_alert_state()
+    engine.restore()
     engine.store.close()
     assert alerts.is_alerting(SITE)
 

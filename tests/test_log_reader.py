@@ -162,11 +162,7 @@ def log_engine(tmp_path, db, wall):
 
     monitors = log_config(tmp_path, maxRate=1)
     config = Config(monitors=tuple(monitors))
-    engine = Engine(config, Store(db), wall_clock=lambda: wall[0])
-    engine._configure(config)
-    engine._restore_alert_state()
-    engine.watches.set(config.monitors, engine._watch_state)
-    return engine
+    return Engine(config, Store(db), wall_clock=lambda: wall[0]).restore()
 
 
 def alert_rows(db):
@@ -234,11 +230,7 @@ def test_two_open_rules_are_both_read_back_and_not_raised_again(tmp_path):
     config = Config(monitors=tuple(monitors))
 
     def engine_now() -> Engine:
-        engine = Engine(config, Store(db), wall_clock=lambda: wall[0])
-        engine._configure(config)
-        engine._restore_alert_state()
-        engine.watches.set(config.monitors, engine._watch_state)
-        return engine
+        return Engine(config, Store(db), wall_clock=lambda: wall[0]).restore()
 
     engine = engine_now()
     errors = [combined(T0 + i / 2, "10.0.0.1", "/a", 503).encode() for i in range(400)]

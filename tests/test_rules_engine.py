@@ -33,16 +33,15 @@ class Clocks:
         self.mono = self.origin + at
 
 
-def engine_at(db, clocks: Clocks, **rules) -> Engine:
-    """An engine over `db` (a new process), its alert state restored from it."""
+def engine_at(db, clocks: Clocks, on_status=None, **rules) -> Engine:
+    """An engine over `db` (a new process), its alert state restored from it; its status
+    lines (maintenance) to `on_status`."""
     site = replace(make_site(SITE, window=rules.pop("window", 10.0),
                              interval=rules.pop("interval", 1.0)), rules=AlertRules(**rules))
     config = Config(monitors=(site,))
-    engine = Engine(config, Store(db), wall_clock=lambda: clocks.wall)
+    engine = Engine(config, Store(db), wall_clock=lambda: clocks.wall, on_status=on_status)
     engine.alerts = AlertEvaluator(clock=lambda: clocks.wall, mono=lambda: clocks.mono)
-    engine._configure(config)
-    engine._restore_alert_state()
-    return engine
+    return engine.restore()
 
 
 def feed(engine: Engine, clocks: Clocks, start: float, pattern: str, step: float = 1.0) -> None:
@@ -57,7 +56,7 @@ def feed(engine: Engine, clocks: Clocks, start: float, pattern: str, step: float
             result = CheckResult(SITE, clocks.wall, mark == ".", 200 if mark == "." else None,
                                  5.0, None if mark == "." else "connect",
                                  "" if mark == "." else "connection refused", mono=clocks.mono)
-        engine._record(result)
+        engine.record(result)
 
 
 def stored(db) -> list[tuple[str, float]]:
@@ -201,9 +200,8 @@ def test_an_alert_open_when_maintenance_begins_stays_silent_then_recovers(tmp_pa
 def test_maintenance_set_from_the_command_line_is_seen_and_survives_a_restart(tmp_path):
     db = tmp_path / "m.db"
     clocks = Clocks(T0, origin=0.0)
-    engine = engine_at(db, clocks)
     lines: list[str] = []
-    engine._on_status = lines.append
+    engine = engine_at(db, clocks, on_status=lines.append)
     store = Store(db)  # as `maintenance on` does, from its own process
     store.set_maintenance(SetMaintenance(SITE, T0 + 5, T0 + 20))
     store.close()
@@ -222,8 +220,7 @@ def test_maintenance_set_from_the_command_line_is_seen_and_survives_a_restart(tm
     finally:
         reader.close()
     clocks = Clocks(T0 + 10, origin=99.0)
-    engine = engine_at(db, clocks)  # restarted: the maintenance is read back
-    engine._on_status = lines.append
+    engine = engine_at(db, clocks, on_status=lines.append)  # restarted: read back
     engine.poll_maintenance()  # as -m does at its start
     assert len(lines) == 2 and lines[1] == lines[0]
     feed(engine, clocks, T0 + 10, "x" * 10)
@@ -247,14 +244,16 @@ def test_a_check_begun_before_a_window_and_ended_in_it_is_in_maintenance(tmp_pat
     engine = maintained(db, clocks, [OneOff(utc("2026-12-01T02:00:00"),
                                             utc("2026-12-01T04:00:00"))])
     # Begun 10 s before the window, timed out 20 s into it.
-    engine._record(CheckResult(SITE, start, False, None, 30_000.0, "timeout", "timed out",
-                               mono=clocks.mono))
+    engine.record(CheckResult(SITE, start, False, None, 30_000.0, "timeout", "timed out",
+                              mono=clocks.mono))
     engine.store.close()
     assert checks_of(db) == [("01:59", None, "maintenance")]
     assert stored(db) == []
 
 
 def test_a_failed_poll_keeps_the_maintenance_known(tmp_path):
+    import sqlite3
+
     from monitor.errors import StoreError
 
     db = tmp_path / "m.db"
@@ -262,20 +261,22 @@ def test_a_failed_poll_keeps_the_maintenance_known(tmp_path):
     store = Store(db)
     store.set_maintenance(SetMaintenance(SITE, T0 - 5, None))
     store.close()
-    engine = engine_at(db, clocks)
     lines: list[str] = []
-    engine._on_status = lines.append
+    engine = engine_at(db, clocks, on_status=lines.append)
     engine.poll_maintenance()
-
-    class Failing:
-        def maintenance(self):
-            raise StoreError("m.db: cannot read the database: disk I/O error")
-
-        def close(self):
-            pass
-
-    engine._reader = Failing()  # the file failing under the running monitor
-    with pytest.raises(StoreError):
+    # The file failing under the running monitor: the maintenance table's pages turned to
+    # garbage, then a write elsewhere, so that the open reader reads them again.
+    conn = sqlite3.connect(db)
+    pages = [p for (p,) in conn.execute("SELECT pageno FROM dbstat WHERE name = 'maintenance'")]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    with open(db, "r+b") as file:
+        for page in pages:
+            file.seek((page - 1) * size)
+            file.write(bytes(range(256)) * (size // 256))
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.close()
+    with pytest.raises(StoreError, match="malformed"):
         engine.poll_maintenance()
     feed(engine, clocks, T0 + 1, "xxx")
     engine.stop()

@@ -223,3 +223,47 @@ def test_the_alerts_of_the_logs_command_are_notified_through_the_outbox(tmp_path
     assert query(tmp_path / "monitoring.db",
                  "SELECT key, sent IS NOT NULL FROM outbox ORDER BY id") == [
         ("1:hook", 1), ("2:hook", 1)]
+
+
+def test_a_runtime_beside_the_monitor_sends_its_alerts_and_leaves_the_rest_to_the_owner(
+        tmp_path, pages) -> None:
+    # The `logs` command's runtime, beside a `-m` that owns the database: the alerts it is
+    # handed are stored and notified; the config's monitors, purge and heartbeat are the
+    # owner's (its monitors stay listed, its old check unpurged, no heartbeat sent).
+    from monitor.alerts import AlertEvent
+    from monitor.checks import Monitor
+
+    with WebhookReceiver() as hook, WebhookReceiver() as beat:
+        config = load_config(write_config(tmp_path / "config.json", {
+            **one_site(pages, retentionDays=1), "heartbeatUrl": beat.url("http"),
+            "notify": [{"name": "hook", "url": hook.url("json")}]}))
+        site = config.monitors[0]
+        now = time.time()
+        owner = Store(tmp_path / "m.db")
+        owner.set_monitors(config.monitors)
+        owner.put_check(CheckResult(site.id, now - 3 * DAY, True, 200, 12.0))
+        owner.close()
+        problems = Lines()
+        runtime = Runtime(config, Store(tmp_path / "m.db", on_error=problems),
+                          on_problem=problems, beside=True)
+        log = Monitor(id="log:/var/log/x.log", kind="log", target="/var/log/x.log")
+        runtime.start()
+        try:
+            runtime.step(now + 3601)  # a purge would be due by now
+            runtime.emit(AlertEvent("alert", log.id, 1.0, now, now, None,
+                                    "High traffic generated an alert - hits = 1450"), log)
+            request, = hook.wait_for(1, 20)
+            time.sleep(0.5)  # a heartbeat or a check would have come by now
+        finally:
+            runtime.stop()
+        assert beat.requests == []
+    assert request.body["title"] == "ALERT: /var/log/x.log"
+    assert request.body["message"] == "High traffic generated an alert - hits = 1450"
+    reader = open_reader(tmp_path / "m.db")
+    try:
+        assert [m.id for m in reader.active_monitors()] == [site.id]
+        assert reader.last_check_time() == now - 3 * DAY  # neither checked nor purged
+        assert reader.alert_types(log.id) == ["alert"]
+    finally:
+        reader.close()
+    assert problems.lines == []

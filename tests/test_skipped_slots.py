@@ -50,18 +50,16 @@ def test_skipped_slots_share_the_verdict_of_the_check_that_covered_them():
 def engine_of(db) -> Engine:
     """An engine recording the one site (1 s interval, 2-minute window) into `db`."""
     config = Config(monitors=(make_site(URL, interval=1.0, window=120.0),))
-    engine = Engine(config, Store(db))
-    engine.alerts.configure(config.monitors)
-    return engine
+    return Engine(config, Store(db)).restore()
 
 
 def test_skipped_slots_are_stored_counted_and_in_the_alert_window(tmp_path):
     db = tmp_path / "m.db"
     engine = engine_of(db)
     now, mono = time.time(), time.monotonic()
-    engine._record(CheckResult(URL, now - 10, True, 200, 5.0, mono=mono - 10))
-    engine._record(CheckResult(URL, now - 9, False, None, 3000.0, "timeout", "no answer",
-                               mono=mono - 9, skipped=(mono - 8, mono - 7)))
+    engine.record(CheckResult(URL, now - 10, True, 200, 5.0, mono=mono - 10))
+    engine.record(CheckResult(URL, now - 9, False, None, 3000.0, "timeout", "no answer",
+                              mono=mono - 9, skipped=(mono - 8, mono - 7)))
     assert (engine.checks_done, engine.slots_skipped) == (2, 2)
     assert engine.alerts.availability(URL) == 0.25
     engine.store.close()
@@ -145,9 +143,9 @@ def test_slots_skipped_by_a_check_that_warns_warn_too(tmp_path):
                            "tls_expiry", "certificate expires in 5.0 days",
                            mono=mono + at, skipped=skipped, warning=True)
 
-    engine._record(warns(-10))
-    engine._record(warns(-9, skipped=(mono - 8, mono - 7)))  # 2.5 s: two slots skipped
-    engine._record(warns(-6))
+    engine.record(warns(-10))
+    engine.record(warns(-9, skipped=(mono - 8, mono - 7)))  # 2.5 s: two slots skipped
+    engine.record(warns(-6))
     engine.store.close()
     assert query(db, "SELECT type FROM website_alerts") == [("warning",)]
     assert query(db, "SELECT reason, warning FROM website_monitoring ORDER BY timestamp") == [
@@ -168,9 +166,9 @@ def test_the_warning_shown_after_skipped_slots_is_the_checks_own(tmp_path):
     db = tmp_path / "m.db"
     engine = engine_of(db)
     now, mono = time.time(), time.monotonic()
-    engine._record(CheckResult(URL, now - 9, True, 200, 2500.0, "tls_expiry",
-                               "certificate expires in 5.0 days", mono=mono - 9,
-                               skipped=(mono - 8, mono - 7), warning=True))
+    engine.record(CheckResult(URL, now - 9, True, 200, 2500.0, "tls_expiry",
+                              "certificate expires in 5.0 days", mono=mono - 9,
+                              skipped=(mono - 8, mono - 7), warning=True))
     engine.store.close()
     conn = open_reader(db)
     assert conn.warnings() == {URL: "tls_expiry: certificate expires in 5.0 days"}

@@ -1,8 +1,11 @@
 """`logs [FILE|-]`: the access-log monitor. Follows a log being written (or reads stdin, or
 `--replay`s a finished one as fast as it can), and prints every 10 s of log time the top
-sections and clients, and the traffic (and 5xx) alerts and recoveries, which a live run
-also stores in the database and hands to the notification providers of the config (`-c`,
-else config.json when there is one), through the outbox, as `-m` does with its alerts.
+sections and clients, and the traffic (and 5xx) alerts and recoveries.
+
+A live run hands its alerts to a runtime beside the monitor (`Runtime(beside=True)`), started
+at the first alert: they are stored and notified exactly as `-m`'s (routing, outbox,
+senders), to the providers of the config (`-c`, else config.json when there is one). A
+replay reads history: it stores and notifies nothing.
 """
 
 from __future__ import annotations
@@ -21,8 +24,7 @@ from monitor.cli.errors import guarded
 if TYPE_CHECKING:  # imported where used: `--help` stays cheap
     from monitor.config import Config
     from monitor.logs.window import LogWindows, Report, TrafficEvent
-    from monitor.notify.sender import Notifier
-    from monitor.store import Store
+    from monitor.runtime import Runtime
 
 Echo = Callable[[str], None]
 DEFAULT_LOG = "/var/log/access.log"
@@ -149,7 +151,7 @@ def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: 
     source: Follower | StreamLines = (StreamLines(sys.stdin.buffer) if path == "-"
                                       else Follower(path, from_start=from_start))
     monitor_id = "log:-" if path == "-" else f"log:{Path(path).absolute()}"
-    store = _Alerts(db_path, monitor_id, path, err, config)
+    alerts = _Alerts(db_path, monitor_id, path, err, config)
     reader = LogReader(windows, fmt)
     err(f"Watching {'stdin' if path == '-' else path}: a table every 10 s of log time; "
         f"alert above {windows.threshold:g} requests/s over 2 minutes. Ctrl-C stops.")
@@ -167,7 +169,8 @@ def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: 
                 _show(items, echo)
                 for item in items:
                     if isinstance(item, TrafficEvent):
-                        store.put(item)
+                        alerts.put(item)
+                alerts.step()
                 for text in [*source.events, *reader.notes, *reader.warnings(now)]:
                     err(text)
                 source.events.clear()
@@ -180,14 +183,14 @@ def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: 
                     break
     finally:
         source.close()
-        store.close()
+        alerts.close()
 
 
 class _Alerts:
-    """The alerts of a live run, stored as the monitor's are (website_alerts), under the
-    monitor id "log:<path>", with the notifications the config's providers are to send
-    (the outbox), sent by senders of this run's; the database is opened at the first
-    alert."""
+    """The alerts of a live run, under the monitor id "log:<path>", handed to a runtime
+    beside the monitor: stored as every monitor's are (website_alerts) with the
+    notifications the config's providers are to send (the outbox), and sent. The runtime
+    starts at the first alert: a quiet log makes no database."""
 
     def __init__(self, db_path: str, monitor_id: str, target: str, err: Echo,
                  config: Config | None = None) -> None:
@@ -197,45 +200,34 @@ class _Alerts:
         self._monitor = Monitor(id=monitor_id, kind="log", target=target)
         self._err = err
         self._config = config
-        self._store: Store | None = None
-        self._notifier: Notifier | None = None
+        self._runtime: Runtime | None = None
 
     def put(self, event: TrafficEvent) -> None:
-        from monitor.alerts import AlertEvent, routing
-        from monitor.store import AlertRecord, iso_utc
+        from monitor.alerts import AlertEvent
 
-        store = self._store or self._open()
-        alert = AlertEvent(event.type, self._monitor.id, 1.0, event.time, event.start,
-                           event.end, event.message,
-                           previous="up" if event.type == "alert" else "down")
-        providers = self._config.providers if self._config is not None else ()
-        end = event.end
-        store.put_alert(AlertRecord(
-            timestamp=iso_utc(event.time), monitor=self._monitor.id, type=event.type,
-            start=iso_utc(event.start), end=iso_utc(end) if end is not None else None,
-            availability=1.0, message=event.message, event=alert,
-            deliveries=routing.deliveries(alert, self._monitor, providers)))
+        runtime = self._runtime or self._start()
+        runtime.emit(AlertEvent(event.type, self._monitor.id, 1.0, event.time, event.start,
+                                event.end, event.message,
+                                previous="up" if event.type == "alert" else "down"),
+                     self._monitor)
 
-    def _open(self) -> Store:
-        from monitor.notify.sender import Notifier
+    def _start(self) -> Runtime:
+        from monitor.config import Config
+        from monitor.runtime import Runtime
         from monitor.store import Store
 
         def warn(text: str) -> None:
             self._err(f"Warning: {text}")
 
-        store = self._store = Store(self._path, on_error=warn).start()
-        if self._config is not None and self._config.providers:
-            notifier = self._notifier = Notifier(
-                self._config.providers, store, self._path, self._config.notify_retry_for,
-                on_error=warn).start()
-            store.on_alert = lambda _record: notifier.wake()  # once the alert is written
-        return store
+        store = Store(self._path, on_error=warn)
+        runtime = self._runtime = Runtime(self._config or Config(monitors=()), store,
+                                          on_problem=self._err, beside=True)
+        return runtime.start()
+
+    def step(self) -> None:
+        if self._runtime is not None:
+            self._runtime.step()
 
     def close(self) -> None:
-        from monitor.runtime import NOTIFIER_STOP_WAIT
-
-        if self._notifier is not None:
-            # As -m's stop: a send in flight is not waited for; its row goes again later.
-            self._notifier.stop(NOTIFIER_STOP_WAIT)
-        if self._store is not None:
-            self._store.close()
+        if self._runtime is not None:
+            self._runtime.stop()

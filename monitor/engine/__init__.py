@@ -48,9 +48,13 @@ class Engine:
     def __init__(self, config: Config, store: Store, *,
                  wall_clock: Callable[[], float] = time.time,
                  on_error: Callable[[str], None] | None = None,
-                 on_status: Callable[[str], None] | None = None) -> None:
+                 on_status: Callable[[str], None] | None = None,
+                 records_monitors: bool = True) -> None:
         self.config = config
         self.store = store
+        # False beside the monitor that owns the database (`logs`): the database's list
+        # of monitors is the owner's, not to be marked inactive by this engine's.
+        self._records_monitors = records_monitors
         self._on_status = on_status or (lambda message: None)
         self.canary: Canary | None = None
         store.on_alert = self._announce
@@ -98,10 +102,21 @@ class Engine:
         self._monitors = {m.id: m for m in config.monitors}
         self._windowed = {m.id for m in config.monitors if m.rules.maintenance}
 
-    def start(self) -> Engine:
+    def restore(self) -> Engine:
+        """Ready the config's alert rules and watches, their state read back from the
+        database (what a restart knows): what `start` does before it starts anything. A
+        test or a tool that hands the engine results itself (`record`, `watches.poll_all`)
+        calls this instead of `start`."""
         self._configure(self.config)
-        self._restore_alert_state()
-        self.store.set_monitors(self.config.monitors)
+        if self.config.monitors:  # beside the monitor (`logs`): nothing to read back
+            self._restore_alert_state()
+        self.watches.set(self.config.monitors, self._watch_state)
+        return self
+
+    def start(self) -> Engine:
+        self.restore()
+        if self._records_monitors:
+            self.store.set_monitors(self.config.monitors)
         self.store.start()
         self._announcer = threading.Thread(target=self._announce_loop, name="announcer",
                                            daemon=True)
@@ -111,7 +126,6 @@ class Engine:
         self.probes = self._make_probes(self.config)
         self.probes.start(scheduled(self.config.monitors), self.config.max_workers,
                           self.config.max_in_flight)
-        self.watches.set(self.config.monitors, self._watch_state)
         self.watches.start()
         self.maybe_purge()
         return self
@@ -119,7 +133,7 @@ class Engine:
     def _make_probes(self, config: Config) -> LocalProbes | ProbeProcesses:
         count = probe_count(config)
         if count == 1:
-            return LocalProbes(self._record, self._on_error, self.watchdog,  # type: ignore[arg-type]
+            return LocalProbes(self.record, self._on_error, self.watchdog,  # type: ignore[arg-type]
                                self._wall, on_results=self._record_batch)
         return ProbeProcesses(count, self._record_batch, self._on_error)
 
@@ -152,7 +166,8 @@ class Engine:
         self._configure(config)
         if added:
             self._restore_alert_state(added)
-        self.store.set_monitors(config.monitors)
+        if self._records_monitors:
+            self.store.set_monitors(config.monitors)
         if self.probes is not None:
             if probe_count(config) != probe_count(old):
                 self.probes.stop()
@@ -194,9 +209,10 @@ class Engine:
             self.store.purge(now - days * 86400)
 
     # -- the work -------------------------------------------------------------------
-    def _record(self, result: CheckResult, offline: bool | None = None) -> None:
-        """A check's result, from a worker thread. `offline`: the canary's answer for it,
-        if already asked."""
+    def record(self, result: CheckResult, offline: bool | None = None) -> None:
+        """A check's result, as the workers hand it in (from any thread): stored with the
+        rows of the slots it made skip, counted, and given to the alert rules. `offline`:
+        the canary's answer for it, if already asked."""
         # Asked about now, not the check's start: a loss of network that began during the
         # check is what made it fail, and only a canary check begun after it can see it.
         # Only a failure the network itself could cause is confirmed: an HTTP answer, even a
@@ -235,7 +251,7 @@ class Engine:
                                       and not self._maintained_check(r) for r in results):
             offline = canary.is_offline(time.monotonic())
         for result in results:
-            self._record(result, offline)
+            self.record(result, offline)
 
     def _watch_event(self, monitor: Monitor, event: WatchEvent) -> None:
         """An alert or recovery a watched monitor raised itself, in its own words (its
@@ -259,15 +275,17 @@ class Engine:
         """A failure the loss of the monitor's own network could cause (by its kind)."""
         return result.reason in self._network_reasons.get(result.monitor, ())
 
-    def emit(self, event: AlertEvent) -> None:
+    def emit(self, event: AlertEvent, monitor: Monitor | None = None) -> None:
         """Store an alert or recovery with the notifications it makes (in one
-        transaction); the hooks see it once it is written."""
+        transaction); the hooks see it once it is written. `monitor`: the one it is of,
+        when that is not one of the config's (the `logs` command's log)."""
+        if monitor is None:
+            monitor = self._monitors.get(event.url)
         self.store.put_alert(AlertRecord(
             timestamp=iso_utc(event.time), monitor=event.url, type=event.type,
             start=iso_utc(event.start), end=iso_utc(event.end) if event.end else None,
             availability=event.availability, message=event.message, event=event,
-            deliveries=routing.deliveries(event, self._monitors.get(event.url),
-                                          self.config.providers),
+            deliveries=routing.deliveries(event, monitor, self.config.providers),
         ))
 
     def _announce(self, record: AlertRecord) -> None:
@@ -372,6 +390,8 @@ class Engine:
     def poll_maintenance(self) -> None:
         """Read the maintenance set from the command line, and say which monitors went
         into maintenance or came out of it (by the command line or their windows)."""
+        if not self._monitors:
+            return  # beside the monitor (`logs`): no monitor to put in maintenance
         if self._reader is None:
             self._reader = open_reader(self.store.path)
         self._manual = self._reader.maintenance()
