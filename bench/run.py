@@ -26,10 +26,11 @@ from pathlib import Path
 
 from monitor.checks import CheckResult
 from monitor.checks.http import http_monitor
-from monitor.cli.modes import _Printer
+from monitor.cli.modes import StatsPrinter
 from monitor.config import Config
 from monitor.engine import Engine
 from monitor.render.report import window_report
+from monitor.runtime import Runtime
 from monitor.stats import window_stats
 from monitor.store import Reader, Store, open_reader
 
@@ -75,8 +76,9 @@ def target(delay_ms: float = 0.0, lifetime: float = 900.0):
 
 def run_engine(base: str, sites: int, interval: float, seconds: float, workers: int,
                db: Path, processes: int | None = None, in_flight: int | None = None) -> dict:
-    """The engine as `-m` runs it, on `sites` sites of the target; `processes` and
-    `in_flight` as the config's keys (None: "auto"). CPU counts the probe processes too."""
+    """The monitor as `-m` runs it (a Runtime, stepped by the main loop, which also
+    prints the stats), on `sites` sites of the target; `processes` and `in_flight` as the
+    config's keys (None: "auto"). CPU counts the probe processes too."""
     config = Config(
         monitors=tuple(http_monitor(f"{base}/s{i}", interval=interval,
                                     timeout=min(10.0, interval * 2)) for i in range(sites)),
@@ -84,20 +86,23 @@ def run_engine(base: str, sites: int, interval: float, seconds: float, workers: 
         max_in_flight=in_flight,
         processes=processes,
     )
-    store = Store(db)
-    engine = Engine(config, store)
+    runtime = Runtime(config, Store(db))
+    engine = runtime.engine
     engine.keep_lateness = True
-    engine.start()
+    runtime.start()
+    runtime.step()
     # Lateness of the first interval is the start-up spread, not steady state: skip it.
     time.sleep(interval)
     engine.lateness_ms.clear()
     done0, skipped0 = engine.checks_done, engine.probes.skipped
     cpu0, own0, wall0 = engine_cpu(engine), cpu_seconds(), time.monotonic()
-    # As `-m` does: the main thread prints the stats every 10 s (and 60 s) meanwhile.
+    # As `-m` does: the main thread steps the runtime and prints the stats every 10 s
+    # (and 60 s) meanwhile.
     printed: list[str] = []
-    printer = _Printer(db, printed.append)
+    printer = StatsPrinter(db, printed.append)
     print_times = []
     while time.monotonic() - wall0 < seconds:
+        runtime.step()
         t0 = time.monotonic()
         before = len(printed)
         printer.tick()
@@ -110,7 +115,7 @@ def run_engine(base: str, sites: int, interval: float, seconds: float, workers: 
     elapsed = time.monotonic() - wall0
     cpu, own = engine_cpu(engine) - cpu0, cpu_seconds() - own0
     lateness = list(engine.lateness_ms)
-    engine.stop(timeout=10)
+    runtime.stop()
     conn = sqlite3.connect(db)
     stored, failed = conn.execute(
         "SELECT count(*), count(*) - sum(available) FROM website_monitoring").fetchone()

@@ -71,7 +71,7 @@ def signals(stop: threading.Event, reload: Callable[[], None] | None = None,
             signal.signal(sig, handler)
 
 
-class _Printer:
+class StatsPrinter:
     """The periodic stats: 10-minute table every 10 s, 1-hour table every 60 s."""
 
     def __init__(self, db: Path, echo: Echo, clock: Callable[[], float] = time.monotonic,
@@ -272,7 +272,7 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
                       on_problem=problem)
     if output is not None:  # the live view shows alerts from the database
         runtime.add_alert_hook(lambda event: say(_event_line(event)))  # type: ignore[misc]
-    printer = None if not isinstance(output, _Output) else _Printer(
+    printer = None if not isinstance(output, _Output) else StatsPrinter(
         Path(db_path), output.table, width=display.width)
     final = None
     try:
@@ -350,7 +350,7 @@ def run_report(db_path: str, echo: Echo, once: bool, stop: threading.Event | Non
         if view.broken:
             raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
         return written
-    printer = _Printer(Path(db_path), echo, width=display.width)
+    printer = StatsPrinter(Path(db_path), echo, width=display.width)
     try:
         printer.tick(force=True)
         if once:
