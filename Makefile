@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench soak selftest clean tmux
+.PHONY: install run test lint bench soak selftest clean tmux docs
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "Error: Python 3.11 or newer is required (set PYTHON=...)"; exit 1; }
@@ -36,9 +36,14 @@ tmux:
 	@command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux; }
 
 test: $(STAMP) tmux
-	$(BIN)/ruff check monitor tests bench monitoringApp.py
+	$(BIN)/ruff check monitor tests bench monitoringApp.py docs
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The generated parts of README.md and docs/*.md (cog blocks), from the code; `make test`
+# fails while they are stale (tests/test_docs.py).
+docs: $(STAMP)
+	$(BIN)/python docs/gen.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
