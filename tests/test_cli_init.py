@@ -60,10 +60,8 @@ def test_init_with_c_writes_there(tmp_path):
 
 
 def test_the_example_checks_only_loopback_and_example_names():
-    for monitor in json.loads(EXAMPLE)["websites"]:
-        host = (urlsplit(monitor["URL"]).hostname if "URL" in monitor
-                else monitor.get("host") or (monitor["name"] if monitor["type"] == "dns"
-                                             else None))
+    for monitor in json.loads(EXAMPLE)["monitors"]:
+        host = urlsplit(monitor["URL"]).hostname if "URL" in monitor else monitor.get("host")
         if host is None:
             continue  # a check of this machine: disk, memory, cpu, process
         if host.endswith(("example.com", "example")):

@@ -336,23 +336,52 @@ def test_invalid_json(text: str, message: str) -> None:
         ("null", "(root): must be a JSON object"),
         ("42", "(root): must be a JSON object"),
         # websites
-        ("{}", "websites: is required (a list of sites to monitor)"),
-        ('{"alertWindow": 60}', "websites: is required (a list of sites to monitor)"),
+        ("{}", 'monitors: is required (the list of monitors to check; also accepted as'
+               ' "websites")'),
+        ('{"alertWindow": 60}', 'monitors: is required (the list of monitors to check; also'
+                                ' accepted as "websites")'),
         ('{"websites": {"URL": "https://example.com/"}}',
-         "websites: must be a list of site objects"),
-        ('{"websites": "https://example.com/"}', "websites: must be a list of site objects"),
-        ('{"websites": null}', "websites: must be a list of site objects"),
-        ('{"websites": []}', "websites: must contain at least one site"),
+         "websites: must be a list of monitor objects"),
+        ('{"websites": "https://example.com/"}', "websites: must be a list of monitor objects"),
+        ('{"websites": null}', "websites: must be a list of monitor objects"),
+        ('{"websites": []}', "websites: must contain at least one monitor"),
         # site entries
         ('{"websites": ["https://example.com/"]}', "websites[0]: must be an object with a URL"),
         ('{"websites": [{"URL": "https://a.example/"}, null]}',
          "websites[1]: must be an object with a URL"),
         ('{"websites": [{}]}', "websites[0].URL: is required"),
         ('{"websites": [{"name": "x"}]}', "websites[0].URL: is required"),
+        # the list by its name: every path says the key the file used
+        ('{"monitors": {"URL": "https://example.com/"}}',
+         "monitors: must be a list of monitor objects"),
+        ('{"monitors": []}', "monitors: must contain at least one monitor"),
+        ('{"monitors": [{"URL": "https://a.example/"}, null]}',
+         "monitors[1]: must be an object with a URL"),
+        ('{"monitors": [{"URL": "https://a.example/", "checkInterval": 0}]}',
+         f"monitors[0].checkInterval: {DURATION}"),
+        ('{"monitors": [{"URL": "https://a.example/", "maintenance": [{"for": "1h"}]}]}',
+         "monitors[0].maintenance[0].every: is required"),
+        ('{"monitors": [{"URL": "https://a.example/"}], "websites": [{"URL": "https://b/"}]}',
+         'websites: is the older name of "monitors": give one of them, not both'),
+        ('{"websites": [], "monitors": []}',
+         'websites: is the older name of "monitors": give one of them, not both'),
+        ('{"monitor": [{"URL": "https://a.example/"}]}',
+         'monitor: unknown key (did you mean "monitors"?)'),
     ],
 )
 def test_structure_errors(text: str, message: str) -> None:
     assert error_of(text) == f"config.json: {message}"
+
+
+def test_monitors_and_websites_are_one_list_by_two_names() -> None:
+    entries = [{"URL": "https://a.example/", "name": "a", "checkInterval": 5},
+               {"URL": "https://b.example/", "id": "b", "notifyOn": ["alert"]}]
+    by_new = parse_config(json.dumps({"monitors": entries, "defaultCheckInterval": 7}))
+    by_old = parse_config(json.dumps({"websites": entries, "defaultCheckInterval": 7}))
+    assert by_new == by_old
+    assert [(m.id, m.interval) for m in by_new.monitors] == [("https://a.example/", 5.0),
+                                                             ("b", 7.0)]
+    assert by_new.warnings == by_old.warnings == ()  # `websites` is no deprecated spelling
 
 
 URL_HOST = "must be an http:// or https:// URL with a host"
@@ -399,7 +428,8 @@ def test_url_nfkc_error_names_the_host() -> None:
 def test_duplicate_url_names_the_first_index() -> None:
     text = doc({"URL": "https://a.example/"}, {"URL": URL}, {"URL": "https://c.example/"},
                {"URL": " https://example.com/ "})
-    assert error_of(text) == "config.json: websites[3].URL: duplicate of websites[1].URL"
+    assert error_of(text) == ('config.json: websites[3].URL: duplicate of websites[1].URL: both'
+                              ' make the id "https://example.com/"; give one of them an "id"')
 
 
 def test_error_in_a_later_site_names_its_index() -> None:

@@ -83,42 +83,95 @@ def error_of(**entry) -> str:
     return str(exc.value).removeprefix("config.json: websites[0].")
 
 
-def test_a_name_alone_asks_the_system_for_its_a_records():
-    monitor = one(name="Example.COM")
+def config_of(*entries: dict):
+    return parse_config(json.dumps({"websites": [{"type": "dns", **e} for e in entries]}))
+
+
+def test_a_host_alone_asks_the_system_for_its_a_records():
+    monitor = one(host="Example.COM")
     assert (monitor.kind, monitor.target, monitor.id) == ("dns", "A example.com",
                                                           "dns:A example.com")
-    assert monitor.name == "Example.COM"  # `name` is also the display name, as written
+    assert monitor.name == ""  # no label: shown by its target
     spec = monitor.spec
     assert (spec.server, spec.port, spec.tcp, spec.expect) == (None, 53, False, ())
     assert str(spec.name) == "Example.COM."
 
 
+def test_a_name_is_only_the_label_beside_host():
+    config = config_of({"host": "example.com", "name": "our apex", "record": "MX"})
+    monitor = config.monitors[0]
+    assert (monitor.name, monitor.target, monitor.id) == ("our apex", "MX example.com",
+                                                          "dns:MX example.com")
+    assert str(monitor.spec.name) == "example.com."
+    assert config.warnings == ()
+    # A label need not be a DNS name, and naming it otherwise asks the same.
+    assert one(host="example.com", name="apex (prod)").id == "dns:A example.com"
+
+
+def test_the_old_spelling_asks_for_its_name_with_one_warning():
+    # Before `host`, `name` was both the name asked for and the label: still so, and the
+    # id, which keys the monitor's history in the database, is the one it always had.
+    config = config_of({"name": "Example.COM"},
+                       {"name": "example.org", "record": "MX", "id": "mx"})
+    old, mx = config.monitors
+    assert (old.kind, old.target, old.id) == ("dns", "A example.com", "dns:A example.com")
+    assert old.name == "Example.COM"  # the label, as written
+    assert str(old.spec.name) == "Example.COM."
+    assert (mx.id, mx.target, mx.name) == ("mx", "MX example.org", "example.org")
+    assert config.warnings == tuple(
+        f'config.json: websites[{i}]: dns: "name" as the name to query is deprecated; put it'
+        ' in "host" ("name" is then only the label)' for i in (0, 1))
+
+
+def test_old_and_new_spellings_make_the_same_id():
+    for entry in ({}, {"record": "TXT", "server": "192.0.2.53", "port": 5353, "tcp": True}):
+        old, new, labelled = config_of({"name": "example.org", **entry},
+                                       {"host": "example.org", **entry, "id": "x"},
+                                       {"host": "example.org.", **entry, "name": "t",
+                                        "id": "y"}).monitors
+        assert old.spec == new.spec == labelled.spec
+        assert old.id == f"dns:{new.target}" == f"dns:{labelled.target}"
+    assert one(name="example.org").id == one(host="example.org").id == "dns:A example.org"
+    # Two of them are one monitor: the error names both places and the fix.
+    with pytest.raises(ConfigError) as exc:
+        config_of({"name": "example.org"}, {"host": "example.org", "name": "label"})
+    assert str(exc.value) == (
+        'config.json: websites[1].host: duplicate of websites[0].name: both make the id'
+        ' "dns:A example.org"; give one of them an "id"')
+
+
 def test_every_key_and_the_target_shown():
-    monitor = one(name="example.com.", record="mx", server="192.0.2.53", port=5353,
+    monitor = one(host="example.com.", record="mx", server="192.0.2.53", port=5353,
                   tcp=True, expect="10 mail.example.com", id="mail")
     assert (monitor.id, monitor.target) == ("mail", "MX example.com @192.0.2.53:5353 +tcp")
     assert monitor.spec.expect == ("10 mail.example.com",)
-    assert one(name="example.com", server="2001:DB8:0::53", port=53).target == (
+    assert one(host="example.com", server="2001:DB8:0::53", port=53).target == (
         "A example.com @2001:db8::53")
-    assert one(name="example.com", server="::1", port=5353).target == (
+    assert one(host="example.com", server="::1", port=5353).target == (
         "A example.com @[::1]:5353")
-    assert one(name="bücher.example", record="AAAA").target == "AAAA xn--bcher-kva.example"
-    assert one(name="example.com", record="TYPE65").target == "HTTPS example.com"
-    assert one(name="example.com", expect=["192.0.2.1", " 192.0.2.2 "]).spec.expect == (
+    assert one(host="bücher.example", record="AAAA").target == "AAAA xn--bcher-kva.example"
+    assert one(host="example.com", record="TYPE65").target == "HTTPS example.com"
+    assert one(host="example.com", expect=["192.0.2.1", " 192.0.2.2 "]).spec.expect == (
         "192.0.2.1", " 192.0.2.2 ")
 
 
+@pytest.mark.parametrize("key", ["host", "name"])  # the name asked for, spelled both ways
+@pytest.mark.parametrize(("value", "message"), [
+    (None, "must be a DNS name"),
+    (42, "must be a DNS name"),
+    ("  ", "must be a DNS name"),
+    ("foo bar.com", "must be a DNS name (no spaces or control characters)"),
+    ("a..example.com", '"a..example.com" is not a valid DNS name: a DNS label is empty'),
+    ("x" * 64 + ".com",
+     f'"{"x" * 64}.com" is not a valid DNS name: a DNS label is > 63 octets long'),
+    ("a\\", '"a\\\\" is not a valid DNS name: an escaped code in a text format of DNS name'
+            " is invalid"),
+])
+def test_the_name_asked_for_is_a_dns_name(key, value, message):
+    assert error_of(**{key: value}) == f"{key}: {message}"
+
+
 @pytest.mark.parametrize(("entry", "message"), [
-    ({"name": None}, "name: must be a DNS name"),
-    ({"name": 42}, "name: must be a DNS name"),
-    ({"name": "  "}, "name: must be a DNS name"),
-    ({"name": "foo bar.com"}, "name: must be a DNS name (no spaces or control characters)"),
-    ({"name": "a..example.com"},
-     'name: "a..example.com" is not a valid DNS name: a DNS label is empty'),
-    ({"name": "x" * 64 + ".com"},
-     f'name: "{"x" * 64}.com" is not a valid DNS name: a DNS label is > 63 octets long'),
-    ({"name": "a\\"}, 'name: "a\\\\" is not a valid DNS name: an escaped code in a text'
-                      " format of DNS name is invalid"),
     ({"record": "AAA"}, 'record: "AAA" is not a DNS record type (A, AAAA, CNAME, MX, TXT,'
                         " NS, SOA, SRV, CAA, PTR, ...)"),
     ({"record": "ANY"}, 'record: "ANY" is a query meta-type, not a record type'),
@@ -141,16 +194,17 @@ def test_every_key_and_the_target_shown():
     ({"record": "MX", "expect": "mail.example.com"},
      'expect: "mail.example.com" is not a valid MX record'),
     ({"URL": "http://example.com/"}, "URL: unknown key"),
+    ({"name": ""}, "name: must be a non-empty string"),  # beside host, a label
     ({"recrd": "A"}, 'recrd: unknown key (did you mean "record"?)'),
 ])
 def test_config_errors_name_the_key(entry, message):
-    assert error_of(**{"name": "example.com", **entry}) == message
+    assert error_of(**{"host": "example.com", **entry}) == message
 
 
-def test_name_is_required():
+def test_host_is_required():
     with pytest.raises(ConfigError) as exc:
         parse_config(json.dumps({"websites": [{"type": "dns", "record": "MX"}]}))
-    assert str(exc.value) == "config.json: websites[0].name: is required (the DNS name to look up)"
+    assert str(exc.value) == "config.json: websites[0].host: is required (the DNS name to look up)"
 
 
 def test_txt_expect_is_any_text():
@@ -496,17 +550,24 @@ def test_the_kind_registers_its_reasons_and_network_reasons():
 
 def test_check_prints_the_answer_and_exits_by_the_verdict(server, tmp_path):
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"websites": [
+    config.write_text(json.dumps({"monitors": [
+        # The old spelling (the name asked for in `name`), and the new one with a label.
         {"type": "dns", "name": "www.example.com", "server": "127.0.0.1",
          "port": server.port, "expect": "192.0.2.1"},
         {"type": "dns", "name": "gone.example.com", "server": "127.0.0.1",
          "port": server.port, "id": "gone"},
+        {"type": "dns", "host": "www.example.com", "name": "web front", "record": "CNAME",
+         "server": "127.0.0.1", "port": server.port, "expect": "example.com"},
     ]}))
+    # Each old spelling said once per run, whatever is checked.
+    warned = "".join(f'Warning: {config}: monitors[{i}]: dns: "name" as the name to query is'
+                     ' deprecated; put it in "host" ("name" is then only the label)\n'
+                     for i in (0, 1))
 
     def app(*names: str) -> tuple[int, list[str]]:
         done = subprocess.run([sys.executable, "monitoringApp.py", "check", "-c", str(config),
                                *names], cwd=ROOT, capture_output=True, text=True, timeout=60)
-        assert done.stderr == ""
+        assert done.stderr == warned
         return done.returncode, done.stdout.splitlines()
 
     where = f"127.0.0.1:{server.port}"
@@ -523,4 +584,10 @@ def test_check_prints_the_answer_and_exits_by_the_verdict(server, tmp_path):
     assert lines[0] == f"== gone.example.com (A gone.example.com @{where}) [dns] =="
     assert re.fullmatch(rf'DOWN reason=nxdomain detail="no such name \(NXDOMAIN from'
                         rf' {where}\)" code=3 duration=\d+\.\dms', lines[-1])
+    # The label names the monitor; the name asked for is the host.
+    status, lines = app("web front")
+    assert status == 0, lines
+    assert lines[0] == f"== web front (CNAME www.example.com @{where}) [dns] =="
+    assert lines[1] == "  query: CNAME www.example.com. (udp)"
+    assert '  expect "example.com": found' in lines
 

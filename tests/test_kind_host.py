@@ -104,11 +104,14 @@ def test_load_keys_are_validated(keys, message):
 
 
 @pytest.mark.parametrize(("keys", "message"), [
-    ({}, "websites[0].name: is required (the exact process name), or match (a regular"
+    ({}, "websites[0].process: is required (the exact process name), or match (a regular"
          " expression on the command line)"),
-    ({"name": "nginx", "match": "nginx"}, "websites[0].match: give either name (the exact"
-                                          " process name) or match (a regular expression),"
-                                          " not both"),
+    ({"process": "nginx", "match": "nginx"}, "websites[0].match: give either process (the"
+                                             " exact process name) or match (a regular"
+                                             " expression), not both"),
+    ({"process": ""}, "websites[0].process: must be a non-empty string"),
+    ({"process": 7, "name": "web"}, "websites[0].process: must be a non-empty string"),
+    # The old spelling: `name` alone is the process name, validated as such.
     ({"name": ""}, "websites[0].name: must be a non-empty string"),
     ({"name": 7}, "websites[0].name: must be a non-empty string"),
     ({"match": ""}, "websites[0].match: must be a non-empty string (a regular expression)"),
@@ -155,6 +158,37 @@ def test_targets_ids_and_defaults():
         assert not kind.network and kind.plugin is None and kind.debug is not None
 
 
+def test_a_process_name_is_only_the_label_beside_process_or_match():
+    config = parse_config(json.dumps({"monitors": [
+        {"type": "process", "process": "nginx"},
+        {"type": "process", "process": "nginx: worker", "name": "web workers", "min": 4},
+        {"type": "process", "match": r"gunicorn: worker \d+", "name": "app"},
+    ]}))
+    assert [(m.id, m.target, m.name, m.spec.name, getattr(m.spec.match, "pattern", None))
+            for m in config.monitors] == [
+        ("process:nginx", "process:nginx", "", "nginx", None),
+        ("process:nginx: worker", "process:nginx: worker", "web workers", "nginx: worker",
+         None),
+        (r"process~gunicorn: worker \d+", r"process~gunicorn: worker \d+", "app", None,
+         r"gunicorn: worker \d+")]
+    assert config.warnings == ()
+
+
+def test_the_old_process_spelling_matches_its_name_with_one_warning():
+    # Before `process`, `name` alone was both the process name and the label: still so,
+    # with the id that keys the monitor's history in the database.
+    config = parse_config(json.dumps({"websites": [
+        {"type": "cpu"}, {"type": "process", "name": "sshd", "min": 1},
+        {"type": "process", "match": "cron", "name": "cron jobs"}]}))
+    old = config.monitors[1]
+    assert (old.id, old.target, old.name, old.spec.name) == (
+        "process:sshd", "process:sshd", "sshd", "sshd")
+    assert old.id == one({"type": "process", "process": "sshd", "name": "ssh"}).id
+    assert config.warnings == (
+        'config.json: websites[1]: process: "name" as the process name to match is'
+        ' deprecated; put it in "process" ("name" is then only the label)',)
+
+
 def test_a_disk_path_need_not_exist_when_the_config_is_read():
     assert one({"type": "disk", "path": "/mnt/not-mounted-yet"}).id == "disk:/mnt/not-mounted-yet"
 
@@ -162,7 +196,8 @@ def test_a_disk_path_need_not_exist_when_the_config_is_read():
 def test_two_monitors_of_one_host_value_need_ids():
     with pytest.raises(ConfigError) as caught:
         monitors({"type": "cpu"}, {"type": "cpu", "warnPercent": 50})
-    assert str(caught.value) == "config.json: websites[1].type: duplicate of websites[0].type"
+    assert str(caught.value) == ('config.json: websites[1].type: duplicate of websites[0].type:'
+                                 ' both make the id "cpu"; give one of them an "id"')
     assert len(monitors({"type": "cpu"}, {"type": "cpu", "id": "cpu warn"})) == 2
 
 
@@ -734,11 +769,13 @@ def test_check_prints_each_measured_value(tmp_path, sleeper):
         {"type": "memory", "maxPercent": 100},
         {"type": "disk", "path": "/", "maxPercent": 100},
         {"type": "load", "max": 1000},
-        {"type": "process", "name": name},
+        {"type": "process", "name": name},  # the old spelling: said once on stderr
     ]}))
     with processes([path, "60"]) as procs:
         status, out, err = check_app(["-c", str(config)])
-    assert (status, err) == (0, ""), out
+    assert (status, err) == (0, f'Warning: {config}: websites[4]: process: "name" as the'
+                                ' process name to match is deprecated; put it in "process"'
+                                ' ("name" is then only the label)\n'), out
     traces = blocks(out)
     assert list(traces) == ["== cpu [cpu] ==", "== memory [memory] ==", "== disk:/ [disk] ==",
                             "== load [load] ==", f"== {name} (process:{name}) [process] =="]
@@ -762,13 +799,15 @@ def test_check_prints_each_measured_value(tmp_path, sleeper):
 def test_check_of_a_process_not_running_exits_1(tmp_path, sleeper):
     name, _ = sleeper
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"websites": [{"type": "process", "name": name},
-                                               {"type": "memory", "maxPercent": 100}]}))
-    status, out, err = check_app(["-c", str(config), name])
+    # Named by its label, which changes nothing of what is counted.
+    config.write_text(json.dumps({"monitors": [
+        {"type": "process", "process": name, "name": "sleeper"},
+        {"type": "memory", "maxPercent": 100}]}))
+    status, out, err = check_app(["-c", str(config), "sleeper"])
     assert (status, err) == (1, "")
     assert re.fullmatch(rf'DOWN reason=process detail="{name}: 0 running, min 1"'
                         r" duration=\d+\.\dms", out.splitlines()[-1])
-    assert out.splitlines()[0] == f"== {name} (process:{name}) [process] =="
+    assert out.splitlines()[0] == f"== sleeper (process:{name}) [process] =="
     assert "memory" not in out
 
 
@@ -825,10 +864,24 @@ def test_monitoring_records_the_measured_values(tmp_path):
 
 @pytest.mark.parametrize(("entries", "message"), [
     ([{"type": "disk", "path": "/"}, {"type": "disk", "path": "/"}],
-     "websites[1].path: duplicate of websites[0].path"),
-    ([{"type": "cpu"}, {"type": "cpu"}], "websites[1].type: duplicate of websites[0].type"),
+     'websites[1].path: duplicate of websites[0].path: both make the id "disk:/"; give one of'
+     ' them an "id"'),
+    ([{"type": "cpu"}, {"type": "cpu"}],
+     'websites[1].type: duplicate of websites[0].type: both make the id "cpu"; give one of'
+     ' them an "id"'),
     ([{"type": "cpu", "id": "c"}, {"type": "memory", "id": "c"}],
-     "websites[1].id: duplicate of websites[0].id"),
+     'websites[1].id: duplicate of websites[0].id: both make the id "c"; give one of them'
+     ' another "id"'),
+    # Each place named by its own key: an id given to one, the type that made the other's.
+    ([{"type": "cpu"}, {"type": "memory", "id": "cpu"}],
+     'websites[1].id: duplicate of websites[0].type: both make the id "cpu"; give one of'
+     ' them an "id"'),
+    ([{"type": "process", "process": "nginx", "min": 2}, {"type": "process", "name": "nginx"}],
+     'websites[1].name: duplicate of websites[0].process: both make the id "process:nginx";'
+     ' give one of them an "id"'),
+    ([{"type": "process", "match": "a+", "name": "a"}, {"type": "process", "match": "a+"}],
+     'websites[1].match: duplicate of websites[0].match: both make the id "process~a+"; give'
+     ' one of them an "id"'),
 ])
 def test_a_duplicate_is_named_by_the_key_that_made_its_id(entries, message):
     with pytest.raises(ConfigError) as caught:

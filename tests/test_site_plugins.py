@@ -68,7 +68,7 @@ def test_a_site_ending_in_a_slash_makes_ids_with_one_slash():
     assert error_of([{"URL": "https://host.example/"}, {"URL": "https://host.example/sitecheck"}],
                     plugins=["sitecheck"]) == (
         "config.json: websites[0].plugins: makes the monitor 'https://host.example/sitecheck',"
-        " the id of websites[1]")
+        ' the id of websites[1]: give websites[1] another "id"')
 
 
 def test_a_site_opts_out_or_names_its_own():

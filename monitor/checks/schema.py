@@ -1,6 +1,7 @@
 """The field checks every part of the config shares: numbers in bounds, booleans, strings,
 `${VAR}` expansion, header lists, files, keys known, each error as
-`config.json: websites[2].checkInterval: must be a number greater than 0`."""
+`config.json: websites[2].checkInterval: must be a number greater than 0`, and warnings
+about values accepted as written but spelled the old way."""
 
 from __future__ import annotations
 
@@ -71,12 +72,26 @@ class Fields:
     def __init__(self, source: str) -> None:
         self.source = source
         self.expanded: list[str] = []  # values taken from the environment, all secrets
+        # Lines about what is accepted but deprecated, as `config.json: websites[2]: ...`.
+        self.warnings: list[str] = []
+        # An entry's path -> the old key that says what its monitor checks (dns: `name`),
+        # for the entries that use one: what an error about its id names.
+        self.old_keys: dict[str, str] = {}
 
     def fail(self, path: str, message: str) -> ConfigError:
+        return ConfigError(self._line(path, message))
+
+    def deprecated(self, path: str, old: str, message: str) -> None:
+        """The entry at `path` says what it checks with the old key `old`: accepted as
+        before, with one warning line."""
+        self.old_keys[path] = old
+        self.warnings.append(self._line(path, message))
+
+    def _line(self, path: str, message: str) -> str:
         # A message may quote a value made from the environment (a URL parser's complaint
         # about a password): such values are masked here too.
         message = secrets.redact(message, secrets.secret_set(self.expanded))
-        return ConfigError(f"{self.source}: {path}: {message}")
+        return f"{self.source}: {path}: {message}"
 
     def check_keys(self, obj: dict, allowed: tuple[str, ...], prefix: str) -> None:
         for key in getattr(obj, "duplicates", ()):

@@ -2,13 +2,18 @@
 
 Every error names the file and the JSON path of the offending value, so that the CLI can
 print it on one line: `config.json: websites[2].checkInterval: must be a number greater than 0`.
-Each entry of `websites` is a monitor of some kind (`type`, default `http`): the keys every
-monitor has are read here, the kind's own keys by the kind's schema (checks.registry).
+Each entry of `monitors` (or `websites`, its older name) is a monitor of some kind (`type`,
+default `http`): the keys every monitor has are read here, the kind's own keys by the
+kind's schema (checks.registry). What is accepted but spelled the old way is said in one
+warning line per entry, on stderr, once per process (`load_config`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -65,6 +70,8 @@ class Config:
     notify_retry_for: float = DEFAULT_NOTIFY_RETRY_FOR
     heartbeat_url: str | None = field(default=None, repr=False)
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+    # What is accepted but deprecated, one line each (`config.json: websites[2]: ...`).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def heartbeat_shown(self) -> str | None:
@@ -92,8 +99,30 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> _DupDict:
     return obj
 
 
-def load_config(path: str | Path) -> Config:
-    """Read, parse and validate a config file; raise ConfigError naming what is wrong."""
+# The warning lines said in this process: a reload, or a second command of one process,
+# does not say them again.
+_said: set[str] = set()
+
+
+def _to_stderr(line: str) -> None:
+    # No stderr to say it on (closed): a warning never stops a load.
+    with contextlib.suppress(OSError, ValueError):
+        print(f"Warning: {line}", file=sys.stderr, flush=True)
+
+
+def load_config(path: str | Path, warn: Callable[[str], None] = _to_stderr) -> Config:
+    """Read, parse and validate a config file; raise ConfigError naming what is wrong.
+    Its warnings go to `warn` (default: stderr, as `Warning: ...`), each line once per
+    process."""
+    config = _read_config(path)
+    for line in config.warnings:
+        if line not in _said:
+            _said.add(line)
+            warn(line)
+    return config
+
+
+def _read_config(path: str | Path) -> Config:
     name = str(path)
     try:
         # utf-8-sig: a byte-order mark, as some Windows editors write, is not an error.
@@ -127,8 +156,10 @@ def parse_config(text: str, source: str = "config.json") -> Config:
     return _Validator(source).config(document)
 
 
+# The list of monitors, by its name and by its older one: the same list, one of them given.
+LIST_KEYS = ("monitors", "websites")
 TOP_KEYS = (
-    "websites",
+    *LIST_KEYS,
     "defaultCheckInterval",
     "alertWindow",
     "alertThreshold",
@@ -146,6 +177,40 @@ SITE_KIND = "http"
 # The keys every monitor has, whatever its kind.
 COMMON_KEYS = ("id", "name", "type", "checkInterval", "timeout", "alertWindow",
                "alertThreshold", *notify.MONITOR_KEYS, *rules.KEYS)
+# What the keys read here mean, for people: key -> (default as shown, meaning). The
+# notification and alert-rule keys say theirs in their modules (docs/gen.py joins them).
+HELP = {
+    "monitors": ("required", "the monitors: a list of objects, at least one"),
+    "websites": ("", "the older name of `monitors`, the same list (not both)"),
+    "defaultCheckInterval": ("2 s", "the interval of a monitor without `checkInterval` (0.01 s"
+                                    " to a day)"),
+    "alertWindow": ("120 s", "the duration of checks the availability is computed over (at most"
+                             " a day)"),
+    "alertThreshold": ("0.8", "the availability (above 0, at most 1) below which an alert"
+                              " starts"),
+    "retentionDays": ("none", "while monitoring, delete data older than this many days"
+                              " (checked hourly; at most 36500)"),
+    "maxWorkers": ("256", "bound of the worker threads that run blocking kinds' checks, over"
+                          " all processes (started on demand; at most 10000)"),
+    "maxInFlight": ("open files", "bound of the http checks in flight at once, over all"
+                                  " processes; by default each process keeps up to a quarter"
+                                  " of its open-file limit in flight"),
+    "processes": ("`\"auto\"`", "probe processes the checks run in: `\"auto\"` (one below 300"
+                                 " checks/s, else one per 500 checks/s, one to two per core)"
+                                 " or a number from 1 to 64"),
+    "canary": ("none", "a URL that should always answer, or an http monitor object: failures"
+                       " are confirmed against it (is it me?)"),
+    "plugins": ("none", "kinds that also check every http site, each as a monitor of its own"
+                        " (`tls`, `content`, `dns`)"),
+    "id": ("from kind and target", "the monitor's stable id, for its history, alerts and stats;"
+                                   " unique"),
+    "name": ("none", "the label views, alerts and notifications show"),
+    "type": ("`http`", "the kind of check"),
+    "checkInterval": ("`defaultCheckInterval`", "the duration between two checks (0.01 s to a"
+                                                " day)"),
+    "timeout": ("10 s, at most the interval", "the duration the whole check may take (at most a"
+                                              " day)"),
+}
 
 
 def _plugged(site: str, kind: str) -> str:
@@ -160,6 +225,7 @@ class _Validator(Fields):
     notifications = notify.Notify()
     # The top level's alert rules: every monitor's defaults.
     default_rules = AlertRules()
+    list_key = "monitors"  # as the file names its list: "monitors" or "websites"
 
     def config(self, doc: Any) -> Config:
         if not isinstance(doc, dict):
@@ -196,16 +262,9 @@ class _Validator(Fields):
         self.notifications = notify.top(self, doc)
         self.default_rules = rules.rules(self, doc, "", AlertRules())
 
-        if "websites" not in doc:
-            raise self.fail("websites", "is required (a list of sites to monitor)")
-        websites = doc["websites"]
-        if not isinstance(websites, list):
-            raise self.fail("websites", "must be a list of site objects")
-        if not websites:
-            raise self.fail("websites", "must contain at least one site")
-
+        entries = self.entries(doc)
         canary = self.canary(doc, threshold, kind_defaults) if "canary" in doc else None
-        monitors = self.monitors(websites, plugins, interval, window, threshold,
+        monitors = self.monitors(entries, plugins, interval, window, threshold,
                                  kind_defaults)
         # For text that has no monitor at hand (an unexpected error): secrets.redact_known.
         secrets.remember([*(value for m in (*monitors, *filter(None, [canary]))
@@ -225,38 +284,74 @@ class _Validator(Fields):
             notify_retry_for=self.notifications.retry_for,
             heartbeat_url=self.notifications.heartbeat_url,
             heartbeat_interval=self.notifications.heartbeat_interval,
+            warnings=tuple(self.warnings),
         )
 
-    def monitors(self, websites: list, plugins: tuple[Kind, ...], interval: float,
+    def entries(self, doc: dict) -> list:
+        """The list of monitors, `monitors` or `websites`; errors name the key the file
+        used, as every path in an entry does (`websites[3].interval`)."""
+        given = [key for key in LIST_KEYS if key in doc]
+        if len(given) > 1:
+            raise self.fail("websites", 'is the older name of "monitors": give one of them,'
+                                        " not both")
+        if not given:
+            raise self.fail("monitors", 'is required (the list of monitors to check; also'
+                                        ' accepted as "websites")')
+        self.list_key = given[0]
+        entries = doc[self.list_key]
+        if not isinstance(entries, list):
+            raise self.fail(self.list_key, "must be a list of monitor objects")
+        if not entries:
+            raise self.fail(self.list_key, "must contain at least one monitor")
+        return entries
+
+    def monitors(self, entries: list, plugins: tuple[Kind, ...], interval: float,
                  window: float, threshold: float, kind_defaults: dict[str, Any],
                  ) -> list[Monitor]:
-        """The monitors of `websites`, in order, then those their plugins make; ids unique."""
-        seen: dict[str, int] = {}
+        """The monitors of the list, in order, then those their plugins make; ids unique."""
+        seen: dict[str, tuple[int, Monitor]] = {}
         monitors = []
         derived: list[tuple[Monitor, str]] = []
-        for index, entry in enumerate(websites):
-            path = f"websites[{index}]"
+        for index, entry in enumerate(entries):
+            path = f"{self.list_key}[{index}]"
             monitor = self.monitor(entry, path, interval, window, threshold, kind_defaults)
             if monitor.id in seen:
-                # Named by the key that made the id: `id`, or the first of the kind's own
-                # keys that both entries give (http: URL; disk: path), else `type` (cpu).
-                first = websites[seen[monitor.id]]
-                key = "id" if "id" in entry else next(
-                    (k for k in registry.get(monitor.kind).keys if k in entry and k in first),
-                    "type")
-                raise self.fail(f"{path}.{key}", f"duplicate of websites[{seen[monitor.id]}]"
-                                f".{key}")
-            seen[monitor.id] = index
+                first, other = seen[monitor.id]
+                where = f"{self.list_key}[{first}]"
+                mine, its = self.id_key(entry, path, monitor, entries[first], where, other)
+                fix = "another" if "id" in entry and "id" in entries[first] else "an"
+                raise self.fail(f"{path}.{mine}", f"duplicate of {where}.{its}: both make the"
+                                f" id {json.dumps(monitor.id)}; give one of them {fix} \"id\"")
+            seen[monitor.id] = index, monitor
             monitors.append(monitor)
             if monitor.kind == SITE_KIND:
                 own = self.plugins(entry, f"{path}.plugins") if "plugins" in entry else plugins
                 derived += [(m, path) for m in self.plugged(monitor, own, kind_defaults)]
         for monitor, path in derived:
             if monitor.id in seen:
+                where = f"{self.list_key}[{seen[monitor.id][0]}]"
                 raise self.fail(f"{path}.plugins", f"makes the monitor {monitor.id!r}, the id"
-                                f" of websites[{seen[monitor.id]}]")
+                                f" of {where}: give {where} another \"id\"")
             monitors.append(monitor)
         return monitors
+
+    def id_key(self, entry: dict, path: str, monitor: Monitor, first: dict, first_path: str,
+               other: Monitor) -> tuple[str, str]:
+        """The key that made each of two equal ids: `id`; the old key that says what the
+        monitor checks (dns: `name`); the first of the kind's keys that both entries give
+        (http: URL; disk: path), or that it gives when the other says it the old way; else
+        `type` (cpu)."""
+
+        def key(obj: dict, at: str, kind: str, peer: dict, peer_at: str) -> str:
+            if "id" in obj:
+                return "id"
+            if at in self.old_keys:
+                return self.old_keys[at]
+            return next((k for k in registry.get(kind).keys
+                         if k in obj and (k in peer or peer_at in self.old_keys)), "type")
+
+        return (key(entry, path, monitor.kind, first, first_path),
+                key(first, first_path, other.kind, entry, path))
 
     def plugins(self, obj: dict, path: str) -> tuple[Kind, ...]:
         """`plugins`: kinds that also check every http site (or this one), each once."""

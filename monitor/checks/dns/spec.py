@@ -1,4 +1,4 @@
-"""The `dns` kind's keys in a `websites` entry (`name`, `record`, `server`, `port`,
+"""The `dns` kind's keys in a `monitors` entry (`host`, `record`, `server`, `port`,
 `expect`, `tcp`) made a DnsSpec, the plugin hook that adds one to an http site, and how a
 name and a server are written in targets, details and traces."""
 
@@ -21,9 +21,11 @@ from monitor.checks.model import Monitor, Parsed
 from monitor.checks.schema import Fields
 from monitor.checks.trace import quoted
 
-# `name` is one of every monitor's keys (its display name): a dns monitor's is the name it
-# asks for, so the config reads it as both.
-KEYS = ("record", "server", "port", "expect", "tcp")
+# `host` first: the key an error about a monitor's id names. `name` is every monitor's
+# display name; written without `host`, it is also the name asked for (the old spelling).
+KEYS = ("host", "record", "server", "port", "expect", "tcp")
+OLD_SPELLING = ('dns: "name" as the name to query is deprecated; put it in "host" ("name" is'
+                " then only the label)")
 RESOLV_CONF = "/etc/resolv.conf"
 # Characters of a value quoted in a message (a config value, an expected or answered value).
 QUOTED = 100
@@ -124,7 +126,7 @@ def dns_monitor(name: str, record: str = "A", *, timeout: float = 2.0, interval:
 def parse(fields: Fields, entry: Mapping[str, Any], path: str,
           defaults: Mapping[str, Any]) -> Parsed:
     obj = dict(entry)
-    name = _name_key(fields, obj, path)
+    name = _query_key(fields, obj, path)
     rdtype = _record_key(fields, obj, path)
     server = _server_key(fields, obj, path)
     port = fields.port(obj, "port", f"{path}.port", 53)
@@ -138,15 +140,21 @@ def parse(fields: Fields, entry: Mapping[str, Any], path: str,
     return Parsed(spec=spec, target=target(spec))
 
 
-def _name_key(fields: Fields, obj: dict[str, Any], path: str) -> dns.name.Name:
-    if "name" not in obj:
-        raise fields.fail(f"{path}.name", "is required (the DNS name to look up)")
-    if not isinstance(obj["name"], str) or not obj["name"].strip():
-        raise fields.fail(f"{path}.name", "must be a DNS name")
+def _query_key(fields: Fields, obj: dict[str, Any], path: str) -> dns.name.Name:
+    """The name asked for: `host`, else (the old spelling, with a warning) `name`."""
+    key = "host" if "host" in obj or "name" not in obj else "name"
+    if key not in obj:
+        raise fields.fail(f"{path}.host", "is required (the DNS name to look up)")
+    value = obj[key]
+    if not isinstance(value, str) or not value.strip():
+        raise fields.fail(f"{path}.{key}", "must be a DNS name")
     try:
-        return dns_name(obj["name"].strip())
+        name = dns_name(value.strip())
     except ValueError as exc:
-        raise fields.fail(f"{path}.name", str(exc)) from None
+        raise fields.fail(f"{path}.{key}", str(exc)) from None
+    if key == "name":
+        fields.deprecated(path, key, OLD_SPELLING)
+    return name
 
 
 def _record_key(fields: Fields, obj: dict[str, Any], path: str) -> dns.rdatatype.RdataType:

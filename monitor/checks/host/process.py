@@ -1,6 +1,7 @@
-"""The `process` kind: how many processes run by the exact name `name`, or whose command
-line matches the regular expression `match`; fewer than `min` (default 1) or more than
-`max` (optional) is down.
+"""The `process` kind: how many processes run by the exact name `process`, or whose
+command line matches the regular expression `match`; fewer than `min` (default 1) or more
+than `max` (optional) is down. `name` is the display name only; written without `process`
+and `match`, it is the process name (the old spelling, accepted with a warning).
 
 Zombies (exited, not yet reaped) do not count, nor does the monitor itself (a `match` on a
 word of its own command line): this process, and, with probe processes, the monitor's
@@ -24,9 +25,21 @@ from monitor.checks.host import base
 from monitor.checks.model import CheckResult, Monitor, Parsed
 from monitor.checks.schema import Fields
 
-KEYS = ("name", "match", "min", "max")
+# `process` and `match` first: the keys an error about a monitor's id names.
+KEYS = ("process", "match", "min", "max")
+OLD_SPELLING = ('process: "name" as the process name to match is deprecated; put it in'
+                ' "process" ("name" is then only the label)')
 REASONS = ("process",)
 MOST = 1_000_000  # min and max: beyond any process table
+HELP = {
+    "process": ("this or `match`", "the exact process name (`nginx`; for a script, its"
+                                   " interpreter's: use `match`)"),
+    "match": ("this or `process`", "a regular expression (Python's) searched in the command"
+                                   " line, its arguments joined by spaces"),
+    "min": ("1", "fewer processes than this is down (0 when `max` is 0 alone); a whole number"
+                 " from 0 to 1000000"),
+    "max": ("none", "more processes than this is down; `0`: must not run"),
+}
 SHOWN = 10  # processes listed in a trace
 SHOWN_CHARS = 100  # of each command line
 PROBE_MODULE = "monitor.run.probes"  # a probe process is `python -m monitor.run.probes FD`
@@ -66,13 +79,16 @@ def _count(fields: Fields, entry: Mapping[str, Any], key: str, path: str) -> int
 def parse(fields: Fields, entry: Mapping[str, Any], path: str,
           defaults: Mapping[str, Any]) -> Parsed:
     obj = dict(entry)
-    if "name" in obj and "match" in obj:
-        raise fields.fail(f"{path}.match", "give either name (the exact process name) or"
+    if "process" in obj and "match" in obj:
+        raise fields.fail(f"{path}.match", "give either process (the exact process name) or"
                                            " match (a regular expression), not both")
-    if "name" not in obj and "match" not in obj:
-        raise fields.fail(f"{path}.name", "is required (the exact process name), or match"
-                                          " (a regular expression on the command line)")
-    name = fields.text(obj, "name", f"{path}.name") or None
+    # Written the old way, `name` alone is the process name (and the display name).
+    old = "name" in obj and "process" not in obj and "match" not in obj
+    key = "name" if old else "process"
+    if key not in obj and "match" not in obj:
+        raise fields.fail(f"{path}.process", "is required (the exact process name), or match"
+                                             " (a regular expression on the command line)")
+    name = fields.text(obj, key, f"{path}.{key}") or None
     match = fields.regex(obj, "match", f"{path}.match")
     if match is not None and not match.pattern.isprintable():
         raise fields.fail(f"{path}.match", "must not contain control characters")
@@ -82,6 +98,8 @@ def parse(fields: Fields, entry: Mapping[str, Any], path: str,
         least = min(1, most) if most is not None else 1
     if most is not None and least > most:
         raise fields.fail(f"{path}.min", f"min ({least}) must not be above max ({most})")
+    if old:
+        fields.deprecated(path, key, OLD_SPELLING)
     spec = ProcessSpec(name, match, least, most)
     target = f"process:{name}" if match is None else f"process~{match.pattern}"
     return Parsed(spec=spec, target=target, id=target)
@@ -201,4 +219,4 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
                        metrics=metrics)
 
 
-KIND = base.kind("process", KEYS, parse, REASONS, check)
+KIND = base.kind("process", KEYS, parse, REASONS, check, HELP)
