@@ -207,6 +207,24 @@ def notify_events() -> str:
     return ", ".join(_code(e) for e in notify.EVENTS)
 
 
+def facts() -> str:
+    """What the program knows, in a few lines, for the README."""
+    from monitor.alerts import EVENT_OF
+    from monitor.config import notify
+    from monitor.store.sqlite.schema import SCHEMA_VERSION
+
+    lines = [
+        f"- Kinds of monitor (`type`): {kind_names()}; more from other packages"
+        " ([writing a kind](docs/checks.md#writing-a-kind)).",
+        f"- Reasons any check can end with, besides its kind's own: {common_reasons()}.",
+        f"- {len(EVENT_OF)} types of alert rows: {alert_type_names()}; notified as the"
+        f" events {', '.join(_code(e) for e in notify.EVENTS)}.",
+        f"- The database: SQLite, schema version {SCHEMA_VERSION}, migrated from any older"
+        " one on first open ([storage.md](docs/storage.md)).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 # -- checks -------------------------------------------------------------------------------
 
 def common_reasons() -> str:
@@ -404,17 +422,10 @@ def command_help(*path: str) -> str:
 
 def mode_flags() -> str:
     """The mode flags of the original design, each with the command that does the same."""
-    import click
-
     from monitor.cli import MODES, main
 
-    params = {p.name: p for p in main.params if isinstance(p, click.Option)}
-    rows = []
-    for command, flag in MODES.items():
-        option = params.get(command) or next(
-            (p for p in params.values() if flag in p.opts), None)
-        what = option.help if option is not None and option.help else ""
-        rows.append([_code(flag), _code(command), what])
+    rows = [[_code(flag), _code(command), main.commands[command].get_short_help_str(200)]
+            for command, flag in MODES.items()]
     return _table(["flag", "command", "what it does"], rows)
 
 
