@@ -204,7 +204,10 @@ HELP = {
                         " (`tls`, `content`, `dns`)"),
     "id": ("from kind and target", "the monitor's stable id, for its history, alerts and stats;"
                                    " unique"),
-    "name": ("none", "the label views, alerts and notifications show"),
+    "name": ("none", "the label views, alerts and notifications show, never what is checked"
+                     " (written the old way, a dns monitor's `name` without `host`, or a"
+                     " process monitor's without `process` and `match`, is still what it"
+                     " looks up, with a warning)"),
     "type": ("`http`", "the kind of check"),
     "checkInterval": ("`defaultCheckInterval`", "the duration between two checks (0.01 s to a"
                                                 " day)"),
