@@ -1,4 +1,4 @@
-"""The `http` kind's own keys in a `websites` entry: `URL`, `headers`, `maxBodyBytes`,
+"""The `http` kind's own keys in a `monitors` entry: `URL`, `headers`, `maxBodyBytes`,
 `tlsVerify`, `caFile`, `expect` (conditions), `tlsMinDaysLeft`, `tlsFailDaysLeft`."""
 
 from __future__ import annotations
