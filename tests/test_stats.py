@@ -346,6 +346,17 @@ def write(path: Path, checks: list[CheckResult]) -> None:
     store.close()
 
 
+def write_v4(path: Path, checks: list[CheckResult]) -> None:
+    """The same through the store of schema 4 (tests/legacy), for `downgrade`."""
+    from tests.legacy import store_v4
+
+    store = store_v4.Store(path)
+    for c in checks:
+        store.put_check(c)
+    store.flush()
+    store.close()
+
+
 def test_unknown_checks_count_only_as_a_reason_in_whole_and_partial_minutes(
         tmp_path: Path) -> None:
     # Checks recorded while the monitor was offline (available None) are not checks of the
@@ -433,7 +444,7 @@ def uses_blocks(conn, start: float, end: float) -> bool:
 
 
 def downgrade(path: Path, version: int) -> None:
-    """Rewrite a database in the aggregate tables of an older schema (2: minutes only,
+    """Rewrite a database of schema 4 in the aggregate tables of an older one (2: minutes only,
     3: minutes and blocks), keyed by time first, histograms as "bucket:count,...", statuses
     and reasons in two columns, as they were."""
     def old_hist(text: str) -> str:
@@ -493,7 +504,7 @@ def test_history_from_before_the_blocks_is_read_from_its_minutes(tmp_path: Path)
     rng = random.Random(11)
     old = [random_check(rng, A, BASE + s) for s in range(0, 1500, 3)]
     new = [random_check(rng, A, BASE + s) for s in range(1500, 3000, 3)]
-    write(path, old)
+    write_v4(path, old)
     downgrade(path, 2)
     write(path, new)  # the upgrade to schema 4, through 3's blocks_since
     conn = open_reader(path)
@@ -517,7 +528,7 @@ def test_a_schema_3_database_is_upgraded_with_its_aggregates(tmp_path: Path) -> 
     rng = random.Random(5)
     old = [random_check(rng, host, BASE + s) for s in range(0, 2400, 4) for host in (A, B)]
     new = [random_check(rng, A, BASE + s) for s in range(2400, 3000, 4)]
-    write(path, old)
+    write_v4(path, old)
     before = sqlite3.connect(path).execute(
         "SELECT host, span, start, checks, hist FROM aggregates ORDER BY 1, 2, 3").fetchall()
     downgrade(path, 3)
@@ -527,7 +538,7 @@ def test_a_schema_3_database_is_upgraded_with_its_aggregates(tmp_path: Path) -> 
         tables = {r[0] for r in conn.conn.execute("SELECT name FROM sqlite_master")}
         assert "minute_stats" not in tables and "block_stats" not in tables
         assert conn.conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
-        after = conn.conn.execute("SELECT host, span, start, checks, hist FROM aggregates"
+        after = conn.conn.execute("SELECT monitor, span, start, checks, hist FROM aggregates"
                              " WHERE start < ? ORDER BY 1, 2, 3",
                              (int(BASE + 2400) // 600 * 600,)).fetchall()
         assert after == [row for row in before if row[2] < int(BASE + 2400) // 600 * 600]

@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS sites (
 """
 
 _AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
+MIGRATION_WAIT_MS = 600_000  # how long a process waits for another's migration
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -260,6 +261,18 @@ def _8_to_9(conn: sqlite3.Connection) -> None:
     takes a copy of the table (ids kept: the outbox points at the alerts). And the plugged
     monitors of a site whose id ends in "/" ("https://h//tls") take the id the code gives
     them now ("https://h/tls"), so that their history goes on."""
+    # The old tables' pages are freed, not zeroed: what they held is in the copies. Zeroed
+    # (SQLite built with SECURE_DELETE, as Debian's is) they went through the WAL too: on 2
+    # million checks 512 MB of it instead of 316, 6.4 s instead of 4.0 (bench/migration).
+    secure = conn.execute("PRAGMA secure_delete").fetchone()[0]
+    conn.execute("PRAGMA secure_delete=FAST")
+    try:
+        _copy_with_monitors(conn)
+    finally:
+        conn.execute(f"PRAGMA secure_delete={int(secure)}")
+
+
+def _copy_with_monitors(conn: sqlite3.Connection) -> None:
     renamed = _plugged_renames(conn)
     # The rows of those monitors (their target is never their id) name them in `monitor`.
     fill = "CASE WHEN monitor IS NULL THEN host" + "".join(
@@ -370,17 +383,28 @@ STEPS: list[Callable[[sqlite3.Connection], None]] = [_1_to_2, _2_to_3, _3_to_4, 
 
 def migrate(conn: sqlite3.Connection, version: int) -> None:
     """Bring a database at schema `version` (1 or more) to len(STEPS) + 1, step by step."""
-    for number in range(version, len(STEPS) + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Read again under the write lock: another process (a reader, a monitor
-            # starting) may have taken this step since `version` was read.
-            if conn.execute("PRAGMA user_version").fetchone()[0] > number:
-                conn.execute("COMMIT")
-                continue
-            STEPS[number - 1](conn)
-            conn.execute(f"PRAGMA user_version={number + 1}")
+    # Another process may be taking a step that copies a big table (8 -> 9: 4 s per 2
+    # million checks): wait for it rather than fail with "database is locked".
+    timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute(f"PRAGMA busy_timeout={max(timeout, MIGRATION_WAIT_MS)}")
+    try:
+        for number in range(version, len(STEPS) + 1):
+            _step(conn, number)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={timeout}")
+
+
+def _step(conn: sqlite3.Connection, number: int) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Read again under the write lock: another process (a reader, a monitor starting)
+        # may have taken this step since the version was read.
+        if conn.execute("PRAGMA user_version").fetchone()[0] > number:
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            return
+        STEPS[number - 1](conn)
+        conn.execute(f"PRAGMA user_version={number + 1}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
