@@ -56,8 +56,9 @@ def test_help_lists_the_original_flags(runner):
     (["-m", "--once"], "Error: --once only goes with -r"),
     (["-r", "--no-follow"], "Error: --no-follow only goes with -a"),
     (["-a", "--plain"], "Error: --plain only goes with -m or -r"),
-    (["-t", "-db", "x.db"], "Error: -t uses a throwaway database; -db does not apply"),
-    (["-t", "-c", "x.json"], "Error: -c does not apply to -t"),
+    (["-t", "-db", "x.db"], "Error: selftest (-t) uses a throwaway database; -db does not "
+                            "apply"),
+    (["-t", "-c", "x.json"], "Error: -c does not apply to selftest (-t)"),
     (["--purge", "0"], "Error: Invalid value for '--purge': '0' is not a number of days "
                        "greater than 0 and at most 36500"),
     # nan and inf pass a plain range check; 1e300 days overflows any date

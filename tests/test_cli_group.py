@@ -85,12 +85,12 @@ def test_help_imports_no_engine(args):
     (["-r", "-a", "alerts"], "Error: choose one mode: the command alerts or -a, -r, not both"),
     (["--once", "report"], "Error: --once goes after the command: report --once"),
     (["-s", "monitor"], "Error: -s goes after the command: monitor -s"),
-    (["-db", "x.db", "selftest"], "Error: selftest uses a throwaway database; -db does not "
-                                  "apply"),
-    (["-c", "x.json", "selftest"], "Error: -c does not apply to selftest"),
-    (["selftest", "-db", "x.db"], "Error: selftest uses a throwaway database; -db does not "
-                                  "apply"),
-    (["selftest", "-c", "x.json"], "Error: -c does not apply to selftest"),
+    (["-db", "x.db", "selftest"], "Error: selftest (-t) uses a throwaway database; -db "
+                                  "does not apply"),
+    (["-c", "x.json", "selftest"], "Error: -c does not apply to selftest (-t)"),
+    (["selftest", "-db", "x.db"], "Error: selftest (-t) uses a throwaway database; -db "
+                                  "does not apply"),
+    (["selftest", "-c", "x.json"], "Error: -c does not apply to selftest (-t)"),
     (["report", "-s"], "Error: No such option '-s'."),
     (["alerts", "--once"], "Error: No such option '--once'."),
     (["monitor", "--once"], "Error: No such option '--once'."),
@@ -227,9 +227,96 @@ def test_monitor_command_then_the_readers_as_commands_and_flags(hostile, tmp_pat
 
 
 def test_selftest_command(runner):
+    # (Its output beside -t's: test_each_flag_is_its_command.)
     result = runner.invoke(main, ["selftest"])
     assert result.exit_code == 0, result.output
     assert result.output.rstrip().splitlines()[-1].startswith("Self-test passed in ")
+
+
+# --- each mode flag is its command ------------------------------------------------------
+
+# For each mode flag, the arguments after it (or after its command), each case run both
+# ways on its own copy of the same real database: a success, and errors.
+FLAG_CASES = {
+    "monitor": [["-c", "bad.json", "-db", "m.db"], ["-c", "none.json"],
+                ["-s", "-c", "ok.json", "-db", "held.db"]],
+    "alerts": [["--no-follow", "-db", "m.db"], ["--no-follow", "-db", "none.db"]],
+    "report": [["--once", "-db", "m.db"], ["--once", "-db", "none.db"]],
+    "selftest": [[], ["-db", "m.db"], ["-c", "ok.json"]],
+    "purge": [["2", "-db", "m.db"], ["2", "-db", "none.db"]],
+    "validate": [["-c", "ok.json", "-db", "m.db"], ["-c", "bad.json"]],
+}
+
+
+def test_every_mode_flag_has_its_cases():
+    from monitor.cli import MODES
+
+    assert set(FLAG_CASES) == set(MODES)
+
+
+@pytest.mark.parametrize(("mode", "tail"), [
+    (mode, tail) for mode, cases in FLAG_CASES.items() for tail in cases])
+def test_each_flag_is_its_command(runner, tmp_path, monkeypatch, mode, tail):
+    from monitor.cli import MODES
+    from monitor.store import DatabaseOwner
+
+    now = time.time() - 3 * 86400  # old enough for `purge 2` to delete some
+    outcomes = []
+    for form, args in (("flag", [MODES[mode], *tail]), ("command", [mode, *tail])):
+        where = tmp_path / form
+        where.mkdir()
+        seeded_db(where, now)
+        write_config(where / "ok.json", {"websites": [{"URL": "http://127.0.0.1:9/"}]})
+        write_config(where / "bad.json", {"websites": [{"URL": "http://a.test/",
+                                                        "checkInterval": 0}]})
+        monkeypatch.chdir(where)
+        owner = DatabaseOwner("held.db")  # another monitor's database
+        try:
+            result = runner.invoke(main, args)
+        finally:
+            owner.release()
+        out, err = steady(result.stdout), steady(result.stderr)
+        if mode == "selftest":  # its own server's port, and the times it measured
+            out = re.sub(r"\d+", "N", out)
+        outcomes.append((result.exit_code, out, err))
+        # An error is a message and an exit status, never an exception of the dispatch.
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
+            result.exception)
+    by_flag, by_command = outcomes
+    assert by_flag == by_command
+    assert by_flag[1] or by_flag[2]  # it said something
+
+
+def test_each_flag_has_its_commands_help(runner):
+    from monitor.cli import MODES
+
+    text = runner.invoke(main, ["--help"]).output
+    flags = " ".join(text.split("Modes as flags (each the same as its command):\n", 1)[1]
+                     .split("\n\n", 1)[0].split())
+    for mode, flag in MODES.items():
+        own = runner.invoke(main, [mode, "--help"]).output
+        first = " ".join(own.split("\n\n", 2)[1].split())  # the first line of its help
+        assert re.search(rf"(^| ){re.escape(flag)}[ ,][^T]*The {mode} command: "
+                         rf"{re.escape(first)}", flags), mode
+        assert f"{mode} {first.rstrip('.')} ({flag})." in " ".join(text.split()), mode
+
+
+def test_the_monitor_flag_runs_what_its_command_runs(hostile, tmp_path):
+    # The real program, until stopped: the same lines, but for its counts.
+    outcomes = []
+    for args in (["-m"], ["monitor"]):
+        where = tmp_path / args[0].lstrip("-")
+        where.mkdir()
+        write(where / "config.json", {"websites": [{"URL": hostile.base + "/ok?flag",
+                                                    "checkInterval": 0.1}]})
+        proc = start([*args, "-db", "m.db"], where)
+        wait_for(lambda w=where: count_checks(w / "m.db") >= 3, 15, "three checks")
+        _elapsed, out, err = stop(proc)
+        outcomes.append((proc.returncode, re.sub(r"\d+", "N", out), err))
+    by_flag, by_command = outcomes
+    assert by_flag == by_command
+    assert by_flag[0] == 0 and by_flag[1].startswith("Monitoring N site(s) from config.json")
+    assert by_flag[1].rstrip().endswith("Stopped; N checks recorded in m.db.")
 
 
 # --- check ------------------------------------------------------------------------------

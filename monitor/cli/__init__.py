@@ -21,6 +21,8 @@ from monitor.cli.maintenance import maintenance_group
 from monitor.cli.notify import notify_group
 from monitor.render.display import Display
 
+# The card's mode flags, each the command of the same name run with the options given
+# (`-r --once` is `report --once`, `--purge 7` is `purge 7`): the one table both read.
 MODES = {
     "monitor": "-m",
     "alerts": "-a",
@@ -29,6 +31,10 @@ MODES = {
     "purge": "--purge",
     "validate": "--validate",
 }
+# The group's options that belong to some commands only: with a flag, handed to its
+# command; before a command, an error (they go after it). The others (-c, -db, --no-color,
+# --debug) apply to every command, before it or after it.
+COMMAND_OPTIONS = ("silent", "once", "no_follow", "plain")
 
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -57,22 +63,42 @@ class _Days(click.ParamType):
 
 class _Cli(click.Group):
     """The commands, plus the original mode flags: invoked without a command, the group
-    runs the mode its flags name, exactly as the single command before it did."""
+    runs the command its flag names (MODES), with the options given."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # the order they are defined in, not alphabetical
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Each command's own help, with the flag that is the same as it.
+        rows = []
+        limit = formatter.width - 6 - max(map(len, self.commands))
+        for name, command in self.commands.items():
+            if name in MODES:
+                text = f"{command.get_short_help_str(200).rstrip('.')} ({MODES[name]})."
+            else:
+                text = command.get_short_help_str(limit)
+            rows.append((name, text))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Commands first, then the mode flags apart from the options they share, so that
-        # the two ways to choose a mode read as the same list.
+        # the two ways to choose a mode read as the same list; a flag's help is its
+        # command's.
         self.format_commands(ctx, formatter)
         modes: list[tuple[str, str]] = []
         others: list[tuple[str, str]] = []
         for param in self.get_params(ctx):
             record = param.get_help_record(ctx)
-            if record is not None:
-                (modes if param.name in MODES else others).append(record)
-        with formatter.section("Modes as flags (the same as the commands)"):
+            if record is None:
+                continue
+            if param.name in MODES:
+                command = self.commands[param.name]
+                modes.append((record[0], f"The {param.name} command: "
+                                         f"{command.get_short_help_str(200)}"))
+            else:
+                others.append(record)
+        with formatter.section("Modes as flags (each the same as its command)"):
             formatter.write_dl(modes)
         with formatter.section("Options"):
             formatter.write_dl(others)
@@ -80,17 +106,13 @@ class _Cli(click.Group):
 
 @click.group(cls=_Cli, invoke_without_command=True, subcommand_metavar="[COMMAND [ARGS]...]",
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-m", "--monitor", is_flag=True,
-              help="Monitor the sites of the config file and print stats.")
-@click.option("-a", "--alerts", is_flag=True,
-              help="Print the alert and recovery history, then follow new ones.")
-@click.option("-t", "--selftest", is_flag=True,
-              help="Self-test the alerting against a throwaway local server.")
-@click.option("-r", "--report", is_flag=True,
-              help="Print the periodic stats from the database another -m writes.")
-@click.option("--purge", type=_Days(), metavar="DAYS",
-              help="Delete checks and alerts older than DAYS days, then exit.")
-@click.option("--validate", is_flag=True, help="Check the config file, then exit.")
+# The mode flags' help is their command's (_Cli.format_options).
+@click.option("-m", "--monitor", is_flag=True)
+@click.option("-a", "--alerts", is_flag=True)
+@click.option("-t", "--selftest", is_flag=True)
+@click.option("-r", "--report", is_flag=True)
+@click.option("--purge", type=_Days(), metavar="DAYS")
+@click.option("--validate", is_flag=True)
 @click.option("-c", "--config", "config_path", default="config.json", show_default=True,
               metavar="FILE", help="Config file.")
 @click.option("-db", "--database", "db_path", default="monitoring.db", show_default=True,
@@ -127,9 +149,7 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
       monitoringApp.py check https://example.com/
       monitoringApp.py selftest             self-test of the alerting (-t)
     """
-    chosen = [name for name, on in (("monitor", monitor), ("alerts", alerts),
-                                    ("selftest", selftest), ("report", report),
-                                    ("purge", purge is not None), ("validate", validate)) if on]
+    chosen = [name for name in MODES if ctx.params[name] not in (False, None)]
     if ctx.invoked_subcommand is not None:
         _before_command(ctx, ctx.invoked_subcommand, chosen)
         return
@@ -137,23 +157,34 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
         flags = ", ".join(MODES[name] for name in chosen) if chosen else "none"
         raise click.UsageError(
             f"choose exactly one mode of -m, -a, -t, -r, --purge, --validate (got {flags})")
-    mode = chosen[0]
-    source = ctx.get_parameter_source
-    for flag, name, allowed in (("-s", "silent", {"monitor"}), ("--once", "once", {"report"}),
-                                ("--no-follow", "no_follow", {"alerts"}),
-                                ("--plain", "plain", {"monitor", "report"})):
-        if ctx.params[name] and mode not in allowed:
-            raise click.UsageError(f"{flag} only goes with "
-                                   + " or ".join(sorted(MODES[m] for m in allowed)))
-    if mode == "selftest" and source("db_path") != click.core.ParameterSource.DEFAULT:
-        raise click.UsageError("-t uses a throwaway database; -db does not apply")
-    # -r, -a and --purge read the database and ignore -c: a user naturally gives them the
-    # flags of the -m that writes it. -t monitors a config of its own.
-    if mode == "selftest" and source("config_path") != click.core.ParameterSource.DEFAULT:
-        raise click.UsageError("-c does not apply to -t")
+    command = main.commands[chosen[0]]
+    ctx.invoke(command, **_flag_options(ctx, command))
 
-    guarded(debug, lambda: _run(mode, config_path, db_path, silent, once, no_follow, purge,
-                                 _display(plain, no_color)))
+
+def _flag_options(ctx: click.Context, command: click.Command) -> dict[str, object]:
+    """What the command its mode flag names is given: the options of its own given to the
+    group (-s, --once, ...; one of another command's is an error) and the flag's value
+    (--purge DAYS). The options every command shares it reads from the group itself."""
+    takes = {param.name for param in command.params}
+    options: dict[str, object] = {}
+    for name in COMMAND_OPTIONS:
+        if not ctx.params[name]:
+            continue
+        if name not in takes:
+            flags = sorted(MODES[mode] for mode in MODES
+                           if name in {p.name for p in main.commands[mode].params})
+            raise click.UsageError(f"{_flag(ctx, name)} only goes with " + " or ".join(flags))
+        options[name] = ctx.params[name]
+    value = ctx.params[command.name or ""]
+    if value is not True:  # --purge DAYS: the command's argument
+        (argument,) = [p.name for p in command.params if isinstance(p, click.Argument)]
+        options[str(argument)] = value
+    return options
+
+
+def _flag(ctx: click.Context, name: str) -> str:
+    """The group's option `name` as the user writes it, by its first spelling (-s)."""
+    return next(param.opts[0] for param in ctx.command.params if param.name == name)
 
 
 def _before_command(ctx: click.Context, command: str, chosen: list[str]) -> None:
@@ -161,15 +192,16 @@ def _before_command(ctx: click.Context, command: str, chosen: list[str]) -> None
     if chosen:
         raise click.UsageError(f"choose one mode: the command {command} or "
                                f"{', '.join(MODES[name] for name in chosen)}, not both")
-    for flag, name in (("-s", "silent"), ("--once", "once"), ("--no-follow", "no_follow"),
-                       ("--plain", "plain")):
+    for name in COMMAND_OPTIONS:
         if ctx.params[name]:
-            raise click.UsageError(f"{flag} goes after the command: {command} {flag}")
-    given = ctx.get_parameter_source
-    if command == "selftest" and given("db_path") != click.core.ParameterSource.DEFAULT:
-        raise click.UsageError("selftest uses a throwaway database; -db does not apply")
-    if command == "selftest" and given("config_path") != click.core.ParameterSource.DEFAULT:
-        raise click.UsageError("-c does not apply to selftest")
+            raise click.UsageError(f"{_flag(ctx, name)} goes after the command: {command}"
+                                   f" {_flag(ctx, name)}")
+
+
+def _given(ctx: click.Context, name: str, value: object) -> bool:
+    """Whether a shared option was given, to the command or to the group before it."""
+    return value is not None or (ctx.find_root().get_parameter_source(name)
+                                 != click.core.ParameterSource.DEFAULT)
 
 
 # The subcommands. Their -c, -db, --no-color and --debug default to the group's, so that
@@ -220,7 +252,7 @@ def _shared(ctx: click.Context, name: str, value: object) -> object:
 @click.pass_context
 def monitor_command(ctx: click.Context, config_path: str | None, db_path: str | None,
                     silent: bool, plain: bool, no_color: bool, debug: bool) -> None:
-    """Monitor the sites of the config file and print stats (-m)."""
+    """Monitor the sites of the config file and print stats."""
     _mode(ctx, "monitor", config_path, db_path, debug, silent=silent, plain=plain,
           no_color=no_color)
 
@@ -234,7 +266,7 @@ def monitor_command(ctx: click.Context, config_path: str | None, db_path: str | 
 @click.pass_context
 def alerts_command(ctx: click.Context, db_path: str | None, no_follow: bool,
                    config_path: str | None, debug: bool) -> None:
-    """Print the alert and recovery history, then follow new ones (-a)."""
+    """Print the alert and recovery history, then follow it."""
     _mode(ctx, "alerts", config_path, db_path, debug, no_follow=no_follow)
 
 
@@ -249,7 +281,7 @@ def alerts_command(ctx: click.Context, db_path: str | None, no_follow: bool,
 @click.pass_context
 def report_command(ctx: click.Context, db_path: str | None, once: bool, plain: bool,
                    no_color: bool, config_path: str | None, debug: bool) -> None:
-    """Print the stats from the database a monitor writes (-r)."""
+    """Print the stats from the database a monitor writes."""
     _mode(ctx, "report", config_path, db_path, debug, once=once, plain=plain,
           no_color=no_color)
 
@@ -290,11 +322,13 @@ def check_command(ctx: click.Context, names: tuple[str, ...], config_path: str |
 @click.pass_context
 def selftest_command(ctx: click.Context, debug: bool, config_path: str | None,
                      db_path: str | None) -> None:
-    """Self-test the alerting against a throwaway local server (-t)."""
-    if db_path is not None:
-        raise click.UsageError("selftest uses a throwaway database; -db does not apply", ctx)
-    if config_path is not None:
-        raise click.UsageError("-c does not apply to selftest", ctx)
+    """Self-test the alerting against a throwaway local server."""
+    # Given here or before the command (or with -t): the same error both ways.
+    if _given(ctx, "db_path", db_path):
+        raise click.UsageError("selftest (-t) uses a throwaway database; -db does not apply",
+                               ctx)
+    if _given(ctx, "config_path", config_path):
+        raise click.UsageError("-c does not apply to selftest (-t)", ctx)
     _mode(ctx, "selftest", None, None, debug)
 
 
@@ -305,7 +339,7 @@ def selftest_command(ctx: click.Context, debug: bool, config_path: str | None,
 @click.pass_context
 def validate_command(ctx: click.Context, config_path: str | None, debug: bool,
                      db_path: str | None) -> None:
-    """Check the config file, then exit (--validate)."""
+    """Check the config file, then exit."""
     _mode(ctx, "validate", config_path, None, debug)
 
 
@@ -371,7 +405,7 @@ def init_command(ctx: click.Context, config_path: str | None, debug: bool,
 @click.pass_context
 def purge_command(ctx: click.Context, days: float, db_path: str | None,
                   config_path: str | None, debug: bool) -> None:
-    """Delete data older than DAYS days, then exit (--purge DAYS).
+    """Delete data older than DAYS days, then exit.
 
     Deletes the checks and alerts older than DAYS days (more than 0, at most 36500), but
     not each monitor's latest alert, warning and flapping rows: the alert state a restart
