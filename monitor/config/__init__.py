@@ -292,7 +292,7 @@ class _Validator(Fields):
 
     def entries(self, doc: dict) -> list:
         """The list of monitors, `monitors` or `websites`; errors name the key the file
-        used, as every path in an entry does (`websites[3].interval`)."""
+        used, as every path in an entry does (`websites[3].checkInterval`)."""
         given = [key for key in LIST_KEYS if key in doc]
         if len(given) > 1:
             raise self.fail("websites", 'is the older name of "monitors": give one of them,'
@@ -312,20 +312,21 @@ class _Validator(Fields):
                  window: float, threshold: float, kind_defaults: dict[str, Any],
                  ) -> list[Monitor]:
         """The monitors of the list, in order, then those their plugins make; ids unique."""
-        seen: dict[str, tuple[int, Monitor]] = {}
+        seen: dict[str, tuple[int, str]] = {}  # id -> its entry's index, its kind
         monitors = []
         derived: list[tuple[Monitor, str]] = []
         for index, entry in enumerate(entries):
             path = f"{self.list_key}[{index}]"
             monitor = self.monitor(entry, path, interval, window, threshold, kind_defaults)
             if monitor.id in seen:
-                first, other = seen[monitor.id]
+                first, kind = seen[monitor.id]
                 where = f"{self.list_key}[{first}]"
-                mine, its = self.id_key(entry, path, monitor, entries[first], where, other)
+                mine = self.id_key(entry, path, monitor.kind, entries[first], where)
+                its = self.id_key(entries[first], where, kind, entry, path)
                 fix = "another" if "id" in entry and "id" in entries[first] else "an"
                 raise self.fail(f"{path}.{mine}", f"duplicate of {where}.{its}: both make the"
                                 f" id {json.dumps(monitor.id)}; give one of them {fix} \"id\"")
-            seen[monitor.id] = index, monitor
+            seen[monitor.id] = index, monitor.kind
             monitors.append(monitor)
             if monitor.kind == SITE_KIND:
                 own = self.plugins(entry, f"{path}.plugins") if "plugins" in entry else plugins
@@ -338,23 +339,17 @@ class _Validator(Fields):
             monitors.append(monitor)
         return monitors
 
-    def id_key(self, entry: dict, path: str, monitor: Monitor, first: dict, first_path: str,
-               other: Monitor) -> tuple[str, str]:
-        """The key that made each of two equal ids: `id`; the old key that says what the
-        monitor checks (dns: `name`); the first of the kind's keys that both entries give
-        (http: URL; disk: path), or that it gives when the other says it the old way; else
-        `type` (cpu)."""
-
-        def key(obj: dict, at: str, kind: str, peer: dict, peer_at: str) -> str:
-            if "id" in obj:
-                return "id"
-            if at in self.old_keys:
-                return self.old_keys[at]
-            return next((k for k in registry.get(kind).keys
-                         if k in obj and (k in peer or peer_at in self.old_keys)), "type")
-
-        return (key(entry, path, monitor.kind, first, first_path),
-                key(first, first_path, other.kind, entry, path))
+    def id_key(self, entry: dict, path: str, kind: str, peer: dict, peer_path: str) -> str:
+        """The key that made the id of `entry`, equal to that of `peer`: `id`; the old key
+        that says what the monitor checks (dns: `name`); the first of the kind's keys that
+        both give (http: URL; disk: path), or that it gives when the peer says it the old
+        way; else `type` (cpu)."""
+        if "id" in entry:
+            return "id"
+        if path in self.old_keys:
+            return self.old_keys[path]
+        return next((k for k in registry.get(kind).keys
+                     if k in entry and (k in peer or peer_path in self.old_keys)), "type")
 
     def plugins(self, obj: dict, path: str) -> tuple[Kind, ...]:
         """`plugins`: kinds that also check every http site (or this one), each once."""
