@@ -37,11 +37,11 @@ def _reason_numbers(reasons: tuple[str, ...]) -> dict[bytes, bytes]:
     return {name.encode(): str(_REASON_BASE + i).encode() for i, name in enumerate(reasons)}
 
 
-class SiteStats(NamedTuple):
-    """One site's figures over a window. A named tuple, not a frozen dataclass: a report
+class MonitorStats(NamedTuple):
+    """One monitor's figures over a window. A named tuple, not a frozen dataclass: a report
     builds thousands of them, and a frozen dataclass's __init__ is several times slower."""
 
-    host: str
+    monitor_id: str
     checks: int
     availability: float | None
     rt_min: float | None
@@ -52,7 +52,7 @@ class SiteStats(NamedTuple):
     p99: float | None
     statuses: dict[str, int]
     reasons: dict[str, int]
-    down_for: float | None  # seconds the site has been down, if it is down now
+    down_for: float | None  # seconds it has been down, if it is down now
     since_failure: float | None  # seconds since the last failed check
     skipped: int = 0  # slots that found the previous check still running (in `checks`)
     # The kind's metrics over the window (http: dns, connect, tls, ttfb, total), each as
@@ -113,7 +113,7 @@ def _window(reader: Reader, start: float, end: float,
 
 def _pairs(texts: list[bytes | None], names: dict[bytes, bytes],
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Parse every site's "key:count,..." text in one pass: (site index, key, count).
+    """Parse every monitor's "key:count,..." text in one pass: (monitor index, key, count).
     `names` turns keys that are names into numbers first; None if a key is left that is
     not a number."""
     present = [(i, t) for i, t in enumerate(texts) if t]
@@ -132,12 +132,12 @@ def _pairs(texts: list[bytes | None], names: dict[bytes, bytes],
     # numpy's own text parser, in C: five times faster than int() over a split.
     numbers = np.fromstring(joined.replace(b":", b","), dtype=np.int64, sep=",")
     sizes = [t.count(b",") + 1 for _, t in present]
-    site = np.repeat(np.array([i for i, _ in present], dtype=np.int64), sizes)
-    return site, numbers[0::2], numbers[1::2]
+    monitor = np.repeat(np.array([i for i, _ in present], dtype=np.int64), sizes)
+    return monitor, numbers[0::2], numbers[1::2]
 
 
 def _hist_entries(texts: list[bytes | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every site's histogram entries, in three arrays: (site index, bucket, count)."""
+    """Every monitor's histogram entries, in three arrays: (monitor index, bucket, count)."""
     present = [(i, t) for i, t in enumerate(texts) if t]
     joined = b"".join(t for _, t in present)
     entries = len(joined) // HIST_WIDTH
@@ -153,29 +153,30 @@ def _hist_entries(texts: list[bytes | None]) -> tuple[np.ndarray, np.ndarray, np
     value <<= 6
     value += lasts
     value -= HIST_DIGIT
-    site = np.repeat(np.array([i for i, _ in present], dtype=np.int32),
+    monitor = np.repeat(np.array([i for i, _ in present], dtype=np.int32),
                      [len(t) // HIST_WIDTH for _, t in present])
-    return site, value >> 9, value & COUNT_MAX
+    return monitor, value >> 9, value & COUNT_MAX
 
 
-_CHUNK = 512  # sites per pass of _percentiles
+_CHUNK = 512  # monitors per pass of _percentiles
 
 
 def _percentiles(texts: list[bytes | None], rt_min: list, rt_max: list,
                  ps: tuple[float, ...]) -> list[list[float | None]]:
-    """Nearest-rank percentiles of every site's summed histogram, for all sites at once
-    (a Python loop per site cost more than the SQL at 5,000 sites), a chunk of sites at a
-    time: arrays of a few hundred kilobytes are reused from the heap, while arrays of tens
-    of megabytes are new memory every time, and faulting it in cost as much as the work."""
+    """Nearest-rank percentiles of every monitor's summed histogram, for all monitors at
+    once (a Python loop per monitor cost more than the SQL at 5,000 monitors), a chunk of
+    monitors at a time: arrays of a few hundred kilobytes are reused from the heap, while
+    arrays of tens of megabytes are new memory every time, and faulting it in cost as much
+    as the work."""
     result: list[list[float | None]] = [[None] * len(texts) for _ in ps]
     for first in range(0, len(texts), _CHUNK):
         chunk = texts[first:first + _CHUNK]
         count = len(chunk)
-        site, bucket, number = _hist_entries(chunk)
-        if not len(site):
+        monitor, bucket, number = _hist_entries(chunk)
+        if not len(monitor):
             continue
         width = int(bucket.max()) + 1
-        cumulative = np.bincount(site * width + bucket, weights=number,
+        cumulative = np.bincount(monitor * width + bucket, weights=number,
                                  minlength=count * width).reshape(count, width).cumsum(axis=1)
         total = cumulative[:, -1]
         timed = np.flatnonzero(total > 0)
@@ -194,8 +195,8 @@ def _percentiles(texts: list[bytes | None], rt_min: list, rt_max: list,
 
 
 def _outcomes(texts: list[bytes | None]) -> tuple[list[dict[str, int]], list[dict[str, int]]]:
-    """Every site's status counts (codes in ascending order) and failure reasons (most
-    frequent first), summed, all sites at once."""
+    """Every monitor's status counts (codes in ascending order) and failure reasons (most
+    frequent first), summed, all monitors at once."""
     statuses: list[dict[str, int]] = [{} for _ in texts]
     reasons: list[dict[str, int]] = [{} for _ in texts]
     known = registry.all_reasons()  # every kind's reasons, in a stable order
@@ -209,12 +210,12 @@ def _outcomes(texts: list[bytes | None]) -> tuple[list[dict[str, int]], list[dic
             statuses[i] = dict(sorted(codes.items()))
             reasons[i] = dict(sorted(names.items(), key=lambda kv: -kv[1]))
         return statuses, reasons
-    site, key, number = parsed
-    if not len(site):
+    monitor, key, number = parsed
+    if not len(monitor):
         return statuses, reasons
-    # site * 2048 + key sorts by site, then key: status codes (three digits) first, then
-    # reasons in the order of `known`.
-    keys, inverse = np.unique(site * 2048 + key, return_inverse=True)
+    # monitor * 2048 + key sorts by monitor, then key: status codes (three digits) first,
+    # then reasons in the order of `known`.
+    keys, inverse = np.unique(monitor * 2048 + key, return_inverse=True)
     sums = np.bincount(inverse, weights=number).astype(np.int64).tolist()
     found = []
     for k, total in zip(keys.tolist(), sums, strict=True):
@@ -242,7 +243,7 @@ def state_at(last_failure: float | None, down_since: float | None,
 
 
 def window_stats(reader: Reader, start: float, end: float,
-                 hosts: Iterable[str] | None = None) -> dict[str, SiteStats]:
+                 monitor_ids: Iterable[str] | None = None) -> dict[str, MonitorStats]:
     """Stats of each monitor's checks with start <= timestamp <= end, keyed by monitor id.
 
     Flat as the database grows: whole 10-minute blocks and minutes come from the aggregate
@@ -256,18 +257,19 @@ def window_stats(reader: Reader, start: float, end: float,
     p50, p90, p99 = _percentiles([row[7] for row in rows], rt_min, rt_max, (50, 90, 99))
     statuses, failures = _outcomes([row[8] for row in rows])
     phases = _phases(reader, ranges, raws)
-    index = {host: i for i, host in enumerate(found)}
+    index = {monitor_id: i for i, monitor_id in enumerate(found)}
     states = reader.monitor_states()
     nothing = (None, None)
     no_phases: dict[str, tuple[float | None, float | None]] = {}
     result = {}
     # Positional arguments: this loop runs for every monitor of every report.
-    for host in (list(hosts) if hosts is not None else sorted(found)):
-        down_for, since_failure = state_at(*states.get(host, nothing), end)
-        i = index.get(host)
+    for monitor_id in (list(monitor_ids) if monitor_ids is not None else sorted(found)):
+        down_for, since_failure = state_at(*states.get(monitor_id, nothing), end)
+        i = index.get(monitor_id)
         if i is None:
-            result[host] = SiteStats(host, 0, None, None, None, None, None, None, None, {}, {},
-                                     down_for, since_failure, 0, no_phases)
+            result[monitor_id] = MonitorStats(monitor_id, 0, None, None, None, None, None, None,
+                                              None, {}, {}, down_for, since_failure, 0,
+                                              no_phases)
             continue
         _, checks, up, rt_count, rt_sum, *_rest = rows[i]
         # Skipped slots share their covering check's verdict, up or down: not a reason.
@@ -275,11 +277,11 @@ def window_stats(reader: Reader, start: float, end: float,
                    + failures[i].pop(WARNING_MARK + "skipped", 0))  # of a check that warned
         warnings = {k[1:]: failures[i].pop(k) for k in list(failures[i])
                     if k[0] == WARNING_MARK}
-        result[host] = SiteStats(
-            host, checks, up / checks if checks else None, rt_min[i],
+        result[monitor_id] = MonitorStats(
+            monitor_id, checks, up / checks if checks else None, rt_min[i],
             rt_sum / rt_count if rt_count else None, rt_max[i], p50[i], p90[i], p99[i],
             statuses[i], failures[i], down_for, since_failure, skipped,
-            phases.get(host, no_phases), warnings)
+            phases.get(monitor_id, no_phases), warnings)
     return result
 
 
@@ -293,5 +295,5 @@ def _phases(reader: Reader, ranges: list[Range], raws: list[RawPiece],
                             [row.high for row in rows], (50, 90))
     out: dict[str, dict[str, tuple[float | None, float | None]]] = {}
     for row, low, high in zip(rows, p50, p90, strict=True):
-        out.setdefault(row.monitor, {})[row.metric] = (low, high)
+        out.setdefault(row.monitor_id, {})[row.metric] = (low, high)
     return out

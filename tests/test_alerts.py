@@ -232,5 +232,5 @@ def test_a_monitor_with_its_own_id_is_named_by_its_url_in_messages():
     site = make_site("https://shop.example/health", id="shop")
     alerts.configure([site])
     event = one(alerts.record(CheckResult("shop", T0, False, None, 1.0, mono=M0)))
-    assert event.url == "shop"
+    assert event.monitor_id == "shop"
     assert event.message.startswith("Website https://shop.example/health is down.")

@@ -56,7 +56,7 @@ def test_offline_and_back_are_each_reported_once(hostile):
             return canary.is_offline(time.monotonic())
 
         assert [fresh_check() for _ in range(3)] == [True] * 3
-        canary.site = make_site(hostile.base + "/ok", interval=60, timeout=0.5)
+        canary.monitor = make_site(hostile.base + "/ok", interval=60, timeout=0.5)
         assert [fresh_check() for _ in range(3)] == [False] * 3
         assert [(online, reason) for online, reason, _ in changes] == [
             (False, "connect"), (True, None)]
@@ -160,5 +160,5 @@ def test_an_http_error_is_never_put_down_to_the_network(hostile, tmp_path):
         checks = engine.canary.checks
     finally:
         engine.stop()
-    assert [(e.type, e.url) for e in events] == [("alert", site.id)]
+    assert [(e.type, e.monitor_id) for e in events] == [("alert", site.id)]
     assert checks == 0

@@ -39,7 +39,7 @@ def test_http_check_outcomes(hostile, watchdog, path, available, status, reason,
     elapsed = time.monotonic() - started
     assert (result.available, result.code, result.reason, result.detail) == (
         available, status, reason, detail)
-    assert result.monitor == site.id
+    assert result.monitor_id == site.id
     # The timeout bounds the whole check, however the server drips.
     assert elapsed < 0.5 + 0.4
     assert result.response_ms == pytest.approx(elapsed * 1000, abs=50)

@@ -96,7 +96,7 @@ def test_wall_clock_steps_disturb_neither_schedule_nor_alerts(hostile, tmp_path)
         conn.close()
     for url in (ok, failing):
         assert counts[url] >= elapsed / 0.05 * 0.8, (url, counts[url], elapsed)
-    assert [(e.type, e.url) for e in events] == [("alert", failing)]
+    assert [(e.type, e.monitor_id) for e in events] == [("alert", failing)]
 
 
 def test_a_hook_that_blocks_holds_up_neither_checks_nor_writing(hostile, tmp_path):

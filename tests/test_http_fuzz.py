@@ -179,7 +179,7 @@ def check(server: ScriptedServer, dog: Watchdog, reply: Reply, *, timeout: float
         pytest.fail(f"run_check raised {type(exc).__name__}: {exc}")
     elapsed = time.monotonic() - started
     assert elapsed <= timeout + 1.0, f"check took {elapsed:.2f} s with a {timeout} s timeout"
-    assert result.monitor == site.id
+    assert result.monitor_id == site.id
     assert result.reason is None or result.reason in registry.get("http").reasons, result
     assert result.available == (result.reason is None), result
     if result.available:

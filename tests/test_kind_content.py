@@ -445,7 +445,7 @@ def test_a_constant_page_learns_then_is_up(server):
     for _ in range(3):
         result = check(monitor)
         assert (result.state, result.reason, result.detail) == ("up", None, "")
-    assert result.monitor == monitor.id and result.code == 200
+    assert result.monitor_id == monitor.id and result.code == 200
     assert result.metrics == {"size": len(server.page), "tags": 4 + 4 + 80, "changed": 0.0}
 
 
@@ -489,7 +489,7 @@ def test_a_page_that_cannot_be_fetched_is_the_http_kinds_failure(server):
     result = check(down)
     assert (result.state, result.reason, result.detail) == ("down", "connect",
                                                            "connection refused")
-    assert (result.monitor, result.code, result.metrics) == (down.id, None, {})
+    assert (result.monitor_id, result.code, result.metrics) == (down.id, None, {})
     monitor = content_monitor(server.url, maxBodyBytes=1000)
     result = check(monitor)
     assert (result.reason, result.detail) == ("too_large", "body larger than 1000 bytes")
@@ -629,7 +629,7 @@ def test_the_plugin_watches_the_page_of_every_http_site(server):
     learn(monitor)
     server.page = html(scripts=9)
     result = check(monitor)
-    assert (result.state, result.monitor, result.detail) == ("warning", monitor.id,
+    assert (result.state, result.monitor_id, result.detail) == ("warning", monitor.id,
                                                             "<script>: 4 -> 9")
 
 
@@ -670,7 +670,7 @@ def test_the_hook_applies_to_every_http_site_only():
 def test_expect_and_certificate_expiry_apply_to_a_content_monitor(server, servers, pki):
     failing = content_monitor(server.url, expect={"bodyContains": "Welcome"})
     result = check(failing)
-    assert (result.state, result.reason, result.monitor) == ("down", "assertion", failing.id)
+    assert (result.state, result.reason, result.monitor_id) == ("down", "assertion", failing.id)
     assert result.detail == 'bodyContains "Welcome": not found'
     soon = content_monitor(servers["soon"].url + "/", caFile=str(pki / "ca.pem"))
     result = check(soon)

@@ -110,7 +110,7 @@ def test_connect_only_is_up_with_its_connect_time():
     assert (result.state, result.code, result.reason, result.detail) == ("up", 0, None, "")
     assert set(result.metrics) == {"connect", "total"}  # an address: no lookup
     assert 0 < result.metrics["connect"] <= result.metrics["total"] == result.response_ms
-    assert result.monitor == f"tcp:127.0.0.1:{server.port}"
+    assert result.monitor_id == f"tcp:127.0.0.1:{server.port}"
 
 
 def test_a_banner_that_matches_is_up():
@@ -299,7 +299,7 @@ def test_ipv6():
         pytest.skip("no IPv6 on loopback")
     with server:
         result = once(monitor(host="::1", port=server.port, expect="six"))
-    assert (result.state, result.monitor) == ("up", f"tcp:[::1]:{server.port}")
+    assert (result.state, result.monitor_id) == ("up", f"tcp:[::1]:{server.port}")
 
 
 def test_the_check_ends_promptly_when_the_monitor_stops():

@@ -483,7 +483,7 @@ def test_plugin_monitor_runs(servers, pki):
     mon = Monitor(id=f"{site.id}/tls", kind="tls", target=parsed.target, spec=parsed.spec,
                   timeout=2.0)
     result = once(mon)
-    assert (result.monitor, result.state, result.reason) == (
+    assert (result.monitor_id, result.state, result.reason) == (
         f"{site.id}/tls", "warning", "tls_expiry")
 
 

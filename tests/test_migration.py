@@ -223,7 +223,7 @@ def test_phase_percentiles_equal_brute_force(tmp_path: Path, start: float, end: 
     finally:
         reader.close()
     assert stats[C].phases == {}
-    inside = [c for c in checks if c.monitor == A and c.available is not None
+    inside = [c for c in checks if c.monitor_id == A and c.available is not None
               and BASE + start <= c.timestamp <= BASE + end]
     phases = stats[A].phases
     assert set(phases) == set(PHASES)

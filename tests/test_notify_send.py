@@ -81,7 +81,7 @@ def put_alerts(store: Store, providers: Sequence[str], count: int = 1,
                event: str = "alert") -> None:
     for i in range(count):
         store.put_alert(AlertRecord(
-            timestamp="2026-11-30T10:00:00.000Z", monitor=SITE, type="alert",
+            timestamp="2026-11-30T10:00:00.000Z", monitor_id=SITE, type="alert",
             start="2026-11-30T10:00:00.000Z", end=None, availability=0.5,
             message=f"Website {SITE} is down.",
             deliveries=tuple(Delivery(p, event, f"ALERT {i}", f"{SITE} is down ({i})")
@@ -463,7 +463,7 @@ def test_template_fields_on_the_key_are_formatted_with_the_real_key(outbox: Stor
         event = AlertEvent("alert", site.id, 0.5, at, at, None,
                            alert_message(site.target, 0.5, at))
         outbox.put_alert(AlertRecord(
-            timestamp="2025-11-30T10:53:20.000Z", monitor=site.id, type="alert",
+            timestamp="2025-11-30T10:53:20.000Z", monitor_id=site.id, type="alert",
             start="2025-11-30T10:53:20.000Z", end=None, availability=0.5,
             message=event.message, deliveries=deliveries(event, site, config.providers)))
         assert outbox.flush()

@@ -19,7 +19,7 @@ SITE = "https://a.example/"
 
 
 def alert(kind: str = "alert", *deliveries: Delivery) -> AlertRecord:
-    return AlertRecord(timestamp="2026-11-30T10:00:00.000Z", monitor=SITE, type=kind,
+    return AlertRecord(timestamp="2026-11-30T10:00:00.000Z", monitor_id=SITE, type=kind,
                        start="2026-11-30T10:00:00.000Z", end=None, availability=0.5,
                        message=f"Website {SITE} is down.", deliveries=deliveries)
 
@@ -140,7 +140,7 @@ def test_a_purge_takes_the_messages_of_the_alerts_it_deletes(tmp_path: Path) -> 
     db = tmp_path / "m.db"
     store = Store(db)
     try:
-        old = AlertRecord(timestamp="2000-01-01T00:00:00.000Z", monitor=SITE, type="alert",
+        old = AlertRecord(timestamp="2000-01-01T00:00:00.000Z", monitor_id=SITE, type="alert",
                           start="2000-01-01T00:00:00.000Z", end=None, availability=0.5,
                           message="old", deliveries=(Delivery("ops", "alert", "t", "b"),))
         store.put_alert(old)

@@ -90,7 +90,8 @@ def test_checks_from_every_process_are_stored_and_alerted_on(hostile, engine_of,
     engine.hooks.append(events.append)
     assert isinstance(engine.probes, ProbeProcesses)
     assert len(engine.probes.pids) == 2
-    wait_for(lambda: {e.url for e in events} == {s.id for s in bad}, 10, "an alert per bad site")
+    wait_for(lambda: {e.monitor_id for e in events} == {s.id for s in bad}, 10,
+             "an alert per bad site")
     wait_for(lambda: all(c.dispatched > 0 for c in engine.probes._live()), 5,
              "both processes checking")
     db = tmp_path / "m.db"
@@ -337,7 +338,7 @@ def test_a_fatal_error_of_a_probe_process_never_shows_a_site_secret(monkeypatch)
                                 pass_fds=(theirs.fileno(),), cwd=Path(APP).parent)
     conn = Connection(ours.detach())
     try:
-        conn.send(("sites", list(config.monitors), 4, None))
+        conn.send(("monitors", list(config.monitors), 4, None))
         assert conn.poll(10)
         message = conn.recv()
     finally:

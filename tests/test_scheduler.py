@@ -18,7 +18,7 @@ def make(sites, start=1000.0):
     clock = Clock(start)
     dispatched = []
     scheduler = Scheduler(lambda site, due: dispatched.append((site.id, due)), clock=clock)
-    scheduler.set_sites(sites)
+    scheduler.set_monitors(sites)
     return scheduler, clock, dispatched
 
 
@@ -66,9 +66,9 @@ def test_never_two_checks_of_one_site_at_once_across_a_reload():
     site = make_site("http://a/", interval=1.0)
     scheduler, clock, dispatched = make([site])
     scheduler.run_due(1000.0)
-    scheduler.set_sites([])
+    scheduler.set_monitors([])
     clock.now = 1000.5
-    scheduler.set_sites([site])  # due at once
+    scheduler.set_monitors([site])  # due at once
     scheduler.run_due(1000.5)
     scheduler.run_due(1001.5)
     assert [due for _url, due in dispatched] == [1000.0]
@@ -113,7 +113,7 @@ def test_reload_adds_removes_and_changes_sites():
     clock.now = 1001.2
     c = make_site("http://c/", interval=1.0)
     a_slow = make_site("http://a/", interval=5.0)
-    scheduler.set_sites([a_slow, c])  # b removed, a slower, c new
+    scheduler.set_monitors([a_slow, c])  # b removed, a slower, c new
     scheduler.run_due(1001.2)
     # a keeps the slot it already had (due at 1001.0), c starts at once.
     assert dispatched == [("http://a/", 1001.0), ("http://c/", 1001.2)]
@@ -131,7 +131,7 @@ def test_unchanged_sites_keep_their_phase_on_reload():
     scheduler, clock, dispatched = make([a])
     scheduler.run_due(1000.0)
     scheduler.done(a.id)
-    scheduler.set_sites([a, make_site("http://new/", interval=2.0)])
+    scheduler.set_monitors([a, make_site("http://new/", interval=2.0)])
     assert scheduler.next_due() == 1000.0  # the new site starts now
     scheduler.run_due(1002.0)
     assert ("http://a/", 1002.0) in dispatched

@@ -13,7 +13,7 @@ import pytest
 
 from monitor import stats as stats_mod
 from monitor.checks import CheckResult
-from monitor.stats import SiteStats, window_stats
+from monitor.stats import MonitorStats, window_stats
 from monitor.store import SCHEMA_VERSION, Store, open_reader
 from monitor.store.codec import (
     HIST_MIN_MS,
@@ -225,8 +225,8 @@ def filled_db(tmp_path_factory) -> tuple[Path, list[CheckResult]]:
     return path, checks
 
 
-def assert_matches(stats: SiteStats, host: str, selected: list[CheckResult]) -> None:
-    assert stats.host == host
+def assert_matches(stats: MonitorStats, host: str, selected: list[CheckResult]) -> None:
+    assert stats.monitor_id == host
     assert stats.checks == len(selected)
     if not selected:
         assert stats.availability is None
@@ -262,10 +262,10 @@ def test_window_stats_equal_brute_force(filled_db, start: float, end: float) -> 
     assert list(stats) == [A, B, C, D]
     for host in (A, B, C, D):
         selected = [c for c in checks
-                    if c.monitor == host and BASE + start <= c.timestamp <= BASE + end]
+                    if c.monitor_id == host and BASE + start <= c.timestamp <= BASE + end]
         assert_matches(stats[host], host, selected)
     # Without a host list: the sites that have checks in the window, sorted.
-    assert list(default) == sorted({c.monitor for c in checks
+    assert list(default) == sorted({c.monitor_id for c in checks
                                     if BASE + start <= c.timestamp <= BASE + end})
     for host, site in default.items():
         assert site == stats[host]
@@ -397,7 +397,7 @@ def test_a_reason_the_stats_do_not_know_is_counted_apart_from_the_status_codes(
             stats = window_stats(conn, BASE + start, BASE + end, [A, B])
             for host in (A, B):
                 selected = [c for c in checks
-                            if c.monitor == host and BASE + start <= c.timestamp <= BASE + end]
+                            if c.monitor_id == host and BASE + start <= c.timestamp <= BASE + end]
                 assert_matches(stats[host], host, selected)
             assert stats[A].reasons == {"keyword_missing": stats[A].statuses["404"]}
     finally:
@@ -493,7 +493,7 @@ def test_windows_over_10_minute_blocks_equal_brute_force(long_db, start, end) ->
         conn.close()
     for host in (A, B, C):
         selected = [c for c in checks
-                    if c.monitor == host and BASE + start <= c.timestamp <= BASE + end]
+                    if c.monitor_id == host and BASE + start <= c.timestamp <= BASE + end]
         assert_matches(stats[host], host, selected)
 
 
@@ -546,5 +546,5 @@ def test_a_schema_3_database_is_upgraded_with_its_aggregates(tmp_path: Path) -> 
         stats = window_stats(conn, BASE, BASE + 3000, [A, B])
     finally:
         conn.close()
-    assert_matches(stats[A], A, [c for c in old + new if c.monitor == A])
-    assert_matches(stats[B], B, [c for c in old if c.monitor == B])
+    assert_matches(stats[A], A, [c for c in old + new if c.monitor_id == A])
+    assert_matches(stats[B], B, [c for c in old if c.monitor_id == B])

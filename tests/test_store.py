@@ -43,7 +43,7 @@ C = "https://user:secret@c.example/"
 def check(url: str, ts: float, available: bool = True, status: int | None = 200,
           response_ms: float = 100.0, reason: str | None = None, detail: str = "",
           lateness_ms: float = 0.0) -> CheckResult:
-    return CheckResult(monitor=url, timestamp=ts, available=available, code=status,
+    return CheckResult(monitor_id=url, timestamp=ts, available=available, code=status,
                        response_ms=response_ms, reason=reason, detail=detail,
                        lateness_ms=lateness_ms, mono=ts - BASE)
 
@@ -51,7 +51,7 @@ def check(url: str, ts: float, available: bool = True, status: int | None = 200,
 def alert(host: str, at: float, kind: str = "alert", start: float | None = None,
           end: float | None = None, availability: float = 0.5,
           message: str = "msg") -> AlertRecord:
-    return AlertRecord(timestamp=iso_utc(at), monitor=host, type=kind,
+    return AlertRecord(timestamp=iso_utc(at), monitor_id=host, type=kind,
                        start=iso_utc(at if start is None else start),
                        end=iso_utc(end) if end is not None else None,
                        availability=availability, message=message)
@@ -102,7 +102,7 @@ def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
     """Every (minute, host) row equals the aggregate of exactly the checks it covers."""
     groups: dict[tuple[int, str], list[CheckResult]] = {}
     for c in checks:
-        groups.setdefault((int(c.timestamp // 60), c.monitor), []).append(c)
+        groups.setdefault((int(c.timestamp // 60), c.monitor_id), []).append(c)
     stored = read(path, "SELECT start / 60, monitor FROM aggregates WHERE span=60")
     assert sorted(stored) == sorted(groups)
     for (minute, host), group in groups.items():
@@ -110,7 +110,7 @@ def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
     # And the 10-minute blocks, the same way.
     blocks: dict[tuple[int, str], list[CheckResult]] = {}
     for c in checks:
-        blocks.setdefault((int(c.timestamp // 600), c.monitor), []).append(c)
+        blocks.setdefault((int(c.timestamp // 600), c.monitor_id), []).append(c)
     assert sorted(read(path, "SELECT start / 600, monitor FROM aggregates WHERE span=600")
                   ) == sorted(blocks)
     for (block, host), group in blocks.items():
@@ -269,11 +269,11 @@ def assert_round_trip(path: Path) -> None:
     rows = read(path, "SELECT timestamp, host, available, status, responseTime, reason, detail,"
                       " lateness FROM website_monitoring ORDER BY id")
     assert rows == [
-        (c.timestamp, c.monitor, int(c.available), c.code, c.response_ms, c.reason,
+        (c.timestamp, c.monitor_id, int(c.available), c.code, c.response_ms, c.reason,
          c.detail or None, c.lateness_ms) for c in CHECKS]
     rows = read(path, "SELECT timestamp, host, type, startDate, endDate, availability, message"
                       " FROM website_alerts ORDER BY id")
-    assert rows == [(a.timestamp, a.monitor, a.type, a.start, a.end, a.availability, a.message)
+    assert rows == [(a.timestamp, a.monitor_id, a.type, a.start, a.end, a.availability, a.message)
                     for a in ALERTS]
     assert rows[1][3] == "2023-11-14T22:14:10.000Z"  # BASE + 10, ISO with Z
     assert_minutes_match(path, CHECKS)
@@ -512,7 +512,7 @@ def test_purge(db: Path, make_store, monkeypatch, threaded: bool) -> None:
 def assert_minutes_match_from(path: Path, checks: list[CheckResult], minute: int) -> None:
     for host in (A, B):
         for m in range(minute, MINUTE + 6):
-            group = [c for c in checks if c.monitor == host and int(c.timestamp // 60) == m]
+            group = [c for c in checks if c.monitor_id == host and int(c.timestamp // 60) == m]
             assert minute_row(path, m, host) == expected_agg(group)
 
 
@@ -560,7 +560,7 @@ def test_failed_writes_are_kept_and_retried_once(db: Path, make_store, locker) -
 
     everything = first + second + third
     rows = read(db, "SELECT timestamp, host FROM website_monitoring ORDER BY timestamp, host")
-    assert rows == sorted((c.timestamp, c.monitor) for c in everything)
+    assert rows == sorted((c.timestamp, c.monitor_id) for c in everything)
     assert read(db, "SELECT host FROM website_alerts ORDER BY id") == [(A,), (B,)]
     assert_minutes_match(db, everything)
     assert read(db, "SELECT monitor, down_since FROM monitor_state ORDER BY monitor") == [

@@ -16,11 +16,11 @@ from monitor.render.view import (
     state_of,
     worst_first,
 )
-from monitor.stats import SiteStats
+from monitor.stats import MonitorStats
 
 
 def stats(host, availability=1.0, p50=10.0, down_for=None, checks=10):
-    return SiteStats(host, checks if availability is not None else 0, availability, 1.0, p50,
+    return MonitorStats(host, checks if availability is not None else 0, availability, 1.0, p50,
                      p50 * 3, p50, p50 * 2, p50 * 3, {"200": checks}, {}, down_for, None, 0)
 
 
@@ -47,20 +47,20 @@ def test_states_and_worst_first():
     # result that warns (a certificate close to expiry), failures or not.
     assert [state_of(s) for s in sites] == [UP, UP, UNSTABLE, DOWN, IDLE, UNSTABLE]
     assert state_of(sites[0], warning=True) == state_of(sites[2], warning=True) == WARNING
-    assert [s.host for s in worst_first(sites, {})] == [
+    assert [s.monitor_id for s in worst_first(sites, {})] == [
         "down", "worse", "flaky", "slow", "up", "idle"]
     assert counts(sites) == {DOWN: 1, WARNING: 0, UNSTABLE: 2, UP: 2, MAINTENANCE: 0, IDLE: 1}
     assert counts(sites, warning=lambda host: host in ("up", "flaky")) == {
         DOWN: 1, WARNING: 2, UNSTABLE: 1, UP: 1, MAINTENANCE: 0, IDLE: 1}
     # A warning and an unstable site rank alike: the lower availability first.
-    assert [s.host for s in worst_first(sites, {}, warning=lambda host: host == "up")][:4] == [
-        "down", "worse", "flaky", "up"]
+    warned = worst_first(sites, {}, warning=lambda monitor_id: monitor_id == "up")
+    assert [s.monitor_id for s in warned][:4] == ["down", "worse", "flaky", "up"]
     # The current state overrides the window's: a site that went down since.
     now_down = worst_first(sites, {}, down=lambda host: host in ("up", "down"))
-    assert [s.host for s in now_down][:2] == ["down", "up"]
+    assert [s.monitor_id for s in now_down][:2] == ["down", "up"]
     # In maintenance: whatever its checks said before, after the up ones, before the idle.
     maintained = worst_first(sites, {}, maintenance=lambda host: host in ("down", "worse"))
-    assert [s.host for s in maintained] == ["flaky", "slow", "up", "worse", "down", "idle"]
+    assert [s.monitor_id for s in maintained] == ["flaky", "slow", "up", "worse", "down", "idle"]
     assert state_of(sites[3], maintenance=True) == MAINTENANCE
     assert counts(sites, maintenance=lambda host: host == "down")[MAINTENANCE] == 1
 
@@ -80,7 +80,7 @@ def test_fit_never_exceeds_the_width_and_keeps_columns_by_priority(width):
                                                              if t in wanted])]
     assert "avail" in titles
     for row in rows:
-        assert all(len(cell) <= w for cell, w in zip(layout.cells(row, row.host),
+        assert all(len(cell) <= w for cell, w in zip(layout.cells(row, row.monitor_id),
                                                       layout.widths, strict=True))
     if width >= 200:  # all but the phases, which no row has
         assert len(titles) == len([c for c in COLUMNS if not c.optional])
@@ -90,7 +90,7 @@ def test_fit_without_a_width_shows_every_column_whole():
     row = stats("https://site.example.com/" + "x" * 100)
     layout = fit([row], {}, None)
     assert len(layout.columns) == len([c for c in COLUMNS if not c.optional])
-    assert layout.cells(row, row.host)[0] == row.host
+    assert layout.cells(row, row.monitor_id)[0] == row.monitor_id
 
 
 def test_phase_columns_show_p50_and_p90_and_drop_first_when_narrow():

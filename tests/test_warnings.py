@@ -17,7 +17,7 @@ SITE = "https://a.example/"
 
 
 def result(ts: float, state: str, reason: str | None = None, detail: str = "") -> CheckResult:
-    return CheckResult(monitor=SITE, timestamp=ts, available=state != "down", code=200,
+    return CheckResult(monitor_id=SITE, timestamp=ts, available=state != "down", code=200,
                        response_ms=10.0, reason=reason, detail=detail, mono=ts,
                        warning=state == "warning", metrics={"cert_days": 5.0})
 

@@ -57,7 +57,7 @@ MAX_HISTORY = 86400.0  # seconds of checks a restart reads back, at most
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
     type: str  # a key of EVENT_OF
-    url: str  # the monitor's id
+    monitor_id: str
     availability: float
     time: float  # when it was raised, UTC epoch seconds
     start: float  # when what it is about began (the alert, the warning, the flapping)
@@ -196,31 +196,31 @@ class AlertEvaluator:
                  mono: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._mono = mono
-        self._sites: dict[str, _State] = {}
+        self._states: dict[str, _State] = {}  # by monitor id
         self._lock = threading.Lock()
 
-    def configure(self, sites: Iterable[Monitor]) -> None:
+    def configure(self, monitors: Iterable[Monitor]) -> None:
         """Apply the config's monitors: new ones start empty, kept ones keep their history
         and what is open."""
         with self._lock:
             current = {}
-            for site in sites:
-                state = self._sites.get(site.id)
+            for monitor in monitors:
+                state = self._states.get(monitor.id)
                 if state is None:
-                    state = _State(site)
+                    state = _State(monitor)
                 else:
-                    state.apply(site)
+                    state.apply(monitor)
                     del state.recent[:-state.rules.history]
-                current[site.id] = state
-            self._sites = current
+                current[monitor.id] = state
+            self._states = current
 
-    def restore(self, url: str, restored: Restored, now: float | None = None) -> None:
+    def restore(self, monitor_id: str, restored: Restored, now: float | None = None) -> None:
         """Load state read from the database, where times are wall-clock epochs, placed by
         their age at `now` (default: the wall clock's now). After the wall clock stepped
         back, the caller passes the newest stored time: rows dated in the "future" would
         otherwise sit in the window, never pruned, for as long as the step."""
         with self._lock:
-            state = self._sites.get(url)
+            state = self._states.get(monitor_id)
             if state is None:
                 return
             offset = (self._clock() if now is None else now) - self._mono()
@@ -239,15 +239,15 @@ class AlertEvaluator:
             for at, ok in sorted(restored.checks):
                 state.add(at - offset, ok)
 
-    def is_alerting(self, url: str) -> bool:
-        state = self._sites.get(url)
+    def is_alerting(self, monitor_id: str) -> bool:
+        state = self._states.get(monitor_id)
         return state is not None and state.alert is not None
 
     def record(self, result: CheckResult) -> list[AlertEvent]:
         """Add a check's verdict; the events it raises, in order."""
         with self._lock:
-            state = self._sites.get(result.monitor)
-            if state is None:  # the site was removed while its check ran
+            state = self._states.get(result.monitor_id)
+            if state is None:  # the monitor was removed while its check ran
                 return []
             if result.available is None:  # unknown (offline, maintenance): no evidence
                 if result.reason == "maintenance":
@@ -257,25 +257,25 @@ class AlertEvaluator:
                 # A skipped slot's row says its check's verdict: the check said why.
                 state.cause = (result.reason or "", result.detail)
             state.add(result.mono, result.available)
-            return self._evaluate(result.monitor, state, result)
+            return self._evaluate(result.monitor_id, state, result)
 
-    def evaluate(self, url: str) -> list[AlertEvent]:
+    def evaluate(self, monitor_id: str) -> list[AlertEvent]:
         """The events due with no new check (a reminder, a window emptied)."""
         with self._lock:
-            state = self._sites.get(url)
+            state = self._states.get(monitor_id)
             if state is None:
                 return []
-            return self._evaluate(url, state, None)
+            return self._evaluate(monitor_id, state, None)
 
-    def availability(self, url: str) -> float | None:
+    def availability(self, monitor_id: str) -> float | None:
         with self._lock:
-            state = self._sites.get(url)
+            state = self._states.get(monitor_id)
             if state is None:
                 return None
             state.prune(self._mono())
             return state.availability()
 
-    def _evaluate(self, url: str, state: _State, result: CheckResult | None,
+    def _evaluate(self, monitor_id: str, state: _State, result: CheckResult | None,
                   ) -> list[AlertEvent]:
         mono = self._mono()
         state.prune(mono)
@@ -292,7 +292,7 @@ class AlertEvaluator:
             if changes > rules.flap_limit:
                 now = self._clock()
                 state.flapping = _Open(now, mono)
-                events.append(AlertEvent("flapping", url, availability, now, now, None,
+                events.append(AlertEvent("flapping", monitor_id, availability, now, now, None,
                                          flapping_message(called, changes, rules.flap_window,
                                                           now, named)))
         elif state.flapping is not None and (rules.flap_limit is None
@@ -301,7 +301,7 @@ class AlertEvaluator:
             now, flap = self._clock(), state.flapping
             state.flapping = None
             verdict = "up" if state.oks[-1] else "down"
-            events.append(AlertEvent("settled", url, availability, now, flap.wall, now,
+            events.append(AlertEvent("settled", monitor_id, availability, now, flap.wall, now,
                                      settled_message(called, verdict, flap.wall, now,
                                                      mono - flap.mono, named)))
         if state.flapping is not None:
@@ -312,13 +312,13 @@ class AlertEvaluator:
                         else "up" if state.seen_up else "unknown")
             state.alert = _Open(now, mono)
             state.reminded = mono
-            events.append(AlertEvent("alert", url, availability, now, now, None,
+            events.append(AlertEvent("alert", monitor_id, availability, now, now, None,
                                      alert_message(called, availability, now, about),
                                      reason, detail, previous))
         elif state.alert is not None and state.recovered(availability):
             now, alert = self._clock(), state.alert
             state.alert = None
-            events.append(AlertEvent("recovery", url, availability, now, alert.wall, now,
+            events.append(AlertEvent("recovery", monitor_id, availability, now, alert.wall, now,
                                      recovery_message(called, availability, alert.wall, now,
                                                       mono - alert.mono, named),
                                      previous="down"))
@@ -326,16 +326,16 @@ class AlertEvaluator:
               and mono - state.reminded >= rules.remind_every):
             now, alert = self._clock(), state.alert
             state.reminded = mono
-            events.append(AlertEvent("reminder", url, availability, now, alert.wall, None,
+            events.append(AlertEvent("reminder", monitor_id, availability, now, alert.wall, None,
                                      reminder_message(called, availability, alert.wall, now,
                                                       mono - alert.mono, about),
                                      reason, detail))
         if (result is not None and state.alert is None
                 and (result.warning or state.warning is not None)):
-            events += self._warning(url, state, result, availability, mono)
+            events += self._warning(monitor_id, state, result, availability, mono)
         return events
 
-    def _warning(self, url: str, state: _State, result: CheckResult, availability: float,
+    def _warning(self, monitor_id: str, state: _State, result: CheckResult, availability: float,
                  mono: float) -> list[AlertEvent]:
         """A warning opens with the first check that warns and clears with the first one
         up without a warning; while an alert is open, the alert is what is said."""
@@ -344,13 +344,13 @@ class AlertEvaluator:
             now = self._clock()
             state.warning = _Open(now, mono)
             why = cause(result.reason or "warning", result.detail)
-            return [AlertEvent("warning", url, availability, now, now, None,
+            return [AlertEvent("warning", monitor_id, availability, now, now, None,
                                warning_message(called, why, now, named),
                                result.reason or "", result.detail)]
         if state.warning is not None and result.available and not result.warning:
             now, warning = self._clock(), state.warning
             state.warning = None
-            return [AlertEvent("cleared", url, availability, now, warning.wall, now,
+            return [AlertEvent("cleared", monitor_id, availability, now, warning.wall, now,
                                cleared_message(called, warning.wall, now,
                                                mono - warning.mono, named))]
         return []

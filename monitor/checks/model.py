@@ -79,9 +79,9 @@ class Monitor:
     notify: tuple[str, ...] | None = None
     notify_on: frozenset[str] = DEFAULT_NOTIFY_ON
     rules: AlertRules = AlertRules()
-    # The id of the http site whose `plugins` made this monitor ("<site id>/<kind>"); ""
-    # for a monitor of the config's own. What goes with a site (`maintenance on NAME`).
-    site: str = ""
+    # The id of the http monitor (a site) whose `plugins` made this one ("<its id>/<kind>");
+    # "" for a monitor of the config's own. What goes with it (`maintenance on NAME`).
+    parent_id: str = ""
 
     @property
     def label(self) -> str:
@@ -92,7 +92,7 @@ class Monitor:
 class CheckResult:
     """One check's outcome: the fields common to every kind, then the kind's own figures."""
 
-    monitor: str  # the monitor's id
+    monitor_id: str
     timestamp: float  # UTC epoch seconds at the start of the check
     available: bool | None  # None: unknown, the monitor itself was offline
     # The answer's code in the kind's protocol (an HTTP status); None when nothing answered.

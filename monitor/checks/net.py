@@ -258,7 +258,7 @@ def result(monitor: Monitor, timestamp: float, started: float, *, code: int | No
     measured = dict(metrics or {})
     measured["total"] = elapsed
     return CheckResult(
-        monitor=monitor.id,
+        monitor_id=monitor.id,
         timestamp=timestamp,
         available=reason is None or warning,
         code=code,

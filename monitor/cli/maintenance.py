@@ -105,9 +105,9 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
         if not found:
             raise click.UsageError(unknown(name, monitors, f" in {config_path}",
                                            "give a monitor's id, name or target"), ctx)
-        for site in found:
-            for m in monitors:  # the site's plugged monitors go with it
-                if site.id in (m.id, m.site):
+        for monitor in found:
+            for m in monitors:  # the monitors its plugins made go with it
+                if monitor.id in (m.id, m.parent_id):
                     chosen.setdefault(m.id, m.label)
     # From half a second on: a running monitor reads the set every quarter second, so it
     # knows before the first check that must be marked.

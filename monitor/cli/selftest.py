@@ -85,9 +85,9 @@ def run_selftest(echo: Callable[[str], None]) -> bool:
     events: queue.Queue[AlertEvent] = queue.Queue()
     with tempfile.TemporaryDirectory(prefix="monitor-selftest-") as tmp:
         db = Path(tmp) / "selftest.db"
-        site = http_monitor(server.url, name="selftest", interval=INTERVAL, timeout=1.0,
-                    alert_window=WINDOW, alert_threshold=THRESHOLD)
-        runtime = Runtime(Config(monitors=(site,), alert_window=WINDOW, max_workers=4),
+        monitor = http_monitor(server.url, name="selftest", interval=INTERVAL, timeout=1.0,
+                               alert_window=WINDOW, alert_threshold=THRESHOLD)
+        runtime = Runtime(Config(monitors=(monitor,), alert_window=WINDOW, max_workers=4),
                           Store(db))
         runtime.add_alert_hook(events.put)
         runtime.start()
@@ -124,7 +124,7 @@ def run_selftest(echo: Callable[[str], None]) -> bool:
         finally:
             runtime.stop()
             server.stop()
-        stored = _stored_alerts(db, site.id)
+        stored = _stored_alerts(db, monitor.id)
         step(stored == ["alert", "recovery"],
              f"alert and recovery stored in the database ({', '.join(stored) or 'none'})")
     ok = all(results)
@@ -139,9 +139,9 @@ def _next_event(events: queue.Queue[AlertEvent], timeout: float) -> AlertEvent |
         return None
 
 
-def _stored_alerts(db: Path, monitor: str) -> list[str]:
+def _stored_alerts(db: Path, monitor_id: str) -> list[str]:
     reader = open_reader(db)
     try:
-        return reader.alert_types(monitor)
+        return reader.alert_types(monitor_id)
     finally:
         reader.close()

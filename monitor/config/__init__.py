@@ -392,7 +392,7 @@ class _Validator(Fields):
                 site, id=_plugged(site.id, kind.name), kind=kind.name, target=parsed.target,
                 # Named, so that the views tell it from its site (content's target is the
                 # site's URL).
-                name=_plugged(site.label, kind.name), spec=parsed.spec, site=site.id,
+                name=_plugged(site.label, kind.name), spec=parsed.spec, parent_id=site.id,
                 secrets=tuple(dict.fromkeys((*parsed.secrets, *site.secrets)))))
         return out
 

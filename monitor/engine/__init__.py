@@ -160,7 +160,7 @@ class Engine:
             self._announcer.join(timeout)
 
     def reload(self, config: Config) -> None:
-        """Apply a new config: added, removed and changed sites, history kept."""
+        """Apply a new config: added, removed and changed monitors, history kept."""
         added = {m.id for m in config.monitors} - {m.id for m in self.config.monitors}
         old, self.config = self.config, config
         self._configure(config)
@@ -175,23 +175,23 @@ class Engine:
                 self.probes.start(scheduled(config.monitors), config.max_workers,
                                   config.max_in_flight)
             else:
-                self.probes.set_sites(scheduled(config.monitors), config.max_workers,
-                                      config.max_in_flight)
+                self.probes.set_monitors(scheduled(config.monitors), config.max_workers,
+                                         config.max_in_flight)
         self.watches.set(config.monitors, self._watch_state)
-        current = self.canary.site if self.canary else None
+        current = self.canary.monitor if self.canary else None
         if config.canary != current:
             self._set_canary(config.canary)
 
-    def _set_canary(self, site: Monitor | None) -> None:
+    def _set_canary(self, monitor: Monitor | None) -> None:
         old, self.canary = self.canary, None
         if old is not None:
             old.stop()
-        if site is not None:
-            self.canary = Canary(site, lambda: self.watchdog, self._canary_changed)
+        if monitor is not None:
+            self.canary = Canary(monitor, lambda: self.watchdog, self._canary_changed)
             self.canary.start()
 
     def _canary_changed(self, online: bool, result: CheckResult, offline_for: float) -> None:
-        canary = self.config.canary.target if self.config.canary else result.monitor
+        canary = self.config.canary.target if self.config.canary else result.monitor_id
         if online:
             self._on_status(f"ONLINE: the monitor's network is back (canary {canary} "
                             f"answers) after {format_duration(offline_for)} offline")
@@ -273,16 +273,16 @@ class Engine:
 
     def _network_failure(self, result: CheckResult) -> bool:
         """A failure the loss of the monitor's own network could cause (by its kind)."""
-        return result.reason in self._network_reasons.get(result.monitor, ())
+        return result.reason in self._network_reasons.get(result.monitor_id, ())
 
     def emit(self, event: AlertEvent, monitor: Monitor | None = None) -> None:
         """Store an alert or recovery with the notifications it makes (in one
         transaction); the hooks see it once it is written. `monitor`: the one it is of,
         when that is not one of the config's (the `logs` command's log)."""
         if monitor is None:
-            monitor = self._monitors.get(event.url)
+            monitor = self._monitors.get(event.monitor_id)
         self.store.put_alert(AlertRecord(
-            timestamp=iso_utc(event.time), monitor=event.url, type=event.type,
+            timestamp=iso_utc(event.time), monitor_id=event.monitor_id, type=event.type,
             start=iso_utc(event.start), end=iso_utc(event.end) if event.end else None,
             availability=event.availability, message=event.message, event=event,
             deliveries=routing.deliveries(event, monitor, self.config.providers),
@@ -305,9 +305,9 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - a failing hook must not stop checks
                 self._on_error(f"alert hook failed: {exc}")
 
-    def _restore_alert_state(self, urls: set[str] | None = None) -> None:
-        """Rebuild each monitor's rules' state (its recent checks, what is open) from what
-        the database holds."""
+    def _restore_alert_state(self, monitor_ids: set[str] | None = None) -> None:
+        """Rebuild the rules' state of each monitor (of `monitor_ids`, None: all) from what
+        the database holds: its recent checks, what is open."""
         self.store.flush()
         reader = open_reader(self.store.path)
         watching = {m.id for m in watched(self.config.monitors)}
@@ -316,7 +316,7 @@ class Engine:
             self._manual = reader.maintenance()
             if watching:
                 with_results = reader.monitor_states()
-                for monitor_id in watching if urls is None else watching & urls:
+                for monitor_id in watching if monitor_ids is None else watching & monitor_ids:
                     # Its watch raises its own alerts: told its latest rows.
                     self._watch_rows[monitor_id] = deque(
                         ((kind, parse_iso(start), message) for kind, start, message
@@ -326,9 +326,9 @@ class Engine:
                         self._watch_resumed.add(monitor_id)
         finally:
             reader.close()
-        for site in self.config.monitors:
-            if (urls is None or site.id in urls) and site.id not in watching:
-                self.alerts.restore(site.id, restored.get(site.id, Restored()), now)
+        for monitor in self.config.monitors:
+            if monitor.id not in watching and (monitor_ids is None or monitor.id in monitor_ids):
+                self.alerts.restore(monitor.id, restored.get(monitor.id, Restored()), now)
 
     def _read_alert_state(self, reader: Reader) -> tuple[dict[str, Restored], float]:
         """Each monitor's restored state, and the time it is as of."""
@@ -368,24 +368,24 @@ class Engine:
         return restored, now
 
     # -- maintenance ----------------------------------------------------------------
-    def _in_maintenance(self, monitor: str, at: float) -> bool:
-        """Whether a check of `monitor` begun at `at` (wall clock) falls in a maintenance
+    def _in_maintenance(self, monitor_id: str, at: float) -> bool:
+        """Whether a check of the monitor begun at `at` (wall clock) falls in a maintenance
         window: set from the command line, or one of its config's."""
-        manual = self._manual.get(monitor)
+        manual = self._manual.get(monitor_id)
         if manual is not None and manual[0] <= at and (manual[1] is None or at < manual[1]):
             return True
-        site = self._monitors.get(monitor)
-        return (site is not None and bool(site.rules.maintenance)
-                and maintenance.current(site.rules.maintenance, at) is not None)
+        monitor = self._monitors.get(monitor_id)
+        return (monitor is not None and bool(monitor.rules.maintenance)
+                and maintenance.current(monitor.rules.maintenance, at) is not None)
 
     def _maintained_check(self, result: CheckResult) -> bool:
         """A check begun or ended in maintenance: one that began just before a window and
         failed in it is the work the window is for."""
-        if result.monitor not in self._windowed and result.monitor not in self._manual:
+        if result.monitor_id not in self._windowed and result.monitor_id not in self._manual:
             return False  # every check asks: most monitors have no maintenance at all
         end = result.timestamp + result.response_ms / 1000.0
-        return (self._in_maintenance(result.monitor, result.timestamp)
-                or self._in_maintenance(result.monitor, end))
+        return (self._in_maintenance(result.monitor_id, result.timestamp)
+                or self._in_maintenance(result.monitor_id, end))
 
     def poll_maintenance(self) -> None:
         """Read the maintenance set from the command line, and say which monitors went
@@ -407,12 +407,12 @@ class Engine:
                 self._on_status(f"MAINTENANCE OVER: {gone.label}")
         self._maintained = now_in
 
-    def _maintenance_end(self, monitor: str, now: float) -> str:
-        manual = self._manual.get(monitor)
+    def _maintenance_end(self, monitor_id: str, now: float) -> str:
+        manual = self._manual.get(monitor_id)
         if manual is not None and manual[0] <= now:
             return "" if manual[1] is None else f" until {format_time(manual[1])}"
-        site = self._monitors[monitor]
-        window = maintenance.current(site.rules.maintenance, now)
+        monitor = self._monitors[monitor_id]
+        window = maintenance.current(monitor.rules.maintenance, now)
         return "" if window is None else f" until {format_time(window[1])}"
 
 
@@ -434,18 +434,19 @@ def _outcome(result: CheckResult) -> str:
 
 
 def skipped_slots(result: CheckResult) -> list[CheckResult]:
-    """One row per slot that `result`'s check made skip, with its verdict: a site that hangs
-    is not answering for those slots either, and a slow success was answering. Without
-    them a hanging site's availability counted only the checks that ran, and was overstated.
+    """One row per slot that `result`'s check made skip, with its verdict: a target that
+    hangs is not answering for those slots either, and a slow success was answering. Without
+    them a hanging target's availability counted only the checks that ran, and was
+    overstated.
     A slot skipped by a check that warns warns too (the rules would read a row without the
     warning as "no longer warns").
 
     Only the slots due once the check had begun: a slot skipped while the check still
-    waited for a worker (an overloaded monitor) says nothing about the site."""
+    waited for a worker (an overloaded monitor) says nothing about the target."""
     if not result.skipped or result.available is None:
         return []  # unknown (the monitor was offline): no evidence for its slots either
     detail = f"the previous check was still running; it ended {_outcome(result)}"[:200]
-    return [CheckResult(result.monitor, result.timestamp + (due - result.mono), result.available,
+    return [CheckResult(result.monitor_id, result.timestamp + (due - result.mono), result.available,
                         None, 0.0, "skipped", detail, 0.0, due, warning=result.warning)
             for due in result.skipped if due >= result.mono]
 

@@ -1,4 +1,4 @@
-"""The live terminal view of `-m` and `-r`: redrawn in place like top, worst sites first,
+"""The live terminal view of `-m` and `-r`: redrawn in place like top, worst monitors first,
 fitted to the terminal's width and height, in colour, with the latest alerts under it.
 
 rich draws it (Live on the alternate screen, Table, Text): it measures the terminal on
@@ -29,7 +29,7 @@ from rich.text import Text
 
 from monitor.alerts import format_duration
 from monitor.errors import StoreError
-from monitor.render.report import active_sites, alert_rows
+from monitor.render.report import alert_rows, monitor_labels
 from monitor.render.view import (
     DOWN,
     GAP,
@@ -45,10 +45,10 @@ from monitor.render.view import (
     state_of,
     worst_first,
 )
-from monitor.stats import SiteStats, state_at, window_start, window_stats
+from monitor.stats import MonitorStats, state_at, window_start, window_stats
 from monitor.store import Reader, open_reader
 
-REDRAW_EVERY = 1.0  # seconds: a site going down shows within a second of its check stored
+REDRAW_EVERY = 1.0  # seconds: a monitor going down shows within a second of its check stored
 # (window, its stats refreshed at least this often): the 10-minute and the hour views. More
 # often when they are cheap: every STATS_SHARE-th second spent on them at most.
 WINDOWS = ((600.0, 10.0), (3600.0, 60.0))
@@ -131,7 +131,7 @@ class LiveView:
         self._closed = threading.Event()
         self._hourly = False
         self._conn: Reader | None = None
-        self._stats: dict[str, SiteStats] = {}
+        self._stats: dict[str, MonitorStats] = {}
         self._warnings: dict[str, str] = {}  # monitor id -> its warning now
         self._maintenance: dict[str, float] = {}  # monitor id -> in maintenance since
         self._labels: dict[str, str] = {}
@@ -253,7 +253,7 @@ class LiveView:
         # The reader says StoreError (with the file) for a failed read: _run shows it.
         if time.monotonic() >= self._next_stats:
             started = time.monotonic()
-            self._labels = active_sites(conn)
+            self._labels = monitor_labels(conn)
             self._since = window_start(now, window)
             self._stats = window_stats(conn, self._since, now, list(self._labels) or None)
             cost = time.monotonic() - started
@@ -271,23 +271,24 @@ class LiveView:
     def _draw(self, states: dict[str, tuple[float | None, float | None]], pulse: Pulse,
               alerts: list[tuple[int, str]], now: float, width: int, height: int,
               window: float) -> Group:
-        # The window's stats with each site's state as stored now: a site that went down
+        # The window's stats with each monitor's state as stored now: one that went down
         # since the window's last refresh is down in this frame. Sorted and counted by it,
-        # and copied with it only for the rows shown, not for every site at every frame.
-        def down(host: str) -> bool:
-            return states.get(host, (None, None))[1] is not None
+        # and copied with it only for the rows shown, not for every monitor at every frame.
+        def down(monitor_id: str) -> bool:
+            return states.get(monitor_id, (None, None))[1] is not None
 
         warnings = self._warnings
 
-        def warning(host: str) -> bool:
-            return host in warnings
+        def warning(monitor_id: str) -> bool:
+            return monitor_id in warnings
 
         maintained = self._maintenance
 
-        def maintenance(host: str) -> bool:
-            return host in maintained
+        def maintenance(monitor_id: str) -> bool:
+            return monitor_id in maintained
 
-        names = {host: self._labels.get(host, host) for host in self._stats}
+        names = {monitor_id: self._labels.get(monitor_id, monitor_id)
+                 for monitor_id in self._stats}
         ordered = worst_first(self._stats.values(), names, down, warning, maintenance)
         with self._lock:
             messages = list(self._messages)
@@ -301,8 +302,9 @@ class LiveView:
                                            len(ordered), pulse, now, width, window), Text(""),
                              self._line(layout, [c.title for c in layout.columns], "bold")]
         for s in shown:
-            state = state_of(s, warning=warning(s.host), maintenance=maintenance(s.host))
-            parts.append(self._line(layout, layout.cells(s, names[s.host]), STYLES[state],
+            state = state_of(s, warning=warning(s.monitor_id),
+                             maintenance=maintenance(s.monitor_id))
+            parts.append(self._line(layout, layout.cells(s, names[s.monitor_id]), STYLES[state],
                                     whole=state == DOWN))
         hidden = ordered[len(shown):]
         if hidden:
@@ -315,15 +317,15 @@ class LiveView:
         return Group(*parts)
 
     @staticmethod
-    def _now(stats: SiteStats, states: dict[str, tuple[float | None, float | None]],
-             now: float) -> SiteStats:
-        down_for, since_failure = state_at(*states.get(stats.host, (None, None)), now)
+    def _now(stats: MonitorStats, states: dict[str, tuple[float | None, float | None]],
+             now: float) -> MonitorStats:
+        down_for, since_failure = state_at(*states.get(stats.monitor_id, (None, None)), now)
         return stats._replace(down_for=down_for, since_failure=since_failure)
 
     @staticmethod
     def _line(layout: Layout, cells: list[str], style: str, whole: bool = True) -> Text:
         """One line of the table, as wide as the layout: the cells padded and separated by
-        GAP spaces, in `style` (only the site and its availability unless `whole`). Lines,
+        GAP spaces, in `style` (only the name and its availability unless `whole`). Lines,
         not a rich Table: its layout cost more than everything else of a frame together."""
         line = Text(no_wrap=True, overflow="crop")
         for index, (column, column_width, cell) in enumerate(
@@ -334,14 +336,14 @@ class LiveView:
             line.append(text, style=style if whole or index < 2 else "")
         return line
 
-    def _header(self, tally: dict[str, int], sites: int, pulse: Pulse, now: float,
+    def _header(self, tally: dict[str, int], monitors: int, pulse: Pulse, now: float,
                 width: int, window: float) -> list[Text]:
         """Two lines: the totals and the monitor's pulse; the window shown, when it is
         refreshed next, and the keys. Each drops its last pieces when narrow."""
         stamp = time.strftime("%H:%M:%S", time.gmtime(now))
         totals: list[tuple[str, str]] = [
             (f"{stamp} UTC", "bold"),
-            (f"{sites} sites:", ""),
+            (f"{monitors} sites:", ""),
             (f"{tally[DOWN]} down,", STYLES[DOWN] if tally[DOWN] else ""),
             (f"{tally[WARNING]} warning,", STYLES[WARNING] if tally[WARNING] else ""),
             (f"{tally[UNSTABLE]} unstable,", STYLES[UNSTABLE] if tally[UNSTABLE] else ""),

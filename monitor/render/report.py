@@ -10,25 +10,25 @@ from tabulate import tabulate
 from monitor.alerts import format_duration
 from monitor.config import display_url
 from monitor.render.view import fit, shorten
-from monitor.stats import SiteStats, window_start, window_stats
+from monitor.stats import MonitorStats, window_start, window_stats
 from monitor.store import DeliveryState, Reader
 
 
-def stats_table(stats: dict[str, SiteStats], labels: dict[str, str], title: str,
+def stats_table(stats: dict[str, MonitorStats], labels: dict[str, str], title: str,
                 width: int | None = None) -> str:
-    """The plain table of the stats, in the sites' order: every column, or those that fit
+    """The plain table of the stats, in the monitors' order: every column, or those that fit
     `width` characters (names shortened in the middle), chosen by view.fit."""
     rows = list(stats.values())
-    names = {host: labels.get(host, display_url(host)) for host in stats}
+    names = {monitor_id: labels.get(monitor_id, display_url(monitor_id)) for monitor_id in stats}
     layout = fit(rows, names, width)
-    cells = [layout.cells(s, names[s.host]) for s in rows]
+    cells = [layout.cells(s, names[s.monitor_id]) for s in rows]
     table = tabulate(cells, headers=[c.title for c in layout.columns], tablefmt="simple",
                      disable_numparse=True,
                      colalign=["right" if c.right else "left" for c in layout.columns])
     return f"{shorten(title, width) if width else title}\n{table}"
 
 
-def active_sites(reader: Reader) -> dict[str, str]:
+def monitor_labels(reader: Reader) -> dict[str, str]:
     """Monitor id -> label of the monitors the writing process has configured."""
     return {m.id: m.name or display_url(m.target) for m in reader.active_monitors()}
 
@@ -39,7 +39,7 @@ def window_report(reader: Reader, seconds: float, now: float | None = None,
     window is read from per-minute and 10-minute aggregates only, however big the database
     (up to a minute more than asked for; the title says from when)."""
     now = time.time() if now is None else now
-    labels = active_sites(reader) if labels is None else labels
+    labels = monitor_labels(reader) if labels is None else labels
     start = window_start(now, seconds)
     stats = window_stats(reader, start, now, list(labels) or None)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))

@@ -1,6 +1,7 @@
-"""What the stats views show, apart from how they are drawn: each site's state, the order
-(worst first), the totals, and which columns fit a width. The live terminal view (rich)
-uses all of it; the plain tables (tabulate) their columns and widths, in the sites' order.
+"""What the stats views show, apart from how they are drawn: each monitor's state, the
+order (worst first), the totals, and which columns fit a width. The live terminal view
+(rich) uses all of it; the plain tables (tabulate) their columns and widths, in the
+monitors' order.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from monitor.alerts import format_duration
-from monitor.stats import SiteStats
+from monitor.stats import MonitorStats
 
 DOWN, WARNING, UP, MAINTENANCE, IDLE = "down", "warning", "up", "maintenance", "idle"
 # Up now, with failures in the window: not "warning", which is a result that warns.
@@ -23,7 +24,7 @@ HEADER_PADDING = 2  # tabulate's: a column is at least its title and two spaces 
 ELLIPSIS = "…"
 
 
-def state_of(stats: SiteStats, down: bool | None = None, warning: bool = False,
+def state_of(stats: MonitorStats, down: bool | None = None, warning: bool = False,
              maintenance: bool = False) -> str:
     """maintenance: its checks are made in maintenance now; down: failing now (`down`,
     else its stats say so); warning: up now and warning (`warning`: a certificate close to
@@ -43,34 +44,34 @@ def state_of(stats: SiteStats, down: bool | None = None, warning: bool = False,
 Now = Callable[[str], bool]  # of a monitor id: is it down, warning, in maintenance now
 
 
-def worst_first(stats: Iterable[SiteStats], labels: dict[str, str],
+def worst_first(stats: Iterable[MonitorStats], labels: dict[str, str],
                 down: Now | None = None, warning: Now | None = None,
-                maintenance: Now | None = None) -> list[SiteStats]:
+                maintenance: Now | None = None) -> list[MonitorStats]:
     """Down first, then the lowest availability, then the slowest (p50), then by name.
-    `down(host)`, `warning(host)` and `maintenance(host)` say which sites fail, warn or
-    are in maintenance now, when their stats are older than that."""
-    def key(s: SiteStats) -> tuple:
-        state = state_of(s, None if down is None else down(s.host),
-                         warning is not None and warning(s.host),
-                         maintenance is not None and maintenance(s.host))
+    `down(monitor_id)`, `warning(monitor_id)` and `maintenance(monitor_id)` say which
+    monitors fail, warn or are in maintenance now, when their stats are older than that."""
+    def key(s: MonitorStats) -> tuple:
+        state = state_of(s, None if down is None else down(s.monitor_id),
+                         warning is not None and warning(s.monitor_id),
+                         maintenance is not None and maintenance(s.monitor_id))
         return (_RANK[state], 2.0 if s.availability is None else s.availability,
-                -(s.p50 or 0.0), labels.get(s.host, s.host))
+                -(s.p50 or 0.0), labels.get(s.monitor_id, s.monitor_id))
     return sorted(stats, key=key)
 
 
-def counts(stats: Iterable[SiteStats], down: Now | None = None, warning: Now | None = None,
+def counts(stats: Iterable[MonitorStats], down: Now | None = None, warning: Now | None = None,
            maintenance: Now | None = None) -> dict[str, int]:
     found = {DOWN: 0, WARNING: 0, UNSTABLE: 0, UP: 0, MAINTENANCE: 0, IDLE: 0}
     for s in stats:
-        found[state_of(s, None if down is None else down(s.host),
-                       warning is not None and warning(s.host),
-                       maintenance is not None and maintenance(s.host))] += 1
+        found[state_of(s, None if down is None else down(s.monitor_id),
+                       warning is not None and warning(s.monitor_id),
+                       maintenance is not None and maintenance(s.monitor_id))] += 1
     return found
 
 
 def shorten(text: str, width: int) -> str:
     """`text` in at most `width` characters, cut in the middle: a URL keeps its host and its
-    end, which tell sites apart; other text keeps its start and its end."""
+    end, which tell URLs apart; other text keeps its start and its end."""
     if len(text) <= width:
         return text
     if width <= 1:
@@ -104,29 +105,29 @@ def _counts_text(counted: dict[str, int]) -> str:
     return " ".join(f"{key}:{value}" for key, value in counted.items()) or "-"
 
 
-def _availability(stats: SiteStats) -> str:
+def _availability(stats: MonitorStats) -> str:
     return "-" if stats.availability is None else f"{stats.availability:.1%}"
 
 
-def _down_for(stats: SiteStats) -> str:
+def _down_for(stats: MonitorStats) -> str:
     return format_duration(stats.down_for) if stats.down_for is not None else "-"
 
 
-def _last_failure(stats: SiteStats) -> str:
+def _last_failure(stats: MonitorStats) -> str:
     if stats.since_failure is None:
         return "never"
     return f"{format_duration(stats.since_failure)} ago"
 
 
-def _phase(name: str) -> Callable[[SiteStats], str]:
+def _phase(name: str) -> Callable[[MonitorStats], str]:
     """A metric's "p50/p90" (http: a phase's times), "-" when the monitor reports none."""
-    def cell(stats: SiteStats) -> str:
+    def cell(stats: MonitorStats) -> str:
         found = stats.phases.get(name)
         return "-" if found is None else f"{_ms(found[0])}/{_ms(found[1])}"
     return cell
 
 
-def _cert_days(stats: SiteStats) -> str:
+def _cert_days(stats: MonitorStats) -> str:
     found = stats.phases.get("cert_days")
     return "-" if found is None or found[0] is None else f"{found[0]:.0f}"
 
@@ -135,15 +136,17 @@ def _cert_days(stats: SiteStats) -> str:
 class Column:
     title: str
     priority: int  # the order columns are given room in: 0 first
-    cell: Callable[[SiteStats], str]
+    cell: Callable[[MonitorStats], str]
     right: bool = True  # numbers align right
     most: int = 0  # a cell wider than this is shortened (0: never)
     optional: bool = False  # left out when no row has a value ("-" in every cell)
 
 
+# The title of the column of the monitors' names (labels), as -r has always shown it.
+NAME_COLUMN = "site"
 # In the order they are shown; `priority` says which ones a narrow terminal keeps.
 COLUMNS = (
-    Column("site", 0, lambda s: s.host, right=False),
+    Column(NAME_COLUMN, 0, lambda s: s.monitor_id, right=False),
     Column("avail", 1, _availability),
     Column("checks", 6, lambda s: str(s.checks)),
     Column("skipped", 12, lambda s: str(s.skipped)),
@@ -168,7 +171,7 @@ COLUMNS = (
     Column("down for", 5, _down_for),
     Column("last failure", 13, _last_failure),
 )
-SITE_MIN = 16  # the site column never gets less than this, room permitting
+NAME_MIN = 16  # the names' column never gets less than this, room permitting
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +179,10 @@ class Layout:
     columns: tuple[Column, ...]
     widths: tuple[int, ...]
 
-    def cells(self, stats: SiteStats, label: str) -> list[str]:
+    def cells(self, stats: MonitorStats, label: str) -> list[str]:
         out = []
         for column, width in zip(self.columns, self.widths, strict=True):
-            text = label if column.title == "site" else column.cell(stats)
+            text = label if column.title == NAME_COLUMN else column.cell(stats)
             out.append(shorten(text, width))
         return out
 
@@ -188,15 +191,15 @@ class Layout:
         return sum(self.widths) + GAP * (len(self.widths) - 1)
 
 
-def fit(rows: Sequence[SiteStats], labels: dict[str, str], width: int | None) -> Layout:
+def fit(rows: Sequence[MonitorStats], labels: dict[str, str], width: int | None) -> Layout:
     """The columns that fit `width` characters (all of them when None), given room in
     priority order, each as wide as its widest cell among `rows` (within its `most`); the
-    site column takes what is left, down to SITE_MIN, and its names are shortened."""
+    names' column takes what is left, down to NAME_MIN, and its names are shortened."""
     natural = []
     columns = []
     for column in COLUMNS:
-        if column.title == "site":
-            cells = [labels.get(s.host, s.host) for s in rows]
+        if column.title == NAME_COLUMN:
+            cells = [labels.get(s.monitor_id, s.monitor_id) for s in rows]
         else:
             cells = [column.cell(s) for s in rows]
         if column.optional and all(c == "-" for c in cells):
@@ -206,11 +209,11 @@ def fit(rows: Sequence[SiteStats], labels: dict[str, str], width: int | None) ->
         natural.append(min(wide, column.most) if column.most else wide)
     if width is None:
         return Layout(tuple(columns), tuple(natural))
-    site = columns.index(next(c for c in columns if c.title == "site"))
-    chosen = {site}
+    name = columns.index(next(c for c in columns if c.title == NAME_COLUMN))
+    chosen = {name}
     # The names first get up to a quarter of the width: they are what the rows are about;
     # at 200 columns that still leaves room for every other column.
-    reserved = min(natural[site], max(SITE_MIN, width // 4))
+    reserved = min(natural[name], max(NAME_MIN, width // 4))
     used = reserved
     for index in sorted(range(len(columns)), key=lambda i: columns[i].priority):
         if index in chosen:
@@ -218,8 +221,8 @@ def fit(rows: Sequence[SiteStats], labels: dict[str, str], width: int | None) ->
         if used + GAP + natural[index] <= width:
             chosen.add(index)
             used += GAP + natural[index]
-    # The site column takes what is left, up to its natural width.
-    site_width = max(1, min(natural[site], width - (used - reserved)))
+    # The names' column takes what is left, up to its natural width.
+    name_width = max(1, min(natural[name], width - (used - reserved)))
     keep = sorted(chosen)
-    widths = tuple(site_width if i == site else natural[i] for i in keep)
+    widths = tuple(name_width if i == name else natural[i] for i in keep)
     return Layout(tuple(columns[i] for i in keep), widths)

@@ -23,10 +23,10 @@ MIN_GAP = 0.25  # seconds between the starts of two canary checks
 
 
 class Canary:
-    def __init__(self, site: Monitor, watchdog: Callable[[], Watchdog | None],
+    def __init__(self, monitor: Monitor, watchdog: Callable[[], Watchdog | None],
                  on_change: Callable[[bool, CheckResult, float], None],
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.site = site
+        self.monitor = monitor
         self._watchdog = watchdog
         self._on_change = on_change
         self._clock = clock
@@ -58,7 +58,7 @@ class Canary:
     def _run(self) -> None:
         # Checked on its own schedule as well, so that "back online" is noticed even when
         # no site fails, and "offline" before the sites' windows fill with unknowns.
-        while not self._stop.wait(self.site.interval):
+        while not self._stop.wait(self.monitor.interval):
             self.is_offline(self._clock())
 
     def is_offline(self, since: float) -> bool:
@@ -110,7 +110,7 @@ class Canary:
         if watchdog is None or self._stop.is_set():
             return None
         try:
-            return run_check(self.site, watchdog)
+            return run_check(self.monitor, watchdog)
         except CheckAborted:
             return None
 

@@ -1,11 +1,11 @@
 """Where checks run: a scheduler feeding a bounded pool of worker threads, either in this
-process (`LocalProbes`) or in probe processes that each take a shard of the sites
+process (`LocalProbes`) or in probe processes that each take a shard of the monitors
 (`ProbeProcesses`).
 
 The scheduler, the checks and the monitor's writer share one interpreter's GIL, and a
 check's Python work holds it (docs/performance.md has the figures). So past a few hundred
 checks a second the monitor runs one probe process per core (`python -m monitor.run.probes`),
-each a `LocalProbes` over a stable shard of the sites, and funnels their results over a
+each a `LocalProbes` over a stable shard of the monitors, and funnels their results over a
 socket pair back to the parent, which alone stores them, evaluates alerts and prints. A
 probe process exits as soon as its parent is gone (end of file on the socket: a kill -9 of
 the monitor leaves no orphan checking on); the parent restarts a probe process that dies.
@@ -78,11 +78,11 @@ def probe_count(config: Config) -> int:
     """How many probe processes `config` asks for; 1 means checks run in this process."""
     if config.processes is not None:
         return config.processes
-    rate = sum(1.0 / site.interval for site in config.monitors)
+    rate = sum(1.0 / monitor.interval for monitor in config.monitors)
     if rate < AUTO_SPLIT_RATE:
         return 1
     cores = len(os.sched_getaffinity(0))
-    # Rounded first: 10,000 sites at 10 s sum to 1000.0000000002 checks/s, not 3 processes.
+    # Rounded first: 10,000 monitors at 10 s sum to 1000.0000000002 checks/s, not 3 processes.
     return min(2 * cores, max(cores, math.ceil(round(rate, 6) / PER_PROCESS_RATE)))
 
 
@@ -112,14 +112,14 @@ class LocalProbes:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, sites: Sequence[Monitor], max_workers: int,
+    def start(self, monitors: Sequence[Monitor], max_workers: int,
               max_in_flight: int | None = None) -> None:
-        self.set_sites(sites, max_workers, max_in_flight)
+        self.set_monitors(monitors, max_workers, max_in_flight)
         self._thread = threading.Thread(target=self.scheduler.run, args=(self._stop,),
                                         name="scheduler", daemon=True)
         self._thread.start()
 
-    def set_sites(self, sites: Sequence[Monitor], max_workers: int,
+    def set_monitors(self, monitors: Sequence[Monitor], max_workers: int,
                   max_in_flight: int | None = None) -> None:
         """`max_workers` bounds the threads of blocking kinds, `max_in_flight` the checks
         each event loop keeps in flight (None: as many as open files allow)."""
@@ -129,7 +129,7 @@ class LocalProbes:
             for loop in self._loops.values():
                 if loop is not None:
                     loop.limit = self._limit()
-        self.scheduler.set_sites(sites)
+        self.scheduler.set_monitors(monitors)
 
     def stop(self, timeout: float = 1.5) -> None:
         """Stop dispatching; the loops' checks in flight are aborted here, the pool's are
@@ -180,17 +180,17 @@ class LocalProbes:
                 self._loops[kind_name] = made
             return self._loops[kind_name]
 
-    def _dispatch(self, site: Monitor, due: float) -> None:
-        loop = self._loop(site.kind) if not self._stop.is_set() else None
+    def _dispatch(self, monitor: Monitor, due: float) -> None:
+        loop = self._loop(monitor.kind) if not self._stop.is_set() else None
         if loop is None:
-            self.pool.submit(self._check, site, due)
+            self.pool.submit(self._check, monitor, due)
             return
         lateness_ms = max(0.0, (time.monotonic() - due) * 1000.0)
-        loop.submit(site, lateness_ms, lambda result: self._looped(site, result))
+        loop.submit(monitor, lateness_ms, lambda result: self._looped(monitor, result))
 
-    def _looped(self, site: Monitor, result: CheckResult | None) -> None:
+    def _looped(self, monitor: Monitor, result: CheckResult | None) -> None:
         """A loop's check has ended (None: aborted, the monitor is stopping)."""
-        skipped = self.scheduler.done(site.id)
+        skipped = self.scheduler.done(monitor.id)
         if result is None:
             return
         if skipped:
@@ -202,7 +202,7 @@ class LocalProbes:
             self._on_result(result)
         except Exception:  # noqa: BLE001 - the loop drives every other check
             self._on_error(redact("result handler failed: "
-                                  + traceback.format_exc(limit=3).strip(), site.secrets))
+                                  + traceback.format_exc(limit=3).strip(), monitor.secrets))
 
     def _deliver(self) -> None:
         assert self._on_results is not None
@@ -221,20 +221,20 @@ class LocalProbes:
                 self._on_error(redact_known("result handler failed: "
                                             + traceback.format_exc(limit=3).strip()))
 
-    def _check(self, site: Monitor, due: float) -> None:
+    def _check(self, monitor: Monitor, due: float) -> None:
         lateness_ms = max(0.0, (time.monotonic() - due) * 1000.0)
         try:
-            result = run_check(site, self.watchdog, lateness_ms)
+            result = run_check(monitor, self.watchdog, lateness_ms)
         except CheckAborted:
-            return  # stopping: a check cut short says nothing about the site
+            return  # stopping: a check cut short says nothing about the target
         except Exception as exc:  # noqa: BLE001 - a bug in a check kind must not stop others
-            result = CheckResult(site.id, self._wall(), False, None, 0.0, "other",
-                                 redact(f"{type(exc).__name__}: {exc}", site.secrets),
+            result = CheckResult(monitor.id, self._wall(), False, None, 0.0, "other",
+                                 redact(f"{type(exc).__name__}: {exc}", monitor.secrets),
                                  lateness_ms, time.monotonic())
             self._on_error(redact("check crashed: " + traceback.format_exc(limit=3).strip(),
-                                  site.secrets))
+                                  monitor.secrets))
         finally:
-            skipped = self.scheduler.done(site.id)
+            skipped = self.scheduler.done(monitor.id)
         if skipped:
             result = dataclasses.replace(result, skipped=tuple(skipped))
         self._on_result(result)
@@ -242,7 +242,7 @@ class LocalProbes:
 
 def _pack(result: CheckResult) -> tuple:
     # A plain tuple pickles in C and several times faster than the dataclass.
-    return (result.monitor, result.timestamp, result.available, result.code, result.response_ms,
+    return (result.monitor_id, result.timestamp, result.available, result.code, result.response_ms,
             result.reason, result.detail, result.lateness_ms, result.mono, result.skipped,
             result.metrics, result.warning)
 
@@ -313,7 +313,7 @@ class _Child:
 
 
 class ProbeProcesses:
-    """`count` probe processes over shards of the sites, results back to `on_results` in
+    """`count` probe processes over shards of the monitors, results back to `on_results` in
     lists (called on one receiving thread per process)."""
 
     def __init__(self, count: int, on_results: OnResults, on_error: OnError) -> None:
@@ -330,26 +330,26 @@ class ProbeProcesses:
         self._retired = (0, 0)  # dispatched, skipped of probe processes that ended
         self.clock: Callable[[], float] = time.monotonic
 
-    def start(self, sites: Sequence[Monitor], max_workers: int,
+    def start(self, monitors: Sequence[Monitor], max_workers: int,
               max_in_flight: int | None = None) -> None:
-        self._reshard(sites, max_workers, max_in_flight)
+        self._reshard(monitors, max_workers, max_in_flight)
         with self._lock:
             self._children = [self._spawn(index) for index in range(self.count)]
 
-    def set_sites(self, sites: Sequence[Monitor], max_workers: int,
+    def set_monitors(self, monitors: Sequence[Monitor], max_workers: int,
                   max_in_flight: int | None = None) -> None:
-        self._reshard(sites, max_workers, max_in_flight)
+        self._reshard(monitors, max_workers, max_in_flight)
         with self._lock:
             children = list(self._children)
         for child in children:
-            child.send(("sites", self._shards[child.index], self._workers, self._in_flight))
+            child.send(("monitors", self._shards[child.index], self._workers, self._in_flight))
 
-    def _reshard(self, sites: Sequence[Monitor], max_workers: int,
+    def _reshard(self, monitors: Sequence[Monitor], max_workers: int,
                  max_in_flight: int | None) -> None:
         shards: list[list[Monitor]] = [[] for _ in range(self.count)]
-        for site in sites:
-            # A stable hash: a site stays in its shard across reloads, keeping its phase.
-            shards[zlib.crc32(site.id.encode()) % self.count].append(site)
+        for monitor in monitors:
+            # A stable hash: a monitor stays in its shard across reloads, keeping its phase.
+            shards[zlib.crc32(monitor.id.encode()) % self.count].append(monitor)
         self._shards = shards
         # maxWorkers bounds the checks in flight across all processes.
         self._workers = max(1, -(-max_workers // self.count))  # ints: maxWorkers may be huge
@@ -358,7 +358,7 @@ class ProbeProcesses:
 
     def _spawn(self, index: int) -> _Child:
         child = _Child(self, index)
-        child.send(("sites", self._shards[index], self._workers, self._in_flight))
+        child.send(("monitors", self._shards[index], self._workers, self._in_flight))
         return child
 
     def _ended(self, child: _Child) -> None:
@@ -440,7 +440,7 @@ class ProbeProcesses:
 
 
 def _serve(conn: Connection) -> None:
-    """A probe process: check the sites of its shard until told to stop or orphaned."""
+    """A probe process: check the monitors of its shard until told to stop or orphaned."""
     outbox: queue.SimpleQueue = queue.SimpleQueue()
     watchdog = Watchdog()
     # The outbox holds packed results (tuples), error messages (str) and, last, None.
@@ -474,11 +474,11 @@ def _serve(conn: Connection) -> None:
             message = conn.recv()
         except (EOFError, OSError):
             os._exit(0)  # the monitor is gone (even kill -9): stop checking at once
-        if message[0] == "sites":
+        if message[0] == "monitors":
             # So that a fatal error quoting one of them is masked too (see main).
-            remember(value for site in message[1] for value in site.secrets)
+            remember(value for monitor in message[1] for value in monitor.secrets)
             if started:
-                probes.set_sites(message[1], message[2], message[3])
+                probes.set_monitors(message[1], message[2], message[3])
             else:
                 probes.start(message[1], message[2], message[3])
                 started = True

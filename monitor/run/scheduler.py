@@ -1,10 +1,10 @@
 """One scheduler on the monotonic clock, feeding a bounded pool of worker threads.
 
-Each site runs at a fixed rate: its next check is due `interval` after the previous *due
-time*, not after the previous check finished, so schedules do not drift. A site whose
+Each monitor runs at a fixed rate: its next check is due `interval` after the previous *due
+time*, not after the previous check finished, so schedules do not drift. A monitor whose
 check is still running when its next slot comes skips that slot (never two checks of one
-site at once, even across a reload that removes the site and adds it back): `done` hands
-the skipped slots to the check that covered them, whose verdict they share, so that a site
+monitor at once, even across a reload that removes it and adds it back): `done` hands the
+skipped slots to the check that covered them, whose verdict they share, so that a target
 that hangs does not look available for its slow stretch. `run_due(now)` is the one
 testable step: it needs no thread and no sleep.
 """
@@ -29,7 +29,7 @@ Dispatch = Callable[[Monitor, float], None]
 
 @dataclass(slots=True)
 class _Entry:
-    site: Monitor
+    monitor: Monitor
     due: float
     generation: int
 
@@ -38,9 +38,9 @@ class Scheduler:
     def __init__(self, dispatch: Dispatch, clock: Callable[[], float] = time.monotonic) -> None:
         self._dispatch = dispatch
         self._clock = clock
-        self._entries: dict[str, _Entry] = {}
-        # URL -> due times of the slots skipped while its check runs. By URL, not entry: a
-        # site removed and added back while its check runs is still running.
+        self._entries: dict[str, _Entry] = {}  # by monitor id
+        # Monitor id -> due times of the slots skipped while its check runs. By id, not
+        # entry: a monitor removed and added back while its check runs is still running.
         self._running: dict[str, list[float]] = {}
         self._heap: list[tuple[float, int, str, int]] = []
         self._seq = itertools.count()
@@ -49,43 +49,43 @@ class Scheduler:
         self.dispatched = 0
         self.skipped = 0
 
-    def set_sites(self, sites: Iterable[Monitor]) -> None:
-        """Add, change and remove sites. Unchanged sites keep their phase; new ones are
-        spread over their first interval so that a thousand sites do not fire together."""
-        sites = list(sites)
+    def set_monitors(self, monitors: Iterable[Monitor]) -> None:
+        """Add, change and remove monitors. Unchanged ones keep their phase; new ones are
+        spread over their first interval so that a thousand monitors do not fire together."""
+        monitors = list(monitors)
         now = self._clock()
         with self._cond:
-            wanted = {site.id: site for site in sites}
-            for url in list(self._entries):
-                if url not in wanted:
-                    del self._entries[url]
-            new = [s for s in sites if s.id not in self._entries]
-            for index, site in enumerate(new):
-                self._push(site, now + site.interval * index / max(1, len(new)))
-            for site in sites:
-                entry = self._entries[site.id]
-                if entry.site != site:
-                    interval_changed = entry.site.interval != site.interval
-                    entry.site = site
-                    if interval_changed and site.id not in self._running:
-                        self._push(site, min(entry.due, now + site.interval))
+            wanted = {monitor.id: monitor for monitor in monitors}
+            for monitor_id in list(self._entries):
+                if monitor_id not in wanted:
+                    del self._entries[monitor_id]
+            new = [m for m in monitors if m.id not in self._entries]
+            for index, monitor in enumerate(new):
+                self._push(monitor, now + monitor.interval * index / max(1, len(new)))
+            for monitor in monitors:
+                entry = self._entries[monitor.id]
+                if entry.monitor != monitor:
+                    interval_changed = entry.monitor.interval != monitor.interval
+                    entry.monitor = monitor
+                    if interval_changed and monitor.id not in self._running:
+                        self._push(monitor, min(entry.due, now + monitor.interval))
             self._cond.notify()
 
-    def _push(self, site: Monitor, due: float) -> None:
+    def _push(self, monitor: Monitor, due: float) -> None:
         generation = next(self._generation)
-        self._entries[site.id] = _Entry(site, due, generation)
-        heapq.heappush(self._heap, (due, next(self._seq), site.id, generation))
+        self._entries[monitor.id] = _Entry(monitor, due, generation)
+        heapq.heappush(self._heap, (due, next(self._seq), monitor.id, generation))
 
     def run_due(self, now: float) -> int:
         """Dispatch every check due at `now`; return how many were dispatched."""
         ready = []
         with self._cond:
             while self._heap and self._heap[0][0] <= now:
-                due, _, url, generation = heapq.heappop(self._heap)
-                entry = self._entries.get(url)
+                due, _, monitor_id, generation = heapq.heappop(self._heap)
+                entry = self._entries.get(monitor_id)
                 if entry is None or entry.generation != generation:
                     continue  # removed or rescheduled since it was queued
-                interval = entry.site.interval
+                interval = entry.monitor.interval
                 next_due = due + interval
                 if next_due <= now:
                     # Fell behind by whole intervals (a stalled process): skip them rather
@@ -94,23 +94,23 @@ class Scheduler:
                     self.skipped += missed
                     next_due += missed * interval
                 entry.due = next_due
-                heapq.heappush(self._heap, (next_due, next(self._seq), url, generation))
-                skipped = self._running.get(url)
+                heapq.heappush(self._heap, (next_due, next(self._seq), monitor_id, generation))
+                skipped = self._running.get(monitor_id)
                 if skipped is not None:
                     self.skipped += 1
                     skipped.append(due)
                     continue
-                self._running[url] = []
-                ready.append((entry.site, due))
+                self._running[monitor_id] = []
+                ready.append((entry.monitor, due))
             self.dispatched += len(ready)
-        for site, due in ready:
-            self._dispatch(site, due)
+        for monitor, due in ready:
+            self._dispatch(monitor, due)
         return len(ready)
 
-    def done(self, url: str) -> list[float]:
-        """The check of `url` has ended: the due times of the slots it made skip."""
+    def done(self, monitor_id: str) -> list[float]:
+        """The check of the monitor has ended: the due times of the slots it made skip."""
         with self._cond:
-            return self._running.pop(url, [])
+            return self._running.pop(monitor_id, [])
 
     def next_due(self) -> float | None:
         with self._cond:

@@ -38,11 +38,11 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class AlertRecord:
-    """An alert or recovery of a monitor (`monitor`: its id), as stored; its
-    `deliveries` go to the outbox in the same transaction."""
+    """An alert or recovery of a monitor, as stored; its `deliveries` go to the outbox in
+    the same transaction."""
 
     timestamp: str
-    monitor: str
+    monitor_id: str
     type: str
     start: str
     end: str | None
@@ -55,8 +55,8 @@ class AlertRecord:
 
 @dataclass(frozen=True, slots=True)
 class MonitorRow:
-    """What the store keeps of a configured monitor: `target` is stored as each check's
-    `host` (masked, as shown)."""
+    """What the store keeps of a configured monitor: `target` (masked, as shown) is stored
+    as each check's `host`, the id as its `monitor`."""
 
     id: str
     kind: str
@@ -109,10 +109,10 @@ class DeliveryDone:
 
 @dataclass(frozen=True, slots=True)
 class SetMaintenance:
-    """Put a monitor (by id) in maintenance from `since` until `until` (None: until taken
-    out), or take it out (`since` None)."""
+    """Put a monitor in maintenance from `since` until `until` (None: until taken out), or
+    take it out (`since` None)."""
 
-    monitor: str
+    monitor_id: str
     since: float | None
     until: float | None = None
 
@@ -143,7 +143,7 @@ class WindowRow(NamedTuple):
     """One monitor's summed aggregates over a window's pieces. The texts are bytes: numpy
     parses bytes as well, and decoding megabytes of them into str cost as much as the read."""
 
-    monitor: str
+    monitor_id: str
     checks: int
     up: int
     rt_count: int
@@ -157,7 +157,7 @@ class WindowRow(NamedTuple):
 class MetricRow(NamedTuple):
     """One metric of one monitor summed over a window's pieces."""
 
-    monitor: str
+    monitor_id: str
     metric: str
     samples: int  # not `count`: a named tuple's own method
     total: float
@@ -247,7 +247,7 @@ class Reader(Protocol):
         """(id, message) of alerts and recoveries after `after_id`, oldest first; with
         `limit`, the latest that many."""
 
-    def alert_types(self, monitor: str) -> list[str]:
+    def alert_types(self, monitor_id: str) -> list[str]:
         """The types ('alert', 'recovery') of a monitor's stored alerts, oldest first."""
 
     def recent_lateness(self, since: float) -> tuple[list[float], float | None]:
@@ -272,7 +272,7 @@ class Reader(Protocol):
         """Each monitor with an alert open (its latest alert, reminder or recovery row is
         not a recovery) -> the alert's start."""
 
-    def latest_alerts(self, monitor: str, limit: int) -> list[tuple[str, str, str]]:
+    def latest_alerts(self, monitor_id: str, limit: int) -> list[tuple[str, str, str]]:
         """A monitor's latest `limit` alert rows, oldest first: (type, start, message)."""
 
     def latest_alert_rows(self) -> dict[str, dict[str, AlertRow]]:

@@ -1,6 +1,7 @@
 # ruff: noqa
 # The store of schema 4 as commit 1d28f40 had it, verbatim but for its import of the
-# stats of that time (stats_v4): it writes the databases that the migration tests upgrade.
+# stats of that time (stats_v4) and today's name of a check's id (`monitor_id`): it writes
+# the databases that the migration tests upgrade.
 """SQLite storage: the schema, the one writer thread, and read-only connections for readers.
 
 One thread owns the connection that writes. Everything else hands it work through a
@@ -609,7 +610,7 @@ class Store:
             # threads getting it back takes up to a switch interval (5 ms) each time. Per
             # row, a 2,000-row batch could take seconds to write while using milliseconds.
             conn.execute(_INSERT_CHECKS, (json.dumps(
-                [(c.timestamp, c.monitor, None if c.available is None else int(c.available),
+                [(c.timestamp, c.monitor_id, None if c.available is None else int(c.available),
                   c.code, c.response_ms, c.reason, c.detail or None, c.lateness_ms)
                  for c in checks]),))
             self._preload(checks)
@@ -618,7 +619,7 @@ class Store:
                 [(key[2], key[0], key[0] * key[1], *self._aggs[key].to_row())
                  for key in dirty]),))
             conn.execute(_UPSERT_STATES, (json.dumps(
-                [(host, *self._states[host][:4]) for host in {c.monitor for c in checks}]),))
+                [(host, *self._states[host][:4]) for host in {c.monitor_id for c in checks}]),))
         if alerts:
             conn.executemany(
                 "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
@@ -640,7 +641,7 @@ class Store:
     def _preload(self, checks: list[CheckResult]) -> None:
         """Fill the caches for the minutes and sites of this batch that they lack, one
         query each: after a restart the minute in progress already has a row to continue."""
-        keys = {(span, int(c.timestamp // span), c.monitor) for c in checks for span in SPANS}
+        keys = {(span, int(c.timestamp // span), c.monitor_id) for c in checks for span in SPANS}
         keys -= self._aggs.keys()
         if keys:
             for key in keys:
@@ -650,7 +651,7 @@ class Store:
                 f" WHERE (host, span, start) IN (SELECT {_items(3)} FROM json_each(?))",
                 (json.dumps([(host, span, span * index) for span, index, host in keys]),)):
                 self._aggs[(span, start // span, host)] = MinuteAgg.from_row(row)
-        hosts = {c.monitor for c in checks} - self._states.keys()
+        hosts = {c.monitor_id for c in checks} - self._states.keys()
         if hosts:
             # The fifth item, the newest check's start on the monotonic clock, lives in
             # memory only (and survives a rollback in _newest): after a restart the first
@@ -666,7 +667,7 @@ class Store:
         dirty = set()
         for check in checks:
             for span in SPANS:
-                key = (span, int(check.timestamp // span), check.monitor)
+                key = (span, int(check.timestamp // span), check.monitor_id)
                 self._aggs[key].add(check.response_ms, check.available, check.code,
                                     check.reason)
                 dirty.add(key)
@@ -674,7 +675,7 @@ class Store:
         return dirty
 
     def _update_state(self, check: CheckResult) -> None:
-        state = self._states[check.monitor]
+        state = self._states[check.monitor_id]
         ts = check.timestamp
         if check.available is None:  # unknown says nothing about the site's state
             return
@@ -688,7 +689,7 @@ class Store:
                 state[2] = max(state[2] or 0.0, ts)
             return
         state[0] = ts
-        state[4] = self._newest[check.monitor] = check.mono
+        state[4] = self._newest[check.monitor_id] = check.mono
         if check.available:
             state[1] = ts
             state[3] = None

@@ -363,7 +363,7 @@ class Check:
         abort = self.abort or warning
         reason, detail = (abort.reason, abort.detail) if abort else (None, "")
         return CheckResult(
-            monitor=self.monitor.id,
+            monitor_id=self.monitor.id,
             timestamp=self.timestamp,
             available=self.abort is None,
             code=self.status,

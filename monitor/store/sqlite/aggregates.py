@@ -64,7 +64,7 @@ class CheckAggregates:
         rows = self.rows
         for check in checks:
             for span in SPANS:
-                key = (span, int(check.timestamp // span), check.monitor)
+                key = (span, int(check.timestamp // span), check.monitor_id)
                 rows[key].add(check.response_ms, check.available, check.code, check.reason,
                               check.warning)
                 dirty.add(key)
@@ -75,7 +75,7 @@ class CheckAggregates:
     def _preload(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
         """Fill the cache for the minutes and monitors of this batch that it lacks, one
         query: after a restart the minute in progress already has a row to continue."""
-        keys = {(span, int(c.timestamp // span), c.monitor) for c in checks for span in SPANS}
+        keys = {(span, int(c.timestamp // span), c.monitor_id) for c in checks for span in SPANS}
         keys -= self.rows.keys()
         if not keys:
             return
@@ -128,7 +128,7 @@ class MetricFigures:
         for check in checks:
             if not check.metrics or check.available is None:
                 continue  # unknown checks (the monitor offline) count in no figure
-            minute, monitor = int(check.timestamp // 60), check.monitor
+            minute, monitor = int(check.timestamp // 60), check.monitor_id
             for name, value in check.metrics.items():
                 key = (minute, monitor, name)
                 found = values.get(key)

@@ -132,10 +132,10 @@ class Batches:
                                               for d in work.deliveries])
         for m in work.maintenance:
             if m.since is None:
-                conn.execute("DELETE FROM maintenance WHERE monitor = ?", (m.monitor,))
+                conn.execute("DELETE FROM maintenance WHERE monitor = ?", (m.monitor_id,))
             else:
                 conn.execute("INSERT OR REPLACE INTO maintenance (monitor, since, until)"
-                             " VALUES (?,?,?)", (m.monitor, m.since, m.until))
+                             " VALUES (?,?,?)", (m.monitor_id, m.since, m.until))
         conn.execute("COMMIT")
         if work.checks:
             self._metrics.add(work.checks)
@@ -164,8 +164,8 @@ class Batches:
             cursor = conn.execute(
                 "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
                 " availability, message, monitor) VALUES (?,?,?,?,?,?,?,?)",
-                (a.timestamp, targets.get(a.monitor, a.monitor), a.type, a.start, a.end,
-                 a.availability, a.message, a.monitor))
+                (a.timestamp, targets.get(a.monitor_id, a.monitor_id), a.type, a.start, a.end,
+                 a.availability, a.message, a.monitor_id))
             if a.deliveries:
                 alert = cursor.lastrowid
                 rows = []
@@ -201,9 +201,9 @@ class Batches:
         # threads getting it back takes up to a switch interval (5 ms) each time. Per
         # row, a 2,000-row batch could take seconds to write while using milliseconds.
         conn.execute(_INSERT_CHECKS, (json.dumps(
-            [(c.timestamp, targets.get(c.monitor, c.monitor),
+            [(c.timestamp, targets.get(c.monitor_id, c.monitor_id),
               None if c.available is None else int(c.available), c.code, c.response_ms,
-              c.reason, c.detail or None, c.lateness_ms, c.monitor, c.metrics or None,
+              c.reason, c.detail or None, c.lateness_ms, c.monitor_id, c.metrics or None,
               1 if c.warning else None)
              for c in checks]),))
         self.aggregates.write(conn, checks)

@@ -97,10 +97,10 @@ class Holding:
                     break
                 self._rollback()
                 match entry:
-                    case CheckResult(monitor=name):
+                    case CheckResult(monitor_id=name):
                         self._discard(1, 0)
                         what = f"a check of {name}"
-                    case AlertRecord(monitor=name):
+                    case AlertRecord(monitor_id=name):
                         self._discard(0, 1)
                         what = f"an alert of {name}"
                     case DeliveryDone(id=row):

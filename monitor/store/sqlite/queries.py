@@ -113,10 +113,9 @@ class SqliteReader:
         return rows[::-1]
 
     @_reading
-    def alert_types(self, monitor: str) -> list[str]:
+    def alert_types(self, monitor_id: str) -> list[str]:
         return [row[0] for row in self.conn.execute(
-            "SELECT type FROM website_alerts WHERE monitor = ? ORDER BY id",
-            (monitor,))]
+            "SELECT type FROM website_alerts WHERE monitor = ? ORDER BY id", (monitor_id,))]
 
     @_reading
     def recent_lateness(self, since: float) -> tuple[list[float], float | None]:
@@ -197,10 +196,10 @@ class SqliteReader:
                 if (row := groups.get("alert")) is not None and row.type != "recovery"}
 
     @_reading
-    def latest_alerts(self, monitor: str, limit: int) -> list[tuple[str, str, str]]:
+    def latest_alerts(self, monitor_id: str, limit: int) -> list[tuple[str, str, str]]:
         rows = self.conn.execute(
             "SELECT type, startDate, message FROM website_alerts WHERE monitor = ?"
-            " ORDER BY id DESC LIMIT ?", (monitor, limit)).fetchall()
+            " ORDER BY id DESC LIMIT ?", (monitor_id, limit)).fetchall()
         return rows[::-1]
 
     @_reading

@@ -63,11 +63,11 @@ class MonitorStates:
             update(check)
         states = self._states
         conn.execute(_UPSERT_STATES, (json.dumps(
-            [states[monitor].row(monitor) for monitor in {c.monitor for c in checks}]),))
+            [states[monitor].row(monitor) for monitor in {c.monitor_id for c in checks}]),))
 
     def _preload(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
         """Read the states of the monitors of this batch that the cache lacks, one query."""
-        monitors = {c.monitor for c in checks} - self._states.keys()
+        monitors = {c.monitor_id for c in checks} - self._states.keys()
         if not monitors:
             return
         # The newest check's start lives in memory only (and survives a rollback in
@@ -82,7 +82,7 @@ class MonitorStates:
                 newest.get(monitor))
 
     def _update(self, check: CheckResult) -> None:
-        state = self._states[check.monitor]
+        state = self._states[check.monitor_id]
         ts = check.timestamp
         if check.available is None:  # unknown says nothing about the monitor's state
             if check.reason == "maintenance" and state.maintenance is None:
@@ -99,7 +99,7 @@ class MonitorStates:
             return
         state.last_check = ts
         state.maintenance = None
-        state.newest = self._newest[check.monitor] = check.mono
+        state.newest = self._newest[check.monitor_id] = check.mono
         # The warning now, if any ("tls_expiry: certificate expires in 5.0 days").
         # A skipped slot's row warns as the check it stands for, which said why itself.
         if check.reason != "skipped" or not check.warning:

@@ -100,7 +100,7 @@ def _joined(x: bytes | None, y: bytes | None, separator: bytes) -> bytes | None:
 
 def _merge(a: WindowRow, b: WindowRow) -> WindowRow:
     """Two rows of _SUMS for one monitor, as one."""
-    return WindowRow(a.monitor, a.checks + b.checks, a.up + b.up, a.rt_count + b.rt_count,
+    return WindowRow(a.monitor_id, a.checks + b.checks, a.up + b.up, a.rt_count + b.rt_count,
                      a.rt_sum + b.rt_sum, _extreme(min, a.rt_min, b.rt_min),
                      _extreme(max, a.rt_max, b.rt_max), _joined(a.hist, b.hist, b""),
                      _joined(a.outcomes, b.outcomes, b","))
@@ -108,7 +108,7 @@ def _merge(a: WindowRow, b: WindowRow) -> WindowRow:
 
 def _merge_metric(a: MetricRow, b: MetricRow) -> MetricRow:
     """Two rows of _METRIC_SUMS for one monitor and metric, as one."""
-    return MetricRow(a.monitor, a.metric, a.samples + b.samples, a.total + b.total,
+    return MetricRow(a.monitor_id, a.metric, a.samples + b.samples, a.total + b.total,
                      _extreme(min, a.low, b.low), _extreme(max, a.high, b.high),
                      (a.hist or b"") + (b.hist or b""))
 
@@ -126,11 +126,11 @@ def window_rows(conn: sqlite3.Connection, ranges: Sequence[Range],
         parts = " UNION ALL ".join(_RAW_SQL.format(where=_raw_where(p)) for p in raws)
         extra = conn.execute(_RAWS_SQL.format(parts=parts),
                              [v for p in raws for v in (p.lo, p.hi)]).fetchall()
-        merged = {row.monitor: row for row in rows}
+        merged = {row.monitor_id: row for row in rows}
         for found in extra:
             row = WindowRow(*found)
-            old = merged.get(row.monitor)
-            merged[row.monitor] = row if old is None else _merge(old, row)
+            old = merged.get(row.monitor_id)
+            merged[row.monitor_id] = row if old is None else _merge(old, row)
         rows = sorted(merged.values())
     return rows
 
@@ -149,11 +149,11 @@ def metric_rows(conn: sqlite3.Connection, ranges: Sequence[Range],
                                    for p in raws)
         extra = conn.execute(_METRIC_RAWS_SQL.format(parts=parts),
                              [v for p in raws for v in (p.lo, p.hi)]).fetchall()
-        merged = {(row.monitor, row.metric): row for row in rows}
+        merged = {(row.monitor_id, row.metric): row for row in rows}
         for found in extra:
             row = MetricRow(*found)
-            key = (row.monitor, row.metric)
+            key = (row.monitor_id, row.metric)
             old = merged.get(key)
             merged[key] = row if old is None else _merge_metric(old, row)
-        rows = sorted(merged.values(), key=lambda r: (r.monitor, r.metric))
+        rows = sorted(merged.values(), key=lambda r: (r.monitor_id, r.metric))
     return rows
