@@ -135,7 +135,7 @@ def with_curl_loop(base: str, seconds: float, concurrency: int = 64) -> dict:
     from monitor.checks.http.curl import CurlLoop
 
     loop = CurlLoop(limit=concurrency)
-    site = http_monitor(base + "/k", timeout=5.0)
+    monitor = http_monitor(base + "/k", timeout=5.0)
     lock = threading.Lock()
     finished = threading.Event()
     state = {"count": 0, "running": 0, "failed": None}
@@ -155,12 +155,12 @@ def with_curl_loop(base: str, seconds: float, concurrency: int = 64) -> dict:
             elif not state["running"]:
                 finished.set()
         if again:
-            loop.submit(site, 0.0, done)
+            loop.submit(monitor, 0.0, done)
 
     with lock:
         state["running"] = concurrency
     for _ in range(concurrency):
-        loop.submit(site, 0.0, done)
+        loop.submit(monitor, 0.0, done)
     finished.wait(seconds + 10)
     loop.stop()
     if state["failed"] is not None:

@@ -212,7 +212,7 @@ class SimulatedClock:
         return self.now
 
 
-def synthetic_check(host: str, index: int, sites: int, ts: float, interval: float,
+def synthetic_check(monitor_id: str, index: int, sites: int, ts: float, interval: float,
                     metrics: bool) -> CheckResult:
     """The check of the `index`-th of `sites` sites in the round that starts at `ts`: 2%
     failures and a spread of response times, the same for the same arguments."""
@@ -221,25 +221,25 @@ def synthetic_check(host: str, index: int, sites: int, ts: float, interval: floa
     response = 5.0 + (code % 97) * 1.7 + (300.0 if code > 990 else 0.0)
     phases = ({"dns": response * 0.05, "connect": response * 0.15, "tls": response * 0.3,
                "ttfb": response * 0.9, "total": response} if metrics else {})
-    return CheckResult(host, ts + interval * index / sites, ok, 200 if ok else 503, response,
+    return CheckResult(monitor_id, ts + interval * index / sites, ok, 200 if ok else 503, response,
                        None if ok else "http_status", metrics=phases)
 
 
-def fill_database(store: Store, hosts: list[str], start: float, seconds: float,
+def fill_database(store: Store, monitor_ids: list[str], start: float, seconds: float,
                   interval: float, clock: SimulatedClock | None = None,
                   metrics: bool = False) -> int:
     """Write a check of every site each `interval` from `start` for `seconds`, through the
     real writer (aggregates and all); return how many. With `metrics`, each check carries
     the five http phase times, as http checks do."""
     written = 0
-    sites = len(hosts)
+    sites = len(monitor_ids)
     steps = int(seconds / interval)
     for step in range(steps):
         ts = start + step * interval
         if clock is not None:
             clock.now = ts
-        for index, host in enumerate(hosts):
-            store.put_check(synthetic_check(host, index, sites, ts, interval, metrics))
+        for index, monitor_id in enumerate(monitor_ids):
+            store.put_check(synthetic_check(monitor_id, index, sites, ts, interval, metrics))
         written += sites
         if step % 50 == 49:
             store.flush(600)  # keep the queue (and memory) bounded
@@ -262,7 +262,7 @@ def bench_reports(args: argparse.Namespace, rows: list[tuple]) -> None:
     now) at its end: the same work on an ever bigger database, which should cost the same."""
     total = args.db_hours * 3600.0
     stretch = total / args.db_checkpoints
-    hosts = [f"http://site{i}.test/" for i in range(args.db_sites)]
+    monitor_ids = [f"http://site{i}.test/" for i in range(args.db_sites)]
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "big.db"
         origin = time.time() - total
@@ -273,7 +273,7 @@ def bench_reports(args: argparse.Namespace, rows: list[tuple]) -> None:
         reader = open_reader(db)
         for k in range(args.db_checkpoints):
             t0 = time.monotonic()
-            written += fill_database(store, hosts, origin + k * stretch, stretch,
+            written += fill_database(store, monitor_ids, origin + k * stretch, stretch,
                                      args.db_interval, clock, args.metrics)
             fill_time += time.monotonic() - t0
             end = origin + (k + 1) * stretch
@@ -305,9 +305,9 @@ def bench_reports(args: argparse.Namespace, rows: list[tuple]) -> None:
         rows.append(("report text as printed, past 10 min", f"{text * 1000:.0f} ms", "", ""))
         if t_long is not None:
             t_raw = timed(lambda: conn.execute(
-                "SELECT host, count(*), sum(available), min(responseTime), avg(responseTime),"
+                "SELECT monitor, count(*), sum(available), min(responseTime), avg(responseTime),"
                 " max(responseTime) FROM website_monitoring WHERE timestamp >= ?"
-                " GROUP BY host", ((end - 3600) // 60 * 60,)).fetchall(), repeat=1)
+                " GROUP BY monitor", ((end - 3600) // 60 * 60,)).fetchall(), repeat=1)
             longs = [(n, t) for n, _, t in points if t is not None]
             figure("report_1h_ms", t_long * 1000, "ms", sites=args.db_sites, rows=written,
                    first_ms=round(longs[0][1] * 1000, 1), at_rows=longs[0][0],
@@ -318,7 +318,7 @@ def bench_reports(args: argparse.Namespace, rows: list[tuple]) -> None:
                          f"{t_long * 1000:.0f} ms",
                          f"plain GROUP BY on raw rows: {t_raw * 1000:.0f} ms",
                          f"{t_raw / t_long:.1f}x faster"))
-        error = p99_error(reader, conn, (end - 600) // 60 * 60, end, hosts=5)
+        error = p99_error(reader, conn, (end - 600) // 60 * 60, end, monitors=5)
         figure("report_p99_max_relative_error", error, "fraction")
         rows.append(("p99 from histogram vs exact", f"max error {error:.1%}", "", ""))
         conn.close()
@@ -326,15 +326,15 @@ def bench_reports(args: argparse.Namespace, rows: list[tuple]) -> None:
 
 
 def p99_error(reader: Reader, conn: sqlite3.Connection, start: float, end: float,
-              hosts: int) -> float:
+              monitors: int) -> float:
     stats = window_stats(reader, start, end)
     worst = 0.0
-    for host in list(stats)[:hosts]:
+    for monitor_id in list(stats)[:monitors]:
         values = [r[0] for r in conn.execute(
-            "SELECT responseTime FROM website_monitoring WHERE host=? AND timestamp >= ?"
-            " AND status IS NOT NULL", (host, start))]
+            "SELECT responseTime FROM website_monitoring WHERE monitor=? AND timestamp >= ?"
+            " AND status IS NOT NULL", (monitor_id, start))]
         exact = pct(values, 99)
-        worst = max(worst, abs(stats[host].p99 - exact) / exact)
+        worst = max(worst, abs(stats[monitor_id].p99 - exact) / exact)
     return worst
 
 

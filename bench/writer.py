@@ -20,12 +20,12 @@ from monitor.store import Store
 
 def make_checks(sites: int, minutes: int, interval: float, start: float,
                 metrics: bool) -> list[CheckResult]:
-    hosts = [f"http://site{i}.test/" for i in range(sites)]
+    monitor_ids = [f"http://site{i}.test/" for i in range(sites)]
     checks = []
     for step in range(int(minutes * 60 / interval)):
         ts = start + step * interval
-        checks.extend(synthetic_check(host, index, sites, ts, interval, metrics)
-                      for index, host in enumerate(hosts))
+        checks.extend(synthetic_check(monitor_id, index, sites, ts, interval, metrics)
+                      for index, monitor_id in enumerate(monitor_ids))
     return checks
 
 

@@ -69,8 +69,8 @@ class CheckAggregates:
                               check.warning)
                 dirty.add(key)
         conn.execute(_UPSERT_AGGS, (json.dumps(
-            [(monitor, span, span * index, *rows[span, index, monitor].to_row())
-             for span, index, monitor in dirty]),))
+            [(monitor_id, span, span * index, *rows[span, index, monitor_id].to_row())
+             for span, index, monitor_id in dirty]),))
 
     def _preload(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
         """Fill the cache for the minutes and monitors of this batch that it lacks, one
@@ -81,9 +81,9 @@ class CheckAggregates:
             return
         for key in keys:
             self.rows[key] = MinuteAgg()
-        for monitor, span, start, *row in conn.execute(_SELECT_AGGS, (json.dumps(
-                [(monitor, span, span * index) for span, index, monitor in keys]),)):
-            self.rows[(span, start // span, monitor)] = MinuteAgg.from_row(row)
+        for monitor_id, span, start, *row in conn.execute(_SELECT_AGGS, (json.dumps(
+                [(monitor_id, span, span * index) for span, index, monitor_id in keys]),)):
+            self.rows[(span, start // span, monitor_id)] = MinuteAgg.from_row(row)
 
     def evict(self, monitors: int) -> None:
         """Once a minute, forget the rows that ended over LATE_HORIZON ago: a check that
@@ -95,14 +95,14 @@ class CheckAggregates:
             return
         self._evicted = minute
         horizon = now - LATE_HORIZON
-        for key in [(span, index, monitor) for span, index, monitor in self.rows
+        for key in [(span, index, monitor_id) for span, index, monitor_id in self.rows
                     if (index + 1) * span < horizon]:  # its end
             del self.rows[key]
 
     def forget_before(self, before: float) -> None:
         """After a purge: the rows it deleted."""
-        self.rows = {(span, index, monitor): row
-                     for (span, index, monitor), row in self.rows.items()
+        self.rows = {(span, index, monitor_id): row
+                     for (span, index, monitor_id), row in self.rows.items()
                      if index >= int(before // span)}
 
 
@@ -128,9 +128,9 @@ class MetricFigures:
         for check in checks:
             if not check.metrics or check.available is None:
                 continue  # unknown checks (the monitor offline) count in no figure
-            minute, monitor = int(check.timestamp // 60), check.monitor_id
+            minute, monitor_id = int(check.timestamp // 60), check.monitor_id
             for name, value in check.metrics.items():
-                key = (minute, monitor, name)
+                key = (minute, monitor_id, name)
                 found = values.get(key)
                 if found is None:
                     values[key] = [value]
@@ -153,14 +153,14 @@ class MetricFigures:
         if not self._values or (not force and minute == self._minute):
             return
         rows = []
-        for (start, monitor, name), values in self._values.items():
+        for (start, monitor_id, name), values in self._values.items():
             hist: dict[int, int] = {}
             for value in values:
                 bucket = bucket_of(value)
                 hist[bucket] = hist.get(bucket, 0) + 1
             figures = (len(values), sum(values), min(values), max(values), encode_hist(hist))
-            rows.append((monitor, 60, start * 60, name, *figures))
-            rows.append((monitor, 600, start // 10 * 600, name, *figures))
+            rows.append((monitor_id, 60, start * 60, name, *figures))
+            rows.append((monitor_id, 600, start // 10 * 600, name, *figures))
         try:
             conn.execute("BEGIN")
             conn.execute(_UPSERT_METRICS, (json.dumps(rows),))
@@ -175,7 +175,7 @@ class MetricFigures:
 
     def forget_before(self, before: float) -> None:
         """After a purge: the values of the minutes it deleted."""
-        self._values = {(minute, monitor, metric): values
-                        for (minute, monitor, metric), values in self._values.items()
+        self._values = {(minute, monitor_id, metric): values
+                        for (minute, monitor_id, metric), values in self._values.items()
                         if minute >= int(before // 60)}
         self._held = sum(len(v) for v in self._values.values())

@@ -75,7 +75,7 @@ class SqliteReader:
 
     @_reading
     def monitor_states(self) -> dict[str, tuple[float | None, float | None]]:
-        return {monitor: (last_failure, down_since) for monitor, last_failure, down_since
+        return {monitor_id: (last_failure, down_since) for monitor_id, last_failure, down_since
                 in self.conn.execute("SELECT monitor, last_failure, down_since"
                                      " FROM monitor_state")}
 
@@ -143,25 +143,25 @@ class SqliteReader:
     @_reading
     def failure_causes(self, since: float, until: float) -> dict[str, tuple[str, str]]:
         causes: dict[str, tuple[str, str]] = {}
-        for monitor, reason, detail in self.conn.execute(
+        for monitor_id, reason, detail in self.conn.execute(
             "SELECT monitor, reason, detail FROM website_monitoring WHERE"
             " timestamp BETWEEN ? AND ? AND available = 0 AND reason IS NOT 'skipped'"
             " ORDER BY timestamp", (since, until)):
-            causes[monitor] = (reason or "", detail or "")
+            causes[monitor_id] = (reason or "", detail or "")
         return causes
 
     @_reading
     def recent_verdicts(self, since: float, until: float,
                         ) -> dict[str, list[tuple[float, bool]]]:
         recent: dict[str, list[tuple[float, bool]]] = {}
-        for monitor, ts, ok in self.conn.execute(
+        for monitor_id, ts, ok in self.conn.execute(
             "SELECT monitor, timestamp, available FROM website_monitoring"
             " WHERE timestamp BETWEEN ? AND ? AND (available IS NOT NULL OR reason ="
             " 'maintenance') ORDER BY timestamp", (since, until)):
             if ok is None:  # a maintenance: the checks before it count for nothing
-                recent[monitor] = []
+                recent[monitor_id] = []
             else:
-                recent.setdefault(monitor, []).append((ts, bool(ok)))
+                recent.setdefault(monitor_id, []).append((ts, bool(ok)))
         return recent
 
     @_reading
@@ -192,7 +192,7 @@ class SqliteReader:
 
     @_reading
     def open_alerts(self) -> dict[str, str]:
-        return {monitor: row.start for monitor, groups in self.latest_alert_rows().items()
+        return {monitor_id: row.start for monitor_id, groups in self.latest_alert_rows().items()
                 if (row := groups.get("alert")) is not None and row.type != "recovery"}
 
     @_reading
@@ -205,16 +205,16 @@ class SqliteReader:
     @_reading
     def latest_alert_rows(self) -> dict[str, dict[str, AlertRow]]:
         found: dict[str, dict[str, AlertRow]] = {}
-        for monitor, group, *row in self.conn.execute(
+        for monitor_id, group, *row in self.conn.execute(
                 f"SELECT monitor, {TYPE_GROUP}, id, type, startDate, timestamp, message"
                 " FROM website_alerts WHERE id IN (SELECT max(id) FROM website_alerts"
                 f" GROUP BY monitor, {TYPE_GROUP})"):
-            found.setdefault(monitor, {})[group] = AlertRow(*row)
+            found.setdefault(monitor_id, {})[group] = AlertRow(*row)
         return found
 
     @_reading
     def maintenance(self) -> dict[str, tuple[float, float | None]]:
-        return {monitor: (since, until) for monitor, since, until in self.conn.execute(
+        return {monitor_id: (since, until) for monitor_id, since, until in self.conn.execute(
             "SELECT monitor, since, until FROM maintenance")}
 
 

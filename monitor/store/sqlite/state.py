@@ -32,9 +32,9 @@ class MonitorState:
     # The newest check's start on the monotonic clock: in memory only, never stored.
     newest: float | None = None
 
-    def row(self, monitor: str) -> tuple:
+    def row(self, monitor_id: str) -> tuple:
         """Its monitor_state row, in _UPSERT_STATES's order."""
-        return (monitor, self.last_check, self.last_ok, self.last_failure, self.down_since,
+        return (monitor_id, self.last_check, self.last_ok, self.last_failure, self.down_since,
                 self.warning, self.maintenance)
 
 
@@ -62,24 +62,25 @@ class MonitorStates:
         for check in checks:
             update(check)
         states = self._states
+        written = {c.monitor_id for c in checks}
         conn.execute(_UPSERT_STATES, (json.dumps(
-            [states[monitor].row(monitor) for monitor in {c.monitor_id for c in checks}]),))
+            [states[monitor_id].row(monitor_id) for monitor_id in written]),))
 
     def _preload(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
         """Read the states of the monitors of this batch that the cache lacks, one query."""
-        monitors = {c.monitor_id for c in checks} - self._states.keys()
-        if not monitors:
+        monitor_ids = {c.monitor_id for c in checks} - self._states.keys()
+        if not monitor_ids:
             return
         # The newest check's start lives in memory only (and survives a rollback in
         # _newest): after a restart the first check is the present.
         newest = self._newest
-        for monitor in monitors:
-            self._states[monitor] = MonitorState(newest=newest.get(monitor))
-        for (monitor, last_check, last_ok, last_failure, down_since, warning,
-             maintenance) in conn.execute(_SELECT_STATES, (json.dumps(list(monitors)),)):
-            self._states[monitor] = MonitorState(
+        for monitor_id in monitor_ids:
+            self._states[monitor_id] = MonitorState(newest=newest.get(monitor_id))
+        for (monitor_id, last_check, last_ok, last_failure, down_since, warning,
+             maintenance) in conn.execute(_SELECT_STATES, (json.dumps(list(monitor_ids)),)):
+            self._states[monitor_id] = MonitorState(
                 last_check, last_ok, last_failure, down_since, warning, maintenance,
-                newest.get(monitor))
+                newest.get(monitor_id))
 
     def _update(self, check: CheckResult) -> None:
         state = self._states[check.monitor_id]
