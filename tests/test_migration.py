@@ -23,17 +23,17 @@ C = "http://c.example/"
 WINDOWS = [(0, 1800), (0, 600), (125.5, 1333.3), (600, 1790), (61, 119), (1200, 1800)]
 
 
-def random_check(rng: random.Random, host: str, ts: float) -> CheckResult:
+def random_check(rng: random.Random, monitor_id: str, ts: float) -> CheckResult:
     roll = rng.random()
     if roll < 0.8:
-        return CheckResult(host, ts, True, 200, rng.uniform(5, 400), mono=ts - BASE)
+        return CheckResult(monitor_id, ts, True, 200, rng.uniform(5, 400), mono=ts - BASE)
     if roll < 0.9:
-        return CheckResult(host, ts, False, 503, rng.uniform(5, 50), "http_status",
+        return CheckResult(monitor_id, ts, False, 503, rng.uniform(5, 50), "http_status",
                            "HTTP 503", mono=ts - BASE)
     if roll < 0.97:
-        return CheckResult(host, ts, False, None, 2000.0, "timeout", "timed out",
+        return CheckResult(monitor_id, ts, False, None, 2000.0, "timeout", "timed out",
                            mono=ts - BASE)
-    return CheckResult(host, ts, None, None, 0.0, "offline", "monitor offline",
+    return CheckResult(monitor_id, ts, None, None, 0.0, "offline", "monitor offline",
                        mono=ts - BASE)
 
 
@@ -113,10 +113,10 @@ def test_a_schema_4_database_keeps_its_answers_after_the_upgrade(v4_db: Path) ->
         for window, before in stats_before.items():
             after = window_stats(reader, BASE + window[0], BASE + window[1])
             assert list(after) == list(before), window
-            for host, old in before.items():
+            for monitor_id, old in before.items():
                 # The same figures, field by field; schema 5 adds the phases (none here).
-                assert tuple(after[host])[:len(old)] == tuple(old), (window, host)
-                assert after[host].phases == {}
+                assert tuple(after[monitor_id])[:len(old)] == tuple(old), (window, monitor_id)
+                assert after[monitor_id].phases == {}
         assert reader.alerts_after() == alerts_before
         assert reader.recent_verdicts(BASE + 1680, BASE + 1800) == recent_before
         assert reader.open_alerts() == open_before == {B: store_v4.iso_utc(BASE + 1650)}

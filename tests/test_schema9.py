@@ -317,8 +317,8 @@ def schema4_file(path: Path, end: float) -> Path:
     store.start()
     first = end - 600
     for step in range(0, 600, 2):
-        for host in (a, b, c):
-            store.put_check(random_check(rng, host, first + step + rng.random()))
+        for monitor_id in (a, b, c):
+            store.put_check(random_check(rng, monitor_id, first + step + rng.random()))
     store.put_alert(old_alert(a, first + 100, "alert", first + 90))
     store.put_alert(old_alert(a, first + 200, "recovery", first + 90, first + 200))
     store.put_alert(old_alert(b, first + 500, "alert", first + 450))

@@ -225,8 +225,8 @@ def filled_db(tmp_path_factory) -> tuple[Path, list[CheckResult]]:
     return path, checks
 
 
-def assert_matches(stats: MonitorStats, host: str, selected: list[CheckResult]) -> None:
-    assert stats.monitor_id == host
+def assert_matches(stats: MonitorStats, monitor_id: str, selected: list[CheckResult]) -> None:
+    assert stats.monitor_id == monitor_id
     assert stats.checks == len(selected)
     if not selected:
         assert stats.availability is None
@@ -260,15 +260,15 @@ def test_window_stats_equal_brute_force(filled_db, start: float, end: float) -> 
     finally:
         conn.close()
     assert list(stats) == [A, B, C, D]
-    for host in (A, B, C, D):
+    for monitor_id in (A, B, C, D):
         selected = [c for c in checks
-                    if c.monitor_id == host and BASE + start <= c.timestamp <= BASE + end]
-        assert_matches(stats[host], host, selected)
-    # Without a host list: the sites that have checks in the window, sorted.
+                    if c.monitor_id == monitor_id and BASE + start <= c.timestamp <= BASE + end]
+        assert_matches(stats[monitor_id], monitor_id, selected)
+    # Without a list of ids: the monitors that have checks in the window, sorted.
     assert list(default) == sorted({c.monitor_id for c in checks
                                     if BASE + start <= c.timestamp <= BASE + end})
-    for host, site in default.items():
-        assert site == stats[host]
+    for monitor_id, found in default.items():
+        assert found == stats[monitor_id]
 
 
 def test_window_stats_on_an_empty_database(tmp_path: Path) -> None:
@@ -291,8 +291,8 @@ def test_down_for_and_since_failure(tmp_path: Path) -> None:
     store = Store(path)  # synchronous: every flush commits
     conn = None
 
-    def state(host: str, end: float) -> tuple[float | None, float | None]:
-        stats = window_stats(conn, BASE, BASE + end, [host])[host]
+    def state(monitor_id: str, end: float) -> tuple[float | None, float | None]:
+        stats = window_stats(conn, BASE, BASE + end, [monitor_id])[monitor_id]
         return stats.down_for, stats.since_failure
 
     def put(*checks: CheckResult) -> None:
@@ -395,10 +395,10 @@ def test_a_reason_the_stats_do_not_know_is_counted_apart_from_the_status_codes(
     try:
         for start, end in ((0, 179), (61, 119), (5, 50)):
             stats = window_stats(conn, BASE + start, BASE + end, [A, B])
-            for host in (A, B):
-                selected = [c for c in checks
-                            if c.monitor_id == host and BASE + start <= c.timestamp <= BASE + end]
-                assert_matches(stats[host], host, selected)
+            for monitor_id in (A, B):
+                selected = [c for c in checks if c.monitor_id == monitor_id
+                            and BASE + start <= c.timestamp <= BASE + end]
+                assert_matches(stats[monitor_id], monitor_id, selected)
             assert stats[A].reasons == {"keyword_missing": stats[A].statuses["404"]}
     finally:
         conn.close()
@@ -491,10 +491,10 @@ def test_windows_over_10_minute_blocks_equal_brute_force(long_db, start, end) ->
         stats = window_stats(conn, BASE + start, BASE + end, [A, B, C])
     finally:
         conn.close()
-    for host in (A, B, C):
+    for monitor_id in (A, B, C):
         selected = [c for c in checks
-                    if c.monitor_id == host and BASE + start <= c.timestamp <= BASE + end]
-        assert_matches(stats[host], host, selected)
+                    if c.monitor_id == monitor_id and BASE + start <= c.timestamp <= BASE + end]
+        assert_matches(stats[monitor_id], monitor_id, selected)
 
 
 def test_history_from_before_the_blocks_is_read_from_its_minutes(tmp_path: Path) -> None:
@@ -526,7 +526,8 @@ def test_a_schema_3_database_is_upgraded_with_its_aggregates(tmp_path: Path) -> 
     # rows, and a report over the old history then reads them from `aggregates`.
     path = tmp_path / "monitor.db"
     rng = random.Random(5)
-    old = [random_check(rng, host, BASE + s) for s in range(0, 2400, 4) for host in (A, B)]
+    old = [random_check(rng, monitor_id, BASE + s)
+           for s in range(0, 2400, 4) for monitor_id in (A, B)]
     new = [random_check(rng, A, BASE + s) for s in range(2400, 3000, 4)]
     write_v4(path, old)
     before = sqlite3.connect(path).execute(

@@ -40,18 +40,18 @@ B = "https://b.example/health?x=1"
 C = "https://user:secret@c.example/"
 
 
-def check(url: str, ts: float, available: bool = True, status: int | None = 200,
+def check(monitor_id: str, ts: float, available: bool = True, status: int | None = 200,
           response_ms: float = 100.0, reason: str | None = None, detail: str = "",
           lateness_ms: float = 0.0) -> CheckResult:
-    return CheckResult(monitor_id=url, timestamp=ts, available=available, code=status,
+    return CheckResult(monitor_id=monitor_id, timestamp=ts, available=available, code=status,
                        response_ms=response_ms, reason=reason, detail=detail,
                        lateness_ms=lateness_ms, mono=ts - BASE)
 
 
-def alert(host: str, at: float, kind: str = "alert", start: float | None = None,
+def alert(monitor_id: str, at: float, kind: str = "alert", start: float | None = None,
           end: float | None = None, availability: float = 0.5,
           message: str = "msg") -> AlertRecord:
-    return AlertRecord(timestamp=iso_utc(at), monitor_id=host, type=kind,
+    return AlertRecord(timestamp=iso_utc(at), monitor_id=monitor_id, type=kind,
                        start=iso_utc(at if start is None else start),
                        end=iso_utc(end) if end is not None else None,
                        availability=availability, message=message)
@@ -84,10 +84,10 @@ def read(path: Path, sql: str, args: tuple = ()) -> list[tuple]:
         conn.close()
 
 
-def minute_row(path: Path, minute: int, host: str) -> MinuteAgg | None:
+def minute_row(path: Path, minute: int, monitor_id: str) -> MinuteAgg | None:
     rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
                       " FROM aggregates WHERE span=60 AND start=? AND monitor=?",
-                (minute * 60, host))
+                (minute * 60, monitor_id))
     return MinuteAgg.from_row(rows[0]) if rows else None
 
 
@@ -105,19 +105,19 @@ def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
         groups.setdefault((int(c.timestamp // 60), c.monitor_id), []).append(c)
     stored = read(path, "SELECT start / 60, monitor FROM aggregates WHERE span=60")
     assert sorted(stored) == sorted(groups)
-    for (minute, host), group in groups.items():
-        assert minute_row(path, minute, host) == expected_agg(group), (minute, host)
+    for (minute, monitor_id), group in groups.items():
+        assert minute_row(path, minute, monitor_id) == expected_agg(group), (minute, monitor_id)
     # And the 10-minute blocks, the same way.
     blocks: dict[tuple[int, str], list[CheckResult]] = {}
     for c in checks:
         blocks.setdefault((int(c.timestamp // 600), c.monitor_id), []).append(c)
     assert sorted(read(path, "SELECT start / 600, monitor FROM aggregates WHERE span=600")
                   ) == sorted(blocks)
-    for (block, host), group in blocks.items():
+    for (block, monitor_id), group in blocks.items():
         rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
                     " FROM aggregates WHERE span=600 AND start=? AND monitor=?",
-                    (block * 600, host))
-        assert MinuteAgg.from_row(rows[0]) == expected_agg(group), (block, host)
+                    (block * 600, monitor_id))
+        assert MinuteAgg.from_row(rows[0]) == expected_agg(group), (block, monitor_id)
 
 
 # -- schema and opening ---------------------------------------------------------------------
@@ -458,8 +458,8 @@ def test_monitor_state_follows_the_checks_across_a_wall_clock_step_back(db: Path
 # -- purge -----------------------------------------------------------------------------------
 
 def purge_fixture(store: Store) -> list[CheckResult]:
-    checks = [check(host, BASE + k * 20, k % 3 != 0, 200, 10.0 + k)
-              for k in range(18) for host in (A, B)]
+    checks = [check(monitor_id, BASE + k * 20, k % 3 != 0, 200, 10.0 + k)
+              for k in range(18) for monitor_id in (A, B)]
     for c in checks:
         store.put_check(c)
     store.put_alert(alert(A, BASE + 10))
@@ -510,10 +510,11 @@ def test_purge(db: Path, make_store, monkeypatch, threaded: bool) -> None:
 
 
 def assert_minutes_match_from(path: Path, checks: list[CheckResult], minute: int) -> None:
-    for host in (A, B):
+    for monitor_id in (A, B):
         for m in range(minute, MINUTE + 6):
-            group = [c for c in checks if c.monitor_id == host and int(c.timestamp // 60) == m]
-            assert minute_row(path, m, host) == expected_agg(group)
+            group = [c for c in checks
+                     if c.monitor_id == monitor_id and int(c.timestamp // 60) == m]
+            assert minute_row(path, m, monitor_id) == expected_agg(group)
 
 
 # -- failing writes --------------------------------------------------------------------------

@@ -19,9 +19,10 @@ from monitor.render.view import (
 from monitor.stats import MonitorStats
 
 
-def stats(host, availability=1.0, p50=10.0, down_for=None, checks=10):
-    return MonitorStats(host, checks if availability is not None else 0, availability, 1.0, p50,
-                     p50 * 3, p50, p50 * 2, p50 * 3, {"200": checks}, {}, down_for, None, 0)
+def stats(monitor_id, availability=1.0, p50=10.0, down_for=None, checks=10):
+    return MonitorStats(monitor_id, checks if availability is not None else 0, availability,
+                        1.0, p50, p50 * 3, p50, p50 * 2, p50 * 3, {"200": checks}, {},
+                        down_for, None, 0)
 
 
 @pytest.mark.parametrize(("text", "width", "expected"), [
@@ -40,29 +41,30 @@ def test_shorten_keeps_the_host_and_the_end(text, width, expected):
 
 
 def test_states_and_worst_first():
-    sites = [stats("up"), stats("slow", p50=500.0), stats("flaky", availability=0.9),
-             stats("down", availability=0.95, down_for=3.0), stats("idle", availability=None),
-             stats("worse", availability=0.5)]
+    monitors = [stats("up"), stats("slow", p50=500.0), stats("flaky", availability=0.9),
+                stats("down", availability=0.95, down_for=3.0), stats("idle", availability=None),
+                stats("worse", availability=0.5)]
     # Issue 22, 8: up now with failures in the window is "unstable"; "warning" is only a
     # result that warns (a certificate close to expiry), failures or not.
-    assert [state_of(s) for s in sites] == [UP, UP, UNSTABLE, DOWN, IDLE, UNSTABLE]
-    assert state_of(sites[0], warning=True) == state_of(sites[2], warning=True) == WARNING
-    assert [s.monitor_id for s in worst_first(sites, {})] == [
+    assert [state_of(s) for s in monitors] == [UP, UP, UNSTABLE, DOWN, IDLE, UNSTABLE]
+    assert state_of(monitors[0], warning=True) == state_of(monitors[2], warning=True) == WARNING
+    assert [s.monitor_id for s in worst_first(monitors, {})] == [
         "down", "worse", "flaky", "slow", "up", "idle"]
-    assert counts(sites) == {DOWN: 1, WARNING: 0, UNSTABLE: 2, UP: 2, MAINTENANCE: 0, IDLE: 1}
-    assert counts(sites, warning=lambda host: host in ("up", "flaky")) == {
+    assert counts(monitors) == {DOWN: 1, WARNING: 0, UNSTABLE: 2, UP: 2, MAINTENANCE: 0, IDLE: 1}
+    assert counts(monitors, warning=lambda monitor_id: monitor_id in ("up", "flaky")) == {
         DOWN: 1, WARNING: 2, UNSTABLE: 1, UP: 1, MAINTENANCE: 0, IDLE: 1}
-    # A warning and an unstable site rank alike: the lower availability first.
-    warned = worst_first(sites, {}, warning=lambda monitor_id: monitor_id == "up")
+    # A warning and an unstable monitor rank alike: the lower availability first.
+    warned = worst_first(monitors, {}, warning=lambda monitor_id: monitor_id == "up")
     assert [s.monitor_id for s in warned][:4] == ["down", "worse", "flaky", "up"]
-    # The current state overrides the window's: a site that went down since.
-    now_down = worst_first(sites, {}, down=lambda host: host in ("up", "down"))
+    # The current state overrides the window's: a monitor that went down since.
+    now_down = worst_first(monitors, {}, down=lambda monitor_id: monitor_id in ("up", "down"))
     assert [s.monitor_id for s in now_down][:2] == ["down", "up"]
     # In maintenance: whatever its checks said before, after the up ones, before the idle.
-    maintained = worst_first(sites, {}, maintenance=lambda host: host in ("down", "worse"))
+    maintained = worst_first(monitors, {},
+                             maintenance=lambda monitor_id: monitor_id in ("down", "worse"))
     assert [s.monitor_id for s in maintained] == ["flaky", "slow", "up", "worse", "down", "idle"]
-    assert state_of(sites[3], maintenance=True) == MAINTENANCE
-    assert counts(sites, maintenance=lambda host: host == "down")[MAINTENANCE] == 1
+    assert state_of(monitors[3], maintenance=True) == MAINTENANCE
+    assert counts(monitors, maintenance=lambda monitor_id: monitor_id == "down")[MAINTENANCE] == 1
 
 
 @pytest.mark.parametrize("width", [40, 60, 80, 120, 160, 200, 250])
