@@ -65,23 +65,28 @@ def old_restore_state(path: Path, since: float, until: float) -> tuple[dict, dic
     return recent, open_alerts
 
 
-@pytest.fixture
-def v4_db(tmp_path: Path) -> Path:
-    """Half an hour of three sites, alerts and a site list, as the schema-4 store wrote it."""
-    path = tmp_path / "monitor.db"
+def v4_file(path: Path, first: float, seconds: int) -> Path:
+    """`seconds` of three sites from `first`, alerts (A's closed, B's open) and a site list,
+    as the schema-4 store wrote them."""
     rng = random.Random(4)
     store = store_v4.Store(path)
     store.write_sites([(A, "site A", 2.0), (B, "", 3.0), (C, "c", 5.0)])
     store.start()
-    for step in range(0, 1800, 2):
-        for host in (A, B, C):
-            store.put_check(random_check(rng, host, BASE + step + rng.random()))
-    store.put_alert(old_alert(A, BASE + 300, "alert", BASE + 290))
-    store.put_alert(old_alert(A, BASE + 400, "recovery", BASE + 290, BASE + 400))
-    store.put_alert(old_alert(B, BASE + 1700, "alert", BASE + 1650))
+    for step in range(0, seconds, 2):
+        for monitor_id in (A, B, C):
+            store.put_check(random_check(rng, monitor_id, first + step + rng.random()))
+    store.put_alert(old_alert(A, first + 300, "alert", first + 290))
+    store.put_alert(old_alert(A, first + 400, "recovery", first + 290, first + 400))
+    store.put_alert(old_alert(B, first + seconds - 100, "alert", first + seconds - 150))
     store.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (4,)
     return path
+
+
+@pytest.fixture
+def v4_db(tmp_path: Path) -> Path:
+    """Half an hour of three sites, as the schema-4 store wrote it."""
+    return v4_file(tmp_path / "monitor.db", BASE, 1800)
 
 
 def old_answers(path: Path) -> tuple[dict, list, tuple]:

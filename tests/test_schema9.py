@@ -22,16 +22,16 @@ from typing import Any
 
 import pytest
 
-from monitor.render.report import window_report
 from monitor.stats import window_stats
 from monitor.store import SCHEMA_VERSION, Store, open_reader, parse_iso
 from monitor.store.api import iso_utc
-from tests.legacy import store_v4
+from tests.data.make_schema8 import READ_OLD
 from tests.pages import PageServer
 from tests.test_e2e import APP, start, stop, wait_for, write
-from tests.test_migration import old_alert, random_check
+from tests.test_migration import v4_file
 
 DATA = Path(__file__).resolve().parent / "data"
+ROOT = DATA.parent.parent
 OLD = json.loads((DATA / "schema8.json").read_text())  # what the readers of 1341ce7 said
 
 
@@ -146,47 +146,25 @@ def test_the_schema_8_file_migrates_with_every_row_unchanged(schema8: Path) -> N
 
 def test_the_readers_answer_on_the_migrated_file_what_they_answered_on_schema_8(
         schema8: Path) -> None:
-    reader = open_reader(schema8)  # the migration, as -r and -a make it
-    try:
-        assert reader.conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
-        # The stats a report shows, field by field, over whole and partial windows.
-        for (lo, hi), old in zip(OLD["windows"], OLD["stats"], strict=True):
-            new = window_stats(reader, lo, hi)
-            assert {k: as_json(list(s)) for k, s in new.items()} == {
-                renamed(k): [renamed(s["host"]), *list(s.values())[1:]]
-                for k, s in old.items()}, (lo, hi)
-        # `-r`'s tables at the same time, to the character.
-        assert [window_report(reader, seconds, now=OLD["now"])
-                for seconds in (600, 3600)] == OLD["report"]
-        # The alert state a restart restores, the outbox, and the alert history.
-        first = min(lo for lo, _hi in OLD["windows"])
-        ids = [m.id for m in reader.active_monitors()]
-        alerts = [row[0] for row in reader.alerts_after()]
-        found = {
-            "alerts": reader.alerts_after(),
-            "open_alerts": reader.open_alerts(),
-            "latest_alert_rows": {m: {g: list(r) for g, r in groups.items()}
-                                  for m, groups in reader.latest_alert_rows().items()},
-            "warnings": reader.warnings(),
-            "in_maintenance": reader.in_maintenance(),
-            "maintenance": reader.maintenance(),
-            "monitor_states": reader.monitor_states(),
-            "ever_up": sorted(reader.ever_up()),
-            "active_monitors": [list(m) for m in reader.active_monitors()],
-            "recent_verdicts": reader.recent_verdicts(first, OLD["now"]),
-            "failure_causes": reader.failure_causes(first, OLD["now"]),
-            "alert_types": {m: reader.alert_types(m) for m in ids},
-            "latest_alerts": {m: reader.latest_alerts(m, 10) for m in ids},
-            "deliveries": {a: [list(d) for d in ds]
-                           for a, ds in reader.deliveries(alerts).items()},
-        }
-    finally:
-        reader.close()
-    for key, value in found.items():
-        assert as_json(value) == ids_of(OLD[key]), key
+    # The same questions as make_schema8.py asked the readers of 1341ce7 (the stats of
+    # whole and partial windows, `-r`'s tables at the same time, the alert state a restart
+    # restores, the outbox, `-a`'s output), asked of today's: the reader migrates the file.
+    done = subprocess.run([sys.executable, "-c", READ_OLD, str(schema8), str(OLD["now"])],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    new = json.loads(done.stdout)
+    assert rows(schema8, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert new.keys() == OLD.keys()
+    for (lo, hi), old, found in zip(OLD["windows"], OLD["stats"], new["stats"], strict=True):
+        # Field by field: `host` is `monitor_id` now, in the same place.
+        assert {k: list(s.values()) for k, s in found.items()} == {
+            renamed(k): [renamed(s["host"]), *list(s.values())[1:]]
+            for k, s in old.items()}, (lo, hi)
+    for key in OLD.keys() - {"stats"}:
+        assert new[key] == ids_of(OLD[key]), key
     # What the file holds: an alert still open, warnings, a monitor in maintenance.
-    assert len(found["open_alerts"]) == 1 and len(found["warnings"]) == 2
-    assert len(found["maintenance"]) == 2 and found["deliveries"]
+    assert len(new["open_alerts"]) == 1 and len(new["warnings"]) == 2
+    assert len(new["maintenance"]) == 2 and new["deliveries"]
 
 
 def test_a_plugged_monitor_stored_under_both_ids_is_merged(schema8: Path) -> None:
@@ -307,26 +285,6 @@ def shift_history(path: Path, seconds: int) -> None:
     conn.close()
 
 
-def schema4_file(path: Path, end: float) -> Path:
-    """Ten minutes of three sites, alerts and a site list, ending at `end`, as the
-    schema-4 store wrote them."""
-    a, b, c = "https://a.example/", "https://user:***@b.example/x?token=***", "http://c.example/"
-    rng = random.Random(4)
-    store = store_v4.Store(path)
-    store.write_sites([(a, "site A", 2.0), (b, "", 3.0), (c, "c", 5.0)])
-    store.start()
-    first = end - 600
-    for step in range(0, 600, 2):
-        for monitor_id in (a, b, c):
-            store.put_check(random_check(rng, monitor_id, first + step + rng.random()))
-    store.put_alert(old_alert(a, first + 100, "alert", first + 90))
-    store.put_alert(old_alert(a, first + 200, "recovery", first + 90, first + 200))
-    store.put_alert(old_alert(b, first + 500, "alert", first + 450))
-    store.close()
-    assert rows(path, "PRAGMA user_version") == [(4,)]
-    return path
-
-
 @pytest.mark.parametrize("version", [4, 8])
 def test_r_and_a_print_on_an_unmigrated_file_what_they_print_after_the_migration(
         tmp_path: Path, version: int) -> None:
@@ -334,7 +292,7 @@ def test_r_and_a_print_on_an_unmigrated_file_what_they_print_after_the_migration
     # The history ends 12 to 22 minutes ago: in the past hour, out of the past 10 minutes,
     # in both runs whatever minute each starts in.
     if version == 4:
-        original = schema4_file(tmp_path / "v4.db", now - 720 - random.uniform(0, 600))
+        original = v4_file(tmp_path / "v4.db", now - 1320 - random.uniform(0, 600), 600)
     else:
         original = tmp_path / "v8.db"
         shutil.copyfile(DATA / "schema8.db", original)

@@ -208,8 +208,10 @@ def _7_to_8(conn: sqlite3.Connection) -> None:
     _add_columns(conn, (("site_state", "maintenance", "REAL"),))
 
 
-# Schema 9's tables made anew from schema 8's (SCHEMA may change them later).
-SCHEMA_9_TABLES = """
+# Schema 9's tables made anew from schema 8's (SCHEMA may change them later); the alerts'
+# is schema 8's with its monitor NOT NULL.
+SCHEMA_9_TABLES = SCHEMA_8_TABLES.split("CREATE INDEX")[0].replace(
+    "    monitor TEXT\n);", "    monitor TEXT NOT NULL\n);") + """
 CREATE TABLE website_monitoring (
     id INTEGER PRIMARY KEY,
     timestamp REAL NOT NULL,
@@ -225,18 +227,6 @@ CREATE TABLE website_monitoring (
     warning INTEGER
 );
 CREATE INDEX website_monitoring_time ON website_monitoring(timestamp);
-CREATE TABLE website_alerts (
-    id INTEGER PRIMARY KEY,
-    timestamp TEXT NOT NULL,
-    host TEXT NOT NULL,
-    type TEXT NOT NULL CHECK (type IN ('alert', 'recovery', 'reminder', 'warning', 'cleared',
-                                       'flapping', 'settled')),
-    startDate TEXT NOT NULL,
-    endDate TEXT,
-    availability REAL NOT NULL,
-    message TEXT NOT NULL,
-    monitor TEXT NOT NULL
-);
 CREATE INDEX website_alerts_host ON website_alerts(host, id);
 CREATE INDEX website_alerts_monitor ON website_alerts(monitor, id);
 CREATE TABLE monitors (
@@ -285,7 +275,7 @@ def _copy_with_monitors(conn: sqlite3.Connection) -> None:
                                      " AND tbl_name = ? AND sql IS NOT NULL",
                                      (f"{table}_8",)).fetchall():
             conn.execute(f"DROP INDEX {index}")
-        _create(conn, SCHEMA_9_TABLES, only=f"TABLE {table} ")
+        _create(conn, SCHEMA_9_TABLES, only=f" {table} (")
         filled = ", ".join(fill if c == "monitor" else c for c in columns.split(", "))
         conn.execute(f"INSERT INTO {table} ({columns}) SELECT {filled} FROM {table}_8", pairs)
         conn.execute(f"DROP TABLE {table}_8")
@@ -293,7 +283,7 @@ def _copy_with_monitors(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE aggregates RENAME COLUMN host TO monitor")
     conn.execute("ALTER TABLE site_state RENAME TO monitor_state")
     conn.execute("ALTER TABLE monitor_state RENAME COLUMN host TO monitor")
-    _create(conn, SCHEMA_9_TABLES, only="TABLE monitors ")
+    _create(conn, SCHEMA_9_TABLES, only=" monitors (")
     # The rowids kept: they are the monitors' order in the config.
     conn.execute("INSERT INTO monitors (rowid, monitor, name, interval, active, kind, target)"
                  " SELECT rowid, host, name, interval, active, kind, coalesce(target, host)"
