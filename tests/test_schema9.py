@@ -167,6 +167,23 @@ def test_the_readers_answer_on_the_migrated_file_what_they_answered_on_schema_8(
     assert len(new["maintenance"]) == 2 and new["deliveries"]
 
 
+def test_the_name_of_a_nameless_site_s_plugged_monitor_loses_its_slash_too(
+        schema8: Path) -> None:
+    # A site without a name is labelled by its URL: schema 8's code named its tls monitor
+    # "<URL>//tls" as well, and that name is shown by -r; today's code names it "<URL>/tls".
+    conn = sqlite3.connect(schema8)
+    [(site, plugged)] = conn.execute("SELECT s.host, p.host FROM sites s JOIN sites p"
+                                     " ON p.host = s.host || '/tls'").fetchall()
+    conn.execute("UPDATE sites SET name = '' WHERE host = ?", (site,))
+    conn.execute("UPDATE sites SET name = host WHERE host = ?", (plugged,))
+    conn.commit()
+    conn.close()
+    Store(schema8).close()
+    assert rows(schema8, "SELECT monitor, name FROM monitors WHERE kind = 'tls'") == [
+        (renamed(plugged), renamed(plugged))]
+    assert renamed(plugged) == site + "tls"
+
+
 def test_a_plugged_monitor_stored_under_both_ids_is_merged(schema8: Path) -> None:
     # Code from afa1a1e to cbd4236 (schema 8 still) gave the plugged monitor its new id:
     # a file checked by it and by older code holds both. Here the new id checked it once
