@@ -164,7 +164,7 @@ class Runtime:
 
     def _reload_file(self, path: Path) -> None:
         try:
-            new = load_config(path)
+            new = load_config(path, warn=self._warn)
         except ConfigError as exc:
             self._on_problem(f"Error: {exc} (still running the previous configuration)")
             return
@@ -172,7 +172,7 @@ class Runtime:
             return
         self.reload(new)
         if self._on_line is not None:
-            self._on_line(f"Reloaded {path}: {len(new.monitors)} site(s).")
+            self._on_line(f"Reloaded {path}: {len(new.monitors)} monitor(s).")
 
 
 def _file_stamp(path: Path) -> tuple[float, int] | None:

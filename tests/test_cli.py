@@ -103,7 +103,7 @@ def test_validate_ok(runner, tmp_path):
     path = write_config(tmp_path / "c.json", {"websites": [{"URL": "http://a.test/"}]})
     result = runner.invoke(main, ["--validate", "-c", path])
     assert result.exit_code == 0
-    assert result.output == f"{path}: OK, 1 site(s)\n"
+    assert result.output == f"{path}: OK, 1 monitor(s)\n"
 
 
 def test_shipped_config_is_valid(runner):

@@ -124,7 +124,7 @@ def test_validate_command_is_validate_flag(runner, tmp_path):
                  ["validate", "-c", path, "-db", "m.db"]):
         result = runner.invoke(main, args)
         assert (result.exit_code, result.output) == (0, flag.output) == (
-            0, f"{path}: OK, 1 site(s)\n")
+            0, f"{path}: OK, 1 monitor(s)\n")
 
 
 def test_validate_command_reports_config_errors_as_the_flag_does(runner, tmp_path):
@@ -209,7 +209,7 @@ def test_monitor_command_then_the_readers_as_commands_and_flags(hostile, tmp_pat
     elapsed, out, err = stop(proc)
     assert (proc.returncode, err) == (0, "")
     assert elapsed < 2.0
-    assert out.startswith(f"Monitoring 2 site(s) from {config} into {db}")
+    assert out.startswith(f"Monitoring 2 monitor(s) from {config} into {db}")
     assert f"ALERT: Website {down} is down." in out
     assert out.rstrip().splitlines()[-1].startswith("Stopped; ")
 
@@ -315,7 +315,7 @@ def test_the_monitor_flag_runs_what_its_command_runs(hostile, tmp_path):
         outcomes.append((proc.returncode, re.sub(r"\d+", "N", out), err))
     by_flag, by_command = outcomes
     assert by_flag == by_command
-    assert by_flag[0] == 0 and by_flag[1].startswith("Monitoring N site(s) from config.json")
+    assert by_flag[0] == 0 and by_flag[1].startswith("Monitoring N monitor(s) from config.json")
     assert by_flag[1].rstrip().endswith("Stopped; N checks recorded in m.db.")
 
 

@@ -73,7 +73,7 @@ def test_validate_and_maintenance_for_read_durations_alike(tmp_path):
     write(tmp_path / "config.json", {"websites": [
         {"URL": "http://127.0.0.1:9/", "maintenance": {"every": "day", "at": "02:00",
                                                        "for": "1h"}}]})
-    assert run_app(["validate"], tmp_path) == (0, "config.json: OK, 1 site(s)\n", "")
+    assert run_app(["validate"], tmp_path) == (0, "config.json: OK, 1 monitor(s)\n", "")
     status, out, err = run_app(["maintenance", "on", "http://127.0.0.1:9/", "--for", "1 h"],
                                tmp_path)
     assert (status, out) == (1, "")  # the duration is taken; there is no database yet

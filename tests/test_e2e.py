@@ -205,8 +205,8 @@ def test_reload_on_sighup_and_on_file_change_keeps_a_bad_file_out(hostile, tmp_p
     assert proc.returncode == 0
     assert f"Error: {config}: websites[0].URL: must be an http:// or https:// URL with a host" \
            " (still running the previous configuration)" in err
-    assert f"Reloaded {config}: 2 site(s)." in out
-    assert f"Reloaded {config}: 1 site(s)." in out
+    assert f"Reloaded {config}: 2 monitor(s)." in out
+    assert f"Reloaded {config}: 1 monitor(s)." in out
     # The alert of the 500 site was raised once, and its history survived the reloads.
     assert query(db, "SELECT count(*) FROM website_alerts WHERE host=?", second) == [(1,)]
 

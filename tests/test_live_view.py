@@ -102,7 +102,7 @@ def monitor(tmp_path, config, *extra) -> list[str]:
 
 def header_totals(terminal: Tmux, unstable: int = 0) -> tuple[int, int, int] | None:
     """(down, warning, up) of the header's totals, when `unstable` are unstable."""
-    found = re.search(r"(\d+) sites: (\d+) down, (\d+) warning, (\d+) unstable, (\d+) up",
+    found = re.search(r"(\d+) monitors: (\d+) down, (\d+) warning, (\d+) unstable, (\d+) up",
                       terminal.text())
     if found is None or int(found[4]) != unstable:
         return None
@@ -226,7 +226,7 @@ def test_more_sites_than_rows_shows_the_worst_and_counts_the_rest(tmp_path, term
     wait_for(lambda: header_totals(terminal) == (1, 0, 40), 20, "the view", terminal.text)
     rows = [row for row in table_rows(terminal) if not row.startswith("…")]
     assert rows[0].startswith("the broken one"), rows
-    more = re.search(r"… and (\d+) more sites \((\d+) up\)", terminal.text())
+    more = re.search(r"… and (\d+) more monitors \((\d+) up\)", terminal.text())
     assert more, terminal.text()
     assert int(more.group(1)) == int(more.group(2)) == 41 - len(rows)
     assert len(terminal.screen()) <= 20

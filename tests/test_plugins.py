@@ -86,7 +86,7 @@ def test_an_installed_kind_validates_and_a_missing_one_is_named(tmp_path, instal
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"websites": [{"type": "file", "path": "x"}]}))
     done = run_app(["--validate", "-c", str(config)], tmp_path, installed)
-    assert (done.returncode, done.stdout.strip()) == (0, f"{config}: OK, 1 site(s)")
+    assert (done.returncode, done.stdout.strip()) == (0, f"{config}: OK, 1 monitor(s)")
     bad = run_app(["--validate", "-c", str(config)], tmp_path, {})
     # The kinds built in, whichever they are: `file` is not among them.
     assert (bad.returncode, bad.stderr.strip()) == (

@@ -64,7 +64,7 @@ def test_a_changed_config_file_is_reloaded_at_the_next_step(tmp_path, pages) -> 
                                 "checkInterval": 60})
         write_config(tmp_path / "config.json", doc)
         runtime.step()
-        assert f"Reloaded {tmp_path / 'config.json'}: 2 site(s)." in lines.lines
+        assert f"Reloaded {tmp_path / 'config.json'}: 2 monitor(s)." in lines.lines
         assert [m.name for m in runtime.config.monitors] == ["a", "b"]
         runtime.step()  # unchanged since: not reloaded again
         assert len([line for line in lines.lines if line.startswith("Reloaded")]) == 1

@@ -141,7 +141,7 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
     Examples:
       monitoringApp.py init                 write an example config.json to start from
       monitoringApp.py monitors             the monitors of config.json and their ids
-      monitoringApp.py monitor              monitor the sites in config.json (-m)
+      monitoringApp.py monitor              monitor what config.json lists (-m)
       monitoringApp.py monitor -c sites.json -db monitoring.db
       monitoringApp.py alerts               alert history, following new alerts (-a)
       monitoringApp.py report               stats from the database of a running -m (-r)
@@ -252,7 +252,7 @@ def _shared(ctx: click.Context, name: str, value: object) -> object:
 @click.pass_context
 def monitor_command(ctx: click.Context, config_path: str | None, db_path: str | None,
                     silent: bool, plain: bool, no_color: bool, debug: bool) -> None:
-    """Monitor the sites of the config file and print stats."""
+    """Monitor what the config file lists and print stats."""
     _mode(ctx, "monitor", config_path, db_path, debug, silent=silent, plain=plain,
           no_color=no_color)
 
@@ -452,7 +452,7 @@ def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
         from monitor.config import load_config
 
         config = load_config(config_path)
-        echo(f"{config_path}: OK, {len(config.monitors)} site(s)")
+        echo(f"{config_path}: OK, {len(config.monitors)} monitor(s)")
     elif mode == "monitor":
         from monitor.cli.modes import run_monitor
 

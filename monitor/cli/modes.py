@@ -286,7 +286,7 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
                                                engine_pulse(runtime.engine)).start()
                 if say is not None:
                     canary = f"; canary {config.canary.target}" if config.canary else ""
-                    say(f"Monitoring {len(config.monitors)} site(s) from {config_file} into "
+                    say(f"Monitoring {len(config.monitors)} monitor(s) from {config_file} into "
                         f"{db_path}{canary}" + (". q or Ctrl-C stops." if live else
                                                 "; stats every 10 s (past 10 min) and every"
                                                 " 60 s (past hour). Ctrl-C stops."))

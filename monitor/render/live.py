@@ -310,7 +310,7 @@ class LiveView:
         if hidden:
             tally = counts(hidden, down, warning, maintenance)
             more = ", ".join(f"{n} {state}" for state, n in tally.items() if n)
-            parts.append(Text(shorten(f"… and {len(hidden)} more sites ({more})", width),
+            parts.append(Text(shorten(f"… and {len(hidden)} more monitors ({more})", width),
                               style="dim"))
         parts.append(Text(""))
         parts.extend(panel)
@@ -343,7 +343,7 @@ class LiveView:
         stamp = time.strftime("%H:%M:%S", time.gmtime(now))
         totals: list[tuple[str, str]] = [
             (f"{stamp} UTC", "bold"),
-            (f"{monitors} sites:", ""),
+            (f"{monitors} monitors:", ""),
             (f"{tally[DOWN]} down,", STYLES[DOWN] if tally[DOWN] else ""),
             (f"{tally[WARNING]} warning,", STYLES[WARNING] if tally[WARNING] else ""),
             (f"{tally[UNSTABLE]} unstable,", STYLES[UNSTABLE] if tally[UNSTABLE] else ""),
