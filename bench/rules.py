@@ -21,7 +21,7 @@ from types import ModuleType
 from monitor.alerts import AlertEvaluator
 from monitor.checks import CheckResult
 from monitor.checks.http import http_monitor
-from monitor.checks.model import AlertRules
+from monitor.core.rules import AlertRules
 
 REFERENCE = "5d57c55"  # the last commit before the alert rules
 ROOT = Path(__file__).resolve().parent.parent

@@ -228,7 +228,7 @@ def facts() -> str:
 # -- checks -------------------------------------------------------------------------------
 
 def common_reasons() -> str:
-    from monitor.checks.model import COMMON_REASONS
+    from monitor.core.model import COMMON_REASONS
 
     return ", ".join(_code(r) for r in COMMON_REASONS)
 
@@ -236,7 +236,7 @@ def common_reasons() -> str:
 def kinds_table() -> str:
     """Each kind: what it checks (its module's first sentence), its own reasons, which of
     them the canary weighs, and whether it can run on every site (`plugins`)."""
-    from monitor.checks.model import COMMON_REASONS
+    from monitor.core.model import COMMON_REASONS
 
     rows = []
     for kind in _kinds():

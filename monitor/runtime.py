@@ -25,8 +25,8 @@ from pathlib import Path
 from monitor.alerts import AlertEvent
 from monitor.checks import Monitor
 from monitor.config import Config, load_config
+from monitor.core.errors import ConfigError, StoreError
 from monitor.engine import Engine
-from monitor.errors import ConfigError, StoreError
 from monitor.notify.heartbeat import Heartbeat
 from monitor.notify.sender import Notifier
 from monitor.store import Store

@@ -7,7 +7,7 @@ import pytest
 
 from monitor.alerts import AlertEvaluator, Restored
 from monitor.checks import CheckResult
-from monitor.checks.model import AlertRules
+from monitor.core.rules import AlertRules
 from tests.conftest import make_site
 from tests.test_alerts import M0, T0, URL, Clock
 

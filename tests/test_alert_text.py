@@ -187,7 +187,7 @@ def test_the_cause_survives_a_restart(tmp_path):
     # threshold) says the cause of the latest failure before the stop, from the database.
     from dataclasses import replace
 
-    from monitor.checks.model import AlertRules
+    from monitor.core.rules import AlertRules
     from monitor.store import AlertRecord, Store, iso_utc
     from tests.conftest import make_site
 

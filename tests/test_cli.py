@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from monitor import __version__
 from monitor.checks import CheckResult
 from monitor.cli import main
+from monitor.core.timefmt import DURATION_FORMS
 from monitor.store import AlertRecord, MonitorRow, Store
-from monitor.timefmt import DURATION_FORMS
 
 APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"

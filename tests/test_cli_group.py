@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from monitor.checks import CheckResult, registry
 from monitor.cli import main
-from monitor.timefmt import DURATION_FORMS
+from monitor.core.timefmt import DURATION_FORMS
 from tests.hostile import refused_url
 from tests.test_cli import seeded_db, write_config
 from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write

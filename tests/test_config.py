@@ -30,10 +30,10 @@ from monitor.config import (
     parse_config,
 )
 from monitor.config import TOP_KEYS as CONFIG_KEYS
+from monitor.core.errors import ConfigError, MonitorError
+from monitor.core.timefmt import DURATION_FORMS
 from monitor.engine import Engine
-from monitor.errors import ConfigError, MonitorError
 from monitor.store import Store
-from monitor.timefmt import DURATION_FORMS
 from tests.test_e2e import APP, count_checks, wait_for
 
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from monitor.config import parse_config
-from monitor.errors import ConfigError
-from monitor.timefmt import format_seconds, parse_duration
+from monitor.core.errors import ConfigError
+from monitor.core.timefmt import format_seconds, parse_duration
 from tests.test_cli_group import run_app
 from tests.test_e2e import write
 

@@ -218,8 +218,8 @@ def test_a_log_dated_by_its_own_clock_moves_no_other_monitors_present(tmp_path):
     # looked an hour old, and its reminder (remindEvery 600) came at once, "for 1h00m24s".
     from dataclasses import replace
 
-    from monitor.checks.model import AlertRules
     from monitor.config import parse_config
+    from monitor.core.rules import AlertRules
 
     db = tmp_path / "m.db"
     site = replace(make_site(SITE, window=120.0), rules=AlertRules(remind_every=600.0))

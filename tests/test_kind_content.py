@@ -33,10 +33,10 @@ from monitor.checks.content.analysis import (
 )
 from monitor.checks.content.spec import ContentSpec
 from monitor.checks.http import HttpSpec
-from monitor.checks.schema import Fields
 from monitor.cli import main
 from monitor.config import load_config, parse_config
-from monitor.errors import ConfigError
+from monitor.core.errors import ConfigError
+from monitor.core.fields import Fields
 from tests.hostile import refused_url
 from tests.pages import PageServer
 from tests.test_e2e import count_checks, query, start, stop, wait_for

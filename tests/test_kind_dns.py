@@ -19,7 +19,7 @@ from monitor.checks import Deadline, registry, run_check
 from monitor.checks.dns import DnsSpec, dns_monitor, make_spec, system_nameservers
 from monitor.checks.http import http_monitor
 from monitor.config import parse_config
-from monitor.errors import ConfigError
+from monitor.core.errors import ConfigError
 from tests.dns_server import (
     GARBAGE,
     NXDOMAIN,

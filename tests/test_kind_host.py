@@ -22,7 +22,7 @@ import pytest
 from monitor.checks import Deadline, registry
 from monitor.checks.host import base, cpu, disk, load, process
 from monitor.config import parse_config
-from monitor.errors import ConfigError
+from monitor.core.errors import ConfigError
 from tests.test_e2e import APP, query, start, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

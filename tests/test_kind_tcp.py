@@ -17,7 +17,7 @@ from monitor.checks import Deadline, registry, run_check
 from monitor.checks import net as netmod
 from monitor.checks.tcp import MAX_READ, check
 from monitor.config import parse_config
-from monitor.errors import ConfigError
+from monitor.core.errors import ConfigError
 from tests.tcp_servers import Loopback, banner, dead_then_listening, drain, ping_pong, reset
 
 ROOT = Path(__file__).resolve().parent.parent

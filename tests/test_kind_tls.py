@@ -20,7 +20,7 @@ from monitor.checks import Deadline, Monitor, certs, registry
 from monitor.checks.http import http_monitor
 from monitor.checks.tls import TlsSpec, check
 from monitor.config import parse_config
-from monitor.errors import ConfigError
+from monitor.core.errors import ConfigError
 from tests.tcp_servers import Loopback, banner, drain, reset
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,9 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent / "monitor"
 # Earlier layers never import later ones. Within a layer, packages do not import each other
 # unless listed together in one string (one package).
 LAYERS = [
-    ["monitor", "monitor.errors", "monitor.secrets", "monitor.timefmt"],
+    ["monitor", "monitor.core"],  # the model, fields, windows, times, secrets, errors: no I/O
     ["monitor.logs"],  # access logs: formats, following a file, windows on log time
-    ["monitor.checks"],  # kinds: what a monitor and a result are; each kind's schema
+    ["monitor.checks"],  # kinds: the registry, the watchdog, each kind's keys and check
     ["monitor.config"],  # the file: monitors of registered kinds
     ["monitor.run"],  # scheduling, probe processes, the canary: where checks run
     ["monitor.store"],  # results and alerts written; every query

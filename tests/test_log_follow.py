@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
 from monitor.logs.follow import Follower, LogReadError, StreamLines, read_file
 
 ROOT = Path(__file__).resolve().parent.parent

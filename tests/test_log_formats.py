@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
 from monitor.logs.formats import (
     CACHE_MAX,
     FORMATS,

@@ -13,19 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.checks.maintenance import (
-    DAY_NAMES,
-    OneOff,
-    Recurring,
-    Window,
-    current,
-    duration,
-)
-from monitor.checks.schema import Fields
 from monitor.config import _pairs_hook
 from monitor.config import maintenance as config
-from monitor.errors import ConfigError
-from monitor.timefmt import DURATION_FORMS
+from monitor.core.errors import ConfigError
+from monitor.core.fields import Fields
+from monitor.core.timefmt import DURATION_FORMS
+from monitor.core.windows import DAY_NAMES, OneOff, Recurring, Window, current, duration
 
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 

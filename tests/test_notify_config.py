@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor import secrets
 from monitor.checks import Kind, Monitor, Parsed, registry
 from monitor.config import (
     DEFAULT_NOTIFY_ON,
@@ -24,7 +23,8 @@ from monitor.config import (
     parse_config,
 )
 from monitor.config import notify as notify_mod
-from monitor.timefmt import DURATION_FORMS
+from monitor.core import secrets
+from monitor.core.timefmt import DURATION_FORMS
 
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 

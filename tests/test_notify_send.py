@@ -20,10 +20,10 @@ from pathlib import Path
 import click
 import pytest
 
-from monitor import secrets
 from monitor.cli.notify import run_test
 from monitor.config import parse_config
-from monitor.errors import ConfigError
+from monitor.core import secrets
+from monitor.core.errors import ConfigError
 from monitor.notify.send import (
     MAX_ERROR,
     UnknownProvider,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from monitor.checks.model import AlertRules
 from monitor.config import Config, ConfigError, parse_config
-from monitor.timefmt import DURATION_FORMS
+from monitor.core.rules import AlertRules
+from monitor.core.timefmt import DURATION_FORMS
 
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
@@ -117,7 +117,7 @@ def test_the_canary_takes_no_rules(key: str) -> None:
 
 
 def test_maintenance_per_monitor_and_at_the_top_level() -> None:
-    from monitor.checks.maintenance import OneOff, Recurring
+    from monitor.core.windows import OneOff, Recurring
 
     config = parse({"URL": URL}, {"URL": "https://b.example/", "maintenance": []},
                    {"URL": "https://c.example/",

@@ -9,9 +9,9 @@ import pytest
 
 from monitor.alerts import AlertEvaluator
 from monitor.checks import CheckResult
-from monitor.checks.maintenance import OneOff, Recurring
-from monitor.checks.model import AlertRules
 from monitor.config import Config
+from monitor.core.rules import AlertRules
+from monitor.core.windows import OneOff, Recurring
 from monitor.engine import Engine
 from monitor.stats import window_stats
 from monitor.store import SetMaintenance, Store, open_reader
@@ -254,7 +254,7 @@ def test_a_check_begun_before_a_window_and_ended_in_it_is_in_maintenance(tmp_pat
 def test_a_failed_poll_keeps_the_maintenance_known(tmp_path):
     import sqlite3
 
-    from monitor.errors import StoreError
+    from monitor.core.errors import StoreError
 
     db = tmp_path / "m.db"
     clocks = Clocks(T0, origin=0.0)

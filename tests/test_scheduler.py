@@ -165,7 +165,7 @@ def test_worker_pool_grows_only_when_no_worker_is_idle():
 
 
 def test_a_crashing_task_leaves_a_traceback_without_secrets(capfd):
-    from monitor import secrets
+    from monitor.core import secrets
 
     secrets.remember(["pw-in-a-traceback"])
     pool = WorkerPool(max_workers=1)

@@ -159,8 +159,8 @@ def test_url_credentials_follow_a_redirect_on_the_same_site_only(recorder, watch
 
 
 def test_redact_known_masks_the_secrets_of_the_configs_loaded(monkeypatch):
-    from monitor import secrets
     from monitor.config import parse_config
+    from monitor.core import secrets
 
     monkeypatch.setenv("MON_PASS", PASSWORD)
     monkeypatch.setenv("MON_TOKEN", "tok/Xk29 s@cret")
@@ -175,8 +175,8 @@ def test_redact_known_masks_the_secrets_of_the_configs_loaded(monkeypatch):
 
 
 def test_redact_known_keeps_a_few_configs_only():
-    from monitor import secrets
     from monitor.config import parse_config
+    from monitor.core import secrets
 
     def load(n):
         parse_config(json.dumps({"websites": [{"URL": f"http://u:old-secret-{n}@127.0.0.1/"}]}))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from monitor.checks import CheckResult
-from monitor.errors import StoreError
+from monitor.core.errors import StoreError
 from monitor.store import (
     SCHEMA_VERSION,
     AlertRecord,

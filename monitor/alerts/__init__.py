@@ -42,7 +42,7 @@ from monitor.alerts.messages import (
     warning_message,
 )
 from monitor.checks import CheckResult, Monitor
-from monitor.checks.model import AlertRules
+from monitor.core.rules import AlertRules
 
 __all__ = ["EVENT_OF", "AlertEvaluator", "AlertEvent", "Restored", "alert_message",
            "format_duration", "format_time", "history_span", "recovery_message"]

@@ -15,8 +15,8 @@ cause, the reason and detail of its latest failed check:
 from __future__ import annotations
 
 from monitor.checks.trace import printable
-from monitor.secrets import display_url
-from monitor.timefmt import format_duration, format_time
+from monitor.core.secrets import display_url
+from monitor.core.timefmt import format_duration, format_time
 
 MAX_CAUSE = 200  # characters of a cause in a line (an `expect` detail may be longer)
 

@@ -12,10 +12,12 @@ from monitor.checks import (
            tcp,
            tls,
 )
-from monitor.checks.deadline import Deadline, Watchdog
 from monitor.checks.execute import run_check
-from monitor.checks.model import COMMON_REASONS, CheckAborted, CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
+from monitor.checks.watchdog import Watchdog
+from monitor.core.deadline import Deadline
+from monitor.core.kind import Kind, Parsed
+from monitor.core.model import COMMON_REASONS, CheckAborted, CheckResult, Monitor
 
 __all__ = ["COMMON_REASONS", "CheckAborted", "CheckResult", "Deadline", "Kind", "Monitor",
            "Parsed", "Watchdog", "content", "dns", "host", "http", "log", "register", "registry",

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.checks.schema import Fields
+from monitor.core.fields import Fields
 
 KEYS = ("tlsMinDaysLeft", "tlsFailDaysLeft")
 DEFAULT_MIN_DAYS = 14.0

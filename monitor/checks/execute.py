@@ -6,8 +6,8 @@ import dataclasses
 import time
 
 from monitor.checks import registry
-from monitor.checks.deadline import Watchdog
-from monitor.checks.model import CheckAborted, CheckResult, Monitor
+from monitor.checks.watchdog import Watchdog
+from monitor.core.model import CheckAborted, CheckResult, Monitor
 
 
 def run_check(monitor: Monitor, watchdog: Watchdog, lateness_ms: float = 0.0) -> CheckResult:

@@ -18,19 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from monitor.checks.deadline import Deadline
-from monitor.checks.model import (
-    CheckResult,
-    Kind,
-    Monitor,
-    Parsed,
-    Watch,
-    WatchEvent,
-    WatchState,
-)
 from monitor.checks.registry import register
-from monitor.checks.schema import Fields
-from monitor.errors import MonitorError
+from monitor.core.deadline import Deadline
+from monitor.core.errors import MonitorError
+from monitor.core.fields import Fields
+from monitor.core.kind import Kind, Parsed, Watch, WatchEvent, WatchState
+from monitor.core.model import CheckResult, Monitor
 from monitor.logs.follow import Follower, Note, w3c_fields
 from monitor.logs.formats import FORMATS, SKIP, LogFormatError, detect, make
 from monitor.logs.reader import LogReader

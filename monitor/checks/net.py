@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from monitor.checks.deadline import Deadline
-from monitor.checks.model import CheckResult, Monitor
 from monitor.checks.trace import detail as shown_detail
+from monitor.core.deadline import Deadline
+from monitor.core.model import CheckResult, Monitor
 
 TICK = 0.05  # how often a waiting check looks whether the monitor is stopping
 # Names no resolver may answer (RFC 6761 section 6.4): no query leaves the machine for them.

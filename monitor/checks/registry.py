@@ -8,8 +8,9 @@ from __future__ import annotations
 import threading
 from importlib.metadata import EntryPoint, entry_points
 
-from monitor.checks.model import COMMON_REASONS, Kind
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
+from monitor.core.kind import Kind
+from monitor.core.model import COMMON_REASONS
 
 ENTRY_POINT_GROUP = "uptime_monitor.checks"
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.checks import net
-from monitor.checks.deadline import Deadline
-from monitor.checks.model import CONNECTION_REASONS, CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
-from monitor.checks.schema import Fields, encodable
 from monitor.checks.trace import debugger, quoted
-from monitor.secrets import redact, secret_set
+from monitor.core.deadline import Deadline
+from monitor.core.fields import Fields, encodable
+from monitor.core.kind import Kind, Parsed
+from monitor.core.model import CONNECTION_REASONS, CheckResult, Monitor
+from monitor.core.secrets import redact, secret_set
 
 KEYS = ("host", "port", "send", "expect")
 HELP = {

@@ -30,11 +30,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.checks import certs, net
-from monitor.checks.deadline import Deadline
-from monitor.checks.model import CONNECTION_REASONS, CheckResult, Kind, Monitor, Parsed
 from monitor.checks.registry import register
-from monitor.checks.schema import Fields
 from monitor.checks.trace import debugger, quoted
+from monitor.core.deadline import Deadline
+from monitor.core.fields import Fields
+from monitor.core.kind import Kind, Parsed
+from monitor.core.model import CONNECTION_REASONS, CheckResult, Monitor
 
 KEYS = ("host", "port", "serverName", "tlsVerify", "caFile", *certs.KEYS)
 REASONS = ("dns", "connect", "tls", certs.REASON, "timeout", "other")

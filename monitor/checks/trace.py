@@ -8,9 +8,9 @@ import json
 import time
 from collections.abc import Callable, Iterable
 
-from monitor.checks.deadline import Deadline
-from monitor.checks.model import CheckResult, Monitor
-from monitor.secrets import redact
+from monitor.core.deadline import Deadline
+from monitor.core.model import CheckResult, Monitor
+from monitor.core.secrets import redact
 
 # A kind's check that appends to a trace when given one: its `run` passes None.
 TracedCheck = Callable[[Monitor, Deadline, "list[str] | None"], CheckResult]

@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 
 import click
 
-from monitor import secrets
 from monitor.checks import CheckResult, Monitor, Watchdog, registry, run_check
 from monitor.checks.http import http_monitor
 from monitor.cli.monitors import unknown
 from monitor.config import load_config
+from monitor.core import secrets
 
 Echo = Callable[[str], None]
 MAX_THREADS = 64  # enough to check a large config at once without a thread per monitor

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import click
 
-from monitor.errors import ConfigError, ConfigNotFound, MonitorError
+from monitor.core.errors import ConfigError, ConfigNotFound, MonitorError
 
 # `git log | head` and every other Unix tool end by SIGPIPE when their reader goes away,
 # which a shell reports as 128 + 13: a script with `set -o pipefail` sees the same from us.
@@ -63,7 +63,7 @@ def guarded(debug: bool, action: Callable[[], None]) -> None:
     except Exception as exc:  # noqa: BLE001 - the one place that may hide a traceback
         if debug:
             raise
-        from monitor.secrets import redact_known
+        from monitor.core.secrets import redact_known
 
         # A bug's message may quote a request, and so a credential: masked like all output.
         fail(redact_known(f"unexpected {type(exc).__name__}: {exc} "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from monitor.errors import ConfigError
+from monitor.core.errors import ConfigError
 
 Echo = Callable[[str], None]
 

@@ -88,7 +88,7 @@ def _notify_config(path: str | None, err: Echo) -> Config | None:
     """The config whose providers hear of the alerts: the one given (an error when it
     cannot be read), else config.json when there is one (a warning when it cannot)."""
     from monitor.config import load_config
-    from monitor.errors import ConfigError
+    from monitor.core.errors import ConfigError
 
     if path is not None:
         return load_config(path)

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 import click
 
 from monitor.cli.errors import guarded
-from monitor.errors import StoreError
-from monitor.timefmt import parse_duration
+from monitor.core.errors import StoreError
+from monitor.core.timefmt import parse_duration
 
 Echo = Callable[[str], None]
 START_DELAY = 0.5  # seconds from the command to the maintenance's start
@@ -92,7 +92,7 @@ def _guarded(ctx: click.Context, debug: bool, action: Callable[[str, str], None]
 def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str], on: bool,
          duration: float | None) -> None:
     from monitor.alerts import format_time
-    from monitor.checks import maintenance
+    from monitor.core import windows
     from monitor.cli.monitors import unknown
     from monitor.config import load_config
     from monitor.store import SetMaintenance, Store, open_reader
@@ -130,7 +130,7 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
         if on:
             click.echo(f"{label}: maintenance on{end}")
             continue
-        window = maintenance.current(by_id[monitor_id].rules.maintenance, time.time())
+        window = windows.current(by_id[monitor_id].rules.maintenance, time.time())
         still = "" if window is None else (f" (still in a config window until"
                                            f" {format_time(window[1])})")
         click.echo(f"{label}: maintenance off{still}")
@@ -139,7 +139,7 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
 def show(config_path: str, db_path: str, echo: Echo) -> None:
     """Each monitor in maintenance now or with windows, and how."""
     from monitor.alerts import format_time
-    from monitor.checks import maintenance
+    from monitor.core import windows
     from monitor.config import load_config
     from monitor.store import open_reader
 
@@ -157,7 +157,7 @@ def show(config_path: str, db_path: str, echo: Echo) -> None:
         if by_hand is not None and (by_hand[1] is None or now < by_hand[1]):
             parts.append("on since " + format_time(by_hand[0]) + (
                 "" if by_hand[1] is None else f" until {format_time(by_hand[1])}"))
-        window = maintenance.current(m.rules.maintenance, now)
+        window = windows.current(m.rules.maintenance, now)
         if window is not None:
             parts.append(f"in a window until {format_time(window[1])}")
         parts += [f"window {w.describe()}" for w in m.rules.maintenance]

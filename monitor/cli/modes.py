@@ -22,8 +22,8 @@ from typing import TextIO
 
 from monitor.alerts import AlertEvent
 from monitor.config import Config, load_config
+from monitor.core.errors import MonitorError, StoreError
 from monitor.engine import Engine
-from monitor.errors import MonitorError, StoreError
 from monitor.render.display import Display
 from monitor.render.live import LiveView, Pulse, PulseSource, p99, pulse_from_database
 from monitor.render.report import (

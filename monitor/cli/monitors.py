@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from monitor.checks import Monitor
-from monitor.timefmt import format_seconds
+from monitor.core.timefmt import format_seconds
 
 Echo = Callable[[str], None]
 MAX_CLOSEST = 5

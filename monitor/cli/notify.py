@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor.cli.errors import guarded
-from monitor.errors import ConfigError
+from monitor.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from monitor.notify.send import Provider

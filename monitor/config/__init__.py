@@ -18,12 +18,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from monitor import secrets
 from monitor.checks import Kind, Monitor, registry
 from monitor.checks.http import spec as http_spec  # the canary is an http monitor
-from monitor.checks.model import AlertRules
 from monitor.checks.registry import PluginError
-from monitor.checks.schema import MAX_SECONDS, Fields
 from monitor.config import notify, rules
 from monitor.config.notify import (
     DEFAULT_HEARTBEAT_INTERVAL,
@@ -33,8 +30,11 @@ from monitor.config.notify import (
     TEMPLATE_FIELDS,
     Provider,
 )
-from monitor.errors import ConfigError, ConfigNotFound
-from monitor.secrets import display_url
+from monitor.core import secrets
+from monitor.core.errors import ConfigError, ConfigNotFound
+from monitor.core.fields import MAX_SECONDS, Fields
+from monitor.core.rules import AlertRules
+from monitor.core.secrets import display_url
 
 __all__ = ["DEFAULT_NOTIFY_ON", "EVENTS", "TEMPLATE_FIELDS", "Config", "Monitor", "Provider",
            "display_url", "load_config", "parse_config"]

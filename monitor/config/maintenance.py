@@ -5,7 +5,7 @@ be down. One window or a list of them, each one-off or recurring:
     {"every": ["sat", "sun"] | "day", "at": "02:00", "for": 3600, "timezone": "Europe/Paris"}
 
 The time math, and what a window does on the days the clocks change, is in
-monitor.checks.maintenance.
+monitor.core.windows.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from monitor.checks.maintenance import DAY_NAMES, MAX_SECONDS, OneOff, Recurring, Window
-from monitor.checks.schema import Fields
+from monitor.core.fields import Fields
+from monitor.core.windows import DAY_NAMES, MAX_SECONDS, OneOff, Recurring, Window
 
 __all__ = ["HELP", "KEY", "ONE_OFF_KEYS", "RECURRING_KEYS", "parse"]
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from monitor import secrets
-from monitor.checks.model import DEFAULT_NOTIFY_ON
-from monitor.checks.schema import MAX_SECONDS, Fields
 from monitor.config import apprise_urls
+from monitor.core import secrets
+from monitor.core.fields import MAX_SECONDS, Fields
+from monitor.core.model import DEFAULT_NOTIFY_ON
 
 __all__ = [
     "DEFAULT_NOTIFY_ON", "EVENTS", "HELP", "MONITOR_HELP", "PROVIDER_HELP", "TEMPLATE_FIELDS",

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from monitor.checks.model import AlertRules
-from monitor.checks.schema import MAX_SECONDS, Fields
 from monitor.config import maintenance
+from monitor.core.fields import MAX_SECONDS, Fields
+from monitor.core.rules import AlertRules
 
 __all__ = ["HELP", "KEYS", "MAX_COUNT", "MAX_REMIND", "rules"]
 

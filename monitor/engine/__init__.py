@@ -31,9 +31,10 @@ from monitor.alerts import (
     routing,
 )
 from monitor.alerts.messages import note, subject
-from monitor.checks import CheckResult, Monitor, Watchdog, maintenance, registry
-from monitor.checks.model import WatchEvent, WatchState
+from monitor.checks import CheckResult, Monitor, Watchdog, registry
 from monitor.config import Config
+from monitor.core import windows
+from monitor.core.kind import WatchEvent, WatchState
 from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
 from monitor.run.watches import Watches, scheduled, watched
@@ -376,7 +377,7 @@ class Engine:
             return True
         monitor = self._monitors.get(monitor_id)
         return (monitor is not None and bool(monitor.rules.maintenance)
-                and maintenance.current(monitor.rules.maintenance, at) is not None)
+                and windows.current(monitor.rules.maintenance, at) is not None)
 
     def _maintained_check(self, result: CheckResult) -> bool:
         """A check begun or ended in maintenance: one that began just before a window and
@@ -412,7 +413,7 @@ class Engine:
         if manual is not None and manual[0] <= now:
             return "" if manual[1] is None else f" until {format_time(manual[1])}"
         monitor = self._monitors[monitor_id]
-        window = maintenance.current(monitor.rules.maintenance, now)
+        window = windows.current(monitor.rules.maintenance, now)
         return "" if window is None else f" until {format_time(window[1])}"
 
 

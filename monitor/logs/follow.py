@@ -74,7 +74,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import BinaryIO
 
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
 
 # Bytes before our offset remembered to notice a file rewritten under us.
 _TAIL = 64

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from operator import itemgetter
 from typing import Final, NamedTuple, Protocol
 
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
 
 FORMATS: tuple[str, ...] = ("common", "combined", "w3c", "csv")
 

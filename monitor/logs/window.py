@@ -34,8 +34,8 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from monitor.core.timefmt import format_duration, format_time
 from monitor.logs.formats import Hit
-from monitor.timefmt import format_duration, format_time
 
 __all__ = ["LogWindows", "Report", "TrafficEvent", "format_time", "rule_of"]
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import requests
 
 from monitor.config.notify import heartbeat_secrets
-from monitor.secrets import redact
+from monitor.core.secrets import redact
 
 __all__ = ["Heartbeat", "Schedule", "Status"]
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 from urllib.parse import quote, unquote
 
-from monitor import secrets
+from monitor.core import secrets
 
 DEFAULT_TIMEOUT = 10.0  # seconds, for connecting and for each read
 MAX_ERROR = 200  # characters of an error: stored with the outbox row and shown by -a

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.config.notify import fill
-from monitor.errors import StoreError
+from monitor.core.errors import StoreError
 from monitor.notify.send import DEFAULT_TIMEOUT, Provider, clean, send
 from monitor.store import DeliveryDone, OutboxRow, Reader, Store, open_reader
 

@@ -28,7 +28,7 @@ from rich.live import Live
 from rich.text import Text
 
 from monitor.alerts import format_duration
-from monitor.errors import StoreError
+from monitor.core.errors import StoreError
 from monitor.render.report import alert_rows, monitor_labels
 from monitor.render.view import (
     DOWN,

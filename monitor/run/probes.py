@@ -32,10 +32,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from monitor.checks import CheckAborted, CheckResult, Monitor, Watchdog, registry, run_check
-from monitor.checks.model import CheckLoop
 from monitor.config import Config
+from monitor.core.kind import CheckLoop
+from monitor.core.secrets import redact, redact_known, remember
 from monitor.run.scheduler import Scheduler, WorkerPool
-from monitor.secrets import redact, redact_known, remember
 
 OnResult = Callable[[CheckResult], None]
 OnResults = Callable[[list[CheckResult]], None]

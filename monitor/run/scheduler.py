@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from monitor.checks import Monitor
-from monitor.secrets import redact_known
+from monitor.core.secrets import redact_known
 
 Dispatch = Callable[[Monitor, float], None]
 

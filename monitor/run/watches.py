@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable, Iterable
 
 from monitor.checks import Monitor, registry
-from monitor.checks.model import CheckResult, Watch, WatchEvent, WatchState
+from monitor.core.kind import Watch, WatchEvent, WatchState
+from monitor.core.model import CheckResult
 
 POLL = 0.25  # seconds between two polls of every watch
 

@@ -6,7 +6,7 @@ the stats, reports, live view, self-test and alert restore read through a `Reade
 that knows the database; the aggregate codec (histograms, counts) is monitor.store.codec.
 """
 
-from monitor.errors import StoreError
+from monitor.core.errors import StoreError
 from monitor.store.api import (
     SPANS,
     AlertRecord,

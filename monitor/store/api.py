@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from monitor.checks.model import CheckResult
+from monitor.core.model import CheckResult
 
 # The aggregate levels: seconds per row.
 SPANS = (60, 600)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.checks import CheckResult
-from monitor.errors import StoreError
+from monitor.core.errors import StoreError
 from tests.legacy.stats_v4 import MinuteAgg, upgrade_hist
 
 SCHEMA_VERSION = 4
@@ -229,7 +229,7 @@ def open_writer_connection(path: str | Path) -> sqlite3.Connection:
 def _migrate_from_1(conn: sqlite3.Connection) -> None:
     """Schema 1 had `available NOT NULL` (no "unknown") and hosts with passwords in them.
     SQLite cannot drop a NOT NULL, so the table is copied, in one transaction."""
-    from monitor.secrets import display_url
+    from monitor.core.secrets import display_url
 
     conn.create_function("display_url", 1, display_url, deterministic=True)
     conn.execute("BEGIN IMMEDIATE")

@@ -33,13 +33,14 @@ from monitor.checks.content.spec import (
     parse,
     plugin,
 )
-from monitor.checks.deadline import Deadline
 from monitor.checks.http import REASONS as HTTP_REASONS
 from monitor.checks.http import fetch
-from monitor.checks.model import CONNECTION_REASONS, CheckResult, Kind, Monitor
 from monitor.checks.registry import register
 from monitor.checks.trace import debugger
 from monitor.checks.trace import detail as trace_detail
+from monitor.core.deadline import Deadline
+from monitor.core.kind import Kind
+from monitor.core.model import CONNECTION_REASONS, CheckResult, Monitor
 
 REASONS = (*HTTP_REASONS, "changed")
 # A history not used for this long is a monitor the config no longer has (or one whose

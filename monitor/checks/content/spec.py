@@ -17,8 +17,9 @@ from typing import Any
 from monitor.checks import certs
 from monitor.checks.http import spec as http_spec
 from monitor.checks.http.spec import HttpSpec
-from monitor.checks.model import Monitor, Parsed
-from monitor.checks.schema import Fields
+from monitor.core.fields import Fields
+from monitor.core.kind import Parsed
+from monitor.core.model import Monitor
 
 OWN_KEYS = ("history", "maxDeviation", "failDeviation", "ignoreTags")
 KEYS = http_spec.KEYS + OWN_KEYS

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 
-from monitor.checks.deadline import Deadline
 from monitor.checks.dns.ask import ResolverConfigError, ask, system_nameservers
 from monitor.checks.dns.judge import judge
 from monitor.checks.dns.spec import (
@@ -25,10 +24,12 @@ from monitor.checks.dns.spec import (
     plugin,
     target,
 )
-from monitor.checks.model import CheckResult, Kind, Monitor
 from monitor.checks.registry import register
 from monitor.checks.trace import debugger
 from monitor.checks.trace import detail as trace_detail
+from monitor.core.deadline import Deadline
+from monitor.core.kind import Kind
+from monitor.core.model import CheckResult, Monitor
 
 REASONS = ("nxdomain", "servfail", "dns_error", "no_answer", "assertion", "timeout",
            "connect", "invalid_response", "other")

@@ -18,8 +18,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from monitor.checks.deadline import Deadline
 from monitor.checks.dns.spec import RESOLV_CONF, DnsSpec, shown_server, why
+from monitor.core.deadline import Deadline
 
 # Seconds before an unanswered UDP query is sent again (to the next nameserver if there
 # are several): dnspython's default, as resolv.conf's `options timeout:` is for the system.

@@ -17,9 +17,10 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from monitor.checks.model import Monitor, Parsed
-from monitor.checks.schema import Fields
 from monitor.checks.trace import quoted
+from monitor.core.fields import Fields
+from monitor.core.kind import Parsed
+from monitor.core.model import Monitor
 
 # `host` first: the key an error about a monitor's id names. `name` is every monitor's
 # display name; written without `host`, it is also the name asked for (the old spelling).

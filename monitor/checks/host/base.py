@@ -10,12 +10,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.checks.deadline import Deadline
-from monitor.checks.model import CheckResult, Kind, Monitor, ParseSpec
 from monitor.checks.registry import register
-from monitor.checks.schema import Fields
 from monitor.checks.trace import debugger
 from monitor.checks.trace import detail as trace_detail
+from monitor.core.deadline import Deadline
+from monitor.core.fields import Fields
+from monitor.core.kind import Kind, ParseSpec
+from monitor.core.model import CheckResult, Monitor
 
 REASON = "threshold"  # the measured value is above maxPercent (down) or warnPercent (warning)
 METRIC = "value"  # what every host kind records: its measured value

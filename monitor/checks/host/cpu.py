@@ -11,10 +11,11 @@ from typing import Any
 
 import psutil
 
-from monitor.checks.deadline import Deadline
 from monitor.checks.host import base
-from monitor.checks.model import CheckResult, Monitor, Parsed
-from monitor.checks.schema import Fields
+from monitor.core.deadline import Deadline
+from monitor.core.fields import Fields
+from monitor.core.kind import Parsed
+from monitor.core.model import CheckResult, Monitor
 
 KEYS = base.PERCENT_KEYS
 REASONS = (base.REASON,)

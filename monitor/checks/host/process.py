@@ -19,11 +19,12 @@ from typing import Any
 
 import psutil
 
-from monitor import secrets
-from monitor.checks.deadline import Deadline
 from monitor.checks.host import base
-from monitor.checks.model import CheckResult, Monitor, Parsed
-from monitor.checks.schema import Fields
+from monitor.core import secrets
+from monitor.core.deadline import Deadline
+from monitor.core.fields import Fields
+from monitor.core.kind import Parsed
+from monitor.core.model import CheckResult, Monitor
 
 # `process` and `match` first: the keys an error about a monitor's id names.
 KEYS = ("process", "match", "min", "max")

@@ -3,8 +3,9 @@
 from monitor.checks import certs
 from monitor.checks.http.curl import CurlLoop, debug, fetch, run
 from monitor.checks.http.spec import HELP, KEYS, HttpSpec, defaults, http_monitor, parse
-from monitor.checks.model import CONNECTION_REASONS, Kind
 from monitor.checks.registry import register
+from monitor.core.kind import Kind
+from monitor.core.model import CONNECTION_REASONS
 
 REASONS = ("dns", "connect", "tls", "timeout", "http_status", "too_large",
            "invalid_response", "assertion", certs.REASON, "other")

@@ -31,13 +31,14 @@ import pycurl
 
 from monitor import __version__
 from monitor.checks import certs
-from monitor.checks.deadline import Deadline
 from monitor.checks.http.expect import MAX_DETAIL, describe
 from monitor.checks.http.spec import HttpSpec
-from monitor.checks.model import CheckResult, Done, Monitor
 from monitor.checks.trace import DETAIL_CHARS, verdict_lines
 from monitor.checks.trace import detail as printable_detail
-from monitor.secrets import display_url, is_sensitive, redact, redact_known
+from monitor.core.deadline import Deadline
+from monitor.core.kind import Done
+from monitor.core.model import CheckResult, Monitor
+from monitor.core.secrets import display_url, is_sensitive, redact, redact_known
 
 MAX_REDIRECTS = 10
 USER_AGENT = f"uptime-monitor/{__version__}"

@@ -23,9 +23,9 @@ from typing import Any
 import jmespath
 import jmespath.exceptions
 
-from monitor.checks.schema import Fields, is_number, json_key
 from monitor.checks.trace import DETAIL_CHARS
-from monitor.secrets import is_sensitive, redact
+from monitor.core.fields import Fields, is_number, json_key
+from monitor.core.secrets import is_sensitive, redact
 
 KEYS = ("status", "bodyContains", "bodyNotContains", "bodyMatches", "json", "maxResponseMs",
         "headers")

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor import secrets
 from monitor.checks import certs
 from monitor.checks.http.expect import Expect
 from monitor.checks.http.expect import parse as parse_expect
-from monitor.checks.model import Monitor, Parsed
-from monitor.checks.schema import Fields
+from monitor.core import secrets
+from monitor.core.fields import Fields
+from monitor.core.kind import Parsed
+from monitor.core.model import Monitor
 
 KEYS = ("URL", "maxBodyBytes", "headers", "tlsVerify", "caFile", "expect", *certs.KEYS)
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024

@@ -9,7 +9,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 
-from monitor.checks.model import CheckResult
+from monitor.core.model import CheckResult
 from monitor.store.api import SPANS
 from monitor.store.codec import MinuteAgg, bucket_of, encode_hist
 from monitor.store.sqlite.sql import items

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from monitor.checks.model import CheckResult
+from monitor.core.model import CheckResult
 from monitor.store.api import (
     KEY_FIELD,
     SPANS,

@@ -9,7 +9,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from monitor.errors import StoreError
+from monitor.core.errors import StoreError
 from monitor.store.sqlite.migrations import migrate
 from monitor.store.sqlite.schema import SCHEMA, SCHEMA_VERSION
 

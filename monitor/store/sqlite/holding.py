@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from monitor.checks.model import CheckResult
-from monitor.errors import StoreError
+from monitor.core.errors import StoreError
+from monitor.core.model import CheckResult
 from monitor.store.api import AlertRecord, Command, DeliveryDone
 from monitor.store.sqlite.batch import sort
 

@@ -101,7 +101,7 @@ def _create(conn: sqlite3.Connection, script: str, only: str | None = None) -> N
 def _1_to_2(conn: sqlite3.Connection) -> None:
     """Schema 1 had `available NOT NULL` (no "unknown") and hosts with passwords in them.
     SQLite cannot drop a NOT NULL, so the table is copied."""
-    from monitor.secrets import display_url
+    from monitor.core.secrets import display_url
 
     conn.create_function("display_url", 1, display_url, deterministic=True)
     conn.execute("ALTER TABLE website_monitoring RENAME TO website_monitoring_v1")

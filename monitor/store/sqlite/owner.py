@@ -13,7 +13,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from monitor.errors import StoreError
+from monitor.core.errors import StoreError
 
 
 class DatabaseOwner:

@@ -10,7 +10,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
-from monitor.errors import StoreError
+from monitor.core.errors import StoreError
 from monitor.store.api import (
     AlertRow,
     DeliveryState,

@@ -8,7 +8,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from monitor.checks.model import CheckResult
+from monitor.core.model import CheckResult
 from monitor.store.sqlite.sql import items
 
 _UPSERT_STATES = (

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from monitor.checks.model import CheckResult, Monitor
-from monitor.errors import StoreError
+from monitor.core.errors import StoreError
+from monitor.core.model import CheckResult, Monitor
 from monitor.store.api import (
     AlertRecord,
     Command,

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from monitor import secrets
-from monitor.errors import ConfigError
-from monitor.timefmt import DURATION_FORMS, format_seconds, parse_duration
+from monitor.core import secrets
+from monitor.core.errors import ConfigError
+from monitor.core.timefmt import DURATION_FORMS, format_seconds, parse_duration
 
 # Bounds of what the program can handle, so that an absurd number (1e300) is a config error
 # rather than an OverflowError an hour later. Seconds: a socket timeout cannot hold 1e300,

@@ -1,4 +1,4 @@
-"""The time budget of a blocking check, and the watchdog that enforces it."""
+"""The watchdog: one thread that expires the deadlines of all blocking checks in flight."""
 
 from __future__ import annotations
 
@@ -7,27 +7,7 @@ import itertools
 import threading
 import time
 
-
-class Deadline:
-    """The end of one blocking check's time budget: `expired` once it has passed (the
-    watchdog sets it), `aborted` when the monitor is stopping. A kind's `run` bounds its
-    own waits by `remaining()`; libcurl bounds the http kind's itself."""
-
-    __slots__ = ("at", "timeout", "expired", "aborted")
-
-    def __init__(self, at: float, timeout: float) -> None:
-        self.at = at
-        self.timeout = timeout
-        self.expired = False
-        self.aborted = False
-
-    def remaining(self) -> float:
-        return max(0.0, self.at - time.monotonic())
-
-    def expire(self, abort: bool = False) -> None:
-        if abort:
-            self.aborted = True
-        self.expired = True
+from monitor.core.deadline import Deadline
 
 
 class Watchdog:
