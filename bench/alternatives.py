@@ -131,8 +131,8 @@ def with_pycurl(base: str, seconds: float, concurrency: int = 64) -> dict:
 def with_curl_loop(base: str, seconds: float, concurrency: int = 64) -> dict:
     import threading
 
-    from monitor.checks.http import http_monitor
     from monitor.checks.http.curl import CurlLoop
+    from monitor.checks.http.spec import http_monitor
 
     loop = CurlLoop(limit=concurrency)
     monitor = http_monitor(base + "/k", timeout=5.0)

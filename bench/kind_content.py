@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bench.kinds import Case
-from monitor.checks import Monitor
 from monitor.config import parse_config
+from monitor.core.model import Monitor
 from tests.pages import PageServer
 
 

@@ -10,8 +10,8 @@ from contextlib import AbstractContextManager, contextmanager
 
 from bench.kinds import Case
 from bench.loopback import process
-from monitor.checks import Monitor
-from monitor.checks.dns import dns_monitor
+from monitor.checks.dns.spec import dns_monitor
+from monitor.core.model import Monitor
 
 TABLE = {"example.com": {"A": ["192.0.2.1", "192.0.2.2"]}, "gone.example.com": "nxdomain"}
 

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.kinds import Case
-from monitor.checks import Monitor
 from monitor.config import parse_config
+from monitor.core.model import Monitor
 
 
 def host_monitor(entry: dict) -> Monitor:

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.kinds import Case
-from monitor.checks import Monitor
 from monitor.config import parse_config
+from monitor.core.model import Monitor
 from tests.pages import PageServer
 from tests.tls_servers import TLSServer, make_pki
 

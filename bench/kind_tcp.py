@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 from bench.kinds import Case
 from bench.loopback import server
-from monitor.checks import Monitor
 from monitor.config import parse_config
+from monitor.core.model import Monitor
 
 
 def tcp_monitor(**entry: object) -> Monitor:

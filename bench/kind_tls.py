@@ -12,8 +12,8 @@ from pathlib import Path
 
 from bench.kinds import Case
 from bench.loopback import server
-from monitor.checks import Monitor
 from monitor.config import parse_config
+from monitor.core.model import Monitor
 
 
 def _pki(folder: Path) -> Path:

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 
 import bench
 from bench.run import figure
-from monitor.checks import Deadline, Monitor, registry
+from monitor.checks import registry
+from monitor.core.deadline import Deadline
+from monitor.core.model import Monitor
 
 
 @dataclass(frozen=True)

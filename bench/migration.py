@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from monitor.store.sqlite.migrations import SCHEMA_4, STEPS, migrate, statements
+from monitor.store.sqlite.migrations import SCHEMA_4, STEPS, migrate
+from monitor.store.sqlite.schema import statements
 
 BASE = 1_790_000_000
 

@@ -24,15 +24,17 @@ import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from monitor.checks import CheckResult
-from monitor.checks.http import http_monitor
+from monitor.checks.http.spec import http_monitor
 from monitor.cli.modes import StatsPrinter
 from monitor.config import Config
+from monitor.core.model import CheckResult
 from monitor.engine import Engine
 from monitor.render.report import window_report
 from monitor.runtime import Runtime
 from monitor.stats import window_stats
-from monitor.store import Reader, Store, open_reader
+from monitor.store.api import Reader
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 
 FIGURES: list[dict] = []
 

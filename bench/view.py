@@ -22,10 +22,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from monitor.checks import CheckResult
+from monitor.core.model import CheckResult
 from monitor.render.live import LiveView, pulse_from_database
 from monitor.render.report import window_report
-from monitor.store import MonitorRow, Store, open_reader
+from monitor.store.api import MonitorRow
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 
 
 def fill(db: Path, sites: int, minutes: int, now: float) -> int:

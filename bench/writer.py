@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from bench.run import synthetic_check
-from monitor.checks import CheckResult
-from monitor.store import Store
+from monitor.core.model import CheckResult
+from monitor.store.sqlite.writer import Store
 
 
 def make_checks(sites: int, minutes: int, interval: float, start: float,

@@ -101,8 +101,7 @@ def _kinds() -> list:
     """The built-in kinds, by name (not those another package installed here)."""
     from monitor.checks import registry
 
-    return sorted((kind for kind in registry.loaded()
-                   if kind.parse.__module__.startswith("monitor.")), key=lambda k: k.name)
+    return registry.built_in()
 
 
 def kind_names() -> str:
@@ -236,11 +235,12 @@ def common_reasons() -> str:
 def kinds_table() -> str:
     """Each kind: what it checks (its module's first sentence), its own reasons, which of
     them the canary weighs, and whether it can run on every site (`plugins`)."""
+    from monitor.checks import registry
     from monitor.core.model import COMMON_REASONS
 
     rows = []
     for kind in _kinds():
-        module = importlib.import_module(kind.parse.__module__.removesuffix(".spec"))
+        module = importlib.import_module(registry.BUILT_IN[kind.name].module)
         own = [r for r in kind.reasons if r not in COMMON_REASONS]
         canary = (", ".join(_code(r) for r in sorted(kind.network_reasons))
                   if kind.network else "never")

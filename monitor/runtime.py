@@ -23,13 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from monitor.alerts import AlertEvent
-from monitor.checks import Monitor
 from monitor.config import Config, load_config
 from monitor.core.errors import ConfigError, StoreError
+from monitor.core.model import Monitor
 from monitor.engine import Engine
 from monitor.notify.heartbeat import Heartbeat
 from monitor.notify.sender import Notifier
-from monitor.store import Store
+from monitor.store.sqlite.writer import Store
 
 Echo = Callable[[str], None]
 AlertHook = Callable[[AlertEvent], None]

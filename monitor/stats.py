@@ -10,13 +10,14 @@ the store's Reader reads the rows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
 import numpy as np
 
 from monitor.checks import registry
-from monitor.store import Range, RawPiece, Reader
+from monitor.store.api import Range, RawPiece, Reader
 from monitor.store.codec import (
     COUNT_MAX,
     HIST_DIGIT,
@@ -31,6 +32,7 @@ from monitor.store.codec import (
 # Reason names as numbers for the vectorised parse (any other name is parsed in Python),
 # above every status code (three digits).
 _REASON_BASE = 1000
+_KEY_SPAN = 2048  # status codes below _REASON_BASE, reasons from it
 
 
 def _reason_numbers(reasons: tuple[str, ...]) -> dict[bytes, bytes]:
@@ -109,6 +111,13 @@ def _window(reader: Reader, start: float, end: float,
             ) -> tuple[list[Range], list[RawPiece]]:
     """The pieces of [start, end] for this database: live unless checks come after `end`."""
     return _plan(start, end, not reader.checks_after(end), reader.blocks_since())
+
+
+def _other_keys(texts: list[bytes | None], known: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys of "key:count,..." texts that are neither numbers nor `known`, sorted."""
+    keys = {key.decode() for text in texts if text
+            for key in re.findall(rb"(?:^|,)([^,:]+):", text) if not key.isdigit()}
+    return tuple(sorted(keys - set(known)))
 
 
 def _pairs(texts: list[bytes | None], names: dict[bytes, bytes],
@@ -199,10 +208,14 @@ def _outcomes(texts: list[bytes | None]) -> tuple[list[dict[str, int]], list[dic
     frequent first), summed, all monitors at once."""
     statuses: list[dict[str, int]] = [{} for _ in texts]
     reasons: list[dict[str, int]] = [{} for _ in texts]
-    known = registry.all_reasons()  # every kind's reasons, in a stable order
+    known = registry.all_reasons()  # the reasons of the kinds loaded, in a stable order
     known += tuple(WARNING_MARK + reason for reason in known)
     parsed = _pairs(texts, _reason_numbers(known))
-    if parsed is None:  # a reason no kind loaded declares (one of a kind since removed)
+    if parsed is None:  # reasons of kinds not loaded here (a report loads none), by name
+        known += _other_keys(texts, known)
+        if _REASON_BASE + len(known) <= _KEY_SPAN:
+            parsed = _pairs(texts, _reason_numbers(known))
+    if parsed is None:  # more reasons than numbers for them
         for i, text in enumerate(texts):
             codes: dict[str, int] = {}
             names: dict[str, int] = {}
@@ -213,17 +226,17 @@ def _outcomes(texts: list[bytes | None]) -> tuple[list[dict[str, int]], list[dic
     monitor, key, number = parsed
     if not len(monitor):
         return statuses, reasons
-    # monitor * 2048 + key sorts by monitor, then key: status codes (three digits) first,
+    # monitor * _KEY_SPAN + key sorts by monitor, then key: status codes (three digits) first,
     # then reasons in the order of `known`.
-    keys, inverse = np.unique(monitor * 2048 + key, return_inverse=True)
+    keys, inverse = np.unique(monitor * _KEY_SPAN + key, return_inverse=True)
     sums = np.bincount(inverse, weights=number).astype(np.int64).tolist()
     found = []
     for k, total in zip(keys.tolist(), sums, strict=True):
-        code = k % 2048
+        code = k % _KEY_SPAN
         if code < _REASON_BASE:
-            statuses[k // 2048][str(code)] = total
+            statuses[k // _KEY_SPAN][str(code)] = total
         else:
-            found.append((k // 2048, -total, code - _REASON_BASE))
+            found.append((k // _KEY_SPAN, -total, code - _REASON_BASE))
     for i, minus, reason in sorted(found):
         reasons[i][known[reason]] = -minus
     return statuses, reasons

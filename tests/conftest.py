@@ -1,10 +1,15 @@
 import pytest
 
-import monitor.checks  # noqa: F401 - imported up front so no test times the import
-from monitor.checks import Monitor, Watchdog
-from monitor.checks.http import http_monitor
+from monitor.checks import registry
+from monitor.checks.http.spec import http_monitor
+from monitor.checks.watchdog import Watchdog
+from monitor.core.model import Monitor
 from tests.hostile import HostileServer
 from tests.tls_servers import h2_server, pki, servers  # noqa: F401 - fixtures for TLS tests
+
+# Every built-in kind's module imported up front, so that no test times its import (the
+# program imports a kind when a config first uses it; tests/test_imports.py checks that).
+registry.built_in()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from monitor.alerts import AlertEvaluator, Restored
-from monitor.checks import CheckResult
+from monitor.core.model import CheckResult
 from monitor.core.rules import AlertRules
 from tests.conftest import make_site
 from tests.test_alerts import M0, T0, URL, Clock
@@ -322,7 +322,7 @@ def test_unknown_results_raise_nothing():
 
 
 def test_a_monitor_of_another_kind_is_called_by_its_kind_and_target():
-    from monitor.checks import Monitor
+    from monitor.core.model import Monitor
 
     clock = Clock()
     alerts = AlertEvaluator(clock=clock, mono=lambda: clock.mono)

@@ -15,8 +15,8 @@ import time
 
 from monitor.alerts import AlertEvaluator
 from monitor.alerts.messages import subject
-from monitor.checks import CheckResult
 from monitor.config import parse_config
+from monitor.core.model import CheckResult
 from tests.access_logs import combined
 from tests.pages import PageServer
 from tests.receivers import WebhookReceiver
@@ -170,7 +170,7 @@ def restored(db, site, now: float) -> tuple[AlertEvaluator, list[float]]:
     (the list's one item, the monotonic seconds)."""
     from monitor.config import Config
     from monitor.engine import Engine
-    from monitor.store import Store
+    from monitor.store.sqlite.writer import Store
 
     mono = [5_000.0]
     config = Config(monitors=(site,))
@@ -188,7 +188,8 @@ def test_the_cause_survives_a_restart(tmp_path):
     from dataclasses import replace
 
     from monitor.core.rules import AlertRules
-    from monitor.store import AlertRecord, Store, iso_utc
+    from monitor.store.api import AlertRecord, iso_utc
+    from monitor.store.sqlite.writer import Store
     from tests.conftest import make_site
 
     now = 1_800_000_000.0
@@ -214,7 +215,7 @@ def test_the_cause_survives_a_restart(tmp_path):
 def test_a_monitor_up_long_before_a_restart_changes_from_up(tmp_path):
     # Up once, a week before the restart (far beyond the history read back): its first
     # alert after it still changes from up, not from unknown.
-    from monitor.store import Store
+    from monitor.store.sqlite.writer import Store
     from tests.conftest import make_site
 
     now = 1_800_000_000.0

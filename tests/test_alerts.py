@@ -2,8 +2,9 @@
 
 import pytest
 
-from monitor.alerts import AlertEvaluator, Restored, format_duration
-from monitor.checks import CheckResult
+from monitor.alerts import AlertEvaluator, Restored
+from monitor.core.model import CheckResult
+from monitor.core.timefmt import format_duration
 from tests.conftest import make_site
 
 URL = "http://site.test/"

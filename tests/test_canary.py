@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.checks import Watchdog
+from monitor.checks.watchdog import Watchdog
 from monitor.cli.selftest import LocalServer
 from monitor.run.canary import MIN_GAP, Canary
 from tests.conftest import make_site
@@ -145,7 +145,7 @@ def test_an_http_error_is_never_put_down_to_the_network(hostile, tmp_path):
     # counts, it alerts, and no canary check is spent on it.
     from monitor.config import Config
     from monitor.engine import Engine
-    from monitor.store import Store
+    from monitor.store.sqlite.writer import Store
 
     site = make_site(hostile.base + "/500", interval=0.05, window=1.0)
     config = Config(monitors=(site,), canary=make_site(refused_url(), interval=60, timeout=0.5))

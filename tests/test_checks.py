@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from monitor.checks import CheckAborted, run_check
+from monitor.checks.execute import run_check
+from monitor.core.model import CheckAborted
 from tests.conftest import make_site
 from tests.hostile import refused_url
 

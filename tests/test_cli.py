@@ -10,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from monitor import __version__
-from monitor.checks import CheckResult
 from monitor.cli import main
+from monitor.core.model import CheckResult
 from monitor.core.timefmt import DURATION_FORMS
-from monitor.store import AlertRecord, MonitorRow, Store
+from monitor.store.api import AlertRecord, MonitorRow
+from monitor.store.sqlite.writer import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"

@@ -15,9 +15,10 @@ import time
 
 import pytest
 
-from monitor.checks import CheckResult
 from monitor.cli.modes import _Output
-from monitor.store import AlertRecord, MonitorRow, Store
+from monitor.core.model import CheckResult
+from monitor.store.api import AlertRecord, MonitorRow
+from monitor.store.sqlite.writer import Store
 from tests.hostile import refused_url
 from tests.test_e2e import APP, count_checks, query, wait_for, write
 

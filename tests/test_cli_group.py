@@ -12,8 +12,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from monitor.checks import CheckResult, registry
+from monitor.checks import registry
 from monitor.cli import main
+from monitor.core.model import CheckResult
 from monitor.core.timefmt import DURATION_FORMS
 from tests.hostile import refused_url
 from tests.test_cli import seeded_db, write_config
@@ -258,7 +259,7 @@ def test_every_mode_flag_has_its_cases():
     (mode, tail) for mode, cases in FLAG_CASES.items() for tail in cases])
 def test_each_flag_is_its_command(runner, tmp_path, monkeypatch, mode, tail):
     from monitor.cli import MODES
-    from monitor.store import DatabaseOwner
+    from monitor.store.sqlite.owner import DatabaseOwner
 
     now = time.time() - 3 * 86400  # old enough for `purge 2` to delete some
     outcomes = []

@@ -18,22 +18,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor import config as config_mod
-from monitor.checks import Monitor, registry
-from monitor.checks.http import HttpSpec
-from monitor.checks.http.spec import DEFAULT_MAX_BODY_BYTES
+from monitor.checks import registry
+from monitor.checks.http.spec import DEFAULT_MAX_BODY_BYTES, HttpSpec
 from monitor.checks.http.spec import KEYS as HTTP_KEYS
-from monitor.config import (
-    DEFAULT_MAX_WORKERS,
-    Config,
-    display_url,
-    load_config,
-    parse_config,
-)
+from monitor.config import DEFAULT_MAX_WORKERS, Config, load_config, parse_config
 from monitor.config import TOP_KEYS as CONFIG_KEYS
 from monitor.core.errors import ConfigError, MonitorError
+from monitor.core.model import Monitor
+from monitor.core.secrets import display_url
 from monitor.core.timefmt import DURATION_FORMS
 from monitor.engine import Engine
-from monitor.store import Store
+from monitor.store.sqlite.writer import Store
 from tests.test_e2e import APP, count_checks, wait_for
 
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
@@ -63,6 +58,10 @@ def load_error(path: Path | str) -> str:
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     return str(exc.value)
+
+
+# The kinds built in, as an unknown `type` lists them.
+KINDS = "content, cpu, disk, dns, http, load, log, memory, process, tcp, tls"
 
 
 @pytest.fixture(autouse=True)
@@ -211,12 +210,13 @@ def test_type_defaults_to_http_and_accepts_registered_kinds(
 ) -> None:
     assert one_site().kind == "http"
     assert one_site(type="http").kind == "http"
-    http = registry.get("http")
-    tcp = dataclasses.replace(http, name="tcp")  # any kind registered is accepted
-    monkeypatch.setattr(registry, "_KINDS", {"http": http, "tcp": tcp})
-    assert one_site(type="tcp").kind == "tcp"
+    echo = dataclasses.replace(registry.get("http"), name="echo")  # any kind registered
+    monkeypatch.setitem(registry._KINDS, "echo", echo)
+    assert one_site(type="echo").kind == "echo"
+    # Every kind built in, loaded or not, and those registered.
     assert error_of(doc({"URL": URL, "type": "ping"})) == (
-        "config.json: websites[0].type: must be one of: http, tcp"
+        "config.json: websites[0].type: must be one of: content, cpu, disk, dns, echo, http,"
+        " load, log, memory, process, tcp, tls"
     )
 
 
@@ -542,11 +542,11 @@ def test_check_interval_refused(value: str) -> None:
         ({}, {"name": "   "}, "websites[0].name: must be a non-empty string"),
         ({}, {"name": 42}, "websites[0].name: must be a non-empty string"),
         ({}, {"name": None}, "websites[0].name: must be a non-empty string"),
-        ({}, {"type": "ping"}, "websites[0].type: must be one of: http"),
-        ({}, {"type": "HTTP"}, "websites[0].type: must be one of: http"),
-        ({}, {"type": None}, "websites[0].type: must be one of: http"),
-        ({}, {"type": ["http"]}, "websites[0].type: must be one of: http"),
-        ({}, {"type": {"kind": "http"}}, "websites[0].type: must be one of: http"),
+        ({}, {"type": "ping"}, f"websites[0].type: must be one of: {KINDS}"),
+        ({}, {"type": "HTTP"}, f"websites[0].type: must be one of: {KINDS}"),
+        ({}, {"type": None}, f"websites[0].type: must be one of: {KINDS}"),
+        ({}, {"type": ["http"]}, f"websites[0].type: must be one of: {KINDS}"),
+        ({}, {"type": {"kind": "http"}}, f"websites[0].type: must be one of: {KINDS}"),
     ],
 )
 def test_value_errors(top: dict[str, Any], site: dict[str, Any], message: str) -> None:

@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECK = """
 import json, socket, sys
 from urllib.parse import urlsplit
-from monitor.checks import Watchdog, run_check
-from monitor.checks.http import http_monitor
+from monitor.checks.execute import run_check
+from monitor.checks.watchdog import Watchdog
+from monitor.checks.http.spec import http_monitor
 url, timeout = sys.argv[1], float(sys.argv[2])
 host = urlsplit(url).hostname
 addresses = [info[4][0] for info in socket.getaddrinfo(host, 80, 0, socket.SOCK_STREAM)]
@@ -172,8 +173,9 @@ def test_every_address_refused_fails_at_once_as_refused(tmp_path):
 
 
 def test_stopping_the_monitor_cuts_a_connect_in_progress(watchdog):
-    from monitor.checks import CheckAborted, run_check
-    from monitor.checks.http import http_monitor
+    from monitor.checks.execute import run_check
+    from monitor.checks.http.spec import http_monitor
+    from monitor.core.model import CheckAborted
 
     with syn_dropping("127.0.0.1") as port:
         outcome: list[BaseException] = []
@@ -196,8 +198,8 @@ def test_stopping_the_monitor_cuts_a_connect_in_progress(watchdog):
 
 
 def test_stopping_the_loop_aborts_its_checks_in_flight():
-    from monitor.checks.http import http_monitor
     from monitor.checks.http.curl import CurlLoop
+    from monitor.checks.http.spec import http_monitor
 
     with syn_dropping("127.0.0.1") as port:
         loop = CurlLoop()

@@ -49,7 +49,7 @@ from pathlib import Path
 import pytest
 
 from bench.run import spawn_server
-from monitor.store import parse_iso
+from monitor.store.api import parse_iso
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "monitoringApp.py")

@@ -7,9 +7,9 @@ import sqlite3
 import subprocess
 import sys
 
-from monitor.checks import CheckResult
 from monitor.cli.selftest import LocalServer
-from monitor.store import Store
+from monitor.core.model import CheckResult
+from monitor.store.sqlite.writer import Store
 from tests.test_e2e import APP
 
 OLD = 1_700_000_000.0  # long before now: start-up reads none of these rows

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli.selftest import LocalServer
-from monitor.store import parse_iso
+from monitor.store.api import parse_iso
 from tests.stall import StallMeter
 from tests.test_e2e import wait_for
 

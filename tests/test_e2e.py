@@ -212,7 +212,8 @@ def test_reload_on_sighup_and_on_file_change_keeps_a_bad_file_out(hostile, tmp_p
 
 
 def test_alert_history_follows_new_alerts(tmp_path):
-    from monitor.store import AlertRecord, Store
+    from monitor.store.api import AlertRecord
+    from monitor.store.sqlite.writer import Store
 
     db = tmp_path / "m.db"
     store = Store(db)

@@ -7,10 +7,12 @@ import threading
 import time
 
 from monitor.alerts import AlertEvaluator
-from monitor.checks import CheckResult
 from monitor.config import Config
+from monitor.core.model import CheckResult
 from monitor.engine import Engine
-from monitor.store import AlertRecord, Store, iso_utc, open_reader
+from monitor.store.api import AlertRecord, iso_utc
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 from tests.conftest import make_site
 
 NOW = 1_800_000_000.0

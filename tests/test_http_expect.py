@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.checks import CheckResult, Monitor, run_check
-from monitor.checks.http import CurlLoop
-from monitor.config import ConfigError, parse_config
+from monitor.checks.execute import run_check
+from monitor.checks.http.curl import CurlLoop
+from monitor.config import parse_config
+from monitor.core.errors import ConfigError
+from monitor.core.model import CheckResult, Monitor
 from tests.pages import PageServer
 
 ROOT = Path(__file__).resolve().parent.parent

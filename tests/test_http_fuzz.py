@@ -27,7 +27,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
-from monitor.checks import CheckResult, Watchdog, registry, run_check
+from monitor.checks import registry
+from monitor.checks.execute import run_check
+from monitor.checks.watchdog import Watchdog
+from monitor.core.model import CheckResult
 from tests.conftest import make_site
 
 # ----------------------------------------------------------------------------------------

@@ -19,8 +19,7 @@ import pytest
 from click.testing import CliRunner
 from selectolax.lexbor import SelectolaxError
 
-from monitor.checks import Deadline, Monitor, registry
-from monitor.checks.content import HISTORIES, Histories
+from monitor.checks import registry
 from monitor.checks.content.analysis import (
     MAX_NAMES,
     OTHER,
@@ -31,12 +30,15 @@ from monitor.checks.content.analysis import (
     size_text,
     tag_text,
 )
+from monitor.checks.content.kind import HISTORIES, Histories
 from monitor.checks.content.spec import ContentSpec
-from monitor.checks.http import HttpSpec
+from monitor.checks.http.spec import HttpSpec
 from monitor.cli import main
 from monitor.config import load_config, parse_config
+from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
 from monitor.core.fields import Fields
+from monitor.core.model import Monitor
 from tests.hostile import refused_url
 from tests.pages import PageServer
 from tests.test_e2e import count_checks, query, start, stop, wait_for

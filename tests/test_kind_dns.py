@@ -15,10 +15,13 @@ from pathlib import Path
 import pytest
 
 from bench.kind_dns import CASES as BENCH_CASES
-from monitor.checks import Deadline, registry, run_check
-from monitor.checks.dns import DnsSpec, dns_monitor, make_spec, system_nameservers
-from monitor.checks.http import http_monitor
+from monitor.checks import registry
+from monitor.checks.dns.ask import system_nameservers
+from monitor.checks.dns.spec import DnsSpec, dns_monitor, make_spec
+from monitor.checks.execute import run_check
+from monitor.checks.http.spec import http_monitor
 from monitor.config import parse_config
+from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
 from tests.dns_server import (
     GARBAGE,

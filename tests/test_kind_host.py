@@ -19,9 +19,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from monitor.checks import Deadline, registry
+from monitor.checks import registry
 from monitor.checks.host import base, cpu, disk, load, process
 from monitor.config import parse_config
+from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
 from tests.test_e2e import APP, query, start, stop, wait_for
 
@@ -371,7 +372,8 @@ def test_memory_trace():
 # writes a file of that many bytes in it and checks the disk monitor; prints the results.
 FILLER = r'''
 import json, os, sys
-from monitor.checks import Watchdog, run_check
+from monitor.checks.execute import run_check
+from monitor.checks.watchdog import Watchdog
 from monitor.config import parse_config
 
 directory, sizes = sys.argv[1], json.loads(sys.argv[2])
@@ -624,7 +626,8 @@ def test_the_monitor_does_not_count_itself():
     # pattern's text; that process does not count, another one with the same does.
     marker = f"marker-{uuid.uuid4().hex}"
     code = ("import json, sys, time\n"
-            "from monitor.checks import Deadline, registry\n"
+            "from monitor.checks import registry\n"
+            "from monitor.core.deadline import Deadline\n"
             "from monitor.config import parse_config\n"
             "m = parse_config(json.dumps({'websites': [{'type': 'process', 'match':"
             " sys.argv[1], 'min': 0}]})).monitors[0]\n"

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.checks import Deadline, registry, run_check
 from monitor.checks import net as netmod
+from monitor.checks import registry
+from monitor.checks.execute import run_check
 from monitor.checks.tcp import MAX_READ, check
 from monitor.config import parse_config
+from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
 from tests.tcp_servers import Loopback, banner, dead_then_listening, drain, ping_pong, reset
 

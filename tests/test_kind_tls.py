@@ -16,11 +16,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from monitor.checks import Deadline, Monitor, certs, registry
-from monitor.checks.http import http_monitor
+from monitor.checks import certs, registry
+from monitor.checks.http.spec import http_monitor
 from monitor.checks.tls import TlsSpec, check
 from monitor.config import parse_config
+from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
+from monitor.core.model import Monitor
 from tests.tcp_servers import Loopback, banner, drain, reset
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -103,3 +103,60 @@ def test_no_import_cycles_between_modules():
     for node in sorted(graph):
         if node not in state:
             visit(node)
+
+
+# Where names are imported from: the program, its tests and benches, the docs generator.
+IMPORTERS = [ROOT, ROOT.parent / "tests", ROOT.parent / "bench", ROOT.parent / "docs" / "gen.py",
+             ROOT.parent / "monitoringApp.py"]
+
+
+def defined_names(tree: ast.Module) -> set[str]:
+    """The names a module defines at its top level (not those it imports)."""
+    names: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names.update(n.id for t in targets for n in ast.walk(t)
+                             if isinstance(n, ast.Name))
+            elif isinstance(node, ast.If | ast.Try | ast.With | ast.For):
+                for block in ("body", "orelse", "finalbody"):
+                    visit(getattr(node, block, []))
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+
+    visit(tree.body)
+    return names
+
+
+def test_every_name_is_imported_from_the_module_that_defines_it():
+    # A module re-exporting another's names (a package's __init__ importing them, listed in
+    # its __all__) is a second name for one thing: each name has one home.
+    known = modules()
+    defined = {name: defined_names(ast.parse(path.read_text())) for name, path in known.items()}
+    wrong = []
+    for place in IMPORTERS:
+        for path in sorted(place.rglob("*.py")) if place.is_dir() else [place]:
+            tree = ast.parse(path.read_text())
+            where = path.relative_to(ROOT.parent)
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.ImportFrom) and not node.level
+                        and node.module in defined):
+                    wrong += [f"{where}:{node.lineno}: {alias.name} from {node.module}"
+                              for alias in node.names
+                              if alias.name not in defined[node.module]
+                              and f"{node.module}.{alias.name}" not in known]
+            if place == ROOT:
+                exported = next((node.value for node in tree.body
+                                 if isinstance(node, ast.Assign)
+                                 and any(getattr(t, "id", "") == "__all__"
+                                         for t in node.targets)), None)
+                mine = defined_names(tree)
+                wrong += [f"{where}: __all__ lists {item.value}, defined elsewhere"
+                          for item in getattr(exported, "elts", [])
+                          if isinstance(item, ast.Constant) and item.value not in mine]
+    assert not wrong, "names imported from a module that does not define them:\n" + "\n".join(
+        wrong)

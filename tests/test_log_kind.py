@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from monitor.config import ConfigError, parse_config
+from monitor.config import parse_config
+from monitor.core.errors import ConfigError
 from tests.access_logs import combined
 from tests.receivers import WebhookReceiver
 from tests.test_e2e import APP, query, stop, wait_for

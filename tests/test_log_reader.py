@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from monitor.checks import Monitor
 from monitor.config import parse_config
+from monitor.core.model import Monitor
 from monitor.logs.formats import LogFormatError
 from monitor.logs.reader import DETECT_LINES, GIVE_UP_LINES, IDLE, LogReader
 from monitor.logs.window import LogWindows, Report, TrafficEvent
@@ -158,7 +158,7 @@ def log_engine(tmp_path, db, wall):
     its watches polled by the test."""
     from monitor.config import Config
     from monitor.engine import Engine
-    from monitor.store import Store
+    from monitor.store.sqlite.writer import Store
 
     monitors = log_config(tmp_path, maxRate=1)
     config = Config(monitors=tuple(monitors))
@@ -201,7 +201,8 @@ def test_a_log_alert_is_not_raised_again_after_a_restart_and_its_recovery_closes
 
 
 def test_no_log_alert_in_maintenance_and_a_fresh_one_after_it(tmp_path):
-    from monitor.store import SetMaintenance, Store
+    from monitor.store.api import SetMaintenance
+    from monitor.store.sqlite.writer import Store
 
     db, wall = tmp_path / "m.db", [5000.0]
     store = Store(db)
@@ -223,7 +224,7 @@ def test_no_log_alert_in_maintenance_and_a_fresh_one_after_it(tmp_path):
 def test_two_open_rules_are_both_read_back_and_not_raised_again(tmp_path):
     from monitor.config import Config
     from monitor.engine import Engine
-    from monitor.store import Store
+    from monitor.store.sqlite.writer import Store
 
     db, wall = tmp_path / "m.db", [5000.0]
     monitors = log_config(tmp_path, maxRate=1, maxErrorRate=0.3)
@@ -348,7 +349,8 @@ def test_a_w3c_log_watched_from_its_end_is_read_with_its_fields(tmp_path):
 
 
 def test_no_log_recovery_in_maintenance_after_a_restart_and_one_after_it(tmp_path):
-    from monitor.store import SetMaintenance, Store
+    from monitor.store.api import SetMaintenance
+    from monitor.store.sqlite.writer import Store
 
     db, wall = tmp_path / "m.db", [5000.0]
     engine = log_engine(tmp_path, db, wall)

@@ -590,7 +590,7 @@ def test_maintenance_on_a_name_takes_its_plugged_monitors_and_no_other(tmp_path)
         {"type": "disk", "path": "/var/lib"},
     ]}))
 
-    from monitor.store import Store
+    from monitor.store.sqlite.writer import Store
 
     Store(tmp_path / "monitoring.db").close()  # what -m makes at its start
 

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor.checks import CheckResult
+from monitor.core.model import CheckResult
 from monitor.stats import window_stats
-from monitor.store import SCHEMA_VERSION, MonitorRow, Store, open_reader
+from monitor.store.api import MonitorRow
 from monitor.store.codec import bucket_of, bucket_value
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.schema import SCHEMA_VERSION
+from monitor.store.sqlite.writer import Store
 from tests.legacy import stats_v4, store_v4
 
 BASE = 1_700_000_040.0  # a whole minute
@@ -169,7 +172,7 @@ def test_new_checks_after_the_upgrade_are_keyed_by_monitor_id(v4_db: Path) -> No
 
 
 def test_alerts_of_a_monitor_whose_target_differs_are_restored_by_id(tmp_path: Path) -> None:
-    from monitor.store import AlertRecord, iso_utc
+    from monitor.store.api import AlertRecord, iso_utc
 
     path = tmp_path / "monitor.db"
     dns = MonitorRow("dns:c.example", "dns", "c.example")
@@ -244,7 +247,7 @@ def test_phase_percentiles_equal_brute_force(tmp_path: Path, start: float, end: 
 
 def test_schema_7_alert_rows_keep_their_ids_and_outbox_and_take_the_new_types(
         v4_db: Path) -> None:
-    from monitor.store import AlertRecord, SetMaintenance, iso_utc
+    from monitor.store.api import AlertRecord, SetMaintenance, iso_utc
     from monitor.store.sqlite.migrations import STEPS
 
     raw = sqlite3.connect(v4_db, isolation_level=None)

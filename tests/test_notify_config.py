@@ -12,18 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.checks import Kind, Monitor, Parsed, registry
-from monitor.config import (
-    DEFAULT_NOTIFY_ON,
-    EVENTS,
-    TEMPLATE_FIELDS,
-    Config,
-    ConfigError,
-    Provider,
-    parse_config,
-)
+from monitor.checks import registry
+from monitor.config import Config, parse_config
 from monitor.config import notify as notify_mod
+from monitor.config.notify import EVENTS, TEMPLATE_FIELDS, Provider
 from monitor.core import secrets
+from monitor.core.errors import ConfigError
+from monitor.core.kind import Kind, Parsed
+from monitor.core.model import DEFAULT_NOTIFY_ON, Monitor
 from monitor.core.timefmt import DURATION_FORMS
 
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"

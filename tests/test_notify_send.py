@@ -34,7 +34,9 @@ from monitor.notify.send import (
     send,
 )
 from monitor.notify.sender import Notifier, Sender, backoff
-from monitor.store import AlertRecord, Delivery, DeliveryState, Store, open_reader
+from monitor.store.api import AlertRecord, Delivery, DeliveryState
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 from tests.receivers import SmtpReceiver, WebhookReceiver
 
 APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
@@ -450,7 +452,8 @@ def test_a_reloaded_provider_keeps_the_order_of_its_rows(outbox: Store) -> None:
 def test_template_fields_on_the_key_are_formatted_with_the_real_key(outbox: Store) -> None:
     """`{key}` is known once the alert row is written; a conversion or a format spec on it
     applies to the real key, not to a placeholder (a NUL byte, '\\x00key\\x00')."""
-    from monitor.alerts import AlertEvent, alert_message
+    from monitor.alerts import AlertEvent
+    from monitor.alerts.messages import alert_message
     from monitor.alerts.routing import deliveries
 
     at = 1_764_500_000.0

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from monitor.stats import window_stats
-from monitor.store import open_reader
+from monitor.store.sqlite.queries import open_reader
 from tests.dns_server import DnsServer
 from tests.test_e2e import APP, start, stop, wait_for
 

@@ -6,14 +6,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from monitor.store import (
-    AlertRecord,
-    Delivery,
-    DeliveryDone,
-    DeliveryState,
-    Store,
-    open_reader,
-)
+from monitor.store.api import AlertRecord, Delivery, DeliveryDone, DeliveryState
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 
 SITE = "https://a.example/"
 

@@ -19,7 +19,8 @@ from tests.test_e2e import APP, query, stop, wait_for
 
 KIND = '''
 from pathlib import Path
-from monitor.checks import CheckResult, Kind, Parsed
+from monitor.core.kind import Kind, Parsed
+from monitor.core.model import CheckResult
 import time
 
 
@@ -45,8 +46,8 @@ ROBOTS_KIND = '''
 import dataclasses
 from urllib.parse import urljoin
 
-from monitor.checks import Kind, Parsed
-from monitor.checks.http import KIND as HTTP
+from monitor.checks.http.kind import KIND as HTTP
+from monitor.core.kind import Kind, Parsed
 
 
 def plugin(site, defaults):

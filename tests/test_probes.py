@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from bench.soak import children_of
-from monitor.checks import Watchdog
+from monitor.checks.watchdog import Watchdog
 from monitor.config import Config, parse_config
 from monitor.engine import Engine
 from monitor.run.probes import (
@@ -29,7 +29,7 @@ from monitor.run.probes import (
     ProbeProcesses,
     probe_count,
 )
-from monitor.store import Store
+from monitor.store.sqlite.writer import Store
 from tests.conftest import make_site
 from tests.hostile import refused_url
 from tests.test_e2e import APP, count_checks, query, wait_for

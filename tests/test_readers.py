@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from bench.run import target as bench_target
-from monitor.config import display_url
+from monitor.core.secrets import display_url
 from tests.test_e2e import APP, wait_for, write
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # checks (blocking, or all at once through the http kind's loop); prints what happened.
 SANDBOX = r'''
 import http.server, json, socket, struct, sys, threading, time
-from monitor.checks import Watchdog, run_check
-from monitor.checks.http import http_monitor
+from monitor.checks.execute import run_check
+from monitor.checks.watchdog import Watchdog
+from monitor.checks.http.spec import http_monitor
 from monitor.checks.http.curl import CurlLoop
 
 plan = json.loads(sys.argv[1])

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import socket
 
-from monitor.alerts import AlertEvent, alert_message, recovery_message
+from monitor.alerts import AlertEvent
+from monitor.alerts.messages import alert_message, recovery_message
 from monitor.alerts.routing import deliveries
 from monitor.config import parse_config
 from monitor.store.api import KEY_FIELD

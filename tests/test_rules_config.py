@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from monitor.config import Config, ConfigError, parse_config
+from monitor.config import Config, parse_config
+from monitor.core.errors import ConfigError
 from monitor.core.rules import AlertRules
 from monitor.core.timefmt import DURATION_FORMS
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 
-from monitor.store import Store
+from monitor.store.sqlite.writer import Store
 from tests.pages import PageServer
 from tests.test_e2e import APP, query, start, stop, wait_for, write
 

@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.alerts import AlertEvaluator
-from monitor.checks import CheckResult
 from monitor.config import Config
+from monitor.core.model import CheckResult
 from monitor.core.rules import AlertRules
 from monitor.core.windows import OneOff, Recurring
 from monitor.engine import Engine
 from monitor.stats import window_stats
-from monitor.store import SetMaintenance, Store, open_reader
+from monitor.store.api import SetMaintenance
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 from tests.conftest import make_site
 
 SITE = "http://shop.test/"

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.checks import CheckResult
 from monitor.config import load_config
+from monitor.core.model import CheckResult
 from monitor.runtime import Runtime
-from monitor.store import SetMaintenance, Store, open_reader
+from monitor.store.api import SetMaintenance
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 from tests.pages import PageServer
 from tests.receivers import WebhookReceiver
 
@@ -231,7 +233,7 @@ def test_a_runtime_beside_the_monitor_sends_its_alerts_and_leaves_the_rest_to_th
     # handed are stored and notified; the config's monitors, purge and heartbeat are the
     # owner's (its monitors stay listed, its old check unpurged, no heartbeat sent).
     from monitor.alerts import AlertEvent
-    from monitor.checks import Monitor
+    from monitor.core.model import Monitor
 
     with WebhookReceiver() as hook, WebhookReceiver() as beat:
         config = load_config(write_config(tmp_path / "config.json", {

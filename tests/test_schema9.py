@@ -23,8 +23,10 @@ from typing import Any
 import pytest
 
 from monitor.stats import window_stats
-from monitor.store import SCHEMA_VERSION, Store, open_reader, parse_iso
-from monitor.store.api import iso_utc
+from monitor.store.api import iso_utc, parse_iso
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.schema import SCHEMA_VERSION
+from monitor.store.sqlite.writer import Store
 from tests.data.make_schema8 import READ_OLD
 from tests.pages import PageServer
 from tests.test_e2e import APP, start, stop, wait_for, write

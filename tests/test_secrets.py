@@ -135,7 +135,7 @@ def test_database_files_are_readable_by_their_owner_only(tmp_path):
 
 
 def test_url_credentials_follow_a_redirect_on_the_same_site_only(recorder, watchdog):
-    from monitor.checks import run_check
+    from monitor.checks.execute import run_check
     from tests.conftest import make_site
 
     server, seen = recorder

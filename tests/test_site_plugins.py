@@ -5,8 +5,11 @@ import json
 
 import pytest
 
-from monitor.checks import Kind, Monitor, Parsed, registry
-from monitor.config import ConfigError, parse_config
+from monitor.checks import registry
+from monitor.config import parse_config
+from monitor.core.errors import ConfigError
+from monitor.core.kind import Kind, Parsed
+from monitor.core.model import Monitor
 
 
 def _from_site(site: Monitor, defaults) -> Parsed | None:

@@ -10,11 +10,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from monitor.checks import CheckResult
 from monitor.config import Config
+from monitor.core.model import CheckResult
 from monitor.engine import Engine, skipped_slots
 from monitor.stats import window_stats
-from monitor.store import Store, open_reader
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 from tests.conftest import make_site
 from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write
 from tests.test_rules_e2e import Output

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from monitor import stats as stats_mod
-from monitor.checks import CheckResult
+from monitor.core.model import CheckResult
 from monitor.stats import MonitorStats, window_stats
-from monitor.store import SCHEMA_VERSION, Store, open_reader
 from monitor.store.codec import (
     HIST_MIN_MS,
     HIST_RATIO,
@@ -24,6 +23,9 @@ from monitor.store.codec import (
     decode_counts_into,
     decode_hist_into,
 )
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.schema import SCHEMA_VERSION
+from monitor.store.sqlite.writer import Store
 
 BASE = 1_700_000_040.0  # a whole minute
 A = "https://a.example/"

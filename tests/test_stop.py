@@ -100,8 +100,8 @@ def test_a_progress_line_that_cannot_be_printed_does_not_stop_the_writing(tmp_pa
     # left raises; the waiting and the writing go on.
     import threading
 
-    from monitor.checks import CheckResult
-    from monitor.store import Store
+    from monitor.core.model import CheckResult
+    from monitor.store.sqlite.writer import Store
 
     db = tmp_path / "m.db"
     store = Store(db).start()

@@ -15,23 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from monitor.checks import CheckResult
 from monitor.core.errors import StoreError
-from monitor.store import (
-    SCHEMA_VERSION,
-    AlertRecord,
-    MonitorRow,
-    Store,
-    iso_utc,
-    open_reader,
-    open_writer_connection,
-    parse_iso,
-)
+from monitor.core.model import CheckResult
+from monitor.store.api import AlertRecord, MonitorRow, iso_utc, parse_iso
 from monitor.store.codec import MinuteAgg
 from monitor.store.sqlite import batch as batch_mod
 from monitor.store.sqlite import holding as holding_mod
 from monitor.store.sqlite import writer as store_mod
+from monitor.store.sqlite.connection import open_writer_connection
 from monitor.store.sqlite.migrations import SCHEMA_4
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.schema import SCHEMA_VERSION
+from monitor.store.sqlite.writer import Store
 
 BASE = 1_700_000_040.0  # a whole minute (28333334 * 60)
 MINUTE = int(BASE // 60)

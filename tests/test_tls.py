@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from monitor.checks import run_check
+from monitor.checks.execute import run_check
 from tests.conftest import make_site
 
 

@@ -3,8 +3,8 @@ short printable line without secrets, quoted values, and the verdict lines."""
 
 import pytest
 
-from monitor.checks import CheckResult
 from monitor.checks.trace import DETAIL_CHARS, detail, printable, quoted, verdict_lines
+from monitor.core.model import CheckResult
 
 
 def result(available, reason=None, detail_="", warning=False, ms=12.34) -> CheckResult:

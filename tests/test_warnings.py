@@ -7,10 +7,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from monitor.checks import CheckResult
+from monitor.core.model import CheckResult
 from monitor.render.view import UP, WARNING, counts, fit, state_of, worst_first
 from monitor.stats import window_stats
-from monitor.store import Store, open_reader
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 
 BASE = 1_700_000_040.0  # a whole minute
 SITE = "https://a.example/"

@@ -31,8 +31,6 @@ from monitor.alerts.messages import (
     cause,
     cleared_message,
     flapping_message,
-    format_duration,
-    format_time,
     note,
     own_name,
     recovery_message,
@@ -41,11 +39,10 @@ from monitor.alerts.messages import (
     subject,
     warning_message,
 )
-from monitor.checks import CheckResult, Monitor
+from monitor.core.model import CheckResult, Monitor
 from monitor.core.rules import AlertRules
 
-__all__ = ["EVENT_OF", "AlertEvaluator", "AlertEvent", "Restored", "alert_message",
-           "format_duration", "format_time", "history_span", "recovery_message"]
+__all__ = ["EVENT_OF", "AlertEvaluator", "AlertEvent", "Restored", "history_span"]
 
 # The notification event (`notifyOn`) of each type of alert row.
 EVENT_OF = {"alert": "alert", "recovery": "recovery", "reminder": "reminder",

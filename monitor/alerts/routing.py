@@ -16,12 +16,13 @@ from __future__ import annotations
 import socket
 from collections.abc import Mapping, Sequence
 
-from monitor.alerts import AlertEvent, format_time
+from monitor.alerts import AlertEvent
 from monitor.alerts.messages import cause, note, own_name, subject
-from monitor.checks import Monitor, registry
+from monitor.checks import registry
 from monitor.config.notify import Provider, render
-from monitor.store import Delivery
-from monitor.store.api import KEY_FIELD
+from monitor.core.model import Monitor
+from monitor.core.timefmt import format_time
+from monitor.store.api import KEY_FIELD, Delivery
 
 
 def deliveries(event: AlertEvent, monitor: Monitor | None,

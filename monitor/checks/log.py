@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from monitor.checks.registry import register
 from monitor.core.deadline import Deadline
 from monitor.core.errors import MonitorError
 from monitor.core.fields import Fields
@@ -200,5 +199,5 @@ def _check(monitor: Monitor, deadline: Deadline) -> CheckResult:
                   f" {count} lines {good} parse, {bad} malformed")
 
 
-register(Kind(name="log", keys=KEYS, parse=_parse, reasons=REASONS, run=_check,
-              network=False, watch=_watch, help=HELP))
+KIND = Kind(name="log", keys=KEYS, parse=_parse, reasons=REASONS, run=_check,
+              network=False, watch=_watch, help=HELP)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.checks import net
-from monitor.checks.registry import register
 from monitor.checks.trace import debugger, quoted
 from monitor.core.deadline import Deadline
 from monitor.core.fields import Fields, encodable
@@ -159,7 +158,7 @@ def _wanted(expect: re.Pattern[str]) -> str:
 debug = debugger(check)
 
 
-KIND = register(Kind(
+KIND = Kind(
     name="tcp",
     keys=KEYS,
     parse=parse,
@@ -170,4 +169,4 @@ KIND = register(Kind(
     network_reasons=CONNECTION_REASONS,
     debug=debug,
     help=HELP,
-))
+)

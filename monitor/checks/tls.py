@@ -30,7 +30,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.checks import certs, net
-from monitor.checks.registry import register
 from monitor.checks.trace import debugger, quoted
 from monitor.core.deadline import Deadline
 from monitor.core.fields import Fields
@@ -354,7 +353,7 @@ def _refused(spec: TlsSpec, exc: ssl.SSLCertVerificationError, deadline: Deadlin
 debug = debugger(check)
 
 
-KIND = register(Kind(
+KIND = Kind(
     name="tls",
     keys=KEYS,
     parse=parse,
@@ -368,4 +367,4 @@ KIND = register(Kind(
     debug=debug,
     plugin=plugin,
     help=HELP,
-))
+)

@@ -14,11 +14,14 @@ from urllib.parse import urlsplit
 
 import click
 
-from monitor.checks import CheckResult, Monitor, Watchdog, registry, run_check
-from monitor.checks.http import http_monitor
+from monitor.checks import registry
+from monitor.checks.execute import run_check
+from monitor.checks.http.spec import http_monitor
+from monitor.checks.watchdog import Watchdog
 from monitor.cli.monitors import unknown
 from monitor.config import load_config
 from monitor.core import secrets
+from monitor.core.model import CheckResult, Monitor
 
 Echo = Callable[[str], None]
 MAX_THREADS = 64  # enough to check a large config at once without a thread per monitor

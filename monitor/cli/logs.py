@@ -194,7 +194,7 @@ class _Alerts:
 
     def __init__(self, db_path: str, monitor_id: str, target: str, err: Echo,
                  config: Config | None = None) -> None:
-        from monitor.checks import Monitor
+        from monitor.core.model import Monitor
 
         self._path = db_path
         self._monitor = Monitor(id=monitor_id, kind="log", target=target)
@@ -214,7 +214,7 @@ class _Alerts:
     def _start(self) -> Runtime:
         from monitor.config import Config
         from monitor.runtime import Runtime
-        from monitor.store import Store
+        from monitor.store.sqlite.writer import Store
 
         def warn(text: str) -> None:
             self._err(f"Warning: {text}")

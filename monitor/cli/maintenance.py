@@ -91,11 +91,13 @@ def _guarded(ctx: click.Context, debug: bool, action: Callable[[str, str], None]
 
 def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str], on: bool,
          duration: float | None) -> None:
-    from monitor.alerts import format_time
-    from monitor.core import windows
     from monitor.cli.monitors import unknown
     from monitor.config import load_config
-    from monitor.store import SetMaintenance, Store, open_reader
+    from monitor.core import windows
+    from monitor.core.timefmt import format_time
+    from monitor.store.api import SetMaintenance
+    from monitor.store.sqlite.queries import open_reader
+    from monitor.store.sqlite.writer import Store
 
     monitors = load_config(config_path).monitors
     by_id = {m.id: m for m in monitors}
@@ -138,10 +140,10 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
 
 def show(config_path: str, db_path: str, echo: Echo) -> None:
     """Each monitor in maintenance now or with windows, and how."""
-    from monitor.alerts import format_time
-    from monitor.core import windows
     from monitor.config import load_config
-    from monitor.store import open_reader
+    from monitor.core import windows
+    from monitor.core.timefmt import format_time
+    from monitor.store.sqlite.queries import open_reader
 
     monitors = load_config(config_path).monitors
     reader = open_reader(db_path)

@@ -34,7 +34,10 @@ from monitor.render.report import (
     window_report,
 )
 from monitor.runtime import Runtime
-from monitor.store import DatabaseOwner, Reader, Store, open_reader
+from monitor.store.api import Reader
+from monitor.store.sqlite.owner import DatabaseOwner
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 
 SHORT_EVERY = 10.0
 SHORT_WINDOW = 600.0

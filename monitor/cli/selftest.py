@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor.alerts import AlertEvent
-from monitor.checks.http import http_monitor
+from monitor.checks.http.spec import http_monitor
 from monitor.config import Config
 from monitor.runtime import Runtime
-from monitor.store import Store, open_reader
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer

@@ -18,26 +18,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from monitor.checks import Kind, Monitor, registry
+from monitor.checks import registry
 from monitor.checks.http import spec as http_spec  # the canary is an http monitor
 from monitor.checks.registry import PluginError
 from monitor.config import notify, rules
 from monitor.config.notify import (
     DEFAULT_HEARTBEAT_INTERVAL,
-    DEFAULT_NOTIFY_ON,
     DEFAULT_NOTIFY_RETRY_FOR,
-    EVENTS,
-    TEMPLATE_FIELDS,
     Provider,
 )
 from monitor.core import secrets
 from monitor.core.errors import ConfigError, ConfigNotFound
 from monitor.core.fields import MAX_SECONDS, Fields
+from monitor.core.kind import Kind
+from monitor.core.model import Monitor
 from monitor.core.rules import AlertRules
-from monitor.core.secrets import display_url
 
-__all__ = ["DEFAULT_NOTIFY_ON", "EVENTS", "TEMPLATE_FIELDS", "Config", "Monitor", "Provider",
-           "display_url", "load_config", "parse_config"]
+__all__ = ["Config", "load_config", "parse_config"]
 
 DEFAULT_CHECK_INTERVAL = 2.0
 DEFAULT_ALERT_WINDOW = 120.0
@@ -236,9 +233,9 @@ class _Validator(Fields):
         # Plugins first: an outside kind named there is loaded, and its top-level keys known.
         plugins = self.plugins(doc, "plugins") if "plugins" in doc else ()
         # Kinds' keys that may be given once at the top level, as every monitor's default
-        # (of the built-in kinds: an outside kind is loaded only when a monitor uses it).
-        kinds = registry.loaded()
-        self.check_keys(doc, TOP_KEYS + tuple(k for kind in kinds for k in kind.top_keys), "")
+        # (the built-in kinds' and the outside kinds' loaded: one is loaded only when a
+        # monitor or `plugins` uses it).
+        self.check_keys(doc, TOP_KEYS + registry.top_keys(), "")
         interval = self.interval(doc, "defaultCheckInterval", "defaultCheckInterval",
                                  DEFAULT_CHECK_INTERVAL)
         window = self.duration(doc, "alertWindow", "alertWindow", DEFAULT_ALERT_WINDOW,
@@ -250,9 +247,10 @@ class _Validator(Fields):
         workers = self.integer(doc, "maxWorkers", "maxWorkers", DEFAULT_MAX_WORKERS,
                                MAX_WORKERS)
         in_flight = self.integer(doc, "maxInFlight", "maxInFlight", 0, MAX_IN_FLIGHT) or None
-        # Defaults of kinds' own keys, given at the top level.
+        # Defaults of kinds' own keys, given at the top level: read by the kinds that own
+        # them (loaded for it); a kind's monitors fall back on its defaults for the others.
         kind_defaults: dict[str, Any] = {}
-        for kind in kinds:
+        for kind in registry.owners_of(doc):
             if kind.defaults is not None:
                 kind_defaults.update(kind.defaults(self, doc))
         processes = doc.get("processes", "auto")
@@ -356,7 +354,7 @@ class _Validator(Fields):
         value = obj["plugins"]
         if not isinstance(value, list):
             raise self.fail(path, "must be a list of check kinds")
-        able = ", ".join(k.name for k in registry.loaded() if k.plugin is not None)
+        able = ", ".join(registry.on_sites())
         kinds: list[Kind] = []
         for index, name in enumerate(value):
             where = f"{path}[{index}]"

@@ -24,10 +24,8 @@ from monitor.core import secrets
 from monitor.core.fields import MAX_SECONDS, Fields
 from monitor.core.model import DEFAULT_NOTIFY_ON
 
-__all__ = [
-    "DEFAULT_NOTIFY_ON", "EVENTS", "HELP", "MONITOR_HELP", "PROVIDER_HELP", "TEMPLATE_FIELDS",
-    "Notify", "Provider", "heartbeat_secrets", "heartbeat_shown", "provider_secrets", "render",
-]
+__all__ = ["EVENTS", "HELP", "MONITOR_HELP", "PROVIDER_HELP", "TEMPLATE_FIELDS", "Notify",
+           "Provider", "heartbeat_secrets", "heartbeat_shown", "provider_secrets", "render"]
 
 EVENTS = ("alert", "recovery", "warning", "reminder", "flapping")
 # The named fields a provider's `title` and `body` templates may use; each is given as text.

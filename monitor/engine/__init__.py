@@ -21,24 +21,21 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from monitor.alerts import (
-    AlertEvaluator,
-    AlertEvent,
-    Restored,
-    format_duration,
-    format_time,
-    history_span,
-    routing,
-)
+from monitor.alerts import AlertEvaluator, AlertEvent, Restored, history_span, routing
 from monitor.alerts.messages import note, subject
-from monitor.checks import CheckResult, Monitor, Watchdog, registry
+from monitor.checks import registry
+from monitor.checks.watchdog import Watchdog
 from monitor.config import Config
 from monitor.core import windows
 from monitor.core.kind import WatchEvent, WatchState
+from monitor.core.model import CheckResult, Monitor
+from monitor.core.timefmt import format_duration, format_time
 from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
 from monitor.run.watches import Watches, scheduled, watched
-from monitor.store import AlertRecord, Reader, Store, iso_utc, open_reader, parse_iso
+from monitor.store.api import AlertRecord, Reader, iso_utc, parse_iso
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 
 AlertHook = Callable[[AlertEvent], None]
 PURGE_EVERY = 3600.0
@@ -338,7 +335,7 @@ class Engine:
         # before a correction, are not the present either). Only a check this machine's
         # clock dated: an access log's results carry the log's own time, which may run
         # ahead or behind, and must not move the present of the others.
-        other_clocks = {kind.name for kind in registry.loaded() if kind.watch is not None}
+        other_clocks = registry.own_clocks()
         last = reader.last_check_time(other_clocks)
         now = max(self._wall(), last or 0.0)
         since = now - history_span(self.config.monitors)

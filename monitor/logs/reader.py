@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from monitor.core.timefmt import format_time
 from monitor.logs.formats import SKIP, Hit, LogFormat, LogFormatError, detect, make
-from monitor.logs.window import LogWindows, Report, TrafficEvent, format_time
+from monitor.logs.window import LogWindows, Report, TrafficEvent
 
 __all__ = ["DETECT_LINES", "IDLE", "LogReader"]
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from monitor.core.timefmt import format_duration, format_time
 from monitor.logs.formats import Hit
 
-__all__ = ["LogWindows", "Report", "TrafficEvent", "format_time", "rule_of"]
+__all__ = ["LogWindows", "Report", "TrafficEvent", "rule_of"]
 
 PERIOD = 10  # seconds of log time a report covers
 WINDOW = 120  # seconds of log time the alert rules average over

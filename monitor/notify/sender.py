@@ -30,7 +30,9 @@ from pathlib import Path
 from monitor.config.notify import fill
 from monitor.core.errors import StoreError
 from monitor.notify.send import DEFAULT_TIMEOUT, Provider, clean, send
-from monitor.store import DeliveryDone, OutboxRow, Reader, Store, open_reader
+from monitor.store.api import DeliveryDone, OutboxRow, Reader
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
 
 DEFAULT_RETRY_FOR = 3600.0  # notifyRetryFor
 FIRST_DELAY = 5.0

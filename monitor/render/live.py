@@ -27,8 +27,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from monitor.alerts import format_duration
 from monitor.core.errors import StoreError
+from monitor.core.timefmt import format_duration
 from monitor.render.report import alert_rows, monitor_labels
 from monitor.render.view import (
     DOWN,
@@ -46,7 +46,8 @@ from monitor.render.view import (
     worst_first,
 )
 from monitor.stats import MonitorStats, state_at, window_start, window_stats
-from monitor.store import Reader, open_reader
+from monitor.store.api import Reader
+from monitor.store.sqlite.queries import open_reader
 
 REDRAW_EVERY = 1.0  # seconds: a monitor going down shows within a second of its check stored
 # (window, its stats refreshed at least this often): the 10-minute and the hour views. More

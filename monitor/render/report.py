@@ -7,11 +7,11 @@ from collections.abc import Iterable, Sequence
 
 from tabulate import tabulate
 
-from monitor.alerts import format_duration
-from monitor.config import display_url
+from monitor.core.secrets import display_url
+from monitor.core.timefmt import format_duration
 from monitor.render.view import fit, shorten
 from monitor.stats import MonitorStats, window_start, window_stats
-from monitor.store import DeliveryState, Reader
+from monitor.store.api import DeliveryState, Reader
 
 
 def stats_table(stats: dict[str, MonitorStats], labels: dict[str, str], title: str,

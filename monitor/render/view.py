@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from monitor.alerts import format_duration
+from monitor.core.timefmt import format_duration
 from monitor.stats import MonitorStats
 
 DOWN, WARNING, UP, MAINTENANCE, IDLE = "down", "warning", "up", "maintenance", "idle"

@@ -17,7 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from monitor.checks import CheckAborted, CheckResult, Monitor, Watchdog, run_check
+from monitor.checks.execute import run_check
+from monitor.checks.watchdog import Watchdog
+from monitor.core.model import CheckAborted, CheckResult, Monitor
 
 MIN_GAP = 0.25  # seconds between the starts of two canary checks
 

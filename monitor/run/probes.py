@@ -31,9 +31,12 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from monitor.checks import CheckAborted, CheckResult, Monitor, Watchdog, registry, run_check
+from monitor.checks import registry
+from monitor.checks.execute import run_check
+from monitor.checks.watchdog import Watchdog
 from monitor.config import Config
 from monitor.core.kind import CheckLoop
+from monitor.core.model import CheckAborted, CheckResult, Monitor
 from monitor.core.secrets import redact, redact_known, remember
 from monitor.run.scheduler import Scheduler, WorkerPool
 

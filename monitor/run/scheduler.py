@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from monitor.checks import Monitor
+from monitor.core.model import Monitor
 from monitor.core.secrets import redact_known
 
 Dispatch = Callable[[Monitor, float], None]

@@ -16,9 +16,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from monitor.checks import Monitor, registry
+from monitor.checks import registry
 from monitor.core.kind import Watch, WatchEvent, WatchState
-from monitor.core.model import CheckResult
+from monitor.core.model import CheckResult, Monitor
 
 POLL = 0.25  # seconds between two polls of every watch
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor.checks import CheckResult
+from monitor.core.model import CheckResult
 from monitor.core.errors import StoreError
 from tests.legacy.stats_v4 import MinuteAgg, upgrade_hist
 

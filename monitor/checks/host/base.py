@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.checks.registry import register
 from monitor.checks.trace import debugger
 from monitor.checks.trace import detail as trace_detail
 from monitor.core.deadline import Deadline
@@ -107,11 +106,10 @@ def failed(monitor: Monitor, clock: Clock, reason: str, detail: str,
 
 def kind(name: str, keys: tuple[str, ...], parse: ParseSpec, reasons: tuple[str, ...],
          check: Check, help: Mapping[str, tuple[str, str]] | None = None) -> Kind:
-    """Register a host kind: never a network check (the canary never applies), run in the
-    worker pool, its trace from the same `check`. `help`: its keys, for people."""
-    return register(Kind(name=name, keys=keys, parse=parse, reasons=reasons,
-                         run=runner(check), network=False, debug=debugger(check),
-                         help=help or PERCENT_HELP))
+    """A host kind: never a network check (the canary never applies), run in the worker
+    pool, its trace from the same `check`. `help`: its keys, for people."""
+    return Kind(name=name, keys=keys, parse=parse, reasons=reasons, run=runner(check),
+                network=False, debug=debugger(check), help=help or PERCENT_HELP)
 
 
 def runner(check: Check) -> Callable[[Monitor, Deadline], CheckResult]:

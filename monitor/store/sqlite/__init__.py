@@ -1,11 +1,3 @@
 """The SQLite implementation of the store: schema, numbered migrations, the writer thread
-and the read queries. Nothing outside this package knows it is SQLite."""
-
-from monitor.store.sqlite.connection import open_writer_connection
-from monitor.store.sqlite.owner import DatabaseOwner
-from monitor.store.sqlite.queries import SqliteReader, open_reader
-from monitor.store.sqlite.schema import SCHEMA, SCHEMA_VERSION
-from monitor.store.sqlite.writer import Store
-
-__all__ = ["SCHEMA", "DatabaseOwner", "SCHEMA_VERSION", "SqliteReader", "Store", "open_reader",
-           "open_writer_connection"]
+and the read queries. Outside this package, only the writer (`Store`), the reader
+(`open_reader`) and the owner lock are used, by their modules."""
