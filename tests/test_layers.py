@@ -16,7 +16,7 @@ LAYERS = [
     ["monitor.config"],  # the file: monitors of registered kinds
     ["monitor.run"],  # scheduling, probe processes, the canary: where checks run
     ["monitor.store"],  # results and alerts written; every query
-    ["monitor.alerts", "monitor.stats"],  # evaluated from results; computed from rows
+    ["monitor.alerts", "monitor.stats", "monitor.maintenance"],  # alert rules, stats, maintenance
     ["monitor.engine"],  # run -> store -> alerts, joined
     ["monitor.notify"],  # what goes out while the engine runs: the heartbeat, the senders
     ["monitor.runtime"],  # the running monitor: engine, senders, heartbeat, reload, purge

@@ -616,3 +616,149 @@ def test_maintenance_on_a_name_takes_its_plugged_monitors_and_no_other(tmp_path)
     assert on("shop") == ["shop: maintenance on", "shop/tls: maintenance on"]
     assert in_maintenance() == {"http://127.0.0.1:18081", "disk:/var",
                                 "https://127.0.0.1:18443", "https://127.0.0.1:18443/tls"}
+
+
+# --------------------------------------------------------------------------- the service
+# monitor.maintenance: what the engine and the `maintenance` command both ask, from the
+# config windows and the set in a real database, on a clock the test moves.
+
+# Monday 2026-06-01 02:00 UTC: the start of the config window below.
+T0 = utc(2026, 6, 1, 2, 0)
+SERVICE_CONFIG = {"plugins": ["tls"], "monitors": [
+    {"URL": "https://shop.example/", "name": "shop",
+     "maintenance": {"every": ["mon"], "at": "02:00", "for": "1h"}},
+    {"URL": "https://api.example/", "name": "api"},
+    {"type": "tcp", "host": "db.example", "port": 5432, "id": "https://shop.example/tcp"},
+]}
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture()
+def service_db(tmp_path):
+    from monitor.store.sqlite.writer import Store
+
+    path = tmp_path / "monitoring.db"
+    Store(path).close()  # what -m makes at its start
+    return str(path)
+
+
+def service(clock: Clock):
+    from monitor.config import parse_config
+    from monitor.maintenance import Maintenance
+
+    monitors = parse_config(json.dumps(SERVICE_CONFIG)).monitors
+    return Maintenance(monitors, clock=clock), {m.label: m for m in monitors}
+
+
+def polled(maintenance, db: str) -> tuple[list[tuple[str, Any]], list[str]]:
+    from monitor.store.sqlite.queries import open_reader
+
+    reader = open_reader(db)
+    try:
+        entered, left = maintenance.poll(reader)
+    finally:
+        reader.close()
+    return [(m.label, p) for m, p in entered], [m.label for m in left]
+
+
+def test_the_service_answers_from_the_config_windows(tmp_path) -> None:
+    from monitor.maintenance import Period
+
+    clock = Clock(T0 - 1)
+    maintenance, by_label = service(clock)
+    shop, api = by_label["shop"].id, by_label["api"].id
+    assert maintenance.at(shop) is None
+    clock.now = T0
+    assert maintenance.at(shop) == Period(T0, T0 + 3600, by_hand=False)
+    assert maintenance.at(shop, T0 + 3599.5) == Period(T0, T0 + 3600, by_hand=False)
+    assert maintenance.at(shop, T0 + 3600) is None
+    assert maintenance.at(api) is None and maintenance.window(api) is None
+    # The site's plugged monitor has its windows (plugins copy the site's rules).
+    assert maintenance.at(by_label["shop/tls"].id) == Period(T0, T0 + 3600, by_hand=False)
+
+
+def test_the_set_from_the_command_line_is_written_and_read_back(service_db) -> None:
+    from monitor.maintenance import START_DELAY, Period
+
+    clock = Clock(T0 - 7200)
+    command, by_label = service(clock)  # the `maintenance on` process
+    engine, _ = service(clock)  # the running monitor's, reading the same database
+    api = by_label["api"].id
+    period = command.put_on(service_db, [api], 600)
+    since = T0 - 7200 + START_DELAY
+    assert period == Period(since, since + 600, by_hand=True)
+    assert polled(engine, service_db) == ([], [])  # it begins half a second later
+    assert engine.by_hand(api) == period  # but is set: `maintenance list` shows it
+    clock.now = since
+    assert polled(engine, service_db) == ([("api", period)], [])
+    assert engine.at(api) == period
+    clock.now = since + 600
+    assert polled(engine, service_db) == ([], ["api"])
+    assert engine.by_hand(api) is None
+    # On until `off`: no end.
+    command.put_on(service_db, [api])
+    clock.now += START_DELAY
+    entered, _ = polled(engine, service_db)
+    assert entered == [("api", Period(clock.now, None, by_hand=True))]
+    command.put_off(service_db, [api])
+    assert polled(engine, service_db) == ([], ["api"])
+    assert engine.at(api) is None
+
+
+def test_set_by_hand_comes_before_a_window_and_off_leaves_the_window(service_db) -> None:
+    from monitor.maintenance import START_DELAY, Period
+
+    clock = Clock(T0 - 60)
+    maintenance, by_label = service(clock)
+    shop = by_label["shop"].id
+    maintenance.put_on(service_db, [shop], 120)
+    clock.now = T0 + 30  # both: the set by hand says until when
+    assert maintenance.at(shop) == Period(T0 - 60 + START_DELAY, T0 + 60 + START_DELAY, True)
+    maintenance.put_off(service_db, [shop])
+    assert maintenance.at(shop) == Period(T0, T0 + 3600, by_hand=False)
+
+
+def test_the_poll_says_each_change_once_windows_and_set_alike(service_db) -> None:
+    clock = Clock(T0 - 1)
+    maintenance, _ = service(clock)
+    assert polled(maintenance, service_db) == ([], [])
+    clock.now = T0
+    entered, left = polled(maintenance, service_db)
+    assert [label for label, _ in entered] == ["shop", "shop/tls"] and left == []
+    assert polled(maintenance, service_db) == ([], [])  # said once
+    clock.now = T0 + 3600
+    assert polled(maintenance, service_db) == ([], ["shop", "shop/tls"])
+
+
+def test_a_check_begun_before_a_window_and_ended_in_it_is_covered() -> None:
+    from monitor.core.model import CheckResult
+
+    maintenance, by_label = service(Clock(T0))
+    shop, api = by_label["shop"].id, by_label["api"].id
+    assert maintenance.covers(CheckResult(shop, T0 - 1.5, False, None, 2000.0, "timeout"))
+    assert not maintenance.covers(CheckResult(shop, T0 - 1.5, False, None, 1000.0, "timeout"))
+    assert not maintenance.covers(CheckResult(api, T0, False, None, 10.0, "connect"))
+
+
+def test_a_site_takes_the_monitors_its_plugins_made_and_no_other() -> None:
+    maintenance, by_label = service(Clock(T0))
+    # The tcp monitor whose id looks like a plugged one of the shop's stays out, as does
+    # the site beside it.
+    assert [m.label for m in maintenance.group(by_label["shop"])] == ["shop", "shop/tls"]
+    assert [m.label for m in maintenance.group(by_label["api"])] == ["api", "api/tls"]
+
+
+def test_writing_the_set_needs_a_database_a_monitor_made(tmp_path) -> None:
+    from monitor.core.errors import StoreError
+
+    maintenance, by_label = service(Clock(T0))
+    with pytest.raises(StoreError, match="database not found"):
+        maintenance.put_on(str(tmp_path / "typo.db"), [by_label["api"].id])
+    assert not (tmp_path / "typo.db").exists()

@@ -1,9 +1,10 @@
 """`maintenance on|off NAME...` and `maintenance list`: put monitors in maintenance from
 the command line, take them out, and show which are (by hand or by their config windows).
 
-The state is kept in the database, so a running `-m` picks it up (it reads it every
-quarter second; a maintenance begins half a second after the command) and a restart keeps
-it. A site's plugged monitors (`<site id>/<kind>`) go with it.
+The state is kept in the database, written and read through monitor.maintenance (which
+the engine asks too), so a running `-m` picks it up (it reads it every quarter second; a
+maintenance begins half a second after the command) and a restart keeps it. A site's
+plugged monitors (`<site id>/<kind>`) go with it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from collections.abc import Callable, Sequence
 import click
 
 from monitor.cli.errors import guarded
-from monitor.core.errors import StoreError
 from monitor.core.timefmt import parse_duration
 
 Echo = Callable[[str], None]
-START_DELAY = 0.5  # seconds from the command to the maintenance's start
 MAX_FOR = 366 * 86400.0
 
 
@@ -93,14 +92,11 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
          duration: float | None) -> None:
     from monitor.cli.monitors import unknown
     from monitor.config import load_config
-    from monitor.core import windows
     from monitor.core.timefmt import format_time
-    from monitor.store.api import SetMaintenance
-    from monitor.store.sqlite.queries import open_reader
-    from monitor.store.sqlite.writer import Store
+    from monitor.maintenance import Maintenance
 
     monitors = load_config(config_path).monitors
-    by_id = {m.id: m for m in monitors}
+    maintenance = Maintenance(monitors)
     chosen: dict[str, str] = {}  # id -> label
     for name in names:
         found = [m for m in monitors if name in (m.id, m.target, m.name)]
@@ -108,60 +104,47 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
             raise click.UsageError(unknown(name, monitors, f" in {config_path}",
                                            "give a monitor's id, name or target"), ctx)
         for monitor in found:
-            for m in monitors:  # the monitors its plugins made go with it
-                if monitor.id in (m.id, m.parent_id):
-                    chosen.setdefault(m.id, m.label)
-    # From half a second on: a running monitor reads the set every quarter second, so it
-    # knows before the first check that must be marked.
-    now = time.time() + START_DELAY
-    until = None if duration is None else now + duration
-    # Only a database a monitor made: a typo must not create an empty one that no monitor
-    # reads ("database not found", "not a monitoring database", as for -r and -a).
-    open_reader(db_path).close()
-    errors: list[str] = []
-    store = Store(db_path, on_error=errors.append)
-    try:
-        for monitor_id in chosen:
-            store.set_maintenance(SetMaintenance(monitor_id, now if on else None, until))
-    finally:
-        store.close()
-    if errors:
-        raise StoreError(errors[0])
-    end = "" if until is None else f" until {format_time(until)}"
-    for monitor_id, label in chosen.items():
-        if on:
+            for m in maintenance.group(monitor):  # the monitors its plugins made go with it
+                chosen.setdefault(m.id, m.label)
+    if on:
+        period = maintenance.put_on(db_path, chosen, duration)
+        end = "" if period.until is None else f" until {format_time(period.until)}"
+        for label in chosen.values():
             click.echo(f"{label}: maintenance on{end}")
-            continue
-        window = windows.current(by_id[monitor_id].rules.maintenance, time.time())
-        still = "" if window is None else (f" (still in a config window until"
-                                           f" {format_time(window[1])})")
+        return
+    maintenance.put_off(db_path, chosen)
+    for monitor_id, label in chosen.items():
+        window = maintenance.window(monitor_id)
+        still = "" if window is None or window.until is None else (
+            f" (still in a config window until {format_time(window.until)})")
         click.echo(f"{label}: maintenance off{still}")
 
 
 def show(config_path: str, db_path: str, echo: Echo) -> None:
     """Each monitor in maintenance now or with windows, and how."""
     from monitor.config import load_config
-    from monitor.core import windows
     from monitor.core.timefmt import format_time
+    from monitor.maintenance import Maintenance
     from monitor.store.sqlite.queries import open_reader
 
     monitors = load_config(config_path).monitors
+    maintenance = Maintenance(monitors)
     reader = open_reader(db_path)
     try:
-        manual = reader.maintenance()
+        maintenance.read(reader)
     finally:
         reader.close()
     now = time.time()
     lines = []
     for m in monitors:
         parts = []
-        by_hand = manual.get(m.id)
-        if by_hand is not None and (by_hand[1] is None or now < by_hand[1]):
-            parts.append("on since " + format_time(by_hand[0]) + (
-                "" if by_hand[1] is None else f" until {format_time(by_hand[1])}"))
-        window = windows.current(m.rules.maintenance, now)
-        if window is not None:
-            parts.append(f"in a window until {format_time(window[1])}")
+        by_hand = maintenance.by_hand(m.id, now)
+        if by_hand is not None:
+            parts.append("on since " + format_time(by_hand.since) + (
+                "" if by_hand.until is None else f" until {format_time(by_hand.until)}"))
+        window = maintenance.window(m.id, now)
+        if window is not None and window.until is not None:
+            parts.append(f"in a window until {format_time(window.until)}")
         parts += [f"window {w.describe()}" for w in m.rules.maintenance]
         if parts:
             lines.append(f"{m.label}: " + "; ".join(parts))

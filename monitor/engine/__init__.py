@@ -26,10 +26,10 @@ from monitor.alerts.messages import note, subject
 from monitor.checks import registry
 from monitor.checks.watchdog import Watchdog
 from monitor.config import Config
-from monitor.core import windows
 from monitor.core.kind import WatchEvent, WatchState
 from monitor.core.model import CheckResult, Monitor
 from monitor.core.timefmt import format_duration, format_time
+from monitor.maintenance import Maintenance
 from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
 from monitor.run.watches import Watches, scheduled, watched
@@ -62,10 +62,8 @@ class Engine:
         self.alerts = AlertEvaluator(clock=wall_clock)
         self._network_reasons: dict[str, frozenset[str]] = {}
         self._monitors: dict[str, Monitor] = {}
-        # Maintenance set from the command line: monitor id -> (since, until).
-        self._manual: dict[str, tuple[float, float | None]] = {}
-        self._maintained: set[str] = set()  # in maintenance at the last poll
-        self._windowed: set[str] = set()  # monitors with maintenance windows
+        # Config windows and the set from the command line: which checks are marked.
+        self.maintenance = Maintenance(clock=wall_clock)
         # Watched monitors' latest alert rows (type, start, message), and those watched
         # before: what a new watch of them is told.
         self._watch_rows: dict[str, deque[tuple[str, float, str]]] = {}
@@ -74,7 +72,7 @@ class Engine:
         self.probes: LocalProbes | ProbeProcesses | None = None
         # Monitors that watch a source as it comes (access logs), beside the checks.
         self.watches = Watches(self._record_batch, self._watch_event, self._on_error,
-                               wall=wall_clock, quiet=self._in_maintenance,
+                               wall=wall_clock, quiet=self._quiet,
                                on_note=self._on_status)
         self.watchdog: Watchdog | None = None
         self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
@@ -98,7 +96,7 @@ class Engine:
         # The watched monitors (access logs) raise their own alerts.
         self.alerts.configure(scheduled(config.monitors))
         self._monitors = {m.id: m for m in config.monitors}
-        self._windowed = {m.id for m in config.monitors if m.rules.maintenance}
+        self.maintenance.configure(config.monitors)
 
     def restore(self) -> Engine:
         """Ready the config's alert rules and watches, their state read back from the
@@ -215,7 +213,7 @@ class Engine:
         # check is what made it fail, and only a canary check begun after it can see it.
         # Only a failure the network itself could cause is confirmed: an HTTP answer, even a
         # 500, proves the network works.
-        if self._maintained_check(result):
+        if self.maintenance.covers(result):
             result = in_maintenance(result)
         elif result.available is False and self._network_failure(result):
             if offline is None:
@@ -228,7 +226,7 @@ class Engine:
         self.recent_lateness.append(result.lateness_ms)
         if self.keep_lateness:
             self.lateness_ms.append(result.lateness_ms)
-        rows = [result, *(in_maintenance(row) if self._maintained_check(row) else row
+        rows = [result, *(in_maintenance(row) if self.maintenance.covers(row) else row
                           for row in skipped_slots(result))]
         with self._count_lock:
             self.checks_done += 1
@@ -246,7 +244,7 @@ class Engine:
         canary = self.canary
         offline = False
         if canary is not None and any(r.available is False and self._network_failure(r)
-                                      and not self._maintained_check(r) for r in results):
+                                      and not self.maintenance.covers(r) for r in results):
             offline = canary.is_offline(time.monotonic())
         for result in results:
             self.record(result, offline)
@@ -311,7 +309,7 @@ class Engine:
         watching = {m.id for m in watched(self.config.monitors)}
         try:
             restored, now = self._read_alert_state(reader)
-            self._manual = reader.maintenance()
+            self.maintenance.read(reader)
             if watching:
                 with_results = reader.monitor_states()
                 for monitor_id in watching if monitor_ids is None else watching & monitor_ids:
@@ -366,24 +364,9 @@ class Engine:
         return restored, now
 
     # -- maintenance ----------------------------------------------------------------
-    def _in_maintenance(self, monitor_id: str, at: float) -> bool:
-        """Whether a check of the monitor begun at `at` (wall clock) falls in a maintenance
-        window: set from the command line, or one of its config's."""
-        manual = self._manual.get(monitor_id)
-        if manual is not None and manual[0] <= at and (manual[1] is None or at < manual[1]):
-            return True
-        monitor = self._monitors.get(monitor_id)
-        return (monitor is not None and bool(monitor.rules.maintenance)
-                and windows.current(monitor.rules.maintenance, at) is not None)
-
-    def _maintained_check(self, result: CheckResult) -> bool:
-        """A check begun or ended in maintenance: one that began just before a window and
-        failed in it is the work the window is for."""
-        if result.monitor_id not in self._windowed and result.monitor_id not in self._manual:
-            return False  # every check asks: most monitors have no maintenance at all
-        end = result.timestamp + result.response_ms / 1000.0
-        return (self._in_maintenance(result.monitor_id, result.timestamp)
-                or self._in_maintenance(result.monitor_id, end))
+    def _quiet(self, monitor_id: str, at: float) -> bool:
+        """Whether a watch's results at `at` (wall clock) fall in maintenance."""
+        return self.maintenance.at(monitor_id, at) is not None
 
     def poll_maintenance(self) -> None:
         """Read the maintenance set from the command line, and say which monitors went
@@ -392,26 +375,12 @@ class Engine:
             return  # beside the monitor (`logs`): no monitor to put in maintenance
         if self._reader is None:
             self._reader = open_reader(self.store.path)
-        self._manual = self._reader.maintenance()
-        now = self._wall()
-        # Only those that can be (read four times a second: not every monitor each time).
-        candidates = self._windowed | self._manual.keys()
-        now_in = {m for m in candidates if m in self._monitors and self._in_maintenance(m, now)}
-        for monitor_id in sorted(now_in - self._maintained):
-            self._on_status(f"MAINTENANCE: {self._monitors[monitor_id].label}: checks"
-                            f" recorded, no alerts{self._maintenance_end(monitor_id, now)}")
-        for monitor_id in sorted(self._maintained - now_in):
-            if (gone := self._monitors.get(monitor_id)) is not None:
-                self._on_status(f"MAINTENANCE OVER: {gone.label}")
-        self._maintained = now_in
-
-    def _maintenance_end(self, monitor_id: str, now: float) -> str:
-        manual = self._manual.get(monitor_id)
-        if manual is not None and manual[0] <= now:
-            return "" if manual[1] is None else f" until {format_time(manual[1])}"
-        monitor = self._monitors[monitor_id]
-        window = windows.current(monitor.rules.maintenance, now)
-        return "" if window is None else f" until {format_time(window[1])}"
+        entered, left = self.maintenance.poll(self._reader)
+        for monitor, period in entered:
+            until = "" if period.until is None else f" until {format_time(period.until)}"
+            self._on_status(f"MAINTENANCE: {monitor.label}: checks recorded, no alerts{until}")
+        for monitor in left:
+            self._on_status(f"MAINTENANCE OVER: {monitor.label}")
 
 
 def in_maintenance(result: CheckResult) -> CheckResult:
