@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from monitor.checks import registry
+from monitor.core.model import COMMON_REASONS
 from monitor.store.api import Range, RawPiece, Reader
 from monitor.store.codec import (
     COUNT_MAX,
@@ -113,11 +114,17 @@ def _window(reader: Reader, start: float, end: float,
     return _plan(start, end, not reader.checks_after(end), reader.blocks_since())
 
 
-def _other_keys(texts: list[bytes | None], known: tuple[str, ...]) -> tuple[str, ...]:
-    """The keys of "key:count,..." texts that are neither numbers nor `known`, sorted."""
-    keys = {key.decode() for text in texts if text
+def _named_keys(texts: list[bytes | None]) -> set[str]:
+    """The keys of "key:count,..." texts that are names, not numbers."""
+    return {key.decode() for text in texts if text
             for key in re.findall(rb"(?:^|,)([^,:]+):", text) if not key.isdigit()}
-    return tuple(sorted(keys - set(known)))
+
+
+def _in_order(names: set[str]) -> tuple[str, ...]:
+    """Reasons in one order whichever kinds this process loaded, for the ties of a count:
+    the common ones, the others by name; then each as a warning's."""
+    ordered = (*COMMON_REASONS, *sorted(names - set(COMMON_REASONS)))
+    return (*ordered, *(WARNING_MARK + name for name in ordered))
 
 
 def _pairs(texts: list[bytes | None], names: dict[bytes, bytes],
@@ -208,11 +215,13 @@ def _outcomes(texts: list[bytes | None]) -> tuple[list[dict[str, int]], list[dic
     frequent first), summed, all monitors at once."""
     statuses: list[dict[str, int]] = [{} for _ in texts]
     reasons: list[dict[str, int]] = [{} for _ in texts]
-    known = registry.all_reasons()  # the reasons of the kinds loaded, in a stable order
-    known += tuple(WARNING_MARK + reason for reason in known)
+    # The reasons of the kinds loaded here, then (a report loads no kind) the others found.
+    reason_names = set(registry.all_reasons())
+    known = _in_order(reason_names)
     parsed = _pairs(texts, _reason_numbers(known))
-    if parsed is None:  # reasons of kinds not loaded here (a report loads none), by name
-        known += _other_keys(texts, known)
+    if parsed is None:
+        reason_names.update(key.removeprefix(WARNING_MARK) for key in _named_keys(texts))
+        known = _in_order(reason_names)
         if _REASON_BASE + len(known) <= _KEY_SPAN:
             parsed = _pairs(texts, _reason_numbers(known))
     if parsed is None:  # more reasons than numbers for them

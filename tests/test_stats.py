@@ -551,3 +551,31 @@ def test_a_schema_3_database_is_upgraded_with_its_aggregates(tmp_path: Path) -> 
         conn.close()
     assert_matches(stats[A], A, [c for c in old + new if c.monitor_id == A])
     assert_matches(stats[B], B, [c for c in old if c.monitor_id == B])
+
+
+def test_a_report_that_loaded_no_kind_counts_every_kinds_reasons(
+        filled_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A report (-r) imports no check kind: the reasons of the kinds it has not loaded are
+    # counted all the same, those of equal counts in the order of their names.
+    from monitor.checks import registry
+
+    monkeypatch.setattr(registry, "_KINDS", {})
+    path, checks = filled_db
+    conn = open_reader(path)
+    try:
+        stats = window_stats(conn, BASE, BASE + 3600, [A, B, C, D])
+    finally:
+        conn.close()
+    for monitor_id in (A, B, C, D):
+        selected = [c for c in checks
+                    if c.monitor_id == monitor_id and BASE <= c.timestamp <= BASE + 3600]
+        assert_matches(stats[monitor_id], monitor_id, selected)
+    tied = tmp_path / "tied.db"
+    write(tied, [CheckResult(A, BASE + s, False, None, 1.0, reason)
+                 for s, reason in enumerate(("tls", "dns", "connect", "tls", "dns", "connect"))])
+    conn = open_reader(tied)
+    try:
+        assert list(window_stats(conn, BASE, BASE + 59, [A])[A].reasons) == ["connect", "dns",
+                                                                          "tls"]
+    finally:
+        conn.close()

@@ -52,7 +52,7 @@ RUN_FOR = 20.0  # seconds of monitoring
 # Run with the old code (cwd: its worktree): what its readers answer on the file.
 READ_OLD = r"""
 import json, subprocess, sys
-from monitor.store import open_reader
+from monitor.store.sqlite.queries import open_reader
 from monitor.stats import window_stats
 from monitor.render.report import window_report
 
