@@ -19,6 +19,7 @@ from monitor.core.errors import ConfigError
 from monitor.core.fields import Fields
 from monitor.core.timefmt import DURATION_FORMS
 from monitor.core.windows import DAY_NAMES, OneOff, Recurring, Window, current, duration
+from tests.test_scheduler import Clock
 
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
@@ -630,14 +631,6 @@ SERVICE_CONFIG = {"plugins": ["tls"], "monitors": [
     {"URL": "https://api.example/", "name": "api"},
     {"type": "tcp", "host": "db.example", "port": 5432, "id": "https://shop.example/tcp"},
 ]}
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture()
