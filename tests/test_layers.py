@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent / "monitor"
 # Earlier layers never import later ones. Within a layer, packages do not import each other
 # unless listed together in one string (one package).
 LAYERS = [
-    ["monitor", "monitor.core"],  # the model, fields, windows, times, secrets, errors: no I/O
+    ["monitor", "monitor.core"],  # the model, fields, windows, times, secrets, errors
     ["monitor.logs"],  # access logs: formats, following a file, windows on log time
     ["monitor.checks"],  # kinds: the registry, the watchdog, each kind's keys and check
     ["monitor.config"],  # the file: monitors of registered kinds
