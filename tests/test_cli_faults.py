@@ -95,7 +95,7 @@ def test_monitor_into_head_stops_cleanly_with_everything_committed(hostile, tmp_
     status, out, err = head_1(["-m", "-c", str(config), "-db", db], tmp_path)
     elapsed = time.monotonic() - started
     assert (status, err) == (BROKEN_PIPE_EXIT, ""), out
-    assert len(out.splitlines()) == 1 and out.startswith(("Monitoring 2 site(s)", "ALERT: "))
+    assert len(out.splitlines()) == 1 and out.startswith(("Monitoring 2 monitor(s)", "ALERT: "))
     # It ended by itself at the alert line, not at the first table (10 s).
     assert elapsed < 8, elapsed
     assert query(db, "SELECT count(*) FROM website_alerts WHERE host=?", down) == [(1,)]
@@ -161,7 +161,7 @@ def test_blocked_stdout_holds_up_neither_reload_nor_stop(hostile, tmp_path):
     assert elapsed < 3.0, elapsed
     assert (tmp_path / "stderr").read_text() == ""
     # What got out is the start of the output; the rest never could.
-    assert printed.startswith(b"Monitoring 61 site(s)") and len(printed) <= PIPE_BYTES
+    assert printed.startswith(b"Monitoring 61 monitor(s)") and len(printed) <= PIPE_BYTES
     assert b"Stopped;" not in printed
     hits = hostile.hits.get("/ok", 0) - hits_before
     recorded = sum(count_checks(db, f"{hostile.base}/ok?{q}")

@@ -33,7 +33,7 @@ def test_init_writes_a_valid_example_for_the_owner_only(tmp_path):
     path = tmp_path / "config.json"
     assert path.read_text() == EXAMPLE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert run_app(["--validate"], tmp_path) == (0, "config.json: OK, 9 site(s)\n", "")
+    assert run_app(["--validate"], tmp_path) == (0, "config.json: OK, 9 monitor(s)\n", "")
     status, out, _ = run_app(["monitors", "--json"], tmp_path)
     assert status == 0
     kinds = [row["kind"] for row in json.loads(out)]

@@ -114,5 +114,5 @@ def test_monitoring_says_them_once_across_reloads_and_keeps_the_ids(server, tmp_
         _, out, err = stop(proc)
     assert proc.returncode == 0, err
     assert set(checks(db)) == {dns_id, process_id}  # no monitor under another id
-    assert out.count(f"Reloaded {config}: 2 site(s).") == 2, out
+    assert out.count(f"Reloaded {config}: 2 monitor(s).") == 2, out
     assert err == warnings(config), err
