@@ -157,7 +157,7 @@ def test_report_once_prints_both_windows_and_recent_alerts(runner, tmp_path):
     assert "past 10m00s" in out and "past 1h00m00s" in out
     # Columns are separated by two spaces or more, so found by their headers.
     rows = [re.split(r"\s{2,}", line.strip()) for line in out.splitlines()]
-    header = next(row for row in rows if row[0] == "site")
+    header = next(row for row in rows if row[0] == "monitor")
     site_a = dict(zip(header, next(row for row in rows if row[0] == "site A"), strict=True))
     assert (site_a["avail"], site_a["checks"], site_a["min ms"]) == ("100.0%", "30", "10.0")
     site_b = dict(zip(header, next(row for row in rows if row[0] == "http://b.test/"), strict=True))

@@ -112,7 +112,7 @@ def header_totals(terminal: Tmux, unstable: int = 0) -> tuple[int, int, int] | N
 def table_rows(terminal: Tmux) -> list[str]:
     """The table's lines: from its header line to the first blank line."""
     lines = terminal.screen()
-    start = next(i for i, line in enumerate(lines) if line.startswith("site "))
+    start = next(i for i, line in enumerate(lines) if line.startswith("monitor "))
     rows = []
     for line in lines[start + 1:]:
         if not line.strip():
@@ -140,7 +140,7 @@ def test_the_view_fits_the_terminal_and_counts_right(tmp_path, sites, terminals,
     refused = json.loads(config.read_text())["websites"][1]["URL"]
     assert refused.split("//")[1].rstrip("/") in rows[0], rows  # down, first
     header = terminal.screen()[next(i for i, line in enumerate(terminal.screen())
-                                    if line.startswith("site "))]
+                                    if line.startswith("monitor "))]
     columns = header.split()
     if width >= 200:  # everything
         for title in ("checks", "skipped", "min", "avg", "max", "p50", "p90", "p99",
@@ -187,7 +187,8 @@ def test_q_quits_cleanly_and_everything_is_committed(tmp_path, sites, terminals)
     stopped = re.search(r"Stopped; (\d+) checks recorded in ", text)
     assert stopped, text
     assert int(stopped.group(1)) == count_checks(str(tmp_path / "m.db"))
-    assert "site " not in text  # the view is gone with its alternate screen
+    # The view is gone with its alternate screen.
+    assert not any(line.startswith("monitor ") for line in text.splitlines())
 
 
 def test_h_switches_to_the_hour_and_back(tmp_path, sites, terminals):
@@ -206,12 +207,12 @@ def test_a_resize_refits_the_view(tmp_path, sites, terminals):
     _server, config = sites
     terminal = terminals(monitor(tmp_path, config), 200, 40, tmp_path)
     wait_for(lambda: header_totals(terminal) == (1, 0, 2), 20, "the view", terminal.text)
-    wide = next(line for line in terminal.screen() if line.startswith("site "))
+    wide = next(line for line in terminal.screen() if line.startswith("monitor "))
     terminal.resize(70, 20)
     wait_for(lambda: all(len(line) <= 70 for line in terminal.screen())
-             and any(line.startswith("site ") for line in terminal.screen()), 5,
+             and any(line.startswith("monitor ") for line in terminal.screen()), 5,
              "the view refitted to 70 columns", terminal.text)
-    narrow = next(line for line in terminal.screen() if line.startswith("site "))
+    narrow = next(line for line in terminal.screen() if line.startswith("monitor "))
     assert len(narrow.split()) < len(wide.split())
     assert_fits(terminal)
 
@@ -289,7 +290,7 @@ def test_not_a_terminal_gets_plain_tables_fitted_to_columns(tmp_path, sites):
                             timeout=30)
     assert report.returncode == 0, report.stderr
     lines = report.stdout.splitlines()
-    assert any(line.startswith("site ") for line in lines), report.stdout
+    assert any(line.startswith("monitor ") for line in lines), report.stdout
     table = [line for line in lines if not line.startswith("  Website")]  # alerts: whole
     assert all(len(line) <= 72 for line in table), "\n".join(table)
     assert any("…" in line and "and=more" in line for line in table), report.stdout

@@ -74,10 +74,10 @@ def test_fit_never_exceeds_the_width_and_keeps_columns_by_priority(width):
     layout = fit(rows, {}, width)
     assert layout.width <= width
     titles = [c.title for c in layout.columns]
-    assert titles[0] == "site"
+    assert titles[0] == "monitor"
     # Kept columns are a prefix of the priority order, give or take a narrow one that fit
     # where a wider one did not.
-    wanted = ["site", "avail", "p50", "p99"]
+    wanted = ["monitor", "avail", "p50", "p99"]
     assert [t for t in titles if t in wanted] == wanted[:len([t for t in titles
                                                              if t in wanted])]
     assert "avail" in titles

@@ -143,7 +143,7 @@ class Column:
 
 
 # The title of the column of the monitors' names (labels), as -r has always shown it.
-NAME_COLUMN = "site"
+NAME_COLUMN = "monitor"
 # In the order they are shown; `priority` says which ones a narrow terminal keeps.
 COLUMNS = (
     Column(NAME_COLUMN, 0, lambda s: s.monitor_id, right=False),
