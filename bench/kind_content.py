@@ -4,7 +4,7 @@ parse's share is the difference.
 
     python -m bench.kinds --only page
 
-The page is served from a thread (tests.pages): bench.kinds counts the CPU of the thread
+The page is served from a thread (tests.support.pages): bench.kinds counts the CPU of the thread
 that runs the checks only.
 """
 
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from bench.kinds import Case
 from monitor.config import parse_config
 from monitor.core.model import Monitor
-from tests.pages import PageServer
+from tests.support.pages import PageServer
 
 
 def page(kb: int) -> bytes:

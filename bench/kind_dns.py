@@ -18,7 +18,7 @@ TABLE = {"example.com": {"A": ["192.0.2.1", "192.0.2.2"]}, "gone.example.com": "
 
 def dns_server() -> AbstractContextManager[int]:
     """The port of a loopback DNS server serving TABLE, in a process of its own."""
-    return process("tests.dns_server", json.dumps(TABLE), "900")
+    return process("tests.support.dns_server", json.dumps(TABLE), "900")
 
 
 @contextmanager

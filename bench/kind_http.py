@@ -13,8 +13,8 @@ from pathlib import Path
 from bench.kinds import Case
 from monitor.config import parse_config
 from monitor.core.model import Monitor
-from tests.pages import PageServer
-from tests.tls_servers import TLSServer, make_pki
+from tests.support.pages import PageServer
+from tests.support.tls_servers import TLSServer, make_pki
 
 BODY = json.dumps({"status": "ok", "checks": [{"name": f"db{i}", "healthy": True}
                                               for i in range(50)]})

@@ -17,7 +17,7 @@ from monitor.core.model import Monitor
 
 
 def _pki(folder: Path) -> Path:
-    from tests.tls_servers import make_pki  # the tests' CA and certificates (cryptography)
+    from tests.support.tls_servers import make_pki  # the tests' CA and certificates (cryptography)
 
     return make_pki(folder)
 

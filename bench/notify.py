@@ -19,8 +19,8 @@ import threading
 from pathlib import Path
 
 from bench.run import figure, pct
-from tests.pages import PageServer
-from tests.receivers import WebhookReceiver
+from tests.support.pages import PageServer
+from tests.support.receivers import WebhookReceiver
 
 APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
 

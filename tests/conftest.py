@@ -4,8 +4,8 @@ from monitor.checks import registry
 from monitor.checks.http.spec import http_monitor
 from monitor.checks.watchdog import Watchdog
 from monitor.core.model import Monitor
-from tests.hostile import HostileServer
-from tests.tls_servers import h2_server, pki, servers  # noqa: F401 - fixtures for TLS tests
+from tests.support.hostile import HostileServer
+from tests.support.tls_servers import h2_server, pki, servers  # noqa: F401 - fixtures for TLS tests
 
 # Every built-in kind's module imported up front, so that no test times its import (the
 # program imports a kind when a config first uses it; tests/test_imports.py checks that).

@@ -17,9 +17,9 @@ from monitor.alerts import AlertEvaluator
 from monitor.alerts.messages import subject
 from monitor.config import parse_config
 from monitor.core.model import CheckResult
-from tests.access_logs import combined
-from tests.pages import PageServer
-from tests.receivers import WebhookReceiver
+from tests.support.access_logs import combined
+from tests.support.pages import PageServer
+from tests.support.receivers import WebhookReceiver
 from tests.test_alerts import T0, Clock
 from tests.test_e2e import APP, stop, wait_for
 from tests.test_rules_e2e import Output

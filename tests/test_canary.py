@@ -13,7 +13,7 @@ from monitor.checks.watchdog import Watchdog
 from monitor.cli.selftest import LocalServer
 from monitor.run.canary import MIN_GAP, Canary
 from tests.conftest import make_site
-from tests.hostile import refused_url
+from tests.support.hostile import refused_url
 from tests.test_e2e import APP, count_checks, query, stop, wait_for, write
 
 

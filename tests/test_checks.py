@@ -8,7 +8,7 @@ import pytest
 from monitor.checks.execute import run_check
 from monitor.core.model import CheckAborted
 from tests.conftest import make_site
-from tests.hostile import refused_url
+from tests.support.hostile import refused_url
 
 CASES = [
     ("/ok", True, 200, None, ""),

@@ -19,7 +19,7 @@ from monitor.cli.modes import _Output
 from monitor.core.model import CheckResult
 from monitor.store.api import AlertRecord, MonitorRow
 from monitor.store.sqlite.writer import Store
-from tests.hostile import refused_url
+from tests.support.hostile import refused_url
 from tests.test_e2e import APP, count_checks, query, wait_for, write
 
 BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE: what a shell reports for `git log | head`

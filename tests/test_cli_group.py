@@ -16,7 +16,7 @@ from monitor.checks import registry
 from monitor.cli import main
 from monitor.core.model import CheckResult
 from monitor.core.timefmt import DURATION_FORMS
-from tests.hostile import refused_url
+from tests.support.hostile import refused_url
 from tests.test_cli import seeded_db, write_config
 from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.tcp_servers import syn_dropping
+from tests.support.tcp_servers import syn_dropping
 
 ROOT = Path(__file__).resolve().parent.parent
 

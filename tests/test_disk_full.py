@@ -22,7 +22,7 @@ import pytest
 
 from monitor.cli.selftest import LocalServer
 from monitor.store.api import parse_iso
-from tests.stall import StallMeter
+from tests.support.stall import StallMeter
 from tests.test_e2e import wait_for
 
 APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.cli.selftest import LocalServer
-from tests.hostile import refused_url
+from tests.support.hostile import refused_url
 
 APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
 

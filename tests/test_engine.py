@@ -252,7 +252,7 @@ def test_a_log_dated_by_its_own_clock_moves_no_other_monitors_present(tmp_path):
 
 def test_a_log_ahead_and_a_restart_of_the_program(tmp_path):
     # The same in the real program, on the database a previous run left.
-    from tests.pages import PageServer
+    from tests.support.pages import PageServer
     from tests.test_e2e import APP, query, stop, wait_for, write
     from tests.test_rules_e2e import Output
 

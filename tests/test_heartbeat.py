@@ -15,7 +15,7 @@ import pytest
 
 from monitor.config.notify import heartbeat_shown
 from monitor.notify.heartbeat import JOIN_TIMEOUT, Heartbeat, Schedule, Status
-from tests.tls_servers import pki, servers  # noqa: F401 - fixtures
+from tests.support.tls_servers import pki, servers  # noqa: F401 - fixtures
 
 SECRET = "0f7c1d2e-uuid-secret"
 WAIT = 10.0  # bound of every wait for a server's hits

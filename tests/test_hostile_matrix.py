@@ -4,11 +4,11 @@ its own reason, the monitor keeps running, and healthy sites beside them stay on
 
 import pytest
 
-from tests.hostile import refused_url
-from tests.stall import StallMeter
+from tests.support.hostile import refused_url
+from tests.support.stall import StallMeter
 from tests.test_e2e import count_checks, query, start, stop, wait_for, write
 
-MAX_LATENESS_MS = 50.0  # plus however long the machine itself stalled (tests.stall)
+MAX_LATENESS_MS = 50.0  # plus however long the machine itself stalled (tests.support.stall)
 # A run in which the machine stalled this long may be run once more if it missed the bound:
 # with the VM losing its CPUs for hundreds of ms, every check is late, whatever the design.
 STALLED_MS = 50.0

@@ -14,7 +14,7 @@ from monitor.checks.http.curl import CurlLoop
 from monitor.config import parse_config
 from monitor.core.errors import ConfigError
 from monitor.core.model import CheckResult, Monitor
-from tests.pages import PageServer
+from tests.support.pages import PageServer
 
 ROOT = Path(__file__).resolve().parent.parent
 API = json.dumps({"status": "ok", "version": 3, "checks": [{"name": "db", "healthy": True}],

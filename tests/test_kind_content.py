@@ -39,8 +39,8 @@ from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
 from monitor.core.fields import Fields
 from monitor.core.model import Monitor
-from tests.hostile import refused_url
-from tests.pages import PageServer
+from tests.support.hostile import refused_url
+from tests.support.pages import PageServer
 from tests.test_e2e import count_checks, query, start, stop, wait_for
 
 APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")  # as tests.test_e2e

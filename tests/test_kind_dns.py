@@ -1,5 +1,5 @@
 """The `dns` kind: its keys and their errors, each verdict against a real DNS server on
-loopback (tests/dns_server.py), the system resolver's path through a resolv.conf of the
+loopback (tests/support/dns_server.py), the system resolver's path through a resolv.conf of the
 test's, the trace, the plugin hook, and `check NAME` through the real program."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from monitor.checks.http.spec import http_monitor
 from monitor.config import parse_config
 from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
-from tests.dns_server import (
+from tests.support.dns_server import (
     GARBAGE,
     NXDOMAIN,
     REFUSED,

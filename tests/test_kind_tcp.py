@@ -1,5 +1,5 @@
 """The tcp kind: connect, optionally send, read until `expect` matches; against real
-loopback servers (tests/tcp_servers.py)."""
+loopback servers (tests/support/tcp_servers.py)."""
 
 import errno
 import json
@@ -20,7 +20,7 @@ from monitor.checks.tcp import MAX_READ, check
 from monitor.config import parse_config
 from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
-from tests.tcp_servers import Loopback, banner, dead_then_listening, drain, ping_pong, reset
+from tests.support.tcp_servers import Loopback, banner, dead_then_listening, drain, ping_pong, reset
 
 ROOT = Path(__file__).resolve().parent.parent
 

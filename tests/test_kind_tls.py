@@ -1,5 +1,5 @@
 """The tls kind: a TLS handshake and the days left of the server's certificate, against real
-loopback TLS servers with certificates made by the tests (tests/tls_servers.py): good, for
+loopback TLS servers with certificates made by the tests (tests/support/tls_servers.py): good, for
 another host, self-signed, 5 days from expiry, expired."""
 
 import gc
@@ -23,7 +23,7 @@ from monitor.config import parse_config
 from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
 from monitor.core.model import Monitor
-from tests.tcp_servers import Loopback, banner, drain, reset
+from tests.support.tcp_servers import Loopback, banner, drain, reset
 
 ROOT = Path(__file__).resolve().parent.parent
 

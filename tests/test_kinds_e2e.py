@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
-from tests.dns_server import DnsServer
-from tests.pages import PageServer
-from tests.tcp_servers import Loopback, banner
+from tests.support.dns_server import DnsServer
+from tests.support.pages import PageServer
+from tests.support.tcp_servers import Loopback, banner
 from tests.test_e2e import APP, query, stop, wait_for
 
 

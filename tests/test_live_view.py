@@ -14,9 +14,9 @@ import uuid
 import pytest
 
 from monitor.cli.selftest import LocalServer
-from tests.hostile import refused_url
-from tests.pages import PageServer
-from tests.stall import StallMeter
+from tests.support.hostile import refused_url
+from tests.support.pages import PageServer
+from tests.support.stall import StallMeter
 from tests.test_e2e import APP, count_checks, wait_for
 
 LONG = "/a/very/long/path/to/some/health/endpoint/that/goes/on?with=query&and=more"

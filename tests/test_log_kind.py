@@ -14,8 +14,8 @@ import pytest
 
 from monitor.config import parse_config
 from monitor.core.errors import ConfigError
-from tests.access_logs import combined
-from tests.receivers import WebhookReceiver
+from tests.support.access_logs import combined
+from tests.support.receivers import WebhookReceiver
 from tests.test_e2e import APP, query, stop, wait_for
 
 

@@ -15,7 +15,7 @@ from monitor.logs.formats import LogFormatError
 from monitor.logs.reader import DETECT_LINES, GIVE_UP_LINES, IDLE, LogReader
 from monitor.logs.window import LogWindows, Report, TrafficEvent
 from monitor.run.watches import Watches, scheduled, watched
-from tests.access_logs import combined
+from tests.support.access_logs import combined
 
 T0 = 1_800_000_000
 

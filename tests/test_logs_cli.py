@@ -18,7 +18,7 @@ import pytest
 from monitor.logs.formats import make
 from monitor.logs.window import LogWindows, Report
 from monitor.render.logs import report_text
-from tests.access_logs import combined, traffic
+from tests.support.access_logs import combined, traffic
 from tests.test_e2e import APP, wait_for
 
 T0 = 1_800_000_000  # 2027-01-15T08:00:00Z

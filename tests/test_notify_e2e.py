@@ -8,8 +8,8 @@ import sys
 import threading
 import time
 
-from tests.pages import PageServer
-from tests.receivers import SmtpReceiver, WebhookReceiver
+from tests.support.pages import PageServer
+from tests.support.receivers import SmtpReceiver, WebhookReceiver
 from tests.test_e2e import APP, count_checks, query, stop, wait_for
 
 

@@ -37,7 +37,7 @@ from monitor.notify.sender import Notifier, Sender, backoff
 from monitor.store.api import AlertRecord, Delivery, DeliveryState
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
-from tests.receivers import SmtpReceiver, WebhookReceiver
+from tests.support.receivers import SmtpReceiver, WebhookReceiver
 
 APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
 SITE = "https://a.example/"

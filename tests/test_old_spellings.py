@@ -17,7 +17,7 @@ import pytest
 
 from monitor.stats import window_stats
 from monitor.store.sqlite.queries import open_reader
-from tests.dns_server import DnsServer
+from tests.support.dns_server import DnsServer
 from tests.test_e2e import APP, start, stop, wait_for
 
 DNS_WARNING = ('dns: "name" as the name to query is deprecated; put it in "host" ("name" is'

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from monitor.checks import registry
-from tests.pages import PageServer
+from tests.support.pages import PageServer
 from tests.test_e2e import APP, query, stop, wait_for
 
 KIND = '''

@@ -31,7 +31,7 @@ from monitor.run.probes import (
 )
 from monitor.store.sqlite.writer import Store
 from tests.conftest import make_site
-from tests.hostile import refused_url
+from tests.support.hostile import refused_url
 from tests.test_e2e import APP, count_checks, query, wait_for
 
 

@@ -8,7 +8,7 @@ import sys
 import threading
 
 from monitor.store.sqlite.writer import Store
-from tests.pages import PageServer
+from tests.support.pages import PageServer
 from tests.test_e2e import APP, query, start, stop, wait_for, write
 
 

@@ -17,8 +17,8 @@ from monitor.runtime import Runtime
 from monitor.store.api import SetMaintenance
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
-from tests.pages import PageServer
-from tests.receivers import WebhookReceiver
+from tests.support.pages import PageServer
+from tests.support.receivers import WebhookReceiver
 
 DAY = 86400.0
 
@@ -200,7 +200,7 @@ def test_stop_without_start_and_a_second_stop_do_nothing(tmp_path, pages) -> Non
 
 
 def test_the_alerts_of_the_logs_command_are_notified_through_the_outbox(tmp_path) -> None:
-    from tests.access_logs import traffic
+    from tests.support.access_logs import traffic
     from tests.test_e2e import query, wait_for
     from tests.test_logs_cli import T0, Live
 

@@ -28,7 +28,7 @@ from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.schema import SCHEMA_VERSION
 from monitor.store.sqlite.writer import Store
 from tests.data.make_schema8 import READ_OLD
-from tests.pages import PageServer
+from tests.support.pages import PageServer
 from tests.test_e2e import APP, start, stop, wait_for, write
 from tests.test_migration import v4_file
 

@@ -17,9 +17,9 @@ from monitor.stats import window_stats
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
 from tests.conftest import make_site
+from tests.support.tls_servers import TLSServer
 from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write
 from tests.test_rules_e2e import Output
-from tests.tls_servers import TLSServer
 
 URL = "http://site.test/"
 

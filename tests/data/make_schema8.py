@@ -42,10 +42,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from tests.pages import PageServer  # noqa: E402
-from tests.receivers import WebhookReceiver  # noqa: E402
-from tests.tcp_servers import Loopback  # noqa: E402
-from tests.tls_servers import TLSServer, make_pki  # noqa: E402
+from tests.support.pages import PageServer  # noqa: E402
+from tests.support.receivers import WebhookReceiver  # noqa: E402
+from tests.support.tcp_servers import Loopback  # noqa: E402
+from tests.support.tls_servers import TLSServer, make_pki  # noqa: E402
 
 RUN_FOR = 20.0  # seconds of monitoring
 

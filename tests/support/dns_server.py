@@ -220,7 +220,7 @@ def _read(conn: socket.socket, size: int) -> bytes:
 
 
 def main(argv: list[str]) -> None:
-    """`python -m tests.dns_server TABLE_JSON [LIFETIME]`: serve the table (names to records
+    """`python -m tests.support.dns_server TABLE_JSON [LIFETIME]`: serve the table (names to records
     by type, or "nxdomain", "servfail", ...) in a process of its own (the bench, so that
     the server's CPU is not counted as the check's); print the port; stop when stdin
     closes or after LIFETIME seconds (default 900)."""

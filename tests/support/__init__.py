@@ -1,0 +1,1 @@
+"""What the tests share: loopback servers, the real program run as a process, helpers."""
