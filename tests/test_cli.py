@@ -97,7 +97,8 @@ def test_missing_config_file(runner, tmp_path):
     result = runner.invoke(main, ["-m", "-c", str(tmp_path / "none.json")])
     assert result.exit_code == 2
     assert result.stderr == (f"Error: {tmp_path / 'none.json'}: file not found (name another"
-                             " with -c FILE, or write an example one with `main init`)\n")
+                             " with -c FILE, or write an example one with"
+                             f" `main init -c {tmp_path / 'none.json'}`)\n")
 
 
 def test_validate_ok(runner, tmp_path):

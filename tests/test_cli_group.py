@@ -452,11 +452,12 @@ def test_check_of_an_unknown_name_without_config(tmp_path):
     status, out, err = run_app(["check", "-c", str(tmp_path / "none.json"),
                                 "http://127.0.0.1:9/"], tmp_path)
     assert (status, out) == (2, "")  # a config asked for must be there
-    assert err == f"Error: {tmp_path / 'none.json'}: file not found{hint}\n"
+    named = hint.replace("init`", f"init -c {tmp_path / 'none.json'}`")
+    assert err == f"Error: {tmp_path / 'none.json'}: file not found{named}\n"
     status, out, err = run_app(["-c", str(tmp_path / "none.json"), "check",
                                 "http://127.0.0.1:9/"], tmp_path)
     assert (status, out, err) == (2, "", f"Error: {tmp_path / 'none.json'}: file not found"
-                                         f"{hint}\n")
+                                         f"{named}\n")
 
 
 def test_check_prints_the_trace_of_a_kind_that_has_one(hostile, tmp_path, monkeypatch):

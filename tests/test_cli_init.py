@@ -20,6 +20,15 @@ def test_monitor_without_a_config_points_to_c_and_init(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no database made either
 
 
+def test_a_missing_named_config_points_to_init_with_its_name(tmp_path):
+    # `init` writes config.json unless told -c: the hint names the file the user named.
+    status, out, err = run_app(["-m", "-c", "other conf.json"], tmp_path)
+    assert (status, out) == (2, "")
+    assert err.endswith("`monitoringApp.py init -c 'other conf.json'`)\n"), err
+    assert run_app(["init", "-c", "other conf.json"], tmp_path)[0] == 0
+    assert run_app(["--validate", "-c", "other conf.json"], tmp_path)[0] == 0
+
+
 def test_init_writes_a_valid_example_for_the_owner_only(tmp_path):
     status, out, err = run_app(["init"], tmp_path)
     assert (status, err) == (0, "")

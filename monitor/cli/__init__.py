@@ -131,7 +131,7 @@ class _Cli(click.Group):
 def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report: bool,
          purge: float | None, validate: bool, config_path: str, db_path: str, silent: bool,
          once: bool, no_follow: bool, plain: bool, no_color: bool, debug: bool) -> None:
-    """Uptime and performance monitor for websites.
+    """Uptime and performance monitor for websites, services and hosts.
 
     Choose a mode with a command (`monitoringApp.py report --once`) or with its flag
     (`monitoringApp.py -r --once`); -c, -db, --no-color and --debug also go before the
@@ -142,10 +142,10 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
       monitoringApp.py init                 write an example config.json to start from
       monitoringApp.py monitors             the monitors of config.json and their ids
       monitoringApp.py monitor              monitor what config.json lists (-m)
-      monitoringApp.py monitor -c sites.json -db monitoring.db
+      monitoringApp.py monitor -c other.json -db monitoring.db
       monitoringApp.py alerts               alert history, following new alerts (-a)
       monitoringApp.py report               stats from the database of a running -m (-r)
-      monitoringApp.py check                check every site once, now, with a trace
+      monitoringApp.py check                check every monitor once, now, with a trace
       monitoringApp.py check https://example.com/
       monitoringApp.py selftest             self-test of the alerting (-t)
     """

@@ -5,6 +5,7 @@ reader of the output went away. Every command runs its work through `guarded`.""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Callable
@@ -34,11 +35,13 @@ def quiet_stdout() -> None:
         pass
 
 
-def missing_config_hint() -> str:
-    """What to do when the config file is missing: name another, or write an example."""
+def missing_config_hint(path: str = "config.json") -> str:
+    """What to do when the config file is missing: name another, or write an example
+    there (`init` writes config.json unless given -c)."""
     ctx = click.get_current_context(silent=True)
     program = (ctx.find_root().info_name if ctx is not None else None) or "monitoringApp.py"
-    return f"name another with -c FILE, or write an example one with `{program} init`"
+    where = "" if path == "config.json" else f" -c {shlex.quote(path)}"
+    return f"name another with -c FILE, or write an example one with `{program} init{where}`"
 
 
 def guarded(debug: bool, action: Callable[[], None]) -> None:
@@ -46,7 +49,7 @@ def guarded(debug: bool, action: Callable[[], None]) -> None:
     try:
         action()
     except ConfigNotFound as exc:
-        fail(f"{exc} ({missing_config_hint()})", 2)
+        fail(f"{exc} ({missing_config_hint(exc.path)})", 2)
     except ConfigError as exc:
         fail(str(exc), 2)
     except MonitorError as exc:

@@ -125,7 +125,7 @@ def _read_config(path: str | Path) -> Config:
         # utf-8-sig: a byte-order mark, as some Windows editors write, is not an error.
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ConfigNotFound(f"{name}: file not found") from None
+        raise ConfigNotFound(name) from None
     except IsADirectoryError:
         raise ConfigError(f"{name}: is a directory, not a file") from None
     except PermissionError:

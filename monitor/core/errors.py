@@ -12,6 +12,10 @@ class ConfigError(MonitorError):
 class ConfigNotFound(ConfigError):
     """The configuration file does not exist (the CLI says how to name or make one)."""
 
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path}: file not found")
+        self.path = path
+
 
 class StoreError(MonitorError):
     """The database cannot be opened, read or written."""

@@ -1,6 +1,6 @@
 """The field checks every part of the config shares: numbers in bounds, booleans, strings,
 `${VAR}` expansion, header lists, files, keys known, each error as
-`config.json: websites[2].checkInterval: must be a number greater than 0`, and warnings
+`config.json: monitors[2].checkInterval: must be a number greater than 0`, and warnings
 about values accepted as written but spelled the old way."""
 
 from __future__ import annotations

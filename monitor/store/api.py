@@ -76,6 +76,9 @@ class SetMonitors:
 
 @dataclass(frozen=True, slots=True)
 class Purge:
+    """Delete checks, aggregates and alerts older than `before` (each monitor's latest alert
+    rows stay: the state a restart restores), in short transactions readers get between."""
+
     before: float  # epoch seconds
 
 
@@ -92,7 +95,7 @@ class Flush:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    pass
+    """The last command: write what is queued, then end the writer."""
 
 
 @dataclass(frozen=True, slots=True)
