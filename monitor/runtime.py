@@ -142,7 +142,7 @@ class Runtime:
     @property
     def checks_recorded(self) -> int:
         """Checks written to the database by this run."""
-        return self.store.written[0]
+        return self.store.written.checks
 
     @property
     def checks_done(self) -> int:

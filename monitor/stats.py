@@ -273,11 +273,11 @@ def window_stats(reader: Reader, start: float, end: float,
     starts on a minute, as the reports' windows do)."""
     ranges, raws = _window(reader, start, end)
     rows = reader.window_rows(ranges, raws)
-    found = [row[0] for row in rows]
-    rt_min = [row[5] for row in rows]
-    rt_max = [row[6] for row in rows]
-    p50, p90, p99 = _percentiles([row[7] for row in rows], rt_min, rt_max, (50, 90, 99))
-    statuses, failures = _outcomes([row[8] for row in rows])
+    found = [row.monitor_id for row in rows]
+    rt_min = [row.rt_min for row in rows]
+    rt_max = [row.rt_max for row in rows]
+    p50, p90, p99 = _percentiles([row.hist for row in rows], rt_min, rt_max, (50, 90, 99))
+    statuses, failures = _outcomes([row.outcomes for row in rows])
     phases = _phases(reader, ranges, raws)
     index = {monitor_id: i for i, monitor_id in enumerate(found)}
     states = reader.monitor_states()
@@ -293,7 +293,8 @@ def window_stats(reader: Reader, start: float, end: float,
                                               None, {}, {}, down_for, since_failure, 0,
                                               no_phases)
             continue
-        _, checks, up, rt_count, rt_sum, *_rest = rows[i]
+        row = rows[i]
+        checks, up, rt_count, rt_sum = row.checks, row.up, row.rt_count, row.rt_sum
         # Skipped slots share their covering check's verdict, up or down: not a reason.
         skipped = (failures[i].pop("skipped", 0)
                    + failures[i].pop(WARNING_MARK + "skipped", 0))  # of a check that warned

@@ -24,6 +24,13 @@ SPANS = (60, 600)
 KEY_FIELD = "\x00key\x00"
 
 
+class Rows(NamedTuple):
+    """A count of rows by what they hold: written, purged, left to write, not written."""
+
+    checks: int = 0
+    alerts: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A notification to send about an alert row: to one provider (by its name: its URL,

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.core.errors import StoreError
@@ -25,6 +26,7 @@ from monitor.store.api import (
     Flush,
     MonitorRow,
     Purge,
+    Rows,
     SetMaintenance,
     SetMonitors,
     Stop,
@@ -70,16 +72,16 @@ class Store:
         self._behind = False
         self._thread: threading.Thread | None = None
         self.dropped = 0
-        self.purged = (0, 0)  # checks and alerts deleted by purges so far
-        self.unwritten = (0, 0)  # checks and alerts still unwritten when the store closed
+        self.purged = Rows()  # deleted by purges so far
+        self.unwritten = Rows()  # still unwritten when the store closed
         # Checks and alerts queued, committed, and dropped after queueing (a row the
         # database can never take, rows held beyond MAX_PENDING): what is left to write at
         # a stop is the difference, and the last line counts only committed rows. One lock
         # for every count (`dropped` too): they are changed from several threads.
         self._count_lock = threading.Lock()
-        self._queued = [0, 0]
-        self.written = [0, 0]
-        self._discarded = [0, 0]
+        self._queued = _Counts()
+        self._written = _Counts()
+        self._discarded = _Counts()
         self._abandon = False  # set by a forced stop: the writer ends after its batch
 
     @property
@@ -107,7 +109,7 @@ class Store:
                                    " dropping new checks until it catches up")
             return
         with self._count_lock:
-            self._queued[0] += 1
+            self._queued.checks += 1
         self._queue.put(result)
         if (self._thread is not None and self._queue.qsize() > STALL_ROWS
                 and time.monotonic() - self._progress > STALL_SECONDS):
@@ -134,14 +136,21 @@ class Store:
 
     def put_alert(self, record: AlertRecord) -> None:
         with self._count_lock:
-            self._queued[1] += 1
+            self._queued.alerts += 1
         self._queue.put(record)
 
-    def left(self) -> tuple[int, int]:
-        """Checks and alerts queued but not yet written (nor dropped)."""
+    @property
+    def written(self) -> Rows:
+        """Rows committed so far."""
         with self._count_lock:
-            return (self._queued[0] - self.written[0] - self._discarded[0],
-                    self._queued[1] - self.written[1] - self._discarded[1])
+            return Rows(self._written.checks, self._written.alerts)
+
+    def left(self) -> Rows:
+        """Rows queued but not yet written (nor dropped)."""
+        with self._count_lock:
+            queued, written, discarded = self._queued, self._written, self._discarded
+            return Rows(queued.checks - written.checks - discarded.checks,
+                        queued.alerts - written.alerts - discarded.alerts)
 
     def put_delivery(self, done: DeliveryDone) -> None:
         """How an attempt at sending an outbox row went (from a provider's sender). After
@@ -204,7 +213,7 @@ class Store:
         if self._held.rows:
             held = sort(self._held.rows)
             checks, alerts = len(held.checks), len(held.alerts)
-            self.unwritten = (checks, alerts)
+            self.unwritten = Rows(checks, alerts)
             self._held.rows = []
             self._on_error(f"{self.path}: {checks} checks and {alerts} alerts could not be"
                            f" written before stopping ({self._held.last_error}); they are lost")
@@ -307,7 +316,7 @@ class Store:
         for purge in control.purges:
             try:
                 checks, alerts = self._batch.purge(purge.before)
-                self.purged = (self.purged[0] + checks, self.purged[1] + alerts)
+                self.purged = Rows(self.purged.checks + checks, self.purged.alerts + alerts)
             except Exception as exc:  # noqa: BLE001 - a failed purge loses no new row
                 # Left open, the failed purge's transaction would make the next write fail.
                 self._batch.rollback()
@@ -320,15 +329,23 @@ class Store:
         """One transaction (Holding decides what to do when it fails)."""
         work = self._batch.write(commands)
         with self._count_lock:
-            self.written[0] += len(work.checks)
-            self.written[1] += len(work.alerts)
+            self._written.checks += len(work.checks)
+            self._written.alerts += len(work.alerts)
 
     def _discard(self, checks: int, alerts: int) -> None:
         """Rows dropped for good after they were queued: never to be written."""
         with self._count_lock:
             self.dropped += checks
-            self._discarded[0] += checks
-            self._discarded[1] += alerts
+            self._discarded.checks += checks
+            self._discarded.alerts += alerts
+
+
+@dataclass(slots=True)
+class _Counts:
+    """Rows counted as they go (queued, committed, dropped), under the store's lock."""
+
+    checks: int = 0
+    alerts: int = 0
 
 
 def _never_raising(say: Callable[[str], None]) -> Callable[[str], None]:
