@@ -9,20 +9,18 @@ from __future__ import annotations
 import json
 import re
 import socket
-import subprocess
-import sys
 import time
 
 from monitor.alerts import AlertEvaluator
 from monitor.alerts.messages import subject
 from monitor.config import parse_config
 from monitor.core.model import CheckResult
+from tests.support import app
 from tests.support.access_logs import combined
+from tests.support.app import Output, run_app, stop, wait_for
 from tests.support.pages import PageServer
 from tests.support.receivers import WebhookReceiver
 from tests.test_alerts import T0, Clock
-from tests.test_e2e import APP, stop, wait_for
-from tests.test_rules_e2e import Output
 
 TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
@@ -103,8 +101,7 @@ def test_the_lines_in_the_program_in_history_and_in_notifications(tmp_path):
                 {"type": "log", "path": "access.log", "name": "web", "maxRate": 1,
                  "fromStart": True}],
             "notify": [{"name": "hook", "url": hook.url("json")}]}))
-        proc = subprocess.Popen([sys.executable, APP, "-m", "--plain"], cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = app.start(["-m", "--plain"], tmp_path)
         out = Output(proc)
         try:
             start = int(time.time()) // 10 * 10 - 600
@@ -143,8 +140,7 @@ def test_the_lines_in_the_program_in_history_and_in_notifications(tmp_path):
                         by_start["ALERT: High traffic"])
 
     # `-a`: the same lines, from the database.
-    history = subprocess.run([sys.executable, APP, "-a", "--no-follow"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60)
+    history = run_app(["-a", "--no-follow"], tmp_path)
     assert history.returncode == 0, history.stderr
     for line in by_start.values():
         assert line.removeprefix("ALERT: ") in history.stdout

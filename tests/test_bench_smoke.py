@@ -3,9 +3,8 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.app import ROOT
 
 
 def quick_figures(module: str, timeout: float) -> dict[str, dict]:

@@ -1,8 +1,6 @@
 """Is it me? With a canary configured, failures while the monitor itself has no network are
 recorded as unknown and raise no alert; one line says it is offline, one that it is back."""
 
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,8 +11,9 @@ from monitor.checks.watchdog import Watchdog
 from monitor.cli.selftest import LocalServer
 from monitor.run.canary import MIN_GAP, Canary
 from tests.conftest import make_site
+from tests.support.app import start, stop, wait_for, write
+from tests.support.db import count_checks, query
 from tests.support.hostile import refused_url
-from tests.test_e2e import APP, count_checks, query, stop, wait_for, write
 
 
 def canary_for(url, watchdog, changes):
@@ -83,8 +82,7 @@ def test_lost_network_gives_unknown_checks_and_no_alert_then_a_real_outage_alert
                    "canary": {"URL": canary.url, "checkInterval": 1, "timeout": 0.5}})
     db = str(tmp_path / "m.db")
     out_file = tmp_path / "out.txt"
-    proc = subprocess.Popen([sys.executable, APP, "-m", "-c", str(config), "-db", db],
-                            stdout=out_file.open("w"), stderr=subprocess.PIPE, text=True)
+    proc = start(["-m", "-c", str(config), "-db", db], None, stdout=out_file.open("w"))
     try:
         wait_for(lambda: count_checks(db) >= 20, 10, "checks")
         canary.stop()

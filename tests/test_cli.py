@@ -15,8 +15,8 @@ from monitor.core.model import CheckResult
 from monitor.core.timefmt import DURATION_FORMS
 from monitor.store.api import AlertRecord, MonitorRow
 from monitor.store.sqlite.writer import Store
+from tests.support.app import APP
 
-APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
 

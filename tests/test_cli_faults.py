@@ -19,8 +19,9 @@ from monitor.cli.modes import _Output
 from monitor.core.model import CheckResult
 from monitor.store.api import AlertRecord, MonitorRow
 from monitor.store.sqlite.writer import Store
+from tests.support.app import APP, start, wait_for, write
+from tests.support.db import count_checks, query
 from tests.support.hostile import refused_url
-from tests.test_e2e import APP, count_checks, query, wait_for, write
 
 BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE: what a shell reports for `git log | head`
 PIPE_BYTES = 4096  # the smallest pipe Linux allows: filled by a few dozen alert lines
@@ -121,8 +122,8 @@ def test_blocked_stdout_holds_up_neither_reload_nor_stop(hostile, tmp_path):
     fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     hits_before = hostile.hits.get("/ok", 0)
     with open(tmp_path / "stderr", "w") as err_file:
-        proc = subprocess.Popen([sys.executable, APP, "-m", "-c", str(config), "-db", db],
-                                cwd=tmp_path, stdout=write_end, stderr=err_file)
+        proc = start(["-m", "-c", str(config), "-db", db], tmp_path, stdout=write_end,
+                     stderr=err_file, text=False)
     os.close(write_end)
     try:
         def alerts():

@@ -16,9 +16,10 @@ from monitor.checks import registry
 from monitor.cli import main
 from monitor.core.model import CheckResult
 from monitor.core.timefmt import DURATION_FORMS
+from tests.support.app import run_app, start, stop, wait_for, write
+from tests.support.db import count_checks, query
 from tests.support.hostile import refused_url
 from tests.test_cli import seeded_db, write_config
-from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write
 
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
@@ -29,13 +30,6 @@ COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "mon
 @pytest.fixture()
 def runner():
     return CliRunner()
-
-
-def run_app(args, cwd, timeout=30.0):
-    """The real program, run to its end: (exit status, stdout, stderr)."""
-    done = subprocess.run([sys.executable, APP, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
-    return done.returncode, done.stdout, done.stderr
 
 
 def steady(report: str) -> str:

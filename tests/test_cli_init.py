@@ -8,7 +8,7 @@ import stat
 from urllib.parse import urlsplit
 
 from monitor.config.example import EXAMPLE
-from tests.test_cli_group import run_app
+from tests.support.app import run_app
 
 HINT = " (name another with -c FILE, or write an example one with `monitoringApp.py init`)"
 

@@ -6,9 +6,8 @@ import time
 
 from monitor.cli.monitors import closest
 from monitor.config import parse_config
+from tests.support.app import run_app, write
 from tests.test_cli import seeded_db
-from tests.test_cli_group import run_app
-from tests.test_e2e import write
 
 CONFIG = {"websites": [{"URL": "http://a.test/", "name": "site A", "checkInterval": 1},
                        {"URL": "http://b.test/", "checkInterval": 90},

@@ -8,8 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,8 @@ from monitor.core.secrets import display_url
 from monitor.core.timefmt import DURATION_FORMS
 from monitor.engine import Engine
 from monitor.store.sqlite.writer import Store
-from tests.test_e2e import APP, count_checks, wait_for
+from tests.support.app import run_app, wait_for
+from tests.support.db import count_checks
 
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
@@ -765,8 +764,7 @@ def test_bad_config_file_is_refused_with_a_one_line_message(path: Path) -> None:
 
 def test_the_program_refuses_an_absurd_number_with_one_line_and_exit_2() -> None:
     path = BAD_DIR / "retention_days_huge.json"
-    done = subprocess.run([sys.executable, APP, "--validate", "-c", str(path)],
-                          capture_output=True, text=True, timeout=30)
+    done = run_app(["--validate", "-c", str(path)], None, timeout=30)
     assert (done.returncode, done.stdout, done.stderr) == (
         2, "", f"Error: {path}: retentionDays: must be at most 36500\n")
 

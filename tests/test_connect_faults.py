@@ -20,11 +20,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
+from tests.support.app import ROOT
 from tests.support.tcp_servers import syn_dropping
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # One check in a fresh process: prints what the check recorded and what the URL's host
 # resolves to there.

@@ -50,9 +50,9 @@ import pytest
 
 from bench.run import spawn_server
 from monitor.store.api import parse_iso
-
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "monitoringApp.py")
+from tests.support import app
+from tests.support.app import ROOT
+from tests.support.db import query
 
 RUNS = 20
 HEALTHY_SITES = 120
@@ -203,24 +203,11 @@ class FlappyServer:
 
 # -- the database, read as the kill left it -------------------------------------------------
 
-def read_only(db: Path) -> sqlite3.Connection:
-    # Read-only: the next run must find the WAL exactly as the kill left it, not checkpointed.
-    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-
-
-def fetch(db: Path, sql: str, *params: object) -> list[tuple]:
-    conn = read_only(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
 def rows_since(db: Path, base_id: int) -> int:
     if not db.exists():
         return 0
     try:
-        return fetch(db, "SELECT count(*) FROM website_monitoring WHERE id > ?", base_id)[0][0]
+        return query(db, "SELECT count(*) FROM website_monitoring WHERE id > ?", base_id)[0][0]
     except sqlite3.OperationalError:  # not created yet, or locked for a moment
         return 0
 
@@ -228,12 +215,12 @@ def rows_since(db: Path, base_id: int) -> int:
 def max_id(db: Path) -> int:
     if not db.exists():
         return 0
-    return fetch(db, "SELECT coalesce(max(id), 0) FROM website_monitoring")[0][0]
+    return query(db, "SELECT coalesce(max(id), 0) FROM website_monitoring")[0][0]
 
 
 def alert_history(db: Path) -> dict[str, list[tuple]]:
     history: dict[str, list[tuple]] = {}
-    for row in fetch(db, "SELECT id, host, type, startDate, endDate, timestamp, message"
+    for row in query(db, "SELECT id, host, type, startDate, endDate, timestamp, message"
                          " FROM website_alerts ORDER BY id"):
         history.setdefault(row[1], []).append(row)
     return history
@@ -269,12 +256,12 @@ def settled_state(db: Path, base_id: int) -> dict[str, bool]:
     and no earlier run's check lies in that window. Then from c on the window only ever
     holds checks of value v: availability is 1.0 or 0.0, so after c the state is v and no
     later evaluation changes it. The last stored row of the host must say so."""
-    rows = fetch(db, "SELECT id, host, timestamp, available FROM website_monitoring"
+    rows = query(db, "SELECT id, host, timestamp, available FROM website_monitoring"
                      " WHERE id > ? ORDER BY id", base_id)
     if not rows:
         return {}
     last_id = rows[-1][0]
-    before = dict(fetch(db, "SELECT host, max(timestamp) FROM website_monitoring"
+    before = dict(query(db, "SELECT host, max(timestamp) FROM website_monitoring"
                             " WHERE id <= ? GROUP BY host", base_id))
     per_host: dict[str, list[tuple]] = {}
     for row_id, host, ts, ok in rows:
@@ -340,8 +327,8 @@ class Monitor:
     def __init__(self, tmp: Path, name: str, config: Path, db: Path) -> None:
         self.out_path, self.err_path = tmp / f"{name}.out", tmp / f"{name}.err"
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
-            self.proc = subprocess.Popen([sys.executable, APP, "-m", "-c", str(config),
-                                          "-db", str(db)], cwd=tmp, stdout=out, stderr=err)
+            self.proc = app.start(["-m", "-c", str(config), "-db", str(db)], tmp, stdout=out,
+                                  stderr=err)
 
     def output(self) -> str:
         return (f"--- stdout ---\n{self.out_path.read_text()[-3000:]}\n"
@@ -408,7 +395,7 @@ def test_kill_9_at_random_moments_loses_at_most_a_second_and_no_alert_state(tmp_
         def checks_of_run(base_id: int) -> dict[str, list[float]]:
             """{URL: start times} of the checks stored by the run after `base_id`."""
             started: dict[str, list[float]] = {}
-            for host, ts in fetch(db, "SELECT host, timestamp FROM website_monitoring"
+            for host, ts in query(db, "SELECT host, timestamp FROM website_monitoring"
                                       " WHERE id > ?", base_id):
                 started.setdefault(host, []).append(ts)
             return started
@@ -453,8 +440,8 @@ def test_kill_9_at_random_moments_loses_at_most_a_second_and_no_alert_state(tmp_
                 kill_time = monitor.kill()
                 context += f" (killed {duration:.2f} s after it was checking)"
 
-                assert fetch(db, "PRAGMA integrity_check") == [("ok",)], context
-                newest, first, count = fetch(
+                assert query(db, "PRAGMA integrity_check") == [("ok",)], context
+                newest, first, count = query(
                     db, "SELECT max(timestamp), min(timestamp), count(*) FROM"
                         " website_monitoring WHERE id > ?", base_id)[0]
                 loss = kill_time - newest
@@ -502,7 +489,7 @@ def test_kill_9_at_random_moments_loses_at_most_a_second_and_no_alert_state(tmp_
             monitor.wait_checking(db, base_id, context)
             time.sleep(2 * WINDOW + 1.0)
             stop_time = monitor.terminate(context)
-            assert fetch(db, "PRAGMA integrity_check") == [("ok",)], context
+            assert query(db, "PRAGMA integrity_check") == [("ok",)], context
             history = check_alert_state(context, base_id)
             still_open = {host: rows[-1] for host, rows in history.items()
                           if rows[-1][2] != "recovery"}

@@ -4,13 +4,11 @@ monitor, with exit 1, instead of holding checks in memory for ever."""
 
 import json
 import sqlite3
-import subprocess
-import sys
 
 from monitor.cli.selftest import LocalServer
 from monitor.core.model import CheckResult
 from monitor.store.sqlite.writer import Store
-from tests.test_e2e import APP
+from tests.support.app import run_app
 
 OLD = 1_700_000_000.0  # long before now: start-up reads none of these rows
 
@@ -40,8 +38,7 @@ def run(tmp_path, db, seconds=20):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"websites": [{"URL": server.url, "checkInterval": 0.1}]}))
     try:
-        return subprocess.run([sys.executable, APP, "-m", "-c", str(config), "-db", str(db)],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=seconds)
+        return run_app(["-m", "-c", str(config), "-db", str(db)], tmp_path, timeout=seconds)
     finally:
         server.stop()
 

@@ -2,10 +2,9 @@
 claim ends with the first, however it ends (a clean stop or kill -9)."""
 
 import signal
-import subprocess
-import sys
 
-from tests.test_e2e import APP, count_checks, start, stop, wait_for, write
+from tests.support.app import run_app, start, stop, wait_for, write
+from tests.support.db import count_checks
 
 
 def test_a_second_monitor_on_one_database_exits_at_once_naming_the_first(hostile, tmp_path):
@@ -15,8 +14,7 @@ def test_a_second_monitor_on_one_database_exits_at_once_naming_the_first(hostile
     first = start(["-m", "-s", "-c", str(config), "-db", db], tmp_path)
     try:
         wait_for(lambda: count_checks(db) >= 2, 15, "the first monitor's checks")
-        second = subprocess.run([sys.executable, APP, "-m", "-c", str(config), "-db", db],
-                                cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        second = run_app(["-m", "-c", str(config), "-db", db], tmp_path, timeout=30)
         assert second.returncode == 1
         assert second.stdout == ""
         assert second.stderr == (f"Error: {db} is in use by another monitor (pid"

@@ -11,9 +11,7 @@ import errno
 import json
 import os
 import re
-import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,10 +20,10 @@ import pytest
 
 from monitor.cli.selftest import LocalServer
 from monitor.store.api import parse_iso
+from tests.support.app import Output, run_app, start, wait_for
+from tests.support.db import count_checks, query
 from tests.support.stall import StallMeter
-from tests.test_e2e import wait_for
 
-APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
 DISK_SIZE = "4m"
 INTERVALS = {"steady": 0.1, "redirect": 0.2, "falls": 0.1}
 GAP_SLACK = 0.5  # seconds a check may start late on a busy 2-core machine
@@ -47,35 +45,6 @@ def small_disk(tmp_path):
             subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-class Output:
-    """The lines a process writes to stdout and stderr, read as they come, timestamped."""
-
-    def __init__(self, proc: subprocess.Popen) -> None:
-        self.out: list[tuple[float, str]] = []
-        self.err: list[tuple[float, str]] = []
-        self._threads = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
-                         for stream, lines in ((proc.stdout, self.out), (proc.stderr, self.err))]
-        for thread in self._threads:
-            thread.start()
-
-    @staticmethod
-    def _read(stream, lines) -> None:
-        for line in stream:
-            lines.append((time.monotonic(), line.rstrip("\n")))
-
-    def dump(self) -> str:
-        return ("\nstdout:\n" + "\n".join(line for _, line in self.out)
-                + "\nstderr:\n" + "\n".join(line for _, line in self.err))
-
-    def join(self, timeout: float = 5.0) -> None:
-        for thread in self._threads:
-            thread.join(timeout)
-
-    @staticmethod
-    def find(lines, pattern: str) -> list[tuple[float, str]]:
-        return [(at, line) for at, line in list(lines) if re.search(pattern, line)]
-
-
 class FileSizes:
     """Samples the size of the WAL in the background: the report wants how big it got."""
 
@@ -94,23 +63,6 @@ class FileSizes:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(2)
-
-
-def read_only(db: Path, sql: str, *params) -> list[tuple]:
-    # Read-only, so that the test's own connections never write to the full disk.
-    conn = sqlite3.connect(db.absolute().as_uri() + "?mode=ro", uri=True)
-    try:
-        conn.execute("PRAGMA busy_timeout=5000")
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def count_checks(db: Path, url: str) -> int:
-    try:
-        return read_only(db, "SELECT count(*) FROM website_monitoring WHERE host=?", url)[0][0]
-    except sqlite3.Error:
-        return 0  # not created yet
 
 
 def fill(path: Path) -> int:
@@ -149,16 +101,14 @@ def test_full_disk_warns_once_keeps_checking_and_alerting_then_resumes(
     proc = None
     with StallMeter() as stall:  # the machine's own stalls, for the gaps below
         try:
-            proc = subprocess.Popen([sys.executable, APP, "-m", "-c", str(config), "-db", str(db)],
-                                    cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
-            output = Output(proc)
+            proc = start(["-m", "-c", str(config), "-db", str(db)], tmp_path)
+            output = Output(proc, stderr=True)
             wait_for(lambda: all(count_checks(db, url) >= 5 for url in urls.values()), 15,
                      "five stored checks of every site", output.dump)
 
             # What was recorded before the disk filled up.
-            before = read_only(db, "SELECT * FROM website_monitoring ORDER BY id")
-            alerts_before = read_only(db, "SELECT * FROM website_alerts ORDER BY id")
+            before = query(db, "SELECT * FROM website_monitoring ORDER BY id")
+            alerts_before = query(db, "SELECT * FROM website_alerts ORDER BY id")
             wal_at_fill = os.path.getsize(str(db) + "-wal")
 
             full_from = time.time()
@@ -190,11 +140,11 @@ def test_full_disk_warns_once_keeps_checking_and_alerting_then_resumes(
                      "'writing resumed' after the space came back", output.dump)
             resumed_at = time.time()
             # Run a little longer: every site has checks stored from after the resumption.
-            wait_for(lambda: all(read_only(db, "SELECT max(timestamp) FROM website_monitoring"
+            wait_for(lambda: all(query(db, "SELECT max(timestamp) FROM website_monitoring"
                                                " WHERE host=?", url)[0][0] > resumed_at + 0.5
                                  for url in (urls["steady"], urls["redirect"])),
                      10, "checks stored after writing resumed", output.dump)
-            wait_for(lambda: read_only(db, "SELECT count(*) FROM website_monitoring WHERE host=?"
+            wait_for(lambda: query(db, "SELECT count(*) FROM website_monitoring WHERE host=?"
                                            " AND timestamp > ?", urls["falls"],
                                        resumed_at + 0.5)[0][0],
                      10, "checks of the fallen site stored after writing resumed", output.dump)
@@ -245,17 +195,17 @@ def test_full_disk_warns_once_keeps_checking_and_alerting_then_resumes(
     assert len(Output.find(output.out, "^ALERT: ")) == 1, stdout
 
     # Nothing recorded before is damaged.
-    assert read_only(db, "PRAGMA integrity_check") == [("ok",)]
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
     last_id = before[-1][0]
-    assert read_only(db, "SELECT * FROM website_monitoring WHERE id <= ? ORDER BY id",
+    assert query(db, "SELECT * FROM website_monitoring WHERE id <= ? ORDER BY id",
                      last_id) == before
-    assert read_only(db, "SELECT * FROM website_alerts WHERE id <= ? ORDER BY id",
+    assert query(db, "SELECT * FROM website_alerts WHERE id <= ? ORDER BY id",
                      alerts_before[-1][0] if alerts_before else 0) == alerts_before
 
     # The checks made while the disk was full were written once space came back: no gap in
     # any site's checks, and every check the monitor counted is in the database.
     for key, url in urls.items():
-        times = [t for (t,) in read_only(
+        times = [t for (t,) in query(
             db, "SELECT timestamp FROM website_monitoring WHERE host=? ORDER BY timestamp",
             url)]
         gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
@@ -268,11 +218,11 @@ def test_full_disk_warns_once_keeps_checking_and_alerting_then_resumes(
             f"{url}: only {during} checks stored from the time the disk was full")
     stopped = re.search(r"^Stopped; (\d+) checks recorded in ", stdout, re.M)
     assert stopped, stdout
-    assert read_only(db, "SELECT count(*) FROM website_monitoring")[0][0] == int(
+    assert query(db, "SELECT count(*) FROM website_monitoring")[0][0] == int(
         stopped.group(1))
 
     # The alert raised while the disk was full is in the database, as printed.
-    rows = read_only(db, "SELECT type, timestamp, message FROM website_alerts")
+    rows = query(db, "SELECT type, timestamp, message FROM website_alerts")
     assert [(kind, message) for kind, _, message in rows] == [
         ("alert", alert_lines[0][1].removeprefix("ALERT: "))]
     assert full_from <= parse_iso(rows[0][1]) <= freed_at
@@ -302,11 +252,10 @@ def test_a_restart_on_a_full_disk_keeps_checking_and_alerting(small_disk, tmp_pa
         "alertWindow": 2}))
     db = small_disk / "m.db"
     filler = small_disk / "filler"
-    command = [sys.executable, APP, "-m", "-c", str(config), "-db", str(db)]
+    command = ["-m", "-c", str(config), "-db", str(db)]
     procs = []
     try:
-        first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
+        first = start(command, tmp_path, stdout=subprocess.DEVNULL)
         procs.append(first)
         wait_for(lambda: count_checks(db, server.url) >= 5, 15, "five stored checks")
         if stop == "kill -9":
@@ -318,15 +267,13 @@ def test_a_restart_on_a_full_disk_keeps_checking_and_alerting(small_disk, tmp_pa
         fill(filler)
         assert os.statvfs(small_disk).f_bavail == 0
 
-        report = subprocess.run([sys.executable, APP, "-r", "--once", "-db", str(db)],
-                                cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        report = run_app(["-r", "--once", "-db", str(db)], tmp_path, timeout=30)
         assert report.returncode == 0, report.stderr
         assert "past 10m00s" in report.stdout
 
-        second = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+        second = start(command, tmp_path)
         procs.append(second)
-        output = Output(second)
+        output = Output(second, stderr=True)
         wait_for(lambda: Output.find(output.err, "cannot write"), 10,
                  "the 'cannot write' message", output.dump)
         server.stop()
@@ -342,8 +289,8 @@ def test_a_restart_on_a_full_disk_keeps_checking_and_alerting(small_disk, tmp_pa
         clean_up(procs, server, filler)
     assert not Output.find(output.err, "Error|Traceback"), output.dump()
     assert count_checks(db, server.url) > stored + 5
-    assert [kind for (kind,) in read_only(db, "SELECT type FROM website_alerts")] == ["alert"]
-    assert read_only(db, "PRAGMA integrity_check") == [("ok",)]
+    assert [kind for (kind,) in query(db, "SELECT type FROM website_alerts")] == ["alert"]
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
 def test_a_stop_while_the_disk_is_full_names_what_it_could_not_write(small_disk, tmp_path):
@@ -353,11 +300,10 @@ def test_a_stop_while_the_disk_is_full_names_what_it_could_not_write(small_disk,
     config.write_text(json.dumps({"websites": [{"URL": server.url, "checkInterval": 0.1}]}))
     db = small_disk / "m.db"
     filler = small_disk / "filler"
-    command = [sys.executable, APP, "-m", "-c", str(config), "-db", str(db)]
-    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    command = ["-m", "-c", str(config), "-db", str(db)]
+    proc = start(command, tmp_path)
     try:
-        output = Output(proc)
+        output = Output(proc, stderr=True)
         wait_for(lambda: count_checks(db, server.url) >= 5, 15, "five stored checks",
                  output.dump)
         fill(filler)

@@ -8,8 +8,7 @@ import pytest
 from monitor.config import parse_config
 from monitor.core.errors import ConfigError
 from monitor.core.timefmt import format_seconds, parse_duration
-from tests.test_cli_group import run_app
-from tests.test_e2e import write
+from tests.support.app import run_app, write
 
 FORMS = ('a number of seconds, or a number with s, m, h or d ("90s", "5m", "1h", "7d")')
 

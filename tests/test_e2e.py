@@ -1,75 +1,16 @@
 """The real program in a real process against real loopback servers, stopped by signals."""
 
-import json
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.cli.selftest import LocalServer
+from tests.support.app import start, stop, wait_for, write
+from tests.support.db import count_checks, query
 from tests.support.hostile import refused_url
-
-APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
-
-
-def start(args, cwd):
-    return subprocess.Popen([sys.executable, APP, *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def stop(proc, sig=signal.SIGTERM, limit=2.0):
-    """Signal the process; return (seconds it took to exit, stdout, stderr)."""
-    started = time.monotonic()
-    proc.send_signal(sig)
-    try:
-        out, err = proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"did not stop within 10 s\n{out}\n{err}")
-    return time.monotonic() - started, out, err
-
-
-def query(db, sql, *params):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def wait_for(condition, timeout=10.0, what="condition", detail=None):
-    """Poll `condition` until it is true (returned) or fail; `detail()` adds to the failure
-    message, e.g. what the process under test printed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what}"
-                + (detail() if detail is not None else ""))
-
-
-def count_checks(db, url=None):
-    if not Path(db).exists():
-        return 0
-    try:
-        if url is None:
-            return query(db, "SELECT count(*) FROM website_monitoring")[0][0]
-        return query(db, "SELECT count(*) FROM website_monitoring WHERE host=?", url)[0][0]
-    except sqlite3.OperationalError:
-        return 0
-
-
-def write(path, document):
-    path.write_text(json.dumps(document))
 
 
 def test_hostile_sites_end_to_end(hostile, tmp_path):

@@ -1,8 +1,6 @@
 """Engine: retention purge on an injected wall clock; wall-clock steps while running."""
 
 import json
-import subprocess
-import sys
 import threading
 import time
 
@@ -14,6 +12,7 @@ from monitor.store.api import AlertRecord, iso_utc
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
 from tests.conftest import make_site
+from tests.support.app import start
 
 NOW = 1_800_000_000.0
 DAY = 86400.0
@@ -252,9 +251,9 @@ def test_a_log_dated_by_its_own_clock_moves_no_other_monitors_present(tmp_path):
 
 def test_a_log_ahead_and_a_restart_of_the_program(tmp_path):
     # The same in the real program, on the database a previous run left.
+    from tests.support.app import Output, stop, wait_for, write
+    from tests.support.db import query
     from tests.support.pages import PageServer
-    from tests.test_e2e import APP, query, stop, wait_for, write
-    from tests.test_rules_e2e import Output
 
     with PageServer() as pages:
         url = pages.set("/", "down", status=503)
@@ -266,8 +265,7 @@ def test_a_log_ahead_and_a_restart_of_the_program(tmp_path):
         site, log = load_config(tmp_path / "config.json").monitors
         db = tmp_path / "monitoring.db"
         _log_ahead_beside_a_site_down(db, time.time(), log, site)
-        proc = subprocess.Popen([sys.executable, APP, "-m", "--plain"], cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = start(["-m", "--plain"], tmp_path)
         out = Output(proc)
         try:
             # Eight checks of the site made since the restart, each of which could remind.

@@ -4,9 +4,10 @@ its own reason, the monitor keeps running, and healthy sites beside them stay on
 
 import pytest
 
+from tests.support.app import start, stop, wait_for, write
+from tests.support.db import count_checks, query
 from tests.support.hostile import refused_url
 from tests.support.stall import StallMeter
-from tests.test_e2e import count_checks, query, start, stop, wait_for, write
 
 MAX_LATENESS_MS = 50.0  # plus however long the machine itself stalled (tests.support.stall)
 # A run in which the machine stalled this long may be run once more if it missed the bound:

@@ -2,10 +2,7 @@
 loopback: each condition met and failed, its detail, its config errors."""
 
 import json
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -14,9 +11,9 @@ from monitor.checks.http.curl import CurlLoop
 from monitor.config import parse_config
 from monitor.core.errors import ConfigError
 from monitor.core.model import CheckResult, Monitor
+from tests.support.app import ROOT, run_app
 from tests.support.pages import PageServer
 
-ROOT = Path(__file__).resolve().parent.parent
 API = json.dumps({"status": "ok", "version": 3, "checks": [{"name": "db", "healthy": True}],
                   "ratio": 1.0})
 
@@ -191,8 +188,7 @@ def test_conditions_fail_before_expiry_warns(servers, pki, watchdog):
 def test_check_prints_the_warning(servers, pki, tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"websites": [https(servers, pki, "soon", name="soon")]}))
-    proc = subprocess.run([sys.executable, "monitoringApp.py", "check", "-c", str(config),
-                           "soon"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    proc = run_app(["check", "-c", str(config), "soon"], ROOT, timeout=30)
     assert proc.returncode == 0, proc.stderr  # a warning is up
     lines = proc.stdout.splitlines()
     assert any("certificate expires in" in line for line in lines)

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from monitor.checks import registry
-from tests.test_e2e import APP
+from tests.support.app import run_app
 
 HEAVY = ("pycurl", "dns", "psutil", "selectolax")
 
@@ -74,8 +74,7 @@ def _load(config: object) -> str:
 def test_an_unknown_kind_is_told_with_every_kind_none_imported(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"monitors": [{"type": "ping"}]}))
-    done = subprocess.run([sys.executable, APP, "validate", "-c", str(config)],
-                          capture_output=True, text=True, timeout=60)
+    done = run_app(["validate", "-c", str(config)], None)
     assert done.stderr.strip() == (
         f"Error: {config}: monitors[0].type: must be one of: content, cpu, disk, dns, http,"
         " load, log, memory, process, tcp, tls")
@@ -86,8 +85,7 @@ def test_a_kind_that_cannot_run_on_sites_is_told_with_those_that_can(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"monitors": [{"type": "tcp", "host": "h", "port": 1}],
                                   "plugins": ["ping"]}))
-    done = subprocess.run([sys.executable, APP, "validate", "-c", str(config)],
-                          capture_output=True, text=True, timeout=60)
+    done = run_app(["validate", "-c", str(config)], None)
     assert done.stderr.strip() == (f'Error: {config}: plugins[0]: unknown check kind "ping"'
                                    " (kinds that run on sites: content, dns, tls)")
     assert loaded_after(f"try:\n{_load(config)}") == set()

@@ -8,8 +8,6 @@ import dataclasses
 import json
 import re
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -39,11 +37,11 @@ from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
 from monitor.core.fields import Fields
 from monitor.core.model import Monitor
+from tests.support.app import run_app, start, stop, wait_for
+from tests.support.db import count_checks, query
 from tests.support.hostile import refused_url
 from tests.support.pages import PageServer
-from tests.test_e2e import count_checks, query, start, stop, wait_for
 
-APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")  # as tests.test_e2e
 KIND = registry.get("content")
 LOREM = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor"
          " incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis"
@@ -692,8 +690,7 @@ def write_config(tmp_path: Path, sites: list[dict]) -> str:
 def test_check_name_in_a_new_process_learns(server, tmp_path):
     path = write_config(tmp_path, [{"type": "content", "URL": server.url, "name": "shop"},
                                    {"type": "content", "URL": refused_url(), "name": "gone"}])
-    done = subprocess.run([sys.executable, APP, "check", "-c", path, "shop"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=30)
+    done = run_app(["check", "-c", path, "shop"], tmp_path, timeout=30)
     assert (done.returncode, done.stderr) == (0, ""), done.stdout
     lines = done.stdout.splitlines()
     assert lines[0] == f"== shop ({server.url}) [content] =="
@@ -702,8 +699,7 @@ def test_check_name_in_a_new_process_learns(server, tmp_path):
     assert lines[-3] == "  verdict: up (learning (1 of 5))"
     assert re.fullmatch(r'UP detail="learning \(1 of 5\)" code=200 duration=\d+\.\dms',
                         lines[-1])
-    done = subprocess.run([sys.executable, APP, "check", "-c", path, "gone"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=30)
+    done = run_app(["check", "-c", path, "gone"], tmp_path, timeout=30)
     assert done.returncode == 1
     assert re.fullmatch(r'DOWN reason=connect detail="connection refused" duration=\d+\.\dms',
                         done.stdout.splitlines()[-1])

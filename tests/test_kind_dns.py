@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ from monitor.checks.http.spec import http_monitor
 from monitor.config import parse_config
 from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
+from tests.support.app import ROOT, run_app
 from tests.support.dns_server import (
     GARBAGE,
     NXDOMAIN,
@@ -34,7 +33,6 @@ from tests.support.dns_server import (
     closed_udp_port,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 KIND = registry.get("dns")
 TABLE = {
     "example.com": {"A": ["192.0.2.1", "192.0.2.2"], "AAAA": ["2001:db8::1"],
@@ -568,8 +566,7 @@ def test_check_prints_the_answer_and_exits_by_the_verdict(server, tmp_path):
                      for i in (0, 1))
 
     def app(*names: str) -> tuple[int, list[str]]:
-        done = subprocess.run([sys.executable, "monitoringApp.py", "check", "-c", str(config),
-                               *names], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        done = run_app(["check", "-c", str(config), *names], ROOT)
         assert done.stderr == warned
         return done.returncode, done.stdout.splitlines()
 

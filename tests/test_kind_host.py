@@ -24,9 +24,9 @@ from monitor.checks.host import base, cpu, disk, load, process
 from monitor.config import parse_config
 from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
-from tests.test_e2e import APP, query, start, stop, wait_for
+from tests.support.app import APP, ROOT, run_app, start, stop, wait_for
+from tests.support.db import query
 
-ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 
 
@@ -759,8 +759,7 @@ def blocks(output: str) -> dict[str, list[str]]:
 
 
 def check_app(args: list[str]) -> tuple[int, str, str]:
-    done = subprocess.run([sys.executable, APP, "check", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    done = run_app(["check", *args], ROOT)
     return done.returncode, done.stdout, done.stderr
 
 

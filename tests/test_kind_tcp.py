@@ -5,11 +5,8 @@ import errno
 import json
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -20,9 +17,8 @@ from monitor.checks.tcp import MAX_READ, check
 from monitor.config import parse_config
 from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
+from tests.support.app import ROOT, run_app
 from tests.support.tcp_servers import Loopback, banner, dead_then_listening, drain, ping_pong, reset
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def monitor(timeout: float = 2.0, **entry):
@@ -364,10 +360,8 @@ def test_check_name_prints_the_trace_and_exits_by_the_verdict(tmp_path):
             {"type": "tcp", "name": "wrong", "id": "wrong", "host": "127.0.0.1",
              "port": server.port, "expect": "^\\+OK", "timeout": 0.5},
         ]}))
-        good = subprocess.run([sys.executable, "monitoringApp.py", "check", "-c", str(config),
-                               "mail"], cwd=ROOT, capture_output=True, text=True, timeout=30)
-        bad = subprocess.run([sys.executable, "monitoringApp.py", "check", "-c", str(config),
-                              "wrong"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+        good = run_app(["check", "-c", str(config), "mail"], ROOT, timeout=30)
+        bad = run_app(["check", "-c", str(config), "wrong"], ROOT, timeout=30)
     assert (good.returncode, good.stderr) == (0, ""), good.stdout
     out = good.stdout.splitlines()
     assert out[0] == f"== mail (127.0.0.1:{server.port}) [tcp] =="

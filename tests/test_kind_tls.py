@@ -7,11 +7,8 @@ import json
 import re
 import socket
 import ssl
-import subprocess
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import psutil
 import pytest
@@ -23,9 +20,8 @@ from monitor.config import parse_config
 from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
 from monitor.core.model import Monitor
+from tests.support.app import ROOT, run_app
 from tests.support.tcp_servers import Loopback, banner, drain, reset
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def monitor(timeout: float = 2.0, top: dict | None = None, **entry) -> Monitor:
@@ -502,8 +498,7 @@ def test_check_name_prints_the_certificate_and_exits_by_the_verdict(servers, pki
     ]}))
 
     def check_cli(name):
-        return subprocess.run([sys.executable, "monitoringApp.py", "check", "-c", str(config),
-                               name], cwd=ROOT, capture_output=True, text=True, timeout=30)
+        return run_app(["check", "-c", str(config), name], ROOT, timeout=30)
 
     soon, old = check_cli("soon"), check_cli("old")
     assert (soon.returncode, soon.stderr) == (0, ""), soon.stdout

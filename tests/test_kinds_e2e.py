@@ -6,17 +6,17 @@ shown by `-r` with the warnings."""
 
 import contextlib
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 
 import pytest
 
+from tests.support.app import run_app, start, stop, wait_for
+from tests.support.db import query
 from tests.support.dns_server import DnsServer
 from tests.support.pages import PageServer
 from tests.support.tcp_servers import Loopback, banner
-from tests.test_e2e import APP, query, stop, wait_for
 
 
 @pytest.mark.parametrize("processes", [1, 2])
@@ -47,9 +47,7 @@ def test_every_kind_under_monitor(tmp_path, servers, pki, processes):
                  "id": "worker", **interval},
             ]}))
         db = tmp_path / "m.db"
-        proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db",
-                                 str(db)], cwd=tmp_path, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+        proc = start(["-m", "-s", "-c", str(config), "-db", str(db)], tmp_path)
         monitors = [soon, f"{soon}/tls", f"{soon}/content", broken, "smtp", "dns", "disk",
                     "worker"]
 
@@ -104,7 +102,6 @@ def test_every_kind_under_monitor(tmp_path, servers, pki, processes):
                               " NOT NULL"))
     assert set(warnings) == {soon, f"{soon}/tls"}
     assert all(w.startswith("tls_expiry: certificate expires in") for w in warnings.values())
-    report = subprocess.run([sys.executable, APP, "-r", "--once", "-db", str(db)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    report = run_app(["-r", "--once", "-db", str(db)], tmp_path)
     assert report.returncode == 0, report.stderr
     assert "warnings" in report.stdout and "tls_expiry:" in report.stdout

@@ -14,10 +14,11 @@ import uuid
 import pytest
 
 from monitor.cli.selftest import LocalServer
+from tests.support.app import APP, run_app, start, wait_for
+from tests.support.db import count_checks
 from tests.support.hostile import refused_url
 from tests.support.pages import PageServer
 from tests.support.stall import StallMeter
-from tests.test_e2e import APP, count_checks, wait_for
 
 LONG = "/a/very/long/path/to/some/health/endpoint/that/goes/on?with=query&and=more"
 
@@ -97,7 +98,7 @@ def terminals():
 
 def monitor(tmp_path, config, *extra) -> list[str]:
     return [sys.executable, APP, "-m", "-c", str(config), "-db", str(tmp_path / "m.db"),
-            *extra]
+            *extra]  # for a terminal (tmux) to run
 
 
 def header_totals(terminal: Tmux, unstable: int = 0) -> tuple[int, int, int] | None:
@@ -253,8 +254,8 @@ def test_colour_for_state_and_none_with_no_color(tmp_path, sites, terminals):
 def test_report_shows_the_same_view_from_another_process(tmp_path, sites, terminals):
     _server, config = sites
     db = tmp_path / "m.db"
-    writer = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db",
-                               str(db)], cwd=tmp_path)
+    writer = start(["-m", "-s", "-c", str(config), "-db", str(db)], tmp_path, stdout=None,
+                   stderr=None, text=False)
     try:
         wait_for(lambda: count_checks(str(db)) >= 6, 20, "checks stored")
         terminal = terminals([sys.executable, APP, "-r", "-db", str(db)], 130, 24, tmp_path)
@@ -285,9 +286,8 @@ def test_not_a_terminal_gets_plain_tables_fitted_to_columns(tmp_path, sites):
     assert re.search(r"^ALERT: Website http://127\.0\.0\.1:\d+/ is down\. availability=.*"
                      r"time=\S+Z \(connect: connection refused\)$", out, re.M), out
     # The same tables as -m prints, from -r --once: fitted to COLUMNS.
-    report = subprocess.run([sys.executable, APP, "-r", "--once", "-db", str(tmp_path / "m.db")],
-                            cwd=tmp_path, capture_output=True, text=True, env=narrow,
-                            timeout=30)
+    report = run_app(["-r", "--once", "-db", str(tmp_path / "m.db")], tmp_path,
+                     env={"COLUMNS": "72"}, timeout=30)
     assert report.returncode == 0, report.stderr
     lines = report.stdout.splitlines()
     assert any(line.startswith("monitor ") for line in lines), report.stdout

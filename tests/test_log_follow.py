@@ -23,7 +23,6 @@ import pytest
 from monitor.core.errors import MonitorError
 from monitor.logs.follow import Follower, LogReadError, StreamLines, read_file
 
-ROOT = Path(__file__).resolve().parent.parent
 TRUNCATED = "truncated (copytruncate): reading from its start"
 ROTATED = "rotated (renamed): reading the new file"
 

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 
 import pytest
 
 from monitor.config import parse_config
 from monitor.core.errors import ConfigError
+from tests.support import app
 from tests.support.access_logs import combined
+from tests.support.app import Output, run_app, stop, wait_for
+from tests.support.db import query
 from tests.support.receivers import WebhookReceiver
-from tests.test_e2e import APP, query, stop, wait_for
 
 
 def test_traffic_alert_and_recovery_in_the_running_monitor(tmp_path):
@@ -29,9 +29,8 @@ def test_traffic_alert_and_recovery_in_the_running_monitor(tmp_path):
             "websites": [{"type": "log", "path": "access.log", "name": "web",
                           "maxRate": 1, "fromStart": True}],
             "notify": [{"name": "hook", "url": hook.url("json")}]}))
-        proc = subprocess.Popen([sys.executable, APP, "-m", "--plain", "-c", str(config),
-                                 "-db", str(tmp_path / "m.db")], cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = app.start(["-m", "--plain", "-c", str(config), "-db", str(tmp_path / "m.db")],
+                         tmp_path)
         try:
             start = int(time.time()) // 10 * 10 - 600
             # 300 requests in 20 s of log time (2.5 a second over 2 minutes: above 1),
@@ -99,13 +98,11 @@ def test_check_reads_the_end_of_the_log(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"websites": [{"type": "log", "path": "access.log",
                                                 "name": "web"}]}))
-    done = subprocess.run([sys.executable, APP, "check", "-c", str(config), "web"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = run_app(["check", "-c", str(config), "web"], tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "format combined; of its last 51 lines 50 parse, 1 malformed" in done.stdout
     (tmp_path / "access.log").unlink()
-    done = subprocess.run([sys.executable, APP, "check", "-c", str(config), "web"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = run_app(["check", "-c", str(config), "web"], tmp_path)
     assert done.returncode == 1 and "missing" in done.stdout
 
 
@@ -121,8 +118,7 @@ def test_check_reads_the_fields_of_a_w3c_log_above_its_end(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"websites": [{"type": "log", "path": "u_ex.log",
                                                 "name": "iis"}]}))
-    done = subprocess.run([sys.executable, APP, "check", "-c", str(config), "iis"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = run_app(["check", "-c", str(config), "iis"], tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"format w3c; of its last (\d+) lines \1 parse, 0 malformed",
                      done.stdout), done.stdout
@@ -131,20 +127,17 @@ def test_check_reads_the_fields_of_a_w3c_log_above_its_end(tmp_path):
 def test_no_log_recovery_in_maintenance_in_the_running_program(tmp_path):
     # Issue 21, 10: `maintenance on lm`, a restart, more lines: no RECOVERY until the
     # maintenance is over.
-    from tests.test_rules_e2e import Output, cli
-
     log = tmp_path / "access.log"
     log.write_text("")
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"websites": [{"type": "log", "path": "access.log",
                                                 "name": "lm", "maxRate": 1,
                                                 "fromStart": True}]}))
-    args = [sys.executable, APP, "-m", "--plain", "-c", str(config), "-db", "m.db"]
+    args = ["-m", "--plain", "-c", str(config), "-db", "m.db"]
     db = tmp_path / "m.db"
     monitor = f"log:{log}"
     start = int(time.time()) // 10 * 10 - 1200
-    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = app.start(args, tmp_path)
     out = Output(proc)
     try:
         with open(log, "a", encoding="utf-8") as file:  # 300 in 20 s: above 1/s
@@ -154,10 +147,9 @@ def test_no_log_recovery_in_maintenance_in_the_running_program(tmp_path):
     finally:
         stop(proc)
         out.join()
-    done = cli("maintenance", "on", "lm", "-c", str(config), "-db", "m.db", cwd=tmp_path)
+    done = run_app(["maintenance", "on", "lm", "-c", str(config), "-db", "m.db"], tmp_path)
     assert done.returncode == 0, done.stderr
-    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = app.start(args, tmp_path)
     out = Output(proc)
     try:
         wait_for(lambda: out.starting("MAINTENANCE: lm"), 10, "the maintenance line")
@@ -171,8 +163,7 @@ def test_no_log_recovery_in_maintenance_in_the_running_program(tmp_path):
                  30, "the results of the new lines", lambda: "\n".join(out.lines))
         time.sleep(1)  # four more polls of the log: a recovery would be out by now
         assert not out.starting("RECOVERY"), out.lines
-        done = cli("maintenance", "off", "lm", "-c", str(config), "-db", "m.db",
-                   cwd=tmp_path)
+        done = run_app(["maintenance", "off", "lm", "-c", str(config), "-db", "m.db"], tmp_path)
         assert done.returncode == 0, done.stderr
         wait_for(lambda: out.starting("RECOVERY: High traffic alert recovered"), 20,
                  "the recovery after the maintenance", lambda: "\n".join(out.lines))

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,14 +17,13 @@ from monitor.logs.formats import make
 from monitor.logs.window import LogWindows, Report
 from monitor.render.logs import report_text
 from tests.support.access_logs import combined, traffic
-from tests.test_e2e import APP, wait_for
+from tests.support.app import Ran, run_app, start, wait_for
 
 T0 = 1_800_000_000  # 2027-01-15T08:00:00Z
 
 
-def logs(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, APP, "logs", *args], cwd=cwd, input=stdin,
-                          capture_output=True, timeout=120)
+def logs(*args: str, cwd: Path, stdin: bytes | None = None) -> Ran:
+    return run_app(["logs", *args], cwd, input=stdin, text=False, timeout=120)
 
 
 class Live:
@@ -35,8 +32,7 @@ class Live:
     Stopped by SIGINT at the end of the `with`."""
 
     def __init__(self, log: Path, cwd: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, APP, "logs", str(log), "--from-start"],
-                                     cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = start(["logs", str(log), "--from-start"], cwd, text=False)
         self._out: list[bytes] = []
         self._reader = threading.Thread(target=lambda: self._out.extend(self.proc.stdout),
                                         daemon=True)
@@ -392,8 +388,7 @@ W3C_HEADER = ["#Software: Microsoft Internet Information Services 10.0", "#Versi
 def test_an_iis_log_followed_from_its_end_is_read(tmp_path, fmt):
     log = tmp_path / "u_ex270115.log"
     log.write_text("\n".join(W3C_HEADER + w3c_log(T0, 60, 2)) + "\n")
-    proc = subprocess.Popen([sys.executable, APP, "logs", str(log), "--format", fmt],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start(["logs", str(log), "--format", fmt], tmp_path, text=False)
     out: list[bytes] = []
     reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
     reader.start()

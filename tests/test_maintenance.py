@@ -19,6 +19,7 @@ from monitor.core.errors import ConfigError
 from monitor.core.fields import Fields
 from monitor.core.timefmt import DURATION_FORMS
 from monitor.core.windows import DAY_NAMES, OneOff, Recurring, Window, current, duration
+from tests.support.app import run_app
 from tests.test_scheduler import Clock
 
 DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
@@ -574,11 +575,6 @@ def test_maintenance_on_a_name_takes_its_plugged_monitors_and_no_other(tmp_path)
     # http://host:18081/api, and `disk:/var` took `disk:/var/lib`: ids that merely begin
     # with the id and "/". Only the monitors the site's `plugins` made go with it.
     import sqlite3
-    import subprocess
-    import sys
-
-    from tests.test_e2e import APP
-
     (tmp_path / "config.json").write_text(json.dumps({"plugins": ["tls"], "websites": [
         {"URL": "http://127.0.0.1:18081", "name": "root"},
         {"URL": "http://127.0.0.1:18081/api", "name": "api"},
@@ -596,8 +592,7 @@ def test_maintenance_on_a_name_takes_its_plugged_monitors_and_no_other(tmp_path)
     Store(tmp_path / "monitoring.db").close()  # what -m makes at its start
 
     def on(*names: str) -> list[str]:
-        done = subprocess.run([sys.executable, APP, "maintenance", "on", *names],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        done = run_app(["maintenance", "on", *names], tmp_path)
         assert done.returncode == 0, done.stderr
         return done.stdout.splitlines()
 

@@ -18,6 +18,7 @@ from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.schema import SCHEMA_VERSION
 from monitor.store.sqlite.writer import Store
 from tests.legacy import stats_v4, store_v4
+from tests.support.app import run_app
 
 BASE = 1_700_000_040.0  # a whole minute
 A = "https://a.example/"
@@ -295,18 +296,12 @@ def test_the_readers_open_a_schema_4_database_before_any_monitor_upgraded_it(
         v4_db: Path) -> None:
     # Issue 21, 15: `-r --once` failed with "no such table: metric_aggs" (-a worked). A
     # reader brings an older database up to date, as the monitor does at its start.
-    import subprocess
-    import sys
-
-    from tests.test_e2e import APP
-
     for args in (["-r", "--once"], ["-a", "--no-follow"], ["maintenance", "list", "-c",
                                                             "none.json"]):
         if args[0] == "maintenance":
             (v4_db.parent / "none.json").write_text(
                 '{"websites": [{"URL": "http://127.0.0.1:9/"}]}')
-        done = subprocess.run([sys.executable, APP, *args, "-db", str(v4_db)],
-                              cwd=v4_db.parent, capture_output=True, text=True, timeout=60)
+        done = run_app([*args, "-db", str(v4_db)], v4_db.parent)
         assert (done.returncode, done.stderr) == (0, ""), args
         if args[0] == "-r":
             assert "past 10m00s" in done.stdout and "past 1h00m00s" in done.stdout

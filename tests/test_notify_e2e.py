@@ -3,14 +3,13 @@
 import json
 import random
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 
+from tests.support.app import run_app, start, stop, wait_for
+from tests.support.db import count_checks, query
 from tests.support.pages import PageServer
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
-from tests.test_e2e import APP, count_checks, query, stop, wait_for
 
 
 def test_the_heartbeat_beats_while_the_monitor_runs_and_stops_with_it(tmp_path):
@@ -31,9 +30,7 @@ def test_the_heartbeat_beats_while_the_monitor_runs_and_stops_with_it(tmp_path):
                 "websites": [{"URL": pages.url("/ping/secret-token"), "checkInterval": 60}],
                 "heartbeatUrl": pages.url("/ping/secret-token") + "?hb=1",
                 "heartbeatInterval": 1}))
-            proc = subprocess.Popen([sys.executable, APP, "-m", "-c", str(config), "-db",
-                                     str(tmp_path / "m.db")], cwd=tmp_path,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            proc = start(["-m", "-c", str(config), "-db", str(tmp_path / "m.db")], tmp_path)
             wait_for(lambda: len(beats) >= 3, 15, "three beats")
             _, out, err = stop(proc)
             count = len(beats)
@@ -48,9 +45,7 @@ def test_the_heartbeat_beats_while_the_monitor_runs_and_stops_with_it(tmp_path):
 def _monitor(tmp_path, config: dict):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
-    return subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(path), "-db",
-                             str(tmp_path / "m.db")], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return start(["-m", "-s", "-c", str(path), "-db", str(tmp_path / "m.db")], tmp_path)
 
 
 def test_an_alert_and_its_recovery_reach_a_webhook_and_a_mailbox(tmp_path):
@@ -76,9 +71,7 @@ def test_an_alert_and_its_recovery_reach_a_webhook_and_a_mailbox(tmp_path):
     db = tmp_path / "m.db"
     assert query(db, "SELECT key, sent IS NOT NULL, attempts FROM outbox ORDER BY id") == [
         ("1:hook", 1, 1), ("1:mail", 1, 1), ("2:hook", 1, 1), ("2:mail", 1, 1)]
-    shown = subprocess.run([sys.executable, APP, "-a", "--no-follow", "-db", str(db)],
-                           cwd=tmp_path,
-                           capture_output=True, text=True, timeout=30)
+    shown = run_app(["-a", "--no-follow", "-db", str(db)], tmp_path, timeout=30)
     assert shown.stdout.splitlines()[1::2] == ["  sent to hook, mail"] * 2, shown.stdout
 
 
@@ -234,8 +227,7 @@ def test_a_message_older_than_notify_retry_for_at_a_restart_is_not_sent(tmp_path
         (None, "expired after notifyRetryFor (20 s), not sent; last error: HTTP 500")]
     assert ("notification to hook expired after notifyRetryFor (20 s), not sent"
             " (1 attempt; last error: HTTP 500)") in err
-    shown = subprocess.run([sys.executable, APP, "-a", "--no-follow", "-db", str(db)],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    shown = run_app(["-a", "--no-follow", "-db", str(db)], tmp_path, timeout=30)
     assert shown.stdout.splitlines()[1] == (
         "  failed: hook (expired after notifyRetryFor (20 s), not sent; last error:"
         " HTTP 500)"), shown.stdout

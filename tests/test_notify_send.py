@@ -9,8 +9,6 @@ import json
 import os
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -37,9 +35,9 @@ from monitor.notify.sender import Notifier, Sender, backoff
 from monitor.store.api import AlertRecord, Delivery, DeliveryState
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
+from tests.support.app import run_app
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
 
-APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
 SITE = "https://a.example/"
 HTTP_500 = "HTTP 500"
 SITE_ENTRY = {"URL": "http://127.0.0.1:9/"}  # never checked: `notify test` sends only
@@ -705,11 +703,6 @@ def test_the_command_prints_a_line_per_provider_and_exits_by_the_results() -> No
             run_test(providers, ["nope"], lines.append)
         assert raised.value.message == ("no provider 'nope' in config.json: the providers are"
                                         " ops, pager")
-
-
-def run_app(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, APP, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=60)
 
 
 def test_the_command_without_providers_says_so(tmp_path: Path) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,8 +15,8 @@ import pytest
 
 from monitor.stats import window_stats
 from monitor.store.sqlite.queries import open_reader
+from tests.support.app import run_app, start, stop, wait_for
 from tests.support.dns_server import DnsServer
-from tests.test_e2e import APP, start, stop, wait_for
 
 DNS_WARNING = ('dns: "name" as the name to query is deprecated; put it in "host" ("name" is'
                " then only the label)")
@@ -43,19 +41,14 @@ def warnings(config: Path, key: str = "websites") -> str:
             f"Warning: {config}: {key}[1]: {PROCESS_WARNING}\n")
 
 
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, APP, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=60)
-
-
 def test_validate_and_monitors_say_each_old_spelling_once(server, tmp_path):
     config = tmp_path / "config.json"
     process = f"hk-{uuid.uuid4().hex[:8]}"
     config.write_text(json.dumps({"websites": old_entries(server, process, 5)}))
-    done = run(tmp_path, "validate", "-c", str(config))
+    done = run_app(["validate", "-c", str(config)], tmp_path)
     assert (done.returncode, done.stderr) == (0, warnings(config))
     assert done.stdout.startswith(f"{config}: OK, 2 ")
-    done = run(tmp_path, "monitors", "--json", "-c", str(config))
+    done = run_app(["monitors", "--json", "-c", str(config)], tmp_path)
     assert (done.returncode, done.stderr) == (0, warnings(config))
     old = [(row["id"], row["name"]) for row in json.loads(done.stdout)]
     dns_id = f"dns:A www.example.com @127.0.0.1:{server.port}"
@@ -65,7 +58,7 @@ def test_validate_and_monitors_say_each_old_spelling_once(server, tmp_path):
         {"type": "dns", "host": "www.example.com", "name": "web", "server": "127.0.0.1",
          "port": server.port},
         {"type": "process", "process": process, "name": "sleeper", "max": 0}]}))
-    done = run(tmp_path, "monitors", "--json", "-c", str(config))
+    done = run_app(["monitors", "--json", "-c", str(config)], tmp_path)
     assert (done.returncode, done.stderr) == (0, "")
     assert [(row["id"], row["name"]) for row in json.loads(done.stdout)] == [
         (dns_id, "web"), (f"process:{process}", "sleeper")]

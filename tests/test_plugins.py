@@ -5,17 +5,15 @@ real: a module and its dist-info (what pip writes) on the path of the monitor's 
 
 import contextlib
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from monitor.checks import registry
+from tests.support.app import run_app, start, stop, wait_for
+from tests.support.db import query
 from tests.support.pages import PageServer
-from tests.test_e2e import APP, query, stop, wait_for
 
 KIND = '''
 from pathlib import Path
@@ -78,26 +76,21 @@ def installed(tmp_path: Path) -> dict[str, str]:
     return {"PYTHONPATH": str(site)}
 
 
-def run_app(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, APP, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=60, env={**os.environ, **env})
-
-
 def test_an_installed_kind_validates_and_a_missing_one_is_named(tmp_path, installed):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"websites": [{"type": "file", "path": "x"}]}))
-    done = run_app(["--validate", "-c", str(config)], tmp_path, installed)
+    done = run_app(["--validate", "-c", str(config)], tmp_path, env=installed)
     assert (done.returncode, done.stdout.strip()) == (0, f"{config}: OK, 1 monitor(s)")
-    bad = run_app(["--validate", "-c", str(config)], tmp_path, {})
+    bad = run_app(["--validate", "-c", str(config)], tmp_path, env={})
     # The kinds built in, whichever they are: `file` is not among them.
     assert (bad.returncode, bad.stderr.strip()) == (
         2, f"Error: {config}: websites[0].type: must be one of: {', '.join(registry.names())}")
     config.write_text(json.dumps({"websites": [{"type": "file"}]}))
-    done = run_app(["--validate", "-c", str(config)], tmp_path, installed)
+    done = run_app(["--validate", "-c", str(config)], tmp_path, env=installed)
     assert (done.returncode, done.stderr.strip()) == (
         2, f"Error: {config}: websites[0].path: must be the path of a file")
     config.write_text(json.dumps({"websites": [{"type": "file", "path": "x", "URL": "y"}]}))
-    done = run_app(["--validate", "-c", str(config)], tmp_path, installed)
+    done = run_app(["--validate", "-c", str(config)], tmp_path, env=installed)
     assert (done.returncode, done.stderr.strip()) == (
         2, f"Error: {config}: websites[0].URL: unknown key")
 
@@ -105,7 +98,7 @@ def test_an_installed_kind_validates_and_a_missing_one_is_named(tmp_path, instal
 def test_a_kind_that_cannot_load_is_one_line_naming_it(tmp_path, installed):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"websites": [{"type": "broken"}]}))
-    done = run_app(["--validate", "-c", str(config)], tmp_path, installed)
+    done = run_app(["--validate", "-c", str(config)], tmp_path, env=installed)
     assert done.returncode == 1
     assert done.stderr.strip() == ("Error: check kind 'broken' (broken_kind:KIND) cannot be"
                                    " loaded: ImportError: needs libfoo")
@@ -120,9 +113,7 @@ def test_an_installed_kind_runs_is_stored_and_alerts(tmp_path, installed, proces
         {"type": "file", "path": str(watched), "name": "flag file", "checkInterval": 0.1,
          "alertWindow": 1}]}))
     db = tmp_path / "m.db"
-    proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db",
-                             str(db)], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **installed})
+    proc = start(["-m", "-s", "-c", str(config), "-db", str(db)], tmp_path, env=installed)
     target = f"file:{watched}"
 
     def rows(available: int) -> int:
@@ -159,10 +150,7 @@ def test_an_installed_kind_runs_on_every_site(tmp_path, installed, processes):
             {"URL": bad, "checkInterval": 0.2, "plugins": []},
             {"type": "file", "path": str(tmp_path), "checkInterval": 0.2}]}))
         db = tmp_path / "m.db"
-        proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db",
-                                 str(db)], cwd=tmp_path, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, **installed})
+        proc = start(["-m", "-s", "-c", str(config), "-db", str(db)], tmp_path, env=installed)
 
         def counts() -> dict[str, tuple[int, int]]:
             with contextlib.suppress(sqlite3.OperationalError):  # tables not made yet

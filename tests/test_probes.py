@@ -31,8 +31,9 @@ from monitor.run.probes import (
 )
 from monitor.store.sqlite.writer import Store
 from tests.conftest import make_site
+from tests.support.app import APP, start, wait_for
+from tests.support.db import count_checks, query
 from tests.support.hostile import refused_url
-from tests.test_e2e import APP, count_checks, query, wait_for
 
 
 def alive(pid):
@@ -190,10 +191,8 @@ def start_monitor_with_two_probes(hostile, tmp_path, silent=True, **popen):
     config.write_text(json.dumps({"processes": 2, "websites": [
         {"URL": f"{hostile.base}/ok?{i}", "checkInterval": 0.2} for i in range(6)]}))
     db = tmp_path / "m.db"
-    proc = subprocess.Popen([sys.executable, APP, "-m", *(["-s"] if silent else []), "-c",
-                             str(config), "-db", str(db)],
-                            stdout=subprocess.DEVNULL if silent else subprocess.PIPE,
-                            stderr=subprocess.PIPE, **popen)
+    proc = start(["-m", *(["-s"] if silent else []), "-c", str(config), "-db", str(db)], None,
+                 stdout=subprocess.DEVNULL if silent else subprocess.PIPE, text=False, **popen)
     try:
         children = wait_for(lambda: len(children_of(proc.pid)) == 2 and children_of(proc.pid),
                             10, "two probe processes")

@@ -8,7 +8,6 @@ that each one is a separate SQLite connection in a separate process, as in produ
 """
 
 import http.server
-import os
 import re
 import signal
 import sqlite3
@@ -22,9 +21,9 @@ import pytest
 
 from bench.run import target as bench_target
 from monitor.core.secrets import display_url
-from tests.test_e2e import APP, wait_for, write
+from tests.support.app import run_app, start, wait_for, write
+from tests.support.db import query
 
-ROOT = Path(__file__).resolve().parent.parent
 HEALTHY_SITES = 120
 FLAPPING_SITES = 12
 INTERVAL = 0.1
@@ -37,13 +36,10 @@ TARGET_LIFETIME = 90  # the target stops by itself even if this test is killed
 BAD_WORDS = re.compile(r"locked|busy|Error|Traceback|Warning", re.IGNORECASE)
 
 
-def _env():
-    env = dict(os.environ)
-    # The follower's output is read while it runs: it must not sit in a pipe buffer.
-    env["PYTHONUNBUFFERED"] = "1"
-    # Loopback must never go through a proxy someone configured on the machine.
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    return env
+# The follower's output is read while it runs: it must not sit in a pipe buffer. Loopback
+# must never go through a proxy someone configured on the machine.
+ENV = {"PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1,localhost",
+       "no_proxy": "127.0.0.1,localhost"}
 
 
 def _spawn(args, cwd, out_path):
@@ -52,8 +48,7 @@ def _spawn(args, cwd, out_path):
     # end would block them and turn the test into a deadlock instead of a verdict.
     with open(out_path.with_suffix(".out"), "w") as out, \
             open(out_path.with_suffix(".err"), "w") as err:
-        return subprocess.Popen([sys.executable, APP, *args], cwd=cwd, stdout=out,
-                                stderr=err, text=True, env=_env())
+        return start(args, cwd, stdout=out, stderr=err, env=ENV)
 
 
 def _read_outputs(path):
@@ -74,25 +69,14 @@ def _terminate(proc, sig=signal.SIGTERM):
 def _run_reader(args, cwd):
     # A generous timeout: a reader stuck behind a lock (busy_timeout is 10 s) must show up
     # as a failure with its output, not hang the suite.
-    return subprocess.run([sys.executable, APP, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=60, env=_env())
-
-
-def _ro_query(db, sql, *params):
-    # The test's own look at the database is read-only too: a read-write connection of
-    # ours could checkpoint or take locks and so change what is being tested.
-    conn = sqlite3.connect(Path(db).absolute().as_uri() + "?mode=ro", uri=True, timeout=10)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+    return run_app(args, cwd, env=ENV)
 
 
 def _has_rows(db, table):
     if not Path(db).exists():
         return 0
     try:
-        return _ro_query(db, f"SELECT count(*) FROM {table}")[0][0]
+        return query(db, f"SELECT count(*) FROM {table}")[0][0]
     except sqlite3.OperationalError:  # not created yet by -m
         return 0
 
@@ -205,9 +189,7 @@ def test_readers_stay_clean_while_monitor_writes_fast(target, flapping, running,
     # and the test then runs a little longer instead of proving less.
     while time.monotonic() < deadline or len(reports) < MIN_ROUNDS:
         # Both readers at once, so that they also overlap each other, not just the writer.
-        report = subprocess.Popen([sys.executable, APP, "-r", "--once", "-db", db],
-                                  cwd=tmp_path, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=_env())
+        report = start(["-r", "--once", "-db", db], tmp_path, env=ENV)
         running.append(report)
         history = _run_reader(["-a", "--no-follow", "-db", db], tmp_path)
         out, err = report.communicate(timeout=60)
@@ -252,7 +234,7 @@ def test_readers_stay_clean_while_monitor_writes_fast(target, flapping, running,
 
     # Each -a --no-follow printed a consistent snapshot: a prefix of the final history,
     # never less than what was there when reading began, and growing over the run.
-    messages = [m for (m,) in _ro_query(db, "SELECT message FROM website_alerts ORDER BY id")]
+    messages = [m for (m,) in query(db, "SELECT message FROM website_alerts ORDER BY id")]
     lengths = []
     for _code, out, _err in histories:
         lines = out.splitlines()

@@ -10,9 +10,8 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.app import ROOT
 
 # Runs inside the namespaces: the DNS server, an HTTP server on 127.0.0.1:8080, then the
 # checks (blocking, or all at once through the http kind's loop); prints what happened.

@@ -3,38 +3,12 @@ that flaps and one that is down, and `maintenance on|off|list` from another proc
 it runs."""
 
 import sqlite3
-import subprocess
-import sys
 import threading
 
 from monitor.store.sqlite.writer import Store
+from tests.support.app import Output, run_app, start, stop, wait_for, write
+from tests.support.db import query
 from tests.support.pages import PageServer
-from tests.test_e2e import APP, query, start, stop, wait_for, write
-
-
-def cli(*args, cwd):
-    return subprocess.run([sys.executable, APP, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=60)
-
-
-class Output:
-    """The lines a running process prints, collected by a thread as they come."""
-
-    def __init__(self, proc: subprocess.Popen) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
-        self._thread.start()
-
-    def _read(self, proc: subprocess.Popen) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def starting(self, prefix: str) -> list[str]:
-        return [line for line in self.lines if line.startswith(prefix)]
-
-    def join(self) -> None:
-        self._thread.join(10)
 
 
 def test_flapping_reminders_and_maintenance_in_the_running_program(tmp_path):
@@ -72,7 +46,7 @@ def test_flapping_reminders_and_maintenance_in_the_running_program(tmp_path):
                      lambda: "\n".join(out.lines))
 
             # Put the down site in maintenance from another process, for a while.
-            done = cli("maintenance", "on", "down", "--for", "1h", cwd=tmp_path)
+            done = run_app(["maintenance", "on", "down", "--for", "1h"], tmp_path)
             assert done.returncode == 0, done.stderr
             assert done.stdout.startswith("down: maintenance on until ")
             wait_for(lambda: out.starting("MAINTENANCE: down: checks recorded, no alerts"),
@@ -83,10 +57,10 @@ def test_flapping_reminders_and_maintenance_in_the_running_program(tmp_path):
                 " host = ? AND reason = 'maintenance'", down)[0][0] >= 10, 10,
                 "checks marked maintenance")
             assert marked
-            listed = cli("maintenance", "list", cwd=tmp_path)
+            listed = run_app(["maintenance", "list"], tmp_path)
             assert listed.returncode == 0
             assert listed.stdout.startswith("down: on since ")
-            done = cli("maintenance", "off", "down", cwd=tmp_path)
+            done = run_app(["maintenance", "off", "down"], tmp_path)
             assert done.stdout == "down: maintenance off\n"
             wait_for(lambda: out.starting("MAINTENANCE OVER: down"), 5, "the end line")
             wait_for(lambda: len(out.starting("REMINDER: ")) > reminders, 5,
@@ -115,18 +89,18 @@ def test_flapping_reminders_and_maintenance_in_the_running_program(tmp_path):
 
 def test_maintenance_errors_are_one_line(tmp_path):
     write(tmp_path / "config.json", {"websites": [{"URL": "http://127.0.0.1:9/"}]})
-    done = cli("maintenance", "on", "nope", cwd=tmp_path)
+    done = run_app(["maintenance", "on", "nope"], tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
         "Error: no monitor 'nope' in config.json: give a monitor's id, name or target; "
         "`monitors` lists them")
-    done = cli("maintenance", "on", "http://127.0.0.1:9/", "--for", "soon", cwd=tmp_path)
+    done = run_app(["maintenance", "on", "http://127.0.0.1:9/", "--for", "soon"], tmp_path)
     assert done.returncode == 2 and "'soon' is not a duration" in done.stderr
     # Issue 21, 12: a database that does not exist is an error, not a new empty file that
     # no monitor reads; a file that is not a monitoring database is refused, untouched.
     for command in (("on", "http://127.0.0.1:9/"), ("off", "http://127.0.0.1:9/"),
                     ("list",)):
-        done = cli("maintenance", *command, "-db", "typo.db", cwd=tmp_path)
+        done = run_app(["maintenance", *command, "-db", "typo.db"], tmp_path)
         assert (done.returncode, done.stdout) == (1, ""), done.stderr
         assert done.stderr == ("Error: typo.db: database not found (start the monitor with"
                                " -m first)\n")
@@ -134,12 +108,12 @@ def test_maintenance_errors_are_one_line(tmp_path):
     other = tmp_path / "other.db"
     sqlite3.connect(other).executescript("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
     before = other.read_bytes()
-    done = cli("maintenance", "on", "http://127.0.0.1:9/", "-db", str(other), cwd=tmp_path)
+    done = run_app(["maintenance", "on", "http://127.0.0.1:9/", "-db", str(other)], tmp_path)
     assert done.returncode == 1 and "not a monitoring database" in done.stderr
     assert other.read_bytes() == before
     Store(tmp_path / "monitoring.db").close()  # what -m makes at its start
-    done = cli("maintenance", "list", cwd=tmp_path)
+    done = run_app(["maintenance", "list"], tmp_path)
     assert (done.returncode, done.stdout) == (
         0, "no monitor is in maintenance or has maintenance windows\n")
-    done = cli("maintenance", "on", "http://127.0.0.1:9/", "--for", "90m", cwd=tmp_path)
+    done = run_app(["maintenance", "on", "http://127.0.0.1:9/", "--for", "90m"], tmp_path)
     assert done.returncode == 0 and (tmp_path / "monitoring.db").stat().st_mode & 0o077 == 0

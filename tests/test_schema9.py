@@ -8,7 +8,6 @@ has migrated it and print what they print after."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil
@@ -28,8 +27,8 @@ from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.schema import SCHEMA_VERSION
 from monitor.store.sqlite.writer import Store
 from tests.data.make_schema8 import READ_OLD
+from tests.support.app import run_app, start, stop, wait_for, write
 from tests.support.pages import PageServer
-from tests.test_e2e import APP, start, stop, wait_for, write
 from tests.test_migration import v4_file
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -270,9 +269,7 @@ def report_figures(output: str) -> list[list[list[str]]]:
 
 def run(args: list[str], db: Path) -> str:
     # Wide: every column of the tables, whatever the width of the terminal running pytest.
-    done = subprocess.run([sys.executable, APP, *args, "-db", str(db)], cwd=db.parent,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "1000"})
+    done = run_app([*args, "-db", str(db)], db.parent, timeout=120, env={"COLUMNS": "1000"})
     assert (done.returncode, done.stderr) == (0, ""), args
     return done.stdout
 
@@ -351,9 +348,8 @@ def test_a_monitor_migrating_a_schema_8_file_holds_it_against_a_second_one(
         try:
             wait_for(lambda: rows(schema8, "PRAGMA user_version") == [(SCHEMA_VERSION,)],
                      30, "the migration")
-            second = subprocess.run([sys.executable, APP, "-m", "-c", str(config), "-db",
-                                     str(schema8)], cwd=schema8.parent, capture_output=True,
-                                    text=True, timeout=30)
+            second = run_app(["-m", "-c", str(config), "-db", str(schema8)], schema8.parent,
+                             timeout=30)
             assert second.returncode == 1
             assert "is in use by another monitor" in second.stderr
             assert "past 1h00m00s" in run(["-r", "--once"], schema8)

@@ -4,15 +4,13 @@
 import base64
 import http.server
 import json
-import os
 import stat
-import subprocess
-import sys
 import threading
 
 import pytest
 
-from tests.test_e2e import APP, count_checks, query, stop, wait_for, write
+from tests.support.app import run_app, start, stop, wait_for, write
+from tests.support.db import count_checks, query
 
 PASSWORD = "pw-Zq81-secret"
 TOKEN = "tok-Xk29-secret"
@@ -54,15 +52,10 @@ def recorder():
     server.server_close()
 
 
-def run(args, env, cwd):
-    return subprocess.run([sys.executable, APP, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=30)
-
-
 def test_credentials_never_leave_the_check(recorder, tmp_path):
     server, seen = recorder
     port = server.server_address[1]
-    env = dict(os.environ, MON_PASS=PASSWORD, MON_TOKEN=TOKEN)
+    env = {"MON_PASS": PASSWORD, "MON_TOKEN": TOKEN}
     config = tmp_path / "config.json"
     write(config, {"websites": [
         {"URL": f"http://ops:${{MON_PASS}}@127.0.0.1:{port}/fail?token=${{MON_TOKEN}}",
@@ -77,19 +70,17 @@ def test_credentials_never_leave_the_check(recorder, tmp_path):
     ], "alertWindow": 1})
     db = tmp_path / "m.db"
     outputs = []
-    validate = run(["--validate", "-c", str(config)], env, tmp_path)
+    validate = run_app(["--validate", "-c", str(config)], tmp_path, env=env, timeout=30)
     outputs += [validate.stdout, validate.stderr]
     assert validate.returncode == 0, validate.stderr
 
-    proc = subprocess.Popen([sys.executable, APP, "-m", "-c", str(config), "-db", str(db)],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = start(["-m", "-c", str(config), "-db", str(db)], tmp_path, env=env)
     try:
         wait_for(lambda: count_checks(db) >= 30 and query(db, "SELECT count(*) FROM"
                                                               " website_alerts")[0][0] >= 3,
                  15, "checks and the alerts")
         for args in (["-r", "--once"], ["-a", "--no-follow"]):
-            done = run([*args, "-db", str(db)], env, tmp_path)
+            done = run_app([*args, "-db", str(db)], tmp_path, env=env, timeout=30)
             assert done.returncode == 0, done.stderr
             outputs += [done.stdout, done.stderr]
     finally:
@@ -120,9 +111,7 @@ def test_database_files_are_readable_by_their_owner_only(tmp_path):
     write(config, {"websites": [{"URL": "http://127.0.0.1:1/", "checkInterval": 0.2,
                                  "timeout": 0.2}]})
     db = tmp_path / "m.db"
-    proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db",
-                             str(db)], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = start(["-m", "-s", "-c", str(config), "-db", str(db)], tmp_path)
     try:
         wait_for(lambda: count_checks(db) >= 3, 10, "checks")
         modes = {path.name: stat.S_IMODE(path.stat().st_mode)

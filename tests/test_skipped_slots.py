@@ -4,8 +4,6 @@ availability reflects the time the site was not answering (issue: 127 rows for 1
 64.3% reported where the site was up 58.4% of the time)."""
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,9 +15,9 @@ from monitor.stats import window_stats
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
 from tests.conftest import make_site
+from tests.support.app import Output, start, stop, wait_for, write
+from tests.support.db import count_checks, query
 from tests.support.tls_servers import TLSServer
-from tests.test_e2e import APP, count_checks, query, start, stop, wait_for, write
-from tests.test_rules_e2e import Output
 
 URL = "http://site.test/"
 
@@ -97,9 +95,7 @@ def test_availability_of_a_hanging_site_matches_the_time_it_answered(tmp_path):
     config.write_text(json.dumps({"websites": [
         {"URL": url, "checkInterval": interval, "timeout": timeout}]}))
     db = str(tmp_path / "m.db")
-    proc = subprocess.Popen([sys.executable, APP, "-m", "-s", "-c", str(config), "-db", db],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = start(["-m", "-s", "-c", str(config), "-db", db], tmp_path)
     try:
         wait_for(lambda: count_checks(db, url) >= 3, 15, "the first checks")
         time.sleep(2.0)

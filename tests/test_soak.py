@@ -9,9 +9,9 @@ about 650 bytes per check).
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.app import ROOT
+
 SITES, INTERVAL, SECONDS = 100, 0.2, 24
 
 

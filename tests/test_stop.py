@@ -6,14 +6,11 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.test_disk_full import Output
-from tests.test_e2e import count_checks, query, wait_for, write
-
-APP = str(Path(__file__).resolve().parent.parent / "monitoringApp.py")
+from tests.support.app import Output, start, wait_for, write
+from tests.support.db import count_checks, query
 
 
 def checking(hostile, tmp_path: Path) -> tuple[subprocess.Popen, Output, str]:
@@ -21,10 +18,8 @@ def checking(hostile, tmp_path: Path) -> tuple[subprocess.Popen, Output, str]:
     config = tmp_path / "config.json"
     write(config, {"websites": [{"URL": hostile.base + "/ok", "checkInterval": 0.05}]})
     db = str(tmp_path / "m.db")
-    proc = subprocess.Popen([sys.executable, APP, "-m", "-c", str(config), "-db", db],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    output = Output(proc)
+    proc = start(["-m", "-c", str(config), "-db", db], tmp_path)
+    output = Output(proc, stderr=True)
     wait_for(lambda: count_checks(db) >= 20, 15, "twenty checks", output.dump)
     return proc, output, db
 
