@@ -12,12 +12,10 @@ from click.testing import CliRunner
 from monitor import __version__
 from monitor.cli import main
 from monitor.core.model import CheckResult
-from monitor.core.timefmt import DURATION_FORMS
 from monitor.store.api import AlertRecord, MonitorRow
 from monitor.store.sqlite.writer import Store
 from tests.support.app import APP
-
-DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
+from tests.support.config import DURATION
 
 
 @pytest.fixture()

@@ -15,13 +15,11 @@ from click.testing import CliRunner
 from monitor.checks import registry
 from monitor.cli import main
 from monitor.core.model import CheckResult
-from monitor.core.timefmt import DURATION_FORMS
 from tests.support.app import run_app, start, stop, wait_for, write
+from tests.support.config import DURATION
 from tests.support.db import count_checks, query
 from tests.support.hostile import refused_url
 from tests.test_cli import seeded_db, write_config
-
-DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
 COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "monitors", "init",
             "purge", "notify", "maintenance", "logs")

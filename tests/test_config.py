@@ -24,13 +24,11 @@ from monitor.config import TOP_KEYS as CONFIG_KEYS
 from monitor.core.errors import ConfigError, MonitorError
 from monitor.core.model import Monitor
 from monitor.core.secrets import display_url
-from monitor.core.timefmt import DURATION_FORMS
 from monitor.engine import Engine
 from monitor.store.sqlite.writer import Store
 from tests.support.app import run_app, wait_for
+from tests.support.config import DURATION, config_error
 from tests.support.db import count_checks
-
-DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
 TOP_KEYS = (*CONFIG_KEYS, "maxBodyBytes")  # the http kind's default, at the top level
 
@@ -45,18 +43,6 @@ def doc(*sites: dict[str, Any], **top: Any) -> str:
 
 def one_site(**fields: Any) -> Monitor:
     return parse_config(doc({"URL": URL, **fields})).monitors[0]
-
-
-def error_of(text: str, source: str = "config.json") -> str:
-    with pytest.raises(ConfigError) as exc:
-        parse_config(text, source)
-    return str(exc.value)
-
-
-def load_error(path: Path | str) -> str:
-    with pytest.raises(ConfigError) as exc:
-        load_config(path)
-    return str(exc.value)
 
 
 # The kinds built in, as an unknown `type` lists them.
@@ -213,7 +199,7 @@ def test_type_defaults_to_http_and_accepts_registered_kinds(
     monkeypatch.setitem(registry._KINDS, "echo", echo)
     assert one_site(type="echo").kind == "echo"
     # Every kind built in, loaded or not, and those registered.
-    assert error_of(doc({"URL": URL, "type": "ping"})) == (
+    assert config_error(parse_config, doc({"URL": URL, "type": "ping"})) == (
         "config.json: websites[0].type: must be one of: content, cpu, disk, dns, echo, http,"
         " load, log, memory, process, tcp, tls"
     )
@@ -270,11 +256,11 @@ def test_config_error_is_a_monitor_error() -> None:
 
 def test_file_not_found(tmp_path: Path) -> None:
     path = tmp_path / "missing.json"
-    assert load_error(path) == f"{path}: file not found"
+    assert config_error(load_config, path) == f"{path}: file not found"
 
 
 def test_directory(tmp_path: Path) -> None:
-    assert load_error(tmp_path) == f"{tmp_path}: is a directory, not a file"
+    assert config_error(load_config, tmp_path) == f"{tmp_path}: is a directory, not a file"
 
 
 def test_not_utf8(tmp_path: Path) -> None:
@@ -282,7 +268,7 @@ def test_not_utf8(tmp_path: Path) -> None:
     data = b'{"websites": [{"URL": "https://example.com/", "name": "caf\xe9"}]}'
     path.write_bytes(data)
     assert data.index(b"\xe9") == 58
-    assert load_error(path) == f"{path}: not UTF-8 text (byte 58)"
+    assert config_error(load_config, path) == f"{path}: not UTF-8 text (byte 58)"
 
 
 def test_invalid_json_reports_line_and_column(tmp_path: Path) -> None:
@@ -295,7 +281,7 @@ def test_invalid_json_reports_line_and_column(tmp_path: Path) -> None:
         '}\n',
         encoding="utf-8",
     )
-    assert load_error(path) == (
+    assert config_error(load_config, path) == (
         f"{path}: invalid JSON at line 3, column 36: "
         "Expecting property name enclosed in double quotes"
     )
@@ -320,7 +306,7 @@ def test_invalid_json_reports_line_and_column(tmp_path: Path) -> None:
          "single-quotes", "bom", "too-deep", "too-many-digits"],
 )
 def test_invalid_json(text: str, message: str) -> None:
-    assert error_of(text) == f"config.json: {message}"
+    assert config_error(parse_config, text) == f"config.json: {message}"
 
 
 # ------------------------------------------------------------------ document errors
@@ -369,7 +355,7 @@ def test_invalid_json(text: str, message: str) -> None:
     ],
 )
 def test_structure_errors(text: str, message: str) -> None:
-    assert error_of(text) == f"config.json: {message}"
+    assert config_error(parse_config, text) == f"config.json: {message}"
 
 
 def test_monitors_and_websites_are_one_list_by_two_names() -> None:
@@ -414,11 +400,12 @@ URL_HOST = "must be an http:// or https:// URL with a host"
     ],
 )
 def test_url_errors(url: Any, message: str) -> None:
-    assert error_of(doc({"URL": url})) == f"config.json: websites[0].URL: {message}"
+    assert config_error(parse_config, doc({"URL": url})) == (
+        f"config.json: websites[0].URL: {message}")
 
 
 def test_url_nfkc_error_names_the_host() -> None:
-    assert error_of(doc({"URL": "http://a\u2100b/"})) == (
+    assert config_error(parse_config, doc({"URL": "http://a\u2100b/"})) == (
         "config.json: websites[0].URL: is not a valid URL: "
         "netloc 'a\u2100b' contains invalid characters under NFKC normalization"
     )
@@ -427,14 +414,15 @@ def test_url_nfkc_error_names_the_host() -> None:
 def test_duplicate_url_names_the_first_index() -> None:
     text = doc({"URL": "https://a.example/"}, {"URL": URL}, {"URL": "https://c.example/"},
                {"URL": " https://example.com/ "})
-    assert error_of(text) == ('config.json: websites[3].URL: duplicate of websites[1].URL: both'
-                              ' make the id "https://example.com/"; give one of them an "id"')
+    assert config_error(parse_config, text) == (
+        'config.json: websites[3].URL: duplicate of websites[1].URL: both make the id'
+        ' "https://example.com/"; give one of them an "id"')
 
 
 def test_error_in_a_later_site_names_its_index() -> None:
     text = doc({"URL": "https://a.example/"}, {"URL": "https://b.example/"},
                {"URL": "https://c.example/", "checkInterval": 0})
-    assert error_of(text) == (
+    assert config_error(parse_config, text) == (
         f"config.json: websites[2].checkInterval: {DURATION}"
     )
 
@@ -468,7 +456,7 @@ def test_error_in_a_later_site_names_its_index() -> None:
     ],
 )
 def test_unknown_keys(text: str, message: str) -> None:
-    assert error_of(text) == f"config.json: {message}"
+    assert config_error(parse_config, text) == f"config.json: {message}"
 
 
 @pytest.mark.parametrize(
@@ -487,7 +475,7 @@ def test_unknown_keys(text: str, message: str) -> None:
     ],
 )
 def test_duplicate_keys(text: str, message: str) -> None:
-    assert error_of(text) == f"config.json: {message}"
+    assert config_error(parse_config, text) == f"config.json: {message}"
 
 
 POSITIVE = "must be a number greater than 0"
@@ -500,7 +488,7 @@ WHOLE = "must be a whole number greater than 0"
                                    "1" + "0" * 400])
 def test_check_interval_refused(value: str) -> None:
     text = '{"websites": [{"URL": "https://example.com/", "checkInterval": ' + value + "}]}"
-    assert error_of(text) == f"config.json: websites[0].checkInterval: {DURATION}"
+    assert config_error(parse_config, text) == f"config.json: websites[0].checkInterval: {DURATION}"
 
 
 @pytest.mark.parametrize(
@@ -549,7 +537,7 @@ def test_check_interval_refused(value: str) -> None:
     ],
 )
 def test_value_errors(top: dict[str, Any], site: dict[str, Any], message: str) -> None:
-    assert error_of(doc({"URL": URL, **site}, **top)) == f"config.json: {message}"
+    assert config_error(parse_config, doc({"URL": URL, **site}, **top)) == f"config.json: {message}"
 
 
 CANARY = "https://canary.example/"
@@ -581,7 +569,7 @@ CANARY = "https://canary.example/"
     ],
 )
 def test_numbers_out_of_range(top: dict[str, Any], site: dict[str, Any], message: str) -> None:
-    assert error_of(doc({"URL": URL, **site}, **top)) == f"config.json: {message}"
+    assert config_error(parse_config, doc({"URL": URL, **site}, **top)) == f"config.json: {message}"
 
 
 def test_numbers_at_their_bounds_are_accepted() -> None:
@@ -624,17 +612,17 @@ def test_the_program_handles_every_number_at_its_bound(hostile, tmp_path: Path) 
 
 
 def test_error_message_uses_the_given_source() -> None:
-    assert error_of("[]", "/etc/monitor/sites.json") == (
+    assert config_error(parse_config, "[]", "/etc/monitor/sites.json") == (
         "/etc/monitor/sites.json: (root): must be a JSON object"
     )
-    assert error_of("[]") == "config.json: (root): must be a JSON object"
+    assert config_error(parse_config, "[]") == "config.json: (root): must be a JSON object"
 
 
 def test_first_error_wins_and_top_level_is_checked_before_sites() -> None:
     text = doc({"URL": "ftp://x/", "checkInterval": 0}, alertThreshold=2)
-    assert error_of(text) == f"config.json: alertThreshold: {FRACTION}"
+    assert config_error(parse_config, text) == f"config.json: alertThreshold: {FRACTION}"
     text = doc({"URL": "ftp://x/", "checkInterval": 0, "bogus": 1})
-    assert error_of(text) == "config.json: websites[0].bogus: unknown key"
+    assert config_error(parse_config, text) == "config.json: websites[0].bogus: unknown key"
 
 
 # ------------------------------------------------------------------------ display_url
@@ -699,7 +687,7 @@ def test_values_from_the_environment_are_masked_wherever_they_sit(monkeypatch) -
     assert site.id == "https://api.example/bot***/getMe?pass=***"
     assert "123456%3AAAbbCC" in site.secrets  # as an error would quote it, encoded
     # A parser's complaint about a value from the environment does not repeat it.
-    message = error_of(json.dumps({"websites": [{"URL": "https://u:${BAD_PW}@h.example/"}]}))
+    message = config_error(parse_config, json.dumps({"websites": [{"URL": "https://u:${BAD_PW}@h.example/"}]}))
     assert "abc" not in message and message.startswith("config.json: websites[0].URL: ")
 
 
@@ -719,7 +707,7 @@ def test_canary_as_url_or_object() -> None:
         "URL": "https://canary.example/", "checkInterval": 2, "timeout": 1}}))
     assert (config.canary.interval, config.canary.timeout) == (2.0, 1.0)
     assert parse_config(doc({"URL": URL})).canary is None
-    assert error_of(json.dumps({"websites": [{"URL": URL}], "canary": "ftp://x/"})) == (
+    assert config_error(parse_config, doc({"URL": URL}, canary="ftp://x/")) == (
         "config.json: canary: must be an http:// or https:// URL with a host")
 
 
@@ -732,13 +720,13 @@ PATH_HEAD = re.compile(r'^(\(root\)|"(?:[^"\\]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*)')
 
 def test_bad_corpus_is_large_and_varied() -> None:
     assert len(BAD_FILES) >= 40
-    messages = {load_error(p).partition(": ")[2] for p in BAD_FILES}
+    messages = {config_error(load_config, p).partition(": ")[2] for p in BAD_FILES}
     assert len(messages) >= 40
 
 
 @pytest.mark.parametrize("path", BAD_FILES, ids=[p.name for p in BAD_FILES])
 def test_bad_config_file_is_refused_with_a_one_line_message(path: Path) -> None:
-    message = load_error(str(path))
+    message = config_error(load_config, str(path))
     assert message.splitlines() == [message]
     assert message.startswith(f"{path}: ")
     rest = message[len(f"{path}: "):]
@@ -887,5 +875,5 @@ def test_max_in_flight_is_a_whole_number_or_left_to_the_open_files() -> None:
     assert parse_config(doc()).max_in_flight is None
     assert parse_config(json.dumps({"websites": [{"URL": URL}], "maxInFlight": 64})
                         ).max_in_flight == 64
-    assert error_of(json.dumps({"websites": [{"URL": URL}], "maxInFlight": 0})) == (
+    assert config_error(parse_config, doc({"URL": URL}, maxInFlight=0)) == (
         "config.json: maxInFlight: must be a whole number greater than 0")

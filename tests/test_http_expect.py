@@ -9,9 +9,9 @@ import pytest
 from monitor.checks.execute import run_check
 from monitor.checks.http.curl import CurlLoop
 from monitor.config import parse_config
-from monitor.core.errors import ConfigError
 from monitor.core.model import CheckResult, Monitor
 from tests.support.app import ROOT, run_app
+from tests.support.config import config_error
 from tests.support.pages import PageServer
 
 API = json.dumps({"status": "ok", "version": 3, "checks": [{"name": "db", "healthy": True}],
@@ -37,12 +37,6 @@ def monitor_of(entry: dict, **top) -> Monitor:
 
 def check(entry: dict, watchdog, **top) -> CheckResult:
     return run_check(monitor_of({"timeout": 2, **entry}, **top), watchdog)
-
-
-def error_of(entry: dict, **top) -> str:
-    with pytest.raises(ConfigError) as caught:
-        parse_config(json.dumps({"websites": [entry], **top}))
-    return str(caught.value)
 
 
 def test_every_condition_met_is_up(pages, watchdog):
@@ -225,7 +219,7 @@ def test_check_prints_the_warning(servers, pki, tmp_path):
      "is not a valid regular expression: bad character range z-a at position 1"),
 ])
 def test_expect_errors(expect, path, message):
-    assert error_of({"URL": "http://127.0.0.1/", "expect": expect}) == \
+    assert config_error(monitor_of, {"URL": "http://127.0.0.1/", "expect": expect}) == \
         f"config.json: websites[0].{path}: {message}"
 
 
@@ -241,7 +235,8 @@ def test_expect_errors(expect, path, message):
      "tlsFailDaysLeft: tlsFailDaysLeft (5) must not be above tlsMinDaysLeft (3)"),
 ])
 def test_expiry_errors(entry, top, message):
-    assert error_of({"URL": "https://127.0.0.1/", **entry}, **top) == f"config.json: {message}"
+    assert config_error(monitor_of, {"URL": "https://127.0.0.1/", **entry}, **top) == (
+        f"config.json: {message}")
 
 
 def test_a_secret_header_found_is_not_quoted(pages, watchdog):

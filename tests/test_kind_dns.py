@@ -22,6 +22,7 @@ from monitor.config import parse_config
 from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
 from tests.support.app import ROOT, run_app
+from tests.support.config import config_error
 from tests.support.dns_server import (
     GARBAGE,
     NXDOMAIN,
@@ -79,9 +80,7 @@ def one(**entry):
 
 
 def error_of(**entry) -> str:
-    with pytest.raises(ConfigError) as exc:
-        one(**entry)
-    return str(exc.value).removeprefix("config.json: websites[0].")
+    return config_error(one, **entry).removeprefix("config.json: websites[0].")
 
 
 def config_of(*entries: dict):

@@ -17,12 +17,10 @@ from monitor.config import _pairs_hook
 from monitor.config import maintenance as config
 from monitor.core.errors import ConfigError
 from monitor.core.fields import Fields
-from monitor.core.timefmt import DURATION_FORMS
 from monitor.core.windows import DAY_NAMES, OneOff, Recurring, Window, current, duration
 from tests.support.app import run_app
+from tests.support.config import DURATION, config_error
 from tests.test_scheduler import Clock
-
-DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 EVERY_DAY = frozenset(range(7))
@@ -408,14 +406,6 @@ def parse(value: Any, path: str = "maintenance") -> tuple[Window, ...] | None:
     return config.parse(Fields("config.json"), {"maintenance": value}, path)
 
 
-def error_of(value: Any, path: str = "maintenance") -> str:
-    with pytest.raises(ConfigError) as caught:
-        parse(value, path)
-    message = str(caught.value)
-    assert message.splitlines() == [message]
-    return message
-
-
 def test_absent_is_none_and_an_empty_list_is_no_window() -> None:
     assert config.parse(Fields("config.json"), {"URL": "https://a.example/"}, "x") is None
     assert parse([]) == ()
@@ -538,7 +528,7 @@ WEEKLY = {"every": ["sun"], "at": "02:00", "for": 3600}
      "maintenance.timezone: must be an IANA time zone name such as Europe/Paris"),
 ])
 def test_config_errors(value: Any, message: str) -> None:
-    assert error_of(value) == f"config.json: {message}"
+    assert config_error(parse, value) == f"config.json: {message}"
 
 
 @pytest.mark.parametrize("value, message", [
@@ -550,7 +540,7 @@ def test_config_errors(value: Any, message: str) -> None:
      f'websites[0].maintenance[1].every[2]: unknown day "x" (days: {DAYS})'),
 ])
 def test_config_error_paths_under_a_site(value: Any, message: str) -> None:
-    assert error_of(value, "websites[0].maintenance") == f"config.json: {message}"
+    assert config_error(parse, value, "websites[0].maintenance") == f"config.json: {message}"
 
 
 def test_a_key_written_twice() -> None:

@@ -4,7 +4,6 @@ message in full, and no secret in any of them."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
@@ -13,37 +12,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.checks import registry
-from monitor.config import Config, parse_config
 from monitor.config import notify as notify_mod
+from monitor.config import parse_config
 from monitor.config.notify import EVENTS, TEMPLATE_FIELDS, Provider
 from monitor.core import secrets
 from monitor.core.errors import ConfigError
 from monitor.core.kind import Kind, Parsed
 from monitor.core.model import DEFAULT_NOTIFY_ON, Monitor
-from monitor.core.timefmt import DURATION_FORMS
+from tests.support.config import DURATION, URL, doc, error_of, parse
 
-DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
-
-URL = "https://a.example/"
 HOOK = "json://hooks.example/notify"
 FIELDS = ", ".join(TEMPLATE_FIELDS)
 EVENT_LIST = "alert, recovery, warning, reminder, flapping"
-
-
-def doc(*sites: dict[str, Any], **top: Any) -> str:
-    return json.dumps({"websites": list(sites) or [{"URL": URL}], **top})
-
-
-def parse(*sites: dict[str, Any], **top: Any) -> Config:
-    return parse_config(doc(*sites, **top))
-
-
-def error_of(*sites: dict[str, Any], **top: Any) -> str:
-    with pytest.raises(ConfigError) as caught:
-        parse(*sites, **top)
-    message = str(caught.value)
-    assert message.splitlines() == [message]
-    return message.removeprefix("config.json: ")
 
 
 # --------------------------------------------------------------------------- defaults

@@ -3,31 +3,12 @@ read, every error message in full."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
-from monitor.config import Config, parse_config
-from monitor.core.errors import ConfigError
 from monitor.core.rules import AlertRules
-from monitor.core.timefmt import DURATION_FORMS
-
-DURATION = f"must be a duration greater than 0: {DURATION_FORMS}"
-
-URL = "https://a.example/"
-
-
-def parse(*sites: dict[str, Any], **top: Any) -> Config:
-    return parse_config(json.dumps({"websites": list(sites) or [{"URL": URL}], **top}))
-
-
-def error_of(*sites: dict[str, Any], **top: Any) -> str:
-    with pytest.raises(ConfigError) as caught:
-        parse(*sites, **top)
-    message = str(caught.value)
-    assert message.splitlines() == [message]
-    return message.removeprefix("config.json: ")
+from tests.support.config import DURATION, URL, error_of, parse
 
 
 def test_no_rule_keys_is_the_window_rule_alone():

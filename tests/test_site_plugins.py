@@ -7,9 +7,9 @@ import pytest
 
 from monitor.checks import registry
 from monitor.config import parse_config
-from monitor.core.errors import ConfigError
 from monitor.core.kind import Kind, Parsed
 from monitor.core.model import Monitor
+from tests.support.config import config_error
 
 
 def _from_site(site: Monitor, defaults) -> Parsed | None:
@@ -30,12 +30,6 @@ def probe_kind():
 
 def load(websites, **top) -> list[Monitor]:
     return list(parse_config(json.dumps({"websites": websites, **top})).monitors)
-
-
-def error_of(websites, **top) -> str:
-    with pytest.raises(ConfigError) as caught:
-        load(websites, **top)
-    return str(caught.value)
 
 
 def test_every_site_gets_a_monitor_per_plugin():
@@ -68,7 +62,7 @@ def test_a_site_ending_in_a_slash_makes_ids_with_one_slash():
         ("https://host.example:8443/sitecheck", "https://host.example:8443/sitecheck"),
         ("https://host.example:8443/app/sitecheck", "app/sitecheck")]
     # A site whose URL is the plugged monitor's id is a config error, not a merge.
-    assert error_of([{"URL": "https://host.example/"}, {"URL": "https://host.example/sitecheck"}],
+    assert config_error(load, [{"URL": "https://host.example/"}, {"URL": "https://host.example/sitecheck"}],
                     plugins=["sitecheck"]) == (
         "config.json: websites[0].plugins: makes the monitor 'https://host.example/sitecheck',"
         ' the id of websites[1]: give websites[1] another "id"')
@@ -119,9 +113,9 @@ def test_the_site_secrets_go_with_its_plugins(monkeypatch):
      " websites[1]"),
 ])
 def test_plugin_errors(websites, top, message):
-    assert error_of(websites, **top).startswith(f"config.json: {message}")
+    assert config_error(load, websites, **top).startswith(f"config.json: {message}")
 
 
 def test_only_sites_take_plugins():
-    message = error_of([{"type": "sitecheck", "plugins": []}])
+    message = config_error(load, [{"type": "sitecheck", "plugins": []}])
     assert message == "config.json: websites[0].plugins: unknown key"
