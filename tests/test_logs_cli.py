@@ -16,48 +16,12 @@ import pytest
 from monitor.logs.formats import make
 from monitor.logs.window import LogWindows, Report
 from monitor.render.logs import report_text
-from tests.support.access_logs import combined, traffic
-from tests.support.app import Ran, run_app, start, wait_for
-
-T0 = 1_800_000_000  # 2027-01-15T08:00:00Z
+from tests.support.access_logs import T0, combined, traffic
+from tests.support.app import Live, Ran, run_app, start, wait_for
 
 
 def logs(*args: str, cwd: Path, stdin: bytes | None = None) -> Ran:
     return run_app(["logs", *args], cwd, input=stdin, text=False, timeout=120)
-
-
-class Live:
-    """`logs FILE --from-start` running, its stdout collected by a thread (--from-start:
-    the lines written before it opened the file count too; from the end they would not).
-    Stopped by SIGINT at the end of the `with`."""
-
-    def __init__(self, log: Path, cwd: Path) -> None:
-        self.proc = start(["logs", str(log), "--from-start"], cwd, text=False)
-        self._out: list[bytes] = []
-        self._reader = threading.Thread(target=lambda: self._out.extend(self.proc.stdout),
-                                        daemon=True)
-        self._reader.start()
-        self._err: list[bytes] = []  # stderr as it comes
-        self._err_reader = threading.Thread(
-            target=lambda: self._err.extend(self.proc.stderr), daemon=True)
-        self._err_reader.start()
-        self.err = ""
-
-    def text(self) -> str:
-        return b"".join(self._out).decode()
-
-    def printed(self) -> int:
-        return len(self.text().splitlines())
-
-    def __enter__(self) -> Live:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(10)
-        self._reader.join(5)
-        self._err_reader.join(5)
-        self.err = b"".join(self._err).decode()
 
 
 def expected(lines: list[str], threshold: float = 10.0, flush: bool = True) -> list[str]:

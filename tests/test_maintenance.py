@@ -19,8 +19,8 @@ from monitor.core.errors import ConfigError
 from monitor.core.fields import Fields
 from monitor.core.windows import DAY_NAMES, OneOff, Recurring, Window, current, duration
 from tests.support.app import run_app
+from tests.support.clock import Clock
 from tests.support.config import DURATION, config_error
-from tests.test_scheduler import Clock
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 EVERY_DAY = frozenset(range(7))

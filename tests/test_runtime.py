@@ -200,10 +200,9 @@ def test_stop_without_start_and_a_second_stop_do_nothing(tmp_path, pages) -> Non
 
 
 def test_the_alerts_of_the_logs_command_are_notified_through_the_outbox(tmp_path) -> None:
-    from tests.support.access_logs import traffic
-    from tests.support.app import wait_for
+    from tests.support.access_logs import T0, traffic
+    from tests.support.app import Live, wait_for
     from tests.support.db import query
-    from tests.test_logs_cli import T0, Live
 
     with WebhookReceiver() as hook:
         # config.json where `logs` runs: its providers hear of the log's alerts.

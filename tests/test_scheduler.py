@@ -4,14 +4,7 @@ import threading
 
 from monitor.run.scheduler import Scheduler, WorkerPool
 from tests.conftest import make_site
-
-
-class Clock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import Clock
 
 
 def make(sites, start=1000.0):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import time
 
+T0 = 1_800_000_000  # 2027-01-15T08:00:00Z: a time for the lines of a test
+
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 

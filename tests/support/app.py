@@ -118,3 +118,37 @@ class Output:
     @staticmethod
     def find(lines: list[tuple[float, str]], pattern: str) -> list[tuple[float, str]]:
         return [(at, line) for at, line in list(lines) if re.search(pattern, line)]
+
+
+class Live:
+    """`logs FILE --from-start` running, its stdout collected by a thread (--from-start:
+    the lines written before it opened the file count too; from the end they would not).
+    Stopped by SIGINT at the end of the `with`."""
+
+    def __init__(self, log: Path, cwd: Path) -> None:
+        self.proc = start(["logs", str(log), "--from-start"], cwd, text=False)
+        self._out: list[bytes] = []
+        self._reader = threading.Thread(target=lambda: self._out.extend(self.proc.stdout),
+                                        daemon=True)
+        self._reader.start()
+        self._err: list[bytes] = []  # stderr as it comes
+        self._err_reader = threading.Thread(
+            target=lambda: self._err.extend(self.proc.stderr), daemon=True)
+        self._err_reader.start()
+        self.err = ""
+
+    def text(self) -> str:
+        return b"".join(self._out).decode()
+
+    def printed(self) -> int:
+        return len(self.text().splitlines())
+
+    def __enter__(self) -> Live:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(10)
+        self._reader.join(5)
+        self._err_reader.join(5)
+        self.err = b"".join(self._err).decode()
