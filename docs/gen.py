@@ -3,8 +3,8 @@
 Each `<!-- [[[cog cog.out(gen.NAME()) ]]] -->` block in a page calls one function here; the
 text up to its `<!-- [[[end]]] -->` is what the function returned when `make docs` last
 ran. `python docs/gen.py` rewrites the pages; `python docs/gen.py --check` fails when one
-is stale (tests/test_docs.py runs it, so `make test` does). Everything is read from the
-code itself: the kinds' own key declarations (`Kind.help`, each module's `HELP`), the
+is stale (tests/project/test_docs.py runs it, so `make test` does). Everything is read from
+the code itself: the kinds' own key declarations (`Kind.help`, each module's `HELP`), the
 click commands, the SQLite schema and its migrations, the layer test's list. A key the
 code reads but does not describe is an error here, naming it.
 
@@ -327,8 +327,8 @@ def reader_methods() -> str:
 # -- architecture -------------------------------------------------------------------------
 
 def _layers() -> list[tuple[list[str], str]]:
-    """tests/test_layers.py's LAYERS, each with its line's comment."""
-    path = ROOT / "tests" / "test_layers.py"
+    """tests/project/test_layers.py's LAYERS, each with its line's comment."""
+    path = ROOT / "tests" / "project" / "test_layers.py"
     source = path.read_text()
     comments = {tok.start[0]: tok.string.lstrip("# ").strip()
                 for tok in tokenize.generate_tokens(io.StringIO(source).readline)

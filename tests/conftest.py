@@ -8,7 +8,8 @@ from tests.support.hostile import HostileServer
 from tests.support.tls_servers import h2_server, pki, servers  # noqa: F401 - fixtures for TLS tests
 
 # Every built-in kind's module imported up front, so that no test times its import (the
-# program imports a kind when a config first uses it; tests/test_imports.py checks that).
+# program imports a kind when a config first uses it; tests/project/test_imports.py checks
+# that).
 registry.built_in()
 
 

@@ -6,7 +6,7 @@ module imports itself back through others. Lazy imports inside functions count t
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent / "monitor"
+ROOT = Path(__file__).resolve().parents[2] / "monitor"
 # Earlier layers never import later ones. Within a layer, packages do not import each other
 # unless listed together in one string (one package).
 LAYERS = [
