@@ -26,13 +26,13 @@ from monitor.core.model import Monitor
 from monitor.core.secrets import display_url
 from monitor.engine import Engine
 from monitor.store.sqlite.writer import Store
-from tests.support.app import run_app, wait_for
+from tests.support.app import ROOT, run_app, wait_for
 from tests.support.config import DURATION, config_error
 from tests.support.db import count_checks
 
 TOP_KEYS = (*CONFIG_KEYS, "maxBodyBytes")  # the http kind's default, at the top level
 
-BAD_DIR = Path(__file__).parent / "configs" / "bad"
+BAD_DIR = Path(__file__).parent / "bad"
 URL = "https://example.com/"
 
 
@@ -239,7 +239,7 @@ def test_load_config_reads_file_and_records_source(tmp_path: Path) -> None:
 
 
 def test_repository_example_config_is_valid() -> None:
-    config = load_config(Path(__file__).parent.parent / "config.json")
+    config = load_config(ROOT / "config.json")
     assert len(config.monitors) >= 1
 
 
