@@ -8,8 +8,8 @@ import pytest
 from monitor.alerts import AlertEvaluator, Restored
 from monitor.core.model import CheckResult
 from monitor.core.rules import AlertRules
+from tests.alerts.test_alerts import M0, T0, URL, Clock
 from tests.conftest import make_site
-from tests.test_alerts import M0, T0, URL, Clock
 
 
 def evaluator(window=120.0, threshold=0.8, interval=1.0, **rules):

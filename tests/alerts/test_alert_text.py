@@ -15,12 +15,12 @@ from monitor.alerts import AlertEvaluator
 from monitor.alerts.messages import subject
 from monitor.config import parse_config
 from monitor.core.model import CheckResult
+from tests.alerts.test_alerts import T0, Clock
 from tests.support import app
 from tests.support.access_logs import combined
 from tests.support.app import Output, run_app, stop, wait_for
 from tests.support.pages import PageServer
 from tests.support.receivers import WebhookReceiver
-from tests.test_alerts import T0, Clock
 
 TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
