@@ -16,7 +16,8 @@ servers started here:
   (the maintenance table holds the site and its plugged "//tls" monitor).
 schema8.json holds what the readers of 1341ce7 answered on the file: the stats of a few
 windows, the `-r` tables at a fixed time, the alert state a restart restores, the outbox
-and `-a`'s output, so that tests/test_schema9.py can compare the migrated file with them.
+and `-a`'s output, so that tests/store/test_schema9.py can compare the migrated file with
+them.
 
 To make it again (the ports, times and figures change; the tests read them from the files):
 

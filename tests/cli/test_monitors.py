@@ -6,8 +6,8 @@ import time
 
 from monitor.cli.monitors import closest
 from monitor.config import parse_config
+from tests.cli.test_cli import seeded_db
 from tests.support.app import run_app, write
-from tests.test_cli import seeded_db
 
 CONFIG = {"websites": [{"URL": "http://a.test/", "name": "site A", "checkInterval": 1},
                        {"URL": "http://b.test/", "checkInterval": 90},

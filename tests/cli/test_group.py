@@ -15,11 +15,11 @@ from click.testing import CliRunner
 from monitor.checks import registry
 from monitor.cli import main
 from monitor.core.model import CheckResult
+from tests.cli.test_cli import seeded_db, write_config
 from tests.support.app import run_app, start, stop, wait_for, write
 from tests.support.config import DURATION
 from tests.support.db import count_checks, query
 from tests.support.hostile import refused_url
-from tests.test_cli import seeded_db, write_config
 
 COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "monitors", "init",
             "purge", "notify", "maintenance", "logs")

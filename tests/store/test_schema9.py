@@ -27,11 +27,11 @@ from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.schema import SCHEMA_VERSION
 from monitor.store.sqlite.writer import Store
 from tests.data.make_schema8 import READ_OLD
-from tests.support.app import run_app, start, stop, wait_for, write
+from tests.store.test_migration import v4_file
+from tests.support.app import ROOT, run_app, start, stop, wait_for, write
 from tests.support.pages import PageServer
-from tests.test_migration import v4_file
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = ROOT / "tests" / "data"
 ROOT = DATA.parent.parent
 OLD = json.loads((DATA / "schema8.json").read_text())  # what the readers of 1341ce7 said
 
@@ -162,7 +162,10 @@ def test_the_readers_answer_on_the_migrated_file_what_they_answered_on_schema_8(
             renamed(k): [renamed(s["host"]), *list(s.values())[1:]]
             for k, s in old.items()}, (lo, hi)
     for key in OLD.keys() - {"stats"}:
-        assert new[key] == ids_of(OLD[key]), key
+        expected = ids_of(OLD[key])
+        if key == "report":  # the tables' first column is called "monitor" since (48564dd)
+            expected = [re.sub(r"^site   ", "monitor", table, flags=re.M) for table in expected]
+        assert new[key] == expected, key
     # What the file holds: an alert still open, warnings, a monitor in maintenance.
     assert len(new["open_alerts"]) == 1 and len(new["warnings"]) == 2
     assert len(new["maintenance"]) == 2 and new["deliveries"]
