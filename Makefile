@@ -35,10 +35,16 @@ selftest: $(RUN_STAMP)
 tmux:
 	@command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux; }
 
+# Two passes: the tests tests/serial.py names assert on the real clock (how soon, how fast),
+# so they run alone, after the others have run on TEST_WORKERS workers (pytest-xdist; the
+# tests mostly wait on processes and sockets, so more workers than the 2 cores pay).
+TEST_WORKERS ?= 4
+
 test: $(STAMP) tmux
 	$(BIN)/ruff check monitor tests bench monitoringApp.py docs
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not serial" -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -m serial
 
 # The generated parts of README.md and docs/*.md (cog blocks), from the code; `make test`
 # fails while they are stale (tests/test_docs.py).

@@ -30,3 +30,16 @@ def make_site(url: str, interval: float = 1.0, timeout: float = 0.5, window: flo
               threshold: float = 0.8, **kwargs) -> Monitor:
     return http_monitor(url, interval=interval, timeout=timeout, alert_window=window,
                         alert_threshold=threshold, **kwargs)
+
+
+# --- make test's two passes -------------------------------------------------------------
+# The tests tests/serial.py names are marked `serial`: `make test` runs the rest on
+# parallel workers, then these alone (their timing asserts need a quiet machine).
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by the mark
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                   items: list[pytest.Item]) -> None:
+    from tests import serial
+
+    # Stale names are checked when the whole suite was collected, and collected cleanly.
+    whole = config.args_source == pytest.Config.ArgsSource.TESTPATHS and not session.testsfailed
+    serial.mark(items, whole_suite=whole)

@@ -1,0 +1,105 @@
+"""The tests that `make test` runs alone, after all the others have run in parallel.
+
+`make test` runs pytest twice: `-m "not serial"` on several workers (pytest-xdist), then
+`-m serial` with nothing else on the machine. The tests named here get the `serial` mark
+(tests/conftest.py): those that assert on the real clock how soon or how fast something
+happens (a bound on elapsed time, lateness, a throughput floor, StallMeter), which
+parallel neighbours on 2 cores would make fail now and then without a bug.
+
+An entry is a test module, by its name (`test_crash`) or the end of its path
+(`checks/test_http`), alone (every test in it) or with `::test_name` (that test function
+or method, `Class::test_name`, with all its parameters). The value says why. An entry that
+names nothing is an error in a run of the whole suite, so a renamed test cannot slip into
+the parallel pass unnoticed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import PurePath
+
+import pytest
+
+SERIAL: dict[str, str] = {
+    # Whole modules: most of their tests bound a time on the real clock, or the one test
+    # they hold loads the machine to measure a rate.
+    "test_crash": "kill -9 at random moments loses at most 1 s of checks: the writer must "
+                  "keep up with ~630 checks/s, which a loaded 2-core machine cannot promise",
+    "test_soak": "a floor on checks stored per second of the run",
+    "test_readers": "a floor on checks written per second while readers read",
+    "test_hostile_matrix": "healthy sites' lateness next to hostile ones, with a StallMeter",
+    "test_resolver": "lookups cut at their timeouts: bounds of 0.1-1.5 s on elapsed time",
+    "test_connect_faults": "connect failures 'at once': bounds of 0.5-2.5 s on elapsed time",
+    # Single tests: bounds of a few hundred ms to 3 s on elapsed time, or a rate.
+    "test_http::test_http_check_outcomes": "elapsed < 0.9 s and response time within 50 ms",
+    "test_http::test_abort_cuts_a_hanging_check_short": "aborted within 0.5 s",
+    "test_https::test_https_drip_is_cut_at_the_timeout": "cut within 1.5 s",
+    "test_dns::test_silence_is_a_timeout_within_the_time_given": "300-1000 ms",
+    "test_dns::test_nothing_listening_is_connect_at_once": "under 1000 ms",
+    "test_tcp::test_a_silent_server_times_out": "0.3-1.0 s",
+    "test_tcp::test_an_echoed_secret_is_masked": "times out within 1.0 s",
+    "test_tcp::test_a_resolver_that_never_answers_is_bounded_by_the_timeout": "under 0.6 s",
+    "test_tcp::test_a_first_address_that_never_answers_leaves_time_for_the_next":
+        "the next address's share of the time, to 5 ms",
+    "test_tcp::test_run_check_runs_the_kind_within_its_timeout": "0.2-0.6 s",
+    "test_host::test_cpu_averages_since_the_previous_check": "under 100 ms",
+    "test_host::test_a_first_cpu_check_measures_a_window_within_its_timeout": "0.15-0.29 s",
+    "test_host::test_cpu_samples_are_per_monitor": "under 50 ms",
+    "test_host::test_a_cpu_check_returns_at_once_when_the_monitor_stops": "under 0.1 s",
+    "test_host::test_a_hung_filesystem_times_out_and_is_not_asked_twice": "under 0.5 s",
+    "test_engine::test_wall_clock_steps_disturb_neither_schedule_nor_alerts":
+        "at least 80% of the checks due at 20 per second",
+    "test_heartbeat::test_a_hanging_server_does_not_delay_stop": "stop within 0.25 s",
+    "test_heartbeat::test_stop_while_idle_returns_at_once": "stop within 0.5 s",
+    "test_send::test_a_failure_says_why_in_one_line": "under 2 s",
+    "test_send::test_notify_test_sends_to_all_or_the_named_at_once": "under 2.5 s",
+    "test_probes::test_stop_ends_every_process_and_keeps_every_result": "under 2 s",
+    "test_live_view::test_a_site_going_down_moves_to_the_top_within_one_check":
+        "within one check, with a StallMeter",
+    "test_live_view::test_a_terminal_that_does_not_read_blocks_the_view_only":
+        "stops within 3 s",
+    "test_faults::test_blocked_stdout_holds_up_neither_reload_nor_stop": "under 3 s",
+    "test_faults::test_output_close_gives_up_on_a_blocked_stdout_after_the_grace":
+        "under 1 s",
+    "test_group::test_monitor_command_then_the_readers_as_commands_and_flags":
+        "stops within 2 s",
+    "test_group::test_check_runs_the_monitors_at_once": "under 2.5 s",
+    "test_disk_full::test_full_disk_warns_once_keeps_checking_and_alerting_then_resumes":
+        "gaps between checks, with a StallMeter",
+    "test_e2e::test_hostile_sites_end_to_end": "lateness under 100 ms, stop within 2 s",
+    "test_e2e::test_sigterm_stops_within_two_seconds_while_a_check_hangs": "within 2 s",
+    "test_e2e::test_alert_history_follows_new_alerts": "within 2 s",
+    "test_notify_e2e::test_a_provider_that_hangs_does_not_hold_the_stop": "stop within 2 s",
+}
+
+
+def _module_matches(path: PurePath, module: str) -> bool:
+    # "test_crash" or "e2e/test_crash" against tests/e2e/test_crash.py
+    wanted = module.removesuffix(".py").split("/")
+    parts = [*path.parent.parts, path.stem]
+    return parts[-len(wanted):] == wanted
+
+
+def _matches(item: pytest.Item, entry: str) -> bool:
+    module, _, name = entry.partition("::")
+    if not _module_matches(item.path, module):
+        return False
+    if not name:
+        return True
+    # The node id past the file, without parameters: "test_x" or "Class::test_x".
+    inside = item.nodeid.split("::", 1)[1].split("[", 1)[0]
+    return inside == name
+
+
+def mark(items: Iterable[pytest.Item], whole_suite: bool) -> None:
+    """Mark the tests named in SERIAL `serial`. In a run of the whole suite, an entry that
+    matches no test is a usage error naming it."""
+    unused = set(SERIAL)
+    for item in items:
+        for entry in SERIAL:
+            if _matches(item, entry):
+                item.add_marker(pytest.mark.serial)
+                unused.discard(entry)
+    if whole_suite and unused:
+        raise pytest.UsageError("tests/serial.py names no collected test: "
+                                + ", ".join(sorted(unused)))
