@@ -24,7 +24,7 @@ the test flips at random moments, so that kills land while a site is down, just 
 recovered, and in between. The flips and the kill times come from a seeded random.Random:
 the seed is printed (and in every failure message); CRASH_SEED=N replays a plan.
 
-    .venv/bin/python -m pytest tests/test_crash.py -q -s     # -s shows the figures
+    .venv/bin/python -m pytest tests/e2e/test_crash.py -q -s     # -s shows the figures
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ EPS = 0.05  # s: wall clock vs monotonic clock, where settled_state compares win
 TIMEOUT_S = 30.0  # generous bound on every wait for the monitor
 
 
-# -- the counting target: `python -m tests.test_crash target LIFETIME` ---------------------
+# -- the counting target: `python -m tests.e2e.test_crash target LIFETIME` ---------------------
 
 def _serve_target(lifetime: float) -> None:
     """Answers 200 "ok" to every request and closes; remembers when each request arrived.
@@ -120,7 +120,7 @@ def _serve_target(lifetime: float) -> None:
 
 
 def counting_target(lifetime: float = 1800.0):
-    return spawn_server("tests.test_crash", "target", str(lifetime), cwd=ROOT)
+    return spawn_server("tests.e2e.test_crash", "target", str(lifetime), cwd=ROOT)
 
 
 def arrivals(base: str, since: float, until: float) -> dict[str, list[float]]:
