@@ -4,7 +4,6 @@ as "warning" in the views."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from monitor.core.model import CheckResult
@@ -12,6 +11,7 @@ from monitor.render.view import UP, WARNING, counts, fit, state_of, worst_first
 from monitor.stats import window_stats
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
+from tests.support.db import query
 
 BASE = 1_700_000_040.0  # a whole minute
 SITE = "https://a.example/"
@@ -52,12 +52,10 @@ def test_a_warning_is_up_and_counted_apart(tmp_path: Path) -> None:
         assert reader.warnings() == {}
     finally:
         reader.close()
-    raw = sqlite3.connect(db)
-    assert raw.execute("SELECT count(*) FROM website_monitoring WHERE warning = 1"
-                       ).fetchone() == (3,)
-    assert raw.execute("SELECT outcomes FROM aggregates WHERE span = 60").fetchone() == (
-        "200:8,~tls_expiry:3,http_status:1",)
-    raw.close()
+    assert query(db, "SELECT count(*) FROM website_monitoring WHERE warning = 1") == [(3,)]
+    # How the minute's outcomes are written: the storage format itself.
+    assert query(db, "SELECT outcomes FROM aggregates WHERE span = 60") == [
+        ("200:8,~tls_expiry:3,http_status:1",)]
 
 
 def test_the_warning_now_is_the_newest_checks(tmp_path: Path) -> None:

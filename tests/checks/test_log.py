@@ -15,7 +15,7 @@ from monitor.core.errors import ConfigError
 from tests.support import app
 from tests.support.access_logs import combined
 from tests.support.app import Output, run_app, stop, wait_for
-from tests.support.db import query
+from tests.support.db import query, reading
 from tests.support.receivers import WebhookReceiver
 
 
@@ -49,8 +49,8 @@ def test_traffic_alert_and_recovery_in_the_running_monitor(tmp_path):
     assert recovery.body["message"].startswith("High traffic alert recovered - hits = ")
     db = tmp_path / "m.db"
     monitor = f"log:{log}"
-    assert query(db, "SELECT type FROM website_alerts WHERE monitor = ? ORDER BY id",
-                 monitor) == [("alert",), ("recovery",)]
+    with reading(db) as reader:
+        assert reader.alert_types(monitor) == ["alert", "recovery"]
     # Its 10-second results: up, the period's requests per second as its value.
     rows = query(db, "SELECT available, metrics FROM website_monitoring WHERE monitor = ?"
                      " ORDER BY timestamp", monitor)
@@ -172,5 +172,5 @@ def test_no_log_recovery_in_maintenance_in_the_running_program(tmp_path):
         out.join()
     assert out.lines.index(out.starting("MAINTENANCE OVER: lm")[0]) < out.lines.index(
         out.starting("RECOVERY: ")[0])
-    assert query(db, "SELECT type FROM website_alerts WHERE monitor = ? ORDER BY id",
-                 monitor) == [("alert",), ("recovery",)]
+    with reading(db) as reader:
+        assert reader.alert_types(monitor) == ["alert", "recovery"]

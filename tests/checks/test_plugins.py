@@ -12,7 +12,7 @@ import pytest
 
 from monitor.checks import registry
 from tests.support.app import run_app, start, stop, wait_for
-from tests.support.db import query
+from tests.support.db import query, reading
 from tests.support.pages import PageServer
 
 KIND = '''
@@ -168,5 +168,6 @@ def test_an_installed_kind_runs_on_every_site(tmp_path, installed, processes):
     found = counts()
     assert found[robots][0] == found[robots][1]  # every check of /robots.txt up
     assert set(found) == {good, bad, robots, f"file:file:{tmp_path}"}, err  # none for `bad`
-    assert query(db, "SELECT kind, target FROM monitors WHERE monitor = ?", robots) == [
-        ("robots", pages.url("/robots.txt"))]
+    with reading(db) as reader:
+        assert [(m.kind, m.target) for m in reader.active_monitors() if m.id == robots
+                ] == [("robots", pages.url("/robots.txt"))]

@@ -21,6 +21,7 @@ from monitor.core.windows import DAY_NAMES, OneOff, Recurring, Window, current, 
 from tests.support.app import run_app
 from tests.support.clock import Clock
 from tests.support.config import DURATION, config_error
+from tests.support.db import reading
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 EVERY_DAY = frozenset(range(7))
@@ -564,7 +565,6 @@ def test_maintenance_on_a_name_takes_its_plugged_monitors_and_no_other(tmp_path)
     # Issue 21, 6: `maintenance on root` for http://host:18081 also took
     # http://host:18081/api, and `disk:/var` took `disk:/var/lib`: ids that merely begin
     # with the id and "/". Only the monitors the site's `plugins` made go with it.
-    import sqlite3
     (tmp_path / "config.json").write_text(json.dumps({"plugins": ["tls"], "websites": [
         {"URL": "http://127.0.0.1:18081", "name": "root"},
         {"URL": "http://127.0.0.1:18081/api", "name": "api"},
@@ -587,11 +587,8 @@ def test_maintenance_on_a_name_takes_its_plugged_monitors_and_no_other(tmp_path)
         return done.stdout.splitlines()
 
     def in_maintenance() -> set[str]:
-        conn = sqlite3.connect(tmp_path / "monitoring.db")
-        try:
-            return {row[0] for row in conn.execute("SELECT monitor FROM maintenance")}
-        finally:
-            conn.close()
+        with reading(tmp_path / "monitoring.db") as reader:
+            return set(reader.maintenance())
 
     assert on("root") == ["root: maintenance on"]
     assert in_maintenance() == {"http://127.0.0.1:18081"}

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from tests.support.app import run_app, start, stop, wait_for
-from tests.support.db import query
+from tests.support.db import query, reading
 from tests.support.dns_server import DnsServer
 from tests.support.pages import PageServer
 from tests.support.tcp_servers import Loopback, banner
@@ -98,8 +98,8 @@ def test_every_kind_under_monitor(tmp_path, servers, pki, processes):
                             " WHERE type NOT IN ('alert', 'recovery')")) == [
         (soon, "warning"), (f"{soon}/tls", "warning")]
     # The warning now, as the views read it; and the report counts the warnings apart.
-    warnings = dict(query(db, "SELECT monitor, warning FROM monitor_state WHERE warning IS"
-                              " NOT NULL"))
+    with reading(db) as reader:
+        warnings = reader.warnings()
     assert set(warnings) == {soon, f"{soon}/tls"}
     assert all(w.startswith("tls_expiry: certificate expires in") for w in warnings.values())
     report = run_app(["-r", "--once", "-db", str(db)], tmp_path)

@@ -7,7 +7,7 @@ import threading
 import time
 
 from tests.support.app import run_app, start, stop, wait_for
-from tests.support.db import count_checks, query
+from tests.support.db import count_checks, outbox, query
 from tests.support.pages import PageServer
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
 
@@ -48,6 +48,11 @@ def _monitor(tmp_path, config: dict):
     return start(["-m", "-s", "-c", str(path), "-db", str(tmp_path / "m.db")], tmp_path)
 
 
+def unsent(db) -> list[str]:
+    """The keys of the messages not sent (yet, or given up)."""
+    return [key for key, state in outbox(db).items() if state.state != "sent"]
+
+
 def test_an_alert_and_its_recovery_reach_a_webhook_and_a_mailbox(tmp_path):
     with PageServer() as pages, WebhookReceiver() as hook, SmtpReceiver() as mail:
         site = pages.set("/health", "down", status=503)
@@ -69,7 +74,7 @@ def test_an_alert_and_its_recovery_reach_a_webhook_and_a_mailbox(tmp_path):
     assert (recovery.body["title"], recovery.body["key"]) == ("RECOVERY: shop", "2:hook")
     assert [m.subject for m in mails] == ["ALERT: shop", "RECOVERY: shop"]
     db = tmp_path / "m.db"
-    assert query(db, "SELECT key, sent IS NOT NULL, attempts FROM outbox ORDER BY id") == [
+    assert [(key, s.state == "sent", s.attempts) for key, s in outbox(db).items()] == [
         ("1:hook", 1, 1), ("1:mail", 1, 1), ("2:hook", 1, 1), ("2:mail", 1, 1)]
     shown = run_app(["-a", "--no-follow", "-db", str(db)], tmp_path, timeout=30)
     assert shown.stdout.splitlines()[1::2] == ["  sent to hook, mail"] * 2, shown.stdout
@@ -117,11 +122,11 @@ def test_kill_9_during_bursts_loses_no_notification(tmp_path):
         # A last run, undisturbed, delivers what the kills left in the outbox.
         proc = _monitor(tmp_path, config)
         try:
-            wait_for(lambda: query(db, "SELECT count(*) FROM outbox WHERE sent IS NULL")
-                     == [(0,)], 60, "every message sent")
+            wait_for(lambda: not unsent(db), 60, "every message sent")
         finally:
             stop(proc)
     alerts = query(db, "SELECT count(*) FROM website_alerts")[0][0]
+    # Every row of the outbox, those without their alert row too (the reader asks by alert).
     rows = dict(query(db, "SELECT key, attempts FROM outbox"))
     received = [r.body["key"] for r in hook.requests]
     duplicates = len(received) - len(set(received))
@@ -150,8 +155,8 @@ def test_a_provider_that_hangs_does_not_hold_the_stop(tmp_path):
     assert proc.returncode == 0, err
     assert elapsed < 2.0
     # Its message was not marked sent: it goes again at the next start.
-    assert query(tmp_path / "m.db", "SELECT provider FROM outbox WHERE sent IS NULL") == [
-        ("stuck",)]
+    assert [s.provider for s in outbox(tmp_path / "m.db").values() if s.state != "sent"] == [
+        "stuck"]
 
 
 def test_after_a_restart_a_recovery_is_not_delivered_before_its_alert(tmp_path):
@@ -168,18 +173,18 @@ def test_after_a_restart_a_recovery_is_not_delivered_before_its_alert(tmp_path):
         try:
             hook.wait_for(1, 20)  # the alert's first attempt: 500
             pages.set("/health", "ok")
-            wait_for(lambda: query(db, "SELECT count(*) FROM outbox") == [(2,)], 20,
-                     "the recovery in the outbox")
+            wait_for(lambda: len(outbox(db)) == 2, 20, "the recovery in the outbox")
         finally:
             _, _, err = stop(proc)
         assert proc.returncode == 0, err
+        # When a message is due and when it went: the reader gives neither (its senders ask
+        # for what is due now).
         (retry_at,) = query(db, "SELECT retry_at FROM outbox WHERE key = '1:hook'")[0]
         hook.mode = "ok"
         proc = _monitor(tmp_path, config)
         try:
             hook.wait_for(3, 20)
-            wait_for(lambda: query(db, "SELECT count(*) FROM outbox WHERE sent IS NULL")
-                     == [(0,)], 20, "both sent")
+            wait_for(lambda: not unsent(db), 20, "both sent")
         finally:
             _, _, err = stop(proc)
     assert proc.returncode == 0, err
@@ -205,26 +210,26 @@ def test_a_message_older_than_notify_retry_for_at_a_restart_is_not_sent(tmp_path
         proc = _monitor(tmp_path, config)
         try:
             hook.wait_for(1, 20)  # the alert's first attempt: 500
-            wait_for(lambda: query(db, "SELECT attempts FROM outbox") == [(1,)], 10,
+            wait_for(lambda: [s.attempts for s in outbox(db).values()] == [1], 10,
                      "the attempt recorded")
         finally:
             _, _, err = stop(proc)
         assert proc.returncode == 0, err
-        conn = sqlite3.connect(db)
+        conn = sqlite3.connect(db)  # 30 s go by while it is stopped
         with conn:
             conn.execute("UPDATE outbox SET created = created - 30, retry_at = retry_at - 30")
         conn.close()
         hook.mode = "ok"
         proc = _monitor(tmp_path, config)
         try:
-            wait_for(lambda: query(db, "SELECT count(*) FROM outbox WHERE failed IS NOT NULL")
-                     == [(1,)], 20, "the message given up")
+            wait_for(lambda: [s.state for s in outbox(db).values()] == ["failed"], 20,
+                     "the message given up")
         finally:
             _, _, err = stop(proc)
     assert proc.returncode == 0, err
     assert [r.status for r in hook.requests] == [500]
-    assert query(db, "SELECT sent, error FROM outbox") == [
-        (None, "expired after notifyRetryFor (20 s), not sent; last error: HTTP 500")]
+    assert [(s.state, s.error) for s in outbox(db).values()] == [
+        ("failed", "expired after notifyRetryFor (20 s), not sent; last error: HTTP 500")]
     assert ("notification to hook expired after notifyRetryFor (20 s), not sent"
             " (1 attempt; last error: HTTP 500)") in err
     shown = run_app(["-a", "--no-follow", "-db", str(db)], tmp_path, timeout=30)

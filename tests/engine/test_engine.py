@@ -9,21 +9,17 @@ from monitor.config import Config
 from monitor.core.model import CheckResult
 from monitor.engine import Engine
 from monitor.store.api import AlertRecord, iso_utc
-from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
 from tests.conftest import make_site
 from tests.support.app import start
+from tests.support.db import query
 
 NOW = 1_800_000_000.0
 DAY = 86400.0
 
 
 def count(db):
-    conn = open_reader(db).conn
-    try:
-        return conn.execute("SELECT count(*) FROM website_monitoring").fetchone()[0]
-    finally:
-        conn.close()
+    return query(db, "SELECT count(*) FROM website_monitoring")[0][0]
 
 
 def test_retention_days_purges_while_running_at_most_hourly(tmp_path):
@@ -89,12 +85,8 @@ def test_wall_clock_steps_disturb_neither_schedule_nor_alerts(hostile, tmp_path)
         elapsed = time.monotonic() - started
     finally:
         engine.stop()
-    conn = open_reader(tmp_path / "m.db").conn
-    try:
-        counts = dict(conn.execute("SELECT host, count(*) FROM website_monitoring"
-                                   " GROUP BY host"))
-    finally:
-        conn.close()
+    counts = dict(query(tmp_path / "m.db", "SELECT host, count(*) FROM website_monitoring"
+                                           " GROUP BY host"))
     for url in (ok, failing):
         assert counts[url] >= elapsed / 0.05 * 0.8, (url, counts[url], elapsed)
     assert [(e.type, e.monitor_id) for e in events] == [("alert", failing)]

@@ -18,6 +18,7 @@ from monitor.store.api import SetMaintenance
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
 from tests.conftest import make_site
+from tests.support.db import query
 
 SITE = "http://shop.test/"
 T0 = 1_800_000_000.0
@@ -63,12 +64,8 @@ def feed(engine: Engine, clocks: Clocks, start: float, pattern: str, step: float
 
 def stored(db) -> list[tuple[str, float]]:
     """The alert rows: (type, seconds after T0)."""
-    conn = open_reader(db).conn
-    try:
-        return [(kind, datetime.fromisoformat(ts).timestamp() - T0) for kind, ts in
-                conn.execute("SELECT type, timestamp FROM website_alerts ORDER BY id")]
-    finally:
-        conn.close()
+    return [(kind, datetime.fromisoformat(ts).timestamp() - T0) for kind, ts in
+            query(db, "SELECT type, timestamp FROM website_alerts ORDER BY id")]
 
 
 def test_reminders_flapping_and_warnings_carry_across_restarts(tmp_path):
@@ -130,13 +127,9 @@ def utc(text: str) -> float:
 
 
 def checks_of(db) -> list[tuple[str, int | None, str | None]]:
-    conn = open_reader(db).conn
-    try:
-        return [(datetime.fromtimestamp(ts, UTC).strftime("%H:%M"), ok, reason)
-                for ts, ok, reason in conn.execute(
-                    "SELECT timestamp, available, reason FROM website_monitoring ORDER BY id")]
-    finally:
-        conn.close()
+    return [(datetime.fromtimestamp(ts, UTC).strftime("%H:%M"), ok, reason)
+            for ts, ok, reason in query(
+                db, "SELECT timestamp, available, reason FROM website_monitoring ORDER BY id")]
 
 
 def test_a_recurring_window_across_the_spring_forward_night(tmp_path):

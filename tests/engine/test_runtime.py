@@ -202,7 +202,7 @@ def test_stop_without_start_and_a_second_stop_do_nothing(tmp_path, pages) -> Non
 def test_the_alerts_of_the_logs_command_are_notified_through_the_outbox(tmp_path) -> None:
     from tests.support.access_logs import T0, traffic
     from tests.support.app import Live, wait_for
-    from tests.support.db import query
+    from tests.support.db import outbox
 
     with WebhookReceiver() as hook:
         # config.json where `logs` runs: its providers hear of the log's alerts.
@@ -222,9 +222,8 @@ def test_the_alerts_of_the_logs_command_are_notified_through_the_outbox(tmp_path
     assert alert.body["message"].startswith("High traffic generated an alert - hits = ")
     assert alert.body["key"] == "1:hook"
     assert recovery.body["title"] == f"RECOVERY: {log}"
-    assert query(tmp_path / "monitoring.db",
-                 "SELECT key, sent IS NOT NULL FROM outbox ORDER BY id") == [
-        ("1:hook", 1), ("2:hook", 1)]
+    assert [(key, s.state == "sent") for key, s in outbox(tmp_path / "monitoring.db").items()
+            ] == [("1:hook", 1), ("2:hook", 1)]
 
 
 def test_a_runtime_beside_the_monitor_sends_its_alerts_and_leaves_the_rest_to_the_owner(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from monitor.logs.window import LogWindows, Report
 from monitor.render.logs import report_text
 from tests.support.access_logs import T0, combined, traffic
 from tests.support.app import Live, Ran, run_app, start, wait_for
+from tests.support.db import query
 
 
 def logs(*args: str, cwd: Path, stdin: bytes | None = None) -> Ran:
@@ -80,12 +80,8 @@ def test_live_prints_what_the_replay_prints_and_stores_the_alerts(tmp_path):
     replayed = logs("--replay", str(log), cwd=tmp_path).stdout.decode()
     assert replayed.startswith(printed)
     assert replayed[len(printed):].count("== ") == 1
-    conn = sqlite3.connect(tmp_path / "monitoring.db")
-    try:
-        rows = conn.execute("SELECT type, host, message FROM website_alerts ORDER BY id"
-                            ).fetchall()
-    finally:
-        conn.close()
+    rows = query(tmp_path / "monitoring.db",
+                 "SELECT type, host, message FROM website_alerts ORDER BY id")
     assert [(kind, host) for kind, host, _ in rows] == [
         ("alert", f"log:{log}"), ("recovery", f"log:{log}")]
     assert rows[0][2].startswith("High traffic generated an alert - hits = ")
@@ -195,11 +191,7 @@ def test_an_alert_at_the_end_of_stdin_is_stored(tmp_path):
     done = logs("-", "--threshold", "1", "-db", "m.db", cwd=tmp_path,
                 stdin=("\n".join(lines) + "\n").encode())
     assert "High traffic generated an alert" in done.stdout.decode()
-    conn = sqlite3.connect(tmp_path / "m.db")
-    try:
-        assert conn.execute("SELECT type FROM website_alerts").fetchall() == [("alert",)]
-    finally:
-        conn.close()
+    assert query(tmp_path / "m.db", "SELECT type FROM website_alerts") == [("alert",)]
 
 
 def test_replay_counts_every_line_of_a_sparse_log(tmp_path):

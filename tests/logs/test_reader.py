@@ -16,6 +16,7 @@ from monitor.logs.reader import DETECT_LINES, GIVE_UP_LINES, IDLE, LogReader
 from monitor.logs.window import LogWindows, Report, TrafficEvent
 from monitor.run.watches import Watches, scheduled, watched
 from tests.support.access_logs import combined
+from tests.support.db import query
 
 T0 = 1_800_000_000
 
@@ -166,14 +167,8 @@ def log_engine(tmp_path, db, wall):
 
 
 def alert_rows(db):
-    import sqlite3
-
-    conn = sqlite3.connect(db)
-    try:
-        return [(kind, message.split(" - ")[0]) for kind, message in conn.execute(
-            "SELECT type, message FROM website_alerts ORDER BY id")]
-    finally:
-        conn.close()
+    return [(kind, message.split(" - ")[0]) for kind, message in query(
+        db, "SELECT type, message FROM website_alerts ORDER BY id")]
 
 
 def append(tmp_path, data: list[bytes]) -> None:
@@ -257,13 +252,7 @@ def test_from_start_reads_the_log_once_not_at_every_restart(tmp_path):
     engine = log_engine(tmp_path, db, wall)  # a restart: fromStart is not applied again
     engine.watches.poll_all()
     engine.stop()
-    import sqlite3
-
-    conn = sqlite3.connect(db)
-    try:
-        assert conn.execute("SELECT count(*) FROM website_monitoring").fetchone() == (9,)
-    finally:
-        conn.close()
+    assert query(db, "SELECT count(*) FROM website_monitoring") == [(9,)]
 
 
 def test_an_alert_read_back_on_a_log_that_stays_quiet_recovers_with_the_clock(tmp_path):

@@ -5,7 +5,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pytest
 
 from monitor.cli.selftest import LocalServer
 from tests.support.app import APP, run_app, start, wait_for
-from tests.support.db import count_checks
+from tests.support.db import count_checks, query
 from tests.support.hostile import refused_url
 from tests.support.pages import PageServer
 from tests.support.stall import StallMeter
@@ -313,9 +312,7 @@ def test_a_terminal_that_goes_away_stops_the_monitor_cleanly(tmp_path, sites):
 
     wait_for(lambda: not running(), 5, "the monitor's exit")
     assert count_checks(str(db)) >= 6
-    conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    conn.close()
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
 def test_a_terminal_that_does_not_read_blocks_the_view_only(tmp_path, sites):
@@ -356,9 +353,7 @@ def test_a_terminal_that_does_not_read_blocks_the_view_only(tmp_path, sites):
         os.close(master)
     assert proc.returncode == 0, proc.stderr.read()
     assert took < 3.0, f"{took:.1f} s to stop"
-    conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    conn.close()
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
 def test_a_warning_is_shown_and_counted(tmp_path, terminals, servers, pki):

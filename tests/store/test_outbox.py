@@ -9,6 +9,7 @@ from pathlib import Path
 from monitor.store.api import AlertRecord, Delivery, DeliveryDone, DeliveryState
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
+from tests.support.db import query, reading
 
 SITE = "https://a.example/"
 
@@ -78,10 +79,11 @@ def test_an_alert_never_lands_without_its_deliveries(tmp_path: Path) -> None:
         store.flush()
     finally:
         store.close()
-    raw = sqlite3.connect(db)
-    assert raw.execute("SELECT count(*) FROM website_alerts").fetchone() == (1,)
-    assert raw.execute("SELECT provider FROM outbox").fetchall() == [("ok",)]
-    raw.close()
+    assert query(db, "SELECT count(*) FROM website_alerts") == [(1,)]
+    # Every message due, whichever alert it is of: none of the refused alert is left.
+    with reading(db) as reader:
+        assert [r.provider for provider in ("bad", "ok")
+                for r in reader.pending_deliveries(provider, now=1e12)] == ["ok"]
     assert any("could not write an alert of" in e for e in errors), errors
 
 
@@ -125,10 +127,9 @@ def test_the_key_fills_its_field_and_nothing_else(tmp_path: Path) -> None:
         store.flush()
     finally:
         store.close()
-    raw = sqlite3.connect(db)
-    assert raw.execute("SELECT title, body FROM outbox").fetchall() == [
-        ("#1:ops", "literal {key}, key 1:ops")]
-    raw.close()
+    with reading(db) as reader:
+        assert [(r.title, r.body) for r in reader.pending_deliveries("ops", now=1e12)] == [
+            ("#1:ops", "literal {key}, key 1:ops")]
 
 
 def test_a_purge_takes_the_messages_of_the_alerts_it_deletes(tmp_path: Path) -> None:
@@ -145,9 +146,8 @@ def test_a_purge_takes_the_messages_of_the_alerts_it_deletes(tmp_path: Path) -> 
         store.flush()
     finally:
         store.close()
-    raw = sqlite3.connect(db)
-    assert raw.execute("SELECT key FROM outbox").fetchall() == [("2:ops",)]
-    raw.close()
+    with reading(db) as reader:  # every message due, whichever alert it is of
+        assert [r.key for r in reader.pending_deliveries("ops", now=1e12)] == ["2:ops"]
 
 
 def test_a_senders_flush_does_not_retry_a_full_disk_each_time(tmp_path: Path) -> None:

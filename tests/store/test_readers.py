@@ -22,7 +22,7 @@ import pytest
 from bench.run import target as bench_target
 from monitor.core.secrets import display_url
 from tests.support.app import run_app, start, wait_for, write
-from tests.support.db import query
+from tests.support.db import query, reading
 
 HEALTHY_SITES = 120
 FLAPPING_SITES = 12
@@ -234,7 +234,8 @@ def test_readers_stay_clean_while_monitor_writes_fast(target, flapping, running,
 
     # Each -a --no-follow printed a consistent snapshot: a prefix of the final history,
     # never less than what was there when reading began, and growing over the run.
-    messages = [m for (m,) in query(db, "SELECT message FROM website_alerts ORDER BY id")]
+    with reading(db) as reader:
+        messages = [message for _, message in reader.alerts_after()]
     lengths = []
     for _code, out, _err in histories:
         lines = out.splitlines()

@@ -1,13 +1,18 @@
-"""The database as a test looks at it without the store's reader: the two tables promised to
-outside readers (website_monitoring, website_alerts, which keep their columns for them) and
-the file itself (PRAGMA integrity_check). Everything else is read through
-monitor.store.sqlite.queries.open_reader."""
+"""The database as a test reads it. Through the store's reader (`reading`, `outbox`) unless
+the file itself is under test: `query` reads the two tables promised to outside readers
+(website_monitoring, website_alerts, which keep their columns for them) and the file
+(PRAGMA integrity_check), and the tests of the storage format read their tables with it."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from monitor.store.api import DeliveryState
+from monitor.store.sqlite.queries import SqliteReader, open_reader
 
 
 def query(db: str | Path, sql: str, *params: Any) -> list[tuple]:
@@ -31,3 +36,22 @@ def count_checks(db: str | Path, url: str | None = None) -> int:
         return query(db, "SELECT count(*) FROM website_monitoring WHERE host=?", url)[0][0]
     except sqlite3.Error:
         return 0
+
+
+@contextmanager
+def reading(db: str | Path) -> Iterator[SqliteReader]:
+    """The store's reader on `db`, closed at the end of the `with`."""
+    reader = open_reader(db)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def outbox(db: str | Path) -> dict[str, DeliveryState]:
+    """The messages of every alert by their key ("<alert id>:<provider>"), in the order they
+    were written, as the store's reader gives them."""
+    with reading(db) as reader:
+        found = reader.deliveries([alert_id for alert_id, _ in reader.alerts_after()])
+    return {f"{alert_id}:{state.provider}": state
+            for alert_id, states in found.items() for state in states}
