@@ -24,7 +24,7 @@ from monitor.checks.host import base, cpu, disk, load, process
 from monitor.config import parse_config
 from monitor.core.deadline import Deadline
 from monitor.core.errors import ConfigError
-from tests.support.app import APP, ROOT, run_app, start, stop, wait_for
+from tests.support.app import APP, ROOT, blocks, run_app, start, stop, wait_for
 from tests.support.db import query
 
 MiB = 1024 * 1024
@@ -748,15 +748,6 @@ def test_shown_command_is_shortened():
 
 
 # --- check NAME, and -m recording the values -------------------------------------------
-
-def blocks(output: str) -> dict[str, list[str]]:
-    found = {}
-    for block in output.strip().split("\n\n"):
-        lines = block.splitlines()
-        if lines[0].startswith("== "):
-            found[lines[0]] = lines[1:]
-    return found
-
 
 def check_app(args: list[str]) -> tuple[int, str, str]:
     done = run_app(["check", *args], ROOT)

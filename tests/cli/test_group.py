@@ -16,7 +16,7 @@ from monitor.checks import registry
 from monitor.cli import main
 from monitor.core.model import CheckResult
 from tests.cli.test_cli import seeded_db, write_config
-from tests.support.app import run_app, start, stop, wait_for, write
+from tests.support.app import blocks, run_app, start, stop, wait_for, write
 from tests.support.config import DURATION
 from tests.support.db import count_checks, query
 from tests.support.hostile import refused_url
@@ -318,16 +318,6 @@ def check_config(tmp_path, sites):
     path = tmp_path / "config.json"
     write(path, {"websites": sites})
     return str(path)
-
-
-def blocks(output):
-    """The traces of `check`, by header line."""
-    found = {}
-    for block in output.strip().split("\n\n"):
-        lines = block.splitlines()
-        if lines[0].startswith("== "):
-            found[lines[0]] = lines[1:]
-    return found
 
 
 def test_check_all_up_exits_0(hostile, tmp_path):

@@ -81,6 +81,16 @@ def write(path: Path, document: Any) -> None:
     path.write_text(json.dumps(document))
 
 
+def blocks(output: str) -> dict[str, list[str]]:
+    """The traces `check` prints, by their header line ("== name (target) [kind] ==")."""
+    found = {}
+    for block in output.strip().split("\n\n"):
+        lines = block.splitlines()
+        if lines[0].startswith("== "):
+            found[lines[0]] = lines[1:]
+    return found
+
+
 class Output:
     """The lines a running process writes to stdout, and to stderr with `stderr=True`, read
     by threads as they come, each with the time it was read. stderr is left to `stop()`
