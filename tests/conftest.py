@@ -43,3 +43,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     # Stale names are checked when the whole suite was collected, and collected cleanly.
     whole = config.args_source == pytest.Config.ArgsSource.TESTPATHS and not session.testsfailed
     serial.mark(items, whole_suite=whole)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: before the workers start
+def pytest_xdist_setupnodes() -> None:
+    # pytest imports readline, which exports COLUMNS and LINES below os.environ: workers
+    # would start with them in os.environ, where a one-process run has not (then `-r`
+    # fits its tables to 80 columns in-process). Each worker's readline exports them again.
+    import os
+
+    for name in ("COLUMNS", "LINES"):
+        if name not in os.environ:
+            os.unsetenv(name)
