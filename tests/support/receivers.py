@@ -136,6 +136,9 @@ class WebhookReceiver:
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                if len(raw) < length:  # the sender died between headers and body (urllib3
+                    self.close_connection = True  # sends them apart): nothing was delivered
+                    return
                 status = receiver._answer()
                 receiver._recorder.add(Request(
                     self.command, self.path, dict(self.headers.items()),
