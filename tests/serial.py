@@ -30,6 +30,10 @@ SERIAL: dict[str, str] = {
     "test_hostile_matrix": "healthy sites' lateness next to hostile ones, with a StallMeter",
     "test_resolver": "lookups cut at their timeouts: bounds of 0.1-1.5 s on elapsed time",
     "test_connect_faults": "connect failures 'at once': bounds of 0.5-2.5 s on elapsed time",
+    # No bound on time, but a race a loaded machine loses: a rotation not seen (5 of 6
+    # truncations under 6 workers) when the writer refills the file before the next poll.
+    "test_follow::test_copytruncate_under_a_writer": "the follower must poll between the "
+                                                      "truncate and the writer's refill",
     # Single tests: bounds of a few hundred ms to 3 s on elapsed time, or a rate.
     "test_http::test_http_check_outcomes": "elapsed < 0.9 s and response time within 50 ms",
     "test_http::test_abort_cuts_a_hanging_check_short": "aborted within 0.5 s",
@@ -37,7 +41,7 @@ SERIAL: dict[str, str] = {
     "test_dns::test_silence_is_a_timeout_within_the_time_given": "300-1000 ms",
     "test_dns::test_nothing_listening_is_connect_at_once": "under 1000 ms",
     "test_tcp::test_a_silent_server_times_out": "0.3-1.0 s",
-    "test_tcp::test_an_echoed_secret_is_masked": "times out within 1.0 s",
+    "test_tcp::test_the_check_ends_promptly_when_the_monitor_stops": "within 1.0 s",
     "test_tcp::test_a_resolver_that_never_answers_is_bounded_by_the_timeout": "under 0.6 s",
     "test_tcp::test_a_first_address_that_never_answers_leaves_time_for_the_next":
         "the next address's share of the time, to 5 ms",
@@ -53,6 +57,8 @@ SERIAL: dict[str, str] = {
     "test_heartbeat::test_stop_while_idle_returns_at_once": "stop within 0.5 s",
     "test_send::test_a_failure_says_why_in_one_line": "under 2 s",
     "test_send::test_notify_test_sends_to_all_or_the_named_at_once": "under 2.5 s",
+    "test_send::test_hanging_providers_delay_no_other_provider":
+        "others delayed under 0.5 s, stop under 1 s",
     "test_probes::test_stop_ends_every_process_and_keeps_every_result": "under 2 s",
     "test_live_view::test_a_site_going_down_moves_to_the_top_within_one_check":
         "within one check, with a StallMeter",
@@ -69,6 +75,7 @@ SERIAL: dict[str, str] = {
     "test_e2e::test_hostile_sites_end_to_end": "lateness under 100 ms, stop within 2 s",
     "test_e2e::test_sigterm_stops_within_two_seconds_while_a_check_hangs": "within 2 s",
     "test_e2e::test_alert_history_follows_new_alerts": "within 2 s",
+    "test_e2e::test_ctrl_c_flushes_pending_checks": "within 2 s (failed at 2.8 s, 6 workers)",
     "test_notify_e2e::test_a_provider_that_hangs_does_not_hold_the_stop": "stop within 2 s",
 }
 
