@@ -168,7 +168,9 @@ def test_every_key_and_the_target_shown():
             " is invalid"),
 ])
 def test_the_name_asked_for_is_a_dns_name(key, value, message):
-    assert error_of(**{key: value}) == f"{key}: {message}"
+    # Spelled the old way, a `name` that is no DNS name may be meant as a label.
+    hint = '; the name to query goes in "host", and "name" is then only the label'
+    assert error_of(**{key: value}) == f"{key}: {message}{hint if key == 'name' else ''}"
 
 
 @pytest.mark.parametrize(("entry", "message"), [

@@ -146,13 +146,17 @@ def _query_key(fields: Fields, obj: dict[str, Any], path: str) -> dns.name.Name:
     key = "host" if "host" in obj or "name" not in obj else "name"
     if key not in obj:
         raise fields.fail(f"{path}.host", "is required (the DNS name to look up)")
+    # Without `host`, `name` is read the old way, as the name to query: a label that is
+    # not a DNS name is told where the name to query goes.
+    hint = '; the name to query goes in "host", and "name" is then only the label'
+    hint = hint if key == "name" else ""
     value = obj[key]
     if not isinstance(value, str) or not value.strip():
-        raise fields.fail(f"{path}.{key}", "must be a DNS name")
+        raise fields.fail(f"{path}.{key}", f"must be a DNS name{hint}")
     try:
         name = dns_name(value.strip())
     except ValueError as exc:
-        raise fields.fail(f"{path}.{key}", str(exc)) from None
+        raise fields.fail(f"{path}.{key}", f"{exc}{hint}") from None
     if key == "name":
         fields.deprecated(path, key, OLD_SPELLING)
     return name
