@@ -47,7 +47,7 @@ test: $(STAMP) tmux
 	$(BIN)/python -m pytest -m serial
 
 # The generated parts of README.md and docs/*.md (cog blocks), from the code; `make test`
-# fails while they are stale (tests/test_docs.py).
+# fails while they are stale (tests/project/test_docs.py).
 docs: $(STAMP)
 	$(BIN)/python docs/gen.py
 
