@@ -19,3 +19,8 @@ class ConfigNotFound(ConfigError):
 
 class StoreError(MonitorError):
     """The database cannot be opened, read or written."""
+
+
+class UpgradeRefused(StoreError):
+    """An older schema is not upgraded while another process's monitor writes the file:
+    its writer would lose every row to the renamed tables."""

@@ -359,3 +359,32 @@ def test_a_monitor_migrating_a_schema_8_file_holds_it_against_a_second_one(
         finally:
             _elapsed, _out, err = stop(first, signal.SIGINT)
     assert first.returncode == 0, err
+
+
+def test_no_reader_upgrades_a_file_an_older_running_monitor_writes(schema8: Path) -> None:
+    # An older -m still running after an upgrade writes the schema-8 tables: a reader that
+    # renamed them under it would make it drop every check. The older monitor is stood in
+    # for by a process holding the owner's lock, as the monitor of cbd4236 does.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time;"
+         " fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600);"
+         " fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, b'4242\\n');"
+         " print('held', flush=True); time.sleep(60)", f"{schema8}.lock"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        for args in (["-r", "--once"], ["-a", "--no-follow"]):
+            done = run_app([*args, "-db", str(schema8)], schema8.parent, timeout=60)
+            assert (done.returncode, done.stdout) == (1, ""), args
+            assert done.stderr == (
+                f"Error: {schema8}: schema 8, written by a monitor of an older version (pid"
+                " 4242); restart that monitor with this version (it upgrades the file as it"
+                " starts), then try again\n"), args
+        with sqlite3.connect(schema8) as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == 8
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "past 1h00m00s" in run(["-r", "--once"], schema8)  # the monitor gone: upgraded
+    with sqlite3.connect(schema8) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

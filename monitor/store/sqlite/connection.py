@@ -9,8 +9,9 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from monitor.core.errors import StoreError
+from monitor.core.errors import StoreError, UpgradeRefused
 from monitor.store.sqlite.migrations import migrate
+from monitor.store.sqlite.owner import other_owner
 from monitor.store.sqlite.schema import SCHEMA, SCHEMA_VERSION
 
 
@@ -57,6 +58,13 @@ def open_writer_connection(path: str | Path) -> sqlite3.Connection:
             conn.executescript(SCHEMA)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         elif version < SCHEMA_VERSION:
+            other = other_owner(path)
+            if other is not None:
+                conn.close()
+                raise UpgradeRefused(
+                    f"{path}: schema {version}, written by a monitor of an older version"
+                    f" ({other}); restart that monitor with this version (it upgrades the"
+                    " file as it starts), then try again")
             migrate(conn, version)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open the database: {explain(exc, path)}") from None

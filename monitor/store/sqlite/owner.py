@@ -15,13 +15,41 @@ from pathlib import Path
 
 from monitor.core.errors import StoreError
 
+# The lock files this process holds: its own monitor's database is not "another's".
+_HELD: set[Path] = set()
+
+
+def _lock_path(database: str | Path) -> Path:
+    # Beside the real file: a symlink to the database must find the same lock.
+    return Path(f"{os.path.realpath(database)}.lock")
+
+
+def other_owner(database: str | Path) -> str | None:
+    """Who else runs a monitor on `database` ("pid N", "another process"), or None."""
+    path = _lock_path(database)
+    if path in _HELD:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # no lock file: no monitor of this version or later has run on it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            holder = _read_pid(fd)
+            return f"pid {holder}" if holder else "another process"
+        return None
+    finally:
+        os.close(fd)  # also lets go of the shared lock, if it was taken
+    return None
+
 
 class DatabaseOwner:
     """The claim of one running monitor on a database; `release()` or the exit ends it."""
 
     def __init__(self, database: str | Path) -> None:
-        # Beside the real file: a symlink to the database must find the same lock.
-        self.path = Path(f"{os.path.realpath(database)}.lock")
+        self.path = _lock_path(database)
         self.held = False
         self._fd = -1
         try:
@@ -45,6 +73,7 @@ class DatabaseOwner:
             raise StoreError(f"{database} is in use by another monitor ({who}); stop it"
                              " first or give this one another -db") from None
         self.held = True
+        _HELD.add(self.path)
         with contextlib.suppress(OSError):  # the pid only names us; a full disk may refuse
             os.ftruncate(self._fd, 0)
             os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
@@ -55,6 +84,7 @@ class DatabaseOwner:
                 os.ftruncate(self._fd, 0)  # no stale pid for the next reader to name
             os.close(self._fd)  # closing the description releases the flock
             self._fd = -1
+            _HELD.discard(self.path)
 
 
 def _read_pid(fd: int) -> int | None:

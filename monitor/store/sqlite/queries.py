@@ -10,7 +10,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
-from monitor.core.errors import StoreError
+from monitor.core.errors import StoreError, UpgradeRefused
 from monitor.store.api import (
     AlertRow,
     DeliveryState,
@@ -230,6 +230,8 @@ def open_reader(path: str | Path) -> SqliteReader:
     reader.close()
     try:
         open_writer_connection(path).close()
+    except UpgradeRefused:
+        raise
     except StoreError as exc:
         raise StoreError(f"{path}: schema {version} must be upgraded to {SCHEMA_VERSION}"
                          f" before it can be read, and that failed ({exc}); start the"
