@@ -329,11 +329,17 @@ class _Validator(Fields):
             if monitor.kind == SITE_KIND:
                 own = self.plugins(entry, f"{path}.plugins") if "plugins" in entry else plugins
                 derived += [(m, path) for m in self.plugged(monitor, own, kind_defaults)]
+        made: dict[str, str] = {}  # a plugged monitor's id -> the site that made it
         for monitor, path in derived:
             if monitor.id in seen:
                 where = f"{self.list_key}[{seen[monitor.id][0]}]"
                 raise self.fail(f"{path}.plugins", f"makes the monitor {monitor.id!r}, the id"
                                 f" of {where}: give {where} another \"id\"")
+            if monitor.id in made:  # sites apart only by a final "/" (their ids end alike)
+                raise self.fail(f"{path}.plugins", f"makes the monitor {monitor.id!r}, as"
+                                f" {made[monitor.id]}.plugins does: give one of the two"
+                                " sites an \"id\"")
+            made[monitor.id] = path
             monitors.append(monitor)
         return monitors
 

@@ -66,6 +66,14 @@ def test_a_site_ending_in_a_slash_makes_ids_with_one_slash():
                     plugins=["sitecheck"]) == (
         "config.json: websites[0].plugins: makes the monitor 'https://host.example/sitecheck',"
         ' the id of websites[1]: give websites[1] another "id"')
+    # Two sites apart only by the final "/" would make one plugged id: an error, not a merge.
+    assert config_error(load, [{"URL": "https://host.example/"}, {"URL": "https://host.example"}],
+                        plugins=["sitecheck"]) == (
+        "config.json: websites[1].plugins: makes the monitor 'https://host.example/sitecheck',"
+        ' as websites[0].plugins does: give one of the two sites an "id"')
+    monitors = load([{"URL": "https://host.example/"},
+                     {"URL": "https://host.example", "id": "bare"}], plugins=["sitecheck"])
+    assert [m.id for m in monitors[2:]] == ["https://host.example/sitecheck", "bare/sitecheck"]
 
 
 def test_a_site_opts_out_or_names_its_own():
