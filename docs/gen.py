@@ -114,9 +114,9 @@ def top_keys() -> str:
     """Every top-level key: the config's own, the notifications', the alert rules', and the
     kinds' defaults given at the top level."""
     from monitor import config
-    from monitor.config import notify, rules
+    from monitor.config import notify, rules, web
 
-    helps = [_help_of("monitor.config"), notify.HELP, rules.HELP]
+    helps = [_help_of("monitor.config"), notify.HELP, rules.HELP, web.HELP]
     rows = _key_rows(config.TOP_KEYS, helps, "monitor/config (TOP_KEYS)")
     of: dict[str, list] = {}  # a kind's key given at the top level -> the kinds it is for
     for kind in _kinds():
@@ -192,6 +192,13 @@ def notify_keys() -> str:
     from monitor.config import notify
 
     return _keys_table(notify.TOP_KEYS, [notify.HELP], "monitor/config/notify.py")
+
+
+def token_keys() -> str:
+    """The keys of each of `apiTokens`."""
+    from monitor.config import web
+
+    return _keys_table(web.TOKEN_KEYS, [web.TOKEN_HELP], "monitor/config/web.py")
 
 
 def template_fields() -> str:

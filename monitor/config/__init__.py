@@ -21,7 +21,7 @@ from typing import Any
 from monitor.checks import registry
 from monitor.checks.http import spec as http_spec  # the canary is an http monitor
 from monitor.checks.registry import PluginError
-from monitor.config import notify, rules
+from monitor.config import notify, rules, web
 from monitor.config.notify import (
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_NOTIFY_RETRY_FOR,
@@ -69,6 +69,8 @@ class Config:
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
     # What is accepted but deprecated, one line each (`config.json: websites[2]: ...`).
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # The web server's API tokens (`apiTokens`): secrets, never in a repr.
+    api_tokens: tuple[web.ApiToken, ...] = field(default=(), repr=False)
 
     @property
     def heartbeat_shown(self) -> str | None:
@@ -167,6 +169,7 @@ TOP_KEYS = (
     "canary",
     "plugins",
     *notify.TOP_KEYS,
+    *web.TOP_KEYS,
     *rules.KEYS,
 )
 # The kind of monitor that top-level `plugins` run on, and that may name its own.
@@ -262,6 +265,7 @@ class _Validator(Fields):
                             f" {MAX_PROCESSES}")
         self.notifications = notify.top(self, doc)
         self.default_rules = rules.rules(self, doc, "", AlertRules())
+        tokens = web.api_tokens(self, doc)
 
         entries = self.entries(doc)
         canary = self.canary(doc, threshold, kind_defaults) if "canary" in doc else None
@@ -269,7 +273,8 @@ class _Validator(Fields):
                                  kind_defaults)
         # For text that has no monitor at hand (an unexpected error): secrets.redact_known.
         secrets.remember([*(value for m in (*monitors, *filter(None, [canary]))
-                            for value in m.secrets), *self.notifications.secrets])
+                            for value in m.secrets), *self.notifications.secrets,
+                           *(token.token for token in tokens)])
         return Config(
             monitors=tuple(monitors),
             default_check_interval=interval,
@@ -286,6 +291,7 @@ class _Validator(Fields):
             heartbeat_url=self.notifications.heartbeat_url,
             heartbeat_interval=self.notifications.heartbeat_interval,
             warnings=tuple(self.warnings),
+            api_tokens=tokens,
         )
 
     def entries(self, doc: dict) -> list:
