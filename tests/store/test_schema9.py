@@ -80,14 +80,22 @@ def schema_8_rows(path: Path) -> dict[str, list[tuple]]:
     }
 
 
+# What schema 10 added: tables, hour and day rollups, the last result in monitor_state.
+SCHEMA_10_TABLES = {"series", "series_points", "series_aggs", "pushes", "acks"}
+SCHEMA_9_SPANS = "span IN (60, 600)"
+
+
 def schema_9_rows(path: Path) -> dict[str, list[tuple]]:
+    """A file's rows in schema 9's columns (a file migrated further has more)."""
     return {
         "website_monitoring": rows(path, "SELECT * FROM website_monitoring ORDER BY id"),
         "website_alerts": rows(path, "SELECT * FROM website_alerts ORDER BY id"),
         "outbox": rows(path, "SELECT * FROM outbox ORDER BY id"),
-        "aggregates": sorted(rows(path, "SELECT * FROM aggregates")),
-        "metric_aggs": sorted(rows(path, "SELECT * FROM metric_aggs")),
-        "monitor_state": sorted(rows(path, "SELECT * FROM monitor_state")),
+        "aggregates": sorted(rows(path, f"SELECT * FROM aggregates WHERE {SCHEMA_9_SPANS}")),
+        "metric_aggs": sorted(rows(path, f"SELECT * FROM metric_aggs WHERE {SCHEMA_9_SPANS}")),
+        "monitor_state": sorted(rows(path, "SELECT monitor, last_check, last_ok, last_failure,"
+                                           " down_since, warning, maintenance"
+                                           " FROM monitor_state")),
         "monitors": rows(path, "SELECT * FROM monitors ORDER BY rowid"),
         "maintenance": sorted(rows(path, "SELECT * FROM maintenance")),
         "meta": rows(path, "SELECT * FROM meta ORDER BY key"),
@@ -95,9 +103,12 @@ def schema_9_rows(path: Path) -> dict[str, list[tuple]]:
 
 
 def table_counts(path: Path) -> dict[str, int]:
+    """The rows of each table of schema 9 (aggregates: of its spans)."""
     names = [name for (name,) in rows(path, "SELECT name FROM sqlite_master WHERE"
                                             " type = 'table' ORDER BY name")]
-    return {name: rows(path, f"SELECT count(*) FROM {name}")[0][0] for name in names}
+    spans = {"aggregates": f" WHERE {SCHEMA_9_SPANS}", "metric_aggs": f" WHERE {SCHEMA_9_SPANS}"}
+    return {name: rows(path, f"SELECT count(*) FROM {name}{spans.get(name, '')}")[0][0]
+            for name in names if name not in SCHEMA_10_TABLES}
 
 
 def ids_of(value: Any) -> Any:
@@ -127,7 +138,7 @@ def test_the_schema_8_file_migrates_with_every_row_unchanged(schema8: Path) -> N
     assert plugged.endswith(":" + plugged.split(":")[-1]) and plugged.endswith("//tls")
     checks = rows(schema8, f"SELECT count(*) FROM website_monitoring WHERE monitor = '{plugged}'")
     Store(schema8).close()  # the migration, as -m makes it at its start
-    assert rows(schema8, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(9,)]
+    assert rows(schema8, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(10,)]
     names = {"site_state": "monitor_state", "sites": "monitors"}
     assert table_counts(schema8) == {names.get(t, t): n for t, n in counts.items()}
     assert schema_9_rows(schema8) == before
@@ -233,7 +244,7 @@ def test_a_plugged_monitor_stored_under_both_ids_is_merged(schema8: Path) -> Non
     finally:
         reader.close()
     assert rows(schema8, "SELECT * FROM monitor_state WHERE monitor LIKE '%/tls'") == [
-        (new, *state[1:])]
+        (new, *state[1:], *[None] * 6)]  # schema 10's last result: none yet
     assert rows(schema8, "SELECT monitor, active FROM monitors WHERE kind = 'tls'") == [
         (new, 1)]
     assert rows(schema8, "SELECT monitor, since - 1 FROM maintenance WHERE monitor LIKE"

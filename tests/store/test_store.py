@@ -127,7 +127,8 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         columns = {
             table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
             for table in ("website_monitoring", "website_alerts", "aggregates",
-                          "monitor_state", "monitors", "metric_aggs", "outbox", "maintenance")
+                          "monitor_state", "monitors", "metric_aggs", "outbox", "maintenance",
+                          "series", "series_points", "series_aggs", "pushes", "acks")
         }
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -142,14 +143,23 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
     assert columns["aggregates"] == [
         "monitor", "span", "start", "checks", "up", "rt_count", "rt_sum", "rt_min", "rt_max",
         "hist", "outcomes"]
-    assert columns["monitor_state"] == ["monitor", "last_check", "last_ok", "last_failure",
-                                        "down_since", "warning", "maintenance"]
+    assert columns["monitor_state"] == [
+        "monitor", "last_check", "last_ok", "last_failure", "down_since", "warning",
+        "maintenance", "last_available", "last_status", "last_response", "last_reason",
+        "last_detail", "last_metrics"]
     assert columns["monitors"] == ["monitor", "name", "interval", "active", "kind", "target"]
     assert columns["metric_aggs"] == ["monitor", "span", "start", "metric", "count", "sum",
                                       "min", "max", "hist"]
     assert columns["outbox"] == ["id", "alert", "key", "provider", "event", "title", "body",
                                  "created", "attempts", "retry_at", "sent", "failed", "error"]
     assert columns["maintenance"] == ["monitor", "since", "until"]
+    assert columns["series"] == ["id", "path", "first", "last", "last_value"]
+    assert columns["series_points"] == ["series", "timestamp", "value"]
+    assert columns["series_aggs"] == ["series", "span", "start", "count", "sum", "min", "max",
+                                      "hist"]
+    assert columns["pushes"] == ["id", "monitor", "timestamp", "event", "status", "message",
+                                 "value"]
+    assert columns["acks"] == ["alert", "monitor", "at", "by"]
     assert version == SCHEMA_VERSION
     assert journal == "wal"
 

@@ -360,6 +360,18 @@ def _rename_plugged(conn: sqlite3.Connection, old: str, new: str) -> None:
     conn.execute("UPDATE maintenance SET monitor = ? WHERE monitor = ?", key[::-1])
 
 
+def _9_to_10(conn: sqlite3.Connection) -> None:
+    """The server's schema: each monitor's last result in `monitor_state` (NULL until its
+    next check), the pushed metric series and their rollups, push monitors' pushes,
+    acknowledged alerts."""
+    _add_columns(conn, tuple(("monitor_state", column, kind) for column, kind in (
+        ("last_available", "INTEGER"), ("last_status", "INTEGER"), ("last_response", "REAL"),
+        ("last_reason", "TEXT"), ("last_detail", "TEXT"), ("last_metrics", "TEXT"))))
+    for table in ("series", "series_points", "series_aggs", "pushes", "acks"):
+        _create(conn, SCHEMA, only=f" {table} (")
+        _create(conn, SCHEMA, only=f"ON {table}(")
+
+
 def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:
     for table, column, kind in columns:
         # Only where missing: a file rewritten by hand to an older version may have some.
@@ -368,7 +380,8 @@ def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], 
 
 
 STEPS: list[Callable[[sqlite3.Connection], None]] = [_1_to_2, _2_to_3, _3_to_4, _4_to_5,
-                                                     _5_to_6, _6_to_7, _7_to_8, _8_to_9]
+                                                     _5_to_6, _6_to_7, _7_to_8, _8_to_9,
+                                                     _9_to_10]
 
 
 def migrate(conn: sqlite3.Connection, version: int) -> None:

@@ -1,17 +1,19 @@
-"""The SQLite schema, version 9, as a new database gets it.
+"""The SQLite schema, version 10, as a new database gets it.
 
 `website_monitoring` and `website_alerts` keep their names and their columns of schema 4
 (other programs read them): `host` is what was checked (the target), `monitor` the
 monitor's id, always filled since schema 9. Schemas 5 to 8 added columns and tables;
 schema 9 named the internal tables and columns for what they hold (`monitors`,
-`monitor_state`, a `monitor` column for the id everywhere).
+`monitor_state`, a `monitor` column for the id everywhere). Schema 10 added the hour and
+day rollups, each monitor's last result in `monitor_state`, the pushed metric series, the
+pushes of push monitors and acknowledged alerts.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS website_monitoring (
@@ -50,14 +52,15 @@ CREATE TABLE IF NOT EXISTS website_alerts (
 CREATE INDEX IF NOT EXISTS website_alerts_host ON website_alerts(host, id);
 CREATE INDEX IF NOT EXISTS website_alerts_monitor ON website_alerts(monitor, id);
 
--- Per monitor, the checks of each minute (span 60) and of each 10
--- minutes (span 600), kept up to date by the writer: counts, sums, extremes, and the
+-- Per monitor, the checks of each minute (span 60), 10 minutes (600), hour (3600) and UTC
+-- day (86400), kept up to date by the writer: counts, sums, extremes, and the
 -- response-time histogram. Keyed by monitor first, so that a report reads each monitor's
 -- few rows in one seek per span, in order, with no sort. Blocks of 10 minutes before meta's
--- blocks_since (a database older than them) are not filled in.
+-- blocks_since (a database older than them) are not filled in; hours and days older than
+-- schema 10 were rolled up from the 10-minute blocks (or minutes) the file held then.
 CREATE TABLE IF NOT EXISTS aggregates (
     monitor TEXT NOT NULL,            -- the monitor's id
-    span INTEGER NOT NULL,            -- seconds: 60 or 600
+    span INTEGER NOT NULL,            -- seconds: 60, 600, 3600 or 86400
     start INTEGER NOT NULL,           -- epoch seconds, a multiple of span
     checks INTEGER NOT NULL,
     up INTEGER NOT NULL,
@@ -131,7 +134,14 @@ CREATE TABLE IF NOT EXISTS monitor_state (
     last_failure REAL,
     down_since REAL,
     warning TEXT,                     -- the warning now ("reason: detail"), NULL if none
-    maintenance REAL                  -- its checks are in maintenance since; NULL if not
+    maintenance REAL,                 -- its checks are in maintenance since; NULL if not
+    -- The newest check's result, as in website_monitoring (NULL before the first one).
+    last_available INTEGER,           -- 1 up, 0 down, NULL unknown
+    last_status INTEGER,
+    last_response REAL,               -- milliseconds
+    last_reason TEXT,
+    last_detail TEXT,
+    last_metrics TEXT                 -- JSON, as website_monitoring.metrics
 );
 
 -- The monitors the writing process configured, in their order (rowid), and those it no
@@ -143,6 +153,54 @@ CREATE TABLE IF NOT EXISTS monitors (
     active INTEGER NOT NULL,          -- 1: in the writing process's config now
     kind TEXT NOT NULL,
     target TEXT NOT NULL              -- what it checks, as stored in website_monitoring.host
+);
+
+-- The metric series pushed to the server (POST /api/v1/metrics), by dotted path.
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,        -- "web.frontend.latency"
+    first REAL NOT NULL,              -- epoch seconds of its first value
+    last REAL NOT NULL,               -- and of its latest
+    last_value REAL
+);
+-- Their raw values.
+CREATE TABLE IF NOT EXISTS series_points (
+    series INTEGER NOT NULL,          -- series.id
+    timestamp REAL NOT NULL,          -- epoch seconds
+    value REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS series_points_at ON series_points(series, timestamp);
+-- Their rollups, spans 60, 600, 3600 and 86400, histograms as in metric_aggs.
+CREATE TABLE IF NOT EXISTS series_aggs (
+    series INTEGER NOT NULL,
+    span INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    sum REAL NOT NULL,
+    min REAL,
+    max REAL,
+    hist TEXT NOT NULL,
+    PRIMARY KEY (series, span, start)
+) WITHOUT ROWID;
+
+-- What push monitors received (/api/v1/push/{token}): a ping, a job's start or failure.
+CREATE TABLE IF NOT EXISTS pushes (
+    id INTEGER PRIMARY KEY,
+    monitor TEXT NOT NULL,            -- the monitor's id
+    timestamp REAL NOT NULL,          -- epoch seconds
+    event TEXT NOT NULL CHECK (event IN ('ping', 'start', 'fail')),
+    status TEXT,                      -- "up" or "down" as pushed, NULL if not said
+    message TEXT,
+    value REAL
+);
+CREATE INDEX IF NOT EXISTS pushes_monitor ON pushes(monitor, id);
+
+-- Acknowledged alerts: no reminders for them.
+CREATE TABLE IF NOT EXISTS acks (
+    alert INTEGER PRIMARY KEY,        -- website_alerts.id of the 'alert' row
+    monitor TEXT NOT NULL,
+    at REAL NOT NULL,                 -- epoch seconds
+    by TEXT NOT NULL                  -- who acknowledged it (an API token's name, a user)
 );
 """
 
