@@ -97,8 +97,8 @@ def upgrade_hist(text: str) -> str:
     return encode_hist({int(bucket): count for bucket, count in counts.items()})
 
 
-def _percentile(hist: dict[int, int], count: int, low: float | None, high: float | None,
-                p: float) -> float | None:
+def percentile(hist: dict[int, int], count: int, low: float | None, high: float | None,
+               p: float) -> float | None:
     """Nearest-rank percentile from a histogram, clamped to the exact extremes."""
     if not count:
         return None
@@ -178,4 +178,4 @@ class MinuteAgg:
 
     def percentile(self, p: float) -> float | None:
         """Nearest-rank percentile from the histogram, clamped to the exact extremes."""
-        return _percentile(self.hist, self.rt_count, self.rt_min, self.rt_max, p)
+        return percentile(self.hist, self.rt_count, self.rt_min, self.rt_max, p)
