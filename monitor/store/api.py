@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from monitor.core.model import CheckResult
+from monitor.core.push import Latest, Push
 
 # The aggregate levels: seconds per row.
 SPANS = (60, 600)
@@ -127,8 +128,21 @@ class SetMaintenance:
     until: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordPush:
+    """A push to a push monitor, as the web server received it (monitor.core.push): its
+    `message` is the job's text, bounded, without secrets."""
+
+    monitor_id: str
+    timestamp: float  # epoch seconds
+    event: str  # "ping", "start" or "fail"
+    status: str | None = None  # "up", "down", or None: not said
+    message: str = ""
+    value: float | None = None
+
+
 Command = (CheckResult | AlertRecord | SetMonitors | Purge | Flush | Stop | DeliveryDone
-           | SetMaintenance)
+           | SetMaintenance | RecordPush)
 
 
 # -- what readers return -------------------------------------------------------------------
@@ -300,6 +314,19 @@ class Reader(Protocol):
 
     def deliveries(self, alert_ids: Sequence[int]) -> dict[int, list[DeliveryState]]:
         """Each alert row's notifications, by provider name."""
+
+    def pushes_after(self, after_id: int, monitor_id: str | None = None,
+                     limit: int = 1000) -> list[Push]:
+        """The pushes after `after_id`, oldest first, at most `limit`: of one monitor, or
+        of all."""
+
+    def latest_pushes(self, monitor_ids: Collection[str], upto: int | None = None,
+                      ) -> dict[str, Latest]:
+        """Each monitor's latest run end (ping or fail) and latest start, of the pushes
+        up to id `upto` (None: all); monitors with no push are left out."""
+
+    def last_push_id(self) -> int:
+        """The id of the newest push, 0 when there is none."""
 
 
 def iso_utc(epoch: float) -> str:

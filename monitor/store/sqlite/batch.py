@@ -21,11 +21,13 @@ from monitor.store.api import (
     Flush,
     MonitorRow,
     Purge,
+    RecordPush,
     SetMaintenance,
     SetMonitors,
     Stop,
     iso_utc,
 )
+from monitor.store.sqlite import pushes
 from monitor.store.sqlite.aggregates import CheckAggregates, MetricFigures
 from monitor.store.sqlite.schema import TYPE_GROUP
 from monitor.store.sqlite.sql import items
@@ -52,6 +54,7 @@ class Work:
     monitor_sets: list[SetMonitors] = field(default_factory=list)
     maintenance: list[SetMaintenance] = field(default_factory=list)
     deliveries: list[DeliveryDone] = field(default_factory=list)
+    pushes: list[RecordPush] = field(default_factory=list)
     purges: list[Purge] = field(default_factory=list)
     flushes: list[Flush] = field(default_factory=list)
     stop: bool = False
@@ -72,6 +75,8 @@ def sort(commands: Iterable[Command]) -> Work:
                 work.deliveries.append(command)
             case SetMaintenance():
                 work.maintenance.append(command)
+            case RecordPush():
+                work.pushes.append(command)
             case Purge():
                 work.purges.append(command)
             case Flush():
@@ -130,6 +135,8 @@ class Batches:
                                                d.at if d.error and d.retry_at is None
                                                else None, d.error, d.retry_at, d.id)
                                               for d in work.deliveries])
+        if work.pushes:
+            pushes.write(conn, work.pushes)
         for m in work.maintenance:
             if m.since is None:
                 conn.execute("DELETE FROM maintenance WHERE monitor = ?", (m.monitor_id,))
@@ -242,6 +249,7 @@ class Batches:
         ).rowcount
         # The messages of the alerts purged go with them, sent or not.
         conn.execute("DELETE FROM outbox WHERE alert NOT IN (SELECT id FROM website_alerts)")
+        pushes.purge(conn, before)  # with the raw checks
         conn.execute("COMMIT")
         self.aggregates.forget_before(before)
         self._metrics.forget_before(before)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from monitor.core.errors import StoreError
 from monitor.core.model import CheckResult
-from monitor.store.api import AlertRecord, Command, DeliveryDone
+from monitor.store.api import AlertRecord, Command, DeliveryDone, RecordPush
 from monitor.store.sqlite.batch import sort
 
 RETRY_DELAY = 1.0
@@ -105,6 +105,8 @@ class Holding:
                         what = f"an alert of {name}"
                     case DeliveryDone(id=row):
                         what = f"the outcome of notification {row}"
+                    case RecordPush(monitor_id=name):
+                        what = f"a push to {name}"
                     case _:
                         what = "the list of monitors"
                 bad.append(f"{what} ({error!r})")

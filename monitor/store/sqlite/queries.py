@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from monitor.core.errors import StoreError, UpgradeRefused
+from monitor.core.push import Latest, Push
 from monitor.store.api import (
     AlertRow,
     DeliveryState,
@@ -21,7 +22,7 @@ from monitor.store.api import (
     RawPiece,
     WindowRow,
 )
-from monitor.store.sqlite import windows
+from monitor.store.sqlite import pushes, windows
 from monitor.store.sqlite.connection import explain, open_writer_connection
 from monitor.store.sqlite.schema import SCHEMA_VERSION, TYPE_GROUP
 
@@ -216,6 +217,20 @@ class SqliteReader:
     def maintenance(self) -> dict[str, tuple[float, float | None]]:
         return {monitor_id: (since, until) for monitor_id, since, until in self.conn.execute(
             "SELECT monitor, since, until FROM maintenance")}
+
+    @_reading
+    def pushes_after(self, after_id: int, monitor_id: str | None = None,
+                     limit: int = 1000) -> list[Push]:
+        return pushes.after(self.conn, after_id, monitor_id, limit)
+
+    @_reading
+    def latest_pushes(self, monitor_ids: Collection[str], upto: int | None = None,
+                      ) -> dict[str, Latest]:
+        return pushes.latest(self.conn, monitor_ids, upto)
+
+    @_reading
+    def last_push_id(self) -> int:
+        return pushes.last_id(self.conn)
 
 
 def open_reader(path: str | Path) -> SqliteReader:

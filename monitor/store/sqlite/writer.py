@@ -26,6 +26,7 @@ from monitor.store.api import (
     Flush,
     MonitorRow,
     Purge,
+    RecordPush,
     Rows,
     SetMaintenance,
     SetMonitors,
@@ -157,6 +158,10 @@ class Store:
         `close`, ignored: the row, not marked, is sent again by the next start."""
         if not self._closed:
             self._queue.put(done)
+
+    def put_push(self, push: RecordPush) -> None:
+        """A push to a push monitor (from the web server); never blocks."""
+        self._queue.put(push)
 
     def set_maintenance(self, command: SetMaintenance) -> None:
         """Put a monitor in maintenance or take it out (`maintenance on|off NAME`)."""
