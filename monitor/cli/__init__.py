@@ -34,7 +34,9 @@ MODES = {
 # The group's options that belong to some commands only: with a flag, handed to its
 # command; before a command, an error (they go after it). The others (-c, -db, --no-color,
 # --debug) apply to every command, before it or after it.
-COMMAND_OPTIONS = ("silent", "once", "no_follow", "plain")
+COMMAND_OPTIONS = ("silent", "once", "no_follow", "plain", "web", "public_read")
+# The address `--web` listens on when given without one (serve's default too).
+DEFAULT_LISTEN = "127.0.0.1:8080"
 
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -123,6 +125,10 @@ class _Cli(click.Group):
               help="With -a: print the history and exit instead of following it.")
 @click.option("--plain", is_flag=True,
               help="With -m or -r on a terminal: appended tables, not the live view.")
+@click.option("--web", metavar="[ADDR]", is_flag=False, flag_value=DEFAULT_LISTEN,
+              help=f"With -m: also serve the web API, on ADDR (default {DEFAULT_LISTEN}).")
+@click.option("--public-read", is_flag=True,
+              help="With -m --web: anonymous clients may read what a status page shows.")
 @click.option("--no-color", is_flag=True, help="No colour (also: the NO_COLOR variable).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 # The program's name as the user typed it: monitoringApp.py, monitoringApp, uptime-monitor.
@@ -130,7 +136,8 @@ class _Cli(click.Group):
 @click.pass_context
 def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report: bool,
          purge: float | None, validate: bool, config_path: str, db_path: str, silent: bool,
-         once: bool, no_follow: bool, plain: bool, no_color: bool, debug: bool) -> None:
+         once: bool, no_follow: bool, plain: bool, web: str | None, public_read: bool,
+         no_color: bool, debug: bool) -> None:
     """Uptime and performance monitor for websites, services and hosts.
 
     Choose a mode with a command (`monitoringApp.py report --once`) or with its flag
@@ -147,6 +154,8 @@ def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report
       monitoringApp.py report               stats from the database of a running -m (-r)
       monitoringApp.py check                check every monitor once, now, with a trace
       monitoringApp.py check https://example.com/
+      monitoringApp.py serve                the web API of the database -m writes
+      monitoringApp.py monitor --web        monitor, and serve the web API (-m --web)
       monitoringApp.py selftest             self-test of the alerting (-t)
     """
     chosen = [name for name in MODES if ctx.params[name] not in (False, None)]
@@ -247,14 +256,26 @@ def _shared(ctx: click.Context, name: str, value: object) -> object:
 @click.option("-s", "--silent", is_flag=True, help="Monitor without printing.")
 @click.option("--plain", is_flag=True,
               help="On a terminal: appended tables, not the live view.")
+@click.option("--web", metavar="[ADDR]", is_flag=False, flag_value=DEFAULT_LISTEN,
+              help=f"Also serve the web API, on ADDR (default {DEFAULT_LISTEN}).")
+@click.option("--public-read", is_flag=True,
+              help="With --web: anonymous clients may read what a status page shows.")
 @_no_color_option
 @_debug_option
 @click.pass_context
 def monitor_command(ctx: click.Context, config_path: str | None, db_path: str | None,
-                    silent: bool, plain: bool, no_color: bool, debug: bool) -> None:
-    """Monitor what the config file lists and print stats."""
+                    silent: bool, plain: bool, web: str | None, public_read: bool,
+                    no_color: bool, debug: bool) -> None:
+    """Monitor what the config file lists and print stats.
+
+    With --web, the same process also serves the web API (as `serve` does), on loopback
+    unless ADDR says otherwise; beyond loopback only with apiTokens in the config.
+    """
+    if public_read and web is None:
+        raise click.UsageError("--public-read goes with --web", ctx)
     _mode(ctx, "monitor", config_path, db_path, debug, silent=silent, plain=plain,
-          no_color=no_color)
+          no_color=no_color, web=web, public_read=public_read)
+
 
 
 @main.command("alerts")
@@ -414,6 +435,37 @@ def purge_command(ctx: click.Context, days: float, db_path: str | None,
     _mode(ctx, "purge", config_path, db_path, debug, purge_days=days)
 
 
+@main.command("serve")
+@click.option("--listen", metavar="ADDR", default=DEFAULT_LISTEN, show_default=True,
+              help="The address to listen on (HOST:PORT); beyond loopback only with"
+                   " apiTokens in the config.")
+@click.option("--public-read", is_flag=True,
+              help="Anonymous clients may read what a status page shows.")
+@_config_option()
+@_database_option
+@_debug_option
+@click.pass_context
+def serve_command(ctx: click.Context, listen: str, public_read: bool,
+                  config_path: str | None, db_path: str | None, debug: bool) -> None:
+    """Serve the web API of the database a monitor writes.
+
+    Beside a running `monitor` (-m) on the same config file and database, or alone over
+    the database: the REST API at /api/v1 (described at /api/v1/openapi.json). Changes
+    made through the API are written to the config file, which the monitor reloads.
+    """
+    config = str(_shared(ctx, "config_path", config_path))
+    db = str(_shared(ctx, "db_path", db_path))
+
+    def run() -> None:
+        from monitor.cli.serve import WebOptions, run_serve
+
+        def err(message: str) -> None:
+            click.echo(message, err=True)
+
+        run_serve(config, db, WebOptions(listen, public_read), click.echo, err)
+
+    guarded(bool(_shared(ctx, "debug", debug)), run)
+
 main.add_command(notify_group)  # notify test [NAME]
 main.add_command(maintenance_group)  # maintenance on|off NAME..., maintenance list
 main.add_command(logs_command)  # logs [FILE|-], the access-log monitor
@@ -421,14 +473,15 @@ main.add_command(logs_command)  # logs [FILE|-], the access-log monitor
 
 def _mode(ctx: click.Context, mode: str, config_path: str | None, db_path: str | None,
           debug: bool, silent: bool = False, once: bool = False, no_follow: bool = False,
-          plain: bool = False, no_color: bool = False, purge_days: float | None = None) -> None:
+          plain: bool = False, no_color: bool = False, purge_days: float | None = None,
+          web: str | None = None, public_read: bool = False) -> None:
     """A command runs the same code as its flag, with the group's shared options filled in."""
     config = str(_shared(ctx, "config_path", config_path))
     db = str(_shared(ctx, "db_path", db_path))
     no_color = bool(_shared(ctx, "no_color", no_color))
     guarded(bool(_shared(ctx, "debug", debug)),
              lambda: _run(mode, config, db, silent, once, no_follow, purge_days,
-                          _display(plain, no_color)))
+                          _display(plain, no_color), web, public_read))
 
 
 def _display(plain: bool, no_color: bool) -> Display:
@@ -442,7 +495,8 @@ def _display(plain: bool, no_color: bool) -> Display:
 
 
 def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
-         no_follow: bool, purge_days: float | None, display: Display) -> None:
+         no_follow: bool, purge_days: float | None, display: Display,
+         web: str | None = None, public_read: bool = False) -> None:
     echo = click.echo
 
     def err(message: str) -> None:
@@ -455,8 +509,11 @@ def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
         echo(f"{config_path}: OK, {len(config.monitors)} monitor(s)")
     elif mode == "monitor":
         from monitor.cli.modes import run_monitor
+        from monitor.cli.serve import WebOptions
 
-        if not run_monitor(config_path, db_path, silent, echo, err, display=display):
+        options = None if web is None else WebOptions(web, public_read)
+        if not run_monitor(config_path, db_path, silent, echo, err, display=display,
+                           web=options):
             # Stopped, everything committed and closed, but stdout is a pipe nobody reads:
             # the interpreter's exit would flush it and wait forever.
             sys.stderr.flush()

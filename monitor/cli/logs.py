@@ -139,7 +139,7 @@ def follow(path: str, windows: LogWindows, fmt: str, from_start: bool, db_path: 
            config: Config | None = None) -> None:
     """Follow the log at `path` (or stdin for "-") until stopped, printing its reports
     and alerts, storing the alerts and notifying the providers of `config` of them."""
-    from monitor.cli.modes import signals
+    from monitor.cli.signals import signals
     from monitor.logs.follow import Follower, LogReadError, StreamLines, gzipped
     from monitor.logs.reader import LogReader
     from monitor.logs.window import TrafficEvent

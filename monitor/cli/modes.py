@@ -7,20 +7,20 @@ prints through a thread of its own, so that a stdout nobody reads blocks only th
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import io
 import select
-import signal
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from monitor.alerts import AlertEvent
+from monitor.cli.serve import WebOptions, WebServer
+from monitor.cli.signals import signals
 from monitor.config import Config, load_config
 from monitor.core.errors import MonitorError, StoreError
 from monitor.engine import Engine
@@ -46,32 +46,6 @@ LONG_WINDOW = 3600.0
 RECENT_MESSAGES = 10
 
 Echo = Callable[[str], None]
-
-
-@contextlib.contextmanager
-def signals(stop: threading.Event, reload: Callable[[], None] | None = None,
-            force: threading.Event | None = None) -> Iterator[None]:
-    """SIGINT/SIGTERM set `stop` (and, once it is set, `force`), SIGHUP calls `reload`
-    (which must only set a flag); previous handlers come back after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be installed from the main thread (tests)
-        return
-
-    def stopping(*_args: object) -> None:
-        if stop.is_set() and force is not None:
-            force.set()
-        stop.set()
-
-    handlers: dict[signal.Signals, Callable[..., None]] = {
-        signal.SIGINT: stopping, signal.SIGTERM: stopping}
-    if reload is not None:
-        handlers[signal.SIGHUP] = lambda *_a: reload()
-    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 class StatsPrinter:
@@ -228,7 +202,8 @@ def engine_pulse(engine: Engine) -> PulseSource:
 
 
 def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: Echo,
-                stop: threading.Event | None = None, display: Display | None = None) -> bool:
+                stop: threading.Event | None = None, display: Display | None = None,
+                web: WebOptions | None = None) -> bool:
     """Monitor until stopped. Raises ConfigError / StoreError before anything starts, and
     BrokenPipeError after a clean stop when stdout was closed. Returns False when stdout
     stayed blocked after the stop (the last lines were not printed)."""
@@ -239,13 +214,14 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
         err(f"Warning: cannot lock {owner.path} (a full disk, or a file system without"
             " locks): a second monitor on this database would not be refused")
     try:
-        return _monitor(config_file, config, db_path, silent, echo, err, stop, display)
+        return _monitor(config_file, config, db_path, silent, echo, err, stop, display, web)
     finally:
         owner.release()
 
 
 def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo: Echo,
-             err: Echo, stop: threading.Event | None, display: Display | None) -> bool:
+             err: Echo, stop: threading.Event | None, display: Display | None,
+             web: WebOptions | None = None) -> bool:
     display = display or Display()
     # The one writer thread gives up the GIL at every database call and must win it back
     # from up to maxWorkers busy threads; at the default 5 ms interval a batch could wait
@@ -273,6 +249,9 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
     say: Echo | None = None if silent else (lambda text: output.line(text) if output else None)
     runtime = Runtime(config, store, config_path=config_file, on_line=say,
                       on_problem=problem)
+    # The address is checked now, before anything starts; the server starts with the runtime.
+    server = None if web is None else WebServer(web, config_file, db_path, config, store,
+                                                runtime, warn=problem)
     if output is not None:  # the live view shows alerts from the database
         runtime.add_alert_hook(lambda event: say(_event_line(event)))  # type: ignore[misc]
     printer = None if not isinstance(output, _Output) else StatsPrinter(
@@ -284,6 +263,7 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
         with signals(stop, runtime.request_reload, force):
             try:
                 runtime.start()
+                url = server.start() if server is not None else None
                 if live:
                     output = view = _live_view(Path(db_path), stop, display,
                                                engine_pulse(runtime.engine)).start()
@@ -293,6 +273,8 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
                         f"{db_path}{canary}" + (". q or Ctrl-C stops." if live else
                                                 "; stats every 10 s (past 10 min) and every"
                                                 " 60 s (past hour). Ctrl-C stops."))
+                    if url is not None:
+                        say(f"Serving {url} (API at {url}api/v1/).")
                 runtime.step()
                 while not stop.wait(0.25):
                     if runtime.fatal is not None:
@@ -305,6 +287,8 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
                             # Printing is a view: a failed read must not stop the monitoring.
                             err(f"Warning: cannot read the stats: {exc}")
             finally:
+                if server is not None:
+                    server.stop()  # first: nothing more is sent to the store it writes with
                 # On stderr, also after the live view: it has given the screen back by now.
                 runtime.stop(force=force, progress=err)
                 if printer is not None:

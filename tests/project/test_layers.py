@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2] / "monitor"
 # unless listed together in one string (one package).
 LAYERS = [
     ["monitor", "monitor.core"],  # the model, fields, windows, times, secrets, errors
-    ["monitor.logs"],  # access logs: formats, following a file, windows on log time
+    ["monitor.logs", "monitor.metrics"],  # access logs; the metrics tree's paths and queries: formats, following a file, windows on log time
     ["monitor.checks"],  # kinds: the registry, the watchdog, each kind's keys and check
     ["monitor.config"],  # the file: monitors of registered kinds
     ["monitor.run"],  # scheduling, probe processes, the canary: where checks run
@@ -21,6 +21,7 @@ LAYERS = [
     ["monitor.notify"],  # what goes out while the engine runs: the heartbeat, the senders
     ["monitor.runtime"],  # the running monitor: engine, senders, heartbeat, reload, purge
     ["monitor.render"],  # tables, the live view
+    ["monitor.web"],  # the web server: the REST API, over the runtime and the store
     ["monitor.cli"],  # the only place that prints errors and exits
 ]
 

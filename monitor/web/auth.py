@@ -1,0 +1,88 @@
+"""Who may call what: bearer tokens from the config's `apiTokens`.
+
+Without tokens the server only listens on loopback (serve refuses another address), and
+every call is allowed: the machine's own users are trusted, as with the database file.
+With tokens, every API call needs one (`Authorization: Bearer TOKEN`); a `read` token reads,
+a `write` token also changes. `--public-read` lets anonymous clients read what a status
+page shows (routes marked "public"), nothing more.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import g, request
+
+from monitor.config.web import ApiToken
+from monitor.web.context import current
+from monitor.web.problems import Problem
+
+SCOPES = ("public", "read", "write")
+F = TypeVar("F", bound=Callable[..., object])
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="monitor"'}
+
+
+def require(scope: str) -> Callable[[F], F]:
+    """A route's decorator: the caller must hold `scope` ("public", "read" or "write")."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    def wrap(route: F) -> F:
+        @functools.wraps(route)
+        def checked(*args: object, **kwargs: object) -> object:
+            authorize(scope)
+            return route(*args, **kwargs)
+
+        checked.scope = scope  # type: ignore[attr-defined]  # the OpenAPI test reads it
+        return checked  # type: ignore[return-value]
+    return wrap
+
+
+def authorize(scope: str) -> None:
+    """Raise a 401 or 403 Problem unless this request may act with `scope`; remember the
+    token's name (never the token) in `g.token_name` for what is logged of a change."""
+    context = current()
+    tokens = context.config.api_tokens
+    g.token_name = None
+    if not tokens:
+        return  # loopback only, by serve's own check
+    given = _bearer()
+    if given is None:
+        if scope == "public" and context.public_read:
+            return
+        raise Problem(401, "Unauthorized", "this server needs a token: send"
+                      " \"Authorization: Bearer TOKEN\" (a token of the config's apiTokens)",
+                      headers=_CHALLENGE)
+    token = match(tokens, given)
+    if token is None:
+        raise Problem(401, "Unauthorized", "the token is not one of the config's apiTokens",
+                      headers=_CHALLENGE)
+    g.token_name = token.name
+    if scope == "write" and not token.allows("write"):
+        raise Problem(403, "Forbidden", f"the token {token.name!r} has the read scope;"
+                                        " this needs a token with the write scope")
+
+
+def match(tokens: tuple[ApiToken, ...], given: str) -> ApiToken | None:
+    """The token equal to `given`, compared with each in constant time (no early exit:
+    the time taken says nothing of which token came close)."""
+    found = None
+    raw = given.encode("utf-8", "surrogateescape")
+    for token in tokens:
+        if hmac.compare_digest(token.token.encode("utf-8"), raw):
+            found = token
+    return found
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Problem(401, "Unauthorized", "the Authorization header must be \"Bearer TOKEN\"",
+                      headers=_CHALLENGE)
+    return value.strip()

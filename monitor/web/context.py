@@ -1,0 +1,118 @@
+"""What every route reads: the config (the file is the source of truth), the database
+(a reader per request thread, never blocking the writer), the store's writer, and under
+`-m --web` the running monitor itself."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from flask import current_app
+
+from monitor.config import Config, load_config
+from monitor.core.errors import ConfigError, StoreError
+from monitor.runtime import Runtime
+from monitor.store.api import Reader
+from monitor.store.sqlite.queries import open_reader
+from monitor.store.sqlite.writer import Store
+
+EXTENSION = "monitor"  # the key of the app's WebContext in app.extensions
+
+
+class WebContext:
+    """The server's view of one monitor's config file and database.
+
+    `config` is the runtime's under `-m --web` (it reloads the file itself); under `serve`
+    the file is read again when its stamp changes, and a file made invalid since keeps the
+    last good config (`config_error` says why). `store` writes what the API is sent: the
+    runtime's writer, or under `serve` one of the server's own beside the monitor's."""
+
+    def __init__(self, config_path: str | Path, db_path: str | Path, store: Store,
+                 config: Config, *, runtime: Runtime | None = None,
+                 public_read: bool = False, clock: Callable[[], float] = time.time,
+                 warn: Callable[[str], None] | None = None) -> None:
+        self.config_path = Path(config_path)
+        self.db_path = Path(db_path)
+        self.store = store
+        self.runtime = runtime
+        self.public_read = public_read
+        self.clock = clock
+        self.config_error: str | None = None
+        # Set when the server stops: an open event stream ends at once.
+        self.closing = threading.Event()
+        self._warn = warn or (lambda text: None)
+        self._config = config
+        self._stamp = _stamp(self.config_path)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[Reader] = []
+
+    @property
+    def config(self) -> Config:
+        if self.runtime is not None:
+            return self.runtime.config
+        stamp = _stamp(self.config_path)
+        if stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    self._reload(stamp)
+        return self._config
+
+    def _reload(self, stamp: tuple[float, int, int] | None) -> None:
+        self._stamp = stamp
+        try:
+            self._config = load_config(self.config_path, warn=lambda _line: None)
+        except ConfigError as exc:
+            self.config_error = str(exc)
+            self._warn(f"Error: {exc} (still serving the previous configuration)")
+        else:
+            self.config_error = None
+
+    def reload(self) -> None:
+        """Read the config file now (after the API wrote it): under `-m --web` the runtime
+        runs it at once; under `serve` the monitor beside sees the file change."""
+        if self.runtime is not None:
+            self.runtime.reload(load_config(self.config_path, warn=lambda _line: None))
+        with self._lock:
+            self._reload(_stamp(self.config_path))
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[Reader]:
+        """The database reader of this thread (opened at its first use, kept for the next
+        requests: the server's threads live as long as it). Raises StoreError."""
+        reader: Reader | None = getattr(self._local, "reader", None)
+        if reader is None:
+            reader = open_reader(self.db_path)
+            self._local.reader = reader
+            with self._lock:
+                self._readers.append(reader)
+        try:
+            yield reader
+        except StoreError:
+            # A reader that failed may hold a broken connection: the next request opens anew.
+            self._local.reader = None
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            readers, self._readers = self._readers, []
+        for reader in readers:
+            with contextlib.suppress(Exception):
+                reader.close()
+
+
+def current() -> WebContext:
+    """The WebContext of the app handling this request."""
+    context: WebContext = current_app.extensions[EXTENSION]
+    return context
+
+
+def _stamp(path: Path) -> tuple[float, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime, st.st_size, st.st_ino
