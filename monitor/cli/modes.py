@@ -209,19 +209,22 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     stayed blocked after the stop (the last lines were not printed)."""
     config_file = Path(config_path)
     config = load_config(config_file)
+    # The address is checked before anything starts; the server starts with the runtime.
+    server = None if web is None else WebServer(web, config_file, db_path, config, warn=err)
     owner = DatabaseOwner(db_path)  # a second -m on this database stops here
     if not owner.held:
         err(f"Warning: cannot lock {owner.path} (a full disk, or a file system without"
             " locks): a second monitor on this database would not be refused")
     try:
-        return _monitor(config_file, config, db_path, silent, echo, err, stop, display, web)
+        return _monitor(config_file, config, db_path, silent, echo, err, stop, display,
+                        server)
     finally:
         owner.release()
 
 
 def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo: Echo,
              err: Echo, stop: threading.Event | None, display: Display | None,
-             web: WebOptions | None = None) -> bool:
+             server: WebServer | None = None) -> bool:
     display = display or Display()
     # The one writer thread gives up the GIL at every database call and must win it back
     # from up to maxWorkers busy threads; at the default 5 ms interval a batch could wait
@@ -249,9 +252,6 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
     say: Echo | None = None if silent else (lambda text: output.line(text) if output else None)
     runtime = Runtime(config, store, config_path=config_file, on_line=say,
                       on_problem=problem)
-    # The address is checked now, before anything starts; the server starts with the runtime.
-    server = None if web is None else WebServer(web, config_file, db_path, config, store,
-                                                runtime, warn=problem)
     if output is not None:  # the live view shows alerts from the database
         runtime.add_alert_hook(lambda event: say(_event_line(event)))  # type: ignore[misc]
     printer = None if not isinstance(output, _Output) else StatsPrinter(
@@ -263,7 +263,7 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
         with signals(stop, runtime.request_reload, force):
             try:
                 runtime.start()
-                url = server.start() if server is not None else None
+                url = server.start(store, runtime) if server is not None else None
                 if live:
                     output = view = _live_view(Path(db_path), stop, display,
                                                engine_pulse(runtime.engine)).start()

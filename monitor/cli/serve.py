@@ -31,28 +31,27 @@ class WebServer:
     (beyond loopback only with apiTokens) and binds, `stop()` closes it."""
 
     def __init__(self, options: WebOptions, config_path: str | Path, db_path: str | Path,
-                 config: Config, store: Store, runtime: Runtime | None = None,
-                 warn: Echo | None = None) -> None:
+                 config: Config, warn: Echo | None = None) -> None:
         from monitor.web.serve import check_allowed, parse_listen
 
         self._address = parse_listen(options.listen)
         check_allowed(self._address, bool(config.api_tokens), config.source)
         self._options = options
-        self._args = (config_path, db_path, store, config)
-        self._runtime = runtime
+        self._args = (config_path, db_path, config)
         self._warn = warn
         self._server: Server | None = None
         self._context: WebContext | None = None
 
-    def start(self) -> str:
-        """Listen; returns the server's URL."""
+    def start(self, store: Store, runtime: Runtime | None = None) -> str:
+        """Listen, writing with `store` (the runtime's under `-m --web`); returns the
+        server's URL."""
         from monitor.web import create_app
         from monitor.web.context import WebContext
         from monitor.web.serve import Server
 
-        config_path, db_path, store, config = self._args
+        config_path, db_path, config = self._args
         self._context = context = WebContext(
-            config_path, db_path, store, config, runtime=self._runtime,
+            config_path, db_path, store, config, runtime=runtime,
             public_read=self._options.public_read, warn=self._warn)
         self._server = server = Server(create_app(context), self._address).start()
         return server.address.url()
@@ -74,12 +73,11 @@ def run_serve(config_path: str, db_path: str, options: WebOptions, echo: Echo, e
 
     stop = stop or threading.Event()
     config = load_config(config_path)
-    store = Store(db_path, on_error=lambda text: err(f"Warning: {text}"))
-    web = WebServer(options, config_path, db_path, config, store,
-                    warn=err)  # the address is checked before the database is touched
-    store.start()
+    # The address is checked before the database is touched.
+    web = WebServer(options, config_path, db_path, config, warn=err)
+    store = Store(db_path, on_error=lambda text: err(f"Warning: {text}")).start()
     try:
-        url = web.start()
+        url = web.start(store)
         with signals(stop):
             echo(f"Serving {url} (API at {url}api/v1/) from {db_path} and {config_path};"
                  " Ctrl-C stops.")
