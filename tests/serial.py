@@ -35,6 +35,7 @@ SERIAL: dict[str, str] = {
     "test_follow::test_copytruncate_under_a_writer": "the follower must poll between the "
                                                       "truncate and the writer's refill",
     # Single tests: bounds of a few hundred ms to 3 s on elapsed time, or a rate.
+    "test_serve::test_serve_answers_and_stops_at_sigint": "stopped within 5 s of SIGINT",
     "test_http::test_http_check_outcomes": "elapsed < 0.9 s and response time within 50 ms",
     "test_http::test_abort_cuts_a_hanging_check_short": "aborted within 0.5 s",
     "test_https::test_https_drip_is_cut_at_the_timeout": "cut within 1.5 s",
