@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.core import schemas
 from monitor.core.fields import Fields
 
 KEYS = ("tlsMinDaysLeft", "tlsFailDaysLeft")
@@ -21,6 +22,7 @@ HELP = {
     "tlsFailDaysLeft": ("0", "fewer days left than this is a failure, reason `tls_expiry`"
                              " (0 to 3650, at most `tlsMinDaysLeft`; 0: expired)"),
 }
+SCHEMA = {key: schemas.number(0.0, MAX_DAYS) for key in KEYS}
 REASON = "tls_expiry"  # a warning below tlsMinDaysLeft, a failure below tlsFailDaysLeft
 METRIC = "cert_days"  # the days left of the certificate seen, recorded with every check
 

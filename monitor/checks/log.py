@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from monitor.core import schemas
 from monitor.core.deadline import Deadline
 from monitor.core.errors import MonitorError
 from monitor.core.fields import Fields
@@ -40,6 +41,9 @@ HELP = {
     "fromStart": ("`false`", "read the log from its start the first time (a restart reads on"
                              " from its end)"),
 }
+SCHEMA = {"path": schemas.text(), "maxRate": schemas.positive(1e9),
+          "maxErrorRate": schemas.number(0.0, 1.0), "format": {"enum": ["auto", *FORMATS]},
+          "fromStart": schemas.boolean()}
 REASONS = ("missing", "unreadable", "format")
 TAIL_BYTES = 64 * 1024  # what `check NAME` reads of the end of the log
 BACKLOG_POLLS = 3  # more reads of a log that is behind, in one poll of the watch
@@ -200,4 +204,4 @@ def _check(monitor: Monitor, deadline: Deadline) -> CheckResult:
 
 
 KIND = Kind(name="log", keys=KEYS, parse=_parse, reasons=REASONS, run=_check,
-              network=False, watch=_watch, help=HELP)
+              network=False, watch=_watch, help=HELP, schema=SCHEMA)

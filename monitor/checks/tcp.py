@@ -12,6 +12,7 @@ from typing import Any
 
 from monitor.checks import net
 from monitor.checks.trace import debugger, quoted
+from monitor.core import schemas
 from monitor.core.deadline import Deadline
 from monitor.core.fields import Fields, encodable
 from monitor.core.kind import Kind, Parsed
@@ -29,6 +30,8 @@ HELP = {
     "expect": ("none", "a regular expression (Python's) searched for in what is received,"
                        " decoded as UTF-8; `^` anchors at the first byte received"),
 }
+SCHEMA = {"host": schemas.host(), "port": schemas.port(),
+          "send": {"type": "string", "minLength": 1}, "expect": schemas.regex()}
 REASONS = ("dns", "connect", "timeout", "assertion", "other")
 # What is read looking for `expect`: a banner or an answer is a line or a few, and a
 # server that streams must not make the check hold megabytes.
@@ -169,4 +172,5 @@ KIND = Kind(
     network_reasons=CONNECTION_REASONS,
     debug=debug,
     help=HELP,
+    schema=SCHEMA,
 )

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from monitor.checks import certs, net
 from monitor.checks.trace import debugger, quoted
+from monitor.core import schemas
 from monitor.core.deadline import Deadline
 from monitor.core.fields import Fields
 from monitor.core.kind import Kind, Parsed
@@ -51,6 +52,8 @@ HELP = {
                              " config file"),
     **certs.HELP,
 }
+SCHEMA = {"host": schemas.host(), "port": schemas.port(), "serverName": schemas.text(),
+          "tlsVerify": schemas.boolean(), "caFile": schemas.text(), **certs.SCHEMA}
 EXPIRED = 10  # X509_V_ERR_CERT_HAS_EXPIRED
 _SSL_SOURCE = re.compile(r"\s*\(_ssl\.c:\d+\)$")  # where in CPython the error was raised
 
@@ -367,4 +370,5 @@ KIND = Kind(
     debug=debug,
     plugin=plugin,
     help=HELP,
+    schema=SCHEMA,
 )

@@ -27,9 +27,9 @@ from monitor.config.notify import (
     DEFAULT_NOTIFY_RETRY_FOR,
     Provider,
 )
-from monitor.core import secrets
+from monitor.core import schemas, secrets
 from monitor.core.errors import ConfigError, ConfigNotFound
-from monitor.core.fields import MAX_SECONDS, Fields
+from monitor.core.fields import MAX_SECONDS, MIN_INTERVAL, Fields
 from monitor.core.kind import Kind
 from monitor.core.model import Monitor
 from monitor.core.rules import AlertRules
@@ -176,7 +176,7 @@ TOP_KEYS = (
 SITE_KIND = "http"
 # The keys every monitor has, whatever its kind.
 COMMON_KEYS = ("id", "name", "type", "checkInterval", "timeout", "alertWindow",
-               "alertThreshold", *notify.MONITOR_KEYS, *rules.KEYS)
+               "alertThreshold", "paused", "tags", *notify.MONITOR_KEYS, *rules.KEYS)
 # What the keys read here mean, for people: key -> (default as shown, meaning). The
 # notification and alert-rule keys say theirs in their modules (docs/gen.py joins them).
 HELP = {
@@ -213,6 +213,30 @@ HELP = {
                                                 " day)"),
     "timeout": ("10 s, at most the interval", "the duration the whole check may take (at most a"
                                               " day)"),
+    "paused": ("`false`", "`true`: kept and listed, but not checked (no results, no alerts)"),
+    "tags": ("none", "a list of labels, each once, that lists and the dashboard group by"),
+}
+# The JSON Schema fragment of each key read here (monitor.config.schema makes the config's
+# schema of them, and of the kinds', notifications' and rules' own).
+SCHEMA = {
+    "monitors": {"type": "array", "minItems": 1},
+    "websites": {"type": "array", "minItems": 1},
+    "defaultCheckInterval": schemas.duration(MAX_SECONDS, MIN_INTERVAL),
+    "alertWindow": schemas.duration(MAX_SECONDS),
+    "alertThreshold": schemas.fraction(),
+    "retentionDays": schemas.positive(MAX_RETENTION_DAYS),
+    "maxWorkers": schemas.integer(1, MAX_WORKERS),
+    "maxInFlight": schemas.integer(1, MAX_IN_FLIGHT),
+    "processes": {"anyOf": [{"const": "auto"}, schemas.integer(1, MAX_PROCESSES)]},
+    "canary": {"anyOf": [schemas.url(), {"type": "object"}]},
+    "plugins": schemas.names(),
+    "id": schemas.text(),
+    "name": schemas.text(),
+    "type": {"type": "string"},
+    "checkInterval": schemas.duration(MAX_SECONDS, MIN_INTERVAL),
+    "timeout": schemas.duration(MAX_SECONDS),
+    "paused": schemas.boolean(),
+    "tags": schemas.names(),
 }
 
 
@@ -424,6 +448,8 @@ class _Validator(Fields):
         for key in rules.KEYS:
             if key in entry:
                 raise self.fail(f"canary.{key}", "the canary raises no alerts")
+        if "paused" in entry:
+            raise self.fail("canary.paused", "the canary cannot be paused (remove it instead)")
         monitor = self.monitor(entry, "canary", CANARY_INTERVAL, CANARY_INTERVAL, threshold,
                                kind_defaults)
         if "timeout" not in entry:
@@ -467,4 +493,19 @@ class _Validator(Fields):
             notify=notify.recipients(self, entry, f"{path}.notify", self.notifications.providers),
             notify_on=notify.events(self, entry, f"{path}.notifyOn", self.notifications.notify_on),
             rules=rules.rules(self, entry, f"{path}.", self.default_rules),
+            paused=self.boolean(entry, "paused", f"{path}.paused", False),
+            tags=self.tags(entry, f"{path}.tags"),
         )
+
+    def tags(self, entry: dict, path: str) -> tuple[str, ...]:
+        """`tags`: a list of labels, each once."""
+        if "tags" not in entry:
+            return ()
+        if not isinstance(entry["tags"], list):
+            raise self.fail(path, "must be a list of strings")
+        found = tuple(self.text({"t": tag}, "t", f"{path}[{index}]")
+                      for index, tag in enumerate(entry["tags"]))
+        for index, tag in enumerate(found):
+            if tag in found[:index]:
+                raise self.fail(f"{path}[{index}]", f"{json.dumps(tag)} appears more than once")
+        return found

@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
+from monitor.core import schemas
 from monitor.core.fields import Fields
 from monitor.core.windows import DAY_NAMES, MAX_SECONDS, OneOff, Recurring, Window
 
-__all__ = ["HELP", "KEY", "ONE_OFF_KEYS", "RECURRING_KEYS", "parse"]
+__all__ = ["HELP", "KEY", "ONE_OFF_KEYS", "RECURRING_KEYS", "SCHEMA", "WINDOW_SCHEMA", "parse"]
 
 KEY = "maintenance"
 ONE_OFF_KEYS = ("from", "to")
@@ -37,6 +38,23 @@ HELP = {
     "timezone": ("`UTC`", "an IANA name (`Europe/Paris`, `America/New_York`) whose clock `at`"
                           " is read on"),
 }
+_DAY = "^(" + "|".join("".join(f"[{c.upper()}{c}]" for c in day) for day in DAY_NAMES) + ")$"
+_SHAPES = {
+    "from": schemas.text(),
+    "to": schemas.text(),
+    "every": {"anyOf": [{"type": "string", "pattern": "^[Dd][Aa][Yy]$"},
+                        {"type": "array", "minItems": 1, "maxItems": 7,
+                         "items": {"type": "string", "pattern": _DAY}}]},
+    "at": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+    "for": schemas.duration(MAX_SECONDS),
+    "timezone": schemas.text(),
+}
+# A window, one-off or recurring (their keys do not mix); the key takes one or a list.
+WINDOW_SCHEMA = {"oneOf": [
+    schemas.obj({k: _SHAPES[k] for k in ONE_OFF_KEYS}, HELP, ONE_OFF_KEYS),
+    schemas.obj({k: _SHAPES[k] for k in RECURRING_KEYS}, HELP, RECURRING_KEYS[:3]),
+]}
+SCHEMA = {"anyOf": [WINDOW_SCHEMA, {"type": "array", "items": WINDOW_SCHEMA}]}
 DEFAULT_ZONE = "UTC"
 _DAYS = ", ".join(DAY_NAMES)
 _TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")

@@ -20,11 +20,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from monitor.config import apprise_urls
-from monitor.core import secrets
+from monitor.core import schemas, secrets
 from monitor.core.fields import MAX_SECONDS, Fields
 from monitor.core.model import DEFAULT_NOTIFY_ON
 
-__all__ = ["EVENTS", "HELP", "MONITOR_HELP", "PROVIDER_HELP", "TEMPLATE_FIELDS", "Notify",
+__all__ = ["EVENTS", "HELP", "MONITOR_HELP", "MONITOR_SCHEMA", "PROVIDER_HELP", "SCHEMA",
+           "TEMPLATE_FIELDS", "Notify",
            "Provider", "heartbeat_secrets", "heartbeat_shown", "provider_secrets", "render"]
 
 EVENTS = ("alert", "recovery", "warning", "reminder", "flapping")
@@ -67,6 +68,20 @@ PROVIDER_HELP = {
     "body": ("the alert's line", "a template of the message's body, with the same fields; line"
                                  " breaks and tabs allowed"),
 }
+
+# The keys' JSON Schema fragments (monitor.config.schema joins them).
+_NO_SPACES = {"type": "string", "pattern": r"^\s*\S+\s*$"}
+PROVIDER_SCHEMA = schemas.obj({"name": schemas.text(), "url": _NO_SPACES,
+                               "title": schemas.text(), "body": schemas.text()},
+                              PROVIDER_HELP, ("name", "url"))
+SCHEMA = {
+    "notify": {"type": "array", "items": PROVIDER_SCHEMA},
+    "notifyOn": schemas.names(EVENTS),
+    "notifyRetryFor": schemas.duration(MAX_NOTIFY_RETRY_FOR),
+    "heartbeatUrl": schemas.url(),
+    "heartbeatInterval": schemas.duration(MAX_SECONDS, MIN_HEARTBEAT_INTERVAL),
+}
+MONITOR_SCHEMA = {"notify": schemas.names(), "notifyOn": schemas.names(EVENTS)}
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ from dataclasses import replace
 from typing import Any
 
 from monitor.config import maintenance
+from monitor.core import schemas
 from monitor.core.fields import MAX_SECONDS, Fields
 from monitor.core.rules import AlertRules
 
-__all__ = ["HELP", "KEYS", "MAX_COUNT", "MAX_REMIND", "rules"]
+__all__ = ["HELP", "KEYS", "MAX_COUNT", "MAX_REMIND", "SCHEMA", "rules"]
 
 KEYS = ("alertAfter", "recoverAfter", "remindEvery", "flapLimit", "flapWindow",
         "alertMinChecks", "maintenance")
@@ -33,6 +34,19 @@ HELP = {
                             " monitor's first failure alerts at once (1 to 100000)"),
     "maintenance": ("none", "a window or a list of windows in which checks are recorded but"
                             " raise nothing"),
+}
+
+SCHEMA = {
+    "alertAfter": {"anyOf": [
+        schemas.integer(1, MAX_COUNT),
+        schemas.obj({"failures": schemas.integer(1, MAX_COUNT),
+                     "of": schemas.integer(1, MAX_COUNT)}, {}, ("failures", "of"))]},
+    "recoverAfter": schemas.integer(1, MAX_COUNT),
+    "remindEvery": schemas.duration(MAX_REMIND, 1.0),
+    "flapLimit": schemas.integer(1, MAX_COUNT),
+    "flapWindow": schemas.duration(MAX_SECONDS, 1.0),
+    "alertMinChecks": schemas.integer(1, MAX_MIN_CHECKS),
+    "maintenance": maintenance.SCHEMA,
 }
 
 

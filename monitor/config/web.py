@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.core import schemas
 from monitor.core.fields import Fields, json_key
 
 TOP_KEYS = ("apiTokens",)
@@ -32,6 +33,14 @@ TOKEN_HELP = {
                           " `${VAR}` allowed (and advised)"),
     "scope": ("`read`", "`read`: every GET; `write`: also every change"),
 }
+
+# The keys' JSON Schema fragments: a token of its length, or one from ${VAR}.
+TOKEN_SCHEMA = schemas.obj(
+    {"name": schemas.text(),
+     "token": {"type": "string", "pattern": f"^(\\S{{{MIN_TOKEN},{MAX_TOKEN}}}|.*\\$\\{{.*)$"},
+     "scope": {"enum": list(SCOPES)}},
+    TOKEN_HELP, ("name", "token"))
+SCHEMA = {"apiTokens": {"type": "array", "items": TOKEN_SCHEMA}}
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,6 @@ class Kind:
     # What each of `keys` and `top_keys` means, for people: key -> (its default as shown,
     # what it means). docs/configuration.md is generated from it.
     help: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # The JSON Schema fragment of each of `keys` and `top_keys` (monitor.core.schemas):
+    # the config's JSON Schema is made of them.
+    schema: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -53,6 +53,10 @@ class Monitor:
     # The id of the http monitor (a site) whose `plugins` made this one ("<its id>/<kind>");
     # "" for a monitor of the config's own. What goes with it (`maintenance on NAME`).
     parent_id: str = ""
+    # Kept in the config and listed, but not checked (`paused`); `tags` group monitors in
+    # the API's lists and the dashboard.
+    paused: bool = False
+    tags: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:

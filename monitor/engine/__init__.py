@@ -157,7 +157,8 @@ class Engine:
 
     def reload(self, config: Config) -> None:
         """Apply a new config: added, removed and changed monitors, history kept."""
-        added = {m.id for m in config.monitors} - {m.id for m in self.config.monitors}
+        # A monitor resumed (paused no more) is added too: its alert state is read back.
+        added = _running(config) - _running(self.config)
         old, self.config = self.config, config
         self._configure(config)
         if added:
@@ -381,6 +382,11 @@ class Engine:
             self._on_status(f"MAINTENANCE: {monitor.label}: checks recorded, no alerts{until}")
         for monitor in left:
             self._on_status(f"MAINTENANCE OVER: {monitor.label}")
+
+
+def _running(config: Config) -> set[str]:
+    """The ids of the monitors that run: all but the paused ones."""
+    return {m.id for m in config.monitors if not m.paused}
 
 
 def in_maintenance(result: CheckResult) -> CheckResult:

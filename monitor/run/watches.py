@@ -30,15 +30,16 @@ Quiet = Callable[[str, float], bool]  # (monitor id, wall): in maintenance
 
 
 def watched(monitors: Iterable[Monitor]) -> list[Monitor]:
-    """The monitors of kinds that watch rather than check."""
-    return [m for m in monitors if (kind := registry.find(m.kind)) is not None
+    """The monitors of kinds that watch rather than check, but not the paused ones."""
+    return [m for m in monitors if not m.paused and (kind := registry.find(m.kind)) is not None
             and kind.watch is not None]
 
 
 def scheduled(monitors: Iterable[Monitor]) -> list[Monitor]:
-    """The monitors the scheduler checks: all but the watched ones."""
-    return [m for m in monitors if (kind := registry.find(m.kind)) is None
-            or kind.watch is None]
+    """The monitors the scheduler checks: all but the watched ones and the paused ones
+    (kept in the config, listed, never checked)."""
+    return [m for m in monitors if not m.paused and ((kind := registry.find(m.kind)) is None
+                                                      or kind.watch is None)]
 
 
 class Watches:

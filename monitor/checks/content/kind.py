@@ -27,6 +27,7 @@ from monitor.checks.content.analysis import (
 from monitor.checks.content.spec import (
     HELP,
     KEYS,
+    SCHEMA,
     TOP_KEYS,
     ContentSpec,
     defaults,
@@ -189,6 +190,7 @@ KIND = Kind(
     debug=debug,
     plugin=plugin,
     help=HELP,
+    schema=SCHEMA,
 )
 
 __all__ = ["HISTORIES", "KIND", "REASONS", "Histories", "debug", "run"]

@@ -17,6 +17,7 @@ from typing import Any
 from monitor.checks import certs
 from monitor.checks.http import spec as http_spec
 from monitor.checks.http.spec import HttpSpec
+from monitor.core import schemas
 from monitor.core.fields import Fields
 from monitor.core.kind import Parsed
 from monitor.core.model import Monitor
@@ -50,6 +51,19 @@ DEFAULT_MAX_DEVIATION = 3.0
 DEFAULT_FAIL_DEVIATION: float | None = None
 MOST_DEVIATION = 1000.0
 _TAG = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*")
+_OWN_SCHEMA = {
+    "history": schemas.integer(MIN_HISTORY_LENGTH, MAX_HISTORY_LENGTH),
+    "maxDeviation": schemas.positive(MOST_DEVIATION),
+    "failDeviation": schemas.positive(MOST_DEVIATION),
+}
+SCHEMA = {
+    **http_spec.SCHEMA,
+    **_OWN_SCHEMA,
+    "ignoreTags": {"anyOf": [{"type": "string", "pattern": f"^{_TAG.pattern}$"},
+                             {"type": "array", "minItems": 1,
+                              "items": {"type": "string", "pattern": f"^{_TAG.pattern}$"}}]},
+    **{TOP[key]: shape for key, shape in _OWN_SCHEMA.items()},
+}
 
 
 @dataclass(frozen=True)

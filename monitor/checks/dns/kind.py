@@ -23,6 +23,7 @@ from monitor.checks.dns.spec import (
 )
 from monitor.checks.trace import debugger
 from monitor.checks.trace import detail as trace_detail
+from monitor.core import schemas
 from monitor.core.deadline import Deadline
 from monitor.core.kind import Kind
 from monitor.core.model import CheckResult, Monitor
@@ -83,6 +84,14 @@ HELP = {
     "tcp": ("`false`", "ask over TCP only; otherwise UDP, and TCP when the answer comes"
                        " truncated"),
 }
+SCHEMA = {
+    "host": schemas.text(),
+    "record": schemas.text(),
+    "server": {"type": "string", "pattern": r"^\s*[0-9A-Fa-f:.]+\s*$"},
+    "port": schemas.port(),
+    "expect": schemas.strings(),
+    "tcp": schemas.boolean(),
+}
 
 KIND = Kind(
     name="dns",
@@ -97,6 +106,7 @@ KIND = Kind(
     debug=debug,
     plugin=plugin,
     help=HELP,
+    schema=SCHEMA,
 )
 
 __all__ = ["KIND", "METRIC", "REASONS", "check", "debug", "run"]

@@ -12,6 +12,7 @@ from typing import Any
 
 from monitor.checks.trace import debugger
 from monitor.checks.trace import detail as trace_detail
+from monitor.core import schemas
 from monitor.core.deadline import Deadline
 from monitor.core.fields import Fields
 from monitor.core.kind import Kind, ParseSpec
@@ -26,6 +27,7 @@ PERCENT_HELP = {
                          " 100)"),
     "warnPercent": ("none", "above this percentage the check warns (up); below `maxPercent`"),
 }
+PERCENT_SCHEMA = {key: schemas.positive(100.0) for key in PERCENT_KEYS}
 POLL = 0.05  # how often a wait looks whether the monitor is stopping
 
 # A kind's check: (monitor, deadline, trace or None) -> result; the trace is filled only
@@ -105,11 +107,14 @@ def failed(monitor: Monitor, clock: Clock, reason: str, detail: str,
 
 
 def kind(name: str, keys: tuple[str, ...], parse: ParseSpec, reasons: tuple[str, ...],
-         check: Check, help: Mapping[str, tuple[str, str]] | None = None) -> Kind:
+         check: Check, help: Mapping[str, tuple[str, str]] | None = None,
+         schema: Mapping[str, Mapping[str, Any]] | None = None) -> Kind:
     """A host kind: never a network check (the canary never applies), run in the worker
-    pool, its trace from the same `check`. `help`: its keys, for people."""
+    pool, its trace from the same `check`. `help`: its keys, for people; `schema`: their
+    JSON Schema fragments (both default to maxPercent and warnPercent's)."""
     return Kind(name=name, keys=keys, parse=parse, reasons=reasons, run=runner(check),
-                network=False, debug=debugger(check), help=help or PERCENT_HELP)
+                network=False, debug=debugger(check), help=help or PERCENT_HELP,
+                schema=schema or PERCENT_SCHEMA)
 
 
 def runner(check: Check) -> Callable[[Monitor, Deadline], CheckResult]:

@@ -18,6 +18,7 @@ from typing import Any
 import psutil
 
 from monitor.checks.host import base
+from monitor.core import schemas
 from monitor.core.deadline import Deadline
 from monitor.core.fields import Fields
 from monitor.core.kind import Parsed
@@ -29,6 +30,7 @@ HELP = {
                          " the config is read (a disk mounted later)"),
     **base.PERCENT_HELP,
 }
+SCHEMA = {"path": {**schemas.text(), "pattern": "^/"}, **base.PERCENT_SCHEMA}
 REASONS = (base.REASON, "path")
 MB = 1024 * 1024
 
@@ -122,4 +124,4 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
                        spec.limit, {base.METRIC: value, "free_mb": round(free, 1)})
 
 
-KIND = base.kind("disk", KEYS, parse, REASONS, check, HELP)
+KIND = base.kind("disk", KEYS, parse, REASONS, check, HELP, SCHEMA)

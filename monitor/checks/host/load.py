@@ -10,6 +10,7 @@ from typing import Any
 import psutil
 
 from monitor.checks.host import base
+from monitor.core import schemas
 from monitor.core.deadline import Deadline
 from monitor.core.fields import Fields
 from monitor.core.kind import Parsed
@@ -25,6 +26,8 @@ HELP = {
                    " (greater than 0, at most 1000)"),
     "warn": ("none", "above this load per core the check warns (up); below `max`"),
 }
+
+SCHEMA = {key: schemas.positive(MOST) for key in KEYS}
 
 
 def parse(fields: Fields, entry: Mapping[str, Any], path: str,
@@ -56,4 +59,4 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
     return base.judged(monitor, clock, value, shown, limit, {base.METRIC: value})
 
 
-KIND = base.kind("load", KEYS, parse, REASONS, check, HELP)
+KIND = base.kind("load", KEYS, parse, REASONS, check, HELP, SCHEMA)

@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 
 from monitor.checks.host import base
-from monitor.core import secrets
+from monitor.core import schemas, secrets
 from monitor.core.deadline import Deadline
 from monitor.core.fields import Fields
 from monitor.core.kind import Parsed
@@ -41,6 +41,8 @@ HELP = {
                  " from 0 to 1000000"),
     "max": ("none", "more processes than this is down; `0`: must not run"),
 }
+SCHEMA = {"process": schemas.text(), "match": schemas.regex(),
+          "min": schemas.integer(0, MOST), "max": schemas.integer(0, MOST)}
 SHOWN = 10  # processes listed in a trace
 SHOWN_CHARS = 100  # of each command line
 PROBE_MODULE = "monitor.run.probes"  # a probe process is `python -m monitor.run.probes FD`
@@ -220,4 +222,4 @@ def check(monitor: Monitor, deadline: Deadline, trace: list[str] | None) -> Chec
                        metrics=metrics)
 
 
-KIND = base.kind("process", KEYS, parse, REASONS, check, HELP)
+KIND = base.kind("process", KEYS, parse, REASONS, check, HELP, SCHEMA)

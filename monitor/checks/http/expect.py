@@ -24,6 +24,7 @@ import jmespath
 import jmespath.exceptions
 
 from monitor.checks.trace import DETAIL_CHARS
+from monitor.core import schemas
 from monitor.core.fields import Fields, is_number, json_key
 from monitor.core.secrets import is_sensitive, redact
 
@@ -43,6 +44,20 @@ HELP = {
     "headers": ("none", "an object of header names to regular expressions: each header is"
                         " present and a value of it matches"),
 }
+_STATUS = {"anyOf": [schemas.integer(100, 599),
+                     {"type": "string", "pattern": "^[1-5][xX][xX]$"}]}
+# The shapes of the conditions; `expect` itself is an object of them, at least one.
+CONDITIONS = {
+    "status": {"anyOf": [_STATUS, {"type": "array", "minItems": 1, "items": _STATUS}]},
+    "bodyContains": schemas.strings(),
+    "bodyNotContains": schemas.strings(),
+    "bodyMatches": schemas.regex(),
+    "json": {"type": "object", "minProperties": 1},
+    "maxResponseMs": schemas.positive(86400000.0),
+    "headers": {"type": "object", "minProperties": 1,
+                "additionalProperties": schemas.regex()},
+}
+SCHEMA = schemas.obj(CONDITIONS, HELP, minProperties=1)
 _CLASS = re.compile(r"[1-5]xx")
 _SPACES = re.compile(r"\s+")
 MAX_SHOWN = 40  # characters of a found value quoted in a detail

@@ -2,7 +2,7 @@
 
 from monitor.checks import certs
 from monitor.checks.http.curl import CurlLoop, debug, run
-from monitor.checks.http.spec import HELP, KEYS, defaults, parse
+from monitor.checks.http.spec import HELP, KEYS, SCHEMA, defaults, parse
 from monitor.core.kind import Kind
 from monitor.core.model import CONNECTION_REASONS
 
@@ -23,5 +23,6 @@ KIND = Kind(
     defaults=defaults,
     debug=debug,
     help=HELP,
+    schema=SCHEMA,
 )
 

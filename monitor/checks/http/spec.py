@@ -9,9 +9,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.checks import certs
+from monitor.checks.http.expect import SCHEMA as EXPECT_SCHEMA
 from monitor.checks.http.expect import Expect
 from monitor.checks.http.expect import parse as parse_expect
-from monitor.core import secrets
+from monitor.core import schemas, secrets
 from monitor.core.fields import Fields
 from monitor.core.kind import Parsed
 from monitor.core.model import Monitor
@@ -34,6 +35,16 @@ HELP = {
     **certs.HELP,
     "plugins": ("the top level's", "this site's own list of plugin kinds, in place of the"
                                    " top-level one; `[]` for none"),
+}
+SCHEMA = {
+    "URL": schemas.url(),
+    "maxBodyBytes": schemas.integer(1, MAX_BODY_BYTES),
+    "headers": schemas.headers(),
+    "tlsVerify": schemas.boolean(),
+    "caFile": schemas.text(),
+    "expect": EXPECT_SCHEMA,
+    **certs.SCHEMA,
+    "plugins": schemas.names(),  # the kinds that run on sites: the config's schema says
 }
 
 
