@@ -201,6 +201,33 @@ def token_keys() -> str:
     return _keys_table(web.TOKEN_KEYS, [web.TOKEN_HELP], "monitor/config/web.py")
 
 
+def api_routes() -> str:
+    """Every route of the web server: method, path, who may call it, what it does (from
+    the OpenAPI document the server serves, and each route's `require` scope)."""
+    from monitor.web import create_app, openapi
+    from monitor.web.api import PREFIX, modules
+
+    app = create_app(typing.cast(typing.Any, None))  # routes only: no request is made
+    scopes = {}
+    for rule in app.url_map.iter_rules():
+        scope = getattr(app.view_functions[rule.endpoint], "scope", "none (public)")
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            scopes[(path, method)] = scope
+    rows = []
+    for path, item in openapi.document(modules())["paths"].items():
+        for method, operation in item.items():
+            full = PREFIX + path if path != "/" else PREFIX + "/"
+            scope = scopes.get((full, method.upper()), "?")
+            rows.append([f"`{method.upper()} {full}`", scope, operation.get("summary", "")])
+    for (path, method), scope in sorted(scopes.items()):
+        if not path.startswith(PREFIX) and not path.startswith("/static"):
+            rows.append([f"`{method} {path}`", scope, _paragraph(
+                app.view_functions[next(r.endpoint for r in app.url_map.iter_rules()
+                                        if r.rule == path)].__doc__)])
+    return _table(["route", "scope", "what it does"], rows)
+
+
 def template_fields() -> str:
     from monitor.config import notify
 
