@@ -25,8 +25,8 @@ EXTENSION = "monitor"  # the key of the app's WebContext in app.extensions
 class WebContext:
     """The server's view of one monitor's config file and database.
 
-    `config` is the runtime's under `-m --web` (it reloads the file itself); under `serve`
-    the file is read again when its stamp changes, and a file made invalid since keeps the
+    `config` is the file's: read again when its stamp changes (the runtime of `-m --web`
+    reloads it the same way, on its own thread), and a file made invalid since keeps the
     last good config (`config_error` says why). `store` writes what the API is sent: the
     runtime's writer, or under `serve` one of the server's own beside the monitor's."""
 
@@ -52,8 +52,6 @@ class WebContext:
 
     @property
     def config(self) -> Config:
-        if self.runtime is not None:
-            return self.runtime.config
         stamp = _stamp(self.config_path)
         if stamp != self._stamp:
             with self._lock:
@@ -72,10 +70,11 @@ class WebContext:
             self.config_error = None
 
     def reload(self) -> None:
-        """Read the config file now (after the API wrote it): under `-m --web` the runtime
-        runs it at once; under `serve` the monitor beside sees the file change."""
+        """Read the config file now (after the API wrote it). The runtime of `-m --web` is
+        asked to reload it at its next step (its own thread: a Runtime is not shared);
+        under `serve` the monitor beside sees the file change."""
         if self.runtime is not None:
-            self.runtime.reload(load_config(self.config_path, warn=lambda _line: None))
+            self.runtime.request_reload()
         with self._lock:
             self._reload(_stamp(self.config_path))
 
