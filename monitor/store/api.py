@@ -11,10 +11,14 @@ import threading
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from monitor.core.model import CheckResult
 from monitor.core.push import Latest, Push
+
+if TYPE_CHECKING:
+    from monitor.metrics.paths import Pattern
+    from monitor.store.figures import Figures
 
 # The aggregate levels: seconds per row.
 SPANS = (60, 600)
@@ -141,8 +145,17 @@ class RecordPush:
     value: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordSeries:
+    """Values pushed to metric series, as the web server took them: (path, timestamp,
+    value) each, the path valid (monitor.metrics.paths), the value finite. A series is
+    created on its first value."""
+
+    points: tuple[tuple[str, float, float], ...]
+
+
 Command = (CheckResult | AlertRecord | SetMonitors | Purge | Flush | Stop | DeliveryDone
-           | SetMaintenance | RecordPush)
+           | SetMaintenance | RecordPush | RecordSeries)
 
 
 # -- what readers return -------------------------------------------------------------------
@@ -230,6 +243,26 @@ class MonitorInfo(NamedTuple):
     kind: str
     target: str
     name: str
+
+
+class SeriesInfo(NamedTuple):
+    """A metric series: its first and latest value's time (epoch seconds), its latest."""
+
+    id: int
+    path: str
+    first: float
+    last: float
+    last_value: float | None
+
+
+class SeriesNode(NamedTuple):
+    """A child in the metrics tree: its segment, its path, how many series are at or below
+    it, and whether it is a series itself."""
+
+    name: str
+    path: str
+    series: int
+    leaf: bool
 
 
 class Reader(Protocol):
@@ -327,6 +360,25 @@ class Reader(Protocol):
 
     def last_push_id(self) -> int:
         """The id of the newest push, 0 when there is none."""
+
+    def series_matching(self, pattern: Pattern, limit: int) -> list[SeriesInfo]:
+        """The metric series whose path `pattern` matches, by path, at most `limit`."""
+
+    def series_tree(self, prefix: str, limit: int) -> list[SeriesNode]:
+        """The children of `prefix` in the metrics tree ("" for the top), by name, at most
+        `limit`."""
+
+    def series_info(self, path: str) -> SeriesInfo | None:
+        """The metric series of this path, if there is one."""
+
+    def series_steps(self, ids: Sequence[int], first: int, last: int, step: int,
+                     now: float) -> dict[int, dict[int, Figures]]:
+        """Per series id, the figures of each step in [first, last) that has values (step
+        n starts at n * step): from the rollups, and the raw points of the minutes not yet
+        rolled up at `now`."""
+
+    def series_window(self, series_id: int, since: float, until: float) -> Figures:
+        """A series' raw points in [since, until], summed."""
 
 
 def iso_utc(epoch: float) -> str:

@@ -22,6 +22,7 @@ from monitor.store.api import (
     MonitorRow,
     Purge,
     RecordPush,
+    RecordSeries,
     SetMaintenance,
     SetMonitors,
     Stop,
@@ -30,6 +31,7 @@ from monitor.store.api import (
 from monitor.store.sqlite import pushes
 from monitor.store.sqlite.aggregates import CheckAggregates, MetricFigures
 from monitor.store.sqlite.schema import TYPE_GROUP
+from monitor.store.sqlite.series import SERIES_SPANS, SeriesWrites
 from monitor.store.sqlite.sql import items
 from monitor.store.sqlite.state import MonitorStates
 
@@ -55,6 +57,7 @@ class Work:
     maintenance: list[SetMaintenance] = field(default_factory=list)
     deliveries: list[DeliveryDone] = field(default_factory=list)
     pushes: list[RecordPush] = field(default_factory=list)
+    series: list[RecordSeries] = field(default_factory=list)
     purges: list[Purge] = field(default_factory=list)
     flushes: list[Flush] = field(default_factory=list)
     stop: bool = False
@@ -77,6 +80,8 @@ def sort(commands: Iterable[Command]) -> Work:
                 work.maintenance.append(command)
             case RecordPush():
                 work.pushes.append(command)
+            case RecordSeries():
+                work.series.append(command)
             case Purge():
                 work.purges.append(command)
             case Flush():
@@ -106,6 +111,7 @@ class Batches:
         self.aggregates = CheckAggregates(clock)  # public for tests: the rows in memory
         self._metrics = MetricFigures(clock, say, path)
         self._states = MonitorStates()
+        self._series = SeriesWrites(clock, say, path)
 
     def _load_targets(self) -> dict[str, str]:
         """The targets recorded by the last run, for checks of monitors that the owner has
@@ -137,6 +143,8 @@ class Batches:
                                               for d in work.deliveries])
         if work.pushes:
             pushes.write(conn, work.pushes)
+        if work.series:
+            self._series.write(conn, work.series)
         for m in work.maintenance:
             if m.since is None:
                 conn.execute("DELETE FROM maintenance WHERE monitor = ?", (m.monitor_id,))
@@ -146,12 +154,15 @@ class Batches:
         conn.execute("COMMIT")
         if work.checks:
             self._metrics.add(work.checks)
+        if work.series:
+            self._series.committed()
         self.aggregates.evict(len(self._states))
         return work
 
     def write_metrics(self, force: bool) -> None:
         """The held metric values into their rows, when due (see MetricFigures.write)."""
         self._metrics.write(self._conn, force)
+        self._series.write_rollups(self._conn, force)
 
     def rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -160,6 +171,7 @@ class Batches:
         # database so that a retry does not count them twice.
         self.aggregates.clear()
         self._states.clear()
+        self._series.clear()
 
     def _write_alerts(self, alerts: list[AlertRecord]) -> None:
         """Each alert row, then its notifications in the outbox: one transaction, so an
@@ -250,6 +262,7 @@ class Batches:
         # The messages of the alerts purged go with them, sent or not.
         conn.execute("DELETE FROM outbox WHERE alert NOT IN (SELECT id FROM website_alerts)")
         pushes.purge(conn, before)  # with the raw checks
+        self._series.purge(conn, before, {span: before for span in SERIES_SPANS})
         conn.execute("COMMIT")
         self.aggregates.forget_before(before)
         self._metrics.forget_before(before)

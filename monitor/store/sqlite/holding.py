@@ -13,7 +13,7 @@ from pathlib import Path
 
 from monitor.core.errors import StoreError
 from monitor.core.model import CheckResult
-from monitor.store.api import AlertRecord, Command, DeliveryDone, RecordPush
+from monitor.store.api import AlertRecord, Command, DeliveryDone, RecordPush, RecordSeries
 from monitor.store.sqlite.batch import sort
 
 RETRY_DELAY = 1.0
@@ -107,6 +107,8 @@ class Holding:
                         what = f"the outcome of notification {row}"
                     case RecordPush(monitor_id=name):
                         what = f"a push to {name}"
+                    case RecordSeries(points=points):
+                        what = f"{len(points)} values of metric series"
                     case _:
                         what = "the list of monitors"
                 bad.append(f"{what} ({error!r})")

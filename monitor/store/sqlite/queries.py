@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from monitor.core.errors import StoreError, UpgradeRefused
 from monitor.core.push import Latest, Push
+from monitor.metrics.paths import Pattern
 from monitor.store.api import (
     AlertRow,
     DeliveryState,
@@ -20,9 +21,12 @@ from monitor.store.api import (
     OutboxRow,
     Range,
     RawPiece,
+    SeriesInfo,
+    SeriesNode,
     WindowRow,
 )
-from monitor.store.sqlite import pushes, windows
+from monitor.store.figures import Figures
+from monitor.store.sqlite import pushes, series, windows
 from monitor.store.sqlite.connection import explain, open_writer_connection
 from monitor.store.sqlite.schema import SCHEMA_VERSION, TYPE_GROUP
 
@@ -231,6 +235,27 @@ class SqliteReader:
     @_reading
     def last_push_id(self) -> int:
         return pushes.last_id(self.conn)
+
+    @_reading
+    def series_matching(self, pattern: Pattern, limit: int) -> list[SeriesInfo]:
+        return series.matching(self.conn, pattern, limit)
+
+    @_reading
+    def series_tree(self, prefix: str, limit: int) -> list[SeriesNode]:
+        return series.tree(self.conn, prefix, limit)
+
+    @_reading
+    def series_info(self, path: str) -> SeriesInfo | None:
+        return series.info(self.conn, path)
+
+    @_reading
+    def series_steps(self, ids: Sequence[int], first: int, last: int, step: int,
+                     now: float) -> dict[int, dict[int, Figures]]:
+        return series.steps(self.conn, ids, first, last, step, now)
+
+    @_reading
+    def series_window(self, series_id: int, since: float, until: float) -> Figures:
+        return series.window(self.conn, series_id, since, until)
 
 
 def open_reader(path: str | Path) -> SqliteReader:

@@ -27,6 +27,7 @@ from monitor.store.api import (
     MonitorRow,
     Purge,
     RecordPush,
+    RecordSeries,
     Rows,
     SetMaintenance,
     SetMonitors,
@@ -162,6 +163,14 @@ class Store:
     def put_push(self, push: RecordPush) -> None:
         """A push to a push monitor (from the web server); never blocks."""
         self._queue.put(push)
+
+    def put_series(self, command: RecordSeries) -> bool:
+        """Values pushed to metric series (from the web server); never blocks. False, and
+        nothing queued, when the writer is MAX_QUEUED commands behind."""
+        if self._queue.qsize() >= MAX_QUEUED:
+            return False
+        self._queue.put(command)
+        return True
 
     def set_maintenance(self, command: SetMaintenance) -> None:
         """Put a monitor in maintenance or take it out (`maintenance on|off NAME`)."""
