@@ -19,6 +19,7 @@ from monitor.core.push import Latest, Push
 if TYPE_CHECKING:
     from monitor.metrics.paths import Pattern
     from monitor.store.figures import Figures
+    from monitor.store.history import AlertEntry, CheckPage
 
 # The aggregate levels: seconds per row.
 SPANS = (60, 600)
@@ -89,9 +90,11 @@ class SetMonitors:
 @dataclass(frozen=True, slots=True)
 class Purge:
     """Delete checks, aggregates and alerts older than `before` (each monitor's latest alert
-    rows stay: the state a restart restores), in short transactions readers get between."""
+    rows stay: the state a restart restores), in short transactions readers get between;
+    aggregates of a span in `tiers` older than its cutoff there instead (None: kept)."""
 
     before: float  # epoch seconds
+    tiers: tuple[tuple[int, float | None], ...] = ()  # (span, before)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -154,8 +157,19 @@ class RecordSeries:
     points: tuple[tuple[str, float, float], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Acknowledge an open alert (its 'alert' row): no reminders for it. The first ack of
+    an alert stays."""
+
+    alert: int  # website_alerts.id
+    monitor_id: str
+    at: float  # epoch seconds
+    by: str  # an API token's name, or "local"
+
+
 Command = (CheckResult | AlertRecord | SetMonitors | Purge | Flush | Stop | DeliveryDone
-           | SetMaintenance | RecordPush | RecordSeries)
+           | SetMaintenance | RecordPush | RecordSeries | Ack)
 
 
 # -- what readers return -------------------------------------------------------------------
@@ -379,6 +393,25 @@ class Reader(Protocol):
 
     def series_window(self, series_id: int, since: float, until: float) -> Figures:
         """A series' raw points in [since, until], summed."""
+
+    def checks_page(self, monitor_id: str, since: float, until: float,
+                    limit: int) -> CheckPage:
+        """The monitor's checks with since <= timestamp < until, newest first, at most
+        `limit`, a bounded read (monitor.store.history.SCAN_ROWS)."""
+
+    def knows_monitor(self, monitor_id: str) -> bool:
+        """Whether the monitor is in the database's list (configured now or once)."""
+
+    def alert_entries(self, monitor_id: str | None, kind: str | None, after: int,
+                      before: int | None, limit: int) -> list[AlertEntry]:
+        """Alert rows with after < id < before, newest first (with `after`, the `limit`
+        just after it), with whether open and their ack."""
+
+    def alert_entry(self, alert_id: int) -> AlertEntry | None:
+        """One alert row, with whether open and its ack."""
+
+    def acked_starts(self, monitor_ids: Collection[str]) -> dict[str, set[str]]:
+        """Each monitor's acknowledged alerts, by their start as stored."""
 
 
 def iso_utc(epoch: float) -> str:

@@ -98,7 +98,7 @@ def schema_9_rows(path: Path) -> dict[str, list[tuple]]:
                                            " FROM monitor_state")),
         "monitors": rows(path, "SELECT * FROM monitors ORDER BY rowid"),
         "maintenance": sorted(rows(path, "SELECT * FROM maintenance")),
-        "meta": rows(path, "SELECT * FROM meta ORDER BY key"),
+        "meta": rows(path, "SELECT * FROM meta WHERE key <> 'rolled_until' ORDER BY key"),
     }
 
 
@@ -106,7 +106,8 @@ def table_counts(path: Path) -> dict[str, int]:
     """The rows of each table of schema 9 (aggregates: of its spans)."""
     names = [name for (name,) in rows(path, "SELECT name FROM sqlite_master WHERE"
                                             " type = 'table' ORDER BY name")]
-    spans = {"aggregates": f" WHERE {SCHEMA_9_SPANS}", "metric_aggs": f" WHERE {SCHEMA_9_SPANS}"}
+    spans = {"aggregates": f" WHERE {SCHEMA_9_SPANS}", "metric_aggs": f" WHERE {SCHEMA_9_SPANS}",
+             "meta": " WHERE key <> 'rolled_until'"}
     return {name: rows(path, f"SELECT count(*) FROM {name}{spans.get(name, '')}")[0][0]
             for name in names if name not in SCHEMA_10_TABLES}
 

@@ -1,6 +1,7 @@
 """The aggregates the writer keeps while it writes raw checks, so that reports never scan
 the raw table: each monitor's per-minute and 10-minute rows (response times, outcomes) and
-each metric's, cached in memory while they are still being filled."""
+each metric's, cached in memory while they are still being filled. The hour and day rows
+are rolled up from them (rollups.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from collections.abc import Callable
 from monitor.core.model import CheckResult
 from monitor.store.api import SPANS
 from monitor.store.codec import MinuteAgg, bucket_of, encode_hist
+from monitor.store.sqlite.rollups import LATE_HORIZON, ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.sql import items
 
 MAX_METRIC_VALUES = 5_000_000  # metric values held while the disk refuses their rows
-LATE_HORIZON = 120.0  # seconds after its end an aggregate row is kept in memory for late checks
 
 _AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
 _SELECT_AGGS = (
@@ -46,10 +47,12 @@ AggKey = tuple[int, int, str]
 
 
 class CheckAggregates:
-    """The minute and 10-minute rows of response times and outcomes still being filled."""
+    """The minute and 10-minute rows of response times and outcomes still being filled
+    (and the hour and day rows of a check written after its hour was rolled up)."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], rollups: Rollups) -> None:
         self._clock = clock
+        self._rollups = rollups
         self.rows: dict[AggKey, MinuteAgg] = {}
         self._evicted = 0  # the minute of the last eviction
 
@@ -62,8 +65,9 @@ class CheckAggregates:
         self._preload(conn, checks)
         dirty = set()
         rows = self.rows
+        late = self._rollups.late_spans
         for check in checks:
-            for span in SPANS:
+            for span in SPANS + late(check.timestamp):
                 key = (span, int(check.timestamp // span), check.monitor_id)
                 rows[key].add(check.response_ms, check.available, check.code, check.reason,
                               check.warning)
@@ -75,7 +79,9 @@ class CheckAggregates:
     def _preload(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
         """Fill the cache for the minutes and monitors of this batch that it lacks, one
         query: after a restart the minute in progress already has a row to continue."""
-        keys = {(span, int(c.timestamp // span), c.monitor_id) for c in checks for span in SPANS}
+        late = self._rollups.late_spans
+        keys = {(span, int(c.timestamp // span), c.monitor_id) for c in checks
+                for span in SPANS + late(c.timestamp)}
         keys -= self.rows.keys()
         if not keys:
             return
@@ -99,11 +105,15 @@ class CheckAggregates:
                     if (index + 1) * span < horizon]:  # its end
             del self.rows[key]
 
-    def forget_before(self, before: float) -> None:
-        """After a purge: the rows it deleted."""
+    def forget_before(self, cutoffs: dict[int, float]) -> None:
+        """After a purge: the rows it deleted (span -> before)."""
         self.rows = {(span, index, monitor_id): row
                      for (span, index, monitor_id), row in self.rows.items()
-                     if index >= int(before // span)}
+                     if span not in cutoffs or index >= int(cutoffs[span] // span)}
+
+    def forget_rollups(self) -> None:
+        """After an hour was rolled up: the day rows it rewrote are read again."""
+        self.rows = {key: row for key, row in self.rows.items() if key[0] not in ROLLUP_SPANS}
 
 
 class MetricFigures:
@@ -113,8 +123,9 @@ class MetricFigures:
     spans would be ten row writes per check, where response times cost two)."""
 
     def __init__(self, clock: Callable[[], float], say: Callable[[str], None],
-                 path: object) -> None:
+                 path: object, rollups: Rollups) -> None:
         self._clock = clock
+        self._rollups = rollups
         self._say = say
         self._path = path
         self._values: dict[tuple[int, str, str], list[float]] = {}
@@ -153,14 +164,16 @@ class MetricFigures:
         if not self._values or (not force and minute == self._minute):
             return
         rows = []
+        late = self._rollups.late_spans
         for (start, monitor_id, name), values in self._values.items():
             hist: dict[int, int] = {}
             for value in values:
                 bucket = bucket_of(value)
                 hist[bucket] = hist.get(bucket, 0) + 1
             figures = (len(values), sum(values), min(values), max(values), encode_hist(hist))
-            rows.append((monitor_id, 60, start * 60, name, *figures))
-            rows.append((monitor_id, 600, start // 10 * 600, name, *figures))
+            # The hour and day too when the minute's hour is rolled up already (held back).
+            for span in SPANS + late(start * 60):
+                rows.append((monitor_id, span, start * 60 // span * span, name, *figures))
         try:
             conn.execute("BEGIN")
             conn.execute(_UPSERT_METRICS, (json.dumps(rows),))
@@ -174,7 +187,7 @@ class MetricFigures:
         self._minute = minute
 
     def forget_before(self, before: float) -> None:
-        """After a purge: the values of the minutes it deleted."""
+        """After a purge: the values of the minutes it deleted (`before` the minutes')."""
         self._values = {(minute, monitor_id, metric): values
                         for (minute, monitor_id, metric), values in self._values.items()
                         if minute >= int(before // 60)}

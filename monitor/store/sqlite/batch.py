@@ -30,6 +30,7 @@ from monitor.store.api import (
 )
 from monitor.store.sqlite import pushes
 from monitor.store.sqlite.aggregates import CheckAggregates, MetricFigures
+from monitor.store.sqlite.rollups import ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.schema import TYPE_GROUP
 from monitor.store.sqlite.series import SERIES_SPANS, SeriesWrites
 from monitor.store.sqlite.sql import items
@@ -108,8 +109,11 @@ class Batches:
         self._conn = conn
         # Monitor id -> its target, where they differ: stored as each check's `host`.
         self._targets: dict[str, str] = self._load_targets()
-        self.aggregates = CheckAggregates(clock)  # public for tests: the rows in memory
-        self._metrics = MetricFigures(clock, say, path)
+        self._say = say
+        self._path = path
+        self._rollups = Rollups(clock)
+        self.aggregates = CheckAggregates(clock, self._rollups)  # public for tests
+        self._metrics = MetricFigures(clock, say, path, self._rollups)
         self._states = MonitorStates()
         self._series = SeriesWrites(clock, say, path)
 
@@ -127,6 +131,7 @@ class Batches:
         transaction left open (the caller rolls it back)."""
         work = sort(commands)
         conn = self._conn
+        self._rollups.load(conn)  # which hours a late check must be added to
         conn.execute("BEGIN")
         # The monitors first: a batch's checks of a monitor just added carry its target.
         for monitor_set in work.monitor_sets:
@@ -163,6 +168,20 @@ class Batches:
         """The held metric values into their rows, when due (see MetricFigures.write)."""
         self._metrics.write(self._conn, force)
         self._series.write_rollups(self._conn, force)
+
+    def roll_up(self) -> None:
+        """Roll the hours that have ended into the hour and day tiers, when one is due;
+        a failure is said once and retried a minute later (the next batch would redo the
+        whole pass, and fail the same way on a full disk)."""
+        try:
+            self._rollups.load(self._conn)
+            if self._rollups.due():
+                self._rollups.roll(self._conn)
+                self.aggregates.forget_rollups()
+        except sqlite3.Error as exc:
+            self.rollback()
+            if self._rollups.failed():
+                self._say(f"{self._path}: rolling up the hours failed: {exc}; retrying")
 
     def rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -228,8 +247,10 @@ class Batches:
         self.aggregates.write(conn, checks)
         self._states.write(conn, checks)
 
-    def purge(self, before: float) -> tuple[int, int]:
-        """Delete what is older than `before`: the checks and alerts deleted."""
+    def purge(self, before: float, tiers: dict[int, float | None]) -> tuple[int, int]:
+        """Delete the checks and alerts older than `before`, and each span's aggregates
+        older than its cutoff in `tiers` (`before` if not in it; None: kept): the checks
+        and alerts deleted."""
         conn = self._conn
         checks = 0
         # In chunks of short transactions, so that readers and other writers get in between.
@@ -243,16 +264,18 @@ class Batches:
             checks += deleted
             if deleted < PURGE_CHUNK:
                 break
+        cutoffs = {span: cut for span in SPANS + ROLLUP_SPANS
+                   if (cut := tiers.get(span, before)) is not None}
+        # A transaction per span. Monitor by monitor, a seek each (by time alone it would
+        # be a scan of every row): every monitor with aggregates has a state row.
+        for span, cut in cutoffs.items():
+            conn.execute("BEGIN")
+            for table in ("aggregates", "metric_aggs"):
+                conn.execute(f"DELETE FROM {table} WHERE monitor IN (SELECT monitor FROM"
+                             " monitor_state) AND span = ? AND start < ?",
+                             (span, int(cut // span) * span))
+            conn.execute("COMMIT")
         conn.execute("BEGIN")
-        # Monitor by monitor, a seek each (by time alone it would be a scan of every row):
-        # every monitor with aggregates has a state row.
-        for span in SPANS:
-            conn.execute("DELETE FROM aggregates WHERE monitor IN (SELECT monitor FROM"
-                         " monitor_state) AND span = ? AND start < ?",
-                         (span, int(before // span) * span))
-            conn.execute("DELETE FROM metric_aggs WHERE monitor IN (SELECT monitor FROM"
-                         " monitor_state) AND span = ? AND start < ?",
-                         (span, int(before // span) * span))
         # Keep each monitor's latest row of each group: the alert state a restart restores.
         alerts = conn.execute(
             "DELETE FROM website_alerts WHERE timestamp < ? AND id NOT IN (SELECT max(id)"
@@ -264,7 +287,8 @@ class Batches:
         pushes.purge(conn, before)  # with the raw checks
         self._series.purge(conn, before, {span: before for span in SERIES_SPANS})
         conn.execute("COMMIT")
-        self.aggregates.forget_before(before)
-        self._metrics.forget_before(before)
+        self.aggregates.forget_before(cutoffs)
+        if 60 in cutoffs:
+            self._metrics.forget_before(cutoffs[60])
         return checks, alerts
 

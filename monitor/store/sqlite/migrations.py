@@ -9,9 +9,11 @@ new databases.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 
 from monitor.store.codec import MinuteAgg, upgrade_hist
+from monitor.store.sqlite.rollups import due_until, roll_up
 from monitor.store.sqlite.schema import SCHEMA, statements
 
 # Schema 4, as it was: steps 1-3 create what it had (an older file lacks some tables).
@@ -363,13 +365,15 @@ def _rename_plugged(conn: sqlite3.Connection, old: str, new: str) -> None:
 def _9_to_10(conn: sqlite3.Connection) -> None:
     """The server's schema: each monitor's last result in `monitor_state` (NULL until its
     next check), the pushed metric series and their rollups, push monitors' pushes,
-    acknowledged alerts."""
+    acknowledged alerts; and the hour and day rollups of the history the file holds,
+    made from its blocks (minutes, before blocks existed) as the writer makes them."""
     _add_columns(conn, tuple(("monitor_state", column, kind) for column, kind in (
         ("last_available", "INTEGER"), ("last_status", "INTEGER"), ("last_response", "REAL"),
         ("last_reason", "TEXT"), ("last_detail", "TEXT"), ("last_metrics", "TEXT"))))
     for table in ("series", "series_points", "series_aggs", "pushes", "acks"):
         _create(conn, SCHEMA, only=f" {table} (")
         _create(conn, SCHEMA, only=f"ON {table}(")
+    roll_up(conn, due_until(time.time()))
 
 
 def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:

@@ -176,8 +176,10 @@ class Store:
         """Put a monitor in maintenance or take it out (`maintenance on|off NAME`)."""
         self._queue.put(command)
 
-    def purge(self, before: float) -> None:
-        self._queue.put(Purge(before))
+    def purge(self, before: float, tiers: dict[int, float | None] | None = None) -> None:
+        """Delete checks and alerts older than `before`, aggregates too (each span's older
+        than its cutoff in `tiers`, if given; None: kept)."""
+        self._queue.put(Purge(before, tuple((tiers or {}).items())))
 
     def flush(self, timeout: float = 5.0, urgent: bool = True) -> bool:
         """Wait until everything queued so far has been written; False if some of it is
@@ -322,6 +324,7 @@ class Store:
             self._held.write_all(work)
         if self.fatal is None:
             self._batch.write_metrics(force=urgent)
+            self._batch.roll_up()
         for record in sort(new).alerts:
             try:
                 self.on_alert(record)
@@ -329,7 +332,7 @@ class Store:
                 self._on_error(f"announcing an alert failed: {exc}")
         for purge in control.purges:
             try:
-                checks, alerts = self._batch.purge(purge.before)
+                checks, alerts = self._batch.purge(purge.before, dict(purge.tiers))
                 self.purged = Rows(self.purged.checks + checks, self.purged.alerts + alerts)
             except Exception as exc:  # noqa: BLE001 - a failed purge loses no new row
                 # Left open, the failed purge's transaction would make the next write fail.

@@ -1,0 +1,213 @@
+"""The hour and day rollups, through the real writer on a real file with an injected clock:
+each hour rolled from its blocks once it has ended (and LATE_HORIZON after), each day from
+its hours, a check written after its hour was rolled added to both, across restarts; and
+the migration to schema 10 making the same rows from a file's existing blocks and minutes."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from monitor.core.model import CheckResult
+from monitor.store.codec import MinuteAgg, bucket_of, decode_hist_into
+from monitor.store.sqlite.rollups import DAY, HOUR, LATE_HORIZON
+from monitor.store.sqlite.writer import Store
+from tests.store.test_schema9 import rows
+
+DAY0 = 1_790_035_200  # 2026-09-22T00:00:00Z, a whole day
+MONITORS = ("https://a.example/", "tcp:b.example:25", "https://c.example/")
+AggKey = tuple[str, int]
+
+
+def history(start: float, end: float, seed: int = 7) -> list[CheckResult]:
+    """Checks of every monitor every 7 minutes from `start` to `end`: up, down, warning,
+    unknown (in maintenance), with and without a code; response times and metrics in
+    quarters of a millisecond, so that every sum is exact whatever its order."""
+    rng = random.Random(seed)
+    checks = []
+    t = start
+    while t < end:
+        for i, monitor_id in enumerate(MONITORS):
+            roll = rng.random()
+            ts = t + i * 11.5
+            ms = rng.randrange(4, 40_000) / 4
+            if roll < 0.05:
+                checks.append(CheckResult(monitor_id, ts, None, None, 0.0, "maintenance"))
+            elif roll < 0.15:
+                checks.append(CheckResult(monitor_id, ts, False, None, ms, "timeout"))
+            elif roll < 0.25:
+                checks.append(CheckResult(monitor_id, ts, False, 503, ms, "http_status",
+                                          metrics={"ttfb": ms}))
+            else:
+                checks.append(CheckResult(monitor_id, ts, True, 200, ms,
+                                          "tls_expiry" if roll > 0.9 else None,
+                                          warning=roll > 0.9,
+                                          metrics={"ttfb": ms / 2, "total": ms}))
+        t += 420
+    return checks
+
+
+def expected(checks: Iterable[CheckResult], span: int, before: float,
+             ) -> dict[AggKey, MinuteAgg]:
+    """The aggregate row of each (monitor, start) of `span` before `before`."""
+    out: dict[AggKey, MinuteAgg] = {}
+    for c in checks:
+        start = int(c.timestamp // span * span)
+        if start + span <= before:
+            out.setdefault((c.monitor_id, start), MinuteAgg()).add(
+                c.response_ms, c.available, c.code, c.reason, c.warning)
+    return out
+
+
+def stored(path: Path, span: int) -> dict[AggKey, MinuteAgg]:
+    return {(monitor_id, start): MinuteAgg.from_row(row) for monitor_id, start, *row in rows(
+        path, "SELECT monitor, start, checks, up, rt_count, rt_sum, rt_min, rt_max, hist,"
+              f" outcomes FROM aggregates WHERE span = {span}")}
+
+
+def expected_metrics(checks: Iterable[CheckResult], span: int, before: float,
+                     ) -> dict[tuple[str, int, str], tuple]:
+    values: dict[tuple[str, int, str], list[float]] = {}
+    for c in checks:
+        start = int(c.timestamp // span * span)
+        if start + span <= before and c.available is not None:
+            for name, value in c.metrics.items():
+                values.setdefault((c.monitor_id, start, name), []).append(value)
+    out = {}
+    for key, found in values.items():
+        hist: dict[int, int] = {}
+        for value in found:
+            hist[bucket_of(value)] = hist.get(bucket_of(value), 0) + 1
+        out[key] = (len(found), sum(found), min(found), max(found), hist)
+    return out
+
+
+def stored_metrics(path: Path, span: int) -> dict[tuple[str, int, str], tuple]:
+    out = {}
+    for monitor_id, start, metric, count, total, low, high, text in rows(
+            path, "SELECT monitor, start, metric, count, sum, min, max, hist FROM metric_aggs"
+                  f" WHERE span = {span}"):
+        hist: dict[int, int] = {}
+        decode_hist_into(text, hist)
+        out[(monitor_id, start, metric)] = (count, total, low, high, hist)
+    return out
+
+
+def feed(db: Path, checks: list[CheckResult], now: list[float],
+         restart_at: Iterable[float] = ()) -> None:
+    """Write `checks` through real writers, the clock following them a batch at a time;
+    a new writer (a restart) at each time of `restart_at`."""
+    restarts = sorted(restart_at)
+    store = Store(db, clock=lambda: now[0])
+    try:
+        for i in range(0, len(checks), 40):
+            part = checks[i:i + 40]
+            if restarts and part[0].timestamp >= restarts[0]:
+                restarts.pop(0)
+                store.close()
+                store = Store(db, clock=lambda: now[0])
+            now[0] = part[-1].timestamp + 1
+            for c in part:
+                store.put_check(c)
+            assert store.flush()
+    finally:
+        store.close()
+
+
+def flush_at(db: Path, when: float, put: Callable[[Store], None] = lambda s: None) -> None:
+    store = Store(db, clock=lambda: when)
+    try:
+        put(store)
+        assert store.flush()
+    finally:
+        store.close()
+
+
+def test_the_writer_rolls_hours_from_blocks_and_days_from_hours(tmp_path: Path) -> None:
+    db = tmp_path / "monitoring.db"
+    checks = history(DAY0 - 5 * HOUR, DAY0 + 2 * DAY + 3 * HOUR)
+    now = [0.0]
+    # Restarts in the middle of an hour and of a day: the day row goes on adding hours.
+    feed(db, checks, now, restart_at=(DAY0 + 7.5 * HOUR, DAY0 + DAY + 13 * HOUR))
+    end = checks[-1].timestamp + 1
+    rolled = int((end - LATE_HORIZON) // HOUR * HOUR)
+    assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'") == [(rolled,)]
+    hours = stored(db, HOUR)
+    assert hours == expected(checks, HOUR, rolled)
+    assert len(hours) == 3 * (rolled - (DAY0 - 5 * HOUR)) // HOUR
+    # Days: whole ones, and the day in progress as far as its hours are rolled.
+    days = stored(db, DAY)
+    assert days == {key: agg for key, agg in expected(
+        [c for c in checks if c.timestamp < rolled], DAY, DAY0 + 3 * DAY).items()}
+    assert sorted({start for _m, start in days}) == [DAY0 - DAY, DAY0, DAY0 + DAY,
+                                                     DAY0 + 2 * DAY]
+    assert stored_metrics(db, HOUR) == expected_metrics(checks, HOUR, rolled)
+    assert stored_metrics(db, DAY) == expected_metrics(
+        [c for c in checks if c.timestamp < rolled], DAY, DAY0 + 3 * DAY)
+    # The hour that ended LATE_HORIZON ago and a second is rolled; the one still within
+    # its late horizon is not, until the clock says so.
+    last = rolled
+    flush_at(db, last + HOUR + LATE_HORIZON - 1)
+    assert rows(db, f"SELECT count(*) FROM aggregates WHERE span = {HOUR} AND start = {last}"
+                ) == [(0,)]
+    flush_at(db, last + HOUR + LATE_HORIZON + 1)
+    assert stored(db, HOUR) == expected(checks, HOUR, last + HOUR)
+
+
+def test_a_check_written_after_its_hour_was_rolled_counts_in_hour_and_day(
+        tmp_path: Path) -> None:
+    db = tmp_path / "monitoring.db"
+    checks = history(DAY0, DAY0 + 5 * HOUR)
+    feed(db, checks, [0.0])
+    later = DAY0 + 5 * HOUR + 2 * LATE_HORIZON
+    flush_at(db, later)
+    # Held back by a refusing disk, say: a check and its metrics of the second hour, and
+    # one of the day before (whose day row is whole), written now by a new writer.
+    late = [CheckResult(MONITORS[0], DAY0 + HOUR + 30, False, 500, 12.25, "http_status",
+                        metrics={"ttfb": 3.5}),
+            CheckResult(MONITORS[1], DAY0 + 2 * HOUR + 5, True, 0, 2.5,
+                        metrics={"ttfb": 1.25})]
+    flush_at(db, later, lambda store: [store.put_check(c) for c in late])
+    every = checks + late
+    assert stored(db, HOUR) == expected(every, HOUR, DAY0 + 5 * HOUR)
+    assert stored(db, DAY) == expected(every, DAY, DAY0 + DAY)
+    assert stored(db, 600) == expected(every, 600, DAY0 + 5 * HOUR)
+    assert stored_metrics(db, HOUR) == expected_metrics(every, HOUR, DAY0 + 5 * HOUR)
+    assert stored_metrics(db, DAY) == expected_metrics(every, DAY, DAY0 + DAY)
+
+
+def as_schema_9(db: Path, blocks_from: int | None = None) -> None:
+    """The file as schema 9's writer left it: no hour or day rows; with `blocks_from`, a
+    file older than blocks before then (its minutes only, meta's blocks_since)."""
+    conn = sqlite3.connect(db)
+    for table in ("aggregates", "metric_aggs"):
+        conn.execute(f"DELETE FROM {table} WHERE span IN ({HOUR}, {DAY})")
+    conn.execute("DELETE FROM meta WHERE key = 'rolled_until'")
+    if blocks_from is not None:
+        conn.execute(f"DELETE FROM aggregates WHERE span = 600 AND start < {blocks_from}")
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('blocks_since', ?)",
+                     (blocks_from // 600,))
+    conn.execute("PRAGMA user_version=9")
+    conn.commit()
+    conn.close()
+
+
+def test_the_migration_rolls_up_the_blocks_and_minutes_a_file_holds(tmp_path: Path) -> None:
+    db = tmp_path / "monitoring.db"
+    checks = history(DAY0 - 3 * HOUR, DAY0 + DAY + 4 * HOUR)
+    end = checks[-1].timestamp + 1
+    feed(db, checks, [0.0])
+    # Blocks from 5:20 of the first day: its hours before then come from minutes.
+    as_schema_9(db, blocks_from=DAY0 + 5 * HOUR + 1200)
+    assert rows(db, f"SELECT count(*) FROM aggregates WHERE span = {HOUR}") == [(0,)]
+    flush_at(db, end)  # the migration, at the start of a writer
+    assert rows(db, "PRAGMA user_version") == [(10,)]
+    # Every hour and day of the history has ended (the migration rolls by the real clock).
+    assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'")[0][0] > end
+    assert stored(db, HOUR) == expected(checks, HOUR, end + HOUR)
+    assert stored(db, DAY) == expected(checks, DAY, end + DAY)
+    assert stored_metrics(db, HOUR) == expected_metrics(checks, HOUR, end + HOUR)
+    assert stored_metrics(db, DAY) == expected_metrics(checks, DAY, end + DAY)
+    assert len(stored(db, HOUR)) == 3 * 31
