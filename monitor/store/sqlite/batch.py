@@ -15,6 +15,7 @@ from monitor.core.model import CheckResult
 from monitor.store.api import (
     KEY_FIELD,
     SPANS,
+    Ack,
     AlertRecord,
     Command,
     DeliveryDone,
@@ -28,7 +29,7 @@ from monitor.store.api import (
     Stop,
     iso_utc,
 )
-from monitor.store.sqlite import pushes
+from monitor.store.sqlite import history, pushes
 from monitor.store.sqlite.aggregates import CheckAggregates, MetricFigures
 from monitor.store.sqlite.rollups import ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.schema import TYPE_GROUP
@@ -59,6 +60,7 @@ class Work:
     deliveries: list[DeliveryDone] = field(default_factory=list)
     pushes: list[RecordPush] = field(default_factory=list)
     series: list[RecordSeries] = field(default_factory=list)
+    acks: list[Ack] = field(default_factory=list)
     purges: list[Purge] = field(default_factory=list)
     flushes: list[Flush] = field(default_factory=list)
     stop: bool = False
@@ -83,6 +85,8 @@ def sort(commands: Iterable[Command]) -> Work:
                 work.pushes.append(command)
             case RecordSeries():
                 work.series.append(command)
+            case Ack():
+                work.acks.append(command)
             case Purge():
                 work.purges.append(command)
             case Flush():
@@ -150,6 +154,8 @@ class Batches:
             pushes.write(conn, work.pushes)
         if work.series:
             self._series.write(conn, work.series)
+        if work.acks:
+            history.write_acks(conn, work.acks)
         for m in work.maintenance:
             if m.since is None:
                 conn.execute("DELETE FROM maintenance WHERE monitor = ?", (m.monitor_id,))
@@ -285,6 +291,7 @@ class Batches:
         # The messages of the alerts purged go with them, sent or not.
         conn.execute("DELETE FROM outbox WHERE alert NOT IN (SELECT id FROM website_alerts)")
         pushes.purge(conn, before)  # with the raw checks
+        history.purge_acks(conn)
         self._series.purge(conn, before, {span: before for span in SERIES_SPANS})
         conn.execute("COMMIT")
         self.aggregates.forget_before(cutoffs)

@@ -26,7 +26,8 @@ from monitor.store.api import (
     WindowRow,
 )
 from monitor.store.figures import Figures
-from monitor.store.sqlite import pushes, series, windows
+from monitor.store.history import AlertEntry, CheckPage
+from monitor.store.sqlite import history, pushes, series, windows
 from monitor.store.sqlite.connection import explain, open_writer_connection
 from monitor.store.sqlite.schema import SCHEMA_VERSION, TYPE_GROUP
 
@@ -256,6 +257,28 @@ class SqliteReader:
     @_reading
     def series_window(self, series_id: int, since: float, until: float) -> Figures:
         return series.window(self.conn, series_id, since, until)
+
+    @_reading
+    def checks_page(self, monitor_id: str, since: float, until: float,
+                    limit: int) -> CheckPage:
+        return history.checks_page(self.conn, monitor_id, since, until, limit)
+
+    @_reading
+    def knows_monitor(self, monitor_id: str) -> bool:
+        return history.knows_monitor(self.conn, monitor_id)
+
+    @_reading
+    def alert_entries(self, monitor_id: str | None, kind: str | None, after: int,
+                      before: int | None, limit: int) -> list[AlertEntry]:
+        return history.alert_entries(self.conn, monitor_id, kind, after, before, limit)
+
+    @_reading
+    def alert_entry(self, alert_id: int) -> AlertEntry | None:
+        return history.alert_entry(self.conn, alert_id)
+
+    @_reading
+    def acked_starts(self, monitor_ids: Collection[str]) -> dict[str, set[str]]:
+        return history.acked_starts(self.conn, monitor_ids)
 
 
 def open_reader(path: str | Path) -> SqliteReader:

@@ -20,6 +20,7 @@ from pathlib import Path
 from monitor.core.errors import StoreError
 from monitor.core.model import CheckResult, Monitor
 from monitor.store.api import (
+    Ack,
     AlertRecord,
     Command,
     DeliveryDone,
@@ -159,6 +160,10 @@ class Store:
         `close`, ignored: the row, not marked, is sent again by the next start."""
         if not self._closed:
             self._queue.put(done)
+
+    def put_ack(self, ack: Ack) -> None:
+        """Acknowledge an alert (from the web server); never blocks."""
+        self._queue.put(ack)
 
     def put_push(self, push: RecordPush) -> None:
         """A push to a push monitor (from the web server); never blocks."""
