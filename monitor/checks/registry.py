@@ -49,6 +49,7 @@ BUILT_IN = {
     "log": BuiltIn("monitor.checks.log", watches=True),
     "memory": BuiltIn("monitor.checks.host.memory"),
     "process": BuiltIn("monitor.checks.host.process"),
+    "push": BuiltIn("monitor.checks.push.kind", watches=True),
     "tcp": BuiltIn("monitor.checks.tcp"),
     "tls": BuiltIn("monitor.checks.tls", _CERT_KEYS, on_sites=True),
 }

@@ -482,7 +482,7 @@ class _Validator(Fields):
             kind=kind.name,
             target=parsed.target,
             name=self.text(entry, "name", f"{path}.name"),
-            interval=monitor_interval,
+            interval=parsed.interval or monitor_interval,
             timeout=timeout,
             alert_window=self.duration(entry, "alertWindow", f"{path}.alertWindow", window,
                                        MAX_SECONDS),

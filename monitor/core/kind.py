@@ -13,6 +13,7 @@ from monitor.core.model import CheckResult, Monitor
 if TYPE_CHECKING:
     from monitor.core.deadline import Deadline
     from monitor.core.fields import Fields
+    from monitor.core.push import PushFeed
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ class Parsed:
     target: str  # masked, as shown and stored
     secrets: tuple[str, ...] = ()
     id: str | None = None  # the derived id, if not "<kind>:<target>"
+    # Seconds between its results when `checkInterval` says something else (push: how often
+    # its job pushes); what the alert rules and a restart's read-back count on.
+    interval: float | None = None
 
 
 Done = Callable[[CheckResult | None], None]  # None: aborted, the monitor is stopping
@@ -62,6 +66,8 @@ class WatchState:
 
     alerts: tuple[tuple[str, float, str], ...] = ()
     resumed: bool = False
+    # The pushes received for push monitors, read from the database by the engine.
+    pushes: PushFeed | None = None
 
 
 class Watch(Protocol):
@@ -115,6 +121,9 @@ class Kind:
     # checked on a schedule: `watch(monitor, state)` opens one, told what came before (a
     # restart, a reload); the engine polls it. `run` then is what `check NAME` does once.
     watch: Callable[[Monitor, WatchState], Watch] | None = None
+    # A watching kind whose results the alert rules judge, as a scheduled check's (push),
+    # rather than one that raises its own alerts (an access log's traffic).
+    judged: bool = False
     # What each of `keys` and `top_keys` means, for people: key -> (its default as shown,
     # what it means). docs/configuration.md is generated from it.
     help: Mapping[str, tuple[str, str]] = field(default_factory=dict)

@@ -29,10 +29,11 @@ from monitor.config import Config
 from monitor.core.kind import WatchEvent, WatchState
 from monitor.core.model import CheckResult, Monitor
 from monitor.core.timefmt import format_duration, format_time
+from monitor.engine.pushes import PushReader
 from monitor.maintenance import Maintenance
 from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
-from monitor.run.watches import Watches, scheduled, watched
+from monitor.run.watches import Watches, judged, scheduled, watched
 from monitor.store.api import AlertRecord, Reader, iso_utc, parse_iso
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
@@ -74,6 +75,8 @@ class Engine:
         self.watches = Watches(self._record_batch, self._watch_event, self._on_error,
                                wall=wall_clock, quiet=self._quiet,
                                on_note=self._on_status)
+        # What the web server received for push monitors, read for their watches.
+        self.pushes = PushReader(lambda: open_reader(store.path))
         self.watchdog: Watchdog | None = None
         self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
         self._announcer: threading.Thread | None = None
@@ -93,8 +96,8 @@ class Engine:
         kinds = {m.id: registry.find(m.kind) for m in config.monitors}
         self._network_reasons = {key: kind.network_reasons for key, kind in kinds.items()
                                  if kind is not None and kind.network}
-        # The watched monitors (access logs) raise their own alerts.
-        self.alerts.configure(scheduled(config.monitors))
+        # The watched monitors raise their own alerts (access logs), unless judged (push).
+        self.alerts.configure(judged(config.monitors))
         self._monitors = {m.id: m for m in config.monitors}
         self.maintenance.configure(config.monitors)
 
@@ -138,6 +141,7 @@ class Engine:
         """Stop dispatching, cut checks in flight short, commit all that is queued (however
         long it takes, saying so through `progress`, unless `force` is set)."""
         self.watches.stop()
+        self.pushes.shutdown()
         if self.probes is not None:
             self.probes.stop(timeout)
         canary, self.canary = self.canary, None
@@ -266,7 +270,8 @@ class Engine:
         was watched before (now, or by an earlier run: it has results)."""
         resumed = monitor_id in self._watch_resumed
         self._watch_resumed.add(monitor_id)
-        return WatchState(tuple(self._watch_rows.get(monitor_id, ())), resumed)
+        return WatchState(tuple(self._watch_rows.get(monitor_id, ())), resumed,
+                          pushes=self.pushes)
 
     def _network_failure(self, result: CheckResult) -> bool:
         """A failure the loss of the monitor's own network could cause (by its kind)."""
@@ -307,7 +312,9 @@ class Engine:
         the database holds: its recent checks, what is open."""
         self.store.flush()
         reader = open_reader(self.store.path)
-        watching = {m.id for m in watched(self.config.monitors)}
+        # The watched monitors that raise their own alerts; the rules restore the others.
+        watching = {m.id for m in watched(self.config.monitors)
+                    if not registry.get(m.kind).judged}
         try:
             restored, now = self._read_alert_state(reader)
             self.maintenance.read(reader)

@@ -42,6 +42,14 @@ def scheduled(monitors: Iterable[Monitor]) -> list[Monitor]:
                                                       or kind.watch is None)]
 
 
+def judged(monitors: Iterable[Monitor]) -> list[Monitor]:
+    """The monitors the alert rules judge: the scheduled ones, and the watched ones of
+    kinds whose results are judged as checks are (push), not raising their own alerts."""
+    monitors = list(monitors)
+    return scheduled(monitors) + [m for m in watched(monitors)
+                                  if registry.get(m.kind).judged]
+
+
 class Watches:
     def __init__(self, on_results: OnResults, on_event: OnEvent,
                  on_error: Callable[[str], None],
