@@ -59,7 +59,9 @@ class Runtime:
                                  config.notify_retry_for, on_error=self._warn)
         self.engine.hooks.append(lambda _event: self.notifier.wake())
         self._beat = _Beat(self._warn)
-        self._maintenance = _MaintenancePoll(self.engine, self._warn)
+        self._maintenance = _Poll(self.engine.poll_maintenance,
+                                  "the maintenance set from the command line", self._warn)
+        self._acks = _Poll(self.engine.poll_acks, "the acknowledged alerts", self._warn)
         self._reload_requested = threading.Event()
         self._stamp = _file_stamp(self._path) if self._path is not None else None
         self._running = False
@@ -78,7 +80,8 @@ class Runtime:
     def step(self, now: float | None = None) -> None:
         """What the running monitor does between checks, at wall time `now`: reload the
         config when its file changed or a reload was requested, purge when due, read the
-        maintenance set. Does nothing once the database failed for good (`fatal`)."""
+        maintenance set and the acknowledged alerts. Does nothing once the database failed
+        for good (`fatal`)."""
         if not self._running or self.fatal is not None:
             return
         now = self._wall() if now is None else now
@@ -91,6 +94,7 @@ class Runtime:
                 self._reload_file(self._path)
         self.engine.maybe_purge(now)
         self._maintenance()
+        self._acks()
 
     def stop(self, force: threading.Event | None = None,
              progress: Echo | None = None) -> None:
@@ -183,21 +187,23 @@ def _file_stamp(path: Path) -> tuple[float, int] | None:
     return st.st_mtime, st.st_size
 
 
-class _MaintenancePoll:
-    """Reads `maintenance on|off` into the engine; a read that fails leaves the engine with
-    the maintenance it knew, and says so once per distinct error."""
+class _Poll:
+    """Reads what other processes set into the engine (`maintenance on|off`, alerts
+    acknowledged through the API); a read that fails leaves the engine with what it knew,
+    and says so once per distinct error."""
 
-    def __init__(self, engine: Engine, warn: Echo) -> None:
-        self._engine = engine
+    def __init__(self, poll: Callable[[], None], what: str, warn: Echo) -> None:
+        self._poll = poll
+        self._what = what
         self._warn = warn
         self._failing: str | None = None
 
     def __call__(self) -> None:
         try:
-            self._engine.poll_maintenance()
+            self._poll()
         except StoreError as exc:
             if str(exc) != self._failing:
-                self._warn(f"cannot read the maintenance set from the command line: {exc}")
+                self._warn(f"cannot read {self._what}: {exc}")
             self._failing = str(exc)
         else:
             self._failing = None

@@ -3,10 +3,11 @@
 The rules (README, "Alert rules"): the window rule (`alertWindow`, `alertThreshold`,
 `alertMinChecks`) and the count rules (`alertAfter`, `recoverAfter`) must all agree for an
 alert to open, and all agree again for it to recover; `remindEvery` repeats an open alert;
-a monitor whose verdict changes more than `flapLimit` times within `flapWindow` is reported
-once as flapping and raises nothing more until the changes fall to half the limit. A
-warning (a check up, but warning) is its own event, sent only while no alert is open.
-With none of the newer keys set, alerts and recoveries are exactly the window rule's.
+an alert acknowledged (through the API) is reminded no more; a monitor whose verdict
+changes more than `flapLimit` times within `flapWindow` is reported once as flapping and
+raises nothing more until the changes fall to half the limit. A warning (a check up, but
+warning) is its own event, sent only while no alert is open. With none of the newer keys
+set, alerts and recoveries are exactly the window rule's.
 
 The evaluator holds, per monitor, its recent checks and what is open (an alert, a warning,
 a flapping). Its state is rebuilt from the database at start-up (each monitor's latest
@@ -82,6 +83,7 @@ class Restored:
     reminded: float | None = None  # the alert's latest reminder (or the alert itself)
     warning_start: float | None = None
     flapping_start: float | None = None
+    acknowledged: bool = False  # the open alert was acknowledged: no reminders
     checks: list[tuple[float, bool]] = field(default_factory=list)
     # The latest failed check's (reason, detail), and whether it was ever seen up (a check
     # up, a recovery).
@@ -92,11 +94,12 @@ class Restored:
 class _Open:
     """Something open (an alert, a warning, a flapping): when it began on both clocks."""
 
-    __slots__ = ("wall", "mono")
+    __slots__ = ("wall", "mono", "acked")
 
     def __init__(self, wall: float, mono: float) -> None:
         self.wall = wall  # for messages and the database
         self.mono = mono  # the same moment, monotonic, for durations
+        self.acked = False  # an alert someone acknowledged: reminded no more
 
 
 class _State:
@@ -226,6 +229,8 @@ class AlertEvaluator:
                 return None if start is None else _Open(start, start - offset)
 
             state.alert = opened(restored.alert_start)
+            if state.alert is not None:
+                state.alert.acked = restored.acknowledged
             reminded = restored.reminded if restored.reminded is not None else (
                 restored.alert_start)
             state.reminded = 0.0 if reminded is None else reminded - offset
@@ -235,6 +240,23 @@ class AlertEvaluator:
             state.seen_up = restored.seen_up
             for at, ok in sorted(restored.checks):
                 state.add(at - offset, ok)
+
+    def reminding(self) -> dict[str, float]:
+        """The monitors whose open alert reminders repeat, not acknowledged: id -> the
+        alert's start (wall clock). What an acknowledgement can change."""
+        with self._lock:
+            return {monitor_id: state.alert.wall for monitor_id, state in self._states.items()
+                    if state.alert is not None and not state.alert.acked
+                    and state.rules.remind_every is not None}
+
+    def acknowledge(self, monitor_id: str, start: float) -> None:
+        """The monitor's alert begun at `start` (as `reminding` gave it) was acknowledged:
+        no reminders for it from now on. An alert closed since, or another one opened since,
+        is left as it is."""
+        with self._lock:
+            state = self._states.get(monitor_id)
+            if state is not None and state.alert is not None and state.alert.wall == start:
+                state.alert.acked = True
 
     def is_alerting(self, monitor_id: str) -> bool:
         state = self._states.get(monitor_id)
@@ -320,7 +342,7 @@ class AlertEvaluator:
                                                       mono - alert.mono, named),
                                      previous="down"))
         elif (state.alert is not None and rules.remind_every is not None
-              and mono - state.reminded >= rules.remind_every):
+              and not state.alert.acked and mono - state.reminded >= rules.remind_every):
             now, alert = self._clock(), state.alert
             state.reminded = mono
             events.append(AlertEvent("reminder", monitor_id, availability, now, alert.wall, None,

@@ -29,6 +29,7 @@ from monitor.config import Config
 from monitor.core.kind import WatchEvent, WatchState
 from monitor.core.model import CheckResult, Monitor
 from monitor.core.timefmt import format_duration, format_time
+from monitor.engine.acks import acknowledged
 from monitor.engine.pushes import PushReader
 from monitor.maintenance import Maintenance
 from monitor.run.canary import Canary
@@ -349,6 +350,8 @@ class Engine:
         causes = reader.failure_causes(since, now)
         rows = reader.latest_alert_rows()
         ever_up = reader.ever_up()  # also before the history read back
+        acked = reader.acked_starts([m for m, groups in rows.items()
+                                     if (row := groups.get("alert")) and row.type != "recovery"])
         restored = {}
         for monitor in {*recent, *rows, *ever_up}:
             groups = rows.get(monitor, {})
@@ -363,6 +366,8 @@ class Engine:
                                "warning" else None),
                 flapping_start=(parse_iso(flapping.start) if flapping and flapping.type ==
                                 "flapping" else None),
+                acknowledged=opened and alert is not None and alert.start in acked.get(
+                    monitor, ()),
                 checks=checks,
                 cause=causes.get(monitor),
                 # Up once: a check up, an alert recovered, a warning (up, warning).
@@ -375,6 +380,17 @@ class Engine:
     def _quiet(self, monitor_id: str, at: float) -> bool:
         """Whether a watch's results at `at` (wall clock) fall in maintenance."""
         return self.maintenance.at(monitor_id, at) is not None
+
+    def poll_acks(self) -> None:
+        """Read the alerts acknowledged since (through the API): no more reminders."""
+        if not self._monitors:
+            return  # beside the monitor (`logs`): no reminders of its own
+        if self._reader is None:
+            self._reader = open_reader(self.store.path)
+        for monitor_id in acknowledged(self.alerts, self._reader):
+            monitor = self._monitors.get(monitor_id)
+            label = monitor.label if monitor is not None else monitor_id
+            self._on_status(f"ACKNOWLEDGED: {label}: no more reminders of its alert")
 
     def poll_maintenance(self) -> None:
         """Read the maintenance set from the command line, and say which monitors went

@@ -98,9 +98,10 @@ def alert_entry(conn: sqlite3.Connection, alert_id: int) -> AlertEntry | None:
 
 
 def _entry(row: tuple) -> AlertEntry:
-    *alert, is_open, ack_alert, ack_monitor, ack_at, ack_by = row
-    ack = None if ack_alert is None else AckRow(ack_alert, ack_monitor, ack_at, ack_by)
-    return AlertEntry(*alert, None if is_open is None else bool(is_open), ack)
+    ident, stamp, monitor_id, kind, start, end, availability, message, is_open = row[:9]
+    ack = None if row[9] is None else AckRow(*row[9:])
+    return AlertEntry(ident, stamp, monitor_id, kind, start, end, availability, message,
+                      None if is_open is None else bool(is_open), ack)
 
 
 def acked_starts(conn: sqlite3.Connection, monitor_ids: Collection[str],
