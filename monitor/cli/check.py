@@ -5,8 +5,6 @@ always the verdict. Nothing is recorded, so no database is needed.
 
 from __future__ import annotations
 
-import json
-import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -14,9 +12,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from monitor.checks import registry
-from monitor.checks.execute import run_check
 from monitor.checks.http.spec import http_monitor
+from monitor.checks.once import shown, trace, verdict
 from monitor.checks.watchdog import Watchdog
 from monitor.cli.monitors import unknown
 from monitor.config import load_config
@@ -70,48 +67,6 @@ def _is_url(text: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
-def trace(monitor: Monitor, watchdog: Watchdog, debug: bool = False
-          ) -> tuple[CheckResult | None, list[str]]:
-    """One check of `monitor`: its result (None when the check itself failed) and the
-    lines that tell how it went."""
-    try:
-        kind = registry.get(monitor.kind)
-        if kind.debug is not None:
-            result, lines = kind.debug(monitor)
-            return result, list(lines)
-        result = run_check(monitor, watchdog)
-    except Exception as exc:  # noqa: BLE001 - one monitor's failure must not hide the others
-        lines = [f"the check failed: {type(exc).__name__}: {exc}"]
-        if debug:
-            lines += "".join(traceback.format_exception(exc)).splitlines()
-        return None, lines
-    lines = [f"(kind {monitor.kind} has no trace: the result of one check)"]
-    lines += [f"{name}: {value:g}" for name, value in sorted(result.metrics.items())]
-    return result, lines
-
-
-def verdict(result: CheckResult | None) -> str:
-    """The last line of a trace: UP, DOWN or UNKNOWN, why, and how long it took."""
-    if result is None:
-        return "UNKNOWN reason=error"
-    parts = [result.state.upper()]
-    if result.reason:
-        parts.append(f"reason={result.reason}")
-    if result.detail:
-        parts.append(f"detail={json.dumps(result.detail, ensure_ascii=False)}")
-    if result.code is not None:
-        parts.append(f"code={result.code}")
-    parts.append(f"duration={result.response_ms:.1f}ms")
-    return " ".join(parts)
-
-
-def _shown(text: str, monitor: Monitor) -> str:
-    """A line as printed: the monitor's secrets masked, control characters (a server's
-    garbage quoted in a trace) made harmless to the terminal."""
-    text = secrets.redact(text, monitor.secrets)
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
-
-
 def _header(monitor: Monitor) -> str:
     what = f"{monitor.name} ({monitor.target})" if monitor.name else monitor.target
     return f"== {what} [{monitor.kind}] =="
@@ -133,8 +88,8 @@ def run_checks(monitors: Sequence[Monitor], echo: Echo, debug: bool = False) -> 
                 echo("")
             echo(_header(monitor))
             for line in lines:
-                echo("  " + _shown(line, monitor))
-            echo(_shown(verdict(result), monitor))
+                echo("  " + shown(line, monitor))
+            echo(shown(verdict(result), monitor))
             up += result is not None and result.available is True  # warning counts as up
     finally:
         # On Ctrl-C: checks in flight are cut short, those not started are dropped.
