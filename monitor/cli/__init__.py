@@ -19,6 +19,7 @@ from monitor.cli.errors import guarded
 from monitor.cli.logs import logs_command
 from monitor.cli.maintenance import maintenance_group
 from monitor.cli.notify import notify_group
+from monitor.cli.schema import schema_command
 from monitor.render.display import Display
 
 # The card's mode flags, each the command of the same name run with the options given
@@ -469,6 +470,7 @@ def serve_command(ctx: click.Context, listen: str, public_read: bool,
 main.add_command(notify_group)  # notify test [NAME]
 main.add_command(maintenance_group)  # maintenance on|off NAME..., maintenance list
 main.add_command(logs_command)  # logs [FILE|-], the access-log monitor
+main.add_command(schema_command)  # schema: the JSON Schema of config.json
 
 
 def _mode(ctx: click.Context, mode: str, config_path: str | None, db_path: str | None,

@@ -168,6 +168,7 @@ TOP_KEYS = (
     "processes",
     "canary",
     "plugins",
+    "$schema",
     *notify.TOP_KEYS,
     *web.TOP_KEYS,
     *rules.KEYS,
@@ -202,6 +203,8 @@ HELP = {
                        " are confirmed against it (is it me?)"),
     "plugins": ("none", "kinds that also check every http site, each as a monitor of its own"
                         " (`tls`, `content`, `dns`)"),
+    "$schema": ("none", "the URL or path of this file's JSON Schema (`monitoringApp.py"
+                        " schema` prints it), for editors; the monitor ignores it"),
     "id": ("from kind and target", "the monitor's stable id, for its history, alerts and stats;"
                                    " unique"),
     "name": ("none", "the label views, alerts and notifications show, never what is checked"
@@ -230,6 +233,7 @@ SCHEMA = {
     "processes": {"anyOf": [{"const": "auto"}, schemas.integer(1, MAX_PROCESSES)]},
     "canary": {"anyOf": [schemas.url(), {"type": "object"}]},
     "plugins": schemas.names(),
+    "$schema": schemas.text(),
     "id": schemas.text(),
     "name": schemas.text(),
     "type": {"type": "string"},

@@ -71,8 +71,9 @@ PROVIDER_HELP = {
 
 # The keys' JSON Schema fragments (monitor.config.schema joins them).
 _NO_SPACES = {"type": "string", "pattern": r"^\s*\S+\s*$"}
+_LINES = {"type": "string", "pattern": r"^[^\x00-\x08\x0b-\x1f\x7f]*\S[^\x00-\x08\x0b-\x1f\x7f]*$"}
 PROVIDER_SCHEMA = schemas.obj({"name": schemas.text(), "url": _NO_SPACES,
-                               "title": schemas.text(), "body": schemas.text()},
+                               "title": schemas.text(), "body": _LINES},
                               PROVIDER_HELP, ("name", "url"))
 SCHEMA = {
     "notify": {"type": "array", "items": PROVIDER_SCHEMA},

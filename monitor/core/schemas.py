@@ -14,8 +14,10 @@ Fragment = dict[str, Any]
 
 # A duration as timefmt.parse_duration reads a text: "90", "90s", "5m", "1.5h", "7d".
 DURATION_TEXT = r"^\s*([0-9]+(\.[0-9]+)?|\.[0-9]+)\s*[smhd]?\s*$"
-# Not blank: at least one character that is not a space.
-NOT_BLANK = r"\S"
+# Printable, and not blank: at least one character that is not a space.
+TEXT = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+# A character a URL may hold as written: neither a space nor a control character.
+_URL_CHAR = r"[^\s\x00-\x1f\x7f]"
 
 
 def boolean() -> Fragment:
@@ -24,7 +26,7 @@ def boolean() -> Fragment:
 
 def text() -> Fragment:
     """A non-empty string (`Fields.text`, a URL, a path...)."""
-    return {"type": "string", "minLength": 1, "pattern": NOT_BLANK}
+    return {"type": "string", "minLength": 1, "pattern": TEXT}
 
 
 def regex() -> Fragment:
@@ -87,16 +89,19 @@ def host() -> Fragment:
 def url() -> Fragment:
     """An http(s) URL with a host, or a text with a `${VAR}` that makes one."""
     # Without inline flags, which an editor's (ECMAScript) regular expressions lack.
-    return {"type": "string", "pattern": r"^\s*([Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+|.*\$\{)"}
+    scheme = r"[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#\x00-\x1f\x7f]+"
+    return {"type": "string",
+            "pattern": rf"^\s*({scheme}{_URL_CHAR}*|{_URL_CHAR}*\$\{{{_URL_CHAR}*)\s*$"}
 
 
 def headers() -> Fragment:
-    """Request headers: HTTP token names to one-line values without spaces at the ends."""
+    """Request headers: HTTP token names to one-line Latin-1 values without spaces at the
+    ends."""
     return {"type": "object",
             "propertyNames": {"pattern": r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},
             "additionalProperties": {
                 "type": "string",
-                "pattern": r"^([^\s\x00]([^\r\n\x00]*[^\s\x00])?)?$"}}
+                "pattern": r"^([!-~\x80-\xff]([\t -~\x80-\xff]*[!-~\x80-\xff])?)?$"}}
 
 
 def described(shape: Fragment, help: tuple[str, str] | None) -> Fragment:

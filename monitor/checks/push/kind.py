@@ -19,8 +19,9 @@ from typing import Any
 from monitor.checks.push import tokens
 from monitor.checks.push.watch import REASONS, Judge, PushSpec, open_watch
 from monitor.checks.trace import verdict_lines
+from monitor.core import schemas
 from monitor.core.deadline import Deadline
-from monitor.core.fields import Fields
+from monitor.core.fields import MAX_SECONDS, MIN_INTERVAL, Fields
 from monitor.core.kind import Kind, Parsed
 from monitor.core.model import CheckResult, Monitor
 from monitor.core.timefmt import format_duration, format_seconds, format_time
@@ -34,6 +35,8 @@ HELP = {
               " before the monitor is down; also how long a run begun with `/start` may"
               " take"),
 }
+SCHEMA = {"token": {"type": "string", "pattern": f"^({tokens.TOKEN.pattern}|.*\\$\\{{.*)$"},
+          "grace": schemas.duration(MAX_SECONDS, MIN_INTERVAL)}
 URL_PATH = "/api/v1/push/"
 # A push monitor's results come once a minute when nothing is pushed (watch.py): what its
 # alert rules, stats and a restart's read-back count on, whatever its checkInterval.
@@ -126,4 +129,5 @@ def _debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
 
 
 KIND = Kind(name="push", keys=KEYS, parse=_parse, reasons=REASONS, run=_check,
-            network=False, watch=open_watch, judged=True, debug=_debug, help=HELP)
+            network=False, watch=open_watch, judged=True, debug=_debug, help=HELP,
+            schema=SCHEMA)
