@@ -13,7 +13,7 @@ compiles, ids unique, bounds between two keys) is the loader's alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from monitor import config
@@ -118,7 +118,7 @@ def _shape(key: str, kind: Kind, strict: bool) -> dict[str, Any]:
     return schemas.described(dict(kind.schema[key]), kind.help.get(key))
 
 
-def _properties(keys: Iterable[str], shapes: list[Shapes], helps: list[Help],
+def _properties(keys: Iterable[str], shapes: Sequence[Shapes], helps: Sequence[Help],
                 where: str, strict: bool) -> dict[str, Any]:
     """Each key's fragment and description, from the first table that has it."""
     out: dict[str, Any] = {}
