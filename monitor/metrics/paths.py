@@ -22,6 +22,10 @@ SEGMENT_CHARS = "letters, digits, _ and -"
 _ONE = r"[A-Za-z0-9_-]"
 _DEEP = rf"{_ONE}+(?:\.{_ONE}+)*"  # one or more whole segments
 _PATH = re.compile(_DEEP)
+PATH_REGEX = _DEEP  # a whole path, for a JSON Schema's pattern (anchored there)
+# A whole pattern, the same way: segments of `**`, or of runs of characters with single `*`.
+_WILD = rf"(?:\*\*|\*|(?:\*?{_ONE}+)+\*?)"
+PATTERN_REGEX = rf"{_WILD}(?:\.{_WILD})*"
 
 
 class SeriesPathError(MonitorError):
@@ -99,8 +103,10 @@ class Pattern:
 
 
 def compile_pattern(text: str) -> Pattern:
-    """The pattern `text` (see the module's doc), or SeriesPathError."""
-    _check_length(text)
+    """The pattern `text` (see the module's doc), or SeriesPathError. Not bounded in length
+    (a query is): one longer than any path can still match with its `*`."""
+    if not text:
+        raise SeriesPathError(text, 0, "empty")
     _bad_char(text, wildcards=True)
     parts = []
     prefix_done = False

@@ -22,7 +22,13 @@ from typing import Protocol
 
 from monitor.core.errors import MonitorError
 from monitor.core.timefmt import DURATION_FORMS, format_seconds, parse_duration
-from monitor.metrics.paths import Pattern, SeriesPathError, compile_pattern, quoted
+from monitor.metrics.paths import (
+    PATTERN_REGEX,
+    Pattern,
+    SeriesPathError,
+    compile_pattern,
+    quoted,
+)
 
 FUNCTIONS = ("avg", "min", "max", "sum", "count", "p50", "p90", "p99")
 DEFAULT_FUNCTION = "avg"
@@ -36,6 +42,10 @@ MAX_STEPS = 11_000  # points per result series, as Prometheus bounds a range que
 # The steps chosen when none is asked: the smallest giving at most AUTO_STEPS points.
 AUTO_STEPS = 500
 NICE_STEPS = (10, 60, 300, 600, 1800, 3600, 21600, 86400)
+# What q may be, as a regular expression (for the OpenAPI document): terms of a pattern, a
+# function and `all`, spaces around each part allowed. Lengths are not in it.
+_TERM = (f" *{PATTERN_REGEX} *(?:\\| *(?:{'|'.join(FUNCTIONS)}) *(?:\\| *{ALL} *)?)?")
+Q_REGEX = f"^{_TERM}(?:,{_TERM}){{0,{MAX_TERMS - 1}}}$"
 
 
 class QueryError(MonitorError):
@@ -144,7 +154,7 @@ def _duration(name: str, text: str | None, default: float | None, most: float) -
 
 def parse_terms(q: str | None) -> tuple[Term, ...]:
     """The terms of `q`, or QueryError naming the term and the character at fault."""
-    if q is None or not q.strip():
+    if q is None or not q.strip(" "):
         raise QueryError("q", "missing: one or more terms `pattern|function`, separated by"
                               f" commas (functions: {', '.join(FUNCTIONS)})")
     if len(q) > MAX_Q:
@@ -155,8 +165,8 @@ def parse_terms(q: str | None) -> tuple[Term, ...]:
     if len(pieces) > MAX_TERMS:
         raise QueryError("q", f"{len(pieces)} terms, at most {MAX_TERMS}")
     for number, piece in enumerate(pieces, 1):
-        start = offset + len(piece) - len(piece.lstrip())
-        terms.append(_term(q, number, piece.strip(), start))
+        start = offset + len(piece) - len(piece.lstrip(" "))
+        terms.append(_term(q, number, piece.strip(" "), start))
         offset += len(piece) + 1
     return tuple(terms)
 
@@ -172,17 +182,17 @@ def _term(q: str, number: int, text: str, start: int) -> Term:
     if len(parts) > 3:
         at = start + len("|".join(parts[:3]))
         raise fail("at most pattern|function|all", at)
-    pattern_text = parts[0].strip()
+    pattern_text = parts[0].strip(" ")
     try:
         pattern = compile_pattern(pattern_text)
     except SeriesPathError as exc:
-        at = start + len(parts[0]) - len(parts[0].lstrip()) + exc.position
+        at = start + len(parts[0]) - len(parts[0].lstrip(" ")) + exc.position
         raise fail(f"pattern: {exc.problem}", at) from None
     function = DEFAULT_FUNCTION
     merged = False
     at = start + len(parts[0]) + 1
     if len(parts) >= 2:
-        function = parts[1].strip()
+        function = parts[1].strip(" ")
         if function not in FUNCTIONS:
             close = difflib.get_close_matches(function.lower(), FUNCTIONS, n=1)
             hint = f"did you mean {close[0]}? " if close else ""
@@ -190,8 +200,8 @@ def _term(q: str, number: int, text: str, start: int) -> Term:
                        f" {', '.join(FUNCTIONS)})", at)
     if len(parts) == 3:
         at += len(parts[1]) + 1
-        if parts[2].strip() != ALL:
-            raise fail(f"{quoted(parts[2].strip(), 60)} after the function: only {ALL!r}"
+        if parts[2].strip(" ") != ALL:
+            raise fail(f"{quoted(parts[2].strip(' '), 60)} after the function: only {ALL!r}"
                        " (one series of all the matches)", at)
         merged = True
     return Term(text=text, position=start, pattern=pattern, function=function,
