@@ -4,8 +4,9 @@ Two sources say so: the monitor's config windows (`maintenance` in the config, t
 math in monitor.core.windows) and the set from the command line (`maintenance on|off`),
 kept in the store's `maintenance` table so that a running monitor reads it (the engine
 polls it every quarter second) and a restart keeps it. The engine asks `covers` of every
-check and `poll`s the set; the `maintenance` command writes the set (`put_on`, `put_off`)
-and lists it through the same object. A site's plugged monitors go with it (`group`).
+check and `poll`s the set; the `maintenance` command and the API write the set (`switch`:
+`put_on`, `put_off`) and list it (`statuses`) through the same object, with the same
+words. A site's plugged monitors go with it (`group`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from monitor.core import windows
 from monitor.core.errors import StoreError
 from monitor.core.model import CheckResult, Monitor
+from monitor.core.timefmt import format_time, parse_duration
 from monitor.store.api import Reader, SetMaintenance
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
@@ -25,6 +27,17 @@ from monitor.store.sqlite.writer import Store
 # running monitor, reading the set every quarter second, knows of it before the first
 # check it must mark.
 START_DELAY = 0.5
+MAX_FOR = 366 * 86400.0  # the longest maintenance set at once: a year
+
+
+def duration_of(value: object) -> float:
+    """A maintenance's length as a user gives it (seconds, or a number with s, m, h or d),
+    in seconds; ValueError says what is wrong."""
+    seconds = parse_duration(value) or 0.0  # the config's durations read the same
+    if not 0 < seconds <= MAX_FOR:
+        raise ValueError(f"{value!r} is not a duration of up to a year: seconds, or a number"
+                         " with s, m, h or d (90m, 2h)")
+    return seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +48,50 @@ class Period:
     since: float
     until: float | None
     by_hand: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A monitor put in maintenance (`period`) or taken out of the set (`window`: the
+    config window it is still in, if any)."""
+
+    monitor_id: str
+    label: str
+    period: Period | None
+    window: Period | None = None
+
+    @property
+    def line(self) -> str:
+        """As `maintenance on|off` says it."""
+        if self.period is not None:
+            end = "" if self.period.until is None else f" until {format_time(self.period.until)}"
+            return f"{self.label}: maintenance on{end}"
+        still = "" if self.window is None or self.window.until is None else (
+            f" (still in a config window until {format_time(self.window.until)})")
+        return f"{self.label}: maintenance off{still}"
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A monitor in maintenance now or with config windows: set by hand (`by_hand`), in an
+    occurrence of its windows now (`window`), its windows as the config gives them."""
+
+    monitor: Monitor
+    by_hand: Period | None
+    window: Period | None
+    windows: tuple[str, ...]
+
+    @property
+    def line(self) -> str:
+        """As `maintenance list` says it."""
+        parts = []
+        if self.by_hand is not None:
+            parts.append("on since " + format_time(self.by_hand.since) + (
+                "" if self.by_hand.until is None else f" until {format_time(self.by_hand.until)}"))
+        if self.window is not None and self.window.until is not None:
+            parts.append(f"in a window until {format_time(self.window.until)}")
+        parts += [f"window {w}" for w in self.windows]
+        return f"{self.monitor.label}: " + "; ".join(parts)
 
 
 class Maintenance:
@@ -96,7 +153,37 @@ class Maintenance:
         `off NAME` take."""
         return [m for m in self._monitors.values() if monitor.id in (m.id, m.parent_id)]
 
+    def statuses(self, when: float | None = None) -> list[Status]:
+        """Each monitor in maintenance at `when` (default: now) or with config windows, in
+        the config's order (the set as last `read`)."""
+        when = self._clock() if when is None else when
+        found = []
+        for m in self._monitors.values():
+            status = Status(m, self.by_hand(m.id, when), self.window(m.id, when),
+                            tuple(w.describe() for w in m.rules.maintenance))
+            if status.by_hand is not None or status.windows or (
+                    status.window is not None and status.window.until is not None):
+                found.append(status)
+        return found
+
     # -- the set from the command line ---------------------------------------------------
+    def switch(self, target: str | Store, monitors: Iterable[Monitor], on: bool,
+               duration: float | None = None) -> list[Change]:
+        """Put `monitors` and those their plugins made in maintenance (for `duration`
+        seconds, None: until taken out), or take them out of the set; what changed, in
+        order. `target`: the database's path, or the store that writes it. Raises
+        StoreError."""
+        chosen: dict[str, str] = {}  # id -> label
+        for monitor in monitors:
+            for m in self.group(monitor):
+                chosen.setdefault(m.id, m.label)
+        if on:
+            period = self.put_on(target, chosen, duration)
+            return [Change(monitor_id, label, period) for monitor_id, label in chosen.items()]
+        self.put_off(target, chosen)
+        return [Change(monitor_id, label, None, self.window(monitor_id))
+                for monitor_id, label in chosen.items()]
+
     def read(self, reader: Reader) -> None:
         """The set from the command line, as the database holds it now."""
         self._by_hand = reader.maintenance()
@@ -118,33 +205,41 @@ class Maintenance:
         self._current = set(found)
         return entered, left
 
-    def put_on(self, db_path: str, monitor_ids: Iterable[str],
+    def put_on(self, target: str | Store, monitor_ids: Iterable[str],
                duration: float | None = None) -> Period:
         """Put the monitors in maintenance from START_DELAY on, for `duration` seconds
-        (None: until `off`), in the database at `db_path`."""
+        (None: until `off`), in the database at `target` (a path, or its store)."""
         since = self._clock() + START_DELAY
         until = None if duration is None else since + duration
-        self._write(db_path, [SetMaintenance(m, since, until) for m in monitor_ids])
+        self._write(target, [SetMaintenance(m, since, until) for m in monitor_ids])
         return Period(since, until, True)
 
-    def put_off(self, db_path: str, monitor_ids: Iterable[str]) -> None:
+    def put_off(self, target: str | Store, monitor_ids: Iterable[str]) -> None:
         """Take the monitors out of the maintenance set from the command line (their
         config windows stay)."""
-        self._write(db_path, [SetMaintenance(m, None) for m in monitor_ids])
+        self._write(target, [SetMaintenance(m, None) for m in monitor_ids])
 
-    def _write(self, db_path: str, commands: list[SetMaintenance]) -> None:
-        # Only a database a monitor made: a typo must not create an empty one that no
-        # monitor reads ("database not found", "not a monitoring database", as -r says).
-        open_reader(db_path).close()
-        errors: list[str] = []
-        store = Store(db_path, on_error=errors.append)
-        try:
+    def _write(self, target: str | Store, commands: list[SetMaintenance]) -> None:
+        if isinstance(target, Store):
+            # A running store (the web server's): written once its batch is.
             for command in commands:
-                store.set_maintenance(command)
-        finally:
-            store.close()
-        if errors:
-            raise StoreError(errors[0])
+                target.set_maintenance(command)
+            if not target.flush():
+                raise StoreError(f"{target.path}: the maintenance set could not be written"
+                                 " now (the disk refuses it, or the writer is behind)")
+        else:
+            # Only a database a monitor made: a typo must not create an empty one that no
+            # monitor reads ("database not found", "not a monitoring database", as -r says).
+            open_reader(target).close()
+            errors: list[str] = []
+            store = Store(target, on_error=errors.append)
+            try:
+                for command in commands:
+                    store.set_maintenance(command)
+            finally:
+                store.close()
+            if errors:
+                raise StoreError(errors[0])
         for command in commands:
             if command.since is None:
                 self._by_hand.pop(command.monitor_id, None)

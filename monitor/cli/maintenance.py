@@ -9,16 +9,13 @@ plugged monitors (`<site id>/<kind>`) go with it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 import click
 
 from monitor.cli.errors import guarded
-from monitor.core.timefmt import parse_duration
 
 Echo = Callable[[str], None]
-MAX_FOR = 366 * 86400.0
 
 
 class Duration(click.ParamType):
@@ -26,13 +23,14 @@ class Duration(click.ParamType):
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> float:
+        from monitor.maintenance import duration_of
+
         if isinstance(value, float):
             return value
-        seconds = parse_duration(str(value)) or 0.0  # the config's durations read the same
-        if not 0 < seconds <= MAX_FOR:
-            self.fail(f"{value!r} is not a duration of up to a year: seconds, or a number"
-                      " with s, m, h or d (90m, 2h)", param, ctx)
-        return seconds
+        try:
+            return duration_of(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def _options(function: Callable[..., None]) -> Callable[..., None]:
@@ -92,61 +90,32 @@ def _set(ctx: click.Context, config_path: str, db_path: str, names: Sequence[str
          duration: float | None) -> None:
     from monitor.cli.monitors import unknown
     from monitor.config import load_config
-    from monitor.core.timefmt import format_time
     from monitor.maintenance import Maintenance
 
     monitors = load_config(config_path).monitors
-    maintenance = Maintenance(monitors)
-    chosen: dict[str, str] = {}  # id -> label
+    chosen = []
     for name in names:
         found = [m for m in monitors if name in (m.id, m.target, m.name)]
         if not found:
             raise click.UsageError(unknown(name, monitors, f" in {config_path}",
                                            "give a monitor's id, name or target"), ctx)
-        for monitor in found:
-            for m in maintenance.group(monitor):  # the monitors its plugins made go with it
-                chosen.setdefault(m.id, m.label)
-    if on:
-        period = maintenance.put_on(db_path, chosen, duration)
-        end = "" if period.until is None else f" until {format_time(period.until)}"
-        for label in chosen.values():
-            click.echo(f"{label}: maintenance on{end}")
-        return
-    maintenance.put_off(db_path, chosen)
-    for monitor_id, label in chosen.items():
-        window = maintenance.window(monitor_id)
-        still = "" if window is None or window.until is None else (
-            f" (still in a config window until {format_time(window.until)})")
-        click.echo(f"{label}: maintenance off{still}")
+        chosen += found
+    for change in Maintenance(monitors).switch(db_path, chosen, on, duration):
+        click.echo(change.line)
 
 
 def show(config_path: str, db_path: str, echo: Echo) -> None:
     """Each monitor in maintenance now or with windows, and how."""
     from monitor.config import load_config
-    from monitor.core.timefmt import format_time
     from monitor.maintenance import Maintenance
     from monitor.store.sqlite.queries import open_reader
 
-    monitors = load_config(config_path).monitors
-    maintenance = Maintenance(monitors)
+    maintenance = Maintenance(load_config(config_path).monitors)
     reader = open_reader(db_path)
     try:
         maintenance.read(reader)
     finally:
         reader.close()
-    now = time.time()
-    lines = []
-    for m in monitors:
-        parts = []
-        by_hand = maintenance.by_hand(m.id, now)
-        if by_hand is not None:
-            parts.append("on since " + format_time(by_hand.since) + (
-                "" if by_hand.until is None else f" until {format_time(by_hand.until)}"))
-        window = maintenance.window(m.id, now)
-        if window is not None and window.until is not None:
-            parts.append(f"in a window until {format_time(window.until)}")
-        parts += [f"window {w.describe()}" for w in m.rules.maintenance]
-        if parts:
-            lines.append(f"{m.label}: " + "; ".join(parts))
+    lines = [status.line for status in maintenance.statuses()]
     for line in lines or ["no monitor is in maintenance or has maintenance windows"]:
         echo(line)
