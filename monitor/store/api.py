@@ -18,6 +18,7 @@ from monitor.core.push import Latest, Push
 
 if TYPE_CHECKING:
     from monitor.metrics.paths import Pattern
+    from monitor.store.events import Position, Tail
     from monitor.store.figures import Figures
     from monitor.store.history import AlertEntry, CheckPage
 
@@ -374,6 +375,17 @@ class Reader(Protocol):
 
     def last_push_id(self) -> int:
         """The id of the newest push, 0 when there is none."""
+
+    def event_span(self) -> tuple[int, Position]:
+        """The oldest stored check's id and the newest check's and alert's (0: none)."""
+
+    def events_after(self, start: Position, upto: Position | None, limit: int) -> Tail:
+        """The checks and alerts after `start` (up to `upto`), oldest first, at most
+        `limit` of each, in one snapshot: a range of ids, whatever the tables' size."""
+
+    def event_states(self) -> tuple[Position, dict[str, str]]:
+        """The newest position and each monitor's known state then ("up", "warning",
+        "down"; unknown checks leave it), in one snapshot."""
 
     def series_matching(self, pattern: Pattern, limit: int) -> list[SeriesInfo]:
         """The metric series whose path `pattern` matches, by path, at most `limit`."""

@@ -88,7 +88,9 @@ class Server:
                 app, map=self._map, host=address.host, port=address.port, threads=threads,
                 connection_limit=CONNECTION_LIMIT, ident="uptime-monitor",
                 expose_tracebacks=False, clear_untrusted_proxy_headers=True,
-                channel_timeout=120)
+                # Sent as written: waitress holds writes under 18 kB while the response
+                # goes on, and an event stream's few bytes would wait there.
+                send_bytes=1, channel_timeout=120)
         except OSError as exc:
             raise ListenError(f"cannot listen on {address.host}:{address.port}:"
                               f" {exc.strerror or exc}") from None

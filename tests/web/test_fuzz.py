@@ -42,6 +42,8 @@ class _Served:
         write_config(config_path, CONFIG)
         self.store = Store(db_path)
         self.context = WebContext(config_path, db_path, self.store, load_config(config_path))
+        # As a stopping server: an event stream sends what it has and ends (else never).
+        self.context.closing.set()
         self.app = create_app(self.context)
 
     def close(self) -> None:

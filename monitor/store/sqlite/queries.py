@@ -25,9 +25,10 @@ from monitor.store.api import (
     SeriesNode,
     WindowRow,
 )
+from monitor.store.events import Position, Tail
 from monitor.store.figures import Figures
 from monitor.store.history import AlertEntry, CheckPage
-from monitor.store.sqlite import history, pushes, series, windows
+from monitor.store.sqlite import events, history, pushes, series, windows
 from monitor.store.sqlite.connection import explain, open_writer_connection
 from monitor.store.sqlite.schema import SCHEMA_VERSION, TYPE_GROUP
 
@@ -236,6 +237,18 @@ class SqliteReader:
     @_reading
     def last_push_id(self) -> int:
         return pushes.last_id(self.conn)
+
+    @_reading
+    def event_span(self) -> tuple[int, Position]:
+        return events.span(self.conn)
+
+    @_reading
+    def events_after(self, start: Position, upto: Position | None, limit: int) -> Tail:
+        return events.after(self.conn, start, upto, limit)
+
+    @_reading
+    def event_states(self) -> tuple[Position, dict[str, str]]:
+        return events.states(self.conn)
 
     @_reading
     def series_matching(self, pattern: Pattern, limit: int) -> list[SeriesInfo]:
