@@ -165,9 +165,13 @@ class Store:
         """Acknowledge an alert (from the web server); never blocks."""
         self._queue.put(ack)
 
-    def put_push(self, push: RecordPush) -> None:
-        """A push to a push monitor (from the web server); never blocks."""
+    def put_push(self, push: RecordPush) -> bool:
+        """A push to a push monitor (from the web server); never blocks. False, and nothing
+        queued, when the writer is MAX_QUEUED commands behind."""
+        if self._queue.qsize() >= MAX_QUEUED:
+            return False
         self._queue.put(push)
+        return True
 
     def put_series(self, command: RecordSeries) -> bool:
         """Values pushed to metric series (from the web server); never blocks. False, and
