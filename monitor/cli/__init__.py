@@ -312,7 +312,7 @@ def report_command(ctx: click.Context, db_path: str | None, once: bool, plain: b
 @click.argument("names", nargs=-1, metavar="[NAME|URL]...")
 @_config_option()
 @_debug_option
-@_hidden_database
+@_database_option
 @click.pass_context
 def check_command(ctx: click.Context, names: tuple[str, ...], config_path: str | None,
                   debug: bool, db_path: str | None) -> None:
@@ -320,7 +320,8 @@ def check_command(ctx: click.Context, names: tuple[str, ...], config_path: str |
 
     Checks every monitor of the config file, or those whose id, name or target is given;
     an http(s) URL that is not in the config is checked with the default settings. Needs
-    no database. Exit 0 when every one is up, 1 otherwise.
+    no database (push monitors are read from it: their pushes and generated token). Exit
+    0 when every one is up, 1 otherwise.
     """
     debug = bool(_shared(ctx, "debug", debug))
     # URLs alone need no config file, unless one was named (here or before the command).
@@ -329,9 +330,11 @@ def check_command(ctx: click.Context, names: tuple[str, ...], config_path: str |
     path = str(_shared(ctx, "config_path", config_path))
 
     def run() -> None:
-        from monitor.cli.check import run_checks, select
+        from monitor.cli.check import beside, run_checks, select
 
-        monitors = select(path, names, explicit, ctx)
+        # Beside the database: push monitors' tokens and pushes are read from it.
+        monitors = beside(select(path, names, explicit, ctx), str(_shared(ctx, "db_path",
+                                                                          db_path)))
         sys.exit(0 if run_checks(monitors, click.echo, debug=debug) else 1)
 
     guarded(debug, run)

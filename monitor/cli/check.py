@@ -67,8 +67,20 @@ def _is_url(text: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
+def beside(monitors: list[Monitor], db_path: str) -> list[Monitor]:
+    """The monitors as a check of them beside the database shows them: push monitors with
+    their generated token and their pushes (read only when there is one: it costs the
+    store's imports)."""
+    if not any(m.kind == "push" for m in monitors):
+        return monitors
+    from monitor.engine.pushes import ready
+
+    return [ready(m, db_path) for m in monitors]
+
+
 def _header(monitor: Monitor) -> str:
-    what = f"{monitor.name} ({monitor.target})" if monitor.name else monitor.target
+    named = monitor.name and monitor.name != monitor.target  # a push monitor's is its name
+    what = f"{monitor.name} ({monitor.target})" if named else monitor.target
     return f"== {what} [{monitor.kind}] =="
 
 

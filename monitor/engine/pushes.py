@@ -8,13 +8,19 @@ batch) of its receipt; a late job within about as long of its deadline."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import threading
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
+from monitor.checks.push import tokens
 from monitor.core.errors import StoreError
+from monitor.core.model import Monitor
 from monitor.core.push import Latest, Push
 from monitor.store.api import Reader
+from monitor.store.sqlite.queries import open_reader
 
 READ_EVERY = 2.0  # seconds between two reads of the pushes table
 READ_ROWS = 5000  # pushes of one read
@@ -93,3 +99,25 @@ class PushReader:
             if broken is not None:
                 broken.close()
             raise
+
+
+def ready(monitor: Monitor, db_path: str | Path) -> Monitor:
+    """A push monitor as a check of it now shows it (`check NAME`, the API's check now):
+    with its generated token (from the key beside the database, made if need be) and what
+    the database holds of its pushes; any other monitor as it is."""
+    if monitor.kind != "push":
+        return monitor
+    shown = None
+    if monitor.spec.token is None:
+        with contextlib.suppress(tokens.PushKeyError):  # the trace says it cannot be told
+            shown = tokens.generated(tokens.load_key(db_path), monitor.id)
+    seen = None
+    if Path(db_path).exists():
+        with contextlib.suppress(StoreError):  # the trace says there is no database to read
+            reader = open_reader(db_path)
+            try:
+                seen = reader.latest_pushes([monitor.id]).get(monitor.id, Latest())
+            finally:
+                reader.close()
+    return dataclasses.replace(monitor, spec=dataclasses.replace(monitor.spec, seen=seen,
+                                                                 shown=shown))

@@ -62,9 +62,13 @@ def test_start_fail_and_post_bodies(web):
     assert client.post(f"/api/v1/push/{TOKEN}?value=-1.5e1", data=output,
                        content_type="text/plain").status_code == 200
     assert client.get(f"/api/v1/push/{TOKEN}/fail?rid=42").status_code == 200  # let through
+    # `curl --data-raw "$output"` sends the output as a form: read as the message.
+    assert client.post(f"/api/v1/push/{TOKEN}", data="rsync: 3 files & 2 dirs=ok",
+                       content_type="application/x-www-form-urlencoded").status_code == 200
     rows = stored(web)
     assert [row[2:4] for row in rows] == [("start", None), ("fail", None), ("ping", "down"),
-                                          ("ping", None), ("fail", None)]
+                                          ("ping", None), ("fail", None), ("ping", None)]
+    assert rows[5][4] == "rsync: 3 files & 2 dirs=ok"
     assert rows[1][4:] == ("disk full", 3.0)
     assert rows[3][4] == ("line 1\nline 2?\n" + "y" * 1000)[:MAX_MESSAGE]
     assert rows[3][5] == -15.0

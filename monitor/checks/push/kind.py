@@ -109,13 +109,11 @@ def _debug(monitor: Monitor) -> tuple[CheckResult, list[str]]:
     lines.append(f"expects: a push every {format_seconds(spec.period)}, at most"
                  f" {format_seconds(spec.grace)} late; /start, then a push within"
                  f" {format_seconds(spec.grace)}")
-    if spec.feed is None:
+    if spec.seen is None:
         result = CheckResult(monitor.id, now, None, None, 0.0, "new",
                              "no database to read its pushes from", mono=mono)
         return result, lines + verdict_lines(result)
-    latest = spec.feed.open(monitor.id)
-    spec.feed.close(monitor.id)
-    judge = Judge(monitor, latest, now)  # never pushed: new, not yet late
+    judge = Judge(monitor, spec.seen, now)  # never pushed: new, not yet late
     for what, push in (("last run ended", judge.done), ("running since", judge.start)):
         if push is not None:
             said = f": {push.message!r}" if push.message else ""

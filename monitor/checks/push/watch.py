@@ -33,13 +33,13 @@ REASONS = ("late", "failed", "new")
 @dataclass(frozen=True)
 class PushSpec:
     """A push monitor's keys. `token` is None when generated (from the key beside the
-    database); `feed` and `shown` are set only by `check NAME`: its pushes, read from the
-    database, and the generated token it prints."""
+    database); `seen` and `shown` are set only for a check now (`check NAME`): what the
+    database holds of its pushes (None: no database at hand), and its generated token."""
 
     token: str | None
     period: float  # checkInterval: how often the job pushes
     grace: float
-    feed: PushFeed | None = field(default=None, compare=False, repr=False)
+    seen: Latest | None = field(default=None, compare=False, repr=False)
     shown: str | None = field(default=None, compare=False, repr=False)
 
     @property

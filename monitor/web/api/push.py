@@ -185,16 +185,21 @@ def _body() -> dict[str, Any] | str:
             raise Problem(422, "Unprocessable Content", "the body must be a JSON object"
                           " with status, msg and value (each optional)", pointer="")
         return body
+    raw = request.get_data(cache=True)  # first: the form is then parsed from it
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form: dict[str, Any] = {}
-        for key, values in request.form.lists():
-            if len(values) > 1:
-                raise Problem(400, "Bad Request", f"{key} is given {len(values)} times in"
-                                                  " the form", parameter=key)
-            form[key] = values[0]
-        return form
+        fields = list(request.form.lists())
+        # A form of the push's fields; any other (`curl --data-raw "$output"` sends the
+        # job's output as a form) is the output, as Healthchecks reads it.
+        if fields and all(key in PARAMETERS for key, _ in fields):
+            form: dict[str, Any] = {}
+            for key, values in fields:
+                if len(values) > 1:
+                    raise Problem(400, "Bad Request", f"{key} is given {len(values)} times"
+                                                      " in the form", parameter=key)
+                form[key] = values[0]
+            return form
     # Any other body is the job's output, as Healthchecks keeps it: the message.
-    return request.get_data(cache=False).decode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
 
 
 def _status(value: Any, event: str) -> str | None:
