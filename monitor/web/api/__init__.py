@@ -13,6 +13,10 @@ MODULES = (
     "monitor.web.api.push",
     "monitor.web.api.events",
     "monitor.web.api.metrics",
+    "monitor.web.api.history",
+    "monitor.web.api.alerts",
+    "monitor.web.api.maintenance",
+    "monitor.web.api.check",
 )
 
 
