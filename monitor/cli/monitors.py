@@ -72,7 +72,13 @@ def states(db_path: str, explicit: bool) -> dict[str, str] | None:
 def rows(monitors: Sequence[Monitor], state: dict[str, str] | None) -> list[dict[str, object]]:
     return [{"id": m.id, "name": m.name, "kind": m.kind, "target": m.target,
              "interval": m.interval,
-             **({} if state is None else {"state": state.get(m.id)})} for m in monitors]
+             **({} if state is None else {"state": state_of(m, state)})} for m in monitors]
+
+
+def state_of(monitor: Monitor, state: dict[str, str]) -> str | None:
+    """A monitor's state: "paused" when its config says so (its last check's state is
+    old news), else as the database records it."""
+    return "paused" if monitor.paused else state.get(monitor.id)
 
 
 def show(monitors: Sequence[Monitor], state: dict[str, str] | None, as_json: bool,
@@ -82,7 +88,7 @@ def show(monitors: Sequence[Monitor], state: dict[str, str] | None, as_json: boo
         echo(json.dumps(rows(monitors, state), ensure_ascii=False, indent=2))
         return
     table = [[m.id, m.name or "-", m.kind, m.target, format_seconds(m.interval),
-              NO_STATE if state is None else state.get(m.id, NO_STATE)] for m in monitors]
+              NO_STATE if state is None else state_of(m, state) or NO_STATE] for m in monitors]
     header = list(COLUMNS if state is not None else COLUMNS[:-1])
     table = [row[:len(header)] for row in table]
     widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]

@@ -44,6 +44,15 @@ def test_monitors_shows_the_state_the_database_records(tmp_path):
     ]
 
 
+def test_a_paused_monitor_shows_paused(tmp_path):
+    paused = {"websites": [dict(CONFIG["websites"][0], paused=True), *CONFIG["websites"][1:]]}
+    write(tmp_path / "config.json", paused)
+    db = seeded_db(tmp_path, time.time())  # a.test up at its last check
+    status, out, err = run_app(["monitors", "-db", db, "--json"], tmp_path)
+    assert (status, err) == (0, "")
+    assert [row["state"] for row in json.loads(out)] == ["paused", "down", None]
+
+
 def test_monitors_json_without_a_database_has_no_state(tmp_path):
     write(tmp_path / "config.json", CONFIG)
     status, out, _ = run_app(["monitors", "--json"], tmp_path)
