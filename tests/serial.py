@@ -36,6 +36,8 @@ SERIAL: dict[str, str] = {
                                                       "truncate and the writer's refill",
     # Single tests: bounds of a few hundred ms to 3 s on elapsed time, or a rate.
     "test_serve::test_serve_answers_and_stops_at_sigint": "stopped within 5 s of SIGINT",
+    "test_events_serve::test_sigint_ends_the_open_streams_and_the_server_at_once":
+        "stopped within 2 s of SIGINT with event streams open",
     "test_http::test_http_check_outcomes": "elapsed < 0.9 s and response time within 50 ms",
     "test_http::test_abort_cuts_a_hanging_check_short": "aborted within 0.5 s",
     "test_https::test_https_drip_is_cut_at_the_timeout": "cut within 1.5 s",
