@@ -82,3 +82,11 @@ def test_stop_bench_quick_mode_counts_the_rows_of_the_real_program():
                             "stop_writer_lag_at_signal_s"}
     rows = figures["stop_rows_vs_last_line"]
     assert rows["value"] > 0 and rows["last_line_minus_rows"] == 0
+
+
+def test_push_bench_quick_mode_counts_every_push_stored():
+    figures = quick_figures("bench.push", timeout=180)
+    assert set(figures) == {"push_reference_requests_per_s", "push_ingest_per_s",
+                            "push_lost", "push_judged_after_s"}
+    lost = figures["push_lost"]
+    assert lost["answered"] > 0 and lost["value"] == 0 and lost["refused"] == 0
