@@ -48,6 +48,7 @@ class Settings:
     replay_alerts: int = 5_000  # and in alerts
     read_limit: int = 20_000  # rows of each table one poll reads
     retry_ms: int = 3000  # how long a client waits before it reconnects
+    idle: float = 10.0  # seconds without a stream after which the hub stops reading
 
 
 def parse_id(text: str) -> Position:
@@ -182,8 +183,10 @@ class Hub:
     """The tailing thread of one server and the streams it feeds."""
 
     def __init__(self, open_reader: Callable[[], Reader], closing: threading.Event,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings or Settings()
+        self._clock = clock
         self._open_reader = open_reader
         self._closing = closing
         self._cond = threading.Condition()
@@ -195,15 +198,28 @@ class Hub:
         self._changes: deque[tuple[int, bytes]] = deque()
         self._floor = 0
         self._streams = 0
+        # Whether the thread reads the database: not while no stream is open (for `idle`
+        # seconds), so that a server nobody watches costs the monitor nothing.
+        self._tailing = False
+        self._unwatched_since = clock()
         self.closed = False
         self._thread = threading.Thread(target=self._run, name="events", daemon=True)
 
-    def start(self, reader: Reader) -> Hub:
-        """Take the position and the monitors' states now (from `reader`), then tail."""
-        self._position, self._states = reader.event_states()
-        self._floor = self._position.check
+    def start(self) -> Hub:
         self._thread.start()
         return self
+
+    def attach(self, reader: Reader) -> None:
+        """Before a stream: if the hub is not tailing, take the position and the monitors'
+        states now (from `reader`) and tail from there (what came before is not known)."""
+        with self._cond:
+            if self._tailing:
+                return
+            self._position, self._states = reader.event_states()
+            self._floor = self._position.check
+            self._changes.clear()
+            self._batches.clear()
+            self._tailing = True
 
     # -- the tailing thread --------------------------------------------------------------
 
@@ -211,6 +227,11 @@ class Hub:
         reader: Reader | None = None
         failed = False
         while not self._closing.wait(self.settings.poll):
+            if not self._watched():
+                if reader is not None:
+                    reader.close()
+                reader = None
+                continue
             try:
                 reader = reader or self._open_reader()
                 self.poll(reader)
@@ -229,6 +250,19 @@ class Hub:
         with self._cond:
             self.closed = True
             self._cond.notify_all()
+
+    @property
+    def tailing(self) -> bool:
+        return self._tailing
+
+    def _watched(self) -> bool:
+        """Whether to tail: a stream is open, or was within `idle` seconds."""
+        with self._cond:
+            if self._streams:
+                self._unwatched_since = self._clock()
+            elif self._tailing and self._clock() - self._unwatched_since > self.settings.idle:
+                self._tailing = False
+            return self._tailing
 
     def poll(self, reader: Reader) -> Batch | None:
         """Read what was written since the last poll; hand it to the streams."""
@@ -280,6 +314,7 @@ class Hub:
     def release(self) -> None:
         with self._cond:
             self._streams -= 1
+            self._unwatched_since = self._clock()
 
     def now(self) -> tuple[int, Position]:
         """The last poll's number and the position after it."""
@@ -319,7 +354,8 @@ class Hub:
         elif cursor.check < position.check and cursor.check + 1 < oldest:
             reason = "the checks since were purged"
         elif "state" in wanted.types and cursor.check < floor:
-            reason = "the state changes since are not known (the server started after)"
+            reason = ("the state changes since are not known: the server was not reading"
+                      " then (no stream was open)")
         if reason is not None:
             return seq, end, frame(end, "reset", _json({"reason": reason,
                                                         "from": format_id(cursor)}))

@@ -14,6 +14,7 @@ import pytest
 from monitor.core.model import CheckResult
 from monitor.store.api import AlertRecord, iso_utc
 from monitor.store.events import Position, TailAlert, TailCheck
+from monitor.store.sqlite.queries import open_reader
 from monitor.web.events import (
     Hub,
     Settings,
@@ -23,6 +24,7 @@ from monitor.web.events import (
     frame,
     parse_id,
 )
+from tests.support.app import wait_for
 from tests.support.sse import Block, Blocks
 from tests.support.web import READ_TOKEN, Web, bearer
 
@@ -287,7 +289,9 @@ def test_state_changes_from_before_the_server_started_are_a_reset(streams: Any) 
     s.written()
     s.open()  # the hub starts at 3.0: state changes before it are not known
     reset = s.open(headers={"Last-Event-ID": "1.0"}).events(1)[0]
-    assert reset.event == "reset" and "the server started after" in reset.json()["reason"]
+    assert reset.event == "reset" and reset.json()["reason"] == (
+        "the state changes since are not known: the server was not reading then (no stream"
+        " was open)")
     # Without state events, the checks are read back as they are.
     rest = s.open("?types=check", headers={"Last-Event-ID": "1.0"}).until_idle()
     assert [(e.id, e.json()["state"]) for e in rest] == [("2.0", "down"), ("3.0", "up")]
@@ -422,3 +426,35 @@ def test_streams_end_when_the_server_stops(streams: Any) -> None:
     s.web.context.closing.set()
     for stream in opened:
         assert [block.data for block in stream] == [None, None]  # retry, id; then the end
+
+
+def test_a_hub_nobody_watches_stops_reading_and_starts_again_from_now(streams: Any) -> None:
+    s = streams()
+    s.check(A)
+    assert s.web.store.flush()
+    now = [0.0]
+    hub = Hub(lambda: open_reader(s.web.db_path), s.web.context.closing,
+              Settings(poll=0.01, idle=10), clock=lambda: now[0]).start()
+    with s.web.context.reader() as reader:
+        assert hub.acquire()
+        hub.attach(reader)
+    assert hub.tailing and hub.now()[1] == Position(1, 0)
+    hub.release()
+    now[0] = 9.5  # within `idle` of the last stream: still reading
+    s.check(B)
+    assert s.web.store.flush()
+    wait_for(lambda: hub.now()[1] == Position(2, 0), what="the hub to read check 2")
+    now[0] = 10.5
+    wait_for(lambda: not hub.tailing, what="the hub to stop reading")
+    s.check(A, available=False, reason="connect")
+    assert s.web.store.flush()
+    with s.web.context.reader() as reader:
+        assert hub.acquire()
+        hub.attach(reader)  # from now, with the states as stored: A is down
+    seq, position = hub.now()
+    assert position == Position(3, 0)
+    s.check(A, available=False, reason="connect")
+    assert s.web.store.flush()
+    batches = hub.wait(seq, 10)
+    assert batches and [e.type for e in batches[0].events] == ["check"]
+    hub.release()

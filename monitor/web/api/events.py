@@ -33,9 +33,7 @@ def hub_of(app: Flask, context: WebContext) -> Hub:
         if hub is None:
             settings = app.config.get("EVENTS") or Settings(max_streams=MAX_STREAMS)
             hub = Hub(lambda: open_reader(context.db_path), context.closing, settings)
-            with context.reader() as reader:
-                hub.start(reader)
-            app.extensions[HUB] = hub
+            app.extensions[HUB] = hub.start()
         return hub
 
 
@@ -59,11 +57,12 @@ def events() -> ResponseReturnValue:
                       " are open, the most this server serves at once; try again later",
                       headers={"Retry-After": str(RETRY_AFTER)})
     try:
-        if cursor is None:
-            seq, cursor = hub.now()
-            opening = b""
-        else:
-            with context.reader() as reader:
+        with context.reader() as reader:
+            hub.attach(reader)
+            if cursor is None:
+                seq, cursor = hub.now()
+                opening = b""
+            else:
                 seq, cursor, opening = hub.resume(reader, cursor, wanted)
         stream = Stream(hub, context.reader, wanted, seq, cursor,
                         opening or b"id: %s\n\n" % format_id(cursor).encode())
