@@ -48,6 +48,7 @@ BUILT_IN = {
     "load": BuiltIn("monitor.checks.host.load"),
     "log": BuiltIn("monitor.checks.log", watches=True),
     "memory": BuiltIn("monitor.checks.host.memory"),
+    "metric": BuiltIn("monitor.checks.metric", watches=True),
     "process": BuiltIn("monitor.checks.host.process"),
     "push": BuiltIn("monitor.checks.push.kind", watches=True),
     "tcp": BuiltIn("monitor.checks.tcp"),

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from monitor.core.deadline import Deadline
     from monitor.core.fields import Fields
     from monitor.core.push import PushFeed
+    from monitor.core.series import SeriesFeed
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class WatchState:
     resumed: bool = False
     # The pushes received for push monitors, read from the database by the engine.
     pushes: PushFeed | None = None
+    # The values pushed to metric series, read from the database by the engine.
+    series: SeriesFeed | None = None
 
 
 class Watch(Protocol):

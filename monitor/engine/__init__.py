@@ -31,6 +31,7 @@ from monitor.core.model import CheckResult, Monitor
 from monitor.core.timefmt import format_duration, format_time
 from monitor.engine.acks import acknowledged
 from monitor.engine.pushes import PushReader
+from monitor.engine.series import SeriesReader
 from monitor.maintenance import Maintenance
 from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
@@ -78,6 +79,8 @@ class Engine:
                                on_note=self._on_status)
         # What the web server received for push monitors, read for their watches.
         self.pushes = PushReader(lambda: open_reader(store.path))
+        # And the metric series, for metric monitors' watches.
+        self.series = SeriesReader(lambda: open_reader(store.path))
         self.watchdog: Watchdog | None = None
         self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
         self._announcer: threading.Thread | None = None
@@ -143,6 +146,7 @@ class Engine:
         long it takes, saying so through `progress`, unless `force` is set)."""
         self.watches.stop()
         self.pushes.shutdown()
+        self.series.shutdown()
         if self.probes is not None:
             self.probes.stop(timeout)
         canary, self.canary = self.canary, None
@@ -272,7 +276,7 @@ class Engine:
         resumed = monitor_id in self._watch_resumed
         self._watch_resumed.add(monitor_id)
         return WatchState(tuple(self._watch_rows.get(monitor_id, ())), resumed,
-                          pushes=self.pushes)
+                          pushes=self.pushes, series=self.series)
 
     def _network_failure(self, result: CheckResult) -> bool:
         """A failure the loss of the monitor's own network could cause (by its kind)."""

@@ -77,7 +77,7 @@ def test_an_unknown_kind_is_told_with_every_kind_none_imported(tmp_path):
     done = run_app(["validate", "-c", str(config)], None)
     assert done.stderr.strip() == (
         f"Error: {config}: monitors[0].type: must be one of: content, cpu, disk, dns, http,"
-        " load, log, memory, process, push, tcp, tls")
+        " load, log, memory, metric, process, push, tcp, tls")
     assert loaded_after(f"try:\n{_load(config)}") == set()
 
 
