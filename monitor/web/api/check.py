@@ -15,6 +15,7 @@ from monitor.checks.once import shown, trace, verdict
 from monitor.checks.watchdog import Watchdog
 from monitor.core import secrets
 from monitor.core.model import CheckResult, Monitor
+from monitor.web import ids
 from monitor.web.auth import require
 from monitor.web.context import current
 from monitor.web.openapi import error
@@ -22,13 +23,14 @@ from monitor.web.params import MONITOR_ID, NULLABLE_STRING, configured
 from monitor.web.problems import Problem
 
 bp = Blueprint("check", __name__)
+bp.record_once(ids.install)
 
 # Seconds the request waits beyond the monitor's timeout: a kind's own bound on its waits
 # (a name lookup, a TLS handshake) may overrun its deadline a little.
 GRACE = 2.0
 
 
-@bp.post("/monitors/<path:id>/check")
+@bp.post("/monitors/<monitor:id>/check")
 @require("write")
 def post_check(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as documented
     monitor = configured(current(), id)

@@ -14,6 +14,7 @@ from monitor.core.model import Monitor
 from monitor.stats import MonitorStats, window_start, window_stats
 from monitor.store.api import iso_utc
 from monitor.store.history import END_OF_TIME, SCAN_ROWS, StoredCheck
+from monitor.web import ids
 from monitor.web.auth import require
 from monitor.web.context import current
 from monitor.web.openapi import error
@@ -34,6 +35,7 @@ from monitor.web.params import (
 from monitor.web.problems import Problem
 
 bp = Blueprint("history", __name__)
+bp.record_once(ids.install)
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -44,7 +46,7 @@ WINDOWS = {"10m": 600, "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86
 DEFAULT_WINDOW = "24h"
 
 
-@bp.get("/monitors/<path:id>/checks")
+@bp.get("/monitors/<monitor:id>/checks")
 @require("read")
 def get_checks(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the document says
     monitor_id = id
@@ -75,7 +77,7 @@ def _check(check: StoredCheck, monitor: Monitor | None) -> dict[str, Any]:
             "warning": check.warning}
 
 
-@bp.get("/monitors/<path:id>/stats")
+@bp.get("/monitors/<monitor:id>/stats")
 @require("read")
 def get_stats(id: str) -> ResponseReturnValue:  # noqa: A002
     monitor_id = id

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from monitor.core.errors import StoreError
 from monitor.maintenance import MAX_FOR, START_DELAY, Change, Maintenance, Period, duration_of
 from monitor.store.api import iso_utc
+from monitor.web import ids
 from monitor.web.auth import require
 from monitor.web.body import json_body
 from monitor.web.context import WebContext, current
@@ -31,6 +32,7 @@ from monitor.web.params import (
 from monitor.web.problems import Problem
 
 bp = Blueprint("maintenance", __name__)
+bp.record_once(ids.install)
 
 
 @bp.get("/maintenance")
@@ -47,7 +49,7 @@ def get_maintenance() -> ResponseReturnValue:
         for status in maintenance.statuses()]})
 
 
-@bp.post("/monitors/<path:id>/maintenance")
+@bp.post("/monitors/<monitor:id>/maintenance")
 @require("write")
 def post_maintenance(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as documented
     context = current()
@@ -57,7 +59,7 @@ def post_maintenance(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as d
                    monitor, True, duration)
 
 
-@bp.delete("/monitors/<path:id>/maintenance")
+@bp.delete("/monitors/<monitor:id>/maintenance")
 @require("write")
 def delete_maintenance(id: str) -> ResponseReturnValue:  # noqa: A002
     context = current()
