@@ -476,8 +476,10 @@ class _Validator(Fields):
         own = ("plugins",) if kind.name == SITE_KIND else ()
         self.check_keys(entry, COMMON_KEYS + kind.keys + own, f"{path}.")
         parsed = kind.parse(self, entry, path, kind_defaults)
-        monitor_interval = self.interval(entry, "checkInterval", f"{path}.checkInterval",
-                                         interval)
+        # A kind that reads checkInterval itself (push: how often its job pushes, up to a
+        # year) says how often its results come instead.
+        monitor_interval = parsed.interval or self.interval(
+            entry, "checkInterval", f"{path}.checkInterval", interval)
         timeout = self.duration(entry, "timeout", f"{path}.timeout",
                                 min(MAX_DEFAULT_TIMEOUT, monitor_interval), MAX_SECONDS)
         ident = self.text(entry, "id", f"{path}.id") or parsed.id or f"{kind.name}:{parsed.target}"
@@ -486,7 +488,7 @@ class _Validator(Fields):
             kind=kind.name,
             target=parsed.target,
             name=self.text(entry, "name", f"{path}.name"),
-            interval=parsed.interval or monitor_interval,
+            interval=monitor_interval,
             timeout=timeout,
             alert_window=self.duration(entry, "alertWindow", f"{path}.alertWindow", window,
                                        MAX_SECONDS),

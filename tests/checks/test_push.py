@@ -88,9 +88,13 @@ def test_keys_make_a_monitor_named_by_its_name_judged_once_a_minute(monkeypatch)
     entry = {"type": "push", "id": "job-7", "checkInterval": 300}
     by_id = parse_config(json.dumps({"monitors": [entry]}), "c.json").monitors[0]
     assert (by_id.id, by_id.target, by_id.spec.grace) == ("job-7", "job-7", 60.0)
-    entry = {"type": "push", "name": "weekly", "checkInterval": "1d"}
+    entry = {"type": "push", "name": "daily", "checkInterval": "1d"}
     assert parse_config(json.dumps({"monitors": [entry]}), "c.json").monitors[0].spec.grace \
         == 8640.0
+    # A weekly job: beyond a checked monitor's day.
+    entry = {"type": "push", "name": "weekly", "checkInterval": "7d", "grace": "1d"}
+    weekly = parse_config(json.dumps({"monitors": [entry]}), "c.json").monitors[0]
+    assert (weekly.interval, weekly.spec.period, weekly.spec.grace) == (60.0, 7 * DAY, DAY)
 
 
 @pytest.mark.parametrize(("keys", "message"), [
@@ -105,7 +109,9 @@ def test_keys_make_a_monitor_named_by_its_name_judged_once_a_minute(monkeypatch)
     ({"token": "${NO_SUCH_PUSH_VAR}"}, "monitors[0].token: environment variable"
                                        " NO_SUCH_PUSH_VAR is not set"),
     ({"grace": 0}, "monitors[0].grace: must be a duration greater than 0"),
-    ({"grace": "2d"}, "monitors[0].grace: must be at most 1d"),
+    ({"grace": "400d"}, "monitors[0].grace: must be at most 366d"),
+    ({"checkInterval": "367d"}, "monitors[0].checkInterval: must be at most 366d"),
+    ({"checkInterval": 0.5}, "monitors[0].checkInterval: must be at least 1s"),
     ({"tokn": TOKEN}, 'monitors[0].tokn: unknown key (did you mean "token"?)'),
 ])
 def test_bad_keys_are_config_errors(keys, message):

@@ -21,27 +21,31 @@ from monitor.checks.push.watch import REASONS, Judge, PushSpec, open_watch
 from monitor.checks.trace import verdict_lines
 from monitor.core import schemas
 from monitor.core.deadline import Deadline
-from monitor.core.fields import MAX_SECONDS, MIN_INTERVAL, Fields
+from monitor.core.fields import MIN_INTERVAL, Fields
 from monitor.core.kind import Kind, Parsed
 from monitor.core.model import CheckResult, Monitor
 from monitor.core.timefmt import format_duration, format_seconds, format_time
 
 KEYS = ("token", "grace")
+URL_PATH = "/api/v1/push/"
+# A push monitor's results come once a minute when nothing is pushed (watch.py): what its
+# alert rules, stats and a restart's read-back count on, whatever its checkInterval.
+RESULT_INTERVAL = 60.0
+MIN_GRACE = 60.0
+# A job may run weekly or monthly: its checkInterval (how often it pushes) and its grace go
+# up to a year, where a checked monitor's interval stops at a day.
+MAX_PERIOD = 366 * 86400.0
+MIN_PERIOD = 1.0
 HELP = {
     "token": ("generated", "the secret of its push URL, " + tokens.TOKEN_RULE + "; `${VAR}`"
                            " advised; without it one is made for the monitor's id (stable,"
                            " shown by `check NAME`)"),
     "grace": ("a tenth of `checkInterval`, at least 1 minute", "how late a push may come"
               " before the monitor is down; also how long a run begun with `/start` may"
-              " take"),
+              " take (at most a year, as a push monitor's `checkInterval`)"),
 }
 SCHEMA = {"token": {"type": "string", "pattern": f"^({tokens.TOKEN.pattern}|.*\\$\\{{.*)$"},
-          "grace": schemas.duration(MAX_SECONDS, MIN_INTERVAL)}
-URL_PATH = "/api/v1/push/"
-# A push monitor's results come once a minute when nothing is pushed (watch.py): what its
-# alert rules, stats and a restart's read-back count on, whatever its checkInterval.
-RESULT_INTERVAL = 60.0
-MIN_GRACE = 60.0
+          "grace": schemas.duration(MAX_PERIOD, MIN_INTERVAL)}
 
 # The tokens of the push monitors of each config being read, to refuse one given twice.
 _seen: weakref.WeakKeyDictionary[Fields, dict[str, str]] = weakref.WeakKeyDictionary()
@@ -54,8 +58,10 @@ def _parse(fields: Fields, entry: Mapping[str, Any], path: str,
         raise fields.fail(f"{path}.checkInterval", "is required for a push monitor: how often"
                                                    " its job pushes (86400 for a nightly"
                                                    " job)")
-    period = fields.interval(obj, "checkInterval", f"{path}.checkInterval", 0.0)
-    grace = fields.interval(obj, "grace", f"{path}.grace", max(MIN_GRACE, period / 10))
+    period = fields.duration(obj, "checkInterval", f"{path}.checkInterval", 0.0, MAX_PERIOD,
+                             MIN_PERIOD)
+    grace = fields.duration(obj, "grace", f"{path}.grace", max(MIN_GRACE, period / 10),
+                            MAX_PERIOD)
     name = fields.text(obj, "name", f"{path}.name")
     ident = fields.text(obj, "id", f"{path}.id")
     if not name and not ident:
