@@ -230,7 +230,7 @@ def test_purge_by_tier_and_series_left_with_nothing(tmp_path):
     write(db, RecordSeries((("old", T, 1.0), ("kept", T, 1.0), ("kept", T + 3 * DAY, 2.0))))
     store = Store(db, clock=Clock(T + 4 * DAY)).start()
     try:
-        store.purge(T + DAY)
+        store.purge(T + DAY)  # every tier with the raw points
         assert store.flush()
     finally:
         store.close()
@@ -238,3 +238,28 @@ def test_purge_by_tier_and_series_left_with_nothing(tmp_path):
     assert query(db, "SELECT timestamp FROM series_points") == [(T + 3 * DAY,)]
     assert {row[0] for row in query(db, "SELECT start FROM series_aggs")} == {
         int(T + 3 * DAY)}
+
+
+def test_purge_keeps_each_tier_for_its_own_time(tmp_path):
+    db = tmp_path / "m.db"
+    write(db, RecordSeries(tuple(("a", T + i * 7200.0, 1.0) for i in range(36))))  # 3 days
+    store = Store(db, clock=Clock(T + 4 * DAY)).start()
+    try:
+        # Raw points and minutes a day, 10 minutes two, hours and days kept.
+        store.purge(T + 2 * DAY, {60: T + 2 * DAY, 600: T + DAY, 3600: None, DAY: None})
+        assert store.flush()
+    finally:
+        store.close()
+    assert query(db, "SELECT min(timestamp), count(*) FROM series_points") == [
+        (T + 2 * DAY, 12)]
+    spans = dict(query(db, "SELECT span, count(*) FROM series_aggs GROUP BY span"))
+    assert spans == {60: 12, 600: 24, 3600: 36, DAY: 3}
+    # A series with its raw points gone but rollups kept is still a series.
+    store = Store(db, clock=Clock(T + 9 * DAY)).start()
+    try:
+        store.purge(T + 8 * DAY, {60: T + 8 * DAY, 600: T + 8 * DAY, 3600: None, DAY: None})
+        assert store.flush()
+    finally:
+        store.close()
+    assert query(db, "SELECT path FROM series") == [("a",)]
+    assert query(db, "SELECT count(*) FROM series_points") == [(0,)]

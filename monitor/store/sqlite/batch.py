@@ -33,7 +33,7 @@ from monitor.store.sqlite import history, pushes
 from monitor.store.sqlite.aggregates import CheckAggregates, MetricFigures
 from monitor.store.sqlite.rollups import ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.schema import TYPE_GROUP
-from monitor.store.sqlite.series import SERIES_SPANS, SeriesWrites
+from monitor.store.sqlite.series import SeriesWrites
 from monitor.store.sqlite.sql import items
 from monitor.store.sqlite.state import MonitorStates
 
@@ -292,8 +292,8 @@ class Batches:
         conn.execute("DELETE FROM outbox WHERE alert NOT IN (SELECT id FROM website_alerts)")
         pushes.purge(conn, before)  # with the raw checks
         history.purge_acks(conn)
-        self._series.purge(conn, before, {span: before for span in SERIES_SPANS})
         conn.execute("COMMIT")
+        self._series.purge(conn, before, cutoffs)
         self.aggregates.forget_before(cutoffs)
         if 60 in cutoffs:
             self._metrics.forget_before(cutoffs[60])

@@ -27,6 +27,7 @@ from monitor.store.sqlite.windows import _ENTRY, _bucket_sql, _ensure_math
 
 SERIES_SPANS = (60, 600, 3600, 86400)
 MAX_HELD = 5_000_000  # values held for the rollups while the disk refuses their rows
+PURGE_CHUNK = 20_000  # raw points deleted by one transaction
 PATH_END = "{"  # after every character a path may hold: "a" <= path < "a{" is a prefix range
 
 _UPSERT_SERIES = (
@@ -167,22 +168,33 @@ class SeriesWrites:
 
     def purge(self, conn: sqlite3.Connection, before: float,
               cutoffs: dict[int, float]) -> None:
-        """In the caller's transaction: the raw points older than `before`, each span's
-        rows older than its cutoff, and the series left with nothing."""
-        # Series by series, a seek each on (series, timestamp).
-        conn.execute("DELETE FROM series_points WHERE series IN (SELECT id FROM series)"
-                     " AND timestamp < ?", (before,))
+        """The raw points older than `before`, each span's rows older than its cutoff (a
+        span not in `cutoffs` is kept), and the series left with nothing: in short
+        transactions, so that readers and other writers get in between."""
+        # Series by series, a seek each on (series, timestamp); PURGE_CHUNK rows at a time.
+        while True:
+            conn.execute("BEGIN")
+            deleted = conn.execute(
+                "DELETE FROM series_points WHERE rowid IN (SELECT rowid FROM series_points"
+                " WHERE series IN (SELECT id FROM series) AND timestamp < ? LIMIT ?)",
+                (before, PURGE_CHUNK)).rowcount
+            conn.execute("COMMIT")
+            if deleted < PURGE_CHUNK:
+                break
+        conn.execute("BEGIN")
         for span, cut in cutoffs.items():
             conn.execute("DELETE FROM series_aggs WHERE series IN (SELECT id FROM series)"
                          " AND span = ? AND start < ?", (span, int(cut // span) * span))
         conn.execute("DELETE FROM series WHERE last < ? AND NOT EXISTS (SELECT 1 FROM"
                      " series_aggs WHERE series = series.id) AND NOT EXISTS (SELECT 1 FROM"
                      " series_points WHERE series = series.id)", (before,))
+        conn.execute("COMMIT")
         self._ids.clear()  # a series deleted gets a new id if it comes back
-        self._values = {(minute, series): values
-                        for (minute, series), values in self._values.items()
-                        if minute >= int(before // 60)}
-        self._held = sum(len(v) for v in self._values.values())
+        if 60 in cutoffs:
+            self._values = {(minute, series): values
+                            for (minute, series), values in self._values.items()
+                            if minute >= int(cutoffs[60] // 60)}
+            self._held = sum(len(v) for v in self._values.values())
 
 
 def _figures(values: list[float]) -> Figures:
