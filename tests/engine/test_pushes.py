@@ -12,6 +12,7 @@ from monitor.engine.pushes import READ_EVERY, PushReader
 from monitor.store.api import RecordPush
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
+from tests.store.test_pushes import write_pushes
 from tests.support.db import query
 
 T = 1_700_000_000.0
@@ -24,17 +25,6 @@ def _engine(db, wall) -> Engine:
     return Engine(config, Store(db), wall_clock=lambda: wall[0]).restore()
 
 
-def _push(db, *pushes: RecordPush) -> None:
-    """Pushes as the web server writes them: through a writer of its own."""
-    server = Store(db).start()
-    try:
-        for push in pushes:
-            server.put_push(push)
-        assert server.flush()
-    finally:
-        server.close()
-
-
 def _results(db) -> list[tuple]:
     return query(db, "SELECT timestamp, available, reason, detail FROM website_monitoring"
                      " WHERE monitor = ? ORDER BY id", MONITOR)
@@ -45,7 +35,7 @@ def test_a_push_is_up_a_late_job_alerts_and_a_restart_judges_from_the_database(t
     engine = _engine(db, wall)
     try:
         engine.watches.poll_all()
-        _push(db, RecordPush(MONITOR, T + 1, "ping", message="ok"))
+        write_pushes(db, RecordPush(MONITOR, T + 1, "ping", message="ok"))
         wall[0] = T + 1 + READ_EVERY
         engine.watches.poll_all()
         engine.store.flush()
@@ -75,25 +65,25 @@ def test_a_push_is_up_a_late_job_alerts_and_a_restart_judges_from_the_database(t
 
 def test_the_feed_reads_every_monitors_pushes_in_one_read_after_the_last_id(tmp_path):
     db = tmp_path / "m.db"
-    _push(db, RecordPush("a", T, "ping"), RecordPush("a", T + 1, "start"))
+    write_pushes(db, RecordPush("a", T, "ping"), RecordPush("a", T + 1, "start"))
     feed = PushReader(lambda: open_reader(db))
     try:
         before = feed.open("a")
         assert (before.done.timestamp, before.start.timestamp) == (T, T + 1)
         assert feed.open("b").done is None
-        _push(db, RecordPush("b", T + 2, "ping"), RecordPush("a", T + 3, "ping"),
+        write_pushes(db, RecordPush("b", T + 2, "ping"), RecordPush("a", T + 3, "ping"),
               RecordPush("c", T + 4, "ping"))  # c: not watched, not kept
         pushes, complete = feed.take("a", 5000.0)
         assert [(p.timestamp, p.event) for p in pushes] == [(T + 3, "ping")]
         assert complete == 5000.0
         # b's came with the same read: taken without another.
-        _push(db, RecordPush("b", T + 5, "ping"))
+        write_pushes(db, RecordPush("b", T + 5, "ping"))
         pushes, complete = feed.take("b", 5000.0 + READ_EVERY / 2)
         assert [p.timestamp for p in pushes] == [T + 2] and complete == 5000.0
         pushes, complete = feed.take("b", 5000.0 + READ_EVERY)
         assert [p.timestamp for p in pushes] == [T + 5] and complete == 5000.0 + READ_EVERY
         feed.close("b")
-        _push(db, RecordPush("b", T + 6, "ping"))
+        write_pushes(db, RecordPush("b", T + 6, "ping"))
         assert feed.take("b", 6000.0) == ([], 6000.0)
         # Opened again: told what came while it was closed.
         assert feed.open("b").done.timestamp == T + 6

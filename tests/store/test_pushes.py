@@ -12,7 +12,8 @@ from tests.support.db import reading
 T = 1_700_000_000.0
 
 
-def _write(db, *pushes: RecordPush) -> None:
+def write_pushes(db, *pushes: RecordPush) -> None:
+    """Pushes as the web server writes them: through a writer of its own."""
     store = Store(db).start()
     try:
         for push in pushes:
@@ -24,7 +25,7 @@ def _write(db, *pushes: RecordPush) -> None:
 
 def test_pushes_are_written_in_order_and_read_after_an_id(tmp_path):
     db = tmp_path / "m.db"
-    _write(db, RecordPush("a", T, "start"),
+    write_pushes(db, RecordPush("a", T, "start"),
            RecordPush("b", T + 1, "ping", "up", "backup ok", 12.5),
            RecordPush("a", T + 2, "ping"),
            RecordPush("a", T + 3, "fail", None, "disk full"))
@@ -47,7 +48,7 @@ def test_pushes_are_written_in_order_and_read_after_an_id(tmp_path):
 
 def test_a_message_is_bounded(tmp_path):
     db = tmp_path / "m.db"
-    _write(db, RecordPush("a", T, "ping", message="x" * 5000))
+    write_pushes(db, RecordPush("a", T, "ping", message="x" * 5000))
     with reading(db) as reader:
         assert reader.pushes_after(0)[0].message == "x" * MAX_MESSAGE
 
@@ -56,7 +57,7 @@ def test_purge_keeps_each_monitors_latest_start_and_end(tmp_path):
     db = tmp_path / "m.db"
     old = [RecordPush("a", T + i, "ping") for i in range(5)]
     old += [RecordPush("a", T + 5, "start"), RecordPush("weekly", T + 6, "ping")]
-    _write(db, *old, RecordPush("a", T + 100, "ping"))
+    write_pushes(db, *old, RecordPush("a", T + 100, "ping"))
     store = Store(db).start()
     try:
         store.purge(T + 50)
@@ -73,7 +74,7 @@ def test_purge_keeps_each_monitors_latest_start_and_end(tmp_path):
 
 def test_a_purge_of_nothing_old_keeps_everything(tmp_path):
     db = tmp_path / "m.db"
-    _write(db, RecordPush("a", T, "ping"), RecordPush("a", T + 1, "ping"))
+    write_pushes(db, RecordPush("a", T, "ping"), RecordPush("a", T + 1, "ping"))
     store = Store(db).start()
     try:
         store.purge(T - 10)
