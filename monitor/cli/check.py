@@ -69,13 +69,13 @@ def _is_url(text: str) -> bool:
 
 def beside(monitors: list[Monitor], db_path: str) -> list[Monitor]:
     """The monitors as a check of them beside the database shows them: push monitors with
-    their generated token and their pushes (read only when there is one: it costs the
-    store's imports)."""
-    if not any(m.kind == "push" for m in monitors):
+    their generated token and their pushes, metric monitors with their series (read only
+    when there is one: it costs the store's imports)."""
+    if not any(m.kind in ("push", "metric") for m in monitors):
         return monitors
-    from monitor.engine.pushes import ready
+    from monitor.engine import pushes, series
 
-    return [ready(m, db_path) for m in monitors]
+    return [series.ready(pushes.ready(m, db_path), db_path) for m in monitors]
 
 
 def _header(monitor: Monitor) -> str:

@@ -4,13 +4,19 @@ process, `serve`), read from the database for the watches of metric monitors (ki
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from monitor.core.errors import StoreError
+from monitor.core.model import Monitor
 from monitor.core.series import SeriesWindow
 from monitor.metrics.query import FUNCTIONS, apply
 from monitor.store.api import Reader
+from monitor.store.sqlite.queries import open_reader
 
 
 class SeriesReader:
@@ -47,3 +53,32 @@ class SeriesReader:
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Read:
+    """A window read already: what a check of a metric monitor now judges."""
+
+    read: SeriesWindow
+
+    def window(self, path: str, since: float, until: float) -> SeriesWindow:
+        return self.read
+
+
+def ready(monitor: Monitor, db_path: str | Path) -> Monitor:
+    """A metric monitor as a check of it now shows it (`check NAME`): with its series'
+    window read from the database now (no reader left open); any other monitor, or one
+    beside no database, as it is (its trace says there is none to read)."""
+    if monitor.kind != "metric" or not Path(db_path).exists():
+        return monitor
+    spec = monitor.spec
+    now = time.time()
+    feed = SeriesReader(lambda: open_reader(db_path))
+    try:
+        with contextlib.suppress(StoreError):
+            read = feed.window(spec.series, now - spec.window, now)
+            return dataclasses.replace(monitor, spec=dataclasses.replace(spec,
+                                                                         feed=_Read(read)))
+    finally:
+        feed.shutdown()
+    return monitor

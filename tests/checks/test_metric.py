@@ -5,10 +5,13 @@ above and below, warnings, every function, an empty window, no data, the fixed r
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
+from click.testing import CliRunner
 
 from monitor.checks.metric import MetricWatch, judge
+from monitor.cli import main
 from monitor.config import parse_config
 from monitor.core.errors import ConfigError
 from monitor.core.model import CheckResult
@@ -167,3 +170,26 @@ def test_the_watch_judges_at_a_fixed_rate(db, feed):
     (late,) = poll(T + 75.0)  # a poll long late: no burst, a new grid
     assert late.lateness_ms == pytest.approx(45000.0)
     assert poll(T + 84.9) == [] and len(poll(T + 85.0)) == 1
+
+
+# -- check NAME ------------------------------------------------------------------------------
+
+def test_check_prints_the_series_and_its_verdict(db, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"monitors": [
+        {"type": "metric", "series": SERIES, "max": 10, "window": "1h", "name": "queue"}]}))
+    now = time.time()
+    _push(db, (SERIES, now - 30, 40.0), (SERIES, now - 20, 20.0))
+    done = CliRunner().invoke(main, ["check", "queue", "-c", str(config), "-db", str(db)])
+    assert done.exit_code == 1, done.output
+    lines = [line.strip() for line in done.output.splitlines()]  # a trace is indented
+    assert lines[1] == f"judges: avg of {SERIES} over 1h, max 10"
+    assert lines[2].startswith(f"series {SERIES}: latest value ")
+    assert lines[3].startswith("last 1h: 2 values; avg 30, min 20, max 40,")
+    assert lines[-1].startswith(f'DOWN reason=threshold detail="{SERIES} avg over 1h 30 >'
+                                ' max 10"')
+    # Beside no database: nothing to read, no verdict.
+    done = CliRunner().invoke(main, ["check", "queue", "-c", str(config), "-db",
+                                     str(tmp_path / "none.db")])
+    assert done.output.splitlines()[-1].strip().startswith(
+        'UNKNOWN reason=empty detail="no database to read the series from"')
