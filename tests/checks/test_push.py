@@ -57,7 +57,7 @@ class Feed:
 
 
 def _watch(feed: Feed, **keys) -> PushWatch:
-    return PushWatch(_monitor(**keys), feed, wall=T0, mono=lambda: 0.0)
+    return PushWatch(_monitor(**keys), feed, mono=lambda: 0.0)
 
 
 def _poll(watch: PushWatch, at: float) -> list[CheckResult]:

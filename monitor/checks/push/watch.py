@@ -54,13 +54,13 @@ Verdict = tuple[bool | None, str | None, str]  # available, reason, detail
 class Judge:
     """What a monitor's job has pushed so far, and the verdict at an instant."""
 
-    def __init__(self, monitor: Monitor, latest: Latest, since: float) -> None:
+    def __init__(self, monitor: Monitor, latest: Latest, since: float | None) -> None:
         self.monitor = monitor
         self.spec: PushSpec = monitor.spec
         self.done = latest.done  # the latest run's end
         # The latest start, while its run has not ended.
         self.start = latest.start if _after(latest.start, latest.done) else None
-        self.since = since  # when this monitor began to be watched
+        self.since = since  # when this monitor began to be watched (None: not yet)
 
     def add(self, push: Push, mono: float, wall: float) -> CheckResult | None:
         """Take a push in; the result it makes (a run's end), or None (a start)."""
@@ -92,9 +92,10 @@ class Judge:
                                    f" ago, not ended within its {format_seconds(spec.grace)}"
                                    " grace")
         if self.done is None:
-            if at > self.since + spec.period + spec.grace:
+            since = at if self.since is None else self.since
+            if at > since + spec.period + spec.grace:
                 return False, "late", (f"no push since watching began"
-                                       f" {format_duration(at - self.since)} ago;"
+                                       f" {format_duration(at - since)} ago;"
                                        f" {spec.expected}")
             return None, "new", f"no push yet; {spec.expected}"
         if at > self.done.timestamp + spec.period + spec.grace:
@@ -115,13 +116,12 @@ class PushWatch:
     engine's feed (read every few seconds) and returns the results they and the clock
     make."""
 
-    def __init__(self, monitor: Monitor, feed: PushFeed, wall: float | None = None,
+    def __init__(self, monitor: Monitor, feed: PushFeed,
                  mono: Callable[[], float] = time.monotonic) -> None:
         self._monitor = monitor
         self._feed = feed
         self._mono = mono
-        start = time.time() if wall is None else wall
-        self.judge = Judge(monitor, feed.open(monitor.id), start)
+        self.judge = Judge(monitor, feed.open(monitor.id), None)
         self._said: tuple[bool | None, str | None] | None = None  # the last result's verdict
         self._said_at = float("-inf")  # and when it was recorded (wall)
 
@@ -129,6 +129,8 @@ class PushWatch:
              ) -> tuple[list[CheckResult], list[WatchEvent], list[str]]:
         pushes, complete = self._feed.take(self._monitor.id, wall)
         mono = self._mono()
+        if self.judge.since is None:  # watched since the first poll, on the poller's clock
+            self.judge.since = wall
         results = [result for push in pushes
                    if (result := self.judge.add(push, mono, wall)) is not None]
         results = results[-RESULTS_PER_POLL:]
