@@ -1,7 +1,9 @@
-"""Rolling statistics per monitor, computed from per-minute and 10-minute aggregates.
+"""Rolling statistics per monitor, computed from the aggregates of minutes, 10-minute
+blocks, hours and days.
 
-A window [start, end] is served by the 10-minute rows it covers entirely, the minute rows
-at its edges, and the raw checks of the partial minutes at its two ends, so a report costs
+A window [start, end] is served by the days, hours and 10-minute rows it covers entirely,
+the minute rows at its edges, and the raw checks of the partial minutes at its two ends
+(store.tiers), so a report costs
 the same whatever the number of checks: at most two minutes of raw rows are ever read
 (none for a live window that starts on a minute, as the printed ones do). This module plans
 the pieces and computes the figures (percentiles from the codec's histograms, in numpy);
@@ -10,6 +12,7 @@ the store's Reader reads the rows.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -29,6 +32,8 @@ from monitor.store.codec import (
     WARNING_MARK,
     decode_counts_into,
 )
+from monitor.store.summaries import TrendBucket
+from monitor.store.tiers import TIERS, cover
 
 # Reason names as numbers for the vectorised parse (any other name is parsed in Python),
 # above every status code (three digits).
@@ -69,49 +74,34 @@ class MonitorStats(NamedTuple):
         return sum(self.warnings.values())
 
 
-def _plan(start: float, end: float, live: bool, blocks_since: float,
+def _plan(start: float, end: float, live: bool, blocks_since: float, rolled_until: float = 0,
           ) -> tuple[list[Range], list[RawPiece]]:
-    """The pieces that make up [start, end] exactly: whole 10-minute blocks, whole minutes,
-    and raw checks for the partial minutes at the edges. A live window (nothing recorded
-    after `end`) takes the minute and block in progress whole: they hold exactly the checks
-    up to now. Returns the aggregate rows as (span, first start, end start) in seconds, and
-    the raw pieces as time ranges."""
+    """The pieces that make up [start, end] exactly: whole days and hours rolled up, whole
+    10-minute blocks, whole minutes (store.tiers), and raw checks for the partial minutes
+    at the edges. A live window (nothing recorded after `end`) takes the minute and block
+    in progress whole: they hold exactly the checks up to now. Returns the aggregate rows
+    as (span, first start, end start) in seconds, and the raw pieces as time ranges."""
     first = -int(-start // 60)  # the first minute that starts at or after `start`
     last = int(end // 60)  # the minute that holds `end`
     if live:
         last += 1
-    ranges: list[Range] = []
     raws: list[RawPiece] = []
-
-    def rows(span: int, lo: int, hi: int) -> None:
-        if lo < hi:
-            ranges.append(Range(span, lo * span, hi * span))
-
     if first >= last:  # no whole minute inside: at most two partial ones
         raws.append(RawPiece(start, end, True))
-        return ranges, raws
+        return [], raws
     if start < first * 60:
         raws.append(RawPiece(start, first * 60, False))
     if not live:
         raws.append(RawPiece(last * 60, end, True))
-    # Blocks whose every minute is inside [first, last): for a live window the block in
-    # progress too, its minutes after now being empty.
-    block_lo = max(-(-first // 10), blocks_since)
-    block_hi = -(-last // 10) if live else last // 10
-    if block_lo < block_hi:
-        block_lo = int(block_lo)
-        rows(600, block_lo, block_hi)
-        rows(60, first, block_lo * 10)
-        rows(60, block_hi * 10, last)
-    else:
-        rows(60, first, last)
-    return ranges, raws
+    # For a live window the block in progress whole, its minutes after now being empty.
+    return cover(first * 60, last * 60, rolled_until, blocks_since, live=live), raws
 
 
 def _window(reader: Reader, start: float, end: float,
             ) -> tuple[list[Range], list[RawPiece]]:
     """The pieces of [start, end] for this database: live unless checks come after `end`."""
-    return _plan(start, end, not reader.checks_after(end), reader.blocks_since())
+    return _plan(start, end, not reader.checks_after(end), reader.blocks_since(),
+                 reader.rolled_until())
 
 
 def _named_keys(texts: list[bytes | None]) -> set[str]:
@@ -320,3 +310,24 @@ def _phases(reader: Reader, ranges: list[Range], raws: list[RawPiece],
     for row, low, high in zip(rows, p50, p90, strict=True):
         out.setdefault(row.monitor_id, {})[row.metric] = (low, high)
     return out
+
+
+def trend(reader: Reader, monitor_id: str, since: float, until: float, step: float,
+          metric: str | None = None) -> list[TrendBucket]:
+    """A monitor's response times (or a metric's values) and availability by bucket of
+    `step` seconds (rounded up to whole minutes), from the bucket holding `since` to the
+    one holding `until`, each whole, oldest first; buckets without a check left out. Read
+    from the coarsest tier whose rows fit the step: a year by day is a year of day rows."""
+    size = max(60, -(-int(math.ceil(step)) // 60) * 60)
+    coarsest = max(span for span in TIERS if size % span == 0)
+    lo = int(since // size) * size
+    hi = (int(until // size) + 1) * size
+    ranges = cover(lo, hi, reader.rolled_until(), reader.blocks_since(), coarsest=coarsest)
+    rows = reader.trend_rows(monitor_id, ranges, size, metric)
+    lows = [row.low for row in rows]
+    highs = [row.high for row in rows]
+    p50, p90, p99 = _percentiles([row.hist for row in rows], lows, highs, (50, 90, 99))
+    return [TrendBucket(row.start, row.checks, row.up, row.values,
+                        row.total / row.values if row.values else None, row.low, row.high,
+                        p50[i], p90[i], p99[i])
+            for i, row in enumerate(rows)]

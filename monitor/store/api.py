@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from monitor.store.events import Position, Tail
     from monitor.store.figures import Figures
     from monitor.store.history import AlertEntry, CheckPage
+    from monitor.store.summaries import MonitorSummary, TrendRow, UptimeDays
 
 # The aggregate levels: seconds per row.
 SPANS = (60, 600)
@@ -362,6 +363,24 @@ class Reader(Protocol):
 
     def deliveries(self, alert_ids: Sequence[int]) -> dict[int, list[DeliveryState]]:
         """Each alert row's notifications, by provider name."""
+
+    def rolled_until(self) -> float:
+        """Every hour before this is in the hour tier of the aggregates, every day before
+        it rounded down to a day in the day tier (0: none yet; store.tiers)."""
+
+    def monitor_summaries(self) -> list[MonitorSummary]:
+        """Every monitor of the list (configured now or once), in its order, with its state
+        and last result: one query."""
+
+    def uptime_by_day(self, monitor_ids: Collection[str] | None, days: int, now: float,
+                      ) -> dict[str, UptimeDays]:
+        """Each monitor's (None: every one's) checks and checks up of each of the last
+        `days` UTC days up to `now`, oldest first, from the rollups."""
+
+    def trend_rows(self, monitor_id: str, ranges: Sequence[Range], step: int,
+                   metric: str | None = None) -> list[TrendRow]:
+        """A monitor's aggregate rows of `ranges` summed by bucket of `step` seconds:
+        response times, or a metric's values (stats.trend plans and computes)."""
 
     def pushes_after(self, after_id: int, monitor_id: str | None = None,
                      limit: int = 1000) -> list[Push]:

@@ -39,14 +39,21 @@ def test_the_schema_8_file_and_a_new_one_have_the_same_schema_10(tmp_path: Path)
     assert SCHEMA_VERSION == 10
     assert shape(old) == shape(new)
     assert {"series", "series_points", "series_aggs", "pushes", "acks", "series_points_at",
-            "pushes_monitor"} <= shape(new).keys()
+            "pushes_monitor", "uptime_days"} <= shape(new).keys()
     assert schema_9_rows(old) == before
     assert rows(old, "PRAGMA integrity_check") == [("ok",)]
-    # No check since the migration: no last result yet.
+    # No check since the migration: no last result yet; the counts of the day of the last
+    # check, from its minute.
     assert rows(old, "SELECT count(*), count(last_available), count(last_status),"
                      " count(last_response), count(last_reason), count(last_detail),"
                      " count(last_metrics) FROM monitor_state") == [
         (len(before["monitor_state"]), 0, 0, 0, 0, 0, 0)]
+    assert sorted(rows(old, "SELECT monitor, day_start, day_checks, day_up FROM"
+                            " monitor_state")) == sorted(rows(
+        old, "SELECT s.monitor, CAST(s.last_check / 86400 AS INTEGER) * 86400,"
+             " coalesce(sum(a.checks), 0),"
+             " coalesce(sum(a.up), 0) FROM monitor_state s LEFT JOIN aggregates a ON"
+             " a.monitor = s.monitor AND a.span = 60 GROUP BY s.monitor"))
 
 
 def test_the_new_tables_take_what_they_are_for(tmp_path: Path) -> None:

@@ -128,7 +128,8 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
             table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
             for table in ("website_monitoring", "website_alerts", "aggregates",
                           "monitor_state", "monitors", "metric_aggs", "outbox", "maintenance",
-                          "series", "series_points", "series_aggs", "pushes", "acks")
+                          "series", "series_points", "series_aggs", "pushes", "acks",
+                          "uptime_days")
         }
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -146,7 +147,7 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
     assert columns["monitor_state"] == [
         "monitor", "last_check", "last_ok", "last_failure", "down_since", "warning",
         "maintenance", "last_available", "last_status", "last_response", "last_reason",
-        "last_detail", "last_metrics"]
+        "last_detail", "last_metrics", "day_start", "day_checks", "day_up"]
     assert columns["monitors"] == ["monitor", "name", "interval", "active", "kind", "target"]
     assert columns["metric_aggs"] == ["monitor", "span", "start", "metric", "count", "sum",
                                       "min", "max", "hist"]
@@ -160,6 +161,7 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
     assert columns["pushes"] == ["id", "monitor", "timestamp", "event", "status", "message",
                                  "value"]
     assert columns["acks"] == ["alert", "monitor", "at", "by"]
+    assert columns["uptime_days"] == ["start", "monitor", "counts"]
     assert version == SCHEMA_VERSION
     assert journal == "wal"
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from monitor.core.model import CheckResult
 from monitor.store.api import SPANS
 from monitor.store.codec import MinuteAgg, bucket_of, encode_hist
-from monitor.store.sqlite.rollups import LATE_HORIZON, ROLLUP_SPANS, Rollups
+from monitor.store.sqlite import uptime
+from monitor.store.sqlite.rollups import DAY, LATE_HORIZON, ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.sql import items
 
 MAX_METRIC_VALUES = 5_000_000  # metric values held while the disk refuses their rows
@@ -65,9 +66,10 @@ class CheckAggregates:
         self._preload(conn, checks)
         dirty = set()
         rows = self.rows
-        late = self._rollups.late_spans
+        # A check of an hour already rolled up goes to its hour and day rows too.
+        until, every = self._rollups.until or 0, SPANS + ROLLUP_SPANS
         for check in checks:
-            for span in SPANS + late(check.timestamp):
+            for span in SPANS if check.timestamp >= until else every:
                 key = (span, int(check.timestamp // span), check.monitor_id)
                 rows[key].add(check.response_ms, check.available, check.code, check.reason,
                               check.warning)
@@ -75,6 +77,12 @@ class CheckAggregates:
         conn.execute(_UPSERT_AGGS, (json.dumps(
             [(monitor_id, span, span * index, *rows[span, index, monitor_id].to_row())
              for span, index, monitor_id in dirty]),))
+        # A late check of a day already rolled up whole: its packed uptime too.
+        if any(check.timestamp < until for check in checks):
+            whole = until // DAY
+            days = [(monitor_id, index * DAY, rows[span, index, monitor_id])
+                    for span, index, monitor_id in dirty if span == DAY and index < whole]
+            uptime.set_days(conn, [(m, day, agg.checks, agg.up) for m, day, agg in days])
 
     def _preload(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
         """Fill the cache for the minutes and monitors of this batch that it lacks, one

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from monitor.store.codec import MinuteAgg, upgrade_hist
+from monitor.store.sqlite import uptime
 from monitor.store.sqlite.rollups import due_until, roll_up
 from monitor.store.sqlite.schema import SCHEMA, statements
 
@@ -366,14 +367,19 @@ def _9_to_10(conn: sqlite3.Connection) -> None:
     """The server's schema: each monitor's last result in `monitor_state` (NULL until its
     next check), the pushed metric series and their rollups, push monitors' pushes,
     acknowledged alerts; and the hour and day rollups of the history the file holds,
-    made from its blocks (minutes, before blocks existed) as the writer makes them."""
+    made from its blocks (minutes, before blocks existed) as the writer makes them, with
+    the days' uptime packed and each monitor's counts of its last day."""
     _add_columns(conn, tuple(("monitor_state", column, kind) for column, kind in (
         ("last_available", "INTEGER"), ("last_status", "INTEGER"), ("last_response", "REAL"),
-        ("last_reason", "TEXT"), ("last_detail", "TEXT"), ("last_metrics", "TEXT"))))
-    for table in ("series", "series_points", "series_aggs", "pushes", "acks"):
+        ("last_reason", "TEXT"), ("last_detail", "TEXT"), ("last_metrics", "TEXT"),
+        ("day_start", "INTEGER"), ("day_checks", "INTEGER"), ("day_up", "INTEGER"))))
+    for table in ("uptime_days", "series", "series_points", "series_aggs", "pushes", "acks"):
         _create(conn, SCHEMA, only=f" {table} (")
         _create(conn, SCHEMA, only=f"ON {table}(")
-    roll_up(conn, due_until(time.time()))
+    until = due_until(time.time())
+    roll_up(conn, until)
+    blocks = conn.execute("SELECT value FROM meta WHERE key = 'blocks_since'").fetchone()
+    uptime.start_day_counts(conn, until, 0 if blocks is None else blocks[0])
 
 
 def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:

@@ -28,9 +28,18 @@ from monitor.store.api import (
 from monitor.store.events import Position, Tail
 from monitor.store.figures import Figures
 from monitor.store.history import AlertEntry, CheckPage
-from monitor.store.sqlite import events, history, pushes, series, windows
+from monitor.store.sqlite import (
+    events,
+    history,
+    pushes,
+    rollups,
+    series,
+    summaries,
+    windows,
+)
 from monitor.store.sqlite.connection import explain, open_writer_connection
 from monitor.store.sqlite.schema import SCHEMA_VERSION, TYPE_GROUP
+from monitor.store.summaries import MonitorSummary, TrendRow, UptimeDays
 
 # The most rows last_check_time walks back past the rows of monitors dated by other clocks.
 LAST_CHECK_ROWS = 100_000
@@ -196,6 +205,24 @@ class SqliteReader:
                 (json.dumps(list(alert_ids)),)):
             found.setdefault(alert, []).append(DeliveryState(*state))
         return found
+
+    @_reading
+    def rolled_until(self) -> float:
+        return rollups.rolled_until(self.conn)
+
+    @_reading
+    def monitor_summaries(self) -> list[MonitorSummary]:
+        return summaries.monitor_summaries(self.conn)
+
+    @_reading
+    def uptime_by_day(self, monitor_ids: Collection[str] | None, days: int, now: float,
+                      ) -> dict[str, UptimeDays]:
+        return summaries.uptime_by_day(self.conn, monitor_ids, days, now)
+
+    @_reading
+    def trend_rows(self, monitor_id: str, ranges: Sequence[Range], step: int,
+                   metric: str | None = None) -> list[TrendRow]:
+        return summaries.trend_rows(self.conn, monitor_id, ranges, step, metric)
 
     @_reading
     def open_alerts(self) -> dict[str, str]:

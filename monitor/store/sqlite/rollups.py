@@ -3,7 +3,8 @@ tier rather than from raw checks: once an hour has ended (and LATE_HORIZON after
 monitor's 10-minute blocks of it (its minutes, before meta's blocks_since) are merged into
 its hour row, and that hour into its day row. meta's `rolled_until` says up to when: every
 hour before it is rolled, and every day before it rounded down to a day; the day row of
-that last day holds the hours rolled so far. Readers use the two tiers below it only.
+that last day holds the hours rolled so far. Readers use the two tiers below it only. A
+day rolled up whole has its checks and checks up packed in `uptime_days` too (uptime.py).
 
 The writer rolls each finished hour (`Rollups`); the migration to schema 10 rolls every
 hour a file already held, with the same code (`roll_up`). A check or metric value written
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from monitor.store.codec import MinuteAgg, decode_hist_into, encode_hist
+from monitor.store.sqlite import uptime
 
 HOUR = 3600
 DAY = 86400
@@ -157,7 +159,11 @@ def roll_up(conn: sqlite3.Connection, until: int) -> int:
             for span, rows in ((HOUR, hour_rows), (DAY, day_rows)):
                 conn.execute(table.upsert(), (json.dumps(
                     [(key[0], span, *key[1:], *agg.to_row()) for key, agg in rows.items()]),))
-            written += len(hour_rows) if not table.metric else 0
+            if not table.metric:
+                written += len(hour_rows)
+                uptime.set_days(conn, ((monitor_id, day, agg.checks, agg.up)
+                                       for (monitor_id, day), agg in day_rows.items()
+                                       if day + DAY <= until and isinstance(agg, MinuteAgg)))
     conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES ('{_MARK}', ?)", (until,))
     return written
 

@@ -1,6 +1,7 @@
 """Each monitor's state as the writer keeps it up to date with every check it writes: the
 rows of monitor_state (when it was last checked, last up, last down, down since when, its
-warning now, in maintenance since when), cached in memory between batches."""
+warning now, in maintenance since when, the last check's result, its checks of the day),
+cached in memory between batches."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from dataclasses import dataclass
 
 from monitor.core.model import CheckResult
 from monitor.store.sqlite.sql import items
+from monitor.store.sqlite.uptime import DAY
 
+_COLUMNS = ("monitor, last_check, last_ok, last_failure, down_since, warning, maintenance,"
+            " last_available, last_status, last_response, last_reason, last_detail,"
+            " last_metrics, day_start, day_checks, day_up")
+# The metrics item is a JSON object in the array (or null): json_extract gives its text.
 _UPSERT_STATES = (
-    "INSERT OR REPLACE INTO monitor_state (monitor, last_check, last_ok, last_failure,"
-    f" down_since, warning, maintenance) SELECT {items(7)} FROM json_each(?)")
+    f"INSERT OR REPLACE INTO monitor_state ({_COLUMNS}) SELECT {items(16)} FROM json_each(?)")
 _SELECT_STATES = (
-    "SELECT monitor, last_check, last_ok, last_failure, down_since, warning, maintenance"
-    " FROM monitor_state WHERE monitor IN (SELECT value FROM json_each(?))")
+    f"SELECT {_COLUMNS} FROM monitor_state WHERE monitor IN (SELECT value FROM json_each(?))")
 
 
 @dataclass(slots=True)
@@ -29,13 +33,18 @@ class MonitorState:
     down_since: float | None = None
     warning: str | None = None  # "tls_expiry: certificate expires in 5.0 days"
     maintenance: float | None = None  # since when, as its newest check says
+    # The result of the check at last_check (its available, status, response time in ms,
+    # reason, detail, metrics as JSON text or a mapping): as website_monitoring has it.
+    result: tuple = (None, None, None, None, None, None)
+    # The known checks of the UTC day of the newest one, and those up: (day, checks, up).
+    day: tuple = (None, 0, 0)
     # The newest check's start on the monotonic clock: in memory only, never stored.
     newest: float | None = None
 
     def row(self, monitor_id: str) -> tuple:
         """Its monitor_state row, in _UPSERT_STATES's order."""
         return (monitor_id, self.last_check, self.last_ok, self.last_failure, self.down_since,
-                self.warning, self.maintenance)
+                self.warning, self.maintenance, *self.result, *self.day)
 
 
 class MonitorStates:
@@ -77,10 +86,13 @@ class MonitorStates:
         for monitor_id in monitor_ids:
             self._states[monitor_id] = MonitorState(newest=newest.get(monitor_id))
         for (monitor_id, last_check, last_ok, last_failure, down_since, warning,
-             maintenance) in conn.execute(_SELECT_STATES, (json.dumps(list(monitor_ids)),)):
+             maintenance, *result) in conn.execute(_SELECT_STATES,
+                                                   (json.dumps(list(monitor_ids)),)):
+            if result[5] is not None:  # the metrics' JSON text, written back as an object
+                result[5] = json.loads(result[5])
             self._states[monitor_id] = MonitorState(
                 last_check, last_ok, last_failure, down_since, warning, maintenance,
-                newest.get(monitor_id))
+                tuple(result[:6]), tuple(result[6:]), newest.get(monitor_id))
 
     def _update(self, check: CheckResult) -> None:
         state = self._states[check.monitor_id]
@@ -89,6 +101,13 @@ class MonitorStates:
             if check.reason == "maintenance" and state.maintenance is None:
                 state.maintenance = ts  # but the view says it is in maintenance
             return
+        # Counted as the aggregates count it: a check of an earlier day is in its rows.
+        day, checks, up = state.day
+        today = int(ts // DAY) * DAY
+        if day is None or today > day:
+            state.day = (today, 1, int(check.available))
+        elif today == day:
+            state.day = (day, checks + 1, up + int(check.available))
         # Ordered by the monotonic clock: after the wall clock steps back, every new check
         # is "older" than the last one stored, and down_since would never clear.
         if state.newest is not None and check.mono < state.newest:
@@ -105,6 +124,10 @@ class MonitorStates:
         # A skipped slot's row warns as the check it stands for, which said why itself.
         if check.reason != "skipped" or not check.warning:
             state.warning = f"{check.reason}: {check.detail}" if check.warning else None
+        # A skipped slot's row repeats its check's verdict: the check's result stays.
+        if check.reason != "skipped" or state.result[0] is None:
+            state.result = (int(check.available), check.code, check.response_ms,
+                            check.reason, check.detail or None, check.metrics or None)
         if check.available:
             state.last_ok = ts
             state.down_since = None
