@@ -68,14 +68,22 @@ def test_paused_monitors_are_listed_unchecked_and_resumed_by_a_reload(tmp_path) 
 
             editor.pause(a)
             runtime.step()
-            time.sleep(0.3)  # a check in flight at the reload may still land
-            runtime.store.flush()
-            settled = count_checks(db, a)
+            settled = wait_for(lambda: settle(runtime, db, a), what="the last checks of a")
             time.sleep(0.5)  # ten intervals: a monitor still scheduled gets checks
             runtime.store.flush()
             assert count_checks(db, a) == settled
         finally:
             runtime.stop()
+
+
+def settle(runtime: Runtime, db: Path, url: str) -> int | None:
+    """The monitor's checks once two counts 0.2 s apart agree (a check in flight at the
+    reload may still land), else None."""
+    runtime.store.flush()
+    before = count_checks(db, url)
+    time.sleep(0.2)
+    runtime.store.flush()
+    return before if count_checks(db, url) == before else None
 
 
 def test_a_resumed_monitor_has_the_alert_it_had_open(tmp_path) -> None:

@@ -10,6 +10,7 @@ PREFIX = "/api/v1"
 # The API's modules, in the order the OpenAPI document lists them.
 MODULES = (
     "monitor.web.api.root",
+    "monitor.web.api.monitors",
     "monitor.web.api.push",
     "monitor.web.api.events",
     "monitor.web.api.metrics",
