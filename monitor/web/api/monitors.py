@@ -164,16 +164,16 @@ def list_monitors() -> ResponseReturnValue:
                       parameter="offset")
     snap = _snapshot(context)
     summaries = _summaries(context)
-    items = [_item(m, summaries.get(m.id)) for m in _config(context, snap).monitors
-             if (kind is None or m.kind == kind) and (tag is None or tag in m.tags)]
+    rows = [(m, summaries.get(m.id)) for m in _config(context, snap).monitors
+            if (kind is None or m.kind == kind) and (tag is None or tag in m.tags)]
     if state is not None:
-        items = [item for item in items if item["state"] == state]
-    start = (_after(request.args["cursor"], items) if "cursor" in request.args
-             else int_arg("offset", 0, 0, MAX_OFFSET))
-    page = items[start:start + limit]
-    more = start + len(page) < len(items)
-    return _tagged({"monitors": page, "total": len(items),
-                    "nextCursor": _cursor(start + len(page) - 1, page[-1]["id"]) if more
+        rows = [(m, s) for m, s in rows if _state(m, s) == state]
+    start = (_after(request.args["cursor"], [m.id for m, _ in rows])
+             if "cursor" in request.args else int_arg("offset", 0, 0, MAX_OFFSET))
+    page = rows[start:start + limit]  # only the page's items are made
+    more = start + len(page) < len(rows)
+    return _tagged({"monitors": [_item(m, s) for m, s in page], "total": len(rows),
+                    "nextCursor": _cursor(start + len(page) - 1, page[-1][0].id) if more
                     else None}, snap)
 
 
@@ -314,7 +314,7 @@ def _cursor(position: int, monitor_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _after(cursor: str, items: list[dict[str, Any]]) -> int:
+def _after(cursor: str, ids: list[str]) -> int:
     """Where the page after `cursor` starts: after its monitor, wherever the list has it
     now; at its position when it is gone."""
     try:
@@ -325,10 +325,10 @@ def _after(cursor: str, items: list[dict[str, Any]]) -> int:
     except (ValueError, binascii.Error, TypeError):
         raise Problem(400, "Bad Request", "cursor: not a cursor this API gave (nextCursor)",
                       parameter="cursor") from None
-    for index, item in enumerate(items):
-        if item["id"] == monitor_id:
+    for index, listed in enumerate(ids):
+        if listed == monitor_id:
             return index + 1
-    return max(0, min(position + 1, len(items)))
+    return max(0, min(position + 1, len(ids)))
 
 
 # -- the OpenAPI document -----------------------------------------------------------------
