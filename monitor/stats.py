@@ -255,27 +255,33 @@ def state_at(last_failure: float | None, down_since: float | None,
 
 
 def window_stats(reader: Reader, start: float, end: float,
-                 monitor_ids: Iterable[str] | None = None) -> dict[str, MonitorStats]:
+                 monitor_ids: Iterable[str] | None = None, *,
+                 narrow: bool = False) -> dict[str, MonitorStats]:
     """Stats of each monitor's checks with start <= timestamp <= end, keyed by monitor id.
+    `narrow`: read only the rows of `monitor_ids` (a few of many monitors: the API's one),
+    where by default every monitor's rows are read and those asked for kept.
 
     Flat as the database grows: whole 10-minute blocks and minutes come from the aggregate
     tables, raw checks only for partial minutes at the edges (none for a live window that
     starts on a minute, as the reports' windows do)."""
     ranges, raws = _window(reader, start, end)
-    rows = reader.window_rows(ranges, raws)
+    if monitor_ids is not None:
+        monitor_ids = list(monitor_ids)
+    only = monitor_ids if narrow else None
+    rows = reader.window_rows(ranges, raws, only)
     found = [row.monitor_id for row in rows]
     rt_min = [row.rt_min for row in rows]
     rt_max = [row.rt_max for row in rows]
     p50, p90, p99 = _percentiles([row.hist for row in rows], rt_min, rt_max, (50, 90, 99))
     statuses, failures = _outcomes([row.outcomes for row in rows])
-    phases = _phases(reader, ranges, raws)
+    phases = _phases(reader, ranges, raws, only)
     index = {monitor_id: i for i, monitor_id in enumerate(found)}
     states = reader.monitor_states()
     nothing = (None, None)
     no_phases: dict[str, tuple[float | None, float | None]] = {}
     result = {}
     # Positional arguments: this loop runs for every monitor of every report.
-    for monitor_id in (list(monitor_ids) if monitor_ids is not None else sorted(found)):
+    for monitor_id in (monitor_ids if monitor_ids is not None else sorted(found)):
         down_for, since_failure = state_at(*states.get(monitor_id, nothing), end)
         i = index.get(monitor_id)
         if i is None:
@@ -299,9 +305,10 @@ def window_stats(reader: Reader, start: float, end: float,
 
 
 def _phases(reader: Reader, ranges: list[Range], raws: list[RawPiece],
+            only: list[str] | None,
             ) -> dict[str, dict[str, tuple[float | None, float | None]]]:
     """Each monitor's metrics over the window as {metric: (p50, p90)}, all at once."""
-    rows = reader.metric_rows(ranges, raws)
+    rows = reader.metric_rows(ranges, raws, only)
     if not rows:
         return {}
     p50, p90 = _percentiles([row.hist for row in rows], [row.low for row in rows],
@@ -316,7 +323,8 @@ def trend(reader: Reader, monitor_id: str, since: float, until: float, step: flo
           metric: str | None = None) -> list[TrendBucket]:
     """A monitor's response times (or a metric's values) and availability by bucket of
     `step` seconds (rounded up to whole minutes), from the bucket holding `since` to the
-    one holding `until`, each whole, oldest first; buckets without a check left out. Read
+    one holding `until`, each whole, oldest first; buckets with no row left out (one of
+    unknown checks only has a row, no checks and no values). Read
     from the coarsest tier whose rows fit the step: a year by day is a year of day rows."""
     size = max(60, -(-int(math.ceil(step)) // 60) * 60)
     coarsest = max(span for span in TIERS if size % span == 0)

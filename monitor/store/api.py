@@ -293,12 +293,14 @@ class Reader(Protocol):
         """The first 10-minute block (a number of 600 s) the writer filled whole."""
 
     def window_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
-                    ) -> list[WindowRow]:
-        """Per monitor, in id order, the sums of the aggregate ranges and raw pieces."""
+                    only: Sequence[str] | None = None) -> list[WindowRow]:
+        """Per monitor (of `only`, if given), in id order, the sums of the aggregate ranges
+        and raw pieces."""
 
     def metric_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
-                    ) -> list[MetricRow]:
-        """Per monitor and metric, the sums of the metric aggregates and raw pieces."""
+                    only: Sequence[str] | None = None) -> list[MetricRow]:
+        """Per monitor (of `only`, if given) and metric, the sums of the metric aggregates
+        and raw pieces."""
 
     def monitor_states(self) -> dict[str, tuple[float | None, float | None]]:
         """Each monitor's (last failure, down since), as the writer keeps them."""

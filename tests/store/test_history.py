@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from monitor.core.model import CheckResult
-from monitor.store.api import Ack, AlertRecord, MonitorRow, iso_utc
+from monitor.stats import window_stats
+from monitor.store.api import Ack, AlertRecord, MonitorRow, Range, RawPiece, iso_utc
 from monitor.store.history import END_OF_TIME, AckRow
 from monitor.store.sqlite import history
 from monitor.store.sqlite.writer import Store
@@ -137,3 +138,26 @@ def test_an_ack_is_stored_once_read_with_its_alert_and_purged_with_it(store: Sto
     store.purge(T0 + 15)
     store.flush()
     assert query(store.path, "SELECT alert FROM acks") == [(3,)]
+
+
+@pytest.mark.parametrize("start, end", [(T0 - 3600, T0 + 3600), (T0 - 1234.5, T0 + 777.25)])
+def test_the_stats_of_one_monitor_read_alone_are_its_stats_among_all(store: Store, start: float,
+                                                                     end: float) -> None:
+    # Read alone (the API's one monitor), with minutes and raw pieces at the edges alike.
+    for i in range(-300, 300):
+        for monitor in ("a", "b"):
+            up = (i + len(monitor)) % 7 != 0
+            store.put_check(CheckResult(monitor, T0 + i * 10.5, up, 200 if up else 503,
+                                        5.0 + i % 40, None if up else "http_status",
+                                        metrics={"dns": 1.0 + i % 5}))
+    store.flush()
+    with reading(store.path) as reader:
+        among_all = window_stats(reader, start, end)
+        for monitor in ("a", "b"):
+            alone = window_stats(reader, start, end, [monitor], narrow=True)
+            assert alone == {monitor: among_all[monitor]}
+            assert alone[monitor].checks > 100 and alone[monitor].phases
+        pieces = ([Range(60, 0, 2 ** 40)], [RawPiece(T0, T0 + 100, False)])
+        assert [row.monitor_id for row in reader.window_rows(*pieces, ["b"])] == ["b"]
+        assert {row.monitor_id for row in reader.metric_rows(*pieces, ["b"])} == {"b"}
+        assert [row.monitor_id for row in reader.window_rows(*pieces)] == ["a", "b"]

@@ -81,13 +81,13 @@ class SqliteReader:
 
     @_reading
     def window_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
-                    ) -> list[WindowRow]:
-        return windows.window_rows(self.conn, ranges, raws)
+                    only: Sequence[str] | None = None) -> list[WindowRow]:
+        return windows.window_rows(self.conn, ranges, raws, only)
 
     @_reading
     def metric_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
-                    ) -> list[MetricRow]:
-        return windows.metric_rows(self.conn, ranges, raws)
+                    only: Sequence[str] | None = None) -> list[MetricRow]:
+        return windows.metric_rows(self.conn, ranges, raws, only)
 
     @_reading
     def monitor_states(self) -> dict[str, tuple[float | None, float | None]]:

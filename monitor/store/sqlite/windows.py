@@ -4,6 +4,7 @@ monitor (and metric)."""
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -52,7 +53,7 @@ _SUMS = ("sum(checks), sum(up), sum(rt_count), sum(rt_sum), min(rt_min), max(rt_
 # ranges with a GROUP BY, it sorted every row's texts first.
 _RANGES_SQL = (
     "WITH r(span, lo, hi) AS (VALUES {values})"
-    f" SELECT s.monitor, {_SUMS} FROM monitor_state s CROSS JOIN r CROSS JOIN aggregates a"
+    f" SELECT s.monitor, {_SUMS} FROM {{source}} s CROSS JOIN r CROSS JOIN aggregates a"
     " ON a.monitor = s.monitor AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi"
     " GROUP BY s.monitor")
 _RAWS_SQL = f"SELECT monitor, {_SUMS} FROM ({{parts}}) GROUP BY monitor"
@@ -61,7 +62,7 @@ _RAWS_SQL = f"SELECT monitor, {_SUMS} FROM ({{parts}}) GROUP BY monitor"
 _METRIC_SUMS = "sum(count), sum(sum), min(min), max(max), CAST(group_concat(hist, '') AS BLOB)"
 _METRIC_RANGES_SQL = (
     "WITH r(span, lo, hi) AS (VALUES {values})"
-    f" SELECT s.monitor, a.metric, {_METRIC_SUMS} FROM monitor_state s CROSS JOIN r"
+    f" SELECT s.monitor, a.metric, {_METRIC_SUMS} FROM {{source}} s CROSS JOIN r"
     " CROSS JOIN metric_aggs a ON a.monitor = s.monitor AND a.span = r.span"
     " AND a.start >= r.lo AND a.start < r.hi GROUP BY s.monitor, a.metric")
 _METRIC_RAW_SQL = (
@@ -75,9 +76,24 @@ _METRIC_RAWS_SQL = (f"SELECT monitor, metric, {_METRIC_SUMS} FROM ({{parts}})"
                     " GROUP BY monitor, metric")
 
 
-def _raw_where(piece: RawPiece, table: str = "") -> str:
+# The monitors a read is of: every monitor with aggregates (each has a state row), or those
+# given (a JSON array), a seek each: the API's one monitor of thousands.
+_EVERY = "monitor_state"
+_GIVEN = "(SELECT value AS monitor FROM json_each(?))"
+
+
+def _raw_where(piece: RawPiece, table: str = "", only: bool = False) -> str:
     column = f"{table}timestamp"
-    return f"{column} >= ? AND {column} {'<=' if piece.closed else '<'} ?"
+    where = f"{column} >= ? AND {column} {'<=' if piece.closed else '<'} ?"
+    return where + (f" AND {table}monitor IN (SELECT value FROM json_each(?))" if only else "")
+
+
+def _params(ranges: Sequence[Range], raws: Sequence[RawPiece],
+            only: Sequence[str] | None) -> tuple[list[object], list[object]]:
+    """The parameters of the ranges' query and of the raw pieces' one."""
+    given: list[object] = [] if only is None else [json.dumps(list(only))]
+    return ([*(v for r in ranges for v in r), *given],
+            [v for p in raws for v in (p.lo, p.hi, *given)])
 
 
 def _ensure_math(conn: sqlite3.Connection) -> None:
@@ -114,18 +130,21 @@ def _merge_metric(a: MetricRow, b: MetricRow) -> MetricRow:
 
 
 def window_rows(conn: sqlite3.Connection, ranges: Sequence[Range],
-                raws: Sequence[RawPiece]) -> list[WindowRow]:
-    """Each monitor's aggregates summed over the stored `ranges` and the `raws` pieces."""
+                raws: Sequence[RawPiece], only: Sequence[str] | None = None,
+                ) -> list[WindowRow]:
+    """Each monitor's aggregates summed over the stored `ranges` and the `raws` pieces: of
+    every monitor, or of those in `only`."""
     rows: list[WindowRow] = []
+    range_params, raw_params = _params(ranges, raws, only)
     if ranges:
         rows = [WindowRow(*row) for row in conn.execute(
-            _RANGES_SQL.format(values=",".join(["(?,?,?)"] * len(ranges))),
-            [v for r in ranges for v in r])]
+            _RANGES_SQL.format(values=",".join(["(?,?,?)"] * len(ranges)),
+                               source=_EVERY if only is None else _GIVEN), range_params)]
     if raws:
         _ensure_math(conn)  # for the raw pieces' buckets; one trivial query
-        parts = " UNION ALL ".join(_RAW_SQL.format(where=_raw_where(p)) for p in raws)
-        extra = conn.execute(_RAWS_SQL.format(parts=parts),
-                             [v for p in raws for v in (p.lo, p.hi)]).fetchall()
+        parts = " UNION ALL ".join(_RAW_SQL.format(where=_raw_where(p, only=only is not None))
+                                   for p in raws)
+        extra = conn.execute(_RAWS_SQL.format(parts=parts), raw_params).fetchall()
         merged = {row.monitor_id: row for row in rows}
         for found in extra:
             row = WindowRow(*found)
@@ -136,19 +155,21 @@ def window_rows(conn: sqlite3.Connection, ranges: Sequence[Range],
 
 
 def metric_rows(conn: sqlite3.Connection, ranges: Sequence[Range],
-                raws: Sequence[RawPiece]) -> list[MetricRow]:
+                raws: Sequence[RawPiece], only: Sequence[str] | None = None,
+                ) -> list[MetricRow]:
     """The same, per monitor and metric."""
     rows: list[MetricRow] = []
+    range_params, raw_params = _params(ranges, raws, only)
     if ranges:
         rows = [MetricRow(*row) for row in conn.execute(
-            _METRIC_RANGES_SQL.format(values=",".join(["(?,?,?)"] * len(ranges))),
-            [v for r in ranges for v in r])]
+            _METRIC_RANGES_SQL.format(values=",".join(["(?,?,?)"] * len(ranges)),
+                                      source=_EVERY if only is None else _GIVEN),
+            range_params)]
     if raws:
         _ensure_math(conn)
-        parts = " UNION ALL ".join(_METRIC_RAW_SQL.format(where=_raw_where(p, "w."))
-                                   for p in raws)
-        extra = conn.execute(_METRIC_RAWS_SQL.format(parts=parts),
-                             [v for p in raws for v in (p.lo, p.hi)]).fetchall()
+        parts = " UNION ALL ".join(
+            _METRIC_RAW_SQL.format(where=_raw_where(p, "w.", only is not None)) for p in raws)
+        extra = conn.execute(_METRIC_RAWS_SQL.format(parts=parts), raw_params).fetchall()
         merged = {(row.monitor_id, row.metric): row for row in rows}
         for found in extra:
             row = MetricRow(*found)

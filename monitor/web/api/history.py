@@ -88,7 +88,7 @@ def get_stats(id: str) -> ResponseReturnValue:  # noqa: A002
     start = window_start(now, WINDOWS[window])
     with reading(context) as reader:
         known(context, reader, monitor_id)
-        stats = window_stats(reader, start, now, [monitor_id])[monitor_id]
+        stats = window_stats(reader, start, now, [monitor_id], narrow=True)[monitor_id]
     return jsonify(figures(stats, window, start, now))
 
 
