@@ -161,7 +161,7 @@ class Runtime:
         if not self._beside:
             return config
         return dataclasses.replace(config, monitors=(), canary=None, heartbeat_url=None,
-                                   retention_days=None)
+                                   retention_days=None, retention=None)
 
     def _warn(self, message: str) -> None:
         self._on_problem(f"Warning: {message}")

@@ -22,6 +22,7 @@ from monitor.checks import registry
 from monitor.checks.http import spec as http_spec  # the canary is an http monitor
 from monitor.checks.registry import PluginError
 from monitor.config import notify, rules, web
+from monitor.config import retention as tiers
 from monitor.config.notify import (
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_NOTIFY_RETRY_FOR,
@@ -56,6 +57,8 @@ class Config:
     alert_window: float = DEFAULT_ALERT_WINDOW
     alert_threshold: float = DEFAULT_ALERT_THRESHOLD
     retention_days: float | None = None
+    # How long each tier of history is kept (config.retention); None: nothing is purged.
+    retention: tiers.Retention | None = None
     max_workers: int = DEFAULT_MAX_WORKERS
     max_in_flight: int | None = None  # event-loop checks in flight; None: open files allow
     processes: int | None = None  # probe processes; None: chosen from the load (run.probes)
@@ -163,6 +166,7 @@ TOP_KEYS = (
     "alertWindow",
     "alertThreshold",
     "retentionDays",
+    "retention",
     "maxWorkers",
     "maxInFlight",
     "processes",
@@ -189,8 +193,9 @@ HELP = {
                              " a day)"),
     "alertThreshold": ("0.8", "the availability (above 0, at most 1) below which an alert"
                               " starts"),
-    "retentionDays": ("none", "while monitoring, delete data older than this many days"
-                              " (checked hourly; at most 36500)"),
+    "retentionDays": ("none", "the older way to say `retention`: while monitoring, delete"
+                              " data of every tier older than this many days (checked"
+                              " hourly; at most 36500); with `retention`, the raw checks'"),
     "maxWorkers": ("256", "bound of the worker threads that run blocking kinds' checks, over"
                           " all processes (started on demand; at most 10000)"),
     "maxInFlight": ("open files", "bound of the http checks in flight at once, over all"
@@ -218,6 +223,7 @@ HELP = {
                                               " day)"),
     "paused": ("`false`", "`true`: kept and listed, but not checked (no results, no alerts)"),
     "tags": ("none", "a list of labels, each once, that lists and the dashboard group by"),
+    **tiers.HELP,
 }
 # The JSON Schema fragment of each key read here (monitor.config.schema makes the config's
 # schema of them, and of the kinds', notifications' and rules' own).
@@ -241,6 +247,7 @@ SCHEMA = {
     "timeout": schemas.duration(MAX_SECONDS),
     "paused": schemas.boolean(),
     "tags": schemas.names(),
+    **tiers.SCHEMA,
 }
 
 
@@ -275,6 +282,7 @@ class _Validator(Fields):
                                   DEFAULT_ALERT_THRESHOLD)
         retention = self.positive(doc, "retentionDays", "retentionDays", 0.0,
                                   MAX_RETENTION_DAYS) or None
+        keep = tiers.retention(self, doc, retention)
         workers = self.integer(doc, "maxWorkers", "maxWorkers", DEFAULT_MAX_WORKERS,
                                MAX_WORKERS)
         in_flight = self.integer(doc, "maxInFlight", "maxInFlight", 0, MAX_IN_FLIGHT) or None
@@ -309,6 +317,7 @@ class _Validator(Fields):
             alert_window=window,
             alert_threshold=threshold,
             retention_days=retention,
+            retention=keep,
             max_workers=workers,
             max_in_flight=in_flight,
             processes=processes,

@@ -207,12 +207,13 @@ class Engine:
                             " recorded as unknown and raise no alert")
 
     def maybe_purge(self, now: float | None = None) -> None:
-        """Purge what is older than `retentionDays` when the last purge is an hour old."""
-        days = self.config.retention_days
+        """Purge each tier of history past its `retention` when the last purge is an hour
+        old."""
+        retention = self.config.retention
         now = self._wall() if now is None else now
-        if days and now - self._last_purge >= PURGE_EVERY:
+        if retention is not None and now - self._last_purge >= PURGE_EVERY:
             self._last_purge = now
-            self.store.purge(now - days * 86400)
+            self.store.purge(*retention.cutoffs(now))
 
     # -- the work -------------------------------------------------------------------
     def record(self, result: CheckResult, offline: bool | None = None) -> None:

@@ -21,6 +21,7 @@ from monitor.checks.http.spec import DEFAULT_MAX_BODY_BYTES, HttpSpec
 from monitor.checks.http.spec import KEYS as HTTP_KEYS
 from monitor.config import DEFAULT_MAX_WORKERS, Config, load_config, parse_config
 from monitor.config import TOP_KEYS as CONFIG_KEYS
+from monitor.config.retention import Retention
 from monitor.core.errors import ConfigError, MonitorError
 from monitor.core.model import Monitor
 from monitor.core.secrets import display_url
@@ -78,6 +79,7 @@ def test_minimal_config_fills_every_default() -> None:
         alert_window=120.0,
         alert_threshold=0.8,
         retention_days=None,
+        retention=Retention(),  # the defaults: the database bounded, days kept
         max_workers=DEFAULT_MAX_WORKERS,
     )
     assert config.source == "config.json"

@@ -6,6 +6,7 @@ import time
 
 from monitor.alerts import AlertEvaluator
 from monitor.config import Config
+from monitor.config.retention import Retention
 from monitor.core.model import CheckResult
 from monitor.engine import Engine
 from monitor.store.api import AlertRecord, iso_utc
@@ -27,7 +28,7 @@ def test_retention_days_purges_while_running_at_most_hourly(tmp_path):
     clock = [NOW]
     site = make_site("http://a.test/")
     store = Store(db)
-    engine = Engine(Config(monitors=(site,), retention_days=1.0), store,
+    engine = Engine(Config(monitors=(site,), retention=Retention.every(DAY)), store,
                     wall_clock=lambda: clock[0])
     for age in (2 * DAY, 1.5 * DAY, 3600.0, 60.0):
         store.put_check(CheckResult(site.id, NOW - age, True, 200, 1.0))

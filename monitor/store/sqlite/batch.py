@@ -29,9 +29,9 @@ from monitor.store.api import (
     Stop,
     iso_utc,
 )
-from monitor.store.sqlite import history, pushes
+from monitor.store.sqlite import history, pushes, uptime
 from monitor.store.sqlite.aggregates import CheckAggregates, MetricFigures
-from monitor.store.sqlite.rollups import ROLLUP_SPANS, Rollups
+from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.schema import TYPE_GROUP
 from monitor.store.sqlite.series import SeriesWrites
 from monitor.store.sqlite.sql import items
@@ -280,6 +280,8 @@ class Batches:
                 conn.execute(f"DELETE FROM {table} WHERE monitor IN (SELECT monitor FROM"
                              " monitor_state) AND span = ? AND start < ?",
                              (span, int(cut // span) * span))
+            if span == DAY:  # the days' uptime goes with their rows
+                uptime.purge(conn, int(cut // DAY) * DAY)
             conn.execute("COMMIT")
         conn.execute("BEGIN")
         # Keep each monitor's latest row of each group: the alert state a restart restores.
