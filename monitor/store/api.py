@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from monitor.store.events import Position, Tail
     from monitor.store.figures import Figures
     from monitor.store.history import AlertEntry, CheckPage
+    from monitor.store.scrape import DayCounts
     from monitor.store.summaries import MonitorSummary, TrendRow, UptimeDays
 
 # The aggregate levels: seconds per row.
@@ -445,6 +446,12 @@ class Reader(Protocol):
 
     def acked_starts(self, monitor_ids: Collection[str]) -> dict[str, set[str]]:
         """Each monitor's acknowledged alerts, by their start as stored."""
+
+    def day_counts(self, day: int) -> dict[str, DayCounts]:
+        """Each monitor's checks from `day` (the start of a UTC day) on, by reason."""
+
+    def notifications_waiting(self) -> dict[str, int]:
+        """Provider -> its notifications neither sent nor given up."""
 
 
 def iso_utc(epoch: float) -> str:

@@ -1,13 +1,14 @@
 """The web server: a Flask app over one monitor's config file and database.
 
 `create_app(context)` builds it; `monitor.web.serve` runs it behind waitress, as `serve`
-and `-m --web` do. Routes live in monitor.web.api (the REST API at /api/v1)."""
+and `-m --web` do. Routes live in monitor.web.api (the REST API at /api/v1) and
+monitor.web.prometheus (/metrics, at the root as Prometheus expects)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from monitor.web import problems
+from monitor.web import problems, prometheus
 from monitor.web.api import PREFIX, modules
 from monitor.web.context import EXTENSION, WebContext
 
@@ -25,4 +26,5 @@ def create_app(context: WebContext) -> Flask:
     problems.install(app)
     for module in modules():
         app.register_blueprint(module.bp, url_prefix=PREFIX)
+    app.register_blueprint(prometheus.bp)
     return app

@@ -28,11 +28,13 @@ from monitor.store.api import (
 from monitor.store.events import Position, Tail
 from monitor.store.figures import Figures
 from monitor.store.history import AlertEntry, CheckPage
+from monitor.store.scrape import DayCounts
 from monitor.store.sqlite import (
     events,
     history,
     pushes,
     rollups,
+    scrape,
     series,
     summaries,
     windows,
@@ -319,6 +321,14 @@ class SqliteReader:
     @_reading
     def acked_starts(self, monitor_ids: Collection[str]) -> dict[str, set[str]]:
         return history.acked_starts(self.conn, monitor_ids)
+
+    @_reading
+    def day_counts(self, day: int) -> dict[str, DayCounts]:
+        return scrape.day_counts(self.conn, day)
+
+    @_reading
+    def notifications_waiting(self) -> dict[str, int]:
+        return scrape.notifications_waiting(self.conn)
 
 
 def open_reader(path: str | Path) -> SqliteReader:

@@ -1,0 +1,47 @@
+"""The reads of a metrics scrape, for every monitor at once and cheap at any history: the
+day's checks by reason from a few aggregate rows per monitor (the day's rollup of the hours
+rolled so far, then the 10-minute blocks since), and the notifications waiting."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from monitor.store.scrape import DayCounts
+from monitor.store.sqlite.rollups import DAY, rolled_until
+
+# Each monitor's rows with one seek per span (the key leads with the monitor; every monitor
+# with aggregates has a state row), summed in SQL: one row out per monitor.
+_DAY_COUNTS = (
+    "SELECT monitor, sum(checks), sum(up), group_concat(outcomes, ',') FROM ("
+    " SELECT a.monitor, a.checks, a.up, a.outcomes FROM monitor_state m CROSS JOIN"
+    " aggregates a ON a.monitor = m.monitor AND a.span = :day_span AND a.start = :day"
+    " WHERE :rolled > :day"
+    " UNION ALL"
+    " SELECT a.monitor, a.checks, a.up, a.outcomes FROM monitor_state m CROSS JOIN"
+    " aggregates a ON a.monitor = m.monitor AND a.span = 600 AND a.start >= :blocks"
+    ") GROUP BY monitor")
+# The entries of an outcomes text whose key is a reason (a status code is digits only):
+# most entries are codes, and skipping them in the regex leaves little for Python to do.
+_REASON = re.compile(r"(?:^|(?<=,))(?!\d+:)([^,]+):(\d+)")
+
+
+def day_counts(conn: sqlite3.Connection, day: int) -> dict[str, DayCounts]:
+    """Each monitor's checks from `day` (the start of a UTC day, epoch seconds) on."""
+    rolled = rolled_until(conn)
+    # The day row holds the hours rolled so far; the blocks after them are not in it.
+    blocks = max(day, rolled)
+    found = {}
+    for monitor_id, checks, up, outcomes in conn.execute(_DAY_COUNTS, {
+            "day_span": DAY, "day": day, "rolled": rolled, "blocks": blocks}):
+        reasons: dict[str, int] = {}
+        for reason, count in _REASON.findall(outcomes or ""):
+            reasons[reason] = reasons.get(reason, 0) + int(count)
+        found[monitor_id] = DayCounts(checks, up, reasons)
+    return found
+
+
+def notifications_waiting(conn: sqlite3.Connection) -> dict[str, int]:
+    """Provider -> its notifications neither sent nor given up (the outbox_pending index)."""
+    return dict(conn.execute("SELECT provider, count(*) FROM outbox WHERE sent IS NULL AND"
+                             " failed IS NULL GROUP BY provider"))
