@@ -24,6 +24,12 @@ class Figures:
         if hist:
             decode_hist_into(hist.decode() if isinstance(hist, bytes) else hist, self.hist)
 
+    def add_bucket(self, bucket: int, count: int, total: float, low: float,
+                   high: float) -> None:
+        """Add `count` values of one histogram bucket (a SQL group of raw values)."""
+        self._add(count, total, low, high)
+        self.hist[bucket] = self.hist.get(bucket, 0) + count
+
     def merge(self, other: Figures) -> None:
         self._add(other.count, other.total, other.low, other.high)
         for bucket, count in other.hist.items():

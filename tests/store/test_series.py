@@ -13,7 +13,7 @@ import pytest
 from monitor.metrics.paths import compile_pattern
 from monitor.store.api import RecordSeries, SeriesInfo, SeriesNode
 from monitor.store.codec import bucket_of, bucket_value, decode_hist_into
-from monitor.store.sqlite.writer import Store
+from monitor.store.sqlite.writer import MAX_SERIES_QUEUED, Store
 from tests.support.db import query, reading
 
 T = 1_700_006_400.0  # a day's start (UTC), 00:00
@@ -263,3 +263,19 @@ def test_purge_keeps_each_tier_for_its_own_time(tmp_path):
         store.close()
     assert query(db, "SELECT path FROM series") == [("a",)]
     assert query(db, "SELECT count(*) FROM series_points") == [(0,)]
+
+
+def test_values_beyond_what_may_wait_are_refused_until_written(tmp_path):
+    db = tmp_path / "m.db"
+    store = Store(db, clock=Clock(T))  # not started: nothing is written until a flush
+    try:
+        command = RecordSeries(tuple(("a", T + i, 1.0) for i in range(MAX_SERIES_QUEUED // 5)))
+        assert all(store.put_series(command) for _ in range(5))
+        assert not store.put_series(RecordSeries((("a", T, 1.0),)))
+        assert store.flush()
+        assert store.put_series(RecordSeries((("a", T, 1.0),)))
+    finally:
+        store.close()
+    assert query(db, "SELECT count(*) FROM series_points") == [(MAX_SERIES_QUEUED + 1,)]
+    # Closed: refused, not queued for a writer that is gone.
+    assert not store.put_series(RecordSeries((("a", T, 1.0),)))

@@ -253,3 +253,12 @@ def test_the_tree(web):
     bad = web.client.get("/api/v1/metrics/tree?prefix=web.*")
     assert bad.status_code == 400
     assert bad.get_json()["parameter"] == "prefix"
+
+
+def test_values_the_writer_cannot_take_are_503_and_not_stored(web):
+    web.store.close()  # a store that writes no more (as after a stop)
+    answer = push(web, {"a.b": 1})
+    assert answer.status_code == 503 and answer.mimetype == "application/problem+json"
+    assert answer.headers["Retry-After"] == "5"
+    assert "nothing was stored" in answer.get_json()["detail"]
+    assert query(web.db_path, "SELECT count(*) FROM series_points") == [(0,)]

@@ -23,7 +23,7 @@ from monitor.store.api import RecordSeries, SeriesInfo, SeriesNode
 from monitor.store.codec import bucket_of, encode_hist
 from monitor.store.figures import Figures
 from monitor.store.sqlite.sql import items
-from monitor.store.sqlite.windows import _ENTRY, _bucket_sql, _ensure_math
+from monitor.store.sqlite.windows import _bucket_sql, _ensure_math
 
 SERIES_SPANS = (60, 600, 3600, 86400)
 MAX_HELD = 5_000_000  # values held for the rollups while the disk refuses their rows
@@ -47,14 +47,18 @@ _REPLACE_AGGS = (
     f"INSERT OR REPLACE INTO series_aggs (series, span, start, {_AGG_COLUMNS})"
     f" SELECT {items(8)} FROM json_each(?)")
 _INFO = "id, path, first, last, last_value"
-# The raw points of some series in [lo, hi), summed per series and step (as
-# windows._RAW_SQL sums raw checks: the per-row work in C, one row per step out).
+# The raw points of some series in [lo, hi), summed per series, step and histogram bucket
+# (as windows._RAW_SQL sums raw checks: the per-row work in C): a row per bucket, not per
+# value, comes out.
 _RAW_STEPS = (
-    "SELECT series, CAST(timestamp / ? AS INTEGER) AS step, count(*), total(value),"
-    f" min(value), max(value), group_concat({_ENTRY}, '') FROM ("
-    f" SELECT series, timestamp, value, {_bucket_sql('value')} AS bucket FROM series_points"
-    " WHERE series IN (SELECT value FROM json_each(?)) AND timestamp >= ? AND timestamp < ?)"
-    " GROUP BY series, step")
+    "SELECT series, CAST(timestamp / ? AS INTEGER) AS step, bucket, count(*), total(value),"
+    f" min(value), max(value) FROM (SELECT series, timestamp, value, {_bucket_sql('value')}"
+    " AS bucket FROM series_points WHERE series IN (SELECT value FROM json_each(?))"
+    " AND timestamp >= ? AND timestamp < ?) GROUP BY series, step, bucket")
+_RAW_WINDOW = (
+    "SELECT bucket, count(*), total(value), min(value), max(value) FROM (SELECT value,"
+    f" {_bucket_sql('value')} AS bucket FROM series_points WHERE series = ? AND timestamp"
+    " >= ? AND timestamp <= ?) GROUP BY bucket")
 _TIER_STEPS = (
     f"SELECT series, start, {_AGG_COLUMNS} FROM series_aggs WHERE series IN"
     " (SELECT value FROM json_each(?)) AND span = ? AND start >= ? AND start < ?")
@@ -263,7 +267,7 @@ def steps(conn: sqlite3.Connection, ids: Sequence[int], first: int, last: int, s
     if lo < hi:
         _ensure_math(conn)
         for series, index, *row in conn.execute(_RAW_STEPS, (step, keys, lo, hi)):
-            _into(found[series], index).add_row(*row)
+            _into(found[series], index).add_bucket(*row)
     return found
 
 
@@ -278,10 +282,6 @@ def window(conn: sqlite3.Connection, series: int, since: float, until: float) ->
     """The raw points of one series in [since, until], summed."""
     _ensure_math(conn)
     figures = Figures()
-    row = conn.execute(
-        f"SELECT count(*), total(value), min(value), max(value), group_concat({_ENTRY}, '')"
-        f" FROM (SELECT value, {_bucket_sql('value')} AS bucket FROM series_points"
-        " WHERE series = ? AND timestamp >= ? AND timestamp <= ?)",
-        (series, since, until)).fetchone()
-    figures.add_row(*row)
+    for row in conn.execute(_RAW_WINDOW, (series, since, until)):
+        figures.add_bucket(*row)
     return figures

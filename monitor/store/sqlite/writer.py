@@ -41,6 +41,8 @@ from monitor.store.sqlite.holding import RETRY_DELAY, Holding
 BATCH_MAX = 2000
 BATCH_WAIT = 0.1  # seconds a batch may wait for more rows before it is committed
 MAX_QUEUED = 500_000  # rows waiting for a writer that cannot keep up (a starved CPU)
+MAX_SERIES_QUEUED = 500_000  # values of metric series waiting: more are refused
+SERIES_PER_ROW = 25  # pushed values that count as one row of a batch
 PROGRESS_EVERY = 1.0  # seconds between the stop's "writing N left" lines
 ABANDON_WAIT = 2.0  # seconds a forced stop waits for the batch in hand
 STALL_ROWS = 100  # a queue this deep ...
@@ -86,6 +88,7 @@ class Store:
         self._written = _Counts()
         self._discarded = _Counts()
         self._abandon = False  # set by a forced stop: the writer ends after its batch
+        self._series_queued = 0  # values of metric series in the queue
 
     @property
     def fatal(self) -> StoreError | None:
@@ -175,9 +178,14 @@ class Store:
 
     def put_series(self, command: RecordSeries) -> bool:
         """Values pushed to metric series (from the web server); never blocks. False, and
-        nothing queued, when the writer is MAX_QUEUED commands behind."""
-        if self._queue.qsize() >= MAX_QUEUED:
-            return False
+        nothing queued, when they could not be written soon: the store closed, the disk
+        refusing (held rows are kept in memory: a client sends again instead), or
+        MAX_SERIES_QUEUED values waiting already."""
+        with self._count_lock:
+            if (self._closed or self._held.failing_since is not None
+                    or self._series_queued + len(command.points) > MAX_SERIES_QUEUED):
+                return False
+            self._series_queued += len(command.points)
         self._queue.put(command)
         return True
 
@@ -283,15 +291,17 @@ class Store:
             except queue.Empty:
                 item = None
             batch = [] if item is None else [item]
+            size = _rows(item)
             deadline = time.monotonic() + BATCH_WAIT
             # Someone waits on a flush (a sender making "sent" durable before its next
             # send): write now rather than wait for more rows.
-            while len(batch) < BATCH_MAX and not isinstance(item, Flush | Stop):
+            while size < BATCH_MAX and not isinstance(item, Flush | Stop):
                 try:
                     item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
                 batch.append(item)
+                size += _rows(item)
             stop = any(isinstance(entry, Stop) for entry in batch)
             try:
                 self._process(batch)
@@ -323,6 +333,10 @@ class Store:
     def _process(self, batch: list[Command], urgent: bool = False) -> None:
         control = sort(e for e in batch if not is_data(e))
         new = [e for e in batch if is_data(e)]
+        taken = sum(len(e.points) for e in new if isinstance(e, RecordSeries))
+        if taken:
+            with self._count_lock:
+                self._series_queued -= taken
         work = self._held.rows + new
         urgent = urgent or any(f.urgent for f in control.flushes) or control.stop
         if not urgent and self._held.waiting():
@@ -372,6 +386,15 @@ class _Counts:
 
     checks: int = 0
     alerts: int = 0
+
+
+def _rows(item: Command | None) -> int:
+    """Rows a command writes, as BATCH_MAX counts them: SERIES_PER_ROW pushed values count
+    as one, so that a batch of them stays a transaction of well under a second (each
+    transaction rewrites an index page per series: a batch much smaller costs more)."""
+    if item is None:
+        return 0
+    return -(-len(item.points) // SERIES_PER_ROW) if isinstance(item, RecordSeries) else 1
 
 
 def _never_raising(say: Callable[[str], None]) -> Callable[[str], None]:

@@ -83,8 +83,9 @@ def post_metrics() -> ResponseReturnValue:
     if not points:
         raise Problem(422, "Unprocessable Content", "no values: nothing was stored")
     if not context.store.put_series(RecordSeries(tuple(points))):
-        raise Problem(503, "Service Unavailable", "the database writer is too far behind;"
-                      " nothing was stored: send again later", headers={"Retry-After": "5"})
+        raise Problem(503, "Service Unavailable", "the database cannot take values now (its"
+                      " writer is behind, or the disk refuses); nothing was stored: send"
+                      " again later", headers={"Retry-After": "5"})
     return jsonify({"accepted": len(points)}), 202
 
 
@@ -328,7 +329,7 @@ OPENAPI: dict[str, Any] = {
                 "413": error("More than the request may carry"),
                 "422": error("A bad path, value or timestamp: `errors` names each (`line`"
                              " or `pointer`)"),
-                "503": error("The writer is too far behind; send again later"),
+                "503": error("The database cannot take values now; send again later"),
             }}},
         "/metrics/query": {"get": {
             "summary": "Query metric series",
