@@ -334,6 +334,8 @@ def test_a_file_made_invalid_by_hand_refuses_edits_and_lists_the_last_good(web: 
     listed = get(web, "/api/v1/monitors")
     assert listed.status_code == 200
     assert listed.json["total"] == 4  # the last good config
+    one = get(web, path(SHOP))
+    assert (one.status_code, one.json["config"]) == (200, None)
     answer = send(web, "POST", "/api/v1/monitors", {"URL": "https://n.example/"})
     assert answer.status_code == 422
     assert answer.json["detail"].endswith("(fix the file first)")

@@ -96,6 +96,8 @@ def _config(context: WebContext, snap: Snapshot) -> Config:
 
 
 def _state(monitor: Monitor, summary: MonitorSummary | None) -> str:
+    """Paused (by its config), else as the database has it: unknown before its first
+    check, in maintenance, down, warning, up."""
     if monitor.paused:
         return "paused"
     if summary is None or summary.last_check is None and summary.down_since is None:
@@ -126,10 +128,13 @@ def _summaries(context: WebContext) -> dict[str, MonitorSummary]:
 
 def _detail(context: WebContext, snap: Snapshot, monitor: Monitor) -> dict[str, Any]:
     """A monitor as GET /monitors/{id} shows it: its item and its config entry, masked
-    (None for a monitor a site's plugins make)."""
+    (None for a monitor a site's plugins make, or while the file is not a valid config)."""
     with reading(context) as reader:
         summary = next((s for s in reader.monitor_summaries() if s.id == monitor.id), None)
-    entry = None if monitor.parent_id else snap.shown(monitor.id)
+    entry = None
+    if not monitor.parent_id:
+        with contextlib.suppress(EditError):  # the file, invalid now, has no entry to show
+            entry = snap.shown(monitor.id)
     return {**_item(monitor, summary), "config": entry}
 
 
