@@ -11,8 +11,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from monitor.core.model import CheckResult
-from monitor.store.codec import MinuteAgg, bucket_of, decode_hist_into
-from monitor.store.sqlite.rollups import DAY, HOUR, LATE_HORIZON
+from monitor.store.codec import (
+    COUNT_MAX,
+    HIST_WIDTH,
+    MinuteAgg,
+    bucket_of,
+    decode_hist_into,
+    encode_hist,
+)
+from monitor.store.sqlite.rollups import DAY, HOUR, LATE_HORIZON, compact_hists
 from monitor.store.sqlite.writer import Store
 from tests.store.test_schema9 import rows
 
@@ -211,3 +218,26 @@ def test_the_migration_rolls_up_the_blocks_and_minutes_a_file_holds(tmp_path: Pa
     assert stored_metrics(db, HOUR) == expected_metrics(checks, HOUR, end + HOUR)
     assert stored_metrics(db, DAY) == expected_metrics(checks, DAY, end + DAY)
     assert len(stored(db, HOUR)) == 3 * 31
+
+
+def test_histograms_joined_from_rows_are_compacted_to_an_entry_per_bucket() -> None:
+    # Texts joined from several rows (a bucket in several of them, counts above what one
+    # entry holds), thousands at once: the same counts, an entry per bucket (and per
+    # COUNT_MAX of its count).
+    rng = random.Random(1)
+    texts, expected = [], []
+    for _ in range(3000):
+        parts = [{rng.randrange(512): rng.randrange(1, 2000) for _ in range(rng.randrange(5))}
+                 for _ in range(rng.randrange(4))]
+        texts.append("".join(encode_hist(part) for part in parts).encode())
+        total: dict[int, int] = {}
+        for part in parts:
+            for bucket, count in part.items():
+                total[bucket] = total.get(bucket, 0) + count
+        expected.append(total)
+    for text, total in zip(compact_hists(texts), expected, strict=True):
+        found: dict[int, int] = {}
+        decode_hist_into(text, found)
+        assert found == total
+        assert len(text) == HIST_WIDTH * sum(-(-n // COUNT_MAX) for n in total.values())
+    assert compact_hists([]) == [] and compact_hists([b"", None]) == ["", ""]

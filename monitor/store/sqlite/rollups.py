@@ -19,7 +19,16 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from monitor.store.codec import MinuteAgg, decode_hist_into, encode_hist
+import numpy as np
+
+from monitor.store.codec import (
+    COUNT_MAX,
+    HIST_DIGIT,
+    HIST_TOP,
+    HIST_WIDTH,
+    decode_counts_into,
+    encode_counts,
+)
 from monitor.store.sqlite import uptime
 
 HOUR = 3600
@@ -29,18 +38,24 @@ ROLLUP_SPANS = (HOUR, DAY)
 # rolled up: the checks of its last minutes are in its blocks by then.
 LATE_HORIZON = 120.0
 RETRY_AFTER = 60.0  # seconds after a failed pass (a full disk) the next one is tried
+_TEXTS = 1024  # histogram texts summed at once: a bincount over 1024 * 512 counts
 # Rows of a tier below read at once: monitors are rolled in chunks of about this many.
 CHUNK_ROWS = 50_000
 _MARK = "rolled_until"
 
-_AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
-_METRIC_COLUMNS = "count, sum, min, max, hist"
-# A monitor's rows of the ranges (span, lo, hi): one seek per monitor and range.
+# A chunk of monitors' rows of the ranges (span, lo, hi), summed by monitor, start rounded
+# down to the span rolled up to (and metric): one seek per monitor and range; the sums and
+# extremes in SQL, the histogram texts joined (compacted after, in numpy).
+_AGG_SUMS = ("sum(a.checks), sum(a.up), sum(a.rt_count), sum(a.rt_sum), min(a.rt_min),"
+             " max(a.rt_max), CAST(group_concat(a.hist, '') AS BLOB),"
+             " group_concat(NULLIF(a.outcomes, ''))")
+_METRIC_SUMS = ("sum(a.count), sum(a.sum), min(a.min), max(a.max),"
+                " CAST(group_concat(a.hist, '') AS BLOB)")
 _SOURCE = (
     "WITH r(span, lo, hi) AS (VALUES {values})"
-    " SELECT a.monitor, a.start{metric}, {columns} FROM json_each(?) m CROSS JOIN r"
-    " CROSS JOIN {table} a ON a.monitor = m.value AND a.span = r.span AND a.start >= r.lo"
-    " AND a.start < r.hi")
+    " SELECT a.monitor, a.start / :span * :span AS t{metric}, {sums} FROM json_each(:monitors) m"
+    " CROSS JOIN r CROSS JOIN {table} a ON a.monitor = m.value AND a.span = r.span"
+    " AND a.start >= r.lo AND a.start < r.hi GROUP BY a.monitor, t{metric}")
 _UPSERT = (
     "INSERT OR REPLACE INTO {table} (monitor, span, start{metric}, {columns})"
     " SELECT {items} FROM json_each(?)")
@@ -59,16 +74,17 @@ def due_until(now: float) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Table:
-    """How the rows of a table of aggregates are read, merged and written."""
+    """How the rows of a table of aggregates are summed and written."""
 
     name: str
     columns: str
+    sums: str
     metric: bool  # keyed by metric too (metric_aggs)
 
     def source(self, ranges: int) -> str:
-        return _SOURCE.format(values=",".join(["(?,?,?)"] * ranges), table=self.name,
-                              metric=", a.metric" if self.metric else "",
-                              columns=", ".join(f"a.{c}" for c in self.columns.split(", ")))
+        values = ",".join(f"(:v{3 * i},:v{3 * i + 1},:v{3 * i + 2})" for i in range(ranges))
+        return _SOURCE.format(values=values, table=self.name,
+                              metric=", a.metric" if self.metric else "", sums=self.sums)
 
     def upsert(self) -> str:
         width = 3 + self.metric + len(self.columns.split(", "))
@@ -76,50 +92,75 @@ class _Table:
         return _UPSERT.format(table=self.name, metric=", metric" if self.metric else "",
                               columns=self.columns, items=items)
 
-
-_TABLES = (_Table("aggregates", _AGG_COLUMNS, False), _Table("metric_aggs", _METRIC_COLUMNS,
-                                                             True))
-
-
-class _Figures:
-    """A metric_aggs row being merged: count, sum, extremes, histogram."""
-
-    __slots__ = ("count", "hist", "high", "low", "total")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.total = 0.0
-        self.low: float | None = None
-        self.high: float | None = None
-        self.hist: dict[int, int] = {}
-
-    def merge_row(self, row: tuple) -> None:
-        count, total, low, high, hist = row
-        self.count += count
-        self.total += total
-        if low is not None:
-            self.low = low if self.low is None else min(self.low, low)
-        if high is not None:
-            self.high = high if self.high is None else max(self.high, high)
-        decode_hist_into(hist, self.hist)
-
-    def to_row(self) -> tuple:
-        return self.count, self.total, self.low, self.high, encode_hist(self.hist)
+    def rows(self, conn: sqlite3.Connection, span: int, ranges: list[tuple[int, int, int]],
+             monitors: list[str]) -> list[tuple]:
+        """The chunk's rows of `ranges` summed into rows of `span`, in this table's
+        columns: (monitor, start[, metric], figures...)."""
+        args = {f"v{i}": v for i, v in enumerate(v for r in ranges for v in r)}
+        found = conn.execute(self.source(len(ranges)), {
+            **args, "span": span, "monitors": json.dumps(monitors)}).fetchall()
+        key = 3 if self.metric else 2
+        hists = compact_hists([row[key + (4 if self.metric else 6)] for row in found])
+        if self.metric:
+            return [(*row[:7], hist) for row, hist in zip(found, hists, strict=True)]
+        return [(*row[:8], hist, _compact_counts(row[9]))
+                for row, hist in zip(found, hists, strict=True)]
 
 
-def _merged(rows: Iterator[tuple], span: int, metric: bool) -> dict[tuple, MinuteAgg | _Figures]:
-    """Rows (monitor, start[, metric], figures...) merged by monitor, start rounded down to
-    `span`[, metric]."""
-    out: dict[tuple, MinuteAgg | _Figures] = {}
-    make = _Figures if metric else MinuteAgg
-    cut = 3 if metric else 2
-    for row in rows:
-        key = (row[0], row[1] // span * span, *row[2:cut])
-        found = out.get(key)
-        if found is None:
-            found = out[key] = make()
-        found.merge_row(row[cut:])
-    return out
+_TABLES = (
+    _Table("aggregates", "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes",
+           _AGG_SUMS, False),
+    _Table("metric_aggs", "count, sum, min, max, hist", _METRIC_SUMS, True))
+
+
+def compact_hists(texts: list[bytes | None]) -> list[str]:
+    """Histogram texts (codec) joined from several rows, each as one text with an entry per
+    bucket: all at once in numpy (a Python loop per entry was most of a year's rollup)."""
+    if not texts:
+        return []
+    data = [text or b"" for text in texts]
+    lengths = np.fromiter((len(text) // HIST_WIDTH for text in data), np.int64, len(data))
+    digits = (np.frombuffer(b"".join(data), np.uint8).astype(np.int64) - HIST_DIGIT)
+    digits = digits.reshape(-1, HIST_WIDTH)
+    value = (digits[:, 0] * 64 + digits[:, 1]) * 64 + digits[:, 2]
+    # The counts by (text, bucket): texts' entries are in text order, so a chunk of texts
+    # is a slice of the entries, summed by one bincount (no sort).
+    width = HIST_TOP + 1
+    key = np.repeat(np.arange(len(data)), lengths) * width + (value >> 9)
+    bounds = np.searchsorted(key, np.arange(0, len(data) + _TEXTS, _TEXTS) * width).tolist()
+    keys_parts, count_parts = [], []
+    for first, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        if lo == hi:
+            continue
+        base = first * _TEXTS * width
+        summed = np.bincount(key[lo:hi] - base, weights=value[lo:hi] & COUNT_MAX,
+                             minlength=_TEXTS * width)
+        found = np.flatnonzero(summed)
+        keys_parts.append(found + base)
+        count_parts.append(summed[found].astype(np.int64))
+    keys = np.concatenate(keys_parts) if keys_parts else np.zeros(0, np.int64)
+    counts = np.concatenate(count_parts) if count_parts else np.zeros(0, np.int64)
+    # A count above COUNT_MAX takes several entries: full ones, then the rest.
+    parts = -(-counts // COUNT_MAX)
+    last = np.cumsum(parts) - 1
+    entry = np.full(int(parts.sum()), COUNT_MAX, dtype=np.int64)
+    entry[last] = counts - COUNT_MAX * (parts - 1)
+    entry += np.repeat(keys % width, parts) << 9
+    chars = np.stack([entry >> 12, entry >> 6 & 63, entry & 63], axis=1) + HIST_DIGIT
+    text = chars.astype(np.uint8).tobytes().decode("ascii")
+    ends = np.cumsum(np.bincount(np.repeat(keys // width, parts),
+                                 minlength=len(data)) * HIST_WIDTH).tolist()
+    return [text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+def _compact_counts(text: str | None) -> str:
+    """Outcome counts joined from several rows ("200:58,503:2,200:60"), each key once."""
+    if not text:
+        return ""
+    statuses: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    decode_counts_into(text, statuses, reasons)
+    return encode_counts(statuses | reasons)
 
 
 def _monitor_chunks(conn: sqlite3.Connection, rows_each: int) -> Iterator[list[str]]:
@@ -141,50 +182,28 @@ def roll_up(conn: sqlite3.Connection, until: int) -> int:
     mark = conn.execute("SELECT value FROM meta WHERE key = 'blocks_since'").fetchone()
     blocks = 0 if mark is None else int(mark[0]) * 600
     # The blocks from blocks_since on; before it, the minutes (a file older than blocks).
-    ranges = [r for r in ((600, max(since, blocks), until), (60, since, min(until, blocks)))
-              if r[1] < r[2]]
-    # A day row of a day already begun holds the hours rolled so far: merged with the new.
+    hours = [r for r in ((600, max(since, blocks), until), (60, since, min(until, blocks)))
+             if r[1] < r[2]]
+    # The days from the new hours, and the row of a day already begun: it holds the hours
+    # rolled before.
     day_lo = since // DAY * DAY
-    hours = (until - since) // HOUR
+    days = [(HOUR, since, until), *([(DAY, day_lo, day_lo + 1)] if since > day_lo else [])]
     written = 0
-    for monitors in _monitor_chunks(conn, hours * 6):
+    for monitors in _monitor_chunks(conn, (until - since) // HOUR * 6):
         for table in _TABLES:
-            values = [v for r in ranges for v in r]
-            found = conn.execute(table.source(len(ranges)),
-                                 (*values, json.dumps(monitors))).fetchall()
-            hour_rows = _merged(iter(found), HOUR, table.metric)
-            day_rows = _merged(_rows_of(hour_rows), DAY, table.metric)
-            if since > day_lo:
-                _merge_existing(conn, table, day_rows, day_lo)
-            for span, rows in ((HOUR, hour_rows), (DAY, day_rows)):
+            for span, ranges in ((HOUR, hours), (DAY, days)):
+                rows = table.rows(conn, span, ranges, monitors)
                 conn.execute(table.upsert(), (json.dumps(
-                    [(key[0], span, *key[1:], *agg.to_row()) for key, agg in rows.items()]),))
-            if not table.metric:
-                written += len(hour_rows)
-                uptime.set_days(conn, ((monitor_id, day, agg.checks, agg.up)
-                                       for (monitor_id, day), agg in day_rows.items()
-                                       if day + DAY <= until and isinstance(agg, MinuteAgg)))
+                    [(row[0], span, *row[1:]) for row in rows]),))
+                if table.metric:
+                    continue
+                if span == HOUR:
+                    written += len(rows)
+                else:
+                    uptime.set_days(conn, [(row[0], row[1], row[2], row[3]) for row in rows
+                                           if row[1] + DAY <= until])
     conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES ('{_MARK}', ?)", (until,))
     return written
-
-
-def _rows_of(merged: dict[tuple, MinuteAgg | _Figures]) -> Iterator[tuple]:
-    for key, agg in merged.items():
-        yield (*key, *agg.to_row())
-
-
-def _merge_existing(conn: sqlite3.Connection, table: _Table,
-                    day_rows: dict[tuple, MinuteAgg | _Figures], day: int) -> None:
-    """Add the stored day rows of `day` (its hours rolled before) to the new ones."""
-    monitors = sorted({key[0] for key in day_rows if key[1] == day})
-    if not monitors:
-        return
-    for row in conn.execute(table.source(1), (DAY, day, day + 1, json.dumps(monitors))):
-        key = (row[0], row[1], *row[2:3 if table.metric else 2])
-        found = day_rows.get(key)
-        if found is None:
-            continue  # nothing new for it: its stored row stays as it is
-        found.merge_row(row[3 if table.metric else 2:])
 
 
 class Rollups:
