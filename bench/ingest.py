@@ -21,23 +21,20 @@ Prints a table, then one JSON line per figure; the target is 5,000 values/s on 2
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import multiprocessing
 import os
-import sys
 import tempfile
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
-from bench.peers import free_port, process
+from bench.peers import served
 from bench.push import count
 from bench.run import FIGURES, cpu_of, figure
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET_PER_S = 5000.0
 ACCEPTED = (200, 202)
 
@@ -169,19 +166,7 @@ def main() -> None:
         folder = Path(tmp)
         make_config(folder)
         db = folder / "monitoring.db"
-        port = free_port()
-        files = ["-c", str(folder / "config.json"), "-db", str(db)]
-        app = [sys.executable, str(ROOT / "monitoringApp.py")]
-        monitor = [*app, "-m", "-s", *files]
-        serve = [*app, "serve", "--listen", f"127.0.0.1:{port}", *files]
-        if not args.beside:
-            monitor, serve = [], [*monitor, "--web", f"127.0.0.1:{port}"]
-        with contextlib.ExitStack() as stack:
-            if monitor:
-                stack.enter_context(process(monitor, cwd=folder))
-                while not db.exists():
-                    time.sleep(0.05)
-            server = stack.enter_context(process(serve, port, cwd=folder))
+        with served(folder, args.beside) as (port, server):
             expected = 0
             for name, form, batch in plan:
                 measured = turn(port, server.pid, form, args.series, batch, args.seconds,

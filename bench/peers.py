@@ -28,6 +28,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -82,6 +83,27 @@ def process(args: list[str], port: int | None = None, **kwargs) -> Iterator[subp
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def served(folder: Path, beside: bool = False) -> Iterator[tuple[int, subprocess.Popen]]:
+    """The real program over `folder`'s config.json and monitoring.db, on a free port:
+    `-m -s --web`, or `serve` in a process of its own beside `-m -s` (`beside`). Yields
+    the port and the serving process."""
+    port = free_port()
+    db = folder / "monitoring.db"
+    files = ["-c", str(folder / "config.json"), "-db", str(db)]
+    app = [sys.executable, str(Path(__file__).resolve().parent.parent / "monitoringApp.py")]
+    monitor = [*app, "-m", "-s", *files]
+    serve = [*app, "serve", "--listen", f"127.0.0.1:{port}", *files]
+    if not beside:
+        monitor, serve = [], [*monitor, "--web", f"127.0.0.1:{port}"]
+    with contextlib.ExitStack() as stack:
+        if monitor:
+            stack.enter_context(process(monitor, cwd=folder))
+            while not db.exists():
+                time.sleep(0.05)
+        yield port, stack.enter_context(process(serve, port, cwd=folder))
 
 
 @contextlib.contextmanager

@@ -19,19 +19,17 @@ Prints a table, then one JSON line per figure; the target is 5,000 pushes/s on 2
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import multiprocessing
 import os
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from bench.peers import free_port, process
+from bench.peers import served
 from bench.run import FIGURES, cpu_of, figure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,19 +147,7 @@ def main() -> None:
         folder = Path(tmp)
         tokens = make_config(folder, args.monitors)
         db = folder / "monitoring.db"
-        port = free_port()
-        files = ["-c", str(folder / "config.json"), "-db", str(db)]
-        app = [sys.executable, str(ROOT / "monitoringApp.py")]
-        monitor = [*app, "-m", "-s", *files]
-        serve = [*app, "serve", "--listen", f"127.0.0.1:{port}", *files]
-        if not args.beside:
-            monitor, serve = [], [*monitor, "--web", f"127.0.0.1:{port}"]
-        with contextlib.ExitStack() as stack:
-            if monitor:
-                stack.enter_context(process(monitor, cwd=folder))
-                while not db.exists():
-                    time.sleep(0.05)
-            server = stack.enter_context(process(serve, port, cwd=folder))
+        with served(folder, args.beside) as (port, server):
             reference = load(port, server.pid, ["/api/v1/"], args.seconds, args.clients,
                              args.connections)
             paths = [f"/api/v1/push/{token}?value={i}" for i, token in enumerate(tokens)]

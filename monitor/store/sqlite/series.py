@@ -123,12 +123,7 @@ class SeriesWrites:
         rollups."""
         values = self._values
         for series, timestamp, value in self._pending:
-            key = (int(timestamp // 60), series)
-            found = values.get(key)
-            if found is None:
-                values[key] = [value]
-            else:
-                found.append(value)
+            values.setdefault((int(timestamp // 60), series), []).append(value)
         self._held += len(self._pending)
         self._pending = []
         if self._held > MAX_HELD:

@@ -4,7 +4,6 @@ plaintext lines), read back by query (`GET /metrics/query`) and browsed as a tre
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from monitor.core.errors import StoreError
 from monitor.core.fields import is_number
 from monitor.metrics.paths import MAX_PATH, PATH_REGEX, SeriesPathError, check_path, quoted
 from monitor.metrics.query import (
@@ -29,8 +27,9 @@ from monitor.store.api import Reader, RecordSeries
 from monitor.store.figures import Figures
 from monitor.web.auth import require
 from monitor.web.body import json_body
-from monitor.web.context import WebContext, current
+from monitor.web.context import current
 from monitor.web.openapi import error
+from monitor.web.params import reading
 from monitor.web.problems import Problem
 
 bp = Blueprint("metrics", __name__)
@@ -208,7 +207,7 @@ def get_query() -> ResponseReturnValue:
                       **extra) from None
     context = current()
     now = context.clock()
-    with _reading(context) as reader:
+    with reading(context) as reader:
         return jsonify(_answer(reader, query, now))
 
 
@@ -266,7 +265,7 @@ def get_tree() -> ResponseReturnValue:
             raise Problem(400, "Bad Request", f"prefix: {exc}", parameter="prefix",
                           position=exc.position) from None
     context = current()
-    with _reading(context) as reader:
+    with reading(context) as reader:
         children = reader.series_tree(prefix, MAX_CHILDREN + 1)
         if prefix and not children and reader.series_info(prefix) is None:
             raise Problem(404, "Not Found", f"no series is {prefix} or below it")
@@ -274,16 +273,6 @@ def get_tree() -> ResponseReturnValue:
                     "children": [{"name": node.name, "path": node.path,
                                   "series": node.series, "leaf": node.leaf}
                                  for node in children[:MAX_CHILDREN]]})
-
-
-@contextlib.contextmanager
-def _reading(context: WebContext) -> Iterator[Reader]:
-    """The request's database reader; a database that cannot be read is a 503."""
-    try:
-        with context.reader() as reader:
-            yield reader
-    except StoreError as exc:
-        raise Problem(503, "Service Unavailable", str(exc)) from None
 
 
 # -- the OpenAPI document ------------------------------------------------------------------
