@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 from flask import Blueprint, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.process_collector import ProcessCollector
@@ -35,7 +36,7 @@ from monitor.runtime import Runtime
 from monitor.store.api import Reader
 from monitor.store.summaries import MonitorSummary
 from monitor.web.auth import require
-from monitor.web.context import WebContext, current
+from monitor.web.context import EXTENSION, WebContext, current
 from monitor.web.exposition import Family, MonitorLabels, render
 from monitor.web.problems import Problem
 
@@ -167,7 +168,9 @@ class Pace:
     against the latest earlier scrape at least MIN_SPAN ago (first: the server's start)."""
 
     MIN_SPAN = 1.0
-    KEEP = 32  # scrapes remembered: several scrapers may ask in turn
+    # Scrapes remembered, MIN_SPAN apart at least: however often scrapers ask, the latest
+    # sample old enough is kept.
+    KEEP = 32
 
     def __init__(self, done: Callable[[], int],
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -181,13 +184,20 @@ class Pace:
         with self._lock:
             base = next(((at, count) for at, count in reversed(self._seen)
                          if now - at >= self.MIN_SPAN), None)
-            self._seen.append((now, done))
+            if now - self._seen[-1][0] >= self.MIN_SPAN:
+                self._seen.append((now, done))
         if base is None:
             return None
         return (done - base[1]) / (now - base[0])
 
 
-_PACE_LOCK = threading.Lock()
+@bp.record_once
+def _start_pace(state: BlueprintSetupState) -> None:
+    """Under `-m --web`, the pace counts from the server's start: the first scrape has one."""
+    context: WebContext = state.app.extensions[EXTENSION]
+    runtime = context.runtime
+    if runtime is not None:
+        state.app.extensions[_EXTENSION] = Pace(lambda: runtime.checks_done)
 
 
 def _pace(context: WebContext) -> Pace | None:
@@ -197,10 +207,12 @@ def _pace(context: WebContext) -> Pace | None:
     extensions = current_app.extensions
     with _PACE_LOCK:
         pace = extensions.get(_EXTENSION)
-        if pace is None:
+        if pace is None:  # a runtime given to the context after the app was made
             pace = extensions[_EXTENSION] = Pace(lambda: runtime.checks_done)
     return pace
 
+
+_PACE_LOCK = threading.Lock()
 
 
 class Health:

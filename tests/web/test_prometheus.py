@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
+import re
+import shutil
+import signal
+import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.openmetrics.parser import (
@@ -26,6 +32,7 @@ from monitor.store.api import AlertRecord, Delivery, SetMaintenance, iso_utc
 from monitor.store.sqlite.queries import SqliteReader, open_reader
 from monitor.web.exposition import Family, client_family, escape, go_float, render
 from monitor.web.prometheus import FAMILIES, Pace, monitor_families
+from tests.support import app
 from tests.support.web import READ_TOKEN, WRITE_TOKEN, Web, bearer
 
 SHOP = "https://shopper:pa55w0rd-xyz@shop.example/health?token=t0ps3cret-abc"
@@ -213,8 +220,12 @@ def test_the_pace_is_checks_run_since_an_earlier_scrape() -> None:
     assert pace.rate() == 50.0  # since the server started
     now[0], done[0] = 1010.5, 650
     assert pace.rate() == pytest.approx(550 / 10.5)  # the scrape 0.5 s ago is too close
-    now[0], done[0] = 1020.5, 1650
+    now[0], done[0] = 1020, 1600
     assert pace.rate() == 100.0
+    # However often scrapers ask, the latest scrape at least a second old is kept.
+    for step in range(1, 200):
+        now[0], done[0] = 1020 + step * 0.01, 1600 + step
+        assert pace.rate() == pytest.approx(100.0)
     assert Pace(lambda: 7, clock=lambda: 5.0).rate() is None  # no time has passed
 
 
@@ -350,3 +361,114 @@ class _Listed:
 
 def _reader(web: Web) -> contextlib.closing[SqliteReader]:
     return contextlib.closing(open_reader(web.db_path))
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "contrib" / "grafana-dashboard.json"
+METRIC_NAME = re.compile(r"\b((?:uptime|process)_[a-z0-9_]+)\b")
+LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+BY_LABELS = re.compile(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)")
+ADDED_BY_PROMETHEUS = {"job", "instance"}
+
+
+def dashboard_queries() -> list[dict[str, str]]:
+    """Every query of the dashboard: the panels' targets and the variables' queries."""
+    document = json.loads(DASHBOARD.read_text())
+    queries = [target for panel in document["panels"] for target in panel.get("targets", ())]
+    queries += [{"expr": var["definition"]} for var in document["templating"]["list"]
+                if var["type"] == "query"]
+    return queries
+
+
+def test_the_grafana_dashboard_queries_only_what_a_scrape_has(filled: Any) -> None:
+    web, _ids, _now = filled
+    scraped = parse(web.client.get("/metrics").get_data(as_text=True))
+    web.context.runtime = Runtime(web.context.config, web.store, config_path=web.config_path)
+    scraped |= parse(web.client.get("/metrics").get_data(as_text=True))  # -m --web's too
+    labels_of: dict[str, set[str]] = {}
+    for name, labels in scraped:
+        labels_of.setdefault(name, set()).update(key for key, _ in labels)
+    queries = dashboard_queries()
+    assert len(queries) > 20
+    used: set[str] = set()
+    for query in queries:
+        names = set(METRIC_NAME.findall(query["expr"]))
+        assert names, query["expr"]
+        assert names <= set(labels_of), (query["expr"], names - set(labels_of))
+        used |= names
+        known = set().union(*(labels_of[name] for name in names)) | ADDED_BY_PROMETHEUS
+        for group in BY_LABELS.findall(query["expr"]):
+            assert {label.strip() for label in group.split(",")} <= known, query["expr"]
+        assert set(LEGEND_LABEL.findall(query.get("legendFormat", ""))) <= known, query
+    # Every per-monitor family and the monitor's own health are on the dashboard.
+    assert {spec[0] for spec in FAMILIES.values()} <= {
+        name.removesuffix("_total") for name in used}
+    assert {"uptime_checks_per_second", "uptime_check_lateness_seconds",
+            "uptime_writer_queue_rows", "uptime_writer_lag_seconds",
+            "uptime_rows_dropped_total", "uptime_notifications_waiting"} <= used
+
+
+def test_the_grafana_dashboard_is_importable_anywhere() -> None:
+    document = json.loads(DASHBOARD.read_text())
+    assert document["uid"] == "uptime-monitor" and document["title"]
+    variables = {var["name"]: var for var in document["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    ids = [panel["id"] for panel in document["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in document["panels"]:
+        if panel["type"] != "row":
+            # The data source the importer chooses, never one of the author's.
+            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+            for target in panel["targets"]:
+                assert target["datasource"] == panel["datasource"]
+                assert 'job=~"$job"' in target["expr"], target["expr"]
+
+
+def test_the_grafana_dashboard_s_queries_are_promql(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool (Debian's prometheus) is not installed")
+    rules = [{"record": f"dashboard:query_{i}",
+              "expr": query["expr"].replace("$job", ".*").replace("$monitor", ".*")}
+             for i, query in enumerate(dashboard_queries())
+             if not query["expr"].startswith("label_values(")]
+    path = tmp_path / "rules.json"  # YAML is a superset of JSON
+    path.write_text(json.dumps({"groups": [{"name": "dashboard", "rules": rules}]}))
+    done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+SERVING = re.compile(r"Serving (http://127\.0\.0\.1:\d+/)")
+
+
+def test_the_real_monitor_with_web_serves_its_metrics(tmp_path: Path) -> None:
+    app.write(tmp_path / "config.json", {"monitors": [
+        {"type": "tcp", "host": "127.0.0.1", "port": 9, "name": "closed",
+         "checkInterval": 0.5}]})
+    proc = app.start(["-m", "--plain", "--web", "127.0.0.1:0"], tmp_path)
+    output = app.Output(proc, stderr=True)
+    try:
+        line = app.wait_for(lambda: next((text for text in output.lines
+                                          if SERVING.search(text)), None),
+                            timeout=20, what="the Serving line", detail=output.dump)
+        url = SERVING.search(line).group(1) + "metrics"  # type: ignore[union-attr]
+
+        def scraped() -> Samples | None:
+            samples = parse(requests.get(url, timeout=10).text)
+            # A check made, and a second passed since the server started (the pace's).
+            return samples if of(samples, "uptime_monitor_up", name="closed") and of(
+                samples, "uptime_checks_per_second") else None
+
+        samples = app.wait_for(scraped, timeout=20, what="a check in /metrics",
+                               detail=output.dump)
+        assert one(samples, "uptime_monitor_up", name="closed") == 0.0
+        assert one(samples, "uptime_monitor_state", name="closed", state="down") == 1.0
+        assert one(samples, "uptime_info", mode="monitor") == 1.0
+        assert one(samples, "uptime_checks_run_total") >= 1
+        assert one(samples, "uptime_rows_written_total", table="checks") >= 1
+        assert one(samples, "uptime_checks_per_second") > 0
+    finally:
+        app.stop(proc, signal.SIGTERM)
+        output.join()
+    assert proc.returncode == 0, output.dump()

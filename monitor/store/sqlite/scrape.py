@@ -11,12 +11,12 @@ from monitor.store.scrape import DayCounts
 from monitor.store.sqlite.rollups import DAY, rolled_until
 
 # Each monitor's rows with one seek per span (the key leads with the monitor; every monitor
-# with aggregates has a state row), summed in SQL: one row out per monitor.
+# with aggregates has a state row), summed in SQL: one row out per monitor. A day row holds
+# the hours of its day rolled so far: the blocks after those are not in it.
 _DAY_COUNTS = (
     "SELECT monitor, sum(checks), sum(up), group_concat(outcomes, ',') FROM ("
     " SELECT a.monitor, a.checks, a.up, a.outcomes FROM monitor_state m CROSS JOIN"
-    " aggregates a ON a.monitor = m.monitor AND a.span = :day_span AND a.start = :day"
-    " WHERE :rolled > :day"
+    " aggregates a ON a.monitor = m.monitor AND a.span = :day_span AND a.start >= :day"
     " UNION ALL"
     " SELECT a.monitor, a.checks, a.up, a.outcomes FROM monitor_state m CROSS JOIN"
     " aggregates a ON a.monitor = m.monitor AND a.span = 600 AND a.start >= :blocks"
@@ -27,13 +27,11 @@ _REASON = re.compile(r"(?:^|(?<=,))(?!\d+:)([^,]+):(\d+)")
 
 
 def day_counts(conn: sqlite3.Connection, day: int) -> dict[str, DayCounts]:
-    """Each monitor's checks from `day` (the start of a UTC day, epoch seconds) on."""
-    rolled = rolled_until(conn)
-    # The day row holds the hours rolled so far; the blocks after them are not in it.
-    blocks = max(day, rolled)
+    """Each monitor's checks from `day` (the start of a UTC day, epoch seconds) on: the day
+    rows (the hours rolled up), then the 10-minute blocks after the last hour rolled."""
     found = {}
     for monitor_id, checks, up, outcomes in conn.execute(_DAY_COUNTS, {
-            "day_span": DAY, "day": day, "rolled": rolled, "blocks": blocks}):
+            "day_span": DAY, "day": day, "blocks": max(day, rolled_until(conn))}):
         reasons: dict[str, int] = {}
         for reason, count in _REASON.findall(outcomes or ""):
             reasons[reason] = reasons.get(reason, 0) + int(count)
