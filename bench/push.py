@@ -32,7 +32,6 @@ from pathlib import Path
 from bench.peers import served
 from bench.run import FIGURES, cpu_of, figure
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET_PER_S = 5000.0
 
 
