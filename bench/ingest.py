@@ -21,22 +21,18 @@ Prints a table, then one JSON line per figure; the target is 5,000 values/s on 2
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import multiprocessing
 import os
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from bench.peers import served
-from bench.push import count
-from bench.run import FIGURES, cpu_of, figure
+from bench.push import Request, count, load
+from bench.run import FIGURES, figure
 
 TARGET_PER_S = 5000.0
-ACCEPTED = (200, 202)
 
 
 def make_config(folder: Path) -> None:
@@ -47,79 +43,24 @@ def make_config(folder: Path) -> None:
     os.chmod(path, 0o600)
 
 
-def bodies(form: str, series: int, batch: int, turns: int = 64) -> list[tuple[bytes, str, int]]:
-    """Request bodies of `batch` values each ("lines", "json" or "none": GET /api/v1/):
-    (body, content type, values in it), the series taken in turn."""
-    made = []
+def requests(form: str, series: int, batch: int, turns: int = 64) -> list[Request]:
+    """Requests of `batch` values each ("lines" or "json"; "none": GET /api/v1/), the series
+    taken in turn."""
+    if form == "none":
+        return ["/api/v1/"]
+    made: list[Request] = []
     for turn in range(turns):
         paths = [f"bench.s{(turn * batch + i) % series}" for i in range(batch)]
         if form == "lines":
-            text = "".join(f"{path} {i}.5\n" for i, path in enumerate(paths))
-            made.append((text.encode(), "text/plain", batch))
-        elif form == "json":
+            body = "".join(f"{path} {i}.5\n" for i, path in enumerate(paths)).encode()
+            kind = "text/plain"
+        else:
             grouped: dict[str, list[list[float]]] = {}
             for i, path in enumerate(paths):
                 grouped.setdefault(path, []).append([time.time() - 1, i + 0.5])
-            made.append((json.dumps(grouped).encode(), "application/json", batch))
-        else:
-            made.append((b"", "", 0))
+            body, kind = json.dumps(grouped).encode(), "application/json"
+        made.append(("POST", "/api/v1/metrics", body, {"Content-Type": kind}))
     return made
-
-
-def _client(port: int, form: str, series: int, batch: int, seconds: float,
-            connections: int, results: multiprocessing.Queue) -> None:
-    """One client process: `connections` keep-alive connections on threads, sending its
-    bodies in turn until the time is up; (requests answered, values accepted, others)."""
-    made = bodies(form, series, batch)
-    counts = [[0, 0, 0] for _ in range(connections)]
-    deadline = time.monotonic() + seconds
-
-    def run(index: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        tally = counts[index]
-        step = index
-        while time.monotonic() < deadline:
-            body, kind, values = made[step % len(made)]
-            if kind:
-                conn.request("POST", "/api/v1/metrics", body, {"Content-Type": kind})
-            else:
-                conn.request("GET", "/api/v1/")
-            answer = conn.getresponse()
-            answer.read()
-            if answer.status in ACCEPTED:
-                tally[0] += 1
-                tally[1] += values
-            else:
-                tally[2] += 1
-            step += connections
-        conn.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    results.put(tuple(sum(c[i] for c in counts) for i in range(3)))
-
-
-def turn(port: int, pid: int, form: str, series: int, batch: int, seconds: float,
-         clients: int, connections: int) -> dict:
-    """One turn of `clients` processes: requests/s, values/s, refusals, server CPU."""
-    results: multiprocessing.Queue = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=_client, args=(port, form, series, batch,
-                                                           seconds, connections, results))
-             for _ in range(clients)]
-    cpu0, t0 = cpu_of(pid), time.perf_counter()
-    for proc in procs:
-        proc.start()
-    answered = [results.get(timeout=seconds + 120) for _ in procs]
-    for proc in procs:
-        proc.join()
-    took, cpu = time.perf_counter() - t0, cpu_of(pid) - cpu0
-    requests, values, refused = (sum(a[i] for a in answered) for i in range(3))
-    return {"requests": requests, "values": values, "refused": refused,
-            "requests_per_s": requests / took, "values_per_s": values / took,
-            "cpu_us": cpu / max(1, values or requests) * 1e6, "ended": time.monotonic()}
 
 
 def caught_up(db: Path, expected: int, since: float, wait: float = 120.0) -> tuple[int, float]:
@@ -169,10 +110,12 @@ def main() -> None:
         with served(folder, args.beside) as (port, server):
             expected = 0
             for name, form, batch in plan:
-                measured = turn(port, server.pid, form, args.series, batch, args.seconds,
-                                args.clients, args.connections)
+                measured = load(port, server.pid, requests(form, args.series, batch),
+                                args.seconds, args.clients, args.connections)
+                ended = time.monotonic()
+                measured["values"] = measured["ok"] * batch if form != "none" else 0
                 expected += measured["values"]
-                rows, lag = caught_up(db, expected, measured["ended"])
+                rows, lag = caught_up(db, expected, ended)
                 done.append((name, form, batch, measured, rows, lag))
             took, got = query_time(port, args.series)
     reference = done[0][3]
@@ -183,20 +126,20 @@ def main() -> None:
     for name, form, batch, measured, rows, lag in done:
         accepted_before += measured["values"]
         lost = accepted_before - rows
-        values_per_s = measured["values_per_s"]
-        print(f"{name:<44} {measured['requests_per_s']:>11.0f} {values_per_s:>10.0f}"
-              f" {values_per_s / TARGET_PER_S:>9.2f} {measured['cpu_us']:>13.1f}"
-              f" {measured['refused']:>8} {lost:>6} {lag:>9.2f}s")
+        values_per_s = measured["per_s"] * (batch if form != "none" else 0)
+        print(f"{name:<44} {measured['per_s']:>11.0f} {values_per_s:>10.0f}"
+              f" {values_per_s / TARGET_PER_S:>9.2f} {measured['cpu_us'] / max(1, batch):>13.1f}"
+              f" {measured['failed']:>8} {lost:>6} {lag:>9.2f}s")
         if form == "none":
-            figure("ingest_reference_requests_per_s", measured["requests_per_s"], "1/s",
+            figure("ingest_reference_requests_per_s", measured["per_s"], "1/s",
                    cpu_us=round(measured["cpu_us"], 1))
             continue
         figure(f"ingest_{form}_{batch}_values_per_s", values_per_s, "1/s",
                target=TARGET_PER_S, ratio=round(values_per_s / TARGET_PER_S, 2),
-               requests_per_s=round(measured["requests_per_s"], 1),
-               reference_ratio=round(measured["requests_per_s"]
-                                     / reference["requests_per_s"], 2),
-               cpu_us_per_value=round(measured["cpu_us"], 1), refused=measured["refused"],
+               requests_per_s=round(measured["per_s"], 1),
+               reference_ratio=round(measured["per_s"] / reference["per_s"], 2),
+               cpu_us_per_value=round(measured["cpu_us"] / batch, 1),
+               refused=measured["failed"],
                lost=lost, caught_up_s=round(lag, 2), series=args.series,
                server="serve beside -m" if args.beside else "-m --web")
         stored_before = rows

@@ -46,10 +46,14 @@ def make_config(folder: Path, monitors: int) -> list[str]:
     return tokens
 
 
-def _client(port: int, paths: list[str], seconds: float, connections: int,
+# A request of a load: a path to GET, or (method, path, body, headers).
+Request = str | tuple[str, str, bytes, dict[str, str]]
+
+
+def _client(port: int, paths: list[Request], seconds: float, connections: int,
             results: multiprocessing.Queue) -> None:
     """One client process: `connections` keep-alive connections, each on a thread,
-    asking `paths` in turn until the time is up; (answered 200, other answers) sent back."""
+    asking `paths` in turn until the time is up; (answered 2xx, other answers) sent back."""
     counts = [[0, 0] for _ in range(connections)]
     deadline = time.monotonic() + seconds
 
@@ -58,10 +62,14 @@ def _client(port: int, paths: list[str], seconds: float, connections: int,
         count = counts[index]
         step = index
         while time.monotonic() < deadline:
-            conn.request("GET", paths[step % len(paths)])
+            request = paths[step % len(paths)]
+            if isinstance(request, str):
+                conn.request("GET", request)
+            else:
+                conn.request(*request)
             answer = conn.getresponse()
             answer.read()
-            count[0 if answer.status == 200 else 1] += 1
+            count[0 if 200 <= answer.status < 300 else 1] += 1
             step += connections
         conn.close()
 
@@ -73,7 +81,7 @@ def _client(port: int, paths: list[str], seconds: float, connections: int,
     results.put((sum(c[0] for c in counts), sum(c[1] for c in counts)))
 
 
-def load(port: int, pid: int, paths: list[str], seconds: float, clients: int,
+def load(port: int, pid: int, paths: list[Request], seconds: float, clients: int,
          connections: int) -> dict:
     """`clients` client processes asking `paths` for `seconds`: answers/s, failures, and
     the server's CPU per answer."""
