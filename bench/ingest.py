@@ -29,7 +29,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.peers import served
-from bench.push import Request, count, load
+from bench.push import Request, load, stored
 from bench.run import FIGURES, figure
 
 TARGET_PER_S = 5000.0
@@ -61,19 +61,6 @@ def requests(form: str, series: int, batch: int, turns: int = 64) -> list[Reques
             body, kind = json.dumps(grouped).encode(), "application/json"
         made.append(("POST", "/api/v1/metrics", body, {"Content-Type": kind}))
     return made
-
-
-def caught_up(db: Path, expected: int, since: float, wait: float = 120.0) -> tuple[int, float]:
-    """The raw points stored once the writer has caught up with `expected` (or `wait`
-    passed), and how long after `since` (a turn's end) that was."""
-    deadline = time.monotonic() + wait
-    rows = 0
-    while time.monotonic() < deadline:
-        rows = count(db, "SELECT count(*) FROM series_points")
-        if rows >= expected:
-            break
-        time.sleep(0.05)
-    return rows, time.monotonic() - since
 
 
 def query_time(port: int, series: int) -> tuple[float, int]:
@@ -115,7 +102,8 @@ def main() -> None:
                 ended = time.monotonic()
                 measured["values"] = measured["ok"] * batch if form != "none" else 0
                 expected += measured["values"]
-                rows, lag = caught_up(db, expected, ended)
+                rows = stored(db, expected, 120.0, "series_points")
+                lag = time.monotonic() - ended
                 done.append((name, form, batch, measured, rows, lag))
             took, got = query_time(port, args.series)
     reference = done[0][3]

@@ -109,12 +109,13 @@ def count(db: Path, sql: str, *params: object) -> int:
         conn.close()
 
 
-def stored(db: Path, expected: int, wait: float = 60.0) -> int:
-    """The pushes in the database once the writer has caught up (or `wait` passed)."""
+def stored(db: Path, expected: int, wait: float = 60.0, table: str = "pushes") -> int:
+    """The rows of `table` once the writer has caught up with `expected` (or `wait`
+    passed)."""
     deadline = time.monotonic() + wait
     rows = 0
     while time.monotonic() < deadline:
-        rows = count(db, "SELECT count(*) FROM pushes")
+        rows = count(db, f"SELECT count(*) FROM {table}")
         if rows >= expected:
             break
         time.sleep(0.2)
