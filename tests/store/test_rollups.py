@@ -10,6 +10,8 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import pytest
+
 from monitor.core.model import CheckResult
 from monitor.store.codec import (
     COUNT_MAX,
@@ -19,6 +21,8 @@ from monitor.store.codec import (
     decode_hist_into,
     encode_hist,
 )
+from monitor.store.sqlite import rollups
+from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.rollups import DAY, HOUR, LATE_HORIZON, compact_hists
 from monitor.store.sqlite.writer import Store
 from tests.store.test_schema9 import rows
@@ -241,3 +245,42 @@ def test_histograms_joined_from_rows_are_compacted_to_an_entry_per_bucket() -> N
         assert found == total
         assert len(text) == HIST_WIDTH * sum(-(-n // COUNT_MAX) for n in total.values())
     assert compact_hists([]) == [] and compact_hists([b"", None]) == ["", ""]
+
+
+def test_a_pass_in_chunks_goes_on_after_a_restart_with_late_checks_counted_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A monitor per transaction: the pass of the last hours is cut by a restart after two
+    # monitors; checks of those hours written then count in the hour rows of the monitors
+    # done (directly) and of the one not done yet (through its blocks), once each.
+    monkeypatch.setattr(rollups, "PASS_MONITORS", 1)
+    db = tmp_path / "monitoring.db"
+    checks = history(DAY0 + 20 * HOUR, DAY0 + 26 * HOUR)
+    cut = DAY0 + 24 * HOUR  # the pass that rolls the last hours up to the next day
+    feed(db, [c for c in checks if c.timestamp < cut - HOUR], [0.0])
+    rest = [c for c in checks if c.timestamp >= cut - HOUR]
+    flush_at(db, cut - 60, lambda store: [store.put_check(c) for c in rest])
+    while rows(db, "SELECT count(*) FROM meta WHERE key = 'rolling'") != [(0,)]:
+        flush_at(db, cut - 60)  # the passes before: two chunks a writer (flush and close)
+    assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'") == [(cut - HOUR,)]
+    flush_at(db, cut + LATE_HORIZON + 1)  # two chunks: the first two monitors
+    first, second, third = sorted(MONITORS)
+    assert rows(db, "SELECT value FROM meta WHERE key = 'rolling'") == [
+        (f'[{int(cut)}, "{second}"]',)]
+    assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'") == [(cut - HOUR,)]
+    late = [CheckResult(first, cut - 100, False, 500, 7.5, "http_status"),
+            CheckResult(third, cut - 90, True, 200, 2.25)]
+    flush_at(db, cut + LATE_HORIZON + 2, lambda store: [store.put_check(c) for c in late])
+    assert rows(db, "SELECT count(*) FROM meta WHERE key = 'rolling'") == [(0,)]
+    assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'") == [(cut,)]
+    every = checks + late
+    assert stored(db, HOUR) == expected(every, HOUR, cut)
+    assert stored(db, DAY) == expected(every, DAY, cut)
+    # The day is whole: its uptime packed, the late checks in it.
+    reader = open_reader(db)
+    try:
+        days = reader.uptime_by_day(None, 2, cut)
+    finally:
+        reader.close()
+    for monitor_id, agg in expected(every, DAY, cut).items():
+        assert (days[monitor_id[0]].checks[0], days[monitor_id[0]].up[0]) == (
+            agg.checks, agg.up)

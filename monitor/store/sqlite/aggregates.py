@@ -67,9 +67,10 @@ class CheckAggregates:
         dirty = set()
         rows = self.rows
         # A check of an hour already rolled up goes to its hour and day rows too.
-        until, every = self._rollups.until or 0, SPANS + ROLLUP_SPANS
+        late_before, late = self._rollups.late_before, self._rollups.late_spans
         for check in checks:
-            for span in SPANS if check.timestamp >= until else every:
+            for span in (SPANS if check.timestamp >= late_before
+                         else SPANS + late(check.timestamp, check.monitor_id)):
                 key = (span, int(check.timestamp // span), check.monitor_id)
                 rows[key].add(check.response_ms, check.available, check.code, check.reason,
                               check.warning)
@@ -78,18 +79,20 @@ class CheckAggregates:
             [(monitor_id, span, span * index, *rows[span, index, monitor_id].to_row())
              for span, index, monitor_id in dirty]),))
         # A late check of a day already rolled up whole: its packed uptime too.
-        if any(check.timestamp < until for check in checks):
-            whole = until // DAY
+        if any(check.timestamp < late_before for check in checks):
+            rolled = self._rollups.rolled_for
             days = [(monitor_id, index * DAY, rows[span, index, monitor_id])
-                    for span, index, monitor_id in dirty if span == DAY and index < whole]
+                    for span, index, monitor_id in dirty
+                    if span == DAY and index < rolled(monitor_id) // DAY]
             uptime.set_days(conn, [(m, day, agg.checks, agg.up) for m, day, agg in days])
 
     def _preload(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
         """Fill the cache for the minutes and monitors of this batch that it lacks, one
         query: after a restart the minute in progress already has a row to continue."""
-        late = self._rollups.late_spans
+        late_before, late = self._rollups.late_before, self._rollups.late_spans
         keys = {(span, int(c.timestamp // span), c.monitor_id) for c in checks
-                for span in SPANS + late(c.timestamp)}
+                for span in (SPANS if c.timestamp >= late_before
+                             else SPANS + late(c.timestamp, c.monitor_id))}
         keys -= self.rows.keys()
         if not keys:
             return
@@ -180,7 +183,7 @@ class MetricFigures:
                 hist[bucket] = hist.get(bucket, 0) + 1
             figures = (len(values), sum(values), min(values), max(values), encode_hist(hist))
             # The hour and day too when the minute's hour is rolled up already (held back).
-            for span in SPANS + late(start * 60):
+            for span in SPANS + late(start * 60, monitor_id):
                 rows.append((monitor_id, span, start * 60 // span * span, name, *figures))
         try:
             conn.execute("BEGIN")

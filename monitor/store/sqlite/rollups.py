@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +42,8 @@ _TEXTS = 1024  # histogram texts summed at once: a bincount over 1024 * 512 coun
 # Rows of a tier below read at once: monitors are rolled in chunks of about this many.
 CHUNK_ROWS = 50_000
 _MARK = "rolled_until"
+_PASS = "rolling"  # a pass of the writer in progress: [its end, the last monitor done]
+PASS_MONITORS = 200  # monitors rolled up in one transaction of the writer (~0.1 s)
 
 # A chunk of monitors' rows of the ranges (span, lo, hi), summed by monitor, start rounded
 # down to the span rolled up to (and metric): one seek per monitor and range; the sums and
@@ -163,22 +165,15 @@ def _compact_counts(text: str | None) -> str:
     return encode_counts(statuses | reasons)
 
 
-def _monitor_chunks(conn: sqlite3.Connection, rows_each: int) -> Iterator[list[str]]:
-    """The monitors with aggregates (each has a state row), in chunks of about CHUNK_ROWS
-    rows when each monitor has `rows_each`."""
-    monitors = [m for (m,) in conn.execute("SELECT monitor FROM monitor_state ORDER BY monitor")]
-    size = max(1, CHUNK_ROWS // max(1, rows_each))
-    for i in range(0, len(monitors), size):
-        yield monitors[i:i + size]
+def _chunk_size(since: int, until: int) -> int:
+    """Monitors rolled at once: about CHUNK_ROWS rows of the tier below."""
+    return max(1, CHUNK_ROWS // max(1, (until - since) // HOUR * 6))
 
 
-def roll_up(conn: sqlite3.Connection, until: int) -> int:
-    """Roll every hour from meta's mark up to `until` (a multiple of HOUR) into the hour
-    and day tiers of both tables, within the caller's transaction; the mark moves to
-    `until`. Returns the hour rows written."""
-    since = rolled_until(conn)
-    if until <= since:
-        return 0
+def roll_chunk(conn: sqlite3.Connection, since: int, until: int, monitors: list[str]) -> int:
+    """Roll the hours from `since` to `until` (multiples of HOUR) of `monitors` into their
+    hour and day rows of both tables, within the caller's transaction. Returns the hour
+    rows written."""
     mark = conn.execute("SELECT value FROM meta WHERE key = 'blocks_since'").fetchone()
     blocks = 0 if mark is None else int(mark[0]) * 600
     # The blocks from blocks_since on; before it, the minutes (a file older than blocks).
@@ -189,60 +184,112 @@ def roll_up(conn: sqlite3.Connection, until: int) -> int:
     day_lo = since // DAY * DAY
     days = [(HOUR, since, until), *([(DAY, day_lo, day_lo + 1)] if since > day_lo else [])]
     written = 0
-    for monitors in _monitor_chunks(conn, (until - since) // HOUR * 6):
-        for table in _TABLES:
-            for span, ranges in ((HOUR, hours), (DAY, days)):
-                rows = table.rows(conn, span, ranges, monitors)
-                conn.execute(table.upsert(), (json.dumps(
-                    [(row[0], span, *row[1:]) for row in rows]),))
-                if table.metric:
-                    continue
-                if span == HOUR:
-                    written += len(rows)
-                else:
-                    uptime.set_days(conn, [(row[0], row[1], row[2], row[3]) for row in rows
-                                           if row[1] + DAY <= until])
-    conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES ('{_MARK}', ?)", (until,))
+    for table in _TABLES:
+        for span, ranges in ((HOUR, hours), (DAY, days)):
+            rows = table.rows(conn, span, ranges, monitors)
+            conn.execute(table.upsert(), (json.dumps(
+                [(row[0], span, *row[1:]) for row in rows]),))
+            if table.metric:
+                continue
+            if span == HOUR:
+                written += len(rows)
+            else:
+                uptime.set_days(conn, [(row[0], row[1], row[2], row[3]) for row in rows
+                                       if row[1] + DAY <= until])
     return written
 
 
+def roll_up(conn: sqlite3.Connection, until: int) -> int:
+    """Roll every hour from meta's mark up to `until` (a multiple of HOUR) of every monitor,
+    within the caller's transaction (the migration's); the mark moves to `until`. Returns
+    the hour rows written."""
+    since = rolled_until(conn)
+    if until <= since:
+        return 0
+    monitors = [m for (m,) in conn.execute("SELECT monitor FROM monitor_state ORDER BY monitor")]
+    size = _chunk_size(since, until)
+    written = sum(roll_chunk(conn, since, until, monitors[i:i + size])
+                  for i in range(0, len(monitors), size))
+    _set_mark(conn, until)
+    return written
+
+
+def _set_mark(conn: sqlite3.Connection, until: int) -> None:
+    conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES ('{_MARK}', ?)", (until,))
+    conn.execute(f"DELETE FROM meta WHERE key = '{_PASS}'")
+
+
 class Rollups:
-    """The writer's side: roll each hour once it is due, and say which tiers a check or
-    metric value written late must be added to."""
+    """The writer's side: roll the hours due a chunk of monitors at a time, each chunk a
+    transaction of its own between the batches of checks (5,000 monitors at once held the
+    writer for seconds), and say which tiers a check or metric value written late must be
+    added to. A pass in progress is in meta (`rolling`: its end and the last monitor done,
+    in id order), so that a restart goes on with it rather than adding its hours again to
+    the day rows of the monitors done."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self.until: int | None = None  # meta's mark, read at the first pass
+        self._pass: tuple[int, str] | None = None  # (its end, the last monitor done)
         self._retry_at: float | None = None  # after a failed pass
 
-    def late_spans(self, timestamp: float) -> tuple[int, ...]:
-        """The rollup spans that already hold the hour of `timestamp`: a check written now
-        must be added to them too."""
-        if self.until is None or timestamp >= self.until:
-            return ()
-        return ROLLUP_SPANS
+    @property
+    def late_before(self) -> int:
+        """No check from this time on was rolled up yet, for any monitor."""
+        return self._pass[0] if self._pass is not None else self.until or 0
+
+    def rolled_for(self, monitor_id: str) -> int:
+        """Every hour of the monitor before this is rolled up."""
+        if self._pass is not None and monitor_id <= self._pass[1]:
+            return self._pass[0]
+        return self.until or 0
+
+    def late_spans(self, timestamp: float, monitor_id: str) -> tuple[int, ...]:
+        """The rollup spans that already hold the hour of `timestamp` of the monitor: a
+        check written now must be added to them too."""
+        return ROLLUP_SPANS if timestamp < self.rolled_for(monitor_id) else ()
 
     def load(self, conn: sqlite3.Connection) -> None:
         if self.until is None:
+            row = conn.execute(f"SELECT value FROM meta WHERE key = '{_PASS}'").fetchone()
+            if row is not None:
+                end, done = json.loads(row[0])
+                self._pass = (end, done)
             self.until = rolled_until(conn)
 
     def due(self) -> bool:
         now = self._clock()
-        return (self.until is not None and due_until(now) > self.until
+        return (self.until is not None
+                and (self._pass is not None or due_until(now) > self.until)
                 and (self._retry_at is None or now >= self._retry_at))
 
     def failed(self) -> bool:
-        """A pass failed: retried RETRY_AFTER later. True for the first failure in a row."""
+        """A chunk failed: retried RETRY_AFTER later. True for the first failure in a row."""
         first = self._retry_at is None
         self._retry_at = self._clock() + RETRY_AFTER
         return first
 
     def roll(self, conn: sqlite3.Connection) -> int:
-        """Roll the hours due, in one transaction; the caller rolls back on an error."""
-        until = due_until(self._clock())
+        """Roll the next chunk of monitors of the pass due (begun now if none is), in one
+        transaction; the caller rolls back on an error. Returns the hour rows written."""
+        assert self.until is not None
+        until, done = self._pass or (due_until(self._clock()), "")
+        size = min(PASS_MONITORS, _chunk_size(self.until, until))
         conn.execute("BEGIN")
-        written = roll_up(conn, until)
+        monitors = [m for (m,) in conn.execute(
+            "SELECT monitor FROM monitor_state WHERE monitor > ? ORDER BY monitor LIMIT ?",
+            (done, size))]
+        written = roll_chunk(conn, self.until, until, monitors) if monitors else 0
+        last = len(monitors) < size  # no monitor left after these: the pass is done
+        if last:
+            _set_mark(conn, until)
+        else:
+            conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES ('{_PASS}', ?)",
+                         (json.dumps([until, monitors[-1]]),))
         conn.execute("COMMIT")
-        self.until = max(self.until or 0, until)
         self._retry_at = None
+        if last:
+            self._pass, self.until = None, until
+        else:
+            self._pass = (until, monitors[-1])
         return written
