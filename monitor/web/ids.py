@@ -15,7 +15,7 @@ from werkzeug.routing import PathConverter
 
 NAME = "monitor"  # the converter's name in routes
 # The sub-resources of /monitors/{id}/...: an id never ends with one.
-SUBRESOURCES = ("checks", "stats", "check", "maintenance", "pause", "resume")
+SUBRESOURCES = ("checks", "stats", "trend", "check", "maintenance", "pause", "resume")
 
 
 class MonitorIdConverter(PathConverter):

@@ -15,6 +15,7 @@ MODULES = (
     "monitor.web.api.events",
     "monitor.web.api.metrics",
     "monitor.web.api.history",
+    "monitor.web.api.uptime",
     "monitor.web.api.alerts",
     "monitor.web.api.maintenance",
     "monitor.web.api.check",
