@@ -428,6 +428,9 @@ class Reader(Protocol):
     def series_window(self, series_id: int, since: float, until: float) -> Figures:
         """A series' raw points in [since, until], summed."""
 
+    def series_raw_count(self, ids: Sequence[int], since: float, until: float) -> int:
+        """How many raw points of these series lie in [since, until) (from the index)."""
+
     def checks_page(self, monitor_id: str, since: float, until: float,
                     limit: int) -> CheckPage:
         """The monitor's checks with since <= timestamp < until, newest first, at most

@@ -223,6 +223,8 @@ def test_a_window_of_raw_points(tmp_path):
         assert math.isclose(bucket_value(bucket_of(75.0)), figures.percentile(50))
         empty = reader.series_window(series, T + 200, T + 300)
         assert (empty.count, empty.low) == (0, None)
+        assert reader.series_raw_count([series], T + 51, T + 100) == 49  # [since, until)
+        assert reader.series_raw_count([series, 999], T, T + 1000) == 100
 
 
 def test_purge_by_tier_and_series_left_with_nothing(tmp_path):

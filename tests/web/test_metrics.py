@@ -10,6 +10,7 @@ import math
 
 import pytest
 
+from monitor.web.api import metrics as metrics_api
 from monitor.web.api.metrics import MAX_BODY, MAX_SERIES, MAX_VALUES
 from tests.support.db import query
 from tests.support.web import READ_TOKEN, WRITE_TOKEN, bearer
@@ -262,3 +263,16 @@ def test_values_the_writer_cannot_take_are_503_and_not_stored(web):
     assert answer.headers["Retry-After"] == "5"
     assert "nothing was stored" in answer.get_json()["detail"]
     assert query(web.db_path, "SELECT count(*) FROM series_points") == [(0,)]
+
+
+def test_a_query_reading_too_many_raw_values(web, monkeypatch):
+    fill(web)  # 43 values
+    monkeypatch.setattr(metrics_api, "MAX_RAW_VALUES", 40)  # the bound, lowered
+    answer = ask(web, "web.**", step="10s")
+    assert answer.status_code == 400
+    problem = answer.get_json()
+    assert problem["parameter"] == "step"
+    assert "would read 41 raw values" in problem["detail"]
+    # A step of whole minutes reads the rollups (and the raw values of the last minutes).
+    assert ask(web, "web.**", step="1m").status_code == 200
+    assert ask(web, "web.a.*", step="10s").status_code == 200

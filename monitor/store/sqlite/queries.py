@@ -301,6 +301,10 @@ class SqliteReader:
         return series.window(self.conn, series_id, since, until)
 
     @_reading
+    def series_raw_count(self, ids: Sequence[int], since: float, until: float) -> int:
+        return series.raw_count(self.conn, ids, since, until)
+
+    @_reading
     def checks_page(self, monitor_id: str, since: float, until: float,
                     limit: int) -> CheckPage:
         return history.checks_page(self.conn, monitor_id, since, until, limit)

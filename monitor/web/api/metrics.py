@@ -42,6 +42,9 @@ EARLIEST = 946_684_800.0  # 2000-01-01: before it, a timestamp is a mistake (not
 MAX_SERIES = 1000  # result series of one query
 MAX_POINTS = 1_000_000  # series x steps read for one query
 MAX_CHILDREN = 10_000  # children of one node in a tree answer
+# Raw values one query may read: a step that is not a whole number of minutes reads them
+# (the rollups start at a minute), at a few microseconds each.
+MAX_RAW_VALUES = 1_000_000
 # A number as Graphite's lines write it (not Python's float(): no "nan", "inf", "1_0").
 _NUMBER_REGEX = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _NUMBER = re.compile(_NUMBER_REGEX)
@@ -226,6 +229,13 @@ def _answer(reader: Reader, query: Query, now: float) -> dict[str, Any]:
         raise Problem(400, "Bad Request", f"{len(ids)} series of {last - first} steps is"
                       f" more than {MAX_POINTS} points: ask for a larger step, a shorter"
                       " range or fewer series", parameter="step")
+    if query.step % 60:
+        raw = reader.series_raw_count(ids, first * query.step, last * query.step)
+        if raw > MAX_RAW_VALUES:
+            raise Problem(400, "Bad Request", f"the query would read {raw} raw values (a step"
+                          " that is not a whole number of minutes reads them), more than"
+                          f" {MAX_RAW_VALUES}: ask for a step of 1m or more, a shorter range"
+                          " or fewer series", parameter="step")
     steps = reader.series_steps(ids, first, last, query.step, now)
     series = []
     for term, found in zip(query.terms, matches, strict=True):
