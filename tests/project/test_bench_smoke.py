@@ -90,3 +90,16 @@ def test_push_bench_quick_mode_counts_every_push_stored():
                             "push_lost", "push_judged_after_s"}
     lost = figures["push_lost"]
     assert lost["answered"] > 0 and lost["value"] == 0 and lost["refused"] == 0
+
+
+def test_server_bench_quick_mode_times_each_read_of_the_real_server():
+    proc = subprocess.run([sys.executable, "-m", "bench.server", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    reads = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert {entry["what"] for entry in reads if entry["figure"] == "api_read_ms"} == {
+        "the monitors, all in one page", "90-day uptime of every monitor",
+        "a year of a monitor's response time, by day",
+        "a year of a monitor's response time, by 3 h",
+        "90 daily bars of every monitor (a status page of all)"}
+    assert all(entry["bytes"] > 100 for entry in reads if entry["figure"] == "api_read_ms")

@@ -68,11 +68,9 @@ def _uptime(monitor_id: str, days: UptimeDays | None, daily: bool) -> dict[str, 
     up = sum(days.up) if days is not None else 0
     item: dict[str, Any] = {"id": monitor_id, "checks": checks, "up": up,
                             "availability": up / checks if checks else None}
-    if daily:
-        item["daily"] = [] if days is None else [
-            {"day": iso_utc(days.first + index * 86400)[:10], "checks": count,
-             "up": days.up[index], "availability": days.up[index] / count if count else None}
-            for index, count in enumerate(days.checks)]
+    if daily:  # columns, one value a day from `from`'s: compact for thousands of bars
+        item["daily"] = {"checks": [] if days is None else days.checks,
+                         "up": [] if days is None else days.up}
     return item
 
 
@@ -149,12 +147,11 @@ def _columns(buckets: list[TrendBucket]) -> dict[str, list[Any]]:
 
 _NUMBERS = {"type": "array", "items": NULLABLE_NUMBER}
 _COUNTS = {"type": "array", "items": {"type": "integer", "minimum": 0}}
-_DAY = {
-    "type": "object", "required": ["day", "checks", "up", "availability"],
-    "properties": {"day": {"type": "string", "description": "the UTC day, YYYY-MM-DD"},
-                   "checks": {"type": "integer", "minimum": 0},
-                   "up": {"type": "integer", "minimum": 0},
-                   "availability": NULLABLE_NUMBER},
+_DAYS = {
+    "type": "object", "required": ["checks", "up"],
+    "description": "with daily=true: each day's checks and checks up, oldest first, the"
+                   " first day being `from`'s (a day without checks: 0)",
+    "properties": {"checks": _COUNTS, "up": _COUNTS},
 }
 _UPTIME = {
     "type": "object", "required": ["id", "checks", "up", "availability"],
@@ -164,8 +161,7 @@ _UPTIME = {
                    "description": "known checks (unknown ones are not counted)"},
         "up": {"type": "integer", "minimum": 0},
         "availability": {**NULLABLE_NUMBER, "description": "up / checks; null: no checks"},
-        "daily": {"type": "array", "items": _DAY,
-                  "description": "with daily=true: each day, oldest first"},
+        "daily": _DAYS,
     },
 }
 OPENAPI: dict[str, Any] = {
