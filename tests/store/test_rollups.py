@@ -25,6 +25,8 @@ from monitor.store.sqlite import rollups
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.rollups import DAY, HOUR, LATE_HORIZON, compact_hists
 from monitor.store.sqlite.writer import Store
+from tests.store.test_disk_full import fill
+from tests.store.test_disk_full import small_disk as small_disk_fixture  # noqa: F401
 from tests.store.test_schema9 import rows
 
 DAY0 = 1_790_035_200  # 2026-09-22T00:00:00Z, a whole day
@@ -284,3 +286,35 @@ def test_a_pass_in_chunks_goes_on_after_a_restart_with_late_checks_counted_once(
     for monitor_id, agg in expected(every, DAY, cut).items():
         assert (days[monitor_id[0]].checks[0], days[monitor_id[0]].up[0]) == (
             agg.checks, agg.up)
+
+
+def test_a_pass_the_full_disk_refuses_is_said_once_and_retried_a_minute_later(
+        request: pytest.FixtureRequest) -> None:
+    small_disk = request.getfixturevalue("small_disk_fixture")  # a 4 MB tmpfs (root)
+    db = small_disk / "monitoring.db"
+    checks = history(DAY0, DAY0 + 2 * HOUR)
+    feed(db, checks, [0.0])
+    assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'") == [(DAY0 + HOUR,)]
+    filler = small_disk / "filler"
+    fill(filler)
+    clock = [DAY0 + 2 * HOUR + LATE_HORIZON + 1]
+    said: list[str] = []
+    store = Store(db, on_error=said.append, clock=lambda: clock[0])
+    try:
+        for _ in range(3):  # a batch after another: tried once
+            store.flush()
+        assert said == [f"{db}: rolling up the hours failed: database or disk is full;"
+                        " retrying"]
+        filler.unlink()
+        clock[0] += 59
+        store.flush()
+        assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'") == [
+            (DAY0 + HOUR,)]
+        clock[0] += 2  # a minute after the failure
+        store.flush()
+    finally:
+        store.close()
+    assert len(said) == 1
+    assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'") == [
+        (DAY0 + 2 * HOUR,)]
+    assert stored(db, HOUR) == expected(checks, HOUR, DAY0 + 2 * HOUR)

@@ -203,15 +203,28 @@ def roll_up(conn: sqlite3.Connection, until: int) -> int:
     """Roll every hour from meta's mark up to `until` (a multiple of HOUR) of every monitor,
     within the caller's transaction (the migration's); the mark moves to `until`. Returns
     the hour rows written."""
-    since = rolled_until(conn)
-    if until <= since:
+    mark = rolled_until(conn)
+    if until <= mark:
         return 0
+    since = _start(conn, mark, until)
     monitors = [m for (m,) in conn.execute("SELECT monitor FROM monitor_state ORDER BY monitor")]
     size = _chunk_size(since, until)
     written = sum(roll_chunk(conn, since, until, monitors[i:i + size])
-                  for i in range(0, len(monitors), size))
+                  for i in range(0, len(monitors), size) if since < until)
     _set_mark(conn, until)
     return written
+
+
+def _start(conn: sqlite3.Connection, mark: int, until: int) -> int:
+    """Where rolling up to `until` starts: the mark, or for a file never rolled up (0) the
+    hour of its oldest minute or block (a seek per monitor), not the epoch."""
+    if mark:
+        return min(mark, until)
+    row = conn.execute(
+        "SELECT min(min((SELECT min(start) FROM aggregates a WHERE a.monitor = s.monitor"
+        " AND a.span = 60), (SELECT min(start) FROM aggregates a WHERE a.monitor = s.monitor"
+        " AND a.span = 600))) FROM monitor_state s").fetchone()
+    return until if row[0] is None else min(int(row[0]) // HOUR * HOUR, until)
 
 
 def _set_mark(conn: sqlite3.Connection, until: int) -> None:
@@ -274,12 +287,13 @@ class Rollups:
         transaction; the caller rolls back on an error. Returns the hour rows written."""
         assert self.until is not None
         until, done = self._pass or (due_until(self._clock()), "")
-        size = min(PASS_MONITORS, _chunk_size(self.until, until))
         conn.execute("BEGIN")
+        since = _start(conn, self.until, until)
+        size = min(PASS_MONITORS, _chunk_size(since, until))
         monitors = [m for (m,) in conn.execute(
             "SELECT monitor FROM monitor_state WHERE monitor > ? ORDER BY monitor LIMIT ?",
             (done, size))]
-        written = roll_chunk(conn, self.until, until, monitors) if monitors else 0
+        written = roll_chunk(conn, since, until, monitors) if monitors and since < until else 0
         last = len(monitors) < size  # no monitor left after these: the pass is done
         if last:
             _set_mark(conn, until)
