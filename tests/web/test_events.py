@@ -126,9 +126,13 @@ def test_frames_are_server_sent_events_with_json_data() -> None:
                     "refused\non two lines", '{"connect":1.5}')
     data = check_data(row)
     assert json.loads(data) == {"monitor": A, "at": 1700000000.5, "state": "down",
-                                "code": None, "responseMs": 3.25, "reason": "connect",
+                                "responseMs": 3.25, "reason": "connect",
                                 "detail": "refused\non two lines",
                                 "metrics": {"connect": 1.5}}
+    # What a check has not is left out; times to the millisecond and microsecond.
+    up = TailCheck(8, A, 1700000001.1234567, True, False, 200, 1.23456789, None, "", None)
+    assert json.loads(check_data(up)) == {"monitor": A, "at": 1700000001.123,
+                                          "state": "up", "code": 200, "responseMs": 1.235}
     sent = frame(Position(7, 2), "check", data)
     assert sent.startswith(b"id: 7.2\nevent: check\ndata: {")
     assert sent.endswith(b"}\n\n") and sent.count(b"\n") == 4  # one data line, however long
@@ -158,8 +162,8 @@ def test_a_stream_sends_checks_their_state_changes_and_alerts(streams: Any) -> N
         ("2.0", "check"), ("2.0", "state"), ("3.0", "check"), ("3.0", "state"),
         ("3.1", "alert")]
     assert events[0].json() | {"at": 0} == {
-        "monitor": A, "at": 0, "state": "down", "code": None, "responseMs": 12.5,
-        "reason": "connect", "detail": "refused"}
+        "monitor": A, "at": 0, "state": "down", "responseMs": 12.5, "reason": "connect",
+        "detail": "refused"}
     assert events[1].json()["state"] == "down" and events[1].json()["previous"] == "up"
     # A monitor's first known check is a change from nothing.
     assert events[3].json()["state"] == "up" and events[3].json()["previous"] is None
