@@ -20,7 +20,7 @@ from typing import Any
 
 from monitor.core import schemas
 from monitor.core.fields import Fields
-from monitor.core.timefmt import DURATION_FORMS, format_seconds, parse_duration
+from monitor.core.timefmt import format_seconds
 
 DAY = 86400.0
 TIERS = ("checks", "minutes", "hours", "days")
@@ -75,17 +75,9 @@ class Retention:
 
 def _given(fields: Fields, obj: dict[str, Any], key: str) -> float | None:
     """A tier's duration (None: for ever)."""
-    path = f"retention.{key}"
     if obj[key] is None:
         return None
-    seconds = parse_duration(obj[key])
-    if seconds is None or seconds <= 0:
-        raise fields.fail(path, f"must be a duration or null (kept for ever): {DURATION_FORMS}")
-    if seconds < LEAST:
-        raise fields.fail(path, f"must be at least {format_seconds(LEAST)}")
-    if seconds > MOST:
-        raise fields.fail(path, f"must be at most {format_seconds(MOST)}")
-    return seconds
+    return fields.duration(obj, key, f"retention.{key}", 0.0, MOST, LEAST)
 
 
 def _longest(values: list[float | None]) -> float | None:

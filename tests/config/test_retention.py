@@ -64,12 +64,12 @@ def test_both_keys_agree_on_the_raw_checks() -> None:
     ({"retention": None}, "retention: must be an object"),
     ({"retention": {"raw": "30d"}}, "retention.raw: unknown key"),
     ({"retention": {"hour": "30d"}}, 'retention.hour: unknown key (did you mean "hours"?)'),
-    ({"retention": {"checks": "30x"}}, "retention.checks: must be a duration or null (kept"
-                                       " for ever): a number of seconds, or a number with s,"
-                                       ' m, h or d ("90s", "5m", "1h", "7d")'),
-    ({"retention": {"checks": "2y"}}, "retention.checks: must be a duration or null"),
-    ({"retention": {"checks": 0}}, "retention.checks: must be a duration or null"),
-    ({"retention": {"checks": True}}, "retention.checks: must be a duration or null"),
+    ({"retention": {"checks": "30x"}}, "retention.checks: must be a duration greater than 0:"
+                                       " a number of seconds, or a number with s, m, h or d"
+                                       ' ("90s", "5m", "1h", "7d")'),
+    ({"retention": {"checks": "2y"}}, "retention.checks: must be a duration greater than 0"),
+    ({"retention": {"checks": 0}}, "retention.checks: must be a duration greater than 0"),
+    ({"retention": {"checks": True}}, "retention.checks: must be a duration greater than 0"),
     ({"retention": {"minutes": "12h"}}, "retention.minutes: must be at least 1d"),
     ({"retention": {"days": "36501d"}}, "retention.days: must be at most 36500d"),
     ({"retention": {"minutes": "30d", "hours": "7d"}},
