@@ -47,7 +47,7 @@ def one_site(**fields: Any) -> Monitor:
 
 
 # The kinds built in, as an unknown `type` lists them.
-KINDS = "content, cpu, disk, dns, http, load, log, memory, process, push, tcp, tls"
+KINDS = "content, cpu, disk, dns, http, load, log, memory, metric, process, push, tcp, tls"
 
 
 @pytest.fixture(autouse=True)
@@ -203,7 +203,7 @@ def test_type_defaults_to_http_and_accepts_registered_kinds(
     # Every kind built in, loaded or not, and those registered.
     assert config_error(parse_config, doc({"URL": URL, "type": "ping"})) == (
         "config.json: websites[0].type: must be one of: content, cpu, disk, dns, echo, http,"
-        " load, log, memory, process, push, tcp, tls"
+        " load, log, memory, metric, process, push, tcp, tls"
     )
 
 
