@@ -139,3 +139,10 @@ def test_a_store_that_writes_no_more_is_503(web: Any) -> None:
     web.store.close()
     answer = web.client.post(url(PORT), json={"for": "1h"})
     assert answer.status_code == 503 and answer.mimetype == PROBLEM
+
+
+def test_an_oversized_body_is_413(web: Any) -> None:
+    answer = web.client.post(url(PORT), data=b"{" + b" " * (1024 * 1024 + 1) + b"}",
+                             content_type="application/json")
+    assert answer.status_code == 413 and answer.mimetype == PROBLEM
+    assert stored(web) == {}

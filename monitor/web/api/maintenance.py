@@ -202,6 +202,7 @@ OPENAPI: dict[str, Any] = {
                 "responses": {
                     **_CHANGES,
                     "400": error("A body that is not JSON"),
+                    "413": error("A body larger than the server takes (1 MiB)"),
                     "422": error("A bad `for` or `until` (`pointer` names it)")}},
             "delete": {
                 "summary": "Take a monitor out of maintenance (not its config windows)",
