@@ -40,7 +40,7 @@ def instant(value: object) -> float | None:
         if _EPOCH.fullmatch(value):
             found = float(value)
         else:
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, OverflowError):
                 when = datetime.fromisoformat(value.strip())
                 found = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
     return found if found is not None and 0 <= found <= LATEST else None

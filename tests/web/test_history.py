@@ -103,6 +103,8 @@ def test_a_monitor_only_the_database_knows_has_its_history(web: Any) -> None:
     ({"since": "yesterday"}, "since", "since: 'yesterday' is not a time: give ISO-8601"),
     ({"until": "2026-13-01"}, "until", "until: '2026-13-01' is not a time"),
     ({"since": "-5"}, "since", "is not a time"),
+    ({"since": "0001-01-01"}, "since", "is not a time"),
+    ({"until": "9999-12-31T23:59:59-23:59"}, "until", "is not a time"),
     ({"limit": "0"}, "limit", "limit: '0' is not a whole number from 1 to 10000"),
     ({"limit": "10001"}, "limit", "from 1 to 10000"),
     ({"limit": "ten"}, "limit", "limit: 'ten' is not a whole number"),
