@@ -15,15 +15,8 @@ from monitor.core.model import CheckResult
 from monitor.store.api import AlertRecord, iso_utc
 from monitor.store.events import Position, TailAlert, TailCheck
 from monitor.store.sqlite.queries import open_reader
-from monitor.web.events import (
-    Hub,
-    Settings,
-    alert_data,
-    check_data,
-    format_id,
-    frame,
-    parse_id,
-)
+from monitor.web.events import Hub, Settings
+from monitor.web.sse import alert_data, check_data, format_id, frame, parse_id
 from tests.support.app import wait_for
 from tests.support.sse import Block, Blocks
 from tests.support.web import READ_TOKEN, Web, bearer
@@ -214,13 +207,18 @@ def _write_some(s: Streams) -> None:
     s.alert(B, "recovery", "up")
 
 
-def test_a_client_that_comes_back_gets_exactly_what_it_missed(streams: Any) -> None:
-    s = streams()
+def _recorded(s: Streams) -> list[Block]:
+    """The events of what _write_some writes, on a stream open from before."""
     s.written()
     whole = s.open()
     _write_some(s)
     s.written()
-    everything = whole.until_idle()
+    return whole.until_idle()
+
+
+def test_a_client_that_comes_back_gets_exactly_what_it_missed(streams: Any) -> None:
+    s = streams()
+    everything = _recorded(s)
     assert len(everything) == 11
     for cut in range(len(everything)):
         resumed = s.open(headers={"Last-Event-ID": everything[cut].id})
@@ -235,11 +233,7 @@ def test_a_client_that_comes_back_gets_exactly_what_it_missed(streams: Any) -> N
 
 def test_resume_as_a_script_with_last_event_id_in_the_query(streams: Any) -> None:
     s = streams()
-    s.written()
-    whole = s.open()
-    _write_some(s)
-    s.written()
-    everything = whole.until_idle()
+    everything = _recorded(s)
     rest = s.open(f"?lastEventId={everything[3].id}").until_idle()
     assert [e.id for e in rest] == [e.id for e in everything[4:]]
     # The header (an EventSource's reconnection) wins over the query it was opened with.

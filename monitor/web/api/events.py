@@ -14,9 +14,10 @@ from monitor.store.sqlite.queries import open_reader
 from monitor.web import openapi
 from monitor.web.auth import require
 from monitor.web.context import WebContext, current
-from monitor.web.events import TYPES, Filter, Hub, Settings, Stream, format_id, parse_id
+from monitor.web.events import Hub, Settings, Stream
 from monitor.web.problems import Problem
 from monitor.web.serve import MAX_STREAMS
+from monitor.web.sse import TYPES, Filter, format_id, id_block, parse_id
 
 bp = Blueprint("events", __name__)
 HUB = "events"  # the app's Hub in app.extensions; its Settings in app.config["EVENTS"]
@@ -65,7 +66,7 @@ def events() -> ResponseReturnValue:
             else:
                 seq, cursor, opening = hub.resume(reader, cursor, wanted)
         stream = Stream(hub, context.reader, wanted, seq, cursor,
-                        opening or b"id: %s\n\n" % format_id(cursor).encode())
+                        opening or id_block(cursor))
     except BaseException:
         hub.release()
         raise
