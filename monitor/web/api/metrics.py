@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -50,13 +51,12 @@ _NUMBER_REGEX = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _NUMBER = re.compile(_NUMBER_REGEX)
 
 
-class _Bad(Exception):
+@dataclass(frozen=True)
+class _Bad:
     """A value that cannot be taken: where it is (a line or a JSON pointer) and why."""
 
-    def __init__(self, where: dict[str, Any], detail: str) -> None:
-        super().__init__(detail)
-        self.where = where
-        self.detail = detail
+    where: dict[str, Any]
+    detail: str
 
 
 @bp.post("/metrics")
