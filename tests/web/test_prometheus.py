@@ -93,6 +93,9 @@ def fill(web: Web, now: float) -> dict[str, str]:
                                          "cert_days": 5.0}))
     store.put_check(CheckResult(db, at, True, None, 3.0, None, mono=1,
                                 metrics={"dns": 0.5, "connect": 1.0}))
+    # Checked before it was paused: a last result stored.
+    store.put_check(CheckResult(ids["old"], at, True, None, 4.0, None, mono=1,
+                                metrics={"dns": 0.5, "connect": 1.0}))
     store.set_maintenance(SetMaintenance(db, at + 1, None))
     store.put_check(CheckResult(db, at + 2, None, None, 0.0, "maintenance", "by hand", mono=2))
     store.put_alert(AlertRecord(iso_utc(at + 3), api, "alert", iso_utc(at + 1), None, 0.25,
@@ -134,6 +137,10 @@ def test_each_monitor_s_figures_are_the_stored_ones(filled: Any) -> None:
     assert one(samples, "uptime_monitor_up", id=api) == 0.0
     assert one(samples, "uptime_monitor_up", id=mail) == 1.0  # a warning is up
     assert of(samples, "uptime_monitor_up", id=ids["new"]) == {}
+    # A paused monitor's latest result is history: only its state is said.
+    assert {name for name, labels in samples if ("id", ids["old"]) in labels} == {
+        "uptime_monitor_state", "uptime_monitor_alert_open", "uptime_monitor_checks_total",
+        "uptime_monitor_checks_up_total"}
     for monitor_id in (shop, api, mail, db):
         assert one(samples, "uptime_monitor_response_seconds", id=monitor_id) \
             == (stored[monitor_id].last_response or 0) / 1000

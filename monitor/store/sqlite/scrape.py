@@ -10,17 +10,14 @@ import sqlite3
 from monitor.store.scrape import DayCounts
 from monitor.store.sqlite.rollups import DAY, rolled_until
 
-# Each monitor's rows with one seek per span (the key leads with the monitor; every monitor
-# with aggregates has a state row), summed in SQL: one row out per monitor. A day row holds
-# the hours of its day rolled so far: the blocks after those are not in it.
+# Each monitor's rows in one seek (the key leads with the monitor; every monitor with
+# aggregates has a state row), summed in SQL in the scan's order: one row out per monitor.
+# A day row holds the hours of its day rolled so far: the blocks after those are not in it.
 _DAY_COUNTS = (
-    "SELECT monitor, sum(checks), sum(up), group_concat(outcomes, ',') FROM ("
-    " SELECT a.monitor, a.checks, a.up, a.outcomes FROM monitor_state m CROSS JOIN"
-    " aggregates a ON a.monitor = m.monitor AND a.span = :day_span AND a.start >= :day"
-    " UNION ALL"
-    " SELECT a.monitor, a.checks, a.up, a.outcomes FROM monitor_state m CROSS JOIN"
-    " aggregates a ON a.monitor = m.monitor AND a.span = 600 AND a.start >= :blocks"
-    ") GROUP BY monitor")
+    "SELECT m.monitor, sum(a.checks), sum(a.up), group_concat(a.outcomes, ',')"
+    " FROM monitor_state m CROSS JOIN aggregates a ON a.monitor = m.monitor"
+    " AND a.span IN (600, :day_span) AND a.start >= :day"
+    " AND (a.span = :day_span OR a.start >= :blocks) GROUP BY m.monitor")
 # The entries of an outcomes text whose key is a reason (a status code is digits only):
 # most entries are codes, and skipping them in the regex leaves little for Python to do.
 _REASON = re.compile(r"(?:^|(?<=,))(?!\d+:)([^,]+):(\d+)")
