@@ -137,7 +137,8 @@ def monitor_families(reader: Reader, now: float, paused: Iterable[str] = (),
     checked = [(i, s) for i, s in rows if s.last_check is not None and s.id not in paused]
     made["up"].samples = [(i, (), 0.0 if s.down_since is not None else 1.0)
                           for i, s in checked if s.last_available is not None]
-    made["last"].samples = [(i, (), s.last_check) for i, s in checked]
+    made["last"].samples = [(i, (), s.last_check) for i, s in checked
+                            if s.last_check is not None]  # (for mypy: it is)
     made["response"].samples = [(i, (), s.last_response / 1000.0)
                                 for i, s in checked if s.last_response is not None]
     measured = [(i, s.last_metrics) for i, s in checked if s.last_metrics]
