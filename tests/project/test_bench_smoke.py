@@ -103,3 +103,10 @@ def test_server_bench_quick_mode_times_each_read_of_the_real_server():
         "a year of a monitor's response time, by 3 h",
         "90 daily bars of every monitor (a status page of all)"}
     assert all(entry["bytes"] > 100 for entry in reads if entry["figure"] == "api_read_ms")
+
+
+def test_metrics_bench_quick_mode_scrapes_the_real_server():
+    figures = quick_figures("bench.metrics", timeout=300)
+    assert {"api_root_ms", "metrics_ms", "render_text_ms", "render_openmetrics_ms",
+            "store_reads_ms", "load_average"} <= set(figures)
+    assert figures["metrics_ms"]["monitors"] == 200 and figures["metrics_ms"]["bytes"] > 10_000
