@@ -247,11 +247,18 @@ def test_secrets_are_masked_in_every_label(filled: Any) -> None:
     assert one(samples, "uptime_monitor_up", name='shop "main"', target=ids['shop "main"']) == 1
 
 
-def test_openmetrics_when_the_scraper_asks_for_it(filled: Any) -> None:
+@pytest.mark.parametrize("accept", [
+    # Prometheus 2's Accept header, and Prometheus 3's.
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"
+    "application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;"
+    "escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
+])
+def test_openmetrics_when_the_scraper_asks_for_it(filled: Any, accept: str) -> None:
     web, _ids, _now = filled
     text = web.client.get("/metrics").get_data(as_text=True)
-    answer = web.client.get("/metrics", headers={
-        "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"})
+    answer = web.client.get("/metrics", headers={"Accept": accept})
     assert answer.content_type.startswith("application/openmetrics-text; version=1.0.0")
     body = answer.get_data(as_text=True)
     assert body.endswith("# EOF\n") and body.count("# EOF") == 1
