@@ -45,6 +45,7 @@ from monitor.core.errors import ConfigError
 from monitor.core.model import Monitor
 from monitor.store.api import iso_utc
 from monitor.store.summaries import MonitorSummary
+from monitor.web import ids
 from monitor.web.api import PREFIX
 from monitor.web.auth import require
 from monitor.web.body import json_body
@@ -63,6 +64,7 @@ from monitor.web.params import (
 from monitor.web.problems import Problem
 
 bp = Blueprint("monitors", __name__)
+bp.record_once(ids.install)
 _log = logging.getLogger("monitor.web")
 
 DEFAULT_LIMIT = 100
@@ -182,7 +184,7 @@ def list_monitors() -> ResponseReturnValue:
                     else None}, snap)
 
 
-@bp.get("/monitors/<path:id>")
+@bp.get("/monitors/<monitor:id>")
 @require("read")
 def get_monitor(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as documented
     context = current()
@@ -200,34 +202,34 @@ def create_monitor() -> ResponseReturnValue:
     return _answer(result, 201, {"Location": location})
 
 
-@bp.put("/monitors/<path:id>")
+@bp.put("/monitors/<monitor:id>")
 @require("write")
 def replace_monitor(id: str) -> ResponseReturnValue:  # noqa: A002
     body = _entry()
     return _answer(_change(lambda editor, match: editor.replace(id, body, match), "replaced"))
 
 
-@bp.patch("/monitors/<path:id>")
+@bp.patch("/monitors/<monitor:id>")
 @require("write")
 def patch_monitor(id: str) -> ResponseReturnValue:  # noqa: A002
     body = _entry()
     return _answer(_change(lambda editor, match: editor.patch(id, body, match), "patched"))
 
 
-@bp.delete("/monitors/<path:id>")
+@bp.delete("/monitors/<monitor:id>")
 @require("write")
 def delete_monitor(id: str) -> ResponseReturnValue:  # noqa: A002
     result = _change(lambda editor, match: editor.delete(id, match), "deleted")
     return _tagged(None, result.snapshot)
 
 
-@bp.post("/monitors/<path:id>/pause")
+@bp.post("/monitors/<monitor:id>/pause")
 @require("write")
 def pause_monitor(id: str) -> ResponseReturnValue:  # noqa: A002
     return _answer(_change(lambda editor, match: editor.pause(id, match), "paused"))
 
 
-@bp.post("/monitors/<path:id>/resume")
+@bp.post("/monitors/<monitor:id>/resume")
 @require("write")
 def resume_monitor(id: str) -> ResponseReturnValue:  # noqa: A002
     return _answer(_change(lambda editor, match: editor.resume(id, match), "resumed"))
