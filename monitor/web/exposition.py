@@ -2,10 +2,11 @@
 OpenMetrics 1.0, byte for byte as prometheus_client's `generate_latest` writes them (a test
 holds the two to that), but about ten times faster.
 
-Why not generate_latest itself: at 5,000 monitors a scrape has some 70,000 samples of five
+Why not generate_latest itself: at 5,000 monitors a scrape has some 62,000 samples of five
 labels each, and prometheus_client builds a Sample and validates and escapes every label of
-every sample: 0.6-1 s a scrape on the bench machine (`python -m bench.metrics` measures
-both). Here a monitor's labels are escaped once per scrape and each sample is one f-string.
+every sample: 0.40 s of CPU for the text format and 0.61 s for OpenMetrics, against 0.06 s
+here (`python -m bench.metrics` measures both on the same families). Here a monitor's labels
+are escaped once per scrape and each sample is one f-string.
 """
 
 from __future__ import annotations
