@@ -288,7 +288,7 @@ def test_a_pass_in_chunks_goes_on_after_a_restart_with_late_checks_counted_once(
             agg.checks, agg.up)
 
 
-def test_a_pass_the_full_disk_refuses_is_said_once_and_retried_a_minute_later(
+def test_a_pass_the_full_disk_refuses_is_retried_each_minute_and_said_once(
         request: pytest.FixtureRequest) -> None:
     small_disk = request.getfixturevalue("small_disk_fixture")  # a 4 MB tmpfs (root)
     db = small_disk / "monitoring.db"
@@ -301,16 +301,22 @@ def test_a_pass_the_full_disk_refuses_is_said_once_and_retried_a_minute_later(
     said: list[str] = []
     store = Store(db, on_error=said.append, clock=lambda: clock[0])
     try:
-        for _ in range(3):  # a batch after another: tried once
+        for _ in range(3):  # a batch after another: tried once, and not said yet
             store.flush()
+        assert said == []
+        clock[0] += 61  # a minute later, the disk still full: said, once
+        for _ in range(3):
+            store.flush()
+        clock[0] += 61
+        store.flush()
         assert said == [f"{db}: rolling up the hours failed: database or disk is full;"
-                        " retrying"]
+                        " retrying every minute"]
         filler.unlink()
         clock[0] += 59
         store.flush()
         assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'") == [
             (DAY0 + HOUR,)]
-        clock[0] += 2  # a minute after the failure
+        clock[0] += 2  # a minute after the last failure
         store.flush()
     finally:
         store.close()

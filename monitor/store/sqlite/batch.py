@@ -176,9 +176,9 @@ class Batches:
         self._series.write_rollups(self._conn, force)
 
     def roll_up(self) -> None:
-        """Roll the hours that have ended into the hour and day tiers, when one is due;
-        a failure is said once and retried a minute later (the next batch would redo the
-        whole pass, and fail the same way on a full disk)."""
+        """Roll the hours that have ended into the hour and day tiers, when one is due. A
+        failure is retried a minute later, and said if the retry fails too: what makes
+        the checks' own writes fail (a full disk, a lock, damage) is theirs to say."""
         try:
             self._rollups.load(self._conn)
             if self._rollups.due():
@@ -186,8 +186,9 @@ class Batches:
                 self.aggregates.forget_rollups()
         except sqlite3.Error as exc:
             self.rollback()
-            if self._rollups.failed():
-                self._say(f"{self._path}: rolling up the hours failed: {exc}; retrying")
+            if self._rollups.failed() == 2:
+                self._say(f"{self._path}: rolling up the hours failed: {exc}; retrying"
+                          " every minute")
 
     def rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):

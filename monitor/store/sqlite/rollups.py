@@ -221,9 +221,10 @@ def _start(conn: sqlite3.Connection, mark: int, until: int) -> int:
     if mark:
         return min(mark, until)
     row = conn.execute(
-        "SELECT min(min((SELECT min(start) FROM aggregates a WHERE a.monitor = s.monitor"
-        " AND a.span = 60), (SELECT min(start) FROM aggregates a WHERE a.monitor = s.monitor"
-        " AND a.span = 600))) FROM monitor_state s").fetchone()
+        "SELECT min(first) FROM (SELECT (SELECT min(start) FROM aggregates a WHERE"
+        " a.monitor = s.monitor AND a.span = 60) AS first FROM monitor_state s UNION ALL"
+        " SELECT (SELECT min(start) FROM aggregates a WHERE a.monitor = s.monitor AND"
+        " a.span = 600) FROM monitor_state s)").fetchone()
     return until if row[0] is None else min(int(row[0]) // HOUR * HOUR, until)
 
 
@@ -244,7 +245,8 @@ class Rollups:
         self._clock = clock
         self.until: int | None = None  # meta's mark, read at the first pass
         self._pass: tuple[int, str] | None = None  # (its end, the last monitor done)
-        self._retry_at: float | None = None  # after a failed pass
+        self._retry_at: float | None = None  # after a failed chunk
+        self._failures = 0  # chunks failed in a row
 
     @property
     def late_before(self) -> int:
@@ -276,11 +278,11 @@ class Rollups:
                 and (self._pass is not None or due_until(now) > self.until)
                 and (self._retry_at is None or now >= self._retry_at))
 
-    def failed(self) -> bool:
-        """A chunk failed: retried RETRY_AFTER later. True for the first failure in a row."""
-        first = self._retry_at is None
+    def failed(self) -> int:
+        """A chunk failed: retried RETRY_AFTER later. Returns the failures in a row."""
         self._retry_at = self._clock() + RETRY_AFTER
-        return first
+        self._failures += 1
+        return self._failures
 
     def roll(self, conn: sqlite3.Connection) -> int:
         """Roll the next chunk of monitors of the pass due (begun now if none is), in one
@@ -292,16 +294,17 @@ class Rollups:
         size = min(PASS_MONITORS, _chunk_size(since, until))
         monitors = [m for (m,) in conn.execute(
             "SELECT monitor FROM monitor_state WHERE monitor > ? ORDER BY monitor LIMIT ?",
-            (done, size))]
+            (done, size + 1))]
+        last = len(monitors) <= size  # no monitor left after these: the pass is done
+        monitors = monitors[:size]
         written = roll_chunk(conn, since, until, monitors) if monitors and since < until else 0
-        last = len(monitors) < size  # no monitor left after these: the pass is done
         if last:
             _set_mark(conn, until)
         else:
             conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES ('{_PASS}', ?)",
                          (json.dumps([until, monitors[-1]]),))
         conn.execute("COMMIT")
-        self._retry_at = None
+        self._retry_at, self._failures = None, 0
         if last:
             self._pass, self.until = None, until
         else:

@@ -347,7 +347,8 @@ class Store:
             self._held.write_all(work)
         if self.fatal is None:
             self._batch.write_metrics(force=urgent)
-            self._batch.roll_up()
+            if not self._held.rows:  # (not while the checks' own writes are refused)
+                self._batch.roll_up()
         for record in sort(new).alerts:
             try:
                 self.on_alert(record)
