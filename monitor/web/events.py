@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -118,6 +119,10 @@ class Hub:
     # -- the tailing thread --------------------------------------------------------------
 
     def _run(self) -> None:
+        with as_batch_work():
+            self._tail()
+
+    def _tail(self) -> None:
         reader: Reader | None = None
         failed = False
         while not self._closing.wait(self.settings.poll):
@@ -291,9 +296,13 @@ class Stream:
             self._hub.release()
 
     def _run(self, opening: bytes) -> Generator[bytes, None, None]:
+        with as_batch_work():  # the server's writes of what this yields too: same thread
+            yield opening
+            yield from self._follow()
+
+    def _follow(self) -> Generator[bytes, None, None]:
         hub, wanted = self._hub, self._wanted
         heartbeat = hub.settings.heartbeat
-        yield opening
         written = self._clock()
         while not hub.closed:
             batches = hub.wait(self._seq, max(0.0, written + heartbeat - self._clock()))
@@ -324,6 +333,27 @@ class Stream:
             self._seq, self._cursor, data = self._hub.resume(reader, self._cursor,
                                                              self._wanted)
         return data
+
+
+@contextlib.contextmanager
+def as_batch_work() -> Iterator[None]:
+    """The calling thread scheduled as batch work while in the `with` (Linux's SCHED_BATCH):
+    its wake-ups, five a second in each stream, do not preempt the monitor's checks on the
+    same cores. Its former policy is restored after (allowed unprivileged, unlike a nice
+    value brought back down)."""
+    batch = getattr(os, "SCHED_BATCH", None)
+    try:
+        former = os.sched_getscheduler(0)
+        if batch is not None:
+            os.sched_setscheduler(0, batch, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux, or not allowed: scheduled as it was
+        batch = None
+    try:
+        yield
+    finally:
+        if batch is not None:
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, former, os.sched_param(0))
 
 
 def _after(cursor: Position, end: Position) -> Position:

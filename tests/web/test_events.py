@@ -5,6 +5,7 @@ limit on streams, and the end of the streams when the server stops."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -456,3 +457,16 @@ def test_a_hub_nobody_watches_stops_reading_and_starts_again_from_now(streams: A
     batches = hub.wait(seq, 10)
     assert batches and [e.type for e in batches[0].events] == ["check"]
     hub.release()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's scheduling policies")
+def test_a_stream_runs_as_batch_work_and_gives_its_thread_back_as_it_was(streams: Any,
+                                                                        ) -> None:
+    s = streams()
+    s.written()
+    before = os.sched_getscheduler(0)
+    answer = s.get()
+    next(iter(answer.response))  # the test client runs the stream on this thread
+    assert os.sched_getscheduler(0) == os.SCHED_BATCH
+    answer.close()
+    assert os.sched_getscheduler(0) == before
