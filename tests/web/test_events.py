@@ -339,9 +339,11 @@ def test_an_id_not_of_ours_is_a_problem(streams: Any, given: str, status: int,
     answer = s.get(f"?lastEventId={given}")
     assert answer.status_code == status and answer.mimetype == "application/problem+json"
     assert detail in answer.json["detail"]
+    assert answer.json["parameter"] == "lastEventId"
     if given:
         answer = s.get(headers={"Last-Event-ID": given})
         assert answer.status_code == status and detail in answer.json["detail"]
+        assert answer.json["parameter"] == "Last-Event-ID"
 
 
 # -- filters and scopes ----------------------------------------------------------------------

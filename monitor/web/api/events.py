@@ -44,7 +44,7 @@ def events() -> ResponseReturnValue:
     context = current()
     anonymous = bool(context.config.api_tokens) and g.token_name is None
     wanted = _filter(context, anonymous)
-    cursor = _cursor()
+    cursor, given_as = _cursor()
     hub = hub_of(current_app, context)
     if cursor is not None:
         with context.reader() as reader:
@@ -52,7 +52,7 @@ def events() -> ResponseReturnValue:
         if cursor.check > newest.check or cursor.alert > newest.alert:
             raise Problem(404, "Not Found", f"no event has the id {format_id(cursor)}: it is"
                           f" past this server's newest, {format_id(newest)}",
-                          parameter="Last-Event-ID")
+                          parameter=given_as)
     if not hub.acquire():
         raise Problem(503, "Service Unavailable", f"{hub.settings.max_streams} event streams"
                       " are open, the most this server serves at once; try again later",
@@ -102,17 +102,19 @@ def _filter(context: WebContext, anonymous: bool) -> Filter:
     return Filter(types, monitors)
 
 
-def _cursor() -> Position | None:
-    """The id to resume after: the Last-Event-ID header (what an EventSource sends when it
-    reconnects), else the lastEventId parameter (for scripts); None: from now."""
+def _cursor() -> tuple[Position | None, str]:
+    """The id to resume after, and where it was given: the Last-Event-ID header (what an
+    EventSource sends when it reconnects), else the lastEventId parameter (for scripts);
+    None: from now."""
+    given_as = "Last-Event-ID" if request.headers.get("Last-Event-ID") else "lastEventId"
     text = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
     if text is None:
-        return None
+        return None, given_as
     try:
-        return parse_id(text)
+        return parse_id(text), given_as
     except ValueError:
-        raise Problem(400, "Bad Request", f"{text[:40]!r} is not an event id of this"
-                      " server (they look like 1234.56)", parameter="Last-Event-ID") from None
+        raise Problem(400, "Bad Request", f"{given_as}: {text[:40]!r} is not an event id of"
+                      " this server (they look like 1234.56)", parameter=given_as) from None
 
 
 _EVENT = {"type": "string", "contentMediaType": "text/event-stream"}
