@@ -192,8 +192,8 @@ def in_process(db: Path, now: float, repeat: int) -> dict:
     """The families read from the database, written by render() and by prometheus_client's
     generate_latest (text and OpenMetrics): median CPU ms of each."""
     reader = open_reader(db)
-    labels, families = monitor_families(reader, now)
-    client = [client_family(f, labels) for f in families]
+    ids, families = monitor_families(reader, now)
+    client = [client_family(f, ids) for f in families]
 
     class Registry:
         def collect(self) -> list:
@@ -201,8 +201,8 @@ def in_process(db: Path, now: float, repeat: int) -> dict:
 
     figures = {
         "read": _median(lambda: monitor_families(reader, now), repeat),
-        "render_text": _median(lambda: "".join(render(families, labels, False)), repeat),
-        "render_openmetrics": _median(lambda: "".join(render(families, labels, True)),
+        "render_text": _median(lambda: "".join(render(families, ids, False)), repeat),
+        "render_openmetrics": _median(lambda: "".join(render(families, ids, True)),
                                       repeat),
         "client_text": _median(lambda: generate_latest(Registry()), repeat),
         "client_openmetrics": _median(lambda: openmetrics_latest(Registry()), repeat),

@@ -1,26 +1,34 @@
 """The per-monitor metric families written out in Prometheus's text format (0.0.4) or in
 OpenMetrics 1.0, byte for byte as prometheus_client's `generate_latest` writes them (a test
-holds the two to that), but about ten times faster.
+holds the two to that), but several times faster.
 
-Why not generate_latest itself: at 5,000 monitors a scrape has some 62,000 samples of five
-labels each, and prometheus_client builds a Sample and validates and escapes every label of
-every sample: 0.40 s of CPU for the text format and 0.61 s for OpenMetrics, against 0.06 s
-here (`python -m bench.metrics` measures both on the same families). Here a monitor's labels
-are escaped once per scrape and each sample is one f-string.
+Why not generate_latest itself: at 5,000 monitors a scrape has some 67,000 samples, and
+prometheus_client builds a Sample and validates and escapes every label of every sample,
+several times the CPU of writing them here (`python -m bench.metrics` measures both on the
+same families). Here a monitor's id is escaped once per scrape and each sample is one
+f-string.
+
+Every per-monitor sample is labelled by the monitor's `id` (and its family's own labels);
+its name, kind and target are said once, by the info family (the info-metric pattern of
+node_exporter's node_uname_info), for queries to join on `id`.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 
-# Every per-monitor sample's labels, in the order prometheus_client writes them (sorted).
-BASE_LABELS = ("id", "kind", "name", "target")
-MonitorLabels = tuple[str, str, str, str]  # id, kind, name, target
+ID = "id"  # the label of every per-monitor sample: the monitor's id
+# A sample's name after its family's, as prometheus_client names them.
+_SUFFIX = {"counter": "_total", "info": "_info", "gauge": ""}
 
 
 def escape(value: str) -> str:
@@ -49,79 +57,71 @@ def go_float(value: float) -> str:
 @dataclass(slots=True)
 class Family:
     """A metric family of per-monitor samples: each sample is a monitor (an index into the
-    scrape's monitors), the values of the family's `extra` labels, and the value."""
+    scrape's monitor ids), the values of the family's `extra` labels, and the value (1 for
+    an info family, whose extra labels are what it says)."""
 
-    name: str  # without "_total" for a counter, as prometheus_client names families
-    type: str  # "gauge" or "counter"
+    name: str  # without "_total" or "_info", as prometheus_client names families
+    type: str  # "gauge", "counter" or "info"
     help: str
     extra: tuple[str, ...] = ()
     samples: list[tuple[int, tuple[str, ...], float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        # The extra labels all go between the same two base labels once sorted: a sample is
-        # then the monitor's labels before them, the extras, the monitor's labels after.
-        spots = {bisect.bisect(BASE_LABELS, name) for name in self.extra}
-        if len(spots) > 1 or set(self.extra) & set(BASE_LABELS):
-            raise ValueError(f"{self.name}: labels {self.extra} do not sort together")
-        if list(self.extra) != sorted(self.extra):
-            raise ValueError(f"{self.name}: labels {self.extra} are not in sorted order")
-
-    @property
-    def split(self) -> int:
-        """How many base labels come before the extra ones (all of them without extras)."""
-        return bisect.bisect(BASE_LABELS, self.extra[0]) if self.extra else len(BASE_LABELS)
+        # The labels are written sorted: the id first, then the extras in their order.
+        if self.type not in _SUFFIX:
+            raise ValueError(f"{self.name}: no metric type {self.type!r}")
+        if any(label <= ID for label in self.extra) or list(self.extra) != sorted(
+                set(self.extra)):
+            raise ValueError(f"{self.name}: labels {self.extra} do not sort after {ID!r}")
 
     def add(self, monitor: int, value: float, *extra: str) -> None:
         self.samples.append((monitor, extra, value))
 
 
-def render(families: Sequence[Family], monitors: Sequence[MonitorLabels],
-           openmetrics: bool) -> Iterator[str]:
+def render(families: Sequence[Family], ids: Sequence[str], openmetrics: bool,
+           ) -> Iterator[str]:
     """The families' lines (no "# EOF": the caller ends the exposition), in the format
     prometheus_client writes for `openmetrics` or the text format."""
-    pieces = [[f'{name}="{escape(text)}"' for name, text in zip(BASE_LABELS, labels,
-                                                                 strict=True)]
-              for labels in monitors]
-    joined: dict[int, tuple[list[str], list[str]]] = {}
+    heads = [f'{ID}="{escape(monitor_id)}"' for monitor_id in ids]
     for family in families:
-        split = family.split
-        if split not in joined:
-            joined[split] = ([",".join(p[:split]) for p in pieces],
-                             [",".join(p[split:]) for p in pieces])
-        heads, tails = joined[split]
-        # The extras' few values (phases, states, reasons), each written once; then a sample
-        # is one f-string: what is before the extras, the extras, what is after.
-        ex = {values: ",".join(f'{name}="{escape(text)}"'
-                               for name, text in zip(family.extra, values, strict=True))
-              for values in {s[1] for s in family.samples}}
         yield _header(family, openmetrics)
-        name = family.name + "_total" if family.type == "counter" else family.name
-        # repr() is what prometheus_client writes for a float below 1e6; above it (a Unix
-        # time), Go's exponent form. One check per family spares a call per sample.
-        value: Callable[[float], str] = go_float
-        if all(type(v) is float and -math.inf < v < 1e6 for _, _, v in family.samples):
-            value = repr
+        name = family.name + _SUFFIX[family.type]
+        values = [v for _, _, v in family.samples]
+        # A float below 1e6 is written as Python's str() writes it (in the f-string, no
+        # call); a Unix time, Go's exponent form. One check per family, not per sample.
+        plain = (set(map(type, values)) <= {float} and all(map(math.isfinite, values))
+                 and (not values or max(values) < 1e6))
         if not family.extra:
-            yield "".join([f"{name}{{{heads[i]}}} {value(v)}\n"
-                           for i, _, v in family.samples])
-        elif split == 0:
-            yield "".join([f"{name}{{{ex[e]},{tails[i]}}} {value(v)}\n"
-                           for i, e, v in family.samples])
-        elif split == len(BASE_LABELS):
-            yield "".join([f"{name}{{{heads[i]},{ex[e]}}} {value(v)}\n"
+            if plain:
+                yield "".join([f"{name}{{{heads[i]}}} {v}\n" for i, _, v in family.samples])
+            else:
+                yield "".join([f"{name}{{{heads[i]}}} {go_float(v)}\n"
+                               for i, _, v in family.samples])
+            continue
+        # The extras' values (phases, states, reasons: a few), each written once.
+        ex = {texts: ",".join(f'{label}="{escape(text)}"'
+                              for label, text in zip(family.extra, texts, strict=True))
+              for texts in {s[1] for s in family.samples}}
+        if plain:
+            yield "".join([f"{name}{{{heads[i]},{ex[e]}}} {v}\n"
                            for i, e, v in family.samples])
         else:
-            yield "".join([f"{name}{{{heads[i]},{ex[e]},{tails[i]}}} {value(v)}\n"
+            yield "".join([f"{name}{{{heads[i]},{ex[e]}}} {go_float(v)}\n"
                            for i, e, v in family.samples])
 
 
-def client_family(family: Family, monitors: Sequence[MonitorLabels]) -> Metric:
+def client_family(family: Family, ids: Sequence[str]) -> Metric:
     """The same family as a prometheus_client object, for its own generate_latest: what the
     tests hold render() to, and the bench's reference."""
+    if family.type == "info":
+        info = InfoMetricFamily(family.name, family.help, labels=(ID,))
+        for i, extra, _value in family.samples:
+            info.add_metric((ids[i],), dict(zip(family.extra, extra, strict=True)))
+        return info
     made = (CounterMetricFamily if family.type == "counter" else GaugeMetricFamily)(
-        family.name, family.help, labels=(*BASE_LABELS, *family.extra))
+        family.name, family.help, labels=(ID, *family.extra))
     for i, extra, value in family.samples:
-        made.add_metric((*monitors[i], *extra), value)
+        made.add_metric((ids[i], *extra), value)
     return made
 
 
@@ -129,7 +129,8 @@ def _header(family: Family, openmetrics: bool) -> str:
     help_text = family.help.replace("\\", r"\\").replace("\n", r"\n")
     if openmetrics:
         help_text = help_text.replace('"', r"\"")
-        named = family.name
-    else:
-        named = family.name + "_total" if family.type == "counter" else family.name
-    return f"# HELP {named} {help_text}\n# TYPE {named} {family.type}\n"
+        named, kind = family.name, family.type
+    else:  # the text format has no info type: a gauge of the sample's name
+        named = family.name + _SUFFIX[family.type]
+        kind = "gauge" if family.type == "info" else family.type
+    return f"# HELP {named} {help_text}\n# TYPE {named} {kind}\n"

@@ -9,10 +9,14 @@ from the database as `-r`'s live view reads it (the checks stored in the past 10
 `-m --web` from the running monitor itself, which also tells its writer's queue, lag and
 dropped rows.
 
-Every sample of a monitor carries its `id`, `kind`, `name` and `target` (the target and id
-as stored: passwords and secret query values masked by the config). The per-monitor
-families are written by monitor.web.exposition; the server's own (a few dozen samples) by
-prometheus_client, which also picks the format from the Accept header.
+Every sample of a monitor is labelled by its `id` only (and its family's own label: state,
+phase, reason); its name, kind and target are in one `uptime_monitor_info` sample each (the
+id and target as stored: passwords and secret query values masked by the config), which
+queries join on the id: `uptime_monitor_up * on(id) group_left(name, target)
+uptime_monitor_info`. As kube-state-metrics and node_exporter do it: the series stay small,
+and a renamed monitor keeps its series. The per-monitor families are written by
+monitor.web.exposition; the server's own (a few dozen samples) by prometheus_client, which
+also picks the format from the Accept header.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from monitor.store.api import Reader
 from monitor.store.summaries import MonitorSummary
 from monitor.web.auth import require
 from monitor.web.context import EXTENSION, WebContext, current
-from monitor.web.exposition import Family, MonitorLabels, render
+from monitor.web.exposition import Family, render
 from monitor.web.problems import Problem
 
 bp = Blueprint("prometheus", __name__)
@@ -67,9 +71,9 @@ def metrics() -> Response:
     paused = {m.id for m in context.config.monitors if m.paused}
     try:
         with _collector_held(), context.reader() as reader:
-            labels, families = monitor_families(reader, now, paused)
+            ids, families = monitor_families(reader, now, paused)
             own = encoder(Health(context, reader, now, _pace(context)))
-            body = "".join(render(families, labels, openmetrics)).encode() + own
+            body = "".join(render(families, ids, openmetrics)).encode() + own
     except StoreError as exc:
         raise Problem(503, "Service Unavailable", str(exc)) from None
     answer = Response(body, content_type=content_type)
@@ -95,8 +99,12 @@ def _collector_held() -> Iterator[None]:
             gc.enable()
 
 
-# The per-monitor families: name, type, help, extra labels (beside id, kind, name, target).
+# The per-monitor families: name, type, help, extra labels (beside id).
 FAMILIES = {
+    "info": ("uptime_monitor", "info",
+             "1 for each monitor, with its name, kind and target (as stored: secrets masked);"
+             " join on id for them: * on(id) group_left(name, target) uptime_monitor_info",
+             ("kind", "name", "target")),
     "up": ("uptime_monitor_up", "gauge",
            "1 if the monitor's latest known check was up (warning included), 0 if down"),
     "state": ("uptime_monitor_state", "gauge",
@@ -124,14 +132,15 @@ _UNKNOWN = ("offline", "maintenance")  # reasons of unknown rows: not checks of 
 
 
 def monitor_families(reader: Reader, now: float, paused: Iterable[str] = (),
-                     ) -> tuple[list[MonitorLabels], list[Family]]:
-    """The labels of each monitor (in the config's order) and the per-monitor families.
+                     ) -> tuple[list[str], list[Family]]:
+    """The id of each monitor (in the config's order) and the per-monitor families.
     A comprehension per family: at 5,000 monitors this loop is a good part of a scrape."""
     rows = list(enumerate(s for s in reader.monitor_summaries() if s.active))
     counts = reader.day_counts(int(now // DAY) * DAY)
     open_alerts = reader.open_alerts()
     paused = set(paused)
     made = {key: Family(*spec) for key, spec in FAMILIES.items()}  # type: ignore[arg-type]
+    made["info"].samples = [(i, (s.kind, s.name, s.target), 1.0) for i, s in rows]
     made["state"].samples = [(i, (state_of(s, s.id in paused),), 1.0) for i, s in rows]
     # A paused monitor's latest result is history, not its state: only the state says it.
     checked = [(i, s) for i, s in rows if s.last_check is not None and s.id not in paused]
@@ -157,7 +166,7 @@ def monitor_families(reader: Reader, now: float, paused: Iterable[str] = (),
             n for reason, n in reasons.items() if reason not in _UNKNOWN))
         checks += [(i, (reason,), float(reasons[reason])) for reason in sorted(reasons)]
         checks_up.append((i, (), float(found.up)))
-    return [(s.id, s.kind, s.name, s.target) for _, s in rows], list(made.values())
+    return [s.id for _, s in rows], list(made.values())
 
 
 def state_of(summary: MonitorSummary, paused: bool) -> str:

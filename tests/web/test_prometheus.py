@@ -123,11 +123,21 @@ def test_each_monitor_s_figures_are_the_stored_ones(filled: Any) -> None:
     shop, api, mail, db = ids['shop "main"'], ids["api"], ids["tls"], ids["db"]
     with _reader(web) as reader:
         stored = {s.id: s for s in reader.monitor_summaries()}
-    # Every label of every monitor, as stored (the target masked by the config).
+    # Every monitor's name, kind and target once, as stored (the target masked by the
+    # config), in its info sample; every other sample of a monitor has its id only.
     for monitor_id, summary in stored.items():
         labels = {"id": monitor_id, "kind": summary.kind, "name": summary.name,
                   "target": summary.target}
-        assert one(samples, "uptime_monitor_alert_open", **labels) in (0.0, 1.0)
+        assert one(samples, "uptime_monitor_info", id=monitor_id) == 1.0
+        assert one(samples, "uptime_monitor_info", **labels) == 1.0
+    own = {"uptime_monitor_state": {"state"}, "uptime_monitor_phase_seconds": {"phase"},
+           "uptime_monitor_checks_total": {"reason"}, "uptime_monitor_info": {
+               "kind", "name", "target"}}
+    per_monitor = [(name, labels) for name, labels in samples if name.startswith(
+        "uptime_monitor_")]
+    assert len(per_monitor) > 40
+    for name, labels in per_monitor:
+        assert {key for key, _ in labels} == {"id", *own.get(name, ())}, (name, labels)
     states = {dict(key)["id"]: dict(key)["state"]
               for key in of(samples, "uptime_monitor_state")}
     assert states == {shop: "up", api: "down", mail: "warning", db: "maintenance",
@@ -139,8 +149,8 @@ def test_each_monitor_s_figures_are_the_stored_ones(filled: Any) -> None:
     assert of(samples, "uptime_monitor_up", id=ids["new"]) == {}
     # A paused monitor's latest result is history: only its state is said.
     assert {name for name, labels in samples if ("id", ids["old"]) in labels} == {
-        "uptime_monitor_state", "uptime_monitor_alert_open", "uptime_monitor_checks_total",
-        "uptime_monitor_checks_up_total"}
+        "uptime_monitor_info", "uptime_monitor_state", "uptime_monitor_alert_open",
+        "uptime_monitor_checks_total", "uptime_monitor_checks_up_total"}
     for monitor_id in (shop, api, mail, db):
         assert one(samples, "uptime_monitor_response_seconds", id=monitor_id) \
             == (stored[monitor_id].last_response or 0) / 1000
@@ -244,7 +254,9 @@ def test_secrets_are_masked_in_every_label(filled: Any) -> None:
             assert secret not in text
     assert "shopper:***@shop.example" in ids['shop "main"']
     samples = parse(text, openmetrics=True)
-    assert one(samples, "uptime_monitor_up", name='shop "main"', target=ids['shop "main"']) == 1
+    assert one(samples, "uptime_monitor_info", name='shop "main"', target=ids['shop "main"'],
+               id=ids['shop "main"']) == 1
+    assert one(samples, "uptime_monitor_up", id=ids['shop "main"']) == 1
 
 
 @pytest.mark.parametrize("accept", [
@@ -263,6 +275,8 @@ def test_openmetrics_when_the_scraper_asks_for_it(filled: Any, accept: str) -> N
     body = answer.get_data(as_text=True)
     assert body.endswith("# EOF\n") and body.count("# EOF") == 1
     assert "# TYPE uptime_monitor_checks counter" in body
+    assert "# TYPE uptime_monitor info" in body  # OpenMetrics's info type
+    assert "# TYPE uptime_monitor_info gauge" in text  # the text format's stand-in
     plain, openmetrics = parse(text), parse(body, openmetrics=True)
     moving = {"process_cpu_seconds_total", "process_resident_memory_bytes",
               "process_virtual_memory_bytes", "process_open_fds"}
@@ -298,7 +312,7 @@ def test_written_as_prometheus_client_writes_it(filled: Any, openmetrics: bool) 
 
 
 def test_label_values_and_numbers_are_written_as_prometheus_client_does() -> None:
-    monitors = [("a\\b", "http", 'say "hi"\nthere', "t"), ("ü→", "tcp", "", "x,y=z}")]
+    monitors = ['a\\b "c"\nd', "ü→,y=z}"]
     family = Family("demo_seconds", "gauge", 'help with \\ and "quotes"\nand lines',
                     ("reason",))
     for i, value in enumerate([0.0, -2.5, 1e6, 123456789.123, 1e-7, 3, float("inf"),
@@ -306,19 +320,23 @@ def test_label_values_and_numbers_are_written_as_prometheus_client_does() -> Non
         family.add(i % 2, value, f"r{i}\"\\\n")
     counter = Family("demo_events", "counter", "events", ())
     counter.add(1, 2.0)
+    info = Family("demo", "info", "what each is", ("kind", "name", "target"))
+    info.add(0, 1.0, "http", 'say "hi"\nthere', "t")
+    info.add(1, 1.0, "tcp", "", "x,y=z}")
     for openmetrics in (False, True):
-        ours = "".join(render([family, counter], monitors, openmetrics))
-        client = _Listed([client_family(f, monitors) for f in (family, counter)])
+        ours = "".join(render([family, counter, info], monitors, openmetrics))
+        client = _Listed([client_family(f, monitors) for f in (family, counter, info)])
         theirs = (openmetrics_latest if openmetrics else generate_latest)(client).decode()
         assert ours + ("# EOF\n" if openmetrics else "") == theirs
     assert go_float(float("nan")) == "NaN" and escape('a"b') == 'a\\"b'
 
 
-def test_a_family_s_extra_labels_must_sort_together() -> None:
-    with pytest.raises(ValueError, match="do not sort together"):
-        Family("x", "gauge", "x", ("a", "phase"))  # "a" before "id", "phase" after "name"
-    with pytest.raises(ValueError, match="do not sort together"):
-        Family("x", "gauge", "x", ("kind",))
+def test_a_family_s_extra_labels_must_sort_after_the_id() -> None:
+    for extra in (("a", "phase"), ("id",), ("state", "phase"), ("phase", "phase")):
+        with pytest.raises(ValueError, match="do not sort after 'id'"):
+            Family("x", "gauge", "x", extra)
+    with pytest.raises(ValueError, match="no metric type 'summary'"):
+        Family("x", "summary", "x")
     for spec in FAMILIES.values():
         Family(*spec)  # type: ignore[arg-type]
 
@@ -380,7 +398,7 @@ def _reader(web: Web) -> contextlib.closing[SqliteReader]:
 DASHBOARD = Path(__file__).resolve().parents[2] / "contrib" / "grafana-dashboard.json"
 METRIC_NAME = re.compile(r"\b((?:uptime|process)_[a-z0-9_]+)\b")
 LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-BY_LABELS = re.compile(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)")
+BY_LABELS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
 ADDED_BY_PROMETHEUS = {"job", "instance"}
 
 
@@ -415,7 +433,7 @@ def test_the_grafana_dashboard_queries_only_what_a_scrape_has(filled: Any) -> No
         assert set(LEGEND_LABEL.findall(query.get("legendFormat", ""))) <= known, query
     # Every per-monitor family and the monitor's own health are on the dashboard.
     assert {spec[0] for spec in FAMILIES.values()} <= {
-        name.removesuffix("_total") for name in used}
+        name.removesuffix("_total").removesuffix("_info") for name in used}
     assert {"uptime_checks_per_second", "uptime_check_lateness_seconds",
             "uptime_writer_queue_rows", "uptime_writer_lag_seconds",
             "uptime_rows_dropped_total", "uptime_notifications_waiting"} <= used
@@ -471,13 +489,15 @@ def test_the_real_monitor_with_web_serves_its_metrics(tmp_path: Path) -> None:
         def scraped() -> Samples | None:
             samples = parse(requests.get(url, timeout=10).text)
             # A check made, and a second passed since the server started (the pace's).
-            return samples if of(samples, "uptime_monitor_up", name="closed") and of(
+            return samples if of(samples, "uptime_monitor_up") and of(
                 samples, "uptime_checks_per_second") else None
 
         samples = app.wait_for(scraped, timeout=20, what="a check in /metrics",
                                detail=output.dump)
-        assert one(samples, "uptime_monitor_up", name="closed") == 0.0
-        assert one(samples, "uptime_monitor_state", name="closed", state="down") == 1.0
+        (info,) = of(samples, "uptime_monitor_info", name="closed", kind="tcp")
+        closed = dict(info)["id"]
+        assert one(samples, "uptime_monitor_up", id=closed) == 0.0
+        assert one(samples, "uptime_monitor_state", id=closed, state="down") == 1.0
         assert one(samples, "uptime_info", mode="monitor") == 1.0
         assert one(samples, "uptime_checks_run_total") >= 1
         assert one(samples, "uptime_rows_written_total", table="checks") >= 1
