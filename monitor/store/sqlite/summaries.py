@@ -37,15 +37,16 @@ _METRIC_TREND = (
 
 
 def monitor_summaries(conn: sqlite3.Connection) -> list[MonitorSummary]:
-    out = []
-    for row in conn.execute(_SUMMARIES):
-        (monitor_id, kind, name, target, interval, active, last_check, available, *rest) = row
-        metrics = rest[4]
-        rest[4] = None if metrics is None else json.loads(metrics)
-        out.append(MonitorSummary(monitor_id, kind, name, target, interval, bool(active),
-                                  last_check, None if available is None else bool(available),
-                                  *rest))
-    return out
+    rows = conn.execute(_SUMMARIES).fetchall()
+    # The metrics of all rows parsed as one JSON array: one call, not one per monitor.
+    metrics = json.loads("[" + ",".join([row[12] or "null" for row in rows]) + "]")
+    return [MonitorSummary(monitor_id, kind, name, target, interval, bool(active), last_check,
+                           None if available is None else bool(available), status, response,
+                           reason, detail, parsed, last_ok, last_failure, down_since, warning,
+                           maintenance)
+            for (monitor_id, kind, name, target, interval, active, last_check, available,
+                 status, response, reason, detail, _text, last_ok, last_failure, down_since,
+                 warning, maintenance), parsed in zip(rows, metrics, strict=True)]
 
 
 def _all_monitors(conn: sqlite3.Connection) -> list[str]:
