@@ -95,7 +95,7 @@ def test_expiry_thresholds_come_from_the_entry_else_the_top_level(pki):
                               " above tlsMinDaysLeft (14)"),
     ({"tlsMinDaysLeft": 5, "tlsFailDaysLeft": 7},
      "websites[0].tlsFailDaysLeft: tlsFailDaysLeft (7) must not be above tlsMinDaysLeft (5)"),
-    ({"send": "x"}, "websites[0].send: unknown key"),
+    ({"banner": "x"}, "websites[0].banner: unknown key"),
     ({"severName": "x"}, 'websites[0].severName: unknown key (did you mean "serverName"?)'),
 ])
 def test_config_errors_name_the_key(entry, message):
