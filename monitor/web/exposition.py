@@ -98,10 +98,10 @@ def render(families: Sequence[Family], ids: Sequence[str], openmetrics: bool,
                 yield "".join([f"{name}{{{heads[i]}}} {go_float(v)}\n"
                                for i, _, v in family.samples])
             continue
-        # The extras' values (phases, states, reasons: a few), each written once.
-        ex = {texts: ",".join(f'{label}="{escape(text)}"'
-                              for label, text in zip(family.extra, texts, strict=True))
-              for texts in {s[1] for s in family.samples}}
+        # The extras' values, each written once (phases, states, reasons: a few; the info
+        # family's: as many as monitors).
+        labels = ",".join(f'{label}="{{}}"' for label in family.extra).format
+        ex = {texts: labels(*map(escape, texts)) for texts in {s[1] for s in family.samples}}
         if plain:
             yield "".join([f"{name}{{{heads[i]},{ex[e]}}} {v}\n"
                            for i, e, v in family.samples])

@@ -71,9 +71,7 @@ def metrics() -> Response:
     paused = {m.id for m in context.config.monitors if m.paused}
     try:
         with _collector_held(), context.reader() as reader:
-            ids, families = monitor_families(reader, now, paused)
-            own = encoder(Health(context, reader, now, _pace(context)))
-            body = "".join(render(families, ids, openmetrics)).encode() + own
+            body = _exposition(context, reader, now, paused, encoder, openmetrics)
     except StoreError as exc:
         raise Problem(503, "Service Unavailable", str(exc)) from None
     answer = Response(body, content_type=content_type)
@@ -82,6 +80,15 @@ def metrics() -> Response:
         answer.set_data(gzip.compress(body, compresslevel=GZIP_LEVEL))
         answer.headers["Content-Encoding"] = "gzip"
     return answer
+
+
+def _exposition(context: WebContext, reader: Reader, now: float, paused: set[str],
+                encoder: Callable[[Health], bytes], openmetrics: bool) -> bytes:
+    """The scrape's text. A function of its own: its objects are gone when it returns,
+    before the cycle collector is turned on again (it would pass over them all)."""
+    ids, families = monitor_families(reader, now, paused)
+    own = encoder(Health(context, reader, now, _pace(context)))
+    return "".join(render(families, ids, openmetrics)).encode() + own
 
 
 @contextlib.contextmanager
@@ -129,6 +136,7 @@ FAMILIES = {
               "1 while the monitor has an alert open (raised, not yet recovered)"),
 }
 _UNKNOWN = ("offline", "maintenance")  # reasons of unknown rows: not checks of the monitor
+_OK = ("ok",)
 
 
 def monitor_families(reader: Reader, now: float, paused: Iterable[str] = (),
@@ -156,16 +164,17 @@ def monitor_families(reader: Reader, now: float, paused: Iterable[str] = (),
     made["cert"].samples = [(i, (), float(m[CERT_DAYS])) for i, m in measured
                             if CERT_DAYS in m]
     made["alert"].samples = [(i, (), 1.0 if s.id in open_alerts else 0.0) for i, s in rows]
-    checks, checks_up = made["checks"].samples, made["checks_up"].samples
-    for i, s in rows:
-        found = counts.get(s.id)
-        if found is None:
+    today = [(i, found) for i, s in rows if (found := counts.get(s.id)) is not None]
+    made["checks_up"].samples = [(i, (), float(found.up)) for i, found in today]
+    checks = made["checks"].samples
+    for i, found in today:
+        if not found.reasons:  # most monitors: every check ok
+            checks.append((i, _OK, float(found.checks)))
             continue
         reasons = _by_reason(found.reasons)
         reasons["ok"] = max(0, found.checks - sum(
             n for reason, n in reasons.items() if reason not in _UNKNOWN))
         checks += [(i, (reason,), float(reasons[reason])) for reason in sorted(reasons)]
-        checks_up.append((i, (), float(found.up)))
     return [s.id for _, s in rows], list(made.values())
 
 

@@ -10,16 +10,18 @@ import sqlite3
 from monitor.store.scrape import DayCounts
 from monitor.store.sqlite.rollups import DAY, rolled_until
 
-# Each monitor's rows in one seek (the key leads with the monitor; every monitor with
-# aggregates has a state row), summed in SQL in the scan's order: one row out per monitor.
-# A day row holds the hours of its day rolled so far: the blocks after those are not in it.
+# Each monitor's rows in two seeks (the key leads with the monitor; every monitor with
+# aggregates has a state row): the day row, which holds the hours of its day rolled so far,
+# then the 10-minute blocks after those; summed in SQL in the scan's order, one row out per
+# monitor. Only outcomes with a reason (a letter: codes are digits) are joined: most rows
+# have none, and Python is left nothing to parse for them.
 _DAY_COUNTS = (
-    "SELECT m.monitor, sum(a.checks), sum(a.up), group_concat(a.outcomes, ',')"
-    " FROM monitor_state m CROSS JOIN aggregates a ON a.monitor = m.monitor"
-    " AND a.span IN (600, :day_span) AND a.start >= :day"
-    " AND (a.span = :day_span OR a.start >= :blocks) GROUP BY m.monitor")
-# The entries of an outcomes text whose key is a reason (a status code is digits only):
-# most entries are codes, and skipping them in the regex leaves little for Python to do.
+    "WITH r(span, lo) AS (VALUES (:day_span, :day), (600, :blocks))"
+    " SELECT m.monitor, sum(a.checks), sum(a.up),"
+    " group_concat(CASE WHEN a.outcomes GLOB '*[^0-9:,]*' THEN a.outcomes END, ',')"
+    " FROM monitor_state m CROSS JOIN r CROSS JOIN aggregates a ON a.monitor = m.monitor"
+    " AND a.span = r.span AND a.start >= r.lo GROUP BY m.monitor")
+# The entries of an outcomes text whose key is a reason (a status code is digits only).
 _REASON = re.compile(r"(?:^|(?<=,))(?!\d+:)([^,]+):(\d+)")
 
 
@@ -30,8 +32,9 @@ def day_counts(conn: sqlite3.Connection, day: int) -> dict[str, DayCounts]:
     for monitor_id, checks, up, outcomes in conn.execute(_DAY_COUNTS, {
             "day_span": DAY, "day": day, "blocks": max(day, rolled_until(conn))}):
         reasons: dict[str, int] = {}
-        for reason, count in _REASON.findall(outcomes or ""):
-            reasons[reason] = reasons.get(reason, 0) + int(count)
+        if outcomes is not None:
+            for reason, count in _REASON.findall(outcomes):
+                reasons[reason] = reasons.get(reason, 0) + int(count)
         found[monitor_id] = DayCounts(checks, up, reasons)
     return found
 
