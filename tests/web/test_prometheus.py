@@ -471,6 +471,62 @@ def test_the_grafana_dashboard_s_queries_are_promql(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+RULES = DASHBOARD.parent / "prometheus-alerts.yml"
+SCRAPED = {"job": "uptime", "instance": "127.0.0.1:8080"}  # the labels Prometheus adds
+
+
+def test_the_alert_rules_fire_on_a_real_scrape(filled: Any, tmp_path: Path) -> None:
+    """contrib's rules run by promtool's rule tests on this scrape, held for 80 minutes:
+    the monitor down and the certificate close to expiry alert, named through the info
+    series's join."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool (Debian's prometheus) is not installed")
+    web, ids, _now = filled
+    samples = parse(web.client.get("/metrics").get_data(as_text=True))
+    series = [{"series": name + "{" + ",".join(
+        f'{key}="{escape(value)}"' for key, value in sorted({**dict(labels),
+                                                              **SCRAPED}.items())) + "}",
+               "values": f"{value!r}+0x80"}
+              for (name, labels), value in samples.items() if name.startswith("uptime_")]
+    targets = {dict(key)["id"]: dict(key)["target"] for key in of(samples, "uptime_monitor_info")}
+    api, mail = ids["api"], ids["tls"]
+
+    def alert(monitor_id: str, severity: str, name: str = "") -> dict[str, Any]:
+        labels = {"id": monitor_id, "target": targets[monitor_id], "severity": severity,
+                  **SCRAPED}
+        return {"exp_labels": labels | ({"name": name} if name else {})}
+
+    down = alert(api, "critical", "api")
+    down["exp_annotations"] = {
+        "summary": "api is down",
+        "description": f"{targets[api]} (monitor {api}) has been down for 2 minutes."}
+    expiring = alert(mail, "warning")  # no name: the target says which
+    expiring["exp_annotations"] = {
+        "summary": "mail.example:993: certificate expires in 5 days",
+        "description": "The certificate mail.example:993 serves expires in less than 14 days."}
+    waiting = [{"exp_labels": {"provider": provider, "severity": "warning", **SCRAPED},
+                "exp_annotations": {
+                    "summary": f"1 {provider} notifications waiting for 30 minutes",
+                    "description": f"Notifications through {provider} are neither sent nor"
+                                   " given up."}} for provider in ("ops", "pager")]
+    checks = [
+        {"eval_time": "70m", "alertname": "MonitorDown", "exp_alerts": [down]},
+        {"eval_time": "1m", "alertname": "MonitorDown", "exp_alerts": []},  # not for 2 min
+        {"eval_time": "70m", "alertname": "MonitorCertificateExpiresSoon",
+         "exp_alerts": [expiring]},
+        {"eval_time": "70m", "alertname": "UptimeNotificationsWaiting", "exp_alerts": waiting},
+        {"eval_time": "70m", "alertname": "UptimeMonitorNotChecking", "exp_alerts": []},
+    ]
+    test = tmp_path / "rules-test.yml"  # YAML is a superset of JSON
+    test.write_text(json.dumps({"rule_files": [str(RULES)], "evaluation_interval": "1m",
+                                "tests": [{"interval": "1m", "input_series": series,
+                                           "alert_rule_test": checks}]}))
+    done = subprocess.run([promtool, "test", "rules", str(test)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 SERVING = re.compile(r"Serving (http://127\.0\.0\.1:\d+/)")
 
 
