@@ -207,7 +207,10 @@ def api_routes() -> str:
     from monitor.web import create_app, openapi
     from monitor.web.api import PREFIX, modules
 
-    app = create_app(typing.cast(typing.Any, None))  # routes only: no request is made
+    import types
+
+    # Routes only: no request is made, and no runtime runs.
+    app = create_app(typing.cast(typing.Any, types.SimpleNamespace(runtime=None)))
     scopes = {}
     for rule in app.url_map.iter_rules():
         scope = getattr(app.view_functions[rule.endpoint], "scope", "none (public)")
