@@ -16,7 +16,7 @@ node_exporter's node_uname_info), for queries to join on `id`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client.core import (
@@ -36,6 +36,12 @@ def escape(value: str) -> str:
     if "\\" in value or "\n" in value or '"' in value:
         return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
     return value
+
+
+def _plain(values: Iterable[str]) -> bool:
+    """Whether no value has a character to escape: one scan of them all, not a call each."""
+    joined = "".join(values)
+    return not ("\\" in joined or "\n" in joined or '"' in joined)
 
 
 def go_float(value: float) -> str:
@@ -82,7 +88,8 @@ def render(families: Sequence[Family], ids: Sequence[str], openmetrics: bool,
            ) -> Iterator[str]:
     """The families' lines (no "# EOF": the caller ends the exposition), in the format
     prometheus_client writes for `openmetrics` or the text format."""
-    heads = [f'{ID}="{escape(monitor_id)}"' for monitor_id in ids]
+    heads = [f'{ID}="{monitor_id}"' for monitor_id in (
+        ids if _plain(ids) else map(escape, ids))]
     for family in families:
         yield _header(family, openmetrics)
         name = family.name + _SUFFIX[family.type]
@@ -101,7 +108,11 @@ def render(families: Sequence[Family], ids: Sequence[str], openmetrics: bool,
         # The extras' values, each written once (phases, states, reasons: a few; the info
         # family's: as many as monitors).
         labels = ",".join(f'{label}="{{}}"' for label in family.extra).format
-        ex = {texts: labels(*map(escape, texts)) for texts in {s[1] for s in family.samples}}
+        distinct = {s[1] for s in family.samples}
+        if _plain(text for texts in distinct for text in texts):
+            ex = {texts: labels(*texts) for texts in distinct}
+        else:
+            ex = {texts: labels(*map(escape, texts)) for texts in distinct}
         if plain:
             yield "".join([f"{name}{{{heads[i]},{ex[e]}}} {v}\n"
                            for i, e, v in family.samples])
