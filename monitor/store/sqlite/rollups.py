@@ -37,7 +37,7 @@ ROLLUP_SPANS = (HOUR, DAY)
 # Seconds after its end an aggregate row is kept in memory for late checks, and an hour is
 # rolled up: the checks of its last minutes are in its blocks by then.
 LATE_HORIZON = 120.0
-RETRY_AFTER = 60.0  # seconds after a failed pass (a full disk) the next one is tried
+RETRY_AFTER = 60.0  # seconds after a failed chunk (a full disk) the next one is tried
 _TEXTS = 1024  # histogram texts summed at once: a bincount over 1024 * 512 counts
 # Rows of a tier below read at once: monitors are rolled in chunks of about this many.
 CHUNK_ROWS = 50_000
