@@ -380,6 +380,11 @@ class Reader(Protocol):
         """Each monitor's (None: every one's) checks and checks up of each of the last
         `days` UTC days up to `now`, oldest first, from the rollups."""
 
+    def uptime_totals(self, monitor_ids: Collection[str] | None, days: int, now: float,
+                      ) -> dict[str, tuple[int, int]]:
+        """Each monitor's (checks, checks up) over the last `days` UTC days: the sums of
+        uptime_by_day's, without its lists of days."""
+
     def trend_rows(self, monitor_id: str, ranges: Sequence[Range], step: int,
                    metric: str | None = None) -> list[TrendRow]:
         """A monitor's aggregate rows of `ranges` summed by bucket of `step` seconds:

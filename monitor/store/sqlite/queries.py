@@ -222,6 +222,11 @@ class SqliteReader:
         return summaries.uptime_by_day(self.conn, monitor_ids, days, now)
 
     @_reading
+    def uptime_totals(self, monitor_ids: Collection[str] | None, days: int, now: float,
+                      ) -> dict[str, tuple[int, int]]:
+        return summaries.uptime_totals(self.conn, monitor_ids, days, now)
+
+    @_reading
     def trend_rows(self, monitor_id: str, ranges: Sequence[Range], step: int,
                    metric: str | None = None) -> list[TrendRow]:
         return summaries.trend_rows(self.conn, monitor_id, ranges, step, metric)

@@ -62,9 +62,28 @@ def _blocks_since(conn: sqlite3.Connection) -> float:
 def uptime_by_day(conn: sqlite3.Connection, monitor_ids: Collection[str] | None, days: int,
                   now: float) -> dict[str, UptimeDays]:
     """Each monitor's checks and checks up of each of the last `days` UTC days (the day of
-    `now` the last, so far): the whole days rolled up from their packed rows, today from
-    each monitor's counts in monitor_state, any day between (not rolled up yet) from the
-    hours, blocks and minutes."""
+    `now` the last, so far)."""
+    ids, first, counts = _day_counts(conn, monitor_ids, days, now)
+    # One conversion of the whole array: one per monitor cost as much again.
+    return {monitor_id: UptimeDays(first, checks, up)
+            for monitor_id, (checks, up) in zip(ids, counts.transpose(0, 2, 1).tolist(),
+                                                strict=True)}
+
+
+def uptime_totals(conn: sqlite3.Connection, monitor_ids: Collection[str] | None, days: int,
+                  now: float) -> dict[str, tuple[int, int]]:
+    """Each monitor's checks and checks up over the last `days` UTC days, summed as
+    arrays: no list of days is made (90 days of 5,000 monitors are 900,000 numbers)."""
+    ids, _first, counts = _day_counts(conn, monitor_ids, days, now)
+    return dict(zip(ids, map(tuple, counts.sum(axis=1).tolist()), strict=True))
+
+
+def _day_counts(conn: sqlite3.Connection, monitor_ids: Collection[str] | None, days: int,
+                now: float) -> tuple[list[str], int, np.ndarray]:
+    """The monitors (sorted), the first day, and their (checks, up) of each day: the whole
+    days rolled up from their packed rows, today from each monitor's counts in
+    monitor_state, any day between (not rolled up yet) from the hours, blocks and
+    minutes."""
     ids = sorted(_all_monitors(conn) if monitor_ids is None else set(monitor_ids))
     today = int(now // DAY) * DAY
     first = today - (max(1, days) - 1) * DAY
@@ -89,10 +108,7 @@ def uptime_by_day(conn: sqlite3.Connection, monitor_ids: Collection[str] | None,
             sums += [state for state in states if state[1] == today]
     for monitor_id, day, checks, up in sums:
         counts[index[monitor_id], (day - first) // DAY] = (checks, up)
-    # One conversion of the whole array: one per monitor cost as much again.
-    return {monitor_id: UptimeDays(first, checks, up)
-            for monitor_id, (checks, up) in zip(ids, counts.transpose(0, 2, 1).tolist(),
-                                                strict=True)}
+    return ids, first, counts
 
 
 def trend_rows(conn: sqlite3.Connection, monitor_id: str, ranges: Sequence[Range], step: int,

@@ -55,17 +55,22 @@ def get_uptime() -> ResponseReturnValue:
     with reading(context) as reader:
         for monitor_id in wanted or ():
             known(context, reader, monitor_id)
-        found = reader.uptime_by_day(wanted, days, now)
-    order = wanted or list(found)
-    items = [_uptime(monitor_id, found.get(monitor_id), daily) for monitor_id in order]
+        if daily:
+            found = reader.uptime_by_day(wanted, days, now)
+            totals = {monitor_id: (sum(d.checks), sum(d.up)) for monitor_id, d in found.items()}
+        else:  # the sums alone: no list of days is made
+            found, totals = {}, reader.uptime_totals(wanted, days, now)
+    order = wanted or list(totals)
+    items = [_uptime(monitor_id, totals.get(monitor_id, (0, 0)), found.get(monitor_id), daily)
+             for monitor_id in order]
     first = int(now // 86400 - days + 1) * 86400
     return jsonify({"days": days, "from": iso_utc(first), "until": iso_utc(now),
                     "monitors": items})
 
 
-def _uptime(monitor_id: str, days: UptimeDays | None, daily: bool) -> dict[str, Any]:
-    checks = sum(days.checks) if days is not None else 0
-    up = sum(days.up) if days is not None else 0
+def _uptime(monitor_id: str, total: tuple[int, int], days: UptimeDays | None,
+            daily: bool) -> dict[str, Any]:
+    checks, up = total
     item: dict[str, Any] = {"id": monitor_id, "checks": checks, "up": up,
                             "availability": up / checks if checks else None}
     if daily:  # columns, one value a day from `from`'s: compact for thousands of bars
