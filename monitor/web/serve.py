@@ -9,6 +9,7 @@ import contextlib
 import ipaddress
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from flask import Flask
@@ -20,6 +21,8 @@ DEFAULT_LISTEN = "127.0.0.1:8080"
 # Threads for requests, and beyond them one per event stream a client may hold open.
 REQUEST_THREADS = 8
 MAX_STREAMS = 100
+# At a stop, how long the requests in hand may take to end and their answers to go out.
+STOP_GRACE = 0.5
 # Connections beyond the threads wait in waitress's queue; more than this are refused.
 CONNECTION_LIMIT = 1000
 
@@ -102,13 +105,22 @@ class Server:
         self._thread.start()
         return self
 
+    def _busy(self) -> bool:
+        """A request is being answered, or an answer is still being sent."""
+        return self._server.task_dispatcher.active_count > 0 or any(
+            getattr(channel, "total_outbufs_len", 0) for channel in list(self._map.values()))
+
     def _run(self) -> None:
         with contextlib.suppress(OSError):  # closed by stop()
             self._server.run()
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Close the listening socket and every connection (an open event stream too: its
-        thread sees the closing set by the caller), then wait for the threads."""
+    def stop(self, timeout: float = 2.0, grace: float = STOP_GRACE) -> None:
+        """Let the requests in hand end and their answers go out for up to `grace` seconds
+        (an event stream ends at once: its thread sees the closing set by the caller), then
+        close every connection and wait for the threads."""
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and self._busy():
+            time.sleep(0.01)
         for channel in list(self._map.values()):
             with contextlib.suppress(OSError):
                 channel.close()  # type: ignore[attr-defined]

@@ -37,10 +37,11 @@ def test_serve_answers_and_stops_at_sigint(tmp_path: Path) -> None:
     assert answer.status_code == 200 and answer.json()["status"] == "ok"
     assert requests.get(f"{url}api/v1/nothing", timeout=5).headers["Content-Type"] \
         == "application/problem+json"
-    took, _out, _err = app.stop(proc, signal.SIGINT)
+    took, out, _err = app.stop(proc, signal.SIGINT)
     output.join()
     assert proc.returncode == 0, output.dump()
-    assert output.lines[-1] == "Stopped."
+    # The last line, read by the Output thread or by stop(), whichever got it first.
+    assert (output.lines + out.splitlines())[-1] == "Stopped."
     assert took < 5, took
     assert (tmp_path / "monitoring.db").exists()  # the store it writes with made it
 
@@ -53,10 +54,10 @@ def test_monitor_with_web_serves_what_it_records(tmp_path: Path) -> None:
     assert requests.get(f"{url}api/v1/health", timeout=5).json()["status"] == "ok"
     app.wait_for(lambda: output.starting("ALERT:"), timeout=20, what="the alert",
                  detail=output.dump)
-    _took, _out, _err = app.stop(proc, signal.SIGTERM)
+    _took, out, _err = app.stop(proc, signal.SIGTERM)
     output.join()
     assert proc.returncode == 0, output.dump()
-    assert output.lines[-1].startswith("Stopped; ")
+    assert (output.lines + out.splitlines())[-1].startswith("Stopped; ")
 
 
 def test_serve_refuses_to_listen_beyond_loopback_without_tokens(tmp_path: Path) -> None:
