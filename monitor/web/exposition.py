@@ -60,6 +60,17 @@ def go_float(value: float) -> str:
     return text
 
 
+def go_floats(values: list[float]) -> list[str]:
+    """Values as go_float writes them. Unix times (floats from 2001 to 2286) all take one
+    shape, Go's "1.7966359694135337e+09": written so without a call each (in half the
+    time), the mantissa being repr()'s digits."""
+    if (values and set(map(type, values)) == {float} and all(map(math.isfinite, values))
+            and min(values) >= 1e9 and max(values) < 1e10):
+        return [f"{text[0]}.{text[1:10]}{text[11:]}".rstrip("0.") + "e+09"
+                for text in map(repr, values)]
+    return [go_float(v) for v in values]
+
+
 @dataclass(slots=True)
 class Family:
     """A metric family of per-monitor samples: each sample is a monitor (an index into the
@@ -102,8 +113,8 @@ def render(families: Sequence[Family], ids: Sequence[str], openmetrics: bool,
             if plain:
                 yield "".join([f"{name}{{{heads[i]}}} {v}\n" for i, _, v in family.samples])
             else:
-                yield "".join([f"{name}{{{heads[i]}}} {go_float(v)}\n"
-                               for i, _, v in family.samples])
+                yield "".join([f"{name}{{{heads[i]}}} {text}\n" for (i, _, _), text in zip(
+                    family.samples, go_floats(values), strict=True)])
             continue
         # The extras' values, each written once (phases, states, reasons: a few; the info
         # family's: as many as monitors).
@@ -117,8 +128,8 @@ def render(families: Sequence[Family], ids: Sequence[str], openmetrics: bool,
             yield "".join([f"{name}{{{heads[i]},{ex[e]}}} {v}\n"
                            for i, e, v in family.samples])
         else:
-            yield "".join([f"{name}{{{heads[i]},{ex[e]}}} {go_float(v)}\n"
-                           for i, e, v in family.samples])
+            yield "".join([f"{name}{{{heads[i]},{ex[e]}}} {text}\n" for (i, e, _), text in zip(
+                family.samples, go_floats(values), strict=True)])
 
 
 def client_family(family: Family, ids: Sequence[str]) -> Metric:

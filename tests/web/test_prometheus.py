@@ -323,9 +323,18 @@ def test_label_values_and_numbers_are_written_as_prometheus_client_does() -> Non
     info = Family("demo", "info", "what each is", ("kind", "name", "target"))
     info.add(0, 1.0, "http", 'say "hi"\nthere', "t")
     info.add(1, 1.0, "tcp", "", "x,y=z}")
+    # Unix times only (written in a shape of their own), and with a NaN among them.
+    times = Family("demo_timestamp_seconds", "gauge", "times", ("reason",))
+    late = Family("demo_late_timestamp_seconds", "gauge", "times")
+    for i, value in enumerate([1796635969.4135337, 1700000000.0, 1e9, 9999999999.999998,
+                               1234567890.1, 1000000000.5]):
+        times.add(i % 2, value, str(i))
+        late.add(i % 2, value)
+    late.add(0, float("nan"))
+    made = [family, counter, info, times, late]
     for openmetrics in (False, True):
-        ours = "".join(render([family, counter, info], monitors, openmetrics))
-        client = _Listed([client_family(f, monitors) for f in (family, counter, info)])
+        ours = "".join(render(made, monitors, openmetrics))
+        client = _Listed([client_family(f, monitors) for f in made])
         theirs = (openmetrics_latest if openmetrics else generate_latest)(client).decode()
         assert ours + ("# EOF\n" if openmetrics else "") == theirs
     assert go_float(float("nan")) == "NaN" and escape('a"b') == 'a\\"b'
