@@ -84,6 +84,15 @@ def test_the_list_has_every_monitor_with_its_state_and_the_files_etag(web: Any) 
     assert "hunter22" not in answer.get_data(as_text=True)
 
 
+def test_a_monitor_with_unknown_checks_alone_is_unknown_and_never_checked(web: Any) -> None:
+    # A push monitor before its first push, a metric with no value: their checks are unknown.
+    web.store.set_monitors(web.context.config.monitors)
+    web.store.put_check(CheckResult(SHOP, 1_800_000_000.0, None, None, 0.0, "new", "no push"))
+    web.store.flush()
+    shop = get(web, "/api/v1/monitors").json["monitors"][0]
+    assert (shop["id"], shop["state"], shop["lastCheck"]) == (SHOP, "unknown", None)
+
+
 @pytest.mark.parametrize(("query", "ids"), [
     ("kind=tcp", [PORT]),
     ("kind=tls", [SHOP + "tls"]),

@@ -40,7 +40,10 @@ def monitor_summaries(conn: sqlite3.Connection) -> list[MonitorSummary]:
     rows = conn.execute(_SUMMARIES).fetchall()
     # The metrics of all rows parsed as one JSON array: one call, not one per monitor.
     metrics = json.loads("[" + ",".join([row[12] or "null" for row in rows]) + "]")
-    return [MonitorSummary(monitor_id, kind, name, target, interval, bool(active), last_check,
+    # A state row made by unknown checks alone has last_check 0: never checked, as far as
+    # its state goes (the column is NOT NULL).
+    return [MonitorSummary(monitor_id, kind, name, target, interval, bool(active),
+                           last_check or None,
                            None if available is None else bool(available), status, response,
                            reason, detail, parsed, last_ok, last_failure, down_since, warning,
                            maintenance)
