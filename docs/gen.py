@@ -204,10 +204,10 @@ def token_keys() -> str:
 def api_routes() -> str:
     """Every route of the web server: method, path, who may call it, what it does (from
     the OpenAPI document the server serves, and each route's `require` scope)."""
+    import types
+
     from monitor.web import create_app, openapi
     from monitor.web.api import PREFIX, modules
-
-    import types
 
     # Routes only: no request is made, and no runtime runs.
     app = create_app(typing.cast(typing.Any, types.SimpleNamespace(runtime=None)))

@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[2] / "monitor"
 # unless listed together in one string (one package).
 LAYERS = [
     ["monitor", "monitor.core"],  # the model, fields, windows, times, secrets, errors
-    ["monitor.logs", "monitor.metrics"],  # access logs; the metrics tree's paths and queries: formats, following a file, windows on log time
+    # access logs (formats, following a file, windows on log time); the metrics tree's
+    # paths and queries
+    ["monitor.logs", "monitor.metrics"],
     ["monitor.checks"],  # kinds: the registry, the watchdog, each kind's keys and check
     ["monitor.config"],  # the file: monitors of registered kinds
     ["monitor.run"],  # scheduling, probe processes, the canary: where checks run
