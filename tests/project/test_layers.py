@@ -11,9 +11,7 @@ ROOT = Path(__file__).resolve().parents[2] / "monitor"
 # unless listed together in one string (one package).
 LAYERS = [
     ["monitor", "monitor.core"],  # the model, fields, windows, times, secrets, errors
-    # access logs (formats, following a file, windows on log time); the metrics tree's
-    # paths and queries
-    ["monitor.logs", "monitor.metrics"],
+    ["monitor.logs", "monitor.metrics"],  # access logs; metric series' paths and queries
     ["monitor.checks"],  # kinds: the registry, the watchdog, each kind's keys and check
     ["monitor.config"],  # the file: monitors of registered kinds
     ["monitor.run"],  # scheduling, probe processes, the canary: where checks run
