@@ -52,7 +52,8 @@ class WebServer:
         config_path, db_path, config = self._args
         self._context = context = WebContext(
             config_path, db_path, store, config, runtime=runtime,
-            public_read=self._options.public_read, warn=self._warn)
+            public_read=self._options.public_read, warn=self._warn,
+            exposed=not self._address.loopback)
         self._server = server = Server(create_app(context), self._address).start()
         return server.address.url()
 

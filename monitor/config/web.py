@@ -29,8 +29,8 @@ HELP = {
 TOKEN_HELP = {
     "name": ("required", "what logs and messages call the token (never the token itself);"
                          " unique"),
-    "token": ("required", f"the secret, {MIN_TOKEN} to {MAX_TOKEN} printable characters;"
-                          " `${VAR}` allowed (and advised)"),
+    "token": ("required", f"the secret, {MIN_TOKEN} to {MAX_TOKEN} printable ASCII"
+                          " characters; `${VAR}` allowed (and advised)"),
     "scope": ("`read`", "`read`: every GET; `write`: also every change"),
 }
 
@@ -82,11 +82,12 @@ def api_tokens(fields: Fields, doc: dict[str, Any]) -> tuple[ApiToken, ...]:
         if not isinstance(raw, str):
             raise fields.fail(f"{path}.token", "must be a string")
         token = fields.expand(raw, f"{path}.token")
-        if not MIN_TOKEN <= len(token) <= MAX_TOKEN or not token.isprintable() \
-                or any(ch.isspace() for ch in token):
+        # ASCII: an HTTP header carries bytes, which a server decodes as latin-1.
+        if not MIN_TOKEN <= len(token) <= MAX_TOKEN or not token.isascii() \
+                or not token.isprintable() or any(ch.isspace() for ch in token):
             # The value is never quoted: it is the secret.
             raise fields.fail(f"{path}.token", f"must be {MIN_TOKEN} to {MAX_TOKEN} printable"
-                                               " characters without spaces")
+                                               " ASCII characters without spaces")
         if token in seen:
             raise fields.fail(f"{path}.token", f"is the same as {seen[token]}'s")
         seen[token] = path

@@ -48,6 +48,11 @@ def authorize(scope: str) -> None:
     tokens = context.config.api_tokens
     g.token_name = None
     if not tokens:
+        if context.exposed:
+            # Started beyond loopback with tokens, reloaded without: closed, not open.
+            raise Problem(503, "Service Unavailable", "this server listens beyond loopback"
+                          " and its config has no apiTokens now: it answers no call until"
+                          " they are back (or it is restarted on loopback)")
         return  # loopback only, by serve's own check
     given = _bearer()
     if given is None:

@@ -33,12 +33,15 @@ class WebContext:
     def __init__(self, config_path: str | Path, db_path: str | Path, store: Store,
                  config: Config, *, runtime: Runtime | None = None,
                  public_read: bool = False, clock: Callable[[], float] = time.time,
-                 warn: Callable[[str], None] | None = None) -> None:
+                 warn: Callable[[str], None] | None = None, exposed: bool = False) -> None:
         self.config_path = Path(config_path)
         self.db_path = Path(db_path)
         self.store = store
         self.runtime = runtime
         self.public_read = public_read
+        # Listening beyond loopback (allowed at the start because the config had tokens):
+        # a config reloaded without tokens must not open the server to everyone.
+        self.exposed = exposed
         self.clock = clock
         self.config_error: str | None = None
         # Set when the server stops: an open event stream ends at once.
@@ -99,6 +102,11 @@ class WebContext:
         except StoreError:
             # A reader that failed may hold a broken connection: the next request opens anew.
             self._local.reader = None
+            with self._lock:
+                if reader in self._readers:
+                    self._readers.remove(reader)
+            with contextlib.suppress(Exception):
+                reader.close()
             raise
 
     def close(self) -> None:

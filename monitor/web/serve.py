@@ -21,6 +21,9 @@ DEFAULT_LISTEN = "127.0.0.1:8080"
 # Threads for requests, and beyond them one per event stream a client may hold open.
 REQUEST_THREADS = 8
 MAX_STREAMS = 100
+# waitress reads a body whole before the app sees it (its default bound is 1 GiB): no route
+# takes more than the metrics' 8 MiB.
+MAX_REQUEST_BODY = 8 * 1024 * 1024 + 1
 # At a stop, how long the requests in hand may take to end and their answers to go out.
 STOP_GRACE = 0.5
 # Connections beyond the threads wait in waitress's queue; more than this are refused.
@@ -91,6 +94,7 @@ class Server:
                 app, map=self._map, host=address.host, port=address.port, threads=threads,
                 connection_limit=CONNECTION_LIMIT, ident="uptime-monitor",
                 expose_tracebacks=False, clear_untrusted_proxy_headers=True,
+                max_request_body_size=MAX_REQUEST_BODY,
                 # Sent as written: waitress holds writes under 18 kB while the response
                 # goes on, and an event stream's few bytes would wait there.
                 send_bytes=1, channel_timeout=120)

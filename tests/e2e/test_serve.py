@@ -92,3 +92,23 @@ def test_public_read_without_web_is_a_usage_error(tmp_path: Path) -> None:
     _config(tmp_path)
     done = app.run_app(["-m", "--public-read"], tmp_path)
     assert done.returncode == 2 and "--public-read goes with --web" in done.stderr
+
+
+def test_a_body_beyond_every_route_s_limit_is_refused_unread(tmp_path: Path) -> None:
+    _config(tmp_path)
+    proc = app.start(["serve", "--listen", "127.0.0.1:0"], tmp_path)
+    output = Output(proc, stderr=True)
+    url = _url(output)
+    try:
+        # waitress refuses it from its Content-Length, before reading it into memory.
+        answer = requests.post(f"{url}api/v1/metrics", data=b"a.b 1\n" * (1_500_000),
+                               headers={"Content-Type": "text/plain"}, timeout=30)
+        assert answer.status_code == 413
+        assert answer.headers["Content-Type"] != "application/problem+json"  # not the app's
+        # Within the bound, the route reads it and says what is wrong with it.
+        within = requests.post(f"{url}api/v1/metrics", data=b"a.b 1\n" * 200_000,
+                               headers={"Content-Type": "text/plain"}, timeout=30)
+        assert within.status_code == 413, within.text
+        assert "more than 100000 values" in within.json()["detail"]
+    finally:
+        app.stop(proc, signal.SIGINT)

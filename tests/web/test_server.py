@@ -10,7 +10,7 @@ import pytest
 
 from monitor.web import create_app
 from monitor.web.serve import ListenError, check_allowed, parse_listen
-from tests.support.web import READ_TOKEN, WRITE_TOKEN, bearer
+from tests.support.web import READ_TOKEN, WRITE_TOKEN, bearer, write_config
 
 PROBLEM = "application/problem+json"
 
@@ -129,3 +129,18 @@ def test_an_unexpected_error_is_a_500_problem_without_secrets(make_web: Any) -> 
     answer = app.test_client().get("/boom")
     assert answer.status_code == 500 and answer.mimetype == PROBLEM
     assert "a defect" not in answer.get_data(as_text=True)
+
+
+def test_beyond_loopback_a_config_reloaded_without_tokens_closes_the_api(make_web: Any,
+                                                                        ) -> None:
+    web = make_web(tokens=True)
+    web.context.exposed = True  # started beyond loopback, with the tokens it had then
+    assert web.client.get("/api/v1/health", headers=bearer(READ_TOKEN)).status_code == 200
+    document = web.document()
+    del document["apiTokens"]
+    write_config(web.config_path, document)  # the tokens removed while it runs
+    for headers in ({}, bearer(READ_TOKEN)):
+        answer = web.client.get("/api/v1/health", headers=headers)
+        assert answer.status_code == 503 and answer.mimetype == PROBLEM
+        assert "no apiTokens now" in answer.json["detail"]
+    assert web.client.get("/metrics").status_code == 503

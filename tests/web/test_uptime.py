@@ -118,3 +118,31 @@ def test_bad_trend_parameters_are_400(client: tuple[FlaskClient, Path], query: s
 
 def test_a_trend_of_an_unknown_monitor_is_404(client: tuple[FlaskClient, Path]) -> None:
     assert client[0].get("/api/v1/monitors/nope/trend").status_code == 404
+
+
+@pytest.mark.parametrize("query", [
+    "days=3660&daily=true",  # 3 monitors: 10,980 figures, fine
+    "days=3660"])
+def test_long_uptime_of_a_few_monitors_is_answered(client: tuple[FlaskClient, Path],
+                                                    query: str) -> None:
+    assert client[0].get(f"/api/v1/uptime?{query}").status_code == 200
+
+
+def test_uptime_of_too_many_figures_at_once_is_400(client: tuple[FlaskClient, Path],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.web.api import uptime
+
+    monkeypatch.setattr(uptime, "MAX_DAILY_CELLS", 3 * 90)  # three monitors, 90 days
+    assert client[0].get("/api/v1/uptime?days=90&daily=true").status_code == 200
+    answer = client[0].get("/api/v1/uptime?days=91&daily=true")
+    assert answer.status_code == 400 and answer.json["parameter"] == "days"
+    assert "273 figures, more than 270" in answer.json["detail"]
+    names = "&".join(f"monitor=m{i}" for i in range(uptime.MAX_NAMED + 1))
+    answer = client[0].get(f"/api/v1/uptime?{names}")
+    assert answer.status_code == 400 and answer.json["parameter"] == "monitor"
+
+
+@pytest.mark.parametrize("step", ["9" * 400 + "s", "1e300s", "3661d"])
+def test_an_endless_step_is_400_not_500(client: tuple[FlaskClient, Path], step: str) -> None:
+    answer = client[0].get(f"/api/v1/monitors/{MONITORS[0]}/trend?step={step}")
+    assert answer.status_code == 400 and answer.json["parameter"] == "step"

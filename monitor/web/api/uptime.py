@@ -5,6 +5,7 @@ day). Uptime counts checks as the terminal's stats do (unknown checks are not ch
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -41,6 +42,11 @@ DEFAULT_RANGE = 86400.0
 MAX_BUCKETS = 10_000
 # A trend of `range` seconds with no step given gets about this many buckets.
 AUTO_BUCKETS = 300
+# Days × monitors read at once (a public route: its memory is bounded): 400 days of 5,000
+# monitors; with each day's figures, 100 days of them. And monitors named at once.
+MAX_CELLS = 2_000_000
+MAX_DAILY_CELLS = 500_000
+MAX_NAMED = 1000
 STEPS = (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400)
 
 
@@ -51,9 +57,19 @@ def get_uptime() -> ResponseReturnValue:
     daily = _flag("daily")
     wanted = request.args.getlist("monitor") or None
     context = current()
+    if wanted is not None and len(wanted) > MAX_NAMED:
+        raise Problem(400, "Bad Request", f"monitor: at most {MAX_NAMED} monitors at once",
+                      parameter="monitor")
+    count = len(wanted) if wanted is not None else len(context.config.monitors)
+    most = MAX_DAILY_CELLS if daily else MAX_CELLS
+    if days * count > most:
+        raise Problem(400, "Bad Request", f"days: {days} days of {count} monitors are"
+                      f" {days * count} figures, more than {most} at once: ask for fewer"
+                      " days, or name the monitors", parameter="days")
     now = context.clock()
+    configured = {monitor.id for monitor in context.config.monitors}
     with reading(context) as reader:
-        for monitor_id in wanted or ():
+        for monitor_id in set(wanted or ()) - configured:
             known(context, reader, monitor_id)
         if daily:
             found = reader.uptime_by_day(wanted, days, now)
@@ -117,9 +133,10 @@ def _step(span: float) -> float:
     if text is None:
         return next((step for step in STEPS if span / step <= AUTO_BUCKETS), STEPS[-1])
     step = parse_duration(text)
-    if step is None or step <= 0:
+    if step is None or not math.isfinite(step) or not 0 < step <= MAX_DAYS * 86400:
         raise Problem(400, "Bad Request", f"step: {text[:40]!r} is not a duration (60s, 5m,"
-                                          " 1h, 1d)", parameter="step")
+                                          f" 1h, 1d) of at most {MAX_DAYS} days",
+                      parameter="step")
     if span / _size(step) > MAX_BUCKETS:
         raise Problem(400, "Bad Request", f"step: {text[:40]} makes more than {MAX_BUCKETS}"
                                           " buckets of this range: give a longer step",
@@ -180,7 +197,8 @@ OPENAPI: dict[str, Any] = {
                             "default": DEFAULT_DAYS}},
                 {"name": "monitor", "in": "query", "description": "a monitor's id (again"
                  " for more); none: every monitor",
-                 "schema": {"type": "array", "items": {"type": "string"}},
+                 "schema": {"type": "array", "items": {"type": "string"},
+                            "maxItems": MAX_NAMED},
                  "style": "form", "explode": True},
                 {"name": "daily", "in": "query", "description": "each day's figures too",
                  "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}},
