@@ -15,6 +15,7 @@ from monitor.web import openapi
 from monitor.web.auth import require
 from monitor.web.context import WebContext, current
 from monitor.web.events import Hub, Settings, Stream
+from monitor.web.params import reading
 from monitor.web.problems import Problem
 from monitor.web.serve import MAX_STREAMS
 from monitor.web.sse import TYPES, Filter, format_id, id_block, parse_id
@@ -47,7 +48,7 @@ def events() -> ResponseReturnValue:
     cursor, given_as = _cursor()
     hub = hub_of(current_app, context)
     if cursor is not None:
-        with context.reader() as reader:
+        with reading(context) as reader:
             _oldest, newest = reader.event_span()
         if cursor.check > newest.check or cursor.alert > newest.alert:
             raise Problem(404, "Not Found", f"no event has the id {format_id(cursor)}: it is"
@@ -58,7 +59,7 @@ def events() -> ResponseReturnValue:
                       " are open, the most this server serves at once; try again later",
                       headers={"Retry-After": str(RETRY_AFTER)})
     try:
-        with context.reader() as reader:
+        with reading(context) as reader:
             hub.attach(reader)
             if cursor is None:
                 seq, cursor = hub.now()
@@ -153,8 +154,9 @@ OPENAPI: dict[str, Any] = {
                     "text/event-stream": {"schema": _EVENT}}},
                 "400": openapi.error("An unknown type, or not an event id"),
                 "404": openapi.error("No monitor has the id, or no event (past the newest)"),
-                "503": openapi.error("As many streams are open as the server serves; try"
-                                     " again after Retry-After seconds"),
+                "503": openapi.error("As many streams are open as the server serves (try"
+                                     " again after Retry-After seconds), or the database"
+                                     " cannot be read"),
             }}},
     },
 }
