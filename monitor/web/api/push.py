@@ -25,6 +25,7 @@ from werkzeug.exceptions import NotFound
 from monitor.checks.push import tokens
 from monitor.config import Config
 from monitor.core import secrets
+from monitor.core.fields import is_number
 from monitor.core.model import Monitor
 from monitor.core.push import MAX_MESSAGE, STATUSES, Latest, Push
 from monitor.store.api import RecordPush, iso_utc
@@ -32,6 +33,7 @@ from monitor.web.auth import require
 from monitor.web.body import json_body
 from monitor.web.context import WebContext, current
 from monitor.web.openapi import error
+from monitor.web.params import UNREADABLE, reading
 from monitor.web.problems import Problem
 
 bp = Blueprint("push", __name__)
@@ -40,8 +42,9 @@ _log = logging.getLogger("monitor.web")
 KIND = "push"
 MAX_BODY = 64 * 1024  # bytes of a push's body: a job's output, of which MAX_MESSAGE is kept
 PARAMETERS = ("status", "msg", "value")
-# A number as a query string writes it (not Python's float(): no "nan", "inf", "1_0").
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+# A number as a query string writes it (not Python's float(): no "nan", "inf", "1_0", nor
+# digits of other scripts, "١٢٣").
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", re.ASCII)
 _EXTENSION = "monitor.push"  # app.extensions: the token index of the config in use
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -219,8 +222,8 @@ def _value(value: Any) -> float | None:
     if value is None:
         return None
     number = math.nan
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    if numeric or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+    # is_number: not an int too large for a float (float() raises OverflowError).
+    if is_number(value) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
         number = float(value)
     if not math.isfinite(number):
         raise Problem(422, "Unprocessable Content", "value must be a finite number",
@@ -250,7 +253,7 @@ def push_monitors() -> ResponseReturnValue:
     index = _index(context)
     monitors = [m for m in index.config.monitors if m.kind == KIND]
     found = {e.monitor.id: e for e in index.entries}
-    with context.reader() as reader:
+    with reading(context) as reader:
         latest = reader.latest_pushes([m.id for m in monitors])
     root = request.url_root.rstrip("/")
     listed = []
@@ -347,7 +350,8 @@ OPENAPI: dict[str, Any] = {
             "operationId": "push_monitors",
             "responses": {"200": {"description": "The push monitors", "content": {
                 "application/json": {"schema": {
-                    "$ref": "#/components/schemas/PushMonitors"}}}}}}},
+                    "$ref": "#/components/schemas/PushMonitors"}}}},
+                "503": UNREADABLE}}},
     },
     "components": {"schemas": {
         "Pushed": {"type": "object", "required": ["monitor", "event", "time"],
