@@ -26,7 +26,9 @@ from monitor.web.problems import Problem
 # when no offset is given).
 TIME_PATTERN = (r"^\s*(?:\d+(?:\.\d+)?|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}"
                 r"(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?)\s*$")
-_EPOCH = re.compile(r"\s*\d+(?:\.\d+)?\s*")
+# ASCII digits: float() and int() also read other scripts' ("١٢٣"), which no document says.
+_EPOCH = re.compile(r"\s*\d+(?:\.\d+)?\s*", re.ASCII)
+_WHOLE = re.compile(r"\s*[-+]?\d{1,30}\s*", re.ASCII)  # 30 digits: past any bound asked
 LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last instant ISO-8601 can write
 
 
@@ -67,10 +69,7 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     text = request.args.get(name)
     if text is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
+    value = int(text) if _WHOLE.fullmatch(text) else low - 1
     if not low <= value <= high:
         raise Problem(400, "Bad Request", f"{name}: {text[:40]!r} is not a whole number from"
                       f" {low} to {high}", parameter=name)

@@ -46,9 +46,10 @@ MAX_CHILDREN = 10_000  # children of one node in a tree answer
 # Raw values one query may read: a step that is not a whole number of minutes reads them
 # (the rollups start at a minute), at a few microseconds each.
 MAX_RAW_VALUES = 1_000_000
-# A number as Graphite's lines write it (not Python's float(): no "nan", "inf", "1_0").
+# A number as Graphite's lines write it (not Python's float(): no "nan", "inf", "1_0", nor
+# digits of other scripts, "١٢٣": ASCII, as the document's pattern reads \d).
 _NUMBER_REGEX = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_NUMBER = re.compile(_NUMBER_REGEX)
+_NUMBER = re.compile(_NUMBER_REGEX, re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -329,7 +329,7 @@ def _after(cursor: str, ids: list[str]) -> int:
         position, monitor_id = json.loads(raw)
         if not isinstance(position, int) or not isinstance(monitor_id, str):
             raise ValueError
-    except (ValueError, binascii.Error, TypeError):
+    except (ValueError, binascii.Error, TypeError, RecursionError):  # nested: "[[[[..."
         raise Problem(400, "Bad Request", "cursor: not a cursor this API gave (nextCursor)",
                       parameter="cursor") from None
     for index, listed in enumerate(ids):
