@@ -13,7 +13,8 @@ __all__ = ["DURATION_FORMS", "format_duration", "format_seconds", "format_time",
 
 # What parse_duration accepts, as error messages say it.
 DURATION_FORMS = 'a number of seconds, or a number with s, m, h or d ("90s", "5m", "1h", "7d")'
-_DURATION = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*([smhd]?)")
+# ASCII digits, as the config's JSON Schema says (float() also reads "١٢٣").
+_DURATION = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*([smhd]?)", re.ASCII)
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -57,4 +58,7 @@ def parse_duration(value: object) -> float | None:
     if not isinstance(value, str):
         return None
     match = _DURATION.fullmatch(value.strip())
-    return float(match[1]) * _UNIT[match[2]] if match else None
+    if match is None:
+        return None
+    seconds = float(match[1]) * _UNIT[match[2]]  # "999...9s" (400 digits) is inf
+    return seconds if math.isfinite(seconds) else None

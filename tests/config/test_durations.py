@@ -21,7 +21,8 @@ def test_parse_duration(value, seconds):
 
 
 @pytest.mark.parametrize("value", [True, None, [5], "5 minutes", "1w", "h", "", "-5s",
-                                   "1e3s", "nan", float("inf"), 10**400, "5m30s"])
+                                   "1e3s", "nan", float("inf"), 10**400, "5m30s",
+                                   "9" * 400, "9" * 400 + "d", "١٢٣", "٣s", "１２m"])
 def test_parse_duration_refuses(value):
     assert parse_duration(value) is None
 
@@ -60,6 +61,9 @@ def test_every_duration_of_the_config_accepts_the_forms():
      "websites[0].maintenance.for: must be at most 7d"),
     ({"flapWindow": "1w"}, {}, f"flapWindow: must be a duration greater than 0: {FORMS}"),
     ({"remindEvery": "0.5s"}, {}, "remindEvery: must be at least 1s"),
+    ({}, {"checkInterval": "9" * 400 + "s"}, f"websites[0].checkInterval: must be a duration"
+                                             f" greater than 0: {FORMS}"),
+    ({}, {"timeout": "٣s"}, f"websites[0].timeout: must be a duration greater than 0: {FORMS}"),
 ])
 def test_duration_errors_name_the_path_and_the_forms(top, site, message):
     text = json.dumps({**top, "websites": [{"URL": "http://a.example/", **site}]})
