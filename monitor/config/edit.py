@@ -268,8 +268,7 @@ class ConfigEditor:
         with self._lock:
             snap = self.read()
             if if_match is not None and if_match != snap.etag:
-                raise Stale(f"{self.path.name} has changed since it was read (its ETag is"
-                            " not the one given): read it again, then edit")
+                raise _stale(self.path)
             if snap.config is None:
                 raise Invalid(f"{snap.error} (fix the file first)")
             text, index = change(snap)
@@ -278,7 +277,7 @@ class ConfigEditor:
                 return Result(snap, monitor_id, changed=False)
             config = self._validate(snap, text, index)
             raw = ((BOM if snap.bom else "") + text).encode("utf-8")
-            _write(self.path, raw)
+            _write(self.path, raw, snap.etag)
             new = self._snapshot(raw, _etag(raw), config)
             self._cached = new
             edited = (config.monitors[index].id if index is not None
@@ -357,20 +356,26 @@ def _etag(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _write(path: Path, raw: bytes) -> None:
+def _stale(path: Path) -> Stale:
+    return Stale(f"{path.name} has changed since it was read (its ETag is not the one"
+                 " given): read it again, then edit")
+
+
+def _write(path: Path, raw: bytes, etag: str) -> None:
     """`raw` as the file's new content, the previous kept as `<file>.bak`, each written to
     a temporary file of the same directory (owner-only), synced, and renamed over its
-    place: a crash leaves the old file or the new one, never a part of one."""
+    place: a crash leaves the old file or the new one, never a part of one. Stale when the
+    file's bytes are no longer those of `etag`, the version `raw` was made from."""
     target = path.resolve()  # a symbolic link stays one: its file is rewritten
     try:
         previous = target.read_bytes()
         _replace(target.with_name(target.name + BACKUP_SUFFIX), previous)
-        _replace(target, raw)
+        _replace(target, raw, etag)
     except OSError as exc:
         raise Unwritable(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _replace(target: Path, raw: bytes) -> None:
+def _replace(target: Path, raw: bytes, etag: str | None = None) -> None:
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                          suffix=".tmp")
     try:
@@ -378,6 +383,10 @@ def _replace(target: Path, raw: bytes) -> None:
             file.write(raw)
             file.flush()
             os.fsync(file.fileno())
+        # The lock keeps other editors out, not a hand edit: compared as late as can be,
+        # right before the rename (a hand edit is then refused, not written over).
+        if etag is not None and _etag(target.read_bytes()) != etag:
+            raise _stale(target)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config, parse_config
+from monitor.config import Config, load_config, parse_config
 from monitor.config.edit import (
     Clash,
     ConfigEditor,
     Derived,
     Invalid,
     NotFound,
+    Snapshot,
     Stale,
     Unwritable,
     merge_patch,
@@ -318,3 +319,27 @@ def test_pointers() -> None:
 def test_the_editor_makes_no_file_it_does_not_write(config_file) -> None:
     ConfigEditor(config_file).read()
     assert sorted(os.listdir(config_file.parent)) == ["config.json"]
+
+
+class _EditedByHandMeanwhile(ConfigEditor):
+    """An editor during whose edit someone edits the file by hand: after the ETag check,
+    while the edited document is validated, before it is written."""
+
+    hand_edit = TEXT.replace('"name": "a"', '"name": "edited by hand"').encode()
+
+    def _validate(self, snap: Snapshot, text: str, index: int | None) -> Config:
+        self.path.write_bytes(self.hand_edit)
+        return super()._validate(snap, text, index)
+
+
+@pytest.mark.parametrize("if_match", [True, False])  # an ETag, or `If-Match: *`
+def test_a_hand_edit_during_an_edit_is_not_written_over(config_file, if_match) -> None:
+    editor = _EditedByHandMeanwhile(config_file)
+    etag = editor.read().etag if if_match else None
+    with pytest.raises(Stale, match="has changed since it was read"):
+        editor.patch(B, {"name": "x"}, if_match=etag)
+    assert config_file.read_bytes() == editor.hand_edit
+    assert leftovers(config_file) == []
+    # The next edit, from the file as it is now, keeps the hand edit.
+    ConfigEditor(config_file).patch(B, {"name": "x"})
+    assert [m.name for m in load_config(config_file).monitors[:2]] == ["edited by hand", "x"]

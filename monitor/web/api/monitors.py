@@ -359,7 +359,8 @@ _WRITE_ERRORS = {
     "400": error("The body is not JSON"),
     "404": _NOT_FOUND,
     "409": error("The id is another monitor's, or the monitor is made by a site's plugins"),
-    "412": error("The config file changed since the ETag given (the answer has the current)"),
+    "412": error("The config file changed since the ETag given, or by hand during the edit"
+                 " (the answer has the current)"),
     "413": error("The body is too large"),
     "422": error("Not a valid config: the loader's message; `pointer` names the field in the"
                  " entry, `configPath` the path in the file"),
