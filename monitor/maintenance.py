@@ -232,7 +232,7 @@ class Maintenance:
             # monitor reads ("database not found", "not a monitoring database", as -r says).
             open_reader(target).close()
             errors: list[str] = []
-            store = Store(target, on_error=errors.append)
+            store = Store(target, on_error=errors.append, rollups=False)  # a short writer
             try:
                 for command in commands:
                     store.set_maintenance(command)

@@ -219,7 +219,7 @@ class _Alerts:
         def warn(text: str) -> None:
             self._err(f"Warning: {text}")
 
-        store = Store(self._path, on_error=warn)
+        store = Store(self._path, on_error=warn, rollups=False)  # beside the monitor
         runtime = self._runtime = Runtime(self._config or Config(monitors=()), store,
                                           on_problem=self._err, beside=True)
         return runtime.start()

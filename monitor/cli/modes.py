@@ -416,7 +416,7 @@ def purge(db_path: str, days: float) -> tuple[int, int]:
     # monitoring database", and changes nothing.
     open_reader(db_path).close()
     errors: list[str] = []
-    store = Store(db_path, on_error=errors.append)
+    store = Store(db_path, on_error=errors.append, rollups=False)  # beside the monitor
     try:
         store.purge(time.time() - days * 86400)
     finally:

@@ -76,7 +76,9 @@ def run_serve(config_path: str, db_path: str, options: WebOptions, echo: Echo, e
     config = load_config(config_path)
     # The address is checked before the database is touched.
     web = WebServer(options, config_path, db_path, config, warn=err)
-    store = Store(db_path, on_error=lambda text: err(f"Warning: {text}")).start()
+    # Beside the monitor that owns the file, which alone rolls the hours up.
+    store = Store(db_path, on_error=lambda text: err(f"Warning: {text}"),
+                  rollups=False).start()
     try:
         url = web.start(store)
         with signals(stop):

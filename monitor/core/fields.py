@@ -23,6 +23,10 @@ MAX_SECONDS = 86400.0  # checkInterval, timeout, alertWindow: a day
 # More often than 100 times a second is a load test, not monitoring; and far below it,
 # adding the interval to a due time no longer moves it (the scheduler would spin).
 MIN_INTERVAL = 0.01
+# The largest magnitude of a value the program takes (a pushed value, a series' value): far
+# beyond any measurement, and far enough below the float's end (1.8e308) that the sums of
+# many stay finite and the histograms' arithmetic does not overflow.
+MAX_VALUE = 1e300
 # A header name is an HTTP token (RFC 9110 section 5.6.2).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # A host name (letters, digits, hyphens, underscores, dots) or an IPv4/IPv6 address.

@@ -8,10 +8,13 @@ Percentiles come from a log-bucketed histogram (buckets 5% wide, so a percentile
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from monitor.core.fields import MAX_VALUE
 
 # In the outcome counts, a warning's reason is written after this mark ("~tls_expiry:3"),
 # the failures' reasons as they are.
@@ -22,10 +25,41 @@ LOG_RATIO = math.log(HIST_RATIO)
 HIST_TOP = 511  # the last bucket: it holds everything above 0.1 ms * 1.05 ** 510 (76 days)
 
 
+# Above this, a value is in the top bucket whatever the formula says: the formula's division
+# overflows to infinity near the float's end (1.8e307 / 0.1), and ceil(inf) raises.
+_BEYOND_TOP = HIST_MIN_MS * HIST_RATIO ** (HIST_TOP + 1)
+FLOAT_MAX = sys.float_info.max
+
+
 def bucket_of(ms: float) -> int:
     if ms <= HIST_MIN_MS:
         return 0
+    if not ms < _BEYOND_TOP:  # (NaN too)
+        return HIST_TOP
     return min(HIST_TOP, int(math.ceil(math.log(ms / HIST_MIN_MS) / LOG_RATIO - 1e-9)))
+
+
+def bounded(values: list[float]) -> list[float]:
+    """`values` held within ±MAX_VALUE, as the figures of metrics count them: a value the
+    ingest did not bound (a kind's metric) must not make a sum overflow."""
+    if min(values) >= -MAX_VALUE and max(values) <= MAX_VALUE:
+        return values
+    return [min(max(value, -MAX_VALUE), MAX_VALUE) for value in values]
+
+
+def finite_total(total: float) -> float:
+    """A sum as SQLite's JSON and the API's can carry it: one that overflowed is the
+    largest float of its sign (NaN, from infinities of both signs: 0)."""
+    if -FLOAT_MAX <= total <= FLOAT_MAX:
+        return total
+    return 0.0 if math.isnan(total) else math.copysign(FLOAT_MAX, total)
+
+
+def finite_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    """A check's metrics as JSON can carry them: infinities held at ±MAX_VALUE, NaN left
+    out (a kind's bug must cost that metric, not the check)."""
+    return {name: min(max(value, -MAX_VALUE), MAX_VALUE) for name, value in metrics.items()
+            if not math.isnan(value)}
 
 
 def bucket_value(index: int) -> float:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from monitor.core.model import CheckResult
 from monitor.store.api import SPANS
-from monitor.store.codec import MinuteAgg, bucket_of, encode_hist
+from monitor.store.codec import MinuteAgg, bounded, bucket_of, encode_hist
 from monitor.store.sqlite import uptime
 from monitor.store.sqlite.rollups import DAY, LATE_HORIZON, ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.sql import items
@@ -176,7 +176,8 @@ class MetricFigures:
             return
         rows = []
         late = self._rollups.late_spans
-        for (start, monitor_id, name), values in self._values.items():
+        for (start, monitor_id, name), given in self._values.items():
+            values = bounded(given)
             hist: dict[int, int] = {}
             for value in values:
                 bucket = bucket_of(value)
@@ -196,6 +197,11 @@ class MetricFigures:
         self._values = {}
         self._held = 0
         self._minute = minute
+
+    def drop(self) -> None:
+        """Forget the held values: summing them failed (a kind's bug), and would again."""
+        self._values = {}
+        self._held = 0
 
     def forget_before(self, before: float) -> None:
         """After a purge: the values of the minutes it deleted (`before` the minutes')."""

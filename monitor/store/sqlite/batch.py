@@ -9,7 +9,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from monitor.core.model import CheckResult
 from monitor.store.api import (
@@ -29,6 +29,7 @@ from monitor.store.api import (
     Stop,
     iso_utc,
 )
+from monitor.store.codec import finite_metrics
 from monitor.store.sqlite import history, pushes, uptime
 from monitor.store.sqlite.aggregates import CheckAggregates, MetricFigures
 from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS, Rollups
@@ -173,7 +174,16 @@ class Batches:
     def write_metrics(self, force: bool) -> None:
         """The held metric values into their rows, when due (see MetricFigures.write)."""
         self._metrics.write(self._conn, force)
+
+    def write_series(self, force: bool) -> None:
+        """The held series values into their rollups, when due."""
         self._series.write_rollups(self._conn, force)
+
+    def drop_metrics(self) -> None:
+        self._metrics.drop()
+
+    def drop_series(self) -> None:
+        self._series.drop()
 
     def roll_up(self) -> None:
         """Roll the hours that have ended into the hour and day tiers, when one is due. A
@@ -184,7 +194,7 @@ class Batches:
             if self._rollups.due():
                 self._rollups.roll(self._conn)
                 self.aggregates.forget_rollups()
-        except sqlite3.Error as exc:
+        except Exception as exc:  # noqa: BLE001 - a bug too: retried a minute later
             self.rollback()
             if self._rollups.failed() == 2:
                 self._say(f"{self._path}: rolling up the hours failed: {exc}; retrying"
@@ -245,12 +255,20 @@ class Batches:
         # row: sqlite3 gives up the GIL at every row's step, and with busy worker
         # threads getting it back takes up to a switch interval (5 ms) each time. Per
         # row, a 2,000-row batch could take seconds to write while using milliseconds.
-        conn.execute(_INSERT_CHECKS, (json.dumps(
-            [(c.timestamp, targets.get(c.monitor_id, c.monitor_id),
-              None if c.available is None else int(c.available), c.code, c.response_ms,
-              c.reason, c.detail or None, c.lateness_ms, c.monitor_id, c.metrics or None,
-              1 if c.warning else None)
-             for c in checks]),))
+        def rows() -> str:
+            return json.dumps(
+                [(c.timestamp, targets.get(c.monitor_id, c.monitor_id),
+                  None if c.available is None else int(c.available), c.code, c.response_ms,
+                  c.reason, c.detail or None, c.lateness_ms, c.monitor_id, c.metrics or None,
+                  1 if c.warning else None)
+                 for c in checks], allow_nan=False)
+        try:
+            text = rows()
+        except ValueError:  # a kind's metric of infinity or NaN, which JSON cannot carry
+            checks[:] = [c if not c.metrics else replace(c, metrics=finite_metrics(c.metrics))
+                         for c in checks]  # (the caller's list: its figures count these)
+            text = rows()
+        conn.execute(_INSERT_CHECKS, (text,))
         self.aggregates.write(conn, checks)
         self._states.write(conn, checks)
 

@@ -6,8 +6,11 @@ hour before it is rolled, and every day before it rounded down to a day; the day
 that last day holds the hours rolled so far. Readers use the two tiers below it only. A
 day rolled up whole has its checks and checks up packed in `uptime_days` too (uptime.py).
 
-The writer rolls each finished hour (`Rollups`); the migration to schema 10 rolls every
-hour a file already held, with the same code (`roll_up`). A check or metric value written
+The writer rolls each finished hour (`Rollups`): the writer of the monitor that owns the
+file only (Store's `rollups`; `serve`, `logs` and the short writers beside it do not), and
+from meta's mark and pass read again under the write lock, so that two never add an hour
+twice. The migration to schema 10 rolls every hour a file already held, with the same code
+(`roll_up`). A check or metric value written
 after its hour was rolled (held back by a refusing disk) is added to the hour and day rows
 too, by the writer (aggregates.py), so that the tiers keep adding up.
 """
@@ -28,6 +31,7 @@ from monitor.store.codec import (
     HIST_WIDTH,
     decode_counts_into,
     encode_counts,
+    finite_total,
 )
 from monitor.store.sqlite import uptime
 
@@ -103,9 +107,12 @@ class _Table:
             **args, "span": span, "monitors": json.dumps(monitors)}).fetchall()
         key = 3 if self.metric else 2
         hists = compact_hists([row[key + (4 if self.metric else 6)] for row in found])
+        # SQL's sum of sums may overflow to infinity, which the JSON of the upsert cannot
+        # carry: held at the float's end.
         if self.metric:
-            return [(*row[:7], hist) for row, hist in zip(found, hists, strict=True)]
-        return [(*row[:8], hist, _compact_counts(row[9]))
+            return [(*row[:4], finite_total(row[4]), *row[5:7], hist)
+                    for row, hist in zip(found, hists, strict=True)]
+        return [(*row[:5], finite_total(row[5]), *row[6:8], hist, _compact_counts(row[9]))
                 for row, hist in zip(found, hists, strict=True)]
 
 
@@ -266,11 +273,16 @@ class Rollups:
 
     def load(self, conn: sqlite3.Connection) -> None:
         if self.until is None:
-            row = conn.execute(f"SELECT value FROM meta WHERE key = '{_PASS}'").fetchone()
-            if row is not None:
-                end, done = json.loads(row[0])
-                self._pass = (end, done)
-            self.until = rolled_until(conn)
+            self._read(conn)
+
+    def _read(self, conn: sqlite3.Connection) -> None:
+        """meta's mark and pass in progress."""
+        row = conn.execute(f"SELECT value FROM meta WHERE key = '{_PASS}'").fetchone()
+        self._pass = None
+        if row is not None:
+            end, done = json.loads(row[0])
+            self._pass = (end, done)
+        self.until = rolled_until(conn)
 
     def due(self) -> bool:
         now = self._clock()
@@ -287,9 +299,17 @@ class Rollups:
     def roll(self, conn: sqlite3.Connection) -> int:
         """Roll the next chunk of monitors of the pass due (begun now if none is), in one
         transaction; the caller rolls back on an error. Returns the hour rows written."""
+        # The mark and the pass again, under the write lock: another writer on the file
+        # may have rolled since they were read, and this one's would add its hours to the
+        # day rows again.
+        conn.execute("BEGIN IMMEDIATE")
+        self._read(conn)
         assert self.until is not None
         until, done = self._pass or (due_until(self._clock()), "")
-        conn.execute("BEGIN")
+        if until <= self.until:  # done by another writer
+            conn.execute("COMMIT")
+            self._retry_at, self._failures = None, 0
+            return 0
         since = _start(conn, self.until, until)
         size = min(PASS_MONITORS, _chunk_size(since, until))
         monitors = [m for (m,) in conn.execute(

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 from monitor.metrics.paths import Pattern
 from monitor.store.api import RecordSeries, SeriesInfo, SeriesNode
-from monitor.store.codec import bucket_of, encode_hist
+from monitor.store.codec import bounded, bucket_of, encode_hist, finite_total
 from monitor.store.figures import Figures
 from monitor.store.sqlite.sql import items
 from monitor.store.sqlite.windows import _bucket_sql, _ensure_math
@@ -154,7 +154,7 @@ class SeriesWrites:
                     list(rows)),)).fetchall():
                 rows[series, span, start].add_row(*row)
             conn.execute(_REPLACE_AGGS, (json.dumps(
-                [(*key, f.count, f.total, f.low, f.high, encode_hist(f.hist))
+                [(*key, f.count, finite_total(f.total), f.low, f.high, encode_hist(f.hist))
                  for key, f in rows.items()]),))
             conn.execute("COMMIT")
         except sqlite3.Error:
@@ -164,6 +164,11 @@ class SeriesWrites:
         self._values = {}
         self._held = 0
         self._minute = minute
+
+    def drop(self) -> None:
+        """Forget the values held for the rollups: summing them failed, and would again."""
+        self._values = {}
+        self._held = 0
 
     def purge(self, conn: sqlite3.Connection, before: float,
               cutoffs: dict[int, float]) -> None:
@@ -196,12 +201,17 @@ class SeriesWrites:
             self._held = sum(len(v) for v in self._values.values())
 
 
-def _figures(values: list[float]) -> Figures:
+def _figures(given: list[float]) -> Figures:
+    values = bounded(given)
     hist: dict[int, int] = {}
     for value in values:
         bucket = bucket_of(value)
         hist[bucket] = hist.get(bucket, 0) + 1
-    return Figures(len(values), math.fsum(values), min(values), max(values), hist)
+    try:
+        total = math.fsum(values)
+    except OverflowError:  # the sum beyond the float's end: fsum raises where sum() says inf
+        total = finite_total(sum(values))
+    return Figures(len(values), total, min(values), max(values), hist)
 
 
 # -- reads ---------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from monitor.store.api import (
 from monitor.store.sqlite.batch import Batches, is_data, sort
 from monitor.store.sqlite.connection import close_keeping_wal, open_writer_connection
 from monitor.store.sqlite.holding import RETRY_DELAY, Holding
+from monitor.store.sqlite.steps import Steps
 
 BATCH_MAX = 2000
 BATCH_WAIT = 0.1  # seconds a batch may wait for more rows before it is committed
@@ -60,13 +61,17 @@ class Store:
     """The single writer. `put_check` and `put_alert` never block the caller."""
 
     def __init__(self, path: str | Path, on_error: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, rollups: bool = True) -> None:
         self.path = Path(path)
+        # Only the monitor that owns the file rolls the hours up; a writer beside it
+        # (`serve`, `logs`, maintenance, purge) must not: see rollups.py.
+        self._rolls = rollups
         self._conn = open_writer_connection(self.path)
         self._closed = False  # set by close(): late deliveries and flushes are ignored
         self._queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._on_error = _never_raising(on_error or (lambda message: None))
         self._batch = Batches(self._conn, clock, self._on_error, self.path)
+        self._steps = Steps(self.path, self._on_error, self._batch.rollback)
         # Rows the database refused: held, retried, the bad ones dropped.
         self._held = Holding(self.path, self._write, self._batch.rollback, self._discard,
                              self._on_error)
@@ -345,10 +350,14 @@ class Store:
             self._held.hold(work)
         elif work:
             self._held.write_all(work)
-        if self.fatal is None:
-            self._batch.write_metrics(force=urgent)
-            if not self._held.rows:  # (not while the checks' own writes are refused)
-                self._batch.roll_up()
+        if self.fatal is None:  # each step guarded: the alerts and flushes below must happen
+            writes, steps = self._batch, self._steps
+            steps.run("summing the check metrics", lambda: writes.write_metrics(urgent),
+                      writes.drop_metrics)
+            steps.run("summing the metric series", lambda: writes.write_series(urgent),
+                      writes.drop_series)
+            if self._rolls and not self._held.rows:  # (not while the disk refuses checks)
+                steps.run("rolling up the hours", writes.roll_up)
         for record in sort(new).alerts:
             try:
                 self.on_alert(record)
