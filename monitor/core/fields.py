@@ -27,6 +27,7 @@ MIN_INTERVAL = 0.01
 # beyond any measurement, and far enough below the float's end (1.8e308) that the sums of
 # many stay finite and the histograms' arithmetic does not overflow.
 MAX_VALUE = 1e300
+VALUE_RANGE = "from -1e300 to 1e300"  # MAX_VALUE as the messages say it
 # A header name is an HTTP token (RFC 9110 section 5.6.2).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # A host name (letters, digits, hyphens, underscores, dots) or an IPv4/IPv6 address.

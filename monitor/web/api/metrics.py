@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from monitor.core.fields import is_number
+from monitor.core.fields import MAX_VALUE, VALUE_RANGE, is_number
 from monitor.metrics.paths import MAX_PATH, PATH_REGEX, SeriesPathError, check_path, quoted
 from monitor.metrics.query import (
     FUNCTIONS,
@@ -30,7 +30,7 @@ from monitor.web.auth import require
 from monitor.web.body import json_body
 from monitor.web.context import current
 from monitor.web.openapi import error
-from monitor.web.params import reading
+from monitor.web.params import finite, reading
 from monitor.web.problems import Problem
 
 bp = Blueprint("metrics", __name__)
@@ -143,9 +143,21 @@ def _number(text: str, what: str) -> float:
     if not _NUMBER.fullmatch(text):
         raise ValueError(f"the {what} {quoted(text, 40)} is not a number")
     number = float(text)
+    if what == "value":
+        return _bounded(number, quoted(text, 40))
     if not math.isfinite(number):
         raise ValueError(f"the {what} {quoted(text, 40)} is out of range")
     return number
+
+
+def _bounded(value: float, shown: str | None = None) -> float:
+    """A value within the store's bound (infinity beyond it): the sums of many stay
+    finite."""
+    if not abs(value) <= MAX_VALUE:
+        shown = shown or repr(value)
+        raise ValueError(f"the value {shown} is out of range (values are taken"
+                         f" {VALUE_RANGE})")
+    return value
 
 
 def _path(text: str) -> str:
@@ -179,7 +191,7 @@ def _json_points(body: Any, now: float) -> Iterator[tuple[str, float, float] | _
             yield _Bad({"pointer": pointer}, str(exc))
             continue
         if is_number(given):
-            yield path, now, float(given)
+            yield _single(path, float(given), pointer, now)
         elif isinstance(given, list):
             for index, pair in enumerate(given):
                 yield _pair(path, pair, f"{pointer}/{index}", now)
@@ -188,11 +200,19 @@ def _json_points(body: Any, now: float) -> Iterator[tuple[str, float, float] | _
                                              " value] pairs")
 
 
+def _single(path: str, value: float, pointer: str, now: float,
+            ) -> tuple[str, float, float] | _Bad:
+    try:
+        return path, now, _bounded(value)
+    except ValueError as exc:
+        return _Bad({"pointer": pointer}, str(exc))
+
+
 def _pair(path: str, pair: Any, pointer: str, now: float) -> tuple[str, float, float] | _Bad:
     if not (isinstance(pair, list) and len(pair) == 2 and all(map(is_number, pair))):
         return _Bad({"pointer": pointer}, "must be [timestamp, value], two numbers")
     try:
-        return path, _time(float(pair[0]), now), float(pair[1])
+        return path, _time(float(pair[0]), now), _bounded(float(pair[1]))
     except ValueError as exc:
         return _Bad({"pointer": pointer}, str(exc))
 
@@ -258,7 +278,8 @@ def _result(term: str, path: str, function: str, merged: bool, steps: dict[int, 
             step: int) -> dict[str, Any]:
     points = []
     for index in sorted(steps):
-        value = apply(function, steps[index])
+        # A sum beyond the float's end is no number JSON can carry: as a step without values.
+        value = finite(apply(function, steps[index]))
         if value is not None:
             points.append([index * step, value])
     return {"term": term, "path": path, "function": function, "merged": merged,
@@ -309,16 +330,17 @@ OPENAPI: dict[str, Any] = {
                 " `{\"path\": [[timestamp, value], ...]}`; or Graphite's plaintext lines"
                 " `path value [timestamp]` as text/plain. Paths are dotted segments of"
                 " letters, digits, `_` and `-`, at most 255 characters; timestamps are"
-                f" epoch seconds, at most {FUTURE:g} s ahead. At most {MAX_VALUES} values"
-                f" and {MAX_BODY // 1024 // 1024} MiB a request; one bad value and nothing"
-                " is stored."),
+                f" epoch seconds, at most {FUTURE:g} s ahead; values {VALUE_RANGE}. At most"
+                f" {MAX_VALUES} values and {MAX_BODY // 1024 // 1024} MiB a request; one bad"
+                " value and nothing is stored."),
             "operationId": "postMetrics",
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": {
                     "type": "object", "minProperties": 1,
                     "propertyNames": {"pattern": f"^{PATH_REGEX}$", "maxLength": MAX_PATH},
                     "additionalProperties": {"oneOf": [
-                        {"type": "number"}, {**_POINTS, "minItems": 1}]}}},
+                        {"type": "number", "minimum": -MAX_VALUE, "maximum": MAX_VALUE},
+                        {**_POINTS, "minItems": 1}]}}},
                 "text/plain": {"schema": {"type": "string", "pattern": _LINES}}}},
             "responses": {
                 "202": {"description": "Queued to be stored", "content": {

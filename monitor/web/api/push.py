@@ -25,7 +25,7 @@ from werkzeug.exceptions import NotFound
 from monitor.checks.push import tokens
 from monitor.config import Config
 from monitor.core import secrets
-from monitor.core.fields import is_number
+from monitor.core.fields import MAX_VALUE, VALUE_RANGE, is_number
 from monitor.core.model import Monitor
 from monitor.core.push import MAX_MESSAGE, STATUSES, Latest, Push
 from monitor.store.api import RecordPush, iso_utc
@@ -47,6 +47,7 @@ PARAMETERS = ("status", "msg", "value")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", re.ASCII)
 _EXTENSION = "monitor.push"  # app.extensions: the token index of the config in use
 F = TypeVar("F", bound=Callable[..., object])
+_VALUE = {"type": "number", "minimum": -MAX_VALUE, "maximum": MAX_VALUE}  # (OpenAPI)
 
 
 def by_token(route: F) -> F:
@@ -225,9 +226,9 @@ def _value(value: Any) -> float | None:
     # is_number: not an int too large for a float (float() raises OverflowError).
     if is_number(value) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
         number = float(value)
-    if not math.isfinite(number):
-        raise Problem(422, "Unprocessable Content", "value must be a finite number",
-                      parameter="value")
+    if not abs(number) <= MAX_VALUE:  # (NaN too) the store's bound: its sums stay finite
+        raise Problem(422, "Unprocessable Content", "value must be a finite number"
+                      f" {VALUE_RANGE}", parameter="value")
     return number
 
 
@@ -303,8 +304,9 @@ def _push_operation(event: str, method: str) -> dict[str, Any]:
         parameters += [
             {"name": "msg", "in": "query", "schema": {"type": "string"},
              "description": f"the job's message (at most {MAX_MESSAGE} characters kept)"},
-            {"name": "value", "in": "query", "schema": {"type": "number"},
-             "description": "a number the job measured, kept as the result's `value`"}]
+            {"name": "value", "in": "query", "schema": _VALUE,
+             "description": "a number the job measured, kept as the result's `value`"
+                            f" ({VALUE_RANGE})"}]
     operation: dict[str, Any] = {
         "summary": what,
         "operationId": f"push_{event}_{method}",
@@ -323,7 +325,7 @@ def _push_operation(event: str, method: str) -> dict[str, Any]:
     if method == "post":
         status: dict[str, Any] = {"enum": statuses} if statuses else {"not": {}}
         body = {"type": "object", "additionalProperties": False, "properties": {
-            "status": status, "msg": {"type": "string"}, "value": {"type": "number"}}}
+            "status": status, "msg": {"type": "string"}, "value": _VALUE}}
         operation["requestBody"] = {"required": False, "content": {
             "application/json": {"schema": body},
             "application/x-www-form-urlencoded": {"schema": body},
