@@ -23,7 +23,7 @@ from typing import Any
 from monitor.checks.trace import verdict_lines
 from monitor.core import schemas
 from monitor.core.deadline import Deadline
-from monitor.core.fields import MAX_SECONDS, Fields, is_number
+from monitor.core.fields import MAX_SECONDS, MAX_VALUE, Fields, is_number
 from monitor.core.kind import Kind, Parsed, WatchEvent, WatchState
 from monitor.core.model import CheckResult, Monitor
 from monitor.core.series import SeriesFeed
@@ -148,7 +148,9 @@ def judge(monitor: Monitor, feed: SeriesFeed, wall: float, since: float,
     if not window.count or value is None:
         return result(None, "empty", f"{spec.series}: no value in the last"
                                      f" {format_seconds(spec.window)}")
-    metrics = {METRIC: value, "count": float(window.count)}
+    # The verdict on the real value; the metric held within the range the program stores: a
+    # sum of many huge values overflows, and JSON (events, `check`) carries no infinity.
+    metrics = {METRIC: min(max(value, -MAX_VALUE), MAX_VALUE), "count": float(window.count)}
     limits = dict(spec.limits)
     for key, above, down in (("max", True, True), ("min", False, True),
                              ("warn", True, False), ("warnBelow", False, False)):

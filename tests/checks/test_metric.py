@@ -14,6 +14,7 @@ from monitor.checks.metric import MetricWatch, judge
 from monitor.cli import main
 from monitor.config import parse_config
 from monitor.core.errors import ConfigError
+from monitor.core.fields import MAX_VALUE
 from monitor.core.model import CheckResult
 from monitor.engine.series import SeriesReader
 from monitor.store.api import RecordSeries
@@ -193,3 +194,14 @@ def test_check_prints_the_series_and_its_verdict(db, tmp_path):
                                      str(tmp_path / "none.db")])
     assert done.output.splitlines()[-1].strip().startswith(
         'UNKNOWN reason=empty detail="no database to read the series from"')
+
+
+def test_a_value_beyond_the_float_s_end_is_a_number_json_carries(db, feed):
+    # Values the store took before the API bounded them (1e300): their sum overflows. The
+    # verdict compares the real value; the metric is held within the range the program
+    # stores, so that the live events and `check` answer carry a number, never Infinity.
+    _push(db, (SERIES, T - 10, 1e308), (SERIES, T - 5, 1e308))
+    result = judge(_monitor(function="sum", window="60s"), feed, T, T)
+    assert _said(result) == ("down", "threshold", f"{SERIES} sum over 1m inf > max 1000")
+    assert result.metrics == {"value": MAX_VALUE, "count": 2.0}
+    json.dumps(result.metrics, allow_nan=False)
