@@ -56,6 +56,8 @@ SERIAL: dict[str, str] = {
     "test_host::test_cpu_samples_are_per_monitor": "under 50 ms",
     "test_host::test_a_cpu_check_returns_at_once_when_the_monitor_stops": "under 0.1 s",
     "test_host::test_a_hung_filesystem_times_out_and_is_not_asked_twice": "under 0.5 s",
+    "metrics/test_paths::test_pathological_inputs_take_milliseconds_on_the_clock":
+        "under 0.5 s for patterns a backtracking matcher takes minutes on",
     "test_engine::test_wall_clock_steps_disturb_neither_schedule_nor_alerts":
         "at least 80% of the checks due at 20 per second",
     "test_heartbeat::test_a_hanging_server_does_not_delay_stop": "stop within 0.25 s",

@@ -8,23 +8,31 @@ that segment's characters (`ip*` matches `ip1` and `ip`, `*` alone any one segme
 a dot; a segment that is exactly `**` matches one or more whole segments (`web.**` is every
 series below `web`, `**.latency` every series whose last segment is `latency`). A trailing
 `*` matches one segment only, as in Graphite.
+
+Matching never backtracks: a segment's `*`s are matched by searching their literal pieces
+left to right, and `**` by a walk over the segments that keeps every position reachable so
+far, so a path costs at most (its segments) x (the pattern's segments) segment tests.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from monitor.core.errors import MonitorError
 
 MAX_PATH = 255
+MAX_WILDCARDS = 32  # `*` and `**` in one pattern: plenty for a query, a bound on the work
 SEGMENT_CHARS = "letters, digits, _ and -"
 _ONE = r"[A-Za-z0-9_-]"
 _DEEP = rf"{_ONE}+(?:\.{_ONE}+)*"  # one or more whole segments
 _PATH = re.compile(_DEEP)
 PATH_REGEX = _DEEP  # a whole path, for a JSON Schema's pattern (anchored there)
 # A whole pattern, the same way: segments of `**`, or of runs of characters with single `*`.
-_WILD = rf"(?:\*\*|\*|(?:\*?{_ONE}+)+\*?)"
+# Each run of characters ends at a `*`, a dot or the end, so nothing can be matched two
+# ways: validators checking a q against the OpenAPI document never backtrack on it.
+_WILD = rf"(?:\*\*|\*|\*?{_ONE}+(?:\*{_ONE}+)*\*?)"
 PATTERN_REGEX = rf"{_WILD}(?:\.{_WILD})*"
 
 
@@ -88,43 +96,113 @@ def check_path(text: str) -> str:
     return text
 
 
+# A segment of a pattern: literal ("web"), split at its `*`s (("ip", "") is `ip*`, ("", "")
+# is `*`), or None for `**`.
+Part = str | tuple[str, ...] | None
+
+
 @dataclass(frozen=True)
 class Pattern:
     """A compiled path pattern: `prefix` is the literal start every match has (for an
-    index range), `exact` whether it holds no wildcard at all."""
+    index range), `exact` whether it holds no wildcard at all, `parts` its segments."""
 
     text: str
-    regex: re.Pattern[str]
+    parts: tuple[Part, ...] = field(repr=False)
     prefix: str
     exact: bool
 
     def matches(self, path: str) -> bool:
-        return self.regex.fullmatch(path) is not None
+        return self.match_steps(path)[0]
+
+    def match_steps(self, path: str) -> tuple[bool, int]:
+        """Whether the pattern matches `path`, and the segment tests that took: at most
+        (the path's segments) x (the pattern's), each a few searches in one segment."""
+        if not _PATH.fullmatch(path):
+            return False, 0  # a wildcard matches only a segment's characters, never ""
+        segments = path.split(".")
+        parts = self.parts
+        if len(segments) != len(parts):
+            # Each part takes one segment at least, and exactly one but for `**`.
+            if len(segments) < len(parts) or None not in parts:
+                return False, 0
+            return _walk(parts, segments)
+        # As many segments as parts: a `**` takes exactly one, the rest pair off in order.
+        steps = 0
+        for part, segment in zip(parts, segments, strict=True):
+            steps += 1
+            if isinstance(part, str):
+                if segment != part:
+                    return False, steps
+            elif part is not None and not _glob(part, segment):
+                return False, steps
+        return True, steps
+
+
+def _glob(pieces: tuple[str, ...], segment: str) -> bool:
+    """Whether `segment` matches a pattern's segment split at its `*`s: the first and last
+    pieces at its ends, the others found in order, each as early as it occurs (an earlier
+    find never leaves less room for those after it, so one pass decides)."""
+    head = pieces[0]
+    tail = pieces[-1]
+    end = len(segment) - len(tail)
+    if end < len(head) or not segment.startswith(head) or not segment.endswith(tail):
+        return False
+    at = len(head)
+    for index in range(1, len(pieces) - 1):
+        piece = pieces[index]
+        found = segment.find(piece, at, end)
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return True
+
+
+def _walk(parts: tuple[Part, ...], segments: list[str]) -> tuple[bool, int]:
+    """A pattern with `**` against more segments than it has parts: after each part, every
+    count of leading segments the parts so far can match, each tried once with the next."""
+    count = len(segments)
+    reach: Sequence[int] = (0,)  # ascending
+    steps = 0
+    for part in parts:
+        if part is None:
+            # One or more whole segments: every count past the smallest reached.
+            reach = range(reach[0] + 1, count + 1)
+        else:
+            steps += len(reach)
+            if isinstance(part, str):
+                reach = [at + 1 for at in reach if at < count and segments[at] == part]
+            else:
+                reach = [at + 1 for at in reach if at < count and _glob(part, segments[at])]
+        if not reach:
+            return False, steps
+    return reach[-1] == count, steps
 
 
 def compile_pattern(text: str) -> Pattern:
     """The pattern `text` (see the module's doc), or SeriesPathError. Not bounded in length
-    (a query is): one longer than any path can still match with its `*`."""
+    (a query is): one longer than any path can still match with its `*`. At most
+    MAX_WILDCARDS wildcards."""
     if not text:
         raise SeriesPathError(text, 0, "empty")
     _bad_char(text, wildcards=True)
-    parts = []
+    parts: list[Part] = []
     prefix_done = False
     prefix = []
+    wildcards = 0
     for offset, segment in _segments(text):
         if segment == "**":
-            parts.append(_DEEP)
+            parts.append(None)
+            wildcards = _count_wildcard(text, wildcards, offset)
         elif "**" in segment:
             raise SeriesPathError(text, offset + segment.index("**"),
                                   "** must be a whole segment (a.**.b), not part of one")
-        elif "*" in segment:
+        else:
             # A segment is never empty: `*` alone matches one or more characters, and
             # `ip*` matches `ip` too.
-            pieces = [re.escape(piece) for piece in segment.split("*")]
-            body = f"{_ONE}*".join(pieces)
-            parts.append(body if segment != "*" else f"{_ONE}+")
-        else:
-            parts.append(re.escape(segment))
+            parts.append(tuple(segment.split("*")) if "*" in segment else segment)
+            for index, char in enumerate(segment):
+                if char == "*":
+                    wildcards = _count_wildcard(text, wildcards, offset + index)
         if not prefix_done:
             if "*" in segment:
                 prefix.append(segment[:segment.index("*")])
@@ -132,5 +210,11 @@ def compile_pattern(text: str) -> Pattern:
             else:
                 prefix.append(segment + ".")
     literal = "".join(prefix) if prefix_done else text
-    return Pattern(text=text, regex=re.compile(r"\.".join(parts)), prefix=literal,
-                   exact=not prefix_done)
+    return Pattern(text=text, parts=tuple(parts), prefix=literal, exact=not prefix_done)
+
+
+def _count_wildcard(text: str, wildcards: int, position: int) -> int:
+    if wildcards >= MAX_WILDCARDS:
+        raise SeriesPathError(text, position, f"more than {MAX_WILDCARDS} wildcards (* or"
+                                              " **) in one pattern")
+    return wildcards + 1
