@@ -6,6 +6,7 @@ import math
 import pytest
 
 from monitor.core.errors import MonitorError
+from monitor.metrics.paths import MAX_WILDCARDS
 from monitor.metrics.query import (
     FUNCTIONS,
     MAX_STEPS,
@@ -127,3 +128,16 @@ def test_range_and_step_errors(range_text: str, step_text: str, parameter: str,
         parse_query("a.b", range_text, step_text)
     assert caught.value.parameter == parameter
     assert problem in str(caught.value)
+
+
+def test_too_many_wildcards_name_the_term_and_the_character() -> None:
+    stars = ".".join(["*"] * (MAX_WILDCARDS + 1))
+    with pytest.raises(QueryError) as caught:
+        parse_terms(f"cpu.user, {stars}|max")
+    # Term 2 starts at character 11; its 33rd `*` is 64 characters further.
+    assert (caught.value.parameter, caught.value.position) == ("q", 10 + 2 * MAX_WILDCARDS)
+    assert str(caught.value).startswith('q: term 2 ("*.*.*.')
+    assert str(caught.value).endswith(
+        f"at character {11 + 2 * MAX_WILDCARDS}: pattern: more than {MAX_WILDCARDS}"
+        " wildcards (* or **) in one pattern")
+    assert len(parse_terms(".".join(["*"] * MAX_WILDCARDS))) == 1

@@ -10,6 +10,7 @@ import math
 
 import pytest
 
+from monitor.metrics.paths import MAX_WILDCARDS
 from monitor.web.api import metrics as metrics_api
 from monitor.web.api.metrics import MAX_BODY, MAX_SERIES, MAX_VALUES
 from tests.support.db import query
@@ -276,3 +277,21 @@ def test_a_query_reading_too_many_raw_values(web, monkeypatch):
     # A step of whole minutes reads the rollups (and the raw values of the last minutes).
     assert ask(web, "web.**", step="1m").status_code == 200
     assert ask(web, "web.a.*", step="10s").status_code == 200
+
+
+def test_deep_wildcards_answer_and_too_many_are_400(web):
+    """Ten `**` over series of 40 segments: a backtracking matcher took 42 s per series
+    (the bound on the clock is in tests/metrics/test_paths.py); here the query answers."""
+    deep = ".".join(["a"] * 40)
+    assert push(web, {deep: 1, deep + ".zz": 2}).status_code == 202
+    assert web.store.flush()
+    answer = ask(web, "**.**.**.**.**.**.**.**.**.**.zz|max", range_="1m", step="60")
+    assert answer.status_code == 200
+    assert [s["path"] for s in answer.get_json()["series"]] == [deep + ".zz"]
+    stars = ".".join(["*"] * (MAX_WILDCARDS + 1))
+    answer = ask(web, f"a.b,{stars}")
+    assert answer.status_code == 400
+    problem = answer.get_json()
+    assert (problem["parameter"], problem["position"]) == ("q", 4 + 2 * MAX_WILDCARDS)
+    assert (f"at character {5 + 2 * MAX_WILDCARDS}: pattern: more than {MAX_WILDCARDS}"
+            " wildcards (* or **) in one pattern") in problem["detail"]
