@@ -115,8 +115,8 @@ class Pattern:
         return self.match_steps(path)[0]
 
     def match_steps(self, path: str) -> tuple[bool, int]:
-        """Whether the pattern matches `path`, and the segment tests that took: at most
-        (the path's segments) x (the pattern's), each a few searches in one segment."""
+        """Whether the pattern matches `path`, and the segment tests it tried: at most
+        (the path's segments) x (the pattern's), each a search per `*` in one segment."""
         if not _PATH.fullmatch(path):
             return False, 0  # a wildcard matches only a segment's characters, never ""
         segments = path.split(".")
@@ -148,8 +148,7 @@ def _glob(pieces: tuple[str, ...], segment: str) -> bool:
     if end < len(head) or not segment.startswith(head) or not segment.endswith(tail):
         return False
     at = len(head)
-    for index in range(1, len(pieces) - 1):
-        piece = pieces[index]
+    for piece in pieces[1:-1]:
         found = segment.find(piece, at, end)
         if found < 0:
             return False
