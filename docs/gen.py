@@ -212,9 +212,12 @@ def api_routes() -> str:
     # Routes only: no request is made, and no runtime runs.
     app = create_app(typing.cast(typing.Any, types.SimpleNamespace(runtime=None)))
     scopes = {}
+    views = {}  # path -> the view, for the routes the document does not describe
     for rule in app.url_map.iter_rules():
-        scope = getattr(app.view_functions[rule.endpoint], "scope", "none (public)")
+        view = app.view_functions[rule.endpoint]
+        scope = getattr(view, "scope", "none (public)")
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        views[path] = view
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             scopes[(path, method)] = scope
     rows = []
@@ -225,9 +228,7 @@ def api_routes() -> str:
             rows.append([f"`{method.upper()} {full}`", scope, operation.get("summary", "")])
     for (path, method), scope in sorted(scopes.items()):
         if not path.startswith(PREFIX) and not path.startswith("/static"):
-            rows.append([f"`{method} {path}`", scope, _paragraph(
-                app.view_functions[next(r.endpoint for r in app.url_map.iter_rules()
-                                        if r.rule == path)].__doc__)])
+            rows.append([f"`{method} {path}`", scope, _paragraph(views[path].__doc__)])
     return _table(["route", "scope", "what it does"], rows)
 
 

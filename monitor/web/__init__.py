@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from monitor.web import problems, prometheus
+from monitor.web import badges, problems, prometheus
 from monitor.web.api import PREFIX, modules
 from monitor.web.context import EXTENSION, WebContext
 
@@ -27,4 +27,5 @@ def create_app(context: WebContext) -> Flask:
     for module in modules():
         app.register_blueprint(module.bp, url_prefix=PREFIX)
     app.register_blueprint(prometheus.bp)
+    app.register_blueprint(badges.bp)
     return app

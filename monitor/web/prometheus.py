@@ -64,6 +64,8 @@ _EXTENSION = "prometheus"  # the app's Pace, in app.extensions
 @bp.get("/metrics")
 @require("read")
 def metrics() -> Response:
+    """Every monitor's state and latest result, and the monitor's own health, for
+    Prometheus (text format or OpenMetrics)."""
     context = current()
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
     openmetrics = content_type.startswith("application/openmetrics-text")

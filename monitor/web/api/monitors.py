@@ -97,7 +97,7 @@ def _config(context: WebContext, snap: Snapshot) -> Config:
     return snap.config if snap.config is not None else context.config
 
 
-def _state(monitor: Monitor, summary: MonitorSummary | None) -> str:
+def state_of(monitor: Monitor, summary: MonitorSummary | None) -> str:
     """Paused (by its config), else as the database has it: unknown before its first
     check, in maintenance, down, warning, up."""
     if monitor.paused:
@@ -116,7 +116,7 @@ def _item(monitor: Monitor, summary: MonitorSummary | None) -> dict[str, Any]:
     return {"id": monitor.id, "name": monitor.name, "kind": monitor.kind,
             "target": monitor.target, "interval": monitor.interval,
             "tags": list(monitor.tags), "paused": monitor.paused,
-            "state": _state(monitor, summary),
+            "state": state_of(monitor, summary),
             "lastCheck": None if last is None else iso_utc(last),
             "lastResponseTime": summary.last_response if summary is not None else None,
             "lastReason": summary.last_reason if summary is not None else None,
@@ -174,7 +174,7 @@ def list_monitors() -> ResponseReturnValue:
     rows = [(m, summaries.get(m.id)) for m in _config(context, snap).monitors
             if (kind is None or m.kind == kind) and (tag is None or tag in m.tags)]
     if state is not None:
-        rows = [(m, s) for m, s in rows if _state(m, s) == state]
+        rows = [(m, s) for m, s in rows if state_of(m, s) == state]
     start = (_after(request.args["cursor"], [m.id for m, _ in rows])
              if "cursor" in request.args else int_arg("offset", 0, 0, MAX_OFFSET))
     page = rows[start:start + limit]  # only the page's items are made
