@@ -371,9 +371,10 @@ class Reader(Protocol):
         """Every hour before this is in the hour tier of the aggregates, every day before
         it rounded down to a day in the day tier (0: none yet; store.tiers)."""
 
-    def monitor_summaries(self) -> list[MonitorSummary]:
-        """Every monitor of the list (configured now or once), in its order, with its state
-        and last result: one query."""
+    def monitor_summaries(self, monitor_ids: Collection[str] | None = None,
+                          ) -> list[MonitorSummary]:
+        """Every monitor of the list (configured now or once; or those of `monitor_ids`),
+        in its order, with its state and last result: one query."""
 
     def uptime_by_day(self, monitor_ids: Collection[str] | None, days: int, now: float,
                       ) -> dict[str, UptimeDays]:

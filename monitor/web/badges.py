@@ -87,8 +87,7 @@ def _monitor(monitor_id: str) -> tuple[Monitor, MonitorSummary | None] | None:
     if monitor is None:
         return None
     with reading(context) as reader:
-        summary = next((s for s in reader.monitor_summaries() if s.id == monitor_id),
-                       None)
+        summary = next(iter(reader.monitor_summaries([monitor_id])), None)
     return monitor, summary
 
 

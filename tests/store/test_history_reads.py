@@ -187,6 +187,9 @@ def test_every_monitor_s_state_and_last_result_in_one_read(tmp_path: Path) -> No
     reader = open_reader(db)
     try:
         found = {s.id: s for s in reader.monitor_summaries()}
+        # Some of them alone: the same rows, in the list's order; unknown ids left out.
+        assert reader.monitor_summaries([c, a, "unknown"]) == [found[a], found[c]]
+        assert reader.monitor_summaries([c]) == [found[c]]
     finally:
         reader.close()
     assert list(found) == [a, c]  # the list's monitors, in its order
@@ -256,3 +259,4 @@ def test_each_tier_is_purged_by_its_own_retention(
             day = found.first + i * DAY
             assert checks == (0 if day < cut else days[monitor_id].checks[i]), (monitor_id, i)
     assert rows(db, f"SELECT min(start) FROM aggregates WHERE span = {DAY}") == [(cut,)]
+

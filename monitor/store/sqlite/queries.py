@@ -213,8 +213,9 @@ class SqliteReader:
         return rollups.rolled_until(self.conn)
 
     @_reading
-    def monitor_summaries(self) -> list[MonitorSummary]:
-        return summaries.monitor_summaries(self.conn)
+    def monitor_summaries(self, monitor_ids: Collection[str] | None = None,
+                          ) -> list[MonitorSummary]:
+        return summaries.monitor_summaries(self.conn, monitor_ids)
 
     @_reading
     def uptime_by_day(self, monitor_ids: Collection[str] | None, days: int, now: float,

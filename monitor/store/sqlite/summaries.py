@@ -21,7 +21,10 @@ _SUMMARIES = (
     "SELECT m.monitor, m.kind, m.name, m.target, m.interval, m.active, s.last_check,"
     " s.last_available, s.last_status, s.last_response, s.last_reason, s.last_detail,"
     " s.last_metrics, s.last_ok, s.last_failure, s.down_since, s.warning, s.maintenance"
-    " FROM monitors m LEFT JOIN monitor_state s ON s.monitor = m.monitor ORDER BY m.rowid")
+    " FROM monitors m LEFT JOIN monitor_state s ON s.monitor = m.monitor {where}"
+    " ORDER BY m.rowid")
+# A few monitors of thousands (a badge, a monitor's page): a seek each by the primary key.
+_ONLY = "WHERE m.monitor IN (SELECT value FROM json_each(?))"
 _RANGES = "WITH r(span, lo, hi) AS (VALUES {values})"
 _TREND = (
     _RANGES + " SELECT a.start / :step * :step AS bucket, sum(checks), sum(up), sum(rt_count),"
@@ -36,8 +39,13 @@ _METRIC_TREND = (
     " GROUP BY bucket ORDER BY bucket")
 
 
-def monitor_summaries(conn: sqlite3.Connection) -> list[MonitorSummary]:
-    rows = conn.execute(_SUMMARIES).fetchall()
+def monitor_summaries(conn: sqlite3.Connection, monitor_ids: Collection[str] | None = None,
+                      ) -> list[MonitorSummary]:
+    if monitor_ids is None:
+        rows = conn.execute(_SUMMARIES.format(where="")).fetchall()
+    else:
+        rows = conn.execute(_SUMMARIES.format(where=_ONLY),
+                            (json.dumps(list(monitor_ids)),)).fetchall()
     # The metrics of all rows parsed as one JSON array: one call, not one per monitor.
     metrics = json.loads("[" + ",".join([row[12] or "null" for row in rows]) + "]")
     # A state row made by unknown checks alone has last_check 0: never checked, as far as

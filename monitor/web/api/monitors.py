@@ -132,7 +132,7 @@ def _detail(context: WebContext, snap: Snapshot, monitor: Monitor) -> dict[str, 
     """A monitor as GET /monitors/{id} shows it: its item and its config entry, masked
     (None for a monitor a site's plugins make, or while the file is not a valid config)."""
     with reading(context) as reader:
-        summary = next((s for s in reader.monitor_summaries() if s.id == monitor.id), None)
+        summary = next(iter(reader.monitor_summaries([monitor.id])), None)
     entry = None
     if not monitor.parent_id:
         with contextlib.suppress(EditError):  # the file, invalid now, has no entry to show
