@@ -5,7 +5,6 @@ are rolled up from them (rollups.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from monitor.store.api import SPANS
 from monitor.store.codec import MinuteAgg, bounded, bucket_of, encode_hist
 from monitor.store.sqlite import uptime
 from monitor.store.sqlite.rollups import DAY, LATE_HORIZON, ROLLUP_SPANS, Rollups
-from monitor.store.sqlite.sql import items
+from monitor.store.sqlite.sql import commit_all, items
 
 MAX_METRIC_VALUES = 5_000_000  # metric values held while the disk refuses their rows
 
@@ -186,13 +185,7 @@ class MetricFigures:
             # The hour and day too when the minute's hour is rolled up already (held back).
             for span in SPANS + late(start * 60, monitor_id):
                 rows.append((monitor_id, span, start * 60 // span * span, name, *figures))
-        try:
-            conn.execute("BEGIN")
-            conn.execute(_UPSERT_METRICS, (json.dumps(rows),))
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+        if not commit_all(conn, lambda: conn.execute(_UPSERT_METRICS, (json.dumps(rows),))):
             return  # held for the next time; the checks' own writes say what the disk does
         self._values = {}
         self._held = 0

@@ -12,7 +12,6 @@ tiers' rows before that and the raw points after it (`steps`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import sqlite3
@@ -22,7 +21,7 @@ from monitor.metrics.paths import Pattern
 from monitor.store.api import RecordSeries, SeriesInfo, SeriesNode
 from monitor.store.codec import bounded, bucket_of, encode_hist, finite_total
 from monitor.store.figures import Figures
-from monitor.store.sqlite.sql import items
+from monitor.store.sqlite.sql import commit_all, items
 from monitor.store.sqlite.windows import _bucket_sql, _ensure_math
 
 SERIES_SPANS = (60, 600, 3600, 86400)
@@ -148,18 +147,16 @@ class SeriesWrites:
                 if found is None:
                     rows[key] = found = Figures()
                 found.merge(minute_figures)
-        try:
-            conn.execute("BEGIN")
+
+        def merge_and_write() -> None:
             for series, span, start, *row in conn.execute(_SELECT_AGGS, (json.dumps(
                     list(rows)),)).fetchall():
                 rows[series, span, start].add_row(*row)
             conn.execute(_REPLACE_AGGS, (json.dumps(
                 [(*key, f.count, finite_total(f.total), f.low, f.high, encode_hist(f.hist))
                  for key, f in rows.items()]),))
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+
+        if not commit_all(conn, merge_and_write):
             return  # held for the next time; the points' own writes say what the disk does
         self._values = {}
         self._held = 0
