@@ -63,7 +63,7 @@ class Runtime:
                                   "the maintenance set from the command line", self._warn)
         self._acks = _Poll(self.engine.poll_acks, "the acknowledged alerts", self._warn)
         self._reload_requested = threading.Event()
-        self._stamp = _file_stamp(self._path) if self._path is not None else None
+        self._stamp = file_stamp(self._path) if self._path is not None else None
         self._running = False
 
     # -- life cycle ---------------------------------------------------------------
@@ -86,7 +86,7 @@ class Runtime:
             return
         now = self._wall() if now is None else now
         if self._path is not None:
-            current = _file_stamp(self._path)
+            current = file_stamp(self._path)
             if self._reload_requested.is_set() or (current is not None
                                                    and current != self._stamp):
                 self._reload_requested.clear()
@@ -179,12 +179,14 @@ class Runtime:
             self._on_line(f"Reloaded {path}: {len(new.monitors)} monitor(s).")
 
 
-def _file_stamp(path: Path) -> tuple[float, int] | None:
+def file_stamp(path: Path) -> tuple[float, int, int] | None:
+    """What says a file changed: its time, size and inode (an editor or the API replaces
+    the file by a rename: a new inode, maybe the same time and size)."""
     try:
         st = path.stat()
     except OSError:
         return None
-    return st.st_mtime, st.st_size
+    return st.st_mtime, st.st_size, st.st_ino
 
 
 class _Poll:

@@ -14,7 +14,7 @@ from flask import current_app
 
 from monitor.config import Config, load_config
 from monitor.core.errors import ConfigError, StoreError
-from monitor.runtime import Runtime
+from monitor.runtime import Runtime, file_stamp
 from monitor.store.api import Reader
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
@@ -48,14 +48,14 @@ class WebContext:
         self.closing = threading.Event()
         self._warn = warn or (lambda text: None)
         self._config = config
-        self._stamp = _stamp(self.config_path)
+        self._stamp = file_stamp(self.config_path)
         self._lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[Reader] = []
 
     @property
     def config(self) -> Config:
-        stamp = _stamp(self.config_path)
+        stamp = file_stamp(self.config_path)
         if stamp != self._stamp:
             with self._lock:
                 if stamp != self._stamp:
@@ -82,10 +82,10 @@ class WebContext:
             self.runtime.request_reload()
         with self._lock:
             if config is None:
-                self._reload(_stamp(self.config_path))
+                self._reload(file_stamp(self.config_path))
             else:
                 self._stamp, self._config, self.config_error = (
-                    _stamp(self.config_path), config, None)
+                    file_stamp(self.config_path), config, None)
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Reader]:
@@ -123,9 +123,3 @@ def current() -> WebContext:
     return context
 
 
-def _stamp(path: Path) -> tuple[float, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_mtime, st.st_size, st.st_ino

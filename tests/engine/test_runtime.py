@@ -75,6 +75,28 @@ def test_a_changed_config_file_is_reloaded_at_the_next_step(tmp_path, pages) -> 
     assert problems.lines == []
 
 
+def test_a_file_replaced_by_a_rename_of_the_same_time_and_size_is_reloaded(
+        tmp_path, pages) -> None:
+    # As an editor or the API's editor replaces it: a new inode, the stamp otherwise equal.
+    lines, problems = Lines(), Lines()
+    runtime = make_runtime(tmp_path, one_site(pages), lines, problems)
+    runtime.start()
+    try:
+        runtime.step()
+        path = tmp_path / "config.json"
+        before = path.stat()
+        text = path.read_text().replace('"checkInterval": 60}', '"checkInterval": 61}', 1)
+        assert len(text) == before.st_size
+        other = write_config(tmp_path / "new.json", json.loads(text))
+        assert other.stat().st_size == before.st_size
+        os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.replace(other, path)
+        runtime.step()
+        assert [m.interval for m in runtime.config.monitors] == [61.0]
+    finally:
+        runtime.stop()
+
+
 def test_a_bad_config_keeps_the_running_one(tmp_path, pages) -> None:
     lines, problems = Lines(), Lines()
     runtime = make_runtime(tmp_path, one_site(pages), lines, problems)
