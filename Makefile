@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench soak selftest clean tmux docs
+.PHONY: install run test lint bench soak selftest clean tmux chromium docs assets
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "Error: Python 3.11 or newer is required (set PYTHON=...)"; exit 1; }
@@ -40,7 +40,12 @@ tmux:
 # tests mostly wait on processes and sockets, so more workers than the 2 cores pay).
 TEST_WORKERS ?= 4
 
-test: $(STAMP) tmux
+# The web pages' tests drive Debian's Chromium through Playwright (never a browser Playwright
+# downloads): installed from Debian when missing.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: $(STAMP) tmux chromium
 	$(BIN)/ruff check monitor tests bench monitoringApp.py docs
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not serial" -n $(TEST_WORKERS) --dist loadfile
@@ -51,7 +56,13 @@ test: $(STAMP) tmux
 docs: $(STAMP)
 	$(BIN)/python docs/gen.py
 
-bench: $(STAMP)
+# The npm packages of the web pages (assets/package.json), copied with their licences into
+# monitor/web/static/vendor/, which is committed: `make run` needs neither npm nor internet.
+assets:
+	cd assets && npm ci --no-audit --no-fund
+	$(BIN)/python assets/vendor.py
+
+bench: $(STAMP) chromium
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.peers
 

@@ -5,6 +5,11 @@ every call is allowed: the machine's own users are trusted, as with the database
 With tokens, every API call needs one (`Authorization: Bearer TOKEN`); a `read` token reads,
 a `write` token also changes. `--public-read` lets anonymous clients read what a status
 page shows (routes marked "public"), nothing more.
+
+The web pages call the same API with the session cookie a login started
+(monitor.web.session) instead of a bearer token: a change made so must carry the session's
+CSRF token in its `X-CSRF-Token` header. A change from another site's page (its `Origin`
+is not this server's) is refused whatever it carries.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from typing import TypeVar
 from flask import g, request
 
 from monitor.config.web import ApiToken
+from monitor.web import session
 from monitor.web.context import current
 from monitor.web.problems import Problem
 
 SCOPES = ("public", "read", "write")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 F = TypeVar("F", bound=Callable[..., object])
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="monitor"'}
 
@@ -47,6 +54,10 @@ def authorize(scope: str) -> None:
     context = current()
     tokens = context.config.api_tokens
     g.token_name = None
+    changing = request.method not in SAFE_METHODS
+    if changing and not same_origin():
+        raise Problem(403, "Forbidden", "a change sent from another site's page is refused"
+                      " (its Origin is not this server's)")
     if not tokens:
         if context.exposed:
             # Started beyond loopback with tokens, reloaded without: closed, not open.
@@ -55,6 +66,12 @@ def authorize(scope: str) -> None:
                           " they are back (or it is restarted on loopback)")
         return  # loopback only, by serve's own check
     given = _bearer()
+    if given is None and (signed_in := session.user(tokens)) is not None:
+        if changing and not session.csrf_valid(request.headers.get(session.CSRF_HEADER)):
+            raise Problem(403, "Forbidden", f"a change made with a login session needs the"
+                          f" session's CSRF token in the {session.CSRF_HEADER} header")
+        _allow(signed_in, scope)
+        return
     if given is None:
         if scope == "public" and context.public_read:
             return
@@ -65,10 +82,21 @@ def authorize(scope: str) -> None:
     if token is None:
         raise Problem(401, "Unauthorized", "the token is not one of the config's apiTokens",
                       headers=_CHALLENGE)
+    _allow(token, scope)
+
+
+def _allow(token: ApiToken, scope: str) -> None:
     g.token_name = token.name
     if scope == "write" and not token.allows("write"):
         raise Problem(403, "Forbidden", f"the token {token.name!r} has the read scope;"
                                         " this needs a token with the write scope")
+
+
+def same_origin() -> bool:
+    """The request came from no page (curl, a script), or from one of this server's. A
+    browser names the page's origin in `Origin` on every cross-site change it sends."""
+    origin = request.headers.get("Origin")
+    return origin is None or origin == request.host_url.rstrip("/")
 
 
 def match(tokens: tuple[ApiToken, ...], given: str) -> ApiToken | None:

@@ -72,6 +72,10 @@ class WebContext:
         else:
             self.config_error = None
 
+    def warn(self, text: str) -> None:
+        """A line for the operator (the console of serve or -m --web)."""
+        self._warn(text)
+
     def reload(self, config: Config | None = None) -> None:
         """Take the config file as it is now (after the API wrote it): `config`, when the
         writer has it parsed already (a parse of 5,000 monitors takes half a second), else

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, json
@@ -49,12 +50,22 @@ def response(problem: Problem) -> Response:
     return answer
 
 
-def install(app: Flask) -> None:
-    """Answer every error of `app` with a problem document."""
+Page = Callable[[Problem], Response]
+
+
+def install(app: Flask, page: Page | None = None,
+            is_page: Callable[[], bool] = lambda: False) -> None:
+    """Answer every error of `app` with a problem document; an error of a web page (as
+    `is_page` tells) with the page `page` makes of it."""
+
+    def answer(problem: Problem) -> Response:
+        if page is not None and is_page():
+            return page(problem)
+        return response(problem)
 
     @app.errorhandler(Problem)
     def _problem(problem: Problem) -> Response:
-        return response(problem)
+        return answer(problem)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -62,11 +73,11 @@ def install(app: Flask) -> None:
         headers = dict(exc.get_headers())
         headers.pop("Content-Type", None)
         # werkzeug's descriptions are written for people, about the request: kept as detail.
-        return response(Problem(status, exc.name, exc.description or "", headers=headers))
+        return answer(Problem(status, exc.name, exc.description or "", headers=headers))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         # A defect of ours: logged (without secrets) for the operator, never sent.
         _log.error("unexpected error: %s", secrets.redact_known(traceback.format_exc()))
-        return response(Problem(500, "Internal Server Error",
-                                "an unexpected error; the server's log says more"))
+        return answer(Problem(500, "Internal Server Error",
+                              "an unexpected error; the server's log says more"))

@@ -1,0 +1,73 @@
+"""The login page: an API token (of the config's `apiTokens`) typed once starts a session
+cookie; logout ends it. Failed logins are slowed per client (monitor.web.session)."""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, current_app, redirect, request
+from flask.typing import ResponseReturnValue
+
+from monitor.web import session
+from monitor.web.auth import match
+from monitor.web.context import current
+from monitor.web.pages import page, render
+
+bp = Blueprint("login", __name__)
+THROTTLE = "monitor.login-throttle"
+
+
+def _throttle() -> session.Throttle:
+    throttle = current_app.extensions.get(THROTTLE)
+    if throttle is None:
+        throttle = current_app.extensions[THROTTLE] = session.Throttle(current().clock)
+    return throttle
+
+
+def _next() -> str:
+    """Where to go after: a path of this server only (never `//elsewhere`)."""
+    target = request.values.get("next", "/")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@bp.get("/login")
+@page("public")
+def form() -> ResponseReturnValue:
+    if not current().config.api_tokens:
+        return redirect(_next())
+    return render("login.html", next=_next(), error=None)
+
+
+@bp.post("/login")
+@page("public")
+def submit() -> ResponseReturnValue:
+    tokens = current().config.api_tokens
+    if not tokens:
+        return redirect(_next())
+    throttle = _throttle()
+    who = session.client(request)
+    wait = throttle.wait(who)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        answer = render("login.html", status=429, next=_next(),
+                        error=f"Too many failed logins from your address: try again in"
+                              f" {seconds} s.")
+        answer.headers["Retry-After"] = str(seconds)
+        return answer
+    token = match(tokens, request.form.get("token", "").strip())
+    if token is None:
+        throttle.failed(who)
+        return render("login.html", status=401, next=_next(),
+                      error="That token is not one of the apiTokens of this server.")
+    throttle.passed(who)
+    session.log_in(token)
+    return redirect(_next())
+
+
+@bp.post("/logout")
+@page("public")
+def logout() -> ResponseReturnValue:
+    session.log_out()
+    return redirect("/login" if current().config.api_tokens else "/")

@@ -1,0 +1,50 @@
+"""What every answer carries against the browser's own risks, and the CSRF check of the
+pages' forms.
+
+The Content-Security-Policy allows scripts and styles from this server's files only: no
+inline script, no inline style, nothing from elsewhere (every page works without the
+internet). A form posted to a page must carry the session's CSRF token; the API checks
+changes made with the session cookie itself (monitor.web.auth)."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+from monitor.web import pages, session
+from monitor.web.auth import SAFE_METHODS, same_origin
+from monitor.web.problems import Problem
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+       " connect-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self';"
+       " frame-ancestors 'none'; base-uri 'none'")
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def install(app: Flask) -> None:
+    app.before_request(_check_form)
+    app.after_request(_headers)
+
+
+def _check_form() -> None:
+    if request.method in SAFE_METHODS or not pages.is_page():
+        return
+    if not same_origin():
+        raise Problem(403, "Forbidden", "a form sent from another site's page is refused")
+    if not session.csrf_valid(request.form.get(session.CSRF_FIELD)):
+        raise Problem(403, "Forbidden", "the form was refused: it did not carry this"
+                      " session's CSRF token (the page may be older than your login:"
+                      " reload it and send the form again)")
+
+
+def _headers(answer: Response) -> Response:
+    for name, value in HEADERS.items():
+        answer.headers.setdefault(name, value)
+    if answer.mimetype == "text/html":
+        answer.headers.setdefault("Cache-Control", "no-store")
+    return answer

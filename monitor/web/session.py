@@ -1,0 +1,150 @@
+"""Logins for the web pages: an API token typed once starts a session cookie.
+
+The cookie is Flask's signed session (HttpOnly, SameSite=Strict, Secure over TLS), signed
+with a key derived from the owner-only key file beside the database, so `serve` and
+`-m --web` on one database, and a restart, keep their visitors logged in. It holds the
+token's name and a fingerprint of the token, never the token: a token removed from
+`apiTokens` (or changed) ends every session it started at the next request. Every session,
+logged in or not, carries a CSRF token that every form and every change the pages' scripts
+make must send back.
+
+Failed logins are slowed per client: after a few, each next attempt must wait longer
+(doubling to a ceiling), and one that comes sooner is refused without the token being
+looked at. Refused rather than delayed: a sleeping request would hold one of the server's
+few threads, and a guesser could hold them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import timedelta
+
+from flask import Flask, Request, request, session
+from flask.sessions import SecureCookieSessionInterface
+
+from monitor.checks.push.tokens import PushKeyError, load_key
+from monitor.config.web import ApiToken
+from monitor.web.context import WebContext, current
+
+COOKIE = "monitor_session"
+LIFETIME = timedelta(hours=12)
+CSRF_FIELD = "csrf"  # the hidden field of every form
+CSRF_HEADER = "X-CSRF-Token"  # what the pages' scripts send with a change
+FREE_FAILURES = 3  # failed logins a client may make before it is slowed
+FIRST_WAIT, MAX_WAIT = 1.0, 300.0  # seconds before the next attempt, doubling per failure
+MAX_CLIENTS = 10_000  # clients remembered; the oldest forgotten first
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, Secure when the request came over TLS (directly or
+    through a proxy waitress trusts), so the same server works on plain loopback."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(request.is_secure)
+
+
+def install(app: Flask, context: WebContext) -> None:
+    app.secret_key = _secret(context)
+    app.session_interface = CookieSessions()
+    app.config.update(SESSION_COOKIE_NAME=COOKIE, SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Strict", PERMANENT_SESSION_LIFETIME=LIFETIME,
+                      SESSION_REFRESH_EACH_REQUEST=False)
+
+
+def _secret(context: WebContext) -> bytes:
+    try:
+        key = load_key(context.db_path)
+    except PushKeyError as exc:
+        # No key file (a read-only folder): sessions last as long as this process.
+        context.warn(f"Warning: {exc}; web logins end when this server stops")
+        key = secrets.token_bytes(32)
+    return hmac.new(key, b"web session cookies", hashlib.sha256).digest()
+
+
+def fingerprint(token: ApiToken) -> str:
+    """What the cookie keeps of a token: enough to tell it changed, useless to log in."""
+    return hashlib.sha256(b"session:" + token.token.encode("utf-8")).hexdigest()[:32]
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, made at its first use."""
+    token = session.get(CSRF_FIELD)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        session[CSRF_FIELD] = token
+        session.permanent = True
+    return token
+
+
+def csrf_valid(given: str | None) -> bool:
+    expected = session.get(CSRF_FIELD)
+    return (isinstance(expected, str) and isinstance(given, str)
+            and hmac.compare_digest(expected.encode(), given.encode()))
+
+
+def user(tokens: tuple[ApiToken, ...] | None = None) -> ApiToken | None:
+    """The token this session logged in with, while the config still has it unchanged."""
+    name = session.get("user")
+    if not isinstance(name, str):
+        return None
+    if tokens is None:
+        tokens = current().config.api_tokens
+    for token in tokens:
+        if token.name == name and hmac.compare_digest(fingerprint(token),
+                                                      str(session.get("fp", ""))):
+            return token
+    return None
+
+
+def log_in(token: ApiToken) -> None:
+    """Start a session for `token`: a new CSRF token too (what a visitor saw before logging
+    in is not the session's)."""
+    session.clear()
+    session.permanent = True
+    session["user"] = token.name
+    session["fp"] = fingerprint(token)
+    session[CSRF_FIELD] = secrets.token_urlsafe(24)
+
+
+def log_out() -> None:
+    session.clear()
+
+
+def client(req: Request) -> str:
+    """Who is slowed: the client's address (waitress gives the proxy's own unless it is
+    told to trust the proxy's headers)."""
+    return req.remote_addr or "?"
+
+
+class Throttle:
+    """Failed logins per client, on an injected clock: `wait(client)` is how long it must
+    still wait (0: it may try), `failed(client)` counts one, `passed(client)` forgets it."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    def wait(self, who: str) -> float:
+        with self._lock:
+            count, last = self._failures.get(who, (0, 0.0))
+        if count < FREE_FAILURES:
+            return 0.0
+        delay = min(MAX_WAIT, FIRST_WAIT * 2 ** (count - FREE_FAILURES))
+        return max(0.0, last + delay - self._clock())
+
+    def failed(self, who: str) -> None:
+        with self._lock:
+            count, _ = self._failures.pop(who, (0, 0.0))
+            self._failures[who] = (count + 1, self._clock())
+            while len(self._failures) > MAX_CLIENTS:
+                self._failures.popitem(last=False)
+
+    def passed(self, who: str) -> None:
+        with self._lock:
+            self._failures.pop(who, None)
