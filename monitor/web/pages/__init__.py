@@ -52,9 +52,17 @@ def register(app: Flask) -> None:
                      lambda: redirect(url_for("static", filename="favicon.svg"), 301))
 
 
+# Paths of the machine-facing routes: their errors are problem documents, whoever asks.
+MACHINE_PATHS = ("/api/", "/metrics", "/badge/")
+
+
 def is_page() -> bool:
-    """This request is for a page (its errors are pages too), not the API."""
-    return request.blueprint in current_pages()
+    """This request is for a page (its errors are pages too), not the API: a page's
+    route, or a path no route has that a browser asked for (a mistyped address)."""
+    if request.blueprint in current_pages():
+        return True
+    return (request.blueprint is None and not request.path.startswith(MACHINE_PATHS)
+            and request.accept_mimetypes.accept_html)
 
 
 def current_pages() -> frozenset[str]:
