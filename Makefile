@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench soak selftest clean tmux chromium docs assets
+.PHONY: install run test lint bench soak selftest clean tmux chromium docs assets screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "Error: Python 3.11 or newer is required (set PYTHON=...)"; exit 1; }
@@ -55,6 +55,10 @@ test: $(STAMP) tmux chromium
 # fails while they are stale (tests/project/test_docs.py).
 docs: $(STAMP)
 	$(BIN)/python docs/gen.py
+
+# docs/img/*.png: the web pages in Chromium, from a real run over loopback servers.
+screenshots: $(STAMP) chromium
+	$(BIN)/python docs/screenshots.py
 
 # The npm packages of the web pages (assets/package.json), copied with their licences into
 # monitor/web/static/vendor/, which is committed: `make run` needs neither npm nor internet.
