@@ -194,3 +194,23 @@ def test_login_in_a_real_browser(make_site: Any, page: Any) -> None:
     answer = page.request.get(f"{site.url}api/v1/monitors")
     assert answer.status == 200 and answer.json()["total"] == 1
     assert WRITE_TOKEN not in page.content()
+
+
+def test_without_tokens_only_loopback_names_are_answered(make_web: Any) -> None:
+    # A page whose name was re-pointed at 127.0.0.1 (DNS rebinding) must not read or change.
+    web = make_web()
+    for host in ("localhost", "127.0.0.1:8080", "[::1]:8080", "app.localhost:80",
+                 "127.1.2.3"):
+        assert web.client.get("/api/v1/monitors", headers={"Host": host}).status_code \
+            == 200, host
+    for host in ("evil.example:8080", "evil.example", "10.0.0.1:8080", "localhost.evil"):
+        answer = web.client.get("/api/v1/monitors", headers={"Host": host})
+        assert answer.status_code == 403, host
+        assert "loopback name" in answer.get_json()["detail"]
+
+
+def test_with_tokens_any_host_is_answered(make_web: Any) -> None:
+    web = make_web(tokens=True)
+    answer = web.client.get("/api/v1/monitors", headers={"Host": "status.example.com",
+                                                         "Authorization": f"Bearer {API_WRITE}"})
+    assert answer.status_code == 200
