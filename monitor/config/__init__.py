@@ -21,7 +21,7 @@ from typing import Any
 from monitor.checks import registry
 from monitor.checks.http import spec as http_spec  # the canary is an http monitor
 from monitor.checks.registry import PluginError
-from monitor.config import notify, rules, web
+from monitor.config import notify, rules, status, web
 from monitor.config import retention as tiers
 from monitor.config.notify import (
     DEFAULT_HEARTBEAT_INTERVAL,
@@ -74,6 +74,8 @@ class Config:
     warnings: tuple[str, ...] = field(default=(), compare=False)
     # The web server's API tokens (`apiTokens`): secrets, never in a repr.
     api_tokens: tuple[web.ApiToken, ...] = field(default=(), repr=False)
+    # The public status pages (`statusPages`), their monitors by id.
+    status_pages: tuple[status.StatusPage, ...] = ()
 
     @property
     def heartbeat_shown(self) -> str | None:
@@ -175,6 +177,7 @@ TOP_KEYS = (
     "$schema",
     *notify.TOP_KEYS,
     *web.TOP_KEYS,
+    *status.TOP_KEYS,
     *rules.KEYS,
 )
 # The kind of monitor that top-level `plugins` run on, and that may name its own.
@@ -224,6 +227,7 @@ HELP = {
     "paused": ("`false`", "`true`: kept and listed, but not checked (no results, no alerts)"),
     "tags": ("none", "a list of labels, each once, that lists and the dashboard group by"),
     **tiers.HELP,
+    **status.HELP,
 }
 # The JSON Schema fragment of each key read here (monitor.config.schema makes the config's
 # schema of them, and of the kinds', notifications' and rules' own).
@@ -248,6 +252,7 @@ SCHEMA = {
     "paused": schemas.boolean(),
     "tags": schemas.names(),
     **tiers.SCHEMA,
+    **status.SCHEMA,
 }
 
 
@@ -307,6 +312,7 @@ class _Validator(Fields):
         canary = self.canary(doc, threshold, kind_defaults) if "canary" in doc else None
         monitors = self.monitors(entries, plugins, interval, window, threshold,
                                  kind_defaults)
+        pages = status.status_pages(self, doc, monitors)
         # For text that has no monitor at hand (an unexpected error): secrets.redact_known.
         secrets.remember([*(value for m in (*monitors, *filter(None, [canary]))
                             for value in m.secrets), *self.notifications.secrets,
@@ -329,6 +335,7 @@ class _Validator(Fields):
             heartbeat_interval=self.notifications.heartbeat_interval,
             warnings=tuple(self.warnings),
             api_tokens=tokens,
+            status_pages=pages,
         )
 
     def entries(self, doc: dict) -> list:

@@ -305,7 +305,8 @@ class ConfigEditor:
         """Raise Clash when the entry at `index` of `text` makes the id of another entry."""
         document = json.loads(text)
         entry = document[snap.list_key][index]
-        alone = {**document, snap.list_key: [entry]}
+        # Without the status pages: they name monitors that the entry alone lacks.
+        alone = {**document, snap.list_key: [entry], "statusPages": []}
         try:
             monitor_id = parse_config(json.dumps(alone), str(self.path)).monitors[0].id
         except ConfigError:
