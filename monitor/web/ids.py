@@ -15,7 +15,8 @@ from werkzeug.routing import PathConverter
 
 NAME = "monitor"  # the converter's name in routes
 # The sub-resources of /monitors/{id}/...: an id never ends with one.
-SUBRESOURCES = ("checks", "stats", "trend", "check", "maintenance", "pause", "resume")
+SUBRESOURCES = ("checks", "stats", "trend", "check", "maintenance", "pause", "resume",
+                "edit", "delete", "traffic")
 
 
 class MonitorIdConverter(PathConverter):

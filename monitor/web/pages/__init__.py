@@ -31,6 +31,9 @@ from monitor.web.problems import Problem
 F = TypeVar("F", bound=Callable[..., Any])
 MODULES = (
     "monitor.web.pages.login",
+    "monitor.web.pages.monitor",
+    "monitor.web.pages.status",
+    "monitor.web.pages.edit",
 )
 STATIC = Path(__file__).resolve().parent.parent / "static"
 _versions: dict[str, str] = {}

@@ -1,0 +1,317 @@
+"""A monitor's form, built from config.json's JSON Schema (monitor.config.schema): the keys
+every monitor has and its kind's, each with the description its help text makes.
+
+Each key's shape picks its control: a string is a text input; an integer or a number a
+number input (bounds from the schema); a boolean a checkbox; an enum a select; a list of
+strings a textarea of one per line; a number-or-duration a text input; anything else
+(objects, a string or a list) a JSON textarea. The form's values make a config entry again:
+only the keys given, an empty field left out, so that an entry shown then sent back
+unchanged is the entry as it was (`entry(fields(kind, e), values(e), e) == e`).
+
+Nothing here judges a value beyond turning text into JSON: the loader does, with the
+messages config.json gets, and `place` puts each next to its field."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from monitor.config import SITE_KIND, notify, rules
+from monitor.config.schema import config_schema
+
+TEXT, NUMBER, SCALAR, CHECKBOX, SELECT, LINES, JSON = (
+    "text", "number", "scalar", "checkbox", "select", "lines", "json")
+# The sections of the form after the kind's own keys; the last two start folded.
+MONITOR_KEYS = ("name", "id", "checkInterval", "timeout", "tags", "paused")
+SECTIONS = (("Monitor", MONITOR_KEYS, False),
+            ("Alerts", ("alertWindow", "alertThreshold", *rules.KEYS), True),
+            ("Notifications", notify.MONITOR_KEYS, True))
+_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_DEFAULT = re.compile(r"\(default: `(true|false)`\)")
+_ACRONYMS = {"url": "URL", "tls": "TLS", "ca": "CA", "dns": "DNS", "tcp": "TCP", "id": "ID"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key's control, and what it holds now (`text`, or `checked` for a checkbox)."""
+
+    key: str
+    widget: str
+    help: str = ""
+    required: bool = False
+    options: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    integer: bool = False
+    default: bool | None = None  # a boolean's value when left out
+    strings: bool = False  # a JSON field that takes a plain string too
+    text: str = ""
+    checked: bool = False
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """`checkInterval` as "Check interval", `tlsMinDaysLeft` as "TLS min days left"."""
+        words = re.findall(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z0-9]+|[A-Z]", self.key) or [self.key]
+        words = [_ACRONYMS.get(w.lower(), w.lower()) for w in words]
+        first = words[0]
+        return " ".join([first[:1].upper() + first[1:], *words[1:]])
+
+    @property
+    def help_html(self) -> Markup:
+        """The description, its `code` spans as <code>."""
+        parts = str(escape(self.help)).split("`")
+        return Markup("".join(f"<code>{part}</code>" if index % 2 else part
+                              for index, part in enumerate(parts)))
+
+    @property
+    def dom_id(self) -> str:
+        return "f-" + re.sub(r"[^A-Za-z0-9_-]", lambda m: f"_{ord(m[0]):x}", self.key)
+
+    @property
+    def step(self) -> str:
+        return "1" if self.integer else "any"
+
+    @property
+    def as_text(self) -> bool:
+        """A number field holding a string (`${PORT}`): shown as text, kept as typed."""
+        return self.widget == NUMBER and self.text != "" and not _NUMBER.fullmatch(
+            self.text.strip())
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    fields: tuple[Field, ...]
+    folded: bool = False
+
+    @property
+    def open(self) -> bool:
+        """A folded section opens when it holds a value or an error."""
+        return not self.folded or any(f.text or f.checked or f.error for f in self.fields)
+
+
+@dataclass
+class Form:
+    """The form of a kind, its sections, and errors that belong to no field."""
+
+    kind: str
+    sections: list[Section]
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def fields(self) -> list[Field]:
+        return [f for section in self.sections for f in section.fields]
+
+    @property
+    def invalid(self) -> list[Field]:
+        return [f for f in self.fields if f.error]
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    # Made from the registry's tables once (about 0.1 s): kinds are registered at import.
+    return config_schema()
+
+
+def kinds() -> list[str]:
+    return sorted(name.removeprefix("kind.") for name in _schema()["$defs"]
+                  if name.startswith("kind."))
+
+
+def shapes(kind: str) -> tuple[dict[str, dict[str, Any]], frozenset[str]]:
+    """The kind's keys and the common ones (without `type`), as the schema has them, and
+    those required. KeyError for a kind the schema does not know."""
+    defs = _schema()["$defs"]
+    own = defs[f"kind.{kind}"]
+    common = {k: v for k, v in defs["monitor"]["properties"].items() if k != "type"}
+    return {**own["properties"], **common}, frozenset(own.get("required", ()))
+
+
+def build(kind: str) -> Form:
+    """The empty form of `kind`: its own keys first (required first), then the sections."""
+    properties, required = shapes(kind)
+    made = {key: _field(key, shape, key in required) for key, shape in properties.items()}
+    placed = {key for _, keys, _ in SECTIONS for key in keys}
+    own = sorted((f for key, f in made.items() if key not in placed),
+                 key=lambda f: not f.required)
+    sections = [Section(f"What to check ({kind})", tuple(own))]
+    sections += [Section(title, tuple(made[k] for k in keys if k in made), folded)
+                 for title, keys, folded in SECTIONS]
+    return Form(kind, [s for s in sections if s.fields])
+
+
+def _field(key: str, shape: Mapping[str, Any], required: bool) -> Field:
+    help_text = str(shape.get("description", ""))
+    base = Field(key, JSON, help_text, required)
+    kind = shape.get("type")
+    if "enum" in shape:
+        return replace(base, widget=SELECT, options=tuple(_option(o) for o in shape["enum"]))
+    if kind == "string":
+        return replace(base, widget=TEXT)
+    if kind in ("integer", "number"):
+        low = shape.get("minimum", shape.get("exclusiveMinimum"))
+        return replace(base, widget=NUMBER, minimum=low, maximum=shape.get("maximum"),
+                       integer=kind == "integer")
+    if kind == "boolean":
+        found = _DEFAULT.search(help_text)
+        return replace(base, widget=CHECKBOX,
+                       default=found is not None and found[1] == "true")
+    if kind == "array" and _strings(shape.get("items", {})):
+        return replace(base, widget=LINES)
+    branches = shape.get("anyOf", ())
+    types = {b.get("type") for b in branches}
+    if branches and types <= {"number", "integer", "string"} and "string" in types:
+        return replace(base, widget=SCALAR)  # a duration: 30 or "30s"
+    return replace(base, strings=not shape or "string" in types)
+
+
+def _strings(items: Mapping[str, Any]) -> bool:
+    return items.get("type") == "string" or all(
+        isinstance(o, str) for o in items.get("enum", [None]))
+
+
+def _option(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+# -- entry -> form ------------------------------------------------------------------------------
+
+def filled(form: Form, entry: Mapping[str, Any]) -> Form:
+    """The form holding an entry's values (as shown: its secrets masked)."""
+    return _each(form, lambda f: _shown(f, entry[f.key]) if f.key in entry else f)
+
+
+def _shown(f: Field, value: Any) -> Field:
+    if f.widget == CHECKBOX:
+        return replace(f, checked=value is True)
+    if f.widget in (TEXT, SELECT) and isinstance(value, str):
+        return replace(f, text=value)
+    if f.widget in (NUMBER, SCALAR) and (isinstance(value, str) or _is_number(value)):
+        return replace(f, text=value if isinstance(value, str) else json.dumps(value))
+    if (f.widget == LINES and isinstance(value, list) and value
+            and all(isinstance(v, str) and v.strip() == v and v and "\n" not in v
+                    and not v.startswith("[") for v in value)):
+        return replace(f, text="\n".join(value))
+    if isinstance(value, str) and f.widget == JSON and f.strings and not _is_json(value):
+        return replace(f, text=value)  # a plain string, shown without its quotes
+    return replace(f, text=json.dumps(value, indent=2 if isinstance(value, dict) and value
+                                      else None, ensure_ascii=False))
+
+
+# -- form -> entry ------------------------------------------------------------------------------
+
+def read(form: Form, values: Mapping[str, str]) -> Form:
+    """The form holding what was sent (`values`: the posted fields)."""
+    def sent(f: Field) -> Field:
+        if f.widget == CHECKBOX:
+            return replace(f, checked=f.key in values, text="")
+        return replace(f, text=values.get(f.key, "").replace("\r\n", "\n"))
+    return _each(form, sent)
+
+
+def entry(form: Form, original: Mapping[str, Any] | None = None,
+          ) -> tuple[dict[str, Any], Form]:
+    """The entry the form's values make, and the form with the errors of values that are
+    not even JSON. Keys in the order of `original` (the entry edited), then the form's;
+    a key the kind does not have is dropped; `type` kept unless it is http, unwritten."""
+    original = original or {}
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for f in form.fields:
+        try:
+            found = _value(f, original)
+        except ValueError as exc:
+            errors[f.key] = str(exc)
+            continue
+        if found is not _OMIT:
+            values[f.key] = found
+    if form.kind != SITE_KIND or "type" in original:
+        values["type"] = form.kind
+    order = [*original, "type", *(f.key for f in form.fields)]
+    made = {key: values[key] for key in dict.fromkeys(order) if key in values}
+    return made, _each(form, lambda f: replace(f, error=errors[f.key])
+                       if f.key in errors else f)
+
+
+_OMIT = object()
+
+
+def _value(f: Field, original: Mapping[str, Any]) -> Any:
+    if f.widget == CHECKBOX:
+        # Written when it says something: not the default, or the entry wrote it.
+        if f.checked == f.default and f.key not in original:
+            return _OMIT
+        return f.checked
+    text = f.text
+    if not text.strip():
+        return _OMIT
+    if f.widget in (TEXT, SELECT):
+        return text
+    if f.widget in (NUMBER, SCALAR):
+        stripped = text.strip()
+        return json.loads(stripped) if _NUMBER.fullmatch(stripped) else text
+    if f.widget == LINES and not text.lstrip().startswith("["):
+        return [line.strip() for line in text.split("\n") if line.strip()]
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if f.strings and f.widget == JSON:
+            return text
+        what = exc.msg.removesuffix(" at").removesuffix(" starting")
+        raise ValueError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {what}"
+                         ) from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply") from None
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+def place(form: Form, message: str, entry_pointer: str | None = None,
+          path: str | None = None, key: str | None = None, source: str = "") -> Form:
+    """The form with an error of the loader's: at the field its pointer names (`/port`;
+    `/expect/status` at `expect`), or at `key`'s, else among the form's own errors. At a
+    field the message is the loader's after its path; among the form's, after the file's
+    name (`monitors[3]: must be ...`)."""
+    text = message.removeprefix(f"{source}: ") if source else message
+    after = f"{path}: " if path is not None else None
+    at_field = text.split(after, 1)[1] if after and after in text else text
+    if entry_pointer:
+        first, _, rest = entry_pointer[1:].partition("/")
+        key = _unescape(first)
+        if rest:  # where in the field's value: `status: must be ...`
+            at_field = ".".join(_unescape(step) for step in rest.split("/")) + ": " + at_field
+    if key is not None and any(f.key == key for f in form.fields):
+        return _each(form, lambda f: replace(f, error=at_field) if f.key == key else f)
+    placed = _each(form, lambda f: f)
+    placed.errors.append(text)
+    return placed
+
+
+# -- inside ------------------------------------------------------------------------------------
+
+def _each(form: Form, change: Any) -> Form:
+    sections = [replace(s, fields=tuple(change(f) for f in s.fields)) for s in form.sections]
+    return Form(form.kind, sections, list(form.errors))
+
+
+def _unescape(step: str) -> str:
+    return step.replace("~1", "/").replace("~0", "~")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True

@@ -1,0 +1,199 @@
+"""Adding, editing and deleting monitors from forms: plain HTML posts, each written by the
+config editor the API uses (monitor.config.edit) and applied live.
+
+A form is built from config.json's schema (monitor.web.forms) and carries the file's ETag
+as it was shown: written over a file changed since, it is refused (409) and shown again
+with what was typed and the new ETag, so a second "Save" is a choice made knowing it, and
+nobody's edit is lost unseen. What the loader refuses comes back as 422 with its message
+next to the field it names. Secrets are shown masked; a mask sent back keeps the secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, redirect, request
+from flask.typing import ResponseReturnValue
+
+from monitor.config import SITE_KIND
+from monitor.config.edit import (
+    Clash,
+    ConfigEditor,
+    Derived,
+    EditError,
+    Invalid,
+    NotFound,
+    Result,
+    Snapshot,
+    Stale,
+)
+from monitor.core.errors import ConfigError
+from monitor.web import forms, ids
+from monitor.web.api.monitors import _editor
+from monitor.web.context import current
+from monitor.web.pages import monitor_url, page, render
+from monitor.web.problems import Problem
+
+bp = Blueprint("edit", __name__)
+bp.record_once(ids.install)
+_log = logging.getLogger("monitor.web")
+ETAG_FIELD, KIND_FIELD = "_etag", "_kind"  # a monitor's key never starts with "_"
+
+
+@bp.route("/monitors/new", methods=["GET", "POST"])
+@page("write")
+def new() -> ResponseReturnValue:
+    kind = _kind(request.values.get(KIND_FIELD) or request.args.get("kind") or SITE_KIND)
+    editor = _editor(current())
+    form = forms.build(kind)
+    if request.method == "GET":
+        return _form_page(form, _read(editor).etag, adding=True)
+    entry, form = forms.entry(forms.read(form, request.form))
+    return _save(editor, form, entry, adding=True,
+                 write=lambda etag: editor.add(entry, etag))
+
+
+@bp.route("/monitors/<monitor:id>/edit", methods=["GET", "POST"])
+@page("write")
+def edit(id: str) -> ResponseReturnValue:  # noqa: A002 - as the API names it
+    editor = _editor(current())
+    snap = _read(editor)
+    shown = _shown(snap, id)
+    if request.method == "GET":
+        form = forms.filled(forms.build(snap.monitor(id).kind), shown)
+        return _form_page(form, snap.etag, monitor_id=id)
+    # The kind the form was made for: the file may have changed since (then refused).
+    form = forms.read(forms.build(_kind(request.form.get(KIND_FIELD, ""))), request.form)
+    entry, form = forms.entry(form, shown)
+    return _save(editor, form, entry, monitor_id=id,
+                 write=lambda etag: editor.replace(id, entry, etag))
+
+
+@bp.route("/monitors/<monitor:id>/delete", methods=["GET", "POST"])
+@page("write")
+def delete(id: str) -> ResponseReturnValue:  # noqa: A002
+    editor = _editor(current())
+    snap = _read(editor)
+    if request.method == "GET":
+        return _delete_page(snap, id)
+    try:
+        result = editor.delete(id, request.form.get(ETAG_FIELD) or "")
+    except Stale:
+        return _delete_page(_read(editor), id, _changed(editor), 409)
+    except EditError as exc:
+        raise _problem(exc) from None
+    except ConfigError as exc:
+        raise Problem(503, "Service Unavailable", str(exc)) from None
+    _applied(result, "deleted")
+    return redirect("/", 303)
+
+
+# -- inside ---------------------------------------------------------------------------------
+
+def _kind(name: str) -> str:
+    if name not in forms.kinds():
+        raise Problem(400, "Bad Request", f"kind: {name!r} is not a kind of monitor (kinds:"
+                      f" {', '.join(forms.kinds())})")
+    return name
+
+
+def _read(editor: ConfigEditor) -> Snapshot:
+    try:
+        return editor.read()
+    except ConfigError as exc:
+        raise Problem(503, "Service Unavailable", str(exc)) from None
+
+
+def _shown(snap: Snapshot, monitor_id: str) -> dict[str, Any]:
+    """The monitor's entry as a form may show it (secrets masked): 404, or 409 for one a
+    site's plugins make."""
+    try:
+        shown = snap.shown(monitor_id)
+    except EditError as exc:
+        raise _problem(exc) from None
+    return shown if isinstance(shown, dict) else {}
+
+
+def _problem(exc: EditError) -> Problem:
+    if isinstance(exc, NotFound):
+        return Problem(404, "Not Found", str(exc))
+    if isinstance(exc, Derived | Clash):
+        return Problem(409, "Conflict", str(exc))
+    return Problem(503, "Service Unavailable", str(exc))
+
+
+def _save(editor: ConfigEditor, form: forms.Form, entry: dict[str, Any], *, write: Any,
+          adding: bool = False, monitor_id: str | None = None) -> ResponseReturnValue:
+    """Write the entry unless a field is not even JSON; each refusal is the form again,
+    with what was typed and the error where it belongs."""
+    etag = request.form.get(ETAG_FIELD) or ""
+    if form.invalid:
+        return _form_page(form, etag, adding=adding, monitor_id=monitor_id, status=422)
+    try:
+        result: Result = write(etag)
+    except Stale:
+        # Shown again over the file as it is now: a second Save writes what was typed.
+        snap = _read(editor)
+        form.errors.append(_changed(editor) + " Your values are kept below: check them"
+                           " against the file as it is now, then save again.")
+        current_entry = None
+        if monitor_id is not None:
+            try:
+                current_entry = snap.shown(monitor_id)
+            except EditError:
+                current_entry = None
+        return _form_page(form, snap.etag, adding=adding, monitor_id=monitor_id,
+                          status=409, current_entry=current_entry)
+    except Invalid as exc:
+        form = forms.place(form, str(exc), exc.entry_pointer, exc.path,
+                           source=str(editor.path))
+        return _form_page(form, etag, adding=adding, monitor_id=monitor_id, status=422)
+    except Clash as exc:
+        form = forms.place(form, str(exc), key="id")
+        return _form_page(form, etag, adding=adding, monitor_id=monitor_id, status=422)
+    except EditError as exc:
+        raise _problem(exc) from None
+    except ConfigError as exc:
+        raise Problem(503, "Service Unavailable", str(exc)) from None
+    _applied(result, "added" if adding else "edited")
+    return redirect(monitor_url(result.monitor_id), 303)
+
+
+def _changed(editor: ConfigEditor) -> str:
+    return (f"{editor.path.name} has changed since this page was shown (another edit, or"
+            " by hand): nothing was saved.")
+
+
+def _applied(result: Result, what: str) -> None:
+    """The file as written is the server's config now; `-m --web` reloads it."""
+    if result.changed:
+        current().reload(result.snapshot.config)
+        _log.info("config: monitor %r %s from a page", result.monitor_id, what)
+
+
+def _form_page(form: forms.Form, etag: str, *, adding: bool = False,
+               monitor_id: str | None = None, status: int = 200,
+               current_entry: Any = None) -> ResponseReturnValue:
+    if adding:
+        title, action, cancel = f"Add a {form.kind} monitor", "/monitors/new", "/"
+    else:
+        assert monitor_id is not None
+        title = f"Edit {monitor_id}"
+        action, cancel = monitor_url(monitor_id, "edit"), monitor_url(monitor_id)
+    first = next(iter(form.invalid), None)
+    return render("edit.html", status=status, form=form, etag=etag, adding=adding,
+                  kinds=forms.kinds(), title=title, action=action, cancel=cancel,
+                  monitor_id=monitor_id, first_invalid=first.key if first else None,
+                  etag_field=ETAG_FIELD, kind_field=KIND_FIELD,
+                  current_entry=None if current_entry is None
+                  else json.dumps(current_entry, indent=2, ensure_ascii=False))
+
+
+def _delete_page(snap: Snapshot, monitor_id: str, error: str | None = None,
+                 status: int = 200) -> ResponseReturnValue:
+    shown = _shown(snap, monitor_id)  # 404 when it is gone
+    monitor = snap.monitor(monitor_id)
+    return render("delete.html", status=status, monitor=monitor, monitor_id=monitor_id,
+                  etag=snap.etag, etag_field=ETAG_FIELD, error=error,
+                  entry=json.dumps(shown, indent=2, ensure_ascii=False))
