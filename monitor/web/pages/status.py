@@ -1,0 +1,275 @@
+"""Status pages, for customers: `/status/{slug}` shows the monitors a page of the config's
+`statusPages` names (by group: name, state, 90 daily uptime bars, 90-day uptime), an
+overall line, the incidents now and the maintenance now and to come. Public, whatever
+`apiTokens` say; `/status` lists the pages for those logged in.
+
+A customer sees the monitors' names only: never an id, a target, a reason or a detail
+(they may hold hosts, paths and tokens). The page refreshes itself from
+`/status/{slug}.json`, the same document: every open page asks for it every 30 s with the
+ETag it has, and is answered 304 while nothing changed. The document of a page is made at
+most every CACHE_SECONDS for all its visitors, so a hundred open pages cost the server a
+few small answers a second (bench/web_status.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, request
+from flask.typing import ResponseReturnValue
+from werkzeug.http import parse_etags
+
+from monitor.config import Config
+from monitor.config.status import StatusPage
+from monitor.core.windows import OneOff, Recurring, Window
+from monitor.maintenance import Maintenance, Period
+from monitor.store.api import iso_utc, parse_iso
+from monitor.web import problems
+from monitor.web.api.monitors import state_of
+from monitor.web.context import WebContext, current
+from monitor.web.pages import page, render
+from monitor.web.params import int_arg, reading
+from monitor.web.problems import Problem
+
+bp = Blueprint("status", __name__)
+
+DAYS = 90
+REFRESH = 30  # seconds between two refreshes of an open page
+CACHE_SECONDS = 5.0  # a page's document is made at most this often, for all its visitors
+HORIZON = 7 * 86400  # maintenance scheduled this far ahead is shown
+DAY = 86400
+# What a customer reads of a monitor's state (state_of's words are the operator's).
+SAID = {"up": "Operational", "warning": "Degraded", "down": "Outage",
+        "maintenance": "Maintenance", "paused": "Not monitored", "unknown": "No data"}
+OVERALL = {"operational": "All systems operational", "degraded": "Degraded performance",
+           "partial": "Partial outage", "major": "Major outage",
+           "maintenance": "Under maintenance", "unknown": "No data yet"}
+_CACHE = "monitor.status-pages"
+
+
+@bp.get("/status")
+@page("read")
+def index() -> ResponseReturnValue:
+    context = current()
+    listed = [(found, _cached(context, found).doc["overall"])
+              for found in context.config.status_pages]
+    return render("status_index.html", nav="status", listed=listed)
+
+
+@bp.get("/status/<slug>")
+@page("public")
+def show(slug: str) -> ResponseReturnValue:
+    context = current()
+    found = _page(context.config, slug)
+    if found is None:
+        raise Problem(404, "Not Found", f"there is no status page {slug!r} here")
+    refresh = int_arg("refresh", REFRESH, 1, 3600)
+    made = _cached(context, found)
+    return render("status.html", page=found, doc=made.doc, etag=made.etag,
+                  updated=iso_utc(made.at), refresh=refresh, bars=bars, when=when)
+
+
+@bp.get("/status/<slug>.json")
+@page("public")
+def data(slug: str) -> ResponseReturnValue:
+    """The page's document; 304 to a visitor who has it (If-None-Match)."""
+    context = current()
+    found = _page(context.config, slug)
+    if found is None:  # a problem document, as the API answers: this is a script's read
+        return problems.response(Problem(404, "Not Found",
+                                         f"there is no status page {slug!r} here"))
+    made = _cached(context, found)
+    if parse_etags(request.headers.get("If-None-Match")).contains(made.etag):
+        answer = Response(status=304)
+    else:
+        answer = Response(made.body, mimetype="application/json")
+    answer.set_etag(made.etag)
+    answer.headers["Cache-Control"] = "no-cache"
+    return answer
+
+
+def _page(config: Config, slug: str) -> StatusPage | None:
+    return next((p for p in config.status_pages if p.slug == slug), None)
+
+
+# -- the document, made at most every CACHE_SECONDS ----------------------------------------
+
+@dataclass(frozen=True)
+class Made:
+    config: Config  # the config it was made of: a reload makes it anew
+    at: float
+    doc: dict[str, Any]
+    etag: str  # of what it shows, not of when it was made: unchanged, a refresh is a 304
+    body: bytes  # the document with its time, as /status/{slug}.json sends it
+
+
+def _cached(context: WebContext, found: StatusPage) -> Made:
+    cache: dict[str, Made] = current_app.extensions.setdefault(_CACHE, {})
+    lock: threading.Lock = current_app.extensions.setdefault(_CACHE + ".lock",
+                                                             threading.Lock())
+    config = context.config
+    now = context.clock()
+    made = cache.get(found.slug)
+    if made is not None and made.config is config and 0 <= now - made.at < CACHE_SECONDS:
+        return made
+    with lock:  # one visitor makes it, the others wait for it instead of making it too
+        made = cache.get(found.slug)
+        if made is None or made.config is not config or not 0 <= now - made.at < CACHE_SECONDS:
+            doc = document(context, found, now)
+            text = json.dumps(doc, separators=(",", ":"))
+            etag = hashlib.sha256(text.encode()).hexdigest()[:20]
+            body = json.dumps({**doc, "updated": iso_utc(now)}, separators=(",", ":"))
+            made = cache[found.slug] = Made(config, now, doc, etag, body.encode())
+    return made
+
+
+def document(context: WebContext, found: StatusPage, now: float) -> dict[str, Any]:
+    """What the page shows at `now`, names only: the overall state, each group's monitors
+    (state, uptime, days), the incidents and the maintenance."""
+    config = context.config
+    monitors = {m.id: m for m in config.monitors}
+    ids = [i for i in found.monitor_ids if i in monitors]
+    maintenance = Maintenance([monitors[i] for i in ids], clock=lambda: now)
+    with reading(context) as reader:
+        summaries = {s.id: s for s in reader.monitor_summaries(ids)}
+        days = reader.uptime_by_day(ids, DAYS, now)
+        alerts = reader.open_alerts()
+        maintenance.read(reader)
+    first = int(now // DAY - DAYS + 1) * DAY
+    states = {i: state_of(monitors[i], summaries.get(i)) for i in ids}
+    groups = []
+    for group in found.groups:
+        items = []
+        for monitor_id in group.monitors:
+            counted = days.get(monitor_id)
+            checks = counted.checks if counted is not None else [0] * DAYS
+            up = counted.up if counted is not None else [0] * DAYS
+            total, good = sum(checks), sum(up)
+            state = states[monitor_id]
+            items.append({"name": monitors[monitor_id].name, "state": state,
+                          "said": SAID[state],
+                          "uptime": good / total if total else None,
+                          "uptimeText": share_text(good, total),
+                          "daily": {"checks": checks, "up": up}})
+        groups.append({"name": group.name, "monitors": items})
+    overall = _overall(states.values())
+    incidents = []
+    for monitor_id in ids:
+        summary = summaries.get(monitor_id)
+        if states[monitor_id] == "down" and summary is not None \
+                and summary.down_since is not None:
+            incidents.append({"name": monitors[monitor_id].name, "state": "down",
+                              "said": "Outage", "since": iso_utc(summary.down_since)})
+        elif monitor_id in alerts and states[monitor_id] in ("up", "warning"):
+            incidents.append({"name": monitors[monitor_id].name, "state": "recovering",
+                              "said": "Recovered, monitoring",
+                              "since": iso_utc(parse_iso(alerts[monitor_id]))})
+    return {"slug": found.slug, "title": found.title, "description": found.description,
+            "layout": _layout(found, monitors),
+            "overall": {"state": overall, "said": OVERALL[overall]},
+            "days": DAYS, "from": iso_utc(first), "groups": groups,
+            "incidents": sorted(incidents, key=lambda i: i["since"]),
+            "maintenance": _maintenance(maintenance, [monitors[i] for i in ids], now)}
+
+
+def _overall(states: Iterable[str]) -> str:
+    """Major: every monitor with news is down (maintenance aside); partial: some are."""
+    told = [s for s in states if s not in ("paused", "unknown")]
+    down = told.count("down")
+    if down:
+        return "major" if down == len([s for s in told if s != "maintenance"]) else "partial"
+    if "maintenance" in told:
+        return "maintenance"
+    if "warning" in told:
+        return "degraded"
+    return "operational" if told else "unknown"
+
+
+def _layout(found: StatusPage, monitors: dict[str, Any]) -> str:
+    """What the page's frame is made of: an open page whose frame changed reloads."""
+    frame = [found.title, found.description,
+             [[g.name, [monitors[i].name for i in g.monitors if i in monitors]]
+              for g in found.groups]]
+    return hashlib.sha256(json.dumps(frame).encode()).hexdigest()[:12]
+
+
+def _maintenance(maintenance: Maintenance, monitors: list[Any],
+                 now: float) -> list[dict[str, Any]]:
+    """The maintenance now and within HORIZON, each stretch once with the names it covers:
+    set by hand (`maintenance on`, the API) or an occurrence of a config window."""
+    stretches: dict[tuple[float, float | None], list[str]] = {}
+    for monitor in monitors:
+        periods: list[Period] = []
+        current_one = maintenance.at(monitor.id, now)
+        if current_one is not None:
+            periods.append(current_one)
+        by_hand = maintenance.by_hand(monitor.id, now)
+        if by_hand is not None and by_hand.since > now:
+            periods.append(by_hand)
+        for window in monitor.rules.maintenance:
+            start = next_start(window, now)
+            if start is not None and start - now <= HORIZON:
+                end = start + (window.end - window.start if isinstance(window, OneOff)
+                               else window.seconds)
+                periods.append(Period(start, end, False))
+        for period in periods:
+            names = stretches.setdefault((period.since, period.until), [])
+            if monitor.name not in names:
+                names.append(monitor.name)
+    return [{"names": names, "since": iso_utc(since),
+             "until": None if until is None else iso_utc(until), "now": since <= now}
+            for (since, until), names in sorted(stretches.items(), key=lambda s: s[0][0])]
+
+
+def next_start(window: Window, after: float) -> float | None:
+    """When the window's next occurrence begins after `after`; None if none will. A
+    recurring one starts at its wall time of a listed day, as Recurring.window_at reads
+    it (monitor.core.windows)."""
+    if isinstance(window, OneOff):
+        return window.start if window.start > after else None
+    assert isinstance(window, Recurring)
+    zone = ZoneInfo(window.zone)
+    today = datetime.fromtimestamp(after, zone).toordinal()
+    for day in range(today, today + 9):  # a week of days, and the clocks' day either side
+        if (day - 1) % 7 not in window.days:  # day 1, 0001-01-01, was a Monday
+            continue
+        on = date.fromordinal(day)
+        start = datetime(on.year, on.month, on.day, window.hour, window.minute,
+                         tzinfo=zone).timestamp()
+        if start > after:
+            return start
+    return None
+
+
+def share_text(up: int, checks: int) -> str:
+    """Uptime as a customer reads it: 99.95%; never 100.00% while a check failed."""
+    if not checks:
+        return "No data"
+    text = f"{up / checks * 100:.2f}"
+    return f"{'99.99' if up < checks and text == '100.00' else text}%"
+
+
+def when(iso: str) -> str:
+    """An instant as the page shows it before its script says it in the visitor's zone."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(parse_iso(iso)))
+
+
+def bars(first: str, daily: dict[str, list[int]]) -> list[tuple[str, str]]:
+    """Each day's bar, oldest first: its class (by uptime, as lib.js's uptimeClass) and
+    its title (the UTC date and the day's uptime)."""
+    start = parse_iso(first)
+    out = []
+    for index, (checks, up) in enumerate(zip(daily["checks"], daily["up"], strict=True)):
+        ratio = up / checks if checks else None
+        kind = ("" if ratio is None else "u-full" if ratio >= 0.9995 else "u-high"
+                if ratio >= 0.99 else "u-mid" if ratio >= 0.95 else "u-low")
+        when = time.strftime("%Y-%m-%d", time.gmtime(start + index * DAY))
+        out.append((kind, f"{when}: {share_text(up, checks)}"))
+    return out
