@@ -153,11 +153,12 @@ def document(context: WebContext, found: StatusPage, now: float) -> dict[str, An
             up = counted.up if counted is not None else [0] * DAYS
             total, good = sum(checks), sum(up)
             state = states[monitor_id]
+            # Shares as shown (to a hundredth of a percent), not counts: while nothing
+            # fails, a check more changes nothing a refresh must fetch (a 304).
             items.append({"name": monitors[monitor_id].name, "state": state,
-                          "said": SAID[state],
-                          "uptime": good / total if total else None,
-                          "uptimeText": share_text(good, total),
-                          "daily": {"checks": checks, "up": up}})
+                          "said": SAID[state], "uptime": share(good, total),
+                          "uptimeText": share_text(share(good, total)),
+                          "daily": [share(u, c) for u, c in zip(up, checks, strict=True)]})
         groups.append({"name": group.name, "monitors": items})
     overall = _overall(states.values())
     incidents = []
@@ -248,12 +249,15 @@ def next_start(window: Window, after: float) -> float | None:
     return None
 
 
-def share_text(up: int, checks: int) -> str:
-    """Uptime as a customer reads it: 99.95%; never 100.00% while a check failed."""
-    if not checks:
-        return "No data"
-    text = f"{up / checks * 100:.2f}"
-    return f"{'99.99' if up < checks and text == '100.00' else text}%"
+def share(up: int, checks: int) -> float | None:
+    """The share of checks up, rounded down to a hundredth of a percent: never 100% while
+    a check failed (99.996% is 99.99%); None without checks."""
+    return (up * 10_000 // checks) / 10_000 if checks else None
+
+
+def share_text(ratio: float | None) -> str:
+    """A share as a customer reads it: 99.95%."""
+    return "No data" if ratio is None else f"{ratio * 100:.2f}%"
 
 
 def when(iso: str) -> str:
@@ -261,15 +265,14 @@ def when(iso: str) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(parse_iso(iso)))
 
 
-def bars(first: str, daily: dict[str, list[int]]) -> list[tuple[str, str]]:
+def bars(first: str, daily: list[float | None]) -> list[tuple[str, str]]:
     """Each day's bar, oldest first: its class (by uptime, as lib.js's uptimeClass) and
     its title (the UTC date and the day's uptime)."""
     start = parse_iso(first)
     out = []
-    for index, (checks, up) in enumerate(zip(daily["checks"], daily["up"], strict=True)):
-        ratio = up / checks if checks else None
+    for index, ratio in enumerate(daily):
         kind = ("" if ratio is None else "u-full" if ratio >= 0.9995 else "u-high"
                 if ratio >= 0.99 else "u-mid" if ratio >= 0.95 else "u-low")
-        when = time.strftime("%Y-%m-%d", time.gmtime(start + index * DAY))
-        out.append((kind, f"{when}: {share_text(up, checks)}"))
+        day = time.strftime("%Y-%m-%d", time.gmtime(start + index * DAY))
+        out.append((kind, f"{day}: {share_text(ratio)}"))
     return out

@@ -252,17 +252,32 @@ def test_ninety_daily_bars_coloured_by_uptime_with_the_day_s_figure(served: Any)
                         + ": 100.00%")
     doc = site.data()
     first = doc["groups"][0]["monitors"][0]
-    checks, up = sum(first["daily"]["checks"]), sum(first["daily"]["up"])
-    assert up < checks and first["uptime"] == pytest.approx(up / checks)
-    assert first["uptimeText"] == status.share_text(up, checks) != "100.00%"
+    assert len(first["daily"]) == status.DAYS and first["daily"][-2] == 1
+    assert first["daily"][-1] < 1 and first["uptime"] < 1
+    with site.context.reader() as reader:
+        days = reader.uptime_by_day([SITES[0]], status.DAYS, site.now)[SITES[0]]
+    assert first["daily"][-1] == status.share(days.up[-1], days.checks[-1])
+    assert first["uptime"] == status.share(sum(days.up), sum(days.checks))
+    assert first["uptimeText"] == status.share_text(first["uptime"]) != "100.00%"
     assert f'<span class="js-uptime">{first["uptimeText"]}</span>' in html
     assert doc["from"] == iso_utc((site.now // 86400 - 89) * 86400)
 
 
-def test_uptime_text_is_never_all_while_a_check_failed() -> None:
-    assert status.share_text(99_999, 100_000) == "99.99%"
-    assert status.share_text(5, 5) == "100.00%"
-    assert status.share_text(0, 0) == "No data"
+def test_a_check_more_that_changes_no_figure_shown_changes_nothing(served: Any) -> None:
+    site = served()
+    etag = site.client.get("/status/acme.json").headers["ETag"]
+    site.check(0, True)
+    site.now += status.CACHE_SECONDS
+    answer = site.client.get("/status/acme.json", headers={"If-None-Match": etag})
+    assert answer.status_code == 304
+
+
+def test_uptime_is_never_all_while_a_check_failed() -> None:
+    assert status.share(99_999, 100_000) == 0.9999
+    assert status.share_text(status.share(99_999, 100_000)) == "99.99%"
+    assert status.share_text(status.share(1999, 2000)) == "99.95%"
+    assert status.share_text(status.share(5, 5)) == "100.00%"
+    assert status.share(0, 0) is None and status.share_text(None) == "No data"
 
 
 def test_incidents_are_the_monitors_down_now_and_those_with_an_alert_open(served: Any,

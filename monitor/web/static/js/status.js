@@ -11,15 +11,13 @@ let etag = `"${main.dataset.etag}"`; // as the ETag header quotes it
 let timer = null;
 let due = 0;
 
-const when = (iso) => new Date(iso).toLocaleString(undefined,
-  { dateStyle: "medium", timeStyle: "short" });
+// In the visitor's zone, named: customers are everywhere.
+const when = (iso) => new Date(iso).toLocaleString(undefined, {
+  year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  timeZoneName: "short" });
 
-// As the server says it (share_text): never 100.00% while a check failed.
-function shareText(up, checks) {
-  if (!checks) return "No data";
-  const text = ((up / checks) * 100).toFixed(2);
-  return `${up < checks && text === "100.00" ? "99.99" : text}%`;
-}
+// As the server says it (share_text): the share is rounded down already.
+const shareText = (ratio) => (ratio === null ? "No data" : `${(ratio * 100).toFixed(2)}%`);
 
 function localTimes(root) {
   for (const node of root.querySelectorAll("time[datetime]")) node.textContent = when(node.dateTime);
@@ -31,11 +29,9 @@ function time(iso) {
 
 function drawBars(strip, from, daily) {
   const first = Date.parse(from);
-  const spans = daily.checks.map((checks, index) => {
-    const up = daily.up[index];
+  const spans = daily.map((ratio, index) => {
     const day = new Date(first + index * 86400000).toISOString().slice(0, 10);
-    return el("span", { class: uptimeClass(checks ? up / checks : null),
-                        title: `${day}: ${shareText(up, checks)}` });
+    return el("span", { class: uptimeClass(ratio), title: `${day}: ${shareText(ratio)}` });
   });
   strip.replaceChildren(...spans);
 }
