@@ -140,6 +140,13 @@ def _detail(context: WebContext, snap: Snapshot, monitor: Monitor) -> dict[str, 
     return {**_item(monitor, summary), "config": entry}
 
 
+def described(context: WebContext, monitor_id: str) -> tuple[dict[str, Any], str]:
+    """GET /monitors/{id}'s body and ETag, for a page that shows the monitor (a 404
+    problem when the config has no such monitor)."""
+    snap = _snapshot(context)
+    return _detail(context, snap, _known(context, snap, monitor_id)), snap.etag
+
+
 def _tagged(body: Any, snap: Snapshot, status: int = 200,
             headers: dict[str, str] | None = None) -> ResponseReturnValue:
     """An answer with the ETag of the file it reflects; no body: 204."""

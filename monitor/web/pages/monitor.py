@@ -1,0 +1,84 @@
+"""A monitor's page (`/monitors/<id>`): its state, target, kind and tags, response and
+phase times charted over 1 h to a year, availability per day, its checks and alerts, its
+config entry; and, with the write scope, check now, maintenance, pause and resume.
+
+The server fills in what the monitor is (GET /api/v1/monitors/{id}'s body, its ETag and its
+maintenance); the script (static/js/monitor.js) reads the history from the API and keeps
+the page live from the event stream."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint
+from flask.typing import ResponseReturnValue
+
+from monitor.maintenance import Maintenance, Period
+from monitor.store.api import iso_utc
+from monitor.store.summaries import MonitorSummary
+from monitor.web import ids
+from monitor.web.api.monitors import described
+from monitor.web.context import current
+from monitor.web.pages import page, render
+from monitor.web.params import configured, reading
+
+bp = Blueprint("monitor", __name__)
+bp.record_once(ids.install)
+
+# The phase times charted, in the order a request goes through them (http's; tcp and tls
+# have the first ones). `total` is the response time itself, charted on its own.
+PHASES = ("dns", "connect", "tls", "ttfb")
+KIND_PHASES = {"http": PHASES, "tcp": ("dns", "connect"), "tls": ("dns", "connect", "tls")}
+
+
+@bp.get("/monitors/<monitor:id>")
+@page("read")
+def show(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the API names it
+    context = current()
+    detail, etag = described(context, id)
+    monitor = configured(context, id)
+    with reading(context) as reader:
+        summary = next(iter(reader.monitor_summaries([id])), None)
+        maintenance = Maintenance([monitor], clock=context.clock)
+        maintenance.read(reader)
+    windows = [w.describe() for w in monitor.rules.maintenance]
+    shown = {
+        **{key: detail[key] for key in ("id", "name", "kind", "target", "interval", "tags",
+                                        "paused", "state", "lastCheck", "lastResponseTime",
+                                        "lastReason")},
+        "etag": f'"{etag}"', "checkState": _check_state(summary), "phases": _phases(summary,
+                                                                             detail["kind"]),
+        "editable": detail["config"] is not None,
+        "maintenance": {"byHand": _period(maintenance.by_hand(id)),
+                        "window": _period(maintenance.window(id)), "windows": windows},
+    }
+    config_text = (None if detail["config"] is None
+                   else json.dumps(detail["config"], indent=2, ensure_ascii=False))
+    return render("monitor.html", monitor=shown, config_text=config_text,
+                  title=detail["name"] or detail["target"] or id)
+
+
+def _check_state(summary: MonitorSummary | None) -> str:
+    """What its last known check says, paused and maintenance aside (the page shows those
+    over it, and this again once they end)."""
+    if summary is None or summary.last_check is None and summary.down_since is None:
+        return "unknown"
+    if summary.down_since is not None:
+        return "down"
+    return "warning" if summary.warning is not None else "up"
+
+
+def _phases(summary: MonitorSummary | None, kind: str) -> list[str]:
+    """The phases its checks measure: those of its last check, else its kind's."""
+    measured = summary.last_metrics if summary is not None else None
+    if measured:
+        return [name for name in PHASES if name in measured]
+    return list(KIND_PHASES.get(kind, ()))
+
+
+def _period(period: Period | None) -> dict[str, Any] | None:
+    # As the maintenance routes answer it.
+    return None if period is None else {
+        "since": iso_utc(period.since),
+        "until": None if period.until is None else iso_utc(period.until)}

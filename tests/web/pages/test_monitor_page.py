@@ -1,0 +1,222 @@
+"""A monitor's page (`/monitors/<id>`) in a real Chromium against the real `-m --web`
+monitoring loopback HTTP servers: its charts hold every stored check, its ranges change the
+data, live checks arrive without a reload, and its actions (check now, pause, resume,
+maintenance, acknowledge) act through the API; then what a login may see. A few cases
+through Flask's test client first (404, masked secrets)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from monitor.web.pages import monitor_url
+from tests.support.app import wait_for
+from tests.support.browser import READ_TOKEN, Site, log_in
+from tests.support.pages import PageServer
+
+FAST = 0.3  # seconds between checks: a few dozen stored within a test
+
+
+@pytest.fixture()
+def server() -> Iterator[PageServer]:
+    with PageServer() as pages:
+        pages.set("/up", "ok")
+        pages.set("/down", "broken", status=500)
+        yield pages
+
+
+def _checks(site: Site, monitor_id: str, until: float | None = None) -> int:
+    with sqlite3.connect(f"file:{site.db_path}?mode=ro", uri=True) as conn:
+        query = "SELECT count(*) FROM website_monitoring WHERE monitor = ?"
+        args: tuple[Any, ...] = (monitor_id,)
+        if until is not None:
+            query += " AND timestamp <= ?"
+            args += (until,)
+        return int(conn.execute(query, args).fetchone()[0])
+
+
+def _open(page: Any, site: Site, monitor_id: str, query: str = "") -> None:
+    page.goto(site.url.rstrip("/") + monitor_url(monitor_id) + query)
+    _until(page, "window.monitorCharts?.response !== undefined")
+
+
+def _until(page: Any, expression: str, timeout: float = 10.0) -> Any:
+    """Poll a JavaScript expression until it is true (its value returned). Playwright's
+    wait_for_function polls through eval, which the page's Content-Security-Policy refuses."""
+    return wait_for(lambda: page.evaluate(expression), timeout=timeout, what=expression)
+
+
+def _drawn(page: Any, range_: str) -> None:
+    expect(page.locator("#chart-response")).to_have_attribute("data-drawn", range_)
+
+
+# -- through the test client ---------------------------------------------------------------
+
+def test_an_unknown_monitor_is_a_404_page(make_web: Any) -> None:
+    answer = make_web().client.get("/monitors/no-such-monitor")
+    assert answer.status_code == 404 and answer.mimetype == "text/html"
+    assert "no monitor of the config has the id" in answer.get_data(as_text=True)
+
+
+def test_the_page_masks_the_monitors_secrets(make_web: Any) -> None:
+    url = "http://user:s3cret-pass@127.0.0.1:9/"
+    web = make_web({"monitors": [{"id": "shop", "URL": url}]})
+    answer = web.client.get("/monitors/shop")
+    assert answer.status_code == 200
+    text = answer.get_data(as_text=True)
+    assert "s3cret-pass" not in text and "***" in text
+
+
+def test_a_plugged_monitor_shows_no_entry_and_no_edit_link(make_web: Any) -> None:
+    web = make_web({"monitors": [{"id": "site", "URL": "https://127.0.0.1:9/",
+                                  "plugins": ["tls"]}]})
+    ids = [m.id for m in web.context.config.monitors]
+    plugged = next(i for i in ids if i != "site")
+    text = web.client.get(monitor_url(plugged)).get_data(as_text=True)
+    assert "Made by its site" in text and "/edit" not in text
+
+
+# -- in the browser ------------------------------------------------------------------------
+
+def test_charts_hold_every_stored_check_and_update_live(make_site: Any, page: Any,
+                                                        server: PageServer) -> None:
+    url = server.url("/up")  # the id of an http monitor is its URL: slashes and a colon
+    site: Site = make_site({"monitors": [{"URL": url, "checkInterval": FAST}]})
+    wait_for(lambda: _checks(site, url) >= 5, what="5 checks stored")
+    _open(page, site, url, "?range=1h")
+    _drawn(page, "1h")
+    expect(page.locator("h1")).to_have_text(url)
+    expect(page.locator("#state")).to_have_text("up")
+    # Every check stored up to the chart's last point is a point of it: what uPlot holds.
+    xs = page.evaluate("window.monitorCharts.response.data[0]")
+    assert len(xs) >= 5 and xs == sorted(xs)
+    assert len(xs) == _checks(site, url, until=xs[-1])
+    phases = page.evaluate("window.monitorCharts.plots.phases.data.length")
+    assert phases == 1 + 3  # time, then dns, connect, ttfb (no tls over http)
+    # Live: new checks come from the event stream, onto the chart and into the table.
+    rows = page.locator("#checks tbody tr").count()
+    _until(page, f"window.monitorCharts.response.data[0].length >= {len(xs) + 3}")
+    assert page.locator("#checks tbody tr").count() > rows
+    xs = page.evaluate("window.monitorCharts.response.data[0]")
+    assert len(xs) == _checks(site, url, until=xs[-1] + 0.001)  # events: times to the ms
+    # Another range: the trend's buckets, a point a bucket (7 days by the hour).
+    page.click("[data-range='7d']")
+    _drawn(page, "7d")
+    assert page.get_attribute("[data-range='7d']", "aria-pressed") == "true"
+    assert "range=7d" in page.url
+    trend = page.evaluate("window.monitorCharts.response.data")
+    assert len(trend) == 5 and 7 * 24 <= len(trend[0]) <= 7 * 24 + 1
+    assert trend[0][1] - trend[0][0] == 3600
+    assert sum(v is not None for v in trend[1]) >= 1  # this hour's bucket
+    # The availability strip, the checks' table, the config entry.
+    assert page.locator("#strip span").count() == 90
+    assert page.locator("#checks tbody tr").first.locator(".state").inner_text() == "up"
+    assert f'"URL": "{url}"' in page.inner_text("#config")
+
+
+def test_the_page_fits_a_phone(make_site: Any, page: Any, server: PageServer) -> None:
+    url = server.url("/up")
+    site: Site = make_site({"monitors": [{"URL": url, "checkInterval": FAST}]})
+    page.set_viewport_size({"width": 375, "height": 800})
+    _open(page, site, url)
+    _drawn(page, "24h")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    width = page.evaluate("window.monitorCharts.response.width")
+    assert 250 <= width <= 375
+    page.set_viewport_size({"width": 1000, "height": 800})
+    _until(page, "window.monitorCharts.response.width > 600")  # resized with it
+
+
+def test_an_unknown_monitor_in_the_browser(make_site: Any, page: Any,
+                                           server: PageServer) -> None:
+    site: Site = make_site({"monitors": [{"URL": server.url("/up")}]})
+    page.console.allow("status of 404")
+    answer = page.goto(f"{site.url}monitors/http://127.0.0.1:1/nothing")
+    assert answer.status == 404
+    assert "no monitor of the config has the id" in page.inner_text("main")
+
+
+def test_check_now_pause_resume_and_maintenance(make_site: Any, page: Any,
+                                                server: PageServer) -> None:
+    url = server.url("/up")
+    site: Site = make_site({"monitors": [{"id": "home", "URL": url, "checkInterval": 1}]})
+    _open(page, site, "home")
+    page.click("#check-now")
+    expect(page.locator("#check-result")).to_be_visible()
+    assert "200" in page.inner_text("#check-trace")
+    assert page.inner_text("#check-verdict").strip()
+    page.click("#pause")
+    expect(page.locator("#state")).to_have_text("paused")
+    expect(page.locator("#pause")).to_have_text("Resume")
+    assert site.document()["monitors"][0]["paused"] is True
+    assert '"paused": true' in page.inner_text("#config")
+    page.click("#pause")
+    expect(page.locator("#state")).not_to_have_text("paused")
+    expect(page.locator("#pause")).to_have_text("Pause")
+    assert "paused" not in site.document()["monitors"][0]
+    page.select_option("#maintenance-for", "1h")
+    page.click("#maintenance-on")
+    expect(page.locator("#state")).to_have_text("maintenance")
+    expect(page.locator("#maintenance-line")).to_contain_text("In maintenance since")
+    expect(page.locator("#maintenance-off")).to_be_visible()
+    # The running monitor marks its checks so, live; and after a reload too.
+    _until(page, "[...document.querySelectorAll('#checks tbody td')]"
+                 ".some(td => td.textContent === 'maintenance')")
+    page.reload()
+    expect(page.locator("#state")).to_have_text("maintenance")
+    page.click("#maintenance-off")
+    expect(page.locator("#maintenance-on")).to_be_visible()
+    expect(page.locator("#maintenance-error")).to_have_text("")
+
+
+def test_an_error_of_the_api_is_shown_beside_its_button(make_site: Any, page: Any,
+                                                        server: PageServer) -> None:
+    site: Site = make_site({"monitors": [{"id": "home", "URL": server.url("/up")}]})
+    _open(page, site, "home")
+    # The monitor is removed from the file behind the page's back: the pause is refused.
+    document = site.document()
+    document["monitors"].append({"id": "other", "URL": server.url("/down")})
+    document["monitors"].pop(0)
+    site.config_path.write_text(__import__("json").dumps(document))
+    page.console.allow("status of 412")  # the file changed: read again, then...
+    page.console.allow("status of 404")  # ...the monitor is gone
+    page.click("#pause")
+    expect(page.locator("#pause-error")).to_contain_text("no monitor")
+    expect(page.locator("#pause")).to_be_enabled()
+
+
+def test_an_open_alert_is_acknowledged(make_site: Any, page: Any, server: PageServer) -> None:
+    url = server.url("/down")  # a 500: its first check opens an alert
+    site: Site = make_site({"monitors": [{"id": "api", "URL": url, "checkInterval": 1}]})
+    _open(page, site, "api")
+    expect(page.locator("#state")).to_have_text("down")
+    button = page.locator("#alerts button.ack")
+    expect(button).to_be_visible()  # the alert came live, or with the page
+    expect(page.locator("#alerts tbody tr").first).to_contain_text("is down")
+    button.first.click()
+    expect(page.locator("#alerts tbody tr").first).to_contain_text("by local")
+    assert page.locator("#alerts button.ack").count() == 0
+    with sqlite3.connect(f"file:{site.db_path}?mode=ro", uri=True) as conn:
+        assert conn.execute("SELECT count(*) FROM acks").fetchone()[0] == 1
+
+
+def test_with_tokens_a_login_is_needed_and_a_read_login_sees_no_write_buttons(
+        make_site: Any, page: Any, server: PageServer) -> None:
+    site: Site = make_site({"monitors": [{"id": "home", "URL": server.url("/up")}]},
+                           tokens=True)
+    page.goto(f"{site.url}monitors/home")
+    assert re.search(r"/login\?next=/monitors/home$", page.url)
+    log_in(page, site, READ_TOKEN, then="/monitors/home")
+    _until(page, "window.monitorCharts?.response !== undefined")
+    _drawn(page, "24h")
+    for control in ("#check-now", "#pause", "#maintenance-on", "a[href$='/edit']"):
+        assert page.locator(control).count() == 0, control
+    page.context.clear_cookies()  # log_in's page then has no logout button
+    log_in(page, site, then="/monitors/home")
+    expect(page.locator("#pause")).to_be_visible()
+    expect(page.locator("a[href$='/edit']")).to_be_visible()
