@@ -94,7 +94,8 @@ class Section:
     @property
     def open(self) -> bool:
         """A folded section opens when it holds a value or an error."""
-        return not self.folded or any(f.text or f.checked or f.error for f in self.fields)
+        return not self.folded or any(f.text or f.checked != bool(f.default) or f.error
+                                      for f in self.fields)
 
 
 @dataclass
@@ -161,8 +162,8 @@ def _field(key: str, shape: Mapping[str, Any], required: bool) -> Field:
                        integer=kind == "integer")
     if kind == "boolean":
         found = _DEFAULT.search(help_text)
-        return replace(base, widget=CHECKBOX,
-                       default=found is not None and found[1] == "true")
+        default = found is not None and found[1] == "true"
+        return replace(base, widget=CHECKBOX, default=default, checked=default)
     if kind == "array" and _strings(shape.get("items", {})):
         return replace(base, widget=LINES)
     branches = shape.get("anyOf", ())
