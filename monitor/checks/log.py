@@ -6,7 +6,8 @@ Not checked on a schedule: it follows the file as it is written (rotations inclu
 raises the traffic alert (`maxRate` requests per second over 2 minutes of log time) and,
 with `maxErrorRate`, the 5xx alert, in the original wording, stored and notified as every
 monitor's alerts are. Every 10 s of log time it records a result: up, with the period's
-requests per second as its value (`value`), its requests (`hits`), bytes and 5xx share.
+requests per second as its value (`value`), its requests (`hits`), bytes and 5xx share,
+and its status classes, top sections and clients (monitor.logs.breakdown).
 `check NAME` reads the end of the file and says what it found.
 """
 
@@ -24,6 +25,7 @@ from monitor.core.errors import MonitorError
 from monitor.core.fields import Fields
 from monitor.core.kind import Kind, Parsed, Watch, WatchEvent, WatchState
 from monitor.core.model import CheckResult, Monitor
+from monitor.logs import breakdown
 from monitor.logs.follow import Follower, Note, w3c_fields
 from monitor.logs.formats import FORMATS, SKIP, LogFormatError, detect, make
 from monitor.logs.reader import LogReader
@@ -153,7 +155,9 @@ class LogWatch:
             mono=time.monotonic(),
             metrics={"value": report.rate, "hits": float(report.hits),
                      "bytes": float(report.bytes),
-                     "errors": errors / report.hits if report.hits else 0.0})
+                     "errors": errors / report.hits if report.hits else 0.0,
+                     **breakdown.metrics(report.statuses, report.sections,
+                                         report.clients)})
 
     def close(self) -> None:
         self._follower.close()

@@ -220,6 +220,14 @@ class MetricRow(NamedTuple):
     hist: bytes | None
 
 
+class MetricSums(NamedTuple):
+    """One monitor's metrics summed over stored ranges (the access-logs page's figures):
+    each metric's (values, sum), and one metric's (values, sum) per step start."""
+
+    totals: dict[str, tuple[int, float]]
+    steps: dict[int, tuple[int, float]]
+
+
 class OutboxRow(NamedTuple):
     """A notification waiting to be sent (or sent again)."""
 
@@ -461,6 +469,11 @@ class Reader(Protocol):
 
     def notifications_waiting(self) -> dict[str, int]:
         """Provider -> its notifications neither sent nor given up."""
+
+    def metric_sums(self, monitor_id: str, ranges: Sequence[Range], step: int,
+                    metric: str) -> MetricSums:
+        """The monitor's metrics summed over the aggregate rows of `ranges`, and `metric`
+        per `step` (a multiple of the ranges' spans)."""
 
 
 def iso_utc(epoch: float) -> str:

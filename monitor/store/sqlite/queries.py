@@ -17,6 +17,7 @@ from monitor.store.api import (
     AlertRow,
     DeliveryState,
     MetricRow,
+    MetricSums,
     MonitorInfo,
     OutboxRow,
     Range,
@@ -37,6 +38,7 @@ from monitor.store.sqlite import (
     scrape,
     series,
     summaries,
+    traffic,
     windows,
 )
 from monitor.store.sqlite.connection import explain, open_writer_connection
@@ -339,6 +341,11 @@ class SqliteReader:
     @_reading
     def notifications_waiting(self) -> dict[str, int]:
         return scrape.notifications_waiting(self.conn)
+
+    @_reading
+    def metric_sums(self, monitor_id: str, ranges: Sequence[Range], step: int,
+                    metric: str) -> MetricSums:
+        return traffic.metric_sums(self.conn, monitor_id, ranges, step, metric)
 
 
 def open_reader(path: str | Path) -> SqliteReader:

@@ -19,6 +19,7 @@ MODULES = (
     "monitor.web.api.alerts",
     "monitor.web.api.maintenance",
     "monitor.web.api.check",
+    "monitor.web.api.traffic",
 )
 
 
