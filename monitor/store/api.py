@@ -18,6 +18,7 @@ from monitor.core.push import Latest, Push
 
 if TYPE_CHECKING:
     from monitor.metrics.paths import Pattern
+    from monitor.store.dashboard import Dashboard
     from monitor.store.events import Position, Tail
     from monitor.store.figures import Figures
     from monitor.store.history import AlertEntry, CheckPage
@@ -474,6 +475,11 @@ class Reader(Protocol):
                     metric: str) -> MetricSums:
         """The monitor's metrics summed over the aggregate rows of `ranges`, and `metric`
         per `step` (a multiple of the ranges' spans)."""
+
+    def dashboard(self, starts: Sequence[int], end: float) -> Dashboard:
+        """Every monitor with its state, its (checks, up) over each window [start, end]
+        (starts on minutes: the stats' figures), sparkline and last failure, and the event
+        position then, in one snapshot (the dashboard's one read)."""
 
 
 def iso_utc(epoch: float) -> str:

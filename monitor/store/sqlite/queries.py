@@ -26,11 +26,13 @@ from monitor.store.api import (
     SeriesNode,
     WindowRow,
 )
+from monitor.store.dashboard import Dashboard
 from monitor.store.events import Position, Tail
 from monitor.store.figures import Figures
 from monitor.store.history import AlertEntry, CheckPage
 from monitor.store.scrape import DayCounts
 from monitor.store.sqlite import (
+    dashboard,
     events,
     history,
     pushes,
@@ -346,6 +348,10 @@ class SqliteReader:
     def metric_sums(self, monitor_id: str, ranges: Sequence[Range], step: int,
                     metric: str) -> MetricSums:
         return traffic.metric_sums(self.conn, monitor_id, ranges, step, metric)
+
+    @_reading
+    def dashboard(self, starts: Sequence[int], end: float) -> Dashboard:
+        return dashboard.dashboard(self.conn, starts, end)
 
 
 def open_reader(path: str | Path) -> SqliteReader:
