@@ -213,6 +213,7 @@ async function loadAlerts(first) {
   if (data.alerts.length) alerts.oldest = data.alerts[data.alerts.length - 1].id;
   $("older-alerts").classList.toggle("hidden", !data.more);
   $("no-alerts").classList.toggle("hidden", body.rows.length > 0);
+  $("alerts").classList.toggle("hidden", body.rows.length === 0);
 }
 
 // -- actions ----------------------------------------------------------------------------
@@ -358,11 +359,11 @@ $("older-alerts").addEventListener("click", (e) => act(e.currentTarget, "alerts-
 showState();
 setInterval(showState, 5000); // "12 s ago", and a maintenance that ends
 const asked = new URLSearchParams(location.search).get("range");
-const first = Promise.all([
-  choose(asked in RANGES ? asked : "24h"),
+// The charts first (the server answers a few requests at a time), then the rest.
+const first = choose(asked in RANGES ? asked : "24h").then(() => Promise.all([
   loadChecks(true).catch((e) => said("checks-error", e)),
-]);
+  loadAlerts(true).catch((e) => said("alerts-error", e)),
+  loadStrip().catch((e) => said("availability-figures", e)),
+  loadStats().catch(() => {}),
+])).then(() => { charts.readyAt = performance.now(); });
 live(charts);
-loadAlerts(true).catch((e) => said("alerts-error", e));
-loadStrip().catch((e) => said("availability-figures", e));
-loadStats().catch(() => {});
