@@ -78,8 +78,10 @@ TOGGLE = """async () => {
   const ms = performance.now() - t0;
   const post = performance.getEntriesByType("resource")
     .filter((e) => e.name.endsWith(pausing ? "/pause" : "/resume")).pop();
-  return { what: pausing ? "pause" : "resume", ms, error: document.getElementById("pause-error").textContent,
-           server: post.responseStart - post.requestStart, fetch: post.responseEnd - post.startTime };
+  return { what: pausing ? "pause" : "resume", ms,
+           error: document.getElementById("pause-error").textContent,
+           server: post.responseStart - post.requestStart,
+           fetch: post.responseEnd - post.startTime };
 }"""
 
 
