@@ -113,6 +113,22 @@ def test_charts_hold_every_stored_check_and_update_live(make_site: Any, page: An
     assert len(trend) == 5 and 7 * 24 <= len(trend[0]) <= 7 * 24 + 1
     assert trend[0][1] - trend[0][0] == 3600
     assert sum(v is not None for v in trend[1]) >= 1  # this hour's bucket
+    # Dragged across: both charts zoom in, with finer buckets read for the window; a
+    # double-click comes back to the range.
+    box = page.locator("#chart-response .u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.99, box["y"] + 20, steps=5)
+    page.mouse.up()
+    _drawn(page, "zoom")
+    low, high, step = page.evaluate("[window.monitorCharts.response.scales.x.min,"
+                                    " window.monitorCharts.response.scales.x.max,"
+                                    " window.monitorCharts.data.step]")
+    assert high - low < 7 * 86400 * 0.25 and step < 3600
+    assert page.evaluate("window.monitorCharts.plots.phases.scales.x.max") == high
+    page.dblclick("#chart-response .u-over")
+    _drawn(page, "7d")
+    assert page.evaluate("window.monitorCharts.data.step") == 3600
     # The availability strip, the checks' table, the config entry.
     assert page.locator("#strip span").count() == 90
     assert page.locator("#checks tbody tr").first.locator(".state").inner_text() == "up"
@@ -130,6 +146,13 @@ def test_the_page_fits_a_phone(make_site: Any, page: Any, server: PageServer) ->
     assert 250 <= width <= 375
     page.set_viewport_size({"width": 1000, "height": 800})
     _until(page, "window.monitorCharts.response.width > 600")  # resized with it
+    # Drawn again in the theme's colours when the system's preference changes.
+    line = "window.monitorCharts.response.series[1].stroke(window.monitorCharts.response, 1)"
+    light = page.evaluate(line)
+    page.emulate_media(color_scheme="dark")
+    _until(page, f"{line} !== {light!r}")
+    assert page.evaluate(line) == page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--chart-1').trim()")
 
 
 def test_an_unknown_monitor_in_the_browser(make_site: Any, page: Any,
