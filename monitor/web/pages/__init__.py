@@ -34,6 +34,7 @@ MODULES = (
     "monitor.web.pages.monitor",
     "monitor.web.pages.status",
     "monitor.web.pages.edit",
+    "monitor.web.pages.explore",
 )
 STATIC = Path(__file__).resolve().parent.parent / "static"
 _versions: dict[str, str] = {}
