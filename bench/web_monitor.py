@@ -50,6 +50,7 @@ LOAD = """() => {
                                       || e.name.includes(".js?"));
   return {
     drawn: window.monitorCharts.drawnAt,
+    loaded: window.monitorCharts.loadedAt,
     ready: window.monitorCharts.readyAt,
     html: nav.responseEnd,
     scripts: Math.max(0, ...scripts.map((e) => e.responseEnd)),
@@ -184,7 +185,8 @@ def report(args: argparse.Namespace, root: dict, html: dict,
     for name, rows in ranges.items():
         drawn = median(rows, "drawn")
         parts = {key: round(median(rows, key), 1) for key in
-                 ("html", "scripts", "chartsAsked", "chartsAnswered", "chartServer", "ready")}
+                 ("html", "scripts", "chartsAsked", "chartsAnswered", "chartServer", "loaded",
+                  "ready")}
         figure(f"monitor_page_chart_{name}_ms", drawn, "ms", rounds=len(rows),
                monitors=args.monitors, points=rows[0]["points"], **parts,
                target_ratio=round(drawn / CHART_TARGET_MS, 3),
@@ -193,8 +195,8 @@ def report(args: argparse.Namespace, root: dict, html: dict,
               f" 1 s target; {rows[0]['points']} points): HTML at {parts['html']:.0f} ms,"
               f" scripts by {parts['scripts']:.0f}, data asked at {parts['chartsAsked']:.0f}"
               f" and answered by {parts['chartsAnswered']:.0f} (server {parts['chartServer']:.0f}"
-              f" ms at most), drawn at {drawn:.0f}; the rest (checks, alerts, strip) by"
-              f" {parts['ready']:.0f}")
+              f" ms at most), in hand at {parts['loaded']:.0f}, drawn at {drawn:.0f}; the rest"
+              f" (checks, alerts, strip) by {parts['ready']:.0f}")
     first = ranges["24h"]
     size = median(first, "bytes")
     figure("monitor_page_first_load_bytes", size, "bytes", files=first[0]["files"],

@@ -46,6 +46,7 @@ export class Charts {
       const data = span <= RAW_SPAN ? await this.raw(since, until) : await this.trend(since, until);
       if (ticket !== this.asked) return; // another range was asked meanwhile
       this.data = data;
+      this.loadedAt = performance.now();
       this.draw();
       this.status.textContent = "";
     } catch (error) {
