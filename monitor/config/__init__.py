@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from monitor.checks import registry
@@ -144,7 +145,10 @@ def _read_config(path: str | Path) -> Config:
     return parse_config(text, name)
 
 
-def parse_config(text: str, source: str = "config.json") -> Config:
+def parse_config(text: str, source: str = "config.json",
+                 known: Mapping[int, Monitor] | None = None) -> Config:
+    """`known`: the monitors of entries at these positions, made from the same entries under
+    the same top level (the config editor's unchanged ones): taken, not read again."""
     try:
         document = json.loads(text, object_pairs_hook=_pairs_hook)
     except json.JSONDecodeError as exc:
@@ -157,7 +161,9 @@ def parse_config(text: str, source: str = "config.json") -> Config:
         raise ConfigError(f"{source}: invalid JSON: nested too deeply") from None
     except ValueError:  # an integer literal longer than Python's int-digit limit (4300)
         raise ConfigError(f"{source}: invalid JSON: a number has too many digits") from None
-    return _Validator(source).config(document)
+    validator = _Validator(source)
+    validator.known = known or {}
+    return validator.config(document)
 
 
 # The list of monitors, by its name and by its older one: the same list, one of them given.
@@ -269,6 +275,7 @@ class _Validator(Fields):
     # The top level's alert rules: every monitor's defaults.
     default_rules = AlertRules()
     list_key = "monitors"  # as the file names its list: "monitors" or "websites"
+    known: Mapping[int, Monitor] = MappingProxyType({})  # parse_config's `known`
 
     def config(self, doc: Any) -> Config:
         if not isinstance(doc, dict):
@@ -365,7 +372,8 @@ class _Validator(Fields):
         derived: list[tuple[Monitor, str]] = []
         for index, entry in enumerate(entries):
             path = f"{self.list_key}[{index}]"
-            monitor = self.monitor(entry, path, interval, window, threshold, kind_defaults)
+            monitor = self.known.get(index) or self.monitor(entry, path, interval, window,
+                                                            threshold, kind_defaults)
             if monitor.id in seen:
                 first, kind = seen[monitor.id]
                 where = f"{self.list_key}[{first}]"
