@@ -110,3 +110,12 @@ def test_metrics_bench_quick_mode_scrapes_the_real_server():
     assert {"api_root_ms", "metrics_ms", "render_text_ms", "render_openmetrics_ms",
             "store_reads_ms", "load_average"} <= set(figures)
     assert figures["metrics_ms"]["monitors"] == 200 and figures["metrics_ms"]["bytes"] > 10_000
+
+
+def test_monitor_page_bench_quick_mode_draws_both_ranges_and_pauses():
+    figures = quick_figures("bench.web_monitor", timeout=300)
+    assert {"monitor_page_chart_24h_ms", "monitor_page_chart_1y_ms",
+            "monitor_page_first_load_bytes", "monitor_page_pause_ms",
+            "monitor_page_resume_ms"} <= set(figures)
+    assert figures["monitor_page_chart_1y_ms"]["points"] >= 365  # a point a day
+    assert figures["monitor_page_first_load_bytes"]["value"] > 10_000
