@@ -31,10 +31,12 @@ from monitor.web.problems import Problem
 F = TypeVar("F", bound=Callable[..., Any])
 MODULES = (
     "monitor.web.pages.login",
+    "monitor.web.pages.dashboard",
     "monitor.web.pages.monitor",
     "monitor.web.pages.status",
     "monitor.web.pages.edit",
     "monitor.web.pages.explore",
+    "monitor.web.pages.logs",
 )
 STATIC = Path(__file__).resolve().parent.parent / "static"
 _versions: dict[str, str] = {}
