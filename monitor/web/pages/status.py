@@ -57,6 +57,7 @@ _CACHE = "monitor.status-pages"
 @bp.get("/status")
 @page("read")
 def index() -> ResponseReturnValue:
+    """The status pages of the config, each with its link and its overall state now."""
     context = current()
     listed = [(found, _cached(context, found).doc["overall"])
               for found in context.config.status_pages]
@@ -66,6 +67,8 @@ def index() -> ResponseReturnValue:
 @bp.get("/status/<slug>")
 @page("public")
 def show(slug: str) -> ResponseReturnValue:
+    """A status page, public: its monitors' names, states and 90 days of uptime, the
+    incidents and maintenance now; it refreshes itself every `refresh` seconds (30)."""
     context = current()
     found = _page(context.config, slug)
     if found is None:
