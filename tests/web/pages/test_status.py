@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,13 @@ import jsonschema
 import pytest
 
 from bench.history import build
-from monitor.config import load_config, parse_config
+from monitor.config import parse_config
 from monitor.config import status as status_config
 from monitor.config.edit import Clash, ConfigEditor, Invalid
 from monitor.config.schema import config_schema
 from monitor.core.errors import ConfigError
 from monitor.core.model import CheckResult
 from monitor.store.api import AlertRecord, SetMaintenance, iso_utc
-from monitor.store.sqlite.writer import Store
-from monitor.web import create_app
-from monitor.web.context import WebContext
 from monitor.web.pages import status
 from tests.support.browser import Site
 from tests.support.pages import PageServer
@@ -134,17 +130,13 @@ def test_an_edit_through_the_api_keeps_the_pages_references(tmp_path: Path) -> N
 # -- the page, through Flask's test client over a real database ---------------------------------
 
 class Served:
-    def __init__(self, folder: Path, document: dict[str, Any], now: float) -> None:
-        self.path = folder / "config.json"
-        self.db = folder / "monitoring.db"
+    """The app of make_web over a database with history, on a clock the test moves."""
+
+    def __init__(self, web: Any, now: float) -> None:
+        self.web, self.store, self.client, self.app = web, web.store, web.client, web.app
+        self.context = web.context
         self.now = now
-        write_config(self.path, document)
-        self.store = Store(self.db).start()
-        self.context = WebContext(self.path, self.db, self.store, load_config(self.path),
-                                  clock=lambda: self.now)
-        self.app = create_app(self.context)
-        self.app.testing = True
-        self.client = self.app.test_client()
+        self.context.clock = lambda: self.now
 
     def check(self, index: int, available: bool | None, *, warning: bool = False,
               reason: str | None = None, at: float | None = None) -> None:
@@ -168,10 +160,10 @@ class Served:
 
 
 @pytest.fixture()
-def served(tmp_path: Path) -> Iterator[Any]:
-    """`served(tokens=False, **page)`: 90 days of history of four monitors (the bench's
-    builder, the store's own code), a page of them, the app over both."""
-    made: list[Served] = []
+def served(make_web: Any, tmp_path: Path) -> Any:
+    """`served(tokens=False, maintenance=None, **page)`: 90 days of history of four
+    monitors (the bench's builder: the real schema, the store's own code), a page of them,
+    the app over both."""
 
     def make(tokens: bool = False, maintenance: Any = None, **page: Any) -> Served:
         now = time.time()
@@ -184,21 +176,15 @@ def served(tmp_path: Path) -> Iterator[Any]:
                        "URL": f"https://user:{SECRET}@api.internal.example/private/x?k=1"}
         if maintenance is not None:
             monitors[3]["maintenance"] = maintenance
-        document: dict[str, Any] = {"monitors": monitors, "statusPages": [{
+        site = Served(make_web({"monitors": monitors, "statusPages": [{
             "slug": "acme", "title": "Acme status",
             "groups": [{"name": "Web", "monitors": ["Home page", "API"]},
-                       {"name": "Store", "monitors": ["Shop", SITES[3]]}], **page}]}
-        if tokens:
-            document["apiTokens"] = TOKENS
-        site = Served(tmp_path, document, now)
+                       {"name": "Store", "monitors": ["Shop", SITES[3]]}], **page}]},
+            tokens=tokens), now)
         site.store.set_monitors(site.context.config.monitors)
-        made.append(site)
         return site
 
-    yield make
-    for site in made:
-        site.context.close()
-        site.store.close()
+    return make
 
 
 def _states(html: str) -> list[str]:

@@ -5,9 +5,9 @@
 
 import { el, uptimeClass } from "./lib.js";
 
-const main = document.getElementById("main");
-const every = Number(main.dataset.refresh) * 1000;
-let etag = `"${main.dataset.etag}"`; // as the ETag header quotes it
+const root = document.getElementById("status");
+const every = Number(root.dataset.refresh) * 1000;
+let etag = `"${root.dataset.etag}"`; // as the ETag header quotes it
 let timer = null;
 let due = 0;
 
@@ -45,7 +45,7 @@ function draw(doc) {
   const overall = document.getElementById("overall");
   overall.className = `overall overall-${doc.overall.state}`;
   overall.textContent = doc.overall.said;
-  for (const node of main.querySelectorAll(".monitor")) {
+  for (const node of root.querySelectorAll(".monitor")) {
     const item = doc.groups[Number(node.dataset.group)].monitors[Number(node.dataset.index)];
     const state = node.querySelector(".js-state");
     state.className = `state state-${item.state} js-state`;
@@ -82,11 +82,11 @@ function stamp(iso, reachable) {
 export async function refresh() {
   clearTimeout(timer);
   try {
-    const answer = await fetch(main.dataset.src, { cache: "no-store", credentials: "omit",
+    const answer = await fetch(root.dataset.src, { cache: "no-store", credentials: "omit",
                                                    headers: { "If-None-Match": etag } });
     if (answer.status === 200) {
       const doc = await answer.json();
-      if (doc.layout !== main.dataset.layout) {
+      if (doc.layout !== root.dataset.layout) {
         location.reload();
         return;
       }
@@ -131,7 +131,7 @@ function selectedIndex(strip) {
 
 const STEPS = { ArrowLeft: -1, ArrowRight: 1, Home: -Infinity, End: Infinity };
 
-for (const strip of main.querySelectorAll(".bars")) {
+for (const strip of root.querySelectorAll(".bars")) {
   const tip = strip.parentElement.querySelector(".bar-tip");
   strip.addEventListener("focus", () => select(strip, strip.children.length - 1));
   strip.addEventListener("blur", () => {
@@ -152,5 +152,5 @@ for (const strip of main.querySelectorAll(".bars")) {
 }
 
 localTimes(document);
-main.refreshStatus = refresh;
+root.refreshStatus = refresh;
 schedule();
