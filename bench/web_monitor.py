@@ -110,9 +110,10 @@ def wait(page: Any, expression: str, timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
-def toggles(browser: Any, url: str, rounds: int, pid: int) -> tuple[list[dict], float]:
+def toggles(browser: Any, url: str, rounds: int, pid: int, config: Path,
+            ) -> tuple[list[dict], float]:
     """`rounds` pauses and as many resumes, clicked on the page: their timings, and the
-    server's CPU per click."""
+    server's CPU per click. Each is checked done in config.json too (after the timing)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -124,6 +125,10 @@ def toggles(browser: Any, url: str, rounds: int, pid: int) -> tuple[list[dict], 
         result = page.evaluate(TOGGLE)
         if result["error"]:
             raise RuntimeError(f"{result['what']}: {result['error']}")
+        entry = next(m for m in json.loads(config.read_text())["monitors"]
+                     if m["URL"] == SUBJECT)
+        if entry.get("paused", False) != (result["what"] == "pause"):
+            raise RuntimeError(f"{result['what']} shown, but config.json has {entry}")
         found.append(result)
         time.sleep(0.2)
     cpu = (cpu_of(pid) - cpu0) / len(found) * 1000
@@ -167,7 +172,7 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             ranges = {name: loads(browser, f"{base}?range={name}", args.rounds)
                       for name in ("24h", "1y")}
-            clicks, click_cpu = toggles(browser, base, args.rounds, pid)
+            clicks, click_cpu = toggles(browser, base, args.rounds, pid, config)
             browser.close()
     report(args, root, html, ranges, clicks, click_cpu)
 
