@@ -152,7 +152,7 @@ def browser_rounds(url: str, aim: int, rounds: int, monitors: int, pid: int,
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.set_default_timeout(60_000)
         for turn in range(rounds):
-            edited = f"http://127.0.0.1:{aim}/site/{(turn * 997 + 11) % monitors}"
+            edited = f"http://127.0.0.1:{aim}/site/{(turn * 997 + 11) % (monitors // 2)}"
             deleted = f"http://127.0.0.1:{aim}/site/{monitors - 1 - turn}"
             shown = page.goto(url + monitor_url(edited, "edit"), wait_until="load")
             if shown is None or shown.status != 200:
@@ -216,6 +216,7 @@ PARTS = {
     "edit.py:_write": "write: backup, temporary file, fsync, rename",
     "edit.py:_snapshot": "the new snapshot (JSON of the document)",
     "jsontext.py:replace": "the entry's text replaced",
+    "edit.py:_list": "where the entries are in the text (each decoded)",
 }
 
 

@@ -63,6 +63,9 @@ class Runtime:
                                   "the maintenance set from the command line", self._warn)
         self._acks = _Poll(self.engine.poll_acks, "the acknowledged alerts", self._warn)
         self._reload_requested = threading.Event()
+        # A config parsed by the writer of the file (the web server's editor), and the file
+        # stamp it was parsed from: taken without a parse while the file is still that one.
+        self._handed: tuple[Config, tuple[float, int, int] | None] | None = None
         self._stamp = file_stamp(self._path) if self._path is not None else None
         self._running = False
 
@@ -91,7 +94,11 @@ class Runtime:
                                                    and current != self._stamp):
                 self._reload_requested.clear()
                 self._stamp = current
-                self._reload_file(self._path)
+                handed, self._handed = self._handed, None
+                if handed is not None and handed[1] == current and not handed[0].warnings:
+                    self._take(handed[0], self._path)
+                else:  # its warnings are said by load_config, once
+                    self._reload_file(self._path)
         self.engine.maybe_purge(now)
         self._maintenance()
         self._acks()
@@ -107,8 +114,12 @@ class Runtime:
             self._running = False
             self.engine.stop(force=force, progress=progress)
 
-    def request_reload(self) -> None:
-        """Reload the config file at the next step (from a signal handler: SIGHUP)."""
+    def request_reload(self, config: Config | None = None) -> None:
+        """Reload the config file at the next step (from a signal handler: SIGHUP). With
+        `config`, the file as its writer just parsed it: taken as it is while the file is
+        still the one it was parsed from (a parse of 5,000 monitors takes ~0.15 s)."""
+        if config is not None and self._path is not None:
+            self._handed = (config, file_stamp(self._path))
         self._reload_requested.set()
 
     def reload(self, config: Config) -> None:
@@ -172,6 +183,9 @@ class Runtime:
         except ConfigError as exc:
             self._on_problem(f"Error: {exc} (still running the previous configuration)")
             return
+        self._take(new, path)
+
+    def _take(self, new: Config, path: Path) -> None:
         if new == self._config:
             return
         self.reload(new)

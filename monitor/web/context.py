@@ -80,10 +80,10 @@ class WebContext:
         """Take the config file as it is now (after the API wrote it): `config`, when the
         writer has it parsed already (a parse of 5,000 monitors takes half a second), else
         read again. The runtime of `-m --web` is asked to reload it at its next step (its
-        own thread: a Runtime is not shared); under `serve` the monitor beside sees the file
-        change."""
+        own thread: a Runtime is not shared), handed `config` too; under `serve` the monitor
+        beside sees the file change."""
         if self.runtime is not None:
-            self.runtime.request_reload()
+            self.runtime.request_reload(config)
         with self._lock:
             if config is None:
                 self._reload(file_stamp(self.config_path))
