@@ -84,6 +84,8 @@ SERIAL: dict[str, str] = {
     "test_e2e::test_alert_history_follows_new_alerts": "within 2 s",
     "test_e2e::test_ctrl_c_flushes_pending_checks": "within 2 s (failed at 2.8 s, 6 workers)",
     "test_notify_e2e::test_a_provider_that_hangs_does_not_hold_the_stop": "stop within 2 s",
+    "pages/test_dashboard::test_a_site_that_fails_turns_red_within_2_s_of_its_check":
+        "the row red within 2 s of its check, in Chromium",
 }
 
 
