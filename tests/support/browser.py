@@ -128,3 +128,9 @@ def log_in(page: Any, site: Site, token: str = WRITE_TOKEN, then: str = "/") -> 
     page.fill("#token", token)
     page.click("button[type=submit]")
     page.wait_for_load_state()
+
+
+def until(page: Any, expression: str, timeout: float = 10.0) -> Any:
+    """Poll a JavaScript expression until it is true (its value returned). Playwright's
+    wait_for_function polls through eval, which the pages' Content-Security-Policy refuses."""
+    return app.wait_for(lambda: page.evaluate(expression), timeout=timeout, what=expression)

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from monitor.web.pages import monitor_url
 from tests.support.app import wait_for
-from tests.support.browser import READ_TOKEN, Site, log_in
+from tests.support.browser import READ_TOKEN, Site, log_in, until
 from tests.support.pages import PageServer
 
 FAST = 0.3  # seconds between checks: a few dozen stored within a test
@@ -42,13 +42,7 @@ def _checks(site: Site, monitor_id: str, until: float | None = None) -> int:
 
 def _open(page: Any, site: Site, monitor_id: str, query: str = "") -> None:
     page.goto(site.url.rstrip("/") + monitor_url(monitor_id) + query)
-    _until(page, "window.monitorCharts?.response !== undefined")
-
-
-def _until(page: Any, expression: str, timeout: float = 10.0) -> Any:
-    """Poll a JavaScript expression until it is true (its value returned). Playwright's
-    wait_for_function polls through eval, which the page's Content-Security-Policy refuses."""
-    return wait_for(lambda: page.evaluate(expression), timeout=timeout, what=expression)
+    until(page, "window.monitorCharts?.response !== undefined")
 
 
 def _drawn(page: Any, range_: str) -> None:
@@ -100,7 +94,7 @@ def test_charts_hold_every_stored_check_and_update_live(make_site: Any, page: An
     assert phases == 1 + 3  # time, then dns, connect, ttfb (no tls over http)
     # Live: new checks come from the event stream, onto the chart and into the table.
     rows = page.locator("#checks tbody tr").count()
-    _until(page, f"window.monitorCharts.response.data[0].length >= {len(xs) + 3}")
+    until(page, f"window.monitorCharts.response.data[0].length >= {len(xs) + 3}")
     assert page.locator("#checks tbody tr").count() > rows
     xs = page.evaluate("window.monitorCharts.response.data[0]")
     assert len(xs) == _checks(site, url, until=xs[-1] + 0.001)  # events: times to the ms
@@ -145,12 +139,12 @@ def test_the_page_fits_a_phone(make_site: Any, page: Any, server: PageServer) ->
     width = page.evaluate("window.monitorCharts.response.width")
     assert 250 <= width <= 375
     page.set_viewport_size({"width": 1000, "height": 800})
-    _until(page, "window.monitorCharts.response.width > 600")  # resized with it
+    until(page, "window.monitorCharts.response.width > 600")  # resized with it
     # Drawn again in the theme's colours when the system's preference changes.
     line = "window.monitorCharts.response.series[1].stroke(window.monitorCharts.response, 1)"
     light = page.evaluate(line)
     page.emulate_media(color_scheme="dark")
-    _until(page, f"{line} !== {light!r}")
+    until(page, f"{line} !== {light!r}")
     assert page.evaluate(line) == page.evaluate(
         "getComputedStyle(document.documentElement).getPropertyValue('--chart-1').trim()")
 
@@ -188,7 +182,7 @@ def test_check_now_pause_resume_and_maintenance(make_site: Any, page: Any,
     expect(page.locator("#maintenance-line")).to_contain_text("In maintenance since")
     expect(page.locator("#maintenance-off")).to_be_visible()
     # The running monitor marks its checks so, live; and after a reload too.
-    _until(page, "[...document.querySelectorAll('#checks tbody td')]"
+    until(page, "[...document.querySelectorAll('#checks tbody td')]"
                  ".some(td => td.textContent === 'maintenance')")
     page.reload()
     expect(page.locator("#state")).to_have_text("maintenance")
@@ -235,7 +229,7 @@ def test_with_tokens_a_login_is_needed_and_a_read_login_sees_no_write_buttons(
     page.goto(f"{site.url}monitors/home")
     assert re.search(r"/login\?next=/monitors/home$", page.url)
     log_in(page, site, READ_TOKEN, then="/monitors/home")
-    _until(page, "window.monitorCharts?.response !== undefined")
+    until(page, "window.monitorCharts?.response !== undefined")
     _drawn(page, "24h")
     for control in ("#check-now", "#pause", "#maintenance-on", "a[href$='/edit']"):
         assert page.locator(control).count() == 0, control
