@@ -57,10 +57,12 @@ MARK = """([selector, text]) => { const el = document.querySelector(selector);
   const seen = new MutationObserver(() => { if (el.textContent === text) {
     window.benchShown = performance.timeOrigin + performance.now(); seen.disconnect(); } });
   seen.observe(el, {childList: true, characterData: true, subtree: true}); }"""
+LOADED = "() => performance.getEntriesByType('navigation')[0].loadEventEnd"
 SINCE_CLICK = """() => { const n = performance.getEntriesByType("navigation")[0];
   const t0 = Number(sessionStorage.getItem("bench-t0")), origin = performance.timeOrigin;
-  return {load: origin + n.loadEventEnd - t0, post: origin + n.responseStart - t0,
-          redirects: n.redirectCount, shown: window.benchShown ? window.benchShown - t0 : null};
+  return {load: origin + n.loadEventEnd - t0, post: origin + n.redirectEnd - t0,
+          next: n.responseStart - n.requestStart, redirects: n.redirectCount,
+          shown: window.benchShown ? window.benchShown - t0 : null};
 }"""
 
 
@@ -123,8 +125,9 @@ def timed_click(page: Any, selector: str, shown: tuple[str, str] | None = None,
                 ) -> dict[str, float]:
     """Click, then wait for the next page loaded or for the text `shown` (selector, text)
     to be in the page. In ms from the click, by the browser's clock: `load` (the next
-    page's load event), `post` (its first byte: the POST, its write and the redirect),
-    `shown`; `wall`, by this process's, with Playwright's own delays."""
+    page's load event), `post` (the POST answered: its write done, the redirect in hand),
+    `next` (the next page's request to its first byte), `shown`; `wall`, by this
+    process's, with Playwright's own delays."""
     page.evaluate(MARK, [selector, shown[1] if shown else None])
     t0 = time.perf_counter()
     if shown is None:
@@ -137,7 +140,10 @@ def timed_click(page: Any, selector: str, shown: tuple[str, str] | None = None,
     found = page.evaluate(SINCE_CLICK)
     if shown is not None:
         return {"wall": wall, "load": found["shown"]}
-    return {"wall": wall, "load": found["load"], "post": found["post"]}
+    if found["redirects"] != 1:
+        raise RuntimeError(f"{selector}: no redirect after the POST: {page.url}")
+    return {"wall": wall, "load": found["load"], "post": found["post"],
+            "next": found["next"]}
 
 
 def browser_rounds(url: str, aim: int, rounds: int, monitors: int, pid: int,
@@ -145,7 +151,8 @@ def browser_rounds(url: str, aim: int, rounds: int, monitors: int, pid: int,
     """Each round: an edit, a pause, a delete, each of a monitor of the target `aim`."""
     from playwright.sync_api import sync_playwright
     found: dict[str, list[dict[str, float]]] = {
-        "edit": [], "pause": [], "delete": [], "form": []}
+        "edit": [], "pause": [], "delete": [], "form": [], "monitor page": [],
+        "dashboard": []}
     cpu: dict[str, float] = {"edit": 0.0, "pause": 0.0, "delete": 0.0}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -158,8 +165,7 @@ def browser_rounds(url: str, aim: int, rounds: int, monitors: int, pid: int,
             if shown is None or shown.status != 200:
                 raise RuntimeError(f"the edit form of {edited}: {shown and shown.status}"
                                    f" {page.inner_text('main')[:300]}")
-            found["form"].append({"wall": 0.0, "load": page.evaluate(
-                "() => performance.getEntriesByType('navigation')[0].loadEventEnd")})
+            found["form"].append({"load": page.evaluate(LOADED)})
             page.fill("#f-name", f"edited {turn}")
             before = cpu_of(pid)
             found["edit"].append(timed_click(page, "#save"))
@@ -170,6 +176,9 @@ def browser_rounds(url: str, aim: int, rounds: int, monitors: int, pid: int,
             before = cpu_of(pid)
             found["pause"].append(timed_click(page, "#pause", ("#pause", "Resume")))
             cpu["pause"] += cpu_of(pid) - before
+            for what, path in (("monitor page", monitor_url(edited)), ("dashboard", "/")):
+                page.goto(url + path, wait_until="load")
+                found[what].append({"load": page.evaluate(LOADED)})
             page.goto(url + monitor_url(deleted, "delete"), wait_until="load")
             before = cpu_of(pid)
             found["delete"].append(timed_click(page, "#confirm-delete"))
@@ -250,9 +259,11 @@ def report(found: dict[str, list[dict[str, float]]], reference: dict, after: dic
     print(f"  GET /api/v1/ (reference, same server)    {reference['median']:7.1f}"
           f"  (after the rounds: {after['median']:.1f})")
     figure("api_root_ms", reference["median"], "ms", after=round(after["median"], 1))
-    form = statistics.median(r["load"] for r in found["form"])
-    print(f"  an edit form opened (reference navigation) {form:7.1f}")
-    figure("web_edit_form_ms", form, "ms", monitors=monitors, mode=mode)
+    for what in ("form", "monitor page", "dashboard"):
+        opened = statistics.median(r["load"] for r in found[what])
+        label = "an edit form" if what == "form" else f"the {what}"
+        print(f"  {label + ' opened (reference: a page)':<42} {opened:7.1f}")
+        figure("web_page_opened_ms", opened, "ms", page=what, monitors=monitors, mode=mode)
     labels = {"edit": "edit: Save to the monitor's page loaded",
               "pause": "pause: click to the button saying Resume",
               "delete": "delete: click to the next page loaded"}
@@ -263,7 +274,9 @@ def report(found: dict[str, list[dict[str, float]]], reference: dict, after: dic
         extra = ""
         if "post" in rows[0]:
             post = statistics.median(r["post"] for r in rows)
-            extra = f"  (the POST, its write, the redirect: {post:.1f})"
+            following = statistics.median(r["next"] for r in rows)
+            extra = (f"  (the POST and its write: {post:.1f}; the next page's server time:"
+                     f" {following:.1f})")
         print(f"  {label:<42} {shown:7.1f}  {shown / TARGET_MS:.2f}x target{extra}"
               f"  wall {wall:.1f}  server CPU {rows[0]['cpu']:.1f}")
         figure(f"web_{what}_ms", shown, "ms", monitors=monitors, mode=mode,
