@@ -129,10 +129,11 @@ class Incident:
         self.thread.start()
 
     def _run(self) -> None:
-        while not self.stop.wait(1.0):
+        while not self.stop.is_set():
             self.store.put_check(CheckResult(self.monitor_id, time.time(), False, None, 5.0,
                                              "connect", "refused"))
             self.store.flush()
+            self.stop.wait(1.0)
 
     def close(self) -> None:
         self.stop.set()
@@ -154,7 +155,7 @@ def main() -> None:
                         " built there before")
     args = parser.parse_args()
     if args.quick:
-        args.monitors, args.days, args.pages, args.seconds = 200, 10, 3, 4.0
+        args.monitors, args.days, args.pages, args.seconds = 200, 10, 3, 8.0
         args.refresh = args.refresh or 1
     from playwright.sync_api import sync_playwright
 

@@ -119,3 +119,12 @@ def test_monitor_page_bench_quick_mode_draws_both_ranges_and_pauses():
             "monitor_page_resume_ms"} <= set(figures)
     assert figures["monitor_page_chart_1y_ms"]["points"] >= 365  # a point a day
     assert figures["monitor_page_first_load_bytes"]["value"] > 10_000
+
+
+def test_status_page_bench_quick_mode_keeps_pages_open_and_refreshing():
+    figures = quick_figures("bench.web_status", timeout=300)
+    assert {"status_pages_idle_cpu", "status_pages_cpu", "status_pages_incident_cpu",
+            "status_page_first_load_bytes", "status_page_first_load_ms"} <= set(figures)
+    assert figures["status_pages_cpu"]["answers"].get("304", 0) > 0  # refreshed, unchanged
+    assert figures["status_pages_incident_cpu"]["answers"].get("200", 0) > 0
+    assert figures["status_page_first_load_bytes"]["value"] > 5_000
