@@ -24,7 +24,7 @@ from monitor.core.errors import ConfigError
 from monitor.core.model import CheckResult
 from monitor.store.api import AlertRecord, SetMaintenance, iso_utc
 from monitor.web.pages import status
-from tests.support.browser import Site
+from tests.support.browser import READ_TOKEN, Site, log_in
 from tests.support.pages import PageServer
 from tests.support.web import TOKENS, write_config
 
@@ -407,6 +407,9 @@ def test_public_in_a_browser_while_the_dashboard_asks_for_a_login(make_site: Any
         assert re.search(r"/login(\?|$)", page.url), page.url
         page.goto(f"{site.url}status")
         assert "/login" in page.url
+        log_in(page, site, READ_TOKEN, then="/status")  # the list, for those logged in
+        page.click("text=Acme status")
+        expect(page.locator("#overall")).to_be_visible()
 
 
 def test_a_server_that_goes_down_shows_as_an_incident_after_a_refresh(make_site: Any,
