@@ -151,7 +151,7 @@ def shoot(browser: Any, url: str, document: dict) -> None:
         tab = made.new_page()
         tab.goto(f"{url}login?next=/")
         tab.fill("#token", TOKEN)
-        tab.click("button[type=submit]")
+        tab.click("#login-submit")
         tab.wait_for_load_state("networkidle")
         return tab
 

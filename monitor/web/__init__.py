@@ -7,8 +7,6 @@ monitor.web.pages, their templates and static files beside."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Flask
 from flask_compress import Compress
 
@@ -29,8 +27,6 @@ COMPRESSED = ["text/html", "text/css", "text/javascript", "application/javascrip
 def create_app(context: WebContext) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    # Every static file is linked with its content's hash (pages.asset): cached a year.
-    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = timedelta(days=365)
     app.config.update(COMPRESS_MIMETYPES=COMPRESSED, COMPRESS_STREAMS=False,
                       COMPRESS_MIN_SIZE=1024, COMPRESS_ALGORITHM=["br", "gzip"],
                       COMPRESS_LEVEL=6, COMPRESS_BR_LEVEL=4)

@@ -24,6 +24,7 @@ from monitor.web.problems import Problem
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
        " connect-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self';"
        " frame-ancestors 'none'; base-uri 'none'")
+IMMUTABLE = "public, max-age=31536000, immutable"
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -79,4 +80,9 @@ def _headers(answer: Response) -> Response:
         answer.headers.setdefault(name, value)
     if answer.mimetype == "text/html":
         answer.headers.setdefault("Cache-Control", "no-store")
+    elif request.endpoint == "static":
+        # A page links a file with its content's hash (`?v=`): that URL never changes
+        # meaning. A module a script imports has no hash: asked again each time (a 304).
+        answer.headers["Cache-Control"] = (IMMUTABLE if "v" in request.args
+                                           else "no-cache")
     return answer

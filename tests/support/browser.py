@@ -126,7 +126,7 @@ def log_in(page: Any, site: Site, token: str = WRITE_TOKEN, then: str = "/") -> 
     """Log in through the login page, which then goes to `then`."""
     page.goto(f"{site.url}login?next={then}")
     page.fill("#token", token)
-    page.click("button[type=submit]")
+    page.click("#login-submit")
     page.wait_for_load_state()
 
 

@@ -69,3 +69,14 @@ def test_a_mistyped_page_address_is_a_page_and_an_api_one_a_problem(make_web: An
     api = web.client.get("/api/v1/no-such", headers={"Accept": "text/html"})
     assert api.status_code == 404 and api.mimetype == "application/problem+json"
     assert web.client.get("/no-such-page").mimetype == "application/problem+json"
+
+
+def test_a_hashed_static_url_is_cached_for_good_an_import_revalidated(make_web: Any) -> None:
+    web = make_web()
+    hashed = web.client.get("/static/js/lib.js?v=abc")
+    assert hashed.status_code == 200
+    assert "immutable" in hashed.headers["Cache-Control"]
+    plain = web.client.get("/static/js/lib.js")
+    assert plain.headers["Cache-Control"] == "no-cache"
+    assert web.client.get("/static/js/lib.js", headers={
+        "If-None-Match": plain.headers["ETag"]}).status_code == 304
