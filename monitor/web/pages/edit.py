@@ -9,6 +9,8 @@ next to the field it names. Secrets are shown masked; a mask sent back keeps the
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 from typing import Any
@@ -62,11 +64,11 @@ def edit(id: str) -> ResponseReturnValue:  # noqa: A002 - as the API names it
     shown = _shown(snap, id)
     if request.method == "GET":
         form = forms.filled(forms.build(snap.monitor(id).kind), shown)
-        return _form_page(form, snap.etag, monitor_id=id)
+        return _form_page(form, snap.etag, monitor_id=id, name=snap.monitor(id).name)
     # The kind the form was made for: the file may have changed since (then refused).
     form = forms.read(forms.build(_kind(request.form.get(KIND_FIELD, ""))), request.form)
     entry, form = forms.entry(form, shown)
-    return _save(editor, form, entry, monitor_id=id,
+    return _save(editor, form, entry, monitor_id=id, name=snap.monitor(id).name,
                  write=lambda etag: editor.replace(id, entry, etag))
 
 
@@ -124,12 +126,14 @@ def _problem(exc: EditError) -> Problem:
 
 
 def _save(editor: ConfigEditor, form: forms.Form, entry: dict[str, Any], *, write: Any,
-          adding: bool = False, monitor_id: str | None = None) -> ResponseReturnValue:
+          adding: bool = False, monitor_id: str | None = None,
+          name: str | None = None) -> ResponseReturnValue:
     """Write the entry unless a field is not even JSON; each refusal is the form again,
     with what was typed and the error where it belongs."""
     etag = request.form.get(ETAG_FIELD) or ""
+    again = functools.partial(_form_page, adding=adding, monitor_id=monitor_id, name=name)
     if form.invalid:
-        return _form_page(form, etag, adding=adding, monitor_id=monitor_id, status=422)
+        return again(form, etag, status=422)
     try:
         result: Result = write(etag)
     except Stale:
@@ -138,20 +142,16 @@ def _save(editor: ConfigEditor, form: forms.Form, entry: dict[str, Any], *, writ
         form.errors.append(_changed(editor) + " Your values are kept below: check them"
                            " against the file as it is now, then save again.")
         current_entry = None
-        if monitor_id is not None:
-            try:
-                current_entry = snap.shown(monitor_id)
-            except EditError:
-                current_entry = None
-        return _form_page(form, snap.etag, adding=adding, monitor_id=monitor_id,
-                          status=409, current_entry=current_entry)
+        with contextlib.suppress(EditError):  # gone meanwhile: nothing to compare with
+            current_entry = snap.shown(monitor_id) if monitor_id is not None else None
+        return again(form, snap.etag, status=409, current_entry=current_entry)
     except Invalid as exc:
         form = forms.place(form, str(exc), exc.entry_pointer, exc.path,
                            source=str(editor.path))
-        return _form_page(form, etag, adding=adding, monitor_id=monitor_id, status=422)
+        return again(form, etag, status=422)
     except Clash as exc:
         form = forms.place(form, str(exc), key="id")
-        return _form_page(form, etag, adding=adding, monitor_id=monitor_id, status=422)
+        return again(form, etag, status=422)
     except EditError as exc:
         raise _problem(exc) from None
     except ConfigError as exc:
@@ -173,13 +173,13 @@ def _applied(result: Result, what: str) -> None:
 
 
 def _form_page(form: forms.Form, etag: str, *, adding: bool = False,
-               monitor_id: str | None = None, status: int = 200,
+               monitor_id: str | None = None, name: str | None = None, status: int = 200,
                current_entry: Any = None) -> ResponseReturnValue:
     if adding:
         title, action, cancel = f"Add a {form.kind} monitor", "/monitors/new", "/"
     else:
         assert monitor_id is not None
-        title = f"Edit {monitor_id}"
+        title = f"Edit {name or monitor_id}"
         action, cancel = monitor_url(monitor_id, "edit"), monitor_url(monitor_id)
     first = next(iter(form.invalid), None)
     return render("edit.html", status=status, form=form, etag=etag, adding=adding,

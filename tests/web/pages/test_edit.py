@@ -433,7 +433,12 @@ def test_a_form_without_its_token_or_from_another_origin_is_refused_in_a_browser
     site: Site = make_site({"monitors": [{"URL": URL, "checkInterval": 60}]})
     before = site.config_path.read_bytes()
     page.console.allow("status of 403")
-    page.goto(f"{site.url}monitors/new?kind=tcp")
+    # The kind chosen shows its form at once (the script), without the button.
+    page.goto(f"{site.url}monitors/new")
+    assert page.is_hidden("#kind-go")
+    with page.expect_navigation():
+        page.select_option("#kind", "tcp")
+    assert page.url.endswith("/monitors/new?kind=tcp")
     csrf = page.get_attribute("input[name=csrf]", "value")
     page.fill("#f-host", "127.0.0.1")
     page.fill("#f-port", "7000")

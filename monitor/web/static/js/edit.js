@@ -4,7 +4,7 @@
 
 const choice = document.getElementById("kind-choice");
 if (choice) {
-  document.getElementById("kind-go").hidden = true;
+  document.getElementById("kind-go").classList.add("hidden");
   choice.querySelector("select").addEventListener("change", () => choice.requestSubmit());
 }
 
