@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from monitor.checks.log import LogWatch
 from monitor.config import load_config
+from monitor.store.api import AlertRecord, iso_utc
 from monitor.store.sqlite.writer import Store
 from monitor.web import create_app
 from monitor.web.context import WebContext
@@ -30,14 +31,16 @@ STATUSES = [200, 200, 200, 201, 301, 404, 500, 503]
 
 
 def _section(path: str) -> str:
-    return "/" + path.split("/")[1] if path.count("/") > 1 else "/"
+    return "/" + path.split("/")[1]  # up to the second "/": "/api/user/1" is "/api"
 
 
 def _lines() -> list[tuple[float, str, str, int]]:
     rng = random.Random(7)
     lines = []
     for second in range(FIRST, LAST):
-        for k in range(rng.randint(0, 4)):
+        # Two spikes above maxRate: an alert and its recovery, then an alert still open.
+        spike = FIRST + 1200 <= second < FIRST + 1260 or second >= LAST - 80
+        for k in range(8 if spike else rng.randint(0, 4)):
             lines.append((second + k / 5, rng.choice(CLIENTS), rng.choice(SECTIONS),
                           rng.choice(STATUSES)))
     return lines
@@ -67,14 +70,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Any:
     db = folder / "monitoring.db"
     # The kind's own watch reads the log; its results go through the real writer.
     watch = LogWatch(config.monitors[0])
-    results = []
+    results, events = [], []
     for wall in (NOW - 30, NOW - 29, NOW - 28, NOW):  # the last: quiet 28 s, all final
-        results += watch.poll(wall)[0]
+        found, raised, _ = watch.poll(wall)
+        results += found
+        events += raised
     watch.close()
     store = Store(db, clock=lambda: NOW).start()
     store.set_monitors(config.monitors)
     for result in results:
         store.put_check(result)
+    for event in events:  # as the engine stores them
+        store.put_alert(AlertRecord(iso_utc(event.time), config.monitors[0].id, event.type,
+                                    iso_utc(event.start), None if event.end is None
+                                    else iso_utc(event.end), 0.0, event.message))
+    assert [event.type for event in events] == ["alert", "recovery", "alert"]
     assert store.flush()
     context = WebContext(folder / "config.json", db, store, config, clock=lambda: NOW)
     app = create_app(context)
@@ -121,7 +131,12 @@ def test_rates_of_the_last_ten_minutes_are_each_period(
     assert body["recent"] == pytest.approx(
         sum(1 for at, *_ in lines if end - 120 <= at < end) / 120)
     assert body["latest"]["at"].startswith("2027-01-15T")
-    assert body["alerts"] == []
+    # The second spike's alert is open; the first one's recovered.
+    [alert] = body["alerts"]
+    assert alert["rule"] == "traffic" and alert["message"].startswith(
+        "High traffic generated an alert - hits = ")
+    assert body["lastAlert"] == {"type": "alert", "rule": "traffic",
+                                 "message": alert["message"]}
 
 
 def test_not_a_log_and_bad_parameters(site: tuple[FlaskClient, str, list, list]) -> None:

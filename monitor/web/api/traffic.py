@@ -107,7 +107,7 @@ def traffic(reader: Reader, monitor: Monitor, window: str, now: float,
         "clients": [{"name": name, "hits": count} for name, count in found.clients],
         "rates": {"at": sorted(steps),
                   "rate": [steps[at][1] / steps[at][0] for at in sorted(steps)]},
-        "alerts": _open_alerts(reader, monitor.id),
+        **_alerts(reader, monitor.id),
     }
 
 
@@ -146,18 +146,21 @@ def _latest(reader: Reader, monitor_id: str) -> dict[str, Any] | None:
             "hits": round(metrics.get("hits", 0.0))}
 
 
-def _open_alerts(reader: Reader, monitor_id: str) -> list[dict[str, Any]]:
-    """The rules alerting now (traffic, errors): since when, and the alert's message."""
+def _alerts(reader: Reader, monitor_id: str) -> dict[str, Any]:
+    """The rules alerting now (traffic, errors), since when and the alert's message; and
+    the latest alert or recovery."""
     opened: dict[str, dict[str, Any]] = {}
+    last = None
     for kind, start, message in reader.latest_alerts(monitor_id, ALERT_ROWS):
         rule = rule_of(message)
-        if rule is None:
+        if rule is None or kind not in ("alert", "recovery"):
             continue
+        last = {"type": kind, "rule": rule, "message": message}
         if kind == "alert":
             opened[rule] = {"rule": rule, "since": start, "message": message}
-        elif kind == "recovery":
+        else:
             opened.pop(rule, None)
-    return list(opened.values())
+    return {"alerts": list(opened.values()), "lastAlert": last}
 
 
 # -- the OpenAPI document ------------------------------------------------------------------
@@ -166,6 +169,7 @@ _NAMED = {"type": "array", "items": {
     "type": "object", "required": ["name", "hits"],
     "properties": {"name": {"type": "string"}, "hits": {"type": "integer", "minimum": 0}}}}
 _NUMBERS = {"type": "array", "items": {"type": "number"}}
+_RULES = ("traffic", "errors")
 
 OPENAPI: dict[str, Any] = {
     "paths": {
@@ -198,7 +202,8 @@ OPENAPI: dict[str, Any] = {
             "type": "object",
             "required": ["monitor", "name", "path", "window", "from", "until", "step",
                          "maxRate", "maxErrorRate", "hits", "bytes", "rate", "recent",
-                         "latest", "statuses", "sections", "clients", "rates", "alerts"],
+                         "latest", "statuses", "sections", "clients", "rates", "alerts",
+                         "lastAlert"],
             "properties": {
                 "monitor": {"type": "string"},
                 "name": {"type": "string"},
@@ -236,9 +241,16 @@ OPENAPI: dict[str, Any] = {
                                          " requests per second"},
                 "alerts": {"type": "array", "items": {
                     "type": "object", "required": ["rule", "since", "message"],
-                    "properties": {"rule": {"enum": ["traffic", "errors"]},
+                    "properties": {"rule": {"enum": list(_RULES)},
                                    "since": {"type": "string"},
-                                   "message": {"type": "string"}}}},
+                                   "message": {"type": "string"}}},
+                    "description": "the rules alerting now"},
+                "lastAlert": {"type": ["object", "null"],
+                              "required": ["type", "rule", "message"],
+                              "properties": {"type": {"enum": ["alert", "recovery"]},
+                                             "rule": {"enum": list(_RULES)},
+                                             "message": {"type": "string"}},
+                              "description": "the latest alert or recovery"},
             }},
     }},
 }

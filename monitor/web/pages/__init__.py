@@ -36,6 +36,7 @@ MODULES = (
     "monitor.web.pages.status",
     "monitor.web.pages.edit",
     "monitor.web.pages.explore",
+    "monitor.web.pages.logs",
 )
 STATIC = Path(__file__).resolve().parent.parent / "static"
 _versions: dict[str, str] = {}
