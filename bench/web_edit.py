@@ -6,15 +6,16 @@ target 300 ms each (Uptime Kuma: 45 s at 700 monitors).
     python -m bench.web_edit --serve      # the same, `serve` beside a real -m
     python -m bench.web_edit --quick      # a smoke run (the test suite runs it)
 
-The config holds 5,000 http monitors of a loopback page server (checked every 60 s by the
-real -m), the database what that -m writes. Chromium (Debian's, driven by Playwright) opens
-a monitor's edit form, renames it and saves (timed to the monitor's page loaded: the POST,
-its write of config.json, the redirect and the page); on that page clicks Pause (timed to
-the button saying Resume: the API's write and the page's update); opens another monitor's
-delete confirmation and deletes (timed to the next page loaded). Beside them, in the same
-run: the same server's `GET /api/v1/` (what any request costs now) and a browser's plain
-navigation to a form (what any page costs). Then, in this process, the editor's write
-alone, split into its parts: why an edit costs what it costs.
+The config holds 5,000 http monitors of a loopback target (bench.target, a process of its
+own), each checked every 60 s by the real -m; the database what that -m writes. Chromium
+(Debian's, driven by Playwright) opens a monitor's edit form, renames it and saves (timed
+to the monitor's page loaded: the POST, its write of config.json, the redirect and the
+page); on that page clicks Pause (timed to the button saying Resume: the API's write and
+the page's update); opens another monitor's delete confirmation and deletes (timed to the
+next page loaded: the dashboard). Beside them, in the same run: the same server's `GET
+/api/v1/` (what any request costs now) and the browser's plain navigations to the form, the
+monitor page and the dashboard (what those pages cost without an edit). Then, in this
+process, the editor's write alone, split into its parts: why an edit costs what it does.
 """
 
 from __future__ import annotations
@@ -28,16 +29,14 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from bench.metrics import timed_gets
 from bench.peers import free_port, process, wait_port
-from bench.run import FIGURES, cpu_of, figure
+from bench.run import FIGURES, cpu_of, figure, target
 from monitor.config.edit import ConfigEditor
 from monitor.web.pages import monitor_url
 
@@ -66,35 +65,11 @@ SINCE_CLICK = """() => { const n = performance.getEntriesByType("navigation")[0]
 }"""
 
 
-class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def target() -> Iterator[int]:
-    """The monitors' target: a loopback server that answers every path 200."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def make_config(folder: Path, monitors: int, port: int) -> Path:
+def make_config(folder: Path, monitors: int, base: str) -> Path:
+    """`monitors` http monitors of the target at `base`, each checked every 60 s."""
     path = folder / "config.json"
     path.write_text(json.dumps({"monitors": [
-        {"URL": f"http://127.0.0.1:{port}/site/{i}", "name": f"site {i}", "checkInterval": 60}
+        {"URL": f"{base}/site/{i}", "name": f"site {i}", "checkInterval": 60}
         for i in range(monitors)]}, indent=2))
     path.chmod(0o600)
     return path
@@ -146,9 +121,9 @@ def timed_click(page: Any, selector: str, shown: tuple[str, str] | None = None,
             "next": found["next"]}
 
 
-def browser_rounds(url: str, aim: int, rounds: int, monitors: int, pid: int,
+def browser_rounds(url: str, base: str, rounds: int, monitors: int, pid: int,
                    ) -> dict[str, list[dict[str, float]]]:
-    """Each round: an edit, a pause, a delete, each of a monitor of the target `aim`."""
+    """Each round: an edit, a pause, a delete, each of a monitor of the target `base`."""
     from playwright.sync_api import sync_playwright
     found: dict[str, list[dict[str, float]]] = {
         "edit": [], "pause": [], "delete": [], "form": [], "monitor page": [],
@@ -159,8 +134,8 @@ def browser_rounds(url: str, aim: int, rounds: int, monitors: int, pid: int,
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.set_default_timeout(60_000)
         for turn in range(rounds):
-            edited = f"http://127.0.0.1:{aim}/site/{(turn * 997 + 11) % (monitors // 2)}"
-            deleted = f"http://127.0.0.1:{aim}/site/{monitors - 1 - turn}"
+            edited = f"{base}/site/{(turn * 997 + 11) % (monitors // 2)}"
+            deleted = f"{base}/site/{monitors - 1 - turn}"
             shown = page.goto(url + monitor_url(edited, "edit"), wait_until="load")
             if shown is None or shown.status != 200:
                 raise RuntimeError(f"the edit form of {edited}: {shown and shown.status}"
@@ -240,14 +215,14 @@ def main() -> None:
     if args.quick:
         args.monitors, args.rounds = 200, 2
     mode = "serve beside -m" if args.serve else "-m --web"
-    with tempfile.TemporaryDirectory(prefix="bench-web-edit-") as tmp, target() as aim:
+    with tempfile.TemporaryDirectory(prefix="bench-web-edit-") as tmp, target() as base:
         folder = Path(tmp)
-        config = make_config(folder, args.monitors, aim)
+        config = make_config(folder, args.monitors, base)
         with program(folder, config, args.serve) as (port, pid):
             url = f"http://127.0.0.1:{port}"
             time.sleep(3 if args.quick else 10)  # the first checks of every monitor
             reference = timed_gets(port, "/api/v1/", {}, 20, pid)
-            found = browser_rounds(url, aim, args.rounds, args.monitors, pid)
+            found = browser_rounds(url, base, args.rounds, args.monitors, pid)
             after = timed_gets(port, "/api/v1/", {}, 20, pid)
         alone = write_alone(config, 3 if args.quick else 10)
     report(found, reference, after, alone, args.monitors, mode)
