@@ -128,3 +128,11 @@ def test_status_page_bench_quick_mode_keeps_pages_open_and_refreshing():
     assert figures["status_pages_cpu"]["answers"].get("304", 0) > 0  # refreshed, unchanged
     assert figures["status_pages_incident_cpu"]["answers"].get("200", 0) > 0
     assert figures["status_page_first_load_bytes"]["value"] > 5_000
+
+
+def test_edit_bench_quick_mode_edits_pauses_and_deletes_from_the_pages():
+    figures = quick_figures("bench.web_edit", timeout=300)
+    assert {"api_root_ms", "web_page_opened_ms", "web_edit_ms", "web_pause_ms",
+            "web_delete_ms", "config_write_ms"} <= set(figures)
+    assert figures["web_edit_ms"]["monitors"] == 200
+    assert "validate (the loader)" in figures["config_write_ms"]["parts"]
