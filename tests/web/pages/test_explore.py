@@ -112,3 +112,11 @@ def test_a_shared_link_and_a_phone(page: Any, make_site: Any, tmp_path: Path) ->
     expect(page.locator("#tree a:focus")).to_have_attribute("data-q", "app.jobs.done")
     page.keyboard.press("Enter")
     expect(page.locator("#q")).to_have_value("app.jobs.done")
+
+
+def test_the_query_is_given_back_escaped(make_web: Any) -> None:
+    web = make_web()
+    answer = web.client.get("/explore?q=</script><script>alert(1)</script>&range=nope")
+    assert answer.status_code == 200
+    assert b"<script>alert(1)" not in answer.data
+    assert b'<option value="1h" selected>' in answer.data  # an unknown range: the default

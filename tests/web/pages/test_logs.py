@@ -99,3 +99,20 @@ def test_no_log_monitor(page: Any, make_site: Any) -> None:
     answer = page.goto(f"{site.url}logs/nothing")
     assert answer is not None and answer.status == 404
     page.console.allow("status of 404")
+
+
+def test_routes_of_the_page(make_web: Any, tmp_path: Path) -> None:
+    (tmp_path / "access.log").write_text("")
+    web = make_web({"websites": [
+        {"type": "log", "name": "web", "path": "access.log"},
+        {"type": "push", "name": "backup", "checkInterval": 86400, "token": "t" * 20}]})
+    log_id, push_id = (m.id for m in web.context.config.monitors)
+    answer = web.client.get("/logs")
+    assert answer.status_code == 200 and b'id="log-title">web<' in answer.data
+    # The select's form without the script: to the log's own page, the window kept.
+    answer = web.client.get(f"/logs?monitor={log_id}&window=24h")
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == f"/logs/{log_id}?window=24h"
+    assert b'aria-current="true">24 h<' in web.client.get(answer.headers["Location"]).data
+    answer = web.client.get(f"/logs/{push_id}")
+    assert answer.status_code == 404 and b"no access-log monitor" in answer.data
