@@ -1,7 +1,7 @@
 """The metrics explorer in a real browser against the real `-m --web`: the tree of the
 series pushed through the API (JSON and Graphite lines), a query drawing the stored number
-of points, a value pushed while the page is open appearing without a reload, a bad query's
-error under the box, the query in the URL, and a phone's width."""
+of points, a value (and a series) pushed while the page is open appearing without a
+reload, a bad query's error under the box, the query in the URL, keys, a phone's width."""
 
 from __future__ import annotations
 
@@ -93,12 +93,15 @@ def test_tree_query_live_values_and_errors(page: Any, make_site: Any, tmp_path: 
 
 def test_a_shared_link_and_a_phone(page: Any, make_site: Any, tmp_path: Path) -> None:
     site = start(make_site, tmp_path)
-    now = int(time.time())
-    push(site, {"app.jobs.done": [[now - 20 * i, i] for i in range(1, 6)]})
-    stored(site, 1)
     page.set_viewport_size({"width": 375, "height": 740})
     page.goto(f"{site.url}explore?q=app.jobs.done|sum&range=15m")
     expect(page.locator("#range")).to_have_value("15m")
+    expect(page.locator("#chart-status")).to_have_text("No series matches app.jobs.done|sum yet.")
+    # A series pushed while the page is open: drawn with its values of the past minutes.
+    now = int(time.time())
+    push(site, {"app.jobs.done": [[now - 20 * i, i] for i in range(1, 6)]})
+    page.wait_for_function(f"() => ({VALUES})()?.[0] === 5", timeout=20_000)
+    page.reload()  # the tree as it is now
     page.wait_for_function(f"() => ({VALUES})()?.[0] === 5")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     # Keyboard: into the tree, open the branch with the right arrow, walk down to the leaf.

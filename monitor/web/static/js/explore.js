@@ -36,8 +36,8 @@ class Chart {
     document.addEventListener("visibilitychange", () => { if (!document.hidden) this.poll(); });
   }
 
-  // Ask for the whole range: a new query or range.
-  async load(q, range) {
+  // Ask for the whole range: a new query or range (`quietly`: the same one, grown).
+  async load(q, range, quietly = false) {
     const ticket = ++this.ticket;
     this.stop();
     this.q = q;
@@ -47,7 +47,7 @@ class Chart {
       this.clear("Type a query, or pick a series in the tree.");
       return;
     }
-    status.textContent = "Loading…";
+    if (!quietly) status.textContent = "Loading…";
     let data;
     try {
       ({ data } = await api(`/metrics/query?${params(q, range)}`));
@@ -84,21 +84,19 @@ class Chart {
 
   merge(data) {
     const known = new Map(this.series.map((s) => [s.key, s]));
-    let added = false;
+    if (data.series.some((found) => !known.has(key(found)))) {
+      this.load(this.q, this.range, true); // a series new to the query: with its history
+      return;
+    }
     for (const s of this.series) for (const at of s.points.keys()) if (at >= data.from) s.points.delete(at);
     for (const found of data.series) {
-      let s = known.get(key(found));
-      if (!s) {
-        s = { key: key(found), label: label(found), points: new Map() };
-        this.series.push(s);
-        added = true;
-      }
+      const s = known.get(key(found));
       for (const [at, value] of found.points) s.points.set(at, value);
     }
     // The range slides: steps older than its start go.
     this.from = Math.floor((Date.now() / 1000 - RANGES[this.range]) / this.step) * this.step;
     for (const s of this.series) for (const at of s.points.keys()) if (at < this.from) s.points.delete(at);
-    if (added || !this.plot) this.draw();
+    if (!this.plot) this.draw();
     else {
       this.plot.setData(this.columns());
       this.mark();
@@ -120,7 +118,9 @@ class Chart {
     this.plot = null;
     window.exploreChart = null;
     if (!this.series.length || typeof uPlot === "undefined") {
-      if (this.q && this.step) this.clear(`No series matches ${this.q}.`);
+      // Still asked every few seconds: a series pushed from now on shows up.
+      box.dataset.values = "0";
+      if (this.step) status.textContent = `No series matches ${this.q} yet.`;
       return;
     }
     const axis = { stroke: color("--muted"), grid: { stroke: color("--chart-grid"), width: 1 },
