@@ -23,6 +23,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask, Request, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -42,15 +43,27 @@ MAX_CLIENTS = 10_000  # clients remembered; the oldest forgotten first
 
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, Secure when the request came over TLS (directly or
-    through a proxy waitress trusts), so the same server works on plain loopback."""
+    through a proxy waitress trusts), so the same server works on plain loopback. The key
+    is read (or made) at the first request: an app built only to list its routes makes no
+    file."""
+
+    def __init__(self, context: WebContext) -> None:
+        self._context = context
+        self._lock = threading.Lock()
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(request.is_secure)
 
+    def get_signing_serializer(self, app: Flask) -> Any:
+        if app.secret_key is None:
+            with self._lock:
+                if app.secret_key is None:
+                    app.secret_key = _secret(self._context)
+        return super().get_signing_serializer(app)
+
 
 def install(app: Flask, context: WebContext) -> None:
-    app.secret_key = _secret(context)
-    app.session_interface = CookieSessions()
+    app.session_interface = CookieSessions(context)
     app.config.update(SESSION_COOKIE_NAME=COOKIE, SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Strict", PERMANENT_SESSION_LIFETIME=LIFETIME,
                       SESSION_REFRESH_EACH_REQUEST=False)
