@@ -28,6 +28,7 @@ from werkzeug.http import parse_etags
 
 from monitor.config import Config
 from monitor.config.status import StatusPage
+from monitor.core.model import Monitor
 from monitor.core.windows import OneOff, Recurring, Window
 from monitor.maintenance import Maintenance, Period
 from monitor.store.api import iso_utc, parse_iso
@@ -59,8 +60,9 @@ _CACHE = "monitor.status-pages"
 def index() -> ResponseReturnValue:
     """The status pages of the config, each with its link and its overall state now."""
     context = current()
-    listed = [(found, _cached(context, found).doc["overall"])
-              for found in context.config.status_pages]
+    config = context.config
+    listed = [(found, _cached(context, config, found).doc["overall"])
+              for found in config.status_pages]
     return render("status_index.html", nav="status", listed=listed)
 
 
@@ -70,11 +72,12 @@ def show(slug: str) -> ResponseReturnValue:
     """A status page, public: its monitors' names, states and 90 days of uptime, the
     incidents and maintenance now; it refreshes itself every `refresh` seconds (30)."""
     context = current()
-    found = _page(context.config, slug)
+    config = context.config  # once: a reload meanwhile does not mix two configs
+    found = _page(config, slug)
     if found is None:
         raise Problem(404, "Not Found", f"there is no status page {slug!r} here")
     refresh = int_arg("refresh", REFRESH, 1, 3600)
-    made = _cached(context, found)
+    made = _cached(context, config, found)
     return render("status.html", page=found, doc=made.doc, etag=made.etag,
                   updated=iso_utc(made.at), refresh=refresh, bars=bars, when=when)
 
@@ -84,11 +87,12 @@ def show(slug: str) -> ResponseReturnValue:
 def data(slug: str) -> ResponseReturnValue:
     """The page's document; 304 to a visitor who has it (If-None-Match)."""
     context = current()
-    found = _page(context.config, slug)
+    config = context.config
+    found = _page(config, slug)
     if found is None:  # a problem document, as the API answers: this is a script's read
         return problems.response(Problem(404, "Not Found",
                                          f"there is no status page {slug!r} here"))
-    made = _cached(context, found)
+    made = _cached(context, config, found)
     if parse_etags(request.headers.get("If-None-Match")).contains(made.etag):
         answer = Response(status=304)
     else:
@@ -113,30 +117,43 @@ class Made:
     body: bytes  # the document with its time, as /status/{slug}.json sends it
 
 
-def _cached(context: WebContext, found: StatusPage) -> Made:
-    cache: dict[str, Made] = current_app.extensions.setdefault(_CACHE, {})
-    lock: threading.Lock = current_app.extensions.setdefault(_CACHE + ".lock",
-                                                             threading.Lock())
-    config = context.config
+class _Cache:
+    """The app's documents, by slug, and the lock under which one is made."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, Made] = {}
+        self.lock = threading.Lock()
+
+    def fresh(self, config: Config, slug: str, now: float) -> Made | None:
+        made = self.made.get(slug)
+        if made is not None and made.config is config and 0 <= now - made.at < CACHE_SECONDS:
+            return made
+        return None
+
+
+def _cached(context: WebContext, config: Config, found: StatusPage) -> Made:
+    cache: _Cache | None = current_app.extensions.get(_CACHE)
+    if cache is None:
+        cache = current_app.extensions.setdefault(_CACHE, _Cache())
     now = context.clock()
-    made = cache.get(found.slug)
-    if made is not None and made.config is config and 0 <= now - made.at < CACHE_SECONDS:
+    made = cache.fresh(config, found.slug, now)
+    if made is not None:
         return made
-    with lock:  # one visitor makes it, the others wait for it instead of making it too
-        made = cache.get(found.slug)
-        if made is None or made.config is not config or not 0 <= now - made.at < CACHE_SECONDS:
-            doc = document(context, found, now)
+    with cache.lock:  # one visitor makes it, the others wait for it instead of making it too
+        made = cache.fresh(config, found.slug, now)
+        if made is None:
+            doc = document(context, config, found, now)
             text = json.dumps(doc, separators=(",", ":"))
             etag = hashlib.sha256(text.encode()).hexdigest()[:20]
             body = json.dumps({**doc, "updated": iso_utc(now)}, separators=(",", ":"))
-            made = cache[found.slug] = Made(config, now, doc, etag, body.encode())
+            made = cache.made[found.slug] = Made(config, now, doc, etag, body.encode())
     return made
 
 
-def document(context: WebContext, found: StatusPage, now: float) -> dict[str, Any]:
+def document(context: WebContext, config: Config, found: StatusPage,
+             now: float) -> dict[str, Any]:
     """What the page shows at `now`, names only: the overall state, each group's monitors
     (state, uptime, days), the incidents and the maintenance."""
-    config = context.config
     monitors = {m.id: m for m in config.monitors}
     ids = [i for i in found.monitor_ids if i in monitors]
     maintenance = Maintenance([monitors[i] for i in ids], clock=lambda: now)
@@ -196,7 +213,7 @@ def _overall(states: Iterable[str]) -> str:
     return "operational" if told else "unknown"
 
 
-def _layout(found: StatusPage, monitors: dict[str, Any]) -> str:
+def _layout(found: StatusPage, monitors: dict[str, Monitor]) -> str:
     """What the page's frame is made of: an open page whose frame changed reloads."""
     frame = [found.title, found.description,
              [[g.name, [monitors[i].name for i in g.monitors if i in monitors]]
@@ -204,7 +221,7 @@ def _layout(found: StatusPage, monitors: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(frame).encode()).hexdigest()[:12]
 
 
-def _maintenance(maintenance: Maintenance, monitors: list[Any],
+def _maintenance(maintenance: Maintenance, monitors: list[Monitor],
                  now: float) -> list[dict[str, Any]]:
     """The maintenance now and within HORIZON, each stretch once with the names it covers:
     set by hand (`maintenance on`, the API) or an occurrence of a config window."""
