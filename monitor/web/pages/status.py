@@ -93,13 +93,19 @@ def data(slug: str) -> ResponseReturnValue:
         return problems.response(Problem(404, "Not Found",
                                          f"there is no status page {slug!r} here"))
     made = _cached(context, config, found)
-    if parse_etags(request.headers.get("If-None-Match")).contains(made.etag):
+    if _matches(request.headers.get("If-None-Match"), made.etag):
         answer = Response(status=304)
     else:
         answer = Response(made.body, mimetype="application/json")
     answer.set_etag(made.etag)
     answer.headers["Cache-Control"] = "no-cache"
     return answer
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    """Whether If-None-Match names the document: as sent compressed too (flask-compress
+    answers `"ETAG:br"`), so that an unchanged document is never compressed again."""
+    return any(tag.partition(":")[0] == etag for tag in parse_etags(header).as_set())
 
 
 def _page(config: Config, slug: str) -> StatusPage | None:
