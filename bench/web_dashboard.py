@@ -43,8 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.history import _hist_texts, build
-from bench.metrics import serve
+from bench.metrics import serve, timed_gets
 from bench.run import FIGURES, cpu_of, figure
+from bench.web_monitor import wait
 from monitor.core.model import CheckResult
 from monitor.store.sqlite import uptime
 from monitor.store.sqlite.writer import Store
@@ -196,15 +197,6 @@ def interactive(ready: float, tasks: list[list[float]]) -> float:
     return at
 
 
-def wait(page: Any, expression: str, timeout: float = 60.0) -> None:
-    # Polled from here: wait_for_function evaluates strings, which the page's CSP refuses.
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {expression}")
-        time.sleep(0.01)
-
-
 class Checks:
     """Checks of every monitor at `rate` a second, written by a real writer as -m writes
     them: http results with their phases; one monitor in 100 flapping (down every third
@@ -340,9 +332,10 @@ def main() -> None:
             cpu0 = cpu_of(pid)
             loads = [load(browser, f"{base}/", ready) for _ in range(args.rounds)]
             page_cpu = (cpu_of(pid) - cpu0) / args.rounds * 1000
+            html = timed_gets(port, "/", {"Accept-Encoding": "br"}, args.rounds, pid)
             live = watch(browser, base, db, ids, args, pid)
             browser.close()
-    report(args, loads, reference, page_cpu, live)
+    report(args, loads, reference, page_cpu, html, live)
 
 
 def watch(browser: Any, base: str, db: Path, ids: list[str], args: argparse.Namespace,
@@ -373,7 +366,8 @@ def watch(browser: Any, base: str, db: Path, ids: list[str], args: argparse.Name
 
 
 def report(args: argparse.Namespace, loads: list[dict[str, Any]],
-           reference: list[dict[str, Any]], page_cpu: float, live: dict[str, Any]) -> None:
+           reference: list[dict[str, Any]], page_cpu: float, html: dict[str, Any],
+           live: dict[str, Any]) -> None:
     def med(rows: list[dict[str, Any]], key: str) -> float:
         return statistics.median(row[key] for row in rows)
 
@@ -390,6 +384,8 @@ def report(args: argparse.Namespace, loads: list[dict[str, Any]],
            target_ratio=round(size / BYTES_TARGET, 3),
            vs_reference=round(size / ref_size, 1) if ref_size else None)
     figure("reference_page_interactive_ms", ref_ready, "ms", bytes=ref_size)
+    figure("dashboard_html_ms", html["median"], "ms", bytes=html["bytes"],
+           server_cpu_ms=round(html["cpu_ms"], 1))
     quiet, loaded = live["quiet"], live["loaded"]
     figure("dashboard_live_busy", loaded["busy"], "share", rate=args.rate,
            seconds=args.seconds, applied_per_s=round(loaded["checks_per_s"]),
@@ -405,6 +401,8 @@ def report(args: argparse.Namespace, loads: list[dict[str, Any]],
     print(f"      HTML first byte {parts['htmlFirstByte']:.0f} ms, last byte {parts['html']:.0f}"
           f" ms, scripts {parts['scripts']:.0f} ms, rows drawn {parts['ready']:.0f} ms;"
           f" server CPU {page_cpu:.0f} ms a load; long tasks {long_tasks} ms")
+    print(f"      the HTML alone (GET /, brotli): {html['median']:.0f} ms, p90"
+          f" {html['p90']:.0f} ms, server CPU {html['cpu_ms']:.0f} ms, {html['bytes']} bytes")
     print(f"  (b) first load {size / 1000:7.1f} KB  {size / BYTES_TARGET:.2f}x the 300 KB target"
           f"   ({loads[0]['files']} files; reference {ref_size / 1000:.1f} KB)")
     print(f"  (c) main thread busy {loaded['busy']:6.3f}  {loaded['busy'] / BUSY_TARGET:.2f}x the"

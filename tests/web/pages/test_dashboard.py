@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from tests.support.app import wait_for
 from tests.support.browser import READ_TOKEN, Site, log_in
 from tests.support.pages import PageServer
 from tests.support.web import TOKENS
+from tests.web.pages import test_monitor_page
 
 ISLAND = re.compile(r'<script type="application/json" id="dashboard-data">(.*?)</script>',
                     re.S)
@@ -118,12 +118,7 @@ def test_with_tokens_the_dashboard_asks_for_a_login(make_web: Any) -> None:
 
 # -- in the browser --------------------------------------------------------------------------
 
-@pytest.fixture()
-def server() -> Iterator[PageServer]:
-    with PageServer() as pages:
-        pages.set("/up", "ok")
-        pages.set("/down", "broken", status=500)
-        yield pages
+server = test_monitor_page.server  # a loopback page server: /up answers 200, /down 500
 
 
 def _until(page: Any, expression: str, timeout: float = 10.0) -> Any:
@@ -157,7 +152,7 @@ def test_rows_worst_first_in_view_only_searched_and_grouped(make_site: Any, page
                                                              server: PageServer) -> None:
     up, down = server.url("/up"), server.url("/down")
     port = server.server_address[1]
-    bulk = [{"URL": server.url(f"/bulk{i}"), "name": f"bulk {i:03}", "paused": True,
+    bulk = [{"URL": server.url(f"/bulk{i}"), "name": f"bulk n{i:03}", "paused": True,
              "tags": ["bulk"]} for i in range(150)]
     site: Site = make_site({"monitors": [
         {"URL": up, "name": "shop", "checkInterval": 1, "tags": ["web"]},
@@ -170,7 +165,7 @@ def test_rows_worst_first_in_view_only_searched_and_grouped(make_site: Any, page
     assert re.sub(r"\s+", " ", summary) == "154 monitors 1 down 151 paused 2 up"
     # Worst first, then by name; only the rows in view (and a few more) are in the page.
     listed = _listed(page)
-    assert listed[:3] == ["down api", "paused bulk 000", "paused bulk 001"]
+    assert listed[:3] == ["down api", "paused bulk n000", "paused bulk n001"]
     assert 10 < len(listed) < 80
     assert page.get_attribute("#monitors", "aria-rowcount") == "155"
     assert page.get_attribute("#rows tr.mon a", "href") == monitor_url(down)
@@ -180,7 +175,7 @@ def test_rows_worst_first_in_view_only_searched_and_grouped(make_site: Any, page
     listed = _listed(page)
     assert listed[-3:] == ["paused old", "up shop", "up tcp"] and len(listed) < 80
     # Search: name, id, target or tag, every word.
-    for words, expected in (("BULK 007", ["paused bulk 007"]), ("backend", ["down api"]),
+    for words, expected in (("BULK N007", ["paused bulk n007"]), ("backend", ["down api"]),
                             ("/old", ["paused old"]), ("web sh", ["up shop"]),
                             (f"127.0.0.1:{port} tcp", ["up tcp"]), ("nothing-like-it", [])):
         page.fill("#search", words)

@@ -29,6 +29,7 @@ const monitors = data.id.map((id, i) => {
   };
 });
 const byId = new Map(monitors.map((m) => [m.id, m]));
+const added = new Set(); // monitors checked that the page does not list
 const counts = STATES.map(() => 0);
 for (const m of monitors) counts[m.state] += 1;
 
@@ -241,7 +242,11 @@ function fillMonitor(tr, m) {
   const link = text("a", "name", m.label);
   link.href = monitorUrl(m.id);
   const name = cell("c-name", link);
-  if (m.name) name.append(text("span", "target muted", m.target));
+  if (m.name || m.tags.length) {
+    const line = text("span", "target muted", m.name ? m.target : "");
+    for (const tag of m.tags) line.append(" ", text("span", "tag", tag));
+    name.append(line);
+  }
   const cells = [cell("c-state", text("span", `state state-${state}`, state)), name];
   for (let k = 0; k < m.windows.length; k += 2) {
     const checks = m.windows[k];
@@ -299,6 +304,11 @@ function sparkOf(m) {
 }
 
 function drawSummary() {
+  if (added.size) {
+    const note = document.getElementById("added");
+    note.querySelector(".count").textContent = String(added.size);
+    note.classList.remove("hidden");
+  }
   const summary = document.getElementById("summary");
   const signature = counts.join(",");
   if (summary.dataset.counts === signature) return;
@@ -327,7 +337,11 @@ function schedule() {
 function onCheck(c) {
   stats.checks += 1;
   const m = byId.get(c.monitor);
-  if (!m) return;
+  if (!m) {
+    added.add(c.monitor); // configured since the page was read
+    schedule();
+    return;
+  }
   let state = m.state;
   if (c.state !== "unknown") {
     state = RANK[c.state];
