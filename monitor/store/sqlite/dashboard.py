@@ -71,13 +71,13 @@ def plan(starts: Sequence[int], end: float, live: bool, rolled: float,
     return heads, ([] if live else [RawPiece(hi, end, True)])
 
 
-_SUMS = ("sum(CASE r.window WHEN {i} THEN r.sign * a.checks ELSE 0 END),"
-         " sum(CASE r.window WHEN {i} THEN r.sign * a.up ELSE 0 END)")
-# Monitor by monitor (monitor_state holds every monitor with aggregates), a seek per term.
-_TERMS = ("WITH r(window, sign, span, lo, hi) AS (VALUES {values})"
-          " SELECT s.monitor, {sums} FROM monitor_state s CROSS JOIN r CROSS JOIN aggregates a"
-          " ON a.monitor = s.monitor AND a.span = r.span AND a.start >= r.lo"
-          " AND a.start < r.hi GROUP BY s.monitor")
+# Monitor by monitor (monitor_state holds every monitor with aggregates), each window's
+# terms in a subquery of its own, a seek per term: plain sums per row (a sum per window
+# chosen by a CASE on every row cost a third more).
+_WINDOW = ("(SELECT sum(r.sign * a.checks) || ',' || sum(r.sign * a.up) FROM r{i}"
+           " r CROSS JOIN aggregates a ON a.monitor = s.monitor AND a.span = r.span"
+           " AND a.start >= r.lo AND a.start < r.hi)")
+_TERMS = "WITH {ranges} SELECT s.monitor, {windows} FROM monitor_state s"
 
 
 _RAWS = ("SELECT monitor, count(available), CAST(total(available) AS INTEGER)"
@@ -106,15 +106,21 @@ def window_counts(conn: sqlite3.Connection, starts: Sequence[int], end: float,
         found = {monitor_id: [(s[m][0], s[m][1]) for s in sums]
                  for m, monitor_id in enumerate(ids)}
     nothing = [(0, 0)] * width
-    terms = [term for head in heads for term in head.terms]
-    if terms:
-        query = _TERMS.format(values=",".join(["(?,?,?,?,?)"] * len(terms)),
-                              sums=",".join(_SUMS.format(i=i) for i in range(width)))
-        params = [v for t in terms for v in (t.window, t.sign, *t.range)]
-        for monitor_id, *more in conn.execute(query, params):
-            old = found.get(monitor_id, nothing)
-            found[monitor_id] = [(c + more[2 * i], u + more[2 * i + 1])
-                                 for i, (c, u) in enumerate(old)]
+    with_terms = [head.terms for head in heads if head.terms]
+    if with_terms:
+        ranges = ",".join(f"r{i}(sign, span, lo, hi) AS (VALUES {','.join(['(?,?,?,?)'] * len(t))})"
+                          for i, t in enumerate(with_terms))
+        query = _TERMS.format(ranges=ranges, windows=",".join(
+            _WINDOW.format(i=i) for i in range(len(with_terms))))
+        params = [v for terms in with_terms for t in terms for v in (t.sign, *t.range)]
+        which = [i for i, head in enumerate(heads) if head.terms]
+        for monitor_id, *sums in conn.execute(query, params):
+            counts = list(found.get(monitor_id, nothing))
+            for i, text in zip(which, sums, strict=True):
+                if text is not None:
+                    checks, up = map(int, text.split(","))
+                    counts[i] = (counts[i][0] + checks, counts[i][1] + up)
+            found[monitor_id] = counts
     for piece in raws:
         for monitor_id, checks, up in conn.execute(_RAWS, (piece.lo, piece.hi)):
             old = found.get(monitor_id, nothing)
