@@ -2,13 +2,13 @@
 checks up over windows ending now, the last minutes' response times, the last failures.
 
 Windows (24 h, 7 d, 30 d) count exactly the checks the stats count for them (stats.py,
-store.tiers), from other rows: read as the stats read them, three windows cost 15 seeks a
-monitor (its hours, blocks and minutes at each end of each window, and its days), and
-seeks are what costs at 5,000 monitors. Here the whole days come from the packed days and
-today from each monitor's counts in monitor_state, as the uptime per day reads them
+store.tiers), from other rows. Read as the stats read them, the three windows of 5,000
+monitors take 15 seeks and about 140 rows a monitor (its hours, blocks and minutes at both
+ends of each window, and its days): 0.66 s. Here the whole days come from the packed days
+and today from each monitor's counts in monitor_state, as the uptime per day reads them
 (summaries.py: no seek a monitor), and only the part of each window's first day is read
 from the tiers, on whichever side of its start has fewer rows: the rows after the start,
-or the day less the rows before it. About 6 seeks a monitor, half the time."""
+or the day less the rows before it. 9 seeks and about 50 rows a monitor: 0.22 s."""
 
 from __future__ import annotations
 
