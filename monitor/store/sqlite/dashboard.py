@@ -108,19 +108,20 @@ def window_counts(conn: sqlite3.Connection, starts: Sequence[int], end: float,
     nothing = [(0, 0)] * width
     with_terms = [head.terms for head in heads if head.terms]
     if with_terms:
-        ranges = ",".join(f"r{i}(sign, span, lo, hi) AS (VALUES {','.join(['(?,?,?,?)'] * len(t))})"
+        ranges = ",".join(f"r{i}(sign, span, lo, hi) AS (VALUES"
+                          f" {','.join(['(?,?,?,?)'] * len(t))})"
                           for i, t in enumerate(with_terms))
         query = _TERMS.format(ranges=ranges, windows=",".join(
             _WINDOW.format(i=i) for i in range(len(with_terms))))
         params = [v for terms in with_terms for t in terms for v in (t.sign, *t.range)]
         which = [i for i, head in enumerate(heads) if head.terms]
-        for monitor_id, *sums in conn.execute(query, params):
-            counts = list(found.get(monitor_id, nothing))
-            for i, text in zip(which, sums, strict=True):
+        for monitor_id, *texts in conn.execute(query, params):
+            row = list(found.get(monitor_id, nothing))
+            for i, text in zip(which, texts, strict=True):
                 if text is not None:
                     checks, up = map(int, text.split(","))
-                    counts[i] = (counts[i][0] + checks, counts[i][1] + up)
-            found[monitor_id] = counts
+                    row[i] = (row[i][0] + checks, row[i][1] + up)
+            found[monitor_id] = row
     for piece in raws:
         for monitor_id, checks, up in conn.execute(_RAWS, (piece.lo, piece.hi)):
             old = found.get(monitor_id, nothing)

@@ -16,6 +16,7 @@ MODULES = (
     "monitor.web.api.metrics",
     "monitor.web.api.history",
     "monitor.web.api.uptime",
+    "monitor.web.api.dashboard",
     "monitor.web.api.alerts",
     "monitor.web.api.maintenance",
     "monitor.web.api.check",

@@ -1,9 +1,9 @@
-"""The dashboard (`/`): through Flask's test client, its data are the stats' figures for the
-same windows, each monitor's state and last failure (masked), in a JSON island nothing can
-break out of; then in a real Chromium against the real `-m --web` monitoring loopback HTTP
-servers: the rows worst first, only those in view in the document, search and grouping;
-a site that starts answering 500 turns red within 2 s of its check, without a reload; the
-login; a phone's width; the keyboard."""
+"""The dashboard (`/`): through Flask's test client, its data (GET /api/v1/dashboard) are
+the stats' figures for the same windows, each monitor's state and last failure (masked);
+then in a real Chromium against the real `-m --web` monitoring loopback HTTP servers: the
+rows worst first, only those in view in the document, search and grouping; a site that
+starts answering 500 turns red within 2 s of its check, without a reload; the login; a
+phone's width; the keyboard."""
 
 from __future__ import annotations
 
@@ -18,26 +18,23 @@ from playwright.sync_api import expect
 from monitor.core.model import CheckResult
 from monitor.stats import window_start, window_stats
 from monitor.store.sqlite.queries import open_reader
+from monitor.web.api.dashboard import STATES, WINDOWS
 from monitor.web.pages import monitor_url
-from monitor.web.pages.dashboard import STATES, WINDOWS
 from tests.support.app import wait_for
 from tests.support.browser import READ_TOKEN, Site, log_in
 from tests.support.pages import PageServer
 from tests.support.web import TOKENS
 from tests.web.pages import test_monitor_page
 
-ISLAND = re.compile(r'<script type="application/json" id="dashboard-data">(.*?)</script>',
-                    re.S)
 SECRET = "pw-Dash81secret"
 NOW = 1_796_000_000.0 + 1234.5  # a fixed "now" for the app's clock
 
 
-def _island(client: Any) -> dict[str, Any]:
-    answer = client.get("/")
-    assert answer.status_code == 200
-    found = ISLAND.search(answer.get_data(as_text=True))
-    assert found, "no data island in the page"
-    return json.loads(found.group(1))  # type: ignore[no-any-return]
+def _read(client: Any) -> dict[str, Any]:
+    answer = client.get("/api/v1/dashboard")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.headers["Cache-Control"] == "no-store"
+    return answer.json  # type: ignore[no-any-return]
 
 
 # -- through the test client ---------------------------------------------------------------
@@ -66,9 +63,9 @@ def test_the_figures_are_the_stats_and_the_states_the_api_s(make_web: Any) -> No
             "http_status" if down else None, f"HTTP 503 from u:{SECRET}@" if down else ""))
         ts += 600
     assert web.store.flush()
-    data = _island(web.client)
+    data = _read(web.client)
     assert data["id"] == [m.id for m in web.context.config.monitors]
-    assert data["name"][1] == "</script><b>API</b>"  # escaped in the island, not cut there
+    assert data["name"][1] == "</script><b>API</b>"
     assert data["windowNames"] == [name for name, _s in WINDOWS]
     reader = open_reader(web.db_path)
     try:
@@ -99,8 +96,10 @@ def test_the_figures_are_the_stats_and_the_states_the_api_s(make_web: Any) -> No
     assert [[data["tagNames"][t] for t in tags] for tags in data["tags"]] == [
         ["web"], ["web", "backend"], [], ["db"]]
     assert data["target"][0] is None and data["target"][3] == "db.example:5432"
+    # The page is a shell that asks for them: its own HTML names no monitor.
     page = web.client.get("/").get_data(as_text=True)
-    assert "<b>API</b>" not in page and 'href="/monitors/new"' in page
+    assert 'rel="preload" href="/api/v1/dashboard"' in page and "<b>API" not in page
+    assert 'href="/monitors/new"' in page
 
 
 def test_with_tokens_the_dashboard_asks_for_a_login(make_web: Any) -> None:
@@ -113,7 +112,8 @@ def test_with_tokens_the_dashboard_asks_for_a_login(make_web: Any) -> None:
     read = next(t["token"] for t in TOKENS if t["scope"] == "read")
     assert web.client.post("/login", data={"token": read, "csrf": csrf}).status_code == 302
     page = web.client.get("/").get_data(as_text=True)
-    assert "dashboard-data" in page and 'href="/monitors/new"' not in page  # read scope
+    assert "/api/v1/dashboard" in page and 'href="/monitors/new"' not in page  # read scope
+    assert web.client.get("/api/v1/dashboard").status_code == 200  # the session reads it
 
 
 # -- in the browser --------------------------------------------------------------------------
@@ -262,7 +262,13 @@ def test_a_phone_s_width_and_the_keyboard(make_site: Any, page: Any,
         {"URL": server.url("/down"), "name": "api"}]})
     _states(site, {server.url("/down"): "down"})
     page.set_viewport_size({"width": 375, "height": 700})
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     _open(page, site)
+    # The data asked for once: the script's fetch is the head's preload.
+    assert [url for url in asked if "/api/v1/dashboard" in url] == [
+        f"{site.url}api/v1/dashboard"]
+    assert len([url for url in asked if "lib.js" in url]) == 1
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     for row in page.locator("#rows tr.mon").all():
         for part in (".state", "a"):

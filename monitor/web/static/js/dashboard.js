@@ -2,9 +2,34 @@
 // Thousands of rows: only those in view are in the document (a spacer row above and below
 // stands for the others), and the checks of the event stream are applied to the monitors
 // as they come but drawn once per animation frame, touching only the rows they changed.
-import { ago, events, island, ms, percent, uptimeClass } from "./lib.js";
+import { ago, events, ms, percent, uptimeClass } from "./lib.js";
 
-const data = island("dashboard-data");
+const COLUMNS = ["id", "name", "target", "kind", "tags", "state", "windows", "response",
+                 "spark", "sparkAge", "sparkCount", "failAge", "failure"];
+const STATE_NAMES = ["down", "warning", "unknown", "maintenance", "paused", "up"];
+
+// Every monitor in columns, asked for by the page's head already (a preload of this URL,
+// with the same mode: fetched once).
+async function read() {
+  let answer = null;
+  let body = null;
+  try {
+    answer = await fetch("/api/v1/dashboard", { credentials: "same-origin" });
+    body = await answer.json();
+  } catch {
+    // Said below: no answer, or not JSON.
+  }
+  if (answer?.ok && body) return body;
+  const failed = document.getElementById("failed");
+  failed.textContent = `The monitors cannot be read: ${body?.detail || answer?.statusText
+    || "no answer from the server"} (reload the page to try again).`;
+  failed.classList.remove("hidden");
+  const none = Object.fromEntries(COLUMNS.map((name) => [name, []]));
+  return { ...none, at: Date.now() / 1000, position: null, states: STATE_NAMES, kinds: [],
+           tagNames: [] };
+}
+
+const data = await read();
 const STATES = data.states; // worst first
 const RANK = Object.fromEntries(STATES.map((state, i) => [state, i]));
 const SPARK_POINTS = 20;
@@ -13,7 +38,7 @@ let columns = 7; // shown (a narrow screen hides some): a cell spanning more add
 const readAt = data.at * 1000;
 const readMinute = Math.floor(data.at / 60) * 60;
 
-// One object per monitor, from the island's columns.
+// One object per monitor, from the columns.
 const monitors = data.id.map((id, i) => {
   const name = data.name[i];
   const target = data.target[i] ?? id;
@@ -459,4 +484,4 @@ setInterval(() => {
 draw();
 document.documentElement.dataset.dashboard = "ready";
 stats.readyAt = performance.now();
-live();
+if (data.position !== null) live();
