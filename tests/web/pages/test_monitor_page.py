@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from monitor.core.model import CheckResult
+from monitor.store.sqlite.writer import Store
 from monitor.web.pages import monitor_url
 from tests.support.app import wait_for
 from tests.support.browser import READ_TOKEN, Site, log_in, until
@@ -237,3 +240,27 @@ def test_with_tokens_a_login_is_needed_and_a_read_login_sees_no_write_buttons(
     log_in(page, site, then="/monitors/home")
     expect(page.locator("#pause")).to_be_visible()
     expect(page.locator("a[href$='/edit']")).to_be_visible()
+
+
+def test_a_monitor_checked_every_10_minutes_draws_a_line_over_a_day(
+        make_site: Any, page: Any, server: PageServer, tmp_path: Any) -> None:
+    # Half of a day's 5-minute buckets hold no check: joined, not a line of lone points
+    # (uPlot draws no segment beside a null, and no point where they are dense).
+    url = server.url("/up")
+    store = Store(tmp_path / "monitoring.db").start()
+    now = time.time()
+    for step in range(1, 144):
+        store.put_check(CheckResult(url, now - step * 600, True, 200, 20.0 + step % 7))
+    assert store.flush(timeout=30)
+    store.close()
+    site: Site = make_site({"monitors": [{"URL": url, "checkInterval": 600}]})
+    _open(page, site, url, "?range=24h")
+    _drawn(page, "24h")
+    holes = page.evaluate("""(() => {
+        const ys = window.monitorCharts.response.data[1];
+        const set = ys.map((v, i) => v === null || v === undefined ? -1 : i).filter(i => i >= 0);
+        const inner = ys.slice(set[0], set[set.length - 1] + 1);
+        return [set.length, inner.filter(v => v === null).length,
+                inner.filter(v => v === undefined).length];
+    })()""")
+    assert holes[0] >= 100 and holes[1] == 0 and holes[2] >= 100, holes

@@ -8,11 +8,32 @@ export const RANGES = { "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 8
 const RAW_SPAN = 1.5 * 3600; // a window this short is drawn check by check
 const RAW_PAGES = 20; // pages of 10,000 checks at most, for a monitor checked every second
 const SLACK = 0.001; // events round times to the millisecond
+// Buckets without a check, between two with, are joined when the hole is no longer than
+// this many of the monitor's intervals (checked every 10 min, half of the 5-min buckets of
+// a day are empty): a longer hole is a gap, the monitor not running.
+const JOIN_INTERVALS = 2.5;
+
+// Runs of null no longer than `span` seconds, with values on both sides, made undefined:
+// uPlot joins across undefined and breaks the line at null.
+export function join(x, column, span) {
+  let last = -1;
+  for (let i = 0; i < column.length; i++) {
+    if (column[i] === null || column[i] === undefined) continue;
+    if (last >= 0 && i - last > 1 && x[i] - x[last] <= span) {
+      for (let j = last + 1; j < i; j++) column[j] = undefined;
+    }
+    last = i;
+  }
+  return column;
+}
+
+const KEEP_ALL = () => true;
 
 export class Charts {
   constructor(monitor, boxes, status) {
     this.path = `/monitors/${encodeURIComponent(monitor.id)}`;
     this.phases = monitor.phases;
+    this.interval = monitor.interval || 60;
     this.boxes = boxes; // {response, phases}: the elements the charts are drawn in
     this.status = status;
     this.range = null;
@@ -97,14 +118,15 @@ export class Charts {
     const first = Math.floor(since / step) * step;
     const x = [];
     for (let t = first; t <= (until ?? Date.now() / 1000); t += step) x.push(t);
-    const column = (answer, name, keep = () => true) => {
+    const span = Math.max(JOIN_INTERVALS * this.interval, step);
+    const column = (answer, name, keep = KEEP_ALL) => {
       const out = new Array(x.length).fill(null);
       const b = answer.buckets;
       b.start.forEach((start, i) => {
         const at = Math.round((start - first) / step);
         if (at >= 0 && at < x.length && keep(b, i)) out[at] = b[name][i];
       });
-      return out;
+      return keep === KEEP_ALL ? join(x, out, span) : out;
     };
     return {
       mode: "trend", step, x,
