@@ -243,14 +243,18 @@ def test_a_site_that_fails_turns_red_within_2_s_of_its_check(make_site: Any, pag
 
 def test_with_tokens_the_dashboard_shows_after_a_login(make_site: Any, page: Any,
                                                         server: PageServer) -> None:
-    site: Site = make_site({"monitors": [{"URL": server.url("/up"), "name": "shop"}]},
+    odd = server.url("/a(b)!*'~x@y%20z;q=1")  # escaped in its link as monitor_url() does
+    site: Site = make_site({"monitors": [{"URL": server.url("/up"), "name": "shop"},
+                                         {"URL": odd, "name": "odd", "paused": True}]},
                            tokens=True)
     page.goto(site.url)
     assert re.search(r"/login\?next=/$", page.url)
     log_in(page, site, READ_TOKEN)
     _until(page, "document.documentElement.dataset.dashboard === 'ready'")
     assert page.url == site.url
-    expect(page.locator("#rows tr.mon a")).to_have_text("shop")
+    expect(page.locator("#rows tr.mon a").first).to_have_text("odd")
+    assert page.get_attribute("#rows tr.mon a", "href") == monitor_url(odd)
+    expect(page.locator("#rows tr.mon a").last).to_have_text("shop")
     assert page.locator("a[href='/monitors/new']").count() == 0
     _until(page, "document.getElementById('live').textContent === 'live'")
 
