@@ -179,8 +179,7 @@ def test_rows_worst_first_in_view_only_searched_and_grouped(make_site: Any, page
                             ("/old", ["paused old"]), ("web sh", ["up shop"]),
                             (f"127.0.0.1:{port} tcp", ["up tcp"]), ("nothing-like-it", [])):
         page.fill("#search", words)
-        _until(page, f"document.querySelectorAll('#rows tr.mon').length === {len(expected)}")
-        assert _listed(page) == expected, words
+        wait_for(lambda wanted=expected: _listed(page) == wanted, what=f"{expected!r} found")
     expect(page.locator("#empty")).to_be_visible()
     assert "q=nothing-like-it" in page.url
     page.fill("#search", "")
@@ -244,9 +243,11 @@ def test_a_site_that_fails_turns_red_within_2_s_of_its_check(make_site: Any, pag
 def test_with_tokens_the_dashboard_shows_after_a_login(make_site: Any, page: Any,
                                                         server: PageServer) -> None:
     odd = server.url("/a(b)!*'~x@y%20z;q=1")  # escaped in its link as monitor_url() does
-    site: Site = make_site({"monitors": [{"URL": server.url("/up"), "name": "shop"},
-                                         {"URL": odd, "name": "odd", "paused": True}]},
-                           tokens=True)
+    site: Site = make_site({"monitors": [
+        {"URL": server.url("/up"), "name": "shop"},
+        {"URL": odd, "name": "odd", "paused": True},
+        {"URL": server.url("/10"), "name": "site 10", "paused": True},
+        {"URL": server.url("/9"), "name": "Site 9", "paused": True}]}, tokens=True)
     page.goto(site.url)
     assert re.search(r"/login\?next=/$", page.url)
     log_in(page, site, READ_TOKEN)
@@ -255,6 +256,9 @@ def test_with_tokens_the_dashboard_shows_after_a_login(make_site: Any, page: Any
     expect(page.locator("#rows tr.mon a").first).to_have_text("odd")
     assert page.get_attribute("#rows tr.mon a", "href") == monitor_url(odd)
     expect(page.locator("#rows tr.mon a").last).to_have_text("shop")
+    # Names in their natural order, whatever their case.
+    assert [row.split(" ", 1)[1] for row in _listed(page)] == ["odd", "Site 9", "site 10",
+                                                                "shop"]
     assert page.locator("a[href='/monitors/new']").count() == 0
     _until(page, "document.getElementById('live').textContent === 'live'")
 

@@ -38,12 +38,17 @@ let columns = 7; // shown (a narrow screen hides some): a cell spanning more add
 const readAt = data.at * 1000;
 const readMinute = Math.floor(data.at / 60) * 60;
 
+// Names in their natural order ("site 9" before "site 10"): numbers padded, case ignored.
+function sortKey(label) {
+  return label.toLowerCase().replace(/\d+/g, (digits) => digits.padStart(12, "0"));
+}
+
 // One object per monitor, from the columns.
 const monitors = data.id.map((id, i) => {
   const name = data.name[i];
   const target = data.target[i] ?? id;
   return {
-    id, name, target, label: name || target, key: (name || target).toLowerCase(),
+    id, name, target, label: name || target, key: sortKey(name || target),
     kind: data.kinds[data.kind[i]], tags: data.tags[i].map((t) => data.tagNames[t]),
     state: data.state[i], windows: data.windows[i], response: data.response[i],
     sparkText: data.spark[i], spark: null, // parsed when first drawn or changed
