@@ -201,6 +201,15 @@ def token_keys() -> str:
     return _keys_table(web.TOKEN_KEYS, [web.TOKEN_HELP], "monitor/config/web.py")
 
 
+def status_keys() -> str:
+    """The keys of each of `statusPages`, and of each of a page's `groups`."""
+    from monitor.config import status
+
+    where = "monitor/config/status.py"
+    return (_keys_table(status.PAGE_KEYS, [status.PAGE_HELP], where) + "\nEach of `groups`:\n\n"
+            + _keys_table(status.GROUP_KEYS, [status.GROUP_HELP], where))
+
+
 def api_routes() -> str:
     """Every route of the web server: method, path, who may call it, what it does (from
     the OpenAPI document the server serves, and each route's `require` scope)."""
