@@ -37,6 +37,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
 TOKEN = "screenshot-token-0123456789"
 WEEK = 7 * 86400
+STEP = 300  # seconds between the checks of the week written beforehand
 SERVING = re.compile(r"Serving (http://[^ ]+/) ")
 
 
@@ -78,7 +79,7 @@ def config(port: int) -> dict:
 
 
 def history(db: Path, document: dict, now: float) -> None:
-    """A week of checks every 10 minutes, with a bad afternoon for the API and the
+    """A week of checks every 5 minutes, with a bad afternoon for the API and the
     checkout's recent trouble, written by the store's writer as -m would have."""
     store = Store(db).start()
     try:
@@ -87,21 +88,30 @@ def history(db: Path, document: dict, now: float) -> None:
                 continue
             monitor_id = entry["URL"]
             slow = "slow" in monitor_id
-            for step in range(WEEK // 600):
-                at = now - WEEK + step * 600
-                wave = 1 + 0.3 * math.sin(step / 9.0)
+            for step in range(WEEK // STEP):
+                at = now - WEEK + step * STEP
+                wave = 1 + 0.3 * math.sin(step / 18.0)
                 dns, connect = 0.4 * wave, 0.9 * wave
                 ttfb = (340 if slow else 28) * wave
-                bad = ("api" in monitor_id and 400 <= step <= 412) or (
-                    "checkout" in monitor_id and step >= WEEK // 600 - 30)
-                store.put_check(CheckResult(
-                    monitor_id, at, not bad, 500 if bad else 200, ttfb + connect + dns,
-                    reason="status" if bad else None, detail="HTTP 500" if bad else "",
-                    metrics={"dns": dns, "connect": connect, "ttfb": ttfb,
-                             "total": ttfb + connect + dns}))
+                bad = ("api" in monitor_id and 800 <= step <= 824) or (
+                    "checkout" in monitor_id and step >= WEEK // STEP - 60)
+                store.put_check(_check(monitor_id, at, bad, dns, connect, ttfb))
+            # The last half hour every 30 s: the dashboard's sparklines have their minutes.
+            for step in range(60, 0, -1):
+                wave = 1 + 0.25 * math.sin(step / 4.0)
+                store.put_check(_check(monitor_id, now - step * 30, "checkout" in monitor_id,
+                                       0.4, 0.9, (340 if slow else 28) * wave))
         store.flush(timeout=60)
     finally:
         store.close()
+
+
+def _check(monitor_id: str, at: float, bad: bool, dns: float, connect: float,
+           ttfb: float) -> CheckResult:
+    return CheckResult(monitor_id, at, not bad, 500 if bad else 200, ttfb + connect + dns,
+                       reason="status" if bad else None, detail="HTTP 500" if bad else "",
+                       metrics={"dns": dns, "connect": connect, "ttfb": ttfb,
+                                "total": ttfb + connect + dns})
 
 
 def main() -> None:

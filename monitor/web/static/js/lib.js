@@ -66,6 +66,7 @@ export function ms(value) {
 
 export function percent(ratio, digits = 2) {
   if (ratio === null || ratio === undefined) return "–";
+  if (ratio === 1) return "100%"; // every check up: no decimals to read, a narrower column
   return `${(ratio * 100).toFixed(digits)}%`;
 }
 
