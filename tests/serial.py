@@ -35,6 +35,8 @@ SERIAL: dict[str, str] = {
     "test_follow::test_copytruncate_under_a_writer": "the follower must poll between the "
                                                       "truncate and the writer's refill",
     # Single tests: bounds of a few hundred ms to 3 s on elapsed time, or a rate.
+    "e2e/test_e2e::test_selftest_passes": "the self-test's own check that its checks ran on "
+                                          "schedule (a 0.2 s interval for 2.5 s)",
     "test_check_now::test_a_check_that_overruns_its_timeout_is_504_in_bounded_time":
         "the answer within the timeout and 2 s more (a bound of 3.2 s)",
     "test_serve::test_serve_answers_and_stops_at_sigint": "stopped within 5 s of SIGINT",
