@@ -3,7 +3,8 @@ show customers a chosen set of monitors, by group, with their state and uptime.
 
 A page names its monitors by id or by name, and each must be one of the config's (the
 loader says which reference is not, by its JSON path). A customer sees the monitors'
-names, never what they check: a monitor shown on a page must have a `name`.
+names, never what they check: a monitor shown on a page must have a `name` written in the
+config (one a site's `plugins` make: the site's, which its name is made of).
 """
 
 from __future__ import annotations
@@ -168,6 +169,14 @@ def _monitor(fields: Fields, reference: Any, where: str, by_id: dict[str, Monito
         # Its id and target may be a URL with a path, a host or a token: never shown.
         raise fields.fail(where, f"the monitor {json.dumps(reference)} has no \"name\": a"
                                  " status page shows monitors by name only; give it one")
+    site = by_id.get(monitor.parent_id) if monitor.parent_id else None
+    if site is not None and not site.name:
+        # A site's plugins name their monitors "<site's name>/<kind>", or, of a site with
+        # no name, "<its URL>/<kind>": its host, port and path, not a name written to show.
+        raise fields.fail(where, f"the monitor {json.dumps(reference)} is made by the"
+                                 " plugins of a site with no \"name\", and named after its"
+                                 " URL: a status page shows monitors by name only; give the"
+                                 " site a \"name\"")
     return monitor
 
 

@@ -107,6 +107,39 @@ def test_a_name_two_monitors_share_must_be_given_as_an_id() -> None:
     assert parse_config(json.dumps(_doc([_page("https://b.example/")], monitors)))
 
 
+# A site of no name, whose `plugins` make a monitor named after its URL (host, port, path).
+INTERNAL = "https://admin:pw@internal-db.corp.example:8443/admin/health?key=abc"
+
+
+def test_a_monitor_a_site_of_no_name_makes_is_not_shown_by_its_url_made_name() -> None:
+    plugged = parse_config(json.dumps({"plugins": ["tls"], "monitors": [{"URL": INTERNAL}]}))
+    tls = plugged.monitors[1]
+    assert tls.parent_id and "internal-db" in tls.name  # the name made of the site's URL
+    for reference in (tls.id, tls.name):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(json.dumps({"plugins": ["tls"], "monitors": [{"URL": INTERNAL}],
+                                     "statusPages": [_page(reference)]}))
+        said = str(caught.value)
+        assert said.startswith("config.json: statusPages[0].groups[0].monitors[0]: the"
+                               " monitor"), said
+        assert 'give the site a "name"' in said, said
+
+
+def test_a_named_site_s_plugin_monitor_shows_its_name_and_nothing_of_the_url(
+        make_web: Any) -> None:
+    web = make_web({"plugins": ["tls"], "monitors": [{"URL": INTERNAL, "name": "Database"}],
+                    "statusPages": [_page("Database", "Database/tls")]}, tokens=True)
+    page = web.client.get("/status/acme")
+    document = web.client.get("/status/acme.json")
+    assert page.status_code == document.status_code == 200
+    names = [m["name"] for g in document.get_json()["groups"] for m in g["monitors"]]
+    assert names == ["Database", "Database/tls"]
+    for text in (page.get_data(as_text=True), document.get_data(as_text=True)):
+        for part in ("internal-db", "corp.example", "8443", "admin", "health", "key=",
+                     "https"):
+            assert part not in text, part
+
+
 def test_every_key_has_a_schema_fragment_and_the_schema_agrees() -> None:
     assert set(status_config.PAGE_KEYS) == set(status_config.PAGE_SCHEMA["properties"])
     assert set(status_config.GROUP_KEYS) == set(status_config.GROUP_SCHEMA["properties"])
