@@ -104,8 +104,12 @@ def data(slug: str) -> ResponseReturnValue:
 
 def _matches(header: str | None, etag: str) -> bool:
     """Whether If-None-Match names the document: as sent compressed too (flask-compress
-    answers `"ETAG:br"`), so that an unchanged document is never compressed again."""
-    return any(tag.partition(":")[0] == etag for tag in parse_etags(header).as_set())
+    answers `"ETAG:br"`), so that an unchanged document is never compressed again. Weak
+    tags match as strong ones do (RFC 9110: If-None-Match compares weakly; a proxy that
+    compresses sends `W/"ETAG"`), and so does `*`."""
+    tags = parse_etags(header)
+    return tags.star_tag or any(tag.partition(":")[0] == etag
+                                for tag in tags.as_set(include_weak=True))
 
 
 def _page(config: Config, slug: str) -> StatusPage | None:

@@ -422,6 +422,21 @@ def test_a_compressed_document_s_etag_is_a_304_without_compressing_it_again(serv
     assert again.status_code == 304 and not again.headers["ETag"].endswith(':br"')
 
 
+def test_a_weak_etag_or_a_star_is_a_304(served: Any) -> None:
+    site = served()
+    etag = site.client.get("/status/acme.json").headers["ETag"]
+    compressed = site.client.get("/status/acme.json", headers={"Accept-Encoding": "br"})
+    # What a proxy that compresses makes of a strong ETag (nginx's gzip), of either; and
+    # "*": If-None-Match compares weakly (RFC 9110, 13.1.2).
+    for header in (f"W/{etag}", f"W/{compressed.headers['ETag']}", f'"other", W/{etag}',
+                   "*"):
+        answer = site.client.get("/status/acme.json", headers={"If-None-Match": header})
+        assert answer.status_code == 304, header
+        assert answer.data == b"" and answer.headers["ETag"] == etag
+    assert site.client.get("/status/acme.json", headers={
+        "If-None-Match": 'W/"other"'}).status_code == 200
+
+
 def test_a_bad_refresh_interval_is_a_400_page(served: Any) -> None:
     site = served()
     assert site.client.get("/status/acme?refresh=0").status_code == 400
