@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import math
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -78,10 +79,19 @@ def authorize(scope: str) -> None:
         raise Problem(401, "Unauthorized", "this server needs a token: send"
                       " \"Authorization: Bearer TOKEN\" (a token of the config's apiTokens)",
                       headers=_CHALLENGE)
+    # Wrong tokens are slowed per client as failed logins are: the same guesses.
+    throttle, who = session.throttle(), session.client(request)
+    wait = throttle.wait(who)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        raise Problem(429, "Too Many Requests", f"too many wrong tokens from your address:"
+                      f" try again in {seconds} s", headers={"Retry-After": str(seconds)})
     token = match(tokens, given)
     if token is None:
+        throttle.failed(who)
         raise Problem(401, "Unauthorized", "the token is not one of the config's apiTokens",
                       headers=_CHALLENGE)
+    throttle.passed(who)
     _allow(token, scope)
 
 

@@ -8,6 +8,10 @@ token's name and a fingerprint of the token, never the token: a token removed fr
 logged in or not, carries a CSRF token that every form and every change the pages' scripts
 make must send back.
 
+A logout is kept on the server too (an owner-only file beside the database, shared by
+`serve` and `-m --web`): a copy of the cookie taken before is refused after it, until it
+would have expired anyway.
+
 Failed logins are slowed per client: after a few, each next attempt must wait longer
 (doubling to a ceiling), and one that comes sooner is refused without the token being
 looked at. Refused rather than delayed: a sleeping request would hold one of the server's
@@ -16,16 +20,20 @@ few threads, and a guesser could hold them all.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import os
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, request, session
+from flask import Flask, Request, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from monitor.checks.push.tokens import PushKeyError, load_key
@@ -39,6 +47,9 @@ CSRF_HEADER = "X-CSRF-Token"  # what the pages' scripts send with a change
 FREE_FAILURES = 3  # failed logins a client may make before it is slowed
 FIRST_WAIT, MAX_WAIT = 1.0, 300.0  # seconds before the next attempt, doubling per failure
 MAX_CLIENTS = 10_000  # clients remembered; the oldest forgotten first
+THROTTLE = "monitor.login-throttle"  # the app's Throttle, in app.extensions
+LOGOUTS = "monitor.logouts"  # the app's Logouts
+LOGOUTS_SUFFIX = ".web-logouts"  # beside the database
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -64,6 +75,9 @@ class CookieSessions(SecureCookieSessionInterface):
 
 def install(app: Flask, context: WebContext) -> None:
     app.session_interface = CookieSessions(context)
+    app.extensions[THROTTLE] = Throttle(context.clock)
+    app.extensions[LOGOUTS] = Logouts(Path(f"{context.db_path}{LOGOUTS_SUFFIX}"),
+                                      context.clock)
     app.config.update(SESSION_COOKIE_NAME=COOKIE, SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Strict", PERMANENT_SESSION_LIFETIME=LIFETIME,
                       SESSION_REFRESH_EACH_REQUEST=False)
@@ -101,9 +115,12 @@ def csrf_valid(given: str | None) -> bool:
 
 
 def user(tokens: tuple[ApiToken, ...] | None = None) -> ApiToken | None:
-    """The token this session logged in with, while the config still has it unchanged."""
+    """The token this session logged in with, while the config still has it unchanged and
+    the session was not logged out."""
     name = session.get("user")
     if not isinstance(name, str):
+        return None
+    if _logouts().ended(str(session.get("sid", ""))):
         return None
     if tokens is None:
         tokens = current().config.api_tokens
@@ -121,11 +138,25 @@ def log_in(token: ApiToken) -> None:
     session.permanent = True
     session["user"] = token.name
     session["fp"] = fingerprint(token)
+    session["sid"] = secrets.token_urlsafe(16)
     session[CSRF_FIELD] = secrets.token_urlsafe(24)
 
 
 def log_out() -> None:
+    sid = session.get("sid")
+    if isinstance(sid, str) and sid:
+        _logouts().end(sid)
     session.clear()
+
+
+def throttle() -> Throttle:
+    found: Throttle = current_app.extensions[THROTTLE]
+    return found
+
+
+def _logouts() -> Logouts:
+    found: Logouts = current_app.extensions[LOGOUTS]
+    return found
 
 
 def client(req: Request) -> str:
@@ -161,3 +192,66 @@ class Throttle:
     def passed(self, who: str) -> None:
         with self._lock:
             self._failures.pop(who, None)
+
+
+class Logouts:
+    """The sessions logged out before they expired: `sid expiry` lines in an owner-only
+    file, appended at each logout and read again when another process appended to it."""
+
+    def __init__(self, path: Path, clock: Callable[[], float]) -> None:
+        self._path = path
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ended: dict[str, float] = {}
+        self._seen: tuple[int, int] | None = None  # the file's (size, mtime) when read
+
+    def ended(self, sid: str) -> bool:
+        if not sid:
+            return False
+        with self._lock:
+            self._refresh()
+            return self._ended.get(sid, 0.0) > self._clock()
+
+    def end(self, sid: str) -> None:
+        expiry = self._clock() + LIFETIME.total_seconds()
+        with self._lock:
+            self._ended[sid] = expiry
+            try:
+                descriptor = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                with os.fdopen(descriptor, "a", encoding="ascii") as file:
+                    file.write(f"{sid} {expiry:.0f}\n")
+            except OSError:
+                pass  # ended in this process at least; the cookie is gone from the browser
+            self._seen = None
+
+    def _refresh(self) -> None:
+        try:
+            stat = os.stat(self._path)
+        except OSError:
+            return
+        if self._seen == (stat.st_size, stat.st_mtime_ns):
+            return
+        now = self._clock()
+        with contextlib.suppress(OSError), open(self._path, encoding="ascii",
+                                                errors="replace") as file:
+            for line in file:
+                sid, _, expiry = line.strip().partition(" ")
+                with contextlib.suppress(ValueError):
+                    if float(expiry) > now:
+                        self._ended[sid] = float(expiry)
+        self._ended = {sid: at for sid, at in self._ended.items() if at > now}
+        self._seen = (stat.st_size, stat.st_mtime_ns)
+        if stat.st_size > 64 * 1024:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Keep the file to the logouts not yet expired (written whole, then renamed)."""
+        temporary = self._path.with_name(f".{self._path.name}.{os.getpid()}.{time.time_ns()}")
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="ascii") as file:
+                file.writelines(f"{sid} {at:.0f}\n" for sid, at in self._ended.items())
+            os.replace(temporary, self._path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)

@@ -4,8 +4,9 @@ cookie; logout ends it. Failed logins are slowed per client (monitor.web.session
 from __future__ import annotations
 
 import math
+from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, redirect, request
 from flask.typing import ResponseReturnValue
 
 from monitor.web import session
@@ -14,20 +15,18 @@ from monitor.web.context import current
 from monitor.web.pages import page, render
 
 bp = Blueprint("login", __name__)
-THROTTLE = "monitor.login-throttle"
 
-
-def _throttle() -> session.Throttle:
-    throttle = current_app.extensions.get(THROTTLE)
-    if throttle is None:
-        throttle = current_app.extensions[THROTTLE] = session.Throttle(current().clock)
-    return throttle
 
 
 def _next() -> str:
-    """Where to go after: a path of this server only (never `//elsewhere`)."""
+    """Where to go after: a path of this server only. Never `//elsewhere`, nor what a
+    browser or werkzeug would make of one (`/\\elsewhere`; a tab or line break, which URL
+    parsers drop, between the two slashes)."""
     target = request.values.get("next", "/")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    parts = urlsplit(target)
+    if (not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(char.isspace() or not char.isprintable() for char in target)
+            or parts.scheme or parts.netloc):
         return "/"
     return target
 
@@ -46,7 +45,7 @@ def submit() -> ResponseReturnValue:
     tokens = current().config.api_tokens
     if not tokens:
         return redirect(_next())
-    throttle = _throttle()
+    throttle = session.throttle()
     who = session.client(request)
     wait = throttle.wait(who)
     if wait > 0:

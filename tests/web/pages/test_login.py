@@ -60,7 +60,7 @@ def test_a_wrong_token_is_refused_and_repeated_failures_slow_the_client(make_web
                                                                        ) -> None:
     web = make_web(tokens=True)
     now = [1000.0]
-    web.app.extensions["monitor.login-throttle"] = session.Throttle(lambda: now[0])
+    web.app.extensions[session.THROTTLE] = session.Throttle(lambda: now[0])
     csrf = _csrf(web.client)
     for _ in range(session.FREE_FAILURES):
         answer = _login(web.client, "x" * 20, csrf)
@@ -146,19 +146,64 @@ def test_a_token_removed_from_the_config_ends_its_sessions(make_web: Any) -> Non
     assert web.client.get("/api/v1/monitors").status_code == 401
 
 
-def test_logout_ends_the_session(make_web: Any) -> None:
+def test_logout_ends_the_session_even_for_a_copy_of_its_cookie(make_web: Any) -> None:
     web = make_web(tokens=True)
     assert _login(web.client).status_code == 302
+    copy = web.client.get_cookie(session.COOKIE).value  # type: ignore[union-attr]
+    other = web.app.test_client()  # another browser, holding a copy of the cookie
+    other.set_cookie(session.COOKIE, copy)
+    assert other.get("/api/v1/monitors").status_code == 200
     csrf = _csrf(web.client)
     answer = web.client.post("/logout", data={"csrf": csrf})
     assert answer.status_code == 302 and answer.headers["Location"] == "/login"
     assert web.client.get("/api/v1/monitors").status_code == 401
+    assert other.get("/api/v1/monitors").status_code == 401
+    # Kept beside the database, owner-only: serve and -m --web share it, a restart keeps it.
+    kept = web.db_path.with_name(web.db_path.name + session.LOGOUTS_SUFFIX)
+    assert kept.stat().st_mode & 0o777 == 0o600
+    again = session.Logouts(kept, web.context.clock)
+    assert again.ended(kept.read_text().split()[0])
+
+
+def test_a_logout_ends_only_that_session(make_web: Any) -> None:
+    web = make_web(tokens=True)
+    assert _login(web.client).status_code == 302
+    elsewhere = web.app.test_client()
+    assert _login(elsewhere).status_code == 302
+    web.client.post("/logout", data={"csrf": _csrf(web.client)})
+    assert elsewhere.get("/api/v1/monitors").status_code == 200
+
+
+def test_logouts_expire_with_the_sessions_they_ended(tmp_path: Any) -> None:
+    now = [1000.0]
+    logouts = session.Logouts(tmp_path / "x.web-logouts", lambda: now[0])
+    logouts.end("abc")
+    assert logouts.ended("abc") and not logouts.ended("def")
+    now[0] += session.LIFETIME.total_seconds() + 1
+    assert not session.Logouts(tmp_path / "x.web-logouts", lambda: now[0]).ended("abc")
+
+
+def test_wrong_bearer_tokens_are_slowed_as_failed_logins_are(make_web: Any) -> None:
+    web = make_web(tokens=True)
+    now = [1000.0]
+    web.app.extensions[session.THROTTLE] = session.Throttle(lambda: now[0])
+    wrong = {"Authorization": "Bearer " + "x" * 20}
+    for _ in range(session.FREE_FAILURES):
+        assert web.client.get("/api/v1/monitors", headers=wrong).status_code == 401
+    answer = web.client.get("/api/v1/monitors", headers={"Authorization": f"Bearer {API_WRITE}"})
+    assert answer.status_code == 429 and answer.headers["Retry-After"] == "1"
+    assert answer.get_json()["status"] == 429
+    now[0] += session.FIRST_WAIT
+    good = web.client.get("/api/v1/monitors", headers={"Authorization": f"Bearer {API_WRITE}"})
+    assert good.status_code == 200
 
 
 def test_next_never_leads_off_this_server(make_web: Any) -> None:
     web = make_web(tokens=True)
     csrf = _csrf(web.client)
-    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example",
+                   "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example",
+                   "/ /evil.example", "http:/evil.example"):
         answer = web.client.post("/login", data={"token": API_WRITE, "csrf": csrf,
                                                  "next": target})
         assert answer.headers["Location"] == "/", target
@@ -174,8 +219,11 @@ def test_pages_carry_a_policy_that_allows_no_inline_script(make_web: Any) -> Non
 
 
 def test_without_tokens_the_login_page_sends_the_visitor_on(make_web: Any) -> None:
-    answer = make_web().client.get("/login?next=/monitors")
+    web = make_web()
+    answer = web.client.get("/login?next=/monitors")
     assert answer.status_code == 302 and answer.headers["Location"] == "/monitors"
+    answer = web.client.get("/login?next=/%09/evil.example")
+    assert answer.headers["Location"] == "/"
 
 
 def test_login_in_a_real_browser(make_site: Any, page: Any) -> None:
