@@ -35,7 +35,8 @@ MODES = {
 # The group's options that belong to some commands only: with a flag, handed to its
 # command; before a command, an error (they go after it). The others (-c, -db, --no-color,
 # --debug) apply to every command, before it or after it.
-COMMAND_OPTIONS = ("silent", "once", "no_follow", "plain", "web", "public_read")
+COMMAND_OPTIONS = ("silent", "once", "no_follow", "plain", "web", "public_read",
+                   "trusted_proxy")
 # The address `--web` listens on when given without one (serve's default too).
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -130,6 +131,9 @@ class _Cli(click.Group):
               help=f"With -m: also serve the web API, on ADDR (default {DEFAULT_LISTEN}).")
 @click.option("--public-read", is_flag=True,
               help="With -m --web: anonymous clients may read what a status page shows.")
+@click.option("--trusted-proxy", metavar="ADDR",
+              help="With -m --web: the address of a reverse proxy in front (TLS): its"
+                   " X-Forwarded-For, -Proto, -Host and -Port are believed; needs apiTokens.")
 @click.option("--no-color", is_flag=True, help="No colour (also: the NO_COLOR variable).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 # The program's name as the user typed it: monitoringApp.py, monitoringApp, uptime-monitor.
@@ -138,7 +142,7 @@ class _Cli(click.Group):
 def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report: bool,
          purge: float | None, validate: bool, config_path: str, db_path: str, silent: bool,
          once: bool, no_follow: bool, plain: bool, web: str | None, public_read: bool,
-         no_color: bool, debug: bool) -> None:
+         trusted_proxy: str | None, no_color: bool, debug: bool) -> None:
     """Uptime and performance monitor for websites, services and hosts.
 
     Choose a mode with a command (`monitoringApp.py report --once`) or with its flag
@@ -261,12 +265,15 @@ def _shared(ctx: click.Context, name: str, value: object) -> object:
               help=f"Also serve the web API, on ADDR (default {DEFAULT_LISTEN}).")
 @click.option("--public-read", is_flag=True,
               help="With --web: anonymous clients may read what a status page shows.")
+@click.option("--trusted-proxy", metavar="ADDR",
+              help="With --web: the address of a reverse proxy in front (TLS): its"
+                   " X-Forwarded-For, -Proto, -Host and -Port are believed; needs apiTokens.")
 @_no_color_option
 @_debug_option
 @click.pass_context
 def monitor_command(ctx: click.Context, config_path: str | None, db_path: str | None,
                     silent: bool, plain: bool, web: str | None, public_read: bool,
-                    no_color: bool, debug: bool) -> None:
+                    trusted_proxy: str | None, no_color: bool, debug: bool) -> None:
     """Monitor what the config file lists and print stats.
 
     With --web, the same process also serves the web API (as `serve` does), on loopback
@@ -274,8 +281,10 @@ def monitor_command(ctx: click.Context, config_path: str | None, db_path: str | 
     """
     if public_read and web is None:
         raise click.UsageError("--public-read goes with --web", ctx)
+    if trusted_proxy and web is None:
+        raise click.UsageError("--trusted-proxy goes with --web", ctx)
     _mode(ctx, "monitor", config_path, db_path, debug, silent=silent, plain=plain,
-          no_color=no_color, web=web, public_read=public_read)
+          no_color=no_color, web=web, public_read=public_read, trusted_proxy=trusted_proxy)
 
 
 
@@ -445,12 +454,16 @@ def purge_command(ctx: click.Context, days: float, db_path: str | None,
                    " apiTokens in the config.")
 @click.option("--public-read", is_flag=True,
               help="Anonymous clients may read what a status page shows.")
+@click.option("--trusted-proxy", metavar="ADDR",
+              help="The address of a reverse proxy in front (TLS): its X-Forwarded-For,"
+                   " -Proto, -Host and -Port are believed; needs apiTokens.")
 @_config_option()
 @_database_option
 @_debug_option
 @click.pass_context
 def serve_command(ctx: click.Context, listen: str, public_read: bool,
-                  config_path: str | None, db_path: str | None, debug: bool) -> None:
+                  trusted_proxy: str | None, config_path: str | None, db_path: str | None,
+                  debug: bool) -> None:
     """Serve the web API of the database a monitor writes.
 
     Beside a running `monitor` (-m) on the same config file and database, or alone over
@@ -466,7 +479,7 @@ def serve_command(ctx: click.Context, listen: str, public_read: bool,
         def err(message: str) -> None:
             click.echo(message, err=True)
 
-        run_serve(config, db, WebOptions(listen, public_read), click.echo, err)
+        run_serve(config, db, WebOptions(listen, public_read, trusted_proxy), click.echo, err)
 
     guarded(bool(_shared(ctx, "debug", debug)), run)
 
@@ -479,14 +492,15 @@ main.add_command(schema_command)  # schema: the JSON Schema of config.json
 def _mode(ctx: click.Context, mode: str, config_path: str | None, db_path: str | None,
           debug: bool, silent: bool = False, once: bool = False, no_follow: bool = False,
           plain: bool = False, no_color: bool = False, purge_days: float | None = None,
-          web: str | None = None, public_read: bool = False) -> None:
+          web: str | None = None, public_read: bool = False,
+          trusted_proxy: str | None = None) -> None:
     """A command runs the same code as its flag, with the group's shared options filled in."""
     config = str(_shared(ctx, "config_path", config_path))
     db = str(_shared(ctx, "db_path", db_path))
     no_color = bool(_shared(ctx, "no_color", no_color))
     guarded(bool(_shared(ctx, "debug", debug)),
              lambda: _run(mode, config, db, silent, once, no_follow, purge_days,
-                          _display(plain, no_color), web, public_read))
+                          _display(plain, no_color), web, public_read, trusted_proxy))
 
 
 def _display(plain: bool, no_color: bool) -> Display:
@@ -501,7 +515,8 @@ def _display(plain: bool, no_color: bool) -> Display:
 
 def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
          no_follow: bool, purge_days: float | None, display: Display,
-         web: str | None = None, public_read: bool = False) -> None:
+         web: str | None = None, public_read: bool = False,
+         trusted_proxy: str | None = None) -> None:
     echo = click.echo
 
     def err(message: str) -> None:
@@ -516,7 +531,7 @@ def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
         from monitor.cli.modes import run_monitor
         from monitor.cli.serve import WebOptions
 
-        options = None if web is None else WebOptions(web, public_read)
+        options = None if web is None else WebOptions(web, public_read, trusted_proxy)
         if not run_monitor(config_path, db_path, silent, echo, err, display=display,
                            web=options):
             # Stopped, everything committed and closed, but stdout is a pipe nobody reads:

@@ -24,6 +24,7 @@ Echo = Callable[[str], None]
 class WebOptions:
     listen: str
     public_read: bool = False
+    trusted_proxy: str | None = None  # a reverse proxy's address: its X-Forwarded-* believed
 
 
 class WebServer:
@@ -35,7 +36,8 @@ class WebServer:
         from monitor.web.serve import check_allowed, parse_listen
 
         self._address = parse_listen(options.listen)
-        check_allowed(self._address, bool(config.api_tokens), config.source)
+        check_allowed(self._address, bool(config.api_tokens), config.source,
+                      options.trusted_proxy)
         self._options = options
         self._args = (config_path, db_path, config)
         self._warn = warn
@@ -53,8 +55,9 @@ class WebServer:
         self._context = context = WebContext(
             config_path, db_path, store, config, runtime=runtime,
             public_read=self._options.public_read, warn=self._warn,
-            exposed=not self._address.loopback)
-        self._server = server = Server(create_app(context), self._address).start()
+            exposed=not self._address.loopback or self._options.trusted_proxy is not None)
+        self._server = server = Server(create_app(context), self._address,
+                                       trusted_proxy=self._options.trusted_proxy).start()
         return server.address.url()
 
     def stop(self) -> None:

@@ -24,6 +24,8 @@ MAX_STREAMS = 100
 # waitress reads a body whole before the app sees it (its default bound is 1 GiB): no route
 # takes more than the metrics' 8 MiB.
 MAX_REQUEST_BODY = 8 * 1024 * 1024 + 1
+PROXY_HEADERS = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                 "x-forwarded-port"}
 # At a stop, how long the requests in hand may take to end and their answers to go out.
 STOP_GRACE = 0.5
 # Connections beyond the threads wait in waitress's queue; more than this are refused.
@@ -69,9 +71,21 @@ def parse_listen(text: str) -> Address:
     return Address(host, port)
 
 
-def check_allowed(address: Address, has_tokens: bool, config_source: str) -> None:
+def check_allowed(address: Address, has_tokens: bool, config_source: str,
+                  trusted_proxy: str | None = None) -> None:
     """Beyond loopback, anyone who reaches the port could read the history and change the
-    config: refused unless the config has API tokens."""
+    config: refused unless the config has API tokens. So is a proxy in front, which makes
+    a loopback address reachable from beyond."""
+    if trusted_proxy is not None:
+        try:
+            ipaddress.ip_address(trusted_proxy)
+        except ValueError:
+            raise ListenError(f"--trusted-proxy {trusted_proxy}: give the proxy's IP address"
+                              " (e.g. 127.0.0.1)") from None
+        if not has_tokens:
+            raise ListenError(f"refusing --trusted-proxy without apiTokens in"
+                              f" {config_source}: a proxy in front lets anyone it serves"
+                              " read and change the monitors (add a token)")
     if not address.loopback and not has_tokens:
         raise ListenError(f"refusing to listen on {address.host}:{address.port} without"
                           f" apiTokens in {config_source}: anyone who can reach it could"
@@ -84,7 +98,7 @@ class Server:
     port in use is an error at once), `stop()` closes it."""
 
     def __init__(self, app: Flask, address: Address, threads: int = REQUEST_THREADS
-                 + MAX_STREAMS) -> None:
+                 + MAX_STREAMS, trusted_proxy: str | None = None) -> None:
         # waitress logs at WARNING what is queued; its own access log does not exist (a push
         # token in a path is never logged).
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
@@ -97,7 +111,13 @@ class Server:
                 max_request_body_size=MAX_REQUEST_BODY,
                 # Sent as written: waitress holds writes under 18 kB while the response
                 # goes on, and an event stream's few bytes would wait there.
-                send_bytes=1, channel_timeout=120)
+                send_bytes=1, channel_timeout=120,
+                # Behind a proxy (TLS), the client's address, scheme and host are the
+                # proxy's to say: the throttle, the Secure cookie and the Origin check use
+                # them. Nobody else's X-Forwarded-* is believed (cleared).
+                **({} if trusted_proxy is None else {
+                    "trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+                    "trusted_proxy_headers": PROXY_HEADERS}))
         except OSError as exc:
             raise ListenError(f"cannot listen on {address.host}:{address.port}:"
                               f" {exc.strerror or exc}") from None

@@ -75,9 +75,6 @@ class CookieSessions(SecureCookieSessionInterface):
 
 def install(app: Flask, context: WebContext) -> None:
     app.session_interface = CookieSessions(context)
-    app.extensions[THROTTLE] = Throttle(context.clock)
-    app.extensions[LOGOUTS] = Logouts(Path(f"{context.db_path}{LOGOUTS_SUFFIX}"),
-                                      context.clock)
     app.config.update(SESSION_COOKIE_NAME=COOKIE, SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Strict", PERMANENT_SESSION_LIFETIME=LIFETIME,
                       SESSION_REFRESH_EACH_REQUEST=False)
@@ -149,13 +146,24 @@ def log_out() -> None:
     session.clear()
 
 
+_made = threading.Lock()  # the app's Throttle and Logouts, made at their first use
+
+
 def throttle() -> Throttle:
-    found: Throttle = current_app.extensions[THROTTLE]
+    found = current_app.extensions.get(THROTTLE)
+    if found is None:
+        with _made:
+            found = current_app.extensions.setdefault(THROTTLE, Throttle(current().clock))
     return found
 
 
 def _logouts() -> Logouts:
-    found: Logouts = current_app.extensions[LOGOUTS]
+    found = current_app.extensions.get(LOGOUTS)
+    if found is None:
+        context = current()
+        with _made:
+            found = current_app.extensions.setdefault(LOGOUTS, Logouts(
+                Path(f"{context.db_path}{LOGOUTS_SUFFIX}"), context.clock))
     return found
 
 
