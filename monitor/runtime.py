@@ -24,6 +24,7 @@ from pathlib import Path
 
 from monitor.alerts import AlertEvent
 from monitor.config import Config, load_config
+from monitor.config.edit import file_etag
 from monitor.core.errors import ConfigError, StoreError
 from monitor.core.model import Monitor
 from monitor.engine import Engine
@@ -63,9 +64,11 @@ class Runtime:
                                   "the maintenance set from the command line", self._warn)
         self._acks = _Poll(self.engine.poll_acks, "the acknowledged alerts", self._warn)
         self._reload_requested = threading.Event()
-        # A config parsed by the writer of the file (the web server's editor), and the file
-        # stamp it was parsed from: taken without a parse while the file is still that one.
-        self._handed: tuple[Config, tuple[float, int, int] | None] | None = None
+        # Configs parsed by the writer of the file (the web server's editor), by the ETag
+        # of the bytes each was parsed from: the one the file still is, if any, is taken
+        # without a parse. Edits' reloads may come in any order: the file's bytes decide.
+        self._handed: dict[str, Config] = {}
+        self._handed_lock = threading.Lock()
         self._stamp = file_stamp(self._path) if self._path is not None else None
         self._running = False
 
@@ -93,10 +96,12 @@ class Runtime:
             if self._reload_requested.is_set() or (current is not None
                                                    and current != self._stamp):
                 self._reload_requested.clear()
-                self._stamp = current
-                handed, self._handed = self._handed, None
-                if handed is not None and handed[1] == current and not handed[0].warnings:
-                    self._take(handed[0], self._path)
+                self._stamp = current  # before the bytes are read: a later write, seen
+                with self._handed_lock:
+                    handed, self._handed = self._handed, {}
+                config = handed.get(file_etag(self._path) or "") if handed else None
+                if config is not None and not config.warnings:
+                    self._take(config, self._path)
                 else:  # its warnings are said by load_config, once
                     self._reload_file(self._path)
         self.engine.maybe_purge(now)
@@ -114,12 +119,14 @@ class Runtime:
             self._running = False
             self.engine.stop(force=force, progress=progress)
 
-    def request_reload(self, config: Config | None = None) -> None:
+    def request_reload(self, config: Config | None = None, etag: str | None = None) -> None:
         """Reload the config file at the next step (from a signal handler: SIGHUP). With
-        `config`, the file as its writer just parsed it: taken as it is while the file is
-        still the one it was parsed from (a parse of 5,000 monitors takes ~0.15 s)."""
-        if config is not None and self._path is not None:
-            self._handed = (config, file_stamp(self._path))
+        `config` and `etag`, the file as its writer just parsed and wrote it, and the ETag
+        of those bytes (edit.py's, taken inside the editor's lock): taken as it is while
+        the file is still those bytes (a parse of 5,000 monitors takes ~0.15 s)."""
+        if config is not None and etag is not None and self._path is not None:
+            with self._handed_lock:
+                self._handed[etag] = config
         self._reload_requested.set()
 
     def reload(self, config: Config) -> None:

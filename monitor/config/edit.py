@@ -36,7 +36,7 @@ from monitor.core.errors import ConfigError, MonitorError
 from monitor.core.model import Monitor
 
 __all__ = ["Clash", "ConfigEditor", "Derived", "EditError", "Invalid", "NotFound", "Snapshot",
-           "Stale", "Unwritable", "merge_patch", "pointer"]
+           "Stale", "Unwritable", "file_etag", "merge_patch", "pointer"]
 
 BOM = "\ufeff"
 BACKUP_SUFFIX = ".bak"
@@ -375,6 +375,16 @@ def _list(snap: Snapshot) -> tuple[jsontext.Span, list[jsontext.Span]]:
 
 def _etag(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
+
+
+def file_etag(path: Path) -> str | None:
+    """The ETag of the file's bytes now, as a Snapshot of it says it; None when it cannot
+    be read. Whether a config parsed from some bytes (`Result.snapshot`) is the file's
+    still: a stamp taken after the editor's lock is let go may be a later edit's."""
+    try:
+        return _etag(path.read_bytes())
+    except OSError:
+        return None
 
 
 def _stale(path: Path) -> Stale:

@@ -13,6 +13,7 @@ from pathlib import Path
 from flask import current_app
 
 from monitor.config import Config, load_config
+from monitor.config.edit import file_etag
 from monitor.core.errors import ConfigError, StoreError
 from monitor.runtime import Runtime, file_stamp
 from monitor.store.api import Reader
@@ -76,20 +77,21 @@ class WebContext:
         """A line for the operator (the console of serve or -m --web)."""
         self._warn(text)
 
-    def reload(self, config: Config | None = None) -> None:
+    def reload(self, config: Config | None = None, etag: str | None = None) -> None:
         """Take the config file as it is now (after the API wrote it): `config`, when the
-        writer has it parsed already (a parse of 5,000 monitors takes half a second), else
-        read again. The runtime of `-m --web` is asked to reload it at its next step (its
-        own thread: a Runtime is not shared), handed `config` too; under `serve` the monitor
-        beside sees the file change."""
+        writer has it parsed already (a parse of 5,000 monitors takes half a second) and the
+        file is still the bytes of `etag` it was parsed from, else read again (another edit
+        may have been written since, its reload done first). The runtime of `-m --web` is
+        asked to reload it at its next step (its own thread: a Runtime is not shared),
+        handed both too; under `serve` the monitor beside sees the file change."""
         if self.runtime is not None:
-            self.runtime.request_reload(config)
+            self.runtime.request_reload(config, etag)
         with self._lock:
-            if config is None:
-                self._reload(file_stamp(self.config_path))
+            stamp = file_stamp(self.config_path)  # before the bytes: a later write, seen
+            if config is not None and etag is not None and file_etag(self.config_path) == etag:
+                self._stamp, self._config, self.config_error = stamp, config, None
             else:
-                self._stamp, self._config, self.config_error = (
-                    file_stamp(self.config_path), config, None)
+                self._reload(stamp)
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Reader]:

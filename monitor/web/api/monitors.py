@@ -273,7 +273,7 @@ def _change(edit: Callable[[ConfigEditor, str | None], Result], what: str) -> Re
     except ConfigError as exc:  # the file cannot be read
         raise Problem(503, "Service Unavailable", str(exc)) from None
     if result.changed:
-        context.reload(result.snapshot.config)
+        context.reload(result.snapshot.config, result.snapshot.etag)
         _log.info("config: monitor %r %s (token %s)", result.monitor_id, what,
                   g.get("token_name") or "-")
     return result

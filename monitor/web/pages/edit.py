@@ -168,7 +168,7 @@ def _changed(editor: ConfigEditor) -> str:
 def _applied(result: Result, what: str) -> None:
     """The file as written is the server's config now; `-m --web` reloads it."""
     if result.changed:
-        current().reload(result.snapshot.config)
+        current().reload(result.snapshot.config, result.snapshot.etag)
         _log.info("config: monitor %r %s from a page", result.monitor_id, what)
 
 
