@@ -2,7 +2,7 @@
 // query matches that moves without a reload. Pushed values are not in the event stream, so
 // the chart asks for its newest steps every few seconds (only while the tab is visible)
 // and redraws them in place; the query and range live in the URL.
-import { api, color, el, island } from "./lib.js";
+import { api, color, el, island, lonePoints } from "./lib.js";
 
 const RANGES = { "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 7 * 86400,
                  "30d": 30 * 86400 };
@@ -129,7 +129,8 @@ class Chart {
     const series = this.series.map((s, i) => ({
       label: s.label, stroke: color(`--series-${(i % PALETTE) + 1}`), width: 1.5,
       spanGaps: true, value: number,
-      points: { show: () => s.points.size < POINTS_SHOWN, size: 5, fill: color("--panel") },
+      points: { show: () => s.points.size < POINTS_SHOWN, filter: lonePoints, size: 5,
+                fill: color("--panel") },
     }));
     this.plot = new uPlot({
       width: Math.max(box.clientWidth, 200), height: height(),

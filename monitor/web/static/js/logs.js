@@ -2,7 +2,7 @@
 // rate beside the alert's threshold over a window. Live: each 10-second result of the log
 // comes as a check event, and the figures are read again then (and every half minute, as
 // the window slides); the window is changed in place and kept in the URL.
-import { api, color, el, events, island } from "./lib.js";
+import { api, color, el, events, island, lonePoints } from "./lib.js";
 
 const setup = island("logs-data");
 const path = `/monitors/${encodeURIComponent(setup.monitor)}/traffic`;
@@ -98,7 +98,8 @@ function draw(t) {
     axes: [axis, { ...axis, size: 56 }],
     series: [{ label: "Time", value: (u, at) => (at ? new Date(at * 1000).toLocaleString() : "–") },
              { label: "Requests/s", stroke: color("--accent"), width: 1.5, value,
-               points: { show: () => known.size < 90, size: 4, fill: color("--panel") } },
+               points: { show: () => known.size < 90, filter: lonePoints, size: 4,
+                         fill: color("--panel") } },
              { label: `Alert above ${t.maxRate}`, stroke: color("--down"), width: 1,
                dash: [5, 4], value, points: { show: false } }],
   }, data, chartBox);
