@@ -10,6 +10,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -130,6 +131,44 @@ def test_charts_hold_every_stored_check_and_update_live(make_site: Any, page: An
     assert page.locator("#strip span").count() == 90
     assert page.locator("#checks tbody tr").first.locator(".state").inner_text() == "up"
     assert f'"URL": "{url}"' in page.inner_text("#config")
+
+
+def _row_times(page: Any) -> list[int]:
+    """The checks table's times, top to bottom, in milliseconds (each row's title)."""
+    return page.evaluate("[...document.querySelectorAll('#checks tbody tr td:first-child')]"
+                         ".map((cell) => Date.parse(cell.title))")
+
+
+def test_live_checks_that_come_before_the_table_s_first_read_are_shown_once(
+        make_site: Any, page: Any, server: PageServer) -> None:
+    url = server.url("/up")
+    site: Site = make_site({"monitors": [{"URL": url, "checkInterval": FAST}]})
+    wait_for(lambda: _checks(site, url) >= 3, what="3 checks stored")
+    # The table's first read (not the chart's: it asks `since`) held until live checks
+    # have come.
+    held: list[Any] = []
+    released = False
+
+    def hold(route: Any) -> None:
+        if released or "since=" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/api/v1/monitors/**/checks*", hold)
+    _open(page, site, url, "?range=1h")
+    _drawn(page, "1h")
+    wait_for(lambda: page.evaluate("1") and held, what="the table's read")
+    points = page.evaluate("window.monitorCharts.response.data[0].length")
+    until(page, f"window.monitorCharts.response.data[0].length >= {points + 3}")
+    released = True
+    for route in held:
+        route.continue_()
+    stored = _checks(site, url)
+    until(page, f"document.querySelectorAll('#checks tbody tr').length >= {stored + 2}")
+    times = _row_times(page)
+    # Newest first, each check once (a live one's time is rounded to the ms).
+    assert all(newer - older > 1 for newer, older in pairwise(times)), times
 
 
 def test_the_page_fits_a_phone(make_site: Any, page: Any, server: PageServer) -> None:

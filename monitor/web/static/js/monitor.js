@@ -122,7 +122,10 @@ async function loadStrip() {
 
 // -- checks -----------------------------------------------------------------------------
 
-const checks = { older: null, newest: null };
+// `held`: live checks come before the first read's answer (which may hold them too), kept
+// until it is shown; then those newer than its newest are added.
+const checks = { older: null, newest: null, loaded: false, held: [] };
+const SLACK = 0.001; // events round times to the millisecond
 
 function checkRow(at, state, response, code, reason, detail) {
   return el("tr", {},
@@ -141,23 +144,36 @@ async function loadChecks(first) {
   const body = $("checks").tBodies[0];
   let until = first ? "" : `&until=${checks.older}`;
   let rows = 0;
-  // A page may hold few checks (it walks a bounded part of every monitor's): read on a while.
-  for (let page = 0; page < 5 && rows < PAGE; page++) {
-    const { data } = await api(`${path}/checks?limit=${PAGE}${until}`);
-    for (const c of data.checks) {
-      if (checks.newest === null) checks.newest = c.timestamp;
-      body.append(checkRow(c.timestamp, stateOf(c), c.responseTime, c.status, c.reason, c.detail));
+  try {
+    // A page may hold few checks (it walks a bounded part of every monitor's): read on a while.
+    for (let page = 0; page < 5 && rows < PAGE; page++) {
+      const { data } = await api(`${path}/checks?limit=${PAGE}${until}`);
+      for (const c of data.checks) {
+        if (first && checks.newest === null) checks.newest = c.timestamp;
+        body.append(checkRow(c.timestamp, stateOf(c), c.responseTime, c.status, c.reason, c.detail));
+      }
+      rows += data.checks.length;
+      checks.older = data.nextUntil;
+      if (data.nextUntil === null) break;
+      until = `&until=${data.nextUntil}`;
     }
-    rows += data.checks.length;
-    checks.older = data.nextUntil;
-    if (data.nextUntil === null) break;
-    until = `&until=${data.nextUntil}`;
+    $("older-checks").classList.toggle("hidden", checks.older === null);
+  } finally {
+    if (first) {
+      checks.loaded = true;
+      const held = checks.held.sort((a, b) => a.at - b.at);
+      checks.held = [];
+      for (const check of held) liveCheck(check);
+    }
   }
-  $("older-checks").classList.toggle("hidden", checks.older === null);
 }
 
 function liveCheck(check) {
-  if (checks.newest !== null && check.at <= checks.newest + 0.001) return;
+  if (!checks.loaded) {
+    checks.held.push(check);
+    return;
+  }
+  if (checks.newest !== null && check.at <= checks.newest + SLACK) return;
   checks.newest = check.at;
   const body = $("checks").tBodies[0];
   body.prepend(checkRow(check.at, check.state, check.responseMs, check.code, check.reason,
@@ -323,7 +339,7 @@ async function catchUpChecks() {
 
 function reload(charts) {
   $("checks").tBodies[0].replaceChildren();
-  checks.newest = null;
+  Object.assign(checks, { newest: null, loaded: false, held: [] });
   return Promise.all([
     charts.show(charts.range),
     loadChecks(true).catch((e) => said("checks-error", e)),
