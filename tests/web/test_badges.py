@@ -111,3 +111,9 @@ def test_with_tokens_badges_are_public_only_with_public_read(make_web: Any) -> N
                              headers=bearer(READ_TOKEN)).status_code == 200
     opened = make_web(tokens=True, public_read=True)
     assert opened.client.get(f"/badge/{ID}/status.svg").status_code == 200
+
+
+def test_a_monitor_whose_url_ends_as_a_page_does_has_its_badge(make_web: Any) -> None:
+    web = make_web({"monitors": [{"URL": "https://wiki.example/edit"}]})
+    answer = web.client.get("/badge/https://wiki.example/edit/status.svg")
+    assert answer.status_code == 200 and texts(answer) == ["status", "unknown"]

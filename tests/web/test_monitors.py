@@ -360,3 +360,16 @@ def test_the_routes_below_a_monitor_are_not_taken_for_its_id(web: Any) -> None:
     answer = web.client.delete(path(PORT, "maintenance"), headers=bearer(WRITE_TOKEN))
     assert answer.status_code == 200
     assert web.config_path.read_bytes() == before
+
+
+def test_a_monitor_whose_url_ends_as_a_page_does_is_named_in_the_api(make_web: Any) -> None:
+    # /edit and /delete are pages' routes below a monitor, not the API's: an id may end so.
+    wiki = "https://wiki.example/edit"
+    web = make_web({"monitors": [{"URL": wiki}, {"URL": "https://wiki.example/delete"}]},
+                   tokens=True)
+    one = get(web, f"/api/v1/monitors/{wiki}")
+    assert (one.status_code, one.json["id"]) == (200, wiki)
+    assert get(web, path(wiki)).json["id"] == wiki
+    assert get(web, f"/api/v1/monitors/{wiki}/stats").status_code == 200
+    assert get(web, path("https://wiki.example/delete", "checks")).json["monitor"] == \
+        "https://wiki.example/delete"

@@ -32,7 +32,7 @@ PHASES = ("dns", "connect", "tls", "ttfb")
 KIND_PHASES = {"http": PHASES, "tcp": ("dns", "connect"), "tls": ("dns", "connect", "tls")}
 
 
-@bp.get("/monitors/<monitor:id>")
+@bp.get("/monitors/<page_monitor:id>")
 @page("read")
 def show(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the API names it
     context = current()
