@@ -8,6 +8,11 @@ strings a textarea of one per line; a number-or-duration a text input; anything 
 only the keys given, an empty field left out, so that an entry shown then sent back
 unchanged is the entry as it was (`entry(fields(kind, e), values(e), e) == e`).
 
+A browser changes some strings: an input drops CR and LF, a textarea sends line breaks as
+CRLF, and spaces at an end go unseen. Such a string (and one that would be read as another
+value: empty, itself a JSON string, a number in a number's field) is shown in an input as
+a JSON string on one line, `"PING\\r\\n"`; an input holding a JSON string gives that string.
+
 Nothing here judges a value beyond turning text into JSON: the loader does, with the
 messages config.json gets, and `place` puts each next to its field."""
 
@@ -34,6 +39,8 @@ SECTIONS = (("Monitor", MONITOR_KEYS, False),
             ("Notifications", notify.MONITOR_KEYS, True))
 _NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _DEFAULT = re.compile(r"\(default: `(true|false)`\)")
+# Characters a string is quoted for: browsers drop or change some, none can be seen.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ACRONYMS = {"url": "URL", "tls": "TLS", "ca": "CA", "dns": "DNS", "tcp": "TCP", "id": "ID"}
 
 
@@ -83,6 +90,12 @@ class Field:
         """A number field holding a string (`${PORT}`): shown as text, kept as typed."""
         return self.widget == NUMBER and self.text != "" and not _NUMBER.fullmatch(
             self.text.strip())
+
+    @property
+    def quoted(self) -> bool:
+        """An input holding a string as JSON (`"PING\\r\\n"`), read back as that string (a
+        select's value too: shown in an input, as no option holds it)."""
+        return self.widget in (TEXT, SELECT, NUMBER, SCALAR) and _string(self.text) is not None
 
 
 @dataclass(frozen=True)
@@ -193,17 +206,47 @@ def _shown(f: Field, value: Any) -> Field:
     if f.widget == CHECKBOX:
         return replace(f, checked=value is True)
     if f.widget in (TEXT, SELECT) and isinstance(value, str):
-        return replace(f, text=value)
-    if f.widget in (NUMBER, SCALAR) and (isinstance(value, str) or _is_number(value)):
-        return replace(f, text=value if isinstance(value, str) else json.dumps(value))
+        return replace(f, text=_dumps(value) if _odd(value) else value)
+    if f.widget in (NUMBER, SCALAR) and isinstance(value, str):
+        return replace(f, text=_dumps(value) if _odd(value) or _NUMBER.fullmatch(
+            value.strip()) else value)
+    if f.widget in (NUMBER, SCALAR) and _is_number(value):
+        return replace(f, text=json.dumps(value))
     if (f.widget == LINES and isinstance(value, list) and value
-            and all(isinstance(v, str) and v.strip() == v and v and "\n" not in v
-                    and not v.startswith("[") for v in value)):
+            and all(isinstance(v, str) and not _odd(v) and not v.startswith("[")
+                    for v in value)):
         return replace(f, text="\n".join(value))
-    if isinstance(value, str) and f.widget == JSON and f.strings and not _is_json(value):
+    if (isinstance(value, str) and f.widget == JSON and f.strings and not _is_json(value)
+            and not _odd(value)):
         return replace(f, text=value)  # a plain string, shown without its quotes
-    return replace(f, text=json.dumps(value, indent=2 if isinstance(value, dict) and value
-                                      else None, ensure_ascii=False))
+    return replace(f, text=_dumps(value, indent=2 if isinstance(value, dict) and value
+                                  else None))
+
+
+def _odd(text: str) -> bool:
+    """A string a browser would not give back as it is, or that would read as another
+    value: empty, spaces at an end, a control character, itself a JSON string."""
+    return (text == "" or text.strip() != text or _CONTROL.search(text) is not None
+            or _string(text) is not None)
+
+
+def _dumps(value: Any, indent: int | None = None) -> str:
+    """JSON with every character of _CONTROL in a string escaped: its only line breaks are
+    the indent's (json.dumps escapes the others of C0 itself)."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return _CONTROL.sub(lambda m: m[0] if m[0] == "\n" else f"\\u{ord(m[0]):04x}", text)
+
+
+def _string(text: str) -> str | None:
+    """The string `text` is the JSON of (`"a\\tb"`), else None."""
+    text = text.strip()
+    if not (len(text) >= 2 and text[0] == text[-1] == '"'):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 # -- form -> entry ------------------------------------------------------------------------------
@@ -213,7 +256,10 @@ def read(form: Form, values: Mapping[str, str]) -> Form:
     def sent(f: Field) -> Field:
         if f.widget == CHECKBOX:
             return replace(f, checked=f.key in values, text="")
-        return replace(f, text=values.get(f.key, "").replace("\r\n", "\n"))
+        text = values.get(f.key, "")
+        # A textarea's line breaks come as CRLF; an input's value is taken as sent.
+        return replace(f, text=text.replace("\r\n", "\n") if f.widget in (LINES, JSON)
+                       else text)
     return _each(form, sent)
 
 
@@ -251,8 +297,11 @@ def _value(f: Field, original: Mapping[str, Any]) -> Any:
             return _OMIT
         return f.checked
     text = f.text
-    if not text.strip():
+    if text == "":  # only an empty field is no key: spaces are a value, judged by the loader
         return _OMIT
+    string = _string(text) if f.widget in (TEXT, SELECT, NUMBER, SCALAR) else None
+    if string is not None:
+        return string
     if f.widget in (TEXT, SELECT):
         return text
     if f.widget in (NUMBER, SCALAR):

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, redirect, request
@@ -56,7 +57,7 @@ def new() -> ResponseReturnValue:
                  write=lambda etag: editor.add(entry, etag))
 
 
-@bp.route("/monitors/<monitor:id>/edit", methods=["GET", "POST"])
+@bp.route("/monitors/<page_monitor:id>/edit", methods=["GET", "POST"])
 @page("write")
 def edit(id: str) -> ResponseReturnValue:  # noqa: A002 - as the API names it
     editor = _editor(current())
@@ -72,7 +73,7 @@ def edit(id: str) -> ResponseReturnValue:  # noqa: A002 - as the API names it
                  write=lambda etag: editor.replace(id, entry, etag))
 
 
-@bp.route("/monitors/<monitor:id>/delete", methods=["GET", "POST"])
+@bp.route("/monitors/<page_monitor:id>/delete", methods=["GET", "POST"])
 @page("write")
 def delete(id: str) -> ResponseReturnValue:  # noqa: A002
     editor = _editor(current())
@@ -82,9 +83,12 @@ def delete(id: str) -> ResponseReturnValue:  # noqa: A002
     try:
         result = editor.delete(id, request.form.get(ETAG_FIELD) or "")
     except Stale:
-        return _delete_page(_read(editor), id, _changed(editor), 409)
+        return _delete_page(_read(editor), id, _changed(editor) + " This is the entry as it"
+                            " is now: delete it?", 409)
+    except Invalid as exc:  # a status page names it, say: the loader's words, as for a form
+        return _delete_page(snap, id, "Not deleted: " + _said(exc, editor.path), 422)
     except EditError as exc:
-        raise _problem(exc) from None
+        raise _problem(exc, editor.path) from None
     except ConfigError as exc:
         raise Problem(503, "Service Unavailable", str(exc)) from None
     _applied(result, "deleted")
@@ -113,16 +117,26 @@ def _shown(snap: Snapshot, monitor_id: str) -> dict[str, Any]:
     try:
         shown = snap.shown(monitor_id)
     except EditError as exc:
-        raise _problem(exc) from None
+        raise _problem(exc, snap.path) from None
     return shown if isinstance(shown, dict) else {}
 
 
-def _problem(exc: EditError) -> Problem:
+def _problem(exc: EditError, path: Path) -> Problem:
+    """An edit refused as an error page: a 4xx for all a user can cause (the file not
+    valid now, even by hand, is a 422); only a file that cannot be written is a 503."""
     if isinstance(exc, NotFound):
-        return Problem(404, "Not Found", str(exc))
-    if isinstance(exc, Derived | Clash):
-        return Problem(409, "Conflict", str(exc))
-    return Problem(503, "Service Unavailable", str(exc))
+        return Problem(404, "Not Found", _said(exc, path))
+    if isinstance(exc, Derived | Clash | Stale):
+        return Problem(409, "Conflict", _said(exc, path))
+    if isinstance(exc, Invalid):
+        return Problem(422, "Unprocessable Content", _said(exc, path))
+    return Problem(503, "Service Unavailable", _said(exc, path))  # Unwritable
+
+
+def _said(exc: EditError, path: Path) -> str:
+    """The editor's message with the file named as a form's errors name it: by its name,
+    not its path on the server."""
+    return str(exc).replace(f"{path}: ", f"{path.name}: ")
 
 
 def _save(editor: ConfigEditor, form: forms.Form, entry: dict[str, Any], *, write: Any,
@@ -153,7 +167,7 @@ def _save(editor: ConfigEditor, form: forms.Form, entry: dict[str, Any], *, writ
         form = forms.place(form, str(exc), key="id")
         return again(form, etag, status=422)
     except EditError as exc:
-        raise _problem(exc) from None
+        raise _problem(exc, editor.path) from None
     except ConfigError as exc:
         raise Problem(503, "Service Unavailable", str(exc)) from None
     _applied(result, "added" if adding else "edited")

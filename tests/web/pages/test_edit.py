@@ -121,7 +121,9 @@ def test_a_new_entry_has_only_the_keys_given() -> None:
               "send": "   "}
     made, form = forms.entry(forms.read(forms.build("tcp"), values))
     assert form.invalid == []
-    assert made == {"type": "tcp", "host": "127.0.0.1", "port": 22, "tags": ["a", "b"]}
+    # Only an empty field is no key: spaces alone are a value (the loader judges it).
+    assert made == {"type": "tcp", "host": "127.0.0.1", "port": 22, "tags": ["a", "b"],
+                    "send": "   "}
     # http, the default kind: no "type"; a box left as its default is no key.
     assert forms.entry(forms.read(forms.build("http"), {"URL": URL, "tlsVerify": "true"})
                        )[0] == {"URL": URL}
@@ -144,6 +146,36 @@ def test_text_that_is_not_json_is_an_error_at_its_field_or_a_plain_string() -> N
     made, _ = forms.entry(forms.read(forms.build("dns"), {"host": "a.example",
                                                          "expect": '["1.2.3.4", "::1"]'}))
     assert made["expect"] == ["1.2.3.4", "::1"]
+
+
+def browsed(form: forms.Form) -> dict[str, str]:
+    """What a browser sends of the form as shown: an input's value without its CR and LF
+    (browsers drop them), a textarea's without a first line break (HTML drops it) and with
+    each line break as CRLF."""
+    values = posted(form)
+    for f in form.fields:
+        if f.widget in (forms.LINES, forms.JSON):
+            values[f.key] = re.sub(r"\r\n|\r|\n", "\r\n", f.text.removeprefix("\n"))
+        elif f.widget != forms.CHECKBOX:
+            values[f.key] = re.sub(r"[\r\n]", "", f.text)
+    return values
+
+
+ODD_STRINGS = ["PING\r\n", "\n", "\r", " ", "", " lead", "trail\t", '"quoted"', '" "',
+               "\x7f", "a\u2028b", "\\n", "tab\tin", "30", "plain"]
+
+
+@pytest.mark.parametrize("value", ODD_STRINGS)
+def test_a_string_a_browser_would_change_is_shown_so_that_it_comes_back(value: str) -> None:
+    # Line breaks, spaces at an end, a whitespace-only or empty string, a string that reads
+    # as JSON or as a number: each in a text, select, duration and JSON-or-text field.
+    for kind, key in (("tcp", "send"), ("log", "format"), ("http", "checkInterval"),
+                      ("dns", "expect"), ("http", "tags")):
+        example = {"type": kind, key: value if key != "tags" else [value, "b"]}
+        shown = forms.filled(forms.build(kind), example)
+        made, form = forms.entry(forms.read(forms.build(kind), browsed(shown)), example)
+        assert form.invalid == [], (key, value)
+        assert made == example, (key, value)
 
 
 # -- the pages, through the test client --------------------------------------------------------
@@ -324,6 +356,51 @@ def test_delete_asks_then_removes_the_entry(make_web: Any) -> None:
     assert web.client.get(path).status_code == 404
 
 
+
+def test_a_delete_the_loader_refuses_is_shown_on_the_delete_page(make_web: Any) -> None:
+    web = make_web({"monitors": [{"URL": URL, "name": "web"}, TCP], "statusPages": [
+        {"slug": "acme", "title": "Acme", "groups": [{"name": "Web", "monitors": ["web"]}]}]})
+    before = web.config_path.read_bytes()
+    path = monitor_url(URL, "delete")
+    _, sent = _form(web, path)
+    answer = web.client.post(path, data=sent)
+    assert answer.status_code == 422 and answer.mimetype == "text/html"
+    html = unescape(answer.get_data(as_text=True))
+    assert 'id="confirm-delete"' in html  # the delete page, not an error page
+    assert ('Not deleted: config.json: statusPages[0].groups[0].monitors[0]: no monitor'
+            ' "web" (by id or name)') in html
+    assert str(web.config_path.parent) not in html
+    assert web.config_path.read_bytes() == before
+
+
+
+def test_a_file_made_invalid_by_hand_is_a_422_page_naming_the_file_alone(make_web: Any,
+                                                                         ) -> None:
+    web = make_web({"monitors": [{"URL": URL}, TCP]})
+    _, sent = _form(web, monitor_url(URL, "delete"))
+    web.config_path.write_text('{"monitors": [{"URL": "ftp://x/"}]}')
+    for answer in (web.client.get(monitor_url(URL, "edit")),
+                   web.client.post(monitor_url(URL, "delete"), data=sent)):
+        assert answer.status_code == 422 and answer.mimetype == "text/html"
+        html = unescape(answer.get_data(as_text=True))
+        assert "config.json: monitors[0].URL: " in html
+        assert str(web.config_path.parent) not in html
+
+
+def test_the_pages_below_a_monitor_are_not_taken_for_its_id(make_web: Any) -> None:
+    wiki = "https://wiki.example/"
+    web = make_web({"monitors": [{"URL": wiki, "name": "wiki"}, TCP]})
+    for monitor_id, name in ((wiki, "wiki"), ("tcp:127.0.0.1:7000", "tcp one")):
+        edit = web.client.get(monitor_url(monitor_id, "edit"))
+        assert edit.status_code == 200 and f"<h1>Edit {name}</h1>" in edit.get_data(
+            as_text=True)
+        delete = web.client.get(monitor_url(monitor_id, "delete"))
+        assert delete.status_code == 200 and f"Delete {name}?" in delete.get_data(
+            as_text=True)
+    # An id that would end so names another monitor's page: none here.
+    assert web.client.get("/monitors/https://wiki.example/edit").status_code == 404
+
+
 def test_a_monitor_a_sites_plugins_make_is_edited_through_its_site(make_web: Any) -> None:
     web = make_web({"monitors": [{"URL": "https://example.com/", "plugins": ["tls"]}]})
     answer = web.client.get(monitor_url("https://example.com/tls", "edit"))
@@ -426,6 +503,21 @@ def test_editing_then_deleting_in_a_browser(make_site: Any, page: Any) -> None:
     page.click("#confirm-delete")
     page.wait_for_url(site.url)
     assert site.document()["monitors"] == [{"URL": URL, "checkInterval": 60}]
+
+
+
+def test_odd_strings_are_saved_unchanged_in_a_browser(make_site: Any, page: Any) -> None:
+    # An input drops CR and LF, spaces at an end are unseen: such strings are shown quoted.
+    odd = {"type": "tcp", "host": "127.0.0.1", "port": 9, "send": "PING\r\n",
+           "expect": " ", "name": " padded ", "checkInterval": 60}
+    site: Site = make_site({"monitors": [odd]})
+    before = site.config_path.read_bytes()
+    page.goto(site.url.rstrip("/") + monitor_url("tcp:127.0.0.1:9", "edit"))
+    assert page.input_value("#f-send") == '"PING\\r\\n"'
+    page.click("#save")
+    page.wait_for_url(re.compile(re.escape(monitor_url("tcp:127.0.0.1:9")) + "$"))
+    assert site.document()["monitors"] == [odd]
+    assert site.config_path.read_bytes() == before
 
 
 def test_a_form_without_its_token_or_from_another_origin_is_refused_in_a_browser(
