@@ -75,9 +75,12 @@ def _parse(fields: Fields, entry: Mapping[str, Any], path: str,
     obj = dict(entry)
     if "path" not in obj:
         raise fields.fail(f"{path}.path", "is required (the access log to watch)")
-    file = fields.text(obj, "path", f"{path}.path")
-    # Relative to the config file, as a reader of the config would expect.
-    file = str(Path(fields.source).parent / file) if not os.path.isabs(file) else file
+    written = fields.text(obj, "path", f"{path}.path")
+    # Relative to the config file, as a reader of the config would expect; the id keeps the
+    # path as written, so that it is the same however the config file is named (`-c
+    # t/config.json` from one folder, `-c config.json` from another, `serve` beside).
+    file = written if os.path.isabs(written) else os.path.abspath(
+        Path(fields.source).parent / written)
     fmt = obj.get("format", "auto")
     if fmt not in ("auto", *FORMATS):
         raise fields.fail(f"{path}.format", f"must be one of: auto, {', '.join(FORMATS)}")
@@ -88,7 +91,7 @@ def _parse(fields: Fields, entry: Mapping[str, Any], path: str,
     spec = LogSpec(file, fields.positive(obj, "maxRate", f"{path}.maxRate", 10.0, 1e9),
                    max_error_rate, fmt, fields.boolean(obj, "fromStart", f"{path}.fromStart",
                                                        False))
-    return Parsed(spec=spec, target=file, id=f"log:{file}")
+    return Parsed(spec=spec, target=file, id=f"log:{written}")
 
 
 class LogWatch:

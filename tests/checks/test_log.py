@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from monitor.config import parse_config
+from monitor.config import load_config, parse_config
 from monitor.core.errors import ConfigError
 from tests.support import app
 from tests.support.access_logs import combined
@@ -48,7 +48,7 @@ def test_traffic_alert_and_recovery_in_the_running_monitor(tmp_path):
     assert recovery.body["title"] == "RECOVERY: web"
     assert recovery.body["message"].startswith("High traffic alert recovered - hits = ")
     db = tmp_path / "m.db"
-    monitor = f"log:{log}"
+    monitor = "log:access.log"  # its path as written, however -c names the config
     with reading(db) as reader:
         assert reader.alert_types(monitor) == ["alert", "recovery"]
     # Its 10-second results: up, the period's requests per second as its value.
@@ -135,7 +135,7 @@ def test_no_log_recovery_in_maintenance_in_the_running_program(tmp_path):
                                                 "fromStart": True}]}))
     args = ["-m", "--plain", "-c", str(config), "-db", "m.db"]
     db = tmp_path / "m.db"
-    monitor = f"log:{log}"
+    monitor = "log:access.log"
     start = int(time.time()) // 10 * 10 - 1200
     proc = app.start(args, tmp_path)
     out = Output(proc)
@@ -174,3 +174,19 @@ def test_no_log_recovery_in_maintenance_in_the_running_program(tmp_path):
         out.starting("RECOVERY: ")[0])
     with reading(db) as reader:
         assert reader.alert_types(monitor) == ["alert", "recovery"]
+
+
+def test_the_id_is_the_path_as_written_however_the_config_is_named(tmp_path, monkeypatch):
+    # serve beside -m, or -m run from another folder, must see the same monitor.
+    (tmp_path / "t").mkdir()
+    config = tmp_path / "t" / "config.json"
+    config.write_text(json.dumps({"monitors": [{"type": "log", "path": "access.log"}]}))
+    monkeypatch.chdir(tmp_path)
+    seen = set()
+    for name in ("t/config.json", str(config), "./t/../t/config.json"):
+        (monitor,) = load_config(name).monitors
+        seen.add((monitor.id, monitor.target))
+    monkeypatch.chdir(tmp_path / "t")
+    (monitor,) = load_config("config.json").monitors
+    seen.add((monitor.id, monitor.target))
+    assert seen == {("log:access.log", str(tmp_path / "t" / "access.log"))}

@@ -139,9 +139,13 @@ def test_rates_of_the_last_ten_minutes_are_each_period(
                                  "message": alert["message"]}
 
 
+def current_monitors(client: FlaskClient) -> Any:
+    return client.application.extensions["monitor"].config.monitors
+
+
 def test_not_a_log_and_bad_parameters(site: tuple[FlaskClient, str, list, list]) -> None:
     client, monitor_id, _, _ = site
-    other = load_config(Path(monitor_id[4:]).parent / "config.json").monitors[1].id
+    other = next(m.id for m in current_monitors(client) if m.id != monitor_id)
     answer = client.get(f"/api/v1/monitors/{other}/traffic")
     assert answer.status_code == 404 and "not an access log" in answer.json["detail"]
     assert client.get("/api/v1/monitors/nothing/traffic").status_code == 404
