@@ -149,6 +149,10 @@ def render(template: str, status: int = 200, **values: Any) -> Response:
 
 
 def error_page(problem: Problem) -> Response:
-    answer = render("error.html", status=problem.status, problem=problem)
+    # Under /status/ a customer reads it (a mistyped status page): their page's look, no
+    # admin navigation, no session.
+    customer = request.path.startswith("/status/")
+    answer = render("status_error.html" if customer else "error.html",
+                    status=problem.status, problem=problem)
     answer.headers.update(problem.headers)
     return answer

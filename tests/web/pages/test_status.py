@@ -380,13 +380,39 @@ def test_the_list_of_pages_links_each(served: Any) -> None:
     assert "All systems operational" in html
 
 
-def test_an_unknown_slug_is_a_404_page_and_a_404_document(served: Any) -> None:
-    site = served()
-    answer = site.client.get("/status/nope")
-    assert answer.status_code == 404 and answer.mimetype == "text/html"
-    assert "there is no status page &#39;nope&#39; here" in answer.get_data(as_text=True)
-    answer = site.client.get("/status/nope.json")
+ADMIN_LINKS = ('href="/"', 'href="/explore"', 'href="/logs"', 'href="/status"',
+               'href="/login"', "Dashboard", "dashboard", "Log in", 'name="csrf-token"')
+
+
+@pytest.mark.parametrize("path", ["/status/nope", "/status/nope/", "/status/acme/x"])
+def test_a_mistyped_address_is_a_404_in_the_status_pages_look(served: Any,
+                                                                 path: str) -> None:
+    """A customer's mistyped address: no admin navigation, no way into it, no session."""
+    site = served(tokens=True)
+    answer = site.client.get(path, headers={"Accept": "text/html"})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 404 and answer.mimetype == "text/html", html[:300]
+    assert "There is no status page at this address" in html
+    assert "<title>Status page not found</title>" in html
+    assert 'class="status-page"' in html and "status.css" in html
+    for admin in ADMIN_LINKS:
+        assert admin not in html, admin
+    assert "Set-Cookie" not in answer.headers
+
+
+def test_an_unknown_slug_s_document_is_a_404_problem(served: Any) -> None:
+    site = served(tokens=True)
+    answer = site.client.get("/status/nope.json", headers={"Accept": "text/html"})
     assert answer.status_code == 404 and answer.mimetype == "application/problem+json"
+    assert answer.get_json()["detail"] == "there is no status page 'nope' here"
+    assert "Set-Cookie" not in answer.headers
+
+
+def test_other_errors_keep_the_admin_look(served: Any) -> None:
+    site = served()
+    answer = site.client.get("/nope", headers={"Accept": "text/html"})
+    assert answer.status_code == 404 and "Back to the dashboard" in answer.get_data(
+        as_text=True)
 
 
 def test_the_refresh_document_is_304_until_the_page_changes(served: Any) -> None:
@@ -488,6 +514,21 @@ def test_a_server_that_goes_down_shows_as_an_incident_after_a_refresh(make_site:
         expect(page.locator("#overall")).to_have_text("Major outage")
         expect(page.locator(".js-state")).to_have_text("Outage")
         assert page.locator("#updated").get_attribute("datetime") != before
+
+
+def test_a_mistyped_address_loads_without_a_console_error(make_site: Any,
+                                                          page: Any) -> None:
+    from playwright.sync_api import expect
+
+    with PageServer() as server:
+        site = _browser_site(make_site, server)
+        # The browser logs the 404 of the address itself; nothing else may be logged.
+        page.console.allow(r"status of 404 .*/status/nope\)$")
+        answer = page.goto(f"{site.url}status/nope")
+        assert answer is not None and answer.status == 404
+        expect(page.locator("h1")).to_have_text("No status page here")
+        assert page.locator("nav, a").count() == 1  # the skip link only
+        assert page.context.cookies() == []
 
 
 def test_usable_at_375_px(make_site: Any, page: Any) -> None:
