@@ -7,6 +7,7 @@ import { ago, events, ms, percent, uptimeClass } from "./lib.js";
 const COLUMNS = ["id", "name", "target", "kind", "tags", "state", "windows", "response",
                  "spark", "sparkAge", "sparkCount", "failAge", "failure"];
 const STATE_NAMES = ["down", "warning", "unknown", "maintenance", "paused", "up"];
+const SHORT = { maintenance: "maint." }; // a state's name too long for a phone's column
 
 // Every monitor in columns, asked for by the page's head already (a preload of this URL,
 // with the same mode: fetched once).
@@ -277,7 +278,10 @@ function fillMonitor(tr, m) {
     for (const tag of m.tags) line.append(" ", text("span", "tag", tag));
     name.append(line);
   }
-  const cells = [cell("c-state", text("span", `state state-${state}`, state)), name];
+  const pill = text("span", `state state-${state}`, "");
+  pill.append(text("span", "word", state));
+  if (SHORT[state]) pill.dataset.short = SHORT[state]; // shown instead on a phone
+  const cells = [cell("c-state", pill), name];
   for (let k = 0; k < m.windows.length; k += 2) {
     const checks = m.windows[k];
     const ratio = checks ? m.windows[k + 1] / checks : null;
