@@ -2,12 +2,14 @@
 // query matches that moves without a reload. Pushed values are not in the event stream, so
 // the chart asks for its newest steps every few seconds (only while the tab is visible)
 // and redraws them in place; the query and range live in the URL.
-import { api, color, el, island, lonePoints } from "./lib.js";
+import { lonePoints, timeAxis } from "./chart-kit.js";
+import { api, color, el, island } from "./lib.js";
 
 const RANGES = { "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 7 * 86400,
                  "30d": 30 * 86400 };
 const PALETTE = 8; // --series-1 .. --series-8 in explore.css
 const POINTS_SHOWN = 120; // a series with fewer values shows its points too
+const TREE_SECONDS = 30; // how often the tree's counts and names are read again
 
 const setup = island("explore-data");
 const form = document.getElementById("query-form");
@@ -86,6 +88,7 @@ class Chart {
     const known = new Map(this.series.map((s) => [s.key, s]));
     if (data.series.some((found) => !known.has(key(found)))) {
       this.load(this.q, this.range, true); // a series new to the query: with its history
+      refreshTree(); // and in the tree
       return;
     }
     for (const s of this.series) for (const at of s.points.keys()) if (at >= data.from) s.points.delete(at);
@@ -135,7 +138,7 @@ class Chart {
     this.plot = new uPlot({
       width: Math.max(box.clientWidth, 200), height: height(),
       scales: { x: { time: true } },
-      axes: [axis, { ...axis, size: 60, values: (u, splits) => splits.map(format) }],
+      axes: [timeAxis(axis), { ...axis, size: 60, values: (u, splits) => splits.map(format) }],
       series: [{ label: "Time", value: (u, t) => (t ? new Date(t * 1000).toLocaleString() : "–") },
                ...series],
     }, this.columns(), box);
@@ -232,13 +235,16 @@ function branch(nodes, truncated) {
   return list;
 }
 
+// What an item's elements depend on beside its count: a series or not, a branch or not.
+const shape = (node) => `${node.leaf ? "leaf" : ""}${node.series > (node.leaf ? 1 : 0) ? "+" : ""}`;
+
 function item(node) {
   const q = queryOf(node);
   const link = el("a", { href: href(q), "data-q": q, title: q }, node.name);
   const count = el("span", { class: "count", "aria-label": `${node.series} series` },
                    String(node.series));
   const row = el("div", { class: "node" });
-  const li = el("li", {}, row);
+  const li = el("li", { "data-path": node.path, "data-shape": shape(node) }, row);
   if (node.series > (node.leaf ? 1 : 0)) {
     const toggle = el("button", { type: "button", class: "toggle", "aria-expanded": "false",
                                   "aria-label": `Open ${node.path}`, "data-path": node.path },
@@ -271,6 +277,62 @@ async function toggle(button) {
   } catch (error) {
     li.append(el("p", { class: "error small", role: "alert", text: error.message }));
   }
+}
+
+// The tree as it is now, in place: counts, names new and gone; what is open stays open and
+// is read again, a closed branch forgets its names (read when opened); focus stays.
+let refreshing = false;
+
+async function refreshTree() {
+  if (refreshing || document.hidden) return;
+  refreshing = true;
+  try {
+    const { data } = await api("/metrics/tree");
+    await reconcile(tree, data.children);
+    document.getElementById("tree-empty").classList.toggle("hidden", data.children.length > 0);
+    document.getElementById("tree-more").classList.toggle("hidden", !data.truncated);
+    markCurrent(input.value.trim());
+  } catch {
+    // As it was: read again at the next refresh.
+  } finally {
+    refreshing = false;
+  }
+}
+
+async function reconcile(list, nodes) {
+  const wanted = new Set(nodes.map((node) => node.path));
+  const old = new Map();
+  for (const li of list.querySelectorAll(":scope > li[data-path]")) {
+    if (wanted.has(li.dataset.path)) old.set(li.dataset.path, li);
+    else li.remove(); // its series are gone (deleted by retention)
+  }
+  const open = [];
+  let cursor = list.firstElementChild;
+  for (const node of nodes) {
+    let li = old.get(node.path);
+    if (li && li.dataset.shape !== shape(node)) {
+      const fresh = item(node); // a leaf that became a branch too, or the reverse
+      li.replaceWith(fresh);
+      if (li === cursor) cursor = fresh;
+      li = fresh;
+    } else if (li) {
+      const count = li.querySelector(":scope > .node > .count");
+      count.textContent = String(node.series);
+      count.setAttribute("aria-label", `${node.series} series`);
+      const below = li.querySelector(":scope > ul");
+      if (below?.classList.contains("hidden")) below.remove();
+      else if (below) open.push([below, node.path]);
+    } else {
+      li = item(node);
+    }
+    // The names kept are in order already (never moved: focus stays); a new one goes in.
+    if (li === cursor) cursor = cursor.nextElementSibling;
+    else list.insertBefore(li, cursor);
+  }
+  await Promise.all(open.map(async ([below, path]) => {
+    const { data } = await api(`/metrics/tree?${new URLSearchParams({ prefix: path })}`);
+    await reconcile(below, data.children);
+  }));
 }
 
 // Arrow keys move between the visible names; right opens a branch, left closes it (or goes
@@ -346,5 +408,6 @@ const roots = branch(setup.tree, false);
 tree.append(...roots.children);
 document.getElementById("tree-empty").classList.toggle("hidden", setup.tree.length > 0);
 document.getElementById("tree-more").classList.toggle("hidden", !setup.truncated);
+setInterval(refreshTree, TREE_SECONDS * 1000); // series pushed beyond the query's
 // uPlot's script is deferred, this module too: both have run by now, in order.
 show(false);

@@ -92,29 +92,3 @@ export function uptimeClass(ratio) {
 export function color(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
-
-// uPlot draws no segment beside a gap (null; undefined is joined across, as are nulls with
-// spanGaps) and hides a dense series' points: a value with no neighbour would be drawn as
-// nothing. As a series' `points.filter`: when its points are hidden, those values' alone.
-export function lonePoints(u, index, show) {
-  if (show) return null;
-  const ys = u.data[index];
-  const joined = u.series[index].spanGaps;
-  const found = [];
-  let alone = -1; // a value whose left is a gap, until its right is known
-  let after = false; // the previous entry drawn is a value
-  for (let i = 0; i < ys.length; i++) {
-    const y = ys[i];
-    if (y === undefined || (y === null && joined)) continue;
-    if (y === null) {
-      if (alone >= 0) found.push(alone);
-      alone = -1;
-      after = false;
-    } else {
-      alone = after ? -1 : i;
-      after = true;
-    }
-  }
-  if (alone >= 0) found.push(alone);
-  return found.length ? found : null;
-}

@@ -2,7 +2,8 @@
 // rate beside the alert's threshold over a window. Live: each 10-second result of the log
 // comes as a check event, and the figures are read again then (and every half minute, as
 // the window slides); the window is changed in place and kept in the URL.
-import { api, color, el, events, island, lonePoints } from "./lib.js";
+import { lonePoints, timeAxis } from "./chart-kit.js";
+import { api, color, el, events, island } from "./lib.js";
 
 const setup = island("logs-data");
 const path = `/monitors/${encodeURIComponent(setup.monitor)}/traffic`;
@@ -95,7 +96,7 @@ function draw(t) {
     width: Math.max(chartBox.clientWidth, 200),
     height: matchMedia("(max-width: 640px)").matches ? 160 : 220,
     scales: { x: { time: true }, y: { range: (u, low, high) => [0, Math.max(high, t.maxRate) * 1.1] } },
-    axes: [axis, { ...axis, size: 56 }],
+    axes: [timeAxis(axis), { ...axis, size: 56 }],
     series: [{ label: "Time", value: (u, at) => (at ? new Date(at * 1000).toLocaleString() : "–") },
              { label: "Requests/s", stroke: color("--accent"), width: 1.5, value,
                points: { show: () => known.size < 90, filter: lonePoints, size: 4,

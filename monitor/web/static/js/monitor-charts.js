@@ -1,7 +1,8 @@
 // The monitor page's charts (uPlot): response time and phase times over a range, from the
 // raw checks for an hour or so (one point a check), from the trend's buckets beyond. Drag
 // to zoom (finer data is read for the window), double-click to come back to the range.
-import { api, color, lonePoints, ms } from "./lib.js";
+import { lonePoints, timeAxis } from "./chart-kit.js";
+import { api, color, ms } from "./lib.js";
 
 export const RANGES = { "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400,
                         "90d": 90 * 86400, "1y": 365 * 86400 };
@@ -219,7 +220,7 @@ export class Charts {
         bind: { dblclick: () => (event) => { if (event.button === 0) this.show(this.range); } },
       },
       scales: { x: { time: true } },
-      axes: [axis, { ...axis, size: 64, values: (u, splits) => splits.map((v) => ms(v)) }],
+      axes: [timeAxis(axis), { ...axis, size: 64, values: (u, splits) => splits.map((v) => ms(v)) }],
       series: [{ label: "Time", value: (u, t) => (t ? new Date(t * 1000).toLocaleString() : "–") },
                // A bucket between gaps (a new monitor's first checks): a dot of its own.
                ...series.map((s) => ({ value, spanGaps: false, ...s,
