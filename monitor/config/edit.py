@@ -296,30 +296,53 @@ class ConfigEditor:
         try:
             return parse_config(text, str(self.path), self._kept)
         except ConfigError as exc:
-            message = str(exc)
             if index is not None:
                 self._clash(snap, text, index)
-            path = _path_of(message, str(self.path))
-            prefix = f"{snap.list_key}[{index}]"
-            inside = (path is not None and index is not None
-                      and (path == prefix or path.startswith((prefix + ".", prefix + "["))))
-            entry_pointer = pointer(path[len(prefix):]) if inside and path else None
-            raise Invalid(message, path, entry_pointer) from None
+            raise self._invalid(str(exc), snap.list_key, index) from None
+
+    def _invalid(self, message: str, list_key: str, index: int | None) -> Invalid:
+        """The loader's message as Invalid: its path, and its pointer into the entry at
+        `index` of the list when the path is in it."""
+        path = _path_of(message, str(self.path))
+        prefix = f"{list_key}[{index}]"
+        inside = (path is not None and index is not None
+                  and (path == prefix or path.startswith((prefix + ".", prefix + "["))))
+        entry_pointer = pointer(path[len(prefix):]) if inside and path else None
+        return Invalid(message, path, entry_pointer)
+
+    def check(self, entry: Any, monitor_id: str | None = None) -> Invalid | None:
+        """The loader's first error of `entry` alone under the file's top level (as the
+        entry of `monitor_id`: its masks kept as the stored secrets), or None; nothing is
+        written. A form checks its other fields so after a refusal (monitor.web.forms)."""
+        snap = self.read()
+        if snap.config is None:
+            return None
+        if monitor_id is not None:
+            entry = unmasked(entry, snap.shown(monitor_id), snap.entry(monitor_id))
+        try:
+            parse_config(json.dumps(_alone(snap, entry)), str(self.path))
+        except ConfigError as exc:
+            return self._invalid(str(exc), snap.list_key, 0)
+        return None
 
     def _clash(self, snap: Snapshot, text: str, index: int) -> None:
         """Raise Clash when the entry at `index` of `text` makes the id of another entry."""
-        document = json.loads(text)
-        entry = document[snap.list_key][index]
-        # Without the status pages: they name monitors that the entry alone lacks.
-        alone = {**document, snap.list_key: [entry], "statusPages": []}
+        entry = json.loads(text)[snap.list_key][index]
         try:
-            monitor_id = parse_config(json.dumps(alone), str(self.path)).monitors[0].id
+            monitor_id = parse_config(json.dumps(_alone(snap, entry)), str(self.path)
+                                      ).monitors[0].id
         except ConfigError:
             return  # the entry itself is not valid: the whole document's error says so
         other = snap._ids.get(monitor_id)
         if other is not None and other != index:
             raise Clash(f"the monitor {monitor_id!r} exists ({snap.list_key}[{other}]): give"
                         " this one another \"id\"")
+
+
+def _alone(snap: Snapshot, entry: Any) -> dict[str, Any]:
+    """The file's document with `entry` as its only monitor, without the status pages
+    (they name monitors the entry alone lacks)."""
+    return {**snap.document, snap.list_key: [entry], "statusPages": []}
 
 
 def _kept(snap: Snapshot, index: int | None, monitor_id: str | None) -> dict[int, Monitor]:

@@ -21,22 +21,31 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from monitor.config import SITE_KIND, notify, rules
+from monitor.config.edit import Invalid
 from monitor.config.schema import config_schema
 
 TEXT, NUMBER, SCALAR, CHECKBOX, SELECT, LINES, JSON = (
     "text", "number", "scalar", "checkbox", "select", "lines", "json")
-# The sections of the form after the kind's own keys; the last two start folded.
-MONITOR_KEYS = ("name", "id", "checkInterval", "timeout", "tags", "paused")
-SECTIONS = (("Monitor", MONITOR_KEYS, False),
-            ("Alerts", ("alertWindow", "alertThreshold", *rules.KEYS), True),
-            ("Notifications", notify.MONITOR_KEYS, True))
+# The form's order: what it checks (the kind's required keys, else its first) and these;
+# then the kind's other keys; then, folded, what a new monitor rarely needs: the kind's
+# ADVANCED keys and MORE, the alert rules, the notifications.
+ESSENTIALS = ("name", "checkInterval", "timeout", "tags")
+MORE = ("id", "paused")
+FOLDED = (("Alerts", ("alertWindow", "alertThreshold", *rules.KEYS)),
+          ("Notifications", notify.MONITOR_KEYS))
+_TLS = ("tlsVerify", "caFile", "tlsMinDaysLeft", "tlsFailDaysLeft")
+ADVANCED = {"http": ("maxBodyBytes", "headers", *_TLS, "plugins"),
+            "content": ("maxBodyBytes", "headers", *_TLS),
+            "tls": ("serverName", "tlsVerify", "caFile"),
+            "dns": ("server", "port", "tcp"),
+            "log": ("fromStart",)}
 _NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _DEFAULT = re.compile(r"\(default: `(true|false)`\)")
 # Characters a string is quoted for: browsers drop or change some, none can be seen.
@@ -72,8 +81,12 @@ class Field:
 
     @property
     def help_html(self) -> Markup:
-        """The description, its `code` spans as <code>."""
-        parts = str(escape(self.help)).split("`")
+        """The description as a sentence (a capital, a full stop: the field's format hint
+        follows it), its `code` spans as <code>."""
+        text = self.help.strip()
+        text = text[:1].upper() + text[1:] if text[:1].islower() else text
+        text += "." if text and text[-1] not in ".!?" else ""
+        parts = str(escape(text)).split("`")
         return Markup("".join(f"<code>{part}</code>" if index % 2 else part
                               for index, part in enumerate(parts)))
 
@@ -149,16 +162,40 @@ def shapes(kind: str) -> tuple[dict[str, dict[str, Any]], frozenset[str]]:
 
 
 def build(kind: str) -> Form:
-    """The empty form of `kind`: its own keys first (required first), then the sections."""
+    """The empty form of `kind`, in the order of ESSENTIALS' comment."""
     properties, required = shapes(kind)
     made = {key: _field(key, shape, key in required) for key, shape in properties.items()}
-    placed = {key for _, keys, _ in SECTIONS for key in keys}
-    own = sorted((f for key, f in made.items() if key not in placed),
-                 key=lambda f: not f.required)
-    sections = [Section(f"What to check ({kind})", tuple(own))]
-    sections += [Section(title, tuple(made[k] for k in keys if k in made), folded)
-                 for title, keys, folded in SECTIONS]
+    common = {*ESSENTIALS, *MORE, *(key for _, keys in FOLDED for key in keys)}
+    own = [key for key in properties if key not in common]
+    target = [key for key in own if key in required] or own[:1]
+    advanced = [key for key in own if key in ADVANCED.get(kind, ()) and key not in target]
+    groups = [("Monitor", [*target, *ESSENTIALS], False),
+              (f"Check ({kind})", [k for k in own if k not in target + advanced], False),
+              ("More options", [*advanced, *MORE], True),
+              *((title, list(keys), True) for title, keys in FOLDED)]
+    sections = [Section(title, tuple(made[k] for k in keys if k in made), folded)
+                for title, keys, folded in groups]
     return Form(kind, [s for s in sections if s.fields])
+
+
+def carried(sent: Form, kind: str) -> Form:
+    """The form of `kind` holding what `sent` (another kind's, as posted) holds in the keys
+    both kinds have alike (name, tags, checkInterval...; tcp's host for tls): a kind
+    changed, what was typed is kept. A key of another shape (http's `expect`, an object;
+    tcp's, a pattern) starts empty."""
+    theirs, _ = shapes(sent.kind)
+    mine, _ = shapes(kind)
+    values = {f.key: f for f in sent.fields}
+
+    def alike(key: str) -> bool:
+        return key in theirs and _shape(theirs[key]) == _shape(mine[key])
+
+    return _each(build(kind), lambda f: replace(
+        f, text=values[f.key].text, checked=values[f.key].checked) if alike(f.key) else f)
+
+
+def _shape(fragment: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fragment.items() if k != "description"}
 
 
 def _field(key: str, shape: Mapping[str, Any], required: bool) -> Field:
@@ -342,6 +379,46 @@ def place(form: Form, message: str, entry_pointer: str | None = None,
     placed = _each(form, lambda f: f)
     placed.errors.append(text)
     return placed
+
+
+def every_error(form: Form, entry: Mapping[str, Any],
+                check: Callable[[dict[str, Any]], Invalid | None], source: str = "") -> Form:
+    """The form with the loader's errors of its other fields too, after a first: `check`
+    (the editor's) judges the entry again without the fields found wrong, each next error
+    put at its field, until the rest passes or an error is at no new field. A required key
+    left out is stood in for by a value the loader takes (STAND_INS), so that the keys
+    after it are read."""
+    wrong = {f.key for f in form.invalid}
+    keys = {f.key for f in form.fields}
+    stand_ins: dict[str, Any] = {}
+    while True:
+        trial = {k: v for k, v in entry.items() if k not in wrong}
+        error = check({**trial, **stand_ins})
+        key = _key(error)
+        if error is None or key is None or key not in keys or key in stand_ins:
+            return form
+        if key not in wrong:
+            form = place(form, str(error), error.entry_pointer, error.path, source=source)
+            wrong.add(key)
+            continue
+        # Left out, the key is missing: a stand-in the loader takes, else no further.
+        for value in STAND_INS:
+            if _key(check({**trial, **stand_ins, key: value})) != key:
+                stand_ins[key] = value
+                break
+        else:
+            return form
+
+
+# Values tried for a required key left out: a URL, a host, a path, a port, a duration.
+STAND_INS: tuple[Any, ...] = ("http://127.0.0.1/", "127.0.0.1", "/", 1, 60)
+
+
+def _key(error: Invalid | None) -> str | None:
+    """The entry's key an error is at (`/expect/status`: expect)."""
+    if error is None or not error.entry_pointer:
+        return None
+    return _unescape(error.entry_pointer[1:].partition("/")[0])
 
 
 # -- inside ------------------------------------------------------------------------------------

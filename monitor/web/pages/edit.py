@@ -13,6 +13,7 @@ import contextlib
 import functools
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,9 @@ from monitor.web.problems import Problem
 bp = Blueprint("edit", __name__)
 bp.record_once(ids.install)
 _log = logging.getLogger("monitor.web")
-ETAG_FIELD, KIND_FIELD = "_etag", "_kind"  # a monitor's key never starts with "_"
+# A monitor's key never starts with "_". SWITCH_FIELD: the kind to show the form posted in
+# (edit.js posts it when the kind chosen changes), keeping what was typed; nothing saved.
+ETAG_FIELD, KIND_FIELD, SWITCH_FIELD = "_etag", "_kind", "_switch"
 
 
 @bp.route("/monitors/new", methods=["GET", "POST"])
@@ -52,6 +55,10 @@ def new() -> ResponseReturnValue:
     form = forms.build(kind)
     if request.method == "GET":
         return _form_page(form, _read(editor).etag, adding=True)
+    if SWITCH_FIELD in request.form:
+        switched = forms.carried(forms.read(form, request.form),
+                                 _kind(request.form[SWITCH_FIELD]))
+        return _form_page(switched, _read(editor).etag, adding=True)
     entry, form = forms.entry(forms.read(form, request.form))
     return _save(editor, form, entry, adding=True,
                  write=lambda etag: editor.add(entry, etag))
@@ -146,8 +153,11 @@ def _save(editor: ConfigEditor, form: forms.Form, entry: dict[str, Any], *, writ
     with what was typed and the error where it belongs."""
     etag = request.form.get(ETAG_FIELD) or ""
     again = functools.partial(_form_page, adding=adding, monitor_id=monitor_id, name=name)
-    if form.invalid:
-        return again(form, etag, status=422)
+    every_error = functools.partial(forms.every_error, entry=entry,
+                                    check=_checker(editor, monitor_id),
+                                    source=str(editor.path))
+    if form.invalid:  # not even JSON: the other fields judged all the same, nothing written
+        return again(every_error(form), etag, status=422)
     try:
         result: Result = write(etag)
     except Stale:
@@ -162,7 +172,7 @@ def _save(editor: ConfigEditor, form: forms.Form, entry: dict[str, Any], *, writ
     except Invalid as exc:
         form = forms.place(form, str(exc), exc.entry_pointer, exc.path,
                            source=str(editor.path))
-        return again(form, etag, status=422)
+        return again(every_error(form), etag, status=422)
     except Clash as exc:
         form = forms.place(form, str(exc), key="id")
         return again(form, etag, status=422)
@@ -172,6 +182,18 @@ def _save(editor: ConfigEditor, form: forms.Form, entry: dict[str, Any], *, writ
         raise Problem(503, "Service Unavailable", str(exc)) from None
     _applied(result, "added" if adding else "edited")
     return redirect(monitor_url(result.monitor_id), 303)
+
+
+def _checker(editor: ConfigEditor, monitor_id: str | None,
+             ) -> Callable[[dict[str, Any]], Invalid | None]:
+    """The editor's check of an entry alone; a file that cannot be read now, or a monitor
+    gone meanwhile, stops the search for more errors (None)."""
+    def check(entry: dict[str, Any]) -> Invalid | None:
+        try:
+            return editor.check(entry, monitor_id)
+        except (EditError, ConfigError):
+            return None
+    return check
 
 
 def _changed(editor: ConfigEditor) -> str:
@@ -199,7 +221,7 @@ def _form_page(form: forms.Form, etag: str, *, adding: bool = False,
     return render("edit.html", status=status, form=form, etag=etag, adding=adding,
                   kinds=forms.kinds(), title=title, action=action, cancel=cancel,
                   monitor_id=monitor_id, first_invalid=first.key if first else None,
-                  etag_field=ETAG_FIELD, kind_field=KIND_FIELD,
+                  etag_field=ETAG_FIELD, kind_field=KIND_FIELD, switch_field=SWITCH_FIELD,
                   current_entry=None if current_entry is None
                   else json.dumps(current_entry, indent=2, ensure_ascii=False))
 

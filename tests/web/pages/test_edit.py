@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from monitor.config import parse_config
+from monitor.core.errors import ConfigError
 from monitor.web import forms
 from monitor.web.pages import monitor_url
 from tests.support.browser import Site, log_in
@@ -78,10 +79,10 @@ def test_every_kind_of_the_schema_has_a_form_with_its_keys() -> None:
         assert "type" not in keys
         assert {f.key for f in form.fields if f.required} == required, kind
         assert all(f.help for f in form.fields), kind
-        # The kind's own keys come first, the required among them first of all.
-        first = form.sections[0].fields
-        assert [f.required for f in first] == sorted((f.required for f in first),
-                                                     reverse=True)
+        # The required keys come first of all, then the essentials every monitor has.
+        first = [f.key for f in form.sections[0].fields]
+        assert first[:len(required)] == [k for k in properties if k in required], kind
+        assert first[-len(forms.ESSENTIALS):] == list(forms.ESSENTIALS), kind
 
 
 def test_each_shape_gets_its_control() -> None:
@@ -287,6 +288,135 @@ def test_the_loaders_error_is_shown_at_its_field_and_nothing_is_written(make_web
     assert "invalid JSON at line 1, column 2" in _field_html(answer.get_data(as_text=True),
                                                              "headers")
     assert web.config_path.read_bytes() == before
+
+
+def _errors(html: str) -> dict[str, str]:
+    """Each field's error as the page shows it, by key."""
+    return {unescape(m[1]): unescape(m[2]) for m in re.finditer(
+        r'data-key="([^"]*)".*?(?:<p class="error" id="[^"]*">([^<]*)</p>|</div>)',
+        html, re.S) if m[2] is not None}
+
+
+def test_every_fields_error_is_shown_in_one_submit(make_web: Any) -> None:
+    web = make_web()
+    before = web.config_path.read_bytes()
+    _, sent = _form(web, "/monitors/new")
+    # The URL wrong (the loader stops there), and keys read before and after it.
+    wrong = {"URL": "127.0.0.1:8080/health", "checkInterval": "fast", "maxBodyBytes": 0,
+             "tags": ["a", "a"]}
+    answer = web.client.post("/monitors/new", data={
+        **sent, "URL": wrong["URL"], "checkInterval": "fast", "name": "kept",
+        "maxBodyBytes": "0", "tags": "a\na"})
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    errors = _errors(html)
+    assert set(errors) == set(wrong)
+    assert errors["URL"] == "must be an http:// or https:// URL with a host"
+    # Each in the loader's words, as config.json gets it when it is the only one wrong.
+    for key, value in wrong.items():
+        alone = {"URL": URL, key: value}
+        with pytest.raises(ConfigError) as caught:
+            parse_config(json.dumps({"monitors": [alone]}))
+        path = f"config.json: monitors[0].{key}"
+        assert str(caught.value) == f"{path}: {errors[key]}".replace(": 1: ", "[1]: ")
+    assert 'value="kept"' in _field_html(html, "name")
+    assert "autofocus" in _field_html(html, "URL")  # the first in the form
+    assert web.config_path.read_bytes() == before
+    # A field that is not even JSON does not hide the others' errors either.
+    answer = web.client.post("/monitors/new", data={**sent, "URL": URL + "x",
+                                                    "headers": "{", "timeout": "-1"})
+    assert set(_errors(answer.get_data(as_text=True))) == {"headers", "timeout"}
+    # An edit: the masked password is the stored one, not an error.
+    web = make_web({"monitors": [{"URL": SECRET_URL, "name": "secret one"}]})
+    path = monitor_url("https://user:***@example.com/x", "edit")
+    _, sent = _form(web, path)
+    answer = web.client.post(path, data={**sent, "timeout": "0", "alertThreshold": "2"})
+    assert answer.status_code == 422
+    assert set(_errors(answer.get_data(as_text=True))) == {"timeout", "alertThreshold"}
+
+
+def _help(html: str, key: str) -> str:
+    """A field's help as read: its text, each element's own on a line."""
+    field = _field_html(html, key)
+    inner = field[field.index('<p class="help"'):]
+    inner = re.sub(r'\s*<span class="format">', "\n", inner)
+    return unescape(re.sub(r"<[^>]+>", "", inner)).strip()
+
+
+def test_a_fields_description_and_its_format_are_apart(make_web: Any) -> None:
+    web = make_web()
+    html, _ = _form(web, "/monitors/new")
+    assert _help(html, "tags") == ("A list of labels, each once, that lists and the"
+                                   " dashboard group by.\nOne per line.")
+    assert _help(html, "headers").endswith("secret ones are masked everywhere.\nJSON.")
+    assert _help(html, "name").startswith("The label views")
+    assert _help(html, "tlsVerify").endswith("(default: true).")  # no format: one line
+    # The format is an element of its own, shown on its own line.
+    assert re.search(r"group by\. <span class=\"format\">One per line\.</span></p>",
+                     _field_html(html, "tags"))
+    assert ".field .help .format { display: block; }" in web.client.get(
+        re.search(r'href="([^"]*edit\.css[^"]*)"', html)[1]).get_data(as_text=True)
+
+
+def test_the_essentials_come_first_and_the_rarely_needed_folded(make_web: Any) -> None:
+    web = make_web()
+    html, _ = _form(web, "/monitors/new")
+    keys = re.findall(r'data-key="([^"]*)"', html)
+    assert keys[:6] == ["URL", "name", "checkInterval", "timeout", "tags", "expect"]
+    more = html[html.index("<summary>More options</summary>"):]
+    more = more[:more.index("</details>")]
+    assert re.findall(r'data-key="([^"]*)"', more) == [
+        "maxBodyBytes", "headers", "tlsVerify", "caFile", "tlsMinDaysLeft",
+        "tlsFailDaysLeft", "plugins", "id", "paused"]
+    assert '<details class="card section">\n    <summary>More options' in html  # folded
+    # Other kinds: their target first (required, else their first key), then the rest.
+    for kind, first in (("tcp", ["host", "port", "name"]), ("cpu", ["maxPercent", "name"]),
+                        ("process", ["process", "name"]), ("dns", ["host", "name"])):
+        html, _ = _form(web, f"/monitors/new?kind={kind}")
+        assert re.findall(r'data-key="([^"]*)"', html)[:len(first)] == first, kind
+    # A new entry is written in the form's order; an edited one keeps the file's.
+    _, sent = _form(web, "/monitors/new")
+    answer = web.client.post("/monitors/new", data={
+        **sent, "headers": '{"X-A": "b"}', "tags": "web", "name": "new",
+        "URL": URL + "new", "tlsVerify": "true"})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    assert list(web.document()["monitors"][1]) == ["URL", "name", "tags", "headers"]
+    web = make_web({"monitors": [{"headers": {"X-A": "b"}, "name": "n", "URL": URL}]})
+    _, sent = _form(web, monitor_url(URL, "edit"))
+    assert web.client.post(monitor_url(URL, "edit"), data={**sent, "tags": "t"}
+                           ).status_code == 303
+    assert list(web.document()["monitors"][0]) == ["headers", "name", "URL", "tags"]
+    # An advanced field holding a value or an error shows its section open.
+    html, _ = _form(web, monitor_url(URL, "edit"))
+    assert '<details class="card section" open>\n    <summary>More options' in html
+
+
+def test_another_kind_chosen_keeps_the_values_of_the_keys_it_has(make_web: Any) -> None:
+    web = make_web()
+    before = web.config_path.read_bytes()
+    _, sent = _form(web, "/monitors/new")
+    typed = {"URL": URL + "x", "name": "my name", "checkInterval": "30s", "tags": "a\r\nb",
+             "expect": '{"status": 200}', "paused": "true"}
+    del sent["tlsVerify"]  # unchecked
+    answer = web.client.post("/monitors/new?kind=tcp", data={**sent, **typed,
+                                                             "_switch": "tcp"})
+    assert answer.status_code == 200
+    html = answer.get_data(as_text=True)
+    again = _sent(html)
+    assert again["_kind"] == "tcp" and "<h1>Add a tcp monitor</h1>" in html
+    assert (again["name"], again["checkInterval"], again["tags"]) == ("my name", "30s",
+                                                                     "a\nb")
+    assert again["paused"] == "true"
+    assert "URL" not in again and again["expect"] == ""  # tcp's expect is a pattern
+    assert "aria-invalid" not in html and web.config_path.read_bytes() == before
+    # tcp to tls: the host and the port mean the same; back to http: the box as it was.
+    answer = web.client.post("/monitors/new?kind=tls", data={
+        **again, "host": "127.0.0.1", "port": "8443", "_switch": "tls"})
+    again = _sent(answer.get_data(as_text=True))
+    assert (again["host"], again["port"], again["name"]) == ("127.0.0.1", "8443", "my name")
+    assert "tlsVerify" in again  # tcp has no tlsVerify: tls's own default, checked
+    assert web.client.post("/monitors/new", data={**again, "_switch": "nope"}
+                           ).status_code == 400
 
 
 def test_an_id_taken_is_shown_at_the_id(make_web: Any) -> None:
@@ -504,6 +634,35 @@ def test_editing_then_deleting_in_a_browser(make_site: Any, page: Any) -> None:
     page.wait_for_url(site.url)
     assert site.document()["monitors"] == [{"URL": URL, "checkInterval": 60}]
 
+
+
+def test_another_kind_chosen_in_a_browser_keeps_what_was_typed(make_site: Any, page: Any,
+                                                              target: PageServer) -> None:
+    site: Site = make_site({"monitors": [{"URL": URL, "checkInterval": 60}]})
+    page.goto(f"{site.url}monitors/new")
+    page.fill("#f-URL", target.url("/up"))
+    page.fill("#f-name", "typed first")
+    page.fill("#f-checkInterval", "45")
+    page.fill("#f-tags", "one\ntwo")
+    with page.expect_navigation():
+        page.select_option("#kind", "content")
+    assert page.url.endswith("/monitors/new?kind=content")
+    assert page.input_value("#f-URL") == target.url("/up")  # content has a URL too
+    with page.expect_navigation():
+        page.select_option("#kind", "tcp")
+    assert page.input_value("#kind") == "tcp"
+    assert page.input_value("#f-name") == "typed first"
+    assert page.input_value("#f-checkInterval") == "45"
+    assert page.input_value("#f-tags") == "one\ntwo"
+    assert page.input_value("#f-host") == ""
+    page.fill("#f-host", "127.0.0.1")
+    port = int(target.server_address[1])
+    page.fill("#f-port", str(port))
+    page.click("#save")
+    page.wait_for_url(re.compile(re.escape(monitor_url(f"tcp:127.0.0.1:{port}")) + "$"))
+    assert site.document()["monitors"][1] == {
+        "type": "tcp", "host": "127.0.0.1", "port": port, "name": "typed first",
+        "checkInterval": 45, "tags": ["one", "two"]}
 
 
 def test_odd_strings_are_saved_unchanged_in_a_browser(make_site: Any, page: Any) -> None:

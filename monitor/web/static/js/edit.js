@@ -1,11 +1,21 @@
-// The monitor forms, helped: the kind chosen shows its form at once, JSON fields say
-// when they do not parse yet, and a form is sent once. Without this script the forms
-// work the same (plain posts; the server checks every value).
+// The monitor forms, helped: the kind chosen shows its form at once, with what was typed
+// in the keys it also has; JSON fields say when they do not parse yet, and a form is sent
+// once. Without this script the forms work the same (plain posts; the server checks every
+// value), but a kind chosen shows its form empty.
 
 const choice = document.getElementById("kind-choice");
+const switcher = document.getElementById("kind-switch");
 if (choice) {
   document.getElementById("kind-go").classList.add("hidden");
-  choice.querySelector("select").addEventListener("change", () => choice.requestSubmit());
+  const select = choice.querySelector("select");
+  select.addEventListener("change", () => {
+    if (!switcher) { choice.requestSubmit(); return; }
+    // Posted (not in the address: a URL's password stays out of history and logs), to
+    // the page of the new kind, which shows its form holding the values it can keep.
+    switcher.value = select.value;
+    switcher.formAction = `/monitors/new?kind=${encodeURIComponent(select.value)}`;
+    switcher.form.requestSubmit(switcher);
+  });
 }
 
 for (const area of document.querySelectorAll("textarea[data-json]")) {
