@@ -387,27 +387,29 @@ def every_error(form: Form, entry: Mapping[str, Any],
     (the editor's) judges the entry again without the fields found wrong, each next error
     put at its field, until the rest passes or an error is at no new field. A required key
     left out is stood in for by a value the loader takes (STAND_INS), so that the keys
-    after it are read."""
+    after it are read; an error that names a key left out (`warnPercent (90) must be below
+    maxPercent`) judged a value not given: that key is left out too, unsaid."""
     wrong = {f.key for f in form.invalid}
     keys = {f.key for f in form.fields}
+    left_out = set(wrong)
     stand_ins: dict[str, Any] = {}
     while True:
-        trial = {k: v for k, v in entry.items() if k not in wrong}
+        trial = {k: v for k, v in entry.items() if k not in left_out}
         error = check({**trial, **stand_ins})
         key = _key(error)
         if error is None or key is None or key not in keys or key in stand_ins:
             return form
-        if key not in wrong:
-            form = place(form, str(error), error.entry_pointer, error.path, source=source)
-            wrong.add(key)
+        if key in left_out:  # missing now: a stand-in the loader takes, else no further
+            value = next((v for v in STAND_INS
+                          if _key(check({**trial, **stand_ins, key: v})) != key), _OMIT)
+            if value is _OMIT:
+                return form
+            stand_ins[key] = value
             continue
-        # Left out, the key is missing: a stand-in the loader takes, else no further.
-        for value in STAND_INS:
-            if _key(check({**trial, **stand_ins, key: value})) != key:
-                stand_ins[key] = value
-                break
-        else:
-            return form
+        said = str(error).split(f"{error.path}: ", 1)[-1]
+        if not any(re.search(rf"\b{re.escape(k)}\b", said) for k in left_out):
+            form = place(form, str(error), error.entry_pointer, error.path, source=source)
+        left_out.add(key)
 
 
 # Values tried for a required key left out: a URL, a host, a path, a port, a duration.

@@ -322,6 +322,16 @@ def test_every_fields_error_is_shown_in_one_submit(make_web: Any) -> None:
     assert 'value="kept"' in _field_html(html, "name")
     assert "autofocus" in _field_html(html, "URL")  # the first in the form
     assert web.config_path.read_bytes() == before
+    # A key judged against one left out is not said wrong (warnPercent against the
+    # default maxPercent; a dns `name`, read as the name to look up without `host`).
+    for kind, values, said in (
+            ("cpu", {"maxPercent": "500", "warnPercent": "90", "timeout": "x"},
+             {"maxPercent", "timeout"}),
+            ("dns", {"host": "bad host!", "name": "label", "checkInterval": "fast"},
+             {"host", "checkInterval"})):
+        _, sent_kind = _form(web, f"/monitors/new?kind={kind}")
+        answer = web.client.post("/monitors/new", data={**sent_kind, **values})
+        assert set(_errors(answer.get_data(as_text=True))) == said, kind
     # A field that is not even JSON does not hide the others' errors either.
     answer = web.client.post("/monitors/new", data={**sent, "URL": URL + "x",
                                                     "headers": "{", "timeout": "-1"})
