@@ -14,7 +14,8 @@ value: empty, itself a JSON string, a number in a number's field) is shown in an
 a JSON string on one line, `"PING\\r\\n"`; an input holding a JSON string gives that string.
 
 Nothing here judges a value beyond turning text into JSON: the loader does, with the
-messages config.json gets, and `place` puts each next to its field."""
+messages config.json gets, and `place` puts each next to its field; `every_error` asks it
+about the other fields after its first error, so that one submit shows them all."""
 
 from __future__ import annotations
 

@@ -5,7 +5,9 @@ A form is built from config.json's schema (monitor.web.forms) and carries the fi
 as it was shown: written over a file changed since, it is refused (409) and shown again
 with what was typed and the new ETag, so a second "Save" is a choice made knowing it, and
 nobody's edit is lost unseen. What the loader refuses comes back as 422 with its message
-next to the field it names. Secrets are shown masked; a mask sent back keeps the secret."""
+next to the field it names, every field's at once. Secrets are shown masked; a mask sent
+back keeps the secret. Another kind chosen while adding shows its form holding what was
+typed in the keys both kinds have (a post: a typed password stays out of the address)."""
 
 from __future__ import annotations
 
