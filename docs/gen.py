@@ -211,21 +211,21 @@ def status_keys() -> str:
 
 
 def api_routes() -> str:
-    """Every route of the web server: method, path, who may call it, what it does (from
-    the OpenAPI document the server serves, and each route's `require` scope)."""
-    import types
-
-    from monitor.web import create_app, openapi
+    """Every route of the web server but the pages': method, path, who may call it, what it
+    does (from the OpenAPI document the server serves, and each route's `require` scope)."""
+    from monitor.web import openapi
     from monitor.web.api import PREFIX, modules
 
-    # Routes only: no request is made, and no runtime runs.
-    app = create_app(typing.cast(typing.Any, types.SimpleNamespace(runtime=None)))
+    app = _routes_app()
+    pages = app.extensions["monitor.pages"]
     scopes = {}
     views = {}  # path -> the view, for the routes the document does not describe
     for rule in app.url_map.iter_rules():
+        if rule.endpoint.partition(".")[0] in pages or rule.endpoint == "favicon":
+            continue  # the web pages: page_routes(), in web.md
         view = app.view_functions[rule.endpoint]
         scope = getattr(view, "scope", "none (public)")
-        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        path = re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         views[path] = view
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             scopes[(path, method)] = scope
@@ -239,6 +239,32 @@ def api_routes() -> str:
         if not path.startswith(PREFIX) and not path.startswith("/static"):
             rows.append([f"`{method} {path}`", scope, _paragraph(views[path].__doc__)])
     return _table(["route", "scope", "what it does"], rows)
+
+
+def _routes_app() -> typing.Any:
+    """The web app, for its routes only: no request is made, and no runtime runs."""
+    import types
+
+    from monitor.web import create_app
+
+    return create_app(typing.cast(typing.Any, types.SimpleNamespace(runtime=None)))
+
+
+def page_routes() -> str:
+    """The web pages' routes: method, path, who may see them, what they are (each view's
+    docstring)."""
+    app = _routes_app()
+    pages = app.extensions["monitor.pages"]
+    rows = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.endpoint.partition(".")[0] not in pages:
+            continue
+        view = app.view_functions[rule.endpoint]
+        path = re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            rows.append([f"`{method} {path}`", getattr(view, "scope", "?"),
+                         _paragraph(view.__doc__)])
+    return _table(["route", "who", "what it is"], rows)
 
 
 def template_fields() -> str:

@@ -21,4 +21,6 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/")
 @page("read")
 def show() -> ResponseReturnValue:
+    """Every monitor, worst first: state, uptime over 24 h, 7 d, 30 d, response time with a
+    sparkline, last failure; search, grouping; live from the event stream."""
     return render("dashboard.html", nav="dashboard")

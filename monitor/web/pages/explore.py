@@ -27,6 +27,8 @@ POLL_SECONDS = 5  # how often the chart asks for its newest steps
 @bp.get("/explore")
 @page("read")
 def explore() -> ResponseReturnValue:
+    """The metrics explorer: the tree of pushed series, a query (`?q=`, `?range=`) and its
+    live chart."""
     query = request.args.get("q", "").strip()[:MAX_Q]
     chosen = request.args.get("range", DEFAULT_RANGE)
     if chosen not in RANGES:

@@ -34,6 +34,7 @@ def _next() -> str:
 @bp.get("/login")
 @page("public")
 def form() -> ResponseReturnValue:
+    """The login form (`?next=`: where to go after); without apiTokens, straight on."""
     if not current().config.api_tokens:
         return redirect(_next())
     return render("login.html", next=_next(), error=None)
@@ -42,6 +43,7 @@ def form() -> ResponseReturnValue:
 @bp.post("/login")
 @page("public")
 def submit() -> ResponseReturnValue:
+    """Log in with an API token: a session cookie; failures slowed per client."""
     tokens = current().config.api_tokens
     if not tokens:
         return redirect(_next())
@@ -68,5 +70,6 @@ def submit() -> ResponseReturnValue:
 @bp.post("/logout")
 @page("public")
 def logout() -> ResponseReturnValue:
+    """End the session (kept ended, also for a copy of its cookie)."""
     session.log_out()
     return redirect("/login" if current().config.api_tokens else "/")

@@ -41,6 +41,7 @@ def logs_url(monitor_id: str, window: str = DEFAULT_WINDOW) -> str:
 @bp.get("/logs")
 @page("read")
 def index() -> ResponseReturnValue:
+    """The first log monitor's traffic (or how to add one)."""
     asked = request.args.get("monitor")
     if asked is not None:  # the select's form, sent without the script
         return redirect(logs_url(asked, _window()))
@@ -53,6 +54,8 @@ def index() -> ResponseReturnValue:
 @bp.get("/logs/<monitor:id>")
 @page("read")
 def show(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the API names it
+    """A log monitor's traffic over `?window=` 10m, 1h or 24h: rate and its alert, status
+    classes, top sections and clients; live."""
     monitors = _logs()
     chosen = next((monitor for monitor in monitors if monitor.id == id), None)
     if chosen is None:

@@ -35,6 +35,8 @@ KIND_PHASES = {"http": PHASES, "tcp": ("dns", "connect"), "tls": ("dns", "connec
 @bp.get("/monitors/<page_monitor:id>")
 @page("read")
 def show(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the API names it
+    """A monitor's page: its charts over `?range=` 1h to 1y, availability per day, checks,
+    alerts, config entry, and its actions; live."""
     context = current()
     detail, etag = described(context, id)
     monitor = configured(context, id)
