@@ -79,8 +79,7 @@ def _parse(fields: Fields, entry: Mapping[str, Any], path: str,
     # Relative to the config file, as a reader of the config would expect; the id keeps the
     # path as written, so that it is the same however the config file is named (`-c
     # t/config.json` from one folder, `-c config.json` from another, `serve` beside).
-    file = written if os.path.isabs(written) else os.path.abspath(
-        Path(fields.source).parent / written)
+    file = written if os.path.isabs(written) else str(Path(fields.source).parent / written)
     fmt = obj.get("format", "auto")
     if fmt not in ("auto", *FORMATS):
         raise fields.fail(f"{path}.format", f"must be one of: auto, {', '.join(FORMATS)}")
