@@ -5,7 +5,6 @@ monitor's timeout."""
 from __future__ import annotations
 
 import re
-
 import threading
 import time
 from collections.abc import Iterator

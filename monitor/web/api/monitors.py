@@ -77,7 +77,7 @@ _STATUS = {NotFound: 404, Stale: 412, Clash: 409, Derived: 409, Invalid: 422}
 
 # -- reading ----------------------------------------------------------------------------------
 
-def _editor(context: WebContext) -> ConfigEditor:
+def config_editor(context: WebContext) -> ConfigEditor:
     """The app's editor of the config file (it keeps the file's parse while unchanged)."""
     editor: ConfigEditor | None = current_app.extensions.get(_EDITOR)
     if editor is None or editor.path != context.config_path:
@@ -87,7 +87,7 @@ def _editor(context: WebContext) -> ConfigEditor:
 
 def _snapshot(context: WebContext) -> Snapshot:
     try:
-        return _editor(context).read()
+        return config_editor(context).read()
     except ConfigError as exc:
         raise Problem(503, "Service Unavailable", str(exc)) from None
 
@@ -265,7 +265,7 @@ def _change(edit: Callable[[ConfigEditor, str | None], Result], what: str) -> Re
     """Run an edit with the request's If-Match; its errors as problems; the change applied
     live once written."""
     context = current()
-    editor = _editor(context)
+    editor = config_editor(context)
     try:
         result = edit(editor, _if_match(editor))
     except EditError as exc:

@@ -36,7 +36,7 @@ from monitor.config.edit import (
 )
 from monitor.core.errors import ConfigError
 from monitor.web import forms, ids
-from monitor.web.api.monitors import _editor
+from monitor.web.api.monitors import config_editor
 from monitor.web.context import current
 from monitor.web.pages import monitor_url, page, render
 from monitor.web.problems import Problem
@@ -52,8 +52,9 @@ ETAG_FIELD, KIND_FIELD, SWITCH_FIELD = "_etag", "_kind", "_switch"
 @bp.route("/monitors/new", methods=["GET", "POST"])
 @page("write")
 def new() -> ResponseReturnValue:
+    """Add a monitor (`?kind=`, http unless said): a form built from the kind's schema."""
     kind = _kind(request.values.get(KIND_FIELD) or request.args.get("kind") or SITE_KIND)
-    editor = _editor(current())
+    editor = config_editor(current())
     form = forms.build(kind)
     if request.method == "GET":
         return _form_page(form, _read(editor).etag, adding=True)
@@ -69,7 +70,8 @@ def new() -> ResponseReturnValue:
 @bp.route("/monitors/<page_monitor:id>/edit", methods=["GET", "POST"])
 @page("write")
 def edit(id: str) -> ResponseReturnValue:  # noqa: A002 - as the API names it
-    editor = _editor(current())
+    """Edit a monitor's entry in config.json (secrets masked; its kind stays)."""
+    editor = config_editor(current())
     snap = _read(editor)
     shown = _shown(snap, id)
     if request.method == "GET":
@@ -85,7 +87,8 @@ def edit(id: str) -> ResponseReturnValue:  # noqa: A002 - as the API names it
 @bp.route("/monitors/<page_monitor:id>/delete", methods=["GET", "POST"])
 @page("write")
 def delete(id: str) -> ResponseReturnValue:  # noqa: A002
-    editor = _editor(current())
+    """Delete a monitor's entry, after a confirmation (its history stays)."""
+    editor = config_editor(current())
     snap = _read(editor)
     if request.method == "GET":
         return _delete_page(snap, id)
