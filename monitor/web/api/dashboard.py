@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from monitor.checks import registry
 from monitor.config import Config
 from monitor.core import secrets
 from monitor.stats import window_start
@@ -31,8 +32,8 @@ WINDOWS = (("24h", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY))
 # The states, worst first: the dashboard's order and its summary's.
 STATES = ("down", "warning", "unknown", "maintenance", "paused", "up")
 REASON_CHARS = 160  # of a last failure's "reason: detail"
-COLUMNS = ("id", "name", "target", "kind", "tags", "state", "windows", "response", "spark",
-           "sparkAge", "sparkCount", "failAge", "failure")
+COLUMNS = ("id", "name", "target", "kind", "tags", "state", "windows", "response", "value",
+           "spark", "sparkAge", "sparkCount", "failAge", "failure")
 
 
 @bp.get("/dashboard")
@@ -46,6 +47,15 @@ def get_dashboard() -> ResponseReturnValue:
     return jsonify(snapshot(context.config, read, now)), 200, {"Cache-Control": "no-store"}
 
 
+def _watched(kind: str) -> bool:
+    """A kind whose results a watch makes (a log's rate, a metric's value, a push): its
+    value is what it measures, its "response time" nothing."""
+    try:
+        return registry.get(kind).watch is not None
+    except (KeyError, registry.PluginError):
+        return False
+
+
 def snapshot(config: Config, read: Dashboard, now: float) -> dict[str, Any]:
     """Every monitor of the config, in its order (the page sorts), a list per field."""
     kinds: dict[str, int] = {}
@@ -56,6 +66,7 @@ def snapshot(config: Config, read: Dashboard, now: float) -> dict[str, Any]:
     minute = int(now // MINUTE) * MINUTE
     no_windows = [0] * (2 * len(WINDOWS))
     nothing = Spark("", 0, 0)
+    watched: dict[str, bool] = {}  # by kind: its results are watched, not timed checks
     for monitor in config.monitors:
         summary = summaries.get(monitor.id)
         columns["id"].append(monitor.id)
@@ -70,6 +81,11 @@ def snapshot(config: Config, read: Dashboard, now: float) -> dict[str, Any]:
                                   else [n for pair in windows for n in pair])
         response = summary.last_response if summary is not None else None
         columns["response"].append(None if response is None else round(response, 1))
+        if monitor.kind not in watched:
+            watched[monitor.kind] = _watched(monitor.kind)
+        metrics = summary.last_metrics if summary is not None else None
+        value = metrics.get("value") if watched[monitor.kind] and metrics else None
+        columns["value"].append(None if value is None else float(value))
         spark = read.sparks.get(monitor.id, nothing)
         columns["spark"].append(spark.values)
         columns["sparkAge"].append((minute - spark.last_minute) // MINUTE if spark.values
@@ -80,7 +96,8 @@ def snapshot(config: Config, read: Dashboard, now: float) -> dict[str, Any]:
         columns["failure"].append(None if failure is None else _why(failure, monitor.secrets))
     return {"at": now, "position": format_id(read.position),
             "windowNames": [name for name, _seconds in WINDOWS], "states": list(STATES),
-            "kinds": list(kinds), "tagNames": list(tags), **columns}
+            "kinds": list(kinds), "watchedKinds": [kind for kind in kinds if watched[kind]],
+            "tagNames": list(tags), **columns}
 
 
 def _why(failure: Failure, hidden: tuple[str, ...]) -> str | None:
@@ -104,7 +121,8 @@ _NULLABLE_COUNT = {"type": ["integer", "null"], "minimum": 0}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _DASHBOARD = {
     "type": "object",
-    "required": ["at", "position", "windowNames", "states", "kinds", "tagNames", *COLUMNS],
+    "required": ["at", "position", "windowNames", "states", "kinds", "watchedKinds",
+                 "tagNames", *COLUMNS],
     "properties": {
         "at": {"type": "number", "description": "when it was read, epoch seconds"},
         "position": {"type": "string", "description": "the event stream's id at the read:"
@@ -112,6 +130,8 @@ _DASHBOARD = {
         "windowNames": {**_STRINGS, "description": "the windows of `windows`: 24h, 7d, 30d"},
         "states": {**_STRINGS, "description": "the states `state` counts in, worst first"},
         "kinds": {**_STRINGS, "description": "the kinds `kind` counts in"},
+        "watchedKinds": {**_STRINGS, "description": "the kinds whose figure is their `value`"
+                         " (a watch's results: log, metric, push), not a response time"},
         "tagNames": {**_STRINGS, "description": "the tags `tags` count in"},
         "id": _column({"type": "string"}, "each monitor's id, in the config's order"),
         "name": _column({"type": "string"}, "its name ('' when it has none)"),
@@ -123,6 +143,9 @@ _DASHBOARD = {
                            "its checks and checks up of each window (unknown checks are"
                            " not counted): the stats' figures for the same windows"),
         "response": _column(NULLABLE_NUMBER, "its latest response time, ms"),
+        "value": _column(NULLABLE_NUMBER, "a watched kind's latest value (a log's requests"
+                         " per second, a metric monitor's value, a push's value); null"
+                         " for a timed check, whose figure is its response time"),
         "spark": _column({"type": "string"}, "its average response time (ms, two digits)"
                          " of each of its last minutes with checks, up to 20 intervals"
                          " back, oldest first, comma-separated; empty: no timed check"),

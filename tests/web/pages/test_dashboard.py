@@ -302,3 +302,32 @@ def test_a_phone_s_width_and_the_keyboard(make_site: Any, page: Any,
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.url.partition("?")[0].endswith(monitor_url(server.url("/down")))
+
+
+def test_a_watched_monitor_shows_its_value_not_a_response_time(make_site: Any, page: Any,
+                                                                ) -> None:
+    # A metric monitor's figure is the value it judges, live; its check takes no time.
+    site: Site = make_site({"monitors": [
+        {"type": "metric", "series": "app.queue.depth", "name": "queue", "window": 60, "max": 1e9,
+         "checkInterval": 1}]})
+    push = page.request.post(f"{site.url}api/v1/metrics",
+                             data=json.dumps({"app.queue.depth": 42.5}),
+                             headers={"Content-Type": "application/json"})
+    assert push.status in (200, 202, 204), push.text()
+    wait_for(lambda: _value(site) == 42.5, timeout=15, what="the value 42.5 checked")
+    _open(page, site)
+    cell = page.locator("#rows tr.mon td.c-rt")
+    expect(cell).to_have_text("42.5")
+    assert page.locator("#rows tr.mon td.c-rt svg").count() == 0  # no response sparkline
+    page.request.post(f"{site.url}api/v1/metrics", data=json.dumps({"app.queue.depth": 1e6}),
+                      headers={"Content-Type": "application/json"})
+    # Live: the window's sum (the default function) moves with the next checks.
+    _until(page, "document.querySelector('#rows tr.mon td.c-rt').textContent"
+                 " !== '42.5'")
+    assert page.locator("#rows tr.mon td.c-rt").inner_text().replace(",", "").isdigit()
+
+
+def _value(site: Site) -> float | None:
+    with sqlite3.connect(f"file:{site.db_path}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT last_metrics FROM monitor_state").fetchone()
+    return None if row is None or row[0] is None else json.loads(row[0]).get("value")

@@ -4,7 +4,7 @@
 // as they come but drawn once per animation frame, touching only the rows they changed.
 import { ago, events, ms, percent, uptimeClass } from "./lib.js";
 
-const COLUMNS = ["id", "name", "target", "kind", "tags", "state", "windows", "response",
+const COLUMNS = ["id", "name", "target", "kind", "tags", "state", "windows", "response", "value",
                  "spark", "sparkAge", "sparkCount", "failAge", "failure"];
 const STATE_NAMES = ["down", "warning", "unknown", "maintenance", "paused", "up"];
 const SHORT = { maintenance: "maint." }; // a state's name too long for a phone's column
@@ -52,6 +52,7 @@ const monitors = data.id.map((id, i) => {
     id, name, target, label: name || target, key: sortKey(name || target),
     kind: data.kinds[data.kind[i]], tags: data.tags[i].map((t) => data.tagNames[t]),
     state: data.state[i], windows: data.windows[i], response: data.response[i],
+    value: data.value[i], watched: data.watchedKinds.includes(data.kinds[data.kind[i]]),
     sparkText: data.spark[i], spark: null, // parsed when first drawn or changed
     sparkMinute: data.sparkAge[i] === null ? null : readMinute - data.sparkAge[i] * 60,
     sparkCount: data.sparkCount[i],
@@ -290,8 +291,9 @@ function fillMonitor(tr, m) {
     if (checks) td.title = `${m.windows[k + 1]} of ${checks} checks up`;
     cells.push(td);
   }
-  const rt = cell("c-rt", text("span", "rt num", ms(m.response)));
-  rt.insertAdjacentHTML("beforeend", sparkline(m));
+  // A watched kind (a log, a metric, a push) shows its value, not a response time.
+  const rt = cell("c-rt", text("span", "rt num", m.watched ? figure(m.value) : ms(m.response)));
+  if (!m.watched) rt.insertAdjacentHTML("beforeend", sparkline(m));
   cells.push(rt);
   if (m.failAt === null) {
     cells.push(cell("c-fail hide-narrow muted", "never"));
@@ -303,6 +305,13 @@ function fillMonitor(tr, m) {
     cells.push(td);
   }
   tr.replaceChildren(...cells);
+}
+
+// A value as read: three significant digits, no exponent for the sizes monitors see.
+function figure(value) {
+  if (value === null) return "–";
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString("en-US");
+  return String(Number(value.toPrecision(3)));
 }
 
 // An SVG path of the last minutes' response times (numbers only: nothing to escape).
@@ -384,6 +393,7 @@ function onCheck(c) {
       m.windows[k] += 1;
       m.windows[k + 1] += up;
     }
+    if (m.watched && typeof c.metrics?.value === "number") m.value = c.metrics.value;
     if (c.reason !== "skipped") {
       m.response = c.responseMs;
       addSpark(m, c.at, c.code === undefined ? null : c.responseMs);
