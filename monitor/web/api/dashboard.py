@@ -47,7 +47,7 @@ def get_dashboard() -> ResponseReturnValue:
     return jsonify(snapshot(context.config, read, now)), 200, {"Cache-Control": "no-store"}
 
 
-def _watched(kind: str) -> bool:
+def watched_kind(kind: str) -> bool:
     """A kind whose results a watch makes (a log's rate, a metric's value, a push): its
     value is what it measures, its "response time" nothing."""
     try:
@@ -82,7 +82,7 @@ def snapshot(config: Config, read: Dashboard, now: float) -> dict[str, Any]:
         response = summary.last_response if summary is not None else None
         columns["response"].append(None if response is None else round(response, 1))
         if monitor.kind not in watched:
-            watched[monitor.kind] = _watched(monitor.kind)
+            watched[monitor.kind] = watched_kind(monitor.kind)
         metrics = summary.last_metrics if summary is not None else None
         value = metrics.get("value") if watched[monitor.kind] and metrics else None
         columns["value"].append(None if value is None else float(value))

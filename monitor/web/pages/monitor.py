@@ -18,6 +18,7 @@ from monitor.maintenance import Maintenance, Period
 from monitor.store.api import iso_utc
 from monitor.store.summaries import MonitorSummary
 from monitor.web import ids
+from monitor.web.api.dashboard import watched_kind
 from monitor.web.api.monitors import described
 from monitor.web.context import current
 from monitor.web.pages import page, render
@@ -52,6 +53,9 @@ def show(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the API names
         "etag": f'"{etag}"', "checkState": _check_state(summary), "phases": _phases(summary,
                                                                              detail["kind"]),
         "editable": detail["config"] is not None,
+        # A log, metric or push monitor: its figure is its value, not a response time.
+        "watched": watched_kind(detail["kind"]),
+        "lastValue": (summary.last_metrics or {}).get("value") if summary else None,
         "maintenance": {"byHand": _period(maintenance.by_hand(id)),
                         "window": _period(maintenance.window(id)), "windows": windows},
     }

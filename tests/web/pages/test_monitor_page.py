@@ -303,3 +303,16 @@ def test_a_monitor_checked_every_10_minutes_draws_a_line_over_a_day(
                 inner.filter(v => v === undefined).length];
     })()""")
     assert holes[0] >= 100 and holes[1] == 0 and holes[2] >= 100, holes
+
+
+def test_a_metric_monitor_shows_its_value_live(make_site: Any, page: Any) -> None:
+    site: Site = make_site({"monitors": [
+        {"type": "metric", "series": "jobs.waiting", "name": "jobs", "max": 1e9,
+         "window": 60, "checkInterval": 1}]})
+    (monitor,) = [m["id"] for m in page.request.get(f"{site.url}api/v1/monitors").json()[
+        "monitors"]]
+    _open(page, site, monitor)
+    expect(page.locator("dt", has_text="Value")).to_have_count(1)
+    page.request.post(f"{site.url}api/v1/metrics", data='{"jobs.waiting": 7}',
+                      headers={"Content-Type": "application/json"})
+    expect(page.locator("#last-response")).to_have_text("7", timeout=15_000)

@@ -2,7 +2,7 @@
 // Thousands of rows: only those in view are in the document (a spacer row above and below
 // stands for the others), and the checks of the event stream are applied to the monitors
 // as they come but drawn once per animation frame, touching only the rows they changed.
-import { ago, events, ms, percent, uptimeClass } from "./lib.js";
+import { ago, events, figure, ms, percent, uptimeClass } from "./lib.js";
 
 const COLUMNS = ["id", "name", "target", "kind", "tags", "state", "windows", "response", "value",
                  "spark", "sparkAge", "sparkCount", "failAge", "failure"];
@@ -305,13 +305,6 @@ function fillMonitor(tr, m) {
     cells.push(td);
   }
   tr.replaceChildren(...cells);
-}
-
-// A value as read: three significant digits, no exponent for the sizes monitors see.
-function figure(value) {
-  if (value === null) return "–";
-  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString("en-US");
-  return String(Number(value.toPrecision(3)));
 }
 
 // An SVG path of the last minutes' response times (numbers only: nothing to escape).

@@ -64,6 +64,13 @@ export function ms(value) {
   return `${value >= 100 ? Math.round(value) : value.toFixed(1)} ms`;
 }
 
+// A watched monitor's value as read: three significant digits, no exponent.
+export function figure(value) {
+  if (value === null || value === undefined) return "–";
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString("en-US");
+  return String(Number(value.toPrecision(3)));
+}
+
 export function percent(ratio, digits = 2) {
   if (ratio === null || ratio === undefined) return "–";
   if (ratio === 1) return "100%"; // every check up: no decimals to read, a narrower column

@@ -1,7 +1,7 @@
 // A monitor's page: its state and latest figures, charts, availability strip, checks and
 // alerts, kept live from the event stream; check now, pause, maintenance, acknowledge.
 // Each action's error (the API's problem document) is shown next to its button.
-import { api, ApiError, ago, el, events, island, ms, percent, uptimeClass } from "./lib.js";
+import { api, ApiError, ago, el, events, figure, island, ms, percent, uptimeClass } from "./lib.js";
 import { Charts, RANGES } from "./monitor-charts.js";
 
 const monitor = island("monitor-data");
@@ -14,6 +14,7 @@ const view = {
   paused: monitor.paused, checkState: monitor.checkState, etag: monitor.etag,
   maintenance: monitor.maintenance, lastCheck: monitor.lastCheck,
   lastResponse: monitor.lastResponseTime, lastReason: monitor.lastReason,
+  lastValue: monitor.lastValue,
 };
 
 const when = (seconds) => new Date(seconds * 1000).toLocaleString();
@@ -56,7 +57,7 @@ function showState() {
   pill.textContent = state;
   $("last-check").textContent = ago(view.lastCheck);
   $("last-check").title = view.lastCheck ?? "";
-  $("last-response").textContent = ms(view.lastResponse);
+  $("last-response").textContent = monitor.watched ? figure(view.lastValue) : ms(view.lastResponse);
   const failing = ["down", "warning"].includes(view.checkState) && view.lastReason;
   $("last-reason").textContent = failing ? view.lastReason : "";
   $("last-reason").classList.toggle("hidden", !failing);
@@ -298,6 +299,7 @@ function live(charts) {
       if (check.monitor !== monitor.id) return;
       view.lastCheck = iso(check.at);
       view.lastResponse = check.responseMs;
+      if (typeof check.metrics?.value === "number") view.lastValue = check.metrics.value;
       if (check.state !== "unknown") {
         view.checkState = check.state;
         view.lastReason = check.reason ?? null;
