@@ -35,6 +35,9 @@ SERIAL: dict[str, str] = {
     "test_follow::test_copytruncate_under_a_writer": "the follower must poll between the "
                                                       "truncate and the writer's refill",
     # Single tests: bounds of a few hundred ms to 3 s on elapsed time, or a rate.
+    "cli/test_group::test_the_monitor_flag_runs_what_its_command_runs":
+        "the same lines from both runs: a check at a 0.1 s interval must answer within its"
+        " 0.1 s timeout, or an ALERT line appears in one run only",
     "e2e/test_e2e::test_selftest_passes": "the self-test's own check that its checks ran on "
                                           "schedule (a 0.2 s interval for 2.5 s)",
     "test_check_now::test_a_check_that_overruns_its_timeout_is_504_in_bounded_time":
