@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.history import build
+from bench.history import prepared
 from bench.metrics import serve, timed_gets
 from bench.run import FIGURES, figure
 
@@ -54,18 +54,7 @@ def main() -> None:
     now = time.time()
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         folder = args.folder or Path(tmp)
-        db = folder / "monitoring.db"
-        built = folder / "built-at"
-        if built.exists():  # the time it was built for: its "now"
-            now = float(built.read_text())
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
-            t0 = time.perf_counter()
-            build(db, args.monitors, args.days, now)
-            built.write_text(repr(now))
-            print(f"built {db.name}: {args.monitors} monitors, {args.days} days of rollups"
-                  f" in {time.perf_counter() - t0:.1f} s ({db.stat().st_size / 1e6:.0f} MB)",
-                  flush=True)
+        db, now = prepared(folder, args.monitors, args.days)  # its "now": when built for
         config = make_config(folder, args.monitors)
         trend_id = "https://site1.example.com/"  # one with a year of hour rows too
         routes = {

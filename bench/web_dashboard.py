@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.history import _hist_texts, build
+from bench.history import _hist_texts, prepared
 from bench.metrics import serve, timed_gets
 from bench.run import FIGURES, cpu_of, figure
 from bench.web_monitor import wait
@@ -283,25 +283,6 @@ def profile(cdp: Any, page: Any, seconds: float, top: int = 12) -> list[tuple[st
     return sorted(spent.items(), key=lambda kv: -kv[1])[:top]
 
 
-def built(folder: Path, monitors: int, days: int) -> Path:
-    """The database, built in `folder` unless it was built there within MAX_AGE (its
-    windows' edges and sparklines are of the time it was built for)."""
-    db = folder / "monitoring.db"
-    stamp = folder / "built-at"
-    if not stamp.exists() or time.time() - float(stamp.read_text()) > MAX_AGE:
-        for old in folder.glob("monitoring.db*"):
-            old.unlink()
-        t0 = time.perf_counter()
-        now = time.time()
-        build(db, monitors, days, now)
-        fill(db, now)
-        (folder / "built-at").write_text(repr(now))
-        print(f"built {db.name}: {monitors} monitors, {days} days in"
-              f" {time.perf_counter() - t0:.1f} s ({db.stat().st_size / 1e6:.0f} MB)",
-              flush=True)
-    return db
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run")
@@ -321,8 +302,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-web-dashboard-") as tmp:
         folder = args.folder or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        db = built(folder, args.monitors, args.days)
+        # Its windows' edges and sparklines are of the time it was built for.
+        db, _built_for = prepared(folder, args.monitors, args.days, max_age=MAX_AGE,
+                                  then=fill)
         config = make_config(folder, args.monitors)
         ids = [m["URL"] for m in json.loads(config.read_text())["monitors"]]
         with serve(folder, config, db) as (port, pid), sync_playwright() as playwright:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.history import build
+from bench.history import prepared
 from bench.metrics import serve, timed_gets
 from bench.run import FIGURES, cpu_of, figure
 from bench.server import make_config
@@ -155,15 +155,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-web-monitor-") as tmp:
         folder = args.folder or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        db = folder / "monitoring.db"
-        if not (folder / "built-at").exists():
-            t0 = time.perf_counter()
-            now = time.time()
-            build(db, args.monitors, args.days, now)
-            (folder / "built-at").write_text(repr(now))
-            print(f"built {db.name}: {args.monitors} monitors, {args.days} days in"
-                  f" {time.perf_counter() - t0:.1f} s", flush=True)
+        db, _built_for = prepared(folder, args.monitors, args.days)
         config = make_config(folder, args.monitors)
         with serve(folder, config, db) as (port, pid), sync_playwright() as playwright:
             base = f"http://127.0.0.1:{port}{monitor_url(SUBJECT)}"

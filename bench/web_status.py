@@ -32,7 +32,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.history import build
+from bench.history import prepared
 from bench.metrics import serve, timed_gets
 from bench.run import FIGURES, cpu_of, figure
 from bench.server import make_config
@@ -162,14 +162,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-status-") as tmp:
         folder = args.folder or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        db = folder / "monitoring.db"
-        if not (folder / "built-at").exists():
-            t0 = time.perf_counter()
-            build(db, args.monitors, args.days, time.time())
-            (folder / "built-at").write_text(repr(time.time()))
-            print(f"built {db.name}: {args.monitors} monitors, {args.days} days in"
-                  f" {time.perf_counter() - t0:.1f} s", flush=True)
+        db, _built_for = prepared(folder, args.monitors, args.days)
         config = make_config(folder, args.monitors)
         shown = page_config(config, args.monitors, args.shown)
         path = f"/status/{SLUG}" + (f"?refresh={args.refresh}" if args.refresh else "")
