@@ -26,6 +26,7 @@ from monitor.config.edit import (
     merge_patch,
     pointer,
 )
+from monitor.core.model import Monitor
 from tests.support.config import config_error
 
 TEXT = """{
@@ -327,9 +328,10 @@ class _EditedByHandMeanwhile(ConfigEditor):
 
     hand_edit = TEXT.replace('"name": "a"', '"name": "edited by hand"').encode()
 
-    def _validate(self, snap: Snapshot, text: str, index: int | None) -> Config:
+    def _validate(self, snap: Snapshot, text: str, index: int | None,
+                  kept: dict[int, Monitor]) -> Config:
         self.path.write_bytes(self.hand_edit)
-        return super()._validate(snap, text, index)
+        return super()._validate(snap, text, index, kept)
 
 
 @pytest.mark.parametrize("if_match", [True, False])  # an ETag, or `If-Match: *`
