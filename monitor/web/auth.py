@@ -24,7 +24,7 @@ from flask import g, request
 
 from monitor.config.web import ApiToken
 from monitor.web import session
-from monitor.web.context import current
+from monitor.web.context import WebContext, current
 from monitor.web.problems import Problem
 
 SCOPES = ("public", "read", "write")
@@ -60,18 +60,14 @@ def authorize(scope: str) -> None:
         raise Problem(403, "Forbidden", "a change sent from another site's page is refused"
                       " (its Origin is not this server's)")
     if not tokens:
-        if context.exposed:
-            # Started beyond loopback with tokens, reloaded without: closed, not open.
-            raise Problem(503, "Service Unavailable", "this server listens beyond loopback"
-                          " and its config has no apiTokens now: it answers no call until"
-                          " they are back (or it is restarted on loopback)")
+        closed_if_exposed(context)
         return  # loopback only, by serve's own check
     given = _bearer()
     if given is None and (signed_in := session.user(tokens)) is not None:
         if changing and not session.csrf_valid(request.headers.get(session.CSRF_HEADER)):
             raise Problem(403, "Forbidden", f"a change made with a login session needs the"
                           f" session's CSRF token in the {session.CSRF_HEADER} header")
-        _allow(signed_in, scope)
+        allow(signed_in, scope)
         return
     if given is None:
         if scope == "public" and context.public_read:
@@ -92,10 +88,20 @@ def authorize(scope: str) -> None:
         raise Problem(401, "Unauthorized", "the token is not one of the config's apiTokens",
                       headers=_CHALLENGE)
     throttle.passed(who)
-    _allow(token, scope)
+    allow(token, scope)
 
 
-def _allow(token: ApiToken, scope: str) -> None:
+def closed_if_exposed(context: WebContext) -> None:
+    """Without tokens: a 503 Problem if the server was started beyond loopback (with
+    tokens, reloaded without): closed, not open to everyone."""
+    if context.exposed:
+        raise Problem(503, "Service Unavailable", "this server listens beyond loopback"
+                      " and its config has no apiTokens now: it answers no call until"
+                      " they are back (or it is restarted on loopback)")
+
+
+def allow(token: ApiToken, scope: str) -> None:
+    """Act as `token` (its name in `g.token_name`); a 403 Problem if `scope` is beyond it."""
     g.token_name = token.name
     if scope == "write" and not token.allows("write"):
         raise Problem(403, "Forbidden", f"the token {token.name!r} has the read scope;"

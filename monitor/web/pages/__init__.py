@@ -24,7 +24,7 @@ from urllib.parse import quote
 from flask import Flask, Response, redirect, render_template, request, url_for
 
 from monitor import __version__
-from monitor.web import session
+from monitor.web import auth, session
 from monitor.web.context import current
 from monitor.web.problems import Problem
 
@@ -99,17 +99,13 @@ def refusal(scope: str) -> Response | None:
     context = current()
     tokens = context.config.api_tokens
     if not tokens:
-        if context.exposed:
-            raise Problem(503, "Service Unavailable", "this server listens beyond loopback"
-                          " and its config has no apiTokens now")
+        auth.closed_if_exposed(context)
         return None
     signed_in = session.user(tokens)
     if signed_in is None:
         target = request.full_path if request.query_string else request.path
         return redirect(url_for("login.form", next=target))  # type: ignore[return-value]
-    if scope == "write" and not signed_in.allows("write"):
-        raise Problem(403, "Forbidden", f"you are logged in with {signed_in.name!r}, a"
-                      " token of the read scope: this needs one of the write scope")
+    auth.allow(signed_in, scope)
     return None
 
 
