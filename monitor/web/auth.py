@@ -76,18 +76,15 @@ def authorize(scope: str) -> None:
                       " \"Authorization: Bearer TOKEN\" (a token of the config's apiTokens)",
                       headers=_CHALLENGE)
     # Wrong tokens are slowed per client as failed logins are: the same guesses.
-    throttle, who = session.throttle(), session.client(request)
-    wait = throttle.wait(who)
-    if wait > 0:
-        seconds = math.ceil(wait)
+    try:
+        token = slowed_match(tokens, given)
+    except TooSoon as exc:
         raise Problem(429, "Too Many Requests", f"too many wrong tokens from your address:"
-                      f" try again in {seconds} s", headers={"Retry-After": str(seconds)})
-    token = match(tokens, given)
+                      f" try again in {exc.seconds} s",
+                      headers={"Retry-After": str(exc.seconds)}) from None
     if token is None:
-        throttle.failed(who)
         raise Problem(401, "Unauthorized", "the token is not one of the config's apiTokens",
                       headers=_CHALLENGE)
-    throttle.passed(who)
     allow(token, scope)
 
 
@@ -124,6 +121,30 @@ def match(tokens: tuple[ApiToken, ...], given: str) -> ApiToken | None:
         if hmac.compare_digest(token.token.encode("utf-8"), raw):
             found = token
     return found
+
+
+class TooSoon(Exception):
+    """This client failed too often: it must wait `seconds` before its next guess."""
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(f"try again in {seconds} s")
+        self.seconds = seconds
+
+
+def slowed_match(tokens: tuple[ApiToken, ...], given: str) -> ApiToken | None:
+    """`match`, slowed per client (a login or a bearer token alike): raises TooSoon while
+    this client must still wait (the token not even compared), counts a miss against it,
+    forgets its misses at a hit."""
+    throttle, who = session.throttle(), session.client(request)
+    wait = throttle.wait(who)
+    if wait > 0:
+        raise TooSoon(math.ceil(wait))
+    token = match(tokens, given)
+    if token is None:
+        throttle.failed(who)
+    else:
+        throttle.passed(who)
+    return token
 
 
 def _bearer() -> str | None:

@@ -3,14 +3,13 @@ cookie; logout ends it. Failed logins are slowed per client (monitor.web.session
 
 from __future__ import annotations
 
-import math
 from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, request
 from flask.typing import ResponseReturnValue
 
 from monitor.web import session
-from monitor.web.auth import match
+from monitor.web.auth import TooSoon, slowed_match
 from monitor.web.context import current
 from monitor.web.pages import page, render
 
@@ -47,22 +46,17 @@ def submit() -> ResponseReturnValue:
     tokens = current().config.api_tokens
     if not tokens:
         return redirect(_next())
-    throttle = session.throttle()
-    who = session.client(request)
-    wait = throttle.wait(who)
-    if wait > 0:
-        seconds = math.ceil(wait)
+    try:
+        token = slowed_match(tokens, request.form.get("token", "").strip())
+    except TooSoon as exc:
         answer = render("login.html", status=429, next=_next(),
                         error=f"Too many failed logins from your address: try again in"
-                              f" {seconds} s.")
-        answer.headers["Retry-After"] = str(seconds)
+                              f" {exc.seconds} s.")
+        answer.headers["Retry-After"] = str(exc.seconds)
         return answer
-    token = match(tokens, request.form.get("token", "").strip())
     if token is None:
-        throttle.failed(who)
         return render("login.html", status=401, next=_next(),
                       error="That token is not one of the apiTokens of this server.")
-    throttle.passed(who)
     session.log_in(token)
     return redirect(_next())
 
