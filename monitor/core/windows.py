@@ -53,6 +53,10 @@ class OneOff:
             return (self.start, self.end)
         return None
 
+    def next_window(self, after: float) -> tuple[float, float] | None:
+        """The occurrence that starts after `after`, if any (a status page's schedule)."""
+        return (self.start, self.end) if self.start > after else None
+
     def describe(self) -> str:
         return f"{_instant(self.start)} to {_instant(self.end)}"
 
@@ -101,15 +105,30 @@ class Recurring:
         # Saturday again. A wall time seen only once cannot be after a later day's start.
         today = local.toordinal()
         for day in range(today + local.fold, today - self._back - 1, -1):
-            if (day - 1) % 7 not in self.days:  # day 1, 0001-01-01, was a Monday
-                continue
-            on = date.fromordinal(day)
-            start = datetime(on.year, on.month, on.day, self.hour, self.minute,
-                             tzinfo=tz).timestamp()
-            if start <= at:
+            start = self._start_on(day)
+            if start is not None and start <= at:
                 end = start + self.seconds
                 return (start, end) if at < end else None
         return None
+
+    def next_window(self, after: float) -> tuple[float, float] | None:
+        """The first occurrence that starts after `after`: within the week's days and the
+        clocks' day either side of `after`'s local date."""
+        today = datetime.fromtimestamp(after, self._tz).toordinal()
+        for day in range(today, today + 9):
+            start = self._start_on(day)
+            if start is not None and start > after:
+                return (start, start + self.seconds)
+        return None
+
+    def _start_on(self, day: int) -> float | None:
+        """The start of the occurrence on the local day of ordinal `day`, None if it is not
+        one of `days` (its wall time read with fold=0)."""
+        if (day - 1) % 7 not in self.days:  # day 1, 0001-01-01, was a Monday
+            return None
+        on = date.fromordinal(day)
+        return datetime(on.year, on.month, on.day, self.hour, self.minute,
+                        tzinfo=self._tz).timestamp()
 
     def describe(self) -> str:
         days = ("daily" if len(self.days) == 7

@@ -18,9 +18,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
@@ -29,7 +27,6 @@ from werkzeug.http import parse_etags
 from monitor.config import Config
 from monitor.config.status import StatusPage
 from monitor.core.model import Monitor
-from monitor.core.windows import OneOff, Recurring, Window
 from monitor.maintenance import Maintenance, Period
 from monitor.store.api import iso_utc, parse_iso
 from monitor.web import problems
@@ -245,11 +242,9 @@ def _maintenance(maintenance: Maintenance, monitors: list[Monitor],
         if by_hand is not None and by_hand.since > now:
             periods.append(by_hand)
         for window in monitor.rules.maintenance:
-            start = next_start(window, now)
-            if start is not None and start - now <= HORIZON:
-                end = start + (window.end - window.start if isinstance(window, OneOff)
-                               else window.seconds)
-                periods.append(Period(start, end, False))
+            coming = window.next_window(now)
+            if coming is not None and coming[0] - now <= HORIZON:
+                periods.append(Period(coming[0], coming[1], False))
         for period in periods:
             names = stretches.setdefault((period.since, period.until), [])
             if monitor.name not in names:
@@ -257,26 +252,6 @@ def _maintenance(maintenance: Maintenance, monitors: list[Monitor],
     return [{"names": names, "since": iso_utc(since),
              "until": None if until is None else iso_utc(until), "now": since <= now}
             for (since, until), names in sorted(stretches.items(), key=lambda s: s[0][0])]
-
-
-def next_start(window: Window, after: float) -> float | None:
-    """When the window's next occurrence begins after `after`; None if none will. A
-    recurring one starts at its wall time of a listed day, as Recurring.window_at reads
-    it (monitor.core.windows)."""
-    if isinstance(window, OneOff):
-        return window.start if window.start > after else None
-    assert isinstance(window, Recurring)
-    zone = ZoneInfo(window.zone)
-    today = datetime.fromtimestamp(after, zone).toordinal()
-    for day in range(today, today + 9):  # a week of days, and the clocks' day either side
-        if (day - 1) % 7 not in window.days:  # day 1, 0001-01-01, was a Monday
-            continue
-        on = date.fromordinal(day)
-        start = datetime(on.year, on.month, on.day, window.hour, window.minute,
-                         tzinfo=zone).timestamp()
-        if start > after:
-            return start
-    return None
 
 
 def share(up: int, checks: int) -> float | None:

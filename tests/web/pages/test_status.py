@@ -346,10 +346,12 @@ def test_the_next_start_of_a_recurring_window_is_its_wall_time_in_its_zone() -> 
     # Saturday 2026-03-28 12:00 UTC: the next is Sunday 02:30 in Paris, still winter time
     # (+01:00), the night the clocks go forward (read as windows.py reads it).
     after = 1774699200.0
-    found = status.next_start(window, after)
-    assert found is not None and iso_utc(found) == "2026-03-29T01:30:00.000Z"
-    assert window.window_at(found) is not None  # the occurrence window_at sees
-    assert status.next_start(window, found) == found + 7 * 86400 - 3600  # summer time
+    coming = window.next_window(after)
+    assert coming is not None and iso_utc(coming[0]) == "2026-03-29T01:30:00.000Z"
+    assert coming[1] == coming[0] + 3600
+    assert window.window_at(coming[0]) == coming  # the occurrence window_at sees
+    later = window.next_window(coming[0])
+    assert later is not None and later[0] == coming[0] + 7 * 86400 - 3600  # summer time
 
 
 def test_a_customer_sees_names_only_never_a_target_an_id_or_a_secret(served: Any) -> None:
