@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from flask import Flask, Response, redirect, render_template, request, url_for
+from flask import Flask, Response, current_app, redirect, render_template, request, url_for
 
 from monitor import __version__
 from monitor.web import auth, session
@@ -72,7 +72,6 @@ def is_page() -> bool:
 
 
 def current_pages() -> frozenset[str]:
-    from flask import current_app
     found: frozenset[str] = current_app.extensions.get("monitor.pages", frozenset())
     return found
 
