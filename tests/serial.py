@@ -38,6 +38,12 @@ SERIAL: dict[str, str] = {
     "cli/test_group::test_the_monitor_flag_runs_what_its_command_runs":
         "the same lines from both runs: a check at a 0.1 s interval must answer within its"
         " 0.1 s timeout, or an ALERT line appears in one run only",
+    "alerts/test_alert_text::test_the_lines_in_the_program_in_history_and_in_notifications":
+        "each monitor's reason as written: the process monitor must list the processes within"
+        " its 0.25 s, or its reason is a timeout",
+    "render/test_live_view::test_more_sites_than_rows_shows_the_worst_and_counts_the_rest":
+        "the view's rows in their order: loopback sites must answer within their 1 s timeout,"
+        " or more of them are unstable than the test makes",
     "e2e/test_e2e::test_selftest_passes": "the self-test's own check that its checks ran on "
                                           "schedule (a 0.2 s interval for 2.5 s)",
     "test_check_now::test_a_check_that_overruns_its_timeout_is_504_in_bounded_time":
