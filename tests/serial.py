@@ -44,6 +44,9 @@ SERIAL: dict[str, str] = {
     "render/test_live_view::test_more_sites_than_rows_shows_the_worst_and_counts_the_rest":
         "the view's rows in their order: loopback sites must answer within their 1 s timeout,"
         " or more of them are unstable than the test makes",
+    "test_rules_e2e::test_flapping_reminders_and_maintenance_in_the_running_program":
+        "flapping told from the state changes of checks 0.1 s apart within a 1 s window: a"
+        " stalled machine changes how many fall in it",
     "e2e/test_e2e::test_selftest_passes": "the self-test's own check that its checks ran on "
                                           "schedule (a 0.2 s interval for 2.5 s)",
     "test_check_now::test_a_check_that_overruns_its_timeout_is_504_in_bounded_time":
