@@ -106,19 +106,28 @@ def served(folder: Path, beside: bool = False) -> Iterator[tuple[int, subprocess
         yield port, stack.enter_context(process(serve, port, cwd=folder))
 
 
+ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
+
+
 @contextlib.contextmanager
 def nginx(folder: Path) -> Iterator[tuple[str, int, int]]:
-    """nginx on a free port: (base URL, its pid, the port of its request counter)."""
+    """nginx on a free port: (base URL, its pid, the port of its request counter). Every
+    path answers a tiny 200 at once; under /slow/ 100 ms late, at no CPU (a timer of
+    Debian's echo module, libnginx-mod-http-echo), when the module is installed."""
     port, status = free_port(), free_port()
     (folder / "logs").mkdir(exist_ok=True)
     conf = folder / "nginx.conf"
+    echo = f"load_module {ECHO_MODULE};" if ECHO_MODULE.exists() else ""
+    slow = "location /slow/ { echo_sleep 0.1; echo ok; }" if echo else ""
     conf.write_text(f"""
+{echo}
 daemon off;
 master_process off;
 worker_processes 1;
+worker_rlimit_nofile 20000;
 pid {folder}/nginx.pid;
 error_log stderr error;
-events {{ worker_connections 4096; }}
+events {{ worker_connections 16384; }}
 http {{
     access_log off;
     client_body_temp_path {folder}/body;
@@ -126,7 +135,8 @@ http {{
     fastcgi_temp_path {folder}/fastcgi;
     uwsgi_temp_path {folder}/uwsgi;
     scgi_temp_path {folder}/scgi;
-    server {{ listen 127.0.0.1:{port} backlog=4096; location / {{ return 200 "ok"; }} }}
+    server {{ listen 127.0.0.1:{port} backlog=4096; location / {{ return 200 "ok"; }}
+              {slow} }}
     server {{ listen 127.0.0.1:{status}; location / {{ stub_status; }} }}
 }}
 """)
