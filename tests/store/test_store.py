@@ -389,12 +389,12 @@ def test_rows_leave_memory_once_too_old_for_a_late_check(db: Path, make_store) -
 
     # Keys relative to the first minute and its 10-minute block.
     assert at(30) == {(60, 0), (600, 0)}
-    assert at(150) == {(60, 0), (60, 2), (600, 0)}  # minute 0 ended 90 s ago: kept
-    assert at(200) == {(60, 2), (60, 3), (600, 0)}  # now 140 s ago: gone
-    # Its block goes two minutes after its end, when the next one has begun.
+    assert at(100) == {(60, 0), (60, 1), (600, 0)}  # minute 0 ended 40 s ago: kept
+    assert at(150) == {(60, 1), (60, 2), (600, 0)}  # now 90 s ago: gone
+    # Its block goes a minute after its end, when the next one has begun.
     end = (MINUTE // 10 + 1) * 600 - MINUTE * 60  # seconds, a multiple of 60
-    assert at(end + 100) == {(60, end // 60 + 1), (600, 0), (600, 1)}
-    assert at(end + 130) == {(60, end // 60 + 1), (60, end // 60 + 2), (600, 1)}
+    assert at(end + 50) == {(60, end // 60), (600, 0), (600, 1)}
+    assert at(end + 70) == {(60, end // 60), (60, end // 60 + 1), (600, 1)}
     # A check older than that reloads its rows, and counts in them.
     store.put_check(check(A, MINUTE * 60 + 31))
     store.close()

@@ -13,10 +13,13 @@ from monitor.core.model import CheckResult
 from monitor.store.api import SPANS
 from monitor.store.codec import MinuteAgg, bounded, bucket_of, encode_hist
 from monitor.store.sqlite import uptime
-from monitor.store.sqlite.rollups import DAY, LATE_HORIZON, ROLLUP_SPANS, Rollups
+from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.sql import commit_all, items
 
 MAX_METRIC_VALUES = 5_000_000  # metric values held while the disk refuses their rows
+# Seconds after its end a written row stays in memory: the checks in flight when its
+# minute ended (up to a timeout late) still find it there.
+EVICT_AFTER = 60.0
 
 _AGG_COLUMNS = "checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
 _SELECT_AGGS = (
@@ -48,71 +51,81 @@ AggKey = tuple[int, int, str]
 
 class CheckAggregates:
     """The minute and 10-minute rows of response times and outcomes still being filled
-    (and the hour and day rows of a check written after its hour was rolled up)."""
+    (and the hour and day rows of a check written after its hour was rolled up): checks
+    are added in memory (`fold`), and the rows they changed written together later
+    (`write`), so that a monitor checked every second costs a row write per span every
+    few seconds, not one per check."""
 
     def __init__(self, clock: Callable[[], float], rollups: Rollups) -> None:
         self._clock = clock
         self._rollups = rollups
         self.rows: dict[AggKey, MinuteAgg] = {}
-        self._evicted = 0  # the minute of the last eviction
+        self.dirty: set[AggKey] = set()  # rows changed since they were last written
 
     def clear(self) -> None:
-        """Forget the cached rows (a rollback counted its checks): they are read again."""
+        """Forget the cached rows (their changes are folded again from the raw rows)."""
         self.rows.clear()
+        self.dirty.clear()
 
-    def write(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
-        """Add the checks to their rows, in the database too (in the caller's transaction)."""
+    def fold(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
+        """Add committed checks to their rows, in memory."""
         self._preload(conn, checks)
-        dirty = set()
+        dirty = self.dirty
         rows = self.rows
         # A check of an hour already rolled up goes to its hour and day rows too.
         late_before, late = self._rollups.late_before, self._rollups.late_spans
         for check in checks:
-            for span in (SPANS if check.timestamp >= late_before
-                         else SPANS + late(check.timestamp, check.monitor_id)):
-                key = (span, int(check.timestamp // span), check.monitor_id)
+            ts, monitor_id = check.timestamp, check.monitor_id
+            for span in (SPANS if ts >= late_before else SPANS + late(ts, monitor_id)):
+                key = (span, int(ts // span), monitor_id)
                 rows[key].add(check.response_ms, check.available, check.code, check.reason,
                               check.warning)
                 dirty.add(key)
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        """The changed rows into the database (in the caller's transaction); `written`
+        once it is committed."""
+        if not self.dirty:
+            return
+        rows = self.rows
         conn.execute(_UPSERT_AGGS, (json.dumps(
             [(monitor_id, span, span * index, *rows[span, index, monitor_id].to_row())
-             for span, index, monitor_id in dirty]),))
+             for span, index, monitor_id in self.dirty]),))
         # A late check of a day already rolled up whole: its packed uptime too.
-        if any(check.timestamp < late_before for check in checks):
-            rolled = self._rollups.rolled_for
-            days = [(monitor_id, index * DAY, rows[span, index, monitor_id])
-                    for span, index, monitor_id in dirty
-                    if span == DAY and index < rolled(monitor_id) // DAY]
+        rolled = self._rollups.rolled_for
+        days = [(monitor_id, index * DAY, rows[span, index, monitor_id])
+                for span, index, monitor_id in self.dirty
+                if span == DAY and index < rolled(monitor_id) // DAY]
+        if days:
             uptime.set_days(conn, [(m, day, agg.checks, agg.up) for m, day, agg in days])
+
+    def written(self) -> None:
+        self.dirty.clear()
 
     def _preload(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
         """Fill the cache for the minutes and monitors of this batch that it lacks, one
         query: after a restart the minute in progress already has a row to continue."""
         late_before, late = self._rollups.late_before, self._rollups.late_spans
-        keys = {(span, int(c.timestamp // span), c.monitor_id) for c in checks
+        rows = self.rows
+        keys = {key for c in checks
                 for span in (SPANS if c.timestamp >= late_before
-                             else SPANS + late(c.timestamp, c.monitor_id))}
-        keys -= self.rows.keys()
+                             else SPANS + late(c.timestamp, c.monitor_id))
+                if (key := (span, int(c.timestamp // span), c.monitor_id)) not in rows}
         if not keys:
             return
         for key in keys:
-            self.rows[key] = MinuteAgg()
+            rows[key] = MinuteAgg()
         for monitor_id, span, start, *row in conn.execute(_SELECT_AGGS, (json.dumps(
                 [(monitor_id, span, span * index) for span, index, monitor_id in keys]),)):
-            self.rows[(span, start // span, monitor_id)] = MinuteAgg.from_row(row)
+            rows[(span, start // span, monitor_id)] = MinuteAgg.from_row(row)
 
-    def evict(self, monitors: int) -> None:
-        """Once a minute, forget the rows that ended over LATE_HORIZON ago: a check that
-        late is rare, and reloads its row. Evicting by size alone, every monitor's previous
-        10-minute block stayed in memory until up to 10 minutes into the next one."""
-        now = self._clock()
-        minute = int(now // 60)
-        if minute == self._evicted and len(self.rows) <= 4 * len(SPANS) * monitors:
-            return
-        self._evicted = minute
-        horizon = now - LATE_HORIZON
-        for key in [(span, index, monitor_id) for span, index, monitor_id in self.rows
-                    if (index + 1) * span < horizon]:  # its end
+    def evict(self) -> None:
+        """Forget the written rows that ended over EVICT_AFTER ago: a check that late is
+        rare, and reloads its row. Only the rows being filled stay: about two a monitor."""
+        horizon = self._clock() - EVICT_AFTER
+        dirty = self.dirty
+        for key in [key for key in self.rows
+                    if (key[1] + 1) * key[0] < horizon and key not in dirty]:
             del self.rows[key]
 
     def forget_before(self, cutoffs: dict[int, float]) -> None:
@@ -120,10 +133,13 @@ class CheckAggregates:
         self.rows = {(span, index, monitor_id): row
                      for (span, index, monitor_id), row in self.rows.items()
                      if span not in cutoffs or index >= int(cutoffs[span] // span)}
+        self.dirty &= self.rows.keys()
 
     def forget_rollups(self) -> None:
-        """After an hour was rolled up: the day rows it rewrote are read again."""
+        """After an hour was rolled up (its rows written first): the day rows it rewrote
+        are read again."""
         self.rows = {key: row for key, row in self.rows.items() if key[0] not in ROLLUP_SPANS}
+        self.dirty &= self.rows.keys()
 
 
 class MetricFigures:

@@ -31,12 +31,12 @@ from monitor.store.api import (
 )
 from monitor.store.codec import finite_metrics
 from monitor.store.sqlite import history, pushes, uptime
-from monitor.store.sqlite.aggregates import CheckAggregates, MetricFigures
+from monitor.store.sqlite.aggregates import MetricFigures
+from monitor.store.sqlite.folds import Folds
 from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.schema import TYPE_GROUP
 from monitor.store.sqlite.series import SeriesWrites
 from monitor.store.sqlite.sql import items
-from monitor.store.sqlite.state import MonitorStates
 
 PURGE_CHUNK = 20000
 
@@ -110,16 +110,18 @@ class Batches:
     """The writing connection's transactions, and the caches they keep up to date."""
 
     def __init__(self, conn: sqlite3.Connection, clock: Callable[[], float],
-                 say: Callable[[str], None], path: object) -> None:
+                 say: Callable[[str], None], path: object, deferred: bool = True) -> None:
         self._conn = conn
         # Monitor id -> its target, where they differ: stored as each check's `host`.
         self._targets: dict[str, str] = self._load_targets()
         self._say = say
         self._path = path
         self._rollups = Rollups(clock)
-        self.aggregates = CheckAggregates(clock, self._rollups)  # public for tests
+        # The aggregates and states of the checks written; `deferred`: the owner's way.
+        self.folds = Folds(clock, self._rollups, deferred)
+        self.aggregates = self.folds.aggregates  # public for tests
+        self._recovered = False
         self._metrics = MetricFigures(clock, say, path, self._rollups)
-        self._states = MonitorStates()
         self._series = SeriesWrites(clock, say, path)
 
     def _load_targets(self) -> dict[str, str]:
@@ -137,6 +139,7 @@ class Batches:
         work = sort(commands)
         conn = self._conn
         self._rollups.load(conn)  # which hours a late check must be added to
+        self._recover()
         conn.execute("BEGIN")
         # The monitors first: a batch's checks of a monitor just added carry its target.
         for monitor_set in work.monitor_sets:
@@ -165,11 +168,31 @@ class Batches:
                              " VALUES (?,?,?)", (m.monitor_id, m.since, m.until))
         conn.execute("COMMIT")
         if work.checks:
+            self.folds.committed(conn, work.checks)
             self._metrics.add(work.checks)
         if work.series:
             self._series.committed()
-        self.aggregates.evict(len(self._states))
         return work
+
+    def _recover(self) -> None:
+        """The rows a crash left unfolded, before any other (once)."""
+        if not self._recovered:
+            recovered = self.folds.recover(self._conn)
+            self._recovered = True
+            if recovered:
+                self._say(f"{self._path}: {recovered} checks written before the last stop"
+                          " added to the aggregates")
+
+    def write_folds(self, force: bool) -> None:
+        """The aggregates and states the checks changed, when due (see folds.py). Kept for
+        the next time if the database refuses them: the checks' own writes say why."""
+        try:
+            self._rollups.load(self._conn)
+            self._recover()
+            self.folds.write(self._conn, force)
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
 
     def write_metrics(self, force: bool) -> None:
         """The held metric values into their rows, when due (see MetricFigures.write)."""
@@ -192,6 +215,7 @@ class Batches:
         try:
             self._rollups.load(self._conn)
             if self._rollups.due():
+                self.folds.write_before(self._conn, self._rollups.rolling_until())
                 self._rollups.roll(self._conn)
                 self.aggregates.forget_rollups()
         except Exception as exc:  # noqa: BLE001 - a bug too: retried a minute later
@@ -203,10 +227,7 @@ class Batches:
     def rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._conn.execute("ROLLBACK")
-        # The cached aggregates already counted the rolled-back rows; reload them from the
-        # database so that a retry does not count them twice.
-        self.aggregates.clear()
-        self._states.clear()
+        self.folds.rolled_back()
         self._series.clear()
 
     def _write_alerts(self, alerts: list[AlertRecord]) -> None:
@@ -269,8 +290,8 @@ class Batches:
                          for c in checks]  # (the caller's list: its figures count these)
             text = rows()
         conn.execute(_INSERT_CHECKS, (text,))
-        self.aggregates.write(conn, checks)
-        self._states.write(conn, checks)
+        (last_id,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+        self.folds.batch(conn, checks, last_id)
 
     def purge(self, before: float, tiers: dict[int, float | None]) -> tuple[int, int]:
         """Delete the checks and alerts older than `before`, and each span's aggregates

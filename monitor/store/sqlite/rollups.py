@@ -284,6 +284,10 @@ class Rollups:
             self._pass = (end, done)
         self.until = rolled_until(conn)
 
+    def rolling_until(self) -> int:
+        """The end of the hours the next chunk rolls up: rows before it must be written."""
+        return self._pass[0] if self._pass is not None else due_until(self._clock())
+
     def due(self) -> bool:
         now = self._clock()
         return (self.until is not None

@@ -19,6 +19,13 @@ _COLUMNS = ("monitor, last_check, last_ok, last_failure, down_since, warning, ma
 # The metrics item is a JSON object in the array (or null): json_extract gives its text.
 _UPSERT_STATES = (
     f"INSERT OR REPLACE INTO monitor_state ({_COLUMNS}) SELECT {items(16)} FROM json_each(?)")
+# The urgent write leaves the day's counts as the last full write left them: they count
+# only folds written, so that a restart's refold of the rows after them counts each once.
+_URGENT_COLUMNS = _COLUMNS.split(", day_start")[0]
+_UPSERT_URGENT = (
+    f"INSERT INTO monitor_state ({_URGENT_COLUMNS}, day_checks, day_up)"
+    f" SELECT {items(13)}, 0, 0 FROM json_each(?) WHERE true ON CONFLICT (monitor) DO UPDATE SET "
+    + ", ".join(f"{c}=excluded.{c}" for c in _URGENT_COLUMNS.split(", ")[1:]))
 _SELECT_STATES = (
     f"SELECT {_COLUMNS} FROM monitor_state WHERE monitor IN (SELECT value FROM json_each(?))")
 
@@ -55,25 +62,56 @@ class MonitorStates:
         # Monitor id -> the newest check's monotonic start: the order of checks, which a
         # rollback of the cached states must not forget (its rows are retried).
         self._newest: dict[str, float] = {}
+        self.dirty: set[str] = set()  # monitors whose state changed since it was written
+        self.urgent: set[str] = set()  # ... of them, those to write with the next batch
 
     def __len__(self) -> int:
         return len(self._states)
 
     def clear(self) -> None:
-        """Forget the cached states (a rollback): they are read again from the database."""
+        """Forget the cached states: they are read again from the database."""
         self._states.clear()
+        self.dirty.clear()
+        self.urgent.clear()
 
-    def write(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
-        """Bring the states of the checks' monitors up to date with them, in the database
-        too (within the caller's transaction)."""
+    def fold(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
+        """Bring the states of committed checks' monitors up to date with them, in
+        memory."""
         self._preload(conn, checks)
         update = self._update
-        for check in checks:
-            update(check)
         states = self._states
-        written = {c.monitor_id for c in checks}
+        urgent = self.urgent
+        for check in checks:
+            state = states[check.monitor_id]
+            before = (state.last_check, state.last_failure, state.down_since, state.warning,
+                      state.maintenance)
+            update(check)
+            # What the live views read (down or not, since when, the last failure, the
+            # warning, maintenance), and a monitor's first state: written at once.
+            if (before[0] == 0.0 or before[1:] != (state.last_failure, state.down_since,
+                                                   state.warning, state.maintenance)):
+                urgent.add(check.monitor_id)
+        self.dirty.update(c.monitor_id for c in checks)
+
+    def write_urgent(self, conn: sqlite3.Connection) -> None:
+        """The states whose change the live views must see now (in the caller's
+        transaction); `urgent` is emptied once it is committed."""
+        states = self._states
+        conn.execute(_UPSERT_URGENT, (json.dumps(
+            [states[monitor_id].row(monitor_id)[:13] for monitor_id in self.urgent]),))
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        """The changed states into the database (in the caller's transaction); `written`
+        once it is committed."""
+        if not self.dirty:
+            return
+        states = self._states
         conn.execute(_UPSERT_STATES, (json.dumps(
-            [states[monitor_id].row(monitor_id) for monitor_id in written]),))
+            [states[monitor_id].row(monitor_id) for monitor_id in self.dirty]),))
+
+    def written(self) -> None:
+        self.dirty.clear()
+        self.urgent.clear()
 
     def _preload(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
         """Read the states of the monitors of this batch that the cache lacks, one query."""

@@ -70,7 +70,7 @@ class Store:
         self._closed = False  # set by close(): late deliveries and flushes are ignored
         self._queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._on_error = _never_raising(on_error or (lambda message: None))
-        self._batch = Batches(self._conn, clock, self._on_error, self.path)
+        self._batch = Batches(self._conn, clock, self._on_error, self.path, deferred=rollups)
         self._steps = Steps(self.path, self._on_error, self._batch.rollback)
         # Rows the database refused: held, retried, the bad ones dropped.
         self._held = Holding(self.path, self._write, self._batch.rollback, self._discard,
@@ -352,6 +352,9 @@ class Store:
             self._held.write_all(work)
         if self.fatal is None:  # each step guarded: the alerts and flushes below must happen
             writes, steps = self._batch, self._steps
+            # What a flush waits for includes the aggregates of the checks it follows.
+            folds_now = urgent or bool(control.flushes)
+            steps.run("writing the aggregates", lambda: writes.write_folds(folds_now))
             steps.run("summing the check metrics", lambda: writes.write_metrics(urgent),
                       writes.drop_metrics)
             steps.run("summing the metric series", lambda: writes.write_series(urgent),
