@@ -69,6 +69,7 @@ assets:
 bench: $(STAMP) chromium
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.peers
+	$(BIN)/python -m bench.real
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak

@@ -1,22 +1,23 @@
 """The monitor beside its peers, on the same nginx target, in one run.
 
-    python -m bench.peers                # about 4 minutes
+    python -m bench.peers                # about 5 minutes
     python -m bench.peers --quick        # a smoke run
 
-Installs what it lacks from Debian (nginx-light, prometheus-blackbox-exporter, monit,
-wrk), then, all on 127.0.0.1 and each bounded in time:
+Installs what it lacks from Debian (nginx-light and its echo module,
+prometheus-blackbox-exporter, monit, wrk), then, all on 127.0.0.1 and each bounded in time:
 
-- nginx serves a tiny 200 (one process, no access log): the target for everyone;
+- nginx serves a tiny 200 (one process, no access log): the target for everyone; under
+  /slow/ it answers 100 ms late, on a timer that costs no CPU;
 - Prometheus' blackbox exporter probes it as fast as wrk can ask (`/probe?target=...`),
   its probes/s and CPU per probe read from /proc;
 - Monit checks N hosts on it every 1 s cycle, strictly one after another: checks/s (from
   nginx's request counter) and CPU per check;
-- this monitor's engine checks it flat out (checks/s, CPU per check: the whole process,
-  writer included) and keeps 5,000 sites at 1 s (lateness, skipped), then the same against
-  a target that answers after 100 ms.
+- this monitor as users run it (`monitoringApp.py -m -s`, measured from outside by
+  bench.real: rows in its database, CPU of its process tree) checks it flat out, and keeps
+  5,000 monitors at 1 s (lateness, skipped), then the same on /slow/.
 
 It prints a table and one JSON line per figure, with the ratios to the peers measured in
-this same run.
+this same run. bench.real has every scenario of the real program, with targets.
 """
 
 from __future__ import annotations
@@ -34,8 +35,13 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bench.run import FIGURES, cpu_of, figure, run_engine, target
+from bench.figures import FIGURES, figure
+from bench.procfs import cpu_seconds
+
+if TYPE_CHECKING:
+    from bench.real import Measure
 
 PACKAGES = {"nginx": "nginx-light", "prometheus-blackbox-exporter":
             "prometheus-blackbox-exporter", "monit": "monit", "wrk": "wrk"}
@@ -147,7 +153,10 @@ http {{
 def nginx_requests(status_port: int) -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{status_port}/", timeout=5) as answer:
         text = answer.read().decode()
-    return int(re.search(r"\n\s*\d+\s+\d+\s+(\d+)", text).group(1))
+    match = re.search(r"\n\s*\d+\s+\d+\s+(\d+)", text)
+    if match is None:
+        raise RuntimeError(f"nginx's stub_status has no request count: {text!r}")
+    return int(match.group(1))
 
 
 def blackbox(base: str, folder: Path, seconds: float, connections: int) -> dict:
@@ -163,11 +172,11 @@ def blackbox(base: str, folder: Path, seconds: float, connections: int) -> dict:
         with urllib.request.urlopen(probe, timeout=10) as answer:  # warm up, and check
             if b"probe_success 1" not in answer.read():
                 raise RuntimeError("the blackbox exporter's probe of nginx failed")
-        cpu0 = cpu_of(proc.pid)
+        cpu0 = cpu_seconds(proc.pid)
         done = subprocess.run(["wrk", "-t", "1", "-c", str(connections), "-d",
                                f"{seconds:g}s", "--latency", probe], capture_output=True,
                               text=True, timeout=seconds + 60)
-        cpu = cpu_of(proc.pid) - cpu0
+        cpu = cpu_seconds(proc.pid) - cpu0
     match = re.search(r"(\d+) requests in ([\d.]+)s", done.stdout)
     if not match:
         raise RuntimeError(f"wrk printed no count: {done.stdout} {done.stderr}")
@@ -190,10 +199,11 @@ def monit(base: str, status_port: int, folder: Path, hosts: int, seconds: float)
     rc.chmod(0o600)  # monit refuses a control file others can read
     with process(["monit", "-c", str(rc), "-I"]) as proc:
         time.sleep(2.0)  # its first cycle
-        requests0, cpu0, start = nginx_requests(status_port), cpu_of(proc.pid), time.monotonic()
+        requests0, cpu0 = nginx_requests(status_port), cpu_seconds(proc.pid)
+        start = time.monotonic()
         time.sleep(seconds)
         requests = nginx_requests(status_port) - requests0 - 1  # minus our own status read
-        cpu = cpu_of(proc.pid) - cpu0
+        cpu = cpu_seconds(proc.pid) - cpu0
         elapsed = time.monotonic() - start
     rate = requests / elapsed
     return {"rate": rate, "expected": hosts / 1.0, "cpu_us": cpu / max(1, requests) * 1e6,
@@ -201,6 +211,9 @@ def monit(base: str, status_port: int, folder: Path, hosts: int, seconds: float)
 
 
 def main() -> None:
+    # bench.real builds on this module's servers: imported here, not at the top.
+    from bench.real import Nginx, ensure_echo_module, measure
+
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
@@ -208,12 +221,16 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=5000, help="sites at 1 s for lateness")
     parser.add_argument("--punctual-seconds", type=float, default=60)
     parser.add_argument("--monit-hosts", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=256, help="checks in flight at most")
+    parser.add_argument("--flat-monitors", type=int, default=2000,
+                        help="ours flat out: this many monitors at 0.1 s")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.sites, args.punctual_seconds, args.monit_hosts = 3, 200, 3, 200
+        args.flat_monitors = 200
     ensure_packages()
+    ensure_echo_module()
     rows: list[tuple[str, str, str, str]] = []
+    warmup, every = (1.0, 1.0) if args.quick else (5.0, 2.0)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         with nginx(folder) as (base, nginx_pid, status_port):
@@ -233,28 +250,28 @@ def main() -> None:
                          f"{mo['rate']:.0f}/s of {mo['expected']:.0f}/s",
                          f"{mo['cpu_us']:.0f} us CPU/check, cycle {mo['cycle_s']:.2f} s", ""))
 
-            # Flat out with as many checks in flight as wrk keeps blackbox busy with, give
-            # or take: the engine's schedule alone would open thousands at once.
-            ours = run_engine(base, max(500, args.workers * 8), 0.05, args.seconds,
-                              args.workers, folder / "capacity.db", in_flight=args.workers)
-            ratio, cpu_ratio = ours["rate"] / bb["rate"], ours["cpu_us"] / bb["cpu_us"]
-            figure("engine_vs_nginx_checks_per_s", ours["rate"], "checks/s",
-                   cpu_us_per_check=round(ours["cpu_us"], 1),
+            target = Nginx(base, nginx_pid, status_port)
+            sites = [f"{base}/s{i}" for i in range(args.flat_monitors)]
+            ours = measure(folder / "flat", target, sites, 0.1, args.seconds, warmup, every)
+            ratio, cpu_ratio = ours.rate / bb["rate"], ours.cpu_us / bb["cpu_us"]
+            figure("engine_vs_nginx_checks_per_s", ours.rate, "checks/s",
+                   measured="monitoringApp.py -m -s, rows stored", monitors=ours.monitors,
+                   made_per_s=round(ours.made_rate, 1),
+                   cpu_us_per_check=round(ours.cpu_us, 1),
                    ratio_to_blackbox=round(ratio, 2), cpu_ratio_to_blackbox=round(cpu_ratio, 2),
-                   cpu_ratio_to_monit=round(ours["cpu_us"] / mo["cpu_us"], 2))
-            rows.append(("this monitor, flat out", f"{ours['rate']:.0f}/s",
-                         f"{ours['cpu_us']:.0f} us CPU/check",
+                   cpu_ratio_to_monit=round(ours.cpu_us / mo["cpu_us"], 2))
+            rows.append((f"this monitor, flat out ({ours.monitors} monitors at 0.1 s)",
+                         f"{ours.rate:.0f}/s stored", f"{ours.cpu_us:.0f} us CPU/check",
                          f"{ratio:.2f}x blackbox rate, {cpu_ratio:.2f}x its CPU/probe"))
 
-            punctual = run_engine(base, args.sites, 1.0, args.punctual_seconds, args.workers,
-                                  folder / "punctual.db")
-            punctual_row("engine_punctual_nginx", f"{args.sites} sites at 1 s on nginx",
-                         punctual, args, rows)
-        with target(delay_ms=100, lifetime=args.punctual_seconds + 120) as slow:
-            delayed = run_engine(slow, args.sites, 1.0, args.punctual_seconds,
-                                 args.workers, folder / "slow.db")
-            punctual_row("engine_punctual_100ms", f"{args.sites} sites at 1 s, 100 ms answers",
-                          delayed, args, rows)
+            for name, label, prefix in (
+                    ("engine_punctual_nginx", f"{args.sites} sites at 1 s on nginx", ""),
+                    ("engine_punctual_100ms", f"{args.sites} sites at 1 s, 100 ms answers",
+                     "/slow")):
+                sites = [f"{base}{prefix}/s{i}" for i in range(args.sites)]
+                result = measure(folder / name, target, sites, 1.0, args.punctual_seconds,
+                                 warmup, every)
+                punctual_row(name, label, result, args, rows)
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     print()
     for row in rows:
@@ -263,18 +280,20 @@ def main() -> None:
         print(json.dumps(entry))
 
 
-def punctual_row(name: str, label: str, result: dict, args: argparse.Namespace,
+def punctual_row(name: str, label: str, result: Measure, args: argparse.Namespace,
                  rows: list[tuple[str, str, str, str]]) -> None:
-    figure(f"{name}_lateness_p99_ms", result["lat_p99"], "ms", sites=args.sites,
-           checks_per_s=round(result["rate"], 1), expected=round(result["expected"]),
-           skipped=result["skipped"], failed=result["failed"], p50=round(result["lat_p50"], 2),
-           max=round(result["lat_max"], 2), cpu_us_per_check=round(result["cpu_us"], 1),
+    lat = result.lateness
+    figure(f"{name}_lateness_p99_ms", lat["p99"], "ms", sites=args.sites,
+           checks_per_s=round(result.final.checks / result.seconds, 1),
+           expected=round(result.expected), skipped=result.skipped, failed=result.final.failed,
+           p50=round(lat["p50"], 2), max=round(lat["max"], 2),
+           cpu_us_per_check=round(result.cpu_us, 1), newest_age_max_s=round(result.age_max, 2),
            target_p99_ms=50)
-    rows.append((label, f"{result['rate']:.0f}/s of {args.sites}/s",
-                 f"lateness p50 {result['lat_p50']:.1f} ms, p99 {result['lat_p99']:.1f} ms,"
-                 f" max {result['lat_max']:.0f} ms",
-                 f"skipped {result['skipped']}, failed {result['failed']},"
-                 f" {result['stored']} rows stored"))
+    rows.append((label, f"{result.final.checks / result.seconds:.0f}/s of {args.sites}/s",
+                 f"lateness p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms,"
+                 f" max {lat['max']:.0f} ms",
+                 f"skipped {result.skipped}, failed {result.final.failed},"
+                 f" {result.final.rows} rows stored"))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ import sys
 from tests.support.app import ROOT
 
 
-def quick_figures(module: str, timeout: float) -> dict[str, dict]:
-    """Run `python -m MODULE --quick`; its JSON figure lines, by name."""
-    proc = subprocess.run([sys.executable, "-m", module, "--quick"], cwd=ROOT,
+def quick_figures(module: str, timeout: float, *args: str) -> dict[str, dict]:
+    """Run `python -m MODULE --quick ARGS`; its JSON figure lines, by name."""
+    proc = subprocess.run([sys.executable, "-m", module, "--quick", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {entry["figure"]: entry for entry in
@@ -44,6 +44,33 @@ def test_peers_quick_mode_measures_every_peer_on_the_same_nginx():
     for name in ("engine_punctual_nginx_lateness_p99_ms", "engine_punctual_100ms_lateness_p99_ms"):
         assert figures[name]["failed"] == 0
     assert figures["engine_vs_nginx_checks_per_s"]["ratio_to_blackbox"] > 0
+
+
+def test_real_bench_quick_mode_reads_the_real_program_from_outside():
+    # Installs nginx from Debian if it is missing. Small sizes, seconds per scenario.
+    figures = quick_figures("bench.real", 300, "--only", "punctual,large", "--minutes", "0.1",
+                            "--punctual-monitors", "100", "--large-monitors", "500",
+                            "--large-minutes", "0.2")
+    assert set(figures) == {
+        "punctual_lateness_p99_ms", "punctual_slots_skipped", "punctual_stored_share",
+        "punctual_newest_age_max_s", "large_first_check_s", "large_stored_share",
+        "large_uss_kb_per_monitor", "large_stop_s", "large_checks_lost", "large_report_once_s",
+    }
+    # Every figure is judged against its target (whether it meets it is not asserted here).
+    assert all({"target", "target_is", "meets"} <= set(entry) for entry in figures.values())
+    punctual = figures["punctual_lateness_p99_ms"]
+    assert punctual["stored"] > 0 and punctual["failed"] == 0  # nginx answered every check
+    assert punctual["value"] is not None and punctual["value"] >= 0
+    assert 0 < punctual["cpu_us_per_check"] < 1e6 and punctual["uss_mb"] > 1
+    assert figures["punctual_newest_age_max_s"]["samples"] > 0
+    assert 0 < figures["punctual_stored_share"]["value"] <= 1.1
+    assert figures["large_stored_share"]["slots_covered"] > 0
+    assert 0 < figures["large_first_check_s"]["value"] < 60
+    assert figures["large_uss_kb_per_monitor"]["value"] > 0
+    assert figures["large_stop_s"]["exited"] is True
+    assert figures["large_checks_lost"]["made"] > 0
+    report = figures["large_report_once_s"]
+    assert report["exit"] == 0 and report["lines"] > 0
 
 
 def test_view_bench_quick_mode_draws_a_screen():
