@@ -71,7 +71,8 @@ class Window:
     """The rows whose check time is in [start, end), as read at one moment."""
     rows: int = 0
     skipped: int = 0
-    failed: int = 0
+    failed: int = 0  # checks down (skipped slots aside)
+    answered: int = 0  # checks with an HTTP status: nginx counted their request
 
     @property
     def checks(self) -> int:
@@ -117,14 +118,26 @@ class Database:
             return Window()
         at = "timestamp - coalesce(lateness, 0) / 1000" if due else "timestamp"
         try:
-            rows, skipped, failed = conn.execute(
+            rows, skipped, failed, answered = conn.execute(
                 "SELECT count(*), coalesce(sum(reason = 'skipped'), 0),"
-                " coalesce(sum(available = 0 AND coalesce(reason, '') != 'skipped'), 0)"
+                " coalesce(sum(available = 0 AND coalesce(reason, '') != 'skipped'), 0),"
+                " coalesce(sum(status IS NOT NULL), 0)"
                 f" FROM website_monitoring WHERE {at} >= ? AND {at} < ?",
                 (start, end)).fetchone()
         except sqlite3.OperationalError:
             return Window()
-        return Window(rows, skipped, failed)
+        return Window(rows, skipped, failed, answered)
+
+    def failures(self, start: float, end: float) -> dict[str, Any]:
+        """The reasons of the failed checks of [start, end), most frequent first, with the
+        detail of one of each."""
+        conn = self._connection()
+        if conn is None:
+            return {}
+        return {reason: {"checks": n, "detail": detail} for reason, n, detail in conn.execute(
+            "SELECT reason, count(*), max(detail) FROM website_monitoring WHERE timestamp >= ?"
+            " AND timestamp < ? AND available = 0 AND coalesce(reason, '') != 'skipped'"
+            " GROUP BY reason ORDER BY 2 DESC LIMIT 5", (start, end))}
 
     def lateness(self, start: float, end: float) -> dict[str, float]:
         """p50, p99 and max of the lateness (ms) of the checks made in [start, end)."""
@@ -320,8 +333,8 @@ class Measure:
     stop_s: float = 0.0
     stopped: bool = True
     made: int = 0  # requests nginx answered over the whole run
-    stored: int = 0  # rows at the end (all)
-    skipped_rows_total: int = 0
+    everything: Window = field(default_factory=Window)  # the whole run's rows, after the stop
+    failures: dict[str, Any] = field(default_factory=dict)
     overload: tuple[float, str] | None = None
     stderr: list[tuple[float, str]] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
@@ -355,8 +368,9 @@ class Measure:
 
     @property
     def lost(self) -> int:
-        """Checks made (nginx answered) and never stored, over the whole run."""
-        return self.made - (self.stored - self.skipped_rows_total)
+        """Checks made (requests nginx counted) and never stored with their answer, over the
+        whole run; a check in flight at the stop, abandoned, counts too."""
+        return self.made - self.everything.answered
 
     def window_samples(self) -> list[Sample]:
         return [s for s in self.samples if self.start.at <= s.at <= self.end.at]
@@ -397,8 +411,8 @@ def measure(folder: Path, target: Nginx, urls: list[str], interval: float, secon
                          samples=list(mon.samples))
         # After the exit nothing competes for the CPU: the heavier reads now.
         result.final = mon.database.window(start.wall, end.wall)
-        everything = mon.database.window(0, float("inf"))
-        result.stored, result.skipped_rows_total = everything.rows, everything.skipped
+        result.everything = mon.database.window(0, float("inf"))
+        result.failures = mon.database.failures(start.wall, end.wall)
         result.lateness = mon.database.lateness(start.wall, end.wall)
     return result
 
@@ -533,6 +547,7 @@ def punctual(ctx: Context, slow: bool = False) -> None:
     lat = m.lateness
     extra = {**common(m), "expected": round(m.expected), "stored": m.final.checks,
              "stored_in_time": m.in_time.checks, "failed": m.final.failed,
+             "failures": m.failures,
              "p50_ms": _r(lat["p50"]), "max_ms": _r(lat["max"])}
     judged(f"{name}_lateness_p99_ms", lat["p99"], "ms", 50.0, **extra)
     judged(f"{name}_slots_skipped", m.skipped, "slots", 0, skipped_rows=m.final.skipped,
@@ -607,11 +622,12 @@ def large(ctx: Context) -> None:
         rounds_window = mon.database.window(origin, origin + rounds * interval, due=True)
         covered = mon.database.slots_covered(origin - 1e-3, origin + rounds * interval, rounds)
         everything = mon.database.window(0, float("inf"))
+        failures = mon.database.failures(origin, origin + rounds * interval)
         newest = mon.database.newest()
         stop_lines = [line for _at, line in mon.stderr if line.startswith("Stopping")]
         samples = list(mon.samples)
     expected = monitors * rounds
-    lost = made - everything.checks
+    lost = made - everything.answered
     uss_max = max(s.uss for s in samples)
     judged("large_first_check_s", first, "s", 10.0, monitors=monitors)
     judged("large_stored_share", ratio(covered, expected), "fraction", 0.999, most=False,
@@ -625,7 +641,8 @@ def large(ctx: Context) -> None:
            rows_at_signal=before.rows, rows_after_stop=everything.rows,
            writer_lag_at_signal_s=_r(before.newest_age or float("nan")),
            newest_stored_before_signal_s=_r(signal_wall - newest if newest else float("nan")))
-    judged("large_checks_lost", lost, "checks", 0, made=made, stored=everything.checks)
+    judged("large_checks_lost", lost, "checks", 0, made=made, answered=everything.answered,
+           failures=failures)
     judged("large_report_once_s", float(report.get("seconds", float("nan"))), "s", 1.0,
            lines=report.get("lines"), exit=report.get("exit"),
            at_s=_r(float(report.get("at", float("nan"))), 1),
@@ -676,6 +693,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--large-interval", type=float, help="(60; quick 10)")
     parser.add_argument("--warmup", type=float, help="seconds after the first stored check (5)")
     parser.add_argument("--every", type=float, help="seconds between samples (2)")
+    parser.add_argument("--folder", type=Path,
+                        help="work here (a new or empty folder, kept: configs, databases)"
+                             " instead of a temporary folder")
     args = parser.parse_args(argv)
     for key, value in (QUICK if args.quick else FULL).items():
         if getattr(args, key) is None:  # what is given explicitly wins over the mode
@@ -685,6 +705,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}: choose from "
                      f"{', '.join(SCENARIOS)}")
+    if args.folder is not None and args.folder.exists() and any(args.folder.iterdir()):
+        parser.error(f"--folder {args.folder}: not empty (its databases would mix runs)")
     return args
 
 
@@ -710,7 +732,10 @@ def main(argv: list[str] | None = None) -> None:
     if "slow" in args.scenarios:
         ensure_echo_module()
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="bench-real-") as tmp, target(Path(tmp)) as nx:
+    if args.folder is not None:
+        args.folder.mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(str(args.folder)) if args.folder is not None else
+          tempfile.TemporaryDirectory(prefix="bench-real-")) as tmp, target(Path(tmp)) as nx:
         ctx = Context(args, Path(tmp), nx, rows)
         for name in SCENARIOS:
             if name not in args.scenarios:
