@@ -77,18 +77,26 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 
 @contextlib.contextmanager
 def process(args: list[str], port: int | None = None, **kwargs) -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
-    try:
-        if port is not None:
-            wait_port(port)
-        yield proc
-    finally:
-        proc.terminate()
+    """`args` started, (once it listens on `port`), stopped on leaving. Its stderr goes to a
+    file, not a pipe nobody reads (a server logging under load would block on a full one),
+    and is told when it never listens."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, **kwargs)
         try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if port is not None:
+                try:
+                    wait_port(port)
+                except RuntimeError as exc:
+                    err.seek(0)
+                    raise RuntimeError(f"{args[0]}: {exc}: {err.read()[-2000:]!r}") from None
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @contextlib.contextmanager

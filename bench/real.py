@@ -732,6 +732,7 @@ def main(argv: list[str] | None = None) -> None:
     if "slow" in args.scenarios:
         ensure_echo_module()
     rows: list[Row] = []
+    failed: list[str] = []
     if args.folder is not None:
         args.folder.mkdir(parents=True, exist_ok=True)
     with (contextlib.nullcontext(str(args.folder)) if args.folder is not None else
@@ -742,11 +743,20 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             print(f"{name}...", file=sys.stderr, flush=True)
             printed, shown = len(FIGURES), len(rows)
-            RUNS[name](ctx)
+            try:
+                RUNS[name](ctx)
+            except (RuntimeError, OSError, sqlite3.Error, subprocess.SubprocessError) as exc:
+                # One scenario failing (the program exited, a peer did not start) leaves
+                # the others to measure; the run still fails at the end.
+                failed.append(name)
+                print(f"{name}: failed: {exc}", file=sys.stderr, flush=True)
+                figure(f"{name}_error", float("nan"), "", error=str(exc)[-2000:])
             print_table(rows[shown:])
             for entry in FIGURES[printed:]:
                 print(json.dumps(entry), flush=True)
     print_table(rows)  # the figures' JSON lines were printed as each scenario ended
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
