@@ -87,6 +87,7 @@ class Engine:
         self._last_purge = 0.0
         self.checks_done = 0  # checks that ran and were recorded
         self.slots_skipped = 0  # rows recorded for the slots they made skip
+        self.slots_shed = 0  # slots skipped before their check could begin: overload
         self._count_lock = threading.Lock()
         # Holds a check's store-and-evaluate together, so that its alert is queued behind
         # it and before the next check's: the database always holds a prefix of events.
@@ -220,33 +221,7 @@ class Engine:
         """A check's result, as the workers hand it in (from any thread): stored with the
         rows of the slots it made skip, counted, and given to the alert rules. `offline`:
         the canary's answer for it, if already asked."""
-        # Asked about now, not the check's start: a loss of network that began during the
-        # check is what made it fail, and only a canary check begun after it can see it.
-        # Only a failure the network itself could cause is confirmed: an HTTP answer, even a
-        # 500, proves the network works.
-        if self.maintenance.covers(result):
-            result = in_maintenance(result)
-        elif result.available is False and self._network_failure(result):
-            if offline is None:
-                canary = self.canary
-                offline = canary is not None and canary.is_offline(time.monotonic())
-            if offline:
-                result = dataclasses.replace(
-                    result, available=None, reason="offline",
-                    detail=f"monitor offline; {result.reason}: {result.detail}"[:200])
-        self.recent_lateness.append(result.lateness_ms)
-        if self.keep_lateness:
-            self.lateness_ms.append(result.lateness_ms)
-        rows = [result, *(in_maintenance(row) if self.maintenance.covers(row) else row
-                          for row in skipped_slots(result))]
-        with self._count_lock:
-            self.checks_done += 1
-            self.slots_skipped += len(rows) - 1
-        with self._order_lock:
-            for row in rows:
-                self.store.put_check(row)
-                for event in self.alerts.record(row):
-                    self.emit(event)
+        self._record([result], offline)
 
     def _record_batch(self, results: list[CheckResult]) -> None:
         """Results received from a probe process, all finished before now: one canary
@@ -257,8 +232,56 @@ class Engine:
         if canary is not None and any(r.available is False and self._network_failure(r)
                                       and not self.maintenance.covers(r) for r in results):
             offline = canary.is_offline(time.monotonic())
+        self._record(results, offline)
+
+    def _record(self, results: list[CheckResult], offline: bool | None) -> None:
+        """Store and evaluate `results` in order: the checks go to the writer together,
+        each alert after the checks before it (the database always holds a prefix)."""
+        covers = self.maintenance.covers
+        rows: list[CheckResult] = []
+        shed = 0
         for result in results:
-            self.record(result, offline)
+            # Asked about now, not the check's start: a loss of network that began during
+            # the check is what made it fail, and only a canary check begun after it can
+            # see it. Only a failure the network itself could cause is confirmed: an HTTP
+            # answer, even a 500, proves the network works.
+            if covers(result):
+                result = in_maintenance(result)
+            elif result.available is False and self._network_failure(result):
+                if offline is None:
+                    canary = self.canary
+                    offline = canary is not None and canary.is_offline(time.monotonic())
+                if offline:
+                    result = dataclasses.replace(
+                        result, available=None, reason="offline",
+                        detail=f"monitor offline; {result.reason}: {result.detail}"[:200])
+            rows.append(result)
+            if result.skipped:
+                slots = [in_maintenance(row) if covers(row) else row
+                         for row in skipped_slots(result)]
+                rows.extend(slots)
+                # Slots skipped while the check still waited to begin: the monitor's own
+                # overload, not the target's doing (no row: nothing was learnt of it).
+                shed += len(result.skipped) - len(slots)
+        self.recent_lateness.extend(r.lateness_ms for r in results)
+        if self.keep_lateness:
+            self.lateness_ms.extend(r.lateness_ms for r in results)
+        with self._count_lock:
+            self.checks_done += len(results)
+            self.slots_skipped += len(rows) - len(results)
+            self.slots_shed += shed
+        record, store = self.alerts.record, self.store
+        with self._order_lock:
+            start = 0
+            for index, row in enumerate(rows):
+                events = record(row)
+                if events:
+                    store.put_checks(rows[start:index + 1])
+                    start = index + 1
+                    for event in events:
+                        self.emit(event)
+            if start < len(rows):
+                store.put_checks(rows[start:] if start else rows)
 
     def _watch_event(self, monitor: Monitor, event: WatchEvent) -> None:
         """An alert or recovery a watched monitor raised itself, in its own words (its

@@ -28,7 +28,7 @@ import time
 import traceback
 import zlib
 from collections.abc import Callable, Sequence
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from monitor.checks import registry
@@ -59,7 +59,7 @@ RESTART_STABLE_AFTER = 300.0  # a process that lived this long starts its backof
 STOP_SIGNAL_GRACE = 2.0
 STOP_SIGNALS = (-signal.SIGTERM, -signal.SIGINT)
 BATCH_MAX = 2000
-SEND_DELAY = 0.005
+SEND_DELAY = 0.02  # seconds results gather in a probe process before they are sent
 RECEIVE_MAX = 1000  # messages handed over at once
 
 
@@ -251,7 +251,7 @@ def _pack(result: CheckResult) -> tuple:
 
 
 class _Child:
-    """One probe process and the thread in the parent that receives its results."""
+    """One probe process, and what it said last of its counts."""
 
     def __init__(self, fleet: ProbeProcesses, index: int) -> None:
         self.fleet = fleet
@@ -262,6 +262,7 @@ class _Child:
         self.stopped = False  # it said it stopped, as asked
         self.started = fleet.clock()
         self.ended = False  # its counts have gone to the fleet's retired ones
+        self.closed = False  # its socket's end was seen (the receiver no longer reads it)
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         # The package's own folder first, so that the child imports this very code
@@ -275,49 +276,40 @@ class _Child:
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
-        self.receiver = threading.Thread(target=self._receive, daemon=True,
-                                         name=f"probe-{index}-results")
-        self.receiver.start()
 
     def send(self, message: tuple) -> None:
         with contextlib.suppress(OSError):  # it died: the receiver reports and restarts it
             self.conn.send(message)
 
-    def _receive(self) -> None:
-        on_results, on_error = self.fleet.on_results, self.fleet.on_error
-        make = CheckResult
-        ended = False
-        while not ended:
-            try:
-                # Everything that has arrived, at once: handing results over may wait (for
-                # the canary), and what came meanwhile then goes in the next hand-over.
-                messages = [self.conn.recv()]
-                while len(messages) < RECEIVE_MAX and self.conn.poll(0):
-                    messages.append(self.conn.recv())
-            except (EOFError, OSError):
-                break
-            results: list[CheckResult] = []
-            for message in messages:
-                kind = message[0]
-                if kind == "batch":
-                    _, packed, errors, self.dispatched, self.skipped, self.threads = message
-                    results.extend(make(*p) for p in packed)
-                    for error in errors:
-                        on_error(error)
-                elif kind == "stopped":
-                    _, self.dispatched, self.skipped = message
-                    self.stopped = ended = True
-                elif kind == "fatal":
-                    on_error(f"probe process {self.index}: {message[1]}")
-            if results:
-                on_results(results)
-        self.conn.close()
-        self.fleet._ended(self)
+    def take(self, results: list[CheckResult]) -> bool:
+        """Read what it has sent (at least one message), its results into `results`;
+        False once its socket has ended."""
+        conn, on_error, make = self.conn, self.fleet.on_error, CheckResult
+        try:
+            messages = [conn.recv()]
+            while len(messages) < RECEIVE_MAX and conn.poll(0):
+                messages.append(conn.recv())
+        except (EOFError, OSError):
+            return False
+        for message in messages:
+            kind = message[0]
+            if kind == "batch":
+                _, packed, errors, self.dispatched, self.skipped, self.threads = message
+                results.extend(make(*p) for p in packed)
+                for error in errors:
+                    on_error(error)
+            elif kind == "stopped":
+                _, self.dispatched, self.skipped = message
+                self.stopped = True
+            elif kind == "fatal":
+                on_error(f"probe process {self.index}: {message[1]}")
+        return not self.stopped
 
 
 class ProbeProcesses:
     """`count` probe processes over shards of the monitors, results back to `on_results` in
-    lists (called on one receiving thread per process)."""
+    lists, from one receiving thread for them all: a thread per process made the threads
+    of the monitor fight over the GIL, each handing over small lists."""
 
     def __init__(self, count: int, on_results: OnResults, on_error: OnError) -> None:
         self.count = count
@@ -332,12 +324,17 @@ class ProbeProcesses:
         self._failures = [0] * count
         self._retired = (0, 0)  # dispatched, skipped of probe processes that ended
         self.clock: Callable[[], float] = time.monotonic
+        self._wake_r, self._wake_w = os.pipe()  # a new child for the receiver to read
+        self._receiver: threading.Thread | None = None
 
     def start(self, monitors: Sequence[Monitor], max_workers: int,
               max_in_flight: int | None = None) -> None:
         self._reshard(monitors, max_workers, max_in_flight)
         with self._lock:
             self._children = [self._spawn(index) for index in range(self.count)]
+        self._receiver = threading.Thread(target=self._receive, daemon=True,
+                                          name="probe-results")
+        self._receiver.start()
 
     def set_monitors(self, monitors: Sequence[Monitor], max_workers: int,
                   max_in_flight: int | None = None) -> None:
@@ -364,8 +361,32 @@ class ProbeProcesses:
         child.send(("monitors", self._shards[index], self._workers, self._in_flight))
         return child
 
+    def _receive(self) -> None:
+        """Everything the probe processes send, as it comes: their results handed over in
+        one list per wake-up; a process whose socket ends is taken for stopped or dead."""
+        while True:
+            with self._lock:
+                reading = {c.conn: c for c in self._children if not c.closed}
+            if not reading and self._stopping.is_set():
+                break
+            ready = wait([*reading, self._wake_r], timeout=0.5)
+            results: list[CheckResult] = []
+            for conn in ready:
+                if conn == self._wake_r:
+                    os.read(self._wake_r, 512)
+                    continue
+                child = reading[conn]  # type: ignore[index]
+                if not child.take(results):
+                    child.closed = True
+                    child.conn.close()
+                    # Waits for its exit (and for a stop to show): not on this thread.
+                    threading.Thread(target=self._ended, args=(child,), daemon=True,
+                                     name=f"probe-{child.index}-ended").start()
+            if results:
+                self.on_results(results)
+
     def _ended(self, child: _Child) -> None:
-        """A receiver saw its process's end: expected on stop, else restart it."""
+        """A process's socket ended: expected on stop, else restart it."""
         code = child.process.wait()
         if code in STOP_SIGNALS:
             self._stopping.wait(STOP_SIGNAL_GRACE)
@@ -395,6 +416,8 @@ class ProbeProcesses:
                 self.on_error(f"cannot restart probe process {old.index}: {exc}")
                 return
             self._children[self._children.index(old)] = new
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
 
     def stop(self, timeout: float = 1.5) -> None:
         """Stop every probe process: checks in flight are cut short, results made before
@@ -405,14 +428,18 @@ class ProbeProcesses:
         for child in children:
             child.send(("stop",))
         end = time.monotonic() + timeout
-        for child in children:
-            child.receiver.join(max(0.0, end - time.monotonic()))
+        if self._receiver is not None:
+            self._receiver.join(max(0.0, end - time.monotonic()))
         for child in children:
             try:
                 child.process.wait(max(0.05, end - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
+        if self._receiver is None or not self._receiver.is_alive():
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def _live(self) -> list[_Child]:
         with self._lock:

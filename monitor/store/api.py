@@ -172,8 +172,8 @@ class Ack:
     by: str  # an API token's name, or "local"
 
 
-Command = (CheckResult | AlertRecord | SetMonitors | Purge | Flush | Stop | DeliveryDone
-           | SetMaintenance | RecordPush | RecordSeries | Ack)
+Command = (CheckResult | list[CheckResult] | AlertRecord | SetMonitors | Purge | Flush | Stop
+           | DeliveryDone | SetMaintenance | RecordPush | RecordSeries | Ack)
 
 
 # -- what readers return -------------------------------------------------------------------
@@ -207,6 +207,22 @@ class WindowRow(NamedTuple):
     rt_max: float | None
     hist: bytes | None  # codec histogram entries
     outcomes: bytes | None  # "code:count,...,reason:count"
+
+
+class WindowTotal(NamedTuple):
+    """One monitor's counts over a window and its state now: what a summary of many
+    monitors needs, without the texts (histograms, outcomes) that cost most to read."""
+
+    monitor_id: str
+    checks: int
+    up: int
+    rt_count: int
+    rt_sum: float
+    rt_max: float | None
+    last_failure: float | None
+    down_since: float | None
+    warning: bool  # warning now
+    maintenance: bool  # in maintenance now
 
 
 class MetricRow(NamedTuple):
@@ -312,8 +328,23 @@ class Reader(Protocol):
         """Per monitor (of `only`, if given) and metric, the sums of the metric aggregates
         and raw pieces."""
 
-    def monitor_states(self) -> dict[str, tuple[float | None, float | None]]:
-        """Each monitor's (last failure, down since), as the writer keeps them."""
+    def window_totals(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
+                      ) -> list[WindowTotal]:
+        """The counts of the aggregate ranges and raw pieces, and the state now, of every
+        monitor the writing process configured, in its order (every monitor with
+        aggregates, by id, when it listed none): one read for all, however many."""
+
+    def monitor_states(self, only: Sequence[str] | None = None,
+                       ) -> dict[str, tuple[float | None, float | None]]:
+        """Each monitor's (last failure, down since), as the writer keeps them; of `only`
+        (a few of many), if given."""
+
+    def monitors_of(self, monitor_ids: Sequence[str]) -> list[MonitorInfo]:
+        """The monitors of `monitor_ids` the writing process configured or had, in their
+        order: the labels of a few rows shown of many."""
+
+    def down_now(self) -> dict[str, float]:
+        """Each monitor down now -> since when."""
 
     def warnings(self) -> dict[str, str]:
         """Each monitor warning now: "reason: detail"."""

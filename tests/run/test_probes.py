@@ -275,7 +275,7 @@ def test_a_probe_process_killed_by_the_stop_signal_as_it_starts_is_not_restarted
     time.sleep(0.3)
     fleet.stop()
     assert child.process.wait(1) == -signal.SIGTERM
-    child.receiver.join(3)
+    fleet._receiver.join(3)
     time.sleep(0.6)  # a restart would come 0.5 s after the death
     assert errors == []
     assert fleet._live() == [child]

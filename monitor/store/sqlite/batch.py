@@ -74,6 +74,8 @@ def sort(commands: Iterable[Command]) -> Work:
         match command:
             case CheckResult():
                 work.checks.append(command)
+            case list():  # put_checks's
+                work.checks.extend(command)
             case AlertRecord():
                 work.alerts.append(command)
             case SetMonitors():
@@ -97,6 +99,12 @@ def sort(commands: Iterable[Command]) -> Work:
             case _:
                 raise TypeError(f"not a store command: {command!r}")
     return work
+
+
+def flatten(commands: Iterable[Command]) -> list[Command]:
+    """The commands with each list of checks (put_checks's) as its checks."""
+    return [one for command in commands
+            for one in (command if isinstance(command, list) else (command,))]
 
 
 def is_data(command: Command) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from monitor.core.errors import StoreError
 from monitor.core.model import CheckResult
 from monitor.store.api import AlertRecord, Command, DeliveryDone, RecordPush, RecordSeries
-from monitor.store.sqlite.batch import sort
+from monitor.store.sqlite.batch import flatten, sort
 
 RETRY_DELAY = 1.0
 MAX_PENDING = 500_000  # rows kept in memory while the disk refuses writes
@@ -88,6 +88,7 @@ class Holding:
         number belongs) must cost that row alone, never the alerts and checks beside it:
         write them one at a time."""
         bad: list[str] = []
+        work = flatten(work)
         for index, entry in enumerate(work):
             try:
                 self._write([entry])
@@ -141,6 +142,7 @@ class Holding:
 
     def hold(self, work: list[Command]) -> None:
         """Keep `work` to retry: all of it but the oldest checks beyond MAX_PENDING."""
+        work = flatten(work)
         checks = sort(work).checks
         if len(checks) > MAX_PENDING:
             # Only checks are dropped, oldest first: alerts and monitor lists are kept.

@@ -109,19 +109,24 @@ class Store:
         return self
 
     def put_check(self, result: CheckResult) -> None:
-        if self._queue.qsize() >= MAX_QUEUED:
-            # Memory stays bounded when the writer falls behind for long; alerts are
-            # never dropped, and the count of dropped checks is reported.
-            with self._count_lock:
-                self.dropped += 1
+        self.put_checks([result])
+
+    def put_checks(self, results: list[CheckResult]) -> None:
+        """Checks to write, in order: one queue item for them all (the list is the
+        writer's from now on)."""
+        with self._count_lock:
+            waiting = self._queued.checks - self._written.checks - self._discarded.checks
+            if waiting >= MAX_QUEUED:
+                # Memory stays bounded when the writer falls behind for long; alerts are
+                # never dropped, and the count of dropped checks is reported.
+                self.dropped += len(results)
                 if not self._behind:
                     self._behind = True
-                    self._on_error(f"{self.path}: the writer is {MAX_QUEUED} checks behind;"
+                    self._on_error(f"{self.path}: the writer is {waiting} checks behind;"
                                    " dropping new checks until it catches up")
-            return
-        with self._count_lock:
-            self._queued.checks += 1
-        self._queue.put(result)
+                return
+            self._queued.checks += len(results)
+        self._queue.put(results)
         if (self._thread is not None and self._queue.qsize() > STALL_ROWS
                 and time.monotonic() - self._progress > STALL_SECONDS):
             self._yield_to_writer()
@@ -320,7 +325,7 @@ class Store:
                         entry.done.set()
                 self._on_error(f"{self.path}: writer error: {exc!r}")  # never raises
             self._progress = time.monotonic()
-            if self._behind and self._queue.qsize() < MAX_QUEUED // 2:
+            if self._behind and self.left().checks < MAX_QUEUED // 2:
                 with self._count_lock:
                     self._behind = False
                     self._on_error(f"{self.path}: the writer has caught up; {self.dropped}"
@@ -407,6 +412,8 @@ def _rows(item: Command | None) -> int:
     transaction rewrites an index page per series: a batch much smaller costs more)."""
     if item is None:
         return 0
+    if isinstance(item, list):
+        return len(item)
     return -(-len(item.points) // SERIES_PER_ROW) if isinstance(item, RecordSeries) else 1
 
 
