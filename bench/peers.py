@@ -220,7 +220,7 @@ def monit(base: str, status_port: int, folder: Path, hosts: int, seconds: float)
 
 def main() -> None:
     # bench.real builds on this module's servers: imported here, not at the top.
-    from bench.real import Nginx, ensure_echo_module, measure
+    from bench.real import BLACKBOX_TIMEOUT, Nginx, ensure_echo_module, measure
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -260,7 +260,8 @@ def main() -> None:
 
             target = Nginx(base, nginx_pid, status_port)
             sites = [f"{base}/s{i}" for i in range(args.flat_monitors)]
-            ours = measure(folder / "flat", target, sites, 0.1, args.seconds, warmup, every)
+            ours = measure(folder / "flat", target, sites, 0.1, args.seconds, warmup, every,
+                           timeout=BLACKBOX_TIMEOUT)
             ratio, cpu_ratio = ours.rate / bb["rate"], ours.cpu_us / bb["cpu_us"]
             figure("engine_vs_nginx_checks_per_s", ours.rate, "checks/s",
                    measured="monitoringApp.py -m -s, rows stored", monitors=ours.monitors,
