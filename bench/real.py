@@ -462,6 +462,7 @@ def common(m: Measure) -> dict[str, Any]:
     machine used meanwhile (beyond the monitor and nginx), which a figure is taken beside."""
     others = (m.end.machine - m.start.machine) - m.cpu - (m.end.nginx_cpu - m.start.nginx_cpu)
     return {"others_cores": round(others / m.seconds, 2),
+            "machine_cores": round((m.end.machine - m.start.machine) / m.seconds, 2),
             "nginx_cores": round((m.end.nginx_cpu - m.start.nginx_cpu) / m.seconds, 2),
             "monitors": m.monitors, "interval_s": m.interval, "window_s": round(m.seconds, 1),
             "answered_per_s": round(m.rate, 1), "made_per_s": round(m.made_rate, 1),
@@ -479,10 +480,14 @@ def _r(value: float, digits: int = 2) -> float | None:
 
 def flat_out(ctx: Context) -> None:
     args = ctx.args
+    busy, t0 = procfs.machine_busy(), time.monotonic()
     bb = blackbox(ctx.target.base, ctx.folder, args.peer_seconds, connections=64)
+    # How busy the whole machine was meanwhile (the exporter, wrk, nginx and anything else):
+    # beside ours, it says whether both were measured on the same free cores.
+    machine = (procfs.machine_busy() - busy) / (time.monotonic() - t0)
     figure("peer_blackbox_probes_per_s", bb["rate"], "probes/s",
            cpu_us_per_probe=round(bb["cpu_us"], 1), cores=round(bb["cores"], 2),
-           failed=bb["errors"])
+           failed=bb["errors"], machine_cores=round(machine, 2))
     ctx.rows.append(("blackbox exporter, flat out (wrk, 64 connections)",
                      f"{bb['rate']:.0f} probes/s", f"{bb['cpu_us']:.0f} us CPU/probe",
                      f"{bb['cores']:.2f} cores"))
