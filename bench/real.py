@@ -612,12 +612,12 @@ def large(ctx: Context) -> None:
     report: dict[str, Any] = {}
 
     def report_once(mon: Monitor) -> None:
-        t0 = time.monotonic()
+        t0, at = time.monotonic(), mon.elapsed()
         done = subprocess.run([sys.executable, str(APP), "-r", "--once", "-c", str(mon.config),
                                "-db", str(mon.db)], cwd=folder, capture_output=True,
                               text=True, timeout=900)
         report.update(seconds=time.monotonic() - t0, lines=len(done.stdout.splitlines()),
-                      exit=done.returncode, stderr=done.stderr[-300:], at=mon.elapsed())
+                      exit=done.returncode, stderr=done.stderr[-300:], at=at)
 
     every = 1.0 if args.quick else 5.0
     with Monitor(folder, urls(ctx, monitors), interval, ctx.target) as mon:
