@@ -110,10 +110,13 @@ class Runtime:
         self.engine.maybe_purge(now)
         self._maintenance()
         self._acks()
-        engine = self.engine
-        self.overload.step(time.monotonic(), Counts(
-            engine.checks_done, engine.slots_skipped, engine.slots_shed, self.store.dropped,
-            self.store.lag()))
+        if self.store.refusing:  # a refusing disk is said as such, and slows everything
+            self.overload.reset()
+        else:
+            engine = self.engine
+            self.overload.step(time.monotonic(), Counts(
+                engine.checks_done, engine.slots_skipped, engine.slots_shed,
+                self.store.dropped, self.store.lag()))
 
     def stop(self, force: threading.Event | None = None,
              progress: Echo | None = None) -> None:

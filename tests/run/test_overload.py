@@ -35,15 +35,16 @@ def test_skipped_slots_are_said_once_with_rates_and_the_end_once() -> None:
     assert said[0].startswith("Warning: overloaded: 1000 checks/s skipped (due 3000/s,"
                               " made 2000/s) over the past 2 s.")
     assert "skipped and counted, not queued" in said[0]
-    # Said at the first step that saw it; the end after a whole window without any.
+    # Shown once the skips pass 5% of the slots due in the window, said two seconds after
+    # they began, with the rates since then.
     first = statuses.index(next(s for s in statuses if s))
-    assert steps[first][0] == 20.0
+    assert steps[first][0] == 21.0
     assert statuses[first] is not None and statuses[first].startswith("OVERLOADED: ")
     assert said[1] == ("No longer overloaded (for 30 s: 30000 slots skipped and 0 checks"
                        " dropped in all).")
-    # Said once the window has held no sign for a whole window: 20 s after the last.
+    # Said once the window has held too few for a whole window.
     end = statuses.index(None, first)
-    assert steps[end][0] == 49.75 + 2 * WINDOW
+    assert 49.75 + WINDOW < steps[end][0] <= 49.75 + 2 * WINDOW
 
 
 def test_a_writer_behind_or_dropping_is_overload_too() -> None:
@@ -55,7 +56,7 @@ def test_a_writer_behind_or_dropping_is_overload_too() -> None:
 
 
 def test_a_blip_shorter_than_the_confirmation_is_not_said() -> None:
-    steps = [(t * 0.25, Counts(100 * t, 0, 5 if t >= 8 else 0, 0, 0.0)) for t in range(120)]
+    steps = [(t * 0.25, Counts(100 * t, 0, 100 if t >= 8 else 0, 0, 0.0)) for t in range(120)]
     said, statuses = run(steps)
-    assert said == []  # 5 slots skipped once: shown in the header for a window, not said
+    assert said == []  # 100 slots skipped once: shown in the header for a window, not said
     assert statuses[8] is not None and statuses[-1] is None

@@ -5,6 +5,8 @@ are rolled up from them (rollups.py)."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import sqlite3
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from monitor.store.sqlite import uptime
 from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.sql import commit_all, items
 
+METRIC_CHUNK = 20_000  # (minute, monitor, metric) keys written in one transaction
 MAX_METRIC_VALUES = 5_000_000  # metric values held while the disk refuses their rows
 # Seconds after its end a written row stays in memory: the checks in flight when its
 # minute ended (up to a timeout late) still find it there.
@@ -157,6 +160,7 @@ class MetricFigures:
         self._values: dict[tuple[int, str, str], list[float]] = {}
         self._held = 0  # values in _values
         self._minute = int(clock() // 60)  # when the metric rows were last written
+        self._writing = False  # a minute's rows are being written, a chunk a batch
 
     def add(self, checks: list[CheckResult]) -> None:
         """Hold committed checks' metrics until `write` sums them into their rows."""
@@ -185,32 +189,47 @@ class MetricFigures:
 
     def write(self, conn: sqlite3.Connection, force: bool = False) -> None:
         """Sum the held values into their minute and 10-minute rows: once a minute of the
-        clock, or now when `force`d (a flush, a stop). Kept for the next time if refused."""
+        clock, or now when `force`d (a flush, a stop). Kept for the next time if refused.
+        A chunk of METRIC_CHUNK keys a transaction, one chunk a call unless forced: at
+        100,000 monitors a minute's values are a million rows, which in one statement held
+        the writer (and every check behind it) for seconds, and its text 300 MB."""
         minute = int(self._clock() // 60)
-        if not self._values or (not force and minute == self._minute):
+        if not self._values or (not force and minute == self._minute and not self._writing):
             return
-        rows = []
+        self._writing = True
         late = self._rollups.late_spans
-        for (start, monitor_id, name), given in self._values.items():
-            values = bounded(given)
-            hist: dict[int, int] = {}
-            for value in values:
-                bucket = bucket_of(value)
-                hist[bucket] = hist.get(bucket, 0) + 1
-            figures = (len(values), sum(values), min(values), max(values), encode_hist(hist))
-            # The hour and day too when the minute's hour is rolled up already (held back).
-            for span in SPANS + late(start * 60, monitor_id):
-                rows.append((monitor_id, span, start * 60 // span * span, name, *figures))
-        if not commit_all(conn, lambda: conn.execute(_UPSERT_METRICS, (json.dumps(rows),))):
-            return  # held for the next time; the checks' own writes say what the disk does
-        self._values = {}
-        self._held = 0
-        self._minute = minute
+        while self._values:
+            keys = list(itertools.islice(self._values, METRIC_CHUNK))
+            rows = []
+            for key in keys:
+                start, monitor_id, name = key
+                values = bounded(self._values[key])
+                hist: dict[int, int] = {}
+                for value in values:
+                    bucket = bucket_of(value)
+                    hist[bucket] = hist.get(bucket, 0) + 1
+                figures = (len(values), sum(values), min(values), max(values),
+                           encode_hist(hist))
+                # The hour and day too when the minute's hour is rolled up (held back).
+                for span in SPANS + late(start * 60, monitor_id):
+                    rows.append((monitor_id, span, start * 60 // span * span, name, *figures))
+            upsert = functools.partial(conn.execute, _UPSERT_METRICS, (json.dumps(rows),))
+            if not commit_all(conn, upsert):
+                return  # held for the next time; the checks' own writes say what the disk does
+            for key in keys:
+                self._held -= len(self._values.pop(key))
+            if not force:
+                break
+        if not self._values:
+            self._writing = False
+            self._held = 0
+            self._minute = minute
 
     def drop(self) -> None:
         """Forget the held values: summing them failed (a kind's bug), and would again."""
         self._values = {}
         self._held = 0
+        self._writing = False
 
     def forget_before(self, before: float) -> None:
         """After a purge: the values of the minutes it deleted (`before` the minutes')."""

@@ -150,6 +150,11 @@ class Store:
             return now - self._held.failing_since
         return now - self._progress if self._queue.qsize() else 0.0
 
+    @property
+    def refusing(self) -> bool:
+        """The database refuses to write (a full disk, a lock): rows are held."""
+        return self._held.failing_since is not None
+
     def put_alert(self, record: AlertRecord) -> None:
         with self._count_lock:
             self._queued.alerts += 1
