@@ -65,6 +65,7 @@ class Sample:
     processes: int
     machine: float  # CPU seconds the whole machine has been busy so far
     nginx_cpu: float
+    parent_cpu: float  # CPU seconds of the monitor process alone (the writer, alerts...)
 
 
 @dataclass
@@ -267,7 +268,8 @@ class Monitor:
         wall = time.time()
         entry = Sample(self.elapsed(), wall, rows, None if newest is None else wall - newest,
                        use.cpu, use.uss, self.target.requests(), len(use.pids),
-                       procfs.machine_busy(), procfs.cpu_seconds(self.target.pid))
+                       procfs.machine_busy(), procfs.cpu_seconds(self.target.pid),
+                       procfs.cpu_seconds(self.proc.pid, reaped=False))
         self.samples.append(entry)
         return entry
 
@@ -469,6 +471,8 @@ def common(m: Measure) -> dict[str, Any]:
             "stored_per_s": round(m.in_time.checks / m.seconds, 1),
             "failed_per_s": round(m.final.failed / m.seconds, 1),
             "cpu_us_per_check": round(m.cpu_us, 1), "cores": round(m.cpu / m.seconds, 2),
+            # The monitor process (scheduler, writer, alerts) apart from its probe processes.
+            "parent_cores": round((m.end.parent_cpu - m.start.parent_cpu) / m.seconds, 2),
             "newest_age_max_s": _r(m.age_max), "uss_mb": round(m.end.uss / 1e6, 1),
             "processes": m.end.processes, "lost": m.lost, "stop_s": round(m.stop_s, 2),
             "failures": m.failures}
