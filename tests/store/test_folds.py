@@ -143,3 +143,44 @@ def test_the_owner_writes_its_folds_at_a_flush_and_names_its_unfolded_rows(
 
 def _check(monitor_id: str, ts: float) -> CheckResult:
     return CheckResult(monitor_id, ts, True, 200, 12.0, mono=ts - BASE)
+
+
+_STOPPER = textwrap.dedent("""
+    import sys
+    from monitor.core.model import CheckResult
+    from monitor.store.sqlite import aggregates
+    from monitor.store.sqlite.writer import Store
+    aggregates.METRIC_CHUNK = 2  # "a minute of many monitors": more than a chunk held
+    db, start = sys.argv[1], float(sys.argv[2])
+    store = Store(db).start()
+    for i in range(5):
+        for m in "abc":
+            store.put_check(CheckResult(m, start + i, True, 200, 10.0, mono=i,
+                                        metrics={"total": 10.0 + i}))
+    store.close()
+""")
+
+
+def test_a_stop_leaves_a_big_minute_of_metrics_to_the_next_start(tmp_path: Path) -> None:
+    """Summing a minute of 100,000 monitors' phase times takes seconds: a stop leaves them
+    to the next start, which sums them from their raw rows, each once."""
+    db = tmp_path / "m.db"
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", _STOPPER, str(db), str(BASE)], check=True,
+                   cwd=root, timeout=60)
+
+    def summed() -> dict:
+        with sqlite3.connect(db) as conn:
+            return {m: (n, s) for m, n, s in conn.execute(
+                "SELECT monitor, sum(count), sum(sum) FROM metric_aggs WHERE span = 60"
+                " AND metric = 'total' GROUP BY monitor")}
+
+    assert summed() == {}
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'unsummed'").fetchone()
+    store = Store(db).start()
+    assert store.flush(30)
+    store.close()
+    assert summed() == {m: (5, 60.0) for m in MONITORS}
+    with sqlite3.connect(db) as conn:
+        assert not conn.execute("SELECT value FROM meta WHERE key = 'unsummed'").fetchone()

@@ -15,6 +15,7 @@ from monitor.core.model import CheckResult
 from monitor.store.api import SPANS
 from monitor.store.codec import MinuteAgg, bounded, bucket_of, encode_hist
 from monitor.store.sqlite import uptime
+from monitor.store.sqlite.ranges import RowRanges, check_of
 from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.sql import commit_all, items
 
@@ -152,7 +153,7 @@ class MetricFigures:
     spans would be ten row writes per check, where response times cost two)."""
 
     def __init__(self, clock: Callable[[], float], say: Callable[[str], None],
-                 path: object, rollups: Rollups) -> None:
+                 path: object, rollups: Rollups, deferred: bool = False) -> None:
         self._clock = clock
         self._rollups = rollups
         self._say = say
@@ -161,6 +162,9 @@ class MetricFigures:
         self._held = 0  # values in _values
         self._minute = int(clock() // 60)  # when the metric rows were last written
         self._writing = False  # a minute's rows are being written, a chunk a batch
+        # The owner's: the raw rows whose values are not in metric_aggs yet (ranges.py).
+        self.deferred = deferred
+        self._ranges = RowRanges("unsummed")
 
     def add(self, checks: list[CheckResult]) -> None:
         """Hold committed checks' metrics until `write` sums them into their rows."""
@@ -187,7 +191,32 @@ class MetricFigures:
             values.clear()
             self._held = 0
 
-    def write(self, conn: sqlite3.Connection, force: bool = False) -> None:
+    def batch(self, conn: sqlite3.Connection, count: int, last_id: int) -> None:
+        """A batch's raw rows up to `last_id` are written (not committed yet)."""
+        if self.deferred:
+            self._ranges.extend(conn, count, last_id)
+
+    def committed(self, checks: list[CheckResult]) -> None:
+        self._ranges.committed()
+        self.add(checks)
+
+    def rolled_back(self) -> None:
+        self._ranges.rolled_back()
+
+    def recover(self, conn: sqlite3.Connection) -> int:
+        """Hold the metric values of the raw rows a crash or a quick stop left unsummed:
+        written with the next minute's. The values held."""
+        if not self.deferred:
+            return 0
+        recovered = 0
+        for rows in self._ranges.rows(conn):
+            checks = [check_of(row) for row in rows]
+            self.add(checks)
+            recovered += len(checks)
+        return recovered
+
+    def write(self, conn: sqlite3.Connection, force: bool = False,
+              stopping: bool = False) -> None:
         """Sum the held values into their minute and 10-minute rows: once a minute of the
         clock, or now when `force`d (a flush, a stop). Kept for the next time if refused.
         A chunk of METRIC_CHUNK keys a transaction, one chunk a call unless forced: at
@@ -195,6 +224,10 @@ class MetricFigures:
         the writer (and every check behind it) for seconds, and its text 300 MB."""
         minute = int(self._clock() // 60)
         if not self._values or (not force and minute == self._minute and not self._writing):
+            return
+        if stopping and self.deferred and len(self._values) > METRIC_CHUNK:
+            # A stop in a second or two: a minute of 100,000 monitors' values takes many,
+            # and the next start sums them from their raw rows (named in meta) instead.
             return
         self._writing = True
         late = self._rollups.late_spans
@@ -213,17 +246,23 @@ class MetricFigures:
                 # The hour and day too when the minute's hour is rolled up (held back).
                 for span in SPANS + late(start * 60, monitor_id):
                     rows.append((monitor_id, span, start * 60 // span * span, name, *figures))
-            upsert = functools.partial(conn.execute, _UPSERT_METRICS, (json.dumps(rows),))
-            if not commit_all(conn, upsert):
+            last = len(keys) == len(self._values)
+            if not commit_all(conn, functools.partial(self._upsert, conn, rows, last)):
                 return  # held for the next time; the checks' own writes say what the disk does
             for key in keys:
                 self._held -= len(self._values.pop(key))
             if not force:
                 break
         if not self._values:
+            self._ranges.cleared()
             self._writing = False
             self._held = 0
             self._minute = minute
+
+    def _upsert(self, conn: sqlite3.Connection, rows: list[tuple], last: bool) -> None:
+        conn.execute(_UPSERT_METRICS, (json.dumps(rows),))
+        if last and self.deferred:  # every committed check's values are summed now
+            self._ranges.clear(conn)
 
     def drop(self) -> None:
         """Forget the held values: summing them failed (a kind's bug), and would again."""

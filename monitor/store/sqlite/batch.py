@@ -129,7 +129,7 @@ class Batches:
         self.folds = Folds(clock, self._rollups, deferred)
         self.aggregates = self.folds.aggregates  # public for tests
         self._recovered = False
-        self._metrics = MetricFigures(clock, say, path, self._rollups)
+        self._metrics = MetricFigures(clock, say, path, self._rollups, deferred)
         self._series = SeriesWrites(clock, say, path)
 
     def _load_targets(self) -> dict[str, str]:
@@ -177,7 +177,7 @@ class Batches:
         conn.execute("COMMIT")
         if work.checks:
             self.folds.committed(conn, work.checks)
-            self._metrics.add(work.checks)
+            self._metrics.committed(work.checks)
         if work.series:
             self._series.committed()
         return work
@@ -186,6 +186,7 @@ class Batches:
         """The rows a crash left unfolded, before any other (once)."""
         if not self._recovered:
             recovered = self.folds.recover(self._conn)
+            self._metrics.recover(self._conn)
             self._recovered = True
             if recovered:
                 self._say(f"{self._path}: {recovered} checks written before the last stop"
@@ -202,9 +203,9 @@ class Batches:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
 
-    def write_metrics(self, force: bool) -> None:
+    def write_metrics(self, force: bool, stopping: bool = False) -> None:
         """The held metric values into their rows, when due (see MetricFigures.write)."""
-        self._metrics.write(self._conn, force)
+        self._metrics.write(self._conn, force, stopping)
 
     def write_series(self, force: bool) -> None:
         """The held series values into their rollups, when due."""
@@ -236,6 +237,7 @@ class Batches:
         with contextlib.suppress(sqlite3.Error):
             self._conn.execute("ROLLBACK")
         self.folds.rolled_back()
+        self._metrics.rolled_back()
         self._series.clear()
 
     def _write_alerts(self, alerts: list[AlertRecord]) -> None:
@@ -300,6 +302,7 @@ class Batches:
         conn.execute(_INSERT_CHECKS, (text,))
         (last_id,) = conn.execute("SELECT last_insert_rowid()").fetchone()
         self.folds.batch(conn, checks, last_id)
+        self._metrics.batch(conn, len(checks), last_id)
 
     def purge(self, before: float, tiers: dict[int, float | None]) -> tuple[int, int]:
         """Delete the checks and alerts older than `before`, and each span's aggregates

@@ -18,7 +18,6 @@ as before: two writers must not share the meta key.
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 import time
@@ -26,18 +25,13 @@ from collections.abc import Callable
 
 from monitor.core.model import CheckResult
 from monitor.store.sqlite.aggregates import CheckAggregates
+from monitor.store.sqlite.ranges import RowRanges, check_of
 from monitor.store.sqlite.rollups import Rollups
 from monitor.store.sqlite.sql import commit_all
 from monitor.store.sqlite.state import MonitorStates
 
 FOLD_EVERY = 2.0  # seconds between writes of the folded rows (monotonic clock)
 _KEY = "unfolded"
-_CHUNK = 20_000  # raw rows read at once by the recovery
-_RAW = ("SELECT id, monitor, timestamp, available, status, responseTime, reason, detail,"
-        " lateness, metrics, warning FROM website_monitoring WHERE id > ? AND id <= ?"
-        " ORDER BY id LIMIT ?")
-
-Range = tuple[int, int]  # raw row ids: (after, up to)
 
 
 class Folds:
@@ -51,10 +45,8 @@ class Folds:
         self.deferred = deferred
         self._monotonic = monotonic
         self._written_at = -math.inf  # the first batch's folds are written at once
-        # Committed raw rows not yet in the written aggregates (None: not read yet), and
-        # the ranges the transaction in progress would leave.
-        self._ranges: list[Range] | None = None
-        self._pending: list[Range] | None = None
+        # Committed raw rows not yet in the written aggregates.
+        self._ranges = RowRanges(_KEY)
         self.oldest = math.inf  # the oldest check folded since the last write
 
     def __len__(self) -> int:
@@ -67,20 +59,12 @@ class Folds:
             self.fold(conn, checks)
             self.write_in(conn)
             return
-        ranges = list(self._read(conn))
-        first = last_id - len(checks)
-        if ranges and ranges[-1][1] == first:  # no other writer's rows between: one range
-            ranges[-1] = (ranges[-1][0], last_id)
-        else:
-            ranges.append((first, last_id))
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                     (_KEY, json.dumps(ranges)))
-        self._pending = ranges
+        self._ranges.extend(conn, len(checks), last_id)
 
     def committed(self, conn: sqlite3.Connection, checks: list[CheckResult]) -> None:
         """The batch is committed: its checks into the cached rows (the owner's way)."""
         if self.deferred:
-            self._ranges, self._pending = self._pending, None
+            self._ranges.committed()
             self.fold(conn, checks)
             if self.states.urgent and not self.due():
                 # A monitor went down or up: the live views see it now, not a few
@@ -92,7 +76,7 @@ class Folds:
 
     def rolled_back(self) -> None:
         """The batch's transaction was rolled back."""
-        self._pending = None
+        self._ranges.rolled_back()
         if not self.deferred:  # its checks were folded already: read the rows again
             self.aggregates.clear()
             self.states.clear()
@@ -124,9 +108,9 @@ class Folds:
             return
         conn.execute("BEGIN")
         self.write_in(conn)
-        conn.execute("DELETE FROM meta WHERE key = ?", (_KEY,))
+        self._ranges.clear(conn)
         conn.execute("COMMIT")
-        self._ranges = []
+        self._ranges.cleared()
         self.written()
         self.aggregates.evict()
 
@@ -146,33 +130,10 @@ class Folds:
         rows folded."""
         if not self.deferred:
             return 0
-        ranges = self._read(conn)
         folded = 0
-        for after, until in ranges:
-            while True:
-                rows = conn.execute(_RAW, (after, until, _CHUNK)).fetchall()
-                if not rows:
-                    break
-                self.fold(conn, [_check(row[1:]) for row in rows])
-                folded += len(rows)
-                after = rows[-1][0]
-                if len(rows) < _CHUNK:
-                    break
-        if ranges:
+        for rows in self._ranges.rows(conn):
+            self.fold(conn, [check_of(row) for row in rows])
+            folded += len(rows)
+        if folded:
             self.write(conn, force=True)
         return folded
-
-    def _read(self, conn: sqlite3.Connection) -> list[Range]:
-        if self._ranges is None:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (_KEY,)).fetchone()
-            self._ranges = [] if row is None else [(lo, hi) for lo, hi in json.loads(row[0])]
-        return self._ranges
-
-
-def _check(row: tuple) -> CheckResult:
-    """A raw row as the check it was written from (mono 0: in the order of the rows)."""
-    (monitor_id, timestamp, available, status, response_ms, reason, detail, lateness,
-     metrics, warning) = row
-    return CheckResult(monitor_id, timestamp, None if available is None else bool(available),
-                       status, response_ms, reason, detail or "", lateness or 0.0, 0.0,
-                       metrics=json.loads(metrics) if metrics else {}, warning=bool(warning))

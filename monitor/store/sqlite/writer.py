@@ -365,8 +365,9 @@ class Store:
             # What a flush waits for includes the aggregates of the checks it follows.
             folds_now = urgent or bool(control.flushes)
             steps.run("writing the aggregates", lambda: writes.write_folds(folds_now))
-            steps.run("summing the check metrics", lambda: writes.write_metrics(urgent),
-                      writes.drop_metrics)
+            stopping = control.stop
+            steps.run("summing the check metrics",
+                      lambda: writes.write_metrics(urgent, stopping), writes.drop_metrics)
             steps.run("summing the metric series", lambda: writes.write_series(urgent),
                       writes.drop_series)
             if self._rolls and not self._held.rows:  # (not while the disk refuses checks)
