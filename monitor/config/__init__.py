@@ -211,8 +211,8 @@ HELP = {
                                   " processes; by default each process keeps up to a quarter"
                                   " of its open-file limit in flight"),
     "processes": ("`\"auto\"`", "probe processes the checks run in: `\"auto\"` (one below 300"
-                                 " checks/s, else one per 500 checks/s, one to two per core)"
-                                 " or a number from 1 to 64"),
+                                 " checks/s, else one per 2,500 checks/s, at least two and at"
+                                 " most one per core) or a number from 1 to 64"),
     "canary": ("none", "a URL that should always answer, or an http monitor object: failures"
                        " are confirmed against it (is it me?)"),
     "plugins": ("none", "kinds that also check every http site, each as a monitor of its own"

@@ -172,7 +172,11 @@ class Ack:
     by: str  # an API token's name, or "local"
 
 
-Command = (CheckResult | list[CheckResult] | AlertRecord | SetMonitors | Purge | Flush | Stop
+class CheckBatch(list[CheckResult]):
+    """Checks handed over together, in order (`put_checks`): one command in the queue."""
+
+
+Command = (CheckResult | CheckBatch | AlertRecord | SetMonitors | Purge | Flush | Stop
            | DeliveryDone | SetMaintenance | RecordPush | RecordSeries | Ack)
 
 

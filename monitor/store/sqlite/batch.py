@@ -17,6 +17,7 @@ from monitor.store.api import (
     SPANS,
     Ack,
     AlertRecord,
+    CheckBatch,
     Command,
     DeliveryDone,
     Flush,
@@ -74,7 +75,7 @@ def sort(commands: Iterable[Command]) -> Work:
         match command:
             case CheckResult():
                 work.checks.append(command)
-            case list():  # put_checks's
+            case CheckBatch():
                 work.checks.extend(command)
             case AlertRecord():
                 work.alerts.append(command)
@@ -104,7 +105,7 @@ def sort(commands: Iterable[Command]) -> Work:
 def flatten(commands: Iterable[Command]) -> list[Command]:
     """The commands with each list of checks (put_checks's) as its checks."""
     return [one for command in commands
-            for one in (command if isinstance(command, list) else (command,))]
+            for one in (command if isinstance(command, CheckBatch) else (command,))]
 
 
 def is_data(command: Command) -> bool:

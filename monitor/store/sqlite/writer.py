@@ -22,6 +22,7 @@ from monitor.core.model import CheckResult, Monitor
 from monitor.store.api import (
     Ack,
     AlertRecord,
+    CheckBatch,
     Command,
     DeliveryDone,
     Flush,
@@ -126,7 +127,7 @@ class Store:
                                    " dropping new checks until it catches up")
                 return
             self._queued.checks += len(results)
-        self._queue.put(results)
+        self._queue.put(CheckBatch(results))
         if (self._thread is not None and self._queue.qsize() > STALL_ROWS
                 and time.monotonic() - self._progress > STALL_SECONDS):
             self._yield_to_writer()
@@ -418,7 +419,7 @@ def _rows(item: Command | None) -> int:
     transaction rewrites an index page per series: a batch much smaller costs more)."""
     if item is None:
         return 0
-    if isinstance(item, list):
+    if isinstance(item, CheckBatch):
         return len(item)
     return -(-len(item.points) // SERIES_PER_ROW) if isinstance(item, RecordSeries) else 1
 
