@@ -31,7 +31,7 @@ from monitor.core.model import Monitor
 from monitor.engine import Engine
 from monitor.notify.heartbeat import Heartbeat
 from monitor.notify.sender import Notifier
-from monitor.run.overload import Counts, Overload
+from monitor.run.overload import Counts, Overload, cores, machine_busy
 from monitor.store.sqlite.writer import Store
 
 Echo = Callable[[str], None]
@@ -54,7 +54,7 @@ class Runtime:
         self._on_line = on_line
         self._on_problem = on_problem or (lambda text: None)
         # Said on stderr even when silent: the one way to learn that checks are skipped.
-        self.overload = Overload(self._on_problem)
+        self.overload = Overload(self._on_problem, cores())
         self._wall = wall
         self.store = store
         self.engine = Engine(config, store, wall_clock=wall, on_error=self._warn,
@@ -121,7 +121,7 @@ class Runtime:
             engine = self.engine
             self.overload.step(time.monotonic(), Counts(
                 engine.checks_done, engine.slots_skipped, engine.slots_shed,
-                self.store.dropped, self.store.lag()))
+                self.store.dropped, self.store.lag(), machine_busy()))
 
     def stop(self, force: threading.Event | None = None,
              progress: Echo | None = None) -> None:

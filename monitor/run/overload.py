@@ -17,12 +17,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psutil
+
 WINDOW = 10.0  # seconds the counts are taken over, and the overload must be gone for
 LAG_LIMIT = 5.0  # seconds behind: a writer this late is not keeping up
 # Slots skipped within a window, at least: fewer are a stall of the machine (a test
 # machine under load skips a few), not more asked for than it can do.
 SHED_SHARE = 0.05  # of the slots due
 SHED_MIN = 10
+# Checks that ran past their next slot (a share of those due) while the machine's CPU was
+# this busy: the probes read the answers late, not the targets sent them late.
+PAST_SHARE = 0.2
+BUSY = 0.9
 CONFIRM = 2.0  # seconds of overload before it is said: its rates are then worth quoting
 
 
@@ -35,11 +41,13 @@ class Counts:
     shed: int  # slots skipped before their check could begin
     dropped: int  # checks the writer dropped
     lag: float  # seconds the oldest unwritten row has waited
+    cpu: float = 0.0  # seconds of CPU the machine spent busy, all cores (cumulative)
 
 
 class Overload:
-    def __init__(self, say: Callable[[str], None]) -> None:
+    def __init__(self, say: Callable[[str], None], cores: int = 1) -> None:
         self._say = say
+        self._cores = cores
         self._samples: deque[tuple[float, Counts]] = deque()
         self._began: tuple[float, Counts] | None = None  # the sample before the first sign
         self._said = False
@@ -56,25 +64,18 @@ class Overload:
         samples.append((now, counts))
         while len(samples) > 1 and samples[1][0] <= now - WINDOW:
             samples.popleft()
-        old = samples[0][1]
-        # A sign within the window: slots skipped (more than a stray one), checks dropped,
-        # the writer late.
-        shed = counts.shed - old.shed
-        due = counts.checks - old.checks + counts.covered - old.covered + shed
-        if (shed > max(SHED_MIN, SHED_SHARE * due) or counts.dropped > old.dropped
-                or counts.lag >= LAG_LIMIT):
+        # A sign within the window: slots skipped (more than a stray one), or run past on
+        # a saturated CPU, checks dropped, the writer late.
+        if self._sign(samples[0], samples[-1], SHED_MIN):
             self._clear_since = None
             if self._began is None:  # from the sample before the window's first sign
-                self._began = next(
-                    (a for a, b in itertools.pairwise(samples)
-                     if b[1].shed > a[1].shed or b[1].dropped > a[1].dropped
-                     or b[1].lag >= LAG_LIMIT), samples[0])
+                self._began = next((a for a, b in itertools.pairwise(samples)
+                                    if self._sign(a, b, 0)), samples[0])
             then, first = self._began
-            signs = _signs(first, counts, now - then)
+            signs = self._signs(self._began, samples[-1])
             self.status = "OVERLOADED: " + ", ".join(signs)
-            previous = samples[-2][1] if len(samples) > 1 else old
-            going_on = (counts.shed > previous.shed or counts.dropped > previous.dropped
-                        or counts.lag >= LAG_LIMIT)
+            going_on = self._sign(samples[-2] if len(samples) > 1 else samples[0],
+                                  samples[-1], 0)
             if going_on:
                 self._last = now
             if not self._said and going_on and now - then >= CONFIRM:
@@ -98,22 +99,50 @@ class Overload:
             self._began, self._said, self._clear_since, self.status = None, False, None, None
 
 
-def _signs(first: Counts, counts: Counts, span: float) -> list[str]:
-    """What is wrong since `first`, `span` seconds ago, in rates."""
-    span = max(span, 1e-9)
-    shed, dropped = counts.shed - first.shed, counts.dropped - first.dropped
-    checks = counts.checks - first.checks
-    due = checks + counts.covered - first.covered + shed
-    signs = []
-    if shed:
-        signs.append(f"{_rate(shed / span)} checks/s skipped (due {_rate(due / span)}/s,"
-                     f" made {_rate(checks / span)}/s)")
-    if dropped:
-        signs.append(f"{_rate(dropped / span)} checks/s dropped by the writer")
-    if counts.lag >= LAG_LIMIT:
-        signs.append(f"the writer {counts.lag:.0f} s behind")
-    return signs
+    def _sign(self, a: tuple[float, Counts], b: tuple[float, Counts], least: int) -> bool:
+        """Overload between samples `a` and `b`: more than `least` slots skipped (and
+        SHED_SHARE of those due), or checks past their next slot on a saturated CPU."""
+        (then, old), (now, counts) = a, b
+        shed = counts.shed - old.shed
+        covered = counts.covered - old.covered
+        due = counts.checks - old.checks + covered + shed
+        saturated = (now > then and covered + shed > PAST_SHARE * due
+                     and (counts.cpu - old.cpu) / (now - then) >= BUSY * self._cores)
+        return (shed > max(least, SHED_SHARE * due) or saturated
+                or counts.dropped > old.dropped or counts.lag >= LAG_LIMIT)
+
+    def _signs(self, a: tuple[float, Counts], b: tuple[float, Counts]) -> list[str]:
+        """What is wrong between samples `a` and `b`, in rates."""
+        (then, first), (now, counts) = a, b
+        span = max(now - then, 1e-9)
+        shed, dropped = counts.shed - first.shed, counts.dropped - first.dropped
+        checks, covered = counts.checks - first.checks, counts.covered - first.covered
+        due = checks + covered + shed
+        busy = (counts.cpu - first.cpu) / span / self._cores
+        signs = []
+        if shed:
+            signs.append(f"{_rate(shed / span)} checks/s skipped (due {_rate(due / span)}/s,"
+                         f" made {_rate(checks / span)}/s)")
+        if covered > PAST_SHARE * due and busy >= BUSY:
+            signs.append(f"{_rate(covered / span)} checks/s ran past their next slot with"
+                         f" the CPU {busy:.0%} busy (their slots are stored as the check's"
+                         " verdict)")
+        if dropped:
+            signs.append(f"{_rate(dropped / span)} checks/s dropped by the writer")
+        if counts.lag >= LAG_LIMIT:
+            signs.append(f"the writer {counts.lag:.0f} s behind")
+        return signs
 
 
 def _rate(per_second: float) -> str:
     return f"{per_second:.1f}" if per_second < 10 else f"{per_second:.0f}"
+
+
+def machine_busy() -> float:
+    """Seconds of CPU this machine has spent busy, all cores together, since it booted."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def cores() -> int:
+    return psutil.cpu_count() or 1
