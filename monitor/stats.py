@@ -12,16 +12,17 @@ the store's Reader reads the rows.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
 from monitor.checks import registry
 from monitor.core.model import COMMON_REASONS
-from monitor.store.api import Range, RawPiece, Reader
+from monitor.store.api import Range, RawPiece, Reader, WindowTotal
 from monitor.store.codec import (
     COUNT_MAX,
     HIST_DIGIT,
@@ -276,7 +277,7 @@ def window_stats(reader: Reader, start: float, end: float,
     statuses, failures = _outcomes([row.outcomes for row in rows])
     phases = _phases(reader, ranges, raws, only)
     index = {monitor_id: i for i, monitor_id in enumerate(found)}
-    states = reader.monitor_states()
+    states = reader.monitor_states(only)
     nothing = (None, None)
     no_phases: dict[str, tuple[float | None, float | None]] = {}
     result = {}
@@ -302,6 +303,47 @@ def window_stats(reader: Reader, start: float, end: float,
             statuses[i], failures[i], down_for, since_failure, skipped,
             phases.get(monitor_id, no_phases), warnings)
     return result
+
+
+def window_totals(reader: Reader, start: float, end: float) -> list[WindowTotal]:
+    """Every monitor's counts over [start, end] (checks, up, timed ones, their sum and
+    maximum) and its state now, in one read for all: what a summary of 100,000 monitors
+    needs, from the same pieces as window_stats, without a histogram."""
+    ranges, raws = _window(reader, start, end)
+    return reader.window_totals(ranges, raws)
+
+
+_FIRST_READ = 64  # monitors whose histograms `slowest` reads first (then 4 times more)
+
+
+def slowest(reader: Reader, start: float, end: float, totals: Sequence[WindowTotal],
+            count: int) -> list[tuple[str, float]]:
+    """The `count` monitors of `totals` with the highest p99 over [start, end], highest
+    first, exactly, with their p99. A p99 is never above the window's maximum, so the
+    histograms are read in order of that maximum, a few monitors at a time, until none left
+    could beat the `count`-th found: at 60 s checks (under 100 a window) the first few."""
+    order = sorted((t for t in totals if t.rt_max is not None),
+                   key=lambda t: -t.rt_max)  # type: ignore[operator]
+    ranges, raws = _window(reader, start, end)
+    best: list[tuple[float, str]] = []  # a heap of the `count` highest (p99, id) so far
+    done, size = 0, max(_FIRST_READ, count)
+    while done < len(order) and count > 0:
+        if len(best) >= count and best[0][0] >= order[done].rt_max:  # type: ignore[operator]
+            break
+        chunk = order[done:done + size]
+        done += len(chunk)
+        size *= 4
+        rows = reader.window_rows(ranges, raws, [t.monitor_id for t in chunk])
+        (p99s,) = _percentiles([row.hist for row in rows], [row.rt_min for row in rows],
+                               [row.rt_max for row in rows], (99,))
+        for row, p99 in zip(rows, p99s, strict=True):
+            if p99 is None:
+                continue
+            if len(best) < count:
+                heapq.heappush(best, (p99, row.monitor_id))
+            elif p99 > best[0][0]:
+                heapq.heapreplace(best, (p99, row.monitor_id))
+    return [(monitor_id, p99) for p99, monitor_id in sorted(best, key=lambda e: (-e[0], e[1]))]
 
 
 def _phases(reader: Reader, ranges: list[Range], raws: list[RawPiece],

@@ -20,7 +20,7 @@ from monitor.cli.logs import logs_command
 from monitor.cli.maintenance import maintenance_group
 from monitor.cli.notify import notify_group
 from monitor.cli.schema import schema_command
-from monitor.render.display import Display
+from monitor.render.display import ROWS, Display
 
 # The card's mode flags, each the command of the same name run with the options given
 # (`-r --once` is `report --once`, `--purge 7` is `purge 7`): the one table both read.
@@ -35,8 +35,8 @@ MODES = {
 # The group's options that belong to some commands only: with a flag, handed to its
 # command; before a command, an error (they go after it). The others (-c, -db, --no-color,
 # --debug) apply to every command, before it or after it.
-COMMAND_OPTIONS = ("silent", "once", "no_follow", "plain", "web", "public_read",
-                   "trusted_proxy")
+COMMAND_OPTIONS = ("silent", "once", "all_rows", "rows", "no_follow", "plain", "web",
+                   "public_read", "trusted_proxy")
 # The address `--web` listens on when given without one (serve's default too).
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -123,6 +123,11 @@ class _Cli(click.Group):
               metavar="FILE", help="SQLite database file.")
 @click.option("-s", "--silent", is_flag=True, help="With -m: monitor without printing.")
 @click.option("--once", is_flag=True, help="With -r: print the stats once and exit.")
+@click.option("--all", "all_rows", is_flag=True,
+              help="With -r: the tables list every monitor, however many.")
+@click.option("--rows", type=click.IntRange(min=1), metavar="N",
+              help=f"With -r: the tables list every monitor up to N (default {ROWS}); of"
+                   " more, a summary and the worst.")
 @click.option("--no-follow", is_flag=True,
               help="With -a: print the history and exit instead of following it.")
 @click.option("--plain", is_flag=True,
@@ -141,7 +146,8 @@ class _Cli(click.Group):
 @click.pass_context
 def main(ctx: click.Context, monitor: bool, alerts: bool, selftest: bool, report: bool,
          purge: float | None, validate: bool, config_path: str, db_path: str, silent: bool,
-         once: bool, no_follow: bool, plain: bool, web: str | None, public_read: bool,
+         once: bool, all_rows: bool, rows: int | None, no_follow: bool, plain: bool,
+         web: str | None, public_read: bool,
          trusted_proxy: str | None, no_color: bool, debug: bool) -> None:
     """Uptime and performance monitor for websites, services and hosts.
 
@@ -306,15 +312,28 @@ def alerts_command(ctx: click.Context, db_path: str | None, no_follow: bool,
 @click.option("--once", is_flag=True, help="Print the stats once and exit.")
 @click.option("--plain", is_flag=True,
               help="On a terminal: appended tables, not the live view.")
+@click.option("--all", "all_rows", is_flag=True,
+              help="The tables list every monitor, however many.")
+@click.option("--rows", type=click.IntRange(min=1), metavar="N",
+              help=f"The tables list every monitor up to N (default {ROWS}); of more, a"
+                   " summary and the worst.")
 @_no_color_option
 @_config_option(_READER_CONFIG)
 @_debug_option
 @click.pass_context
 def report_command(ctx: click.Context, db_path: str | None, once: bool, plain: bool,
-                   no_color: bool, config_path: str | None, debug: bool) -> None:
-    """Print the stats from the database a monitor writes."""
+                   all_rows: bool, rows: int | None, no_color: bool,
+                   config_path: str | None, debug: bool) -> None:
+    """Print the stats from the database a monitor writes.
+
+    The tables (not on a terminal, or with --once or --plain) list every monitor up to
+    --rows of them; of more, each leads with a summary (counts by state, checks,
+    availability) and lists the worst: down now, lowest availability, slowest p99.
+    """
+    if all_rows and rows is not None:
+        raise click.UsageError("--all lists every monitor: --rows does not apply", ctx)
     _mode(ctx, "report", config_path, db_path, debug, once=once, plain=plain,
-          no_color=no_color)
+          no_color=no_color, rows=None if all_rows else rows or ROWS)
 
 
 @main.command("check")
@@ -493,24 +512,24 @@ def _mode(ctx: click.Context, mode: str, config_path: str | None, db_path: str |
           debug: bool, silent: bool = False, once: bool = False, no_follow: bool = False,
           plain: bool = False, no_color: bool = False, purge_days: float | None = None,
           web: str | None = None, public_read: bool = False,
-          trusted_proxy: str | None = None) -> None:
+          trusted_proxy: str | None = None, rows: int | None = ROWS) -> None:
     """A command runs the same code as its flag, with the group's shared options filled in."""
     config = str(_shared(ctx, "config_path", config_path))
     db = str(_shared(ctx, "db_path", db_path))
     no_color = bool(_shared(ctx, "no_color", no_color))
     guarded(bool(_shared(ctx, "debug", debug)),
              lambda: _run(mode, config, db, silent, once, no_follow, purge_days,
-                          _display(plain, no_color), web, public_read, trusted_proxy))
+                          _display(plain, no_color, rows), web, public_read, trusted_proxy))
 
 
-def _display(plain: bool, no_color: bool) -> Display:
+def _display(plain: bool, no_color: bool, rows: int | None = ROWS) -> Display:
     """The live view on a terminal; elsewhere (a pipe, a file, a journal) or with --plain,
     plain tables, fitted to COLUMNS when it is set (or to the terminal, with --plain)."""
     terminal = sys.stdout.isatty()
     width = None
     if os.environ.get("COLUMNS", "").isdigit() or terminal:
         width = max(20, shutil.get_terminal_size().columns)
-    return Display(live=terminal and not plain, color=not no_color, width=width)
+    return Display(live=terminal and not plain, color=not no_color, width=width, rows=rows)
 
 
 def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
@@ -539,7 +558,7 @@ def _run(mode: str, config_path: str, db_path: str, silent: bool, once: bool,
             sys.stderr.flush()
             os._exit(0)
     elif mode == "report":
-        from monitor.cli.modes import run_report
+        from monitor.cli.report import run_report  # the reading side alone: see its module
 
         if not run_report(db_path, echo, once, display=display):
             os._exit(0)  # as for -m: the terminal does not take the last frame

@@ -19,66 +19,22 @@ from pathlib import Path
 from typing import TextIO
 
 from monitor.alerts import AlertEvent
+from monitor.cli.report import StatsPrinter
 from monitor.cli.serve import WebOptions, WebServer
 from monitor.cli.signals import signals
 from monitor.config import Config, load_config
 from monitor.core.errors import MonitorError, StoreError
 from monitor.engine import Engine
 from monitor.render.display import Display
-from monitor.render.live import LiveView, Pulse, PulseSource, p99, pulse_from_database
-from monitor.render.report import (
-    alert_rows,
-    delivery_line,
-    messages_of,
-    recent_messages_block,
-    window_report,
-)
+from monitor.render.live import LiveView, Pulse, PulseSource, live_view, p99
+from monitor.render.report import alert_rows, delivery_line
 from monitor.runtime import Runtime
 from monitor.store.api import Reader
 from monitor.store.sqlite.owner import DatabaseOwner
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
 
-SHORT_EVERY = 10.0
-SHORT_WINDOW = 600.0
-LONG_EVERY = 60.0
-LONG_WINDOW = 3600.0
-RECENT_MESSAGES = 10
-
 Echo = Callable[[str], None]
-
-
-class StatsPrinter:
-    """The periodic stats: 10-minute table every 10 s, 1-hour table every 60 s."""
-
-    def __init__(self, db: Path, echo: Echo, clock: Callable[[], float] = time.monotonic,
-                 width: int | None = None) -> None:
-        self.db = db
-        self.echo = echo
-        self.width = width
-        self.clock = clock
-        self.next_short = clock() + SHORT_EVERY
-        self.next_long = clock() + LONG_EVERY
-        self.conn: Reader | None = None
-
-    def tick(self, force: bool = False) -> None:
-        now = self.clock()
-        if not force and now < self.next_short:
-            return
-        if self.conn is None:
-            self.conn = open_reader(self.db)
-        blocks = [window_report(self.conn, SHORT_WINDOW, width=self.width)]
-        if force or now >= self.next_long:
-            blocks.append(window_report(self.conn, LONG_WINDOW, width=self.width))
-            self.next_long += LONG_EVERY * max(1, int((now - self.next_long) // LONG_EVERY) + 1)
-        blocks.append(recent_messages_block(messages_of(
-            alert_rows(self.conn, limit=RECENT_MESSAGES))))
-        self.echo("\n\n".join(blocks) + "\n")
-        self.next_short += SHORT_EVERY * max(1, int((now - self.next_short) // SHORT_EVERY) + 1)
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
 
 
 class _Output:
@@ -179,14 +135,6 @@ STOP_PRINT_GRACE = 1.0  # seconds a blocked stdout may hold up the exit, after t
 HELD_LINES = 50
 
 
-def _live_view(db: Path, stop: threading.Event, display: Display,
-               pulse: PulseSource) -> LiveView:
-    from rich.console import Console
-
-    # None, not False: rich then follows NO_COLOR itself.
-    return LiveView(db, stop, pulse, Console(no_color=True if not display.color else None))
-
-
 def engine_pulse(engine: Engine) -> PulseSource:
     """The live view's header from the engine itself: checks per second since the last
     frame, the p99 lateness of the latest checks, the writer's lag."""
@@ -255,7 +203,7 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
     if output is not None:  # the live view shows alerts from the database
         runtime.add_alert_hook(lambda event: say(_event_line(event)))  # type: ignore[misc]
     printer = None if not isinstance(output, _Output) else StatsPrinter(
-        Path(db_path), output.table, width=display.width)
+        Path(db_path), output.table, width=display.width, rows=display.rows)
     final = None
     try:
         # The handlers are in place from before the start until after the stop, so that a
@@ -265,8 +213,8 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
                 runtime.start()
                 url = server.start(store, runtime) if server is not None else None
                 if live:
-                    output = view = _live_view(Path(db_path), stop, display,
-                                               engine_pulse(runtime.engine)).start()
+                    output = view = live_view(Path(db_path), stop, display,
+                                              engine_pulse(runtime.engine)).start()
                 if say is not None:
                     canary = f"; canary {config.canary.target}" if config.canary else ""
                     say(f"Monitoring {len(config.monitors)} monitor(s) from {config_file} into "
@@ -316,38 +264,6 @@ def _stopped_line(runtime: Runtime, db_path: str) -> str:
 
 def _event_line(event: AlertEvent) -> str:
     return f"{event.type.upper()}: {event.message}"
-
-
-def run_report(db_path: str, echo: Echo, once: bool, stop: threading.Event | None = None,
-               display: Display | None = None) -> bool:
-    """`-r`: the stats of the database another `-m` process writes: the live view on a
-    terminal, else the periodic plain tables. False when the terminal stayed blocked at
-    the end (as run_monitor)."""
-    display = display or Display()
-    stop = stop or threading.Event()
-    if display.live and not once:
-        open_reader(db_path).close()  # "database not found" and the like, before the screen
-        view = _live_view(Path(db_path), stop, display, pulse_from_database).start()
-        with signals(stop):
-            while not stop.wait(0.25):
-                pass
-        written = view.close(None, STOP_PRINT_GRACE)
-        if view.error is not None:
-            raise MonitorError(view.error)
-        if view.broken:
-            raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
-        return written
-    printer = StatsPrinter(Path(db_path), echo, width=display.width)
-    try:
-        printer.tick(force=True)
-        if once:
-            return True
-        with signals(stop):
-            while not stop.wait(0.25):
-                printer.tick()
-    finally:
-        printer.close()
-    return True
 
 
 def reader_gone(stream: TextIO) -> bool:

@@ -29,7 +29,9 @@ from rich.text import Text
 
 from monitor.core.errors import StoreError
 from monitor.core.timefmt import format_duration
+from monitor.render.display import Display
 from monitor.render.report import alert_rows, monitor_labels
+from monitor.render.summary import first_shown, ranked, state_of_total, summarize
 from monitor.render.view import (
     DOWN,
     GAP,
@@ -39,14 +41,12 @@ from monitor.render.view import (
     UP,
     WARNING,
     Layout,
-    counts,
     fit,
     shorten,
     state_of,
-    worst_first,
 )
-from monitor.stats import MonitorStats, state_at, window_start, window_stats
-from monitor.store.api import Reader
+from monitor.stats import MonitorStats, state_at, window_start, window_stats, window_totals
+from monitor.store.api import Reader, WindowTotal
 from monitor.store.sqlite.queries import open_reader
 
 REDRAW_EVERY = 1.0  # seconds: a monitor going down shows within a second of its check stored
@@ -79,6 +79,13 @@ def pulse_from_database(reader: Reader, now: float) -> Pulse:
     lateness, newest = reader.recent_lateness(now - 10.0)
     return Pulse(len(lateness) / 10.0, p99(lateness),
                  None if newest is None else max(0.0, now - newest), "newest check")
+
+
+def live_view(db: Path, stop: threading.Event, display: Display,
+              pulse: PulseSource) -> LiveView:
+    """The view of `-m` and `-r` on this terminal, as `display` says (colour or not)."""
+    # None, not False: rich then follows NO_COLOR itself.
+    return LiveView(db, stop, pulse, Console(no_color=True if not display.color else None))
 
 
 def p99(values: Iterable[float]) -> float | None:
@@ -132,9 +139,15 @@ class LiveView:
         self._closed = threading.Event()
         self._hourly = False
         self._conn: Reader | None = None
+        # Every monitor's counts over the window as last read, worst first as they were
+        # then, and by id; the full stats and the labels of those shown since, read for
+        # them alone: a frame of 100,000 monitors reads what it shows.
+        self._totals: list[WindowTotal] = []
+        self._order: list[WindowTotal] = []
+        self._by_id: dict[str, WindowTotal] = {}
+        self._counts: dict[str, int] = {}
+        self._special: set[str] = set()  # down, warning or in maintenance when read
         self._stats: dict[str, MonitorStats] = {}
-        self._warnings: dict[str, str] = {}  # monitor id -> its warning now
-        self._maintenance: dict[str, float] = {}  # monitor id -> in maintenance since
         self._labels: dict[str, str] = {}
         self._next_stats = 0.0
         self._seen: dict[int, float] = {}  # alert id -> when this view first showed it
@@ -190,6 +203,9 @@ class LiveView:
                 tty.setcbreak(fd)  # keys one at a time, unechoed; Ctrl-C stays a signal
             with Live(console=self.console, screen=True, auto_refresh=False,
                       redirect_stdout=False, redirect_stderr=False) as live:
+                # At once, before the first read (a second at 100,000 monitors): the
+                # screen is ours and says what comes.
+                live.update(self.waiting(), refresh=True)
                 while not (self._closed.is_set() or self.stop.is_set()):
                     try:
                         live.update(self.frame(), refresh=True)
@@ -254,68 +270,100 @@ class LiveView:
         # The reader says StoreError (with the file) for a failed read: _run shows it.
         if time.monotonic() >= self._next_stats:
             started = time.monotonic()
-            self._labels = monitor_labels(conn)
-            self._since = window_start(now, window)
-            self._stats = window_stats(conn, self._since, now, list(self._labels) or None)
+            self._refresh(conn, window_start(now, window), now)
             cost = time.monotonic() - started
             every = min(every, max(REDRAW_EVERY, cost * STATS_SHARE))
             self._next_stats = started + every
             self._next_at = now + every
-        states = conn.monitor_states()
-        self._warnings = conn.warnings()
-        self._maintenance = conn.in_maintenance()
+        # The state now of the few monitors that are down, warning or in maintenance (or
+        # were when the window was read): a frame places them anew, the others as read.
+        down = conn.down_now()
+        warnings = conn.warnings()
+        maintained = conn.in_maintenance()
         pulse = self.pulse(conn, now)
         alerts = alert_rows(conn, limit=MAX_ALERT_LINES)
         width, height = self.console.size
-        return self._draw(states, pulse, alerts, now, width, height, window)
+        return self._draw(conn, down, warnings, maintained, pulse, alerts, now, width,
+                          height, window)
 
-    def _draw(self, states: dict[str, tuple[float | None, float | None]], pulse: Pulse,
-              alerts: list[tuple[int, str]], now: float, width: int, height: int,
-              window: float) -> Group:
-        # The window's stats with each monitor's state as stored now: one that went down
-        # since the window's last refresh is down in this frame. Sorted and counted by it,
-        # and copied with it only for the rows shown, not for every monitor at every frame.
-        def down(monitor_id: str) -> bool:
-            return states.get(monitor_id, (None, None))[1] is not None
+    def waiting(self, now: float | None = None) -> Group:
+        """The screen before the first read of the window: the header's first words."""
+        stamp = time.strftime("%H:%M:%S", time.gmtime(time.time() if now is None else now))
+        return Group(Text(shorten(f"{stamp} UTC reading the past"
+                                  f" {'hour' if self._hourly else '10 min'}…",
+                                  self.console.size[0]), style="bold"))
 
-        warnings = self._warnings
+    def _refresh(self, conn: Reader, since: float, now: float) -> None:
+        """Every monitor's counts over the window from `since`, in one read."""
+        self._since = since
+        self._totals = window_totals(conn, since, now)
+        self._order = ranked(self._totals)
+        self._by_id = {total.monitor_id: total for total in self._totals}
+        self._counts = summarize(self._totals, since, now).counts
+        self._special = {t.monitor_id for t in self._totals
+                         if t.down_since is not None or t.warning or t.maintenance}
+        self._stats = {}
+        self._labels = {}
 
-        def warning(monitor_id: str) -> bool:
-            return monitor_id in warnings
+    def _draw(self, conn: Reader, down: dict[str, float], warnings: dict[str, str],
+              maintained: dict[str, float], pulse: Pulse, alerts: list[tuple[int, str]],
+              now: float, width: int, height: int, window: float) -> Group:
+        # The window's counts with each monitor's state as stored now: one that went down
+        # since the window was read is down in this frame. Sorted and counted by it.
+        def state(total: WindowTotal) -> str:
+            monitor_id = total.monitor_id
+            return state_of_total(total, monitor_id in down, monitor_id in warnings,
+                                  monitor_id in maintained)
 
-        maintained = self._maintenance
-
-        def maintenance(monitor_id: str) -> bool:
-            return monitor_id in maintained
-
-        names = {monitor_id: self._labels.get(monitor_id, monitor_id)
-                 for monitor_id in self._stats}
-        ordered = worst_first(self._stats.values(), names, down, warning, maintenance)
+        changed = [self._by_id[m] for m in self._special.union(down, warnings, maintained)
+                   if m in self._by_id]
+        tally = dict(self._counts)
+        for total in changed:
+            tally[state_of_total(total)] -= 1
+            tally[state(total)] += 1
         with self._lock:
             messages = list(self._messages)
         panel = self._panel(alerts, messages, now, width)
         # Lines: two of header, blank, table header, rows, "more", blank, panel.
         room = max(1, height - 6 - len(panel))
-        shown = [self._now(s, states, now)
-                 for s in (ordered if len(ordered) <= room else ordered[:room - 1])]
+        monitors = len(self._totals)
+        first = first_shown(self._order, {t.monitor_id for t in changed}, state,
+                            monitors if monitors <= room else room - 1)
+        shown_ids = [t.monitor_id for t in first]
+        self._read_shown(conn, shown_ids, now)
+        states = conn.monitor_states(shown_ids)
+        names = {monitor_id: self._labels.get(monitor_id, monitor_id) for monitor_id in shown_ids}
+        shown = [self._now(self._stats[m], states, now) for m in shown_ids]
         layout = fit(shown, names, width)
-        parts: list[Text] = [*self._header(counts(ordered, down, warning, maintenance),
-                                           len(ordered), pulse, now, width, window), Text(""),
-                             self._line(layout, [c.title for c in layout.columns], "bold")]
-        for s in shown:
-            state = state_of(s, warning=warning(s.monitor_id),
-                             maintenance=maintenance(s.monitor_id))
-            parts.append(self._line(layout, layout.cells(s, names[s.monitor_id]), STYLES[state],
-                                    whole=state == DOWN))
-        hidden = ordered[len(shown):]
+        parts: list[Text] = [*self._header(tally, monitors, pulse, now, width, window),
+                             Text(""), self._line(layout, [c.title for c in layout.columns],
+                                                  "bold")]
+        for s, total in zip(shown, first, strict=True):
+            row_state = state_of(s, warning=s.monitor_id in warnings,
+                                 maintenance=s.monitor_id in maintained)
+            if row_state != DOWN and state(total) == DOWN:
+                row_state = DOWN  # down since its last state was read: as counted
+            parts.append(self._line(layout, layout.cells(s, names[s.monitor_id]),
+                                    STYLES[row_state], whole=row_state == DOWN))
+        hidden = monitors - len(shown)
         if hidden:
-            tally = counts(hidden, down, warning, maintenance)
-            more = ", ".join(f"{n} {state}" for state, n in tally.items() if n)
-            parts.append(Text(shorten(f"… and {len(hidden)} more monitors ({more})", width),
+            rest = dict(tally)
+            for total in first:
+                rest[state(total)] -= 1
+            more = ", ".join(f"{n} {name}" for name, n in rest.items() if n)
+            parts.append(Text(shorten(f"… and {hidden} more monitors ({more})", width),
                               style="dim"))
         parts.append(Text(""))
         parts.extend(panel)
         return Group(*parts)
+
+    def _read_shown(self, conn: Reader, monitor_ids: list[str], now: float) -> None:
+        """The full stats and the labels of the monitors shown that were not read since
+        the window's counts were: a few rows' worth, not every monitor's."""
+        missing = [m for m in monitor_ids if m not in self._stats]
+        if missing:
+            self._stats.update(window_stats(conn, self._since, now, missing, narrow=True))
+            self._labels.update(monitor_labels(conn, missing))
 
     @staticmethod
     def _now(stats: MonitorStats, states: dict[str, tuple[float | None, float | None]],

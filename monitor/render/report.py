@@ -1,17 +1,57 @@
-"""Turning stats and alert history into text for the terminal."""
+"""Turning stats and alert history into text for the terminal.
+
+A window's table lists every monitor when they are few (up to ROWS); of more, it leads with
+a summary (the counts by state, the checks, the availability) and lists the worst (down
+now, lowest availability, slowest p99), read without every monitor's full stats: the report
+of 100,000 monitors costs about what their counts cost to read (render.summary).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
 
-from tabulate import tabulate
-
 from monitor.core.secrets import display_url
 from monitor.core.timefmt import format_duration
-from monitor.render.view import fit, shorten
-from monitor.stats import MonitorStats, window_start, window_stats
+from monitor.render.display import ROWS
+from monitor.render.summary import Summary, summarize, worst_sections
+from monitor.render.view import (
+    DOWN,
+    GAP,
+    IDLE,
+    MAINTENANCE,
+    UNSTABLE,
+    UP,
+    WARNING,
+    Layout,
+    fit,
+    shorten,
+)
+from monitor.stats import MonitorStats, window_start, window_stats, window_totals
 from monitor.store.api import DeliveryState, Reader
+
+EACH = 10  # monitors listed by each measure of the worst (down, availability, p99)
+
+
+def table_lines(layout: Layout, rows: Iterable[list[str]]) -> list[str]:
+    """The table as tabulate's "simple" format draws it (titles, dashes, the rows, each
+    line without trailing spaces), in the layout's widths: a string join per row, where
+    tabulate measured every cell again (seconds at 100,000 rows)."""
+    widths = layout.widths
+    separator = " " * GAP
+    rights = [column.right for column in layout.columns]
+    lines = [separator.join("-" * width for width in widths)]
+    for cells in rows:
+        lines.append(separator.join(
+            cell.strip().rjust(width) if right else cell.strip().ljust(width)
+            for cell, width, right in zip(cells, widths, rights, strict=True)).rstrip())
+    # Titles aligned as their column; of an empty table, to the left (as tabulate did).
+    title_rights = rights if len(lines) > 1 else [False] * len(rights)
+    lines.insert(0, separator.join(
+        column.title.rjust(width) if right else column.title.ljust(width)
+        for column, width, right in zip(layout.columns, widths, title_rights,
+                                        strict=True)).rstrip())
+    return lines
 
 
 def stats_table(stats: dict[str, MonitorStats], labels: dict[str, str], title: str,
@@ -21,31 +61,97 @@ def stats_table(stats: dict[str, MonitorStats], labels: dict[str, str], title: s
     rows = list(stats.values())
     names = {monitor_id: labels.get(monitor_id, display_url(monitor_id)) for monitor_id in stats}
     layout = fit(rows, names, width)
-    cells = [layout.cells(s, names[s.monitor_id]) for s in rows]
-    table = tabulate(cells, headers=[c.title for c in layout.columns], tablefmt="simple",
-                     disable_numparse=True,
-                     colalign=["right" if c.right else "left" for c in layout.columns])
-    return f"{shorten(title, width) if width else title}\n{table}"
+    lines = table_lines(layout, (layout.cells(s, names[s.monitor_id]) for s in rows))
+    return "\n".join([shorten(title, width) if width else title, *lines])
 
 
-def monitor_labels(reader: Reader) -> dict[str, str]:
-    """Monitor id -> label of the monitors the writing process has configured."""
-    return {m.id: m.name or display_url(m.target) for m in reader.active_monitors()}
+def monitor_labels(reader: Reader, monitor_ids: Sequence[str] | None = None,
+                   ) -> dict[str, str]:
+    """Monitor id -> label of the monitors the writing process has configured (of
+    `monitor_ids` only, if given: the few rows shown of many)."""
+    infos = reader.active_monitors() if monitor_ids is None else reader.monitors_of(
+        monitor_ids)
+    # The target is stored masked: display_url (a parse, 10 us) only where it could mask.
+    return {m.id: m.name or (display_url(m.target) if "@" in m.target or "?" in m.target
+                             else m.target) for m in infos}
 
 
 def window_report(reader: Reader, seconds: float, now: float | None = None,
-                  labels: dict[str, str] | None = None, width: int | None = None) -> str:
+                  labels: dict[str, str] | None = None, width: int | None = None,
+                  rows: int | None = ROWS) -> str:
     """The stats of the past `seconds`, from the start of the minute they begin in: so the
     window is read from per-minute and 10-minute aggregates only, however big the database
-    (up to a minute more than asked for; the title says from when)."""
+    (up to a minute more than asked for; the title says from when). The monitors of
+    `labels` (else those configured), each in a row when they are at most `rows` (None:
+    however many), else the summary and the worst."""
     now = time.time() if now is None else now
-    labels = monitor_labels(reader) if labels is None else labels
     start = window_start(now, seconds)
-    stats = window_stats(reader, start, now, list(labels) or None)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
     since = time.strftime("%H:%M", time.gmtime(start))
     title = f"== {stamp} UTC: past {format_duration(seconds)} (since {since}) =="
-    return stats_table(stats, labels, title, width)
+    totals = window_totals(reader, start, now)
+    if labels is not None:
+        totals = [t for t in totals if t.monitor_id in labels]
+    if rows is None or len(totals) <= rows:
+        ids = list(labels) if labels is not None else [t.monitor_id for t in totals]
+        stats = window_stats(reader, start, now, ids or None)
+        if labels is None:
+            labels = monitor_labels(reader)
+        return stats_table(stats, labels, title, width)
+    summary = summarize(totals, start, now)
+    sections = worst_sections(reader, totals, start, now, min(EACH, max(1, rows // 3)))
+    shown = [monitor_id for section in sections for monitor_id in section.monitor_ids]
+    stats = window_stats(reader, start, now, shown, narrow=True)
+    known = labels if labels is not None else monitor_labels(reader, shown)
+    names = {monitor_id: known.get(monitor_id) or display_url(monitor_id)
+             for monitor_id in shown}
+    layout = fit(list(stats.values()), names, width)
+    table = table_lines(layout, (layout.cells(stats[m], names[m]) for m in shown))
+    lines = [_clip(title, width), *summary_lines(summary, width), *table[:2]]
+    row_lines = iter(table[2:])
+    for section in sections:
+        lines.append(_clip(f"{section.title} ({len(section.monitor_ids)} of {section.of}):"
+                           if section.monitor_ids else f"{section.title}: {section.none}",
+                           width))
+        lines.extend(next(row_lines) for _ in section.monitor_ids)
+    lines.append(_clip(f"({len(shown)} of {summary.monitors} monitors listed;"
+                       " `report --all` lists every one)", width))
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int | None) -> str:
+    return shorten(text, width) if width else text
+
+
+def summary_lines(summary: Summary, width: int | None) -> list[str]:
+    """The counts by state, then the checks: as many lines as `width` needs."""
+    tally = summary.counts
+    pieces = [f"{summary.monitors} monitors: {tally[DOWN]} down,", f"{tally[WARNING]} warning,",
+              f"{tally[UNSTABLE]} unstable,", f"{tally[UP]} up"]
+    if tally[MAINTENANCE]:
+        pieces.append(f"({tally[MAINTENANCE]} in maintenance)")
+    if tally[IDLE]:
+        pieces.append(f"({tally[IDLE]} not checked yet)")
+    figures = [f"{summary.checks} checks ({summary.checks_per_s:.1f}/s),"]
+    availability = summary.availability
+    figures.append("availability " + ("-" if availability is None else f"{availability:.1%}")
+                   + ("," if summary.rt_avg is not None else ""))
+    if summary.rt_avg is not None:
+        figures.append(f"response time avg {summary.rt_avg:.1f} ms")
+    return _packed(pieces, width) + _packed(figures, width)
+
+
+def _packed(pieces: list[str], width: int | None) -> list[str]:
+    """The pieces joined by spaces, on as many lines of at most `width` as they need."""
+    if width is None:
+        return [" ".join(pieces)]
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1]) + 1 + len(piece) <= width:
+            lines[-1] += " " + piece
+        else:
+            lines.append(shorten(piece, width))
+    return lines
 
 
 def alert_rows(reader: Reader, after_id: int = 0,

@@ -76,8 +76,8 @@ def test_report_into_head_ends_quietly(tmp_path):
     for url in urls:
         store.put_check(CheckResult(url, now - 30, True, 200, 12.0))
     store.close()
-    # Both tables of 1,500 sites: well over the pipe and head's read.
-    status, out, err = head_1(["-r", "--once", "-db", str(db)], tmp_path)
+    # Both tables of 1,500 sites, every row (--all): well over the pipe and head's read.
+    status, out, err = head_1(["-r", "--once", "--all", "-db", str(db)], tmp_path)
     assert (status, err) == (BROKEN_PIPE_EXIT, "")
     assert out.startswith("== ") and out.endswith(": past 10m00s (since ...) ==\n"[-4:])
     assert "past 10m00s" in out and len(out.splitlines()) == 1

@@ -25,6 +25,7 @@ from monitor.store.api import (
     SeriesInfo,
     SeriesNode,
     WindowRow,
+    WindowTotal,
 )
 from monitor.store.dashboard import Dashboard
 from monitor.store.events import Position, Tail
@@ -96,10 +97,26 @@ class SqliteReader:
         return windows.metric_rows(self.conn, ranges, raws, only)
 
     @_reading
-    def monitor_states(self) -> dict[str, tuple[float | None, float | None]]:
-        return {monitor_id: (last_failure, down_since) for monitor_id, last_failure, down_since
-                in self.conn.execute("SELECT monitor, last_failure, down_since"
-                                     " FROM monitor_state")}
+    def window_totals(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
+                      ) -> list[WindowTotal]:
+        return windows.window_totals(self.conn, ranges, raws)
+
+    @_reading
+    def monitor_states(self, only: Sequence[str] | None = None,
+                       ) -> dict[str, tuple[float | None, float | None]]:
+        if only is None:
+            rows = self.conn.execute("SELECT monitor, last_failure, down_since"
+                                     " FROM monitor_state")
+        else:  # a seek each: the API's one monitor of 100,000
+            rows = self.conn.execute(
+                "SELECT monitor, last_failure, down_since FROM monitor_state WHERE monitor"
+                " IN (SELECT value FROM json_each(?))", (json.dumps(list(only)),))
+        return {monitor_id: (last_failure, down_since)
+                for monitor_id, last_failure, down_since in rows}
+
+    @_reading
+    def down_now(self) -> dict[str, float]:
+        return self._states_with("down_since")
 
     @_reading
     def warnings(self) -> dict[str, str]:
@@ -122,6 +139,13 @@ class SqliteReader:
     def active_monitors(self) -> list[MonitorInfo]:
         return [MonitorInfo(*row) for row in self.conn.execute(
             "SELECT monitor, kind, target, name FROM monitors WHERE active=1 ORDER BY rowid")]
+
+    @_reading
+    def monitors_of(self, monitor_ids: Sequence[str]) -> list[MonitorInfo]:
+        return [MonitorInfo(*row) for row in self.conn.execute(
+            "SELECT monitor, kind, target, name FROM monitors WHERE monitor IN"
+            " (SELECT value FROM json_each(?)) ORDER BY rowid",
+            (json.dumps(list(monitor_ids)),))]
 
     @_reading
     def alerts_after(self, after_id: int = 0, limit: int | None = None,

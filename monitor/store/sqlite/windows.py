@@ -9,7 +9,7 @@ import math
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from monitor.store.api import MetricRow, Range, RawPiece, WindowRow
+from monitor.store.api import MetricRow, Range, RawPiece, WindowRow, WindowTotal
 from monitor.store.codec import HIST_DIGIT, HIST_MIN_MS, HIST_TOP, LOG_RATIO, WARNING_MARK
 
 _TIMED = "available IS NOT NULL AND status IS NOT NULL"
@@ -178,3 +178,61 @@ def metric_rows(conn: sqlite3.Connection, ranges: Sequence[Range],
             merged[key] = row if old is None else _merge_metric(old, row)
         rows = sorted(merged.values(), key=lambda r: (r.monitor_id, r.metric))
     return rows
+
+
+# The counts alone of every monitor over a window, and its state now, in one read: a summary
+# of 100,000 monitors reads no histogram or outcome text (most of what a window's rows hold).
+# The monitors configured, in their order (rowid): each state a seek, each range a seek.
+_TOTALS = "sum(a.checks), sum(a.up), sum(a.rt_count), sum(a.rt_sum), max(a.rt_max)"
+_STATE = ("s.last_failure, s.down_since, s.warning IS NOT NULL,"
+          " s.maintenance IS NOT NULL")
+_JOIN_RANGES = (" CROSS JOIN r LEFT JOIN aggregates a ON a.monitor = {m}.monitor"
+                " AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi")
+_ACTIVE_TOTALS_SQL = (
+    "WITH r(span, lo, hi) AS (VALUES {values})"
+    f" SELECT m.monitor, {_TOTALS}, {_STATE} FROM monitors m"
+    " LEFT JOIN monitor_state s ON s.monitor = m.monitor"
+    + _JOIN_RANGES.format(m="m") + " WHERE m.active = 1 GROUP BY m.rowid")
+# A database whose writer listed no monitors (a bench's, an old one): those with state.
+_EVERY_TOTALS_SQL = (
+    "WITH r(span, lo, hi) AS (VALUES {values})"
+    f" SELECT s.monitor, {_TOTALS}, {_STATE} FROM monitor_state s"
+    + _JOIN_RANGES.format(m="s") + " GROUP BY s.monitor")
+_RAW_TOTALS_SQL = (
+    f"SELECT monitor, count(available), CAST(total(available) AS INTEGER),"
+    f" count(CASE WHEN {_TIMED} THEN 1 END),"
+    f" total(CASE WHEN {_TIMED} THEN responseTime END),"
+    f" max(CASE WHEN {_TIMED} THEN responseTime END)"
+    " FROM website_monitoring WHERE {where} GROUP BY monitor")
+
+
+def window_totals(conn: sqlite3.Connection, ranges: Sequence[Range],
+                  raws: Sequence[RawPiece]) -> list[WindowTotal]:
+    """Every monitor's counts over the stored `ranges` and the `raws` pieces, and its state
+    now: the monitors configured, in their order; else every monitor with aggregates."""
+    active = conn.execute("SELECT EXISTS (SELECT 1 FROM monitors WHERE active = 1)"
+                          ).fetchone()[0]
+    sql = _ACTIVE_TOTALS_SQL if active else _EVERY_TOTALS_SQL
+    # No whole minute in the window: a range that holds nothing, for the states alone.
+    values = list(ranges) or [Range(0, 0, 0)]
+    params = [v for r in values for v in r]
+    rows = conn.execute(sql.format(values=",".join(["(?,?,?)"] * len(values))),
+                        params).fetchall()
+    extra: dict[str, tuple] = {}
+    for piece in raws:
+        for monitor, *counts in conn.execute(_RAW_TOTALS_SQL.format(where=_raw_where(piece)),
+                                             (piece.lo, piece.hi)):
+            old = extra.get(monitor)
+            extra[monitor] = tuple(counts) if old is None else (
+                old[0] + counts[0], old[1] + counts[1], old[2] + counts[2],
+                old[3] + counts[3], _extreme(max, old[4], counts[4]))
+    out = []
+    for monitor, checks, up, rt_count, rt_sum, rt_max, failed, down, warning, kept in rows:
+        checks, up, rt_count, rt_sum = checks or 0, up or 0, rt_count or 0, rt_sum or 0.0
+        more = extra.get(monitor)
+        if more is not None:
+            checks, up, rt_count = checks + more[0], up + more[1], rt_count + more[2]
+            rt_sum, rt_max = rt_sum + more[3], _extreme(max, rt_max, more[4])
+        out.append(WindowTotal(monitor, checks, up, rt_count, rt_sum, rt_max, failed, down,
+                               bool(warning), bool(kept)))
+    return out
