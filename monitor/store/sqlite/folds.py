@@ -49,9 +49,6 @@ class Folds:
         self._ranges = RowRanges(_KEY)
         self.oldest = math.inf  # the oldest check folded since the last write
 
-    def __len__(self) -> int:
-        return len(self.states)
-
     # -- in the batch's transaction ----------------------------------------------------
     def batch(self, conn: sqlite3.Connection, checks: list[CheckResult], last_id: int) -> None:
         """The batch's raw rows, ids up to `last_id`, are written (not committed yet)."""

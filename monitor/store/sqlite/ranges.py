@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 
 from monitor.core.model import CheckResult
 
@@ -58,19 +59,17 @@ class RowRanges:
             self._ranges = [] if row is None else [(lo, hi) for lo, hi in json.loads(row[0])]
         return self._ranges
 
-    def rows(self, conn: sqlite3.Connection) -> list[list[tuple]]:
+    def rows(self, conn: sqlite3.Connection) -> Iterator[list[tuple]]:
         """The raw rows the ranges name, in chunks, each row as (monitor, timestamp,
         available, status, responseTime, reason, detail, lateness, metrics, warning)."""
-        chunks = []
-        for after, until in self.read(conn):
+        for after, until in list(self.read(conn)):
             while True:
                 rows = conn.execute(_RAW, (after, until, CHUNK)).fetchall()
                 if rows:
-                    chunks.append([row[1:] for row in rows])
+                    yield [row[1:] for row in rows]
                     after = rows[-1][0]
                 if len(rows) < CHUNK:
                     break
-        return chunks
 
 
 def check_of(row: tuple) -> CheckResult:
