@@ -25,7 +25,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from monitor.checks.http.spec import http_monitor
-from monitor.cli.modes import StatsPrinter
+from monitor.cli.report import StatsPrinter
 from monitor.config import Config
 from monitor.core.model import CheckResult
 from monitor.engine import Engine

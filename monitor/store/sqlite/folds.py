@@ -101,8 +101,7 @@ class Folds:
         if not self.deferred or not (force or self.due()):
             return
         if not (self.aggregates.dirty or self.states.dirty or self._ranges):
-            self._written_at = self._monotonic()
-            return
+            return  # (and the first checks after a quiet spell are written at once)
         conn.execute("BEGIN")
         self.write_in(conn)
         self._ranges.clear(conn)
