@@ -105,10 +105,13 @@ def _window(reader: Reader, start: float, end: float,
                  reader.rolled_until())
 
 
+_NAME_KEY = re.compile(rb"(?:^|,)([^,:0-9][^,:]*):")
+
+
 def _named_keys(texts: list[bytes | None]) -> set[str]:
-    """The keys of "key:count,..." texts that are names, not numbers."""
-    return {key.decode() for text in texts if text
-            for key in re.findall(rb"(?:^|,)([^,:]+):", text) if not key.isdigit()}
+    """The keys of "key:count,..." texts that are names, not numbers (a name never starts
+    with a digit): one search of them all joined, not one per monitor."""
+    return {key.decode() for key in set(_NAME_KEY.findall(b",".join(t for t in texts if t)))}
 
 
 def _in_order(names: set[str]) -> tuple[str, ...]:
@@ -305,6 +308,12 @@ def window_stats(reader: Reader, start: float, end: float,
     return result
 
 
+def window_pieces(reader: Reader, start: float, end: float,
+                  ) -> tuple[list[Range], list[RawPiece]]:
+    """The aggregate ranges and raw pieces that make up [start, end] in this database."""
+    return _window(reader, start, end)
+
+
 def window_totals(reader: Reader, start: float, end: float) -> list[WindowTotal]:
     """Every monitor's counts over [start, end] (checks, up, timed ones, their sum and
     maximum) and its state now, in one read for all: what a summary of 100,000 monitors
@@ -313,24 +322,26 @@ def window_totals(reader: Reader, start: float, end: float) -> list[WindowTotal]
     return reader.window_totals(ranges, raws)
 
 
-_FIRST_READ = 64  # monitors whose histograms `slowest` reads first (then 4 times more)
+_FIRST_READ = 64  # monitors whose histograms `slowest` reads at once, at first
 
 
 def slowest(reader: Reader, start: float, end: float, totals: Sequence[WindowTotal],
-            count: int) -> list[tuple[str, float]]:
-    """The `count` monitors of `totals` with the highest p99 over [start, end], highest
-    first, exactly, with their p99. A p99 is never above the window's maximum, so the
-    histograms are read in order of that maximum, a few monitors at a time, until none left
-    could beat the `count`-th found: at 60 s checks (under 100 a window) the first few."""
-    order = sorted((t for t in totals if t.rt_max is not None),
-                   key=lambda t: -t.rt_max)  # type: ignore[operator]
+            count: int) -> tuple[list[tuple[str, float]], bool]:
+    """The `count` monitors of `totals` (in order of their highest response time, highest
+    first) with the highest p99 over [start, end], highest first, with their p99; and
+    whether the monitors after `totals` could not change that. A p99 is never above the
+    window's maximum, so the histograms are read in order of that maximum, a few monitors
+    at a time, until none left could beat the `count`-th found (at 60 s checks, under 100
+    a window, the p99 is the maximum: the first read)."""
     ranges, raws = _window(reader, start, end)
     best: list[tuple[float, str]] = []  # a heap of the `count` highest (p99, id) so far
     done, size = 0, max(_FIRST_READ, count)
-    while done < len(order) and count > 0:
-        if len(best) >= count and best[0][0] >= order[done].rt_max:  # type: ignore[operator]
+    sure = count <= 0
+    while done < len(totals) and not sure:
+        if len(best) >= count and best[0][0] >= totals[done].rt_max:  # type: ignore[operator]
+            sure = True
             break
-        chunk = order[done:done + size]
+        chunk = totals[done:done + size]
         done += len(chunk)
         size *= 4
         rows = reader.window_rows(ranges, raws, [t.monitor_id for t in chunk])
@@ -343,7 +354,11 @@ def slowest(reader: Reader, start: float, end: float, totals: Sequence[WindowTot
                 heapq.heappush(best, (p99, row.monitor_id))
             elif p99 > best[0][0]:
                 heapq.heapreplace(best, (p99, row.monitor_id))
-    return [(monitor_id, p99) for p99, monitor_id in sorted(best, key=lambda e: (-e[0], e[1]))]
+    # The monitors after `totals` have no higher maximum than its last.
+    sure = sure or bool(len(best) >= count and totals
+                        and best[0][0] >= (totals[-1].rt_max or 0.0))
+    return ([(monitor_id, p99) for p99, monitor_id in sorted(best, key=lambda e: (-e[0], e[1]))],
+            sure)
 
 
 def _phases(reader: Reader, ranges: list[Range], raws: list[RawPiece],

@@ -17,7 +17,7 @@ from pathlib import Path
 from monitor.cli.signals import signals
 from monitor.core.errors import MonitorError
 from monitor.render.display import ROWS, Display
-from monitor.render.report import alert_rows, messages_of, recent_messages_block, window_report
+from monitor.render.report import alert_rows, messages_of, recent_messages_block, window_reports
 from monitor.store.api import Reader
 from monitor.store.sqlite.queries import open_reader
 
@@ -53,11 +53,12 @@ class StatsPrinter:
             return
         if self.conn is None:
             self.conn = open_reader(self.db)
-        blocks = [window_report(self.conn, SHORT_WINDOW, width=self.width, rows=self.rows)]
+        windows = [SHORT_WINDOW]
         if force or now >= self.next_long:
-            blocks.append(window_report(self.conn, LONG_WINDOW, width=self.width,
-                                        rows=self.rows))
+            windows.append(LONG_WINDOW)
             self.next_long += LONG_EVERY * max(1, int((now - self.next_long) // LONG_EVERY) + 1)
+        # Both windows in one pass over the monitors when both are due.
+        blocks = window_reports(self.conn, windows, width=self.width, rows=self.rows)
         blocks.append(recent_messages_block(messages_of(
             alert_rows(self.conn, limit=RECENT_MESSAGES))))
         self.echo("\n\n".join(blocks) + "\n")

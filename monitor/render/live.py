@@ -31,7 +31,7 @@ from monitor.core.errors import StoreError
 from monitor.core.timefmt import format_duration
 from monitor.render.display import Display
 from monitor.render.report import alert_rows, monitor_labels
-from monitor.render.summary import first_shown, ranked, state_of_total, summarize
+from monitor.render.summary import first_shown, state_of_total, summaries, summary_of
 from monitor.render.view import (
     DOWN,
     GAP,
@@ -45,7 +45,7 @@ from monitor.render.view import (
     shorten,
     state_of,
 )
-from monitor.stats import MonitorStats, state_at, window_start, window_stats, window_totals
+from monitor.stats import MonitorStats, state_at, window_pieces, window_start, window_stats
 from monitor.store.api import Reader, WindowTotal
 from monitor.store.sqlite.queries import open_reader
 
@@ -54,6 +54,10 @@ REDRAW_EVERY = 1.0  # seconds: a monitor going down shows within a second of its
 # often when they are cheap: every STATS_SHARE-th second spent on them at most.
 WINDOWS = ((600.0, 10.0), (3600.0, 60.0))
 STATS_SHARE = 20
+# Monitors read worst first at each refresh: a tall screen's rows and room for those whose
+# state changes until the next refresh (every monitor down, warning or in maintenance then
+# is read too).
+WORST = 500
 NEW_FOR = 10.0  # seconds an alert stays highlighted as new
 MAX_ALERT_LINES = 6
 STYLES = {DOWN: "bold red", WARNING: "yellow", UNSTABLE: "magenta", UP: "green",
@@ -79,6 +83,11 @@ def pulse_from_database(reader: Reader, now: float) -> Pulse:
     lateness, newest = reader.recent_lateness(now - 10.0)
     return Pulse(len(lateness) / 10.0, p99(lateness),
                  None if newest is None else max(0.0, now - newest), "newest check")
+
+
+def _flags(total: WindowTotal) -> tuple[bool, bool, bool]:
+    """(down, warning, in maintenance) when read."""
+    return (total.down_since is not None, total.warning, total.maintenance)
 
 
 def live_view(db: Path, stop: threading.Event, display: Display,
@@ -139,14 +148,16 @@ class LiveView:
         self._closed = threading.Event()
         self._hourly = False
         self._conn: Reader | None = None
-        # Every monitor's counts over the window as last read, worst first as they were
-        # then, and by id; the full stats and the labels of those shown since, read for
-        # them alone: a frame of 100,000 monitors reads what it shows.
-        self._totals: list[WindowTotal] = []
+        # The window as last read: the monitors worst first then (WORST of them), every one
+        # down, warning or in maintenance then (with those flags), the counts by state;
+        # the full stats and labels of those shown since, read for them alone: a frame of
+        # 100,000 monitors reads what it shows.
         self._order: list[WindowTotal] = []
-        self._by_id: dict[str, WindowTotal] = {}
+        self._known: dict[str, WindowTotal] = {}
+        self._flags: dict[str, tuple[bool, bool, bool]] = {}
         self._counts: dict[str, int] = {}
-        self._special: set[str] = set()  # down, warning or in maintenance when read
+        self._monitors = 0
+        self._read_at = 0.0
         self._stats: dict[str, MonitorStats] = {}
         self._labels: dict[str, str] = {}
         self._next_stats = 0.0
@@ -294,14 +305,14 @@ class LiveView:
                                   self.console.size[0]), style="bold"))
 
     def _refresh(self, conn: Reader, since: float, now: float) -> None:
-        """Every monitor's counts over the window from `since`, in one read."""
-        self._since = since
-        self._totals = window_totals(conn, since, now)
-        self._order = ranked(self._totals)
-        self._by_id = {total.monitor_id: total for total in self._totals}
-        self._counts = summarize(self._totals, since, now).counts
-        self._special = {t.monitor_id for t in self._totals
-                         if t.down_since is not None or t.warning or t.maintenance}
+        """The window from `since`: its summary, in one read."""
+        self._since, self._read_at = since, now
+        (found,) = summaries(conn, [(since, now)], worst=WORST)
+        self._order = found.worst
+        self._known = {t.monitor_id: t for t in (*found.worst, *found.special)}
+        self._flags = {t.monitor_id: _flags(t) for t in found.special}
+        summary = summary_of(found, since, now)
+        self._counts, self._monitors = summary.counts, summary.monitors
         self._stats = {}
         self._labels = {}
 
@@ -315,8 +326,12 @@ class LiveView:
             return state_of_total(total, monitor_id in down, monitor_id in warnings,
                                   monitor_id in maintained)
 
-        changed = [self._by_id[m] for m in self._special.union(down, warnings, maintained)
-                   if m in self._by_id]
+        unflagged = (False, False, False)
+        changed_ids = [m for m in set(self._flags).union(down, warnings, maintained)
+                       if self._flags.get(m, unflagged) != (
+                           m in down, m in warnings, m in maintained)]
+        self._read_totals(conn, [m for m in changed_ids if m not in self._known])
+        changed = [self._known[m] for m in changed_ids if m in self._known]
         tally = dict(self._counts)
         for total in changed:
             tally[state_of_total(total)] -= 1
@@ -326,8 +341,8 @@ class LiveView:
         panel = self._panel(alerts, messages, now, width)
         # Lines: two of header, blank, table header, rows, "more", blank, panel.
         room = max(1, height - 6 - len(panel))
-        monitors = len(self._totals)
-        first = first_shown(self._order, {t.monitor_id for t in changed}, state,
+        monitors = self._monitors
+        first = first_shown(self._order, changed, state,
                             monitors if monitors <= room else room - 1)
         shown_ids = [t.monitor_id for t in first]
         self._read_shown(conn, shown_ids, now)
@@ -356,6 +371,20 @@ class LiveView:
         parts.append(Text(""))
         parts.extend(panel)
         return Group(*parts)
+
+    def _read_totals(self, conn: Reader, monitor_ids: list[str]) -> None:
+        """The counts over the window as read of monitors not among those read then that
+        have changed state since (gone down, say): a few."""
+        if not monitor_ids:
+            return
+        ranges, raws = window_pieces(conn, self._since, self._read_at)
+        rows = {row.monitor_id: row for row in conn.window_rows(ranges, raws, monitor_ids)}
+        for monitor_id in monitor_ids:
+            row = rows.get(monitor_id)
+            self._known[monitor_id] = WindowTotal(
+                monitor_id, row.checks if row else 0, row.up if row else 0,
+                row.rt_count if row else 0, row.rt_sum if row else 0.0,
+                row.rt_max if row else None, None, None, False, False)
 
     def _read_shown(self, conn: Reader, monitor_ids: list[str], now: float) -> None:
         """The full stats and the labels of the monitors shown that were not read since

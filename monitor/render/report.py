@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from monitor.core.secrets import display_url
 from monitor.core.timefmt import format_duration
 from monitor.render.display import ROWS
-from monitor.render.summary import Summary, summarize, worst_sections
+from monitor.render.summary import Summary, summaries, summary_of, worst_sections
 from monitor.render.view import (
     DOWN,
     GAP,
@@ -27,10 +27,13 @@ from monitor.render.view import (
     fit,
     shorten,
 )
-from monitor.stats import MonitorStats, window_start, window_stats, window_totals
-from monitor.store.api import DeliveryState, Reader
+from monitor.stats import MonitorStats, window_start, window_stats
+from monitor.store.api import DeliveryState, Reader, WindowSummary
 
 EACH = 10  # monitors listed by each measure of the worst (down, availability, p99)
+# Monitors with the highest maxima read first for the slowest p99 (more when they do not
+# settle it): at 60 s checks the p99 of a window is its maximum, and these are plenty.
+CANDIDATES = 100
 
 
 def table_lines(layout: Layout, rows: Iterable[list[str]]) -> list[str]:
@@ -79,27 +82,45 @@ def monitor_labels(reader: Reader, monitor_ids: Sequence[str] | None = None,
 def window_report(reader: Reader, seconds: float, now: float | None = None,
                   labels: dict[str, str] | None = None, width: int | None = None,
                   rows: int | None = ROWS) -> str:
-    """The stats of the past `seconds`, from the start of the minute they begin in: so the
-    window is read from per-minute and 10-minute aggregates only, however big the database
-    (up to a minute more than asked for; the title says from when). The monitors of
-    `labels` (else those configured), each in a row when they are at most `rows` (None:
-    however many), else the summary and the worst."""
+    """window_reports of one window."""
+    return window_reports(reader, [seconds], now, labels, width, rows)[0]
+
+
+def window_reports(reader: Reader, windows: Sequence[float], now: float | None = None,
+                   labels: dict[str, str] | None = None, width: int | None = None,
+                   rows: int | None = ROWS) -> list[str]:
+    """The stats of each of the past `windows` seconds, from the start of the minute they
+    begin in: so each window is read from per-minute and 10-minute aggregates only,
+    however big the database (up to a minute more than asked for; the title says from
+    when). The monitors of `labels` (else those configured), each in a row when they are
+    at most `rows` (None: however many), else the summary and the worst, the windows read
+    in one pass over the monitors."""
     now = time.time() if now is None else now
-    start = window_start(now, seconds)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
-    since = time.strftime("%H:%M", time.gmtime(start))
-    title = f"== {stamp} UTC: past {format_duration(seconds)} (since {since}) =="
-    totals = window_totals(reader, start, now)
-    if labels is not None:
-        totals = [t for t in totals if t.monitor_id in labels]
-    if rows is None or len(totals) <= rows:
-        ids = list(labels) if labels is not None else [t.monitor_id for t in totals]
-        stats = window_stats(reader, start, now, ids or None)
-        if labels is None:
-            labels = monitor_labels(reader)
-        return stats_table(stats, labels, title, width)
-    summary = summarize(totals, start, now)
-    sections = worst_sections(reader, totals, start, now, min(EACH, max(1, rows // 3)))
+    spans = [(window_start(now, seconds), now) for seconds in windows]
+    each = min(EACH, max(1, (rows or EACH) // 3))
+    found = summaries(reader, spans, each, CANDIDATES, 0)
+    texts = []
+    for seconds, (start, _end), summary in zip(windows, spans, found, strict=True):
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
+        since = time.strftime("%H:%M", time.gmtime(start))
+        title = f"== {stamp} UTC: past {format_duration(seconds)} (since {since}) =="
+        totals = summary_of(summary, start, now)
+        if rows is None or totals.monitors <= rows or (
+                labels is not None and len(labels) <= rows):
+            known = monitor_labels(reader) if labels is None else labels
+            stats = window_stats(reader, start, now, list(known) or None)
+            texts.append(stats_table(stats, known, title, width))
+        else:
+            texts.append(_summary_report(reader, summary, totals, title, labels, width,
+                                         each))
+    return texts
+
+
+def _summary_report(reader: Reader, found: WindowSummary, summary: Summary, title: str,
+                    labels: dict[str, str] | None, width: int | None, each: int) -> str:
+    """The summary of the window, then the worst by each measure in one table."""
+    start, now = summary.start, summary.end
+    sections = worst_sections(reader, found, start, now, each, CANDIDATES)
     shown = [monitor_id for section in sections for monitor_id in section.monitor_ids]
     stats = window_stats(reader, start, now, shown, narrow=True)
     known = labels if labels is not None else monitor_labels(reader, shown)

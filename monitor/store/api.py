@@ -229,6 +229,20 @@ class WindowTotal(NamedTuple):
     maintenance: bool  # in maintenance now
 
 
+class WindowSummary(NamedTuple):
+    """Many monitors over one window, in one read: their counts summed by state (the view's
+    names: down, warning, unstable, up, maintenance, idle) as (monitors, checks, up,
+    timed checks, their response times' sum, monitors with a failure, monitors timed),
+    and the few that a summary lists."""
+
+    counts: dict[str, tuple[int, int, int, int, float, int, int]]
+    down: list[WindowTotal]  # down now (not in maintenance), longest down first
+    lowest: list[WindowTotal]  # warning or unstable with failures: lowest availability first
+    slowest: list[WindowTotal]  # not down, in maintenance or idle, timed: highest max first
+    worst: list[WindowTotal]  # every state, worst first: the view's order
+    special: list[WindowTotal]  # down, warning or in maintenance when read: every one
+
+
 class MetricRow(NamedTuple):
     """One metric of one monitor summed over a window's pieces."""
 
@@ -337,6 +351,13 @@ class Reader(Protocol):
         """The counts of the aggregate ranges and raw pieces, and the state now, of every
         monitor the writing process configured, in its order (every monitor with
         aggregates, by id, when it listed none): one read for all, however many."""
+
+    def window_summaries(self, windows: Sequence[Sequence[Range]], each: int, slowest: int,
+                         worst: int) -> list[WindowSummary]:
+        """For each window (its aggregate ranges: no raw piece), the summary of every
+        monitor the writing process configured (every monitor with aggregates when it
+        listed none): `each` down and lowest, `slowest` highest maxima, the `worst`
+        first. One pass over the monitors for all the windows."""
 
     def monitor_states(self, only: Sequence[str] | None = None,
                        ) -> dict[str, tuple[float | None, float | None]]:

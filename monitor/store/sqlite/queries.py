@@ -25,6 +25,7 @@ from monitor.store.api import (
     SeriesInfo,
     SeriesNode,
     WindowRow,
+    WindowSummary,
     WindowTotal,
 )
 from monitor.store.dashboard import Dashboard
@@ -42,8 +43,8 @@ from monitor.store.sqlite import (
     series,
     summaries,
     traffic,
-    windows,
 )
+from monitor.store.sqlite import windows as windows_
 from monitor.store.sqlite.connection import explain, open_writer_connection
 from monitor.store.sqlite.schema import SCHEMA_VERSION, TYPE_GROUP
 from monitor.store.summaries import MonitorSummary, TrendRow, UptimeDays
@@ -89,17 +90,22 @@ class SqliteReader:
     @_reading
     def window_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
                     only: Sequence[str] | None = None) -> list[WindowRow]:
-        return windows.window_rows(self.conn, ranges, raws, only)
+        return windows_.window_rows(self.conn, ranges, raws, only)
 
     @_reading
     def metric_rows(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
                     only: Sequence[str] | None = None) -> list[MetricRow]:
-        return windows.metric_rows(self.conn, ranges, raws, only)
+        return windows_.metric_rows(self.conn, ranges, raws, only)
 
     @_reading
     def window_totals(self, ranges: Sequence[Range], raws: Sequence[RawPiece],
                       ) -> list[WindowTotal]:
-        return windows.window_totals(self.conn, ranges, raws)
+        return windows_.window_totals(self.conn, ranges, raws)
+
+    @_reading
+    def window_summaries(self, windows: Sequence[Sequence[Range]], each: int, slowest: int,
+                         worst: int) -> list[WindowSummary]:
+        return windows_.window_summaries(self.conn, windows, each, slowest, worst)
 
     @_reading
     def monitor_states(self, only: Sequence[str] | None = None,

@@ -9,7 +9,7 @@ import math
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from monitor.store.api import MetricRow, Range, RawPiece, WindowRow, WindowTotal
+from monitor.store.api import MetricRow, Range, RawPiece, WindowRow, WindowSummary, WindowTotal
 from monitor.store.codec import HIST_DIGIT, HIST_MIN_MS, HIST_TOP, LOG_RATIO, WARNING_MARK
 
 _TIMED = "available IS NOT NULL AND status IS NOT NULL"
@@ -236,3 +236,113 @@ def window_totals(conn: sqlite3.Connection, ranges: Sequence[Range],
         out.append(WindowTotal(monitor, checks, up, rt_count, rt_sum, rt_max, failed, down,
                                bool(warning), bool(kept)))
     return out
+
+
+# The summaries of several windows in one pass over the monitors: each aggregate row read
+# once however many windows hold it (the hour and the 10 minutes share their last block),
+# summed per window by the mask of its range; every monitor's figures materialized once,
+# then counted by state and the few listed picked from them in SQL: 100,000 monitors'
+# rows never come out to Python (they cost as much again as the read).
+_SUMS_OF = ("total(CASE WHEN r.mask & {m} THEN a.checks END) AS c{k},"
+            " total(CASE WHEN r.mask & {m} THEN a.up END) AS u{k},"
+            " total(CASE WHEN r.mask & {m} THEN a.rt_count END) AS n{k},"
+            " total(CASE WHEN r.mask & {m} THEN a.rt_sum END) AS s{k},"
+            " max(CASE WHEN r.mask & {m} THEN a.rt_max END) AS x{k}")
+# The view's states (render.view), in its order of precedence.
+_STATE_OF = ("CASE WHEN kept THEN 'maintenance' WHEN down IS NOT NULL THEN 'down'"
+             " WHEN c{k} = 0 THEN 'idle' WHEN warn THEN 'warning'"
+             " WHEN u{k} < c{k} THEN 'unstable' ELSE 'up' END AS st{k}")
+_RANK_OF = ("CASE st{k} WHEN 'down' THEN 0 WHEN 'warning' THEN 1 WHEN 'unstable' THEN 1"
+            " WHEN 'up' THEN 2 WHEN 'maintenance' THEN 3 ELSE 4 END")
+_ROW_OF = "{k}, '{part}', id, c{k}, u{k}, n{k}, s{k}, x{k}, failed, down, warn, kept"
+_PARTS = {
+    "down": "st{k} = 'down' ORDER BY down, id",
+    "lowest": "st{k} IN ('warning', 'unstable') AND u{k} < c{k} ORDER BY u{k} / c{k}, id",
+    "slowest": "st{k} IN ('warning', 'unstable', 'up') AND n{k} > 0 ORDER BY x{k} DESC, id",
+    "worst": (f"1 ORDER BY {_RANK_OF}, CASE WHEN c{{k}} > 0 THEN u{{k}} / c{{k}} ELSE 2.0 END,"
+              " CASE WHEN n{k} > 0 THEN -s{k} / n{k} ELSE 0.0 END, id"),
+    "special": "down IS NOT NULL OR warn OR kept ORDER BY id",
+}
+_SUMMARY_SQL = (
+    "WITH r(span, lo, hi, mask) AS (VALUES {values}),"
+    " t AS MATERIALIZED (SELECT s.monitor AS id, s.last_failure AS failed,"
+    " s.down_since AS down, s.warning IS NOT NULL AS warn, s.maintenance IS NOT NULL AS kept,"
+    " {sums} FROM monitor_state s CROSS JOIN r LEFT JOIN aggregates a ON a.monitor = s.monitor"
+    " AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi {where} GROUP BY s.monitor),"
+    " st AS MATERIALIZED (SELECT *, {states} FROM t) {parts}")
+# Per state: monitors, checks, up, timed checks, their sum; monitors failing, timed.
+_COUNT_OF = ("SELECT {k}, 'count', st{k}, count(*), total(c{k}), total(u{k}), total(n{k}),"
+             " total(s{k}), total(u{k} < c{k}), total(n{k} > 0), NULL, NULL FROM st"
+             " GROUP BY st{k}")
+_ACTIVE = " WHERE s.monitor IN (SELECT monitor FROM monitors WHERE active = 1)"
+_UNCHECKED = ("SELECT monitor FROM monitors WHERE active = 1 AND monitor NOT IN"
+              " (SELECT monitor FROM monitor_state) ORDER BY rowid LIMIT ?")
+
+
+def _segments(windows: Sequence[Sequence[Range]]) -> list[tuple[int, int, int, int]]:
+    """The windows' ranges cut where any of them starts or ends, each piece with the mask of
+    the windows that hold it: (span, lo, hi, mask), one seek per monitor each."""
+    bounds: dict[int, set[int]] = {}
+    for ranges in windows:
+        for r in ranges:
+            bounds.setdefault(r.span, set()).update((int(r.lo), int(r.hi)))
+    pieces: list[tuple[int, int, int, int]] = []
+    for span, points in sorted(bounds.items()):
+        ordered = sorted(points)
+        for lo, hi in zip(ordered, ordered[1:], strict=False):
+            mask = sum(1 << k for k, ranges in enumerate(windows)
+                       if any(r.span == span and r.lo <= lo and hi <= r.hi for r in ranges))
+            if mask:
+                if pieces and pieces[-1][:1] == (span,) and pieces[-1][2] == lo and (
+                        pieces[-1][3] == mask):
+                    pieces[-1] = (span, pieces[-1][1], hi, mask)
+                else:
+                    pieces.append((span, lo, hi, mask))
+    return pieces
+
+
+def _total(row: Sequence) -> WindowTotal:
+    _k, _part, monitor, c, u, n, total, most, failed, down, warn, kept = row
+    return WindowTotal(monitor, int(c), int(u), int(n), total, most, failed, down, bool(warn),
+                       bool(kept))
+
+
+def window_summaries(conn: sqlite3.Connection, windows: Sequence[Sequence[Range]], each: int,
+                     slowest: int, worst: int) -> list[WindowSummary]:
+    """The summary of each window (its aggregate ranges), read in one statement."""
+    listed = conn.execute("SELECT count(*) FROM monitors WHERE active = 1").fetchone()[0]
+    pieces = _segments(windows) or [(0, 0, 0, 0)]  # no whole minute: the states alone
+    limits = {"down": each, "lowest": each, "slowest": slowest, "worst": worst,
+              "special": -1}
+    parts, args = [], []
+    for k in range(len(windows)):
+        parts.append(_COUNT_OF.format(k=k))
+        for part, where in _PARTS.items():
+            parts.append(f"SELECT * FROM (SELECT {_ROW_OF.format(k=k, part=part)} FROM st"
+                         f" WHERE {where.format(k=k)} LIMIT ?)")
+            args.append(limits[part])
+    sql = _SUMMARY_SQL.format(
+        values=",".join(["(?,?,?,?)"] * len(pieces)),
+        sums=", ".join(_SUMS_OF.format(k=k, m=1 << k) for k in range(len(windows))),
+        where=_ACTIVE if listed else "",
+        states=", ".join(_STATE_OF.format(k=k) for k in range(len(windows))),
+        parts=" UNION ALL ".join(parts))
+    found: list[WindowSummary] = [WindowSummary({}, [], [], [], [], []) for _ in windows]
+    monitors = 0
+    for row in conn.execute(sql, [v for piece in pieces for v in piece] + args):
+        summary = found[row[0]]
+        if row[1] == "count":
+            summary.counts[row[2]] = (row[3], int(row[4]), int(row[5]), int(row[6]), row[7],
+                                      int(row[8]), int(row[9]))
+            monitors += row[3] if row[0] == 0 else 0
+        else:
+            getattr(summary, row[1]).append(_total(row))
+    if listed > monitors:  # configured, never checked: idle, listed last
+        unchecked = [m for (m,) in conn.execute(_UNCHECKED, (worst,))] if any(
+            len(summary.worst) < worst for summary in found) else []
+        for summary in found:
+            old = summary.counts.get("idle", (0, 0, 0, 0, 0.0, 0, 0))
+            summary.counts["idle"] = (old[0] + listed - monitors, *old[1:])
+            summary.worst.extend(WindowTotal(m, 0, 0, 0, 0.0, None, None, None, False, False)
+                                 for m in unchecked[:worst - len(summary.worst)])
+    return found
