@@ -431,16 +431,61 @@ def bench_report(db: Path, config: Path, empty: Path, repeat: int, rows: list[Ro
                  f" {reference['wall']:.2f} s", f"target {REPORT_TARGET_S:g} s"))
     rows.append((f"-r --once --all, {monitors:,} monitors", f"{wall:.1f} s",
                  f"{len(out.splitlines())} lines, {cpu:.1f} s CPU", "every row: no target"))
+    from monitor.store.sqlite.queries import open_reader
+
+    reader = open_reader(db)
+    try:
+        sample = reader.active_monitors()[monitors // 2].id
+    finally:
+        reader.close()
+    with serving(db, config) as base:
+        url = (f"{base}/api/v1/monitors/{urllib.parse.quote(sample, safe='')}/stats"
+               "?window=1h")
+        ms, _body = api_ms(url, repeat)
+        judged("large_api_stats_1h_ms", ms, "ms", STATS_TARGET_MS, monitors=monitors)
     rows.append((f"-r live view, {monitors:,} monitors", f"{frame['frame_s']:.2f} s",
                  f"first output {frame['first_output_s']:.2f} s, header"
                  f" {frame['header_s']:.2f} s", f"target {FRAME_TARGET_S:g} s"))
+
+
+def bench_monitor_frame(folder: Path, monitors: int, rows: list[Row]) -> None:
+    """`-m` on a terminal, started as a user starts it on a config of `monitors` http
+    monitors at 60 s (each refused at once on loopback: the view, not the checks, is
+    measured) and a new database: its live view's first frame, and its first stored
+    check."""
+    work = folder / "monitor-frame"
+    work.mkdir(parents=True, exist_ok=True)
+    for old in work.glob("m.db*"):
+        old.unlink()
+    port = free_port()  # closed again: connections to it are refused
+    config = work / "config.json"
+    config.write_text(json.dumps({"websites": [
+        {"URL": f"http://127.0.0.1:{port}/s{i}"} for i in range(monitors)],
+        "defaultCheckInterval": 60}))
+    db = work / "m.db"
+    started = time.time()
+    frame = first_frame(app("-m", "-c", config, "-db", db), timeout=300)
+    first_check = float("nan")
+    with contextlib.suppress(sqlite3.Error):
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            found = conn.execute("SELECT min(timestamp) FROM website_monitoring").fetchone()[0]
+            first_check = (found - started) if found is not None else float("nan")
+        finally:
+            conn.close()
+    judged("large_monitor_first_frame_s", frame["frame_s"], "s", FRAME_TARGET_S,
+           monitors=monitors, first_output_s=round(frame["first_output_s"], 3),
+           header_s=round(frame["header_s"], 3), first_check_s=round(first_check, 3))
+    rows.append((f"-m live view, {monitors:,} monitors, new database",
+                 f"{frame['frame_s']:.2f} s", f"first output {frame['first_output_s']:.2f} s,"
+                 f" first check stored {first_check:.1f} s", f"target {FRAME_TARGET_S:g} s"))
 
 
 def bench_stats(db: Path, config: Path, empty: Path, repeat: int, rows: list[Row]) -> None:
     """The 10-minute and 1-hour stats on the history database: as `-r --once` computes them
     (from outside, above the empty-database reference; and in this process, each window),
     for every monitor (`--all`), and as the API serves them."""
-    from monitor.render.report import window_report
+    from monitor.render.report import window_report, window_reports
     from monitor.stats import window_start, window_stats
     from monitor.store.sqlite.queries import open_reader
 
@@ -460,6 +505,10 @@ def bench_stats(db: Path, config: Path, empty: Path, repeat: int, rows: list[Row
     reader = open_reader(db)
     try:
         sample = reader.active_monitors()[monitors // 2].id
+        judged("history_stats_both_ms", in_process_ms(
+            lambda: window_reports(reader, [600.0, 3600.0]), repeat), "ms",
+            2 * STATS_TARGET_MS, note="in process, CPU: both windows as -r --once reads"
+            " them, in one pass", checks=checks, monitors=monitors)
         for seconds, name in ((600.0, "10min"), (3600.0, "1h")):
             now = time.time()
             judged(f"history_stats_{name}_ms", in_process_ms(
@@ -500,6 +549,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-report", action="store_true")
     parser.add_argument("--skip-history", action="store_true")
+    parser.add_argument("--skip-monitor", action="store_true",
+                        help="not -m's first frame (its start is the engine's)")
     parser.add_argument("--quick", action="store_true", help="small databases: a smoke run")
     parser.add_argument("--build-only", choices=("report", "history"))
     args = parser.parse_args()
@@ -523,6 +574,8 @@ def main() -> None:
     if not args.skip_report:
         db, config = prepare(folder, "report", args.monitors, [(args.minutes * 60.0, 60.0)])
         bench_report(db, config, empty, args.repeat, rows)
+    if not args.skip_monitor:
+        bench_monitor_frame(folder, args.monitors, rows)
     if not args.skip_history:
         db, config = prepare(folder, "history", args.history_monitors, [(recent, 10.0)],
                              old=(max(0, rounds) * 60.0, 60.0))

@@ -11,6 +11,7 @@ from monitor.core.model import CheckResult
 from monitor.render.summary import STATES, summaries, summarize, worst_sections
 from monitor.stats import window_pieces, window_start, window_stats, window_totals
 from monitor.store.api import MonitorRow
+from monitor.store.sqlite import windows
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
 
@@ -68,7 +69,12 @@ def same(x, y) -> bool:
 
 
 @pytest.mark.parametrize("limits", [(3, 5, 7), (10, 100, 100), (1, 1, 1)])
-def test_one_statement_reads_what_the_counts_say(db, limits):
+@pytest.mark.parametrize("halves", [False, True])
+def test_one_statement_reads_what_the_counts_say(db, limits, halves, monkeypatch):
+    """Read whole, or in two halves of the monitors at once (as 20,000 or more are) and
+    merged: the same."""
+    if halves:
+        monkeypatch.setattr(windows, "SPLIT_AT", 2)
     reader = open_reader(db)
     try:
         spans = [(window_start(NOW, seconds), NOW) for seconds in (600, 3600, 5400)]

@@ -73,8 +73,13 @@ class SqliteReader:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn  # for tests and tools that inspect the file; not part of Reader
         self.path = path
+        # A second connection, opened at the first summary of many monitors: it reads
+        # half of them on a thread of its own while this one reads the other half.
+        self._helper: sqlite3.Connection | None = None
 
     def close(self) -> None:
+        if self._helper is not None:
+            self._helper.close()
         self.conn.close()
 
     @_reading
@@ -105,7 +110,13 @@ class SqliteReader:
     @_reading
     def window_summaries(self, windows: Sequence[Sequence[Range]], each: int, slowest: int,
                          worst: int) -> list[WindowSummary]:
-        return windows_.window_summaries(self.conn, windows, each, slowest, worst)
+        return windows_.window_summaries(self.conn, windows, each, slowest, worst,
+                                         self._helper_connection)
+
+    def _helper_connection(self) -> sqlite3.Connection:
+        if self._helper is None:
+            self._helper = _connect(self.path)
+        return self._helper
 
     @_reading
     def monitor_states(self, only: Sequence[str] | None = None,
@@ -405,15 +416,20 @@ def open_reader(path: str | Path) -> SqliteReader:
     return _open_reader(path)
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    # A URI with the path percent-encoded: a raw '#', '?' or '%' in a folder name would cut
+    # the path short, and the cut path would be opened (and created) read-write.
+    conn = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True,
+                           check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
 def _open_reader(path: Path) -> SqliteReader:
     if not path.exists():
         raise StoreError(f"{path}: database not found (start the monitor with -m first)")
     try:
-        # A URI with the path percent-encoded: a raw '#', '?' or '%' in a folder name would cut
-        # the path short, and the cut path would be opened (and created) read-write.
-        conn = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True,
-                               check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn = _connect(path)
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     except sqlite3.DatabaseError as exc:

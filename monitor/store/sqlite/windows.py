@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 
 from monitor.store.api import MetricRow, Range, RawPiece, WindowRow, WindowSummary, WindowTotal
@@ -254,7 +255,7 @@ _STATE_OF = ("CASE WHEN kept THEN 'maintenance' WHEN down IS NOT NULL THEN 'down
              " WHEN u{k} < c{k} THEN 'unstable' ELSE 'up' END AS st{k}")
 _RANK_OF = ("CASE st{k} WHEN 'down' THEN 0 WHEN 'warning' THEN 1 WHEN 'unstable' THEN 1"
             " WHEN 'up' THEN 2 WHEN 'maintenance' THEN 3 ELSE 4 END")
-_ROW_OF = "{k}, '{part}', id, c{k}, u{k}, n{k}, s{k}, x{k}, failed, down, warn, kept"
+_ROW_OF = "{k}, '{part}', id, c{k}, u{k}, n{k}, s{k}, x{k}, failed, down, warn, kept, st{k}"
 _PARTS = {
     "down": "st{k} = 'down' ORDER BY down, id",
     "lowest": "st{k} IN ('warning', 'unstable') AND u{k} < c{k} ORDER BY u{k} / c{k}, id",
@@ -272,9 +273,23 @@ _SUMMARY_SQL = (
     " st AS MATERIALIZED (SELECT *, {states} FROM t) {parts}")
 # Per state: monitors, checks, up, timed checks, their sum; monitors failing, timed.
 _COUNT_OF = ("SELECT {k}, 'count', st{k}, count(*), total(c{k}), total(u{k}), total(n{k}),"
-             " total(s{k}), total(u{k} < c{k}), total(n{k} > 0), NULL, NULL FROM st"
+             " total(s{k}), total(u{k} < c{k}), total(n{k} > 0), NULL, NULL, NULL FROM st"
              " GROUP BY st{k}")
-_ACTIVE = " WHERE s.monitor IN (SELECT monitor FROM monitors WHERE active = 1)"
+_ACTIVE = "s.monitor IN (SELECT monitor FROM monitors WHERE active = 1)"
+# The monitor in the middle of the monitors' order: two halves read on two cores.
+_MIDDLE = ("SELECT monitor FROM monitor_state ORDER BY monitor LIMIT 1"
+           " OFFSET (SELECT count(*) / 2 FROM monitor_state)")
+SPLIT_AT = 20_000  # monitors from which a summary is read in two halves at once
+_RANK = {"down": 0, "warning": 1, "unstable": 1, "up": 2, "maintenance": 3, "idle": 4}
+# Each part's order (as in _PARTS) of its rows, to merge the halves' rows.
+_ORDER = {
+    "down": lambda row: (row[9], row[2]),
+    "lowest": lambda row: (row[4] / row[3], row[2]),
+    "slowest": lambda row: (-row[7], row[2]),
+    "worst": lambda row: (_RANK[row[12]], row[4] / row[3] if row[3] > 0 else 2.0,
+                          -row[6] / row[5] if row[5] > 0 else 0.0, row[2]),
+    "special": lambda row: row[2],
+}
 _UNCHECKED = ("SELECT monitor FROM monitors WHERE active = 1 AND monitor NOT IN"
               " (SELECT monitor FROM monitor_state) ORDER BY rowid LIMIT ?")
 
@@ -302,14 +317,18 @@ def _segments(windows: Sequence[Sequence[Range]]) -> list[tuple[int, int, int, i
 
 
 def _total(row: Sequence) -> WindowTotal:
-    _k, _part, monitor, c, u, n, total, most, failed, down, warn, kept = row
+    _k, _part, monitor, c, u, n, total, most, failed, down, warn, kept, _state = row
     return WindowTotal(monitor, int(c), int(u), int(n), total, most, failed, down, bool(warn),
                        bool(kept))
 
 
 def window_summaries(conn: sqlite3.Connection, windows: Sequence[Sequence[Range]], each: int,
-                     slowest: int, worst: int) -> list[WindowSummary]:
-    """The summary of each window (its aggregate ranges), read in one statement."""
+                     slowest: int, worst: int,
+                     helper: Callable[[], sqlite3.Connection] | None = None,
+                     ) -> list[WindowSummary]:
+    """The summary of each window (its aggregate ranges), read in one statement; with a
+    `helper` connection and SPLIT_AT monitors or more, in two halves of the monitors at
+    once, one on each connection, merged."""
     listed = conn.execute("SELECT count(*) FROM monitors WHERE active = 1").fetchone()[0]
     pieces = _segments(windows) or [(0, 0, 0, 0)]  # no whole minute: the states alone
     limits = {"down": each, "lowest": each, "slowest": slowest, "worst": worst,
@@ -321,15 +340,28 @@ def window_summaries(conn: sqlite3.Connection, windows: Sequence[Sequence[Range]
             parts.append(f"SELECT * FROM (SELECT {_ROW_OF.format(k=k, part=part)} FROM st"
                          f" WHERE {where.format(k=k)} LIMIT ?)")
             args.append(limits[part])
-    sql = _SUMMARY_SQL.format(
-        values=",".join(["(?,?,?,?)"] * len(pieces)),
-        sums=", ".join(_SUMS_OF.format(k=k, m=1 << k) for k in range(len(windows))),
-        where=_ACTIVE if listed else "",
-        states=", ".join(_STATE_OF.format(k=k) for k in range(len(windows))),
-        parts=" UNION ALL ".join(parts))
+
+    def statement(bound: str) -> str:
+        where = [_ACTIVE] if listed else []
+        return _SUMMARY_SQL.format(
+            values=",".join(["(?,?,?,?)"] * len(pieces)),
+            sums=", ".join(_SUMS_OF.format(k=k, m=1 << k) for k in range(len(windows))),
+            where=" WHERE " + " AND ".join(c for c in (*where, bound) if c)
+            if where or bound else "",
+            states=", ".join(_STATE_OF.format(k=k) for k in range(len(windows))),
+            parts=" UNION ALL ".join(parts))
+
+    values = [v for piece in pieces for v in piece]
+    middle = None
+    if helper is not None and max(listed, _states(conn)) >= SPLIT_AT:
+        middle = conn.execute(_MIDDLE).fetchone()
+    if helper is None or middle is None:
+        rows = conn.execute(statement(""), values + args).fetchall()
+    else:
+        rows = _halves(conn, helper(), statement, values, args, middle[0], limits)
     found: list[WindowSummary] = [WindowSummary({}, [], [], [], [], []) for _ in windows]
     monitors = 0
-    for row in conn.execute(sql, [v for piece in pieces for v in piece] + args):
+    for row in rows:
         summary = found[row[0]]
         if row[1] == "count":
             summary.counts[row[2]] = (row[3], int(row[4]), int(row[5]), int(row[6]), row[7],
@@ -346,3 +378,46 @@ def window_summaries(conn: sqlite3.Connection, windows: Sequence[Sequence[Range]
             summary.worst.extend(WindowTotal(m, 0, 0, 0, 0.0, None, None, None, False, False)
                                  for m in unchecked[:worst - len(summary.worst)])
     return found
+
+
+def _states(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM monitor_state").fetchone()[0])
+
+
+def _halves(conn: sqlite3.Connection, helper: sqlite3.Connection,
+            statement: Callable[[str], str], values: list, limits_args: list, middle: str,
+            limits: dict[str, int]) -> list[tuple]:
+    """The statement's rows over the monitors before `middle` (read by `helper`, on a
+    thread: SQLite lets the interpreter go while it reads) and from it (read here),
+    merged: counts added, each part's rows in its order, as many as its limit."""
+    before: list[tuple] = []
+    failed: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            before.extend(helper.execute(statement("s.monitor < ?"),
+                                         [*values, middle, *limits_args]))
+        except BaseException as exc:  # noqa: BLE001 - raised again on the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=read, name="summary-half", daemon=True)
+    thread.start()
+    after = conn.execute(statement("s.monitor >= ?"),
+                         [*values, middle, *limits_args]).fetchall()
+    thread.join()
+    if failed:
+        raise failed[0]
+    counts: dict[tuple, list] = {}
+    lists: dict[tuple, list[tuple]] = {}
+    for row in before + after:
+        if row[1] == "count":
+            entry = counts.setdefault(row[:3], [0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+            for i, value in enumerate(row[3:10]):
+                entry[i] += value
+        else:
+            lists.setdefault(row[:2], []).append(row)
+    merged = [(*key, *entry, None, None, None) for key, entry in counts.items()]
+    for (_k, part), found in lists.items():
+        found.sort(key=_ORDER[part])
+        merged.extend(found if limits[part] < 0 else found[:limits[part]])
+    return merged
