@@ -54,6 +54,8 @@ SERIAL: dict[str, str] = {
     "test_serve::test_serve_answers_and_stops_at_sigint": "stopped within 5 s of SIGINT",
     "e2e/test_overload": "the overload said within 10 s of the start, and the rates it "
                          "quotes: 100 checks/s of 0.1 s answers need the CPU to make them",
+    "render/test_live_view::test_an_overloaded_monitor_says_so_in_the_header":
+        "the rates in the header: checks of 0.1 s answers need the CPU to be made",
     "test_events_serve::test_sigint_ends_the_open_streams_and_the_server_at_once":
         "stopped within 2 s of SIGINT with event streams open",
     "test_http::test_http_check_outcomes": "elapsed < 0.9 s and response time within 50 ms",

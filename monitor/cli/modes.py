@@ -24,7 +24,6 @@ from monitor.cli.serve import WebOptions, WebServer
 from monitor.cli.signals import signals
 from monitor.config import Config, load_config
 from monitor.core.errors import MonitorError, StoreError
-from monitor.engine import Engine
 from monitor.render.display import Display
 from monitor.render.live import LiveView, Pulse, PulseSource, live_view, p99
 from monitor.render.report import alert_rows, delivery_line
@@ -135,16 +134,19 @@ STOP_PRINT_GRACE = 1.0  # seconds a blocked stdout may hold up the exit, after t
 HELD_LINES = 50
 
 
-def engine_pulse(engine: Engine) -> PulseSource:
-    """The live view's header from the engine itself: checks per second since the last
-    frame, the p99 lateness of the latest checks, the writer's lag."""
+def engine_pulse(runtime: Runtime) -> PulseSource:
+    """The live view's header from the running monitor itself: checks per second since
+    the last frame, the p99 lateness of the latest checks, the writer's lag, and what it
+    sheds while overloaded."""
+    engine = runtime.engine
     last = [time.monotonic(), engine.checks_done]
 
     def pulse(_reader: Reader, _now: float) -> Pulse:
         now, done = time.monotonic(), engine.checks_done
         rate = (done - last[1]) / (now - last[0]) if now > last[0] else None
         last[:] = [now, done]
-        return Pulse(rate, p99(list(engine.recent_lateness)), engine.store.lag())
+        return Pulse(rate, p99(list(engine.recent_lateness)), engine.store.lag(),
+                     overload=runtime.overload.status)
 
     return pulse
 
@@ -214,7 +216,7 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
                 url = server.start(store, runtime) if server is not None else None
                 if live:
                     output = view = live_view(Path(db_path), stop, display,
-                                              engine_pulse(runtime.engine)).start()
+                                              engine_pulse(runtime)).start()
                 if say is not None:
                     canary = f"; canary {config.canary.target}" if config.canary else ""
                     say(f"Monitoring {len(config.monitors)} monitor(s) from {config_file} into "

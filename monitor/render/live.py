@@ -72,6 +72,7 @@ class Pulse:
     lateness_p99_ms: float | None
     write_lag_s: float | None
     lag_label: str = "write lag"
+    overload: str | None = None  # what the monitor sheds while overloaded (run/overload.py)
 
 
 PulseSource = Callable[[Reader, float], Pulse]
@@ -442,6 +443,8 @@ class LiveView:
         span = "hour" if window >= 3600 else f"{window / 60:.0f} min"
         view = [(f"Past {span} (since {since}), next {nxt}.", "dim"),
                 (f"h: past {'10 min' if self._hourly else 'hour'}, q: quit", "dim")]
+        if pulse.overload is not None:  # first: however narrow, it is seen
+            view.insert(0, (pulse.overload, "bold red"))
         return [_pieces(totals, width), _pieces(view, width)]
 
     def _panel(self, alerts: list[tuple[int, str]], messages: list[tuple[float, str]],

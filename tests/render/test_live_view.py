@@ -412,3 +412,22 @@ def test_a_site_in_maintenance_is_shown_and_counted_apart(tmp_path, sites, termi
     assert "MAINTENANCE: closed: checks recorded, no alerts until 2100-01-01T00:00:00Z" in (
         terminal.text())
     assert "is down" not in terminal.text()
+
+
+def test_an_overloaded_monitor_says_so_in_the_header(tmp_path, terminals, hostile):
+    # 200 monitors every 50 ms on answers 100 ms late, 10 in flight: about 100 checks/s of
+    # the 4,000/s asked for. The header's second line says so, first, in a narrow window.
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "monitors": [{"URL": f"{hostile.base}/slow?{i}", "checkInterval": 0.05,
+                      "timeout": 2} for i in range(200)],
+        "maxInFlight": 10, "processes": 1}))
+    terminal = terminals(monitor(tmp_path, config), 80, 24, tmp_path)
+    wait_for(lambda: any(line.startswith("OVERLOADED: ") for line in terminal.screen()),
+             30, "the overload in the header", terminal.text)
+    line = next(line for line in terminal.screen() if line.startswith("OVERLOADED: "))
+    assert re.match(r"OVERLOADED: \d+(\.\d)? checks/s skipped \(due", line), line
+    # Still a view of the monitors, and the warning also in the panel under them.
+    assert header_totals(terminal) is not None, terminal.text()
+    wait_for(lambda: "Warning: overloaded: " in terminal.text(), 10, "the warning",
+             terminal.text)
