@@ -184,14 +184,12 @@ class Batches:
         return work
 
     def _recover(self) -> None:
-        """The rows a crash left unfolded, before any other (once)."""
+        """What a crash or a quick stop left underived, before any other row (once): a
+        routine part of a start, said nowhere."""
         if not self._recovered:
-            recovered = self.folds.recover(self._conn)
+            self.folds.recover(self._conn)
             self._metrics.recover(self._conn)
             self._recovered = True
-            if recovered:
-                self._say(f"{self._path}: {recovered} checks written before the last stop"
-                          " added to the aggregates")
 
     def write_folds(self, force: bool) -> None:
         """The aggregates and states the checks changed, when due (see folds.py). Kept for
