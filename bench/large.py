@@ -106,21 +106,45 @@ def fill(db: Path, config: Path, stretches: list[tuple[float, float]], now: floa
     return written
 
 
-def top_up(db: Path, config: Path, interval: float, now: float) -> int:
-    """Checks from the newest stored one up to `now`, every `interval`: a database built
-    earlier then ends now, as one a monitor is writing."""
+def newest_check(db: Path) -> float:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        newest = conn.execute("SELECT max(timestamp) FROM website_monitoring").fetchone()[0]
+        return float(conn.execute("SELECT max(timestamp) FROM website_monitoring"
+                                  ).fetchone()[0])
     finally:
         conn.close()
+
+
+def top_up(db: Path, config: Path, interval: float, now: float, most: int) -> int | None:
+    """Checks from the newest stored one up to `now`, every `interval`: a database built
+    earlier then ends now, as one a monitor is writing. None, and nothing written, when
+    that takes more than `most` rounds (100,000 monitors an hour behind: 6 M checks)."""
     # synthetic_check spreads a round over its interval: the round's start is before it.
     # Its last round ends before `now`: a check after now would make the windows not live.
-    first = (newest // interval + 1) * interval
+    first = (newest_check(db) // interval + 1) * interval
     rounds = int((now - first) // interval)
     if rounds <= 0:
         return 0
+    if rounds > most:
+        return None
     return fill(db, config, [(rounds * interval, interval)], first + rounds * interval)
+
+
+FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+def clock_at(db: Path) -> dict[str, str]:
+    """The environment that runs a program with its clock at the database's newest check
+    (Debian's libfaketime, preloaded: the clock starts there and runs on; the program is
+    still the process started): it reads the windows ending then exactly as it reads those
+    ending now on a database a monitor writes. For a database too far behind to bring up
+    to now through the writer."""
+    if not FAKETIME_LIB.exists():
+        raise SystemExit(f"{db} is too far behind to top up through the writer, and"
+                         " libfaketime is missing (apt-get install faketime): build afresh")
+    at = newest_check(db) + 5.0
+    return {"LD_PRELOAD": str(FAKETIME_LIB),
+            "FAKETIME": "@" + time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))}
 
 
 # The raw checks of the days before the recent stretch, written in SQL (the writer takes an
@@ -217,20 +241,28 @@ def stored_checks(db: Path) -> int:
 
 
 def prepare(folder: Path, name: str, monitors: int, stretches: list[tuple[float, float]],
-            old: tuple[float, float] | None = None) -> tuple[Path, Path]:
-    """`folder`/`name`.db and its config: built now, or the one built before brought up to
-    now (its last stretch's interval). `old`: (seconds, interval) of checks before the
-    stretches, written in SQL (old_history)."""
+            old: tuple[float, float] | None = None, most: int = 30,
+            ) -> tuple[Path, Path, dict[str, str]]:
+    """`folder`/`name`.db, its config, and the prefix of the commands that read it: built
+    now, or the one built before brought up to now (its last stretch's interval), or read
+    with the clock at its end (clock_at) when that takes more than `most` rounds. `old`:
+    (seconds, interval) of checks before the stretches, written in SQL (old_history)."""
     folder.mkdir(parents=True, exist_ok=True)
     db, config = folder / f"{name}.db", folder / f"{name}.json"
     interval = stretches[-1][1]
     now = time.time() // interval * interval
     started = time.monotonic()
     if db.exists() and config.exists():
-        added = top_up(db, config, interval, now)
+        added = top_up(db, config, interval, now, most)
+        if added is None:
+            clock = clock_at(db)
+            print(f"{db}: reused, read at {clock['FAKETIME'][1:]} UTC (its newest check):"
+                  f" more than"
+                  f" {most} rounds behind", file=sys.stderr, flush=True)
+            return db, config, clock
         print(f"{db}: reused, {added:,} checks added up to now in"
               f" {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
-        return db, config
+        return db, config, {}
     write_config(config, monitors, interval)
     written = 0
     if old is not None:
@@ -247,7 +279,7 @@ def prepare(folder: Path, name: str, monitors: int, stretches: list[tuple[float,
     print(f"{db}: built, {monitors:,} monitors, {written + recent:,} checks, {recent:,} of them"
           f" through the writer in {took:.0f} s ({recent / took:,.0f} checks/s,"
           f" {db.stat().st_size / 1e6:,.0f} MB)", file=sys.stderr, flush=True)
-    return db, config
+    return db, config, {}
 
 # -- measures, from outside -------------------------------------------------------------
 
@@ -285,14 +317,15 @@ def median_run(argv: list[str], repeat: int, env: dict[str, str] | None = None,
 
 
 @contextlib.contextmanager
-def terminal(argv: list[str], width: int = 160, height: int = 50) -> Iterator[Any]:
+def terminal(argv: list[str], width: int = 160, height: int = 50,
+             env: dict[str, str] | None = None) -> Iterator[Any]:
     """`argv` on a pseudo-terminal of `width` x `height`, as on a user's screen; yields a
     reader of what it draws (bytes so far, read for up to `seconds`); stopped at the end as
     Ctrl-C stops it."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
     proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=ROOT,
-                            env={**os.environ, "TERM": "xterm-256color"})
+                            env={**os.environ, "TERM": "xterm-256color", **(env or {})})
     os.close(slave)
     drawn = bytearray()
 
@@ -327,13 +360,14 @@ def terminal(argv: list[str], width: int = 160, height: int = 50) -> Iterator[An
         os.close(master)
 
 
-def first_frame(argv: list[str], timeout: float = 120.0) -> dict[str, float]:
+def first_frame(argv: list[str], timeout: float = 120.0, env: dict[str, str] | None = None,
+                ) -> dict[str, float]:
     """Seconds from the start of `argv` on a terminal to its first output, to its view's
     header (the counts), and to its first whole frame (the panel under the table drawn)."""
     marks = {"first_output_s": b"", "header_s": b" monitors:", "frame_s": b"Latest alerts"}
     found: dict[str, float] = {}
     started = time.perf_counter()
-    with terminal(argv) as read:
+    with terminal(argv, env=env) as read:
         end = time.monotonic() + timeout
         while len(found) < len(marks) and time.monotonic() < end:
             drawn = read(end)
@@ -355,11 +389,12 @@ def empty_database(folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def serving(db: Path, config: Path) -> Iterator[str]:
+def serving(db: Path, config: Path, clock: dict[str, str]) -> Iterator[str]:
     """`monitoringApp.py serve` on the database, on a free loopback port; its base URL."""
     port = free_port()
     proc = subprocess.Popen(app("serve", "-c", config, "-db", db, "--listen",
                                 f"127.0.0.1:{port}"), cwd=ROOT, stdout=subprocess.PIPE,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", **clock},
                             stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline() if proc.stdout else ""
@@ -409,20 +444,22 @@ def in_process_ms(run: Any, repeat: int) -> float:
     return statistics.median(times)
 
 
-def bench_report(db: Path, config: Path, empty: Path, repeat: int, rows: list[Row]) -> None:
-    """`-r --once` and the live view's first frame at this database's size."""
+def bench_report(db: Path, config: Path, clock: dict[str, str], empty: Path, repeat: int,
+                 rows: list[Row]) -> None:
+    """`-r --once` and the live view's first frame at this database's size (each program
+    with `clock` in its environment: see prepare)."""
     monitors = len(json.loads(config.read_text())["websites"])
-    reference = median_run(app("-r", "--once", "-db", empty), repeat)
-    once = median_run(app("-r", "--once", "-c", config, "-db", db), repeat)
+    reference = median_run(app("-r", "--once", "-db", empty), repeat, clock)
+    once = median_run(app("-r", "--once", "-c", config, "-db", db), repeat, clock)
     judged("large_report_once_s", once["wall"], "s", REPORT_TARGET_S, monitors=monitors,
            cpu_s=round(once["cpu"], 3), lines=once["lines"], bytes=once["bytes"],
            runs_s=once["walls"], empty_database_s=round(reference["wall"], 3),
            over_empty_s=round(once["wall"] - reference["wall"], 3))
     wall, cpu, out, _err, code = run_timed(app("-r", "--once", "--all", "-c", config,
-                                               "-db", db))
+                                               "-db", db), clock)
     figure("large_report_all_s", wall, "s", monitors=monitors, cpu_s=round(cpu, 3),
            lines=len(out.splitlines()), exit=code)
-    frame = first_frame(app("-r", "-db", db))
+    frame = first_frame(app("-r", "-db", db), env=clock)
     judged("large_view_first_frame_s", frame["frame_s"], "s", FRAME_TARGET_S,
            monitors=monitors, first_output_s=round(frame["first_output_s"], 3),
            header_s=round(frame["header_s"], 3))
@@ -438,7 +475,7 @@ def bench_report(db: Path, config: Path, empty: Path, repeat: int, rows: list[Ro
         sample = reader.active_monitors()[monitors // 2].id
     finally:
         reader.close()
-    with serving(db, config) as base:
+    with serving(db, config, clock) as base:
         url = (f"{base}/api/v1/monitors/{urllib.parse.quote(sample, safe='')}/stats"
                "?window=1h")
         ms, _body = api_ms(url, repeat)
@@ -481,7 +518,8 @@ def bench_monitor_frame(folder: Path, monitors: int, rows: list[Row]) -> None:
                  f" first check stored {first_check:.1f} s", f"target {FRAME_TARGET_S:g} s"))
 
 
-def bench_stats(db: Path, config: Path, empty: Path, repeat: int, rows: list[Row]) -> None:
+def bench_stats(db: Path, config: Path, clock: dict[str, str], empty: Path, repeat: int,
+                rows: list[Row]) -> None:
     """The 10-minute and 1-hour stats on the history database: as `-r --once` computes them
     (from outside, above the empty-database reference; and in this process, each window),
     for every monitor (`--all`), and as the API serves them."""
@@ -491,28 +529,31 @@ def bench_stats(db: Path, config: Path, empty: Path, repeat: int, rows: list[Row
 
     checks = stored_checks(db)
     monitors = len(json.loads(config.read_text())["websites"])
-    reference = median_run(app("-r", "--once", "-db", empty), repeat)
-    once = median_run(app("-r", "--once", "-c", config, "-db", db), repeat)
+    reference = median_run(app("-r", "--once", "-db", empty), repeat, clock)
+    once = median_run(app("-r", "--once", "-c", config, "-db", db), repeat, clock)
     over = once["wall"] - reference["wall"]
     judged("history_report_once_stats_ms", over * 1000, "ms", 2 * STATS_TARGET_MS,
            note="-r --once (both windows) minus -r --once on an empty database",
            report_once_s=round(once["wall"], 3), empty_database_s=round(reference["wall"], 3),
            checks=checks, monitors=monitors, lines=once["lines"])
-    all_wall, all_cpu, all_out, _err, _code = run_timed(app("-r", "--once", "--all", "-c",
-                                                            config, "-db", db))
+    all_wall, all_cpu, all_out, _err, _code = run_timed(app(
+        "-r", "--once", "--all", "-c", config, "-db", db), clock)
     figure("history_report_all_s", all_wall, "s", cpu_s=round(all_cpu, 3),
            lines=len(all_out.splitlines()), checks=checks, monitors=monitors)
     reader = open_reader(db)
+    # Read at the database's newest check when the programs run with their clock there.
+    at = newest_check(db) + 5.0 if clock else None
     try:
         sample = reader.active_monitors()[monitors // 2].id
         judged("history_stats_both_ms", in_process_ms(
-            lambda: window_reports(reader, [600.0, 3600.0]), repeat), "ms",
+            lambda: window_reports(reader, [600.0, 3600.0], at), repeat), "ms",
             2 * STATS_TARGET_MS, note="in process, CPU: both windows as -r --once reads"
             " them, in one pass", checks=checks, monitors=monitors)
         for seconds, name in ((600.0, "10min"), (3600.0, "1h")):
-            now = time.time()
+            now = time.time() if at is None else at
             judged(f"history_stats_{name}_ms", in_process_ms(
-                lambda s=seconds: window_report(reader, s), repeat), "ms", STATS_TARGET_MS,
+                lambda s=seconds, n=now: window_report(reader, s, n), repeat), "ms",
+                STATS_TARGET_MS,
                 note="in process, CPU: the window as -r --once computes it",
                 checks=checks, monitors=monitors)
             judged(f"history_window_stats_all_{name}_ms", in_process_ms(
@@ -522,7 +563,7 @@ def bench_stats(db: Path, config: Path, empty: Path, repeat: int, rows: list[Row
                 checks=checks, monitors=monitors)
     finally:
         reader.close()
-    with serving(db, config) as base:
+    with serving(db, config, clock) as base:
         for window in ("10m", "1h"):
             url = (f"{base}/api/v1/monitors/{urllib.parse.quote(sample, safe='')}/stats"
                    f"?window={window}")
@@ -572,14 +613,16 @@ def main() -> None:
     rows: list[Row] = []
     empty = empty_database(folder)
     if not args.skip_report:
-        db, config = prepare(folder, "report", args.monitors, [(args.minutes * 60.0, 60.0)])
-        bench_report(db, config, empty, args.repeat, rows)
+        db, config, clock = prepare(folder, "report", args.monitors,
+                                    [(args.minutes * 60.0, 60.0)], most=3)
+        bench_report(db, config, clock, empty, args.repeat, rows)
     if not args.skip_monitor:
         bench_monitor_frame(folder, args.monitors, rows)
     if not args.skip_history:
-        db, config = prepare(folder, "history", args.history_monitors, [(recent, 10.0)],
-                             old=(max(0, rounds) * 60.0, 60.0))
-        bench_stats(db, config, empty, args.repeat, rows)
+        db, config, clock = prepare(folder, "history", args.history_monitors,
+                                    [(recent, 10.0)], old=(max(0, rounds) * 60.0, 60.0),
+                                    most=90)
+        bench_stats(db, config, clock, empty, args.repeat, rows)
     print_table(rows)
     print_figures()
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 import heapq
 import math
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from monitor.checks import registry
 from monitor.core.model import COMMON_REASONS
 from monitor.store.api import Range, RawPiece, Reader, WindowTotal
 from monitor.store.codec import (
@@ -31,6 +31,8 @@ from monitor.store.codec import (
     HIST_WIDTH,
     PAIR_VALUE,
     WARNING_MARK,
+    bucket_of,
+    bucket_value,
     decode_counts_into,
 )
 from monitor.store.summaries import TrendBucket
@@ -210,7 +212,11 @@ def _outcomes(texts: list[bytes | None]) -> tuple[list[dict[str, int]], list[dic
     statuses: list[dict[str, int]] = [{} for _ in texts]
     reasons: list[dict[str, int]] = [{} for _ in texts]
     # The reasons of the kinds loaded here, then (a report loads no kind) the others found.
-    reason_names = set(registry.all_reasons())
+    # The registry says the reasons of the kinds loaded; a process that loaded none (a
+    # report: its import, with the entry points', is a tenth of `-r --once`) knows the
+    # common ones, and finds the others in the texts below.
+    registry = sys.modules.get("monitor.checks.registry")
+    reason_names = set(registry.all_reasons() if registry else COMMON_REASONS)
     known = _in_order(reason_names)
     parsed = _pairs(texts, _reason_numbers(known))
     if parsed is None:
@@ -325,20 +331,30 @@ def window_totals(reader: Reader, start: float, end: float) -> list[WindowTotal]
 _FIRST_READ = 64  # monitors whose histograms `slowest` reads at once, at first
 
 
+def _p99_bound(total: WindowTotal) -> float:
+    """The highest p99 a monitor can have: its p99's value is at most its maximum's, so in
+    its bucket or below, and _percentiles gives a bucket's middle held within the extremes:
+    the maximum's bucket's middle, held so. (Monitors that would tie with the last one found
+    are not read: which of them is listed is left open.)"""
+    most = total.rt_max or 0.0
+    least = most if total.rt_min is None else total.rt_min
+    return min(most, max(least, bucket_value(bucket_of(most))))
+
+
 def slowest(reader: Reader, start: float, end: float, totals: Sequence[WindowTotal],
             count: int) -> tuple[list[tuple[str, float]], bool]:
     """The `count` monitors of `totals` (in order of their highest response time, highest
     first) with the highest p99 over [start, end], highest first, with their p99; and
-    whether the monitors after `totals` could not change that. A p99 is never above the
-    window's maximum, so the histograms are read in order of that maximum, a few monitors
-    at a time, until none left could beat the `count`-th found (at 60 s checks, under 100
-    a window, the p99 is the maximum: the first read)."""
+    whether the monitors after `totals` could not change that. A p99 is never above what
+    the window's maximum allows (_p99_bound), so the histograms are read in order of that
+    maximum, a few monitors at a time, until none left could beat the `count`-th found (at
+    60 s checks, under 100 a window, the p99 is the maximum: the first read)."""
     ranges, raws = _window(reader, start, end)
     best: list[tuple[float, str]] = []  # a heap of the `count` highest (p99, id) so far
     done, size = 0, max(_FIRST_READ, count)
     sure = count <= 0
     while done < len(totals) and not sure:
-        if len(best) >= count and best[0][0] >= totals[done].rt_max:  # type: ignore[operator]
+        if len(best) >= count and best[0][0] >= _p99_bound(totals[done]):
             sure = True
             break
         chunk = totals[done:done + size]
@@ -355,8 +371,7 @@ def slowest(reader: Reader, start: float, end: float, totals: Sequence[WindowTot
             elif p99 > best[0][0]:
                 heapq.heapreplace(best, (p99, row.monitor_id))
     # The monitors after `totals` have no higher maximum than its last.
-    sure = sure or bool(len(best) >= count and totals
-                        and best[0][0] >= (totals[-1].rt_max or 0.0))
+    sure = sure or bool(len(best) >= count and totals and best[0][0] >= _p99_bound(totals[-1]))
     return ([(monitor_id, p99) for p99, monitor_id in sorted(best, key=lambda e: (-e[0], e[1]))],
             sure)
 

@@ -308,7 +308,7 @@ class LiveView:
     def _refresh(self, conn: Reader, since: float, now: float) -> None:
         """The window from `since`: its summary, in one read."""
         self._since, self._read_at = since, now
-        (found,) = summaries(conn, [(since, now)], worst=WORST)
+        (found,) = summaries(conn, [(since, now)], worst=WORST, special=True)
         self._order = found.worst
         self._known = {t.monitor_id: t for t in (*found.worst, *found.special)}
         self._flags = {t.monitor_id: _flags(t) for t in found.special}
@@ -385,7 +385,8 @@ class LiveView:
             self._known[monitor_id] = WindowTotal(
                 monitor_id, row.checks if row else 0, row.up if row else 0,
                 row.rt_count if row else 0, row.rt_sum if row else 0.0,
-                row.rt_max if row else None, None, None, False, False)
+                row.rt_max if row else None, None, None, False, False,
+                row.rt_min if row else None)
 
     def _read_shown(self, conn: Reader, monitor_ids: list[str], now: float) -> None:
         """The full stats and the labels of the monitors shown that were not read since

@@ -76,11 +76,13 @@ def summary_of(found: WindowSummary, start: float, end: float) -> Summary:
 
 
 def summarize(totals: Iterable[WindowTotal], each: int, slowest: int, worst: int,
-              ) -> WindowSummary:
+              special: bool = False) -> WindowSummary:
     """What store.window_summaries reads, from every monitor's counts (a window with raw
     pieces, which it does not read): the same states, orders and ties."""
     counts: dict[str, list] = {}
-    pairs = [(t, state_of_total(t)) for t in totals]
+    # The last failure only of those down, warning or in maintenance, as the store reads it.
+    pairs = [(t if t.down_since is not None or t.warning or t.maintenance
+              else t._replace(last_failure=None), state_of_total(t)) for t in totals]
     for total, state in pairs:
         entry = counts.setdefault(state, [0, 0, 0, 0, 0.0, 0, 0])
         entry[0] += 1
@@ -102,19 +104,20 @@ def summarize(totals: Iterable[WindowTotal], each: int, slowest: int, worst: int
         [t for t, _state in ranked],
         sorted((t for t, _state in pairs
                 if t.down_since is not None or t.warning or t.maintenance),
-               key=lambda t: t.monitor_id))
+               key=lambda t: t.monitor_id) if special else [])
 
 
 def summaries(reader: Reader, spans: Sequence[tuple[float, float]], each: int = 0,
-              slowest: int = 0, worst: int = 0) -> list[WindowSummary]:
+              slowest: int = 0, worst: int = 0, special: bool = False,
+              ) -> list[WindowSummary]:
     """The summary of each window [start, end], in one read when every window is made of
     aggregate rows alone (those that start on a minute and end now, as the views'),
     else from every monitor's counts."""
     plans = [window_pieces(reader, start, end) for start, end in spans]
     if not any(raws for _ranges, raws in plans):
         return reader.window_summaries([ranges for ranges, _raws in plans], each, slowest,
-                                       worst)
-    return [summarize(reader.window_totals(ranges, raws), each, slowest, worst)
+                                       worst, special)
+    return [summarize(reader.window_totals(ranges, raws), each, slowest, worst, special)
             for ranges, raws in plans]
 
 

@@ -227,6 +227,7 @@ class WindowTotal(NamedTuple):
     down_since: float | None
     warning: bool  # warning now
     maintenance: bool  # in maintenance now
+    rt_min: float | None = None
 
 
 class WindowSummary(NamedTuple):
@@ -241,6 +242,7 @@ class WindowSummary(NamedTuple):
     slowest: list[WindowTotal]  # not down, in maintenance or idle, timed: highest max first
     worst: list[WindowTotal]  # every state, worst first: the view's order
     special: list[WindowTotal]  # down, warning or in maintenance when read: every one
+    # (last_failure is read for those only: the others' is None)
 
 
 class MetricRow(NamedTuple):
@@ -353,11 +355,12 @@ class Reader(Protocol):
         aggregates, by id, when it listed none): one read for all, however many."""
 
     def window_summaries(self, windows: Sequence[Sequence[Range]], each: int, slowest: int,
-                         worst: int) -> list[WindowSummary]:
+                         worst: int, special: bool = False) -> list[WindowSummary]:
         """For each window (its aggregate ranges: no raw piece), the summary of every
         monitor the writing process configured (every monitor with aggregates when it
         listed none): `each` down and lowest, `slowest` highest maxima, the `worst`
-        first. One pass over the monitors for all the windows."""
+        first, and with `special` every one down, warning or in maintenance. One pass
+        over the monitors for all the windows."""
 
     def monitor_states(self, only: Sequence[str] | None = None,
                        ) -> dict[str, tuple[float | None, float | None]]:

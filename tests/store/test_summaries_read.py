@@ -79,9 +79,9 @@ def test_one_statement_reads_what_the_counts_say(db, limits, halves, monkeypatch
     try:
         spans = [(window_start(NOW, seconds), NOW) for seconds in (600, 3600, 5400)]
         read = reader.window_summaries([window_pieces(reader, *span)[0] for span in spans],
-                                       *limits)
+                                       *limits, special=True)
         for span, found in zip(spans, read, strict=True):
-            expected = summarize(window_totals(reader, *span), *limits)
+            expected = summarize(window_totals(reader, *span), *limits, special=True)
             assert same(found.counts, expected.counts)
             assert set(found.counts) <= set(STATES)
             for part in ("down", "lowest", "slowest", "worst", "special"):

@@ -109,8 +109,8 @@ class SqliteReader:
 
     @_reading
     def window_summaries(self, windows: Sequence[Sequence[Range]], each: int, slowest: int,
-                         worst: int) -> list[WindowSummary]:
-        return windows_.window_summaries(self.conn, windows, each, slowest, worst,
+                         worst: int, special: bool = False) -> list[WindowSummary]:
+        return windows_.window_summaries(self.conn, windows, each, slowest, worst, special,
                                          self._helper_connection)
 
     def _helper_connection(self) -> sqlite3.Connection:

@@ -184,7 +184,8 @@ def metric_rows(conn: sqlite3.Connection, ranges: Sequence[Range],
 # The counts alone of every monitor over a window, and its state now, in one read: a summary
 # of 100,000 monitors reads no histogram or outcome text (most of what a window's rows hold).
 # The monitors configured, in their order (rowid): each state a seek, each range a seek.
-_TOTALS = "sum(a.checks), sum(a.up), sum(a.rt_count), sum(a.rt_sum), max(a.rt_max)"
+_TOTALS = ("sum(a.checks), sum(a.up), sum(a.rt_count), sum(a.rt_sum), max(a.rt_max),"
+           " min(a.rt_min)")
 _STATE = ("s.last_failure, s.down_since, s.warning IS NOT NULL,"
           " s.maintenance IS NOT NULL")
 _JOIN_RANGES = (" CROSS JOIN r LEFT JOIN aggregates a ON a.monitor = {m}.monitor"
@@ -203,7 +204,8 @@ _RAW_TOTALS_SQL = (
     f"SELECT monitor, count(available), CAST(total(available) AS INTEGER),"
     f" count(CASE WHEN {_TIMED} THEN 1 END),"
     f" total(CASE WHEN {_TIMED} THEN responseTime END),"
-    f" max(CASE WHEN {_TIMED} THEN responseTime END)"
+    f" max(CASE WHEN {_TIMED} THEN responseTime END),"
+    f" min(CASE WHEN {_TIMED} THEN responseTime END)"
     " FROM website_monitoring WHERE {where} GROUP BY monitor")
 
 
@@ -226,56 +228,74 @@ def window_totals(conn: sqlite3.Connection, ranges: Sequence[Range],
             old = extra.get(monitor)
             extra[monitor] = tuple(counts) if old is None else (
                 old[0] + counts[0], old[1] + counts[1], old[2] + counts[2],
-                old[3] + counts[3], _extreme(max, old[4], counts[4]))
+                old[3] + counts[3], _extreme(max, old[4], counts[4]),
+                _extreme(min, old[5], counts[5]))
     out = []
-    for monitor, checks, up, rt_count, rt_sum, rt_max, failed, down, warning, kept in rows:
+    for (monitor, checks, up, rt_count, rt_sum, rt_max, rt_min, failed, down, warning,
+         kept) in rows:
         checks, up, rt_count, rt_sum = checks or 0, up or 0, rt_count or 0, rt_sum or 0.0
         more = extra.get(monitor)
         if more is not None:
             checks, up, rt_count = checks + more[0], up + more[1], rt_count + more[2]
             rt_sum, rt_max = rt_sum + more[3], _extreme(max, rt_max, more[4])
+            rt_min = _extreme(min, rt_min, more[5])
         out.append(WindowTotal(monitor, checks, up, rt_count, rt_sum, rt_max, failed, down,
-                               bool(warning), bool(kept)))
+                               bool(warning), bool(kept), rt_min))
     return out
 
 
 # The summaries of several windows in one pass over the monitors: each aggregate row read
 # once however many windows hold it (the hour and the 10 minutes share their last block),
 # summed per window by the mask of its range; every monitor's figures materialized once,
-# then counted by state and the few listed picked from them in SQL: 100,000 monitors'
-# rows never come out to Python (they cost as much again as the read).
-_SUMS_OF = ("total(CASE WHEN r.mask & {m} THEN a.checks END) AS c{k},"
-            " total(CASE WHEN r.mask & {m} THEN a.up END) AS u{k},"
+# then counted by state and the few listed picked from them in SQL: 100,000 monitors' rows
+# never come out to Python (they cost as much again as the read). The seeks (one per
+# monitor and range) and the aggregate calls (ten a row) are most of the cost.
+# Checks and checks up summed as one integer (checks * 2 ** 32 + up: a window holds fewer
+# than 2 ** 31 checks of a monitor), split again: one aggregate call less per row, of the
+# ten each row costs (most of a pass, beside the seeks).
+_CHECKS_UP = "ifnull(sum(CASE WHEN r.mask & {m} THEN a.checks * 4294967296 + a.up END), 0)"
+_SUMS_OF = (f"{_CHECKS_UP} >> 32 AS c{{k}}, {_CHECKS_UP} & 4294967295 AS u{{k}},"
             " total(CASE WHEN r.mask & {m} THEN a.rt_count END) AS n{k},"
             " total(CASE WHEN r.mask & {m} THEN a.rt_sum END) AS s{k},"
-            " max(CASE WHEN r.mask & {m} THEN a.rt_max END) AS x{k}")
+            " max(CASE WHEN r.mask & {m} THEN a.rt_max END) AS x{k},"
+            " min(CASE WHEN r.mask & {m} THEN a.rt_min END) AS y{k}")
 # The view's states (render.view), in its order of precedence.
-_STATE_OF = ("CASE WHEN kept THEN 'maintenance' WHEN down IS NOT NULL THEN 'down'"
-             " WHEN c{k} = 0 THEN 'idle' WHEN warn THEN 'warning'"
-             " WHEN u{k} < c{k} THEN 'unstable' ELSE 'up' END AS st{k}")
+_STATE_OF = ("CASE WHEN f.kept THEN 'maintenance' WHEN f.down_since IS NOT NULL THEN 'down'"
+             " WHEN t.c{k} = 0 THEN 'idle' WHEN f.warn THEN 'warning'"
+             " WHEN t.u{k} < t.c{k} THEN 'unstable' ELSE 'up' END AS st{k}")
 _RANK_OF = ("CASE st{k} WHEN 'down' THEN 0 WHEN 'warning' THEN 1 WHEN 'unstable' THEN 1"
             " WHEN 'up' THEN 2 WHEN 'maintenance' THEN 3 ELSE 4 END")
-_ROW_OF = "{k}, '{part}', id, c{k}, u{k}, n{k}, s{k}, x{k}, failed, down, warn, kept, st{k}"
+_ROW_OF = ("{k}, '{part}', id, c{k}, u{k}, n{k}, s{k}, x{k}, failed, down, warn, kept, st{k},"
+           " y{k}")
 _PARTS = {
     "down": "st{k} = 'down' ORDER BY down, id",
-    "lowest": "st{k} IN ('warning', 'unstable') AND u{k} < c{k} ORDER BY u{k} / c{k}, id",
+    "lowest": ("st{k} IN ('warning', 'unstable') AND u{k} < c{k} ORDER BY u{k} * 1.0 / c{k},"
+               " id"),
     "slowest": "st{k} IN ('warning', 'unstable', 'up') AND n{k} > 0 ORDER BY x{k} DESC, id",
-    "worst": (f"1 ORDER BY {_RANK_OF}, CASE WHEN c{{k}} > 0 THEN u{{k}} / c{{k}} ELSE 2.0 END,"
+    "worst": (f"1 ORDER BY {_RANK_OF}, CASE WHEN c{{k}} > 0 THEN u{{k}} * 1.0 / c{{k}} ELSE 2.0"
+              " END,"
               " CASE WHEN n{k} > 0 THEN -s{k} / n{k} ELSE 0.0 END, id"),
     "special": "down IS NOT NULL OR warn OR kept ORDER BY id",
 }
+# The monitors down, warning or in maintenance (f: a few), apart from the sums (t): their
+# flags read from the state table in one scan, not with a lookup of every monitor's row.
 _SUMMARY_SQL = (
     "WITH r(span, lo, hi, mask) AS (VALUES {values}),"
-    " t AS MATERIALIZED (SELECT s.monitor AS id, s.last_failure AS failed,"
-    " s.down_since AS down, s.warning IS NOT NULL AS warn, s.maintenance IS NOT NULL AS kept,"
-    " {sums} FROM monitor_state s CROSS JOIN r LEFT JOIN aggregates a ON a.monitor = s.monitor"
-    " AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi {where} GROUP BY s.monitor),"
-    " st AS MATERIALIZED (SELECT *, {states} FROM t) {parts}")
+    " f AS MATERIALIZED (SELECT monitor, last_failure, down_since,"
+    " warning IS NOT NULL AS warn, maintenance IS NOT NULL AS kept FROM monitor_state"
+    " WHERE down_since IS NOT NULL OR warning IS NOT NULL OR maintenance IS NOT NULL),"
+    " t AS MATERIALIZED (SELECT s.monitor AS id, {sums} FROM monitor_state s CROSS JOIN r"
+    " LEFT JOIN aggregates a ON a.monitor = s.monitor AND a.span = r.span"
+    " AND a.start >= r.lo AND a.start < r.hi {where} GROUP BY s.monitor),"
+    " st AS MATERIALIZED (SELECT t.*, f.last_failure AS failed, f.down_since AS down,"
+    " ifnull(f.warn, 0) AS warn, ifnull(f.kept, 0) AS kept, {states}"
+    " FROM t LEFT JOIN f ON f.monitor = t.id) {parts}")
 # Per state: monitors, checks, up, timed checks, their sum; monitors failing, timed.
 _COUNT_OF = ("SELECT {k}, 'count', st{k}, count(*), total(c{k}), total(u{k}), total(n{k}),"
-             " total(s{k}), total(u{k} < c{k}), total(n{k} > 0), NULL, NULL, NULL FROM st"
-             " GROUP BY st{k}")
-_ACTIVE = "s.monitor IN (SELECT monitor FROM monitors WHERE active = 1)"
+             " total(s{k}), total(u{k} < c{k}), total(n{k} > 0), NULL, NULL, NULL, NULL"
+             " FROM st GROUP BY st{k}")
+# The monitors no longer configured left out (a few: a probe of each monitor in them).
+_LISTED = "s.monitor NOT IN (SELECT monitor FROM monitors WHERE active = 0)"
 # The monitor in the middle of the monitors' order: two halves read on two cores.
 _MIDDLE = ("SELECT monitor FROM monitor_state ORDER BY monitor LIMIT 1"
            " OFFSET (SELECT count(*) / 2 FROM monitor_state)")
@@ -317,13 +337,13 @@ def _segments(windows: Sequence[Sequence[Range]]) -> list[tuple[int, int, int, i
 
 
 def _total(row: Sequence) -> WindowTotal:
-    _k, _part, monitor, c, u, n, total, most, failed, down, warn, kept, _state = row
+    _k, _part, monitor, c, u, n, total, most, failed, down, warn, kept, _state, least = row
     return WindowTotal(monitor, int(c), int(u), int(n), total, most, failed, down, bool(warn),
-                       bool(kept))
+                       bool(kept), least)
 
 
 def window_summaries(conn: sqlite3.Connection, windows: Sequence[Sequence[Range]], each: int,
-                     slowest: int, worst: int,
+                     slowest: int, worst: int, special: bool = False,
                      helper: Callable[[], sqlite3.Connection] | None = None,
                      ) -> list[WindowSummary]:
     """The summary of each window (its aggregate ranges), read in one statement; with a
@@ -331,21 +351,24 @@ def window_summaries(conn: sqlite3.Connection, windows: Sequence[Sequence[Range]
     once, one on each connection, merged."""
     listed = conn.execute("SELECT count(*) FROM monitors WHERE active = 1").fetchone()[0]
     pieces = _segments(windows) or [(0, 0, 0, 0)]  # no whole minute: the states alone
+    sums = ", ".join(_SUMS_OF.format(k=k, m=1 << k) for k in range(len(windows)))
     limits = {"down": each, "lowest": each, "slowest": slowest, "worst": worst,
-              "special": -1}
+              "special": -1 if special else 0}
     parts, args = [], []
     for k in range(len(windows)):
         parts.append(_COUNT_OF.format(k=k))
         for part, where in _PARTS.items():
+            if not limits[part]:
+                continue  # not asked for: not sorted
             parts.append(f"SELECT * FROM (SELECT {_ROW_OF.format(k=k, part=part)} FROM st"
                          f" WHERE {where.format(k=k)} LIMIT ?)")
             args.append(limits[part])
 
     def statement(bound: str) -> str:
-        where = [_ACTIVE] if listed else []
+        where = [_LISTED] if listed else []
         return _SUMMARY_SQL.format(
             values=",".join(["(?,?,?,?)"] * len(pieces)),
-            sums=", ".join(_SUMS_OF.format(k=k, m=1 << k) for k in range(len(windows))),
+            sums=sums,
             where=" WHERE " + " AND ".join(c for c in (*where, bound) if c)
             if where or bound else "",
             states=", ".join(_STATE_OF.format(k=k) for k in range(len(windows))),
@@ -416,7 +439,7 @@ def _halves(conn: sqlite3.Connection, helper: sqlite3.Connection,
                 entry[i] += value
         else:
             lists.setdefault(row[:2], []).append(row)
-    merged = [(*key, *entry, None, None, None) for key, entry in counts.items()]
+    merged = [(*key, *entry, None, None, None, None) for key, entry in counts.items()]
     for (_k, part), found in lists.items():
         found.sort(key=_ORDER[part])
         merged.extend(found if limits[part] < 0 else found[:limits[part]])
