@@ -1,20 +1,29 @@
 """The read side at large scale, measured on the real program from outside: `-r --once` at
-100,000 monitors, the live view's first frame at 100,000 monitors, and the 10-minute and
-1-hour stats on 20 million stored checks (as `-r --once` and the API compute them).
+100,000 monitors, the live view's first frame at 100,000 monitors (`-r`, and `-m` on a new
+database), and the 10-minute and 1-hour stats on 20 million stored checks (as `-r --once`
+and the API compute them).
 
     python -m bench.large --folder /tmp/large     # builds both databases once, then reuses
-    python -m bench.large --quick                 # a smoke run of a few seconds
+    python -m bench.large --quick                 # a smoke run (small databases)
 
-Both databases are filled through the real writer (bench.run.fill_database, with the http
-phase times), the monitors set from a real config file as `-m` sets them:
-- the report database: 100,000 http monitors at 60 s for an hour (6 M checks);
-- the history database: 20,000 monitors, 20 M checks over three days: at 300 s for the
-  days, at 60 s for the last two hours (the windows measured are dense).
-A database reused (--folder, or --db / --history-db) is first brought up to now through
-the writer, so that the windows ending now hold checks. Every figure comes from a process
-started as a user starts it (`monitoringApp.py ...`), timed from outside: `-r --once` to
-its exit, the live view (`report` on a pseudo-terminal) to its first frame on the screen,
-`serve`'s stats route over HTTP; each printed as a JSON line with its target and ratio.
+The databases, in --folder (else a new temporary folder), the monitors set from a real
+config file as `-m` sets them:
+- report.db: 100,000 http monitors at 60 s for an hour (6 M checks), every check through
+  the real writer (bench.run.synthetic_check, with the http phase times): 40-80 minutes
+  on 2 busy cores;
+- history.db: 5,000 monitors, 20 M checks over 2.5 days: those of the days at 60 s
+  written in SQL (raw rows, and hour and day rows as the rollups leave them: the writer
+  takes an hour per 5 M checks here), the last 70 minutes or more at 10 s through the real
+  writer, so that the windows measured are the writer's, dense.
+A database reused is first brought up to now through the writer; one further behind than
+that is worth (report.db: 3 rounds, 300,000 checks; history.db: 90) is read with the
+programs' clock at its newest check instead (Debian's libfaketime, preloaded: the same
+program, reading the windows that end then as it reads those ending now). Every figure
+comes from a process started as a user starts it (`monitoringApp.py ...`), timed from
+outside: `-r --once` to its exit (beside `-r --once` on an empty database, the program's
+start, measured in the same run), the live view on a pseudo-terminal to its first whole
+frame, `serve`'s stats route over HTTP; in-process figures are diagnostics. Each is a JSON
+line with its target and ratio (bench.figures).
 """
 
 from __future__ import annotations
