@@ -98,40 +98,47 @@ class Overload:
                           f" {counts.dropped - first.dropped} checks dropped in all).")
             self._began, self._said, self._clear_since, self.status = None, False, None, None
 
-
     def _sign(self, a: tuple[float, Counts], b: tuple[float, Counts], least: int) -> bool:
         """Overload between samples `a` and `b`: more than `least` slots skipped (and
         SHED_SHARE of those due), or checks past their next slot on a saturated CPU."""
-        (then, old), (now, counts) = a, b
-        shed = counts.shed - old.shed
-        covered = counts.covered - old.covered
-        due = counts.checks - old.checks + covered + shed
-        saturated = (now > then and covered + shed > PAST_SHARE * due
-                     and (counts.cpu - old.cpu) / (now - then) >= BUSY * self._cores)
-        return (shed > max(least, SHED_SHARE * due) or saturated
-                or counts.dropped > old.dropped or counts.lag >= LAG_LIMIT)
+        d = _Between(a, b, self._cores)
+        return (d.shed > max(least, SHED_SHARE * d.due) or d.saturated
+                or d.dropped > 0 or d.lag >= LAG_LIMIT)
 
     def _signs(self, a: tuple[float, Counts], b: tuple[float, Counts]) -> list[str]:
         """What is wrong between samples `a` and `b`, in rates."""
-        (then, first), (now, counts) = a, b
-        span = max(now - then, 1e-9)
-        shed, dropped = counts.shed - first.shed, counts.dropped - first.dropped
-        checks, covered = counts.checks - first.checks, counts.covered - first.covered
-        due = checks + covered + shed
-        busy = (counts.cpu - first.cpu) / span / self._cores
+        d = _Between(a, b, self._cores)
+        span = d.span
         signs = []
-        if shed:
-            signs.append(f"{_rate(shed / span)} checks/s skipped (due {_rate(due / span)}/s,"
-                         f" made {_rate(checks / span)}/s)")
-        if covered > PAST_SHARE * due and busy >= BUSY:
-            signs.append(f"{_rate(covered / span)} checks/s ran past their next slot with"
-                         f" the CPU {busy:.0%} busy (their slots are stored as the check's"
+        if d.shed:
+            signs.append(f"{_rate(d.shed / span)} checks/s skipped (due {_rate(d.due / span)}/s,"
+                         f" made {_rate(d.checks / span)}/s)")
+        if d.saturated:
+            signs.append(f"{_rate(d.covered / span)} checks/s ran past their next slot with"
+                         f" the CPU {d.busy:.0%} busy (their slots are stored as the check's"
                          " verdict)")
-        if dropped:
-            signs.append(f"{_rate(dropped / span)} checks/s dropped by the writer")
-        if counts.lag >= LAG_LIMIT:
-            signs.append(f"the writer {counts.lag:.0f} s behind")
+        if d.dropped:
+            signs.append(f"{_rate(d.dropped / span)} checks/s dropped by the writer")
+        if d.lag >= LAG_LIMIT:
+            signs.append(f"the writer {d.lag:.0f} s behind")
         return signs
+
+
+class _Between:
+    """The counts between two samples, for deciding (`_sign`) and saying (`_signs`) alike."""
+
+    def __init__(self, a: tuple[float, Counts], b: tuple[float, Counts], cores: int) -> None:
+        (then, old), (now, counts) = a, b
+        self.span = max(now - then, 1e-9)
+        self.shed = counts.shed - old.shed
+        self.covered = counts.covered - old.covered
+        self.checks = counts.checks - old.checks
+        self.dropped = counts.dropped - old.dropped
+        self.due = self.checks + self.covered + self.shed
+        self.lag = counts.lag
+        self.busy = (counts.cpu - old.cpu) / self.span / cores
+        self.saturated = (now > then and self.covered + self.shed > PAST_SHARE * self.due
+                          and self.busy >= BUSY)
 
 
 def _rate(per_second: float) -> str:
