@@ -113,10 +113,9 @@ class Store:
         self.put_checks([result])
 
     def put_checks(self, results: list[CheckResult]) -> None:
-        """Checks to write, in order: one queue item for them all (the list is the
-        writer's from now on)."""
+        """Checks to write, in order: one queue item for them all."""
         with self._count_lock:
-            waiting = self._queued.checks - self._written.checks - self._discarded.checks
+            waiting = self._left().checks
             if waiting >= MAX_QUEUED:
                 # Memory stays bounded when the writer falls behind for long; alerts are
                 # never dropped, and the count of dropped checks is reported.
@@ -170,9 +169,13 @@ class Store:
     def left(self) -> Rows:
         """Rows queued but not yet written (nor dropped)."""
         with self._count_lock:
-            queued, written, discarded = self._queued, self._written, self._discarded
-            return Rows(queued.checks - written.checks - discarded.checks,
-                        queued.alerts - written.alerts - discarded.alerts)
+            return self._left()
+
+    def _left(self) -> Rows:
+        """`left`, for a caller that holds the count lock."""
+        queued, written, discarded = self._queued, self._written, self._discarded
+        return Rows(queued.checks - written.checks - discarded.checks,
+                    queued.alerts - written.alerts - discarded.alerts)
 
     def put_delivery(self, done: DeliveryDone) -> None:
         """How an attempt at sending an outbox row went (from a provider's sender). After
