@@ -21,6 +21,9 @@ COMMON_REASONS = (
 # (the canary is asked): any answer, even a wrong one, proves the network works.
 CONNECTION_REASONS = frozenset({"dns", "connect", "timeout"})
 
+# The location of the checks the monitor itself runs; agents name theirs in the config.
+LOCAL = "local"
+
 # The events a monitor notifies of when neither it nor the config's top level names its own
 # (`notifyOn`): all but "warning". Here, with the Monitor it is the default of.
 DEFAULT_NOTIFY_ON = frozenset({"alert", "recovery", "reminder", "flapping"})
@@ -57,6 +60,11 @@ class Monitor:
     # the API's lists and the dashboard.
     paused: bool = False
     tags: tuple[str, ...] = ()
+    # Where it is checked from (`locations`, "all" expanded at load): LOCAL is the monitor's
+    # own process, any other an agent's location. Down when at least `quorum` of them see it
+    # down in the same window (None: a majority).
+    locations: tuple[str, ...] = (LOCAL,)
+    quorum: int | None = None
 
     @property
     def label(self) -> str:
@@ -85,6 +93,8 @@ class CheckResult:
     # Up, but "not broken yet" (a certificate close to expiry, a disk filling): `reason`
     # and `detail` say why. Counts as up for availability and for availability alerts.
     warning: bool = False
+    # Where the check ran: LOCAL, or the location of the agent that ran and posted it.
+    location: str = LOCAL
 
     @property
     def state(self) -> str:
