@@ -9,7 +9,7 @@ import calendar
 import math
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -172,8 +172,35 @@ class Ack:
     by: str  # an API token's name, or "local"
 
 
+@dataclass(frozen=True, slots=True)
+class AgentMark:
+    """What an agent's batch of checks says of where its sender stands: the agent `name`,
+    its `instance` (the uuid of its local database), `upto` (the highest local row id of
+    the batch) and the agent's `location`. Written in the same transaction as the batch's
+    rows (table `agents`, upto = max(stored, upto)), so that a crash can never leave rows
+    without their mark nor the reverse.
+
+    `ids`, when given, is each row's local id, in the rows' order (increasing): the writer
+    then skips, in that transaction, every row whose id is <= the stored upto, so that two
+    posts of overlapping rows racing each other store nothing twice. Without `ids`, a batch
+    whose upto is <= the stored one is skipped whole (a resend of the same batch)."""
+
+    name: str
+    instance: str
+    upto: int
+    location: str
+    ids: tuple[int, ...] = ()
+
+
 class CheckBatch(list[CheckResult]):
-    """Checks handed over together, in order (`put_checks`): one command in the queue."""
+    """Checks handed over together, in order (`put_checks`): one command in the queue.
+    With a `mark` (an agent's batch), written whole in one transaction with the mark; a
+    batch with a mark and no rows writes the mark alone."""
+
+    def __init__(self, rows: Iterable[CheckResult] = (), mark: AgentMark | None = None,
+                 ) -> None:
+        super().__init__(rows)
+        self.mark = mark
 
 
 Command = (CheckResult | CheckBatch | AlertRecord | SetMonitors | Purge | Flush | Stop
@@ -506,9 +533,14 @@ class Reader(Protocol):
         """How many raw points of these series lie in [since, until) (from the index)."""
 
     def checks_page(self, monitor_id: str, since: float, until: float,
-                    limit: int) -> CheckPage:
+                    limit: int, location: str | None = None) -> CheckPage:
         """The monitor's checks with since <= timestamp < until, newest first, at most
-        `limit`, a bounded read (monitor.store.history.SCAN_ROWS)."""
+        `limit`, a bounded read (monitor.store.history.SCAN_ROWS); of one `location`
+        ("local" or an agent's), if given. Each carries its location."""
+
+    def agent_marks(self) -> dict[tuple[str, str], int]:
+        """(agent name, instance) -> upto: the highest local row id of that agent's
+        database stored, 0 for none (absent from the dict)."""
 
     def knows_monitor(self, monitor_id: str) -> bool:
         """Whether the monitor is in the database's list (configured now or once)."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from monitor.core.model import LOCAL
+
 # The states a monitor's checks can put it in; an unknown check (offline, maintenance)
 # says nothing of the monitor and leaves its state as it was.
 STATES = ("up", "warning", "down")
@@ -32,6 +34,7 @@ class TailCheck(NamedTuple):
     reason: str | None
     detail: str
     metrics: str | None  # JSON text, as stored
+    location: str = LOCAL  # "local" or an agent's location
 
     @property
     def state(self) -> str | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from monitor.core.model import LOCAL
+
 # The newest instant a read may ask for: "no upper bound" without an infinity in SQL.
 END_OF_TIME = 1e15
 # Stored rows a page of one monitor's checks walks at most (website_monitoring is indexed by
@@ -29,6 +31,7 @@ class StoredCheck(NamedTuple):
     lateness_ms: float | None
     metrics: Mapping[str, float]
     warning: bool
+    location: str = LOCAL  # "local" or an agent's location
 
 
 class CheckPage(NamedTuple):

@@ -21,6 +21,7 @@ from monitor.core.errors import StoreError
 from monitor.core.model import CheckResult, Monitor
 from monitor.store.api import (
     Ack,
+    AgentMark,
     AlertRecord,
     CheckBatch,
     Command,
@@ -112,8 +113,16 @@ class Store:
     def put_check(self, result: CheckResult) -> None:
         self.put_checks([result])
 
-    def put_checks(self, results: list[CheckResult]) -> None:
-        """Checks to write, in order: one queue item for them all."""
+    def put_checks(self, results: list[CheckResult], mark: AgentMark | None = None) -> bool:
+        """Checks to write, in order: one queue item for them all. With an agent's `mark`,
+        the rows and the mark are written in one transaction (a rows-only duplicate of what
+        the mark says is stored is skipped: see AgentMark). False, nothing queued, when the
+        writer is MAX_QUEUED checks behind (an agent's batch is then refused: resent)."""
+        if mark is not None and mark.ids and (
+                len(mark.ids) != len(results) or max(mark.ids) > mark.upto
+                or any(a >= b for a, b in zip(mark.ids, mark.ids[1:], strict=False))):
+            raise ValueError(f"agent {mark.name}: the ids of a batch must be increasing,"
+                             " one per row, none above its upto")
         with self._count_lock:
             waiting = self._left().checks
             if waiting >= MAX_QUEUED:
@@ -124,12 +133,13 @@ class Store:
                     self._behind = True
                     self._on_error(f"{self.path}: the writer is {waiting} checks behind;"
                                    " dropping new checks until it catches up")
-                return
+                return False
             self._queued.checks += len(results)
-        self._queue.put(CheckBatch(results))
+        self._queue.put(CheckBatch(results, mark))
         if (self._thread is not None and self._queue.qsize() > STALL_ROWS
                 and time.monotonic() - self._progress > STALL_SECONDS):
             self._yield_to_writer()
+        return True
 
     def _yield_to_writer(self) -> None:
         """Backpressure: the writer gives up the GIL at every database call and, with many
