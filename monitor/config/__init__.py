@@ -22,6 +22,7 @@ from typing import Any
 from monitor.checks import registry
 from monitor.checks.http import spec as http_spec  # the canary is an http monitor
 from monitor.checks.registry import PluginError
+from monitor.config import agents as agent_keys
 from monitor.config import notify, rules, status, web
 from monitor.config import retention as tiers
 from monitor.config.notify import (
@@ -33,7 +34,7 @@ from monitor.core import schemas, secrets
 from monitor.core.errors import ConfigError, ConfigNotFound
 from monitor.core.fields import MAX_SECONDS, MIN_INTERVAL, Fields
 from monitor.core.kind import Kind
-from monitor.core.model import Monitor
+from monitor.core.model import LOCAL, Monitor
 from monitor.core.rules import AlertRules
 
 __all__ = ["Config", "load_config", "parse_config"]
@@ -77,6 +78,15 @@ class Config:
     api_tokens: tuple[web.ApiToken, ...] = field(default=(), repr=False)
     # The public status pages (`statusPages`), their monitors by id.
     status_pages: tuple[status.StatusPage, ...] = ()
+    # The remote agents (`agents`: their tokens are secrets, never in a repr) and how long
+    # one may stay silent before it is lost (`agentTimeout`).
+    agents: tuple[agent_keys.Agent, ...] = field(default=(), repr=False)
+    agent_timeout: float = agent_keys.DEFAULT_AGENT_TIMEOUT
+
+    @property
+    def locations(self) -> tuple[str, ...]:
+        """Every location a monitor may name: LOCAL, then the agents', sorted."""
+        return (LOCAL, *sorted({agent.location for agent in self.agents}))
 
     @property
     def heartbeat_shown(self) -> str | None:
@@ -184,13 +194,15 @@ TOP_KEYS = (
     *notify.TOP_KEYS,
     *web.TOP_KEYS,
     *status.TOP_KEYS,
+    *agent_keys.TOP_KEYS,
     *rules.KEYS,
 )
 # The kind of monitor that top-level `plugins` run on, and that may name its own.
 SITE_KIND = "http"
 # The keys every monitor has, whatever its kind.
 COMMON_KEYS = ("id", "name", "type", "checkInterval", "timeout", "alertWindow",
-               "alertThreshold", "paused", "tags", *notify.MONITOR_KEYS, *rules.KEYS)
+               "alertThreshold", "paused", "tags", *agent_keys.MONITOR_KEYS,
+               *notify.MONITOR_KEYS, *rules.KEYS)
 # What the keys read here mean, for people: key -> (default as shown, meaning). The
 # notification and alert-rule keys say theirs in their modules (docs/gen.py joins them).
 HELP = {
@@ -234,6 +246,7 @@ HELP = {
     "tags": ("none", "a list of labels, each once, that lists and the dashboard group by"),
     **tiers.HELP,
     **status.HELP,
+    **agent_keys.HELP,
 }
 # The JSON Schema fragment of each key read here (monitor.config.schema makes the config's
 # schema of them, and of the kinds', notifications' and rules' own).
@@ -259,6 +272,7 @@ SCHEMA = {
     "tags": schemas.names(),
     **tiers.SCHEMA,
     **status.SCHEMA,
+    **agent_keys.SCHEMA,
 }
 
 
@@ -276,6 +290,8 @@ class _Validator(Fields):
     default_rules = AlertRules()
     list_key = "monitors"  # as the file names its list: "monitors" or "websites"
     known: Mapping[int, Monitor] = MappingProxyType({})  # parse_config's `known`
+    # The agents' locations, sorted: what a monitor's `locations` may name besides LOCAL.
+    agent_locations: tuple[str, ...] = ()
 
     def config(self, doc: Any) -> Config:
         if not isinstance(doc, dict):
@@ -314,6 +330,9 @@ class _Validator(Fields):
         self.notifications = notify.top(self, doc)
         self.default_rules = rules.rules(self, doc, "", AlertRules())
         tokens = web.api_tokens(self, doc)
+        remote = agent_keys.top(self, doc, {token.token: f"apiTokens[{index}]"
+                                        for index, token in enumerate(tokens)})
+        self.agent_locations = remote.locations
 
         entries = self.entries(doc)
         canary = self.canary(doc, threshold, kind_defaults) if "canary" in doc else None
@@ -323,7 +342,8 @@ class _Validator(Fields):
         # For text that has no monitor at hand (an unexpected error): secrets.redact_known.
         secrets.remember([*(value for m in (*monitors, *filter(None, [canary]))
                             for value in m.secrets), *self.notifications.secrets,
-                           *(token.token for token in tokens)])
+                           *(token.token for token in tokens),
+                           *(agent.token for agent in remote.agents)])
         return Config(
             monitors=tuple(monitors),
             default_check_interval=interval,
@@ -343,6 +363,8 @@ class _Validator(Fields):
             warnings=tuple(self.warnings),
             api_tokens=tokens,
             status_pages=pages,
+            agents=remote.agents,
+            agent_timeout=remote.timeout,
         )
 
     def entries(self, doc: dict) -> list:
@@ -478,6 +500,9 @@ class _Validator(Fields):
                 raise self.fail(f"canary.{key}", "the canary raises no alerts")
         if "paused" in entry:
             raise self.fail("canary.paused", "the canary cannot be paused (remove it instead)")
+        for key in agent_keys.MONITOR_KEYS:
+            if key in entry:
+                raise self.fail(f"canary.{key}", "the canary is checked by this process only")
         monitor = self.monitor(entry, "canary", CANARY_INTERVAL, CANARY_INTERVAL, threshold,
                                kind_defaults)
         if "timeout" not in entry:
@@ -507,6 +532,11 @@ class _Validator(Fields):
         timeout = self.duration(entry, "timeout", f"{path}.timeout",
                                 min(MAX_DEFAULT_TIMEOUT, monitor_interval), MAX_SECONDS)
         ident = self.text(entry, "id", f"{path}.id") or parsed.id or f"{kind.name}:{parsed.target}"
+        places = agent_keys.locations(self, entry, f"{path}.", self.agent_locations)
+        if kind.watch is not None and places != (LOCAL,):
+            # Pushes, pushed values and log lines reach this process: no agent sees them.
+            raise self.fail(f"{path}.locations", f"a {kind.name} monitor is fed here: its"
+                                                 f" only location is {LOCAL!r}")
         return Monitor(
             id=ident,
             kind=kind.name,
@@ -525,6 +555,8 @@ class _Validator(Fields):
             rules=rules.rules(self, entry, f"{path}.", self.default_rules),
             paused=self.boolean(entry, "paused", f"{path}.paused", False),
             tags=self.tags(entry, f"{path}.tags"),
+            locations=places,
+            quorum=agent_keys.quorum(self, entry, f"{path}.", places),
         )
 
     def tags(self, entry: dict, path: str) -> tuple[str, ...]:
