@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench soak selftest clean tmux chromium docs assets screenshots
+.PHONY: install run test lint bench soak selftest clean tmux chromium postgresql docs assets screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "Error: Python 3.11 or newer is required (set PYTHON=...)"; exit 1; }
@@ -45,7 +45,12 @@ TEST_WORKERS ?= 4
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-test: $(STAMP) tmux chromium
+# The PostgreSQL store's tests start a real server (initdb and pg_ctl from Debian's
+# postgresql, run as its unprivileged `postgres` user): installed from Debian when missing.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql; }
+
+test: $(STAMP) tmux chromium postgresql
 	$(BIN)/ruff check monitor tests bench monitoringApp.py docs
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not serial" -n $(TEST_WORKERS) --dist loadfile
