@@ -15,6 +15,7 @@ from typing import TypeVar
 import click
 
 from monitor import __version__
+from monitor.cli.agent import agent_command
 from monitor.cli.errors import guarded
 from monitor.cli.logs import logs_command
 from monitor.cli.maintenance import maintenance_group
@@ -506,6 +507,7 @@ main.add_command(notify_group)  # notify test [NAME]
 main.add_command(maintenance_group)  # maintenance on|off NAME..., maintenance list
 main.add_command(logs_command)  # logs [FILE|-], the access-log monitor
 main.add_command(schema_command)  # schema: the JSON Schema of config.json
+main.add_command(agent_command)  # agent --server URL --location NAME: checks from elsewhere
 
 
 def _mode(ctx: click.Context, mode: str, config_path: str | None, db_path: str | None,

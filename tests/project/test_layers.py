@@ -21,7 +21,8 @@ LAYERS = [
     ["monitor.notify"],  # what goes out while the engine runs: the heartbeat, the senders
     ["monitor.runtime"],  # the running monitor: engine, senders, heartbeat, reload, purge
     ["monitor.render"],  # tables, the live view
-    ["monitor.web"],  # the web server: the REST API, over the runtime and the store
+    # Beside each other, neither importing the other: they speak HTTP.
+    ["monitor.web", "monitor.agent"],  # the web server; the agent, its client: over the runtime
     ["monitor.cli"],  # the only place that prints errors and exits
 ]
 

@@ -1,0 +1,170 @@
+"""The link's timing and order, driven by `step(now)` on an injected clock, against the fake
+server of the protocol on real sockets and a real local database."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.agent.client import Client, Refused
+from monitor.agent.link import BATCH, Backoff, Link
+from monitor.store.sqlite.outbox_rows import OutboxReader, instance
+from tests.agent.conftest import OTHER_TOKEN, TOKEN, fill, monitors_doc
+from tests.agent.fake_server import FakeServer, State
+
+
+def test_backoff_doubles_from_one_second_up_to_thirty() -> None:
+    backoff = Backoff()
+    assert [backoff.delay() for _ in range(8)] == [1, 2, 4, 8, 16, 30, 30, 30]
+    backoff.reset()
+    assert backoff.delay() == 1
+
+
+class Made:
+    def __init__(self, db: Path, url: str, token: str = TOKEN, location: str = "eu") -> None:
+        self.lines: list[str] = []
+        self.reader = OutboxReader(db)
+        self.client = Client(url, token, location)
+        self.link = Link(self.client, self.reader, instance(db), say=self.lines.append,
+                         running=lambda: 2, where=str(db))
+
+    def close(self) -> None:
+        self.reader.close()
+        self.client.close()
+
+
+@pytest.fixture()
+def made(tmp_path: Path) -> Iterator:
+    made: list[Made] = []
+
+    def make(url: str, rows: int = 0, **kwargs: str) -> Made:
+        db = tmp_path / "agent.db"
+        if not db.exists() or rows:
+            fill(db, rows)
+        made.append(Made(db, url, **kwargs))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_server_away_is_retried_after_1_2_4_up_to_30_s_and_said_once_each_way(
+        made, state: State) -> None:
+    port = closed_port()
+    one = made(f"http://127.0.0.1:{port}", rows=5)
+    link = one.link
+    tries = []
+    now = 0.0
+    for _ in range(8):
+        wake = link.step(now)
+        tries.append(wake - now)
+        assert link.step(now + (wake - now) / 2) == wake  # nothing before its time
+        now = wake
+    assert tries == [1, 2, 4, 8, 16, 30, 30, 30]
+    assert len(one.lines) == 1
+    assert one.lines[0].startswith(f"Warning: lost the server http://127.0.0.1:{port}:"
+                                   " connection refused; checking goes on")
+    with FakeServer(state, port):
+        link.step(now)
+        assert len(one.lines) == 2
+        assert one.lines[1] == (f"The server http://127.0.0.1:{port} is back after 2m01s;"
+                                " sending the 5 check(s) that waited")
+        assert [row["id"] for row in state.rows()] == [1, 2, 3, 4, 5]
+        assert link.step(now + 1) == now + 2  # back to the cadence: the next look in 1 s
+
+
+def test_polls_every_poll_beats_every_heartbeat_and_sighup_polls_at_once(
+        made, server: FakeServer, state: State) -> None:
+    state.poll, state.heartbeat = 10, 5
+    link = made(server.url).link
+    now = 0.0
+    while now <= 30:
+        link.step(now)
+        now += 0.5
+    polls = state.requests("monitors")
+    assert [seen.status for seen in polls] == [200, 304, 304, 304]
+    assert [seen.if_none_match for seen in polls][1:] == [state.etag] * 3
+    assert len(state.requests("heartbeat")) == 7  # at 0, 5, ... 30
+    assert link.take_assignment() is not None
+    assert link.take_assignment() is None  # taken once
+    # SIGHUP: a poll at the next step, whatever the cadence.
+    link.request_poll()
+    link.step(30.6)
+    assert len(state.requests("monitors")) == 5
+
+
+def test_a_change_on_the_server_reaches_the_agent_within_one_heartbeat(
+        made, server: FakeServer, state: State) -> None:
+    state.poll, state.heartbeat = 60, 5
+    link = made(server.url).link
+    link.step(0)
+    first = link.take_assignment()
+    assert first is not None and [m["id"] for m in first.config["monitors"]] == ["m1", "m2"]
+    state.set_config(monitors_doc("m1", "m3"))
+    link.step(4.9)
+    assert link.take_assignment() is None
+    link.step(5.0)  # the heartbeat's ETag differs: polled now, not at 60
+    changed = link.take_assignment()
+    assert changed is not None and [m["id"] for m in changed.config["monitors"]] == ["m1", "m3"]
+
+
+def test_checks_go_in_order_in_batches_of_at_most_1000(
+        made, server: FakeServer, state: State) -> None:
+    link = made(server.url, rows=2500).link
+    assert link.step(0) == 0  # a full batch: more at once
+    assert link.step(0) == 0
+    assert link.step(0) == 1.0  # the last 500: then the next look in a second
+    batches = [seen.ids for seen in state.requests("results")]
+    assert [len(ids) for ids in batches] == [BATCH, BATCH, 500]
+    assert [row["id"] for row in state.rows()] == list(range(1, 2501))
+    assert link.upto == 2500 and link.waiting() == 0
+    row = state.rows()[1]
+    assert row == {"id": 2, "monitor": "m1", "timestamp": 1.7e9 + 1, "available": True,
+                   "code": 200, "response_ms": 11.0, "reason": None, "detail": "",
+                   "lateness_ms": 1.5, "warning": False, "metrics": {"connect": 1.0}}
+
+
+def test_a_batch_committed_but_not_answered_is_sent_again_and_stored_once(
+        made, server: FakeServer, state: State) -> None:
+    link = made(server.url, rows=30).link
+    state.drop_answer_once = True
+    wake = link.step(0)
+    assert wake == 1.0  # away: retry in 1 s
+    link.step(1.0)
+    assert [row["id"] for row in state.rows()] == list(range(1, 31))
+    assert state.duplicates == 0  # the heartbeat said upto 30: nothing sent twice either
+    assert [len(seen.ids) for seen in state.requests("results")] == [30]
+
+
+def test_a_restarted_link_sends_only_what_the_server_has_not(
+        made, server: FakeServer, state: State, tmp_path: Path) -> None:
+    first = made(server.url, rows=40)
+    first.link.step(0)
+    assert len(state.rows()) == 40
+    fill(tmp_path / "agent.db", 15, start=1.8e9)  # written while nothing was sent
+    second = made(server.url)  # a new process on the same database
+    assert second.link.instance == first.link.instance
+    second.link.step(100)
+    assert [row["id"] for row in state.rows()] == list(range(1, 56))
+    assert [seen.ids[0] for seen in state.requests("results")] == [1, 41]
+    assert state.duplicates == 0
+
+
+def test_refused_token_and_location_end_the_link(made, server: FakeServer) -> None:
+    with pytest.raises(Refused, match=r"refused the agent's token \(401 Unauthorized: unknown"
+                                      r" agent token\)"):
+        made(server.url, token="x" * 20).link.step(0)
+    with pytest.raises(Refused, match="refused location 'us' for this agent's token"
+                                      r" \(403 Forbidden: agent eu-1 is of location eu\)"):
+        made(server.url, location="us").link.step(0)
+    made(server.url, token=OTHER_TOKEN, location="us").link.step(0)  # its own: fine
