@@ -29,7 +29,7 @@ MAX_RESULTS = 5000
 class Seen:
     """One request as the server saw it."""
 
-    at: float  # monotonic
+    at: float  # wall clock, as the checks' timestamps
     method: str
     route: str
     status: int
@@ -93,7 +93,7 @@ def create(state: State) -> Flask:
 
     def note(route: str, status: int, **kwargs: Any) -> None:
         with state.lock:
-            state.seen.append(Seen(time.monotonic(), request.method, route, status,
+            state.seen.append(Seen(time.time(), request.method, route, status,
                                    request.headers.get("If-None-Match"), **kwargs))
 
     @app.get("/api/v1/agent/monitors")
