@@ -100,3 +100,53 @@ def settled_message(subject: str, state: str, start: float, at: float, lasted: f
                     about: str = "") -> str:
     return (f"{subject} has settled ({state}). time={format_time(at)};"
             f" flapping since {format_time(start)}, for {format_duration(lasted)}{about}")
+
+
+# -- a monitor checked from several locations (`locations`, `quorum`) ---------------------
+# Its alert, reminder and recovery are the lines above with the locations at the end of the
+# note: "(shop; http_status: HTTP 503; down from eu, us; up from local)". A location failing
+# with fewer than `quorum` is a warning of its own words, below.
+
+def names(locations: list[str]) -> str:
+    return ", ".join(locations)
+
+
+def where(first: str, firsts: list[str], second: str, seconds: list[str],
+          unheard: list[str]) -> str:
+    """The locations part of a note, the verdict's own first: "down from eu, us; up from
+    local; no checks from ap" (a location lost, or silent for a whole window, is unheard)."""
+    parts = [f"{first} from {names(firsts)}" if firsts else "",
+             f"{second} from {names(seconds)}" if seconds else "",
+             f"no checks from {names(unheard)}" if unheard else ""]
+    return "; ".join(part for part in parts if part)
+
+
+def location_warning_message(subject: str, down: list[str], total: int, quorum: int,
+                             at: float, about: str = "") -> str:
+    return (f"{subject} is down from {names(down)} only ({len(down)} of {total} location"
+            f"{'' if total == 1 else 's'}, quorum {quorum}). time={format_time(at)}{about}")
+
+
+def location_cleared_message(subject: str, total: int, start: float, at: float,
+                             lasted: float, about: str = "") -> str:
+    """The location warning ended because every location sees the monitor up again."""
+    return (f"{subject} is up again from all {total} locations. time={format_time(at)};"
+            f" warning since {format_time(start)}, for {format_duration(lasted)}{about}")
+
+
+def location_escalated_message(subject: str, down: list[str], start: float, at: float,
+                               lasted: float, about: str = "") -> str:
+    """The location warning ended because enough locations fail for an alert, which
+    follows it."""
+    return (f"{subject} is down from {names(down)}: the warning becomes an alert."
+            f" time={format_time(at)}; warning since {format_time(start)},"
+            f" for {format_duration(lasted)}{about}")
+
+
+def is_location_warning(message: str) -> bool:
+    """Whether a stored warning row is a location warning (not a check's own warning):
+    "... is down from eu only (1 of 3 locations, quorum 2). time=..." against "... warns:
+    ...". Whichever phrase comes first decides: a check's detail may say anything later."""
+    down = message.find(" is down from ")
+    warns = message.find(" warns: ")
+    return down >= 0 and (warns < 0 or down < warns)
