@@ -422,22 +422,24 @@ class Reader(Protocol):
         """The types ('alert', 'recovery') of a monitor's stored alerts, oldest first."""
 
     def recent_lateness(self, since: float) -> tuple[list[float], float | None]:
-        """The lateness (ms) of the checks since `since` (skipped slots aside), and the
-        time of the newest stored check."""
+        """The lateness (ms) of this machine's checks (agents' aside) since `since`
+        (skipped slots aside), and the time of the newest stored check."""
 
     def last_check_time(self, other_clocks: Collection[str] = ()) -> float | None:
         """The timestamp of the check written last (by insertion, not by date), of a
         monitor of none of the kinds `other_clocks` (kinds whose results are dated by
-        another clock than this machine's: an access log's lines)."""
+        another clock than this machine's: an access log's lines), made here (an agent's
+        are dated by its machine's clock)."""
 
-    def failure_causes(self, since: float, until: float) -> dict[str, tuple[str, str]]:
+    def failure_causes(self, since: float, until: float, location: str | None = None,
+                       ) -> dict[str, tuple[str, str]]:
         """Each monitor's latest failed check in [since, until] (skipped slots aside):
-        (reason, detail)."""
+        (reason, detail); of one `location`'s checks, if given."""
 
-    def recent_verdicts(self, since: float, until: float,
+    def recent_verdicts(self, since: float, until: float, location: str | None = None,
                         ) -> dict[str, list[tuple[float, bool]]]:
         """Each monitor's (timestamp, up) of known checks in [since, until], by time, from
-        after its latest check in maintenance."""
+        after its latest check in maintenance; of one `location`'s checks, if given."""
 
     def open_alerts(self) -> dict[str, str]:
         """Each monitor with an alert open (its latest alert, reminder or recovery row is

@@ -24,6 +24,7 @@ from monitor.store.codec import (
 from monitor.store.sqlite import rollups
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.rollups import DAY, HOUR, LATE_HORIZON, compact_hists
+from monitor.store.sqlite.schema import SCHEMA_VERSION
 from monitor.store.sqlite.writer import Store
 from tests.store.test_disk_full import fill
 from tests.store.test_disk_full import small_disk as small_disk_fixture  # noqa: F401
@@ -216,7 +217,7 @@ def test_the_migration_rolls_up_the_blocks_and_minutes_a_file_holds(tmp_path: Pa
     as_schema_9(db, blocks_from=DAY0 + 5 * HOUR + 1200)
     assert rows(db, f"SELECT count(*) FROM aggregates WHERE span = {HOUR}") == [(0,)]
     flush_at(db, end)  # the migration, at the start of a writer
-    assert rows(db, "PRAGMA user_version") == [(10,)]
+    assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     # Every hour and day of the history has ended (the migration rolls by the real clock).
     assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'")[0][0] > end
     assert stored(db, HOUR) == expected(checks, HOUR, end + HOUR)

@@ -35,8 +35,8 @@ def test_the_schema_8_file_and_a_new_one_have_the_same_schema_10(tmp_path: Path)
     before = schema_8_rows(old)
     Store(old).close()
     Store(new).close()
-    assert rows(old, "PRAGMA user_version") == rows(new, "PRAGMA user_version") == [(10,)]
-    assert SCHEMA_VERSION == 10
+    assert rows(old, "PRAGMA user_version") == rows(new, "PRAGMA user_version") == [(11,)]
+    assert SCHEMA_VERSION == 11
     assert shape(old) == shape(new)
     assert {"series", "series_points", "series_aggs", "pushes", "acks", "series_points_at",
             "pushes_monitor", "uptime_days"} <= shape(new).keys()

@@ -129,7 +129,7 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
             for table in ("website_monitoring", "website_alerts", "aggregates",
                           "monitor_state", "monitors", "metric_aggs", "outbox", "maintenance",
                           "series", "series_points", "series_aggs", "pushes", "acks",
-                          "uptime_days")
+                          "uptime_days", "agents")
         }
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -137,7 +137,7 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
         conn.close()
     assert columns["website_monitoring"] == [
         "id", "timestamp", "host", "available", "status", "responseTime", "reason", "detail",
-        "lateness", "monitor", "metrics", "warning"]
+        "lateness", "monitor", "metrics", "warning", "location"]
     assert columns["website_alerts"] == [
         "id", "timestamp", "host", "type", "startDate", "endDate", "availability", "message",
         "monitor"]
@@ -162,6 +162,7 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
                                  "value"]
     assert columns["acks"] == ["alert", "monitor", "at", "by"]
     assert columns["uptime_days"] == ["start", "monitor", "counts"]
+    assert columns["agents"] == ["name", "instance", "upto", "location"]
     assert version == SCHEMA_VERSION
     assert journal == "wal"
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
-from monitor.core.model import CheckResult
+from monitor.core.model import LOCAL, CheckResult
 from monitor.store.api import (
     KEY_FIELD,
     SPANS,
@@ -44,7 +44,13 @@ PURGE_CHUNK = 20000
 # The metrics item is a JSON object in the batch's array: json_extract gives its text.
 _INSERT_CHECKS = (
     "INSERT INTO website_monitoring (timestamp, host, available, status, responseTime, reason,"
-    f" detail, lateness, monitor, metrics, warning) SELECT {items(11)} FROM json_each(?)")
+    f" detail, lateness, monitor, metrics, warning, location) SELECT {items(12)}"
+    " FROM json_each(?)")
+# An agent's mark: its upto never decreases (a late, smaller mark changes nothing).
+_UPSERT_MARK = (
+    "INSERT INTO agents (name, instance, upto, location) VALUES (?,?,?,?)"
+    " ON CONFLICT (name, instance) DO UPDATE SET upto = max(upto, excluded.upto),"
+    " location = excluded.location")
 # An attempt's outcome: sent, failed for good, or to be retried (attempts counted).
 _DELIVERY_DONE = (
     "UPDATE outbox SET attempts = attempts + ?, sent = ?, failed = ?, error = ?,"
@@ -56,6 +62,9 @@ class Work:
     """A batch's commands by type, in their order within each type."""
 
     checks: list[CheckResult] = field(default_factory=list)
+    # Agents' batches: (where their rows start in `checks`, the batch).
+    marked: list[tuple[int, CheckBatch]] = field(default_factory=list)
+    skipped: int = 0  # rows of agents' batches stored already (resent): not written again
     alerts: list[AlertRecord] = field(default_factory=list)
     monitor_sets: list[SetMonitors] = field(default_factory=list)
     maintenance: list[SetMaintenance] = field(default_factory=list)
@@ -76,6 +85,8 @@ def sort(commands: Iterable[Command]) -> Work:
             case CheckResult():
                 work.checks.append(command)
             case CheckBatch():
+                if command.mark is not None:
+                    work.marked.append((len(work.checks), command))
                 work.checks.extend(command)
             case AlertRecord():
                 work.alerts.append(command)
@@ -102,10 +113,27 @@ def sort(commands: Iterable[Command]) -> Work:
     return work
 
 
-def flatten(commands: Iterable[Command]) -> list[Command]:
-    """The commands with each list of checks (put_checks's) as its checks."""
-    return [one for command in commands
-            for one in (command if isinstance(command, CheckBatch) else (command,))]
+def flatten(commands: Iterable[Command], split: bool = False) -> list[Command]:
+    """The commands with each list of checks (put_checks's) as its checks; an agent's
+    batch (with a mark) kept whole, or with `split` cut into one batch per row (each
+    marked with its row's id when the mark has ids) and then its mark alone: a bad row
+    found among them costs that row alone, and the mark still goes past it."""
+    out: list[Command] = []
+    for command in commands:
+        if not isinstance(command, CheckBatch):
+            out.append(command)
+        elif command.mark is None:
+            out.extend(command)
+        elif not split:
+            out.append(command)
+        else:
+            mark = command.mark
+            for index, row in enumerate(command):
+                one = (replace(mark, upto=mark.ids[index], ids=mark.ids[index:index + 1])
+                       if mark.ids else None)
+                out.append(row if one is None else CheckBatch((row,), one))
+            out.append(CheckBatch((), replace(mark, ids=())))
+    return out
 
 
 def is_data(command: Command) -> bool:
@@ -153,6 +181,8 @@ class Batches:
         # The monitors first: a batch's checks of a monitor just added carry its target.
         for monitor_set in work.monitor_sets:
             self._write_monitors(monitor_set.monitors)
+        if work.marked:
+            self._write_marks(work)
         if work.checks:
             self._write_checks(work.checks)
         if work.alerts:
@@ -263,6 +293,31 @@ class Batches:
                     "INSERT INTO outbox (alert, key, provider, event, title, body, created)"
                     " VALUES (?,?,?,?,?,?,?)", rows)
 
+    def _write_marks(self, work: Work) -> None:
+        """The agents' marks, in the open transaction, and their rows stored already (a
+        resend) taken out of `work.checks`: each row is stored once, with its mark."""
+        conn = self._conn
+        upto: dict[tuple[str, str], int] = {}
+        drop: set[int] = set()
+        for start, batch in work.marked:
+            mark = batch.mark
+            assert mark is not None
+            key = (mark.name, mark.instance)
+            if key not in upto:
+                row = conn.execute("SELECT upto FROM agents WHERE name = ? AND instance = ?",
+                                   key).fetchone()
+                upto[key] = 0 if row is None else row[0]
+            stored = upto[key]
+            if mark.ids:
+                drop.update(start + i for i, ident in enumerate(mark.ids) if ident <= stored)
+            elif mark.upto <= stored:
+                drop.update(range(start, start + len(batch)))
+            upto[key] = max(stored, mark.upto)
+            conn.execute(_UPSERT_MARK, (*key, mark.upto, mark.location))
+        if drop:
+            work.checks = [c for i, c in enumerate(work.checks) if i not in drop]
+            work.skipped = len(drop)
+
     def _write_monitors(self, monitors: tuple[MonitorRow, ...]) -> None:
         conn = self._conn
         conn.execute("UPDATE monitors SET active=0")
@@ -290,7 +345,7 @@ class Batches:
                 [(c.timestamp, targets.get(c.monitor_id, c.monitor_id),
                   None if c.available is None else int(c.available), c.code, c.response_ms,
                   c.reason, c.detail or None, c.lateness_ms, c.monitor_id, c.metrics or None,
-                  1 if c.warning else None)
+                  1 if c.warning else None, None if c.location == LOCAL else c.location)
                  for c in checks], allow_nan=False)
         try:
             text = rows()

@@ -9,13 +9,15 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 
+from monitor.core.model import LOCAL
 from monitor.store.events import Position, Tail, TailAlert, TailCheck
 
 # Past every id: an open upper bound.
 _END = 2 ** 63 - 1
 _CHECKS = (
     "SELECT id, monitor, timestamp, available, warning, status, responseTime, reason,"
-    " detail, metrics FROM website_monitoring WHERE id > ? AND id <= ? ORDER BY id LIMIT ?")
+    " detail, metrics, location FROM website_monitoring WHERE id > ? AND id <= ?"
+    " ORDER BY id LIMIT ?")
 _ALERTS = (
     "SELECT id, monitor, type, timestamp, startDate, endDate, availability, message"
     " FROM website_alerts WHERE id > ? AND id <= ? ORDER BY id LIMIT ?")
@@ -48,8 +50,10 @@ def after(conn: sqlite3.Connection, start: Position, upto: Position | None,
     end = upto or Position(_END, _END)
     with _snapshot(conn):
         checks = [TailCheck(ident, monitor, ts, None if available is None else bool(available),
-                             bool(warning), code, rt, reason, detail or "", metrics)
-                  for ident, monitor, ts, available, warning, code, rt, reason, detail, metrics
+                            bool(warning), code, rt, reason, detail or "", metrics,
+                            location or LOCAL)
+                  for (ident, monitor, ts, available, warning, code, rt, reason, detail,
+                       metrics, location)
                   in conn.execute(_CHECKS, (start.check, end.check, limit))]
         alerts = [TailAlert(*row) for row in conn.execute(
             _ALERTS, (start.alert, end.alert, limit))]

@@ -9,11 +9,12 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterable
 
+from monitor.core.model import LOCAL
 from monitor.store.api import Ack
 from monitor.store.history import SCAN_ROWS, AckRow, AlertEntry, CheckPage, StoredCheck
 
 _CHECK_COLUMNS = ("id, timestamp, available, status, responseTime, reason, detail, lateness,"
-                  " metrics, warning")
+                  " metrics, warning, location")
 # An 'alert' row is open until a later alert or recovery row of its monitor (the index on
 # (monitor, id): one seek); the other types have no such state.
 _ALERT_COLUMNS = (
@@ -25,23 +26,35 @@ _ALERTS = f"SELECT {_ALERT_COLUMNS} FROM website_alerts w LEFT JOIN acks k ON k.
 
 
 def checks_page(conn: sqlite3.Connection, monitor_id: str, since: float, until: float,
-                limit: int, scan: int = SCAN_ROWS) -> CheckPage:
+                limit: int, scan: int = SCAN_ROWS, location: str | None = None) -> CheckPage:
     """The monitor's checks with since <= timestamp < until, newest first, at most `limit`,
     walking at most about `scan` rows of the range (every monitor's: the table is indexed by
-    time alone). The walk's bound is found on the index alone (no row read); a page that
-    reaches it says where the next one ends."""
+    time alone); of one `location` if given ("local": NULL in the table). The walk's bound
+    is found on the index alone (no row read); a page that reaches it says where the next
+    one ends."""
     bound = conn.execute(
         "SELECT timestamp FROM website_monitoring WHERE timestamp >= ? AND timestamp < ?"
         " ORDER BY timestamp DESC LIMIT 1 OFFSET ?", (since, until, scan - 1)).fetchone()
     low = since if bound is None else bound[0]
+    where, args = "", [low, until, monitor_id]
+    if location == LOCAL:
+        where = " AND location IS NULL"
+    elif location is not None:
+        where, args = " AND location = ?", [*args, location]
     rows = conn.execute(
         f"SELECT {_CHECK_COLUMNS} FROM website_monitoring WHERE timestamp >= ? AND"
-        " timestamp < ? AND monitor = ? ORDER BY timestamp DESC LIMIT ?",
-        (low, until, monitor_id, limit)).fetchall()
+        f" timestamp < ? AND monitor = ?{where} ORDER BY timestamp DESC, id DESC LIMIT ?",
+        (*args, limit)).fetchall()
     checks = [_check(row) for row in rows]
     if len(checks) == limit:
-        # A monitor is never checked twice at one instant: nothing is skipped or repeated.
-        following: float | None = checks[-1].timestamp
+        # The next page ends before the last row's instant: the rows of other locations at
+        # that very instant (checks of one monitor from several) are on this page too.
+        last = checks[-1]
+        checks += [_check(row) for row in conn.execute(
+            f"SELECT {_CHECK_COLUMNS} FROM website_monitoring WHERE timestamp = ? AND"
+            f" monitor = ?{where} AND id < ? ORDER BY id DESC",
+            (last.timestamp, monitor_id, *args[3:], last.id))]
+        following: float | None = last.timestamp
     else:
         following = None if bound is None or low <= since else low
     if following is not None and not _any_before(conn, since, following):
@@ -57,10 +70,17 @@ def _any_before(conn: sqlite3.Connection, since: float, until: float) -> bool:
 
 
 def _check(row: tuple) -> StoredCheck:
-    ident, timestamp, available, status, response, reason, detail, lateness, metrics, warn = row
+    (ident, timestamp, available, status, response, reason, detail, lateness, metrics, warn,
+     location) = row
     return StoredCheck(ident, timestamp, None if available is None else bool(available),
                        status, response, reason, detail, lateness,
-                       json.loads(metrics) if metrics else {}, bool(warn))
+                       json.loads(metrics) if metrics else {}, bool(warn), location or LOCAL)
+
+
+def agent_marks(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+    """(agent, instance) -> the highest local row id of its checks stored."""
+    return {(name, instance): upto for name, instance, upto
+            in conn.execute("SELECT name, instance, upto FROM agents")}
 
 
 def knows_monitor(conn: sqlite3.Connection, monitor_id: str) -> bool:

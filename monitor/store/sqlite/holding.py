@@ -13,7 +13,14 @@ from pathlib import Path
 
 from monitor.core.errors import StoreError
 from monitor.core.model import CheckResult
-from monitor.store.api import AlertRecord, Command, DeliveryDone, RecordPush, RecordSeries
+from monitor.store.api import (
+    AlertRecord,
+    CheckBatch,
+    Command,
+    DeliveryDone,
+    RecordPush,
+    RecordSeries,
+)
 from monitor.store.sqlite.batch import flatten, sort
 
 RETRY_DELAY = 1.0
@@ -88,7 +95,7 @@ class Holding:
         number belongs) must cost that row alone, never the alerts and checks beside it:
         write them one at a time."""
         bad: list[str] = []
-        work = flatten(work)
+        work = flatten(work, split=True)
         for index, entry in enumerate(work):
             try:
                 self._write([entry])
@@ -101,6 +108,10 @@ class Holding:
                     case CheckResult(monitor_id=name):
                         self._discard(1, 0)
                         what = f"a check of {name}"
+                    case CheckBatch(mark=mark) if mark is not None:  # one row, or none
+                        self._discard(len(entry), 0)
+                        what = (f"a check of {entry[0].monitor_id} from agent {mark.name}"
+                                if entry else f"the mark of agent {mark.name}")
                     case AlertRecord(monitor_id=name):
                         self._discard(0, 1)
                         what = f"an alert of {name}"
@@ -145,9 +156,17 @@ class Holding:
         work = flatten(work)
         checks = sort(work).checks
         if len(checks) > MAX_PENDING:
-            # Only checks are dropped, oldest first: alerts and monitor lists are kept.
-            excess = len(checks) - MAX_PENDING
-            self._discard(excess, 0)
-            oldest = {id(e) for e in checks[:excess]}
-            work = [e for e in work if id(e) not in oldest]
+            # Only checks are dropped, oldest first: alerts and monitor lists are kept. An
+            # agent's batch goes whole or not at all (its mark with its rows): it resends.
+            oldest = {id(e) for e in checks[:len(checks) - MAX_PENDING]}
+            kept: list[Command] = []
+            dropped = 0
+            for entry in work:
+                rows = entry if isinstance(entry, CheckBatch) else (entry,)
+                if any(id(row) in oldest for row in rows):
+                    dropped += len(rows)
+                else:
+                    kept.append(entry)
+            self._discard(dropped, 0)
+            work = kept
         self.rows = work

@@ -389,9 +389,18 @@ def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], 
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
+def _10_to_11(conn: sqlite3.Connection) -> None:
+    """Each check's location (NULL: "local", every check stored so far) and the agents'
+    marks. Adding a nullable column rewrites no row: quick however large the file."""
+    _add_columns(conn, (("website_monitoring", "location", "TEXT"),))
+    conn.execute("CREATE TABLE IF NOT EXISTS agents (name TEXT NOT NULL, instance TEXT NOT"
+                 " NULL, upto INTEGER NOT NULL, location TEXT NOT NULL,"
+                 " PRIMARY KEY (name, instance)) WITHOUT ROWID")
+
+
 STEPS: list[Callable[[sqlite3.Connection], None]] = [_1_to_2, _2_to_3, _3_to_4, _4_to_5,
                                                      _5_to_6, _6_to_7, _7_to_8, _8_to_9,
-                                                     _9_to_10]
+                                                     _9_to_10, _10_to_11]
 
 
 def migrate(conn: sqlite3.Connection, version: int) -> None:

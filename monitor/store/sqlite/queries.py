@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from monitor.core.errors import StoreError, UpgradeRefused
+from monitor.core.model import LOCAL
 from monitor.core.push import Latest, Push
 from monitor.metrics.paths import Pattern
 from monitor.store.api import (
@@ -182,45 +183,51 @@ class SqliteReader:
 
     @_reading
     def recent_lateness(self, since: float) -> tuple[list[float], float | None]:
+        # This machine's scheduler's: an agent's lateness is its own machine's.
         rows = self.conn.execute(
             "SELECT lateness FROM website_monitoring WHERE timestamp >= ? AND reason IS NOT"
-            " 'skipped' AND lateness IS NOT NULL", (since,)).fetchall()
+            " 'skipped' AND lateness IS NOT NULL AND location IS NULL", (since,)).fetchall()
         newest = self.conn.execute("SELECT max(timestamp) FROM website_monitoring").fetchone()
         return [r[0] for r in rows], newest[0]
 
     @_reading
     def last_check_time(self, other_clocks: Collection[str] = ()) -> float | None:
-        if not other_clocks:
-            row = self.conn.execute("SELECT timestamp FROM website_monitoring ORDER BY id"
-                                    " DESC LIMIT 1").fetchone()
+        # Agents' checks are dated by their machines' clocks: never this one's present.
+        row = self.conn.execute("SELECT timestamp, location FROM website_monitoring ORDER BY"
+                                " id DESC LIMIT 1").fetchone()
+        if row is None or (not other_clocks and row[1] is None):
             return None if row is None else row[0]
         # Walking back from the newest row past the other clocks' rows, LAST_CHECK_ROWS at
         # most (not the whole table, for a monitor added to a history of logs alone).
         row = self.conn.execute(
             "SELECT timestamp FROM website_monitoring WHERE id > (SELECT max(id) FROM"
-            " website_monitoring) - ? AND monitor NOT IN (SELECT monitor FROM monitors"
-            " WHERE kind IN (SELECT value FROM json_each(?))) ORDER BY id DESC LIMIT 1",
+            " website_monitoring) - ? AND location IS NULL AND monitor NOT IN (SELECT"
+            " monitor FROM monitors WHERE kind IN (SELECT value FROM json_each(?)))"
+            " ORDER BY id DESC LIMIT 1",
             (LAST_CHECK_ROWS, json.dumps(sorted(other_clocks)))).fetchone()
         return None if row is None else row[0]
 
     @_reading
-    def failure_causes(self, since: float, until: float) -> dict[str, tuple[str, str]]:
+    def failure_causes(self, since: float, until: float, location: str | None = None,
+                       ) -> dict[str, tuple[str, str]]:
         causes: dict[str, tuple[str, str]] = {}
+        where, args = _location(location)
         for monitor_id, reason, detail in self.conn.execute(
             "SELECT monitor, reason, detail FROM website_monitoring WHERE"
             " timestamp BETWEEN ? AND ? AND available = 0 AND reason IS NOT 'skipped'"
-            " ORDER BY timestamp", (since, until)):
+            f"{where} ORDER BY timestamp", (since, until, *args)):
             causes[monitor_id] = (reason or "", detail or "")
         return causes
 
     @_reading
-    def recent_verdicts(self, since: float, until: float,
+    def recent_verdicts(self, since: float, until: float, location: str | None = None,
                         ) -> dict[str, list[tuple[float, bool]]]:
         recent: dict[str, list[tuple[float, bool]]] = {}
+        where, args = _location(location)
         for monitor_id, ts, ok in self.conn.execute(
             "SELECT monitor, timestamp, available FROM website_monitoring"
             " WHERE timestamp BETWEEN ? AND ? AND (available IS NOT NULL OR reason ="
-            " 'maintenance') ORDER BY timestamp", (since, until)):
+            f" 'maintenance'){where} ORDER BY timestamp", (since, until, *args)):
             if ok is None:  # a maintenance: the checks before it count for nothing
                 recent[monitor_id] = []
             else:
@@ -357,8 +364,13 @@ class SqliteReader:
 
     @_reading
     def checks_page(self, monitor_id: str, since: float, until: float,
-                    limit: int) -> CheckPage:
-        return history.checks_page(self.conn, monitor_id, since, until, limit)
+                    limit: int, location: str | None = None) -> CheckPage:
+        return history.checks_page(self.conn, monitor_id, since, until, limit,
+                                   location=location)
+
+    @_reading
+    def agent_marks(self) -> dict[tuple[str, str], int]:
+        return history.agent_marks(self.conn)
 
     @_reading
     def knows_monitor(self, monitor_id: str) -> bool:
@@ -393,6 +405,15 @@ class SqliteReader:
     @_reading
     def dashboard(self, starts: Sequence[int], end: float) -> Dashboard:
         return dashboard.dashboard(self.conn, starts, end)
+
+
+def _location(location: str | None) -> tuple[str, tuple[str, ...]]:
+    """The condition (and its argument) for the checks of one location; "local" is NULL."""
+    if location is None:
+        return "", ()
+    if location == LOCAL:
+        return " AND location IS NULL", ()
+    return " AND location = ?", (location,)
 
 
 def open_reader(path: str | Path) -> SqliteReader:

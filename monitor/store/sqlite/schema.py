@@ -1,4 +1,4 @@
-"""The SQLite schema, version 10, as a new database gets it.
+"""The SQLite schema, version 11, as a new database gets it.
 
 `website_monitoring` and `website_alerts` keep their names and their columns of schema 4
 (other programs read them): `host` is what was checked (the target), `monitor` the
@@ -7,14 +7,15 @@ schema 9 named the internal tables and columns for what they hold (`monitors`,
 `monitor_state`, a `monitor` column for the id everywhere). Schema 10 added the hour and
 day rollups (and days' uptime packed in `uptime_days`), each monitor's last result and its
 day's counts in `monitor_state`, the pushed metric series, the pushes of push monitors and
-acknowledged alerts.
+acknowledged alerts. Schema 11 added each check's location (its agent's; NULL: this
+server's own, "local") and the agents' marks (`agents`).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS website_monitoring (
@@ -29,7 +30,10 @@ CREATE TABLE IF NOT EXISTS website_monitoring (
     lateness REAL,                    -- milliseconds after the scheduled start
     monitor TEXT NOT NULL,            -- the monitor's id
     metrics TEXT,                     -- JSON of the kind's measurements, NULL when none
-    warning INTEGER                   -- 1: up, but warning (reason and detail say why)
+    -- (No comma in a comment before the last column: SQLite's DROP COLUMN would stop there.)
+    warning INTEGER,                  -- 1: up but warning (reason and detail say why)
+    -- Where it ran: an agent's location; NULL for this server's own ("local")
+    location TEXT
 );
 -- Only the time is indexed: an index leading with the monitor would turn every insert into
 -- a random B-tree write. Per-monitor reads go to aggregates instead.
@@ -212,6 +216,17 @@ CREATE TABLE IF NOT EXISTS pushes (
     value REAL
 );
 CREATE INDEX IF NOT EXISTS pushes_monitor ON pushes(monitor, id);
+
+-- Per agent and instance (the uuid of its local database), the highest local row id of its
+-- checks stored: written in the same transaction as those rows, so that a resent batch
+-- (after a lost answer, a crash of either side) stores nothing twice.
+CREATE TABLE IF NOT EXISTS agents (
+    name TEXT NOT NULL,               -- the agent's name in the config
+    instance TEXT NOT NULL,
+    upto INTEGER NOT NULL,            -- never decreases
+    location TEXT NOT NULL,           -- the agent's location when it last sent
+    PRIMARY KEY (name, instance)
+) WITHOUT ROWID;
 
 -- Acknowledged alerts: no reminders for them.
 CREATE TABLE IF NOT EXISTS acks (

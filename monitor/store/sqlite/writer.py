@@ -407,7 +407,8 @@ class Store:
         """One transaction (Holding decides what to do when it fails)."""
         work = self._batch.write(commands)
         with self._count_lock:
-            self._written.checks += len(work.checks)
+            # Rows an agent resent are stored already: written as far as the count goes.
+            self._written.checks += len(work.checks) + work.skipped
             self._written.alerts += len(work.alerts)
 
     def _discard(self, checks: int, alerts: int) -> None:
