@@ -28,6 +28,15 @@ class ServerAway(Exception):
     """The server did not take the request now; worth trying again later."""
 
 
+class RowRefused(Exception):
+    """The server refused one result of a batch (422 naming `/results/N/...`): it will
+    refuse it again, however often it is sent."""
+
+    def __init__(self, index: int, said: str) -> None:
+        super().__init__(said)
+        self.index = index
+
+
 class Refused(ConfigError):
     """The server refuses this agent as it is run (token, location, URL): trying again
     cannot help. A ConfigError: the command line exits 2 on it."""
@@ -133,6 +142,10 @@ class Client:
         if status in (200, 304):
             return response
         said = self._problem(response)
+        if status == 422 and route == "results":
+            pointer = _pointer(response)
+            if pointer is not None:
+                raise RowRefused(pointer, said.strip())
         if status == 401:
             raise Refused(f"{self.server} refused the agent's token (401{said}): give the"
                           " token of an entry of the server's `agents` with --token or"
@@ -171,6 +184,15 @@ class Client:
             raise ServerAway(f"{self.server}: {what} answered {response.status_code} with"
                              " no JSON object")
         return body
+
+
+def _pointer(response: requests.Response) -> int | None:
+    """The index of the result a 422 problem points at (`"pointer": "/results/3/code"`)."""
+    try:
+        found = re.fullmatch(r"/results/(\d+)(?:/.*)?", str(response.json().get("pointer")))
+    except (ValueError, AttributeError):
+        return None
+    return int(found.group(1)) if found else None
 
 
 def _seconds(value: Any) -> float:

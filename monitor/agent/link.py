@@ -10,18 +10,23 @@ server lost, the server back) go to `say`, one each per absence.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from monitor import __version__
-from monitor.agent.client import Ack, Assignment, Client, Refused, ServerAway
+from monitor.agent.client import Ack, Assignment, Client, Refused, RowRefused, ServerAway
 from monitor.core.errors import StoreError
 from monitor.core.timefmt import format_duration
 from monitor.store.sqlite.outbox_rows import OutboxCheck, OutboxReader
 
 BATCH = 1_000  # checks a request, at most (the server takes up to 5,000)
+# The protocol's bounds on a result's texts and measurements (the server refuses more).
+MAX_DETAIL = 1_000
+MAX_TEXT = 200
+MAX_METRICS = 100
 SEND_EVERY = 1.0  # seconds between two looks at the outbox when it had nothing to send
 FIRST_RETRY = 1.0
 MAX_RETRY = 30.0
@@ -81,6 +86,7 @@ class Link:
         self._assignment: Assignment | None = None
         self._warned_behind = False
         self._reading: str | None = None  # the local database's read error, once said
+        self._skipped: set[int] = set()  # ids of checks the server refused, above upto
         self._thread: threading.Thread | None = None
 
     # -- for the main thread ----------------------------------------------------------
@@ -218,12 +224,20 @@ class Link:
         """Post the next batch, if any; True when it was full (more may wait)."""
         if not self.synced:
             return False
-        rows = self.outbox.checks_after_id(self.upto, self.batch)
+        read = self.outbox.checks_after_id(self.upto, self.batch + len(self._skipped))
+        rows = [row for row in read if row.id not in self._skipped][:self.batch]
         if not rows:
             return False
         try:
             ack: Ack = self.client.results(self.instance, [encode(row) for row in rows],
                                            timeout=timeout)
+        except RowRefused as exc:
+            # Sent again, it would be refused again, and hold up every check after it.
+            row = rows[min(exc.index, len(rows) - 1)]
+            self._skipped.add(row.id)
+            self._say(f"Error: the server refused check #{row.id} of monitor"
+                      f" {row.monitor_id}: {exc}; it is skipped")
+            return True
         except ServerAway as exc:
             if "answered 413" in str(exc) and self.batch > 1:
                 self.batch = max(1, self.batch // 2)  # a proxy's smaller limit: fit it
@@ -231,6 +245,7 @@ class Link:
             raise
         self.sent += ack.stored + ack.duplicates + ack.ignored
         self.upto = ack.upto
+        self._skipped = {ident for ident in self._skipped if ident > self.upto}
         return len(rows) == self.batch
 
     def waiting(self) -> int:
@@ -242,14 +257,23 @@ class Link:
 
 
 def encode(row: OutboxCheck) -> dict[str, Any]:
-    """A stored check as the protocol's `results[]` item."""
-    metrics: Any = {}
+    """A stored check as the protocol's `results[]` item, within the protocol's bounds (a
+    long detail cut, measurements that are not finite numbers left out)."""
+    metrics: dict[str, float] = {}
     if row.metrics:
         try:
-            metrics = json.loads(row.metrics)
+            stored = json.loads(row.metrics)
         except ValueError:
-            metrics = {}
+            stored = {}
+        if isinstance(stored, dict):
+            metrics = {str(name): float(value) for name, value in stored.items()
+                       if 0 < len(str(name)) <= MAX_TEXT and isinstance(value, int | float)
+                       and not isinstance(value, bool) and math.isfinite(value)}
+            metrics = dict(list(metrics.items())[:MAX_METRICS])
+    detail = row.detail if len(row.detail) <= MAX_DETAIL else row.detail[:MAX_DETAIL - 1] + "…"
+    reason = None if row.reason is None else row.reason[:MAX_TEXT]
     return {"id": row.id, "monitor": row.monitor_id, "timestamp": row.timestamp,
-            "available": row.available, "code": row.code, "response_ms": row.response_ms,
-            "reason": row.reason, "detail": row.detail, "lateness_ms": row.lateness_ms,
-            "warning": row.warning, "metrics": metrics}
+            "available": row.available, "code": row.code,
+            "response_ms": max(0.0, row.response_ms), "reason": reason, "detail": detail,
+            "lateness_ms": max(0.0, row.lateness_ms or 0.0), "warning": row.warning,
+            "metrics": metrics}

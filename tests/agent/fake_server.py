@@ -54,6 +54,7 @@ class State:
     # committed, then its connection closed without an answer (a crash after the commit).
     refuse_results: bool = False
     drop_answer_once: bool = False
+    refuse_id: int | None = None  # the result of this id answered 422, as a bad field
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -76,8 +77,8 @@ class State:
             return [seen for seen in self.seen if seen.route == route]
 
 
-def _problem(status: int, title: str, detail: str = "") -> Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+def _problem(status: int, title: str, detail: str = "", **more: str) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **more}
     return Response(json.dumps(body), status, mimetype="application/problem+json")
 
 
@@ -149,6 +150,12 @@ def create(state: State) -> Flask:
             return _problem(400, "Bad Request", problem)
         assert isinstance(body, dict)
         ids = [row["id"] for row in body["results"]]
+        if state.refuse_id in ids:
+            index = ids.index(state.refuse_id)
+            note("results", 422, ids=ids)
+            return _problem(422, "Unprocessable Content",
+                            f"results[{index}].code: must be a whole number or null",
+                            pointer=f"/results/{index}/code")
         if state.refuse_results:
             note("results", 503, ids=ids)
             return _problem(503, "Service Unavailable", "the store refuses: disk full")

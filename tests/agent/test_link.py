@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from monitor.agent.client import Client, Refused
-from monitor.agent.link import BATCH, Backoff, Link
-from monitor.store.sqlite.outbox_rows import OutboxReader, instance
+from monitor.agent.link import BATCH, Backoff, Link, encode
+from monitor.store.sqlite.outbox_rows import OutboxCheck, OutboxReader, instance
 from tests.agent.conftest import OTHER_TOKEN, TOKEN, fill, monitors_doc
 from tests.agent.fake_server import FakeServer, State
 
@@ -158,6 +158,29 @@ def test_a_restarted_link_sends_only_what_the_server_has_not(
     assert [row["id"] for row in state.rows()] == list(range(1, 56))
     assert [seen.ids[0] for seen in state.requests("results")] == [1, 41]
     assert state.duplicates == 0
+
+
+def test_a_check_the_server_refuses_is_skipped_with_an_error_not_sent_forever(
+        made, server: FakeServer, state: State) -> None:
+    one = made(server.url, rows=10)
+    state.refuse_id = 4
+    assert one.link.step(0) == 0  # at once again, without it
+    assert one.lines == ["Error: the server refused check #4 of monitor m1: Unprocessable"
+                         " Content: results[3].code: must be a whole number or null; it is"
+                         " skipped"]
+    assert one.link.step(0) == 1.0
+    assert [row["id"] for row in state.rows()] == [1, 2, 3, 5, 6, 7, 8, 9, 10]
+    assert one.link.upto == 10 and one.link.waiting() == 0
+
+
+def test_a_long_detail_and_odd_measurements_are_sent_within_the_protocol_bounds() -> None:
+    row = OutboxCheck(7, "m1", 1.7e9, False, None, -0.5, "r" * 300, "d" * 5000, None, False,
+                      '{"connect": 1.5, "bad": "x", "inf": 1e999, "": 2}')
+    sent = encode(row)
+    assert len(sent["detail"]) == 1000 and sent["detail"].endswith("…")
+    assert sent["reason"] == "r" * 200
+    assert sent["metrics"] == {"connect": 1.5}
+    assert (sent["response_ms"], sent["lateness_ms"]) == (0.0, 0.0)
 
 
 def test_refused_token_and_location_end_the_link(made, server: FakeServer) -> None:
