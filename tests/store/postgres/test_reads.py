@@ -52,6 +52,7 @@ from tests.support.postgres import PostgresServer
 END = DAY0 + 9 * DAY + 13 * HOUR + 1234  # the last check's time, about
 NEVER = "https://never.example/"  # configured, never checked
 GONE = "https://gone.example/"  # checked once, no longer configured
+FAST = "https://fast.example/"  # answers within milliseconds, any float; down now
 WINDOWS = (600, 3600, DAY, 7 * DAY)
 
 
@@ -63,10 +64,21 @@ def _extras(db: Path, last: float) -> None:
     store = Store(db, clock=lambda: now[0])
     try:
         store.put_check(CheckResult(GONE, last - 3000, True, 200, 12.5))
+        # Every 20 s for an hour: the sparkline's values below 10 and below 1 ms (ties of
+        # their rounding too), raw pieces of any float; failing for the last 5 minutes.
+        ties = [1.25, 0.125, 1.15, 2.675, 0.015, 9.95, 0.995]
+        for k in range(180):
+            ts = last - 3600 + k * 20 + 3.5
+            ms = ties[k % 7] if k % 3 == 0 else rng.random() * (12 if k % 2 else 0.9)
+            up = k < 165
+            store.put_check(CheckResult(FAST, ts, up, 200 if up else None, ms,
+                                        None if up else "connect", "refused" if not up else "",
+                                        metrics={"connect": ms / 3}))
         assert store.flush()
         store.set_monitors([MonitorRow(m, "http" if m.startswith("http") else "tcp", m,
                                        f"name {i}", 420.0) for i, m in enumerate(MONITORS)]
-                           + [MonitorRow(NEVER, "http", NEVER, "", 60.0)])
+                           + [MonitorRow(NEVER, "http", NEVER, "", 60.0),
+                              MonitorRow(FAST, "http", FAST, "fast", 20.0)])
         # An agent's checks at the same instants as local ones, some failing.
         eu = []
         for k in range(12):
@@ -207,9 +219,9 @@ def _counts(text: bytes | None) -> dict[str, int]:
 def _normal(value: Any) -> Any:
     """The texts whose order is the database's, as what they count."""
     if isinstance(value, WindowRow):
-        return value._replace(hist=_hist(value.hist), outcomes=_counts(value.outcomes))
+        return (*value[:7], _hist(value.hist), _counts(value.outcomes))
     if isinstance(value, (MetricRow, TrendRow)):
-        return value._replace(hist=_hist(value.hist))
+        return (*value[:-1], _hist(value.hist))
     return value
 
 
@@ -306,7 +318,8 @@ def test_window_summaries(stores) -> None:
         windows = [window_pieces(sqlite_reader, window_start(end, s), end)[0]
                    for s in WINDOWS]
         for limits in ((3, 5, 7), (1, 1, 1), (10, 100, 100)):
-            both(stores, "window_summaries", windows, *limits, special=True)
+            found = both(stores, "window_summaries", windows, *limits, special=True)
+            assert found[0].down and found[0].worst and found[0].special
             both(stores, "window_summaries", windows, *limits)
     both(stores, "window_summaries", [[]], 2, 2, 2, special=True)
 
@@ -367,7 +380,11 @@ def test_summaries_uptime_and_dashboard(stores) -> None:
         end = last + later
         starts = [int(window_start(end, seconds)) for seconds in (DAY, 7 * DAY, 30 * DAY)]
         found = both(stores, "dashboard", starts, end)
-        assert found.windows and found.sparks and found.failures
+        assert found.windows and found.failures
+        if 0 < later < HOUR:  # the values of every size, rounded as SQLite rounds them
+            values = found.sparks[FAST].values.split(",")
+            assert any(len(v) == 4 and v.startswith("0.") for v in values), values
+            assert any(len(v) == 3 and v[0] != "0" for v in values), values
     rolled, blocks = sqlite_reader.rolled_until(), sqlite_reader.blocks_since()
     for monitor in MONITORS:
         for lo, hi, step in ((last - DAY, last, 3600), (DAY0, last, DAY),
@@ -387,10 +404,11 @@ def test_checks_pages_and_alert_entries(stores) -> None:
             for since, until, limit in ((0, 1e15, 10), (last - 3000, last, 5),
                                         (last - 2400, last - 2000, 3), (last - DAY, last, 500)):
                 both(stores, "checks_page", monitor, since, until, limit, location)
-    for monitor, kind in ((None, None), (MONITORS[0], None), (None, "alert"),
-                          (MONITORS[1], "recovery")):
+    asked: list[tuple[str | None, str | None]] = [
+        (None, None), (MONITORS[0], None), (None, "alert"), (MONITORS[1], "recovery")]
+    for who, kind in asked:
         for after, before, limit in ((0, None, 50), (0, 6, 2), (2, None, 3), (3, 8, 10)):
-            both(stores, "alert_entries", monitor, kind, after, before, limit)
+            both(stores, "alert_entries", who, kind, after, before, limit)
     for alert in range(0, 12):
         both(stores, "alert_entry", alert)
     both(stores, "acked_starts", [*MONITORS, "none"])
