@@ -9,6 +9,12 @@ raises nothing more until the changes fall to half the limit. A warning (a check
 warning) is its own event, sent only while no alert is open. With none of the newer keys
 set, alerts and recoveries are exactly the window rule's.
 
+A monitor checked from several locations (`locations`, agents') applies these rules to
+each location's checks on its own, and is down when at least `quorum` of its locations are
+at once (one alert naming them); fewer is a warning of its own. A location whose agents are
+lost (`location_lost`), or silent for a whole window, counts neither way: nothing opens or
+closes on its silence. One location: exactly the rules above.
+
 The evaluator holds, per monitor, its recent checks and what is open (an alert, a warning,
 a flapping). Its state is rebuilt from the database at start-up (each monitor's latest
 rows and its recent checks), so a restart neither repeats an event nor loses one.
@@ -116,8 +122,7 @@ class _Open:
 class _Window:
     """One location's checks, what the rules read (a monitor of one location has one)."""
 
-    __slots__ = ("times", "oks", "recent", "changes", "down", "warns", "cause", "cause_at",
-                 "ever")
+    __slots__ = ("times", "oks", "recent", "changes", "down", "warns", "cause", "cause_at")
 
     def __init__(self) -> None:
         self.times: list[float] = []  # monotonic, the checks in the window
@@ -132,10 +137,8 @@ class _Window:
         self.warns = False
         self.cause: tuple[str, str] | None = None
         self.cause_at = 0.0
-        self.ever = False  # it had a check (since the start, or since it was lost)
 
     def add(self, at: float, ok: bool, counts: bool, history: int) -> None:
-        self.ever = True
         # Checks can finish out of order (a slow one after a quick one): keep time order.
         index = bisect.bisect_right(self.times, at)
         self.times.insert(index, at)
@@ -175,7 +178,7 @@ class _Window:
 class _State:
     __slots__ = ("window", "threshold", "rules", "subject", "name", "counts", "alert",
                  "reminded", "warning", "flapping", "cause", "seen_up", "locations",
-                 "quorum", "windows", "main", "partial", "changed")
+                 "quorum", "windows", "main", "partial", "changed", "wait")
 
     def __init__(self, monitor: Monitor) -> None:
         self.subject = ""  # what messages call it: "Website <masked URL>", "disk /"
@@ -210,12 +213,18 @@ class _State:
                        is not None or self.rules.flap_limit is not None)
         self.locations = monitor.locations or (LOCAL,)
         self.quorum = monitor.quorum or len(self.locations) // 2 + 1
+        # How long a location warning waits for the other locations' checks: one round,
+        # and a second for an agent's results to be posted.
+        self.wait = monitor.interval + monitor.timeout + 1.0
         # Kept locations keep their checks; a location added starts empty.
         self.windows = {location: self.windows.get(location) or _Window()
                         for location in self.locations}
         for window in self.windows.values():
             del window.recent[:-self.rules.history]
         self.main = self.windows[self.locations[0]]  # one location's: all its checks
+        if not self.several and self.partial is not None:
+            # Down to one location: its warning clears as a check's does (a closing row).
+            self.warning, self.partial = self.warning or self.partial, None
 
     def add(self, window: _Window, at: float, ok: bool) -> None:
         self.seen_up = self.seen_up or ok
@@ -574,7 +583,7 @@ class AlertEvaluator:
         # past flapLimit), as flapping holds a monitor's alerts.
         if rules.flap_limit is not None and counts[0] > rules.flap_limit:
             pass
-        elif down and state.partial is None and self._settled(state):
+        elif down and state.partial is None and self._settled(state, mono):
             now = self._clock()
             state.partial = _Open(now, mono)
             about = note(state.name, cause(reason, detail),
@@ -590,17 +599,16 @@ class AlertEvaluator:
             events += self._warning(monitor_id, state, result, figure, mono)
         return events
 
-    def _settled(self, state: _State) -> bool:
+    def _settled(self, state: _State, mono: float) -> bool:
         """Whether every location has checked since the latest change of a location's
         verdict, so that the first location to see an outage the others see too in the
-        same round is no warning. Lost locations are not waited for, nor those silent for a
-        window; one never heard yet is (at the start, or back from lost: one interval)."""
-        for location, window in state.windows.items():
-            if location in self._lost:
-                continue
-            if window.times[-1] < state.changed if window.times else not window.ever:
-                return False
-        return True
+        same round is no warning. Lost locations are not waited for, and the others only
+        for a round (`wait`): a silent agent not yet found lost holds nothing longer."""
+        if mono - state.changed >= state.wait:
+            return True
+        return all(location in self._lost or (window.times
+                                              and window.times[-1] >= state.changed)
+                   for location, window in state.windows.items())
 
     def _partial_closed(self, monitor_id: str, state: _State, availability: float,
                         now: float, mono: float, escalated: Callable[..., str] | None,

@@ -9,7 +9,14 @@ cause, the reason and detail of its latest failed check:
     disk /var is down. availability=0.0%, time=2026-11-30T10:53:20Z
         (threshold: disk /var 93.1% used > maxPercent 90)
 
-(each on one line). The http line starts as the original design's, byte for byte.
+(each on one line). The http line starts as the original design's, byte for byte. A
+monitor of several locations says which saw what at the end of the note, and has a warning
+of its own for a failure below its quorum:
+
+    Website https://shop.example/ is down. availability=33.3%, time=2026-11-30T10:53:20Z
+        (shop; http_status: HTTP 503; down from eu, us; up from local)
+    Website https://shop.example/ is down from eu only (1 of 3 locations, quorum 2).
+        time=2026-11-30T10:53:20Z (shop; http_status: HTTP 503)
 """
 
 from __future__ import annotations

@@ -412,3 +412,29 @@ def test_a_restart_keeps_a_checks_own_warning_of_a_monitor_of_several_locations(
 def test_location_warnings_are_told_from_a_checks_own(message, located):
     from monitor.alerts.messages import is_location_warning
     assert is_location_warning(message) is located
+
+
+def test_a_location_warning_of_a_monitor_reloaded_with_one_location_clears_as_a_checks():
+    alerts, clock = evaluator(window=3.0)
+    assert types(rounds(alerts, clock, 0, local="..", eu=".x")) == [(1, "warning")]
+    alerts.configure([make_site(URL, window=3.0, name="shop")])  # locations removed
+    events = rounds(alerts, clock, 2, local=".")
+    assert types(events) == [(2, "cleared")]
+    assert events[0][2].startswith("Website http://site.test/ no longer warns.")
+
+
+def test_a_location_silent_but_not_found_lost_holds_a_warning_back_one_round_at_most():
+    # interval 1 s, timeout 0.5 s: a warning waits 2.5 s at most for the other locations.
+    alerts, clock = evaluator(("local", "eu", "us"), window=10.0)
+    rounds(alerts, clock, 0, local="..", eu="..", us="..")
+    events = rounds(alerts, clock, 2, local="....", eu="xxxx")  # us silent from T0+2
+    assert types(events) == [(5, "warning")]  # eu down from T0+2, us awaited until T0+4.5
+
+
+def test_after_a_gap_of_a_window_the_first_round_is_judged_whole():
+    # Every window emptied (a long stop): a failure seen from two locations in the next
+    # round is one alert, not a warning for the first of them.
+    alerts, clock = evaluator(("local", "eu", "us"), window=10.0)
+    rounds(alerts, clock, 0, local="..", eu="..", us="..")
+    events = rounds(alerts, clock, 100, local="..", eu="xx", us="xx")
+    assert types(events) == [(100, "alert")]
