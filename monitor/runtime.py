@@ -29,9 +29,11 @@ from monitor.config.edit import file_etag
 from monitor.core.errors import ConfigError, StoreError
 from monitor.core.model import Monitor
 from monitor.engine import Engine
+from monitor.engine.agents import AgentWatch
 from monitor.notify.heartbeat import Heartbeat
 from monitor.notify.sender import Notifier
 from monitor.run.overload import Counts, Overload, cores, machine_busy
+from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
 
 Echo = Callable[[str], None]
@@ -64,6 +66,9 @@ class Runtime:
                                  config.notify_retry_for, on_error=self._warn)
         self.engine.hooks.append(lambda _event: self.notifier.wake())
         self._beat = _Beat(self._warn)
+        # The remote agents: alive or lost (their own alerts), their locations counted or
+        # not; told of every request of theirs by the web server.
+        self.agents = AgentWatch(self.engine.emit, self._location)
         self._maintenance = _Poll(self.engine.poll_maintenance,
                                   "the maintenance set from the command line", self._warn)
         self._acks = _Poll(self.engine.poll_acks, "the acknowledged alerts", self._warn)
@@ -85,6 +90,7 @@ class Runtime:
         self.engine.start()
         self.notifier.start()  # after the store: the outbox exists
         self._beat.configure(self._config)
+        self._watch_agents()
         # What the start made (the config's monitors, their schedules and rules) lives as
         # long as the run: out of the collector's sight, whose full passes over 100,000
         # monitors' objects held every thread for a second or more.
@@ -113,6 +119,7 @@ class Runtime:
                 else:  # its warnings are said by load_config, once
                     self._reload_file(self._path)
         self.engine.maybe_purge(now)
+        self.agents.step(now)
         self._maintenance()
         self._acks()
         if self.store.refusing:  # a refusing disk is said as such, and slows everything
@@ -153,6 +160,7 @@ class Runtime:
         self.notifier.configure(config.providers, config.notify_retry_for,
                                 stop_timeout=NOTIFIER_STOP_WAIT)
         self._beat.configure(config)
+        self.agents.configure(config.agents, config.agent_timeout, self._wall())
         self._config = config
 
     def emit(self, event: AlertEvent, monitor: Monitor | None = None) -> None:
@@ -194,7 +202,35 @@ class Runtime:
         if not self._beside:
             return config
         return dataclasses.replace(config, monitors=(), canary=None, heartbeat_url=None,
-                                   retention_days=None, retention=None)
+                                   retention_days=None, retention=None, agents=())
+
+    def _watch_agents(self) -> None:
+        """Start the agents' clocks, and read back which were lost when the monitor last
+        stopped (their alerts open): lost still, not said again."""
+        self.agents.configure(self._config.agents, self._config.agent_timeout, self._wall())
+        if not self._config.agents:
+            return
+        try:
+            reader = open_reader(self.store.path)
+            try:
+                rows = reader.latest_alert_rows()
+            finally:
+                reader.close()
+        except StoreError as exc:
+            self._warn(f"cannot read which agents were lost: {exc}")
+            return
+        self.agents.restore(rows)
+
+    def _location(self, location: str, lost: bool) -> None:
+        """Every agent of `location` lost, or one back: its results count no more, or
+        again."""
+        if lost:
+            self.engine.alerts.location_lost(location)
+        else:
+            self.engine.alerts.location_back(location)
+        if self._on_line is not None:
+            self._on_line(f"LOCATION {'LOST' if lost else 'BACK'}: {location}: its results"
+                          f" {'no longer count' if lost else 'count again'}")
 
     def _warn(self, message: str) -> None:
         self._on_problem(f"Warning: {message}")

@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 from monitor.alerts import AlertEvaluator, AlertEvent, Restored, history_span, routing
 from monitor.alerts.messages import note, subject
@@ -27,22 +27,26 @@ from monitor.checks import registry
 from monitor.checks.watchdog import Watchdog
 from monitor.config import Config
 from monitor.core.kind import WatchEvent, WatchState
-from monitor.core.model import CheckResult, Monitor
+from monitor.core.model import LOCAL, CheckResult, Monitor
 from monitor.core.timefmt import format_duration, format_time
 from monitor.engine.acks import acknowledged
 from monitor.engine.pushes import PushReader
+from monitor.engine.remote import Key, Marks, Received, RemoteRefused
 from monitor.engine.series import SeriesReader
 from monitor.maintenance import Maintenance
 from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
 from monitor.run.watches import Watches, judged, scheduled, watched
-from monitor.store.api import AlertRecord, Reader, iso_utc, parse_iso
+from monitor.store.api import AgentMark, AlertRecord, Reader, iso_utc, parse_iso
 from monitor.store.sqlite.queries import open_reader
-from monitor.store.sqlite.writer import Store
+from monitor.store.sqlite.writer import MAX_QUEUED, Store
 
 AlertHook = Callable[[AlertEvent], None]
 PURGE_EVERY = 3600.0
 WATCH_ROWS = 20  # the latest alert rows a new watch of a monitor is told
+# How long an agent's post waits for its rows to be on disk before it is answered 503 (it
+# is sent again: what was committed meanwhile is then a duplicate, skipped).
+REMOTE_FLUSH_WAIT = 10.0
 
 
 class Engine:
@@ -93,6 +97,9 @@ class Engine:
         # it and before the next check's: the database always holds a prefix of events.
         self._order_lock = threading.Lock()
         self.lateness_ms: deque[float] = deque(maxlen=1_000_000)  # recent samples, for bench
+        # The agents' batches: what each (agent, instance) has stored so far.
+        self._marks = Marks(lambda: open_reader(store.path))
+        self.remote_done = 0  # results of agents recorded (not this process's checks)
         self.keep_lateness = False
         self.recent_lateness: deque[float] = deque(maxlen=4096)  # for the live view's header
 
@@ -128,7 +135,7 @@ class Engine:
         self.watchdog = Watchdog()
         self._set_canary(self.config.canary)
         self.probes = self._make_probes(self.config)
-        self.probes.start(scheduled(self.config.monitors), self.config.max_workers,
+        self.probes.start(scheduled(local(self.config.monitors)), self.config.max_workers,
                           self.config.max_in_flight)
         self.watches.start()
         self.maybe_purge()
@@ -179,11 +186,11 @@ class Engine:
             if probe_count(config) != probe_count(old):
                 self.probes.stop()
                 self.probes = self._make_probes(config)
-                self.probes.start(scheduled(config.monitors), config.max_workers,
+                self.probes.start(scheduled(local(config.monitors)), config.max_workers,
                                   config.max_in_flight)
             else:
-                self.probes.set_monitors(scheduled(config.monitors), config.max_workers,
-                                         config.max_in_flight)
+                self.probes.set_monitors(scheduled(local(config.monitors)),
+                                         config.max_workers, config.max_in_flight)
         self.watches.set(config.monitors, self._watch_state)
         current = self.canary.monitor if self.canary else None
         if config.canary != current:
@@ -283,6 +290,100 @@ class Engine:
             if start < len(rows):
                 store.put_checks(rows[start:] if start else rows)
 
+    def record_remote(self, agent: str, location: str, instance: str,
+                      rows: Sequence[tuple[int, CheckResult]],
+                      flush_wait: float = REMOTE_FLUSH_WAIT) -> Received:
+        """Results an agent posted, each with its local row id (increasing), recorded as
+        this process's own checks are (maintenance, alert rules, store), at `location`.
+        Rows of ids the instance has stored already are skipped; rows of monitors not
+        (or no longer) checked from `location` are ignored. The instance's mark (its
+        highest id) is committed in the same transaction as the last rows of each part
+        written; returns once they are on disk. Raises RemoteRefused when the database
+        cannot take them now (nothing of them is then counted as stored)."""
+        key: Key = (agent, instance)
+        with self._marks.lock(key):
+            upto = self._marks.upto(key)
+            fresh = [(ident, result) for ident, result in rows if ident > upto]
+            duplicates = len(rows) - len(fresh)
+            if not fresh:
+                # A resend of rows queued by a post that was not answered in time: answered
+                # once they are on disk, as that post would have been.
+                if not self.store.flush(flush_wait):
+                    raise RemoteRefused("the database has not written them yet")
+                return Received(0, duplicates, 0, upto)
+            self._refuse_when_full(len(fresh))
+            last = fresh[-1][0]
+            ids, results = self._located(location, fresh)
+            queued = self._store_remote(AgentMark(agent, instance, last, location),
+                                        ids, results)
+            if queued < len(results):
+                raise RemoteRefused("the database writer is too far behind")
+            with self._count_lock:
+                self.remote_done += len(results)
+            if not self.store.flush(flush_wait):
+                raise RemoteRefused("the database cannot write them now")
+            return Received(len(results), duplicates, len(fresh) - len(results), last)
+
+    def remote_upto(self, agent: str, instance: str) -> int:
+        """The highest local row id of the agent's instance stored; 0 for none."""
+        return self._marks.upto((agent, instance))
+
+    def _refuse_when_full(self, count: int) -> None:
+        store = self.store
+        if store.fatal is not None or store.refusing:
+            raise RemoteRefused("the database refuses to write (a full disk?)")
+        if store.left().checks + count > MAX_QUEUED // 2:
+            # Half the queue: this process's own checks keep the rest.
+            raise RemoteRefused("the database writer is too far behind")
+
+    def _located(self, location: str, fresh: list[tuple[int, CheckResult]],
+                 ) -> tuple[list[int], list[CheckResult]]:
+        """The rows of monitors checked from `location`, at `location`, with their ids;
+        their monotonic time placed by their age (never ahead of now: an agent's clock
+        may run ahead), and those run in maintenance marked so."""
+        monitors, covers = self._monitors, self.maintenance.covers
+        now, mono = self._wall(), time.monotonic()
+        ids: list[int] = []
+        results: list[CheckResult] = []
+        for ident, result in fresh:
+            monitor = monitors.get(result.monitor_id)
+            if monitor is None or monitor.paused or location not in monitor.locations:
+                continue
+            result = dataclasses.replace(result, location=location, skipped=(),
+                                         mono=mono - max(0.0, now - result.timestamp))
+            ids.append(ident)
+            results.append(in_maintenance(result) if covers(result) else result)
+        return ids, results
+
+    def _store_remote(self, mark: AgentMark, ids: list[int],
+                      results: list[CheckResult]) -> int:
+        """Evaluate and queue an agent's rows as `_record` does its own, each part written
+        with the mark of its last row (the last part's: the batch's highest id, ignored
+        rows included), so that no part is ever on disk without its mark. The rows queued;
+        the mark moves with them."""
+        record, store = self.alerts.record, self.store
+        key = (mark.name, mark.instance)
+        with self._order_lock:
+            start = 0
+            for index, row in enumerate(results):
+                events = record(row)
+                if not events:
+                    continue
+                end = index + 1
+                upto = mark.upto if end == len(results) else ids[index]
+                if not store.put_checks(results[start:end], dataclasses.replace(
+                        mark, upto=upto, ids=tuple(ids[start:end]))):
+                    return start
+                self._marks.set(key, upto)
+                start = end
+                for event in events:
+                    self.emit(event)
+            if (start < len(results) or not results) and not store.put_checks(
+                    results[start:], dataclasses.replace(mark, ids=tuple(ids[start:]))):
+                return start
+            self._marks.set(key, mark.upto)
+        return len(results)
+
     def _watch_event(self, monitor: Monitor, event: WatchEvent) -> None:
         """An alert or recovery a watched monitor raised itself, in its own words (its
         watch raises none in maintenance), which name the monitor at their end: "High
@@ -376,6 +477,7 @@ class Engine:
         since = now - history_span(self.config.monitors)
         recent = reader.recent_verdicts(since, now)
         causes = reader.failure_causes(since, now)
+        located = self._read_located(reader, since, now)
         rows = reader.latest_alert_rows()
         ever_up = reader.ever_up()  # also before the history read back
         acked = reader.acked_starts([m for m, groups in rows.items()
@@ -401,8 +503,23 @@ class Engine:
                 # Up once: a check up, an alert recovered, a warning (up, warning).
                 seen_up=(monitor in ever_up or any(ok for _, ok in checks)
                          or (alert is not None and alert.type == "recovery")
-                         or warning is not None))
+                         or warning is not None),
+                located=located.get(monitor, {}),
+                warning_message=warning.message if warning is not None else "")
         return restored, now
+
+    def _read_located(self, reader: Reader, since: float, now: float,
+                      ) -> dict[str, dict[str, list[tuple[float, bool]]]]:
+        """Of the monitors checked from several locations: each location's recent checks,
+        by monitor (one read per location named)."""
+        several = [m for m in self.config.monitors if len(m.locations) > 1]
+        out: dict[str, dict[str, list[tuple[float, bool]]]] = {}
+        for location in sorted({place for m in several for place in m.locations}):
+            verdicts = reader.recent_verdicts(since, now, location)
+            for monitor in several:
+                if location in monitor.locations and monitor.id in verdicts:
+                    out.setdefault(monitor.id, {})[location] = verdicts[monitor.id]
+        return out
 
     # -- maintenance ----------------------------------------------------------------
     def _quiet(self, monitor_id: str, at: float) -> bool:
@@ -433,6 +550,11 @@ class Engine:
             self._on_status(f"MAINTENANCE: {monitor.label}: checks recorded, no alerts{until}")
         for monitor in left:
             self._on_status(f"MAINTENANCE OVER: {monitor.label}")
+
+
+def local(monitors: Iterable[Monitor]) -> list[Monitor]:
+    """The monitors this process checks itself: those of its own location."""
+    return [m for m in monitors if LOCAL in m.locations]
 
 
 def _running(config: Config) -> set[str]:

@@ -10,6 +10,9 @@ The web pages call the same API with the session cookie a login started
 (monitor.web.session) instead of a bearer token: a change made so must carry the session's
 CSRF token in its `X-CSRF-Token` header. A change from another site's page (its `Origin`
 is not this server's) is refused whatever it carries.
+
+The agent routes (`require_agent`) take only an agent's token (the config's `agents`):
+never an API token nor a login session, and an agent's token opens nothing else.
 """
 
 from __future__ import annotations
@@ -17,17 +20,19 @@ from __future__ import annotations
 import functools
 import hmac
 import math
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 from flask import g, request
 
+from monitor.config.agents import Agent
 from monitor.config.web import ApiToken
 from monitor.web import session
 from monitor.web.context import WebContext, current
 from monitor.web.problems import Problem
 
 SCOPES = ("public", "read", "write")
+AGENT_SCOPE = "agent"  # what the agent routes say they take (docs, tests)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 F = TypeVar("F", bound=Callable[..., object])
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="monitor"'}
@@ -47,6 +52,40 @@ def require(scope: str) -> Callable[[F], F]:
         checked.scope = scope  # type: ignore[attr-defined]  # the OpenAPI test reads it
         return checked  # type: ignore[return-value]
     return wrap
+
+
+def require_agent(route: F) -> F:
+    """An agent route's decorator: the caller must send an agent's token; the agent is
+    in `g.agent` for the route."""
+    @functools.wraps(route)
+    def checked(*args: object, **kwargs: object) -> object:
+        g.agent = authorize_agent()
+        return route(*args, **kwargs)
+
+    checked.scope = AGENT_SCOPE  # type: ignore[attr-defined]
+    return checked  # type: ignore[return-value]
+
+
+def authorize_agent() -> Agent:
+    """The agent whose token the request carries; a 401 Problem for none (an API token is
+    none), 429 after too many wrong ones from the client's address."""
+    g.token_name = None
+    given = _bearer()
+    if given is None:
+        raise Problem(401, "Unauthorized", "an agent sends its token: \"Authorization:"
+                      " Bearer TOKEN\" (a token of the config's agents)",
+                      headers=_CHALLENGE)
+    try:
+        agent = slowed_match(current().config.agents, given)
+    except TooSoon as exc:
+        raise Problem(429, "Too Many Requests", f"too many wrong tokens from your address:"
+                      f" try again in {exc.seconds} s",
+                      headers={"Retry-After": str(exc.seconds)}) from None
+    if agent is None:
+        raise Problem(401, "Unauthorized", "the token is not one of the config's agents'"
+                      " (an agent route takes no API token)", headers=_CHALLENGE)
+    g.token_name = f"agent {agent.name}"
+    return agent
 
 
 def authorize(scope: str) -> None:
@@ -112,7 +151,15 @@ def same_origin() -> bool:
     return origin is None or origin == request.host_url.rstrip("/")
 
 
-def match(tokens: tuple[ApiToken, ...], given: str) -> ApiToken | None:
+class _Holder(Protocol):
+    @property
+    def token(self) -> str: ...  # an ApiToken's, an Agent's
+
+
+T = TypeVar("T", bound=_Holder)
+
+
+def match(tokens: Sequence[T], given: str) -> T | None:
     """The token equal to `given`, compared with each in constant time (no early exit:
     the time taken says nothing of which token came close)."""
     found = None
@@ -131,7 +178,7 @@ class TooSoon(Exception):
         self.seconds = seconds
 
 
-def slowed_match(tokens: tuple[ApiToken, ...], given: str) -> ApiToken | None:
+def slowed_match(tokens: Sequence[T], given: str) -> T | None:
     """`match`, slowed per client (a login or a bearer token alike): raises TooSoon while
     this client must still wait (the token not even compared), counts a miss against it,
     forgets its misses at a hit."""

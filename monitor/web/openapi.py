@@ -53,8 +53,9 @@ def document(modules: list[ModuleType]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Uptime monitor API", "version": __version__,
-                 "description": "Monitors, their checks, stats and alerts; push monitors and"
-                                " the metrics tree. Errors are RFC 9457 problem documents."},
+                 "description": "Monitors, their checks, stats and alerts; push monitors,"
+                                " the metrics tree and remote agents. Errors are RFC 9457"
+                                " problem documents."},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}, {}],
         "paths": paths,
@@ -62,6 +63,9 @@ def document(modules: list[ModuleType]) -> dict[str, Any]:
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "a token of the config's"
-                                                          " apiTokens"}},
+                                                          " apiTokens"},
+                                # The agent routes': an agent's token, and only there.
+                                "agent": {"type": "http", "scheme": "bearer",
+                                          "description": "a token of the config's agents"}},
         },
     }

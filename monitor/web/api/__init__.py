@@ -21,6 +21,7 @@ MODULES = (
     "monitor.web.api.maintenance",
     "monitor.web.api.check",
     "monitor.web.api.traffic",
+    "monitor.web.api.agents",
 )
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from monitor.config.agents import NAME as LOCATION
+from monitor.config.agents import NAME_RULE as LOCATION_RULE
 from monitor.core import secrets
 from monitor.core.model import Monitor
 from monitor.stats import MonitorStats, window_start, window_stats
@@ -53,6 +55,7 @@ def get_checks(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the doc
     since = time_arg("since")
     until = time_arg("until")
     limit = int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    location = _location_arg()
     low = 0.0 if since is None else since
     high = END_OF_TIME if until is None else until
     if high <= low:
@@ -60,10 +63,21 @@ def get_checks(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the doc
     context = current()
     with reading(context) as reader:
         monitor = known(context, reader, monitor_id)
-        page = reader.checks_page(monitor_id, low, high, limit)
+        page = reader.checks_page(monitor_id, low, high, limit, location)
     return jsonify({"monitor": monitor_id,
                     "checks": [_check(check, monitor) for check in page.checks],
                     "nextUntil": page.next_until})
+
+
+def _location_arg() -> str | None:
+    """`location`: "local" or an agent's location (of now or once: its checks stay)."""
+    value = request.args.get("location")
+    if value is None:
+        return None
+    if not LOCATION.fullmatch(value):
+        raise Problem(400, "Bad Request", f"location: must be {LOCATION_RULE}",
+                      parameter="location")
+    return value
 
 
 def _check(check: StoredCheck, monitor: Monitor | None) -> dict[str, Any]:
@@ -74,7 +88,7 @@ def _check(check: StoredCheck, monitor: Monitor | None) -> dict[str, Any]:
             "reason": check.reason,
             "detail": None if check.detail is None else secrets.redact(check.detail, hidden),
             "lateness": check.lateness_ms, "metrics": dict(check.metrics),
-            "warning": check.warning}
+            "warning": check.warning, "location": check.location}
 
 
 @bp.get("/monitors/<monitor:id>/stats")
@@ -118,7 +132,7 @@ _COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimu
 _CHECK = {
     "type": "object",
     "required": ["id", "time", "timestamp", "up", "status", "responseTime", "reason",
-                 "detail", "lateness", "metrics", "warning"],
+                 "detail", "lateness", "metrics", "warning", "location"],
     "properties": {
         "id": {"type": "integer"},
         "time": {"type": "string", "description": "when it began, ISO-8601 UTC"},
@@ -136,6 +150,9 @@ _CHECK = {
                                    " total, in ms)"},
         "warning": {"type": "boolean",
                     "description": "up, but warning (reason and detail say why)"},
+        "location": {"type": "string",
+                     "description": "where it ran: `local` (this monitor) or the location"
+                                    " of the agent that ran it"},
     },
 }
 _STATS = {
@@ -194,7 +211,10 @@ OPENAPI: dict[str, Any] = {
                 time_parameter("until", "the newest time, exclusive (default: none)"),
                 {"name": "limit", "in": "query", "description": "checks a page, at most",
                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                            "default": DEFAULT_LIMIT}}],
+                            "default": DEFAULT_LIMIT}},
+                {"name": "location", "in": "query", "description": "only the checks run"
+                 " from this location (`local`, or an agent's); default: all",
+                 "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}}],
             "responses": {
                 "200": {"description": "A page of checks", "content": {"application/json": {
                     "schema": {"type": "object", "required": ["monitor", "checks",
