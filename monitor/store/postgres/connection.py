@@ -43,6 +43,13 @@ def connect(url: str, *, application: str = "uptime-monitor") -> psycopg.Connect
         raise StoreError(f"{shown(url)}: cannot connect: {say_error(url, exc)}") from None
 
 
+def reconnect(url: str) -> psycopg.Connection:
+    """The writer's connection again, after the server dropped it (its tables are made):
+    raises psycopg's error, a refusal the writer holds its rows through and retries."""
+    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+                           application_name="uptime-monitor writer")
+
+
 def schema_version(conn: psycopg.Connection) -> int:
     """meta's schema_version; 0 for a database without our tables."""
     found = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()

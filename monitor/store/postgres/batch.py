@@ -1,0 +1,457 @@
+"""What one batch of the PostgreSQL writer writes, in one transaction, as SQLite's
+(sqlite/batch.py): the monitors, agents' marks, the checks (one INSERT of the batch's rows
+as arrays, `unnest`, returning their ids) with their aggregates and states, the alerts with
+their notifications, the outcomes of deliveries, pushes, series, acks, maintenance; and the
+purge of old rows. Called on the writer thread only."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+
+import psycopg
+
+from monitor.core.model import LOCAL, CheckResult
+from monitor.core.push import MAX_MESSAGE
+from monitor.store.api import (
+    KEY_FIELD,
+    SPANS,
+    Ack,
+    AlertRecord,
+    CheckBatch,
+    Command,
+    DeliveryDone,
+    Flush,
+    MonitorRow,
+    Purge,
+    RecordPush,
+    RecordSeries,
+    SetMaintenance,
+    SetMonitors,
+    Stop,
+    iso_utc,
+)
+from monitor.store.codec import finite_metrics
+from monitor.store.postgres.aggregates import MetricFigures, purge_days
+from monitor.store.postgres.folds import Folds
+from monitor.store.postgres.rollups import PgRollups
+from monitor.store.postgres.schema import TYPE_GROUP
+from monitor.store.postgres.series_writes import SeriesWrites
+from monitor.store.postgres.sql import columns, rollback, unnest
+from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS
+
+PURGE_CHUNK = 20000
+
+_INSERT_CHECKS = (
+    "INSERT INTO website_monitoring (timestamp, host, available, status, responseTime, reason,"
+    " detail, lateness, monitor, metrics, warning, location) SELECT * FROM"
+    " " + unnest("float8", "text", "int2", "int4", "float8", "text", "text", "float8", "text",
+                 "text", "int2", "text") +
+    " RETURNING id")
+# An agent's mark: its upto never decreases (a late, smaller mark changes nothing).
+_UPSERT_MARK = (
+    "INSERT INTO agents (name, instance, upto, location) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (name, instance) DO UPDATE SET upto = greatest(agents.upto, excluded.upto),"
+    " location = excluded.location")
+_DELIVERY_DONE = (
+    "UPDATE outbox SET attempts = attempts + %s, sent = %s, failed = %s, error = %s,"
+    " retry_at = %s WHERE id = %s AND sent IS NULL AND failed IS NULL")
+
+
+@dataclass(slots=True)
+class Work:
+    """A batch's commands by type, in their order within each type."""
+
+    checks: list[CheckResult] = field(default_factory=list)
+    # Agents' batches: (where their rows start in `checks`, the batch).
+    marked: list[tuple[int, CheckBatch]] = field(default_factory=list)
+    skipped: int = 0  # rows of agents' batches stored already (resent): not written again
+    alerts: list[AlertRecord] = field(default_factory=list)
+    monitor_sets: list[SetMonitors] = field(default_factory=list)
+    maintenance: list[SetMaintenance] = field(default_factory=list)
+    deliveries: list[DeliveryDone] = field(default_factory=list)
+    pushes: list[RecordPush] = field(default_factory=list)
+    series: list[RecordSeries] = field(default_factory=list)
+    acks: list[Ack] = field(default_factory=list)
+    purges: list[Purge] = field(default_factory=list)
+    flushes: list[Flush] = field(default_factory=list)
+    stop: bool = False
+
+
+def sort(commands: Iterable[Command]) -> Work:
+    """The one place commands are told apart."""
+    work = Work()
+    for command in commands:
+        match command:
+            case CheckResult():
+                work.checks.append(command)
+            case CheckBatch():
+                if command.mark is not None:
+                    work.marked.append((len(work.checks), command))
+                work.checks.extend(command)
+            case AlertRecord():
+                work.alerts.append(command)
+            case SetMonitors():
+                work.monitor_sets.append(command)
+            case DeliveryDone():
+                work.deliveries.append(command)
+            case SetMaintenance():
+                work.maintenance.append(command)
+            case RecordPush():
+                work.pushes.append(command)
+            case RecordSeries():
+                work.series.append(command)
+            case Ack():
+                work.acks.append(command)
+            case Purge():
+                work.purges.append(command)
+            case Flush():
+                work.flushes.append(command)
+            case Stop():
+                work.stop = True
+            case _:
+                raise TypeError(f"not a store command: {command!r}")
+    return work
+
+
+def flatten(commands: Iterable[Command], split: bool = False) -> list[Command]:
+    """The commands with each list of checks as its checks; an agent's batch (with a mark)
+    kept whole, or with `split` one batch per row (each marked with its row's id when the
+    mark has ids) and then its mark alone, so that a bad row costs that row alone."""
+    out: list[Command] = []
+    for command in commands:
+        if not isinstance(command, CheckBatch):
+            out.append(command)
+        elif command.mark is None:
+            out.extend(command)
+        elif not split:
+            out.append(command)
+        else:
+            mark = command.mark
+            for index, row in enumerate(command):
+                one = (replace(mark, upto=mark.ids[index], ids=mark.ids[index:index + 1])
+                       if mark.ids else None)
+                out.append(row if one is None else CheckBatch((row,), one))
+            out.append(CheckBatch((), replace(mark, ids=())))
+    return out
+
+
+def is_data(command: Command) -> bool:
+    """Data to write (kept and retried while the server refuses), not a control command."""
+    return not isinstance(command, Purge | Flush | Stop)
+
+
+def _finite(*values: float | None) -> None:
+    """PostgreSQL stores NaN and infinities where SQLite's JSON refused them: a check with
+    one is a bug in what made it, dropped alone as in SQLite rather than summed."""
+    for value in values:
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"not a finite number: {value!r}")
+
+
+class Batches:
+    """The writing connection's transactions, and the caches they keep up to date.
+    `connect` opens a new connection when the server dropped the last one."""
+
+    def __init__(self, conn: psycopg.Connection, connect: Callable[[], psycopg.Connection],
+                 clock: Callable[[], float], say: Callable[[str], None], path: object,
+                 deferred: bool = True) -> None:
+        self._conn = conn
+        self._connect = connect
+        self._targets: dict[str, str] = self._load_targets()
+        self._say = say
+        self._path = path
+        self._rollups = PgRollups(clock)
+        self.folds = Folds(clock, self._rollups, deferred)
+        self.aggregates = self.folds.aggregates  # public for tests
+        self._recovered = False
+        self._metrics = MetricFigures(clock, say, path, self._rollups, deferred)
+        self._series = SeriesWrites(clock, say, path)
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        return self._conn
+
+    def _load_targets(self) -> dict[str, str]:
+        try:
+            return dict(self._conn.execute(
+                "SELECT monitor, target FROM monitors WHERE target <> monitor").fetchall())
+        except psycopg.Error:
+            return {}
+
+    def connected(self) -> psycopg.Connection:
+        """The connection, opened again if the server dropped it (raises the refusal
+        when it cannot: the rows are held and retried)."""
+        if self._conn.closed or self._conn.broken:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = self._connect()
+        return self._conn
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self._conn.close()
+
+    def write(self, commands: list[Command]) -> Work:
+        """Write `commands` in one transaction; raises what the server raised, the
+        transaction left open (the caller rolls it back)."""
+        work = sort(commands)
+        conn = self.connected()
+        self._rollups.load(conn)
+        self._recover()
+        conn.execute("BEGIN")
+        for monitor_set in work.monitor_sets:
+            self._write_monitors(monitor_set.monitors)
+        if work.marked:
+            self._write_marks(work)
+        ids = self._write_checks(work.checks) if work.checks else []
+        if work.alerts:
+            self._write_alerts(work.alerts)
+        if work.deliveries:
+            with conn.cursor() as cursor:
+                cursor.executemany(_DELIVERY_DONE, [
+                    (int(d.attempted), d.at if d.error is None else None,
+                     d.at if d.error and d.retry_at is None else None, d.error, d.retry_at,
+                     d.id) for d in work.deliveries])
+        if work.pushes:
+            conn.execute(
+                "INSERT INTO pushes (monitor, timestamp, event, status, message, value)"
+                f" SELECT * FROM {unnest('text', 'float8', 'text', 'text', 'text', 'float8')}",
+                columns([(p.monitor_id, p.timestamp, p.event, p.status,
+                          p.message[:MAX_MESSAGE] or None, p.value) for p in work.pushes], 6))
+        if work.series:
+            self._series.write(conn, work.series)
+        if work.acks:
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO acks (alert, monitor, at, by) VALUES (%s, %s, %s, %s)"
+                    " ON CONFLICT (alert) DO NOTHING",
+                    [(a.alert, a.monitor_id, a.at, a.by) for a in work.acks])
+        for m in work.maintenance:
+            if m.since is None:
+                conn.execute("DELETE FROM maintenance WHERE monitor = %s", (m.monitor_id,))
+            else:
+                conn.execute("INSERT INTO maintenance (monitor, since, until) VALUES"
+                             " (%s, %s, %s) ON CONFLICT (monitor) DO UPDATE SET"
+                             " since = excluded.since, until = excluded.until",
+                             (m.monitor_id, m.since, m.until))
+        if work.checks:
+            self.folds.batch(conn, work.checks, ids)
+            self._metrics.batch(conn, ids)
+        conn.execute("COMMIT")
+        if work.checks:
+            self.folds.committed(conn, work.checks)
+            self._metrics.committed(work.checks)
+        if work.series:
+            self._series.committed()
+        return work
+
+    def _recover(self) -> None:
+        """What a crash or a quick stop left underived, before any other row (once)."""
+        if not self._recovered:
+            self.folds.recover(self._conn)
+            self._metrics.recover(self._conn)
+            self._recovered = True
+
+    def write_folds(self, force: bool) -> None:
+        """The aggregates and states the checks changed, when due. Kept for the next time
+        if the server refuses them: the checks' own writes say why."""
+        try:
+            conn = self.connected()
+            self._rollups.load(conn)
+            self._recover()
+            self.folds.write(conn, force)
+        except psycopg.Error:
+            rollback(self._conn)
+
+    def write_metrics(self, force: bool, stopping: bool = False) -> None:
+        if not (self._conn.closed or self._conn.broken):
+            self._metrics.write(self._conn, force, stopping)
+
+    def write_series(self, force: bool) -> None:
+        if not (self._conn.closed or self._conn.broken):
+            self._series.write_rollups(self._conn, force)
+
+    def drop_metrics(self) -> None:
+        self._metrics.drop()
+
+    def drop_series(self) -> None:
+        self._series.drop()
+
+    def roll_up(self) -> None:
+        """Roll the hours that have ended into the hour and day tiers, when one is due; a
+        failure is retried a minute later, and said if the retry fails too."""
+        try:
+            conn = self.connected()
+            self._rollups.load(conn)
+            if self._rollups.due():
+                self.folds.write_before(conn, self._rollups.rolling_until())
+                self._rollups.roll(conn)
+                self.aggregates.forget_rollups()
+        except Exception as exc:  # noqa: BLE001 - a bug too: retried a minute later
+            self.rollback()
+            if self._rollups.failed() == 2:
+                self._say(f"{self._path}: rolling up the hours failed: {exc}; retrying"
+                          " every minute")
+
+    def rollback(self) -> None:
+        rollback(self._conn)
+        self.folds.rolled_back()
+        self._metrics.rolled_back()
+        self._series.clear()
+
+    def _write_alerts(self, alerts: list[AlertRecord]) -> None:
+        """Each alert row, then its notifications in the outbox: one transaction."""
+        conn = self._conn
+        targets = self._targets
+        now = time.time()
+        for a in alerts:
+            row = conn.execute(
+                "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
+                " availability, message, monitor) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " RETURNING id",
+                (a.timestamp, targets.get(a.monitor_id, a.monitor_id), a.type, a.start, a.end,
+                 a.availability, a.message, a.monitor_id)).fetchone()
+            if a.deliveries:
+                assert row is not None
+                alert = row[0]
+                rows = []
+                for d in a.deliveries:
+                    key = f"{alert}:{d.provider}"
+                    rows.append((alert, key, d.provider, d.event,
+                                 d.title.replace(KEY_FIELD, key),
+                                 d.body.replace(KEY_FIELD, key), now))
+                with conn.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO outbox (alert, key, provider, event, title, body,"
+                        " created) VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+
+    def _write_monitors(self, monitors: tuple[MonitorRow, ...]) -> None:
+        conn = self._conn
+        conn.execute("UPDATE monitors SET active = 0")
+        # In the config's order: a monitor new to the table gets the next rowid.
+        conn.execute(
+            "INSERT INTO monitors (monitor, name, interval, active, kind, target)"
+            f" SELECT m, n, i, 1, k, t FROM {unnest('text', 'text', 'float8', 'text', 'text')}"
+            " WITH ORDINALITY AS u(m, n, i, k, t, o) ORDER BY o"
+            " ON CONFLICT (monitor) DO UPDATE SET name = excluded.name,"
+            " interval = excluded.interval, active = 1, kind = excluded.kind,"
+            " target = excluded.target",
+            columns([(m.id, m.name, m.interval, m.kind, m.target) for m in monitors], 5))
+        for m in monitors:
+            if m.target != m.id:
+                self._targets[m.id] = m.target
+            else:
+                self._targets.pop(m.id, None)
+
+    def _write_marks(self, work: Work) -> None:
+        """The agents' marks, in the open transaction, and their rows stored already (a
+        resend) taken out of `work.checks`: each row is stored once, with its mark. The
+        mark's row is locked (FOR UPDATE) so that two writers on one database take turns."""
+        conn = self._conn
+        upto: dict[tuple[str, str], int] = {}
+        drop: set[int] = set()
+        for start, batch in work.marked:
+            mark = batch.mark
+            assert mark is not None
+            key = (mark.name, mark.instance)
+            if key not in upto:
+                row = conn.execute("SELECT upto FROM agents WHERE name = %s AND instance = %s"
+                                   " FOR UPDATE", key).fetchone()
+                upto[key] = 0 if row is None else row[0]
+            stored = upto[key]
+            if mark.ids:
+                drop.update(start + i for i, ident in enumerate(mark.ids) if ident <= stored)
+            elif mark.upto <= stored:
+                drop.update(range(start, start + len(batch)))
+            upto[key] = max(stored, mark.upto)
+            conn.execute(_UPSERT_MARK, (*key, mark.upto, mark.location))
+        if drop:
+            work.checks = [c for i, c in enumerate(work.checks) if i not in drop]
+            work.skipped = len(drop)
+
+    def _write_checks(self, checks: list[CheckResult]) -> list[int]:
+        """The raw rows, one statement; their ids."""
+        targets = self._targets
+        rows = []
+        for index, c in enumerate(checks):
+            _finite(c.timestamp, c.response_ms, c.lateness_ms)
+            metrics = None
+            if c.metrics:
+                try:
+                    metrics = json.dumps(c.metrics, allow_nan=False)
+                except ValueError:  # a kind's metric of infinity or NaN
+                    c = checks[index] = replace(c, metrics=finite_metrics(c.metrics))
+                    metrics = json.dumps(c.metrics) if c.metrics else None
+            rows.append((c.timestamp, targets.get(c.monitor_id, c.monitor_id),
+                         None if c.available is None else int(c.available), c.code,
+                         c.response_ms, c.reason, c.detail or None, c.lateness_ms,
+                         c.monitor_id, metrics, 1 if c.warning else None,
+                         None if c.location == LOCAL else c.location))
+        with self._conn.cursor() as cursor:
+            cursor.execute(_INSERT_CHECKS, columns(rows, 12))
+            return [row[0] for row in cursor.fetchall()]
+
+    def purge(self, before: float, tiers: dict[int, float | None]) -> tuple[int, int]:
+        """Delete the checks and alerts older than `before`, and each span's aggregates
+        older than its cutoff in `tiers` (`before` if not in it; None: kept): the checks
+        and alerts deleted. In short transactions, so that other writers get between."""
+        conn = self.connected()
+        cutoff_iso = iso_utc(before)  # (raises for a date out of range: before any delete)
+        checks = 0
+        while True:
+            conn.execute("BEGIN")
+            cursor = conn.execute(
+                "DELETE FROM website_monitoring WHERE id = ANY(ARRAY(SELECT id FROM"
+                " website_monitoring WHERE timestamp < %s LIMIT %s))", (before, PURGE_CHUNK))
+            deleted = cursor.rowcount
+            conn.execute("COMMIT")
+            checks += deleted
+            if deleted < PURGE_CHUNK:
+                break
+        cutoffs = {span: cut for span in SPANS + ROLLUP_SPANS
+                   if (cut := tiers.get(span, before)) is not None}
+        for span, cut in cutoffs.items():
+            conn.execute("BEGIN")
+            for table in ("aggregates", "metric_aggs"):
+                conn.execute(f"DELETE FROM {table} WHERE span = %s AND start < %s",
+                             (span, int(cut // span) * span))
+            if span == DAY:
+                purge_days(conn, int(cut // DAY) * DAY)
+            conn.execute("COMMIT")
+        conn.execute("BEGIN")
+        # Keep each monitor's latest row of each group: the alert state a restart restores.
+        alerts = conn.execute(
+            "DELETE FROM website_alerts WHERE timestamp < %s AND id NOT IN (SELECT max(id)"
+            f" FROM website_alerts GROUP BY monitor, {TYPE_GROUP})",
+            (cutoff_iso,)).rowcount
+        conn.execute("DELETE FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM website_alerts a"
+                     " WHERE a.id = o.alert)")
+        self._purge_pushes(conn, before)
+        conn.execute("DELETE FROM acks k WHERE NOT EXISTS (SELECT 1 FROM website_alerts a"
+                     " WHERE a.id = k.alert)")
+        conn.execute("COMMIT")
+        self._series.purge(conn, before, cutoffs)
+        self.aggregates.forget_before(cutoffs)
+        if 60 in cutoffs:
+            self._metrics.forget_before(cutoffs[60])
+        return checks, alerts
+
+    @staticmethod
+    def _purge_pushes(conn: psycopg.Connection, before: float) -> None:
+        """The pushes received before `before` but each monitor's latest start and latest
+        run end (as SQLite's pushes.purge)."""
+        row = conn.execute("SELECT id FROM pushes WHERE timestamp >= %s ORDER BY id LIMIT 1",
+                           (before,)).fetchone()
+        if row is not None:
+            cut = row[0]
+        else:
+            found = conn.execute("SELECT max(id) FROM pushes").fetchone()
+            cut = (found[0] if found and found[0] is not None else 0) + 1
+        conn.execute(
+            "DELETE FROM pushes WHERE id < %(cut)s AND id NOT IN (SELECT max(id) FROM pushes"
+            " WHERE id < %(cut)s GROUP BY monitor, event = 'start')", {"cut": cut})
