@@ -10,11 +10,13 @@ the database's)."""
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 import pytest
@@ -38,6 +40,7 @@ from monitor.store.api import (
     iso_utc,
 )
 from monitor.store.codec import decode_counts_into, decode_hist_into
+from monitor.store.events import Position, Tail
 from monitor.store.postgres.connection import open_writer_connection
 from monitor.store.postgres.queries import PostgresReader, open_reader
 from monitor.store.postgres.schema import TABLES
@@ -46,7 +49,7 @@ from monitor.store.sqlite.queries import open_reader as open_sqlite_reader
 from monitor.store.sqlite.writer import Store
 from monitor.store.summaries import TrendRow
 from monitor.store.tiers import DAY, HOUR, cover
-from tests.store.test_rollups import DAY0, MONITORS, feed, history
+from tests.store.test_rollups import DAY0, MONITORS, history
 from tests.support.postgres import PostgresServer
 
 END = DAY0 + 9 * DAY + 13 * HOUR + 1234  # the last check's time, about
@@ -56,12 +59,28 @@ FAST = "https://fast.example/"  # answers within milliseconds, any float; down n
 WINDOWS = (600, 3600, DAY, 7 * DAY)
 
 
-def _extras(db: Path, last: float) -> None:
-    """Everything but the checks' history: the monitors' list, checks from agents'
-    locations, alerts with their notifications and acks, pushes, series, maintenance."""
+def _feed(make: Callable[..., Any], checks: list[CheckResult]) -> None:
+    """Write `checks` through a real writer (`make(clock=...)`), the clock following them
+    a batch at a time (as tests/store/test_rollups.py's feed)."""
+    now = [0.0]
+    store = make(clock=lambda: now[0])
+    try:
+        for i in range(0, len(checks), 40):
+            part = checks[i:i + 40]
+            now[0] = part[-1].timestamp + 1
+            store.put_checks(part)
+            assert store.flush()
+    finally:
+        store.close()
+
+
+def _extras(make: Callable[..., Any], read: Callable[[], Any], last: float) -> None:
+    """Everything but the checks' history, through a real writer (`make`; `read` opens
+    its reader): the monitors' list, checks from agents' locations, alerts with their
+    notifications and acks, pushes, series, maintenance."""
     rng = random.Random(3)
     now = [last + 5]
-    store = Store(db, clock=lambda: now[0])
+    store = make(clock=lambda: now[0])
     try:
         store.put_check(CheckResult(GONE, last - 3000, True, 200, 12.5))
         # Every 20 s for an hour: the sparkline's values below 10 and below 1 ms (ties of
@@ -106,12 +125,14 @@ def _extras(db: Path, last: float) -> None:
                 deliveries=(Delivery("slack", kind, f"t{i}", "body"),
                             Delivery("mail", kind, f"m{i}", "b"))))
         assert store.flush()
-        with SqliteReader_(db) as reader:
+        reader = read()
+        try:
             alerts = reader.alerts_after()
-            outbox = {d.provider: d for d in reader.pending_deliveries("slack", now[0])}
             rows = reader.pending_deliveries("slack", now[0]) + reader.pending_deliveries(
                 "mail", now[0])
-        assert alerts and outbox
+        finally:
+            reader.close()
+        assert alerts and rows
         store.put_delivery(DeliveryDone(rows[0].id, now[0], None))
         store.put_delivery(DeliveryDone(rows[1].id, now[0], "HTTP 500", retry_at=now[0] + 60))
         store.put_delivery(DeliveryDone(rows[-1].id, now[0], "gone", retry_at=None))
@@ -136,19 +157,6 @@ def _extras(db: Path, last: float) -> None:
         assert store.flush()
     finally:
         store.close()
-
-
-class SqliteReader_:
-    """The SQLite reader for a `with`."""
-
-    def __init__(self, db: Path) -> None:
-        self.reader = open_sqlite_reader(db)
-
-    def __enter__(self) -> SqliteReader:
-        return self.reader
-
-    def __exit__(self, *exc: object) -> None:
-        self.reader.close()
 
 
 def copy_to_postgres(db: Path, url: str) -> None:
@@ -180,20 +188,42 @@ def copy_to_postgres(db: Path, url: str) -> None:
         source.close()
 
 
-@pytest.fixture(scope="module")
-def stores(tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer,
-           ) -> Iterator[tuple[SqliteReader, PostgresReader, float]]:
+class Stores(NamedTuple):
+    sqlite: SqliteReader
+    postgres: PostgresReader
+    last: float  # the last check of the history
+    written: bool  # by each store's writer (else copied)
+
+
+def _write(make: Callable[..., Any], read: Callable[[], Any], checks: list[CheckResult],
+           ) -> None:
+    _feed(make, checks)
+    _extras(make, read, checks[-1].timestamp)
+
+
+@pytest.fixture(scope="module", params=["copied", "written"])
+def stores(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           postgres_server: PostgresServer,
+           ) -> Iterator[Stores]:
+    """The same history in both: written by SQLite's writer and copied table by table
+    (the reads alone compared), or written by each store's own writer (the writers' rows
+    as the readers see them)."""
     db = tmp_path_factory.mktemp("reads") / "monitoring.db"
     checks = history(DAY0, END)
-    feed(db, checks, [0.0])
     last = checks[-1].timestamp
-    _extras(db, last)
+    _write(functools.partial(Store, db), functools.partial(open_sqlite_reader, db), checks)
     name = postgres_server.create_database()
     url = postgres_server.url(name)
-    copy_to_postgres(db, url)
+    if request.param == "copied":
+        copy_to_postgres(db, url)
+    else:
+        from monitor.store.postgres.writer import Store as PostgresStore
+
+        _write(functools.partial(PostgresStore, url), functools.partial(open_reader, url),
+               checks)
     sqlite_reader, pg_reader = open_sqlite_reader(db), open_reader(url)
     try:
-        yield sqlite_reader, pg_reader, last
+        yield Stores(sqlite_reader, pg_reader, last, request.param == "written")
     finally:
         sqlite_reader.close()
         pg_reader.close()
@@ -253,11 +283,20 @@ def same(x: Any, y: Any, path: str = "") -> None:
 
 def both(stores: tuple, method: str, *args: Any, **kwargs: Any) -> Any:
     """Ask both readers; assert the same answer; give it."""
-    sqlite_reader, pg_reader, _last = stores
+    sqlite_reader, pg_reader, _last, written = stores
     expected = getattr(sqlite_reader, method)(*args, **kwargs)
     found = getattr(pg_reader, method)(*args, **kwargs)
-    same(found, expected, method)
+    if written and isinstance(found, Tail):
+        # Each writer writes the metrics' JSON its way (spaces or none): the same JSON.
+        same(_parsed(found), _parsed(expected), method)
+    else:
+        same(found, expected, method)
     return expected
+
+
+def _parsed(tail: Tail) -> Tail:
+    return tail._replace(checks=[check._replace(metrics=json.loads(check.metrics or "null"))
+                                 for check in tail.checks])
 
 
 def _spans(last: float) -> list[tuple[float, float]]:
@@ -271,7 +310,7 @@ def _spans(last: float) -> list[tuple[float, float]]:
 # -- the engine's restore and the reports --------------------------------------------------
 
 def test_the_history_holds_every_kind_of_row(stores) -> None:
-    sqlite_reader, pg_reader, _last = stores
+    sqlite_reader, pg_reader, _last, _written = stores
     with pg_reader.conn.cursor() as cur:
         for table in TABLES:
             count = cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -283,7 +322,7 @@ def test_the_history_holds_every_kind_of_row(stores) -> None:
 
 
 def test_window_rows_metric_rows_and_totals(stores) -> None:
-    sqlite_reader, _pg, last = stores
+    sqlite_reader, _pg, last, _written = stores
     for start, end in _spans(last):
         ranges, raws = window_pieces(sqlite_reader, start, end)
         both(stores, "window_rows", ranges, raws)
@@ -297,7 +336,7 @@ def test_window_rows_metric_rows_and_totals(stores) -> None:
 
 def test_window_stats_slowest_and_trend_are_the_same(stores) -> None:
     """The program's own figures, from either reader."""
-    sqlite_reader, pg_reader, last = stores
+    sqlite_reader, pg_reader, last, _written = stores
     for start, end in _spans(last):
         same(window_stats(pg_reader, start, end), window_stats(sqlite_reader, start, end),
              f"stats {start} {end}")
@@ -313,7 +352,7 @@ def test_window_stats_slowest_and_trend_are_the_same(stores) -> None:
 
 
 def test_window_summaries(stores) -> None:
-    sqlite_reader, _pg, last = stores
+    sqlite_reader, _pg, last, _written = stores
     for end in (last, last - 3 * DAY + 17):
         windows = [window_pieces(sqlite_reader, window_start(end, s), end)[0]
                    for s in WINDOWS]
@@ -325,7 +364,7 @@ def test_window_summaries(stores) -> None:
 
 
 def test_states_monitors_and_alerts(stores) -> None:
-    _s, _p, last = stores
+    _s, _p, last, _written = stores
     for method in ("down_now", "warnings", "in_maintenance", "ever_up", "active_monitors",
                    "open_alerts", "latest_alert_rows", "maintenance", "blocks_since",
                    "rolled_until", "agent_marks", "notifications_waiting", "event_span",
@@ -356,11 +395,16 @@ def test_states_monitors_and_alerts(stores) -> None:
 
 
 def test_notifications(stores) -> None:
-    _s, _p, last = stores
+    sqlite_reader, pg_reader, last, written = stores
     for provider in ("slack", "mail", "none"):
         for now in (last, last + 5, last + 3600):
-            both(stores, "pending_deliveries", provider, now)
-            both(stores, "pending_deliveries", provider, now, 2)
+            for limit in (100, 2):
+                found, expected = (reader.pending_deliveries(provider, now, limit)
+                                   for reader in (pg_reader, sqlite_reader))
+                if written:  # created when written: on the machine's clock
+                    found, expected = ([row._replace(created=0.0) for row in rows]
+                                       for rows in (found, expected))
+                same(found, expected)
     both(stores, "deliveries", list(range(0, 12)))
     both(stores, "deliveries", [])
 
@@ -368,7 +412,7 @@ def test_notifications(stores) -> None:
 # -- the REST API and the dashboard --------------------------------------------------------
 
 def test_summaries_uptime_and_dashboard(stores) -> None:
-    sqlite_reader, _p, last = stores
+    sqlite_reader, _p, last, _written = stores
     both(stores, "monitor_summaries")
     both(stores, "monitor_summaries", [MONITORS[1], GONE, "none"])
     for now in (last, last + 2 * HOUR, last - 2 * DAY - 5, last + 3 * DAY):
@@ -398,7 +442,7 @@ def test_summaries_uptime_and_dashboard(stores) -> None:
 
 
 def test_checks_pages_and_alert_entries(stores) -> None:
-    _s, _p, last = stores
+    _s, _p, last, _written = stores
     for monitor in (MONITORS[0], MONITORS[2]):
         for location in (None, "local", "eu"):
             for since, until, limit in ((0, 1e15, 10), (last - 3000, last, 5),
@@ -418,10 +462,8 @@ def test_checks_pages_and_alert_entries(stores) -> None:
 
 
 def test_events(stores) -> None:
-    sqlite_reader, _p, _last = stores
+    sqlite_reader, _p, _last, _written = stores
     oldest, newest = sqlite_reader.event_span()
-    from monitor.store.events import Position
-
     for start, upto, limit in ((Position(0, 0), None, 100), (Position(oldest + 50, 3),
                                                              None, 1000),
                                (Position(newest.check - 20, 0), newest, 7),
@@ -430,7 +472,7 @@ def test_events(stores) -> None:
 
 
 def test_pushes_and_series(stores) -> None:
-    _s, _p, last = stores
+    _s, _p, last, _written = stores
     for after, monitor, limit in ((0, None, 1000), (3, None, 4), (0, MONITORS[2], 5),
                                   (5, MONITORS[1], 10)):
         both(stores, "pushes_after", after, monitor, limit)
@@ -472,7 +514,7 @@ def test_an_error_names_the_database_without_its_password(postgres_server) -> No
 
 
 def test_the_reader_cannot_write(stores) -> None:
-    _s, pg_reader, _last = stores
+    _s, pg_reader, _last, _written = stores
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         pg_reader.conn.execute("DELETE FROM meta")
 
@@ -480,7 +522,7 @@ def test_the_reader_cannot_write(stores) -> None:
 def test_a_reader_survives_its_connection_dropped(stores, postgres_server) -> None:
     """A server restart (or an idle timeout) drops the connection: the next read opens a
     new one, the reading thread goes on."""
-    _s, pg_reader, _last = stores
+    _s, pg_reader, _last, _written = stores
     before = pg_reader.down_now()
     pid = pg_reader.conn.info.backend_pid
     with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
@@ -494,7 +536,7 @@ def test_float_buckets_are_python_s(stores) -> None:
     from monitor.store.codec import HIST_MIN_MS, HIST_RATIO, bucket_of
     from monitor.store.postgres.windows import bucket_sql
 
-    _s, pg_reader, _last = stores
+    _s, pg_reader, _last, _written = stores
     values = [0.0, HIST_MIN_MS, 0.1000001, 1e300, math.inf, -5.0, 12.5]
     values += [HIST_MIN_MS * HIST_RATIO ** k * f for k in range(0, 520, 7)
                for f in (0.999999, 1.0, 1.000001)]
