@@ -86,6 +86,7 @@ class Link:
         self._assignment: Assignment | None = None
         self._warned_behind = False
         self._reading: str | None = None  # the local database's read error, once said
+        self._answered = False  # the server has answered this run
         self._skipped: set[int] = set()  # ids of checks the server refused, above upto
         self._thread: threading.Thread | None = None
 
@@ -107,14 +108,15 @@ class Link:
         self._thread.start()
         return self
 
-    def stop(self) -> bool:
-        """Stop the thread; False when a request still in flight kept it (it ends alone,
-        a daemon, and its answer is dropped: the rows go again at the next start)."""
+    def stop(self, wait: float = JOIN_TIMEOUT) -> bool:
+        """Stop the thread, waiting `wait` s at most for the request in flight; False when
+        it still runs (it ends alone, a daemon, and its answer is dropped: the rows go
+        again at the next start)."""
         self._stop.set()
         self._wake.set()
         if self._thread is None:
             return True
-        self._thread.join(JOIN_TIMEOUT)
+        self._thread.join(wait)
         return not self._thread.is_alive()
 
     def flush(self, within: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -144,10 +146,14 @@ class Link:
             if not self.synced or now >= self._next_beat:
                 self._beat(now)
             if self.lost_since is not None:
-                self._say(f"The server {self.client.server} is back after"
-                          f" {format_duration(now - self.lost_since)}; sending the"
-                          f" {self.waiting()} check(s) that waited")
+                after = format_duration(now - self.lost_since)
+                waiting = self.waiting()
+                self._say(f"The server {self.client.server} answers after {after}"
+                          if not self._answered and not waiting else
+                          f"The server {self.client.server} is back after {after}; sending"
+                          f" the {waiting} check(s) that waited")
                 self.lost_since = None
+            self._answered = True
             if now >= self._next_send:
                 full = self._send_batch()
                 self._next_send = now if full else now + SEND_EVERY
@@ -162,10 +168,13 @@ class Link:
             if self.lost_since is None:
                 self.lost_since = now
                 waiting = self.waiting()
-                self._say(f"Warning: lost the server {self.client.server}: {exc}; checking"
-                          f" goes on, the checks wait in {self._where}"
-                          + (f" ({waiting} so far)" if waiting else "")
-                          + ", retrying")
+                if not self._answered and not waiting:  # at the start: nothing to keep yet
+                    self._say(f"Warning: cannot reach the server {self.client.server}: {exc};"
+                              " retrying until it answers")
+                else:
+                    self._say(f"Warning: lost the server {self.client.server}: {exc};"
+                              f" checking goes on, the checks wait in {self._where}"
+                              + (f" ({waiting} so far)" if waiting else "") + ", retrying")
             self.synced = False  # known again from the next heartbeat
             self._retry_at = now + self._backoff.delay()
             return self._retry_at

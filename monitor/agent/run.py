@@ -98,10 +98,11 @@ def _run(options: AgentOptions, echo: Echo, err: Echo, signals: Signals,
                 last_purge = time.monotonic()
                 _purge(purger, store, link.upto, wall(), err)
     finally:
-        stopped = link.stop()
+        link.stop(wait=0)  # its request in flight ends while the runtime stops
         runtime.stop(force=signals.force, progress=err)
-        if stopped and not signals.force.is_set():
-            link.flush(STOP_FLUSH)  # everything is committed now: the last checks too
+        end = time.monotonic() + STOP_FLUSH
+        if not signals.force.is_set() and link.stop(wait=STOP_FLUSH):
+            link.flush(end - time.monotonic())  # all is committed now: the last checks too
         waiting = link.waiting()
         for reader in (sender, purger):
             reader.close()

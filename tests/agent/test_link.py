@@ -83,6 +83,19 @@ def test_a_server_away_is_retried_after_1_2_4_up_to_30_s_and_said_once_each_way(
         assert link.step(now + 1) == now + 2  # back to the cadence: the next look in 1 s
 
 
+def test_a_server_not_up_yet_at_the_start_is_waited_for_in_other_words(
+        made, state: State) -> None:
+    port = closed_port()
+    one = made(f"http://127.0.0.1:{port}")
+    assert one.link.step(0) == 1
+    assert one.lines == [f"Warning: cannot reach the server http://127.0.0.1:{port}:"
+                         " connection refused; retrying until it answers"]
+    with FakeServer(state, port):
+        one.link.step(1)
+    assert one.lines[1:] == [f"The server http://127.0.0.1:{port} answers after 1s"]
+    assert one.link.take_assignment() is not None
+
+
 def test_polls_every_poll_beats_every_heartbeat_and_sighup_polls_at_once(
         made, server: FakeServer, state: State) -> None:
     state.poll, state.heartbeat = 10, 5
