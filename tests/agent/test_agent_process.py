@@ -102,6 +102,27 @@ def test_a_config_change_reaches_the_agent_at_its_next_poll(
     assert "The monitors changed on the server: running 2 monitor(s)." in output.lines
 
 
+def test_sighup_fetches_the_monitors_at_once(
+        tmp_path: Path, server: FakeServer, state: State) -> None:
+    state.poll = state.heartbeat = 3600  # neither brings the change in this test's time
+    db = tmp_path / "agent-eu.db"
+    proc = agent(server.url, db)
+    output = Output(proc, stderr=True)
+    try:
+        wait_for(lambda: "m2" in {row["monitor"] for row in state.rows()}, 20,
+                 "checks of m2", output.dump)
+        state.set_config(monitors_doc("m3"))
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "m3" in {row["monitor"] for row in state.rows()}, 10,
+                 "checks of m3", output.dump)
+    finally:
+        stop(proc, signal.SIGTERM, limit=10)
+    output.join()
+    assert proc.returncode == 0
+    assert [seen.status for seen in state.requests("monitors")] == [200, 200]
+    assert "The monitors changed on the server: running 1 monitor(s)." in output.lines
+
+
 def test_a_killed_agent_restarted_sends_only_what_was_not_acknowledged(
         tmp_path: Path, server: FakeServer, state: State) -> None:
     state.config = monitors_doc("m1", "m2", interval=0.05)
