@@ -11,6 +11,7 @@ URLs, so messages say why in words of their own.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,7 +155,14 @@ class Client:
             raise Refused(f"{self.server} refused location {self.location!r} for this"
                           f" agent's token (403{said}): give --location the location of"
                           " the token's entry in the server's `agents`")
-        if status == 404 or 300 <= status < 400:
+        if 300 <= status < 400:
+            target = urllib.parse.urlsplit(response.headers.get("Location", ""))
+            where = (f" to {target.scheme}://{target.hostname}{target.path}"
+                     if target.scheme and target.hostname else "")
+            raise Refused(f"{self.server}: {what} answered {status}, a redirect{where}: give"
+                          " --server the address it redirects to (the agent follows no"
+                          " redirect: its token would go along)")
+        if status == 404:
             raise Refused(f"{self.server}: {what} answered {status}{said}: not the agent"
                           " API of a monitor (`monitoringApp.py -m --web`); is --server"
                           " the address of its web server?")

@@ -167,6 +167,27 @@ def test_a_killed_agent_restarted_sends_only_what_was_not_acknowledged(
     assert server_rows(state) == local_rows(db)  # nothing lost: one instance, all ids
 
 
+def test_a_token_revoked_while_running_stops_the_agent_with_exit_2(
+        tmp_path: Path, server: FakeServer, state: State) -> None:
+    db = tmp_path / "agent-eu.db"
+    proc = agent(server.url, db)
+    output = Output(proc, stderr=True)
+    wait_for(lambda: state.rows(), 20, "the first checks", output.dump)
+    with state.lock:
+        del state.agents[TOKEN]  # its entry removed from the server's config
+    try:
+        proc.wait(15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output.join()
+    assert proc.returncode == 2
+    assert [line for _, line in output.err] == [
+        f"Error: {server.url} refused the agent's token (401 Unauthorized: unknown agent"
+        " token): give the token of an entry of the server's `agents` with --token or"
+        " MONITOR_AGENT_TOKEN"]
+
+
 def test_bad_url_refused_token_and_wrong_location_are_errors_with_exit_2(
         tmp_path: Path, server: FakeServer) -> None:
     db = str(tmp_path / "a.db")

@@ -4,10 +4,13 @@ server of the protocol on real sockets and a real local database."""
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask, redirect
+from werkzeug.serving import make_server
 
 from monitor.agent.client import Client, Refused
 from monitor.agent.link import BATCH, Backoff, Link, encode
@@ -204,3 +207,20 @@ def test_refused_token_and_location_end_the_link(made, server: FakeServer) -> No
                                       r" \(403 Forbidden: agent eu-1 is of location eu\)"):
         made(server.url, location="us").link.step(0)
     made(server.url, token=OTHER_TOKEN, location="us").link.step(0)  # its own: fine
+
+
+def test_a_redirect_is_not_followed_but_named(made, tmp_path: Path) -> None:
+    app = Flask(__name__)
+    app.add_url_rule("/api/v1/agent/monitors", "moved",
+                     lambda: redirect("https://user:pw@monitor.example/api/v1/agent/monitors"))
+    server = make_server("127.0.0.1", 0, app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(Refused) as refused:
+            made(f"http://127.0.0.1:{server.server_port}").link.step(0)
+    finally:
+        server.shutdown()
+    assert str(refused.value).endswith(
+        "GET /api/v1/agent/monitors answered 302, a redirect to"
+        " https://monitor.example/api/v1/agent/monitors: give --server the address it"
+        " redirects to (the agent follows no redirect: its token would go along)")
