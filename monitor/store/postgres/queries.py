@@ -411,10 +411,12 @@ class PostgresReader:
 
 
 def _connect(url: str) -> psycopg.Connection:
-    """A session that cannot write (each statement its own transaction, autocommit)."""
+    """A session that cannot write (each statement its own transaction, autocommit).
+    Without JIT: compiling a report's statement cost more than running it."""
     conn = connect(url, application="uptime-monitor reader")
     try:
         conn.execute("SET default_transaction_read_only = on")
+        conn.execute("SET jit = off")
     except psycopg.Error as exc:
         conn.close()
         raise StoreError(f"{shown(url)}: cannot read the database: {say_error(url, exc)}"

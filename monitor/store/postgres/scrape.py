@@ -13,11 +13,12 @@ from monitor.store.sqlite.scrape import _REASON
 # The day row (the hours of its day rolled so far), then the 10-minute blocks after
 # those; only outcomes with a reason (not digits alone) are joined.
 _DAY_COUNTS = (
-    "SELECT m.monitor, sum(a.checks)::bigint, sum(a.up)::bigint,"
+    "SELECT m.monitor, t.* FROM monitor_state m CROSS JOIN LATERAL (SELECT"
+    " sum(a.checks)::bigint AS checks, sum(a.up)::bigint,"
     " string_agg(CASE WHEN a.outcomes ~ '[^0-9:,]' THEN a.outcomes END, ',')"
-    " FROM monitor_state m CROSS JOIN (VALUES (%(day_span)s::int, %(day)s::bigint),"
-    " (600, %(blocks)s::bigint)) AS r(span, lo) JOIN aggregates a ON a.monitor = m.monitor"
-    " AND a.span = r.span AND a.start >= r.lo GROUP BY m.monitor")
+    " FROM (VALUES (%(day_span)s::int, %(day)s::bigint), (600, %(blocks)s::bigint))"
+    " AS r(span, lo) JOIN aggregates a ON a.monitor = m.monitor AND a.span = r.span"
+    " AND a.start >= r.lo) t WHERE t.checks IS NOT NULL")
 
 
 def day_counts(conn: Any, day: int) -> dict[str, DayCounts]:

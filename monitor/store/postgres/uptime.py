@@ -18,11 +18,12 @@ _RANGE = ("SELECT monitor, start, counts FROM uptime_days WHERE start >= %s::big
 _RANGE_OF = ("SELECT u.monitor, u.start, u.counts FROM unnest(%s::text[]) m(monitor)"
              " CROSS JOIN unnest(%s::bigint[]) p(start) JOIN uptime_days u"
              " ON u.start = p.start AND u.monitor = m.monitor")
+# Monitor by monitor, a seek per range (as windows.py reads a window's rows).
 _DAY_SUMS = (
-    "SELECT s.monitor, a.start / 86400 * 86400, sum(a.checks)::bigint, sum(a.up)::bigint"
-    f" FROM unnest(%(ids)s::text[]) s(monitor) CROSS JOIN {RANGES} JOIN aggregates a"
-    " ON a.monitor = s.monitor AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi"
-    " GROUP BY s.monitor, a.start / 86400")
+    "SELECT s.monitor, t.* FROM unnest(%(ids)s::text[]) s(monitor) CROSS JOIN LATERAL ("
+    " SELECT a.start / 86400 * 86400 AS day, sum(a.checks)::bigint, sum(a.up)::bigint"
+    f" FROM {RANGES} JOIN aggregates a ON a.monitor = s.monitor AND a.span = r.span"
+    " AND a.start >= r.lo AND a.start < r.hi GROUP BY a.start / 86400) t")
 
 
 def read(conn: Any, monitor_ids: Sequence[str], first: int, end: int,

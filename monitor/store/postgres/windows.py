@@ -66,22 +66,25 @@ _RAW_SQL = (
     f" CASE WHEN {_TIMED} THEN {bucket_sql('responsetime')} END AS bucket"
     " FROM website_monitoring WHERE {where}) w GROUP BY monitor")
 # The texts come out as bytes, as SQLite's reader gives them (numpy parses bytes).
-_SUMS = ("sum(checks)::bigint, sum(up)::bigint, sum(rt_count)::bigint, sum(rt_sum)::float8,"
-         " min(rt_min), max(rt_max), convert_to(string_agg(hist, ''), 'UTF8'),"
+_SUMS = ("sum(checks)::bigint AS checks, sum(up)::bigint, sum(rt_count)::bigint,"
+         " sum(rt_sum)::float8, min(rt_min), max(rt_max), convert_to(string_agg(hist, ''), 'UTF8'),"
          " convert_to(string_agg(nullif(outcomes, ''), ','), 'UTF8')")
+# Monitor by monitor, a seek per range of rows (the key leads with the monitor), summed
+# in a lateral subquery of each monitor: a join would let the planner hash the whole
+# table's rows (every day of every monitor) to keep an hour's.
 _RANGES_SQL = (
-    f"SELECT s.monitor, {_SUMS} FROM {{source}} s CROSS JOIN {RANGES}"
+    f"SELECT s.monitor, t.* FROM {{source}} s CROSS JOIN LATERAL (SELECT {_SUMS} FROM {RANGES}"
     " JOIN aggregates a ON a.monitor = s.monitor AND a.span = r.span AND a.start >= r.lo"
-    f" AND a.start < r.hi GROUP BY s.monitor ORDER BY s.monitor {C}")
+    f" AND a.start < r.hi) t WHERE t.checks IS NOT NULL ORDER BY s.monitor {C}")
 _RAWS_SQL = f"SELECT monitor, {_SUMS} FROM ({{parts}}) p GROUP BY monitor"
 
 _METRIC_SUMS = ("sum(count)::bigint, sum(sum)::float8, min(min), max(max),"
                 " convert_to(string_agg(hist, ''), 'UTF8')")
 _METRIC_RANGES_SQL = (
-    f"SELECT s.monitor, a.metric, {_METRIC_SUMS} FROM {{source}} s CROSS JOIN {RANGES}"
-    " JOIN metric_aggs a ON a.monitor = s.monitor AND a.span = r.span"
-    " AND a.start >= r.lo AND a.start < r.hi GROUP BY s.monitor, a.metric"
-    f" ORDER BY s.monitor {C}, a.metric {C}")
+    f"SELECT s.monitor, t.* FROM {{source}} s CROSS JOIN LATERAL (SELECT a.metric,"
+    f" {_METRIC_SUMS} FROM {RANGES} JOIN metric_aggs a ON a.monitor = s.monitor"
+    " AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi GROUP BY a.metric) t"
+    f" ORDER BY s.monitor {C}, t.metric {C}")
 # The metrics' JSON text read as json (not jsonb: no conversion, only a parse).
 _METRIC_RAW_SQL = (
     "SELECT monitor, metric, count(*) AS count, sum(value) AS sum, min(value) AS min,"
@@ -172,17 +175,17 @@ _TOTALS = ("sum(a.checks)::bigint, sum(a.up)::bigint, sum(a.rt_count)::bigint,"
            " sum(a.rt_sum)::float8, max(a.rt_max), min(a.rt_min)")
 _STATE = ("s.last_failure, s.down_since, s.warning IS NOT NULL,"
           " s.maintenance IS NOT NULL")
-_JOIN_RANGES = (f" CROSS JOIN {RANGES} LEFT JOIN aggregates a ON a.monitor = {{m}}.monitor"
-                " AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi")
+_SUMS_OF_MONITOR = (f" LEFT JOIN LATERAL (SELECT {_TOTALS} FROM {RANGES} JOIN aggregates a"
+                    " ON a.monitor = {m}.monitor AND a.span = r.span AND a.start >= r.lo"
+                    " AND a.start < r.hi) t ON true")
 _ACTIVE_TOTALS_SQL = (
-    f"SELECT m.monitor, {_TOTALS}, {_STATE} FROM monitors m"
+    f"SELECT m.monitor, t.*, {_STATE} FROM monitors m"
     " LEFT JOIN monitor_state s ON s.monitor = m.monitor"
-    + _JOIN_RANGES.format(m="m") + " WHERE m.active = 1"
-    " GROUP BY m.rowid, m.monitor, s.monitor ORDER BY m.rowid")
+    + _SUMS_OF_MONITOR.format(m="m") + " WHERE m.active = 1 ORDER BY m.rowid")
 # A database whose writer listed no monitors (a bench's, an old one): those with state.
 _EVERY_TOTALS_SQL = (
-    f"SELECT s.monitor, {_TOTALS}, {_STATE} FROM monitor_state s"
-    + _JOIN_RANGES.format(m="s") + f" GROUP BY s.monitor ORDER BY s.monitor {C}")
+    f"SELECT s.monitor, t.*, {_STATE} FROM monitor_state s"
+    + _SUMS_OF_MONITOR.format(m="s") + f" ORDER BY s.monitor {C}")
 _RAW_TOTALS_SQL = (
     "SELECT monitor, count(available), coalesce(sum(available), 0)::bigint,"
     f" count(CASE WHEN {_TIMED} THEN 1 END),"
@@ -262,9 +265,9 @@ _SUMMARY_SQL = (
     " f AS MATERIALIZED (SELECT monitor, last_failure, down_since,"
     " warning IS NOT NULL AS warn, maintenance IS NOT NULL AS kept FROM monitor_state"
     " WHERE down_since IS NOT NULL OR warning IS NOT NULL OR maintenance IS NOT NULL),"
-    " t AS MATERIALIZED (SELECT s.monitor AS id, {sums} FROM monitor_state s CROSS JOIN r"
-    " LEFT JOIN aggregates a ON a.monitor = s.monitor AND a.span = r.span"
-    " AND a.start >= r.lo AND a.start < r.hi {where} GROUP BY s.monitor),"
+    " t AS MATERIALIZED (SELECT s.monitor AS id, sums.* FROM monitor_state s CROSS JOIN"
+    " LATERAL (SELECT {sums} FROM r LEFT JOIN aggregates a ON a.monitor = s.monitor"
+    " AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi) sums {where}),"
     " st AS MATERIALIZED (SELECT t.*, f.last_failure AS failed, f.down_since AS down,"
     " coalesce(f.warn, false) AS warn, coalesce(f.kept, false) AS kept, {states}"
     " FROM t LEFT JOIN f ON f.monitor = t.id) {parts}")
