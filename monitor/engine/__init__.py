@@ -349,8 +349,12 @@ class Engine:
             monitor = monitors.get(result.monitor_id)
             if monitor is None or monitor.paused or location not in monitor.locations:
                 continue
-            result = dataclasses.replace(result, location=location, skipped=(),
-                                         mono=mono - max(0.0, now - result.timestamp))
+            # Made anew, not dataclasses.replace: a fifth of the cost, per row of thousands.
+            result = CheckResult(
+                result.monitor_id, result.timestamp, result.available, result.code,
+                result.response_ms, result.reason, result.detail, result.lateness_ms,
+                mono - max(0.0, now - result.timestamp), (), result.metrics, result.warning,
+                location)
             ids.append(ident)
             results.append(in_maintenance(result) if covers(result) else result)
         return ids, results

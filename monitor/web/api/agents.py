@@ -303,11 +303,11 @@ def _metrics(value: Any, path: str) -> dict[str, float]:
         raise _bad(path, f"must hold at most {MAX_METRICS} measurements")
     out = {}
     for name, number in value.items():
-        where = f"{path}.{_key(name)}"
         if not name or len(name) > MAX_TEXT:
-            raise _bad(where, f"a measurement's name must be 1 to {MAX_TEXT} characters")
+            raise _bad(f"{path}.{_key(name)}", f"a measurement's name must be 1 to"
+                                               f" {MAX_TEXT} characters")
         if not is_number(number) or not abs(number) <= MAX_VALUE:
-            raise _bad(where, "must be a number")
+            raise _bad(f"{path}.{_key(name)}", "must be a number")
         out[name] = float(number)
     return out
 
