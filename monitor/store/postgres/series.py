@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from monitor.core.fields import MAX_VALUE
 from monitor.metrics.paths import Pattern
 from monitor.store.api import SeriesInfo, SeriesNode
 from monitor.store.figures import Figures
@@ -14,17 +15,22 @@ from monitor.store.postgres.windows import C, bucket_sql
 from monitor.store.sqlite.series import PATH_END, SERIES_SPANS, _into, tier_of
 
 _INFO = "id, path, first, last, last_value"
+# A raw value as the rollups count it (codec.bounded): held within ±MAX_VALUE, so that the
+# steps not yet rolled up add up as the rolled ones do, and a sum never overflows (which
+# PostgreSQL refuses where SQLite says inf).
+_BOUNDED = f"least(greatest(value, {-MAX_VALUE!r}::float8), {MAX_VALUE!r}::float8)"
 # Raw points summed per series, step and histogram bucket: a row per bucket comes out.
 _RAW_STEPS = (
     "SELECT series, step, bucket, count(*), sum(value), min(value), max(value) FROM ("
-    " SELECT series, floor(timestamp / %(step)s::float8)::bigint AS step, value,"
-    f" {bucket_sql('value')} AS bucket FROM series_points WHERE series = ANY(%(ids)s::bigint[])"
-    " AND timestamp >= %(lo)s::float8 AND timestamp < %(hi)s::float8) p"
-    " GROUP BY series, step, bucket")
+    f" SELECT series, step, value, {bucket_sql('value')} AS bucket FROM ("
+    f" SELECT series, floor(timestamp / %(step)s::float8)::bigint AS step, {_BOUNDED} AS value"
+    " FROM series_points WHERE series = ANY(%(ids)s::bigint[]) AND timestamp >= %(lo)s::float8"
+    " AND timestamp < %(hi)s::float8) v) p GROUP BY series, step, bucket")
 _RAW_WINDOW = (
-    "SELECT bucket, count(*), sum(value), min(value), max(value) FROM (SELECT value,"
-    f" {bucket_sql('value')} AS bucket FROM series_points WHERE series = %s AND timestamp"
-    " >= %s::float8 AND timestamp <= %s::float8) p GROUP BY bucket")
+    "SELECT bucket, count(*), sum(value), min(value), max(value) FROM ("
+    f" SELECT value, {bucket_sql('value')} AS bucket FROM (SELECT {_BOUNDED} AS value"
+    " FROM series_points WHERE series = %s AND timestamp >= %s::float8"
+    " AND timestamp <= %s::float8) v) p GROUP BY bucket")
 _TIER_STEPS = (
     "SELECT series, start, count, sum, min, max, hist FROM series_aggs"
     " WHERE series = ANY(%s::bigint[]) AND span = %s AND start >= %s::bigint"

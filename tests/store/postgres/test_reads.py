@@ -544,3 +544,37 @@ def test_float_buckets_are_python_s(stores) -> None:
         f"SELECT {bucket_sql('v')} FROM unnest(%s::float8[]) WITH ORDINALITY u(v, i)"
         " ORDER BY i", (values,))]
     assert found == [bucket_of(v) for v in values]
+
+
+def test_huge_series_values_are_read_as_their_rollups_count_them(tmp_path, postgres_url,
+                                                               ) -> None:
+    """Raw points near the float's end (SQLite's sum says inf, PostgreSQL's would refuse
+    to overflow): held within ±MAX_VALUE as the rollups hold them, so that the raw minutes
+    and the rolled ones give the same figures."""
+    from monitor.core.fields import MAX_VALUE
+    from monitor.store.codec import HIST_TOP
+
+    base = 1_700_000_040.0
+    db = tmp_path / "m.db"
+    store = Store(db, clock=lambda: base + 30)
+    try:
+        assert store.put_series(RecordSeries((("big.one", base + 1, 1e308),
+                                              ("big.one", base + 2, 1e308),
+                                              ("big.one", base + 3, -1e308))))
+        assert store.flush()
+    finally:
+        store.close()
+    copy_to_postgres(db, postgres_url)
+    reader = open_reader(postgres_url)
+    try:
+        (info,) = reader.series_matching(compile_pattern("big.one"), 10)
+        raw = reader.series_window(info.id, base, base + 60)
+        steps = reader.series_steps([info.id], int(base // 60), int(base // 60) + 1, 60,
+                                    base + 30)  # the minute not rolled up yet: raw
+        rolled = reader.series_steps([info.id], int(base // 60), int(base // 60) + 1, 60,
+                                     base + 600)
+    finally:
+        reader.close()
+    assert (raw.count, raw.total, raw.low, raw.high) == (3, MAX_VALUE, -MAX_VALUE, MAX_VALUE)
+    assert raw.hist == {0: 1, HIST_TOP: 2}
+    assert steps[info.id][int(base // 60)] == raw == rolled[info.id][int(base // 60)]
