@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import itertools
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import psycopg
 
@@ -16,7 +16,7 @@ from monitor.core.model import CheckResult
 from monitor.store.api import SPANS
 from monitor.store.codec import MinuteAgg, bounded, bucket_of, encode_hist, finite_total
 from monitor.store.postgres.ranges import RowRanges
-from monitor.store.postgres.sql import columns, commit_all, unnest
+from monitor.store.postgres.sql import columns, commit_all, stage, unnest
 from monitor.store.sqlite.aggregates import CheckAggregates
 from monitor.store.sqlite.rollups import DAY, Rollups
 
@@ -29,9 +29,10 @@ _SELECT_AGGS = (
     f"SELECT a.monitor, a.span, a.start, {_AGG_COLUMNS} FROM aggregates a"
     f" JOIN {unnest(*_KEY_TYPES)} AS k(monitor, span, start)"
     " ON a.monitor = k.monitor AND a.span = k.span AND a.start = k.start")
-UPSERT_AGGS = (
-    f"INSERT INTO aggregates (monitor, span, start, {_AGG_COLUMNS}) SELECT * FROM"
-    f" {unnest(*_KEY_TYPES, 'int8', 'int8', 'int8', 'float8', 'float8', 'float8', 'text', 'text')}"
+_AGG_TYPES = (*_KEY_TYPES, "int8", "int8", "int8", "float8", "float8", "float8", "text",
+              "text")
+_UPSERT_AGGS = (
+    f"INSERT INTO aggregates (monitor, span, start, {_AGG_COLUMNS}) SELECT * FROM {{}}"
     " ON CONFLICT (monitor, span, start) DO UPDATE SET checks = excluded.checks,"
     " up = excluded.up, rt_count = excluded.rt_count, rt_sum = excluded.rt_sum,"
     " rt_min = excluded.rt_min, rt_max = excluded.rt_max, hist = excluded.hist,"
@@ -40,17 +41,32 @@ _METRIC_TYPES = ("text", "int4", "int8", "text", "int8", "float8", "float8", "fl
 # Additive, as in SQLite: a minute's values are written once, late ones add to the row.
 _UPSERT_METRICS = (
     "INSERT INTO metric_aggs (monitor, span, start, metric, count, sum, min, max, hist)"
-    f" SELECT * FROM {unnest(*_METRIC_TYPES)}"
+    " SELECT * FROM {}"
     " ON CONFLICT (monitor, span, start, metric) DO UPDATE SET"
     " count = metric_aggs.count + excluded.count, sum = metric_aggs.sum + excluded.sum,"
     " min = least(metric_aggs.min, excluded.min), max = greatest(metric_aggs.max, excluded.max),"
     " hist = metric_aggs.hist || excluded.hist")
 # Metric rows replaced whole (the rollups').
-UPSERT_METRIC_ROWS = (
+_UPSERT_METRIC_ROWS = (
     "INSERT INTO metric_aggs (monitor, span, start, metric, count, sum, min, max, hist)"
-    f" SELECT * FROM {unnest(*_METRIC_TYPES)}"
+    " SELECT * FROM {}"
     " ON CONFLICT (monitor, span, start, metric) DO UPDATE SET count = excluded.count,"
     " sum = excluded.sum, min = excluded.min, max = excluded.max, hist = excluded.hist")
+
+
+
+def upsert_aggs(conn: psycopg.Connection, rows: Iterable[Sequence[object]]) -> None:
+    """Aggregate rows (monitor, span, start, checks...) written whole, keys unique."""
+    conn.execute(_UPSERT_AGGS.format(stage(conn, "stage_aggs", _AGG_TYPES, rows)))
+
+
+def upsert_metrics(conn: psycopg.Connection, rows: Iterable[Sequence[object]],
+                   add: bool) -> None:
+    """Metric rows (monitor, span, start, metric, count...), keys unique: added to the rows
+    stored (`add`), or written whole."""
+    table = stage(conn, "stage_metrics", _METRIC_TYPES, rows)
+    conn.execute((_UPSERT_METRICS if add else _UPSERT_METRIC_ROWS).format(table))
+
 
 # -- the days' uptime, 32 days a row (as sqlite/uptime.py) ----------------------------------
 DAYS_PER_ROW = 32
@@ -105,9 +121,9 @@ class Aggregates(CheckAggregates):
         if not self.dirty:
             return
         rows = self.rows
-        conn.execute(UPSERT_AGGS, columns(
-            [(monitor_id, span, span * index, *rows[span, index, monitor_id].to_row())
-             for span, index, monitor_id in self.dirty], 11))
+        upsert_aggs(conn, [(monitor_id, span, span * index,
+                            *rows[span, index, monitor_id].to_row())
+                           for span, index, monitor_id in self.dirty])
         rolled = self._rollups.rolled_for
         days = [(monitor_id, index * DAY, rows[span, index, monitor_id])
                 for span, index, monitor_id in self.dirty
@@ -245,7 +261,7 @@ class MetricFigures:
             self._minute = minute
 
     def _upsert(self, conn: psycopg.Connection, rows: list[tuple], last: bool) -> None:
-        conn.execute(_UPSERT_METRICS, columns(rows, 9))
+        upsert_metrics(conn, rows, add=True)
         if last and self.deferred:
             self._ranges.clear(conn)
 

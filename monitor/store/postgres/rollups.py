@@ -13,9 +13,8 @@ import json
 import psycopg
 
 from monitor.store.codec import decode_counts_into, encode_counts, finite_total
-from monitor.store.postgres.aggregates import UPSERT_AGGS, UPSERT_METRIC_ROWS, set_days
+from monitor.store.postgres.aggregates import set_days, upsert_aggs, upsert_metrics
 from monitor.store.postgres.ranges import UPSERT_META
-from monitor.store.postgres.sql import columns
 from monitor.store.sqlite.rollups import (
     DAY,
     HOUR,
@@ -92,10 +91,9 @@ def roll_chunk(conn: psycopg.Connection, since: int, until: int, monitors: list[
             if not rows:
                 continue
             if metric:
-                conn.execute(UPSERT_METRIC_ROWS, columns(
-                    [(row[0], span, *row[1:]) for row in rows], 9))
+                upsert_metrics(conn, [(row[0], span, *row[1:]) for row in rows], add=False)
                 continue
-            conn.execute(UPSERT_AGGS, columns([(row[0], span, *row[1:]) for row in rows], 11))
+            upsert_aggs(conn, [(row[0], span, *row[1:]) for row in rows])
             if span == HOUR:
                 written += len(rows)
             else:

@@ -9,7 +9,7 @@ import json
 import psycopg
 
 from monitor.core.model import CheckResult
-from monitor.store.postgres.sql import columns, unnest
+from monitor.store.postgres.sql import stage
 from monitor.store.sqlite.state import MonitorState, MonitorStates
 
 _COLUMNS = ("monitor, last_check, last_ok, last_failure, down_since, warning, maintenance,"
@@ -19,13 +19,13 @@ _TYPES = ("text", "float8", "float8", "float8", "float8", "text", "float8", "int
           "float8", "text", "text", "text", "int8", "int8", "int8")
 _NAMES = _COLUMNS.split(", ")
 _UPSERT_STATES = (
-    f"INSERT INTO monitor_state ({_COLUMNS}) SELECT * FROM {unnest(*_TYPES)}"
+    f"INSERT INTO monitor_state ({_COLUMNS}) SELECT * FROM {{}}"
     " ON CONFLICT (monitor) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _NAMES[1:]))
 # The urgent write leaves the day's counts as the last full write left them (as SQLite's).
 _UPSERT_URGENT = (
     f"INSERT INTO monitor_state ({', '.join(_NAMES[:13])}, day_checks, day_up)"
-    f" SELECT *, 0, 0 FROM {unnest(*_TYPES[:13])}"
+    " SELECT *, 0, 0 FROM {}"
     " ON CONFLICT (monitor) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _NAMES[1:13]))
 _SELECT_STATES = f"SELECT {_COLUMNS} FROM monitor_state WHERE monitor = ANY(%s)"
@@ -41,15 +41,17 @@ def _row(state: MonitorState, monitor_id: str) -> tuple:
 class States(MonitorStates):
     def write_urgent(self, conn: psycopg.Connection) -> None:  # type: ignore[override]
         states = self._states
-        conn.execute(_UPSERT_URGENT, columns(
-            [_row(states[monitor_id], monitor_id)[:13] for monitor_id in self.urgent], 13))
+        table = stage(conn, "stage_urgent", _TYPES[:13],
+                      [_row(states[monitor_id], monitor_id)[:13] for monitor_id in self.urgent])
+        conn.execute(_UPSERT_URGENT.format(table))
 
     def write(self, conn: psycopg.Connection) -> None:  # type: ignore[override]
         if not self.dirty:
             return
         states = self._states
-        conn.execute(_UPSERT_STATES, columns(
-            [_row(states[monitor_id], monitor_id) for monitor_id in self.dirty], 16))
+        table = stage(conn, "stage_states", _TYPES,
+                      [_row(states[monitor_id], monitor_id) for monitor_id in self.dirty])
+        conn.execute(_UPSERT_STATES.format(table))
 
     def _preload(self, conn: psycopg.Connection, checks: list[CheckResult],  # type: ignore[override]
                  ) -> None:
