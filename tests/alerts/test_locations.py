@@ -438,3 +438,28 @@ def test_after_a_gap_of_a_window_the_first_round_is_judged_whole():
     rounds(alerts, clock, 0, local="..", eu="..", us="..")
     events = rounds(alerts, clock, 100, local="..", eu="xx", us="xx")
     assert types(events) == [(100, "alert")]
+
+
+def test_the_lines_in_the_docs_are_the_evaluators():
+    # docs/alerts.md, "Locations and quorum": checks every 30 s, window 120 s, reminders
+    # hourly; eu fails from 11:08:40 to 12:14:40, us from 11:10:10 to 12:13:10.
+    from pathlib import Path
+
+    clock = Clock(1_795_000_000.0)  # 2026-11-18T11:06:40Z
+    alerts = AlertEvaluator(clock=clock, mono=lambda: clock.mono)
+    site = replace(make_site("https://shop.example/", interval=30.0, window=120.0,
+                             name="shop"), rules=AlertRules(remind_every=3600.0),
+                   locations=("local", "eu", "us"))
+    alerts.configure([site])
+    lines = []
+    for t in range(0, 4230, 30):
+        for location, up in (("local", True), ("eu", t < 120 or t >= 4110),
+                             ("us", t < 210 or t >= 4020)):
+            clock.now, clock.mono = 1_795_000_000.0 + t, float(t)
+            lines += [e.message for e in alerts.record(CheckResult(
+                site.id, clock.now, up, 200 if up else 503, 5.0,
+                None if up else "http_status", "" if up else "HTTP 503 Service Unavailable",
+                mono=clock.mono, location=location))]
+    docs = (Path(__file__).parents[2] / "docs" / "alerts.md").read_text()
+    section = docs.split("## Locations and quorum")[1].split("```")[1].strip().splitlines()
+    assert lines == section
