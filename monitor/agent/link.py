@@ -86,7 +86,7 @@ class Link:
         self._assignment: Assignment | None = None
         self._warned_behind = False
         self._reading: str | None = None  # the local database's read error, once said
-        self._answered = False  # the server has answered this run
+        self.answered = False  # the server has answered this run
         self._skipped: set[int] = set()  # ids of checks the server refused, above upto
         self._thread: threading.Thread | None = None
 
@@ -149,11 +149,11 @@ class Link:
                 after = format_duration(now - self.lost_since)
                 waiting = self.waiting()
                 self._say(f"The server {self.client.server} answers after {after}"
-                          if not self._answered and not waiting else
+                          if not self.answered and not waiting else
                           f"The server {self.client.server} is back after {after}; sending"
                           f" the {waiting} check(s) that waited")
                 self.lost_since = None
-            self._answered = True
+            self.answered = True
             if now >= self._next_send:
                 full = self._send_batch()
                 self._next_send = now if full else now + SEND_EVERY
@@ -168,9 +168,9 @@ class Link:
             if self.lost_since is None:
                 self.lost_since = now
                 waiting = self.waiting()
-                if not self._answered and not waiting:  # at the start: nothing to keep yet
+                if not self.answered:  # what waits is not known before it answers
                     self._say(f"Warning: cannot reach the server {self.client.server}: {exc};"
-                              " retrying until it answers")
+                              " retrying until it answers (checking starts then)")
                 else:
                     self._say(f"Warning: lost the server {self.client.server}: {exc};"
                               f" checking goes on, the checks wait in {self._where}"

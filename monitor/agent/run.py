@@ -111,8 +111,12 @@ def _run(options: AgentOptions, echo: Echo, err: Echo, signals: Signals,
         raise link.fatal
     if runtime.fatal is not None:
         raise StoreError(f"{runtime.fatal}; the agent stopped")
-    echo(f"Stopped; {link.sent} check(s) sent to {options.server} by this run,"
-         f" {waiting} waiting in {db}.")
+    if link.synced or link.answered:
+        echo(f"Stopped; {link.sent} check(s) sent to {options.server} by this run,"
+             f" {waiting} waiting in {db}.")
+    else:  # what the server has is not known
+        echo(f"Stopped; {options.server} was not reached: the checks wait in {db} for the"
+             " next start.")
 
 
 def _apply(assignment: Assignment, runtime: Runtime, source: str, echo: Echo, err: Echo,
