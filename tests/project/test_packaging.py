@@ -333,6 +333,22 @@ def test_the_units_run_as_their_own_user_hardened(name: str) -> None:
     assert re.search(r"^u uptime-monitor ", sysusers, flags=re.M)
 
 
+def test_the_env_file_examples_hold_what_the_units_read() -> None:
+    for name, example, needed in [
+            (UNITS[0], "monitor.env.example", {"MONITOR_API_TOKEN"}),
+            (UNITS[1], "agent.env.example", {"MONITOR_AGENT_TOKEN"})]:
+        text = (SYSTEMD / example).read_text()
+        listed = set(re.findall(r"^#?([A-Z0-9_]+)=", text, flags=re.M))
+        used = set(re.findall(r"\$\{(\w+)\}", setting(name, "ExecStart")))
+        assert used | needed <= listed, (name, used | needed - listed)
+        assert "0600" in text
+        assert setting(name, "EnvironmentFile").lstrip("-").endswith(
+            example.replace(".example", ""))
+        # Secrets are left blank in the examples: nothing to copy by mistake.
+        for key, value in re.findall(r"^([A-Z0-9_]+)=(.*)$", text, flags=re.M):
+            assert not (SECRET_NAME.search(key) and value), key
+
+
 def _verifiable(name: str, folder: Path) -> Path:
     """The unit as installed over this checkout: ExecStart names the real monitoringApp.py
     (verify refuses a command that does not exist)."""
@@ -368,7 +384,7 @@ EXPOSED = {
     "ProtectHome=": "read-only, not hidden: a disk check of /home sees the real one",
     "ProtectProc=": "process checks look at every user's processes",
     "ProcSubset=": "host checks read /proc/stat, /proc/meminfo, /proc/loadavg",
-    "PrivateUsers=": "execute checks run the host's tools, which read who owns what",
+    "PrivateUsers=": "not tried: a user namespace is beyond what these tests emulate",
     "RootDirectory=/RootImage=": "it runs the checkout's virtualenv in place",
     "DeviceAllow=": "char-rtc:r, which ProtectClock= itself leaves",
 }
