@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,8 @@ Echo = Callable[[str], None]
 STEP = 0.25  # seconds between two steps of the main thread
 KEEP_SENT = 3600.0  # seconds a check the server acknowledged stays in the local database
 PURGE_EVERY = 600.0
-STOP_FLUSH = 2.0  # seconds the stop gives the last checks to reach the server
+STOP_FLUSH = 2.0
+SWITCH_INTERVAL = 0.001  # seconds the stop gives the last checks to reach the server
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ def run_agent(options: AgentOptions, echo: Echo, err: Echo, signals: Signals | N
               wall: Callable[[], float] = time.time) -> None:
     """Run until stopped. Raises StoreError when the database cannot be used, Refused
     (a ConfigError) when the server refuses the token or the location."""
+    # As in -m: the one writer thread must win the interpreter's lock back quickly from
+    # busy check threads (at the default 5 ms a batch could wait seconds).
+    sys.setswitchinterval(SWITCH_INTERVAL)
     owner = DatabaseOwner(options.db_path)  # a second agent on this database stops here
     if not owner.held:
         err(f"Warning: cannot lock {owner.path}: a second agent on this database would not"
