@@ -515,8 +515,8 @@ class AlertEvaluator:
         rules = state.rules
         # Each location's changes in its own order (interleaved, two locations that
         # disagree are no flapping); flapping when `quorum` locations each changed more
-        # than flapLimit: with one location, the monitor's own count.
-        # Changes outlive the alert window: every location not lost counts.
+        # than flapLimit: with one location, the monitor's own count. Changes outlive the
+        # alert window: every location not lost counts.
         counts = sorted((len(window.changes) for location, window in state.windows.items()
                          if location not in self._lost), reverse=True)
         changes = counts[quorum - 1] if len(counts) >= quorum else 0
@@ -581,7 +581,8 @@ class AlertEvaluator:
             return events  # the alert is what is said
         # A location flapping alone holds the location warning where it is (its own changes
         # past flapLimit), as flapping holds a monitor's alerts.
-        if rules.flap_limit is not None and counts[0] > rules.flap_limit:
+        held = rules.flap_limit is not None and bool(counts) and counts[0] > rules.flap_limit
+        if held:
             pass
         elif down and state.partial is None and self._settled(state, mono):
             now = self._clock()
