@@ -32,6 +32,8 @@ SERIAL: dict[str, str] = {
     "test_connect_faults": "connect failures 'at once': bounds of 0.5-2.5 s on elapsed time",
     # No bound on time, but a race a loaded machine loses: a rotation not seen (5 of 6
     # truncations under 6 workers) when the writer refills the file before the next poll.
+    "test_agent_process::test_a_config_change_reaches_the_agent_at_its_next_poll":
+        "the removed monitor's checks end within 2 s of the poll that fetched the change",
     "test_follow::test_copytruncate_under_a_writer": "the follower must poll between the "
                                                       "truncate and the writer's refill",
     # Single tests: bounds of a few hundred ms to 3 s on elapsed time, or a rate.
