@@ -107,7 +107,9 @@ def test_the_summaries_of_a_report(readers, limits) -> None:
             continue  # (the summaries read whole minutes: raw pieces are not in them)
         # And what every monitor's counts say, summed in Python, from PostgreSQL alone.
         for span, summary in zip(spans, found, strict=True):
-            expected = summarize(window_totals(pg_reader, *span), *limits, special=True)
+            each, slow, worst = limits
+            expected = summarize(window_totals(pg_reader, *span), each, slow, worst,
+                                 special=True)
             same(summary.counts, expected.counts)
             for part in ("down", "lowest", "slowest", "worst", "special"):
                 assert [t.monitor_id for t in getattr(summary, part)] == [
