@@ -578,3 +578,19 @@ def test_huge_series_values_are_read_as_their_rollups_count_them(tmp_path, postg
     assert (raw.count, raw.total, raw.low, raw.high) == (3, MAX_VALUE, -MAX_VALUE, MAX_VALUE)
     assert raw.hist == {0: 1, HIST_TOP: 2}
     assert steps[info.id][int(base // 60)] == raw == rolled[info.id][int(base // 60)]
+
+
+def test_empty_lists_asked_for(stores) -> None:
+    """No monitor, no id: nothing, as SQLite says it (not an error on an empty array)."""
+    sqlite_reader, _pg, last, _written = stores
+    ranges, raws = window_pieces(sqlite_reader, last - 3700, last)
+    both(stores, "window_rows", ranges, raws, [])
+    both(stores, "metric_rows", ranges, raws, [])
+    both(stores, "monitor_states", [])
+    both(stores, "monitors_of", [])
+    both(stores, "monitor_summaries", [])
+    both(stores, "uptime_by_day", [], 7, last)
+    both(stores, "uptime_totals", [], 30, last)
+    both(stores, "latest_pushes", [])
+    both(stores, "series_raw_count", [], 0, 1e15)
+    both(stores, "deliveries", [])
