@@ -594,3 +594,50 @@ def test_empty_lists_asked_for(stores) -> None:
     both(stores, "latest_pushes", [])
     both(stores, "series_raw_count", [], 0, 1e15)
     both(stores, "deliveries", [])
+
+
+def test_a_database_of_another_collation_orders_as_sqlite(tmp_path, postgres_server,
+                                                          ) -> None:
+    """A database made with a language's collation (ICU's English: "a" before "B", "_"
+    and "-" ignored at first) lists monitors and series in SQLite's order all the same
+    (bytes), and a path's prefix is still a prefix."""
+    ids = ["B", "a", "_z", "-y", "A.b", "b"]
+    paths = ["Web.a", "web.b", "web_c.x", "web-d.x", "web.b.c", "webe"]
+    base = 1_700_000_040.0
+    db = tmp_path / "m.db"
+    store = Store(db, clock=lambda: base + 400)
+    try:
+        store.set_monitors([MonitorRow(m, "http", m) for m in ids])
+        store.put_checks([CheckResult(m, base + k * 60 + i, k % 3 != i % 3, 200, 10.0 + i,
+                                      metrics={"x": 1.0, "X": 2.0, "_y": 3.0})
+                          for k in range(6) for i, m in enumerate(ids)])
+        store.put_series(RecordSeries(tuple((p, base + 5, 1.0) for p in paths)))
+        assert store.flush()
+    finally:
+        store.close()
+    name = f"icu_{postgres_server.port}"
+    postgres_server.admin(f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu"
+                          " ICU_LOCALE 'en' LOCALE 'C'")
+    url = postgres_server.url(name)
+    try:
+        copy_to_postgres(db, url)
+        sqlite_reader, pg_reader = open_sqlite_reader(db), open_reader(url)
+        try:
+            with pg_reader.conn.cursor() as cur:  # (the database's own order is not bytes)
+                assert [r[0] for r in cur.execute(
+                    "SELECT monitor FROM monitors ORDER BY monitor")] != sorted(ids)
+            stores = Stores(sqlite_reader, pg_reader, base + 400, False)
+            for start, end in ((base, base + 400), (base - 30, base + 310.5)):
+                ranges, raws = window_pieces(sqlite_reader, start, end)
+                for method in ("window_rows", "metric_rows", "window_totals"):
+                    assert both(stores, method, ranges, raws)
+                both(stores, "window_summaries", [ranges], 10, 10, 10, special=True)
+            for text in ("web.*", "*", "web.**", "**"):
+                both(stores, "series_matching", compile_pattern(text), 100)
+            for prefix in ("", "web", "web.b", "Web"):
+                both(stores, "series_tree", prefix, 100)
+        finally:
+            sqlite_reader.close()
+            pg_reader.close()
+    finally:
+        postgres_server.drop_database(name)
