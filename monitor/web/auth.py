@@ -75,8 +75,14 @@ def authorize_agent() -> Agent:
         raise Problem(401, "Unauthorized", "an agent sends its token: \"Authorization:"
                       " Bearer TOKEN\" (a token of the config's agents)",
                       headers=_CHALLENGE)
+    config = current().config
+    # A token of the config's, though not for this route, is no guess: not slowed down.
+    if match(config.api_tokens, given) is not None:
+        raise Problem(401, "Unauthorized", "an API token does not open the agent routes: an"
+                      " agent sends its own token (of the config's agents)",
+                      headers=_CHALLENGE)
     try:
-        agent = slowed_match(current().config.agents, given)
+        agent = slowed_match(config.agents, given)
     except TooSoon as exc:
         raise Problem(429, "Too Many Requests", f"too many wrong tokens from your address:"
                       f" try again in {exc.seconds} s",
@@ -114,6 +120,9 @@ def authorize(scope: str) -> None:
         raise Problem(401, "Unauthorized", "this server needs a token: send"
                       " \"Authorization: Bearer TOKEN\" (a token of the config's apiTokens)",
                       headers=_CHALLENGE)
+    if match(context.config.agents, given) is not None:  # no guess: not slowed down
+        raise Problem(401, "Unauthorized", "an agent's token opens only the agent routes"
+                      " (/api/v1/agent/...)", headers=_CHALLENGE)
     # Wrong tokens are slowed per client as failed logins are: the same guesses.
     try:
         token = slowed_match(tokens, given)

@@ -406,6 +406,7 @@ _AGENT_ERRORS = {
     "401": error("No token, or not one of the config's agents' (API tokens never open the"
                  " agent routes)"),
     "403": error("A location other than the agent's"),
+    "429": error("Too many wrong tokens from the client's address: wait `Retry-After`"),
     "503": error("The server runs no monitor (serve), or the database cannot take the"
                  " results now: send them again later"),
 }
@@ -477,7 +478,8 @@ OPENAPI: dict[str, Any] = {
                                "properties": {key: {"type": "integer", "minimum": 0}
                                               for key in ("stored", "duplicates",
                                                           "ignored", "upto")}}}}},
-                "413": error(f"More than {MAX_RESULTS} results"),
+                "400": error("A body that is not JSON"),
+                "413": error(f"More than {MAX_RESULTS} results, or a body too large"),
                 "422": error("A bad field, named by its JSON path (`pointer` too)"),
                 **_AGENT_ERRORS}}},
         "/agent/heartbeat": {"post": {
@@ -497,6 +499,8 @@ OPENAPI: dict[str, Any] = {
                                    "upto": {"type": "integer", "minimum": 0,
                                             "description": "the highest id of the instance"
                                                            " stored; 0: none"}}}}}},
+                "400": error("A body that is not JSON"),
+                "413": error("A body too large"),
                 "422": error("A bad field"),
                 **_AGENT_ERRORS}}},
         "/agents": {"get": {
