@@ -20,12 +20,15 @@ from monitor.store.postgres.summaries import (
 from monitor.store.sqlite.dashboard import plan
 from monitor.store.tiers import DAY, MINUTE
 
-# Each window's terms summed in a lateral subquery of its own, monitor by monitor.
-_WINDOW = (" LEFT JOIN LATERAL (SELECT sum(r.sign * a.checks)::bigint AS c,"
-           " sum(r.sign * a.up)::bigint AS u FROM unnest(%(sign{i})s::int[],"
-           " %(span{i})s::int[], %(lo{i})s::bigint[], %(hi{i})s::bigint[])"
-           " AS r(sign, span, lo, hi) JOIN aggregates a ON a.monitor = s.monitor"
-           " AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi) w{i} ON true")
+# Every window's terms summed in one lateral subquery per monitor (a seek per term), each
+# window's apart by its index: one subquery a monitor, not one per window.
+_TERMS = (
+    "SELECT s.monitor, t.* FROM monitor_state s CROSS JOIN LATERAL (SELECT {sums}"
+    " FROM unnest(%(win)s::int[], %(sign)s::int[], %(span)s::int[], %(lo)s::bigint[],"
+    " %(hi)s::bigint[]) AS r(win, sign, span, lo, hi) JOIN aggregates a"
+    " ON a.monitor = s.monitor AND a.span = r.span AND a.start >= r.lo AND a.start < r.hi) t")
+_SUMS = ("sum(r.sign * a.checks) FILTER (WHERE r.win = {i}),"
+         " sum(r.sign * a.up) FILTER (WHERE r.win = {i})")
 _RAWS = ("SELECT monitor, count(available), coalesce(sum(available), 0)::bigint"
          " FROM website_monitoring WHERE timestamp >= %s::float8 AND timestamp <= %s::float8"
          " GROUP BY monitor")
@@ -54,22 +57,20 @@ def window_counts(conn: Any, starts: Sequence[int], end: float,
     nothing = [(0, 0)] * width
     with_terms = [head.terms for head in heads if head.terms]
     if with_terms:
-        query = "SELECT s.monitor, " + ", ".join(
-            f"w{i}.c, w{i}.u" for i in range(len(with_terms))) + " FROM monitor_state s" + (
-            "".join(_WINDOW.format(i=i) for i in range(len(with_terms))))
-        params: dict[str, list[int]] = {}
-        for i, terms in enumerate(with_terms):
-            params[f"sign{i}"] = [t.sign for t in terms]
-            params[f"span{i}"] = [int(t.range.span) for t in terms]
-            params[f"lo{i}"] = [int(t.range.lo) for t in terms]
-            params[f"hi{i}"] = [int(t.range.hi) for t in terms]
+        query = _TERMS.format(sums=", ".join(_SUMS.format(i=i)
+                                             for i in range(len(with_terms))))
+        terms = [(i, t) for i, head_terms in enumerate(with_terms) for t in head_terms]
+        params = {"win": [i for i, _t in terms], "sign": [t.sign for _i, t in terms],
+                  "span": [int(t.range.span) for _i, t in terms],
+                  "lo": [int(t.range.lo) for _i, t in terms],
+                  "hi": [int(t.range.hi) for _i, t in terms]}
         which = [i for i, head in enumerate(heads) if head.terms]
         for monitor_id, *figures in conn.execute(query, params):
             row = list(found.get(monitor_id, nothing))
             for j, i in enumerate(which):
                 checks, up = figures[2 * j], figures[2 * j + 1]
                 if checks is not None:
-                    row[i] = (row[i][0] + checks, row[i][1] + up)
+                    row[i] = (row[i][0] + int(checks), row[i][1] + int(up))
             found[monitor_id] = row
     for piece in raws:
         for monitor_id, checks, up in conn.execute(_RAWS, (piece.lo, piece.hi)):
