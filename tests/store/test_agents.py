@@ -289,8 +289,8 @@ def test_a_schema_10_file_is_migrated_in_place_keeping_every_row(tmp_path: Path)
     Store(db).close()  # the migration, as -m makes it at its start
     (pages_after,) = rows(db, "PRAGMA page_count")[0]
     assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(11,)]
-    # No row rewritten: the new table's page and little else (pages_before is thousands).
-    assert pages_before > 3000
+    # No row rewritten: the new table's page and little else (of thousands).
+    assert pages_before > 2500
     assert pages_after - pages_before <= 3, (pages_before, pages_after)
     assert rows(db, f"SELECT {columns} FROM website_monitoring ORDER BY id") == before
     assert rows(db, "SELECT count(*) FROM website_monitoring WHERE location IS NOT NULL"
