@@ -19,6 +19,7 @@ from monitor.cli.agent import agent_command
 from monitor.cli.errors import guarded
 from monitor.cli.logs import logs_command
 from monitor.cli.maintenance import maintenance_group
+from monitor.cli.migrate import migrate_command
 from monitor.cli.notify import notify_group
 from monitor.cli.schema import schema_command
 from monitor.render.display import ROWS, Display
@@ -508,6 +509,7 @@ main.add_command(maintenance_group)  # maintenance on|off NAME..., maintenance l
 main.add_command(logs_command)  # logs [FILE|-], the access-log monitor
 main.add_command(schema_command)  # schema: the JSON Schema of config.json
 main.add_command(agent_command)  # agent --server URL --location NAME: checks from elsewhere
+main.add_command(migrate_command)  # migrate --to postgresql://...: the history into PostgreSQL
 
 
 def _mode(ctx: click.Context, mode: str, config_path: str | None, db_path: str | None,

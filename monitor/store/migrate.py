@@ -99,7 +99,7 @@ def migrate(source: str | Path, url: str, progress: Progress = lambda line: None
     if version > SQLITE_VERSION:
         raise MigrateError(f"{path}: written by a newer version (schema {version}, this"
                            f" program knows {SQLITE_VERSION})")
-    conn = connect(url, application="uptime-monitor migrate")
+    conn = _connect(url)
     try:
         _refuse_history(conn, url)  # before anything is written, to either side
         if version < SQLITE_VERSION:
@@ -112,6 +112,19 @@ def migrate(source: str | Path, url: str, progress: Progress = lambda line: None
             lock.release()
     finally:
         conn.close()
+
+
+def _connect(url: str) -> psycopg.Connection:
+    try:
+        return connect(url, application="uptime-monitor migrate")
+    except StoreError as exc:
+        # libpq's hint on a line of its own ("\tIs the server running on that host ..."):
+        # one line, as every error of the command line.
+        raise MigrateError(_one_line(str(exc))) from None
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _sqlite_version(path: Path) -> int:
@@ -199,7 +212,7 @@ def _copy(path: Path, conn: psycopg.Connection, url: str, progress: Progress,
     except psycopg.Error as exc:
         where = f" ({table})" if table else ""
         raise MigrateError(f"{shown(url)}: the copy failed{where}, nothing was written:"
-                           f" {say_error(url, exc)}") from None
+                           f" {_one_line(say_error(url, exc))}") from None
     finally:
         source.close()
     done.seconds = clock() - started
@@ -304,7 +317,7 @@ def compare(source: str | Path, url: str) -> tuple[list[TableCount], list[str]]:
     """The check of a copy made before, read-only on both sides: the rows of each table,
     and what was compared (its last entry starts with "differ" when a sum differs)."""
     path = Path(source)
-    conn = connect(url, application="uptime-monitor migrate")
+    conn = _connect(url)
     try:
         db = _read_only(path)
         try:
