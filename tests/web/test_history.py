@@ -61,7 +61,8 @@ def test_a_monitors_checks_newest_first_with_every_field(web: Any) -> None:
     maintenance, down, up = body["checks"]
     assert up == {"id": 1, "time": iso_utc(NOW - 20), "timestamp": NOW - 20, "up": True,
                   "status": 200, "responseTime": 12.5, "reason": None, "detail": None,
-                  "lateness": 0.5, "metrics": {"dns": 1.5, "total": 12.5}, "warning": False}
+                  "lateness": 0.5, "metrics": {"dns": 1.5, "total": 12.5}, "warning": False,
+                  "location": "local"}
     assert (down["up"], down["status"], down["reason"]) == (False, 503, "http_status")
     assert down["detail"] == "HTTP 503 from ***"
     assert (maintenance["up"], maintenance["reason"]) == (None, "maintenance")

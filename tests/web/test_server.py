@@ -86,8 +86,10 @@ def test_every_api_route_says_who_may_call_it(make_web: Any) -> None:
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/") and rule.endpoint != "root.openapi_json":
             view = app.view_functions[rule.endpoint]
-            # "token": the credential is in the path (a push monitor's token).
-            assert getattr(view, "scope", None) in ("public", "read", "write", "token"), \
+            # "token": the credential is in the path (a push monitor's token); "agent": an
+            # agent's token, which opens the agent routes only.
+            assert getattr(view, "scope", None) in ("public", "read", "write", "token",
+                                                    "agent"), \
                 rule.rule
 
 
