@@ -422,6 +422,7 @@ class Engine:
             start=iso_utc(event.start), end=iso_utc(event.end) if event.end else None,
             availability=event.availability, message=event.message, event=event,
             deliveries=routing.deliveries(event, monitor, self.config.providers),
+            host=None if monitor is None else monitor.target,
         ))
 
     def _announce(self, record: AlertRecord) -> None:

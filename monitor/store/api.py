@@ -68,6 +68,9 @@ class AlertRecord:
     id: int | None = None
     event: object = field(default=None, compare=False, repr=False)  # handed to on_alert
     deliveries: tuple[Delivery, ...] = ()
+    # What the row's `host` says, when it is not a configured monitor's target (an agent's
+    # alerts: "agent eu-1 (eu)"); None: the monitor's target as the store knows it.
+    host: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

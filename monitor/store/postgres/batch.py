@@ -314,7 +314,7 @@ class Batches:
                 "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
                 " availability, message, monitor) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
                 " RETURNING id",
-                (a.timestamp, targets.get(a.monitor_id, a.monitor_id), a.type, a.start, a.end,
+                (a.timestamp, a.host or targets.get(a.monitor_id, a.monitor_id), a.type, a.start, a.end,
                  a.availability, a.message, a.monitor_id)).fetchone()
             if a.deliveries:
                 assert row is not None
