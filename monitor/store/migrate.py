@@ -182,7 +182,7 @@ def _copy(path: Path, conn: psycopg.Connection, url: str, progress: Progress,
     table = ""
     try:
         source.execute("BEGIN")  # one snapshot for the copy and the check
-        sizes = {table: _count(source, table) for table in TABLES}
+        sizes = {table: _count(source, table, path) for table in TABLES}
         total = sum(sizes.values())
         copier = _Copier(progress, clock, total)
         with conn.transaction():
@@ -219,10 +219,10 @@ def _copy(path: Path, conn: psycopg.Connection, url: str, progress: Progress,
     return done
 
 
-def _count(source: sqlite3.Connection, table: str) -> int:
+def _count(source: sqlite3.Connection, table: str, path: Path) -> int:
     if not _sqlite_columns(source, table):
-        raise MigrateError(f"the database has no table {table} (schema {SQLITE_VERSION}"
-                           " has)")
+        raise MigrateError(f"{path}: no table {table}, which schema {SQLITE_VERSION} has:"
+                           " a damaged database, or not the monitor's")
     return int(source.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
@@ -322,7 +322,7 @@ def compare(source: str | Path, url: str) -> tuple[list[TableCount], list[str]]:
         db = _read_only(path)
         try:
             db.execute("BEGIN")
-            return _check(db, conn, {table: _count(db, table) for table in TABLES})
+            return _check(db, conn, {table: _count(db, table, path) for table in TABLES})
         finally:
             db.close()
     except sqlite3.Error as exc:
