@@ -20,8 +20,8 @@ from monitor.core.errors import StoreError
 from monitor.core.model import CheckResult, Monitor
 from monitor.core.timefmt import format_time, parse_duration
 from monitor.store.api import Reader, SetMaintenance
-from monitor.store.sqlite.queries import open_reader
-from monitor.store.sqlite.writer import Store
+from monitor.store.open import AnyStore as Store
+from monitor.store.open import open_reader, open_store
 
 # A maintenance set from the command line begins this many seconds after the command: the
 # running monitor, reading the set every quarter second, knows of it before the first
@@ -220,7 +220,7 @@ class Maintenance:
         self._write(target, [SetMaintenance(m, None) for m in monitor_ids])
 
     def _write(self, target: str | Store, commands: list[SetMaintenance]) -> None:
-        if isinstance(target, Store):
+        if not isinstance(target, str):
             # A running store (the web server's): written once its batch is.
             for command in commands:
                 target.set_maintenance(command)
@@ -232,7 +232,7 @@ class Maintenance:
             # monitor reads ("database not found", "not a monitoring database", as -r says).
             open_reader(target).close()
             errors: list[str] = []
-            store = Store(target, on_error=errors.append, rollups=False)  # a short writer
+            store = open_store(target, on_error=errors.append, rollups=False)  # a short writer
             try:
                 for command in commands:
                     store.set_maintenance(command)

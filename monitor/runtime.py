@@ -33,8 +33,8 @@ from monitor.engine.agents import AgentWatch
 from monitor.notify.heartbeat import Heartbeat
 from monitor.notify.sender import Notifier
 from monitor.run.overload import Counts, Overload, cores, machine_busy
-from monitor.store.sqlite.queries import open_reader
-from monitor.store.sqlite.writer import Store
+from monitor.store.open import AnyStore as Store
+from monitor.store.open import database_of, open_reader
 
 Echo = Callable[[str], None]
 AlertHook = Callable[[AlertEvent], None]
@@ -62,7 +62,7 @@ class Runtime:
         self.engine = Engine(config, store, wall_clock=wall, on_error=self._warn,
                              on_status=on_line, records_monitors=not beside)
         # One sender per notification provider, from the outbox; woken by each alert.
-        self.notifier = Notifier(config.providers, store, store.path,
+        self.notifier = Notifier(config.providers, store, database_of(store),
                                  config.notify_retry_for, on_error=self._warn)
         self.engine.hooks.append(lambda _event: self.notifier.wake())
         self._beat = _Beat(self._warn)
@@ -211,7 +211,7 @@ class Runtime:
         if not self._config.agents:
             return
         try:
-            reader = open_reader(self.store.path)
+            reader = open_reader(self.store)
             try:
                 rows = reader.latest_alert_rows()
             finally:

@@ -214,12 +214,12 @@ class _Alerts:
     def _start(self) -> Runtime:
         from monitor.config import Config
         from monitor.runtime import Runtime
-        from monitor.store.sqlite.writer import Store
+        from monitor.store.open import open_store
 
         def warn(text: str) -> None:
             self._err(f"Warning: {text}")
 
-        store = Store(self._path, on_error=warn, rollups=False)  # beside the monitor
+        store = open_store(self._path, on_error=warn, rollups=False)  # beside the monitor
         runtime = self._runtime = Runtime(self._config or Config(monitors=()), store,
                                           on_problem=self._err, beside=True)
         return runtime.start()

@@ -108,7 +108,7 @@ def show(config_path: str, db_path: str, echo: Echo) -> None:
     """Each monitor in maintenance now or with windows, and how."""
     from monitor.config import load_config
     from monitor.maintenance import Maintenance
-    from monitor.store.sqlite.queries import open_reader
+    from monitor.store.open import open_reader
 
     maintenance = Maintenance(load_config(config_path).monitors)
     reader = open_reader(db_path)

@@ -29,9 +29,7 @@ from monitor.render.live import LiveView, Pulse, PulseSource, live_view, p99
 from monitor.render.report import alert_rows, delivery_line
 from monitor.runtime import Runtime
 from monitor.store.api import Reader
-from monitor.store.sqlite.owner import DatabaseOwner
-from monitor.store.sqlite.queries import open_reader
-from monitor.store.sqlite.writer import Store
+from monitor.store.open import database, is_postgres, open_reader, open_store, shown
 
 Echo = Callable[[str], None]
 
@@ -161,6 +159,13 @@ def run_monitor(config_path: str, db_path: str, silent: bool, echo: Echo, err: E
     config = load_config(config_file)
     # The address is checked before anything starts; the server starts with the runtime.
     server = None if web is None else WebServer(web, config_file, db_path, config, warn=err)
+    if is_postgres(db_path):
+        # Several monitors share a PostgreSQL database: each checks the monitors whose
+        # lease it holds (store/postgres/leases.py), no file to own.
+        return _monitor(config_file, config, db_path, silent, echo, err, stop, display,
+                        server)
+    from monitor.store.sqlite.owner import DatabaseOwner
+
     owner = DatabaseOwner(db_path)  # a second -m on this database stops here
     if not owner.held:
         err(f"Warning: cannot lock {owner.path} (a full disk, or a file system without"
@@ -194,7 +199,7 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
             err(text)
 
     view: LiveView | None = None
-    store = Store(db_path, on_error=lambda message: problem(f"Warning: {message}"))
+    store = open_store(db_path, on_error=lambda message: problem(f"Warning: {message}"))
     # The main loop never writes to stdout itself: everything goes through `output`, the
     # plain printer or the live view (made once the engine runs: it reads what that writes).
     output: _Output | LiveView | None = (
@@ -205,7 +210,7 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
     if output is not None:  # the live view shows alerts from the database
         runtime.add_alert_hook(lambda event: say(_event_line(event)))  # type: ignore[misc]
     printer = None if not isinstance(output, _Output) else StatsPrinter(
-        Path(db_path), output.table, width=display.width, rows=display.rows)
+        database(db_path), output.table, width=display.width, rows=display.rows)
     final = None
     try:
         # The handlers are in place from before the start until after the stop, so that a
@@ -215,12 +220,12 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
                 runtime.start()
                 url = server.start(store, runtime) if server is not None else None
                 if live:
-                    output = view = live_view(Path(db_path), stop, display,
+                    output = view = live_view(database(db_path), stop, display,
                                               engine_pulse(runtime)).start()
                 if say is not None:
                     canary = f"; canary {config.canary.target}" if config.canary else ""
                     say(f"Monitoring {len(config.monitors)} monitor(s) from {config_file} into "
-                        f"{db_path}{canary}" + (". q or Ctrl-C stops." if live else
+                        f"{shown(db_path)}{canary}" + (". q or Ctrl-C stops." if live else
                                                 "; stats every 10 s (past 10 min) and every"
                                                 " 60 s (past hour). Ctrl-C stops."))
                     if url is not None:
@@ -261,7 +266,7 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
 
 def _stopped_line(runtime: Runtime, db_path: str) -> str:
     """The last line of `-m`, after the stop: how many checks it wrote to the database."""
-    return f"Stopped; {runtime.checks_recorded} checks recorded in {db_path}."
+    return f"Stopped; {runtime.checks_recorded} checks recorded in {shown(db_path)}."
 
 
 def _event_line(event: AlertEvent) -> str:
@@ -334,7 +339,7 @@ def purge(db_path: str, days: float) -> tuple[int, int]:
     # monitoring database", and changes nothing.
     open_reader(db_path).close()
     errors: list[str] = []
-    store = Store(db_path, on_error=errors.append, rollups=False)  # beside the monitor
+    store = open_store(db_path, on_error=errors.append, rollups=False)  # beside the monitor
     try:
         store.purge(time.time() - days * 86400)
     finally:

@@ -43,7 +43,7 @@ def unknown(name: str, monitors: Sequence[Monitor], where: str, hint: str) -> st
 def states(db_path: str, explicit: bool) -> dict[str, str] | None:
     """Each monitor's state as the database records it: down, maintenance, warning, up;
     None when there is no database (an error when one was named and is missing)."""
-    from monitor.store.sqlite.queries import open_reader
+    from monitor.store.open import open_reader
 
     if not explicit and not Path(db_path).exists():
         return None

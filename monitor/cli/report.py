@@ -19,7 +19,7 @@ from monitor.core.errors import MonitorError
 from monitor.render.display import ROWS, Display
 from monitor.render.report import alert_rows, messages_of, recent_messages_block, window_reports
 from monitor.store.api import Reader
-from monitor.store.sqlite.queries import open_reader
+from monitor.store.open import database, open_reader
 
 SHORT_EVERY = 10.0
 SHORT_WINDOW = 600.0
@@ -36,7 +36,7 @@ class StatsPrinter:
     every monitor up to `rows` of them (None: however many), else the summary and the
     worst."""
 
-    def __init__(self, db: Path, echo: Echo, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, db: str | Path, echo: Echo, clock: Callable[[], float] = time.monotonic,
                  width: int | None = None, rows: int | None = ROWS) -> None:
         self.db = db
         self.echo = echo
@@ -80,7 +80,7 @@ def run_report(db_path: str, echo: Echo, once: bool, stop: threading.Event | Non
         from monitor.render.live import live_view, pulse_from_database
 
         open_reader(db_path).close()  # "database not found" and the like, before the screen
-        view = live_view(Path(db_path), stop, display, pulse_from_database).start()
+        view = live_view(database(db_path), stop, display, pulse_from_database).start()
         with signals(stop):
             while not stop.wait(0.25):
                 pass
@@ -90,7 +90,7 @@ def run_report(db_path: str, echo: Echo, once: bool, stop: threading.Event | Non
         if view.broken:
             raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
         return written
-    printer = StatsPrinter(Path(db_path), echo, width=display.width, rows=display.rows)
+    printer = StatsPrinter(database(db_path), echo, width=display.width, rows=display.rows)
     try:
         printer.tick(force=True)
         if once:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from monitor.config import Config, load_config
 from monitor.runtime import Runtime
-from monitor.store.sqlite.writer import Store
+from monitor.store.open import AnyStore as Store
+from monitor.store.open import open_store, shown
 
 if TYPE_CHECKING:
     from monitor.web.context import WebContext
@@ -80,12 +81,12 @@ def run_serve(config_path: str, db_path: str, options: WebOptions, echo: Echo, e
     # The address is checked before the database is touched.
     web = WebServer(options, config_path, db_path, config, warn=err)
     # Beside the monitor that owns the file, which alone rolls the hours up.
-    store = Store(db_path, on_error=lambda text: err(f"Warning: {text}"),
-                  rollups=False).start()
+    store = open_store(db_path, on_error=lambda text: err(f"Warning: {text}"),
+                       rollups=False).start()
     try:
         url = web.start(store)
         with signals(stop):
-            echo(f"Serving {url} (API at {url}api/v1/) from {db_path} and {config_path};"
+            echo(f"Serving {url} (API at {url}api/v1/) from {shown(db_path)} and {config_path};"
                  " Ctrl-C stops.")
             while not stop.wait(0.5):
                 pass

@@ -38,8 +38,8 @@ from monitor.run.canary import Canary
 from monitor.run.probes import LocalProbes, ProbeProcesses, probe_count
 from monitor.run.watches import Watches, judged, scheduled, watched
 from monitor.store.api import AgentMark, AlertRecord, Reader, iso_utc, parse_iso
-from monitor.store.sqlite.queries import open_reader
-from monitor.store.sqlite.writer import MAX_QUEUED, Store
+from monitor.store.open import AnyStore as Store
+from monitor.store.open import max_queued, open_reader
 
 AlertHook = Callable[[AlertEvent], None]
 PURGE_EVERY = 3600.0
@@ -82,9 +82,9 @@ class Engine:
                                wall=wall_clock, quiet=self._quiet,
                                on_note=self._on_status)
         # What the web server received for push monitors, read for their watches.
-        self.pushes = PushReader(lambda: open_reader(store.path))
+        self.pushes = PushReader(lambda: open_reader(store))
         # And the metric series, for metric monitors' watches.
-        self.series = SeriesReader(lambda: open_reader(store.path))
+        self.series = SeriesReader(lambda: open_reader(store))
         self.watchdog: Watchdog | None = None
         self._announcements: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
         self._announcer: threading.Thread | None = None
@@ -98,7 +98,7 @@ class Engine:
         self._order_lock = threading.Lock()
         self.lateness_ms: deque[float] = deque(maxlen=1_000_000)  # recent samples, for bench
         # The agents' batches: what each (agent, instance) has stored so far.
-        self._marks = Marks(lambda: open_reader(store.path))
+        self._marks = Marks(lambda: open_reader(store))
         self.remote_done = 0  # results of agents recorded (not this process's checks)
         self.keep_lateness = False
         self.recent_lateness: deque[float] = deque(maxlen=4096)  # for the live view's header
@@ -308,7 +308,7 @@ class Engine:
             if not fresh:
                 # A resend of rows queued by a post that was not answered in time: answered
                 # once they are on disk, as that post would have been.
-                if not self.store.flush(flush_wait):
+                if not self.store.flush(flush_wait, urgent=False):
                     raise RemoteRefused("the database has not written them yet")
                 return Received(0, duplicates, 0, upto)
             self._refuse_when_full(len(fresh))
@@ -320,7 +320,7 @@ class Engine:
                 raise RemoteRefused("the database writer is too far behind")
             with self._count_lock:
                 self.remote_done += len(results)
-            if not self.store.flush(flush_wait):
+            if not self.store.flush(flush_wait, urgent=False):
                 raise RemoteRefused("the database cannot write them now")
             return Received(len(results), duplicates, len(fresh) - len(results), last)
 
@@ -332,7 +332,7 @@ class Engine:
         store = self.store
         if store.fatal is not None or store.refusing:
             raise RemoteRefused("the database refuses to write (a full disk?)")
-        if store.left().checks + count > MAX_QUEUED // 2:
+        if store.left().checks + count > max_queued(store) // 2:
             # Half the queue: this process's own checks keep the rest.
             raise RemoteRefused("the database writer is too far behind")
 
@@ -446,7 +446,7 @@ class Engine:
         """Rebuild the rules' state of each monitor (of `monitor_ids`, None: all) from what
         the database holds: its recent checks, what is open."""
         self.store.flush()
-        reader = open_reader(self.store.path)
+        reader = open_reader(self.store)
         # The watched monitors that raise their own alerts; the rules restore the others.
         watching = {m.id for m in watched(self.config.monitors)
                     if not registry.get(m.kind).judged}
@@ -536,7 +536,7 @@ class Engine:
         if not self._monitors:
             return  # beside the monitor (`logs`): no reminders of its own
         if self._reader is None:
-            self._reader = open_reader(self.store.path)
+            self._reader = open_reader(self.store)
         for monitor_id in acknowledged(self.alerts, self._reader):
             monitor = self._monitors.get(monitor_id)
             label = monitor.label if monitor is not None else monitor_id
@@ -548,7 +548,7 @@ class Engine:
         if not self._monitors:
             return  # beside the monitor (`logs`): no monitor to put in maintenance
         if self._reader is None:
-            self._reader = open_reader(self.store.path)
+            self._reader = open_reader(self.store)
         entered, left = self.maintenance.poll(self._reader)
         for monitor, period in entered:
             until = "" if period.until is None else f" until {format_time(period.until)}"

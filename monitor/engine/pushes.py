@@ -20,7 +20,7 @@ from monitor.core.errors import StoreError
 from monitor.core.model import Monitor
 from monitor.core.push import Latest, Push
 from monitor.store.api import Reader
-from monitor.store.sqlite.queries import open_reader
+from monitor.store.open import open_reader
 
 READ_EVERY = 2.0  # seconds between two reads of the pushes table
 READ_ROWS = 5000  # pushes of one read

@@ -16,7 +16,7 @@ from monitor.core.model import Monitor
 from monitor.core.series import SeriesWindow
 from monitor.metrics.query import FUNCTIONS, apply
 from monitor.store.api import Reader
-from monitor.store.sqlite.queries import open_reader
+from monitor.store.open import open_reader
 
 
 class SeriesReader:

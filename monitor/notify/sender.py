@@ -31,8 +31,8 @@ from monitor.config.notify import fill
 from monitor.core.errors import StoreError
 from monitor.notify.send import DEFAULT_TIMEOUT, Provider, clean, send
 from monitor.store.api import DeliveryDone, OutboxRow, Reader
-from monitor.store.sqlite.queries import open_reader
-from monitor.store.sqlite.writer import Store
+from monitor.store.open import AnyStore as Store
+from monitor.store.open import database, open_reader
 
 DEFAULT_RETRY_FOR = 3600.0  # notifyRetryFor
 FIRST_DELAY = 5.0
@@ -75,7 +75,7 @@ class Sender:
         self.provider = provider
         self.retry_for = retry_for
         self._store = store
-        self._db_path = Path(db_path)
+        self._db_path = database(db_path)
         self._on_error: OnError = on_error or (lambda text: None)
         self._clock = clock
         self._timeout = timeout

@@ -47,7 +47,7 @@ from monitor.render.view import (
 )
 from monitor.stats import MonitorStats, state_at, window_pieces, window_start, window_stats
 from monitor.store.api import Reader, WindowTotal
-from monitor.store.sqlite.queries import open_reader
+from monitor.store.open import open_reader
 
 REDRAW_EVERY = 1.0  # seconds: a monitor going down shows within a second of its check stored
 # (window, its stats refreshed at least this often): the 10-minute and the hour views. More
@@ -91,7 +91,7 @@ def _flags(total: WindowTotal) -> tuple[bool, bool, bool]:
     return (total.down_since is not None, total.warning, total.maintenance)
 
 
-def live_view(db: Path, stop: threading.Event, display: Display,
+def live_view(db: str | Path, stop: threading.Event, display: Display,
               pulse: PulseSource) -> LiveView:
     """The view of `-m` and `-r` on this terminal, as `display` says (colour or not)."""
     # None, not False: rich then follows NO_COLOR itself.
@@ -131,7 +131,7 @@ class LiveView:
     """Draws the view on a thread of its own until `close`; `line` adds a message (a status
     line, a warning) to the panel under the table."""
 
-    def __init__(self, db: Path, stop: threading.Event, pulse: PulseSource,
+    def __init__(self, db: str | Path, stop: threading.Event, pulse: PulseSource,
                  console: Console | None = None, keys: bool = True) -> None:
         self.db = db
         self.stop = stop

@@ -17,8 +17,8 @@ from monitor.config.edit import file_etag
 from monitor.core.errors import ConfigError, StoreError
 from monitor.runtime import Runtime, file_stamp
 from monitor.store.api import Reader
-from monitor.store.sqlite.queries import open_reader
-from monitor.store.sqlite.writer import Store
+from monitor.store.open import AnyStore as Store
+from monitor.store.open import database, open_reader
 
 EXTENSION = "monitor"  # the key of the app's WebContext in app.extensions
 
@@ -36,7 +36,7 @@ class WebContext:
                  public_read: bool = False, clock: Callable[[], float] = time.time,
                  warn: Callable[[str], None] | None = None, exposed: bool = False) -> None:
         self.config_path = Path(config_path)
-        self.db_path = Path(db_path)
+        self.db_path = database(db_path)
         self.store = store
         self.runtime = runtime
         self.public_read = public_read

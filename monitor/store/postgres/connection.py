@@ -27,7 +27,8 @@ def shown(url: str) -> str:
 
 def say_error(url: str, exc: BaseException) -> str:
     """An error's text without the URL's secrets (libpq may repeat the connection string)."""
-    text = str(exc).strip() or type(exc).__name__
+    # One line: libpq's hints ("Is the server running on that host...") come on the next.
+    text = " ".join(str(exc).split()) or type(exc).__name__
     for secret in url_secrets(url):
         text = text.replace(secret, "***")
     return text

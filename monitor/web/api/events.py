@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from monitor.store.events import Position
-from monitor.store.sqlite.queries import open_reader
+from monitor.store.open import open_reader
 from monitor.web import openapi
 from monitor.web.auth import require
 from monitor.web.context import WebContext, current
