@@ -1,0 +1,145 @@
+"""The store's tests run on both stores: the `backend` fixture gives each test SQLite's file,
+then a fresh database on a real PostgreSQL server (tests/support/postgres.py: one server per
+worker), through the same calls: `make(**kwargs)` a writer, `reader()` the Reader,
+`read(sql, *args)` rows (the statement written with `?` placeholders, as for SQLite), and
+`module(name)` the store's own module of that name (monitor.store.sqlite.<name> or
+monitor.store.postgres.<name>) for a constant a test turns down.
+
+A test about SQLite's file alone (its modes, WAL, the owner's lock, a damaged file, a full
+disk, its schema migrations) does not take `backend` and says why in a line."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
+
+BACKENDS = ("sqlite", "postgresql")
+_PACKAGES = {"sqlite": "monitor.store.sqlite", "postgresql": "monitor.store.postgres"}
+
+
+@dataclass
+class Backend:
+    """One store under test: its name, where it writes, and how to make and read it."""
+
+    name: str
+    where: str  # the file's path, or the database's URL
+    query: Callable[[str, tuple], list[tuple]]
+    made: list[Any] = field(default_factory=list)
+
+    @property
+    def package(self) -> str:
+        """The store's package: the writer of a subprocess is imported from it."""
+        return _PACKAGES[self.name]
+
+    @property
+    def shown(self) -> str:
+        """How the writer's messages name the database."""
+        return self.where
+
+    def module(self, name: str) -> ModuleType:
+        return importlib.import_module(f"{self.package}.{name}")
+
+    def make(self, **kwargs: Any) -> Any:
+        """A writer (not started), closed at the end of the test."""
+        store = self.module("writer").Store(self.where, **kwargs)
+        self.made.append(store)
+        return store
+
+    def reader(self) -> Any:
+        """The store's Reader, closed at the end of the test."""
+        reader = self.module("queries").open_reader(self.where)
+        self.made.append(reader)
+        return reader
+
+    def read(self, sql: str, *args: Any) -> list[tuple]:
+        return [tuple(row) for row in self.query(sql, args)]
+
+    def execute(self, sql: str) -> None:
+        """Run `sql` on a connection of its own, committed (a test's own change)."""
+        if self.name == "sqlite":
+            conn = sqlite3.connect(self.where)
+            try:
+                conn.executescript(sql)
+            finally:
+                conn.close()
+        else:
+            import psycopg
+
+            with psycopg.connect(self.where, autocommit=True) as pg:
+                pg.execute(sql)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        for made in reversed(self.made):
+            with contextlib.suppress(Exception):
+                made.close()
+        self.made.clear()
+
+
+def _sqlite_query(path: str) -> Callable[[str, tuple], list[tuple]]:
+    def query(sql: str, args: tuple) -> list[tuple]:
+        conn = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True, timeout=10)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+    return query
+
+
+def _postgres_query(url: str) -> Callable[[str, tuple], list[tuple]]:
+    import psycopg
+
+    def query(sql: str, args: tuple) -> list[tuple]:
+        with psycopg.connect(url, autocommit=True) as conn:
+            return conn.execute(sql.replace("?", "%s"), args).fetchall()  # type: ignore[arg-type]
+    return query
+
+
+def sqlite_backend(path: Path) -> Backend:
+    return Backend("sqlite", str(path), _sqlite_query(str(path)))
+
+
+def postgres_backend(url: str) -> Backend:
+    return Backend("postgresql", url, _postgres_query(url))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Each store in turn, a new database for the test; what was made through it closed at
+    the end of the test."""
+    if request.param == "sqlite":
+        found = sqlite_backend(tmp_path / "monitor.db")
+    else:
+        found = postgres_backend(request.getfixturevalue("postgres_url"))
+    yield found
+    found.close()
+
+
+@contextlib.contextmanager
+def module_backend(request: pytest.FixtureRequest, folder: Path) -> Iterator[Backend]:
+    """The store `request.param` names, a database shared by a module's tests (its
+    fixture is module-scoped and writes the rows once), dropped at the end."""
+    if request.param == "sqlite":
+        found = sqlite_backend(folder / "monitor.db")
+        try:
+            yield found
+        finally:
+            found.close()
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    found = postgres_backend(server.url(name))
+    try:
+        yield found
+    finally:
+        found.close()
+        server.drop_database(name)
