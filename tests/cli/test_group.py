@@ -22,7 +22,7 @@ from tests.support.db import count_checks, query
 from tests.support.hostile import refused_url
 
 COMMANDS = ("monitor", "alerts", "report", "check", "selftest", "validate", "monitors", "init",
-            "purge", "serve", "notify", "maintenance", "logs", "schema", "agent")
+            "purge", "serve", "notify", "maintenance", "logs", "schema", "agent", "migrate")
 
 
 def steady(report: str) -> str:
