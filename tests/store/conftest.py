@@ -76,7 +76,7 @@ class Backend:
             import psycopg
 
             with psycopg.connect(self.where, autocommit=True) as pg:
-                pg.execute(sql)  # type: ignore[arg-type]
+                pg.execute(sql)
 
     def close(self) -> None:
         for made in reversed(self.made):
@@ -100,7 +100,7 @@ def _postgres_query(url: str) -> Callable[[str, tuple], list[tuple]]:
 
     def query(sql: str, args: tuple) -> list[tuple]:
         with psycopg.connect(url, autocommit=True) as conn:
-            return conn.execute(sql.replace("?", "%s"), args).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql.replace("?", "%s"), args).fetchall()
     return query
 
 
