@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 
 from monitor.agent.client import Assignment, Client
 from monitor.agent.link import Link
+from monitor.checks.http.curl import IDENTITY_ENV
 from monitor.config import Config, parse_config
 from monitor.core.errors import ConfigError, StoreError
 from monitor.runtime import Runtime
@@ -136,6 +138,10 @@ def _apply(assignment: Assignment, runtime: Runtime, source: str, echo: Echo, er
     # Only checks: the server notifies, beats, purges and serves.
     config = dataclasses.replace(config, providers=(), heartbeat_url=None, retention=None,
                                  retention_days=None, api_tokens=(), status_pages=())
+    if not applied:
+        # Before the first monitors run: the http checks' User-Agent names the agent (read
+        # at the first check), and probe processes, started from here on, inherit it.
+        os.environ[IDENTITY_ENV] = f"agent {assignment.agent}; location {assignment.location}"
     runtime.reload(config)
     count = len(config.monitors)
     if not applied:

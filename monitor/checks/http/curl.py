@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime
+import functools
 import os
 import re
 import select
@@ -42,6 +43,10 @@ from monitor.core.secrets import display_url, is_sensitive, redact, redact_known
 
 MAX_REDIRECTS = 10
 USER_AGENT = f"uptime-monitor/{__version__}"
+# Set by `monitoringApp.py agent` to "agent eu-1; location eu" before its checks start, so
+# that a target's operators see in their logs where a check came from. Inherited by the
+# probe processes, which are started with the agent's environment.
+IDENTITY_ENV = "MONITOR_AGENT_IDENTITY"
 DEFAULT_LIMIT = 64
 # As http.client (what the checks ran on before) bounds a response's head.
 MAX_HEADERS = 100
@@ -75,8 +80,20 @@ def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
     return parts.scheme.lower(), parts.hostname, port
 
 
+@functools.cache
+def user_agent() -> str:
+    """USER_AGENT, with the agent's identity in brackets when the process checks for one:
+    `uptime-monitor/1.2 (agent eu-1; location eu)`. Read once, at the first check (after
+    the agent has set it), so every check of a process says the same."""
+    # Only what a header value may carry: no control character (a line break would start
+    # a header of its own), no bracket that would end the comment early.
+    identity = "".join(c for c in os.environ.get(IDENTITY_ENV, "")
+                       if c.isprintable() and c.isascii() and c not in "()\\").strip()
+    return f"{USER_AGENT} ({identity})" if identity else USER_AGENT
+
+
 def _merge_headers(spec: HttpSpec) -> list[str]:
-    merged = {"user-agent": ("User-Agent", USER_AGENT), "connection": ("Connection", "close")}
+    merged = {"user-agent": ("User-Agent", user_agent()), "connection": ("Connection", "close")}
     for name, value in spec.headers:
         merged[name.lower()] = (name, value)  # the site's own headers win, whatever their case
     return [f"{name}: {value}" for name, value in merged.values()]
