@@ -1,5 +1,6 @@
-"""The SQLite store, on real database files: schema, writer thread, aggregates kept while
-writing, restarts, purges, and what happens while the disk refuses writes."""
+"""The store, on real SQLite files and real PostgreSQL databases (the `backend` fixture):
+writer thread, aggregates kept while writing, restarts, purges, rows it cannot write; and,
+SQLite's alone, its file: schema, modes, WAL, migrations, a lock or a damage refusing writes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,14 +21,13 @@ from monitor.core.errors import StoreError
 from monitor.core.model import CheckResult
 from monitor.store.api import AlertRecord, MonitorRow, iso_utc, parse_iso
 from monitor.store.codec import MinuteAgg
-from monitor.store.sqlite import batch as batch_mod
 from monitor.store.sqlite import holding as holding_mod
-from monitor.store.sqlite import writer as store_mod
 from monitor.store.sqlite.connection import open_writer_connection
 from monitor.store.sqlite.migrations import SCHEMA_4
 from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.schema import SCHEMA_VERSION
 from monitor.store.sqlite.writer import Store
+from tests.store.conftest import Backend, sqlite_backend
 from tests.support.db import reading
 
 BASE = 1_700_000_040.0  # a whole minute (28333334 * 60)
@@ -82,10 +83,10 @@ def read(path: Path, sql: str, args: tuple = ()) -> list[tuple]:
         conn.close()
 
 
-def minute_row(path: Path, minute: int, monitor_id: str) -> MinuteAgg | None:
-    rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
-                      " FROM aggregates WHERE span=60 AND start=? AND monitor=?",
-                (minute * 60, monitor_id))
+def minute_row(backend: Backend, minute: int, monitor_id: str) -> MinuteAgg | None:
+    rows = backend.read("SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
+                        " FROM aggregates WHERE span=60 AND start=? AND monitor=?",
+                        minute * 60, monitor_id)
     return MinuteAgg.from_row(rows[0]) if rows else None
 
 
@@ -96,30 +97,32 @@ def expected_agg(checks: list[CheckResult]) -> MinuteAgg:
     return agg
 
 
-def assert_minutes_match(path: Path, checks: list[CheckResult]) -> None:
+def assert_minutes_match(backend: Backend, checks: list[CheckResult]) -> None:
     """Every (minute, host) row equals the aggregate of exactly the checks it covers."""
     groups: dict[tuple[int, str], list[CheckResult]] = {}
     for c in checks:
         groups.setdefault((int(c.timestamp // 60), c.monitor_id), []).append(c)
-    stored = read(path, "SELECT start / 60, monitor FROM aggregates WHERE span=60")
+    stored = backend.read("SELECT start / 60, monitor FROM aggregates WHERE span=60")
     assert sorted(stored) == sorted(groups)
     for (minute, monitor_id), group in groups.items():
-        assert minute_row(path, minute, monitor_id) == expected_agg(group), (minute, monitor_id)
+        assert minute_row(backend, minute, monitor_id) == expected_agg(group), (minute,
+                                                                               monitor_id)
     # And the 10-minute blocks, the same way.
     blocks: dict[tuple[int, str], list[CheckResult]] = {}
     for c in checks:
         blocks.setdefault((int(c.timestamp // 600), c.monitor_id), []).append(c)
-    assert sorted(read(path, "SELECT start / 600, monitor FROM aggregates WHERE span=600")
+    assert sorted(backend.read("SELECT start / 600, monitor FROM aggregates WHERE span=600")
                   ) == sorted(blocks)
     for (block, monitor_id), group in blocks.items():
-        rows = read(path, "SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
-                    " FROM aggregates WHERE span=600 AND start=? AND monitor=?",
-                    (block * 600, monitor_id))
+        rows = backend.read("SELECT checks, up, rt_count, rt_sum, rt_min, rt_max, hist,"
+                            " outcomes FROM aggregates WHERE span=600 AND start=? AND monitor=?",
+                            block * 600, monitor_id)
         assert MinuteAgg.from_row(rows[0]) == expected_agg(group), (block, monitor_id)
 
 
 # -- schema and opening ---------------------------------------------------------------------
 
+# SQLite only: PRAGMA table_info, user_version, WAL (PostgreSQL's: postgres/test_schema.py).
 def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
     make_store(db).close()
     conn = open_reader(db).conn
@@ -167,11 +170,13 @@ def test_schema_tables_columns_version_and_wal(db: Path, make_store) -> None:
     assert journal == "wal"
 
 
+# SQLite only: the file's mode.
 def test_database_file_is_private(db: Path, make_store) -> None:
     make_store(db)
     assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
 
 
+# SQLite only: the file's mode.
 def test_a_database_file_made_beforehand_becomes_private(db: Path, make_store) -> None:
     db.touch(0o644)
     os.chmod(db, 0o644)  # whatever the umask
@@ -182,6 +187,7 @@ def test_a_database_file_made_beforehand_becomes_private(db: Path, make_store) -
         "monitor.db": 0o600, "monitor.db-wal": 0o600, "monitor.db-shm": 0o600}
 
 
+# SQLite only: WAL files.
 def test_a_clean_close_leaves_the_wal_files_for_a_start_on_a_full_disk(
         db: Path, make_store) -> None:
     # SQLite deletes -wal and -shm when its last connection closes; on a full disk the next
@@ -196,14 +202,15 @@ def test_a_clean_close_leaves_the_wal_files_for_a_start_on_a_full_disk(
     conn.close()
 
 
-def test_reopening_an_existing_database_keeps_its_data(db: Path, make_store) -> None:
-    first = make_store(db)
+def test_reopening_an_existing_database_keeps_its_data(backend: Backend) -> None:
+    first = backend.make()
     first.put_check(check(A, BASE))
     first.close()
-    make_store(db).close()
-    assert read(db, "SELECT host FROM website_monitoring") == [(A,)]
+    backend.make().close()
+    assert backend.read("SELECT host FROM website_monitoring") == [(A,)]
 
 
+# SQLite only: PRAGMA user_version.
 def test_newer_schema_version_is_refused(db: Path) -> None:
     conn = sqlite3.connect(db)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
@@ -215,6 +222,7 @@ def test_newer_schema_version_is_refused(db: Path) -> None:
         open_writer_connection(db)
 
 
+# SQLite only: a damaged file.
 def test_garbage_file_is_refused_with_its_path(db: Path) -> None:
     db.write_bytes(b"certainly not an SQLite database\x00\xff" * 200)
     with pytest.raises(StoreError) as info:
@@ -225,6 +233,7 @@ def test_garbage_file_is_refused_with_its_path(db: Path) -> None:
     assert str(db) in str(info.value)
 
 
+# SQLite only: a missing file.
 def test_reader_on_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.db"
     with pytest.raises(StoreError, match="database not found") as info:
@@ -233,6 +242,7 @@ def test_reader_on_missing_file(tmp_path: Path) -> None:
     assert not missing.exists()
 
 
+# SQLite only: another program's SQLite file.
 def test_reader_refuses_a_foreign_sqlite_database(db: Path) -> None:
     conn = sqlite3.connect(db)
     conn.execute("CREATE TABLE other (x)")
@@ -241,6 +251,7 @@ def test_reader_refuses_a_foreign_sqlite_database(db: Path) -> None:
         open_reader(db)
 
 
+# SQLite only: a read-only file (PostgreSQL's: postgres/test_reads.py).
 def test_reader_is_read_only(db: Path, make_store) -> None:
     make_store(db).close()
     conn = open_reader(db).conn
@@ -251,6 +262,7 @@ def test_reader_is_read_only(db: Path, make_store) -> None:
         conn.close()
 
 
+# SQLite only: a file's path.
 def test_reader_copes_with_uri_characters_in_the_path(tmp_path: Path, make_store) -> None:
     folder = tmp_path / "odd #1 ?x=y %41"
     folder.mkdir()
@@ -276,55 +288,55 @@ ALERTS = [
 ]
 
 
-def assert_round_trip(path: Path) -> None:
-    rows = read(path, "SELECT timestamp, host, available, status, responseTime, reason, detail,"
-                      " lateness FROM website_monitoring ORDER BY id")
+def assert_round_trip(backend: Backend) -> None:
+    rows = backend.read("SELECT timestamp, host, available, status, responseTime, reason,"
+                        " detail, lateness FROM website_monitoring ORDER BY id")
     assert rows == [
         (c.timestamp, c.monitor_id, int(c.available), c.code, c.response_ms, c.reason,
          c.detail or None, c.lateness_ms) for c in CHECKS]
-    rows = read(path, "SELECT timestamp, host, type, startDate, endDate, availability, message"
-                      " FROM website_alerts ORDER BY id")
+    rows = backend.read("SELECT timestamp, host, type, startDate, endDate, availability,"
+                        " message FROM website_alerts ORDER BY id")
     assert rows == [(a.timestamp, a.monitor_id, a.type, a.start, a.end, a.availability, a.message)
                     for a in ALERTS]
     assert rows[1][3] == "2023-11-14T22:14:10.000Z"  # BASE + 10, ISO with Z
-    assert_minutes_match(path, CHECKS)
+    assert_minutes_match(backend, CHECKS)
 
 
-def test_round_trip_through_the_writer_thread(db: Path, make_store) -> None:
-    store = make_store(db).start()
+def test_round_trip_through_the_writer_thread(backend: Backend) -> None:
+    store = backend.make().start()
     for c in CHECKS:
         store.put_check(c)
     for a in ALERTS:
         store.put_alert(a)
     assert store.flush() is True
-    assert_round_trip(db)  # readable while the writer still runs
+    assert_round_trip(backend)  # readable while the writer still runs
     store.close()
-    assert_round_trip(db)
+    assert_round_trip(backend)
 
 
-def test_round_trip_synchronous_close_drains_the_queue(db: Path, make_store) -> None:
-    store = make_store(db)  # never started
+def test_round_trip_synchronous_close_drains_the_queue(backend: Backend) -> None:
+    store = backend.make()  # never started
     for c in CHECKS:
         store.put_check(c)
     for a in ALERTS:
         store.put_alert(a)
     store.close()
-    assert_round_trip(db)
+    assert_round_trip(backend)
 
 
-def test_synchronous_flush_writes(db: Path, make_store) -> None:
-    store = make_store(db)
+def test_synchronous_flush_writes(backend: Backend) -> None:
+    store = backend.make()
     store.put_check(CHECKS[0])
     assert store.flush() is True
-    assert read(db, "SELECT count(*) FROM website_monitoring") == [(1,)]
+    assert backend.read("SELECT count(*) FROM website_monitoring") == [(1,)]
 
 
-def test_set_monitors_marks_removed_monitors_inactive(db: Path, make_store) -> None:
-    store = make_store(db)
+def test_set_monitors_marks_removed_monitors_inactive(backend: Backend) -> None:
+    store = backend.make()
     store.set_monitors([MonitorRow(A, "http", A, "a", 30.0), MonitorRow(B, "http", B, "b", 60.0)])
     store.set_monitors([MonitorRow(B, "http", B, "bee", 15.0), MonitorRow(C, "http", C, "c", 5.0)])
     store.close()
-    assert read(db, "SELECT monitor, name, interval, active FROM monitors ORDER BY monitor"
+    assert backend.read("SELECT monitor, name, interval, active FROM monitors ORDER BY monitor"
                 ) == [
         (A, "a", 30.0, 0), (B, "bee", 15.0, 1), (C, "c", 5.0, 1)]
 
@@ -346,21 +358,21 @@ def random_checks(rng: random.Random, count: int, minutes: int) -> list[CheckRes
     return out
 
 
-def test_minute_rows_are_exact_across_batches_and_arrival_order(db: Path, make_store) -> None:
+def test_minute_rows_are_exact_across_batches_and_arrival_order(backend: Backend) -> None:
     rng = random.Random(7)
     checks = random_checks(rng, 300, 5)
-    store = make_store(db).start()
+    store = backend.make().start()
     for i, c in enumerate(checks):  # arrival order is random, not time order
         store.put_check(c)
         if i % 37 == 0:
             store.flush()
     store.close()
-    assert_minutes_match(db, checks)
+    assert_minutes_match(backend, checks)
 
 
-def test_evicted_minutes_are_reloaded_not_restarted(db: Path, make_store) -> None:
+def test_evicted_minutes_are_reloaded_not_restarted(backend: Backend) -> None:
     # The clock says it is much later: every cached minute is old and gets evicted.
-    store = make_store(db, clock=lambda: BASE + 100_000)
+    store = backend.make(clock=lambda: BASE + 100_000)
     checks = []
     for minute in range(8):
         batch = [check(A, BASE + minute * 60 + s, s % 2 == 0, 200, 10.0 + s) for s in (1, 2)]
@@ -373,10 +385,11 @@ def test_evicted_minutes_are_reloaded_not_restarted(db: Path, make_store) -> Non
     for c in late:
         store.put_check(c)
     store.close()
-    assert minute_row(db, MINUTE, A).checks == 3
-    assert_minutes_match(db, checks)
+    assert minute_row(backend, MINUTE, A).checks == 3
+    assert_minutes_match(backend, checks)
 
 
+# SQLite only: its writer's cache of whole rows (PostgreSQL's holds what a write adds).
 def test_rows_leave_memory_once_too_old_for_a_late_check(db: Path, make_store) -> None:
     now = [MINUTE * 60 + 30.0]
     store = make_store(db, clock=lambda: now[0])
@@ -399,45 +412,45 @@ def test_rows_leave_memory_once_too_old_for_a_late_check(db: Path, make_store) -
     # A check older than that reloads its rows, and counts in them.
     store.put_check(check(A, MINUTE * 60 + 31))
     store.close()
-    assert minute_row(db, MINUTE, A).checks == 2
+    assert minute_row(sqlite_backend(db), MINUTE, A).checks == 2
 
 
-def test_restart_continues_the_minute_in_progress(db: Path, make_store) -> None:
+def test_restart_continues_the_minute_in_progress(backend: Backend) -> None:
     first = [check(A, BASE + 1, True, 200, 50.0),
              check(A, BASE + 2, False, 500, 70.0, "http_status"),
              check(A, BASE + 3, False, None, 9000.0, "timeout")]
     second = [check(A, BASE + 30, True, 200, 20.0), check(A, BASE + 40, True, 301, 300.0)]
-    store = make_store(db).start()
+    store = backend.make().start()
     for c in first:
         store.put_check(c)
     store.close()
-    store = make_store(db).start()
+    store = backend.make().start()
     for c in second:
         store.put_check(c)
     store.close()
-    row = minute_row(db, MINUTE, A)
+    row = minute_row(backend, MINUTE, A)
     assert row is not None
     assert (row.checks, row.up, row.rt_count) == (5, 3, 4)
     assert (row.rt_min, row.rt_max, row.rt_sum) == (20.0, 300.0, 440.0)
     assert row.statuses == {"200": 2, "500": 1, "301": 1}
     assert row.reasons == {"http_status": 1, "timeout": 1}
-    assert_minutes_match(db, first + second)
+    assert_minutes_match(backend, first + second)
 
 
-def test_monitor_state_survives_a_restart(db: Path, make_store) -> None:
-    store = make_store(db)
+def test_monitor_state_survives_a_restart(backend: Backend) -> None:
+    store = backend.make()
     store.put_check(check(A, BASE + 10, True))
     store.put_check(check(A, BASE + 20, False, None, 5.0, "connect"))
     store.close()
-    store = make_store(db)
+    store = backend.make()
     store.put_check(check(A, BASE + 30, False, None, 5.0, "connect"))
     store.close()
-    assert read(db, "SELECT monitor, last_check, last_ok, last_failure, down_since"
+    assert backend.read("SELECT monitor, last_check, last_ok, last_failure, down_since"
                     " FROM monitor_state") == [(A, BASE + 30, BASE + 10, BASE + 30, BASE + 20)]
 
 
-def test_monitor_state_ignores_late_checks_for_the_present(db: Path, make_store) -> None:
-    store = make_store(db)
+def test_monitor_state_ignores_late_checks_for_the_present(backend: Backend) -> None:
+    store = backend.make()
     for c in (check(A, BASE + 10, True), check(A, BASE + 20, False, 500, 1.0, "http_status"),
               check(A, BASE + 30, True),
               check(A, BASE + 25, False, None, 1.0, "timeout"),  # late: finished after 30
@@ -445,30 +458,30 @@ def test_monitor_state_ignores_late_checks_for_the_present(db: Path, make_store)
               check(B, BASE + 5, True)):  # late OK: B is still down since 10
         store.put_check(c)
     store.close()
-    assert read(db, "SELECT monitor, last_check, last_ok, last_failure, down_since"
+    assert backend.read("SELECT monitor, last_check, last_ok, last_failure, down_since"
                     " FROM monitor_state ORDER BY monitor") == [
         (A, BASE + 30, BASE + 30, BASE + 25, None),
         (B, BASE + 10, BASE + 5, BASE + 10, BASE + 10)]
 
 
-def test_monitor_state_follows_the_checks_across_a_wall_clock_step_back(db: Path,
+def test_monitor_state_follows_the_checks_across_a_wall_clock_step_back(backend: Backend,
                                                                       make_store) -> None:
     # The wall clock steps back an hour while A is down: its next checks are dated before
     # the failure, yet they are the present (the monotonic clock says so) and clear it.
-    store = make_store(db)
+    store = backend.make()
     failed = check(A, BASE + 100, False, None, 1.0, "connect")
     store.put_check(failed)
     back = BASE + 100 - 3600
     store.put_check(dataclasses.replace(check(A, back + 1, True), mono=failed.mono + 1))
     store.put_check(dataclasses.replace(check(A, back + 2, True), mono=failed.mono + 2))
     store.close()
-    assert read(db, "SELECT monitor, last_check, last_ok, last_failure, down_since"
+    assert backend.read("SELECT monitor, last_check, last_ok, last_failure, down_since"
                     " FROM monitor_state") == [(A, back + 2, back + 2, BASE + 100, None)]
 
 
 # -- purge -----------------------------------------------------------------------------------
 
-def purge_fixture(store: Store) -> list[CheckResult]:
+def purge_fixture(store: Any) -> list[CheckResult]:
     checks = [check(monitor_id, BASE + k * 20, k % 3 != 0, 200, 10.0 + k)
               for k in range(18) for monitor_id in (A, B)]
     for c in checks:
@@ -482,9 +495,10 @@ def purge_fixture(store: Store) -> list[CheckResult]:
 
 
 @pytest.mark.parametrize("threaded", [False, True])
-def test_purge(db: Path, make_store, monkeypatch, threaded: bool) -> None:
-    monkeypatch.setattr(batch_mod, "PURGE_CHUNK", 5)  # several chunks: 12 rows -> 5, 5, 2
-    store = make_store(db)
+def test_purge(backend: Backend, monkeypatch, threaded: bool) -> None:
+    # Several chunks: 12 rows -> 5, 5, 2.
+    monkeypatch.setattr(backend.module("batch"), "PURGE_CHUNK", 5)
+    store = backend.make()
     if threaded:
         store.start()
     checks = purge_fixture(store)
@@ -493,12 +507,12 @@ def test_purge(db: Path, make_store, monkeypatch, threaded: bool) -> None:
     store.purge(before)
     store.flush()
     assert store.purged == (12, 2)
-    assert read(db, "SELECT min(timestamp), count(*) FROM website_monitoring") == [
+    assert backend.read("SELECT min(timestamp), count(*) FROM website_monitoring") == [
         (BASE + 120, 24)]
-    assert read(db, "SELECT DISTINCT start / 60 FROM aggregates WHERE span=60 ORDER BY 1") == [
+    assert backend.read("SELECT DISTINCT start / 60 FROM aggregates WHERE span=60 ORDER BY 1") == [
         (MINUTE + 2,), (MINUTE + 3,), (MINUTE + 4,), (MINUTE + 5,)]
     # A's recovery and C's alert are old, but each is its site's latest: kept.
-    assert read(db, "SELECT host, type, timestamp FROM website_alerts ORDER BY id") == [
+    assert backend.read("SELECT host, type, timestamp FROM website_alerts ORDER BY id") == [
         (A, "recovery", iso_utc(BASE + 30)), (B, "recovery", iso_utc(BASE + 300)),
         (C, "alert", iso_utc(BASE + 5))]
 
@@ -506,26 +520,26 @@ def test_purge(db: Path, make_store, monkeypatch, threaded: bool) -> None:
     store.purge(BASE + 130)
     store.flush()
     assert store.purged == (14, 2)
-    assert read(db, "SELECT min(start) / 60 FROM aggregates WHERE span=60") == [(MINUTE + 2,)]
+    assert backend.read("SELECT min(start) / 60 FROM aggregates WHERE span=60") == [(MINUTE + 2,)]
     # A 10-minute block goes only once all of it is older than the cut.
-    assert read(db, "SELECT DISTINCT start / 600 FROM aggregates WHERE span=600") == [
+    assert backend.read("SELECT DISTINCT start / 600 FROM aggregates WHERE span=600") == [
         (int(BASE) // 600,)]
 
     # The cache forgot purged minutes: a late check there starts a fresh row.
     store.put_check(check(A, BASE + 1, False, 500, 5.0, "http_status"))
     store.close()
-    assert minute_row(db, MINUTE, A) == expected_agg([check(A, BASE + 1, False, 500, 5.0,
+    assert minute_row(backend, MINUTE, A) == expected_agg([check(A, BASE + 1, False, 500, 5.0,
                                                             "http_status")])
     # Minutes after the cut keep rows that count all their checks, purged raw rows or not.
-    assert_minutes_match_from(db, checks, MINUTE + 2)
+    assert_minutes_match_from(backend, checks, MINUTE + 2)
 
 
-def assert_minutes_match_from(path: Path, checks: list[CheckResult], minute: int) -> None:
+def assert_minutes_match_from(backend: Backend, checks: list[CheckResult], minute: int) -> None:
     for monitor_id in (A, B):
         for m in range(minute, MINUTE + 6):
             group = [c for c in checks
                      if c.monitor_id == monitor_id and int(c.timestamp // 60) == m]
-            assert minute_row(path, m, monitor_id) == expected_agg(group)
+            assert minute_row(backend, m, monitor_id) == expected_agg(group)
 
 
 # -- failing writes --------------------------------------------------------------------------
@@ -540,6 +554,7 @@ def locker(db: Path) -> Iterator[sqlite3.Connection]:
     conn.close()
 
 
+# SQLite only: the file's write lock refuses (PostgreSQL's: postgres/test_writer.py).
 def test_failed_writes_are_kept_and_retried_once(db: Path, make_store, locker) -> None:
     messages: list[str] = []
     store = make_store(db, on_error=messages.append)
@@ -574,13 +589,14 @@ def test_failed_writes_are_kept_and_retried_once(db: Path, make_store, locker) -
     rows = read(db, "SELECT timestamp, host FROM website_monitoring ORDER BY timestamp, host")
     assert rows == sorted((c.timestamp, c.monitor_id) for c in everything)
     assert read(db, "SELECT host FROM website_alerts ORDER BY id") == [(A,), (B,)]
-    assert_minutes_match(db, everything)
+    assert_minutes_match(sqlite_backend(db), everything)
     with reading(db) as reader:
         assert {monitor_id: down_since for monitor_id, (_, down_since)
                 in reader.monitor_states().items()} == {A: None, B: BASE + 15}
     assert store.dropped == 0
 
 
+# SQLite only: the file's write lock refuses.
 def test_pending_rows_are_bounded(db: Path, make_store, locker, monkeypatch) -> None:
     monkeypatch.setattr(holding_mod, "MAX_PENDING", 3)
     messages: list[str] = []
@@ -598,25 +614,26 @@ def test_pending_rows_are_bounded(db: Path, make_store, locker, monkeypatch) -> 
     assert messages[-1].endswith("writing resumed")
     assert read(db, "SELECT timestamp FROM website_monitoring ORDER BY timestamp") == [
         (c.timestamp,) for c in checks[2:]]
-    assert_minutes_match(db, checks[2:])
+    assert_minutes_match(sqlite_backend(db), checks[2:])
 
 
-def test_purge_removes_whole_10_minute_blocks(db: Path, make_store) -> None:
-    store = make_store(db)
+def test_purge_removes_whole_10_minute_blocks(backend: Backend) -> None:
+    store = backend.make()
     purge_fixture(store)
     store.put_check(check(A, BASE + 600, True, 200, 5.0))  # the next block
     store.flush()
     store.purge(BASE + 359)  # the end of the first block: it still holds a check
     store.flush()
-    assert read(db, "SELECT DISTINCT start / 600 FROM aggregates WHERE span=600 ORDER BY 1") == [
-        (int(BASE) // 600,), (int(BASE) // 600 + 1,)]
+    assert backend.read("SELECT DISTINCT start / 600 FROM aggregates WHERE span=600"
+                        " ORDER BY 1") == [(int(BASE) // 600,), (int(BASE) // 600 + 1,)]
     store.purge(BASE + 360)
     store.flush()
-    assert read(db, "SELECT DISTINCT start / 600 FROM aggregates WHERE span=600") == [
+    assert backend.read("SELECT DISTINCT start / 600 FROM aggregates WHERE span=600") == [
         (int(BASE) // 600 + 1,)]
     store.close()
 
 
+# SQLite only: the file's write lock refuses.
 def test_failed_purge_does_not_break_later_writes(db: Path, make_store, locker) -> None:
     messages: list[str] = []
     store = make_store(db, on_error=messages.append)
@@ -685,6 +702,7 @@ CREATE TABLE minute_stats (
 """
 
 
+# SQLite only: a migration of its files' schema.
 def test_schema_1_is_migrated_keeping_rows_and_masking_passwords(db: Path, make_store) -> None:
     # A database as version 1 wrote it: `available` NOT NULL, the raw URL as host.
     secret_url, plain_url = "http://ops:hunter2@a.test/?token=t0k", "http://b.test/"
@@ -730,12 +748,12 @@ def test_schema_1_is_migrated_keeping_rows_and_masking_passwords(db: Path, make_
     assert "hunter2" not in text and "t0k" not in text
 
 
-def test_a_writer_that_falls_behind_drops_checks_not_alerts(db: Path, monkeypatch) -> None:
+def test_a_writer_that_falls_behind_drops_checks_not_alerts(backend: Backend, monkeypatch) -> None:
     # A writer starved of CPU must not let its queue eat all memory: past MAX_QUEUED
     # waiting checks, new checks are counted and dropped, said once; alerts always queue.
-    monkeypatch.setattr(store_mod, "MAX_QUEUED", 5)
+    monkeypatch.setattr(backend.module("writer"), "MAX_QUEUED", 5)
     messages: list[str] = []
-    store = Store(db, on_error=messages.append)  # not started: nothing drains the queue
+    store = backend.make(on_error=messages.append)  # not started: nothing drains the queue
     for s in range(8):
         store.put_check(check(A, BASE + s))
     store.put_alert(alert(A, BASE + 8))
@@ -744,17 +762,17 @@ def test_a_writer_that_falls_behind_drops_checks_not_alerts(db: Path, monkeypatc
     store.start()
     assert store.flush()
     store.close()
-    assert read(db, "SELECT count(*) FROM website_monitoring") == [(5,)]
-    assert read(db, "SELECT count(*) FROM website_alerts") == [(1,)]
+    assert backend.read("SELECT count(*) FROM website_monitoring") == [(5,)]
+    assert backend.read("SELECT count(*) FROM website_alerts") == [(1,)]
     assert messages[-1].endswith("the writer has caught up; 3 checks dropped so far")
 
 
-def test_a_row_it_can_never_write_costs_that_row_alone(db: Path) -> None:
+def test_a_row_it_can_never_write_costs_that_row_alone(backend: Backend) -> None:
     # Not a refusal of the disk (held and retried) but a row that cannot be written at all
     # (a bug in what made it): that row is reported and dropped; the checks and the alert
     # of the same batch are written, and the writer goes on with the next batch.
     messages: list[str] = []
-    store = Store(db, on_error=messages.append).start()
+    store = backend.make(on_error=messages.append).start()
     store.put_check(check(A, BASE))
     store.put_check(CheckResult(A, BASE + 1, True, object(), 1.0))  # type: ignore[arg-type]
     store.put_alert(alert(A, BASE + 2))
@@ -763,22 +781,22 @@ def test_a_row_it_can_never_write_costs_that_row_alone(db: Path) -> None:
     store.put_check(check(A, BASE + 4))
     assert store.flush()
     store.close()
-    assert read(db, "SELECT timestamp FROM website_monitoring ORDER BY id") == [
+    assert backend.read("SELECT timestamp FROM website_monitoring ORDER BY id") == [
         (BASE,), (BASE + 3,), (BASE + 4,)]
-    assert read(db, "SELECT host FROM website_alerts") == [(A,)]
-    assert_minutes_match(db, [check(A, BASE), check(B, BASE + 3), check(A, BASE + 4)])
+    assert backend.read("SELECT host FROM website_alerts") == [(A,)]
+    assert_minutes_match(backend, [check(A, BASE), check(B, BASE + 3), check(A, BASE + 4)])
     assert store.dropped == 1
     assert len(messages) == 1, messages
-    assert messages[0].startswith(f"{db}: could not write a check of {A} (TypeError(")
+    assert messages[0].startswith(f"{store.path}: could not write a check of {A} (")
     assert messages[0].endswith("); dropped")
 
 
-def test_a_row_sqlite_refuses_is_dropped_alone_not_held_for_ever(db: Path) -> None:
+def test_a_row_sqlite_refuses_is_dropped_alone_not_held_for_ever(backend: Backend) -> None:
     # A NaN is turned into malformed JSON that SQLite refuses with an OperationalError: an
     # error about that row, not a full disk. Held and retried, it once kept every later row
     # from the disk until 500,000 of them had piled up.
     messages: list[str] = []
-    store = Store(db, on_error=messages.append).start()
+    store = backend.make(on_error=messages.append).start()
     store.put_check(check(A, BASE, response_ms=float("nan")))
     store.put_check(check(A, BASE + 1))
     store.put_alert(alert(A, BASE + 2))
@@ -786,31 +804,33 @@ def test_a_row_sqlite_refuses_is_dropped_alone_not_held_for_ever(db: Path) -> No
     store.put_check(check(B, BASE + 3))
     assert store.flush() is True
     store.close()
-    assert read(db, "SELECT timestamp FROM website_monitoring ORDER BY id") == [
+    assert backend.read("SELECT timestamp FROM website_monitoring ORDER BY id") == [
         (BASE + 1,), (BASE + 3,)]
-    assert read(db, "SELECT count(*) FROM website_alerts") == [(1,)]
+    assert backend.read("SELECT count(*) FROM website_alerts") == [(1,)]
     assert store.dropped == 1 and store.unwritten == (0, 0)
-    assert len(messages) == 1 and messages[0].startswith(f"{db}: could not write a check of")
+    assert len(messages) == 1
+    assert messages[0].startswith(f"{store.path}: could not write a check of")
     assert "cannot write" not in messages[0]
 
 
-def test_a_failed_purge_drops_nothing_that_was_written(db: Path) -> None:
+def test_a_failed_purge_drops_nothing_that_was_written(backend: Backend) -> None:
     # retentionDays: 1e300 once reached the purge as a date before year 1: the purge failed
     # with OverflowError, and the writer said the checks of its batch were dropped.
     messages: list[str] = []
-    store = Store(db, on_error=messages.append).start()
+    store = backend.make(on_error=messages.append).start()
     for s in range(3):
         store.put_check(check(A, BASE + s))
     store.purge(BASE - 1e300 * 86400)
     store.put_alert(alert(A, BASE + 3))
     assert store.flush()
     store.close()
-    assert read(db, "SELECT count(*) FROM website_monitoring") == [(3,)]
-    assert read(db, "SELECT count(*) FROM website_alerts") == [(1,)]
+    assert backend.read("SELECT count(*) FROM website_monitoring") == [(3,)]
+    assert backend.read("SELECT count(*) FROM website_alerts") == [(1,)]
     assert store.dropped == 0
-    assert len(messages) == 1 and messages[0].startswith(f"{db}: purge failed: ")
+    assert len(messages) == 1 and messages[0].startswith(f"{store.path}: purge failed: ")
 
 
+# SQLite only: the file's write lock refuses.
 def test_rows_still_refused_at_close_are_counted_and_said(db: Path, make_store,
                                                           locker) -> None:
     messages: list[str] = []
@@ -829,6 +849,7 @@ def test_rows_still_refused_at_close_are_counted_and_said(db: Path, make_store,
                             " stopping (database is locked); they are lost")
 
 
+# SQLite only: a damaged file.
 def test_a_damaged_database_is_not_retried_like_a_full_disk(db: Path) -> None:
     store = Store(db).start()
     for s in range(3000):
@@ -859,13 +880,14 @@ def test_a_damaged_database_is_not_retried_like_a_full_disk(db: Path) -> None:
     assert messages[-1].startswith(f"{db}: 2 checks and 0 alerts could not be written")
 
 
-def test_workers_yield_to_a_starved_writer_for_a_bounded_time(db: Path, monkeypatch) -> None:
+def test_workers_yield_to_a_starved_writer_for_a_bounded_time(backend: Backend,
+                                                              monkeypatch) -> None:
     # A writer that has finished no batch for a while with a deep queue is starved: the
     # worker putting a check sleeps (handing over the GIL) until a batch is written, or
     # at most YIELD_AT_MOST; with the writer keeping up, putting a check never waits.
-    monkeypatch.setattr(store_mod, "STALL_ROWS", 3)
-    monkeypatch.setattr(store_mod, "YIELD_AT_MOST", 0.3)
-    store = Store(db)
+    monkeypatch.setattr(backend.module("writer"), "STALL_ROWS", 3)
+    monkeypatch.setattr(backend.module("writer"), "YIELD_AT_MOST", 0.3)
+    store = backend.make()
     blocked = threading.Event()
     original = store._process
 
@@ -885,7 +907,7 @@ def test_workers_yield_to_a_starved_writer_for_a_bounded_time(db: Path, monkeypa
     blocked.set()
     assert store.flush()
     store.close()
-    assert read(db, "SELECT count(*) FROM website_monitoring") == [(6,)]
+    assert backend.read("SELECT count(*) FROM website_monitoring") == [(6,)]
 
 
 def test_iso_utc_before_1970_is_well_formed() -> None:
@@ -894,20 +916,20 @@ def test_iso_utc_before_1970_is_well_formed() -> None:
     assert parse_iso(iso_utc(-1_000_000.5)) == -1_000_000.5
 
 
-def test_purge_keeps_each_monitors_latest_row_of_each_group(db: Path, make_store) -> None:
+def test_purge_keeps_each_monitors_latest_row_of_each_group(backend: Backend) -> None:
     # What a restart restores: the alert open (its latest reminder says since when), the
     # warning open, the flapping over; older rows of each group go.
-    store = make_store(db)
+    store = backend.make()
     for at, kind in enumerate(["alert", "reminder", "warning", "cleared", "warning",
                                "flapping", "settled", "reminder"]):
         store.put_alert(alert(A, BASE + at, kind, start=BASE))
     store.flush()
     store.purge(BASE + 100)
     store.flush()
-    assert read(db, "SELECT type, timestamp FROM website_alerts ORDER BY id") == [
+    assert backend.read("SELECT type, timestamp FROM website_alerts ORDER BY id") == [
         ("warning", iso_utc(BASE + 4)), ("settled", iso_utc(BASE + 6)),
         ("reminder", iso_utc(BASE + 7))]
-    reader = open_reader(db)
+    reader = backend.reader()
     try:
         assert reader.open_alerts() == {A: iso_utc(BASE)}
         assert {group: row.type for group, row in reader.latest_alert_rows()[A].items()} == {
