@@ -230,7 +230,8 @@ class Store:
     def flush(self, timeout: float = 5.0, urgent: bool = True) -> bool:
         """Wait until everything queued so far has been written; False if some of it is
         only held in memory (the disk refuses it) or the wait timed out. Not `urgent`: rows
-        a refusing disk holds are not retried before their time."""
+        a refusing disk holds are not retried before their time, and the aggregates of
+        the rows are written at their own cadence, not now."""
         if self._closed:
             return False  # a sender's send that ended after the stop
         if self._thread is None:
@@ -376,8 +377,10 @@ class Store:
             self._held.write_all(work)
         if self.fatal is None:  # each step guarded: the alerts and flushes below must happen
             writes, steps = self._batch, self._steps
-            # What a flush waits for includes the aggregates of the checks it follows.
-            folds_now = urgent or bool(control.flushes)
+            # What an urgent flush waits for includes the aggregates of the checks it
+            # follows; a non-urgent one (an agent's batch, a sender's mark) only their commit:
+            # forced at every post, the folds cost four times the rows (bench.agents).
+            folds_now = urgent
             steps.run("writing the aggregates", lambda: writes.write_folds(folds_now))
             stopping = control.stop
             steps.run("summing the check metrics",
