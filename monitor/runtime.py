@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.alerts import AlertEvent
 from monitor.config import Config, load_config
@@ -34,7 +35,10 @@ from monitor.notify.heartbeat import Heartbeat
 from monitor.notify.sender import Notifier
 from monitor.run.overload import Counts, Overload, cores, machine_busy
 from monitor.store.open import AnyStore as Store
-from monitor.store.open import database_of, open_reader
+from monitor.store.open import database_of, open_leases, open_reader
+
+if TYPE_CHECKING:
+    from monitor.store.postgres.leases import Held
 
 Echo = Callable[[str], None]
 AlertHook = Callable[[AlertEvent], None]
@@ -59,10 +63,19 @@ class Runtime:
         self.overload = Overload(self._on_problem, cores())
         self._wall = wall
         self.store = store
-        self.engine = Engine(config, store, wall_clock=wall, on_error=self._warn,
-                             on_status=on_line, records_monitors=not beside)
+        # On a PostgreSQL database several monitors share: the leases of the monitors
+        # this one checks, and of what is the whole database's (rollups, purge, the
+        # senders, the heartbeat); nothing is held before the first step.
+        self._leases = None if beside else open_leases(store, self._warn)
+        self._held: Held | None = None
+        if self._leases is not None:
+            store.rolls = False  # type: ignore[union-attr]
+        part = self._part(config)
+        self.engine = Engine(part, store, wall_clock=wall, on_error=self._warn,
+                             on_status=on_line,
+                             records_monitors=not beside and self._leases is None)
         # One sender per notification provider, from the outbox; woken by each alert.
-        self.notifier = Notifier(config.providers, store, database_of(store),
+        self.notifier = Notifier(part.providers, store, database_of(store),
                                  config.notify_retry_for, on_error=self._warn)
         self.engine.hooks.append(lambda _event: self.notifier.wake())
         self._beat = _Beat(self._warn)
@@ -87,9 +100,11 @@ class Runtime:
         Raises StoreError when the database cannot be used. The first `step` (at once,
         once the front end can show what it says) reads the maintenance set."""
         self._running = True  # a start that fails half-way is stopped all the same
+        if self._leases is not None:  # every monitor listed, whoever checks it
+            self.store.set_monitors(self._config.monitors)
         self.engine.start()
         self.notifier.start()  # after the store: the outbox exists
-        self._beat.configure(self._config)
+        self._beat.configure(self._part(self._config))
         self._watch_agents()
         # What the start made (the config's monitors, their schedules and rules) lives as
         # long as the run: out of the collector's sight, whose full passes over 100,000
@@ -118,6 +133,7 @@ class Runtime:
                     self._take(config, self._path)
                 else:  # its warnings are said by load_config, once
                     self._reload_file(self._path)
+        self._step_leases()
         self.engine.maybe_purge(now)
         self.agents.step(now)
         self._maintenance()
@@ -140,6 +156,8 @@ class Runtime:
         if self._running:
             self._running = False
             self.engine.stop(force=force, progress=progress)
+        if self._leases is not None:  # once all is written: another monitor takes over
+            self._leases.close()
 
     def request_reload(self, config: Config | None = None, etag: str | None = None) -> None:
         """Reload the config file at the next step (from a signal handler: SIGHUP). With
@@ -156,12 +174,18 @@ class Runtime:
         config = self._own_part(config)
         if config == self._config:
             return
-        self.engine.reload(config)
-        self.notifier.configure(config.providers, config.notify_retry_for,
-                                stop_timeout=NOTIFIER_STOP_WAIT)
-        self._beat.configure(config)
+        if self._leases is not None:
+            self.store.set_monitors(config.monitors)
+        self._run_part(config)
         self.agents.configure(config.agents, config.agent_timeout, self._wall())
         self._config = config
+
+    def _run_part(self, config: Config) -> None:
+        part = self._part(config)
+        self.engine.reload(part)
+        self.notifier.configure(part.providers, part.notify_retry_for,
+                                stop_timeout=NOTIFIER_STOP_WAIT)
+        self._beat.configure(part)
 
     def emit(self, event: AlertEvent, monitor: Monitor | None = None) -> None:
         """Store an alert or recovery the front end raised (of `monitor`, when it is not
@@ -203,6 +227,38 @@ class Runtime:
             return config
         return dataclasses.replace(config, monitors=(), canary=None, heartbeat_url=None,
                                    retention_days=None, retention=None, agents=())
+
+    def _part(self, config: Config) -> Config:
+        """What this runtime runs of its `config` on a shared database: the monitors whose
+        lease it holds, and the whole database's work only with the database's lease."""
+        if self._leases is None:
+            return config
+        held = self._held
+        part = dataclasses.replace(
+            config, monitors=tuple(m for m in config.monitors
+                                   if held is not None and m.id in held.monitors))
+        if held is not None and held.main:
+            return part
+        return dataclasses.replace(part, providers=(), heartbeat_url=None,
+                                   retention_days=None, retention=None)
+
+    def _step_leases(self) -> None:
+        """Take and give back leases when due; run what is held now (a monitor taken
+        over: its alert state read back from the database, as at a restart)."""
+        if self._leases is None:
+            return
+        held = self._leases.step([m.id for m in self._config.monitors])
+        if held is None:
+            return
+        before, self._held = self._held, held
+        self.store.rolls = held.main  # type: ignore[union-attr]
+        self._run_part(self._config)
+        if self._on_line is not None and (before is None or before.monitors != held.monitors
+                                          or before.main != held.main):
+            self._on_line(f"LEASES: checking {len(held.monitors)} of"
+                          f" {len(self._config.monitors)} monitor(s) with"
+                          f" {max(held.processes - 1, 0)} other monitor process(es)"
+                          + ("; rolling up, purging and notifying" if held.main else ""))
 
     def _watch_agents(self) -> None:
         """Start the agents' clocks, and read back which were lost when the monitor last

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from monitor.store.api import Reader
 
 if TYPE_CHECKING:
+    from monitor.store.postgres.leases import Leases
     from monitor.store.postgres.writer import Store as PostgresStore
     from monitor.store.sqlite.writer import Store as SqliteStore
 
@@ -65,7 +66,9 @@ def open_store(database: Database, on_error: Callable[[str], None] | None = None
     if is_postgres(database):
         from monitor.store.postgres.writer import Store as PostgresStore
 
-        return PostgresStore(str(database), on_error=on_error, clock=clock, rollups=rollups)
+        # (`rollups`: a monitor, one of several that may share the database.)
+        return PostgresStore(str(database), on_error=on_error, clock=clock, rollups=rollups,
+                             shared=rollups)
     from monitor.store.sqlite.writer import Store as SqliteStore
 
     return SqliteStore(database, on_error=on_error, clock=clock, rollups=rollups)
@@ -93,3 +96,14 @@ def max_queued(store: AnyStore) -> int:
     from monitor.store.sqlite.writer import MAX_QUEUED
 
     return MAX_QUEUED
+
+
+def open_leases(store: AnyStore, on_error: Callable[[str], None] | None = None,
+                ) -> Leases | None:
+    """The leases of a monitor on a PostgreSQL database, which several monitors may share
+    (store/postgres/leases.py); None on an SQLite file (one monitor owns it)."""
+    if not is_postgres(store):
+        return None
+    from monitor.store.postgres.leases import Leases
+
+    return Leases(store.url, on_error=on_error)  # type: ignore[union-attr]

@@ -37,6 +37,17 @@ _UPSERT_AGGS = (
     " up = excluded.up, rt_count = excluded.rt_count, rt_sum = excluded.rt_sum,"
     " rt_min = excluded.rt_min, rt_max = excluded.rt_max, hist = excluded.hist,"
     " outcomes = excluded.outcomes")
+# Added to a row another writer inserted since the rows were read (hist and outcomes are
+# lists of counts: concatenated, they decode to the sum).
+_ADD_AGGS = (
+    f"INSERT INTO aggregates AS a (monitor, span, start, {_AGG_COLUMNS}) SELECT * FROM {{}}"
+    " ON CONFLICT (monitor, span, start) DO UPDATE SET checks = a.checks + excluded.checks,"
+    " up = a.up + excluded.up, rt_count = a.rt_count + excluded.rt_count,"
+    " rt_sum = a.rt_sum + excluded.rt_sum, rt_min = least(a.rt_min, excluded.rt_min),"
+    " rt_max = greatest(a.rt_max, excluded.rt_max), hist = a.hist || excluded.hist,"
+    " outcomes = CASE WHEN a.outcomes = '' THEN excluded.outcomes"
+    " WHEN excluded.outcomes = '' THEN a.outcomes"
+    " ELSE a.outcomes || ',' || excluded.outcomes END")
 _METRIC_TYPES = ("text", "int4", "int8", "text", "int8", "float8", "float8", "float8", "text")
 # Additive, as in SQLite: a minute's values are written once, late ones add to the row.
 _UPSERT_METRICS = (
@@ -114,38 +125,67 @@ def purge_days(conn: psycopg.Connection, before: int) -> None:
 
 
 class Aggregates(CheckAggregates):
-    """SQLite's cached minute and 10-minute rows (and the late hour and day rows), read
-    and written by PostgreSQL's statements."""
+    """SQLite's folding, but of what was folded since the last write (`rows` holds those
+    additions, not whole rows): each write adds them to the rows as stored then, read
+    under a row lock in the write's transaction. Several writers share a PostgreSQL
+    database (two monitors, a monitor taking over another's monitors, agents' results
+    posted to either): a row cached whole and written whole would undo another writer's
+    counts of the same minute."""
 
     def write(self, conn: psycopg.Connection) -> None:  # type: ignore[override]
         if not self.dirty:
             return
         rows = self.rows
-        upsert_aggs(conn, [(monitor_id, span, span * index,
-                            *rows[span, index, monitor_id].to_row())
-                           for span, index, monitor_id in self.dirty])
+        keys = sorted(self.dirty, key=lambda k: (k[2], k[0], k[1]))  # one lock order
+        stored = {(span, start // span, monitor_id): MinuteAgg.from_row(row)
+                  for monitor_id, span, start, *row in conn.execute(
+                      _SELECT_AGGS + " ORDER BY a.monitor, a.span, a.start FOR UPDATE OF a",
+                      columns([(m, span, span * index) for span, index, m in keys], 3))}
+        merged: dict[tuple[int, int, str], MinuteAgg] = {}
+        for key in keys:
+            row = stored.get(key)
+            if row is not None:
+                row.merge_row(rows[key].to_row())
+                merged[key] = row
+        if merged:  # locked: written whole, stored + added
+            upsert_aggs(conn, [(m, span, span * index, *agg.to_row())
+                               for (span, index, m), agg in merged.items()])
+        new = [key for key in keys if key not in merged]
+        if new:  # none stored when read: another writer's insert since is added to
+            conn.execute(_ADD_AGGS.format(stage(conn, "stage_new_aggs", _AGG_TYPES, [
+                (m, span, span * index, *rows[span, index, m].to_row())
+                for span, index, m in new])))
         rolled = self._rollups.rolled_for
-        days = [(monitor_id, index * DAY, rows[span, index, monitor_id])
-                for span, index, monitor_id in self.dirty
-                if span == DAY and index < rolled(monitor_id) // DAY]
+        # A late check of a day already rolled up whole: its packed uptime too, from the
+        # day row as it now stands (written just above, in this transaction).
+        days = [(m, span * index) for span, index, m in keys
+                if span == DAY and index < rolled(m) // DAY]
         if days:
-            set_days(conn, [(m, day, agg.checks, agg.up) for m, day, agg in days])
+            whole = conn.execute(_SELECT_AGGS, columns([(m, DAY, day) for m, day in days], 3))
+            set_days(conn, [(m, start, checks, up) for m, _span, start, checks, up, *_rest
+                            in whole])
+
+    def written(self) -> None:
+        """The additions are in the database: the next ones start from nothing."""
+        self.dirty.clear()
+        self.rows.clear()
+
+    def evict(self) -> None:
+        """(Nothing is cached beyond what is being added.)"""
+
+    def forget_rollups(self) -> None:
+        """(Additions stay: a rollup rewrote rows from the database's, not from these.)"""
 
     def _preload(self, conn: psycopg.Connection, checks: list[CheckResult],  # type: ignore[override]
                  ) -> None:
         late_before, late = self._rollups.late_before, self._rollups.late_spans
         rows = self.rows
-        keys = {key for c in checks
-                for span in (SPANS if c.timestamp >= late_before
-                             else SPANS + late(c.timestamp, c.monitor_id))
-                if (key := (span, int(c.timestamp // span), c.monitor_id)) not in rows}
-        if not keys:
-            return
-        for key in keys:
-            rows[key] = MinuteAgg()
-        for monitor_id, span, start, *row in conn.execute(_SELECT_AGGS, columns(
-                [(monitor_id, span, span * index) for span, index, monitor_id in keys], 3)):
-            rows[(span, start // span, monitor_id)] = MinuteAgg.from_row(row)
+        for c in checks:
+            for span in (SPANS if c.timestamp >= late_before
+                         else SPANS + late(c.timestamp, c.monitor_id)):
+                key = (span, int(c.timestamp // span), c.monitor_id)
+                if key not in rows:
+                    rows[key] = MinuteAgg()
 
 
 class MetricFigures:

@@ -66,19 +66,25 @@ class Store:
     `put_alert` never block the caller."""
 
     def __init__(self, url: str, on_error: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.time, rollups: bool = True) -> None:
+                 clock: Callable[[], float] = time.time, rollups: bool = True,
+                 shared: bool = False) -> None:
         self.url = url
         # What messages name: the URL with its password masked, never the password.
         self.path = shown(url)
+        # `shared`: one of several monitors on this database (each checking the monitors
+        # it holds the lease of). Each batch's aggregates are then written in its own
+        # transaction: nothing is left in meta's `unfolded` (one key for the database, that
+        # the writers would overwrite) for a start to fold, and a writer killed loses no
+        # count. Only the holder of the database's lease rolls up (`rolls`, switched).
         # Only the monitor that owns the file rolls the hours up; a writer beside it
         # (`serve`, `logs`, maintenance, purge) must not: see rollups.py.
-        self._rolls = rollups
+        self.rolls = rollups
         conn = open_writer_connection(url)
         self._closed = False  # set by close(): late deliveries and flushes are ignored
         self._queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._on_error = _never_raising(on_error or (lambda message: None))
         self._batch = Batches(conn, lambda: reconnect(url), clock,
-                              self._on_error, self.path, deferred=rollups)
+                              self._on_error, self.path, deferred=rollups and not shared)
         self._steps = Steps(self.path, self._on_error, self._batch.rollback)
         # Rows the database refused: held, retried, the bad ones dropped.
         self._held = Holding(self.path, self._write, self._batch.rollback, self._discard,
@@ -388,7 +394,7 @@ class Store:
                       lambda: writes.write_metrics(urgent, stopping), writes.drop_metrics)
             steps.run("summing the metric series", lambda: writes.write_series(urgent),
                       writes.drop_series)
-            if self._rolls and not self._held.rows:  # (not while the disk refuses checks)
+            if self.rolls and not self._held.rows:  # (not while the disk refuses checks)
                 steps.run("rolling up the hours", writes.roll_up)
         for record in sort(new).alerts:
             try:
