@@ -108,6 +108,12 @@ def sqlite_backend(path: Path) -> Backend:
     return Backend("sqlite", str(path), _sqlite_query(str(path)))
 
 
+def as_backend(where: Backend | Path | str) -> Backend:
+    """`where` itself, or SQLite's file at that path (for the helpers other tests call with
+    a path)."""
+    return where if isinstance(where, Backend) else sqlite_backend(Path(where))
+
+
 def postgres_backend(url: str) -> Backend:
     return Backend("postgresql", url, _postgres_query(url))
 

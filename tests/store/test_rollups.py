@@ -1,7 +1,8 @@
-"""The hour and day rollups, through the real writer on a real file with an injected clock:
-each hour rolled from its blocks once it has ended (and LATE_HORIZON after), each day from
-its hours, a check written after its hour was rolled added to both, across restarts; and
-the migration to schema 10 making the same rows from a file's existing blocks and minutes."""
+"""The hour and day rollups, through the real writer on both stores (the `backend`
+fixture) with an injected clock: each hour rolled from its blocks once it has ended (and
+LATE_HORIZON after), each day from its hours, a check written after its hour was rolled
+added to both, across restarts; and, SQLite's alone, the migration to schema 10 making the
+same rows from a file's existing blocks and minutes, and a pass a full disk refuses."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import random
 import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,11 +23,10 @@ from monitor.store.codec import (
     decode_hist_into,
     encode_hist,
 )
-from monitor.store.sqlite import rollups
-from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.rollups import DAY, HOUR, LATE_HORIZON, compact_hists
 from monitor.store.sqlite.schema import SCHEMA_VERSION
 from monitor.store.sqlite.writer import Store
+from tests.store.conftest import Backend, as_backend
 from tests.store.test_disk_full import fill
 from tests.store.test_disk_full import small_disk as small_disk_fixture  # noqa: F401
 from tests.store.test_schema9 import rows
@@ -75,10 +76,11 @@ def expected(checks: Iterable[CheckResult], span: int, before: float,
     return out
 
 
-def stored(path: Path, span: int) -> dict[AggKey, MinuteAgg]:
-    return {(monitor_id, start): MinuteAgg.from_row(row) for monitor_id, start, *row in rows(
-        path, "SELECT monitor, start, checks, up, rt_count, rt_sum, rt_min, rt_max, hist,"
-              f" outcomes FROM aggregates WHERE span = {span}")}
+def stored(where: Backend | Path, span: int) -> dict[AggKey, MinuteAgg]:
+    return {(monitor_id, start): MinuteAgg.from_row(row) for monitor_id, start, *row
+            in as_backend(where).read(
+                "SELECT monitor, start, checks, up, rt_count, rt_sum, rt_min, rt_max, hist,"
+                f" outcomes FROM aggregates WHERE span = {span}")}
 
 
 def expected_metrics(checks: Iterable[CheckResult], span: int, before: float,
@@ -98,30 +100,31 @@ def expected_metrics(checks: Iterable[CheckResult], span: int, before: float,
     return out
 
 
-def stored_metrics(path: Path, span: int) -> dict[tuple[str, int, str], tuple]:
+def stored_metrics(where: Backend | Path, span: int) -> dict[tuple[str, int, str], tuple]:
     out = {}
-    for monitor_id, start, metric, count, total, low, high, text in rows(
-            path, "SELECT monitor, start, metric, count, sum, min, max, hist FROM metric_aggs"
-                  f" WHERE span = {span}"):
+    for monitor_id, start, metric, count, total, low, high, text in as_backend(where).read(
+            "SELECT monitor, start, metric, count, sum, min, max, hist FROM metric_aggs"
+            f" WHERE span = {span}"):
         hist: dict[int, int] = {}
         decode_hist_into(text, hist)
         out[(monitor_id, start, metric)] = (count, total, low, high, hist)
     return out
 
 
-def feed(db: Path, checks: list[CheckResult], now: list[float],
+def feed(db: Backend | Path, checks: list[CheckResult], now: list[float],
          restart_at: Iterable[float] = ()) -> None:
     """Write `checks` through real writers, the clock following them a batch at a time;
     a new writer (a restart) at each time of `restart_at`."""
     restarts = sorted(restart_at)
-    store = Store(db, clock=lambda: now[0])
+    backend = as_backend(db)
+    store = backend.make(clock=lambda: now[0])
     try:
         for i in range(0, len(checks), 40):
             part = checks[i:i + 40]
             if restarts and part[0].timestamp >= restarts[0]:
                 restarts.pop(0)
                 store.close()
-                store = Store(db, clock=lambda: now[0])
+                store = backend.make(clock=lambda: now[0])
             now[0] = part[-1].timestamp + 1
             for c in part:
                 store.put_check(c)
@@ -130,8 +133,9 @@ def feed(db: Path, checks: list[CheckResult], now: list[float],
         store.close()
 
 
-def flush_at(db: Path, when: float, put: Callable[[Store], None] = lambda s: None) -> None:
-    store = Store(db, clock=lambda: when)
+def flush_at(db: Backend | Path, when: float,
+             put: Callable[[Any], None] = lambda s: None) -> None:
+    store = as_backend(db).make(clock=lambda: when)
     try:
         put(store)
         assert store.flush()
@@ -139,15 +143,21 @@ def flush_at(db: Path, when: float, put: Callable[[Store], None] = lambda s: Non
         store.close()
 
 
-def test_the_writer_rolls_hours_from_blocks_and_days_from_hours(tmp_path: Path) -> None:
-    db = tmp_path / "monitoring.db"
+def meta(backend: Backend, key: str) -> list[str]:
+    """meta's value of `key` (SQLite keeps a number as a number, PostgreSQL as text)."""
+    return [str(value) for (value,) in backend.read("SELECT value FROM meta WHERE key = ?",
+                                                    key)]
+
+
+def test_the_writer_rolls_hours_from_blocks_and_days_from_hours(backend: Backend) -> None:
+    db = backend
     checks = history(DAY0 - 5 * HOUR, DAY0 + 2 * DAY + 3 * HOUR)
     now = [0.0]
     # Restarts in the middle of an hour and of a day: the day row goes on adding hours.
     feed(db, checks, now, restart_at=(DAY0 + 7.5 * HOUR, DAY0 + DAY + 13 * HOUR))
     end = checks[-1].timestamp + 1
     rolled = int((end - LATE_HORIZON) // HOUR * HOUR)
-    assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'") == [(rolled,)]
+    assert meta(backend, "rolled_until") == [str(rolled)]
     hours = stored(db, HOUR)
     assert hours == expected(checks, HOUR, rolled)
     assert len(hours) == 3 * (rolled - (DAY0 - 5 * HOUR)) // HOUR
@@ -164,15 +174,15 @@ def test_the_writer_rolls_hours_from_blocks_and_days_from_hours(tmp_path: Path) 
     # its late horizon is not, until the clock says so.
     last = rolled
     flush_at(db, last + HOUR + LATE_HORIZON - 1)
-    assert rows(db, f"SELECT count(*) FROM aggregates WHERE span = {HOUR} AND start = {last}"
-                ) == [(0,)]
+    assert backend.read(f"SELECT count(*) FROM aggregates WHERE span = {HOUR}"
+                        f" AND start = {last}") == [(0,)]
     flush_at(db, last + HOUR + LATE_HORIZON + 1)
     assert stored(db, HOUR) == expected(checks, HOUR, last + HOUR)
 
 
 def test_a_check_written_after_its_hour_was_rolled_counts_in_hour_and_day(
-        tmp_path: Path) -> None:
-    db = tmp_path / "monitoring.db"
+        backend: Backend) -> None:
+    db = backend
     checks = history(DAY0, DAY0 + 5 * HOUR)
     feed(db, checks, [0.0])
     later = DAY0 + 5 * HOUR + 2 * LATE_HORIZON
@@ -208,6 +218,7 @@ def as_schema_9(db: Path, blocks_from: int | None = None) -> None:
     conn.close()
 
 
+# SQLite only: a migration of its files' schema (9 to 10).
 def test_the_migration_rolls_up_the_blocks_and_minutes_a_file_holds(tmp_path: Path) -> None:
     db = tmp_path / "monitoring.db"
     checks = history(DAY0 - 3 * HOUR, DAY0 + DAY + 4 * HOUR)
@@ -251,44 +262,40 @@ def test_histograms_joined_from_rows_are_compacted_to_an_entry_per_bucket() -> N
 
 
 def test_a_pass_in_chunks_goes_on_after_a_restart_with_late_checks_counted_once(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     # A monitor per transaction: the pass of the last hours is cut by a restart after two
     # monitors; checks of those hours written then count in the hour rows of the monitors
     # done (directly) and of the one not done yet (through its blocks), once each.
-    monkeypatch.setattr(rollups, "PASS_MONITORS", 1)
-    db = tmp_path / "monitoring.db"
+    monkeypatch.setattr(backend.module("rollups"), "PASS_MONITORS", 1)
+    db = backend
     checks = history(DAY0 + 20 * HOUR, DAY0 + 26 * HOUR)
     cut = DAY0 + 24 * HOUR  # the pass that rolls the last hours up to the next day
     feed(db, [c for c in checks if c.timestamp < cut - HOUR], [0.0])
     rest = [c for c in checks if c.timestamp >= cut - HOUR]
     flush_at(db, cut - 60, lambda store: [store.put_check(c) for c in rest])
-    while rows(db, "SELECT count(*) FROM meta WHERE key = 'rolling'") != [(0,)]:
+    while meta(backend, "rolling"):
         flush_at(db, cut - 60)  # the passes before: two chunks a writer (flush and close)
-    assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'") == [(cut - HOUR,)]
+    assert meta(backend, "rolled_until") == [str(cut - HOUR)]
     flush_at(db, cut + LATE_HORIZON + 1)  # two chunks: the first two monitors
     first, second, third = sorted(MONITORS)
-    assert rows(db, "SELECT value FROM meta WHERE key = 'rolling'") == [
-        (f'[{int(cut)}, "{second}"]',)]
-    assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'") == [(cut - HOUR,)]
+    assert meta(backend, "rolling") == [f'[{int(cut)}, "{second}"]']
+    assert meta(backend, "rolled_until") == [str(cut - HOUR)]
     late = [CheckResult(first, cut - 100, False, 500, 7.5, "http_status"),
             CheckResult(third, cut - 90, True, 200, 2.25)]
     flush_at(db, cut + LATE_HORIZON + 2, lambda store: [store.put_check(c) for c in late])
-    assert rows(db, "SELECT count(*) FROM meta WHERE key = 'rolling'") == [(0,)]
-    assert rows(db, "SELECT value FROM meta WHERE key = 'rolled_until'") == [(cut,)]
+    assert meta(backend, "rolling") == []
+    assert meta(backend, "rolled_until") == [str(cut)]
     every = checks + late
     assert stored(db, HOUR) == expected(every, HOUR, cut)
     assert stored(db, DAY) == expected(every, DAY, cut)
     # The day is whole: its uptime packed, the late checks in it.
-    reader = open_reader(db)
-    try:
-        days = reader.uptime_by_day(None, 2, cut)
-    finally:
-        reader.close()
+    days = backend.reader().uptime_by_day(None, 2, cut)
     for monitor_id, agg in expected(every, DAY, cut).items():
         assert (days[monitor_id[0]].checks[0], days[monitor_id[0]].up[0]) == (
             agg.checks, agg.up)
 
 
+# SQLite only: a full disk under its file.
 def test_a_pass_the_full_disk_refuses_is_retried_each_minute_and_said_once(
         request: pytest.FixtureRequest) -> None:
     small_disk = request.getfixturevalue("small_disk_fixture")  # a 4 MB tmpfs (root)
