@@ -41,6 +41,16 @@ def valid(token: str) -> bool:
 
 
 def key_file(db_path: str | Path) -> Path:
+    text = str(db_path)
+    if text.startswith(("postgresql://", "postgres://")):
+        # No folder beside a database server: the working folder's, named by the server
+        # and database only (never by the URL's password).
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(text)
+        name = f"{parts.hostname or 'local'}-{parts.port or 5432}-{parts.path.strip('/')}"
+        return Path("postgresql-" + "".join(c if c.isalnum() or c in ".-_" else "_"
+                                            for c in name) + KEY_SUFFIX)
     return Path(f"{db_path}{KEY_SUFFIX}")
 
 
