@@ -118,6 +118,19 @@ def postgres_backend(url: str) -> Backend:
     return Backend("postgresql", url, _postgres_query(url))
 
 
+@contextlib.contextmanager
+def reading(where: Any) -> Iterator[Any]:
+    """The Reader of a file's path, a database's URL or what a writer writes to (as the
+    program opens it: monitor/store/open.py), closed at the end of the `with`."""
+    from monitor.store.open import database, open_reader
+
+    reader = open_reader(where if not isinstance(where, str | Path) else database(where))
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """Each store in turn, a new database for the test; what was made through it closed at

@@ -1,10 +1,11 @@
 """The history reads (a monitor's checks a bounded page at a time, alert rows with whether
-open and their ack) and acknowledgements, written through the real Store."""
+open and their ack) and acknowledgements, written through the real writer of both stores
+(the `backend` fixture)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,17 +13,16 @@ from monitor.core.model import CheckResult
 from monitor.stats import window_stats
 from monitor.store.api import Ack, AlertRecord, MonitorRow, Range, RawPiece, iso_utc
 from monitor.store.history import END_OF_TIME, AckRow
-from monitor.store.sqlite import history
-from monitor.store.sqlite.writer import Store
-from tests.support.db import query, reading
+from tests.store.conftest import Backend, reading
 
 T0 = 1_790_000_000.0
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(tmp_path / "h.db")
+def store(backend: Backend) -> Iterator[Any]:
+    store = backend.make()
     store.set_monitors([MonitorRow("a", "http", "http://a/"), MonitorRow("b", "tcp", "b:1")])
+    store.backend = backend  # the test's reads of its tables
     yield store
     store.close()
 
@@ -32,7 +32,7 @@ def alert(monitor: str, kind: str, at: float, start: float | None = None) -> Ale
                        iso_utc(at) if kind == "recovery" else None, 0.5, f"{kind} of {monitor}")
 
 
-def test_a_monitors_checks_newest_first_with_every_field(store: Store) -> None:
+def test_a_monitors_checks_newest_first_with_every_field(store: Any) -> None:
     store.put_check(CheckResult("a", T0, True, 200, 12.5, lateness_ms=1.5,
                                 metrics={"dns": 1.0, "total": 12.5}))
     store.put_check(CheckResult("b", T0 + 1, False, None, 3.0, "connect", "refused"))
@@ -41,7 +41,7 @@ def test_a_monitors_checks_newest_first_with_every_field(store: Store) -> None:
     store.put_check(CheckResult("a", T0 + 4, True, 200, 9.0, "tls_expiry", "in 3 days",
                                 warning=True))
     store.flush()
-    with reading(store.path) as reader:
+    with reading(store) as reader:
         page = reader.checks_page("a", 0.0, END_OF_TIME, 100)
     assert page.next_until is None
     assert [c.timestamp for c in page.checks] == [T0 + 4, T0 + 3, T0 + 2, T0]
@@ -55,12 +55,12 @@ def test_a_monitors_checks_newest_first_with_every_field(store: Store) -> None:
     assert warned.available is True and warned.warning and warned.reason == "tls_expiry"
 
 
-def test_pages_follow_each_other_without_a_gap_or_a_repeat(store: Store) -> None:
+def test_pages_follow_each_other_without_a_gap_or_a_repeat(store: Any) -> None:
     for i in range(30):
         store.put_check(CheckResult("a" if i % 3 else "b", T0 + i, True, 200, 1.0))
     store.flush()
     expected = [T0 + i for i in reversed(range(30)) if i % 3]
-    with reading(store.path) as reader:
+    with reading(store) as reader:
         seen: list[float] = []
         until = END_OF_TIME
         while True:
@@ -75,13 +75,14 @@ def test_pages_follow_each_other_without_a_gap_or_a_repeat(store: Store) -> None
         assert [c.timestamp for c in page.checks] == [T0 + 8, T0 + 7, T0 + 5, T0 + 4]
 
 
-def test_a_page_walks_a_bounded_number_of_rows_and_says_where_to_go_on(store: Store) -> None:
+def test_a_page_walks_a_bounded_number_of_rows_and_says_where_to_go_on(store: Any) -> None:
     # "a" checked once among many "b" rows: a walk of 10 rows finds none, and goes on.
     store.put_check(CheckResult("a", T0, True, 200, 1.0))
     for i in range(1, 25):
         store.put_check(CheckResult("b", T0 + i, True, 200, 1.0))
     store.flush()
-    with reading(store.path) as reader:
+    history = store.backend.module("history")
+    with reading(store) as reader:
         first = history.checks_page(reader.conn, "a", 0.0, END_OF_TIME, 100, scan=10)
         assert first.checks == [] and first.next_until == T0 + 15
         second = history.checks_page(reader.conn, "a", 0.0, first.next_until, 100, scan=10)
@@ -90,21 +91,21 @@ def test_a_page_walks_a_bounded_number_of_rows_and_says_where_to_go_on(store: St
         assert [c.timestamp for c in third.checks] == [T0] and third.next_until is None
 
 
-def test_monitors_known_to_the_database(store: Store) -> None:
+def test_monitors_known_to_the_database(store: Any) -> None:
     store.flush()
-    with reading(store.path) as reader:
+    with reading(store) as reader:
         assert reader.knows_monitor("a") and reader.knows_monitor("b")
         assert not reader.knows_monitor("c")
 
 
-def test_alert_rows_newest_first_filtered_and_paged(store: Store) -> None:
+def test_alert_rows_newest_first_filtered_and_paged(store: Any) -> None:
     store.put_alert(alert("a", "alert", T0))
     store.put_alert(alert("b", "warning", T0 + 1))
     store.put_alert(alert("a", "reminder", T0 + 2, T0))
     store.put_alert(alert("a", "recovery", T0 + 3, T0))
     store.put_alert(alert("a", "alert", T0 + 4))
     store.flush()
-    with reading(store.path) as reader:
+    with reading(store) as reader:
         rows = reader.alert_entries(None, None, 0, None, 100)
         assert [(r.id, r.type) for r in rows] == [(5, "alert"), (4, "recovery"),
                                                   (3, "reminder"), (2, "warning"), (1, "alert")]
@@ -120,7 +121,7 @@ def test_alert_rows_newest_first_filtered_and_paged(store: Store) -> None:
         assert reader.alert_entry(6) is None
 
 
-def test_an_ack_is_stored_once_read_with_its_alert_and_purged_with_it(store: Store) -> None:
+def test_an_ack_is_stored_once_read_with_its_alert_and_purged_with_it(store: Any) -> None:
     store.put_alert(alert("a", "alert", T0))
     store.put_alert(alert("a", "recovery", T0 + 10, T0))
     store.put_alert(alert("a", "alert", T0 + 20))
@@ -129,7 +130,7 @@ def test_an_ack_is_stored_once_read_with_its_alert_and_purged_with_it(store: Sto
     store.put_ack(Ack(1, "a", T0 + 6, "other"))  # the first stays
     store.put_ack(Ack(3, "a", T0 + 25, "local"))
     store.flush()
-    with reading(store.path) as reader:
+    with reading(store) as reader:
         entry = reader.alert_entry(1)
         assert entry is not None and entry.ack == AckRow(1, "a", T0 + 5, "ci")
         assert reader.acked_starts(["a", "b"]) == {"a": {iso_utc(T0), iso_utc(T0 + 20)}}
@@ -137,11 +138,11 @@ def test_an_ack_is_stored_once_read_with_its_alert_and_purged_with_it(store: Sto
     # Alerts older than the purge go, with their acks; each monitor's latest rows stay.
     store.purge(T0 + 15)
     store.flush()
-    assert query(store.path, "SELECT alert FROM acks") == [(3,)]
+    assert store.backend.read("SELECT alert FROM acks") == [(3,)]
 
 
 @pytest.mark.parametrize("start, end", [(T0 - 3600, T0 + 3600), (T0 - 1234.5, T0 + 777.25)])
-def test_the_stats_of_one_monitor_read_alone_are_its_stats_among_all(store: Store, start: float,
+def test_the_stats_of_one_monitor_read_alone_are_its_stats_among_all(store: Any, start: float,
                                                                      end: float) -> None:
     # Read alone (the API's one monitor), with minutes and raw pieces at the edges alike.
     for i in range(-300, 300):
@@ -151,7 +152,7 @@ def test_the_stats_of_one_monitor_read_alone_are_its_stats_among_all(store: Stor
                                         5.0 + i % 40, None if up else "http_status",
                                         metrics={"dns": 1.0 + i % 5}))
     store.flush()
-    with reading(store.path) as reader:
+    with reading(store) as reader:
         among_all = window_stats(reader, start, end)
         for monitor in ("a", "b"):
             alone = window_stats(reader, start, end, [monitor], narrow=True)
