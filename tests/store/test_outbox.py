@@ -1,5 +1,6 @@
 """The outbox: an alert's notifications written in the same transaction as the alert row,
-read back by provider when due, and their attempts recorded (sent, retried, failed)."""
+read back by provider when due, and their attempts recorded (sent, retried, failed). On
+both stores (the `backend` fixture)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import sqlite3
 from pathlib import Path
 
 from monitor.store.api import AlertRecord, Delivery, DeliveryDone, DeliveryState
-from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.writer import Store
-from tests.support.db import query, reading
+from tests.store.conftest import Backend, reading
 
 SITE = "https://a.example/"
 
@@ -20,16 +20,15 @@ def alert(kind: str = "alert", *deliveries: Delivery) -> AlertRecord:
                        message=f"Website {SITE} is down.", deliveries=deliveries)
 
 
-def test_deliveries_go_with_their_alert_and_are_read_by_provider(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
-    store = Store(db)
+def test_deliveries_go_with_their_alert_and_are_read_by_provider(backend: Backend) -> None:
+    store = backend.make()
     try:
         store.put_alert(alert("alert", Delivery("ops", "alert", "ALERT", "down"),
                               Delivery("pager", "alert", "ALERT", "down")))
         store.put_alert(alert("recovery", Delivery("ops", "recovery", "OK", "up")))
         store.put_alert(alert("alert"))  # no provider wants it: no outbox row
         store.flush()
-        reader = open_reader(db)
+        reader = backend.reader()
         try:
             ops = reader.pending_deliveries("ops", now=1e12)
             assert [(r.key, r.alert, r.event, r.title, r.body, r.attempts) for r in ops] == [
@@ -60,45 +59,48 @@ def test_deliveries_go_with_their_alert_and_are_read_by_provider(tmp_path: Path)
         store.close()
 
 
-def test_an_alert_never_lands_without_its_deliveries(tmp_path: Path) -> None:
+REFUSE = {
+    "sqlite": "CREATE TRIGGER refuse BEFORE INSERT ON outbox WHEN NEW.provider = 'bad'"
+              " BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    "postgresql": "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                  " RAISE EXCEPTION 'refused'; END $$; CREATE TRIGGER refuse BEFORE INSERT"
+                  " ON outbox FOR EACH ROW WHEN (NEW.provider = 'bad') EXECUTE FUNCTION"
+                  " refuse()"}
+
+
+def test_an_alert_never_lands_without_its_deliveries(backend: Backend) -> None:
     """The outbox rows share the alert's transaction: a refused row takes the alert too."""
-    db = tmp_path / "m.db"
-    store = Store(db)
+    store = backend.make()
     store.close()
-    raw = sqlite3.connect(db)
     # A trigger that refuses outbox rows for one provider stands in for any failure.
-    raw.execute("CREATE TRIGGER refuse BEFORE INSERT ON outbox WHEN NEW.provider = 'bad'"
-                " BEGIN SELECT RAISE(ABORT, 'refused'); END")
-    raw.commit()
-    raw.close()
+    backend.execute(REFUSE[backend.name])
     errors: list[str] = []
-    store = Store(db, on_error=errors.append)
+    store = backend.make(on_error=errors.append)
     try:
         store.put_alert(alert("alert", Delivery("bad", "alert", "t", "b")))
         store.put_alert(alert("alert", Delivery("ok", "alert", "t", "b")))
         store.flush()
     finally:
         store.close()
-    assert query(db, "SELECT count(*) FROM website_alerts") == [(1,)]
+    assert backend.read("SELECT count(*) FROM website_alerts") == [(1,)]
     # Every message due, whichever alert it is of: none of the refused alert is left.
-    with reading(db) as reader:
+    with reading(backend.where) as reader:
         assert [r.provider for provider in ("bad", "ok")
                 for r in reader.pending_deliveries(provider, now=1e12)] == ["ok"]
     assert any("could not write an alert of" in e for e in errors), errors
 
 
-def test_alerts_list_shows_where_each_notification_stands(tmp_path: Path) -> None:
+def test_alerts_list_shows_where_each_notification_stands(backend: Backend) -> None:
     from monitor.cli.modes import follow_alerts
 
-    db = tmp_path / "m.db"
-    store = Store(db)
+    store = backend.make()
     try:
         store.put_alert(alert("alert", Delivery("ops", "alert", "t", "b"),
                               Delivery("pager", "alert", "t", "b"),
                               Delivery("sms", "alert", "t", "b")))
         store.put_alert(alert("recovery"))
         store.flush()
-        reader = open_reader(db)
+        reader = backend.reader()
         try:
             ops, = reader.pending_deliveries("ops", now=1e12)
             sms, = reader.pending_deliveries("sms", now=1e12)
@@ -110,31 +112,29 @@ def test_alerts_list_shows_where_each_notification_stands(tmp_path: Path) -> Non
     finally:
         store.close()
     lines: list[str] = []
-    follow_alerts(str(db), lines.append, follow=False)
+    follow_alerts(backend.where, lines.append, follow=False)
     assert lines == [f"Website {SITE} is down.",
                      "  sent to ops; pending: pager, sms (1 attempt, last: HTTP 500)",
                      f"Website {SITE} is down."]
 
 
-def test_the_key_fills_its_field_and_nothing_else(tmp_path: Path) -> None:
+def test_the_key_fills_its_field_and_nothing_else(backend: Backend) -> None:
     from monitor.store.api import KEY_FIELD
 
-    db = tmp_path / "m.db"
-    store = Store(db)
+    store = backend.make()
     try:
         store.put_alert(alert("alert", Delivery("ops", "alert", f"#{KEY_FIELD}",
                                                 f"literal {{key}}, key {KEY_FIELD}")))
         store.flush()
     finally:
         store.close()
-    with reading(db) as reader:
+    with reading(backend.where) as reader:
         assert [(r.title, r.body) for r in reader.pending_deliveries("ops", now=1e12)] == [
             ("#1:ops", "literal {key}, key 1:ops")]
 
 
-def test_a_purge_takes_the_messages_of_the_alerts_it_deletes(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
-    store = Store(db)
+def test_a_purge_takes_the_messages_of_the_alerts_it_deletes(backend: Backend) -> None:
+    store = backend.make()
     try:
         old = AlertRecord(timestamp="2000-01-01T00:00:00.000Z", monitor_id=SITE, type="alert",
                           start="2000-01-01T00:00:00.000Z", end=None, availability=0.5,
@@ -146,10 +146,11 @@ def test_a_purge_takes_the_messages_of_the_alerts_it_deletes(tmp_path: Path) -> 
         store.flush()
     finally:
         store.close()
-    with reading(db) as reader:  # every message due, whichever alert it is of
+    with reading(backend.where) as reader:  # every message due, whichever alert it is of
         assert [r.key for r in reader.pending_deliveries("ops", now=1e12)] == ["2:ops"]
 
 
+# SQLite only: its full disk's error stands in for the refusal.
 def test_a_senders_flush_does_not_retry_a_full_disk_each_time(tmp_path: Path) -> None:
     """A refused write is retried once a second; a sender's per-message flush (not urgent)
     must not make the writer rewrite everything it holds for every message sent."""
@@ -179,18 +180,17 @@ def test_a_senders_flush_does_not_retry_a_full_disk_each_time(tmp_path: Path) ->
 
 
 def test_a_row_waiting_for_its_retry_holds_back_the_later_rows_of_its_provider(
-        tmp_path: Path) -> None:
+        backend: Backend) -> None:
     """Per provider, the due rows stop at the first one that waits for its retry: a later
     row (a recovery) is never due before an earlier one (its alert), whoever reads."""
-    db = tmp_path / "m.db"
-    store = Store(db)
+    store = backend.make()
     try:
         store.put_alert(alert("alert", Delivery("ops", "alert", "t", "b"),
                               Delivery("pager", "alert", "t", "b")))
         store.put_alert(alert("recovery", Delivery("ops", "recovery", "t", "b"),
                               Delivery("pager", "recovery", "t", "b")))
         store.flush()
-        reader = open_reader(db)
+        reader = backend.reader()
         try:
             first, _ = reader.pending_deliveries("ops", now=100.0)
             store.put_delivery(DeliveryDone(first.id, at=100.0, error="HTTP 500",
