@@ -1,23 +1,23 @@
-"""The event stream's reads of a real SQLite file written by the real writer: checks and
+"""The event stream's reads of both stores (the `backend` fixture) written by the real
+writer: checks and
 alerts after a position (up to another, at most a number), the span of ids, and each
 monitor's known state; each a search of the primary key, whatever the table's size."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 from monitor.core.model import CheckResult
 from monitor.store.api import AlertRecord, iso_utc
 from monitor.store.events import Position, TailAlert, TailCheck
-from monitor.store.sqlite import events
-from monitor.store.sqlite.writer import Store
-from tests.support.db import reading
+from tests.store.conftest import as_backend, postgres_bug, reading
 
 T = 1_700_000_000.0
 
 
 def write(db, *commands) -> None:
-    store = Store(db).start()
+    store = as_backend(db).make().start()
     try:
         for command in commands:
             if isinstance(command, CheckResult):
@@ -33,8 +33,8 @@ def alert(monitor_id: str, at: float, kind: str = "alert") -> AlertRecord:
     return AlertRecord(iso_utc(at), monitor_id, kind, iso_utc(at - 60), None, 0.25, "msg")
 
 
-def test_rows_after_a_position_in_id_order(tmp_path):
-    db = tmp_path / "m.db"
+def test_rows_after_a_position_in_id_order(backend):
+    db = backend
     write(db, CheckResult("a", T, True, 200, 1.5, metrics={"ttfb": 1.0}),
           CheckResult("b", T + 1, False, None, 2.0, reason="connect", detail="refused"),
           alert("b", T + 1),
@@ -46,7 +46,8 @@ def test_rows_after_a_position_in_id_order(tmp_path):
         assert reader.event_span() == (1, Position(4, 2))
         tail = reader.events_after(Position(0, 0), None, 100)
         assert tail.checks[0] == TailCheck(1, "a", T, True, False, 200, 1.5, None, "",
-                                           '{"ttfb":1.0}')
+                                           tail.checks[0].metrics)
+        assert json.loads(tail.checks[0].metrics or "") == {"ttfb": 1.0}
         assert [(c.id, c.state) for c in tail.checks] == [
             (1, "up"), (2, "down"), (3, None), (4, "warning")]
         assert tail.alerts == [
@@ -59,16 +60,25 @@ def test_rows_after_a_position_in_id_order(tmp_path):
         assert reader.events_after(Position(4, 2), None, 100) == ([], [])
 
 
-def test_an_empty_database_is_at_zero(tmp_path):
-    db = tmp_path / "m.db"
+def test_metrics_are_the_compact_json_text_sqlite_stores(backend, request):
+    postgres_bug(request, backend, "the writer stores metrics as json.dumps' text with spaces"
+                 " ('{\"ttfb\": 1.0}'), SQLite's is compact ('{\"ttfb\":1.0}'): batch.py")
+    write(backend, CheckResult("a", T, True, 200, 1.5, metrics={"ttfb": 1.0, "total": 1.5}))
+    with reading(backend) as reader:
+        assert reader.events_after(Position(0, 0), None, 1).checks[0].metrics == (
+            '{"ttfb":1.0,"total":1.5}')
+
+
+def test_an_empty_database_is_at_zero(backend):
+    db = backend
     write(db)
     with reading(db) as reader:
         assert reader.event_span() == (0, Position(0, 0))
         assert reader.event_states() == (Position(0, 0), {})
 
 
-def test_each_monitor_known_state_as_the_writer_keeps_it(tmp_path):
-    db = tmp_path / "m.db"
+def test_each_monitor_known_state_as_the_writer_keeps_it(backend):
+    db = backend
     write(db, CheckResult("up", T, True, 200, 1.0),
           CheckResult("down", T, True, 200, 1.0),
           CheckResult("down", T + 1, False, None, 1.0, reason="connect"),
@@ -80,7 +90,10 @@ def test_each_monitor_known_state_as_the_writer_keeps_it(tmp_path):
                                                           "warns": "warning"})
 
 
+# SQLite only: its EXPLAIN QUERY PLAN.
 def test_the_reads_are_searches_of_the_primary_key(tmp_path):
+    from monitor.store.sqlite import events
+
     db = tmp_path / "m.db"
     write(db, CheckResult("a", T, True, 200, 1.0))
     with reading(db) as reader:
@@ -90,12 +103,12 @@ def test_the_reads_are_searches_of_the_primary_key(tmp_path):
             assert "USING INTEGER PRIMARY KEY" in plan, plan
 
 
-def test_checks_and_alerts_are_read_in_one_snapshot(tmp_path):
+def test_checks_and_alerts_are_read_in_one_snapshot(backend):
     """An alert is never read without the check committed with it, however the reads and
     the writer's commits interleave."""
-    db = tmp_path / "m.db"
+    db = backend
     write(db)
-    store = Store(db).start()
+    store = as_backend(db).make().start()
     stop = threading.Event()
     seen: list[tuple[int, int]] = []
 

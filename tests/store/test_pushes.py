@@ -1,4 +1,5 @@
-"""Pushes to push monitors through the real writer into a real SQLite file, and read back:
+"""Pushes to push monitors through the real writer of both stores (the `backend` fixture),
+and read back:
 after an id (all monitors, or one), each monitor's latest run end and start, purged with
 the raw checks but for what a restart needs."""
 
@@ -6,15 +7,14 @@ from __future__ import annotations
 
 from monitor.core.push import MAX_MESSAGE, Latest, Push
 from monitor.store.api import RecordPush
-from monitor.store.sqlite.writer import Store
-from tests.support.db import reading
+from tests.store.conftest import as_backend, reading
 
 T = 1_700_000_000.0
 
 
 def write_pushes(db, *pushes: RecordPush) -> None:
     """Pushes as the web server writes them: through a writer of its own."""
-    store = Store(db).start()
+    store = as_backend(db).make().start()
     try:
         for push in pushes:
             store.put_push(push)
@@ -23,8 +23,8 @@ def write_pushes(db, *pushes: RecordPush) -> None:
         store.close()
 
 
-def test_pushes_are_written_in_order_and_read_after_an_id(tmp_path):
-    db = tmp_path / "m.db"
+def test_pushes_are_written_in_order_and_read_after_an_id(backend):
+    db = backend
     write_pushes(db, RecordPush("a", T, "start"),
            RecordPush("b", T + 1, "ping", "up", "backup ok", 12.5),
            RecordPush("a", T + 2, "ping"),
@@ -46,19 +46,19 @@ def test_pushes_are_written_in_order_and_read_after_an_id(tmp_path):
             "a": Latest(every[2], every[0])}
 
 
-def test_a_message_is_bounded(tmp_path):
-    db = tmp_path / "m.db"
+def test_a_message_is_bounded(backend):
+    db = backend
     write_pushes(db, RecordPush("a", T, "ping", message="x" * 5000))
     with reading(db) as reader:
         assert reader.pushes_after(0)[0].message == "x" * MAX_MESSAGE
 
 
-def test_purge_keeps_each_monitors_latest_start_and_end(tmp_path):
-    db = tmp_path / "m.db"
+def test_purge_keeps_each_monitors_latest_start_and_end(backend):
+    db = backend
     old = [RecordPush("a", T + i, "ping") for i in range(5)]
     old += [RecordPush("a", T + 5, "start"), RecordPush("weekly", T + 6, "ping")]
     write_pushes(db, *old, RecordPush("a", T + 100, "ping"))
-    store = Store(db).start()
+    store = as_backend(db).make().start()
     try:
         store.purge(T + 50)
         assert store.flush()
@@ -72,10 +72,10 @@ def test_purge_keeps_each_monitors_latest_start_and_end(tmp_path):
                     ("a", T + 100, "ping")]
 
 
-def test_a_purge_of_nothing_old_keeps_everything(tmp_path):
-    db = tmp_path / "m.db"
+def test_a_purge_of_nothing_old_keeps_everything(backend):
+    db = backend
     write_pushes(db, RecordPush("a", T, "ping"), RecordPush("a", T + 1, "ping"))
-    store = Store(db).start()
+    store = as_backend(db).make().start()
     try:
         store.purge(T - 10)
         assert store.flush()
