@@ -1,22 +1,19 @@
-"""The reads of a metrics scrape through the real writer on a real file, its clock injected:
-the day's checks by reason equal to the checks written, before the day's first hour is
-rolled up, after many are, with a check written late into a rolled hour, and from a past
-day on; the notifications waiting by provider."""
+"""The reads of a metrics scrape through the real writer of both stores (the `backend`
+fixture), its clock injected: the day's checks by reason equal to the checks written,
+before the day's first hour is rolled up, after many are, with a check written late into a
+rolled hour, and from a past day on; the notifications waiting by provider."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
-from pathlib import Path
 
 from monitor.core.model import CheckResult
 from monitor.store.api import AlertRecord, Delivery, DeliveryDone, iso_utc
 from monitor.store.codec import WARNING_MARK
 from monitor.store.scrape import DayCounts
-from monitor.store.sqlite.queries import open_reader
-from monitor.store.sqlite.rollups import DAY, HOUR, rolled_until
-from monitor.store.sqlite.writer import Store
-from tests.store.test_rollups import DAY0, MONITORS, feed, flush_at, history
+from monitor.store.sqlite.rollups import DAY, HOUR
+from tests.store.conftest import Backend, reading
+from tests.store.test_rollups import DAY0, MONITORS, feed, flush_at, history, meta
 
 
 def expected(checks: Iterable[CheckResult], since: float) -> dict[str, DayCounts]:
@@ -37,18 +34,17 @@ def expected(checks: Iterable[CheckResult], since: float) -> dict[str, DayCounts
     return found
 
 
-def day_counts(db: Path, day: int) -> dict[str, DayCounts]:
-    with contextlib.closing(open_reader(db)) as reader:
+def day_counts(db: Backend, day: int) -> dict[str, DayCounts]:
+    with reading(db) as reader:
         return reader.day_counts(day)
 
 
-def rolled(db: Path) -> int:
-    with contextlib.closing(open_reader(db)) as reader:
-        return rolled_until(reader.conn)
+def rolled(db: Backend) -> int:
+    return int(float(meta(db, "rolled_until")[0]))
 
 
-def test_the_day_s_checks_whatever_the_rollups_hold(tmp_path: Path) -> None:
-    db = tmp_path / "monitoring.db"
+def test_the_day_s_checks_whatever_the_rollups_hold(backend: Backend) -> None:
+    db = backend
     checks = history(DAY0 - 3 * HOUR, DAY0 + 14.4 * HOUR)
     now = [0.0]
     early = [c for c in checks if c.timestamp < DAY0 + 1800]
@@ -70,16 +66,16 @@ def test_the_day_s_checks_whatever_the_rollups_hold(tmp_path: Path) -> None:
         == expected(checks, DAY0)[MONITORS[0]].reasons["timeout"] + 1
 
 
-def test_nothing_before_the_day_is_counted(tmp_path: Path) -> None:
-    db = tmp_path / "monitoring.db"
+def test_nothing_before_the_day_is_counted(backend: Backend) -> None:
+    db = backend
     checks = history(DAY0 - 10 * HOUR, DAY0 - 1)
     feed(db, checks, [0.0])
     assert day_counts(db, DAY0) == {}
     assert day_counts(db, DAY0 - DAY) == expected(checks, DAY0 - DAY)
 
 
-def test_notifications_waiting_by_provider(tmp_path: Path) -> None:
-    store = Store(tmp_path / "monitoring.db").start()
+def test_notifications_waiting_by_provider(backend: Backend) -> None:
+    store = backend.make().start()
     try:
         for i in range(3):
             providers = ("ops", "pager") if i < 2 else ("ops",)
@@ -87,13 +83,13 @@ def test_notifications_waiting_by_provider(tmp_path: Path) -> None:
                 iso_utc(DAY0 + i), MONITORS[0], "alert", iso_utc(DAY0), None, 0.0, "down",
                 deliveries=tuple(Delivery(p, "alert", "ALERT", "down") for p in providers)))
         assert store.flush()
-        with contextlib.closing(open_reader(store.path)) as reader:
+        with reading(store) as reader:
             assert reader.notifications_waiting() == {"ops": 3, "pager": 2}
             pending = reader.pending_deliveries("pager", DAY0 + 10)
         store.put_delivery(DeliveryDone(pending[0].id, DAY0 + 11, None, None))  # sent
         store.put_delivery(DeliveryDone(pending[1].id, DAY0 + 11, "refused", None))  # failed
         assert store.flush()
-        with contextlib.closing(open_reader(store.path)) as reader:
+        with reading(store) as reader:
             assert reader.notifications_waiting() == {"ops": 3}
     finally:
         store.close()
