@@ -1,9 +1,10 @@
 """Values at the end of the float range, and a step of the writer's batch that fails: on
-real database files, through the real writer thread. A value near 1.8e308 (a push's value
+real databases, through the real writer thread. A value near 1.8e308 (a push's value
 becomes a check metric; a pushed series value) must neither stop the writer nor jam it: its
 figures are summed without overflow, histogrammed in the top bucket, and the alerts and
 flush replies of every batch still happen. A step that fails for any other reason is said
-once, not at every batch, and costs only its own figures."""
+once, not at every batch, and costs only its own figures. On both stores (the `backend`
+fixture)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import json
 import math
 import sys
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,20 +20,19 @@ from monitor.core.fields import MAX_VALUE
 from monitor.core.model import CheckResult
 from monitor.store.api import AlertRecord, RecordSeries, iso_utc
 from monitor.store.codec import HIST_TOP, bucket_of, decode_hist_into
-from monitor.store.sqlite.writer import Store
-from tests.support.db import query
+from tests.store.conftest import Backend
 
 BASE = 1_700_000_040.0  # a whole minute
 MONITOR = "push:backup"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[tuple[Store, list[str], list[AlertRecord]]]:
+def store(backend: Backend) -> Iterator[tuple[Any, list[str], list[AlertRecord]]]:
     errors: list[str] = []
     announced: list[AlertRecord] = []
-    made = Store(tmp_path / "monitor.db", on_error=errors.append,
-                 clock=lambda: BASE + 30).start()
+    made = backend.make(on_error=errors.append, clock=lambda: BASE + 30).start()
     made.on_alert = announced.append
+    made.read = backend.read  # the test's reads of its tables
     yield made, errors, announced
     made.close()
 
@@ -68,8 +68,8 @@ def test_a_huge_check_metric_neither_jams_the_writer_nor_stops_alerts(store) -> 
     assert writer.flush()
     assert [a.message for a in announced] == ["late"]
     assert errors == []
-    rows = query(writer.path, "SELECT span, count, sum, min, max, hist FROM metric_aggs"
-                              " WHERE metric = 'value' ORDER BY span")
+    rows = writer.read("SELECT span, count, sum, min, max, hist FROM metric_aggs"
+                       " WHERE metric = 'value' ORDER BY span")
     # Counted and histogrammed; the sum, which would overflow, and the extremes held
     # within the range the program stores (MAX_VALUE), finite in the database.
     assert [(span, count) for span, count, *_ in rows] == [(60, 2), (600, 2)]
@@ -77,7 +77,7 @@ def test_a_huge_check_metric_neither_jams_the_writer_nor_stops_alerts(store) -> 
         assert math.isfinite(total) and total == 2 * MAX_VALUE
         assert low == high == MAX_VALUE
         assert hist(text) == {HIST_TOP: 2}
-    assert query(writer.path, "SELECT count(*) FROM website_monitoring") == [(2,)]
+    assert writer.read("SELECT count(*) FROM website_monitoring") == [(2,)]
 
 
 def test_huge_series_values_are_summed_without_overflow(store) -> None:
@@ -90,8 +90,8 @@ def test_huge_series_values_are_summed_without_overflow(store) -> None:
     assert writer.flush()
     assert len(announced) == 1
     assert errors == []
-    rows = query(writer.path, "SELECT span, count, sum, min, max, hist FROM series_aggs"
-                              " ORDER BY span")
+    rows = writer.read("SELECT span, count, sum, min, max, hist FROM series_aggs"
+                       " ORDER BY span")
     assert [row[:2] for row in rows] == [(60, 3), (600, 3), (3600, 3), (86400, 3)]
     for _span, _count, total, low, high, text in rows:
         assert total == MAX_VALUE and low == -MAX_VALUE and high == MAX_VALUE
@@ -113,10 +113,10 @@ def test_a_failing_step_is_said_once_and_stops_neither_alerts_nor_flushes(store)
     # The figures that could not be summed are dropped: the next ones are summed again.
     writer.put_check(check(BASE + 10, {"value": 7.0}))
     assert writer.flush()
-    assert query(writer.path, "SELECT count, sum FROM metric_aggs WHERE span = 60") == [
+    assert writer.read("SELECT count, sum FROM metric_aggs WHERE span = 60") == [
         (1, 7.0)]
     assert len(errors) == 1
-    assert query(writer.path, "SELECT count(*) FROM website_monitoring") == [(2,)]
+    assert writer.read("SELECT count(*) FROM website_monitoring") == [(2,)]
 
 
 def test_an_infinite_check_metric_keeps_its_check(store) -> None:
@@ -126,9 +126,8 @@ def test_an_infinite_check_metric_keeps_its_check(store) -> None:
     writer.put_check(check(BASE + 2, {"value": math.nan}))
     assert writer.flush()
     assert errors == []
-    stored = query(writer.path, "SELECT metrics FROM website_monitoring ORDER BY id")
+    stored = writer.read("SELECT metrics FROM website_monitoring ORDER BY id")
     assert [None if text is None else json.loads(text) for (text,) in stored] == [
         {"value": MAX_VALUE, "duration": 12.0}, None]
-    assert query(writer.path, "SELECT metric, count, sum FROM metric_aggs WHERE span = 60"
-                              " ORDER BY metric") == [("duration", 1, 12.0),
-                                                      ("value", 1, MAX_VALUE)]
+    assert writer.read("SELECT metric, count, sum FROM metric_aggs WHERE span = 60"
+                       " ORDER BY metric") == [("duration", 1, 12.0), ("value", 1, MAX_VALUE)]
