@@ -90,10 +90,11 @@ def write_config(path: Path, agents: list[AgentSpec], per_location: int, interva
     (on nginx, or a closed port when there is none: the agents' checks then fail) and,
     with nginx, a few local monitors of the server's own."""
     target = base or f"http://127.0.0.1:{free_port()}"
+    locations = sorted({a.location for a in agents})  # (one agent: one location)
     monitors: list[dict[str, Any]] = [
         {"id": monitor_id(location, i), "URL": f"{target}/{location}/{i}",
          "checkInterval": interval, "locations": [location]}
-        for location in LOCATIONS for i in range(per_location)]
+        for location in locations for i in range(per_location)]
     if base is not None:
         monitors += [{"id": f"local-{i}", "URL": f"{base}/local/{i}", "checkInterval": 1}
                      for i in range(LOCAL_MONITORS)]
@@ -388,7 +389,8 @@ def drain(ctx: Context) -> None:
     cpu_us = (last.server_cpu - first.server_cpu) / max(1, rows) * 1e6
     agents_us = (last.agents_cpu - first.agents_cpu) / max(1, rows) * 1e6
     extra = {"agents": len(agents), "backlog_per_agent": args.backlog,
-             "monitors": per_location * len(LOCATIONS), "window_s": round(span, 1),
+             "monitors": per_location * min(len(agents), len(LOCATIONS)),
+             "window_s": round(span, 1),
              "window_rows": rows, "stored_after_stop": stored, "total_backlog": total,
              "agents_cpu_us_per_check": round(agents_us, 1), "load": load(),
              **cores(first, last)}
