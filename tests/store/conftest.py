@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ class Backend:
     where: str  # the file's path, or the database's URL
     query: Callable[[str, tuple], list[tuple]]
     made: list[Any] = field(default_factory=list)
+    server: Any = None  # PostgreSQL's server (tests/support/postgres.py)
 
     @property
     def package(self) -> str:
@@ -78,6 +80,22 @@ class Backend:
             with psycopg.connect(self.where, autocommit=True) as pg:
                 pg.execute(sql)
 
+    def copy(self, folder: Path) -> Backend:
+        """A copy of the database as it is now (every writer and reader of it closed), for a
+        test to change; dropped with this one."""
+        if self.name == "sqlite":
+            path = folder / f"copy{next(_copies)}.db"
+            path.write_bytes(Path(self.where).read_bytes())
+            found = sqlite_backend(path)
+        else:
+            name = self.where.rsplit("/", 1)[1]
+            copied = f"{name}_copy_{next(_copies)}"
+            self.server.admin(f"CREATE DATABASE {copied} TEMPLATE {name}")
+            found = postgres_backend(self.server.url(copied), self.server)
+            found.made.append(_Dropped(self.server, copied))
+        self.made.append(found)
+        return found
+
     def close(self) -> None:
         for made in reversed(self.made):
             with contextlib.suppress(Exception):
@@ -90,6 +108,20 @@ def postgres_bug(request: pytest.FixtureRequest, backend: Backend, bug: str) -> 
     that the fix is seen), on SQLite run as usual."""
     if backend.name == "postgresql":
         request.applymarker(pytest.mark.xfail(strict=True, reason=f"postgresql: {bug}"))
+
+
+@dataclass
+class _Dropped:
+    """A database dropped when the test's things are closed."""
+
+    server: Any
+    name: str
+
+    def close(self) -> None:
+        self.server.drop_database(self.name)
+
+
+_copies = itertools.count(1)
 
 
 def _sqlite_query(path: str) -> Callable[[str, tuple], list[tuple]]:
@@ -121,8 +153,8 @@ def as_backend(where: Backend | Path | str) -> Backend:
     return where if isinstance(where, Backend) else sqlite_backend(Path(where))
 
 
-def postgres_backend(url: str) -> Backend:
-    return Backend("postgresql", url, _postgres_query(url))
+def postgres_backend(url: str, server: Any = None) -> Backend:
+    return Backend("postgresql", url, _postgres_query(url), server=server)
 
 
 @contextlib.contextmanager
@@ -147,7 +179,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     if request.param == "sqlite":
         found = sqlite_backend(tmp_path / "monitor.db")
     else:
-        found = postgres_backend(request.getfixturevalue("postgres_url"))
+        found = postgres_backend(request.getfixturevalue("postgres_url"),
+                                 request.getfixturevalue("postgres_server"))
     yield found
     found.close()
 
@@ -165,7 +198,7 @@ def module_backend(request: pytest.FixtureRequest, folder: Path) -> Iterator[Bac
         return
     server = request.getfixturevalue("postgres_server")
     name = server.create_database()
-    found = postgres_backend(server.url(name))
+    found = postgres_backend(server.url(name), server)
     try:
         yield found
     finally:

@@ -2,53 +2,53 @@
 uptime per day agrees with the stats the terminal shows for that day, whatever tier holds
 it (packed whole days, a day not rolled up yet, today's counts); trends by day, by hour and
 by any whole number of minutes agree with the checks they hold; every monitor's state and
-last result in one read; and the purge of each tier by its own retention."""
+last result in one read; and the purge of each tier by its own retention. On both stores
+(the `backend` fixture; the five days written once a module on each)."""
 
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monitor.core.model import CheckResult
 from monitor.stats import trend, window_stats
 from monitor.store.codec import MinuteAgg
-from monitor.store.sqlite.queries import SqliteReader, open_reader
 from monitor.store.sqlite.rollups import DAY, HOUR, LATE_HORIZON
-from monitor.store.sqlite.writer import Store
+from tests.store.conftest import BACKENDS, Backend, module_backend, reading
 from tests.store.test_rollups import DAY0, MONITORS, feed, flush_at, history
-from tests.store.test_schema9 import rows
 
 END = DAY0 + 4 * DAY + 13 * HOUR + 1234  # "now": the afternoon of the fifth day
 
 
-@pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[CheckResult]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            ) -> Iterator[tuple[Backend, list[CheckResult]]]:
     """Five days of three monitors (from 5 hours before the first), written as -m writes
     them, its clock following them."""
-    db = tmp_path_factory.mktemp("history") / "monitoring.db"
-    checks = history(DAY0 - 5 * HOUR, END)
-    feed(db, checks, [0.0])
-    return db, checks
+    with module_backend(request, tmp_path_factory.mktemp("history")) as db:
+        checks = history(DAY0 - 5 * HOUR, END)
+        feed(db, checks, [0.0])
+        yield db, checks
 
 
 @pytest.fixture
-def reader(written: tuple[Path, list[CheckResult]]) -> SqliteReader:
-    opened = open_reader(written[0])
-    yield opened
-    opened.close()
+def reader(written: tuple[Backend, list[CheckResult]]) -> Iterator[Any]:
+    with reading(written[0]) as opened:
+        yield opened
 
 
-def day_stats(reader: SqliteReader, day: int) -> dict[str, tuple[int, float | None]]:
+def day_stats(reader: Any, day: int) -> dict[str, tuple[int, float | None]]:
     """(checks, availability) of each monitor over the day, as the terminal's stats say."""
     stats = window_stats(reader, day, min(day + DAY - 0.001, END), MONITORS)
     return {m: (s.checks, s.availability) for m, s in stats.items()}
 
 
 def test_uptime_per_day_agrees_with_the_stats_of_each_day(
-        reader: SqliteReader, written: tuple[Path, list[CheckResult]]) -> None:
+        reader: Any, written: tuple[Backend, list[CheckResult]]) -> None:
     days = reader.uptime_by_day(None, 7, END)
     assert sorted(days) == sorted(MONITORS)
     first = int(END // DAY) * DAY - 6 * DAY
@@ -72,20 +72,16 @@ def test_uptime_per_day_agrees_with_the_stats_of_each_day(
 
 
 def test_days_not_rolled_up_yet_and_a_past_now_come_from_the_lower_tiers(
-        written: tuple[Path, list[CheckResult]], tmp_path: Path) -> None:
+        written: tuple[Backend, list[CheckResult]], tmp_path: Path) -> None:
     # A copy whose rollups stopped 2 days ago at 05:00 (its writer stopped, say): the days
     # since are read from hours and blocks, and agree all the same; and so does the day
     # of a `now` in the past (yesterday), whose counts are no longer monitor_state's.
-    db = tmp_path / "copy.db"
-    db.write_bytes(written[0].read_bytes())
+    db = written[0].copy(tmp_path)
     behind = int(END // DAY) * DAY - 2 * DAY + 5 * HOUR
-    raw = sqlite3.connect(db)
-    raw.execute("DELETE FROM aggregates WHERE span IN (?, ?) AND start >= ?",
-                (HOUR, DAY, behind // DAY * DAY))
-    raw.execute("UPDATE meta SET value = ? WHERE key = 'rolled_until'", (behind,))
-    raw.commit()
-    raw.close()
-    reader = open_reader(db)
+    db.execute(f"DELETE FROM aggregates WHERE span IN ({HOUR}, {DAY})"
+               f" AND start >= {behind // DAY * DAY};"
+               f" UPDATE meta SET value = '{behind}' WHERE key = 'rolled_until'")
+    reader = db.reader()
     try:
         for now in (END, END - DAY):
             for monitor_id, days in reader.uptime_by_day(None, 4, now).items():
@@ -109,7 +105,7 @@ def expected_buckets(checks: list[CheckResult], monitor_id: str, step: int, lo: 
 
 @pytest.mark.parametrize("step", [DAY, 2 * HOUR, HOUR, 600, 300])
 def test_a_trend_agrees_with_the_checks_of_each_bucket(
-        reader: SqliteReader, written: tuple[Path, list[CheckResult]], step: int) -> None:
+        reader: Any, written: tuple[Backend, list[CheckResult]], step: int) -> None:
     _db, checks = written
     monitor_id = MONITORS[2]
     since, until = DAY0 - 3 * HOUR + 17, END
@@ -127,7 +123,7 @@ def test_a_trend_agrees_with_the_checks_of_each_bucket(
             agg.percentile(50), agg.percentile(90), agg.percentile(99))), bucket.start
 
 
-def test_a_trend_of_a_year_by_day_reads_day_rows(reader: SqliteReader) -> None:
+def test_a_trend_of_a_year_by_day_reads_day_rows(reader: Any) -> None:
     ranges: list = []
     real = reader.trend_rows
 
@@ -142,8 +138,8 @@ def test_a_trend_of_a_year_by_day_reads_day_rows(reader: SqliteReader) -> None:
     assert ranges[0].hi == ranges[1].lo == int(END // DAY) * DAY
 
 
-def test_a_metric_s_trend(reader: SqliteReader,
-                          written: tuple[Path, list[CheckResult]]) -> None:
+def test_a_metric_s_trend(reader: Any,
+                          written: tuple[Backend, list[CheckResult]]) -> None:
     _db, checks = written
     buckets = trend(reader, MONITORS[0], DAY0, END, HOUR, metric="total")
     values: dict[int, list[float]] = {}
@@ -160,9 +156,9 @@ def test_a_metric_s_trend(reader: SqliteReader,
         assert bucket.avg == pytest.approx(sum(found) / len(found))
 
 
-def test_every_monitor_s_state_and_last_result_in_one_read(tmp_path: Path) -> None:
-    db = tmp_path / "monitoring.db"
-    store = Store(db, clock=lambda: DAY0 + 100)
+def test_every_monitor_s_state_and_last_result_in_one_read(backend: Backend) -> None:
+    db = backend
+    store = db.make(clock=lambda: DAY0 + 100)
     a, b, c = MONITORS
     store.set_monitors([])  # (the list comes from the runtime; here only the states)
     checks = [
@@ -180,11 +176,11 @@ def test_every_monitor_s_state_and_last_result_in_one_read(tmp_path: Path) -> No
     store.close()
     from monitor.store.api import MonitorRow
 
-    store = Store(db, clock=lambda: DAY0 + 100)
+    store = db.make(clock=lambda: DAY0 + 100)
     store.set_monitors([MonitorRow(a, "http", a, "site A", 60.0),
                         MonitorRow(c, "http", c, "", 30.0)])
     store.close()
-    reader = open_reader(db)
+    reader = db.reader()
     try:
         found = {s.id: s for s in reader.monitor_summaries()}
         # Some of them alone: the same rows, in the list's order; unknown ids left out.
@@ -198,14 +194,14 @@ def test_every_monitor_s_state_and_last_result_in_one_read(tmp_path: Path) -> No
                         DAY0 + 3)
     assert found[c]._replace(id="", target="") == ("", "http", "", "", 30.0, True,
                                                    *[None] * 12)
-    assert rows(db, f"SELECT last_available, last_status, last_reason, last_detail,"
+    assert db.read(f"SELECT last_available, last_status, last_reason, last_detail,"
                     f" last_metrics, warning FROM monitor_state WHERE monitor = '{b}'") == [
         (1, 0, "tls_expiry", "expires in 5 days", None, "tls_expiry: expires in 5 days")]
-    assert rows(db, f"SELECT last_metrics FROM monitor_state WHERE monitor = '{a}'") == [
+    assert db.read(f"SELECT last_metrics FROM monitor_state WHERE monitor = '{a}'") == [
         (None,)]
     first = dataclasses.replace(checks[0], timestamp=DAY0 + 4, mono=4)
     flush_at(db, DAY0 + 100, lambda store: store.put_check(first))
-    reader = open_reader(db)
+    reader = db.reader()
     try:
         [summary] = [s for s in reader.monitor_summaries() if s.id == a]
     finally:
@@ -215,40 +211,39 @@ def test_every_monitor_s_state_and_last_result_in_one_read(tmp_path: Path) -> No
 
 
 def test_each_tier_is_purged_by_its_own_retention(
-        written: tuple[Path, list[CheckResult]], tmp_path: Path) -> None:
-    db = tmp_path / "copy.db"
-    db.write_bytes(written[0].read_bytes())
-    before = {span: rows(db, f"SELECT count(*) FROM aggregates WHERE span = {span}")[0][0]
+        written: tuple[Backend, list[CheckResult]], tmp_path: Path) -> None:
+    db = written[0].copy(tmp_path)
+    before = {span: db.read( f"SELECT count(*) FROM aggregates WHERE span = {span}")[0][0]
               for span in (60, 600, HOUR, DAY)}
-    reader = open_reader(db)
+    reader = db.reader()
     try:
         days = reader.uptime_by_day(None, 7, END)
     finally:
         reader.close()
     raw, minutes, hours = END - 1.5 * DAY, END - 2.5 * DAY, END - 3.5 * DAY
 
-    def purge(store: Store) -> None:
+    def purge(store: Any) -> None:
         store.purge(raw, {60: minutes, 600: minutes, 3600: hours, 86400: None})
 
     flush_at(db, END, purge)
-    assert rows(db, f"SELECT min(timestamp) >= {raw} FROM website_monitoring") == [(1,)]
+    assert db.read(f"SELECT min(timestamp) >= {raw} FROM website_monitoring") == [(1,)]
     # Each span's first row is the first at or after its cut-off (a check every 7 minutes).
     for span, cut in ((60, minutes), (600, minutes), (HOUR, hours)):
         first = int(cut // span * span)
         for table in ("aggregates", "metric_aggs"):
-            assert rows(db, f"SELECT min(start) >= {first}, min(start) < {first} + 600"
+            assert db.read(f"SELECT min(start) >= {first}, min(start) < {first} + 600"
                             f" FROM {table} WHERE span = {span}") == [(1, 1)], (table, span)
-        assert rows(db, f"SELECT count(*) < {before[span]} FROM aggregates WHERE"
+        assert db.read(f"SELECT count(*) < {before[span]} FROM aggregates WHERE"
                         f" span = {span}") == [(1,)]
-    assert rows(db, f"SELECT count(*) FROM aggregates WHERE span = {DAY}") == [(before[DAY],)]
-    reader = open_reader(db)
+    assert db.read(f"SELECT count(*) FROM aggregates WHERE span = {DAY}") == [(before[DAY],)]
+    reader = db.reader()
     try:
         assert reader.uptime_by_day(None, 7, END) == days  # the days kept
     finally:
         reader.close()
     # The days kept three days: the uptime of the days before goes with their rows.
     flush_at(db, END, lambda store: store.purge(raw, {86400: END - 3 * DAY}))
-    reader = open_reader(db)
+    reader = db.reader()
     try:
         after = reader.uptime_by_day(None, 7, END)
     finally:
@@ -258,5 +253,5 @@ def test_each_tier_is_purged_by_its_own_retention(
         for i, checks in enumerate(found.checks):
             day = found.first + i * DAY
             assert checks == (0 if day < cut else days[monitor_id].checks[i]), (monitor_id, i)
-    assert rows(db, f"SELECT min(start) FROM aggregates WHERE span = {DAY}") == [(cut,)]
+    assert db.read(f"SELECT min(start) FROM aggregates WHERE span = {DAY}") == [(cut,)]
 
