@@ -46,6 +46,9 @@ from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS
 
 PURGE_CHUNK = 20000
 
+# The advisory lock that orders the writers' inserts of followed rows (see Batches.write).
+_ID_ORDER_LOCK = 0x75707469  # "upti"
+
 # The ids first (one round trip), then the rows by COPY, which formats them in C.
 _IDS = ("SELECT nextval(pg_get_serial_sequence('website_monitoring', 'id'))"
         " FROM generate_series(1, %s)")
@@ -204,6 +207,11 @@ class Batches:
         self._rollups.load(conn)
         self._recover()
         conn.execute("BEGIN")
+        if work.checks or work.alerts or work.pushes:
+            # Readers follow these tables by id (the event stream, pushes): with several
+            # writers, ids must commit in the order they are drawn, or a reader that saw
+            # 105 before 103 committed would skip 103 for good. Held to the commit.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_ID_ORDER_LOCK,))
         for monitor_set in work.monitor_sets:
             self._write_monitors(monitor_set.monitors)
         if work.marked:
@@ -314,8 +322,8 @@ class Batches:
                 "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
                 " availability, message, monitor) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
                 " RETURNING id",
-                (a.timestamp, a.host or targets.get(a.monitor_id, a.monitor_id), a.type, a.start, a.end,
-                 a.availability, a.message, a.monitor_id)).fetchone()
+                (a.timestamp, a.host or targets.get(a.monitor_id, a.monitor_id), a.type,
+                 a.start, a.end, a.availability, a.message, a.monitor_id)).fetchone()
             if a.deliveries:
                 assert row is not None
                 alert = row[0]

@@ -283,8 +283,8 @@ class Batches:
             cursor = conn.execute(
                 "INSERT INTO website_alerts (timestamp, host, type, startDate, endDate,"
                 " availability, message, monitor) VALUES (?,?,?,?,?,?,?,?)",
-                (a.timestamp, a.host or targets.get(a.monitor_id, a.monitor_id), a.type, a.start, a.end,
-                 a.availability, a.message, a.monitor_id))
+                (a.timestamp, a.host or targets.get(a.monitor_id, a.monitor_id), a.type,
+                 a.start, a.end, a.availability, a.message, a.monitor_id))
             if a.deliveries:
                 alert = cursor.lastrowid
                 rows = []
