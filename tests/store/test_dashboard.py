@@ -1,10 +1,14 @@
 """The dashboard's one read, over a month of checks the real writer stored and rolled up:
 its 24 h, 7 d and 30 d figures are the terminal's stats for the same windows (read from
 other rows: days, today's counts and the near side of each window's first day), live or
-not, at any hour; its sparkline, last failures and event position are what was stored."""
+not, at any hour; its sparkline, last failures and event position are what was stored. On
+both stores (the `backend` fixture): the month written by SQLite's writer is copied into
+PostgreSQL by `migrate` (the PostgreSQL writer's rollups are tests/store/test_rollups.py's),
+a month at that store's pace would take minutes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,10 +17,9 @@ from monitor.core.model import CheckResult
 from monitor.stats import window_start, window_stats
 from monitor.store.api import MonitorRow
 from monitor.store.sqlite import dashboard
-from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.rollups import DAY, HOUR
-from monitor.store.sqlite.writer import Store
 from monitor.store.tiers import cover
+from tests.store.conftest import BACKENDS, Backend, module_backend, reading
 from tests.store.test_rollups import DAY0, MONITORS, feed, history
 
 WINDOWS = (DAY, 7 * DAY, 30 * DAY)
@@ -24,19 +27,33 @@ WINDOWS = (DAY, 7 * DAY, 30 * DAY)
 
 @pytest.fixture(scope="module", params=[13 * HOUR + 1234, 21 * 60], ids=["afternoon",
                                                                           "past-midnight"])
-def month(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-          ) -> tuple[Path, float]:
+def month_file(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+               ) -> tuple[Path, float]:
     """A month and a bit of checks of three monitors, every 7 minutes, ending at a time
-    of day; and the last check's time."""
+    of day, in an SQLite file; and the last check's time."""
     db = tmp_path_factory.mktemp("dashboard") / "monitoring.db"
     checks = history(DAY0, DAY0 + 32 * DAY + request.param)
     feed(db, checks, [0.0])
     return db, checks[-1].timestamp
 
 
-def _expected(db: Path, end: float) -> dict[str, list[tuple[int, int]]]:
-    reader = open_reader(db)
-    try:
+@pytest.fixture(scope="module", params=BACKENDS)
+def month(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          month_file: tuple[Path, float]) -> Iterator[tuple[Backend | Path, float]]:
+    """The month in each store."""
+    path, last = month_file
+    if request.param == "sqlite":
+        yield path, last
+        return
+    from monitor.store.migrate import migrate
+
+    with module_backend(request, tmp_path_factory.mktemp("dashboard-pg")) as db:
+        migrate(path, db.where)
+        yield db, last
+
+
+def _expected(db: Backend | Path, end: float) -> dict[str, list[tuple[int, int]]]:
+    with reading(db) as reader:
         found: dict[str, list[tuple[int, int]]] = {m: [] for m in MONITORS}
         for seconds in WINDOWS:
             stats = window_stats(reader, window_start(end, seconds), end)
@@ -45,21 +62,17 @@ def _expected(db: Path, end: float) -> dict[str, list[tuple[int, int]]]:
                 up = round((one.availability or 0) * one.checks)
                 found[monitor_id].append((one.checks, up))
         return found
-    finally:
-        reader.close()
 
 
 @pytest.mark.parametrize("later", [1.0, 400.0, 2 * HOUR + 17, -3 * HOUR - 5.5],
                          ids=["now", "minutes-later", "hours-later", "not-live"])
-def test_the_windows_are_the_stats_figures(month: tuple[Path, float], later: float) -> None:
+def test_the_windows_are_the_stats_figures(month: tuple[Backend | Path, float],
+                                           later: float) -> None:
     db, last = month
     end = last + later
     starts = [int(window_start(end, seconds)) for seconds in WINDOWS]
-    reader = open_reader(db)
-    try:
+    with reading(db) as reader:
         read = reader.dashboard(starts, end)
-    finally:
-        reader.close()
     expected = _expected(db, end)
     assert all(sum(c for c, _u in windows) for windows in expected.values())
     assert read.windows == expected
@@ -82,12 +95,11 @@ def test_a_window_s_first_day_is_read_from_its_nearer_side() -> None:
         dashboard.plan([early + 30], end, True, rolled, 0)
 
 
-def test_sparklines_failures_and_the_event_position(tmp_path: Path) -> None:
-    db = tmp_path / "monitoring.db"
+def test_sparklines_failures_and_the_event_position(backend: Backend) -> None:
     minute = DAY0 + 10 * DAY + 1800  # the minute of "now"
     now = minute + 10.5
     fast, slow = MONITORS[0], MONITORS[1]
-    store = Store(db, clock=lambda: now)
+    store = backend.make(clock=lambda: now)
     try:
         store.set_monitors([MonitorRow(fast, "http", fast, interval=20),
                             MonitorRow(slow, "tcp", slow, interval=300),
@@ -110,12 +122,9 @@ def test_sparklines_failures_and_the_event_position(tmp_path: Path) -> None:
         assert store.flush()
     finally:
         store.close()
-    reader = open_reader(db)
-    try:
+    with reading(backend) as reader:
         read = reader.dashboard([int(window_start(now, DAY))], now)
         position = reader.event_span()[1]
-    finally:
-        reader.close()
     assert read.position == position
     spark = read.sparks[fast]
     values = spark.values.split(",")
