@@ -60,6 +60,9 @@ class SeriesWrites:
         latest: dict[str, list[float]] = {}
         for command in commands:
             for path, timestamp, value in command.points:
+                if math.isnan(value):  # PostgreSQL stores it, SQLite refuses it (NULL):
+                    # the command is dropped alone, as there, not summed into rollups.
+                    raise ValueError(f"{path}: not a number")
                 seen = latest.get(path)
                 if seen is None:
                     latest[path] = [timestamp, timestamp, value]
