@@ -1,4 +1,5 @@
-"""Metric series through the real writer into a real SQLite file: a series on its first
+"""Metric series through the real writer of both stores (the `backend` fixture): a series
+on its first
 value, raw points, the minute, 10-minute, hour and day rollups (on an injected clock), and
 the reads (paths by pattern, the tree, a query's steps from the tiers and the raw points,
 a window); purge by tier."""
@@ -13,8 +14,7 @@ import pytest
 from monitor.metrics.paths import compile_pattern
 from monitor.store.api import RecordSeries, SeriesInfo, SeriesNode
 from monitor.store.codec import bucket_of, bucket_value, decode_hist_into
-from monitor.store.sqlite.writer import MAX_SERIES_QUEUED, Store
-from tests.support.db import query, reading
+from tests.store.conftest import Backend, reading
 
 T = 1_700_006_400.0  # a day's start (UTC), 00:00
 HOUR, DAY = 3600, 86400
@@ -28,8 +28,8 @@ class Clock:
         return self.now
 
 
-def write(db, *commands: RecordSeries, clock=None, urgent: bool = True) -> None:
-    store = Store(db, clock=clock or Clock(T)).start()
+def write(db: Backend, *commands: RecordSeries, clock=None, urgent: bool = True) -> None:
+    store = db.make(clock=clock or Clock(T)).start()
     try:
         for command in commands:
             assert store.put_series(command)
@@ -38,8 +38,8 @@ def write(db, *commands: RecordSeries, clock=None, urgent: bool = True) -> None:
         store.close()
 
 
-def test_a_series_is_made_on_its_first_value_and_keeps_its_latest(tmp_path):
-    db = tmp_path / "m.db"
+def test_a_series_is_made_on_its_first_value_and_keeps_its_latest(backend):
+    db = backend
     write(db, RecordSeries((("web.a.latency", T + 5, 12.5), ("web.a.latency", T + 1, 10.0),
                             ("cpu.user", T + 2, 40.0))))
     write(db, RecordSeries((("web.a.latency", T + 3, 11.0),)))  # older than its latest
@@ -49,15 +49,15 @@ def test_a_series_is_made_on_its_first_value_and_keeps_its_latest(tmp_path):
         assert (info.path, info.first, info.last, info.last_value) == (
             "web.a.latency", T + 1, T + 5, 12.5)
         assert reader.series_info("web.b.latency") is None
-    assert sorted(query(db, "SELECT s.path, p.timestamp, p.value FROM series_points p"
+    assert sorted(db.read("SELECT s.path, p.timestamp, p.value FROM series_points p"
                             " JOIN series s ON s.id = p.series")) == [
         ("cpu.user", T + 2, 40.0), ("web.a.latency", T + 1, 10.0),
         ("web.a.latency", T + 3, 11.0), ("web.a.latency", T + 5, 12.5)]
 
 
 def aggs(db, path: str) -> dict[tuple[int, int], tuple]:
-    rows = query(db, "SELECT span, start, count, sum, min, max, hist FROM series_aggs"
-                     " WHERE series = (SELECT id FROM series WHERE path = ?)", path)
+    rows = db.read("SELECT span, start, count, sum, min, max, hist FROM series_aggs"
+                   " WHERE series = (SELECT id FROM series WHERE path = ?)", path)
     found = {}
     for span, start, count, total, low, high, text in rows:
         hist: dict[int, int] = {}
@@ -67,10 +67,10 @@ def aggs(db, path: str) -> dict[tuple[int, int], tuple]:
     return found
 
 
-def test_rollups_of_every_tier_once_a_minute(tmp_path):
-    db = tmp_path / "m.db"
+def test_rollups_of_every_tier_once_a_minute(backend):
+    db = backend
     clock = Clock(T + 30)
-    store = Store(db, clock=clock).start()
+    store = db.make(clock=clock).start()
     try:
         store.put_series(RecordSeries((("q.depth", T + 10, 4.0), ("q.depth", T + 20, 8.0))))
         assert store.flush(urgent=False)
@@ -96,8 +96,8 @@ def test_rollups_of_every_tier_once_a_minute(tmp_path):
         store.close()
 
 
-def test_late_values_and_a_restart_add_to_the_rows(tmp_path):
-    db = tmp_path / "m.db"
+def test_late_values_and_a_restart_add_to_the_rows(backend):
+    db = backend
     write(db, RecordSeries((("a", T + 5, 2.0), ("a", T + 700, 3.0))))
     # Another process (a restart): the same series and rows, added to, not replaced.
     write(db, RecordSeries((("a", T + 6, 2.0), ("a", T + 4000, 5.0))))
@@ -108,13 +108,13 @@ def test_late_values_and_a_restart_add_to_the_rows(tmp_path):
     assert rows[HOUR, int(T) + HOUR][:4] == (1, 5.0, 5.0, 5.0)
     assert rows[DAY, int(T)] == (4, 12.0, 2.0, 5.0,
                                  {bucket_of(2.0): 2, bucket_of(3.0): 1, bucket_of(5.0): 1})
-    assert query(db, "SELECT count(*) FROM series") == [(1,)]
+    assert db.read("SELECT count(*) FROM series") == [(1,)]
 
 
-def test_a_bad_value_costs_only_its_own_command(tmp_path):
-    db = tmp_path / "m.db"
+def test_a_bad_value_costs_only_its_own_command(backend):
+    db = backend
     said: list[str] = []
-    store = Store(db, on_error=said.append, clock=Clock(T)).start()
+    store = db.make(on_error=said.append, clock=Clock(T)).start()
     try:
         store.put_series(RecordSeries((("good", T, 1.0),)))
         store.put_series(RecordSeries((("bad", T, math.nan),)))
@@ -122,8 +122,8 @@ def test_a_bad_value_costs_only_its_own_command(tmp_path):
         store.flush()
     finally:
         store.close()
-    assert query(db, "SELECT path FROM series") == [("good",)]
-    assert query(db, "SELECT count(*) FROM series_points") == [(2,)]
+    assert db.read("SELECT path FROM series") == [("good",)]
+    assert db.read("SELECT count(*) FROM series_points") == [(2,)]
     assert any("could not write 1 values of metric series" in line for line in said), said
 
 
@@ -131,8 +131,8 @@ PATHS = ["app.queue.depth", "cpu.system", "cpu.user", "web.a.latency", "web.a.er
          "web.b.latency", "web.b.c.latency", "web"]
 
 
-def test_paths_by_pattern_and_the_tree(tmp_path):
-    db = tmp_path / "m.db"
+def test_paths_by_pattern_and_the_tree(backend):
+    db = backend
     write(db, RecordSeries(tuple((path, T, 1.0) for path in PATHS)))
     with reading(db) as reader:
         def paths(pattern: str, limit: int = 100) -> list[str]:
@@ -168,14 +168,14 @@ def brute(values: list[tuple[float, float]], step: int) -> dict[int, tuple]:
 
 
 @pytest.mark.parametrize("step", [7, 10, 60, 300, 600, 1800, HOUR, 7200, DAY])
-def test_steps_agree_with_the_values_whatever_the_tier(tmp_path, step):
+def test_steps_agree_with_the_values_whatever_the_tier(backend, step):
     """Two days of values, written as they come (the rollups once a minute); at `now` the
     last two minutes are not rolled up yet and come from the raw points."""
-    db = tmp_path / "m.db"
+    db = backend
     rng = random.Random(step)
     values = {"a": [], "b": []}
     clock = Clock(T)
-    store = Store(db, clock=clock).start()
+    store = db.make(clock=clock).start()
     try:
         for minute in range(0, 2 * 24 * 60, 7):  # a value every 7 minutes, and more
             for offset in (3.5, 41.0):
@@ -211,8 +211,8 @@ def test_steps_agree_with_the_values_whatever_the_tier(tmp_path, step):
             assert sum(figures.hist.values()) == figures.count
 
 
-def test_a_window_of_raw_points(tmp_path):
-    db = tmp_path / "m.db"
+def test_a_window_of_raw_points(backend):
+    db = backend
     write(db, RecordSeries(tuple(("a", T + i, float(i)) for i in range(1, 101))))
     with reading(db) as reader:
         series = reader.series_info("a").id  # type: ignore[union-attr]
@@ -227,57 +227,58 @@ def test_a_window_of_raw_points(tmp_path):
         assert reader.series_raw_count([series, 999], T, T + 1000) == 100
 
 
-def test_purge_by_tier_and_series_left_with_nothing(tmp_path):
-    db = tmp_path / "m.db"
+def test_purge_by_tier_and_series_left_with_nothing(backend):
+    db = backend
     write(db, RecordSeries((("old", T, 1.0), ("kept", T, 1.0), ("kept", T + 3 * DAY, 2.0))))
-    store = Store(db, clock=Clock(T + 4 * DAY)).start()
+    store = db.make(clock=Clock(T + 4 * DAY)).start()
     try:
         store.purge(T + DAY)  # every tier with the raw points
         assert store.flush()
     finally:
         store.close()
-    assert query(db, "SELECT path FROM series") == [("kept",)]
-    assert query(db, "SELECT timestamp FROM series_points") == [(T + 3 * DAY,)]
-    assert {row[0] for row in query(db, "SELECT start FROM series_aggs")} == {
+    assert db.read("SELECT path FROM series") == [("kept",)]
+    assert db.read("SELECT timestamp FROM series_points") == [(T + 3 * DAY,)]
+    assert {row[0] for row in db.read("SELECT start FROM series_aggs")} == {
         int(T + 3 * DAY)}
 
 
-def test_purge_keeps_each_tier_for_its_own_time(tmp_path):
-    db = tmp_path / "m.db"
+def test_purge_keeps_each_tier_for_its_own_time(backend):
+    db = backend
     write(db, RecordSeries(tuple(("a", T + i * 7200.0, 1.0) for i in range(36))))  # 3 days
-    store = Store(db, clock=Clock(T + 4 * DAY)).start()
+    store = db.make(clock=Clock(T + 4 * DAY)).start()
     try:
         # Raw points and minutes a day, 10 minutes two, hours and days kept.
         store.purge(T + 2 * DAY, {60: T + 2 * DAY, 600: T + DAY, 3600: None, DAY: None})
         assert store.flush()
     finally:
         store.close()
-    assert query(db, "SELECT min(timestamp), count(*) FROM series_points") == [
+    assert db.read("SELECT min(timestamp), count(*) FROM series_points") == [
         (T + 2 * DAY, 12)]
-    spans = dict(query(db, "SELECT span, count(*) FROM series_aggs GROUP BY span"))
+    spans = dict(db.read("SELECT span, count(*) FROM series_aggs GROUP BY span"))
     assert spans == {60: 12, 600: 24, 3600: 36, DAY: 3}
     # A series with its raw points gone but rollups kept is still a series.
-    store = Store(db, clock=Clock(T + 9 * DAY)).start()
+    store = db.make(clock=Clock(T + 9 * DAY)).start()
     try:
         store.purge(T + 8 * DAY, {60: T + 8 * DAY, 600: T + 8 * DAY, 3600: None, DAY: None})
         assert store.flush()
     finally:
         store.close()
-    assert query(db, "SELECT path FROM series") == [("a",)]
-    assert query(db, "SELECT count(*) FROM series_points") == [(0,)]
+    assert db.read("SELECT path FROM series") == [("a",)]
+    assert db.read("SELECT count(*) FROM series_points") == [(0,)]
 
 
-def test_values_beyond_what_may_wait_are_refused_until_written(tmp_path):
-    db = tmp_path / "m.db"
-    store = Store(db, clock=Clock(T))  # not started: nothing is written until a flush
+def test_values_beyond_what_may_wait_are_refused_until_written(backend):
+    db = backend
+    queued = db.module("writer").MAX_SERIES_QUEUED
+    store = db.make(clock=Clock(T))  # not started: nothing is written until a flush
     try:
-        command = RecordSeries(tuple(("a", T + i, 1.0) for i in range(MAX_SERIES_QUEUED // 5)))
+        command = RecordSeries(tuple(("a", T + i, 1.0) for i in range(queued // 5)))
         assert all(store.put_series(command) for _ in range(5))
         assert not store.put_series(RecordSeries((("a", T, 1.0),)))
         assert store.flush()
         assert store.put_series(RecordSeries((("a", T, 1.0),)))
     finally:
         store.close()
-    assert query(db, "SELECT count(*) FROM series_points") == [(MAX_SERIES_QUEUED + 1,)]
+    assert db.read("SELECT count(*) FROM series_points") == [(queued + 1,)]
     # Closed: refused, not queued for a writer that is gone.
     assert not store.put_series(RecordSeries((("a", T, 1.0),)))
