@@ -144,7 +144,7 @@ class Cluster:
         proc.wait(10)
 
     def dump(self) -> str:
-        text = ""
+        text = "".join("\n== an earlier server, killed" + out.dump() for out in self.killed)
         if self.server_out is not None:
             text += "\n== server" + self.server_out.dump()
         for location, output in self.outputs.items():
