@@ -224,10 +224,26 @@ class ServerRows:
             self.conn.close()
             self.conn = None
 
+    def marks(self) -> dict[tuple[str, str], int]:
+        """Each (agent, instance)'s upto: the highest local id the server has stored."""
+        conn = self._connection()
+        assert conn is not None
+        return {(name, instance): upto for name, instance, upto
+                in conn.execute("SELECT name, instance, upto FROM agents")}
 
-def local_keys(db: Path) -> Counter[tuple[str, float]]:
+
+def local_keys(db: Path, name: str, marks: dict[tuple[str, str], int],
+               ) -> tuple[Counter[tuple[str, float]], int]:
+    """(monitor, check time) of the agent's rows the server acknowledged (id <= its upto),
+    counted, and how many more wait in its outbox (not sent at its stop)."""
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as c:
-        return Counter(c.execute("SELECT monitor, timestamp FROM website_monitoring"))
+        instance = c.execute("SELECT value FROM meta WHERE key = 'agent_instance'").fetchone()
+        upto = marks.get((name, instance[0]), 0) if instance else 0
+        sent = Counter(c.execute("SELECT monitor, timestamp FROM website_monitoring"
+                                 " WHERE id <= ?", (upto,)))
+        waiting = c.execute("SELECT count(*) FROM website_monitoring WHERE id > ?",
+                            (upto,)).fetchone()[0]
+    return sent, waiting
 
 
 @dataclass
@@ -440,16 +456,20 @@ def steady(ctx: Context) -> None:
         run.server.stop()
         run.rows.close()
         server_rows = ServerRows(folder / "monitoring.db")
+        marks = server_rows.marks()
         lost = twice = waiting = made = 0
         for location in LOCATIONS:
             local: Counter[tuple[str, float]] = Counter()
             for spec in agents:
                 if spec.location == location:
-                    local += local_keys(run.agent_db(spec))
+                    sent, left = local_keys(run.agent_db(spec), spec.name, marks)
+                    local += sent
+                    waiting += left
             stored = server_rows.keys(location)
-            made += sum(local.values())
+            made += sum(local.values()) + waiting
+            # Acknowledged but not stored; stored but made by no agent, or stored twice.
             lost += sum((local - stored).values())
-            twice += sum((stored - local).values())  # none made by any agent, or twice
+            twice += sum((stored - local).values())
         server_rows.close()
     span = last.at - first.at
     rows = last.rows - first.rows
@@ -464,10 +484,11 @@ def steady(ctx: Context) -> None:
            max_s=round(top, 3), rows=len(lags), sample_s=SAMPLE, **extra)
     judged("agents_steady_lost", lost, "checks", 0, made=made, waiting=waiting,
            agents_stopped=stopped)
+    judged("agents_steady_waiting_after_stop", waiting, "checks", 0, made=made)
     judged("agents_steady_stored_twice", twice, "checks", 0, made=made)
     ctx.rows.append((f"steady: {len(agents)} agents x {per_location} monitors at 1 s",
                      f"{rate:.0f} checks/s arriving, lag p50 {p50:.2f} s p99 {p99:.2f} s",
-                     f"{lost} lost, {twice} twice of {made}",
+                     f"{lost} lost, {twice} twice, {waiting} waiting of {made}",
                      f"server {cpu_us:.0f} us CPU/check"))
 
 
