@@ -34,6 +34,11 @@ SERIAL: dict[str, str] = {
     # truncations under 6 workers) when the writer refills the file before the next poll.
     "test_agent_process::test_a_config_change_reaches_the_agent_at_its_next_poll":
         "the removed monitor's checks end within 2 s of the poll that fetched the change",
+    "test_agents_locations::test_an_agent_killed_raises_its_lost_alert_and_no_alert_of_its_monitors":
+        "the lost-agent alert within agentTimeout + 10 s of the kill, and the agent's last"
+        " request within 3 s before it",
+    "test_postgres_program::test_two_monitors_share_one_database_and_take_over_at_a_kill":
+        "the survivor checks all 20 monitors within the lease period after the kill",
     "test_follow::test_copytruncate_under_a_writer": "the follower must poll between the "
                                                       "truncate and the writer's refill",
     # Single tests: bounds of a few hundred ms to 3 s on elapsed time, or a rate.
