@@ -1,8 +1,8 @@
-"""Schema 11 on a real SQLite file: each check's location (NULL for "local"), read back by
-the history, the event stream and the restore reads; agents' marks written in the same
-transaction as their rows (a resend stores nothing twice, a crash never leaves rows
-without their mark nor a mark without its rows, upto never decreases); and the migration
-from schema 10, which keeps every row and rewrites none."""
+"""Schema 11 on both stores (the `backend` fixture): each check's location (NULL for
+"local"), read back by the history, the event stream and the restore reads; agents' marks
+written in the same transaction as their rows (a resend stores nothing twice, a crash never
+leaves rows without their mark nor a mark without its rows, upto never decreases); and,
+SQLite's alone, the migration from schema 10, which keeps every row and rewrites none."""
 
 from __future__ import annotations
 
@@ -21,9 +21,8 @@ from monitor.core.model import LOCAL, CheckResult
 from monitor.store.api import AgentMark
 from monitor.store.events import Position
 from monitor.store.history import END_OF_TIME
-from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.schema import SCHEMA_VERSION
-from monitor.store.sqlite.writer import Store
+from tests.store.conftest import Backend, as_backend
 from tests.store.test_schema10 import shape
 
 T = 1_790_000_000.0
@@ -37,13 +36,12 @@ def check(monitor: str, at: float, location: str = LOCAL, ident: int = 0,
                        str(ident), location=location)
 
 
-def rows(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, args).fetchall()
+def rows(db: Backend | Path, sql: str, args: tuple = ()) -> list[tuple]:
+    return as_backend(db).read(sql, *args)
 
 
-def written(db: Path, *batches: tuple[list[CheckResult], AgentMark | None]) -> None:
-    store = Store(db).start()
+def written(db: Backend | Path, *batches: tuple[list[CheckResult], AgentMark | None]) -> None:
+    store = as_backend(db).make().start()
     try:
         for results, mark in batches:
             assert store.put_checks(results, mark)
@@ -63,13 +61,13 @@ def agent_rows(ids: range | list[int], location: str = "eu") -> list[CheckResult
 
 # -- location ---------------------------------------------------------------------------------
 
-def test_a_location_round_trips_and_local_is_stored_as_null(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
+def test_a_location_round_trips_and_local_is_stored_as_null(backend: Backend) -> None:
+    db = backend
     written(db, ([check("web", T), check("web", T + 1, "eu"), check("web", T + 2, "us"),
                   check("other", T + 3)], None))
     assert rows(db, "SELECT monitor, location FROM website_monitoring ORDER BY id") == [
         ("web", None), ("web", "eu"), ("web", "us"), ("other", None)]
-    reader = open_reader(db)
+    reader = db.reader()
     try:
         page = reader.checks_page("web", 0, END_OF_TIME, 10)
         assert [(c.timestamp, c.location) for c in page.checks] == [
@@ -93,13 +91,13 @@ def test_a_location_round_trips_and_local_is_stored_as_null(tmp_path: Path) -> N
                 ) == [(3,)]
 
 
-def test_a_page_cut_at_an_instant_two_locations_share_skips_none(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
+def test_a_page_cut_at_an_instant_two_locations_share_skips_none(backend: Backend) -> None:
+    db = backend
     # Every instant checked from three locations: pages of 2 must still give each row once.
     results = [check("web", T + i, where, i) for i in range(5) for where in ("local", "eu",
                                                                                   "us")]
     written(db, (results, None))
-    reader = open_reader(db)
+    reader = db.reader()
     try:
         seen, until = [], END_OF_TIME
         while True:
@@ -114,13 +112,13 @@ def test_a_page_cut_at_an_instant_two_locations_share_skips_none(tmp_path: Path)
     assert len(seen) == len(results)
 
 
-def test_the_present_and_the_lateness_are_this_machines_own(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
+def test_the_present_and_the_lateness_are_this_machines_own(backend: Backend) -> None:
+    db = backend
     local = CheckResult("web", T, True, 200, 1.0, lateness_ms=3.0)
     # An agent whose clock runs a day ahead, and late by its own machine's load.
     ahead = CheckResult("web", T + 86400, True, 200, 1.0, lateness_ms=900.0, location="eu")
     written(db, ([local, ahead], None))
-    reader = open_reader(db)
+    reader = db.reader()
     try:
         assert reader.last_check_time() == T
         assert reader.last_check_time(("log",)) == T
@@ -131,11 +129,11 @@ def test_the_present_and_the_lateness_are_this_machines_own(tmp_path: Path) -> N
 
 # -- marks ------------------------------------------------------------------------------------
 
-def test_a_resent_batch_stores_nothing_twice_and_upto_never_decreases(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
+def test_a_resent_batch_stores_nothing_twice_and_upto_never_decreases(backend: Backend) -> None:
+    db = backend
     first = list(range(1, 6))
     written(db, (agent_rows(first), mark(5, tuple(first))))
-    assert open_reader(db).agent_marks() == {("eu-1", "i-1"): 5}
+    assert db.reader().agent_marks() == {("eu-1", "i-1"): 5}
     # The same batch again (its answer was lost), then one overlapping it, then an older
     # mark arriving late, and a batch of another instance of the same agent.
     more = list(range(3, 9))
@@ -145,15 +143,15 @@ def test_a_resent_batch_stores_nothing_twice_and_upto_never_decreases(tmp_path: 
             (agent_rows([1]), mark(1, (1,), instance="i-2")))
     assert rows(db, "SELECT detail, location FROM website_monitoring ORDER BY id") == [
         (str(i), "eu") for i in [1, 2, 3, 4, 5, 6, 7, 8, 1]]
-    reader = open_reader(db)
+    reader = db.reader()
     try:
         assert reader.agent_marks() == {("eu-1", "i-1"): 8, ("eu-1", "i-2"): 1}
     finally:
         reader.close()
 
 
-def test_a_batch_without_ids_is_skipped_whole_when_its_upto_is_stored(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
+def test_a_batch_without_ids_is_skipped_whole_when_its_upto_is_stored(backend: Backend) -> None:
+    db = backend
     written(db, (agent_rows([1, 2]), mark(2)), (agent_rows([1, 2]), mark(2)),
             (agent_rows([3]), mark(3)))
     assert rows(db, "SELECT detail FROM website_monitoring ORDER BY id") == [
@@ -161,9 +159,9 @@ def test_a_batch_without_ids_is_skipped_whole_when_its_upto_is_stored(tmp_path: 
     assert rows(db, "SELECT * FROM agents") == [("eu-1", "i-1", 3, "eu")]
 
 
-def test_the_count_of_rows_written_includes_those_resent(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
-    store = Store(db).start()
+def test_the_count_of_rows_written_includes_those_resent(backend: Backend) -> None:
+    db = backend
+    store = db.make().start()
     try:
         for _ in range(3):
             assert store.put_checks(agent_rows([1, 2, 3]), mark(3, (1, 2, 3)))
@@ -174,8 +172,8 @@ def test_the_count_of_rows_written_includes_those_resent(tmp_path: Path) -> None
     assert rows(db, "SELECT count(*) FROM website_monitoring") == [(3,)]
 
 
-def test_ids_that_do_not_fit_the_rows_are_refused(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+def test_ids_that_do_not_fit_the_rows_are_refused(backend: Backend) -> None:
+    store = backend.make()
     try:
         for ids, upto in (((1,), 2), ((1, 2, 3), 3), ((2, 1), 2), ((1, 3), 2)):
             with pytest.raises(ValueError, match="ids of a batch"):
@@ -185,13 +183,13 @@ def test_ids_that_do_not_fit_the_rows_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_bad_row_in_an_agents_batch_costs_that_row_and_the_mark_goes_past(
-        tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
+        backend: Backend) -> None:
+    db = backend
     said: list[str] = []
     # A None where a number belongs: the database refuses that row alone.
     bad = CheckResult("web", T + 2, True, 200, None, location="eu")  # type: ignore[arg-type]
     results = [check("web", T + 1, "eu", 1), bad, check("web", T + 3, "eu", 3)]
-    store = Store(db, on_error=said.append).start()
+    store = db.make(on_error=said.append).start()
     try:
         assert store.put_checks(results, mark(3, (1, 2, 3)))
         store.flush(30)
@@ -208,9 +206,10 @@ _SENDER = textwrap.dedent("""
     import sys
     from monitor.core.model import CheckResult
     from monitor.store.api import AgentMark
-    from monitor.store.sqlite.queries import open_reader
-    from monitor.store.sqlite.writer import Store
-    db = sys.argv[1]
+    import importlib
+    db, package = sys.argv[1], sys.argv[2]
+    Store = importlib.import_module(package + ".writer").Store
+    open_reader = importlib.import_module(package + ".queries").open_reader
     store = Store(db).start()
     reader = open_reader(db)
     upto = reader.agent_marks().get(("eu-1", "i-1"), 0)
@@ -229,13 +228,13 @@ _SENDER = textwrap.dedent("""
 """)
 
 
-def test_a_crash_never_leaves_rows_without_their_mark_nor_the_reverse(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
-    Store(db).close()
+def test_a_crash_never_leaves_rows_without_their_mark_nor_the_reverse(backend: Backend) -> None:
+    db = backend
+    db.make().close()
     ups: list[int] = []
     for round_ in range(4):
-        sender = subprocess.Popen([sys.executable, "-c", _SENDER, str(db)], cwd=ROOT,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sender = subprocess.Popen([sys.executable, "-c", _SENDER, db.where, db.package],
+                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert sender.stdout is not None
         ups.append(int(sender.stdout.readline()))
         # Wait for some rows, then kill at a moment that moves from round to round.
@@ -269,6 +268,7 @@ def as_schema_10(db: Path) -> None:
     conn.close()
 
 
+# SQLite only: a migration of its files' schema (10 to 11).
 def test_a_schema_10_file_is_migrated_in_place_keeping_every_row(tmp_path: Path) -> None:
     db, new = tmp_path / "old.db", tmp_path / "new.db"
     written(db, ([check("web", T + i, ident=i, up=i % 3 > 0) for i in range(2000)], None))
@@ -286,7 +286,7 @@ def test_a_schema_10_file_is_migrated_in_place_keeping_every_row(tmp_path: Path)
     before = rows(db, f"SELECT {columns} FROM website_monitoring ORDER BY id")
     aggregates = rows(db, "SELECT * FROM aggregates ORDER BY monitor, span, start")
     (pages_before,) = rows(db, "PRAGMA page_count")[0]
-    Store(db).close()  # the migration, as -m makes it at its start
+    as_backend(db).make().close()  # the migration, as -m makes it at its start
     (pages_after,) = rows(db, "PRAGMA page_count")[0]
     assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(11,)]
     # No row rewritten: the new table's page and little else (of thousands).
@@ -298,11 +298,11 @@ def test_a_schema_10_file_is_migrated_in_place_keeping_every_row(tmp_path: Path)
     assert rows(db, "SELECT * FROM aggregates ORDER BY monitor, span, start") == aggregates
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
     # The same schema as a new file's.
-    Store(new).close()
+    as_backend(new).make().close()
     assert shape(db) == shape(new)
     # And written as a new one is.
     written(db, (agent_rows([1]), mark(1, (1,))))
-    reader = open_reader(db)
+    reader = as_backend(db).reader()
     try:
         assert reader.agent_marks() == {("eu-1", "i-1"): 1}
         assert [c.location for c in reader.checks_page("web", 0, END_OF_TIME, 2).checks] == [
