@@ -234,7 +234,8 @@ def test_a_crash_never_leaves_rows_without_their_mark_nor_the_reverse(backend: B
     ups: list[int] = []
     for round_ in range(4):
         sender = subprocess.Popen([sys.executable, "-c", _SENDER, db.where, db.package],
-                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
         assert sender.stdout is not None
         ups.append(int(sender.stdout.readline()))
         # Wait for some rows, then kill at a moment that moves from round to round.
