@@ -195,6 +195,17 @@ class AgentMark:
     ids: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class AgentSeen:
+    """A request of the agent `name` heard by this process `at` (epoch seconds): the
+    table `agent_seen` keeps per agent the latest heard by any process sharing the
+    database (seen = max(seen, at)), what the one process that judges agents reads."""
+
+    name: str
+    location: str
+    at: float
+
+
 class CheckBatch(list[CheckResult]):
     """Checks handed over together, in order (`put_checks`): one command in the queue.
     With a `mark` (an agent's batch), written whole in one transaction with the mark; a
@@ -207,7 +218,7 @@ class CheckBatch(list[CheckResult]):
 
 
 Command = (CheckResult | CheckBatch | AlertRecord | SetMonitors | Purge | Flush | Stop
-           | DeliveryDone | SetMaintenance | RecordPush | RecordSeries | Ack)
+           | DeliveryDone | SetMaintenance | RecordPush | RecordSeries | Ack | AgentSeen)
 
 
 # -- what readers return -------------------------------------------------------------------
@@ -546,6 +557,10 @@ class Reader(Protocol):
     def agent_marks(self) -> dict[tuple[str, str], int]:
         """(agent name, instance) -> upto: the highest local row id of that agent's
         database stored, 0 for none (absent from the dict)."""
+
+    def agents_seen(self) -> dict[str, float]:
+        """Agent name -> the latest request of it any process sharing the database heard
+        (epoch seconds); an agent never heard is absent."""
 
     def knows_monitor(self, monitor_id: str) -> bool:
         """Whether the monitor is in the database's list (configured now or once)."""

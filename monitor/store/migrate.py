@@ -353,6 +353,7 @@ _SUMS = (
      "SELECT provider, count(*), sum(alert), count(sent), count(failed), sum(attempts)"
      " FROM outbox GROUP BY provider"),
     ("agents' marks", "SELECT name, instance, upto, location FROM agents"),
+    ("agents last heard", "SELECT name, location, seen FROM agent_seen"),
     ("meta", "SELECT key, value FROM meta WHERE key <> 'schema_version'"),
 )
 _IDS = {"website_monitoring": "id", "website_alerts": "id", "outbox": "id", "series": "id",

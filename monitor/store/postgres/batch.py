@@ -21,6 +21,7 @@ from monitor.store.api import (
     KEY_FIELD,
     SPANS,
     Ack,
+    AgentSeen,
     AlertRecord,
     CheckBatch,
     Command,
@@ -63,6 +64,12 @@ _UPSERT_MARK = (
 _DELIVERY_DONE = (
     "UPDATE outbox SET attempts = attempts + %s, sent = %s, failed = %s, error = %s,"
     " retry_at = %s WHERE id = %s AND sent IS NULL AND failed IS NULL")
+# When an agent was last heard: never earlier than what is stored (another process may have
+# heard it later).
+_UPSERT_SEEN = (
+    "INSERT INTO agent_seen (name, location, seen) VALUES (%s, %s, %s) ON CONFLICT (name) DO"
+    " UPDATE SET seen = greatest(agent_seen.seen, excluded.seen), location = CASE WHEN"
+    " excluded.seen >= agent_seen.seen THEN excluded.location ELSE agent_seen.location END")
 
 
 @dataclass(slots=True)
@@ -80,6 +87,7 @@ class Work:
     pushes: list[RecordPush] = field(default_factory=list)
     series: list[RecordSeries] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
+    seen: list[AgentSeen] = field(default_factory=list)
     purges: list[Purge] = field(default_factory=list)
     flushes: list[Flush] = field(default_factory=list)
     stop: bool = False
@@ -110,6 +118,8 @@ def sort(commands: Iterable[Command]) -> Work:
                 work.series.append(command)
             case Ack():
                 work.acks.append(command)
+            case AgentSeen():
+                work.seen.append(command)
             case Purge():
                 work.purges.append(command)
             case Flush():
@@ -239,6 +249,8 @@ class Batches:
                     "INSERT INTO acks (alert, monitor, at, by) VALUES (%s, %s, %s, %s)"
                     " ON CONFLICT (alert) DO NOTHING",
                     [(a.alert, a.monitor_id, a.at, a.by) for a in work.acks])
+        if work.seen:
+            self._write_seen(work.seen)
         for m in work.maintenance:
             if m.since is None:
                 conn.execute("DELETE FROM maintenance WHERE monitor = %s", (m.monitor_id,))
@@ -355,6 +367,17 @@ class Batches:
                 self._targets[m.id] = m.target
             else:
                 self._targets.pop(m.id, None)
+
+    def _write_seen(self, seen: list[AgentSeen]) -> None:
+        # The latest of each agent, in name order: two writers' batches lock the rows in
+        # one order (no deadlock).
+        latest: dict[str, AgentSeen] = {}
+        for s in seen:
+            if s.name not in latest or s.at >= latest[s.name].at:
+                latest[s.name] = s
+        with self._conn.cursor() as cursor:
+            cursor.executemany(_UPSERT_SEEN, [(s.name, s.location, s.at)
+                                              for _, s in sorted(latest.items())])
 
     def _write_marks(self, work: Work) -> None:
         """The agents' marks, in the open transaction, and their rows stored already (a

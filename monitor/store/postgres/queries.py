@@ -376,6 +376,11 @@ class PostgresReader:
         return history.agent_marks(self.conn)
 
     @_reading
+    def agents_seen(self) -> dict[str, float]:
+        return {name: float(seen) for name, seen in self.conn.execute(
+            "SELECT name, seen FROM agent_seen")}
+
+    @_reading
     def knows_monitor(self, monitor_id: str) -> bool:
         return history.knows_monitor(self.conn, monitor_id)
 

@@ -1,6 +1,7 @@
 """The PostgreSQL schema, version 11: SQLite's tables (monitor/store/sqlite/schema.py, schema
-10, and schema 11's `website_monitoring.location` and `agents`) with the same names, columns
-and meanings, in PostgreSQL's types, so that `migrate` copies them column for column.
+10, and schema 11's `website_monitoring.location`, `agents` and `agent_seen`) with the same
+names, columns and meanings, in PostgreSQL's types, so that `migrate` copies them column for
+column.
 
 How SQLite's types map:
 - INTEGER PRIMARY KEY ids: BIGINT identities, BY DEFAULT so that a copy keeps its ids (it
@@ -209,6 +210,14 @@ CREATE TABLE IF NOT EXISTS agents (
     location TEXT NOT NULL,
     PRIMARY KEY (name, instance)
 );
+
+-- Per agent, its latest request heard by any monitor process sharing the database: what the
+-- process holding the main lease judges agents lost by.
+CREATE TABLE IF NOT EXISTS agent_seen (
+    name TEXT PRIMARY KEY,
+    location TEXT NOT NULL,
+    seen DOUBLE PRECISION NOT NULL
+);
 """
 
 # The alert rows' types by what they are about, as in SQLite's schema.
@@ -218,7 +227,7 @@ TYPE_GROUP = ("CASE WHEN type IN ('warning', 'cleared') THEN 'warning' WHEN type
 # The tables, as SQLite names them: what `migrate` copies and the tests compare.
 TABLES = ("website_monitoring", "website_alerts", "aggregates", "metric_aggs", "outbox",
           "maintenance", "meta", "monitor_state", "uptime_days", "monitors", "series",
-          "series_points", "series_aggs", "pushes", "acks", "agents")
+          "series_points", "series_aggs", "pushes", "acks", "agents", "agent_seen")
 
 
 def partition_sql(day_start: int) -> str:

@@ -19,6 +19,7 @@ from monitor.core.model import CheckResult, Monitor
 from monitor.store.api import (
     Ack,
     AgentMark,
+    AgentSeen,
     AlertRecord,
     CheckBatch,
     Command,
@@ -204,6 +205,10 @@ class Store:
         `close`, ignored: the row, not marked, is sent again by the next start."""
         if not self._closed:
             self._queue.put(done)
+
+    def put_agent_seen(self, seen: AgentSeen) -> None:
+        """An agent heard by this process (throttled by the caller); never blocks."""
+        self._queue.put(seen)
 
     def put_ack(self, ack: Ack) -> None:
         """Acknowledge an alert (from the web server); never blocks."""

@@ -16,6 +16,7 @@ from monitor.store.api import (
     KEY_FIELD,
     SPANS,
     Ack,
+    AgentSeen,
     AlertRecord,
     CheckBatch,
     Command,
@@ -59,6 +60,12 @@ _UPSERT_MARK = (
 _DELIVERY_DONE = (
     "UPDATE outbox SET attempts = attempts + ?, sent = ?, failed = ?, error = ?,"
     " retry_at = ? WHERE id = ? AND sent IS NULL AND failed IS NULL")
+# When an agent was last heard: never earlier than what is stored (another process may have
+# heard it later).
+_UPSERT_SEEN = (
+    "INSERT INTO agent_seen (name, location, seen) VALUES (?,?,?) ON CONFLICT (name) DO"
+    " UPDATE SET seen = max(seen, excluded.seen), location = CASE WHEN excluded.seen >= seen"
+    " THEN excluded.location ELSE location END")
 
 
 @dataclass(slots=True)
@@ -76,6 +83,7 @@ class Work:
     pushes: list[RecordPush] = field(default_factory=list)
     series: list[RecordSeries] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
+    seen: list[AgentSeen] = field(default_factory=list)
     purges: list[Purge] = field(default_factory=list)
     flushes: list[Flush] = field(default_factory=list)
     stop: bool = False
@@ -106,6 +114,8 @@ def sort(commands: Iterable[Command]) -> Work:
                 work.series.append(command)
             case Ack():
                 work.acks.append(command)
+            case AgentSeen():
+                work.seen.append(command)
             case Purge():
                 work.purges.append(command)
             case Flush():
@@ -203,6 +213,8 @@ class Batches:
             self._series.write(conn, work.series)
         if work.acks:
             history.write_acks(conn, work.acks)
+        if work.seen:
+            self._write_seen(work.seen)
         for m in work.maintenance:
             if m.since is None:
                 conn.execute("DELETE FROM maintenance WHERE monitor = ?", (m.monitor_id,))
@@ -296,6 +308,9 @@ class Batches:
                 conn.executemany(
                     "INSERT INTO outbox (alert, key, provider, event, title, body, created)"
                     " VALUES (?,?,?,?,?,?,?)", rows)
+
+    def _write_seen(self, seen: list[AgentSeen]) -> None:
+        self._conn.executemany(_UPSERT_SEEN, [(s.name, s.location, s.at) for s in seen])
 
     def _write_marks(self, work: Work) -> None:
         """The agents' marks, in the open transaction, and their rows stored already (a

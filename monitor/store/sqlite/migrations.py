@@ -390,12 +390,15 @@ def _add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], 
 
 
 def _10_to_11(conn: sqlite3.Connection) -> None:
-    """Each check's location (NULL: "local", every check stored so far) and the agents'
-    marks. Adding a nullable column rewrites no row: quick however large the file."""
+    """Each check's location (NULL: "local", every check stored so far), the agents'
+    marks and when each was last heard. Adding a nullable column rewrites no row: quick
+    however large the file."""
     _add_columns(conn, (("website_monitoring", "location", "TEXT"),))
     conn.execute("CREATE TABLE IF NOT EXISTS agents (name TEXT NOT NULL, instance TEXT NOT"
                  " NULL, upto INTEGER NOT NULL, location TEXT NOT NULL,"
                  " PRIMARY KEY (name, instance)) WITHOUT ROWID")
+    conn.execute("CREATE TABLE IF NOT EXISTS agent_seen (name TEXT PRIMARY KEY, location"
+                 " TEXT NOT NULL, seen REAL NOT NULL) WITHOUT ROWID")
 
 
 STEPS: list[Callable[[sqlite3.Connection], None]] = [_1_to_2, _2_to_3, _3_to_4, _4_to_5,

@@ -8,7 +8,8 @@ schema 9 named the internal tables and columns for what they hold (`monitors`,
 day rollups (and days' uptime packed in `uptime_days`), each monitor's last result and its
 day's counts in `monitor_state`, the pushed metric series, the pushes of push monitors and
 acknowledged alerts. Schema 11 added each check's location (its agent's; NULL: this
-server's own, "local") and the agents' marks (`agents`).
+server's own, "local"), the agents' marks (`agents`) and when each agent was last heard
+(`agent_seen`).
 """
 
 from __future__ import annotations
@@ -226,6 +227,14 @@ CREATE TABLE IF NOT EXISTS agents (
     upto INTEGER NOT NULL,            -- never decreases
     location TEXT NOT NULL,           -- the agent's location when it last sent
     PRIMARY KEY (name, instance)
+) WITHOUT ROWID;
+
+-- Per agent, its latest request heard by any monitor process sharing the database (each
+-- hears only the agents that talk to it): what the process that judges agents lost reads.
+CREATE TABLE IF NOT EXISTS agent_seen (
+    name TEXT PRIMARY KEY,            -- the agent's name in the config
+    location TEXT NOT NULL,           -- its location when last heard
+    seen REAL NOT NULL                -- epoch seconds; never decreases
 ) WITHOUT ROWID;
 
 -- Acknowledged alerts: no reminders for them.

@@ -180,6 +180,7 @@ def test_the_alerts_notifications_and_checks_pages_are_the_same(migrated: Migrat
     both(stores, "acked_starts", list(MONITORS))
     both(stores, "maintenance")
     both(stores, "agent_marks")
+    both(stores, "agents_seen")
     for who in MONITORS:
         both(stores, "alert_entries", who, None, 0, None, 50)
         both(stores, "alert_entries", who, "warning", 0, None, 50)

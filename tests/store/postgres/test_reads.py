@@ -28,6 +28,7 @@ from monitor.stats import slowest, trend, window_pieces, window_start, window_st
 from monitor.store.api import (
     Ack,
     AgentMark,
+    AgentSeen,
     AlertRecord,
     Delivery,
     DeliveryDone,
@@ -108,6 +109,8 @@ def _extras(make: Callable[..., Any], read: Callable[[], Any], last: float) -> N
                                   metrics={"ttfb": 50.5 + k}, location="eu"))
         assert store.put_checks(eu, AgentMark("eu-1", "inst-1", 40, "eu"))
         assert store.put_checks([], AgentMark("us-1", "inst-2", 7, "us"))
+        store.put_agent_seen(AgentSeen("eu-1", "eu", last - 1260.125))  # when last heard
+        store.put_agent_seen(AgentSeen("us-1", "us", last - 30.5))
         for k in range(6):  # local checks at the agent's instants too
             store.put_check(CheckResult(MONITORS[0], last - 2400 + k * 60, k != 2,
                                         200 if k != 2 else 503, 70.75,
@@ -367,8 +370,8 @@ def test_states_monitors_and_alerts(stores) -> None:
     _s, _p, last, _written = stores
     for method in ("down_now", "warnings", "in_maintenance", "ever_up", "active_monitors",
                    "open_alerts", "latest_alert_rows", "maintenance", "blocks_since",
-                   "rolled_until", "agent_marks", "notifications_waiting", "event_span",
-                   "event_states", "last_push_id"):
+                   "rolled_until", "agent_marks", "agents_seen", "notifications_waiting",
+                   "event_span", "event_states", "last_push_id"):
         both(stores, method)
     both(stores, "monitor_states")
     both(stores, "monitor_states", [MONITORS[1], "none", GONE])
