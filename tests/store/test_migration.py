@@ -1,6 +1,7 @@
 """Schema 4 -> 5 on a real database written by the schema-4 store (tests/legacy): history
 kept, the same window stats, alert history and alert restore as the old code gave, and
-new checks keyed by monitor id; and the metrics' aggregates of schema 5."""
+new checks keyed by monitor id (SQLite only: migrations of its files); and, on both stores
+(the `backend` fixture), alerts restored by id and the metrics' aggregates of schema 5."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from monitor.store.sqlite.queries import open_reader
 from monitor.store.sqlite.schema import SCHEMA_VERSION
 from monitor.store.sqlite.writer import Store
 from tests.legacy import stats_v4, store_v4
+from tests.store.conftest import Backend
 from tests.support.app import run_app
 
 BASE = 1_700_000_040.0  # a whole minute
@@ -104,6 +106,7 @@ def old_answers(path: Path) -> tuple[dict, list, tuple]:
     return stats, alerts, old_restore_state(path, BASE + 1680, BASE + 1800)
 
 
+# SQLite only: a migration of its files' schema.
 def test_a_schema_4_database_keeps_its_answers_after_the_upgrade(v4_db: Path) -> None:
     stats_before, alerts_before, (recent_before, open_before) = old_answers(v4_db)
     rows_before = sqlite3.connect(v4_db).execute(
@@ -136,6 +139,7 @@ def test_a_schema_4_database_keeps_its_answers_after_the_upgrade(v4_db: Path) ->
         reader.close()
 
 
+# SQLite only: a migration of its files' schema.
 def test_new_checks_after_the_upgrade_are_keyed_by_monitor_id(v4_db: Path) -> None:
     dns = MonitorRow("dns:c.example", "dns", "c.example", "resolver", 5.0)
     store = Store(v4_db)
@@ -172,24 +176,20 @@ def test_new_checks_after_the_upgrade_are_keyed_by_monitor_id(v4_db: Path) -> No
         reader.close()
 
 
-def test_alerts_of_a_monitor_whose_target_differs_are_restored_by_id(tmp_path: Path) -> None:
+def test_alerts_of_a_monitor_whose_target_differs_are_restored_by_id(backend: Backend) -> None:
+    # On both stores (the `backend` fixture).
     from monitor.store.api import AlertRecord, iso_utc
 
-    path = tmp_path / "monitor.db"
     dns = MonitorRow("dns:c.example", "dns", "c.example")
-    store = Store(path)
+    store = backend.make()
     store.set_monitors([dns])
     store.put_alert(AlertRecord(iso_utc(BASE), dns.id, "alert", iso_utc(BASE - 10), None,
                                 0.2, "down"))
     store.close()
-    reader = open_reader(path)
-    try:
-        assert reader.open_alerts() == {dns.id: iso_utc(BASE - 10)}
-        assert reader.alert_types(dns.id) == ["alert"]
-    finally:
-        reader.close()
-    assert sqlite3.connect(path).execute("SELECT host, monitor FROM website_alerts"
-                                         ).fetchall() == [("c.example", dns.id)]
+    reader = backend.reader()
+    assert reader.open_alerts() == {dns.id: iso_utc(BASE - 10)}
+    assert reader.alert_types(dns.id) == ["alert"]
+    assert backend.read("SELECT host, monitor FROM website_alerts") == [("c.example", dns.id)]
 
 
 PHASES = ("dns", "connect", "tls", "ttfb", "total")
@@ -202,8 +202,9 @@ def nearest_rank(values: list[float], p: float) -> float:
 
 @pytest.mark.parametrize(("start", "end"), [(0, 3000), (0, 600), (37.5, 1290.2),
                                             (601, 659), (1234, 2999)])
-def test_phase_percentiles_equal_brute_force(tmp_path: Path, start: float, end: float) -> None:
-    path = tmp_path / "monitor.db"
+def test_phase_percentiles_equal_brute_force(backend: Backend, start: float, end: float,
+                                            ) -> None:
+    # On both stores (the `backend` fixture): the metrics' aggregates of schema 5.
     rng = random.Random(7)
     checks = []
     for step in range(0, 3000, 3):
@@ -220,17 +221,13 @@ def test_phase_percentiles_equal_brute_force(tmp_path: Path, start: float, end: 
     # Unknown checks (the monitor offline) count in no figure, metrics included.
     checks.append(CheckResult(A, BASE + 700.5, None, None, 0.0, "offline",
                               metrics={"dns": 1e6}))
-    store = Store(path).start()
+    store = backend.make().start()
     for i, c in enumerate(checks):
         store.put_check(c)
         if i % 300 == 0:
             store.flush()
     store.close()
-    reader = open_reader(path)
-    try:
-        stats = window_stats(reader, BASE + start, BASE + end)
-    finally:
-        reader.close()
+    stats = window_stats(backend.reader(), BASE + start, BASE + end)
     assert stats[C].phases == {}
     inside = [c for c in checks if c.monitor_id == A and c.available is not None
               and BASE + start <= c.timestamp <= BASE + end]
@@ -246,6 +243,7 @@ def test_phase_percentiles_equal_brute_force(tmp_path: Path, start: float, end: 
                 rel=1e-9) or abs(got - exact) <= 0.025 * exact, (name, p, got, exact)
 
 
+# SQLite only: a migration of its files' schema.
 def test_schema_7_alert_rows_keep_their_ids_and_outbox_and_take_the_new_types(
         v4_db: Path) -> None:
     from monitor.store.api import AlertRecord, SetMaintenance, iso_utc
@@ -292,6 +290,7 @@ def test_schema_7_alert_rows_keep_their_ids_and_outbox_and_take_the_new_types(
         reader.close()
 
 
+# SQLite only: a migration of its files' schema.
 def test_the_readers_open_a_schema_4_database_before_any_monitor_upgraded_it(
         v4_db: Path) -> None:
     # Issue 21, 15: `-r --once` failed with "no such table: metric_aggs" (-a worked). A
@@ -312,6 +311,7 @@ def test_the_readers_open_a_schema_4_database_before_any_monitor_upgraded_it(
     raw.close()
 
 
+# SQLite only: a migration of its files' schema.
 def test_a_migration_another_process_made_meanwhile_is_not_made_twice(v4_db: Path) -> None:
     # A reader and a starting monitor may both find schema 4: the second to take the write
     # lock must not take the steps again ("duplicate column").
