@@ -1,6 +1,7 @@
 """A damaged database, with the real `-m`: reported, not retried forever like a full disk.
 A damage met at start-up is one line and exit 1; one met while monitoring stops the
 monitor, with exit 1, instead of holding checks in memory for ever."""
+# SQLite only: a damaged file.
 
 import json
 import sqlite3

@@ -1,5 +1,6 @@
 """One monitor per database: a second `-m` on it is refused at once, naming the first; the
 claim ends with the first, however it ends (a clean stop or kill -9)."""
+# SQLite only: the owner's lock on its file (PostgreSQL's monitors share a database).
 
 import signal
 

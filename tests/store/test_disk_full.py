@@ -5,6 +5,7 @@ The real program in a real process, its database on a small tmpfs that a filler 
 to the last block. Needs root (for mount): where tmpfs cannot be mounted it fails rather
 than pass unproven.
 """
+# SQLite only: a full disk under its file.
 
 import contextlib
 import errno

@@ -6,6 +6,7 @@ the healthy sites, a small in-process server serves sites that flap between 200 
 as a subprocess, and the readers are the real command line in their own processes, so
 that each one is a separate SQLite connection in a separate process, as in production.
 """
+# SQLite only: readers beside the writer on one file, its locks ("database is locked").
 
 import http.server
 import re

@@ -1,5 +1,6 @@
 """Schema 10 on the real schema-8 file (8 -> 9 -> 10) and on a new database: the same
 tables, columns, types, constraints and indexes either way; the rows of schema 9 kept."""
+# SQLite only: migrations of its files' schema (to 10) and PRAGMA.
 
 from __future__ import annotations
 

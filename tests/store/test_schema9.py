@@ -4,6 +4,7 @@ tests/data/make_schema8.py), and a schema-4 file written by the schema-4 store
 outbox and the stats a report shows unchanged; the plugged monitor "<site>//tls" goes on
 as "<site>/tls"; and `-r` and `-a`, as real processes, read either file before any `-m`
 has migrated it and print what they print after."""
+# SQLite only: migrations of its files' schema (8 and 4 to 9).
 
 from __future__ import annotations
 
