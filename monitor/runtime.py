@@ -16,8 +16,10 @@ notifications they make to the config's providers, and sent by its notifier.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +36,7 @@ from monitor.engine.agents import AgentWatch
 from monitor.notify.heartbeat import Heartbeat
 from monitor.notify.sender import Notifier
 from monitor.run.overload import Counts, Overload, cores, machine_busy
+from monitor.store.api import AgentSeen, Reader
 from monitor.store.open import AnyStore as Store
 from monitor.store.open import database_of, open_leases, open_reader
 
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
 Echo = Callable[[str], None]
 AlertHook = Callable[[AlertEvent], None]
 NOTIFIER_STOP_WAIT = 0.2  # seconds the stop gives the senders' sends in flight
+JUDGE_RETRY = 3.0  # seconds between tries to read the agents' open alerts at a takeover
 
 
 class Runtime:
@@ -80,8 +84,14 @@ class Runtime:
         self.engine.hooks.append(lambda _event: self.notifier.wake())
         self._beat = _Beat(self._warn)
         # The remote agents: alive or lost (their own alerts), their locations counted or
-        # not; told of every request of theirs by the web server.
-        self.agents = AgentWatch(self.engine.emit, self._location)
+        # not; told of every request of theirs by the web server. What this process hears
+        # is shared through the database with the others on it (each agent talks to one);
+        # the holder of the main lease alone (on SQLite: this one) raises their alerts.
+        self._seen = _Seen(store, self._warn)
+        self._judge_retry = -math.inf  # monotonic: when to try again to take the judging
+        self._judge_failing: str | None = None
+        self.agents = AgentWatch(self.engine.emit, self._location, record=self._record_seen,
+                                 read=self._seen.read, judge=self._leases is None)
         self._maintenance = _Poll(self.engine.poll_maintenance,
                                   "the maintenance set from the command line", self._warn)
         self._acks = _Poll(self.engine.poll_acks, "the acknowledged alerts", self._warn)
@@ -158,6 +168,7 @@ class Runtime:
             self.engine.stop(force=force, progress=progress)
         if self._leases is not None:  # once all is written: another monitor takes over
             self._leases.close()
+        self._seen.close()
 
     def request_reload(self, config: Config | None = None, etag: str | None = None) -> None:
         """Reload the config file at the next step (from a signal handler: SIGHUP). With
@@ -248,6 +259,10 @@ class Runtime:
         if self._leases is None:
             return
         held = self._leases.step([m.id for m in self._config.monitors])
+        main = (self._held is not None and self._held.main) if held is None else held.main
+        if main != self.agents.judging and (held is not None
+                                            or time.monotonic() >= self._judge_retry):
+            self._judge_agents(main)
         if held is None:
             return
         before, self._held = self._held, held
@@ -276,6 +291,33 @@ class Runtime:
             self._warn(f"cannot read which agents were lost: {exc}")
             return
         self.agents.restore(rows)
+
+    def _judge_agents(self, main: bool) -> None:
+        """The main lease taken: raise the agents' alerts from now on, their open ones read
+        back as at a restart (unreadable: judged at the next lease step); lost: no more."""
+        if not main:
+            self.agents.judge(False)
+            return
+        rows: dict = {}
+        if self._config.agents:
+            try:
+                reader = open_reader(self.store)
+                try:
+                    rows = reader.latest_alert_rows()
+                finally:
+                    reader.close()
+            except StoreError as exc:
+                if str(exc) != self._judge_failing:
+                    self._warn(f"cannot read which agents were lost: {exc}")
+                self._judge_failing = str(exc)
+                self._judge_retry = time.monotonic() + JUDGE_RETRY  # not judging till then
+                return
+        self._judge_failing = None
+        self.agents.judge(True, rows)
+
+    def _record_seen(self, name: str, location: str, at: float) -> None:
+        """An agent heard by this process: for the others on the database (throttled)."""
+        self.store.put_agent_seen(AgentSeen(name, location, at))
 
     def _location(self, location: str, lost: bool) -> None:
         """Every agent of `location` lost, or one back: its results count no more, or
@@ -337,6 +379,38 @@ class _Poll:
             self._failing = str(exc)
         else:
             self._failing = None
+
+
+class _Seen:
+    """When each agent was last heard by any process on the database (agents_seen), read
+    on the runtime's loop through a reader of its own; a read that fails gives None and is
+    said once per distinct error."""
+
+    def __init__(self, store: Store, warn: Echo) -> None:
+        self._store = store
+        self._warn = warn
+        self._reader: Reader | None = None
+        self._failing: str | None = None
+
+    def read(self) -> dict[str, float] | None:
+        try:
+            if self._reader is None:
+                self._reader = open_reader(self._store)
+            seen = self._reader.agents_seen()
+        except StoreError as exc:
+            if str(exc) != self._failing:
+                self._warn(f"cannot read when the agents were last heard: {exc}")
+            self._failing = str(exc)
+            self.close()
+            return None
+        self._failing = None
+        return seen
+
+    def close(self) -> None:
+        if self._reader is not None:
+            with contextlib.suppress(StoreError):
+                self._reader.close()
+            self._reader = None
 
 
 class _Beat:
