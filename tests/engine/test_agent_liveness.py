@@ -187,3 +187,64 @@ def test_a_loss_the_previous_judge_had_not_said_is_said_by_the_next(pair: Pair) 
     steps(a, b, T0 + 171, T0 + 172)
     assert [(e.type, e.start) for e in a.events] == [("alert", T0 + 100)]
     assert b.events == []
+
+
+# -- two monitors' runtimes on one PostgreSQL database, with their real leases ------------------
+
+def test_two_runtimes_one_hearing_the_other_holding_the_main_lease(
+        tmp_path: Path, postgres_url: str) -> None:
+    import psycopg
+
+    from monitor.config import load_config
+    from monitor.runtime import Runtime
+    from monitor.store.open import open_store
+    from tests.engine.test_agents import config_file
+
+    path = config_file(tmp_path / "config.json")  # agent eu-1 in eu, agentTimeout 10 s
+    lines: dict[str, list[str]] = {"a": [], "b": []}
+
+    def runtime(name: str) -> Runtime:
+        return Runtime(load_config(path), open_store(postgres_url), config_path=path,
+                       wall=lambda: T0, on_line=lines[name].append).start()
+
+    def agent_rows() -> list[tuple[str, str]]:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            return [(kind, message) for kind, message in conn.execute(
+                "SELECT type, message FROM website_alerts WHERE monitor = 'agent:eu-1'"
+                " ORDER BY id")]
+
+    b = runtime("b")
+    b.step(T0)  # its first lease step: the main lease, free, is B's
+    a = runtime("a")
+    try:
+        a.step(T0)
+        assert (b.agents.judging, a.agents.judging) == (True, False)
+        for k in range(1, 31):  # A hears the agent every 2 s for a minute
+            now = T0 + 2 * k
+            a.agents.heard("eu-1", now)
+            a.step(now)
+            a.store.flush()
+            b.step(now + 0.5)
+        b.store.flush()
+        assert agent_rows() == []
+        assert a.agents.lost_locations == b.agents.lost_locations == frozenset()
+        for k in range(1, 21):  # silent for 20 s
+            now = T0 + 60 + k
+            a.step(now)
+            a.store.flush()
+            b.step(now + 0.5)
+        b.store.flush()
+        a.store.flush()
+        assert agent_rows() == [("alert", "Agent eu-1 in location eu lost: no heartbeat for"
+                                          " 10 s, time=2027-01-15T08:01:10Z")]
+        assert a.agents.lost_locations == b.agents.lost_locations == {"eu"}
+        assert "LOCATION LOST: eu: its results no longer count" in lines["a"]
+        a.agents.heard("eu-1", T0 + 90)
+        a.store.flush()
+        b.step(T0 + 91)
+        b.store.flush()
+        assert [row[0] for row in agent_rows()] == ["alert", "recovery"]
+        assert b.agents.lost_locations == frozenset()
+    finally:
+        a.stop()
+        b.stop()
