@@ -83,7 +83,7 @@ def schema_8_rows(path: Path) -> dict[str, list[tuple]]:
 
 # What schema 10 added: tables, hour and day rollups, the last result in monitor_state.
 SCHEMA_10_TABLES = {"series", "series_points", "series_aggs", "pushes", "acks", "uptime_days"}
-SCHEMA_11_TABLES = {"agents"}
+SCHEMA_11_TABLES = {"agents", "agent_seen"}
 SCHEMA_9_SPANS = "span IN (60, 600)"
 
 
