@@ -192,7 +192,7 @@ def test_a_loss_the_previous_judge_had_not_said_is_said_by_the_next(pair: Pair) 
 # -- two monitors' runtimes on one PostgreSQL database, with their real leases ------------------
 
 def test_two_runtimes_one_hearing_the_other_holding_the_main_lease(
-        tmp_path: Path, postgres_url: str) -> None:
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
     import psycopg
 
     from monitor.config import load_config
@@ -200,15 +200,16 @@ def test_two_runtimes_one_hearing_the_other_holding_the_main_lease(
     from monitor.store.open import open_store
     from tests.engine.test_agents import config_file
 
+    url = request.getfixturevalue("postgres_url")
     path = config_file(tmp_path / "config.json")  # agent eu-1 in eu, agentTimeout 10 s
     lines: dict[str, list[str]] = {"a": [], "b": []}
 
     def runtime(name: str) -> Runtime:
-        return Runtime(load_config(path), open_store(postgres_url), config_path=path,
+        return Runtime(load_config(path), open_store(url), config_path=path,
                        wall=lambda: T0, on_line=lines[name].append).start()
 
     def agent_rows() -> list[tuple[str, str]]:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
+        with psycopg.connect(url, autocommit=True) as conn:
             return [(kind, message) for kind, message in conn.execute(
                 "SELECT type, message FROM website_alerts WHERE monitor = 'agent:eu-1'"
                 " ORDER BY id")]
