@@ -47,6 +47,9 @@ from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS
 
 PURGE_CHUNK = 20000
 
+# The metrics' text as SQLite's writer stores it: the event stream hands it out as it is.
+_COMPACT = (",", ":")
+
 # The advisory lock that orders the writers' inserts of followed rows (see Batches.write).
 _ID_ORDER_LOCK = 0x75707469  # "upti"
 
@@ -414,10 +417,10 @@ class Batches:
             metrics = None
             if c.metrics:
                 try:
-                    metrics = json.dumps(c.metrics, allow_nan=False)
+                    metrics = json.dumps(c.metrics, allow_nan=False, separators=_COMPACT)
                 except ValueError:  # a kind's metric of infinity or NaN
                     c = checks[index] = replace(c, metrics=finite_metrics(c.metrics))
-                    metrics = json.dumps(c.metrics) if c.metrics else None
+                    metrics = json.dumps(c.metrics, separators=_COMPACT) if c.metrics else None
             rows.append((c.timestamp, targets.get(c.monitor_id, c.monitor_id),
                          None if c.available is None else int(c.available), c.code,
                          c.response_ms, c.reason, c.detail or None, c.lateness_ms,
