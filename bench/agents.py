@@ -26,7 +26,8 @@ with its own database (its outbox). Everything runs in a temporary folder, nginx
 Figures: one JSON line each (bench.figures), judged against their targets: the drain at
 least 5,000 checks/s on this 2-core machine, the server's CPU per check, the lag p99, rows
 lost and stored twice. The reference of the same run: the SQLite writer alone
-(bench.writer, in a process of its own) and the load average.
+(bench.writer, in a process of its own; the drain's ratio to it) and the load average;
+each figure says how many cores the rest of the machine used meanwhile (others_cores).
 """
 
 from __future__ import annotations
@@ -357,6 +358,7 @@ class Context:
     folder: Path
     base: str | None  # nginx's base URL; None without nginx
     rows: list[Row]
+    writer: float | None = None  # checks/s the SQLite writer alone wrote, this run
 
 
 def drain(ctx: Context) -> None:
@@ -412,6 +414,11 @@ def drain(ctx: Context) -> None:
              **cores(first, last)}
     judged("agents_drain_checks_per_s", rate, "checks/s", DRAIN_TARGET, most=False, **extra)
     judged("agents_drain_server_cpu_us_per_check", cpu_us, "us", CPU_TARGET, **extra)
+    if ctx.writer:
+        # The whole server against its own writer measured alone minutes before: a figure
+        # that a machine busier or quieter than usual moves less than the rate itself.
+        figure("agents_drain_ratio_to_writer", rate / ctx.writer, "x",
+               writer_checks_per_s=ctx.writer, others_cores=extra["others_cores"])
     ctx.rows.append((f"drain: {len(agents)} agents x {args.backlog} rows waiting",
                      f"{rate:.0f} checks/s stored (>= {DRAIN_TARGET:.0f})",
                      f"server {cpu_us:.0f} us CPU/check, agents {agents_us:.0f} us",
@@ -501,6 +508,7 @@ def reference(ctx: Context) -> None:
     line = next((json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")), None)
     if line is None:
         raise RuntimeError(f"bench.writer printed no figure: {done.stderr[-500:]}")
+    ctx.writer = float(line["value"])
     figure("reference_writer_checks_per_s", line["value"], "checks/s",
            checks=line["checks"], metrics=True, load=load())
     ctx.rows.append(("reference: the SQLite writer alone", f"{line['value']} checks/s",
