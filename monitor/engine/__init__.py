@@ -411,10 +411,12 @@ class Engine:
         """A failure the loss of the monitor's own network could cause (by its kind)."""
         return result.reason in self._network_reasons.get(result.monitor_id, ())
 
-    def emit(self, event: AlertEvent, monitor: Monitor | None = None) -> None:
+    def emit(self, event: AlertEvent, monitor: Monitor | None = None,
+             host: str | None = None) -> None:
         """Store an alert or recovery with the notifications it makes (in one
         transaction); the hooks see it once it is written. `monitor`: the one it is of,
-        when that is not one of the config's (the `logs` command's log)."""
+        when that is not one of the config's (the `logs` command's log); `host`: what its
+        row's `host` says, when not the monitor's target as the store knows it (an agent)."""
         if monitor is None:
             monitor = self._monitors.get(event.monitor_id)
         self.store.put_alert(AlertRecord(
@@ -422,7 +424,7 @@ class Engine:
             start=iso_utc(event.start), end=iso_utc(event.end) if event.end else None,
             availability=event.availability, message=event.message, event=event,
             deliveries=routing.deliveries(event, monitor, self.config.providers),
-            host=None if monitor is None else monitor.target,
+            host=host,
         ))
 
     def _announce(self, record: AlertRecord) -> None:

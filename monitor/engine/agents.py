@@ -96,7 +96,7 @@ class AgentStatus:
     monitors: int | None
 
 
-Emit = Callable[[AlertEvent, Monitor], None]
+Emit = Callable[[AlertEvent, Monitor, str], None]  # the event, what it is of, its row's host
 OnLocation = Callable[[str, bool], None]
 Record = Callable[[str, str, float], None]  # (agent, location, heard at): to the database
 Read = Callable[[], "Mapping[str, float] | None"]  # agent -> latest heard; None: unreadable
@@ -347,7 +347,7 @@ class AgentWatch:
             if lost:  # the location stops counting before its agents' alerts are said
                 self._on_location(location, True)
         for event, monitor in events:
-            self._emit(event, monitor)
+            self._emit(event, monitor, monitor.target)  # the row's host: "agent eu-1 (eu)"
         for location, lost in changes:
             if not lost:
                 self._on_location(location, False)

@@ -46,13 +46,13 @@ class Process:
                                 judge=self.judge)
         self.watch.configure((EU1,), TIMEOUT, T0)
 
-    def emit(self, event: AlertEvent, monitor: Monitor) -> None:
+    def emit(self, event: AlertEvent, monitor: Monitor, host: str) -> None:
         # Stored as the engine stores it: what a process taking over reads back.
         self.events.append(event)
         self.store.put_alert(AlertRecord(
             iso_utc(event.time), event.monitor_id, event.type, iso_utc(event.start),
             iso_utc(event.end) if event.end else None, event.availability, event.message,
-            host=monitor.target))
+            host=host))
 
     def record(self, name: str, location: str, at: float) -> None:
         self.store.put_agent_seen(AgentSeen(name, location, at))

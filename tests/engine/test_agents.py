@@ -36,7 +36,7 @@ class Told:
         self.monitors: list[Monitor] = []
         self.locations: list[tuple[str, bool]] = []
 
-    def emit(self, event: AlertEvent, monitor: Monitor) -> None:
+    def emit(self, event: AlertEvent, monitor: Monitor, host: str) -> None:
         self.events.append(event)
         self.monitors.append(monitor)
 
