@@ -172,7 +172,7 @@ def test_unexpected_error_in_a_command_is_one_masked_line(runner, tmp_path, monk
     def broken_store(*args, **kwargs):
         raise RuntimeError(f"cannot check {url}")
 
-    monkeypatch.setattr(monitor.cli.modes, "Store", broken_store)
+    monkeypatch.setattr(monitor.cli.modes, "open_store", broken_store)
     path = write_config(tmp_path / "c.json", {"websites": [{"URL": url}]})
     result = runner.invoke(main, [mode, "-c", path, "-db", str(tmp_path / "m.db")])
     assert result.exit_code == 1
