@@ -79,6 +79,9 @@ def test_monitor_stores_what_report_alerts_and_the_api_read(
     assert checks["checks"] and all(c["up"] is False and c["status"] == 503
                                     for c in checks["checks"])
     assert all(c["location"] == "local" for c in checks["checks"])
+    # The alert may come with the first check (0% at once): let a few more be stored.
+    app.wait_for(lambda: _rows(postgres_url, "SELECT count(*) FROM website_monitoring")[0][0]
+                 >= 4, timeout=30, what="four checks stored", detail=output.dump)
     _took, out, err = app.stop(proc, signal.SIGTERM, limit=10)
     output.join()
     assert proc.returncode == 0, output.dump()
