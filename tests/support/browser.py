@@ -62,9 +62,12 @@ class Console:
 
 
 @pytest.fixture()
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, make_site: Any) -> Iterator[Any]:
     """A tab in a fresh context, 1280x800; `page.console` holds what it logged. A console
-    error or an uncaught exception fails the test."""
+    error or an uncaught exception fails the test.
+
+    It asks for `make_site` so that pytest closes the tab before it stops the sites: a page
+    still polling a stopped server would log "connection refused" after the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     tab = context.new_page()
     console = Console()
