@@ -55,7 +55,8 @@ from monitor.alerts.messages import (
 from monitor.core.model import LOCAL, CheckResult, Monitor
 from monitor.core.rules import AlertRules
 
-__all__ = ["EVENT_OF", "AlertEvaluator", "AlertEvent", "Restored", "history_span"]
+__all__ = ["EVENT_OF", "AlertEvaluator", "AlertEvent", "LocationVerdict", "Restored",
+           "history_span"]
 
 # The notification event (`notifyOn`) of each type of alert row.
 EVENT_OF = {"alert": "alert", "recovery": "recovery", "reminder": "reminder",
@@ -106,6 +107,20 @@ class Restored:
     # down from eu only") from a check's own ("warns: ...").
     located: dict[str, list[tuple[float, bool]]] = field(default_factory=dict)
     warning_message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LocationVerdict:
+    """One location of a monitor checked from several, as the rules see it now: what the
+    views show of it (`AlertEvaluator.locations`)."""
+
+    location: str
+    lost: bool  # every agent of it lost: its checks count neither way
+    down: bool  # the rules' verdict on its checks alone (as its own alert would be open)
+    warns: bool  # its latest check warned
+    checks: int  # its known checks in the alert window, as the window rule counts them
+    up: int  # ... of them, those up
+    latest: CheckResult | None  # its latest check, whatever its age; None: none since start
 
 
 class _Open:
@@ -178,7 +193,7 @@ class _Window:
 class _State:
     __slots__ = ("window", "threshold", "rules", "subject", "name", "counts", "alert",
                  "reminded", "warning", "flapping", "cause", "seen_up", "locations",
-                 "quorum", "windows", "main", "partial", "changed", "wait")
+                 "quorum", "windows", "main", "partial", "changed", "wait", "latest")
 
     def __init__(self, monitor: Monitor) -> None:
         self.subject = ""  # what messages call it: "Website <masked URL>", "disk /"
@@ -194,6 +209,9 @@ class _State:
         # location warning waits for every location heard to have checked since.
         self.changed = 0.0
         self.flapping: _Open | None = None
+        # Of several locations: each one's latest check, for the views (a window forgets
+        # its checks when its location is lost; this keeps when it was last heard).
+        self.latest: dict[str, CheckResult] = {}
         self.apply(monitor)
 
     @property
@@ -369,6 +387,24 @@ class AlertEvaluator:
             if state is not None and state.alert is not None and state.alert.wall == start:
                 state.alert.acked = True
 
+    def locations(self, monitor_id: str) -> list[LocationVerdict] | None:
+        """Each location's verdict of a monitor checked from several, in its config's
+        order, read without changing anything (its window as of now); None for a monitor
+        of one location, or not judged here."""
+        with self._lock:
+            state = self._states.get(monitor_id)
+            if state is None or not state.several:
+                return None
+            start = self._mono() - state.window
+            verdicts = []
+            for location in state.locations:
+                window = state.windows[location]
+                oks = window.oks[bisect.bisect_left(window.times, start):]
+                verdicts.append(LocationVerdict(location, location in self._lost, window.down,
+                                                window.warns, len(oks), sum(oks),
+                                                state.latest.get(location)))
+            return verdicts
+
     def is_alerting(self, monitor_id: str) -> bool:
         state = self._states.get(monitor_id)
         return state is not None and state.alert is not None
@@ -383,6 +419,7 @@ class AlertEvaluator:
                 window = state.windows.get(result.location)
                 if window is None:  # not (or no longer) a location of the monitor
                     return []
+                state.latest[result.location] = result
             else:
                 window = state.main
             if result.location in self._lost:  # counts neither way until it is back

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from monitor.store.events import Position, Tail
     from monitor.store.figures import Figures
     from monitor.store.history import AlertEntry, CheckPage
+    from monitor.store.located import LocatedChecks
     from monitor.store.scrape import DayCounts
     from monitor.store.summaries import MonitorSummary, TrendRow, UptimeDays
 
@@ -591,6 +592,13 @@ class Reader(Protocol):
         """Every monitor with its state, its (checks, up) over each window [start, end]
         (starts on minutes: the stats' figures), sparkline and last failure, and the event
         position then, in one snapshot (the dashboard's one read)."""
+
+    def located_checks(self, monitor_ids: Collection[str], since: float, until: float,
+                       scan: int = ...) -> LocatedChecks:
+        """The checks of these monitors with since <= timestamp <= until, by time, each
+        with its location; a bounded read of at most about `scan` rows of the table
+        (default monitor.store.located.LOCATED_SCAN_ROWS), whose `since` says from when
+        they are all there."""
 
 
 def iso_utc(epoch: float) -> str:

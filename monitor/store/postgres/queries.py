@@ -35,6 +35,7 @@ from monitor.store.dashboard import Dashboard
 from monitor.store.events import Position, Tail
 from monitor.store.figures import Figures
 from monitor.store.history import AlertEntry, CheckPage
+from monitor.store.located import LOCATED_SCAN_ROWS, LocatedChecks
 from monitor.store.postgres import (
     dashboard,
     events,
@@ -47,6 +48,7 @@ from monitor.store.postgres import (
 )
 from monitor.store.postgres import windows as windows_
 from monitor.store.postgres.connection import connect, say_error, schema_version, shown
+from monitor.store.postgres.located import located_checks
 from monitor.store.postgres.schema import SCHEMA_VERSION, TYPE_GROUP
 from monitor.store.scrape import DayCounts
 from monitor.store.summaries import MonitorSummary, TrendRow, UptimeDays
@@ -413,6 +415,11 @@ class PostgresReader:
     @_reading
     def dashboard(self, starts: Sequence[int], end: float) -> Dashboard:
         return dashboard.dashboard(self.conn, starts, end)
+
+    @_reading
+    def located_checks(self, monitor_ids: Collection[str], since: float, until: float,
+                       scan: int = LOCATED_SCAN_ROWS) -> LocatedChecks:
+        return located_checks(self.conn, monitor_ids, since, until, scan)
 
 
 def _connect(url: str) -> psycopg.Connection:

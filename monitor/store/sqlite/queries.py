@@ -33,6 +33,7 @@ from monitor.store.dashboard import Dashboard
 from monitor.store.events import Position, Tail
 from monitor.store.figures import Figures
 from monitor.store.history import AlertEntry, CheckPage
+from monitor.store.located import LOCATED_SCAN_ROWS, LocatedChecks
 from monitor.store.scrape import DayCounts
 from monitor.store.sqlite import (
     dashboard,
@@ -47,6 +48,7 @@ from monitor.store.sqlite import (
 )
 from monitor.store.sqlite import windows as windows_
 from monitor.store.sqlite.connection import explain, open_writer_connection
+from monitor.store.sqlite.located import located_checks
 from monitor.store.sqlite.schema import SCHEMA_VERSION, TYPE_GROUP
 from monitor.store.summaries import MonitorSummary, TrendRow, UptimeDays
 
@@ -410,6 +412,11 @@ class SqliteReader:
     @_reading
     def dashboard(self, starts: Sequence[int], end: float) -> Dashboard:
         return dashboard.dashboard(self.conn, starts, end)
+
+    @_reading
+    def located_checks(self, monitor_ids: Collection[str], since: float, until: float,
+                       scan: int = LOCATED_SCAN_ROWS) -> LocatedChecks:
+        return located_checks(self.conn, monitor_ids, since, until, scan)
 
 
 def _location(location: str | None) -> tuple[str, tuple[str, ...]]:
