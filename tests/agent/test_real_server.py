@@ -85,9 +85,9 @@ def test_the_server_killed_and_restarted_loses_no_check_of_the_agent_and_stores_
     try:
         wait_for(lambda: len(at_server(tmp_path)) >= 30, 30, "the agent's checks stored",
                  output.dump)
+        assert output.err == [], output.dump()  # nothing said while the server was up
         server.kill()
         server.wait(10)
-        assert output.err == [], output.dump()
         wait_for(lambda: output.find(output.err, "lost the server"), 15, "the lost line",
                  output.dump)
         server = monitor(tmp_path, port)
