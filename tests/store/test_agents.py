@@ -19,6 +19,7 @@ import pytest
 
 from monitor.core.model import LOCAL, CheckResult
 from monitor.store.api import AgentMark
+from monitor.store.codec import MinuteAgg
 from monitor.store.events import Position
 from monitor.store.history import END_OF_TIME
 from monitor.store.sqlite.schema import SCHEMA_VERSION
@@ -148,6 +149,14 @@ def test_a_resent_batch_stores_nothing_twice_and_upto_never_decreases(backend: B
         assert reader.agent_marks() == {("eu-1", "i-1"): 8, ("eu-1", "i-2"): 1}
     finally:
         reader.close()
+    # The minute and its 10-minute block count each stored row once, none resent.
+    once = MinuteAgg()
+    for c in agent_rows([1, 2, 3, 4, 5, 6, 7, 8, 1]):
+        once.add(c.response_ms, c.available, c.code, c.reason, c.warning)
+    assert [(span, MinuteAgg.from_row(row)) for span, *row in rows(
+        db, "SELECT span, checks, up, rt_count, rt_sum, rt_min, rt_max, hist, outcomes"
+            " FROM aggregates WHERE span IN (60, 600) ORDER BY span")] == [(60, once),
+                                                                          (600, once)]
 
 
 def test_a_batch_without_ids_is_skipped_whole_when_its_upto_is_stored(backend: Backend) -> None:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from monitor.core.model import CheckResult
+from monitor.store.codec import MinuteAgg
 from tests.store.conftest import Backend
 
 # A whole minute of the present, two minutes ago: no rollup of the hour yet.
@@ -116,6 +117,7 @@ def test_a_writer_beside_the_owner_writes_its_folds_with_its_rows(backend: Backe
     raw, minutes, _ = counts(backend)
     assert minutes == raw == {"a": (1, 1)}
     store.close()
+    assert spans(backend) == expected_spans([_check("a", BASE + 1)])
 
 
 def test_the_owner_writes_its_folds_at_a_flush_and_names_its_unfolded_rows(
@@ -134,10 +136,29 @@ def test_the_owner_writes_its_folds_at_a_flush_and_names_its_unfolded_rows(
     raw, minutes, _ = counts(backend)
     assert minutes == raw == {"a": (6, 6)}
     assert unfolded(backend) is None
+    assert spans(backend) == expected_spans([_check("a", BASE + i) for i in (0, 1, 2, 3, 4, 10)])
 
 
 def _check(monitor_id: str, ts: float) -> CheckResult:
     return CheckResult(monitor_id, ts, True, 200, 12.0, mono=ts - BASE)
+
+
+def spans(backend: Backend) -> dict[tuple[str, int, int], MinuteAgg]:
+    """The minute and 10-minute rows, whole (not only their counts)."""
+    return {(monitor_id, span, start): MinuteAgg.from_row(row)
+            for monitor_id, span, start, *row in backend.read(
+                "SELECT monitor, span, start, checks, up, rt_count, rt_sum, rt_min, rt_max,"
+                " hist, outcomes FROM aggregates WHERE span IN (60, 600)")}
+
+
+def expected_spans(checks: list[CheckResult]) -> dict[tuple[str, int, int], MinuteAgg]:
+    out: dict[tuple[str, int, int], MinuteAgg] = {}
+    for c in checks:
+        for span in (60, 600):
+            key = (c.monitor_id, span, int(c.timestamp // span) * span)
+            out.setdefault(key, MinuteAgg()).add(c.response_ms, c.available, c.code, c.reason,
+                                                 c.warning)
+    return out
 
 
 _STOPPER = textwrap.dedent("""

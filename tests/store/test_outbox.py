@@ -28,6 +28,10 @@ def test_deliveries_go_with_their_alert_and_are_read_by_provider(backend: Backen
         store.put_alert(alert("recovery", Delivery("ops", "recovery", "OK", "up")))
         store.put_alert(alert("alert"))  # no provider wants it: no outbox row
         store.flush()
+        assert backend.read("SELECT alert, key, provider, event, title, attempts FROM outbox"
+                            " ORDER BY id") == [
+            (1, "1:ops", "ops", "alert", "ALERT", 0), (1, "1:pager", "pager", "alert", "ALERT", 0),
+            (2, "2:ops", "ops", "recovery", "OK", 0)]
         reader = backend.reader()
         try:
             ops = reader.pending_deliveries("ops", now=1e12)
@@ -57,6 +61,11 @@ def test_deliveries_go_with_their_alert_and_are_read_by_provider(backend: Backen
             reader.close()
     finally:
         store.close()
+    # The outcomes' columns as recorded: the first outcome of each row, its time kept.
+    assert backend.read("SELECT key, attempts, sent, failed, retry_at, error FROM outbox"
+                        " ORDER BY id") == [
+        ("1:ops", 1, 100.0, None, None, None), ("1:pager", 1, None, 100.0, None, "timed out"),
+        ("2:ops", 1, None, None, 160.0, "HTTP 500")]
 
 
 REFUSE = {

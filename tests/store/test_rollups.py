@@ -170,6 +170,10 @@ def test_the_writer_rolls_hours_from_blocks_and_days_from_hours(backend: Backend
     assert stored_metrics(db, HOUR) == expected_metrics(checks, HOUR, rolled)
     assert stored_metrics(db, DAY) == expected_metrics(
         [c for c in checks if c.timestamp < rolled], DAY, DAY0 + 3 * DAY)
+    # A day rolled up whole has its uptime packed.
+    (counts,) = backend.read("SELECT counts FROM uptime_days WHERE monitor = ?",
+                             checks[0].monitor_id)[0]
+    assert bytes(counts) != bytes(256)
     # The hour that ended LATE_HORIZON ago and a second is rolled; the one still within
     # its late horizon is not, until the clock says so.
     last = rolled
