@@ -1,6 +1,7 @@
 """The monitors of the config file: list (filtered by kind, tag and state; paged), get,
 create, replace, patch (JSON merge patch), delete, pause and resume; and the config's JSON
-Schema (`GET /schema.json`).
+Schema (`GET /schema.json`). A monitor checked from several locations has each one's state
+too (`locations`: as the alert rules judge each, monitor.engine.locations).
 
 Every change goes through the config editor (monitor.config.edit): validated by the loader
 with config.json's own messages, written to the file atomically with a backup, then
@@ -43,7 +44,9 @@ from monitor.config.edit import (
 from monitor.config.schema import config_schema
 from monitor.core.errors import ConfigError
 from monitor.core.model import Monitor
-from monitor.store.api import iso_utc
+from monitor.engine.locations import STATES as LOCATION_STATES
+from monitor.engine.locations import LocationState, location_states, several
+from monitor.store.api import Reader, iso_utc
 from monitor.store.summaries import MonitorSummary
 from monitor.web import ids
 from monitor.web.api import PREFIX
@@ -71,6 +74,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 MAX_OFFSET = 1_000_000
 STATES = ("up", "down", "warning", "unknown", "paused", "maintenance")
+SEVERAL = "several"  # ?locations=several: the monitors checked from more than one location
 _EDITOR = "monitor.editor"  # app.extensions: the editor of the config file
 _STATUS = {NotFound: 404, Stale: 412, Clash: 409, Derived: 409, Invalid: 422}
 
@@ -111,9 +115,10 @@ def state_of(monitor: Monitor, summary: MonitorSummary | None) -> str:
     return "warning" if summary.warning is not None else "up"
 
 
-def _item(monitor: Monitor, summary: MonitorSummary | None) -> dict[str, Any]:
+def _item(monitor: Monitor, summary: MonitorSummary | None,
+          located: list[LocationState] | None = None) -> dict[str, Any]:
     last = summary.last_check if summary is not None else None
-    return {"id": monitor.id, "name": monitor.name, "kind": monitor.kind,
+    item = {"id": monitor.id, "name": monitor.name, "kind": monitor.kind,
             "target": monitor.target, "interval": monitor.interval,
             "tags": list(monitor.tags), "paused": monitor.paused,
             "state": state_of(monitor, summary),
@@ -121,11 +126,35 @@ def _item(monitor: Monitor, summary: MonitorSummary | None) -> dict[str, Any]:
             "lastResponseTime": summary.last_response if summary is not None else None,
             "lastReason": summary.last_reason if summary is not None else None,
             "parent": monitor.parent_id or None}
+    if located is not None:  # checked from several locations: each one's state
+        item["locations"] = [_location(state) for state in located]
+    return item
 
 
-def _summaries(context: WebContext) -> dict[str, MonitorSummary]:
+def _location(state: LocationState) -> dict[str, Any]:
+    return {"location": state.location, "state": state.state,
+            "availability": state.availability, "since": iso_utc(state.since),
+            "lastCheck": None if state.last_check is None else iso_utc(state.last_check),
+            "status": state.status, "responseTime": state.response_ms, "reason": state.reason}
+
+
+def located(context: WebContext, reader: Reader, monitors: list[Monitor],
+            ) -> dict[str, list[LocationState]]:
+    """Each location's state of those of `monitors` checked from several: from the running
+    monitor's alert rules under `-m --web`, else replayed from the database."""
+    runtime = context.runtime
+    config = context.config
+    return location_states(
+        monitors, reader, context.clock(),
+        evaluator=None if runtime is None else runtime.engine.alerts,
+        lost=None if runtime is None else runtime.agents.lost_locations,
+        agents=config.agents, agent_timeout=config.agent_timeout)
+
+
+def _summaries(context: WebContext, monitor_ids: list[str] | None = None,
+               ) -> dict[str, MonitorSummary]:
     with reading(context) as reader:
-        return {summary.id: summary for summary in reader.monitor_summaries()}
+        return {summary.id: summary for summary in reader.monitor_summaries(monitor_ids)}
 
 
 def _detail(context: WebContext, snap: Snapshot, monitor: Monitor) -> dict[str, Any]:
@@ -133,11 +162,12 @@ def _detail(context: WebContext, snap: Snapshot, monitor: Monitor) -> dict[str, 
     (None for a monitor a site's plugins make, or while the file is not a valid config)."""
     with reading(context) as reader:
         summary = next(iter(reader.monitor_summaries([monitor.id])), None)
+        states = located(context, reader, [monitor]).get(monitor.id)
     entry = None
     if not monitor.parent_id:
         with contextlib.suppress(EditError):  # the file, invalid now, has no entry to show
             entry = snap.shown(monitor.id)
-    return {**_item(monitor, summary), "config": entry}
+    return {**_item(monitor, summary, states), "config": entry}
 
 
 def described(context: WebContext, monitor_id: str) -> tuple[dict[str, Any], str]:
@@ -172,21 +202,28 @@ def list_monitors() -> ResponseReturnValue:
     kind = choice_arg("kind", tuple(registry.names()))
     tag = request.args.get("tag")
     state = choice_arg("state", STATES)
+    only_several = choice_arg("locations", (SEVERAL,)) is not None
     limit = int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     if "cursor" in request.args and "offset" in request.args:
         raise Problem(400, "Bad Request", "offset: give a cursor or an offset, not both",
                       parameter="offset")
     snap = _snapshot(context)
-    summaries = _summaries(context)
-    rows = [(m, summaries.get(m.id)) for m in _config(context, snap).monitors
-            if (kind is None or m.kind == kind) and (tag is None or tag in m.tags)]
+    chosen = [m for m in _config(context, snap).monitors
+              if (kind is None or m.kind == kind) and (tag is None or tag in m.tags)
+              and (not only_several or several(m))]
+    # Of a few monitors, theirs only; of many, every monitor's state in one read.
+    summaries = _summaries(context, [m.id for m in chosen] if only_several else None)
+    rows = [(m, summaries.get(m.id)) for m in chosen]
     if state is not None:
         rows = [(m, s) for m, s in rows if state_of(m, s) == state]
     start = (_after(request.args["cursor"], [m.id for m, _ in rows])
              if "cursor" in request.args else int_arg("offset", 0, 0, MAX_OFFSET))
     page = rows[start:start + limit]  # only the page's items are made
     more = start + len(page) < len(rows)
-    return _tagged({"monitors": [_item(m, s) for m, s in page], "total": len(rows),
+    with reading(context) as reader:
+        states = located(context, reader, [m for m, _ in page])
+    return _tagged({"monitors": [_item(m, s, states.get(m.id)) for m, s in page],
+                    "total": len(rows),
                     "nextCursor": _cursor(start + len(page) - 1, page[-1][0].id) if more
                     else None}, snap)
 
@@ -410,6 +447,30 @@ _ITEM_PROPERTIES: dict[str, Any] = {
     "lastReason": NULLABLE_STRING,
     "parent": {**NULLABLE_STRING, "description": "the site whose plugins make it"},
 }
+# Only of a monitor checked from several locations: not in `required`.
+_LOCATIONS = {
+    "locations": {
+        "type": "array", "items": {"$ref": "#/components/schemas/MonitorLocation"},
+        "description": "only of a monitor checked from several locations: each one's state as"
+                       " the alert rules judge it, in its config's order"}}
+_LOCATION_PROPERTIES: dict[str, Any] = {
+    "location": {"type": "string", "description": "`local` (this monitor) or an agent's"},
+    "state": {"enum": list(LOCATION_STATES), "description": "down: the alert rules' verdict"
+              " on its checks alone (the monitor alerts when `quorum` locations are down);"
+              " warning: up, its latest check warns; lost: every agent of it lost, its"
+              " checks count neither way; unknown: no check of it in the alert window"},
+    "availability": {**NULLABLE_NUMBER, "description": "0 to 1: its known checks up in the"
+                     " alert window, as the rules count them; null without any"},
+    "since": {"type": "string", "description": "what `availability` counts from (ISO-8601"
+              " UTC): the alert window's start, or later when the window held more rows"
+              " than a read of the database walks"},
+    "lastCheck": {**NULLABLE_STRING, "description": "its latest check's time (ISO-8601 UTC);"
+                  " null when none is known (none since the monitor started, or in the"
+                  " window read from the database)"},
+    "status": {"type": ["integer", "null"], "description": "that check's code (HTTP status)"},
+    "responseTime": {**NULLABLE_NUMBER, "description": "that check's, milliseconds"},
+    "reason": {**NULLABLE_STRING, "description": "why that check failed or warned"},
+}
 OPENAPI: dict[str, Any] = {
     "paths": {
         "/schema.json": {"get": {
@@ -425,6 +486,9 @@ OPENAPI: dict[str, Any] = {
                     {"name": "kind", "in": "query", "schema": {"type": "string"}},
                     {"name": "tag", "in": "query", "schema": {"type": "string"}},
                     {"name": "state", "in": "query", "schema": {"enum": list(STATES)}},
+                    {"name": "locations", "in": "query", "description": "several: only the"
+                     " monitors checked from more than one location",
+                     "schema": {"enum": [SEVERAL]}},
                     {"name": "limit", "in": "query", "schema": {
                         "type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
                         "default": DEFAULT_LIMIT}},
@@ -461,9 +525,11 @@ OPENAPI: dict[str, Any] = {
     },
     "components": {"schemas": {
         "MonitorItem": {"type": "object", "required": list(_ITEM_PROPERTIES),
-                        "properties": _ITEM_PROPERTIES},
+                        "properties": {**_ITEM_PROPERTIES, **_LOCATIONS}},
+        "MonitorLocation": {"type": "object", "required": list(_LOCATION_PROPERTIES),
+                            "properties": _LOCATION_PROPERTIES},
         "Monitor": {"type": "object", "required": [*_ITEM_PROPERTIES, "config"],
-                    "properties": {**_ITEM_PROPERTIES, "config": {
+                    "properties": {**_ITEM_PROPERTIES, **_LOCATIONS, "config": {
                         "type": ["object", "null"],
                         "description": "its entry in config.json, secrets masked; null for"
                                        " one a site's plugins make"}}},
