@@ -73,7 +73,7 @@ class Runtime:
         self._leases = None if beside else open_leases(store, self._warn)
         self._held: Held | None = None
         if self._leases is not None:
-            store.rolls = False  # type: ignore[union-attr]
+            store.rolls = False
         part = self._part(config)
         self.engine = Engine(part, store, wall_clock=wall, on_error=self._warn,
                              on_status=on_line,
@@ -266,7 +266,7 @@ class Runtime:
         if held is None:
             return
         before, self._held = self._held, held
-        self.store.rolls = held.main  # type: ignore[union-attr]
+        self.store.rolls = held.main
         self._run_part(self._config)
         if self._on_line is not None and (before is None or before.monitors != held.monitors
                                           or before.main != held.main):

@@ -19,9 +19,10 @@ import pytest
 
 from monitor.core.errors import StoreError
 from monitor.core.model import CheckResult
+from monitor.store import holding as holding_mod
+from monitor.store import writing
 from monitor.store.api import AlertRecord, MonitorRow, iso_utc, parse_iso
 from monitor.store.codec import MinuteAgg
-from monitor.store.sqlite import holding as holding_mod
 from monitor.store.sqlite.connection import open_writer_connection
 from monitor.store.sqlite.migrations import SCHEMA_4
 from monitor.store.sqlite.queries import open_reader
@@ -751,7 +752,7 @@ def test_schema_1_is_migrated_keeping_rows_and_masking_passwords(db: Path, make_
 def test_a_writer_that_falls_behind_drops_checks_not_alerts(backend: Backend, monkeypatch) -> None:
     # A writer starved of CPU must not let its queue eat all memory: past MAX_QUEUED
     # waiting checks, new checks are counted and dropped, said once; alerts always queue.
-    monkeypatch.setattr(backend.module("writer"), "MAX_QUEUED", 5)
+    monkeypatch.setattr(writing, "MAX_QUEUED", 5)
     messages: list[str] = []
     store = backend.make(on_error=messages.append)  # not started: nothing drains the queue
     for s in range(8):
@@ -885,8 +886,8 @@ def test_workers_yield_to_a_starved_writer_for_a_bounded_time(backend: Backend,
     # A writer that has finished no batch for a while with a deep queue is starved: the
     # worker putting a check sleeps (handing over the GIL) until a batch is written, or
     # at most YIELD_AT_MOST; with the writer keeping up, putting a check never waits.
-    monkeypatch.setattr(backend.module("writer"), "STALL_ROWS", 3)
-    monkeypatch.setattr(backend.module("writer"), "YIELD_AT_MOST", 0.3)
+    monkeypatch.setattr(writing, "STALL_ROWS", 3)
+    monkeypatch.setattr(writing, "YIELD_AT_MOST", 0.3)
     store = backend.make()
     blocked = threading.Event()
     original = store._process

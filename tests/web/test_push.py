@@ -152,7 +152,7 @@ def test_the_token_is_masked_in_a_message(web):
 
 
 def test_a_writer_far_behind_refuses_with_503(web, monkeypatch):
-    from monitor.store.sqlite import writer
+    from monitor.store import writing as writer
 
     monkeypatch.setattr(writer, "MAX_QUEUED", 0)  # every queue is "too far behind"
     answer = web.client.get(f"/api/v1/push/{TOKEN}")

@@ -10,32 +10,14 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 
 import psycopg
 
 from monitor.core.model import LOCAL, CheckResult
 from monitor.core.push import MAX_MESSAGE
-from monitor.store.api import (
-    KEY_FIELD,
-    SPANS,
-    Ack,
-    AgentSeen,
-    AlertRecord,
-    CheckBatch,
-    Command,
-    DeliveryDone,
-    Flush,
-    MonitorRow,
-    Purge,
-    RecordPush,
-    RecordSeries,
-    SetMaintenance,
-    SetMonitors,
-    Stop,
-    iso_utc,
-)
+from monitor.store.api import SPANS, AgentSeen, AlertRecord, Command, MonitorRow, iso_utc
 from monitor.store.codec import finite_metrics
 from monitor.store.postgres.aggregates import MetricFigures, purge_days
 from monitor.store.postgres.folds import Folds
@@ -44,6 +26,7 @@ from monitor.store.postgres.schema import TYPE_GROUP
 from monitor.store.postgres.series_writes import SeriesWrites
 from monitor.store.postgres.sql import columns, rollback, unnest
 from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS
+from monitor.store.work import Work, outbox_rows, skip_stored, sort
 
 PURGE_CHUNK = 20000
 
@@ -73,92 +56,6 @@ _UPSERT_SEEN = (
     "INSERT INTO agent_seen (name, location, seen) VALUES (%s, %s, %s) ON CONFLICT (name) DO"
     " UPDATE SET seen = greatest(agent_seen.seen, excluded.seen), location = CASE WHEN"
     " excluded.seen >= agent_seen.seen THEN excluded.location ELSE agent_seen.location END")
-
-
-@dataclass(slots=True)
-class Work:
-    """A batch's commands by type, in their order within each type."""
-
-    checks: list[CheckResult] = field(default_factory=list)
-    # Agents' batches: (where their rows start in `checks`, the batch).
-    marked: list[tuple[int, CheckBatch]] = field(default_factory=list)
-    skipped: int = 0  # rows of agents' batches stored already (resent): not written again
-    alerts: list[AlertRecord] = field(default_factory=list)
-    monitor_sets: list[SetMonitors] = field(default_factory=list)
-    maintenance: list[SetMaintenance] = field(default_factory=list)
-    deliveries: list[DeliveryDone] = field(default_factory=list)
-    pushes: list[RecordPush] = field(default_factory=list)
-    series: list[RecordSeries] = field(default_factory=list)
-    acks: list[Ack] = field(default_factory=list)
-    seen: list[AgentSeen] = field(default_factory=list)
-    purges: list[Purge] = field(default_factory=list)
-    flushes: list[Flush] = field(default_factory=list)
-    stop: bool = False
-
-
-def sort(commands: Iterable[Command]) -> Work:
-    """The one place commands are told apart."""
-    work = Work()
-    for command in commands:
-        match command:
-            case CheckResult():
-                work.checks.append(command)
-            case CheckBatch():
-                if command.mark is not None:
-                    work.marked.append((len(work.checks), command))
-                work.checks.extend(command)
-            case AlertRecord():
-                work.alerts.append(command)
-            case SetMonitors():
-                work.monitor_sets.append(command)
-            case DeliveryDone():
-                work.deliveries.append(command)
-            case SetMaintenance():
-                work.maintenance.append(command)
-            case RecordPush():
-                work.pushes.append(command)
-            case RecordSeries():
-                work.series.append(command)
-            case Ack():
-                work.acks.append(command)
-            case AgentSeen():
-                work.seen.append(command)
-            case Purge():
-                work.purges.append(command)
-            case Flush():
-                work.flushes.append(command)
-            case Stop():
-                work.stop = True
-            case _:
-                raise TypeError(f"not a store command: {command!r}")
-    return work
-
-
-def flatten(commands: Iterable[Command], split: bool = False) -> list[Command]:
-    """The commands with each list of checks as its checks; an agent's batch (with a mark)
-    kept whole, or with `split` one batch per row (each marked with its row's id when the
-    mark has ids) and then its mark alone, so that a bad row costs that row alone."""
-    out: list[Command] = []
-    for command in commands:
-        if not isinstance(command, CheckBatch):
-            out.append(command)
-        elif command.mark is None:
-            out.extend(command)
-        elif not split:
-            out.append(command)
-        else:
-            mark = command.mark
-            for index, row in enumerate(command):
-                one = (replace(mark, upto=mark.ids[index], ids=mark.ids[index:index + 1])
-                       if mark.ids else None)
-                out.append(row if one is None else CheckBatch((row,), one))
-            out.append(CheckBatch((), replace(mark, ids=())))
-    return out
-
-
-def is_data(command: Command) -> bool:
-    """Data to write (kept and retried while the server refuses), not a control command."""
-    return not isinstance(command, Purge | Flush | Stop)
 
 
 def _finite(*values: float | None) -> None:
@@ -341,17 +238,11 @@ class Batches:
                  a.start, a.end, a.availability, a.message, a.monitor_id)).fetchone()
             if a.deliveries:
                 assert row is not None
-                alert = row[0]
-                rows = []
-                for d in a.deliveries:
-                    key = f"{alert}:{d.provider}"
-                    rows.append((alert, key, d.provider, d.event,
-                                 d.title.replace(KEY_FIELD, key),
-                                 d.body.replace(KEY_FIELD, key), now))
                 with conn.cursor() as cursor:
                     cursor.executemany(
                         "INSERT INTO outbox (alert, key, provider, event, title, body,"
-                        " created) VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+                        " created) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                        outbox_rows(row[0], a.deliveries, now))
 
     def _write_monitors(self, monitors: tuple[MonitorRow, ...]) -> None:
         conn = self._conn
@@ -384,29 +275,17 @@ class Batches:
 
     def _write_marks(self, work: Work) -> None:
         """The agents' marks, in the open transaction, and their rows stored already (a
-        resend) taken out of `work.checks`: each row is stored once, with its mark. The
-        mark's row is locked (FOR UPDATE) so that two writers on one database take turns."""
+        resend) taken out of `work.checks` (work.skip_stored). The mark's row is locked
+        (FOR UPDATE) so that two writers on one database take turns."""
         conn = self._conn
-        upto: dict[tuple[str, str], int] = {}
-        drop: set[int] = set()
-        for start, batch in work.marked:
-            mark = batch.mark
-            assert mark is not None
-            key = (mark.name, mark.instance)
-            if key not in upto:
-                row = conn.execute("SELECT upto FROM agents WHERE name = %s AND instance = %s"
-                                   " FOR UPDATE", key).fetchone()
-                upto[key] = 0 if row is None else row[0]
-            stored = upto[key]
-            if mark.ids:
-                drop.update(start + i for i, ident in enumerate(mark.ids) if ident <= stored)
-            elif mark.upto <= stored:
-                drop.update(range(start, start + len(batch)))
-            upto[key] = max(stored, mark.upto)
-            conn.execute(_UPSERT_MARK, (*key, mark.upto, mark.location))
-        if drop:
-            work.checks = [c for i, c in enumerate(work.checks) if i not in drop]
-            work.skipped = len(drop)
+
+        def stored(key: tuple[str, str]) -> int:
+            row = conn.execute("SELECT upto FROM agents WHERE name = %s AND instance = %s"
+                               " FOR UPDATE", key).fetchone()
+            return 0 if row is None else int(row[0])
+
+        skip_stored(work, stored, lambda key, upto, location: conn.execute(
+            _UPSERT_MARK, (*key, upto, location)))
 
     def _write_checks(self, checks: list[CheckResult]) -> list[int]:
         """The raw rows, one statement; their ids."""

@@ -8,29 +8,11 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 
 from monitor.core.model import LOCAL, CheckResult
-from monitor.store.api import (
-    KEY_FIELD,
-    SPANS,
-    Ack,
-    AgentSeen,
-    AlertRecord,
-    CheckBatch,
-    Command,
-    DeliveryDone,
-    Flush,
-    MonitorRow,
-    Purge,
-    RecordPush,
-    RecordSeries,
-    SetMaintenance,
-    SetMonitors,
-    Stop,
-    iso_utc,
-)
+from monitor.store.api import SPANS, AgentSeen, AlertRecord, Command, MonitorRow, iso_utc
 from monitor.store.codec import finite_metrics
 from monitor.store.sqlite import history, pushes, uptime
 from monitor.store.sqlite.aggregates import MetricFigures
@@ -39,6 +21,7 @@ from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.schema import TYPE_GROUP
 from monitor.store.sqlite.series import SeriesWrites
 from monitor.store.sqlite.sql import items
+from monitor.store.work import Work, outbox_rows, skip_stored, sort
 
 PURGE_CHUNK = 20000
 
@@ -66,95 +49,6 @@ _UPSERT_SEEN = (
     "INSERT INTO agent_seen (name, location, seen) VALUES (?,?,?) ON CONFLICT (name) DO"
     " UPDATE SET seen = max(seen, excluded.seen), location = CASE WHEN excluded.seen >= seen"
     " THEN excluded.location ELSE location END")
-
-
-@dataclass(slots=True)
-class Work:
-    """A batch's commands by type, in their order within each type."""
-
-    checks: list[CheckResult] = field(default_factory=list)
-    # Agents' batches: (where their rows start in `checks`, the batch).
-    marked: list[tuple[int, CheckBatch]] = field(default_factory=list)
-    skipped: int = 0  # rows of agents' batches stored already (resent): not written again
-    alerts: list[AlertRecord] = field(default_factory=list)
-    monitor_sets: list[SetMonitors] = field(default_factory=list)
-    maintenance: list[SetMaintenance] = field(default_factory=list)
-    deliveries: list[DeliveryDone] = field(default_factory=list)
-    pushes: list[RecordPush] = field(default_factory=list)
-    series: list[RecordSeries] = field(default_factory=list)
-    acks: list[Ack] = field(default_factory=list)
-    seen: list[AgentSeen] = field(default_factory=list)
-    purges: list[Purge] = field(default_factory=list)
-    flushes: list[Flush] = field(default_factory=list)
-    stop: bool = False
-
-
-def sort(commands: Iterable[Command]) -> Work:
-    """The one place commands are told apart."""
-    work = Work()
-    for command in commands:
-        match command:
-            case CheckResult():
-                work.checks.append(command)
-            case CheckBatch():
-                if command.mark is not None:
-                    work.marked.append((len(work.checks), command))
-                work.checks.extend(command)
-            case AlertRecord():
-                work.alerts.append(command)
-            case SetMonitors():
-                work.monitor_sets.append(command)
-            case DeliveryDone():
-                work.deliveries.append(command)
-            case SetMaintenance():
-                work.maintenance.append(command)
-            case RecordPush():
-                work.pushes.append(command)
-            case RecordSeries():
-                work.series.append(command)
-            case Ack():
-                work.acks.append(command)
-            case AgentSeen():
-                work.seen.append(command)
-            case Purge():
-                work.purges.append(command)
-            case Flush():
-                work.flushes.append(command)
-            case Stop():
-                work.stop = True
-            case _:
-                raise TypeError(f"not a store command: {command!r}")
-    return work
-
-
-def flatten(commands: Iterable[Command], split: bool = False) -> list[Command]:
-    """The commands with each list of checks (put_checks's) as its checks; an agent's
-    batch (with a mark) kept whole, or with `split` cut into one batch per row (each
-    marked with its row's id when the mark has ids) and then its mark alone: a bad row
-    found among them costs that row alone, and the mark still goes past it."""
-    out: list[Command] = []
-    for command in commands:
-        if not isinstance(command, CheckBatch):
-            out.append(command)
-        elif command.mark is None:
-            out.extend(command)
-        elif not split:
-            out.append(command)
-        else:
-            mark = command.mark
-            for index, row in enumerate(command):
-                one = (replace(mark, upto=mark.ids[index], ids=mark.ids[index:index + 1])
-                       if mark.ids else None)
-                out.append(row if one is None else CheckBatch((row,), one))
-            out.append(CheckBatch((), replace(mark, ids=())))
-    return out
-
-
-def is_data(command: Command) -> bool:
-    """Data to write (kept and retried while the disk refuses), not a control command."""
-    return not isinstance(command, Purge | Flush | Stop)
-
-
 
 
 class Batches:
@@ -298,44 +192,26 @@ class Batches:
                 (a.timestamp, a.host or targets.get(a.monitor_id, a.monitor_id), a.type,
                  a.start, a.end, a.availability, a.message, a.monitor_id))
             if a.deliveries:
-                alert = cursor.lastrowid
-                rows = []
-                for d in a.deliveries:
-                    key = f"{alert}:{d.provider}"
-                    rows.append((alert, key, d.provider, d.event,
-                                 d.title.replace(KEY_FIELD, key),
-                                 d.body.replace(KEY_FIELD, key), now))
+                assert cursor.lastrowid is not None
                 conn.executemany(
                     "INSERT INTO outbox (alert, key, provider, event, title, body, created)"
-                    " VALUES (?,?,?,?,?,?,?)", rows)
+                    " VALUES (?,?,?,?,?,?,?)", outbox_rows(cursor.lastrowid, a.deliveries, now))
 
     def _write_seen(self, seen: list[AgentSeen]) -> None:
         self._conn.executemany(_UPSERT_SEEN, [(s.name, s.location, s.at) for s in seen])
 
     def _write_marks(self, work: Work) -> None:
         """The agents' marks, in the open transaction, and their rows stored already (a
-        resend) taken out of `work.checks`: each row is stored once, with its mark."""
+        resend) taken out of `work.checks` (work.skip_stored)."""
         conn = self._conn
-        upto: dict[tuple[str, str], int] = {}
-        drop: set[int] = set()
-        for start, batch in work.marked:
-            mark = batch.mark
-            assert mark is not None
-            key = (mark.name, mark.instance)
-            if key not in upto:
-                row = conn.execute("SELECT upto FROM agents WHERE name = ? AND instance = ?",
-                                   key).fetchone()
-                upto[key] = 0 if row is None else row[0]
-            stored = upto[key]
-            if mark.ids:
-                drop.update(start + i for i, ident in enumerate(mark.ids) if ident <= stored)
-            elif mark.upto <= stored:
-                drop.update(range(start, start + len(batch)))
-            upto[key] = max(stored, mark.upto)
-            conn.execute(_UPSERT_MARK, (*key, mark.upto, mark.location))
-        if drop:
-            work.checks = [c for i, c in enumerate(work.checks) if i not in drop]
-            work.skipped = len(drop)
+
+        def stored(key: tuple[str, str]) -> int:
+            row = conn.execute("SELECT upto FROM agents WHERE name = ? AND instance = ?",
+                               key).fetchone()
+            return 0 if row is None else int(row[0])
+
+        skip_stored(work, stored, lambda key, upto, location: conn.execute(
+            _UPSERT_MARK, (*key, upto, location)))
 
     def _write_monitors(self, monitors: tuple[MonitorRow, ...]) -> None:
         conn = self._conn
