@@ -19,12 +19,15 @@ from monitor.core.model import LOCAL, CheckResult
 from monitor.core.push import MAX_MESSAGE
 from monitor.store.api import SPANS, AgentSeen, AlertRecord, Command, MonitorRow, iso_utc
 from monitor.store.codec import finite_metrics
-from monitor.store.postgres.aggregates import MetricFigures, purge_days
-from monitor.store.postgres.folds import Folds
+from monitor.store.folds import KEY, Folds
+from monitor.store.postgres.aggregates import Aggregates, MetricFigures, purge_days
+from monitor.store.postgres.ranges import RowRanges
 from monitor.store.postgres.rollups import PgRollups
 from monitor.store.postgres.schema import TYPE_GROUP
 from monitor.store.postgres.series_writes import SeriesWrites
-from monitor.store.postgres.sql import columns, rollback, unnest
+from monitor.store.postgres.sql import columns, commit_all, rollback, unnest
+from monitor.store.postgres.state import States
+from monitor.store.ranges import runs
 from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS
 from monitor.store.work import Work, outbox_rows, skip_stored, sort
 
@@ -79,8 +82,8 @@ class Batches:
         self._say = say
         self._path = path
         self._rollups = PgRollups(clock)
-        self.folds = Folds(clock, self._rollups, deferred)
-        self.aggregates = self.folds.aggregates  # public for tests
+        self.aggregates = Aggregates(clock, self._rollups)  # public for tests
+        self.folds = Folds(self.aggregates, States(), RowRanges(KEY), commit_all, deferred)
         self._recovered = False
         self._metrics = MetricFigures(clock, say, path, self._rollups, deferred)
         self._series = SeriesWrites(clock, say, path)
@@ -160,7 +163,7 @@ class Batches:
                              " since = excluded.since, until = excluded.until",
                              (m.monitor_id, m.since, m.until))
         if work.checks:
-            self.folds.batch(conn, work.checks, ids)
+            self.folds.batch(conn, work.checks, runs(ids))
             self._metrics.batch(conn, ids)
         conn.execute("COMMIT")
         if work.checks:

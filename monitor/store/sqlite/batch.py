@@ -14,13 +14,15 @@ from dataclasses import replace
 from monitor.core.model import LOCAL, CheckResult
 from monitor.store.api import SPANS, AgentSeen, AlertRecord, Command, MonitorRow, iso_utc
 from monitor.store.codec import finite_metrics
+from monitor.store.folds import KEY, Folds
 from monitor.store.sqlite import history, pushes, uptime
-from monitor.store.sqlite.aggregates import MetricFigures
-from monitor.store.sqlite.folds import Folds
+from monitor.store.sqlite.aggregates import CheckAggregates, MetricFigures
+from monitor.store.sqlite.ranges import RowRanges
 from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.schema import TYPE_GROUP
 from monitor.store.sqlite.series import SeriesWrites
-from monitor.store.sqlite.sql import items
+from monitor.store.sqlite.sql import commit_all, items
+from monitor.store.sqlite.state import MonitorStates
 from monitor.store.work import Work, outbox_rows, skip_stored, sort
 
 PURGE_CHUNK = 20000
@@ -63,8 +65,9 @@ class Batches:
         self._path = path
         self._rollups = Rollups(clock)
         # The aggregates and states of the checks written; `deferred`: the owner's way.
-        self.folds = Folds(clock, self._rollups, deferred)
-        self.aggregates = self.folds.aggregates  # public for tests
+        self.aggregates = CheckAggregates(clock, self._rollups)  # public for tests
+        self.folds = Folds(self.aggregates, MonitorStates(), RowRanges(KEY), commit_all,
+                           deferred)
         self._recovered = False
         self._metrics = MetricFigures(clock, say, path, self._rollups, deferred)
         self._series = SeriesWrites(clock, say, path)
@@ -256,7 +259,7 @@ class Batches:
             text = rows()
         conn.execute(_INSERT_LOCATED if located else _INSERT_CHECKS, (text,))
         (last_id,) = conn.execute("SELECT last_insert_rowid()").fetchone()
-        self.folds.batch(conn, checks, last_id)
+        self.folds.batch(conn, checks, [(last_id - len(checks), last_id)])
         self._metrics.batch(conn, len(checks), last_id)
 
     def purge(self, before: float, tiers: dict[int, float | None]) -> tuple[int, int]:
