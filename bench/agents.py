@@ -23,6 +23,11 @@ with its own database (its outbox). Everything runs in a temporary folder, nginx
   less its check time (the sampling period, 0.25 s, included); after the agents' stop,
   every agent's local rows are compared with the server's: none missing, none twice.
 
+With `--postgresql` the server's database is one on a PostgreSQL server the bench starts
+(Debian's, as the tests do: tests/support/postgres.py, 127.0.0.1, fsync off), `-db
+postgresql://...`, a fresh database per scenario; the server's CPU is then the monitor's
+process and the PostgreSQL server's, both (db_cores, db_cpu_us_per_check: the latter's).
+
 Figures: one JSON line each (bench.figures), judged against their targets: the drain at
 least 5,000 checks/s on this 2-core machine, the server's CPU per check, the lag p99, rows
 lost and stored twice. The reference of the same run: the SQLite writer alone
@@ -182,30 +187,43 @@ class Process:
 
 
 class ServerRows:
-    """The agents' rows in the server's database, read as another program would: read-only,
-    counted from the last id seen on."""
+    """The agents' rows in the server's database (an SQLite file, or a PostgreSQL URL), read
+    as another program would: read-only, counted from the last id seen on."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.conn: sqlite3.Connection | None = None
+    def __init__(self, database: Path | str) -> None:
+        self.database = database
+        self.conn: Any = None  # sqlite3's or psycopg's
         self.last_id = 0
         self.count = 0
+        self.postgresql = isinstance(database, str)
 
-    def _connection(self) -> sqlite3.Connection | None:
-        if self.conn is None and self.path.exists():
+    def _connection(self) -> Any:
+        if self.conn is None and self.postgresql:
+            import psycopg
+
+            with contextlib.suppress(psycopg.Error):
+                self.conn = psycopg.connect(str(self.database), autocommit=True)
+        elif self.conn is None and Path(self.database).exists():
             with contextlib.suppress(sqlite3.OperationalError):
-                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+                self.conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True,
+                                            timeout=10)
         return self.conn
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        conn = self._connection()
+        assert conn is not None
+        if self.postgresql:
+            sql = sql.replace("?", "%s")
+        return list(conn.execute(sql, params).fetchall())
 
     def new(self) -> list[float]:
         """The check times of the agents' rows stored since the last call."""
-        conn = self._connection()
-        if conn is None:
+        if self._connection() is None:
             return []
         try:
-            rows = conn.execute("SELECT id, timestamp, location FROM website_monitoring"
-                                " WHERE id > ? ORDER BY id", (self.last_id,)).fetchall()
-        except sqlite3.OperationalError:  # no table yet, or busy past the timeout
+            rows = self._read("SELECT id, timestamp, location FROM website_monitoring"
+                              " WHERE id > ? ORDER BY id", (self.last_id,))
+        except Exception:  # noqa: BLE001 - no table yet, or busy past the timeout
             return []
         if rows:
             self.last_id = rows[-1][0]
@@ -215,10 +233,8 @@ class ServerRows:
 
     def keys(self, location: str) -> Counter[tuple[str, float]]:
         """(monitor, check time) of every row of `location`, counted."""
-        conn = self._connection()
-        assert conn is not None
-        return Counter(conn.execute("SELECT monitor, timestamp FROM website_monitoring"
-                                    " WHERE location = ?", (location,)).fetchall())
+        return Counter(self._read("SELECT monitor, timestamp FROM website_monitoring"
+                                  " WHERE location = ?", (location,)))
 
     def close(self) -> None:
         if self.conn is not None:
@@ -227,10 +243,8 @@ class ServerRows:
 
     def marks(self) -> dict[tuple[str, str], int]:
         """Each (agent, instance)'s upto: the highest local id the server has stored."""
-        conn = self._connection()
-        assert conn is not None
         return {(name, instance): upto for name, instance, upto
-                in conn.execute("SELECT name, instance, upto FROM agents")}
+                in self._read("SELECT name, instance, upto FROM agents")}
 
 
 def local_keys(db: Path, name: str, marks: dict[tuple[str, str], int],
@@ -254,6 +268,7 @@ class Sample:
     server_cpu: float
     agents_cpu: float
     machine: float
+    db_cpu: float = 0.0  # the PostgreSQL server's (with --postgresql)
 
 
 @dataclass
@@ -262,6 +277,8 @@ class Run:
 
     folder: Path
     agents: list[AgentSpec]
+    database: Path | str  # the server's -db: an SQLite file, or a PostgreSQL URL
+    db_pid: int | None = None  # the PostgreSQL server's postmaster
     server: Process | None = None
     clients: list[Process] = field(default_factory=list)
     rows: ServerRows | None = None
@@ -273,14 +290,14 @@ class Run:
         self.url = f"http://127.0.0.1:{port}"
         self.server = Process("server", [
             sys.executable, str(APP), "-m", "-s", "--web", f"127.0.0.1:{port}",
-            "-c", str(self.folder / "config.json"), "-db", str(self.folder / "monitoring.db")],
+            "-c", str(self.folder / "config.json"), "-db", str(self.database)],
             self.folder)
         try:
             wait_port(port, 60)
         except RuntimeError:
             self.server.check()
             raise
-        self.rows = ServerRows(self.folder / "monitoring.db")
+        self.rows = ServerRows(self.database)
 
     def agent_db(self, spec: AgentSpec) -> Path:
         return self.folder / f"agent-{spec.name}.db"
@@ -303,7 +320,8 @@ class Run:
         entry = Sample(time.monotonic(), self.rows.count,
                        procfs.usage(self.server.pid, memory=False).cpu,
                        sum(procfs.usage(c.pid, memory=False).cpu for c in self.clients),
-                       procfs.machine_busy())
+                       procfs.machine_busy(),
+                       procfs.usage(self.db_pid, memory=False).cpu if self.db_pid else 0.0)
         self.samples.append(entry)
         return entry, times
 
@@ -321,22 +339,32 @@ class Run:
 
 
 @contextlib.contextmanager
-def running(folder: Path, agents: list[AgentSpec]) -> Iterator[Run]:
-    run = Run(folder, agents)
+def running(ctx: Context, folder: Path, agents: list[AgentSpec]) -> Iterator[Run]:
+    if ctx.postgres is None:
+        run = Run(folder, agents, folder / "monitoring.db")
+    else:
+        run = Run(folder, agents, ctx.postgres.url(ctx.postgres.create_database()),
+                  postmaster(ctx.postgres.data))
     try:
         yield run
     finally:
         run.kill()
 
 
+def postmaster(data: Path) -> int:
+    """The pid of the PostgreSQL server of `data` (the first line of its postmaster.pid)."""
+    return int((data / "postmaster.pid").read_text().split()[0])
+
+
 def cores(a: Sample, b: Sample) -> dict[str, float]:
     span = b.at - a.at
     server = (b.server_cpu - a.server_cpu) / span
     agents = (b.agents_cpu - a.agents_cpu) / span
+    db = (b.db_cpu - a.db_cpu) / span
     machine = (b.machine - a.machine) / span
-    return {"server_cores": round(server, 2), "agents_cores": round(agents, 2),
-            "machine_cores": round(machine, 2),
-            "others_cores": round(machine - server - agents, 2)}
+    return {"server_cores": round(server, 2), "db_cores": round(db, 2),
+            "agents_cores": round(agents, 2), "machine_cores": round(machine, 2),
+            "others_cores": round(machine - server - db - agents, 2)}
 
 
 def load() -> list[float]:
@@ -358,6 +386,7 @@ class Context:
     folder: Path
     base: str | None  # nginx's base URL; None without nginx
     rows: list[Row]
+    postgres: Any = None  # the PostgreSQL server (tests.support.postgres) with --postgresql
     writer: float | None = None  # checks/s the SQLite writer alone wrote, this run
 
 
@@ -376,7 +405,7 @@ def drain(ctx: Context) -> None:
     total = args.backlog * len(agents)
     print(f"drain: {len(agents)} outboxes of {args.backlog} rows filled in {fill_s:.1f} s",
           file=sys.stderr, flush=True)
-    with running(folder, agents) as run:
+    with running(ctx, folder, agents) as run:
         run.start_server()
         run.start_agents()
         started = time.monotonic()
@@ -404,9 +433,12 @@ def drain(ctx: Context) -> None:
     span = last.at - first.at
     rate = (last.rows - first.rows) / span if span > 0 else float("nan")
     rows = last.rows - first.rows
-    cpu_us = (last.server_cpu - first.server_cpu) / max(1, rows) * 1e6
+    db_us = (last.db_cpu - first.db_cpu) / max(1, rows) * 1e6
+    cpu_us = (last.server_cpu - first.server_cpu) / max(1, rows) * 1e6 + db_us
     agents_us = (last.agents_cpu - first.agents_cpu) / max(1, rows) * 1e6
     extra = {"agents": len(agents), "backlog_per_agent": args.backlog,
+             "database": "postgresql" if ctx.postgres else "sqlite",
+             "db_cpu_us_per_check": round(db_us, 1),
              "monitors": per_location * min(len(agents), len(LOCATIONS)),
              "window_s": round(span, 1),
              "window_rows": rows, "stored_after_stop": stored, "total_backlog": total,
@@ -438,7 +470,7 @@ def steady(ctx: Context) -> None:
     per_location = args.steady_monitors
     write_config(folder / "config.json", agents, per_location, 1, ctx.base)
     lags: list[float] = []
-    with running(folder, agents) as run:
+    with running(ctx, folder, agents) as run:
         run.start_server()
         run.start_agents()
         started = time.monotonic()
@@ -462,7 +494,7 @@ def steady(ctx: Context) -> None:
         assert run.server is not None and run.rows is not None
         run.server.stop()
         run.rows.close()
-        server_rows = ServerRows(folder / "monitoring.db")
+        server_rows = ServerRows(run.database)
         marks = server_rows.marks()
         lost = twice = waiting = made = 0
         for location in LOCATIONS:
@@ -481,11 +513,14 @@ def steady(ctx: Context) -> None:
     span = last.at - first.at
     rows = last.rows - first.rows
     rate = rows / span
-    cpu_us = (last.server_cpu - first.server_cpu) / max(1, rows) * 1e6
+    db_us = (last.db_cpu - first.db_cpu) / max(1, rows) * 1e6
+    cpu_us = (last.server_cpu - first.server_cpu) / max(1, rows) * 1e6 + db_us
     p50, p99, top = percentile(lags, 50), percentile(lags, 99), max(lags, default=math.nan)
     extra = {"agents": len(agents), "monitors_per_location": per_location,
              "asked_per_s": per_location * len(agents), "stored_per_s": round(rate, 1),
              "window_s": round(span, 1), "server_cpu_us_per_check": round(cpu_us, 1),
+             "database": "postgresql" if ctx.postgres else "sqlite",
+             "db_cpu_us_per_check": round(db_us, 1),
              "load": load(), **cores(first, last)}
     judged("agents_steady_lag_p99_s", p99, "s", LAG_TARGET, p50_s=round(p50, 3),
            max_s=round(top, 3), rows=len(lags), sample_s=SAMPLE, **extra)
@@ -537,6 +572,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="steady: monitors of each location, at 1 s (500)")
     parser.add_argument("--seconds", type=float, help="steady: the window (30)")
     parser.add_argument("--warmup", type=float, help="steady: seconds before it (5)")
+    parser.add_argument("--postgresql", action="store_true",
+                        help="the server's database on a PostgreSQL server the bench starts"
+                             " (Debian's), not an SQLite file")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the writer's own rate (bench.writer)")
     parser.add_argument("--folder", type=Path, help="work here (kept) instead of a temporary"
@@ -569,6 +607,10 @@ def main(argv: list[str] | None = None) -> None:
             tempfile.TemporaryDirectory(prefix="bench-agents-")))
         base = stack.enter_context(nginx(tmp))[0] if have_nginx else None
         ctx = Context(args, tmp, base, rows)
+        if args.postgresql:
+            from tests.support.postgres import running_server
+
+            ctx.postgres = stack.enter_context(running_server())
         if not args.no_reference:
             reference(ctx)
         for name in SCENARIOS:
