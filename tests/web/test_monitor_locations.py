@@ -4,7 +4,7 @@ reason, as the alert rules judge them. Here without a running monitor (as under 
 replayed from the real SQLite database's rows, the lost locations from `agent_seen`. Then
 the two operations fuzzed by schemathesis from the OpenAPI document over such a monitor:
 every answer as documented. (The running monitor's own evaluator, under `-m --web` with real
-agents: tests/e2e/test_locations_views.py.)"""
+agents: tests/web/pages/test_locations.py.)"""
 
 from __future__ import annotations
 

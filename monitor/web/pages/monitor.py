@@ -1,6 +1,8 @@
 """A monitor's page (`/monitors/<id>`): its state, target, kind and tags, response and
 phase times charted over 1 h to a year, availability per day, its checks and alerts, its
-config entry; and, with the write scope, check now, maintenance, pause and resume.
+config entry; and, with the write scope, check now, maintenance, pause and resume. A
+monitor checked from several locations has a table of them (each one's state as the alert
+rules judge it, GET /api/v1/monitors/{id}'s `locations`) and its checks say each one's.
 
 The server fills in what the monitor is (GET /api/v1/monitors/{id}'s body, its ETag and its
 maintenance); the script (static/js/monitor.js) reads the history from the API and keeps
@@ -14,6 +16,7 @@ from typing import Any
 from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
+from monitor.core.timefmt import format_duration
 from monitor.maintenance import Maintenance, Period
 from monitor.store.api import iso_utc
 from monitor.store.summaries import MonitorSummary
@@ -58,6 +61,10 @@ def show(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the API names
         "lastValue": (summary.last_metrics or {}).get("value") if summary else None,
         "maintenance": {"byHand": _period(maintenance.by_hand(id)),
                         "window": _period(maintenance.window(id)), "windows": windows},
+        # Of several locations: each one's state, and the rule that judges them together.
+        "locations": detail.get("locations"),
+        "quorum": monitor.quorum or len(monitor.locations) // 2 + 1,
+        "alertWindow": format_duration(monitor.alert_window),
     }
     config_text = (None if detail["config"] is None
                    else json.dumps(detail["config"], indent=2, ensure_ascii=False))

@@ -2,7 +2,9 @@
 // Thousands of rows: only those in view are in the document (a spacer row above and below
 // stands for the others), and the checks of the event stream are applied to the monitors
 // as they come but drawn once per animation frame, touching only the rows they changed.
-import { ago, events, figure, ms, percent, uptimeClass } from "./lib.js";
+// A monitor checked from several locations shows each one's state as a chip, read from
+// GET /api/v1/monitors?locations=several after the first draw and again as its checks come.
+import { ago, api, events, figure, ms, percent, uptimeClass } from "./lib.js";
 
 const COLUMNS = ["id", "name", "target", "kind", "tags", "state", "windows", "response", "value",
                  "spark", "sparkAge", "sparkCount", "failAge", "failure"];
@@ -58,6 +60,7 @@ const monitors = data.id.map((id, i) => {
     sparkCount: data.sparkCount[i],
     failAt: data.failAge[i] === null ? null : readAt - data.failAge[i] * 1000,
     failure: data.failure[i], hay: null, version: 0,
+    locations: null, // of several locations: [{location, state, ...}] once read
   };
 });
 const byId = new Map(monitors.map((m) => [m.id, m]));
@@ -274,8 +277,11 @@ function fillMonitor(tr, m) {
   const link = text("a", "name", m.label);
   link.href = monitorUrl(m.id);
   const name = cell("c-name", link);
-  if (m.name || m.tags.length) {
-    const line = text("span", "target muted", m.name ? m.target : "");
+  if (m.name || m.tags.length || m.locations) {
+    const line = text("span", "target muted", "");
+    // Its locations first: what a glance at a row of several is for.
+    if (m.locations) line.append(chips(m.locations), " ");
+    if (m.name) line.append(m.target);
     for (const tag of m.tags) line.append(" ", text("span", "tag", tag));
     name.append(line);
   }
@@ -305,6 +311,20 @@ function fillMonitor(tr, m) {
     cells.push(td);
   }
   tr.replaceChildren(...cells);
+}
+
+// One chip per location, coloured by its state; its name, and for a screen reader (and a
+// tooltip) its state and availability.
+function chips(locations) {
+  const box = text("span", "locs", "");
+  box.title = locations.map((l) => `${l.location}: ${l.state}`
+    + (l.availability === null ? "" : `, ${percent(l.availability)}`)).join("; ");
+  for (const l of locations) {
+    const chip = text("span", `loc loc-${l.state}`, l.location);
+    chip.append(text("span", "visually-hidden", ` ${l.state}`));
+    box.append(chip);
+  }
+  return box;
 }
 
 // An SVG path of the last minutes' response times (numbers only: nothing to escape).
@@ -406,6 +426,7 @@ function onCheck(c) {
     viewStale = true;
   }
   m.version += 1;
+  if (m.locations) locationsSoon();
   schedule();
 }
 
@@ -426,6 +447,38 @@ function addSpark(m, at, value) {
   if (values.length > SPARK_POINTS) values.shift();
   m.sparkMinute = minute;
   m.sparkCount = value === null ? 0 : 1;
+}
+
+// -- locations ------------------------------------------------------------------------
+
+const LOCATIONS_EVERY = 5000; // ms between reads while the checks of such monitors come
+const located = { at: 0, timer: 0, any: true };
+
+async function readLocations() {
+  located.timer = 0;
+  located.at = Date.now();
+  let listed;
+  try {
+    ({ data: listed } = await api("/monitors?locations=several&limit=10000"));
+  } catch {
+    return; // read again at the next check of such a monitor, or in a while
+  }
+  located.any = listed.monitors.length > 0;
+  for (const item of listed.monitors) {
+    const m = byId.get(item.id);
+    if (!m) continue;
+    const signature = item.locations.map((l) => `${l.location}:${l.state}`).join(",");
+    if (m.locations && m.signature === signature) continue;
+    m.locations = item.locations;
+    m.signature = signature;
+    m.version += 1;
+  }
+  schedule();
+}
+
+function locationsSoon() {
+  if (located.timer || !located.any) return;
+  located.timer = setTimeout(readLocations, Math.max(0, located.at + LOCATIONS_EVERY - Date.now()));
 }
 
 function live() {
@@ -497,3 +550,9 @@ draw();
 document.documentElement.dataset.dashboard = "ready";
 stats.readyAt = performance.now();
 if (data.position !== null) live();
+readLocations();
+// A location lost, or its window emptied, without a check of the monitor.
+setInterval(() => {
+  located.any = true;
+  locationsSoon();
+}, 30_000);

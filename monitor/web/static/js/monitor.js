@@ -1,6 +1,7 @@
 // A monitor's page: its state and latest figures, charts, availability strip, checks and
 // alerts, kept live from the event stream; check now, pause, maintenance, acknowledge.
-// Each action's error (the API's problem document) is shown next to its button.
+// Each action's error (the API's problem document) is shown next to its button. A monitor
+// checked from several locations: its locations' table, and each check's location.
 import { api, ApiError, ago, el, events, figure, island, ms, percent, uptimeClass } from "./lib.js";
 import { Charts, RANGES } from "./monitor-charts.js";
 
@@ -9,6 +10,13 @@ const path = `/monitors/${encodeURIComponent(monitor.id)}`;
 const $ = (id) => document.getElementById(id);
 const PAGE = 50; // checks a page of the table
 const ROWS = 1000; // rows the table keeps as live checks come in
+// Checked from several locations: the event stream does not say a check's location, so
+// live checks are read from the API (which does), at most every CATCH_UP_EVERY ms, each
+// read going back LATE seconds (an agent's checks arrive a second or more after they ran).
+const several = Array.isArray(monitor.locations);
+const CATCH_UP_EVERY = 1000;
+const LATE = 10;
+const LOCATIONS_EVERY = 3000; // ms between reads of the locations' states while checks come
 
 const view = {
   paused: monitor.paused, checkState: monitor.checkState, etag: monitor.etag,
@@ -96,6 +104,57 @@ function applyDetail(detail, answer) {
   showState();
 }
 
+// -- locations -------------------------------------------------------------------------
+
+function locationRow(l) {
+  return el("tr", { "data-location": l.location },
+    el("th", { scope: "row", text: l.location }),
+    el("td", {}, el("span", { class: `state state-${l.state}`, text: l.state })),
+    el("td", { class: `num ${uptimeClass(l.availability)}`, text: percent(l.availability),
+               title: l.availability === null ? "no check in the alert window"
+                 : `its checks up since ${new Date(l.since).toLocaleString()}` }),
+    el("td", { class: "nowrap", text: l.lastCheck ? ago(l.lastCheck) : "none",
+               title: l.lastCheck ?? "" }),
+    el("td", { class: "num", text: ms(l.responseTime) }),
+    el("td", { class: "hide-narrow", text: l.status ?? "–" }),
+    el("td", { text: l.reason ?? "" }));
+}
+
+function showLocations(locations) {
+  if (!several || !Array.isArray(locations)) return;
+  monitor.locations = locations;
+  $("locations").tBodies[0].replaceChildren(...locations.map(locationRow));
+  // As the server wrote it first (monitor.html).
+  const down = locations.filter((l) => l.state === "down").length;
+  const all = locations.length;
+  const verdict = $("locations-verdict");
+  verdict.className = down ? "error" : "muted";
+  verdict.textContent = down >= monitor.quorum
+    ? `Down from ${down} of ${all} locations: the quorum (${monitor.quorum}) is reached.`
+    : down ? `Down from ${down} of ${all} locations, fewer than the quorum (${monitor.quorum}): a warning.`
+      : `Down from none of the ${all} locations.`;
+}
+
+const located = { at: 0, timer: 0 };
+
+async function readLocations() {
+  located.timer = 0;
+  located.at = Date.now();
+  try {
+    const { data } = await api(path);
+    showLocations(data.locations);
+  } catch (error) {
+    said("locations-error", error);
+    return;
+  }
+  said("locations-error", null);
+}
+
+function locationsSoon() {
+  if (!several || located.timer) return;
+  located.timer = setTimeout(readLocations, Math.max(0, located.at + LOCATIONS_EVERY - Date.now()));
+}
+
 // -- availability per day ---------------------------------------------------------------
 
 async function loadStrip() {
@@ -125,18 +184,24 @@ async function loadStrip() {
 
 // `held`: live checks come before the first read's answer (which may hold them too), kept
 // until it is shown; then those newer than its newest are added.
-const checks = { older: null, newest: null, loaded: false, held: [] };
+const checks = { older: null, newest: null, loaded: false, held: [], shown: new Set(), timer: 0,
+                 at: 0 };
 const SLACK = 0.001; // events round times to the millisecond
 
-function checkRow(at, state, response, code, reason, detail) {
-  return el("tr", {},
+function checkRow(at, state, response, code, reason, detail, where) {
+  return el("tr", { "data-at": at },
     el("td", { class: "nowrap", title: iso(at), text: when(at) }),
     el("td", {}, el("span", { class: `state state-${state}`, text: state })),
+    several ? el("td", { class: "nowrap", text: where ?? "–" }) : null,
     el("td", { class: "num", text: ms(response) }),
     el("td", { text: code ?? "–" }),
     el("td", { text: reason ?? "" }),
     el("td", { class: "hide-narrow detail", text: detail ?? "" }));
 }
+
+// A check of several locations is told apart by its time and location (two locations'
+// checks may start at the same millisecond).
+const keyOf = (at, where) => `${at.toFixed(3)}|${where}`;
 
 const stateOf = (check) => (check.up === null ? "unknown" : !check.up ? "down"
   : check.warning ? "warning" : "up");
@@ -151,7 +216,9 @@ async function loadChecks(first) {
       const { data } = await api(`${path}/checks?limit=${PAGE}${until}`);
       for (const c of data.checks) {
         if (first && checks.newest === null) checks.newest = c.timestamp;
-        body.append(checkRow(c.timestamp, stateOf(c), c.responseTime, c.status, c.reason, c.detail));
+        if (several) checks.shown.add(keyOf(c.timestamp, c.location));
+        body.append(checkRow(c.timestamp, stateOf(c), c.responseTime, c.status, c.reason,
+                             c.detail, c.location));
       }
       rows += data.checks.length;
       checks.older = data.nextUntil;
@@ -174,11 +241,24 @@ function liveCheck(check) {
     checks.held.push(check);
     return;
   }
-  if (checks.newest !== null && check.at <= checks.newest + SLACK) return;
-  checks.newest = check.at;
   const body = $("checks").tBodies[0];
-  body.prepend(checkRow(check.at, check.state, check.responseMs, check.code, check.reason,
-                        check.detail));
+  const row = checkRow(check.at, check.state, check.responseMs, check.code, check.reason,
+                       check.detail, check.location);
+  if (several) {
+    // Once each, in time order: another location's check may come after a newer one.
+    const key = keyOf(check.at, check.location);
+    if (checks.shown.has(key)) return;
+    checks.shown.add(key);
+    let before = body.firstElementChild;
+    while (before && Number(before.dataset.at) > check.at) before = before.nextElementSibling;
+    if (before === null && body.rows.length >= ROWS) return; // older than every row kept
+    body.insertBefore(row, before);
+    checks.newest = Math.max(checks.newest ?? check.at, check.at);
+  } else {
+    if (checks.newest !== null && check.at <= checks.newest + SLACK) return;
+    checks.newest = check.at;
+    body.prepend(row);
+  }
   if (body.rows.length > ROWS) {
     body.lastElementChild.remove();
     // The older pages start below the last row kept.
@@ -305,7 +385,12 @@ function live(charts) {
         view.lastReason = check.reason ?? null;
       }
       showState();
-      liveCheck(check);
+      if (several) {
+        checksSoon();
+        locationsSoon();
+      } else {
+        liveCheck(check);
+      }
       charts.add(check);
     },
     state(change) {
@@ -332,16 +417,29 @@ function live(charts) {
 
 async function catchUpChecks() {
   if (checks.newest === null) return;
-  const { data } = await api(`${path}/checks?since=${Math.floor(checks.newest)}&limit=${PAGE}`);
+  const since = Math.floor(checks.newest - (several ? LATE : 0));
+  const { data } = await api(`${path}/checks?since=${since}&limit=${several ? 2 * PAGE : PAGE}`);
   for (const c of data.checks.reverse()) {
     liveCheck({ at: c.timestamp, state: stateOf(c), responseMs: c.responseTime, code: c.status,
-                reason: c.reason, detail: c.detail });
+                reason: c.reason, detail: c.detail, location: c.location });
   }
+}
+
+// The checks of several locations, read from the API as they come (not more often than
+// CATCH_UP_EVERY).
+function checksSoon() {
+  if (checks.timer || !checks.loaded) return;
+  checks.timer = setTimeout(() => {
+    checks.timer = 0;
+    checks.at = Date.now();
+    catchUpChecks().catch((e) => said("checks-error", e));
+  }, Math.max(0, checks.at + CATCH_UP_EVERY - Date.now()));
 }
 
 function reload(charts) {
   $("checks").tBodies[0].replaceChildren();
-  Object.assign(checks, { newest: null, loaded: false, held: [] });
+  Object.assign(checks, { newest: null, loaded: false, held: [], shown: new Set() });
+  locationsSoon();
   return Promise.all([
     charts.show(charts.range),
     loadChecks(true).catch((e) => said("checks-error", e)),
@@ -375,7 +473,13 @@ $("older-checks").addEventListener("click", (e) => act(e.currentTarget, "checks-
 $("older-alerts").addEventListener("click", (e) => act(e.currentTarget, "alerts-error",
                                                         () => loadAlerts(false)));
 showState();
-setInterval(showState, 5000); // "12 s ago", and a maintenance that ends
+showLocations(monitor.locations);
+setInterval(() => { // "12 s ago", and a maintenance that ends
+  showState();
+  showLocations(monitor.locations);
+}, 5000);
+// A location's window empties and an agent is lost without a check of this monitor.
+if (several) setInterval(locationsSoon, 15000);
 const asked = new URLSearchParams(location.search).get("range");
 // The charts first (the server answers a few requests at a time), then the rest.
 const first = choose(asked in RANGES ? asked : "24h").then(() => Promise.all([
