@@ -8,7 +8,7 @@ a month at that store's pace would take minutes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,16 +25,31 @@ from tests.store.test_rollups import DAY0, MONITORS, feed, history
 WINDOWS = (DAY, 7 * DAY, 30 * DAY)
 
 
+@pytest.fixture(scope="module")
+def month_files(tmp_path_factory: pytest.TempPathFactory,
+                ) -> Callable[[float], tuple[Path, float]]:
+    """Each month's file, written once for the module: pytest takes the two stores and
+    the two times of day in an order that sets one time up twice, and a month takes the
+    writer half a minute."""
+    written: dict[float, tuple[Path, float]] = {}
+
+    def month_ending(at: float) -> tuple[Path, float]:
+        if at not in written:
+            db = tmp_path_factory.mktemp("dashboard") / "monitoring.db"
+            checks = history(DAY0, DAY0 + 32 * DAY + at)
+            feed(db, checks, [0.0])
+            written[at] = db, checks[-1].timestamp
+        return written[at]
+    return month_ending
+
+
 @pytest.fixture(scope="module", params=[13 * HOUR + 1234, 21 * 60], ids=["afternoon",
                                                                           "past-midnight"])
-def month_file(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-               ) -> tuple[Path, float]:
+def month_file(request: pytest.FixtureRequest,
+               month_files: Callable[[float], tuple[Path, float]]) -> tuple[Path, float]:
     """A month and a bit of checks of three monitors, every 7 minutes, ending at a time
     of day, in an SQLite file; and the last check's time."""
-    db = tmp_path_factory.mktemp("dashboard") / "monitoring.db"
-    checks = history(DAY0, DAY0 + 32 * DAY + request.param)
-    feed(db, checks, [0.0])
-    return db, checks[-1].timestamp
+    return month_files(request.param)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
