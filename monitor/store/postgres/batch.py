@@ -19,6 +19,7 @@ from monitor.core.model import LOCAL, CheckResult
 from monitor.core.push import MAX_MESSAGE
 from monitor.store.api import SPANS, AgentSeen, AlertRecord, Command, MonitorRow, iso_utc
 from monitor.store.codec import finite_metrics
+from monitor.store.derived import Derived
 from monitor.store.folds import KEY, Folds
 from monitor.store.postgres.aggregates import Aggregates, MetricFigures, purge_days
 from monitor.store.postgres.ranges import RowRanges
@@ -69,9 +70,16 @@ def _finite(*values: float | None) -> None:
             raise ValueError(f"not a finite number: {value!r}")
 
 
-class Batches:
+class Batches(Derived):
     """The writing connection's transactions, and the caches they keep up to date.
     `connect` opens a new connection when the server dropped the last one."""
+
+    ERROR = psycopg.Error
+    _conn: psycopg.Connection
+    aggregates: Aggregates
+    _metrics: MetricFigures
+    _series: SeriesWrites
+    _rollups: PgRollups
 
     def __init__(self, conn: psycopg.Connection, connect: Callable[[], psycopg.Connection],
                  clock: Callable[[], float], say: Callable[[str], None], path: object,
@@ -107,6 +115,12 @@ class Batches:
                 self._conn.close()
             self._conn = self._connect()
         return self._conn
+
+    def usable(self) -> bool:
+        return not (self._conn.closed or self._conn.broken)
+
+    def rollback_transaction(self) -> None:
+        rollback(self._conn)
 
     def close(self) -> None:
         with contextlib.suppress(psycopg.Error):
@@ -172,60 +186,6 @@ class Batches:
         if work.series:
             self._series.committed()
         return work
-
-    def _recover(self) -> None:
-        """What a crash or a quick stop left underived, before any other row (once)."""
-        if not self._recovered:
-            self.folds.recover(self._conn)
-            self._metrics.recover(self._conn)
-            self._recovered = True
-
-    def write_folds(self, force: bool) -> None:
-        """The aggregates and states the checks changed, when due. Kept for the next time
-        if the server refuses them: the checks' own writes say why."""
-        try:
-            conn = self.connected()
-            self._rollups.load(conn)
-            self._recover()
-            self.folds.write(conn, force)
-        except psycopg.Error:
-            rollback(self._conn)
-
-    def write_metrics(self, force: bool, stopping: bool = False) -> None:
-        if not (self._conn.closed or self._conn.broken):
-            self._metrics.write(self._conn, force, stopping)
-
-    def write_series(self, force: bool) -> None:
-        if not (self._conn.closed or self._conn.broken):
-            self._series.write_rollups(self._conn, force)
-
-    def drop_metrics(self) -> None:
-        self._metrics.drop()
-
-    def drop_series(self) -> None:
-        self._series.drop()
-
-    def roll_up(self) -> None:
-        """Roll the hours that have ended into the hour and day tiers, when one is due; a
-        failure is retried a minute later, and said if the retry fails too."""
-        try:
-            conn = self.connected()
-            self._rollups.load(conn)
-            if self._rollups.due():
-                self.folds.write_before(conn, self._rollups.rolling_until())
-                self._rollups.roll(conn)
-                self.aggregates.forget_rollups()
-        except Exception as exc:  # noqa: BLE001 - a bug too: retried a minute later
-            self.rollback()
-            if self._rollups.failed() == 2:
-                self._say(f"{self._path}: rolling up the hours failed: {exc}; retrying"
-                          " every minute")
-
-    def rollback(self) -> None:
-        rollback(self._conn)
-        self.folds.rolled_back()
-        self._metrics.rolled_back()
-        self._series.clear()
 
     def _write_alerts(self, alerts: list[AlertRecord]) -> None:
         """Each alert row, then its notifications in the outbox: one transaction."""

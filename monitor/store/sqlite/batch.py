@@ -4,7 +4,6 @@ maintenance; and the purge of old rows. Called on the writer thread only."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 import time
@@ -14,6 +13,7 @@ from dataclasses import replace
 from monitor.core.model import LOCAL, CheckResult
 from monitor.store.api import SPANS, AgentSeen, AlertRecord, Command, MonitorRow, iso_utc
 from monitor.store.codec import finite_metrics
+from monitor.store.derived import Derived
 from monitor.store.folds import KEY, Folds
 from monitor.store.sqlite import history, pushes, uptime
 from monitor.store.sqlite.aggregates import CheckAggregates, MetricFigures
@@ -53,8 +53,15 @@ _UPSERT_SEEN = (
     " THEN excluded.location ELSE location END")
 
 
-class Batches:
+class Batches(Derived):
     """The writing connection's transactions, and the caches they keep up to date."""
+
+    ERROR = sqlite3.Error
+    _conn: sqlite3.Connection
+    aggregates: CheckAggregates
+    _metrics: MetricFigures
+    _series: SeriesWrites
+    _rollups: Rollups
 
     def __init__(self, conn: sqlite3.Connection, clock: Callable[[], float],
                  say: Callable[[str], None], path: object, deferred: bool = True) -> None:
@@ -125,62 +132,6 @@ class Batches:
         if work.series:
             self._series.committed()
         return work
-
-    def _recover(self) -> None:
-        """What a crash or a quick stop left underived, before any other row (once): a
-        routine part of a start, said nowhere."""
-        if not self._recovered:
-            self.folds.recover(self._conn)
-            self._metrics.recover(self._conn)
-            self._recovered = True
-
-    def write_folds(self, force: bool) -> None:
-        """The aggregates and states the checks changed, when due (see folds.py). Kept for
-        the next time if the database refuses them: the checks' own writes say why."""
-        try:
-            self._rollups.load(self._conn)
-            self._recover()
-            self.folds.write(self._conn, force)
-        except sqlite3.Error:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("ROLLBACK")
-
-    def write_metrics(self, force: bool, stopping: bool = False) -> None:
-        """The held metric values into their rows, when due (see MetricFigures.write)."""
-        self._metrics.write(self._conn, force, stopping)
-
-    def write_series(self, force: bool) -> None:
-        """The held series values into their rollups, when due."""
-        self._series.write_rollups(self._conn, force)
-
-    def drop_metrics(self) -> None:
-        self._metrics.drop()
-
-    def drop_series(self) -> None:
-        self._series.drop()
-
-    def roll_up(self) -> None:
-        """Roll the hours that have ended into the hour and day tiers, when one is due. A
-        failure is retried a minute later, and said if the retry fails too: what makes
-        the checks' own writes fail (a full disk, a lock, damage) is theirs to say."""
-        try:
-            self._rollups.load(self._conn)
-            if self._rollups.due():
-                self.folds.write_before(self._conn, self._rollups.rolling_until())
-                self._rollups.roll(self._conn)
-                self.aggregates.forget_rollups()
-        except Exception as exc:  # noqa: BLE001 - a bug too: retried a minute later
-            self.rollback()
-            if self._rollups.failed() == 2:
-                self._say(f"{self._path}: rolling up the hours failed: {exc}; retrying"
-                          " every minute")
-
-    def rollback(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.execute("ROLLBACK")
-        self.folds.rolled_back()
-        self._metrics.rolled_back()
-        self._series.clear()
 
     def _write_alerts(self, alerts: list[AlertRecord]) -> None:
         """Each alert row, then its notifications in the outbox: one transaction, so an
