@@ -6,6 +6,11 @@ every redraw (so a resize refits), honours NO_COLOR, and writes a whole frame at
 Everything runs on one thread of its own, which reads the database through a read-only
 connection and the keys (`q` quits, `h` switches to the past hour): a terminal that blocks
 (Ctrl-S, a paused tmux pane) holds up this thread only, never a check or the writer.
+
+A monitor checked from several locations says each one's verdict in its row ("eu down, us
+up", the `locations` column): under `-m`, as the running monitor's alert rules judge each
+(`runtime_locations`); under `-r`, which has the database alone, each location's latest
+check of the past two minutes (`locations_from_database`).
 """
 
 from __future__ import annotations
@@ -19,16 +24,19 @@ import threading
 import time
 import tty
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
 from monitor.core.errors import StoreError
+from monitor.core.model import LOCAL
 from monitor.core.timefmt import format_duration
+from monitor.engine.locations import LocationState, location_states
 from monitor.render.display import Display
 from monitor.render.report import alert_rows, monitor_labels
 from monitor.render.summary import first_shown, state_of_total, summaries, summary_of
@@ -42,12 +50,17 @@ from monitor.render.view import (
     WARNING,
     Layout,
     fit,
+    locations_text,
     shorten,
     state_of,
 )
 from monitor.stats import MonitorStats, state_at, window_pieces, window_start, window_stats
 from monitor.store.api import Reader, WindowTotal
+from monitor.store.located import LocatedCheck
 from monitor.store.open import open_reader
+
+if TYPE_CHECKING:
+    from monitor.runtime import Runtime
 
 REDRAW_EVERY = 1.0  # seconds: a monitor going down shows within a second of its check stored
 # (window, its stats refreshed at least this often): the 10-minute and the hour views. More
@@ -76,6 +89,10 @@ class Pulse:
 
 
 PulseSource = Callable[[Reader, float], Pulse]
+# (reader, the ids of the monitors shown, now) -> each location's state of those checked
+# from several locations.
+LocationSource = Callable[[Reader, list[str], float], Mapping[str, list[LocationState]]]
+LOCATIONS_SPAN = 120.0  # seconds of checks -r reads for the locations' latest verdicts
 
 
 def pulse_from_database(reader: Reader, now: float) -> Pulse:
@@ -92,10 +109,54 @@ def _flags(total: WindowTotal) -> tuple[bool, bool, bool]:
 
 
 def live_view(db: str | Path, stop: threading.Event, display: Display,
-              pulse: PulseSource) -> LiveView:
+              pulse: PulseSource, locations: LocationSource | None = None) -> LiveView:
     """The view of `-m` and `-r` on this terminal, as `display` says (colour or not)."""
     # None, not False: rich then follows NO_COLOR itself.
-    return LiveView(db, stop, pulse, Console(no_color=True if not display.color else None))
+    return LiveView(db, stop, pulse, Console(no_color=True if not display.color else None),
+                    locations=locations)
+
+
+def runtime_locations(runtime: Runtime) -> LocationSource:
+    """For `-m`: each location as the running monitor's alert rules judge it (its
+    evaluator's windows, its agents' lost locations), the database's rows replayed for a
+    monitor it does not judge (another process's lease)."""
+    def read(reader: Reader, monitor_ids: list[str], now: float,
+             ) -> dict[str, list[LocationState]]:
+        config, wanted = runtime.config, set(monitor_ids)
+        return location_states([m for m in config.monitors if m.id in wanted], reader, now,
+                               evaluator=runtime.engine.alerts,
+                               lost=runtime.agents.lost_locations, agents=config.agents,
+                               agent_timeout=config.agent_timeout)
+    return read
+
+
+def locations_from_database(reader: Reader, monitor_ids: list[str], now: float,
+                            ) -> dict[str, list[LocationState]]:
+    """For `-r`, which has the database and not the config (nor the alert rules): of the
+    monitors whose checks of the past LOCATIONS_SPAN seconds come from several locations,
+    each location's latest known check's verdict, `local` first."""
+    read = reader.located_checks(monitor_ids, now - LOCATIONS_SPAN, now)
+    by_monitor: dict[str, dict[str, list[LocatedCheck]]] = {}
+    for row in read.checks:
+        by_monitor.setdefault(row.monitor_id, {}).setdefault(row.location, []).append(row)
+    found: dict[str, list[LocationState]] = {}
+    for monitor_id, located in by_monitor.items():
+        if len(located) < 2:
+            continue
+        states = []
+        for location in sorted(located, key=lambda name: (name != LOCAL, name)):
+            rows = located[location]
+            known = [row for row in rows if row.available is not None]
+            last = known[-1] if known else None
+            state = ("unknown" if last is None else "down" if not last.available
+                     else "warning" if last.warning else UP)
+            latest = rows[-1]
+            states.append(LocationState(
+                location, state, sum(bool(r.available) for r in known) / len(known)
+                if known else None, read.since, latest.timestamp, latest.status,
+                latest.response_ms, latest.reason))
+        found[monitor_id] = states
+    return found
 
 
 def p99(values: Iterable[float]) -> float | None:
@@ -132,10 +193,18 @@ class LiveView:
     line, a warning) to the panel under the table."""
 
     def __init__(self, db: str | Path, stop: threading.Event, pulse: PulseSource,
-                 console: Console | None = None, keys: bool = True) -> None:
+                 console: Console | None = None, keys: bool = True,
+                 locations: LocationSource | None = None) -> None:
         self.db = db
         self.stop = stop
         self.pulse = pulse
+        # Each location's verdict of the monitors shown checked from several: read for the
+        # rows shown, again when they change, else at most every REDRAW_EVERY (more
+        # seldom when the read is dear: every STATS_SHARE-th second spent on it at most).
+        self._locations = locations or locations_from_database
+        self._located: dict[str, str] = {}
+        self._located_for: set[str] = set()
+        self._next_located = 0.0
         self.console = console or Console()
         self.broken = False
         self.hung_up = False  # the terminal went away: nothing more can be shown
@@ -350,7 +419,7 @@ class LiveView:
         states = conn.monitor_states(shown_ids)
         names = {monitor_id: self._labels.get(monitor_id, monitor_id) for monitor_id in shown_ids}
         shown = [self._now(self._stats[m], states, now) for m in shown_ids]
-        layout = fit(shown, names, width)
+        layout = fit(shown, names, width, self._read_located(conn, shown_ids, now))
         parts: list[Text] = [*self._header(tally, monitors, pulse, now, width, window),
                              Text(""), self._line(layout, [c.title for c in layout.columns],
                                                   "bold")]
@@ -372,6 +441,21 @@ class LiveView:
         parts.append(Text(""))
         parts.extend(panel)
         return Group(*parts)
+
+    def _read_located(self, conn: Reader, monitor_ids: list[str], now: float,
+                      ) -> dict[str, str]:
+        """The locations' verdicts of the monitors shown, as `locations_text` writes them."""
+        wanted = set(monitor_ids)
+        if time.monotonic() < self._next_located and wanted <= self._located_for:
+            return self._located
+        started = time.monotonic()
+        found = self._locations(conn, monitor_ids, now)
+        self._located = {monitor_id: locations_text([(s.location, s.state) for s in states])
+                         for monitor_id, states in found.items()}
+        self._located_for = wanted
+        self._next_located = started + max(REDRAW_EVERY,
+                                           (time.monotonic() - started) * STATS_SHARE)
+        return self._located
 
     def _read_totals(self, conn: Reader, monitor_ids: list[str]) -> None:
         """The counts over the window as read of monitors not among those read then that

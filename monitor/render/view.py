@@ -1,14 +1,15 @@
 """What the stats views show, apart from how they are drawn: each monitor's state, the
 order (worst first), the totals, and which columns fit a width. The live terminal view
 (rich) uses all of it; the plain tables (tabulate) their columns and widths, in the
-monitors' order.
+monitors' order. A monitor checked from several locations says each one's verdict in the
+`locations` column ("eu down, us up"), which the live view fills (`fit(..., located=)`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from monitor.core.timefmt import format_duration
@@ -146,10 +147,17 @@ class Column:
 
 # The title of the column of the monitors' names (labels), as -r has always shown it.
 NAME_COLUMN = "monitor"
+# Each location's verdict of a monitor checked from several: given by the view (`located`).
+LOCATIONS_COLUMN = "locations"
+LOCATIONS_MOST = 32
 # In the order they are shown; `priority` says which ones a narrow terminal keeps.
 COLUMNS = (
     Column(NAME_COLUMN, 0, lambda s: s.monitor_id, right=False),
     Column("avail", 1, _availability),
+    # Room after the availability's, before anything else: a monitor of several locations
+    # is read by them. "-" unless the view says (no column when no row has one).
+    Column(LOCATIONS_COLUMN, 1, lambda s: "-", right=False, most=LOCATIONS_MOST,
+           optional=True),
     Column("checks", 6, lambda s: str(s.checks)),
     Column("skipped", 12, lambda s: str(s.skipped)),
     Column("min ms", 11, lambda s: _ms(s.rt_min)),
@@ -176,41 +184,63 @@ COLUMNS = (
 NAME_MIN = 16  # the names' column never gets less than this, room permitting
 
 
+def locations_text(verdicts: Sequence[tuple[str, str]], most: int = LOCATIONS_MOST) -> str:
+    """Each location's verdict, (location, state), in their order: "eu down, us up"; when
+    that is longer than `most`, those not up first and the others counted ("eu down, 4
+    up")."""
+    whole = ", ".join(f"{location} {state}" for location, state in verdicts)
+    if len(whole) <= most:
+        return whole
+    up = sum(state == UP for _, state in verdicts)
+    others = [f"{location} {state}" for location, state in verdicts if state != UP]
+    return ", ".join(others + ([f"{up} up"] if up else []))
+
+
+def _cell(column: Column, stats: MonitorStats, label: str, located: Mapping[str, str]) -> str:
+    if column.title == NAME_COLUMN:
+        return label
+    if column.title == LOCATIONS_COLUMN:
+        return located.get(stats.monitor_id, "-")
+    return column.cell(stats)
+
+
 @dataclass(frozen=True, slots=True)
 class Layout:
     columns: tuple[Column, ...]
     widths: tuple[int, ...]
+    # Monitor id -> its locations' verdicts (locations_text), of those of several.
+    located: Mapping[str, str] = field(default_factory=dict)
 
     def cells(self, stats: MonitorStats, label: str) -> list[str]:
-        out = []
-        for column, width in zip(self.columns, self.widths, strict=True):
-            text = label if column.title == NAME_COLUMN else column.cell(stats)
-            out.append(shorten(text, width))
-        return out
+        return [shorten(_cell(column, stats, label, self.located), width)
+                for column, width in zip(self.columns, self.widths, strict=True)]
 
     @property
     def width(self) -> int:
         return sum(self.widths) + GAP * (len(self.widths) - 1)
 
 
-def fit(rows: Sequence[MonitorStats], labels: dict[str, str], width: int | None) -> Layout:
+def fit(rows: Sequence[MonitorStats], labels: dict[str, str], width: int | None,
+        located: Mapping[str, str] | None = None) -> Layout:
     """The columns that fit `width` characters (all of them when None), given room in
     priority order, each as wide as its widest cell among `rows` (within its `most`); the
-    names' column takes what is left, down to NAME_MIN, and its names are shortened."""
+    names' column takes what is left, down to NAME_MIN, and its names are shortened.
+    `located`: the locations' verdicts of the monitors of several (locations_text)."""
+    located = located or {}
     natural = []
     columns = []
     for column in COLUMNS:
         if column.title == NAME_COLUMN:
             cells = [labels.get(s.monitor_id, s.monitor_id) for s in rows]
         else:
-            cells = [column.cell(s) for s in rows]
+            cells = [_cell(column, s, "", located) for s in rows]
         if column.optional and all(c == "-" for c in cells):
             continue  # monitors of kinds without these metrics: no column of dashes
         columns.append(column)
         wide = max([len(column.title) + HEADER_PADDING, *(len(c) for c in cells)])
         natural.append(min(wide, column.most) if column.most else wide)
     if width is None:
-        return Layout(tuple(columns), tuple(natural))
+        return Layout(tuple(columns), tuple(natural), located)
     name = columns.index(next(c for c in columns if c.title == NAME_COLUMN))
     chosen = {name}
     # The names first get up to a quarter of the width: they are what the rows are about;
@@ -227,4 +257,4 @@ def fit(rows: Sequence[MonitorStats], labels: dict[str, str], width: int | None)
     name_width = max(1, min(natural[name], width - (used - reserved)))
     keep = sorted(chosen)
     widths = tuple(name_width if i == name else natural[i] for i in keep)
-    return Layout(tuple(columns[i] for i in keep), widths)
+    return Layout(tuple(columns[i] for i in keep), widths, located)
