@@ -61,3 +61,16 @@ def test_a_range_of_more_rows_than_a_read_walks_is_read_from_its_newest_and_says
     assert [c.timestamp for c in cut.checks] == [T + i for i in range(91, 100, 2)]
     assert [c.location for c in cut.checks] == [
         "eu" if i % 3 else "us" for i in range(91, 100, 2)]
+
+
+def test_rows_written_late_are_read_with_the_rest_of_their_range(backend: Backend) -> None:
+    # The server's own checks written as they come; an agent's of the same range written
+    # after them all (its outbox sent once the server was back): read all the same, by time.
+    written(backend, ([result("web", T + i) for i in range(0, 60, 10)], None),
+                     ([result("web", T + i + 5, "eu", up=False) for i in range(0, 60, 10)],
+                      None))
+    reader = backend.reader()
+    read = reader.located_checks(["web"], T, T + 100)
+    assert [(c.timestamp - T, c.location) for c in read.checks] == [
+        (i + shift, location) for i in range(0, 60, 10)
+        for shift, location in ((0, LOCAL), (5, "eu"))]

@@ -119,6 +119,14 @@ def test_the_list_gives_each_item_its_locations_and_filters_those_of_several(
     assert [s["state"] for s in several["monitors"][0]["locations"]] == [
         "up", "down", "warning"]
     assert several["monitors"][0]["lastCheck"] is not None  # its summary read too
+    # Those of given ids (the dashboard's rows in view), each read for itself alone.
+    chosen = get(web, "/monitors?locations=several&id=api&id=db&id=nope")
+    assert [m["id"] for m in chosen["monitors"]] == ["api"]
+    assert [m["id"] for m in get(web, "/monitors?id=db&id=shop")["monitors"]] == ["shop", "db"]
+    many = "&".join(f"id=m{i}" for i in range(501))
+    over = web.client.get(f"/api/v1/monitors?{many}", headers=bearer(READ_TOKEN))
+    assert over.status_code == 400 and over.json["parameter"] == "id"
+    assert over.json["detail"] == "id: at most 500 ids, not 501"
     bad = web.client.get("/api/v1/monitors?locations=all", headers=bearer(READ_TOKEN))
     assert bad.status_code == 400 and bad.json["parameter"] == "locations"
     assert "not one of several" in bad.json["detail"]

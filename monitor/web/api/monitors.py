@@ -75,6 +75,7 @@ MAX_LIMIT = 10_000
 MAX_OFFSET = 1_000_000
 STATES = ("up", "down", "warning", "unknown", "paused", "maintenance")
 SEVERAL = "several"  # ?locations=several: the monitors checked from more than one location
+MAX_IDS = 500  # ?id= repeated: the dashboard asks for the monitors of several in its view
 _EDITOR = "monitor.editor"  # app.extensions: the editor of the config file
 _STATUS = {NotFound: 404, Stale: 412, Clash: 409, Derived: 409, Invalid: 422}
 
@@ -203,6 +204,11 @@ def list_monitors() -> ResponseReturnValue:
     tag = request.args.get("tag")
     state = choice_arg("state", STATES)
     only_several = choice_arg("locations", (SEVERAL,)) is not None
+    only_ids = request.args.getlist("id")
+    if len(only_ids) > MAX_IDS:
+        raise Problem(400, "Bad Request", f"id: at most {MAX_IDS} ids, not {len(only_ids)}",
+                      parameter="id")
+    wanted = set(only_ids)
     limit = int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     if "cursor" in request.args and "offset" in request.args:
         raise Problem(400, "Bad Request", "offset: give a cursor or an offset, not both",
@@ -210,9 +216,10 @@ def list_monitors() -> ResponseReturnValue:
     snap = _snapshot(context)
     chosen = [m for m in _config(context, snap).monitors
               if (kind is None or m.kind == kind) and (tag is None or tag in m.tags)
-              and (not only_several or several(m))]
+              and (not only_several or several(m)) and (not wanted or m.id in wanted)]
     # Of a few monitors, theirs only; of many, every monitor's state in one read.
-    summaries = _summaries(context, [m.id for m in chosen] if only_several else None)
+    summaries = _summaries(context, [m.id for m in chosen] if only_several or wanted
+                           else None)
     rows = [(m, summaries.get(m.id)) for m in chosen]
     if state is not None:
         rows = [(m, s) for m, s in rows if state_of(m, s) == state]
@@ -489,6 +496,10 @@ OPENAPI: dict[str, Any] = {
                     {"name": "locations", "in": "query", "description": "several: only the"
                      " monitors checked from more than one location",
                      "schema": {"enum": [SEVERAL]}},
+                    {"name": "id", "in": "query", "description": "only the monitors of these"
+                     f" ids (the parameter repeated, at most {MAX_IDS})", "style": "form",
+                     "explode": True, "schema": {"type": "array", "items": {"type": "string"},
+                                                 "maxItems": MAX_IDS}},
                     {"name": "limit", "in": "query", "schema": {
                         "type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
                         "default": DEFAULT_LIMIT}},

@@ -192,3 +192,24 @@ def test_an_agent_killed_makes_its_location_lost(views: Views) -> None:
     us = body["locations"][2]
     # Its checks count neither way; its latest one is still known.
     assert us["availability"] is None and us["lastCheck"] is not None
+
+
+def test_the_dashboard_asks_for_the_locations_of_the_rows_in_view_only(make_site: Any,
+                                                                       page: Any) -> None:
+    # 300 monitors of two agents' locations, none running: each location unknown (no check).
+    site = make_site({
+        "monitors": [{"id": f"m{i:03d}", "URL": f"http://127.0.0.1:9/{i}",
+                      "locations": ["eu", "us"]} for i in range(300)],
+        "agents": [{"name": f"{loc}-1", "token": token, "location": loc}
+                   for loc, token in TOKENS.items()]})
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url)
+            if "locations=several" in request.url else None)
+    page.goto(site.url)
+    first = page.locator('tr.mon:has(a[href="/monitors/m000"]) .loc')
+    expect(first).to_have_text(["eu unknown", "us unknown"])
+    assert len(asked) == 1 and 0 < asked[0].count("&id=") < 60, asked  # the rows in view
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    last = page.locator('tr.mon:has(a[href="/monitors/m299"]) .loc')
+    expect(last).to_have_count(2)
+    assert len(asked) == 2 and "id=m299" in asked[1] and "id=m000" not in asked[1], asked

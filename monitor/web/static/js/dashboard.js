@@ -2,9 +2,11 @@
 // Thousands of rows: only those in view are in the document (a spacer row above and below
 // stands for the others), and the checks of the event stream are applied to the monitors
 // as they come but drawn once per animation frame, touching only the rows they changed.
-// A monitor checked from several locations shows each one's state as a chip, read from
-// GET /api/v1/monitors?locations=several after the first draw and again as its checks come.
-import { ago, api, events, figure, ms, percent, uptimeClass } from "./lib.js";
+// A monitor checked from several locations shows each one's state as a chip: read for the
+// rows in view (GET /api/v1/monitors?locations=several&id=...) once drawn, and again as
+// their checks come (a server without the running monitor's rules replays them on the
+// database's rows for each monitor asked about: the rows in view only).
+import { ago, api, events, figure, island, ms, percent, uptimeClass } from "./lib.js";
 
 const COLUMNS = ["id", "name", "target", "kind", "tags", "state", "windows", "response", "value",
                  "spark", "sparkAge", "sparkCount", "failAge", "failure"];
@@ -86,6 +88,7 @@ let groupedBy = "";
 let rowHeight = 0;
 const nodes = new Map(); // a row's key -> its <tr>, kept while it may be drawn again
 let frame = 0;
+let drawn = [0, 0]; // the indexes of `view` drawn last
 // What a benchmark or a test reads: the checks applied, and when the rows were first drawn.
 const stats = (window.dashboardStats = { checks: 0, readyAt: null });
 let sorted = true;
@@ -170,7 +173,9 @@ function draw() {
   topPad.style.height = `${first * height}px`;
   bottomPad.style.height = `${(view.length - to) * height}px`;
   place(first, to);
+  drawn = [first, to];
   drawSummary();
+  if (locatedInView().some((m) => !located.asked.has(m.id))) locationsSoon(SCROLLED);
 }
 
 // The height of a row as the stylesheet makes it (every row has the same).
@@ -426,7 +431,7 @@ function onCheck(c) {
     viewStale = true;
   }
   m.version += 1;
-  if (m.locations) locationsSoon();
+  if (m.locations && locatedIds.has(m.id)) locationsSoon();
   schedule();
 }
 
@@ -452,18 +457,36 @@ function addSpark(m, at, value) {
 // -- locations ------------------------------------------------------------------------
 
 const LOCATIONS_EVERY = 5000; // ms between reads while the checks of such monitors come
-const located = { at: 0, timer: 0, any: true };
+const SCROLLED = 300; // ms after a scroll that shows rows without their chips yet
+const MAX_IDS = 100; // monitors a read asks about (the rows in view are fewer)
+const locatedIds = new Set(island("located") ?? []);
+const located = { at: 0, timer: 0, asked: new Set() }; // asked: the ids read once at least
+
+// The monitors of several locations among the rows drawn.
+function locatedInView() {
+  if (!locatedIds.size) return [];
+  const found = [];
+  for (let i = drawn[0]; i < drawn[1]; i++) {
+    const item = view[i];
+    if (item && !item.group && locatedIds.has(item.id)) found.push(item);
+  }
+  return found;
+}
 
 async function readLocations() {
   located.timer = 0;
   located.at = Date.now();
+  const wanted = [...new Set(locatedInView().map((m) => m.id))].slice(0, MAX_IDS);
+  if (!wanted.length) return;
+  const ids = wanted.map((id) => `&id=${encodeURIComponent(id)}`).join("");
   let listed;
   try {
-    ({ data: listed } = await api("/monitors?locations=several&limit=10000"));
+    ({ data: listed } = await api(`/monitors?locations=several&limit=${MAX_IDS}${ids}`));
   } catch {
-    return; // read again at the next check of such a monitor, or in a while
+    located.at = Date.now() + 6 * LOCATIONS_EVERY; // not again for a while
+    return;
   }
-  located.any = listed.monitors.length > 0;
+  for (const id of wanted) located.asked.add(id);
   for (const item of listed.monitors) {
     const m = byId.get(item.id);
     if (!m) continue;
@@ -476,9 +499,9 @@ async function readLocations() {
   schedule();
 }
 
-function locationsSoon() {
-  if (located.timer || !located.any) return;
-  located.timer = setTimeout(readLocations, Math.max(0, located.at + LOCATIONS_EVERY - Date.now()));
+function locationsSoon(after = LOCATIONS_EVERY) {
+  if (located.timer || !locatedIds.size) return;
+  located.timer = setTimeout(readLocations, Math.max(0, located.at + after - Date.now()));
 }
 
 function live() {
@@ -550,9 +573,5 @@ draw();
 document.documentElement.dataset.dashboard = "ready";
 stats.readyAt = performance.now();
 if (data.position !== null) live();
-readLocations();
 // A location lost, or its window emptied, without a check of the monitor.
-setInterval(() => {
-  located.any = true;
-  locationsSoon();
-}, 30_000);
+setInterval(() => locationsSoon(), 30_000);
