@@ -420,10 +420,11 @@ class Writer:
         if self.fatal is None:  # each step guarded: the alerts and flushes below must happen
             writes, steps = self._batch, self._steps
             # What an urgent flush waits for includes the aggregates of the checks it
-            # follows; a non-urgent one (an agent's batch, a sender's mark) only their commit:
-            # forced at every post, the folds cost four times the rows (bench.agents).
-            folds_now = urgent
-            steps.run("writing the aggregates", lambda: writes.write_folds(folds_now))
+            # follows; a non-urgent one (an agent's batch, a sender's mark) only their
+            # commit, the aggregates following within FOLD_EVERY: forced at every post, the
+            # folds cost four times the rows (bench.agents). (A writer folding in the
+            # batch's own transaction, as one of several on a database, has none left.)
+            steps.run("writing the aggregates", lambda: writes.write_folds(urgent))
             stopping = control.stop
             steps.run("summing the check metrics",
                       lambda: writes.write_metrics(urgent, stopping), writes.drop_metrics)
