@@ -2,7 +2,8 @@
 /usr/lib/postgresql/*/bin), run as the unprivileged `postgres` user when the tests run as
 root (PostgreSQL refuses root), in a temporary folder, listening on 127.0.0.1 on a free port
 and on a unix socket in that folder, trust authentication, fsync off. One server per
-pytest-xdist worker (session-scoped), a fresh database per test. Stopped at the end
+pytest-xdist worker (session-scoped), a fresh database per test; the workers' servers start
+on copies of the folder the run's first one initialized. Stopped at the end
 (`pg_ctl stop -m immediate`), whatever happened; a watchdog process stops it too if the
 test process dies without a word (kill -9).
 
@@ -26,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.run_cache import made_once
 
 USER = "postgres"
 START_TIMEOUT = 60  # seconds pg_ctl waits for the server to take connections
@@ -87,9 +90,18 @@ class PostgresServer:
             return "\nserver log:\n" + "\n".join(self.log.read_text().splitlines()[-20:])
         return ""
 
-    def start(self) -> PostgresServer:
+    def initdb(self) -> None:
+        """The server's folder initialized (its catalogs, settings, template databases)."""
         self._run("initdb", "-D", str(self.data), "-U", USER, "-A", "trust", "-E", "UTF8",
                   "--locale=C", "--no-sync")
+
+    def start(self, initialized: Path | None = None) -> PostgresServer:
+        """Started, on a copy of the folder `initialized` (another server's, never
+        started: initdb takes seconds of CPU, a copy a fraction), or initialized here."""
+        if initialized is None:
+            self.initdb()
+        elif not self.data.exists():
+            _copy(initialized, self.data)
         for attempt in range(3):  # a free port taken by someone else in between: another
             self.port = _free_port()
             options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
@@ -156,6 +168,12 @@ class PostgresServer:
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def _copy(source: Path, target: Path) -> None:
+    """A server's folder copied with its owner and modes (PostgreSQL checks them)."""
+    subprocess.run(["cp", "-a", str(source), str(target)], check=True, capture_output=True,
+                   timeout=120)
+
+
 @contextlib.contextmanager
 def running_server() -> Iterator[PostgresServer]:
     """A server for the `with` (the benches' way); stopped at its end."""
@@ -167,14 +185,21 @@ def running_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """This worker's server, started at its first use."""
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """This worker's server, started at its first use, on a copy of the folder the run's
+    first server initialized (tests/support/run_cache.py)."""
     try:
         server = PostgresServer()
     except PostgresMissing as exc:
         pytest.fail(str(exc), pytrace=False)
     try:
-        yield server.start()
+        def initialized(folder: Path) -> None:
+            server.initdb()
+            _copy(server.data, folder / "data")
+
+        shared = made_once(tmp_path_factory, f"postgres-{server.bin.parent.name}-initdb",
+                           initialized)
+        yield server.start(initialized=shared / "data")
     finally:
         server.stop()
 

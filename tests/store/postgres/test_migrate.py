@@ -8,7 +8,6 @@ are kept and PostgreSQL's next ids follow them; refusals write nothing."""
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -29,8 +28,8 @@ from monitor.store.sqlite.queries import SqliteReader
 from monitor.store.sqlite.queries import open_reader as open_sqlite_reader
 from monitor.store.sqlite.writer import Store
 from monitor.store.tiers import DAY, HOUR
-from tests.store.postgres.test_reads import END, GONE, NEVER, WINDOWS, _write, both
-from tests.store.test_rollups import DAY0, MONITORS, history
+from tests.store.postgres.test_reads import GONE, NEVER, WINDOWS, both, sqlite_history
+from tests.store.test_rollups import DAY0, MONITORS
 from tests.support.postgres import PostgresServer
 
 
@@ -46,11 +45,8 @@ class Migrated(NamedTuple):
 
 @pytest.fixture(scope="module")
 def history_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
-    """The SQLite history, written once for the module (copies of it for each test)."""
-    db = tmp_path_factory.mktemp("migrate") / "monitoring.db"
-    checks = history(DAY0, END)
-    _write(functools.partial(Store, db), functools.partial(open_sqlite_reader, db), checks)
-    return db, checks[-1].timestamp
+    """The SQLite history (test_reads.py's, written once for the run), the module's copy."""
+    return sqlite_history(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import functools
 import json
 import math
 import random
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -52,6 +53,7 @@ from monitor.store.summaries import TrendRow
 from monitor.store.tiers import DAY, HOUR, cover
 from tests.store.test_rollups import DAY0, MONITORS, history
 from tests.support.postgres import PostgresServer
+from tests.support.run_cache import made_once
 
 END = DAY0 + 9 * DAY + 13 * HOUR + 1234  # the last check's time, about
 NEVER = "https://never.example/"  # configured, never checked
@@ -204,17 +206,38 @@ def _write(make: Callable[..., Any], read: Callable[[], Any], checks: list[Check
     _extras(make, read, checks[-1].timestamp)
 
 
+def sqlite_history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    """A copy of its own of the history as SQLite's writer wrote it (the same for every
+    module that reads it: written once for the run, tests/support/run_cache.py), and the
+    last check's time."""
+    def write(folder: Path) -> None:
+        db = folder / "monitoring.db"
+        _write(functools.partial(Store, db), functools.partial(open_sqlite_reader, db),
+               history(DAY0, END))
+        # Closed cleanly, the writer left everything in the file itself: a copy of it is
+        # the whole database.
+        assert not db.with_name(db.name + "-wal").exists() or not db.with_name(
+            db.name + "-wal").stat().st_size
+    shared = made_once(tmp_path_factory, "postgres-reads-history", write)
+    db = tmp_path_factory.mktemp("reads") / "monitoring.db"
+    shutil.copyfile(shared / "monitoring.db", db)
+    return db, history(DAY0, END)[-1].timestamp
+
+
+@pytest.fixture(scope="module")
+def history_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    """The module's copy of the history SQLite's writer wrote, and its last check's time."""
+    return sqlite_history(tmp_path_factory)
+
+
 @pytest.fixture(scope="module", params=["copied", "written"])
-def stores(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+def stores(request: pytest.FixtureRequest, history_db: tuple[Path, float],
            postgres_server: PostgresServer,
            ) -> Iterator[Stores]:
     """The same history in both: written by SQLite's writer and copied table by table
     (the reads alone compared), or written by each store's own writer (the writers' rows
     as the readers see them)."""
-    db = tmp_path_factory.mktemp("reads") / "monitoring.db"
-    checks = history(DAY0, END)
-    last = checks[-1].timestamp
-    _write(functools.partial(Store, db), functools.partial(open_sqlite_reader, db), checks)
+    db, last = history_db
     name = postgres_server.create_database()
     url = postgres_server.url(name)
     if request.param == "copied":
@@ -223,7 +246,7 @@ def stores(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         from monitor.store.postgres.writer import Store as PostgresStore
 
         _write(functools.partial(PostgresStore, url), functools.partial(open_reader, url),
-               checks)
+               history(DAY0, END))
     sqlite_reader, pg_reader = open_sqlite_reader(db), open_reader(url)
     try:
         yield Stores(sqlite_reader, pg_reader, last, request.param == "written")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,11 +70,18 @@ def _write(make: Callable[..., Any]) -> None:
         store.close()
 
 
-@pytest.fixture(scope="module", params=["copied", "written"])
-def readers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-            postgres_server: PostgresServer) -> Iterator[tuple[SqliteReader, PostgresReader]]:
+@pytest.fixture(scope="module")
+def many_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The monitors as SQLite's writer stored them, once for both ways into PostgreSQL."""
     db = tmp_path_factory.mktemp("many") / "m.db"
     _write(functools.partial(Store, db))
+    return db
+
+
+@pytest.fixture(scope="module", params=["copied", "written"])
+def readers(request: pytest.FixtureRequest, many_db: Path,
+            postgres_server: PostgresServer) -> Iterator[tuple[SqliteReader, PostgresReader]]:
+    db = many_db
     name = postgres_server.create_database()
     url = postgres_server.url(name)
     if request.param == "copied":
