@@ -5,6 +5,7 @@ SQLite's alone, its file: schema, modes, WAL, migrations, a lock or a damage ref
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import random
 import sqlite3
@@ -38,12 +39,12 @@ B = "https://b.example/health?x=1"
 C = "https://user:secret@c.example/"
 
 
-def check(monitor_id: str, ts: float, available: bool = True, status: int | None = 200,
+def check(monitor_id: str, ts: float, available: bool | None = True, status: int | None = 200,
           response_ms: float = 100.0, reason: str | None = None, detail: str = "",
-          lateness_ms: float = 0.0) -> CheckResult:
+          lateness_ms: float = 0.0, **kwargs: Any) -> CheckResult:
     return CheckResult(monitor_id=monitor_id, timestamp=ts, available=available, code=status,
                        response_ms=response_ms, reason=reason, detail=detail,
-                       lateness_ms=lateness_ms, mono=ts - BASE)
+                       lateness_ms=lateness_ms, mono=ts - BASE, **kwargs)
 
 
 def alert(monitor_id: str, at: float, kind: str = "alert", start: float | None = None,
@@ -94,7 +95,7 @@ def minute_row(backend: Backend, minute: int, monitor_id: str) -> MinuteAgg | No
 def expected_agg(checks: list[CheckResult]) -> MinuteAgg:
     agg = MinuteAgg()
     for c in checks:
-        agg.add(c.response_ms, c.available, c.code, c.reason)
+        agg.add(c.response_ms, c.available, c.code, c.reason, c.warning)
     return agg
 
 
@@ -278,9 +279,12 @@ def test_reader_copes_with_uri_characters_in_the_path(tmp_path: Path, make_store
 # -- round trips -----------------------------------------------------------------------------
 
 CHECKS = [
-    check(A, BASE + 1.25, True, 200, 123.5, None, "", 3.5),
+    check(A, BASE + 1.25, True, 200, 123.5, None, "", 3.5, metrics={"dns": 1.5}),
     check(B, BASE + 2.5, False, 503, 45.25, "http_status", "HTTP 503 Service Unavailable", 0.0),
     check(C, BASE + 3.75, False, None, 10000.0, "timeout", "no answer in 10 s", 12.0),
+    check(A, BASE + 4.0, None, None, 0.0, "maintenance"),  # unknown: NULL
+    check(B, BASE + 5.0, True, 200, 9.0, "tls_expiry", "expires in 5 days", warning=True,
+          location="eu"),
 ]
 ALERTS = [
     alert(A, BASE + 10, "alert", availability=0.25, message="Website a is down"),
@@ -291,10 +295,13 @@ ALERTS = [
 
 def assert_round_trip(backend: Backend) -> None:
     rows = backend.read("SELECT timestamp, host, available, status, responseTime, reason,"
-                        " detail, lateness FROM website_monitoring ORDER BY id")
-    assert rows == [
-        (c.timestamp, c.monitor_id, int(c.available), c.code, c.response_ms, c.reason,
-         c.detail or None, c.lateness_ms) for c in CHECKS]
+                        " detail, lateness, monitor, metrics, warning, location"
+                        " FROM website_monitoring ORDER BY id")
+    assert [(*row[:9], row[9] and json.loads(row[9]), *row[10:]) for row in rows] == [
+        (c.timestamp, c.monitor_id, None if c.available is None else int(c.available), c.code,
+         c.response_ms, c.reason, c.detail or None, c.lateness_ms, c.monitor_id,
+         c.metrics or None, 1 if c.warning else None,
+         None if c.location == "local" else c.location) for c in CHECKS]
     rows = backend.read("SELECT timestamp, host, type, startDate, endDate, availability,"
                         " message FROM website_alerts ORDER BY id")
     assert rows == [(a.timestamp, a.monitor_id, a.type, a.start, a.end, a.availability, a.message)
@@ -313,11 +320,13 @@ def test_round_trip_through_the_writer_thread(backend: Backend) -> None:
     assert_round_trip(backend)  # readable while the writer still runs
     store.close()
     assert_round_trip(backend)
+    assert store.written == (len(CHECKS), len(ALERTS))
 
 
 def test_round_trip_synchronous_close_drains_the_queue(backend: Backend) -> None:
     store = backend.make()  # never started
-    for c in CHECKS:
+    store.put_checks(CHECKS[:2])  # a batch, as an agent's come
+    for c in CHECKS[2:]:
         store.put_check(c)
     for a in ALERTS:
         store.put_alert(a)
@@ -332,14 +341,21 @@ def test_synchronous_flush_writes(backend: Backend) -> None:
     assert backend.read("SELECT count(*) FROM website_monitoring") == [(1,)]
 
 
-def test_set_monitors_marks_removed_monitors_inactive(backend: Backend) -> None:
+def test_set_monitors_marks_removed_monitors_inactive_and_keeps_their_order(
+        backend: Backend) -> None:
     store = backend.make()
     store.set_monitors([MonitorRow(A, "http", A, "a", 30.0), MonitorRow(B, "http", B, "b", 60.0)])
-    store.set_monitors([MonitorRow(B, "http", B, "bee", 15.0), MonitorRow(C, "http", C, "c", 5.0)])
+    store.set_monitors([MonitorRow(C, "http", "https://c/", "c", 5.0),
+                        MonitorRow(B, "http", B, "bee", 15.0)])
+    store.put_check(check(C, BASE))  # stored with its target as host
     store.close()
     assert backend.read("SELECT monitor, name, interval, active FROM monitors ORDER BY monitor"
                 ) == [
         (A, "a", 30.0, 0), (B, "bee", 15.0, 1), (C, "c", 5.0, 1)]
+    # In the order they were first configured.
+    assert backend.read("SELECT monitor, name, interval, active FROM monitors ORDER BY rowid"
+                        ) == [(A, "a", 30.0, 0), (B, "bee", 15.0, 1), (C, "c", 5.0, 1)]
+    assert backend.read("SELECT host, monitor FROM website_monitoring") == [("https://c/", C)]
 
 
 # -- aggregates ------------------------------------------------------------------------------
@@ -442,12 +458,17 @@ def test_monitor_state_survives_a_restart(backend: Backend) -> None:
     store = backend.make()
     store.put_check(check(A, BASE + 10, True))
     store.put_check(check(A, BASE + 20, False, None, 5.0, "connect"))
+    store.put_checks([check(B, BASE + 10, False, None, 1.0, "dns"),
+                      check(B, BASE + 5, True)])  # late OK: B is still down since 10
     store.close()
     store = backend.make()
     store.put_check(check(A, BASE + 30, False, None, 5.0, "connect"))
     store.close()
-    assert backend.read("SELECT monitor, last_check, last_ok, last_failure, down_since"
-                    " FROM monitor_state") == [(A, BASE + 30, BASE + 10, BASE + 30, BASE + 20)]
+    assert backend.read("SELECT monitor, last_check, last_ok, last_failure, down_since,"
+                        " last_available, last_reason, day_checks, day_up FROM monitor_state"
+                        " ORDER BY monitor") == [
+        (A, BASE + 30, BASE + 10, BASE + 30, BASE + 20, 0, "connect", 3, 1),
+        (B, BASE + 10, BASE + 5, BASE + 10, BASE + 10, 0, "dns", 2, 1)]
 
 
 def test_monitor_state_ignores_late_checks_for_the_present(backend: Backend) -> None:
@@ -474,10 +495,12 @@ def test_monitor_state_follows_the_checks_across_a_wall_clock_step_back(backend:
     store.put_check(failed)
     back = BASE + 100 - 3600
     store.put_check(dataclasses.replace(check(A, back + 1, True), mono=failed.mono + 1))
-    store.put_check(dataclasses.replace(check(A, back + 2, True), mono=failed.mono + 2))
+    store.put_check(dataclasses.replace(check(A, back + 2, True), mono=failed.mono + 2,
+                                        metrics={"total": 2.0}))
     store.close()
-    assert backend.read("SELECT monitor, last_check, last_ok, last_failure, down_since"
-                    " FROM monitor_state") == [(A, back + 2, back + 2, BASE + 100, None)]
+    assert [(*row[:5], json.loads(row[5])) for row in backend.read(
+        "SELECT monitor, last_check, last_ok, last_failure, down_since, last_metrics"
+        " FROM monitor_state")] == [(A, back + 2, back + 2, BASE + 100, None, {"total": 2.0})]
 
 
 # -- purge -----------------------------------------------------------------------------------
@@ -799,7 +822,8 @@ def test_a_row_sqlite_refuses_is_dropped_alone_not_held_for_ever(backend: Backen
     messages: list[str] = []
     store = backend.make(on_error=messages.append).start()
     store.put_check(check(A, BASE, response_ms=float("nan")))
-    store.put_check(check(A, BASE + 1))
+    # Not a number in its metrics: written, as the JSON both stores write of it.
+    store.put_check(check(A, BASE + 1, metrics={"total": float("inf"), "dns": float("nan")}))
     store.put_alert(alert(A, BASE + 2))
     assert store.flush() is True
     store.put_check(check(B, BASE + 3))
