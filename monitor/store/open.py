@@ -88,12 +88,9 @@ def open_reader(database: Database | AnyStore) -> Reader:
 
 
 def max_queued(store: AnyStore) -> int:
-    """How many checks the writer holds before it refuses more."""
-    if is_postgres(store):
-        from monitor.store.postgres.writer import MAX_QUEUED as QUEUED_PG
-
-        return QUEUED_PG
-    from monitor.store.sqlite.writer import MAX_QUEUED
+    """How many checks the writer holds before it refuses more (both stores' writer:
+    monitor.store.writing)."""
+    from monitor.store.writing import MAX_QUEUED
 
     return MAX_QUEUED
 

@@ -14,6 +14,7 @@ import pytest
 from monitor.metrics.paths import compile_pattern
 from monitor.store.api import RecordSeries, SeriesInfo, SeriesNode
 from monitor.store.codec import bucket_of, bucket_value, decode_hist_into
+from monitor.store.writing import MAX_SERIES_QUEUED
 from tests.store.conftest import Backend, reading
 
 T = 1_700_006_400.0  # a day's start (UTC), 00:00
@@ -269,7 +270,7 @@ def test_purge_keeps_each_tier_for_its_own_time(backend):
 
 def test_values_beyond_what_may_wait_are_refused_until_written(backend):
     db = backend
-    queued = db.module("writer").MAX_SERIES_QUEUED
+    queued = MAX_SERIES_QUEUED
     store = db.make(clock=Clock(T))  # not started: nothing is written until a flush
     try:
         command = RecordSeries(tuple(("a", T + i, 1.0) for i in range(queued // 5)))

@@ -239,7 +239,7 @@ class MetricFigures:
         self._ranges.rolled_back()
 
     def recover(self, conn: psycopg.Connection) -> int:
-        from monitor.store.postgres.ranges import check_of
+        from monitor.store.ranges import check_of
 
         if not self.deferred:
             return 0

@@ -7,9 +7,7 @@ from __future__ import annotations
 import psycopg
 
 from monitor.store import ranges
-from monitor.store.ranges import RAW_COLUMNS, check_of, runs
-
-__all__ = ["UPSERT_META", "RowRanges", "check_of"]
+from monitor.store.ranges import RAW_COLUMNS, runs
 
 UPSERT_META = ("INSERT INTO meta (key, value) VALUES (%s, %s)"
                " ON CONFLICT (key) DO UPDATE SET value = excluded.value")

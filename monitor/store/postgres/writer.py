@@ -12,9 +12,7 @@ from collections.abc import Callable
 from monitor.store.postgres.batch import Batches
 from monitor.store.postgres.connection import open_writer_connection, reconnect, shown
 from monitor.store.postgres.holding import PostgresFaults
-from monitor.store.writing import MAX_QUEUED, MAX_SERIES_QUEUED, Writer, never_raising
-
-__all__ = ["MAX_QUEUED", "MAX_SERIES_QUEUED", "Store"]
+from monitor.store.writing import Writer, never_raising
 
 
 class Store(Writer):

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from monitor.core.model import CheckResult
 from monitor.store.api import SPANS
 from monitor.store.codec import MinuteAgg, bounded, bucket_of, encode_hist
+from monitor.store.ranges import check_of
 from monitor.store.sqlite import uptime
-from monitor.store.sqlite.ranges import RowRanges, check_of
+from monitor.store.sqlite.ranges import RowRanges
 from monitor.store.sqlite.rollups import DAY, ROLLUP_SPANS, Rollups
 from monitor.store.sqlite.sql import commit_all, items
 

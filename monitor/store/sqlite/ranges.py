@@ -7,9 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 from monitor.store import ranges
-from monitor.store.ranges import RAW_COLUMNS, check_of
-
-__all__ = ["RowRanges", "check_of"]
+from monitor.store.ranges import RAW_COLUMNS
 
 
 class RowRanges(ranges.RowRanges):

@@ -16,9 +16,7 @@ from pathlib import Path
 from monitor.store.sqlite.batch import Batches
 from monitor.store.sqlite.connection import close_keeping_wal, open_writer_connection
 from monitor.store.sqlite.holding import SqliteFaults
-from monitor.store.writing import MAX_QUEUED, MAX_SERIES_QUEUED, Writer, never_raising
-
-__all__ = ["MAX_QUEUED", "MAX_SERIES_QUEUED", "Store"]
+from monitor.store.writing import Writer, never_raising
 
 
 class Store(Writer):
