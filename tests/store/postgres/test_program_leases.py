@@ -4,6 +4,8 @@ both added to (a takeover half-way through a minute), on a real server."""
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 
 from monitor.core.model import CheckResult
@@ -17,6 +19,24 @@ BASE = 1_700_000_040.0  # a whole minute
 
 def leases(url: str) -> Leases:
     return Leases(url, clock=lambda: 0.0)
+
+
+def session(lease: Leases) -> int:
+    """The server's process of the leases' session."""
+    assert lease._conn is not None
+    return int(lease._conn.info.backend_pid)
+
+
+def ended(url: str, pid: int) -> None:
+    """Wait until the server has ended the session `pid`, its locks with it: a client's
+    close and pg_terminate_backend return before that, and another process's next step
+    comes seconds later in the program, milliseconds later here."""
+    deadline = time.monotonic() + 10
+    with psycopg.connect(url, autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
+                           (pid,)).fetchone() != (0,):
+            assert time.monotonic() < deadline, f"the server's process {pid} still there"
+            time.sleep(0.005)
 
 
 def test_one_process_takes_every_lease_and_the_database_lease(postgres_url: str) -> None:
@@ -47,7 +67,9 @@ def test_two_processes_split_the_monitors_and_never_hold_one_together(
     assert a.held.monitors | b.held.monitors == frozenset(IDS)
     assert not a.held.monitors & b.held.monitors
     # a stops (its session ends): b takes over everything at its next step.
+    pid = session(a)
     a.close()
+    ended(postgres_url, pid)
     b.step(IDS, now=now + LEASE_EVERY / 2)
     assert len(b.held.monitors) == 10  # not due yet
     held = b.step(IDS, now=now + LEASE_EVERY)
@@ -60,12 +82,14 @@ def test_a_session_killed_by_the_server_gives_its_leases_over(postgres_url: str)
     a, b = leases(postgres_url), leases(postgres_url)
     a.step(IDS, now=0.0)
     b.step(IDS, now=0.0)
+    pid = session(a)
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                       " WHERE application_name = 'uptime-monitor leases'"
                       " AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory'"
                       " AND classid = %s::int8::oid AND objid = %s::int8::oid)",
                       (0x6D61696E, 0))
+    ended(postgres_url, pid)
     said: list[str] = []
     a._on_error = said.append  # (to see it said once)
     lost = a.step(IDS, now=LEASE_EVERY)
