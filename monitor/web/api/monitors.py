@@ -1,7 +1,7 @@
-"""The monitors of the config file: list (filtered by kind, tag and state; paged), get,
-create, replace, patch (JSON merge patch), delete, pause and resume; and the config's JSON
-Schema (`GET /schema.json`). A monitor checked from several locations has each one's state
-too (`locations`: as the alert rules judge each, monitor.engine.locations).
+"""The monitors of the config file: list (filtered by kind, tag, state, locations and ids;
+paged), get, create, replace, patch (JSON merge patch), delete, pause and resume; and the
+config's JSON Schema (`GET /schema.json`). A monitor checked from several locations has
+each one's state too (`locations`: as the alert rules judge each, monitor.engine.locations).
 
 Every change goes through the config editor (monitor.config.edit): validated by the loader
 with config.json's own messages, written to the file atomically with a backup, then
