@@ -25,7 +25,7 @@ from monitor.cli.signals import signals
 from monitor.config import Config, load_config
 from monitor.core.errors import MonitorError, StoreError
 from monitor.render.display import Display
-from monitor.render.live import LiveView, Pulse, PulseSource, live_view, p99
+from monitor.render.live import LiveView, Pulse, PulseSource, live_view, p99, runtime_locations
 from monitor.render.report import alert_rows, delivery_line
 from monitor.runtime import Runtime
 from monitor.store.api import Reader
@@ -221,7 +221,8 @@ def _monitor(config_file: Path, config: Config, db_path: str, silent: bool, echo
                 url = server.start(store, runtime) if server is not None else None
                 if live:
                     output = view = live_view(database(db_path), stop, display,
-                                              engine_pulse(runtime)).start()
+                                              engine_pulse(runtime),
+                                              runtime_locations(runtime)).start()
                 if say is not None:
                     canary = f"; canary {config.canary.target}" if config.canary else ""
                     say(f"Monitoring {len(config.monitors)} monitor(s) from {config_file} into "

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from monitor.core.model import LOCAL
 from monitor.store.api import parse_iso
 from monitor.store.events import Position, Tail, TailAlert, TailCheck
 
@@ -70,6 +71,8 @@ def check_data(row: TailCheck) -> bytes:
         fields["code"] = row.code
     fields["responseMs"] = round(row.response_ms, 3)
     _outcome(fields, row)
+    if row.location != LOCAL:  # an agent's check: where it ran
+        fields["location"] = row.location
     data = _json_bytes(fields)
     # The stored JSON as it is: parsing it to write it again would double the cost.
     return data if row.metrics is None else data[:-1] + b',"metrics":%s}' % (

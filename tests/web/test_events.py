@@ -127,6 +127,10 @@ def test_frames_are_server_sent_events_with_json_data() -> None:
     up = TailCheck(8, A, 1700000001.1234567, True, False, 200, 1.23456789, None, "", None)
     assert json.loads(check_data(up)) == {"monitor": A, "at": 1700000001.123,
                                           "state": "up", "code": 200, "responseMs": 1.235}
+    # An agent's check says where it ran; the server's own say nothing of it.
+    away = up._replace(location="eu")
+    assert json.loads(check_data(away))["location"] == "eu"
+    assert "location" not in json.loads(check_data(up))
     sent = frame(Position(7, 2), "check", data)
     assert sent.startswith(b"id: 7.2\nevent: check\ndata: {")
     assert sent.endswith(b"}\n\n") and sent.count(b"\n") == 4  # one data line, however long
