@@ -37,7 +37,8 @@ def month_files(tmp_path_factory: pytest.TempPathFactory,
         if at not in written:
             db = tmp_path_factory.mktemp("dashboard") / "monitoring.db"
             checks = history(DAY0, DAY0 + 32 * DAY + at)
-            feed(db, checks, [0.0])
+            # 400 checks a flush (15 hours): the same rows as 40, written 5 times faster.
+            feed(db, checks, [0.0], batch=400)
             written[at] = db, checks[-1].timestamp
         return written[at]
     return month_ending

@@ -31,7 +31,8 @@ def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     them, its clock following them."""
     with module_backend(request, tmp_path_factory.mktemp("history")) as db:
         checks = history(DAY0 - 5 * HOUR, END)
-        feed(db, checks, [0.0])
+        # 400 checks a flush (15 hours): the same rows as 40, written 4 times faster.
+        feed(db, checks, [0.0], batch=400)
         yield db, checks
 
 

@@ -112,15 +112,17 @@ def stored_metrics(where: Backend | Path, span: int) -> dict[tuple[str, int, str
 
 
 def feed(db: Backend | Path, checks: list[CheckResult], now: list[float],
-         restart_at: Iterable[float] = ()) -> None:
-    """Write `checks` through real writers, the clock following them a batch at a time;
-    a new writer (a restart) at each time of `restart_at`."""
+         restart_at: Iterable[float] = (), batch: int = 40) -> None:
+    """Write `checks` through real writers, the clock following them `batch` at a time
+    (40: a flush every 1.5 hours of three monitors' checks, the rollups stepping through
+    them; a test about reading a long history may take bigger ones, the rows are the
+    same); a new writer (a restart) at each time of `restart_at`."""
     restarts = sorted(restart_at)
     backend = as_backend(db)
     store = backend.make(clock=lambda: now[0])
     try:
-        for i in range(0, len(checks), 40):
-            part = checks[i:i + 40]
+        for i in range(0, len(checks), batch):
+            part = checks[i:i + batch]
             if restarts and part[0].timestamp >= restarts[0]:
                 restarts.pop(0)
                 store.close()

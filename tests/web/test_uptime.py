@@ -28,7 +28,8 @@ END = DAY0 + 4 * DAY + 13 * HOUR + 1234  # "now": the afternoon of the fifth day
 def client(tmp_path_factory: pytest.TempPathFactory) -> Any:
     folder: Path = tmp_path_factory.mktemp("uptime")
     db = folder / "monitoring.db"
-    feed(db, history(DAY0 - 5 * HOUR, END), [0.0])
+    # 400 checks a flush (15 hours): the same rows as 40, written 4 times faster.
+    feed(db, history(DAY0 - 5 * HOUR, END), [0.0], batch=400)
     write_config(folder / "config.json", {"monitors": [
         {"URL": MONITORS[0]}, {"type": "tcp", "host": "b.example", "port": 25},
         {"URL": MONITORS[2]}]})
