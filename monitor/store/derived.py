@@ -10,8 +10,10 @@ import contextlib
 from collections.abc import Callable
 from typing import ClassVar, Protocol
 
+from monitor.core.model import CheckResult
 from monitor.store.folds import Folds
 from monitor.store.ranges import Connection
+from monitor.store.work import Work
 
 
 class Metrics(Protocol):
@@ -20,6 +22,8 @@ class Metrics(Protocol):
     def recover(self, conn: Connection) -> int: ...
 
     def write(self, conn: Connection, force: bool = False, stopping: bool = False) -> None: ...
+
+    def committed(self, checks: list[CheckResult]) -> None: ...
 
     def drop(self) -> None: ...
 
@@ -30,6 +34,8 @@ class Series(Protocol):
     """The series rollups held until written (each store's SeriesWrites)."""
 
     def write_rollups(self, conn: Connection, force: bool) -> None: ...
+
+    def committed(self) -> None: ...
 
     def drop(self) -> None: ...
 
@@ -82,6 +88,14 @@ class Derived:
         """Roll back the transaction in progress, if any; never raises."""
         with contextlib.suppress(self.ERROR):
             self._conn.execute("ROLLBACK")
+
+    def committed(self, conn: Connection, work: Work) -> None:
+        """The batch's transaction is committed: what it derives, into the caches."""
+        if work.checks:
+            self.folds.committed(conn, work.checks)
+            self._metrics.committed(work.checks)
+        if work.series:
+            self._series.committed()
 
     def _recover(self) -> None:
         """What a crash or a quick stop left underived, before any other row (once): a

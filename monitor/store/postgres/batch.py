@@ -180,11 +180,7 @@ class Batches(Derived):
             self.folds.batch(conn, work.checks, runs(ids))
             self._metrics.batch(conn, ids)
         conn.execute("COMMIT")
-        if work.checks:
-            self.folds.committed(conn, work.checks)
-            self._metrics.committed(work.checks)
-        if work.series:
-            self._series.committed()
+        self.committed(conn, work)
         return work
 
     def _write_alerts(self, alerts: list[AlertRecord]) -> None:

@@ -126,11 +126,7 @@ class Batches(Derived):
                 conn.execute("INSERT OR REPLACE INTO maintenance (monitor, since, until)"
                              " VALUES (?,?,?)", (m.monitor_id, m.since, m.until))
         conn.execute("COMMIT")
-        if work.checks:
-            self.folds.committed(conn, work.checks)
-            self._metrics.committed(work.checks)
-        if work.series:
-            self._series.committed()
+        self.committed(conn, work)
         return work
 
     def _write_alerts(self, alerts: list[AlertRecord]) -> None:
