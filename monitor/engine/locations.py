@@ -14,6 +14,10 @@ A location's state is one of STATES: `lost` (every agent of it lost: its checks 
 neither way), `unknown` (no check of it in the alert window), `down` (the rules' verdict
 on its checks alone, as its own alert would be open), `warning` (up, its latest check
 warns), `up`.
+
+The monitor's own state in every view is the rules' verdict on those (`monitor_state`), not
+its latest check's from whichever location: down when at least `quorum` locations are down,
+warning when fewer are down or some warn, up when every location counted is up.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from monitor.store.api import Reader
 from monitor.store.located import LocatedCheck
 
 STATES = ("up", "down", "warning", "lost", "unknown")
+# A monitor's own states that come before the locations' verdict (the API's names).
+OWN_FIRST = ("paused", "unknown", "maintenance")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,34 @@ class LocationState:
 def several(monitor: Monitor) -> bool:
     """Checked from several locations: the views split it."""
     return len(monitor.locations) > 1
+
+
+def quorum_of(monitor: Monitor) -> int:
+    """How many locations down make the monitor down: its `quorum`, else a majority (as
+    the alert rules count)."""
+    return monitor.quorum or len(monitor.locations) // 2 + 1
+
+
+def verdict(states: Sequence[LocationState], quorum: int) -> str | None:
+    """The alert rules' verdict on a monitor from its locations' states: "down" when at
+    least `quorum` are down, "warning" when fewer are down or some warn, "up" when those
+    counted are up; None when none counts (lost and unknown locations count neither way)."""
+    counted = [s.state for s in states if s.state in ("up", "down", "warning")]
+    if not counted:
+        return None
+    if counted.count("down") >= quorum:
+        return "down"
+    return "up" if all(state == "up" for state in counted) else "warning"
+
+
+def monitor_state(monitor: Monitor, states: Sequence[LocationState] | None, own: str) -> str:
+    """A monitor's state as every view shows it. `own`: its state as its latest check has
+    it (paused, unknown, maintenance, down, warning, up); `states`: its locations' (None
+    for a monitor of one). Paused, unknown and maintenance come first; then, for a monitor
+    of several locations, the rules' verdict on them (`verdict`), else `own`."""
+    if own in OWN_FIRST or not states or not several(monitor):
+        return own
+    return verdict(states, quorum_of(monitor)) or own
 
 
 def location_states(monitors: Iterable[Monitor], reader: Reader, now: float, *,

@@ -16,10 +16,11 @@ from flask.typing import ResponseReturnValue
 from monitor.checks import registry
 from monitor.config import Config
 from monitor.core import secrets
+from monitor.engine.locations import LocationState, several
 from monitor.stats import window_start
 from monitor.store.dashboard import Dashboard, Failure, Spark
 from monitor.store.tiers import DAY, MINUTE
-from monitor.web.api.monitors import state_of
+from monitor.web.api.monitors import located, state_of
 from monitor.web.auth import require
 from monitor.web.context import current
 from monitor.web.params import NULLABLE_NUMBER, NULLABLE_STRING, UNREADABLE, reading
@@ -44,7 +45,10 @@ def get_dashboard() -> ResponseReturnValue:
     starts = [int(window_start(now, seconds)) for _name, seconds in WINDOWS]
     with reading(context) as reader:
         read = reader.dashboard(starts, now)
-    return jsonify(snapshot(context.config, read, now)), 200, {"Cache-Control": "no-store"}
+        # A monitor checked from several locations is in the state the rules judge.
+        states = located(context, reader, [m for m in context.config.monitors if several(m)])
+    return (jsonify(snapshot(context.config, read, now, states)), 200,
+            {"Cache-Control": "no-store"})
 
 
 def watched_kind(kind: str) -> bool:
@@ -56,8 +60,10 @@ def watched_kind(kind: str) -> bool:
         return False
 
 
-def snapshot(config: Config, read: Dashboard, now: float) -> dict[str, Any]:
-    """Every monitor of the config, in its order (the page sorts), a list per field."""
+def snapshot(config: Config, read: Dashboard, now: float,
+             located: dict[str, list[LocationState]] | None = None) -> dict[str, Any]:
+    """Every monitor of the config, in its order (the page sorts), a list per field;
+    `located`: the locations' states of those checked from several."""
     kinds: dict[str, int] = {}
     tags: dict[str, int] = {}
     columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
@@ -75,7 +81,7 @@ def snapshot(config: Config, read: Dashboard, now: float) -> dict[str, Any]:
         columns["target"].append(None if monitor.target == monitor.id else monitor.target)
         columns["kind"].append(kinds.setdefault(monitor.kind, len(kinds)))
         columns["tags"].append([tags.setdefault(tag, len(tags)) for tag in monitor.tags])
-        columns["state"].append(rank[state_of(monitor, summary)])
+        columns["state"].append(rank[state_of(monitor, summary, (located or {}).get(monitor.id))])
         windows = read.windows.get(monitor.id)
         columns["windows"].append(no_windows if windows is None
                                   else [n for pair in windows for n in pair])

@@ -45,7 +45,7 @@ from monitor.config.schema import config_schema
 from monitor.core.errors import ConfigError
 from monitor.core.model import Monitor
 from monitor.engine.locations import STATES as LOCATION_STATES
-from monitor.engine.locations import LocationState, location_states, several
+from monitor.engine.locations import LocationState, location_states, monitor_state, several
 from monitor.store.api import Reader, iso_utc
 from monitor.store.summaries import MonitorSummary
 from monitor.web import ids
@@ -102,18 +102,22 @@ def _config(context: WebContext, snap: Snapshot) -> Config:
     return snap.config if snap.config is not None else context.config
 
 
-def state_of(monitor: Monitor, summary: MonitorSummary | None) -> str:
+def state_of(monitor: Monitor, summary: MonitorSummary | None,
+             located: list[LocationState] | None = None) -> str:
     """Paused (by its config), else as the database has it: unknown before its first
-    check, in maintenance, down, warning, up."""
+    check, in maintenance, down, warning, up; of a monitor checked from several locations
+    (`located`, their states), the alert rules' verdict on them (monitor_state)."""
     if monitor.paused:
-        return "paused"
-    if summary is None or summary.last_check is None and summary.down_since is None:
-        return "unknown"
-    if summary.maintenance is not None:
-        return "maintenance"
-    if summary.down_since is not None:
-        return "down"
-    return "warning" if summary.warning is not None else "up"
+        own = "paused"
+    elif summary is None or summary.last_check is None and summary.down_since is None:
+        own = "unknown"
+    elif summary.maintenance is not None:
+        own = "maintenance"
+    elif summary.down_since is not None:
+        own = "down"
+    else:
+        own = "warning" if summary.warning is not None else "up"
+    return monitor_state(monitor, located, own)
 
 
 def _item(monitor: Monitor, summary: MonitorSummary | None,
@@ -122,7 +126,7 @@ def _item(monitor: Monitor, summary: MonitorSummary | None,
     item = {"id": monitor.id, "name": monitor.name, "kind": monitor.kind,
             "target": monitor.target, "interval": monitor.interval,
             "tags": list(monitor.tags), "paused": monitor.paused,
-            "state": state_of(monitor, summary),
+            "state": state_of(monitor, summary, located),
             "lastCheck": None if last is None else iso_utc(last),
             "lastResponseTime": summary.last_response if summary is not None else None,
             "lastReason": summary.last_reason if summary is not None else None,
@@ -221,14 +225,20 @@ def list_monitors() -> ResponseReturnValue:
     summaries = _summaries(context, [m.id for m in chosen] if only_several or wanted
                            else None)
     rows = [(m, summaries.get(m.id)) for m in chosen]
+    states: dict[str, list[LocationState]] = {}
     if state is not None:
-        rows = [(m, s) for m, s in rows if state_of(m, s) == state]
+        # The state of a monitor of several locations is the rules' verdict on them: theirs
+        # are read for every one chosen, not only the page's.
+        with reading(context) as reader:
+            states = located(context, reader, [m for m, _ in rows])
+        rows = [(m, s) for m, s in rows if state_of(m, s, states.get(m.id)) == state]
     start = (_after(request.args["cursor"], [m.id for m, _ in rows])
              if "cursor" in request.args else int_arg("offset", 0, 0, MAX_OFFSET))
     page = rows[start:start + limit]  # only the page's items are made
     more = start + len(page) < len(rows)
-    with reading(context) as reader:
-        states = located(context, reader, [m for m, _ in page])
+    if state is None:
+        with reading(context) as reader:
+            states = located(context, reader, [m for m, _ in page])
     return _tagged({"monitors": [_item(m, s, states.get(m.id)) for m, s in page],
                     "total": len(rows),
                     "nextCursor": _cursor(start + len(page) - 1, page[-1][0].id) if more

@@ -30,7 +30,7 @@ from monitor.core.model import Monitor
 from monitor.maintenance import Maintenance, Period
 from monitor.store.api import iso_utc, parse_iso
 from monitor.web import problems
-from monitor.web.api.monitors import state_of
+from monitor.web.api.monitors import located, state_of
 from monitor.web.context import WebContext, current
 from monitor.web.pages import page, render
 from monitor.web.params import int_arg, reading
@@ -169,8 +169,10 @@ def document(context: WebContext, config: Config, found: StatusPage,
         days = reader.uptime_by_day(ids, DAYS, now)
         alerts = reader.open_alerts()
         maintenance.read(reader)
+        # A monitor checked from several locations: the rules' verdict on them.
+        verdicts = located(context, reader, [monitors[i] for i in ids])
     first = int(now // DAY - DAYS + 1) * DAY
-    states = {i: state_of(monitors[i], summaries.get(i)) for i in ids}
+    states = {i: state_of(monitors[i], summaries.get(i), verdicts.get(i)) for i in ids}
     groups = []
     for group in found.groups:
         items = []
@@ -191,10 +193,14 @@ def document(context: WebContext, config: Config, found: StatusPage,
     incidents = []
     for monitor_id in ids:
         summary = summaries.get(monitor_id)
-        if states[monitor_id] == "down" and summary is not None \
-                and summary.down_since is not None:
+        # Down since its latest check failed, or (several locations) since the rules' alert.
+        since = (iso_utc(parse_iso(alerts[monitor_id]))
+                 if monitor_id in verdicts and monitor_id in alerts
+                 else None if summary is None or summary.down_since is None
+                 else iso_utc(summary.down_since))
+        if states[monitor_id] == "down" and since is not None:
             incidents.append({"name": monitors[monitor_id].name, "state": "down",
-                              "said": "Outage", "since": iso_utc(summary.down_since)})
+                              "said": "Outage", "since": since})
         elif monitor_id in alerts and states[monitor_id] in ("up", "warning"):
             incidents.append({"name": monitors[monitor_id].name, "state": "recovering",
                               "said": "Recovered, monitoring",

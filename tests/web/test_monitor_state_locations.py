@@ -1,0 +1,90 @@
+"""A monitor checked from several locations is in the state its alert rules judge, in the
+API (the list, its ?state= filter, the detail) and the dashboard's data: down when at least
+`quorum` locations are down, warning when fewer are, whatever location its latest check came
+from. Over a real SQLite database, as under `serve` (the rules replayed on its rows)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from monitor.core.model import LOCAL
+from monitor.store.api import AgentSeen
+from tests.web.test_monitor_locations import EU, SITE, US, check, get
+
+AGENTS = [{"name": "eu-1", "token": EU, "location": "eu"},
+          {"name": "us-1", "token": US, "location": "us"}]
+
+
+def document(quorum: int | None = None) -> dict[str, Any]:
+    shop = {"URL": SITE, "id": "shop", "name": "shop", "locations": ["local", "eu", "us"],
+            "checkInterval": 5, "alertWindow": 60}
+    if quorum is not None:
+        shop["quorum"] = quorum
+    return {"monitors": [shop, {"type": "tcp", "host": "127.0.0.1", "port": 9, "id": "db"}],
+            "agents": AGENTS, "agentTimeout": 30}
+
+
+def fill(web: Any, now: float, **marks: str) -> None:
+    """Ten checks of shop from each location ("." up, "x" down), eu's the latest of each
+    round; db up."""
+    rows = []
+    for i in range(10):
+        at = now - 50 + i * 5
+        rows += [check("shop", at, LOCAL, marks.get(LOCAL, ".")),
+                 check("shop", at + 0.1, "us", marks.get("us", ".")),
+                 check("shop", at + 0.2, "eu", marks.get("eu", "."))]
+        rows.append(check("db", at, LOCAL, "."))
+    store = web.store
+    store.set_monitors(web.context.config.monitors)
+    assert store.put_checks(rows)
+    for name, location in (("eu-1", "eu"), ("us-1", "us")):
+        store.put_agent_seen(AgentSeen(name, location, now))
+    assert store.flush(30)
+
+
+def states(web: Any) -> dict[str, str]:
+    """Each monitor's state: the list's, the detail's and the dashboard's (all the same)."""
+    listed = {m["id"]: m["state"] for m in get(web, "/monitors")["monitors"]}
+    for monitor_id, state in listed.items():
+        assert get(web, f"/monitors/{monitor_id}")["state"] == state
+    board = get(web, "/dashboard")
+    assert {i: board["states"][s] for i, s in zip(board["id"], board["state"], strict=True)
+            } == listed
+    return listed
+
+
+def test_down_from_one_location_of_three_is_a_warning(make_web: Any) -> None:
+    web = make_web(document(), tokens=True)
+    fill(web, time.time(), eu="x")
+    # Its latest check is eu's, down: the monitor is still only warning.
+    assert states(web) == {"shop": "warning", "db": "up"}
+    assert [m["id"] for m in get(web, "/monitors?state=warning")["monitors"]] == ["shop"]
+    assert get(web, "/monitors?state=down")["total"] == 0
+
+
+def test_down_from_a_quorum_of_locations_is_down(make_web: Any) -> None:
+    web = make_web(document(), tokens=True)
+    fill(web, time.time(), eu="x", us="x")
+    assert states(web) == {"shop": "down", "db": "up"}
+    assert [m["id"] for m in get(web, "/monitors?state=down")["monitors"]] == ["shop"]
+
+
+def test_the_quorum_of_the_config_counts(make_web: Any) -> None:
+    web = make_web(document(quorum=3), tokens=True)
+    fill(web, time.time(), eu="x", us="x")
+    assert states(web)["shop"] == "warning"
+
+
+def test_up_from_every_location_is_up(make_web: Any) -> None:
+    web = make_web(document(), tokens=True)
+    fill(web, time.time())
+    assert states(web)["shop"] == "up"
+
+
+def test_a_paused_monitor_stays_paused(make_web: Any) -> None:
+    paused = document()
+    paused["monitors"][0]["paused"] = True
+    web = make_web(paused, tokens=True)
+    fill(web, time.time(), eu="x", us="x")
+    assert states(web)["shop"] == "paused"
