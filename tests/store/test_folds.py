@@ -1,6 +1,6 @@
 """The owner's writer folds checks into aggregates and states after their commit and writes
 those every few seconds: a crash in between loses no count and counts nothing twice
-(monitor/store/sqlite/folds.py, monitor/store/postgres/folds.py). On both stores (the
+(monitor/store/folds.py, the same for both stores). On both stores (the
 `backend` fixture). The crashes are real: a writing process ends with os._exit, no close,
 no flush."""
 
