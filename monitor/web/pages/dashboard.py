@@ -8,7 +8,10 @@ for all monitors in columns; its script (static/js/dashboard.js) draws only the 
 view, and applies the checks of the event stream, resumed from the position of that read,
 once per animation frame to the rows they change. A monitor checked from several locations
 shows a chip per location: the page names those monitors, and the script asks for the
-states of those in view (GET /api/v1/monitors?locations=several&id=...)."""
+states of those in view (GET /api/v1/monitors?locations=several&id=...). Such a monitor's
+own state (its pill, the counts by state) is the alert rules' verdict on its locations
+(monitor.engine.locations.monitor_state), in the page's data and in those reads; a check,
+from one location, does not set it."""
 
 from __future__ import annotations
 

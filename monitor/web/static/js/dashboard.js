@@ -5,7 +5,9 @@
 // A monitor checked from several locations shows each one's state as a chip: read for the
 // rows in view (GET /api/v1/monitors?locations=several&id=...) once drawn, and again as
 // their checks come (a server without the running monitor's rules replays them on the
-// database's rows for each monitor asked about: the rows in view only).
+// database's rows for each monitor asked about: the rows in view only). Such a monitor's
+// own state is the rules' verdict on its locations (down from a quorum of them, else a
+// warning): a check, from one location, does not set it; those reads do.
 import { ago, api, events, figure, island, ms, percent, uptimeClass } from "./lib.js";
 
 const COLUMNS = ["id", "name", "target", "kind", "tags", "state", "windows", "response", "value",
@@ -394,7 +396,8 @@ function schedule() {
 // -- live -----------------------------------------------------------------------------
 
 // A check as the event stream tells it: the monitor's state (an unknown check leaves it,
-// but one in maintenance says so), its windows' counts, response, sparkline, failure.
+// but one in maintenance says so; of a monitor of several locations, the reads of its
+// locations set it), its windows' counts, response, sparkline, failure.
 function onCheck(c) {
   stats.checks += 1;
   const m = byId.get(c.monitor);
@@ -423,16 +426,20 @@ function onCheck(c) {
   } else if (c.reason === "maintenance") {
     state = RANK.maintenance;
   }
-  if (state !== m.state) {
-    counts[m.state] -= 1;
-    counts[state] += 1;
-    m.state = state;
-    sorted = false;
-    viewStale = true;
-  }
+  if (!locatedIds.has(m.id)) setState(m, state);
   m.version += 1;
   if (m.locations && locatedIds.has(m.id)) locationsSoon();
   schedule();
+}
+
+// A monitor's state changed: counted, and placed anew.
+function setState(m, state) {
+  if (state === m.state) return;
+  counts[m.state] -= 1;
+  counts[state] += 1;
+  m.state = state;
+  sorted = false;
+  viewStale = true;
 }
 
 // Into the minute of the check: a new point, or the minute's average so far.
@@ -490,8 +497,10 @@ async function readLocations() {
   for (const item of listed.monitors) {
     const m = byId.get(item.id);
     if (!m) continue;
-    const signature = item.locations.map((l) => `${l.location}:${l.state}`).join(",");
+    const signature = `${item.state};`
+      + item.locations.map((l) => `${l.location}:${l.state}`).join(",");
     if (m.locations && m.signature === signature) continue;
+    if (item.state in RANK) setState(m, RANK[item.state]); // the rules' verdict
     m.locations = item.locations;
     m.signature = signature;
     m.version += 1;
