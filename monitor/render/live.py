@@ -36,7 +36,7 @@ from rich.text import Text
 from monitor.core.errors import StoreError
 from monitor.core.model import LOCAL
 from monitor.core.timefmt import format_duration
-from monitor.engine.locations import LocationState, location_states
+from monitor.engine.locations import LocationState, location_states, quorum_of, verdict
 from monitor.render.display import Display
 from monitor.render.report import alert_rows, monitor_labels
 from monitor.render.summary import first_shown, state_of_total, summaries, summary_of
@@ -116,18 +116,30 @@ def live_view(db: str | Path, stop: threading.Event, display: Display,
                     locations=locations)
 
 
-def runtime_locations(runtime: Runtime) -> LocationSource:
+class _RuntimeLocations:
     """For `-m`: each location as the running monitor's alert rules judge it (its
     evaluator's windows, its agents' lost locations), the database's rows replayed for a
-    monitor it does not judge (another process's lease)."""
-    def read(reader: Reader, monitor_ids: list[str], now: float,
-             ) -> dict[str, list[LocationState]]:
+    monitor it does not judge (another process's lease); `quorums`: those monitors' quorums
+    of the config, for their rows' state."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.quorums: dict[str, int] = {}
+
+    def __call__(self, reader: Reader, monitor_ids: list[str], now: float,
+                 ) -> dict[str, list[LocationState]]:
+        runtime = self.runtime
         config, wanted = runtime.config, set(monitor_ids)
-        return location_states([m for m in config.monitors if m.id in wanted], reader, now,
-                               evaluator=runtime.engine.alerts,
+        chosen = [m for m in config.monitors if m.id in wanted]
+        self.quorums = {m.id: quorum_of(m) for m in chosen}
+        return location_states(chosen, reader, now, evaluator=runtime.engine.alerts,
                                lost=runtime.agents.lost_locations, agents=config.agents,
                                agent_timeout=config.agent_timeout)
-    return read
+
+
+def runtime_locations(runtime: Runtime) -> LocationSource:
+    """For `-m`: each location as the running monitor's alert rules judge it."""
+    return _RuntimeLocations(runtime)
 
 
 def locations_from_database(reader: Reader, monitor_ids: list[str], now: float,
@@ -203,6 +215,8 @@ class LiveView:
         # seldom when the read is dear: every STATS_SHARE-th second spent on it at most).
         self._locations = locations or locations_from_database
         self._located: dict[str, str] = {}
+        # Their own state: the rules' verdict on their locations (monitor_state's rule).
+        self._judged: dict[str, str | None] = {}
         self._located_for: set[str] = set()
         self._next_located = 0.0
         self.console = console or Console()
@@ -426,7 +440,12 @@ class LiveView:
         for s, total in zip(shown, first, strict=True):
             row_state = state_of(s, warning=s.monitor_id in warnings,
                                  maintenance=s.monitor_id in maintained)
-            if row_state != DOWN and state(total) == DOWN:
+            judged = self._judged.get(s.monitor_id)
+            if judged is not None and row_state != MAINTENANCE:
+                # Several locations: the rules' verdict, not the latest check's.
+                row_state = (DOWN if judged == "down" else WARNING if judged == "warning"
+                             else state_of(s, down=False))
+            elif row_state != DOWN and state(total) == DOWN:
                 row_state = DOWN  # down since its last state was read: as counted
             parts.append(self._line(layout, layout.cells(s, names[s.monitor_id]),
                                     STYLES[row_state], whole=row_state == DOWN))
@@ -452,6 +471,11 @@ class LiveView:
         found = self._locations(conn, monitor_ids, now)
         self._located = {monitor_id: locations_text([(s.location, s.state) for s in states])
                          for monitor_id, states in found.items()}
+        # -r has no config: a majority of the locations seen, the rules' default quorum.
+        quorums = getattr(self._locations, "quorums", {})
+        self._judged = {monitor_id: verdict(states, quorums.get(monitor_id,
+                                                                len(states) // 2 + 1))
+                        for monitor_id, states in found.items()}
         self._located_for = wanted
         self._next_located = started + max(REDRAW_EVERY,
                                            (time.monotonic() - started) * STATS_SHARE)
