@@ -1,7 +1,8 @@
 """A monitor checked from several locations is in the state its alert rules judge, in the
 API (the list, its ?state= filter, the detail) and the dashboard's data: down when at least
 `quorum` locations are down, warning when fewer are, whatever location its latest check came
-from. Over a real SQLite database, as under `serve` (the rules replayed on its rows)."""
+from; a status page's monitor too. Over a real SQLite database, as under `serve` (the rules
+replayed on its rows)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ def document(quorum: int | None = None) -> dict[str, Any]:
             "checkInterval": 5, "alertWindow": 60}
     if quorum is not None:
         shop["quorum"] = quorum
-    return {"monitors": [shop, {"type": "tcp", "host": "127.0.0.1", "port": 9, "id": "db"}],
-            "agents": AGENTS, "agentTimeout": 30}
+    return {"monitors": [shop, {"type": "tcp", "host": "127.0.0.1", "port": 9, "id": "db",
+                          "name": "db"}],
+            "agents": AGENTS, "agentTimeout": 30,
+            "statusPages": [{"slug": "acme", "title": "Acme",
+                             "groups": [{"name": "Web", "monitors": ["shop", "db"]}]}]}
 
 
 def fill(web: Any, now: float, **marks: str) -> None:
@@ -51,6 +55,9 @@ def states(web: Any) -> dict[str, str]:
     board = get(web, "/dashboard")
     assert {i: board["states"][s] for i, s in zip(board["id"], board["state"], strict=True)
             } == listed
+    page = web.client.get("/status/acme.json").json
+    assert {m["name"]: m["state"] for m in page["groups"][0]["monitors"]}["shop"] == (
+        listed["shop"])
     return listed
 
 
