@@ -218,13 +218,6 @@ def test_monitor_command_then_the_readers_as_commands_and_flags(hostile, tmp_pat
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
-def test_selftest_command(runner):
-    # (Its output beside -t's: test_each_flag_is_its_command.)
-    result = runner.invoke(main, ["selftest"])
-    assert result.exit_code == 0, result.output
-    assert result.output.rstrip().splitlines()[-1].startswith("Self-test passed in ")
-
-
 # --- each mode flag is its command ------------------------------------------------------
 
 # For each mode flag, the arguments after it (or after its command), each case run both

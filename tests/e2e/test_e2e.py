@@ -176,10 +176,13 @@ def test_alert_history_follows_new_alerts(tmp_path):
 
 
 def test_selftest_passes():
+    # `-t` is the `selftest` command (tests/cli/test_group.py: the same exit and output),
+    # asserted to pass here, alone: it checks its own schedule on the real clock.
     result = CliRunner().invoke(main, ["-t"])
     assert result.exit_code == 0, result.output
     assert result.output.count("[ok]") == 6
     assert "FAIL" not in result.output
+    assert result.output.rstrip().splitlines()[-1].startswith("Self-test passed in ")
 
 
 def test_refused_site_is_a_connect_failure_end_to_end(tmp_path):
