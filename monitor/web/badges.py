@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from monitor.core.model import Monitor
 from monitor.store.summaries import MonitorSummary
 from monitor.web import ids
-from monitor.web.api.monitors import state_of
+from monitor.web.api.monitors import located, state_of
 from monitor.web.auth import require
 from monitor.web.context import current
 from monitor.web.params import int_arg, reading
@@ -40,7 +40,10 @@ def status(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the URL say
     if found is None:
         return _unknown()
     monitor, summary = found
-    state = state_of(monitor, summary)
+    context = current()
+    with reading(context) as reader:  # of several locations: the rules' verdict
+        states = located(context, reader, [monitor]).get(monitor.id)
+    state = state_of(monitor, summary, states)
     return _svg(_label("status"), state, COLORS[state])
 
 

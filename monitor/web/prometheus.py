@@ -27,7 +27,7 @@ import gzip
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
@@ -38,9 +38,11 @@ from prometheus_client.process_collector import ProcessCollector
 from monitor import __version__
 from monitor.checks.certs import METRIC as CERT_DAYS
 from monitor.core.errors import StoreError
+from monitor.engine.locations import quorum_of, several, verdict
 from monitor.runtime import Runtime
 from monitor.store.api import Reader
 from monitor.store.summaries import MonitorSummary
+from monitor.web.api.monitors import located
 from monitor.web.auth import require
 from monitor.web.context import EXTENSION, WebContext, current
 from monitor.web.exposition import Family, render
@@ -88,9 +90,21 @@ def _exposition(context: WebContext, reader: Reader, now: float, paused: set[str
                 encoder: Callable[[Health], bytes], openmetrics: bool) -> bytes:
     """The scrape's text. A function of its own: its objects are gone when it returns,
     before the cycle collector is turned on again (it would pass over them all)."""
-    ids, families = monitor_families(reader, now, paused)
+    ids, families = monitor_families(reader, now, paused, _ruled(context, reader))
     own = encoder(Health(context, reader, now, _pace(context)))
     return "".join(render(families, ids, openmetrics)).encode() + own
+
+
+def _ruled(context: WebContext, reader: Reader) -> dict[str, str]:
+    """Of the monitors checked from several locations: the alert rules' verdict on them
+    (down, warning, up), by id; none where no location counts."""
+    several_ = {m.id: m for m in context.config.monitors if several(m)}
+    if not several_:
+        return {}
+    states = located(context, reader, list(several_.values()))
+    ruled = {monitor_id: verdict(found, quorum_of(several_[monitor_id]))
+             for monitor_id, found in states.items()}
+    return {monitor_id: state for monitor_id, state in ruled.items() if state is not None}
 
 
 @contextlib.contextmanager
@@ -146,8 +160,11 @@ _OK = _ONE["ok"]
 
 
 def monitor_families(reader: Reader, now: float, paused: Iterable[str] = (),
+                     ruled: Mapping[str, str] | None = None,
                      ) -> tuple[list[str], list[Family]]:
     """The id of each monitor (in the config's order) and the per-monitor families.
+    `ruled`: of monitors checked from several locations, the rules' verdict (their state
+    and `up`, unless paused, in maintenance or never checked).
     A comprehension per family: at 5,000 monitors this loop is a good part of a scrape."""
     rows = list(enumerate(s for s in reader.monitor_summaries() if s.active))
     counts = reader.day_counts(int(now // DAY) * DAY)
@@ -155,10 +172,12 @@ def monitor_families(reader: Reader, now: float, paused: Iterable[str] = (),
     paused = set(paused)
     made = {key: Family(*spec) for key, spec in FAMILIES.items()}  # type: ignore[arg-type]
     made["info"].samples = [(i, (s.kind, s.name, s.target), 1.0) for i, s in rows]
-    made["state"].samples = [(i, _ONE[state_of(s, s.id in paused)], 1.0) for i, s in rows]
+    ruled = ruled or {}
+    made["state"].samples = [(i, _ONE[_state(s, s.id in paused, ruled)], 1.0) for i, s in rows]
     # A paused monitor's latest result is history, not its state: only the state says it.
     checked = [(i, s) for i, s in rows if s.last_check is not None and s.id not in paused]
-    made["up"].samples = [(i, (), 0.0 if s.down_since is not None else 1.0)
+    made["up"].samples = [(i, (), 0.0 if ruled.get(s.id, "down" if s.down_since is not None
+                                                   else "up") == "down" else 1.0)
                           for i, s in checked if s.last_available is not None]
     made["last"].samples = [(i, (), s.last_check) for i, s in checked
                             if s.last_check is not None]  # (for mypy: it is)
@@ -195,6 +214,12 @@ def state_of(summary: MonitorSummary, paused: bool) -> str:
     if summary.down_since is not None:
         return "down"
     return "warning" if summary.warning is not None else "up"
+
+
+def _state(summary: MonitorSummary, paused: bool, ruled: Mapping[str, str]) -> str:
+    """`state_of`, with the rules' verdict for a monitor of several locations."""
+    own = state_of(summary, paused)
+    return ruled.get(summary.id, own) if own in ("up", "warning", "down") else own
 
 
 def _by_reason(stored: dict[str, int]) -> dict[str, int]:

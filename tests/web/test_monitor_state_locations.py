@@ -6,11 +6,13 @@ replayed on its rows)."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 from monitor.core.model import LOCAL
 from monitor.store.api import AgentSeen
+from tests.support.web import READ_TOKEN, bearer
 from tests.web.test_monitor_locations import EU, SITE, US, check, get
 
 AGENTS = [{"name": "eu-1", "token": EU, "location": "eu"},
@@ -58,6 +60,16 @@ def states(web: Any) -> dict[str, str]:
     page = web.client.get("/status/acme.json").json
     assert {m["name"]: m["state"] for m in page["groups"][0]["monitors"]}["shop"] == (
         listed["shop"])
+    # The status badge, /metrics' state and up, and the monitor page's pill: the same.
+    badge = web.client.get("/badge/shop/status.svg",
+                           headers=bearer(READ_TOKEN)).get_data(as_text=True)
+    assert f">{listed['shop']}</text>" in badge, badge
+    scraped = web.client.get("/metrics", headers=bearer(READ_TOKEN)).get_data(as_text=True)
+    shown = "pending" if listed["shop"] == "unknown" else listed["shop"]
+    assert f'uptime_monitor_state{{id="shop",state="{shown}"}} 1.0' in scraped, scraped
+    if listed["shop"] in ("up", "warning", "down"):
+        up = "0.0" if listed["shop"] == "down" else "1.0"
+        assert f'uptime_monitor_up{{id="shop"}} {up}' in scraped, scraped
     return listed
 
 
@@ -95,3 +107,11 @@ def test_a_paused_monitor_stays_paused(make_web: Any) -> None:
     web = make_web(paused, tokens=True)
     fill(web, time.time(), eu="x", us="x")
     assert states(web)["shop"] == "paused"
+
+
+def test_the_monitor_page_s_pill_is_the_rules_verdict(make_web: Any) -> None:
+    web = make_web(document())  # no tokens: the page opens without a login
+    fill(web, time.time(), eu="x")
+    page = web.client.get("/monitors/shop").get_data(as_text=True)
+    assert re.search(r'"checkState":\s*"warning"', page), page
+    assert not re.search(r'"checkState":\s*"down"', page)

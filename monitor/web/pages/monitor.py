@@ -53,8 +53,11 @@ def show(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the API names
         **{key: detail[key] for key in ("id", "name", "kind", "target", "interval", "tags",
                                         "paused", "state", "lastCheck", "lastResponseTime",
                                         "lastReason")},
-        "etag": f'"{etag}"', "checkState": _check_state(summary), "phases": _phases(summary,
-                                                                             detail["kind"]),
+        # Of several locations the rules' verdict, not whichever location checked last.
+        "etag": f'"{etag}"', "checkState": (
+            detail["state"] if detail.get("locations") is not None
+            and detail["state"] not in ("paused", "maintenance") else _check_state(summary)),
+        "phases": _phases(summary, detail["kind"]),
         "editable": detail["config"] is not None,
         # A log, metric or push monitor: its figure is its value, not a response time.
         "watched": watched_kind(detail["kind"]),

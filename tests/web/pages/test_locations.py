@@ -139,6 +139,15 @@ def test_the_monitor_page_follows_each_location_live_and_its_checks_name_theirs(
     expect(page.locator('#locations tr[data-location="us"] td').nth(4)).to_have_text("503")
     expect(page.locator("#locations-verdict")).to_have_text(
         "Down from 1 of 3 locations, fewer than the quorum (2): a warning.")
+    # The monitor's own pill is that verdict, whichever location checked last: sampled
+    # every 50 ms through 4 s of checks (a dozen, us's down among them), never "down".
+    expect(page.locator("#state")).to_have_text("warning", timeout=LONG * 1000)
+    seen = page.evaluate("""() => new Promise((done) => {
+        const states = new Set();
+        const pill = document.getElementById('state');
+        const timer = setInterval(() => states.add(pill.textContent), 50);
+        setTimeout(() => { clearInterval(timer); done([...states]); }, 4000); })""")
+    assert seen == ["warning"], seen
     # us's failed checks arrived without a reload, each once, newest first.
     until(page, "[...document.querySelectorAll('#checks tbody tr')].some((tr) =>"
                 " tr.cells[2].textContent === 'us' && tr.cells[1].textContent === 'down')",

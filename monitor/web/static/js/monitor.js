@@ -143,6 +143,11 @@ async function readLocations() {
   try {
     const { data } = await api(path);
     showLocations(data.locations);
+    if (!["paused", "maintenance"].includes(data.state)) {
+      view.checkState = data.state;
+      view.lastReason = data.lastReason ?? null;
+    }
+    showState();
   } catch (error) {
     said("locations-error", error);
     return;
@@ -380,7 +385,8 @@ function live(charts) {
       view.lastCheck = iso(check.at);
       view.lastResponse = check.responseMs;
       if (typeof check.metrics?.value === "number") view.lastValue = check.metrics.value;
-      if (check.state !== "unknown") {
+      // Of several locations the state is the rules' verdict, read with the locations.
+      if (check.state !== "unknown" && !several) {
         view.checkState = check.state;
         view.lastReason = check.reason ?? null;
       }
@@ -395,8 +401,10 @@ function live(charts) {
     },
     state(change) {
       if (change.monitor !== monitor.id) return;
-      view.checkState = change.state;
-      showState();
+      if (!several) {  // of several: the rules' verdict, read with the locations
+        view.checkState = change.state;
+        showState();
+      }
       loadStats().catch(() => {});
     },
     alert(alert) {
