@@ -45,6 +45,8 @@ SERIAL: dict[str, str] = {
     "test_follow::test_copytruncate_under_a_writer": "the follower must poll between the "
                                                       "truncate and the writer's refill",
     # Single tests: bounds of a few hundred ms to 3 s on elapsed time, or a rate.
+    "store/test_store::test_workers_yield_to_a_starved_writer_for_a_bounded_time":
+        "a worker's wait for a starved writer between 0.25 and 1.0 s on the real clock",
     "cli/test_group::test_the_monitor_flag_runs_what_its_command_runs":
         "the same lines from both runs: a check at a 0.1 s interval must answer within its"
         " 0.1 s timeout, or an ALERT line appears in one run only",
