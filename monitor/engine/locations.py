@@ -61,10 +61,15 @@ def quorum_of(monitor: Monitor) -> int:
     return monitor.quorum or len(monitor.locations) // 2 + 1
 
 
-def verdict(states: Sequence[LocationState], quorum: int) -> str | None:
-    """The alert rules' verdict on a monitor from its locations' states: "down" when at
-    least `quorum` are down, "warning" when fewer are down or some warn, "up" when those
-    counted are up; None when none counts (lost and unknown locations count neither way)."""
+def verdict(states: Sequence[LocationState], quorum: int, alerting: bool = False,
+            ) -> str | None:
+    """The alert rules' verdict on a monitor from its locations' states: "down" while its
+    alert is open (`alerting`: the rules recover it only when enough locations are up
+    again, which lost ones are not) or when at least `quorum` are down, "warning" when
+    fewer are down or some warn, "up" when those counted are up; None when none counts
+    (lost and unknown locations count neither way)."""
+    if alerting:
+        return "down"
     counted = [s.state for s in states if s.state in ("up", "down", "warning")]
     if not counted:
         return None
@@ -73,14 +78,16 @@ def verdict(states: Sequence[LocationState], quorum: int) -> str | None:
     return "up" if all(state == "up" for state in counted) else "warning"
 
 
-def monitor_state(monitor: Monitor, states: Sequence[LocationState] | None, own: str) -> str:
+def monitor_state(monitor: Monitor, states: Sequence[LocationState] | None, own: str,
+                  alerting: bool = False) -> str:
     """A monitor's state as every view shows it. `own`: its state as its latest check has
     it (paused, unknown, maintenance, down, warning, up); `states`: its locations' (None
     for a monitor of one). Paused, unknown and maintenance come first; then, for a monitor
-    of several locations, the rules' verdict on them (`verdict`), else `own`."""
+    of several locations, the rules' verdict on them (`verdict`; `alerting`: its alert is
+    open), else `own`."""
     if own in OWN_FIRST or not states or not several(monitor):
         return own
-    return verdict(states, quorum_of(monitor)) or own
+    return verdict(states, quorum_of(monitor), alerting) or own
 
 
 def location_states(monitors: Iterable[Monitor], reader: Reader, now: float, *,

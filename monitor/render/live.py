@@ -473,8 +473,11 @@ class LiveView:
                          for monitor_id, states in found.items()}
         # -r has no config: a majority of the locations seen, the rules' default quorum.
         quorums = getattr(self._locations, "quorums", {})
+        # An open alert is down until the rules recover it, whatever the locations say now.
+        alerting = set(conn.open_alerts()).intersection(found) if found else set()
         self._judged = {monitor_id: verdict(states, quorums.get(monitor_id,
-                                                                len(states) // 2 + 1))
+                                                                len(states) // 2 + 1),
+                                            monitor_id in alerting)
                         for monitor_id, states in found.items()}
         self._located_for = wanted
         self._next_located = started + max(REDRAW_EVERY,

@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from monitor.core.model import Monitor
 from monitor.store.summaries import MonitorSummary
 from monitor.web import ids
-from monitor.web.api.monitors import located, state_of
+from monitor.web.api.monitors import alerting, located, state_of
 from monitor.web.auth import require
 from monitor.web.context import current
 from monitor.web.params import int_arg, reading
@@ -42,8 +42,9 @@ def status(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the URL say
     monitor, summary = found
     context = current()
     with reading(context) as reader:  # of several locations: the rules' verdict
-        states = located(context, reader, [monitor]).get(monitor.id)
-    state = state_of(monitor, summary, states)
+        states = located(context, reader, [monitor])
+        open_ = alerting(reader, states)
+    state = state_of(monitor, summary, states.get(monitor.id), monitor.id in open_)
     return _svg(_label("status"), state, COLORS[state])
 
 

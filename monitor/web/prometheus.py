@@ -42,7 +42,7 @@ from monitor.engine.locations import quorum_of, several, verdict
 from monitor.runtime import Runtime
 from monitor.store.api import Reader
 from monitor.store.summaries import MonitorSummary
-from monitor.web.api.monitors import located
+from monitor.web.api.monitors import alerting, located
 from monitor.web.auth import require
 from monitor.web.context import EXTENSION, WebContext, current
 from monitor.web.exposition import Family, render
@@ -102,7 +102,8 @@ def _ruled(context: WebContext, reader: Reader) -> dict[str, str]:
     if not several_:
         return {}
     states = located(context, reader, list(several_.values()))
-    ruled = {monitor_id: verdict(found, quorum_of(several_[monitor_id]))
+    open_ = alerting(reader, states)
+    ruled = {monitor_id: verdict(found, quorum_of(several_[monitor_id]), monitor_id in open_)
              for monitor_id, found in states.items()}
     return {monitor_id: state for monitor_id, state in ruled.items() if state is not None}
 

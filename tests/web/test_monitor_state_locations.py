@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from monitor.core.model import LOCAL
-from monitor.store.api import AgentSeen
+from monitor.store.api import AgentSeen, AlertRecord, iso_utc
 from tests.support.web import READ_TOKEN, bearer
 from tests.web.test_monitor_locations import EU, SITE, US, check, get
 
@@ -31,7 +31,7 @@ def document(quorum: int | None = None) -> dict[str, Any]:
                              "groups": [{"name": "Web", "monitors": ["shop", "db"]}]}]}
 
 
-def fill(web: Any, now: float, **marks: str) -> None:
+def fill(web: Any, now: float, quiet: str = "", **marks: str) -> None:
     """Ten checks of shop from each location ("." up, "x" down), eu's the latest of each
     round; db up."""
     rows = []
@@ -44,8 +44,8 @@ def fill(web: Any, now: float, **marks: str) -> None:
     store = web.store
     store.set_monitors(web.context.config.monitors)
     assert store.put_checks(rows)
-    for name, location in (("eu-1", "eu"), ("us-1", "us")):
-        store.put_agent_seen(AgentSeen(name, location, now))
+    for name, location in (("eu-1", "eu"), ("us-1", "us")):  # `quiet`: an hour ago
+        store.put_agent_seen(AgentSeen(name, location, now - 3600 if name == quiet else now))
     assert store.flush(30)
 
 
@@ -115,3 +115,18 @@ def test_the_monitor_page_s_pill_is_the_rules_verdict(make_web: Any) -> None:
     page = web.client.get("/monitors/shop").get_data(as_text=True)
     assert re.search(r'"checkState":\s*"warning"', page), page
     assert not re.search(r'"checkState":\s*"down"', page)
+
+
+def test_an_open_alert_stays_down_when_a_location_of_its_quorum_is_lost(make_web: Any) -> None:
+    # eu and us down raised the alert (quorum 2 of 3); then us-1 went quiet, so us is lost
+    # and counts neither way: the rules keep the alert open until enough locations are up
+    # again (2 of 3), which local alone is not. The monitor is down, not a warning.
+    web = make_web(document(), tokens=True)
+    now = time.time()
+    fill(web, now, quiet="us-1", eu="x", us="x")
+    at = iso_utc(now - 30)
+    web.store.put_alert(AlertRecord(at, "shop", "alert", at, None, 0.0, "shop is down"))
+    assert web.store.flush(30)
+    shop = get(web, "/monitors/shop")
+    assert {loc["location"]: loc["state"] for loc in shop["locations"]}["us"] == "lost"
+    assert states(web)["shop"] == "down"

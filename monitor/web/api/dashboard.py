@@ -8,6 +8,7 @@ not an object per monitor): 5,000 monitors are about 800 KB, 130 KB compressed."
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from flask import Blueprint, jsonify
@@ -20,7 +21,7 @@ from monitor.engine.locations import LocationState, several
 from monitor.stats import window_start
 from monitor.store.dashboard import Dashboard, Failure, Spark
 from monitor.store.tiers import DAY, MINUTE
-from monitor.web.api.monitors import located, state_of
+from monitor.web.api.monitors import alerting, located, state_of
 from monitor.web.auth import require
 from monitor.web.context import current
 from monitor.web.params import NULLABLE_NUMBER, NULLABLE_STRING, UNREADABLE, reading
@@ -47,7 +48,8 @@ def get_dashboard() -> ResponseReturnValue:
         read = reader.dashboard(starts, now)
         # A monitor checked from several locations is in the state the rules judge.
         states = located(context, reader, [m for m in context.config.monitors if several(m)])
-    return (jsonify(snapshot(context.config, read, now, states)), 200,
+        open_ = alerting(reader, states)
+    return (jsonify(snapshot(context.config, read, now, states, open_)), 200,
             {"Cache-Control": "no-store"})
 
 
@@ -61,9 +63,11 @@ def watched_kind(kind: str) -> bool:
 
 
 def snapshot(config: Config, read: Dashboard, now: float,
-             located: dict[str, list[LocationState]] | None = None) -> dict[str, Any]:
+             located: dict[str, list[LocationState]] | None = None,
+             alerting: Collection[str] = ()) -> dict[str, Any]:
     """Every monitor of the config, in its order (the page sorts), a list per field;
-    `located`: the locations' states of those checked from several."""
+    `located`: the locations' states of those checked from several; `alerting`: those of
+    them whose alert is open."""
     kinds: dict[str, int] = {}
     tags: dict[str, int] = {}
     columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
@@ -81,7 +85,8 @@ def snapshot(config: Config, read: Dashboard, now: float,
         columns["target"].append(None if monitor.target == monitor.id else monitor.target)
         columns["kind"].append(kinds.setdefault(monitor.kind, len(kinds)))
         columns["tags"].append([tags.setdefault(tag, len(tags)) for tag in monitor.tags])
-        columns["state"].append(rank[state_of(monitor, summary, (located or {}).get(monitor.id))])
+        columns["state"].append(rank[state_of(monitor, summary, (located or {}).get(monitor.id),
+                                              monitor.id in alerting)])
         windows = read.windows.get(monitor.id)
         columns["windows"].append(no_windows if windows is None
                                   else [n for pair in windows for n in pair])

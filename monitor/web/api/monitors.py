@@ -20,7 +20,7 @@ import binascii
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -103,10 +103,11 @@ def _config(context: WebContext, snap: Snapshot) -> Config:
 
 
 def state_of(monitor: Monitor, summary: MonitorSummary | None,
-             located: list[LocationState] | None = None) -> str:
+             located: list[LocationState] | None = None, alerting: bool = False) -> str:
     """Paused (by its config), else as the database has it: unknown before its first
     check, in maintenance, down, warning, up; of a monitor checked from several locations
-    (`located`, their states), the alert rules' verdict on them (monitor_state)."""
+    (`located`, their states; `alerting`: its alert is open), the alert rules' verdict on
+    them (monitor_state)."""
     if monitor.paused:
         own = "paused"
     elif summary is None or summary.last_check is None and summary.down_since is None:
@@ -117,16 +118,17 @@ def state_of(monitor: Monitor, summary: MonitorSummary | None,
         own = "down"
     else:
         own = "warning" if summary.warning is not None else "up"
-    return monitor_state(monitor, located, own)
+    return monitor_state(monitor, located, own, alerting)
 
 
 def _item(monitor: Monitor, summary: MonitorSummary | None,
-          located: list[LocationState] | None = None) -> dict[str, Any]:
+          located: list[LocationState] | None = None, alerting: bool = False,
+          ) -> dict[str, Any]:
     last = summary.last_check if summary is not None else None
     item = {"id": monitor.id, "name": monitor.name, "kind": monitor.kind,
             "target": monitor.target, "interval": monitor.interval,
             "tags": list(monitor.tags), "paused": monitor.paused,
-            "state": state_of(monitor, summary, located),
+            "state": state_of(monitor, summary, located, alerting),
             "lastCheck": None if last is None else iso_utc(last),
             "lastResponseTime": summary.last_response if summary is not None else None,
             "lastReason": summary.last_reason if summary is not None else None,
@@ -156,6 +158,13 @@ def located(context: WebContext, reader: Reader, monitors: list[Monitor],
         agents=config.agents, agent_timeout=config.agent_timeout)
 
 
+def alerting(reader: Reader, states: Mapping[str, list[LocationState]]) -> set[str]:
+    """Of the monitors of `states` (those checked from several locations), those whose
+    alert is open, as stored: down until the rules recover them, whatever their locations
+    say now (a lost one counts neither way). Not read when there are none."""
+    return set(reader.open_alerts()).intersection(states) if states else set()
+
+
 def _summaries(context: WebContext, monitor_ids: list[str] | None = None,
                ) -> dict[str, MonitorSummary]:
     with reading(context) as reader:
@@ -167,12 +176,14 @@ def _detail(context: WebContext, snap: Snapshot, monitor: Monitor) -> dict[str, 
     (None for a monitor a site's plugins make, or while the file is not a valid config)."""
     with reading(context) as reader:
         summary = next(iter(reader.monitor_summaries([monitor.id])), None)
-        states = located(context, reader, [monitor]).get(monitor.id)
+        located_ = located(context, reader, [monitor])
+        open_ = alerting(reader, located_)
     entry = None
     if not monitor.parent_id:
         with contextlib.suppress(EditError):  # the file, invalid now, has no entry to show
             entry = snap.shown(monitor.id)
-    return {**_item(monitor, summary, states), "config": entry}
+    return {**_item(monitor, summary, located_.get(monitor.id), monitor.id in open_),
+            "config": entry}
 
 
 def described(context: WebContext, monitor_id: str) -> tuple[dict[str, Any], str]:
@@ -226,12 +237,15 @@ def list_monitors() -> ResponseReturnValue:
                            else None)
     rows = [(m, summaries.get(m.id)) for m in chosen]
     states: dict[str, list[LocationState]] = {}
+    open_: set[str] = set()
     if state is not None:
         # The state of a monitor of several locations is the rules' verdict on them: theirs
         # are read for every one chosen, not only the page's.
         with reading(context) as reader:
             states = located(context, reader, [m for m, _ in rows])
-        rows = [(m, s) for m, s in rows if state_of(m, s, states.get(m.id)) == state]
+            open_ = alerting(reader, states)
+        rows = [(m, s) for m, s in rows
+                if state_of(m, s, states.get(m.id), m.id in open_) == state]
     start = (_after(request.args["cursor"], [m.id for m, _ in rows])
              if "cursor" in request.args else int_arg("offset", 0, 0, MAX_OFFSET))
     page = rows[start:start + limit]  # only the page's items are made
@@ -239,7 +253,9 @@ def list_monitors() -> ResponseReturnValue:
     if state is None:
         with reading(context) as reader:
             states = located(context, reader, [m for m, _ in page])
-    return _tagged({"monitors": [_item(m, s, states.get(m.id)) for m, s in page],
+            open_ = alerting(reader, states)
+    return _tagged({"monitors": [_item(m, s, states.get(m.id), m.id in open_)
+                                 for m, s in page],
                     "total": len(rows),
                     "nextCursor": _cursor(start + len(page) - 1, page[-1][0].id) if more
                     else None}, snap)

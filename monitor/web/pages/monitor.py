@@ -17,6 +17,7 @@ from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
 from monitor.core.timefmt import format_duration
+from monitor.engine.locations import quorum_of
 from monitor.maintenance import Maintenance, Period
 from monitor.store.api import iso_utc
 from monitor.store.summaries import MonitorSummary
@@ -66,7 +67,7 @@ def show(id: str) -> ResponseReturnValue:  # noqa: A002 - {id}, as the API names
                         "window": _period(maintenance.window(id)), "windows": windows},
         # Of several locations: each one's state, and the rule that judges them together.
         "locations": detail.get("locations"),
-        "quorum": monitor.quorum or len(monitor.locations) // 2 + 1,
+        "quorum": quorum_of(monitor),
         "alertWindow": format_duration(monitor.alert_window),
     }
     config_text = (None if detail["config"] is None

@@ -172,7 +172,8 @@ def document(context: WebContext, config: Config, found: StatusPage,
         # A monitor checked from several locations: the rules' verdict on them.
         verdicts = located(context, reader, [monitors[i] for i in ids])
     first = int(now // DAY - DAYS + 1) * DAY
-    states = {i: state_of(monitors[i], summaries.get(i), verdicts.get(i)) for i in ids}
+    states = {i: state_of(monitors[i], summaries.get(i), verdicts.get(i), i in alerts)
+              for i in ids}
     groups = []
     for group in found.groups:
         items = []
@@ -198,6 +199,8 @@ def document(context: WebContext, config: Config, found: StatusPage,
                  if monitor_id in verdicts and monitor_id in alerts
                  else None if summary is None or summary.down_since is None
                  else iso_utc(summary.down_since))
+        if since is None and states[monitor_id] == "down" and monitor_id in verdicts:
+            since = iso_utc(now)  # down from a quorum, its alert held (flapping): listed
         if states[monitor_id] == "down" and since is not None:
             incidents.append({"name": monitors[monitor_id].name, "state": "down",
                               "said": "Outage", "since": since})

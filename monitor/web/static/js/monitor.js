@@ -10,9 +10,9 @@ const path = `/monitors/${encodeURIComponent(monitor.id)}`;
 const $ = (id) => document.getElementById(id);
 const PAGE = 50; // checks a page of the table
 const ROWS = 1000; // rows the table keeps as live checks come in
-// Checked from several locations: the event stream does not say a check's location, so
-// live checks are read from the API (which does), at most every CATCH_UP_EVERY ms, each
-// read going back LATE seconds (an agent's checks arrive a second or more after they ran).
+// Checked from several locations: an agent's checks arrive a second or more after they
+// ran, out of time order with the server's own, so live checks are read from the API (in
+// time order) at most every CATCH_UP_EVERY ms, each read going back LATE seconds.
 const several = Array.isArray(monitor.locations);
 const CATCH_UP_EVERY = 1000;
 const LATE = 10;
@@ -253,10 +253,10 @@ function liveCheck(check) {
     // Once each, in time order: another location's check may come after a newer one.
     const key = keyOf(check.at, check.location);
     if (checks.shown.has(key)) return;
-    checks.shown.add(key);
     let before = body.firstElementChild;
     while (before && Number(before.dataset.at) > check.at) before = before.nextElementSibling;
     if (before === null && body.rows.length >= ROWS) return; // older than every row kept
+    checks.shown.add(key);
     body.insertBefore(row, before);
     checks.newest = Math.max(checks.newest ?? check.at, check.at);
   } else {
@@ -265,7 +265,10 @@ function liveCheck(check) {
     body.prepend(row);
   }
   if (body.rows.length > ROWS) {
-    body.lastElementChild.remove();
+    const gone = body.lastElementChild;
+    gone.remove();
+    // Its key goes with it: a page open for days keeps ROWS keys, not one a check.
+    if (several) checks.shown.delete(keyOf(Number(gone.dataset.at), gone.cells[2].textContent));
     // The older pages start below the last row kept.
     checks.older = Number(Date.parse(body.lastElementChild.cells[0].title)) / 1000;
     $("older-checks").classList.remove("hidden");
@@ -424,8 +427,9 @@ function live(charts) {
 }
 
 async function catchUpChecks() {
-  if (checks.newest === null) return;
-  const since = Math.floor(checks.newest - (several ? LATE : 0));
+  // Of several locations, a monitor with no check yet reads from LATE seconds ago.
+  if (checks.newest === null && !several) return;
+  const since = Math.floor((checks.newest ?? Date.now() / 1000) - (several ? LATE : 0));
   const { data } = await api(`${path}/checks?since=${since}&limit=${several ? 2 * PAGE : PAGE}`);
   for (const c of data.checks.reverse()) {
     liveCheck({ at: c.timestamp, state: stateOf(c), responseMs: c.responseTime, code: c.status,
