@@ -222,3 +222,33 @@ def test_the_dashboard_asks_for_the_locations_of_the_rows_in_view_only(make_site
     last = page.locator('tr.mon:has(a[href="/monitors/m299"]) .loc')
     expect(last).to_have_count(2)
     assert len(asked) == 2 and "id=m299" in asked[1] and "id=m000" not in asked[1], asked
+
+
+def test_a_monitor_of_several_locations_out_of_view_is_read_when_its_checks_come(
+        make_site: Any, page: Any) -> None:
+    # 80 monitors down, checked once a minute, fill the view; zz, of two locations (its
+    # own down, eu's agent not running), is a warning below them, checked every second.
+    down = [{"id": f"a{i:03d}", "type": "tcp", "host": "127.0.0.1", "port": 9,
+             "checkInterval": 60} for i in range(80)]
+    site = make_site({
+        "monitors": [*down, {"id": "zz", "type": "tcp", "host": "127.0.0.1", "port": 9,
+                             "checkInterval": 1, "locations": ["local", "eu"]}],
+        "agents": [{"name": "eu-1", "token": TOKENS["eu"], "location": "eu"}]})
+
+    def states() -> dict[str, int]:
+        with urllib.request.urlopen(f"{site.url}api/v1/monitors?limit=100") as answer:
+            found: dict[str, int] = {}
+            for item in json.load(answer)["monitors"]:
+                found[item["state"]] = found.get(item["state"], 0) + 1
+            return found
+
+    wait_for(lambda: states() == {"down": 80, "warning": 1}, LONG, "the first checks")
+    # Its checks come: it is asked about, in view or not (a monitor going down would
+    # rise into view only so).
+    with page.expect_request(lambda request: "locations=several" in request.url
+                             and "id=zz" in request.url, timeout=LONG * 1000):
+        page.goto(site.url)
+    zz = page.locator('tr.mon:has(a[href="/monitors/zz"])')
+    expect(zz).to_have_count(0)  # not drawn: out of view all along
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    expect(zz.locator(".state")).to_have_text("warning")

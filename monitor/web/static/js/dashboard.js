@@ -428,7 +428,12 @@ function onCheck(c) {
   }
   if (!locatedIds.has(m.id)) setState(m, state);
   m.version += 1;
-  if (m.locations && locatedIds.has(m.id)) locationsSoon();
+  if (locatedIds.has(m.id)) {
+    // Its pill is the rules' verdict, read with its locations: in view or not, a monitor
+    // whose checks came is asked about, so that one going down rises into view.
+    located.checked.add(m.id);
+    locationsSoon();
+  }
   schedule();
 }
 
@@ -467,7 +472,8 @@ const LOCATIONS_EVERY = 5000; // ms between reads while the checks of such monit
 const SCROLLED = 300; // ms after a scroll that shows rows without their chips yet
 const MAX_IDS = 100; // monitors a read asks about (the rows in view are fewer)
 const locatedIds = new Set(island("located") ?? []);
-const located = { at: 0, timer: 0, asked: new Set() }; // asked: the ids read once at least
+// asked: the ids read once at least; checked: those whose checks came since their last read
+const located = { at: 0, timer: 0, asked: new Set(), checked: new Set() };
 
 // The monitors of several locations among the rows drawn.
 function locatedInView() {
@@ -483,7 +489,9 @@ function locatedInView() {
 async function readLocations() {
   located.timer = 0;
   located.at = Date.now();
-  const wanted = [...new Set(locatedInView().map((m) => m.id))].slice(0, MAX_IDS);
+  // The rows in view first, then those checked since they were last read.
+  const wanted = [...new Set([...locatedInView().map((m) => m.id), ...located.checked])]
+    .slice(0, MAX_IDS);
   if (!wanted.length) return;
   const ids = wanted.map((id) => `&id=${encodeURIComponent(id)}`).join("");
   let listed;
@@ -493,7 +501,10 @@ async function readLocations() {
     located.at = Date.now() + 6 * LOCATIONS_EVERY; // not again for a while
     return;
   }
-  for (const id of wanted) located.asked.add(id);
+  for (const id of wanted) {
+    located.asked.add(id);
+    located.checked.delete(id);
+  }
   for (const item of listed.monitors) {
     const m = byId.get(item.id);
     if (!m) continue;
