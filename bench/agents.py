@@ -489,6 +489,11 @@ def steady(ctx: Context) -> None:
             wall = time.time()
             lags += [wall - ts for ts in times]
         last = run.samples[-1]
+        # Memory at the end of the window: each agent's tree (its probe processes too) and
+        # the server's, as unique pages (USS) read from /proc.
+        agent_uss = [procfs.usage(c.pid).uss for c in run.clients]
+        assert run.server is not None
+        server_uss = procfs.usage(run.server.pid).uss
         stopped = all(proc.stop() for proc in run.clients)
         time.sleep(1.0)  # their last batches committed
         assert run.server is not None and run.rows is not None
@@ -528,10 +533,16 @@ def steady(ctx: Context) -> None:
            agents_stopped=stopped)
     judged("agents_steady_waiting_after_stop", waiting, "checks", 0, made=made)
     judged("agents_steady_stored_twice", twice, "checks", 0, made=made)
+    agent_mb = max(agent_uss, default=0) / 1e6
+    figure("agents_steady_agent_memory_mb", round(agent_mb, 1), "MB",
+           per_monitor_kb=round(agent_mb * 1000 / max(1, per_location), 1),
+           monitors=per_location, server_mb=round(server_uss / 1e6, 1))
     ctx.rows.append((f"steady: {len(agents)} agents x {per_location} monitors at 1 s",
                      f"{rate:.0f} checks/s arriving, lag p50 {p50:.2f} s p99 {p99:.2f} s",
                      f"{lost} lost, {twice} twice, {waiting} waiting of {made}",
-                     f"server {cpu_us:.0f} us CPU/check"))
+                     f"server {cpu_us:.0f} us CPU/check; memory: an agent of"
+                     f" {per_location} monitors {agent_mb:.1f} MB, the server"
+                     f" {server_uss / 1e6:.1f} MB"))
 
 
 def reference(ctx: Context) -> None:

@@ -10,8 +10,10 @@ def test_agents_bench_quick_mode_drains_and_compares_every_row():
     assert set(figures) == {
         "agents_drain_checks_per_s", "agents_drain_server_cpu_us_per_check",
         "agents_steady_lag_p99_s", "agents_steady_lost", "agents_steady_stored_twice",
-        "agents_steady_waiting_after_stop",
+        "agents_steady_waiting_after_stop", "agents_steady_agent_memory_mb",
     }
+    memory = figures.pop("agents_steady_agent_memory_mb")  # a figure with no target
+    assert memory["value"] > 0 and memory["server_mb"] > 0
     assert all({"target", "target_is", "meets"} <= set(entry) for entry in figures.values())
     drain = figures["agents_drain_checks_per_s"]
     assert drain["value"] > 0
