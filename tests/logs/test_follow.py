@@ -567,6 +567,9 @@ def test_rename_rotation_under_a_writer(tmp_path: Path, seed: int) -> None:
     f.close()
 
 
+ROTATE_AFTER = 20_000  # lines written since the last truncate, before the next copy
+
+
 def test_copytruncate_under_a_writer(tmp_path: Path) -> None:
     path = tmp_path / "access.log"
     path.write_bytes(b"")
@@ -594,6 +597,11 @@ def test_copytruncate_under_a_writer(tmp_path: Path) -> None:
     def rotate() -> None:
         try:
             for r in range(6):
+                # A log of some size when it is rotated (about 1.4 MB): refilling it past the
+                # reader's offset takes the writer many of its thread's turns, so that the
+                # reader polls in between however the interpreter hands the turns over
+                # (small files were refilled within one turn, and their truncate unseen).
+                progress.wait_beyond(written[0] + ROTATE_AFTER)
                 before_copy = written[0]
                 progress.wait_beyond(before_copy - 1)  # the reader has all before the copy
                 shutil.copyfile(path, tmp_path / f"access.log.{r}")
