@@ -42,7 +42,7 @@ from monitor.engine.locations import quorum_of, several, verdict
 from monitor.runtime import Runtime
 from monitor.store.api import Reader
 from monitor.store.summaries import MonitorSummary
-from monitor.web.api.monitors import alerting, located
+from monitor.web.api.monitors import located
 from monitor.web.auth import require
 from monitor.web.context import EXTENSION, WebContext, current
 from monitor.web.exposition import Family, render
@@ -90,19 +90,22 @@ def _exposition(context: WebContext, reader: Reader, now: float, paused: set[str
                 encoder: Callable[[Health], bytes], openmetrics: bool) -> bytes:
     """The scrape's text. A function of its own: its objects are gone when it returns,
     before the cycle collector is turned on again (it would pass over them all)."""
-    ids, families = monitor_families(reader, now, paused, _ruled(context, reader))
+    open_alerts = reader.open_alerts()  # read once: the rules' verdicts and the alert family
+    ids, families = monitor_families(reader, now, paused,
+                                     _ruled(context, reader, open_alerts), open_alerts)
     own = encoder(Health(context, reader, now, _pace(context)))
     return "".join(render(families, ids, openmetrics)).encode() + own
 
 
-def _ruled(context: WebContext, reader: Reader) -> dict[str, str]:
+def _ruled(context: WebContext, reader: Reader, open_alerts: Mapping[str, str],
+           ) -> dict[str, str]:
     """Of the monitors checked from several locations: the alert rules' verdict on them
     (down, warning, up), by id; none where no location counts."""
     several_ = {m.id: m for m in context.config.monitors if several(m)}
     if not several_:
         return {}
     states = located(context, reader, list(several_.values()))
-    open_ = alerting(reader, states)
+    open_ = set(open_alerts).intersection(states)  # as `alerting` finds them
     ruled = {monitor_id: verdict(found, quorum_of(several_[monitor_id]), monitor_id in open_)
              for monitor_id, found in states.items()}
     return {monitor_id: state for monitor_id, state in ruled.items() if state is not None}
@@ -162,6 +165,7 @@ _OK = _ONE["ok"]
 
 def monitor_families(reader: Reader, now: float, paused: Iterable[str] = (),
                      ruled: Mapping[str, str] | None = None,
+                     open_alerts: Mapping[str, str] | None = None,
                      ) -> tuple[list[str], list[Family]]:
     """The id of each monitor (in the config's order) and the per-monitor families.
     `ruled`: of monitors checked from several locations, the rules' verdict (their state
@@ -169,7 +173,8 @@ def monitor_families(reader: Reader, now: float, paused: Iterable[str] = (),
     A comprehension per family: at 5,000 monitors this loop is a good part of a scrape."""
     rows = list(enumerate(s for s in reader.monitor_summaries() if s.active))
     counts = reader.day_counts(int(now // DAY) * DAY)
-    open_alerts = reader.open_alerts()
+    if open_alerts is None:
+        open_alerts = reader.open_alerts()
     paused = set(paused)
     made = {key: Family(*spec) for key, spec in FAMILIES.items()}  # type: ignore[arg-type]
     made["info"].samples = [(i, (s.kind, s.name, s.target), 1.0) for i, s in rows]
