@@ -498,36 +498,27 @@ def classify(code: int, message: str, easy: pycurl.Curl, check: Check) -> _Abort
 # -- the event loop ----------------------------------------------------------------------
 
 
-class _Engine:
-    """A CurlMulti on the socket API over epoll, stepped by whoever owns it: the loop
-    thread, or a blocking check in its own thread."""
+class _Sockets:
+    """libcurl's socket and timer callbacks over one epoll. They do not hold the multi
+    handle that holds them: a cycle through it would leave the handle to the garbage
+    collector, and pycurl's teardown of a multi with a socket callback is unsafe."""
 
     def __init__(self) -> None:
-        self.multi = pycurl.CurlMulti()
         self.epoll = select.epoll()
-        self._registered: set[int] = set()
+        self.registered: set[int] = set()
         self.timer_at: float | None = None
-        self.active: dict[pycurl.Curl, Check] = {}
-        self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
-        self.multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
 
-    def close(self) -> None:
-        for easy in list(self.active):
-            self.drop(easy)
-        self.multi.close()
-        self.epoll.close()
-
-    def _on_socket(self, what: int, fd: int, multi: object, data: object) -> None:
+    def on_socket(self, what: int, fd: int, multi: object, data: object) -> None:
         if what == pycurl.POLL_REMOVE:
-            if fd in self._registered:
-                self._registered.discard(fd)
+            if fd in self.registered:
+                self.registered.discard(fd)
                 with contextlib.suppress(OSError, ValueError):  # closed already: gone
                     self.epoll.unregister(fd)
             return
         mask = ((select.EPOLLIN if what & pycurl.POLL_IN else 0)
                 | (select.EPOLLOUT if what & pycurl.POLL_OUT else 0))
         try:
-            if fd in self._registered:
+            if fd in self.registered:
                 self.epoll.modify(fd, mask)
             else:
                 self.epoll.register(fd, mask)
@@ -535,10 +526,36 @@ class _Engine:
             self.epoll.register(fd, mask)
         except FileExistsError:
             self.epoll.modify(fd, mask)
-        self._registered.add(fd)
+        self.registered.add(fd)
 
-    def _on_timer(self, timeout_ms: int) -> None:
+    def on_timer(self, timeout_ms: int) -> None:
         self.timer_at = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000.0
+
+
+class _Engine:
+    """A CurlMulti on the socket API over epoll, stepped by whoever owns it: the loop
+    thread, or a blocking check in its own thread. Closed explicitly, at the latest when
+    its owner lets go of it (a thread's engine when the thread ends)."""
+
+    def __init__(self) -> None:
+        self.multi = pycurl.CurlMulti()
+        self.sockets = _Sockets()
+        self.epoll = self.sockets.epoll
+        self.active: dict[pycurl.Curl, Check] = {}
+        self.multi.setopt(pycurl.M_SOCKETFUNCTION, self.sockets.on_socket)
+        self.multi.setopt(pycurl.M_TIMERFUNCTION, self.sockets.on_timer)
+
+    def close(self) -> None:
+        if self.multi.closed:
+            return
+        for easy in list(self.active):
+            self.drop(easy)
+        # Closed while alive: libcurl's last socket callbacks then reach a live object.
+        self.multi.close()
+        self.epoll.close()
+
+    def __del__(self) -> None:
+        self.close()
 
     def start(self, check: Check) -> CheckResult | None:
         """Start the check's current hop; its result if it ended before it began."""
@@ -561,19 +578,19 @@ class _Engine:
     def step(self, wait: float) -> list[tuple[Check, CheckResult]]:
         """Wait up to `wait` seconds for sockets or libcurl's timer, act on them, and
         return the checks that ended."""
-        now = time.monotonic()
-        if self.timer_at is not None:
-            wait = min(wait, max(0.0, self.timer_at - now))
+        now, sockets = time.monotonic(), self.sockets
+        if sockets.timer_at is not None:
+            wait = min(wait, max(0.0, sockets.timer_at - now))
         events = self.epoll.poll(wait)
         for fd, mask in events:
-            if fd not in self._registered:
+            if fd not in sockets.registered:
                 continue  # the caller's own descriptors (the wake-up fd)
             flags = ((pycurl.CSELECT_IN if mask & (select.EPOLLIN | select.EPOLLHUP) else 0)
                      | (pycurl.CSELECT_OUT if mask & select.EPOLLOUT else 0)
                      | (pycurl.CSELECT_ERR if mask & select.EPOLLERR else 0))
             self.multi.socket_action(fd, flags)
-        if self.timer_at is not None and time.monotonic() >= self.timer_at:
-            self.timer_at = None
+        if sockets.timer_at is not None and time.monotonic() >= sockets.timer_at:
+            sockets.timer_at = None
             self.multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
         return self.collect()
 
