@@ -13,6 +13,7 @@ API gives), never for a duration."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -62,9 +63,32 @@ class Views:
         return self.get("/api/v1/monitors/site")  # type: ignore[no-any-return]
 
 
+@contextlib.contextmanager
+def serving(folder: Path, target: Target, document: dict[str, Any]) -> Iterator[Views]:
+    """The server of `document` and a real agent for each location of its agents (their
+    tokens TOKENS'), once every location of `site` is up; all stopped at the end."""
+    site = Site(folder, document)
+    running = Views(site, target)
+    try:
+        for agent in document["agents"]:
+            location = agent["location"]
+            proc = start(["agent", "--server", site.url.rstrip("/"), "--location", location,
+                          "-db", str(folder / f"agent-{location}.db")], folder,
+                         env={"MONITOR_AGENT_TOKEN": TOKENS[location]})
+            running.agents[location], running.outputs[location] = proc, Output(proc, True)
+        site_monitor, = (m for m in document["monitors"] if m["id"] == "site")
+        running.become(dict.fromkeys(site_monitor["locations"], "up"))
+        yield running
+    finally:
+        for proc in running.agents.values():
+            if proc.poll() is None:
+                stop(proc, signal.SIGTERM, limit=15)
+        site.stop()
+        target.close()
+
+
 @pytest.fixture(scope="module")
 def views(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Views]:
-    folder: Path = tmp_path_factory.mktemp("views")
     target = Target()
     document = {
         "monitors": [
@@ -75,22 +99,8 @@ def views(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Views]:
                    for loc, token in TOKENS.items()],
         "agentTimeout": AGENT_TIMEOUT, "alertWindow": 4,
     }
-    site = Site(folder, document)
-    running = Views(site, target)
-    try:
-        for location, token in TOKENS.items():
-            proc = start(["agent", "--server", site.url.rstrip("/"), "--location", location,
-                          "-db", str(folder / f"agent-{location}.db")], folder,
-                         env={"MONITOR_AGENT_TOKEN": token})
-            running.agents[location], running.outputs[location] = proc, Output(proc, True)
-        running.become({"local": "up", "eu": "up", "us": "up"})
+    with serving(tmp_path_factory.mktemp("views"), target, document) as running:
         yield running
-    finally:
-        for proc in running.agents.values():
-            if proc.poll() is None:
-                stop(proc, signal.SIGTERM, limit=15)
-        site.stop()
-        target.close()
 
 
 def test_the_api_and_the_page_give_each_location_as_the_rules_judge_it(views: Views) -> None:

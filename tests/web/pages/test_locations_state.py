@@ -7,8 +7,6 @@ second; the counts by state say so. eu up again: the pill follows, without a rel
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.test_agents_locations import Target
-from tests.support.app import Output, start, stop
-from tests.support.browser import Site
-from tests.web.pages.test_locations import LONG, TOKENS, Views
+from tests.web.pages.test_locations import LONG, TOKENS, Views, serving
 
 WATCHED = 5000  # ms the pill is watched at least, while the checks come
 CHECKS = 12  # and checks of the page at least: several of each location
@@ -37,21 +33,8 @@ def views(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Views]:
         "agents": [{"name": "eu-1", "token": TOKENS["eu"], "location": "eu"}],
         "alertWindow": 4,
     }
-    site = Site(folder, document)
-    running = Views(site, target)
-    try:
-        proc: subprocess.Popen = start(
-            ["agent", "--server", site.url.rstrip("/"), "--location", "eu", "-db",
-             str(folder / "agent-eu.db")], folder, env={"MONITOR_AGENT_TOKEN": TOKENS["eu"]})
-        running.agents["eu"], running.outputs["eu"] = proc, Output(proc, True)
-        running.become({"local": "up", "eu": "up"})
+    with serving(folder, target, document) as running:
         yield running
-    finally:
-        for proc in running.agents.values():
-            if proc.poll() is None:
-                stop(proc, signal.SIGTERM, limit=15)
-        site.stop()
-        target.close()
 
 
 def test_down_from_one_of_two_locations_the_pill_says_warning_and_stays(
