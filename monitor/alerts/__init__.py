@@ -52,7 +52,7 @@ from monitor.alerts.messages import (
     warning_message,
     where,
 )
-from monitor.core.model import LOCAL, CheckResult, Monitor
+from monitor.core.model import LOCAL, CheckResult, Monitor, majority
 from monitor.core.rules import AlertRules
 
 __all__ = ["EVENT_OF", "AlertEvaluator", "AlertEvent", "LocationVerdict", "Restored",
@@ -230,7 +230,7 @@ class _State:
         self.counts = (self.rules.alert_after is not None or self.rules.recover_after
                        is not None or self.rules.flap_limit is not None)
         self.locations = monitor.locations or (LOCAL,)
-        self.quorum = monitor.quorum or len(self.locations) // 2 + 1
+        self.quorum = monitor.quorum or majority(len(self.locations))
         # How long a location warning waits for the other locations' checks: one round,
         # and a second for an agent's results to be posted.
         self.wait = monitor.interval + monitor.timeout + 1.0

@@ -71,6 +71,11 @@ class Monitor:
         return self.name or self.target
 
 
+def majority(count: int) -> int:
+    """The default quorum of `count` locations: more than half of them."""
+    return count // 2 + 1
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """One check's outcome: the fields common to every kind, then the kind's own figures."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from monitor.alerts import AlertEvaluator, LocationVerdict, Restored, history_span
 from monitor.config.agents import Agent
-from monitor.core.model import Monitor
+from monitor.core.model import Monitor, majority
 from monitor.store.api import Reader
 from monitor.store.located import LocatedCheck
 
@@ -58,7 +58,7 @@ def several(monitor: Monitor) -> bool:
 def quorum_of(monitor: Monitor) -> int:
     """How many locations down make the monitor down: its `quorum`, else a majority (as
     the alert rules count)."""
-    return monitor.quorum or len(monitor.locations) // 2 + 1
+    return monitor.quorum or majority(len(monitor.locations))
 
 
 def verdict(states: Sequence[LocationState], quorum: int, alerting: bool = False,

@@ -34,7 +34,7 @@ from rich.live import Live
 from rich.text import Text
 
 from monitor.core.errors import StoreError
-from monitor.core.model import LOCAL
+from monitor.core.model import LOCAL, majority
 from monitor.core.timefmt import format_duration
 from monitor.engine.locations import LocationState, location_states, quorum_of, verdict
 from monitor.render.display import Display
@@ -476,7 +476,7 @@ class LiveView:
         # An open alert is down until the rules recover it, whatever the locations say now.
         alerting = set(conn.open_alerts()).intersection(found) if found else set()
         self._judged = {monitor_id: verdict(states, quorums.get(monitor_id,
-                                                                len(states) // 2 + 1),
+                                                                majority(len(states))),
                                             monitor_id in alerting)
                         for monitor_id, states in found.items()}
         self._located_for = wanted
