@@ -138,14 +138,23 @@ class Holding:
         self.last_error = self._faults.said(exc)
         self.retry_at = time.monotonic() + RETRY_DELAY
         self.hold(work)
-        if self._faults.damaged(exc):
-            self.fatal = StoreError(f"{self._path}: cannot write: the database is damaged"
-                                    f" ({self.last_error})")
-            self._say(str(self.fatal))
-        elif self.failing_since is None:
+        if self.damaged_by(exc):
+            return
+        if self.failing_since is None:
             self.failing_since = time.monotonic()
             self._say(f"{self._path}: cannot write ({self.last_error}); keeping checks in"
                       " memory and retrying")
+
+    def damaged_by(self, exc: BaseException) -> bool:
+        """Whether `exc` says the database is damaged: then fatal (the owner stops), said
+        once, whichever write met it first (rows, or a purge)."""
+        if not self._faults.damaged(exc):
+            return False
+        if self.fatal is None:
+            self.fatal = StoreError(f"{self._path}: cannot write: the database is damaged"
+                                    f" ({self._faults.said(exc)})")
+            self._say(str(self.fatal))
+        return True
 
     def hold(self, work: list[Command]) -> None:
         """Keep `work` to retry: all of it but the oldest checks beyond MAX_PENDING."""

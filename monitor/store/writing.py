@@ -444,7 +444,8 @@ class Writer:
             except Exception as exc:  # noqa: BLE001 - a failed purge loses no new row
                 # Left open, the failed purge's transaction would make the next write fail.
                 self._batch.rollback()
-                self._on_error(f"{self._where}: purge failed: {exc}")
+                if not self._held.damaged_by(exc):
+                    self._on_error(f"{self._where}: purge failed: {exc}")
         for barrier in control.flushes:
             barrier.written[0] = not self._held.rows
             barrier.done.set()

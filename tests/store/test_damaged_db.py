@@ -67,3 +67,20 @@ def test_damage_met_at_start_up_is_one_line(tmp_path):
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert done.stderr == (f"Error: {db}: cannot read the database: database disk image is"
                            " malformed\n")
+
+
+def test_damage_met_by_a_purge_is_fatal_as_in_a_write(tmp_path):
+    # The purge at start-up may meet the damage before the first batch of checks does: the
+    # same one line and the same stop, never a "purge failed" warning and monitoring on.
+    db = tmp_path / "m.db"
+    damaged_database(db, ["aggregates"])
+    said: list[str] = []
+    store = Store(db, on_error=said.append).start()
+    try:
+        store.purge(OLD + 3600)
+        store.flush(10)
+        assert store.fatal is not None
+        assert said == [str(store.fatal)]
+        assert said[0].startswith(f"{db}: cannot write: the database is damaged (")
+    finally:
+        store.close()
