@@ -555,7 +555,8 @@ class _Engine:
         self.epoll.close()
 
     def __del__(self) -> None:
-        self.close()
+        with contextlib.suppress(Exception):  # at the interpreter's exit: nothing to tell
+            self.close()
 
     def start(self, check: Check) -> CheckResult | None:
         """Start the check's current hop; its result if it ended before it began."""
