@@ -14,9 +14,12 @@ from tests.support.db import count_checks, query
 
 
 def checking(hostile, tmp_path: Path) -> tuple[subprocess.Popen, Output, str]:
-    """`-m` checking one site 20 times a second, once its first 20 checks are stored."""
+    """`-m` checking one site 20 times a second, once its first 20 checks are stored. Its
+    timeout is longer than the interval: on a loaded machine a check of the healthy site
+    cut at 50 ms would fail, and an alert would join the rows the tests count."""
     config = tmp_path / "config.json"
-    write(config, {"websites": [{"URL": hostile.base + "/ok", "checkInterval": 0.05}]})
+    write(config, {"websites": [{"URL": hostile.base + "/ok", "checkInterval": 0.05,
+                                 "timeout": 2}]})
     db = str(tmp_path / "m.db")
     proc = start(["-m", "-c", str(config), "-db", db], tmp_path)
     output = Output(proc, stderr=True)
