@@ -11,6 +11,10 @@ from tests.support.db import count_checks, outbox, query
 from tests.support.pages import PageServer
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
 
+# The timeout of the sites whose messages a test lists exactly: past their 0.2 s interval,
+# so that a loaded machine cannot cut a check of a healthy page and add an alert.
+TIMEOUT = 2
+
 
 def test_the_heartbeat_beats_while_the_monitor_runs_and_stops_with_it(tmp_path):
     with PageServer() as pages:
@@ -66,7 +70,7 @@ def test_an_alert_and_its_recovery_reach_a_webhook_and_a_mailbox(tmp_path):
         site = pages.set("/health", "down", status=503)
         proc = _monitor(tmp_path, {
             "websites": [{"URL": site, "name": "shop", "checkInterval": 0.2,
-                          "alertWindow": 1}],
+                          "alertWindow": 1, "timeout": TIMEOUT}],
             "notify": [{"name": "hook", "url": hook.url("json")},
                        {"name": "mail", "url": mail.url()}]})
         try:
@@ -180,7 +184,7 @@ def test_after_a_restart_a_recovery_is_not_delivered_before_its_alert(tmp_path):
     with PageServer() as pages, WebhookReceiver("fail", failures=10**6) as hook:
         site = pages.set("/health", "down", status=503)
         config = {"websites": [{"URL": site, "name": "shop", "checkInterval": 0.2,
-                                "alertWindow": 1}],
+                                "alertWindow": 1, "timeout": TIMEOUT}],
                   "notify": [{"name": "hook", "url": hook.url("json")}]}
         proc = _monitor(tmp_path, config)
         try:
@@ -217,7 +221,7 @@ def test_a_message_older_than_notify_retry_for_at_a_restart_is_not_sent(tmp_path
     with PageServer() as pages, WebhookReceiver("fail", failures=10**6) as hook:
         site = pages.set("/health", "down", status=503)
         config = {"websites": [{"URL": site, "name": "shop", "checkInterval": 0.2,
-                                "alertWindow": 1}],
+                                "alertWindow": 1, "timeout": TIMEOUT}],
                   "notify": [{"name": "hook", "url": hook.url("json")}],
                   "notifyRetryFor": 20}
         proc = _monitor(tmp_path, config)
