@@ -90,6 +90,13 @@ def monitor_state(monitor: Monitor, states: Sequence[LocationState] | None, own:
     return verdict(states, quorum_of(monitor), alerting) or own
 
 
+def alerting(reader: Reader, states: Collection[str]) -> set[str]:
+    """Of the monitors of `states` (those checked from several locations, by id), those
+    whose alert is open, as stored: down until the rules recover them, whatever their
+    locations say now (a lost one counts neither way). Not read when there are none."""
+    return set(reader.open_alerts()).intersection(states) if states else set()
+
+
 def location_states(monitors: Iterable[Monitor], reader: Reader, now: float, *,
                     evaluator: AlertEvaluator | None = None,
                     lost: Collection[str] | None = None, agents: Sequence[Agent] = (),

@@ -36,7 +36,13 @@ from rich.text import Text
 from monitor.core.errors import StoreError
 from monitor.core.model import LOCAL, majority
 from monitor.core.timefmt import format_duration
-from monitor.engine.locations import LocationState, location_states, quorum_of, verdict
+from monitor.engine.locations import (
+    LocationState,
+    alerting,
+    location_states,
+    quorum_of,
+    verdict,
+)
 from monitor.render.display import Display
 from monitor.render.report import alert_rows, monitor_labels
 from monitor.render.summary import first_shown, state_of_total, summaries, summary_of
@@ -474,10 +480,10 @@ class LiveView:
         # -r has no config: a majority of the locations seen, the rules' default quorum.
         quorums = getattr(self._locations, "quorums", {})
         # An open alert is down until the rules recover it, whatever the locations say now.
-        alerting = set(conn.open_alerts()).intersection(found) if found else set()
+        open_ = alerting(conn, found)
         self._judged = {monitor_id: verdict(states, quorums.get(monitor_id,
                                                                 majority(len(states))),
-                                            monitor_id in alerting)
+                                            monitor_id in open_)
                         for monitor_id, states in found.items()}
         self._located_for = wanted
         self._next_located = started + max(REDRAW_EVERY,

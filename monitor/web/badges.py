@@ -11,9 +11,10 @@ from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
 from monitor.core.model import Monitor
+from monitor.engine.locations import alerting
 from monitor.store.summaries import MonitorSummary
 from monitor.web import ids
-from monitor.web.api.monitors import alerting, located, state_of
+from monitor.web.api.monitors import located, state_of
 from monitor.web.auth import require
 from monitor.web.context import current
 from monitor.web.params import int_arg, reading

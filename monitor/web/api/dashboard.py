@@ -17,11 +17,11 @@ from flask.typing import ResponseReturnValue
 from monitor.checks import registry
 from monitor.config import Config
 from monitor.core import secrets
-from monitor.engine.locations import LocationState, several
+from monitor.engine.locations import LocationState, alerting, several
 from monitor.stats import window_start
 from monitor.store.dashboard import Dashboard, Failure, Spark
 from monitor.store.tiers import DAY, MINUTE
-from monitor.web.api.monitors import alerting, located, state_of
+from monitor.web.api.monitors import located, state_of
 from monitor.web.auth import require
 from monitor.web.context import current
 from monitor.web.params import NULLABLE_NUMBER, NULLABLE_STRING, UNREADABLE, reading

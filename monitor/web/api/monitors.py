@@ -20,7 +20,7 @@ import binascii
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -45,7 +45,13 @@ from monitor.config.schema import config_schema
 from monitor.core.errors import ConfigError
 from monitor.core.model import Monitor
 from monitor.engine.locations import STATES as LOCATION_STATES
-from monitor.engine.locations import LocationState, location_states, monitor_state, several
+from monitor.engine.locations import (
+    LocationState,
+    alerting,
+    location_states,
+    monitor_state,
+    several,
+)
 from monitor.store.api import Reader, iso_utc
 from monitor.store.summaries import MonitorSummary
 from monitor.web import ids
@@ -156,13 +162,6 @@ def located(context: WebContext, reader: Reader, monitors: list[Monitor],
         evaluator=None if runtime is None else runtime.engine.alerts,
         lost=None if runtime is None else runtime.agents.lost_locations,
         agents=config.agents, agent_timeout=config.agent_timeout)
-
-
-def alerting(reader: Reader, states: Mapping[str, list[LocationState]]) -> set[str]:
-    """Of the monitors of `states` (those checked from several locations), those whose
-    alert is open, as stored: down until the rules recover them, whatever their locations
-    say now (a lost one counts neither way). Not read when there are none."""
-    return set(reader.open_alerts()).intersection(states) if states else set()
 
 
 def _summaries(context: WebContext, monitor_ids: list[str] | None = None,
